@@ -1,0 +1,5 @@
+//! Budgets: reserve the worst case before a call, settle the actual cost after.
+
+mod ledger;
+
+pub use ledger::{Ledger, ReservationId, ScopeId, ScopeSnapshot, Settled};

@@ -1,0 +1,412 @@
+//! One tracked call: reserve the worst case before it is made, settle or release after.
+//!
+//! ```text
+//!   reserve ──► (the request goes out) ──► settle(usage)      spend = actual cost
+//!      │                                └► release(error)     spend = 0
+//!      └─ BUDGET_EXCEEDED: the request never leaves the process
+//! ```
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::budget::ReservationId;
+use crate::error::{Error, Result};
+use crate::execution::{ExecutionInner, Scope};
+use crate::money::Nanos;
+use crate::pricing::{CacheWrite, ResolvedModel};
+use crate::records::{CallRecord, CallStatus};
+use crate::tokens;
+use crate::usage::{MAX_TOKENS, StreamOutcome, Usage, UsageFormat, parse_usage};
+
+/// The output cap a reservation assumes for a model whose table entry gives no maximum output
+/// and a request that gives no `max_tokens`.
+pub const DEFAULT_OUTPUT_CAP: u64 = 128_000;
+
+/// What is known about a call before it is made.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallRequest<'a> {
+    /// The model name as the request names it.
+    pub model: &'a str,
+    /// The provider (`openai`, `anthropic`, …); defaults to the price table's.
+    pub provider: Option<&'a str>,
+    /// Prompt tokens, as counted by [`crate::tokens`] (or by the caller).
+    pub input_tokens: u64,
+    /// Whether `input_tokens` is an estimate; `None` decides by the model's tokenizer.
+    pub input_estimated: Option<bool>,
+    /// The request's `max_tokens` (or `max_completion_tokens`, `max_output_tokens`).
+    pub max_output_tokens: Option<u64>,
+    /// Whether the request asks the provider to write the prompt to its cache.
+    pub cache_write: CacheWrite,
+    pub stream: bool,
+    /// When the worst case does not fit, reserve with a smaller `max_output_tokens` (reported
+    /// by [`Reservation::max_output_tokens`]) instead of refusing.
+    pub clamp_max_tokens: bool,
+}
+
+/// The fewest output tokens a clamped request may be given; below that it is refused.
+pub const MIN_CLAMPED_OUTPUT: u64 = 16;
+
+/// How a reserved call ended, for [`Reservation::settle_with`].
+#[derive(Debug, Clone, Default)]
+pub struct Settlement {
+    pub usage: Usage,
+    pub status: Option<CallStatus>,
+    /// The usage is an estimate (the provider did not report it).
+    pub estimated: bool,
+    pub usage_missing: bool,
+    pub error: Option<String>,
+}
+
+/// A call recorded after the fact, without a reservation.
+#[derive(Debug, Clone, Copy)]
+pub struct UsageReport<'a> {
+    pub model: &'a str,
+    pub provider: Option<&'a str>,
+    pub usage: Usage,
+    pub estimated: bool,
+    pub stream: bool,
+    pub latency_ms: u64,
+}
+
+/// Budget held for one call. Settle it with the provider's usage, or release it when the call
+/// failed without cost; a reservation dropped without either is released and recorded as
+/// `aborted`. The methods that end it fail with `CONFLICT` when it has already ended, and leave
+/// it held when they fail for bad input, so the caller can try again.
+pub struct Reservation {
+    exec: Arc<ExecutionInner>,
+    scope: crate::budget::ScopeId,
+    step: Arc<str>,
+    id: ReservationId,
+    amount: Nanos,
+    model: Option<ResolvedModel>,
+    requested_model: Arc<str>,
+    provider: Arc<str>,
+    input_tokens: u64,
+    max_output_tokens: u64,
+    clamped: bool,
+    stream: bool,
+    started: Instant,
+    started_at_ms: u64,
+    ended: bool,
+}
+
+impl std::fmt::Debug for Reservation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reservation")
+            .field("execution", &self.exec.id)
+            .field("model", &self.requested_model)
+            .field("amount_nanos", &self.amount)
+            .finish()
+    }
+}
+
+impl Reservation {
+    pub(crate) fn reserve(scope: &Scope, req: &CallRequest<'_>) -> Result<Reservation> {
+        let exec = &scope.exec;
+        exec.check_running()?;
+        let engine = &exec.engine;
+        if req.input_tokens > MAX_TOKENS || req.max_output_tokens.is_some_and(|m| m > MAX_TOKENS) {
+            return Err(Error::invalid(format!(
+                "token counts must be at most {MAX_TOKENS} (input {}, max output {:?})",
+                req.input_tokens, req.max_output_tokens
+            )));
+        }
+        if req.max_output_tokens == Some(0) {
+            return Err(Error::invalid("max_output_tokens must be at least 1"));
+        }
+        let model = match engine.prices.resolve(req.model) {
+            Ok(m) => Some(m),
+            Err(e @ Error::UnknownModel { .. }) => {
+                // Without any limit the call is tracked unpriced; with one, a price is needed
+                // to know what it may cost.
+                if engine.ledger.is_limited(scope.id) {
+                    refuse(scope, req, &e, 0);
+                    return Err(e);
+                }
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let estimated =
+            req.input_estimated.unwrap_or_else(|| tokens::encoding_for_model(req.model).1);
+        let prompt_upper = tokens::upper_bound(req.input_tokens, estimated);
+        let now = engine.now_ms();
+        let full_cap = req
+            .max_output_tokens
+            .or(model.as_ref().and_then(|m| m.price.max_output.or(m.price.max_input)))
+            .unwrap_or(DEFAULT_OUTPUT_CAP);
+        let reserved = match &model {
+            None => engine.ledger.reserve_with(scope.id, now, engine.lease_ms, |_| Ok((0, full_cap))),
+            Some(m) => {
+                let price = &m.price;
+                let cap = full_cap;
+                engine.ledger.reserve_with(scope.id, now, engine.lease_ms, |available| {
+                    let worst = price.worst_case(prompt_upper, cap, req.cache_write)?;
+                    match available {
+                        Some(avail) if req.clamp_max_tokens && worst > avail => {
+                            match price.max_affordable_output(prompt_upper, req.cache_write, avail) {
+                                Some(fit) if fit >= MIN_CLAMPED_OUTPUT.min(cap) => {
+                                    let fit = fit.min(cap);
+                                    Ok((price.worst_case(prompt_upper, fit, req.cache_write)?, fit))
+                                }
+                                // Does not fit even clamped: ask for the full amount so the
+                                // ledger refuses with the real figures.
+                                _ => Ok((worst, cap)),
+                            }
+                        }
+                        _ => Ok((worst, cap)),
+                    }
+                })
+            }
+        };
+        let (id, amount, cap) = match reserved {
+            Ok(r) => r,
+            Err(e) => {
+                if let Error::BudgetExceeded(b) = &e {
+                    refuse(scope, req, &e, b.requested_nanos);
+                }
+                return Err(e);
+            }
+        };
+        let provider: Arc<str> = match (req.provider, &model) {
+            (Some(p), _) => p.into(),
+            (None, Some(m)) => m.price.provider.as_str().into(),
+            (None, None) => "".into(),
+        };
+        Ok(Reservation {
+            exec: exec.clone(),
+            scope: scope.id,
+            step: scope.label.clone(),
+            id,
+            amount,
+            requested_model: req.model.into(),
+            model,
+            provider,
+            input_tokens: req.input_tokens,
+            max_output_tokens: cap,
+            clamped: cap < full_cap,
+            stream: req.stream,
+            started: Instant::now(),
+            started_at_ms: now,
+            ended: false,
+        })
+    }
+
+    /// The worst-case amount held, nano-USD.
+    pub fn amount_nanos(&self) -> Nanos {
+        self.amount
+    }
+
+    /// The output cap the reservation covers: the request's `max_tokens`, the model's maximum,
+    /// or — under the clamp policy — the smaller number the budget allows. A clamped request
+    /// must be sent with this as its `max_tokens`.
+    pub fn max_output_tokens(&self) -> u64 {
+        self.max_output_tokens
+    }
+
+    /// True when the clamp policy lowered the output cap.
+    pub fn clamped(&self) -> bool {
+        self.clamped
+    }
+
+    /// The price-table entry the call is priced as (`None`: unpriced, no budget applies).
+    pub fn model(&self) -> Option<&ResolvedModel> {
+        self.model.as_ref()
+    }
+
+    pub fn execution_id(&self) -> &str {
+        &self.exec.id
+    }
+
+    /// True once settled or released.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Extends the lease (a long stream still running).
+    pub fn renew(&self) -> bool {
+        let engine = &self.exec.engine;
+        engine.ledger.renew(self.id, engine.now_ms(), engine.lease_ms)
+    }
+
+    /// Settles with the provider's usage: the call succeeded.
+    pub fn settle(&mut self, usage: Usage) -> Result<CallRecord> {
+        self.settle_with(Settlement { usage, ..Settlement::default() })
+    }
+
+    /// Settles from a provider's raw usage JSON (a whole response body or its usage object).
+    pub fn settle_json(&mut self, format: UsageFormat, json: &str) -> Result<CallRecord> {
+        self.check_not_ended()?;
+        let usage = parse_usage(format, json)?;
+        self.settle(usage)
+    }
+
+    /// Settles a finished or cut stream. When the provider's final usage never came, the
+    /// output is estimated from the streamed text with the model's tokenizer (and the prompt
+    /// from the reservation's count, unless the stream reported it), flagged `estimated` and
+    /// `usage_missing` — never recorded as zero.
+    pub fn settle_stream(&mut self, outcome: &StreamOutcome, status: CallStatus) -> Result<CallRecord> {
+        self.check_not_ended()?;
+        if outcome.complete {
+            if let Some(usage) = outcome.usage {
+                return self.settle_with(Settlement { usage, status: Some(status), ..Settlement::default() });
+            }
+        }
+        let counted = tokens::count_text(&self.requested_model, &outcome.text).tokens;
+        let reported = outcome.usage.unwrap_or_default();
+        let usage = if outcome.usage.is_some() {
+            Usage { output: reported.output.max(counted.saturating_sub(reported.reasoning)), ..reported }
+        } else {
+            Usage { input: self.input_tokens, output: counted, ..Usage::default() }
+        };
+        self.settle_with(Settlement {
+            usage,
+            status: Some(status),
+            estimated: true,
+            usage_missing: true,
+            error: None,
+        })
+    }
+
+    /// Settles with full control over status and flags.
+    pub fn settle_with(&mut self, s: Settlement) -> Result<CallRecord> {
+        self.check_not_ended()?;
+        s.usage.validate()?;
+        let cost = match &self.model {
+            Some(m) => m.price.cost(&s.usage)?,
+            None => 0,
+        };
+        let engine = &self.exec.engine;
+        let settled = engine.ledger.settle(self.scope, self.id, cost)?;
+        self.ended = true;
+        let now = engine.now_ms();
+        let record = CallRecord {
+            execution_id: self.exec.id.clone(),
+            seq: 0,
+            step: self.step.clone(),
+            provider: self.provider.clone(),
+            requested_model: self.requested_model.clone(),
+            model: self.model.as_ref().map(|m| Arc::from(m.price.name.as_str())),
+            usage: s.usage,
+            cost_nanos: cost,
+            reserved_nanos: self.amount,
+            overrun_nanos: settled.overrun_nanos,
+            estimated: s.estimated,
+            usage_missing: s.usage_missing,
+            stream: self.stream,
+            status: s.status.unwrap_or(CallStatus::Ok),
+            error: s.error,
+            latency_ms: self.started.elapsed().as_millis() as u64,
+            started_at_ms: self.started_at_ms,
+            finished_at_ms: now,
+        };
+        self.exec.push_call(record)
+    }
+
+    /// Releases the reservation without cost: the call failed before the provider billed
+    /// anything (`status` is `error` or `aborted`).
+    pub fn release(&mut self, status: CallStatus, error: Option<&str>) -> Result<CallRecord> {
+        self.check_not_ended()?;
+        if matches!(status, CallStatus::Ok | CallStatus::Refused) {
+            return Err(Error::invalid("a released call ends with status error or aborted"));
+        }
+        self.settle_with(Settlement {
+            usage: Usage::default(),
+            status: Some(status),
+            error: error.map(str::to_owned),
+            ..Settlement::default()
+        })
+    }
+
+    fn check_not_ended(&self) -> Result<()> {
+        if self.ended {
+            Err(Error::Conflict("this reservation was already settled or released".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.ended {
+            // Never leave budget held by a reservation nobody can settle any more.
+            let _ = self.release(CallStatus::Aborted, Some("reservation dropped without settle"));
+            if !self.ended {
+                self.exec.engine.ledger.release(self.id);
+            }
+        }
+    }
+}
+
+/// Records a refused call so the breakdown and reports show what the budget stopped.
+fn refuse(scope: &Scope, req: &CallRequest<'_>, error: &Error, requested: Nanos) {
+    let now = scope.exec.engine.now_ms();
+    let record = CallRecord {
+        execution_id: scope.exec.id.clone(),
+        seq: 0,
+        step: scope.label.clone(),
+        provider: req.provider.unwrap_or("").into(),
+        requested_model: req.model.into(),
+        model: None,
+        usage: Usage::default(),
+        cost_nanos: 0,
+        reserved_nanos: requested,
+        overrun_nanos: 0,
+        estimated: false,
+        usage_missing: false,
+        stream: req.stream,
+        status: CallStatus::Refused,
+        error: Some(error.to_string()),
+        latency_ms: 0,
+        started_at_ms: now,
+        finished_at_ms: now,
+    };
+    // The refusal is what the caller must see; a store failure here is secondary.
+    let _ = scope.exec.push_call(record);
+}
+
+/// A call made without a reservation, recorded after the fact.
+pub(crate) fn record_unreserved(scope: &Scope, report: &UsageReport<'_>) -> Result<crate::records::CallRecord> {
+    let exec = &scope.exec;
+    exec.check_running()?;
+    report.usage.validate()?;
+    let engine = &exec.engine;
+    let model = match engine.prices.resolve(report.model) {
+        Ok(m) => Some(m),
+        Err(e @ Error::UnknownModel { .. }) if engine.ledger.is_limited(scope.id) => return Err(e),
+        Err(Error::UnknownModel { .. }) => None,
+        Err(e) => return Err(e),
+    };
+    let cost = match &model {
+        Some(m) => m.price.cost(&report.usage)?,
+        None => 0,
+    };
+    let overrun = engine.ledger.charge(scope.id, cost)?;
+    let now = engine.now_ms();
+    let record = CallRecord {
+        execution_id: exec.id.clone(),
+        seq: 0,
+        step: scope.label.clone(),
+        provider: match (report.provider, &model) {
+            (Some(p), _) => p.into(),
+            (None, Some(m)) => m.price.provider.as_str().into(),
+            (None, None) => "".into(),
+        },
+        requested_model: report.model.into(),
+        model: model.as_ref().map(|m| Arc::from(m.price.name.as_str())),
+        usage: report.usage,
+        cost_nanos: cost,
+        reserved_nanos: 0,
+        overrun_nanos: overrun,
+        estimated: report.estimated,
+        usage_missing: false,
+        stream: report.stream,
+        status: CallStatus::Ok,
+        error: None,
+        latency_ms: report.latency_ms,
+        started_at_ms: now.saturating_sub(report.latency_ms),
+        finished_at_ms: now,
+    };
+    exec.push_call(record)
+}

@@ -1,0 +1,317 @@
+//! The engine: prices, the budget ledger and a store, shared by every execution of a process.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use crate::aggregate::Aggregates;
+use crate::budget::Ledger;
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, Result};
+use crate::execution::{Execution, ExecutionInner, ExecutionOptions};
+use crate::money::Nanos;
+use crate::pricing::{PriceCatalog, PriceOverrides, Rates, ResolvedModel};
+use crate::records::{Breakdown, CallRecord, CheckpointInfo, ExecutionRecord, RollbackRecord};
+use crate::store::{MemoryStore, Store};
+use crate::tokens::{self, TokenCount};
+use crate::usage::Usage;
+
+/// How long a reservation holds its budget when nobody settles it (a crashed caller): long
+/// enough for a slow streamed completion, short enough that a dead worker's budget returns.
+pub const DEFAULT_LEASE_MS: u64 = 15 * 60 * 1000;
+
+/// The largest checkpoint state accepted by default (JSON bytes).
+pub const DEFAULT_MAX_STATE_BYTES: usize = 16 * 1024 * 1024;
+
+/// How an engine is set up.
+#[derive(Clone)]
+pub struct EngineConfig {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    /// Lease of a reservation, in milliseconds.
+    pub lease_ms: u64,
+    /// Largest checkpoint state, in bytes of JSON.
+    pub max_state_bytes: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            store: Arc::new(MemoryStore::new()),
+            clock: Arc::new(SystemClock),
+            lease_ms: DEFAULT_LEASE_MS,
+            max_state_bytes: DEFAULT_MAX_STATE_BYTES,
+        }
+    }
+}
+
+pub(crate) struct EngineInner {
+    pub prices: PriceCatalog,
+    pub ledger: Ledger,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub lease_ms: u64,
+    pub max_state_bytes: usize,
+    closed: AtomicBool,
+    /// Executions open in this process, so resuming one that is already open shares its
+    /// ledger scope instead of creating a second one.
+    open: Mutex<HashMap<String, Weak<ExecutionInner>>>,
+}
+
+impl EngineInner {
+    pub fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::Closed("the engine is closed".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    pub fn forget(&self, id: &str) {
+        let mut open = self.open.lock();
+        if open.get(id).is_some_and(|w| w.strong_count() == 0) {
+            open.remove(id);
+        }
+    }
+}
+
+/// A price quote: what a usage costs on a model.
+#[derive(Debug, Clone, Serialize)]
+pub struct Quote {
+    pub requested_model: String,
+    pub model: String,
+    pub provider: String,
+    pub resolution: crate::pricing::Resolution,
+    pub usage: Usage,
+    pub cost_nanos: Nanos,
+    pub cost_usd: f64,
+    /// The rates that applied (after long-context tiers and fallbacks).
+    pub rates: Rates,
+}
+
+/// The engine every face wraps. Cheap to clone; thread-safe.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<EngineInner>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(EngineConfig::default())
+    }
+}
+
+impl Engine {
+    /// An engine over the given store.
+    pub fn new(config: EngineConfig) -> Engine {
+        Engine {
+            inner: Arc::new(EngineInner {
+                prices: PriceCatalog::new(),
+                ledger: Ledger::new(),
+                store: config.store,
+                clock: config.clock,
+                lease_ms: config.lease_ms.max(1),
+                max_state_bytes: config.max_state_bytes,
+                closed: AtomicBool::new(false),
+                open: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// An engine whose records live only in memory.
+    pub fn in_memory() -> Engine {
+        Engine::default()
+    }
+
+    /// The price catalog (built-in table and run-time overrides).
+    pub fn prices(&self) -> &PriceCatalog {
+        &self.inner.prices
+    }
+
+    /// Registers or overrides prices from their JSON form.
+    pub fn set_prices_json(&self, json: &str) -> Result<()> {
+        self.inner.prices.apply_overrides(&PriceOverrides::from_json(json)?)
+    }
+
+    /// The store behind this engine.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// Resolves a model name to its price entry.
+    pub fn resolve_model(&self, model: &str) -> Result<ResolvedModel> {
+        self.inner.prices.resolve(model)
+    }
+
+    /// The cost of `usage` on `model`, rounded up to the nano-USD.
+    pub fn cost(&self, model: &str, usage: &Usage) -> Result<Quote> {
+        usage.validate()?;
+        let resolved = self.inner.prices.resolve(model)?;
+        let price = &resolved.price;
+        Ok(Quote {
+            requested_model: model.to_owned(),
+            model: price.name.clone(),
+            provider: price.provider.clone(),
+            resolution: resolved.resolution,
+            usage: *usage,
+            cost_nanos: price.cost(usage)?,
+            cost_usd: crate::money::nanos_to_usd(price.cost(usage)?),
+            rates: price.rates_for_prompt(usage.prompt_total()),
+        })
+    }
+
+    /// Counts `text` with the model's tokenizer (or the documented estimate).
+    pub fn count_tokens(&self, model: &str, text: &str) -> TokenCount {
+        tokens::count_text(model, text)
+    }
+
+    /// Counts a chat request's messages (JSON array) with the per-message overhead.
+    pub fn count_chat_tokens(&self, model: &str, messages_json: &str) -> Result<TokenCount> {
+        let messages: serde_json::Value = serde_json::from_str(messages_json)
+            .map_err(|e| Error::invalid(format!("messages are not valid JSON: {e}")))?;
+        tokens::count_chat(model, &messages)
+    }
+
+    /// Starts a new execution.
+    pub fn start_execution(&self, options: ExecutionOptions) -> Result<Execution> {
+        self.inner.check_open()?;
+        let inner = ExecutionInner::start(self.inner.clone(), options)?;
+        self.register(&inner);
+        Ok(Execution { inner })
+    }
+
+    /// Opens an existing execution again (in this process or a new one): its spend and call
+    /// history are restored, its status set back to running, and its latest live checkpoint
+    /// is available from [`Execution::latest_checkpoint`].
+    pub fn resume_execution(&self, id: &str) -> Result<Execution> {
+        self.inner.check_open()?;
+        crate::ids::check_execution_id(id)?;
+        if let Some(inner) = self.inner.open.lock().get(id).and_then(Weak::upgrade) {
+            inner.reopen()?;
+            return Ok(Execution { inner });
+        }
+        let record = self
+            .inner
+            .store
+            .get_execution(id)?
+            .ok_or_else(|| Error::NotFound(format!("execution {id}")))?;
+        let calls = self.inner.store.list_calls(id)?;
+        let inner = ExecutionInner::resume(self.inner.clone(), record, &calls)?;
+        self.register(&inner);
+        Ok(Execution { inner })
+    }
+
+    fn register(&self, inner: &Arc<ExecutionInner>) {
+        let mut open = self.inner.open.lock();
+        open.retain(|_, w| w.strong_count() > 0);
+        open.insert(inner.id.to_string(), Arc::downgrade(inner));
+    }
+
+    /// A stored execution record.
+    pub fn execution(&self, id: &str) -> Result<ExecutionRecord> {
+        self.inner.check_open()?;
+        crate::ids::check_execution_id(id)?;
+        self.inner.store.flush()?;
+        self.inner.store.get_execution(id)?.ok_or_else(|| Error::NotFound(format!("execution {id}")))
+    }
+
+    /// The most recent executions first.
+    pub fn list_executions(&self, limit: usize) -> Result<Vec<ExecutionRecord>> {
+        self.inner.check_open()?;
+        self.inner.store.list_executions(limit)
+    }
+
+    /// A stored execution's calls in order.
+    pub fn calls(&self, id: &str) -> Result<Vec<CallRecord>> {
+        self.execution(id)?;
+        self.inner.store.list_calls(id)
+    }
+
+    /// A stored execution's checkpoints in order.
+    pub fn checkpoints(&self, id: &str) -> Result<Vec<CheckpointInfo>> {
+        self.execution(id)?;
+        self.inner.store.list_checkpoints(id)
+    }
+
+    /// A stored execution's rollbacks in order.
+    pub fn rollbacks(&self, id: &str) -> Result<Vec<RollbackRecord>> {
+        self.execution(id)?;
+        self.inner.store.list_rollbacks(id)
+    }
+
+    /// The breakdown of a stored execution, open or not, computed from its records.
+    pub fn breakdown(&self, id: &str) -> Result<Breakdown> {
+        if let Some(inner) = self.inner.open.lock().get(id).and_then(Weak::upgrade) {
+            return Execution { inner }.breakdown();
+        }
+        let record = self.execution(id)?;
+        let mut agg = Aggregates::default();
+        for call in self.inner.store.list_calls(id)? {
+            agg.add(&call);
+        }
+        Ok(stored_breakdown(&record, &agg))
+    }
+
+    /// Flushes buffered records to the store.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.check_open()?;
+        self.inner.store.flush()
+    }
+
+    /// Flushes and closes the store. Later calls fail with `CLOSED`; closing twice is fine.
+    pub fn close(&self) -> Result<()> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let open: Vec<Arc<ExecutionInner>> =
+            self.inner.open.lock().values().filter_map(Weak::upgrade).collect();
+        for exec in open {
+            exec.persist()?;
+        }
+        self.inner.store.close()
+    }
+
+    /// True once [`Engine::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+}
+
+/// A breakdown from stored figures only (no live ledger).
+fn stored_breakdown(record: &ExecutionRecord, agg: &Aggregates) -> Breakdown {
+    let spent = record.spent_nanos.max(agg.cost);
+    Breakdown {
+        execution_id: record.id.clone(),
+        name: record.name.clone(),
+        status: record.status,
+        total_nanos: spent,
+        budget_nanos: record.budget_nanos,
+        reserved_nanos: 0,
+        remaining_nanos: record.budget_nanos.map(|b| b.saturating_sub(spent)),
+        overrun_nanos: record.overrun_nanos,
+        total_usd: 0.0,
+        budget_usd: None,
+        reserved_usd: 0.0,
+        remaining_usd: None,
+        calls: agg.calls,
+        refused_calls: agg.refused,
+        estimated_calls: agg.estimated,
+        usage: agg.usage,
+        by_model: agg.by_model(),
+        by_step: agg.by_step(|_| None),
+    }
+    .with_usd()
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("store", &self.inner.store.kind()).finish()
+    }
+}

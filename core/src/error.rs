@@ -1,0 +1,173 @@
+//! The one error type of the engine and its table of stable codes.
+//!
+//! Every face (C, Node, Python, Go, Kotlin, Swift) maps [`Error`] exactly once to its own
+//! idiom, keyed by [`ErrorCode`]. The numeric values are part of the public ABI: they are never
+//! renumbered, and a retired code stays here as a comment.
+
+use crate::money::Nanos;
+
+/// Stable error codes shared by every language face.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[repr(u32)]
+pub enum ErrorCode {
+    InvalidArgument = 1,
+    UnknownModel = 2,
+    BudgetExceeded = 3,
+    NotFound = 4,
+    Conflict = 5,
+    Storage = 6,
+    Closed = 7,
+    Internal = 8,
+}
+
+impl ErrorCode {
+    /// Every code, in numeric order.
+    pub const ALL: [ErrorCode; 8] = [
+        ErrorCode::InvalidArgument,
+        ErrorCode::UnknownModel,
+        ErrorCode::BudgetExceeded,
+        ErrorCode::NotFound,
+        ErrorCode::Conflict,
+        ErrorCode::Storage,
+        ErrorCode::Closed,
+        ErrorCode::Internal,
+    ];
+
+    /// The code as the upper-case string every face exposes (`"BUDGET_EXCEEDED"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
+            ErrorCode::UnknownModel => "UNKNOWN_MODEL",
+            ErrorCode::BudgetExceeded => "BUDGET_EXCEEDED",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::Storage => "STORAGE",
+            ErrorCode::Closed => "CLOSED",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+
+    /// Parses the upper-case name back into a code.
+    pub fn from_name(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a budget refused a call: every figure a user needs to understand the refusal.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BudgetExceeded {
+    /// The label of the scope whose limit would be passed (the execution id, a step label, or
+    /// the name of a shared scope).
+    pub scope: String,
+    /// The scope's limit in nano-USD.
+    pub limit_nanos: Nanos,
+    /// Settled spend in the scope, nano-USD.
+    pub spent_nanos: Nanos,
+    /// Outstanding reservations in the scope, nano-USD.
+    pub reserved_nanos: Nanos,
+    /// The worst-case cost of the refused request, nano-USD (0 when the scope refuses because
+    /// an earlier call overran its reservation).
+    pub requested_nanos: Nanos,
+}
+
+/// The engine's error. Each variant belongs to exactly one [`ErrorCode`].
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum Error {
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    #[error("unknown model '{model}'{}", suggestion_text(.suggestions))]
+    UnknownModel {
+        model: String,
+        suggestions: Vec<String>,
+    },
+
+    #[error(
+        "budget exceeded on scope '{}': limit ${}, spent ${}, reserved ${}, this call needs up to ${}",
+        .0.scope,
+        crate::money::format_usd(.0.limit_nanos),
+        crate::money::format_usd(.0.spent_nanos),
+        crate::money::format_usd(.0.reserved_nanos),
+        crate::money::format_usd(.0.requested_nanos)
+    )]
+    BudgetExceeded(Box<BudgetExceeded>),
+
+    #[error("not found: {0}")]
+    NotFound(String),
+
+    #[error("conflict: {0}")]
+    Conflict(String),
+
+    #[error("storage error: {0}")]
+    Storage(String),
+
+    #[error("closed: {0}")]
+    Closed(String),
+
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn suggestion_text(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", suggestions.join(", "))
+    }
+}
+
+impl Error {
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
+            Error::UnknownModel { .. } => ErrorCode::UnknownModel,
+            Error::BudgetExceeded(_) => ErrorCode::BudgetExceeded,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::Storage(_) => ErrorCode::Storage,
+            Error::Closed(_) => ErrorCode::Closed,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Shorthand for an `INVALID_ARGUMENT` error.
+    pub fn invalid(msg: impl Into<String>) -> Error {
+        Error::InvalidArgument(msg.into())
+    }
+
+    /// Structured details of the error as JSON (the code, the message and, for budget and
+    /// unknown-model errors, their typed fields). Faces that cross a boundary as text (C, Go)
+    /// use this so no detail is lost.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "code": self.code().as_str(),
+            "message": self.to_string(),
+        });
+        match self {
+            Error::BudgetExceeded(b) => {
+                v["scope"] = b.scope.clone().into();
+                v["limit_nanos"] = b.limit_nanos.into();
+                v["spent_nanos"] = b.spent_nanos.into();
+                v["reserved_nanos"] = b.reserved_nanos.into();
+                v["requested_nanos"] = b.requested_nanos.into();
+            }
+            Error::UnknownModel { model, suggestions } => {
+                v["model"] = model.clone().into();
+                v["suggestions"] = suggestions.clone().into();
+            }
+            _ => {}
+        }
+        v
+    }
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

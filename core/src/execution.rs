@@ -1,0 +1,452 @@
+//! Executions and their budget scopes: the handles an agent's code holds while it runs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::aggregate::Aggregates;
+use crate::budget::ScopeId;
+use crate::call::{CallRequest, Reservation, UsageReport};
+use crate::engine::EngineInner;
+use crate::error::{Error, Result};
+use crate::money::Nanos;
+use crate::records::{
+    Breakdown, CallRecord, CheckpointInfo, ExecutionRecord, ExecutionStatus, RollbackRecord,
+};
+use crate::store::NewCheckpoint;
+
+/// How to start an execution.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionOptions {
+    /// A human name for the workflow (`"research-agent"`).
+    pub name: String,
+    /// The execution's budget in nano-USD; `None` tracks cost without a limit.
+    pub budget_nanos: Option<Nanos>,
+    /// Use this id instead of a fresh one (`exec-` + 12 hex).
+    pub id: Option<String>,
+}
+
+pub(crate) struct ExecutionInner {
+    pub engine: Arc<EngineInner>,
+    pub id: Arc<str>,
+    pub name: String,
+    pub root: ScopeId,
+    pub created_at_ms: u64,
+    pub state: Mutex<ExecutionState>,
+}
+
+pub(crate) struct ExecutionState {
+    pub status: ExecutionStatus,
+    pub finished_at_ms: Option<u64>,
+    pub agg: Aggregates,
+    /// Child scopes by label, with their own limits.
+    pub scopes: HashMap<Arc<str>, (ScopeId, Option<Nanos>)>,
+}
+
+impl ExecutionInner {
+    pub fn start(engine: Arc<EngineInner>, options: ExecutionOptions) -> Result<Arc<ExecutionInner>> {
+        let id = match options.id {
+            Some(id) => {
+                crate::ids::check_execution_id(&id)?;
+                id
+            }
+            None => crate::ids::new_execution_id(),
+        };
+        let name = if options.name.trim().is_empty() { "workflow".to_owned() } else { options.name };
+        let now = engine.now_ms();
+        let record = ExecutionRecord {
+            id: id.clone(),
+            name: name.clone(),
+            status: ExecutionStatus::Running,
+            budget_nanos: options.budget_nanos,
+            spent_nanos: 0,
+            overrun_nanos: 0,
+            calls: 0,
+            created_at_ms: now,
+            updated_at_ms: now,
+            finished_at_ms: None,
+        };
+        let id: Arc<str> = id.into();
+        let root = engine.ledger.create_scope(id.clone(), None, options.budget_nanos, 0)?;
+        if let Err(e) = engine.store.create_execution(&record) {
+            engine.ledger.close_scope(root);
+            return Err(e);
+        }
+        Ok(Arc::new(ExecutionInner {
+            engine,
+            id,
+            name,
+            root,
+            created_at_ms: now,
+            state: Mutex::new(ExecutionState {
+                status: ExecutionStatus::Running,
+                finished_at_ms: None,
+                agg: Aggregates::default(),
+                scopes: HashMap::new(),
+            }),
+        }))
+    }
+
+    pub fn resume(
+        engine: Arc<EngineInner>,
+        record: ExecutionRecord,
+        calls: &[CallRecord],
+    ) -> Result<Arc<ExecutionInner>> {
+        let mut agg = Aggregates::default();
+        for call in calls {
+            agg.add(call);
+        }
+        // The stored total can be ahead of the calls when the last batch of call records was
+        // lost in a crash; never resume with less spend than was acknowledged.
+        let spent = record.spent_nanos.max(agg.cost);
+        let id: Arc<str> = record.id.clone().into();
+        let root = engine.ledger.create_scope(id.clone(), None, record.budget_nanos, spent)?;
+        let inner = Arc::new(ExecutionInner {
+            engine,
+            id,
+            name: record.name.clone(),
+            root,
+            created_at_ms: record.created_at_ms,
+            state: Mutex::new(ExecutionState {
+                status: record.status,
+                finished_at_ms: record.finished_at_ms,
+                agg,
+                scopes: HashMap::new(),
+            }),
+        });
+        inner.reopen()?;
+        Ok(inner)
+    }
+
+    /// Sets a resumed execution running again.
+    pub fn reopen(&self) -> Result<()> {
+        {
+            let mut st = self.state.lock();
+            st.status = ExecutionStatus::Running;
+            st.finished_at_ms = None;
+        }
+        self.persist()
+    }
+
+    pub fn check_running(&self) -> Result<()> {
+        self.engine.check_open()?;
+        let status = self.state.lock().status;
+        if status == ExecutionStatus::Running {
+            Ok(())
+        } else {
+            Err(Error::Closed(format!("execution {} is {}", self.id, status.as_str())))
+        }
+    }
+
+    /// The execution's row as it stands now.
+    pub fn record(&self) -> Result<ExecutionRecord> {
+        let snap = self.engine.ledger.snapshot(self.root)?;
+        let st = self.state.lock();
+        Ok(ExecutionRecord {
+            id: self.id.to_string(),
+            name: self.name.clone(),
+            status: st.status,
+            budget_nanos: snap.limit_nanos,
+            spent_nanos: snap.spent_nanos,
+            overrun_nanos: snap.overrun_nanos,
+            calls: st.agg.calls,
+            created_at_ms: self.created_at_ms,
+            updated_at_ms: self.engine.now_ms(),
+            finished_at_ms: st.finished_at_ms,
+        })
+    }
+
+    /// Writes buffered calls and the execution's current figures to the store.
+    pub fn persist(&self) -> Result<()> {
+        let record = self.record()?;
+        self.engine.store.flush()?;
+        self.engine.store.update_execution(&record)
+    }
+
+    /// Books a finished call: aggregates, then the store.
+    pub fn push_call(&self, mut call: CallRecord) -> Result<CallRecord> {
+        {
+            let mut st = self.state.lock();
+            call.seq = st.agg.last_seq + 1;
+            st.agg.add(&call);
+        }
+        self.engine.store.append_calls(vec![call.clone()])?;
+        Ok(call)
+    }
+}
+
+impl Drop for ExecutionInner {
+    fn drop(&mut self) {
+        let scopes: Vec<ScopeId> = self.state.get_mut().scopes.values().map(|(s, _)| *s).collect();
+        for s in scopes {
+            self.engine.ledger.close_scope(s);
+        }
+        self.engine.ledger.close_scope(self.root);
+        self.engine.forget(&self.id);
+    }
+}
+
+/// A running execution. Clones share the same execution.
+#[derive(Clone)]
+pub struct Execution {
+    pub(crate) inner: Arc<ExecutionInner>,
+}
+
+impl std::fmt::Debug for Execution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Execution").field("id", &self.inner.id).finish()
+    }
+}
+
+impl Execution {
+    /// The execution id (`exec-` + 12 hex).
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    /// The workflow name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    pub fn status(&self) -> ExecutionStatus {
+        self.inner.state.lock().status
+    }
+
+    /// The execution's own scope: calls made on it count toward the execution budget only.
+    pub fn root(&self) -> Scope {
+        Scope { exec: self.inner.clone(), id: self.inner.root, label: Arc::from("") }
+    }
+
+    /// A step or agent scope of this execution, created on first use. With a budget, the
+    /// scope has its own limit inside the execution's; calling again with the same label
+    /// returns the same scope (and changes its limit when a new one is given).
+    pub fn scope(&self, label: &str, budget_nanos: Option<Nanos>) -> Result<Scope> {
+        self.root().child(label, budget_nanos)
+    }
+
+    /// Reserves the worst case of a call on the execution's own scope.
+    pub fn reserve(&self, request: &CallRequest<'_>) -> Result<Reservation> {
+        self.root().reserve(request)
+    }
+
+    /// Records a call that was made without a reservation (its cost is booked as spend).
+    pub fn record_call(&self, report: &UsageReport<'_>) -> Result<CallRecord> {
+        self.root().record_call(report)
+    }
+
+    /// Changes the execution's budget (`None` removes the limit).
+    pub fn set_budget(&self, budget_nanos: Option<Nanos>) -> Result<()> {
+        self.inner.engine.ledger.set_limit(self.inner.root, budget_nanos)?;
+        self.inner.persist()
+    }
+
+    /// Where the money went, now.
+    pub fn breakdown(&self) -> Result<Breakdown> {
+        let ledger = &self.inner.engine.ledger;
+        let snap = ledger.snapshot(self.inner.root)?;
+        let st = self.inner.state.lock();
+        let limits: HashMap<&str, Option<Nanos>> =
+            st.scopes.iter().map(|(label, (_, limit))| (&**label, *limit)).collect();
+        Ok(Breakdown {
+            execution_id: self.inner.id.to_string(),
+            name: self.inner.name.clone(),
+            status: st.status,
+            total_nanos: snap.spent_nanos,
+            budget_nanos: snap.limit_nanos,
+            reserved_nanos: snap.reserved_nanos,
+            remaining_nanos: snap.limit_nanos.map(|l| {
+                l.saturating_sub(snap.spent_nanos.saturating_add(snap.reserved_nanos))
+            }),
+            overrun_nanos: snap.overrun_nanos,
+            total_usd: 0.0,
+            budget_usd: None,
+            reserved_usd: 0.0,
+            remaining_usd: None,
+            calls: st.agg.calls,
+            refused_calls: st.agg.refused,
+            estimated_calls: st.agg.estimated,
+            usage: st.agg.usage,
+            by_model: st.agg.by_model(),
+            by_step: st.agg.by_step(|step| limits.get(step).copied().flatten()),
+        }
+        .with_usd())
+    }
+
+    /// Saves a checkpoint of `state_json` (any JSON value) under `name`. Buffered call records
+    /// are flushed first, and the checkpoint is committed before this returns.
+    pub fn checkpoint(&self, name: &str, state_json: &str) -> Result<CheckpointInfo> {
+        self.inner.engine.check_open()?;
+        if name.trim().is_empty() {
+            return Err(Error::invalid("checkpoint name must not be empty"));
+        }
+        let max = self.inner.engine.max_state_bytes;
+        if state_json.len() > max {
+            return Err(Error::invalid(format!(
+                "checkpoint state is {} bytes, more than the limit of {max} bytes",
+                state_json.len()
+            )));
+        }
+        serde_json::from_str::<serde::de::IgnoredAny>(state_json)
+            .map_err(|e| Error::invalid(format!("checkpoint state is not valid JSON: {e}")))?;
+        self.inner.persist()?;
+        let spent = self.inner.engine.ledger.snapshot(self.inner.root)?.spent_nanos;
+        self.inner.engine.store.save_checkpoint(NewCheckpoint {
+            execution_id: &self.inner.id,
+            name,
+            state: state_json,
+            spent_nanos: spent,
+            created_at_ms: self.inner.engine.now_ms(),
+        })
+    }
+
+    /// Returns the state of the latest live checkpoint called `name`, records the rollback and
+    /// marks later checkpoints superseded (they are kept as history). Spend is not undone:
+    /// money spent after the checkpoint stays spent.
+    pub fn rollback_to_checkpoint(&self, name: &str) -> Result<String> {
+        self.inner.engine.check_open()?;
+        self.inner.persist()?;
+        let spent = self.inner.engine.ledger.snapshot(self.inner.root)?.spent_nanos;
+        let rolled = self.inner.engine.store.rollback(&self.inner.id, name, spent, self.inner.engine.now_ms())?;
+        Ok(rolled.state)
+    }
+
+    /// The latest live checkpoint and its state (what a resumed execution continues from).
+    pub fn latest_checkpoint(&self) -> Result<Option<(CheckpointInfo, String)>> {
+        self.inner.engine.check_open()?;
+        let latest = self
+            .inner
+            .engine
+            .store
+            .list_checkpoints(&self.inner.id)?
+            .into_iter()
+            .rev()
+            .find(|c| !c.superseded);
+        match latest {
+            Some(info) => {
+                let state = self.inner.engine.store.checkpoint_state(&self.inner.id, info.id)?;
+                Ok(Some((info, state)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The state of one checkpoint by id.
+    pub fn checkpoint_state(&self, checkpoint_id: u64) -> Result<String> {
+        self.inner.engine.check_open()?;
+        self.inner.engine.store.checkpoint_state(&self.inner.id, checkpoint_id)
+    }
+
+    /// The execution's checkpoints in order, superseded ones included.
+    pub fn checkpoints(&self) -> Result<Vec<CheckpointInfo>> {
+        self.inner.engine.check_open()?;
+        self.inner.engine.store.list_checkpoints(&self.inner.id)
+    }
+
+    /// The execution's rollbacks in order.
+    pub fn rollbacks(&self) -> Result<Vec<RollbackRecord>> {
+        self.inner.engine.check_open()?;
+        self.inner.engine.store.list_rollbacks(&self.inner.id)
+    }
+
+    /// Keeps only the newest `keep_last` checkpoints; returns how many were deleted.
+    pub fn prune_checkpoints(&self, keep_last: usize) -> Result<u64> {
+        self.inner.engine.check_open()?;
+        self.inner.engine.store.prune_checkpoints(&self.inner.id, keep_last)
+    }
+
+    /// The execution's calls in order (flushes buffered records first).
+    pub fn calls(&self) -> Result<Vec<CallRecord>> {
+        self.inner.engine.check_open()?;
+        self.inner.engine.store.flush()?;
+        self.inner.engine.store.list_calls(&self.inner.id)
+    }
+
+    /// Ends the execution with a final status and writes it. Reservations still held are
+    /// released; later reservations fail with `CLOSED` until the execution is resumed.
+    pub fn finish(&self, status: ExecutionStatus) -> Result<ExecutionRecord> {
+        self.inner.engine.check_open()?;
+        {
+            let mut st = self.inner.state.lock();
+            st.status = status;
+            st.finished_at_ms = Some(self.inner.engine.now_ms());
+        }
+        self.inner.persist()?;
+        self.inner.record()
+    }
+
+    /// The execution's row as it stands now.
+    pub fn record(&self) -> Result<ExecutionRecord> {
+        self.inner.record()
+    }
+}
+
+/// A budget scope of an execution: the execution itself, or a step/agent inside it.
+#[derive(Clone)]
+pub struct Scope {
+    pub(crate) exec: Arc<ExecutionInner>,
+    pub(crate) id: ScopeId,
+    pub(crate) label: Arc<str>,
+}
+
+impl std::fmt::Debug for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope").field("execution", &self.exec.id).field("label", &self.label).finish()
+    }
+}
+
+impl Scope {
+    /// The label calls in this scope are recorded under (`""` for the execution itself).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The execution this scope belongs to.
+    pub fn execution(&self) -> Execution {
+        Execution { inner: self.exec.clone() }
+    }
+
+    /// A nested scope. Labels are unique within an execution: the same label returns the same
+    /// scope wherever it is asked for.
+    pub fn child(&self, label: &str, budget_nanos: Option<Nanos>) -> Result<Scope> {
+        self.exec.engine.check_open()?;
+        let label = label.trim();
+        if label.is_empty() {
+            return Err(Error::invalid("a scope label must not be empty"));
+        }
+        if label.len() > 200 {
+            return Err(Error::invalid("a scope label must be at most 200 bytes"));
+        }
+        let ledger = &self.exec.engine.ledger;
+        let mut st = self.exec.state.lock();
+        if let Some((id, limit)) = st.scopes.get_mut(label) {
+            if budget_nanos.is_some() && budget_nanos != *limit {
+                ledger.set_limit(*id, budget_nanos)?;
+                *limit = budget_nanos;
+            }
+            let (id, label) = (*id, st.scopes.get_key_value(label).map(|(k, _)| k.clone()));
+            return Ok(Scope { exec: self.exec.clone(), id, label: label.unwrap_or_default() });
+        }
+        let label: Arc<str> = label.into();
+        let id = ledger.create_scope(label.clone(), Some(self.id), budget_nanos, 0)?;
+        st.scopes.insert(label.clone(), (id, budget_nanos));
+        Ok(Scope { exec: self.exec.clone(), id, label })
+    }
+
+    /// Reserves the worst case of a call before it is made; `BUDGET_EXCEEDED` when it could
+    /// overspend this scope or any scope above it. See [`Reservation`].
+    pub fn reserve(&self, request: &CallRequest<'_>) -> Result<Reservation> {
+        Reservation::reserve(self, request)
+    }
+
+    /// Records a call made without a reservation: its cost is booked as spend at once.
+    pub fn record_call(&self, report: &UsageReport<'_>) -> Result<CallRecord> {
+        crate::call::record_unreserved(self, report)
+    }
+
+    /// The scope's figures now.
+    pub fn snapshot(&self) -> Result<crate::budget::ScopeSnapshot> {
+        self.exec.engine.ledger.snapshot(self.id)
+    }
+}

@@ -1,0 +1,310 @@
+//! The price catalog an engine uses: the built-in table plus the user's own prices.
+//!
+//! Lookups are on the hot path of every tracked call, so an exact name costs one hash lookup;
+//! names that need the slower resolution steps are cached once resolved.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+use super::model::ModelPrice;
+use super::resolve::{strip_snapshot, suggestions, without_prefixes};
+use super::table::{BuiltinTable, PriceSource, builtin};
+use crate::error::{Error, Result};
+
+/// How a requested name was matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resolution {
+    /// The name is in the table as given (or differs only in letter case).
+    Exact,
+    /// The name matched once its provider prefix was removed, or once the table's own prefix
+    /// was added.
+    Unprefixed,
+    /// A dated snapshot was priced as its base model.
+    Snapshot,
+    /// A price registered at run time.
+    Override,
+}
+
+/// A requested model name resolved to its price entry.
+#[derive(Debug, Clone)]
+pub struct ResolvedModel {
+    pub price: Arc<ModelPrice>,
+    pub resolution: Resolution,
+}
+
+/// Run-time price entries, as users write them: `{"models": [{"name": …, "input": …}]}` in
+/// pico-USD per token. An entry named like a built-in model overrides only the fields it gives.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceOverrides {
+    pub models: Vec<PriceOverride>,
+}
+
+/// One run-time entry: like [`ModelPrice`] but every price is optional.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceOverride {
+    pub name: String,
+    #[serde(default)]
+    pub provider: Option<String>,
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub input: Option<u64>,
+    #[serde(default)]
+    pub output: Option<u64>,
+    #[serde(default)]
+    pub cache_read: Option<u64>,
+    #[serde(default)]
+    pub cache_write_5m: Option<u64>,
+    #[serde(default)]
+    pub cache_write_1h: Option<u64>,
+    #[serde(default)]
+    pub reasoning: Option<u64>,
+    #[serde(default)]
+    pub tiers: Option<Vec<super::Tier>>,
+    #[serde(default)]
+    pub max_input: Option<u64>,
+    #[serde(default)]
+    pub max_output: Option<u64>,
+}
+
+impl PriceOverrides {
+    /// Parses the JSON form, rejecting unknown fields so a typo never silently prices at 0.
+    pub fn from_json(text: &str) -> Result<PriceOverrides> {
+        serde_json::from_str(text)
+            .map_err(|e| Error::invalid(format!("price overrides are not valid JSON of the form {{\"models\": [{{\"name\": …, \"input\": …, \"output\": …}}]}}: {e}")))
+    }
+}
+
+const CACHE_LIMIT: usize = 4096;
+
+/// Built-in prices plus run-time overrides. Cheap to share (`Arc`); all methods take `&self`.
+pub struct PriceCatalog {
+    builtin: &'static BuiltinTable,
+    overrides: RwLock<HashMap<String, Arc<ModelPrice>>>,
+    /// Requested names that needed more than an exact lookup.
+    cache: RwLock<HashMap<String, ResolvedModel>>,
+}
+
+impl Default for PriceCatalog {
+    fn default() -> Self {
+        PriceCatalog::new()
+    }
+}
+
+impl PriceCatalog {
+    /// The built-in table with no overrides.
+    pub fn new() -> PriceCatalog {
+        PriceCatalog {
+            builtin: builtin(),
+            overrides: RwLock::new(HashMap::new()),
+            cache: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Where the built-in prices come from (source, version, date).
+    pub fn source(&self) -> &PriceSource {
+        &self.builtin.source
+    }
+
+    /// Number of models in the built-in table.
+    pub fn builtin_len(&self) -> usize {
+        self.builtin.by_name.len()
+    }
+
+    /// Registers or overrides prices. An entry whose name resolves to a known model starts from
+    /// that model's prices; a new name needs at least `input` and `output`. All entries are
+    /// checked before any is applied.
+    pub fn apply_overrides(&self, overrides: &PriceOverrides) -> Result<()> {
+        let mut staged = Vec::with_capacity(overrides.models.len());
+        for entry in &overrides.models {
+            let name = entry.name.trim();
+            if name.is_empty() {
+                return Err(Error::invalid("a price override needs a non-empty 'name'"));
+            }
+            let base = self.resolve(name).ok().map(|r| (*r.price).clone());
+            let mut price = match base {
+                Some(mut base) => {
+                    base.name = name.to_owned();
+                    base
+                }
+                None => {
+                    if entry.input.is_none() || entry.output.is_none() {
+                        return Err(Error::invalid(format!(
+                            "model '{name}' is not in the price table: its override must give both 'input' and 'output'"
+                        )));
+                    }
+                    ModelPrice {
+                        name: name.to_owned(),
+                        provider: String::new(),
+                        mode: "chat".into(),
+                        input: 0,
+                        output: 0,
+                        cache_read: None,
+                        cache_write_5m: None,
+                        cache_write_1h: None,
+                        reasoning: None,
+                        tiers: Vec::new(),
+                        max_input: None,
+                        max_output: None,
+                        deprecation_date: None,
+                        deprecated: false,
+                        last_seen: None,
+                    }
+                }
+            };
+            if let Some(v) = &entry.provider {
+                price.provider = v.clone();
+            }
+            if let Some(v) = &entry.mode {
+                price.mode = v.clone();
+            }
+            if let Some(v) = entry.input {
+                price.input = v;
+            }
+            if let Some(v) = entry.output {
+                price.output = v;
+            }
+            price.cache_read = entry.cache_read.or(price.cache_read);
+            price.cache_write_5m = entry.cache_write_5m.or(price.cache_write_5m);
+            price.cache_write_1h = entry.cache_write_1h.or(price.cache_write_1h);
+            price.reasoning = entry.reasoning.or(price.reasoning);
+            if let Some(t) = &entry.tiers {
+                price.tiers = t.clone();
+            }
+            price.max_input = entry.max_input.or(price.max_input);
+            price.max_output = entry.max_output.or(price.max_output);
+            price.deprecated = false;
+            price.last_seen = None;
+            price.validate()?;
+            staged.push(Arc::new(price));
+        }
+        let mut map = self.overrides.write();
+        for price in staged {
+            map.insert(price.name.clone(), price);
+        }
+        drop(map);
+        self.cache.write().clear();
+        Ok(())
+    }
+
+    /// Removes a run-time price; returns whether there was one.
+    pub fn remove_override(&self, name: &str) -> bool {
+        let removed = self.overrides.write().remove(name).is_some();
+        if removed {
+            self.cache.write().clear();
+        }
+        removed
+    }
+
+    /// Resolves a model name to its price (DESIGN.md §3). Never a silent zero: an unknown name
+    /// is `UNKNOWN_MODEL` with up to three suggestions.
+    pub fn resolve(&self, requested: &str) -> Result<ResolvedModel> {
+        if requested.trim().is_empty() {
+            return Err(Error::invalid("model name must not be empty"));
+        }
+        {
+            let overrides = self.overrides.read();
+            if !overrides.is_empty() {
+                if let Some(p) = overrides.get(requested) {
+                    return Ok(ResolvedModel { price: p.clone(), resolution: Resolution::Override });
+                }
+            }
+        }
+        if let Some(p) = self.builtin.by_name.get(requested) {
+            return Ok(ResolvedModel { price: p.clone(), resolution: Resolution::Exact });
+        }
+        if let Some(hit) = self.cache.read().get(requested) {
+            return Ok(hit.clone());
+        }
+        let resolved = self.resolve_slow(requested).ok_or_else(|| Error::UnknownModel {
+            model: requested.to_owned(),
+            suggestions: self.suggest(requested),
+        })?;
+        let mut cache = self.cache.write();
+        if cache.len() >= CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(requested.to_owned(), resolved.clone());
+        Ok(resolved)
+    }
+
+    fn resolve_slow(&self, requested: &str) -> Option<ResolvedModel> {
+        let name = requested.trim();
+        if let Some(hit) = self.lookup_plain(name) {
+            return Some(hit);
+        }
+        // A dated snapshot priced as its base model, also under a provider prefix.
+        let mut snapshot_bases: Vec<&str> = strip_snapshot(name).into_iter().collect();
+        snapshot_bases.extend(without_prefixes(name).filter_map(strip_snapshot));
+        for base in snapshot_bases {
+            if let Some(hit) = self.lookup_plain(base) {
+                return Some(ResolvedModel { resolution: Resolution::Snapshot, ..hit });
+            }
+        }
+        None
+    }
+
+    /// Exact (also case-insensitive), then without provider prefixes, then with the table's own
+    /// prefix added.
+    fn lookup_plain(&self, name: &str) -> Option<ResolvedModel> {
+        let exact = |n: &str| -> Option<ResolvedModel> {
+            if let Some(p) = self.overrides.read().get(n) {
+                return Some(ResolvedModel { price: p.clone(), resolution: Resolution::Override });
+            }
+            self.builtin
+                .by_name
+                .get(n)
+                .or_else(|| self.builtin.by_lower_name.get(&n.to_lowercase()))
+                .map(|p| ResolvedModel { price: p.clone(), resolution: Resolution::Exact })
+        };
+        if let Some(hit) = exact(name) {
+            return Some(hit);
+        }
+        for tail in without_prefixes(name) {
+            if let Some(hit) = exact(tail) {
+                return Some(ResolvedModel { resolution: Resolution::Unprefixed, ..hit });
+            }
+        }
+        // The table lists the model only under a provider prefix. When several providers list
+        // it, take the most expensive: an unclear name must never under-charge.
+        let last = name.rsplit('/').next().unwrap_or(name);
+        let candidates = self.builtin.by_last_segment.get(last)?;
+        let best = candidates
+            .iter()
+            .max_by_key(|p| (!p.deprecated, u128::from(p.input) + u128::from(p.output)))?;
+        Some(ResolvedModel { price: best.clone(), resolution: Resolution::Unprefixed })
+    }
+
+    fn suggest(&self, requested: &str) -> Vec<String> {
+        let overrides = self.overrides.read();
+        let names = self
+            .builtin
+            .names
+            .iter()
+            .map(String::as_str)
+            .chain(overrides.keys().map(String::as_str));
+        suggestions(requested, names, 3)
+    }
+
+    /// Every known model (built-in and overrides), sorted by name, optionally of one provider.
+    pub fn models(&self, provider: Option<&str>) -> Vec<Arc<ModelPrice>> {
+        let overrides = self.overrides.read();
+        let mut all: Vec<Arc<ModelPrice>> = self
+            .builtin
+            .names
+            .iter()
+            .filter(|n| !overrides.contains_key(*n))
+            .filter_map(|n| self.builtin.by_name.get(n).cloned())
+            .chain(overrides.values().cloned())
+            .filter(|p| provider.is_none_or(|want| p.provider.eq_ignore_ascii_case(want)))
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+}

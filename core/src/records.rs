@@ -1,0 +1,216 @@
+//! The records an engine keeps: executions, calls, checkpoints, rollbacks, and the breakdown
+//! derived from them. Plain data, serialisable as the JSON every face exchanges.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::money::{Nanos, nanos_to_usd};
+use crate::usage::Usage;
+
+/// Where an execution stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    Running,
+    Completed,
+    Failed,
+    BudgetExceeded,
+}
+
+impl ExecutionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Running => "running",
+            ExecutionStatus::Completed => "completed",
+            ExecutionStatus::Failed => "failed",
+            ExecutionStatus::BudgetExceeded => "budget_exceeded",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Result<ExecutionStatus> {
+        match name {
+            "running" => Ok(ExecutionStatus::Running),
+            "completed" => Ok(ExecutionStatus::Completed),
+            "failed" => Ok(ExecutionStatus::Failed),
+            "budget_exceeded" => Ok(ExecutionStatus::BudgetExceeded),
+            other => Err(Error::invalid(format!(
+                "unknown execution status '{other}' (expected running, completed, failed or budget_exceeded)"
+            ))),
+        }
+    }
+}
+
+/// How a tracked call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    /// The provider answered and its usage (or an estimate) was settled.
+    Ok,
+    /// The provider returned an error; whatever it reported was settled.
+    Error,
+    /// The budget refused the call before any request was sent.
+    Refused,
+    /// The caller gave up (a stream aborted, a reservation dropped unsettled).
+    Aborted,
+}
+
+impl CallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallStatus::Ok => "ok",
+            CallStatus::Error => "error",
+            CallStatus::Refused => "refused",
+            CallStatus::Aborted => "aborted",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Result<CallStatus> {
+        match name {
+            "ok" => Ok(CallStatus::Ok),
+            "error" => Ok(CallStatus::Error),
+            "refused" => Ok(CallStatus::Refused),
+            "aborted" => Ok(CallStatus::Aborted),
+            other => Err(Error::invalid(format!(
+                "unknown call status '{other}' (expected ok, error, refused or aborted)"
+            ))),
+        }
+    }
+}
+
+/// One execution as stored (the `workflow_executions` row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    pub id: String,
+    pub name: String,
+    pub status: ExecutionStatus,
+    pub budget_nanos: Option<Nanos>,
+    pub spent_nanos: Nanos,
+    pub overrun_nanos: Nanos,
+    pub calls: u64,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+    pub finished_at_ms: Option<u64>,
+}
+
+/// One tracked LLM call. Prompt and completion text are never part of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallRecord {
+    pub execution_id: Arc<str>,
+    /// Order of the call within its execution, from 1.
+    pub seq: u64,
+    /// The scope or step label the call was made under (the execution's own calls: `""`).
+    pub step: Arc<str>,
+    pub provider: Arc<str>,
+    /// The model name the caller asked for.
+    pub requested_model: Arc<str>,
+    /// The price-table entry it was priced as (`None` when no price was known and no budget
+    /// required one).
+    pub model: Option<Arc<str>>,
+    pub usage: Usage,
+    pub cost_nanos: Nanos,
+    /// What was reserved for the call before it was made.
+    pub reserved_nanos: Nanos,
+    /// Cost beyond the reservation.
+    pub overrun_nanos: Nanos,
+    /// True when the usage is the tokenizer's estimate, not the provider's report.
+    pub estimated: bool,
+    /// True when a stream ended without the provider's usage.
+    pub usage_missing: bool,
+    pub stream: bool,
+    pub status: CallStatus,
+    /// For refused and failed calls: why.
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    pub started_at_ms: u64,
+    pub finished_at_ms: u64,
+}
+
+/// A saved checkpoint, without its state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    pub id: u64,
+    pub execution_id: String,
+    pub name: String,
+    /// Order within the execution, from 1.
+    pub sequence: u64,
+    /// The checkpoint this one continued from (the previous live one when it was saved).
+    pub parent_id: Option<u64>,
+    /// The execution's spend when the checkpoint was saved.
+    pub spent_nanos: Nanos,
+    pub created_at_ms: u64,
+    /// True once a rollback to an earlier checkpoint made this one history.
+    pub superseded: bool,
+    /// Size of the state as given (uncompressed JSON bytes).
+    pub state_bytes: u64,
+}
+
+/// A rollback, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackRecord {
+    pub execution_id: String,
+    pub checkpoint_id: u64,
+    pub checkpoint_name: String,
+    /// Checkpoints this rollback marked superseded.
+    pub superseded: u64,
+    pub spent_nanos: Nanos,
+    pub at_ms: u64,
+}
+
+/// Cost of one model within an execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelCost {
+    pub model: String,
+    pub calls: u64,
+    pub cost_nanos: Nanos,
+    pub cost_usd: f64,
+    pub usage: Usage,
+}
+
+/// Cost of one step or scope within an execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepCost {
+    pub step: String,
+    pub calls: u64,
+    pub refused: u64,
+    pub cost_nanos: Nanos,
+    pub cost_usd: f64,
+    /// The scope's own limit, when it has one.
+    pub budget_nanos: Option<Nanos>,
+}
+
+/// Where an execution's money went. Amounts in nano-USD, with USD floats beside them for
+/// display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Breakdown {
+    pub execution_id: String,
+    pub name: String,
+    pub status: ExecutionStatus,
+    pub total_nanos: Nanos,
+    pub budget_nanos: Option<Nanos>,
+    pub reserved_nanos: Nanos,
+    pub remaining_nanos: Option<Nanos>,
+    pub overrun_nanos: Nanos,
+    pub total_usd: f64,
+    pub budget_usd: Option<f64>,
+    pub reserved_usd: f64,
+    pub remaining_usd: Option<f64>,
+    pub calls: u64,
+    pub refused_calls: u64,
+    pub estimated_calls: u64,
+    pub usage: Usage,
+    pub by_model: Vec<ModelCost>,
+    pub by_step: Vec<StepCost>,
+}
+
+impl Breakdown {
+    /// Fills the USD display fields from the nano-USD ones.
+    pub(crate) fn with_usd(mut self) -> Breakdown {
+        self.total_usd = nanos_to_usd(self.total_nanos);
+        self.budget_usd = self.budget_nanos.map(nanos_to_usd);
+        self.reserved_usd = nanos_to_usd(self.reserved_nanos);
+        self.remaining_usd = self.remaining_nanos.map(nanos_to_usd);
+        self
+    }
+}

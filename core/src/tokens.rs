@@ -1,0 +1,179 @@
+//! Offline token counting with OpenAI's encodings (counts equal tiktoken's).
+//!
+//! `o200k_base` for gpt-4o/4.1/4.5/5 and the o-series, `cl100k_base` for gpt-4/3.5 and the
+//! embedding models. Other providers publish no offline tokenizer, so their prompts are counted
+//! with `cl100k_base` and flagged `estimated`; budgets add a safety margin to estimates (see
+//! [`upper_bound`]).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// A byte-pair encoding wflo can count with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    O200kBase,
+    Cl100kBase,
+}
+
+impl Encoding {
+    /// The encoding's tiktoken name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::O200kBase => "o200k_base",
+            Encoding::Cl100kBase => "cl100k_base",
+        }
+    }
+
+    /// Parses a tiktoken encoding name.
+    pub fn from_name(name: &str) -> Result<Encoding> {
+        match name {
+            "o200k_base" => Ok(Encoding::O200kBase),
+            "cl100k_base" => Ok(Encoding::Cl100kBase),
+            other => Err(Error::invalid(format!(
+                "unknown encoding '{other}' (expected o200k_base or cl100k_base)"
+            ))),
+        }
+    }
+
+    fn tokenizer(self) -> &'static bpe_openai::Tokenizer {
+        match self {
+            Encoding::O200kBase => bpe_openai::o200k_base(),
+            Encoding::Cl100kBase => bpe_openai::cl100k_base(),
+        }
+    }
+
+    /// Number of tokens in `text`, as tiktoken's `encode_ordinary` (special-token text such as
+    /// `<|endoftext|>` counts as ordinary text).
+    pub fn count(self, text: &str) -> u64 {
+        if text.is_empty() {
+            return 0;
+        }
+        self.tokenizer().count(text) as u64
+    }
+}
+
+/// The result of counting: how many tokens, with which encoding, and whether that is the
+/// model's real tokenizer or an estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenCount {
+    pub tokens: u64,
+    pub encoding: Encoding,
+    /// True when the model's provider uses another tokenizer and this count is an estimate.
+    pub estimated: bool,
+}
+
+/// The encoding for a model name, and whether counting with it is an estimate.
+pub fn encoding_for_model(model: &str) -> (Encoding, bool) {
+    let base = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
+    let base = base.strip_prefix("ft:").unwrap_or(&base);
+    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| base.starts_with(p));
+    if starts(&["gpt-4o", "chatgpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "gpt-oss", "o1", "o3", "o4", "codex-", "gpt-realtime", "gpt-audio", "computer-use"]) {
+        (Encoding::O200kBase, false)
+    } else if starts(&["gpt-4", "gpt-3.5", "gpt-35", "text-embedding-3", "text-embedding-ada-002"]) {
+        (Encoding::Cl100kBase, false)
+    } else {
+        (Encoding::Cl100kBase, true)
+    }
+}
+
+/// Counts `text` as `model` would be billed for it.
+pub fn count_text(model: &str, text: &str) -> TokenCount {
+    let (encoding, estimated) = encoding_for_model(model);
+    TokenCount { tokens: encoding.count(text), encoding, estimated }
+}
+
+/// Tokens every chat message adds (OpenAI cookbook, "How to count tokens with tiktoken").
+pub const TOKENS_PER_MESSAGE: u64 = 3;
+/// Extra tokens for a message with a `name`.
+pub const TOKENS_PER_NAME: u64 = 1;
+/// Tokens that prime the assistant's reply.
+pub const REPLY_PRIMING_TOKENS: u64 = 3;
+
+/// Counts a chat request's messages (a JSON array of `{role, content, name?}`) with the
+/// cookbook's per-message overhead. `content` may be a string or an array of parts; text parts
+/// are counted, other parts (images, audio) are not and make the count an estimate. Tool calls
+/// in assistant messages are counted by their JSON text.
+pub fn count_chat(model: &str, messages: &Value) -> Result<TokenCount> {
+    let (encoding, mut estimated) = encoding_for_model(model);
+    let list = messages
+        .as_array()
+        .ok_or_else(|| Error::invalid("messages must be a JSON array"))?;
+    let mut total = REPLY_PRIMING_TOKENS;
+    for message in list {
+        let obj = message
+            .as_object()
+            .ok_or_else(|| Error::invalid("each message must be a JSON object"))?;
+        total += TOKENS_PER_MESSAGE;
+        for (key, value) in obj {
+            match value {
+                Value::String(s) => {
+                    total += encoding.count(s);
+                    if key == "name" {
+                        total += TOKENS_PER_NAME;
+                    }
+                }
+                Value::Null => {}
+                Value::Array(parts) if key == "content" => {
+                    for part in parts {
+                        match part.get("text").and_then(Value::as_str) {
+                            Some(text) => total += encoding.count(text),
+                            None => match part.as_str() {
+                                Some(text) => total += encoding.count(text),
+                                None => estimated = true,
+                            },
+                        }
+                    }
+                }
+                other => {
+                    // tool_calls, function_call and the like are billed as their text.
+                    total += encoding.count(&other.to_string());
+                    estimated = true;
+                }
+            }
+        }
+    }
+    Ok(TokenCount { tokens: total, encoding, estimated })
+}
+
+/// Percentage added to an estimated count before a budget relies on it. Claude and Gemini
+/// tokenizers produce up to about a fifth more tokens than `cl100k_base` on typical English
+/// and code; the margin covers that with room to spare.
+pub const ESTIMATE_MARGIN_PERCENT: u64 = 25;
+/// Tokens added to every estimate on top of the percentage (framing tokens that no text shows).
+pub const ESTIMATE_MARGIN_TOKENS: u64 = 16;
+
+/// The number of tokens a budget must assume: the count itself when it is exact, otherwise the
+/// count plus the documented safety margin.
+pub fn upper_bound(tokens: u64, estimated: bool) -> u64 {
+    if estimated {
+        tokens
+            .saturating_add(tokens.saturating_mul(ESTIMATE_MARGIN_PERCENT).div_ceil(100))
+            .saturating_add(ESTIMATE_MARGIN_TOKENS)
+    } else {
+        tokens
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings_by_model() {
+        assert_eq!(encoding_for_model("gpt-4o-mini"), (Encoding::O200kBase, false));
+        assert_eq!(encoding_for_model("openai/o3-mini"), (Encoding::O200kBase, false));
+        assert_eq!(encoding_for_model("gpt-4-0613"), (Encoding::Cl100kBase, false));
+        assert_eq!(encoding_for_model("azure/gpt-35-turbo"), (Encoding::Cl100kBase, false));
+        assert_eq!(encoding_for_model("claude-sonnet-4-5"), (Encoding::Cl100kBase, true));
+    }
+
+    #[test]
+    fn margins_only_for_estimates() {
+        assert_eq!(upper_bound(100, false), 100);
+        assert_eq!(upper_bound(100, true), 141);
+        assert_eq!(upper_bound(0, true), 16);
+    }
+}

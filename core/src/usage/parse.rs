@@ -1,0 +1,252 @@
+//! Provider usage JSON → [`Usage`]. One function per provider format; the arithmetic that
+//! turns overlapping provider counts into disjoint fields lives here and nowhere else.
+
+use serde_json::{Map, Value};
+
+use super::{MAX_TOKENS, Usage};
+use crate::error::{Error, Result};
+
+/// The provider formats wflo reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageFormat {
+    /// Detect the format from the keys present.
+    Auto,
+    /// OpenAI Chat Completions (`prompt_tokens` includes cached, `completion_tokens` includes
+    /// reasoning).
+    OpenAiChat,
+    /// OpenAI Responses (`input_tokens`/`output_tokens` with `*_details`).
+    OpenAiResponses,
+    /// Anthropic Messages (`input_tokens` excludes cache reads and writes).
+    Anthropic,
+    /// Google Gemini `usageMetadata`.
+    Gemini,
+    /// wflo's own disjoint fields (`{"input": …, "output": …}`).
+    Wflo,
+}
+
+impl UsageFormat {
+    /// Parses a format name: `auto`, `openai_chat` (also `openai`), `openai_responses`,
+    /// `anthropic`, `gemini` (also `google`), `wflo`.
+    pub fn from_name(name: &str) -> Result<UsageFormat> {
+        Ok(match name.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => UsageFormat::Auto,
+            "openai" | "openai_chat" | "openai-chat" | "chat" => UsageFormat::OpenAiChat,
+            "openai_responses" | "openai-responses" | "responses" => UsageFormat::OpenAiResponses,
+            "anthropic" | "claude" => UsageFormat::Anthropic,
+            "gemini" | "google" | "vertex" | "vertex_ai" => UsageFormat::Gemini,
+            "wflo" => UsageFormat::Wflo,
+            other => {
+                return Err(Error::invalid(format!(
+                    "unknown usage format '{other}' (expected auto, openai_chat, openai_responses, \
+                     anthropic, gemini or wflo)"
+                )));
+            }
+        })
+    }
+}
+
+/// Parses raw usage JSON text (a whole response body or just its usage object).
+pub fn parse_usage(format: UsageFormat, text: &str) -> Result<Usage> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| Error::invalid(format!("usage payload is not valid JSON: {e}")))?;
+    parse_usage_value(format, &value)
+}
+
+/// Parses an already-decoded usage payload.
+pub fn parse_usage_value(format: UsageFormat, value: &Value) -> Result<Usage> {
+    let obj = value
+        .as_object()
+        .ok_or_else(|| Error::invalid("usage payload must be a JSON object"))?;
+    let format = match format {
+        UsageFormat::Auto => detect(obj)?,
+        f => f,
+    };
+    let usage = match format {
+        UsageFormat::OpenAiChat => openai_chat(locate(obj, "usage", &["prompt_tokens", "completion_tokens"])?),
+        UsageFormat::OpenAiResponses => openai_responses(locate_responses(obj)?),
+        UsageFormat::Anthropic => anthropic(locate_anthropic(obj)?),
+        UsageFormat::Gemini => gemini(locate(obj, "usageMetadata", &["promptTokenCount", "candidatesTokenCount", "totalTokenCount"])?),
+        UsageFormat::Wflo => {
+            let usage: Usage = serde_json::from_value(value.clone())
+                .map_err(|e| Error::invalid(format!("not valid wflo usage JSON: {e}")))?;
+            Ok(usage)
+        }
+        UsageFormat::Auto => unreachable!("resolved above"),
+    }?;
+    usage.validate()?;
+    Ok(usage)
+}
+
+/// Picks the format from the keys present. `{input_tokens, output_tokens}` alone reads the same
+/// in the Responses and Anthropic formats, so the choice between them only matters when
+/// details are present.
+fn detect(obj: &Map<String, Value>) -> Result<UsageFormat> {
+    let inner = match obj.get("usage") {
+        Some(Value::Object(u)) => u,
+        _ => match obj.get("response").and_then(|r| r.get("usage")) {
+            Some(Value::Object(u)) => u,
+            _ => match obj.get("message").and_then(|m| m.get("usage")) {
+                Some(Value::Object(u)) => u,
+                _ => obj,
+            },
+        },
+    };
+    if obj.contains_key("usageMetadata") || inner.contains_key("promptTokenCount") {
+        return Ok(UsageFormat::Gemini);
+    }
+    if inner.contains_key("prompt_tokens") || inner.contains_key("completion_tokens") {
+        return Ok(UsageFormat::OpenAiChat);
+    }
+    if inner.contains_key("input_tokens_details") || inner.contains_key("output_tokens_details") {
+        return Ok(UsageFormat::OpenAiResponses);
+    }
+    if inner.contains_key("input_tokens") || inner.contains_key("output_tokens") {
+        return Ok(UsageFormat::Anthropic);
+    }
+    if ["input", "output", "cache_read", "reasoning"].iter().any(|k| inner.contains_key(*k)) {
+        return Ok(UsageFormat::Wflo);
+    }
+    Err(Error::invalid("payload carries no usage object this engine recognises"))
+}
+
+/// The usage object: `obj[key]` when present, else `obj` itself when it has a usage field.
+fn locate<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    own_fields: &[&str],
+) -> Result<&'a Map<String, Value>> {
+    match obj.get(key) {
+        Some(Value::Object(u)) => Ok(u),
+        Some(Value::Null) | None if own_fields.iter().any(|f| obj.contains_key(*f)) => Ok(obj),
+        Some(Value::Null) | None => Err(Error::invalid(format!("payload has no '{key}' object"))),
+        Some(_) => Err(Error::invalid(format!("'{key}' must be a JSON object"))),
+    }
+}
+
+fn locate_responses(obj: &Map<String, Value>) -> Result<&Map<String, Value>> {
+    // A `response.completed` stream event wraps the response object.
+    if let Some(Value::Object(resp)) = obj.get("response") {
+        if resp.contains_key("usage") {
+            return locate(resp, "usage", &[]);
+        }
+    }
+    locate(obj, "usage", &["input_tokens", "output_tokens"])
+}
+
+fn locate_anthropic(obj: &Map<String, Value>) -> Result<&Map<String, Value>> {
+    // A `message_start` stream event wraps the message object.
+    if let Some(Value::Object(msg)) = obj.get("message") {
+        if msg.contains_key("usage") {
+            return locate(msg, "usage", &[]);
+        }
+    }
+    locate(obj, "usage", &["input_tokens", "output_tokens"])
+}
+
+/// A token count: missing or null is 0; anything but a non-negative integer is an error.
+pub(super) fn count(obj: &Map<String, Value>, key: &str) -> Result<u64> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(v) if v <= MAX_TOKENS => Ok(v),
+            Some(v) => Err(Error::invalid(format!("'{key}' = {v} is not a plausible token count"))),
+            None => Err(Error::invalid(format!(
+                "'{key}' must be a non-negative integer, got {n}"
+            ))),
+        },
+        Some(other) => Err(Error::invalid(format!(
+            "'{key}' must be a non-negative integer, got {other}"
+        ))),
+    }
+}
+
+/// A nested details object (`prompt_tokens_details`); missing or null reads as empty.
+fn details<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Option<&'a Map<String, Value>>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(d)) => Ok(Some(d)),
+        Some(_) => Err(Error::invalid(format!("'{key}' must be a JSON object"))),
+    }
+}
+
+fn detail_count(obj: &Map<String, Value>, details_key: &str, key: &str) -> Result<u64> {
+    match details(obj, details_key)? {
+        Some(d) => count(d, key),
+        None => Ok(0),
+    }
+}
+
+/// Splits an inclusive total into (plain part, sub part), rejecting sub > total.
+fn split_included(total: u64, part: u64, total_name: &str, part_name: &str) -> Result<u64> {
+    total.checked_sub(part).ok_or_else(|| {
+        Error::invalid(format!("{part_name} ({part}) is larger than {total_name} ({total})"))
+    })
+}
+
+fn openai_chat(u: &Map<String, Value>) -> Result<Usage> {
+    let prompt = count(u, "prompt_tokens")?;
+    let completion = count(u, "completion_tokens")?;
+    let cached = detail_count(u, "prompt_tokens_details", "cached_tokens")?;
+    let reasoning = detail_count(u, "completion_tokens_details", "reasoning_tokens")?;
+    Ok(Usage {
+        input: split_included(prompt, cached, "prompt_tokens", "cached_tokens")?,
+        cache_read: cached,
+        output: split_included(completion, reasoning, "completion_tokens", "reasoning_tokens")?,
+        reasoning,
+        ..Usage::default()
+    })
+}
+
+fn openai_responses(u: &Map<String, Value>) -> Result<Usage> {
+    let input = count(u, "input_tokens")?;
+    let output = count(u, "output_tokens")?;
+    let cached = detail_count(u, "input_tokens_details", "cached_tokens")?;
+    let reasoning = detail_count(u, "output_tokens_details", "reasoning_tokens")?;
+    Ok(Usage {
+        input: split_included(input, cached, "input_tokens", "cached_tokens")?,
+        cache_read: cached,
+        output: split_included(output, reasoning, "output_tokens", "reasoning_tokens")?,
+        reasoning,
+        ..Usage::default()
+    })
+}
+
+pub(super) fn anthropic(u: &Map<String, Value>) -> Result<Usage> {
+    let creation_total = count(u, "cache_creation_input_tokens")?;
+    // The 5m/1h split when given; tokens the total has beyond the split (a later stream event
+    // updating only the total) are billed as 5-minute writes.
+    let (write_5m, write_1h) = match details(u, "cache_creation")? {
+        Some(c)
+            if c.contains_key("ephemeral_5m_input_tokens")
+                || c.contains_key("ephemeral_1h_input_tokens") =>
+        {
+            let (m5, h1) =
+                (count(c, "ephemeral_5m_input_tokens")?, count(c, "ephemeral_1h_input_tokens")?);
+            (m5 + creation_total.saturating_sub(m5 + h1), h1)
+        }
+        _ => (creation_total, 0),
+    };
+    Ok(Usage {
+        input: count(u, "input_tokens")?,
+        output: count(u, "output_tokens")?,
+        cache_read: count(u, "cache_read_input_tokens")?,
+        cache_write_5m: write_5m,
+        cache_write_1h: write_1h,
+        reasoning: 0,
+    })
+}
+
+fn gemini(u: &Map<String, Value>) -> Result<Usage> {
+    let prompt = count(u, "promptTokenCount")?;
+    let cached = count(u, "cachedContentTokenCount")?;
+    let tool_prompt = count(u, "toolUsePromptTokenCount")?;
+    Ok(Usage {
+        input: split_included(prompt, cached, "promptTokenCount", "cachedContentTokenCount")?
+            + tool_prompt,
+        cache_read: cached,
+        output: count(u, "candidatesTokenCount")?,
+        reasoning: count(u, "thoughtsTokenCount")?,
+        ..Usage::default()
+    })
+}
