@@ -2,9 +2,9 @@
 //! they happen and replays stored calls (a resumed execution, a report), so the two can never
 //! disagree.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::fasthash::FastMap;
 use crate::money::{Nanos, nanos_to_usd};
 use crate::records::{CallRecord, CallStatus, ModelCost, StepCost};
 use crate::usage::Usage;
@@ -33,14 +33,17 @@ pub(crate) struct Aggregates {
     pub usage: Usage,
     /// The highest call sequence number seen.
     pub last_seq: u64,
-    by_model: HashMap<Arc<str>, ModelTotals>,
-    by_step: HashMap<Arc<str>, StepTotals>,
+    by_model: FastMap<Arc<str>, ModelTotals>,
+    by_step: FastMap<Arc<str>, StepTotals>,
 }
 
 impl Aggregates {
     pub fn add(&mut self, call: &CallRecord) {
         self.last_seq = self.last_seq.max(call.seq);
-        let step = self.by_step.entry(call.step.clone()).or_default();
+        let step = match self.by_step.get_mut(&call.step) {
+            Some(s) => s,
+            None => self.by_step.entry(call.step.clone()).or_default(),
+        };
         if call.status == CallStatus::Refused {
             self.refused += 1;
             step.refused += 1;
@@ -77,7 +80,11 @@ impl Aggregates {
                 usage: t.usage,
             })
             .collect();
-        v.sort_by(|a, b| b.cost_nanos.cmp(&a.cost_nanos).then_with(|| a.model.cmp(&b.model)));
+        v.sort_by(|a, b| {
+            b.cost_nanos
+                .cmp(&a.cost_nanos)
+                .then_with(|| a.model.cmp(&b.model))
+        });
         v
     }
 
@@ -95,7 +102,11 @@ impl Aggregates {
                 budget_nanos: budget_of(step),
             })
             .collect();
-        v.sort_by(|a, b| b.cost_nanos.cmp(&a.cost_nanos).then_with(|| a.step.cmp(&b.step)));
+        v.sort_by(|a, b| {
+            b.cost_nanos
+                .cmp(&a.cost_nanos)
+                .then_with(|| a.step.cmp(&b.step))
+        });
         v
     }
 }

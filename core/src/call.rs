@@ -7,7 +7,6 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::budget::ReservationId;
 use crate::error::{Error, Result};
@@ -85,7 +84,6 @@ pub struct Reservation {
     max_output_tokens: u64,
     clamped: bool,
     stream: bool,
-    started: Instant,
     started_at_ms: u64,
     ended: bool,
 }
@@ -127,36 +125,50 @@ impl Reservation {
             }
             Err(e) => return Err(e),
         };
-        let estimated =
-            req.input_estimated.unwrap_or_else(|| tokens::encoding_for_model(req.model).1);
+        let estimated = req
+            .input_estimated
+            .unwrap_or_else(|| tokens::encoding_for_model(req.model).1);
         let prompt_upper = tokens::upper_bound(req.input_tokens, estimated);
         let now = engine.now_ms();
         let full_cap = req
             .max_output_tokens
-            .or(model.as_ref().and_then(|m| m.price.max_output.or(m.price.max_input)))
+            .or(model
+                .as_ref()
+                .and_then(|m| m.price.max_output.or(m.price.max_input)))
             .unwrap_or(DEFAULT_OUTPUT_CAP);
         let reserved = match &model {
-            None => engine.ledger.reserve_with(scope.id, now, engine.lease_ms, |_| Ok((0, full_cap))),
+            None => engine
+                .ledger
+                .reserve_with(scope.id, now, engine.lease_ms, |_| Ok((0, full_cap))),
             Some(m) => {
                 let price = &m.price;
                 let cap = full_cap;
-                engine.ledger.reserve_with(scope.id, now, engine.lease_ms, |available| {
-                    let worst = price.worst_case(prompt_upper, cap, req.cache_write)?;
-                    match available {
-                        Some(avail) if req.clamp_max_tokens && worst > avail => {
-                            match price.max_affordable_output(prompt_upper, req.cache_write, avail) {
-                                Some(fit) if fit >= MIN_CLAMPED_OUTPUT.min(cap) => {
-                                    let fit = fit.min(cap);
-                                    Ok((price.worst_case(prompt_upper, fit, req.cache_write)?, fit))
+                engine
+                    .ledger
+                    .reserve_with(scope.id, now, engine.lease_ms, |available| {
+                        let worst = price.worst_case(prompt_upper, cap, req.cache_write)?;
+                        match available {
+                            Some(avail) if req.clamp_max_tokens && worst > avail => {
+                                match price.max_affordable_output(
+                                    prompt_upper,
+                                    req.cache_write,
+                                    avail,
+                                ) {
+                                    Some(fit) if fit >= MIN_CLAMPED_OUTPUT.min(cap) => {
+                                        let fit = fit.min(cap);
+                                        Ok((
+                                            price.worst_case(prompt_upper, fit, req.cache_write)?,
+                                            fit,
+                                        ))
+                                    }
+                                    // Does not fit even clamped: ask for the full amount so the
+                                    // ledger refuses with the real figures.
+                                    _ => Ok((worst, cap)),
                                 }
-                                // Does not fit even clamped: ask for the full amount so the
-                                // ledger refuses with the real figures.
-                                _ => Ok((worst, cap)),
                             }
+                            _ => Ok((worst, cap)),
                         }
-                        _ => Ok((worst, cap)),
-                    }
-                })
+                    })
             }
         };
         let (id, amount, cap) = match reserved {
@@ -169,9 +181,15 @@ impl Reservation {
             }
         };
         let provider: Arc<str> = match (req.provider, &model) {
+            (Some(p), Some(m)) if *m.provider == *p => m.provider.clone(),
             (Some(p), _) => p.into(),
-            (None, Some(m)) => m.price.provider.as_str().into(),
+            (None, Some(m)) => m.provider.clone(),
             (None, None) => "".into(),
+        };
+        // The requested name usually is the table's name: share it instead of copying.
+        let requested_model: Arc<str> = match &model {
+            Some(m) if *m.name == *req.model => m.name.clone(),
+            _ => req.model.into(),
         };
         Ok(Reservation {
             exec: exec.clone(),
@@ -179,14 +197,13 @@ impl Reservation {
             step: scope.label.clone(),
             id,
             amount,
-            requested_model: req.model.into(),
+            requested_model,
             model,
             provider,
             input_tokens: req.input_tokens,
             max_output_tokens: cap,
             clamped: cap < full_cap,
             stream: req.stream,
-            started: Instant::now(),
             started_at_ms: now,
             ended: false,
         })
@@ -226,12 +243,17 @@ impl Reservation {
     /// Extends the lease (a long stream still running).
     pub fn renew(&self) -> bool {
         let engine = &self.exec.engine;
-        engine.ledger.renew(self.id, engine.now_ms(), engine.lease_ms)
+        engine
+            .ledger
+            .renew(self.id, engine.now_ms(), engine.lease_ms)
     }
 
     /// Settles with the provider's usage: the call succeeded.
     pub fn settle(&mut self, usage: Usage) -> Result<CallRecord> {
-        self.settle_with(Settlement { usage, ..Settlement::default() })
+        self.settle_with(Settlement {
+            usage,
+            ..Settlement::default()
+        })
     }
 
     /// Settles from a provider's raw usage JSON (a whole response body or its usage object).
@@ -245,19 +267,36 @@ impl Reservation {
     /// output is estimated from the streamed text with the model's tokenizer (and the prompt
     /// from the reservation's count, unless the stream reported it), flagged `estimated` and
     /// `usage_missing` — never recorded as zero.
-    pub fn settle_stream(&mut self, outcome: &StreamOutcome, status: CallStatus) -> Result<CallRecord> {
+    pub fn settle_stream(
+        &mut self,
+        outcome: &StreamOutcome,
+        status: CallStatus,
+    ) -> Result<CallRecord> {
         self.check_not_ended()?;
         if outcome.complete {
             if let Some(usage) = outcome.usage {
-                return self.settle_with(Settlement { usage, status: Some(status), ..Settlement::default() });
+                return self.settle_with(Settlement {
+                    usage,
+                    status: Some(status),
+                    ..Settlement::default()
+                });
             }
         }
         let counted = tokens::count_text(&self.requested_model, &outcome.text).tokens;
         let reported = outcome.usage.unwrap_or_default();
         let usage = if outcome.usage.is_some() {
-            Usage { output: reported.output.max(counted.saturating_sub(reported.reasoning)), ..reported }
+            Usage {
+                output: reported
+                    .output
+                    .max(counted.saturating_sub(reported.reasoning)),
+                ..reported
+            }
         } else {
-            Usage { input: self.input_tokens, output: counted, ..Usage::default() }
+            Usage {
+                input: self.input_tokens,
+                output: counted,
+                ..Usage::default()
+            }
         };
         self.settle_with(Settlement {
             usage,
@@ -286,7 +325,7 @@ impl Reservation {
             step: self.step.clone(),
             provider: self.provider.clone(),
             requested_model: self.requested_model.clone(),
-            model: self.model.as_ref().map(|m| Arc::from(m.price.name.as_str())),
+            model: self.model.as_ref().map(|m| m.name.clone()),
             usage: s.usage,
             cost_nanos: cost,
             reserved_nanos: self.amount,
@@ -296,7 +335,7 @@ impl Reservation {
             stream: self.stream,
             status: s.status.unwrap_or(CallStatus::Ok),
             error: s.error,
-            latency_ms: self.started.elapsed().as_millis() as u64,
+            latency_ms: now.saturating_sub(self.started_at_ms),
             started_at_ms: self.started_at_ms,
             finished_at_ms: now,
         };
@@ -308,7 +347,9 @@ impl Reservation {
     pub fn release(&mut self, status: CallStatus, error: Option<&str>) -> Result<CallRecord> {
         self.check_not_ended()?;
         if matches!(status, CallStatus::Ok | CallStatus::Refused) {
-            return Err(Error::invalid("a released call ends with status error or aborted"));
+            return Err(Error::invalid(
+                "a released call ends with status error or aborted",
+            ));
         }
         self.settle_with(Settlement {
             usage: Usage::default(),
@@ -320,7 +361,9 @@ impl Reservation {
 
     fn check_not_ended(&self) -> Result<()> {
         if self.ended {
-            Err(Error::Conflict("this reservation was already settled or released".into()))
+            Err(Error::Conflict(
+                "this reservation was already settled or released".into(),
+            ))
         } else {
             Ok(())
         }
@@ -331,7 +374,10 @@ impl Drop for Reservation {
     fn drop(&mut self) {
         if !self.ended {
             // Never leave budget held by a reservation nobody can settle any more.
-            let _ = self.release(CallStatus::Aborted, Some("reservation dropped without settle"));
+            let _ = self.release(
+                CallStatus::Aborted,
+                Some("reservation dropped without settle"),
+            );
             if !self.ended {
                 self.exec.engine.ledger.release(self.id);
             }
@@ -367,7 +413,10 @@ fn refuse(scope: &Scope, req: &CallRequest<'_>, error: &Error, requested: Nanos)
 }
 
 /// A call made without a reservation, recorded after the fact.
-pub(crate) fn record_unreserved(scope: &Scope, report: &UsageReport<'_>) -> Result<crate::records::CallRecord> {
+pub(crate) fn record_unreserved(
+    scope: &Scope,
+    report: &UsageReport<'_>,
+) -> Result<crate::records::CallRecord> {
     let exec = &scope.exec;
     exec.check_running()?;
     report.usage.validate()?;
@@ -390,11 +439,11 @@ pub(crate) fn record_unreserved(scope: &Scope, report: &UsageReport<'_>) -> Resu
         step: scope.label.clone(),
         provider: match (report.provider, &model) {
             (Some(p), _) => p.into(),
-            (None, Some(m)) => m.price.provider.as_str().into(),
+            (None, Some(m)) => m.provider.clone(),
             (None, None) => "".into(),
         },
         requested_model: report.model.into(),
-        model: model.as_ref().map(|m| Arc::from(m.price.name.as_str())),
+        model: model.as_ref().map(|m| m.name.clone()),
         usage: report.usage,
         cost_nanos: cost,
         reserved_nanos: 0,

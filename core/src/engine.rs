@@ -137,7 +137,9 @@ impl Engine {
 
     /// Registers or overrides prices from their JSON form.
     pub fn set_prices_json(&self, json: &str) -> Result<()> {
-        self.inner.prices.apply_overrides(&PriceOverrides::from_json(json)?)
+        self.inner
+            .prices
+            .apply_overrides(&PriceOverrides::from_json(json)?)
     }
 
     /// The store behind this engine.
@@ -155,14 +157,15 @@ impl Engine {
         usage.validate()?;
         let resolved = self.inner.prices.resolve(model)?;
         let price = &resolved.price;
+        let cost_nanos = price.cost(usage)?;
         Ok(Quote {
             requested_model: model.to_owned(),
             model: price.name.clone(),
             provider: price.provider.clone(),
             resolution: resolved.resolution,
             usage: *usage,
-            cost_nanos: price.cost(usage)?,
-            cost_usd: crate::money::nanos_to_usd(price.cost(usage)?),
+            cost_nanos,
+            cost_usd: crate::money::nanos_to_usd(cost_nanos),
             rates: price.rates_for_prompt(usage.prompt_total()),
         })
     }
@@ -219,7 +222,10 @@ impl Engine {
         self.inner.check_open()?;
         crate::ids::check_execution_id(id)?;
         self.inner.store.flush()?;
-        self.inner.store.get_execution(id)?.ok_or_else(|| Error::NotFound(format!("execution {id}")))
+        self.inner
+            .store
+            .get_execution(id)?
+            .ok_or_else(|| Error::NotFound(format!("execution {id}")))
     }
 
     /// The most recent executions first.
@@ -270,8 +276,13 @@ impl Engine {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let open: Vec<Arc<ExecutionInner>> =
-            self.inner.open.lock().values().filter_map(Weak::upgrade).collect();
+        let open: Vec<Arc<ExecutionInner>> = self
+            .inner
+            .open
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
         for exec in open {
             exec.persist()?;
         }
@@ -312,6 +323,8 @@ fn stored_breakdown(record: &ExecutionRecord, agg: &Aggregates) -> Breakdown {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("store", &self.inner.store.kind()).finish()
+        f.debug_struct("Engine")
+            .field("store", &self.inner.store.kind())
+            .finish()
     }
 }

@@ -45,7 +45,10 @@ pub(crate) struct ExecutionState {
 }
 
 impl ExecutionInner {
-    pub fn start(engine: Arc<EngineInner>, options: ExecutionOptions) -> Result<Arc<ExecutionInner>> {
+    pub fn start(
+        engine: Arc<EngineInner>,
+        options: ExecutionOptions,
+    ) -> Result<Arc<ExecutionInner>> {
         let id = match options.id {
             Some(id) => {
                 crate::ids::check_execution_id(&id)?;
@@ -53,7 +56,11 @@ impl ExecutionInner {
             }
             None => crate::ids::new_execution_id(),
         };
-        let name = if options.name.trim().is_empty() { "workflow".to_owned() } else { options.name };
+        let name = if options.name.trim().is_empty() {
+            "workflow".to_owned()
+        } else {
+            options.name
+        };
         let now = engine.now_ms();
         let record = ExecutionRecord {
             id: id.clone(),
@@ -68,7 +75,9 @@ impl ExecutionInner {
             finished_at_ms: None,
         };
         let id: Arc<str> = id.into();
-        let root = engine.ledger.create_scope(id.clone(), None, options.budget_nanos, 0)?;
+        let root = engine
+            .ledger
+            .create_scope(id.clone(), None, options.budget_nanos, 0)?;
         if let Err(e) = engine.store.create_execution(&record) {
             engine.ledger.close_scope(root);
             return Err(e);
@@ -101,7 +110,9 @@ impl ExecutionInner {
         // lost in a crash; never resume with less spend than was acknowledged.
         let spent = record.spent_nanos.max(agg.cost);
         let id: Arc<str> = record.id.clone().into();
-        let root = engine.ledger.create_scope(id.clone(), None, record.budget_nanos, spent)?;
+        let root = engine
+            .ledger
+            .create_scope(id.clone(), None, record.budget_nanos, spent)?;
         let inner = Arc::new(ExecutionInner {
             engine,
             id,
@@ -135,7 +146,11 @@ impl ExecutionInner {
         if status == ExecutionStatus::Running {
             Ok(())
         } else {
-            Err(Error::Closed(format!("execution {} is {}", self.id, status.as_str())))
+            Err(Error::Closed(format!(
+                "execution {} is {}",
+                self.id,
+                status.as_str()
+            )))
         }
     }
 
@@ -178,7 +193,13 @@ impl ExecutionInner {
 
 impl Drop for ExecutionInner {
     fn drop(&mut self) {
-        let scopes: Vec<ScopeId> = self.state.get_mut().scopes.values().map(|(s, _)| *s).collect();
+        let scopes: Vec<ScopeId> = self
+            .state
+            .get_mut()
+            .scopes
+            .values()
+            .map(|(s, _)| *s)
+            .collect();
         for s in scopes {
             self.engine.ledger.close_scope(s);
         }
@@ -195,7 +216,9 @@ pub struct Execution {
 
 impl std::fmt::Debug for Execution {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Execution").field("id", &self.inner.id).finish()
+        f.debug_struct("Execution")
+            .field("id", &self.inner.id)
+            .finish()
     }
 }
 
@@ -216,7 +239,11 @@ impl Execution {
 
     /// The execution's own scope: calls made on it count toward the execution budget only.
     pub fn root(&self) -> Scope {
-        Scope { exec: self.inner.clone(), id: self.inner.root, label: Arc::from("") }
+        Scope {
+            exec: self.inner.clone(),
+            id: self.inner.root,
+            label: Arc::from(""),
+        }
     }
 
     /// A step or agent scope of this execution, created on first use. With a budget, the
@@ -238,7 +265,10 @@ impl Execution {
 
     /// Changes the execution's budget (`None` removes the limit).
     pub fn set_budget(&self, budget_nanos: Option<Nanos>) -> Result<()> {
-        self.inner.engine.ledger.set_limit(self.inner.root, budget_nanos)?;
+        self.inner
+            .engine
+            .ledger
+            .set_limit(self.inner.root, budget_nanos)?;
         self.inner.persist()
     }
 
@@ -247,8 +277,11 @@ impl Execution {
         let ledger = &self.inner.engine.ledger;
         let snap = ledger.snapshot(self.inner.root)?;
         let st = self.inner.state.lock();
-        let limits: HashMap<&str, Option<Nanos>> =
-            st.scopes.iter().map(|(label, (_, limit))| (&**label, *limit)).collect();
+        let limits: HashMap<&str, Option<Nanos>> = st
+            .scopes
+            .iter()
+            .map(|(label, (_, limit))| (&**label, *limit))
+            .collect();
         Ok(Breakdown {
             execution_id: self.inner.id.to_string(),
             name: self.inner.name.clone(),
@@ -256,9 +289,9 @@ impl Execution {
             total_nanos: snap.spent_nanos,
             budget_nanos: snap.limit_nanos,
             reserved_nanos: snap.reserved_nanos,
-            remaining_nanos: snap.limit_nanos.map(|l| {
-                l.saturating_sub(snap.spent_nanos.saturating_add(snap.reserved_nanos))
-            }),
+            remaining_nanos: snap
+                .limit_nanos
+                .map(|l| l.saturating_sub(snap.spent_nanos.saturating_add(snap.reserved_nanos))),
             overrun_nanos: snap.overrun_nanos,
             total_usd: 0.0,
             budget_usd: None,
@@ -291,7 +324,12 @@ impl Execution {
         serde_json::from_str::<serde::de::IgnoredAny>(state_json)
             .map_err(|e| Error::invalid(format!("checkpoint state is not valid JSON: {e}")))?;
         self.inner.persist()?;
-        let spent = self.inner.engine.ledger.snapshot(self.inner.root)?.spent_nanos;
+        let spent = self
+            .inner
+            .engine
+            .ledger
+            .snapshot(self.inner.root)?
+            .spent_nanos;
         self.inner.engine.store.save_checkpoint(NewCheckpoint {
             execution_id: &self.inner.id,
             name,
@@ -307,8 +345,18 @@ impl Execution {
     pub fn rollback_to_checkpoint(&self, name: &str) -> Result<String> {
         self.inner.engine.check_open()?;
         self.inner.persist()?;
-        let spent = self.inner.engine.ledger.snapshot(self.inner.root)?.spent_nanos;
-        let rolled = self.inner.engine.store.rollback(&self.inner.id, name, spent, self.inner.engine.now_ms())?;
+        let spent = self
+            .inner
+            .engine
+            .ledger
+            .snapshot(self.inner.root)?
+            .spent_nanos;
+        let rolled = self.inner.engine.store.rollback(
+            &self.inner.id,
+            name,
+            spent,
+            self.inner.engine.now_ms(),
+        )?;
         Ok(rolled.state)
     }
 
@@ -325,7 +373,11 @@ impl Execution {
             .find(|c| !c.superseded);
         match latest {
             Some(info) => {
-                let state = self.inner.engine.store.checkpoint_state(&self.inner.id, info.id)?;
+                let state = self
+                    .inner
+                    .engine
+                    .store
+                    .checkpoint_state(&self.inner.id, info.id)?;
                 Ok(Some((info, state)))
             }
             None => Ok(None),
@@ -335,7 +387,10 @@ impl Execution {
     /// The state of one checkpoint by id.
     pub fn checkpoint_state(&self, checkpoint_id: u64) -> Result<String> {
         self.inner.engine.check_open()?;
-        self.inner.engine.store.checkpoint_state(&self.inner.id, checkpoint_id)
+        self.inner
+            .engine
+            .store
+            .checkpoint_state(&self.inner.id, checkpoint_id)
     }
 
     /// The execution's checkpoints in order, superseded ones included.
@@ -353,7 +408,10 @@ impl Execution {
     /// Keeps only the newest `keep_last` checkpoints; returns how many were deleted.
     pub fn prune_checkpoints(&self, keep_last: usize) -> Result<u64> {
         self.inner.engine.check_open()?;
-        self.inner.engine.store.prune_checkpoints(&self.inner.id, keep_last)
+        self.inner
+            .engine
+            .store
+            .prune_checkpoints(&self.inner.id, keep_last)
     }
 
     /// The execution's calls in order (flushes buffered records first).
@@ -392,7 +450,10 @@ pub struct Scope {
 
 impl std::fmt::Debug for Scope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scope").field("execution", &self.exec.id).field("label", &self.label).finish()
+        f.debug_struct("Scope")
+            .field("execution", &self.exec.id)
+            .field("label", &self.label)
+            .finish()
     }
 }
 
@@ -404,7 +465,9 @@ impl Scope {
 
     /// The execution this scope belongs to.
     pub fn execution(&self) -> Execution {
-        Execution { inner: self.exec.clone() }
+        Execution {
+            inner: self.exec.clone(),
+        }
     }
 
     /// A nested scope. Labels are unique within an execution: the same label returns the same
@@ -426,12 +489,20 @@ impl Scope {
                 *limit = budget_nanos;
             }
             let (id, label) = (*id, st.scopes.get_key_value(label).map(|(k, _)| k.clone()));
-            return Ok(Scope { exec: self.exec.clone(), id, label: label.unwrap_or_default() });
+            return Ok(Scope {
+                exec: self.exec.clone(),
+                id,
+                label: label.unwrap_or_default(),
+            });
         }
         let label: Arc<str> = label.into();
         let id = ledger.create_scope(label.clone(), Some(self.id), budget_nanos, 0)?;
         st.scopes.insert(label.clone(), (id, budget_nanos));
-        Ok(Scope { exec: self.exec.clone(), id, label })
+        Ok(Scope {
+            exec: self.exec.clone(),
+            id,
+            label,
+        })
     }
 
     /// Reserves the worst case of a call before it is made; `BUDGET_EXCEEDED` when it could

@@ -29,7 +29,9 @@ pub fn new_execution_id() -> String {
 pub fn check_execution_id(id: &str) -> Result<()> {
     let ok = id.len() == 17
         && id.starts_with("exec-")
-        && id[5..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        && id[5..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     if ok {
         Ok(())
     } else {

@@ -29,6 +29,7 @@ pub mod clock;
 mod engine;
 pub mod error;
 mod execution;
+mod fasthash;
 pub mod ids;
 pub mod money;
 pub mod pricing;
@@ -37,13 +38,17 @@ pub mod store;
 pub mod tokens;
 pub mod usage;
 
-pub use call::{CallRequest, DEFAULT_OUTPUT_CAP, MIN_CLAMPED_OUTPUT, Reservation, Settlement, UsageReport};
+pub use call::{
+    CallRequest, DEFAULT_OUTPUT_CAP, MIN_CLAMPED_OUTPUT, Reservation, Settlement, UsageReport,
+};
 pub use engine::{DEFAULT_LEASE_MS, DEFAULT_MAX_STATE_BYTES, Engine, EngineConfig, Quote};
 pub use error::{BudgetExceeded, Error, ErrorCode, Result};
 pub use execution::{Execution, ExecutionOptions, Scope};
 pub use money::{Nanos, Picos};
 pub use pricing::{CacheWrite, ModelPrice, PriceCatalog};
-pub use records::{Breakdown, CallRecord, CallStatus, CheckpointInfo, ExecutionRecord, ExecutionStatus};
+pub use records::{
+    Breakdown, CallRecord, CallStatus, CheckpointInfo, ExecutionRecord, ExecutionStatus,
+};
 pub use usage::{StreamAccumulator, StreamOutcome, Usage, UsageFormat};
 
 /// The library version (the workspace version).

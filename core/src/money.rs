@@ -26,10 +26,14 @@ pub const MAX_BUDGET_USD: f64 = 1e9;
 /// never grows in conversion. Rejects NaN, infinities, negatives and absurd magnitudes.
 pub fn usd_to_nanos(usd: f64) -> Result<Nanos> {
     if !usd.is_finite() {
-        return Err(Error::invalid(format!("amount must be a finite number of USD, got {usd}")));
+        return Err(Error::invalid(format!(
+            "amount must be a finite number of USD, got {usd}"
+        )));
     }
     if usd < 0.0 {
-        return Err(Error::invalid(format!("amount must not be negative, got {usd} USD")));
+        return Err(Error::invalid(format!(
+            "amount must not be negative, got {usd} USD"
+        )));
     }
     if usd > MAX_BUDGET_USD {
         return Err(Error::invalid(format!(
@@ -50,7 +54,9 @@ pub fn parse_usd(text: &str) -> Result<Nanos> {
         return Err(bad());
     }
     if t.starts_with('-') {
-        return Err(Error::invalid(format!("amount must not be negative, got '{text}'")));
+        return Err(Error::invalid(format!(
+            "amount must not be negative, got '{text}'"
+        )));
     }
     let (whole, frac) = match t.split_once('.') {
         Some((w, f)) => (w, f),
@@ -86,7 +92,9 @@ pub fn parse_usd(text: &str) -> Result<Nanos> {
 }
 
 fn too_large(text: &str) -> Error {
-    Error::invalid(format!("amount '{text}' is larger than the maximum of {MAX_BUDGET_USD} USD"))
+    Error::invalid(format!(
+        "amount '{text}' is larger than the maximum of {MAX_BUDGET_USD} USD"
+    ))
 }
 
 /// Nano-USD as a float USD value, for faces whose users expect `spent_usd: float`.
@@ -115,7 +123,9 @@ pub fn usd_per_token_to_picos(usd: f64) -> Result<Picos> {
         )));
     }
     if usd > 1000.0 {
-        return Err(Error::invalid(format!("a price of {usd} USD per token is not plausible")));
+        return Err(Error::invalid(format!(
+            "a price of {usd} USD per token is not plausible"
+        )));
     }
     let text = format!("{usd:.15}");
     let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
@@ -135,7 +145,9 @@ pub fn usd_per_token_to_picos(usd: f64) -> Result<Picos> {
 pub fn picos_to_nanos_ceil(picos: u128) -> Result<Nanos> {
     let nanos = picos.div_ceil(1000);
     if nanos > u128::from(MAX_NANOS) {
-        return Err(Error::invalid("cost overflows the largest representable amount"));
+        return Err(Error::invalid(
+            "cost overflows the largest representable amount",
+        ));
     }
     Ok(nanos as Nanos)
 }
@@ -156,7 +168,10 @@ mod tests {
     #[test]
     fn bad_usd_is_invalid_argument() {
         for v in [f64::NAN, f64::INFINITY, -1.0, 1e10] {
-            assert_eq!(usd_to_nanos(v).unwrap_err().code(), crate::ErrorCode::InvalidArgument);
+            assert_eq!(
+                usd_to_nanos(v).unwrap_err().code(),
+                crate::ErrorCode::InvalidArgument
+            );
         }
         for s in ["", "abc", "-1", "1.2.3", "1e3", ".", "99999999999"] {
             assert!(parse_usd(s).is_err(), "{s}");
@@ -168,7 +183,10 @@ mod tests {
         assert_eq!(parse_usd("$2.50").unwrap(), 2_500_000_000);
         assert_eq!(parse_usd(".5").unwrap(), 500_000_000);
         assert_eq!(parse_usd("0.0000000019").unwrap(), 1);
-        assert_eq!(parse_usd("1000000000").unwrap(), 1_000_000_000 * NANOS_PER_USD);
+        assert_eq!(
+            parse_usd("1000000000").unwrap(),
+            1_000_000_000 * NANOS_PER_USD
+        );
     }
 
     #[test]

@@ -67,12 +67,37 @@ pub struct TokenCount {
 
 /// The encoding for a model name, and whether counting with it is an estimate.
 pub fn encoding_for_model(model: &str) -> (Encoding, bool) {
-    let base = model.rsplit('/').next().unwrap_or(model).to_ascii_lowercase();
-    let base = base.strip_prefix("ft:").unwrap_or(&base);
-    let starts = |prefixes: &[&str]| prefixes.iter().any(|p| base.starts_with(p));
-    if starts(&["gpt-4o", "chatgpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "gpt-oss", "o1", "o3", "o4", "codex-", "gpt-realtime", "gpt-audio", "computer-use"]) {
+    let base = model.rsplit('/').next().unwrap_or(model);
+    let base = base.strip_prefix("ft:").unwrap_or(base);
+    // On the hot path of every call: compare without allocating a lower-cased copy.
+    let starts = |prefixes: &[&str]| {
+        prefixes.iter().any(|p| {
+            base.len() >= p.len() && base.as_bytes()[..p.len()].eq_ignore_ascii_case(p.as_bytes())
+        })
+    };
+    if starts(&[
+        "gpt-4o",
+        "chatgpt-4o",
+        "gpt-4.1",
+        "gpt-4.5",
+        "gpt-5",
+        "gpt-oss",
+        "o1",
+        "o3",
+        "o4",
+        "codex-",
+        "gpt-realtime",
+        "gpt-audio",
+        "computer-use",
+    ]) {
         (Encoding::O200kBase, false)
-    } else if starts(&["gpt-4", "gpt-3.5", "gpt-35", "text-embedding-3", "text-embedding-ada-002"]) {
+    } else if starts(&[
+        "gpt-4",
+        "gpt-3.5",
+        "gpt-35",
+        "text-embedding-3",
+        "text-embedding-ada-002",
+    ]) {
         (Encoding::Cl100kBase, false)
     } else {
         (Encoding::Cl100kBase, true)
@@ -82,7 +107,11 @@ pub fn encoding_for_model(model: &str) -> (Encoding, bool) {
 /// Counts `text` as `model` would be billed for it.
 pub fn count_text(model: &str, text: &str) -> TokenCount {
     let (encoding, estimated) = encoding_for_model(model);
-    TokenCount { tokens: encoding.count(text), encoding, estimated }
+    TokenCount {
+        tokens: encoding.count(text),
+        encoding,
+        estimated,
+    }
 }
 
 /// Tokens every chat message adds (OpenAI cookbook, "How to count tokens with tiktoken").
@@ -135,7 +164,11 @@ pub fn count_chat(model: &str, messages: &Value) -> Result<TokenCount> {
             }
         }
     }
-    Ok(TokenCount { tokens: total, encoding, estimated })
+    Ok(TokenCount {
+        tokens: total,
+        encoding,
+        estimated,
+    })
 }
 
 /// Percentage added to an estimated count before a budget relies on it. Claude and Gemini
@@ -163,11 +196,26 @@ mod tests {
 
     #[test]
     fn encodings_by_model() {
-        assert_eq!(encoding_for_model("gpt-4o-mini"), (Encoding::O200kBase, false));
-        assert_eq!(encoding_for_model("openai/o3-mini"), (Encoding::O200kBase, false));
-        assert_eq!(encoding_for_model("gpt-4-0613"), (Encoding::Cl100kBase, false));
-        assert_eq!(encoding_for_model("azure/gpt-35-turbo"), (Encoding::Cl100kBase, false));
-        assert_eq!(encoding_for_model("claude-sonnet-4-5"), (Encoding::Cl100kBase, true));
+        assert_eq!(
+            encoding_for_model("gpt-4o-mini"),
+            (Encoding::O200kBase, false)
+        );
+        assert_eq!(
+            encoding_for_model("openai/o3-mini"),
+            (Encoding::O200kBase, false)
+        );
+        assert_eq!(
+            encoding_for_model("gpt-4-0613"),
+            (Encoding::Cl100kBase, false)
+        );
+        assert_eq!(
+            encoding_for_model("azure/gpt-35-turbo"),
+            (Encoding::Cl100kBase, false)
+        );
+        assert_eq!(
+            encoding_for_model("claude-sonnet-4-5"),
+            (Encoding::Cl100kBase, true)
+        );
     }
 
     #[test]

@@ -5,7 +5,6 @@
 //! a few hundred nanoseconds (no I/O, no allocation on the common path), which keeps the
 //! metering hot path fast even with many threads.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -64,10 +63,12 @@ struct Held {
     deadline_ms: u64,
 }
 
+type IdMap<K, V> = crate::fasthash::FastMap<K, V>;
+
 #[derive(Debug, Default)]
 struct State {
-    scopes: HashMap<ScopeId, Scope>,
-    held: HashMap<ReservationId, Held>,
+    scopes: IdMap<ScopeId, Scope>,
+    held: IdMap<ReservationId, Held>,
     next_scope: u64,
     next_reservation: u64,
     /// The earliest lease deadline among held reservations (`u64::MAX` when none), so the
@@ -90,7 +91,10 @@ impl Default for Ledger {
 impl Ledger {
     pub fn new() -> Ledger {
         Ledger {
-            state: Mutex::new(State { earliest_deadline_ms: u64::MAX, ..State::default() }),
+            state: Mutex::new(State {
+                earliest_deadline_ms: u64::MAX,
+                ..State::default()
+            }),
         }
     }
 
@@ -116,7 +120,16 @@ impl Ledger {
         let id = ScopeId(st.next_scope);
         st.scopes.insert(
             id,
-            Scope { label, parent, limit, spent, reserved: 0, overrun: 0, refusing: false, children: 0 },
+            Scope {
+                label,
+                parent,
+                limit,
+                spent,
+                reserved: 0,
+                overrun: 0,
+                refusing: false,
+                children: 0,
+            },
         );
         Ok(id)
     }
@@ -132,8 +145,12 @@ impl Ledger {
     /// Removes a scope once nothing refers to it any more (its reservations are released).
     pub fn close_scope(&self, scope: ScopeId) {
         let mut st = self.state.lock();
-        let held: Vec<ReservationId> =
-            st.held.iter().filter(|(_, h)| h.scope == scope).map(|(id, _)| *id).collect();
+        let held: Vec<ReservationId> = st
+            .held
+            .iter()
+            .filter(|(_, h)| h.scope == scope)
+            .map(|(id, _)| *id)
+            .collect();
         for id in held {
             st.release(id);
         }
@@ -194,13 +211,27 @@ impl Ledger {
         let id = ReservationId(st.next_reservation);
         let deadline_ms = now_ms.saturating_add(lease_ms);
         st.earliest_deadline_ms = st.earliest_deadline_ms.min(deadline_ms);
-        st.held.insert(id, Held { scope, amount, deadline_ms });
+        st.held.insert(
+            id,
+            Held {
+                scope,
+                amount,
+                deadline_ms,
+            },
+        );
         Ok((id, amount, extra))
     }
 
     /// Reserves a fixed amount.
-    pub fn reserve(&self, scope: ScopeId, amount: Nanos, now_ms: u64, lease_ms: u64) -> Result<ReservationId> {
-        self.reserve_with(scope, now_ms, lease_ms, |_| Ok((amount, ()))).map(|(id, _, ())| id)
+    pub fn reserve(
+        &self,
+        scope: ScopeId,
+        amount: Nanos,
+        now_ms: u64,
+        lease_ms: u64,
+    ) -> Result<ReservationId> {
+        self.reserve_with(scope, now_ms, lease_ms, |_| Ok((amount, ())))
+            .map(|(id, _, ())| id)
     }
 
     /// Settles a reservation with the actual cost: the reservation is released and the cost
@@ -224,7 +255,10 @@ impl Ledger {
                 s.refusing = true;
             }
         });
-        Ok(Settled { overrun_nanos: overrun, was_held })
+        Ok(Settled {
+            overrun_nanos: overrun,
+            was_held,
+        })
     }
 
     /// Releases a reservation without spend (the call failed before costing anything).
@@ -245,7 +279,9 @@ impl Ledger {
             s.spent = s.spent.saturating_add(actual);
             if let Some(limit) = s.limit {
                 let after = s.spent.saturating_add(s.reserved);
-                let excess = after.saturating_sub(limit).saturating_sub(before.saturating_sub(limit));
+                let excess = after
+                    .saturating_sub(limit)
+                    .saturating_sub(before.saturating_sub(limit));
                 s.overrun = s.overrun.saturating_add(excess);
                 worst_excess = worst_excess.max(excess);
             }
@@ -293,18 +329,24 @@ impl Ledger {
 
 fn check_amount(amount: Nanos, what: &str) -> Result<()> {
     if amount > MAX_NANOS {
-        return Err(Error::invalid(format!("{what} amount {amount} nano-USD is out of range")));
+        return Err(Error::invalid(format!(
+            "{what} amount {amount} nano-USD is out of range"
+        )));
     }
     Ok(())
 }
 
 impl State {
     fn scope(&self, id: ScopeId) -> Result<&Scope> {
-        self.scopes.get(&id).ok_or_else(|| Error::Closed("budget scope is closed".into()))
+        self.scopes
+            .get(&id)
+            .ok_or_else(|| Error::Closed("budget scope is closed".into()))
     }
 
     fn scope_mut(&mut self, id: ScopeId) -> Result<&mut Scope> {
-        self.scopes.get_mut(&id).ok_or_else(|| Error::Closed("budget scope is closed".into()))
+        self.scopes
+            .get_mut(&id)
+            .ok_or_else(|| Error::Closed("budget scope is closed".into()))
     }
 
     /// The scope and its ancestors, innermost first.
@@ -329,24 +371,41 @@ impl State {
         self.chain(scope)
             .filter_map(|s| {
                 let limit = s.limit?;
-                Some(if s.refusing { 0 } else { limit.saturating_sub(s.spent.saturating_add(s.reserved)) })
+                Some(if s.refusing {
+                    0
+                } else {
+                    limit.saturating_sub(s.spent.saturating_add(s.reserved))
+                })
             })
             .min()
     }
 
     fn release(&mut self, id: ReservationId) -> bool {
-        let Some(h) = self.held.remove(&id) else { return false };
-        self.for_chain(h.scope, |s| s.reserved = s.reserved.saturating_sub(h.amount));
+        let Some(h) = self.held.remove(&id) else {
+            return false;
+        };
+        self.for_chain(h.scope, |s| {
+            s.reserved = s.reserved.saturating_sub(h.amount)
+        });
         true
     }
 
     fn reclaim_expired(&mut self, now_ms: u64) -> usize {
-        let expired: Vec<ReservationId> =
-            self.held.iter().filter(|(_, h)| h.deadline_ms <= now_ms).map(|(id, _)| *id).collect();
+        let expired: Vec<ReservationId> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.deadline_ms <= now_ms)
+            .map(|(id, _)| *id)
+            .collect();
         for id in &expired {
             self.release(*id);
         }
-        self.earliest_deadline_ms = self.held.values().map(|h| h.deadline_ms).min().unwrap_or(u64::MAX);
+        self.earliest_deadline_ms = self
+            .held
+            .values()
+            .map(|h| h.deadline_ms)
+            .min()
+            .unwrap_or(u64::MAX);
         expired.len()
     }
 }

@@ -33,7 +33,28 @@ pub enum Resolution {
 #[derive(Debug, Clone)]
 pub struct ResolvedModel {
     pub price: Arc<ModelPrice>,
+    /// The entry's name and provider, shared so that recording a call allocates nothing.
+    pub name: Arc<str>,
+    pub provider: Arc<str>,
     pub resolution: Resolution,
+}
+
+impl ResolvedModel {
+    pub(crate) fn new(price: Arc<ModelPrice>, resolution: Resolution) -> ResolvedModel {
+        ResolvedModel {
+            name: Arc::from(price.name.as_str()),
+            provider: Arc::from(price.provider.as_str()),
+            price,
+            resolution,
+        }
+    }
+
+    fn with(&self, resolution: Resolution) -> ResolvedModel {
+        ResolvedModel {
+            resolution,
+            ..self.clone()
+        }
+    }
 }
 
 /// Run-time price entries, as users write them: `{"models": [{"name": …, "input": …}]}` in
@@ -86,7 +107,7 @@ const CACHE_LIMIT: usize = 4096;
 /// Built-in prices plus run-time overrides. Cheap to share (`Arc`); all methods take `&self`.
 pub struct PriceCatalog {
     builtin: &'static BuiltinTable,
-    overrides: RwLock<HashMap<String, Arc<ModelPrice>>>,
+    overrides: RwLock<HashMap<String, ResolvedModel>>,
     /// Requested names that needed more than an exact lookup.
     cache: RwLock<HashMap<String, ResolvedModel>>,
 }
@@ -186,7 +207,10 @@ impl PriceCatalog {
         }
         let mut map = self.overrides.write();
         for price in staged {
-            map.insert(price.name.clone(), price);
+            map.insert(
+                price.name.clone(),
+                ResolvedModel::new(price, Resolution::Override),
+            );
         }
         drop(map);
         self.cache.write().clear();
@@ -211,21 +235,23 @@ impl PriceCatalog {
         {
             let overrides = self.overrides.read();
             if !overrides.is_empty() {
-                if let Some(p) = overrides.get(requested) {
-                    return Ok(ResolvedModel { price: p.clone(), resolution: Resolution::Override });
+                if let Some(hit) = overrides.get(requested) {
+                    return Ok(hit.clone());
                 }
             }
         }
-        if let Some(p) = self.builtin.by_name.get(requested) {
-            return Ok(ResolvedModel { price: p.clone(), resolution: Resolution::Exact });
+        if let Some(hit) = self.builtin.by_name.get(requested) {
+            return Ok(hit.clone());
         }
         if let Some(hit) = self.cache.read().get(requested) {
             return Ok(hit.clone());
         }
-        let resolved = self.resolve_slow(requested).ok_or_else(|| Error::UnknownModel {
-            model: requested.to_owned(),
-            suggestions: self.suggest(requested),
-        })?;
+        let resolved = self
+            .resolve_slow(requested)
+            .ok_or_else(|| Error::UnknownModel {
+                model: requested.to_owned(),
+                suggestions: self.suggest(requested),
+            })?;
         let mut cache = self.cache.write();
         if cache.len() >= CACHE_LIMIT {
             cache.clear();
@@ -244,7 +270,7 @@ impl PriceCatalog {
         snapshot_bases.extend(without_prefixes(name).filter_map(strip_snapshot));
         for base in snapshot_bases {
             if let Some(hit) = self.lookup_plain(base) {
-                return Some(ResolvedModel { resolution: Resolution::Snapshot, ..hit });
+                return Some(hit.with(Resolution::Snapshot));
             }
         }
         None
@@ -254,31 +280,44 @@ impl PriceCatalog {
     /// prefix added.
     fn lookup_plain(&self, name: &str) -> Option<ResolvedModel> {
         let exact = |n: &str| -> Option<ResolvedModel> {
-            if let Some(p) = self.overrides.read().get(n) {
-                return Some(ResolvedModel { price: p.clone(), resolution: Resolution::Override });
+            if let Some(hit) = self.overrides.read().get(n) {
+                return Some(hit.clone());
             }
             self.builtin
                 .by_name
                 .get(n)
                 .or_else(|| self.builtin.by_lower_name.get(&n.to_lowercase()))
-                .map(|p| ResolvedModel { price: p.clone(), resolution: Resolution::Exact })
+                .cloned()
         };
         if let Some(hit) = exact(name) {
             return Some(hit);
         }
         for tail in without_prefixes(name) {
             if let Some(hit) = exact(tail) {
-                return Some(ResolvedModel { resolution: Resolution::Unprefixed, ..hit });
+                return Some(hit.with(Resolution::Unprefixed));
             }
         }
         // The table lists the model only under a provider prefix. When several providers list
-        // it, take the most expensive: an unclear name must never under-charge.
+        // it, prefer the model's own provider (`mistral` for `mistral-large-latest`), then the
+        // most expensive: an unclear name must never under-charge.
         let last = name.rsplit('/').next().unwrap_or(name);
         let candidates = self.builtin.by_last_segment.get(last)?;
-        let best = candidates
-            .iter()
-            .max_by_key(|p| (!p.deprecated, u128::from(p.input) + u128::from(p.output)))?;
-        Some(ResolvedModel { price: best.clone(), resolution: Resolution::Unprefixed })
+        let lower = last.to_ascii_lowercase();
+        let home = |p: &ModelPrice| {
+            let prefix = p.name.split('/').next().unwrap_or("");
+            !prefix.is_empty() && lower.contains(&prefix.to_ascii_lowercase())
+        };
+        let best = candidates.iter().max_by_key(|p| {
+            (
+                !p.deprecated,
+                home(p),
+                u128::from(p.input) + u128::from(p.output),
+            )
+        })?;
+        self.builtin
+            .by_name
+            .get(&best.name)
+            .map(|hit| hit.with(Resolution::Unprefixed))
     }
 
     fn suggest(&self, requested: &str) -> Vec<String> {
@@ -300,8 +339,8 @@ impl PriceCatalog {
             .names
             .iter()
             .filter(|n| !overrides.contains_key(*n))
-            .filter_map(|n| self.builtin.by_name.get(n).cloned())
-            .chain(overrides.values().cloned())
+            .filter_map(|n| self.builtin.by_name.get(n).map(|r| r.price.clone()))
+            .chain(overrides.values().map(|r| r.price.clone()))
             .filter(|p| provider.is_none_or(|want| p.provider.eq_ignore_ascii_case(want)))
             .collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));

@@ -111,15 +111,30 @@ impl ModelPrice {
         let pick = |tier_value: Option<Picos>, base: Picos| tier_value.unwrap_or(base);
         let input = pick(tier.and_then(|t| t.input), self.input);
         let output = pick(tier.and_then(|t| t.output), self.output);
-        let cache_read = tier.and_then(|t| t.cache_read).or(self.cache_read).unwrap_or(input);
-        let cache_write_5m =
-            tier.and_then(|t| t.cache_write_5m).or(self.cache_write_5m).unwrap_or(input);
+        let cache_read = tier
+            .and_then(|t| t.cache_read)
+            .or(self.cache_read)
+            .unwrap_or(input);
+        let cache_write_5m = tier
+            .and_then(|t| t.cache_write_5m)
+            .or(self.cache_write_5m)
+            .unwrap_or(input);
         let cache_write_1h = tier
             .and_then(|t| t.cache_write_1h)
             .or(self.cache_write_1h)
             .unwrap_or(cache_write_5m);
-        let reasoning = tier.and_then(|t| t.reasoning).or(self.reasoning).unwrap_or(output);
-        Rates { input, output, cache_read, cache_write_5m, cache_write_1h, reasoning }
+        let reasoning = tier
+            .and_then(|t| t.reasoning)
+            .or(self.reasoning)
+            .unwrap_or(output);
+        Rates {
+            input,
+            output,
+            cache_read,
+            cache_write_5m,
+            cache_write_1h,
+            reasoning,
+        }
     }
 
     /// The exact cost of a usage in pico-USD (before rounding).
@@ -144,9 +159,16 @@ impl ModelPrice {
     /// (the long-context tier its prompt reaches, the cache-write rate when it asks for
     /// caching) and `output_cap` completion tokens at the higher of the output and reasoning
     /// rates. `prompt_upper` must already include any estimation margin.
-    pub fn worst_case(&self, prompt_upper: u64, output_cap: u64, cache: CacheWrite) -> Result<Nanos> {
+    pub fn worst_case(
+        &self,
+        prompt_upper: u64,
+        output_cap: u64,
+        cache: CacheWrite,
+    ) -> Result<Nanos> {
         if prompt_upper > crate::usage::MAX_TOKENS || output_cap > crate::usage::MAX_TOKENS {
-            return Err(Error::invalid("token counts are larger than any real request"));
+            return Err(Error::invalid(
+                "token counts are larger than any real request",
+            ));
         }
         let r = self.rates_for_prompt(prompt_upper);
         let prompt_rate = match cache {
@@ -197,9 +219,19 @@ impl ModelPrice {
             return Err(Error::invalid("a model price needs a non-empty name"));
         }
         let limit: Picos = 1_000_000_000_000_000; // $1000 per token
-        let all = [Some(self.input), Some(self.output), self.cache_read, self.cache_write_5m, self.cache_write_1h, self.reasoning];
+        let all = [
+            Some(self.input),
+            Some(self.output),
+            self.cache_read,
+            self.cache_write_5m,
+            self.cache_write_1h,
+            self.reasoning,
+        ];
         if all.iter().flatten().any(|p| *p > limit) {
-            return Err(Error::invalid(format!("a price of model '{}' is implausibly large", self.name)));
+            return Err(Error::invalid(format!(
+                "a price of model '{}' is implausibly large",
+                self.name
+            )));
         }
         let mut last = None;
         for tier in &self.tiers {

@@ -25,7 +25,10 @@ pub(crate) fn strip_snapshot(name: &str) -> Option<&str> {
     // -YYYYMMDD or @YYYYMMDD
     if n > 9 {
         let tail = &bytes[n - 9..];
-        if (tail[0] == b'-' || tail[0] == b'@') && digits(&tail[1..9]) && plausible_year(&tail[1..5]) {
+        if (tail[0] == b'-' || tail[0] == b'@')
+            && digits(&tail[1..9])
+            && plausible_year(&tail[1..5])
+        {
             return Some(&name[..n - 9]);
         }
     }
@@ -59,15 +62,27 @@ pub(crate) fn without_prefixes(name: &str) -> impl Iterator<Item = &str> {
 }
 
 /// Up to `limit` names similar to `wanted`, most similar first.
-pub(crate) fn suggestions<'a>(wanted: &str, names: impl Iterator<Item = &'a str>, limit: usize) -> Vec<String> {
+pub(crate) fn suggestions<'a>(
+    wanted: &str,
+    names: impl Iterator<Item = &'a str>,
+    limit: usize,
+) -> Vec<String> {
     let wanted = wanted.to_lowercase();
     let mut scored: Vec<(f64, &str)> = names
         .map(|n| (strsim::jaro_winkler(&wanted, &n.to_lowercase()), n))
         .filter(|(score, _)| *score >= 0.75)
         .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.len().cmp(&b.1.len())).then(a.1.cmp(b.1)));
+    scored.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then(a.1.len().cmp(&b.1.len()))
+            .then(a.1.cmp(b.1))
+    });
     scored.dedup_by(|a, b| a.1 == b.1);
-    scored.into_iter().take(limit).map(|(_, n)| n.to_owned()).collect()
+    scored
+        .into_iter()
+        .take(limit)
+        .map(|(_, n)| n.to_owned())
+        .collect()
 }
 
 #[cfg(test)]
@@ -77,8 +92,14 @@ mod tests {
     #[test]
     fn snapshots_strip() {
         assert_eq!(strip_snapshot("gpt-4o-2024-08-06"), Some("gpt-4o"));
-        assert_eq!(strip_snapshot("claude-sonnet-4-5-20250929"), Some("claude-sonnet-4-5"));
-        assert_eq!(strip_snapshot("gemini-1.5-pro@20240514"), Some("gemini-1.5-pro"));
+        assert_eq!(
+            strip_snapshot("claude-sonnet-4-5-20250929"),
+            Some("claude-sonnet-4-5")
+        );
+        assert_eq!(
+            strip_snapshot("gemini-1.5-pro@20240514"),
+            Some("gemini-1.5-pro")
+        );
         assert_eq!(strip_snapshot("gpt-4-0613"), Some("gpt-4"));
         assert_eq!(strip_snapshot("gpt-4o"), None);
         assert_eq!(strip_snapshot("llama-3-70b-8192"), None);

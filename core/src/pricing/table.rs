@@ -8,7 +8,9 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
+use super::catalog::{Resolution, ResolvedModel};
 use super::model::ModelPrice;
+use crate::fasthash::FastMap;
 
 const PRICES_JSON: &str = include_str!("../../../pricing/prices.json");
 
@@ -40,9 +42,9 @@ struct PricesFile {
 /// The parsed built-in table with its lookup indexes.
 pub(crate) struct BuiltinTable {
     pub source: PriceSource,
-    pub by_name: HashMap<String, Arc<ModelPrice>>,
+    pub by_name: FastMap<String, ResolvedModel>,
     /// Lower-cased names, for case-insensitive lookups.
-    pub by_lower_name: HashMap<String, Arc<ModelPrice>>,
+    pub by_lower_name: HashMap<String, ResolvedModel>,
     /// Models keyed by the last `/`-segment of their name, for names given without the
     /// provider prefix the table uses (`mistral-large-latest` → `mistral/mistral-large-latest`).
     pub by_last_segment: HashMap<String, Vec<Arc<ModelPrice>>>,
@@ -57,27 +59,42 @@ pub(crate) fn builtin() -> &'static BuiltinTable {
     TABLE.get_or_init(|| {
         let file: PricesFile =
             serde_json::from_str(PRICES_JSON).expect("pricing/prices.json is checked by tests");
-        assert_eq!(file.schema_version, 1, "pricing/prices.json has an unknown schema");
+        assert_eq!(
+            file.schema_version, 1,
+            "pricing/prices.json has an unknown schema"
+        );
         BuiltinTable::new(file.source, file.models)
     })
 }
 
 impl BuiltinTable {
     fn new(source: PriceSource, models: Vec<ModelPrice>) -> BuiltinTable {
-        let mut by_name = HashMap::with_capacity(models.len());
+        let mut by_name = FastMap::with_capacity_and_hasher(models.len(), Default::default());
         let mut by_lower_name = HashMap::with_capacity(models.len());
         let mut by_last_segment: HashMap<String, Vec<Arc<ModelPrice>>> = HashMap::new();
         let mut names = Vec::with_capacity(models.len());
         for model in models {
-            let model = Arc::new(model);
-            names.push(model.name.clone());
-            by_lower_name.entry(model.name.to_lowercase()).or_insert_with(|| model.clone());
-            if let Some((_, last)) = model.name.rsplit_once('/') {
-                by_last_segment.entry(last.to_owned()).or_default().push(model.clone());
+            let entry = ResolvedModel::new(Arc::new(model), Resolution::Exact);
+            let name = entry.price.name.clone();
+            names.push(name.clone());
+            by_lower_name
+                .entry(name.to_lowercase())
+                .or_insert_with(|| entry.clone());
+            if let Some((_, last)) = name.rsplit_once('/') {
+                by_last_segment
+                    .entry(last.to_owned())
+                    .or_default()
+                    .push(entry.price.clone());
             }
-            by_name.insert(model.name.clone(), model);
+            by_name.insert(name, entry);
         }
         names.sort();
-        BuiltinTable { source, by_name, by_lower_name, by_last_segment, names }
+        BuiltinTable {
+            source,
+            by_name,
+            by_lower_name,
+            by_last_segment,
+            names,
+        }
     }
 }

@@ -14,7 +14,7 @@ struct Data {
     executions: HashMap<String, ExecutionRecord>,
     /// Insertion order of executions, for listing.
     order: Vec<String>,
-    calls: HashMap<String, Vec<CallRecord>>,
+    calls: HashMap<std::sync::Arc<str>, Vec<CallRecord>>,
     checkpoints: HashMap<String, Vec<(CheckpointInfo, String)>>,
     rollbacks: HashMap<String, Vec<RollbackRecord>>,
     next_checkpoint_id: u64,
@@ -34,7 +34,11 @@ impl MemoryStore {
 }
 
 fn open(data: &Data) -> Result<()> {
-    if data.closed { Err(Error::Closed("the store is closed".into())) } else { Ok(()) }
+    if data.closed {
+        Err(Error::Closed("the store is closed".into()))
+    } else {
+        Ok(())
+    }
 }
 
 impl Store for MemoryStore {
@@ -46,7 +50,10 @@ impl Store for MemoryStore {
         let mut d = self.data.lock();
         open(&d)?;
         if d.executions.contains_key(&record.id) {
-            return Err(Error::Conflict(format!("execution {} already exists", record.id)));
+            return Err(Error::Conflict(format!(
+                "execution {} already exists",
+                record.id
+            )));
         }
         d.order.push(record.id.clone());
         d.executions.insert(record.id.clone(), record.clone());
@@ -74,14 +81,24 @@ impl Store for MemoryStore {
     fn list_executions(&self, limit: usize) -> Result<Vec<ExecutionRecord>> {
         let d = self.data.lock();
         open(&d)?;
-        Ok(d.order.iter().rev().take(limit).filter_map(|id| d.executions.get(id).cloned()).collect())
+        Ok(d.order
+            .iter()
+            .rev()
+            .take(limit)
+            .filter_map(|id| d.executions.get(id).cloned())
+            .collect())
     }
 
     fn append_calls(&self, calls: Vec<CallRecord>) -> Result<()> {
         let mut d = self.data.lock();
         open(&d)?;
         for call in calls {
-            d.calls.entry(call.execution_id.to_string()).or_default().push(call);
+            match d.calls.get_mut(&*call.execution_id) {
+                Some(list) => list.push(call),
+                None => {
+                    d.calls.insert(call.execution_id.clone(), vec![call]);
+                }
+            }
         }
         Ok(())
     }
@@ -104,7 +121,11 @@ impl Store for MemoryStore {
         let id = d.next_checkpoint_id;
         let list = d.checkpoints.entry(cp.execution_id.to_owned()).or_default();
         let sequence = list.last().map_or(1, |(c, _)| c.sequence + 1);
-        let parent_id = list.iter().rev().find(|(c, _)| !c.superseded).map(|(c, _)| c.id);
+        let parent_id = list
+            .iter()
+            .rev()
+            .find(|(c, _)| !c.superseded)
+            .map(|(c, _)| c.id);
         let info = CheckpointInfo {
             id,
             execution_id: cp.execution_id.to_owned(),
@@ -123,7 +144,10 @@ impl Store for MemoryStore {
     fn list_checkpoints(&self, execution_id: &str) -> Result<Vec<CheckpointInfo>> {
         let d = self.data.lock();
         open(&d)?;
-        Ok(d.checkpoints.get(execution_id).map(|l| l.iter().map(|(c, _)| c.clone()).collect()).unwrap_or_default())
+        Ok(d.checkpoints
+            .get(execution_id)
+            .map(|l| l.iter().map(|(c, _)| c.clone()).collect())
+            .unwrap_or_default())
     }
 
     fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<String> {
@@ -133,22 +157,37 @@ impl Store for MemoryStore {
             .get(execution_id)
             .and_then(|l| l.iter().find(|(c, _)| c.id == checkpoint_id))
             .map(|(_, s)| s.clone())
-            .ok_or_else(|| Error::NotFound(format!("checkpoint {checkpoint_id} of execution {execution_id}")))
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "checkpoint {checkpoint_id} of execution {execution_id}"
+                ))
+            })
     }
 
-    fn rollback(&self, execution_id: &str, name: &str, spent_nanos: u64, at_ms: u64) -> Result<RolledBack> {
+    fn rollback(
+        &self,
+        execution_id: &str,
+        name: &str,
+        spent_nanos: u64,
+        at_ms: u64,
+    ) -> Result<RolledBack> {
         let mut d = self.data.lock();
         open(&d)?;
-        let list = d
-            .checkpoints
-            .get_mut(execution_id)
-            .ok_or_else(|| Error::NotFound(format!("no checkpoint named '{name}' in execution {execution_id}")))?;
+        let list = d.checkpoints.get_mut(execution_id).ok_or_else(|| {
+            Error::NotFound(format!(
+                "no checkpoint named '{name}' in execution {execution_id}"
+            ))
+        })?;
         let target = list
             .iter()
             .rev()
             .find(|(c, _)| c.name == name && !c.superseded)
             .map(|(c, s)| (c.clone(), s.clone()))
-            .ok_or_else(|| Error::NotFound(format!("no checkpoint named '{name}' in execution {execution_id}")))?;
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no checkpoint named '{name}' in execution {execution_id}"
+                ))
+            })?;
         let mut superseded = 0;
         for (c, _) in list.iter_mut() {
             if c.sequence > target.0.sequence && !c.superseded {
@@ -164,8 +203,15 @@ impl Store for MemoryStore {
             spent_nanos,
             at_ms,
         };
-        d.rollbacks.entry(execution_id.to_owned()).or_default().push(rollback.clone());
-        Ok(RolledBack { checkpoint: target.0, state: target.1, rollback })
+        d.rollbacks
+            .entry(execution_id.to_owned())
+            .or_default()
+            .push(rollback.clone());
+        Ok(RolledBack {
+            checkpoint: target.0,
+            state: target.1,
+            rollback,
+        })
     }
 
     fn list_rollbacks(&self, execution_id: &str) -> Result<Vec<RollbackRecord>> {
@@ -177,7 +223,9 @@ impl Store for MemoryStore {
     fn prune_checkpoints(&self, execution_id: &str, keep_last: usize) -> Result<u64> {
         let mut d = self.data.lock();
         open(&d)?;
-        let Some(list) = d.checkpoints.get_mut(execution_id) else { return Ok(0) };
+        let Some(list) = d.checkpoints.get_mut(execution_id) else {
+            return Ok(0);
+        };
         let excess = list.len().saturating_sub(keep_last);
         list.drain(..excess);
         Ok(excess as u64)

@@ -59,7 +59,13 @@ pub trait Store: Send + Sync {
     /// Rolls back to the latest live checkpoint called `name`: marks later live checkpoints
     /// superseded, records the rollback, returns the state. `NOT_FOUND` when no live
     /// checkpoint has that name.
-    fn rollback(&self, execution_id: &str, name: &str, spent_nanos: u64, at_ms: u64) -> Result<RolledBack>;
+    fn rollback(
+        &self,
+        execution_id: &str,
+        name: &str,
+        spent_nanos: u64,
+        at_ms: u64,
+    ) -> Result<RolledBack>;
     /// An execution's rollbacks in order.
     fn list_rollbacks(&self, execution_id: &str) -> Result<Vec<RollbackRecord>>;
     /// Deletes all but the newest `keep_last` checkpoints of an execution; returns how many

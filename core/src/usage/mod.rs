@@ -17,7 +17,9 @@ pub const MAX_TOKENS: u64 = 1_000_000_000_000;
 
 /// Token usage of one call. The fields are DISJOINT: each token is in exactly one field and
 /// billed at that field's price.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(default, deny_unknown_fields)]
 pub struct Usage {
     /// Prompt tokens billed at the plain input rate (cache reads and writes excluded).

@@ -63,10 +63,22 @@ pub fn parse_usage_value(format: UsageFormat, value: &Value) -> Result<Usage> {
         f => f,
     };
     let usage = match format {
-        UsageFormat::OpenAiChat => openai_chat(locate(obj, "usage", &["prompt_tokens", "completion_tokens"])?),
+        UsageFormat::OpenAiChat => openai_chat(locate(
+            obj,
+            "usage",
+            &["prompt_tokens", "completion_tokens"],
+        )?),
         UsageFormat::OpenAiResponses => openai_responses(locate_responses(obj)?),
         UsageFormat::Anthropic => anthropic(locate_anthropic(obj)?),
-        UsageFormat::Gemini => gemini(locate(obj, "usageMetadata", &["promptTokenCount", "candidatesTokenCount", "totalTokenCount"])?),
+        UsageFormat::Gemini => gemini(locate(
+            obj,
+            "usageMetadata",
+            &[
+                "promptTokenCount",
+                "candidatesTokenCount",
+                "totalTokenCount",
+            ],
+        )?),
         UsageFormat::Wflo => {
             let usage: Usage = serde_json::from_value(value.clone())
                 .map_err(|e| Error::invalid(format!("not valid wflo usage JSON: {e}")))?;
@@ -104,10 +116,15 @@ fn detect(obj: &Map<String, Value>) -> Result<UsageFormat> {
     if inner.contains_key("input_tokens") || inner.contains_key("output_tokens") {
         return Ok(UsageFormat::Anthropic);
     }
-    if ["input", "output", "cache_read", "reasoning"].iter().any(|k| inner.contains_key(*k)) {
+    if ["input", "output", "cache_read", "reasoning"]
+        .iter()
+        .any(|k| inner.contains_key(*k))
+    {
         return Ok(UsageFormat::Wflo);
     }
-    Err(Error::invalid("payload carries no usage object this engine recognises"))
+    Err(Error::invalid(
+        "payload carries no usage object this engine recognises",
+    ))
 }
 
 /// The usage object: `obj[key]` when present, else `obj` itself when it has a usage field.
@@ -150,7 +167,9 @@ pub(super) fn count(obj: &Map<String, Value>, key: &str) -> Result<u64> {
         None | Some(Value::Null) => Ok(0),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(v) if v <= MAX_TOKENS => Ok(v),
-            Some(v) => Err(Error::invalid(format!("'{key}' = {v} is not a plausible token count"))),
+            Some(v) => Err(Error::invalid(format!(
+                "'{key}' = {v} is not a plausible token count"
+            ))),
             None => Err(Error::invalid(format!(
                 "'{key}' must be a non-negative integer, got {n}"
             ))),
@@ -180,7 +199,9 @@ fn detail_count(obj: &Map<String, Value>, details_key: &str, key: &str) -> Resul
 /// Splits an inclusive total into (plain part, sub part), rejecting sub > total.
 fn split_included(total: u64, part: u64, total_name: &str, part_name: &str) -> Result<u64> {
     total.checked_sub(part).ok_or_else(|| {
-        Error::invalid(format!("{part_name} ({part}) is larger than {total_name} ({total})"))
+        Error::invalid(format!(
+            "{part_name} ({part}) is larger than {total_name} ({total})"
+        ))
     })
 }
 
@@ -192,7 +213,12 @@ fn openai_chat(u: &Map<String, Value>) -> Result<Usage> {
     Ok(Usage {
         input: split_included(prompt, cached, "prompt_tokens", "cached_tokens")?,
         cache_read: cached,
-        output: split_included(completion, reasoning, "completion_tokens", "reasoning_tokens")?,
+        output: split_included(
+            completion,
+            reasoning,
+            "completion_tokens",
+            "reasoning_tokens",
+        )?,
         reasoning,
         ..Usage::default()
     })
@@ -221,8 +247,10 @@ pub(super) fn anthropic(u: &Map<String, Value>) -> Result<Usage> {
             if c.contains_key("ephemeral_5m_input_tokens")
                 || c.contains_key("ephemeral_1h_input_tokens") =>
         {
-            let (m5, h1) =
-                (count(c, "ephemeral_5m_input_tokens")?, count(c, "ephemeral_1h_input_tokens")?);
+            let (m5, h1) = (
+                count(c, "ephemeral_5m_input_tokens")?,
+                count(c, "ephemeral_1h_input_tokens")?,
+            );
             (m5 + creation_total.saturating_sub(m5 + h1), h1)
         }
         _ => (creation_total, 0),
@@ -242,8 +270,12 @@ fn gemini(u: &Map<String, Value>) -> Result<Usage> {
     let cached = count(u, "cachedContentTokenCount")?;
     let tool_prompt = count(u, "toolUsePromptTokenCount")?;
     Ok(Usage {
-        input: split_included(prompt, cached, "promptTokenCount", "cachedContentTokenCount")?
-            + tool_prompt,
+        input: split_included(
+            prompt,
+            cached,
+            "promptTokenCount",
+            "cachedContentTokenCount",
+        )? + tool_prompt,
         cache_read: cached,
         output: count(u, "candidatesTokenCount")?,
         reasoning: count(u, "thoughtsTokenCount")?,

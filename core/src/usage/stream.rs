@@ -49,7 +49,13 @@ impl StreamAccumulator {
                 "a stream format must be openai_chat, openai_responses, anthropic or gemini",
             ));
         }
-        Ok(StreamAccumulator { format, usage: None, complete: false, anthropic: None, text: String::new() })
+        Ok(StreamAccumulator {
+            format,
+            usage: None,
+            complete: false,
+            anthropic: None,
+            text: String::new(),
+        })
     }
 
     /// Feeds the payload of one server-sent event (`data: …` without the prefix). `[DONE]` and
@@ -90,13 +96,19 @@ impl StreamAccumulator {
 
     /// Ends the stream.
     pub fn finish(self) -> StreamOutcome {
-        StreamOutcome { usage: self.usage, complete: self.complete, text: self.text }
+        StreamOutcome {
+            usage: self.usage,
+            complete: self.complete,
+            text: self.text,
+        }
     }
 
     fn push_openai_chat(&mut self, obj: &Map<String, Value>) -> Result<()> {
         if let Some(Value::Array(choices)) = obj.get("choices") {
             for choice in choices {
-                let Some(delta) = choice.get("delta") else { continue };
+                let Some(delta) = choice.get("delta") else {
+                    continue;
+                };
                 for key in ["content", "reasoning_content", "refusal"] {
                     if let Some(Value::String(s)) = delta.get(key) {
                         self.text.push_str(s);
@@ -114,7 +126,10 @@ impl StreamAccumulator {
             }
         }
         if matches!(obj.get("usage"), Some(Value::Object(_))) {
-            self.usage = Some(parse_usage_value(UsageFormat::OpenAiChat, &Value::Object(obj.clone()))?);
+            self.usage = Some(parse_usage_value(
+                UsageFormat::OpenAiChat,
+                &Value::Object(obj.clone()),
+            )?);
             self.complete = true;
         }
         Ok(())
@@ -134,8 +149,10 @@ impl StreamAccumulator {
             }
             "response.completed" | "response.incomplete" | "response.failed" => {
                 if let Some(Value::Object(u)) = obj.get("response").and_then(|r| r.get("usage")) {
-                    self.usage =
-                        Some(parse_usage_value(UsageFormat::OpenAiResponses, &Value::Object(u.clone()))?);
+                    self.usage = Some(parse_usage_value(
+                        UsageFormat::OpenAiResponses,
+                        &Value::Object(u.clone()),
+                    )?);
                     self.complete = true;
                 }
             }
@@ -163,7 +180,9 @@ impl StreamAccumulator {
         };
         let Some(usage) = usage else { return Ok(()) };
         let Value::Object(fields) = usage else {
-            return Err(Error::invalid("an Anthropic event's 'usage' must be a JSON object"));
+            return Err(Error::invalid(
+                "an Anthropic event's 'usage' must be a JSON object",
+            ));
         };
         let acc = self.anthropic.get_or_insert_with(AnthropicFields::default);
         // Cumulative figures: the latest value of each field replaces the earlier one. A null
@@ -174,7 +193,12 @@ impl StreamAccumulator {
             }
         }
         // Validate every field as the parser would, so bad events fail where they arrive.
-        for key in ["input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"] {
+        for key in [
+            "input_tokens",
+            "output_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+        ] {
             count(&acc.usage, key)?;
         }
         self.usage = Some(anthropic(&acc.usage)?);
@@ -189,7 +213,8 @@ impl StreamAccumulator {
         if let Some(Value::Array(candidates)) = obj.get("candidates") {
             for cand in candidates {
                 finished |= cand.get("finishReason").is_some_and(|r| !r.is_null());
-                if let Some(Value::Array(parts)) = cand.get("content").and_then(|c| c.get("parts")) {
+                if let Some(Value::Array(parts)) = cand.get("content").and_then(|c| c.get("parts"))
+                {
                     for part in parts {
                         if let Some(Value::String(s)) = part.get("text") {
                             self.text.push_str(s);
@@ -201,7 +226,10 @@ impl StreamAccumulator {
         if matches!(obj.get("usageMetadata"), Some(Value::Object(_))) {
             // Gemini repeats cumulative usage in every chunk; it is final with the chunk that
             // carries a finish reason.
-            self.usage = Some(parse_usage_value(UsageFormat::Gemini, &Value::Object(obj.clone()))?);
+            self.usage = Some(parse_usage_value(
+                UsageFormat::Gemini,
+                &Value::Object(obj.clone()),
+            )?);
             self.complete |= finished;
         }
         Ok(())

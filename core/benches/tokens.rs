@@ -1,0 +1,42 @@
+//! Token counting throughput (MB/s) on ~5 MB of English prose and of source code, for both
+//! encodings. The corpora come from `bench/corpus.py` (text that ships on the machine); set
+//! `WFLO_CORPUS_DIR` or run `make bench`, which builds them into `target/wflo-corpus`.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use wflo_core::tokens::Encoding;
+
+fn corpus(name: &str) -> Option<String> {
+    let dir = std::env::var_os("WFLO_CORPUS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            [env!("CARGO_MANIFEST_DIR"), "..", "target", "wflo-corpus"]
+                .iter()
+                .collect()
+        });
+    std::fs::read_to_string(dir.join(format!("{name}.txt"))).ok()
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("tokens");
+    group.sample_size(10);
+    for name in ["prose", "code"] {
+        let Some(text) = corpus(name) else {
+            eprintln!("no {name} corpus: run `python3 bench/corpus.py target/wflo-corpus` first");
+            continue;
+        };
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        for enc in [Encoding::O200kBase, Encoding::Cl100kBase] {
+            enc.count("warm up the tables");
+            group.bench_function(format!("{}/{name}", enc.name()), |b| {
+                b.iter(|| black_box(enc.count(black_box(&text))))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
