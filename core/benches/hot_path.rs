@@ -2,7 +2,6 @@
 //! the call — on one thread, and with two threads on one budget scope.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -89,30 +88,37 @@ fn bench(c: &mut Criterion) {
     {
         group.bench_function("tracked call, 1 thread", |b| b.iter_custom(timed_calls));
     }
-    {
-        // A second thread hammers the same scope while the measured thread runs.
-        let (_engine, exec) = execution();
-        let stop = Arc::new(AtomicBool::new(false));
-        let other = {
-            let (exec, stop) = (exec.clone(), stop.clone());
-            thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    tracked_call(&exec);
-                }
-            })
-        };
-        group.bench_function("tracked call, 2 threads on one scope", |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    tracked_call(&exec);
-                }
-                start.elapsed()
-            })
-        });
-        stop.store(true, Ordering::Relaxed);
-        other.join().unwrap();
-    }
+    // A second thread makes the same number of calls on the same execution scope while the
+    // measured thread runs.
+    group.bench_function("tracked call, 2 threads on one scope", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let n = left.min(CALLS_PER_EXECUTION);
+                let (_engine, exec) = execution();
+                let go = AtomicBool::new(false);
+                thread::scope(|s| {
+                    s.spawn(|| {
+                        while !go.load(Ordering::Acquire) {
+                            std::hint::spin_loop();
+                        }
+                        for _ in 0..n {
+                            tracked_call(&exec);
+                        }
+                    });
+                    go.store(true, Ordering::Release);
+                    let start = Instant::now();
+                    for _ in 0..n {
+                        tracked_call(&exec);
+                    }
+                    total += start.elapsed();
+                });
+                left -= n;
+            }
+            total
+        })
+    });
     group.finish();
 }
 

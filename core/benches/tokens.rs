@@ -1,6 +1,6 @@
 //! Token counting throughput (MB/s) on ~5 MB of English prose and of source code, for both
 //! encodings. The corpora come from `bench/corpus.py` (text that ships on the machine); set
-//! `WFLO_CORPUS_DIR` or run `make bench`, which builds them into `target/wflo-corpus`.
+//! `WFLO_CORPUS_DIR` (`make bench` builds them there first).
 
 use std::hint::black_box;
 use std::path::PathBuf;

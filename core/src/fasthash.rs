@@ -22,7 +22,10 @@ impl FastHasher {
 impl Hasher for FastHasher {
     #[inline]
     fn finish(&self) -> u64 {
-        self.0
+        // The multiply in `add` leaves the low bits (the bucket index) depending on the low
+        // input bits only; fold the well-mixed high half down.
+        let h = self.0;
+        (h ^ (h >> 32)).wrapping_mul(K) ^ (h >> 29)
     }
 
     #[inline]

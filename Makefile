@@ -1,0 +1,39 @@
+# wflo — build, test and benchmark every face of the engine.
+#
+#   make test        everything CI runs (.ci/run calls it)
+#   make test-rust   the Rust workspace only (fast iteration)
+#   make lint        rustfmt and clippy, warnings as errors
+#   make bench       criterion benchmarks and the cold-start probe, figures printed
+#
+# Build caches live outside the checkout so a fresh clone reuses them (speed only: an empty
+# cache works too). Override with WFLO_CACHE=/some/dir.
+
+SHELL := /bin/bash
+WFLO_CACHE ?= $(HOME)/.cache/wflo
+export CARGO_TARGET_DIR ?= $(WFLO_CACHE)/target
+export WFLO_CORPUS_DIR ?= $(WFLO_CACHE)/corpus
+CARGO ?= cargo
+
+.PHONY: test test-rust lint bench bench-rust corpus
+
+test: lint test-rust
+
+test-rust:
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+	$(CARGO) run -q -p wflo-core --example quick_tour
+	python3 tests/readme_snippets.py
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+corpus:
+	@test -s $(WFLO_CORPUS_DIR)/prose.txt || python3 bench/corpus.py $(WFLO_CORPUS_DIR)
+
+bench: bench-rust
+
+bench-rust: corpus
+	$(CARGO) build --release -p wflo-core --example cold_start
+	@for i in 1 2 3 4 5; do $(CARGO_TARGET_DIR)/release/examples/cold_start; done
+	$(CARGO) bench -p wflo-core
