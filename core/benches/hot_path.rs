@@ -15,7 +15,7 @@ fn execution() -> (Engine, Execution) {
         .start_execution(ExecutionOptions {
             name: "bench".into(),
             budget_nanos: Some(u64::MAX / 4),
-            id: None,
+            ..Default::default()
         })
         .unwrap();
     (engine, exec)

@@ -12,7 +12,7 @@ fn main() {
         .start_execution(ExecutionOptions {
             name: "loop".into(),
             budget_nanos: Some(u64::MAX / 4),
-            id: None,
+            ..Default::default()
         })
         .unwrap();
     let request = CallRequest {

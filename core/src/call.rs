@@ -85,7 +85,27 @@ pub struct Reservation {
     clamped: bool,
     stream: bool,
     started_at_ms: u64,
+    /// The booking on the execution's shared scopes in the store, if it has any.
+    shared: Option<SharedHold>,
     ended: bool,
+}
+
+/// A reservation's booking on shared scopes.
+#[derive(Debug)]
+struct SharedHold {
+    id: String,
+    keys: Vec<String>,
+}
+
+fn new_reservation_id() -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    let mut id = String::with_capacity(18);
+    id.push_str("r-");
+    for b in bytes {
+        id.push_str(&format!("{b:02x}"));
+    }
+    id
 }
 
 impl std::fmt::Debug for Reservation {
@@ -180,6 +200,17 @@ impl Reservation {
                 return Err(e);
             }
         };
+        let shared = match reserve_shared(exec, amount, now) {
+            Ok(hold) => hold,
+            Err(e) => {
+                // Fail closed: without the shared booking the call does not go out.
+                engine.ledger.release(id);
+                if let Error::BudgetExceeded(b) = &e {
+                    refuse(scope, req, &e, b.requested_nanos);
+                }
+                return Err(e);
+            }
+        };
         let provider: Arc<str> = match (req.provider, &model) {
             (Some(p), Some(m)) if *m.provider == *p => m.provider.clone(),
             (Some(p), _) => p.into(),
@@ -205,6 +236,7 @@ impl Reservation {
             clamped: cap < full_cap,
             stream: req.stream,
             started_at_ms: now,
+            shared,
             ended: false,
         })
     }
@@ -240,12 +272,18 @@ impl Reservation {
         self.ended
     }
 
-    /// Extends the lease (a long stream still running).
-    pub fn renew(&self) -> bool {
+    /// Extends the lease (a long stream still running). False when the lease had already
+    /// expired and the budget was reclaimed.
+    pub fn renew(&self) -> Result<bool> {
         let engine = &self.exec.engine;
-        engine
-            .ledger
-            .renew(self.id, engine.now_ms(), engine.lease_ms)
+        let now = engine.now_ms();
+        let mut held = engine.ledger.renew(self.id, now, engine.lease_ms);
+        if let Some(hold) = &self.shared {
+            held &= engine
+                .store
+                .renew_shared(&hold.id, now.saturating_add(engine.lease_ms))?;
+        }
+        Ok(held)
     }
 
     /// Settles with the provider's usage: the call succeeded.
@@ -318,6 +356,11 @@ impl Reservation {
         let engine = &self.exec.engine;
         let settled = engine.ledger.settle(self.scope, self.id, cost)?;
         self.ended = true;
+        let mut overrun = settled.overrun_nanos;
+        if let Some(hold) = self.shared.take() {
+            let shared_overrun = engine.settle_shared(hold.id, hold.keys, Some(cost));
+            overrun = overrun.max(shared_overrun);
+        }
         let now = engine.now_ms();
         let record = CallRecord {
             execution_id: self.exec.id.clone(),
@@ -329,7 +372,7 @@ impl Reservation {
             usage: s.usage,
             cost_nanos: cost,
             reserved_nanos: self.amount,
-            overrun_nanos: settled.overrun_nanos,
+            overrun_nanos: overrun,
             estimated: s.estimated,
             usage_missing: s.usage_missing,
             stream: self.stream,
@@ -385,6 +428,49 @@ impl Drop for Reservation {
     }
 }
 
+/// Books the execution's shared scopes in the store (one transaction for all of them).
+fn reserve_shared(exec: &ExecutionInner, amount: Nanos, now: u64) -> Result<Option<SharedHold>> {
+    if exec.shared_scopes.is_empty() {
+        return Ok(None);
+    }
+    let engine = &exec.engine;
+    // Settlements the store missed come first: the shared figures must include them.
+    engine.retry_shared()?;
+    let id = new_reservation_id();
+    let keys = engine.store.reserve_shared(&crate::store::SharedReserve {
+        id: &id,
+        scopes: &exec.shared_scopes,
+        amount_nanos: amount,
+        holder: &engine.holder,
+        execution_id: Some(&exec.id),
+        now_ms: now,
+        lease_until_ms: now.saturating_add(engine.lease_ms),
+    })?;
+    Ok(Some(SharedHold { id, keys }))
+}
+
+/// Books spend that had no reservation on the shared scopes: within their limits as a
+/// reservation settled at once; past a limit the money is spent all the same, so it is booked
+/// as an overrun.
+fn charge_shared(exec: &ExecutionInner, cost: Nanos, now: u64) -> Result<Nanos> {
+    if exec.shared_scopes.is_empty() || cost == 0 {
+        return Ok(0);
+    }
+    let engine = &exec.engine;
+    match reserve_shared(exec, cost, now) {
+        Ok(Some(hold)) => Ok(engine.settle_shared(hold.id, hold.keys, Some(cost))),
+        Ok(None) => Ok(0),
+        Err(Error::BudgetExceeded(_)) => {
+            let mut keys = Vec::with_capacity(exec.shared_scopes.len());
+            for name in &exec.shared_scopes {
+                keys.push(engine.store.shared_scope(name, now)?.key);
+            }
+            Ok(engine.settle_shared(new_reservation_id(), keys, Some(cost)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Records a refused call so the breakdown and reports show what the budget stopped.
 fn refuse(scope: &Scope, req: &CallRequest<'_>, error: &Error, requested: Nanos) {
     let now = scope.exec.engine.now_ms();
@@ -431,8 +517,9 @@ pub(crate) fn record_unreserved(
         Some(m) => m.price.cost(&report.usage)?,
         None => 0,
     };
-    let overrun = engine.ledger.charge(scope.id, cost)?;
     let now = engine.now_ms();
+    let mut overrun = engine.ledger.charge(scope.id, cost)?;
+    overrun = overrun.max(charge_shared(exec, cost, now)?);
     let record = CallRecord {
         execution_id: exec.id.clone(),
         seq: 0,

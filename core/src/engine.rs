@@ -15,7 +15,7 @@ use crate::execution::{Execution, ExecutionInner, ExecutionOptions};
 use crate::money::Nanos;
 use crate::pricing::{PriceCatalog, PriceOverrides, Rates, ResolvedModel};
 use crate::records::{Breakdown, CallRecord, CheckpointInfo, ExecutionRecord, RollbackRecord};
-use crate::store::{MemoryStore, Store};
+use crate::store::{MemoryStore, Period, SharedScopeDef, SharedScopeFigures, Store};
 use crate::tokens::{self, TokenCount};
 use crate::usage::Usage;
 
@@ -56,12 +56,70 @@ pub(crate) struct EngineInner {
     pub lease_ms: u64,
     pub max_state_bytes: usize,
     closed: AtomicBool,
+    /// Shared settlements the store could not take yet (it was unreachable): retried before
+    /// the next shared reservation, at flush and at close, so no spend is lost.
+    pending_shared: Mutex<Vec<PendingShared>>,
+    /// Who holds this process's shared reservations (`host:pid`).
+    pub holder: String,
     /// Executions open in this process, so resuming one that is already open shares its
     /// ledger scope instead of creating a second one.
     open: Mutex<HashMap<String, Weak<ExecutionInner>>>,
 }
 
+/// A shared settlement or release still to be written.
+pub(crate) struct PendingShared {
+    pub id: String,
+    pub keys: Vec<String>,
+    /// `None` releases; `Some(cost)` settles.
+    pub actual: Option<Nanos>,
+}
+
+fn holder_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
+
 impl EngineInner {
+    /// Writes shared settlements that failed earlier; stops at the first that still fails.
+    pub fn retry_shared(&self) -> Result<()> {
+        let mut pending = self.pending_shared.lock();
+        while let Some(p) = pending.first() {
+            let now = self.now_ms();
+            match p.actual {
+                Some(actual) => self
+                    .store
+                    .settle_shared(&p.id, &p.keys, actual, now)
+                    .map(|_| ())?,
+                None => self.store.release_shared(&p.id)?,
+            }
+            pending.remove(0);
+        }
+        Ok(())
+    }
+
+    /// Settles (or releases) a shared reservation now, or queues it when the store fails.
+    pub fn settle_shared(&self, id: String, keys: Vec<String>, actual: Option<Nanos>) -> Nanos {
+        let now = self.now_ms();
+        let result = match actual {
+            Some(a) => self.store.settle_shared(&id, &keys, a, now),
+            None => self.store.release_shared(&id).map(|()| 0),
+        };
+        match result {
+            Ok(overrun) => overrun,
+            Err(_) => {
+                self.pending_shared
+                    .lock()
+                    .push(PendingShared { id, keys, actual });
+                0
+            }
+        }
+    }
+
     pub fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(Error::Closed("the engine is closed".into()))
@@ -120,9 +178,24 @@ impl Engine {
                 lease_ms: config.lease_ms.max(1),
                 max_state_bytes: config.max_state_bytes,
                 closed: AtomicBool::new(false),
+                pending_shared: Mutex::new(Vec::new()),
+                holder: holder_name(),
                 open: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// An engine over the store a URL names (see [`crate::store::StoreUrl`]); with `None`,
+    /// `WFLO_DATABASE_URL`, then `DATABASE_URL`, then the default SQLite file.
+    pub fn open(url: Option<&str>) -> Result<Engine> {
+        let store = match url {
+            Some(url) => crate::store::open_store(url)?,
+            None => crate::store::open_store_from_env()?,
+        };
+        Ok(Engine::new(EngineConfig {
+            store,
+            ..EngineConfig::default()
+        }))
     }
 
     /// An engine whose records live only in memory.
@@ -194,6 +267,12 @@ impl Engine {
     /// history are restored, its status set back to running, and its latest live checkpoint
     /// is available from [`Execution::latest_checkpoint`].
     pub fn resume_execution(&self, id: &str) -> Result<Execution> {
+        self.resume_execution_with(id, &[])
+    }
+
+    /// [`Engine::resume_execution`] for an execution that draws from shared scopes (which are
+    /// not part of the stored execution: the caller names them again).
+    pub fn resume_execution_with(&self, id: &str, shared_scopes: &[String]) -> Result<Execution> {
         self.inner.check_open()?;
         crate::ids::check_execution_id(id)?;
         if let Some(inner) = self.inner.open.lock().get(id).and_then(Weak::upgrade) {
@@ -206,7 +285,8 @@ impl Engine {
             .get_execution(id)?
             .ok_or_else(|| Error::NotFound(format!("execution {id}")))?;
         let calls = self.inner.store.list_calls(id)?;
-        let inner = ExecutionInner::resume(self.inner.clone(), record, &calls)?;
+        let inner =
+            ExecutionInner::resume(self.inner.clone(), record, &calls, shared_scopes.to_vec())?;
         self.register(&inner);
         Ok(Execution { inner })
     }
@@ -265,9 +345,46 @@ impl Engine {
         Ok(stored_breakdown(&record, &agg))
     }
 
-    /// Flushes buffered records to the store.
+    /// Creates or changes a shared budget scope in the store: every execution started with
+    /// it in [`ExecutionOptions::shared_scopes`], in this process or any other using the same
+    /// store, draws from its limit (per UTC day or month with a period).
+    pub fn define_shared_scope(
+        &self,
+        name: &str,
+        limit_nanos: Option<Nanos>,
+        period: Period,
+    ) -> Result<()> {
+        self.inner.check_open()?;
+        crate::budget::check_amount(limit_nanos.unwrap_or(0), "budget")?;
+        let def = SharedScopeDef {
+            name: name.to_owned(),
+            limit_nanos,
+            period,
+        };
+        self.inner
+            .store
+            .define_shared_scope(&def, self.inner.now_ms())
+    }
+
+    /// A shared scope's figures for its current period.
+    pub fn shared_scope(&self, name: &str) -> Result<SharedScopeFigures> {
+        self.inner.check_open()?;
+        self.inner.store.shared_scope(name, self.inner.now_ms())
+    }
+
+    /// Releases shared reservations whose lease ended (a crashed holder's); returns how many.
+    /// Reservations also reclaim the expired leases of the scopes they touch on their own.
+    pub fn reclaim_expired(&self) -> Result<u64> {
+        self.inner.check_open()?;
+        let now = self.inner.now_ms();
+        self.inner.ledger.reclaim_expired(now);
+        self.inner.store.reclaim_expired_shared(now)
+    }
+
+    /// Flushes buffered records (and shared settlements waiting for the store) to the store.
     pub fn flush(&self) -> Result<()> {
         self.inner.check_open()?;
+        self.inner.retry_shared()?;
         self.inner.store.flush()
     }
 
@@ -286,6 +403,7 @@ impl Engine {
         for exec in open {
             exec.persist()?;
         }
+        self.inner.retry_shared()?;
         self.inner.store.close()
     }
 

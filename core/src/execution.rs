@@ -25,6 +25,9 @@ pub struct ExecutionOptions {
     pub budget_nanos: Option<Nanos>,
     /// Use this id instead of a fresh one (`exec-` + 12 hex).
     pub id: Option<String>,
+    /// Shared budget scopes (defined with [`crate::Engine::define_shared_scope`]) that every
+    /// call of this execution also draws from: a tenant's monthly budget, a team's daily one.
+    pub shared_scopes: Vec<String>,
 }
 
 pub(crate) struct ExecutionInner {
@@ -33,6 +36,8 @@ pub(crate) struct ExecutionInner {
     pub name: String,
     pub root: ScopeId,
     pub created_at_ms: u64,
+    /// Shared scopes every call also reserves on, in the store.
+    pub shared_scopes: Vec<String>,
     pub state: Mutex<ExecutionState>,
 }
 
@@ -61,6 +66,10 @@ impl ExecutionInner {
         } else {
             options.name
         };
+        for scope in &options.shared_scopes {
+            // Fail at start, not at the first call, when a shared scope is not defined.
+            engine.store.shared_scope(scope, engine.now_ms())?;
+        }
         let now = engine.now_ms();
         let record = ExecutionRecord {
             id: id.clone(),
@@ -88,6 +97,7 @@ impl ExecutionInner {
             name,
             root,
             created_at_ms: now,
+            shared_scopes: options.shared_scopes,
             state: Mutex::new(ExecutionState {
                 status: ExecutionStatus::Running,
                 finished_at_ms: None,
@@ -101,6 +111,7 @@ impl ExecutionInner {
         engine: Arc<EngineInner>,
         record: ExecutionRecord,
         calls: &[CallRecord],
+        shared_scopes: Vec<String>,
     ) -> Result<Arc<ExecutionInner>> {
         let mut agg = Aggregates::default();
         for call in calls {
@@ -119,6 +130,7 @@ impl ExecutionInner {
             name: record.name.clone(),
             root,
             created_at_ms: record.created_at_ms,
+            shared_scopes,
             state: Mutex::new(ExecutionState {
                 status: record.status,
                 finished_at_ms: record.finished_at_ms,
@@ -173,9 +185,9 @@ impl ExecutionInner {
     }
 
     /// Writes buffered calls and the execution's current figures to the store.
+    /// (The store writes buffered call records in the same transaction.)
     pub fn persist(&self) -> Result<()> {
         let record = self.record()?;
-        self.engine.store.flush()?;
         self.engine.store.update_execution(&record)
     }
 
@@ -323,20 +335,18 @@ impl Execution {
         }
         serde_json::from_str::<serde::de::IgnoredAny>(state_json)
             .map_err(|e| Error::invalid(format!("checkpoint state is not valid JSON: {e}")))?;
-        self.inner.persist()?;
-        let spent = self
-            .inner
-            .engine
-            .ledger
-            .snapshot(self.inner.root)?
-            .spent_nanos;
-        self.inner.engine.store.save_checkpoint(NewCheckpoint {
-            execution_id: &self.inner.id,
-            name,
-            state: state_json,
-            spent_nanos: spent,
-            created_at_ms: self.inner.engine.now_ms(),
-        })
+        // One transaction: the buffered calls, the execution's row and the checkpoint.
+        let record = self.inner.record()?;
+        self.inner.engine.store.save_checkpoint(
+            NewCheckpoint {
+                execution_id: &self.inner.id,
+                name,
+                state: state_json,
+                spent_nanos: record.spent_nanos,
+                created_at_ms: record.updated_at_ms,
+            },
+            &record,
+        )
     }
 
     /// Returns the state of the latest live checkpoint called `name`, records the rollback and

@@ -10,7 +10,7 @@
 //!
 //! let engine = Engine::in_memory();
 //! let exec = engine
-//!     .start_execution(ExecutionOptions { name: "demo".into(), budget_nanos: Some(1_000_000_000), id: None })
+//!     .start_execution(ExecutionOptions { name: "demo".into(), budget_nanos: Some(1_000_000_000), ..Default::default() })
 //!     .unwrap();
 //! let mut call = exec
 //!     .reserve(&CallRequest { model: "gpt-4o-mini", input_tokens: 1200, max_output_tokens: Some(300), ..Default::default() })

@@ -150,7 +150,8 @@ pub struct CheckpointInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RollbackRecord {
     pub execution_id: String,
-    pub checkpoint_id: u64,
+    /// The checkpoint rolled back to (`None` once retention pruned it).
+    pub checkpoint_id: Option<u64>,
     pub checkpoint_name: String,
     /// Checkpoints this rollback marked superseded.
     pub superseded: u64,

@@ -46,7 +46,7 @@ fn run(
         .start_execution(ExecutionOptions {
             name: "storm".into(),
             budget_nanos: Some(budget),
-            id: None,
+            ..Default::default()
         })
         .unwrap();
     // Scope 0 is the execution; 1 and 2 are steps; 3 is nested in step 1.

@@ -24,3 +24,66 @@ pub fn usage_of(v: &serde_json::Value) -> wflo_core::Usage {
         reasoning: f("reasoning"),
     }
 }
+
+/// A store to run a suite against: the engine's memory store, a SQLite file in a temporary
+/// directory, or the PostgreSQL server `tests/pg/with-postgres.sh` started.
+pub struct Backend {
+    pub name: &'static str,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The PostgreSQL URL of the test server. Without one, a test that needs it fails when
+/// `WFLO_REQUIRE_POSTGRES=1` (as `make test` sets) and is reported as skipped otherwise.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("WFLO_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var("WFLO_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!(
+                    "WFLO_TEST_POSTGRES_URL is not set: run the tests through tests/pg/with-postgres.sh"
+                );
+            }
+            eprintln!(
+                "SKIPPED the PostgreSQL part: WFLO_TEST_POSTGRES_URL is not set (use tests/pg/with-postgres.sh)"
+            );
+            None
+        }
+    }
+}
+
+/// Every backend available to this run.
+pub fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = dir.path().join("wflo.db").to_string_lossy().into_owned();
+    let mut all = vec![
+        Backend {
+            name: "memory",
+            url: "memory://".into(),
+            _dir: None,
+        },
+        Backend {
+            name: "sqlite",
+            url: sqlite,
+            _dir: Some(dir),
+        },
+    ];
+    if let Some(url) = postgres_url() {
+        all.push(Backend {
+            name: "postgres",
+            url,
+            _dir: None,
+        });
+    }
+    all
+}
+
+/// A name no other test run uses (shared scopes live as long as the database).
+pub fn unique(prefix: &str) -> String {
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).unwrap();
+    format!(
+        "{prefix}-{}",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    )
+}

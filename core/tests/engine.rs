@@ -27,7 +27,7 @@ fn opts(budget: Option<u64>) -> ExecutionOptions {
     ExecutionOptions {
         name: "test".into(),
         budget_nanos: budget,
-        id: None,
+        ..Default::default()
     }
 }
 
@@ -83,7 +83,7 @@ fn renewing_keeps_a_lease() {
     let exec = engine.start_execution(opts(Some(3_000_000))).unwrap();
     let held = exec.reserve(&req(1000, 500)).unwrap();
     clock.advance(50_000);
-    assert!(held.renew());
+    assert!(held.renew().unwrap());
     clock.advance(50_000);
     assert_eq!(
         exec.reserve(&req(10, 10)).unwrap_err().code(),

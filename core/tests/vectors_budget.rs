@@ -46,7 +46,7 @@ fn budget_vectors() {
             .start_execution(ExecutionOptions {
                 name: name.into(),
                 budget_nanos: budget(&case["budget_usd"]),
-                id: None,
+                ..Default::default()
             })
             .unwrap();
         let mut held: HashMap<String, Reservation> = HashMap::new();

@@ -12,7 +12,7 @@ fn main() -> Result<(), Error> {
     let exec = engine.start_execution(ExecutionOptions {
         name: "research-agent".into(),
         budget_nanos: Some(money::parse_usd("0.01")?), // $0.01
-        id: None,
+        ..Default::default()
     })?;
     let search = exec.scope("search", None)?;
 

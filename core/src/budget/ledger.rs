@@ -327,7 +327,7 @@ impl Ledger {
     }
 }
 
-fn check_amount(amount: Nanos, what: &str) -> Result<()> {
+pub(crate) fn check_amount(amount: Nanos, what: &str) -> Result<()> {
     if amount > MAX_NANOS {
         return Err(Error::invalid(format!(
             "{what} amount {amount} nano-USD is out of range"

@@ -2,4 +2,5 @@
 
 mod ledger;
 
+pub(crate) use ledger::check_amount;
 pub use ledger::{Ledger, ReservationId, ScopeId, ScopeSnapshot, Settled};

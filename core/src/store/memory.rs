@@ -5,9 +5,40 @@ use std::collections::HashMap;
 
 use parking_lot::Mutex;
 
-use super::{NewCheckpoint, RolledBack, Store};
-use crate::error::{Error, Result};
-use crate::records::{CallRecord, CheckpointInfo, ExecutionRecord, RollbackRecord};
+use super::{NewCheckpoint, RolledBack, SharedReserve, SharedScopeDef, SharedScopeFigures, Store};
+use crate::error::{BudgetExceeded, Error, Result};
+use crate::money::Nanos;
+use crate::records::{CallRecord, CallStatus, CheckpointInfo, ExecutionRecord, RollbackRecord};
+
+/// Shared scope names: what every store accepts.
+pub(crate) fn check_scope_name(name: &str) -> Result<()> {
+    if name.trim().is_empty()
+        || name.len() > 200
+        || name.contains('@')
+        || name.chars().any(char::is_control)
+    {
+        return Err(Error::invalid(format!(
+            "'{name}' is not a valid shared scope name (1-200 characters, no '@' or control characters)"
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct ScopeRow {
+    name: String,
+    limit: Option<Nanos>,
+    spent: Nanos,
+    reserved: Nanos,
+    overrun: Nanos,
+    refusing: bool,
+}
+
+struct HeldRow {
+    key: String,
+    amount: Nanos,
+    lease_until_ms: u64,
+}
 
 #[derive(Default)]
 struct Data {
@@ -18,7 +49,30 @@ struct Data {
     checkpoints: HashMap<String, Vec<(CheckpointInfo, String)>>,
     rollbacks: HashMap<String, Vec<RollbackRecord>>,
     next_checkpoint_id: u64,
+    scope_defs: HashMap<String, SharedScopeDef>,
+    scopes: HashMap<String, ScopeRow>,
+    held: HashMap<String, Vec<HeldRow>>,
     closed: bool,
+}
+
+impl Data {
+    fn reclaim(&mut self, key: Option<&str>, now_ms: u64) -> u64 {
+        let mut n = 0;
+        for rows in self.held.values_mut() {
+            rows.retain(|h| {
+                let expired = h.lease_until_ms <= now_ms && key.is_none_or(|k| k == h.key);
+                if expired {
+                    if let Some(s) = self.scopes.get_mut(&h.key) {
+                        s.reserved = s.reserved.saturating_sub(h.amount);
+                    }
+                    n += 1;
+                }
+                !expired
+            });
+        }
+        self.held.retain(|_, rows| !rows.is_empty());
+        n
+    }
 }
 
 /// Everything in memory; gone when the process ends.
@@ -65,7 +119,12 @@ impl Store for MemoryStore {
         open(&d)?;
         match d.executions.get_mut(&record.id) {
             Some(r) => {
-                *r = record.clone();
+                // Spend and call count follow the call records.
+                *r = ExecutionRecord {
+                    spent_nanos: r.spent_nanos,
+                    calls: r.calls,
+                    ..record.clone()
+                };
                 Ok(())
             }
             None => Err(Error::NotFound(format!("execution {}", record.id))),
@@ -93,6 +152,10 @@ impl Store for MemoryStore {
         let mut d = self.data.lock();
         open(&d)?;
         for call in calls {
+            if let Some(e) = d.executions.get_mut(&*call.execution_id) {
+                e.spent_nanos = e.spent_nanos.saturating_add(call.cost_nanos);
+                e.calls += u64::from(call.status != CallStatus::Refused);
+            }
             match d.calls.get_mut(&*call.execution_id) {
                 Some(list) => list.push(call),
                 None => {
@@ -111,12 +174,14 @@ impl Store for MemoryStore {
         Ok(calls)
     }
 
-    fn save_checkpoint(&self, cp: NewCheckpoint<'_>) -> Result<CheckpointInfo> {
+    fn save_checkpoint(
+        &self,
+        cp: NewCheckpoint<'_>,
+        execution: &ExecutionRecord,
+    ) -> Result<CheckpointInfo> {
+        self.update_execution(execution)?;
         let mut d = self.data.lock();
         open(&d)?;
-        if !d.executions.contains_key(cp.execution_id) {
-            return Err(Error::NotFound(format!("execution {}", cp.execution_id)));
-        }
         d.next_checkpoint_id += 1;
         let id = d.next_checkpoint_id;
         let list = d.checkpoints.entry(cp.execution_id.to_owned()).or_default();
@@ -197,7 +262,7 @@ impl Store for MemoryStore {
         }
         let rollback = RollbackRecord {
             execution_id: execution_id.to_owned(),
-            checkpoint_id: target.0.id,
+            checkpoint_id: Some(target.0.id),
             checkpoint_name: name.to_owned(),
             superseded,
             spent_nanos,
@@ -229,6 +294,153 @@ impl Store for MemoryStore {
         let excess = list.len().saturating_sub(keep_last);
         list.drain(..excess);
         Ok(excess as u64)
+    }
+
+    fn define_shared_scope(&self, def: &SharedScopeDef, _now_ms: u64) -> Result<()> {
+        check_scope_name(&def.name)?;
+        let mut d = self.data.lock();
+        open(&d)?;
+        for row in d.scopes.values_mut().filter(|r| r.name == def.name) {
+            row.limit = def.limit_nanos;
+        }
+        d.scope_defs.insert(def.name.clone(), def.clone());
+        Ok(())
+    }
+
+    fn shared_scope(&self, name: &str, now_ms: u64) -> Result<SharedScopeFigures> {
+        let d = self.data.lock();
+        open(&d)?;
+        let def = d.scope_defs.get(name).ok_or_else(|| {
+            Error::NotFound(format!("shared budget scope '{name}' is not defined"))
+        })?;
+        let key = def.period.key(name, now_ms);
+        let empty = ScopeRow::default();
+        let row = d.scopes.get(&key).unwrap_or(&empty);
+        Ok(SharedScopeFigures {
+            name: name.to_owned(),
+            key,
+            period: def.period,
+            limit_nanos: def.limit_nanos,
+            spent_nanos: row.spent,
+            reserved_nanos: row.reserved,
+            overrun_nanos: row.overrun,
+            refusing: row.refusing,
+        })
+    }
+
+    fn reserve_shared(&self, r: &SharedReserve<'_>) -> Result<Vec<String>> {
+        let mut d = self.data.lock();
+        open(&d)?;
+        if d.held.contains_key(r.id) {
+            return Err(Error::Conflict(format!(
+                "reservation id {} is already used",
+                r.id
+            )));
+        }
+        let mut keys = Vec::with_capacity(r.scopes.len());
+        for name in r.scopes {
+            let def = d
+                .scope_defs
+                .get(name)
+                .ok_or_else(|| {
+                    Error::NotFound(format!("shared budget scope '{name}' is not defined"))
+                })?
+                .clone();
+            let key = def.period.key(name, r.now_ms);
+            d.scopes.entry(key.clone()).or_insert_with(|| ScopeRow {
+                name: name.clone(),
+                limit: def.limit_nanos,
+                ..ScopeRow::default()
+            });
+            d.reclaim(Some(&key), r.now_ms);
+            let row = &d.scopes[&key];
+            if let Some(limit) = row.limit {
+                if row.refusing
+                    || row
+                        .spent
+                        .saturating_add(row.reserved)
+                        .saturating_add(r.amount_nanos)
+                        > limit
+                {
+                    return Err(Error::BudgetExceeded(Box::new(BudgetExceeded {
+                        scope: key,
+                        limit_nanos: limit,
+                        spent_nanos: row.spent,
+                        reserved_nanos: row.reserved,
+                        requested_nanos: r.amount_nanos,
+                    })));
+                }
+            }
+            keys.push(key);
+        }
+        let mut rows = Vec::with_capacity(keys.len());
+        for key in &keys {
+            if let Some(s) = d.scopes.get_mut(key) {
+                s.reserved += r.amount_nanos;
+            }
+            rows.push(HeldRow {
+                key: key.clone(),
+                amount: r.amount_nanos,
+                lease_until_ms: r.lease_until_ms,
+            });
+        }
+        d.held.insert(r.id.to_owned(), rows);
+        Ok(keys)
+    }
+
+    fn settle_shared(
+        &self,
+        id: &str,
+        keys: &[String],
+        actual: Nanos,
+        _now_ms: u64,
+    ) -> Result<Nanos> {
+        let mut d = self.data.lock();
+        open(&d)?;
+        let held = d.held.remove(id).unwrap_or_default();
+        let mut worst = 0;
+        for key in keys {
+            let amount = held.iter().find(|h| &h.key == key).map_or(0, |h| h.amount);
+            let overrun = actual.saturating_sub(amount);
+            worst = worst.max(overrun);
+            if let Some(s) = d.scopes.get_mut(key) {
+                s.reserved = s.reserved.saturating_sub(amount);
+                s.spent = s.spent.saturating_add(actual);
+                s.overrun = s.overrun.saturating_add(overrun);
+                s.refusing |= overrun > 0 && s.limit.is_some();
+            }
+        }
+        Ok(worst)
+    }
+
+    fn release_shared(&self, id: &str) -> Result<()> {
+        let mut d = self.data.lock();
+        open(&d)?;
+        for h in d.held.remove(id).unwrap_or_default() {
+            if let Some(s) = d.scopes.get_mut(&h.key) {
+                s.reserved = s.reserved.saturating_sub(h.amount);
+            }
+        }
+        Ok(())
+    }
+
+    fn renew_shared(&self, id: &str, lease_until_ms: u64) -> Result<bool> {
+        let mut d = self.data.lock();
+        open(&d)?;
+        Ok(match d.held.get_mut(id) {
+            Some(rows) => {
+                rows.iter_mut()
+                    .for_each(|h| h.lease_until_ms = lease_until_ms);
+                true
+            }
+            None => false,
+        })
+    }
+
+    fn reclaim_expired_shared(&self, now_ms: u64) -> Result<u64> {
+        let mut d = self.data.lock();
+        open(&d)?;
+        Ok(d.reclaim(None, now_ms))
     }
 
     fn flush(&self) -> Result<()> {

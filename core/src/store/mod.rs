@@ -1,13 +1,32 @@
 //! Where records live. One trait; the engine never knows which database is behind it.
 //!
-//! Implementations: [`MemoryStore`] here (tests, and programs that want nothing on disk);
-//! SQLite and PostgreSQL in their own modules.
+//! - [`MemoryStore`]: everything in process memory (tests; programs that keep no history).
+//! - [`SqliteStore`]: the default, an embedded SQLite file in WAL mode, safe for several
+//!   processes on one machine.
+//! - [`PostgresStore`]: PostgreSQL for fleets of workers sharing budgets.
+//!
+//! Call records are buffered and written in batches off the hot path (see [`CallWriter`]);
+//! everything else is committed before the method returns.
 
 mod memory;
+mod migrate;
+mod period;
+mod postgres;
+mod sqlite;
+mod state_codec;
+mod url;
+mod writer;
 
 pub use memory::MemoryStore;
+pub use migrate::{Dialect, MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration, SCHEMA_VERSION};
+pub use period::Period;
+pub use postgres::PostgresStore;
+pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
+pub use url::{StoreUrl, default_sqlite_path, open_store, open_store_from_env};
+pub use writer::{CallWriter, WriterOptions};
 
 use crate::error::Result;
+use crate::money::Nanos;
 use crate::records::{CallRecord, CheckpointInfo, ExecutionRecord, RollbackRecord};
 
 /// A checkpoint to save.
@@ -17,7 +36,7 @@ pub struct NewCheckpoint<'a> {
     pub name: &'a str,
     /// The state as JSON text (already validated by the engine).
     pub state: &'a str,
-    pub spent_nanos: u64,
+    pub spent_nanos: Nanos,
     pub created_at_ms: u64,
 }
 
@@ -29,16 +48,55 @@ pub struct RolledBack {
     pub rollback: RollbackRecord,
 }
 
-/// Persistence of executions, calls and checkpoints. Implementations are thread-safe and make
-/// every method that returns `Ok` durable to the degree the store promises (see each
-/// implementation), except `append_calls`, which may buffer until `flush`.
+/// A shared budget scope as its owner defines it: a name, a limit, and the period the limit
+/// applies to (the whole life of the scope, each UTC day, or each UTC month).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SharedScopeDef {
+    pub name: String,
+    pub limit_nanos: Option<Nanos>,
+    pub period: Period,
+}
+
+/// The figures of a shared scope's current period.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SharedScopeFigures {
+    pub name: String,
+    /// The row the figures belong to: the name, or `name@YYYY-MM-DD` / `name@YYYY-MM`.
+    pub key: String,
+    pub period: Period,
+    pub limit_nanos: Option<Nanos>,
+    pub spent_nanos: Nanos,
+    pub reserved_nanos: Nanos,
+    pub overrun_nanos: Nanos,
+    pub refusing: bool,
+}
+
+/// A reservation against shared scopes, booked in ONE transaction on all of them or on none.
+#[derive(Debug, Clone)]
+pub struct SharedReserve<'a> {
+    /// A unique id chosen by the caller.
+    pub id: &'a str,
+    /// Names of the shared scopes (defined earlier with [`Store::define_shared_scope`]).
+    pub scopes: &'a [String],
+    pub amount_nanos: Nanos,
+    /// Who holds it (`host:pid`), for operators reading the table.
+    pub holder: &'a str,
+    pub execution_id: Option<&'a str>,
+    pub now_ms: u64,
+    pub lease_until_ms: u64,
+}
+
+/// Persistence of executions, calls, checkpoints and shared budgets. Implementations are
+/// thread-safe, and every method that returns `Ok` has committed its change, except
+/// [`Store::append_calls`], which may buffer until [`Store::flush`].
 pub trait Store: Send + Sync {
     /// A short name (`memory`, `sqlite`, `postgres`) for messages and reports.
     fn kind(&self) -> &'static str;
 
     /// Stores a new execution; `CONFLICT` when the id exists.
     fn create_execution(&self, record: &ExecutionRecord) -> Result<()>;
-    /// Replaces an execution's mutable fields (status, spend, counts, times).
+    /// Writes an execution's status, budget, overrun and times. Its spend and call count are
+    /// kept by the store itself as call records arrive, so they always match the calls.
     fn update_execution(&self, record: &ExecutionRecord) -> Result<()>;
     fn get_execution(&self, id: &str) -> Result<Option<ExecutionRecord>>;
     /// The most recent executions first.
@@ -46,12 +104,16 @@ pub trait Store: Send + Sync {
 
     /// Appends call records (may be buffered until [`Store::flush`]).
     fn append_calls(&self, calls: Vec<CallRecord>) -> Result<()>;
-    /// An execution's calls in order.
+    /// An execution's calls in order (buffered ones included).
     fn list_calls(&self, execution_id: &str) -> Result<Vec<CallRecord>>;
 
-    /// Saves a checkpoint, assigning its id, sequence and parent atomically; committed before
-    /// it returns.
-    fn save_checkpoint(&self, checkpoint: NewCheckpoint<'_>) -> Result<CheckpointInfo>;
+    /// Saves a checkpoint — assigning its id, sequence and parent — together with the buffered
+    /// call records and the execution's row, in one transaction committed before it returns.
+    fn save_checkpoint(
+        &self,
+        checkpoint: NewCheckpoint<'_>,
+        execution: &ExecutionRecord,
+    ) -> Result<CheckpointInfo>;
     /// An execution's checkpoints in sequence order, superseded ones included.
     fn list_checkpoints(&self, execution_id: &str) -> Result<Vec<CheckpointInfo>>;
     /// One checkpoint's state; `NOT_FOUND` when there is none with that id.
@@ -63,7 +125,7 @@ pub trait Store: Send + Sync {
         &self,
         execution_id: &str,
         name: &str,
-        spent_nanos: u64,
+        spent_nanos: Nanos,
         at_ms: u64,
     ) -> Result<RolledBack>;
     /// An execution's rollbacks in order.
@@ -72,8 +134,33 @@ pub trait Store: Send + Sync {
     /// were deleted.
     fn prune_checkpoints(&self, execution_id: &str, keep_last: usize) -> Result<u64>;
 
+    /// Creates or changes a shared scope.
+    fn define_shared_scope(&self, def: &SharedScopeDef, now_ms: u64) -> Result<()>;
+    /// The figures of a shared scope's current period; `NOT_FOUND` when it is not defined.
+    fn shared_scope(&self, name: &str, now_ms: u64) -> Result<SharedScopeFigures>;
+    /// Reserves on every named scope at once, after reclaiming their expired leases; returns
+    /// the period keys booked. `BUDGET_EXCEEDED` (nothing booked) when any scope would pass its
+    /// limit; `NOT_FOUND` when a scope is not defined.
+    fn reserve_shared(&self, reserve: &SharedReserve<'_>) -> Result<Vec<String>>;
+    /// Settles a reservation: its held amount is released and `actual` booked as spend on
+    /// every key. Spend beyond the held amount (or on a reservation already reclaimed) is an
+    /// overrun that makes the scope refuse further reservations. Returns the largest overrun.
+    fn settle_shared(
+        &self,
+        id: &str,
+        keys: &[String],
+        actual_nanos: Nanos,
+        now_ms: u64,
+    ) -> Result<Nanos>;
+    /// Releases a reservation without spend.
+    fn release_shared(&self, id: &str) -> Result<()>;
+    /// Extends a reservation's lease; false when it was already reclaimed.
+    fn renew_shared(&self, id: &str, lease_until_ms: u64) -> Result<bool>;
+    /// Releases every reservation whose lease ended; returns how many rows.
+    fn reclaim_expired_shared(&self, now_ms: u64) -> Result<u64>;
+
     /// Makes everything appended so far durable.
     fn flush(&self) -> Result<()>;
-    /// Flushes and releases the store; later calls fail with `CLOSED`.
+    /// Flushes and releases the store; later calls fail with `CLOSED`. Closing twice is fine.
     fn close(&self) -> Result<()>;
 }

@@ -1,0 +1,983 @@
+//! PostgreSQL for fleets: many processes on many machines share executions, checkpoints and
+//! budgets. A reservation on shared scopes locks their rows (`SELECT … FOR UPDATE`, in a fixed
+//! order so two reservations never deadlock) and books them in one transaction: N workers can
+//! never together pass a limit.
+//!
+//! sqlx is asynchronous; the store runs it on a small runtime of its own and waits for the
+//! result on the caller's thread, so it works the same from any thread — including one that
+//! belongs to another async runtime (a Node or Python host).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+
+use super::migrate::{MIGRATIONS_POSTGRES, SCHEMA_VERSION, SCHEMA_VERSION_TABLE};
+use super::period::Period;
+use super::state_codec::{self, StateEncoding};
+use super::writer::{CallWriter, WriterOptions};
+use super::{NewCheckpoint, RolledBack, SharedReserve, SharedScopeDef, SharedScopeFigures, Store};
+use crate::error::{BudgetExceeded, Error, Result};
+use crate::money::Nanos;
+use crate::records::{
+    CallRecord, CallStatus, CheckpointInfo, ExecutionRecord, ExecutionStatus, RollbackRecord,
+};
+use crate::usage::Usage;
+
+/// Serialises migrations of concurrent openers (an arbitrary constant: "wflo").
+const MIGRATION_LOCK: i64 = 0x77_66_6c_6f;
+
+/// A PostgreSQL store. See the module documentation.
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+    writer: CallWriter,
+    closed: AtomicBool,
+}
+
+struct Inner {
+    runtime: tokio::runtime::Runtime,
+    pool: PgPool,
+}
+
+fn storage(e: sqlx::Error) -> Error {
+    if let sqlx::Error::Database(db) = &e {
+        match db.code().as_deref() {
+            Some("23505") => return Error::Conflict(format!("postgres: {}", db.message())),
+            Some("23503") => return Error::NotFound(format!("postgres: {}", db.message())),
+            _ => {}
+        }
+    }
+    Error::Storage(format!("postgres: {e}"))
+}
+
+fn i(v: u64) -> i64 {
+    v.min(i64::MAX as u64) as i64
+}
+
+fn u(v: i64) -> u64 {
+    v.max(0) as u64
+}
+
+impl Inner {
+    /// Runs a future on the store's runtime and waits for it on this thread.
+    fn run<T: Send + 'static>(
+        &self,
+        fut: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv()
+            .map_err(|_| Error::Internal("the PostgreSQL task ended without a result".into()))?
+    }
+}
+
+impl PostgresStore {
+    /// Connects (`postgres://user:pass@host:port/db`), applying pending migrations.
+    pub fn connect(url: &str) -> Result<PostgresStore> {
+        Self::connect_at_version(url, SCHEMA_VERSION, WriterOptions::default())
+    }
+
+    /// Connects and migrates only up to `version` (for upgrade tests), without a writer for
+    /// calls beyond that.
+    pub fn create_at_version(url: &str, version: u32) -> Result<()> {
+        let store = Self::connect_at_version(url, version, WriterOptions::default())?;
+        store.close()
+    }
+
+    fn connect_at_version(url: &str, version: u32, writer: WriterOptions) -> Result<PostgresStore> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("wflo-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot start the PostgreSQL runtime: {e}")))?;
+        let url_owned = url.to_owned();
+        let pool = {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            runtime.spawn(async move {
+                let pool = PgPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(&url_owned)
+                    .await;
+                let _ = tx.send(pool);
+            });
+            rx.recv()
+                .map_err(|_| Error::Internal("PostgreSQL connect task vanished".into()))?
+                .map_err(|e| Error::Storage(format!("cannot connect to PostgreSQL: {e}")))?
+        };
+        let inner = Arc::new(Inner { runtime, pool });
+        let pool = inner.pool.clone();
+        inner.run(async move { migrate(&pool, version).await })?;
+        let sink_inner = inner.clone();
+        let writer = CallWriter::start(
+            "postgres",
+            writer,
+            Box::new(move |batch| {
+                let pool = sink_inner.pool.clone();
+                let batch = batch.to_vec();
+                sink_inner.run(async move {
+                    let mut tx = pool.begin().await.map_err(storage)?;
+                    insert_calls(&mut tx, &batch).await?;
+                    tx.commit().await.map_err(storage)
+                })
+            }),
+        )?;
+        Ok(PostgresStore {
+            inner,
+            writer,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::Closed("the store is closed".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs `f` in a transaction, writing waiting call records first when `with_calls`.
+    fn write_tx<T, F, Fut>(&self, with_calls: bool, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Transaction<'static, Postgres>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(Transaction<'static, Postgres>, T)>> + Send,
+    {
+        self.check_open()?;
+        let calls = if with_calls {
+            self.writer.take_all()?
+        } else {
+            Vec::new()
+        };
+        let pool = self.inner.pool.clone();
+        let batch = calls.clone();
+        let result = self.inner.run(async move {
+            let mut tx = pool.begin().await.map_err(storage)?;
+            insert_calls(&mut tx, &batch).await?;
+            let (tx, value) = f(tx).await?;
+            tx.commit().await.map_err(storage)?;
+            Ok(value)
+        });
+        if result.is_err() && !calls.is_empty() {
+            self.writer.restore(calls);
+        }
+        result
+    }
+
+    fn read<T, F, Fut>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(PgPool) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T>> + Send,
+    {
+        self.check_open()?;
+        let pool = self.inner.pool.clone();
+        self.inner.run(async move { f(pool).await })
+    }
+}
+
+async fn migrate(pool: &PgPool, target: u32) -> Result<()> {
+    let mut tx = pool.begin().await.map_err(storage)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+    sqlx::query(SCHEMA_VERSION_TABLE)
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+    let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_version")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(storage)?
+        .try_get(0)
+        .map_err(storage)?;
+    if current > i64::from(SCHEMA_VERSION) {
+        return Err(Error::Storage(format!(
+            "the database has schema version {current}, newer than this wflo understands ({SCHEMA_VERSION}); upgrade wflo"
+        )));
+    }
+    let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
+    for m in MIGRATIONS_POSTGRES
+        .iter()
+        .filter(|m| i64::from(m.version) > current && m.version <= target)
+    {
+        sqlx::raw_sql(m.sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| Error::Storage(format!("migration {} failed: {e}", m.name)))?;
+        sqlx::query(
+            "INSERT INTO schema_version (version, name, applied_at_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(m.version as i32)
+        .bind(m.name)
+        .bind(i(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+    }
+    tx.commit().await.map_err(storage)
+}
+
+const CALL_INSERT: &str = "INSERT INTO llm_calls (execution_id, seq, step, provider, requested_model, model, \
+     input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, \
+     cost_nanos, reserved_nanos, overrun_nanos, estimated, usage_missing, stream, status, error, latency_ms, \
+     started_at_ms, finished_at_ms) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
+     ON CONFLICT (execution_id, seq) DO NOTHING";
+
+const CALL_INSERT_NEXT_SEQ: &str = "INSERT INTO llm_calls (execution_id, seq, step, provider, requested_model, model, \
+     input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, \
+     cost_nanos, reserved_nanos, overrun_nanos, estimated, usage_missing, stream, status, error, latency_ms, \
+     started_at_ms, finished_at_ms) \
+     SELECT $1, COALESCE(MAX(seq), 0) + 1 + $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+     $18, $19, $20, $21, $22, $23 FROM llm_calls WHERE execution_id = $1";
+
+fn bind_call<'q>(
+    sql: &'static str,
+    c: &'q CallRecord,
+    seq: i64,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(sql)
+        .bind(&*c.execution_id)
+        .bind(seq)
+        .bind(&*c.step)
+        .bind(&*c.provider)
+        .bind(&*c.requested_model)
+        .bind(c.model.as_deref())
+        .bind(i(c.usage.input))
+        .bind(i(c.usage.output))
+        .bind(i(c.usage.cache_read))
+        .bind(i(c.usage.cache_write_5m))
+        .bind(i(c.usage.cache_write_1h))
+        .bind(i(c.usage.reasoning))
+        .bind(i(c.cost_nanos))
+        .bind(i(c.reserved_nanos))
+        .bind(i(c.overrun_nanos))
+        .bind(c.estimated)
+        .bind(c.usage_missing)
+        .bind(c.stream)
+        .bind(c.status.as_str())
+        .bind(c.error.as_deref())
+        .bind(i(c.latency_ms))
+        .bind(i(c.started_at_ms))
+        .bind(i(c.finished_at_ms))
+}
+
+/// Inserts calls and adds their cost and count to their executions (see the SQLite store).
+async fn insert_calls(tx: &mut Transaction<'static, Postgres>, calls: &[CallRecord]) -> Result<()> {
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let mut totals: Vec<(&str, u64, u64)> = Vec::new();
+    for call in calls {
+        let done = bind_call(CALL_INSERT, call, i(call.seq))
+            .execute(&mut **tx)
+            .await
+            .map_err(storage)?;
+        if done.rows_affected() == 0 {
+            bind_call(CALL_INSERT_NEXT_SEQ, call, 0)
+                .execute(&mut **tx)
+                .await
+                .map_err(storage)?;
+        }
+        let counted = u64::from(call.status != CallStatus::Refused);
+        match totals.iter_mut().find(|t| t.0 == &*call.execution_id) {
+            Some(t) => {
+                t.1 += call.cost_nanos;
+                t.2 += counted;
+            }
+            None => totals.push((&call.execution_id, call.cost_nanos, counted)),
+        }
+    }
+    for (id, cost, count) in totals {
+        sqlx::query("UPDATE workflow_executions SET spent_nanos = spent_nanos + $2, calls = calls + $3 WHERE id = $1")
+            .bind(id)
+            .bind(i(cost))
+            .bind(i(count))
+            .execute(&mut **tx)
+            .await
+            .map_err(storage)?;
+    }
+    Ok(())
+}
+
+const SELECT_EXECUTION: &str = "SELECT id, name, status, budget_nanos, spent_nanos, overrun_nanos, calls, \
+     created_at_ms, updated_at_ms, finished_at_ms FROM workflow_executions";
+const SELECT_CHECKPOINT: &str = "SELECT id, execution_id, name, sequence, parent_id, spent_nanos, created_at_ms, \
+     superseded, state_bytes FROM checkpoints";
+const SELECT_CALL: &str = "SELECT execution_id, seq, step, provider, requested_model, model, input_tokens, \
+     output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_nanos, \
+     reserved_nanos, overrun_nanos, estimated, usage_missing, stream, status, error, latency_ms, started_at_ms, \
+     finished_at_ms FROM llm_calls";
+
+fn execution_row(r: &PgRow) -> Result<ExecutionRecord> {
+    let g = |e: sqlx::Error| storage(e);
+    Ok(ExecutionRecord {
+        id: r.try_get(0).map_err(g)?,
+        name: r.try_get(1).map_err(g)?,
+        status: ExecutionStatus::from_name(r.try_get::<&str, _>(2).map_err(g)?)
+            .map_err(|e| Error::Storage(e.to_string()))?,
+        budget_nanos: r.try_get::<Option<i64>, _>(3).map_err(g)?.map(u),
+        spent_nanos: u(r.try_get(4).map_err(g)?),
+        overrun_nanos: u(r.try_get(5).map_err(g)?),
+        calls: u(r.try_get(6).map_err(g)?),
+        created_at_ms: u(r.try_get(7).map_err(g)?),
+        updated_at_ms: u(r.try_get(8).map_err(g)?),
+        finished_at_ms: r.try_get::<Option<i64>, _>(9).map_err(g)?.map(u),
+    })
+}
+
+fn call_row(r: &PgRow) -> Result<CallRecord> {
+    let g = |e: sqlx::Error| storage(e);
+    let s =
+        |idx: usize| -> Result<Arc<str>> { Ok(Arc::from(r.try_get::<&str, _>(idx).map_err(g)?)) };
+    let n = |idx: usize| -> Result<u64> { Ok(u(r.try_get(idx).map_err(g)?)) };
+    Ok(CallRecord {
+        execution_id: s(0)?,
+        seq: n(1)?,
+        step: s(2)?,
+        provider: s(3)?,
+        requested_model: s(4)?,
+        model: r.try_get::<Option<&str>, _>(5).map_err(g)?.map(Arc::from),
+        usage: Usage {
+            input: n(6)?,
+            output: n(7)?,
+            cache_read: n(8)?,
+            cache_write_5m: n(9)?,
+            cache_write_1h: n(10)?,
+            reasoning: n(11)?,
+        },
+        cost_nanos: n(12)?,
+        reserved_nanos: n(13)?,
+        overrun_nanos: n(14)?,
+        estimated: r.try_get(15).map_err(g)?,
+        usage_missing: r.try_get(16).map_err(g)?,
+        stream: r.try_get(17).map_err(g)?,
+        status: CallStatus::from_name(r.try_get::<&str, _>(18).map_err(g)?)
+            .map_err(|e| Error::Storage(e.to_string()))?,
+        error: r.try_get(19).map_err(g)?,
+        latency_ms: n(20)?,
+        started_at_ms: n(21)?,
+        finished_at_ms: n(22)?,
+    })
+}
+
+fn checkpoint_row(r: &PgRow) -> Result<CheckpointInfo> {
+    let g = |e: sqlx::Error| storage(e);
+    Ok(CheckpointInfo {
+        id: u(r.try_get(0).map_err(g)?),
+        execution_id: r.try_get(1).map_err(g)?,
+        name: r.try_get(2).map_err(g)?,
+        sequence: u(r.try_get(3).map_err(g)?),
+        parent_id: r.try_get::<Option<i64>, _>(4).map_err(g)?.map(u),
+        spent_nanos: u(r.try_get(5).map_err(g)?),
+        created_at_ms: u(r.try_get(6).map_err(g)?),
+        superseded: r.try_get(7).map_err(g)?,
+        state_bytes: u(r.try_get(8).map_err(g)?),
+    })
+}
+
+async fn update_execution(
+    tx: &mut Transaction<'static, Postgres>,
+    r: &ExecutionRecord,
+) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE workflow_executions SET status = $2, budget_nanos = $3, overrun_nanos = $4, updated_at_ms = $5, \
+         finished_at_ms = $6 WHERE id = $1",
+    )
+    .bind(&r.id)
+    .bind(r.status.as_str())
+    .bind(r.budget_nanos.map(i))
+    .bind(i(r.overrun_nanos))
+    .bind(i(r.updated_at_ms))
+    .bind(r.finished_at_ms.map(i))
+    .execute(&mut **tx)
+    .await
+    .map_err(storage)?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound(format!("execution {}", r.id)));
+    }
+    Ok(())
+}
+
+async fn definition(
+    tx: &mut Transaction<'static, Postgres>,
+    name: &str,
+) -> Result<(Option<Nanos>, Period)> {
+    let row = sqlx::query("SELECT limit_nanos, period FROM budget_scope_defs WHERE name = $1")
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(storage)?
+        .ok_or_else(|| Error::NotFound(format!("shared budget scope '{name}' is not defined")))?;
+    let limit: Option<i64> = row.try_get(0).map_err(storage)?;
+    let period: &str = row.try_get(1).map_err(storage)?;
+    Ok((limit.map(u), Period::from_name(period)?))
+}
+
+impl Store for PostgresStore {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn create_execution(&self, r: &ExecutionRecord) -> Result<()> {
+        let r = r.clone();
+        self.write_tx(false, move |mut tx| async move {
+            sqlx::query(
+                "INSERT INTO workflow_executions (id, name, status, budget_nanos, spent_nanos, overrun_nanos, calls, \
+                 created_at_ms, updated_at_ms, finished_at_ms) VALUES ($1, $2, $3, $4, 0, $5, 0, $6, $7, $8)",
+            )
+            .bind(&r.id)
+            .bind(&r.name)
+            .bind(r.status.as_str())
+            .bind(r.budget_nanos.map(i))
+            .bind(i(r.overrun_nanos))
+            .bind(i(r.created_at_ms))
+            .bind(i(r.updated_at_ms))
+            .bind(r.finished_at_ms.map(i))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match storage(e) {
+                Error::Conflict(_) => Error::Conflict(format!("execution {} already exists", r.id)),
+                other => other,
+            })?;
+            Ok((tx, ()))
+        })
+    }
+
+    fn update_execution(&self, r: &ExecutionRecord) -> Result<()> {
+        let r = r.clone();
+        self.write_tx(true, move |mut tx| async move {
+            update_execution(&mut tx, &r).await?;
+            Ok((tx, ()))
+        })
+    }
+
+    fn get_execution(&self, id: &str) -> Result<Option<ExecutionRecord>> {
+        let id = id.to_owned();
+        self.read(move |pool| async move {
+            let sql = sqlx::AssertSqlSafe(format!("{SELECT_EXECUTION} WHERE id = $1"));
+            let row = sqlx::query(sql)
+                .bind(id)
+                .fetch_optional(&pool)
+                .await
+                .map_err(storage)?;
+            row.as_ref().map(execution_row).transpose()
+        })
+    }
+
+    fn list_executions(&self, limit: usize) -> Result<Vec<ExecutionRecord>> {
+        self.read(move |pool| async move {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "{SELECT_EXECUTION} ORDER BY created_at_ms DESC, id LIMIT $1"
+            ));
+            let rows = sqlx::query(sql)
+                .bind(i(limit as u64))
+                .fetch_all(&pool)
+                .await
+                .map_err(storage)?;
+            rows.iter().map(execution_row).collect()
+        })
+    }
+
+    fn append_calls(&self, calls: Vec<CallRecord>) -> Result<()> {
+        self.check_open()?;
+        self.writer.push(calls);
+        Ok(())
+    }
+
+    fn list_calls(&self, execution_id: &str) -> Result<Vec<CallRecord>> {
+        self.flush()?;
+        let id = execution_id.to_owned();
+        self.read(move |pool| async move {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "{SELECT_CALL} WHERE execution_id = $1 ORDER BY seq"
+            ));
+            let rows = sqlx::query(sql)
+                .bind(id)
+                .fetch_all(&pool)
+                .await
+                .map_err(storage)?;
+            rows.iter().map(call_row).collect()
+        })
+    }
+
+    fn save_checkpoint(
+        &self,
+        cp: NewCheckpoint<'_>,
+        execution: &ExecutionRecord,
+    ) -> Result<CheckpointInfo> {
+        let (encoding, bytes) = state_codec::encode(cp.state);
+        let (execution, exec_id, name) = (
+            execution.clone(),
+            cp.execution_id.to_owned(),
+            cp.name.to_owned(),
+        );
+        let (spent, created, state_len) = (cp.spent_nanos, cp.created_at_ms, cp.state.len() as u64);
+        self.write_tx(true, move |mut tx| async move {
+            update_execution(&mut tx, &execution).await?;
+            // Serialise checkpoint numbering of one execution across processes.
+            sqlx::query("SELECT id FROM workflow_executions WHERE id = $1 FOR UPDATE")
+                .bind(&exec_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?;
+            let row = sqlx::query(
+                "SELECT COALESCE(MAX(sequence), 0) + 1, \
+                 (SELECT id FROM checkpoints WHERE execution_id = $1 AND NOT superseded ORDER BY sequence DESC LIMIT 1) \
+                 FROM checkpoints WHERE execution_id = $1",
+            )
+            .bind(&exec_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(storage)?;
+            let sequence: i64 = row.try_get(0).map_err(storage)?;
+            let parent: Option<i64> = row.try_get(1).map_err(storage)?;
+            let id: i64 = sqlx::query(
+                "INSERT INTO checkpoints (execution_id, name, sequence, parent_id, spent_nanos, created_at_ms, superseded, \
+                 state, state_encoding, state_bytes) VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8, $9) RETURNING id",
+            )
+            .bind(&exec_id)
+            .bind(&name)
+            .bind(sequence)
+            .bind(parent)
+            .bind(i(spent))
+            .bind(i(created))
+            .bind(bytes)
+            .bind(encoding.as_str())
+            .bind(i(state_len))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(storage)?
+            .try_get(0)
+            .map_err(storage)?;
+            let info = CheckpointInfo {
+                id: u(id),
+                execution_id: exec_id,
+                name,
+                sequence: u(sequence),
+                parent_id: parent.map(u),
+                spent_nanos: spent,
+                created_at_ms: created,
+                superseded: false,
+                state_bytes: state_len,
+            };
+            Ok((tx, info))
+        })
+    }
+
+    fn list_checkpoints(&self, execution_id: &str) -> Result<Vec<CheckpointInfo>> {
+        let id = execution_id.to_owned();
+        self.read(move |pool| async move {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "{SELECT_CHECKPOINT} WHERE execution_id = $1 ORDER BY sequence"
+            ));
+            let rows = sqlx::query(sql)
+                .bind(id)
+                .fetch_all(&pool)
+                .await
+                .map_err(storage)?;
+            rows.iter().map(checkpoint_row).collect()
+        })
+    }
+
+    fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<String> {
+        let id = execution_id.to_owned();
+        self.read(move |pool| async move {
+            let row = sqlx::query("SELECT state, state_encoding, state_bytes FROM checkpoints WHERE execution_id = $1 AND id = $2")
+                .bind(&id)
+                .bind(i(checkpoint_id))
+                .fetch_optional(&pool)
+                .await
+                .map_err(storage)?
+                .ok_or_else(|| Error::NotFound(format!("checkpoint {checkpoint_id} of execution {id}")))?;
+            decode_state(&row)
+        })
+    }
+
+    fn rollback(
+        &self,
+        execution_id: &str,
+        name: &str,
+        spent_nanos: Nanos,
+        at_ms: u64,
+    ) -> Result<RolledBack> {
+        let (exec_id, name) = (execution_id.to_owned(), name.to_owned());
+        self.write_tx(true, move |mut tx| async move {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "{SELECT_CHECKPOINT} WHERE execution_id = $1 AND name = $2 AND NOT superseded ORDER BY sequence DESC LIMIT 1 FOR UPDATE"
+            ));
+            let row = sqlx::query(sql)
+                .bind(&exec_id)
+                .bind(&name)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(storage)?
+                .ok_or_else(|| Error::NotFound(format!("no checkpoint named '{name}' in execution {exec_id}")))?;
+            let target = checkpoint_row(&row)?;
+            let state_row = sqlx::query("SELECT state, state_encoding, state_bytes FROM checkpoints WHERE id = $1")
+                .bind(i(target.id))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(storage)?;
+            let state = decode_state(&state_row)?;
+            let superseded = sqlx::query(
+                "UPDATE checkpoints SET superseded = TRUE WHERE execution_id = $1 AND sequence > $2 AND NOT superseded",
+            )
+            .bind(&exec_id)
+            .bind(i(target.sequence))
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?
+            .rows_affected();
+            sqlx::query(
+                "INSERT INTO checkpoint_rollbacks (execution_id, checkpoint_id, checkpoint_name, superseded, spent_nanos, at_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&exec_id)
+            .bind(i(target.id))
+            .bind(&name)
+            .bind(i(superseded))
+            .bind(i(spent_nanos))
+            .bind(i(at_ms))
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?;
+            let rollback = RollbackRecord {
+                execution_id: exec_id,
+                checkpoint_id: Some(target.id),
+                checkpoint_name: name,
+                superseded,
+                spent_nanos,
+                at_ms,
+            };
+            Ok((tx, RolledBack { checkpoint: target, state, rollback }))
+        })
+    }
+
+    fn list_rollbacks(&self, execution_id: &str) -> Result<Vec<RollbackRecord>> {
+        let id = execution_id.to_owned();
+        self.read(move |pool| async move {
+            let rows = sqlx::query(
+                "SELECT execution_id, checkpoint_id, checkpoint_name, superseded, spent_nanos, at_ms \
+                 FROM checkpoint_rollbacks WHERE execution_id = $1 ORDER BY id",
+            )
+            .bind(id)
+            .fetch_all(&pool)
+            .await
+            .map_err(storage)?;
+            rows.iter()
+                .map(|r| {
+                    Ok(RollbackRecord {
+                        execution_id: r.try_get(0).map_err(storage)?,
+                        checkpoint_id: r.try_get::<Option<i64>, _>(1).map_err(storage)?.map(u),
+                        checkpoint_name: r.try_get(2).map_err(storage)?,
+                        superseded: u(r.try_get(3).map_err(storage)?),
+                        spent_nanos: u(r.try_get(4).map_err(storage)?),
+                        at_ms: u(r.try_get(5).map_err(storage)?),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn prune_checkpoints(&self, execution_id: &str, keep_last: usize) -> Result<u64> {
+        let id = execution_id.to_owned();
+        self.write_tx(false, move |mut tx| async move {
+            let n = sqlx::query(
+                "DELETE FROM checkpoints WHERE execution_id = $1 AND id NOT IN \
+                 (SELECT id FROM checkpoints WHERE execution_id = $1 ORDER BY sequence DESC LIMIT $2)",
+            )
+            .bind(&id)
+            .bind(i(keep_last as u64))
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?
+            .rows_affected();
+            Ok((tx, n))
+        })
+    }
+
+    fn define_shared_scope(&self, def: &SharedScopeDef, now_ms: u64) -> Result<()> {
+        super::memory::check_scope_name(&def.name)?;
+        let def = def.clone();
+        self.write_tx(false, move |mut tx| async move {
+            sqlx::query(
+                "INSERT INTO budget_scope_defs (name, limit_nanos, period, updated_at_ms) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (name) DO UPDATE SET limit_nanos = EXCLUDED.limit_nanos, period = EXCLUDED.period, \
+                 updated_at_ms = EXCLUDED.updated_at_ms",
+            )
+            .bind(&def.name)
+            .bind(def.limit_nanos.map(i))
+            .bind(def.period.as_str())
+            .bind(i(now_ms))
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?;
+            sqlx::query("UPDATE budget_scopes SET limit_nanos = $2 WHERE name = $1")
+                .bind(&def.name)
+                .bind(def.limit_nanos.map(i))
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?;
+            Ok((tx, ()))
+        })
+    }
+
+    fn shared_scope(&self, name: &str, now_ms: u64) -> Result<SharedScopeFigures> {
+        let name = name.to_owned();
+        self.write_tx(false, move |mut tx| async move {
+            let (limit, period) = definition(&mut tx, &name).await?;
+            let key = period.key(&name, now_ms);
+            let row = sqlx::query("SELECT spent_nanos, reserved_nanos, overrun_nanos, refusing FROM budget_scopes WHERE key = $1")
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(storage)?;
+            let (spent, reserved, overrun, refusing) = match row {
+                Some(r) => (
+                    u(r.try_get(0).map_err(storage)?),
+                    u(r.try_get(1).map_err(storage)?),
+                    u(r.try_get(2).map_err(storage)?),
+                    r.try_get(3).map_err(storage)?,
+                ),
+                None => (0, 0, 0, false),
+            };
+            let figures = SharedScopeFigures {
+                name,
+                key,
+                period,
+                limit_nanos: limit,
+                spent_nanos: spent,
+                reserved_nanos: reserved,
+                overrun_nanos: overrun,
+                refusing,
+            };
+            Ok((tx, figures))
+        })
+    }
+
+    fn reserve_shared(&self, r: &SharedReserve<'_>) -> Result<Vec<String>> {
+        let id = r.id.to_owned();
+        let scopes = r.scopes.to_vec();
+        let (amount, holder, exec) = (
+            r.amount_nanos,
+            r.holder.to_owned(),
+            r.execution_id.map(str::to_owned),
+        );
+        let (now, lease) = (r.now_ms, r.lease_until_ms);
+        self.write_tx(false, move |mut tx| async move {
+            let mut keys = Vec::with_capacity(scopes.len());
+            for name in &scopes {
+                let (limit, period) = definition(&mut tx, name).await?;
+                let key = period.key(name, now);
+                sqlx::query(
+                    "INSERT INTO budget_scopes (key, name, limit_nanos, updated_at_ms) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(&key)
+                .bind(name)
+                .bind(limit.map(i))
+                .bind(i(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?;
+                keys.push(key);
+            }
+            // Lock the rows in one order so concurrent reservations never deadlock.
+            let mut order: Vec<&String> = keys.iter().collect();
+            order.sort();
+            order.dedup();
+            for key in order {
+                let row = sqlx::query(
+                    "SELECT limit_nanos, spent_nanos, reserved_nanos, refusing FROM budget_scopes WHERE key = $1 FOR UPDATE",
+                )
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(storage)?;
+                let expired: i64 = sqlx::query(
+                    "WITH gone AS (DELETE FROM budget_reservations WHERE scope_key = $1 AND lease_until_ms <= $2 \
+                     RETURNING amount_nanos) SELECT COALESCE(SUM(amount_nanos), 0)::BIGINT FROM gone",
+                )
+                .bind(key)
+                .bind(i(now))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(storage)?
+                .try_get(0)
+                .map_err(storage)?;
+                let limit: Option<i64> = row.try_get(0).map_err(storage)?;
+                let spent = u(row.try_get(1).map_err(storage)?);
+                let reserved = u(row.try_get::<i64, _>(2).map_err(storage)?).saturating_sub(u(expired));
+                let refusing: bool = row.try_get(3).map_err(storage)?;
+                if let Some(limit) = limit.map(u) {
+                    if refusing || spent.saturating_add(reserved).saturating_add(amount) > limit {
+                        // Returning drops the transaction: it rolls back, reclaim included.
+                        return Err(Error::BudgetExceeded(Box::new(BudgetExceeded {
+                            scope: key.clone(),
+                            limit_nanos: limit,
+                            spent_nanos: spent,
+                            reserved_nanos: reserved,
+                            requested_nanos: amount,
+                        })));
+                    }
+                }
+                sqlx::query("UPDATE budget_scopes SET reserved_nanos = $2, updated_at_ms = $3 WHERE key = $1")
+                    .bind(key)
+                    .bind(i(reserved + amount))
+                    .bind(i(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(storage)?;
+                sqlx::query(
+                    "INSERT INTO budget_reservations (id, scope_key, amount_nanos, holder, execution_id, lease_until_ms, \
+                     created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(&id)
+                .bind(key)
+                .bind(i(amount))
+                .bind(&holder)
+                .bind(exec.as_deref())
+                .bind(i(lease))
+                .bind(i(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?;
+            }
+            Ok((tx, keys))
+        })
+    }
+
+    fn settle_shared(
+        &self,
+        id: &str,
+        keys: &[String],
+        actual: Nanos,
+        now_ms: u64,
+    ) -> Result<Nanos> {
+        let (id, keys) = (id.to_owned(), keys.to_vec());
+        self.write_tx(false, move |mut tx| async move {
+            let mut worst = 0;
+            for key in &keys {
+                let held: Option<i64> = sqlx::query(
+                    "DELETE FROM budget_reservations WHERE id = $1 AND scope_key = $2 RETURNING amount_nanos",
+                )
+                .bind(&id)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(storage)?
+                .map(|r| r.try_get(0))
+                .transpose()
+                .map_err(storage)?;
+                let held = held.map_or(0, u);
+                let overrun = actual.saturating_sub(held);
+                worst = worst.max(overrun);
+                sqlx::query(
+                    "UPDATE budget_scopes SET reserved_nanos = GREATEST(reserved_nanos - $2, 0), spent_nanos = spent_nanos + $3, \
+                     overrun_nanos = overrun_nanos + $4, refusing = refusing OR ($4 > 0 AND limit_nanos IS NOT NULL), \
+                     updated_at_ms = $5 WHERE key = $1",
+                )
+                .bind(key)
+                .bind(i(held))
+                .bind(i(actual))
+                .bind(i(overrun))
+                .bind(i(now_ms))
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?;
+            }
+            Ok((tx, worst))
+        })
+    }
+
+    fn release_shared(&self, id: &str) -> Result<()> {
+        let id = id.to_owned();
+        self.write_tx(false, move |mut tx| async move {
+            sqlx::query(
+                "WITH gone AS (DELETE FROM budget_reservations WHERE id = $1 RETURNING scope_key, amount_nanos) \
+                 UPDATE budget_scopes s SET reserved_nanos = GREATEST(s.reserved_nanos - gone.amount_nanos, 0) \
+                 FROM gone WHERE s.key = gone.scope_key",
+            )
+            .bind(&id)
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?;
+            Ok((tx, ()))
+        })
+    }
+
+    fn renew_shared(&self, id: &str, lease_until_ms: u64) -> Result<bool> {
+        let id = id.to_owned();
+        self.write_tx(false, move |mut tx| async move {
+            let n = sqlx::query("UPDATE budget_reservations SET lease_until_ms = $2 WHERE id = $1")
+                .bind(&id)
+                .bind(i(lease_until_ms))
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?
+                .rows_affected();
+            Ok((tx, n > 0))
+        })
+    }
+
+    fn reclaim_expired_shared(&self, now_ms: u64) -> Result<u64> {
+        self.write_tx(false, move |mut tx| async move {
+            let n = sqlx::query(
+                "WITH gone AS (DELETE FROM budget_reservations WHERE lease_until_ms <= $1 RETURNING scope_key, amount_nanos), \
+                 sums AS (SELECT scope_key, SUM(amount_nanos)::BIGINT AS amount, COUNT(*) AS n FROM gone GROUP BY scope_key), \
+                 upd AS (UPDATE budget_scopes s SET reserved_nanos = GREATEST(s.reserved_nanos - sums.amount, 0) \
+                 FROM sums WHERE s.key = sums.scope_key RETURNING 1) \
+                 SELECT COALESCE(SUM(n), 0)::BIGINT FROM sums",
+            )
+            .bind(i(now_ms))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(storage)?
+            .try_get::<i64, _>(0)
+            .map_err(storage)?;
+            Ok((tx, u(n)))
+        })
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.write_tx(true, |tx| async move { Ok((tx, ())) })
+    }
+
+    fn close(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.writer.stop();
+        self.flush()?;
+        self.closed.store(true, Ordering::Release);
+        let pool = self.inner.pool.clone();
+        self.inner.run(async move {
+            pool.close().await;
+            Ok(())
+        })
+    }
+}
+
+fn decode_state(row: &PgRow) -> Result<String> {
+    let bytes: Vec<u8> = row.try_get(0).map_err(storage)?;
+    let encoding: &str = row.try_get(1).map_err(storage)?;
+    let len: i64 = row.try_get(2).map_err(storage)?;
+    state_codec::decode(StateEncoding::from_name(encoding)?, bytes, u(len) as usize)
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}

@@ -1,0 +1,625 @@
+//! The default store: one SQLite file in WAL mode (rusqlite, SQLite compiled in).
+//!
+//! Several processes on one machine may share the file: every write transaction starts with
+//! `BEGIN IMMEDIATE` (it takes the write lock up front instead of failing half-way with
+//! "database is locked"), and a busy timeout makes writers wait their turn. One connection per
+//! store, shared by the caller's threads and the background call writer.
+
+mod budgets;
+mod rows;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use super::migrate::{MIGRATIONS_SQLITE, SCHEMA_VERSION, SCHEMA_VERSION_TABLE};
+use super::state_codec::{self, StateEncoding};
+use super::writer::{CallWriter, WriterOptions};
+use super::{NewCheckpoint, RolledBack, SharedReserve, SharedScopeDef, SharedScopeFigures, Store};
+use crate::error::{Error, Result};
+use crate::money::Nanos;
+use crate::records::{CallRecord, CheckpointInfo, ExecutionRecord, RollbackRecord};
+
+/// SQLite's `synchronous` setting: what a commit waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Commits survive a crash of the process; the last ones may be lost if the machine
+    /// loses power (SQLite's recommended setting for WAL).
+    Normal,
+    /// Commits also survive power loss (an fsync per commit).
+    Full,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
+/// How a SQLite store is opened.
+#[derive(Debug, Clone, Copy)]
+pub struct SqliteOptions {
+    pub synchronous: Synchronous,
+    /// How long a writer waits for another process's write lock before `STORAGE`.
+    pub busy_timeout: Duration,
+    pub writer: WriterOptions,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            synchronous: Synchronous::Normal,
+            busy_timeout: Duration::from_secs(10),
+            writer: WriterOptions::default(),
+        }
+    }
+}
+
+/// A SQLite store. See the module documentation.
+pub struct SqliteStore {
+    path: String,
+    conn: Arc<Mutex<Connection>>,
+    writer: CallWriter,
+    closed: AtomicBool,
+}
+
+pub(super) fn storage(e: rusqlite::Error) -> Error {
+    Error::Storage(format!("sqlite: {e}"))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` (`:memory:` for a private in-memory
+    /// database), applying pending migrations. A new file is readable by its owner only.
+    pub fn open(path: &str, options: SqliteOptions) -> Result<SqliteStore> {
+        let conn = Self::connect(path, options)?;
+        let mut conn = conn;
+        migrate(&mut conn, SCHEMA_VERSION)?;
+        Self::with_connection(path, conn, options)
+    }
+
+    /// Creates a database at `path` with the schema of an older `version` (for upgrade
+    /// tests: open it with [`SqliteStore::open`] afterwards to migrate it).
+    pub fn create_at_version(path: &str, version: u32) -> Result<()> {
+        let mut conn = Self::connect(path, SqliteOptions::default())?;
+        migrate(&mut conn, version)
+    }
+
+    fn connect(path: &str, options: SqliteOptions) -> Result<Connection> {
+        if path != ":memory:" {
+            prepare_file(Path::new(path))?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| Error::Storage(format!("cannot open SQLite database '{path}': {e}")))?;
+        conn.busy_timeout(options.busy_timeout).map_err(storage)?;
+        if path != ":memory:" {
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+                .map_err(storage)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(Error::Storage(format!(
+                    "'{path}' cannot use WAL mode (got {mode})"
+                )));
+            }
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
+            options.synchronous.pragma()
+        ))
+        .map_err(storage)?;
+        Ok(conn)
+    }
+
+    fn with_connection(
+        path: &str,
+        conn: Connection,
+        options: SqliteOptions,
+    ) -> Result<SqliteStore> {
+        let conn = Arc::new(Mutex::new(conn));
+        let sink_conn = conn.clone();
+        let writer = CallWriter::start(
+            "sqlite",
+            options.writer,
+            Box::new(move |batch| write_calls(&mut sink_conn.lock(), batch)),
+        )?;
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            conn,
+            writer,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The database file (or `:memory:`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::Closed("the store is closed".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction, writing the waiting call records first
+    /// when `with_calls` (so what the transaction commits never precedes a call it follows).
+    fn write_tx<T>(
+        &self,
+        with_calls: bool,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.check_open()?;
+        let calls = if with_calls {
+            self.writer.take_all()?
+        } else {
+            Vec::new()
+        };
+        let mut conn = self.conn.lock();
+        let result = (|| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(storage)?;
+            insert_calls(&tx, &calls)?;
+            let value = f(&tx)?;
+            tx.commit().map_err(storage)?;
+            Ok(value)
+        })();
+        drop(conn);
+        if result.is_err() && !calls.is_empty() {
+            self.writer.restore(calls);
+        }
+        result
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.check_open()?;
+        f(&self.conn.lock())
+    }
+}
+
+/// Creates the file with owner-only permissions before SQLite opens it, and its directory.
+fn prepare_file(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::Storage(format!("cannot create directory {}: {e}", dir.display()))
+        })?;
+    }
+    if !path.exists() {
+        let mut open = std::fs::OpenOptions::new();
+        open.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+        open.open(path)
+            .map_err(|e| Error::Storage(format!("cannot create {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+/// Applies migrations up to `target` under the write lock, so concurrent openers run each
+/// exactly once.
+fn migrate(conn: &mut Connection, target: u32) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(storage)?;
+    tx.execute_batch(SCHEMA_VERSION_TABLE).map_err(storage)?;
+    let current: u32 = tx
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(storage)?;
+    if current > SCHEMA_VERSION {
+        return Err(Error::Storage(format!(
+            "the database has schema version {current}, newer than this wflo understands ({SCHEMA_VERSION}); upgrade wflo"
+        )));
+    }
+    let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
+    for m in MIGRATIONS_SQLITE
+        .iter()
+        .filter(|m| m.version > current && m.version <= target)
+    {
+        tx.execute_batch(m.sql)
+            .map_err(|e| Error::Storage(format!("migration {} failed: {e}", m.name)))?;
+        tx.execute(
+            "INSERT INTO schema_version (version, name, applied_at_ms) VALUES (?1, ?2, ?3)",
+            params![m.version, m.name, now as i64],
+        )
+        .map_err(storage)?;
+    }
+    tx.commit().map_err(storage)
+}
+
+fn write_calls(conn: &mut Connection, calls: &[CallRecord]) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(storage)?;
+    insert_calls(&tx, calls)?;
+    tx.commit().map_err(storage)
+}
+
+/// Inserts call records and adds their cost and count to their executions. A sequence number
+/// already taken (two processes resuming one execution) gets the next free one instead.
+fn insert_calls(tx: &rusqlite::Transaction<'_>, calls: &[CallRecord]) -> Result<()> {
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let mut insert = tx.prepare_cached(rows::INSERT_CALL).map_err(storage)?;
+    let mut renumber = tx
+        .prepare_cached(rows::INSERT_CALL_NEXT_SEQ)
+        .map_err(storage)?;
+    let mut totals: Vec<(&str, u64, u64)> = Vec::new();
+    for call in calls {
+        let inserted = insert
+            .execute(rusqlite::params_from_iter(rows::call_params(
+                call,
+                call.seq as i64,
+            )))
+            .map_err(storage)?;
+        if inserted == 0 {
+            renumber
+                .execute(rusqlite::params_from_iter(rows::call_params(call, 0)))
+                .map_err(storage)?;
+        }
+        let counted = u64::from(call.status != crate::records::CallStatus::Refused);
+        match totals.iter_mut().find(|t| t.0 == &*call.execution_id) {
+            Some(t) => {
+                t.1 += call.cost_nanos;
+                t.2 += counted;
+            }
+            None => totals.push((&call.execution_id, call.cost_nanos, counted)),
+        }
+    }
+    let mut update = tx
+        .prepare_cached("UPDATE workflow_executions SET spent_nanos = spent_nanos + ?2, calls = calls + ?3 WHERE id = ?1")
+        .map_err(storage)?;
+    for (id, cost, count) in totals {
+        update
+            .execute(params![id, cost as i64, count as i64])
+            .map_err(storage)?;
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn create_execution(&self, r: &ExecutionRecord) -> Result<()> {
+        self.write_tx(false, |tx| {
+            tx.execute(
+                "INSERT INTO workflow_executions (id, name, status, budget_nanos, spent_nanos, overrun_nanos, calls, \
+                 created_at_ms, updated_at_ms, finished_at_ms) VALUES (?1, ?2, ?3, ?4, 0, ?5, 0, ?6, ?7, ?8)",
+                params![
+                    r.id,
+                    r.name,
+                    r.status.as_str(),
+                    r.budget_nanos.map(|b| b as i64),
+                    r.overrun_nanos as i64,
+                    r.created_at_ms as i64,
+                    r.updated_at_ms as i64,
+                    r.finished_at_ms.map(|f| f as i64)
+                ],
+            )
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                    Error::Conflict(format!("execution {} already exists", r.id))
+                }
+                _ => storage(e),
+            })?;
+            Ok(())
+        })
+    }
+
+    fn update_execution(&self, r: &ExecutionRecord) -> Result<()> {
+        self.write_tx(true, |tx| update_execution(tx, r))
+    }
+
+    fn get_execution(&self, id: &str) -> Result<Option<ExecutionRecord>> {
+        self.read(|c| {
+            c.query_row(
+                &format!("{} WHERE id = ?1", rows::SELECT_EXECUTION),
+                [id],
+                rows::execution,
+            )
+            .optional()
+            .map_err(storage)
+        })
+    }
+
+    fn list_executions(&self, limit: usize) -> Result<Vec<ExecutionRecord>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare(&format!(
+                    "{} ORDER BY created_at_ms DESC, id LIMIT ?1",
+                    rows::SELECT_EXECUTION
+                ))
+                .map_err(storage)?;
+            let rows = stmt
+                .query_map([limit.min(i64::MAX as usize) as i64], rows::execution)
+                .map_err(storage)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(storage)
+        })
+    }
+
+    fn append_calls(&self, calls: Vec<CallRecord>) -> Result<()> {
+        self.check_open()?;
+        self.writer.push(calls);
+        Ok(())
+    }
+
+    fn list_calls(&self, execution_id: &str) -> Result<Vec<CallRecord>> {
+        self.flush()?;
+        self.read(|c| {
+            let mut stmt = c
+                .prepare(&format!(
+                    "{} WHERE execution_id = ?1 ORDER BY seq",
+                    rows::SELECT_CALL
+                ))
+                .map_err(storage)?;
+            let rows = stmt
+                .query_map([execution_id], rows::call)
+                .map_err(storage)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(storage)
+        })
+    }
+
+    fn save_checkpoint(
+        &self,
+        cp: NewCheckpoint<'_>,
+        execution: &ExecutionRecord,
+    ) -> Result<CheckpointInfo> {
+        let (encoding, bytes) = state_codec::encode(cp.state);
+        self.write_tx(true, |tx| {
+            update_execution(tx, execution)?;
+            let (sequence, parent): (i64, Option<i64>) = tx
+                .query_row(
+                    "SELECT COALESCE(MAX(sequence), 0) + 1, \
+                     (SELECT id FROM checkpoints WHERE execution_id = ?1 AND superseded = 0 ORDER BY sequence DESC LIMIT 1) \
+                     FROM checkpoints WHERE execution_id = ?1",
+                    [cp.execution_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(storage)?;
+            tx.prepare_cached(
+                "INSERT INTO checkpoints (execution_id, name, sequence, parent_id, spent_nanos, created_at_ms, superseded, \
+                 state, state_encoding, state_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9)",
+            )
+            .map_err(storage)?
+            .execute(params![
+                cp.execution_id,
+                cp.name,
+                sequence,
+                parent,
+                cp.spent_nanos as i64,
+                cp.created_at_ms as i64,
+                bytes,
+                encoding.as_str(),
+                cp.state.len() as i64
+            ])
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                    Error::NotFound(format!("execution {}", cp.execution_id))
+                }
+                _ => storage(e),
+            })?;
+            Ok(CheckpointInfo {
+                id: tx.last_insert_rowid() as u64,
+                execution_id: cp.execution_id.to_owned(),
+                name: cp.name.to_owned(),
+                sequence: sequence as u64,
+                parent_id: parent.map(|p| p as u64),
+                spent_nanos: cp.spent_nanos,
+                created_at_ms: cp.created_at_ms,
+                superseded: false,
+                state_bytes: cp.state.len() as u64,
+            })
+        })
+    }
+
+    fn list_checkpoints(&self, execution_id: &str) -> Result<Vec<CheckpointInfo>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "{} WHERE execution_id = ?1 ORDER BY sequence",
+                    rows::SELECT_CHECKPOINT
+                ))
+                .map_err(storage)?;
+            let rows = stmt
+                .query_map([execution_id], rows::checkpoint)
+                .map_err(storage)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(storage)
+        })
+    }
+
+    fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<String> {
+        self.read(|c| {
+            let row: Option<(Vec<u8>, String, i64)> = c
+                .prepare_cached("SELECT state, state_encoding, state_bytes FROM checkpoints WHERE execution_id = ?1 AND id = ?2")
+                .map_err(storage)?
+                .query_row(params![execution_id, checkpoint_id as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+                .map_err(storage)?;
+            let (bytes, encoding, len) = row.ok_or_else(|| {
+                Error::NotFound(format!("checkpoint {checkpoint_id} of execution {execution_id}"))
+            })?;
+            state_codec::decode(StateEncoding::from_name(&encoding)?, bytes, len as usize)
+        })
+    }
+
+    fn rollback(
+        &self,
+        execution_id: &str,
+        name: &str,
+        spent_nanos: Nanos,
+        at_ms: u64,
+    ) -> Result<RolledBack> {
+        self.write_tx(true, |tx| {
+            let target = tx
+                .query_row(
+                    &format!(
+                        "{} WHERE execution_id = ?1 AND name = ?2 AND superseded = 0 ORDER BY sequence DESC LIMIT 1",
+                        rows::SELECT_CHECKPOINT
+                    ),
+                    params![execution_id, name],
+                    rows::checkpoint,
+                )
+                .optional()
+                .map_err(storage)?
+                .ok_or_else(|| Error::NotFound(format!("no checkpoint named '{name}' in execution {execution_id}")))?;
+            let (bytes, encoding, len): (Vec<u8>, String, i64) = tx
+                .query_row(
+                    "SELECT state, state_encoding, state_bytes FROM checkpoints WHERE id = ?1",
+                    [target.id as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .map_err(storage)?;
+            let state = state_codec::decode(StateEncoding::from_name(&encoding)?, bytes, len as usize)?;
+            let superseded = tx
+                .execute(
+                    "UPDATE checkpoints SET superseded = 1 WHERE execution_id = ?1 AND sequence > ?2 AND superseded = 0",
+                    params![execution_id, target.sequence as i64],
+                )
+                .map_err(storage)? as u64;
+            tx.execute(
+                "INSERT INTO checkpoint_rollbacks (execution_id, checkpoint_id, checkpoint_name, superseded, spent_nanos, at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![execution_id, target.id as i64, name, superseded as i64, spent_nanos as i64, at_ms as i64],
+            )
+            .map_err(storage)?;
+            let rollback = RollbackRecord {
+                execution_id: execution_id.to_owned(),
+                checkpoint_id: Some(target.id),
+                checkpoint_name: name.to_owned(),
+                superseded,
+                spent_nanos,
+                at_ms,
+            };
+            Ok(RolledBack { checkpoint: target, state, rollback })
+        })
+    }
+
+    fn list_rollbacks(&self, execution_id: &str) -> Result<Vec<RollbackRecord>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT execution_id, checkpoint_id, checkpoint_name, superseded, spent_nanos, at_ms \
+                     FROM checkpoint_rollbacks WHERE execution_id = ?1 ORDER BY id",
+                )
+                .map_err(storage)?;
+            let rows = stmt.query_map([execution_id], rows::rollback).map_err(storage)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(storage)
+        })
+    }
+
+    fn prune_checkpoints(&self, execution_id: &str, keep_last: usize) -> Result<u64> {
+        self.write_tx(false, |tx| {
+            let n = tx
+                .execute(
+                    "DELETE FROM checkpoints WHERE execution_id = ?1 AND id NOT IN \
+                     (SELECT id FROM checkpoints WHERE execution_id = ?1 ORDER BY sequence DESC LIMIT ?2)",
+                    params![execution_id, keep_last.min(i64::MAX as usize) as i64],
+                )
+                .map_err(storage)?;
+            Ok(n as u64)
+        })
+    }
+
+    fn define_shared_scope(&self, def: &SharedScopeDef, now_ms: u64) -> Result<()> {
+        self.write_tx(false, |tx| budgets::define(tx, def, now_ms))
+    }
+
+    fn shared_scope(&self, name: &str, now_ms: u64) -> Result<SharedScopeFigures> {
+        self.read(|c| budgets::figures(c, name, now_ms))
+    }
+
+    fn reserve_shared(&self, r: &SharedReserve<'_>) -> Result<Vec<String>> {
+        self.write_tx(false, |tx| budgets::reserve(tx, r))
+    }
+
+    fn settle_shared(
+        &self,
+        id: &str,
+        keys: &[String],
+        actual: Nanos,
+        now_ms: u64,
+    ) -> Result<Nanos> {
+        self.write_tx(false, |tx| budgets::settle(tx, id, keys, actual, now_ms))
+    }
+
+    fn release_shared(&self, id: &str) -> Result<()> {
+        self.write_tx(false, |tx| budgets::release(tx, id))
+    }
+
+    fn renew_shared(&self, id: &str, lease_until_ms: u64) -> Result<bool> {
+        self.write_tx(false, |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE budget_reservations SET lease_until_ms = ?2 WHERE id = ?1",
+                    params![id, lease_until_ms as i64],
+                )
+                .map_err(storage)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn reclaim_expired_shared(&self, now_ms: u64) -> Result<u64> {
+        self.write_tx(false, |tx| budgets::reclaim_all(tx, now_ms))
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.write_tx(true, |_| Ok(()))
+    }
+
+    fn close(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.writer.stop();
+        self.flush()?;
+        self.closed.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
+fn update_execution(tx: &rusqlite::Transaction<'_>, r: &ExecutionRecord) -> Result<()> {
+    let n = tx
+        .prepare_cached(
+            "UPDATE workflow_executions SET status = ?2, budget_nanos = ?3, overrun_nanos = ?4, updated_at_ms = ?5, \
+             finished_at_ms = ?6 WHERE id = ?1",
+        )
+        .map_err(storage)?
+        .execute(params![
+            r.id,
+            r.status.as_str(),
+            r.budget_nanos.map(|b| b as i64),
+            r.overrun_nanos as i64,
+            r.updated_at_ms as i64,
+            r.finished_at_ms.map(|f| f as i64)
+        ])
+        .map_err(storage)?;
+    if n == 0 {
+        return Err(Error::NotFound(format!("execution {}", r.id)));
+    }
+    Ok(())
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // A store dropped without close still writes what it buffered.
+        let _ = self.close();
+    }
+}

@@ -1,0 +1,193 @@
+//! Which store a URL names, and where the default SQLite file lives.
+//!
+//! - `:memory:` — a private in-memory SQLite database
+//! - a plain path, `sqlite://relative/path.db`, `sqlite:///absolute/path.db` — SQLite
+//! - `postgres://…`, `postgresql://…`, `postgresql+asyncpg://…` (the old SDK's form) — PostgreSQL
+//! - `memory://` — the engine's in-process store (no SQL at all)
+//!
+//! With no URL: `WFLO_DATABASE_URL`, then `DATABASE_URL`, then [`default_sqlite_path`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use super::{MemoryStore, PostgresStore, Store};
+use crate::error::{Error, Result};
+
+/// A parsed store URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    Memory,
+    Sqlite {
+        path: String,
+        synchronous: Synchronous,
+    },
+    Postgres {
+        url: String,
+    },
+}
+
+impl StoreUrl {
+    /// Parses a store URL (see the module documentation). SQLite URLs accept
+    /// `?synchronous=full` (default `normal`).
+    pub fn parse(url: &str) -> Result<StoreUrl> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(Error::invalid("the database URL is empty"));
+        }
+        if url == "memory://" || url == "memory:" {
+            return Ok(StoreUrl::Memory);
+        }
+        for prefix in ["postgresql+asyncpg://", "postgres+asyncpg://"] {
+            if let Some(rest) = url.strip_prefix(prefix) {
+                return Ok(StoreUrl::Postgres {
+                    url: format!("postgresql://{rest}"),
+                });
+            }
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(StoreUrl::Postgres {
+                url: url.to_owned(),
+            });
+        }
+        let (path, query) = match url.strip_prefix("sqlite://") {
+            Some(rest) => rest.split_once('?').unwrap_or((rest, "")),
+            None => {
+                if let Some((scheme, _)) = url.split_once("://") {
+                    return Err(Error::invalid(format!(
+                        "unsupported database URL scheme '{scheme}://' (use a file path, sqlite://, postgres:// or postgresql://)"
+                    )));
+                }
+                (url, "")
+            }
+        };
+        if path.is_empty() {
+            return Err(Error::invalid(format!("'{url}' names no database file")));
+        }
+        let mut synchronous = Synchronous::Normal;
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("synchronous", v)) if v.eq_ignore_ascii_case("normal") => {
+                    synchronous = Synchronous::Normal
+                }
+                Some(("synchronous", v)) if v.eq_ignore_ascii_case("full") => {
+                    synchronous = Synchronous::Full
+                }
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "unsupported SQLite URL option '{pair}' (supported: synchronous=normal|full)"
+                    )));
+                }
+            }
+        }
+        Ok(StoreUrl::Sqlite {
+            path: path.to_owned(),
+            synchronous,
+        })
+    }
+}
+
+/// The default database file: `$WFLO_HOME/wflo.db`, else `$XDG_DATA_HOME/wflo/wflo.db`,
+/// else `~/.local/share/wflo/wflo.db`, else `./wflo.db`.
+pub fn default_sqlite_path() -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(home) = env("WFLO_HOME") {
+        return home.join("wflo.db");
+    }
+    if let Some(data) = env("XDG_DATA_HOME") {
+        return data.join("wflo").join("wflo.db");
+    }
+    if let Some(home) = env("HOME") {
+        return home
+            .join(".local")
+            .join("share")
+            .join("wflo")
+            .join("wflo.db");
+    }
+    PathBuf::from("wflo.db")
+}
+
+/// Opens the store a URL names.
+pub fn open_store(url: &str) -> Result<Arc<dyn Store>> {
+    Ok(match StoreUrl::parse(url)? {
+        StoreUrl::Memory => Arc::new(MemoryStore::new()),
+        StoreUrl::Sqlite { path, synchronous } => Arc::new(SqliteStore::open(
+            &path,
+            SqliteOptions {
+                synchronous,
+                ..SqliteOptions::default()
+            },
+        )?),
+        StoreUrl::Postgres { url } => Arc::new(PostgresStore::connect(&url)?),
+    })
+}
+
+/// Opens the store named by `WFLO_DATABASE_URL`, else `DATABASE_URL`, else the default SQLite
+/// file.
+pub fn open_store_from_env() -> Result<Arc<dyn Store>> {
+    for var in ["WFLO_DATABASE_URL", "DATABASE_URL"] {
+        if let Ok(url) = std::env::var(var) {
+            if !url.trim().is_empty() {
+                return open_store(&url);
+            }
+        }
+    }
+    open_store(&default_sqlite_path().to_string_lossy())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_their_store() {
+        let sqlite = |p: &str| StoreUrl::Sqlite {
+            path: p.into(),
+            synchronous: Synchronous::Normal,
+        };
+        assert_eq!(StoreUrl::parse(":memory:").unwrap(), sqlite(":memory:"));
+        assert_eq!(
+            StoreUrl::parse("data/wflo.db").unwrap(),
+            sqlite("data/wflo.db")
+        );
+        assert_eq!(
+            StoreUrl::parse("sqlite://data/wflo.db").unwrap(),
+            sqlite("data/wflo.db")
+        );
+        assert_eq!(
+            StoreUrl::parse("sqlite:///abs/wflo.db").unwrap(),
+            sqlite("/abs/wflo.db")
+        );
+        assert_eq!(
+            StoreUrl::parse("sqlite:///abs/wflo.db?synchronous=full").unwrap(),
+            StoreUrl::Sqlite {
+                path: "/abs/wflo.db".into(),
+                synchronous: Synchronous::Full
+            }
+        );
+        assert_eq!(
+            StoreUrl::parse("postgresql+asyncpg://u:p@localhost/wflo").unwrap(),
+            StoreUrl::Postgres {
+                url: "postgresql://u:p@localhost/wflo".into()
+            }
+        );
+        assert_eq!(
+            StoreUrl::parse("postgres://h/db").unwrap(),
+            StoreUrl::Postgres {
+                url: "postgres://h/db".into()
+            }
+        );
+        assert_eq!(StoreUrl::parse("memory://").unwrap(), StoreUrl::Memory);
+        for bad in ["", "mysql://x/y", "sqlite://", "sqlite://x.db?journal=off"] {
+            assert_eq!(
+                StoreUrl::parse(bad).unwrap_err().code(),
+                crate::ErrorCode::InvalidArgument,
+                "{bad}"
+            );
+        }
+    }
+}

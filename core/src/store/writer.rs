@@ -1,0 +1,189 @@
+//! Writes call records in batches on a background thread, so recording a call costs the hot
+//! path a push onto a vector, not a database round trip.
+//!
+//! Guarantees: records handed to [`CallWriter::push`] are written within `max_delay` (or as
+//! soon as `batch_size` are waiting); [`CallWriter::take_all`] hands every waiting record to
+//! the caller after any batch already being written has finished, which is how `flush`, a
+//! checkpoint and `close` make everything before them durable. After a crash, what is lost is
+//! at most the records pushed in the last `max_delay` (the waiting batch). A batch that fails
+//! to write stays queued and is retried; the error is reported by the next flush.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::error::{Error, Result};
+use crate::records::CallRecord;
+
+/// When batches are written.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterOptions {
+    /// Write as soon as this many records wait.
+    pub batch_size: usize,
+    /// Write records at the latest this long after they were pushed.
+    pub max_delay: Duration,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            batch_size: 512,
+            max_delay: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Writes one batch in one transaction.
+pub type BatchSink = Box<dyn FnMut(&[CallRecord]) -> Result<()> + Send>;
+
+#[derive(Default)]
+struct State {
+    pending: Vec<CallRecord>,
+    /// A batch taken by the writer thread and not yet written.
+    in_flight: bool,
+    stop: bool,
+    /// The last write error, reported (once) by the next `take_all`.
+    error: Option<Error>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the writer: records are waiting, or stop.
+    wake: Condvar,
+    /// Wakes flushers: the in-flight batch is done.
+    idle: Condvar,
+    options: WriterOptions,
+}
+
+/// The background writer of one store.
+pub struct CallWriter {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl CallWriter {
+    /// Starts the writer thread with the sink it writes batches to.
+    pub fn start(name: &str, options: WriterOptions, mut sink: BatchSink) -> Result<CallWriter> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            idle: Condvar::new(),
+            options,
+        });
+        let worker = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("wflo-{name}-writer"))
+            .spawn(move || worker.run(&mut sink))
+            .map_err(|e| Error::Internal(format!("cannot start the call writer: {e}")))?;
+        Ok(CallWriter {
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queues records for the next batch.
+    pub fn push(&self, calls: Vec<CallRecord>) {
+        let mut st = self.shared.state.lock();
+        let was_empty = st.pending.is_empty();
+        if was_empty && st.pending.capacity() == 0 {
+            st.pending = calls;
+        } else {
+            st.pending.extend(calls);
+        }
+        if was_empty || st.pending.len() >= self.shared.options.batch_size {
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// Every waiting record, once any batch being written has finished; the caller writes
+    /// them (or hands them back with [`CallWriter::restore`]). Reports a background write
+    /// error that happened since the last call.
+    pub fn take_all(&self) -> Result<Vec<CallRecord>> {
+        let mut st = self.shared.state.lock();
+        while st.in_flight {
+            self.shared.idle.wait(&mut st);
+        }
+        if let Some(e) = st.error.take() {
+            return Err(e);
+        }
+        Ok(std::mem::take(&mut st.pending))
+    }
+
+    /// Puts records the caller failed to write back at the front of the queue.
+    pub fn restore(&self, mut calls: Vec<CallRecord>) {
+        let mut st = self.shared.state.lock();
+        calls.append(&mut st.pending);
+        st.pending = calls;
+    }
+
+    /// Records waiting (not counting a batch being written), for tests and diagnostics.
+    pub fn pending(&self) -> usize {
+        self.shared.state.lock().pending.len()
+    }
+
+    /// Records waiting for this execution, in push order (for reads that must see them).
+    pub fn pending_for(&self, execution_id: &str) -> Vec<CallRecord> {
+        let st = self.shared.state.lock();
+        st.pending
+            .iter()
+            .filter(|c| &*c.execution_id == execution_id)
+            .cloned()
+            .collect()
+    }
+
+    /// Stops the thread after its current batch; waiting records stay for `take_all`.
+    pub fn stop(&self) {
+        self.shared.state.lock().stop = true;
+        self.shared.wake.notify_all();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for CallWriter {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Shared {
+    fn run(&self, sink: &mut BatchSink) {
+        let mut st = self.state.lock();
+        loop {
+            if st.stop {
+                return;
+            }
+            if st.pending.is_empty() {
+                self.wake.wait(&mut st);
+                continue;
+            }
+            // Give a short burst time to fill the batch, unless it is already full.
+            if st.pending.len() < self.options.batch_size {
+                let _ = self.wake.wait_for(&mut st, self.options.max_delay);
+                if st.stop || st.pending.is_empty() {
+                    continue;
+                }
+            }
+            let batch = std::mem::take(&mut st.pending);
+            st.in_flight = true;
+            drop(st);
+            let result = sink(&batch);
+            st = self.state.lock();
+            st.in_flight = false;
+            if let Err(e) = result {
+                // Keep the records (in order) and back off before the retry.
+                let mut rest = std::mem::take(&mut st.pending);
+                st.pending = batch;
+                st.pending.append(&mut rest);
+                st.error = Some(e);
+                self.idle.notify_all();
+                let _ = self.wake.wait_for(&mut st, self.options.max_delay * 5);
+                continue;
+            }
+            self.idle.notify_all();
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! One suite, every store: memory, SQLite (a real file) and PostgreSQL (a real server started
+//! by tests/pg/with-postgres.sh). What one store does, all must.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Backend, backends, unique};
+use wflo_core::clock::ManualClock;
+use wflo_core::store::{Period, open_store};
+use wflo_core::{
+    CallRequest, CallStatus, Engine, EngineConfig, ErrorCode, ExecutionOptions, ExecutionStatus,
+    Usage,
+};
+
+const PRICES: &str =
+    r#"{"models":[{"name":"s-model","input":1000000,"output":4000000,"max_output":1000}]}"#;
+
+fn engine(b: &Backend) -> Engine {
+    let engine = Engine::open(Some(&b.url)).unwrap_or_else(|e| panic!("{}: {e}", b.name));
+    engine.set_prices_json(PRICES).unwrap();
+    engine
+}
+
+fn engine_with_clock(b: &Backend, clock: Arc<ManualClock>) -> Engine {
+    let store = open_store(&b.url).unwrap();
+    let engine = Engine::new(EngineConfig {
+        store,
+        clock,
+        lease_ms: 1000,
+        ..EngineConfig::default()
+    });
+    engine.set_prices_json(PRICES).unwrap();
+    engine
+}
+
+fn req(input: u64, max_out: u64) -> CallRequest<'static> {
+    CallRequest {
+        model: "s-model",
+        input_tokens: input,
+        input_estimated: Some(false),
+        max_output_tokens: Some(max_out),
+        ..Default::default()
+    }
+}
+
+fn opts(budget: Option<u64>) -> ExecutionOptions {
+    ExecutionOptions {
+        name: "suite".into(),
+        budget_nanos: budget,
+        ..Default::default()
+    }
+}
+
+fn for_each_backend(test: impl Fn(&Backend)) {
+    for b in backends() {
+        eprintln!("-- {}", b.name);
+        test(&b);
+    }
+}
+
+#[test]
+fn executions_and_calls_are_stored_with_their_spend() {
+    for_each_backend(|b| {
+        let engine = engine(b);
+        let exec = engine.start_execution(opts(Some(100_000_000))).unwrap();
+        let id = exec.id().to_owned();
+        for i in 0..25u64 {
+            let mut r = exec
+                .scope(if i % 2 == 0 { "plan" } else { "act" }, None)
+                .unwrap()
+                .reserve(&req(100, 100))
+                .unwrap();
+            r.settle(Usage {
+                input: 100,
+                output: i,
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        assert_eq!(exec.reserve(&req(1, 1)).map(drop).err(), None);
+        let calls = exec.calls().unwrap();
+        assert_eq!(calls.len(), 26, "{}", b.name);
+        assert!(calls.windows(2).all(|w| w[0].seq < w[1].seq));
+        assert_eq!(calls.last().unwrap().status, CallStatus::Aborted);
+        let total: u64 = calls.iter().map(|c| c.cost_nanos).sum();
+        let record = engine.execution(&id).unwrap();
+        assert_eq!(
+            record.spent_nanos, total,
+            "{}: stored spend follows the calls",
+            b.name
+        );
+        assert_eq!(record.calls, 26);
+        assert_eq!(record.budget_nanos, Some(100_000_000));
+        exec.finish(ExecutionStatus::Completed).unwrap();
+        let record = engine.execution(&id).unwrap();
+        assert_eq!(record.status, ExecutionStatus::Completed);
+        assert!(record.finished_at_ms.is_some());
+        assert!(
+            engine
+                .list_executions(10)
+                .unwrap()
+                .iter()
+                .any(|e| e.id == id)
+        );
+        let stored = engine.breakdown(&id).unwrap();
+        assert_eq!(stored.total_nanos, total);
+        assert_eq!(stored.by_step.len(), 3);
+        // The same id again is a conflict.
+        let dup = engine.start_execution(ExecutionOptions {
+            id: Some(id.clone()),
+            ..opts(None)
+        });
+        assert_eq!(dup.unwrap_err().code(), ErrorCode::Conflict, "{}", b.name);
+        engine.close().unwrap();
+    });
+}
+
+#[test]
+fn checkpoints_roll_back_compress_and_prune() {
+    for_each_backend(|b| {
+        let engine = engine(b);
+        let exec = engine.start_execution(opts(None)).unwrap();
+        let a = exec.checkpoint("fetched", r#"{"step":1}"#).unwrap();
+        let big = format!(
+            "{{\"rows\":[{}]}}",
+            vec![r#"{"title":"a result","score":0.5,"tags":["x","y"]}"#; 3000].join(",")
+        );
+        let b2 = exec.checkpoint("analysed", &big).unwrap();
+        assert_eq!(b2.state_bytes, big.len() as u64);
+        assert_eq!(
+            exec.checkpoint_state(b2.id).unwrap(),
+            big,
+            "{}: large state round-trips",
+            b.name
+        );
+        exec.checkpoint("written", r#"{"step":3}"#).unwrap();
+        assert_eq!(
+            exec.rollback_to_checkpoint("fetched").unwrap(),
+            r#"{"step":1}"#
+        );
+        let list = exec.checkpoints().unwrap();
+        assert_eq!(
+            list.iter().map(|c| c.superseded).collect::<Vec<_>>(),
+            [false, true, true],
+            "{}",
+            b.name
+        );
+        let d = exec.checkpoint("analysed", r#"{"step":"2b"}"#).unwrap();
+        assert_eq!((d.sequence, d.parent_id), (4, Some(a.id)));
+        assert_eq!(
+            exec.latest_checkpoint().unwrap().unwrap().1,
+            r#"{"step":"2b"}"#
+        );
+        assert_eq!(exec.rollbacks().unwrap().len(), 1);
+        assert_eq!(exec.rollbacks().unwrap()[0].superseded, 2);
+        assert_eq!(
+            exec.rollback_to_checkpoint("written").unwrap_err().code(),
+            ErrorCode::NotFound
+        );
+        assert_eq!(exec.prune_checkpoints(1).unwrap(), 3);
+        assert_eq!(exec.checkpoints().unwrap().len(), 1);
+        assert_eq!(
+            exec.rollbacks().unwrap().len(),
+            1,
+            "{}: history survives pruning",
+            b.name
+        );
+    });
+}
+
+#[test]
+fn a_new_engine_resumes_with_spend_and_the_latest_checkpoint() {
+    for b in backends().into_iter().filter(|b| b.name != "memory") {
+        let id = {
+            let engine = engine(&b);
+            let exec = engine.start_execution(opts(Some(3_000_000))).unwrap();
+            exec.reserve(&req(1000, 250))
+                .unwrap()
+                .settle(Usage {
+                    input: 1000,
+                    output: 250,
+                    ..Default::default()
+                })
+                .unwrap();
+            exec.checkpoint("half", r#"{"done":1}"#).unwrap();
+            exec.reserve(&req(100, 10))
+                .unwrap()
+                .settle(Usage {
+                    input: 100,
+                    output: 10,
+                    ..Default::default()
+                })
+                .unwrap();
+            let id = exec.id().to_owned();
+            engine.close().unwrap();
+            id
+        };
+        let engine = engine(&b);
+        let again = engine.resume_execution(&id).unwrap();
+        let breakdown = again.breakdown().unwrap();
+        assert_eq!(breakdown.total_nanos, 2_000_000 + 140_000, "{}", b.name);
+        assert_eq!(breakdown.calls, 2);
+        assert_eq!(
+            again.latest_checkpoint().unwrap().unwrap().1,
+            r#"{"done":1}"#
+        );
+        assert_eq!(
+            again.reserve(&req(1000, 250)).unwrap_err().code(),
+            ErrorCode::BudgetExceeded
+        );
+        again
+            .reserve(&req(100, 10))
+            .unwrap()
+            .settle(Usage {
+                input: 100,
+                output: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        let calls = again.calls().unwrap();
+        assert_eq!(
+            calls.iter().map(|c| c.seq).collect::<Vec<_>>(),
+            [1, 2, 3, 4],
+            "{}",
+            b.name
+        );
+        let statuses: Vec<_> = calls.iter().map(|c| c.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                CallStatus::Ok,
+                CallStatus::Ok,
+                CallStatus::Refused,
+                CallStatus::Ok
+            ]
+        );
+    }
+}
+
+#[test]
+fn shared_scopes_hold_across_engines_and_reclaim_expired_leases() {
+    for_each_backend(|b| {
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        let one = engine_with_clock(b, clock.clone());
+        // A memory store is private to one engine; the others share the database.
+        let two = if b.name == "memory" {
+            one.clone()
+        } else {
+            engine_with_clock(b, clock.clone())
+        };
+        let tenant = unique("tenant");
+        one.define_shared_scope(&tenant, Some(5_000_000), Period::Month)
+            .unwrap();
+        let shared = ExecutionOptions {
+            shared_scopes: vec![tenant.clone()],
+            ..opts(None)
+        };
+        let e1 = one.start_execution(shared.clone()).unwrap();
+        let e2 = two.start_execution(shared.clone()).unwrap();
+        let mut r1 = e1.reserve(&req(1000, 500)).unwrap(); // 3_000_000
+        let refused = e2.reserve(&req(1000, 500)).unwrap_err();
+        assert_eq!(refused.code(), ErrorCode::BudgetExceeded, "{}", b.name);
+        match refused {
+            wflo_core::Error::BudgetExceeded(x) => {
+                assert!(x.scope.starts_with(&format!("{tenant}@")), "{}", x.scope);
+                assert_eq!((x.limit_nanos, x.reserved_nanos), (5_000_000, 3_000_000));
+            }
+            _ => unreachable!(),
+        }
+        r1.settle(Usage {
+            input: 1000,
+            output: 100,
+            ..Default::default()
+        })
+        .unwrap(); // 1_400_000
+        let mut r2 = e2.reserve(&req(1000, 500)).unwrap();
+        let figures = two.shared_scope(&tenant).unwrap();
+        assert_eq!(
+            (figures.spent_nanos, figures.reserved_nanos),
+            (1_400_000, 3_000_000),
+            "{}",
+            b.name
+        );
+        // r2's holder "dies": its lease ends and the next reservation reclaims it.
+        assert!(r2.renew().unwrap());
+        clock.advance(1_001);
+        let r3 = e1.reserve(&req(1000, 500)).unwrap();
+        let figures = one.shared_scope(&tenant).unwrap();
+        assert_eq!(
+            figures.reserved_nanos, 3_000_000,
+            "{}: the expired lease was reclaimed",
+            b.name
+        );
+        drop(r3);
+        // The late settle of the reclaimed reservation still books its spend, as an overrun.
+        let late = r2
+            .settle(Usage {
+                input: 1000,
+                output: 100,
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(late.overrun_nanos > 0);
+        let figures = one.shared_scope(&tenant).unwrap();
+        assert_eq!(
+            (figures.spent_nanos, figures.reserved_nanos),
+            (2_800_000, 0),
+            "{}",
+            b.name
+        );
+        assert!(
+            figures.refusing,
+            "{}: an overrun makes the shared scope refuse",
+            b.name
+        );
+        assert_eq!(
+            e1.reserve(&req(1, 1)).unwrap_err().code(),
+            ErrorCode::BudgetExceeded
+        );
+        // An undefined shared scope is refused at start.
+        let missing = ExecutionOptions {
+            shared_scopes: vec![unique("nobody")],
+            ..opts(None)
+        };
+        assert_eq!(
+            one.start_execution(missing).unwrap_err().code(),
+            ErrorCode::NotFound
+        );
+    });
+}
+
+#[test]
+fn daily_scopes_start_again_each_utc_day() {
+    for_each_backend(|b| {
+        let clock = Arc::new(ManualClock::new(1_798_761_599_000)); // 2026-12-31T23:59:59Z
+        let engine = engine_with_clock(b, clock.clone());
+        let team = unique("team");
+        engine
+            .define_shared_scope(&team, Some(3_000_000), Period::Day)
+            .unwrap();
+        let exec = engine
+            .start_execution(ExecutionOptions {
+                shared_scopes: vec![team.clone()],
+                ..opts(None)
+            })
+            .unwrap();
+        exec.reserve(&req(1000, 500))
+            .unwrap()
+            .settle(Usage {
+                input: 1000,
+                output: 500,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            exec.reserve(&req(1, 1)).unwrap_err().code(),
+            ErrorCode::BudgetExceeded
+        );
+        clock.advance(1_000);
+        let figures = engine.shared_scope(&team).unwrap();
+        assert_eq!(figures.key, format!("{team}@2027-01-01"), "{}", b.name);
+        assert_eq!(figures.spent_nanos, 0);
+        exec.reserve(&req(1000, 500)).unwrap();
+    });
+}
+
+#[test]
+fn bad_input_is_typed_and_loses_nothing() {
+    for_each_backend(|b| {
+        let engine = engine(b);
+        let exec = engine.start_execution(opts(None)).unwrap();
+        exec.checkpoint("good", r#"{"kept":true}"#).unwrap();
+        exec.reserve(&req(10, 10))
+            .unwrap()
+            .settle(Usage {
+                input: 10,
+                output: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            exec.checkpoint("bad", "{nope").unwrap_err().code(),
+            ErrorCode::InvalidArgument
+        );
+        let oversize = format!("\"{}\"", "x".repeat(wflo_core::DEFAULT_MAX_STATE_BYTES));
+        assert_eq!(
+            exec.checkpoint("big", &oversize).unwrap_err().code(),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            exec.rollback_to_checkpoint("never-saved")
+                .unwrap_err()
+                .code(),
+            ErrorCode::NotFound
+        );
+        assert_eq!(
+            engine
+                .resume_execution("exec-ffffffffffff")
+                .unwrap_err()
+                .code(),
+            ErrorCode::NotFound,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            engine.execution("exec-ffffffffffff").unwrap_err().code(),
+            ErrorCode::NotFound
+        );
+        assert_eq!(
+            engine
+                .define_shared_scope("", Some(1), Period::None)
+                .unwrap_err()
+                .code(),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(
+            engine
+                .define_shared_scope("a@b", Some(1), Period::None)
+                .unwrap_err()
+                .code(),
+            ErrorCode::InvalidArgument
+        );
+        assert_eq!(exec.checkpoints().unwrap().len(), 1, "{}", b.name);
+        assert_eq!(
+            exec.latest_checkpoint().unwrap().unwrap().1,
+            r#"{"kept":true}"#
+        );
+        assert_eq!(exec.calls().unwrap().len(), 1);
+    });
+}
+
+#[test]
+fn unreachable_databases_are_storage_errors() {
+    let err = Engine::open(Some("postgres://nobody@127.0.0.1:1/none")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Storage);
+    let err = Engine::open(Some("/proc/no/such/dir/wflo.db")).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Storage);
+    assert_eq!(
+        Engine::open(Some("mysql://x/y")).unwrap_err().code(),
+        ErrorCode::InvalidArgument
+    );
+}
