@@ -42,6 +42,8 @@ pub(crate) struct ExecutionInner {
 }
 
 pub(crate) struct ExecutionState {
+    /// What the store's row last said (status, budget, overrun), to skip rewriting it.
+    pub persisted: Option<(ExecutionStatus, Option<Nanos>, Nanos)>,
     pub status: ExecutionStatus,
     pub finished_at_ms: Option<u64>,
     pub agg: Aggregates,
@@ -99,6 +101,7 @@ impl ExecutionInner {
             created_at_ms: now,
             shared_scopes: options.shared_scopes,
             state: Mutex::new(ExecutionState {
+                persisted: Some((ExecutionStatus::Running, options.budget_nanos, 0)),
                 status: ExecutionStatus::Running,
                 finished_at_ms: None,
                 agg: Aggregates::default(),
@@ -132,6 +135,7 @@ impl ExecutionInner {
             created_at_ms: record.created_at_ms,
             shared_scopes,
             state: Mutex::new(ExecutionState {
+                persisted: None,
                 status: record.status,
                 finished_at_ms: record.finished_at_ms,
                 agg,
@@ -188,7 +192,16 @@ impl ExecutionInner {
     /// (The store writes buffered call records in the same transaction.)
     pub fn persist(&self) -> Result<()> {
         let record = self.record()?;
-        self.engine.store.update_execution(&record)
+        self.engine.store.update_execution(&record)?;
+        self.state.lock().persisted = Some(persist_key(&record));
+        Ok(())
+    }
+
+    /// The execution's row when it differs from what the store has.
+    pub fn changed_record(&self) -> Result<Option<ExecutionRecord>> {
+        let record = self.record()?;
+        let same = self.state.lock().persisted == Some(persist_key(&record));
+        Ok((!same).then_some(record))
     }
 
     /// Books a finished call: aggregates, then the store.
@@ -201,6 +214,10 @@ impl ExecutionInner {
         self.engine.store.append_calls(vec![call.clone()])?;
         Ok(call)
     }
+}
+
+fn persist_key(r: &ExecutionRecord) -> (ExecutionStatus, Option<Nanos>, Nanos) {
+    (r.status, r.budget_nanos, r.overrun_nanos)
 }
 
 impl Drop for ExecutionInner {
@@ -333,20 +350,30 @@ impl Execution {
                 state_json.len()
             )));
         }
-        serde_json::from_str::<serde::de::IgnoredAny>(state_json)
-            .map_err(|e| Error::invalid(format!("checkpoint state is not valid JSON: {e}")))?;
-        // One transaction: the buffered calls, the execution's row and the checkpoint.
-        let record = self.inner.record()?;
-        self.inner.engine.store.save_checkpoint(
+        let state = crate::store::state_codec::prepare(state_json)?;
+        // One transaction: the buffered calls, the execution's row (if it changed) and the
+        // checkpoint.
+        let changed = self.inner.changed_record()?;
+        let spent = self
+            .inner
+            .engine
+            .ledger
+            .snapshot(self.inner.root)?
+            .spent_nanos;
+        let info = self.inner.engine.store.save_checkpoint(
             NewCheckpoint {
                 execution_id: &self.inner.id,
                 name,
-                state: state_json,
-                spent_nanos: record.spent_nanos,
-                created_at_ms: record.updated_at_ms,
+                state: &state,
+                spent_nanos: spent,
+                created_at_ms: self.inner.engine.now_ms(),
             },
-            &record,
-        )
+            changed.as_ref(),
+        )?;
+        if let Some(record) = changed {
+            self.inner.state.lock().persisted = Some(persist_key(&record));
+        }
+        Ok(info)
     }
 
     /// Returns the state of the latest live checkpoint called `name`, records the rollback and

@@ -4,7 +4,6 @@
 ALTER TABLE checkpoints ADD COLUMN state_encoding TEXT NOT NULL DEFAULT 'json';
 ALTER TABLE checkpoints ADD COLUMN state_bytes BIGINT NOT NULL DEFAULT 0;
 UPDATE checkpoints SET state_bytes = octet_length(state);
-CREATE INDEX checkpoints_by_name ON checkpoints (execution_id, name, sequence);
 
 CREATE TABLE checkpoint_rollbacks (
     id              BIGSERIAL PRIMARY KEY,

@@ -42,8 +42,11 @@ CREATE TABLE llm_calls (
     PRIMARY KEY (execution_id, seq)
 );
 
+-- A checkpoint's id is (rowid of its execution << 32) | sequence: one execution's
+-- checkpoints are one contiguous range of the table's own b-tree, so saving one writes a
+-- single b-tree (no secondary index) and listing them is a range scan.
 CREATE TABLE checkpoints (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    id            INTEGER PRIMARY KEY,
     execution_id  TEXT NOT NULL REFERENCES workflow_executions (id),
     name          TEXT NOT NULL,
     sequence      INTEGER NOT NULL,
@@ -51,6 +54,5 @@ CREATE TABLE checkpoints (
     spent_nanos   INTEGER NOT NULL,
     created_at_ms INTEGER NOT NULL,
     superseded    INTEGER NOT NULL DEFAULT 0,
-    state         BLOB NOT NULL,
-    UNIQUE (execution_id, sequence)
+    state         BLOB NOT NULL
 );

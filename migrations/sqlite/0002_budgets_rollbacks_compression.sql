@@ -3,8 +3,7 @@
 
 ALTER TABLE checkpoints ADD COLUMN state_encoding TEXT NOT NULL DEFAULT 'json';
 ALTER TABLE checkpoints ADD COLUMN state_bytes INTEGER NOT NULL DEFAULT 0;
-UPDATE checkpoints SET state_bytes = length(state);
-CREATE INDEX checkpoints_by_name ON checkpoints (execution_id, name, sequence);
+UPDATE checkpoints SET state_bytes = length(CAST(state AS BLOB));
 
 CREATE TABLE checkpoint_rollbacks (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -177,11 +177,16 @@ impl Store for MemoryStore {
     fn save_checkpoint(
         &self,
         cp: NewCheckpoint<'_>,
-        execution: &ExecutionRecord,
+        execution: Option<&ExecutionRecord>,
     ) -> Result<CheckpointInfo> {
-        self.update_execution(execution)?;
+        if let Some(execution) = execution {
+            self.update_execution(execution)?;
+        }
         let mut d = self.data.lock();
         open(&d)?;
+        if !d.executions.contains_key(cp.execution_id) {
+            return Err(Error::NotFound(format!("execution {}", cp.execution_id)));
+        }
         d.next_checkpoint_id += 1;
         let id = d.next_checkpoint_id;
         let list = d.checkpoints.entry(cp.execution_id.to_owned()).or_default();
@@ -200,9 +205,14 @@ impl Store for MemoryStore {
             spent_nanos: cp.spent_nanos,
             created_at_ms: cp.created_at_ms,
             superseded: false,
-            state_bytes: cp.state.len() as u64,
+            state_bytes: cp.state.json_len as u64,
         };
-        list.push((info.clone(), cp.state.to_owned()));
+        let state = super::state_codec::decode(
+            cp.state.encoding,
+            cp.state.bytes.clone(),
+            cp.state.json_len,
+        )?;
+        list.push((info.clone(), state));
         Ok(info)
     }
 

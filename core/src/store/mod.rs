@@ -13,7 +13,7 @@ mod migrate;
 mod period;
 mod postgres;
 mod sqlite;
-mod state_codec;
+pub mod state_codec;
 mod url;
 mod writer;
 
@@ -22,6 +22,7 @@ pub use migrate::{Dialect, MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration, SC
 pub use period::Period;
 pub use postgres::PostgresStore;
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
+pub use state_codec::EncodedState;
 pub use url::{StoreUrl, default_sqlite_path, open_store, open_store_from_env};
 pub use writer::{CallWriter, WriterOptions};
 
@@ -34,8 +35,8 @@ use crate::records::{CallRecord, CheckpointInfo, ExecutionRecord, RollbackRecord
 pub struct NewCheckpoint<'a> {
     pub execution_id: &'a str,
     pub name: &'a str,
-    /// The state as JSON text (already validated by the engine).
-    pub state: &'a str,
+    /// The state, checked and encoded (see [`state_codec::prepare`]).
+    pub state: &'a EncodedState,
     pub spent_nanos: Nanos,
     pub created_at_ms: u64,
 }
@@ -112,7 +113,7 @@ pub trait Store: Send + Sync {
     fn save_checkpoint(
         &self,
         checkpoint: NewCheckpoint<'_>,
-        execution: &ExecutionRecord,
+        execution: Option<&ExecutionRecord>,
     ) -> Result<CheckpointInfo>;
     /// An execution's checkpoints in sequence order, superseded ones included.
     fn list_checkpoints(&self, execution_id: &str) -> Result<Vec<CheckpointInfo>>;

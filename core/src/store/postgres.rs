@@ -100,11 +100,19 @@ impl PostgresStore {
         let pool = {
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
             runtime.spawn(async move {
-                let pool = PgPoolOptions::new()
-                    .max_connections(8)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect(&url_owned)
-                    .await;
+                // One direct connection first: an unreachable server or a bad password fails
+                // at once with its own message, instead of after the pool's retries.
+                let pool = async {
+                    use sqlx::Connection;
+                    let probe = sqlx::postgres::PgConnection::connect(&url_owned).await?;
+                    let _ = probe.close().await;
+                    PgPoolOptions::new()
+                        .max_connections(8)
+                        .acquire_timeout(Duration::from_secs(10))
+                        .connect(&url_owned)
+                        .await
+                }
+                .await;
                 let _ = tx.send(pool);
             });
             rx.recv()
@@ -514,17 +522,20 @@ impl Store for PostgresStore {
     fn save_checkpoint(
         &self,
         cp: NewCheckpoint<'_>,
-        execution: &ExecutionRecord,
+        execution: Option<&ExecutionRecord>,
     ) -> Result<CheckpointInfo> {
-        let (encoding, bytes) = state_codec::encode(cp.state);
+        let (encoding, bytes) = (cp.state.encoding, cp.state.bytes.clone());
         let (execution, exec_id, name) = (
-            execution.clone(),
+            execution.cloned(),
             cp.execution_id.to_owned(),
             cp.name.to_owned(),
         );
-        let (spent, created, state_len) = (cp.spent_nanos, cp.created_at_ms, cp.state.len() as u64);
+        let (spent, created, state_len) =
+            (cp.spent_nanos, cp.created_at_ms, cp.state.json_len as u64);
         self.write_tx(true, move |mut tx| async move {
-            update_execution(&mut tx, &execution).await?;
+            if let Some(execution) = &execution {
+                update_execution(&mut tx, execution).await?;
+            }
             // Serialise checkpoint numbering of one execution across processes.
             sqlx::query("SELECT id FROM workflow_executions WHERE id = $1 FOR UPDATE")
                 .bind(&exec_id)

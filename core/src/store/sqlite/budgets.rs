@@ -2,7 +2,7 @@
 //! caller's `BEGIN IMMEDIATE` transaction, which holds the database's write lock — so no other
 //! process can book between the check and the write.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::storage;
 use crate::error::{BudgetExceeded, Error, Result};
@@ -14,7 +14,7 @@ fn u(v: i64) -> u64 {
     v.max(0) as u64
 }
 
-pub fn define(tx: &Transaction<'_>, def: &SharedScopeDef, now_ms: u64) -> Result<()> {
+pub fn define(tx: &Connection, def: &SharedScopeDef, now_ms: u64) -> Result<()> {
     crate::store::memory::check_scope_name(&def.name)?;
     tx.execute(
         "INSERT INTO budget_scope_defs (name, limit_nanos, period, updated_at_ms) VALUES (?1, ?2, ?3, ?4) \
@@ -66,7 +66,7 @@ pub fn figures(c: &Connection, name: &str, now_ms: u64) -> Result<SharedScopeFig
 }
 
 /// Returns the lease-expired reservations of one scope row to its headroom.
-fn reclaim(tx: &Transaction<'_>, key: &str, now_ms: u64) -> Result<()> {
+fn reclaim(tx: &Connection, key: &str, now_ms: u64) -> Result<()> {
     tx.prepare_cached(
         "UPDATE budget_scopes SET reserved_nanos = reserved_nanos - COALESCE((SELECT SUM(amount_nanos) \
          FROM budget_reservations WHERE scope_key = ?1 AND lease_until_ms <= ?2), 0) WHERE key = ?1",
@@ -83,7 +83,7 @@ fn reclaim(tx: &Transaction<'_>, key: &str, now_ms: u64) -> Result<()> {
     Ok(())
 }
 
-pub fn reserve(tx: &Transaction<'_>, r: &SharedReserve<'_>) -> Result<Vec<String>> {
+pub fn reserve(tx: &Connection, r: &SharedReserve<'_>) -> Result<Vec<String>> {
     let mut keys = Vec::with_capacity(r.scopes.len());
     for name in r.scopes {
         let (limit, period) = definition(tx, name)?;
@@ -151,7 +151,7 @@ pub fn reserve(tx: &Transaction<'_>, r: &SharedReserve<'_>) -> Result<Vec<String
 }
 
 pub fn settle(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     id: &str,
     keys: &[String],
     actual: Nanos,
@@ -180,7 +180,7 @@ pub fn settle(
     Ok(worst)
 }
 
-pub fn release(tx: &Transaction<'_>, id: &str) -> Result<()> {
+pub fn release(tx: &Connection, id: &str) -> Result<()> {
     tx.prepare_cached(
         "UPDATE budget_scopes SET reserved_nanos = reserved_nanos - (SELECT amount_nanos FROM budget_reservations \
          WHERE id = ?1 AND scope_key = budget_scopes.key) \
@@ -196,7 +196,7 @@ pub fn release(tx: &Transaction<'_>, id: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn reclaim_all(tx: &Transaction<'_>, now_ms: u64) -> Result<u64> {
+pub fn reclaim_all(tx: &Connection, now_ms: u64) -> Result<u64> {
     tx.execute(
         "UPDATE budget_scopes SET reserved_nanos = reserved_nanos - COALESCE((SELECT SUM(amount_nanos) \
          FROM budget_reservations WHERE scope_key = budget_scopes.key AND lease_until_ms <= ?1), 0) \

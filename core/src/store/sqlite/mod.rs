@@ -6,6 +6,7 @@
 //! store, shared by the caller's threads and the background call writer.
 
 mod budgets;
+mod checkpoints;
 mod rows;
 
 use std::path::Path;
@@ -17,7 +18,6 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::migrate::{MIGRATIONS_SQLITE, SCHEMA_VERSION, SCHEMA_VERSION_TABLE};
-use super::state_codec::{self, StateEncoding};
 use super::writer::{CallWriter, WriterOptions};
 use super::{NewCheckpoint, RolledBack, SharedReserve, SharedScopeDef, SharedScopeFigures, Store};
 use crate::error::{Error, Result};
@@ -130,7 +130,7 @@ impl SqliteStore {
         let writer = CallWriter::start(
             "sqlite",
             options.writer,
-            Box::new(move |batch| write_calls(&mut sink_conn.lock(), batch)),
+            Box::new(move |batch| write_calls(&sink_conn.lock(), batch)),
         )?;
         Ok(SqliteStore {
             path: path.to_owned(),
@@ -155,27 +155,18 @@ impl SqliteStore {
 
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction, writing the waiting call records first
     /// when `with_calls` (so what the transaction commits never precedes a call it follows).
-    fn write_tx<T>(
-        &self,
-        with_calls: bool,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
-    ) -> Result<T> {
+    fn write_tx<T>(&self, with_calls: bool, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         self.check_open()?;
         let calls = if with_calls {
             self.writer.take_all()?
         } else {
             Vec::new()
         };
-        let mut conn = self.conn.lock();
-        let result = (|| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(storage)?;
-            insert_calls(&tx, &calls)?;
-            let value = f(&tx)?;
-            tx.commit().map_err(storage)?;
-            Ok(value)
-        })();
+        let conn = self.conn.lock();
+        let result = immediate(&conn, |tx| {
+            insert_calls(tx, &calls)?;
+            f(tx)
+        });
         drop(conn);
         if result.is_err() && !calls.is_empty() {
             self.writer.restore(calls);
@@ -242,17 +233,42 @@ fn migrate(conn: &mut Connection, target: u32) -> Result<()> {
     tx.commit().map_err(storage)
 }
 
-fn write_calls(conn: &mut Connection, calls: &[CallRecord]) -> Result<()> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
+fn write_calls(conn: &Connection, calls: &[CallRecord]) -> Result<()> {
+    immediate(conn, |tx| insert_calls(tx, calls))
+}
+
+/// Runs `f` between `BEGIN IMMEDIATE` and `COMMIT` (`ROLLBACK` when it fails). The three
+/// statements are prepared once per connection: parsing them again on every transaction cost
+/// a fifth of a small checkpoint's time.
+fn immediate<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    conn.prepare_cached("BEGIN IMMEDIATE")
+        .and_then(|mut s| s.execute([]))
         .map_err(storage)?;
-    insert_calls(&tx, calls)?;
-    tx.commit().map_err(storage)
+    match f(conn) {
+        Ok(value) => match conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut s| s.execute([]))
+        {
+            Ok(_) => Ok(value),
+            Err(e) => {
+                let _ = conn
+                    .prepare_cached("ROLLBACK")
+                    .and_then(|mut s| s.execute([]));
+                Err(storage(e))
+            }
+        },
+        Err(e) => {
+            let _ = conn
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]));
+            Err(e)
+        }
+    }
 }
 
 /// Inserts call records and adds their cost and count to their executions. A sequence number
 /// already taken (two processes resuming one execution) gets the next free one instead.
-fn insert_calls(tx: &rusqlite::Transaction<'_>, calls: &[CallRecord]) -> Result<()> {
+fn insert_calls(tx: &Connection, calls: &[CallRecord]) -> Result<()> {
     if calls.is_empty() {
         return Ok(());
     }
@@ -380,84 +396,22 @@ impl Store for SqliteStore {
     fn save_checkpoint(
         &self,
         cp: NewCheckpoint<'_>,
-        execution: &ExecutionRecord,
+        execution: Option<&ExecutionRecord>,
     ) -> Result<CheckpointInfo> {
-        let (encoding, bytes) = state_codec::encode(cp.state);
         self.write_tx(true, |tx| {
-            update_execution(tx, execution)?;
-            let (sequence, parent): (i64, Option<i64>) = tx
-                .query_row(
-                    "SELECT COALESCE(MAX(sequence), 0) + 1, \
-                     (SELECT id FROM checkpoints WHERE execution_id = ?1 AND superseded = 0 ORDER BY sequence DESC LIMIT 1) \
-                     FROM checkpoints WHERE execution_id = ?1",
-                    [cp.execution_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .map_err(storage)?;
-            tx.prepare_cached(
-                "INSERT INTO checkpoints (execution_id, name, sequence, parent_id, spent_nanos, created_at_ms, superseded, \
-                 state, state_encoding, state_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8, ?9)",
-            )
-            .map_err(storage)?
-            .execute(params![
-                cp.execution_id,
-                cp.name,
-                sequence,
-                parent,
-                cp.spent_nanos as i64,
-                cp.created_at_ms as i64,
-                bytes,
-                encoding.as_str(),
-                cp.state.len() as i64
-            ])
-            .map_err(|e| match e.sqlite_error_code() {
-                Some(rusqlite::ErrorCode::ConstraintViolation) => {
-                    Error::NotFound(format!("execution {}", cp.execution_id))
-                }
-                _ => storage(e),
-            })?;
-            Ok(CheckpointInfo {
-                id: tx.last_insert_rowid() as u64,
-                execution_id: cp.execution_id.to_owned(),
-                name: cp.name.to_owned(),
-                sequence: sequence as u64,
-                parent_id: parent.map(|p| p as u64),
-                spent_nanos: cp.spent_nanos,
-                created_at_ms: cp.created_at_ms,
-                superseded: false,
-                state_bytes: cp.state.len() as u64,
-            })
+            if let Some(execution) = execution {
+                update_execution(tx, execution)?;
+            }
+            checkpoints::save(tx, &cp)
         })
     }
 
     fn list_checkpoints(&self, execution_id: &str) -> Result<Vec<CheckpointInfo>> {
-        self.read(|c| {
-            let mut stmt = c
-                .prepare_cached(&format!(
-                    "{} WHERE execution_id = ?1 ORDER BY sequence",
-                    rows::SELECT_CHECKPOINT
-                ))
-                .map_err(storage)?;
-            let rows = stmt
-                .query_map([execution_id], rows::checkpoint)
-                .map_err(storage)?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(storage)
-        })
+        self.read(|c| checkpoints::list(c, execution_id))
     }
 
     fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<String> {
-        self.read(|c| {
-            let row: Option<(Vec<u8>, String, i64)> = c
-                .prepare_cached("SELECT state, state_encoding, state_bytes FROM checkpoints WHERE execution_id = ?1 AND id = ?2")
-                .map_err(storage)?
-                .query_row(params![execution_id, checkpoint_id as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()
-                .map_err(storage)?;
-            let (bytes, encoding, len) = row.ok_or_else(|| {
-                Error::NotFound(format!("checkpoint {checkpoint_id} of execution {execution_id}"))
-            })?;
-            state_codec::decode(StateEncoding::from_name(&encoding)?, bytes, len as usize)
-        })
+        self.read(|c| checkpoints::state(c, execution_id, checkpoint_id))
     }
 
     fn rollback(
@@ -468,47 +422,7 @@ impl Store for SqliteStore {
         at_ms: u64,
     ) -> Result<RolledBack> {
         self.write_tx(true, |tx| {
-            let target = tx
-                .query_row(
-                    &format!(
-                        "{} WHERE execution_id = ?1 AND name = ?2 AND superseded = 0 ORDER BY sequence DESC LIMIT 1",
-                        rows::SELECT_CHECKPOINT
-                    ),
-                    params![execution_id, name],
-                    rows::checkpoint,
-                )
-                .optional()
-                .map_err(storage)?
-                .ok_or_else(|| Error::NotFound(format!("no checkpoint named '{name}' in execution {execution_id}")))?;
-            let (bytes, encoding, len): (Vec<u8>, String, i64) = tx
-                .query_row(
-                    "SELECT state, state_encoding, state_bytes FROM checkpoints WHERE id = ?1",
-                    [target.id as i64],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .map_err(storage)?;
-            let state = state_codec::decode(StateEncoding::from_name(&encoding)?, bytes, len as usize)?;
-            let superseded = tx
-                .execute(
-                    "UPDATE checkpoints SET superseded = 1 WHERE execution_id = ?1 AND sequence > ?2 AND superseded = 0",
-                    params![execution_id, target.sequence as i64],
-                )
-                .map_err(storage)? as u64;
-            tx.execute(
-                "INSERT INTO checkpoint_rollbacks (execution_id, checkpoint_id, checkpoint_name, superseded, spent_nanos, at_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![execution_id, target.id as i64, name, superseded as i64, spent_nanos as i64, at_ms as i64],
-            )
-            .map_err(storage)?;
-            let rollback = RollbackRecord {
-                execution_id: execution_id.to_owned(),
-                checkpoint_id: Some(target.id),
-                checkpoint_name: name.to_owned(),
-                superseded,
-                spent_nanos,
-                at_ms,
-            };
-            Ok(RolledBack { checkpoint: target, state, rollback })
+            checkpoints::rollback(tx, execution_id, name, spent_nanos, at_ms)
         })
     }
 
@@ -526,16 +440,7 @@ impl Store for SqliteStore {
     }
 
     fn prune_checkpoints(&self, execution_id: &str, keep_last: usize) -> Result<u64> {
-        self.write_tx(false, |tx| {
-            let n = tx
-                .execute(
-                    "DELETE FROM checkpoints WHERE execution_id = ?1 AND id NOT IN \
-                     (SELECT id FROM checkpoints WHERE execution_id = ?1 ORDER BY sequence DESC LIMIT ?2)",
-                    params![execution_id, keep_last.min(i64::MAX as usize) as i64],
-                )
-                .map_err(storage)?;
-            Ok(n as u64)
-        })
+        self.write_tx(false, |tx| checkpoints::prune(tx, execution_id, keep_last))
     }
 
     fn define_shared_scope(&self, def: &SharedScopeDef, now_ms: u64) -> Result<()> {
@@ -595,7 +500,7 @@ impl Store for SqliteStore {
     }
 }
 
-fn update_execution(tx: &rusqlite::Transaction<'_>, r: &ExecutionRecord) -> Result<()> {
+fn update_execution(tx: &Connection, r: &ExecutionRecord) -> Result<()> {
     let n = tx
         .prepare_cached(
             "UPDATE workflow_executions SET status = ?2, budget_nanos = ?3, overrun_nanos = ?4, updated_at_ms = ?5, \

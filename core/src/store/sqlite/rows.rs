@@ -149,3 +149,13 @@ pub fn rollback(r: &Row<'_>) -> rusqlite::Result<RollbackRecord> {
         at_ms: u(r.get(5)?),
     })
 }
+
+/// `(state, encoding, length)` of a checkpoint; the state may have been written as TEXT
+/// (SQLite keeps the type a value was written with) or BLOB.
+pub fn state(r: &Row<'_>) -> rusqlite::Result<(Vec<u8>, String, i64)> {
+    let bytes = match r.get_ref(0)? {
+        rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b.to_vec(),
+        _ => return Err(bad(0, "checkpoint state is neither text nor blob".into())),
+    };
+    Ok((bytes, r.get(1)?, r.get(2)?))
+}
