@@ -18,8 +18,9 @@ CARGO ?= cargo
 
 test: lint test-rust
 
+# The store suites run against a real PostgreSQL that the script starts and stops.
 test-rust:
-	$(CARGO) test --workspace --all-targets
+	WFLO_REQUIRE_POSTGRES=1 tests/pg/with-postgres.sh $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 	$(CARGO) run -q -p wflo-core --example quick_tour
 	python3 tests/readme_snippets.py
@@ -34,6 +35,9 @@ corpus:
 bench: bench-rust
 
 bench-rust: corpus
-	$(CARGO) build --release -p wflo-core --example cold_start
+	$(CARGO) build --release -p wflo-core --example cold_start --example shared_bench
 	@for i in 1 2 3 4 5; do $(CARGO_TARGET_DIR)/release/examples/cold_start; done
 	$(CARGO) bench -p wflo-core
+	@rm -f $(WFLO_CACHE)/shared-bench.db*
+	$(CARGO_TARGET_DIR)/release/examples/shared_bench $(WFLO_CACHE)/shared-bench.db 4 1 5
+	tests/pg/with-postgres.sh sh -c '$(CARGO_TARGET_DIR)/release/examples/shared_bench "$$WFLO_TEST_POSTGRES_URL" 8 1 5'

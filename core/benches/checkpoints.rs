@@ -11,8 +11,11 @@ use rusqlite::{Connection, params};
 use wflo_core::store::{SqliteOptions, SqliteStore, Synchronous};
 use wflo_core::{Engine, EngineConfig, Execution, ExecutionOptions};
 
-const ROUNDS: usize = 5;
-const SAVES_PER_ROUND: usize = 400;
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` runs this once, quickly, as a
+/// smoke test.
+fn full_run() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
 
 fn state(target: usize) -> String {
     // A plausible agent state: a list of documents with text and metadata.
@@ -45,13 +48,13 @@ impl Stats {
     }
 }
 
-fn raw_floor(conn: &Connection, state: &str, out: &mut Stats) {
+fn raw_floor(conn: &Connection, state: &str, saves: usize, out: &mut Stats) {
     let mut stmt = conn
         .prepare_cached(
             "INSERT INTO raw_checkpoints (execution_id, name, state) VALUES (?1, ?2, ?3)",
         )
         .unwrap();
-    for i in 0..SAVES_PER_ROUND {
+    for i in 0..saves {
         let t = Instant::now();
         stmt.execute(params![
             "exec-0123456789ab",
@@ -63,8 +66,8 @@ fn raw_floor(conn: &Connection, state: &str, out: &mut Stats) {
     }
 }
 
-fn wflo_saves(exec: &Execution, state: &str, out: &mut Stats) {
-    for i in 0..SAVES_PER_ROUND {
+fn wflo_saves(exec: &Execution, state: &str, saves: usize, out: &mut Stats) {
+    for i in 0..saves {
         let t = Instant::now();
         exec.checkpoint(&format!("step-{i}"), state).unwrap();
         out.samples.push(t.elapsed());
@@ -72,10 +75,9 @@ fn wflo_saves(exec: &Execution, state: &str, out: &mut Stats) {
 }
 
 fn main() {
+    let (rounds, saves) = if full_run() { (5, 400) } else { (1, 10) };
     let dir = tempfile::tempdir().unwrap();
-    println!(
-        "checkpoint save on SQLite (WAL), {ROUNDS} interleaved rounds × {SAVES_PER_ROUND} saves"
-    );
+    println!("checkpoint save on SQLite (WAL), {rounds} interleaved rounds × {saves} saves");
     println!("| sync | state | contender | p50 µs | p99 µs | saves/s | p50 vs raw |");
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for sync in [Synchronous::Normal, Synchronous::Full] {
@@ -112,9 +114,9 @@ fn main() {
             ))
             .unwrap();
             let (mut w, mut r) = (Stats { samples: vec![] }, Stats { samples: vec![] });
-            for _ in 0..ROUNDS {
-                raw_floor(&raw, &state, &mut r);
-                wflo_saves(&exec, &state, &mut w);
+            for _ in 0..rounds {
+                raw_floor(&raw, &state, saves, &mut r);
+                wflo_saves(&exec, &state, saves, &mut w);
             }
             let raw_p50 = r.pct(0.5);
             let label = if size < 10_000 { "1 KB" } else { "100 KB" };
