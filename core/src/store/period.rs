@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::clock::civil_date;
 use crate::error::{Error, Result};
 
 /// How often a shared scope's spend starts again from zero.
@@ -48,29 +49,12 @@ impl Period {
     }
 }
 
-/// The UTC calendar date of a Unix time in milliseconds (proleptic Gregorian).
-fn civil_date(ms: u64) -> (i64, u32, u32) {
-    let days = (ms / 86_400_000) as i64;
-    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn keys_follow_the_utc_calendar() {
-        assert_eq!(civil_date(0), (1970, 1, 1));
         // 2024-02-29T23:59:59.999Z and the next millisecond.
         assert_eq!(Period::Day.key("t", 1_709_251_199_999), "t@2024-02-29");
         assert_eq!(Period::Day.key("t", 1_709_251_200_000), "t@2024-03-01");

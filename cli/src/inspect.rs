@@ -1,0 +1,279 @@
+//! The inspection commands: executions, one execution, checkpoints, prices, models, costs and
+//! token counts — an aligned table for people, `--json` for machines.
+
+use std::io::Read;
+
+use serde_json::json;
+use wflo_core::clock::format_utc;
+use wflo_core::money::format_usd;
+use wflo_core::{Engine, Usage};
+
+use crate::table::Table;
+use crate::{Db, Output};
+
+pub type CliResult = Result<(), String>;
+
+pub fn engine(db: &Db) -> Result<Engine, String> {
+    Engine::open(db.db.as_deref()).map_err(|e| e.to_string())
+}
+
+fn usd(nanos: u64) -> String {
+    format!("${}", format_usd(nanos))
+}
+
+fn opt_usd(nanos: Option<u64>) -> String {
+    nanos.map_or("-".into(), usd)
+}
+
+/// A price in pico-USD per token as USD per million tokens.
+fn per_million(picos: u64) -> String {
+    let micro = picos; // pico-USD per token == micro-USD per million tokens
+    let whole = micro / 1_000_000;
+    let frac = format!("{:06}", micro % 1_000_000);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() { format!("${whole}") } else { format!("${whole}.{frac}") }
+}
+
+fn print_json(value: &impl serde::Serialize) -> CliResult {
+    println!("{}", serde_json::to_string_pretty(value).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+pub fn executions(db: &Db, limit: usize, out: &Output) -> CliResult {
+    let engine = engine(db)?;
+    let list = engine.list_executions(limit).map_err(|e| e.to_string())?;
+    if out.json {
+        return print_json(&list);
+    }
+    if list.is_empty() {
+        println!("no executions yet");
+        return Ok(());
+    }
+    let mut t = Table::new(&["ID", "NAME", "STATUS", "SPENT", "BUDGET", "CALLS", "CREATED"]);
+    for e in &list {
+        t.row(vec![
+            e.id.clone(),
+            e.name.clone(),
+            e.status.as_str().into(),
+            usd(e.spent_nanos),
+            opt_usd(e.budget_nanos),
+            e.calls.to_string(),
+            format_utc(e.created_at_ms),
+        ]);
+    }
+    print!("{}", t.render());
+    Ok(())
+}
+
+pub fn show(db: &Db, id: &str, out: &Output) -> CliResult {
+    let engine = engine(db)?;
+    let record = engine.execution(id).map_err(|e| e.to_string())?;
+    let breakdown = engine.breakdown(id).map_err(|e| e.to_string())?;
+    let calls = engine.calls(id).map_err(|e| e.to_string())?;
+    let checkpoints = engine.checkpoints(id).map_err(|e| e.to_string())?;
+    let rollbacks = engine.rollbacks(id).map_err(|e| e.to_string())?;
+    if out.json {
+        return print_json(&json!({
+            "execution": record, "breakdown": breakdown, "calls": calls,
+            "checkpoints": checkpoints, "rollbacks": rollbacks
+        }));
+    }
+    println!("{}  {}  ({})", record.id, record.name, record.status.as_str());
+    println!(
+        "spent {} of {}  ·  remaining {}  ·  {} calls, {} refused, {} estimated{}",
+        usd(breakdown.total_nanos),
+        opt_usd(breakdown.budget_nanos),
+        opt_usd(breakdown.remaining_nanos),
+        breakdown.calls,
+        breakdown.refused_calls,
+        breakdown.estimated_calls,
+        if breakdown.overrun_nanos > 0 { format!("  ·  overrun {}", usd(breakdown.overrun_nanos)) } else { String::new() }
+    );
+    println!("started {}", format_utc(record.created_at_ms));
+    println!("\ncalls");
+    let mut t = Table::new(&["#", "STEP", "MODEL", "STATUS", "INPUT", "OUTPUT", "CACHED", "REASONING", "COST", "MS"]);
+    for c in &calls {
+        t.row(vec![
+            c.seq.to_string(),
+            if c.step.is_empty() { "-".into() } else { c.step.to_string() },
+            c.model.as_deref().unwrap_or(&c.requested_model).to_string(),
+            format!("{}{}", c.status.as_str(), if c.estimated { " (est.)" } else { "" }),
+            c.usage.input.to_string(),
+            c.usage.output.to_string(),
+            (c.usage.cache_read + c.usage.cache_write_5m + c.usage.cache_write_1h).to_string(),
+            c.usage.reasoning.to_string(),
+            usd(c.cost_nanos),
+            c.latency_ms.to_string(),
+        ]);
+    }
+    print!("{}", t.render());
+    println!("\nby model");
+    let mut t = Table::new(&["MODEL", "CALLS", "INPUT", "OUTPUT", "COST"]);
+    for m in &breakdown.by_model {
+        t.row(vec![m.model.clone(), m.calls.to_string(), m.usage.input.to_string(), m.usage.output.to_string(), usd(m.cost_nanos)]);
+    }
+    print!("{}", t.render());
+    println!("\nby step");
+    let mut t = Table::new(&["STEP", "CALLS", "REFUSED", "COST"]);
+    for s in &breakdown.by_step {
+        t.row(vec![
+            if s.step.is_empty() { "(execution)".into() } else { s.step.clone() },
+            s.calls.to_string(),
+            s.refused.to_string(),
+            usd(s.cost_nanos),
+        ]);
+    }
+    print!("{}", t.render());
+    println!("\ncheckpoints");
+    print!("{}", checkpoint_table(&checkpoints).render());
+    for r in &rollbacks {
+        println!(
+            "rolled back to '{}' at {} (spent then {}, {} checkpoint(s) superseded)",
+            r.checkpoint_name,
+            format_utc(r.at_ms),
+            usd(r.spent_nanos),
+            r.superseded
+        );
+    }
+    Ok(())
+}
+
+fn checkpoint_table(list: &[wflo_core::CheckpointInfo]) -> Table {
+    let mut t = Table::new(&["SEQ", "NAME", "ID", "PARENT", "SPENT", "BYTES", "STATE", "SAVED"]);
+    for c in list {
+        t.row(vec![
+            c.sequence.to_string(),
+            c.name.clone(),
+            c.id.to_string(),
+            c.parent_id.map_or("-".into(), |p| p.to_string()),
+            usd(c.spent_nanos),
+            c.state_bytes.to_string(),
+            if c.superseded { "superseded".into() } else { "live".into() },
+            format_utc(c.created_at_ms),
+        ]);
+    }
+    t
+}
+
+pub fn checkpoints(db: &Db, id: &str, out: &Output) -> CliResult {
+    let engine = engine(db)?;
+    let list = engine.checkpoints(id).map_err(|e| e.to_string())?;
+    if out.json {
+        return print_json(&list);
+    }
+    if list.is_empty() {
+        println!("execution {id} has no checkpoints");
+        return Ok(());
+    }
+    print!("{}", checkpoint_table(&list).render());
+    Ok(())
+}
+
+pub fn price(model: &str, out: &Output) -> CliResult {
+    let engine = Engine::in_memory();
+    let resolved = engine.resolve_model(model).map_err(|e| e.to_string())?;
+    let p = &resolved.price;
+    if out.json {
+        return print_json(&json!({
+            "requested": model, "resolved": p.name, "resolution": resolved.resolution,
+            "units": "pico-USD per token", "price": p, "source": engine.prices().source()
+        }));
+    }
+    println!("{model} → {} ({:?}){}", p.name, resolved.resolution, if p.deprecated { ", deprecated" } else { "" });
+    println!("provider {}  ·  mode {}", p.provider, p.mode);
+    let mut t = Table::new(&["TOKENS", "USD / 1M", "PICO-USD / TOKEN"]);
+    let mut add = |label: &str, v: Option<u64>| {
+        if let Some(v) = v {
+            t.row(vec![label.into(), per_million(v), v.to_string()]);
+        }
+    };
+    add("input", Some(p.input));
+    add("output", Some(p.output));
+    add("cache read", p.cache_read);
+    add("cache write 5m", p.cache_write_5m);
+    add("cache write 1h", p.cache_write_1h);
+    add("reasoning", p.reasoning);
+    print!("{}", t.render());
+    for tier in &p.tiers {
+        let parts: Vec<String> = [("input", tier.input), ("output", tier.output), ("cache read", tier.cache_read), ("cache write 5m", tier.cache_write_5m), ("cache write 1h", tier.cache_write_1h), ("reasoning", tier.reasoning)]
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k} {}", per_million(v))))
+            .collect();
+        println!("prompt above {} tokens: all tokens at {}", tier.above, parts.join(", "));
+    }
+    let limit = |v: Option<u64>| v.map_or("-".into(), |v| v.to_string());
+    println!("max input {} tokens  ·  max output {} tokens", limit(p.max_input), limit(p.max_output));
+    if let Some(d) = &p.deprecation_date {
+        println!("provider deprecation date {d}");
+    }
+    let src = engine.prices().source();
+    println!("source: {} {} ({}), taken {}", src.package, src.version, src.license, src.retrieved);
+    Ok(())
+}
+
+pub fn models(provider: Option<&str>, out: &Output) -> CliResult {
+    let engine = Engine::in_memory();
+    let list = engine.prices().models(provider);
+    if out.json {
+        return print_json(&list);
+    }
+    if list.is_empty() {
+        return Err(format!("no models for provider '{}'", provider.unwrap_or("")));
+    }
+    let mut t = Table::new(&["MODEL", "PROVIDER", "MODE", "INPUT / 1M", "OUTPUT / 1M", "CACHE READ / 1M", "STATUS"]);
+    for p in &list {
+        t.row(vec![
+            p.name.clone(),
+            p.provider.clone(),
+            p.mode.clone(),
+            per_million(p.input),
+            per_million(p.output),
+            p.cache_read.map_or("-".into(), per_million),
+            if p.deprecated { "deprecated".into() } else { "current".into() },
+        ]);
+    }
+    print!("{}", t.render());
+    println!("{} models", list.len());
+    Ok(())
+}
+
+pub fn cost(model: &str, usage: &Usage, out: &Output) -> CliResult {
+    let engine = Engine::in_memory();
+    let quote = engine.cost(model, usage).map_err(|e| e.to_string())?;
+    if out.json {
+        return print_json(&quote);
+    }
+    println!("{} → {}: {} ({} nano-USD)", model, quote.model, usd(quote.cost_nanos), quote.cost_nanos);
+    println!(
+        "input {} · cache read {} · cache write 5m {} · cache write 1h {} · output {} · reasoning {}",
+        usage.input, usage.cache_read, usage.cache_write_5m, usage.cache_write_1h, usage.output, usage.reasoning
+    );
+    Ok(())
+}
+
+pub fn tokens(model: &str, chat: bool, file: Option<&str>, out: &Output) -> CliResult {
+    let text = match file {
+        None | Some("-") => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).map_err(|e| format!("cannot read standard input: {e}"))?;
+            s
+        }
+        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?,
+    };
+    let engine = Engine::in_memory();
+    let count = if chat {
+        engine.count_chat_tokens(model, &text).map_err(|e| e.to_string())?
+    } else {
+        engine.count_tokens(model, &text)
+    };
+    if out.json {
+        return print_json(&count);
+    }
+    println!(
+        "{} tokens ({}{})",
+        count.tokens,
+        count.encoding.name(),
+        if count.estimated { ", an estimate: this provider has no offline tokenizer" } else { "" }
+    );
+    Ok(())
+}
