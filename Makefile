@@ -1,7 +1,10 @@
 # wflo — build, test and benchmark every face of the engine.
 #
+#   make demo        build and run `wflo demo` (mock LLM server, embedded SQLite, no API key)
 #   make test        everything CI runs (.ci/run calls it)
 #   make test-rust   the Rust workspace only (fast iteration)
+#   make test-mock   the mock LLM server against the official openai/anthropic Python packages
+#   make test-report the HTML report in headless Chromium
 #   make lint        rustfmt and clippy, warnings as errors
 #   make bench       criterion benchmarks and the cold-start probe, figures printed
 #
@@ -14,9 +17,26 @@ export CARGO_TARGET_DIR ?= $(WFLO_CACHE)/target
 export WFLO_CORPUS_DIR ?= $(WFLO_CACHE)/corpus
 CARGO ?= cargo
 
-.PHONY: test test-rust lint bench bench-rust corpus
+.PHONY: demo test test-rust test-mock test-report lint bench bench-rust corpus build
 
-test: lint test-rust
+WFLO_BIN := $(CARGO_TARGET_DIR)/debug/wflo
+export WFLO_BIN
+
+demo:
+	$(CARGO) build -p wflo-cli
+	$(WFLO_BIN) demo
+
+test: lint test-rust test-mock test-report
+
+build:
+	$(CARGO) build -p wflo-cli
+
+test-mock: build
+	V=$$(tests/tools/venv.sh mock tests/mock/requirements.txt) && $$V/bin/pytest -q tests/mock
+
+test-report: build
+	tests/report/install-chromium.sh
+	python3 tests/report/test_report.py
 
 # The store suites run against a real PostgreSQL that the script starts and stops.
 test-rust:

@@ -31,11 +31,18 @@ fn per_million(picos: u64) -> String {
     let whole = micro / 1_000_000;
     let frac = format!("{:06}", micro % 1_000_000);
     let frac = frac.trim_end_matches('0');
-    if frac.is_empty() { format!("${whole}") } else { format!("${whole}.{frac}") }
+    if frac.is_empty() {
+        format!("${whole}")
+    } else {
+        format!("${whole}.{frac}")
+    }
 }
 
 fn print_json(value: &impl serde::Serialize) -> CliResult {
-    println!("{}", serde_json::to_string_pretty(value).map_err(|e| e.to_string())?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).map_err(|e| e.to_string())?
+    );
     Ok(())
 }
 
@@ -49,7 +56,9 @@ pub fn executions(db: &Db, limit: usize, out: &Output) -> CliResult {
         println!("no executions yet");
         return Ok(());
     }
-    let mut t = Table::new(&["ID", "NAME", "STATUS", "SPENT", "BUDGET", "CALLS", "CREATED"]);
+    let mut t = Table::new(&[
+        "ID", "NAME", "STATUS", "SPENT", "BUDGET", "CALLS", "CREATED",
+    ]);
     for e in &list {
         t.row(vec![
             e.id.clone(),
@@ -78,7 +87,12 @@ pub fn show(db: &Db, id: &str, out: &Output) -> CliResult {
             "checkpoints": checkpoints, "rollbacks": rollbacks
         }));
     }
-    println!("{}  {}  ({})", record.id, record.name, record.status.as_str());
+    println!(
+        "{}  {}  ({})",
+        record.id,
+        record.name,
+        record.status.as_str()
+    );
     println!(
         "spent {} of {}  ·  remaining {}  ·  {} calls, {} refused, {} estimated{}",
         usd(breakdown.total_nanos),
@@ -87,17 +101,40 @@ pub fn show(db: &Db, id: &str, out: &Output) -> CliResult {
         breakdown.calls,
         breakdown.refused_calls,
         breakdown.estimated_calls,
-        if breakdown.overrun_nanos > 0 { format!("  ·  overrun {}", usd(breakdown.overrun_nanos)) } else { String::new() }
+        if breakdown.overrun_nanos > 0 {
+            format!("  ·  overrun {}", usd(breakdown.overrun_nanos))
+        } else {
+            String::new()
+        }
     );
     println!("started {}", format_utc(record.created_at_ms));
     println!("\ncalls");
-    let mut t = Table::new(&["#", "STEP", "MODEL", "STATUS", "INPUT", "OUTPUT", "CACHED", "REASONING", "COST", "MS"]);
+    let mut t = Table::new(&[
+        "#",
+        "STEP",
+        "MODEL",
+        "STATUS",
+        "INPUT",
+        "OUTPUT",
+        "CACHED",
+        "REASONING",
+        "COST",
+        "MS",
+    ]);
     for c in &calls {
         t.row(vec![
             c.seq.to_string(),
-            if c.step.is_empty() { "-".into() } else { c.step.to_string() },
+            if c.step.is_empty() {
+                "-".into()
+            } else {
+                c.step.to_string()
+            },
             c.model.as_deref().unwrap_or(&c.requested_model).to_string(),
-            format!("{}{}", c.status.as_str(), if c.estimated { " (est.)" } else { "" }),
+            format!(
+                "{}{}",
+                c.status.as_str(),
+                if c.estimated { " (est.)" } else { "" }
+            ),
             c.usage.input.to_string(),
             c.usage.output.to_string(),
             (c.usage.cache_read + c.usage.cache_write_5m + c.usage.cache_write_1h).to_string(),
@@ -110,14 +147,24 @@ pub fn show(db: &Db, id: &str, out: &Output) -> CliResult {
     println!("\nby model");
     let mut t = Table::new(&["MODEL", "CALLS", "INPUT", "OUTPUT", "COST"]);
     for m in &breakdown.by_model {
-        t.row(vec![m.model.clone(), m.calls.to_string(), m.usage.input.to_string(), m.usage.output.to_string(), usd(m.cost_nanos)]);
+        t.row(vec![
+            m.model.clone(),
+            m.calls.to_string(),
+            m.usage.input.to_string(),
+            m.usage.output.to_string(),
+            usd(m.cost_nanos),
+        ]);
     }
     print!("{}", t.render());
     println!("\nby step");
     let mut t = Table::new(&["STEP", "CALLS", "REFUSED", "COST"]);
     for s in &breakdown.by_step {
         t.row(vec![
-            if s.step.is_empty() { "(execution)".into() } else { s.step.clone() },
+            if s.step.is_empty() {
+                "(execution)".into()
+            } else {
+                s.step.clone()
+            },
             s.calls.to_string(),
             s.refused.to_string(),
             usd(s.cost_nanos),
@@ -139,7 +186,9 @@ pub fn show(db: &Db, id: &str, out: &Output) -> CliResult {
 }
 
 fn checkpoint_table(list: &[wflo_core::CheckpointInfo]) -> Table {
-    let mut t = Table::new(&["SEQ", "NAME", "ID", "PARENT", "SPENT", "BYTES", "STATE", "SAVED"]);
+    let mut t = Table::new(&[
+        "SEQ", "NAME", "ID", "PARENT", "SPENT", "BYTES", "STATE", "SAVED",
+    ]);
     for c in list {
         t.row(vec![
             c.sequence.to_string(),
@@ -148,7 +197,11 @@ fn checkpoint_table(list: &[wflo_core::CheckpointInfo]) -> Table {
             c.parent_id.map_or("-".into(), |p| p.to_string()),
             usd(c.spent_nanos),
             c.state_bytes.to_string(),
-            if c.superseded { "superseded".into() } else { "live".into() },
+            if c.superseded {
+                "superseded".into()
+            } else {
+                "live".into()
+            },
             format_utc(c.created_at_ms),
         ]);
     }
@@ -179,7 +232,12 @@ pub fn price(model: &str, out: &Output) -> CliResult {
             "units": "pico-USD per token", "price": p, "source": engine.prices().source()
         }));
     }
-    println!("{model} → {} ({:?}){}", p.name, resolved.resolution, if p.deprecated { ", deprecated" } else { "" });
+    println!(
+        "{model} → {} ({:?}){}",
+        p.name,
+        resolved.resolution,
+        if p.deprecated { ", deprecated" } else { "" }
+    );
     println!("provider {}  ·  mode {}", p.provider, p.mode);
     let mut t = Table::new(&["TOKENS", "USD / 1M", "PICO-USD / TOKEN"]);
     let mut add = |label: &str, v: Option<u64>| {
@@ -195,19 +253,37 @@ pub fn price(model: &str, out: &Output) -> CliResult {
     add("reasoning", p.reasoning);
     print!("{}", t.render());
     for tier in &p.tiers {
-        let parts: Vec<String> = [("input", tier.input), ("output", tier.output), ("cache read", tier.cache_read), ("cache write 5m", tier.cache_write_5m), ("cache write 1h", tier.cache_write_1h), ("reasoning", tier.reasoning)]
-            .iter()
-            .filter_map(|(k, v)| v.map(|v| format!("{k} {}", per_million(v))))
-            .collect();
-        println!("prompt above {} tokens: all tokens at {}", tier.above, parts.join(", "));
+        let parts: Vec<String> = [
+            ("input", tier.input),
+            ("output", tier.output),
+            ("cache read", tier.cache_read),
+            ("cache write 5m", tier.cache_write_5m),
+            ("cache write 1h", tier.cache_write_1h),
+            ("reasoning", tier.reasoning),
+        ]
+        .iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k} {}", per_million(v))))
+        .collect();
+        println!(
+            "prompt above {} tokens: all tokens at {}",
+            tier.above,
+            parts.join(", ")
+        );
     }
     let limit = |v: Option<u64>| v.map_or("-".into(), |v| v.to_string());
-    println!("max input {} tokens  ·  max output {} tokens", limit(p.max_input), limit(p.max_output));
+    println!(
+        "max input {} tokens  ·  max output {} tokens",
+        limit(p.max_input),
+        limit(p.max_output)
+    );
     if let Some(d) = &p.deprecation_date {
         println!("provider deprecation date {d}");
     }
     let src = engine.prices().source();
-    println!("source: {} {} ({}), taken {}", src.package, src.version, src.license, src.retrieved);
+    println!(
+        "source: {} {} ({}), taken {}",
+        src.package, src.version, src.license, src.retrieved
+    );
     Ok(())
 }
 
@@ -218,9 +294,20 @@ pub fn models(provider: Option<&str>, out: &Output) -> CliResult {
         return print_json(&list);
     }
     if list.is_empty() {
-        return Err(format!("no models for provider '{}'", provider.unwrap_or("")));
+        return Err(format!(
+            "no models for provider '{}'",
+            provider.unwrap_or("")
+        ));
     }
-    let mut t = Table::new(&["MODEL", "PROVIDER", "MODE", "INPUT / 1M", "OUTPUT / 1M", "CACHE READ / 1M", "STATUS"]);
+    let mut t = Table::new(&[
+        "MODEL",
+        "PROVIDER",
+        "MODE",
+        "INPUT / 1M",
+        "OUTPUT / 1M",
+        "CACHE READ / 1M",
+        "STATUS",
+    ]);
     for p in &list {
         t.row(vec![
             p.name.clone(),
@@ -229,7 +316,11 @@ pub fn models(provider: Option<&str>, out: &Output) -> CliResult {
             per_million(p.input),
             per_million(p.output),
             p.cache_read.map_or("-".into(), per_million),
-            if p.deprecated { "deprecated".into() } else { "current".into() },
+            if p.deprecated {
+                "deprecated".into()
+            } else {
+                "current".into()
+            },
         ]);
     }
     print!("{}", t.render());
@@ -243,10 +334,21 @@ pub fn cost(model: &str, usage: &Usage, out: &Output) -> CliResult {
     if out.json {
         return print_json(&quote);
     }
-    println!("{} → {}: {} ({} nano-USD)", model, quote.model, usd(quote.cost_nanos), quote.cost_nanos);
+    println!(
+        "{} → {}: {} ({} nano-USD)",
+        model,
+        quote.model,
+        usd(quote.cost_nanos),
+        quote.cost_nanos
+    );
     println!(
         "input {} · cache read {} · cache write 5m {} · cache write 1h {} · output {} · reasoning {}",
-        usage.input, usage.cache_read, usage.cache_write_5m, usage.cache_write_1h, usage.output, usage.reasoning
+        usage.input,
+        usage.cache_read,
+        usage.cache_write_5m,
+        usage.cache_write_1h,
+        usage.output,
+        usage.reasoning
     );
     Ok(())
 }
@@ -255,14 +357,20 @@ pub fn tokens(model: &str, chat: bool, file: Option<&str>, out: &Output) -> CliR
     let text = match file {
         None | Some("-") => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| format!("cannot read standard input: {e}"))?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| format!("cannot read standard input: {e}"))?;
             s
         }
-        Some(path) => std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?,
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?
+        }
     };
     let engine = Engine::in_memory();
     let count = if chat {
-        engine.count_chat_tokens(model, &text).map_err(|e| e.to_string())?
+        engine
+            .count_chat_tokens(model, &text)
+            .map_err(|e| e.to_string())?
     } else {
         engine.count_tokens(model, &text)
     };
@@ -273,7 +381,11 @@ pub fn tokens(model: &str, chat: bool, file: Option<&str>, out: &Output) -> CliR
         "{} tokens ({}{})",
         count.tokens,
         count.encoding.name(),
-        if count.estimated { ", an estimate: this provider has no offline tokenizer" } else { "" }
+        if count.estimated {
+            ", an estimate: this provider has no offline tokenizer"
+        } else {
+            ""
+        }
     );
     Ok(())
 }

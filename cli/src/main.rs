@@ -13,7 +13,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "wflo", version, about = "Meter, budget and checkpoint LLM calls", propagate_version = true)]
+#[command(
+    name = "wflo",
+    version,
+    about = "Meter, budget and checkpoint LLM calls",
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -139,15 +144,42 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes away
+    // (`wflo models | head`) instead of failing on the broken pipe.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::MockLlm { port, host, allow_remote } => mock_llm(&host, port, allow_remote),
+        Command::MockLlm {
+            port,
+            host,
+            allow_remote,
+        } => mock_llm(&host, port, allow_remote),
         Command::Executions { limit, db, out } => inspect::executions(&db, limit, &out),
-        Command::Show { execution_id, db, out } => inspect::show(&db, &execution_id, &out),
-        Command::Checkpoints { execution_id, db, out } => inspect::checkpoints(&db, &execution_id, &out),
+        Command::Show {
+            execution_id,
+            db,
+            out,
+        } => inspect::show(&db, &execution_id, &out),
+        Command::Checkpoints {
+            execution_id,
+            db,
+            out,
+        } => inspect::checkpoints(&db, &execution_id, &out),
         Command::Price { model, out } => inspect::price(&model, &out),
         Command::Models { provider, out } => inspect::models(provider.as_deref(), &out),
-        Command::Cost { model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, reasoning_tokens, out } => {
+        Command::Cost {
+            model,
+            input_tokens,
+            output_tokens,
+            cache_read_tokens,
+            cache_write_tokens,
+            cache_write_1h_tokens,
+            reasoning_tokens,
+            out,
+        } => {
             let usage = wflo_core::Usage {
                 input: input_tokens,
                 output: output_tokens,
@@ -158,8 +190,17 @@ fn main() -> ExitCode {
             };
             inspect::cost(&model, &usage, &out)
         }
-        Command::Tokens { model, chat, file, out } => inspect::tokens(&model, chat, file.as_deref(), &out),
-        Command::Report { execution_id, html, db } => report::write(&db, &execution_id, &html).map(|path| {
+        Command::Tokens {
+            model,
+            chat,
+            file,
+            out,
+        } => inspect::tokens(&model, chat, file.as_deref(), &out),
+        Command::Report {
+            execution_id,
+            html,
+            db,
+        } => report::write(&db, &execution_id, &html).map(|path| {
             println!("report written to {path}");
         }),
         Command::Demo { db, report, live } => demo::run(&db, report.as_deref(), live),
@@ -174,12 +215,20 @@ fn main() -> ExitCode {
 }
 
 fn mock_llm(host: &str, port: u16, allow_remote: bool) -> Result<(), String> {
-    let server = mock::MockServer::start(host, port, allow_remote).map_err(|e| format!("mock-llm: {e}"))?;
-    println!("wflo mock-llm listening on http://{}", server.addr());
-    println!("  OpenAI base URL:    {}", server.openai_base_url());
-    println!("  Anthropic base URL: {}", server.anthropic_base_url());
+    let server =
+        mock::MockServer::start(host, port, allow_remote).map_err(|e| format!("mock-llm: {e}"))?;
+    // One write: a reader that takes the first line and goes away must not meet a second
+    // write (a closed pipe would end the server).
+    let banner = format!(
+        "wflo mock-llm listening on http://{}\n  OpenAI base URL:    {}\n  Anthropic base URL: {}\n",
+        server.addr(),
+        server.openai_base_url(),
+        server.anthropic_base_url()
+    );
     use std::io::Write;
-    let _ = std::io::stdout().flush();
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    drop(out);
     loop {
         std::thread::park();
     }

@@ -63,7 +63,8 @@ pub fn call(
     clamp: bool,
 ) -> Result<Answer, CallError> {
     let messages = json!([{"role": "user", "content": prompt}]);
-    let engine_count = wflo_core::tokens::count_chat(model, &messages).map_err(CallError::Engine)?;
+    let engine_count =
+        wflo_core::tokens::count_chat(model, &messages).map_err(CallError::Engine)?;
     let mut reservation = scope
         .reserve(&CallRequest {
             model,
@@ -107,11 +108,18 @@ pub fn call(
         let _ = reservation.release(CallStatus::Error, Some(&format!("HTTP {status}")));
         return Err(CallError::Provider(format!("HTTP {status}: {text}")));
     }
-    let record = reservation.settle_json(format, &text).map_err(CallError::Engine)?;
+    let record = reservation
+        .settle_json(format, &text)
+        .map_err(CallError::Engine)?;
     let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     let answer = match api {
-        Api::OpenAiChat => value.pointer("/choices/0/message/content").and_then(Value::as_str),
+        Api::OpenAiChat => value
+            .pointer("/choices/0/message/content")
+            .and_then(Value::as_str),
         Api::AnthropicMessages => value.pointer("/content/0/text").and_then(Value::as_str),
     };
-    Ok(Answer { text: answer.unwrap_or_default().to_owned(), record })
+    Ok(Answer {
+        text: answer.unwrap_or_default().to_owned(),
+        record,
+    })
 }

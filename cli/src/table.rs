@@ -8,7 +8,10 @@ pub struct Table {
 
 impl Table {
     pub fn new(header: &[&str]) -> Table {
-        Table { header: header.iter().map(|h| h.to_string()).collect(), rows: Vec::new() }
+        Table {
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+        }
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
@@ -26,7 +29,11 @@ impl Table {
         }
         for row in &self.rows {
             for (i, cell) in row.iter().enumerate().take(cols) {
-                let looks_numeric = cell.trim_start_matches(['$', '-']).chars().next().is_some_and(|c| c.is_ascii_digit());
+                let looks_numeric = cell
+                    .trim_start_matches(['$', '-'])
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit());
                 numeric[i] &= looks_numeric || cell.is_empty() || cell == "-";
             }
         }

@@ -61,7 +61,12 @@ pub fn civil_date(ms: u64) -> (i64, u32, u32) {
 pub fn format_utc(ms: u64) -> String {
     let (y, m, d) = civil_date(ms);
     let secs = (ms / 1000) % 86_400;
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z", secs / 3600, (secs / 60) % 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
 }
 
 #[cfg(test)]

@@ -20,7 +20,15 @@ pub fn error(stream: &mut TcpStream, status: u16, message: &str) -> io::Result<(
         _ => "api_error",
     };
     let body = json!({"type": "error", "error": {"type": kind, "message": message}}).to_string();
-    write_json(stream, status, &body, &[("retry-after", "0".into()), ("request-id", "req_mock".into())])
+    write_json(
+        stream,
+        status,
+        &body,
+        &[
+            ("retry-after", "0".into()),
+            ("request-id", "req_mock".into()),
+        ],
+    )
 }
 
 fn usage(r: &Reply, output_tokens: u64) -> Value {
@@ -70,8 +78,10 @@ pub fn messages(stream: &mut TcpStream, body: &Value, d: &Directives, id: u64) -
         content.push(json!({"type": "thinking", "thinking": r.reasoning_text, "signature": "mock-signature"}));
     }
     match &r.tool {
-        Some((name, args)) => content.push(json!({"type": "tool_use", "id": "toolu_mock1", "name": name,
-            "input": serde_json::from_str::<Value>(args).unwrap_or(Value::Null)})),
+        Some((name, args)) => content.push(
+            json!({"type": "tool_use", "id": "toolu_mock1", "name": name,
+            "input": serde_json::from_str::<Value>(args).unwrap_or(Value::Null)}),
+        ),
         None => content.push(json!({"type": "text", "text": r.text})),
     }
     let streaming = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
@@ -80,7 +90,12 @@ pub fn messages(stream: &mut TcpStream, body: &Value, d: &Directives, id: u64) -
             "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": content,
             "stop_reason": stop_reason, "stop_sequence": null, "usage": usage(&r, output_tokens)
         });
-        return write_json(stream, 200, &resp.to_string(), &[("request-id", "req_mock".into())]);
+        return write_json(
+            stream,
+            200,
+            &resp.to_string(),
+            &[("request-id", "req_mock".into())],
+        );
     }
     let mut events = EventStream::start(stream, &[("request-id", "req_mock".into())])?;
     let send = |events: &mut EventStream<'_>, kind: &str, mut data: Value| {
@@ -92,26 +107,54 @@ pub fn messages(stream: &mut TcpStream, body: &Value, d: &Directives, id: u64) -
     send(&mut events, "message_start", json!({"message": start}))?;
     let mut index = 0;
     if r.reasoning_tokens > 0 {
-        send(&mut events, "content_block_start", json!({"index": index, "content_block": {"type": "thinking", "thinking": "", "signature": ""}}))?;
-        send(&mut events, "content_block_delta", json!({"index": index, "delta": {"type": "thinking_delta", "thinking": r.reasoning_text}}))?;
-        send(&mut events, "content_block_delta", json!({"index": index, "delta": {"type": "signature_delta", "signature": "mock-signature"}}))?;
+        send(
+            &mut events,
+            "content_block_start",
+            json!({"index": index, "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+        )?;
+        send(
+            &mut events,
+            "content_block_delta",
+            json!({"index": index, "delta": {"type": "thinking_delta", "thinking": r.reasoning_text}}),
+        )?;
+        send(
+            &mut events,
+            "content_block_delta",
+            json!({"index": index, "delta": {"type": "signature_delta", "signature": "mock-signature"}}),
+        )?;
         send(&mut events, "content_block_stop", json!({"index": index}))?;
         index += 1;
     }
     match &r.tool {
         Some((name, args)) => {
-            send(&mut events, "content_block_start", json!({"index": index, "content_block": {"type": "tool_use", "id": "toolu_mock1", "name": name, "input": {}}}))?;
-            send(&mut events, "content_block_delta", json!({"index": index, "delta": {"type": "input_json_delta", "partial_json": args}}))?;
+            send(
+                &mut events,
+                "content_block_start",
+                json!({"index": index, "content_block": {"type": "tool_use", "id": "toolu_mock1", "name": name, "input": {}}}),
+            )?;
+            send(
+                &mut events,
+                "content_block_delta",
+                json!({"index": index, "delta": {"type": "input_json_delta", "partial_json": args}}),
+            )?;
         }
         None => {
-            send(&mut events, "content_block_start", json!({"index": index, "content_block": {"type": "text", "text": ""}}))?;
+            send(
+                &mut events,
+                "content_block_start",
+                json!({"index": index, "content_block": {"type": "text", "text": ""}}),
+            )?;
             send(&mut events, "ping", json!({}))?;
             for (sent, piece) in r.pieces.iter().enumerate() {
                 if d.reset_after == Some(sent as u64) {
                     events.reset();
                     return Ok(());
                 }
-                send(&mut events, "content_block_delta", json!({"index": index, "delta": {"type": "text_delta", "text": piece}}))?;
+                send(
+                    &mut events,
+                    "content_block_delta",
+                    json!({"index": index, "delta": {"type": "text_delta", "text": piece}}),
+                )?;
             }
         }
     }
@@ -123,8 +166,12 @@ pub fn messages(stream: &mut TcpStream, body: &Value, d: &Directives, id: u64) -
     if d.cut_usage {
         return events.finish();
     }
-    send(&mut events, "message_delta", json!({"delta": {"stop_reason": stop_reason, "stop_sequence": null},
-        "usage": {"output_tokens": output_tokens}}))?;
+    send(
+        &mut events,
+        "message_delta",
+        json!({"delta": {"stop_reason": stop_reason, "stop_sequence": null},
+        "usage": {"output_tokens": output_tokens}}),
+    )?;
     send(&mut events, "message_stop", json!({}))?;
     events.finish()
 }

@@ -37,8 +37,13 @@ impl Directives {
     pub fn parse(text: &str) -> Result<Directives, String> {
         let mut d = Directives::default();
         for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').ok_or_else(|| format!("mock directive '{pair}' is not key=value"))?;
-            let num = || v.parse::<u64>().map_err(|_| format!("mock directive {k} needs a number, got '{v}'"));
+            let (k, v) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("mock directive '{pair}' is not key=value"))?;
+            let num = || {
+                v.parse::<u64>()
+                    .map_err(|_| format!("mock directive {k} needs a number, got '{v}'"))
+            };
             match k {
                 "reply" => d.reply = Some(num()?),
                 "reasoning" => d.reasoning = num()?,
@@ -57,7 +62,10 @@ impl Directives {
     }
 
     /// Merges the path form and the header form (the header wins).
-    pub fn from_request(path_part: Option<&str>, header: Option<&str>) -> Result<Directives, String> {
+    pub fn from_request(
+        path_part: Option<&str>,
+        header: Option<&str>,
+    ) -> Result<Directives, String> {
         let mut text = String::new();
         for part in [path_part, header].into_iter().flatten() {
             if !text.is_empty() {

@@ -16,11 +16,15 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn wants_close(&self) -> bool {
-        self.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"))
+        self.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
     }
 }
 
@@ -34,7 +38,10 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Requ
     }
     let mut parts = line.split_whitespace();
     let (Some(method), Some(path)) = (parts.next(), parts.next()) else {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "bad request line"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "bad request line",
+        ));
     };
     let (method, path) = (method.to_owned(), path.to_owned());
     let mut headers = Vec::new();
@@ -51,12 +58,26 @@ pub fn read_request(reader: &mut BufReader<TcpStream>) -> io::Result<Option<Requ
             headers.push((k.trim().to_owned(), v.trim().to_owned()));
         }
     }
-    let mut req = Request { method, path, headers, body: Vec::new() };
-    if req.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    let mut req = Request {
+        method,
+        path,
+        headers,
+        body: Vec::new(),
+    };
+    if req
+        .header("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         req.body = read_chunked(reader)?;
-    } else if let Some(len) = req.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    } else if let Some(len) = req
+        .header("content-length")
+        .and_then(|v| v.parse::<usize>().ok())
+    {
         if len > MAX_BODY {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "request body too large"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "request body too large",
+            ));
         }
         let mut body = vec![0; len];
         reader.read_exact(&mut body)?;
@@ -79,7 +100,10 @@ fn read_chunked(reader: &mut BufReader<TcpStream>) -> io::Result<Vec<u8>> {
             return Ok(body);
         }
         if body.len() + size > MAX_BODY {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "request body too large"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "request body too large",
+            ));
         }
         let start = body.len();
         body.resize(start + size, 0);
@@ -104,7 +128,12 @@ fn reason(status: u16) -> &'static str {
 }
 
 /// Writes a complete JSON response.
-pub fn write_json(stream: &mut TcpStream, status: u16, body: &str, extra: &[(&str, String)]) -> io::Result<()> {
+pub fn write_json(
+    stream: &mut TcpStream,
+    status: u16,
+    body: &str,
+    extra: &[(&str, String)],
+) -> io::Result<()> {
     let mut head = format!(
         "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
         reason(status),
@@ -125,7 +154,10 @@ pub struct EventStream<'a> {
 }
 
 impl<'a> EventStream<'a> {
-    pub fn start(stream: &'a mut TcpStream, extra: &[(&str, String)]) -> io::Result<EventStream<'a>> {
+    pub fn start(
+        stream: &'a mut TcpStream,
+        extra: &[(&str, String)],
+    ) -> io::Result<EventStream<'a>> {
         let mut head = String::from(
             "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n",
         );

@@ -36,30 +36,47 @@ impl MockServer {
     /// Starts on `host:port` (port 0 picks a free one). Refuses non-loopback hosts unless
     /// `allow_remote`: the mock answers anyone who can reach it.
     pub fn start(host: &str, port: u16, allow_remote: bool) -> io::Result<MockServer> {
-        let ip: IpAddr = host
-            .parse()
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("'{host}' is not an IP address")))?;
+        let ip: IpAddr = host.parse().map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("'{host}' is not an IP address"),
+            )
+        })?;
         if !ip.is_loopback() && !allow_remote {
             return Err(io::Error::new(
                 io::ErrorKind::PermissionDenied,
-                format!("refusing to listen on {ip}: the mock server binds to loopback only (pass --allow-remote to override)"),
+                format!(
+                    "refusing to listen on {ip}: the mock server binds to loopback only (pass --allow-remote to override)"
+                ),
             ));
         }
         let listener = TcpListener::bind((ip, port))?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared { stats: Stats::default(), next_id: AtomicU64::new(1), stop: AtomicBool::new(false) });
+        let shared = Arc::new(Shared {
+            stats: Stats::default(),
+            next_id: AtomicU64::new(1),
+            stop: AtomicBool::new(false),
+        });
         let s = shared.clone();
-        let thread = std::thread::Builder::new().name("wflo-mock-accept".into()).spawn(move || {
-            for conn in listener.incoming() {
-                if s.stop.load(Ordering::Acquire) {
-                    break;
+        let thread = std::thread::Builder::new()
+            .name("wflo-mock-accept".into())
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    if s.stop.load(Ordering::Acquire) {
+                        break;
+                    }
+                    let Ok(conn) = conn else { continue };
+                    let s = s.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("wflo-mock-conn".into())
+                        .spawn(move || serve(conn, &s));
                 }
-                let Ok(conn) = conn else { continue };
-                let s = s.clone();
-                let _ = std::thread::Builder::new().name("wflo-mock-conn".into()).spawn(move || serve(conn, &s));
-            }
-        })?;
-        Ok(MockServer { addr, shared, thread: Some(thread) })
+            })?;
+        Ok(MockServer {
+            addr,
+            shared,
+            thread: Some(thread),
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -99,7 +116,9 @@ impl Drop for MockServer {
 
 fn serve(conn: TcpStream, shared: &Shared) {
     let _ = conn.set_nodelay(true);
-    let Ok(read_half) = conn.try_clone() else { return };
+    let Ok(read_half) = conn.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(read_half);
     let mut conn = conn;
     loop {
@@ -141,13 +160,22 @@ fn handle(conn: &mut TcpStream, req: &http::Request, shared: &Shared) -> io::Res
         ("POST", "/v1/responses" | "/responses") => "responses",
         ("POST", "/v1/messages" | "/messages") => "messages",
         _ => {
-            http::write_json(conn, 404, r#"{"error":{"message":"not found","type":"invalid_request_error"}}"#, &[])?;
+            http::write_json(
+                conn,
+                404,
+                r#"{"error":{"message":"not found","type":"invalid_request_error"}}"#,
+                &[],
+            )?;
             return Ok(true);
         }
     };
     let anthropic = kind == "messages";
     let err = |conn: &mut TcpStream, status: u16, msg: &str| {
-        if anthropic { anthropic::error(conn, status, msg) } else { openai::error(conn, status, msg) }
+        if anthropic {
+            anthropic::error(conn, status, msg)
+        } else {
+            openai::error(conn, status, msg)
+        }
     };
     shared.stats.count(kind);
     let d = match Directives::from_request(path_directives, req.header("x-mock")) {
@@ -172,7 +200,10 @@ fn handle(conn: &mut TcpStream, req: &http::Request, shared: &Shared) -> io::Res
             return Ok(true);
         }
     };
-    let streaming = body.get("stream").and_then(serde_json::Value::as_bool).unwrap_or(false);
+    let streaming = body
+        .get("stream")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
     if streaming {
         shared.stats.count(&format!("{kind}.stream"));
     }

@@ -11,7 +11,10 @@ use super::http::{EventStream, write_json};
 use super::reply::{Reply, build, content_text};
 
 fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn error_body(status: u16, message: &str) -> String {
@@ -26,7 +29,15 @@ fn error_body(status: u16, message: &str) -> String {
 
 /// Answers with an OpenAI-shaped error.
 pub fn error(stream: &mut TcpStream, status: u16, message: &str) -> io::Result<()> {
-    write_json(stream, status, &error_body(status, message), &[("retry-after-ms", "10".into()), ("x-request-id", "req_mock".into())])
+    write_json(
+        stream,
+        status,
+        &error_body(status, message),
+        &[
+            ("retry-after-ms", "10".into()),
+            ("x-request-id", "req_mock".into()),
+        ],
+    )
 }
 
 fn usage_chat(r: &Reply) -> Value {
@@ -56,25 +67,40 @@ pub fn chat(stream: &mut TcpStream, body: &Value, d: &Directives, id: u64) -> io
     let Some(messages) = body.get("messages").filter(|m| m.is_array()) else {
         return error(stream, 400, "'messages' is required");
     };
-    let max = body.get("max_completion_tokens").or(body.get("max_tokens")).and_then(Value::as_u64);
+    let max = body
+        .get("max_completion_tokens")
+        .or(body.get("max_tokens"))
+        .and_then(Value::as_u64);
     let r = build(model, messages, max, d);
     let id = format!("chatcmpl-mock{id}");
     let created = now();
     let streaming = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     if !streaming {
         let message = match &r.tool {
-            Some((name, args)) => json!({"role": "assistant", "content": null, "refusal": null, "annotations": [],
-                "tool_calls": [{"id": "call_mock1", "type": "function", "function": {"name": name, "arguments": args}}]}),
-            None => json!({"role": "assistant", "content": r.text, "refusal": null, "annotations": []}),
+            Some((name, args)) => {
+                json!({"role": "assistant", "content": null, "refusal": null, "annotations": [],
+                "tool_calls": [{"id": "call_mock1", "type": "function", "function": {"name": name, "arguments": args}}]})
+            }
+            None => {
+                json!({"role": "assistant", "content": r.text, "refusal": null, "annotations": []})
+            }
         };
         let resp = json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
             "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason(&r)}],
             "usage": usage_chat(&r), "service_tier": "default", "system_fingerprint": "fp_wflo_mock"
         });
-        return write_json(stream, 200, &resp.to_string(), &[("x-request-id", "req_mock".into())]);
+        return write_json(
+            stream,
+            200,
+            &resp.to_string(),
+            &[("x-request-id", "req_mock".into())],
+        );
     }
-    let include_usage = body.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
+    let include_usage = body
+        .pointer("/stream_options/include_usage")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let chunk = |delta: Value, finish: Option<&str>| {
         let mut c = json!({
             "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -87,7 +113,13 @@ pub fn chat(stream: &mut TcpStream, body: &Value, d: &Directives, id: u64) -> io
         c.to_string()
     };
     let mut events = EventStream::start(stream, &[])?;
-    events.send(None, &chunk(json!({"role": "assistant", "content": "", "refusal": null}), None))?;
+    events.send(
+        None,
+        &chunk(
+            json!({"role": "assistant", "content": "", "refusal": null}),
+            None,
+        ),
+    )?;
     let mut sent = 0;
     match &r.tool {
         Some((name, args)) => {
@@ -153,7 +185,15 @@ fn usage_responses(r: &Reply) -> Value {
     })
 }
 
-fn response_object(id: &str, model: &str, created: u64, status: &str, output: Value, usage: Value, max: Option<u64>) -> Value {
+fn response_object(
+    id: &str,
+    model: &str,
+    created: u64,
+    status: &str,
+    output: Value,
+    usage: Value,
+    max: Option<u64>,
+) -> Value {
     json!({
         "id": id, "object": "response", "created_at": created, "status": status, "background": false,
         "error": null, "incomplete_details": null, "instructions": null, "max_output_tokens": max,
@@ -173,13 +213,30 @@ pub fn responses(stream: &mut TcpStream, body: &Value, d: &Directives, id: u64) 
     let max = body.get("max_output_tokens").and_then(Value::as_u64);
     let r = build(model, &responses_messages(body), max, d);
     let (resp_id, msg_id, created) = (format!("resp_mock{id}"), format!("msg_mock{id}"), now());
-    let status = if r.truncated { "incomplete" } else { "completed" };
+    let status = if r.truncated {
+        "incomplete"
+    } else {
+        "completed"
+    };
     let message = json!({"type": "message", "id": msg_id, "status": "completed", "role": "assistant",
         "content": [{"type": "output_text", "text": r.text, "annotations": [], "logprobs": []}]});
     let streaming = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     if !streaming {
-        let resp = response_object(&resp_id, model, created, status, json!([message]), usage_responses(&r), max);
-        return write_json(stream, 200, &resp.to_string(), &[("x-request-id", "req_mock".into())]);
+        let resp = response_object(
+            &resp_id,
+            model,
+            created,
+            status,
+            json!([message]),
+            usage_responses(&r),
+            max,
+        );
+        return write_json(
+            stream,
+            200,
+            &resp.to_string(),
+            &[("x-request-id", "req_mock".into())],
+        );
     }
     let mut seq = 0u64;
     let mut events = EventStream::start(stream, &[])?;
@@ -189,35 +246,86 @@ pub fn responses(stream: &mut TcpStream, body: &Value, d: &Directives, id: u64) 
         seq += 1;
         events.send(Some(kind), &data.to_string())
     };
-    let pending = response_object(&resp_id, model, created, "in_progress", json!([]), Value::Null, max);
-    send(&mut events, "response.created", json!({"response": pending}))?;
-    send(&mut events, "response.in_progress", json!({"response": pending}))?;
+    let pending = response_object(
+        &resp_id,
+        model,
+        created,
+        "in_progress",
+        json!([]),
+        Value::Null,
+        max,
+    );
+    send(
+        &mut events,
+        "response.created",
+        json!({"response": pending}),
+    )?;
+    send(
+        &mut events,
+        "response.in_progress",
+        json!({"response": pending}),
+    )?;
     let item = json!({"type": "message", "id": msg_id, "status": "in_progress", "role": "assistant", "content": []});
-    send(&mut events, "response.output_item.added", json!({"output_index": 0, "item": item}))?;
+    send(
+        &mut events,
+        "response.output_item.added",
+        json!({"output_index": 0, "item": item}),
+    )?;
     let part = json!({"type": "output_text", "text": "", "annotations": [], "logprobs": []});
-    send(&mut events, "response.content_part.added", json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "part": part}))?;
+    send(
+        &mut events,
+        "response.content_part.added",
+        json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "part": part}),
+    )?;
     for (sent, piece) in r.pieces.iter().enumerate() {
         if d.reset_after == Some(sent as u64) {
             events.reset();
             return Ok(());
         }
-        send(&mut events, "response.output_text.delta",
-            json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "delta": piece, "logprobs": []}))?;
+        send(
+            &mut events,
+            "response.output_text.delta",
+            json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "delta": piece, "logprobs": []}),
+        )?;
     }
     if d.reset_after.is_some() {
         events.reset();
         return Ok(());
     }
-    send(&mut events, "response.output_text.done",
-        json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "text": r.text, "logprobs": []}))?;
-    let done_part = json!({"type": "output_text", "text": r.text, "annotations": [], "logprobs": []});
-    send(&mut events, "response.content_part.done", json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "part": done_part}))?;
-    send(&mut events, "response.output_item.done", json!({"output_index": 0, "item": message}))?;
+    send(
+        &mut events,
+        "response.output_text.done",
+        json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "text": r.text, "logprobs": []}),
+    )?;
+    let done_part =
+        json!({"type": "output_text", "text": r.text, "annotations": [], "logprobs": []});
+    send(
+        &mut events,
+        "response.content_part.done",
+        json!({"item_id": msg_id, "output_index": 0, "content_index": 0, "part": done_part}),
+    )?;
+    send(
+        &mut events,
+        "response.output_item.done",
+        json!({"output_index": 0, "item": message}),
+    )?;
     if d.cut_usage {
         return events.finish();
     }
-    let final_kind = if r.truncated { "response.incomplete" } else { "response.completed" };
-    let full = response_object(&resp_id, model, created, status, json!([message]), usage_responses(&r), max);
+    let final_kind = if r.truncated {
+        "response.incomplete"
+    } else {
+        "response.completed"
+    };
+    let full = response_object(
+        &resp_id,
+        model,
+        created,
+        status,
+        json!([message]),
+        usage_responses(&r),
+        max,
+    );
     send(&mut events, final_kind, json!({"response": full}))?;
     events.finish()
 }
@@ -228,5 +336,10 @@ pub fn models(stream: &mut TcpStream) -> io::Result<()> {
         .iter()
         .map(|m| json!({"id": m, "object": "model", "created": 1_700_000_000u64, "owned_by": "wflo-mock"}))
         .collect();
-    write_json(stream, 200, &json!({"object": "list", "data": data}).to_string(), &[])
+    write_json(
+        stream,
+        200,
+        &json!({"object": "list", "data": data}).to_string(),
+        &[],
+    )
 }

@@ -10,8 +10,8 @@ use super::directives::Directives;
 const DEFAULT_REPLY_TOKENS: u64 = 24;
 
 const WORDS: [&str; 16] = [
-    "The", " mock", " model", " answers", " every", " request", " with", " text", " whose", " tokens",
-    " wflo", " counts", " exactly", ",", " and", ".",
+    "The", " mock", " model", " answers", " every", " request", " with", " text", " whose",
+    " tokens", " wflo", " counts", " exactly", ",", " and", ".",
 ];
 
 /// A reply and its usage.
@@ -59,13 +59,21 @@ fn text_of(model: &str, tokens: u64) -> (String, Vec<String>) {
 /// Builds the reply for a request whose messages (`[{role, content}]`, the system prompt
 /// included) are given.
 pub fn build(model: &str, messages: &Value, max_tokens: Option<u64>, d: &Directives) -> Reply {
-    let prompt_tokens = tokens::count_chat(model, messages).map(|c| c.tokens).unwrap_or(0);
+    let prompt_tokens = tokens::count_chat(model, messages)
+        .map(|c| c.tokens)
+        .unwrap_or(0);
     let cached = d.cached.min(prompt_tokens);
     let cache_write_5m = d.cache_write.min(prompt_tokens - cached);
-    let cache_write_1h = d.cache_write_1h.min(prompt_tokens - cached - cache_write_5m);
+    let cache_write_1h = d
+        .cache_write_1h
+        .min(prompt_tokens - cached - cache_write_5m);
     let budget = max_tokens.unwrap_or(u64::MAX);
     let reasoning_tokens = d.reasoning.min(budget);
-    let (reasoning_text, _) = if reasoning_tokens > 0 { text_of(model, reasoning_tokens) } else { (String::new(), vec![]) };
+    let (reasoning_text, _) = if reasoning_tokens > 0 {
+        text_of(model, reasoning_tokens)
+    } else {
+        (String::new(), vec![])
+    };
     let wanted = d.reply.unwrap_or(DEFAULT_REPLY_TOKENS);
     let room = budget.saturating_sub(reasoning_tokens);
     let truncated = wanted > room;

@@ -25,4 +25,3 @@ impl Stats {
         self.counts.lock().clear();
     }
 }
-

@@ -1,0 +1,317 @@
+//! Every subcommand run as a process, its happy path and its error paths: errors are one line
+//! on stderr and a non-zero exit.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn wflo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wflo"))
+        .args(args)
+        .env_remove("WFLO_DATABASE_URL")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = wflo(args);
+    assert!(
+        out.status.success(),
+        "wflo {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json(args: &[&str]) -> Value {
+    serde_json::from_str(&ok(args)).unwrap()
+}
+
+/// Fails with exactly one line on stderr that contains `needle`.
+fn fails(args: &[&str], needle: &str) {
+    let out = wflo(args);
+    assert!(!out.status.success(), "wflo {args:?} should fail");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected, got: {err}"
+    );
+    assert!(err.contains(needle), "'{needle}' not in: {err}");
+}
+
+#[test]
+fn price_shows_the_resolution_and_every_price() {
+    let out = ok(&["price", "openai/gpt-4o-2099-01-01"]);
+    assert!(out.contains("→ gpt-4o"), "{out}");
+    assert!(
+        out.contains("$2.5") && out.contains("$10") && out.contains("$1.25"),
+        "{out}"
+    );
+    let j = json(&["price", "gemini-2.5-pro", "--json"]);
+    assert_eq!(j["resolved"], "gemini-2.5-pro");
+    assert_eq!(j["price"]["tiers"][0]["above"], 200000);
+    fails(
+        &["price", "gpt-4o-mimi"],
+        "unknown model 'gpt-4o-mimi'; did you mean gpt-4o-mini",
+    );
+    fails(&["price", " "], "model name must not be empty");
+}
+
+#[test]
+fn models_lists_by_provider() {
+    let out = ok(&["models", "--provider", "anthropic"]);
+    assert!(out.contains("claude-sonnet-4-6"));
+    assert!(!out.contains("gpt-4o "));
+    let all = json(&["models", "--json"]);
+    assert!(all.as_array().unwrap().len() > 4000);
+    fails(&["models", "--provider", "no-such-provider"], "no models");
+}
+
+#[test]
+fn cost_prices_disjoint_token_counts() {
+    // 800 plain input + 200 cached = a 1,000-token prompt.
+    let j = json(&[
+        "cost",
+        "--model",
+        "gpt-4o",
+        "--input-tokens",
+        "800",
+        "--cache-read-tokens",
+        "200",
+        "--output-tokens",
+        "300",
+        "--json",
+    ]);
+    assert_eq!(j["cost_nanos"], 5_250_000);
+    let out = ok(&[
+        "cost",
+        "--model",
+        "claude-sonnet-4-6",
+        "--input-tokens",
+        "1000",
+        "--cache-write-tokens",
+        "1000",
+        "--cache-write-1h-tokens",
+        "1000",
+    ]);
+    // 1000*3 + 1000*3.75 + 1000*6 per million = $0.01275
+    assert!(out.contains("$0.01275"), "{out}");
+    fails(
+        &["cost", "--model", "nope-model-x", "--input-tokens", "1"],
+        "unknown model",
+    );
+    fails(
+        &[
+            "cost",
+            "--model",
+            "gpt-4o",
+            "--input-tokens",
+            "99999999999999999",
+        ],
+        "larger than the maximum",
+    );
+    let out = wflo(&["cost", "--model", "gpt-4o", "--input-tokens", "-5"]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn tokens_counts_files_stdin_and_chats() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.txt");
+    std::fs::write(&file, "Hello, world!").unwrap();
+    let j = json(&[
+        "tokens",
+        "--model",
+        "gpt-4o",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(j["tokens"], 4);
+    assert_eq!(j["estimated"], false);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wflo"))
+        .args(["tokens", "--model", "claude-sonnet-4-6", "--chat", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"[{"role":"user","content":"Hello, world!"}]"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        j["tokens"],
+        3 + 1 + 4 + 3,
+        "message overhead + role + text + priming"
+    );
+    assert_eq!(j["estimated"], true);
+    fails(
+        &["tokens", "--model", "gpt-4o", "/no/such/file"],
+        "cannot read /no/such/file",
+    );
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{not json").unwrap();
+    fails(
+        &[
+            "tokens",
+            "--model",
+            "gpt-4o",
+            "--chat",
+            bad.to_str().unwrap(),
+        ],
+        "not valid JSON",
+    );
+}
+
+#[test]
+fn the_demo_runs_and_the_store_can_be_inspected() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let report = dir.path().join("report.html");
+    let out = ok(&[
+        "demo",
+        "--db",
+        db.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(out.contains("REFUSED before sending"), "{out}");
+    assert!(out.contains("(0 request(s) reached the provider)"), "{out}");
+    assert!(report.exists());
+    let id = out
+        .split_whitespace()
+        .find(|w| w.starts_with("exec-"))
+        .unwrap()
+        .to_owned();
+    let dbs = db.to_str().unwrap();
+
+    let list = json(&["executions", "--db", dbs, "--json"]);
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["status"], "completed");
+    assert!(ok(&["executions", "--db", dbs]).contains(&id));
+
+    let shown = json(&["show", &id, "--db", dbs, "--json"]);
+    let calls = shown["calls"].as_array().unwrap();
+    let refused: Vec<&Value> = calls.iter().filter(|c| c["status"] == "refused").collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(
+        refused[0]["cost_nanos"], 0,
+        "the refused step spent nothing"
+    );
+    let total: u64 = calls
+        .iter()
+        .map(|c| c["cost_nanos"].as_u64().unwrap())
+        .sum();
+    assert_eq!(shown["breakdown"]["total_nanos"], total);
+    assert_eq!(shown["rollbacks"].as_array().unwrap().len(), 1);
+    let table = ok(&["show", &id, "--db", dbs]);
+    assert!(
+        table.contains("by model")
+            && table.contains("claude-sonnet-4-6")
+            && table.contains("rolled back to 'after-analyse'")
+    );
+
+    let cps = json(&["checkpoints", &id, "--db", dbs, "--json"]);
+    let superseded = cps
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["superseded"] == true)
+        .count();
+    assert_eq!(superseded, 1);
+    assert!(ok(&["checkpoints", &id, "--db", dbs]).contains("after-outline"));
+
+    let html = dir.path().join("again.html");
+    assert!(
+        ok(&["report", &id, "--html", html.to_str().unwrap(), "--db", dbs])
+            .contains("report written")
+    );
+    assert!(std::fs::read_to_string(&html).unwrap().contains(&id));
+
+    fails(
+        &["show", "exec-ffffffffffff", "--db", dbs],
+        "not found: execution exec-ffffffffffff",
+    );
+    fails(
+        &["show", "not-an-id", "--db", dbs],
+        "is not an execution id",
+    );
+    fails(
+        &["checkpoints", "exec-ffffffffffff", "--db", dbs],
+        "not found",
+    );
+    fails(
+        &[
+            "report",
+            "exec-ffffffffffff",
+            "--html",
+            "/tmp/x.html",
+            "--db",
+            dbs,
+        ],
+        "not found",
+    );
+}
+
+#[test]
+fn unreachable_stores_are_one_line_errors() {
+    fails(
+        &["executions", "--db", "postgres://nobody@127.0.0.1:1/none"],
+        "cannot connect to PostgreSQL",
+    );
+    fails(
+        &["executions", "--db", "mysql://x/y"],
+        "unsupported database URL scheme",
+    );
+    fails(
+        &["executions", "--db", "/proc/nope/wflo.db"],
+        "storage error",
+    );
+}
+
+#[test]
+fn the_mock_server_starts_on_a_free_port_and_only_on_loopback() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wflo"))
+        .args(["mock-llm", "--port", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut banner = BufReader::new(child.stdout.take().unwrap());
+    banner.read_line(&mut line).unwrap();
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#;
+    let mut resp = ureq::post(&format!("{url}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .send(body)
+        .unwrap();
+    let j: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(j["usage"]["prompt_tokens"], 8);
+    let stats: Value = serde_json::from_str(
+        &ureq::get(&format!("{url}/__mock/stats"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stats["chat.completions"], 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    fails(
+        &["mock-llm", "--port", "0", "--host", "0.0.0.0"],
+        "binds to loopback only",
+    );
+    fails(
+        &["mock-llm", "--port", "0", "--host", "example.com"],
+        "is not an IP address",
+    );
+}
