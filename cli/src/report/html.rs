@@ -121,9 +121,11 @@ header .meta { color: var(--muted); font-size: 14px; margin: 0 0 18px; word-brea
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 12px; padding: 18px 20px; margin-top: 18px; min-width: 0; }
 .panel h2 { font-size: 17px; margin: 0; }
 .panel .sub { color: var(--muted); font-size: 13.5px; margin: 2px 0 12px; }
-.grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 18px; }
+.grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(420px, 100%), 1fr)); gap: 0 18px; align-items: start; }
 .grid2 > .panel { margin-top: 18px; }
 svg { display: block; width: 100%; height: auto; overflow: visible; }
+.scroll > svg.burn-down { min-width: 620px; }
+.scroll > svg.bars { min-width: 420px; }
 svg text { fill: var(--ink); font-family: inherit; }
 .empty { color: var(--muted); font-style: italic; margin: 8px 0; }
 .legend { display: flex; flex-wrap: wrap; gap: 6px 18px; margin: 10px 0 0; padding: 0; list-style: none; color: var(--muted); font-size: 13px; }
@@ -138,8 +140,8 @@ svg text { fill: var(--ink); font-family: inherit; }
 .spend-line { fill: none; stroke: var(--blue); stroke-width: 2; stroke-linejoin: round; }
 .over-budget { fill: var(--red-soft); }
 .budget-line { stroke: var(--red); stroke-width: 1.5; stroke-dasharray: 7 5; }
-.budget-label { fill: var(--red) !important; font-size: 12px; font-weight: 600; }
-.no-budget { fill: var(--muted) !important; font-size: 12px; font-style: italic; }
+.budget-label { fill: var(--red) !important; font-size: 12px; font-weight: 600; paint-order: stroke; stroke: var(--panel); stroke-width: 4px; stroke-linejoin: round; }
+.no-budget { fill: var(--muted) !important; font-size: 12px; font-style: italic; paint-order: stroke; stroke: var(--panel); stroke-width: 4px; }
 .call-mark { fill: var(--blue); stroke: var(--panel); stroke-width: 1; }
 .call-mark[data-estimated="true"] { fill: var(--panel); stroke: var(--blue); stroke-width: 1.5; }
 .call-mark[data-status="error"] { fill: var(--amber); }
@@ -149,13 +151,13 @@ svg text { fill: var(--ink); font-family: inherit; }
 .call-mark[data-status="refused"]:hover { stroke: var(--ink); stroke-width: 3.2; }
 .refused-ask { stroke: var(--red); stroke-width: 1.5; stroke-dasharray: 3 3; fill: none; }
 .refused-ask-tip { fill: var(--red); }
-.checkpoint-mark .rule { stroke: var(--violet); stroke-width: 1.4; }
+.checkpoint-mark .rule { stroke: var(--violet); stroke-width: 1.2; stroke-opacity: .55; }
 .checkpoint-mark .glyph { fill: var(--violet); stroke: var(--panel); stroke-width: 1; }
-.checkpoint-mark[data-superseded="true"] .rule { stroke: var(--violet-soft); stroke-dasharray: 3 4; }
+.checkpoint-mark[data-superseded="true"] .rule { stroke: var(--violet-soft); stroke-opacity: 1; stroke-dasharray: 3 4; }
 .checkpoint-mark[data-superseded="true"] .glyph { fill: var(--panel); stroke: var(--violet-soft); stroke-width: 1.5; }
 .checkpoint-mark .label { fill: var(--violet) !important; }
-.checkpoint-mark[data-superseded="true"] .label { fill: var(--muted) !important; text-decoration: line-through; }
-.rollback-mark .rule { stroke: var(--orange); stroke-width: 2; }
+.checkpoint-mark[data-superseded="true"] .label { fill: var(--muted) !important; font-style: italic; }
+.rollback-mark .rule { stroke: var(--orange); stroke-width: 1.6; stroke-opacity: .8; }
 .rollback-mark .glyph { fill: var(--orange); }
 .rollback-mark .glyph-text { fill: #fff !important; font-size: 11px; font-weight: 700; }
 .rollback-mark .arc { fill: none; stroke: var(--orange); stroke-width: 1.5; }
@@ -177,8 +179,9 @@ th { text-align: left; font-weight: 600; color: var(--muted); font-size: 12px; l
 td { padding: 6px 8px; border-bottom: 1px solid var(--soft); vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.time { white-space: nowrap; font-variant-numeric: tabular-nums; color: var(--muted); }
-td.wrap { overflow-wrap: anywhere; min-width: 12ch; }
-td.note { color: var(--muted); overflow-wrap: anywhere; min-width: 16ch; font-size: 12.5px; }
+td.wrap { overflow-wrap: anywhere; min-width: 10ch; }
+td.nowrap { white-space: nowrap; }
+td.note { color: var(--muted); overflow-wrap: break-word; min-width: 22ch; font-size: 12.5px; }
 tr.refused td { background: var(--red-soft); }
 tr.rollback td { background: rgba(234, 88, 12, .07); }
 tr.superseded td.name { text-decoration: line-through; color: var(--muted); }

@@ -13,13 +13,21 @@ use super::timeline::Timeline;
 /// A coordinate with at most one decimal (keeps the page small with hundreds of calls).
 fn n(v: f64) -> String {
     let r = (v * 10.0).round() / 10.0;
-    if r == r.trunc() { format!("{}", r as i64) } else { format!("{r:.1}") }
+    if r == r.trunc() {
+        format!("{}", r as i64)
+    } else {
+        format!("{r:.1}")
+    }
 }
 
 /// A "nice" axis for values up to `top`: `(axis maximum, tick step)`, with at most 5 steps
-/// and about 8% headroom.
+/// and about 8% headroom (nothing spent: up to $0.001).
 pub fn nice_axis(top: Nanos) -> (Nanos, Nanos) {
-    let target = top.saturating_add(top / 12).max(1_000);
+    let target = if top == 0 {
+        1_000_000
+    } else {
+        top.saturating_add(top / 12)
+    };
     let mut pow: u64 = 1;
     loop {
         for m in [10, 20, 25, 50] {
@@ -28,7 +36,7 @@ pub fn nice_axis(top: Nanos) -> (Nanos, Nanos) {
             };
             let steps = target.div_ceil(step);
             if steps <= 5 {
-                return (steps * step, step);
+                return (steps.checked_mul(step).unwrap_or(target), step);
             }
         }
         match pow.checked_mul(10) {
@@ -52,19 +60,31 @@ fn call_tick_step(count: usize) -> usize {
 }
 
 fn call_title(c: &wflo_core::CallRecord, cum: Nanos) -> String {
-    let step = if c.step.is_empty() { "(execution)" } else { &c.step };
+    let step = if c.step.is_empty() {
+        "(execution)"
+    } else {
+        &c.step
+    };
     let model = c.model.as_deref().unwrap_or(&c.requested_model);
     let mut t = format!("#{} · {} · {}\n", c.seq, step, model);
     match c.status {
         CallStatus::Refused => {
-            let _ = write!(t, "REFUSED before sending: needed up to {}", usd(c.reserved_nanos));
+            let _ = write!(
+                t,
+                "REFUSED before sending: needed up to {}",
+                usd(c.reserved_nanos)
+            );
         }
         status => {
             let _ = write!(
                 t,
                 "{}{} · cost {}\ntokens: {} in · {} out",
                 status.as_str(),
-                if c.estimated { " (estimated usage)" } else { "" },
+                if c.estimated {
+                    " (estimated usage)"
+                } else {
+                    ""
+                },
                 usd(c.cost_nanos),
                 int(c.usage.prompt_total()),
                 int(c.usage.completion_total())
@@ -114,8 +134,16 @@ pub fn burn_down(data: &ReportData, tl: &Timeline) -> String {
         budget.unwrap_or(0),
         tl.spend_after(count),
         data.execution.spent_nanos,
-        data.checkpoints.iter().map(|c| c.spent_nanos).max().unwrap_or(0),
-        data.rollbacks.iter().map(|r| r.spent_nanos).max().unwrap_or(0),
+        data.checkpoints
+            .iter()
+            .map(|c| c.spent_nanos)
+            .max()
+            .unwrap_or(0),
+        data.rollbacks
+            .iter()
+            .map(|r| r.spent_nanos)
+            .max()
+            .unwrap_or(0),
     ]
     .into_iter()
     .max()
@@ -231,50 +259,50 @@ pub fn burn_down(data: &ReportData, tl: &Timeline) -> String {
         );
     }
 
-    // Budget line (drawn over the area, under the marks).
-    match budget {
-        Some(b) => {
-            let y = ys(b);
-            let _ = write!(
-                s,
-                r#"<line class="budget-line" x1="{}" y1="{y}" x2="{}" y2="{y}"/><text class="budget-label" x="{}" y="{}" text-anchor="end">budget {}</text>"#,
-                n(LEFT),
-                n(LEFT + pw),
-                n(LEFT + pw - 4.0),
-                n(y - 6.0),
-                esc(&usd(b)),
-                y = n(y)
-            );
-        }
-        None => {
-            let _ = write!(
-                s,
-                r#"<text class="no-budget" x="{}" y="{}" text-anchor="end">no budget</text>"#,
-                n(LEFT + pw - 4.0),
-                n(TOP + 14.0)
-            );
-        }
+    // Budget line (over the area, under the marks); its label is placed once the markers are.
+    if let Some(b) = budget {
+        let _ = write!(
+            s,
+            r#"<line class="budget-line" x1="{}" y1="{y}" x2="{}" y2="{y}"/>"#,
+            n(LEFT),
+            n(LEFT + pw),
+            y = n(ys(b))
+        );
     }
 
     // Checkpoints and rollbacks, spread within their gap.
     let mut events: Vec<Event> = Vec::new();
     for (i, c) in data.checkpoints.iter().enumerate() {
-        events.push(Event { gap: tl.checkpoint_gap[i], at_ms: c.created_at_ms, kind: Kind::Checkpoint(i) });
+        events.push(Event {
+            gap: tl.checkpoint_gap[i],
+            at_ms: c.created_at_ms,
+            kind: Kind::Checkpoint(i),
+        });
     }
     for (i, r) in data.rollbacks.iter().enumerate() {
-        events.push(Event { gap: tl.rollback_gap[i], at_ms: r.at_ms, kind: Kind::Rollback(i) });
+        events.push(Event {
+            gap: tl.rollback_gap[i],
+            at_ms: r.at_ms,
+            kind: Kind::Rollback(i),
+        });
     }
     events.sort_by_key(|e| (e.gap, e.at_ms));
     let mut xpos = vec![0.0; events.len()];
     let mut i = 0;
     while i < events.len() {
-        let j = events[i..].iter().take_while(|e| e.gap == events[i].gap).count();
+        let j = events[i..]
+            .iter()
+            .take_while(|e| e.gap == events[i].gap)
+            .count();
         for k in 0..j {
             xpos[i + k] = xs(events[i].gap as f64 + (k as f64 + 1.0) / (j as f64 + 1.0));
         }
         i += j;
     }
-    let min_spacing = xpos.windows(2).map(|w| w[1] - w[0]).fold(f64::INFINITY, f64::min);
+    let min_spacing = xpos
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min);
     let labels = events.len() <= 40 && min_spacing >= 13.0;
     let checkpoint_x = |idx: usize| {
         events
@@ -291,7 +319,11 @@ pub fn burn_down(data: &ReportData, tl: &Timeline) -> String {
                     "checkpoint #{} '{}'{}\nsaved {} after {} call(s)\nspent then {}",
                     c.sequence,
                     c.name,
-                    if c.superseded { " (superseded by a rollback)" } else { "" },
+                    if c.superseded {
+                        " (superseded by a rollback)"
+                    } else {
+                        ""
+                    },
                     wflo_core::clock::format_utc(c.created_at_ms),
                     e.gap,
                     usd(c.spent_nanos)
@@ -360,7 +392,12 @@ pub fn burn_down(data: &ReportData, tl: &Timeline) -> String {
                     n(gy + 4.0),
                 );
                 if labels {
-                    label(&mut s, x, TOP, &format!("rollback → {}", truncate(&r.checkpoint_name, 24)));
+                    label(
+                        &mut s,
+                        x,
+                        TOP,
+                        &format!("rollback → {}", truncate(&r.checkpoint_name, 24)),
+                    );
                 }
                 s.push_str("</g>");
             }
@@ -402,6 +439,29 @@ pub fn burn_down(data: &ReportData, tl: &Timeline) -> String {
         }
         s.push_str("</g>");
     }
+
+    // The budget's label, in the rightmost stretch free of markers and their labels.
+    let (text, y, class) = match budget {
+        Some(b) => (format!("budget {}", usd(b)), ys(b) - 6.0, "budget-label"),
+        None => ("no budget".to_owned(), TOP + 14.0, "no-budget"),
+    };
+    let width = text.chars().count() as f64 * 7.0 + 8.0;
+    let mut edges: Vec<f64> = vec![LEFT];
+    edges.extend(xpos.iter().copied());
+    edges.push(LEFT + pw + 16.0);
+    let end = edges
+        .windows(2)
+        .rev()
+        .map(|w| (w[0] + 4.0, w[1] - 16.0))
+        .find(|(a, b)| b - a >= width)
+        .map_or(LEFT + pw - 4.0, |(_, b)| b);
+    let _ = write!(
+        s,
+        r#"<text class="{class}" x="{}" y="{}" text-anchor="end">{}</text>"#,
+        n(end),
+        n(y),
+        esc(&text)
+    );
 
     // One mark per call, drawn last so they sit on top.
     let spacing = pw / slots;
@@ -469,8 +529,17 @@ pub fn bars(class: &str, bars: &[Bar]) -> String {
     const ROW: f64 = 40.0;
     let track = W - LABEL_W - VALUE_W - 12.0;
     let h = ROW * bars.len() as f64 + 4.0;
-    let max = bars.iter().map(|b| b.nanos.max(b.limit.unwrap_or(0))).max().unwrap_or(0).max(1);
-    let mut s = format!(r#"<svg class="bars {}" viewBox="0 0 {W} {}" role="img">"#, esc(class), n(h));
+    let max = bars
+        .iter()
+        .map(|b| b.nanos.max(b.limit.unwrap_or(0)))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let mut s = format!(
+        r#"<svg class="bars {}" viewBox="0 0 {W} {}" role="img">"#,
+        esc(class),
+        n(h)
+    );
     for (i, b) in bars.iter().enumerate() {
         let y = 4.0 + ROW * i as f64;
         let w = (b.nanos as f64 / max as f64 * track).max(if b.nanos > 0 { 2.0 } else { 0.0 });
@@ -519,7 +588,9 @@ pub fn bars(class: &str, bars: &[Bar]) -> String {
 
 /// Small legend glyphs (plain shapes: no chart classes, so they are never counted as marks).
 pub fn legend() -> String {
-    let item = |svg: &str, text: &str| format!(r#"<li><svg viewBox="0 0 18 14" aria-hidden="true">{svg}</svg>{text}</li>"#);
+    let item = |svg: &str, text: &str| {
+        format!(r#"<li><svg viewBox="0 0 18 14" aria-hidden="true">{svg}</svg>{text}</li>"#)
+    };
     [
         item(r#"<circle cx="9" cy="7" r="4.5" style="fill:var(--blue)"/>"#, "call"),
         item(

@@ -38,14 +38,26 @@ impl Timeline {
         let checkpoint_gap = data
             .checkpoints
             .iter()
-            .map(|c| gap(&data.calls, &cum, c.created_at_ms, c.spent_nanos, Lean::Early))
+            .map(|c| {
+                gap(
+                    &data.calls,
+                    &cum,
+                    c.created_at_ms,
+                    c.spent_nanos,
+                    Lean::Early,
+                )
+            })
             .collect();
         let rollback_gap = data
             .rollbacks
             .iter()
             .map(|r| gap(&data.calls, &cum, r.at_ms, r.spent_nanos, Lean::Late))
             .collect();
-        Timeline { cum, checkpoint_gap, rollback_gap }
+        Timeline {
+            cum,
+            checkpoint_gap,
+            rollback_gap,
+        }
     }
 
     /// The spend after the first `k` calls.
@@ -61,7 +73,9 @@ fn gap(calls: &[CallRecord], cum: &[Nanos], at_ms: u64, spent: Nanos, lean: Lean
     // Surely before: finished earlier, or was already running when the event's millisecond began.
     let surely = calls
         .iter()
-        .filter(|c| c.finished_at_ms < at_ms || (c.finished_at_ms == at_ms && c.started_at_ms < at_ms))
+        .filter(|c| {
+            c.finished_at_ms < at_ms || (c.finished_at_ms == at_ms && c.started_at_ms < at_ms)
+        })
         .count();
     let maybe = calls.iter().filter(|c| c.finished_at_ms <= at_ms).count();
     let (mut lo, mut hi) = (surely.min(maybe), maybe);
@@ -69,7 +83,10 @@ fn gap(calls: &[CallRecord], cum: &[Nanos], at_ms: u64, spent: Nanos, lean: Lean
     let spend_after = |k: usize| if k == 0 { 0 } else { cum[k - 1] };
     let first = (0..=calls.len()).find(|&k| spend_after(k) == spent);
     if let Some(first) = first {
-        let last = (first..=calls.len()).take_while(|&k| spend_after(k) == spent).last().unwrap_or(first);
+        let last = (first..=calls.len())
+            .take_while(|&k| spend_after(k) == spent)
+            .last()
+            .unwrap_or(first);
         let (l, h) = (lo.max(first), hi.min(last));
         if l <= h {
             (lo, hi) = (l, h);

@@ -1,0 +1,340 @@
+//! Executions and their budget scopes.
+
+use std::ffi::{CString, c_char};
+use std::sync::Arc;
+
+use serde::Deserialize;
+use wflo_core::{
+    Error, Execution, ExecutionOptions, ExecutionStatus, Scope, UsageFormat, UsageReport,
+};
+
+use crate::boundary::{run, run_quiet, wflo_status};
+use crate::engine::{wflo_engine, wflo_usage};
+use crate::handle::{
+    Arced, Boxed, Handle, arc_free, arc_into_ptr, arc_ref, box_free, box_into_ptr, box_ref, out,
+};
+use crate::strings::{input, optional, output_json};
+
+/// A running execution and the id C sees. Thread-safe: one handle may be used from many
+/// threads at once. Free with wflo_execution_free (the execution itself stays in the store).
+pub struct wflo_execution {
+    _private: [u8; 0],
+}
+
+/// The execution plus its id as a C string, kept for `wflo_execution_id`.
+pub struct ExecutionHandle {
+    pub execution: Execution,
+    id: CString,
+}
+
+impl Handle for wflo_execution {
+    type Ownership = Arced;
+    type Rust = ExecutionHandle;
+}
+
+/// A step or agent scope inside an execution. Thread-safe. Free with wflo_scope_free.
+pub struct wflo_scope {
+    _private: [u8; 0],
+}
+
+impl Handle for wflo_scope {
+    type Ownership = Boxed;
+    type Rust = Scope;
+}
+
+fn handle(execution: Execution) -> *mut wflo_execution {
+    let id = CString::new(execution.id()).unwrap_or_default();
+    arc_into_ptr(Arc::new(ExecutionHandle { execution, id }))
+}
+
+pub fn budget(nanos: i64) -> Option<u64> {
+    u64::try_from(nanos).ok()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StartOptions {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    shared_scopes: Vec<String>,
+}
+
+/// Starts an execution. `budget_nanos` < 0: no limit. `options_json` (NULL for none):
+/// `{"id": "exec-…", "shared_scopes": ["tenant:acme"]}`.
+///
+/// # Safety
+/// `engine` is a live engine handle; strings point to their lengths; `execution_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_execution_start(
+    engine: *const wflo_engine,
+    name: *const c_char,
+    name_len: usize,
+    budget_nanos: i64,
+    options_json: *const c_char,
+    options_len: usize,
+    execution_out: *mut *mut wflo_execution,
+) -> wflo_status {
+    run(|| {
+        let out = out(execution_out, "execution_out")?;
+        let engine = unsafe { arc_ref(engine, "engine") }?;
+        let name = unsafe { input(name, name_len, "name") }?;
+        let options: StartOptions =
+            match unsafe { optional(options_json, options_len, "options_json") }? {
+                Some(text) => serde_json::from_str(text)
+                    .map_err(|e| Error::invalid(format!("options_json: {e}")))?,
+                None => StartOptions::default(),
+            };
+        let execution = engine.start_execution(ExecutionOptions {
+            name: name.to_owned(),
+            budget_nanos: budget(budget_nanos),
+            id: options.id,
+            shared_scopes: options.shared_scopes,
+        })?;
+        *out = handle(execution);
+        Ok(())
+    })
+}
+
+/// Opens a stored execution again, with its spend and calls; it continues from its latest
+/// live checkpoint (wflo_checkpoint_latest).
+///
+/// # Safety
+/// `engine` is a live engine handle; `id` points to `id_len` bytes; `execution_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_execution_resume(
+    engine: *const wflo_engine,
+    id: *const c_char,
+    id_len: usize,
+    execution_out: *mut *mut wflo_execution,
+) -> wflo_status {
+    run(|| {
+        let out = out(execution_out, "execution_out")?;
+        let engine = unsafe { arc_ref(engine, "engine") }?;
+        *out = handle(engine.resume_execution(unsafe { input(id, id_len, "id") }?)?);
+        Ok(())
+    })
+}
+
+/// The execution id ("exec-" + 12 hex), NUL-terminated, owned by the handle: valid until
+/// the handle is freed. NULL for a NULL handle.
+///
+/// # Safety
+/// `execution` is NULL or a live execution handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_execution_id(execution: *const wflo_execution) -> *const c_char {
+    run_quiet(std::ptr::null(), || {
+        match unsafe { arc_ref(execution, "execution") } {
+            Ok(h) => h.id.as_ptr(),
+            Err(_) => std::ptr::null(),
+        }
+    })
+}
+
+/// Ends the execution with a status ("completed", "failed", "budget_exceeded", or "running"
+/// to reopen). Held reservations stay valid; new ones fail with WFLO_STATUS_CLOSED.
+///
+/// # Safety
+/// `execution` is a live handle; `status` points to `status_len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_execution_finish(
+    execution: *const wflo_execution,
+    status: *const c_char,
+    status_len: usize,
+) -> wflo_status {
+    run(|| {
+        let h = unsafe { arc_ref(execution, "execution") }?;
+        h.execution.finish(ExecutionStatus::from_name(unsafe {
+            input(status, status_len, "status")
+        }?)?)?;
+        Ok(())
+    })
+}
+
+/// Where the money went, as JSON: total, budget, reserved, remaining, overrun (nano-USD and
+/// USD), calls, by_model, by_step.
+///
+/// # Safety
+/// `execution` is a live handle; `json_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_execution_breakdown_json(
+    execution: *const wflo_execution,
+    json_out: *mut *mut c_char,
+) -> wflo_status {
+    run(|| {
+        let out = out(json_out, "json_out")?;
+        *out = output_json(
+            &unsafe { arc_ref(execution, "execution") }?
+                .execution
+                .breakdown()?,
+        )?;
+        Ok(())
+    })
+}
+
+/// The execution's calls, as a JSON array.
+///
+/// # Safety
+/// `execution` is a live handle; `json_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_execution_calls_json(
+    execution: *const wflo_execution,
+    json_out: *mut *mut c_char,
+) -> wflo_status {
+    run(|| {
+        let out = out(json_out, "json_out")?;
+        *out = output_json(
+            &unsafe { arc_ref(execution, "execution") }?
+                .execution
+                .calls()?,
+        )?;
+        Ok(())
+    })
+}
+
+/// Releases the handle. NULL is a no-op.
+///
+/// # Safety
+/// `execution` is NULL or a live handle, not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_execution_free(execution: *const wflo_execution) {
+    run_quiet((), || unsafe { arc_free(execution) })
+}
+
+/// A step scope of the execution, created on first use (the same label returns the same
+/// scope). `budget_nanos` < 0: no limit of its own (the execution's still applies).
+///
+/// # Safety
+/// `execution` is a live handle; `label` points to `label_len` bytes; `scope_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_execution_scope(
+    execution: *const wflo_execution,
+    label: *const c_char,
+    label_len: usize,
+    budget_nanos: i64,
+    scope_out: *mut *mut wflo_scope,
+) -> wflo_status {
+    run(|| {
+        let out = out(scope_out, "scope_out")?;
+        let h = unsafe { arc_ref(execution, "execution") }?;
+        *out = box_into_ptr(h.execution.scope(
+            unsafe { input(label, label_len, "label") }?,
+            budget(budget_nanos),
+        )?);
+        Ok(())
+    })
+}
+
+/// A scope nested in another.
+///
+/// # Safety
+/// `scope` is a live scope handle; `label` points to `label_len` bytes; `scope_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_scope_child(
+    scope: *const wflo_scope,
+    label: *const c_char,
+    label_len: usize,
+    budget_nanos: i64,
+    scope_out: *mut *mut wflo_scope,
+) -> wflo_status {
+    run(|| {
+        let out = out(scope_out, "scope_out")?;
+        let parent = unsafe { box_ref(scope, "scope") }?;
+        *out = box_into_ptr(parent.child(
+            unsafe { input(label, label_len, "label") }?,
+            budget(budget_nanos),
+        )?);
+        Ok(())
+    })
+}
+
+/// Frees a scope handle (the scope lives on with its execution). NULL is a no-op.
+///
+/// # Safety
+/// `scope` is NULL or a live scope handle, not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_scope_free(scope: *mut wflo_scope) {
+    run_quiet((), || unsafe { box_free(scope) })
+}
+
+/// The scope calls go to: `scope` when given, else the execution's own.
+pub fn target(
+    execution: *const wflo_execution,
+    scope: *const wflo_scope,
+) -> wflo_core::Result<Scope> {
+    if scope.is_null() {
+        Ok(unsafe { arc_ref(execution, "execution") }?.execution.root())
+    } else {
+        Ok(unsafe { box_ref(scope, "scope") }?.clone())
+    }
+}
+
+/// Records a call made WITHOUT a reservation (its cost is booked as spend at once) from
+/// wflo usage. `scope` NULL: the execution's own scope. `record_json_out` may be NULL.
+///
+/// # Safety
+/// Handles live; `model` points to `model_len` bytes; `usage` readable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_record_call(
+    execution: *const wflo_execution,
+    scope: *const wflo_scope,
+    model: *const c_char,
+    model_len: usize,
+    usage: *const wflo_usage,
+    record_json_out: *mut *mut c_char,
+) -> wflo_status {
+    run(|| {
+        let usage = unsafe { usage.as_ref() }.ok_or_else(|| Error::invalid("usage is NULL"))?;
+        let model = unsafe { input(model, model_len, "model") }?;
+        let record = target(execution, scope)?.record_call(&UsageReport {
+            model,
+            provider: None,
+            usage: (*usage).into(),
+            estimated: false,
+            stream: false,
+            latency_ms: 0,
+        })?;
+        if !record_json_out.is_null() {
+            unsafe { *record_json_out = output_json(&record)? };
+        }
+        Ok(())
+    })
+}
+
+/// Records a call made without a reservation from the provider's raw usage JSON (`format` as
+/// in wflo_parse_usage). `record_json_out` may be NULL.
+///
+/// # Safety
+/// Handles live; strings point to their lengths.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_record_call_json(
+    execution: *const wflo_execution,
+    scope: *const wflo_scope,
+    model: *const c_char,
+    model_len: usize,
+    format: *const c_char,
+    format_len: usize,
+    usage_json: *const c_char,
+    usage_json_len: usize,
+    record_json_out: *mut *mut c_char,
+) -> wflo_status {
+    run(|| {
+        let model = unsafe { input(model, model_len, "model") }?;
+        let format = UsageFormat::from_name(unsafe { input(format, format_len, "format") }?)?;
+        let usage = wflo_core::usage::parse_usage(format, unsafe {
+            input(usage_json, usage_json_len, "usage_json")
+        }?)?;
+        let record = target(execution, scope)?.record_call(&UsageReport {
+            model,
+            provider: None,
+            usage,
+            estimated: false,
+            stream: false,
+            latency_ms: 0,
+        })?;
+        if !record_json_out.is_null() {
+            unsafe { *record_json_out = output_json(&record)? };
+        }
+        Ok(())
+    })
+}

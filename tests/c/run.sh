@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the C programs against ffi/include/wflo.h and runs each of them
+#   1. linked dynamically (libwflo.so),
+#   2. linked statically (libwflo.a + the native libraries rustc names),
+#   3. with AddressSanitizer and UndefinedBehaviorSanitizer,
+#   4. under valgrind, which must report no leaks and no errors.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+target=${CARGO_TARGET_DIR:-target}
+cargo build -q -p wflo-ffi
+lib="$target/debug"
+native=$(cargo rustc -q -p wflo-ffi --lib --crate-type staticlib -- --print native-static-libs 2>&1 \
+    | sed -n 's/.*native-static-libs: //p' | tail -n 1)
+out=$(mktemp -d /tmp/wflo-c.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+cflags="-std=c11 -Wall -Wextra -Werror -g -Iffi/include"
+
+for src in examples/c/quick_tour.c tests/c/errors.c; do
+    name=$(basename "$src" .c)
+    echo "== $name: dynamic"
+    gcc $cflags "$src" -L"$lib" -lwflo -Wl,-rpath,"$lib" -o "$out/$name-dynamic"
+    "$out/$name-dynamic" > "$out/$name.log"
+    echo "== $name: static ($native)"
+    gcc $cflags "$src" "$lib/libwflo.a" $native -o "$out/$name-static"
+    "$out/$name-static" > /dev/null
+    echo "== $name: AddressSanitizer + UBSan"
+    gcc $cflags -fsanitize=address,undefined -fno-omit-frame-pointer "$src" "$lib/libwflo.a" $native -o "$out/$name-asan"
+    ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$out/$name-asan" > /dev/null
+    echo "== $name: valgrind"
+    valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=3 \
+        "$out/$name-dynamic" > /dev/null
+done
+cat "$out/quick_tour.log"
+echo "C tests: all passed (dynamic, static, ASan+UBSan, valgrind)"
