@@ -88,7 +88,7 @@ pub unsafe extern "C" fn wflo_reserve(
     reservation_out: *mut *mut wflo_reservation,
 ) -> wflo_status {
     run(|| {
-        let out = out(reservation_out, "reservation_out")?;
+        let out = unsafe { out(reservation_out, "reservation_out") }?;
         let req = unsafe { request.as_ref() }.ok_or_else(|| Error::invalid("request is NULL"))?;
         let model = unsafe { input(req.model, req.model_len, "request.model") }?;
         let provider = unsafe { optional(req.provider, req.provider_len, "request.provider") }?;
@@ -112,7 +112,7 @@ pub unsafe extern "C" fn wflo_reserve(
                 )));
             }
         };
-        let reservation = target(execution, scope)?.reserve(&CallRequest {
+        let reservation = unsafe { target(execution, scope) }?.reserve(&CallRequest {
             model,
             provider,
             input_tokens: req.input_tokens,
@@ -286,7 +286,7 @@ pub unsafe extern "C" fn wflo_stream_new(
     stream_out: *mut *mut wflo_stream,
 ) -> wflo_status {
     run(|| {
-        let out = out(stream_out, "stream_out")?;
+        let out = unsafe { out(stream_out, "stream_out") }?;
         let format = UsageFormat::from_name(unsafe { input(format, format_len, "format") }?)?;
         *out = box_into_ptr(Mutex::new(Some(StreamAccumulator::new(format)?)));
         Ok(())
@@ -329,7 +329,7 @@ pub unsafe extern "C" fn wflo_stream_usage(
     usage_out: *mut wflo_usage,
 ) -> wflo_status {
     run(|| {
-        let out = out(usage_out, "usage_out")?;
+        let out = unsafe { out(usage_out, "usage_out") }?;
         let s = unsafe { box_ref(stream, "stream") }?;
         let guard = s.lock();
         let usage = guard

@@ -45,7 +45,7 @@ pub unsafe extern "C" fn wflo_checkpoint_list_json(
     json_out: *mut *mut c_char,
 ) -> wflo_status {
     run(|| {
-        let out = out(json_out, "json_out")?;
+        let out = unsafe { out(json_out, "json_out") }?;
         *out = output_json(
             &unsafe { arc_ref(execution, "execution") }?
                 .execution
@@ -68,7 +68,7 @@ pub unsafe extern "C" fn wflo_checkpoint_rollback(
     state_out: *mut *mut c_char,
 ) -> wflo_status {
     run(|| {
-        let out = out(state_out, "state_out")?;
+        let out = unsafe { out(state_out, "state_out") }?;
         let h = unsafe { arc_ref(execution, "execution") }?;
         *out = output(
             h.execution
@@ -88,7 +88,7 @@ pub unsafe extern "C" fn wflo_checkpoint_latest(
     state_out: *mut *mut c_char,
 ) -> wflo_status {
     run(|| {
-        let out = out(state_out, "state_out")?;
+        let out = unsafe { out(state_out, "state_out") }?;
         let h = unsafe { arc_ref(execution, "execution") }?;
         let (_, state) = h.execution.latest_checkpoint()?.ok_or_else(|| {
             wflo_core::Error::NotFound(format!(

@@ -88,7 +88,7 @@ pub unsafe extern "C" fn wflo_engine_open(
     engine_out: *mut *mut wflo_engine,
 ) -> wflo_status {
     run(|| {
-        let out = out(engine_out, "engine_out")?;
+        let out = unsafe { out(engine_out, "engine_out") }?;
         let url = unsafe { optional(url, url_len, "url") }?;
         let engine = Engine::open(url)?;
         *out = arc_into_ptr(Arc::new(engine));
@@ -170,7 +170,7 @@ pub unsafe extern "C" fn wflo_engine_shared_scope_json(
     json_out: *mut *mut c_char,
 ) -> wflo_status {
     run(|| {
-        let out = out(json_out, "json_out")?;
+        let out = unsafe { out(json_out, "json_out") }?;
         let engine = unsafe { arc_ref(engine, "engine") }?;
         let figures = engine.shared_scope(unsafe { input(name, name_len, "name") }?)?;
         *out = output_json(&figures)?;
@@ -190,7 +190,7 @@ pub unsafe extern "C" fn wflo_price_json(
     json_out: *mut *mut c_char,
 ) -> wflo_status {
     run(|| {
-        let out = out(json_out, "json_out")?;
+        let out = unsafe { out(json_out, "json_out") }?;
         let engine = unsafe { arc_ref(engine, "engine") }?;
         let resolved = engine.resolve_model(unsafe { input(model, model_len, "model") }?)?;
         *out = output_json(&serde_json::json!({
@@ -214,7 +214,7 @@ pub unsafe extern "C" fn wflo_cost(
     nanos_out: *mut u64,
 ) -> wflo_status {
     run(|| {
-        let out = out(nanos_out, "nanos_out")?;
+        let out = unsafe { out(nanos_out, "nanos_out") }?;
         let engine = unsafe { arc_ref(engine, "engine") }?;
         let usage =
             unsafe { usage.as_ref() }.ok_or_else(|| wflo_core::Error::invalid("usage is NULL"))?;
@@ -244,10 +244,9 @@ pub unsafe extern "C" fn wflo_count_tokens(
     estimated_out: *mut bool,
 ) -> wflo_status {
     run(|| {
-        let (tokens, estimated) = (
-            out(tokens_out, "tokens_out")?,
-            out(estimated_out, "estimated_out")?,
-        );
+        let (tokens, estimated) = (unsafe { out(tokens_out, "tokens_out") }?, unsafe {
+            out(estimated_out, "estimated_out")
+        }?);
         let engine = unsafe { arc_ref(engine, "engine") }?;
         let count = engine.count_tokens(unsafe { input(model, model_len, "model") }?, unsafe {
             input(text, text_len, "text")
@@ -273,10 +272,9 @@ pub unsafe extern "C" fn wflo_count_chat_tokens(
     estimated_out: *mut bool,
 ) -> wflo_status {
     run(|| {
-        let (tokens, estimated) = (
-            out(tokens_out, "tokens_out")?,
-            out(estimated_out, "estimated_out")?,
-        );
+        let (tokens, estimated) = (unsafe { out(tokens_out, "tokens_out") }?, unsafe {
+            out(estimated_out, "estimated_out")
+        }?);
         let engine = unsafe { arc_ref(engine, "engine") }?;
         let count = engine
             .count_chat_tokens(unsafe { input(model, model_len, "model") }?, unsafe {
@@ -301,7 +299,7 @@ pub unsafe extern "C" fn wflo_parse_usage(
     usage_out: *mut wflo_usage,
 ) -> wflo_status {
     run(|| {
-        let out = out(usage_out, "usage_out")?;
+        let out = unsafe { out(usage_out, "usage_out") }?;
         let format = UsageFormat::from_name(unsafe { input(format, format_len, "format") }?)?;
         *out = wflo_core::usage::parse_usage(format, unsafe { input(json, json_len, "json") }?)?
             .into();
@@ -317,7 +315,7 @@ pub unsafe extern "C" fn wflo_parse_usage(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wflo_usd_to_nanos(usd: f64, nanos_out: *mut u64) -> wflo_status {
     run(|| {
-        let out = out(nanos_out, "nanos_out")?;
+        let out = unsafe { out(nanos_out, "nanos_out") }?;
         *out = wflo_core::money::usd_to_nanos(usd)?;
         Ok(())
     })
@@ -334,7 +332,7 @@ pub unsafe extern "C" fn wflo_parse_usd(
     nanos_out: *mut u64,
 ) -> wflo_status {
     run(|| {
-        let out = out(nanos_out, "nanos_out")?;
+        let out = unsafe { out(nanos_out, "nanos_out") }?;
         *out = wflo_core::money::parse_usd(unsafe { input(text, text_len, "text") }?)?;
         Ok(())
     })

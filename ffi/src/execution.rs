@@ -76,7 +76,7 @@ pub unsafe extern "C" fn wflo_execution_start(
     execution_out: *mut *mut wflo_execution,
 ) -> wflo_status {
     run(|| {
-        let out = out(execution_out, "execution_out")?;
+        let out = unsafe { out(execution_out, "execution_out") }?;
         let engine = unsafe { arc_ref(engine, "engine") }?;
         let name = unsafe { input(name, name_len, "name") }?;
         let options: StartOptions =
@@ -109,7 +109,7 @@ pub unsafe extern "C" fn wflo_execution_resume(
     execution_out: *mut *mut wflo_execution,
 ) -> wflo_status {
     run(|| {
-        let out = out(execution_out, "execution_out")?;
+        let out = unsafe { out(execution_out, "execution_out") }?;
         let engine = unsafe { arc_ref(engine, "engine") }?;
         *out = handle(engine.resume_execution(unsafe { input(id, id_len, "id") }?)?);
         Ok(())
@@ -162,7 +162,7 @@ pub unsafe extern "C" fn wflo_execution_breakdown_json(
     json_out: *mut *mut c_char,
 ) -> wflo_status {
     run(|| {
-        let out = out(json_out, "json_out")?;
+        let out = unsafe { out(json_out, "json_out") }?;
         *out = output_json(
             &unsafe { arc_ref(execution, "execution") }?
                 .execution
@@ -182,7 +182,7 @@ pub unsafe extern "C" fn wflo_execution_calls_json(
     json_out: *mut *mut c_char,
 ) -> wflo_status {
     run(|| {
-        let out = out(json_out, "json_out")?;
+        let out = unsafe { out(json_out, "json_out") }?;
         *out = output_json(
             &unsafe { arc_ref(execution, "execution") }?
                 .execution
@@ -215,7 +215,7 @@ pub unsafe extern "C" fn wflo_execution_scope(
     scope_out: *mut *mut wflo_scope,
 ) -> wflo_status {
     run(|| {
-        let out = out(scope_out, "scope_out")?;
+        let out = unsafe { out(scope_out, "scope_out") }?;
         let h = unsafe { arc_ref(execution, "execution") }?;
         *out = box_into_ptr(h.execution.scope(
             unsafe { input(label, label_len, "label") }?,
@@ -238,7 +238,7 @@ pub unsafe extern "C" fn wflo_scope_child(
     scope_out: *mut *mut wflo_scope,
 ) -> wflo_status {
     run(|| {
-        let out = out(scope_out, "scope_out")?;
+        let out = unsafe { out(scope_out, "scope_out") }?;
         let parent = unsafe { box_ref(scope, "scope") }?;
         *out = box_into_ptr(parent.child(
             unsafe { input(label, label_len, "label") }?,
@@ -258,7 +258,10 @@ pub unsafe extern "C" fn wflo_scope_free(scope: *mut wflo_scope) {
 }
 
 /// The scope calls go to: `scope` when given, else the execution's own.
-pub fn target(
+///
+/// # Safety
+/// Each pointer is NULL or a live handle of its type.
+pub unsafe fn target(
     execution: *const wflo_execution,
     scope: *const wflo_scope,
 ) -> wflo_core::Result<Scope> {
@@ -286,7 +289,7 @@ pub unsafe extern "C" fn wflo_record_call(
     run(|| {
         let usage = unsafe { usage.as_ref() }.ok_or_else(|| Error::invalid("usage is NULL"))?;
         let model = unsafe { input(model, model_len, "model") }?;
-        let record = target(execution, scope)?.record_call(&UsageReport {
+        let record = unsafe { target(execution, scope) }?.record_call(&UsageReport {
             model,
             provider: None,
             usage: (*usage).into(),
@@ -324,7 +327,7 @@ pub unsafe extern "C" fn wflo_record_call_json(
         let usage = wflo_core::usage::parse_usage(format, unsafe {
             input(usage_json, usage_json_len, "usage_json")
         }?)?;
-        let record = target(execution, scope)?.record_call(&UsageReport {
+        let record = unsafe { target(execution, scope) }?.record_call(&UsageReport {
             model,
             provider: None,
             usage,

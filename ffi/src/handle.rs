@@ -80,7 +80,10 @@ pub unsafe fn box_free<H: Handle<Ownership = Boxed>>(ptr: *mut H) {
 }
 
 /// Checks an out-parameter; writing it happens only once the call has succeeded.
-pub fn out<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T> {
+///
+/// # Safety
+/// `ptr` is NULL or points to writable memory for a `T`.
+pub unsafe fn out<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T> {
     if ptr.is_null() {
         return Err(Error::invalid(format!("out-parameter {what} is NULL")));
     }

@@ -3,8 +3,8 @@
 
     python3 tests/report/test_report.py
 
-Builds nothing: takes the `wflo` binary from $WFLO_BIN (default: target/debug/wflo under the
-repository root). Installs Debian's Chromium first when it is missing
+Builds nothing: takes the `wflo` binary from $WFLO_BIN (default: $CARGO_TARGET_DIR/debug/wflo,
+else target/debug/wflo under the repository root). Installs Debian's Chromium first when it is missing
 (tests/report/install-chromium.sh). Python 3 standard library only.
 
 Three pages are rendered and checked:
@@ -197,7 +197,8 @@ def main():
         print(f"FAIL: {CHROMIUM} is missing")
         return 1
     print(run([CHROMIUM, "--version"]).strip())
-    wflo = os.environ.get("WFLO_BIN") or str(REPO / "target" / "debug" / "wflo")
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+    wflo = os.environ.get("WFLO_BIN") or str(target / "debug" / "wflo")
     if not os.access(wflo, os.X_OK):
         print(f"FAIL: no wflo binary at {wflo} (build it, or set WFLO_BIN)")
         return 1

@@ -448,11 +448,11 @@ pub fn burn_down(data: &ReportData, tl: &Timeline) -> String {
     let width = text.chars().count() as f64 * 7.0 + 8.0;
     let mut edges: Vec<f64> = vec![LEFT];
     edges.extend(xpos.iter().copied());
-    edges.push(LEFT + pw + 16.0);
+    edges.push(LEFT + pw + 20.0);
     let end = edges
         .windows(2)
         .rev()
-        .map(|w| (w[0] + 4.0, w[1] - 16.0))
+        .map(|w| (w[0] + 4.0, w[1] - 20.0))
         .find(|(a, b)| b - a >= width)
         .map_or(LEFT + pw - 4.0, |(_, b)| b);
     let _ = write!(
