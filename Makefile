@@ -5,6 +5,9 @@
 #   make test-rust   the Rust workspace only (fast iteration)
 #   make test-mock   the mock LLM server against the official openai/anthropic Python packages
 #   make test-report the HTML report in headless Chromium
+#   make test-c      the C ABI: C programs linked dynamically and statically, ASan+UBSan, valgrind
+#   make test-go     the Go package (go vet, go test -race, the quick tour)
+#   make header      regenerate ffi/include/wflo.h
 #   make lint        rustfmt and clippy, warnings as errors
 #   make bench       criterion benchmarks and the cold-start probe, figures printed
 #
@@ -17,7 +20,7 @@ export CARGO_TARGET_DIR ?= $(WFLO_CACHE)/target
 export WFLO_CORPUS_DIR ?= $(WFLO_CACHE)/corpus
 CARGO ?= cargo
 
-.PHONY: demo test test-rust test-mock test-report lint bench bench-rust corpus build
+.PHONY: demo test test-rust test-mock test-report test-c test-go header lint bench bench-rust corpus build
 
 WFLO_BIN := $(CARGO_TARGET_DIR)/debug/wflo
 export WFLO_BIN
@@ -26,7 +29,7 @@ demo:
 	$(CARGO) build -p wflo-cli
 	$(WFLO_BIN) demo
 
-test: lint test-rust test-mock test-report
+test: lint test-rust test-mock test-report test-c test-go
 
 build:
 	$(CARGO) build -p wflo-cli
@@ -37,6 +40,21 @@ test-mock: build
 test-report: build
 	tests/report/install-chromium.sh
 	python3 tests/report/test_report.py
+
+test-c:
+	tests/c/run.sh
+
+# Go links libwflo statically: a self-contained test binary, no library path to set.
+GO_CGO_LDFLAGS = $(CARGO_TARGET_DIR)/debug/libwflo.a -lm -ldl -lpthread -lrt -lutil -lgcc_s
+test-go: build
+	$(CARGO) build -p wflo-ffi
+	cd bindings/go && CGO_LDFLAGS="$(GO_CGO_LDFLAGS)" go vet ./...
+	cd bindings/go && test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt would change these files"; exit 1; }
+	cd bindings/go && CGO_LDFLAGS="$(GO_CGO_LDFLAGS)" go test -race -count=1 ./...
+	cd examples/go && CGO_LDFLAGS="$(GO_CGO_LDFLAGS)" go run ./quick_tour
+
+header:
+	WFLO_BLESS=1 $(CARGO) test -q -p wflo-ffi --test header
 
 # The store suites run against a real PostgreSQL that the script starts and stops.
 test-rust:
@@ -61,3 +79,4 @@ bench-rust: corpus
 	@rm -f $(WFLO_CACHE)/shared-bench.db*
 	$(CARGO_TARGET_DIR)/release/examples/shared_bench $(WFLO_CACHE)/shared-bench.db 4 1 5
 	tests/pg/with-postgres.sh sh -c '$(CARGO_TARGET_DIR)/release/examples/shared_bench "$$WFLO_TEST_POSTGRES_URL" 8 1 5'
+	bench/tracked_call.sh

@@ -50,10 +50,10 @@ int main(void) {
 
     /* ... send the request, then settle with the usage the provider reported. */
     const char *body = "{\"usage\":{\"prompt_tokens\":19,\"completion_tokens\":180}}";
-    char *record = NULL;
-    CHECK(wflo_reservation_settle_json(call, S("openai_chat"), S(body), &record));
-    printf("call: %s\n", record);
-    wflo_string_free(record);
+    wflo_settled settled;
+    CHECK(wflo_reservation_settle_json(call, S("openai_chat"), S(body), &settled));
+    printf("call #%llu cost %llu nano-USD\n", (unsigned long long)settled.seq,
+           (unsigned long long)settled.cost_nanos);
     wflo_reservation_free(call);
     CHECK(wflo_checkpoint_save(exec, S("searched"), S("{\"papers\":[\"a\",\"b\",\"c\"]}"), NULL));
 

@@ -53,7 +53,7 @@
 
 // The result of every call. Values are stable and never renumbered; a retired value stays
 // as a comment.
-typedef enum wflo_status {
+typedef enum {
   WFLO_STATUS_OK = 0,
   WFLO_STATUS_INVALID_ARGUMENT = 1,
   WFLO_STATUS_UNKNOWN_MODEL = 2,
@@ -86,7 +86,7 @@ typedef struct wflo_scope wflo_scope;
 typedef struct wflo_stream wflo_stream;
 
 // What is known about a call before it is made. Zero-initialise it, then set the fields.
-typedef struct wflo_call_request {
+typedef struct {
   // The model as the request names it (required).
   const char *model;
   size_t model_len;
@@ -109,7 +109,7 @@ typedef struct wflo_call_request {
 
 // Token usage in wflo's six DISJOINT fields (each token counted once, billed at its own
 // price): `input` excludes cache reads and writes, `output` excludes reasoning.
-typedef struct wflo_usage {
+typedef struct {
   uint64_t input;
   uint64_t output;
   uint64_t cache_read;
@@ -117,6 +117,21 @@ typedef struct wflo_usage {
   uint64_t cache_write_1h;
   uint64_t reasoning;
 } wflo_usage;
+
+// What a settled (or recorded) call came to: the figures callers need on the hot path,
+// without building JSON. The whole record is in wflo_execution_calls_json.
+typedef struct {
+  // Order of the call within its execution.
+  uint64_t seq;
+  uint64_t cost_nanos;
+  uint64_t reserved_nanos;
+  // Cost beyond the reservation (0 normally).
+  uint64_t overrun_nanos;
+  wflo_usage usage;
+  // The usage is an estimate (a stream without the provider's usage).
+  bool estimated;
+  bool usage_missing;
+} wflo_settled;
 
 #ifdef __cplusplus
 extern "C" {
@@ -143,32 +158,32 @@ const char *wflo_status_name(int32_t status);
 // # Safety
 // Handles live; `request` readable and its strings point to their lengths;
 // `reservation_out` writable.
-enum wflo_status wflo_reserve(const struct wflo_execution *execution,
-                              const struct wflo_scope *scope,
-                              const struct wflo_call_request *request,
-                              struct wflo_reservation **reservation_out);
+wflo_status wflo_reserve(const wflo_execution *execution,
+                         const wflo_scope *scope,
+                         const wflo_call_request *request,
+                         wflo_reservation **reservation_out);
 
 // The worst-case amount held, nano-USD (0 for a NULL handle).
 //
 // # Safety
 // `reservation` is NULL or a live reservation handle.
-uint64_t wflo_reservation_amount_nanos(const struct wflo_reservation *reservation);
+uint64_t wflo_reservation_amount_nanos(const wflo_reservation *reservation);
 
 // The output cap the reservation covers: send the request with this as its max_tokens
 // (it differs from the request's under the clamp policy). 0 for a NULL handle.
 //
 // # Safety
 // `reservation` is NULL or a live reservation handle.
-uint64_t wflo_reservation_max_output_tokens(const struct wflo_reservation *reservation);
+uint64_t wflo_reservation_max_output_tokens(const wflo_reservation *reservation);
 
-// Settles with the provider's usage in wflo's fields. `record_json_out` (may be NULL)
-// receives the call record. WFLO_STATUS_CONFLICT when already settled or released.
+// Settles with the provider's usage in wflo's fields. `settled_out` (may be NULL)
+// receives what the call came to. WFLO_STATUS_CONFLICT when already settled or released.
 //
 // # Safety
 // `reservation` is a live handle; `usage` readable.
-enum wflo_status wflo_reservation_settle(const struct wflo_reservation *reservation,
-                                         const struct wflo_usage *usage,
-                                         char **record_json_out);
+wflo_status wflo_reservation_settle(const wflo_reservation *reservation,
+                                    const wflo_usage *usage,
+                                    wflo_settled *settled_out);
 
 // Settles from the provider's raw usage JSON (a response body or its usage object; `format`
 // as in wflo_parse_usage). Bad JSON: WFLO_STATUS_INVALID_ARGUMENT and the reservation stays
@@ -176,12 +191,12 @@ enum wflo_status wflo_reservation_settle(const struct wflo_reservation *reservat
 //
 // # Safety
 // `reservation` is a live handle; strings point to their lengths.
-enum wflo_status wflo_reservation_settle_json(const struct wflo_reservation *reservation,
-                                              const char *format,
-                                              size_t format_len,
-                                              const char *json,
-                                              size_t json_len,
-                                              char **record_json_out);
+wflo_status wflo_reservation_settle_json(const wflo_reservation *reservation,
+                                         const char *format,
+                                         size_t format_len,
+                                         const char *json,
+                                         size_t json_len,
+                                         wflo_settled *settled_out);
 
 // Settles a finished or cut stream from its accumulator; when the provider's usage never
 // came, the output is estimated from the streamed text and the call is flagged estimated —
@@ -190,38 +205,36 @@ enum wflo_status wflo_reservation_settle_json(const struct wflo_reservation *res
 //
 // # Safety
 // Handles live; `status` points to `status_len` bytes or is NULL.
-enum wflo_status wflo_reservation_settle_stream(const struct wflo_reservation *reservation,
-                                                const struct wflo_stream *stream,
-                                                const char *status,
-                                                size_t status_len,
-                                                char **record_json_out);
+wflo_status wflo_reservation_settle_stream(const wflo_reservation *reservation,
+                                           const wflo_stream *stream,
+                                           const char *status,
+                                           size_t status_len,
+                                           wflo_settled *settled_out);
 
 // Releases without cost: the call failed before the provider billed anything. `status`:
 // "error" or "aborted"; `reason` (may be NULL) is recorded.
 //
 // # Safety
 // `reservation` is a live handle; strings point to their lengths or are NULL.
-enum wflo_status wflo_reservation_release(const struct wflo_reservation *reservation,
-                                          const char *status,
-                                          size_t status_len,
-                                          const char *reason,
-                                          size_t reason_len);
+wflo_status wflo_reservation_release(const wflo_reservation *reservation,
+                                     const char *status,
+                                     size_t status_len,
+                                     const char *reason,
+                                     size_t reason_len);
 
 // Frees the handle; an unsettled reservation is released and recorded as aborted. NULL is a
 // no-op.
 //
 // # Safety
 // `reservation` is NULL or a live handle, not used afterwards.
-void wflo_reservation_free(struct wflo_reservation *reservation);
+void wflo_reservation_free(wflo_reservation *reservation);
 
 // A new stream accumulator for `format` ("openai_chat", "openai_responses", "anthropic",
 // "gemini"). Feed it every server-sent event's data with wflo_stream_push.
 //
 // # Safety
 // `format` points to `format_len` bytes; `stream_out` writable.
-enum wflo_status wflo_stream_new(const char *format,
-                                 size_t format_len,
-                                 struct wflo_stream **stream_out);
+wflo_status wflo_stream_new(const char *format, size_t format_len, wflo_stream **stream_out);
 
 // Feeds one event: the payload of a `data:` line (without the prefix). "[DONE]" and blank
 // payloads are ignored; a payload that is not JSON is WFLO_STATUS_INVALID_ARGUMENT and
@@ -229,55 +242,61 @@ enum wflo_status wflo_stream_new(const char *format,
 //
 // # Safety
 // `stream` is a live handle; `data` points to `data_len` bytes.
-enum wflo_status wflo_stream_push(const struct wflo_stream *stream,
-                                  const char *data,
-                                  size_t data_len);
+wflo_status wflo_stream_push(const wflo_stream *stream, const char *data, size_t data_len);
 
 // The usage the stream has reported so far; WFLO_STATUS_NOT_FOUND when none yet.
 //
 // # Safety
 // `stream` is a live handle; `usage_out` writable.
-enum wflo_status wflo_stream_usage(const struct wflo_stream *stream, struct wflo_usage *usage_out);
+wflo_status wflo_stream_usage(const wflo_stream *stream, wflo_usage *usage_out);
+
+// What the stream has told so far, as JSON: `{"usage": {…} or null, "complete": bool,
+// "text": "…"}` — `complete` once the provider's final usage arrived; `text` is the streamed
+// text (content, reasoning and tool arguments) an estimate would count.
+//
+// # Safety
+// `stream` is a live handle; `json_out` writable.
+wflo_status wflo_stream_state_json(const wflo_stream *stream, char **json_out);
 
 // Frees a stream accumulator. NULL is a no-op.
 //
 // # Safety
 // `stream` is NULL or a live handle, not used afterwards.
-void wflo_stream_free(struct wflo_stream *stream);
+void wflo_stream_free(wflo_stream *stream);
 
 // Saves `state_json` (any JSON value) as checkpoint `name`; committed before this returns.
 // `info_json_out` (may be NULL) receives the checkpoint's id, sequence, parent and spend.
 //
 // # Safety
 // `execution` is a live handle; strings point to their lengths.
-enum wflo_status wflo_checkpoint_save(const struct wflo_execution *execution,
-                                      const char *name,
-                                      size_t name_len,
-                                      const char *state_json,
-                                      size_t state_len,
-                                      char **info_json_out);
+wflo_status wflo_checkpoint_save(const wflo_execution *execution,
+                                 const char *name,
+                                 size_t name_len,
+                                 const char *state_json,
+                                 size_t state_len,
+                                 char **info_json_out);
 
 // The execution's checkpoints as a JSON array (superseded ones included, flagged).
 //
 // # Safety
 // `execution` is a live handle; `json_out` writable.
-enum wflo_status wflo_checkpoint_list_json(const struct wflo_execution *execution, char **json_out);
+wflo_status wflo_checkpoint_list_json(const wflo_execution *execution, char **json_out);
 
 // Rolls back to the latest live checkpoint called `name`: `*state_out` receives its state
 // (JSON); later checkpoints are marked superseded and kept. Spend is not undone.
 //
 // # Safety
 // `execution` is a live handle; `name` points to `name_len` bytes; `state_out` writable.
-enum wflo_status wflo_checkpoint_rollback(const struct wflo_execution *execution,
-                                          const char *name,
-                                          size_t name_len,
-                                          char **state_out);
+wflo_status wflo_checkpoint_rollback(const wflo_execution *execution,
+                                     const char *name,
+                                     size_t name_len,
+                                     char **state_out);
 
 // The state of the latest live checkpoint; WFLO_STATUS_NOT_FOUND when there is none.
 //
 // # Safety
 // `execution` is a live handle; `state_out` writable.
-enum wflo_status wflo_checkpoint_latest(const struct wflo_execution *execution, char **state_out);
+wflo_status wflo_checkpoint_latest(const wflo_execution *execution, char **state_out);
 
 // The library version, "MAJOR.MINOR.PATCH" (static).
 const char *wflo_version(void);
@@ -292,21 +311,21 @@ uint32_t wflo_version_number(void);
 //
 // # Safety
 // `url` points to `url_len` bytes (or is NULL); `engine_out` is writable.
-enum wflo_status wflo_engine_open(const char *url, size_t url_len, struct wflo_engine **engine_out);
+wflo_status wflo_engine_open(const char *url, size_t url_len, wflo_engine **engine_out);
 
 // Flushes and closes the engine's store. Later calls on the engine and its executions fail
 // with WFLO_STATUS_CLOSED; closing twice is fine. The handle must still be freed.
 //
 // # Safety
 // `engine` is NULL or a live engine handle.
-enum wflo_status wflo_engine_close(const struct wflo_engine *engine);
+wflo_status wflo_engine_close(const wflo_engine *engine);
 
 // Releases the handle (the engine closes when its last execution is freed too). NULL is a
 // no-op.
 //
 // # Safety
 // `engine` is NULL or a live engine handle, not used afterwards.
-void wflo_engine_free(const struct wflo_engine *engine);
+void wflo_engine_free(const wflo_engine *engine);
 
 // Registers or overrides prices: `{"models": [{"name": "my-model", "input": 1000000,
 // "output": 2000000}]}` in pico-USD per token (1000000 = $1 per million tokens). A name
@@ -314,213 +333,210 @@ void wflo_engine_free(const struct wflo_engine *engine);
 //
 // # Safety
 // `engine` is a live engine handle; `json` points to `json_len` bytes.
-enum wflo_status wflo_engine_set_prices(const struct wflo_engine *engine,
-                                        const char *json,
-                                        size_t json_len);
+wflo_status wflo_engine_set_prices(const wflo_engine *engine, const char *json, size_t json_len);
 
 // Creates or changes a shared budget scope in the store (`limit_nanos` < 0: no limit;
 // `period`: "none", "day" or "month", NULL = "none").
 //
 // # Safety
 // `engine` is a live engine handle; strings point to their lengths in bytes.
-enum wflo_status wflo_engine_define_shared_scope(const struct wflo_engine *engine,
-                                                 const char *name,
-                                                 size_t name_len,
-                                                 int64_t limit_nanos,
-                                                 const char *period,
-                                                 size_t period_len);
+wflo_status wflo_engine_define_shared_scope(const wflo_engine *engine,
+                                            const char *name,
+                                            size_t name_len,
+                                            int64_t limit_nanos,
+                                            const char *period,
+                                            size_t period_len);
 
 // A shared scope's figures for its current period, as JSON.
 //
 // # Safety
 // `engine` is a live engine handle; `name` points to `name_len` bytes; `json_out` writable.
-enum wflo_status wflo_engine_shared_scope_json(const struct wflo_engine *engine,
-                                               const char *name,
-                                               size_t name_len,
-                                               char **json_out);
+wflo_status wflo_engine_shared_scope_json(const wflo_engine *engine,
+                                          const char *name,
+                                          size_t name_len,
+                                          char **json_out);
 
 // How a model name resolves and every price it has, as JSON (pico-USD per token).
 //
 // # Safety
 // `engine` is a live engine handle; `model` points to `model_len` bytes; `json_out` writable.
-enum wflo_status wflo_price_json(const struct wflo_engine *engine,
-                                 const char *model,
-                                 size_t model_len,
-                                 char **json_out);
+wflo_status wflo_price_json(const wflo_engine *engine,
+                            const char *model,
+                            size_t model_len,
+                            char **json_out);
 
 // The cost of a usage on a model, in nano-USD, rounded up.
 //
 // # Safety
 // `engine` is a live engine handle; `model` points to `model_len` bytes; `usage` readable;
 // `nanos_out` writable.
-enum wflo_status wflo_cost(const struct wflo_engine *engine,
-                           const char *model,
-                           size_t model_len,
-                           const struct wflo_usage *usage,
-                           uint64_t *nanos_out);
+wflo_status wflo_cost(const wflo_engine *engine,
+                      const char *model,
+                      size_t model_len,
+                      const wflo_usage *usage,
+                      uint64_t *nanos_out);
 
 // Counts `text` as `model` is billed for it. `*estimated_out` is true when the model's
 // provider has no offline tokenizer and cl100k_base stood in.
 //
 // # Safety
 // `engine` is a live engine handle; strings point to their lengths; outs writable.
-enum wflo_status wflo_count_tokens(const struct wflo_engine *engine,
-                                   const char *model,
-                                   size_t model_len,
-                                   const char *text,
-                                   size_t text_len,
-                                   uint64_t *tokens_out,
-                                   bool *estimated_out);
+wflo_status wflo_count_tokens(const wflo_engine *engine,
+                              const char *model,
+                              size_t model_len,
+                              const char *text,
+                              size_t text_len,
+                              uint64_t *tokens_out,
+                              bool *estimated_out);
 
 // Counts a chat request's messages (a JSON array of `{role, content, name?}`) with the
 // per-message overhead OpenAI documents.
 //
 // # Safety
 // `engine` is a live engine handle; strings point to their lengths; outs writable.
-enum wflo_status wflo_count_chat_tokens(const struct wflo_engine *engine,
-                                        const char *model,
-                                        size_t model_len,
-                                        const char *messages_json,
-                                        size_t messages_len,
-                                        uint64_t *tokens_out,
-                                        bool *estimated_out);
+wflo_status wflo_count_chat_tokens(const wflo_engine *engine,
+                                   const char *model,
+                                   size_t model_len,
+                                   const char *messages_json,
+                                   size_t messages_len,
+                                   uint64_t *tokens_out,
+                                   bool *estimated_out);
 
 // Parses a provider's usage JSON (`format`: "auto", "openai_chat", "openai_responses",
 // "anthropic", "gemini", "wflo"; a whole response body or its usage object).
 //
 // # Safety
 // Strings point to their lengths; `usage_out` writable.
-enum wflo_status wflo_parse_usage(const char *format,
-                                  size_t format_len,
-                                  const char *json,
-                                  size_t json_len,
-                                  struct wflo_usage *usage_out);
+wflo_status wflo_parse_usage(const char *format,
+                             size_t format_len,
+                             const char *json,
+                             size_t json_len,
+                             wflo_usage *usage_out);
 
 // Converts a USD amount to nano-USD (rounding toward zero; NaN, negative or absurd amounts
 // are WFLO_STATUS_INVALID_ARGUMENT).
 //
 // # Safety
 // `nanos_out` writable.
-enum wflo_status wflo_usd_to_nanos(double usd, uint64_t *nanos_out);
+wflo_status wflo_usd_to_nanos(double usd, uint64_t *nanos_out);
 
 // Parses a decimal USD string ("2.50", "$0.000075") to nano-USD.
 //
 // # Safety
 // `text` points to `text_len` bytes; `nanos_out` writable.
-enum wflo_status wflo_parse_usd(const char *text, size_t text_len, uint64_t *nanos_out);
+wflo_status wflo_parse_usd(const char *text, size_t text_len, uint64_t *nanos_out);
 
 // Starts an execution. `budget_nanos` < 0: no limit. `options_json` (NULL for none):
 // `{"id": "exec-…", "shared_scopes": ["tenant:acme"]}`.
 //
 // # Safety
 // `engine` is a live engine handle; strings point to their lengths; `execution_out` writable.
-enum wflo_status wflo_execution_start(const struct wflo_engine *engine,
-                                      const char *name,
-                                      size_t name_len,
-                                      int64_t budget_nanos,
-                                      const char *options_json,
-                                      size_t options_len,
-                                      struct wflo_execution **execution_out);
+wflo_status wflo_execution_start(const wflo_engine *engine,
+                                 const char *name,
+                                 size_t name_len,
+                                 int64_t budget_nanos,
+                                 const char *options_json,
+                                 size_t options_len,
+                                 wflo_execution **execution_out);
 
 // Opens a stored execution again, with its spend and calls; it continues from its latest
 // live checkpoint (wflo_checkpoint_latest).
 //
 // # Safety
 // `engine` is a live engine handle; `id` points to `id_len` bytes; `execution_out` writable.
-enum wflo_status wflo_execution_resume(const struct wflo_engine *engine,
-                                       const char *id,
-                                       size_t id_len,
-                                       struct wflo_execution **execution_out);
+wflo_status wflo_execution_resume(const wflo_engine *engine,
+                                  const char *id,
+                                  size_t id_len,
+                                  wflo_execution **execution_out);
 
 // The execution id ("exec-" + 12 hex), NUL-terminated, owned by the handle: valid until
 // the handle is freed. NULL for a NULL handle.
 //
 // # Safety
 // `execution` is NULL or a live execution handle.
-const char *wflo_execution_id(const struct wflo_execution *execution);
+const char *wflo_execution_id(const wflo_execution *execution);
 
 // Ends the execution with a status ("completed", "failed", "budget_exceeded", or "running"
 // to reopen). Held reservations stay valid; new ones fail with WFLO_STATUS_CLOSED.
 //
 // # Safety
 // `execution` is a live handle; `status` points to `status_len` bytes.
-enum wflo_status wflo_execution_finish(const struct wflo_execution *execution,
-                                       const char *status,
-                                       size_t status_len);
+wflo_status wflo_execution_finish(const wflo_execution *execution,
+                                  const char *status,
+                                  size_t status_len);
 
 // Where the money went, as JSON: total, budget, reserved, remaining, overrun (nano-USD and
 // USD), calls, by_model, by_step.
 //
 // # Safety
 // `execution` is a live handle; `json_out` writable.
-enum wflo_status wflo_execution_breakdown_json(const struct wflo_execution *execution,
-                                               char **json_out);
+wflo_status wflo_execution_breakdown_json(const wflo_execution *execution, char **json_out);
 
 // The execution's calls, as a JSON array.
 //
 // # Safety
 // `execution` is a live handle; `json_out` writable.
-enum wflo_status wflo_execution_calls_json(const struct wflo_execution *execution, char **json_out);
+wflo_status wflo_execution_calls_json(const wflo_execution *execution, char **json_out);
 
 // Releases the handle. NULL is a no-op.
 //
 // # Safety
 // `execution` is NULL or a live handle, not used afterwards.
-void wflo_execution_free(const struct wflo_execution *execution);
+void wflo_execution_free(const wflo_execution *execution);
 
 // A step scope of the execution, created on first use (the same label returns the same
 // scope). `budget_nanos` < 0: no limit of its own (the execution's still applies).
 //
 // # Safety
 // `execution` is a live handle; `label` points to `label_len` bytes; `scope_out` writable.
-enum wflo_status wflo_execution_scope(const struct wflo_execution *execution,
-                                      const char *label,
-                                      size_t label_len,
-                                      int64_t budget_nanos,
-                                      struct wflo_scope **scope_out);
+wflo_status wflo_execution_scope(const wflo_execution *execution,
+                                 const char *label,
+                                 size_t label_len,
+                                 int64_t budget_nanos,
+                                 wflo_scope **scope_out);
 
 // A scope nested in another.
 //
 // # Safety
 // `scope` is a live scope handle; `label` points to `label_len` bytes; `scope_out` writable.
-enum wflo_status wflo_scope_child(const struct wflo_scope *scope,
-                                  const char *label,
-                                  size_t label_len,
-                                  int64_t budget_nanos,
-                                  struct wflo_scope **scope_out);
+wflo_status wflo_scope_child(const wflo_scope *scope,
+                             const char *label,
+                             size_t label_len,
+                             int64_t budget_nanos,
+                             wflo_scope **scope_out);
 
 // Frees a scope handle (the scope lives on with its execution). NULL is a no-op.
 //
 // # Safety
 // `scope` is NULL or a live scope handle, not used afterwards.
-void wflo_scope_free(struct wflo_scope *scope);
+void wflo_scope_free(wflo_scope *scope);
 
 // Records a call made WITHOUT a reservation (its cost is booked as spend at once) from
-// wflo usage. `scope` NULL: the execution's own scope. `record_json_out` may be NULL.
+// wflo usage. `scope` NULL: the execution's own scope. `settled_out` (may be NULL) receives what the call came to.
 //
 // # Safety
 // Handles live; `model` points to `model_len` bytes; `usage` readable.
-enum wflo_status wflo_record_call(const struct wflo_execution *execution,
-                                  const struct wflo_scope *scope,
-                                  const char *model,
-                                  size_t model_len,
-                                  const struct wflo_usage *usage,
-                                  char **record_json_out);
+wflo_status wflo_record_call(const wflo_execution *execution,
+                             const wflo_scope *scope,
+                             const char *model,
+                             size_t model_len,
+                             const wflo_usage *usage,
+                             wflo_settled *settled_out);
 
 // Records a call made without a reservation from the provider's raw usage JSON (`format` as
-// in wflo_parse_usage). `record_json_out` may be NULL.
+// in wflo_parse_usage). `settled_out` (may be NULL) receives what the call came to.
 //
 // # Safety
 // Handles live; strings point to their lengths.
-enum wflo_status wflo_record_call_json(const struct wflo_execution *execution,
-                                       const struct wflo_scope *scope,
-                                       const char *model,
-                                       size_t model_len,
-                                       const char *format,
-                                       size_t format_len,
-                                       const char *usage_json,
-                                       size_t usage_json_len,
-                                       char **record_json_out);
+wflo_status wflo_record_call_json(const wflo_execution *execution,
+                                  const wflo_scope *scope,
+                                  const char *model,
+                                  size_t model_len,
+                                  const char *format,
+                                  size_t format_len,
+                                  const char *usage_json,
+                                  size_t usage_json_len,
+                                  wflo_settled *settled_out);
 
 // Frees a string returned by this library. NULL is a no-op.
 //

@@ -154,18 +154,49 @@ pub unsafe extern "C" fn wflo_reservation_max_output_tokens(
     })
 }
 
-fn write_record(
-    record: wflo_core::CallRecord,
-    record_json_out: *mut *mut c_char,
-) -> wflo_core::Result<()> {
-    if !record_json_out.is_null() {
-        unsafe { *record_json_out = output_json(&record)? };
-    }
-    Ok(())
+/// What a settled (or recorded) call came to: the figures callers need on the hot path,
+/// without building JSON. The whole record is in wflo_execution_calls_json.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct wflo_settled {
+    /// Order of the call within its execution.
+    pub seq: u64,
+    pub cost_nanos: u64,
+    pub reserved_nanos: u64,
+    /// Cost beyond the reservation (0 normally).
+    pub overrun_nanos: u64,
+    pub usage: wflo_usage,
+    /// The usage is an estimate (a stream without the provider's usage).
+    pub estimated: bool,
+    pub usage_missing: bool,
 }
 
-/// Settles with the provider's usage in wflo's fields. `record_json_out` (may be NULL)
-/// receives the call record. WFLO_STATUS_CONFLICT when already settled or released.
+impl From<&wflo_core::CallRecord> for wflo_settled {
+    fn from(r: &wflo_core::CallRecord) -> Self {
+        wflo_settled {
+            seq: r.seq,
+            cost_nanos: r.cost_nanos,
+            reserved_nanos: r.reserved_nanos,
+            overrun_nanos: r.overrun_nanos,
+            usage: r.usage.into(),
+            estimated: r.estimated,
+            usage_missing: r.usage_missing,
+        }
+    }
+}
+
+/// Writes the settled figures when the caller asked for them.
+///
+/// # Safety
+/// `settled_out` is NULL or writable.
+pub unsafe fn write_settled(record: &wflo_core::CallRecord, settled_out: *mut wflo_settled) {
+    if !settled_out.is_null() {
+        unsafe { *settled_out = record.into() };
+    }
+}
+
+/// Settles with the provider's usage in wflo's fields. `settled_out` (may be NULL)
+/// receives what the call came to. WFLO_STATUS_CONFLICT when already settled or released.
 ///
 /// # Safety
 /// `reservation` is a live handle; `usage` readable.
@@ -173,13 +204,14 @@ fn write_record(
 pub unsafe extern "C" fn wflo_reservation_settle(
     reservation: *const wflo_reservation,
     usage: *const wflo_usage,
-    record_json_out: *mut *mut c_char,
+    settled_out: *mut wflo_settled,
 ) -> wflo_status {
     run(|| {
         let r = unsafe { box_ref(reservation, "reservation") }?;
         let usage = unsafe { usage.as_ref() }.ok_or_else(|| Error::invalid("usage is NULL"))?;
         let record = r.lock().settle((*usage).into())?;
-        write_record(record, record_json_out)
+        unsafe { write_settled(&record, settled_out) };
+        Ok(())
     })
 }
 
@@ -196,7 +228,7 @@ pub unsafe extern "C" fn wflo_reservation_settle_json(
     format_len: usize,
     json: *const c_char,
     json_len: usize,
-    record_json_out: *mut *mut c_char,
+    settled_out: *mut wflo_settled,
 ) -> wflo_status {
     run(|| {
         let r = unsafe { box_ref(reservation, "reservation") }?;
@@ -204,7 +236,8 @@ pub unsafe extern "C" fn wflo_reservation_settle_json(
         let record = r
             .lock()
             .settle_json(format, unsafe { input(json, json_len, "json") }?)?;
-        write_record(record, record_json_out)
+        unsafe { write_settled(&record, settled_out) };
+        Ok(())
     })
 }
 
@@ -221,7 +254,7 @@ pub unsafe extern "C" fn wflo_reservation_settle_stream(
     stream: *const wflo_stream,
     status: *const c_char,
     status_len: usize,
-    record_json_out: *mut *mut c_char,
+    settled_out: *mut wflo_settled,
 ) -> wflo_status {
     run(|| {
         let r = unsafe { box_ref(reservation, "reservation") }?;
@@ -236,7 +269,8 @@ pub unsafe extern "C" fn wflo_reservation_settle_stream(
         let outcome = acc.clone().finish();
         let record = r.lock().settle_stream(&outcome, status)?;
         *guard = None;
-        write_record(record, record_json_out)
+        unsafe { write_settled(&record, settled_out) };
+        Ok(())
     })
 }
 
@@ -337,6 +371,32 @@ pub unsafe extern "C" fn wflo_stream_usage(
             .and_then(StreamAccumulator::usage)
             .ok_or_else(|| Error::NotFound("the stream has reported no usage".into()))?;
         *out = usage.into();
+        Ok(())
+    })
+}
+
+/// What the stream has told so far, as JSON: `{"usage": {…} or null, "complete": bool,
+/// "text": "…"}` — `complete` once the provider's final usage arrived; `text` is the streamed
+/// text (content, reasoning and tool arguments) an estimate would count.
+///
+/// # Safety
+/// `stream` is a live handle; `json_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_stream_state_json(
+    stream: *const wflo_stream,
+    json_out: *mut *mut c_char,
+) -> wflo_status {
+    run(|| {
+        let out = unsafe { out(json_out, "json_out") }?;
+        let s = unsafe { box_ref(stream, "stream") }?;
+        let guard = s.lock();
+        let acc = guard
+            .as_ref()
+            .ok_or_else(|| Error::Conflict("this stream was already settled".into()))?;
+        let outcome = acc.clone().finish();
+        *out = output_json(&serde_json::json!({
+            "usage": outcome.usage, "complete": outcome.complete, "text": outcome.text
+        }))?;
         Ok(())
     })
 }

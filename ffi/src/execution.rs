@@ -273,7 +273,7 @@ pub unsafe fn target(
 }
 
 /// Records a call made WITHOUT a reservation (its cost is booked as spend at once) from
-/// wflo usage. `scope` NULL: the execution's own scope. `record_json_out` may be NULL.
+/// wflo usage. `scope` NULL: the execution's own scope. `settled_out` (may be NULL) receives what the call came to.
 ///
 /// # Safety
 /// Handles live; `model` points to `model_len` bytes; `usage` readable.
@@ -284,7 +284,7 @@ pub unsafe extern "C" fn wflo_record_call(
     model: *const c_char,
     model_len: usize,
     usage: *const wflo_usage,
-    record_json_out: *mut *mut c_char,
+    settled_out: *mut crate::call::wflo_settled,
 ) -> wflo_status {
     run(|| {
         let usage = unsafe { usage.as_ref() }.ok_or_else(|| Error::invalid("usage is NULL"))?;
@@ -297,15 +297,13 @@ pub unsafe extern "C" fn wflo_record_call(
             stream: false,
             latency_ms: 0,
         })?;
-        if !record_json_out.is_null() {
-            unsafe { *record_json_out = output_json(&record)? };
-        }
+        unsafe { crate::call::write_settled(&record, settled_out) };
         Ok(())
     })
 }
 
 /// Records a call made without a reservation from the provider's raw usage JSON (`format` as
-/// in wflo_parse_usage). `record_json_out` may be NULL.
+/// in wflo_parse_usage). `settled_out` (may be NULL) receives what the call came to.
 ///
 /// # Safety
 /// Handles live; strings point to their lengths.
@@ -319,7 +317,7 @@ pub unsafe extern "C" fn wflo_record_call_json(
     format_len: usize,
     usage_json: *const c_char,
     usage_json_len: usize,
-    record_json_out: *mut *mut c_char,
+    settled_out: *mut crate::call::wflo_settled,
 ) -> wflo_status {
     run(|| {
         let model = unsafe { input(model, model_len, "model") }?;
@@ -335,9 +333,7 @@ pub unsafe extern "C" fn wflo_record_call_json(
             stream: false,
             latency_ms: 0,
         })?;
-        if !record_json_out.is_null() {
-            unsafe { *record_json_out = output_json(&record)? };
-        }
+        unsafe { crate::call::write_settled(&record, settled_out) };
         Ok(())
     })
 }

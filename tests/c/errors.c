@@ -125,9 +125,13 @@ int main(void) {
     expect("stream push", wflo_stream_push(stream, S("{\"choices\":[{\"delta\":{\"content\":\"Hello there\"}}]}")), WFLO_STATUS_OK);
     req.max_output_tokens = 100;
     expect("reserve for stream", wflo_reserve(exec, NULL, &req, &r), WFLO_STATUS_OK);
-    expect("settle stream without usage", wflo_reservation_settle_stream(r, stream, NULL, 0, &json), WFLO_STATUS_OK);
-    if (strstr(json, "\"usage_missing\":true") == NULL || strstr(json, "\"estimated\":true") == NULL) { fprintf(stderr, "FAIL stream record %s\n", json); failures++; }
-    wflo_string_free(json);
+    wflo_settled settled = {0};
+    expect("settle stream without usage", wflo_reservation_settle_stream(r, stream, NULL, 0, &settled), WFLO_STATUS_OK);
+    if (!settled.usage_missing || !settled.estimated || settled.usage.output == 0 || settled.cost_nanos == 0) {
+        fprintf(stderr, "FAIL stream record: missing %d estimated %d output %llu\n", settled.usage_missing,
+                settled.estimated, (unsigned long long)settled.usage.output);
+        failures++;
+    }
     expect("settle stream twice", wflo_reservation_settle_stream(r, stream, NULL, 0, NULL), WFLO_STATUS_CONFLICT);
     wflo_reservation_free(r);
     wflo_stream_free(stream);

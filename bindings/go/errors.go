@@ -1,0 +1,122 @@
+package wflo
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Code is one of the engine's stable error codes.
+type Code int
+
+// The stable error codes (the same numbers as the C ABI's wflo_status).
+const (
+	CodeInvalidArgument Code = 1
+	CodeUnknownModel    Code = 2
+	CodeBudgetExceeded  Code = 3
+	CodeNotFound        Code = 4
+	CodeConflict        Code = 5
+	CodeStorage         Code = 6
+	CodeClosed          Code = 7
+	CodeInternal        Code = 8
+)
+
+var codeNames = map[Code]string{
+	CodeInvalidArgument: "INVALID_ARGUMENT", CodeUnknownModel: "UNKNOWN_MODEL",
+	CodeBudgetExceeded: "BUDGET_EXCEEDED", CodeNotFound: "NOT_FOUND", CodeConflict: "CONFLICT",
+	CodeStorage: "STORAGE", CodeClosed: "CLOSED", CodeInternal: "INTERNAL",
+}
+
+// String is the code's stable name ("BUDGET_EXCEEDED").
+func (c Code) String() string {
+	if n, ok := codeNames[c]; ok {
+		return n
+	}
+	return fmt.Sprintf("CODE_%d", int(c))
+}
+
+// Error is an engine error. Compare with the sentinels: errors.Is(err, wflo.ErrBudgetExceeded).
+type Error struct {
+	Code    Code
+	Message string
+}
+
+func (e *Error) Error() string { return "wflo: " + e.Message }
+
+// Is matches sentinels by code, so errors.Is works on every typed error.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Message == "" && t.Code == e.Code
+}
+
+// Sentinels for errors.Is.
+var (
+	ErrInvalidArgument = &Error{Code: CodeInvalidArgument}
+	ErrUnknownModel    = &Error{Code: CodeUnknownModel}
+	ErrBudgetExceeded  = &Error{Code: CodeBudgetExceeded}
+	ErrNotFound        = &Error{Code: CodeNotFound}
+	ErrConflict        = &Error{Code: CodeConflict}
+	ErrStorage         = &Error{Code: CodeStorage}
+	ErrClosed          = &Error{Code: CodeClosed}
+	ErrInternal        = &Error{Code: CodeInternal}
+)
+
+// BudgetExceededError says a call was refused before it was made: it could have passed the
+// limit of Scope. Amounts are nano-USD; the *USD methods convert.
+type BudgetExceededError struct {
+	Message        string
+	Scope          string
+	LimitNanos     uint64
+	SpentNanos     uint64
+	ReservedNanos  uint64
+	RequestedNanos uint64
+}
+
+func (e *BudgetExceededError) Error() string { return "wflo: " + e.Message }
+
+// Is makes errors.Is(err, ErrBudgetExceeded) true.
+func (e *BudgetExceededError) Is(target error) bool { return target == ErrBudgetExceeded }
+
+func (e *BudgetExceededError) LimitUSD() float64     { return NanosToUSD(e.LimitNanos) }
+func (e *BudgetExceededError) SpentUSD() float64     { return NanosToUSD(e.SpentNanos) }
+func (e *BudgetExceededError) RequestedUSD() float64 { return NanosToUSD(e.RequestedNanos) }
+
+// UnknownModelError names the model and up to three close names.
+type UnknownModelError struct {
+	Message     string
+	Model       string
+	Suggestions []string
+}
+
+func (e *UnknownModelError) Error() string { return "wflo: " + e.Message }
+
+// Is makes errors.Is(err, ErrUnknownModel) true.
+func (e *UnknownModelError) Is(target error) bool { return target == ErrUnknownModel }
+
+func lastError(status int, detailsJSON string) error {
+	var d struct {
+		Message        string   `json:"message"`
+		Scope          string   `json:"scope"`
+		LimitNanos     uint64   `json:"limit_nanos"`
+		SpentNanos     uint64   `json:"spent_nanos"`
+		ReservedNanos  uint64   `json:"reserved_nanos"`
+		RequestedNanos uint64   `json:"requested_nanos"`
+		Model          string   `json:"model"`
+		Suggestions    []string `json:"suggestions"`
+	}
+	if err := json.Unmarshal([]byte(detailsJSON), &d); err != nil || d.Message == "" {
+		d.Message = fmt.Sprintf("libwflo failed with status %d", status)
+	}
+	base := Error{Code: Code(status), Message: d.Message}
+	switch base.Code {
+	case CodeBudgetExceeded:
+		return &BudgetExceededError{Message: d.Message, Scope: d.Scope, LimitNanos: d.LimitNanos, SpentNanos: d.SpentNanos,
+			ReservedNanos: d.ReservedNanos, RequestedNanos: d.RequestedNanos}
+	case CodeUnknownModel:
+		return &UnknownModelError{Message: d.Message, Model: d.Model, Suggestions: d.Suggestions}
+	}
+	return &base
+}
+
+func invalid(format string, args ...any) error {
+	return &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf(format, args...)}
+}

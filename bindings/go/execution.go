@@ -1,0 +1,255 @@
+package wflo
+
+/*
+#include "wflo.h"
+*/
+import "C"
+
+import (
+	"context"
+	"encoding/json"
+	"runtime"
+	"sync"
+)
+
+// ExecutionOptions starts an execution.
+type ExecutionOptions struct {
+	// Name of the workflow ("research-agent").
+	Name string
+	// BudgetUSD is the execution's limit in dollars; 0 means no limit.
+	BudgetUSD float64
+	// ID to use instead of a fresh "exec-" + 12 hex.
+	ID string
+	// SharedScopes the execution also draws from (defined with DefineSharedScope).
+	SharedScopes []string
+}
+
+// Execution is a running execution. Safe for concurrent use. Close it to free the handle
+// (the execution itself stays in the store); closing twice is fine.
+type Execution struct {
+	engine  *Engine
+	mu      sync.RWMutex
+	ptr     *C.wflo_execution
+	id      string
+	cleanup runtime.Cleanup
+}
+
+func newExecution(e *Engine, ptr *C.wflo_execution) *Execution {
+	x := &Execution{engine: e, ptr: ptr, id: C.GoString(C.wflo_execution_id(ptr))}
+	x.cleanup = runtime.AddCleanup(x, func(p *C.wflo_execution) { C.wflo_execution_free(p) }, ptr)
+	return x
+}
+
+// StartExecution starts an execution with a budget.
+func (e *Engine) StartExecution(opts ExecutionOptions) (*Execution, error) {
+	budget, err := optionalBudget(opts.BudgetUSD)
+	if err != nil {
+		return nil, err
+	}
+	var options []byte
+	if opts.ID != "" || len(opts.SharedScopes) > 0 {
+		m := map[string]any{}
+		if opts.ID != "" {
+			m["id"] = opts.ID
+		}
+		if len(opts.SharedScopes) > 0 {
+			m["shared_scopes"] = opts.SharedScopes
+		}
+		options, _ = json.Marshal(m)
+	}
+	var ptr *C.wflo_execution
+	np, nn := cstr(opts.Name)
+	op, on := cbytes(options)
+	err = e.with(func(h *C.wflo_engine) C.wflo_status {
+		return C.wflo_execution_start(h, np, nn, C.int64_t(budget), op, on, &ptr)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newExecution(e, ptr), nil
+}
+
+// ResumeExecution opens a stored execution again with its spend and history (in this
+// process or a new one); LatestCheckpoint is where it continues.
+func (e *Engine) ResumeExecution(id string) (*Execution, error) {
+	var ptr *C.wflo_execution
+	p, n := cstr(id)
+	if err := e.with(func(h *C.wflo_engine) C.wflo_status { return C.wflo_execution_resume(h, p, n, &ptr) }); err != nil {
+		return nil, err
+	}
+	return newExecution(e, ptr), nil
+}
+
+// Engine is the engine the execution runs on.
+func (x *Execution) Engine() *Engine { return x.engine }
+
+// ID is the execution id ("exec-" + 12 hex).
+func (x *Execution) ID() string { return x.id }
+
+func (x *Execution) with(f func(*C.wflo_execution) C.wflo_status) error {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if x.ptr == nil {
+		return &Error{Code: CodeClosed, Message: "closed: the execution handle is closed"}
+	}
+	ptr := x.ptr
+	return call(func() C.wflo_status { return f(ptr) })
+}
+
+// Close frees the handle. Closing twice is fine.
+func (x *Execution) Close() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.ptr != nil {
+		x.cleanup.Stop()
+		C.wflo_execution_free(x.ptr)
+		x.ptr = nil
+	}
+}
+
+// Finish ends the execution: "completed", "failed" or "budget_exceeded".
+func (x *Execution) Finish(status string) error {
+	p, n := cstr(status)
+	return x.with(func(h *C.wflo_execution) C.wflo_status { return C.wflo_execution_finish(h, p, n) })
+}
+
+// ModelCost is one model's share of an execution.
+type ModelCost struct {
+	Model     string  `json:"model"`
+	Calls     uint64  `json:"calls"`
+	CostNanos uint64  `json:"cost_nanos"`
+	CostUSD   float64 `json:"cost_usd"`
+	Usage     Usage   `json:"usage"`
+}
+
+// StepCost is one step's share.
+type StepCost struct {
+	Step        string  `json:"step"`
+	Calls       uint64  `json:"calls"`
+	Refused     uint64  `json:"refused"`
+	CostNanos   uint64  `json:"cost_nanos"`
+	CostUSD     float64 `json:"cost_usd"`
+	BudgetNanos *uint64 `json:"budget_nanos"`
+}
+
+// Breakdown is where an execution's money went.
+type Breakdown struct {
+	ExecutionID    string      `json:"execution_id"`
+	Name           string      `json:"name"`
+	Status         string      `json:"status"`
+	TotalNanos     uint64      `json:"total_nanos"`
+	BudgetNanos    *uint64     `json:"budget_nanos"`
+	ReservedNanos  uint64      `json:"reserved_nanos"`
+	RemainingNanos *uint64     `json:"remaining_nanos"`
+	OverrunNanos   uint64      `json:"overrun_nanos"`
+	TotalUSD       float64     `json:"total_usd"`
+	BudgetUSD      *float64    `json:"budget_usd"`
+	RemainingUSD   *float64    `json:"remaining_usd"`
+	Calls          uint64      `json:"calls"`
+	RefusedCalls   uint64      `json:"refused_calls"`
+	EstimatedCalls uint64      `json:"estimated_calls"`
+	Usage          Usage       `json:"usage"`
+	ByModel        []ModelCost `json:"by_model"`
+	ByStep         []StepCost  `json:"by_step"`
+}
+
+// Breakdown reads where the money went, now.
+func (x *Execution) Breakdown() (Breakdown, error) {
+	var out *C.char
+	var b Breakdown
+	if err := x.with(func(h *C.wflo_execution) C.wflo_status { return C.wflo_execution_breakdown_json(h, &out) }); err != nil {
+		return b, err
+	}
+	return b, takeJSON(out, &b)
+}
+
+// CallRecord is one tracked call as recorded.
+type CallRecord struct {
+	ExecutionID    string  `json:"execution_id"`
+	Seq            uint64  `json:"seq"`
+	Step           string  `json:"step"`
+	Provider       string  `json:"provider"`
+	RequestedModel string  `json:"requested_model"`
+	Model          *string `json:"model"`
+	Usage          Usage   `json:"usage"`
+	CostNanos      uint64  `json:"cost_nanos"`
+	ReservedNanos  uint64  `json:"reserved_nanos"`
+	OverrunNanos   uint64  `json:"overrun_nanos"`
+	Estimated      bool    `json:"estimated"`
+	UsageMissing   bool    `json:"usage_missing"`
+	Stream         bool    `json:"stream"`
+	Status         string  `json:"status"`
+	Error          *string `json:"error"`
+	LatencyMs      uint64  `json:"latency_ms"`
+}
+
+// Calls reads the execution's calls in order.
+func (x *Execution) Calls() ([]CallRecord, error) {
+	var out *C.char
+	var calls []CallRecord
+	if err := x.with(func(h *C.wflo_execution) C.wflo_status { return C.wflo_execution_calls_json(h, &out) }); err != nil {
+		return nil, err
+	}
+	return calls, takeJSON(out, &calls)
+}
+
+// Scope is a step or agent scope of an execution; calls made on it count toward its own
+// limit (if any) and every limit above it.
+type Scope struct {
+	exec *Execution
+	mu   sync.RWMutex
+	ptr  *C.wflo_scope
+}
+
+// Scope returns the step scope called label, created on first use; budgetUSD > 0 gives it a
+// limit of its own inside the execution's.
+func (x *Execution) Scope(label string, budgetUSD float64) (*Scope, error) {
+	budget, err := optionalBudget(budgetUSD)
+	if err != nil {
+		return nil, err
+	}
+	var ptr *C.wflo_scope
+	p, n := cstr(label)
+	if err := x.with(func(h *C.wflo_execution) C.wflo_status {
+		return C.wflo_execution_scope(h, p, n, C.int64_t(budget), &ptr)
+	}); err != nil {
+		return nil, err
+	}
+	s := &Scope{exec: x, ptr: ptr}
+	runtime.AddCleanup(s, func(p *C.wflo_scope) { C.wflo_scope_free(p) }, ptr)
+	return s, nil
+}
+
+// optionalBudget converts a budget in USD for the C ABI: 0 is "no limit" (-1); anything
+// else (NaN and negatives included) goes through the engine's checks.
+func optionalBudget(usd float64) (int64, error) {
+	if usd == 0 {
+		return -1, nil
+	}
+	n, err := USDToNanos(usd)
+	return int64(n), err
+}
+
+type ctxKey struct{}
+
+type ctxValue struct {
+	exec  *Execution
+	scope *Scope
+}
+
+// WithExecution returns a context that carries the execution: calls metered with it (by
+// Middleware, or ExecutionFrom) are attributed to it, however deep in the code they happen.
+func WithExecution(ctx context.Context, x *Execution) context.Context {
+	return context.WithValue(ctx, ctxKey{}, ctxValue{exec: x})
+}
+
+// WithScope returns a context whose calls go to scope (and its execution).
+func WithScope(ctx context.Context, s *Scope) context.Context {
+	return context.WithValue(ctx, ctxKey{}, ctxValue{exec: s.exec, scope: s})
+}
+
+// ExecutionFrom returns the execution (and scope, when one was set) the context carries.
+func ExecutionFrom(ctx context.Context) (*Execution, *Scope, bool) {
+	v, ok := ctx.Value(ctxKey{}).(ctxValue)
+	return v.exec, v.scope, ok && v.exec != nil
+}
