@@ -23,6 +23,12 @@ pub enum UsageFormat {
     Gemini,
     /// wflo's own disjoint fields (`{"input": …, "output": …}`).
     Wflo,
+    /// LangChain's `usage_metadata` (`input_tokens` includes cache reads and writes,
+    /// `output_tokens` includes reasoning; details in `*_token_details`).
+    LangChain,
+    /// The Vercel AI SDK's usage (`inputTokens: {total, noCache, cacheRead, cacheWrite}`,
+    /// `outputTokens: {total, text, reasoning}`).
+    AiSdk,
 }
 
 impl UsageFormat {
@@ -36,10 +42,12 @@ impl UsageFormat {
             "anthropic" | "claude" => UsageFormat::Anthropic,
             "gemini" | "google" | "vertex" | "vertex_ai" => UsageFormat::Gemini,
             "wflo" => UsageFormat::Wflo,
+            "langchain" | "usage_metadata" => UsageFormat::LangChain,
+            "ai_sdk" | "ai-sdk" | "vercel" => UsageFormat::AiSdk,
             other => {
                 return Err(Error::invalid(format!(
                     "unknown usage format '{other}' (expected auto, openai_chat, openai_responses, \
-                     anthropic, gemini or wflo)"
+                     anthropic, gemini, langchain, ai_sdk or wflo)"
                 )));
             }
         })
@@ -79,6 +87,8 @@ pub fn parse_usage_value(format: UsageFormat, value: &Value) -> Result<Usage> {
                 "totalTokenCount",
             ],
         )?),
+        UsageFormat::LangChain => langchain(locate(obj, "usage_metadata", &["input_tokens", "output_tokens"])?),
+        UsageFormat::AiSdk => ai_sdk(locate(obj, "usage", &["inputTokens", "outputTokens"])?),
         UsageFormat::Wflo => {
             let usage: Usage = serde_json::from_value(value.clone())
                 .map_err(|e| Error::invalid(format!("not valid wflo usage JSON: {e}")))?;
@@ -104,6 +114,12 @@ fn detect(obj: &Map<String, Value>) -> Result<UsageFormat> {
             },
         },
     };
+    if obj.contains_key("usage_metadata") || inner.contains_key("input_token_details") || inner.contains_key("output_token_details") {
+        return Ok(UsageFormat::LangChain);
+    }
+    if inner.contains_key("inputTokens") || inner.contains_key("outputTokens") {
+        return Ok(UsageFormat::AiSdk);
+    }
     if obj.contains_key("usageMetadata") || inner.contains_key("promptTokenCount") {
         return Ok(UsageFormat::Gemini);
     }
@@ -279,6 +295,56 @@ fn gemini(u: &Map<String, Value>) -> Result<Usage> {
         cache_read: cached,
         output: count(u, "candidatesTokenCount")?,
         reasoning: count(u, "thoughtsTokenCount")?,
+        ..Usage::default()
+    })
+}
+
+fn langchain(u: &Map<String, Value>) -> Result<Usage> {
+    let input = count(u, "input_tokens")?;
+    let output = count(u, "output_tokens")?;
+    let cache_read = detail_count(u, "input_token_details", "cache_read")?;
+    let (write_5m, write_1h) = match details(u, "input_token_details")? {
+        Some(d) if d.contains_key("ephemeral_5m_input_tokens") || d.contains_key("ephemeral_1h_input_tokens") => {
+            (count(d, "ephemeral_5m_input_tokens")?, count(d, "ephemeral_1h_input_tokens")?)
+        }
+        Some(d) => (count(d, "cache_creation")?, 0),
+        None => (0, 0),
+    };
+    let reasoning = detail_count(u, "output_token_details", "reasoning")?;
+    let cached = cache_read.checked_add(write_5m).and_then(|c| c.checked_add(write_1h)).unwrap_or(u64::MAX);
+    Ok(Usage {
+        input: split_included(input, cached, "input_tokens", "cache reads and writes")?,
+        cache_read,
+        cache_write_5m: write_5m,
+        cache_write_1h: write_1h,
+        output: split_included(output, reasoning, "output_tokens", "reasoning")?,
+        reasoning,
+    })
+}
+
+/// The AI SDK's usage: the structured form (`inputTokens: {total, noCache, cacheRead,
+/// cacheWrite}`) or the flat one (`inputTokens`, `cachedInputTokens`, `reasoningTokens`).
+fn ai_sdk(u: &Map<String, Value>) -> Result<Usage> {
+    if let (Some(Value::Object(i)), Some(Value::Object(o))) = (u.get("inputTokens"), u.get("outputTokens")) {
+        let (cache_read, cache_write) = (count(i, "cacheRead")?, count(i, "cacheWrite")?);
+        let input = match i.get("noCache") {
+            Some(Value::Number(_)) => count(i, "noCache")?,
+            _ => split_included(count(i, "total")?, cache_read + cache_write, "inputTokens.total", "cached tokens")?,
+        };
+        let reasoning = count(o, "reasoning")?;
+        let output = match o.get("text") {
+            Some(Value::Number(_)) => count(o, "text")?,
+            _ => split_included(count(o, "total")?, reasoning, "outputTokens.total", "reasoning")?,
+        };
+        return Ok(Usage { input, output, cache_read, cache_write_5m: cache_write, cache_write_1h: 0, reasoning });
+    }
+    let cached = count(u, "cachedInputTokens")?;
+    let reasoning = count(u, "reasoningTokens")?;
+    Ok(Usage {
+        input: split_included(count(u, "inputTokens")?, cached, "inputTokens", "cachedInputTokens")?,
+        cache_read: cached,
+        output: split_included(count(u, "outputTokens")?, reasoning, "outputTokens", "reasoningTokens")?,
+        reasoning,
         ..Usage::default()
     })
 }

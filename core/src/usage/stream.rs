@@ -44,7 +44,7 @@ pub struct StreamAccumulator {
 impl StreamAccumulator {
     /// A new accumulator for one stream. `Auto` and `Wflo` are not stream formats.
     pub fn new(format: UsageFormat) -> Result<StreamAccumulator> {
-        if matches!(format, UsageFormat::Auto | UsageFormat::Wflo) {
+        if matches!(format, UsageFormat::Auto | UsageFormat::Wflo | UsageFormat::LangChain | UsageFormat::AiSdk) {
             return Err(Error::invalid(
                 "a stream format must be openai_chat, openai_responses, anthropic or gemini",
             ));
@@ -80,7 +80,9 @@ impl StreamAccumulator {
             UsageFormat::OpenAiResponses => self.push_openai_responses(obj),
             UsageFormat::Anthropic => self.push_anthropic(obj),
             UsageFormat::Gemini => self.push_gemini(obj),
-            UsageFormat::Auto | UsageFormat::Wflo => unreachable!("rejected in new()"),
+            UsageFormat::Auto | UsageFormat::Wflo | UsageFormat::LangChain | UsageFormat::AiSdk => {
+                unreachable!("rejected in new()")
+            }
         }
     }
 

@@ -1,0 +1,158 @@
+//! Reservations and stream accumulators.
+
+use std::sync::Arc;
+
+use napi_derive::napi;
+use parking_lot::Mutex;
+use wflo_core::{CacheWrite, CallRequest, CallStatus, StreamAccumulator, UsageFormat};
+
+use crate::engine::JsUsage;
+use crate::execution::JsCallRequest;
+use crate::{JsResult, guard};
+
+/// What a settled call came to.
+#[napi(object)]
+pub struct Settled {
+    pub seq: i64,
+    pub cost_nanos: i64,
+    pub reserved_nanos: i64,
+    pub overrun_nanos: i64,
+    pub estimated: bool,
+    pub usage_missing: bool,
+    pub usage: JsUsage,
+}
+
+impl From<&wflo_core::CallRecord> for Settled {
+    fn from(r: &wflo_core::CallRecord) -> Self {
+        let u = r.usage;
+        Settled {
+            seq: r.seq as i64,
+            cost_nanos: r.cost_nanos as i64,
+            reserved_nanos: r.reserved_nanos as i64,
+            overrun_nanos: r.overrun_nanos as i64,
+            estimated: r.estimated,
+            usage_missing: r.usage_missing,
+            usage: JsUsage {
+                input: Some(u.input as i64),
+                output: Some(u.output as i64),
+                cache_read: Some(u.cache_read as i64),
+                cache_write_5m: Some(u.cache_write_5m as i64),
+                cache_write_1h: Some(u.cache_write_1h as i64),
+                reasoning: Some(u.reasoning as i64),
+            },
+        }
+    }
+}
+
+/// Builds the engine's request from the JavaScript one and hands it to `f`.
+pub fn request<T>(req: &JsCallRequest, f: impl FnOnce(&CallRequest<'_>) -> wflo_core::Result<T>) -> wflo_core::Result<T> {
+    let count = |v: Option<i64>, name: &str| -> wflo_core::Result<Option<u64>> {
+        match v {
+            Some(n) if n < 0 => Err(wflo_core::Error::invalid(format!("{name} must not be negative"))),
+            n => Ok(n.map(|n| n as u64)),
+        }
+    };
+    let cache_write = match req.cache_write.as_deref() {
+        None | Some("") | Some("none") => CacheWrite::None,
+        Some("5m") => CacheWrite::FiveMinutes,
+        Some("1h") => CacheWrite::OneHour,
+        Some(other) => return Err(wflo_core::Error::invalid(format!("cacheWrite must be '5m' or '1h', got '{other}'"))),
+    };
+    f(&CallRequest {
+        model: &req.model,
+        provider: req.provider.as_deref(),
+        input_tokens: count(req.input_tokens, "inputTokens")?.unwrap_or(0),
+        input_estimated: req.input_estimated,
+        max_output_tokens: count(req.max_output_tokens, "maxOutputTokens")?.filter(|m| *m > 0),
+        cache_write,
+        stream: req.stream.unwrap_or(false),
+        clamp_max_tokens: req.clamp_max_tokens.unwrap_or(false),
+    })
+}
+
+/// Budget held for one call.
+#[napi(js_name = "NativeReservation")]
+pub struct Reservation {
+    inner: Arc<Mutex<wflo_core::Reservation>>,
+    amount: i64,
+    max_output: i64,
+}
+
+impl Reservation {
+    pub fn reserve(scope: &wflo_core::Scope, req: JsCallRequest) -> wflo_core::Result<Reservation> {
+        let r = request(&req, |r| scope.reserve(r))?;
+        Ok(Reservation { amount: r.amount_nanos() as i64, max_output: r.max_output_tokens() as i64, inner: Arc::new(Mutex::new(r)) })
+    }
+}
+
+#[napi]
+impl Reservation {
+    #[napi(getter)]
+    pub fn amount_nanos(&self) -> i64 {
+        self.amount
+    }
+
+    /// The max_tokens to send (lower than asked under the clamp policy).
+    #[napi(getter)]
+    pub fn max_output_tokens(&self) -> i64 {
+        self.max_output
+    }
+
+    #[napi]
+    pub fn settle(&self, usage: JsUsage) -> JsResult<Settled> {
+        guard(|| Ok(Settled::from(&self.inner.lock().settle(usage.to_core()?)?)))
+    }
+
+    /// Settles from a provider's response body or usage JSON.
+    #[napi]
+    pub fn settle_json(&self, format: String, json: String) -> JsResult<Settled> {
+        guard(|| Ok(Settled::from(&self.inner.lock().settle_json(UsageFormat::from_name(&format)?, &json)?)))
+    }
+
+    /// Settles a finished or cut stream ("ok", "error", "aborted").
+    #[napi]
+    pub fn settle_stream(&self, stream: &Stream, status: String) -> JsResult<Settled> {
+        guard(|| {
+            let outcome = stream.inner.lock().clone().finish();
+            Ok(Settled::from(&self.inner.lock().settle_stream(&outcome, CallStatus::from_name(&status)?)?))
+        })
+    }
+
+    /// Releases without cost ("error" or "aborted").
+    #[napi]
+    pub fn release(&self, status: String, reason: Option<String>) -> JsResult<()> {
+        guard(|| self.inner.lock().release(CallStatus::from_name(&status)?, reason.as_deref()).map(|_| ()))
+    }
+
+    #[napi(getter)]
+    pub fn ended(&self) -> bool {
+        self.inner.lock().is_ended()
+    }
+}
+
+/// Accumulates a streamed response's events.
+#[napi(js_name = "NativeStream")]
+pub struct Stream {
+    inner: Mutex<StreamAccumulator>,
+}
+
+#[napi]
+impl Stream {
+    #[napi(constructor)]
+    pub fn new(format: String) -> napi::Result<Stream> {
+        guard(|| Ok(Stream { inner: Mutex::new(StreamAccumulator::new(UsageFormat::from_name(&format)?)?) }))
+    }
+
+    /// Feeds one server-sent event's data (JSON text; "[DONE]" ignored).
+    #[napi]
+    pub fn push(&self, data: String) -> JsResult<()> {
+        guard(|| self.inner.lock().push_text(&data))
+    }
+
+    /// What the stream told so far: {usage, complete, text} as JSON.
+    #[napi]
+    pub fn state_json(&self) -> String {
+        let o = self.inner.lock().clone().finish();
+        serde_json::json!({"usage": o.usage, "complete": o.complete, "text": o.text}).to_string()
+    }
+}

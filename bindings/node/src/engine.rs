@@ -1,0 +1,180 @@
+//! The engine: stores, prices, token counts, costs.
+
+use napi::bindgen_prelude::AsyncTask;
+use napi_derive::napi;
+use wflo_core::store::Period;
+use wflo_core::{Engine, ExecutionOptions, Usage};
+
+use crate::execution::Execution;
+use crate::job::Job;
+use crate::{JsResult, guard};
+
+/// Token usage in wflo's six disjoint fields (missing = 0).
+#[napi(object)]
+#[derive(Default, Clone, Copy)]
+pub struct JsUsage {
+    pub input: Option<i64>,
+    pub output: Option<i64>,
+    pub cache_read: Option<i64>,
+    pub cache_write_5m: Option<i64>,
+    pub cache_write_1h: Option<i64>,
+    pub reasoning: Option<i64>,
+}
+
+fn field(v: Option<i64>, name: &str) -> wflo_core::Result<u64> {
+    u64::try_from(v.unwrap_or(0)).map_err(|_| wflo_core::Error::invalid(format!("usage.{name} must not be negative")))
+}
+
+impl JsUsage {
+    pub fn to_core(self) -> wflo_core::Result<Usage> {
+        Ok(Usage {
+            input: field(self.input, "input")?,
+            output: field(self.output, "output")?,
+            cache_read: field(self.cache_read, "cacheRead")?,
+            cache_write_5m: field(self.cache_write_5m, "cacheWrite5m")?,
+            cache_write_1h: field(self.cache_write_1h, "cacheWrite1h")?,
+            reasoning: field(self.reasoning, "reasoning")?,
+        })
+    }
+}
+
+/// A count of tokens.
+#[napi(object)]
+pub struct TokenCount {
+    pub tokens: i64,
+    pub encoding: String,
+    /// True when the model's provider has no offline tokenizer and cl100k_base stood in.
+    pub estimated: bool,
+}
+
+impl From<wflo_core::tokens::TokenCount> for TokenCount {
+    fn from(c: wflo_core::tokens::TokenCount) -> Self {
+        TokenCount { tokens: c.tokens as i64, encoding: c.encoding.name().into(), estimated: c.estimated }
+    }
+}
+
+/// The native engine (wrapped by `lib/engine.js`).
+#[napi]
+pub struct NativeEngine {
+    pub(crate) inner: Engine,
+}
+
+#[napi]
+impl NativeEngine {
+    /// Opens an engine over the store `url` names (default: env, then the SQLite file).
+    #[napi(factory)]
+    pub fn open(url: Option<String>) -> napi::Result<NativeEngine> {
+        guard(|| Ok(NativeEngine { inner: Engine::open(url.as_deref())? }))
+    }
+
+    /// The same, off the JavaScript thread (a PostgreSQL connect can take a while).
+    #[napi(ts_return_type = "Promise<NativeEngine>")]
+    pub fn open_async(url: Option<String>) -> AsyncTask<Job<NativeEngine>> {
+        AsyncTask::new(Job::new(move || Ok(NativeEngine { inner: Engine::open(url.as_deref())? })))
+    }
+
+    #[napi]
+    pub fn set_prices(&self, json: String) -> JsResult<()> {
+        guard(|| self.inner.set_prices_json(&json))
+    }
+
+    #[napi]
+    pub fn count_tokens(&self, model: String, text: String) -> TokenCount {
+        self.inner.count_tokens(&model, &text).into()
+    }
+
+    /// Counts a large text off the JavaScript thread.
+    #[napi(ts_return_type = "Promise<TokenCount>")]
+    pub fn count_tokens_async(&self, model: String, text: String) -> AsyncTask<Job<TokenCount>> {
+        let engine = self.inner.clone();
+        AsyncTask::new(Job::new(move || Ok(engine.count_tokens(&model, &text).into())))
+    }
+
+    #[napi]
+    pub fn count_chat_tokens(&self, model: String, messages_json: String) -> JsResult<TokenCount> {
+        guard(|| Ok(self.inner.count_chat_tokens(&model, &messages_json)?.into()))
+    }
+
+    /// Cost in nano-USD, rounded up.
+    #[napi]
+    pub fn cost(&self, model: String, usage: JsUsage) -> JsResult<i64> {
+        guard(|| Ok(self.inner.cost(&model, &usage.to_core()?)?.cost_nanos as i64))
+    }
+
+    /// How a model name resolves and every price it has, as JSON.
+    #[napi]
+    pub fn price_json(&self, model: String) -> JsResult<String> {
+        guard(|| {
+            let r = self.inner.resolve_model(&model)?;
+            Ok(serde_json::json!({"resolved": r.price.name, "resolution": r.resolution, "price": &*r.price}).to_string())
+        })
+    }
+
+    /// Nano-USD from dollars, as the engine converts (toward zero; NaN/negative refused).
+    #[napi]
+    pub fn usd_to_nanos(&self, usd: f64) -> JsResult<i64> {
+        guard(|| Ok(wflo_core::money::usd_to_nanos(usd)? as i64))
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn define_shared_scope(&self, name: String, limit_nanos: Option<i64>, period: Option<String>) -> AsyncTask<Job<()>> {
+        let engine = self.inner.clone();
+        AsyncTask::new(Job::new(move || {
+            let period = Period::from_name(period.as_deref().unwrap_or("none"))?;
+            engine.define_shared_scope(&name, limit_nanos.map(|l| l.max(0) as u64), period)
+        }))
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn shared_scope_json(&self, name: String) -> AsyncTask<Job<String>> {
+        let engine = self.inner.clone();
+        AsyncTask::new(Job::new(move || Ok(serde_json::to_string(&engine.shared_scope(&name)?).unwrap_or_default())))
+    }
+
+    /// Starts an execution (options: {name, budget_nanos?, id?, shared_scopes?} as JSON).
+    #[napi(ts_return_type = "Promise<NativeExecution>")]
+    pub fn start_execution(&self, name: String, budget_nanos: Option<i64>, id: Option<String>, shared_scopes: Option<Vec<String>>) -> AsyncTask<Job<Execution>> {
+        let engine = self.inner.clone();
+        AsyncTask::new(Job::new(move || {
+            let budget_nanos = match budget_nanos {
+                Some(b) if b < 0 => return Err(wflo_core::Error::invalid("a budget must not be negative")),
+                b => b.map(|b| b as u64),
+            };
+            let exec = engine.start_execution(ExecutionOptions { name, budget_nanos, id, shared_scopes: shared_scopes.unwrap_or_default() })?;
+            Ok(Execution::new(exec))
+        }))
+    }
+
+    #[napi(ts_return_type = "Promise<NativeExecution>")]
+    pub fn resume_execution(&self, id: String, shared_scopes: Option<Vec<String>>) -> AsyncTask<Job<Execution>> {
+        let engine = self.inner.clone();
+        AsyncTask::new(Job::new(move || {
+            Ok(Execution::new(engine.resume_execution_with(&id, &shared_scopes.unwrap_or_default())?))
+        }))
+    }
+
+    /// A stored execution's breakdown, calls, checkpoints and rollbacks, as JSON.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn execution_json(&self, id: String) -> AsyncTask<Job<String>> {
+        let engine = self.inner.clone();
+        AsyncTask::new(Job::new(move || {
+            Ok(serde_json::json!({
+                "execution": engine.execution(&id)?, "breakdown": engine.breakdown(&id)?,
+                "calls": engine.calls(&id)?, "checkpoints": engine.checkpoints(&id)?, "rollbacks": engine.rollbacks(&id)?
+            })
+            .to_string())
+        }))
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn list_executions_json(&self, limit: u32) -> AsyncTask<Job<String>> {
+        let engine = self.inner.clone();
+        AsyncTask::new(Job::new(move || Ok(serde_json::to_string(&engine.list_executions(limit as usize)?).unwrap_or_default())))
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close(&self) -> AsyncTask<Job<()>> {
+        let engine = self.inner.clone();
+        AsyncTask::new(Job::new(move || engine.close()))
+    }
+}

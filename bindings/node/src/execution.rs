@@ -1,0 +1,177 @@
+//! Executions and scopes.
+
+use napi::bindgen_prelude::AsyncTask;
+use napi_derive::napi;
+use wflo_core::{ExecutionStatus, UsageFormat, UsageReport};
+
+use crate::call::{Reservation, Settled};
+use crate::engine::JsUsage;
+use crate::job::Job;
+use crate::{JsResult, guard};
+
+/// What a call will be, before it is made.
+#[napi(object)]
+pub struct JsCallRequest {
+    pub model: String,
+    pub provider: Option<String>,
+    pub input_tokens: Option<i64>,
+    /// Whether `inputTokens` is an estimate (default: decided by the model's tokenizer).
+    pub input_estimated: Option<bool>,
+    pub max_output_tokens: Option<i64>,
+    /// "5m" or "1h" when the request writes its prompt to a cache.
+    pub cache_write: Option<String>,
+    pub stream: Option<bool>,
+    pub clamp_max_tokens: Option<bool>,
+}
+
+/// A running execution (wrapped by `lib/workflow.js`).
+#[napi(js_name = "NativeExecution")]
+pub struct Execution {
+    pub(crate) inner: wflo_core::Execution,
+}
+
+impl Execution {
+    pub fn new(inner: wflo_core::Execution) -> Execution {
+        Execution { inner }
+    }
+}
+
+/// A step scope of an execution.
+#[napi(js_name = "NativeScope")]
+pub struct Scope {
+    pub(crate) inner: wflo_core::Scope,
+}
+
+fn budget(nanos: Option<i64>) -> wflo_core::Result<Option<u64>> {
+    match nanos {
+        Some(n) if n < 0 => Err(wflo_core::Error::invalid("a budget must not be negative")),
+        n => Ok(n.map(|n| n as u64)),
+    }
+}
+
+#[napi]
+impl Execution {
+    #[napi(getter)]
+    pub fn id(&self) -> String {
+        self.inner.id().to_owned()
+    }
+
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_owned()
+    }
+
+    #[napi]
+    pub fn scope(&self, label: String, budget_nanos: Option<i64>) -> JsResult<Scope> {
+        guard(|| Ok(Scope { inner: self.inner.scope(&label, budget(budget_nanos)?)? }))
+    }
+
+    /// Reserves on the execution's own scope (in memory: no storage touched unless the
+    /// execution draws from shared scopes — then use `reserveAsync`).
+    #[napi]
+    pub fn reserve(&self, req: JsCallRequest) -> JsResult<Reservation> {
+        guard(|| Reservation::reserve(&self.inner.root(), req))
+    }
+
+    /// Reserves off the JavaScript thread (for executions with shared scopes in the store).
+    #[napi(ts_return_type = "Promise<NativeReservation>")]
+    pub fn reserve_async(&self, req: JsCallRequest) -> AsyncTask<Job<Reservation>> {
+        let scope = self.inner.root();
+        AsyncTask::new(Job::new(move || Reservation::reserve(&scope, req)))
+    }
+
+    /// Records a call made without a reservation, from raw provider usage JSON.
+    #[napi]
+    pub fn record_call(&self, model: String, format: String, usage_json: String) -> JsResult<Settled> {
+        guard(|| {
+            let usage = wflo_core::usage::parse_usage(UsageFormat::from_name(&format)?, &usage_json)?;
+            let rec = self.inner.record_call(&UsageReport { model: &model, provider: None, usage, estimated: false, stream: false, latency_ms: 0 })?;
+            Ok(Settled::from(&rec))
+        })
+    }
+
+    /// Records a call made without a reservation, from wflo usage.
+    #[napi]
+    pub fn record_usage(&self, model: String, usage: JsUsage) -> JsResult<Settled> {
+        guard(|| {
+            let rec = self.inner.record_call(&UsageReport { model: &model, provider: None, usage: usage.to_core()?, estimated: false, stream: false, latency_ms: 0 })?;
+            Ok(Settled::from(&rec))
+        })
+    }
+
+    /// The breakdown now, as JSON (in memory).
+    #[napi]
+    pub fn breakdown_json(&self) -> JsResult<String> {
+        guard(|| Ok(serde_json::to_string(&self.inner.breakdown()?).unwrap_or_default()))
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn calls_json(&self) -> AsyncTask<Job<String>> {
+        let exec = self.inner.clone();
+        AsyncTask::new(Job::new(move || Ok(serde_json::to_string(&exec.calls()?).unwrap_or_default())))
+    }
+
+    /// Saves a checkpoint (state as JSON text); resolves with its info as JSON.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn checkpoint(&self, name: String, state_json: String) -> AsyncTask<Job<String>> {
+        let exec = self.inner.clone();
+        AsyncTask::new(Job::new(move || Ok(serde_json::to_string(&exec.checkpoint(&name, &state_json)?).unwrap_or_default())))
+    }
+
+    /// Rolls back; resolves with the checkpoint's state as JSON text.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn rollback(&self, name: String) -> AsyncTask<Job<String>> {
+        let exec = self.inner.clone();
+        AsyncTask::new(Job::new(move || exec.rollback_to_checkpoint(&name)))
+    }
+
+    /// The latest live checkpoint's state as JSON text, or null.
+    #[napi(ts_return_type = "Promise<string | null>")]
+    pub fn latest_checkpoint(&self) -> AsyncTask<Job<Option<String>>> {
+        let exec = self.inner.clone();
+        AsyncTask::new(Job::new(move || Ok(exec.latest_checkpoint()?.map(|(_, s)| s))))
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn checkpoints_json(&self) -> AsyncTask<Job<String>> {
+        let exec = self.inner.clone();
+        AsyncTask::new(Job::new(move || Ok(serde_json::to_string(&exec.checkpoints()?).unwrap_or_default())))
+    }
+
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn checkpoint_state(&self, id: i64) -> AsyncTask<Job<String>> {
+        let exec = self.inner.clone();
+        AsyncTask::new(Job::new(move || exec.checkpoint_state(id.max(0) as u64)))
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn finish(&self, status: String) -> AsyncTask<Job<()>> {
+        let exec = self.inner.clone();
+        AsyncTask::new(Job::new(move || exec.finish(ExecutionStatus::from_name(&status)?).map(|_| ())))
+    }
+}
+
+#[napi]
+impl Scope {
+    #[napi(getter)]
+    pub fn label(&self) -> String {
+        self.inner.label().to_owned()
+    }
+
+    #[napi]
+    pub fn child(&self, label: String, budget_nanos: Option<i64>) -> JsResult<Scope> {
+        guard(|| Ok(Scope { inner: self.inner.child(&label, budget(budget_nanos)?)? }))
+    }
+
+    #[napi]
+    pub fn reserve(&self, req: JsCallRequest) -> JsResult<Reservation> {
+        guard(|| Reservation::reserve(&self.inner, req))
+    }
+
+    #[napi(ts_return_type = "Promise<NativeReservation>")]
+    pub fn reserve_async(&self, req: JsCallRequest) -> AsyncTask<Job<Reservation>> {
+        let scope = self.inner.clone();
+        AsyncTask::new(Job::new(move || Reservation::reserve(&scope, req)))
+    }
+}
+

@@ -1,0 +1,33 @@
+//! One generic background job: engine work that may block (storage, large texts) runs on
+//! libuv's thread pool and settles a promise.
+
+use napi::bindgen_prelude::{Env, Task, ToNapiValue, TypeName};
+
+use crate::{JsResult, guard};
+
+type Work<T> = Box<dyn FnOnce() -> wflo_core::Result<T> + Send>;
+
+/// A job returning `T` to JavaScript.
+pub struct Job<T> {
+    work: Option<Work<T>>,
+}
+
+impl<T> Job<T> {
+    pub fn new(work: impl FnOnce() -> wflo_core::Result<T> + Send + 'static) -> Job<T> {
+        Job { work: Some(Box::new(work)) }
+    }
+}
+
+impl<T: ToNapiValue + TypeName + Send + 'static> Task for Job<T> {
+    type Output = T;
+    type JsValue = T;
+
+    fn compute(&mut self) -> JsResult<T> {
+        let work = self.work.take().expect("a job runs once");
+        guard(work)
+    }
+
+    fn resolve(&mut self, _env: Env, output: T) -> JsResult<T> {
+        Ok(output)
+    }
+}

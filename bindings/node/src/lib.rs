@@ -1,0 +1,34 @@
+//! The Node.js addon (napi-rs): the wflo engine in-process. This layer converts types and
+//! errors only; the idiomatic API (`WfloWorkflow`, `trackLlmCall`, the integrations) is the
+//! JavaScript in `lib/`. Work that touches storage runs on libuv's thread pool and returns a
+//! promise; a panic never crosses into JavaScript.
+
+mod call;
+mod engine;
+mod execution;
+mod job;
+
+use napi::{Error, Status};
+
+/// Errors cross as `Error` objects whose message is `wflo:` + the engine's error JSON
+/// (`{"code": "BUDGET_EXCEEDED", "message": …, "limit_nanos": …}`); `lib/errors.js` turns
+/// them into the typed classes once.
+pub(crate) fn js_error(e: wflo_core::Error) -> Error {
+    Error::new(Status::GenericFailure, format!("wflo:{}", e.to_json()))
+}
+
+pub(crate) type JsResult<T> = napi::Result<T>;
+
+/// Runs engine code, mapping its error and catching a panic as an INTERNAL error.
+pub(crate) fn guard<T>(f: impl FnOnce() -> wflo_core::Result<T>) -> JsResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(js_error),
+        Err(_) => Err(js_error(wflo_core::Error::Internal("a bug in the wflo addon (panic)".into()))),
+    }
+}
+
+/// The engine version.
+#[napi_derive::napi]
+pub fn version() -> String {
+    wflo_core::VERSION.to_string()
+}
