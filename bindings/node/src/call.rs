@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
+use napi::bindgen_prelude::Float64Array;
 use napi_derive::napi;
 use parking_lot::Mutex;
 use wflo_core::{CacheWrite, CallRequest, CallStatus, StreamAccumulator, UsageFormat};
 
 use crate::engine::JsUsage;
 use crate::execution::JsCallRequest;
-use crate::{JsResult, guard};
+use crate::guard;
 
 /// What a settled call came to.
 #[napi(object)]
@@ -70,6 +71,77 @@ pub fn request<T>(req: &JsCallRequest, f: impl FnOnce(&CallRequest<'_>) -> wflo_
     })
 }
 
+/// Writes a settled call's figures into `out` (12 numbers: seq, cost, reserved, overrun,
+/// estimated, usage_missing, then the six usage fields): numbers in a typed array cross the
+/// boundary far cheaper than an object's named properties.
+fn write_settled(r: &wflo_core::CallRecord, out: &mut [f64]) -> wflo_core::Result<()> {
+    if out.len() < 12 {
+        return Err(wflo_core::Error::invalid("the output array needs 12 slots"));
+    }
+    let u = r.usage;
+    let values = [
+        r.seq as f64,
+        r.cost_nanos as f64,
+        r.reserved_nanos as f64,
+        r.overrun_nanos as f64,
+        f64::from(u8::from(r.estimated)),
+        f64::from(u8::from(r.usage_missing)),
+        u.input as f64,
+        u.output as f64,
+        u.cache_read as f64,
+        u.cache_write_5m as f64,
+        u.cache_write_1h as f64,
+        u.reasoning as f64,
+    ];
+    out[..12].copy_from_slice(&values);
+    Ok(())
+}
+
+/// A count from JavaScript (a number): non-negative, whole, not absurd.
+pub fn js_count(v: f64, name: &str) -> wflo_core::Result<u64> {
+    if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > 1e15 {
+        return Err(wflo_core::Error::invalid(format!("{name} must be a whole, non-negative number, got {v}")));
+    }
+    Ok(v as u64)
+}
+
+/// The positional form of a request (the hot path: no object properties to read).
+#[allow(clippy::too_many_arguments)]
+pub fn reserve_positional(
+    scope: &wflo_core::Scope,
+    model: &str,
+    input_tokens: f64,
+    input_estimated: i32,
+    max_output_tokens: f64,
+    flags: u32,
+    cache_write: u32,
+    provider: Option<&str>,
+) -> wflo_core::Result<Reservation> {
+    let input_estimated = match input_estimated {
+        -1 => None,
+        0 => Some(false),
+        _ => Some(true),
+    };
+    let cache_write = match cache_write {
+        0 => CacheWrite::None,
+        1 => CacheWrite::FiveMinutes,
+        2 => CacheWrite::OneHour,
+        other => return Err(wflo_core::Error::invalid(format!("cacheWrite code {other} is not 0, 1 or 2"))),
+    };
+    let max = js_count(max_output_tokens, "maxOutputTokens")?;
+    let r = scope.reserve(&CallRequest {
+        model,
+        provider,
+        input_tokens: js_count(input_tokens, "inputTokens")?,
+        input_estimated,
+        max_output_tokens: (max > 0).then_some(max),
+        cache_write,
+        stream: flags & 1 != 0,
+        clamp_max_tokens: flags & 2 != 0,
+    })?;
+    Ok(Reservation { amount: r.amount_nanos() as i64, max_output: r.max_output_tokens() as i64, inner: Arc::new(Mutex::new(r)) })
+}
+
 /// Budget held for one call.
 #[napi(js_name = "NativeReservation")]
 pub struct Reservation {
@@ -99,19 +171,19 @@ impl Reservation {
     }
 
     #[napi]
-    pub fn settle(&self, usage: JsUsage) -> JsResult<Settled> {
+    pub fn settle(&self, usage: JsUsage) -> napi::Result<Settled> {
         guard(|| Ok(Settled::from(&self.inner.lock().settle(usage.to_core()?)?)))
     }
 
     /// Settles from a provider's response body or usage JSON.
     #[napi]
-    pub fn settle_json(&self, format: String, json: String) -> JsResult<Settled> {
+    pub fn settle_json(&self, format: String, json: String) -> napi::Result<Settled> {
         guard(|| Ok(Settled::from(&self.inner.lock().settle_json(UsageFormat::from_name(&format)?, &json)?)))
     }
 
     /// Settles a finished or cut stream ("ok", "error", "aborted").
     #[napi]
-    pub fn settle_stream(&self, stream: &Stream, status: String) -> JsResult<Settled> {
+    pub fn settle_stream(&self, stream: &Stream, status: String) -> napi::Result<Settled> {
         guard(|| {
             let outcome = stream.inner.lock().clone().finish();
             Ok(Settled::from(&self.inner.lock().settle_stream(&outcome, CallStatus::from_name(&status)?)?))
@@ -120,8 +192,57 @@ impl Reservation {
 
     /// Releases without cost ("error" or "aborted").
     #[napi]
-    pub fn release(&self, status: String, reason: Option<String>) -> JsResult<()> {
+    pub fn release(&self, status: String, reason: Option<String>) -> napi::Result<()> {
         guard(|| self.inner.lock().release(CallStatus::from_name(&status)?, reason.as_deref()).map(|_| ()))
+    }
+
+    /// Settles with usage given as six numbers; writes the result into `out`.
+    #[allow(clippy::too_many_arguments)]
+    #[napi]
+    pub fn settle_fast(
+        &self,
+        input: f64,
+        output: f64,
+        cache_read: f64,
+        cache_write_5m: f64,
+        cache_write_1h: f64,
+        reasoning: f64,
+        mut out: Float64Array,
+    ) -> napi::Result<()> {
+        guard(|| {
+            let usage = wflo_core::Usage {
+                input: js_count(input, "input")?,
+                output: js_count(output, "output")?,
+                cache_read: js_count(cache_read, "cacheRead")?,
+                cache_write_5m: js_count(cache_write_5m, "cacheWrite5m")?,
+                cache_write_1h: js_count(cache_write_1h, "cacheWrite1h")?,
+                reasoning: js_count(reasoning, "reasoning")?,
+            };
+            let rec = self.inner.lock().settle(usage)?;
+            // SAFETY: the typed array is a fresh argument of this call; nothing else reads it meanwhile.
+            write_settled(&rec, unsafe { out.as_mut() })
+        })
+    }
+
+    /// Settles from a provider's JSON; writes the result into `out`.
+    #[napi]
+    pub fn settle_json_fast(&self, format: String, json: String, mut out: Float64Array) -> napi::Result<()> {
+        guard(|| {
+            let rec = self.inner.lock().settle_json(UsageFormat::from_name(&format)?, &json)?;
+            // SAFETY: the typed array is a fresh argument of this call; nothing else reads it meanwhile.
+            write_settled(&rec, unsafe { out.as_mut() })
+        })
+    }
+
+    /// Settles a stream; writes the result into `out`.
+    #[napi]
+    pub fn settle_stream_fast(&self, stream: &Stream, status: String, mut out: Float64Array) -> napi::Result<()> {
+        guard(|| {
+            let outcome = stream.inner.lock().clone().finish();
+            let rec = self.inner.lock().settle_stream(&outcome, CallStatus::from_name(&status)?)?;
+            // SAFETY: the typed array is a fresh argument of this call; nothing else reads it meanwhile.
+            write_settled(&rec, unsafe { out.as_mut() })
+        })
     }
 
     #[napi(getter)]
@@ -145,7 +266,7 @@ impl Stream {
 
     /// Feeds one server-sent event's data (JSON text; "[DONE]" ignored).
     #[napi]
-    pub fn push(&self, data: String) -> JsResult<()> {
+    pub fn push(&self, data: String) -> napi::Result<()> {
         guard(|| self.inner.lock().push_text(&data))
     }
 

@@ -7,7 +7,7 @@ use wflo_core::{Engine, ExecutionOptions, Usage};
 
 use crate::execution::Execution;
 use crate::job::Job;
-use crate::{JsResult, guard};
+use crate::guard;
 
 /// Token usage in wflo's six disjoint fields (missing = 0).
 #[napi(object)]
@@ -16,7 +16,9 @@ pub struct JsUsage {
     pub input: Option<i64>,
     pub output: Option<i64>,
     pub cache_read: Option<i64>,
+    #[napi(js_name = "cacheWrite5m")]
     pub cache_write_5m: Option<i64>,
+    #[napi(js_name = "cacheWrite1h")]
     pub cache_write_1h: Option<i64>,
     pub reasoning: Option<i64>,
 }
@@ -36,6 +38,22 @@ impl JsUsage {
             reasoning: field(self.reasoning, "reasoning")?,
         })
     }
+}
+
+/// Parses a provider's usage JSON (a response body or its usage object) into wflo usage.
+#[napi]
+pub fn parse_usage(format: String, json: String) -> napi::Result<JsUsage> {
+    guard(|| {
+        let u = wflo_core::usage::parse_usage(wflo_core::UsageFormat::from_name(&format)?, &json)?;
+        Ok(JsUsage {
+            input: Some(u.input as i64),
+            output: Some(u.output as i64),
+            cache_read: Some(u.cache_read as i64),
+            cache_write_5m: Some(u.cache_write_5m as i64),
+            cache_write_1h: Some(u.cache_write_1h as i64),
+            reasoning: Some(u.reasoning as i64),
+        })
+    })
 }
 
 /// A count of tokens.
@@ -74,7 +92,7 @@ impl NativeEngine {
     }
 
     #[napi]
-    pub fn set_prices(&self, json: String) -> JsResult<()> {
+    pub fn set_prices(&self, json: String) -> napi::Result<()> {
         guard(|| self.inner.set_prices_json(&json))
     }
 
@@ -91,19 +109,19 @@ impl NativeEngine {
     }
 
     #[napi]
-    pub fn count_chat_tokens(&self, model: String, messages_json: String) -> JsResult<TokenCount> {
+    pub fn count_chat_tokens(&self, model: String, messages_json: String) -> napi::Result<TokenCount> {
         guard(|| Ok(self.inner.count_chat_tokens(&model, &messages_json)?.into()))
     }
 
     /// Cost in nano-USD, rounded up.
     #[napi]
-    pub fn cost(&self, model: String, usage: JsUsage) -> JsResult<i64> {
+    pub fn cost(&self, model: String, usage: JsUsage) -> napi::Result<i64> {
         guard(|| Ok(self.inner.cost(&model, &usage.to_core()?)?.cost_nanos as i64))
     }
 
     /// How a model name resolves and every price it has, as JSON.
     #[napi]
-    pub fn price_json(&self, model: String) -> JsResult<String> {
+    pub fn price_json(&self, model: String) -> napi::Result<String> {
         guard(|| {
             let r = self.inner.resolve_model(&model)?;
             Ok(serde_json::json!({"resolved": r.price.name, "resolution": r.resolution, "price": &*r.price}).to_string())
@@ -112,7 +130,7 @@ impl NativeEngine {
 
     /// Nano-USD from dollars, as the engine converts (toward zero; NaN/negative refused).
     #[napi]
-    pub fn usd_to_nanos(&self, usd: f64) -> JsResult<i64> {
+    pub fn usd_to_nanos(&self, usd: f64) -> napi::Result<i64> {
         guard(|| Ok(wflo_core::money::usd_to_nanos(usd)? as i64))
     }
 

@@ -7,7 +7,7 @@ use wflo_core::{ExecutionStatus, UsageFormat, UsageReport};
 use crate::call::{Reservation, Settled};
 use crate::engine::JsUsage;
 use crate::job::Job;
-use crate::{JsResult, guard};
+use crate::guard;
 
 /// What a call will be, before it is made.
 #[napi(object)]
@@ -62,14 +62,14 @@ impl Execution {
     }
 
     #[napi]
-    pub fn scope(&self, label: String, budget_nanos: Option<i64>) -> JsResult<Scope> {
+    pub fn scope(&self, label: String, budget_nanos: Option<i64>) -> napi::Result<Scope> {
         guard(|| Ok(Scope { inner: self.inner.scope(&label, budget(budget_nanos)?)? }))
     }
 
     /// Reserves on the execution's own scope (in memory: no storage touched unless the
     /// execution draws from shared scopes — then use `reserveAsync`).
     #[napi]
-    pub fn reserve(&self, req: JsCallRequest) -> JsResult<Reservation> {
+    pub fn reserve(&self, req: JsCallRequest) -> napi::Result<Reservation> {
         guard(|| Reservation::reserve(&self.inner.root(), req))
     }
 
@@ -80,9 +80,29 @@ impl Execution {
         AsyncTask::new(Job::new(move || Reservation::reserve(&scope, req)))
     }
 
+    /// The hot-path form of `reserve`: positional numbers instead of an object
+    /// (`inputEstimated` -1 auto / 0 / 1; `maxOutputTokens` 0 = none; `flags` bit 0 stream,
+    /// bit 1 clamp; `cacheWrite` 0 none / 1 5m / 2 1h).
+    #[allow(clippy::too_many_arguments)]
+    #[napi]
+    pub fn reserve_fast(
+        &self,
+        model: String,
+        input_tokens: f64,
+        input_estimated: i32,
+        max_output_tokens: f64,
+        flags: u32,
+        cache_write: u32,
+        provider: Option<String>,
+    ) -> napi::Result<Reservation> {
+        guard(|| {
+            crate::call::reserve_positional(&self.inner.root(), &model, input_tokens, input_estimated, max_output_tokens, flags, cache_write, provider.as_deref())
+        })
+    }
+
     /// Records a call made without a reservation, from raw provider usage JSON.
     #[napi]
-    pub fn record_call(&self, model: String, format: String, usage_json: String) -> JsResult<Settled> {
+    pub fn record_call(&self, model: String, format: String, usage_json: String) -> napi::Result<Settled> {
         guard(|| {
             let usage = wflo_core::usage::parse_usage(UsageFormat::from_name(&format)?, &usage_json)?;
             let rec = self.inner.record_call(&UsageReport { model: &model, provider: None, usage, estimated: false, stream: false, latency_ms: 0 })?;
@@ -92,7 +112,7 @@ impl Execution {
 
     /// Records a call made without a reservation, from wflo usage.
     #[napi]
-    pub fn record_usage(&self, model: String, usage: JsUsage) -> JsResult<Settled> {
+    pub fn record_usage(&self, model: String, usage: JsUsage) -> napi::Result<Settled> {
         guard(|| {
             let rec = self.inner.record_call(&UsageReport { model: &model, provider: None, usage: usage.to_core()?, estimated: false, stream: false, latency_ms: 0 })?;
             Ok(Settled::from(&rec))
@@ -101,7 +121,7 @@ impl Execution {
 
     /// The breakdown now, as JSON (in memory).
     #[napi]
-    pub fn breakdown_json(&self) -> JsResult<String> {
+    pub fn breakdown_json(&self) -> napi::Result<String> {
         guard(|| Ok(serde_json::to_string(&self.inner.breakdown()?).unwrap_or_default()))
     }
 
@@ -159,12 +179,12 @@ impl Scope {
     }
 
     #[napi]
-    pub fn child(&self, label: String, budget_nanos: Option<i64>) -> JsResult<Scope> {
+    pub fn child(&self, label: String, budget_nanos: Option<i64>) -> napi::Result<Scope> {
         guard(|| Ok(Scope { inner: self.inner.child(&label, budget(budget_nanos)?)? }))
     }
 
     #[napi]
-    pub fn reserve(&self, req: JsCallRequest) -> JsResult<Reservation> {
+    pub fn reserve(&self, req: JsCallRequest) -> napi::Result<Reservation> {
         guard(|| Reservation::reserve(&self.inner, req))
     }
 
@@ -172,6 +192,24 @@ impl Scope {
     pub fn reserve_async(&self, req: JsCallRequest) -> AsyncTask<Job<Reservation>> {
         let scope = self.inner.clone();
         AsyncTask::new(Job::new(move || Reservation::reserve(&scope, req)))
+    }
+
+    /// The hot-path form of `reserve` (see NativeExecution.reserveFast).
+    #[allow(clippy::too_many_arguments)]
+    #[napi]
+    pub fn reserve_fast(
+        &self,
+        model: String,
+        input_tokens: f64,
+        input_estimated: i32,
+        max_output_tokens: f64,
+        flags: u32,
+        cache_write: u32,
+        provider: Option<String>,
+    ) -> napi::Result<Reservation> {
+        guard(|| {
+            crate::call::reserve_positional(&self.inner, &model, input_tokens, input_estimated, max_output_tokens, flags, cache_write, provider.as_deref())
+        })
     }
 }
 

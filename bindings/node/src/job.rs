@@ -3,7 +3,7 @@
 
 use napi::bindgen_prelude::{Env, Task, ToNapiValue, TypeName};
 
-use crate::{JsResult, guard};
+use crate::guard;
 
 type Work<T> = Box<dyn FnOnce() -> wflo_core::Result<T> + Send>;
 
@@ -22,12 +22,12 @@ impl<T: ToNapiValue + TypeName + Send + 'static> Task for Job<T> {
     type Output = T;
     type JsValue = T;
 
-    fn compute(&mut self) -> JsResult<T> {
+    fn compute(&mut self) -> napi::Result<T> {
         let work = self.work.take().expect("a job runs once");
         guard(work)
     }
 
-    fn resolve(&mut self, _env: Env, output: T) -> JsResult<T> {
+    fn resolve(&mut self, _env: Env, output: T) -> napi::Result<T> {
         Ok(output)
     }
 }

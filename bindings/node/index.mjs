@@ -1,0 +1,10 @@
+// ESM entry point: the same objects as the CommonJS one.
+import wflo from './index.cjs';
+
+export const {
+  version, Engine, getDefaultEngine, setDefaultEngine, WfloWorkflow, currentWorkflow, settleFromResult,
+  trackLlmCall, Reservation, countTokens, countChatTokens, price, cost, parseUsage, NativeStream, WfloError, InvalidArgumentError,
+  UnknownModelError, BudgetExceededError, NotFoundError, ConflictError, StorageError, ClosedError,
+  InternalError,
+} = wflo;
+export default wflo;

@@ -1,0 +1,98 @@
+'use strict';
+// The engine: a store, prices, token counts. Most programs use the default engine (the store
+// WFLO_DATABASE_URL / DATABASE_URL names, else the default SQLite file); tests open their own.
+const { NativeEngine } = require('./native.cjs');
+const { native, nativeAsync, invalid } = require('./errors.cjs');
+const { camelize } = require('./convert.cjs');
+
+class Engine {
+  /** @param {NativeEngine} nativeEngine */
+  constructor(nativeEngine) {
+    this.native = nativeEngine;
+  }
+
+  /** Opens an engine over `url` (a SQLite path, "sqlite://…", "memory://", "postgres://…"). */
+  static async open(url) {
+    if (url !== undefined && url !== null && typeof url !== 'string') throw invalid('url must be a string');
+    return new Engine(await nativeAsync(() => NativeEngine.openAsync(url ?? null)));
+  }
+
+  async close() {
+    await nativeAsync(() => this.native.close());
+  }
+
+  /** Registers or overrides prices: {models: [{name, input, output, …}]} in pico-USD per token. */
+  setPrices(prices) {
+    const text = typeof prices === 'string' ? prices : JSON.stringify(prices);
+    native(() => this.native.setPrices(text));
+  }
+
+  countTokens(model, text) {
+    if (typeof text !== 'string') throw invalid('text must be a string');
+    return native(() => this.native.countTokens(model, text));
+  }
+
+  async countTokensAsync(model, text) {
+    if (typeof text !== 'string') throw invalid('text must be a string');
+    return nativeAsync(() => this.native.countTokensAsync(model, text));
+  }
+
+  countChatTokens(model, messages) {
+    const text = typeof messages === 'string' ? messages : JSON.stringify(messages);
+    return native(() => this.native.countChatTokens(model, text));
+  }
+
+  /** The cost of a usage ({input, output, cacheRead, cacheWrite5m, cacheWrite1h, reasoning}). */
+  cost(model, usage) {
+    const nanos = native(() => this.native.cost(model, usage ?? {}));
+    return { nanos, usd: nanos / 1e9 };
+  }
+
+  price(model) {
+    return camelize(JSON.parse(native(() => this.native.priceJson(model))));
+  }
+
+  usdToNanos(usd) {
+    return native(() => this.native.usdToNanos(usd));
+  }
+
+  /** A budget shared by every process using the same store (limitUsd null: no limit). */
+  async defineSharedScope(name, { limitUsd = null, period = 'none' } = {}) {
+    const limit = limitUsd === null ? null : this.usdToNanos(limitUsd);
+    await nativeAsync(() => this.native.defineSharedScope(name, limit, period));
+  }
+
+  async sharedScope(name) {
+    return camelize(JSON.parse(await nativeAsync(() => this.native.sharedScopeJson(name))));
+  }
+
+  /** A stored execution: its record, breakdown, calls, checkpoints and rollbacks. */
+  async execution(id) {
+    return camelize(JSON.parse(await nativeAsync(() => this.native.executionJson(id))));
+  }
+
+  async listExecutions(limit = 20) {
+    return camelize(JSON.parse(await nativeAsync(() => this.native.listExecutionsJson(limit))));
+  }
+}
+
+let defaultEngine = null;
+/** The process-wide engine most code uses (opened on first use). */
+async function getDefaultEngine() {
+  if (!defaultEngine) defaultEngine = Engine.open(undefined);
+  return defaultEngine;
+}
+
+/** Replaces the default engine (tests; programs that open their own). */
+function setDefaultEngine(engine) {
+  defaultEngine = Promise.resolve(engine);
+}
+
+// Pure helpers (prices, counting) need no store: they use a private in-memory engine.
+let pure = null;
+function pureEngine() {
+  if (!pure) pure = new Engine(native(() => NativeEngine.open('memory://')));
+  return pure;
+}
+
+module.exports = { Engine, getDefaultEngine, setDefaultEngine, pureEngine };

@@ -1,0 +1,103 @@
+'use strict';
+// The engine's errors as JavaScript classes with a stable `code`. Native errors cross as
+// "wflo:" + JSON; `fromNative` maps them here, once.
+
+class WfloError extends Error {
+  constructor(message, code = 'INTERNAL', details = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.details = details;
+  }
+}
+class InvalidArgumentError extends WfloError {}
+class NotFoundError extends WfloError {}
+class ConflictError extends WfloError {}
+class StorageError extends WfloError {}
+class ClosedError extends WfloError {}
+class InternalError extends WfloError {}
+
+class UnknownModelError extends WfloError {
+  constructor(message, details = {}) {
+    super(message, 'UNKNOWN_MODEL', details);
+    this.model = details.model;
+    this.suggestions = details.suggestions || [];
+  }
+}
+
+const usd = (nanos) => (nanos == null ? null : nanos / 1e9);
+
+/** A call was refused BEFORE it was made: it could have passed the limit of `scope`. */
+class BudgetExceededError extends WfloError {
+  constructor(message, details = {}) {
+    super(message, 'BUDGET_EXCEEDED', details);
+    this.scope = details.scope;
+    this.limitNanos = details.limit_nanos;
+    this.spentNanos = details.spent_nanos;
+    this.reservedNanos = details.reserved_nanos;
+    this.requestedNanos = details.requested_nanos;
+    this.budgetUsd = usd(this.limitNanos);
+    this.spentUsd = usd(this.spentNanos);
+    this.reservedUsd = usd(this.reservedNanos);
+    this.requestedUsd = usd(this.requestedNanos);
+  }
+}
+
+const byCode = {
+  INVALID_ARGUMENT: InvalidArgumentError,
+  NOT_FOUND: NotFoundError,
+  CONFLICT: ConflictError,
+  STORAGE: StorageError,
+  CLOSED: ClosedError,
+  INTERNAL: InternalError,
+};
+
+// napi's own argument-conversion failures (a number where a string was expected, …).
+const napiArgumentCodes = new Set(['InvalidArg', 'ObjectExpected', 'StringExpected', 'NameExpected',
+  'FunctionExpected', 'NumberExpected', 'BooleanExpected', 'ArrayExpected', 'BigintExpected']);
+
+/** Turns an error thrown by the addon into its typed class (other errors pass through). */
+function fromNative(e) {
+  if (!(e instanceof Error) || e instanceof WfloError) return e;
+  if (typeof e.message === 'string' && e.message.startsWith('wflo:')) {
+    let d;
+    try {
+      d = JSON.parse(e.message.slice(5));
+    } catch {
+      return new InternalError(e.message);
+    }
+    if (d.code === 'BUDGET_EXCEEDED') return new BudgetExceededError(d.message, d);
+    if (d.code === 'UNKNOWN_MODEL') return new UnknownModelError(d.message, d);
+    const Cls = byCode[d.code] || InternalError;
+    return new Cls(d.message, d.code, d);
+  }
+  if (napiArgumentCodes.has(e.code)) return new InvalidArgumentError(`invalid argument: ${e.message}`, 'INVALID_ARGUMENT');
+  return e;
+}
+
+/** Calls the addon, mapping its errors. */
+function native(fn) {
+  try {
+    return fn();
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
+/** Awaits an addon promise, mapping its errors. */
+async function nativeAsync(fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
+function invalid(message) {
+  return new InvalidArgumentError(`invalid argument: ${message}`, 'INVALID_ARGUMENT');
+}
+
+module.exports = {
+  WfloError, InvalidArgumentError, UnknownModelError, BudgetExceededError, NotFoundError,
+  ConflictError, StorageError, ClosedError, InternalError, fromNative, native, nativeAsync, invalid,
+};

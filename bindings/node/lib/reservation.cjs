@@ -1,0 +1,82 @@
+'use strict';
+// A reservation: budget held for one call until it is settled or released. The addon is
+// called with positional numbers and writes its answer into a typed array — reading an
+// object's named properties across the boundary costs several times more.
+const { native, invalid } = require('./errors.cjs');
+
+const scratch = new Float64Array(12);
+
+/** The Settled object from the numbers the addon wrote. */
+function settledFrom(a) {
+  return {
+    seq: a[0],
+    costNanos: a[1],
+    reservedNanos: a[2],
+    overrunNanos: a[3],
+    estimated: a[4] === 1,
+    usageMissing: a[5] === 1,
+    usage: { input: a[6], output: a[7], cacheRead: a[8], cacheWrite5m: a[9], cacheWrite1h: a[10], reasoning: a[11] },
+  };
+}
+
+const n = (v) => (v === undefined || v === null ? 0 : v);
+
+class Reservation {
+  constructor(nativeReservation) {
+    this.native = nativeReservation;
+  }
+
+  /** The worst case held, nano-USD. */
+  get amountNanos() {
+    return this.native.amountNanos;
+  }
+
+  /** The max_tokens to send (lower than asked under the clamp policy). */
+  get maxOutputTokens() {
+    return this.native.maxOutputTokens;
+  }
+
+  get ended() {
+    return this.native.ended;
+  }
+
+  /** Books the provider's usage ({input, output, cacheRead, cacheWrite5m, cacheWrite1h, reasoning}). */
+  settle(usage = {}) {
+    if (usage === null || typeof usage !== 'object') throw invalid('usage must be an object');
+    native(() => this.native.settleFast(n(usage.input), n(usage.output), n(usage.cacheRead), n(usage.cacheWrite5m),
+      n(usage.cacheWrite1h), n(usage.reasoning), scratch));
+    return settledFrom(scratch);
+  }
+
+  /** Books the usage in a provider's response body or usage object (format: "auto", "openai_chat", …). */
+  settleJson(format, json) {
+    native(() => this.native.settleJsonFast(format, typeof json === 'string' ? json : JSON.stringify(json), scratch));
+    return settledFrom(scratch);
+  }
+
+  /** Books a finished or cut stream; without the provider's usage the output is estimated. */
+  settleStream(stream, status = 'ok') {
+    native(() => this.native.settleStreamFast(stream, status, scratch));
+    return settledFrom(scratch);
+  }
+
+  /** Gives the budget back: the call failed before costing anything ("error" or "aborted"). */
+  release(status = 'error', reason) {
+    native(() => this.native.release(status, reason ?? undefined));
+  }
+}
+
+const cacheWriteCodes = { undefined: 0, null: 0, none: 0, '5m': 1, '1h': 2 };
+
+/** Reserves on a native execution or scope from a request object (the fast, positional way). */
+function reserveOn(target, req) {
+  if (req === null || typeof req !== 'object') throw invalid('a call request must be an object');
+  const cacheWrite = cacheWriteCodes[req.cacheWrite];
+  if (cacheWrite === undefined) throw invalid(`cacheWrite must be '5m' or '1h', got ${String(req.cacheWrite)}`);
+  const estimated = req.inputEstimated === undefined || req.inputEstimated === null ? -1 : req.inputEstimated ? 1 : 0;
+  const flags = (req.stream ? 1 : 0) | (req.clampMaxTokens ? 2 : 0);
+  return new Reservation(native(() => target.reserveFast(req.model, n(req.inputTokens), estimated, n(req.maxOutputTokens),
+    flags, cacheWrite, req.provider ?? undefined)));
+}
+
+module.exports = { Reservation, reserveOn };

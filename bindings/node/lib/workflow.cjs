@@ -1,0 +1,203 @@
+'use strict';
+// WfloWorkflow: the seed's API in JavaScript idiom. An execution with a budget; `execute`
+// runs a function or a LangChain/LangGraph runnable inside it; checkpoints and rollback;
+// the cost breakdown.
+const { NativeStream } = require('./native.cjs');
+const errors = require('./errors.cjs');
+const { native, nativeAsync, invalid } = errors;
+const { camelize, budgetNanos, stateJson, present } = require('./convert.cjs');
+const { Reservation, reserveOn } = require('./reservation.cjs');
+const { getDefaultEngine, Engine } = require('./engine.cjs');
+const { current, runWith } = require('./context.cjs');
+
+class WfloWorkflow {
+  /**
+   * @param {object} options
+   * @param {string} [options.name] the workflow's name
+   * @param {number|string} [options.budgetUsd] its budget in dollars (none when omitted)
+   * @param {Engine} [options.engine] the engine (default: the process-wide one)
+   * @param {string[]} [options.sharedScopes] shared budgets it also draws from
+   */
+  constructor({ name = 'workflow', budgetUsd, engine, sharedScopes = [] } = {}) {
+    if (typeof name !== 'string') throw invalid('name must be a string');
+    if (engine !== undefined && !(engine instanceof Engine)) throw invalid('engine must be a wflo Engine');
+    if (!Array.isArray(sharedScopes)) throw invalid('sharedScopes must be an array of names');
+    if (budgetUsd !== undefined && budgetUsd !== null) {
+      const n = typeof budgetUsd === 'string' ? Number(budgetUsd.replace('$', '')) : budgetUsd;
+      if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
+        throw invalid(`budgetUsd must be a non-negative number of dollars, got ${String(budgetUsd)}`);
+      }
+    }
+    this.name = name;
+    this.budgetUsd = budgetUsd ?? null;
+    this._engine = engine;
+    this._sharedScopes = sharedScopes;
+    this._native = null;
+    this._starting = null;
+    this._scopes = new Map();
+  }
+
+  /** Opens a stored execution again (in this process or a new one). */
+  static async resume(executionId, { engine, sharedScopes = [] } = {}) {
+    const wf = new WfloWorkflow({ engine, sharedScopes });
+    const eng = await wf.engine();
+    wf._native = await nativeAsync(() => eng.native.resumeExecution(executionId, sharedScopes));
+    wf.name = wf._native.name;
+    return wf;
+  }
+
+  /** The execution id ("exec-" + 12 hex) once started, else null. */
+  get executionId() {
+    return this._native ? this._native.id : null;
+  }
+
+  async engine() {
+    if (!this._engine) this._engine = await getDefaultEngine();
+    return this._engine;
+  }
+
+  /** Starts the execution (execute does this itself). */
+  async start() {
+    if (this._native) return this;
+    if (!this._starting) {
+      this._starting = (async () => {
+        const eng = await this.engine();
+        const budget = budgetNanos(eng, this.budgetUsd);
+        this._native = await nativeAsync(() =>
+          eng.native.startExecution(this.name, budget, null, this._sharedScopes.length ? this._sharedScopes : null),
+        );
+      })();
+    }
+    await this._starting;
+    return this;
+  }
+
+  /**
+   * Runs `fnOrGraph` inside the execution: a function `(inputs, workflow) => …`, or anything
+   * with `invoke(inputs, config)` (a LangGraph compiled graph, a LangChain runnable), which is
+   * run with wflo's callback handler so every model call is budgeted and metered. Ends the
+   * execution completed, failed or budget_exceeded.
+   */
+  async execute(fnOrGraph, inputs) {
+    await this.start();
+    const run = async () => {
+      if (typeof fnOrGraph === 'function') return fnOrGraph(inputs, this);
+      if (fnOrGraph && typeof fnOrGraph.invoke === 'function') {
+        const { WfloCallbackHandler } = require('../integrations/langchain.cjs');
+        return fnOrGraph.invoke(inputs, { callbacks: [new WfloCallbackHandler()] });
+      }
+      throw invalid('execute needs a function or an object with invoke() (a LangGraph graph, a LangChain runnable)');
+    };
+    try {
+      const result = await runWith({ workflow: this, scope: null }, run);
+      await this._finish('completed');
+      return result;
+    } catch (e) {
+      const err = errors.fromNative(e);
+      await this._finish(err instanceof errors.BudgetExceededError ? 'budget_exceeded' : 'failed').catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Runs `fn` as a step: its calls are recorded under `label` (and its own budget, if any). */
+  async step(label, fn, { budgetUsd } = {}) {
+    await this.start();
+    const scope = await this.scope(label, { budgetUsd });
+    return runWith({ workflow: this, scope }, fn);
+  }
+
+  /** The native scope called `label` (created on first use). */
+  async scope(label, { budgetUsd } = {}) {
+    await this.start();
+    const eng = await this.engine();
+    const budget = budgetNanos(eng, budgetUsd);
+    return native(() => this._native.scope(label, budget));
+  }
+
+  async _finish(status) {
+    await nativeAsync(() => this._native.finish(status));
+  }
+
+  /** Reserves the worst case of a call on `scope` (default: the running step, else the execution). */
+  async reserve(request, scope = current()?.workflow === this ? current().scope : null) {
+    await this.start();
+    const target = scope || this._native;
+    if (this._sharedScopes.length) {
+      // Shared scopes live in the store: reserve off the JavaScript thread.
+      return new Reservation(await nativeAsync(() => target.reserveAsync(present(request))));
+    }
+    return reserveOn(target, request);
+  }
+
+  /** Records a call made without a reservation, from a provider's response or usage JSON. */
+  async recordCall(model, response, format = 'auto') {
+    await this.start();
+    const text = typeof response === 'string' ? response : JSON.stringify(response);
+    return native(() => this._native.recordCall(model, format, text));
+  }
+
+  /** Saves a checkpoint of `state` (anything JSON can hold), committed when the promise resolves. */
+  async checkpoint(name, state) {
+    if (typeof name !== 'string' || name === '') throw invalid('checkpoint name must be a non-empty string');
+    const text = stateJson(state);
+    await this.start();
+    return camelize(JSON.parse(await nativeAsync(() => this._native.checkpoint(name, text))));
+  }
+
+  /** The state of the latest live checkpoint called `name`; later checkpoints become history. */
+  async rollbackToCheckpoint(name) {
+    await this.start();
+    return JSON.parse(await nativeAsync(() => this._native.rollback(name)));
+  }
+
+  /** The latest live checkpoint's state (where a resumed workflow continues), or null. */
+  async latestCheckpoint() {
+    await this.start();
+    const text = await nativeAsync(() => this._native.latestCheckpoint());
+    return text === null ? null : JSON.parse(text);
+  }
+
+  async checkpoints() {
+    await this.start();
+    return camelize(JSON.parse(await nativeAsync(() => this._native.checkpointsJson())));
+  }
+
+  async calls() {
+    await this.start();
+    return camelize(JSON.parse(await nativeAsync(() => this._native.callsJson())));
+  }
+
+  /** Where the money went: totalUsd, budgetUsd, remainingUsd, reservedUsd, byModel, byStep. */
+  async getCostBreakdown() {
+    await this.start();
+    return camelize(JSON.parse(native(() => this._native.breakdownJson())));
+  }
+}
+
+/** The workflow (and step scope) the calling code runs in, or null. */
+function currentWorkflow() {
+  const frame = current();
+  return frame ? frame.workflow : null;
+}
+
+/**
+ * Settles a reservation from a call's result: an OpenAI or Anthropic response, a LangChain
+ * message (usage_metadata), a Vercel AI SDK result, or anything with `usage`. Without usage,
+ * the output text (when there is any) is estimated with the tokenizer, flagged — never free.
+ */
+function settleFromResult(reservation, result, format = 'auto') {
+  const payload = result && (result.usage_metadata || result.usage ? result : null);
+  if (payload) {
+    try {
+      return reservation.settleJson(format, JSON.stringify(payload));
+    } catch (e) {
+      if (!(e instanceof errors.InvalidArgumentError)) throw e;
+    }
+  }
+  const text = typeof result === 'string' ? result : result?.content ?? result?.text ?? '';
+  const stream = new NativeStream('openai_chat');
+  stream.push(JSON.stringify({ choices: [{ delta: { content: typeof text === 'string' ? text : JSON.stringify(text) } }] }));
+  return reservation.settleStream(stream, 'ok');
+}
+
+module.exports = { WfloWorkflow, currentWorkflow, settleFromResult };
