@@ -14,6 +14,9 @@ pub mod engine;
 pub mod execution;
 pub mod handle;
 pub mod strings;
+pub mod uni;
+
+uniffi::setup_scaffolding!("wflo");
 
 /// Major version of the library this header belongs to.
 pub const WFLO_VERSION_MAJOR: u32 = 0;

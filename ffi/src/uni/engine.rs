@@ -1,0 +1,188 @@
+//! The engine object and the stateless helpers.
+
+use std::sync::Arc;
+
+use wflo_core::store::Period;
+use wflo_core::{Engine, ExecutionOptions, UsageFormat};
+
+use super::error::{Result, guard};
+use super::execution::NativeExecution;
+use super::offload;
+use super::types::{TokenCount, Usage};
+
+/// An engine: prices, budgets and a store. Thread-safe.
+#[derive(uniffi::Object)]
+pub struct NativeEngine {
+    pub(crate) inner: Engine,
+}
+
+/// The library version.
+#[uniffi::export]
+pub fn wflo_version() -> String {
+    wflo_core::VERSION.to_string()
+}
+
+/// Parses a provider's usage JSON ("auto", "openai_chat", "openai_responses", "anthropic",
+/// "gemini", "langchain", "ai_sdk", "wflo"; a response body or its usage object).
+#[uniffi::export]
+pub fn parse_usage(format: String, json: String) -> Result<Usage> {
+    guard(|| Ok(wflo_core::usage::parse_usage(UsageFormat::from_name(&format)?, &json)?.into()))
+}
+
+/// Nano-USD from dollars, rounding toward zero; NaN, negative or absurd amounts are refused.
+#[uniffi::export]
+pub fn usd_to_nanos(usd: f64) -> Result<u64> {
+    guard(|| wflo_core::money::usd_to_nanos(usd))
+}
+
+/// Nano-USD from a decimal USD string ("2.50", "$0.000075").
+#[uniffi::export]
+pub fn parse_usd(text: String) -> Result<u64> {
+    guard(|| wflo_core::money::parse_usd(&text))
+}
+
+#[uniffi::export]
+impl NativeEngine {
+    /// Opens an engine over the store `url` names (a SQLite path, "sqlite://…", ":memory:",
+    /// "memory://", "postgres://…"); None: WFLO_DATABASE_URL, DATABASE_URL, the default file.
+    #[uniffi::constructor]
+    pub fn open(url: Option<String>) -> Result<Arc<Self>> {
+        guard(|| {
+            Ok(Arc::new(NativeEngine {
+                inner: Engine::open(url.as_deref())?,
+            }))
+        })
+    }
+
+    /// Registers or overrides prices ({"models": [...]} in pico-USD per token).
+    pub fn set_prices(&self, json: String) -> Result<()> {
+        guard(|| self.inner.set_prices_json(&json))
+    }
+
+    pub fn count_tokens(&self, model: String, text: String) -> TokenCount {
+        self.inner.count_tokens(&model, &text).into()
+    }
+
+    /// Counts a chat request's messages (a JSON array) with the per-message overhead.
+    pub fn count_chat_tokens(&self, model: String, messages_json: String) -> Result<TokenCount> {
+        guard(|| Ok(self.inner.count_chat_tokens(&model, &messages_json)?.into()))
+    }
+
+    /// The cost of a usage on a model in nano-USD, rounded up.
+    pub fn cost(&self, model: String, usage: Usage) -> Result<u64> {
+        guard(|| Ok(self.inner.cost(&model, &usage.into())?.cost_nanos))
+    }
+
+    /// How a model name resolves and every price it has, as JSON.
+    pub fn price_json(&self, model: String) -> Result<String> {
+        guard(|| {
+            let r = self.inner.resolve_model(&model)?;
+            Ok(serde_json::json!({"resolved": r.price.name, "resolution": r.resolution, "price": &*r.price}).to_string())
+        })
+    }
+
+    /// Creates or changes a shared budget in the store (period "none", "day" or "month").
+    pub fn define_shared_scope(
+        &self,
+        name: String,
+        limit_nanos: Option<u64>,
+        period: String,
+    ) -> Result<()> {
+        guard(|| {
+            self.inner
+                .define_shared_scope(&name, limit_nanos, Period::from_name(&period)?)
+        })
+    }
+
+    /// A shared scope's figures for its current period, as JSON.
+    pub fn shared_scope_json(&self, name: String) -> Result<String> {
+        guard(|| Ok(serde_json::to_string(&self.inner.shared_scope(&name)?).unwrap_or_default()))
+    }
+
+    /// Starts an execution.
+    pub fn start_execution(
+        &self,
+        name: String,
+        budget_nanos: Option<u64>,
+        id: Option<String>,
+        shared_scopes: Vec<String>,
+    ) -> Result<Arc<NativeExecution>> {
+        guard(|| {
+            let exec = self.inner.start_execution(ExecutionOptions {
+                name,
+                budget_nanos,
+                id,
+                shared_scopes,
+            })?;
+            Ok(Arc::new(NativeExecution::new(exec)))
+        })
+    }
+
+    /// `start_execution` off the caller's thread.
+    pub async fn start_execution_async(
+        &self,
+        name: String,
+        budget_nanos: Option<u64>,
+        id: Option<String>,
+        shared_scopes: Vec<String>,
+    ) -> Result<Arc<NativeExecution>> {
+        let engine = self.inner.clone();
+        offload(move || {
+            guard(|| {
+                let exec = engine.start_execution(ExecutionOptions {
+                    name,
+                    budget_nanos,
+                    id,
+                    shared_scopes,
+                })?;
+                Ok(Arc::new(NativeExecution::new(exec)))
+            })
+        })
+        .await
+    }
+
+    /// Opens a stored execution again with its spend and history.
+    pub fn resume_execution(
+        &self,
+        id: String,
+        shared_scopes: Vec<String>,
+    ) -> Result<Arc<NativeExecution>> {
+        guard(|| {
+            Ok(Arc::new(NativeExecution::new(
+                self.inner.resume_execution_with(&id, &shared_scopes)?,
+            )))
+        })
+    }
+
+    /// A stored execution's record, breakdown, calls, checkpoints and rollbacks, as JSON.
+    pub fn execution_json(&self, id: String) -> Result<String> {
+        guard(|| {
+            let e = &self.inner;
+            Ok(serde_json::json!({
+                "execution": e.execution(&id)?, "breakdown": e.breakdown(&id)?, "calls": e.calls(&id)?,
+                "checkpoints": e.checkpoints(&id)?, "rollbacks": e.rollbacks(&id)?
+            })
+            .to_string())
+        })
+    }
+
+    /// The most recent executions, as JSON.
+    pub fn list_executions_json(&self, limit: u32) -> Result<String> {
+        guard(|| {
+            Ok(
+                serde_json::to_string(&self.inner.list_executions(limit as usize)?)
+                    .unwrap_or_default(),
+            )
+        })
+    }
+
+    /// Writes buffered records to the store.
+    pub fn flush(&self) -> Result<()> {
+        guard(|| self.inner.flush())
+    }
+
+    /// Flushes and closes the store; closing twice is fine.
+    pub fn close(&self) -> Result<()> {
+        guard(|| self.inner.close())
+    }
+}

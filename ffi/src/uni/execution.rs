@@ -1,0 +1,197 @@
+//! Executions and scopes.
+
+use std::sync::Arc;
+
+use wflo_core::{Execution, ExecutionStatus, Scope, UsageFormat, UsageReport};
+
+use super::call::NativeReservation;
+use super::error::{Result, guard};
+use super::offload;
+use super::types::{CallRequest, Settled, Usage};
+
+/// A running execution. Thread-safe.
+#[derive(uniffi::Object)]
+pub struct NativeExecution {
+    inner: Execution,
+}
+
+impl NativeExecution {
+    pub fn new(inner: Execution) -> NativeExecution {
+        NativeExecution { inner }
+    }
+}
+
+/// A step or agent scope of an execution. Thread-safe.
+#[derive(uniffi::Object)]
+pub struct NativeScope {
+    inner: Scope,
+}
+
+fn record(scope: &Scope, model: &str, usage: wflo_core::Usage) -> wflo_core::Result<Settled> {
+    let rec = scope.record_call(&UsageReport {
+        model,
+        provider: None,
+        usage,
+        estimated: false,
+        stream: false,
+        latency_ms: 0,
+    })?;
+    Ok(Settled::from(&rec))
+}
+
+#[uniffi::export]
+impl NativeExecution {
+    /// The execution id ("exec-" + 12 hex).
+    pub fn id(&self) -> String {
+        self.inner.id().to_owned()
+    }
+
+    pub fn name(&self) -> String {
+        self.inner.name().to_owned()
+    }
+
+    /// A step scope, created on first use (a budget gives it a limit of its own).
+    pub fn scope(&self, label: String, budget_nanos: Option<u64>) -> Result<Arc<NativeScope>> {
+        guard(|| {
+            Ok(Arc::new(NativeScope {
+                inner: self.inner.scope(&label, budget_nanos)?,
+            }))
+        })
+    }
+
+    /// Reserves the worst case of a call on the execution's own scope.
+    pub fn reserve(&self, request: CallRequest) -> Result<Arc<NativeReservation>> {
+        guard(|| NativeReservation::reserve(&self.inner.root(), &request))
+    }
+
+    /// `reserve` off the caller's thread (for executions with shared scopes in the store).
+    pub async fn reserve_async(&self, request: CallRequest) -> Result<Arc<NativeReservation>> {
+        let scope = self.inner.root();
+        offload(move || guard(|| NativeReservation::reserve(&scope, &request))).await
+    }
+
+    /// Records a call made without a reservation, from a provider's usage JSON.
+    pub fn record_call_json(&self, model: String, format: String, json: String) -> Result<Settled> {
+        guard(|| {
+            record(
+                &self.inner.root(),
+                &model,
+                wflo_core::usage::parse_usage(UsageFormat::from_name(&format)?, &json)?,
+            )
+        })
+    }
+
+    /// Records a call made without a reservation, from wflo usage.
+    pub fn record_call(&self, model: String, usage: Usage) -> Result<Settled> {
+        guard(|| record(&self.inner.root(), &model, usage.into()))
+    }
+
+    /// The breakdown now, as JSON.
+    pub fn breakdown_json(&self) -> Result<String> {
+        guard(|| Ok(serde_json::to_string(&self.inner.breakdown()?).unwrap_or_default()))
+    }
+
+    /// The execution's calls (buffered ones written first), as JSON.
+    pub fn calls_json(&self) -> Result<String> {
+        guard(|| Ok(serde_json::to_string(&self.inner.calls()?).unwrap_or_default()))
+    }
+
+    /// Saves a checkpoint of a JSON state; returns its info as JSON.
+    pub fn checkpoint(&self, name: String, state_json: String) -> Result<String> {
+        guard(|| {
+            Ok(
+                serde_json::to_string(&self.inner.checkpoint(&name, &state_json)?)
+                    .unwrap_or_default(),
+            )
+        })
+    }
+
+    /// `checkpoint` off the caller's thread.
+    pub async fn checkpoint_async(&self, name: String, state_json: String) -> Result<String> {
+        let exec = self.inner.clone();
+        offload(move || {
+            guard(|| {
+                Ok(
+                    serde_json::to_string(&exec.checkpoint(&name, &state_json)?)
+                        .unwrap_or_default(),
+                )
+            })
+        })
+        .await
+    }
+
+    /// Rolls back to the latest live checkpoint called `name`; returns its state (JSON).
+    pub fn rollback(&self, name: String) -> Result<String> {
+        guard(|| self.inner.rollback_to_checkpoint(&name))
+    }
+
+    /// `rollback` off the caller's thread.
+    pub async fn rollback_async(&self, name: String) -> Result<String> {
+        let exec = self.inner.clone();
+        offload(move || guard(|| exec.rollback_to_checkpoint(&name))).await
+    }
+
+    /// The latest live checkpoint's state (JSON), or None.
+    pub fn latest_checkpoint(&self) -> Result<Option<String>> {
+        guard(|| Ok(self.inner.latest_checkpoint()?.map(|(_, s)| s)))
+    }
+
+    /// The checkpoints (superseded ones included), as JSON.
+    pub fn checkpoints_json(&self) -> Result<String> {
+        guard(|| Ok(serde_json::to_string(&self.inner.checkpoints()?).unwrap_or_default()))
+    }
+
+    /// One checkpoint's state by id.
+    pub fn checkpoint_state(&self, id: u64) -> Result<String> {
+        guard(|| self.inner.checkpoint_state(id))
+    }
+
+    /// Ends the execution ("completed", "failed", "budget_exceeded").
+    pub fn finish(&self, status: String) -> Result<()> {
+        guard(|| {
+            self.inner
+                .finish(ExecutionStatus::from_name(&status)?)
+                .map(|_| ())
+        })
+    }
+
+    /// `finish` off the caller's thread.
+    pub async fn finish_async(&self, status: String) -> Result<()> {
+        let exec = self.inner.clone();
+        offload(move || {
+            guard(|| {
+                exec.finish(ExecutionStatus::from_name(&status)?)
+                    .map(|_| ())
+            })
+        })
+        .await
+    }
+}
+
+#[uniffi::export]
+impl NativeScope {
+    pub fn label(&self) -> String {
+        self.inner.label().to_owned()
+    }
+
+    pub fn child(&self, label: String, budget_nanos: Option<u64>) -> Result<Arc<NativeScope>> {
+        guard(|| {
+            Ok(Arc::new(NativeScope {
+                inner: self.inner.child(&label, budget_nanos)?,
+            }))
+        })
+    }
+
+    pub fn reserve(&self, request: CallRequest) -> Result<Arc<NativeReservation>> {
+        guard(|| NativeReservation::reserve(&self.inner, &request))
+    }
+
+    pub async fn reserve_async(&self, request: CallRequest) -> Result<Arc<NativeReservation>> {
+        let scope = self.inner.clone();
+        offload(move || guard(|| NativeReservation::reserve(&scope, &request))).await
+    }
+
+    pub fn record_call(&self, model: String, usage: Usage) -> Result<Settled> {
+        guard(|| record(&self.inner, &model, usage.into()))
+    }
+}

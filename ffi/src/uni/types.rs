@@ -1,0 +1,123 @@
+//! Records that cross the UniFFI boundary.
+
+use wflo_core::Usage as CoreUsage;
+
+/// Token usage in wflo's six disjoint fields.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Record)]
+pub struct Usage {
+    #[uniffi(default = 0)]
+    pub input: u64,
+    #[uniffi(default = 0)]
+    pub output: u64,
+    #[uniffi(default = 0)]
+    pub cache_read: u64,
+    #[uniffi(default = 0)]
+    pub cache_write_5m: u64,
+    #[uniffi(default = 0)]
+    pub cache_write_1h: u64,
+    #[uniffi(default = 0)]
+    pub reasoning: u64,
+}
+
+impl From<Usage> for CoreUsage {
+    fn from(u: Usage) -> Self {
+        CoreUsage {
+            input: u.input,
+            output: u.output,
+            cache_read: u.cache_read,
+            cache_write_5m: u.cache_write_5m,
+            cache_write_1h: u.cache_write_1h,
+            reasoning: u.reasoning,
+        }
+    }
+}
+
+impl From<CoreUsage> for Usage {
+    fn from(u: CoreUsage) -> Self {
+        Usage {
+            input: u.input,
+            output: u.output,
+            cache_read: u.cache_read,
+            cache_write_5m: u.cache_write_5m,
+            cache_write_1h: u.cache_write_1h,
+            reasoning: u.reasoning,
+        }
+    }
+}
+
+/// A token count.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct TokenCount {
+    pub tokens: u64,
+    pub encoding: String,
+    /// True when the model's provider has no offline tokenizer and cl100k_base stood in.
+    pub estimated: bool,
+}
+
+impl From<wflo_core::tokens::TokenCount> for TokenCount {
+    fn from(c: wflo_core::tokens::TokenCount) -> Self {
+        TokenCount {
+            tokens: c.tokens,
+            encoding: c.encoding.name().into(),
+            estimated: c.estimated,
+        }
+    }
+}
+
+/// Whether a request writes its prompt to a cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, uniffi::Enum)]
+pub enum CacheWrite {
+    #[default]
+    None,
+    FiveMinutes,
+    OneHour,
+}
+
+/// What is known about a call before it is made.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct CallRequest {
+    pub model: String,
+    #[uniffi(default = None)]
+    pub provider: Option<String>,
+    #[uniffi(default = 0)]
+    pub input_tokens: u64,
+    /// Whether `input_tokens` is an estimate; None: decided by the model's tokenizer.
+    #[uniffi(default = None)]
+    pub input_estimated: Option<bool>,
+    /// The request's max_tokens; None: the model's maximum output.
+    #[uniffi(default = None)]
+    pub max_output_tokens: Option<u64>,
+    #[uniffi(default = None)]
+    pub cache_write: Option<CacheWrite>,
+    #[uniffi(default = false)]
+    pub stream: bool,
+    /// Lower max_tokens to what the budget allows instead of refusing.
+    #[uniffi(default = false)]
+    pub clamp_max_tokens: bool,
+}
+
+/// What a settled (or recorded) call came to.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Settled {
+    pub seq: u64,
+    pub cost_nanos: u64,
+    pub reserved_nanos: u64,
+    pub overrun_nanos: u64,
+    pub estimated: bool,
+    pub usage_missing: bool,
+    pub usage: Usage,
+}
+
+impl From<&wflo_core::CallRecord> for Settled {
+    fn from(r: &wflo_core::CallRecord) -> Self {
+        Settled {
+            seq: r.seq,
+            cost_nanos: r.cost_nanos,
+            reserved_nanos: r.reserved_nanos,
+            overrun_nanos: r.overrun_nanos,
+            estimated: r.estimated,
+            usage_missing: r.usage_missing,
+            usage: r.usage.into(),
+        }
+    }
+}
