@@ -42,7 +42,7 @@ impl Handle for wflo_scope {
     type Rust = Scope;
 }
 
-fn handle(execution: Execution) -> *mut wflo_execution {
+pub(crate) fn handle(execution: Execution) -> *mut wflo_execution {
     let id = CString::new(execution.id()).unwrap_or_default();
     arc_into_ptr(Arc::new(ExecutionHandle { execution, id }))
 }

@@ -87,7 +87,11 @@ pub fn parse_usage_value(format: UsageFormat, value: &Value) -> Result<Usage> {
                 "totalTokenCount",
             ],
         )?),
-        UsageFormat::LangChain => langchain(locate(obj, "usage_metadata", &["input_tokens", "output_tokens"])?),
+        UsageFormat::LangChain => langchain(locate(
+            obj,
+            "usage_metadata",
+            &["input_tokens", "output_tokens"],
+        )?),
         UsageFormat::AiSdk => ai_sdk(locate(obj, "usage", &["inputTokens", "outputTokens"])?),
         UsageFormat::Wflo => {
             let usage: Usage = serde_json::from_value(value.clone())
@@ -114,7 +118,10 @@ fn detect(obj: &Map<String, Value>) -> Result<UsageFormat> {
             },
         },
     };
-    if obj.contains_key("usage_metadata") || inner.contains_key("input_token_details") || inner.contains_key("output_token_details") {
+    if obj.contains_key("usage_metadata")
+        || inner.contains_key("input_token_details")
+        || inner.contains_key("output_token_details")
+    {
         return Ok(UsageFormat::LangChain);
     }
     if inner.contains_key("inputTokens") || inner.contains_key("outputTokens") {
@@ -126,7 +133,19 @@ fn detect(obj: &Map<String, Value>) -> Result<UsageFormat> {
     if inner.contains_key("prompt_tokens") || inner.contains_key("completion_tokens") {
         return Ok(UsageFormat::OpenAiChat);
     }
-    if inner.contains_key("input_tokens_details") || inner.contains_key("output_tokens_details") {
+    // Anthropic's own fields first: its SDK also serialises `output_tokens_details: null`.
+    if [
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+        "cache_creation",
+    ]
+    .iter()
+    .any(|k| inner.contains_key(*k))
+    {
+        return Ok(UsageFormat::Anthropic);
+    }
+    let has_details = |k: &str| inner.get(k).is_some_and(Value::is_object);
+    if has_details("input_tokens_details") || has_details("output_tokens_details") {
         return Ok(UsageFormat::OpenAiResponses);
     }
     if inner.contains_key("input_tokens") || inner.contains_key("output_tokens") {
@@ -304,14 +323,23 @@ fn langchain(u: &Map<String, Value>) -> Result<Usage> {
     let output = count(u, "output_tokens")?;
     let cache_read = detail_count(u, "input_token_details", "cache_read")?;
     let (write_5m, write_1h) = match details(u, "input_token_details")? {
-        Some(d) if d.contains_key("ephemeral_5m_input_tokens") || d.contains_key("ephemeral_1h_input_tokens") => {
-            (count(d, "ephemeral_5m_input_tokens")?, count(d, "ephemeral_1h_input_tokens")?)
+        Some(d)
+            if d.contains_key("ephemeral_5m_input_tokens")
+                || d.contains_key("ephemeral_1h_input_tokens") =>
+        {
+            (
+                count(d, "ephemeral_5m_input_tokens")?,
+                count(d, "ephemeral_1h_input_tokens")?,
+            )
         }
         Some(d) => (count(d, "cache_creation")?, 0),
         None => (0, 0),
     };
     let reasoning = detail_count(u, "output_token_details", "reasoning")?;
-    let cached = cache_read.checked_add(write_5m).and_then(|c| c.checked_add(write_1h)).unwrap_or(u64::MAX);
+    let cached = cache_read
+        .checked_add(write_5m)
+        .and_then(|c| c.checked_add(write_1h))
+        .unwrap_or(u64::MAX);
     Ok(Usage {
         input: split_included(input, cached, "input_tokens", "cache reads and writes")?,
         cache_read,
@@ -325,25 +353,54 @@ fn langchain(u: &Map<String, Value>) -> Result<Usage> {
 /// The AI SDK's usage: the structured form (`inputTokens: {total, noCache, cacheRead,
 /// cacheWrite}`) or the flat one (`inputTokens`, `cachedInputTokens`, `reasoningTokens`).
 fn ai_sdk(u: &Map<String, Value>) -> Result<Usage> {
-    if let (Some(Value::Object(i)), Some(Value::Object(o))) = (u.get("inputTokens"), u.get("outputTokens")) {
+    if let (Some(Value::Object(i)), Some(Value::Object(o))) =
+        (u.get("inputTokens"), u.get("outputTokens"))
+    {
         let (cache_read, cache_write) = (count(i, "cacheRead")?, count(i, "cacheWrite")?);
         let input = match i.get("noCache") {
             Some(Value::Number(_)) => count(i, "noCache")?,
-            _ => split_included(count(i, "total")?, cache_read + cache_write, "inputTokens.total", "cached tokens")?,
+            _ => split_included(
+                count(i, "total")?,
+                cache_read + cache_write,
+                "inputTokens.total",
+                "cached tokens",
+            )?,
         };
         let reasoning = count(o, "reasoning")?;
         let output = match o.get("text") {
             Some(Value::Number(_)) => count(o, "text")?,
-            _ => split_included(count(o, "total")?, reasoning, "outputTokens.total", "reasoning")?,
+            _ => split_included(
+                count(o, "total")?,
+                reasoning,
+                "outputTokens.total",
+                "reasoning",
+            )?,
         };
-        return Ok(Usage { input, output, cache_read, cache_write_5m: cache_write, cache_write_1h: 0, reasoning });
+        return Ok(Usage {
+            input,
+            output,
+            cache_read,
+            cache_write_5m: cache_write,
+            cache_write_1h: 0,
+            reasoning,
+        });
     }
     let cached = count(u, "cachedInputTokens")?;
     let reasoning = count(u, "reasoningTokens")?;
     Ok(Usage {
-        input: split_included(count(u, "inputTokens")?, cached, "inputTokens", "cachedInputTokens")?,
+        input: split_included(
+            count(u, "inputTokens")?,
+            cached,
+            "inputTokens",
+            "cachedInputTokens",
+        )?,
         cache_read: cached,
-        output: split_included(count(u, "outputTokens")?, reasoning, "outputTokens", "reasoningTokens")?,
+        output: split_included(
+            count(u, "outputTokens")?,
+            reasoning,
+            "outputTokens",
+            "reasoningTokens",
+        )?,
         reasoning,
         ..Usage::default()
     })

@@ -44,7 +44,10 @@ pub struct StreamAccumulator {
 impl StreamAccumulator {
     /// A new accumulator for one stream. `Auto` and `Wflo` are not stream formats.
     pub fn new(format: UsageFormat) -> Result<StreamAccumulator> {
-        if matches!(format, UsageFormat::Auto | UsageFormat::Wflo | UsageFormat::LangChain | UsageFormat::AiSdk) {
+        if matches!(
+            format,
+            UsageFormat::Auto | UsageFormat::Wflo | UsageFormat::LangChain | UsageFormat::AiSdk
+        ) {
             return Err(Error::invalid(
                 "a stream format must be openai_chat, openai_responses, anthropic or gemini",
             ));

@@ -176,6 +176,14 @@ impl NativeEngine {
         })
     }
 
+    /// A C ABI handle (`wflo_engine*`, as an integer) to this same engine, for bindings that
+    /// call the C functions directly on their hot path (Python's ctypes). The caller owns it:
+    /// free it with `wflo_engine_free`.
+    pub fn c_handle(&self) -> u64 {
+        crate::handle::arc_into_ptr::<crate::engine::wflo_engine>(Arc::new(self.inner.clone()))
+            as usize as u64
+    }
+
     /// Writes buffered records to the store.
     pub fn flush(&self) -> Result<()> {
         guard(|| self.inner.flush())

@@ -50,6 +50,13 @@ impl NativeExecution {
         self.inner.name().to_owned()
     }
 
+    /// A C ABI handle (`wflo_execution*`, as an integer) to this same execution, for the hot
+    /// path of bindings that call the C functions directly. Free it with
+    /// `wflo_execution_free`.
+    pub fn c_handle(&self) -> u64 {
+        crate::execution::handle(self.inner.clone()) as usize as u64
+    }
+
     /// A step scope, created on first use (a budget gives it a limit of its own).
     pub fn scope(&self, label: String, budget_nanos: Option<u64>) -> Result<Arc<NativeScope>> {
         guard(|| {
@@ -172,6 +179,13 @@ impl NativeExecution {
 impl NativeScope {
     pub fn label(&self) -> String {
         self.inner.label().to_owned()
+    }
+
+    /// A C ABI handle (`wflo_scope*`, as an integer) to this same scope; free it with
+    /// `wflo_scope_free`.
+    pub fn c_handle(&self) -> u64 {
+        crate::handle::box_into_ptr::<crate::execution::wflo_scope>(self.inner.clone()) as usize
+            as u64
     }
 
     pub fn child(&self, label: String, budget_nanos: Option<u64>) -> Result<Arc<NativeScope>> {

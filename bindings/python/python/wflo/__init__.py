@@ -1,0 +1,38 @@
+"""wflo: meter every LLM call, refuse it BEFORE it could overspend the budget, record what each
+execution cost, and keep checkpoints to roll back to — on the wflo engine, in-process.
+
+    import wflo
+    workflow = wflo.WfloWorkflow(name="research", budget_usd=2.0)
+    result = await workflow.execute(my_agent, inputs)
+    print((await workflow.get_cost_breakdown())["total_usd"])
+"""
+from ._ffi import wflo_version as _version
+from .checkpoints import checkpoint
+from .context import ContextThreadPoolExecutor, current_workflow, wrap
+from .engine import Engine, cost, cost_usd, count_tokens, get_default_engine, parse_usage, price, set_default_engine
+from .errors import (
+    BudgetExceededError,
+    ClosedError,
+    ConflictError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    StorageError,
+    UnknownModelError,
+    WfloError,
+)
+from .instrument import instrument, uninstrument
+from .reservation import Reservation, Stream
+from .track import track_llm_call
+from .types import CallRequest, Settled, TokenCount, Usage
+from .workflow import WfloWorkflow
+
+__version__ = _version()
+
+__all__ = [
+    "BudgetExceededError", "CallRequest", "ClosedError", "ConflictError", "ContextThreadPoolExecutor", "Engine",
+    "InternalError", "InvalidArgumentError", "NotFoundError", "Reservation", "Settled", "StorageError", "Stream",
+    "TokenCount", "UnknownModelError", "Usage", "WfloError", "WfloWorkflow", "checkpoint", "cost", "cost_usd",
+    "count_tokens", "current_workflow", "get_default_engine", "instrument", "parse_usage", "price",
+    "set_default_engine", "track_llm_call", "uninstrument", "wrap",
+]

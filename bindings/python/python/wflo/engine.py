@@ -1,0 +1,171 @@
+"""The engine: prices, token counts, budgets and the store.
+
+Most programs use the default engine (the store ``WFLO_DATABASE_URL`` or ``DATABASE_URL``
+names, else the default SQLite file); tests and services open their own with
+:meth:`Engine.open`.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Dict, List, Optional, Union
+
+from . import _fast, _ffi
+from .errors import invalid, native
+from .money import Dollars, to_nanos
+from .types import TokenCount, Usage
+
+
+def _token_count(c: Any) -> TokenCount:
+    return TokenCount(c.tokens, c.encoding, c.estimated)
+
+
+class Engine:
+    """Prices, budgets and a store. Thread-safe; one per process is the usual shape."""
+
+    def __init__(self, native_engine: Any) -> None:
+        self.native = native_engine
+        # The same engine seen through the C ABI, for the hot path (see _fast).
+        self._c = native_engine.c_handle()
+
+    @classmethod
+    def open(cls, url: Optional[str] = None) -> "Engine":
+        """Opens the store ``url`` names: a SQLite path, "sqlite://…", ":memory:",
+        "memory://", "postgres://…" (also "postgresql+asyncpg://…"). None: WFLO_DATABASE_URL,
+        DATABASE_URL, else the default SQLite file."""
+        if url is not None and not isinstance(url, str):
+            raise invalid("url must be a string")
+        return cls(native(_ffi.NativeEngine.open, url))
+
+    def __del__(self) -> None:
+        c, self._c = getattr(self, "_c", 0), 0
+        if c and _fast is not None:
+            _fast.engine_free(c)
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Writes what is buffered and closes the store; closing twice is fine."""
+        native(self.native.close)
+
+    def flush(self) -> None:
+        native(self.native.flush)
+
+    # -- prices and tokens ------------------------------------------------------------------
+
+    def set_prices(self, prices: Union[str, Dict[str, Any]]) -> None:
+        """Registers or overrides prices: {"models": [{"name", "input", "output", …}]} in
+        pico-USD per token."""
+        native(self.native.set_prices, prices if isinstance(prices, str) else json.dumps(prices))
+
+    def price(self, model: str) -> Dict[str, Any]:
+        """How ``model`` resolves and every price it has."""
+        return json.loads(native(self.native.price_json, model))
+
+    def cost(self, model: str, usage: Optional[Usage] = None, **tokens: int) -> int:
+        """The cost in nano-USD of a usage (a :class:`Usage` or its fields as keywords)."""
+        if usage is not None:
+            if not isinstance(usage, Usage):
+                raise invalid("usage must be a wflo.Usage")
+            return _fast.cost(self._c, model, usage.input, usage.output, usage.cache_read, usage.cache_write_5m,
+                              usage.cache_write_1h, usage.reasoning)
+        unknown = set(tokens) - _USAGE_FIELDS
+        if unknown:
+            raise invalid(f"unknown usage fields: {', '.join(sorted(unknown))}")
+        return _fast.cost(self._c, model, **tokens)
+
+    def cost_usd(self, model: str, usage: Optional[Usage] = None, **tokens: int) -> float:
+        return self.cost(model, usage, **tokens) / 1e9
+
+    def count_tokens(self, model: str, text: str) -> TokenCount:
+        """Counts ``text`` as ``model`` is billed for it (exact for OpenAI models)."""
+        if not isinstance(text, str):
+            raise invalid("text must be a str")
+        return _token_count(native(self.native.count_tokens, model, text))
+
+    def count_chat_tokens(self, model: str, messages: Union[str, List[Dict[str, Any]]]) -> TokenCount:
+        """Counts a chat request's messages with the per-message overhead."""
+        text = messages if isinstance(messages, str) else json.dumps(messages, default=str)
+        return _token_count(native(self.native.count_chat_tokens, model, text))
+
+    # -- shared budgets and stored executions -----------------------------------------------
+
+    def define_shared_scope(self, name: str, limit_usd: Optional[Dollars] = None, period: str = "none") -> None:
+        """A budget every process using this store draws from ("none", "day" or "month")."""
+        native(self.native.define_shared_scope, name, to_nanos(limit_usd, "limit_usd"), period)
+
+    def shared_scope(self, name: str) -> Dict[str, Any]:
+        return json.loads(native(self.native.shared_scope_json, name))
+
+    def execution(self, execution_id: str) -> Dict[str, Any]:
+        """A stored execution: its record, breakdown, calls, checkpoints and rollbacks."""
+        return json.loads(native(self.native.execution_json, execution_id))
+
+    def list_executions(self, limit: int = 20) -> List[Dict[str, Any]]:
+        return json.loads(native(self.native.list_executions_json, limit))
+
+
+_USAGE_FIELDS = {"input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "reasoning"}
+
+_default: Optional[Engine] = None
+_default_lock = threading.Lock()
+
+
+def get_default_engine() -> Engine:
+    """The process-wide engine (opened on first use from WFLO_DATABASE_URL / DATABASE_URL)."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Engine.open()
+    return _default
+
+
+def set_default_engine(engine: Optional[Engine]) -> None:
+    """Replaces the process-wide engine (None: open it again from the environment on next use)."""
+    global _default
+    if engine is not None and not isinstance(engine, Engine):
+        raise invalid("engine must be a wflo.Engine")
+    _default = engine
+
+
+_pure: Optional[Engine] = None
+
+
+def pure_engine() -> Engine:
+    """A private in-memory engine for what needs no store (prices, counting)."""
+    global _pure
+    if _pure is None:
+        with _default_lock:
+            if _pure is None:
+                _pure = Engine.open("memory://")
+    return _pure
+
+
+def count_tokens(model: str, text: str) -> TokenCount:
+    return pure_engine().count_tokens(model, text)
+
+
+def cost(model: str, usage: Optional[Usage] = None, **tokens: int) -> int:
+    """The cost in nano-USD of a usage on ``model`` with the bundled prices."""
+    return pure_engine().cost(model, usage, **tokens)
+
+
+def cost_usd(model: str, usage: Optional[Usage] = None, **tokens: int) -> float:
+    return pure_engine().cost(model, usage, **tokens) / 1e9
+
+
+def price(model: str) -> Dict[str, Any]:
+    return pure_engine().price(model)
+
+
+def parse_usage(response: Any, format: str = "auto") -> Usage:
+    """wflo usage from a provider's response or usage (JSON text, a dict, or an SDK object)."""
+    from .usage import usage_json
+
+    u = native(_ffi.parse_usage, format, response if isinstance(response, str) else usage_json(response))
+    return Usage(u.input, u.output, u.cache_read, u.cache_write_5m, u.cache_write_1h, u.reasoning)

@@ -1,0 +1,63 @@
+"""The small value types of the API."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token usage in wflo's six DISJOINT fields: each token counted once, at its own price.
+
+    ``input`` excludes cache reads and writes; ``output`` excludes reasoning.
+    """
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write_5m: int = 0
+    cache_write_1h: int = 0
+    reasoning: int = 0
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What a settled (or recorded) call came to."""
+
+    seq: int
+    cost_nanos: int
+    reserved_nanos: int
+    overrun_nanos: int
+    estimated: bool
+    usage_missing: bool
+    usage: Usage = field(default_factory=Usage)
+
+    @property
+    def cost_usd(self) -> float:
+        return self.cost_nanos / 1e9
+
+
+@dataclass(frozen=True)
+class TokenCount:
+    tokens: int
+    encoding: str
+    #: True when the model's provider has no offline tokenizer and cl100k_base stood in.
+    estimated: bool
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """What is known about a call before it is made.
+
+    ``max_output_tokens`` None: the model's maximum output is assumed. ``input_estimated``
+    None: decided by the model's tokenizer. ``cache_write``: None, "5m" or "1h".
+    """
+
+    model: str
+    input_tokens: int = 0
+    max_output_tokens: Optional[int] = None
+    provider: Optional[str] = None
+    input_estimated: Optional[bool] = None
+    cache_write: Optional[str] = None
+    stream: bool = False
+    clamp_max_tokens: bool = False

@@ -1,0 +1,375 @@
+"""WfloWorkflow: the seed's API, with the promises kept.
+
+A workflow has a name and a budget. Each :meth:`~WfloWorkflow.execute` runs one execution
+(``execution_id``, "exec-" + 12 hex) in which every LLM call is reserved BEFORE it is made —
+refused with :class:`BudgetExceededError` when it could overspend — and settled from the
+provider's usage after. Checkpoints and rollbacks belong to the execution.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import threading
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any, AsyncIterator, Dict, Iterable, Iterator, List, Optional
+
+from . import _fast
+from .context import Frame, current_frame, use
+from .engine import Engine, get_default_engine
+from .errors import BudgetExceededError, ClosedError, invalid, native, native_async
+from .money import Dollars, to_nanos
+from .reservation import Reservation
+from .types import CallRequest, Settled
+from .usage import usage_json
+
+
+def state_json(state: Any) -> str:
+    """JSON text of a checkpoint state; what JSON cannot hold is refused, not stringified.
+    Pydantic models and dataclasses are saved as their fields."""
+
+    def fields(value: Any) -> Any:
+        dump = getattr(value, "model_dump", None)
+        if callable(dump):
+            return dump(mode="json")
+        import dataclasses
+
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return dataclasses.asdict(value)
+        raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+    try:
+        return json.dumps(state, default=fields, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise invalid(f"checkpoint state is not JSON-serialisable: {e}") from None
+
+
+class WfloWorkflow:
+    """A named, budgeted workflow.
+
+    ``budget_usd``: dollars (a number, Decimal or "2.50"); None: no limit of its own.
+    ``shared_scopes``: names of budgets shared with other executions and processes
+    (:meth:`Engine.define_shared_scope`), drawn from as well. ``engine``: default the
+    process-wide one.
+    """
+
+    def __init__(self, name: str = "workflow", budget_usd: Optional[Dollars] = None, *,
+                 engine: Optional[Engine] = None, shared_scopes: Iterable[str] = ()) -> None:
+        if not isinstance(name, str) or not name:
+            raise invalid("name must be a non-empty string")
+        if engine is not None and not isinstance(engine, Engine):
+            raise invalid("engine must be a wflo.Engine")
+        if isinstance(shared_scopes, str):
+            raise invalid("shared_scopes must be a list of names, not a string")
+        self.name = name
+        self._budget_nanos = to_nanos(budget_usd)
+        self.budget_usd = None if self._budget_nanos is None else self._budget_nanos / 1e9
+        self._engine = engine
+        self._shared_scopes = list(shared_scopes)
+        self._native: Any = None  # the UniFFI execution
+        self._c = 0  # the same execution's C handle (hot path)
+        self._running = False
+        self._scopes: Dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    # -- the execution -----------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = get_default_engine()
+        return self._engine
+
+    @property
+    def execution_id(self) -> Optional[str]:
+        """The current (or last) execution's id, "exec-" + 12 hex; None before the first."""
+        return self._native.id() if self._native is not None else None
+
+    @classmethod
+    def resume(cls, execution_id: str, *, engine: Optional[Engine] = None,
+               shared_scopes: Iterable[str] = ()) -> "WfloWorkflow":
+        """Opens a stored execution again — in this process or a new one after a crash — with
+        its spend, budget and checkpoints (``latest_checkpoint`` says where to continue)."""
+        wf = cls("resumed", engine=engine, shared_scopes=shared_scopes)
+        wf._adopt(native(wf.engine.native.resume_execution, execution_id, wf._shared_scopes))
+        wf.name = wf._native.name()
+        breakdown = json.loads(native(wf._native.breakdown_json))
+        wf._budget_nanos = breakdown.get("budget_nanos")
+        wf.budget_usd = breakdown.get("budget_usd")
+        return wf
+
+    def _adopt(self, execution: Any) -> None:
+        old, self._native, self._c = self._c, execution, execution.c_handle()
+        self._running = True
+        for scope in self._scopes.values():
+            _fast.scope_free(scope)
+        self._scopes = {}
+        if old:
+            _fast.execution_free(old)
+
+    def start_sync(self) -> "WfloWorkflow":
+        """Starts an execution unless one is running (``execute`` does this itself)."""
+        with self._lock:
+            if not self._running:
+                self._adopt(native(self.engine.native.start_execution, self.name, self._budget_nanos, None,
+                                   self._shared_scopes))
+        return self
+
+    async def start(self) -> "WfloWorkflow":
+        if not self._running:
+            execution = await native_async(self.engine.native.start_execution_async, self.name,
+                                           self._budget_nanos, None, self._shared_scopes)
+            with self._lock:
+                if not self._running:
+                    self._adopt(execution)
+        return self
+
+    def finish_sync(self, status: str = "completed") -> None:
+        """Ends the execution: "completed", "failed" or "budget_exceeded"."""
+        if self._running:
+            self._running = False
+            native(self._native.finish, status)
+
+    async def finish(self, status: str = "completed") -> None:
+        if self._running:
+            self._running = False
+            await native_async(self._native.finish_async, status)
+
+    def _started(self) -> Any:
+        if self._native is None:
+            raise ClosedError("the workflow has not started: call execute() or start() first")
+        return self._native
+
+    # -- running code inside it --------------------------------------------------------------
+
+    async def execute(self, target: Any, inputs: Any = None, *, config: Optional[Dict[str, Any]] = None) -> Any:
+        """Runs ``target`` as one execution and returns its result.
+
+        ``target``: an async or plain function called with ``inputs`` (a plain one runs in a
+        worker thread, so the event loop never blocks); a LangGraph compiled graph or any
+        LangChain runnable (run with wflo's callback handler, ``config`` passed on); a CrewAI
+        ``Crew`` (``kickoff(inputs=…)``); an AutoGen team or agent (``run(task=inputs)``).
+        Ends the execution "completed", "failed" or "budget_exceeded"; a refusal raises
+        :class:`BudgetExceededError` with ``spent_usd`` and ``budget_usd``.
+        """
+        from .integrations import runner_for
+
+        run = runner_for(target)
+        await self.start()
+        try:
+            with use(Frame(self, None, None)):
+                result = await run.run_async(self, target, inputs, config)
+        except BaseException as e:
+            await self._end_after(e)
+            raise
+        await self.finish("completed")
+        return result
+
+    def execute_sync(self, target: Any, inputs: Any = None, *, config: Optional[Dict[str, Any]] = None) -> Any:
+        """``execute`` for code without an event loop (an async ``target`` gets one of its own)."""
+        from .integrations import runner_for
+
+        run = runner_for(target)
+        self.start_sync()
+        try:
+            with use(Frame(self, None, None)):
+                result = run.run_sync(self, target, inputs, config)
+        except BaseException as e:
+            self._end_sync_after(e)
+            raise
+        self.finish_sync("completed")
+        return result
+
+    def _status_after(self, e: BaseException) -> str:
+        return "budget_exceeded" if isinstance(_cause(e), BudgetExceededError) else "failed"
+
+    async def _end_after(self, e: BaseException) -> None:
+        try:
+            await asyncio.shield(self.finish(self._status_after(e)))
+        except Exception:  # the original error matters more than a failed status write
+            pass
+
+    def _end_sync_after(self, e: BaseException) -> None:
+        try:
+            self.finish_sync(self._status_after(e))
+        except Exception:
+            pass
+
+    @contextmanager
+    def step_sync(self, label: str, budget_usd: Optional[Dollars] = None) -> Iterator["WfloWorkflow"]:
+        """Calls made in the block are recorded under the step ``label`` (and its own
+        budget, if given)."""
+        with use(Frame(self, self._scope(label, budget_usd), label)):
+            yield self
+
+    @asynccontextmanager
+    async def step(self, label: str, budget_usd: Optional[Dollars] = None) -> AsyncIterator["WfloWorkflow"]:
+        """``async with workflow.step("research"):`` — calls in the block (and in tasks it
+        starts) are recorded under that step."""
+        await self.start()
+        with use(Frame(self, self._scope(label, budget_usd), label)):
+            yield self
+
+    def _scope(self, label: str, budget_usd: Optional[Dollars]) -> int:
+        if not isinstance(label, str) or not label:
+            raise invalid("a step label must be a non-empty string")
+        if not self._running:
+            self.start_sync()
+        key = f"{label}\0{budget_usd}"
+        scope = self._scopes.get(key)
+        if scope is None:
+            handle = native(self._native.scope, label, to_nanos(budget_usd)).c_handle()
+            with self._lock:
+                scope = self._scopes.setdefault(key, handle)
+            if scope != handle:
+                _fast.scope_free(handle)
+        return scope
+
+    # -- calls ---------------------------------------------------------------------------------
+
+    def reserve(self, request: Optional[CallRequest] = None, **fields: Any) -> Reservation:
+        """Reserves the worst case of a call BEFORE it is made (a :class:`CallRequest` or its
+        fields as keywords); raises :class:`BudgetExceededError` when it could overspend, and
+        then the request must not be sent. Charged to the running step, else the execution."""
+        if request is None:
+            try:
+                request = CallRequest(**fields)
+            except TypeError as e:
+                raise invalid(str(e)) from None
+        elif not isinstance(request, CallRequest):
+            raise invalid("request must be a wflo.CallRequest")
+        if not self._running:
+            self.start_sync()
+        frame = current_frame()
+        scope = frame.scope if frame is not None and frame.workflow is self else None
+        return Reservation(_reserve(self._c, scope, request))
+
+    async def reserve_async(self, request: Optional[CallRequest] = None, **fields: Any) -> Reservation:
+        """``reserve`` for async code: with shared scopes (which live in the store) the
+        reservation runs in a worker thread so the event loop never waits on the database."""
+        if not self._running:
+            await self.start()
+        if not self._shared_scopes:
+            return self.reserve(request, **fields)
+        return await asyncio.to_thread(self.reserve, request, **fields)
+
+    def record_call(self, model: str, response: Any, format: str = "auto") -> Settled:
+        """Records a call made without a reservation, from its response or usage."""
+        if not self._running:
+            self.start_sync()
+        text = response if isinstance(response, str) else usage_json(response)
+        s = native(self._native.record_call_json, model, format, text)
+        from .types import Usage
+
+        u = s.usage
+        return Settled(s.seq, s.cost_nanos, s.reserved_nanos, s.overrun_nanos, s.estimated, s.usage_missing,
+                       Usage(u.input, u.output, u.cache_read, u.cache_write_5m, u.cache_write_1h, u.reasoning))
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    async def checkpoint(self, name: str, state: Any) -> Dict[str, Any]:
+        """Saves ``state`` (anything JSON can hold) as checkpoint ``name``; committed to the
+        store when this returns."""
+        text = _checkpoint_args(name, state)
+        if not self._running and self._native is None:
+            await self.start()
+        return json.loads(await native_async(self._started().checkpoint_async, name, text))
+
+    def checkpoint_sync(self, name: str, state: Any) -> Dict[str, Any]:
+        text = _checkpoint_args(name, state)
+        if self._native is None:
+            self.start_sync()
+        return json.loads(native(self._started().checkpoint, name, text))
+
+    async def rollback_to_checkpoint(self, name: str) -> Any:
+        """The state saved in the latest live checkpoint ``name``. Later checkpoints become
+        history (kept, no longer live); money spent since stays spent."""
+        return json.loads(await native_async(self._started().rollback_async, name))
+
+    def rollback_to_checkpoint_sync(self, name: str) -> Any:
+        return json.loads(native(self._started().rollback, name))
+
+    async def latest_checkpoint(self) -> Any:
+        """The latest live checkpoint's state (where a resumed workflow continues), or None."""
+        return await asyncio.to_thread(self.latest_checkpoint_sync)
+
+    def latest_checkpoint_sync(self) -> Any:
+        text = native(self._started().latest_checkpoint)
+        return None if text is None else json.loads(text)
+
+    def checkpoints(self) -> List[Dict[str, Any]]:
+        """The execution's checkpoints, superseded ones included."""
+        return json.loads(native(self._started().checkpoints_json))
+
+    def calls(self) -> List[Dict[str, Any]]:
+        """The execution's call records (settled, refused, aborted, estimated)."""
+        return json.loads(native(self._started().calls_json))
+
+    # -- the bill ------------------------------------------------------------------------------
+
+    def get_cost_breakdown_sync(self) -> Dict[str, Any]:
+        """total_usd, budget_usd, remaining_usd, reserved_usd, calls, by_model, by_step, …"""
+        return json.loads(native(self._started().breakdown_json))
+
+    async def get_cost_breakdown(self) -> Dict[str, Any]:
+        return self.get_cost_breakdown_sync()
+
+    def __del__(self) -> None:
+        if _fast is None:
+            return
+        for scope in getattr(self, "_scopes", {}).values():
+            _fast.scope_free(scope)
+        c = getattr(self, "_c", 0)
+        if c:
+            _fast.execution_free(c)
+
+    def __repr__(self) -> str:
+        return f"WfloWorkflow(name={self.name!r}, budget_usd={self.budget_usd!r}, execution_id={self.execution_id!r})"
+
+
+def _checkpoint_args(name: Any, state: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise invalid("checkpoint name must be a non-empty string")
+    return state_json(state)
+
+
+def _reserve(execution: int, scope: Optional[int], r: CallRequest) -> int:
+    if not isinstance(r.model, str) or not r.model:
+        raise invalid("model must be a non-empty string")
+    cache_write = _fast.CACHE_WRITE.get(r.cache_write)
+    if cache_write is None:
+        raise invalid(f"cache_write must be None, '5m' or '1h', got {r.cache_write!r}")
+    count = _fast.COUNT_AUTO if r.input_estimated is None else (
+        _fast.COUNT_ESTIMATED if r.input_estimated else _fast.COUNT_EXACT)
+    try:
+        return _fast.reserve(execution, scope, r.model, r.provider, r.input_tokens, count,
+                             r.max_output_tokens or 0, cache_write, bool(r.stream), bool(r.clamp_max_tokens))
+    except (TypeError, OverflowError) as e:
+        raise invalid(f"token counts must be non-negative integers ({e})") from None
+
+
+
+def _cause(e: BaseException) -> BaseException:
+    """The wflo error behind a framework's wrapper exception, if there is one."""
+    seen = 0
+    while e is not None and seen < 8:
+        if isinstance(e, BudgetExceededError):
+            return e
+        e = e.__cause__ or e.__context__  # type: ignore[assignment]
+        seen += 1
+    return e  # type: ignore[return-value]
+
+
+def current_reserve(request: CallRequest) -> Optional[Reservation]:
+    """A reservation on the running workflow (its current step), or None outside any."""
+    frame = current_frame()
+    if frame is None:
+        return None
+    wf = frame.workflow
+    if not wf._running:
+        wf.start_sync()
+    return Reservation(_reserve(wf._c, frame.scope, request))
+
+
+def is_coroutine_function(fn: Any) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
