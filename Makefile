@@ -7,6 +7,7 @@
 #   make test-report the HTML report in headless Chromium
 #   make test-c      the C ABI: C programs linked dynamically and statically, ASan+UBSan, valgrind
 #   make test-go     the Go package (go vet, go test -race, the quick tour)
+#   make test-python the Python package: wheel, fresh-venv install, seed examples, pytest
 #   make header      regenerate ffi/include/wflo.h
 #   make lint        rustfmt and clippy, warnings as errors
 #   make bench       criterion benchmarks and the cold-start probe, figures printed
@@ -20,7 +21,7 @@ export CARGO_TARGET_DIR ?= $(WFLO_CACHE)/target
 export WFLO_CORPUS_DIR ?= $(WFLO_CACHE)/corpus
 CARGO ?= cargo
 
-.PHONY: demo test test-rust test-mock test-report test-c test-go header lint bench bench-rust corpus build
+.PHONY: demo test test-rust test-mock test-report test-c test-go test-python header lint bench bench-rust bench-python corpus build
 
 WFLO_BIN := $(CARGO_TARGET_DIR)/debug/wflo
 export WFLO_BIN
@@ -29,10 +30,21 @@ demo:
 	$(CARGO) build -p wflo-cli
 	$(WFLO_BIN) demo
 
-test: lint test-rust test-mock test-report test-c test-go
+test: lint test-rust test-mock test-report test-c test-go test-python
 
 build:
 	$(CARGO) build -p wflo-cli
+
+PY_TESTS := bindings/python/tests
+
+# The wheel is built and installed into a fresh virtual environment (the seed's examples run
+# there), then into the two test environments: pytest runs against the installed package.
+test-python: build
+	$(PY_TESTS)/install_test.sh $(WFLO_CACHE)/wheels
+	V=$$(tests/tools/venv.sh python $(PY_TESTS)/requirements.txt) && cd $(PY_TESTS) && \
+		$$V/bin/python -m pytest -q -p no:cacheprovider --ignore=crewai --ignore=seed
+	V=$$(tests/tools/venv.sh crewai $(PY_TESTS)/requirements-crewai.txt) && cd $(PY_TESTS)/crewai && \
+		$$V/bin/python -m pytest -q -p no:cacheprovider < /dev/null
 
 test-mock: build
 	V=$$(tests/tools/venv.sh mock tests/mock/requirements.txt) && $$V/bin/pytest -q tests/mock
@@ -70,7 +82,7 @@ lint:
 corpus:
 	@test -s $(WFLO_CORPUS_DIR)/prose.txt || python3 bench/corpus.py $(WFLO_CORPUS_DIR)
 
-bench: bench-rust
+bench: bench-rust bench-python
 
 bench-rust: corpus
 	$(CARGO) build --release -p wflo-core --example cold_start --example shared_bench
@@ -80,3 +92,10 @@ bench-rust: corpus
 	$(CARGO_TARGET_DIR)/release/examples/shared_bench $(WFLO_CACHE)/shared-bench.db 4 1 5
 	tests/pg/with-postgres.sh sh -c '$(CARGO_TARGET_DIR)/release/examples/shared_bench "$$WFLO_TEST_POSTGRES_URL" 8 1 5'
 	bench/tracked_call.sh
+
+# A release wheel in its own environment beside litellm, tokencost and tiktoken.
+bench-python:
+	V=$$(tests/tools/venv.sh pybench bench/python/requirements.txt) && rm -rf $(WFLO_CACHE)/wheels-release && \
+		(cd bindings/python && $$V/bin/maturin build --release --quiet --out $(WFLO_CACHE)/wheels-release) && \
+		$$V/bin/pip install --quiet --no-deps --force-reinstall $(WFLO_CACHE)/wheels-release/wflo-*.whl && \
+		$$V/bin/python bench/python/bench.py

@@ -133,6 +133,19 @@ typedef struct {
   bool usage_missing;
 } wflo_settled;
 
+// `wflo_cost`'s arguments and result in one struct, for callers whose foreign calls cost
+// more with every argument (Python's ctypes converts each one: five arguments cost four times
+// what one does, and a cost is computed on every LLM call).
+typedef struct {
+  const wflo_engine *engine;
+  // The model as the request names it, `model_len` bytes.
+  const char *model;
+  size_t model_len;
+  wflo_usage usage;
+  // Receives the cost in nano-USD, rounded up.
+  uint64_t nanos;
+} wflo_cost_args;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -375,6 +388,13 @@ wflo_status wflo_cost(const wflo_engine *engine,
                       size_t model_len,
                       const wflo_usage *usage,
                       uint64_t *nanos_out);
+
+// `wflo_cost` with its arguments in `args`; the cost is written to `args->nanos`.
+//
+// # Safety
+// `args` is readable and writable; its engine is live and `model` points to `model_len`
+// bytes.
+wflo_status wflo_cost_packed(wflo_cost_args *args);
 
 // Counts `text` as `model` is billed for it. `*estimated_out` is true when the model's
 // provider has no offline tokenizer and cl100k_base stood in.

@@ -228,6 +228,34 @@ pub unsafe extern "C" fn wflo_cost(
     })
 }
 
+/// `wflo_cost`'s arguments and result in one struct, for callers whose foreign calls cost
+/// more with every argument (Python's ctypes converts each one: five arguments cost four times
+/// what one does, and a cost is computed on every LLM call).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct wflo_cost_args {
+    pub engine: *const wflo_engine,
+    /// The model as the request names it, `model_len` bytes.
+    pub model: *const c_char,
+    pub model_len: usize,
+    pub usage: wflo_usage,
+    /// Receives the cost in nano-USD, rounded up.
+    pub nanos: u64,
+}
+
+/// `wflo_cost` with its arguments in `args`; the cost is written to `args->nanos`.
+///
+/// # Safety
+/// `args` is readable and writable; its engine is live and `model` points to `model_len`
+/// bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_cost_packed(args: *mut wflo_cost_args) -> wflo_status {
+    let Some(a) = (unsafe { args.as_mut() }) else {
+        return run(|| Err(wflo_core::Error::invalid("args is NULL")));
+    };
+    unsafe { wflo_cost(a.engine, a.model, a.model_len, &a.usage, &mut a.nanos) }
+}
+
 /// Counts `text` as `model` is billed for it. `*estimated_out` is true when the model's
 /// provider has no offline tokenizer and cl100k_base stood in.
 ///

@@ -75,6 +75,13 @@ int main(void) {
     wflo_usage usage = {.input = 10, .output = 5};
     expect("cost unknown model", wflo_cost(engine, S("gpt-4o-mimi"), &usage, &n), WFLO_STATUS_UNKNOWN_MODEL);
     expect_message("cost unknown model", "did you mean gpt-4o-mini");
+    expect("cost_packed NULL args", wflo_cost_packed(NULL), WFLO_STATUS_INVALID_ARGUMENT);
+    wflo_cost_args packed = {.engine = engine, .model = "gpt-4o", .model_len = 6, .usage = usage};
+    expect("cost_packed", wflo_cost_packed(&packed), WFLO_STATUS_OK);
+    expect("cost", wflo_cost(engine, S("gpt-4o"), &usage, &n), WFLO_STATUS_OK);
+    if (packed.nanos != n || n == 0) { fprintf(stderr, "FAIL cost_packed %llu != %llu\n", (unsigned long long)packed.nanos, (unsigned long long)n); failures++; }
+    packed.model = "gpt-4o-mimi"; packed.model_len = 11;
+    expect("cost_packed unknown model", wflo_cost_packed(&packed), WFLO_STATUS_UNKNOWN_MODEL);
     if (strstr(wflo_last_error_json(), "\"suggestions\"") == NULL) { fprintf(stderr, "FAIL suggestions json\n"); failures++; }
     expect("parse usage bad format", wflo_parse_usage(S("nope"), S("{}"), &usage), WFLO_STATUS_INVALID_ARGUMENT);
     expect("parse usage negative", wflo_parse_usage(S("openai_chat"), S("{\"usage\":{\"prompt_tokens\":-1}}"), &usage), WFLO_STATUS_INVALID_ARGUMENT);

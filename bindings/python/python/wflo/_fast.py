@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import struct
 import threading
 from ctypes import POINTER, byref, c_bool, c_char_p, c_int32, c_size_t, c_uint32, c_uint64, c_void_p
 from typing import Optional
@@ -72,18 +73,29 @@ engine_free = _fn("wflo_engine_free", [c_void_p], None)
 execution_free = _fn("wflo_execution_free", [c_void_p], None)
 scope_free = _fn("wflo_scope_free", [c_void_p], None)
 
-# Each thread fills its own structs (a call never shares them with another thread).
-_scratch = threading.local()
+class _Scratch(threading.local):
+    """Each thread's own argument structs (a call never shares them with another thread), with
+    byte views so ``struct`` can fill or read a whole struct in one C call — setting ctypes
+    fields one by one costs more than the engine's work."""
+
+    def __init__(self) -> None:
+        self.usage, self.settled, self.request, self.handle = _CUsage(), _CSettled(), _CRequest(), c_void_p()
+        self.usage_ref, self.settled_ref = byref(self.usage), byref(self.settled)
+        self.request_ref, self.handle_ref = byref(self.request), byref(self.handle)
+        self.usage_bytes = memoryview(self.usage).cast("B")
+        self.settled_bytes = memoryview(self.settled).cast("B")
+        self.request_bytes = memoryview(self.request).cast("B")
 
 
-def _structs():
-    try:
-        return _scratch.structs
-    except AttributeError:
-        usage, settled, request, out = _CUsage(), _CSettled(), _CRequest(), c_uint64()
-        _scratch.structs = s = (usage, settled, request, out, byref(usage), byref(settled), byref(request),
-                                byref(out))
-        return s
+_scratch = _Scratch()
+# "Q" refuses negative and non-integer counts, which ctypes fields would silently wrap around.
+_pack_usage = struct.Struct("<6Q").pack_into
+_unpack_settled = struct.Struct("<10Q??").unpack_from
+# wflo_call_request: model, model_len, provider, provider_len, input_tokens, input_count,
+# max_output_tokens, cache_write, stream, clamp_max_tokens (with C's padding).
+_REQUEST = struct.Struct("<QQQQQI4xQI??2x")
+_pack_request = _REQUEST.pack_into
+assert _REQUEST.size == ctypes.sizeof(_CRequest) and struct.calcsize("<10Q??") <= ctypes.sizeof(_CSettled)
 
 
 def _error() -> WfloError:
@@ -96,40 +108,53 @@ def _bad_counts() -> WfloError:
                          "message": "invalid argument: token counts must be non-negative integers"})
 
 
-def _fill(u: _CUsage, usage: Usage) -> None:
-    try:
-        if min(usage.input, usage.output, usage.cache_read, usage.cache_write_5m, usage.cache_write_1h,
-               usage.reasoning) < 0:
-            raise TypeError
-    except TypeError:
-        raise _bad_counts() from None
-    u.input, u.output, u.cache_read = usage.input, usage.output, usage.cache_read
-    u.cache_write_5m, u.cache_write_1h, u.reasoning = usage.cache_write_5m, usage.cache_write_1h, usage.reasoning
+def _settled() -> Settled:
+    v = _unpack_settled(_scratch.settled_bytes)
+    return Settled(v[0], v[1], v[2], v[3], v[10], v[11], Usage(v[4], v[5], v[6], v[7], v[8], v[9]))
 
 
-def _settled(s: _CSettled) -> Settled:
-    u = s.usage
-    return Settled(s.seq, s.cost_nanos, s.reserved_nanos, s.overrun_nanos, bool(s.estimated),
-                   bool(s.usage_missing),
-                   Usage(u.input, u.output, u.cache_read, u.cache_write_5m, u.cache_write_1h, u.reasoning))
+class _CCostArgs(ctypes.Structure):
+    # wflo_cost_args with its wflo_usage flattened (same layout).
+    _fields_ = [("engine", c_void_p), ("model", c_void_p), ("model_len", c_size_t)] + \
+        _CUsage._fields_ + [("nanos", c_uint64)]
+
+
+_cost_packed = _fn("wflo_cost_packed", [c_void_p])
+# One struct.pack_into fills the engine, the model and the usage in a single C call (setting
+# nine ctypes fields one by one costs more than the cost computation itself); "Q" refuses
+# negative and non-integer counts, which ctypes would silently wrap around.
+_pack_cost = struct.Struct("<9Q").pack_into
+_cost_scratch = threading.local()
+# Model names as NUL-terminated bytes the library can read, kept alive here: (address, length).
+_models: dict = {}
+
+
+def _model_ref(model: str) -> tuple:
+    if len(_models) > 4096:
+        _models.clear()  # a program inventing model names must not grow this forever
+    data = model.encode()
+    buf = ctypes.create_string_buffer(data)
+    ref = _models[model] = (ctypes.addressof(buf), len(data), buf)
+    return ref
 
 
 def cost(engine: int, model: str, input: int = 0, output: int = 0, cache_read: int = 0, cache_write_5m: int = 0,
          cache_write_1h: int = 0, reasoning: int = 0) -> int:
-    """The cost in nano-USD of a usage on a model."""
-    u, _, _, out, uref, _, _, oref = _structs()
+    """The cost in nano-USD of a usage on a model: the hottest path, kept to one foreign call
+    with one argument."""
     try:
-        # ctypes would wrap a negative count around to 2^64 - 1 silently.
-        if min(input, output, cache_read, cache_write_5m, cache_write_1h, reasoning) < 0:
-            raise TypeError
-        u.input, u.output, u.cache_read = input, output, cache_read
-        u.cache_write_5m, u.cache_write_1h, u.reasoning = cache_write_5m, cache_write_1h, reasoning
-    except TypeError:
+        buf, args, addr = _cost_scratch.args
+    except AttributeError:
+        args = _CCostArgs()
+        buf, args, addr = _cost_scratch.args = (memoryview(args).cast("B"), args, ctypes.addressof(args))
+    m = _models.get(model) or _model_ref(model)
+    try:
+        _pack_cost(buf, 0, engine, m[0], m[1], input, output, cache_read, cache_write_5m, cache_write_1h, reasoning)
+    except struct.error:
         raise _bad_counts() from None
-    m = model.encode()
-    if _cost(engine, m, len(m), uref, oref):
+    if _cost_packed(addr):
         raise _error()
-    return out.value
+    return args.nanos
 
 
 COUNT_AUTO, COUNT_EXACT, COUNT_ESTIMATED = 0, 1, 2
@@ -139,22 +164,17 @@ CACHE_WRITE = {None: 0, "none": 0, "5m": 1, "1h": 2}
 def reserve(execution: int, scope: Optional[int], model: str, provider: Optional[str], input_tokens: int,
             input_count: int, max_output_tokens: int, cache_write: int, stream: bool, clamp: bool) -> int:
     """A reservation handle (an int), or the typed error (a refusal is BudgetExceededError)."""
-    _, _, r, _, _, _, rref, _ = _structs()
-    m = model.encode()
-    r.model, r.model_len = m, len(m)
-    if provider:
-        p = provider.encode()
-        r.provider, r.provider_len = p, len(p)
-    else:
-        r.provider, r.provider_len = None, 0
-    if input_tokens < 0 or max_output_tokens < 0:
-        raise _bad_counts()
-    r.input_tokens, r.input_count, r.max_output_tokens = input_tokens, input_count, max_output_tokens
-    r.cache_write, r.stream, r.clamp_max_tokens = cache_write, stream, clamp
-    handle = c_void_p()
-    if _reserve(execution, scope, rref, byref(handle)):
+    sc = _scratch
+    m = _models.get(model) or _model_ref(model)
+    p = (_models.get(provider) or _model_ref(provider)) if provider else (0, 0)
+    try:
+        _pack_request(sc.request_bytes, 0, m[0], m[1], p[0], p[1], input_tokens, input_count, max_output_tokens,
+                      cache_write, stream, clamp)
+    except struct.error:
+        raise _bad_counts() from None
+    if _reserve(execution, scope, sc.request_ref, sc.handle_ref):
         raise _error()
-    return handle.value
+    return sc.handle.value
 
 
 def amount_nanos(reservation: int) -> int:
@@ -166,19 +186,21 @@ def max_output_tokens(reservation: int) -> int:
 
 
 def settle(reservation: int, usage: Usage) -> Settled:
-    u, s, _, _, uref, sref, _, _ = _structs()
-    _fill(u, usage)
-    if _settle(reservation, uref, sref):
+    sc = _scratch
+    try:
+        _pack_usage(sc.usage_bytes, 0, *usage)
+    except struct.error:
+        raise _bad_counts() from None
+    if _settle(reservation, sc.usage_ref, sc.settled_ref):
         raise _error()
-    return _settled(s)
+    return _settled()
 
 
 def settle_json(reservation: int, format: str, text: str) -> Settled:
-    _, s, _, _, _, sref, _, _ = _structs()
     f, t = format.encode(), text.encode()
-    if _settle_json(reservation, f, len(f), t, len(t), sref):
+    if _settle_json(reservation, f, len(f), t, len(t), _scratch.settled_ref):
         raise _error()
-    return _settled(s)
+    return _settled()
 
 
 def release(reservation: int, status: str, reason: Optional[str]) -> None:
@@ -226,11 +248,10 @@ def stream_state(stream: int) -> dict:
 
 
 def settle_stream(reservation: int, stream: int, status: str) -> Settled:
-    _, s, _, _, _, sref, _, _ = _structs()
     st = status.encode()
-    if _settle_stream(reservation, stream, st, len(st), sref):
+    if _settle_stream(reservation, stream, st, len(st), _scratch.settled_ref):
         raise _error()
-    return _settled(s)
+    return _settled()
 
 
 def stream_free(stream: int) -> None:

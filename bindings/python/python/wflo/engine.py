@@ -66,17 +66,15 @@ class Engine:
         """How ``model`` resolves and every price it has."""
         return json.loads(native(self.native.price_json, model))
 
-    def cost(self, model: str, usage: Optional[Usage] = None, **tokens: int) -> int:
-        """The cost in nano-USD of a usage (a :class:`Usage` or its fields as keywords)."""
+    def cost(self, model: str, usage: Optional[Usage] = None, *, input: int = 0, output: int = 0,
+             cache_read: int = 0, cache_write_5m: int = 0, cache_write_1h: int = 0, reasoning: int = 0) -> int:
+        """The cost in nano-USD of a usage: a :class:`Usage`, or its fields as keywords."""
         if usage is not None:
             if not isinstance(usage, Usage):
                 raise invalid("usage must be a wflo.Usage")
             return _fast.cost(self._c, model, usage.input, usage.output, usage.cache_read, usage.cache_write_5m,
                               usage.cache_write_1h, usage.reasoning)
-        unknown = set(tokens) - _USAGE_FIELDS
-        if unknown:
-            raise invalid(f"unknown usage fields: {', '.join(sorted(unknown))}")
-        return _fast.cost(self._c, model, **tokens)
+        return _fast.cost(self._c, model, input, output, cache_read, cache_write_5m, cache_write_1h, reasoning)
 
     def cost_usd(self, model: str, usage: Optional[Usage] = None, **tokens: int) -> float:
         return self.cost(model, usage, **tokens) / 1e9
@@ -108,8 +106,6 @@ class Engine:
     def list_executions(self, limit: int = 20) -> List[Dict[str, Any]]:
         return json.loads(native(self.native.list_executions_json, limit))
 
-
-_USAGE_FIELDS = {"input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "reasoning"}
 
 _default: Optional[Engine] = None
 _default_lock = threading.Lock()
@@ -150,9 +146,12 @@ def count_tokens(model: str, text: str) -> TokenCount:
     return pure_engine().count_tokens(model, text)
 
 
-def cost(model: str, usage: Optional[Usage] = None, **tokens: int) -> int:
+def cost(model: str, usage: Optional[Usage] = None, *, input: int = 0, output: int = 0, cache_read: int = 0,
+         cache_write_5m: int = 0, cache_write_1h: int = 0, reasoning: int = 0) -> int:
     """The cost in nano-USD of a usage on ``model`` with the bundled prices."""
-    return pure_engine().cost(model, usage, **tokens)
+    return (_pure or pure_engine()).cost(model, usage, input=input, output=output, cache_read=cache_read,
+                                         cache_write_5m=cache_write_5m, cache_write_1h=cache_write_1h,
+                                         reasoning=reasoning)
 
 
 def cost_usd(model: str, usage: Optional[Usage] = None, **tokens: int) -> float:

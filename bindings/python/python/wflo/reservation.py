@@ -67,20 +67,16 @@ class Reservation:
     def ended(self) -> bool:
         return self._ended
 
-    def settle(self, usage: Optional[Usage] = None, **tokens: int) -> Settled:
+    def settle(self, usage: Optional[Usage] = None, *, input: int = 0, output: int = 0, cache_read: int = 0,
+               cache_write_5m: int = 0, cache_write_1h: int = 0, reasoning: int = 0) -> Settled:
         """Books the provider's usage (a :class:`Usage`, or its fields as keywords)."""
-        self._live()
+        if self._ended:
+            raise ConflictError("the reservation is already settled or released")
         if usage is None:
-            try:
-                usage = Usage(**tokens)
-            except TypeError as e:
-                raise invalid(str(e)) from None
+            usage = (input, output, cache_read, cache_write_5m, cache_write_1h, reasoning)  # type: ignore[assignment]
         elif not isinstance(usage, Usage):
             raise invalid("usage must be a wflo.Usage")
-        try:
-            settled = _fast.settle(self._h, usage)
-        except TypeError:
-            raise invalid("token counts must be non-negative integers") from None
+        settled = _fast.settle(self._h, usage)
         self._done()
         return settled
 

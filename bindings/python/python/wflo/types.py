@@ -1,15 +1,15 @@
 """The small value types of the API."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
+from dataclasses import dataclass
+from typing import NamedTuple, Optional
 
 
-@dataclass(frozen=True)
-class Usage:
+class Usage(NamedTuple):
     """Token usage in wflo's six DISJOINT fields: each token counted once, at its own price.
 
-    ``input`` excludes cache reads and writes; ``output`` excludes reasoning.
+    ``input`` excludes cache reads and writes; ``output`` excludes reasoning. (A named tuple:
+    immutable and cheap to make, as one is made for every call.)
     """
 
     input: int = 0
@@ -20,17 +20,17 @@ class Usage:
     reasoning: int = 0
 
 
-@dataclass(frozen=True)
-class Settled:
+class Settled(NamedTuple):
     """What a settled (or recorded) call came to."""
 
     seq: int
     cost_nanos: int
     reserved_nanos: int
     overrun_nanos: int
+    #: The usage is an estimate (a stream cut before the provider's usage, no usage returned).
     estimated: bool
     usage_missing: bool
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = Usage()
 
     @property
     def cost_usd(self) -> float:

@@ -227,22 +227,25 @@ class WfloWorkflow:
 
     # -- calls ---------------------------------------------------------------------------------
 
-    def reserve(self, request: Optional[CallRequest] = None, **fields: Any) -> Reservation:
+    def reserve(self, request: Optional[CallRequest] = None, *, model: Optional[str] = None, input_tokens: int = 0,
+                max_output_tokens: Optional[int] = None, provider: Optional[str] = None,
+                input_estimated: Optional[bool] = None, cache_write: Optional[str] = None, stream: bool = False,
+                clamp_max_tokens: bool = False) -> Reservation:
         """Reserves the worst case of a call BEFORE it is made (a :class:`CallRequest` or its
         fields as keywords); raises :class:`BudgetExceededError` when it could overspend, and
         then the request must not be sent. Charged to the running step, else the execution."""
-        if request is None:
-            try:
-                request = CallRequest(**fields)
-            except TypeError as e:
-                raise invalid(str(e)) from None
-        elif not isinstance(request, CallRequest):
-            raise invalid("request must be a wflo.CallRequest")
+        if request is not None:
+            if not isinstance(request, CallRequest):
+                raise invalid("request must be a wflo.CallRequest")
+            model, input_tokens, max_output_tokens = request.model, request.input_tokens, request.max_output_tokens
+            provider, input_estimated, cache_write = request.provider, request.input_estimated, request.cache_write
+            stream, clamp_max_tokens = request.stream, request.clamp_max_tokens
         if not self._running:
             self.start_sync()
         frame = current_frame()
         scope = frame.scope if frame is not None and frame.workflow is self else None
-        return Reservation(_reserve(self._c, scope, request))
+        return Reservation(_reserve(self._c, scope, model, input_tokens, max_output_tokens, provider, input_estimated,
+                                    cache_write, stream, clamp_max_tokens))
 
     async def reserve_async(self, request: Optional[CallRequest] = None, **fields: Any) -> Reservation:
         """``reserve`` for async code: with shared scopes (which live in the store) the
@@ -333,20 +336,23 @@ def _checkpoint_args(name: Any, state: Any) -> str:
     return state_json(state)
 
 
-def _reserve(execution: int, scope: Optional[int], r: CallRequest) -> int:
-    if not isinstance(r.model, str) or not r.model:
+def _reserve(execution: int, scope: Optional[int], model: Any, input_tokens: int, max_output_tokens: Optional[int],
+             provider: Optional[str], input_estimated: Optional[bool], cache_write: Optional[str], stream: bool,
+             clamp: bool) -> int:
+    if not isinstance(model, str) or not model:
         raise invalid("model must be a non-empty string")
-    cache_write = _fast.CACHE_WRITE.get(r.cache_write)
-    if cache_write is None:
-        raise invalid(f"cache_write must be None, '5m' or '1h', got {r.cache_write!r}")
-    count = _fast.COUNT_AUTO if r.input_estimated is None else (
-        _fast.COUNT_ESTIMATED if r.input_estimated else _fast.COUNT_EXACT)
-    try:
-        return _fast.reserve(execution, scope, r.model, r.provider, r.input_tokens, count,
-                             r.max_output_tokens or 0, cache_write, bool(r.stream), bool(r.clamp_max_tokens))
-    except (TypeError, OverflowError) as e:
-        raise invalid(f"token counts must be non-negative integers ({e})") from None
+    code = _fast.CACHE_WRITE.get(cache_write)
+    if code is None:
+        raise invalid(f"cache_write must be None, '5m' or '1h', got {cache_write!r}")
+    count = _fast.COUNT_AUTO if input_estimated is None else (
+        _fast.COUNT_ESTIMATED if input_estimated else _fast.COUNT_EXACT)
+    return _fast.reserve(execution, scope, model, provider, input_tokens, count, max_output_tokens or 0, code,
+                         stream, clamp)
 
+
+def _request_args(r: CallRequest) -> tuple:
+    return (r.model, r.input_tokens, r.max_output_tokens, r.provider, r.input_estimated, r.cache_write, r.stream,
+            r.clamp_max_tokens)
 
 
 def _cause(e: BaseException) -> BaseException:
@@ -368,7 +374,7 @@ def current_reserve(request: CallRequest) -> Optional[Reservation]:
     wf = frame.workflow
     if not wf._running:
         wf.start_sync()
-    return Reservation(_reserve(wf._c, frame.scope, request))
+    return Reservation(_reserve(wf._c, frame.scope, *_request_args(request)))
 
 
 def is_coroutine_function(fn: Any) -> bool:
