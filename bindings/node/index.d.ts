@@ -183,13 +183,22 @@ export declare class WfloWorkflow {
   readonly executionId: string | null;
   engine(): Promise<Engine>;
   start(): Promise<this>;
-  execute<I, O>(fn: ((inputs: I, workflow: WfloWorkflow) => O | Promise<O>) | Invokable<I, O>, inputs?: I): Promise<O>;
+  /** Runs one execution; `config` (e.g. `{configurable: {thread_id}}`) goes to a runnable's invoke. */
+  execute<I, O>(
+    fn: ((inputs: I, workflow: WfloWorkflow) => O | Promise<O>) | Invokable<I, O>,
+    inputs?: I,
+    config?: Record<string, unknown>,
+  ): Promise<O>;
   step<O>(label: string, fn: () => O | Promise<O>, options?: { budgetUsd?: number }): Promise<O>;
   scope(label: string, options?: { budgetUsd?: number }): Promise<Scope>;
   reserve(request: CallRequest, scope?: Scope | null): Promise<Reservation>;
+  /** `reserve` without the promise (a started workflow without shared scopes). */
+  reserveSync(request: CallRequest, scope?: Scope | null): Reservation;
   recordCall(model: string, response: unknown, format?: string): Promise<Settled>;
   checkpoint(name: string, state: unknown): Promise<CheckpointInfo>;
   rollbackToCheckpoint<S = unknown>(name: string): Promise<S>;
+  /** One checkpoint's state by id (superseded ones included). */
+  checkpointState<S = unknown>(id: number): Promise<S>;
   latestCheckpoint<S = unknown>(): Promise<S | null>;
   checkpoints(): Promise<CheckpointInfo[]>;
   calls(): Promise<CallRecord[]>;

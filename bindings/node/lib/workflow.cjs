@@ -33,6 +33,7 @@ class WfloWorkflow {
     this._engine = engine;
     this._sharedScopes = sharedScopes;
     this._native = null;
+    this._running = false;
     this._starting = null;
     this._scopes = new Map();
   }
@@ -42,6 +43,7 @@ class WfloWorkflow {
     const wf = new WfloWorkflow({ engine, sharedScopes });
     const eng = await wf.engine();
     wf._native = await nativeAsync(() => eng.native.resumeExecution(executionId, sharedScopes));
+    wf._running = true;
     wf.name = wf._native.name;
     return wf;
   }
@@ -56,37 +58,52 @@ class WfloWorkflow {
     return this._engine;
   }
 
-  /** Starts the execution (execute does this itself). */
+  /**
+   * Starts the workflow's execution (execute does this itself). A workflow is ONE execution:
+   * after execute finishes it, the next execute (or start) reopens it — same id, same budget,
+   * spend, checkpoints and graph state. For a separate run with a budget of its own, make a
+   * new WfloWorkflow.
+   */
   async start() {
-    if (this._native) return this;
+    if (this._running) return this;
     if (!this._starting) {
       this._starting = (async () => {
         const eng = await this.engine();
-        const budget = budgetNanos(eng, this.budgetUsd);
-        this._native = await nativeAsync(() =>
-          eng.native.startExecution(this.name, budget, null, this._sharedScopes.length ? this._sharedScopes : null),
-        );
-      })();
+        const shared = this._sharedScopes.length ? this._sharedScopes : null;
+        if (this._native) {
+          const id = this._native.id;
+          this._native = await nativeAsync(() => eng.native.resumeExecution(id, shared));
+        } else {
+          const budget = budgetNanos(eng, this.budgetUsd);
+          this._native = await nativeAsync(() => eng.native.startExecution(this.name, budget, null, shared));
+        }
+        this._running = true;
+      })().finally(() => {
+        this._starting = null;
+      });
     }
     await this._starting;
     return this;
   }
 
   /**
-   * Runs `fnOrGraph` inside the execution: a function `(inputs, workflow) => …`, or anything
-   * with `invoke(inputs, config)` (a LangGraph compiled graph, a LangChain runnable), which is
-   * run with wflo's callback handler so every model call is budgeted and metered. Ends the
-   * execution completed, failed or budget_exceeded.
+   * Runs `fnOrGraph` as one execution: a function `(inputs, workflow) => …`, or a LangChain
+   * runnable / LangGraph compiled graph, invoked with `config` (e.g. `{configurable:
+   * {thread_id}}`) plus wflo's callback handler so every model call is budgeted and metered.
+   * Ends the execution completed, failed or budget_exceeded.
    */
-  async execute(fnOrGraph, inputs) {
+  async execute(fnOrGraph, inputs, config) {
+    const isRunnable = fnOrGraph && typeof fnOrGraph === 'object' && fnOrGraph.lc_runnable === true;
+    if (typeof fnOrGraph !== 'function' && !isRunnable) {
+      throw invalid('execute needs a function or a LangChain runnable / LangGraph graph');
+    }
+    if (config !== undefined && (config === null || typeof config !== 'object')) throw invalid('config must be an object');
     await this.start();
     const run = async () => {
       if (typeof fnOrGraph === 'function') return fnOrGraph(inputs, this);
-      if (fnOrGraph && typeof fnOrGraph.invoke === 'function') {
-        const { WfloCallbackHandler } = require('../integrations/langchain.cjs');
-        return fnOrGraph.invoke(inputs, { callbacks: [new WfloCallbackHandler()] });
-      }
-      throw invalid('execute needs a function or an object with invoke() (a LangGraph graph, a LangChain runnable)');
+      const { WfloCallbackHandler } = require('../integrations/langchain.cjs');
+      const callbacks = [...(Array.isArray(config?.callbacks) ? config.callbacks : []), new WfloCallbackHandler({ workflow: this })];
+      return fnOrGraph.invoke(inputs, { ...config, callbacks });
     };
     try {
       const result = await runWith({ workflow: this, scope: null }, run);
@@ -115,6 +132,8 @@ class WfloWorkflow {
   }
 
   async _finish(status) {
+    if (!this._running) return;
+    this._running = false;
     await nativeAsync(() => this._native.finish(status));
   }
 
@@ -129,6 +148,16 @@ class WfloWorkflow {
     return reserveOn(target, request);
   }
 
+  /**
+   * `reserve` without the promise, for hot loops: needs a started workflow without shared
+   * scopes (those live in the store, so their reservations are asynchronous).
+   */
+  reserveSync(request, scope = current()?.workflow === this ? current().scope : null) {
+    if (!this._native) throw new errors.ClosedError('the workflow has not started: await workflow.start() first', 'CLOSED');
+    if (this._sharedScopes.length) throw invalid('a workflow with shared scopes reserves asynchronously: use reserve()');
+    return reserveOn(scope || this._native, request);
+  }
+
   /** Records a call made without a reservation, from a provider's response or usage JSON. */
   async recordCall(model, response, format = 'auto') {
     await this.start();
@@ -140,36 +169,53 @@ class WfloWorkflow {
   async checkpoint(name, state) {
     if (typeof name !== 'string' || name === '') throw invalid('checkpoint name must be a non-empty string');
     const text = stateJson(state);
-    await this.start();
+    await this._current();
     return camelize(JSON.parse(await nativeAsync(() => this._native.checkpoint(name, text))));
   }
 
   /** The state of the latest live checkpoint called `name`; later checkpoints become history. */
   async rollbackToCheckpoint(name) {
-    await this.start();
+    await this._current();
     return JSON.parse(await nativeAsync(() => this._native.rollback(name)));
+  }
+
+  /** The state of one checkpoint by its id (superseded ones included). */
+  async checkpointState(id) {
+    this._started();
+    return JSON.parse(await nativeAsync(() => this._native.checkpointState(id)));
+  }
+
+  /** The execution, started if it never was (reads and checkpoints do not reopen it). */
+  async _current() {
+    if (!this._native) await this.start();
+    return this._native;
+  }
+
+  _started() {
+    if (!this._native) throw new errors.ClosedError('the workflow has not started: call execute() or start() first', 'CLOSED');
+    return this._native;
   }
 
   /** The latest live checkpoint's state (where a resumed workflow continues), or null. */
   async latestCheckpoint() {
-    await this.start();
+    await this._current();
     const text = await nativeAsync(() => this._native.latestCheckpoint());
     return text === null ? null : JSON.parse(text);
   }
 
   async checkpoints() {
-    await this.start();
+    await this._current();
     return camelize(JSON.parse(await nativeAsync(() => this._native.checkpointsJson())));
   }
 
   async calls() {
-    await this.start();
+    await this._current();
     return camelize(JSON.parse(await nativeAsync(() => this._native.callsJson())));
   }
 
   /** Where the money went: totalUsd, budgetUsd, remainingUsd, reservedUsd, byModel, byStep. */
   async getCostBreakdown() {
-    await this.start();
+    await this._current();
     return camelize(JSON.parse(native(() => this._native.breakdownJson())));
   }
 }

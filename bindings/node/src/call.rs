@@ -46,10 +46,15 @@ impl From<&wflo_core::CallRecord> for Settled {
 }
 
 /// Builds the engine's request from the JavaScript one and hands it to `f`.
-pub fn request<T>(req: &JsCallRequest, f: impl FnOnce(&CallRequest<'_>) -> wflo_core::Result<T>) -> wflo_core::Result<T> {
+pub fn request<T>(
+    req: &JsCallRequest,
+    f: impl FnOnce(&CallRequest<'_>) -> wflo_core::Result<T>,
+) -> wflo_core::Result<T> {
     let count = |v: Option<i64>, name: &str| -> wflo_core::Result<Option<u64>> {
         match v {
-            Some(n) if n < 0 => Err(wflo_core::Error::invalid(format!("{name} must not be negative"))),
+            Some(n) if n < 0 => Err(wflo_core::Error::invalid(format!(
+                "{name} must not be negative"
+            ))),
             n => Ok(n.map(|n| n as u64)),
         }
     };
@@ -57,7 +62,11 @@ pub fn request<T>(req: &JsCallRequest, f: impl FnOnce(&CallRequest<'_>) -> wflo_
         None | Some("") | Some("none") => CacheWrite::None,
         Some("5m") => CacheWrite::FiveMinutes,
         Some("1h") => CacheWrite::OneHour,
-        Some(other) => return Err(wflo_core::Error::invalid(format!("cacheWrite must be '5m' or '1h', got '{other}'"))),
+        Some(other) => {
+            return Err(wflo_core::Error::invalid(format!(
+                "cacheWrite must be '5m' or '1h', got '{other}'"
+            )));
+        }
     };
     f(&CallRequest {
         model: &req.model,
@@ -100,7 +109,9 @@ fn write_settled(r: &wflo_core::CallRecord, out: &mut [f64]) -> wflo_core::Resul
 /// A count from JavaScript (a number): non-negative, whole, not absurd.
 pub fn js_count(v: f64, name: &str) -> wflo_core::Result<u64> {
     if !v.is_finite() || v < 0.0 || v.fract() != 0.0 || v > 1e15 {
-        return Err(wflo_core::Error::invalid(format!("{name} must be a whole, non-negative number, got {v}")));
+        return Err(wflo_core::Error::invalid(format!(
+            "{name} must be a whole, non-negative number, got {v}"
+        )));
     }
     Ok(v as u64)
 }
@@ -126,7 +137,11 @@ pub fn reserve_positional(
         0 => CacheWrite::None,
         1 => CacheWrite::FiveMinutes,
         2 => CacheWrite::OneHour,
-        other => return Err(wflo_core::Error::invalid(format!("cacheWrite code {other} is not 0, 1 or 2"))),
+        other => {
+            return Err(wflo_core::Error::invalid(format!(
+                "cacheWrite code {other} is not 0, 1 or 2"
+            )));
+        }
     };
     let max = js_count(max_output_tokens, "maxOutputTokens")?;
     let r = scope.reserve(&CallRequest {
@@ -139,7 +154,11 @@ pub fn reserve_positional(
         stream: flags & 1 != 0,
         clamp_max_tokens: flags & 2 != 0,
     })?;
-    Ok(Reservation { amount: r.amount_nanos() as i64, max_output: r.max_output_tokens() as i64, inner: Arc::new(Mutex::new(r)) })
+    Ok(Reservation {
+        amount: r.amount_nanos() as i64,
+        max_output: r.max_output_tokens() as i64,
+        inner: Arc::new(Mutex::new(r)),
+    })
 }
 
 /// Budget held for one call.
@@ -153,7 +172,11 @@ pub struct Reservation {
 impl Reservation {
     pub fn reserve(scope: &wflo_core::Scope, req: JsCallRequest) -> wflo_core::Result<Reservation> {
         let r = request(&req, |r| scope.reserve(r))?;
-        Ok(Reservation { amount: r.amount_nanos() as i64, max_output: r.max_output_tokens() as i64, inner: Arc::new(Mutex::new(r)) })
+        Ok(Reservation {
+            amount: r.amount_nanos() as i64,
+            max_output: r.max_output_tokens() as i64,
+            inner: Arc::new(Mutex::new(r)),
+        })
     }
 }
 
@@ -178,7 +201,14 @@ impl Reservation {
     /// Settles from a provider's response body or usage JSON.
     #[napi]
     pub fn settle_json(&self, format: String, json: String) -> napi::Result<Settled> {
-        guard(|| Ok(Settled::from(&self.inner.lock().settle_json(UsageFormat::from_name(&format)?, &json)?)))
+        guard(|| {
+            Ok(Settled::from(
+                &self
+                    .inner
+                    .lock()
+                    .settle_json(UsageFormat::from_name(&format)?, &json)?,
+            ))
+        })
     }
 
     /// Settles a finished or cut stream ("ok", "error", "aborted").
@@ -186,14 +216,22 @@ impl Reservation {
     pub fn settle_stream(&self, stream: &Stream, status: String) -> napi::Result<Settled> {
         guard(|| {
             let outcome = stream.inner.lock().clone().finish();
-            Ok(Settled::from(&self.inner.lock().settle_stream(&outcome, CallStatus::from_name(&status)?)?))
+            Ok(Settled::from(&self.inner.lock().settle_stream(
+                &outcome,
+                CallStatus::from_name(&status)?,
+            )?))
         })
     }
 
     /// Releases without cost ("error" or "aborted").
     #[napi]
     pub fn release(&self, status: String, reason: Option<String>) -> napi::Result<()> {
-        guard(|| self.inner.lock().release(CallStatus::from_name(&status)?, reason.as_deref()).map(|_| ()))
+        guard(|| {
+            self.inner
+                .lock()
+                .release(CallStatus::from_name(&status)?, reason.as_deref())
+                .map(|_| ())
+        })
     }
 
     /// Settles with usage given as six numbers; writes the result into `out`.
@@ -226,9 +264,17 @@ impl Reservation {
 
     /// Settles from a provider's JSON; writes the result into `out`.
     #[napi]
-    pub fn settle_json_fast(&self, format: String, json: String, mut out: Float64Array) -> napi::Result<()> {
+    pub fn settle_json_fast(
+        &self,
+        format: String,
+        json: String,
+        mut out: Float64Array,
+    ) -> napi::Result<()> {
         guard(|| {
-            let rec = self.inner.lock().settle_json(UsageFormat::from_name(&format)?, &json)?;
+            let rec = self
+                .inner
+                .lock()
+                .settle_json(UsageFormat::from_name(&format)?, &json)?;
             // SAFETY: the typed array is a fresh argument of this call; nothing else reads it meanwhile.
             write_settled(&rec, unsafe { out.as_mut() })
         })
@@ -236,10 +282,18 @@ impl Reservation {
 
     /// Settles a stream; writes the result into `out`.
     #[napi]
-    pub fn settle_stream_fast(&self, stream: &Stream, status: String, mut out: Float64Array) -> napi::Result<()> {
+    pub fn settle_stream_fast(
+        &self,
+        stream: &Stream,
+        status: String,
+        mut out: Float64Array,
+    ) -> napi::Result<()> {
         guard(|| {
             let outcome = stream.inner.lock().clone().finish();
-            let rec = self.inner.lock().settle_stream(&outcome, CallStatus::from_name(&status)?)?;
+            let rec = self
+                .inner
+                .lock()
+                .settle_stream(&outcome, CallStatus::from_name(&status)?)?;
             // SAFETY: the typed array is a fresh argument of this call; nothing else reads it meanwhile.
             write_settled(&rec, unsafe { out.as_mut() })
         })
@@ -261,7 +315,11 @@ pub struct Stream {
 impl Stream {
     #[napi(constructor)]
     pub fn new(format: String) -> napi::Result<Stream> {
-        guard(|| Ok(Stream { inner: Mutex::new(StreamAccumulator::new(UsageFormat::from_name(&format)?)?) }))
+        guard(|| {
+            Ok(Stream {
+                inner: Mutex::new(StreamAccumulator::new(UsageFormat::from_name(&format)?)?),
+            })
+        })
     }
 
     /// Feeds one server-sent event's data (JSON text; "[DONE]" ignored).

@@ -6,8 +6,8 @@ use wflo_core::store::Period;
 use wflo_core::{Engine, ExecutionOptions, Usage};
 
 use crate::execution::Execution;
-use crate::job::Job;
 use crate::guard;
+use crate::job::Job;
 
 /// Token usage in wflo's six disjoint fields (missing = 0).
 #[napi(object)]
@@ -24,7 +24,8 @@ pub struct JsUsage {
 }
 
 fn field(v: Option<i64>, name: &str) -> wflo_core::Result<u64> {
-    u64::try_from(v.unwrap_or(0)).map_err(|_| wflo_core::Error::invalid(format!("usage.{name} must not be negative")))
+    u64::try_from(v.unwrap_or(0))
+        .map_err(|_| wflo_core::Error::invalid(format!("usage.{name} must not be negative")))
 }
 
 impl JsUsage {
@@ -67,7 +68,11 @@ pub struct TokenCount {
 
 impl From<wflo_core::tokens::TokenCount> for TokenCount {
     fn from(c: wflo_core::tokens::TokenCount) -> Self {
-        TokenCount { tokens: c.tokens as i64, encoding: c.encoding.name().into(), estimated: c.estimated }
+        TokenCount {
+            tokens: c.tokens as i64,
+            encoding: c.encoding.name().into(),
+            estimated: c.estimated,
+        }
     }
 }
 
@@ -82,13 +87,21 @@ impl NativeEngine {
     /// Opens an engine over the store `url` names (default: env, then the SQLite file).
     #[napi(factory)]
     pub fn open(url: Option<String>) -> napi::Result<NativeEngine> {
-        guard(|| Ok(NativeEngine { inner: Engine::open(url.as_deref())? }))
+        guard(|| {
+            Ok(NativeEngine {
+                inner: Engine::open(url.as_deref())?,
+            })
+        })
     }
 
     /// The same, off the JavaScript thread (a PostgreSQL connect can take a while).
     #[napi(ts_return_type = "Promise<NativeEngine>")]
     pub fn open_async(url: Option<String>) -> AsyncTask<Job<NativeEngine>> {
-        AsyncTask::new(Job::new(move || Ok(NativeEngine { inner: Engine::open(url.as_deref())? })))
+        AsyncTask::new(Job::new(move || {
+            Ok(NativeEngine {
+                inner: Engine::open(url.as_deref())?,
+            })
+        }))
     }
 
     #[napi]
@@ -105,11 +118,17 @@ impl NativeEngine {
     #[napi(ts_return_type = "Promise<TokenCount>")]
     pub fn count_tokens_async(&self, model: String, text: String) -> AsyncTask<Job<TokenCount>> {
         let engine = self.inner.clone();
-        AsyncTask::new(Job::new(move || Ok(engine.count_tokens(&model, &text).into())))
+        AsyncTask::new(Job::new(move || {
+            Ok(engine.count_tokens(&model, &text).into())
+        }))
     }
 
     #[napi]
-    pub fn count_chat_tokens(&self, model: String, messages_json: String) -> napi::Result<TokenCount> {
+    pub fn count_chat_tokens(
+        &self,
+        model: String,
+        messages_json: String,
+    ) -> napi::Result<TokenCount> {
         guard(|| Ok(self.inner.count_chat_tokens(&model, &messages_json)?.into()))
     }
 
@@ -135,7 +154,12 @@ impl NativeEngine {
     }
 
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn define_shared_scope(&self, name: String, limit_nanos: Option<i64>, period: Option<String>) -> AsyncTask<Job<()>> {
+    pub fn define_shared_scope(
+        &self,
+        name: String,
+        limit_nanos: Option<i64>,
+        period: Option<String>,
+    ) -> AsyncTask<Job<()>> {
         let engine = self.inner.clone();
         AsyncTask::new(Job::new(move || {
             let period = Period::from_name(period.as_deref().unwrap_or("none"))?;
@@ -146,28 +170,50 @@ impl NativeEngine {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn shared_scope_json(&self, name: String) -> AsyncTask<Job<String>> {
         let engine = self.inner.clone();
-        AsyncTask::new(Job::new(move || Ok(serde_json::to_string(&engine.shared_scope(&name)?).unwrap_or_default())))
+        AsyncTask::new(Job::new(move || {
+            Ok(serde_json::to_string(&engine.shared_scope(&name)?).unwrap_or_default())
+        }))
     }
 
     /// Starts an execution (options: {name, budget_nanos?, id?, shared_scopes?} as JSON).
     #[napi(ts_return_type = "Promise<NativeExecution>")]
-    pub fn start_execution(&self, name: String, budget_nanos: Option<i64>, id: Option<String>, shared_scopes: Option<Vec<String>>) -> AsyncTask<Job<Execution>> {
+    pub fn start_execution(
+        &self,
+        name: String,
+        budget_nanos: Option<i64>,
+        id: Option<String>,
+        shared_scopes: Option<Vec<String>>,
+    ) -> AsyncTask<Job<Execution>> {
         let engine = self.inner.clone();
         AsyncTask::new(Job::new(move || {
             let budget_nanos = match budget_nanos {
-                Some(b) if b < 0 => return Err(wflo_core::Error::invalid("a budget must not be negative")),
+                Some(b) if b < 0 => {
+                    return Err(wflo_core::Error::invalid("a budget must not be negative"));
+                }
                 b => b.map(|b| b as u64),
             };
-            let exec = engine.start_execution(ExecutionOptions { name, budget_nanos, id, shared_scopes: shared_scopes.unwrap_or_default() })?;
+            let exec = engine.start_execution(ExecutionOptions {
+                name,
+                budget_nanos,
+                id,
+                shared_scopes: shared_scopes.unwrap_or_default(),
+            })?;
             Ok(Execution::new(exec))
         }))
     }
 
     #[napi(ts_return_type = "Promise<NativeExecution>")]
-    pub fn resume_execution(&self, id: String, shared_scopes: Option<Vec<String>>) -> AsyncTask<Job<Execution>> {
+    pub fn resume_execution(
+        &self,
+        id: String,
+        shared_scopes: Option<Vec<String>>,
+    ) -> AsyncTask<Job<Execution>> {
         let engine = self.inner.clone();
         AsyncTask::new(Job::new(move || {
-            Ok(Execution::new(engine.resume_execution_with(&id, &shared_scopes.unwrap_or_default())?))
+            Ok(Execution::new(engine.resume_execution_with(
+                &id,
+                &shared_scopes.unwrap_or_default(),
+            )?))
         }))
     }
 
@@ -187,7 +233,9 @@ impl NativeEngine {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn list_executions_json(&self, limit: u32) -> AsyncTask<Job<String>> {
         let engine = self.inner.clone();
-        AsyncTask::new(Job::new(move || Ok(serde_json::to_string(&engine.list_executions(limit as usize)?).unwrap_or_default())))
+        AsyncTask::new(Job::new(move || {
+            Ok(serde_json::to_string(&engine.list_executions(limit as usize)?).unwrap_or_default())
+        }))
     }
 
     #[napi(ts_return_type = "Promise<void>")]

@@ -6,8 +6,8 @@ use wflo_core::{ExecutionStatus, UsageFormat, UsageReport};
 
 use crate::call::{Reservation, Settled};
 use crate::engine::JsUsage;
-use crate::job::Job;
 use crate::guard;
+use crate::job::Job;
 
 /// What a call will be, before it is made.
 #[napi(object)]
@@ -63,7 +63,11 @@ impl Execution {
 
     #[napi]
     pub fn scope(&self, label: String, budget_nanos: Option<i64>) -> napi::Result<Scope> {
-        guard(|| Ok(Scope { inner: self.inner.scope(&label, budget(budget_nanos)?)? }))
+        guard(|| {
+            Ok(Scope {
+                inner: self.inner.scope(&label, budget(budget_nanos)?)?,
+            })
+        })
     }
 
     /// Reserves on the execution's own scope (in memory: no storage touched unless the
@@ -96,16 +100,38 @@ impl Execution {
         provider: Option<String>,
     ) -> napi::Result<Reservation> {
         guard(|| {
-            crate::call::reserve_positional(&self.inner.root(), &model, input_tokens, input_estimated, max_output_tokens, flags, cache_write, provider.as_deref())
+            crate::call::reserve_positional(
+                &self.inner.root(),
+                &model,
+                input_tokens,
+                input_estimated,
+                max_output_tokens,
+                flags,
+                cache_write,
+                provider.as_deref(),
+            )
         })
     }
 
     /// Records a call made without a reservation, from raw provider usage JSON.
     #[napi]
-    pub fn record_call(&self, model: String, format: String, usage_json: String) -> napi::Result<Settled> {
+    pub fn record_call(
+        &self,
+        model: String,
+        format: String,
+        usage_json: String,
+    ) -> napi::Result<Settled> {
         guard(|| {
-            let usage = wflo_core::usage::parse_usage(UsageFormat::from_name(&format)?, &usage_json)?;
-            let rec = self.inner.record_call(&UsageReport { model: &model, provider: None, usage, estimated: false, stream: false, latency_ms: 0 })?;
+            let usage =
+                wflo_core::usage::parse_usage(UsageFormat::from_name(&format)?, &usage_json)?;
+            let rec = self.inner.record_call(&UsageReport {
+                model: &model,
+                provider: None,
+                usage,
+                estimated: false,
+                stream: false,
+                latency_ms: 0,
+            })?;
             Ok(Settled::from(&rec))
         })
     }
@@ -114,7 +140,14 @@ impl Execution {
     #[napi]
     pub fn record_usage(&self, model: String, usage: JsUsage) -> napi::Result<Settled> {
         guard(|| {
-            let rec = self.inner.record_call(&UsageReport { model: &model, provider: None, usage: usage.to_core()?, estimated: false, stream: false, latency_ms: 0 })?;
+            let rec = self.inner.record_call(&UsageReport {
+                model: &model,
+                provider: None,
+                usage: usage.to_core()?,
+                estimated: false,
+                stream: false,
+                latency_ms: 0,
+            })?;
             Ok(Settled::from(&rec))
         })
     }
@@ -128,14 +161,18 @@ impl Execution {
     #[napi(ts_return_type = "Promise<string>")]
     pub fn calls_json(&self) -> AsyncTask<Job<String>> {
         let exec = self.inner.clone();
-        AsyncTask::new(Job::new(move || Ok(serde_json::to_string(&exec.calls()?).unwrap_or_default())))
+        AsyncTask::new(Job::new(move || {
+            Ok(serde_json::to_string(&exec.calls()?).unwrap_or_default())
+        }))
     }
 
     /// Saves a checkpoint (state as JSON text); resolves with its info as JSON.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn checkpoint(&self, name: String, state_json: String) -> AsyncTask<Job<String>> {
         let exec = self.inner.clone();
-        AsyncTask::new(Job::new(move || Ok(serde_json::to_string(&exec.checkpoint(&name, &state_json)?).unwrap_or_default())))
+        AsyncTask::new(Job::new(move || {
+            Ok(serde_json::to_string(&exec.checkpoint(&name, &state_json)?).unwrap_or_default())
+        }))
     }
 
     /// Rolls back; resolves with the checkpoint's state as JSON text.
@@ -149,13 +186,17 @@ impl Execution {
     #[napi(ts_return_type = "Promise<string | null>")]
     pub fn latest_checkpoint(&self) -> AsyncTask<Job<Option<String>>> {
         let exec = self.inner.clone();
-        AsyncTask::new(Job::new(move || Ok(exec.latest_checkpoint()?.map(|(_, s)| s))))
+        AsyncTask::new(Job::new(move || {
+            Ok(exec.latest_checkpoint()?.map(|(_, s)| s))
+        }))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
     pub fn checkpoints_json(&self) -> AsyncTask<Job<String>> {
         let exec = self.inner.clone();
-        AsyncTask::new(Job::new(move || Ok(serde_json::to_string(&exec.checkpoints()?).unwrap_or_default())))
+        AsyncTask::new(Job::new(move || {
+            Ok(serde_json::to_string(&exec.checkpoints()?).unwrap_or_default())
+        }))
     }
 
     #[napi(ts_return_type = "Promise<string>")]
@@ -167,7 +208,10 @@ impl Execution {
     #[napi(ts_return_type = "Promise<void>")]
     pub fn finish(&self, status: String) -> AsyncTask<Job<()>> {
         let exec = self.inner.clone();
-        AsyncTask::new(Job::new(move || exec.finish(ExecutionStatus::from_name(&status)?).map(|_| ())))
+        AsyncTask::new(Job::new(move || {
+            exec.finish(ExecutionStatus::from_name(&status)?)
+                .map(|_| ())
+        }))
     }
 }
 
@@ -180,7 +224,11 @@ impl Scope {
 
     #[napi]
     pub fn child(&self, label: String, budget_nanos: Option<i64>) -> napi::Result<Scope> {
-        guard(|| Ok(Scope { inner: self.inner.child(&label, budget(budget_nanos)?)? }))
+        guard(|| {
+            Ok(Scope {
+                inner: self.inner.child(&label, budget(budget_nanos)?)?,
+            })
+        })
     }
 
     #[napi]
@@ -208,8 +256,16 @@ impl Scope {
         provider: Option<String>,
     ) -> napi::Result<Reservation> {
         guard(|| {
-            crate::call::reserve_positional(&self.inner, &model, input_tokens, input_estimated, max_output_tokens, flags, cache_write, provider.as_deref())
+            crate::call::reserve_positional(
+                &self.inner,
+                &model,
+                input_tokens,
+                input_estimated,
+                max_output_tokens,
+                flags,
+                cache_write,
+                provider.as_deref(),
+            )
         })
     }
 }
-

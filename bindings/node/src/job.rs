@@ -14,7 +14,9 @@ pub struct Job<T> {
 
 impl<T> Job<T> {
     pub fn new(work: impl FnOnce() -> wflo_core::Result<T> + Send + 'static) -> Job<T> {
-        Job { work: Some(Box::new(work)) }
+        Job {
+            work: Some(Box::new(work)),
+        }
     }
 }
 

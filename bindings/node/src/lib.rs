@@ -17,13 +17,13 @@ pub(crate) fn js_error(e: wflo_core::Error) -> Error {
     Error::new(Status::GenericFailure, format!("wflo:{}", e.to_json()))
 }
 
-
-
 /// Runs engine code, mapping its error and catching a panic as an INTERNAL error.
 pub(crate) fn guard<T>(f: impl FnOnce() -> wflo_core::Result<T>) -> napi::Result<T> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r.map_err(js_error),
-        Err(_) => Err(js_error(wflo_core::Error::Internal("a bug in the wflo addon (panic)".into()))),
+        Err(_) => Err(js_error(wflo_core::Error::Internal(
+            "a bug in the wflo addon (panic)".into(),
+        ))),
     }
 }
 

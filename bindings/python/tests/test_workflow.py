@@ -77,9 +77,11 @@ def test_execute_sync_and_plain_functions(engine):
     async def agent(_):
         return call().cost_nanos
 
-    # each execute is a new execution; an async target gets its own loop
+    # a workflow is one execution: executing again reopens it (same id, budget and spend);
+    # an async target gets an event loop of its own
     assert wf.execute_sync(agent) == wflo.cost(MODEL, input=100, output=50)
-    assert wf.execution_id != first
+    assert wf.execution_id == first and len(wf.calls()) == 2
+    assert engine.execution(first)["execution"]["status"] == "completed"
 
 
 async def test_plain_function_runs_off_the_event_loop(engine):

@@ -189,7 +189,7 @@ fn handle(conn: &mut TcpStream, req: &http::Request, shared: &Shared) -> io::Res
         std::thread::sleep(latency);
     }
     if let Some(status) = d.status {
-        shared.stats.count(&format!("status.{status}"));
+        shared.stats.tag(&format!("status.{status}"));
         err(conn, status, &format!("mock {status} as requested"))?;
         return Ok(true);
     }
@@ -205,7 +205,7 @@ fn handle(conn: &mut TcpStream, req: &http::Request, shared: &Shared) -> io::Res
         .and_then(serde_json::Value::as_bool)
         .unwrap_or(false);
     if streaming {
-        shared.stats.count(&format!("{kind}.stream"));
+        shared.stats.tag(&format!("{kind}.stream"));
     }
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     match kind {

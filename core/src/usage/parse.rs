@@ -353,9 +353,19 @@ fn langchain(u: &Map<String, Value>) -> Result<Usage> {
 /// The AI SDK's usage: the structured form (`inputTokens: {total, noCache, cacheRead,
 /// cacheWrite}`) or the flat one (`inputTokens`, `cachedInputTokens`, `reasoningTokens`).
 fn ai_sdk(u: &Map<String, Value>) -> Result<Usage> {
+    // A provider that reported nothing gives the AI SDK `undefined` totals: that is missing
+    // usage (to be estimated), not a free call.
+    let number = |m: &Map<String, Value>, k: &str| matches!(m.get(k), Some(Value::Number(_)));
+    let no_counts =
+        || Error::invalid("the AI SDK usage carries no token counts (the provider reported none)");
     if let (Some(Value::Object(i)), Some(Value::Object(o))) =
         (u.get("inputTokens"), u.get("outputTokens"))
     {
+        if !["total", "noCache"].iter().any(|k| number(i, k))
+            && !["total", "text"].iter().any(|k| number(o, k))
+        {
+            return Err(no_counts());
+        }
         let (cache_read, cache_write) = (count(i, "cacheRead")?, count(i, "cacheWrite")?);
         let input = match i.get("noCache") {
             Some(Value::Number(_)) => count(i, "noCache")?,
@@ -384,6 +394,9 @@ fn ai_sdk(u: &Map<String, Value>) -> Result<Usage> {
             cache_write_1h: 0,
             reasoning,
         });
+    }
+    if !number(u, "inputTokens") && !number(u, "outputTokens") {
+        return Err(no_counts());
     }
     let cached = count(u, "cachedInputTokens")?;
     let reasoning = count(u, "reasoningTokens")?;

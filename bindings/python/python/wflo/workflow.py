@@ -82,7 +82,7 @@ class WfloWorkflow:
 
     @property
     def execution_id(self) -> Optional[str]:
-        """The current (or last) execution's id, "exec-" + 12 hex; None before the first."""
+        """The execution's id, "exec-" + 12 hex; None before it starts."""
         return self._native.id() if self._native is not None else None
 
     @classmethod
@@ -108,20 +108,32 @@ class WfloWorkflow:
             _fast.execution_free(old)
 
     def start_sync(self) -> "WfloWorkflow":
-        """Starts an execution unless one is running (``execute`` does this itself)."""
+        """Starts the workflow's execution (``execute`` does this itself).
+
+        A workflow is ONE execution: after ``execute`` finishes it, the next ``execute`` (or
+        ``start``) reopens it — same id, same budget, spend and checkpoints. For a separate run
+        with a budget of its own, make a new ``WfloWorkflow``.
+        """
         with self._lock:
             if not self._running:
-                self._adopt(native(self.engine.native.start_execution, self.name, self._budget_nanos, None,
-                                   self._shared_scopes))
+                if self._native is None:
+                    self._adopt(native(self.engine.native.start_execution, self.name, self._budget_nanos, None,
+                                       self._shared_scopes))
+                else:
+                    self._adopt(native(self.engine.native.resume_execution, self._native.id(), self._shared_scopes))
         return self
 
     async def start(self) -> "WfloWorkflow":
         if not self._running:
-            execution = await native_async(self.engine.native.start_execution_async, self.name,
-                                           self._budget_nanos, None, self._shared_scopes)
-            with self._lock:
-                if not self._running:
-                    self._adopt(execution)
+            if self._native is None:
+                execution = await native_async(self.engine.native.start_execution_async, self.name,
+                                               self._budget_nanos, None, self._shared_scopes)
+                with self._lock:
+                    if not self._running and self._native is None:
+                        self._adopt(execution)
+            else:
+                # Reopening a live execution touches no storage beyond one status write.
+                self.start_sync()
         return self
 
     def finish_sync(self, status: str = "completed") -> None:
@@ -274,7 +286,7 @@ class WfloWorkflow:
         """Saves ``state`` (anything JSON can hold) as checkpoint ``name``; committed to the
         store when this returns."""
         text = _checkpoint_args(name, state)
-        if not self._running and self._native is None:
+        if self._native is None:
             await self.start()
         return json.loads(await native_async(self._started().checkpoint_async, name, text))
 

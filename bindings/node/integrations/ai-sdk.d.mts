@@ -1,0 +1,67 @@
+// Types of `wflo/ai-sdk` (ai-sdk.d.mts is the same text, for ESM importers). Written
+// structurally (no import from `ai`) so they resolve whether or not the AI SDK is installed;
+// the middleware is assignable to the AI SDK's `LanguageModelMiddleware`
+// (`wrapLanguageModel({ model, middleware: wfloMiddleware() })`).
+import type { WfloWorkflow } from '../index.js';
+
+export interface WfloMiddlewareOptions {
+  /** The workflow to charge (default: the one the calling code runs in; none: pass through). */
+  workflow?: WfloWorkflow;
+  /** The model name to price (default: the wrapped model's `modelId`). */
+  model?: string;
+  /** The provider to record (default: the first part of the model's `provider`, e.g. "openai"). */
+  provider?: string;
+  /** Lower `maxOutputTokens` to what the budget still allows instead of refusing. */
+  clampMaxTokens?: boolean;
+  /** Tokens assumed for each non-text file part of a prompt (default 1000; the count is then flagged estimated). */
+  fileTokens?: number;
+}
+
+/** The parts of a language model the middleware reads. */
+export interface WfloMiddlewareModel {
+  readonly modelId: string;
+  readonly provider: string;
+}
+
+/**
+ * A Vercel AI SDK language model middleware (specification v3): budgets each call in
+ * `transformParams` (a refusal throws `BudgetExceededError` there, before any request) and
+ * settles it in `wrapGenerate` / `wrapStream` from the usage the provider reports.
+ */
+export interface WfloLanguageModelMiddleware {
+  readonly specificationVersion: 'v3';
+  transformParams<P extends { prompt: unknown; maxOutputTokens?: number }>(options: {
+    type: 'generate' | 'stream';
+    params: P;
+    model: WfloMiddlewareModel;
+  }): PromiseLike<P>;
+  wrapGenerate<R>(options: {
+    doGenerate: () => PromiseLike<R>;
+    doStream: () => PromiseLike<unknown>;
+    params: object;
+    model: WfloMiddlewareModel;
+  }): PromiseLike<R>;
+  wrapStream<R extends { stream: ReadableStream<any> }>(options: {
+    doGenerate: () => PromiseLike<unknown>;
+    doStream: () => PromiseLike<R>;
+    params: object;
+    model: WfloMiddlewareModel;
+  }): PromiseLike<R>;
+}
+
+/** The wflo middleware for `wrapLanguageModel`. Outside any workflow calls pass through untouched. */
+export declare function wfloMiddleware(options?: WfloMiddlewareOptions): WfloLanguageModelMiddleware;
+
+/**
+ * An AI SDK prompt (`params.prompt`) as the `{role, content}` text messages wflo counts, the
+ * number of non-text file parts left out of that text, and whether the text only approximates
+ * what the provider is sent (tool calls and results).
+ */
+export declare function promptToMessages(prompt: unknown): {
+  messages: { role: string; content: string }[];
+  files: number;
+  approximate: boolean;
+};
+
+declare const aiSdk: { wfloMiddleware: typeof wfloMiddleware; promptToMessages: typeof promptToMessages };
+export default aiSdk;

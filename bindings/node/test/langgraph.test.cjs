@@ -1,0 +1,129 @@
+'use strict';
+// WfloCheckpointSaver beyond LangGraph's validation suite: values JSON cannot hold, wflo
+// rollbacks seen from LangGraph, deleteThread, and where the saver finds its execution.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { MemorySaver, emptyCheckpoint, uuid6 } = require('@langchain/langgraph-checkpoint');
+const wflo = require('..');
+const { WfloCheckpointSaver, checkpointName } = require('wflo/langgraph');
+
+const memory = () => wflo.Engine.open('memory://');
+
+function checkpoint(values, versions) {
+  return { ...emptyCheckpoint(), id: uuid6(-3), channel_values: values, channel_versions: versions };
+}
+
+const meta = (step) => ({ source: 'loop', step, parents: {} });
+
+test('values JSON cannot hold come back as LangGraph\'s own saver returns them', async () => {
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'values', engine });
+  const ours = new WfloCheckpointSaver({ workflow: wf });
+  const theirs = new MemorySaver();
+  const values = {
+    bytes: new Uint8Array([0, 1, 2, 250, 255]),
+    nested: { map: new Map([['a', 1]]), set: new Set([1, 2]), bytes: new Uint8Array([9]), missing: undefined },
+    text: 'naïve ☃ \u{1F600}',
+    big: Number.MAX_SAFE_INTEGER,
+  };
+  const versions = { bytes: 1, nested: 1, text: 1, big: 1 };
+  const cp = checkpoint(values, versions);
+  const config = { configurable: { thread_id: 't', checkpoint_ns: '' } };
+  const a = await ours.put(config, cp, meta(0), versions);
+  const b = await theirs.put(config, cp, meta(0), versions);
+  await ours.putWrites(a, [['nested', new Set(['w'])], ['text', 'w']], 'task-1');
+  await theirs.putWrites(b, [['nested', new Set(['w'])], ['text', 'w']], 'task-1');
+  const got = await ours.getTuple(a);
+  assert.deepEqual(got, await theirs.getTuple(b));
+  // A write of raw bytes keeps its type (MemorySaver 1.2.2 loads every write as JSON, so it cannot say).
+  await ours.putWrites(a, [['bytes', new Uint8Array([7, 8])]], 'task-2');
+  assert.deepEqual((await ours.getTuple(a)).pendingWrites.at(-1), ['task-2', 'bytes', new Uint8Array([7, 8])]);
+  assert.ok(got.checkpoint.channel_values.bytes instanceof Uint8Array);
+  assert.ok(got.checkpoint.channel_values.nested.map instanceof Map);
+  // The stored state is JSON: readable values, base64 only for raw bytes.
+  const latest = await wf.latestCheckpoint();
+  assert.equal(latest.langgraph, 'writes');
+  const state = await wf.rollbackToCheckpoint(checkpointName('t', '', cp.id));
+  const stored = Object.fromEntries(state.channels.map(([ch, v, value]) => [ch, [v, value]]));
+  assert.deepEqual(stored.text, [1, { json: 'naïve ☃ \u{1F600}' }]);
+  assert.deepEqual(stored.bytes, [1, { type: 'bytes', base64: Buffer.from([0, 1, 2, 250, 255]).toString('base64') }]);
+  await engine.close();
+});
+
+test('a wflo rollback is what LangGraph sees: later checkpoints and writes become history', async () => {
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'rollback', engine });
+  const saver = new WfloCheckpointSaver({ workflow: wf });
+  const thread = { configurable: { thread_id: 'r', checkpoint_ns: '' } };
+  const c1 = checkpoint({ n: 1 }, { n: 1 });
+  const cfg1 = await saver.put(thread, c1, meta(0), { n: 1 });
+  await saver.putWrites(cfg1, [['n', 2]], 'task-a');
+  const c2 = checkpoint({ n: 2 }, { n: 2 });
+  const cfg2 = await saver.put(cfg1, c2, meta(1), { n: 2 });
+  assert.equal((await saver.getTuple(thread)).checkpoint.id, c2.id);
+  assert.deepEqual((await saver.getTuple(cfg1)).pendingWrites, [['task-a', 'n', 2]]);
+
+  const state = await wf.rollbackToCheckpoint(saver.checkpointName(cfg1));
+  assert.deepEqual(WfloCheckpointSaver.configOf(state), cfg1);
+  const latest = await saver.getTuple(thread);
+  assert.equal(latest.checkpoint.id, c1.id);
+  assert.deepEqual(latest.pendingWrites, [], 'the writes made after the checkpoint were rolled back with it');
+  const listed = [];
+  for await (const t of saver.list(thread)) listed.push(t.checkpoint.id);
+  assert.deepEqual(listed, [c1.id]);
+  // History is kept: the superseded checkpoint is still there by its id, as it was.
+  const old = await saver.getTuple(cfg2);
+  assert.equal(old.checkpoint.id, c2.id);
+  assert.deepEqual(old.checkpoint.channel_values, { n: 2 });
+  assert.deepEqual(old.parentConfig, cfg1);
+
+  // The graph moves on from the rolled-back checkpoint.
+  const c3 = checkpoint({ n: 3 }, { n: 3 });
+  await saver.put(cfg1, c3, meta(1), { n: 3 });
+  const now = await saver.getTuple(thread);
+  assert.equal(now.checkpoint.id, c3.id);
+  assert.deepEqual(now.parentConfig, cfg1);
+  await engine.close();
+});
+
+test('deleteThread forgets the thread (a later rollback does not bring it back); the thread can start again', async () => {
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'delete', engine });
+  const saver = new WfloCheckpointSaver({ workflow: wf });
+  const t1 = { configurable: { thread_id: 'gone/with:odd ids', checkpoint_ns: '' } };
+  const t2 = { configurable: { thread_id: 'kept', checkpoint_ns: '' } };
+  await saver.put(t1, checkpoint({ x: 1 }, { x: 1 }), meta(0), { x: 1 });
+  await saver.put(t2, checkpoint({ y: 1 }, { y: 1 }), meta(0), { y: 1 });
+  await wf.checkpoint('before-delete', { mine: true });
+  await saver.deleteThread('gone/with:odd ids');
+  assert.equal(await saver.getTuple(t1), undefined);
+  assert.ok(await saver.getTuple(t2));
+  await wf.rollbackToCheckpoint('before-delete');
+  assert.equal(await saver.getTuple(t1), undefined);
+  const again = checkpoint({ x: 2 }, { x: 1 });
+  await saver.put(t1, again, meta(0), { x: 1 });
+  const t = await saver.getTuple(t1);
+  assert.equal(t.checkpoint.id, again.id);
+  assert.deepEqual(t.checkpoint.channel_values, { x: 2 });
+  await engine.close();
+});
+
+test('the saver finds its execution: a workflow, a new one on an engine, or the current one', async () => {
+  const engine = await memory();
+  const loose = new WfloCheckpointSaver();
+  assert.equal(loose.workflow, null);
+  await assert.rejects(loose.getTuple({ configurable: { thread_id: 'x' } }), wflo.InvalidArgumentError);
+  const wf = new wflo.WfloWorkflow({ name: 'current', engine });
+  await wf.execute(async () => {
+    assert.equal(loose.workflow, wf);
+    await loose.put({ configurable: { thread_id: 'x' } }, checkpoint({}, {}), meta(-1), {});
+  });
+  assert.equal((await wf.checkpoints()).length, 1);
+  const own = new WfloCheckpointSaver({ engine, name: 'graph-store' });
+  await own.put({ configurable: { thread_id: 'x' } }, checkpoint({}, {}), meta(-1), {});
+  assert.notEqual(own.workflow.executionId, wf.executionId);
+  assert.equal((await engine.execution(own.workflow.executionId)).execution.name, 'graph-store');
+  assert.throws(() => new WfloCheckpointSaver({ workflow: {} }), wflo.InvalidArgumentError);
+  await assert.rejects(own.put({ configurable: {} }, checkpoint({}, {}), meta(-1), {}), wflo.InvalidArgumentError);
+  await engine.close();
+});
