@@ -7,6 +7,7 @@
 #   make test-report the HTML report in headless Chromium
 #   make test-c      the C ABI: C programs linked dynamically and statically, ASan+UBSan, valgrind
 #   make test-go     the Go package (go vet, go test -race, the quick tour)
+#   make test-node   the npm package: addon, integrations against the mock, npm pack install
 #   make test-python the Python package: wheel, fresh-venv install, seed examples, pytest
 #   make header      regenerate ffi/include/wflo.h
 #   make lint        rustfmt and clippy, warnings as errors
@@ -21,7 +22,7 @@ export CARGO_TARGET_DIR ?= $(WFLO_CACHE)/target
 export WFLO_CORPUS_DIR ?= $(WFLO_CACHE)/corpus
 CARGO ?= cargo
 
-.PHONY: demo test test-rust test-mock test-report test-c test-go test-python header lint bench bench-rust bench-python corpus build
+.PHONY: demo test test-rust test-mock test-report test-c test-go test-node test-python header lint bench bench-rust bench-python corpus build
 
 WFLO_BIN := $(CARGO_TARGET_DIR)/debug/wflo
 export WFLO_BIN
@@ -30,10 +31,15 @@ demo:
 	$(CARGO) build -p wflo-cli
 	$(WFLO_BIN) demo
 
-test: lint test-rust test-mock test-report test-c test-go test-python
+test: lint test-rust test-mock test-report test-c test-go test-node test-python
 
 build:
 	$(CARGO) build -p wflo-cli
+
+# npm's cache (~/.npm) outlives a clone; the tests start their own mock servers.
+test-node: build
+	cd bindings/node && npm ci --no-audit --no-fund --prefer-offline --loglevel=error && \
+		node scripts/build.cjs && npm test
 
 PY_TESTS := bindings/python/tests
 

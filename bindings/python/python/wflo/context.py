@@ -41,6 +41,9 @@ def current_workflow() -> Optional["WfloWorkflow"]:
 
 @contextmanager
 def use(frame: Frame) -> Iterator[Frame]:
+    from .integrations import install_hooks
+
+    install_hooks()  # e.g. LangChain's configure hook, so its calls in here are metered
     token = _current.set(frame)
     try:
         yield frame

@@ -312,6 +312,15 @@ class WfloWorkflow:
         text = native(self._started().latest_checkpoint)
         return None if text is None else json.loads(text)
 
+    def checkpoint_state(self, checkpoint_id: int) -> Any:
+        """One checkpoint's state by its id (superseded ones included)."""
+        return json.loads(native(self._started().checkpoint_state, checkpoint_id))
+
+    @property
+    def started(self) -> bool:
+        """True once the workflow's execution exists (reads never start one)."""
+        return self._native is not None
+
     def checkpoints(self) -> List[Dict[str, Any]]:
         """The execution's checkpoints, superseded ones included."""
         return json.loads(native(self._started().checkpoints_json))

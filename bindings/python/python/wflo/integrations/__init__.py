@@ -87,9 +87,29 @@ def _is_crew(target: Any) -> bool:
 def _is_autogen(target: Any) -> bool:
     if not _loaded("autogen_agentchat"):
         return False
-    from autogen_agentchat.base import TaskRunner
+    # TaskRunner is a plain (not runtime-checkable) Protocol: check its two real bases.
+    from autogen_agentchat.base import ChatAgent, Team
 
-    return isinstance(target, TaskRunner)
+    return isinstance(target, (ChatAgent, Team))
+
+
+_hooked = False
+
+
+def install_hooks() -> None:
+    """Installs the process-wide hooks of frameworks already imported — today LangChain's
+    configure hook, which meters LangChain calls made anywhere inside a workflow without
+    passing callbacks. Called whenever code enters a workflow; cheap once done."""
+    global _hooked
+    if not _hooked and _loaded("langchain_core"):
+        _hooked = True
+        try:
+            from . import langchain  # noqa: F401  (registers the hook on import)
+        except ImportError as e:  # never break the workflow itself over it
+            import warnings
+
+            warnings.warn(f"wflo cannot install its LangChain handler, so LangChain calls are not metered: {e}",
+                          RuntimeWarning)
 
 
 def runner_for(target: Any) -> Runner:

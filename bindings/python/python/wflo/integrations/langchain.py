@@ -1,0 +1,380 @@
+"""wflo for LangChain (and LangGraph, whose nodes call LangChain models): a callback handler
+that reserves a model call's worst case BEFORE its request is sent, settles it from the
+provider's usage after, and releases it when the call fails.
+
+LangChain rethrows a handler's error only when the handler sets ``raise_error``, and under
+sync ``invoke`` an async handler's error is lost (the request is sent anyway) — so the handler
+is SYNC: a :class:`BudgetExceededError` raised from ``on_chat_model_start`` rejects ``invoke``,
+``ainvoke``, ``stream`` and ``astream`` before any HTTP request is made.
+
+Importing this module also installs the handler process-wide through LangChain's configure
+hook, so LangChain calls made inside any wflo workflow (``execute``, ``step``) are metered
+without passing callbacks — and only once when the handler is also passed by hand.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Dict, List, Mapping, Optional
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
+from langchain_core.tracers.context import register_configure_hook
+
+from ..context import current_frame
+from ..errors import InvalidArgumentError, invalid
+from ..instrument.common import UNMETERED
+from ..reservation import Reservation, Stream
+from ..types import CallRequest
+from ..usage import text_of
+from ..workflow import WfloWorkflow, current_reserve
+from . import Runner
+
+__all__ = ["RUNNER", "WfloCallbackHandler", "chat_message"]
+
+_ROLES = {"human": "user", "ai": "assistant", "system": "system", "developer": "developer", "tool": "tool",
+          "function": "function"}
+
+
+class _Sending:
+    """Truthy while LangChain is about to send a metered run's request. Stored in
+    ``wflo.instrument``'s UNMETERED ContextVar, it leaves that SDK call to the handler (one call
+    is never charged twice). A shared object rather than a value to restore: LangChain ends a
+    run from other contexts (tasks of its own), and every copy sees the flag drop."""
+
+    __slots__ = ("active",)
+
+    def __init__(self) -> None:
+        self.active = True
+
+    def __bool__(self) -> bool:
+        return self.active
+
+
+class _Run:
+    """A metered run: its reservation, the batch it belongs to (the invocation params object
+    LangChain passes for every prompt of one call; None for a single prompt) and whether its
+    response started streaming (then the provider bills it, even if it is cut)."""
+
+    __slots__ = ("reservation", "batch", "sending", "streamed")
+
+    def __init__(self, reservation: Reservation, batch: Optional[object], sending: Optional[_Sending]) -> None:
+        self.reservation, self.batch, self.sending = reservation, batch, sending
+        self.streamed = False
+
+    def sent(self) -> None:
+        if self.sending is not None:
+            self.sending.active = False
+
+
+# Reservations by LangChain run id, shared by every handler in the process: a run is reserved
+# once and settled once even when two wflo handlers see it. LangChain may call the handler
+# from several threads at once (graph nodes, executors), hence the lock.
+_runs: Dict[UUID, _Run] = {}
+_runs_lock = threading.Lock()
+
+
+def chat_message(m: Any) -> Dict[str, Any]:
+    """A LangChain message as the ``{role, content, …}`` dict wflo counts."""
+    if isinstance(m, str):
+        return {"role": "user", "content": m}
+    kind = str(getattr(m, "type", "") or "")
+    if kind.endswith("MessageChunk"):  # "AIMessageChunk" → "ai"
+        kind = kind[: -len("MessageChunk")].lower()
+    role = str(getattr(m, "role", None) or "user") if kind in ("chat", "generic") else _ROLES.get(kind, "user")
+    out: Dict[str, Any] = {"role": role, "content": getattr(m, "content", "") or ""}
+    name = getattr(m, "name", None)
+    if isinstance(name, str) and name:
+        out["name"] = name
+    calls = getattr(m, "tool_calls", None)
+    if calls:
+        # Billed as the function calls the provider is sent: a name and JSON arguments.
+        out["tool_calls"] = [{"id": c.get("id"), "type": "function",
+                              "function": {"name": c.get("name"), "arguments": _json(c.get("args", {}))}}
+                             for c in calls]
+    call_id = getattr(m, "tool_call_id", None)
+    if isinstance(call_id, str):
+        out["tool_call_id"] = call_id
+    return out
+
+
+def _json(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _text(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and value else None
+
+
+def _positive(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _model_of(params: Mapping[str, Any], metadata: Mapping[str, Any]) -> Optional[str]:
+    """The model a call is for: what the request sends, else what LangSmith metadata says."""
+    for value in (params.get("model"), params.get("model_name"), metadata.get("ls_model_name"),
+                  params.get("model_id")):
+        if _text(value):
+            return value
+    return None
+
+
+def _max_tokens_of(params: Mapping[str, Any], metadata: Mapping[str, Any]) -> Optional[int]:
+    """The request's output cap, or None (the reservation then assumes the model's maximum)."""
+    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens", "max_tokens_to_sample", "num_predict"):
+        found = _positive(params.get(key))
+        if found:
+            return found
+    return _positive(metadata.get("ls_max_tokens"))
+
+
+def _usage_metadata(response: Any) -> Optional[dict]:
+    """The usage_metadata of the first generation that has one (every choice of one request
+    carries the same usage)."""
+    for generations in getattr(response, "generations", None) or []:
+        for g in generations or []:
+            usage = getattr(getattr(g, "message", None), "usage_metadata", None)
+            if usage and ("input_tokens" in usage or "output_tokens" in usage):
+                return dict(usage)
+    return None
+
+
+def _output_text(response: Any) -> str:
+    """What a (possibly partial) response generated, to estimate output without usage: the
+    text and the tool calls' arguments."""
+    parts: List[str] = []
+    for generations in getattr(response, "generations", None) or []:
+        for g in generations or []:
+            message = getattr(g, "message", None)
+            if message is None:
+                parts.append(getattr(g, "text", "") or "")
+                continue
+            parts.append(text_of(message) if getattr(message, "content", None) else "")
+            for call in getattr(message, "tool_calls", None) or []:
+                parts.append(str(call.get("name") or "") + _json(call.get("args", {})))
+    return "".join(parts)
+
+
+def _estimate(reservation: Reservation, text: str, status: str = "ok") -> None:
+    """Settles without the provider's usage: output counted from ``text`` with the tokenizer
+    and flagged estimated (never free)."""
+    stream = Stream("openai_chat")
+    stream.push({"choices": [{"delta": {"content": text}}]})
+    reservation.settle_stream(stream, status)
+
+
+class WfloCallbackHandler(BaseCallbackHandler):
+    """Budgets every LangChain model call of a wflo workflow.
+
+    ``workflow``: the workflow calls are metered on (default: the one the call runs in —
+    ``workflow.execute(…)``, ``workflow.step(…)`` — and outside any, the handler does
+    nothing). ``model``: the model to price calls with when LangChain does not say which.
+    """
+
+    raise_error = True
+    # Inline: a batch's prompts are reserved one after the other (so a refusal can give back
+    # the ones already held), and streamed tokens cost no thread hop. The work is a token
+    # count and an in-memory reservation.
+    run_inline = True
+    ignore_chain = True
+    ignore_agent = True
+    ignore_retriever = True
+    ignore_retry = True
+    ignore_custom_event = True
+
+    def __init__(self, workflow: Optional[WfloWorkflow] = None, *, model: Optional[str] = None) -> None:
+        if workflow is not None and not isinstance(workflow, WfloWorkflow):
+            raise invalid("WfloCallbackHandler: workflow must be a wflo.WfloWorkflow")
+        if model is not None and not _text(model):
+            raise invalid("WfloCallbackHandler: model must be a non-empty string")
+        self.workflow = workflow
+        self.model = model
+        # The workflow `execute` runs, for calls whose context lost it (a bare thread).
+        self._fallback: Optional[WfloWorkflow] = None
+
+    # -- the call starts: reserve ------------------------------------------------------------
+
+    def on_chat_model_start(self, serialized: Any, messages: List[List[Any]], *, run_id: UUID,
+                            metadata: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+        def count(engine: Any, model: str, params: Mapping[str, Any]) -> Any:
+            chat = [chat_message(m) for prompt in messages for m in prompt]
+            tools = params.get("tools") or params.get("functions")
+            if tools:  # tool definitions are prompt tokens too (counted as JSON: estimated)
+                chat.append({"role": "system", "tools": tools})
+            return engine.count_chat_tokens(model, chat)
+
+        self._start(run_id, metadata, kwargs, count)
+
+    def on_llm_start(self, serialized: Any, prompts: List[str], *, run_id: UUID,
+                     metadata: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+        self._start(run_id, metadata, kwargs,
+                    lambda engine, model, _params: engine.count_tokens(model, "".join(map(str, prompts))))
+
+    def _start(self, run_id: UUID, metadata: Optional[Dict[str, Any]], kwargs: Dict[str, Any], count: Any) -> None:
+        with _runs_lock:
+            if run_id in _runs:
+                return  # another wflo handler holds this run
+        params = kwargs.get("invocation_params") or {}
+        meta = metadata or {}
+        frame = current_frame()
+        workflow = self.workflow or (frame.workflow if frame is not None else self._fallback)
+        if workflow is None:
+            return
+        model = _model_of(params, meta) or self.model
+        if model is None:
+            raise invalid("wflo cannot tell which model this LangChain call uses (no invocation_params model nor "
+                          "ls_model_name metadata): pass WfloCallbackHandler(model=...)")
+        tokens = count(workflow.engine, model, params)
+        request = CallRequest(model=model, provider=_text(meta.get("ls_provider")), input_tokens=tokens.tokens,
+                              input_estimated=tokens.estimated, max_output_tokens=_max_tokens_of(params, meta),
+                              stream=params.get("stream") is True)
+        batch = params if (kwargs.get("batch_size") or 1) > 1 else None
+        try:
+            if self.workflow is None and frame is not None:
+                reservation = current_reserve(request)  # charged to the running step
+            else:
+                reservation = workflow.reserve(request)
+        except BaseException:
+            if batch is not None:
+                _abandon(batch)
+            raise
+        sending = None
+        if not UNMETERED.get():  # (already set: an enclosing `with wflo.instrument.unmetered()`)
+            sending = _Sending()
+            UNMETERED.set(sending)
+        with _runs_lock:
+            _runs[run_id] = _Run(reservation, batch, sending)
+
+    # -- the call ends: settle or release ----------------------------------------------------
+
+    def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+        run = _runs.get(run_id)  # (a dict read is atomic; this runs for every streamed token)
+        if run is not None and not run.streamed:
+            run.streamed = True
+            run.sent()  # the request went out: SDK calls made from here on are others'
+
+    def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        run = _take(run_id)
+        if run is None or run.reservation.ended:
+            return
+        _settle(run.reservation, response)
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        run = _take(run_id)
+        if run is None or run.reservation.ended:
+            return
+        response = kwargs.get("response")
+        if _usage_metadata(response) is not None:
+            _settle(run.reservation, response)  # a stream cut after its usage came
+            return
+        # Cancelled, interrupted, or a stream its consumer left: "aborted"; an exception: "error".
+        status = "error" if isinstance(error, Exception) else "aborted"
+        partial = _output_text(response)
+        if partial or run.streamed:
+            # A stream cut midway: the provider billed the prompt and what it streamed
+            # (estimated from the text, flagged).
+            _estimate(run.reservation, partial, status)
+        else:  # the call failed before the provider produced anything (an HTTP error)
+            run.reservation.release(status, f"{type(error).__name__}: {error}"[:500])
+
+
+def _take(run_id: UUID) -> Optional[_Run]:
+    with _runs_lock:
+        run = _runs.pop(run_id, None)
+    if run is not None:
+        run.sent()
+    return run
+
+
+def _abandon(batch: object) -> None:
+    """One prompt of a batch was refused, so the model call is abandoned as a whole: give back
+    the prompts already reserved (LangChain never ends their runs)."""
+    with _runs_lock:
+        held = [run_id for run_id, run in _runs.items() if run.batch is batch]
+        runs = [_runs.pop(run_id) for run_id in held]
+    for run in runs:
+        run.sent()
+        if not run.reservation.ended:
+            run.reservation.release("aborted", "another prompt of the batch was refused")
+
+
+def _settle(reservation: Reservation, response: Any) -> None:
+    """The provider's usage: usage_metadata, else llm_output's token_usage, else an estimate."""
+    usage = _usage_metadata(response)
+    if usage is not None:
+        try:
+            reservation.settle_json("langchain", {"usage_metadata": usage})
+            return
+        except InvalidArgumentError:
+            pass  # malformed: try the next source
+    token_usage = (getattr(response, "llm_output", None) or {}).get("token_usage")
+    if isinstance(token_usage, dict) and token_usage:
+        try:
+            reservation.settle_json("auto", {"usage": token_usage})
+            return
+        except InvalidArgumentError:
+            pass
+    _estimate(reservation, _output_text(response))
+
+
+# -- installed process-wide -------------------------------------------------------------------
+
+
+class _InWorkflow:
+    """What LangChain's configure hook reads (it only calls ``get()``, as on a ContextVar):
+    wflo's handler while the calling code runs in a workflow, else None. The workflow itself
+    travels in wflo's own ContextVar, so threads and tasks see what they inherited."""
+
+    def __init__(self, handler: WfloCallbackHandler) -> None:
+        self._handler = handler
+
+    def get(self, default: Any = None) -> Any:
+        return self._handler if current_frame() is not None else default
+
+
+_HOOK_HANDLER = WfloCallbackHandler()
+# handle_class: LangChain adds the hook's handler only when no WfloCallbackHandler is attached
+# already, so a handler passed by hand is not doubled.
+register_configure_hook(_InWorkflow(_HOOK_HANDLER), True, WfloCallbackHandler)  # type: ignore[arg-type]
+
+
+# -- execute(graph, inputs) -------------------------------------------------------------------
+
+
+def _with_handler(config: Optional[Mapping[str, Any]], workflow: WfloWorkflow) -> Dict[str, Any]:
+    """``config`` with a wflo handler among its callbacks (unless one is there already)."""
+    if config is not None and not isinstance(config, Mapping):
+        raise invalid("config must be a dict (a LangChain RunnableConfig)")
+    out = dict(config or {})
+    handler = WfloCallbackHandler()
+    handler._fallback = workflow
+    callbacks = out.get("callbacks")
+    if callbacks is None:
+        out["callbacks"] = [handler]
+    elif isinstance(callbacks, BaseCallbackManager):
+        if not any(isinstance(h, WfloCallbackHandler) for h in callbacks.handlers):
+            manager = callbacks.copy()
+            manager.add_handler(handler, inherit=True)
+            out["callbacks"] = manager
+    else:
+        listed = list(callbacks)
+        if not any(isinstance(h, WfloCallbackHandler) for h in listed):
+            listed.append(handler)
+        out["callbacks"] = listed
+    return out
+
+
+class _LangChainRunner(Runner):
+    """A LangChain runnable or LangGraph compiled graph: ``ainvoke``/``invoke(inputs, config)``
+    with wflo's handler added to the config's callbacks."""
+
+    name = "langchain"
+
+    async def run_async(self, workflow: Any, target: Any, inputs: Any, config: Optional[dict]) -> Any:
+        return await target.ainvoke(inputs, _with_handler(config, workflow))
+
+    def run_sync(self, workflow: Any, target: Any, inputs: Any, config: Optional[dict]) -> Any:
+        return target.invoke(inputs, _with_handler(config, workflow))
+
+
+RUNNER = _LangChainRunner()
