@@ -11,7 +11,7 @@ const DEFAULT_REPLY_TOKENS: u64 = 24;
 
 const WORDS: [&str; 16] = [
     "The", " mock", " model", " answers", " every", " request", " with", " text", " whose",
-    " tokens", " wflo", " counts", " exactly", ",", " and", ".",
+    " tokens", " it", " counts", " exactly", ",", " and", ".",
 ];
 
 /// A reply and its usage.
@@ -35,24 +35,20 @@ pub struct Reply {
     pub truncated: bool,
 }
 
-/// Text of about `tokens` tokens, in pieces of a few words.
+/// Text of about `tokens` tokens (each word is about one token), in pieces of a few words.
 fn text_of(model: &str, tokens: u64) -> (String, Vec<String>) {
-    let mut text = String::new();
-    let mut pieces = Vec::new();
-    let mut piece = String::new();
-    let mut i = 0;
-    while tokens::count_text(model, &text).tokens < tokens {
-        let word = WORDS[i % WORDS.len()];
-        text.push_str(word);
-        piece.push_str(word);
-        if i % 3 == 2 {
-            pieces.push(std::mem::take(&mut piece));
+    let mut words: Vec<&str> = Vec::new();
+    // Add as many words as tokens are missing, then count again: a few counts, not one per
+    // word (counting after every word made long replies quadratic).
+    let mut counted = 0;
+    while counted < tokens {
+        for _ in counted..tokens {
+            words.push(WORDS[words.len() % WORDS.len()]);
         }
-        i += 1;
+        counted = tokens::count_text(model, &words.concat()).tokens;
     }
-    if !piece.is_empty() {
-        pieces.push(piece);
-    }
+    let text = words.concat();
+    let pieces = words.chunks(3).map(|c| c.concat()).collect();
     (text, pieces)
 }
 
