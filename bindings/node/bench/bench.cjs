@@ -7,7 +7,7 @@
 //   node bench/bench.cjs --json tracked N          {"calls", "ns_per_call"}
 //   node bench/bench.cjs --json cost N             {"calls", "ns_per_call"} (gpt-4o, 1,000 in + 200 out)
 //   node bench/bench.cjs --json tokens NAME FILE   {"o200k_base": {"tokens", "mb_s"}, "cl100k_base": …}
-//   node bench/bench.cjs --json import NAME        {"import_ms"}
+//   node bench/bench.cjs --json import NAME        {"import_ms", "peak_rss_mib"}
 // NAME: wflo, js-tiktoken or gpt-tokenizer. The comparison packages load from
 // WFLO_BENCH_NODE_MODULES (a throwaway npm project) when set, else from this package's
 // devDependencies; the wflo addon from WFLO_NODE_ADDON when set (a release build).
@@ -90,7 +90,10 @@ async function json(mode, args) {
   if (mode === 'import') {
     const t = process.hrtime.bigint();
     load(args[0]);
-    return { import_ms: Number(process.hrtime.bigint() - t) / 1e6 };
+    const ms = Number(process.hrtime.bigint() - t) / 1e6;
+    // VmHWM: this process's own peak (maxRSS from getrusage counts the parent's memory).
+    const hwm = /VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return { import_ms: ms, peak_rss_mib: hwm ? Number(hwm[1]) / 1024 : null };
   }
   if (mode === 'tokens') return countOnce(args[0], fs.readFileSync(args[1], 'utf8'));
   const wflo = load('wflo');

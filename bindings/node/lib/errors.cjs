@@ -2,12 +2,25 @@
 // The engine's errors as JavaScript classes with a stable `code`. Native errors cross as
 // "wflo:" + JSON; `fromNative` maps them here, once.
 
+// An SDK's stream helpers (openai's ChatCompletionStream, anthropic's MessageStream) re-wrap
+// any error that is not their own, so the integrations hand a wflo error to them as a subclass
+// of the SDK's error class that *stands for* the wflo class (integrations/common.cjs). This
+// brand keeps `instanceof BudgetExceededError` true for it.
+const standsFor = Symbol.for('wflo.standsFor');
+const plainHasInstance = Function.prototype[Symbol.hasInstance];
+
 class WfloError extends Error {
   constructor(message, code = 'INTERNAL', details = {}) {
     super(message);
     this.name = new.target.name;
     this.code = code;
     this.details = details;
+  }
+
+  static [Symbol.hasInstance](x) {
+    if (plainHasInstance.call(this, x)) return true;
+    const cls = x !== null && typeof x === 'object' ? x[standsFor] : undefined;
+    return typeof cls === 'function' && (cls === this || plainHasInstance.call(this, cls.prototype));
   }
 }
 class InvalidArgumentError extends WfloError {}
@@ -98,6 +111,7 @@ function invalid(message) {
 }
 
 module.exports = {
+  standsFor,
   WfloError, InvalidArgumentError, UnknownModelError, BudgetExceededError, NotFoundError,
   ConflictError, StorageError, ClosedError, InternalError, fromNative, native, nativeAsync, invalid,
 };

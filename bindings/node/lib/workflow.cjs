@@ -226,6 +226,21 @@ function currentWorkflow() {
   return frame ? frame.workflow : null;
 }
 
+/** The generated text of a result (for estimating its output when no usage came back). */
+function textOf(result) {
+  if (typeof result === 'string') return result;
+  if (!result || typeof result !== 'object') return '';
+  const parts = (blocks) => blocks.map((b) => (typeof b === 'string' ? b : b?.text ?? '')).join('');
+  if (typeof result.content === 'string') return result.content; // LangChain message
+  if (Array.isArray(result.content)) return parts(result.content); // Anthropic content blocks
+  if (Array.isArray(result.choices)) { // OpenAI chat: every choice is billed
+    return result.choices.map((c) => c?.message?.content ?? c?.text ?? '').join('');
+  }
+  if (typeof result.output_text === 'string') return result.output_text; // OpenAI responses
+  if (typeof result.text === 'string') return result.text; // AI SDK result
+  return JSON.stringify(result);
+}
+
 /**
  * Settles a reservation from a call's result: an OpenAI or Anthropic response, a LangChain
  * message (usage_metadata), a Vercel AI SDK result, or anything with `usage`. Without usage,
@@ -240,7 +255,7 @@ function settleFromResult(reservation, result, format = 'auto') {
       if (!(e instanceof errors.InvalidArgumentError)) throw e;
     }
   }
-  const text = typeof result === 'string' ? result : result?.content ?? result?.text ?? '';
+  const text = textOf(result);
   const stream = new NativeStream('openai_chat');
   stream.push(JSON.stringify({ choices: [{ delta: { content: typeof text === 'string' ? text : JSON.stringify(text) } }] }));
   return reservation.settleStream(stream, 'ok');
