@@ -24,6 +24,24 @@ from ..types import CallRequest
 UNMETERED: contextvars.ContextVar[Any] = contextvars.ContextVar("wflo_unmetered", default=False)
 
 
+class Sending:
+    """Truthy while a framework integration that metered a call itself is about to send its
+    request. Stored in UNMETERED, it leaves that SDK call to the integration (one call is never
+    charged twice). A shared object rather than a value to restore: frameworks end a call from
+    other contexts and threads, and every copy of the context sees the flag drop."""
+
+    __slots__ = ("active",)
+
+    def __init__(self) -> None:
+        self.active = True
+
+    def __bool__(self) -> bool:
+        return self.active
+
+    def sent(self) -> None:
+        self.active = False
+
+
 @contextmanager
 def unmetered() -> Iterator[None]:
     """SDK calls made in the block are not metered by ``instrument()``: for code that meters

@@ -23,7 +23,7 @@ from langchain_core.tracers.context import register_configure_hook
 
 from ..context import current_frame
 from ..errors import InvalidArgumentError, invalid
-from ..instrument.common import UNMETERED
+from ..instrument.common import UNMETERED, Sending
 from ..reservation import Reservation, Stream
 from ..types import CallRequest
 from ..usage import text_of
@@ -36,21 +36,6 @@ _ROLES = {"human": "user", "ai": "assistant", "system": "system", "developer": "
           "function": "function"}
 
 
-class _Sending:
-    """Truthy while LangChain is about to send a metered run's request. Stored in
-    ``wflo.instrument``'s UNMETERED ContextVar, it leaves that SDK call to the handler (one call
-    is never charged twice). A shared object rather than a value to restore: LangChain ends a
-    run from other contexts (tasks of its own), and every copy sees the flag drop."""
-
-    __slots__ = ("active",)
-
-    def __init__(self) -> None:
-        self.active = True
-
-    def __bool__(self) -> bool:
-        return self.active
-
-
 class _Run:
     """A metered run: its reservation, the batch it belongs to (the invocation params object
     LangChain passes for every prompt of one call; None for a single prompt) and whether its
@@ -58,7 +43,7 @@ class _Run:
 
     __slots__ = ("reservation", "batch", "sending", "streamed")
 
-    def __init__(self, reservation: Reservation, batch: Optional[object], sending: Optional[_Sending]) -> None:
+    def __init__(self, reservation: Reservation, batch: Optional[object], sending: Optional[Sending]) -> None:
         self.reservation, self.batch, self.sending = reservation, batch, sending
         self.streamed = False
 
@@ -240,7 +225,7 @@ class WfloCallbackHandler(BaseCallbackHandler):
             raise
         sending = None
         if not UNMETERED.get():  # (already set: an enclosing `with wflo.instrument.unmetered()`)
-            sending = _Sending()
+            sending = Sending()
             UNMETERED.set(sending)
         with _runs_lock:
             _runs[run_id] = _Run(reservation, batch, sending)

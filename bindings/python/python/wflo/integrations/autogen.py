@@ -1,0 +1,330 @@
+"""AutoGen (``autogen-agentchat`` / ``autogen-ext``): budget every call an agent team makes.
+
+AutoGen agents talk to models only through a ``ChatCompletionClient``, so that is where wflo
+sits: :class:`WfloChatCompletionClient` wraps the client the agents are given, reserves each
+call's worst case BEFORE ``create`` / ``create_stream`` reaches the inner client (a refusal
+raises :class:`~wflo.BudgetExceededError` and no request is sent) and settles it from the
+``CreateResult.usage`` that comes back.
+
+    client = WfloChatCompletionClient(OpenAIChatCompletionClient(model="gpt-4o-mini"))
+    team = RoundRobinGroupChat([AssistantAgent("a", model_client=client), ...])
+    result = await workflow.execute(team, "the task")
+
+Teams run agents on their own runtime and turn an agent's exception into a ``RuntimeError``
+holding only its text; :data:`RUNNER` (what ``execute`` uses for a team or agent) gives the
+caller the wflo error itself.
+"""
+from __future__ import annotations
+
+import contextvars
+import json
+from contextlib import contextmanager
+from typing import Any, AsyncGenerator, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+
+from autogen_core import Component, ComponentModel, Image
+from autogen_core.models import (
+    ChatCompletionClient,
+    CreateResult,
+    FunctionExecutionResultMessage,
+    LLMMessage,
+    ModelCapabilities,  # type: ignore[attr-defined]
+    ModelInfo,
+    RequestUsage,
+    SystemMessage,
+)
+from pydantic import BaseModel
+
+from ..context import current_frame, use
+from ..errors import WfloError, invalid
+from ..reservation import Reservation, Stream
+from ..types import CallRequest, Usage
+from . import Runner, _run_coroutine
+
+# What an image in a prompt is reserved as: a 1024x1024 image at high detail on gpt-4o-class
+# models. Only the reservation uses it; the call is settled from the provider's usage.
+_IMAGE_TOKENS = 765
+
+
+class _Run:
+    """One ``execute`` of a team or agent: the wflo error that refused one of its calls."""
+
+    __slots__ = ("error",)
+
+    def __init__(self) -> None:
+        self.error: Optional[BaseException] = None
+
+
+# The run in progress. Agent handlers run in tasks the team's runtime starts inside ``run``,
+# so they inherit it (and the workflow's frame) from the caller's context.
+_run: contextvars.ContextVar[Optional[_Run]] = contextvars.ContextVar("wflo_autogen_run", default=None)
+
+
+class WfloChatCompletionClientConfig(BaseModel):
+    inner: ComponentModel
+    model: Optional[str] = None
+    provider: Optional[str] = None
+
+
+class WfloChatCompletionClient(ChatCompletionClient, Component[WfloChatCompletionClientConfig]):
+    """A ``ChatCompletionClient`` that budgets every call of ``inner`` in the running workflow.
+
+    ``model``: the name wflo prices the calls under (default: the inner client's configured
+    model). ``provider``: optional, helps resolve an ambiguous model name. Outside a workflow
+    calls pass straight through. Everything else (usage counters, token counting, model info,
+    ``close``) is the inner client's.
+    """
+
+    component_type = "model"
+    component_config_schema = WfloChatCompletionClientConfig
+    component_provider_override = "wflo.integrations.autogen.WfloChatCompletionClient"
+
+    def __init__(self, inner: ChatCompletionClient, *, model: Optional[str] = None,
+                 provider: Optional[str] = None) -> None:
+        if not isinstance(inner, ChatCompletionClient):
+            raise invalid("inner must be an autogen_core.models.ChatCompletionClient")
+        config = _config_of(inner)
+        self._inner = inner
+        self._model = model or config.get("model")
+        self._provider = provider
+        self._max_tokens = _max_tokens(config)
+        # OpenAI-family clients send a stream's usage only when asked; wflo asks unless the
+        # client or the caller already chose.
+        self._ask_stream_usage = _is_openai_client(inner) and "stream_options" not in config
+
+    @property
+    def inner(self) -> ChatCompletionClient:
+        return self._inner
+
+    # -- the metered calls -----------------------------------------------------------------
+
+    async def create(self, messages: Sequence[LLMMessage], *, tools: Sequence[Any] = [],
+                     tool_choice: Any = "auto", json_output: Optional[Any] = None,
+                     extra_create_args: Mapping[str, Any] = {}, cancellation_token: Optional[Any] = None,
+                     **kwargs: Any) -> CreateResult:
+        reservation = await self._reserve(messages, tools, extra_create_args, stream=False)
+        args = dict(tools=tools, tool_choice=tool_choice, json_output=json_output,
+                    extra_create_args=extra_create_args, cancellation_token=cancellation_token, **kwargs)
+        if reservation is None:
+            return await self._inner.create(messages, **args)
+        with reservation:  # an error or a cancellation releases it
+            with _unmetered():
+                result = await self._inner.create(messages, **args)
+            _settle(reservation, result, "")
+        return result
+
+    async def create_stream(self, messages: Sequence[LLMMessage], *, tools: Sequence[Any] = [],
+                            tool_choice: Any = "auto", json_output: Optional[Any] = None,
+                            extra_create_args: Mapping[str, Any] = {}, cancellation_token: Optional[Any] = None,
+                            **kwargs: Any) -> AsyncGenerator[Union[str, CreateResult], None]:
+        # The reservation is taken when the stream is first iterated: that is when the inner
+        # client sends the request.
+        reservation = await self._reserve(messages, tools, extra_create_args, stream=True)
+        if (reservation is not None and self._ask_stream_usage and "stream_options" not in extra_create_args
+                and "include_usage" not in kwargs):
+            extra_create_args = {**extra_create_args, "stream_options": {"include_usage": True}}
+        chunks = self._inner.create_stream(messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
+                                           extra_create_args=extra_create_args,
+                                           cancellation_token=cancellation_token, **kwargs)
+        if reservation is None:
+            async for item in chunks:
+                yield item
+            return
+        text: List[str] = []
+        status = "aborted"  # the consumer stopped early (or was cancelled)
+        try:
+            while True:
+                try:
+                    with _unmetered():
+                        item = await chunks.__anext__()
+                except StopAsyncIteration:
+                    status = "ok"
+                    break
+                if isinstance(item, CreateResult):
+                    _settle(reservation, item, "".join(text))
+                elif isinstance(item, str):
+                    text.append(item)
+                yield item
+        except Exception:
+            status = "error"
+            raise
+        finally:
+            if not reservation.ended:
+                _settle_text(reservation, "".join(text), status)
+            await chunks.aclose()
+
+    async def _reserve(self, messages: Sequence[LLMMessage], tools: Sequence[Any],
+                       extra_create_args: Mapping[str, Any], stream: bool) -> Optional[Reservation]:
+        frame = current_frame()
+        if frame is None:
+            return None
+        workflow = frame.workflow
+        try:
+            if not self._model:
+                raise invalid("WfloChatCompletionClient cannot tell the inner client's model: pass model=")
+            chat, images = _chat_messages(messages, tools)
+            count = workflow.engine.count_chat_tokens(self._model, chat)
+            max_tokens = _max_tokens(extra_create_args) or self._max_tokens
+            return await workflow.reserve_async(CallRequest(
+                model=self._model, provider=self._provider, input_tokens=count.tokens + images * _IMAGE_TOKENS,
+                input_estimated=True if images else count.estimated, max_output_tokens=max_tokens, stream=stream))
+        except WfloError as e:
+            run = _run.get()
+            if run is not None and run.error is None:
+                run.error = e
+            raise
+
+    # -- everything else is the inner client's ---------------------------------------------
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+    def actual_usage(self) -> RequestUsage:
+        return self._inner.actual_usage()
+
+    def total_usage(self) -> RequestUsage:
+        return self._inner.total_usage()
+
+    def count_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Any] = []) -> int:
+        return self._inner.count_tokens(messages, tools=tools)
+
+    def remaining_tokens(self, messages: Sequence[LLMMessage], *, tools: Sequence[Any] = []) -> int:
+        return self._inner.remaining_tokens(messages, tools=tools)
+
+    @property
+    def capabilities(self) -> ModelCapabilities:  # type: ignore[override]
+        return self._inner.capabilities
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return self._inner.model_info
+
+    def _to_config(self) -> WfloChatCompletionClientConfig:
+        return WfloChatCompletionClientConfig(inner=self._inner.dump_component(), model=self._model,
+                                              provider=self._provider)
+
+    @classmethod
+    def _from_config(cls, config: WfloChatCompletionClientConfig) -> "WfloChatCompletionClient":
+        return cls(ChatCompletionClient.load_component(config.inner), model=config.model, provider=config.provider)
+
+
+@contextmanager
+def _unmetered() -> Iterator[None]:
+    """Hides the workflow from the code under the inner client for one call: this wrapper
+    already budgets the call, so an instrumented SDK underneath must not budget it twice."""
+    with use(None):  # type: ignore[arg-type]
+        yield
+
+
+def _settle(reservation: Reservation, result: CreateResult, streamed: str) -> None:
+    """Books a CreateResult: its usage (prompt and completion tokens are all AutoGen keeps), or,
+    when the provider reported none (a stream without usage), the output estimated from the text."""
+    if result.cached:
+        reservation.release("aborted", "served from the client's cache: no request was made")
+        return
+    usage = result.usage
+    if usage is not None and (usage.prompt_tokens or usage.completion_tokens):
+        reservation.settle(Usage(input=int(usage.prompt_tokens), output=int(usage.completion_tokens)))
+        return
+    _settle_text(reservation, streamed or _text(result), "ok")
+
+
+def _settle_text(reservation: Reservation, text: str, status: str) -> None:
+    stream = Stream("openai_chat")
+    if text:
+        stream.push({"choices": [{"delta": {"content": text}}]})
+    reservation.settle_stream(stream, status)
+
+
+def _text(result: CreateResult) -> str:
+    content = result.content
+    if isinstance(content, str):
+        return content
+    return json.dumps([{"name": c.name, "arguments": c.arguments} for c in content])
+
+
+def _chat_messages(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> "tuple[list, int]":
+    """The prompt as OpenAI-style chat messages for counting, and how many images it holds."""
+    chat: List[Dict[str, str]] = []
+    images = 0
+    for m in messages:
+        content = m.content
+        if isinstance(m, SystemMessage):
+            chat.append({"role": "system", "content": content})
+        elif isinstance(m, FunctionExecutionResultMessage):
+            chat.extend({"role": "tool", "content": r.content} for r in content)
+        elif isinstance(content, str):
+            chat.append({"role": "assistant" if m.type == "AssistantMessage" else "user", "content": content})
+        else:
+            parts = []
+            for part in content:
+                if isinstance(part, str):
+                    parts.append(part)
+                elif isinstance(part, Image):
+                    images += 1
+                else:  # a FunctionCall the assistant made
+                    parts.append(f"{part.name}({part.arguments})")
+            chat.append({"role": "assistant" if m.type == "AssistantMessage" else "user", "content": "\n".join(parts)})
+        thought = getattr(m, "thought", None)
+        if thought:
+            chat.append({"role": "assistant", "content": thought})
+    if tools:
+        schemas = [t if isinstance(t, dict) else t.schema for t in tools]
+        chat.append({"role": "system", "content": json.dumps(schemas, default=str)})
+    return chat, images
+
+
+def _config_of(client: ChatCompletionClient) -> Dict[str, Any]:
+    """The inner client's component config (model, max_tokens…), or {} when it has none."""
+    try:
+        config = client.dump_component().config
+    except Exception:  # a client that cannot be serialised: the caller passes model=
+        return {}
+    return dict(config) if isinstance(config, Mapping) else {}
+
+
+def _max_tokens(args: Mapping[str, Any]) -> Optional[int]:
+    for key in ("max_completion_tokens", "max_tokens"):
+        value = args.get(key)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _is_openai_client(client: ChatCompletionClient) -> bool:
+    try:
+        from autogen_ext.models.openai import BaseOpenAIChatCompletionClient
+    except ImportError:
+        return False
+    return isinstance(client, BaseOpenAIChatCompletionClient)
+
+
+class AutoGenRunner(Runner):
+    """Runs an AutoGen team or agent (an ``autogen_agentchat.base.TaskRunner``):
+    ``await target.run(task=inputs, **config)``.
+
+    A wflo error that refused a call inside the team reaches the caller as itself (teams would
+    otherwise raise a ``RuntimeError`` holding its text), even if the team carried on.
+    """
+
+    name = "autogen"
+
+    async def run_async(self, workflow: Any, target: Any, inputs: Any, config: Optional[dict]) -> Any:
+        run = _Run()
+        token = _run.set(run)
+        try:
+            result = await target.run(task=inputs, **(config or {}))
+        except BaseException as e:
+            if run.error is not None and run.error is not e:
+                raise run.error from e
+            raise
+        finally:
+            _run.reset(token)
+        if run.error is not None:
+            raise run.error
+        return result
+
+    def run_sync(self, workflow: Any, target: Any, inputs: Any, config: Optional[dict]) -> Any:
+        return _run_coroutine(self.run_async(workflow, target, inputs, config))
+
+
+RUNNER = AutoGenRunner()
