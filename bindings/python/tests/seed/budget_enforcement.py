@@ -14,7 +14,7 @@ client = AsyncOpenAI()
 
 def requests_served():
     base = os.environ["OPENAI_BASE_URL"].split("/mock/")[0].removesuffix("/v1")
-    return json.load(urllib.request.urlopen(f"{base}/__mock/stats"))["total"]
+    return json.load(urllib.request.urlopen(f"{base}/__mock/stats")).get("total", 0)
 
 
 async def my_agent_workflow(inputs):
