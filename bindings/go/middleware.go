@@ -3,6 +3,7 @@ package wflo
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -21,6 +22,12 @@ type Next = func(*http.Request) (*http.Response, error)
 // and is never sent — and the response's usage is settled after (streams when they end;
 // include_usage is requested for OpenAI streams). Requests without an execution in their
 // context pass through untouched.
+//
+// A request that fails (an HTTP error status, a transport error, the client's timeout)
+// releases its reservation and is recorded as an "error" call that cost nothing; a stream
+// that fails mid-way is recorded as an "error" charged for what it streamed (estimated), one
+// the caller closes early as "aborted". openai-go calls the middleware once per attempt, so
+// each of its retries is reserved, sent and recorded on its own.
 //
 // It has the shape of openai-go's option.Middleware:
 //
@@ -221,11 +228,11 @@ func (m *meteredBody) Read(p []byte) (int, error) {
 		}
 		if err != nil {
 			if len(m.pending) == 0 {
-				m.finish(errors.Is(err, io.EOF))
+				m.finish(endOf(err))
 				return 0, err
 			}
 			if !errors.Is(err, io.EOF) {
-				m.finish(false)
+				m.finish(endOf(err))
 				return 0, err
 			}
 		}
@@ -235,19 +242,30 @@ func (m *meteredBody) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func (m *meteredBody) finish(complete bool) {
+// endOf is how a stream whose read returned err ended: "ok" at its end, "aborted" when the
+// caller cancelled it, "error" when the transport failed (a reset connection, a timeout) —
+// the statuses the Python and Node integrations record for the same ends.
+func endOf(err error) string {
+	switch {
+	case errors.Is(err, io.EOF):
+		return "ok"
+	case errors.Is(err, context.Canceled):
+		return "aborted"
+	}
+	return "error"
+}
+
+// finish settles the stream once, with what it streamed (estimated when its usage never came).
+func (m *meteredBody) finish(status string) {
 	m.once.Do(func() {
-		status := "ok"
-		if !complete {
-			status = "aborted"
-		}
 		_, _ = m.res.SettleStream(m.stream, status)
 		m.res.Close()
 		m.stream.Close()
 	})
 }
 
+// Close before the end: the caller stopped reading.
 func (m *meteredBody) Close() error {
-	m.finish(false)
+	m.finish("aborted")
 	return m.body.Close()
 }

@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
 	wflo "github.com/wflo-dev/wflo/bindings/go"
 )
 
@@ -72,15 +71,8 @@ func mockStats(t *testing.T) map[string]int {
 	return s
 }
 
-func client(directives string) *openai.Client {
-	base := mockURL + "/v1/"
-	if directives != "" {
-		base = mockURL + "/mock/" + directives + "/v1/"
-	}
-	c := openai.NewClient(option.WithBaseURL(base), option.WithAPIKey("mock"), option.WithMaxRetries(0),
-		option.WithMiddleware(wflo.Middleware()))
-	return &c
-}
+// client is a metered client of the mock, without retries; directives shape its answers.
+func client(directives string) *openai.Client { return clientWith(directives) }
 
 var question = openai.ChatCompletionNewParams{
 	Model:    "gpt-4o-mini",
@@ -164,14 +156,20 @@ func TestStreamsAskForUsageAndAreSettledWhenTheyEnd(t *testing.T) {
 }
 
 func TestAStreamCutBeforeItsUsageIsRecordedAsEstimated(t *testing.T) {
-	_, x, ctx := execution(t, 1)
+	e, x, ctx := execution(t, 1)
 	stream := client("cut=usage").Chat.Completions.NewStreaming(ctx, question)
 	for stream.Next() {
 	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err) // the stream ended cleanly, only without its usage
+	}
 	_ = stream.Close()
-	calls, _ := x.Calls()
-	if len(calls) != 1 || !calls[0].Estimated || !calls[0].UsageMissing || calls[0].CostNanos == 0 {
+	calls := balanced(t, x)
+	if len(calls) != 1 || calls[0].Status != "ok" || !calls[0].Estimated || !calls[0].UsageMissing || calls[0].CostNanos == 0 {
 		t.Fatalf("want an estimated, non-zero record: %+v", calls)
+	}
+	if want, _ := e.Cost("gpt-4o-mini", calls[0].Usage); calls[0].CostNanos != want {
+		t.Fatalf("cost %d, want %d for %+v", calls[0].CostNanos, want, calls[0].Usage)
 	}
 }
 

@@ -129,6 +129,8 @@ impl Reservation {
                 req.input_tokens, req.max_output_tokens
             )));
         }
+        crate::text::check("the model name", req.model)?;
+        crate::text::check("the provider", req.provider.unwrap_or(""))?;
         if req.max_output_tokens == Some(0) {
             return Err(Error::invalid("max_output_tokens must be at least 1"));
         }
@@ -377,7 +379,7 @@ impl Reservation {
             usage_missing: s.usage_missing,
             stream: self.stream,
             status: s.status.unwrap_or(CallStatus::Ok),
-            error: s.error,
+            error: s.error.map(crate::text::recordable),
             latency_ms: now.saturating_sub(self.started_at_ms),
             started_at_ms: self.started_at_ms,
             finished_at_ms: now,
@@ -506,6 +508,8 @@ pub(crate) fn record_unreserved(
     let exec = &scope.exec;
     exec.check_running()?;
     report.usage.validate()?;
+    crate::text::check("the model name", report.model)?;
+    crate::text::check("the provider", report.provider.unwrap_or(""))?;
     let engine = &exec.engine;
     let model = match engine.prices.resolve(report.model) {
         Ok(m) => Some(m),

@@ -63,6 +63,7 @@ impl ExecutionInner {
             }
             None => crate::ids::new_execution_id(),
         };
+        crate::text::check("an execution name", &options.name)?;
         let name = if options.name.trim().is_empty() {
             "workflow".to_owned()
         } else {
@@ -343,6 +344,7 @@ impl Execution {
         if name.trim().is_empty() {
             return Err(Error::invalid("checkpoint name must not be empty"));
         }
+        crate::text::check("a checkpoint name", name)?;
         let max = self.inner.engine.max_state_bytes;
         if state_json.len() > max {
             return Err(Error::invalid(format!(
@@ -381,6 +383,7 @@ impl Execution {
     /// money spent after the checkpoint stays spent.
     pub fn rollback_to_checkpoint(&self, name: &str) -> Result<String> {
         self.inner.engine.check_open()?;
+        crate::text::check("a checkpoint name", name)?;
         self.inner.persist()?;
         let spent = self
             .inner
@@ -518,6 +521,7 @@ impl Scope {
         if label.len() > 200 {
             return Err(Error::invalid("a scope label must be at most 200 bytes"));
         }
+        crate::text::check("a scope label", label)?;
         let ledger = &self.exec.engine.ledger;
         let mut st = self.exec.state.lock();
         if let Some((id, limit)) = st.scopes.get_mut(label) {

@@ -35,6 +35,7 @@ pub mod money;
 pub mod pricing;
 pub mod records;
 pub mod store;
+mod text;
 pub mod tokens;
 pub mod usage;
 

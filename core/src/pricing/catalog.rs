@@ -148,6 +148,12 @@ impl PriceCatalog {
             if name.is_empty() {
                 return Err(Error::invalid("a price override needs a non-empty 'name'"));
             }
+            // The name and provider end up in call records.
+            crate::text::check("a price override's name", name)?;
+            crate::text::check(
+                "a price override's provider",
+                entry.provider.as_deref().unwrap_or(""),
+            )?;
             let base = self.resolve(name).ok().map(|r| (*r.price).clone());
             let mut price = match base {
                 Some(mut base) => {

@@ -155,10 +155,36 @@ impl ModelPrice {
         picos_to_nanos_ceil(self.cost_picos(usage))
     }
 
+    /// The rates a reservation assumes: (prompt, output) per token. The prompt at the highest
+    /// rate any prompt token could be billed at (plain, cache read, and the cache write the
+    /// request asks for), the output at the higher of the output and reasoning rates — over
+    /// the base rates and EVERY tier a prompt of at most `prompt_upper` tokens reaches, not
+    /// only the tier of `prompt_upper` itself: an estimated count may be billed in a lower
+    /// tier than its margin reaches, and a lower tier may be the dearer one (user prices, and
+    /// a few entries of the built-in table).
+    fn reservation_rates(&self, prompt_upper: u64, cache: CacheWrite) -> (Picos, Picos) {
+        let reachable = self
+            .tiers
+            .iter()
+            .filter(|t| t.above < prompt_upper)
+            .map(|t| t.above + 1);
+        let (mut prompt, mut output) = (0, 0);
+        for billed in std::iter::once(0).chain(reachable) {
+            let r = self.rates_for_prompt(billed);
+            let write = match cache {
+                CacheWrite::None => 0,
+                CacheWrite::FiveMinutes => r.cache_write_5m,
+                CacheWrite::OneHour => r.cache_write_1h,
+            };
+            prompt = prompt.max(r.input).max(r.cache_read).max(write);
+            output = output.max(r.output).max(r.reasoning);
+        }
+        (prompt, output)
+    }
+
     /// The most a request can cost: every prompt token at the highest rate it could be billed
-    /// (the long-context tier its prompt reaches, the cache-write rate when it asks for
-    /// caching) and `output_cap` completion tokens at the higher of the output and reasoning
-    /// rates. `prompt_upper` must already include any estimation margin.
+    /// (see `reservation_rates`) and `output_cap` completion tokens at the highest output
+    /// rate. `prompt_upper` must already include any estimation margin.
     pub fn worst_case(
         &self,
         prompt_upper: u64,
@@ -170,13 +196,7 @@ impl ModelPrice {
                 "token counts are larger than any real request",
             ));
         }
-        let r = self.rates_for_prompt(prompt_upper);
-        let prompt_rate = match cache {
-            CacheWrite::None => r.input,
-            CacheWrite::FiveMinutes => r.input.max(r.cache_write_5m),
-            CacheWrite::OneHour => r.input.max(r.cache_write_1h),
-        };
-        let output_rate = r.output.max(r.reasoning);
+        let (prompt_rate, output_rate) = self.reservation_rates(prompt_upper, cache);
         picos_to_nanos_ceil(
             u128::from(prompt_upper) * u128::from(prompt_rate)
                 + u128::from(output_cap) * u128::from(output_rate),
@@ -195,18 +215,13 @@ impl ModelPrice {
         if prompt_only > available {
             return None;
         }
-        let r = self.rates_for_prompt(prompt_upper);
-        let output_rate = u128::from(r.output.max(r.reasoning));
+        let (prompt_rate, output_rate) = self.reservation_rates(prompt_upper, cache);
+        let output_rate = u128::from(output_rate);
         if output_rate == 0 {
             return Some(crate::usage::MAX_TOKENS);
         }
         // worst_case rounds the total up to a whole nano; solve in picos and check.
-        let prompt_picos = u128::from(prompt_upper)
-            * u128::from(match cache {
-                CacheWrite::None => r.input,
-                CacheWrite::FiveMinutes => r.input.max(r.cache_write_5m),
-                CacheWrite::OneHour => r.input.max(r.cache_write_1h),
-            });
+        let prompt_picos = u128::from(prompt_upper) * u128::from(prompt_rate);
         let budget_picos = u128::from(available) * 1000;
         let tokens = (budget_picos.saturating_sub(prompt_picos) / output_rate)
             .min(u128::from(crate::usage::MAX_TOKENS)) as u64;
@@ -244,5 +259,61 @@ impl ModelPrice {
             last = Some(tier.above);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn price(json: &str) -> ModelPrice {
+        serde_json::from_str(json).unwrap()
+    }
+
+    /// Found by fuzz/prices: a tier cheaper than the base rates (a user's price, or
+    /// gemini-2.0-flash-exp in the built-in table) shrank the reservation of a prompt counted
+    /// above the threshold, while the call was billed below it at the dearer base rates.
+    #[test]
+    fn a_cheaper_tier_does_not_shrink_the_reservation() {
+        let p = price(
+            r#"{"name":"m","provider":"","mode":"chat","input":100,"output":1000,
+                "tiers":[{"above":1000,"input":1,"output":1}]}"#,
+        );
+        let worst = p.worst_case(1500, 10, CacheWrite::None).unwrap();
+        let billed_below = Usage {
+            input: 900,
+            output: 10,
+            ..Usage::default()
+        };
+        assert!(p.cost(&billed_below).unwrap() <= worst);
+        let fit = p
+            .max_affordable_output(1500, CacheWrite::None, worst)
+            .unwrap();
+        assert!(p.worst_case(1500, fit, CacheWrite::None).unwrap() <= worst);
+    }
+
+    /// A cache read dearer than plain input (only a user's price can say so) is still covered.
+    #[test]
+    fn every_prompt_rate_is_covered() {
+        let p = price(
+            r#"{"name":"m","provider":"","mode":"chat","input":1,"output":1,"cache_read":7}"#,
+        );
+        let worst = p.worst_case(100, 0, CacheWrite::None).unwrap();
+        let cached = Usage {
+            cache_read: 100,
+            ..Usage::default()
+        };
+        assert!(p.cost(&cached).unwrap() <= worst);
+    }
+
+    /// Rising tiers, the built-in table's normal case, reserve exactly as before.
+    #[test]
+    fn rising_tiers_reserve_at_the_tier_of_the_prompt() {
+        let p = price(
+            r#"{"name":"m","provider":"","mode":"chat","input":1000,"output":2000,
+                "tiers":[{"above":100,"input":3000,"output":4000}]}"#,
+        );
+        assert_eq!(p.worst_case(50, 10, CacheWrite::None).unwrap(), 70);
+        assert_eq!(p.worst_case(150, 10, CacheWrite::None).unwrap(), 490);
     }
 }

@@ -20,7 +20,7 @@ mod writer;
 pub use memory::MemoryStore;
 pub use migrate::{Dialect, MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration, SCHEMA_VERSION};
 pub use period::Period;
-pub use postgres::PostgresStore;
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use state_codec::EncodedState;
 pub use url::{StoreUrl, default_sqlite_path, open_store, open_store_from_env};

@@ -30,6 +30,28 @@ use crate::usage::Usage;
 /// Serialises migrations of concurrent openers (an arbitrary constant: "wflo").
 const MIGRATION_LOCK: i64 = 0x77_66_6c_6f;
 
+/// How a PostgreSQL store connects.
+#[derive(Debug, Clone, Copy)]
+pub struct PostgresOptions {
+    /// How long an operation waits for a connection before `STORAGE`. While the server is
+    /// down every operation that needs it (a shared reservation, a checkpoint) waits this long
+    /// for it to come back — riding out a short restart — then fails closed.
+    pub acquire_timeout: Duration,
+    /// Connections kept per store (per process).
+    pub max_connections: u32,
+    pub writer: WriterOptions,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions {
+            acquire_timeout: Duration::from_secs(10),
+            max_connections: 8,
+            writer: WriterOptions::default(),
+        }
+    }
+}
+
 /// A PostgreSQL store. See the module documentation.
 pub struct PostgresStore {
     inner: Arc<Inner>,
@@ -43,12 +65,21 @@ struct Inner {
 }
 
 fn storage(e: sqlx::Error) -> Error {
-    if let sqlx::Error::Database(db) = &e {
-        match db.code().as_deref() {
+    match &e {
+        sqlx::Error::Database(db) => match db.code().as_deref() {
             Some("23505") => return Error::Conflict(format!("postgres: {}", db.message())),
             Some("23503") => return Error::NotFound(format!("postgres: {}", db.message())),
             _ => {}
+        },
+        // sqlx's own words ("pool timed out while waiting for an open connection") hide the
+        // usual cause: the server is down or unreachable (the pool retries refused connections
+        // until its timeout).
+        sqlx::Error::PoolTimedOut => {
+            return Error::Storage(format!(
+                "postgres: no connection to the server within the acquire timeout (is it down or unreachable, or every connection busy?): {e}"
+            ));
         }
+        _ => {}
     }
     Error::Storage(format!("postgres: {e}"))
 }
@@ -79,17 +110,26 @@ impl Inner {
 impl PostgresStore {
     /// Connects (`postgres://user:pass@host:port/db`), applying pending migrations.
     pub fn connect(url: &str) -> Result<PostgresStore> {
-        Self::connect_at_version(url, SCHEMA_VERSION, WriterOptions::default())
+        Self::connect_with(url, PostgresOptions::default())
+    }
+
+    /// [`PostgresStore::connect`] with options.
+    pub fn connect_with(url: &str, options: PostgresOptions) -> Result<PostgresStore> {
+        Self::connect_at_version(url, SCHEMA_VERSION, options)
     }
 
     /// Connects and migrates only up to `version` (for upgrade tests), without a writer for
     /// calls beyond that.
     pub fn create_at_version(url: &str, version: u32) -> Result<()> {
-        let store = Self::connect_at_version(url, version, WriterOptions::default())?;
+        let store = Self::connect_at_version(url, version, PostgresOptions::default())?;
         store.close()
     }
 
-    fn connect_at_version(url: &str, version: u32, writer: WriterOptions) -> Result<PostgresStore> {
+    fn connect_at_version(
+        url: &str,
+        version: u32,
+        options: PostgresOptions,
+    ) -> Result<PostgresStore> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("wflo-postgres")
@@ -107,8 +147,8 @@ impl PostgresStore {
                     let probe = sqlx::postgres::PgConnection::connect(&url_owned).await?;
                     let _ = probe.close().await;
                     PgPoolOptions::new()
-                        .max_connections(8)
-                        .acquire_timeout(Duration::from_secs(10))
+                        .max_connections(options.max_connections.max(1))
+                        .acquire_timeout(options.acquire_timeout)
                         .connect(&url_owned)
                         .await
                 }
@@ -125,13 +165,13 @@ impl PostgresStore {
         let sink_inner = inner.clone();
         let writer = CallWriter::start(
             "postgres",
-            writer,
+            options.writer,
             Box::new(move |batch| {
                 let pool = sink_inner.pool.clone();
                 let batch = batch.to_vec();
                 sink_inner.run(async move {
                     let mut tx = pool.begin().await.map_err(storage)?;
-                    insert_calls(&mut tx, &batch).await?;
+                    insert_calls(&mut tx, &batch, None).await?;
                     tx.commit().await.map_err(storage)
                 })
             }),
@@ -158,9 +198,20 @@ impl PostgresStore {
         F: FnOnce(Transaction<'static, Postgres>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<(Transaction<'static, Postgres>, T)>> + Send,
     {
+        self.write_tx_for(with_calls, None, f)
+    }
+
+    /// [`PostgresStore::write_tx`] for a transaction that also writes the row of execution
+    /// `owner`: it is locked together with the rows the waiting call records update.
+    fn write_tx_for<T, F, Fut>(&self, with_calls: bool, owner: Option<String>, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Transaction<'static, Postgres>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(Transaction<'static, Postgres>, T)>> + Send,
+    {
         self.check_open()?;
         let calls = if with_calls {
-            self.writer.take_all()?
+            self.writer.take_all()
         } else {
             Vec::new()
         };
@@ -168,7 +219,7 @@ impl PostgresStore {
         let batch = calls.clone();
         let result = self.inner.run(async move {
             let mut tx = pool.begin().await.map_err(storage)?;
-            insert_calls(&mut tx, &batch).await?;
+            insert_calls(&mut tx, &batch, owner.as_deref()).await?;
             let (tx, value) = f(tx).await?;
             tx.commit().await.map_err(storage)?;
             Ok(value)
@@ -281,10 +332,32 @@ fn bind_call<'q>(
 }
 
 /// Inserts calls and adds their cost and count to their executions (see the SQLite store).
-async fn insert_calls(tx: &mut Transaction<'static, Postgres>, calls: &[CallRecord]) -> Result<()> {
+/// `owner` is an execution the rest of the transaction writes.
+async fn insert_calls(
+    tx: &mut Transaction<'static, Postgres>,
+    calls: &[CallRecord],
+    owner: Option<&str>,
+) -> Result<()> {
     if calls.is_empty() {
         return Ok(());
     }
+    // Lock every execution row the transaction writes, in one order (by id), before writing
+    // any. A batch holds the calls of several executions, and the background writer and a
+    // checkpoint (which writes its own execution's row too) used to lock them in their own
+    // orders: after an outage, with many records waiting, PostgreSQL found deadlocks and
+    // aborted checkpoints. FOR UPDATE: what a checkpoint takes on its row anyway.
+    let mut ids: Vec<&str> = calls
+        .iter()
+        .map(|c| &*c.execution_id)
+        .chain(owner)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    sqlx::query("SELECT id FROM workflow_executions WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(&ids)
+        .execute(&mut **tx)
+        .await
+        .map_err(storage)?;
     let mut totals: Vec<(&str, u64, u64)> = Vec::new();
     for call in calls {
         let done = bind_call(CALL_INSERT, call, i(call.seq))
@@ -464,7 +537,7 @@ impl Store for PostgresStore {
 
     fn update_execution(&self, r: &ExecutionRecord) -> Result<()> {
         let r = r.clone();
-        self.write_tx(true, move |mut tx| async move {
+        self.write_tx_for(true, Some(r.id.clone()), move |mut tx| async move {
             update_execution(&mut tx, &r).await?;
             Ok((tx, ()))
         })
@@ -532,7 +605,7 @@ impl Store for PostgresStore {
         );
         let (spent, created, state_len) =
             (cp.spent_nanos, cp.created_at_ms, cp.state.json_len as u64);
-        self.write_tx(true, move |mut tx| async move {
+        self.write_tx_for(true, Some(exec_id.clone()), move |mut tx| async move {
             if let Some(execution) = &execution {
                 update_execution(&mut tx, execution).await?;
             }
@@ -623,7 +696,7 @@ impl Store for PostgresStore {
         at_ms: u64,
     ) -> Result<RolledBack> {
         let (exec_id, name) = (execution_id.to_owned(), name.to_owned());
-        self.write_tx(true, move |mut tx| async move {
+        self.write_tx_for(true, Some(exec_id.clone()), move |mut tx| async move {
             let sql = sqlx::AssertSqlSafe(format!(
                 "{SELECT_CHECKPOINT} WHERE execution_id = $1 AND name = $2 AND NOT superseded ORDER BY sequence DESC LIMIT 1 FOR UPDATE"
             ));

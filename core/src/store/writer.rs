@@ -6,7 +6,9 @@
 //! the caller after any batch already being written has finished, which is how `flush`, a
 //! checkpoint and `close` make everything before them durable. After a crash, what is lost is
 //! at most the records pushed in the last `max_delay` (the waiting batch). A batch that fails
-//! to write stays queued and is retried; the error is reported by the next flush.
+//! to write stays queued and is retried in the background; the next flush, checkpoint or close
+//! takes it into its own transaction, so its error is the one reported when the store still
+//! fails — and a store that has come back is not blamed for an error that is over.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -44,8 +46,6 @@ struct State {
     /// A batch taken by the writer thread and not yet written.
     in_flight: bool,
     stop: bool,
-    /// The last write error, reported (once) by the next `take_all`.
-    error: Option<Error>,
 }
 
 struct Shared {
@@ -97,18 +97,19 @@ impl CallWriter {
         }
     }
 
-    /// Every waiting record, once any batch being written has finished; the caller writes
-    /// them (or hands them back with [`CallWriter::restore`]). Reports a background write
-    /// error that happened since the last call.
-    pub fn take_all(&self) -> Result<Vec<CallRecord>> {
+    /// Every waiting record — a batch that failed in the background included — once any batch
+    /// being written has finished; the caller writes them in its own transaction (or hands
+    /// them back with [`CallWriter::restore`] when that fails, and reports its own error).
+    ///
+    /// A background failure is not reported here: once the store is back it is stale (a
+    /// checkpoint right after a database restart used to fail for an outage that was over);
+    /// the caller's own write of the same records says whether the store works now.
+    pub fn take_all(&self) -> Vec<CallRecord> {
         let mut st = self.shared.state.lock();
         while st.in_flight {
             self.shared.idle.wait(&mut st);
         }
-        if let Some(e) = st.error.take() {
-            return Err(e);
-        }
-        Ok(std::mem::take(&mut st.pending))
+        std::mem::take(&mut st.pending)
     }
 
     /// Puts records the caller failed to write back at the front of the queue.
@@ -173,12 +174,11 @@ impl Shared {
             let result = sink(&batch);
             st = self.state.lock();
             st.in_flight = false;
-            if let Err(e) = result {
+            if result.is_err() {
                 // Keep the records (in order) and back off before the retry.
                 let mut rest = std::mem::take(&mut st.pending);
                 st.pending = batch;
                 st.pending.append(&mut rest);
-                st.error = Some(e);
                 self.idle.notify_all();
                 let _ = self.wake.wait_for(&mut st, self.options.max_delay * 5);
                 continue;

@@ -71,7 +71,22 @@ pub struct SqliteStore {
 }
 
 pub(super) fn storage(e: rusqlite::Error) -> Error {
-    Error::Storage(format!("sqlite: {e}"))
+    // SQLite's own words name the condition but not what to look at.
+    let hint = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked => {
+                " (another connection held the write lock longer than the busy timeout)"
+            }
+            rusqlite::ErrorCode::SystemIoFailure
+                if f.extended_code == rusqlite::ffi::SQLITE_IOERR_WRITE =>
+            {
+                " (a write failed: is the disk full, or the file over a size limit?)"
+            }
+            _ => "",
+        },
+        _ => "",
+    };
+    Error::Storage(format!("sqlite: {e}{hint}"))
 }
 
 impl SqliteStore {
@@ -158,7 +173,7 @@ impl SqliteStore {
     fn write_tx<T>(&self, with_calls: bool, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         self.check_open()?;
         let calls = if with_calls {
-            self.writer.take_all()?
+            self.writer.take_all()
         } else {
             Vec::new()
         };

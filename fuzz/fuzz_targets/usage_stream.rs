@@ -1,0 +1,3 @@
+#![no_main]
+// The harness is plain Rust in src/ so the regression test replays it without libFuzzer.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| wflo_fuzz::usage_stream::run(data));

@@ -1,0 +1,84 @@
+//! Checkpoint states: encoding round-trips, decoding arbitrary stored bytes, and the engine's
+//! save → latest → rollback path.
+
+use wflo_core::store::state_codec::{StateEncoding, decode, prepare};
+use wflo_core::{Engine, ErrorCode, ExecutionOptions};
+
+use super::input::Input;
+
+/// Byte 0 picks the mode; the rest is the state or the stored bytes.
+pub fn run(data: &[u8]) {
+    let mut input = Input::new(data);
+    match input.byte() % 4 {
+        0 => {
+            if let Ok(text) = std::str::from_utf8(input.rest()) {
+                round_trip(text);
+            }
+        }
+        // Small inputs reach the compressed encoding too: the state repeated past the
+        // threshold, as large agent states repeat their structure.
+        1 => {
+            let times = usize::from(input.byte()) + 1;
+            if let Ok(text) = std::str::from_utf8(input.rest()) {
+                if serde_json::from_str::<serde_json::Value>(text).is_ok() {
+                    round_trip(&format!("[{}]", vec![text; times * 64].join(",")));
+                }
+            }
+        }
+        // Whatever a corrupt row holds: an error, never a panic or an unbounded allocation.
+        2 => {
+            let original_len = usize::from(input.byte()) << usize::from(input.byte() % 17);
+            let bytes = input.rest().to_vec();
+            match decode(StateEncoding::Zstd, bytes.clone(), original_len) {
+                Ok(text) => assert!(text.len() <= original_len.max(1)),
+                Err(e) => assert_eq!(e.code(), ErrorCode::Storage),
+            }
+            let utf8 = std::str::from_utf8(&bytes).is_ok();
+            assert_eq!(
+                decode(StateEncoding::Json, bytes, original_len).is_ok(),
+                utf8
+            );
+        }
+        _ => {
+            if let Ok(text) = std::str::from_utf8(input.rest()) {
+                through_engine(text);
+            }
+        }
+    }
+}
+
+fn round_trip(text: &str) {
+    match prepare(text) {
+        Ok(encoded) => {
+            assert_eq!(encoded.json_len, text.len());
+            if encoded.encoding == StateEncoding::Json {
+                assert_eq!(encoded.bytes, text.as_bytes());
+            }
+            let back = decode(encoded.encoding, encoded.bytes, encoded.json_len).unwrap();
+            assert_eq!(back, text, "a state must come back byte for byte");
+        }
+        Err(e) => {
+            assert_eq!(e.code(), ErrorCode::InvalidArgument);
+            assert!(serde_json::from_str::<serde::de::IgnoredAny>(text).is_err());
+        }
+    }
+}
+
+fn through_engine(text: &str) {
+    let engine = Engine::in_memory();
+    let exec = engine.start_execution(ExecutionOptions::default()).unwrap();
+    match exec.checkpoint("fuzz", text) {
+        Ok(info) => {
+            assert_eq!(info.state_bytes as usize, text.len());
+            let (latest, state) = exec.latest_checkpoint().unwrap().unwrap();
+            assert_eq!((latest.id, state.as_str()), (info.id, text));
+            exec.checkpoint("after", "{}").unwrap();
+            assert_eq!(exec.rollback_to_checkpoint("fuzz").unwrap(), text);
+        }
+        Err(e) => {
+            assert_eq!(e.code(), ErrorCode::InvalidArgument);
+            // Nothing half-saved.
+            assert!(exec.latest_checkpoint().unwrap().is_none());
+        }
+    }
+}
