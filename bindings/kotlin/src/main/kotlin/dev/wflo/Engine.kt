@@ -1,0 +1,129 @@
+package dev.wflo
+
+import dev.wflo.ffi.NativeEngine
+import kotlinx.serialization.json.JsonArray
+import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.jsonArray
+import kotlinx.serialization.json.jsonObject
+import java.util.concurrent.atomic.AtomicBoolean
+
+/**
+ * The engine: prices, token counts, budgets and a store. Thread-safe; one per process is the
+ * usual shape ([Engine.default]), tests and services open their own with [Engine.open].
+ * Closing writes what is buffered and closes the store; closing twice is fine.
+ */
+class Engine private constructor(
+    /** The generated object, for what this layer does not wrap. */
+    val native: NativeEngine,
+) : AutoCloseable {
+    private val closed = AtomicBoolean(false)
+
+    /** The same engine through the C ABI, for the hot path (see [CAbi]). */
+    internal val c = CHandle(this, native.cHandle().toLong(), CAbi::wflo_engine_free, "the engine")
+
+    companion object {
+        /**
+         * Opens the store [url] names: a SQLite path, "sqlite://…", ":memory:", "memory://",
+         * "postgres://…". null: WFLO_DATABASE_URL, DATABASE_URL, else the default SQLite file.
+         */
+        @JvmStatic
+        @JvmOverloads
+        fun open(url: String? = null): Engine = Engine(native { NativeEngine.open(url) })
+
+        @Volatile
+        private var defaultEngine: Engine? = null
+
+        /** The process-wide engine, opened from the environment on first use. */
+        @JvmStatic
+        fun default(): Engine =
+            defaultEngine ?: synchronized(this) { defaultEngine ?: open().also { defaultEngine = it } }
+
+        /** Replaces the process-wide engine (null: open it again from the environment on next use). */
+        @JvmStatic
+        fun setDefault(engine: Engine?) {
+            synchronized(this) { defaultEngine = engine }
+        }
+    }
+
+    internal fun live(): NativeEngine {
+        if (closed.get()) throw ClosedException("the engine is closed")
+        return native
+    }
+
+    // -- prices and tokens ---------------------------------------------------------------------
+
+    /** Registers or overrides prices: {"models": [{"name", "input", "output", …}]} in pico-USD per token. */
+    fun setPrices(json: String) = native { live().setPrices(json) }
+
+    /** How [model] resolves and every price it has. */
+    fun price(model: String): Price = Price.of(JsonText.parse(native { live().priceJson(model) }).jsonObject)
+
+    /** The cost of [usage] on [model] in nano-USD, rounded up once. */
+    fun cost(model: String, usage: Usage): Long {
+        live()
+        val m = model.toByteArray()
+        return c.use { e ->
+            val s = Scratch.get(m.size)
+            val at = s.put(m)
+            s.putUsage(usage)
+            CAbi.check(CAbi.wflo_cost(e, at, m.size.toLong(), s.base + Scratch.USAGE, s.base + Scratch.OUT))
+            s.buf.getLong(Scratch.OUT)
+        }
+    }
+
+    fun costUsd(model: String, usage: Usage): Double = cost(model, usage) / 1e9
+
+    /** Counts [text] as [model] is billed for it (exact for OpenAI models, as tiktoken). */
+    fun countTokens(model: String, text: String): TokenCount = TokenCount.of(native { live().countTokens(model, text) })
+
+    /** Counts a chat request's messages (a JSON array) with the per-message overhead. */
+    fun countChatTokens(model: String, messagesJson: String): TokenCount =
+        TokenCount.of(native { live().countChatTokens(model, messagesJson) })
+
+    /** Counts chat messages given as maps ({"role": …, "content": …, "name"?: …}). */
+    fun countChatTokens(model: String, messages: List<Map<String, Any?>>): TokenCount =
+        countChatTokens(model, JsonText.encode(messages, "messages"))
+
+    // -- shared budgets and stored executions --------------------------------------------------
+
+    /** A budget every process using this store draws from; [period] "none", "day" or "month". */
+    @JvmOverloads
+    fun defineSharedScope(name: String, limitUsd: Number?, period: String = "none") = native {
+        live().defineSharedScope(name, limitUsd?.let { Usd.toNanos(it, "limitUsd").toULong() }, period)
+    }
+
+    /** A shared scope's figures for its current period. */
+    fun sharedScope(name: String): JsonObject = JsonText.parse(native { live().sharedScopeJson(name) }).jsonObject
+
+    /** A stored execution: its record, breakdown, calls, checkpoints and rollbacks. */
+    fun execution(executionId: String): JsonObject =
+        JsonText.parse(native { live().executionJson(executionId) }).jsonObject
+
+    @JvmOverloads
+    fun listExecutions(limit: Int = 20): JsonArray {
+        if (limit < 0) throw invalid("limit must not be negative")
+        return JsonText.parse(native { live().listExecutionsJson(limit.toUInt()) }).jsonArray
+    }
+
+    /** Writes buffered records to the store. */
+    fun flush() = native { live().flush() }
+
+    override fun close() {
+        if (!closed.compareAndSet(false, true)) return
+        try {
+            native { native.closeStore() }
+        } finally {
+            // Frees this object's handles; executions keep the engine alive on the Rust side.
+            native.close()
+            c.close()
+        }
+    }
+}
+
+/** wflo usage from a provider's response body or usage JSON. [format]: "auto", "openai_chat",
+ *  "openai_responses", "anthropic", "gemini", "langchain", "ai_sdk" or "wflo". */
+@JvmOverloads
+fun parseUsage(json: String, format: String = "auto"): Usage = Usage.of(native { dev.wflo.ffi.parseUsage(format, json) })
+
+/** The libwflo version this binding runs on. */
+fun wfloVersion(): String = dev.wflo.ffi.wfloVersion()

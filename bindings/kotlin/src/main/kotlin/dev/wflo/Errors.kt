@@ -1,0 +1,89 @@
+package dev.wflo
+
+import dev.wflo.ffi.WfloException as NativeError
+
+/**
+ * Any wflo error. [code] is the stable code every face of the engine shares
+ * ("BUDGET_EXCEEDED", "UNKNOWN_MODEL", "INVALID_ARGUMENT", …). Sealed, so a `when` over the
+ * kinds is exhaustive.
+ */
+sealed class WfloException(val code: String, message: String) : RuntimeException(message)
+
+class InvalidArgumentException(message: String) : WfloException("INVALID_ARGUMENT", message)
+
+class NotFoundException(message: String) : WfloException("NOT_FOUND", message)
+
+class ConflictException(message: String) : WfloException("CONFLICT", message)
+
+class StorageException(message: String) : WfloException("STORAGE", message)
+
+class ClosedException(message: String) : WfloException("CLOSED", message)
+
+class InternalException(message: String) : WfloException("INTERNAL", message)
+
+/** The model is not in the price table; [suggestions] lists up to three close names. */
+class UnknownModelException(message: String, val model: String, val suggestions: List<String>) :
+    WfloException("UNKNOWN_MODEL", message)
+
+/**
+ * A call was refused BEFORE it was made: it could have passed the limit of [scope] (the
+ * execution, a step, or a shared budget). The request must not be sent.
+ *
+ * Amounts are nano-USD (exact); the `*Usd` properties are the same figures in dollars.
+ */
+class BudgetExceededException(
+    message: String,
+    val scope: String,
+    val limitNanos: Long,
+    val spentNanos: Long,
+    val reservedNanos: Long,
+    val requestedNanos: Long,
+) : WfloException("BUDGET_EXCEEDED", message) {
+    val budgetUsd: Double get() = limitNanos / 1e9
+    val spentUsd: Double get() = spentNanos / 1e9
+    val reservedUsd: Double get() = reservedNanos / 1e9
+
+    /** The worst case of the refused call. */
+    val requestedUsd: Double get() = requestedNanos / 1e9
+
+    /** What the scope had left when it refused (limit − spent − reserved). */
+    val remainingUsd: Double get() = maxOf(0L, limitNanos - spentNanos - reservedNanos) / 1e9
+}
+
+/** The typed exception for an engine error from the generated layer. */
+internal fun fromNative(e: NativeError): WfloException =
+    when (e) {
+        is NativeError.InvalidArgument -> InvalidArgumentException(e.detail)
+        is NativeError.UnknownModel -> UnknownModelException(e.detail, e.model, e.suggestions)
+        is NativeError.BudgetExceeded -> BudgetExceededException(
+            e.detail, e.scope, e.limitNanos.toLong(), e.spentNanos.toLong(),
+            e.reservedNanos.toLong(), e.requestedNanos.toLong(),
+        )
+        is NativeError.NotFound -> NotFoundException(e.detail)
+        is NativeError.Conflict -> ConflictException(e.detail)
+        is NativeError.Storage -> StorageException(e.detail)
+        is NativeError.Closed -> ClosedException(e.detail)
+        is NativeError.Internal -> InternalException(e.detail)
+    }
+
+/**
+ * Calls the engine, raising its errors as wflo's classes. Inline, so it wraps suspend calls
+ * too. The generated layer's own InternalException (a lifting failure, a Rust panic caught by
+ * UniFFI) becomes wflo's InternalException.
+ */
+internal inline fun <T> native(block: () -> T): T =
+    try {
+        block()
+    } catch (e: NativeError) {
+        throw fromNative(e)
+    } catch (e: dev.wflo.ffi.InternalException) {
+        throw InternalException("internal error: ${e.message}")
+    }
+
+internal fun invalid(message: String) = InvalidArgumentException("invalid argument: $message")
+
+/** A count or amount for the engine's unsigned fields: negative values are refused here. */
+internal fun unsigned(value: Long, what: String): ULong {
+    if (value < 0) throw invalid("$what must not be negative, got $value")
+    return value.toULong()
+}

@@ -1,0 +1,119 @@
+package dev.wflo
+
+import dev.wflo.ffi.NativeScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.withContext
+
+/**
+ * Where a call's cost is charged: a [WfloWorkflow] (its execution) or one of its [Step]s. A
+ * reservation is checked against this scope and every scope above it, atomically.
+ */
+interface BudgetScope {
+    /**
+     * Reserves the worst case of a call BEFORE it is made. Throws [BudgetExceededException]
+     * when it could overspend (then the request must not be sent), [UnknownModelException]
+     * for a model without a price.
+     */
+    fun reserve(request: CallRequest): Reservation
+
+    /** [reserve] with the request's fields as arguments. */
+    fun reserve(
+        model: String,
+        inputTokens: Long = 0,
+        maxOutputTokens: Long? = null,
+        provider: String? = null,
+        inputEstimated: Boolean? = null,
+        cacheWrite: CacheWrite = CacheWrite.NONE,
+        stream: Boolean = false,
+        clampMaxTokens: Boolean = false,
+    ): Reservation = reserve(
+        CallRequest(model, inputTokens, maxOutputTokens, provider, inputEstimated, cacheWrite, stream, clampMaxTokens),
+    )
+
+    /** [reserve] on an IO thread: with shared scopes the check reads and writes the store. */
+    suspend fun reserveAsync(request: CallRequest): Reservation
+
+    /** Records a call made without a reservation. */
+    fun recordCall(model: String, usage: Usage): Settled
+}
+
+/**
+ * A step (or agent) of an execution: calls reserved here are recorded under its [label] and
+ * checked against its own budget, if it has one, as well as the execution's.
+ */
+class Step internal constructor(
+    val workflow: WfloWorkflow,
+    val label: String,
+    private val native: NativeScope,
+) : BudgetScope {
+    @Volatile private var freed = false
+
+    /** The same scope through the C ABI, for the hot path. */
+    private val c = CHandle(this, native.cHandle().toLong(), CAbi::wflo_scope_free, "the step '$label'")
+
+    // A step belongs to one execution: the workflow frees it when it closes or starts another.
+    private fun live(): NativeScope {
+        if (freed) throw ClosedException("the step '$label' belongs to an execution this workflow no longer runs")
+        return workflow.live(native)
+    }
+
+    internal fun free() {
+        freed = true
+        native.close()
+        c.close()
+    }
+
+    override fun reserve(request: CallRequest): Reservation {
+        live()
+        return reserveOn(workflow.cExecution(), c, request)
+    }
+
+    override suspend fun reserveAsync(request: CallRequest): Reservation = withContext(Dispatchers.IO) { reserve(request) }
+
+    override fun recordCall(model: String, usage: Usage): Settled =
+        Settled.of(native { live().recordCall(model, usage.toNative()) })
+
+    /**
+     * A sub-step of this one, created on first use: checked against this step's budget too,
+     * billed under its own [label] (labels are one namespace per execution).
+     */
+    @JvmOverloads
+    fun child(label: String, budgetUsd: Number? = null): Step {
+        checkLabel(label)
+        val nanos = budgetUsd?.let { Usd.toNanos(it, "budgetUsd").toULong() }
+        val scope = native { live().child(label, nanos) }
+        return Step(workflow, scope.label(), scope).also { workflow.track(it) }
+    }
+
+    /** Runs [block] in the sub-step [label]; code in it finds the step with [currentStep]. */
+    suspend fun <T> step(label: String, budgetUsd: Number? = null, block: suspend Step.() -> T): T {
+        val s = child(label, budgetUsd)
+        return withContext(WfloContext(workflow, s)) { s.block() }
+    }
+
+    override fun toString() = "Step(label=$label)"
+}
+
+internal fun checkLabel(label: String) {
+    if (label.isBlank()) throw invalid("a step label must be a non-empty string")
+}
+
+/**
+ * wflo_reserve on [execution]'s C handle, charged to [scope] (null: the execution's own).
+ * The request's strings and fields go into this thread's scratch buffer: nothing is allocated
+ * on the native side but the reservation itself.
+ */
+internal fun reserveOn(execution: CHandle, scope: CHandle?, r: CallRequest): Reservation {
+    if (r.model.isBlank()) throw invalid("model must be a non-empty string")
+    val model = r.model.toByteArray()
+    val provider = r.provider?.toByteArray()
+    val s = Scratch.get(model.size + (provider?.size ?: 0))
+    s.putRequest(r, model, provider)
+    val request = s.base + Scratch.REQUEST
+    val out = s.base + Scratch.OUT
+    execution.use { e ->
+        val status = if (scope == null) CAbi.wflo_reserve(e, 0L, request, out) else scope.use { CAbi.wflo_reserve(e, it, request, out) }
+        CAbi.check(status)
+    }
+    return Reservation(s.buf.getLong(Scratch.OUT))
+}

@@ -1,0 +1,306 @@
+package dev.wflo
+
+import dev.wflo.ffi.NativeExecution
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
+import kotlinx.coroutines.withContext
+import kotlinx.serialization.json.JsonArray
+import kotlinx.serialization.json.JsonElement
+import kotlinx.serialization.json.jsonArray
+import kotlinx.serialization.json.jsonObject
+import java.util.concurrent.ConcurrentHashMap
+
+/**
+ * A named, budgeted workflow. Each [execute] runs one execution ([executionId], "exec-" + 12
+ * hex) in which every LLM call is reserved BEFORE it is made (refused with
+ * [BudgetExceededException] when it could overspend) and settled from the provider's usage
+ * after. Checkpoints and rollbacks belong to the execution.
+ *
+ * [budgetUsd]: dollars (a Double, a whole number, or a BigDecimal for an exact amount); null:
+ * no limit of its own. [sharedScopes]: names of budgets shared with other executions and
+ * processes ([Engine.defineSharedScope]), drawn from as well. [engine]: default
+ * [Engine.default].
+ *
+ * Thread-safe. [close] frees the native handles (it does not end the execution: [execute] and
+ * [finish] do); the stored execution stays and can be [resume]d.
+ */
+class WfloWorkflow @JvmOverloads constructor(
+    name: String = "workflow",
+    budgetUsd: Number? = null,
+    engine: Engine? = null,
+    sharedScopes: List<String> = emptyList(),
+) : BudgetScope, AutoCloseable {
+    var name: String = name
+        private set
+
+    /** The budget in nano-USD (exact), or null. */
+    var budgetNanos: Long? = budgetUsd?.let { Usd.toNanos(it, "budgetUsd") }
+        private set
+
+    val budgetUsd: Double? get() = budgetNanos?.let { it / 1e9 }
+
+    private val givenEngine = engine
+    private val sharedScopes = sharedScopes.toList()
+
+    val engine: Engine get() = givenEngine ?: Engine.default()
+
+    private val lock = Any()
+    private val startMutex = Mutex()
+
+    @Volatile private var execution: NativeExecution? = null
+
+    // The same execution through the C ABI, for the hot path (reserve).
+    @Volatile private var cExec: CHandle? = null
+
+    @Volatile private var running = false
+
+    @Volatile private var closed = false
+
+    private var id: String? = null
+    private val steps = ConcurrentHashMap<String, Step>()
+    private val children = ConcurrentHashMap.newKeySet<Step>()
+
+    init {
+        if (name.isBlank()) throw invalid("name must be a non-empty string")
+    }
+
+    /** The current (or last) execution's id; null before the first start. */
+    val executionId: String? get() = synchronized(lock) { id }
+
+    val isRunning: Boolean get() = running
+
+    companion object {
+        /**
+         * Opens a stored execution again (in this process or a new one after a crash) with its
+         * spend, budget and checkpoints; [latestCheckpoint] says where to continue.
+         */
+        @JvmStatic
+        @JvmOverloads
+        fun resume(executionId: String, engine: Engine? = null, sharedScopes: List<String> = emptyList()): WfloWorkflow {
+            val wf = WfloWorkflow("resumed", null, engine, sharedScopes)
+            val exec = native { wf.engine.live().resumeExecution(executionId, wf.sharedScopes) }
+            synchronized(wf.lock) { wf.adopt(exec) }
+            wf.name = exec.name()
+            wf.budgetNanos = wf.breakdown().budgetNanos
+            return wf
+        }
+    }
+
+    // -- the execution -------------------------------------------------------------------------
+
+    /** Starts an execution unless one is running ([execute] does this itself). */
+    suspend fun start(): WfloWorkflow {
+        if (running) return this
+        startMutex.withLock {
+            if (!running) {
+                val exec = native {
+                    engine.live().startExecutionAsync(name, budgetNanos?.toULong(), null, sharedScopes)
+                }
+                synchronized(lock) { if (running) exec.close() else adopt(exec) }
+            }
+        }
+        return this
+    }
+
+    /** [start] for code outside coroutines (and for [reserve], which starts one if needed). */
+    fun startBlocking(): WfloWorkflow {
+        synchronized(lock) {
+            if (!running) adopt(native { engine.live().startExecution(name, budgetNanos?.toULong(), null, sharedScopes) })
+        }
+        return this
+    }
+
+    // Takes a freshly started or resumed execution; the previous one's handles are freed.
+    private fun adopt(exec: NativeExecution) {
+        if (closed) {
+            exec.close()
+            throw ClosedException("the workflow is closed")
+        }
+        val old = execution
+        val oldC = cExec
+        execution = exec
+        cExec = CHandle(this, exec.cHandle().toLong(), CAbi::wflo_execution_free, "the workflow's execution")
+        id = exec.id()
+        running = true
+        freeSteps()
+        old?.close()
+        oldC?.close()
+    }
+
+    /** Ends the execution; [execute] does this itself. */
+    suspend fun finish(status: ExecutionStatus = ExecutionStatus.COMPLETED) {
+        val exec = synchronized(lock) {
+            if (!running) return
+            running = false
+            execution
+        } ?: return
+        native { exec.finishAsync(status.code) }
+    }
+
+    /**
+     * Runs [block] as one execution and returns its result. Ends the execution "completed",
+     * or "failed" / "budget_exceeded" when the block throws (the exception is rethrown). In the
+     * block, [currentWorkflow] is this workflow.
+     */
+    suspend fun <T> execute(block: suspend WfloWorkflow.() -> T): T {
+        start()
+        val result = try {
+            withContext(WfloContext(this, null)) { block() }
+        } catch (e: Throwable) {
+            // The block's error matters more than a failed status write.
+            withContext(NonCancellable) { runCatching { finish(statusAfter(e)) } }
+            throw e
+        }
+        finish(ExecutionStatus.COMPLETED)
+        return result
+    }
+
+    // -- steps ---------------------------------------------------------------------------------
+
+    /** The step [label] of the running execution (created on first use, with its own budget if given). */
+    @JvmOverloads
+    fun scope(label: String, budgetUsd: Number? = null): Step {
+        checkLabel(label)
+        val nanos = budgetUsd?.let { Usd.toNanos(it, "budgetUsd") }
+        if (!running) startBlocking()
+        val key = "$label\u0000$nanos"
+        steps[key]?.let { return it }
+        val exec = started()
+        val scope = native { live(exec).scope(label, nanos?.toULong()) }
+        val step = Step(this, label, scope)
+        val kept = steps.putIfAbsent(key, step)
+        if (kept != null) scope.close()
+        return kept ?: step
+    }
+
+    /**
+     * Runs [block] in the step [label]: calls it reserves are recorded under that step (and
+     * checked against [budgetUsd], if given); [currentStep] is that step in it and in the
+     * coroutines it launches.
+     */
+    suspend fun <T> step(label: String, budgetUsd: Number? = null, block: suspend Step.() -> T): T {
+        start()
+        val s = scope(label, budgetUsd)
+        return withContext(WfloContext(this, s)) { s.block() }
+    }
+
+    internal fun track(step: Step) {
+        children.add(step)
+    }
+
+    private fun freeSteps() {
+        steps.values.forEach { it.free() }
+        children.forEach { it.free() }
+        steps.clear()
+        children.clear()
+    }
+
+    // -- calls ---------------------------------------------------------------------------------
+
+    /** Reserves on the execution itself (not a step); starts an execution if none is running. */
+    override fun reserve(request: CallRequest): Reservation {
+        if (!running) startBlocking()
+        return reserveOn(cExecution(), null, request)
+    }
+
+    /** [reserve] on an IO thread: with shared scopes the check reads and writes the store. */
+    override suspend fun reserveAsync(request: CallRequest): Reservation {
+        if (!running) start()
+        return withContext(Dispatchers.IO) { reserve(request) }
+    }
+
+    internal fun cExecution(): CHandle {
+        live(Unit)
+        return cExec ?: throw ClosedException("the workflow has not started: call execute() or start() first")
+    }
+
+    override fun recordCall(model: String, usage: Usage): Settled {
+        if (!running) startBlocking()
+        return Settled.of(native { live(started()).recordCall(model, usage.toNative()) })
+    }
+
+    /** Records a call made without a reservation from its response body or usage JSON. */
+    @JvmOverloads
+    fun recordCall(model: String, response: String, format: String = "auto"): Settled {
+        if (!running) startBlocking()
+        return Settled.of(native { live(started()).recordCallJson(model, format, response) })
+    }
+
+    // -- checkpoints ---------------------------------------------------------------------------
+
+    /**
+     * Saves [state] (maps, lists, strings, numbers, booleans, null, or a JsonElement) as
+     * checkpoint [name]; committed to the store when this returns.
+     */
+    suspend fun checkpoint(name: String, state: Any?): CheckpointInfo {
+        if (name.isBlank()) throw invalid("checkpoint name must be a non-empty string")
+        val text = JsonText.encode(state, "checkpoint state")
+        if (execution == null) start()
+        val info = native { live(started()).checkpointAsync(name, text) }
+        return CheckpointInfo.of(JsonText.parse(info).jsonObject)
+    }
+
+    /**
+     * The state saved in the latest live checkpoint [name]. Later checkpoints become history
+     * (kept, no longer live); money spent since stays spent.
+     */
+    suspend fun rollbackToCheckpoint(name: String): JsonElement =
+        JsonText.parse(native { live(started()).rollbackAsync(name) })
+
+    /** The latest live checkpoint's state (where a resumed workflow continues), or null. */
+    fun latestCheckpoint(): JsonElement? = native { live(started()).latestCheckpoint() }?.let(JsonText::parse)
+
+    /** The execution's checkpoints, superseded ones included. */
+    fun checkpoints(): List<CheckpointInfo> =
+        JsonText.parse(native { live(started()).checkpointsJson() }).jsonArray.map { CheckpointInfo.of(it.jsonObject) }
+
+    /** The execution's call records (settled, refused, aborted, estimated), as the engine reports them. */
+    fun calls(): JsonArray = JsonText.parse(native { live(started()).callsJson() }).jsonArray
+
+    // -- the bill ------------------------------------------------------------------------------
+
+    /** Where the money went: total, budget, remaining, reserved, calls, by model, by step. */
+    fun breakdown(): Breakdown = Breakdown.of(JsonText.parse(native { live(started()).breakdownJson() }).jsonObject)
+
+    // -- closing -------------------------------------------------------------------------------
+
+    /** Frees the native handles. The execution is not ended (see [execute], [finish]). */
+    override fun close() {
+        val (exec, c) = synchronized(lock) {
+            if (closed) return
+            closed = true
+            running = false
+            (execution to cExec).also {
+                execution = null
+                cExec = null
+            }
+        }
+        freeSteps()
+        exec?.close()
+        c?.close()
+    }
+
+    private fun started(): NativeExecution =
+        execution ?: if (closed) throw ClosedException("the workflow is closed")
+        else throw ClosedException("the workflow has not started: call execute() or start() first")
+
+    /** [obj] if this workflow is still open (a closed one's handles are gone). */
+    internal fun <T> live(obj: T): T {
+        if (closed) throw ClosedException("the workflow is closed")
+        return obj
+    }
+
+    override fun toString() = "WfloWorkflow(name=$name, budgetUsd=$budgetUsd, executionId=$executionId)"
+}
+
+/** "budget_exceeded" when a refusal is behind the failure (frameworks wrap it), else "failed". */
+private fun statusAfter(e: Throwable): ExecutionStatus {
+    var cause: Throwable? = e
+    repeat(8) {
+        if (cause is BudgetExceededException) return ExecutionStatus.BUDGET_EXCEEDED
+        cause = cause?.cause ?: return ExecutionStatus.FAILED
+    }
+    return ExecutionStatus.FAILED
+}

@@ -1,0 +1,101 @@
+import Foundation
+import WfloNative
+
+/// A budget refusal's exact figures in nano-USD (1 USD = 10^9).
+public struct BudgetRefusal: Equatable, Sendable {
+    public let scope: String
+    public let limitNanos: UInt64
+    public let spentNanos: UInt64
+    public let reservedNanos: UInt64
+    public let requestedNanos: UInt64
+}
+
+/// Every wflo error, one case per stable code shared by all of the engine's faces.
+public enum WfloError: Error, Equatable, CustomStringConvertible {
+    case invalidArgument(message: String)
+    /// The model is not in the price table; `suggestions` lists up to three close names.
+    case unknownModel(model: String, suggestions: [String], message: String)
+    /// A call was refused BEFORE it was made: it could have passed the limit of `scope`. The
+    /// request must not be sent. Dollars for display; `refusal` has the exact nano-USD figures.
+    case budgetExceeded(spentUsd: Double, budgetUsd: Double, requestedUsd: Double, scope: String,
+                        refusal: BudgetRefusal, message: String)
+    case notFound(message: String)
+    case conflict(message: String)
+    case storage(message: String)
+    case closed(message: String)
+    case internalError(message: String)
+
+    /// The stable code: "BUDGET_EXCEEDED", "UNKNOWN_MODEL", "INVALID_ARGUMENT", …
+    public var code: String {
+        switch self {
+        case .invalidArgument: return "INVALID_ARGUMENT"
+        case .unknownModel: return "UNKNOWN_MODEL"
+        case .budgetExceeded: return "BUDGET_EXCEEDED"
+        case .notFound: return "NOT_FOUND"
+        case .conflict: return "CONFLICT"
+        case .storage: return "STORAGE"
+        case .closed: return "CLOSED"
+        case .internalError: return "INTERNAL"
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case let .invalidArgument(message), let .notFound(message), let .conflict(message),
+             let .storage(message), let .closed(message), let .internalError(message):
+            return message
+        case let .unknownModel(_, _, message):
+            return message
+        case let .budgetExceeded(_, _, _, _, _, message):
+            return message
+        }
+    }
+
+    public var description: String { "\(code): \(message)" }
+
+    init(_ e: WfloNative.WfloError) {
+        switch e {
+        case let .InvalidArgument(message):
+            self = .invalidArgument(message: message)
+        case let .UnknownModel(message, model, suggestions):
+            self = .unknownModel(model: model, suggestions: suggestions, message: message)
+        case let .BudgetExceeded(message, scope, limit, spent, reserved, requested):
+            let r = BudgetRefusal(scope: scope, limitNanos: limit, spentNanos: spent,
+                                  reservedNanos: reserved, requestedNanos: requested)
+            self = .budgetExceeded(spentUsd: usd(spent), budgetUsd: usd(limit), requestedUsd: usd(requested),
+                                   scope: scope, refusal: r, message: message)
+        case let .NotFound(message):
+            self = .notFound(message: message)
+        case let .Conflict(message):
+            self = .conflict(message: message)
+        case let .Storage(message):
+            self = .storage(message: message)
+        case let .Closed(message):
+            self = .closed(message: message)
+        case let .Internal(message):
+            self = .internalError(message: message)
+        }
+    }
+}
+
+func usd(_ nanos: UInt64) -> Double { Double(nanos) / 1e9 }
+
+func invalid(_ message: String) -> WfloError { .invalidArgument(message: "invalid argument: \(message)") }
+
+/// Calls the engine, throwing its errors as `WfloError`.
+func engineCall<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let e as WfloNative.WfloError {
+        throw WfloError(e)
+    }
+}
+
+/// `engineCall` for the engine's async methods.
+func engineCallAsync<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let e as WfloNative.WfloError {
+        throw WfloError(e)
+    }
+}

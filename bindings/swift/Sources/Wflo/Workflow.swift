@@ -1,0 +1,215 @@
+import Foundation
+import WfloNative
+
+/// A named, budgeted workflow. Each `execute` runs one execution (`executionId`, "exec-" + 12
+/// hex) in which every LLM call is reserved BEFORE it is made (refused with
+/// `WfloError.budgetExceeded` when it could overspend) and settled from the provider's usage
+/// after. Checkpoints and rollbacks belong to the execution. Thread-safe.
+public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
+    public let name: String
+    /// The budget in nano-USD (exact), or nil for no limit of its own.
+    public let budgetNanos: UInt64?
+    public var budgetUsd: Double? { budgetNanos.map(usd) }
+    public let engine: Engine
+    private let sharedScopes: [String]
+
+    private let lock = NSLock()
+    private var execution: NativeExecution?
+    private var running = false
+    private var steps: [String: Step] = [:]
+
+    /// `budgetUsd` in dollars (nil: no limit of its own); `sharedScopes`: budgets shared with
+    /// other executions and processes, drawn from as well; `engine`: default `Engine.default()`.
+    public convenience init(name: String = "workflow", budgetUsd: Double? = nil, engine: Engine? = nil,
+                            sharedScopes: [String] = []) throws {
+        try self.init(name: name, budgetNanos: try budgetUsd.map { try nanosFromUsd($0, "budgetUsd") },
+                      engine: engine, sharedScopes: sharedScopes)
+    }
+
+    /// The same with an exact budget (`Decimal(string: "0.01")` is exactly 10,000,000 nano-USD).
+    public convenience init(name: String = "workflow", budget: Decimal, engine: Engine? = nil,
+                            sharedScopes: [String] = []) throws {
+        try self.init(name: name, budgetNanos: try nanosFromUsd(budget, "budget"), engine: engine,
+                      sharedScopes: sharedScopes)
+    }
+
+    init(name: String, budgetNanos: UInt64?, engine: Engine?, sharedScopes: [String]) throws {
+        guard !name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw invalid("name must be a non-empty string")
+        }
+        self.name = name
+        self.budgetNanos = budgetNanos
+        self.engine = try engine ?? Engine.default()
+        self.sharedScopes = sharedScopes
+    }
+
+    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    /// The current (or last) execution's id; nil before the first start.
+    public var executionId: String? { locked { execution }?.id() }
+
+    // -- the execution ------------------------------------------------------------------------
+
+    /// Starts an execution unless one is running (`execute` does this itself).
+    public func start() async throws {
+        if locked({ running }) { return }
+        let started = try await engineCallAsync {
+            try await engine.native.startExecutionAsync(name: name, budgetNanos: budgetNanos, id: nil,
+                                                        sharedScopes: sharedScopes)
+        }
+        adopt(started)
+    }
+
+    /// `start` for synchronous code (and `reserve`, which starts an execution if none runs).
+    public func startSync() throws {
+        if locked({ running }) { return }
+        let started = try engineCall {
+            try engine.native.startExecution(name: name, budgetNanos: budgetNanos, id: nil, sharedScopes: sharedScopes)
+        }
+        adopt(started)
+    }
+
+    private func adopt(_ started: NativeExecution) {
+        locked {
+            // Two concurrent starts: the first one wins, the other execution stays unused.
+            if running { return }
+            execution = started
+            running = true
+            steps = [:]
+        }
+    }
+
+    private func current() throws -> NativeExecution {
+        guard let e = locked({ execution }) else {
+            throw WfloError.closed(message: "the workflow has not started: call execute() or start() first")
+        }
+        return e
+    }
+
+    /// Ends the execution; `execute` does this itself.
+    public func finish(_ status: ExecutionStatus = .completed) async throws {
+        let ending: NativeExecution? = locked {
+            guard running else { return nil }
+            running = false
+            return execution
+        }
+        guard let exec = ending else { return }
+        try await engineCallAsync { try await exec.finishAsync(status: status.rawValue) }
+    }
+
+    /// Runs `body` as one execution and returns its result. Ends the execution "completed", or
+    /// "failed" / "budget_exceeded" when `body` throws (the error is rethrown).
+    public func execute<T>(_ body: (WfloWorkflow) async throws -> T) async throws -> T {
+        try await start()
+        let result: T
+        do {
+            result = try await body(self)
+        } catch {
+            var status = ExecutionStatus.failed
+            if case .budgetExceeded? = error as? WfloError { status = .budgetExceeded }
+            try? await finish(status) // the body's error matters more than a failed status write
+            throw error
+        }
+        try await finish(.completed)
+        return result
+    }
+
+    // -- steps and calls ----------------------------------------------------------------------
+
+    /// The step `label` of the running execution, created on first use (with its own budget if given).
+    public func step(_ label: String, budgetUsd: Double? = nil) throws -> Step {
+        try step(label, nanos: try budgetUsd.map { try nanosFromUsd($0, "budgetUsd") })
+    }
+
+    /// The same with an exact budget.
+    public func step(_ label: String, budget: Decimal) throws -> Step {
+        try step(label, nanos: try nanosFromUsd(budget, "budget"))
+    }
+
+    private func step(_ label: String, nanos: UInt64?) throws -> Step {
+        guard !label.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw invalid("a step label must be a non-empty string")
+        }
+        try startSync()
+        let key = label + "\u{0}" + (nanos.map { String($0) } ?? "-")
+        if let s = locked({ steps[key] }) { return s }
+        let exec = try current()
+        let s = Step(label: label, native: try engineCall { try exec.scope(label: label, budgetNanos: nanos) })
+        return locked {
+            if let kept = steps[key] { return kept }
+            steps[key] = s
+            return s
+        }
+    }
+
+    /// Reserves on the execution itself (not a step); starts an execution if none is running.
+    public func reserve(_ request: CallRequest) throws -> Reservation {
+        try startSync()
+        let exec = try current()
+        return Reservation(try engineCall { try exec.reserve(request: request) })
+    }
+
+    /// Records a call made without a reservation, from its usage.
+    @discardableResult
+    public func recordCall(model: String, usage: Usage) throws -> Settled {
+        try startSync()
+        let exec = try current()
+        return try engineCall { try exec.recordCall(model: model, usage: usage) }
+    }
+
+    /// Records a call made without a reservation, from its response body or usage JSON.
+    @discardableResult
+    public func recordCall(model: String, response: String, format: String = "auto") throws -> Settled {
+        try startSync()
+        let exec = try current()
+        return try engineCall { try exec.recordCallJson(model: model, format: format, json: response) }
+    }
+
+    // -- checkpoints and the bill -------------------------------------------------------------
+
+    /// Saves `state` as checkpoint `name`; committed to the store when this returns.
+    @discardableResult
+    public func checkpoint<State: Encodable>(_ name: String, state: State) async throws -> CheckpointInfo {
+        guard !name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw invalid("checkpoint name must be a non-empty string")
+        }
+        let text = try JSON.encode(state)
+        if locked({ execution }) == nil { try await start() }
+        let exec = try current()
+        let info = try await engineCallAsync { try await exec.checkpointAsync(name: name, stateJson: text) }
+        return try JSON.decode(CheckpointInfo.self, info)
+    }
+
+    /// The state saved in the latest live checkpoint `name`, as JSON text. Later checkpoints
+    /// become history; money spent since stays spent.
+    public func rollbackToCheckpoint(_ name: String) async throws -> String {
+        let exec = try current()
+        return try await engineCallAsync { try await exec.rollbackAsync(name: name) }
+    }
+
+    /// `rollbackToCheckpoint`, decoded as `State`.
+    public func rollbackToCheckpoint<State: Decodable>(_ name: String, as type: State.Type) async throws -> State {
+        let text = try await rollbackToCheckpoint(name)
+        do {
+            return try JSONDecoder().decode(type, from: Data(text.utf8))
+        } catch {
+            throw invalid("checkpoint '\(name)' does not decode as \(type): \(error)")
+        }
+    }
+
+    /// Where the money went: total, budget, remaining, reserved, calls, by model, by step.
+    public func breakdown() throws -> Breakdown {
+        let exec = try current()
+        return try JSON.decode(Breakdown.self, try engineCall { try exec.breakdownJson() })
+    }
+
+    /// The breakdown as the engine's JSON (every field, including those `Breakdown` does not name).
+    public func breakdownJson() throws -> String {
+        let exec = try current()
+        return try engineCall { try exec.breakdownJson() }
+    }
+}

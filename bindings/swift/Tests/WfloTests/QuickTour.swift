@@ -1,0 +1,1 @@
+../../../../examples/swift/QuickTour.swift
