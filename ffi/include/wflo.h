@@ -311,6 +311,15 @@ wflo_status wflo_checkpoint_rollback(const wflo_execution *execution,
 // `execution` is a live handle; `state_out` writable.
 wflo_status wflo_checkpoint_latest(const wflo_execution *execution, char **state_out);
 
+// The state of one checkpoint of this execution by its id (superseded ones included);
+// WFLO_STATUS_NOT_FOUND when the execution has no checkpoint with that id.
+//
+// # Safety
+// `execution` is a live handle; `state_out` writable.
+wflo_status wflo_checkpoint_state(const wflo_execution *execution,
+                                  uint64_t checkpoint_id,
+                                  char **state_out);
+
 // The library version, "MAJOR.MINOR.PATCH" (static).
 const char *wflo_version(void);
 

@@ -100,3 +100,22 @@ pub unsafe extern "C" fn wflo_checkpoint_latest(
         Ok(())
     })
 }
+
+/// The state of one checkpoint of this execution by its id (superseded ones included);
+/// WFLO_STATUS_NOT_FOUND when the execution has no checkpoint with that id.
+///
+/// # Safety
+/// `execution` is a live handle; `state_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_checkpoint_state(
+    execution: *const wflo_execution,
+    checkpoint_id: u64,
+    state_out: *mut *mut c_char,
+) -> wflo_status {
+    run(|| {
+        let out = unsafe { out(state_out, "state_out") }?;
+        let h = unsafe { arc_ref(execution, "execution") }?;
+        *out = output(h.execution.checkpoint_state(checkpoint_id)?)?;
+        Ok(())
+    })
+}

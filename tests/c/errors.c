@@ -147,7 +147,16 @@ int main(void) {
     expect("checkpoint empty name", wflo_checkpoint_save(exec, NULL, 0, S("{}"), NULL), WFLO_STATUS_INVALID_ARGUMENT);
     expect("latest without checkpoints", wflo_checkpoint_latest(exec, &json), WFLO_STATUS_NOT_FOUND);
     expect("rollback unknown name", wflo_checkpoint_rollback(exec, S("never"), &json), WFLO_STATUS_NOT_FOUND);
-    expect("checkpoint", wflo_checkpoint_save(exec, S("a"), S("{\"ok\":1}"), NULL), WFLO_STATUS_OK);
+    expect("checkpoint", wflo_checkpoint_save(exec, S("a"), S("{\"ok\":1}"), &json), WFLO_STATUS_OK);
+    /* The checkpoint's state by the id its info names; an id it does not have is NOT_FOUND. */
+    const char *id_at = strstr(json, "\"id\":");
+    unsigned long long cp_id = id_at ? strtoull(id_at + 5, NULL, 10) : 0;
+    wflo_string_free(json);
+    expect("state by id", wflo_checkpoint_state(exec, cp_id, &json), WFLO_STATUS_OK);
+    if (strcmp(json, "{\"ok\":1}") != 0) { fprintf(stderr, "FAIL state by id: %s\n", json); failures++; }
+    wflo_string_free(json);
+    expect("state by unknown id", wflo_checkpoint_state(exec, cp_id + 1000, &json), WFLO_STATUS_NOT_FOUND);
+    expect("state without out", wflo_checkpoint_state(exec, cp_id, NULL), WFLO_STATUS_INVALID_ARGUMENT);
     expect("finish bad status", wflo_execution_finish(exec, S("done-ish")), WFLO_STATUS_INVALID_ARGUMENT);
     expect("resume bad id", wflo_execution_resume(engine, S("exec-nope"), NULL), WFLO_STATUS_INVALID_ARGUMENT);
     wflo_execution *missing = NULL;

@@ -129,6 +129,27 @@ async def test_checkpoint_decorator_and_rollback_as_the_seed_documents(engine):
         await wf.rollback_to_checkpoint("never-saved")
 
 
+def test_checkpoints_by_id_sync_and_bad_ids_are_typed(engine):
+    wf = WfloWorkflow(name="ckpt-ids", engine=engine)
+    first = wf.checkpoint_sync("one", {"n": 1, "text": "é \u0000 ok"})
+    second = wf.checkpoint_sync("two", [1, 2.5, None])
+    assert second["id"] != first["id"] and second["parent_id"] == first["id"]
+    assert wf.checkpoint_state(first["id"]) == {"n": 1, "text": "é \u0000 ok"}
+    assert wf.checkpoint_state(second["id"]) == [1, 2.5, None]
+    other = WfloWorkflow(name="other", engine=engine)
+    other.checkpoint_sync("mine", {})
+    with pytest.raises(wflo.NotFoundError):
+        other.checkpoint_state(first["id"])  # another execution's checkpoint
+    with pytest.raises(wflo.InvalidArgumentError):
+        wf.checkpoint_state(-1)
+    with pytest.raises(wflo.InvalidArgumentError):
+        wf.checkpoint_sync("", {})
+    with pytest.raises(wflo.InvalidArgumentError):
+        wf.checkpoint_sync("bad\0name", {})
+    # Nothing refused above changed what was saved.
+    assert [c["name"] for c in wf.checkpoints()] == ["one", "two"]
+
+
 async def test_steps_attribute_calls_and_have_budgets(engine):
     wf = WfloWorkflow(name="steps", engine=engine)
 

@@ -256,3 +256,35 @@ def settle_stream(reservation: int, stream: int, status: str) -> Settled:
 
 def stream_free(stream: int) -> None:
     _stream_free(stream)
+
+
+_checkpoint_save = _fn("wflo_checkpoint_save", [c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_void_p)])
+_checkpoint_state = _fn("wflo_checkpoint_state", [c_void_p, c_uint64, POINTER(c_void_p)])
+
+
+def _take_string(out: c_void_p) -> bytes:
+    try:
+        return ctypes.string_at(out.value)
+    finally:
+        _string_free(out.value)
+
+
+def checkpoint_save(execution: int, name: str, state_json: str) -> dict:
+    """Saves a checkpoint (committed when this returns); its info. A checkpoint is the other
+    frequent call of an agent loop: a UniFFI call would cost more than SQLite's insert."""
+    n, s, out = name.encode(), state_json.encode(), c_void_p()
+    if _checkpoint_save(execution, n, len(n), s, len(s), byref(out)):
+        raise _error()
+    return json.loads(_take_string(out))
+
+
+def checkpoint_state(execution: int, checkpoint_id: int) -> bytes:
+    """One checkpoint's state (JSON bytes) by id."""
+    # ctypes would wrap a negative id around to a huge one.
+    if not isinstance(checkpoint_id, int) or isinstance(checkpoint_id, bool) or not 0 <= checkpoint_id < 2**64:
+        raise from_details({"code": "INVALID_ARGUMENT",
+                            "message": f"invalid argument: a checkpoint id is a non-negative integer, got {checkpoint_id!r}"})
+    out = c_void_p()
+    if _checkpoint_state(execution, checkpoint_id, byref(out)):
+        raise _error()
+    return _take_string(out)

@@ -294,7 +294,7 @@ class WfloWorkflow:
         text = _checkpoint_args(name, state)
         if self._native is None:
             self.start_sync()
-        return json.loads(native(self._started().checkpoint, name, text))
+        return _fast.checkpoint_save(self._c, name, text)
 
     async def rollback_to_checkpoint(self, name: str) -> Any:
         """The state saved in the latest live checkpoint ``name``. Later checkpoints become
@@ -314,7 +314,8 @@ class WfloWorkflow:
 
     def checkpoint_state(self, checkpoint_id: int) -> Any:
         """One checkpoint's state by its id (superseded ones included)."""
-        return json.loads(native(self._started().checkpoint_state, checkpoint_id))
+        self._started()
+        return json.loads(_fast.checkpoint_state(self._c, checkpoint_id))
 
     @property
     def started(self) -> bool:
