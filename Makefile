@@ -8,10 +8,17 @@
 #   make test-c      the C ABI: C programs linked dynamically and statically, ASan+UBSan, valgrind
 #   make test-go     the Go package (go vet, go test -race, the quick tour)
 #   make test-node   the npm package: addon, integrations against the mock, npm pack install
+#   make test-kotlin the Kotlin package (Maven, JUnit 5) and the generated Kotlin/Swift sources
 #   make test-python the Python package: wheel, fresh-venv install, seed examples, pytest
 #   make header      regenerate ffi/include/wflo.h
 #   make lint        rustfmt and clippy, warnings as errors
-#   make bench       criterion benchmarks and the cold-start probe, figures printed
+#   make bench       wflo beside tiktoken, js-tiktoken, gpt-tokenizer, litellm, tokencost and
+#                    LangGraph's savers, every face, as ratios: bench/RESULTS.md, bench/charts/
+#   make bench-rust  criterion benchmarks and the Rust/C/Go probes, figures printed
+#   make bench-python wflo from Python beside litellm, tokencost and tiktoken, figures printed
+#   make soak        the fuzz targets (WFLO_FUZZ_SECONDS each, default 60), then the load soak:
+#                    processes sharing one budget on SQLite and PostgreSQL (WFLO_SOAK_SECONDS
+#                    per store, default 600); not part of `make test`
 #
 # Build caches live outside the checkout so a fresh clone reuses them (speed only: an empty
 # cache works too). Override with WFLO_CACHE=/some/dir.
@@ -22,7 +29,7 @@ export CARGO_TARGET_DIR ?= $(WFLO_CACHE)/target
 export WFLO_CORPUS_DIR ?= $(WFLO_CACHE)/corpus
 CARGO ?= cargo
 
-.PHONY: demo test test-rust test-mock test-report test-c test-go test-node test-python header lint bench bench-rust bench-python corpus build
+.PHONY: demo test test-rust test-mock test-report test-c test-go test-node test-python test-kotlin header lint bench bench-rust bench-python corpus build soak
 
 WFLO_BIN := $(CARGO_TARGET_DIR)/debug/wflo
 export WFLO_BIN
@@ -31,7 +38,7 @@ demo:
 	$(CARGO) build -p wflo-cli
 	$(WFLO_BIN) demo
 
-test: lint test-rust test-mock test-report test-c test-go test-node test-python
+test: lint test-rust test-mock test-report test-c test-go test-node test-python test-kotlin
 
 build:
 	$(CARGO) build -p wflo-cli
@@ -40,6 +47,10 @@ build:
 test-node: build
 	cd bindings/node && npm ci --no-audit --no-fund --prefer-offline --loglevel=error && \
 		node scripts/build.cjs && npm test
+
+# Maven's downloads are cached in $(WFLO_CACHE)/m2; every version is pinned.
+test-kotlin:
+	WFLO_CACHE=$(WFLO_CACHE) bindings/kotlin/test.sh
 
 PY_TESTS := bindings/python/tests
 
@@ -81,6 +92,13 @@ test-rust:
 	$(CARGO) run -q -p wflo-core --example quick_tour
 	python3 tests/readme_snippets.py
 
+# Long: every fuzz target for WFLO_FUZZ_SECONDS (default 60; cargo fuzz on nightly), then two
+# runs of WFLO_SOAK_SECONDS: calls/s, p50/p99, RSS per process and overspend per
+# store, each run checked to the nano-USD (tests/soak/run.sh says what it checks).
+soak:
+	fuzz/run.sh $${WFLO_FUZZ_SECONDS:-60}
+	tests/soak/run.sh
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
@@ -88,7 +106,18 @@ lint:
 corpus:
 	@test -s $(WFLO_CORPUS_DIR)/prose.txt || python3 bench/corpus.py $(WFLO_CORPUS_DIR)
 
-bench: bench-rust bench-python
+# Every contender built in release mode (bench/harness/build.py), the comparison packages in
+# throwaway environments (bench/python/requirements.txt, bench/node/package-lock.json), run
+# interleaved round by round by bench/run.py; PostgreSQL rows where a server can be started.
+# BENCH_ARGS="--sections cost,startup --rounds 1" for a quick look (written to $(WFLO_CACHE)/bench/partial).
+BENCH_ARGS ?=
+bench: corpus
+	V=$$(tests/tools/venv.sh bench bench/python/requirements.txt) && \
+		if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+			tests/pg/with-postgres.sh $$V/bin/python bench/run.py $(BENCH_ARGS); \
+		else \
+			$$V/bin/python bench/run.py $(BENCH_ARGS); \
+		fi
 
 bench-rust: corpus
 	$(CARGO) build --release -p wflo-core --example cold_start --example shared_bench
@@ -101,7 +130,7 @@ bench-rust: corpus
 
 # A release wheel in its own environment beside litellm, tokencost and tiktoken.
 bench-python:
-	V=$$(tests/tools/venv.sh pybench bench/python/requirements.txt) && rm -rf $(WFLO_CACHE)/wheels-release && \
+	V=$$(tests/tools/venv.sh bench bench/python/requirements.txt) && rm -rf $(WFLO_CACHE)/wheels-release && \
 		(cd bindings/python && $$V/bin/maturin build --release --quiet --out $(WFLO_CACHE)/wheels-release) && \
 		$$V/bin/pip install --quiet --no-deps --force-reinstall $(WFLO_CACHE)/wheels-release/wflo-*.whl && \
 		$$V/bin/python bench/python/bench.py

@@ -39,3 +39,20 @@ func BenchmarkTrackedCall(b *testing.B) {
 		r.Close()
 	}
 }
+
+// BenchmarkCost is one cost computation from Go through cgo (gpt-4o, 1,000 in + 200 out), the
+// figure `make bench` puts beside every other face and beside litellm and tokencost.
+func BenchmarkCost(b *testing.B) {
+	e, err := wflo.Open("memory://")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	usage := wflo.Usage{Input: 1000, Output: 200}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.Cost("gpt-4o", usage); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

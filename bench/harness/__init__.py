@@ -1,0 +1,1 @@
+"""The `make bench` driver's parts (bench/run.py is the entry point)."""

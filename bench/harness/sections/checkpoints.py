@@ -1,0 +1,161 @@
+"""4. Checkpoints: save and load latency of ~1 KB and ~100 KB states.
+
+SQLite (WAL): wflo from Rust and from Python at wflo's default `synchronous = NORMAL` and at
+FULL; LangGraph's SqliteSaver at its defaults (WAL, and SQLite's default FULL) and at NORMAL, as
+wflo; raw INSERTs of the same bytes (rusqlite from Rust, sqlite3 from Python) at each setting:
+the floor. PostgreSQL: wflo from Rust and Python, LangGraph's PostgresSaver, raw psycopg INSERTs.
+
+A save is one committed checkpoint; a load reads one back by id after the saves and decodes it.
+Each process does WARM_UP + SAVES saves then SAVES loads on a fresh SQLite file; figures are
+per-process p50s, summarised over rounds."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..build import Env
+from ..measure import Contender, figure, failure, interleave
+from ..section import Goal, Section, ratio, table
+from ..svg import Bar, bars
+
+SIZES = [("1 KB", 1024, 300), ("100 KB", 100 * 1024, 100)]
+LANGGRAPH = {"SQLite": "LangGraph SqliteSaver", "PostgreSQL": "LangGraph PostgresSaver"}
+
+
+def state(target: int) -> str:
+    """A plausible agent state: documents with text and metadata (as core/benches/checkpoints.rs)."""
+    docs, i, size = [], 0, 2
+    while size < target:
+        doc = (f'{{"id":{i},"title":"Result number {i} about tokenizers","url":"https://example.com/docs/{i}",'
+               f'"score":0.{i:04},"summary":"Byte pair encoding merges the most frequent pair of symbols '
+               f'repeatedly; document {i} explains the details."}}')
+        size += len(doc) + 1
+        docs.append(doc)
+        i += 1
+    text = '{"documents":[' + ",".join(docs) + "]}"
+    json.loads(text)
+    return text
+
+
+def fresh(path: Path):
+    def wipe():
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return wipe
+
+
+def contenders(env: Env) -> list[Contender]:
+    out = []
+    rs = lambda *a: [env.example("checkpoint_bench"), *a]  # noqa: E731
+    py = lambda *a: [env.python, "bench/python/checkpoints.py", *a]  # noqa: E731
+    for size, nbytes, saves in SIZES:
+        f = env.work / f"state-{nbytes}.json"
+        f.write_text(state(nbytes))
+        st, n = str(f), str(saves)
+        rows = []
+        for sync in ("NORMAL", "FULL"):
+            url = lambda db: f"sqlite://{db}?synchronous={sync.lower()}"  # noqa: E731
+            rows += [
+                ("SQLite", sync, "wflo (Rust)", "rust", lambda db, url=url: rs("wflo", url(db), st, n)),
+                ("SQLite", sync, "raw rusqlite INSERT", "rust", lambda db, s=sync: rs("raw", db, st, n, s)),
+                ("SQLite", sync, "wflo (Python)", "python", lambda db, url=url: py("wflo", url(db), st, n)),
+                ("SQLite", sync, "raw sqlite3 INSERT (Python)", "python", lambda db, s=sync: py("sqlite3", db, st, n, s)),
+                ("SQLite", sync, "LangGraph SqliteSaver", "python",
+                 lambda db, s=sync: py("langgraph-sqlite", db, st, n, s if s == "NORMAL" else "default")),
+            ]
+        pg = env.pg_url or ""
+        rows += [
+            ("PostgreSQL", "", "wflo (Rust)", "rust pg", lambda db: rs("wflo", pg, st, n)),
+            ("PostgreSQL", "", "wflo (Python)", "python pg", lambda db: py("wflo", pg, st, n)),
+            ("PostgreSQL", "", "LangGraph PostgresSaver", "python pg", lambda db: py("langgraph-postgres", pg, st, n)),
+            ("PostgreSQL", "", "raw psycopg INSERT (Python)", "python pg", lambda db: py("psycopg", pg, st, n)),
+        ]
+        for store, sync, name, needs, argv in rows:
+            db = env.work / f"cp-{len(out)}.db"
+            setting = sync if name != "LangGraph SqliteSaver" or sync == "NORMAL" else "defaults"
+            out.append(Contender(f"{store} {setting} {size} {name}", argv(str(db)), cwd=str(env.root),
+                                 missing=env.need(*needs.split()), before=fresh(db),
+                                 meta={"store": store, "sync": sync, "setting": setting, "size": size, "name": name}))
+    return out
+
+
+def floor_of(c: Contender) -> str:
+    m = c.meta
+    if m["name"].startswith("raw"):
+        return ""
+    if m["store"] == "PostgreSQL":
+        return "raw psycopg INSERT (Python)" if "Python" in m["name"] or "LangGraph" in m["name"] else ""
+    return "raw rusqlite INSERT" if "Rust" in m["name"] else "raw sqlite3 INSERT (Python)"
+
+
+def run(env: Env, rounds: int) -> Section:
+    every = contenders(env)
+    runs = interleave("checkpoints", every, rounds)
+    key = {(c.meta["store"], c.meta["sync"], c.meta["size"], c.meta["name"]): c for c in every}
+    save = {c.label: figure(runs[c.label], lambda r: r.out["save_us"]) for c in every}
+    load = {c.label: figure(runs[c.label], lambda r: r.out["load_us"]) for c in every}
+    rate = {c.label: figure(runs[c.label], lambda r: r.out["saves_per_s"]) for c in every}
+    rows, save_groups, load_groups, ratios = [], {}, {}, {}
+    for c in every:
+        m = c.meta
+        floor = key.get((m["store"], m["sync"], m["size"], floor_of(c)))
+        why = c.missing or failure(runs[c.label]) or "no figure"
+        s, l, fs, fl = save[c.label], load[c.label], None, None
+        if floor is not None and floor is not c:
+            fs, fl = save[floor.label], load[floor.label]
+        xs = s.median / fs.median if s and fs else None
+        xl = l.median / fl.median if l and fl else None
+        reported = next((r.out.get("synchronous") for r in runs[c.label] if r.out and r.out.get("synchronous")), None)
+        setting = m["setting"] + (f" ({reported})" if m["setting"] == "defaults" and reported else "")
+        lg = key.get((m["store"], m["sync"], m["size"], LANGGRAPH[m["store"]]))
+        versus = "—"
+        if m["name"] == "wflo (Python)" and lg is not None and s and l and save[lg.label] and load[lg.label]:
+            versus = f"{ratio(save[lg.label].median / s.median)} / {ratio(load[lg.label].median / l.median)}"
+        rows.append([f"{m['store']} {setting}".strip(), m["size"], m["name"], s.fmt(1) if s else why, ratio(xs),
+                     l.fmt(1) if l else "—", ratio(xl), versus, rate[c.label].fmt(0) if rate[c.label] else "—"])
+        ratios[c.label] = xs
+        group = f"{m['store']} {m['sync']} · {m['size']}".replace("  ", " ")
+        if floor is not None and floor is not c:
+            save_groups.setdefault(group, []).append(Bar(m["name"], xs, "wflo" in m["name"], why))
+            load_groups.setdefault(group, []).append(Bar(m["name"], xl, "wflo" in m["name"], why))
+    goal = goal_for(every, ratios)
+    pg_note = ("PostgreSQL: the throwaway server of tests/pg/with-postgres.sh (fsync=off, loopback)."
+               if env.pg_url else f"PostgreSQL: not measured ({env.missing.get('pg')}).")
+    return Section(
+        "checkpoints", "4. Checkpoints",
+        f"p50 µs of a save (one committed checkpoint) and of a load (one checkpoint read back by id and decoded), "
+        f"median of {rounds} interleaved rounds (min–max), {', '.join(f'{n} saves of {s}' for s, _, n in SIZES)} "
+        "per process on a fresh database. × floor: over a raw INSERT / SELECT of the same bytes from the same "
+        "language at the same setting (rusqlite for Rust, sqlite3 or psycopg for Python). LangGraph ÷ this: "
+        "LangGraph's time over wflo's, both from Python, same store and setting (above 1×: wflo is faster).",
+        table(["store · synchronous", "state", "contender", "save µs", "× floor", "load µs", "× floor",
+               "LangGraph ÷ this (save / load)", "saves/s"], rows),
+        notes=["SQLite in WAL mode everywhere (LangGraph's SqliteSaver sets WAL itself; its default synchronous is "
+               "SQLite's, reported in brackets). wflo stores a large state zstd-compressed; LangGraph stores msgpack; "
+               "the raw floor stores the JSON bytes as they are. From Python, wflo turns the state into JSON text with "
+               "the standard library's json (and back on load), LangGraph into msgpack with ormsgpack.",
+               "wflo from Python saves with checkpoint_sync and loads with checkpoint_state(id); LangGraph saves "
+               "with put and loads with get_tuple and a checkpoint_id.",
+               pg_note],
+        charts=[("checkpoints-save.svg", bars("Checkpoint save, × the raw INSERT floor", list(save_groups.items()),
+                                              subtitle="same language, store and synchronous setting; dashed: floor")),
+                ("checkpoints-load.svg", bars("Checkpoint load, × the raw SELECT floor", list(load_groups.items()),
+                                              subtitle="same language, store and synchronous setting; dashed: floor"))],
+        goals=[goal],
+        raw={c.label: [r.out or {"error": r.error} for r in runs[c.label]] for c in every})
+
+
+def goal_for(every: list[Contender], ratios: dict) -> Goal:
+    def pick(name, sync):
+        return [(c.meta["size"], ratios.get(c.label)) for c in every
+                if c.meta["name"] == name and c.meta["sync"] == sync and c.meta["store"] == "SQLite"]
+
+    rust = pick("wflo (Rust)", "NORMAL")
+    if not rust or any(x is None for _, x in rust):
+        return Goal("Checkpoint save ≤ 1.2× raw SQLite at the same setting", "not measured", None)
+    extra = [f"{name.split()[1]} {sync} " + " / ".join(f"{ratio(x)}" for _, x in pick(name, sync))
+             for name, sync in (("wflo (Rust)", "FULL"), ("wflo (Python)", "NORMAL"), ("wflo (Python)", "FULL"))]
+    worst = max(x for _, x in rust)
+    return Goal("Checkpoint save ≤ 1.2× raw SQLite at the same setting",
+                "wflo (Rust) NORMAL " + " / ".join(f"{s} {ratio(x)}" for s, x in rust)
+                + f"; also {'; '.join(extra)} (1 KB / 100 KB)", worst <= 1.2)
