@@ -87,3 +87,16 @@ pub fn unique(prefix: &str) -> String {
         b.iter().map(|x| format!("{x:02x}")).collect::<String>()
     )
 }
+
+/// An engine over `store` (opened with the options a test needs) with `prices` as its table.
+pub fn engine_with_store(
+    store: impl wflo_core::store::Store + 'static,
+    prices: &str,
+) -> wflo_core::Engine {
+    let engine = wflo_core::Engine::new(wflo_core::EngineConfig {
+        store: std::sync::Arc::new(store),
+        ..wflo_core::EngineConfig::default()
+    });
+    engine.set_prices_json(prices).unwrap();
+    engine
+}

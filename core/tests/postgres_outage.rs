@@ -17,9 +17,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use wflo_core::store::{Period, PostgresOptions, PostgresStore};
-use wflo_core::{
-    CallRequest, CallStatus, Engine, EngineConfig, ErrorCode, Execution, ExecutionOptions, Usage,
-};
+use wflo_core::{CallRequest, CallStatus, Engine, ErrorCode, Execution, ExecutionOptions, Usage};
 
 const PRICES: &str =
     r#"{"models":[{"name":"o-model","input":1000000,"output":4000000,"max_output":1000}]}"#;
@@ -41,12 +39,7 @@ fn open(url: &str) -> Engine {
         },
     )
     .unwrap();
-    let engine = Engine::new(EngineConfig {
-        store: Arc::new(store),
-        ..EngineConfig::default()
-    });
-    engine.set_prices_json(PRICES).unwrap();
-    engine
+    common::engine_with_store(store, PRICES)
 }
 
 fn req() -> CallRequest<'static> {

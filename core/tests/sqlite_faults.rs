@@ -11,14 +11,11 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use wflo_core::store::{Period, SqliteOptions, SqliteStore};
-use wflo_core::{
-    CallRequest, CallStatus, Engine, EngineConfig, ErrorCode, Execution, ExecutionOptions, Usage,
-};
+use wflo_core::{CallRequest, CallStatus, Engine, ErrorCode, Execution, ExecutionOptions, Usage};
 
 const PRICES: &str =
     r#"{"models":[{"name":"f-model","input":1000000,"output":4000000,"max_output":1000}]}"#;
@@ -32,12 +29,7 @@ fn open(path: &str, busy_timeout: Duration) -> Engine {
         },
     )
     .unwrap();
-    let engine = Engine::new(EngineConfig {
-        store: Arc::new(store),
-        ..EngineConfig::default()
-    });
-    engine.set_prices_json(PRICES).unwrap();
-    engine
+    common::engine_with_store(store, PRICES)
 }
 
 fn req() -> CallRequest<'static> {
