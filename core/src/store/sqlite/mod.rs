@@ -118,9 +118,14 @@ impl SqliteStore {
             .map_err(|e| Error::Storage(format!("cannot open SQLite database '{path}': {e}")))?;
         conn.busy_timeout(options.busy_timeout).map_err(storage)?;
         if path != ":memory:" {
-            let mode: String = conn
-                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-                .map_err(storage)?;
+            // Switching a new file to WAL needs an exclusive lock that SQLite does not wait
+            // for when the waiting could deadlock (several connections opening the same new
+            // file at once: each holds a shared lock and wants the exclusive one), so the busy
+            // handler is not called: retry within the busy timeout instead.
+            let mode: String = retry_while_busy(options.busy_timeout, || {
+                conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            })
+            .map_err(storage)?;
             if !mode.eq_ignore_ascii_case("wal") {
                 return Err(Error::Storage(format!(
                     "'{path}' cannot use WAL mode (got {mode})"
@@ -211,6 +216,30 @@ fn prepare_file(path: &Path) -> Result<()> {
             .map_err(|e| Error::Storage(format!("cannot create {}: {e}", path.display())))?;
     }
     Ok(())
+}
+
+/// Runs `f` again while SQLite answers BUSY or LOCKED without having waited, for at most
+/// `timeout`.
+fn retry_while_busy<T>(
+    timeout: std::time::Duration,
+    mut f: impl FnMut() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && started.elapsed() < timeout =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Applies migrations up to `target` under the write lock, so concurrent openers run each
