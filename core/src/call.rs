@@ -67,6 +67,21 @@ pub struct UsageReport<'a> {
     pub latency_ms: u64,
 }
 
+impl<'a> UsageReport<'a> {
+    /// A call on `model` that used `usage`: counts as reported (not estimated), not streamed,
+    /// latency unknown — what a caller recording a finished call from its usage knows.
+    pub fn new(model: &'a str, usage: Usage) -> Self {
+        UsageReport {
+            model,
+            provider: None,
+            usage,
+            estimated: false,
+            stream: false,
+            latency_ms: 0,
+        }
+    }
+}
+
 /// Budget held for one call. Settle it with the provider's usage, or release it when the call
 /// failed without cost; a reservation dropped without either is released and recorded as
 /// `aborted`. The methods that end it fail with `CONFLICT` when it has already ended, and leave

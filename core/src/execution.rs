@@ -293,6 +293,17 @@ impl Execution {
         self.root().record_call(report)
     }
 
+    /// [`Execution::record_call`] from a provider's raw usage JSON; see
+    /// [`Scope::record_usage_json`].
+    pub fn record_usage_json(
+        &self,
+        model: &str,
+        format: &str,
+        usage_json: &str,
+    ) -> Result<CallRecord> {
+        self.root().record_usage_json(model, format, usage_json)
+    }
+
     /// Changes the execution's budget (`None` removes the limit).
     pub fn set_budget(&self, budget_nanos: Option<Nanos>) -> Result<()> {
         self.inner
@@ -555,6 +566,19 @@ impl Scope {
     /// Records a call made without a reservation: its cost is booked as spend at once.
     pub fn record_call(&self, report: &UsageReport<'_>) -> Result<CallRecord> {
         crate::call::record_unreserved(self, report)
+    }
+
+    /// Records a call made without a reservation from the provider's raw usage JSON (a
+    /// response body or its usage object); `format` names a [`crate::UsageFormat`] ("auto"
+    /// detects it). Every face's "record from JSON" is this one call.
+    pub fn record_usage_json(
+        &self,
+        model: &str,
+        format: &str,
+        usage_json: &str,
+    ) -> Result<CallRecord> {
+        let usage = crate::usage::parse_usage(crate::UsageFormat::from_name(format)?, usage_json)?;
+        self.record_call(&UsageReport::new(model, usage))
     }
 
     /// The scope's figures now.

@@ -453,3 +453,29 @@ fn overrides_change_prices_at_run_time() {
     assert!(engine.prices().remove_override("gpt-4o"));
     assert_eq!(engine.cost("gpt-4o", &u).unwrap().cost_nanos, 2_500_000_000);
 }
+
+#[test]
+fn a_call_recorded_from_usage_json_costs_its_usage_and_bad_input_records_nothing() {
+    let engine = engine_with_clock(Arc::new(ManualClock::new(1_000)));
+    // A limited execution: an unknown model cannot be priced, so it is refused.
+    let exec = engine.start_execution(opts(Some(1_000_000_000))).unwrap();
+    // 1,000 in at 1,000,000 pico-USD a token + 10 out at 4,000,000 (nano = pico / 1,000).
+    let rec = exec
+        .record_usage_json(
+            "t-model",
+            "openai_chat",
+            r#"{"usage":{"prompt_tokens":1000,"completion_tokens":10}}"#,
+        )
+        .unwrap();
+    assert_eq!((rec.usage.input, rec.usage.output), (1000, 10));
+    assert_eq!(rec.cost_nanos, 1_000_000 + 40_000);
+    for (format, json) in [("mistral", "{}"), ("openai_chat", "{nope")] {
+        let e = exec.record_usage_json("t-model", format, json).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidArgument, "{format} {json}");
+    }
+    let e = exec
+        .record_usage_json("no-such-model", "auto", r#"{"prompt_tokens":1}"#)
+        .unwrap_err();
+    assert_eq!(e.code(), ErrorCode::UnknownModel);
+    assert_eq!(exec.calls().unwrap().len(), 1);
+}

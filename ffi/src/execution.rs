@@ -4,9 +4,7 @@ use std::ffi::{CString, c_char};
 use std::sync::Arc;
 
 use serde::Deserialize;
-use wflo_core::{
-    Error, Execution, ExecutionOptions, ExecutionStatus, Scope, UsageFormat, UsageReport,
-};
+use wflo_core::{Error, Execution, ExecutionOptions, ExecutionStatus, Scope, UsageReport};
 
 use crate::boundary::{run, run_quiet, wflo_status};
 use crate::engine::{wflo_engine, wflo_usage};
@@ -289,14 +287,8 @@ pub unsafe extern "C" fn wflo_record_call(
     run(|| {
         let usage = unsafe { usage.as_ref() }.ok_or_else(|| Error::invalid("usage is NULL"))?;
         let model = unsafe { input(model, model_len, "model") }?;
-        let record = unsafe { target(execution, scope) }?.record_call(&UsageReport {
-            model,
-            provider: None,
-            usage: (*usage).into(),
-            estimated: false,
-            stream: false,
-            latency_ms: 0,
-        })?;
+        let record = unsafe { target(execution, scope) }?
+            .record_call(&UsageReport::new(model, (*usage).into()))?;
         unsafe { crate::call::write_settled(&record, settled_out) };
         Ok(())
     })
@@ -321,18 +313,10 @@ pub unsafe extern "C" fn wflo_record_call_json(
 ) -> wflo_status {
     run(|| {
         let model = unsafe { input(model, model_len, "model") }?;
-        let format = UsageFormat::from_name(unsafe { input(format, format_len, "format") }?)?;
-        let usage = wflo_core::usage::parse_usage(format, unsafe {
-            input(usage_json, usage_json_len, "usage_json")
-        }?)?;
-        let record = unsafe { target(execution, scope) }?.record_call(&UsageReport {
-            model,
-            provider: None,
-            usage,
-            estimated: false,
-            stream: false,
-            latency_ms: 0,
-        })?;
+        let format = unsafe { input(format, format_len, "format") }?;
+        let usage_json = unsafe { input(usage_json, usage_json_len, "usage_json") }?;
+        let record =
+            unsafe { target(execution, scope) }?.record_usage_json(model, format, usage_json)?;
         unsafe { crate::call::write_settled(&record, settled_out) };
         Ok(())
     })

@@ -2,7 +2,7 @@
 
 use napi::bindgen_prelude::AsyncTask;
 use napi_derive::napi;
-use wflo_core::{ExecutionStatus, UsageFormat, UsageReport};
+use wflo_core::{ExecutionStatus, UsageReport};
 
 use crate::call::{Reservation, Settled};
 use crate::engine::JsUsage;
@@ -122,16 +122,7 @@ impl Execution {
         usage_json: String,
     ) -> napi::Result<Settled> {
         guard(|| {
-            let usage =
-                wflo_core::usage::parse_usage(UsageFormat::from_name(&format)?, &usage_json)?;
-            let rec = self.inner.record_call(&UsageReport {
-                model: &model,
-                provider: None,
-                usage,
-                estimated: false,
-                stream: false,
-                latency_ms: 0,
-            })?;
+            let rec = self.inner.record_usage_json(&model, &format, &usage_json)?;
             Ok(Settled::from(&rec))
         })
     }
@@ -140,14 +131,9 @@ impl Execution {
     #[napi]
     pub fn record_usage(&self, model: String, usage: JsUsage) -> napi::Result<Settled> {
         guard(|| {
-            let rec = self.inner.record_call(&UsageReport {
-                model: &model,
-                provider: None,
-                usage: usage.to_core()?,
-                estimated: false,
-                stream: false,
-                latency_ms: 0,
-            })?;
+            let rec = self
+                .inner
+                .record_call(&UsageReport::new(&model, usage.to_core()?))?;
             Ok(Settled::from(&rec))
         })
     }

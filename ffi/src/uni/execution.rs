@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use wflo_core::{Execution, ExecutionStatus, Scope, UsageFormat, UsageReport};
+use wflo_core::{Execution, ExecutionStatus, Scope, UsageReport};
 
 use super::call::NativeReservation;
 use super::error::{Result, guard};
@@ -28,15 +28,9 @@ pub struct NativeScope {
 }
 
 fn record(scope: &Scope, model: &str, usage: wflo_core::Usage) -> wflo_core::Result<Settled> {
-    let rec = scope.record_call(&UsageReport {
-        model,
-        provider: None,
-        usage,
-        estimated: false,
-        stream: false,
-        latency_ms: 0,
-    })?;
-    Ok(Settled::from(&rec))
+    Ok(Settled::from(
+        &scope.record_call(&UsageReport::new(model, usage))?,
+    ))
 }
 
 #[uniffi::export]
@@ -80,11 +74,9 @@ impl NativeExecution {
     /// Records a call made without a reservation, from a provider's usage JSON.
     pub fn record_call_json(&self, model: String, format: String, json: String) -> Result<Settled> {
         guard(|| {
-            record(
-                &self.inner.root(),
-                &model,
-                wflo_core::usage::parse_usage(UsageFormat::from_name(&format)?, &json)?,
-            )
+            Ok(Settled::from(
+                &self.inner.record_usage_json(&model, &format, &json)?,
+            ))
         })
     }
 
