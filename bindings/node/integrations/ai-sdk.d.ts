@@ -1,6 +1,6 @@
-// Types of `wflo/ai-sdk` (ai-sdk.d.mts is the same text, for ESM importers). Written
-// structurally (no import from `ai`) so they resolve whether or not the AI SDK is installed;
-// the middleware is assignable to the AI SDK's `LanguageModelMiddleware`
+// Types of `wflo/ai-sdk`, for CommonJS and ESM importers alike. Written structurally (no
+// import from `ai`) so they resolve whether or not the AI SDK is installed, and mean the same
+// in either module system; the middleware is assignable to the AI SDK's `LanguageModelMiddleware`
 // (`wrapLanguageModel({ model, middleware: wfloMiddleware() })`).
 import type { WfloWorkflow } from '../index.js';
 

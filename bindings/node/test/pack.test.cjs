@@ -118,7 +118,7 @@ test.after(() => {
 
 test('the tarball holds the addon, the entry points and the integrations, and nothing of the build', () => {
   const files = new Set(packed.files.map((f) => f.path));
-  const aiSdk = ['cjs', 'mjs', 'd.ts', 'd.mts'].map((ext) => `integrations/ai-sdk.${ext}`);
+  const aiSdk = ['cjs', 'mjs', 'd.ts'].map((ext) => `integrations/ai-sdk.${ext}`);
   for (const f of [addon, 'index.cjs', 'index.mjs', 'index.d.ts', 'package.json', ...aiSdk]) {
     assert.ok(files.has(f), `${f} is missing from ${packed.filename}`);
   }
