@@ -362,6 +362,36 @@ impl Reservation {
         })
     }
 
+    /// Settles from whatever the call returned (`format` names its API; `auto` reads the
+    /// shape): the provider's usage when the result carries it, else — no usage, unreadable
+    /// usage, or all zeros beside generated output — the generated text (every choice,
+    /// tool-call names and arguments, visible reasoning) counted with the model's tokenizer,
+    /// flagged `estimated` and `usage_missing`. The one rule for "a result without usage".
+    pub fn settle_result(&mut self, format: UsageFormat, result_json: &str) -> Result<CallRecord> {
+        self.check_not_ended()?;
+        let value: serde_json::Value = serde_json::from_str(result_json)
+            .map_err(|e| Error::invalid(format!("the result is not valid JSON: {e}")))?;
+        let text = crate::usage::generated_text(format, &value);
+        match crate::usage::parse_usage_value(format, &value) {
+            Ok(usage) if usage.total() > 0 || text.is_empty() => self.settle(usage),
+            _ => self.settle_text(&text, CallStatus::Ok),
+        }
+    }
+
+    /// Settles a call whose usage never came from the text it generated (what a stream
+    /// delivered before it was cut, what a framework returned): the prompt as reserved, the
+    /// output counted with the model's tokenizer, flagged `estimated` and `usage_missing`.
+    pub fn settle_text(&mut self, text: &str, status: CallStatus) -> Result<CallRecord> {
+        self.settle_stream(
+            &StreamOutcome {
+                usage: None,
+                complete: false,
+                text: text.to_owned(),
+            },
+            status,
+        )
+    }
+
     /// Settles with full control over status and flags.
     pub fn settle_with(&mut self, s: Settlement) -> Result<CallRecord> {
         self.check_not_ended()?;

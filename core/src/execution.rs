@@ -288,6 +288,16 @@ impl Execution {
         self.root().reserve(request)
     }
 
+    /// Reserves a provider request on the execution's own scope: [`Scope::reserve_request`].
+    pub fn reserve_request(
+        &self,
+        format: crate::UsageFormat,
+        body_json: &str,
+        options: &crate::RequestOptions,
+    ) -> Result<RequestReservation> {
+        self.root().reserve_request(format, body_json, options)
+    }
+
     /// Records a call that was made without a reservation (its cost is booked as spend).
     pub fn record_call(&self, report: &UsageReport<'_>) -> Result<CallRecord> {
         self.root().record_call(report)
@@ -491,6 +501,16 @@ impl Execution {
     }
 }
 
+/// A reservation made from a provider request: the reservation, the body to send, and the
+/// request as read.
+#[derive(Debug)]
+pub struct RequestReservation {
+    pub reservation: Reservation,
+    /// The request to send (JSON): the caller's, with the limit and stream options wflo set.
+    pub body: String,
+    pub plan: crate::RequestPlan,
+}
+
 /// A budget scope of an execution: the execution itself, or a step/agent inside it.
 #[derive(Clone)]
 pub struct Scope {
@@ -566,6 +586,56 @@ impl Scope {
     /// Records a call made without a reservation: its cost is booked as spend at once.
     pub fn record_call(&self, report: &UsageReport<'_>) -> Result<CallRecord> {
         crate::call::record_unreserved(self, report)
+    }
+
+    /// Reads a provider request (see [`crate::request`]), reserves its worst case on this
+    /// scope, and returns the reservation with the body to send: the output limit the
+    /// reservation covers written in, `include_usage` added to an OpenAI chat stream. Every
+    /// integration of every face reserves through this one call.
+    pub fn reserve_request(
+        &self,
+        format: crate::UsageFormat,
+        body_json: &str,
+        options: &crate::RequestOptions,
+    ) -> Result<RequestReservation> {
+        let mut body: serde_json::Value = serde_json::from_str(body_json)
+            .map_err(|e| Error::invalid(format!("the request body is not valid JSON: {e}")))?;
+        let engine = &self.exec.engine;
+        let plan = crate::request::read_request(&engine.prices, format, &body, options)?;
+        if let Some(what) = &plan.unbounded {
+            if engine.ledger.is_limited(self.id) {
+                return Err(Error::invalid(format!(
+                    "the request has {what}, whose tokens wflo cannot bound before the call, and \
+                     a budget applies: the call was not sent (count it yourself and reserve \
+                     with an explicit input token count)"
+                )));
+            }
+        }
+        let model_max = engine
+            .prices
+            .resolve(&plan.price_model)
+            .ok()
+            .and_then(|m| m.price.max_output.or(m.price.max_input));
+        let reservation = self.reserve(&CallRequest {
+            model: &plan.price_model,
+            provider: Some(&plan.provider),
+            input_tokens: plan.input_tokens,
+            input_estimated: Some(plan.input_estimated),
+            max_output_tokens: plan.total_output_cap(model_max),
+            cache_write: plan.cache_write,
+            stream: plan.stream,
+            clamp_max_tokens: options.clamp_max_tokens,
+        })?;
+        // An unpriced call without a budget holds nothing: there is no cap to send.
+        let cap = reservation
+            .model()
+            .map(|_| (reservation.max_output_tokens() / plan.choices.max(1)).max(1));
+        plan.rewrite(&mut body, cap);
+        Ok(RequestReservation {
+            reservation,
+            body: body.to_string(),
+            plan,
+        })
     }
 
     /// Records a call made without a reservation from the provider's raw usage JSON (a

@@ -34,6 +34,7 @@ pub mod ids;
 pub mod money;
 pub mod pricing;
 pub mod records;
+pub mod request;
 pub mod store;
 mod text;
 pub mod tokens;
@@ -44,12 +45,13 @@ pub use call::{
 };
 pub use engine::{DEFAULT_LEASE_MS, DEFAULT_MAX_STATE_BYTES, Engine, EngineConfig, Quote};
 pub use error::{BudgetExceeded, Error, ErrorCode, Result};
-pub use execution::{Execution, ExecutionOptions, Scope};
+pub use execution::{Execution, ExecutionOptions, RequestReservation, Scope};
 pub use money::{Nanos, Picos};
 pub use pricing::{CacheWrite, ModelPrice, PriceCatalog};
 pub use records::{
     Breakdown, CallRecord, CallStatus, CheckpointInfo, ExecutionRecord, ExecutionStatus,
 };
+pub use request::{RequestOptions, RequestPlan};
 pub use usage::{StreamAccumulator, StreamOutcome, Usage, UsageFormat};
 
 /// The library version (the workspace version).

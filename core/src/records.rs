@@ -29,6 +29,41 @@ impl ExecutionStatus {
         }
     }
 
+    /// How an execution whose body has ended finishes — the one rule every face follows.
+    /// `raised` is `None` when the body returned, else the wflo error codes found along the
+    /// raised error's chain of causes (outermost first; empty for an error that is not
+    /// wflo's): a budget refusal anywhere in the chain is `budget_exceeded` (an SDK or a
+    /// framework that wrapped it does not hide it), any other error `failed`.
+    pub fn after(raised: Option<&[crate::ErrorCode]>) -> ExecutionStatus {
+        match raised {
+            None => ExecutionStatus::Completed,
+            Some(codes) if codes.contains(&crate::ErrorCode::BudgetExceeded) => {
+                ExecutionStatus::BudgetExceeded
+            }
+            Some(_) => ExecutionStatus::Failed,
+        }
+    }
+
+    /// [`ExecutionStatus::after`] with the chain as a JSON array of code names
+    /// (`["INTERNAL", "BUDGET_EXCEEDED"]`); names that are not codes stand for foreign errors.
+    /// `null` or empty text: the body returned.
+    pub fn after_json(raised: &str) -> Result<ExecutionStatus> {
+        let raised = raised.trim();
+        if raised.is_empty() || raised == "null" {
+            return Ok(ExecutionStatus::after(None));
+        }
+        let names: Vec<String> = serde_json::from_str(raised).map_err(|e| {
+            Error::invalid(format!(
+                "the error chain must be a JSON array of code names: {e}"
+            ))
+        })?;
+        let codes: Vec<crate::ErrorCode> = names
+            .iter()
+            .filter_map(|n| crate::ErrorCode::from_name(n))
+            .collect();
+        Ok(ExecutionStatus::after(Some(&codes)))
+    }
+
     pub fn from_name(name: &str) -> Result<ExecutionStatus> {
         match name {
             "running" => Ok(ExecutionStatus::Running),

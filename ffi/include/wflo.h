@@ -277,6 +277,55 @@ wflo_status wflo_stream_state_json(const wflo_stream *stream, char **json_out);
 // `stream` is NULL or a live handle, not used afterwards.
 void wflo_stream_free(wflo_stream *stream);
 
+// Reads a provider request (`format`: "openai_chat", "openai_responses", "anthropic",
+// "gemini", "langchain", "ai_sdk"), reserves its worst case on `scope` (NULL: the
+// execution's own scope) and returns the reservation and the body to send — the output
+// limit the reservation covers written in, `include_usage` added to an OpenAI chat stream.
+// `options_json` (NULL for none): `{"base_url": "https://api.x.ai/v1", "provider": …,
+// "model": …, "stream": bool, "clamp_max_tokens": bool}`. On WFLO_STATUS_BUDGET_EXCEEDED the
+// request must not be sent; nothing is written to the out-parameters on failure.
+// `body_out` is freed with wflo_string_free.
+//
+// # Safety
+// Handles live; strings point to their lengths; out-parameters writable.
+wflo_status wflo_reserve_request(const wflo_execution *execution,
+                                 const wflo_scope *scope,
+                                 const char *format,
+                                 size_t format_len,
+                                 const char *body,
+                                 size_t body_len,
+                                 const char *options_json,
+                                 size_t options_len,
+                                 wflo_reservation **reservation_out,
+                                 char **body_out);
+
+// Settles from whatever the call returned (`format` as for wflo_reserve_request, or
+// "auto"): the usage in the result, else its generated text estimated and flagged — the one
+// rule for results without usage. Bad JSON: WFLO_STATUS_INVALID_ARGUMENT, still held.
+//
+// # Safety
+// `reservation` is a live handle; strings point to their lengths; `settled_out` NULL or
+// writable.
+wflo_status wflo_reservation_settle_result(const wflo_reservation *reservation,
+                                           const char *format,
+                                           size_t format_len,
+                                           const char *json,
+                                           size_t json_len,
+                                           wflo_settled *settled_out);
+
+// Settles a call whose usage never came from the text it generated: the prompt as
+// reserved, the output counted, flagged estimated. `status`: "ok", "error", "aborted"
+// (NULL: "ok").
+//
+// # Safety
+// `reservation` is a live handle; strings point to their lengths or are NULL.
+wflo_status wflo_reservation_settle_text(const wflo_reservation *reservation,
+                                         const char *text,
+                                         size_t text_len,
+                                         const char *status,
+                                         size_t status_len,
+                                         wflo_settled *settled_out);
+
 // Saves `state_json` (any JSON value) as checkpoint `name`; committed before this returns.
 // `info_json_out` (may be NULL) receives the checkpoint's id, sequence, parent and spend.
 //
@@ -566,6 +615,27 @@ wflo_status wflo_record_call_json(const wflo_execution *execution,
                                   const char *usage_json,
                                   size_t usage_json_len,
                                   wflo_settled *settled_out);
+
+// Ends the execution the way its body ended, by the engine's one rule: `raised_json` NULL
+// (or "null"): the body returned → "completed"; else a JSON array of the wflo error code names
+// found along the raised error's causes, outermost first (`[]` for a foreign error) → a
+// BUDGET_EXCEEDED anywhere makes it "budget_exceeded", anything else "failed". `status_out`
+// (may be NULL) receives the status chosen, a static string.
+//
+// # Safety
+// `execution` is a live handle; `raised_json` points to `raised_len` bytes or is NULL;
+// `status_out` NULL or writable.
+wflo_status wflo_execution_end(const wflo_execution *execution,
+                               const char *raised_json,
+                               size_t raised_len,
+                               const char **status_out);
+
+// The layouts of the by-value structs as JSON: `{"wflo_usage": {"size": 48, "fields":
+// {"input": 0, …}}, …}`. Freed with wflo_string_free.
+//
+// # Safety
+// `json_out` writable.
+wflo_status wflo_layout_json(char **json_out);
 
 // Frees a string returned by this library. NULL is a no-op.
 //

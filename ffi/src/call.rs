@@ -409,3 +409,98 @@ pub unsafe extern "C" fn wflo_stream_state_json(
 pub unsafe extern "C" fn wflo_stream_free(stream: *mut wflo_stream) {
     run_quiet((), || unsafe { box_free(stream) })
 }
+
+/// Reads a provider request (`format`: "openai_chat", "openai_responses", "anthropic",
+/// "gemini", "langchain", "ai_sdk"), reserves its worst case on `scope` (NULL: the
+/// execution's own scope) and returns the reservation and the body to send — the output
+/// limit the reservation covers written in, `include_usage` added to an OpenAI chat stream.
+/// `options_json` (NULL for none): `{"base_url": "https://api.x.ai/v1", "provider": …,
+/// "model": …, "stream": bool, "clamp_max_tokens": bool}`. On WFLO_STATUS_BUDGET_EXCEEDED the
+/// request must not be sent; nothing is written to the out-parameters on failure.
+/// `body_out` is freed with wflo_string_free.
+///
+/// # Safety
+/// Handles live; strings point to their lengths; out-parameters writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn wflo_reserve_request(
+    execution: *const wflo_execution,
+    scope: *const wflo_scope,
+    format: *const c_char,
+    format_len: usize,
+    body: *const c_char,
+    body_len: usize,
+    options_json: *const c_char,
+    options_len: usize,
+    reservation_out: *mut *mut wflo_reservation,
+    body_out: *mut *mut c_char,
+) -> wflo_status {
+    run(|| {
+        let res_out = unsafe { out(reservation_out, "reservation_out") }?;
+        let text_out = unsafe { out(body_out, "body_out") }?;
+        let format = UsageFormat::from_name(unsafe { input(format, format_len, "format") }?)?;
+        let body = unsafe { input(body, body_len, "body") }?;
+        let options = wflo_core::RequestOptions::from_json(
+            unsafe { optional(options_json, options_len, "options_json") }?.unwrap_or(""),
+        )?;
+        let made = unsafe { target(execution, scope) }?.reserve_request(format, body, &options)?;
+        let text = crate::strings::output(made.body)?;
+        *text_out = text;
+        *res_out = box_into_ptr(Mutex::new(made.reservation));
+        Ok(())
+    })
+}
+
+/// Settles from whatever the call returned (`format` as for wflo_reserve_request, or
+/// "auto"): the usage in the result, else its generated text estimated and flagged — the one
+/// rule for results without usage. Bad JSON: WFLO_STATUS_INVALID_ARGUMENT, still held.
+///
+/// # Safety
+/// `reservation` is a live handle; strings point to their lengths; `settled_out` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_reservation_settle_result(
+    reservation: *const wflo_reservation,
+    format: *const c_char,
+    format_len: usize,
+    json: *const c_char,
+    json_len: usize,
+    settled_out: *mut wflo_settled,
+) -> wflo_status {
+    run(|| {
+        let r = unsafe { box_ref(reservation, "reservation") }?;
+        let format = UsageFormat::from_name(unsafe { input(format, format_len, "format") }?)?;
+        let record = r
+            .lock()
+            .settle_result(format, unsafe { input(json, json_len, "json") }?)?;
+        unsafe { write_settled(&record, settled_out) };
+        Ok(())
+    })
+}
+
+/// Settles a call whose usage never came from the text it generated: the prompt as
+/// reserved, the output counted, flagged estimated. `status`: "ok", "error", "aborted"
+/// (NULL: "ok").
+///
+/// # Safety
+/// `reservation` is a live handle; strings point to their lengths or are NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_reservation_settle_text(
+    reservation: *const wflo_reservation,
+    text: *const c_char,
+    text_len: usize,
+    status: *const c_char,
+    status_len: usize,
+    settled_out: *mut wflo_settled,
+) -> wflo_status {
+    run(|| {
+        let r = unsafe { box_ref(reservation, "reservation") }?;
+        let text = unsafe { input(text, text_len, "text") }?;
+        let status = CallStatus::from_name(
+            unsafe { optional(status, status_len, "status") }?.unwrap_or("ok"),
+        )?;
+        let record = r.lock().settle_text(text, status)?;
+        unsafe { write_settled(&record, settled_out) };
+        Ok(())
+    })
+}

@@ -321,3 +321,37 @@ pub unsafe extern "C" fn wflo_record_call_json(
         Ok(())
     })
 }
+
+/// Ends the execution the way its body ended, by the engine's one rule: `raised_json` NULL
+/// (or "null"): the body returned → "completed"; else a JSON array of the wflo error code names
+/// found along the raised error's causes, outermost first (`[]` for a foreign error) → a
+/// BUDGET_EXCEEDED anywhere makes it "budget_exceeded", anything else "failed". `status_out`
+/// (may be NULL) receives the status chosen, a static string.
+///
+/// # Safety
+/// `execution` is a live handle; `raised_json` points to `raised_len` bytes or is NULL;
+/// `status_out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_execution_end(
+    execution: *const wflo_execution,
+    raised_json: *const c_char,
+    raised_len: usize,
+    status_out: *mut *const c_char,
+) -> wflo_status {
+    run(|| {
+        let h = unsafe { arc_ref(execution, "execution") }?;
+        let raised = unsafe { optional(raised_json, raised_len, "raised_json") }?.unwrap_or("");
+        let status = ExecutionStatus::after_json(raised)?;
+        h.execution.finish(status)?;
+        if !status_out.is_null() {
+            let name: &'static std::ffi::CStr = match status {
+                ExecutionStatus::Running => c"running",
+                ExecutionStatus::Completed => c"completed",
+                ExecutionStatus::Failed => c"failed",
+                ExecutionStatus::BudgetExceeded => c"budget_exceeded",
+            };
+            unsafe { *status_out = name.as_ptr() };
+        }
+        Ok(())
+    })
+}

@@ -13,6 +13,7 @@ pub mod checkpoint;
 pub mod engine;
 pub mod execution;
 pub mod handle;
+pub mod layout;
 pub mod strings;
 pub mod uni;
 

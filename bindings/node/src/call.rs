@@ -154,11 +154,7 @@ pub fn reserve_positional(
         stream: flags & 1 != 0,
         clamp_max_tokens: flags & 2 != 0,
     })?;
-    Ok(Reservation {
-        amount: r.amount_nanos() as i64,
-        max_output: r.max_output_tokens() as i64,
-        inner: Arc::new(Mutex::new(r)),
-    })
+    Ok(Reservation::wrap(r, None))
 }
 
 /// Budget held for one call.
@@ -167,16 +163,35 @@ pub struct Reservation {
     inner: Arc<Mutex<wflo_core::Reservation>>,
     amount: i64,
     max_output: i64,
+    body: Option<String>,
 }
 
 impl Reservation {
-    pub fn reserve(scope: &wflo_core::Scope, req: JsCallRequest) -> wflo_core::Result<Reservation> {
-        let r = request(&req, |r| scope.reserve(r))?;
-        Ok(Reservation {
+    fn wrap(r: wflo_core::Reservation, body: Option<String>) -> Reservation {
+        Reservation {
             amount: r.amount_nanos() as i64,
             max_output: r.max_output_tokens() as i64,
             inner: Arc::new(Mutex::new(r)),
-        })
+            body,
+        }
+    }
+
+    pub fn reserve(scope: &wflo_core::Scope, req: JsCallRequest) -> wflo_core::Result<Reservation> {
+        let r = request(&req, |r| scope.reserve(r))?;
+        Ok(Reservation::wrap(r, None))
+    }
+
+    /// Reserves a provider request (core's `Scope::reserve_request`); the body to send is
+    /// kept as `requestBody`.
+    pub fn reserve_request(
+        scope: &wflo_core::Scope,
+        format: &str,
+        body: &str,
+        options_json: Option<&str>,
+    ) -> wflo_core::Result<Reservation> {
+        let options = wflo_core::RequestOptions::from_json(options_json.unwrap_or(""))?;
+        let made = scope.reserve_request(UsageFormat::from_name(format)?, body, &options)?;
+        Ok(Reservation::wrap(made.reservation, Some(made.body)))
     }
 }
 
@@ -207,6 +222,38 @@ impl Reservation {
                     .inner
                     .lock()
                     .settle_json(UsageFormat::from_name(&format)?, &json)?,
+            ))
+        })
+    }
+
+    /// The request body to send (JSON), for a reservation made by `reserveRequest`.
+    #[napi(getter)]
+    pub fn request_body(&self) -> Option<String> {
+        self.body.clone()
+    }
+
+    /// Settles from whatever the call returned: its usage, else its generated text estimated.
+    #[napi]
+    pub fn settle_result(&self, format: String, json: String) -> napi::Result<Settled> {
+        guard(|| {
+            Ok(Settled::from(
+                &self
+                    .inner
+                    .lock()
+                    .settle_result(UsageFormat::from_name(&format)?, &json)?,
+            ))
+        })
+    }
+
+    /// Settles a call without usage from the text it generated ("ok", "error", "aborted").
+    #[napi]
+    pub fn settle_text(&self, text: String, status: String) -> napi::Result<Settled> {
+        guard(|| {
+            Ok(Settled::from(
+                &self
+                    .inner
+                    .lock()
+                    .settle_text(&text, CallStatus::from_name(&status)?)?,
             ))
         })
     }

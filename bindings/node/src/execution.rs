@@ -84,6 +84,40 @@ impl Execution {
         AsyncTask::new(Job::new(move || Reservation::reserve(&scope, req)))
     }
 
+    /// Reads a provider request (`format`: openai_chat, openai_responses, anthropic, gemini,
+    /// langchain, ai_sdk), reserves its worst case off the JavaScript thread, and resolves to
+    /// the reservation; its `requestBody` is the body to send.
+    #[napi(ts_return_type = "Promise<NativeReservation>")]
+    pub fn reserve_request(
+        &self,
+        format: String,
+        body: String,
+        options_json: Option<String>,
+    ) -> AsyncTask<Job<Reservation>> {
+        let scope = self.inner.root();
+        AsyncTask::new(Job::new(move || {
+            Reservation::reserve_request(&scope, &format, &body, options_json.as_deref())
+        }))
+    }
+
+    /// Ends the execution the way its body ended (`raised`: null when it returned, else the
+    /// wflo error codes along the raised error's causes); resolves to the status chosen.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn end(&self, raised: Option<Vec<String>>) -> AsyncTask<Job<String>> {
+        let exec = self.inner.clone();
+        AsyncTask::new(Job::new(move || {
+            let codes: Option<Vec<wflo_core::ErrorCode>> = raised.map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| wflo_core::ErrorCode::from_name(n))
+                    .collect()
+            });
+            let status = ExecutionStatus::after(codes.as_deref());
+            exec.finish(status)?;
+            Ok(status.as_str().to_owned())
+        }))
+    }
+
     /// The hot-path form of `reserve`: positional numbers instead of an object
     /// (`inputEstimated` -1 auto / 0 / 1; `maxOutputTokens` 0 = none; `flags` bit 0 stream,
     /// bit 1 clamp; `cacheWrite` 0 none / 1 5m / 2 1h).
@@ -226,6 +260,20 @@ impl Scope {
     pub fn reserve_async(&self, req: JsCallRequest) -> AsyncTask<Job<Reservation>> {
         let scope = self.inner.clone();
         AsyncTask::new(Job::new(move || Reservation::reserve(&scope, req)))
+    }
+
+    /// `NativeExecution.reserveRequest` on this scope.
+    #[napi(ts_return_type = "Promise<NativeReservation>")]
+    pub fn reserve_request(
+        &self,
+        format: String,
+        body: String,
+        options_json: Option<String>,
+    ) -> AsyncTask<Job<Reservation>> {
+        let scope = self.inner.clone();
+        AsyncTask::new(Job::new(move || {
+            Reservation::reserve_request(&scope, &format, &body, options_json.as_deref())
+        }))
     }
 
     /// The hot-path form of `reserve` (see NativeExecution.reserveFast).

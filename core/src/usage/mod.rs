@@ -3,8 +3,11 @@
 //! The parsers in this module are the ONLY place where provider usage formats are read; every
 //! face hands raw JSON to them instead of reading `prompt_tokens` itself.
 
+mod estimate;
 mod parse;
 mod stream;
+
+pub use estimate::generated_text;
 
 pub use parse::{UsageFormat, parse_usage, parse_usage_value};
 pub use stream::{StreamAccumulator, StreamOutcome};

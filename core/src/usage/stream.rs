@@ -121,10 +121,13 @@ impl StreamAccumulator {
                 }
                 if let Some(Value::Array(calls)) = delta.get("tool_calls") {
                     for call in calls {
-                        if let Some(Value::String(s)) =
-                            call.get("function").and_then(|f| f.get("arguments"))
-                        {
-                            self.text.push_str(s);
+                        // The name comes once, in the call's first chunk; arguments in pieces.
+                        for key in ["name", "arguments"] {
+                            if let Some(Value::String(s)) =
+                                call.get("function").and_then(|f| f.get(key))
+                            {
+                                self.text.push_str(s);
+                            }
                         }
                     }
                 }
@@ -152,6 +155,11 @@ impl StreamAccumulator {
                     self.text.push_str(s);
                 }
             }
+            "response.output_item.added" => {
+                if let Some(Value::String(name)) = obj.get("item").and_then(|i| i.get("name")) {
+                    self.text.push_str(name);
+                }
+            }
             "response.completed" | "response.incomplete" | "response.failed" => {
                 if let Some(Value::Object(u)) = obj.get("response").and_then(|r| r.get("usage")) {
                     self.usage = Some(parse_usage_value(
@@ -171,6 +179,14 @@ impl StreamAccumulator {
         let usage = match kind {
             "message_start" => obj.get("message").and_then(|m| m.get("usage")),
             "message_delta" => obj.get("usage"),
+            "content_block_start" => {
+                if let Some(Value::String(name)) =
+                    obj.get("content_block").and_then(|b| b.get("name"))
+                {
+                    self.text.push_str(name);
+                }
+                None
+            }
             "content_block_delta" => {
                 if let Some(delta) = obj.get("delta") {
                     for key in ["text", "thinking", "partial_json"] {
@@ -223,6 +239,13 @@ impl StreamAccumulator {
                     for part in parts {
                         if let Some(Value::String(s)) = part.get("text") {
                             self.text.push_str(s);
+                        } else if let Some(call) = part.get("functionCall") {
+                            if let Some(Value::String(name)) = call.get("name") {
+                                self.text.push_str(name);
+                            }
+                            if let Some(args) = call.get("args") {
+                                self.text.push_str(&args.to_string());
+                            }
                         }
                     }
                 }

@@ -45,8 +45,65 @@ impl NativeReservation {
     }
 }
 
+impl NativeReservation {
+    fn wrap(res: Reservation) -> Arc<NativeReservation> {
+        Arc::new(NativeReservation {
+            amount: res.amount_nanos(),
+            max_output: res.max_output_tokens(),
+            inner: Mutex::new(res),
+        })
+    }
+
+    /// Reserves a provider request (see `wflo_reserve_request`).
+    pub(crate) fn reserve_request(
+        scope: &Scope,
+        format: &str,
+        body: &str,
+        options_json: Option<&str>,
+    ) -> wflo_core::Result<RequestReserved> {
+        let options = wflo_core::RequestOptions::from_json(options_json.unwrap_or(""))?;
+        let made = scope.reserve_request(UsageFormat::from_name(format)?, body, &options)?;
+        Ok(RequestReserved {
+            body: made.body,
+            reservation: NativeReservation::wrap(made.reservation),
+        })
+    }
+}
+
+/// A reservation made from a provider request, and the request body to send.
+#[derive(uniffi::Record)]
+pub struct RequestReserved {
+    pub reservation: Arc<NativeReservation>,
+    /// The body to send: the caller's, with the output limit and stream options wflo set.
+    pub body: String,
+}
+
 #[uniffi::export]
 impl NativeReservation {
+    /// Books whatever the call returned: its usage, else its generated text estimated.
+    pub fn settle_result(&self, format: String, json: String) -> Result<Settled> {
+        guard(|| {
+            Ok(Settled::from(
+                &self
+                    .inner
+                    .lock()
+                    .settle_result(UsageFormat::from_name(&format)?, &json)?,
+            ))
+        })
+    }
+
+    /// Books a call without usage from the text it generated ("ok", "error", "aborted").
+    pub fn settle_text(&self, text: String, status: String) -> Result<Settled> {
+        guard(|| {
+            Ok(Settled::from(
+                &self
+                    .inner
+                    .lock()
+                    .settle_text(&text, CallStatus::from_name(&status)?)?,
+            ))
+        })
+    }
+
     /// The worst case held, nano-USD.
     pub fn amount_nanos(&self) -> u64 {
         self.amount

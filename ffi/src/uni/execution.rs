@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use wflo_core::{Execution, ExecutionStatus, Scope, UsageReport};
 
-use super::call::NativeReservation;
+use super::call::{NativeReservation, RequestReserved};
 use super::error::{Result, guard};
 use super::offload;
 use super::types::{CallRequest, Settled, Usage};
@@ -63,6 +63,40 @@ impl NativeExecution {
     /// Reserves the worst case of a call on the execution's own scope.
     pub fn reserve(&self, request: CallRequest) -> Result<Arc<NativeReservation>> {
         guard(|| NativeReservation::reserve(&self.inner.root(), &request))
+    }
+
+    /// Reserves a provider request on the execution's own scope; returns the reservation and
+    /// the body to send.
+    pub fn reserve_request(
+        &self,
+        format: String,
+        body: String,
+        options_json: Option<String>,
+    ) -> Result<RequestReserved> {
+        guard(|| {
+            NativeReservation::reserve_request(
+                &self.inner.root(),
+                &format,
+                &body,
+                options_json.as_deref(),
+            )
+        })
+    }
+
+    /// Ends the execution the way its body ended: `raised` None when it returned, else the
+    /// wflo error codes along the raised error's causes. Returns the status chosen.
+    pub fn end(&self, raised: Option<Vec<String>>) -> Result<String> {
+        guard(|| {
+            let codes: Option<Vec<wflo_core::ErrorCode>> = raised.map(|names| {
+                names
+                    .iter()
+                    .filter_map(|n| wflo_core::ErrorCode::from_name(n))
+                    .collect()
+            });
+            let status = ExecutionStatus::after(codes.as_deref());
+            self.inner.finish(status)?;
+            Ok(status.as_str().to_owned())
+        })
     }
 
     /// `reserve` off the caller's thread (for executions with shared scopes in the store).
@@ -190,6 +224,18 @@ impl NativeScope {
 
     pub fn reserve(&self, request: CallRequest) -> Result<Arc<NativeReservation>> {
         guard(|| NativeReservation::reserve(&self.inner, &request))
+    }
+
+    /// Reserves a provider request on this scope; returns the reservation and the body to send.
+    pub fn reserve_request(
+        &self,
+        format: String,
+        body: String,
+        options_json: Option<String>,
+    ) -> Result<RequestReserved> {
+        guard(|| {
+            NativeReservation::reserve_request(&self.inner, &format, &body, options_json.as_deref())
+        })
     }
 
     pub async fn reserve_async(&self, request: CallRequest) -> Result<Arc<NativeReservation>> {
