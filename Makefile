@@ -10,6 +10,7 @@
 #   make test-node   the npm package: addon, integrations against the mock, npm pack install
 #   make test-kotlin the Kotlin package (Maven, JUnit 5) and the generated Kotlin/Swift sources
 #   make test-python the Python package: wheel, fresh-venv install, seed examples, pytest
+#   make test-parity every face's ledger of tests/vectors/scenarios.json equals Rust's
 #   make header      regenerate ffi/include/wflo.h
 #   make lint        rustfmt and clippy, warnings as errors
 #   make bench       wflo beside tiktoken, js-tiktoken, gpt-tokenizer, litellm, tokencost and
@@ -27,9 +28,13 @@ SHELL := /bin/bash
 WFLO_CACHE ?= $(HOME)/.cache/wflo
 export CARGO_TARGET_DIR ?= $(WFLO_CACHE)/target
 export WFLO_CORPUS_DIR ?= $(WFLO_CACHE)/corpus
+# Every face writes its ledger of tests/vectors/scenarios.json here; test-parity compares them.
+export WFLO_PARITY_DIR ?= $(WFLO_CACHE)/parity
+# The faces whose ledgers must equal Rust's.
+PARITY_FACES := rust
 CARGO ?= cargo
 
-.PHONY: demo test test-rust test-mock test-report test-c test-go test-node test-python test-kotlin header lint bench bench-rust bench-python corpus build soak
+.PHONY: parity-clean test-parity demo test test-rust test-mock test-report test-c test-go test-node test-python test-kotlin header lint bench bench-rust bench-python corpus build soak
 
 WFLO_BIN := $(CARGO_TARGET_DIR)/debug/wflo
 export WFLO_BIN
@@ -38,7 +43,15 @@ demo:
 	$(CARGO) build -p wflo-cli
 	$(WFLO_BIN) demo
 
-test: lint test-rust test-mock test-report test-c test-go test-node test-python test-kotlin
+test: lint parity-clean test-rust test-mock test-report test-c test-go test-node test-python test-kotlin test-parity
+
+# A fresh folder for this run's ledgers, so a face that stopped writing one cannot pass on an old one.
+parity-clean:
+	rm -rf $(WFLO_PARITY_DIR) && mkdir -p $(WFLO_PARITY_DIR)
+
+# The ledgers written by the suites above, compared byte for byte with Rust's.
+test-parity:
+	python3 tests/parity/compare.py $(WFLO_PARITY_DIR) $(PARITY_FACES)
 
 build:
 	$(CARGO) build -p wflo-cli

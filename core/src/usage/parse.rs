@@ -87,11 +87,14 @@ pub fn parse_usage_value(format: UsageFormat, value: &Value) -> Result<Usage> {
                 "totalTokenCount",
             ],
         )?),
-        UsageFormat::LangChain => langchain(locate(
-            obj,
-            "usage_metadata",
-            &["input_tokens", "output_tokens"],
-        )?),
+        UsageFormat::LangChain => match obj.get("generations") {
+            Some(Value::Array(prompts)) => langchain_result(prompts),
+            _ => langchain(locate(
+                obj,
+                "usage_metadata",
+                &["input_tokens", "output_tokens"],
+            )?),
+        },
         UsageFormat::AiSdk => ai_sdk(locate(obj, "usage", &["inputTokens", "outputTokens"])?),
         UsageFormat::Wflo => {
             let usage: Usage = serde_json::from_value(value.clone())
@@ -102,6 +105,34 @@ pub fn parse_usage_value(format: UsageFormat, value: &Value) -> Result<Usage> {
     }?;
     usage.validate()?;
     Ok(usage)
+}
+
+/// A LangChain `LLMResult`: the usage of each prompt's generations is on its first message
+/// (every choice of one request carries the same figures); prompts add up.
+fn langchain_result(prompts: &[Value]) -> Result<Usage> {
+    let mut total = Usage::default();
+    let mut found = false;
+    for gens in prompts {
+        let first = gens.as_array().and_then(|g| {
+            g.iter().find_map(
+                |g| match g.get("message").and_then(|m| m.get("usage_metadata")) {
+                    Some(Value::Object(u)) => Some(u),
+                    _ => None,
+                },
+            )
+        });
+        if let Some(u) = first {
+            total.add(&langchain(u)?);
+            found = true;
+        }
+    }
+    if found {
+        Ok(total)
+    } else {
+        Err(Error::invalid(
+            "the LangChain result carries no usage_metadata",
+        ))
+    }
 }
 
 /// Picks the format from the keys present. `{input_tokens, output_tokens}` alone reads the same

@@ -1,0 +1,251 @@
+//! The parity suite's reference replay (`tests/vectors/scenarios.json`, replay rules in
+//! `tests/vectors/README-scenarios.md`): Rust writes the ledger every other face must equal.
+//! The assertions here check the scenarios do what their descriptions say, so the reference
+//! itself is not taken on trust.
+
+mod common;
+
+use serde_json::{Value, json};
+use wflo_core::{
+    CallStatus, Engine, ErrorCode, ExecutionOptions, ExecutionStatus, RequestOptions,
+    StreamAccumulator, UsageFormat, money::parse_usd,
+};
+
+const CALL_FIELDS: &[&str] = &[
+    "seq",
+    "step",
+    "provider",
+    "requested_model",
+    "model",
+    "usage",
+    "cost_nanos",
+    "reserved_nanos",
+    "overrun_nanos",
+    "estimated",
+    "usage_missing",
+    "stream",
+    "status",
+    "error",
+];
+
+fn budget(v: &Value) -> Option<u64> {
+    v.as_str().map(|s| parse_usd(s).expect("budget"))
+}
+
+fn replay(index: usize, scenario: &Value) -> Value {
+    let engine = Engine::in_memory();
+    let name = scenario["name"].as_str().unwrap();
+    let exec = engine
+        .start_execution(ExecutionOptions {
+            name: name.into(),
+            budget_nanos: budget(&scenario["budget_usd"]),
+            id: Some(format!("exec-{:012x}", index + 1)),
+            ..Default::default()
+        })
+        .unwrap();
+    let mut events = Vec::new();
+    for step in scenario["steps"].as_array().unwrap() {
+        match step["op"].as_str().unwrap() {
+            "scope" => {
+                let label = step["label"].as_str().unwrap();
+                exec.scope(label, budget(&step["budget_usd"])).unwrap();
+                events.push(json!({"op": "scope", "label": label}));
+            }
+            "call" => {
+                let format = UsageFormat::from_name(step["format"].as_str().unwrap()).unwrap();
+                let options: RequestOptions = match step.get("options") {
+                    Some(o) => serde_json::from_value(o.clone()).unwrap(),
+                    None => RequestOptions::default(),
+                };
+                let scope = match step["scope"].as_str() {
+                    Some(label) => exec.scope(label, None).unwrap(),
+                    None => exec.root(),
+                };
+                let made =
+                    match scope.reserve_request(format, &step["request"].to_string(), &options) {
+                        Ok(made) => made,
+                        Err(e) => {
+                            events.push(
+                                json!({"op": "call", "body": null, "error": e.code().as_str()}),
+                            );
+                            continue;
+                        }
+                    };
+                let body: Value = serde_json::from_str(&made.body).unwrap();
+                events.push(json!({"op": "call", "body": body, "error": null}));
+                let mut res = made.reservation;
+                let outcome = &step["outcome"];
+                if let Some(result) = outcome.get("result") {
+                    res.settle_result(format, &result.to_string()).unwrap();
+                } else if let Some(stream) = outcome.get("stream") {
+                    let mut acc = StreamAccumulator::new(format).unwrap();
+                    for event in stream.as_array().unwrap() {
+                        acc.push_text(&event.to_string()).unwrap();
+                    }
+                    let status =
+                        CallStatus::from_name(outcome["status"].as_str().unwrap()).unwrap();
+                    res.settle_stream(&acc.finish(), status).unwrap();
+                } else if let Some(message) = outcome.get("error") {
+                    res.release(CallStatus::Error, message.as_str()).unwrap();
+                } else if let Some(text) = outcome.get("text") {
+                    let status =
+                        CallStatus::from_name(outcome["status"].as_str().unwrap()).unwrap();
+                    res.settle_text(text.as_str().unwrap(), status).unwrap();
+                } else {
+                    panic!("{name}: unknown outcome {outcome}");
+                }
+            }
+            "checkpoint" => {
+                let name = step["name"].as_str().unwrap();
+                exec.checkpoint(name, &step["state"].to_string()).unwrap();
+                events.push(json!({"op": "checkpoint", "name": name}));
+            }
+            "rollback" => {
+                let state = exec
+                    .rollback_to_checkpoint(step["name"].as_str().unwrap())
+                    .unwrap();
+                let state: Value = serde_json::from_str(&state).unwrap();
+                events.push(json!({"op": "rollback", "state": state}));
+            }
+            other => panic!("{name}: unknown op {other}"),
+        }
+    }
+    let raised: Option<Vec<ErrorCode>> = scenario["end"].as_array().map(|codes| {
+        codes
+            .iter()
+            .filter_map(|c| ErrorCode::from_name(c.as_str().unwrap()))
+            .collect()
+    });
+    let status = ExecutionStatus::after(raised.as_deref());
+    exec.finish(status).unwrap();
+    let calls: Vec<Value> = exec
+        .calls()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let full = serde_json::to_value(c).unwrap();
+            let mut kept = serde_json::Map::new();
+            for f in CALL_FIELDS {
+                kept.insert((*f).into(), full[*f].clone());
+            }
+            Value::Object(kept)
+        })
+        .collect();
+    let breakdown = exec.breakdown().unwrap();
+    json!({
+        "name": name,
+        "events": events,
+        "status": status.as_str(),
+        "calls": calls,
+        "spent_nanos": breakdown.total_nanos,
+        "reserved_nanos": breakdown.reserved_nanos,
+    })
+}
+
+fn ledger() -> Value {
+    let file = common::vector("scenarios.json");
+    let scenarios: Vec<Value> = file["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| replay(i, s))
+        .collect();
+    json!({"face": "rust", "scenarios": scenarios})
+}
+
+fn by_name<'a>(ledger: &'a Value, name: &str) -> &'a Value {
+    ledger["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no scenario {name}"))
+}
+
+#[test]
+fn scenarios_do_what_they_say() {
+    let l = ledger();
+    assert!(l["scenarios"].as_array().unwrap().len() >= 15);
+    // Nothing is left held once a scenario has ended.
+    for s in l["scenarios"].as_array().unwrap() {
+        assert_eq!(s["reserved_nanos"], 0, "{}", s["name"]);
+    }
+    let s = by_name(&l, "chat_limit_made_explicit");
+    assert_eq!(s["events"][0]["body"]["max_completion_tokens"], 16384);
+    let s = by_name(&l, "refused_before_sending");
+    assert_eq!(s["events"][0]["error"], "BUDGET_EXCEEDED");
+    assert_eq!(s["status"], "budget_exceeded");
+    assert_eq!(s["calls"][0]["status"], "refused");
+    let s = by_name(&l, "clamped_to_budget");
+    let sent = s["events"][0]["body"]["max_tokens"].as_u64().unwrap();
+    assert!((16..4000).contains(&sent), "clamped to {sent}");
+    let s = by_name(&l, "n_choices");
+    assert_eq!(s["events"][0]["body"]["max_tokens"], 50);
+    // gpt-4o-mini: 150 output tokens at $0.60/M are 90,000 nano-USD of the reservation.
+    assert!(s["calls"][0]["reserved_nanos"].as_u64().unwrap() > 90_000);
+    let s = by_name(&l, "tool_call_without_usage");
+    assert_eq!(s["calls"][0]["estimated"], true);
+    assert!(s["calls"][0]["usage"]["output"].as_u64().unwrap() > 0);
+    let s = by_name(&l, "stream_with_usage");
+    assert_eq!(
+        s["events"][0]["body"]["stream_options"]["include_usage"],
+        true
+    );
+    assert_eq!(s["calls"][0]["estimated"], false);
+    let s = by_name(&l, "stream_cut_before_usage");
+    assert_eq!(s["calls"][0]["usage_missing"], true);
+    assert_eq!(s["calls"][0]["status"], "error");
+    let s = by_name(&l, "anthropic_cache_write");
+    assert_eq!(s["calls"][0]["usage"]["cache_write_1h"], 160);
+    let s = by_name(&l, "gemini_generate_content");
+    assert!(
+        s["events"][0]["body"]["generationConfig"]["maxOutputTokens"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let s = by_name(&l, "provider_from_base_url");
+    assert_eq!(s["calls"][0]["provider"], "xai");
+    assert_eq!(s["calls"][0]["model"], "xai/grok-4");
+    let s = by_name(&l, "rate_limited_then_retried");
+    assert_eq!(s["calls"][0]["cost_nanos"], 0);
+    assert_eq!(s["calls"][1]["status"], "ok");
+    assert_eq!(by_name(&l, "server_error_failed_run")["status"], "failed");
+    let s = by_name(&l, "nested_step_refused");
+    assert_eq!(s["events"][1]["error"], "BUDGET_EXCEEDED");
+    assert_eq!(s["events"][2]["error"], Value::Null);
+    let s = by_name(&l, "no_limit_unpriced_model");
+    assert!(
+        s["events"][0]["body"]
+            .get("max_completion_tokens")
+            .is_none()
+    );
+    assert_eq!(s["calls"][0]["model"], Value::Null);
+    assert_eq!(
+        by_name(&l, "zero_is_a_budget")["events"][0]["error"],
+        "BUDGET_EXCEEDED"
+    );
+    let s = by_name(&l, "checkpoint_and_rollback");
+    assert_eq!(s["events"][3]["state"]["step"], 1);
+    let s = by_name(&l, "langchain_result");
+    assert_eq!(s["calls"][0]["usage"]["output"], 7);
+    let s = by_name(&l, "ai_sdk_without_usage");
+    assert_eq!(s["calls"][0]["estimated"], true);
+    assert!(s["calls"][0]["usage"]["output"].as_u64().unwrap() >= 5);
+    assert_eq!(
+        by_name(&l, "text_settled_after_framework_error")["calls"][0]["status"],
+        "error"
+    );
+}
+
+/// Writes Rust's ledger where `make test` collects them (`WFLO_PARITY_DIR`).
+#[test]
+fn write_reference_ledger() {
+    let Ok(dir) = std::env::var("WFLO_PARITY_DIR") else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = std::path::Path::new(&dir).join("rust.json");
+    std::fs::write(path, serde_json::to_string_pretty(&ledger()).unwrap()).unwrap();
+}
