@@ -74,6 +74,9 @@ pub struct RequestPlan {
     pub input_tokens: u64,
     /// The count approximates what the provider bills (another tokenizer, tools, images).
     pub input_estimated: bool,
+    /// Of `input_tokens`, those assumed for images and files (the provider's documented
+    /// maximum per image).
+    pub media_tokens: u64,
     /// The output limit the request sets per choice, if it sets one.
     pub max_output_tokens: Option<u64>,
     /// Choices asked for (`n`, `candidateCount`): each may use the whole limit.
@@ -166,6 +169,7 @@ pub fn read_request(
         provider,
         input_tokens: input,
         input_estimated: counted.estimated || approximate,
+        media_tokens,
         max_output_tokens: max_output,
         choices,
         stream,
