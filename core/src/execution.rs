@@ -482,6 +482,22 @@ impl Execution {
         self.inner.engine.store.list_calls(&self.inner.id)
     }
 
+    /// Ends the execution the way its body ended, by [`ExecutionStatus::after`]: `raised` is
+    /// `None` when the body returned, else the names of the wflo error codes found along the
+    /// raised error's causes (names that are no code stand for foreign errors). Returns the
+    /// status chosen. Every face's "finish after the body" is this one call.
+    pub fn end<S: AsRef<str>>(&self, raised: Option<&[S]>) -> Result<ExecutionStatus> {
+        let codes: Option<Vec<crate::ErrorCode>> = raised.map(|names| {
+            names
+                .iter()
+                .filter_map(|n| crate::ErrorCode::from_name(n.as_ref()))
+                .collect()
+        });
+        let status = ExecutionStatus::after(codes.as_deref());
+        self.finish(status)?;
+        Ok(status)
+    }
+
     /// Ends the execution with a final status and writes it. Reservations still held are
     /// released; later reservations fail with `CLOSED` until the execution is resumed.
     pub fn finish(&self, status: ExecutionStatus) -> Result<ExecutionRecord> {

@@ -44,26 +44,6 @@ impl ExecutionStatus {
         }
     }
 
-    /// [`ExecutionStatus::after`] with the chain as a JSON array of code names
-    /// (`["INTERNAL", "BUDGET_EXCEEDED"]`); names that are not codes stand for foreign errors.
-    /// `null` or empty text: the body returned.
-    pub fn after_json(raised: &str) -> Result<ExecutionStatus> {
-        let raised = raised.trim();
-        if raised.is_empty() || raised == "null" {
-            return Ok(ExecutionStatus::after(None));
-        }
-        let names: Vec<String> = serde_json::from_str(raised).map_err(|e| {
-            Error::invalid(format!(
-                "the error chain must be a JSON array of code names: {e}"
-            ))
-        })?;
-        let codes: Vec<crate::ErrorCode> = names
-            .iter()
-            .filter_map(|n| crate::ErrorCode::from_name(n))
-            .collect();
-        Ok(ExecutionStatus::after(Some(&codes)))
-    }
-
     pub fn from_name(name: &str) -> Result<ExecutionStatus> {
         match name {
             "running" => Ok(ExecutionStatus::Running),

@@ -340,9 +340,18 @@ pub unsafe extern "C" fn wflo_execution_end(
 ) -> wflo_status {
     run(|| {
         let h = unsafe { arc_ref(execution, "execution") }?;
-        let raised = unsafe { optional(raised_json, raised_len, "raised_json") }?.unwrap_or("");
-        let status = ExecutionStatus::after_json(raised)?;
-        h.execution.finish(status)?;
+        let raised = unsafe { optional(raised_json, raised_len, "raised_json") }?
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && *t != "null")
+            .map(|t| {
+                serde_json::from_str::<Vec<String>>(t).map_err(|e| {
+                    Error::invalid(format!(
+                        "raised_json must be a JSON array of error code names: {e}"
+                    ))
+                })
+            })
+            .transpose()?;
+        let status = h.execution.end(raised.as_deref())?;
         if !status_out.is_null() {
             let name: &'static std::ffi::CStr = match status {
                 ExecutionStatus::Running => c"running",

@@ -86,17 +86,7 @@ impl NativeExecution {
     /// Ends the execution the way its body ended: `raised` None when it returned, else the
     /// wflo error codes along the raised error's causes. Returns the status chosen.
     pub fn end(&self, raised: Option<Vec<String>>) -> Result<String> {
-        guard(|| {
-            let codes: Option<Vec<wflo_core::ErrorCode>> = raised.map(|names| {
-                names
-                    .iter()
-                    .filter_map(|n| wflo_core::ErrorCode::from_name(n))
-                    .collect()
-            });
-            let status = ExecutionStatus::after(codes.as_deref());
-            self.inner.finish(status)?;
-            Ok(status.as_str().to_owned())
-        })
+        guard(|| Ok(self.inner.end(raised.as_deref())?.as_str().to_owned()))
     }
 
     /// `reserve` off the caller's thread (for executions with shared scopes in the store).
