@@ -232,6 +232,12 @@ impl PriceCatalog {
         removed
     }
 
+    /// True when the table (or a run-time price) has exactly this name — no resolution rule
+    /// applied.
+    pub fn has_exact(&self, name: &str) -> bool {
+        self.overrides.read().contains_key(name) || self.builtin.by_name.contains_key(name)
+    }
+
     /// Resolves a model name to its price (DESIGN.md §3). Never a silent zero: an unknown name
     /// is `UNKNOWN_MODEL` with up to three suggestions.
     pub fn resolve(&self, requested: &str) -> Result<ResolvedModel> {

@@ -150,13 +150,25 @@ pub fn read_request(
     let price_model = price_name(prices, format, &provider, &model);
     let Prompt {
         messages,
+        texts,
         extra,
         media_tokens,
         approximate,
         unbounded,
     } = flat.prompt;
-    let counted = tokens::count_chat(&price_model, &Value::Array(messages))?;
+    // A completion prompt is plain text: no chat framing around it.
+    let counted = if messages.is_empty() && !texts.is_empty() {
+        tokens::TokenCount {
+            tokens: 0,
+            ..tokens::count_text(&price_model, "")
+        }
+    } else {
+        tokens::count_chat(&price_model, &Value::Array(messages))?
+    };
     let mut input = counted.tokens.saturating_add(media_tokens);
+    for text in &texts {
+        input = input.saturating_add(tokens::count_text(&price_model, text).tokens);
+    }
     for text in &extra {
         input = input.saturating_add(tokens::count_text(&price_model, text).tokens);
     }
@@ -297,15 +309,22 @@ fn provider_of(format: UsageFormat, obj: &Map<String, Value>, opts: &RequestOpti
 }
 
 /// The name to price a model as: under the provider's prefix when the request goes to a
-/// provider other than the format's own and the table has the model there.
+/// provider other than the format's own, the table has the model there, and the bare name
+/// would price as another provider's model (`grok-4` alone resolves to a reseller's entry).
 fn price_name(prices: &PriceCatalog, format: UsageFormat, provider: &str, model: &str) -> String {
     if model.contains('/') || provider == provider::default_provider(format) {
         return model.to_owned();
     }
+    // Only a name the table has as it is: resolving would strip an unknown prefix again and
+    // record a provider/model pair that exists nowhere.
     let qualified = format!("{provider}/{model}");
-    match prices.resolve(&qualified) {
-        Ok(_) => qualified,
-        Err(_) => model.to_owned(),
+    if !prices.has_exact(&qualified) {
+        return model.to_owned();
+    }
+    // The bare name already prices as this provider's model: keep the name as written.
+    match prices.resolve(model) {
+        Ok(m) if *m.provider == *provider => model.to_owned(),
+        _ => qualified,
     }
 }
 
@@ -530,6 +549,19 @@ fn langchain_role(m: &Map<String, Value>) -> String {
 }
 
 fn langchain(obj: &Map<String, Value>, flat: &mut Flattener<'_>) -> Result<Read> {
+    // A completion model's prompts (LangChain's `handleLLMStart`): plain strings.
+    match obj.get("prompts") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(prompts)) => {
+            for p in prompts {
+                let text = p
+                    .as_str()
+                    .ok_or_else(|| Error::invalid("each of 'prompts' must be a string"))?;
+                flat.prompt.texts.push(text.to_owned());
+            }
+        }
+        Some(_) => return Err(Error::invalid("'prompts' must be an array of strings")),
+    }
     match obj.get("messages") {
         None | Some(Value::Null) => {}
         Some(Value::Array(items)) => {

@@ -14,6 +14,8 @@ use serde_json::{Map, Value};
 pub(super) struct Prompt {
     /// `{role, content}` messages with string content (and `name` where given).
     pub messages: Vec<Value>,
+    /// Plain-text prompts of a completion model, counted without chat framing.
+    pub texts: Vec<String>,
     /// Text sent besides the messages and billed as input (tool definitions, schemas).
     pub extra: Vec<String>,
     /// Tokens of images, at the provider's documented maximum per image.
