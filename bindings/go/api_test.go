@@ -13,7 +13,7 @@ import (
 
 func TestTypedErrorsWorkWithErrorsIsAndAs(t *testing.T) {
 	e := memoryEngine(t)
-	x, err := e.StartExecution(wflo.ExecutionOptions{Name: "typed", BudgetUSD: 0.001})
+	x, err := e.StartExecution(wflo.ExecutionOptions{Name: "typed", BudgetUSD: wflo.USD(0.001)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,10 +34,10 @@ func TestTypedErrorsWorkWithErrorsIsAndAs(t *testing.T) {
 	if !errors.Is(err, wflo.ErrUnknownModel) || !errors.As(err, &um) || um.Suggestions[0] != "gpt-4o-mini" {
 		t.Fatalf("unknown model: %v %+v", err, um)
 	}
-	if _, err := e.StartExecution(wflo.ExecutionOptions{BudgetUSD: -1}); !errors.Is(err, wflo.ErrInvalidArgument) {
+	if _, err := e.StartExecution(wflo.ExecutionOptions{BudgetUSD: wflo.USD(-1)}); !errors.Is(err, wflo.ErrInvalidArgument) {
 		t.Fatalf("negative budget: %v", err)
 	}
-	if _, err := e.StartExecution(wflo.ExecutionOptions{BudgetUSD: math.NaN()}); !errors.Is(err, wflo.ErrInvalidArgument) {
+	if _, err := e.StartExecution(wflo.ExecutionOptions{BudgetUSD: wflo.USD(math.NaN())}); !errors.Is(err, wflo.ErrInvalidArgument) {
 		t.Fatalf("NaN budget: %v", err)
 	}
 	if _, err := x.Checkpoint("bad", make(chan int)); !errors.Is(err, wflo.ErrInvalidArgument) {
@@ -64,7 +64,7 @@ func TestQuickTourFlowAndResumeOnSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := e.StartExecution(wflo.ExecutionOptions{Name: "tour", BudgetUSD: 0.01})
+	x, err := e.StartExecution(wflo.ExecutionOptions{Name: "tour", BudgetUSD: wflo.USD(0.01)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestQuickTourFlowAndResumeOnSQLite(t *testing.T) {
 	if err != nil || count.Tokens != 8 || count.Estimated {
 		t.Fatalf("count: %+v %v", count, err)
 	}
-	step, _ := x.Scope("search", 0)
+	step, _ := x.Scope("search", nil)
 	r, err := step.Reserve(wflo.CallRequest{Model: "gpt-4o-mini", InputTokens: count.Tokens, MaxOutputTokens: 100})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +132,7 @@ func TestTheExecutionTravelsInTheContext(t *testing.T) {
 	if !ok || got != x || scope != nil {
 		t.Fatal("execution not found in the context")
 	}
-	s, _ := x.Scope("plan", 0)
+	s, _ := x.Scope("plan", nil)
 	_, scope, _ = wflo.ExecutionFrom(wflo.WithScope(ctx, s))
 	if scope != s {
 		t.Fatal("scope not found in the context")
@@ -144,7 +144,7 @@ func TestTheExecutionTravelsInTheContext(t *testing.T) {
 
 func TestConcurrentReservationsNeverOverspend(t *testing.T) {
 	e := memoryEngine(t)
-	x, _ := e.StartExecution(wflo.ExecutionOptions{Name: "race", BudgetUSD: 0.05})
+	x, _ := e.StartExecution(wflo.ExecutionOptions{Name: "race", BudgetUSD: wflo.USD(0.05)})
 	defer x.Close()
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {

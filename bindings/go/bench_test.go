@@ -24,7 +24,7 @@ func BenchmarkTrackedCall(b *testing.B) {
 			if x != nil {
 				x.Close()
 			}
-			if x, err = e.StartExecution(wflo.ExecutionOptions{Name: "bench", BudgetUSD: 1e6}); err != nil {
+			if x, err = e.StartExecution(wflo.ExecutionOptions{Name: "bench", BudgetUSD: wflo.USD(1e6)}); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()

@@ -7,6 +7,7 @@ package wflo
 import "C"
 
 import (
+	"encoding/json"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -88,9 +89,70 @@ func reserve(x *Execution, s *Scope, req CallRequest) (*Reservation, error) {
 	if err := x.with(func(h *C.wflo_execution) C.wflo_status { return C.wflo_status(C.wflo_reserve(h, scope, &cr, &ptr)) }); err != nil {
 		return nil, err
 	}
+	return newReservation(ptr), nil
+}
+
+// RequestOptions is what a caller knows about a provider request besides its body. Every
+// field is optional.
+type RequestOptions struct {
+	// BaseURL of the client ("https://api.x.ai/v1"): names the provider.
+	BaseURL string `json:"base_url,omitempty"`
+	// Provider, when known without a URL; the base URL wins when both say.
+	Provider string `json:"provider,omitempty"`
+	// Model, when the body does not name it (Gemini names it in the URL).
+	Model string `json:"model,omitempty"`
+	// Stream, when the body does not say; nil: as the body says.
+	Stream *bool `json:"stream,omitempty"`
+	// ClampMaxTokens lowers the output limit to what the budget allows instead of refusing.
+	ClampMaxTokens bool `json:"clamp_max_tokens,omitempty"`
+}
+
+// ReserveRequest reads a provider request body (format "openai_chat", "openai_responses",
+// "anthropic", "gemini", "langchain" or "ai_sdk"; opts may be nil), reserves its worst case on
+// the execution's own scope and returns the reservation with the body to SEND: the output
+// limit the reservation covers written in, include_usage asked for on an OpenAI chat stream.
+// A call that could overspend returns a *BudgetExceededError: do not send it.
+func (x *Execution) ReserveRequest(format string, body []byte, opts *RequestOptions) (*Reservation, []byte, error) {
+	return reserveRequest(x, nil, format, body, opts)
+}
+
+// ReserveRequest reserves a provider request on this scope (and every scope above it).
+func (s *Scope) ReserveRequest(format string, body []byte, opts *RequestOptions) (*Reservation, []byte, error) {
+	return reserveRequest(s.exec, s, format, body, opts)
+}
+
+func reserveRequest(x *Execution, s *Scope, format string, body []byte, opts *RequestOptions) (*Reservation, []byte, error) {
+	var options []byte
+	if opts != nil {
+		var err error
+		if options, err = json.Marshal(opts); err != nil {
+			return nil, nil, invalid("invalid argument: request options do not marshal to JSON: %v", err)
+		}
+	}
+	fp, fn := cstr(format)
+	bp, bn := cbytes(body)
+	op, on := cbytes(options)
+	var scope *C.wflo_scope
+	if s != nil {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		scope = s.ptr
+	}
+	var ptr *C.wflo_reservation
+	var out *C.char
+	if err := x.with(func(h *C.wflo_execution) C.wflo_status {
+		return C.wflo_reserve_request(h, scope, fp, fn, bp, bn, op, on, &ptr, &out)
+	}); err != nil {
+		return nil, nil, err
+	}
+	sent := []byte(takeString(out))
+	return newReservation(ptr), sent, nil
+}
+
+func newReservation(ptr *C.wflo_reservation) *Reservation {
 	r := &Reservation{ptr: ptr}
 	r.cleanup = runtime.AddCleanup(r, func(p *C.wflo_reservation) { C.wflo_reservation_free(p) }, ptr)
-	return r, nil
+	return r
 }
 
 func (r *Reservation) with(f func(*C.wflo_reservation) C.wflo_status) error {
@@ -152,6 +214,32 @@ func (r *Reservation) SettleJSON(format string, body []byte) (Settled, error) {
 	bp, bn := cbytes(body)
 	err := r.with(func(h *C.wflo_reservation) C.wflo_status {
 		return C.wflo_reservation_settle_json(h, fp, fn, bp, bn, &out)
+	})
+	return settled(out), err
+}
+
+// SettleResult books whatever the call returned (format as for ReserveRequest, or "auto"):
+// the usage in the result, else its generated text (every choice, tool calls) counted and
+// flagged estimated. Bad JSON leaves the reservation held.
+func (r *Reservation) SettleResult(format string, result []byte) (Settled, error) {
+	var out C.wflo_settled
+	fp, fn := cstr(format)
+	rp, rn := cbytes(result)
+	err := r.with(func(h *C.wflo_reservation) C.wflo_status {
+		return C.wflo_reservation_settle_result(h, fp, fn, rp, rn, &out)
+	})
+	return settled(out), err
+}
+
+// SettleText books a call whose usage never came from the text it generated: the prompt as
+// reserved, the output counted, flagged estimated. status: "ok", "error" or "aborted"
+// ("": "ok").
+func (r *Reservation) SettleText(text, status string) (Settled, error) {
+	var out C.wflo_settled
+	tp, tn := cstr(text)
+	sp, sn := cstr(status)
+	err := r.with(func(h *C.wflo_reservation) C.wflo_status {
+		return C.wflo_reservation_settle_text(h, tp, tn, sp, sn, &out)
 	})
 	return settled(out), err
 }

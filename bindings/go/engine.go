@@ -127,8 +127,8 @@ func (e *Engine) SetPrices(pricesJSON string) error {
 }
 
 // DefineSharedScope creates or changes a budget shared by every process using the same
-// store (limitUSD 0: no limit; period "none", "day" or "month").
-func (e *Engine) DefineSharedScope(name string, limitUSD float64, period string) error {
+// store (limitUSD nil: no limit, wflo.USD(0) a limit of zero; period "none", "day" or "month").
+func (e *Engine) DefineSharedScope(name string, limitUSD *float64, period string) error {
 	limit, err := optionalBudget(limitUSD)
 	if err != nil {
 		return err

@@ -16,8 +16,9 @@ import (
 type ExecutionOptions struct {
 	// Name of the workflow ("research-agent").
 	Name string
-	// BudgetUSD is the execution's limit in dollars; 0 means no limit.
-	BudgetUSD float64
+	// BudgetUSD is the execution's limit in dollars: nil means no limit, wflo.USD(0) a budget
+	// of zero.
+	BudgetUSD *float64
 	// ID to use instead of a fresh "exec-" + 12 hex.
 	ID string
 	// SharedScopes the execution also draws from (defined with DefineSharedScope).
@@ -107,10 +108,89 @@ func (x *Execution) Close() {
 	}
 }
 
-// Finish ends the execution: "completed", "failed" or "budget_exceeded".
+// Finish ends the execution with a status chosen by the caller: "completed", "failed",
+// "budget_exceeded" (or "running" to reopen). To end it the way its work ended, use End.
 func (x *Execution) Finish(status string) error {
 	p, n := cstr(status)
 	return x.with(func(h *C.wflo_execution) C.wflo_status { return C.wflo_execution_finish(h, p, n) })
+}
+
+// End finishes the execution the way its work ended, by the engine's one rule: err nil (the
+// work returned) → "completed"; a budget refusal anywhere along err's chain (errors.Unwrap,
+// errors.Join, and As methods) → "budget_exceeded"; any other error → "failed". It returns the
+// status chosen.
+//
+//	defer func() { _, _ = exec.End(err) }()
+func (x *Execution) End(err error) (string, error) {
+	var raised []byte
+	if err != nil {
+		raised, _ = json.Marshal(errorCodes(err))
+	}
+	rp, rn := cbytes(raised)
+	var out *C.char
+	if e := x.with(func(h *C.wflo_execution) C.wflo_status {
+		return C.wflo_execution_end(h, rp, rn, &out)
+	}); e != nil {
+		return "", e
+	}
+	return C.GoString(out), nil // a static string: not freed
+}
+
+// errorCodes lists the wflo error codes found along err's chain, outermost first: every error
+// errors.Unwrap (or a multi-error's Unwrap() []error) reaches, each one that is a wflo error or
+// converts to one with errors.As semantics. A foreign error with no wflo error inside gives an
+// empty list; nil gives nil.
+func errorCodes(err error) []string {
+	if err == nil {
+		return nil
+	}
+	codes := []string{}
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		if c, ok := ownCode(e); ok {
+			codes = append(codes, c.String())
+		}
+		switch u := e.(type) {
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		case interface{ Unwrap() []error }:
+			for _, inner := range u.Unwrap() {
+				walk(inner)
+			}
+		}
+	}
+	walk(err)
+	return codes
+}
+
+// ownCode is the wflo code of e itself (not of what it wraps): one of this package's error
+// types, or an error whose As method converts it to one.
+func ownCode(e error) (Code, bool) {
+	switch t := e.(type) {
+	case *BudgetExceededError:
+		return CodeBudgetExceeded, true
+	case *UnknownModelError:
+		return CodeUnknownModel, true
+	case *Error:
+		return t.Code, true
+	}
+	if a, ok := e.(interface{ As(any) bool }); ok {
+		var be *BudgetExceededError
+		var um *UnknownModelError
+		var we *Error
+		switch {
+		case a.As(&be):
+			return CodeBudgetExceeded, true
+		case a.As(&um):
+			return CodeUnknownModel, true
+		case a.As(&we) && we != nil:
+			return we.Code, true
+		}
+	}
+	return 0, false
 }
 
 // ModelCost is one model's share of an execution.
@@ -201,9 +281,9 @@ type Scope struct {
 	ptr  *C.wflo_scope
 }
 
-// Scope returns the step scope called label, created on first use; budgetUSD > 0 gives it a
-// limit of its own inside the execution's.
-func (x *Execution) Scope(label string, budgetUSD float64) (*Scope, error) {
+// Scope returns the step scope called label, created on first use; budgetUSD (nil: none)
+// gives it a limit of its own inside the execution's — wflo.USD(0) is a limit of zero.
+func (x *Execution) Scope(label string, budgetUSD *float64) (*Scope, error) {
 	budget, err := optionalBudget(budgetUSD)
 	if err != nil {
 		return nil, err
@@ -220,13 +300,18 @@ func (x *Execution) Scope(label string, budgetUSD float64) (*Scope, error) {
 	return s, nil
 }
 
-// optionalBudget converts a budget in USD for the C ABI: 0 is "no limit" (-1); anything
-// else (NaN and negatives included) goes through the engine's checks.
-func optionalBudget(usd float64) (int64, error) {
-	if usd == 0 {
+// USD returns a pointer to an amount in dollars, for the optional budgets
+// (ExecutionOptions.BudgetUSD, Execution.Scope, Engine.DefineSharedScope): nil is no limit,
+// wflo.USD(0) a budget of zero.
+func USD(dollars float64) *float64 { return &dollars }
+
+// optionalBudget converts a budget in USD for the C ABI: nil is "no limit" (-1); any amount
+// (0, NaN and negatives included) goes through the engine's checks.
+func optionalBudget(usd *float64) (int64, error) {
+	if usd == nil {
 		return -1, nil
 	}
-	n, err := USDToNanos(usd)
+	n, err := USDToNanos(*usd)
 	return int64(n), err
 }
 

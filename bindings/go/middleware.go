@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,11 +17,13 @@ type Next = func(*http.Request) (*http.Response, error)
 
 // Middleware meters every OpenAI Chat Completions, OpenAI Responses and Anthropic Messages
 // request an HTTP client sends, with the execution the request's context carries
-// (WithExecution / WithScope): the prompt is counted and the worst case reserved BEFORE the
-// request leaves the process — a call that could overspend returns a *BudgetExceededError
-// and is never sent — and the response's usage is settled after (streams when they end;
-// include_usage is requested for OpenAI streams). Requests without an execution in their
-// context pass through untouched.
+// (WithExecution / WithScope): the engine reads the request (prompt, tools, output limit, n)
+// and reserves its worst case BEFORE the request leaves the process — a call that could
+// overspend returns a *BudgetExceededError and is never sent — and the request is sent as the
+// engine returns it (the output limit reserved for written in, include_usage requested for
+// OpenAI streams). The response is settled after: from its usage, else estimated from its
+// text (flagged); streams when they end. The provider is the one the request's host names.
+// Requests without an execution in their context pass through untouched.
 //
 // A request that fails (an HTTP error status, a transport error, the client's timeout)
 // releases its reservation and is recorded as an "error" call that cost nothing; a stream
@@ -48,74 +50,26 @@ type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-// wire describes how one API's requests read.
-type wire struct {
-	format   string // the usage format name libwflo parses
-	provider string
-}
-
-func wireOf(req *http.Request) (wire, bool) {
+// wireOf is the request format libwflo reads for a request's route: HTTP routing, the
+// one thing the middleware decides; reading the body is the engine's.
+func wireOf(req *http.Request) (string, bool) {
 	p := strings.TrimRight(req.URL.Path, "/")
 	switch {
 	case req.Method != http.MethodPost:
-		return wire{}, false
+		return "", false
 	case strings.HasSuffix(p, "/chat/completions"):
-		return wire{"openai_chat", "openai"}, true
+		return "openai_chat", true
 	case strings.HasSuffix(p, "/responses"):
-		return wire{"openai_responses", "openai"}, true
+		return "openai_responses", true
 	case strings.HasSuffix(p, "/messages"):
-		return wire{"anthropic", "anthropic"}, true
+		return "anthropic", true
 	}
-	return wire{}, false
-}
-
-// promptMessages is what the request counts as its prompt, as chat messages.
-func promptMessages(w wire, body map[string]json.RawMessage) []json.RawMessage {
-	var msgs []json.RawMessage
-	system := func(key string) {
-		if raw, ok := body[key]; ok {
-			m, _ := json.Marshal(map[string]json.RawMessage{"role": json.RawMessage(`"system"`), "content": raw})
-			msgs = append(msgs, m)
-		}
-	}
-	switch w.format {
-	case "openai_chat":
-		_ = json.Unmarshal(body["messages"], &msgs)
-	case "anthropic":
-		system("system")
-		var rest []json.RawMessage
-		_ = json.Unmarshal(body["messages"], &rest)
-		msgs = append(msgs, rest...)
-	case "openai_responses":
-		system("instructions")
-		var text string
-		if json.Unmarshal(body["input"], &text) == nil {
-			m, _ := json.Marshal(map[string]string{"role": "user", "content": text})
-			msgs = append(msgs, m)
-		} else {
-			var items []json.RawMessage
-			_ = json.Unmarshal(body["input"], &items)
-			msgs = append(msgs, items...)
-		}
-	}
-	return msgs
-}
-
-func maxTokensKey(w wire, body map[string]json.RawMessage) string {
-	switch w.format {
-	case "openai_responses":
-		return "max_output_tokens"
-	case "openai_chat":
-		if _, ok := body["max_completion_tokens"]; ok {
-			return "max_completion_tokens"
-		}
-	}
-	return "max_tokens"
+	return "", false
 }
 
 func meter(req *http.Request, next Next) (*http.Response, error) {
 	x, scope, ok := ExecutionFrom(req.Context())
-	w, metered := wireOf(req)
+	format, metered := wireOf(req)
 	if !ok || !metered || req.Body == nil {
 		return next(req)
 	}
@@ -124,47 +78,21 @@ func meter(req *http.Request, next Next) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	var body map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &body); err != nil {
-		return nil, invalid("invalid argument: the request body is not a JSON object: %v", err)
+	// The host names the provider (api.x.ai → xai); the engine reads everything else.
+	opts := &RequestOptions{}
+	if req.URL.Scheme != "" && req.URL.Host != "" {
+		opts.BaseURL = req.URL.Scheme + "://" + req.URL.Host
 	}
-	var model string
-	_ = json.Unmarshal(body["model"], &model)
-	var streaming bool
-	_ = json.Unmarshal(body["stream"], &streaming)
-	key := maxTokensKey(w, body)
-	var maxTokens uint64
-	_ = json.Unmarshal(body[key], &maxTokens)
-	if streaming && w.format == "openai_chat" {
-		// Without include_usage an OpenAI stream never says what it used.
-		var opts map[string]any
-		_ = json.Unmarshal(body["stream_options"], &opts)
-		if opts == nil {
-			opts = map[string]any{}
-		}
-		opts["include_usage"] = true
-		body["stream_options"], _ = json.Marshal(opts)
-	}
-	count, err := x.engine.CountChatTokens(model, promptMessages(w, body))
-	if err != nil {
-		return nil, err
-	}
-	request := CallRequest{Model: model, Provider: w.provider, InputTokens: count.Tokens, InputEstimated: &count.Estimated,
-		MaxOutputTokens: maxTokens, Stream: streaming}
 	var res *Reservation
 	if scope != nil {
-		res, err = scope.Reserve(request)
+		res, raw, err = scope.ReserveRequest(format, raw, opts)
 	} else {
-		res, err = x.Reserve(request)
+		res, raw, err = x.ReserveRequest(format, raw, opts)
 	}
 	if err != nil {
-		return nil, err // refused: the request never leaves the process
+		return nil, err // refused (or unreadable): the request never leaves the process
 	}
-	if maxTokens == 0 || res.MaxOutputTokens() < maxTokens {
-		// Send the cap the reservation covers, so the provider cannot produce more.
-		body[key], _ = json.Marshal(res.MaxOutputTokens())
-	}
-	raw, _ = json.Marshal(body)
+	// Send the body the engine returned: the output limit it reserved for is written in.
 	req.Body = io.NopCloser(bytes.NewReader(raw))
 	req.ContentLength = int64(len(raw))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
@@ -179,8 +107,8 @@ func meter(req *http.Request, next Next) (*http.Response, error) {
 		res.Close()
 		return resp, nil
 	}
-	if streaming {
-		stream, err := NewStream(w.format)
+	if isEventStream(resp) {
+		stream, err := NewStream(format)
 		if err != nil {
 			_ = res.Release("error", err.Error())
 			res.Close()
@@ -197,13 +125,19 @@ func meter(req *http.Request, next Next) (*http.Response, error) {
 		res.Close()
 		return resp, nil
 	}
-	if _, err := res.SettleJSON(w.format, payload); err != nil {
-		// The provider answered but its usage is unreadable: the worst case stays booked
+	if _, err := res.SettleResult(format, payload); err != nil {
+		// The provider answered but its result is unreadable: the worst case stays booked
 		// until the lease ends rather than pretending the call was free.
 		return resp, nil
 	}
 	res.Close()
 	return resp, nil
+}
+
+// isEventStream: the response is server-sent events (a streamed answer).
+func isEventStream(resp *http.Response) bool {
+	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return ct == "text/event-stream"
 }
 
 // meteredBody passes a streamed response through while feeding its `data:` lines to the

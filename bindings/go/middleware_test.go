@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -83,7 +84,7 @@ func execution(t *testing.T, budgetUSD float64) (*wflo.Engine, *wflo.Execution, 
 	t.Helper()
 	startMock(t)
 	e := memoryEngine(t)
-	x, err := e.StartExecution(wflo.ExecutionOptions{Name: t.Name(), BudgetUSD: budgetUSD})
+	x, err := e.StartExecution(wflo.ExecutionOptions{Name: t.Name(), BudgetUSD: wflo.USD(budgetUSD)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestConcurrentExecutionsNeverMix(t *testing.T) {
 	var wg sync.WaitGroup
 	execs := make([]*wflo.Execution, 10)
 	for i := range execs {
-		x, err := e.StartExecution(wflo.ExecutionOptions{Name: fmt.Sprint("worker-", i), BudgetUSD: 1})
+		x, err := e.StartExecution(wflo.ExecutionOptions{Name: fmt.Sprint("worker-", i), BudgetUSD: wflo.USD(1)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,5 +222,40 @@ func TestConcurrentExecutionsNeverMix(t *testing.T) {
 			}
 		}
 		x.Close()
+	}
+}
+
+// fakeProvider answers every request with answer and keeps the body it was sent.
+type fakeProvider struct {
+	sent   []byte
+	answer string
+}
+
+func (f *fakeProvider) RoundTrip(req *http.Request) (*http.Response, error) {
+	f.sent, _ = io.ReadAll(req.Body)
+	return &http.Response{StatusCode: 200, Status: "200 OK", Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(strings.NewReader(f.answer)), Request: req}, nil
+}
+
+func TestTheEngineReadsTheRequestAndTheHostNamesTheProvider(t *testing.T) {
+	_, x, ctx := execution(t, 1)
+	// A result without usage: the engine estimates it from its text.
+	fake := &fakeProvider{answer: `{"choices":[{"index":0,"message":{"role":"assistant","content":"2, 3, 5"}}]}`}
+	hc := &http.Client{Transport: wflo.Transport(fake)}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "https://api.x.ai/v1/chat/completions",
+		strings.NewReader(`{"model":"grok-4","messages":[{"role":"user","content":"Name three primes."}]}`))
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	var sent map[string]any
+	if err := json.Unmarshal(fake.sent, &sent); err != nil || (sent["max_tokens"] == nil && sent["max_completion_tokens"] == nil) {
+		t.Fatalf("the body sent must carry the limit reserved for: %s %v", fake.sent, err)
+	}
+	calls := balanced(t, x)
+	if len(calls) != 1 || calls[0].Provider != "xai" || calls[0].Model == nil || *calls[0].Model != "xai/grok-4" ||
+		!calls[0].Estimated || calls[0].Usage.Output == 0 || calls[0].CostNanos == 0 {
+		t.Fatalf("want an estimated xai call: %+v", calls)
 	}
 }

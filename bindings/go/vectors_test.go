@@ -216,15 +216,15 @@ func TestBudgetVectors(t *testing.T) {
 		} `json:"cases"`
 	}
 	vector(t, "budget.json", &file)
-	usd := func(s *string) float64 {
+	usd := func(s *string) *float64 {
 		if s == nil {
-			return 0
+			return nil
 		}
 		n, err := wflo.ParseUSD(*s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return wflo.NanosToUSD(n)
+		return wflo.USD(wflo.NanosToUSD(n))
 	}
 	cacheWrite := map[string]string{"": "", "none": "", "five_minutes": "5m", "one_hour": "1h"}
 	for _, c := range file.Cases {
@@ -255,7 +255,7 @@ func TestBudgetVectors(t *testing.T) {
 				actual["cost_nanos"], actual["overrun_nanos"] = float64(r.CostNanos), float64(r.OverrunNanos)
 			}
 			scope := func() *wflo.Scope {
-				sc, err := x.Scope(s.Scope, 0)
+				sc, err := x.Scope(s.Scope, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

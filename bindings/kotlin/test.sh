@@ -4,7 +4,10 @@
 #   2. regenerates the UniFFI Kotlin and Swift sources and fails if the committed ones differ;
 #   3. puts libwflo.so into the jar's resources (linux-x86-64/, where JNA looks on the classpath);
 #   4. `mvn package`: compiles, runs the JUnit tests (vectors, quick tour, bad input,
-#      concurrency, workflow), packages the jar and its runtime dependencies (target/lib);
+#      concurrency, workflow, requests, the struct layout, the parity replay), packages the jar
+#      and its runtime dependencies (target/lib). WFLO_PARITY_DIR, when set, reaches the tests
+#      (Maven and Surefire's forked JVM inherit the environment): ParityTest writes
+#      $WFLO_PARITY_DIR/kotlin.json there for tests/parity/compare.py;
 #   5. runs the quick tour with plain `java -cp` from the packaged jar, with no library path
 #      set, and checks that JNA loaded libwflo from inside the jar.
 #

@@ -42,15 +42,44 @@ export interface Settled {
   usage: Required<Usage>;
 }
 
+/** The request formats the engine reads. */
+export type RequestFormat = 'openai_chat' | 'openai_responses' | 'anthropic' | 'gemini' | 'langchain' | 'ai_sdk';
+
+/** What the engine needs to know of a request besides its body. */
+export interface RequestOptions {
+  /** The client's base URL: names the provider (api.x.ai: xai). */
+  baseUrl?: string | null;
+  /** The provider, when no base URL says (the base URL wins). */
+  provider?: string | null;
+  /** The model, when the body does not name it (Gemini's URL, the AI SDK's modelId). */
+  model?: string | null;
+  /** Whether the call streams, when the body does not say. */
+  stream?: boolean | null;
+  /** Lower the output limit to what the budget allows instead of refusing. */
+  clampMaxTokens?: boolean | null;
+}
+
+/** Dollars (a decimal string such as "2.50", or a number) or nano-USD (a bigint). */
+export type UsdAmount = string | number | bigint;
+
+/** The final status of an execution. */
+export type ExecutionStatus = 'running' | 'completed' | 'failed' | 'budget_exceeded';
+
 /** Budget held for one call: settle it with the provider's usage, or release it. */
 export declare class Reservation {
   readonly amountNanos: number;
   /** The max_tokens to send (lower than asked under the clamp policy). */
   readonly maxOutputTokens: number;
   readonly ended: boolean;
+  /** For a reservation made by `reserveRequest`: the request body to send; else null. */
+  readonly requestBody: Record<string, unknown> | null;
   settle(usage: Usage): Settled;
   /** Settles from a provider's response body or usage JSON ("auto", "openai_chat", "openai_responses", "anthropic", "gemini", "langchain", "ai_sdk"). */
   settleJson(format: string, json: string): Settled;
+  /** Settles from whatever the call returned (an object or its JSON text): its usage, else its generated text (every choice, tool calls) estimated by the engine, flagged. */
+  settleResult(format: RequestFormat | 'auto', result: unknown): Settled;
+  /** Settles a call without usage from the text it generated, estimated by the engine. */
+  settleText(text: string, status?: 'ok' | 'error' | 'aborted'): Settled;
   settleStream(stream: NativeStream, status: 'ok' | 'error' | 'aborted'): Settled;
   release(status: 'error' | 'aborted', reason?: string | null): void;
 }
@@ -83,7 +112,7 @@ export interface StepCost {
 export interface CostBreakdown {
   executionId: string;
   name: string;
-  status: 'running' | 'completed' | 'failed' | 'budget_exceeded';
+  status: ExecutionStatus;
   totalNanos: number;
   budgetNanos: number | null;
   reservedNanos: number;
@@ -153,8 +182,12 @@ export declare class Engine {
   countChatTokens(model: string, messages: unknown[] | string): TokenCount;
   cost(model: string, usage: Usage): { nanos: number; usd: number };
   price(model: string): { resolved: string; resolution: string; price: Record<string, unknown> };
+  /** Nano-USD from dollars given as a number (toward zero). */
   usdToNanos(usd: number): number;
-  defineSharedScope(name: string, options?: { limitUsd?: number | null; period?: 'none' | 'day' | 'month' }): Promise<void>;
+  /** Nano-USD from a decimal dollar string ("2.50", "$0.000075"), never through a float. */
+  parseUsd(text: string): number;
+  /** A budget shared by every process using the store; `limitUsd` null or omitted: no limit. */
+  defineSharedScope(name: string, options?: { limitUsd?: UsdAmount | null; period?: 'none' | 'day' | 'month' }): Promise<void>;
   sharedScope(name: string): Promise<{ name: string; key: string; period: string; limitNanos: number | null; spentNanos: number; reservedNanos: number; overrunNanos: number; refusing: boolean }>;
   execution(id: string): Promise<{ execution: object; breakdown: CostBreakdown; calls: CallRecord[]; checkpoints: CheckpointInfo[]; rollbacks: object[] }>;
   listExecutions(limit?: number): Promise<object[]>;
@@ -162,11 +195,13 @@ export declare class Engine {
 
 export interface WorkflowOptions {
   name?: string;
-  /** The budget in dollars (none when omitted). */
-  budgetUsd?: number | string | null;
+  /** The budget: dollars (a decimal string or a number) or nano-USD (a bigint); null or omitted: no limit (0 is a budget of zero). */
+  budgetUsd?: UsdAmount | null;
   engine?: Engine;
   /** Shared budgets (Engine.defineSharedScope) the workflow also draws from. */
   sharedScopes?: string[];
+  /** The execution id to start with ("exec-" + 12 hex; default: a new one). */
+  id?: string | null;
 }
 
 /** A runnable the workflow can execute: a LangGraph compiled graph, a LangChain runnable. */
@@ -189,9 +224,14 @@ export declare class WfloWorkflow {
     inputs?: I,
     config?: Record<string, unknown>,
   ): Promise<O>;
-  step<O>(label: string, fn: () => O | Promise<O>, options?: { budgetUsd?: number }): Promise<O>;
-  scope(label: string, options?: { budgetUsd?: number }): Promise<Scope>;
+  /** Ends the execution: `end()` when its body returned, `end(error)` with the error it raised (a budget refusal anywhere along its causes: budget_exceeded, else failed). Null when it was not running. */
+  end(): Promise<ExecutionStatus | null>;
+  end(error: unknown): Promise<ExecutionStatus | null>;
+  step<O>(label: string, fn: () => O | Promise<O>, options?: { budgetUsd?: UsdAmount | null }): Promise<O>;
+  scope(label: string, options?: { budgetUsd?: UsdAmount | null }): Promise<Scope>;
   reserve(request: CallRequest, scope?: Scope | null): Promise<Reservation>;
+  /** Reserves a provider request read by the engine; send the reservation's `requestBody`. */
+  reserveRequest(format: RequestFormat, body: object | string, options?: RequestOptions | null, scope?: Scope | null): Promise<Reservation>;
   /** `reserve` without the promise (a started workflow without shared scopes). */
   reserveSync(request: CallRequest, scope?: Scope | null): Reservation;
   recordCall(model: string, response: unknown, format?: string): Promise<Settled>;

@@ -15,127 +15,22 @@
 // `providerOptions` marker would be sent along in the request). If the wrap hook never runs,
 // the entry goes with the params object, and the engine releases a reservation that is
 // garbage-collected unsettled (a shared scope's also has a lease).
-const { currentWorkflow, NativeStream } = require('../index.cjs');
-const { invalid, InvalidArgumentError } = require('../lib/errors.cjs');
-
-/** Tokens assumed for a file part that is not text (an image, a PDF): a flagged estimate. */
-const DEFAULT_FILE_TOKENS = 1000;
-
-const textTypes = /^(text\/|application\/(json|xml|x-ndjson|yaml|javascript))/;
-
-/** The text of a file part when it is text, else null. */
-function fileText(part) {
-  if (!textTypes.test(part.mediaType || '')) return null;
-  const data = part.data;
-  if (data instanceof Uint8Array) return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
-  if (typeof data === 'string') return Buffer.from(data, 'base64').toString('utf8');
-  return null; // a URL: the provider fetches it, we cannot see it
-}
-
-/** A tool result's output as the text the provider is sent. */
-function toolOutputText(output) {
-  if (output === undefined || output === null) return '';
-  if (typeof output.value === 'string') return output.value;
-  if (output.value !== undefined) return JSON.stringify(output.value);
-  if (typeof output.reason === 'string') return output.reason;
-  return JSON.stringify(output);
-}
+const { currentWorkflow } = require('../index.cjs');
+const { invalid } = require('../lib/errors.cjs');
 
 /**
- * Converts an AI SDK prompt (`params.prompt`: system/user/assistant/tool messages with parts)
- * to the `{role, content}` text messages wflo counts. Returns the messages, how many non-text
- * file parts were left out of the text (each is budgeted as an estimate), and whether the text
- * only approximates what the provider is sent (tool calls and results, which providers format
- * their own way).
+ * The call options the engine reads (`ai_sdk` format): the prompt, tools, response format
+ * and output limit, as JSON; bytes go as base64, as providers are sent them. What only
+ * travels inside the process (the abort signal, headers, provider options) stays out.
  */
-function promptToMessages(prompt) {
-  const messages = [];
-  let files = 0;
-  let approximate = false;
-  for (const message of Array.isArray(prompt) ? prompt : []) {
-    if (!message || typeof message !== 'object') continue;
-    const role = typeof message.role === 'string' ? message.role : 'user';
-    if (typeof message.content === 'string') {
-      messages.push({ role, content: message.content });
-      continue;
-    }
-    const texts = [];
-    for (const part of Array.isArray(message.content) ? message.content : []) {
-      switch (part && part.type) {
-        case 'text':
-        case 'reasoning':
-          texts.push(part.text ?? '');
-          break;
-        case 'tool-call':
-          approximate = true;
-          texts.push(`${part.toolName}(${typeof part.input === 'string' ? part.input : JSON.stringify(part.input ?? {})})`);
-          break;
-        case 'tool-result':
-          approximate = true;
-          texts.push(toolOutputText(part.output));
-          break;
-        case 'file': {
-          const text = fileText(part);
-          if (text === null) files += 1;
-          else texts.push(text);
-          break;
-        }
-        default:
-          if (part && typeof part.text === 'string') texts.push(part.text);
-      }
-    }
-    messages.push({ role, content: texts.join('\n') });
-  }
-  return { messages, files, approximate };
+function requestOf(params) {
+  const { abortSignal, headers, providerOptions, ...rest } = params ?? {}; // eslint-disable-line no-unused-vars
+  return rest;
 }
 
-/** What is sent besides the messages and billed as input: tool definitions, a JSON schema. */
-function extraInput(params) {
-  const extra = [];
-  if (Array.isArray(params.tools) && params.tools.length) {
-    extra.push(JSON.stringify(params.tools.map((t) => ({ name: t.name, description: t.description, parameters: t.inputSchema ?? t.args }))));
-  }
-  const format = params.responseFormat;
-  if (format && format.type === 'json' && format.schema) extra.push(JSON.stringify(format.schema));
-  return extra.length ? [{ role: 'system', content: extra.join('\n') }] : [];
-}
-
-/** True when the usage carries the provider's token totals (AI SDK 6's structured form or 5's flat one). */
-function usageReported(usage) {
-  if (!usage || typeof usage !== 'object') return false;
-  const { inputTokens: i, outputTokens: o } = usage;
-  if (i && typeof i === 'object' && o && typeof o === 'object') {
-    return (typeof i.total === 'number' || typeof i.noCache === 'number') && (typeof o.total === 'number' || typeof o.text === 'number');
-  }
-  return typeof i === 'number' && typeof o === 'number';
-}
-
-/** Books the usage the provider reported; false when it reported none. */
-function settleUsage(reservation, usage) {
-  if (!usageReported(usage)) return false;
-  const { inputTokens, outputTokens, cachedInputTokens, reasoningTokens } = usage;
-  try {
-    reservation.settleJson('ai_sdk', JSON.stringify({ usage: { inputTokens, outputTokens, cachedInputTokens, reasoningTokens } }));
-  } catch (e) {
-    if (e instanceof InvalidArgumentError) return false; // implausible figures: estimate instead
-    throw e;
-  }
-  return true;
-}
-
-/** Books a call whose usage is unknown: the prompt as counted, the output estimated from its text. */
+/** Books a call whose usage is unknown from the text it generated (the engine estimates it). */
 function settleEstimated(reservation, text, status) {
-  const stream = new NativeStream('openai_chat');
-  if (text) stream.push(JSON.stringify({ choices: [{ delta: { content: text } }] }));
-  reservation.settleStream(stream, status);
-}
-
-/** The text a generate result delivered (for an estimate when usage is missing). */
-function resultText(result) {
-  const parts = Array.isArray(result && result.content) ? result.content : [];
-  return parts
-    .map((p) => (p.type === 'tool-call' ? (typeof p.input === 'string' ? p.input : JSON.stringify(p.input ?? '')) : p.text ?? ''))
-    .join('');
+  reservation.settleText(text, status);
 }
 
 const isAbort = (e, params) => (e && e.name === 'AbortError') || Boolean(params && params.abortSignal && params.abortSignal.aborted);
@@ -187,18 +82,25 @@ function meteredStream(source, reservation, params) {
       case 'reasoning-delta':
         text += part.delta ?? '';
         break;
+      case 'tool-input-start':
+        streamedTools.add(part.id);
+        text += part.toolName ?? '';
+        break;
       case 'tool-input-delta':
         streamedTools.add(part.id);
         text += part.delta ?? '';
         break;
       case 'tool-call':
-        if (!streamedTools.has(part.toolCallId)) text += typeof part.input === 'string' ? part.input : JSON.stringify(part.input ?? '');
+        if (!streamedTools.has(part.toolCallId)) {
+          text += (part.toolName ?? '') + (typeof part.input === 'string' ? part.input : JSON.stringify(part.input ?? ''));
+        }
         break;
       case 'error':
         failure = part.error ?? 'stream error';
         break;
       case 'finish':
-        if (!reservation.ended && !settleUsage(reservation, part.usage)) settleEstimated(reservation, text, 'ok');
+        // The provider's usage, else (none reported) the streamed text: the engine decides.
+        if (!reservation.ended) reservation.settleResult('ai_sdk', { usage: part.usage ?? null, text });
         break;
       default:
     }
@@ -276,11 +178,13 @@ function meteredStream(source, reservation, params) {
  * @param {string} [options.model] the model name to price (default: the model's `modelId`)
  * @param {string} [options.provider] the provider to record (default: from the model's `provider`)
  * @param {boolean} [options.clampMaxTokens] lower `maxOutputTokens` to what the budget allows instead of refusing
- * @param {number} [options.fileTokens] tokens assumed per non-text file part (default 1000, flagged as an estimate)
+ * @param {number} [options.fileTokens] deprecated and ignored (still checked to be a non-negative integer): the
+ *   engine now bounds an image part by the provider's documented maximum, and refuses, under a
+ *   budget, a file part it cannot bound
  */
 function wfloMiddleware(options = {}) {
   if (options === null || typeof options !== 'object') throw invalid('wfloMiddleware options must be an object');
-  const { workflow, model: modelName, provider, clampMaxTokens = false, fileTokens = DEFAULT_FILE_TOKENS } = options;
+  const { workflow, model: modelName, provider, clampMaxTokens = false, fileTokens = 0 } = options;
   if (workflow !== undefined && (workflow === null || typeof workflow.reserve !== 'function')) {
     throw invalid('options.workflow must be a WfloWorkflow');
   }
@@ -303,23 +207,17 @@ function wfloMiddleware(options = {}) {
       if (!wf) return params;
       const name = modelName ?? (model && model.modelId);
       if (typeof name !== 'string' || name === '') throw invalid('the wrapped model has no modelId: pass options.model');
-      const engine = await wf.engine();
-      const { messages, files, approximate } = promptToMessages(params.prompt);
-      const extra = extraInput(params);
-      const count = engine.countChatTokens(name, [...extra, ...messages]);
-      const asked = params.maxOutputTokens;
-      const reservation = await wf.reserve({
+      const reservation = await wf.reserveRequest('ai_sdk', requestOf(params), {
         model: name,
         provider: provider ?? (model && typeof model.provider === 'string' ? model.provider.split('.')[0] : undefined),
-        inputTokens: count.tokens + files * fileTokens,
-        // Exact for text; flagged (the engine adds its margin) where we approximate.
-        inputEstimated: count.estimated || files > 0 || approximate || extra.length > 0,
-        maxOutputTokens: typeof asked === 'number' ? asked : null,
         stream: type === 'stream',
         clampMaxTokens,
       });
+      // The limit the reservation covers (lowered under the clamp policy, made explicit when
+      // the call set none): the provider cannot produce more than was held.
       const transformed = { ...params };
-      if (clampMaxTokens) transformed.maxOutputTokens = reservation.maxOutputTokens;
+      const limit = reservation.requestBody?.maxOutputTokens;
+      if (typeof limit === 'number') transformed.maxOutputTokens = limit;
       reservations.set(transformed, reservation);
       return transformed;
     },
@@ -334,9 +232,8 @@ function wfloMiddleware(options = {}) {
         if (!reservation.ended) reservation.release(isAbort(e, params) ? 'aborted' : 'error', reasonOf(e));
         throw e;
       }
-      if (!reservation.ended && !settleUsage(reservation, result && result.usage)) {
-        settleEstimated(reservation, resultText(result), 'ok');
-      }
+      // The provider's usage, else its generated content (text, tool calls) estimated.
+      if (!reservation.ended) reservation.settleResult('ai_sdk', result ?? null);
       return result;
     },
 
@@ -355,4 +252,4 @@ function wfloMiddleware(options = {}) {
   };
 }
 
-module.exports = { wfloMiddleware, promptToMessages };
+module.exports = { wfloMiddleware };

@@ -13,7 +13,10 @@ export interface WfloMiddlewareOptions {
   provider?: string;
   /** Lower `maxOutputTokens` to what the budget still allows instead of refusing. */
   clampMaxTokens?: boolean;
-  /** Tokens assumed for each non-text file part of a prompt (default 1000; the count is then flagged estimated). */
+  /**
+   * @deprecated Ignored (still checked to be a non-negative integer): the engine bounds an image
+   * part by the provider's documented maximum and, under a budget, refuses a file part it cannot bound.
+   */
   fileTokens?: number;
 }
 
@@ -52,16 +55,5 @@ export interface WfloLanguageModelMiddleware {
 /** The wflo middleware for `wrapLanguageModel`. Outside any workflow calls pass through untouched. */
 export declare function wfloMiddleware(options?: WfloMiddlewareOptions): WfloLanguageModelMiddleware;
 
-/**
- * An AI SDK prompt (`params.prompt`) as the `{role, content}` text messages wflo counts, the
- * number of non-text file parts left out of that text, and whether the text only approximates
- * what the provider is sent (tool calls and results).
- */
-export declare function promptToMessages(prompt: unknown): {
-  messages: { role: string; content: string }[];
-  files: number;
-  approximate: boolean;
-};
-
-declare const aiSdk: { wfloMiddleware: typeof wfloMiddleware; promptToMessages: typeof promptToMessages };
+declare const aiSdk: { wfloMiddleware: typeof wfloMiddleware };
 export default aiSdk;

@@ -1,5 +1,5 @@
 // ESM entry point of `wflo/ai-sdk`: the same objects as the CommonJS one.
 import aiSdk from './ai-sdk.cjs';
 
-export const { wfloMiddleware, promptToMessages } = aiSdk;
+export const { wfloMiddleware } = aiSdk;
 export default aiSdk;

@@ -8,7 +8,7 @@
 // not, so the constructor passes it to `super`. A refusal thrown from `handleChatModelStart`
 // then rejects the model call before any HTTP request is made.
 const { BaseCallbackHandler } = require('@langchain/core/callbacks/base');
-const { currentWorkflow, settleFromResult, parseUsage, WfloWorkflow, InvalidArgumentError } = require('../index.cjs');
+const { currentWorkflow, WfloWorkflow, InvalidArgumentError } = require('../index.cjs');
 
 const invalid = (message) => new InvalidArgumentError(`invalid argument: ${message}`, 'INVALID_ARGUMENT');
 
@@ -22,8 +22,6 @@ const runs = new Map();
 // abandoned as a whole, so the runs already reserved must be given back.
 const batches = new WeakMap();
 
-const ROLES = { human: 'user', ai: 'assistant', system: 'system', developer: 'developer', tool: 'tool', function: 'function' };
-
 /** The type of a LangChain message ("human", "ai", …), old and new styles. */
 function messageType(m) {
   if (typeof m?.getType === 'function') return m.getType();
@@ -31,77 +29,27 @@ function messageType(m) {
   return m?.type;
 }
 
-/** A LangChain message as the `{role, content, …}` object wflo counts. */
-function toChatMessage(m) {
-  if (typeof m === 'string') return { role: 'user', content: m };
-  const type = messageType(m);
-  const role = type === 'generic' || type === 'chat' ? String(m.role ?? 'user') : ROLES[type] ?? String(m?.role ?? 'user');
-  const out = { role, content: m?.content ?? '' };
-  if (typeof m?.name === 'string' && m.name !== '') out.name = m.name;
-  if (Array.isArray(m?.tool_calls) && m.tool_calls.length > 0) {
-    // Billed as the function calls the provider is sent: name and JSON arguments.
-    out.tool_calls = m.tool_calls.map((c) => ({
-      id: c.id,
-      type: 'function',
-      function: { name: c.name, arguments: typeof c.args === 'string' ? c.args : JSON.stringify(c.args ?? {}) },
-    }));
+/**
+ * A LangChain message as plain data (its type and the fields the engine reads), so its JSON
+ * is the message and not LangChain's serialisation envelope.
+ */
+function plainMessage(m) {
+  if (typeof m === 'string' || m === null || typeof m !== 'object') return m;
+  const out = { type: messageType(m) ?? m.role ?? 'user', content: m.content ?? '' };
+  for (const key of ['role', 'name', 'tool_calls', 'tool_call_id', 'additional_kwargs', 'usage_metadata']) {
+    if (m[key] !== undefined && m[key] !== null) out[key] = m[key];
   }
-  if (typeof m?.tool_call_id === 'string') out.tool_call_id = m.tool_call_id;
   return out;
 }
 
-const positive = (v) => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : null);
-const nonEmpty = (v) => (typeof v === 'string' && v !== '' ? v : null);
+/** The fields of `obj` among `keys` that are set. */
+const pick = (obj, keys) => Object.fromEntries(keys.filter((k) => obj[k] !== undefined && obj[k] !== null).map((k) => [k, obj[k]]));
 
-/** The model a call is for: what the request sends, else what LangSmith metadata says. */
-function modelOf(params, metadata) {
-  return nonEmpty(params.model) ?? nonEmpty(params.model_name) ?? nonEmpty(params.modelName) ??
-    nonEmpty(metadata.ls_model_name) ?? nonEmpty(params.model_id) ?? nonEmpty(params.modelId);
-}
-
-/** The request's output cap, or null (the reservation then assumes the model's maximum). */
-function maxTokensOf(params, metadata) {
-  return positive(metadata.ls_max_tokens) ?? positive(params.max_tokens) ?? positive(params.max_completion_tokens) ??
-    positive(params.maxTokens) ?? positive(params.max_output_tokens) ?? positive(params.maxOutputTokens) ??
-    positive(params.max_tokens_to_sample) ?? positive(params.generationConfig?.maxOutputTokens);
-}
-
-/** Tool definitions sent with the request: billed as prompt tokens (counted as their JSON, estimated). */
-function toolsOf(params) {
-  const tools = params.tools ?? params.functions;
-  return Array.isArray(tools) && tools.length > 0 ? tools : null;
-}
-
-/** The first usage_metadata of each prompt's generations (all choices of one request carry the same). */
-function usageMetadataOf(output) {
-  const found = [];
-  for (const gens of output?.generations ?? []) {
-    for (const g of gens ?? []) {
-      const u = g?.message?.usage_metadata;
-      if (u && typeof u === 'object') {
-        found.push(u);
-        break;
-      }
-    }
-  }
-  return found;
-}
-
-function textOf(output) {
-  const parts = [];
-  for (const gens of output?.generations ?? []) {
-    for (const g of gens ?? []) {
-      const content = g?.message?.content;
-      if (typeof g?.text === 'string' && g.text !== '') parts.push(g.text);
-      else if (typeof content === 'string') parts.push(content);
-      else if (content !== undefined && content !== null) parts.push(JSON.stringify(content));
-    }
-  }
-  return parts.join('');
-}
-
-function usageZero() {
-  return { input: 0, output: 0, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0, reasoning: 0 };
+/** An LLMResult as plain data: its generations with plain messages, and llmOutput. */
+function plainResult(output) {
+  const generations = (output?.generations ?? []).map((gens) =>
+    (gens ?? []).map((g) => ({ text: g?.text, message: g?.message ? plainMessage(g.message) : undefined })));
+  return { generations, llmOutput: output?.llmOutput };
 }
 
 /**
@@ -136,43 +84,36 @@ class WfloCallbackHandler extends BaseCallbackHandler {
   }
 
   async handleChatModelStart(llm, messages, runId, parentRunId, extraParams, tags, metadata) {
-    await this._start(runId, extraParams, metadata, (engine, model) => {
-      const chat = (messages?.[0] ?? []).map(toChatMessage);
-      const tools = toolsOf(extraParams?.invocation_params ?? {});
-      if (tools) chat.push({ role: 'system', tools });
-      return engine.countChatTokens(model, chat);
-    });
+    await this._start(runId, extraParams, metadata, { messages: (messages?.[0] ?? []).map(plainMessage) });
   }
 
+  /** A completion model: its prompts are plain text, counted without chat framing. */
   async handleLLMStart(llm, prompts, runId, parentRunId, extraParams, tags, metadata) {
-    await this._start(runId, extraParams, metadata, (engine, model) =>
-      engine.countTokens(model, (prompts ?? []).map(String).join('')));
+    await this._start(runId, extraParams, metadata, { prompts: (prompts ?? []).map(String) });
   }
 
-  async _start(runId, extraParams, metadata, count) {
+  /**
+   * Reserves the run through the engine (the `langchain` request format: the messages, the
+   * invocation parameters and LangSmith's `ls_*` metadata). LangChain cannot rewrite the
+   * request, so the body the engine returns is not used.
+   */
+  async _start(runId, extraParams, metadata, prompt) {
     const workflow = this._workflow();
     if (!workflow || runs.has(runId)) return;
     const batch = extraParams && typeof extraParams === 'object' ? extraParams : null;
     if (batch && batches.get(batch)?.refused) throw batches.get(batch).refused;
     const params = extraParams?.invocation_params ?? {};
     const meta = metadata ?? {};
-    const model = modelOf(params, meta) ?? this.model;
-    if (!model) {
-      throw invalid('wflo cannot tell which model this LangChain call uses (no invocation_params.model nor ' +
-        'metadata.ls_model_name); pass new WfloCallbackHandler({ model })');
-    }
-    const engine = await workflow.engine();
-    const tokens = count(engine, model);
+    const request = {
+      // The handler's model stands in (the last name the engine looks for) when the call names none.
+      ...(this.model ? { modelId: this.model } : {}),
+      ...params,
+      ...pick(meta, ['ls_model_name', 'ls_max_tokens', 'ls_provider']),
+      ...prompt, // {messages} of a chat model, or {prompts}: a completion model's plain text
+    };
     let reservation;
     try {
-      reservation = await workflow.reserve({
-        model,
-        provider: nonEmpty(meta.ls_provider),
-        inputTokens: tokens.tokens,
-        inputEstimated: tokens.estimated,
-        maxOutputTokens: maxTokensOf(params, meta),
-        stream: params.stream === true,
-      });
+      reservation = await workflow.reserveRequest('langchain', request);
     } catch (e) {
       if (batch) this._abandonBatch(batch, e);
       throw e;
@@ -208,36 +149,9 @@ class WfloCallbackHandler extends BaseCallbackHandler {
     const run = runs.get(runId);
     if (!run) return;
     runs.delete(runId);
-    const { reservation } = run;
-    if (reservation.ended) return;
-    const usages = usageMetadataOf(output);
-    try {
-      if (usages.length === 1) {
-        reservation.settleJson('langchain', JSON.stringify({ usage_metadata: usages[0] }));
-        return;
-      }
-      if (usages.length > 1) {
-        // Several prompts in one run (plain LLMs): the sum of their usages.
-        const sum = usageZero();
-        for (const u of usages) {
-          const one = parseUsage('langchain', JSON.stringify({ usage_metadata: u }));
-          for (const k of Object.keys(sum)) sum[k] += one[k] ?? 0;
-        }
-        reservation.settle(sum);
-        return;
-      }
-    } catch (e) {
-      if (!(e instanceof InvalidArgumentError)) throw e;
-      // Malformed usage: fall through to the provider's token counts or an estimate.
-    }
-    const tokenUsage = output?.llmOutput?.tokenUsage ?? output?.llmOutput?.token_usage;
-    const promptTokens = tokenUsage?.promptTokens ?? tokenUsage?.prompt_tokens;
-    if (positive(promptTokens)) {
-      reservation.settle({ input: promptTokens, output: tokenUsage.completionTokens ?? tokenUsage.completion_tokens ?? 0 });
-      return;
-    }
-    // No usage at all: the output is estimated from the text with the tokenizer (flagged).
-    settleFromResult(reservation, { content: textOf(output) });
+    if (run.reservation.ended) return;
+    // The usage of each prompt's generations, else their text and tool calls estimated.
+    run.reservation.settleResult('langchain', plainResult(output));
   }
 
   async handleLLMError(err, runId) {
@@ -250,4 +164,4 @@ class WfloCallbackHandler extends BaseCallbackHandler {
   }
 }
 
-module.exports = { WfloCallbackHandler, toChatMessage };
+module.exports = { WfloCallbackHandler };

@@ -13,8 +13,8 @@ export interface WfloCallbackHandlerOptions {
 }
 
 /**
- * A LangChain.js callback handler that budgets every model call of a wflo workflow: the prompt is
- * counted and the worst case reserved BEFORE the request (a `BudgetExceededError` rejects the
+ * A LangChain.js callback handler that budgets every model call of a wflo workflow: the engine reads
+ * the call (messages, tools, invocation parameters) and reserves its worst case BEFORE the request (a `BudgetExceededError` rejects the
  * model call unsent), settled from the reply's `usage_metadata` after, released on error.
  * Outside any workflow, without one given, it does nothing.
  */
@@ -30,6 +30,3 @@ export declare class WfloCallbackHandler extends BaseCallbackHandler {
   handleLLMEnd(output: LLMResult, runId: string): Promise<void>;
   handleLLMError(err: unknown, runId: string): Promise<void>;
 }
-
-/** A LangChain message as the `{role, content, …}` object wflo counts tokens of. */
-export declare function toChatMessage(message: BaseMessage | string): { role: string; content: unknown; [key: string]: unknown };

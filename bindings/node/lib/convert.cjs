@@ -16,13 +16,68 @@ function camelize(value) {
   return value;
 }
 
-/** A budget in dollars (number or decimal string) to nano-USD through the engine, or null. */
-function budgetNanos(engine, budgetUsd, what = 'budgetUsd') {
-  if (budgetUsd === undefined || budgetUsd === null) return null;
-  let n = budgetUsd;
-  if (typeof n === 'string' && /^\s*\$?\d*\.?\d+\s*$/.test(n)) n = Number(n.replace('$', ''));
-  if (typeof n !== 'number') throw invalid(`${what} must be a number of dollars, got ${typeof budgetUsd}`);
-  return engine.usdToNanos(n);
+/**
+ * A budget to nano-USD, or null for "no limit" (null or undefined; 0 is a budget of zero).
+ * Dollars come as a decimal string ("2.50", "$0.000075") or a number, and the engine parses
+ * them (a string never goes through a float); a bigint is already nano-USD.
+ */
+function budgetNanos(engine, budget, what = 'budgetUsd') {
+  if (budget === undefined || budget === null) return null;
+  if (typeof budget === 'bigint') {
+    if (budget < 0n) throw invalid(`${what} must not be negative, got ${budget}n nano-USD`);
+    if (budget > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw invalid(`${what} of ${budget}n nano-USD is larger than wflo for Node can hold exactly (2^53 - 1 nano-USD)`);
+    }
+    return Number(budget);
+  }
+  if (typeof budget === 'string') return engine.parseUsd(budget);
+  if (typeof budget === 'number') return engine.usdToNanos(budget);
+  throw invalid(`${what} must be dollars (a decimal string or a number) or nano-USD (a bigint), got ${typeof budget}`);
+}
+
+/**
+ * JSON text of a value handed to the engine: bytes (Uint8Array, Buffer) as base64 as the
+ * providers are sent them, bigints as numbers, a cycle dropped instead of thrown.
+ */
+function toJson(value) {
+  if (typeof value === 'string') return value;
+  const bytes = (raw) => {
+    if (raw instanceof Uint8Array) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
+    if (raw instanceof ArrayBuffer) return Buffer.from(raw).toString('base64');
+    return undefined;
+  };
+  const plain = function replacer(key, v) {
+    if (typeof v === 'bigint') return Number(v);
+    return bytes(this[key]) ?? v; // this[key]: the value before toJSON (a Buffer's is an array of bytes)
+  };
+  let text;
+  try {
+    text = JSON.stringify(value, plain);
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
+    // A cycle (a framework object pointing back at its owner): drop what repeats.
+    const seen = new WeakSet();
+    text = JSON.stringify(value, function replacer(key, v) {
+      const out = plain.call(this, key, v);
+      if (out && typeof out === 'object') {
+        if (seen.has(out)) return undefined;
+        seen.add(out);
+      }
+      return out;
+    });
+  }
+  return text === undefined ? 'null' : text;
+}
+
+const snake = (key) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** Request options ({baseUrl, provider, model, stream, clampMaxTokens}) as the engine's JSON. */
+function requestOptionsJson(options) {
+  if (options === undefined || options === null) return null;
+  if (typeof options !== 'object') throw invalid('request options must be an object');
+  const out = {};
+  for (const [k, v] of Object.entries(options)) if (v !== null && v !== undefined) out[snake(k)] = v;
+  return JSON.stringify(out);
 }
 
 /** JSON text of a checkpoint state; refuses what JSON cannot hold. */
@@ -46,4 +101,4 @@ function present(obj) {
   return out;
 }
 
-module.exports = { camelize, budgetNanos, stateJson, present };
+module.exports = { camelize, budgetNanos, stateJson, present, toJson, requestOptionsJson };

@@ -3,7 +3,7 @@
 // WFLO_DATABASE_URL / DATABASE_URL names, else the default SQLite file); tests open their own.
 const { NativeEngine } = require('./native.cjs');
 const { native, nativeAsync, invalid } = require('./errors.cjs');
-const { camelize } = require('./convert.cjs');
+const { camelize, budgetNanos } = require('./convert.cjs');
 
 class Engine {
   /** @param {NativeEngine} nativeEngine */
@@ -52,13 +52,23 @@ class Engine {
     return camelize(JSON.parse(native(() => this.native.priceJson(model))));
   }
 
+  /** Nano-USD from dollars given as a number (toward zero; NaN and negatives refused). */
   usdToNanos(usd) {
     return native(() => this.native.usdToNanos(usd));
   }
 
-  /** A budget shared by every process using the same store (limitUsd null: no limit). */
+  /** Nano-USD from a decimal dollar string ("2.50", "$0.000075"), never through a float. */
+  parseUsd(text) {
+    if (typeof text !== 'string') throw invalid('parseUsd takes a decimal string of dollars');
+    return native(() => this.native.parseUsd(text));
+  }
+
+  /**
+   * A budget shared by every process using the same store. `limitUsd`: dollars (a decimal
+   * string or a number) or nano-USD (a bigint); null or omitted: no limit.
+   */
   async defineSharedScope(name, { limitUsd = null, period = 'none' } = {}) {
-    const limit = limitUsd === null ? null : this.usdToNanos(limitUsd);
+    const limit = budgetNanos(this, limitUsd, 'limitUsd');
     await nativeAsync(() => this.native.defineSharedScope(name, limit, period));
   }
 

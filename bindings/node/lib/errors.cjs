@@ -106,6 +106,29 @@ async function nativeAsync(fn) {
   }
 }
 
+const codes = new Set(['INVALID_ARGUMENT', 'UNKNOWN_MODEL', 'BUDGET_EXCEEDED', 'NOT_FOUND', 'CONFLICT', 'STORAGE', 'CLOSED', 'INTERNAL']);
+
+/**
+ * The wflo error codes along a raised error's causes, outermost first: the error itself, its
+ * `cause`, an AggregateError's `errors`, and so on (an SDK's copy of a wflo error — see
+ * `standsFor` — counts as the wflo error). Empty for an error that is not wflo's. The engine
+ * turns the list into the execution's final status.
+ */
+function errorCodes(error) {
+  const found = [];
+  const seen = new Set();
+  const queue = [error];
+  while (queue.length) {
+    const e = fromNative(queue.shift());
+    if (e === null || typeof e !== 'object' || seen.has(e)) continue;
+    seen.add(e);
+    if (e instanceof WfloError && codes.has(e.code)) found.push(e.code);
+    if ('cause' in e) queue.push(e.cause);
+    if (Array.isArray(e.errors)) queue.push(...e.errors);
+  }
+  return found;
+}
+
 function invalid(message) {
   return new InvalidArgumentError(`invalid argument: ${message}`, 'INVALID_ARGUMENT');
 }
@@ -113,5 +136,5 @@ function invalid(message) {
 module.exports = {
   standsFor,
   WfloError, InvalidArgumentError, UnknownModelError, BudgetExceededError, NotFoundError,
-  ConflictError, StorageError, ClosedError, InternalError, fromNative, native, nativeAsync, invalid,
+  ConflictError, StorageError, ClosedError, InternalError, fromNative, native, nativeAsync, invalid, errorCodes,
 };

@@ -2,7 +2,8 @@
 // A reservation: budget held for one call until it is settled or released. The addon is
 // called with positional numbers and writes its answer into a typed array — reading an
 // object's named properties across the boundary costs several times more.
-const { native, invalid } = require('./errors.cjs');
+const { native, nativeAsync, invalid } = require('./errors.cjs');
+const { toJson, requestOptionsJson } = require('./convert.cjs');
 
 const scratch = new Float64Array(12);
 
@@ -40,6 +41,19 @@ class Reservation {
     return this.native.ended;
   }
 
+  /**
+   * For a reservation made from a provider request (`reserveRequest`): the request to send,
+   * as the engine rewrote it (the output limit the reservation covers, OpenAI's
+   * `stream_options.include_usage` on a chat stream). Null for other reservations.
+   */
+  get requestBody() {
+    if (this._body === undefined) {
+      const text = this.native.requestBody;
+      this._body = text === null || text === undefined ? null : JSON.parse(text);
+    }
+    return this._body;
+  }
+
   /** Books the provider's usage ({input, output, cacheRead, cacheWrite5m, cacheWrite1h, reasoning}). */
   settle(usage = {}) {
     if (usage === null || typeof usage !== 'object') throw invalid('usage must be an object');
@@ -52,6 +66,22 @@ class Reservation {
   settleJson(format, json) {
     native(() => this.native.settleJsonFast(format, typeof json === 'string' ? json : JSON.stringify(json), scratch));
     return settledFrom(scratch);
+  }
+
+  /**
+   * Books whatever the call returned (a response body, an SDK result; an object or its JSON
+   * text) in `format` ("auto", "openai_chat", "openai_responses", "anthropic", "gemini",
+   * "langchain", "ai_sdk"): its usage, else its generated text — every choice, tool calls —
+   * estimated by the engine and flagged.
+   */
+  settleResult(format, result) {
+    return native(() => this.native.settleResult(format, toJson(result)));
+  }
+
+  /** Books a call without usage from the text it generated (status "ok", "error", "aborted"). */
+  settleText(text, status = 'ok') {
+    if (typeof text !== 'string') throw invalid('settleText takes the generated text as a string');
+    return native(() => this.native.settleText(text, status));
   }
 
   /** Books a finished or cut stream; without the provider's usage the output is estimated. */
@@ -79,4 +109,15 @@ function reserveOn(target, req) {
     flags, cacheWrite, req.provider ?? undefined)));
 }
 
-module.exports = { Reservation, reserveOn };
+/**
+ * Reserves a provider request on a native execution or scope: the engine reads it (prompt,
+ * output limit in force, n, stream) and returns the reservation with the body to send.
+ */
+async function reserveRequestOn(target, format, body, options) {
+  if (typeof format !== 'string') throw invalid('a request format must be a string');
+  if (body === null || (typeof body !== 'object' && typeof body !== 'string')) throw invalid('a request body must be an object or its JSON text');
+  const opts = requestOptionsJson(options);
+  return new Reservation(await nativeAsync(() => target.reserveRequest(format, toJson(body), opts)));
+}
+
+module.exports = { Reservation, reserveOn, reserveRequestOn };

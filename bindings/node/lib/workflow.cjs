@@ -2,32 +2,31 @@
 // WfloWorkflow: the seed's API in JavaScript idiom. An execution with a budget; `execute`
 // runs a function or a LangChain/LangGraph runnable inside it; checkpoints and rollback;
 // the cost breakdown.
-const { NativeStream } = require('./native.cjs');
 const errors = require('./errors.cjs');
 const { native, nativeAsync, invalid } = errors;
 const { camelize, budgetNanos, stateJson, present } = require('./convert.cjs');
-const { Reservation, reserveOn } = require('./reservation.cjs');
-const { getDefaultEngine, Engine } = require('./engine.cjs');
+const { Reservation, reserveOn, reserveRequestOn } = require('./reservation.cjs');
+const { getDefaultEngine, Engine, pureEngine } = require('./engine.cjs');
 const { current, runWith } = require('./context.cjs');
 
 class WfloWorkflow {
   /**
    * @param {object} options
    * @param {string} [options.name] the workflow's name
-   * @param {number|string} [options.budgetUsd] its budget in dollars (none when omitted)
+   * @param {number|string|bigint|null} [options.budgetUsd] its budget: dollars (a decimal
+   *   string or a number) or nano-USD (a bigint); null or omitted: no limit (0 is a budget of zero)
    * @param {Engine} [options.engine] the engine (default: the process-wide one)
    * @param {string[]} [options.sharedScopes] shared budgets it also draws from
+   * @param {string} [options.id] the execution id to start with ("exec-" + 12 hex; default: a new one)
    */
-  constructor({ name = 'workflow', budgetUsd, engine, sharedScopes = [] } = {}) {
+  constructor({ name = 'workflow', budgetUsd, engine, sharedScopes = [], id } = {}) {
     if (typeof name !== 'string') throw invalid('name must be a string');
     if (engine !== undefined && !(engine instanceof Engine)) throw invalid('engine must be a wflo Engine');
     if (!Array.isArray(sharedScopes)) throw invalid('sharedScopes must be an array of names');
-    if (budgetUsd !== undefined && budgetUsd !== null) {
-      const n = typeof budgetUsd === 'string' ? Number(budgetUsd.replace('$', '')) : budgetUsd;
-      if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
-        throw invalid(`budgetUsd must be a non-negative number of dollars, got ${String(budgetUsd)}`);
-      }
-    }
+    if (id !== undefined && id !== null && typeof id !== 'string') throw invalid('id must be a string');
+    // Parsed now (by the engine), so a bad amount fails here rather than at start().
+    this._budgetNanos = budgetNanos(pureEngine(), budgetUsd);
+    this._id = id ?? null;
     this.name = name;
     this.budgetUsd = budgetUsd ?? null;
     this._engine = engine;
@@ -74,8 +73,7 @@ class WfloWorkflow {
           const id = this._native.id;
           this._native = await nativeAsync(() => eng.native.resumeExecution(id, shared));
         } else {
-          const budget = budgetNanos(eng, this.budgetUsd);
-          this._native = await nativeAsync(() => eng.native.startExecution(this.name, budget, null, shared));
+          this._native = await nativeAsync(() => eng.native.startExecution(this.name, this._budgetNanos, this._id, shared));
         }
         this._running = true;
       })().finally(() => {
@@ -105,15 +103,27 @@ class WfloWorkflow {
       const callbacks = [...(Array.isArray(config?.callbacks) ? config.callbacks : []), new WfloCallbackHandler({ workflow: this })];
       return fnOrGraph.invoke(inputs, { ...config, callbacks });
     };
+    let result;
     try {
-      const result = await runWith({ workflow: this, scope: null }, run);
-      await this._finish('completed');
-      return result;
+      result = await runWith({ workflow: this, scope: null }, run);
     } catch (e) {
       const err = errors.fromNative(e);
-      await this._finish(err instanceof errors.BudgetExceededError ? 'budget_exceeded' : 'failed').catch(() => {});
+      await this._end(true, err).catch(() => {});
       throw err;
     }
+    await this._end(false);
+    return result;
+  }
+
+  /**
+   * Ends the execution the way its body ended: `end()` when it returned (completed),
+   * `end(error)` with the error it raised — the engine finds a budget refusal anywhere along
+   * the error's causes (budget_exceeded), else failed. Resolves to the status chosen, or
+   * null when the execution was not running. (`execute` does this itself.)
+   */
+  async end(...raised) {
+    this._started();
+    return this._end(raised.length > 0, raised[0]);
   }
 
   /** Runs `fn` as a step: its calls are recorded under `label` (and its own budget, if any). */
@@ -131,10 +141,11 @@ class WfloWorkflow {
     return native(() => this._native.scope(label, budget));
   }
 
-  async _finish(status) {
-    if (!this._running) return;
+  async _end(raised, error) {
+    if (!this._running) return null;
     this._running = false;
-    await nativeAsync(() => this._native.finish(status));
+    const codes = raised ? errors.errorCodes(error) : null;
+    return nativeAsync(() => this._native.end(codes));
   }
 
   /** Reserves the worst case of a call on `scope` (default: the running step, else the execution). */
@@ -146,6 +157,20 @@ class WfloWorkflow {
       return new Reservation(await nativeAsync(() => target.reserveAsync(present(request))));
     }
     return reserveOn(target, request);
+  }
+
+  /**
+   * Reserves a provider request on `scope` (default: the running step, else the execution):
+   * the engine reads `body` (`format`: "openai_chat", "openai_responses", "anthropic",
+   * "gemini", "langchain", "ai_sdk") — prompt, output limit in force, n, stream — and reserves
+   * its worst case. Send the reservation's `requestBody`: the limit the reservation covers is
+   * written in, and an OpenAI chat stream asks for its usage.
+   *
+   * @param {{baseUrl?: string, provider?: string, model?: string, stream?: boolean, clampMaxTokens?: boolean}} [options]
+   */
+  async reserveRequest(format, body, options, scope = current()?.workflow === this ? current().scope : null) {
+    await this.start();
+    return reserveRequestOn(scope || this._native, format, body, options);
   }
 
   /**
@@ -226,39 +251,15 @@ function currentWorkflow() {
   return frame ? frame.workflow : null;
 }
 
-/** The generated text of a result (for estimating its output when no usage came back). */
-function textOf(result) {
-  if (typeof result === 'string') return result;
-  if (!result || typeof result !== 'object') return '';
-  const parts = (blocks) => blocks.map((b) => (typeof b === 'string' ? b : b?.text ?? '')).join('');
-  if (typeof result.content === 'string') return result.content; // LangChain message
-  if (Array.isArray(result.content)) return parts(result.content); // Anthropic content blocks
-  if (Array.isArray(result.choices)) { // OpenAI chat: every choice is billed
-    return result.choices.map((c) => c?.message?.content ?? c?.text ?? '').join('');
-  }
-  if (typeof result.output_text === 'string') return result.output_text; // OpenAI responses
-  if (typeof result.text === 'string') return result.text; // AI SDK result
-  return JSON.stringify(result);
-}
-
 /**
  * Settles a reservation from a call's result: an OpenAI or Anthropic response, a LangChain
- * message (usage_metadata), a Vercel AI SDK result, or anything with `usage`. Without usage,
- * the output text (when there is any) is estimated with the tokenizer, flagged — never free.
+ * message or result, a Vercel AI SDK result, or anything with `usage` (`format`: its API, or
+ * "auto" to read the shape). Without usage, the engine estimates the output from the text the
+ * result carries (every choice, tool calls), flagged — never free. A string result is that text.
  */
 function settleFromResult(reservation, result, format = 'auto') {
-  const payload = result && (result.usage_metadata || result.usage ? result : null);
-  if (payload) {
-    try {
-      return reservation.settleJson(format, JSON.stringify(payload));
-    } catch (e) {
-      if (!(e instanceof errors.InvalidArgumentError)) throw e;
-    }
-  }
-  const text = textOf(result);
-  const stream = new NativeStream('openai_chat');
-  stream.push(JSON.stringify({ choices: [{ delta: { content: typeof text === 'string' ? text : JSON.stringify(text) } }] }));
-  return reservation.settleStream(stream, 'ok');
+  if (typeof result === 'string') return reservation.settleText(result, 'ok');
+  return reservation.settleResult(format, result ?? null);
 }
 
 module.exports = { WfloWorkflow, currentWorkflow, settleFromResult };

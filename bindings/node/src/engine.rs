@@ -153,6 +153,12 @@ impl NativeEngine {
         guard(|| Ok(wflo_core::money::usd_to_nanos(usd)? as i64))
     }
 
+    /// Nano-USD from a decimal dollar string ("2.50", "$0.000075"), parsed by the engine.
+    #[napi]
+    pub fn parse_usd(&self, text: String) -> napi::Result<i64> {
+        guard(|| Ok(wflo_core::money::parse_usd(&text)? as i64))
+    }
+
     #[napi(ts_return_type = "Promise<void>")]
     pub fn define_shared_scope(
         &self,

@@ -106,15 +106,7 @@ impl Execution {
     pub fn end(&self, raised: Option<Vec<String>>) -> AsyncTask<Job<String>> {
         let exec = self.inner.clone();
         AsyncTask::new(Job::new(move || {
-            let codes: Option<Vec<wflo_core::ErrorCode>> = raised.map(|names| {
-                names
-                    .iter()
-                    .filter_map(|n| wflo_core::ErrorCode::from_name(n))
-                    .collect()
-            });
-            let status = ExecutionStatus::after(codes.as_deref());
-            exec.finish(status)?;
-            Ok(status.as_str().to_owned())
+            Ok(exec.end(raised.as_deref())?.as_str().to_owned())
         }))
     }
 

@@ -9,7 +9,7 @@ const path = require('node:path');
 const { generateText, streamText, wrapLanguageModel, tool, jsonSchema } = require('ai');
 const { createOpenAI } = require('@ai-sdk/openai');
 const wflo = require('wflo');
-const { wfloMiddleware, promptToMessages } = require('wflo/ai-sdk');
+const { wfloMiddleware } = require('wflo/ai-sdk');
 const { startMock } = require('./helpers/mock.cjs');
 
 const { Engine, WfloWorkflow, BudgetExceededError } = wflo;
@@ -377,29 +377,42 @@ test('stream endings without a finish part: close or abort settles an estimate, 
   assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
 });
 
-test('promptToMessages turns AI SDK prompts into countable text', () => {
-  const { messages, files, approximate } = promptToMessages([
-    { role: 'system', content: 'Be terse.' },
-    {
-      role: 'user',
-      content: [
-        { type: 'text', text: 'Look:' },
-        { type: 'file', mediaType: 'text/plain', data: new TextEncoder().encode('notes') },
-        { type: 'file', mediaType: 'image/png', data: 'iVBORw0KGgo=' },
-      ],
-    },
-    { role: 'assistant', content: [{ type: 'tool-call', toolCallId: 'c1', toolName: 'search', input: { q: 'bpe' } }] },
-    { role: 'tool', content: [{ type: 'tool-result', toolCallId: 'c1', toolName: 'search', output: { type: 'json', value: ['a'] } }] },
+// The prompt is read by the engine (the `ai_sdk` request format), as every face reads it; the
+// middleware hands it the call options whole, bytes as base64.
+test('the whole prompt reaches the engine: text files, images, tool calls and results count; an unboundable file is refused', async () => {
+  const wf = await workflow(0.5);
+  await wf.start();
+  const mw = wfloMiddleware({ workflow: wf });
+  const m = { modelId: 'gpt-4o-mini', provider: 'openai.chat' };
+  const reserve = async (prompt) => {
+    const params = await mw.transformParams({ type: 'generate', params: { prompt, maxOutputTokens: 10 }, model: m });
+    const settled = await mw.wrapGenerate({ doGenerate: async () => ({ content: [], usage: undefined }), doStream: async () => assert.fail(), params, model: m });
+    assert.deepEqual(settled.content, []);
+    return (await wf.calls()).at(-1).reservedNanos;
+  };
+  const plain = await reserve([{ role: 'user', content: [{ type: 'text', text: 'Look:' }] }]);
+  const notes = 'notes '.repeat(400);
+  const withFile = await reserve([
+    { role: 'user', content: [{ type: 'text', text: 'Look:' }, { type: 'file', mediaType: 'text/plain', data: new TextEncoder().encode(notes) }] },
   ]);
-  assert.deepEqual(messages, [
-    { role: 'system', content: 'Be terse.' },
-    { role: 'user', content: 'Look:\nnotes' },
-    { role: 'assistant', content: 'search({"q":"bpe"})' },
-    { role: 'tool', content: '["a"]' },
+  assert.ok(withFile > plain, `a text file counts: ${withFile} > ${plain}`);
+  const withImage = await reserve([
+    { role: 'user', content: [{ type: 'text', text: 'Look:' }, { type: 'file', mediaType: 'image/png', data: 'iVBORw0KGgo=' }] },
   ]);
-  assert.equal(files, 1);
-  assert.equal(approximate, true);
-  assert.equal(promptToMessages([{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }]).approximate, false);
+  // An image is held at gpt-4o-mini's documented maximum for one image (48,169 tokens, high detail).
+  assert.ok(withImage - plain >= wflo.cost('gpt-4o-mini', { input: 48_000 }).nanos, `an image counts: ${withImage - plain}`);
+  const withTools = await reserve([
+    { role: 'user', content: [{ type: 'text', text: 'Look:' }] },
+    { role: 'assistant', content: [{ type: 'tool-call', toolCallId: 'c1', toolName: 'search', input: { q: 'bpe tokenizers' } }] },
+    { role: 'tool', content: [{ type: 'tool-result', toolCallId: 'c1', toolName: 'search', output: { type: 'json', value: ['Sennrich 2016'] } }] },
+  ]);
+  assert.ok(withTools > plain, `tool calls and results count: ${withTools} > ${plain}`);
+  // A PDF's tokens cannot be bounded before the call: refused under a budget, nothing sent.
+  await assert.rejects(
+    mw.transformParams({ type: 'generate', params: { prompt: [{ role: 'user', content: [{ type: 'file', mediaType: 'application/pdf', data: 'JVBERi0=' }] }] }, model: m }),
+    wflo.InvalidArgumentError,
+  );
+  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
   assert.throws(() => wfloMiddleware({ fileTokens: -1 }), wflo.InvalidArgumentError);
   assert.throws(() => wfloMiddleware({ workflow: {} }), wflo.InvalidArgumentError);
 });
@@ -407,7 +420,7 @@ test('promptToMessages turns AI SDK prompts into countable text', () => {
 test('the ESM entry exports the same middleware (one declaration file serves both)', async () => {
   const esm = await import('wflo/ai-sdk');
   assert.equal(esm.wfloMiddleware, wfloMiddleware);
-  assert.equal(esm.default.promptToMessages, promptToMessages);
+  assert.equal(esm.default.wfloMiddleware, wfloMiddleware);
   assert.equal(wfloMiddleware().specificationVersion, 'v3');
 });
 

@@ -73,7 +73,10 @@ test('the reservation cap is sent when none was asked, a clamped cap replaces a 
   assert.equal(bodies[0].max_completion_tokens, maxOutput);
   assert.equal(bodies[1].max_tokens, 50, 'an ask the budget covers is sent as it is');
   assert.equal('max_completion_tokens' in bodies[1], false);
-  assert.equal(bodies[2].max_completion_tokens, Math.floor(maxOutput / 2), 'n choices share the cap');
+  // Each of n choices may use the model's whole output: n times it is reserved (the engine's
+  // rule for every face), and the per-choice limit sent is the model's maximum.
+  assert.equal(bodies[2].max_completion_tokens, maxOutput, 'each of n choices may use the whole cap');
+  assert.ok((await wf.calls())[2].reservedNanos >= wflo.cost(MODEL, { output: 2 * maxOutput }).nanos, 'n × the cap is reserved');
   assert.equal(bodies[3].max_output_tokens, maxOutput);
 
   // $0.0001 buys ~160 output tokens of gpt-4o-mini: refused as asked, clamped under the policy.

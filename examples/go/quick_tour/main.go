@@ -18,22 +18,24 @@ func main() {
 		log.Fatal(err)
 	}
 	defer engine.Close()
-	exec, err := engine.StartExecution(wflo.ExecutionOptions{Name: "research-agent", BudgetUSD: 0.01})
+	exec, err := engine.StartExecution(wflo.ExecutionOptions{Name: "research-agent", BudgetUSD: wflo.USD(0.01)})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer exec.Close()
-	search, _ := exec.Scope("search", 0)
+	search, _ := exec.Scope("search", nil)
 
-	// Count the prompt, reserve the worst case BEFORE the request leaves the process…
-	messages := []map[string]string{{"role": "user", "content": "Find three papers on BPE."}}
-	prompt, _ := engine.CountChatTokens("gpt-4o-mini", messages)
-	call, err := search.Reserve(wflo.CallRequest{Model: "gpt-4o-mini", InputTokens: prompt.Tokens, MaxOutputTokens: 400})
+	// The engine reads the request (prompt, output limit) and reserves its worst case BEFORE
+	// it leaves the process; send the body it returns (the limit it reserved for written in)…
+	request := []byte(`{"model": "gpt-4o-mini", "max_tokens": 400,
+		"messages": [{"role": "user", "content": "Find three papers on BPE."}]}`)
+	call, body, err := search.ReserveRequest("openai_chat", request, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
-	// …send it, then settle with the usage the provider reported.
-	record, err := call.SettleJSON("openai_chat", []byte(`{"usage":{"prompt_tokens":19,"completion_tokens":180}}`))
+	_ = body // POST it to the provider
+	// …then settle with what the provider returned (its usage; estimated when it has none).
+	record, err := call.SettleResult("openai_chat", []byte(`{"usage":{"prompt_tokens":19,"completion_tokens":180}}`))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -56,8 +58,16 @@ func main() {
 	breakdown, _ := exec.Breakdown()
 	fmt.Printf("rolled back to %s\ntotal $%.8f, %d call(s), %d refused\n", state, breakdown.TotalUSD,
 		breakdown.Calls, breakdown.RefusedCalls)
+
+	// End it the way the work ended: nil → completed; an error whose chain holds a budget
+	// refusal → budget_exceeded; any other error → failed.
+	status, err := exec.End(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("finished:", status)
 	// tour:end
-	if breakdown.Calls != 1 || breakdown.RefusedCalls != 1 {
+	if breakdown.Calls != 1 || breakdown.RefusedCalls != 1 || status != "completed" {
 		log.Fatal("unexpected breakdown")
 	}
 }

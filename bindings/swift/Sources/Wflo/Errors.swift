@@ -99,3 +99,22 @@ func engineCallAsync<T>(_ body: () async throws -> T) async throws -> T {
         throw WfloError(e)
     }
 }
+
+/// The wflo error codes along `error`'s chain of causes, outermost first: what the engine's
+/// finish rule reads (`WfloWorkflow.end(raised:)`). The chain is Foundation's: each error's
+/// `NSUnderlyingErrorKey`. Empty for an error that is not wflo's and wraps none.
+func wfloCodes(_ error: Error) -> [String] {
+    var codes: [String] = []
+    var next: Error? = error
+    var depth = 0
+    while let e = next, depth < 64 {
+        if let w = e as? WfloError {
+            codes.append(w.code)
+        } else if let n = e as? WfloNative.WfloError {
+            codes.append(WfloError(n).code)
+        }
+        next = (e as NSError).userInfo[NSUnderlyingErrorKey] as? Error
+        depth += 1
+    }
+    return codes
+}

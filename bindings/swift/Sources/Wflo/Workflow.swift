@@ -90,7 +90,8 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
         return e
     }
 
-    /// Ends the execution; `execute` does this itself.
+    /// Ends the execution with an explicit status (`end(raised:)` lets the engine choose it from
+    /// how the run ended; `execute` does that itself).
     public func finish(_ status: ExecutionStatus = .completed) async throws {
         let ending: NativeExecution? = locked {
             guard running else { return nil }
@@ -101,20 +102,35 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
         try await engineCallAsync { try await exec.finishAsync(status: status.rawValue) }
     }
 
-    /// Runs `body` as one execution and returns its result. Ends the execution "completed", or
-    /// "failed" / "budget_exceeded" when `body` throws (the error is rethrown).
+    /// Ends the execution the way its body ended, by the engine's one rule: `raised` nil (it
+    /// returned) is "completed"; else a budget refusal anywhere along the error's causes is
+    /// "budget_exceeded", any other error "failed". Returns the status the engine chose ("completed",
+    /// "failed", "budget_exceeded"), or nil when no execution was running.
+    @discardableResult
+    public func end(raised: Error?) throws -> String? {
+        let ending: NativeExecution? = locked {
+            guard running else { return nil }
+            running = false
+            return execution
+        }
+        guard let exec = ending else { return nil }
+        let codes: [String]? = raised.map { wfloCodes($0) }
+        return try engineCall { try exec.end(raised: codes) }
+    }
+
+    /// Runs `body` as one execution and returns its result. Ends the execution as
+    /// `end(raised:)` says: "completed", or "failed" / "budget_exceeded" when `body` throws (the
+    /// error is rethrown).
     public func execute<T>(_ body: (WfloWorkflow) async throws -> T) async throws -> T {
         try await start()
         let result: T
         do {
             result = try await body(self)
         } catch {
-            var status = ExecutionStatus.failed
-            if case .budgetExceeded? = error as? WfloError { status = .budgetExceeded }
-            try? await finish(status) // the body's error matters more than a failed status write
+            _ = try? end(raised: error) // the body's error matters more than a failed status write
             throw error
         }
-        try await finish(.completed)
+        try end(raised: nil)
         return result
     }
 

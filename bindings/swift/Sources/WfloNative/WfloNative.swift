@@ -1027,6 +1027,12 @@ public protocol NativeExecutionProtocol: AnyObject, Sendable {
     func checkpointsJson() throws  -> String
     
     /**
+     * Ends the execution the way its body ended: `raised` None when it returned, else the
+     * wflo error codes along the raised error's causes. Returns the status chosen.
+     */
+    func end(raised: [String]?) throws  -> String
+    
+    /**
      * Ends the execution ("completed", "failed", "budget_exceeded").
      */
     func finish(status: String) throws 
@@ -1067,6 +1073,12 @@ public protocol NativeExecutionProtocol: AnyObject, Sendable {
      * `reserve` off the caller's thread (for executions with shared scopes in the store).
      */
     func reserveAsync(request: CallRequest) async throws  -> NativeReservation
+    
+    /**
+     * Reserves a provider request on the execution's own scope; returns the reservation and
+     * the body to send.
+     */
+    func reserveRequest(format: String, body: String, optionsJson: String?) throws  -> RequestReserved
     
     /**
      * Rolls back to the latest live checkpoint called `name`; returns its state (JSON).
@@ -1237,6 +1249,20 @@ open func checkpointsJson()throws  -> String  {
 }
     
     /**
+     * Ends the execution the way its body ended: `raised` None when it returned, else the
+     * wflo error codes along the raised error's causes. Returns the status chosen.
+     */
+open func end(raised: [String]?)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeexecution_end(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionSequenceString.lower(raised),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Ends the execution ("completed", "failed", "budget_exceeded").
      */
 open func finish(status: String)throws   {try rustCallWithError(FfiConverterTypeWfloError_lift) {
@@ -1359,6 +1385,22 @@ open func reserveAsync(request: CallRequest)async throws  -> NativeReservation  
             liftFunc: FfiConverterTypeNativeReservation_lift,
             errorHandler: FfiConverterTypeWfloError_lift
         )
+}
+    
+    /**
+     * Reserves a provider request on the execution's own scope; returns the reservation and
+     * the body to send.
+     */
+open func reserveRequest(format: String, body: String, optionsJson: String?)throws  -> RequestReserved  {
+    return try  FfiConverterTypeRequestReserved_lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeexecution_reserve_request(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(format),
+        FfiConverterString.lower(body),
+        FfiConverterOptionString.lower(optionsJson),uniffiCallStatus
+    )
+})
 }
     
     /**
@@ -1491,9 +1533,19 @@ public protocol NativeReservationProtocol: AnyObject, Sendable {
     func settleJson(format: String, json: String) throws  -> Settled
     
     /**
+     * Books whatever the call returned: its usage, else its generated text estimated.
+     */
+    func settleResult(format: String, json: String) throws  -> Settled
+    
+    /**
      * Books a finished or cut stream ("ok", "error", "aborted"); without usage, estimated.
      */
     func settleStream(stream: NativeStream, status: String) throws  -> Settled
+    
+    /**
+     * Books a call without usage from the text it generated ("ok", "error", "aborted").
+     */
+    func settleText(text: String, status: String) throws  -> Settled
     
 }
 /**
@@ -1627,6 +1679,20 @@ open func settleJson(format: String, json: String)throws  -> Settled  {
 }
     
     /**
+     * Books whatever the call returned: its usage, else its generated text estimated.
+     */
+open func settleResult(format: String, json: String)throws  -> Settled  {
+    return try  FfiConverterTypeSettled_lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativereservation_settle_result(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(format),
+        FfiConverterString.lower(json),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Books a finished or cut stream ("ok", "error", "aborted"); without usage, estimated.
      */
 open func settleStream(stream: NativeStream, status: String)throws  -> Settled  {
@@ -1635,6 +1701,20 @@ open func settleStream(stream: NativeStream, status: String)throws  -> Settled  
     uniffi_wflo_fn_method_nativereservation_settle_stream(
             self.uniffiCloneHandle(),
         FfiConverterTypeNativeStream_lower(stream),
+        FfiConverterString.lower(status),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Books a call without usage from the text it generated ("ok", "error", "aborted").
+     */
+open func settleText(text: String, status: String)throws  -> Settled  {
+    return try  FfiConverterTypeSettled_lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativereservation_settle_text(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(text),
         FfiConverterString.lower(status),uniffiCallStatus
     )
 })
@@ -1710,6 +1790,11 @@ public protocol NativeScopeProtocol: AnyObject, Sendable {
     func reserve(request: CallRequest) throws  -> NativeReservation
     
     func reserveAsync(request: CallRequest) async throws  -> NativeReservation
+    
+    /**
+     * Reserves a provider request on this scope; returns the reservation and the body to send.
+     */
+    func reserveRequest(format: String, body: String, optionsJson: String?) throws  -> RequestReserved
     
 }
 /**
@@ -1836,6 +1921,21 @@ open func reserveAsync(request: CallRequest)async throws  -> NativeReservation  
             liftFunc: FfiConverterTypeNativeReservation_lift,
             errorHandler: FfiConverterTypeWfloError_lift
         )
+}
+    
+    /**
+     * Reserves a provider request on this scope; returns the reservation and the body to send.
+     */
+open func reserveRequest(format: String, body: String, optionsJson: String?)throws  -> RequestReserved  {
+    return try  FfiConverterTypeRequestReserved_lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativescope_reserve_request(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(format),
+        FfiConverterString.lower(body),
+        FfiConverterOptionString.lower(optionsJson),uniffiCallStatus
+    )
+})
 }
     
 
@@ -2140,6 +2240,69 @@ public func FfiConverterTypeCallRequest_lift(_ buf: RustBuffer) throws -> CallRe
 #endif
 public func FfiConverterTypeCallRequest_lower(_ value: CallRequest) -> RustBuffer {
     return FfiConverterTypeCallRequest.lower(value)
+}
+
+
+/**
+ * A reservation made from a provider request, and the request body to send.
+ */
+public struct RequestReserved {
+    public var reservation: NativeReservation
+    /**
+     * The body to send: the caller's, with the output limit and stream options wflo set.
+     */
+    public var body: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(reservation: NativeReservation, 
+        /**
+         * The body to send: the caller's, with the output limit and stream options wflo set.
+         */body: String) {
+        self.reservation = reservation
+        self.body = body
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension RequestReserved: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRequestReserved: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RequestReserved {
+        return
+            try RequestReserved(
+                reservation: FfiConverterTypeNativeReservation.read(from: &buf), 
+                body: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: RequestReserved, into buf: inout [UInt8]) {
+        FfiConverterTypeNativeReservation.write(value.reservation, into: &buf)
+        FfiConverterString.write(value.body, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestReserved_lift(_ buf: RustBuffer) throws -> RequestReserved {
+    return try FfiConverterTypeRequestReserved.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRequestReserved_lower(_ value: RequestReserved) -> RustBuffer {
+    return FfiConverterTypeRequestReserved.lower(value)
 }
 
 
@@ -2700,6 +2863,30 @@ fileprivate struct FfiConverterOptionTypeCacheWrite: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterSequenceString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterSequenceString.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -2860,7 +3047,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativereservation_settle_json() != 48037) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wflo_checksum_method_nativereservation_settle_result() != 33634) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wflo_checksum_method_nativereservation_settle_stream() != 7262) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativereservation_settle_text() != 52689) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativestream_push() != 35629) {
@@ -2935,6 +3128,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeexecution_checkpoints_json() != 64399) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wflo_checksum_method_nativeexecution_end() != 64308) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wflo_checksum_method_nativeexecution_finish() != 51403) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -2962,6 +3158,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeexecution_reserve_async() != 45806) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wflo_checksum_method_nativeexecution_reserve_request() != 57290) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wflo_checksum_method_nativeexecution_rollback() != 60864) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -2987,6 +3186,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativescope_reserve_async() != 52283) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativescope_reserve_request() != 49663) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_constructor_nativestream_new() != 64137) {

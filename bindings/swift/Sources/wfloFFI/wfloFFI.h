@@ -283,9 +283,19 @@ RustBuffer uniffi_wflo_fn_method_nativereservation_settle(uint64_t ptr, RustBuff
 RustBuffer uniffi_wflo_fn_method_nativereservation_settle_json(uint64_t ptr, RustBuffer format, RustBuffer json, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESERVATION_SETTLE_RESULT
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESERVATION_SETTLE_RESULT
+RustBuffer uniffi_wflo_fn_method_nativereservation_settle_result(uint64_t ptr, RustBuffer format, RustBuffer json, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESERVATION_SETTLE_STREAM
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESERVATION_SETTLE_STREAM
 RustBuffer uniffi_wflo_fn_method_nativereservation_settle_stream(uint64_t ptr, uint64_t stream, RustBuffer status, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESERVATION_SETTLE_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESERVATION_SETTLE_TEXT
+RustBuffer uniffi_wflo_fn_method_nativereservation_settle_text(uint64_t ptr, RustBuffer text, RustBuffer status, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVESTREAM
@@ -448,6 +458,11 @@ RustBuffer uniffi_wflo_fn_method_nativeexecution_checkpoint_state(uint64_t ptr, 
 RustBuffer uniffi_wflo_fn_method_nativeexecution_checkpoints_json(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_END
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_END
+RustBuffer uniffi_wflo_fn_method_nativeexecution_end(uint64_t ptr, RustBuffer raised, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_FINISH
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_FINISH
 void uniffi_wflo_fn_method_nativeexecution_finish(uint64_t ptr, RustBuffer status, RustCallStatus *_Nonnull out_status
@@ -491,6 +506,11 @@ uint64_t uniffi_wflo_fn_method_nativeexecution_reserve(uint64_t ptr, RustBuffer 
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_RESERVE_ASYNC
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_RESERVE_ASYNC
 uint64_t uniffi_wflo_fn_method_nativeexecution_reserve_async(uint64_t ptr, RustBuffer request
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_RESERVE_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_RESERVE_REQUEST
+RustBuffer uniffi_wflo_fn_method_nativeexecution_reserve_request(uint64_t ptr, RustBuffer format, RustBuffer body, RustBuffer options_json, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_ROLLBACK
@@ -546,6 +566,11 @@ uint64_t uniffi_wflo_fn_method_nativescope_reserve(uint64_t ptr, RustBuffer requ
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVESCOPE_RESERVE_ASYNC
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVESCOPE_RESERVE_ASYNC
 uint64_t uniffi_wflo_fn_method_nativescope_reserve_async(uint64_t ptr, RustBuffer request
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVESCOPE_RESERVE_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVESCOPE_RESERVE_REQUEST
+RustBuffer uniffi_wflo_fn_method_nativescope_reserve_request(uint64_t ptr, RustBuffer format, RustBuffer body, RustBuffer options_json, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FUNC_PARSE_USAGE
@@ -889,9 +914,21 @@ uint16_t uniffi_wflo_checksum_method_nativereservation_settle_json(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESERVATION_SETTLE_RESULT
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESERVATION_SETTLE_RESULT
+uint16_t uniffi_wflo_checksum_method_nativereservation_settle_result(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESERVATION_SETTLE_STREAM
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESERVATION_SETTLE_STREAM
 uint16_t uniffi_wflo_checksum_method_nativereservation_settle_stream(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESERVATION_SETTLE_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESERVATION_SETTLE_TEXT
+uint16_t uniffi_wflo_checksum_method_nativereservation_settle_text(void
     
 );
 #endif
@@ -1039,6 +1076,12 @@ uint16_t uniffi_wflo_checksum_method_nativeexecution_checkpoints_json(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_END
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_END
+uint16_t uniffi_wflo_checksum_method_nativeexecution_end(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_FINISH
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_FINISH
 uint16_t uniffi_wflo_checksum_method_nativeexecution_finish(void
@@ -1093,6 +1136,12 @@ uint16_t uniffi_wflo_checksum_method_nativeexecution_reserve_async(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_RESERVE_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_RESERVE_REQUEST
+uint16_t uniffi_wflo_checksum_method_nativeexecution_reserve_request(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_ROLLBACK
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_ROLLBACK
 uint16_t uniffi_wflo_checksum_method_nativeexecution_rollback(void
@@ -1144,6 +1193,12 @@ uint16_t uniffi_wflo_checksum_method_nativescope_reserve(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVESCOPE_RESERVE_ASYNC
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVESCOPE_RESERVE_ASYNC
 uint16_t uniffi_wflo_checksum_method_nativescope_reserve_async(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVESCOPE_RESERVE_REQUEST
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVESCOPE_RESERVE_REQUEST
+uint16_t uniffi_wflo_checksum_method_nativescope_reserve_request(void
     
 );
 #endif

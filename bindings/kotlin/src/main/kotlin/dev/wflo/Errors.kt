@@ -87,3 +87,23 @@ internal fun unsigned(value: Long, what: String): ULong {
     if (value < 0) throw invalid("$what must not be negative, got $value")
     return value.toULong()
 }
+
+/**
+ * The wflo error codes along [error]'s chain of causes, outermost first: what the engine's
+ * finish rule reads ([WfloWorkflow.end]). Empty for an error that is not wflo's and wraps
+ * none. A chain that loops back on itself is walked once.
+ */
+internal fun wfloCodes(error: Throwable): List<String> {
+    val codes = mutableListOf<String>()
+    val seen = java.util.Collections.newSetFromMap(java.util.IdentityHashMap<Throwable, Boolean>())
+    var e: Throwable? = error
+    while (e != null && seen.add(e)) {
+        when (e) {
+            is WfloException -> codes += e.code
+            is NativeError -> codes += fromNative(e).code
+            is dev.wflo.ffi.InternalException -> codes += "INTERNAL"
+        }
+        e = e.cause
+    }
+    return codes
+}

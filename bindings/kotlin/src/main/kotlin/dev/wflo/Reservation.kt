@@ -3,6 +3,7 @@ package dev.wflo
 import dev.wflo.Scratch.Companion.OUT
 import dev.wflo.Scratch.Companion.SETTLED
 import dev.wflo.Scratch.Companion.USAGE
+import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.jsonObject
 
@@ -63,6 +64,38 @@ class Reservation internal constructor(private var ptr: Long) : AutoCloseable {
         val fAt = s.put(f)
         val jAt = s.put(j)
         CAbi.check(CAbi.wflo_reservation_settle_json(p, fAt, f.size.toLong(), jAt, j.size.toLong(), s.base + SETTLED))
+        s.settled()
+    }
+
+    /**
+     * Books whatever the call returned: [json] is the provider's result ([format] as for
+     * [BudgetScope.reserveRequest], or "auto"). Its usage when it has one, else the text it
+     * generated (every choice, tool calls) estimated by the engine and flagged estimated.
+     * Unreadable JSON throws InvalidArgumentException and leaves the reservation held.
+     */
+    fun settleResult(format: String, json: String): Settled = end { p ->
+        val f = format.toByteArray()
+        val j = json.toByteArray()
+        val s = Scratch.get(f.size + j.size)
+        val fAt = s.put(f)
+        val jAt = s.put(j)
+        CAbi.check(CAbi.wflo_reservation_settle_result(p, fAt, f.size.toLong(), jAt, j.size.toLong(), s.base + SETTLED))
+        s.settled()
+    }
+
+    /**
+     * Books a call whose usage never came, from the [text] it generated: the prompt as
+     * reserved, the output counted by the engine, flagged estimated. [status]: "ok", "error"
+     * (a framework failed after the model answered) or "aborted".
+     */
+    @JvmOverloads
+    fun settleText(text: String, status: String = "ok"): Settled = end { p ->
+        val t = text.toByteArray()
+        val st = status.toByteArray()
+        val s = Scratch.get(t.size + st.size)
+        val tAt = s.put(t)
+        val stAt = s.put(st)
+        CAbi.check(CAbi.wflo_reservation_settle_text(p, tAt, t.size.toLong(), stAt, st.size.toLong(), s.base + SETTLED))
         s.settled()
     }
 
@@ -135,6 +168,43 @@ class Reservation internal constructor(private var ptr: Long) : AutoCloseable {
             ended = true
             result
         }
+}
+
+/**
+ * A provider request reserved by [BudgetScope.reserveRequest]: the [reservation] to settle
+ * after the call, and the [body] to SEND (JSON text): the caller's request with the output
+ * limit the reservation covers written in, and `stream_options.include_usage` on an OpenAI
+ * chat stream. `val (call, body) = scope.reserveRequest(…)`.
+ */
+data class RequestReserved(val reservation: Reservation, val body: String) {
+    /** [body], parsed. */
+    val bodyJson: JsonElement get() = JsonText.parse(body)
+}
+
+/**
+ * What an integration knows about a request besides its body. [baseUrl]: the client's base
+ * URL (names the provider: https://api.x.ai/v1 is xAI); [provider], [model], [stream]: what
+ * the body does not say (Gemini's URL, the AI SDK's model object); [clampMaxTokens]: lower
+ * the output limit to what the budget allows instead of refusing.
+ */
+data class RequestOptions @JvmOverloads constructor(
+    val baseUrl: String? = null,
+    val provider: String? = null,
+    val model: String? = null,
+    val stream: Boolean? = null,
+    val clampMaxTokens: Boolean = false,
+) {
+    /** The engine's options JSON, or null when nothing is set. */
+    internal fun toJson(): String? {
+        val fields = buildMap<String, Any> {
+            baseUrl?.let { put("base_url", it) }
+            provider?.let { put("provider", it) }
+            model?.let { put("model", it) }
+            stream?.let { put("stream", it) }
+            if (clampMaxTokens) put("clamp_max_tokens", true)
+        }
+        return if (fields.isEmpty()) null else JsonText.encode(fields, "options")
+    }
 }
 
 /**

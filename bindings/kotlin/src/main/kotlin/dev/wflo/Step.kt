@@ -35,6 +35,24 @@ interface BudgetScope {
 
     /** Records a call made without a reservation. */
     fun recordCall(model: String, usage: Usage): Settled
+
+    /**
+     * Reserves a provider request BEFORE it is sent, read by the engine: [format] is the API
+     * it is written for ("openai_chat", "openai_responses", "anthropic", "gemini", "langchain",
+     * "ai_sdk") and [request] its body as JSON text. The prompt (messages, system, tools,
+     * schemas, images), the output limit in force and the number of choices decide the worst
+     * case. Returns the reservation and the body to SEND. Throws [BudgetExceededException]
+     * when the call could overspend: then nothing may be sent.
+     */
+    fun reserveRequest(format: String, request: String, options: RequestOptions = RequestOptions()): RequestReserved
+
+    /** [reserveRequest] with the body as maps, lists and values (or kotlinx.serialization elements). */
+    fun reserveRequest(format: String, request: Map<String, Any?>, options: RequestOptions = RequestOptions()): RequestReserved =
+        reserveRequest(format, JsonText.encode(request, "request"), options)
+
+    /** [reserveRequest] on an IO thread: with shared scopes the check reads and writes the store. */
+    suspend fun reserveRequestAsync(format: String, request: String, options: RequestOptions = RequestOptions()): RequestReserved =
+        withContext(Dispatchers.IO) { reserveRequest(format, request, options) }
 }
 
 /**
@@ -69,6 +87,11 @@ class Step internal constructor(
     }
 
     override suspend fun reserveAsync(request: CallRequest): Reservation = withContext(Dispatchers.IO) { reserve(request) }
+
+    override fun reserveRequest(format: String, request: String, options: RequestOptions): RequestReserved {
+        live()
+        return reserveRequestOn(workflow.cExecution(), c, format, request, options)
+    }
 
     override fun recordCall(model: String, usage: Usage): Settled =
         Settled.of(native { live().recordCall(model, usage.toNative()) })
@@ -116,4 +139,45 @@ internal fun reserveOn(execution: CHandle, scope: CHandle?, r: CallRequest): Res
         CAbi.check(status)
     }
     return Reservation(s.buf.getLong(Scratch.OUT))
+}
+
+/**
+ * wflo_reserve_request on [execution]'s C handle, charged to [scope] (null: the execution's
+ * own): the engine reads the request, reserves its worst case and returns the body to send.
+ */
+internal fun reserveRequestOn(
+    execution: CHandle,
+    scope: CHandle?,
+    format: String,
+    request: String,
+    options: RequestOptions,
+): RequestReserved {
+    val f = format.toByteArray()
+    val b = request.toByteArray()
+    val o = options.toJson()?.toByteArray()
+    val s = Scratch.get(f.size + b.size + (o?.size ?: 0))
+    val fAt = s.put(f)
+    val bAt = s.put(b)
+    val oAt = o?.let(s::put) ?: 0L
+    val out = s.base + Scratch.OUT
+    val bodyOut = s.base + Scratch.OUT2
+    execution.use { e ->
+        val status = if (scope == null) {
+            CAbi.wflo_reserve_request(e, 0L, fAt, f.size.toLong(), bAt, b.size.toLong(), oAt, o?.size?.toLong() ?: 0L, out, bodyOut)
+        } else {
+            scope.use { sc ->
+                CAbi.wflo_reserve_request(e, sc, fAt, f.size.toLong(), bAt, b.size.toLong(), oAt, o?.size?.toLong() ?: 0L, out, bodyOut)
+            }
+        }
+        CAbi.check(status)
+    }
+    // Both were written: the reservation first, so a failure reading the body still frees it.
+    val reservation = Reservation(s.buf.getLong(Scratch.OUT))
+    val body = try {
+        s.takeString(Scratch.OUT2)
+    } catch (e: Throwable) {
+        reservation.close()
+        throw e
+    }
+    return RequestReserved(reservation, body)
 }

@@ -21,7 +21,8 @@ import java.util.concurrent.ConcurrentHashMap
  * [budgetUsd]: dollars (a Double, a whole number, or a BigDecimal for an exact amount); null:
  * no limit of its own. [sharedScopes]: names of budgets shared with other executions and
  * processes ([Engine.defineSharedScope]), drawn from as well. [engine]: default
- * [Engine.default].
+ * [Engine.default]. [executionId]: the id the first execution it starts takes ("exec-" + 12
+ * lower-case hex; default a fresh one, as every later execution gets).
  *
  * Thread-safe. [close] frees the native handles (it does not end the execution: [execute] and
  * [finish] do); the stored execution stays and can be [resume]d.
@@ -31,6 +32,7 @@ class WfloWorkflow @JvmOverloads constructor(
     budgetUsd: Number? = null,
     engine: Engine? = null,
     sharedScopes: List<String> = emptyList(),
+    executionId: String? = null,
 ) : BudgetScope, AutoCloseable {
     var name: String = name
         private set
@@ -42,6 +44,10 @@ class WfloWorkflow @JvmOverloads constructor(
     val budgetUsd: Double? get() = budgetNanos?.let { it / 1e9 }
 
     private val givenEngine = engine
+
+    // The id asked for the first execution; taken (cleared) by the start that uses it.
+    @Volatile private var firstId: String? = executionId
+
     private val sharedScopes = sharedScopes.toList()
 
     val engine: Engine get() = givenEngine ?: Engine.default()
@@ -96,7 +102,7 @@ class WfloWorkflow @JvmOverloads constructor(
         startMutex.withLock {
             if (!running) {
                 val exec = native {
-                    engine.live().startExecutionAsync(name, budgetNanos?.toULong(), null, sharedScopes)
+                    engine.live().startExecutionAsync(name, budgetNanos?.toULong(), firstId, sharedScopes)
                 }
                 synchronized(lock) { if (running) exec.close() else adopt(exec) }
             }
@@ -107,7 +113,7 @@ class WfloWorkflow @JvmOverloads constructor(
     /** [start] for code outside coroutines (and for [reserve], which starts one if needed). */
     fun startBlocking(): WfloWorkflow {
         synchronized(lock) {
-            if (!running) adopt(native { engine.live().startExecution(name, budgetNanos?.toULong(), null, sharedScopes) })
+            if (!running) adopt(native { engine.live().startExecution(name, budgetNanos?.toULong(), firstId, sharedScopes) })
         }
         return this
     }
@@ -123,13 +129,17 @@ class WfloWorkflow @JvmOverloads constructor(
         execution = exec
         cExec = CHandle(this, exec.cHandle().toLong(), CAbi::wflo_execution_free, "the workflow's execution")
         id = exec.id()
+        firstId = null
         running = true
         freeSteps()
         old?.close()
         oldC?.close()
     }
 
-    /** Ends the execution; [execute] does this itself. */
+    /**
+     * Ends the execution with an explicit [status] ([end] lets the engine choose it from how
+     * the run ended; [execute] does that itself).
+     */
     suspend fun finish(status: ExecutionStatus = ExecutionStatus.COMPLETED) {
         val exec = synchronized(lock) {
             if (!running) return
@@ -140,9 +150,30 @@ class WfloWorkflow @JvmOverloads constructor(
     }
 
     /**
-     * Runs [block] as one execution and returns its result. Ends the execution "completed",
-     * or "failed" / "budget_exceeded" when the block throws (the exception is rethrown). In the
-     * block, [currentWorkflow] is this workflow.
+     * Ends the execution the way its body ended, by the engine's one rule: [error] null (it
+     * returned) is "completed"; else a budget refusal anywhere along the error's causes (a
+     * framework that wrapped it does not hide it) is "budget_exceeded", any other error
+     * "failed". Returns the status the engine chose, or null when no execution was running.
+     */
+    fun endBlocking(error: Throwable? = null): ExecutionStatus? {
+        val exec = synchronized(lock) {
+            if (!running) return null
+            running = false
+            execution
+        } ?: return null
+        val code = native { exec.end(error?.let(::wfloCodes)) }
+        return ExecutionStatus.entries.firstOrNull { it.code == code }
+            ?: throw InternalException("the engine ended the execution with an unknown status '$code'")
+    }
+
+    /** [endBlocking] on an IO thread (the status is one store write). */
+    suspend fun end(error: Throwable? = null): ExecutionStatus? =
+        if (!running) null else withContext(Dispatchers.IO) { endBlocking(error) }
+
+    /**
+     * Runs [block] as one execution and returns its result. Ends the execution as [end] says:
+     * "completed", or "failed" / "budget_exceeded" when the block throws (the exception is
+     * rethrown). In the block, [currentWorkflow] is this workflow.
      */
     suspend fun <T> execute(block: suspend WfloWorkflow.() -> T): T {
         start()
@@ -150,10 +181,10 @@ class WfloWorkflow @JvmOverloads constructor(
             withContext(WfloContext(this, null)) { block() }
         } catch (e: Throwable) {
             // The block's error matters more than a failed status write.
-            withContext(NonCancellable) { runCatching { finish(statusAfter(e)) } }
+            withContext(NonCancellable) { runCatching { end(e) } }
             throw e
         }
-        finish(ExecutionStatus.COMPLETED)
+        end(null)
         return result
     }
 
@@ -209,6 +240,15 @@ class WfloWorkflow @JvmOverloads constructor(
     override suspend fun reserveAsync(request: CallRequest): Reservation {
         if (!running) start()
         return withContext(Dispatchers.IO) { reserve(request) }
+    }
+
+    /**
+     * Reserves a provider request on the execution itself (see [BudgetScope.reserveRequest]);
+     * starts an execution if none is running.
+     */
+    override fun reserveRequest(format: String, request: String, options: RequestOptions): RequestReserved {
+        if (!running) startBlocking()
+        return reserveRequestOn(cExecution(), null, format, request, options)
     }
 
     internal fun cExecution(): CHandle {
@@ -293,14 +333,4 @@ class WfloWorkflow @JvmOverloads constructor(
     }
 
     override fun toString() = "WfloWorkflow(name=$name, budgetUsd=$budgetUsd, executionId=$executionId)"
-}
-
-/** "budget_exceeded" when a refusal is behind the failure (frameworks wrap it), else "failed". */
-private fun statusAfter(e: Throwable): ExecutionStatus {
-    var cause: Throwable? = e
-    repeat(8) {
-        if (cause is BudgetExceededException) return ExecutionStatus.BUDGET_EXCEEDED
-        cause = cause?.cause ?: return ExecutionStatus.FAILED
-    }
-    return ExecutionStatus.FAILED
 }

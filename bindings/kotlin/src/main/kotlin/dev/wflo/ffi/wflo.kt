@@ -702,7 +702,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativereservation_settle_json(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativereservation_settle_result(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativereservation_settle_stream(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativereservation_settle_text(
     ): Int
     external fun uniffi_wflo_checksum_method_nativestream_push(
     ): Int
@@ -752,6 +756,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_checkpoints_json(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativeexecution_end(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_finish(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_finish_async(
@@ -770,6 +776,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_reserve_async(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativeexecution_reserve_request(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_rollback(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_rollback_async(
@@ -787,6 +795,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_wflo_checksum_method_nativescope_reserve(
     ): Int
     external fun uniffi_wflo_checksum_method_nativescope_reserve_async(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativescope_reserve_request(
     ): Int
     external fun uniffi_wflo_checksum_constructor_nativestream_new(
     ): Int
@@ -828,7 +838,11 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativereservation_settle_json(`ptr`: Long,`format`: RustBuffer.ByValue,`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativereservation_settle_result(`ptr`: Long,`format`: RustBuffer.ByValue,`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativereservation_settle_stream(`ptr`: Long,`stream`: Long,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativereservation_settle_text(`ptr`: Long,`text`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_clone_nativestream(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -894,6 +908,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_checkpoints_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeexecution_end(`ptr`: Long,`raised`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_finish(`ptr`: Long,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_wflo_fn_method_nativeexecution_finish_async(`ptr`: Long,`status`: RustBuffer.ByValue,
@@ -912,6 +928,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_wflo_fn_method_nativeexecution_reserve_async(`ptr`: Long,`request`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_wflo_fn_method_nativeexecution_reserve_request(`ptr`: Long,`format`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_rollback(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_rollback_async(`ptr`: Long,`name`: RustBuffer.ByValue,
@@ -934,6 +952,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_wflo_fn_method_nativescope_reserve_async(`ptr`: Long,`request`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_wflo_fn_method_nativescope_reserve_request(`ptr`: Long,`format`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_func_parse_usage(`format`: RustBuffer.ByValue,`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_func_parse_usd(`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1091,7 +1111,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativereservation_settle_json() and 0xFFFF) != 48037) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_wflo_checksum_method_nativereservation_settle_result() and 0xFFFF) != 33634) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_method_nativereservation_settle_stream() and 0xFFFF) != 7262) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativereservation_settle_text() and 0xFFFF) != 52689) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativestream_push() and 0xFFFF) != 35629) {
@@ -1166,6 +1192,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoints_json() and 0xFFFF) != 64399) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_end() and 0xFFFF) != 64308) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_finish() and 0xFFFF) != 51403) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1193,6 +1222,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_reserve_async() and 0xFFFF) != 45806) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_reserve_request() and 0xFFFF) != 57290) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_rollback() and 0xFFFF) != 60864) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1218,6 +1250,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativescope_reserve_async() and 0xFFFF) != 52283) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativescope_reserve_request() and 0xFFFF) != 49663) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_constructor_nativestream_new() and 0xFFFF) != 64137) {
@@ -2325,6 +2360,12 @@ public interface NativeExecutionInterface {
     fun `checkpointsJson`(): kotlin.String
     
     /**
+     * Ends the execution the way its body ended: `raised` None when it returned, else the
+     * wflo error codes along the raised error's causes. Returns the status chosen.
+     */
+    fun `end`(`raised`: List<kotlin.String>?): kotlin.String
+    
+    /**
      * Ends the execution ("completed", "failed", "budget_exceeded").
      */
     fun `finish`(`status`: kotlin.String)
@@ -2365,6 +2406,12 @@ public interface NativeExecutionInterface {
      * `reserve` off the caller's thread (for executions with shared scopes in the store).
      */
     suspend fun `reserveAsync`(`request`: CallRequest): NativeReservation
+    
+    /**
+     * Reserves a provider request on the execution's own scope; returns the reservation and
+     * the body to send.
+     */
+    fun `reserveRequest`(`format`: kotlin.String, `body`: kotlin.String, `optionsJson`: kotlin.String?): RequestReserved
     
     /**
      * Rolls back to the latest live checkpoint called `name`; returns its state (JSON).
@@ -2622,6 +2669,25 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
 
     
     /**
+     * Ends the execution the way its body ended: `raised` None when it returned, else the
+     * wflo error codes along the raised error's causes. Returns the status chosen.
+     */
+    @Throws(WfloException::class)override fun `end`(`raised`: List<kotlin.String>?): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeexecution_end(
+        it,
+        
+        FfiConverterOptionalSequenceString.lower(`raised`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Ends the execution ("completed", "failed", "budget_exceeded").
      */
     @Throws(WfloException::class)override fun `finish`(`status`: kotlin.String)
@@ -2790,6 +2856,27 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
         WfloException.ErrorHandler,
     )
     }
+
+    
+    /**
+     * Reserves a provider request on the execution's own scope; returns the reservation and
+     * the body to send.
+     */
+    @Throws(WfloException::class)override fun `reserveRequest`(`format`: kotlin.String, `body`: kotlin.String, `optionsJson`: kotlin.String?): RequestReserved {
+            return FfiConverterTypeRequestReserved.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeexecution_reserve_request(
+        it,
+        
+        FfiConverterString.lower(`format`),
+        FfiConverterString.lower(`body`),
+        FfiConverterOptionalString.lower(`optionsJson`),_status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -3021,9 +3108,19 @@ public interface NativeReservationInterface {
     fun `settleJson`(`format`: kotlin.String, `json`: kotlin.String): Settled
     
     /**
+     * Books whatever the call returned: its usage, else its generated text estimated.
+     */
+    fun `settleResult`(`format`: kotlin.String, `json`: kotlin.String): Settled
+    
+    /**
      * Books a finished or cut stream ("ok", "error", "aborted"); without usage, estimated.
      */
     fun `settleStream`(`stream`: NativeStream, `status`: kotlin.String): Settled
+    
+    /**
+     * Books a call without usage from the text it generated ("ok", "error", "aborted").
+     */
+    fun `settleText`(`text`: kotlin.String, `status`: kotlin.String): Settled
     
     companion object
 }
@@ -3235,6 +3332,25 @@ open class NativeReservation: Disposable, AutoCloseable, NativeReservationInterf
 
     
     /**
+     * Books whatever the call returned: its usage, else its generated text estimated.
+     */
+    @Throws(WfloException::class)override fun `settleResult`(`format`: kotlin.String, `json`: kotlin.String): Settled {
+            return FfiConverterTypeSettled.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativereservation_settle_result(
+        it,
+        
+        FfiConverterString.lower(`format`),
+        FfiConverterString.lower(`json`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Books a finished or cut stream ("ok", "error", "aborted"); without usage, estimated.
      */
     @Throws(WfloException::class)override fun `settleStream`(`stream`: NativeStream, `status`: kotlin.String): Settled {
@@ -3245,6 +3361,25 @@ open class NativeReservation: Disposable, AutoCloseable, NativeReservationInterf
         it,
         
         FfiConverterTypeNativeStream.lower(`stream`),
+        FfiConverterString.lower(`status`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Books a call without usage from the text it generated ("ok", "error", "aborted").
+     */
+    @Throws(WfloException::class)override fun `settleText`(`text`: kotlin.String, `status`: kotlin.String): Settled {
+            return FfiConverterTypeSettled.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativereservation_settle_text(
+        it,
+        
+        FfiConverterString.lower(`text`),
         FfiConverterString.lower(`status`),_status)
 }
     }
@@ -3406,6 +3541,11 @@ public interface NativeScopeInterface {
     fun `reserve`(`request`: CallRequest): NativeReservation
     
     suspend fun `reserveAsync`(`request`: CallRequest): NativeReservation
+    
+    /**
+     * Reserves a provider request on this scope; returns the reservation and the body to send.
+     */
+    fun `reserveRequest`(`format`: kotlin.String, `body`: kotlin.String, `optionsJson`: kotlin.String?): RequestReserved
     
     companion object
 }
@@ -3612,6 +3752,26 @@ open class NativeScope: Disposable, AutoCloseable, NativeScopeInterface
         WfloException.ErrorHandler,
     )
     }
+
+    
+    /**
+     * Reserves a provider request on this scope; returns the reservation and the body to send.
+     */
+    @Throws(WfloException::class)override fun `reserveRequest`(`format`: kotlin.String, `body`: kotlin.String, `optionsJson`: kotlin.String?): RequestReserved {
+            return FfiConverterTypeRequestReserved.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativescope_reserve_request(
+        it,
+        
+        FfiConverterString.lower(`format`),
+        FfiConverterString.lower(`body`),
+        FfiConverterOptionalString.lower(`optionsJson`),_status)
+}
+    }
+    )
+    }
+    
 
     
 
@@ -4029,6 +4189,59 @@ public object FfiConverterTypeCallRequest: FfiConverterRustBuffer<CallRequest> {
             FfiConverterOptionalTypeCacheWrite.write(value.`cacheWrite`, buf)
             FfiConverterBoolean.write(value.`stream`, buf)
             FfiConverterBoolean.write(value.`clampMaxTokens`, buf)
+    }
+}
+
+
+
+/**
+ * A reservation made from a provider request, and the request body to send.
+ */
+data class RequestReserved (
+    var `reservation`: NativeReservation
+    , 
+    /**
+     * The body to send: the caller's, with the output limit and stream options wflo set.
+     */
+    var `body`: kotlin.String
+    
+): Disposable{
+    
+
+    
+
+    
+    @Suppress("UNNECESSARY_SAFE_CALL") // codegen is much simpler if we unconditionally emit safe calls here
+    override fun destroy() {
+        
+    Disposable.destroy(
+        this.`reservation`,
+        this.`body`
+    )
+    }
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRequestReserved: FfiConverterRustBuffer<RequestReserved> {
+    override fun read(buf: ByteBuffer): RequestReserved {
+        return RequestReserved(
+            FfiConverterTypeNativeReservation.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: RequestReserved) = (
+            FfiConverterTypeNativeReservation.allocationSize(value.`reservation`) +
+            FfiConverterString.allocationSize(value.`body`)
+    )
+
+    override fun write(value: RequestReserved, buf: ByteBuffer) {
+            FfiConverterTypeNativeReservation.write(value.`reservation`, buf)
+            FfiConverterString.write(value.`body`, buf)
     }
 }
 
@@ -4623,6 +4836,38 @@ public object FfiConverterOptionalTypeCacheWrite: FfiConverterRustBuffer<CacheWr
         } else {
             buf.put(1)
             FfiConverterTypeCacheWrite.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<kotlin.String>?> {
+    override fun read(buf: ByteBuffer): List<kotlin.String>? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterSequenceString.read(buf)
+    }
+
+    override fun allocationSize(value: List<kotlin.String>?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterSequenceString.allocationSize(value)
+        }
+    }
+
+    override fun write(value: List<kotlin.String>?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterSequenceString.write(value, buf)
         }
     }
 }

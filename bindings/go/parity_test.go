@@ -1,0 +1,374 @@
+package wflo_test
+
+// The parity replay: tests/vectors/scenarios.json through the Go API, exactly as
+// tests/vectors/README-scenarios.md says. With WFLO_PARITY_DIR set, the ledger is written to
+// $WFLO_PARITY_DIR/go.json, and tests/parity/compare.py checks it equals Rust's byte for byte
+// (after canonicalisation): Go decides nothing on its own, so nothing may differ.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	wflo "github.com/wflo-dev/wflo/bindings/go"
+)
+
+type parityStep struct {
+	Op        string                     `json:"op"`
+	Label     string                     `json:"label"`
+	BudgetUSD *string                    `json:"budget_usd"`
+	Format    string                     `json:"format"`
+	Request   json.RawMessage            `json:"request"`
+	Options   json.RawMessage            `json:"options"`
+	Scope     *string                    `json:"scope"`
+	Outcome   map[string]json.RawMessage `json:"outcome"`
+	Name      string                     `json:"name"`
+	State     json.RawMessage            `json:"state"`
+}
+
+type parityScenario struct {
+	Name      string       `json:"name"`
+	BudgetUSD *string      `json:"budget_usd"`
+	Steps     []parityStep `json:"steps"`
+	// nil: the body returned; otherwise the wflo codes along the raised error's causes.
+	End *[]string `json:"end"`
+}
+
+// parityCall is a call record with only the fields the ledger keeps.
+type parityCall struct {
+	Seq            uint64     `json:"seq"`
+	Step           string     `json:"step"`
+	Provider       string     `json:"provider"`
+	RequestedModel string     `json:"requested_model"`
+	Model          *string    `json:"model"`
+	Usage          wflo.Usage `json:"usage"`
+	CostNanos      uint64     `json:"cost_nanos"`
+	ReservedNanos  uint64     `json:"reserved_nanos"`
+	OverrunNanos   uint64     `json:"overrun_nanos"`
+	Estimated      bool       `json:"estimated"`
+	UsageMissing   bool       `json:"usage_missing"`
+	Stream         bool       `json:"stream"`
+	Status         string     `json:"status"`
+	Error          *string    `json:"error"`
+}
+
+type parityLedger struct {
+	Name          string           `json:"name"`
+	Events        []map[string]any `json:"events"`
+	Status        string           `json:"status"`
+	Calls         []parityCall     `json:"calls"`
+	SpentNanos    uint64           `json:"spent_nanos"`
+	ReservedNanos uint64           `json:"reserved_nanos"`
+}
+
+// budgetOf parses a scenario's dollar amount with the Go face's own parsing: null is no
+// limit, "0" a budget of zero.
+func budgetOf(t *testing.T, text *string) *float64 {
+	t.Helper()
+	if text == nil {
+		return nil
+	}
+	n, err := wflo.ParseUSD(*text)
+	if err != nil {
+		t.Fatalf("budget %q: %v", *text, err)
+	}
+	return wflo.USD(wflo.NanosToUSD(n))
+}
+
+// codeLayer is an application error carrying a wflo error and wrapping its cause, found by
+// Execution.End through its As method — a layer of a real program's error chain.
+type codeLayer struct {
+	err   *wflo.Error
+	cause error
+}
+
+func (l *codeLayer) Error() string { return l.err.Error() + ": " + l.cause.Error() }
+func (l *codeLayer) Unwrap() error { return l.cause }
+func (l *codeLayer) As(target any) bool {
+	if p, ok := target.(**wflo.Error); ok {
+		*p = l.err
+		return true
+	}
+	return false
+}
+
+// raised builds an error whose chain holds codes, outermost first, under a foreign wrapper
+// (which adds no code); an empty list is a foreign error.
+func raised(codes []string) error {
+	byName := map[string]wflo.Code{}
+	for c := wflo.CodeInvalidArgument; c <= wflo.CodeInternal; c++ {
+		byName[c.String()] = c
+	}
+	var chain error = errors.New("the root cause, not a wflo error")
+	for i := len(codes) - 1; i >= 0; i-- {
+		code, ok := byName[codes[i]]
+		switch {
+		case !ok:
+			chain = fmt.Errorf("%s (not a wflo code): %w", codes[i], chain)
+		case code == wflo.CodeBudgetExceeded:
+			chain = fmt.Errorf("refused: %w", errors.Join(&wflo.BudgetExceededError{Message: "replayed"}, chain))
+		default:
+			chain = &codeLayer{err: &wflo.Error{Code: code, Message: "replayed"}, cause: chain}
+		}
+	}
+	return fmt.Errorf("the workflow failed: %w", chain)
+}
+
+func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
+	t.Helper()
+	e := memoryEngine(t)
+	x, err := e.StartExecution(wflo.ExecutionOptions{Name: s.Name, BudgetUSD: budgetOf(t, s.BudgetUSD),
+		ID: fmt.Sprintf("exec-%012x", index+1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	ledger := parityLedger{Name: s.Name, Events: []map[string]any{}}
+	for i, step := range s.Steps {
+		fail := func(err error) { t.Fatalf("%s step %d (%s): %v", s.Name, i, step.Op, err) }
+		switch step.Op {
+		case "scope":
+			if _, err := x.Scope(step.Label, budgetOf(t, step.BudgetUSD)); err != nil {
+				fail(err)
+			}
+			ledger.Events = append(ledger.Events, map[string]any{"op": "scope", "label": step.Label})
+		case "call":
+			var opts *wflo.RequestOptions
+			if step.Options != nil {
+				opts = &wflo.RequestOptions{}
+				dec := json.NewDecoder(bytes.NewReader(step.Options))
+				dec.DisallowUnknownFields() // an option Go does not have must not pass unnoticed
+				if err := dec.Decode(opts); err != nil {
+					fail(err)
+				}
+			}
+			var res *wflo.Reservation
+			var body []byte
+			var err error
+			if step.Scope != nil {
+				sc, serr := x.Scope(*step.Scope, nil)
+				if serr != nil {
+					fail(serr)
+				}
+				res, body, err = sc.ReserveRequest(step.Format, step.Request, opts)
+			} else {
+				res, body, err = x.ReserveRequest(step.Format, step.Request, opts)
+			}
+			if err != nil {
+				ledger.Events = append(ledger.Events, map[string]any{"op": "call", "body": nil, "error": codeOf(err)})
+				continue
+			}
+			ledger.Events = append(ledger.Events, map[string]any{"op": "call", "body": json.RawMessage(body), "error": nil})
+			if err := settleOutcome(res, step); err != nil {
+				fail(err)
+			}
+			res.Close()
+		case "checkpoint":
+			if _, err := x.Checkpoint(step.Name, step.State); err != nil {
+				fail(err)
+			}
+			ledger.Events = append(ledger.Events, map[string]any{"op": "checkpoint", "name": step.Name})
+		case "rollback":
+			state, err := x.RollbackToCheckpoint(step.Name)
+			if err != nil {
+				fail(err)
+			}
+			ledger.Events = append(ledger.Events, map[string]any{"op": "rollback", "state": state})
+		default:
+			t.Fatalf("%s: unknown op %q", s.Name, step.Op)
+		}
+	}
+	var end error
+	if s.End != nil {
+		end = raised(*s.End)
+	}
+	if ledger.Status, err = x.End(end); err != nil {
+		t.Fatal(err)
+	}
+	calls, err := x.Calls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger.Calls = []parityCall{}
+	for _, c := range calls {
+		ledger.Calls = append(ledger.Calls, parityCall{Seq: c.Seq, Step: c.Step, Provider: c.Provider,
+			RequestedModel: c.RequestedModel, Model: c.Model, Usage: c.Usage, CostNanos: c.CostNanos,
+			ReservedNanos: c.ReservedNanos, OverrunNanos: c.OverrunNanos, Estimated: c.Estimated,
+			UsageMissing: c.UsageMissing, Stream: c.Stream, Status: c.Status, Error: c.Error})
+	}
+	b, err := x.Breakdown()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger.SpentNanos, ledger.ReservedNanos = b.TotalNanos, b.ReservedNanos
+	return ledger
+}
+
+// settleOutcome ends a reserved call the way the scenario says it went.
+func settleOutcome(res *wflo.Reservation, step parityStep) error {
+	o := step.Outcome
+	str := func(key string) (string, error) {
+		var v string
+		return v, json.Unmarshal(o[key], &v)
+	}
+	switch {
+	case o["result"] != nil:
+		_, err := res.SettleResult(step.Format, o["result"])
+		return err
+	case o["stream"] != nil:
+		var events []json.RawMessage
+		if err := json.Unmarshal(o["stream"], &events); err != nil {
+			return err
+		}
+		status, err := str("status")
+		if err != nil {
+			return err
+		}
+		stream, err := wflo.NewStream(step.Format)
+		if err != nil {
+			return err
+		}
+		defer stream.Close()
+		for _, event := range events {
+			if err := stream.Push(event); err != nil {
+				return err
+			}
+		}
+		_, err = res.SettleStream(stream, status)
+		return err
+	case o["error"] != nil:
+		msg, err := str("error")
+		if err != nil {
+			return err
+		}
+		return res.Release("error", msg)
+	case o["text"] != nil:
+		text, err := str("text")
+		if err != nil {
+			return err
+		}
+		status, err := str("status")
+		if err != nil {
+			return err
+		}
+		_, err = res.SettleText(text, status)
+		return err
+	}
+	return fmt.Errorf("unknown outcome %v", o)
+}
+
+func TestParityScenarios(t *testing.T) {
+	var file struct {
+		Scenarios []parityScenario `json:"scenarios"`
+	}
+	vector(t, "scenarios.json", &file)
+	if len(file.Scenarios) == 0 {
+		t.Fatal("no scenarios")
+	}
+	ledgers := make([]parityLedger, 0, len(file.Scenarios))
+	for i, s := range file.Scenarios {
+		l := replayScenario(t, i, s)
+		if l.ReservedNanos != 0 || len(l.Events) != len(s.Steps) {
+			t.Errorf("%s: %d nano-USD left held, %d events for %d steps", s.Name, l.ReservedNanos, len(l.Events), len(s.Steps))
+		}
+		ledgers = append(ledgers, l)
+	}
+	dir := os.Getenv("WFLO_PARITY_DIR")
+	if dir == "" {
+		return
+	}
+	out, err := json.MarshalIndent(map[string]any{"face": "go", "scenarios": ledgers}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.json"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEndFollowsTheErrorChain(t *testing.T) {
+	e := memoryEngine(t)
+	cases := []struct {
+		err  error
+		want string
+	}{
+		{nil, "completed"},
+		{errors.New("foreign"), "failed"},
+		{raised([]string{"STORAGE"}), "failed"},
+		{raised([]string{"INTERNAL", "BUDGET_EXCEEDED"}), "budget_exceeded"},
+		{fmt.Errorf("step: %w", wflo.ErrBudgetExceeded), "budget_exceeded"},
+		{errors.Join(errors.New("other"), fmt.Errorf("deep: %w", &wflo.BudgetExceededError{})), "budget_exceeded"},
+	}
+	for i, c := range cases {
+		x, err := e.StartExecution(wflo.ExecutionOptions{Name: "end"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := x.End(c.err)
+		if err != nil || got != c.want {
+			t.Errorf("case %d (%v): %q %v, want %q", i, c.err, got, err, c.want)
+		}
+		if b, _ := x.Breakdown(); b.Status != c.want {
+			t.Errorf("case %d: the stored status is %q, want %q", i, b.Status, c.want)
+		}
+		x.Close()
+	}
+}
+
+func TestZeroIsABudgetAndNilIsNoLimit(t *testing.T) {
+	e := memoryEngine(t)
+	request := []byte(`{"model": "gpt-4o-mini", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}`)
+	zero, err := e.StartExecution(wflo.ExecutionOptions{Name: "zero", BudgetUSD: wflo.USD(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zero.Close()
+	if _, _, err := zero.ReserveRequest("openai_chat", request, nil); !errors.Is(err, wflo.ErrBudgetExceeded) {
+		t.Fatalf("a zero budget must refuse: %v", err)
+	}
+	if b, _ := zero.Breakdown(); b.BudgetNanos == nil || *b.BudgetNanos != 0 {
+		t.Fatalf("budget of a zero budget: %v", b.BudgetNanos)
+	}
+	open, err := e.StartExecution(wflo.ExecutionOptions{Name: "open"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	step, err := open.Scope("step", wflo.USD(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := step.ReserveRequest("openai_chat", request, nil); !errors.Is(err, wflo.ErrBudgetExceeded) {
+		t.Fatalf("a step budget of zero must refuse: %v", err)
+	}
+	r, body, err := open.ReserveRequest("openai_chat", request, nil)
+	if err != nil {
+		t.Fatalf("no limit must not refuse: %v", err)
+	}
+	defer r.Close()
+	if !bytes.Contains(body, []byte(`"max_tokens":10`)) {
+		t.Fatalf("body to send: %s", body)
+	}
+	if b, _ := open.Breakdown(); b.BudgetNanos != nil {
+		t.Fatalf("no limit has a budget: %v", *b.BudgetNanos)
+	}
+	if err := e.DefineSharedScope("tenant:zero", wflo.USD(0), "none"); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := e.SharedScope("tenant:zero"); s.LimitNanos == nil || *s.LimitNanos != 0 {
+		t.Fatalf("shared limit of zero: %+v", s)
+	}
+	if err := e.DefineSharedScope("tenant:open", nil, "none"); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := e.SharedScope("tenant:open"); s.LimitNanos != nil {
+		t.Fatalf("shared scope without limit: %+v", s)
+	}
+}

@@ -1,0 +1,159 @@
+package dev.wflo
+
+import kotlinx.coroutines.runBlocking
+import kotlinx.serialization.json.JsonArray
+import kotlinx.serialization.json.JsonElement
+import kotlinx.serialization.json.JsonNull
+import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.booleanOrNull
+import kotlinx.serialization.json.buildJsonObject
+import kotlinx.serialization.json.jsonArray
+import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.put
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.fail
+import java.io.File
+import java.math.BigDecimal
+
+/**
+ * The parity suite from Kotlin: every scenario of tests/vectors/scenarios.json replayed
+ * through this binding's public API, exactly as tests/vectors/README-scenarios.md says. With
+ * WFLO_PARITY_DIR set the ledger is written to $WFLO_PARITY_DIR/kotlin.json, which
+ * tests/parity/compare.py checks byte for byte against Rust's.
+ */
+class ParityTest {
+    private val dir = File(System.getProperty("wflo.vectors.dir") ?: "../../tests/vectors")
+
+    private val callFields = listOf(
+        "seq", "step", "provider", "requested_model", "model", "usage", "cost_nanos", "reserved_nanos",
+        "overrun_nanos", "estimated", "usage_missing", "stream", "status", "error",
+    )
+
+    private fun JsonObject.str(key: String): String? = (get(key) as? JsonPrimitive)?.takeIf { it.isString }?.content
+
+    /** A scenario's dollar amount through this face's own parsing (null: no limit). */
+    private fun budget(o: JsonObject, key: String = "budget_usd"): BigDecimal? = o.str(key)?.let(::BigDecimal)
+
+    /** The request options a scenario gives, as this face's [RequestOptions]. */
+    private fun options(o: JsonObject?): RequestOptions {
+        if (o == null) return RequestOptions()
+        val known = setOf("base_url", "provider", "model", "stream", "clamp_max_tokens")
+        assertTrue(known.containsAll(o.keys), "options this replay does not know: ${o.keys - known}")
+        return RequestOptions(
+            baseUrl = o.str("base_url"),
+            provider = o.str("provider"),
+            model = o.str("model"),
+            stream = (o["stream"] as? JsonPrimitive)?.booleanOrNull,
+            clampMaxTokens = (o["clamp_max_tokens"] as? JsonPrimitive)?.booleanOrNull ?: false,
+        )
+    }
+
+    /**
+     * An error as the scenario's `end` describes it: a foreign error whose chain of causes
+     * carries wflo exceptions with these codes, outermost first (none: a foreign error alone).
+     */
+    private fun raised(codes: List<String>): Throwable {
+        val top = RuntimeException("the scenario's body failed")
+        var last: Throwable = top
+        for (code in codes) {
+            val e = fromDetails(1, """{"code":${JsonPrimitive(code)},"message":"raised by the scenario"}""")
+            last.initCause(e)
+            last = e
+        }
+        return top
+    }
+
+    private fun replay(index: Int, scenario: JsonObject): JsonObject = Engine.open("memory://").use { engine ->
+        val name = scenario.str("name")!!
+        val id = "exec-%012x".format(index + 1)
+        WfloWorkflow(name, budget(scenario), engine, executionId = id).use { wf ->
+            wf.startBlocking()
+            assertEquals(id, wf.executionId)
+            val events = mutableListOf<JsonElement>()
+            for (step in scenario.getValue("steps").jsonArray.map { it.jsonObject }) {
+                when (val op = step.str("op")) {
+                    "scope" -> {
+                        val label = step.str("label")!!
+                        wf.scope(label, budget(step))
+                        events += buildJsonObject { put("op", "scope"); put("label", label) }
+                    }
+                    "call" -> {
+                        val format = step.str("format")!!
+                        val scope: BudgetScope = step.str("scope")?.let { wf.scope(it) } ?: wf
+                        val made = try {
+                            scope.reserveRequest(format, step.getValue("request").toString(), options(step["options"] as? JsonObject))
+                        } catch (e: WfloException) {
+                            events += buildJsonObject { put("op", "call"); put("body", JsonNull); put("error", e.code) }
+                            continue
+                        }
+                        events += buildJsonObject { put("op", "call"); put("body", made.bodyJson); put("error", JsonNull) }
+                        val outcome = step.getValue("outcome").jsonObject
+                        made.reservation.use { call ->
+                            when {
+                                "result" in outcome -> call.settleResult(format, outcome.getValue("result").toString())
+                                "stream" in outcome -> Stream(format).use { stream ->
+                                    outcome.getValue("stream").jsonArray.forEach { stream.push(it.toString()) }
+                                    call.settleStream(stream, outcome.str("status")!!)
+                                }
+                                "error" in outcome -> call.release("error", outcome.str("error"))
+                                "text" in outcome -> call.settleText(outcome.str("text")!!, outcome.str("status")!!)
+                                else -> fail("$name: unknown outcome $outcome")
+                            }
+                        }
+                    }
+                    "checkpoint" -> {
+                        val cp = step.str("name")!!
+                        runBlocking { wf.checkpoint(cp, step.getValue("state")) }
+                        events += buildJsonObject { put("op", "checkpoint"); put("name", cp) }
+                    }
+                    "rollback" -> {
+                        val state = runBlocking { wf.rollbackToCheckpoint(step.str("name")!!) }
+                        events += buildJsonObject { put("op", "rollback"); put("state", state) }
+                    }
+                    else -> fail("$name: unknown op $op")
+                }
+            }
+            val end = scenario["end"]
+            val error = if (end is JsonArray) raised(end.map { (it as JsonPrimitive).content }) else null
+            val status = wf.endBlocking(error) ?: fail("$name: the execution was not running")
+            val calls = wf.calls().map { c ->
+                val full = c.jsonObject
+                JsonObject(callFields.associateWith { full[it] ?: JsonNull })
+            }
+            val breakdown = wf.breakdown()
+            buildJsonObject {
+                put("name", name)
+                put("events", JsonArray(events))
+                put("status", status.code)
+                put("calls", JsonArray(calls))
+                put("spent_nanos", breakdown.totalNanos)
+                put("reserved_nanos", breakdown.reservedNanos)
+            }
+        }
+    }
+
+    @Test
+    fun `every scenario replays, and the ledger is written for the parity check`() {
+        val file = JsonText.parse(File(dir, "scenarios.json").readText()).jsonObject
+        val scenarios = file.getValue("scenarios").jsonArray.map { it.jsonObject }
+        assertTrue(scenarios.size >= 15, "${scenarios.size} scenarios")
+        val ledgers = scenarios.mapIndexed(::replay)
+        // Nothing is left held once a scenario has ended.
+        for (l in ledgers) assertEquals(JsonPrimitive(0), l["reserved_nanos"], l["name"].toString())
+        val byName = ledgers.associateBy { (it["name"] as JsonPrimitive).content }
+        assertEquals(JsonPrimitive("budget_exceeded"), byName.getValue("refused_before_sending")["status"])
+        assertEquals(JsonPrimitive("failed"), byName.getValue("server_error_failed_run")["status"])
+        assertEquals(JsonPrimitive("completed"), byName.getValue("chat_settled")["status"])
+
+        val out = System.getenv("WFLO_PARITY_DIR") ?: return
+        val ledger = buildJsonObject {
+            put("face", "kotlin")
+            put("scenarios", JsonArray(ledgers))
+        }
+        File(out).mkdirs()
+        File(out, "kotlin.json").writeText(ledger.toString())
+    }
+}

@@ -1,0 +1,199 @@
+'use strict';
+// The parity suite (tests/vectors/scenarios.json, replay rules in
+// tests/vectors/README-scenarios.md) replayed through the public Node API: every request is
+// read, every result settled, every amount parsed and every finish status chosen by the
+// engine, as in every face. With WFLO_PARITY_DIR set, the ledger is written there as
+// node.json; tests/parity/compare.py requires it to equal Rust's byte for byte.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const wflo = require('wflo');
+
+const { Engine, WfloWorkflow, NativeStream, WfloError, BudgetExceededError } = wflo;
+
+const vectors = path.join(__dirname, '..', '..', '..', 'tests', 'vectors', 'scenarios.json');
+const { scenarios } = JSON.parse(fs.readFileSync(vectors, 'utf8'));
+
+const camel = (key) => key.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
+
+/** A scenario's request options ({"base_url": …}) as the Node API takes them ({baseUrl: …}). */
+const optionsOf = (o) => (o ? Object.fromEntries(Object.entries(o).map(([k, v]) => [camel(k), v])) : undefined);
+
+/**
+ * The error a body raised, from the wflo codes along its causes (outermost first): each a
+ * wflo error whose `cause` is the next, inside a foreign wrapper as an SDK or framework
+ * raises it; `[]` is a foreign error alone.
+ */
+function raisedError(codes) {
+  let cause;
+  for (const code of [...codes].reverse()) {
+    const e = code === 'BUDGET_EXCEEDED' ? new BudgetExceededError('refused', {}) : new WfloError(code.toLowerCase(), code);
+    if (cause !== undefined) e.cause = cause;
+    cause = e;
+  }
+  return new Error('the body raised', cause === undefined ? undefined : { cause });
+}
+
+/** A call record with the ledger's fields, as the engine names them. */
+const ledgerCall = (c) => ({
+  seq: c.seq,
+  step: c.step,
+  provider: c.provider,
+  requested_model: c.requestedModel,
+  model: c.model,
+  usage: {
+    input: c.usage.input,
+    output: c.usage.output,
+    cache_read: c.usage.cacheRead,
+    cache_write_5m: c.usage.cacheWrite5m,
+    cache_write_1h: c.usage.cacheWrite1h,
+    reasoning: c.usage.reasoning,
+  },
+  cost_nanos: c.costNanos,
+  reserved_nanos: c.reservedNanos,
+  overrun_nanos: c.overrunNanos,
+  estimated: c.estimated,
+  usage_missing: c.usageMissing,
+  stream: c.stream,
+  status: c.status,
+  error: c.error,
+});
+
+async function replay(index, scenario) {
+  const engine = await Engine.open('memory://');
+  const wf = new WfloWorkflow({
+    name: scenario.name,
+    budgetUsd: scenario.budget_usd,
+    engine,
+    id: `exec-${(index + 1).toString(16).padStart(12, '0')}`,
+  });
+  await wf.start();
+  const events = [];
+  for (const step of scenario.steps) {
+    switch (step.op) {
+      case 'scope':
+        await wf.scope(step.label, { budgetUsd: step.budget_usd });
+        events.push({ op: 'scope', label: step.label });
+        break;
+      case 'call': {
+        const scope = step.scope ? await wf.scope(step.scope) : null;
+        let reservation;
+        try {
+          reservation = await wf.reserveRequest(step.format, step.request, optionsOf(step.options), scope);
+        } catch (e) {
+          if (!(e instanceof WfloError)) throw e;
+          events.push({ op: 'call', body: null, error: e.code });
+          break;
+        }
+        events.push({ op: 'call', body: reservation.requestBody, error: null });
+        const outcome = step.outcome;
+        if ('result' in outcome) {
+          reservation.settleResult(step.format, outcome.result);
+        } else if ('stream' in outcome) {
+          const stream = new NativeStream(step.format);
+          for (const event of outcome.stream) stream.push(JSON.stringify(event));
+          reservation.settleStream(stream, outcome.status);
+        } else if ('error' in outcome) {
+          reservation.release('error', outcome.error);
+        } else if ('text' in outcome) {
+          reservation.settleText(outcome.text, outcome.status);
+        } else {
+          throw new Error(`${scenario.name}: unknown outcome ${JSON.stringify(outcome)}`);
+        }
+        break;
+      }
+      case 'checkpoint':
+        await wf.checkpoint(step.name, step.state);
+        events.push({ op: 'checkpoint', name: step.name });
+        break;
+      case 'rollback':
+        events.push({ op: 'rollback', state: await wf.rollbackToCheckpoint(step.name) });
+        break;
+      default:
+        throw new Error(`${scenario.name}: unknown op ${step.op}`);
+    }
+  }
+  const status = scenario.end === null ? await wf.end() : await wf.end(raisedError(scenario.end));
+  const calls = (await wf.calls()).map(ledgerCall);
+  const breakdown = await wf.getCostBreakdown();
+  await engine.close();
+  return {
+    name: scenario.name,
+    events,
+    status,
+    calls,
+    spent_nanos: breakdown.totalNanos,
+    reserved_nanos: breakdown.reservedNanos,
+  };
+}
+
+test('every scenario replays through the public API; the ledger is written for the parity check', async () => {
+  const ledgers = [];
+  for (const [i, scenario] of scenarios.entries()) ledgers.push(await replay(i, scenario));
+  const byName = (name) => ledgers.find((l) => l.name === name);
+  // The scenarios do what they say (as Rust's reference replay checks).
+  for (const l of ledgers) assert.equal(l.reserved_nanos, 0, l.name);
+  assert.equal(byName('chat_limit_made_explicit').events[0].body.max_completion_tokens, 16384);
+  const refused = byName('refused_before_sending');
+  assert.deepEqual([refused.events[0].error, refused.status, refused.calls[0].status], ['BUDGET_EXCEEDED', 'budget_exceeded', 'refused']);
+  assert.equal(byName('stream_with_usage').events[0].body.stream_options.include_usage, true);
+  const tool = byName('tool_call_without_usage').calls[0];
+  assert.ok(tool.estimated && tool.usage.output > 0);
+  assert.equal(byName('server_error_failed_run').status, 'failed');
+  assert.equal(byName('zero_is_a_budget').events[0].error, 'BUDGET_EXCEEDED');
+  assert.equal(byName('no_limit_unpriced_model').calls[0].model, null);
+
+  const dir = process.env.WFLO_PARITY_DIR;
+  if (dir) {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'node.json'), `${JSON.stringify({ face: 'node', scenarios: ledgers }, null, 2)}\n`);
+  }
+});
+
+test('amounts: decimal strings are parsed by the engine, bigints are nano-USD, null is no limit and 0 a zero budget', async () => {
+  const engine = await Engine.open('memory://');
+  assert.equal(engine.parseUsd('0.000075'), 75_000);
+  assert.equal(engine.parseUsd('$2.50'), 2_500_000_000);
+  // Past what a float holds exactly: never rounded through Number().
+  assert.equal(engine.parseUsd('1234567.123456789'), 1_234_567_123_456_789);
+  assert.throws(() => engine.parseUsd('1e-3'), wflo.InvalidArgumentError);
+  assert.throws(() => new WfloWorkflow({ budgetUsd: '-1', engine }), wflo.InvalidArgumentError);
+  assert.throws(() => new WfloWorkflow({ budgetUsd: -1n, engine }), wflo.InvalidArgumentError);
+  assert.throws(() => new WfloWorkflow({ budgetUsd: {}, engine }), wflo.InvalidArgumentError);
+  const budgetOf = async (budgetUsd) => {
+    const wf = new WfloWorkflow({ budgetUsd, engine });
+    await wf.start();
+    return (await wf.getCostBreakdown()).budgetNanos;
+  };
+  assert.equal(await budgetOf('0.1'), 100_000_000);
+  assert.equal(await budgetOf(0.1), 100_000_000);
+  assert.equal(await budgetOf(123n), 123);
+  assert.equal(await budgetOf('0'), 0);
+  assert.equal(await budgetOf(0), 0);
+  assert.equal(await budgetOf(null), null);
+  assert.equal(await budgetOf(undefined), null);
+  await engine.close();
+});
+
+test('the finish status: a budget refusal anywhere along the causes is budget_exceeded, any other error failed', async () => {
+  const engine = await Engine.open('memory://');
+  const endWith = async (...raised) => {
+    const wf = new WfloWorkflow({ engine });
+    await wf.start();
+    return wf.end(...raised);
+  };
+  const refusal = new BudgetExceededError('refused', {});
+  assert.equal(await endWith(), 'completed');
+  assert.equal(await endWith(undefined), 'failed');
+  assert.equal(await endWith(new Error('boom')), 'failed');
+  assert.equal(await endWith(refusal), 'budget_exceeded');
+  assert.equal(await endWith(new Error('wrapped', { cause: new Error('twice', { cause: refusal }) })), 'budget_exceeded');
+  assert.equal(await endWith(new AggregateError([new Error('other'), refusal])), 'budget_exceeded');
+  assert.equal(await endWith(new wflo.InternalError('x', 'INTERNAL')), 'failed');
+  // A cause chain that loops ends.
+  const a = new Error('a');
+  a.cause = new Error('b', { cause: a });
+  assert.equal(await endWith(a), 'failed');
+  await engine.close();
+});
