@@ -30,5 +30,20 @@ for src in examples/c/quick_tour.c tests/c/errors.c; do
     valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=3 \
         "$out/$name-dynamic" > /dev/null
 done
+# The parity replay reads and writes JSON with jansson (Debian's libjansson-dev).
+if [ ! -f /usr/include/jansson.h ]; then
+    echo "== installing libjansson-dev"
+    (apt-get install -y -q libjansson-dev >/dev/null 2>&1) ||
+        (apt-get update -q >/dev/null && apt-get install -y -q libjansson-dev >/dev/null)
+fi
+echo "== parity: dynamic, then AddressSanitizer + UBSan"
+gcc $cflags tests/c/parity.c -L"$lib" -lwflo -Wl,-rpath,"$lib" -ljansson -o "$out/parity-dynamic"
+parity_dir=${WFLO_PARITY_DIR:-$out}
+mkdir -p "$parity_dir"
+"$out/parity-dynamic" tests/vectors/scenarios.json "$parity_dir/c.json"
+gcc $cflags -fsanitize=address,undefined -fno-omit-frame-pointer tests/c/parity.c "$lib/libwflo.a" $native -ljansson \
+    -o "$out/parity-asan"
+ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    "$out/parity-asan" tests/vectors/scenarios.json "$out/c-asan.json" > /dev/null
 cat "$out/quick_tour.log"
 echo "C tests: all passed (dynamic, static, ASan+UBSan, valgrind)"

@@ -73,6 +73,17 @@ pub fn generated_text(format: UsageFormat, result: &Value) -> String {
         }
         UsageFormat::Auto | UsageFormat::Wflo => out.field(Some(result)),
     }
+    // A result of a shape no provider has (a function's own JSON): what was generated is the
+    // whole of it, so its JSON text is counted rather than nothing.
+    let filled = match result {
+        Value::Object(o) => !o.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        _ => false,
+    };
+    let unknown_shape = matches!(format, UsageFormat::Auto | UsageFormat::Wflo);
+    if out.text.is_empty() && filled && unknown_shape {
+        out.text = result.to_string();
+    }
     out.text
 }
 
@@ -225,6 +236,16 @@ mod tests {
             generated_text(UsageFormat::Anthropic, &claude),
             "f\n{\"a\":1}"
         );
+    }
+
+    #[test]
+    fn unknown_shapes_count_as_their_json() {
+        let v = json!({"answer": 4});
+        assert_eq!(generated_text(UsageFormat::Auto, &v), "{\"answer\":4}");
+        assert_eq!(generated_text(UsageFormat::Auto, &json!({})), "");
+        // A provider's own shape with nothing generated stays empty.
+        let empty = json!({"choices": [{"message": {"content": ""}}]});
+        assert_eq!(generated_text(UsageFormat::Auto, &empty), "");
     }
 
     #[test]

@@ -88,7 +88,10 @@ pub fn parse_usage_value(format: UsageFormat, value: &Value) -> Result<Usage> {
             ],
         )?),
         UsageFormat::LangChain => match obj.get("generations") {
-            Some(Value::Array(prompts)) => langchain_result(prompts),
+            Some(Value::Array(prompts)) => match langchain_result(prompts) {
+                Err(e) => langchain_llm_output(obj).unwrap_or(Err(e)),
+                found => found,
+            },
             _ => langchain(locate(
                 obj,
                 "usage_metadata",
@@ -133,6 +136,22 @@ fn langchain_result(prompts: &[Value]) -> Result<Usage> {
             "the LangChain result carries no usage_metadata",
         ))
     }
+}
+
+/// An `LLMResult` whose generations carry no `usage_metadata`: older integrations put the
+/// provider's own figures in `llm_output.token_usage` (OpenAI's `prompt_tokens` form) or
+/// `llm_output.usage` (Anthropic's).
+fn langchain_llm_output(obj: &Map<String, Value>) -> Option<Result<Usage>> {
+    let out = obj.get("llm_output")?.as_object()?;
+    for key in ["token_usage", "usage"] {
+        if let Some(Value::Object(u)) = out.get(key) {
+            return Some(parse_usage_value(
+                UsageFormat::Auto,
+                &Value::Object(u.clone()),
+            ));
+        }
+    }
+    None
 }
 
 /// Picks the format from the keys present. `{input_tokens, output_tokens}` alone reads the same

@@ -1,0 +1,211 @@
+/* The C face of the parity suite: replays tests/vectors/scenarios.json through the C ABI
+ * exactly as tests/vectors/README-scenarios.md says, and writes the ledger that
+ * tests/parity/compare.py compares with Rust's. JSON is read and written with jansson
+ * (Debian's libjansson-dev); every decision — what a request reserves, what a result without
+ * usage costs, how the execution ends — is libwflo's.
+ *
+ *     parity SCENARIOS.json LEDGER.json
+ */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wflo.h"
+
+#define MAX_SCOPES 16
+
+static void die(const char *what, wflo_status st) {
+    fprintf(stderr, "parity: %s failed: %s (%s)\n", what, wflo_status_name(st), wflo_last_error_message());
+    exit(1);
+}
+
+#define CHECK(call, what)                 \
+    do {                                  \
+        wflo_status st_ = (call);         \
+        if (st_ != WFLO_STATUS_OK) die(what, st_); \
+    } while (0)
+
+/* A decimal USD string as nano-USD; JSON null is no limit (-1). */
+static int64_t budget(json_t *usd) {
+    if (!json_is_string(usd)) return -1;
+    uint64_t nanos = 0;
+    const char *text = json_string_value(usd);
+    CHECK(wflo_parse_usd(text, strlen(text), &nanos), "wflo_parse_usd");
+    return (int64_t)nanos;
+}
+
+/* Compact JSON text of a value; the caller frees it. */
+static char *dump(const json_t *v) {
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* Parses a string libwflo returned and frees it. */
+static json_t *take_json(char *text) {
+    json_error_t err;
+    json_t *v = json_loads(text, JSON_DECODE_ANY, &err);
+    if (!v) {
+        fprintf(stderr, "parity: libwflo returned invalid JSON: %s\n", err.text);
+        exit(1);
+    }
+    wflo_string_free(text);
+    return v;
+}
+
+struct scopes {
+    const char *labels[MAX_SCOPES];
+    wflo_scope *handles[MAX_SCOPES];
+    size_t n;
+};
+
+static wflo_scope *scope_named(const struct scopes *s, const char *label) {
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->labels[i], label) == 0) return s->handles[i];
+    fprintf(stderr, "parity: no scope '%s'\n", label);
+    exit(1);
+}
+
+/* Settles a reservation as the call's outcome says. */
+static void settle(wflo_reservation *res, const char *format, json_t *outcome) {
+    json_t *v;
+    const char *status = json_string_value(json_object_get(outcome, "status"));
+    if ((v = json_object_get(outcome, "result"))) {
+        char *text = dump(v);
+        CHECK(wflo_reservation_settle_result(res, format, strlen(format), text, strlen(text), NULL), "settle_result");
+        free(text);
+    } else if ((v = json_object_get(outcome, "stream"))) {
+        wflo_stream *stream = NULL;
+        CHECK(wflo_stream_new(format, strlen(format), &stream), "wflo_stream_new");
+        size_t i;
+        json_t *event;
+        json_array_foreach(v, i, event) {
+            char *text = dump(event);
+            CHECK(wflo_stream_push(stream, text, strlen(text)), "wflo_stream_push");
+            free(text);
+        }
+        CHECK(wflo_reservation_settle_stream(res, stream, status, strlen(status), NULL), "settle_stream");
+        wflo_stream_free(stream);
+    } else if ((v = json_object_get(outcome, "error"))) {
+        const char *msg = json_string_value(v);
+        CHECK(wflo_reservation_release(res, "error", 5, msg, strlen(msg)), "release");
+    } else if ((v = json_object_get(outcome, "text"))) {
+        const char *text = json_string_value(v);
+        CHECK(wflo_reservation_settle_text(res, text, strlen(text), status, strlen(status), NULL), "settle_text");
+    } else {
+        fprintf(stderr, "parity: unknown outcome\n");
+        exit(1);
+    }
+}
+
+static json_t *replay(wflo_engine *engine, size_t index, json_t *scenario) {
+    const char *name = json_string_value(json_object_get(scenario, "name"));
+    char options[64];
+    snprintf(options, sizeof options, "{\"id\":\"exec-%012zx\"}", index + 1);
+    wflo_execution *exec = NULL;
+    CHECK(wflo_execution_start(engine, name, strlen(name), budget(json_object_get(scenario, "budget_usd")),
+                               options, strlen(options), &exec),
+          "wflo_execution_start");
+    struct scopes scopes = {0};
+    json_t *events = json_array();
+    size_t i;
+    json_t *step;
+    json_array_foreach(json_object_get(scenario, "steps"), i, step) {
+        const char *op = json_string_value(json_object_get(step, "op"));
+        if (strcmp(op, "scope") == 0) {
+            const char *label = json_string_value(json_object_get(step, "label"));
+            if (scopes.n == MAX_SCOPES) die("too many scopes", WFLO_STATUS_INVALID_ARGUMENT);
+            CHECK(wflo_execution_scope(exec, label, strlen(label), budget(json_object_get(step, "budget_usd")),
+                                       &scopes.handles[scopes.n]),
+                  "wflo_execution_scope");
+            scopes.labels[scopes.n++] = label;
+            json_array_append_new(events, json_pack("{s:s, s:s}", "op", "scope", "label", label));
+        } else if (strcmp(op, "call") == 0) {
+            const char *format = json_string_value(json_object_get(step, "format"));
+            json_t *label = json_object_get(step, "scope");
+            wflo_scope *scope = label ? scope_named(&scopes, json_string_value(label)) : NULL;
+            char *request = dump(json_object_get(step, "request"));
+            json_t *opts = json_object_get(step, "options");
+            char *opts_text = opts ? dump(opts) : NULL;
+            wflo_reservation *res = NULL;
+            char *body = NULL;
+            wflo_status st = wflo_reserve_request(exec, scope, format, strlen(format), request, strlen(request),
+                                                  opts_text, opts_text ? strlen(opts_text) : 0, &res, &body);
+            free(request);
+            free(opts_text);
+            if (st != WFLO_STATUS_OK) {
+                json_array_append_new(events, json_pack("{s:s, s:n, s:s}", "op", "call", "body", "error",
+                                                        wflo_status_name(st)));
+                continue;
+            }
+            json_array_append_new(events, json_pack("{s:s, s:o, s:n}", "op", "call", "body", take_json(body), "error"));
+            settle(res, format, json_object_get(step, "outcome"));
+            wflo_reservation_free(res);
+        } else if (strcmp(op, "checkpoint") == 0) {
+            const char *cp = json_string_value(json_object_get(step, "name"));
+            char *state = dump(json_object_get(step, "state"));
+            char *info = NULL;
+            CHECK(wflo_checkpoint_save(exec, cp, strlen(cp), state, strlen(state), &info), "wflo_checkpoint_save");
+            wflo_string_free(info);
+            free(state);
+            json_array_append_new(events, json_pack("{s:s, s:s}", "op", "checkpoint", "name", cp));
+        } else if (strcmp(op, "rollback") == 0) {
+            const char *cp = json_string_value(json_object_get(step, "name"));
+            char *state = NULL;
+            CHECK(wflo_checkpoint_rollback(exec, cp, strlen(cp), &state), "wflo_checkpoint_rollback");
+            json_array_append_new(events, json_pack("{s:s, s:o}", "op", "rollback", "state", take_json(state)));
+        } else {
+            fprintf(stderr, "parity: unknown op %s\n", op);
+            exit(1);
+        }
+    }
+    json_t *end = json_object_get(scenario, "end");
+    char *raised = json_is_array(end) ? dump(end) : NULL;
+    const char *status = NULL;
+    CHECK(wflo_execution_end(exec, raised, raised ? strlen(raised) : 0, &status), "wflo_execution_end");
+    free(raised);
+    char *text = NULL;
+    CHECK(wflo_execution_calls_json(exec, &text), "wflo_execution_calls_json");
+    json_t *calls = take_json(text);
+    CHECK(wflo_execution_breakdown_json(exec, &text), "wflo_execution_breakdown_json");
+    json_t *breakdown = take_json(text);
+    json_t *ledger = json_pack("{s:s, s:o, s:s, s:o, s:O, s:O}", "name", name, "events", events, "status", status,
+                               "calls", calls, "spent_nanos", json_object_get(breakdown, "total_nanos"),
+                               "reserved_nanos", json_object_get(breakdown, "reserved_nanos"));
+    json_decref(breakdown);
+    for (size_t s = 0; s < scopes.n; s++) wflo_scope_free(scopes.handles[s]);
+    wflo_execution_free(exec);
+    return ledger;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: parity SCENARIOS.json LEDGER.json\n");
+        return 2;
+    }
+    json_error_t err;
+    json_t *file = json_load_file(argv[1], 0, &err);
+    if (!file) {
+        fprintf(stderr, "parity: %s: %s\n", argv[1], err.text);
+        return 1;
+    }
+    wflo_engine *engine = NULL;
+    CHECK(wflo_engine_open(":memory:", 8, &engine), "wflo_engine_open");
+    json_t *ledgers = json_array();
+    size_t i;
+    json_t *scenario;
+    json_array_foreach(json_object_get(file, "scenarios"), i, scenario) {
+        json_array_append_new(ledgers, replay(engine, i, scenario));
+    }
+    json_t *out = json_pack("{s:s, s:o}", "face", "c", "scenarios", ledgers);
+    if (json_dump_file(out, argv[2], JSON_INDENT(1)) != 0) {
+        fprintf(stderr, "parity: cannot write %s\n", argv[2]);
+        return 1;
+    }
+    printf("parity: %zu scenarios replayed, ledger written to %s\n", json_array_size(ledgers), argv[2]);
+    json_decref(out);
+    json_decref(file);
+    wflo_engine_close(engine);
+    wflo_engine_free(engine);
+    return 0;
+}
