@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import threading
 import weakref
 
@@ -125,6 +126,30 @@ def test_the_reservation_is_the_counted_prompt_plus_max_tokens(mock, engine, ins
     assert with_tools["reserved_nanos"] > wflo.cost(MODEL, input=prompt.tokens, output=40)
 
 
+def test_the_request_sent_carries_the_limit_the_reservation_covers(mock, engine, instrumented):
+    # No max_tokens given: the engine reserves the model's maximum output and writes that limit
+    # into the request, so the provider cannot produce more than was reserved.
+    wf = workflow(engine)
+    api = client(mock, "reply=3")
+    raw = wf.execute_sync(lambda _: api.chat.completions.with_raw_response.create(model=MODEL, messages=MESSAGES))
+    sent = json.loads(raw.http_request.content)
+    limit = sent["max_completion_tokens"]
+    assert limit > 0 and "max_tokens" not in sent
+    prompt = engine.count_chat_tokens(MODEL, MESSAGES).tokens
+    assert only_call(wf)["reserved_nanos"] == wflo.cost(MODEL, input=prompt, output=limit)
+
+
+def test_the_clients_base_url_names_the_provider(engine, instrumented):
+    # An OpenAI client pointed at xAI is billed as xAI (its model priced under "xai/"); refused
+    # here by a zero budget, so nothing leaves the process.
+    wf = workflow(engine, budget="0")
+    api = openai.OpenAI(base_url="https://api.x.ai/v1", api_key="test-key", max_retries=0)
+    with pytest.raises(wflo.BudgetExceededError):
+        wf.execute_sync(lambda _: api.chat.completions.create(model="grok-4", messages=MESSAGES, max_tokens=10))
+    call = only_call(wf)
+    assert (call["status"], call["provider"], call["requested_model"]) == ("refused", "xai", "xai/grok-4")
+
+
 async def test_async_create(mock, engine, instrumented):
     wf = workflow(engine)
     api = async_client(mock, "reply=7")
@@ -154,7 +179,10 @@ def test_stream_gets_include_usage_and_is_settled_from_it(mock, engine, instrume
     assert stream.response.status_code == 200  # attributes pass through to the SDK's stream
 
 
-def test_an_explicit_include_usage_false_is_kept(mock, engine, instrumented):
+def test_an_explicit_include_usage_false_is_kept_from_the_caller_and_billed_exactly(mock, engine, instrumented):
+    # The engine asks for the usage of every chat stream (the request it returns says
+    # include_usage: true), so the call is billed from the provider's usage, not estimated;
+    # the caller who declined the usage chunk never sees it.
     wf = workflow(engine)
     api = client(mock, "reply=9")
 
@@ -163,9 +191,10 @@ def test_an_explicit_include_usage_false_is_kept(mock, engine, instrumented):
                                                 stream_options={"include_usage": False}))
 
     chunks = wf.execute_sync(run)
-    assert all(c.usage is None for c in chunks)
+    assert chunks and all(c.usage is None for c in chunks)
     record = only_call(wf)
-    assert record["estimated"] is True and record["cost_nanos"] > 0
+    assert record["estimated"] is False and record["usage_missing"] is False
+    assert record["usage"]["output"] == 9 and record["cost_nanos"] > 0
 
 
 async def test_async_stream(mock, engine, instrumented):

@@ -339,3 +339,38 @@ def test_pure_helpers():
                                     "prompt_tokens_details": {"cached_tokens": 4}}})
     assert u == wflo.Usage(input=6, cache_read=4, output=3)
     assert json.loads(json.dumps(wflo.price("claude-sonnet-4-6")))["resolved"].startswith("claude")
+
+
+def _wrapped(inner: BaseException) -> BaseException:
+    """``inner`` as a framework re-raises it: inside its own exception, as the context."""
+    try:
+        try:
+            raise inner
+        except BaseException:
+            raise RuntimeError("the framework's own error")
+    except RuntimeError as e:
+        return e
+
+
+@pytest.mark.parametrize("error, status", [
+    (None, "completed"),
+    (lambda: RuntimeError("a foreign error"), "failed"),
+    (lambda: wflo.BudgetExceededError("refused"), "budget_exceeded"),
+    (lambda: _wrapped(wflo.BudgetExceededError("refused")), "budget_exceeded"),
+    (lambda: _wrapped(wflo.StorageError("disk full")), "failed"),
+])
+def test_the_engine_chooses_how_an_execution_ends(engine, error, status):
+    wf = WfloWorkflow("ends", engine=engine)
+    wf.start_sync()
+    assert wf.end_sync(error() if error else None) == status
+    assert wf.get_cost_breakdown_sync()["status"] == status
+    assert wf.end_sync() is None  # ended once
+
+
+def test_the_wflo_codes_along_an_error_chain():
+    from wflo.errors import codes_of
+
+    error = wflo.InternalError("outer")
+    error.__cause__ = _wrapped(wflo.BudgetExceededError("refused"))
+    assert codes_of(error) == ["INTERNAL", "BUDGET_EXCEEDED"]
+    assert codes_of(ValueError("foreign")) == []

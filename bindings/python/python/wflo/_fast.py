@@ -31,9 +31,53 @@ def _library() -> ctypes.CDLL:
     raise ImportError(f"libwflo not found next to {_ffi.__file__}")
 
 
+# The by-value structs, field by field, as ``struct`` codes: the formats the hot path packs and
+# unpacks are built from these, and at load they are compared with the layout the library
+# itself reports (``wflo_layout_json``) — a field moved or added in the C ABI can never be read
+# at the wrong offset here. ``None`` names padding.
+LAYOUTS = {
+    "wflo_usage": [("input", "Q"), ("output", "Q"), ("cache_read", "Q"), ("cache_write_5m", "Q"),
+                   ("cache_write_1h", "Q"), ("reasoning", "Q")],
+    "wflo_settled": [("seq", "Q"), ("cost_nanos", "Q"), ("reserved_nanos", "Q"), ("overrun_nanos", "Q"),
+                     ("usage", "6Q"), ("estimated", "?"), ("usage_missing", "?"), (None, "6x")],
+    "wflo_call_request": [("model", "Q"), ("model_len", "Q"), ("provider", "Q"), ("provider_len", "Q"),
+                          ("input_tokens", "Q"), ("input_count", "I"), (None, "4x"), ("max_output_tokens", "Q"),
+                          ("cache_write", "I"), ("stream", "?"), ("clamp_max_tokens", "?"), (None, "2x")],
+    "wflo_cost_args": [("engine", "Q"), ("model", "Q"), ("model_len", "Q"), ("usage", "6Q"), ("nanos", "Q")],
+}
+
+
+def layout_format(fields: list) -> str:
+    """The little-endian ``struct`` format of a struct's fields (C's padding spelled out)."""
+    return "<" + "".join(code for _, code in fields)
+
+
+def layout_of(fields: list) -> dict:
+    """``{"size": …, "fields": {name: offset}}`` of a field list, as ``wflo_layout_json`` says it."""
+    offsets, codes = {}, "<"
+    for name, code in fields:
+        if name is not None:
+            offsets[name] = struct.calcsize(codes)
+        codes += code
+    return {"size": struct.calcsize(codes), "fields": offsets}
+
+
+def check_layouts(library: dict, ours: dict) -> None:
+    """Raises ImportError unless every struct in ``ours`` has the library's size and offsets."""
+    wrong = []
+    for name, fields in ours.items():
+        mine, theirs = layout_of(fields), library.get(name)
+        if theirs != mine:
+            wrong.append(f"{name}: libwflo has {json.dumps(theirs, sort_keys=True)}, "
+                         f"this package packs {json.dumps(mine, sort_keys=True)}")
+    if wrong:
+        raise ImportError("wflo: this Python package and the libwflo it loaded disagree on the C ABI's struct "
+                          "layouts (a wheel built from mixed versions?); refusing to run rather than read "
+                          "fields at the wrong offsets. " + "; ".join(wrong))
+
+
 class _CUsage(ctypes.Structure):
-    _fields_ = [(name, c_uint64) for name in
-                ("input", "output", "cache_read", "cache_write_5m", "cache_write_1h", "reasoning")]
+    _fields_ = [(name, c_uint64) for name, _ in LAYOUTS["wflo_usage"]]
 
 
 class _CSettled(ctypes.Structure):
@@ -47,6 +91,12 @@ class _CRequest(ctypes.Structure):
                 ("provider_len", c_size_t), ("input_tokens", c_uint64), ("input_count", c_uint32),
                 ("max_output_tokens", c_uint64), ("cache_write", c_uint32), ("stream", c_bool),
                 ("clamp_max_tokens", c_bool)]
+
+
+class _CCostArgs(ctypes.Structure):
+    # wflo_cost_args with its wflo_usage flattened (same layout).
+    _fields_ = [("engine", c_void_p), ("model", c_void_p), ("model_len", c_size_t)] + \
+        _CUsage._fields_ + [("nanos", c_uint64)]
 
 
 _lib = _library()
@@ -69,6 +119,8 @@ _release = _fn("wflo_reservation_release", [c_void_p, c_char_p, c_size_t, c_char
 _amount = _fn("wflo_reservation_amount_nanos", [c_void_p], c_uint64)
 _max_output = _fn("wflo_reservation_max_output_tokens", [c_void_p], c_uint64)
 _reservation_free = _fn("wflo_reservation_free", [c_void_p], None)
+_string_free = _fn("wflo_string_free", [c_void_p], None)
+_layout_json = _fn("wflo_layout_json", [POINTER(c_void_p)])
 engine_free = _fn("wflo_engine_free", [c_void_p], None)
 execution_free = _fn("wflo_execution_free", [c_void_p], None)
 scope_free = _fn("wflo_scope_free", [c_void_p], None)
@@ -88,14 +140,30 @@ class _Scratch(threading.local):
 
 
 _scratch = _Scratch()
+
+
+def _library_layouts() -> dict:
+    out = c_void_p()
+    if _layout_json(byref(out)):
+        raise ImportError("wflo: libwflo could not report its struct layouts (wflo_layout_json)")
+    try:
+        return json.loads(ctypes.string_at(out.value))
+    finally:
+        _string_free(out.value)
+
+
+check_layouts(_library_layouts(), LAYOUTS)
+for _name, _c in (("wflo_usage", _CUsage), ("wflo_settled", _CSettled), ("wflo_call_request", _CRequest),
+                  ("wflo_cost_args", _CCostArgs)):
+    # The ctypes buffers the library writes into must be as large as its structs.
+    if ctypes.sizeof(_c) != layout_of(LAYOUTS[_name])["size"]:
+        raise ImportError(f"wflo: ctypes lays {_name} out in {ctypes.sizeof(_c)} bytes, libwflo in "
+                          f"{layout_of(LAYOUTS[_name])['size']}")
+
 # "Q" refuses negative and non-integer counts, which ctypes fields would silently wrap around.
-_pack_usage = struct.Struct("<6Q").pack_into
-_unpack_settled = struct.Struct("<10Q??").unpack_from
-# wflo_call_request: model, model_len, provider, provider_len, input_tokens, input_count,
-# max_output_tokens, cache_write, stream, clamp_max_tokens (with C's padding).
-_REQUEST = struct.Struct("<QQQQQI4xQI??2x")
-_pack_request = _REQUEST.pack_into
-assert _REQUEST.size == ctypes.sizeof(_CRequest) and struct.calcsize("<10Q??") <= ctypes.sizeof(_CSettled)
+_pack_usage = struct.Struct(layout_format(LAYOUTS["wflo_usage"])).pack_into
+_unpack_settled = struct.Struct(layout_format(LAYOUTS["wflo_settled"])).unpack_from
+_pack_request = struct.Struct(layout_format(LAYOUTS["wflo_call_request"])).pack_into
 
 
 def _error() -> WfloError:
@@ -113,17 +181,12 @@ def _settled() -> Settled:
     return Settled(v[0], v[1], v[2], v[3], v[10], v[11], Usage(v[4], v[5], v[6], v[7], v[8], v[9]))
 
 
-class _CCostArgs(ctypes.Structure):
-    # wflo_cost_args with its wflo_usage flattened (same layout).
-    _fields_ = [("engine", c_void_p), ("model", c_void_p), ("model_len", c_size_t)] + \
-        _CUsage._fields_ + [("nanos", c_uint64)]
-
-
 _cost_packed = _fn("wflo_cost_packed", [c_void_p])
 # One struct.pack_into fills the engine, the model and the usage in a single C call (setting
 # nine ctypes fields one by one costs more than the cost computation itself); "Q" refuses
-# negative and non-integer counts, which ctypes would silently wrap around.
-_pack_cost = struct.Struct("<9Q").pack_into
+# negative and non-integer counts, which ctypes would silently wrap around. The result field
+# (nanos, last) is written by the library.
+_pack_cost = struct.Struct(layout_format(LAYOUTS["wflo_cost_args"][:-1])).pack_into
 _cost_scratch = threading.local()
 # Model names as NUL-terminated bytes the library can read, kept alive here: (address, length).
 _models: dict = {}
@@ -203,6 +266,49 @@ def settle_json(reservation: int, format: str, text: str) -> Settled:
     return _settled()
 
 
+_reserve_request = _fn("wflo_reserve_request", [c_void_p, c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p,
+                                                 c_size_t, POINTER(c_void_p), POINTER(c_void_p)])
+_settle_result = _fn("wflo_reservation_settle_result",
+                     [c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(_CSettled)])
+_settle_text = _fn("wflo_reservation_settle_text", [c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(_CSettled)])
+_execution_end = _fn("wflo_execution_end", [c_void_p, c_char_p, c_size_t, POINTER(c_char_p)])
+
+
+def reserve_request(execution: int, scope: Optional[int], format: str, body_json: str,
+                    options_json: Optional[str]) -> tuple:
+    """Core reads the provider request and reserves its worst case: (the reservation handle,
+    the JSON text of the body to send). A refusal is BudgetExceededError: nothing is sent."""
+    f, b = format.encode(), body_json.encode()
+    o = options_json.encode() if options_json else None
+    handle, body = c_void_p(), c_void_p()
+    if _reserve_request(execution, scope, f, len(f), b, len(b), o, len(o) if o else 0, byref(handle), byref(body)):
+        raise _error()
+    return handle.value, _take_string(body).decode()
+
+
+def settle_result(reservation: int, format: str, result_json: str) -> Settled:
+    f, t = format.encode(), result_json.encode()
+    if _settle_result(reservation, f, len(f), t, len(t), _scratch.settled_ref):
+        raise _error()
+    return _settled()
+
+
+def settle_text(reservation: int, text: str, status: str) -> Settled:
+    t, st = text.encode(), status.encode()
+    if _settle_text(reservation, t, len(t), st, len(st), _scratch.settled_ref):
+        raise _error()
+    return _settled()
+
+
+def execution_end(execution: int, raised_json: Optional[str]) -> str:
+    """Finishes the execution by core's rule; the status it chose."""
+    r = raised_json.encode() if raised_json is not None else None
+    status = c_char_p()
+    if _execution_end(execution, r, len(r) if r is not None else 0, byref(status)):
+        raise _error()
+    return (status.value or b"").decode()
+
+
 def release(reservation: int, status: str, reason: Optional[str]) -> None:
     st = status.encode()
     why = reason.encode() if reason else None
@@ -219,7 +325,6 @@ _stream_push = _fn("wflo_stream_push", [c_void_p, c_char_p, c_size_t])
 _stream_state_json = _fn("wflo_stream_state_json", [c_void_p, POINTER(c_void_p)])
 _stream_free = _fn("wflo_stream_free", [c_void_p], None)
 _settle_stream = _fn("wflo_reservation_settle_stream", [c_void_p, c_void_p, c_char_p, c_size_t, POINTER(_CSettled)])
-_string_free = _fn("wflo_string_free", [c_void_p], None)
 
 
 def stream_new(format: str) -> int:

@@ -88,41 +88,52 @@ class BudgetExceededError(WfloError):
         self.requested_usd = requested_nanos / 1e9
 
 
-_SIMPLE = {
-    "InvalidArgument": InvalidArgumentError,
-    "NotFound": NotFoundError,
-    "Conflict": ConflictError,
-    "Storage": StorageError,
-    "Closed": ClosedError,
-    "Internal": InternalError,
-}
-
-
-def from_native(e: BaseException) -> BaseException:
-    """The typed error for an engine error (other exceptions are returned as they are)."""
-    if not isinstance(e, _ffi.WfloError):
-        return e
-    kind = type(e).__name__
-    if kind == "BudgetExceeded":
-        return BudgetExceededError(e.message, e.scope, e.limit_nanos, e.spent_nanos, e.reserved_nanos, e.requested_nanos)
-    if kind == "UnknownModel":
-        return UnknownModelError(e.message, e.model, e.suggestions)
-    return _SIMPLE.get(kind, InternalError)(getattr(e, "message", str(e)))
-
-
-_BY_CODE = {cls.code: cls for cls in (InvalidArgumentError, NotFoundError, ConflictError, StorageError,
-                                     ClosedError, InternalError)}
+#: The one table: each stable code of the engine and the class it is raised as.
+_BY_CODE = {cls.code: cls for cls in (InvalidArgumentError, UnknownModelError, BudgetExceededError, NotFoundError,
+                                     ConflictError, StorageError, ClosedError, InternalError)}
 
 
 def from_details(d: dict) -> WfloError:
-    """The typed error for the C ABI's error details (``wflo_last_error_json``)."""
+    """The typed error for an engine error's details: ``{"code": "BUDGET_EXCEEDED", "message":
+    …, "scope": …, "limit_nanos": …}`` (the C ABI's ``wflo_last_error_json``; UniFFI's errors
+    are turned into the same by :func:`from_native`)."""
     code, message = d.get("code", "INTERNAL"), d.get("message", "wflo error")
-    if code == "BUDGET_EXCEEDED":
+    cls = _BY_CODE.get(code, InternalError)
+    if cls is BudgetExceededError:
         return BudgetExceededError(message, d.get("scope", ""), d.get("limit_nanos", 0), d.get("spent_nanos", 0),
                                    d.get("reserved_nanos", 0), d.get("requested_nanos", 0))
-    if code == "UNKNOWN_MODEL":
+    if cls is UnknownModelError:
         return UnknownModelError(message, d.get("model", ""), d.get("suggestions"))
-    return _BY_CODE.get(code, InternalError)(message)
+    return cls(message)
+
+
+_FIELDS = ("scope", "limit_nanos", "spent_nanos", "reserved_nanos", "requested_nanos", "model", "suggestions")
+
+
+def from_native(e: BaseException) -> BaseException:
+    """The typed error for a UniFFI engine error (other exceptions are returned as they are):
+    its variant (``BudgetExceeded``) names the code, its fields are the details."""
+    if not isinstance(e, _ffi.WfloError):
+        return e
+    code = "".join("_" + c if c.isupper() else c.upper() for c in type(e).__name__).lstrip("_")
+    details = {name: getattr(e, name) for name in _FIELDS if hasattr(e, name)}
+    return from_details({**details, "code": code, "message": getattr(e, "message", str(e))})
+
+
+def codes_of(e: Optional[BaseException]) -> List[str]:
+    """The wflo error codes along ``e``'s chain of causes (``__cause__``, else
+    ``__context__``), outermost first — what core's finish rule reads. Empty for an error that
+    is not wflo's and wraps none."""
+    codes: List[str] = []
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, _ffi.WfloError):
+            e = from_native(e)
+        if isinstance(e, WfloError):
+            codes.append(e.code)
+        e = e.__cause__ or e.__context__
+    return codes
 
 
 def native(fn: Callable[..., T], *args: Any) -> T:

@@ -4,12 +4,12 @@ released and recorded as aborted — the budget never leaks."""
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any, Dict, NamedTuple, Optional
 
 from . import _fast
-from .errors import ConflictError, InvalidArgumentError, invalid
+from .errors import ConflictError, invalid
 from .types import Settled, Usage
-from .usage import text_of, usage_payload
+from .usage import result_json, usage_payload
 
 class Stream:
     """Accumulates a streamed response's events ("openai_chat", "openai_responses",
@@ -100,18 +100,30 @@ class Reservation:
         return settled
 
     def settle_result(self, result: Any, format: str = "auto") -> Settled:
-        """Books whatever a call returned: an OpenAI or Anthropic response, a LangChain
-        message, a dict with usage. Without usage the output text is estimated with the
-        tokenizer and the call is flagged estimated — never free."""
-        payload = usage_payload(result)
-        if payload is not None:
-            try:
-                return self.settle_json(format, json.dumps(payload))
-            except InvalidArgumentError:
-                pass
-        stream = Stream("openai_chat")
-        stream.push({"choices": [{"delta": {"content": text_of(result)}}]})
-        return self.settle_stream(stream, "ok")
+        """Books whatever a call returned: an OpenAI or Anthropic response, a LangChain message
+        or LLMResult, a dict, or its JSON text; ``format`` names its API ("auto": read from its
+        shape). The engine reads the usage in it; without usage it estimates the generated
+        text (every choice, tool-call names and arguments) and flags the call estimated —
+        never free. Text that is not JSON is taken as the generated text itself."""
+        self._live()
+        text = result_json(result)
+        if isinstance(result, (str, bytes, bytearray)) and not _is_json(text):
+            return self.settle_text(text)
+        settled = _fast.settle_result(self._h, format, text)
+        self._done()
+        return settled
+
+    def settle_text(self, text: str, status: str = "ok") -> Settled:
+        """Books a call whose usage never came back from the text it generated (what a stream
+        delivered before it was cut, what a framework returned): the prompt as reserved, the
+        output counted with the model's tokenizer, flagged estimated. ``status``: "ok",
+        "error" or "aborted"."""
+        self._live()
+        if not isinstance(text, str):
+            raise invalid("text must be a string")
+        settled = _fast.settle_text(self._h, text, status)
+        self._done()
+        return settled
 
     def release(self, status: str = "error", reason: Optional[str] = None) -> None:
         """Gives the budget back: the call failed before costing anything."""
@@ -142,3 +154,19 @@ class Reservation:
         if h and _fast is not None:
             self._h = 0
             _fast.free_reservation(h)
+
+
+class RequestReserved(NamedTuple):
+    """A provider request reserved: the reservation, and the request body to SEND (the
+    caller's, with the output limit the reservation covers and the stream options wflo set)."""
+
+    reservation: Reservation
+    body: Dict[str, Any]
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True

@@ -65,32 +65,39 @@ def usage_json(result: Any) -> str:
     return json.dumps(payload if payload is not None else {})
 
 
-def text_of(result: Any) -> str:
-    """The generated text of a result, for estimating output when no usage came back."""
-    if result is None:
-        return ""
+def plain(value: Any) -> Any:
+    """A JSON-able form of anything a call returned or is given: pydantic models (v2 or v1)
+    and dataclasses as their fields, nested ones too."""
+    return json.loads(json.dumps(value, default=_fields))
+
+
+def _fields(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        # serialize_as_any: a field declared as a base class (LangChain's ChatGeneration.message
+        # is a BaseMessage) keeps its subclass's fields (an AIMessage's usage_metadata).
+        for options in ({"mode": "json", "serialize_as_any": True}, {"mode": "json"}, {}):
+            try:
+                return dump(**options)
+            except TypeError:
+                continue
+    as_dict = getattr(value, "dict", None)
+    if callable(as_dict):
+        return as_dict()
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def result_json(result: Any) -> str:
+    """JSON text of what a call returned (an SDK response, a LangChain message or LLMResult, a
+    dict, or JSON text already), for the engine to read its usage or, without any, its text."""
+    if isinstance(result, (bytes, bytearray)):
+        result = result.decode()
     if isinstance(result, str):
         return result
-    content = getattr(result, "content", None)
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # Anthropic content blocks, LangChain content parts
-        parts = []
-        for block in content:
-            text = block.get("text") if isinstance(block, dict) else getattr(block, "text", None)
-            if isinstance(text, str):
-                parts.append(text)
-        return "".join(parts)
-    choices = getattr(result, "choices", None)
-    if choices:
-        message = getattr(choices[0], "message", None)
-        text = getattr(message, "content", None)
-        if isinstance(text, str):
-            return text
-    text = getattr(result, "text", None) or getattr(result, "output_text", None)
-    if isinstance(text, str):
-        return text
-    try:
-        return json.dumps(_plain(result), default=str)
-    except (TypeError, ValueError):
-        return str(result)
+    return json.dumps(result, default=_fields)

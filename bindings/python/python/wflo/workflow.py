@@ -17,9 +17,9 @@ from typing import Any, AsyncIterator, Dict, Iterable, Iterator, List, Optional
 from . import _fast
 from .context import Frame, current_frame, use
 from .engine import Engine, get_default_engine
-from .errors import BudgetExceededError, ClosedError, invalid, native, native_async
+from .errors import ClosedError, codes_of, invalid, native, native_async
 from .money import Dollars, to_nanos
-from .reservation import Reservation
+from .reservation import RequestReserved, Reservation
 from .types import CallRequest, Settled
 from .usage import usage_json
 
@@ -50,11 +50,13 @@ class WfloWorkflow:
     ``budget_usd``: dollars (a number, Decimal or "2.50"); None: no limit of its own.
     ``shared_scopes``: names of budgets shared with other executions and processes
     (:meth:`Engine.define_shared_scope`), drawn from as well. ``engine``: default the
-    process-wide one.
+    process-wide one. ``execution_id``: the id its execution starts with ("exec-" + 12 lower-case
+    hex; default a fresh one).
     """
 
     def __init__(self, name: str = "workflow", budget_usd: Optional[Dollars] = None, *,
-                 engine: Optional[Engine] = None, shared_scopes: Iterable[str] = ()) -> None:
+                 engine: Optional[Engine] = None, shared_scopes: Iterable[str] = (),
+                 execution_id: Optional[str] = None) -> None:
         if not isinstance(name, str) or not name:
             raise invalid("name must be a non-empty string")
         if engine is not None and not isinstance(engine, Engine):
@@ -66,6 +68,9 @@ class WfloWorkflow:
         self.budget_usd = None if self._budget_nanos is None else self._budget_nanos / 1e9
         self._engine = engine
         self._shared_scopes = list(shared_scopes)
+        if execution_id is not None and not isinstance(execution_id, str):
+            raise invalid("execution_id must be a string")
+        self._execution_id = execution_id
         self._native: Any = None  # the UniFFI execution
         self._c = 0  # the same execution's C handle (hot path)
         self._running = False
@@ -117,7 +122,7 @@ class WfloWorkflow:
         with self._lock:
             if not self._running:
                 if self._native is None:
-                    self._adopt(native(self.engine.native.start_execution, self.name, self._budget_nanos, None,
+                    self._adopt(native(self.engine.native.start_execution, self.name, self._budget_nanos, self._execution_id,
                                        self._shared_scopes))
                 else:
                     self._adopt(native(self.engine.native.resume_execution, self._native.id(), self._shared_scopes))
@@ -127,7 +132,7 @@ class WfloWorkflow:
         if not self._running:
             if self._native is None:
                 execution = await native_async(self.engine.native.start_execution_async, self.name,
-                                               self._budget_nanos, None, self._shared_scopes)
+                                               self._budget_nanos, self._execution_id, self._shared_scopes)
                 with self._lock:
                     if not self._running and self._native is None:
                         self._adopt(execution)
@@ -137,7 +142,8 @@ class WfloWorkflow:
         return self
 
     def finish_sync(self, status: str = "completed") -> None:
-        """Ends the execution: "completed", "failed" or "budget_exceeded"."""
+        """Ends the execution with an explicit status: "completed", "failed" or
+        "budget_exceeded" (:meth:`end_sync` lets the engine choose from how the run ended)."""
         if self._running:
             self._running = False
             native(self._native.finish, status)
@@ -146,6 +152,24 @@ class WfloWorkflow:
         if self._running:
             self._running = False
             await native_async(self._native.finish_async, status)
+
+    def end_sync(self, error: Optional[BaseException] = None) -> Optional[str]:
+        """Ends the execution the way its body ended — ``error`` None: it returned; else the
+        exception it raised — by the engine's one rule: a budget refusal anywhere along the
+        exception's causes is "budget_exceeded" (a framework that wrapped it does not hide it),
+        any other error "failed", no error "completed". Returns the status chosen (None when
+        the execution was not running)."""
+        if not self._running:
+            return None
+        self._running = False
+        raised = None if error is None else json.dumps(codes_of(error))
+        return _fast.execution_end(self._c, raised)
+
+    async def end(self, error: Optional[BaseException] = None) -> Optional[str]:
+        """:meth:`end_sync` off the event loop (the status is one store write)."""
+        if not self._running:
+            return None
+        return await asyncio.to_thread(self.end_sync, error)
 
     def _started(self) -> Any:
         if self._native is None:
@@ -174,7 +198,7 @@ class WfloWorkflow:
         except BaseException as e:
             await self._end_after(e)
             raise
-        await self.finish("completed")
+        await self.end()
         return result
 
     def execute_sync(self, target: Any, inputs: Any = None, *, config: Optional[Dict[str, Any]] = None) -> Any:
@@ -189,21 +213,18 @@ class WfloWorkflow:
         except BaseException as e:
             self._end_sync_after(e)
             raise
-        self.finish_sync("completed")
+        self.end_sync()
         return result
-
-    def _status_after(self, e: BaseException) -> str:
-        return "budget_exceeded" if isinstance(_cause(e), BudgetExceededError) else "failed"
 
     async def _end_after(self, e: BaseException) -> None:
         try:
-            await asyncio.shield(self.finish(self._status_after(e)))
+            await asyncio.shield(self.end(e))
         except Exception:  # the original error matters more than a failed status write
             pass
 
     def _end_sync_after(self, e: BaseException) -> None:
         try:
-            self.finish_sync(self._status_after(e))
+            self.end_sync(e)
         except Exception:
             pass
 
@@ -267,6 +288,34 @@ class WfloWorkflow:
         if not self._shared_scopes:
             return self.reserve(request, **fields)
         return await asyncio.to_thread(self.reserve, request, **fields)
+
+    def reserve_request(self, format: str, request: Any, *, base_url: Optional[str] = None,
+                        provider: Optional[str] = None, model: Optional[str] = None, stream: Optional[bool] = None,
+                        clamp_max_tokens: bool = False) -> RequestReserved:
+        """Reserves a provider request BEFORE it is sent, read by the engine: ``format`` is the
+        API it is written for ("openai_chat", "openai_responses", "anthropic", "gemini",
+        "langchain", "ai_sdk") and ``request`` its body (a dict or JSON text). The prompt
+        (messages, system, tools, schemas, images), the output limit in force and the number
+        of choices decide the worst case. Returns the reservation and the body to SEND — the
+        output limit written in when clamped or absent, ``stream_options.include_usage`` on an
+        OpenAI chat stream. ``base_url`` (the client's) names the provider; ``provider``,
+        ``model`` and ``stream`` say what the body does not. Raises
+        :class:`BudgetExceededError` when the call could overspend: then nothing may be sent."""
+        if not self._running:
+            self.start_sync()
+        frame = current_frame()
+        scope = frame.scope if frame is not None and frame.workflow is self else None
+        return _reserve_request(self._c, scope, format, request, _options(base_url, provider, model, stream,
+                                                                         clamp_max_tokens))
+
+    async def reserve_request_async(self, format: str, request: Any, **options: Any) -> RequestReserved:
+        """``reserve_request`` for async code (in a worker thread when shared scopes, which live
+        in the store, are drawn from)."""
+        if not self._running:
+            await self.start()
+        if not self._shared_scopes:
+            return self.reserve_request(format, request, **options)
+        return await asyncio.to_thread(self.reserve_request, format, request, **options)
 
     def record_call(self, model: str, response: Any, format: str = "auto") -> Settled:
         """Records a call made without a reservation, from its response or usage."""
@@ -377,15 +426,42 @@ def _request_args(r: CallRequest) -> tuple:
             r.clamp_max_tokens)
 
 
-def _cause(e: BaseException) -> BaseException:
-    """The wflo error behind a framework's wrapper exception, if there is one."""
-    seen = 0
-    while e is not None and seen < 8:
-        if isinstance(e, BudgetExceededError):
-            return e
-        e = e.__cause__ or e.__context__  # type: ignore[assignment]
-        seen += 1
-    return e  # type: ignore[return-value]
+def _options(base_url: Optional[str], provider: Optional[str], model: Optional[str], stream: Optional[bool],
+             clamp: bool) -> Optional[str]:
+    given = {k: v for k, v in (("base_url", base_url), ("provider", provider), ("model", model), ("stream", stream))
+             if v is not None}
+    if clamp:
+        given["clamp_max_tokens"] = True
+    return json.dumps(given) if given else None
+
+
+def _reserve_request(execution: int, scope: Optional[int], format: Any, request: Any,
+                     options: Optional[str]) -> RequestReserved:
+    if not isinstance(format, str):
+        raise invalid("format must be a string such as 'openai_chat'")
+    if isinstance(request, (bytes, bytearray)):
+        request = request.decode()
+    if not isinstance(request, str):
+        try:
+            request = json.dumps(request, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise invalid(f"the request is not JSON-serialisable: {e}") from None
+    handle, body = _fast.reserve_request(execution, scope, format, request, options)
+    return RequestReserved(Reservation(handle), json.loads(body))
+
+
+def current_reserve_request(format: str, request: Any, **options: Any) -> Optional[RequestReserved]:
+    """A provider request reserved on the running workflow (its current step), or None outside
+    any: the reservation and the body to send."""
+    frame = current_frame()
+    if frame is None:
+        return None
+    wf = frame.workflow
+    if not wf._running:
+        wf.start_sync()
+    return _reserve_request(wf._c, frame.scope, format, request,
+                            _options(options.get("base_url"), options.get("provider"), options.get("model"),
+                                     options.get("stream"), options.get("clamp_max_tokens", False)))
 
 
 def current_reserve(request: CallRequest) -> Optional[Reservation]:

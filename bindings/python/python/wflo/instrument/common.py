@@ -1,6 +1,8 @@
 """What the openai and anthropic instrumentation share: when a call is metered, how an SDK
-is described (its resource methods, stream and response classes), and how a request's
-arguments become a :class:`CallRequest` (the prompt counted, tools as estimated input).
+is described (its resource methods, stream and response classes), and how a call's keyword
+arguments become the request body the SDK will send — which the engine reads and reserves
+(``wflo_reserve_request``), returning the body to send instead: the SDK is then called with
+the keyword arguments that body differs by (the output limit, ``stream_options``).
 
 The rest lives beside it: ``streams`` (metered streams, the stream helpers' managers, settling
 what a call returned) and ``patching`` (the wrappers, installed on classes or on one client).
@@ -11,11 +13,12 @@ import contextvars
 import json
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from collections.abc import Iterable, Mapping
+from typing import Any, Dict, Iterator, Optional, Sequence, Tuple
 
-from ..errors import WfloError, invalid
+from ..errors import WfloError
 from ..reservation import Reservation
-from ..types import CallRequest
+from ..usage import _fields
 
 # -- when to meter -------------------------------------------------------------------------------
 
@@ -72,13 +75,11 @@ def release(reservation: Reservation, e: BaseException) -> None:
 
 # -- describing an SDK ---------------------------------------------------------------------------
 
-Builder = Callable[[Any, Dict[str, Any], "Sdk"], Tuple[CallRequest, Dict[str, Any]]]
-
-
 @dataclass(frozen=True)
 class Endpoint:
-    """One SDK method: how its responses and stream events read (``format``), how its
-    keyword arguments become a :class:`CallRequest` (``request``), and its ``kind``:
+    """One SDK method: the API its requests, responses and stream events are written for
+    (``format``), whether it always streams (``stream``: a helper that sets no ``stream=True``
+    in its request), and its ``kind``:
 
     * "call": ``create``/``parse`` — reserve, call, settle (or wrap the stream it returns);
     * "helper": a stream helper that goes through the patched ``create`` (openai's
@@ -88,8 +89,8 @@ class Endpoint:
     """
 
     format: str
-    request: Optional[Builder] = None
     kind: str = "call"
+    stream: bool = False
 
 
 @dataclass
@@ -116,87 +117,80 @@ class Sdk:
         return {}
 
 
-# -- counting a request --------------------------------------------------------------------------
+# -- the request -----------------------------------------------------------------------------
 
-# Content parts that are not text: kept as they are (the engine flags the count estimated)
-# rather than counted as their JSON, which for an image is its base64.
-_MEDIA = {"image", "image_url", "input_image", "input_audio", "audio", "document", "file", "input_file"}
+#: Keyword arguments the SDKs take that are not part of the request body (``extra_body`` is
+#: merged into it, as the SDKs do).
+SDK_ONLY = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
 
 
-def plain(value: Any) -> Any:
-    """A JSON-able form of a request value (the SDKs accept pydantic objects too)."""
+def sdk_request(kwargs: Dict[str, Any], sdk: Sdk) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """The body the SDK will send for ``kwargs`` (sentinels and None left out, pydantic
+    objects as plain JSON), and the keyword arguments to call it with — an iterator the caller
+    gave is consumed once here, so the list is what the SDK is given."""
+    body: Dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if key in SDK_ONLY or not sdk.given(value):
+            continue
+        if _iterator(value):
+            value = list(value)
+            kwargs = {**kwargs, key: value}
+        body[key] = value
+    extra = kwargs.get("extra_body")
+    if isinstance(extra, dict):
+        body.update(extra)
+    return json.loads(json.dumps(body, default=_sent)), kwargs
+
+
+def _sent(value: Any) -> Any:
+    # A pydantic class (``parse(response_format=Answer)``) is sent as its JSON schema.
+    if isinstance(value, type):
+        schema = getattr(value, "model_json_schema", None)
+        return {"type": "json_schema", "json_schema": {"name": value.__name__, "schema": schema()}} \
+            if callable(schema) else value.__name__
+    # A pydantic object in a request is sent as the SDKs send it: the fields that were set.
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         try:
-            return dump(mode="json", exclude_none=True)
+            return dump(mode="json", exclude_unset=True, serialize_as_any=True)
         except TypeError:
-            return dump()
-    return value
+            pass
+    return _fields(value)
 
 
-def _message(message: Any) -> Dict[str, Any]:
-    m = plain(message)
-    if not isinstance(m, dict):
-        return {"content": m if isinstance(m, str) else json.dumps(m, default=str)}
-    content = m.get("content")
-    if isinstance(content, list):
-        parts = []
-        for part in content:
-            part = plain(part)
-            if isinstance(part, str) or (isinstance(part, dict) and isinstance(part.get("text"), str)):
-                parts.append(part)
-            elif isinstance(part, dict) and part.get("type") in _MEDIA:
-                parts.append(part)
-            else:  # tool calls and results, thinking blocks…: billed as their text
-                parts.append({"type": "text", "text": json.dumps(part, default=str)})
-        m = {**m, "content": parts}
-    return m
+def _iterator(value: Any) -> bool:
+    """An iterable the SDK would consume (a generator, a set), not a value sent as it is."""
+    return isinstance(value, Iterable) and not isinstance(value, (str, bytes, bytearray, Mapping, Sequence)) \
+        and not hasattr(value, "model_dump")
 
 
-def count_prompt(engine: Any, model: str, messages: List[Any], extras: Sequence[Any] = ()) -> Tuple[int, bool]:
-    """The prompt's tokens and whether the count is an estimate. ``extras`` (tool
-    definitions, schemas) are counted as their JSON text and make the count an estimate."""
-    msgs = [_message(m) for m in messages]
-    count = engine.count_chat_tokens(model, msgs)
-    tokens, estimated = count.tokens, count.estimated
-    for extra in extras:
-        tokens += engine.count_tokens(model, json.dumps(plain(extra), default=str)).tokens
-        estimated = True
-    return tokens, estimated
+def send_kwargs(kwargs: Dict[str, Any], asked: Dict[str, Any], body: Dict[str, Any]) -> Dict[str, Any]:
+    """``kwargs`` with what the engine changed in the body (``asked`` → ``body``): a key the
+    caller gave through ``extra_body`` is changed there."""
+    extra = kwargs.get("extra_body")
+    extra = dict(extra) if isinstance(extra, dict) else None
+    out = dict(kwargs)
+    for key, value in body.items():
+        if key in asked and asked[key] == value:
+            continue
+        if extra is not None and key in extra:
+            extra[key] = value
+        else:
+            out[key] = value
+    if extra is not None:
+        out["extra_body"] = extra
+    return out
 
 
-def model_of(kwargs: Dict[str, Any], sdk: Sdk) -> str:
-    model = kwargs.get("model")
-    if not sdk.given(model):
-        raise invalid("wflo meters this call from its model: pass model= (the call was not sent)")
-    return model if isinstance(model, str) else str(model)
-
-
-def int_arg(kwargs: Dict[str, Any], *names: str) -> Optional[int]:
-    """The first of ``names`` given as an int (the SDKs' sentinels and None are skipped)."""
-    for name in names:
-        value = kwargs.get(name)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
-
-
-def listed(kwargs: Dict[str, Any], name: str, sdk: Sdk) -> Tuple[List[Any], Dict[str, Any]]:
-    """``kwargs[name]`` as a list — an iterator given by the caller is consumed once here, so
-    the list is what the SDK is given."""
-    value = kwargs.get(name)
-    if not sdk.given(value) or isinstance(value, (str, dict)):
-        return [], kwargs
-    if isinstance(value, list):
-        return value, kwargs
-    value = list(value)
-    return value, {**kwargs, name: value}
-
-
-def extras_of(kwargs: Dict[str, Any], sdk: Sdk, names: Tuple[str, ...]) -> Tuple[List[Any], Dict[str, Any]]:
-    extras: List[Any] = []
-    for name in names:
-        value, kwargs = listed(kwargs, name, sdk)
-        if value:
-            extras.append(value)
-    return extras, kwargs
+def options_of(resource: Any, endpoint: Endpoint) -> Dict[str, Any]:
+    """What the engine needs beside the body: the client's base URL (which names the provider:
+    an OpenAI client pointed at api.x.ai is billed as xAI), and streaming for the helpers that
+    stream without saying so in the body."""
+    options: Dict[str, Any] = {}
+    client = getattr(resource, "_client", None)
+    base_url = getattr(client, "base_url", None)
+    if base_url is not None:
+        options["base_url"] = str(base_url)
+    if endpoint.stream:
+        options["stream"] = True
+    return options

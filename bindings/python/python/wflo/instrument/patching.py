@@ -17,11 +17,11 @@ import functools
 import threading
 import weakref
 from types import MethodType
-from typing import Any, Callable, List
+from typing import Any, Callable, Dict, List
 
 from ..context import current_frame
-from ..workflow import current_reserve
-from .common import Endpoint, Sdk, UNMETERED, release
+from ..workflow import current_reserve_request
+from .common import Endpoint, Sdk, UNMETERED, options_of, release, sdk_request, send_kwargs
 from .streams import finish, finish_async, manager_proxy
 
 
@@ -52,6 +52,13 @@ def _frame(patch: "Patch") -> Any:
     return current_frame()
 
 
+def _declines_usage(fmt: str, asked: Dict[str, Any]) -> bool:
+    """The caller said ``include_usage: False`` on a chat stream: the engine asks for the usage
+    anyway (the call is billed from it), and the usage chunk is kept from the caller."""
+    options = asked.get("stream_options")
+    return fmt == "openai_chat" and isinstance(options, dict) and options.get("include_usage") is False
+
+
 def make_wrapper(sdk: Sdk, endpoint: Endpoint, original: Callable[..., Any], patch: Patch,
                  is_async: bool) -> Callable[..., Any]:
     """The function that replaces ``original`` (an unbound function taking the resource).
@@ -75,10 +82,12 @@ def make_wrapper(sdk: Sdk, endpoint: Endpoint, original: Callable[..., Any], pat
             frame = _frame(patch)
             if frame is None:
                 return original(self, *args, **kwargs)
-            request, kwargs = endpoint.request(frame.workflow.engine, kwargs, sdk)  # type: ignore[misc]
+            asked, kwargs = sdk_request(kwargs, sdk)
             # Reserved now, synchronously: the async helper builds its request coroutine here,
             # so refusing later would leave that coroutine never awaited.
-            reservation = current_reserve(request)
+            made = current_reserve_request(fmt, asked, **options_of(self, endpoint))
+            reservation = made.reservation  # type: ignore[union-attr]
+            kwargs = send_kwargs(kwargs, asked, made.body)  # type: ignore[union-attr]
             try:
                 manager = original(self, *args, **kwargs)
             except BaseException as e:
@@ -94,9 +103,12 @@ def make_wrapper(sdk: Sdk, endpoint: Endpoint, original: Callable[..., Any], pat
             frame = _frame(patch)
             if frame is None:
                 return await original(self, *args, **kwargs)
-            request, kwargs = endpoint.request(frame.workflow.engine, kwargs, sdk)  # type: ignore[misc]
-            # reserve_async: with shared scopes (stored budgets) the loop never waits on the store.
-            reservation = await frame.workflow.reserve_async(request)
+            asked, kwargs = sdk_request(kwargs, sdk)
+            # reserve_request_async: with shared scopes (stored budgets) the loop never waits on
+            # the store.
+            made = await frame.workflow.reserve_request_async(fmt, asked, **options_of(self, endpoint))
+            reservation = made.reservation
+            kwargs = send_kwargs(kwargs, asked, made.body)
             token = UNMETERED.set(True)
             try:
                 result = await original(self, *args, **kwargs)
@@ -105,7 +117,7 @@ def make_wrapper(sdk: Sdk, endpoint: Endpoint, original: Callable[..., Any], pat
                 raise
             finally:
                 UNMETERED.reset(token)
-            return await finish_async(sdk, result, reservation, fmt)
+            return await finish_async(sdk, result, reservation, fmt, _declines_usage(fmt, asked))
 
         wrapper = call_async
 
@@ -115,8 +127,10 @@ def make_wrapper(sdk: Sdk, endpoint: Endpoint, original: Callable[..., Any], pat
             frame = _frame(patch)
             if frame is None:
                 return original(self, *args, **kwargs)
-            request, kwargs = endpoint.request(frame.workflow.engine, kwargs, sdk)  # type: ignore[misc]
-            reservation = current_reserve(request)
+            asked, kwargs = sdk_request(kwargs, sdk)
+            made = current_reserve_request(fmt, asked, **options_of(self, endpoint))
+            reservation = made.reservation  # type: ignore[union-attr]
+            kwargs = send_kwargs(kwargs, asked, made.body)  # type: ignore[union-attr]
             token = UNMETERED.set(True)
             try:
                 result = original(self, *args, **kwargs)
@@ -125,7 +139,7 @@ def make_wrapper(sdk: Sdk, endpoint: Endpoint, original: Callable[..., Any], pat
                 raise
             finally:
                 UNMETERED.reset(token)
-            return finish(sdk, result, reservation, fmt)  # type: ignore[arg-type]
+            return finish(sdk, result, reservation, fmt, _declines_usage(fmt, asked))  # type: ignore[arg-type]
 
         wrapper = call
 

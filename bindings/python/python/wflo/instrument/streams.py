@@ -25,11 +25,15 @@ class _Metered:
     provider's usage (a cut stream) the engine estimates it from the streamed text and flags
     the call estimated: never free."""
 
-    def __init__(self, inner: Any, reservation: Reservation, fmt: str) -> None:
+    def __init__(self, inner: Any, reservation: Reservation, fmt: str, hide_usage: bool = False) -> None:
         self._inner = inner
         self._reservation = reservation
         self._events = Stream(fmt)
         self._ended = False
+        self._hide_usage = hide_usage  # the caller declined the usage chunk the engine asked for
+
+    def _hidden(self, item: Any) -> bool:
+        return self._hide_usage and getattr(item, "usage", None) is not None and not getattr(item, "choices", None)
 
     def _push(self, item: Any) -> None:
         try:
@@ -80,16 +84,18 @@ class MeteredStream(_Metered):
         return self
 
     def __next__(self) -> Any:
-        try:
-            item = self._inner.__next__()
-        except StopIteration:
-            self._end("ok")
-            raise
-        except BaseException as e:
-            self._end_after(e)
-            raise
-        self._push(item)
-        return item
+        while True:
+            try:
+                item = self._inner.__next__()
+            except StopIteration:
+                self._end("ok")
+                raise
+            except BaseException as e:
+                self._end_after(e)
+                raise
+            self._push(item)
+            if not self._hidden(item):
+                return item
 
     def close(self) -> None:
         try:
@@ -115,16 +121,18 @@ class AsyncMeteredStream(_Metered):
         return self
 
     async def __anext__(self) -> Any:
-        try:
-            item = await self._inner.__anext__()
-        except StopAsyncIteration:
-            self._end("ok")
-            raise
-        except BaseException as e:
-            self._end_after(e)
-            raise
-        self._push(item)
-        return item
+        while True:
+            try:
+                item = await self._inner.__anext__()
+            except StopAsyncIteration:
+                self._end("ok")
+                raise
+            except BaseException as e:
+                self._end_after(e)
+                raise
+            self._push(item)
+            if not self._hidden(item):
+                return item
 
     async def close(self) -> None:
         try:
@@ -235,20 +243,20 @@ def manager_proxy(manager: Any, reservation: Optional[Reservation], fmt: str) ->
 
 # -- what a call returned -------------------------------------------------------------------------
 
-def wrap_stream(sdk: Sdk, stream: Any, reservation: Reservation, fmt: str) -> Any:
+def wrap_stream(sdk: Sdk, stream: Any, reservation: Reservation, fmt: str, hide_usage: bool = False) -> Any:
     if isinstance(stream, sdk.async_stream):
-        return AsyncMeteredStream(stream, reservation, fmt)
-    return MeteredStream(stream, reservation, fmt)
+        return AsyncMeteredStream(stream, reservation, fmt, hide_usage)
+    return MeteredStream(stream, reservation, fmt, hide_usage)
 
 
-def finish(sdk: Sdk, result: Any, reservation: Reservation, fmt: str) -> Any:
+def finish(sdk: Sdk, result: Any, reservation: Reservation, fmt: str, hide_usage: bool = False) -> Any:
     """The user's result, the call settled from its usage — or its stream wrapped, to be
     settled when the stream ends."""
     try:
         if isinstance(result, (sdk.sync_stream, sdk.async_stream)):
-            return wrap_stream(sdk, result, reservation, fmt)
+            return wrap_stream(sdk, result, reservation, fmt, hide_usage)
         if isinstance(result, sdk.raw_sync):
-            return _raw(sdk, result, result.parse(), reservation, fmt, False)
+            return _raw(sdk, result, result.parse(), reservation, fmt, False, hide_usage)
         reservation.settle_result(result, fmt)
         return result
     except BaseException as e:
@@ -256,17 +264,18 @@ def finish(sdk: Sdk, result: Any, reservation: Reservation, fmt: str) -> Any:
         raise
 
 
-async def finish_async(sdk: Sdk, result: Any, reservation: Reservation, fmt: str) -> Any:
+async def finish_async(sdk: Sdk, result: Any, reservation: Reservation, fmt: str, hide_usage: bool = False) -> Any:
     if not isinstance(result, sdk.raw_async):
-        return finish(sdk, result, reservation, fmt)
+        return finish(sdk, result, reservation, fmt, hide_usage)
     try:
-        return _raw(sdk, result, await result.parse(), reservation, fmt, True)
+        return _raw(sdk, result, await result.parse(), reservation, fmt, True, hide_usage)
     except BaseException as e:
         release(reservation, e)
         raise
 
 
-def _raw(sdk: Sdk, response: Any, parsed: Any, reservation: Reservation, fmt: str, is_async: bool) -> Any:
+def _raw(sdk: Sdk, response: Any, parsed: Any, reservation: Reservation, fmt: str, is_async: bool,
+         hide_usage: bool = False) -> Any:
     """``with_raw_response`` / ``with_streaming_response``: the SDK's response object is
     returned as it is. A body is parsed now (the SDK caches the parse, so the user's own
     ``parse()`` gets the same object) and settled; a stream is wrapped, and ``parse()`` is
@@ -274,7 +283,7 @@ def _raw(sdk: Sdk, response: Any, parsed: Any, reservation: Reservation, fmt: st
     if not isinstance(parsed, (sdk.sync_stream, sdk.async_stream)):
         reservation.settle_result(parsed, fmt)
         return response
-    metered = wrap_stream(sdk, parsed, reservation, fmt)
+    metered = wrap_stream(sdk, parsed, reservation, fmt, hide_usage)
     original = response.parse
     if is_async:
         async def parse_async(*, to: Any = None) -> Any:

@@ -36,8 +36,8 @@ from pydantic import BaseModel
 
 from ..context import current_frame, use
 from ..errors import WfloError, invalid
-from ..reservation import Reservation, Stream
-from ..types import CallRequest, Usage
+from ..reservation import Reservation
+from ..types import CallRequest
 from . import Runner, _run_coroutine
 
 # What an image in a prompt is reserved as: a 1024x1024 image at high detail on gpt-4o-class
@@ -109,7 +109,7 @@ class WfloChatCompletionClient(ChatCompletionClient, Component[WfloChatCompletio
         with reservation:  # an error or a cancellation releases it
             with _unmetered():
                 result = await self._inner.create(messages, **args)
-            _settle(reservation, result, "")
+            _settle(reservation, result)
         return result
 
     async def create_stream(self, messages: Sequence[LLMMessage], *, tools: Sequence[Any] = [],
@@ -140,7 +140,7 @@ class WfloChatCompletionClient(ChatCompletionClient, Component[WfloChatCompletio
                     status = "ok"
                     break
                 if isinstance(item, CreateResult):
-                    _settle(reservation, item, "".join(text))
+                    _settle(reservation, item)
                 elif isinstance(item, str):
                     text.append(item)
                 yield item
@@ -149,7 +149,7 @@ class WfloChatCompletionClient(ChatCompletionClient, Component[WfloChatCompletio
             raise
         finally:
             if not reservation.ended:
-                _settle_text(reservation, "".join(text), status)
+                reservation.settle_text("".join(text), status)
             await chunks.aclose()
 
     async def _reserve(self, messages: Sequence[LLMMessage], tools: Sequence[Any],
@@ -215,31 +215,25 @@ def _unmetered() -> Iterator[None]:
         yield
 
 
-def _settle(reservation: Reservation, result: CreateResult, streamed: str) -> None:
-    """Books a CreateResult: its usage (prompt and completion tokens are all AutoGen keeps), or,
-    when the provider reported none (a stream without usage), the output estimated from the text."""
+def _settle(reservation: Reservation, result: CreateResult) -> None:
+    """Books a CreateResult, handed to the engine as an OpenAI chat result: its usage (prompt
+    and completion tokens are all AutoGen keeps), or — none reported (a stream without usage)
+    — its generated text, tool calls and thought estimated by the engine."""
     if result.cached:
         reservation.release("aborted", "served from the client's cache: no request was made")
         return
-    usage = result.usage
-    if usage is not None and (usage.prompt_tokens or usage.completion_tokens):
-        reservation.settle(Usage(input=int(usage.prompt_tokens), output=int(usage.completion_tokens)))
-        return
-    _settle_text(reservation, streamed or _text(result), "ok")
-
-
-def _settle_text(reservation: Reservation, text: str, status: str) -> None:
-    stream = Stream("openai_chat")
-    if text:
-        stream.push({"choices": [{"delta": {"content": text}}]})
-    reservation.settle_stream(stream, status)
-
-
-def _text(result: CreateResult) -> str:
     content = result.content
-    if isinstance(content, str):
-        return content
-    return json.dumps([{"name": c.name, "arguments": c.arguments} for c in content])
+    message: Dict[str, Any] = {"role": "assistant", "content": content if isinstance(content, str) else None}
+    if not isinstance(content, str):
+        message["tool_calls"] = [{"type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                                 for c in content]
+    if getattr(result, "thought", None):
+        message["reasoning_content"] = result.thought
+    body: Dict[str, Any] = {"choices": [{"index": 0, "message": message}]}
+    usage = result.usage
+    if usage is not None:
+        body["usage"] = {"prompt_tokens": int(usage.prompt_tokens), "completion_tokens": int(usage.completion_tokens)}
+    reservation.settle_result(body, "openai_chat")
 
 
 def _chat_messages(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> "tuple[list, int]":

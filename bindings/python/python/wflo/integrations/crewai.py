@@ -47,7 +47,7 @@ from crewai.hooks import HookAborted, get_before_llm_call_hooks, register_before
 from ..context import current_frame, use
 from ..errors import BudgetExceededError, WfloError, invalid
 from ..instrument.common import UNMETERED, Sending
-from ..reservation import Reservation, Stream
+from ..reservation import Reservation
 from ..types import CallRequest, Usage
 from ..workflow import current_reserve
 from . import Runner
@@ -264,11 +264,12 @@ def _usage(raw: Optional[dict]) -> Optional[Usage]:
 
 
 def _estimate(reservation: Reservation, response: Any) -> None:
-    """No usage came back (a stream cut before it): the output is estimated from the text."""
-    text = response if isinstance(response, str) else json.dumps(response, default=str)
-    stream = Stream("openai_chat")
-    stream.push({"choices": [{"delta": {"content": text or ""}}]})
-    reservation.settle_stream(stream, "ok")
+    """No usage came back (a stream cut before it): the engine estimates the output from what
+    CrewAI returned — its text, or the tool calls it holds (names and arguments)."""
+    if response is None or isinstance(response, str):
+        reservation.settle_text(response or "")
+    else:
+        reservation.settle_result(response)
 
 
 # -- installing ------------------------------------------------------------------------------

@@ -24,9 +24,8 @@ from langchain_core.tracers.context import register_configure_hook
 from ..context import current_frame
 from ..errors import InvalidArgumentError, invalid
 from ..instrument.common import UNMETERED, Sending
-from ..reservation import Reservation, Stream
+from ..reservation import Reservation
 from ..types import CallRequest
-from ..usage import text_of
 from ..workflow import WfloWorkflow, current_reserve
 from . import Runner
 
@@ -125,27 +124,22 @@ def _usage_metadata(response: Any) -> Optional[dict]:
 
 
 def _output_text(response: Any) -> str:
-    """What a (possibly partial) response generated, to estimate output without usage: the
-    text and the tool calls' arguments."""
+    """What a response cut midway had generated (its chunks' text and tool calls), for the
+    engine to estimate with the call's failed status. (A finished response goes to the engine
+    whole: :func:`_settle`.)"""
     parts: List[str] = []
     for generations in getattr(response, "generations", None) or []:
         for g in generations or []:
             message = getattr(g, "message", None)
-            if message is None:
-                parts.append(getattr(g, "text", "") or "")
-                continue
-            parts.append(text_of(message) if getattr(message, "content", None) else "")
+            content = getattr(message, "content", None) if message is not None else getattr(g, "text", "")
+            if isinstance(content, str):
+                parts.append(content)
+            elif isinstance(content, list):
+                parts.extend(b if isinstance(b, str) else str(b.get("text") or "") for b in content
+                             if isinstance(b, (str, dict)))
             for call in getattr(message, "tool_calls", None) or []:
                 parts.append(str(call.get("name") or "") + _json(call.get("args", {})))
     return "".join(parts)
-
-
-def _estimate(reservation: Reservation, text: str, status: str = "ok") -> None:
-    """Settles without the provider's usage: output counted from ``text`` with the tokenizer
-    and flagged estimated (never free)."""
-    stream = Stream("openai_chat")
-    stream.push({"choices": [{"delta": {"content": text}}]})
-    reservation.settle_stream(stream, status)
 
 
 class WfloCallbackHandler(BaseCallbackHandler):
@@ -258,7 +252,7 @@ class WfloCallbackHandler(BaseCallbackHandler):
         if partial or run.streamed:
             # A stream cut midway: the provider billed the prompt and what it streamed
             # (estimated from the text, flagged).
-            _estimate(run.reservation, partial, status)
+            run.reservation.settle_text(partial, status)
         else:  # the call failed before the provider produced anything (an HTTP error)
             run.reservation.release(status, f"{type(error).__name__}: {error}"[:500])
 
@@ -284,22 +278,18 @@ def _abandon(batch: object) -> None:
 
 
 def _settle(reservation: Reservation, response: Any) -> None:
-    """The provider's usage: usage_metadata, else llm_output's token_usage, else an estimate."""
-    usage = _usage_metadata(response)
-    if usage is not None:
-        try:
-            reservation.settle_json("langchain", {"usage_metadata": usage})
-            return
-        except InvalidArgumentError:
-            pass  # malformed: try the next source
+    """Hands the LLMResult to the engine: the usage_metadata of its generations, else — no
+    usage in them — its generated text estimated. LangChain keeps some providers' usage only
+    in ``llm_output["token_usage"]``, which the engine does not read from an LLMResult: that
+    usage is handed over by itself."""
     token_usage = (getattr(response, "llm_output", None) or {}).get("token_usage")
-    if isinstance(token_usage, dict) and token_usage:
+    if _usage_metadata(response) is None and isinstance(token_usage, dict) and token_usage:
         try:
             reservation.settle_json("auto", {"usage": token_usage})
             return
         except InvalidArgumentError:
             pass
-    _estimate(reservation, _output_text(response))
+    reservation.settle_result(response, "langchain")
 
 
 # -- installed process-wide -------------------------------------------------------------------

@@ -1,0 +1,138 @@
+"""The parity suite from Python: every scenario of tests/vectors/scenarios.json replayed through
+the public API exactly as tests/vectors/README-scenarios.md says, into a ledger that must equal
+Rust's byte for byte (tests/parity/compare.py). A Python face that decided anything on its own —
+read a request, estimated a result, picked a finish status, parsed a dollar amount — would
+show up there as a difference.
+
+With WFLO_PARITY_DIR set the ledger is written to $WFLO_PARITY_DIR/python.json; when Rust's
+reference (rust.json) is already there, it is compared here as well.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+from typing import Any, Dict, List, Optional
+
+import wflo
+from conftest import VECTORS
+
+CALL_FIELDS = ("seq", "step", "provider", "requested_model", "model", "usage", "cost_nanos", "reserved_nanos",
+               "overrun_nanos", "estimated", "usage_missing", "stream", "status", "error")
+
+# The class each code is raised as, to build the error a scenario's body ends with.
+ERRORS = {cls.code: cls for cls in (wflo.InvalidArgumentError, wflo.UnknownModelError, wflo.BudgetExceededError,
+                                    wflo.NotFoundError, wflo.ConflictError, wflo.StorageError, wflo.ClosedError,
+                                    wflo.InternalError)}
+
+
+def raised(codes: List[str]) -> BaseException:
+    """An exception whose chain of causes holds ``codes``, outermost first (``[]``: a foreign
+    error, as a framework's own exception)."""
+    if not codes:
+        return RuntimeError("a foreign error")
+    error: Optional[BaseException] = None
+    for code in reversed(codes):
+        outer = ERRORS[code](f"{code.lower()} along the chain")
+        outer.__cause__ = error
+        error = outer
+    return error  # type: ignore[return-value]
+
+
+def call(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> Dict[str, Any]:
+    fmt = step["format"]
+    try:
+        reservation, body = wf.reserve_request(fmt, step["request"], **step.get("options", {}))
+    except wflo.WfloError as e:
+        return {"op": "call", "body": None, "error": e.code}
+    outcome = step["outcome"]
+    if "result" in outcome:
+        reservation.settle_result(outcome["result"], fmt)
+    elif "stream" in outcome:
+        stream = wflo.Stream(fmt)
+        for event in outcome["stream"]:
+            stream.push(json.dumps(event))
+        reservation.settle_stream(stream, outcome["status"])
+    elif "error" in outcome:
+        reservation.release("error", outcome["error"])
+    elif "text" in outcome:
+        reservation.settle_text(outcome["text"], outcome["status"])
+    else:
+        raise AssertionError(f"unknown outcome {outcome}")
+    return {"op": "call", "body": body, "error": None}
+
+
+def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
+    engine = wflo.Engine.open("memory://")
+    try:
+        wf = wflo.WfloWorkflow(scenario["name"], budget_usd=scenario["budget_usd"], engine=engine,
+                               execution_id=f"exec-{index + 1:012x}")
+        events: List[Dict[str, Any]] = []
+
+        def body(_: Any) -> None:
+            for step in scenario["steps"]:
+                op = step["op"]
+                if op == "scope":
+                    with wf.step_sync(step["label"], step["budget_usd"]):
+                        pass
+                    events.append({"op": "scope", "label": step["label"]})
+                elif op == "call":
+                    if step.get("scope") is not None:
+                        with wf.step_sync(step["scope"]):
+                            events.append(call(wf, step))
+                    else:
+                        events.append(call(wf, step))
+                elif op == "checkpoint":
+                    wf.checkpoint_sync(step["name"], step["state"])
+                    events.append({"op": "checkpoint", "name": step["name"]})
+                elif op == "rollback":
+                    events.append({"op": "rollback", "state": wf.rollback_to_checkpoint_sync(step["name"])})
+                else:
+                    raise AssertionError(f"unknown op {op}")
+            if scenario["end"] is not None:
+                raise raised(scenario["end"])
+
+        try:
+            wf.execute_sync(body)
+        except BaseException as e:  # the scenario's own ending
+            assert scenario["end"] is not None, e
+        breakdown = wf.get_cost_breakdown_sync()
+        return {
+            "name": scenario["name"],
+            "events": events,
+            "status": breakdown["status"],
+            "calls": [{f: c.get(f) for f in CALL_FIELDS} for c in wf.calls()],
+            "spent_nanos": breakdown["total_nanos"],
+            "reserved_nanos": breakdown["reserved_nanos"],
+        }
+    finally:
+        engine.close()
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def test_scenarios_replay_as_in_rust():
+    scenarios = json.loads((VECTORS / "scenarios.json").read_text())["scenarios"]
+    ledger = {"face": "python", "scenarios": [replay(i, s) for i, s in enumerate(scenarios)]}
+    for s in ledger["scenarios"]:
+        assert s["reserved_nanos"] == 0, s["name"]  # nothing is left held once a scenario ended
+    by_name = {s["name"]: s for s in ledger["scenarios"]}
+    assert by_name["refused_before_sending"]["status"] == "budget_exceeded"
+    assert by_name["server_error_failed_run"]["status"] == "failed"
+    folder = os.environ.get("WFLO_PARITY_DIR")
+    if not folder:
+        return
+    path = pathlib.Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "python.json").write_text(json.dumps(ledger, indent=1, ensure_ascii=False))
+    reference = path / "rust.json"
+    if reference.exists():
+        rust = json.loads(reference.read_text())
+        rust.pop("face", None)
+        mine = dict(ledger)
+        mine.pop("face")
+        for ref, got in zip(rust["scenarios"], mine["scenarios"]):
+            assert canonical(got) == canonical(ref), ref["name"]
+        assert canonical(mine) == canonical(rust)
