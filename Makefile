@@ -49,9 +49,11 @@ test: lint parity-clean test-rust test-mock test-report test-c test-go test-node
 parity-clean:
 	rm -rf $(WFLO_PARITY_DIR) && mkdir -p $(WFLO_PARITY_DIR)
 
-# The ledgers written by the suites above, compared byte for byte with Rust's.
+# The ledgers written by the suites above, compared byte for byte with Rust's; and the map of
+# concepts across faces (docs/concepts.md) checked against the code.
 test-parity:
 	python3 tests/parity/compare.py $(WFLO_PARITY_DIR) $(PARITY_FACES)
+	python3 tests/concepts/check.py
 
 build:
 	$(CARGO) build -p wflo-cli
