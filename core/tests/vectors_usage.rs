@@ -110,3 +110,20 @@ fn auto_detects_every_provider() {
     }
     assert!(parse_usage(UsageFormat::Auto, r#"{"foo":1}"#).is_err());
 }
+
+/// `estimates`: what core counts for a result that came back without usage.
+#[test]
+fn estimate_vectors() {
+    let file = common::vector("usage.json");
+    let cases = file["estimates"].as_array().unwrap();
+    assert!(cases.len() >= 15);
+    let mut failures = Vec::new();
+    for case in cases {
+        let (format, _) = format_of(case["format"].as_str().unwrap());
+        let text = wflo_core::usage::generated_text(format, &case["result"]);
+        if text != case["text"].as_str().unwrap() {
+            failures.push(format!("{}: counted {text:?}", case["name"]));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -207,7 +207,7 @@ impl Collector {
                     self.push(s);
                 } else if let Some(call) = item.get("functionCall") {
                     self.call(call);
-                } else if item.get("name").is_some() {
+                } else if item.get("name").is_some() || item.get("toolName").is_some() {
                     self.call(item);
                 } else if let Value::String(s) = item {
                     self.push(s);
