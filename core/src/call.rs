@@ -42,6 +42,26 @@ pub struct CallRequest<'a> {
     pub clamp_max_tokens: bool,
 }
 
+impl CallRequest<'_> {
+    /// Whether the input count is an estimate, from the numeric code faces that pass numbers
+    /// use: 0 decide by the model's tokenizer, 1 exact, 2 estimated.
+    pub fn input_estimated_from_code(code: u32) -> Result<Option<bool>> {
+        match code {
+            0 => Ok(None),
+            1 => Ok(Some(false)),
+            2 => Ok(Some(true)),
+            other => Err(Error::invalid(format!(
+                "the input count must be 0 (auto), 1 (exact) or 2 (estimated), got {other}"
+            ))),
+        }
+    }
+
+    /// A `max_output_tokens` from faces where 0 stands for "not given".
+    pub fn output_limit(given: u64) -> Option<u64> {
+        (given > 0).then_some(given)
+    }
+}
+
 /// The fewest output tokens a clamped request may be given; below that it is refused.
 pub const MIN_CLAMPED_OUTPUT: u64 = 16;
 

@@ -125,17 +125,24 @@ pub extern "C" fn wflo_last_error_json() -> *const c_char {
 /// value that is not a status.
 #[unsafe(no_mangle)]
 pub extern "C" fn wflo_status_name(status: i32) -> *const c_char {
-    let name: &'static std::ffi::CStr = match status {
-        0 => c"OK",
-        1 => c"INVALID_ARGUMENT",
-        2 => c"UNKNOWN_MODEL",
-        3 => c"BUDGET_EXCEEDED",
-        4 => c"NOT_FOUND",
-        5 => c"CONFLICT",
-        6 => c"STORAGE",
-        7 => c"CLOSED",
-        8 => c"INTERNAL",
-        _ => c"UNKNOWN",
-    };
-    name.as_ptr()
+    // The names are core's one table (ErrorCode::as_str), made C strings once.
+    static NAMES: std::sync::OnceLock<Vec<(i32, std::ffi::CString)>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        ErrorCode::ALL
+            .iter()
+            .map(|c| {
+                (
+                    *c as i32,
+                    std::ffi::CString::new(c.as_str()).unwrap_or_default(),
+                )
+            })
+            .collect()
+    });
+    match status {
+        0 => c"OK".as_ptr(),
+        s => names
+            .iter()
+            .find(|(code, _)| *code == s)
+            .map_or(c"UNKNOWN".as_ptr(), |(_, name)| name.as_ptr()),
+    }
 }

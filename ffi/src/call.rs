@@ -92,32 +92,14 @@ pub unsafe extern "C" fn wflo_reserve(
         let req = unsafe { request.as_ref() }.ok_or_else(|| Error::invalid("request is NULL"))?;
         let model = unsafe { input(req.model, req.model_len, "request.model") }?;
         let provider = unsafe { optional(req.provider, req.provider_len, "request.provider") }?;
-        let input_estimated = match req.input_count {
-            WFLO_COUNT_AUTO => None,
-            WFLO_COUNT_EXACT => Some(false),
-            WFLO_COUNT_ESTIMATED => Some(true),
-            other => {
-                return Err(Error::invalid(format!(
-                    "request.input_count must be 0, 1 or 2, got {other}"
-                )));
-            }
-        };
-        let cache_write = match req.cache_write {
-            WFLO_CACHE_WRITE_NONE => CacheWrite::None,
-            WFLO_CACHE_WRITE_5M => CacheWrite::FiveMinutes,
-            WFLO_CACHE_WRITE_1H => CacheWrite::OneHour,
-            other => {
-                return Err(Error::invalid(format!(
-                    "request.cache_write must be 0, 1 or 2, got {other}"
-                )));
-            }
-        };
+        let input_estimated = CallRequest::input_estimated_from_code(req.input_count)?;
+        let cache_write = CacheWrite::from_code(req.cache_write)?;
         let reservation = unsafe { target(execution, scope) }?.reserve(&CallRequest {
             model,
             provider,
             input_tokens: req.input_tokens,
             input_estimated,
-            max_output_tokens: (req.max_output_tokens > 0).then_some(req.max_output_tokens),
+            max_output_tokens: CallRequest::output_limit(req.max_output_tokens),
             cache_write,
             stream: req.stream,
             clamp_max_tokens: req.clamp_max_tokens,

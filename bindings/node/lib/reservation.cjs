@@ -103,7 +103,7 @@ function reserveOn(target, req) {
   if (req === null || typeof req !== 'object') throw invalid('a call request must be an object');
   const cacheWrite = cacheWriteCodes[req.cacheWrite];
   if (cacheWrite === undefined) throw invalid(`cacheWrite must be '5m' or '1h', got ${String(req.cacheWrite)}`);
-  const estimated = req.inputEstimated === undefined || req.inputEstimated === null ? -1 : req.inputEstimated ? 1 : 0;
+  const estimated = req.inputEstimated === undefined || req.inputEstimated === null ? 0 : req.inputEstimated ? 2 : 1;
   const flags = (req.stream ? 1 : 0) | (req.clampMaxTokens ? 2 : 0);
   return new Reservation(native(() => target.reserveFast(req.model, n(req.inputTokens), estimated, n(req.maxOutputTokens),
     flags, cacheWrite, req.provider ?? undefined)));

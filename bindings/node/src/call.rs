@@ -58,16 +58,7 @@ pub fn request<T>(
             n => Ok(n.map(|n| n as u64)),
         }
     };
-    let cache_write = match req.cache_write.as_deref() {
-        None | Some("") | Some("none") => CacheWrite::None,
-        Some("5m") => CacheWrite::FiveMinutes,
-        Some("1h") => CacheWrite::OneHour,
-        Some(other) => {
-            return Err(wflo_core::Error::invalid(format!(
-                "cacheWrite must be '5m' or '1h', got '{other}'"
-            )));
-        }
-    };
+    let cache_write = CacheWrite::from_name(req.cache_write.as_deref().unwrap_or(""))?;
     f(&CallRequest {
         model: &req.model,
         provider: req.provider.as_deref(),
@@ -122,34 +113,21 @@ pub fn reserve_positional(
     scope: &wflo_core::Scope,
     model: &str,
     input_tokens: f64,
-    input_estimated: i32,
+    input_estimated: u32,
     max_output_tokens: f64,
     flags: u32,
     cache_write: u32,
     provider: Option<&str>,
 ) -> wflo_core::Result<Reservation> {
-    let input_estimated = match input_estimated {
-        -1 => None,
-        0 => Some(false),
-        _ => Some(true),
-    };
-    let cache_write = match cache_write {
-        0 => CacheWrite::None,
-        1 => CacheWrite::FiveMinutes,
-        2 => CacheWrite::OneHour,
-        other => {
-            return Err(wflo_core::Error::invalid(format!(
-                "cacheWrite code {other} is not 0, 1 or 2"
-            )));
-        }
-    };
+    let input_estimated = CallRequest::input_estimated_from_code(input_estimated)?;
+    let cache_write = CacheWrite::from_code(cache_write)?;
     let max = js_count(max_output_tokens, "maxOutputTokens")?;
     let r = scope.reserve(&CallRequest {
         model,
         provider,
         input_tokens: js_count(input_tokens, "inputTokens")?,
         input_estimated,
-        max_output_tokens: (max > 0).then_some(max),
+        max_output_tokens: CallRequest::output_limit(max),
         cache_write,
         stream: flags & 1 != 0,
         clamp_max_tokens: flags & 2 != 0,

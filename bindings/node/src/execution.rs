@@ -111,7 +111,7 @@ impl Execution {
     }
 
     /// The hot-path form of `reserve`: positional numbers instead of an object
-    /// (`inputEstimated` -1 auto / 0 / 1; `maxOutputTokens` 0 = none; `flags` bit 0 stream,
+    /// (`inputEstimated` 0 auto / 1 exact / 2 estimated, as in C; `maxOutputTokens` 0 = none; `flags` bit 0 stream,
     /// bit 1 clamp; `cacheWrite` 0 none / 1 5m / 2 1h).
     #[allow(clippy::too_many_arguments)]
     #[napi]
@@ -119,7 +119,7 @@ impl Execution {
         &self,
         model: String,
         input_tokens: f64,
-        input_estimated: i32,
+        input_estimated: u32,
         max_output_tokens: f64,
         flags: u32,
         cache_write: u32,
@@ -275,7 +275,7 @@ impl Scope {
         &self,
         model: String,
         input_tokens: f64,
-        input_estimated: i32,
+        input_estimated: u32,
         max_output_tokens: f64,
         flags: u32,
         cache_write: u32,

@@ -104,6 +104,34 @@ pub enum CacheWrite {
     OneHour,
 }
 
+impl CacheWrite {
+    /// The numeric code faces that pass numbers use (the C ABI's `wflo_call_request`, Node's
+    /// positional hot path): 0 none, 1 five minutes, 2 one hour.
+    pub fn from_code(code: u32) -> crate::Result<CacheWrite> {
+        match code {
+            0 => Ok(CacheWrite::None),
+            1 => Ok(CacheWrite::FiveMinutes),
+            2 => Ok(CacheWrite::OneHour),
+            other => Err(crate::Error::invalid(format!(
+                "cache_write must be 0 (none), 1 (5 minutes) or 2 (1 hour), got {other}"
+            ))),
+        }
+    }
+
+    /// The name faces that pass text use: `none` (or empty), `5m`, `1h` (also the serialised
+    /// `five_minutes`, `one_hour`).
+    pub fn from_name(name: &str) -> crate::Result<CacheWrite> {
+        match name {
+            "" | "none" => Ok(CacheWrite::None),
+            "5m" | "five_minutes" => Ok(CacheWrite::FiveMinutes),
+            "1h" | "one_hour" => Ok(CacheWrite::OneHour),
+            other => Err(crate::Error::invalid(format!(
+                "cache_write must be 'none', '5m' or '1h', got '{other}'"
+            ))),
+        }
+    }
+}
+
 impl ModelPrice {
     /// The rates for a request whose prompt has `prompt_tokens` tokens.
     pub fn rates_for_prompt(&self, prompt_tokens: u64) -> Rates {
