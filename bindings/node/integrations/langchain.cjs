@@ -8,6 +8,7 @@
 // not, so the constructor passes it to `super`. A refusal thrown from `handleChatModelStart`
 // then rejects the model call before any HTTP request is made.
 const { BaseCallbackHandler } = require('@langchain/core/callbacks/base');
+const { registerRunner } = require('../lib/runners.cjs');
 const { currentWorkflow, WfloWorkflow, InvalidArgumentError } = require('../index.cjs');
 
 const invalid = (message) => new InvalidArgumentError(`invalid argument: ${message}`, 'INVALID_ARGUMENT');
@@ -163,5 +164,14 @@ class WfloCallbackHandler extends BaseCallbackHandler {
     run.reservation.release(aborted ? 'aborted' : 'error', String(err?.message ?? err));
   }
 }
+
+// `WfloWorkflow.execute(runnable, inputs, config)`: a LangChain runnable or LangGraph graph
+// (LangChain's own `lc_runnable` marker, which both module systems' classes carry) is invoked
+// with wflo's callback handler added to the caller's.
+registerRunner('langchain', (target) => target !== null && typeof target === 'object' && target.lc_runnable === true,
+  (workflow, runnable, inputs, config) => {
+    const callbacks = [...(Array.isArray(config?.callbacks) ? config.callbacks : []), new WfloCallbackHandler({ workflow })];
+    return runnable.invoke(inputs, { ...config, callbacks });
+  });
 
 module.exports = { WfloCallbackHandler };

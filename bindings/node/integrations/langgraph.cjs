@@ -35,6 +35,8 @@ const {
   writesSortKey,
 } = require('@langchain/langgraph-checkpoint');
 const { WfloWorkflow, currentWorkflow, Engine, InvalidArgumentError } = require('../index.cjs');
+// Loading the LangChain integration registers the runner `workflow.execute(graph)` uses.
+require('./langchain.cjs');
 
 const invalid = (message) => new InvalidArgumentError(`invalid argument: ${message}`, 'INVALID_ARGUMENT');
 

@@ -8,6 +8,7 @@ const { camelize, budgetNanos, stateJson, present } = require('./convert.cjs');
 const { Reservation, reserveOn, reserveRequestOn } = require('./reservation.cjs');
 const { getDefaultEngine, Engine, pureEngine } = require('./engine.cjs');
 const { current, runWith } = require('./context.cjs');
+const { runnerFor } = require('./runners.cjs');
 
 class WfloWorkflow {
   /**
@@ -91,18 +92,14 @@ class WfloWorkflow {
    * Ends the execution completed, failed or budget_exceeded.
    */
   async execute(fnOrGraph, inputs, config) {
-    const isRunnable = fnOrGraph && typeof fnOrGraph === 'object' && fnOrGraph.lc_runnable === true;
-    if (typeof fnOrGraph !== 'function' && !isRunnable) {
-      throw invalid('execute needs a function or a LangChain runnable / LangGraph graph');
+    const runner = typeof fnOrGraph === 'function' ? null : runnerFor(fnOrGraph);
+    if (typeof fnOrGraph !== 'function' && !runner) {
+      const hint = fnOrGraph && fnOrGraph.lc_runnable === true ? ": load its integration first (require('wflo/langchain'))" : '';
+      throw invalid(`execute needs a function, or a framework object whose integration is loaded${hint}`);
     }
     if (config !== undefined && (config === null || typeof config !== 'object')) throw invalid('config must be an object');
     await this.start();
-    const run = async () => {
-      if (typeof fnOrGraph === 'function') return fnOrGraph(inputs, this);
-      const { WfloCallbackHandler } = require('../integrations/langchain.cjs');
-      const callbacks = [...(Array.isArray(config?.callbacks) ? config.callbacks : []), new WfloCallbackHandler({ workflow: this })];
-      return fnOrGraph.invoke(inputs, { ...config, callbacks });
-    };
+    const run = async () => (runner ? runner.run(this, fnOrGraph, inputs, config) : fnOrGraph(inputs, this));
     let result;
     try {
       result = await runWith({ workflow: this, scope: null }, run);
