@@ -31,7 +31,7 @@ export WFLO_CORPUS_DIR ?= $(WFLO_CACHE)/corpus
 # Every face writes its ledger of tests/vectors/scenarios.json here; test-parity compares them.
 export WFLO_PARITY_DIR ?= $(WFLO_CACHE)/parity
 # The faces whose ledgers must equal Rust's.
-PARITY_FACES := rust c go node python kotlin
+PARITY_FACES := rust c go node python kotlin uniffi
 CARGO ?= cargo
 
 .PHONY: parity-clean test-parity demo test test-rust test-mock test-report test-c test-go test-node test-python test-kotlin header lint bench bench-rust bench-python corpus build soak

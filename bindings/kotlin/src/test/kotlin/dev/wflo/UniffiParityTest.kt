@@ -1,0 +1,124 @@
+package dev.wflo
+
+import dev.wflo.ffi.NativeEngine
+import dev.wflo.ffi.NativeScope
+import dev.wflo.ffi.NativeStream
+import dev.wflo.ffi.RequestReserved
+import dev.wflo.ffi.parseUsd
+import kotlinx.serialization.json.JsonArray
+import kotlinx.serialization.json.JsonElement
+import kotlinx.serialization.json.JsonNull
+import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.buildJsonObject
+import kotlinx.serialization.json.jsonArray
+import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.jsonPrimitive
+import kotlinx.serialization.json.long
+import kotlinx.serialization.json.put
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.fail
+import java.io.File
+
+/**
+ * The parity suite through the generated UniFFI objects alone (NativeEngine, NativeExecution,
+ * NativeScope, NativeReservation, NativeStream) — the path the Swift layer takes, which has no
+ * toolchain here: Kotlin's own layer reserves through the C ABI instead. With WFLO_PARITY_DIR
+ * set the ledger is written as `uniffi.json` and must equal Rust's byte for byte.
+ */
+class UniffiParityTest {
+    private val dir = File(System.getProperty("wflo.vectors.dir") ?: "../../tests/vectors")
+
+    private fun JsonObject.str(key: String): String? = (get(key) as? JsonPrimitive)?.takeIf { it.isString }?.content
+
+    /** The stable code of a generated exception: its class name in upper snake case. */
+    private fun code(e: dev.wflo.ffi.WfloException): String =
+        e::class.simpleName!!.replace(Regex("([a-z])([A-Z])"), "$1_$2").uppercase()
+
+    private fun replay(engine: NativeEngine, index: Int, scenario: JsonObject): JsonObject {
+        val name = scenario.str("name")!!
+        val exec = engine.startExecution(
+            name, scenario.str("budget_usd")?.let(::parseUsd), "exec-%012x".format(index + 1), emptyList(),
+        )
+        val scopes = mutableMapOf<String, NativeScope>()
+        val events = mutableListOf<JsonElement>()
+        for (step in scenario.getValue("steps").jsonArray.map { it.jsonObject }) {
+            when (val op = step.str("op")) {
+                "scope" -> {
+                    val label = step.str("label")!!
+                    scopes[label] = exec.scope(label, step.str("budget_usd")?.let(::parseUsd))
+                    events += buildJsonObject { put("op", "scope"); put("label", label) }
+                }
+                "call" -> {
+                    val format = step.str("format")!!
+                    val body = step.getValue("request").toString()
+                    val options = step["options"]?.toString()
+                    val made: RequestReserved = try {
+                        when (val label = step.str("scope")) {
+                            null -> exec.reserveRequest(format, body, options)
+                            else -> scopes.getValue(label).reserveRequest(format, body, options)
+                        }
+                    } catch (e: dev.wflo.ffi.WfloException) {
+                        events += buildJsonObject { put("op", "call"); put("body", JsonNull); put("error", code(e)) }
+                        continue
+                    }
+                    events += buildJsonObject { put("op", "call"); put("body", JsonText.parse(made.body)); put("error", JsonNull) }
+                    val outcome = step.getValue("outcome").jsonObject
+                    val call = made.reservation
+                    when {
+                        "result" in outcome -> call.settleResult(format, outcome.getValue("result").toString())
+                        "stream" in outcome -> NativeStream(format).use { stream ->
+                            outcome.getValue("stream").jsonArray.forEach { stream.push(it.toString()) }
+                            call.settleStream(stream, outcome.str("status")!!)
+                        }
+                        "error" in outcome -> call.release("error", outcome.str("error"))
+                        "text" in outcome -> call.settleText(outcome.str("text")!!, outcome.str("status")!!)
+                        else -> fail("$name: unknown outcome $outcome")
+                    }
+                    call.close()
+                }
+                "checkpoint" -> {
+                    val cp = step.str("name")!!
+                    exec.checkpoint(cp, step.getValue("state").toString())
+                    events += buildJsonObject { put("op", "checkpoint"); put("name", cp) }
+                }
+                "rollback" -> {
+                    val state = exec.rollback(step.str("name")!!)
+                    events += buildJsonObject { put("op", "rollback"); put("state", JsonText.parse(state)) }
+                }
+                else -> fail("$name: unknown op $op")
+            }
+        }
+        val end = scenario["end"]
+        val status = exec.end(if (end is JsonArray) end.map { it.jsonPrimitive.content } else null)
+        val calls = JsonText.parse(exec.callsJson())
+        val breakdown = JsonText.parse(exec.breakdownJson()).jsonObject
+        scopes.values.forEach { it.close() }
+        exec.close()
+        return buildJsonObject {
+            put("name", name)
+            put("events", JsonArray(events))
+            put("status", status)
+            put("calls", calls)
+            put("spent_nanos", breakdown.getValue("total_nanos").jsonPrimitive.long)
+            put("reserved_nanos", breakdown.getValue("reserved_nanos").jsonPrimitive.long)
+        }
+    }
+
+    @Test
+    fun `every scenario replays through the generated UniFFI objects (the Swift path)`() {
+        val file = JsonText.parse(File(dir, "scenarios.json").readText()).jsonObject
+        val scenarios = file.getValue("scenarios").jsonArray.map { it.jsonObject }
+        val ledgers = NativeEngine.open("memory://").use { engine -> scenarios.mapIndexed { i, s -> replay(engine, i, s) } }
+        assertTrue(ledgers.size >= 15)
+        // Nothing is left held once a scenario has ended.
+        for (l in ledgers) assertTrue(l.getValue("reserved_nanos").jsonPrimitive.long == 0L, l["name"].toString())
+        val out = System.getenv("WFLO_PARITY_DIR") ?: return
+        File(out).mkdirs()
+        File(out, "uniffi.json").writeText(buildJsonObject {
+            put("face", "uniffi")
+            put("scenarios", JsonArray(ledgers))
+        }.toString())
+    }
+}
