@@ -3,13 +3,13 @@
 const { invalid } = require('./errors.cjs');
 const { currentWorkflow, settleFromResult } = require('./workflow.cjs');
 
-/** The prompt a tracked function was given: a string, a messages array, or {messages}. */
-function promptOf(args) {
-  const first = args[0];
-  if (typeof first === 'string') return [{ role: 'user', content: first }];
-  if (Array.isArray(first)) return first;
-  if (first && Array.isArray(first.messages)) return first.messages;
-  return [];
+/** The tracked function's first argument as JSON data, or null when it is none (a class instance, a cycle). */
+function inputOf(args) {
+  try {
+    return args.length ? JSON.parse(JSON.stringify(args[0]) ?? 'null') : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -27,15 +27,11 @@ function trackLlmCall(fn, { model, maxTokens, provider, format = 'auto' } = {}) 
   return async function tracked(...args) {
     const workflow = currentWorkflow();
     if (!workflow) return fn.apply(this, args);
-    const engine = await workflow.engine();
-    const count = engine.countChatTokens(model, promptOf(args));
-    const reservation = await workflow.reserve({
-      model,
-      provider,
-      inputTokens: count.tokens,
-      inputEstimated: count.estimated,
-      maxOutputTokens: maxTokens ?? null,
-    });
+    // The engine reads the prompt from the first argument (a string, messages, or {messages}).
+    const request = { model, input: inputOf(args) };
+    if (maxTokens !== undefined && maxTokens !== null) request.max_tokens = maxTokens;
+    if (provider) request.ls_provider = provider;
+    const reservation = await workflow.reserveRequest('langchain', request);
     let result;
     try {
       result = await fn.apply(this, args);

@@ -107,7 +107,7 @@ pub fn read_request(
         .as_object()
         .ok_or_else(|| Error::invalid("a request body must be a JSON object"))?;
     let model = model_of(format, obj, options)?;
-    let provider = provider_of(format, obj, options);
+    let provider = provider_of(prices, format, obj, options, &model);
     let mut flat = Flattener::new(&provider, &model);
     let (limit_path, max_output, choices, stream) = match format {
         UsageFormat::OpenAiChat => openai_chat(obj, &mut flat)?,
@@ -293,7 +293,13 @@ fn model_of(
     Ok(model.strip_prefix("models/").unwrap_or(model).to_owned())
 }
 
-fn provider_of(format: UsageFormat, obj: &Map<String, Value>, opts: &RequestOptions) -> String {
+fn provider_of(
+    prices: &PriceCatalog,
+    format: UsageFormat,
+    obj: &Map<String, Value>,
+    opts: &RequestOptions,
+    model: &str,
+) -> String {
     if let Some(p) = opts.base_url.as_deref().and_then(provider_for_base_url) {
         return p.to_owned();
     }
@@ -304,6 +310,12 @@ fn provider_of(format: UsageFormat, obj: &Map<String, Value>, opts: &RequestOpti
     });
     match named.map(provider::canonical_provider) {
         Some(p) if !p.is_empty() => p,
+        // LangChain's and the AI SDK's formats belong to no provider: the model's own, from
+        // the price table (a Claude model is Anthropic's), else OpenAI's.
+        _ if matches!(format, UsageFormat::LangChain | UsageFormat::AiSdk) => prices
+            .resolve(model)
+            .map(|m| m.provider.to_string())
+            .unwrap_or_else(|_| provider::default_provider(format).to_owned()),
         _ => provider::default_provider(format).to_owned(),
     }
 }
@@ -562,7 +574,15 @@ fn langchain(obj: &Map<String, Value>, flat: &mut Flattener<'_>) -> Result<Read>
         }
         Some(_) => return Err(Error::invalid("'prompts' must be an array of strings")),
     }
-    match obj.get("messages") {
+    // What a tracked function (`track_llm_call`, `trackLlmCall`) was given: a string is the
+    // user's message, a list is the messages, an object may carry `messages`.
+    let messages = match obj.get("input") {
+        Some(Value::String(_)) => Some(Value::Array(vec![obj["input"].clone()])),
+        Some(Value::Array(_)) => Some(obj["input"].clone()),
+        Some(Value::Object(o)) => o.get("messages").cloned(),
+        _ => None,
+    };
+    match messages.as_ref().or_else(|| obj.get("messages")) {
         None | Some(Value::Null) => {}
         Some(Value::Array(items)) => {
             for item in items {
