@@ -142,6 +142,13 @@ def sdk_request(kwargs: Dict[str, Any], sdk: Sdk) -> Tuple[Dict[str, Any], Dict[
     return json.loads(json.dumps(body, default=_sent)), kwargs
 
 
+def request_json(request: Mapping[str, Any]) -> str:
+    """JSON text of a request a framework integration extracted (messages, parameters), for
+    ``reserve_request``: pydantic objects and classes as the SDKs send them, anything else JSON
+    cannot hold as its fields or its text."""
+    return json.dumps(request, default=_sent)
+
+
 def _sent(value: Any) -> Any:
     # A pydantic class (``parse(response_format=Answer)``) is sent as its JSON schema.
     if isinstance(value, type):

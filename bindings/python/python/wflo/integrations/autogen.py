@@ -17,12 +17,12 @@ caller the wflo error itself.
 from __future__ import annotations
 
 import contextvars
-import json
 from contextlib import contextmanager
 from typing import Any, AsyncGenerator, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 from autogen_core import Component, ComponentModel, Image
 from autogen_core.models import (
+    AssistantMessage,
     ChatCompletionClient,
     CreateResult,
     FunctionExecutionResultMessage,
@@ -36,13 +36,12 @@ from pydantic import BaseModel
 
 from ..context import current_frame, use
 from ..errors import WfloError, invalid
-from ..reservation import Reservation
-from ..types import CallRequest
+from ..instrument.common import request_json
+from ..reservation import RequestReserved, Reservation
 from . import Runner, _run_coroutine
 
-# What an image in a prompt is reserved as: a 1024x1024 image at high detail on gpt-4o-class
-# models. Only the reservation uses it; the call is settled from the provider's usage.
-_IMAGE_TOKENS = 765
+# Request fields a client's config sets for every call that the engine reads.
+_CREATE_ARGS = ("max_tokens", "max_completion_tokens", "n", "response_format")
 
 
 class _Run:
@@ -86,7 +85,11 @@ class WfloChatCompletionClient(ChatCompletionClient, Component[WfloChatCompletio
         self._inner = inner
         self._model = model or config.get("model")
         self._provider = provider
-        self._max_tokens = _max_tokens(config)
+        # What the inner client puts in every request that the engine reads (the output limit).
+        self._create_args = {k: config[k] for k in _CREATE_ARGS if config.get(k) is not None}
+        self._options: Dict[str, Any] = {"provider": provider} if provider else {}
+        if isinstance(config.get("base_url"), str) and config["base_url"]:
+            self._options["base_url"] = config["base_url"]  # names the provider (api.x.ai: xAI)
         # OpenAI-family clients send a stream's usage only when asked; wflo asks unless the
         # client or the caller already chose.
         self._ask_stream_usage = _is_openai_client(inner) and "stream_options" not in config
@@ -101,7 +104,7 @@ class WfloChatCompletionClient(ChatCompletionClient, Component[WfloChatCompletio
                      tool_choice: Any = "auto", json_output: Optional[Any] = None,
                      extra_create_args: Mapping[str, Any] = {}, cancellation_token: Optional[Any] = None,
                      **kwargs: Any) -> CreateResult:
-        reservation = await self._reserve(messages, tools, extra_create_args, stream=False)
+        reservation = await self._reserve(messages, tools, json_output, extra_create_args, stream=False)
         args = dict(tools=tools, tool_choice=tool_choice, json_output=json_output,
                     extra_create_args=extra_create_args, cancellation_token=cancellation_token, **kwargs)
         if reservation is None:
@@ -118,10 +121,12 @@ class WfloChatCompletionClient(ChatCompletionClient, Component[WfloChatCompletio
                             **kwargs: Any) -> AsyncGenerator[Union[str, CreateResult], None]:
         # The reservation is taken when the stream is first iterated: that is when the inner
         # client sends the request.
-        reservation = await self._reserve(messages, tools, extra_create_args, stream=True)
-        if (reservation is not None and self._ask_stream_usage and "stream_options" not in extra_create_args
-                and "include_usage" not in kwargs):
-            extra_create_args = {**extra_create_args, "stream_options": {"include_usage": True}}
+        made = await self._reserve_request(messages, tools, json_output, extra_create_args, stream=True)
+        reservation = made.reservation if made is not None else None
+        if (made is not None and self._ask_stream_usage and "stream_options" not in extra_create_args
+                and "include_usage" not in kwargs and "stream_options" in made.body):
+            # What the engine has an OpenAI chat stream send: its usage at the end.
+            extra_create_args = {**extra_create_args, "stream_options": made.body["stream_options"]}
         chunks = self._inner.create_stream(messages, tools=tools, tool_choice=tool_choice, json_output=json_output,
                                            extra_create_args=extra_create_args,
                                            cancellation_token=cancellation_token, **kwargs)
@@ -152,21 +157,34 @@ class WfloChatCompletionClient(ChatCompletionClient, Component[WfloChatCompletio
                 reservation.settle_text("".join(text), status)
             await chunks.aclose()
 
-    async def _reserve(self, messages: Sequence[LLMMessage], tools: Sequence[Any],
+    async def _reserve(self, messages: Sequence[LLMMessage], tools: Sequence[Any], json_output: Any,
                        extra_create_args: Mapping[str, Any], stream: bool) -> Optional[Reservation]:
+        made = await self._reserve_request(messages, tools, json_output, extra_create_args, stream)
+        return made.reservation if made is not None else None
+
+    async def _reserve_request(self, messages: Sequence[LLMMessage], tools: Sequence[Any], json_output: Any,
+                               extra_create_args: Mapping[str, Any], stream: bool) -> Optional[RequestReserved]:
+        """The call handed to the engine as the OpenAI chat request it stands for, reserved."""
         frame = current_frame()
         if frame is None:
             return None
-        workflow = frame.workflow
         try:
             if not self._model:
                 raise invalid("WfloChatCompletionClient cannot tell the inner client's model: pass model=")
-            chat, images = _chat_messages(messages, tools)
-            count = workflow.engine.count_chat_tokens(self._model, chat)
-            max_tokens = _max_tokens(extra_create_args) or self._max_tokens
-            return await workflow.reserve_async(CallRequest(
-                model=self._model, provider=self._provider, input_tokens=count.tokens + images * _IMAGE_TOKENS,
-                input_estimated=True if images else count.estimated, max_output_tokens=max_tokens, stream=stream))
+            request: Dict[str, Any] = {**self._create_args, **extra_create_args, "model": self._model,
+                                       "messages": _chat_messages(messages)}
+            if tools:
+                request["tools"] = [{"type": "function", "function": t if isinstance(t, dict) else t.schema}
+                                    for t in tools]
+            if json_output is True:
+                request["response_format"] = {"type": "json_object"}
+            elif isinstance(json_output, type):  # a pydantic model: sent as its JSON schema
+                request["response_format"] = json_output
+            if stream:
+                request["stream"] = True
+            # The inner client sends its own request: the body the engine would send is unused.
+            return await frame.workflow.reserve_request_async("openai_chat", request_json(request),
+                                                              **self._options)
         except WfloError as e:
             run = _run.get()
             if run is not None and run.error is None:
@@ -236,35 +254,30 @@ def _settle(reservation: Reservation, result: CreateResult) -> None:
     reservation.settle_result(body, "openai_chat")
 
 
-def _chat_messages(messages: Sequence[LLMMessage], tools: Sequence[Any]) -> "tuple[list, int]":
-    """The prompt as OpenAI-style chat messages for counting, and how many images it holds."""
-    chat: List[Dict[str, str]] = []
-    images = 0
+def _chat_messages(messages: Sequence[LLMMessage]) -> List[Dict[str, Any]]:
+    """AutoGen's messages as the OpenAI chat messages they stand for (images as image parts)."""
+    chat: List[Dict[str, Any]] = []
     for m in messages:
         content = m.content
         if isinstance(m, SystemMessage):
             chat.append({"role": "system", "content": content})
         elif isinstance(m, FunctionExecutionResultMessage):
-            chat.extend({"role": "tool", "content": r.content} for r in content)
+            chat.extend({"role": "tool", "content": r.content, "tool_call_id": r.call_id} for r in content)
+        elif isinstance(m, AssistantMessage):
+            if isinstance(content, str):
+                chat.append({"role": "assistant", "content": content})
+            else:  # the function calls it made (and the thought that came with them)
+                chat.append({"role": "assistant", "content": m.thought,
+                             "tool_calls": [{"id": c.id, "type": "function",
+                                             "function": {"name": c.name, "arguments": c.arguments}}
+                                            for c in content]})
         elif isinstance(content, str):
-            chat.append({"role": "assistant" if m.type == "AssistantMessage" else "user", "content": content})
+            chat.append({"role": "user", "content": content})
         else:
-            parts = []
-            for part in content:
-                if isinstance(part, str):
-                    parts.append(part)
-                elif isinstance(part, Image):
-                    images += 1
-                else:  # a FunctionCall the assistant made
-                    parts.append(f"{part.name}({part.arguments})")
-            chat.append({"role": "assistant" if m.type == "AssistantMessage" else "user", "content": "\n".join(parts)})
-        thought = getattr(m, "thought", None)
-        if thought:
-            chat.append({"role": "assistant", "content": thought})
-    if tools:
-        schemas = [t if isinstance(t, dict) else t.schema for t in tools]
-        chat.append({"role": "system", "content": json.dumps(schemas, default=str)})
-    return chat, images
+            chat.append({"role": "user", "content": [
+                part.to_openai_format() if isinstance(part, Image) else {"type": "text", "text": str(part)}
+                for part in content]})
+    return chat
 
 
 def _config_of(client: ChatCompletionClient) -> Dict[str, Any]:
@@ -274,14 +287,6 @@ def _config_of(client: ChatCompletionClient) -> Dict[str, Any]:
     except Exception:  # a client that cannot be serialised: the caller passes model=
         return {}
     return dict(config) if isinstance(config, Mapping) else {}
-
-
-def _max_tokens(args: Mapping[str, Any]) -> Optional[int]:
-    for key in ("max_completion_tokens", "max_tokens"):
-        value = args.get(key)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
 
 
 def _is_openai_client(client: ChatCompletionClient) -> bool:

@@ -6,8 +6,9 @@ How a call is metered, with CrewAI's public seams only:
 * BEFORE: a global ``before_llm_call`` hook (``crewai.hooks``). CrewAI runs it before every
   model call — in the agent executor, and in the LLM layer for calls made outside one — and a
   hook that raises ``HookAborted`` stops the call before any request: CrewAI never retries it
-  and never absorbs it as a provider error. Inside a workflow the hook counts the messages and
-  reserves the call's worst case; a refusal raises :class:`CrewAIBudgetExceededError`, which
+  and never absorbs it as a provider error. Inside a workflow the hook hands the call (its
+  messages and the LLM's settings, as an OpenAI chat request) to the engine, which reserves
+  its worst case; a refusal raises :class:`CrewAIBudgetExceededError`, which
   is both CrewAI's ``HookAborted`` and wflo's ``BudgetExceededError``.
 * AFTER: ``LLMCallCompletedEvent`` (settled from its usage) and ``LLMCallFailedEvent``
   (released) on ``crewai_event_bus``. CrewAI runs these handlers later, on its own thread pool,
@@ -38,7 +39,7 @@ import dataclasses
 import json
 import threading
 from contextvars import ContextVar
-from typing import Any, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from crewai import Crew
 from crewai.events import LLMCallCompletedEvent, LLMCallFailedEvent, crewai_event_bus
@@ -46,10 +47,10 @@ from crewai.hooks import HookAborted, get_before_llm_call_hooks, register_before
 
 from ..context import current_frame, use
 from ..errors import BudgetExceededError, WfloError, invalid
-from ..instrument.common import UNMETERED, Sending
+from ..instrument.common import UNMETERED, Sending, request_json
 from ..reservation import Reservation
-from ..types import CallRequest, Usage
-from ..workflow import current_reserve
+from ..types import Usage
+from ..workflow import current_reserve_request
 from . import Runner
 
 #: How long a call waits for the bus to settle the workflow's finished calls (normally ms).
@@ -147,11 +148,10 @@ def _before_llm_call(ctx: Any) -> None:
     try:
         if not isinstance(model, str) or not model:
             raise invalid(f"cannot tell the model of CrewAI's {type(llm).__name__}")
-        count = frame.workflow.engine.count_chat_tokens(model, _prompt(ctx))
-        request = CallRequest(model=model, input_tokens=count.tokens, input_estimated=count.estimated,
-                              max_output_tokens=_max_tokens(llm), stream=bool(getattr(llm, "stream", False)))
         with use(frame):
-            reservation = current_reserve(request)
+            # CrewAI sends its own request: the body the engine would send instead is unused.
+            made = current_reserve_request("openai_chat", _request(ctx, llm, model), **_options(llm))
+        reservation = made.reservation
     except BudgetExceededError as e:
         refusal = CrewAIBudgetExceededError(e)
         if call_id is not None:  # its "failed" event must not release another call
@@ -182,15 +182,40 @@ def _remember(call: _Call, run: Optional[_Run]) -> None:
                 run.calls.append(call)
 
 
-def _prompt(ctx: Any) -> List[Any]:
-    """What the call sends: the messages, and (in an agent) its tools' descriptions — the
-    schemas go out with the request (counted twice in a text-only ReAct prompt: a worst case
-    may be high, never low)."""
-    messages = list(ctx.messages or [])
+def _request(ctx: Any, llm: Any, model: str) -> str:
+    """The call as the OpenAI-style chat request CrewAI's messages are written in: the model,
+    the messages, the LLM's output limits, choices and streaming, and (in an agent) its tools'
+    descriptions — the schemas go out with the request (counted twice in a text-only ReAct
+    prompt: a worst case may be high, never low)."""
+    request: Dict[str, Any] = {"model": model, "messages": list(ctx.messages or [])}
+    # Gemini's LLM calls its limit max_output_tokens; CrewAI also allows a float.
+    limits = (("max_tokens", "max_tokens"), ("max_completion_tokens", "max_completion_tokens"),
+              ("max_completion_tokens", "max_output_tokens"), ("n", "n"))
+    for key, attribute in limits:
+        value = getattr(llm, attribute, None)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and key not in request:
+            request[key] = value
+    if getattr(llm, "stream", None) is True:
+        request["stream"] = True
     tools = getattr(getattr(ctx, "executor", None), "tools_description", None)
     if isinstance(tools, str) and tools:
-        messages.append({"role": "system", "content": tools})
-    return messages
+        request["tools"] = tools
+    return request_json(request)
+
+
+def _options(llm: Any) -> Dict[str, Any]:
+    """What the LLM says beside the request: its provider and endpoint (which names the
+    provider too)."""
+    options: Dict[str, Any] = {}
+    provider = getattr(llm, "provider", None)
+    if isinstance(provider, str) and provider:
+        options["provider"] = provider
+    base_url = getattr(llm, "base_url", None) or getattr(llm, "api_base", None)
+    if isinstance(base_url, str) and base_url:
+        options["base_url"] = base_url
+    return options
 
 
 def _call_id(ctx: Any) -> Optional[str]:
@@ -202,13 +227,6 @@ def _call_id(ctx: Any) -> Optional[str]:
 
     var = getattr(base_llm, "_current_call_id", None)
     return var.get() if var is not None else None
-
-
-def _max_tokens(llm: Any) -> Optional[int]:
-    """The largest output cap the LLM is configured with (None: the model's maximum)."""
-    caps = [getattr(llm, name, None) for name in ("max_tokens", "max_completion_tokens", "max_output_tokens")]
-    caps = [int(c) for c in caps if isinstance(c, (int, float)) and not isinstance(c, bool) and c > 0]
-    return max(caps) if caps else None
 
 
 # -- the events ------------------------------------------------------------------------------

@@ -23,16 +23,13 @@ from langchain_core.tracers.context import register_configure_hook
 
 from ..context import current_frame
 from ..errors import InvalidArgumentError, invalid
-from ..instrument.common import UNMETERED, Sending
+from ..instrument.common import UNMETERED, Sending, request_json
 from ..reservation import Reservation
-from ..types import CallRequest
-from ..workflow import WfloWorkflow, current_reserve
+from ..usage import _fields
+from ..workflow import WfloWorkflow, current_reserve_request
 from . import Runner
 
-__all__ = ["RUNNER", "WfloCallbackHandler", "chat_message"]
-
-_ROLES = {"human": "user", "ai": "assistant", "system": "system", "developer": "developer", "tool": "tool",
-          "function": "function"}
+__all__ = ["RUNNER", "WfloCallbackHandler"]
 
 
 class _Run:
@@ -58,58 +55,14 @@ _runs: Dict[UUID, _Run] = {}
 _runs_lock = threading.Lock()
 
 
-def chat_message(m: Any) -> Dict[str, Any]:
-    """A LangChain message as the ``{role, content, …}`` dict wflo counts."""
-    if isinstance(m, str):
-        return {"role": "user", "content": m}
-    kind = str(getattr(m, "type", "") or "")
-    if kind.endswith("MessageChunk"):  # "AIMessageChunk" → "ai"
-        kind = kind[: -len("MessageChunk")].lower()
-    role = str(getattr(m, "role", None) or "user") if kind in ("chat", "generic") else _ROLES.get(kind, "user")
-    out: Dict[str, Any] = {"role": role, "content": getattr(m, "content", "") or ""}
-    name = getattr(m, "name", None)
-    if isinstance(name, str) and name:
-        out["name"] = name
-    calls = getattr(m, "tool_calls", None)
-    if calls:
-        # Billed as the function calls the provider is sent: a name and JSON arguments.
-        out["tool_calls"] = [{"id": c.get("id"), "type": "function",
-                              "function": {"name": c.get("name"), "arguments": _json(c.get("args", {}))}}
-                             for c in calls]
-    call_id = getattr(m, "tool_call_id", None)
-    if isinstance(call_id, str):
-        out["tool_call_id"] = call_id
-    return out
-
-
 def _json(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def _text(value: Any) -> Optional[str]:
-    return value if isinstance(value, str) and value else None
-
-
-def _positive(value: Any) -> Optional[int]:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def _model_of(params: Mapping[str, Any], metadata: Mapping[str, Any]) -> Optional[str]:
-    """The model a call is for: what the request sends, else what LangSmith metadata says."""
-    for value in (params.get("model"), params.get("model_name"), metadata.get("ls_model_name"),
-                  params.get("model_id")):
-        if _text(value):
-            return value
-    return None
-
-
-def _max_tokens_of(params: Mapping[str, Any], metadata: Mapping[str, Any]) -> Optional[int]:
-    """The request's output cap, or None (the reservation then assumes the model's maximum)."""
-    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens", "max_tokens_to_sample", "num_predict"):
-        found = _positive(params.get(key))
-        if found:
-            return found
-    return _positive(metadata.get("ls_max_tokens"))
+def _message(m: Any) -> Any:
+    """A LangChain message as plain JSON (its fields: type, content, tool_calls, name…), which
+    the engine reads as the "langchain" request format."""
+    return m if isinstance(m, (str, dict)) else _fields(m)
 
 
 def _usage_metadata(response: Any) -> Optional[dict]:
@@ -152,8 +105,8 @@ class WfloCallbackHandler(BaseCallbackHandler):
 
     raise_error = True
     # Inline: a batch's prompts are reserved one after the other (so a refusal can give back
-    # the ones already held), and streamed tokens cost no thread hop. The work is a token
-    # count and an in-memory reservation.
+    # the ones already held), and streamed tokens cost no thread hop. The work is the
+    # engine reading the request and an in-memory reservation.
     run_inline = True
     ignore_chain = True
     ignore_agent = True
@@ -164,7 +117,7 @@ class WfloCallbackHandler(BaseCallbackHandler):
     def __init__(self, workflow: Optional[WfloWorkflow] = None, *, model: Optional[str] = None) -> None:
         if workflow is not None and not isinstance(workflow, WfloWorkflow):
             raise invalid("WfloCallbackHandler: workflow must be a wflo.WfloWorkflow")
-        if model is not None and not _text(model):
+        if model is not None and (not isinstance(model, str) or not model):
             raise invalid("WfloCallbackHandler: model must be a non-empty string")
         self.workflow = workflow
         self.model = model
@@ -175,48 +128,42 @@ class WfloCallbackHandler(BaseCallbackHandler):
 
     def on_chat_model_start(self, serialized: Any, messages: List[List[Any]], *, run_id: UUID,
                             metadata: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
-        def count(engine: Any, model: str, params: Mapping[str, Any]) -> Any:
-            chat = [chat_message(m) for prompt in messages for m in prompt]
-            tools = params.get("tools") or params.get("functions")
-            if tools:  # tool definitions are prompt tokens too (counted as JSON: estimated)
-                chat.append({"role": "system", "tools": tools})
-            return engine.count_chat_tokens(model, chat)
-
-        self._start(run_id, metadata, kwargs, count)
+        self._start(run_id, metadata, kwargs, {"messages": [_message(m) for prompt in messages for m in prompt]})
 
     def on_llm_start(self, serialized: Any, prompts: List[str], *, run_id: UUID,
                      metadata: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
-        self._start(run_id, metadata, kwargs,
-                    lambda engine, model, _params: engine.count_tokens(model, "".join(map(str, prompts))))
+        self._start(run_id, metadata, kwargs, {"prompts": [str(p) for p in prompts]})
 
-    def _start(self, run_id: UUID, metadata: Optional[Dict[str, Any]], kwargs: Dict[str, Any], count: Any) -> None:
+    def _start(self, run_id: UUID, metadata: Optional[Dict[str, Any]], kwargs: Dict[str, Any],
+               prompt: Dict[str, Any]) -> None:
         with _runs_lock:
             if run_id in _runs:
                 return  # another wflo handler holds this run
         params = kwargs.get("invocation_params") or {}
-        meta = metadata or {}
         frame = current_frame()
         workflow = self.workflow or (frame.workflow if frame is not None else self._fallback)
         if workflow is None:
             return
-        model = _model_of(params, meta) or self.model
-        if model is None:
-            raise invalid("wflo cannot tell which model this LangChain call uses (no invocation_params model nor "
-                          "ls_model_name metadata): pass WfloCallbackHandler(model=...)")
-        tokens = count(workflow.engine, model, params)
-        request = CallRequest(model=model, provider=_text(meta.get("ls_provider")), input_tokens=tokens.tokens,
-                              input_estimated=tokens.estimated, max_output_tokens=_max_tokens_of(params, meta),
-                              stream=params.get("stream") is True)
+        # The call as LangChain describes it — its invocation parameters, the LangSmith ls_*
+        # metadata and the prompt — read by the engine (the "langchain" request format).
+        request = {**params, **{k: v for k, v in (metadata or {}).items() if k.startswith("ls_")}, **prompt}
+        if self.model is not None:
+            # The handler's model, under the last key the engine looks at: used only when
+            # LangChain names none.
+            request.setdefault("modelId", self.model)
+        body = request_json(request)
         batch = params if (kwargs.get("batch_size") or 1) > 1 else None
         try:
+            # LangChain sends its own request: the body the engine would send instead is unused.
             if self.workflow is None and frame is not None:
-                reservation = current_reserve(request)  # charged to the running step
+                made = current_reserve_request("langchain", body)  # charged to the running step
             else:
-                reservation = workflow.reserve(request)
+                made = workflow.reserve_request("langchain", body)
         except BaseException:
             if batch is not None:
                 _abandon(batch)
             raise
+        reservation = made.reservation
         sending = None
         if not UNMETERED.get():  # (already set: an enclosing `with wflo.instrument.unmetered()`)
             sending = Sending()
