@@ -21,6 +21,7 @@ from .errors import (
     UnknownModelError,
     WfloError,
 )
+from . import integrations as _integrations  # registers the runners and hooks (no framework is imported)
 from .instrument import instrument, uninstrument
 from .reservation import Reservation, Stream
 from .track import track_llm_call

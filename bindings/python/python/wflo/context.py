@@ -12,6 +12,7 @@ import contextvars
 import functools
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Optional, TypeVar
+from .runners import install_hooks
 
 if TYPE_CHECKING:
     from .workflow import WfloWorkflow
@@ -41,8 +42,6 @@ def current_workflow() -> Optional["WfloWorkflow"]:
 
 @contextmanager
 def use(frame: Frame) -> Iterator[Frame]:
-    from .integrations import install_hooks
-
     install_hooks()  # e.g. LangChain's configure hook, so its calls in here are metered
     token = _current.set(frame)
     try:

@@ -5,28 +5,21 @@ import functools
 import inspect
 from typing import Any, Callable, Optional, TypeVar
 
-from .context import current_frame
 from .errors import invalid
 from .reservation import Reservation
-from .types import CallRequest
-from .workflow import current_reserve
+from .instrument.common import request_json
+from .workflow import current_reserve_request
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def prompt_messages(args: tuple, kwargs: dict) -> list:
-    """The prompt a tracked function was given: ``messages=``/``prompt=`` keywords, else its
-    first argument (a string, a list of messages, or a dict with "messages")."""
+def tracked_input(args: tuple, kwargs: dict) -> Any:
+    """What a tracked function was given as its prompt: its ``messages=`` or ``prompt=``
+    keyword, else its first argument. The engine reads it (a string is the user's message, a
+    list the messages, a mapping may carry "messages")."""
     if "messages" in kwargs:
-        return list(kwargs["messages"])
-    first = kwargs.get("prompt", args[0] if args else None)
-    if isinstance(first, str):
-        return [{"role": "user", "content": first}]
-    if isinstance(first, list):
-        return first
-    if isinstance(first, dict) and isinstance(first.get("messages"), list):
-        return first["messages"]
-    return []
+        return kwargs["messages"]
+    return kwargs.get("prompt", args[0] if args else None)
 
 
 def track_llm_call(model: str, *, max_tokens: Optional[int] = None, provider: Optional[str] = None,
@@ -41,12 +34,13 @@ def track_llm_call(model: str, *, max_tokens: Optional[int] = None, provider: Op
         raise invalid("track_llm_call needs model=, the model the function calls")
 
     def reserve(args: tuple, kwargs: dict) -> Optional[Reservation]:
-        frame = current_frame()
-        if frame is None:
-            return None
-        count = frame.workflow.engine.count_chat_tokens(model, prompt_messages(args, kwargs))
-        return current_reserve(CallRequest(model=model, provider=provider, input_tokens=count.tokens,
-                                           input_estimated=count.estimated, max_output_tokens=max_tokens))
+        request: dict = {"model": model, "input": tracked_input(args, kwargs)}
+        if max_tokens is not None:
+            request["max_tokens"] = max_tokens
+        if provider:
+            request["ls_provider"] = provider
+        made = current_reserve_request("langchain", request_json(request))
+        return made.reservation if made is not None else None
 
     def decorate(fn: F) -> F:
         if inspect.iscoroutinefunction(fn):

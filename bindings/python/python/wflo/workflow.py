@@ -22,6 +22,7 @@ from .money import Dollars, to_nanos
 from .reservation import RequestReserved, Reservation
 from .types import CallRequest, Settled
 from .usage import usage_json
+from .runners import runner_for
 
 
 def state_json(state: Any) -> str:
@@ -188,8 +189,6 @@ class WfloWorkflow:
         Ends the execution "completed", "failed" or "budget_exceeded"; a refusal raises
         :class:`BudgetExceededError` with ``spent_usd`` and ``budget_usd``.
         """
-        from .integrations import runner_for
-
         run = runner_for(target)
         await self.start()
         try:
@@ -203,8 +202,6 @@ class WfloWorkflow:
 
     def execute_sync(self, target: Any, inputs: Any = None, *, config: Optional[Dict[str, Any]] = None) -> Any:
         """``execute`` for code without an event loop (an async ``target`` gets one of its own)."""
-        from .integrations import runner_for
-
         run = runner_for(target)
         self.start_sync()
         try:

@@ -11,6 +11,7 @@ import inspect
 import sys
 from typing import Any, Callable, List, Optional, Tuple
 
+from .. import runners as _runners
 from ..errors import invalid
 
 
@@ -123,3 +124,9 @@ def runner_for(target: Any) -> Runner:
         return Runner()
     raise invalid(f"execute cannot run a {type(target).__name__}: give it a function, a LangGraph graph or "
                   "LangChain runnable, a CrewAI Crew, or an AutoGen team or agent")
+
+
+# The base layer finds runners and hooks through wflo.runners; registering here (wflo's
+# package imports this module) keeps the base modules free of imports of the integrations.
+_runners.provide_runners(runner_for)
+_runners.provide_hooks(install_hooks)
