@@ -144,12 +144,12 @@ impl NativeExecution {
     }
 
     /// Rolls back to the latest live checkpoint called `name`; returns its state (JSON).
-    pub fn rollback(&self, name: String) -> Result<String> {
+    pub fn rollback_to_checkpoint(&self, name: String) -> Result<String> {
         guard(|| self.inner.rollback_to_checkpoint(&name))
     }
 
-    /// `rollback` off the caller's thread.
-    pub async fn rollback_async(&self, name: String) -> Result<String> {
+    /// `rollback_to_checkpoint` off the caller's thread.
+    pub async fn rollback_to_checkpoint_async(&self, name: String) -> Result<String> {
         let exec = self.inner.clone();
         offload(move || guard(|| exec.rollback_to_checkpoint(&name))).await
     }

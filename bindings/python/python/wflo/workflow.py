@@ -345,10 +345,10 @@ class WfloWorkflow:
     async def rollback_to_checkpoint(self, name: str) -> Any:
         """The state saved in the latest live checkpoint ``name``. Later checkpoints become
         history (kept, no longer live); money spent since stays spent."""
-        return json.loads(await native_async(self._started().rollback_async, name))
+        return json.loads(await native_async(self._started().rollback_to_checkpoint_async, name))
 
     def rollback_to_checkpoint_sync(self, name: str) -> Any:
-        return json.loads(native(self._started().rollback, name))
+        return json.loads(native(self._started().rollback_to_checkpoint, name))
 
     async def latest_checkpoint(self) -> Any:
         """The latest live checkpoint's state (where a resumed workflow continues), or None."""

@@ -204,7 +204,7 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
     /// become history; money spent since stays spent.
     public func rollbackToCheckpoint(_ name: String) async throws -> String {
         let exec = try current()
-        return try await engineCallAsync { try await exec.rollbackAsync(name: name) }
+        return try await engineCallAsync { try await exec.rollbackToCheckpointAsync(name: name) }
     }
 
     /// `rollbackToCheckpoint`, decoded as `State`.

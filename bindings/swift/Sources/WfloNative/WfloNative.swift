@@ -1083,12 +1083,12 @@ public protocol NativeExecutionProtocol: AnyObject, Sendable {
     /**
      * Rolls back to the latest live checkpoint called `name`; returns its state (JSON).
      */
-    func rollback(name: String) throws  -> String
+    func rollbackToCheckpoint(name: String) throws  -> String
     
     /**
-     * `rollback` off the caller's thread.
+     * `rollback_to_checkpoint` off the caller's thread.
      */
-    func rollbackAsync(name: String) async throws  -> String
+    func rollbackToCheckpointAsync(name: String) async throws  -> String
     
     /**
      * A step scope, created on first use (a budget gives it a limit of its own).
@@ -1406,10 +1406,10 @@ open func reserveRequest(format: String, body: String, optionsJson: String?)thro
     /**
      * Rolls back to the latest live checkpoint called `name`; returns its state (JSON).
      */
-open func rollback(name: String)throws  -> String  {
+open func rollbackToCheckpoint(name: String)throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
         uniffiCallStatus in
-    uniffi_wflo_fn_method_nativeexecution_rollback(
+    uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(name),uniffiCallStatus
     )
@@ -1417,13 +1417,13 @@ open func rollback(name: String)throws  -> String  {
 }
     
     /**
-     * `rollback` off the caller's thread.
+     * `rollback_to_checkpoint` off the caller's thread.
      */
-open func rollbackAsync(name: String)async throws  -> String  {
+open func rollbackToCheckpointAsync(name: String)async throws  -> String  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
-                uniffi_wflo_fn_method_nativeexecution_rollback_async(
+                uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint_async(
                         self.uniffiCloneHandle(),FfiConverterString.lower(name)
                 )
             },
@@ -3161,10 +3161,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeexecution_reserve_request() != 57290) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wflo_checksum_method_nativeexecution_rollback() != 60864) {
+    if (uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint() != 31540) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wflo_checksum_method_nativeexecution_rollback_async() != 43317) {
+    if (uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint_async() != 4222) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeexecution_scope() != 8441) {

@@ -287,7 +287,7 @@ class WfloWorkflow @JvmOverloads constructor(
      * (kept, no longer live); money spent since stays spent.
      */
     suspend fun rollbackToCheckpoint(name: String): JsonElement =
-        JsonText.parse(native { live(started()).rollbackAsync(name) })
+        JsonText.parse(native { live(started()).rollbackToCheckpointAsync(name) })
 
     /** The latest live checkpoint's state (where a resumed workflow continues), or null. */
     fun latestCheckpoint(): JsonElement? = native { live(started()).latestCheckpoint() }?.let(JsonText::parse)

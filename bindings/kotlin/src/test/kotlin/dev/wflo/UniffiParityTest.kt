@@ -84,7 +84,7 @@ class UniffiParityTest {
                     events += buildJsonObject { put("op", "checkpoint"); put("name", cp) }
                 }
                 "rollback" -> {
-                    val state = exec.rollback(step.str("name")!!)
+                    val state = exec.rollbackToCheckpoint(step.str("name")!!)
                     events += buildJsonObject { put("op", "rollback"); put("state", JsonText.parse(state)) }
                 }
                 else -> fail("$name: unknown op $op")

@@ -778,9 +778,9 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_reserve_request(
     ): Int
-    external fun uniffi_wflo_checksum_method_nativeexecution_rollback(
+    external fun uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint(
     ): Int
-    external fun uniffi_wflo_checksum_method_nativeexecution_rollback_async(
+    external fun uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint_async(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_scope(
     ): Int
@@ -930,9 +930,9 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_wflo_fn_method_nativeexecution_reserve_request(`ptr`: Long,`format`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_wflo_fn_method_nativeexecution_rollback(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_wflo_fn_method_nativeexecution_rollback_async(`ptr`: Long,`name`: RustBuffer.ByValue,
+    external fun uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint_async(`ptr`: Long,`name`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_wflo_fn_method_nativeexecution_scope(`ptr`: Long,`label`: RustBuffer.ByValue,`budgetNanos`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1225,10 +1225,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_reserve_request() and 0xFFFF) != 57290) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_wflo_checksum_method_nativeexecution_rollback() and 0xFFFF) != 60864) {
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint() and 0xFFFF) != 31540) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_wflo_checksum_method_nativeexecution_rollback_async() and 0xFFFF) != 43317) {
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint_async() and 0xFFFF) != 4222) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_scope() and 0xFFFF) != 8441) {
@@ -2416,12 +2416,12 @@ public interface NativeExecutionInterface {
     /**
      * Rolls back to the latest live checkpoint called `name`; returns its state (JSON).
      */
-    fun `rollback`(`name`: kotlin.String): kotlin.String
+    fun `rollbackToCheckpoint`(`name`: kotlin.String): kotlin.String
     
     /**
-     * `rollback` off the caller's thread.
+     * `rollback_to_checkpoint` off the caller's thread.
      */
-    suspend fun `rollbackAsync`(`name`: kotlin.String): kotlin.String
+    suspend fun `rollbackToCheckpointAsync`(`name`: kotlin.String): kotlin.String
     
     /**
      * A step scope, created on first use (a budget gives it a limit of its own).
@@ -2882,11 +2882,11 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
     /**
      * Rolls back to the latest live checkpoint called `name`; returns its state (JSON).
      */
-    @Throws(WfloException::class)override fun `rollback`(`name`: kotlin.String): kotlin.String {
+    @Throws(WfloException::class)override fun `rollbackToCheckpoint`(`name`: kotlin.String): kotlin.String {
             return FfiConverterString.lift(
     callWithHandle {
     uniffiRustCallWithError(WfloException) { _status ->
-    UniffiLib.uniffi_wflo_fn_method_nativeexecution_rollback(
+    UniffiLib.uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint(
         it,
         
         FfiConverterString.lower(`name`),_status)
@@ -2898,14 +2898,14 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
 
     
     /**
-     * `rollback` off the caller's thread.
+     * `rollback_to_checkpoint` off the caller's thread.
      */
     @Throws(WfloException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `rollbackAsync`(`name`: kotlin.String) : kotlin.String {
+    override suspend fun `rollbackToCheckpointAsync`(`name`: kotlin.String) : kotlin.String {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
-            UniffiLib.uniffi_wflo_fn_method_nativeexecution_rollback_async(
+            UniffiLib.uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint_async(
                 uniffiHandle,
                 
         FfiConverterString.lower(`name`),
