@@ -604,6 +604,18 @@ impl Scope {
         crate::call::record_unreserved(self, report)
     }
 
+    /// [`Scope::reserve_request`] with the format and options as the text every face passes:
+    /// a format name (`openai_chat`, …) and options JSON (`None` or empty: none).
+    pub fn reserve_request_text(
+        &self,
+        format: &str,
+        body_json: &str,
+        options_json: Option<&str>,
+    ) -> Result<RequestReservation> {
+        let options = crate::RequestOptions::from_json(options_json.unwrap_or(""))?;
+        self.reserve_request(crate::UsageFormat::from_name(format)?, body_json, &options)
+    }
+
     /// Reads a provider request (see [`crate::request`]), reserves its worst case on this
     /// scope, and returns the reservation with the body to send: the output limit the
     /// reservation covers written in, `include_usage` added to an OpenAI chat stream. Every

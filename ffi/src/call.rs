@@ -420,12 +420,11 @@ pub unsafe extern "C" fn wflo_reserve_request(
     run(|| {
         let res_out = unsafe { out(reservation_out, "reservation_out") }?;
         let text_out = unsafe { out(body_out, "body_out") }?;
-        let format = UsageFormat::from_name(unsafe { input(format, format_len, "format") }?)?;
+        let format = unsafe { input(format, format_len, "format") }?;
         let body = unsafe { input(body, body_len, "body") }?;
-        let options = wflo_core::RequestOptions::from_json(
-            unsafe { optional(options_json, options_len, "options_json") }?.unwrap_or(""),
-        )?;
-        let made = unsafe { target(execution, scope) }?.reserve_request(format, body, &options)?;
+        let options = unsafe { optional(options_json, options_len, "options_json") }?;
+        let made =
+            unsafe { target(execution, scope) }?.reserve_request_text(format, body, options)?;
         let text = crate::strings::output(made.body)?;
         *text_out = text;
         *res_out = box_into_ptr(Mutex::new(made.reservation));

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use napi::bindgen_prelude::Float64Array;
+use napi::bindgen_prelude::{AsyncTask, Float64Array};
 use napi_derive::napi;
 use parking_lot::Mutex;
 use wflo_core::{CacheWrite, CallRequest, CallStatus, StreamAccumulator, UsageFormat};
@@ -10,6 +10,7 @@ use wflo_core::{CacheWrite, CallRequest, CallStatus, StreamAccumulator, UsageFor
 use crate::engine::JsUsage;
 use crate::execution::JsCallRequest;
 use crate::guard;
+use crate::job::Job;
 
 /// What a settled call came to.
 #[napi(object)]
@@ -167,9 +168,20 @@ impl Reservation {
         body: &str,
         options_json: Option<&str>,
     ) -> wflo_core::Result<Reservation> {
-        let options = wflo_core::RequestOptions::from_json(options_json.unwrap_or(""))?;
-        let made = scope.reserve_request(UsageFormat::from_name(format)?, body, &options)?;
+        let made = scope.reserve_request_text(format, body, options_json)?;
         Ok(Reservation::wrap(made.reservation, Some(made.body)))
+    }
+
+    /// `reserve_request` off the JavaScript thread (it may touch the store).
+    pub fn reserve_request_job(
+        scope: wflo_core::Scope,
+        format: String,
+        body: String,
+        options_json: Option<String>,
+    ) -> AsyncTask<Job<Reservation>> {
+        AsyncTask::new(Job::new(move || {
+            Reservation::reserve_request(&scope, &format, &body, options_json.as_deref())
+        }))
     }
 }
 

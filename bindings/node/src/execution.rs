@@ -94,10 +94,7 @@ impl Execution {
         body: String,
         options_json: Option<String>,
     ) -> AsyncTask<Job<Reservation>> {
-        let scope = self.inner.root();
-        AsyncTask::new(Job::new(move || {
-            Reservation::reserve_request(&scope, &format, &body, options_json.as_deref())
-        }))
+        Reservation::reserve_request_job(self.inner.root(), format, body, options_json)
     }
 
     /// Ends the execution the way its body ended (`raised`: null when it returned, else the
@@ -262,10 +259,7 @@ impl Scope {
         body: String,
         options_json: Option<String>,
     ) -> AsyncTask<Job<Reservation>> {
-        let scope = self.inner.clone();
-        AsyncTask::new(Job::new(move || {
-            Reservation::reserve_request(&scope, &format, &body, options_json.as_deref())
-        }))
+        Reservation::reserve_request_job(self.inner.clone(), format, body, options_json)
     }
 
     /// The hot-path form of `reserve` (see NativeExecution.reserveFast).

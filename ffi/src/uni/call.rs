@@ -61,8 +61,7 @@ impl NativeReservation {
         body: &str,
         options_json: Option<&str>,
     ) -> wflo_core::Result<RequestReserved> {
-        let options = wflo_core::RequestOptions::from_json(options_json.unwrap_or(""))?;
-        let made = scope.reserve_request(UsageFormat::from_name(format)?, body, &options)?;
+        let made = scope.reserve_request_text(format, body, options_json)?;
         Ok(RequestReserved {
             body: made.body,
             reservation: NativeReservation::wrap(made.reservation),
