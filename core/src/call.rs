@@ -391,10 +391,16 @@ impl Reservation {
         self.check_not_ended()?;
         let value: serde_json::Value = serde_json::from_str(result_json)
             .map_err(|e| Error::invalid(format!("the result is not valid JSON: {e}")))?;
-        let text = crate::usage::generated_text(format, &value);
+        // The generated text is only read when the usage cannot stand on its own.
         match crate::usage::parse_usage_value(format, &value) {
-            Ok(usage) if usage.total() > 0 || text.is_empty() => self.settle(usage),
-            _ => self.settle_text(&text, CallStatus::Ok),
+            Ok(usage) if usage.total() > 0 => self.settle(usage),
+            parsed => {
+                let text = crate::usage::generated_text(format, &value);
+                match parsed {
+                    Ok(zero) if text.is_empty() => self.settle(zero),
+                    _ => self.settle_text(&text, CallStatus::Ok),
+                }
+            }
         }
     }
 
