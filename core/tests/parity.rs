@@ -11,6 +11,8 @@ use wflo_core::{
     StreamAccumulator, UsageFormat, money::parse_usd,
 };
 
+/// The fields of a call record a ledger compares (faces that compare with this reference
+/// directly need it cut to these).
 const CALL_FIELDS: &[&str] = &[
     "seq",
     "step",
@@ -237,6 +239,21 @@ fn scenarios_do_what_they_say() {
         by_name(&l, "text_settled_after_framework_error")["calls"][0]["status"],
         "error"
     );
+    let s = by_name(&l, "unbounded_media_refused_under_a_budget");
+    assert_eq!(s["events"][0]["error"], "INVALID_ARGUMENT");
+    assert_eq!(s["calls"].as_array().unwrap().len(), 0);
+    let s = by_name(&l, "tracked_function_input");
+    assert_eq!(s["calls"][0]["estimated"], true);
+    assert!(s["calls"][0]["usage"]["output"].as_u64().unwrap() > 0);
+    let s = by_name(&l, "langchain_completion_llm_output");
+    assert_eq!(s["calls"][0]["usage"]["output"], 3);
+    assert_eq!(s["calls"][0]["estimated"], false);
+    let s = by_name(&l, "stream_usage_forced_on");
+    assert_eq!(
+        s["events"][0]["body"]["stream_options"]["include_usage"],
+        true
+    );
+    assert_eq!(s["calls"][0]["usage"]["output"], 7);
 }
 
 /// Writes Rust's ledger where `make test` collects them (`WFLO_PARITY_DIR`).

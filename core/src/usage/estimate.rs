@@ -80,7 +80,8 @@ pub fn generated_text(format: UsageFormat, result: &Value) -> String {
         Value::Array(a) => !a.is_empty(),
         _ => false,
     };
-    let unknown_shape = matches!(format, UsageFormat::Auto | UsageFormat::Wflo);
+    // Whatever format the caller named: a result that has no provider's shape at all.
+    let unknown_shape = detect(result) == UsageFormat::Auto;
     if out.text.is_empty() && filled && unknown_shape {
         out.text = result.to_string();
     }
@@ -243,6 +244,8 @@ mod tests {
         let v = json!({"answer": 4});
         assert_eq!(generated_text(UsageFormat::Auto, &v), "{\"answer\":4}");
         assert_eq!(generated_text(UsageFormat::Auto, &json!({})), "");
+        // Also when the caller named a format the result does not have.
+        assert_eq!(generated_text(UsageFormat::LangChain, &v), "{\"answer\":4}");
         // A provider's own shape with nothing generated stays empty.
         let empty = json!({"choices": [{"message": {"content": ""}}]});
         assert_eq!(generated_text(UsageFormat::Auto, &empty), "");
