@@ -170,3 +170,44 @@ func TestConcurrentReservationsNeverOverspend(t *testing.T) {
 		t.Fatalf("exactly 111 calls of $0.00045 fit in $0.05, got %d", b.Calls)
 	}
 }
+
+func TestChildScopesNestUnderTheirParentsBudget(t *testing.T) {
+	e, err := wflo.Open("memory://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	x, err := e.StartExecution(wflo.ExecutionOptions{Name: "nested", BudgetUSD: wflo.USD(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	research, err := x.Scope("research", wflo.USD(0.0001))
+	if err != nil {
+		t.Fatal(err)
+	}
+	search, err := research.Child("search", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The parent's budget refuses what the child, with none of its own, asks.
+	_, err = search.Reserve(wflo.CallRequest{Model: "gpt-4o-mini", InputTokens: 100, MaxOutputTokens: 1000})
+	var refused *wflo.BudgetExceededError
+	if !errors.As(err, &refused) || refused.Scope != "research" {
+		t.Fatalf("child over its parent's budget: %v", err)
+	}
+	r, err := search.Reserve(wflo.CallRequest{Model: "gpt-4o-mini", InputTokens: 10, MaxOutputTokens: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Settle(wflo.Usage{Input: 10, Output: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := research.Child("", nil); !errors.Is(err, wflo.ErrInvalidArgument) {
+		t.Fatalf("empty label: %v", err)
+	}
+	calls, _ := x.Calls()
+	if len(calls) != 2 || calls[0].Step != "search" || calls[0].Status != "refused" || calls[1].Status != "ok" {
+		t.Fatalf("calls: %+v", calls)
+	}
+}

@@ -295,9 +295,32 @@ func (x *Execution) Scope(label string, budgetUSD *float64) (*Scope, error) {
 	}); err != nil {
 		return nil, err
 	}
+	return x.adoptScope(ptr), nil
+}
+
+// Child returns the scope called label nested in s, created on first use: its calls count
+// toward its own limit (budgetUSD, nil: none), s's and every limit above. Labels are unique
+// within an execution: the same label returns the same scope wherever it is asked for.
+func (s *Scope) Child(label string, budgetUSD *float64) (*Scope, error) {
+	budget, err := optionalBudget(budgetUSD)
+	if err != nil {
+		return nil, err
+	}
+	var ptr *C.wflo_scope
+	p, n := cstr(label)
+	if err := s.exec.with(func(*C.wflo_execution) C.wflo_status {
+		return C.wflo_scope_child(s.ptr, p, n, C.int64_t(budget), &ptr)
+	}); err != nil {
+		return nil, err
+	}
+	return s.exec.adoptScope(ptr), nil
+}
+
+// adoptScope wraps a scope handle, freed when the Scope is collected.
+func (x *Execution) adoptScope(ptr *C.wflo_scope) *Scope {
 	s := &Scope{exec: x, ptr: ptr}
 	runtime.AddCleanup(s, func(p *C.wflo_scope) { C.wflo_scope_free(p) }, ptr)
-	return s, nil
+	return s
 }
 
 // USD returns a pointer to an amount in dollars, for the optional budgets

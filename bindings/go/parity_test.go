@@ -20,6 +20,7 @@ import (
 type parityStep struct {
 	Op        string                     `json:"op"`
 	Label     string                     `json:"label"`
+	Parent    *string                    `json:"parent"`
 	BudgetUSD *string                    `json:"budget_usd"`
 	Format    string                     `json:"format"`
 	Request   json.RawMessage            `json:"request"`
@@ -132,7 +133,15 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 		fail := func(err error) { t.Fatalf("%s step %d (%s): %v", s.Name, i, step.Op, err) }
 		switch step.Op {
 		case "scope":
-			if _, err := x.Scope(step.Label, budgetOf(t, step.BudgetUSD)); err != nil {
+			if step.Parent != nil {
+				parent, err := x.Scope(*step.Parent, nil)
+				if err != nil {
+					fail(err)
+				}
+				if _, err := parent.Child(step.Label, budgetOf(t, step.BudgetUSD)); err != nil {
+					fail(err)
+				}
+			} else if _, err := x.Scope(step.Label, budgetOf(t, step.BudgetUSD)); err != nil {
 				fail(err)
 			}
 			ledger.Events = append(ledger.Events, map[string]any{"op": "scope", "label": step.Label})

@@ -5,6 +5,7 @@ const { version, NativeStream, parseUsage: nativeParseUsage } = require('./lib/n
 const errors = require('./lib/errors.cjs');
 const { Engine, getDefaultEngine, setDefaultEngine, pureEngine } = require('./lib/engine.cjs');
 const { WfloWorkflow, currentWorkflow, settleFromResult } = require('./lib/workflow.cjs');
+const { Scope } = require('./lib/scope.cjs');
 const { trackLlmCall } = require('./lib/track.cjs');
 const { Reservation } = require('./lib/reservation.cjs');
 
@@ -26,6 +27,7 @@ module.exports = {
   getDefaultEngine,
   setDefaultEngine,
   WfloWorkflow,
+  Scope,
   currentWorkflow,
   settleFromResult,
   trackLlmCall,

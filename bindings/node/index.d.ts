@@ -163,12 +163,21 @@ export interface CallRecord {
   finishedAtMs: number;
 }
 
-/** A step or agent scope of an execution. */
-export interface Scope {
+/**
+ * A step (or agent) scope of an execution (`workflow.scope(label)`): its calls count toward its
+ * own budget, if any, and every budget above it. Labels are unique within an execution.
+ */
+export declare class Scope {
+  readonly workflow: WfloWorkflow;
+  /** The label its calls are recorded under. */
   readonly label: string;
-  child(label: string, budgetNanos?: number | null): Scope;
-  reserve(request: CallRequest): Reservation;
-  reserveAsync(request: CallRequest): Promise<Reservation>;
+  /** The scope `label` nested in this one, created on first use. */
+  child(label: string, options?: { budgetUsd?: UsdAmount | null }): Promise<Scope>;
+  /** Runs `fn(child)` in the child scope `label`. */
+  step<O>(label: string, fn: (scope: Scope) => O | Promise<O>, options?: { budgetUsd?: UsdAmount | null }): Promise<O>;
+  reserve(request: CallRequest): Promise<Reservation>;
+  reserveRequest(format: RequestFormat, body: object | string, options?: RequestOptions | null): Promise<Reservation>;
+  reserveSync(request: CallRequest): Reservation;
 }
 
 /** An engine: a store, prices, token counts. */
@@ -227,7 +236,8 @@ export declare class WfloWorkflow {
   /** Ends the execution: `end()` when its body returned, `end(error)` with the error it raised (a budget refusal anywhere along its causes: budget_exceeded, else failed). Null when it was not running. */
   end(): Promise<ExecutionStatus | null>;
   end(error: unknown): Promise<ExecutionStatus | null>;
-  step<O>(label: string, fn: () => O | Promise<O>, options?: { budgetUsd?: UsdAmount | null }): Promise<O>;
+  /** Runs `fn(scope)` in the step scope `label`: its calls, however deep, are charged there. */
+  step<O>(label: string, fn: (scope: Scope) => O | Promise<O>, options?: { budgetUsd?: UsdAmount | null }): Promise<O>;
   scope(label: string, options?: { budgetUsd?: UsdAmount | null }): Promise<Scope>;
   reserve(request: CallRequest, scope?: Scope | null): Promise<Reservation>;
   /** Reserves a provider request read by the engine; send the reservation's `requestBody`. */
@@ -242,6 +252,8 @@ export declare class WfloWorkflow {
   latestCheckpoint<S = unknown>(): Promise<S | null>;
   checkpoints(): Promise<CheckpointInfo[]>;
   calls(): Promise<CallRecord[]>;
+  breakdown(): Promise<CostBreakdown>;
+  /** @deprecated the seed SDK's name for `breakdown()`. */
   getCostBreakdown(): Promise<CostBreakdown>;
 }
 

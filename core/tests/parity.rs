@@ -50,7 +50,14 @@ fn replay(index: usize, scenario: &Value) -> Value {
         match step["op"].as_str().unwrap() {
             "scope" => {
                 let label = step["label"].as_str().unwrap();
-                exec.scope(label, budget(&step["budget_usd"])).unwrap();
+                match step["parent"].as_str() {
+                    Some(parent) => exec
+                        .scope(parent, None)
+                        .unwrap()
+                        .child(label, budget(&step["budget_usd"])),
+                    None => exec.scope(label, budget(&step["budget_usd"])),
+                }
+                .unwrap();
                 events.push(json!({"op": "scope", "label": label}));
             }
             "call" => {

@@ -14,8 +14,8 @@ const record = await workflow.execute(async (_, wf) => {
   // Count the prompt, reserve the worst case BEFORE the request leaves the process…
   const messages = [{ role: 'user', content: 'Find three papers on BPE tokenizers.' }];
   const prompt = engine.countChatTokens('gpt-4o-mini', messages);
-  const settled = await wf.step('search', async () => {
-    const call = await wf.reserve({ model: 'gpt-4o-mini', inputTokens: prompt.tokens, maxOutputTokens: 400 });
+  const settled = await wf.step('search', async (search) => {
+    const call = await search.reserve({ model: 'gpt-4o-mini', inputTokens: prompt.tokens, maxOutputTokens: 400 });
     // …send it, then settle with the usage the provider reported.
     return call.settleJson('openai_chat', '{"usage":{"prompt_tokens":21,"completion_tokens":180}}');
   });
@@ -24,7 +24,7 @@ const record = await workflow.execute(async (_, wf) => {
 
   // A call that could overspend is refused before anything is sent.
   try {
-    await wf.step('write', () => wf.reserve({ model: 'gpt-4o', inputTokens: 3000, maxOutputTokens: 4000 }));
+    await wf.step('write', (write) => write.reserve({ model: 'gpt-4o', inputTokens: 3000, maxOutputTokens: 4000 }));
     throw new Error('expected a refusal');
   } catch (e) {
     if (!(e instanceof BudgetExceededError)) throw e;
@@ -36,7 +36,7 @@ const record = await workflow.execute(async (_, wf) => {
   console.log(`rolled back to ${JSON.stringify(state)}`);
   return settled;
 });
-const b = await workflow.getCostBreakdown();
+const b = await workflow.breakdown();
 console.log(`total $${b.totalUsd.toFixed(8)} of $${b.budgetUsd}, ${b.calls} call(s), ${b.refusedCalls} refused`);
 // tour:end
 if (b.calls !== 1 || b.refusedCalls !== 1 || b.totalNanos !== record.costNanos || b.reservedNanos !== 0) {

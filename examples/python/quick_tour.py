@@ -19,8 +19,8 @@ async def main():
         # Count the prompt, reserve the worst case BEFORE the request leaves the process…
         messages = [{"role": "user", "content": inputs["task"]}]
         prompt = engine.count_chat_tokens("gpt-4o-mini", messages)
-        async with workflow.step("search"):
-            with workflow.reserve(model="gpt-4o-mini", input_tokens=prompt.tokens, max_output_tokens=400) as call:
+        async with workflow.step("search") as search:
+            with search.reserve(model="gpt-4o-mini", input_tokens=prompt.tokens, max_output_tokens=400) as call:
                 # …send it, then settle with the usage the provider reported.
                 settled = call.settle_json("openai_chat", '{"usage":{"prompt_tokens":21,"completion_tokens":180}}')
         print(f"call cost ${settled.cost_usd:.8f}")
@@ -28,8 +28,8 @@ async def main():
 
         # A call that could overspend is refused before anything is sent.
         try:
-            async with workflow.step("write"):
-                workflow.reserve(model="gpt-4o", input_tokens=3000, max_output_tokens=4000)
+            async with workflow.step("write") as write:
+                write.reserve(model="gpt-4o", input_tokens=3000, max_output_tokens=4000)
             raise AssertionError("expected a refusal")
         except BudgetExceededError as e:
             print(f"refused: needs up to ${e.requested_usd:.4f} of a ${e.budget_usd:.2f} budget")
@@ -40,7 +40,7 @@ async def main():
         return settled
 
     settled = await workflow.execute(agent, {"task": "Find three papers on BPE tokenizers."})
-    b = await workflow.get_cost_breakdown()
+    b = await workflow.breakdown()
     print(f"total ${b['total_usd']:.8f} of ${b['budget_usd']}, {b['calls']} call(s), {b['refused_calls']} refused")
     # tour:end
     assert b["calls"] == 1 and b["refused_calls"] == 1 and b["reserved_nanos"] == 0, b

@@ -14,7 +14,7 @@ func quickTour() async throws -> (Breakdown, Settled) {
         // Count the prompt, reserve the worst case BEFORE the request leaves the process…
         let prompt = try engine.countChatTokens(
             model: "gpt-4o-mini", messages: [["role": "user", "content": "Find three papers on BPE tokenizers."]])
-        let call = try wf.step("search").reserve(model: "gpt-4o-mini", inputTokens: prompt.tokens, maxOutputTokens: 400)
+        let call = try wf.scope("search").reserve(model: "gpt-4o-mini", inputTokens: prompt.tokens, maxOutputTokens: 400)
         // …send it, then settle with the usage the provider reported.
         let settled = try call.settleJson(
             format: "openai_chat", json: #"{"usage":{"prompt_tokens":21,"completion_tokens":180}}"#)
@@ -23,7 +23,7 @@ func quickTour() async throws -> (Breakdown, Settled) {
 
         // A call that could overspend is refused before anything is sent.
         do {
-            _ = try wf.step("write").reserve(model: "gpt-4o", inputTokens: 3000, maxOutputTokens: 4000)
+            _ = try wf.scope("write").reserve(model: "gpt-4o", inputTokens: 3000, maxOutputTokens: 4000)
             fatalError("expected a refusal")
         } catch let WfloError.budgetExceeded(_, budgetUsd, requestedUsd, _, _, _) {
             print(String(format: "refused: needs up to $%.4f of a $%.2f budget", requestedUsd, budgetUsd))

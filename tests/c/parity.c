@@ -115,9 +115,15 @@ static json_t *replay(wflo_engine *engine, size_t index, json_t *scenario) {
         if (strcmp(op, "scope") == 0) {
             const char *label = json_string_value(json_object_get(step, "label"));
             if (scopes.n == MAX_SCOPES) die("too many scopes", WFLO_STATUS_INVALID_ARGUMENT);
-            CHECK(wflo_execution_scope(exec, label, strlen(label), budget(json_object_get(step, "budget_usd")),
-                                       &scopes.handles[scopes.n]),
-                  "wflo_execution_scope");
+            json_t *parent = json_object_get(step, "parent");
+            if (parent)
+                CHECK(wflo_scope_child(scope_named(&scopes, json_string_value(parent)), label, strlen(label),
+                                       budget(json_object_get(step, "budget_usd")), &scopes.handles[scopes.n]),
+                      "wflo_scope_child");
+            else
+                CHECK(wflo_execution_scope(exec, label, strlen(label), budget(json_object_get(step, "budget_usd")),
+                                           &scopes.handles[scopes.n]),
+                      "wflo_execution_scope");
             scopes.labels[scopes.n++] = label;
             json_array_append_new(events, json_pack("{s:s, s:s}", "op", "scope", "label", label));
         } else if (strcmp(op, "call") == 0) {

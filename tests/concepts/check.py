@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks docs/concepts.md against the code: every `name @ path` cell names an item that the
 file still defines (the name as a whole word on a line that declares it), so the map of
-concepts across faces cannot drift. Prints 'N passed, N failed'."""
+concepts across faces cannot drift; and the types a user holds (rows whose concept is in
+EXPORTED) are public from each face's package entry point. Prints 'N passed, N failed'."""
 import re
 import sys
 from pathlib import Path
@@ -16,6 +17,28 @@ FACES = {
 # A line that declares the name, in any of the languages.
 DECLARES = (r"\b(fn|struct|enum|type|mod|func|function|class|def|fun|object|val|const|let|var|"
             r"interface|typedef|async|get|pub)\b|^\s*[A-Za-z_]+\s*\(|=>|:\s*\(|=\s*\(|\(\)\s*\{|#\[")
+
+
+# The objects a user holds: each face must make them public where its package is imported.
+EXPORTED = ("engine", "execution", "step scope", "reservation", "stream")
+
+
+def exported(face, name, file):
+    """Whether `name` is public from the face's entry point (None: nothing to check)."""
+    if face.startswith("Node"):
+        entry = (ROOT / FACES["Node"] / "index.cjs").read_text()
+        block = entry[entry.index("module.exports"):]
+        return re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", block) is not None
+    if face.startswith("Python"):
+        entry = (ROOT / FACES["Python"] / "__init__.py").read_text()
+        return f'"{name}"' in entry[entry.index("__all__"):]
+    if face.startswith("Kotlin"):
+        decl = re.compile(rf"\b(class|interface|object)\s+{re.escape(name)}\b")
+        lines = [l for l in file.read_text().splitlines() if decl.search(l)]
+        return bool(lines) and not any(re.search(r"\b(internal|private)\b", l.split(name)[0]) for l in lines)
+    if face.startswith("Go"):
+        return name[:1].isupper()
+    return None
 
 
 def cells(text):
@@ -51,11 +74,15 @@ def main() -> int:
             continue
         word = re.compile(rf"(?<![\w$]){re.escape(name)}(?![\w$])")
         lines = [l for l in file.read_text().splitlines() if word.search(l)]
-        if any(re.search(DECLARES, l) for l in lines):
-            passed += 1
-        else:
+        if not any(re.search(DECLARES, l) for l in lines):
             print(f"FAIL {concept} / {face}: {name} is not declared in {path}")
             failed += 1
+            continue
+        if concept.startswith(EXPORTED) and exported(face, name, file) is False:
+            print(f"FAIL {concept} / {face}: {name} is not public from the {face} package")
+            failed += 1
+            continue
+        passed += 1
     print(f"concepts: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -9,6 +9,7 @@ const { Reservation, reserveOn, reserveRequestOn } = require('./reservation.cjs'
 const { getDefaultEngine, Engine, pureEngine } = require('./engine.cjs');
 const { current, runWith } = require('./context.cjs');
 const { runnerFor } = require('./runners.cjs');
+const { Scope, checkLabel } = require('./scope.cjs');
 
 class WfloWorkflow {
   /**
@@ -35,7 +36,6 @@ class WfloWorkflow {
     this._native = null;
     this._running = false;
     this._starting = null;
-    this._scopes = new Map();
   }
 
   /** Opens a stored execution again (in this process or a new one). */
@@ -123,19 +123,34 @@ class WfloWorkflow {
     return this._end(raised.length > 0, raised[0]);
   }
 
-  /** Runs `fn` as a step: its calls are recorded under `label` (and its own budget, if any). */
+  /**
+   * Runs `fn(scope)` as a step: its calls (however deep) are recorded under `label` and
+   * checked against its own budget, if any; `scope.step(...)` inside nests.
+   */
   async step(label, fn, { budgetUsd } = {}) {
-    await this.start();
-    const scope = await this.scope(label, { budgetUsd });
-    return runWith({ workflow: this, scope }, fn);
+    return (await this.scope(label, { budgetUsd }))._run(fn);
   }
 
-  /** The native scope called `label` (created on first use). */
+  /**
+   * The step scope `label` (created on first use); `budgetUsd` gives it a limit of its own
+   * inside the execution's (null or omitted: none; 0 is a limit of zero).
+   */
   async scope(label, { budgetUsd } = {}) {
+    checkLabel(label);
     await this.start();
-    const eng = await this.engine();
-    const budget = budgetNanos(eng, budgetUsd);
-    return native(() => this._native.scope(label, budget));
+    const budget = budgetNanos(await this.engine(), budgetUsd);
+    return new Scope(this, native(() => this._native.scope(label, budget)));
+  }
+
+  /** The native object a call on `scope` (default: the running step, else the execution) reserves on. */
+  _target(scope) {
+    if (scope === undefined || scope === null) {
+      const frame = current();
+      scope = frame?.workflow === this ? frame.scope : null;
+    } else if (!(scope instanceof Scope) || scope.workflow !== this) {
+      throw invalid('scope must be a Scope of this workflow');
+    }
+    return scope ? scope._native : this._native;
   }
 
   async _end(raised, error) {
@@ -146,9 +161,9 @@ class WfloWorkflow {
   }
 
   /** Reserves the worst case of a call on `scope` (default: the running step, else the execution). */
-  async reserve(request, scope = current()?.workflow === this ? current().scope : null) {
+  async reserve(request, scope) {
     await this.start();
-    const target = scope || this._native;
+    const target = this._target(scope);
     if (this._sharedScopes.length) {
       // Shared scopes live in the store: reserve off the JavaScript thread.
       return new Reservation(await nativeAsync(() => target.reserveAsync(present(request))));
@@ -165,19 +180,19 @@ class WfloWorkflow {
    *
    * @param {{baseUrl?: string, provider?: string, model?: string, stream?: boolean, clampMaxTokens?: boolean}} [options]
    */
-  async reserveRequest(format, body, options, scope = current()?.workflow === this ? current().scope : null) {
+  async reserveRequest(format, body, options, scope) {
     await this.start();
-    return reserveRequestOn(scope || this._native, format, body, options);
+    return reserveRequestOn(this._target(scope), format, body, options);
   }
 
   /**
    * `reserve` without the promise, for hot loops: needs a started workflow without shared
    * scopes (those live in the store, so their reservations are asynchronous).
    */
-  reserveSync(request, scope = current()?.workflow === this ? current().scope : null) {
+  reserveSync(request, scope) {
     if (!this._native) throw new errors.ClosedError('the workflow has not started: await workflow.start() first', 'CLOSED');
     if (this._sharedScopes.length) throw invalid('a workflow with shared scopes reserves asynchronously: use reserve()');
-    return reserveOn(scope || this._native, request);
+    return reserveOn(this._target(scope), request);
   }
 
   /** Records a call made without a reservation, from a provider's response or usage JSON. */
@@ -236,9 +251,14 @@ class WfloWorkflow {
   }
 
   /** Where the money went: totalUsd, budgetUsd, remainingUsd, reservedUsd, byModel, byStep. */
-  async getCostBreakdown() {
+  async breakdown() {
     await this._current();
     return camelize(JSON.parse(native(() => this._native.breakdownJson())));
+  }
+
+  /** @deprecated the seed SDK's name for `breakdown()`. */
+  getCostBreakdown() {
+    return this.breakdown();
   }
 }
 

@@ -76,7 +76,7 @@ test('generateText: reserved as counted before the request, settled at the provi
   // The prompt was counted exactly as the provider counts it (the mock counts with wflo's
   // tokenizer): the reservation was the prompt plus maxOutputTokens at full price.
   assert.equal(call.reservedNanos, wflo.cost('gpt-4o-mini', { input: raw.prompt_tokens, output: 50 }).nanos);
-  const b = await wf.getCostBreakdown();
+  const b = await wf.breakdown();
   assert.equal(b.status, 'completed');
   assert.equal(b.totalNanos, call.costNanos);
   assert.equal(b.reservedNanos, 0);
@@ -92,7 +92,7 @@ test('streamText: settled once from the finish part (not estimated), booked befo
       messages: history,
       maxRetries: 0,
       onFinish: async () => {
-        atFinish = { reserved: (await w.getCostBreakdown()).reservedNanos, calls: (await w.calls()).length };
+        atFinish = { reserved: (await w.breakdown()).reservedNanos, calls: (await w.calls()).length };
       },
     });
     let text = '';
@@ -107,7 +107,7 @@ test('streamText: settled once from the finish part (not estimated), booked befo
   assert.equal(call.usage.cacheRead, 3);
   assert.equal(call.usage.output, 40);
   assert.equal(call.stream, true);
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
 });
 
 test('generateText: a call that could overspend is refused with zero requests, and not retried', async () => {
@@ -128,7 +128,7 @@ test('generateText: a call that could overspend is refused with zero requests, a
   assert.equal(await served(), before + 1, 'only the first call reached the provider');
   const calls = await wf.calls();
   assert.deepEqual(calls.map((c) => c.status), ['ok', 'refused']);
-  const b = await wf.getCostBreakdown();
+  const b = await wf.breakdown();
   assert.equal(b.status, 'budget_exceeded');
   assert.equal(b.refusedCalls, 1);
   assert.equal(b.totalNanos, calls[0].costNanos);
@@ -159,7 +159,7 @@ test('streamText: a refusal surfaces through onError and an error part, with zer
   assert.ok(!parts.some((p) => p.type === 'text-delta'));
   const calls = await wf.calls();
   assert.deepEqual(calls.map((c) => [c.status, c.stream]), [['refused', true]]);
-  const b = await wf.getCostBreakdown();
+  const b = await wf.breakdown();
   assert.equal(b.totalNanos, 0);
   assert.equal(b.reservedNanos, 0);
 });
@@ -183,7 +183,7 @@ test('clampMaxTokens lowers maxOutputTokens to what the budget allows instead of
   const [call] = await wf2.calls();
   assert.ok(call.reservedNanos <= 1_000_000);
   assertPriced(call, result.usage.raw);
-  assert.equal((await wf2.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf2.breakdown()).reservedNanos, 0);
 });
 
 test('a stream that ends without usage is settled as an estimate, never as zero', async () => {
@@ -199,7 +199,7 @@ test('a stream that ends without usage is settled as an estimate, never as zero'
   assert.equal(call.usage.output, wflo.countTokens('gpt-4o-mini', text).tokens);
   assert.equal(call.usage.input, wflo.countChatTokens('gpt-4o-mini', [{ role: 'user', content: 'Say hello' }]).tokens);
   assert.ok(call.costNanos > 0);
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
 });
 
 test('a stream cut mid-way is settled as an estimate of what arrived; an abort leaves nothing reserved', async () => {
@@ -221,8 +221,8 @@ test('a stream cut mid-way is settled as an estimate of what arrived; an abort l
   });
   // The abort settles when the model's stream errors or ends, or at the abort signal: maybe
   // just after execute returned.
-  for (let i = 0; i < 1000 && (await wf.getCostBreakdown()).reservedNanos > 0; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  for (let i = 0; i < 1000 && (await wf.breakdown()).reservedNanos > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
   const [cut, aborted] = await wf.calls();
   assert.deepEqual([cut.status, cut.estimated, cut.stream], ['error', true, true]);
   assert.ok(cut.usage.output > 0 && cut.usage.output < 200, `output ${cut.usage.output}`);
@@ -247,7 +247,7 @@ test('an HTTP error releases the reservation; each AI SDK retry is budgeted agai
   assert.equal(await served(), before + 3, 'the first attempt and two retries');
   const calls = await wf.calls();
   assert.deepEqual(calls.map((c) => [c.status, c.costNanos]), [['error', 0], ['error', 0], ['error', 0]]);
-  const b = await wf.getCostBreakdown();
+  const b = await wf.breakdown();
   assert.equal(b.status, 'failed');
   assert.equal(b.totalNanos, 0);
   assert.equal(b.reservedNanos, 0);
@@ -276,7 +276,7 @@ test('concurrent calls and workflows each carry their own reservation', async ()
       assert.equal(raw.prompt_tokens_details.cached_tokens, j);
       assertPriced(byCached.get(j), raw);
     }
-    const b = await wf.getCostBreakdown();
+    const b = await wf.breakdown();
     assert.equal(b.reservedNanos, 0);
     assert.equal(b.totalNanos, calls.reduce((s, c) => s + c.costNanos, 0));
   }
@@ -296,7 +296,7 @@ test('steps, an explicit workflow, and calls outside any workflow', async () => 
   await generateText({ model: model('gpt-4o-mini', undefined, { workflow: explicit }), prompt: 'Hello', maxOutputTokens: 30, maxRetries: 0 });
   const [call] = await explicit.calls();
   assert.equal(call.status, 'ok');
-  assert.equal((await explicit.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await explicit.breakdown()).reservedNanos, 0);
   assert.equal(await served(), before + 3);
 });
 
@@ -318,7 +318,7 @@ test('tool definitions count as input and a streamed tool call settles from its 
   assertPriced(call, raw);
   // The mock counts only the messages; the reservation also held the tool definitions.
   assert.ok(call.reservedNanos > wflo.cost('gpt-4o-mini', { input: raw.prompt_tokens, output: 200 }).nanos);
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
 });
 
 /** Runs the middleware's hooks by hand around `stream`, as wrapLanguageModel does. */
@@ -374,7 +374,7 @@ test('stream endings without a finish part: close or abort settles an estimate, 
     ['aborted', true, wflo.countTokens('gpt-4o-mini', 'Partial answer').tokens],
   ]);
   assert.equal(calls[3].costNanos, wflo.cost('gpt-4o-mini', { input: 9, output: 4 }).nanos);
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
 });
 
 // The prompt is read by the engine (the `ai_sdk` request format), as every face reads it; the
@@ -412,7 +412,7 @@ test('the whole prompt reaches the engine: text files, images, tool calls and re
     mw.transformParams({ type: 'generate', params: { prompt: [{ role: 'user', content: [{ type: 'file', mediaType: 'application/pdf', data: 'JVBERi0=' }] }] }, model: m }),
     wflo.InvalidArgumentError,
   );
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
   assert.throws(() => wfloMiddleware({ fileTokens: -1 }), wflo.InvalidArgumentError);
   assert.throws(() => wfloMiddleware({ workflow: {} }), wflo.InvalidArgumentError);
 });

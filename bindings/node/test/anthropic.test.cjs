@@ -52,7 +52,7 @@ test('messages.create is settled with cache reads and writes priced at their own
   assert.deepEqual(call.usage, usage);
   assert.equal(call.costNanos, expected);
   assert.deepEqual([call.provider, call.status, call.stream, call.estimated], ['anthropic', 'ok', false, false]);
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
 });
 
 test('a streamed message is settled from message_start (input, cache) and the last message_delta (output)', async () => {
@@ -113,7 +113,7 @@ test('a call that could overspend is refused before any request, and MessageStre
 
   const wf2 = await memoryWorkflow(0.000001);
   await assert.rejects(wf2.execute(() => an.messages.stream(body).finalMessage()), wflo.BudgetExceededError);
-  assert.equal((await wf2.getCostBreakdown()).status, 'budget_exceeded');
+  assert.equal((await wf2.breakdown()).status, 'budget_exceeded');
   assert.equal(await requests(), before);
 });
 
@@ -168,7 +168,7 @@ test('a stream cut before its final usage is recorded estimated, usage missing, 
   assert.deepEqual([call.status, call.estimated, call.usageMissing], ['ok', true, true]);
   assert.ok(call.usage.input > 0 && call.usage.output >= 25, JSON.stringify(call.usage));
   assert.ok(call.costNanos > 0);
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
 });
 
 test('a consumer that stops early settles the call once, as aborted', async () => {
@@ -192,7 +192,7 @@ test('a consumer that stops early settles the call once, as aborted', async () =
   // Stopped at message_start: the output is estimated. (After abort() the SDK may still hand
   // on events it had buffered — up to the final usage — so the second may be exact.)
   assert.ok(calls[0].usageMissing && calls[0].estimated);
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
 });
 
 test('a stream that fails mid-way settles as error', async () => {
@@ -205,7 +205,7 @@ test('a stream that fails mid-way settles as error', async () => {
   const [call] = await wf.calls();
   assert.deepEqual([call.status, call.estimated], ['error', true]);
   assert.ok(call.costNanos > 0);
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
 });
 
 test("provider errors release the reservation and reach the caller as the SDK's own errors; retries are one call", async () => {
@@ -221,7 +221,7 @@ test("provider errors release the reservation and reach the caller as the SDK's 
   const calls = await wf.calls();
   assert.equal(calls.length, 3, 'the retried call is one reservation');
   for (const c of calls) assert.deepEqual([c.status, c.costNanos], ['error', 0]);
-  const b = await wf.getCostBreakdown();
+  const b = await wf.breakdown();
   assert.deepEqual([b.reservedNanos, b.totalNanos], [0, 0]);
 });
 
@@ -240,7 +240,7 @@ test('withResponse() and asResponse() keep working, and the call is settled', as
   });
   const calls = await wf.calls();
   assert.ok(calls.every((c) => c.status === 'ok' && !c.estimated));
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
 });
 
 test('calls outside any workflow are untouched', async () => {

@@ -117,7 +117,7 @@ test('budget vectors', async () => {
           settled(() => (scope || wf._native).recordUsage(s.model, JSON.parse(JSON.stringify(usage(s.usage)))));
           break;
         case 'breakdown': {
-          const b = await wf.getCostBreakdown();
+          const b = await wf.breakdown();
           actual = { total_nanos: b.totalNanos, reserved_nanos: b.reservedNanos, remaining_nanos: b.remainingNanos, overrun_nanos: b.overrunNanos, calls: b.calls, refused_calls: b.refusedCalls };
           break;
         }
@@ -142,7 +142,7 @@ test('a workflow executes, checkpoints, rolls back, and ends completed', async (
   }, { x: 21 });
   assert.equal(result, 42);
   assert.match(wf.executionId, /^exec-[0-9a-f]{12}$/);
-  const b = await wf.getCostBreakdown();
+  const b = await wf.breakdown();
   assert.equal(b.status, 'completed');
   assert.equal(b.totalNanos, 45000);
   assert.equal(b.totalUsd, 0.000045);
@@ -164,7 +164,40 @@ test('a budget refusal propagates as BudgetExceededError and ends the execution 
   assert.equal(err.budgetUsd, 0.001);
   assert.equal(err.spentUsd, 0);
   assert.equal(err.requestedUsd, 0.0425);
-  assert.equal((await wf.getCostBreakdown()).status, 'budget_exceeded');
+  assert.equal((await wf.breakdown()).status, 'budget_exceeded');
+});
+
+test('a step is a Scope object: step hands it over, children nest under its budget, calls are recorded under their labels', async () => {
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'scopes', budgetUsd: '1', engine });
+  const small = { model: 'gpt-4o-mini', inputTokens: 10, maxOutputTokens: 10 };
+  await wf.execute(async (_, w) => {
+    await w.step('research', async (research) => {
+      assert.ok(research instanceof wflo.Scope);
+      assert.equal(research.label, 'research');
+      assert.equal(research.workflow, w);
+      // The parent's budget ($0.0001) refuses what the child, with none of its own, asks.
+      const err = await research.step('search', (search) => search.reserve({ model: 'gpt-4o-mini', inputTokens: 100, maxOutputTokens: 1000 })).catch((e) => e);
+      assert.ok(err instanceof wflo.BudgetExceededError, String(err));
+      assert.equal(err.scope, 'research');
+      await research.step('search', async (search) => {
+        assert.equal(search.label, 'search');
+        (await w.reserve(small)).settle({ input: 10, output: 5 }); // the running step, by default
+      });
+    }, { budgetUsd: '0.0001' });
+    const write = await w.scope('write');
+    (await write.reserveRequest('openai_chat', { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 })).settle({ input: 8, output: 2 });
+    write.reserveSync(small).release();
+    const other = new wflo.WfloWorkflow({ name: 'other', engine });
+    await other.start();
+    await assert.rejects(other.reserve(small, write), (e) => e.code === 'INVALID_ARGUMENT');
+    await assert.rejects(w.scope(''), (e) => e.code === 'INVALID_ARGUMENT');
+  });
+  const calls = await wf.calls();
+  assert.deepEqual(calls.map((c) => [c.step, c.status]), [['search', 'refused'], ['search', 'ok'], ['write', 'ok'], ['write', 'error']]);
+  const b = await wf.breakdown();
+  assert.deepEqual(await wf.getCostBreakdown(), b); // the seed's name, kept
+  assert.deepEqual(b.byStep.map((s) => s.step).sort(), ['search', 'write']); // by the label each call was made under
 });
 
 test('trackLlmCall budgets before the call and settles from the result', async () => {
@@ -214,7 +247,7 @@ test('concurrent workflows never mix, and a shared scope holds across them', asy
   for (const wf of flows) {
     const calls = await wf.calls();
     for (const c of calls) assert.equal(c.executionId, wf.executionId);
-    total += (await wf.getCostBreakdown()).totalNanos;
+    total += (await wf.breakdown()).totalNanos;
   }
   const team = await engine.sharedScope('team');
   assert.ok(team.spentNanos <= 2_000_000, `overspent: ${team.spentNanos}`);

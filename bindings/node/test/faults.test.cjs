@@ -29,7 +29,7 @@ const slowClient = (options = {}) =>
 /** Nothing reserved, no overrun, the total is the sum of the records, to the nano-USD. */
 async function balanced(wf) {
   const calls = await wf.calls();
-  const b = await wf.getCostBreakdown();
+  const b = await wf.breakdown();
   assert.equal(b.reservedNanos, 0, 'a reservation was left held');
   assert.equal(b.overrunNanos, 0);
   assert.equal(b.totalNanos, calls.reduce((n, c) => n + c.costNanos, 0));

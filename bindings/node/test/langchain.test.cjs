@@ -83,7 +83,7 @@ test('execute(graph) reserves every model call before it and records what the mo
   // The reservation was the exact prompt (the mock counts with wflo's tokenizer) plus max_tokens.
   const prompt0 = replies[0].response_metadata.usage.prompt_tokens;
   assert.equal(calls[0].reservedNanos, wflo.cost('gpt-4o-mini', { input: prompt0, output: 60 }).nanos);
-  const b = await wf.getCostBreakdown();
+  const b = await wf.breakdown();
   assert.equal(b.status, 'completed');
   assert.equal(b.totalNanos, total);
   assert.equal(b.reservedNanos, 0);
@@ -118,7 +118,7 @@ test('a call that could overspend is refused before its request: zero requests r
     return true;
   });
   assert.equal((await served()) - before, 0, 'no request was made');
-  const b = await wf.getCostBreakdown();
+  const b = await wf.breakdown();
   assert.equal(b.status, 'budget_exceeded');
   assert.equal(b.totalNanos, 0);
   assert.equal(b.reservedNanos, 0);
@@ -135,7 +135,7 @@ test('a graph runs until the call that would pass the budget, which is refused u
   assert.equal((await served()) - before, 1, 'only the first call was sent');
   const calls = await wf.calls();
   assert.deepEqual(calls.map((c) => [c.requestedModel, c.status]), [['gpt-4o-mini', 'ok'], ['gpt-4o', 'refused']]);
-  const b = await wf.getCostBreakdown();
+  const b = await wf.breakdown();
   assert.ok(b.totalNanos > 0 && b.totalNanos <= 2_000_000);
   assert.equal(b.refusedCalls, 1);
   await engine.close();
@@ -152,7 +152,7 @@ test('a batch with one prompt over the budget is refused whole: nothing sent, no
       wflo.BudgetExceededError);
   }).catch(() => {});
   assert.equal((await served()) - before, 0);
-  const b = await wf.getCostBreakdown();
+  const b = await wf.breakdown();
   assert.equal(b.reservedNanos, 0, 'the prompt reserved before the refusal was released');
   assert.equal(b.totalNanos, 0);
   assert.deepEqual((await wf.calls()).map((c) => c.status).sort(), ['aborted', 'refused']);
@@ -177,7 +177,7 @@ test('a failed call gives its reservation back; a streamed call settles from its
   const u = streamed.usage_metadata;
   assert.deepEqual(ok.usage, { input: u.input_tokens - 3, output: u.output_tokens, cacheRead: 3, cacheWrite5m: 0, cacheWrite1h: 0, reasoning: 0 });
   assert.equal(ok.costNanos, wflo.cost('gpt-4o-mini', ok.usage).nanos);
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
   await engine.close();
 });
 

@@ -50,7 +50,7 @@ test('chat.completions.create is settled with the usage the provider reported, p
   assert.deepEqual(call.usage, usage);
   assert.equal(call.costNanos, expected);
   assert.deepEqual([call.provider, call.status, call.stream, call.estimated], ['openai', 'ok', false, false]);
-  const b = await wf.getCostBreakdown();
+  const b = await wf.breakdown();
   assert.equal(b.totalNanos, expected);
   assert.equal(b.reservedNanos, 0);
   assert.equal(res._request_id, 'req_mock', 'the SDK still adds its request id');
@@ -159,7 +159,7 @@ test('a call that could overspend is refused before any request, whichever way i
   // Not caught: the execution ends budget_exceeded, as with any refusal.
   const wf2 = await memoryWorkflow(0.000001);
   await assert.rejects(wf2.execute(() => oa.chat.completions.stream(chat).finalChatCompletion()), wflo.BudgetExceededError);
-  assert.equal((await wf2.getCostBreakdown()).status, 'budget_exceeded');
+  assert.equal((await wf2.breakdown()).status, 'budget_exceeded');
   assert.equal(await requests(), before);
 });
 
@@ -187,7 +187,7 @@ test('a chat stream asks for its usage itself and is recorded exactly; the usage
     assert.deepEqual(call.usage, chatUsage(plain.usage), 'the same usage as the same call unstreamed');
     assert.equal(call.costNanos, wflo.cost(MODEL, chatUsage(asked.usage)).nanos);
   }
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
 });
 
 test('the .stream() helpers are metered: chat and responses', async () => {
@@ -220,7 +220,7 @@ test('a stream cut before its usage is recorded estimated, usage missing, never 
     assert.ok(c.usage.input > 0 && c.usage.output >= 25, JSON.stringify(c.usage));
     assert.ok(c.costNanos > 0);
   }
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
 });
 
 test('a consumer that stops early settles the call once, as aborted', async () => {
@@ -248,7 +248,7 @@ test('a consumer that stops early settles the call once, as aborted', async () =
   // Stopped at the first chunk: estimated. (After abort() the SDK may still hand on chunks it
   // had buffered — up to the usage — so the others may be exact.)
   assert.ok(calls[0].usageMissing && calls[0].estimated);
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
 });
 
 test('a stream that fails mid-way settles as error with what it streamed', async () => {
@@ -264,7 +264,7 @@ test('a stream that fails mid-way settles as error with what it streamed', async
   const [call] = await wf.calls();
   assert.deepEqual([call.status, call.estimated, call.usageMissing], ['error', true, true]);
   assert.ok(call.costNanos > 0);
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
 });
 
 test("provider errors release the reservation and reach the caller as the SDK's own errors", async () => {
@@ -280,7 +280,7 @@ test("provider errors release the reservation and reach the caller as the SDK's 
     assert.deepEqual([c.status, c.costNanos], ['error', 0]);
     assert.match(c.error, /429|500/);
   }
-  const b = await wf.getCostBreakdown();
+  const b = await wf.breakdown();
   assert.deepEqual([b.reservedNanos, b.totalNanos, b.status], [0, 0, 'completed']);
 });
 
@@ -295,7 +295,7 @@ test('a call the SDK retries is reserved once and released once', async () => {
   const calls = await wf.calls();
   assert.equal(calls.length, 1);
   assert.equal(calls[0].status, 'error');
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
 });
 
 test('withResponse() and asResponse() keep working, and the call is settled', async () => {
@@ -322,7 +322,7 @@ test('withResponse() and asResponse() keep working, and the call is settled', as
   const calls = await wf.calls();
   assert.equal(calls.length, 4);
   assert.ok(calls.every((c) => c.status === 'ok' && !c.estimated));
-  assert.equal((await wf.getCostBreakdown()).reservedNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
 });
 
 test('a reply without usage is settled from its text, flagged, never free', async () => {

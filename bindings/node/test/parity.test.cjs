@@ -73,7 +73,8 @@ async function replay(index, scenario) {
   for (const step of scenario.steps) {
     switch (step.op) {
       case 'scope':
-        await wf.scope(step.label, { budgetUsd: step.budget_usd });
+        if (step.parent) await (await wf.scope(step.parent)).child(step.label, { budgetUsd: step.budget_usd });
+        else await wf.scope(step.label, { budgetUsd: step.budget_usd });
         events.push({ op: 'scope', label: step.label });
         break;
       case 'call': {
@@ -116,7 +117,7 @@ async function replay(index, scenario) {
   }
   const status = scenario.end === null ? await wf.end() : await wf.end(raisedError(scenario.end));
   const calls = (await wf.calls()).map(ledgerCall);
-  const breakdown = await wf.getCostBreakdown();
+  const breakdown = await wf.breakdown();
   await engine.close();
   return {
     name: scenario.name,
@@ -164,7 +165,7 @@ test('amounts: decimal strings are parsed by the engine, bigints are nano-USD, n
   const budgetOf = async (budgetUsd) => {
     const wf = new WfloWorkflow({ budgetUsd, engine });
     await wf.start();
-    return (await wf.getCostBreakdown()).budgetNanos;
+    return (await wf.breakdown()).budgetNanos;
   };
   assert.equal(await budgetOf('0.1'), 100_000_000);
   assert.equal(await budgetOf(0.1), 100_000_000);

@@ -73,8 +73,11 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
             for step in scenario["steps"]:
                 op = step["op"]
                 if op == "scope":
-                    with wf.step_sync(step["label"], step["budget_usd"]):
-                        pass
+                    if step.get("parent") is not None:
+                        wf.scope(step["parent"]).child(step["label"], step["budget_usd"])
+                    else:
+                        with wf.step_sync(step["label"], step["budget_usd"]):
+                            pass
                     events.append({"op": "scope", "label": step["label"]})
                 elif op == "call":
                     if step.get("scope") is not None:
@@ -96,7 +99,7 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
             wf.execute_sync(body)
         except BaseException as e:  # the scenario's own ending
             assert scenario["end"] is not None, e
-        breakdown = wf.get_cost_breakdown_sync()
+        breakdown = wf.breakdown_sync()
         return {
             "name": scenario["name"],
             "events": events,

@@ -39,7 +39,7 @@ async def test_execute_runs_an_execution_and_bills_it(engine):
 
     assert await wf.execute(agent, {"prompt": "hi"}) == "done"
     assert wf.execution_id.startswith("exec-") and len(wf.execution_id) == 17
-    b = await wf.get_cost_breakdown()
+    b = await wf.breakdown()
     want = wflo.cost(MODEL, input=100, output=50) + wflo.cost(MODEL, input=200, output=10)
     assert b["total_nanos"] == want and b["calls"] == 2
     assert b["budget_usd"] == 1.0 and b["remaining_usd"] == pytest.approx(1.0 - want / 1e9)
@@ -168,6 +168,41 @@ async def test_steps_attribute_calls_and_have_budgets(engine):
     one = wflo.cost(MODEL, input=100, output=50)
     assert steps["research"]["cost_nanos"] == 4 * one and steps["research"]["calls"] == 4
     assert steps["write"]["cost_nanos"] == 0
+
+
+async def test_a_step_is_a_scope_object_and_children_nest_under_its_budget(engine):
+    wf = WfloWorkflow(name="scopes", budget_usd="1", engine=engine)
+    small = {"model": MODEL, "input_tokens": 10, "max_output_tokens": 10}
+
+    async def agent(_):
+        async with wf.step("research", budget_usd="0.0001") as research:
+            assert isinstance(research, wflo.Scope) and research.label == "research" and research.workflow is wf
+            # The parent's budget refuses what the child, with none of its own, asks.
+            with research.step_sync("search") as search:
+                with pytest.raises(BudgetExceededError) as err:
+                    call(100, 10, 1000)
+                assert err.value.scope == "research"
+            async with research.step("search") as search:
+                assert search.label == "search"
+                call(10, 5, 10)  # the running step, by default
+        write = wf.scope("write")
+        assert wf.scope("write") is write  # the same label, the same scope
+        made = write.reserve_request("openai_chat", {"model": MODEL, "max_tokens": 5,
+                                                     "messages": [{"role": "user", "content": "hi"}]})
+        made.reservation.settle(input=8, output=2)
+        (await write.reserve_async(**small)).release()
+        other = WfloWorkflow(name="other", engine=engine)
+        with pytest.raises(wflo.InvalidArgumentError):
+            other.reserve(scope=write, **small)
+        with pytest.raises(wflo.InvalidArgumentError):
+            wf.scope("")
+
+    await wf.execute(agent)
+    assert [(c["step"], c["status"]) for c in wf.calls()] == [
+        ("search", "refused"), ("search", "ok"), ("write", "ok"), ("write", "error")]
+    b = await wf.breakdown()
+    assert await wf.get_cost_breakdown() == b  # the seed's name, kept
+    assert sorted(s["step"] for s in b["by_step"]) == ["search", "write"]
 
 
 async def test_twenty_concurrent_executions_never_mix(engine):

@@ -4,7 +4,7 @@ execution cost, and keep checkpoints to roll back to — on the wflo engine, in-
     import wflo
     workflow = wflo.WfloWorkflow(name="research", budget_usd=2.0)
     result = await workflow.execute(my_agent, inputs)
-    print((await workflow.get_cost_breakdown())["total_usd"])
+    print((await workflow.breakdown())["total_usd"])
 """
 from ._ffi import wflo_version as _version
 from .checkpoints import checkpoint
@@ -24,6 +24,7 @@ from .errors import (
 from . import integrations as _integrations  # registers the runners and hooks (no framework is imported)
 from .instrument import instrument, uninstrument
 from .reservation import Reservation, Stream
+from .scope import Scope
 from .track import track_llm_call
 from .types import CallRequest, Settled, TokenCount, Usage
 from .workflow import WfloWorkflow
@@ -32,7 +33,7 @@ __version__ = _version()
 
 __all__ = [
     "BudgetExceededError", "CallRequest", "ClosedError", "ConflictError", "ContextThreadPoolExecutor", "Engine",
-    "InternalError", "InvalidArgumentError", "NotFoundError", "Reservation", "Settled", "StorageError", "Stream",
+    "InternalError", "InvalidArgumentError", "NotFoundError", "Reservation", "Scope", "Settled", "StorageError", "Stream",
     "TokenCount", "UnknownModelError", "Usage", "WfloError", "WfloWorkflow", "checkpoint", "cost", "cost_usd",
     "count_tokens", "current_workflow", "get_default_engine", "instrument", "parse_usage", "price",
     "set_default_engine", "track_llm_call", "uninstrument", "wrap",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Optional,
 from .runners import install_hooks
 
 if TYPE_CHECKING:
+    from .scope import Scope
     from .workflow import WfloWorkflow
 
 T = TypeVar("T")
@@ -22,8 +23,8 @@ T = TypeVar("T")
 
 class Frame(NamedTuple):
     workflow: "WfloWorkflow"
-    #: The step scope calls are charged to (its C handle), or None for the execution itself.
-    scope: Optional[int]
+    #: The step scope calls are charged to, or None for the execution itself.
+    scope: Optional["Scope"]
     label: Optional[str]
 
 

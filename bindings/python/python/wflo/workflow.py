@@ -23,6 +23,7 @@ from .reservation import RequestReserved, Reservation
 from .types import CallRequest, Settled
 from .usage import usage_json
 from .runners import runner_for
+from .scope import Scope, _check_label
 
 
 def state_json(state: Any) -> str:
@@ -75,7 +76,7 @@ class WfloWorkflow:
         self._native: Any = None  # the UniFFI execution
         self._c = 0  # the same execution's C handle (hot path)
         self._running = False
-        self._scopes: Dict[str, int] = {}
+        self._scopes: Dict[str, Scope] = {}
         self._lock = threading.Lock()
 
     # -- the execution -----------------------------------------------------------------------
@@ -107,9 +108,7 @@ class WfloWorkflow:
     def _adopt(self, execution: Any) -> None:
         old, self._native, self._c = self._c, execution, execution.c_handle()
         self._running = True
-        for scope in self._scopes.values():
-            _fast.scope_free(scope)
-        self._scopes = {}
+        self._scopes = {}  # each Scope frees its own handle
         if old:
             _fast.execution_free(old)
 
@@ -226,44 +225,56 @@ class WfloWorkflow:
             pass
 
     @contextmanager
-    def step_sync(self, label: str, budget_usd: Optional[Dollars] = None) -> Iterator["WfloWorkflow"]:
-        """Calls made in the block are recorded under the step ``label`` (and its own
-        budget, if given)."""
-        with use(Frame(self, self._scope(label, budget_usd), label)):
-            yield self
+    def step_sync(self, label: str, budget_usd: Optional[Dollars] = None) -> Iterator[Scope]:
+        """Runs the block in the step scope ``label`` (and its own budget, if given): calls
+        made in it are recorded under that step. Yields the :class:`Scope`."""
+        scope = self.scope(label, budget_usd)
+        with use(Frame(self, scope, scope.label)):
+            yield scope
 
     @asynccontextmanager
-    async def step(self, label: str, budget_usd: Optional[Dollars] = None) -> AsyncIterator["WfloWorkflow"]:
-        """``async with workflow.step("research"):`` — calls in the block (and in tasks it
-        starts) are recorded under that step."""
+    async def step(self, label: str, budget_usd: Optional[Dollars] = None) -> AsyncIterator[Scope]:
+        """``async with workflow.step("research") as scope:`` — calls in the block (and in
+        tasks it starts) are recorded under that step; ``scope.step(...)`` nests."""
         await self.start()
-        with use(Frame(self, self._scope(label, budget_usd), label)):
-            yield self
+        with self.step_sync(label, budget_usd) as scope:
+            yield scope
 
-    def _scope(self, label: str, budget_usd: Optional[Dollars]) -> int:
-        if not isinstance(label, str) or not label:
-            raise invalid("a step label must be a non-empty string")
+    def scope(self, label: str, budget_usd: Optional[Dollars] = None) -> Scope:
+        """The step scope ``label`` of this execution, created on first use; ``budget_usd``
+        gives it a limit of its own inside the execution's (None: none; 0 is a limit of
+        zero). The same label returns the same scope."""
+        _check_label(label)
         if not self._running:
             self.start_sync()
         key = f"{label}\0{budget_usd}"
         scope = self._scopes.get(key)
         if scope is None:
-            handle = native(self._native.scope, label, to_nanos(budget_usd)).c_handle()
+            made = Scope(self, native(self._native.scope, label, to_nanos(budget_usd)))
             with self._lock:
-                scope = self._scopes.setdefault(key, handle)
-            if scope != handle:
-                _fast.scope_free(handle)
+                scope = self._scopes.setdefault(key, made)
         return scope
+
+    def _target(self, scope: Optional[Scope]) -> Optional[int]:
+        """The C handle of the scope a call is charged to: ``scope``, else the running step,
+        else None (the execution itself)."""
+        if scope is None:
+            frame = current_frame()
+            scope = frame.scope if frame is not None and frame.workflow is self else None
+        elif not isinstance(scope, Scope) or scope.workflow is not self:
+            raise invalid("scope must be a wflo.Scope of this workflow")
+        return scope._c if scope is not None else None
 
     # -- calls ---------------------------------------------------------------------------------
 
     def reserve(self, request: Optional[CallRequest] = None, *, model: Optional[str] = None, input_tokens: int = 0,
                 max_output_tokens: Optional[int] = None, provider: Optional[str] = None,
                 input_estimated: Optional[bool] = None, cache_write: Optional[str] = None, stream: bool = False,
-                clamp_max_tokens: bool = False) -> Reservation:
+                clamp_max_tokens: bool = False, scope: Optional[Scope] = None) -> Reservation:
         """Reserves the worst case of a call BEFORE it is made (a :class:`CallRequest` or its
         fields as keywords); raises :class:`BudgetExceededError` when it could overspend, and
-        then the request must not be sent. Charged to the running step, else the execution."""
+        then the request must not be sent. Charged to ``scope``, else the running step, else
+        the execution."""
         if request is not None:
             if not isinstance(request, CallRequest):
                 raise invalid("request must be a wflo.CallRequest")
@@ -272,9 +283,7 @@ class WfloWorkflow:
             stream, clamp_max_tokens = request.stream, request.clamp_max_tokens
         if not self._running:
             self.start_sync()
-        frame = current_frame()
-        scope = frame.scope if frame is not None and frame.workflow is self else None
-        return Reservation(_reserve(self._c, scope, model, input_tokens, max_output_tokens, provider, input_estimated,
+        return Reservation(_reserve(self._c, self._target(scope), model, input_tokens, max_output_tokens, provider, input_estimated,
                                     cache_write, stream, clamp_max_tokens))
 
     async def reserve_async(self, request: Optional[CallRequest] = None, **fields: Any) -> Reservation:
@@ -288,7 +297,7 @@ class WfloWorkflow:
 
     def reserve_request(self, format: str, request: Any, *, base_url: Optional[str] = None,
                         provider: Optional[str] = None, model: Optional[str] = None, stream: Optional[bool] = None,
-                        clamp_max_tokens: bool = False) -> RequestReserved:
+                        clamp_max_tokens: bool = False, scope: Optional[Scope] = None) -> RequestReserved:
         """Reserves a provider request BEFORE it is sent, read by the engine: ``format`` is the
         API it is written for ("openai_chat", "openai_responses", "anthropic", "gemini",
         "langchain", "ai_sdk") and ``request`` its body (a dict or JSON text). The prompt
@@ -300,9 +309,7 @@ class WfloWorkflow:
         :class:`BudgetExceededError` when the call could overspend: then nothing may be sent."""
         if not self._running:
             self.start_sync()
-        frame = current_frame()
-        scope = frame.scope if frame is not None and frame.workflow is self else None
-        return _reserve_request(self._c, scope, format, request, _options(base_url, provider, model, stream,
+        return _reserve_request(self._c, self._target(scope), format, request, _options(base_url, provider, model, stream,
                                                                          clamp_max_tokens))
 
     async def reserve_request_async(self, format: str, request: Any, **options: Any) -> RequestReserved:
@@ -378,18 +385,20 @@ class WfloWorkflow:
 
     # -- the bill ------------------------------------------------------------------------------
 
-    def get_cost_breakdown_sync(self) -> Dict[str, Any]:
+    def breakdown_sync(self) -> Dict[str, Any]:
         """total_usd, budget_usd, remaining_usd, reserved_usd, calls, by_model, by_step, …"""
         return json.loads(native(self._started().breakdown_json))
 
-    async def get_cost_breakdown(self) -> Dict[str, Any]:
-        return self.get_cost_breakdown_sync()
+    async def breakdown(self) -> Dict[str, Any]:
+        return self.breakdown_sync()
+
+    # The seed SDK's names for the breakdown, kept for its users' code.
+    get_cost_breakdown_sync = breakdown_sync
+    get_cost_breakdown = breakdown
 
     def __del__(self) -> None:
         if _fast is None:
             return
-        for scope in getattr(self, "_scopes", {}).values():
-            _fast.scope_free(scope)
         c = getattr(self, "_c", 0)
         if c:
             _fast.execution_free(c)
@@ -456,7 +465,7 @@ def current_reserve_request(format: str, request: Any, **options: Any) -> Option
     wf = frame.workflow
     if not wf._running:
         wf.start_sync()
-    return _reserve_request(wf._c, frame.scope, format, request,
+    return _reserve_request(wf._c, frame.scope._c if frame.scope else None, format, request,
                             _options(options.get("base_url"), options.get("provider"), options.get("model"),
                                      options.get("stream"), options.get("clamp_max_tokens", False)))
 
@@ -469,7 +478,7 @@ def current_reserve(request: CallRequest) -> Optional[Reservation]:
     wf = frame.workflow
     if not wf._running:
         wf.start_sync()
-    return Reservation(_reserve(wf._c, frame.scope, *_request_args(request)))
+    return Reservation(_reserve(wf._c, frame.scope._c if frame.scope else None, *_request_args(request)))
 
 
 def is_coroutine_function(fn: Any) -> bool:

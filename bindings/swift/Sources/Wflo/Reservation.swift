@@ -1,7 +1,7 @@
 import Foundation
 import WfloNative
 
-/// Where a call's cost is charged: a `WfloWorkflow` (its execution) or one of its `Step`s. A
+/// Where a call's cost is charged: a `WfloWorkflow` (its execution) or one of its `Scope`s. A
 /// reservation is checked against this scope and every scope above it, atomically.
 public protocol BudgetScope {
     /// Reserves the worst case of a call BEFORE it is made; throws `.budgetExceeded` when it
@@ -85,7 +85,7 @@ public final class UsageStream: @unchecked Sendable {
 
 /// A step (or agent) of an execution: its calls are recorded under `label` and checked against
 /// its own budget, if it has one, as well as the execution's.
-public final class Step: BudgetScope, @unchecked Sendable {
+public final class Scope: BudgetScope, @unchecked Sendable {
     public let label: String
     let native: NativeScope
 
@@ -105,8 +105,8 @@ public final class Step: BudgetScope, @unchecked Sendable {
     }
 
     /// A sub-step, created on first use (labels are one namespace per execution).
-    public func child(_ label: String, budgetUsd: Double? = nil) throws -> Step {
+    public func child(_ label: String, budgetUsd: Double? = nil) throws -> Scope {
         let nanos = try budgetUsd.map { try nanosFromUsd($0, "budgetUsd") }
-        return Step(label: label, native: try engineCall { try native.child(label: label, budgetNanos: nanos) })
+        return Scope(label: label, native: try engineCall { try native.child(label: label, budgetNanos: nanos) })
     }
 }

@@ -16,7 +16,7 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
     private let lock = NSLock()
     private var execution: NativeExecution?
     private var running = false
-    private var steps: [String: Step] = [:]
+    private var steps: [String: Scope] = [:]
 
     /// `budgetUsd` in dollars (nil: no limit of its own); `sharedScopes`: budgets shared with
     /// other executions and processes, drawn from as well; `engine`: default `Engine.default()`.
@@ -136,17 +136,17 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
 
     // -- steps and calls ----------------------------------------------------------------------
 
-    /// The step `label` of the running execution, created on first use (with its own budget if given).
-    public func step(_ label: String, budgetUsd: Double? = nil) throws -> Step {
-        try step(label, nanos: try budgetUsd.map { try nanosFromUsd($0, "budgetUsd") })
+    /// The step scope `label` of the running execution, created on first use (with its own budget if given).
+    public func scope(_ label: String, budgetUsd: Double? = nil) throws -> Scope {
+        try scope(label, nanos: try budgetUsd.map { try nanosFromUsd($0, "budgetUsd") })
     }
 
     /// The same with an exact budget.
-    public func step(_ label: String, budget: Decimal) throws -> Step {
-        try step(label, nanos: try nanosFromUsd(budget, "budget"))
+    public func scope(_ label: String, budget: Decimal) throws -> Scope {
+        try scope(label, nanos: try nanosFromUsd(budget, "budget"))
     }
 
-    private func step(_ label: String, nanos: UInt64?) throws -> Step {
+    private func scope(_ label: String, nanos: UInt64?) throws -> Scope {
         guard !label.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw invalid("a step label must be a non-empty string")
         }
@@ -154,7 +154,7 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
         let key = label + "\u{0}" + (nanos.map { String($0) } ?? "-")
         if let s = locked({ steps[key] }) { return s }
         let exec = try current()
-        let s = Step(label: label, native: try engineCall { try exec.scope(label: label, budgetNanos: nanos) })
+        let s = Scope(label: label, native: try engineCall { try exec.scope(label: label, budgetNanos: nanos) })
         return locked {
             if let kept = steps[key] { return kept }
             steps[key] = s

@@ -50,7 +50,7 @@ final class QuickTourTests: XCTestCase {
         }
 
         let roomy = try WfloWorkflow(name: "roomy", budgetUsd: 1, engine: engine)
-        let call = try roomy.step("s").reserve(model: "gpt-4o-mini", inputTokens: 1, maxOutputTokens: 1)
+        let call = try roomy.scope("s").reserve(model: "gpt-4o-mini", inputTokens: 1, maxOutputTokens: 1)
         XCTAssertThrowsError(try call.settleJson(format: "openai_chat", json: "[1, 2"))
         XCTAssertFalse(call.isEnded, "unreadable usage leaves the reservation held")
         try call.release()

@@ -148,9 +148,9 @@ final class VectorsTests: XCTestCase {
                 case "scope":
                     let label = step["label"] as? String ?? ""
                     if let budget = (step["budget_usd"] as? String).flatMap({ Decimal(string: $0) }) {
-                        _ = try wf.step(label, budget: budget)
+                        _ = try wf.scope(label, budget: budget)
                     } else {
-                        _ = try wf.step(label)
+                        _ = try wf.scope(label)
                     }
                 case "reserve":
                     let asked = u64(step["max_output_tokens"]) ?? 0
@@ -161,7 +161,7 @@ final class VectorsTests: XCTestCase {
                         clampMaxTokens: step["clamp"] as? Bool ?? false)
                     do {
                         let scope: BudgetScope
-                        if let label = step["scope"] as? String { scope = try wf.step(label) } else { scope = wf }
+                        if let label = step["scope"] as? String { scope = try wf.scope(label) } else { scope = wf }
                         let r = try scope.reserve(request)
                         held[id] = r
                         actual["amount_nanos"] = r.amountNanos

@@ -10,7 +10,7 @@ import kotlin.coroutines.coroutineContext
  * a call without being handed the workflow, and coroutines launched inside inherit it while
  * concurrent executions never see each other's.
  */
-internal class WfloContext(val workflow: WfloWorkflow, val step: Step?) :
+internal class WfloContext(val workflow: WfloWorkflow, val scope: Scope?) :
     AbstractCoroutineContextElement(WfloContext) {
     companion object Key : CoroutineContext.Key<WfloContext>
 }
@@ -18,8 +18,8 @@ internal class WfloContext(val workflow: WfloWorkflow, val step: Step?) :
 /** The workflow this coroutine runs in ([WfloWorkflow.execute]), or null. */
 suspend fun currentWorkflow(): WfloWorkflow? = coroutineContext[WfloContext]?.workflow
 
-/** The step this coroutine runs in ([WfloWorkflow.step]), or null. */
-suspend fun currentStep(): Step? = coroutineContext[WfloContext]?.step
+/** The step scope this coroutine runs in ([WfloWorkflow.step]), or null. */
+suspend fun currentScope(): Scope? = coroutineContext[WfloContext]?.scope
 
-/** Where a call made here is charged: the current step, else the current workflow, else null. */
-suspend fun currentScope(): BudgetScope? = coroutineContext[WfloContext]?.let { it.step ?: it.workflow }
+/** Where a call made here is charged: the current step scope, else the current workflow, else null. */
+suspend fun currentBudgetScope(): BudgetScope? = coroutineContext[WfloContext]?.let { it.scope ?: it.workflow }

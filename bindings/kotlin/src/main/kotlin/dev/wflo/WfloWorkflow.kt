@@ -65,8 +65,8 @@ class WfloWorkflow @JvmOverloads constructor(
     @Volatile private var closed = false
 
     private var id: String? = null
-    private val steps = ConcurrentHashMap<String, Step>()
-    private val children = ConcurrentHashMap.newKeySet<Step>()
+    private val steps = ConcurrentHashMap<String, Scope>()
+    private val children = ConcurrentHashMap.newKeySet<Scope>()
 
     init {
         if (name.isBlank()) throw invalid("name must be a non-empty string")
@@ -192,7 +192,7 @@ class WfloWorkflow @JvmOverloads constructor(
 
     /** The step [label] of the running execution (created on first use, with its own budget if given). */
     @JvmOverloads
-    fun scope(label: String, budgetUsd: Number? = null): Step {
+    fun scope(label: String, budgetUsd: Number? = null): Scope {
         checkLabel(label)
         val nanos = budgetUsd?.let { Usd.toNanos(it, "budgetUsd") }
         if (!running) startBlocking()
@@ -200,7 +200,7 @@ class WfloWorkflow @JvmOverloads constructor(
         steps[key]?.let { return it }
         val exec = started()
         val scope = native { live(exec).scope(label, nanos?.toULong()) }
-        val step = Step(this, label, scope)
+        val step = Scope(this, label, scope)
         val kept = steps.putIfAbsent(key, step)
         if (kept != null) scope.close()
         return kept ?: step
@@ -208,16 +208,16 @@ class WfloWorkflow @JvmOverloads constructor(
 
     /**
      * Runs [block] in the step [label]: calls it reserves are recorded under that step (and
-     * checked against [budgetUsd], if given); [currentStep] is that step in it and in the
+     * checked against [budgetUsd], if given); [currentScope] is that step in it and in the
      * coroutines it launches.
      */
-    suspend fun <T> step(label: String, budgetUsd: Number? = null, block: suspend Step.() -> T): T {
+    suspend fun <T> step(label: String, budgetUsd: Number? = null, block: suspend Scope.() -> T): T {
         start()
         val s = scope(label, budgetUsd)
         return withContext(WfloContext(this, s)) { s.block() }
     }
 
-    internal fun track(step: Step) {
+    internal fun track(step: Scope) {
         children.add(step)
     }
 

@@ -38,7 +38,7 @@ class ConcurrencyTest {
                         step("step-$i") {
                             // The context carries this coroutine's own workflow and step.
                             assertSame(wf, currentWorkflow())
-                            assertEquals("step-$i", currentStep()?.label)
+                            assertEquals("step-$i", currentScope()?.label)
                             reserve(model = "gpt-4o-mini", inputTokens = 100L * i, maxOutputTokens = 50).use {
                                 it.settle(Usage(input = 100L * i, output = 10))
                             }
@@ -108,16 +108,16 @@ class ConcurrencyTest {
                 val jobs = listOf("a", "b").map { name ->
                     launch(Dispatchers.Default) {
                         step(name) {
-                            assertEquals(name, currentStep()?.label)
-                            val scope = currentScope()!!
+                            assertEquals(name, currentScope()?.label)
+                            val scope = currentBudgetScope()!!
                             scope.reserve(model = "gpt-4o-mini", inputTokens = 10, maxOutputTokens = 10)
                                 .use { it.settle(Usage(input = 10, output = 1)) }
                         }
                     }
                 }
                 jobs.forEach { it.join() }
-                assertEquals("outer", currentStep()?.label)
-                withContext(Dispatchers.IO) { assertEquals("outer", currentStep()?.label) }
+                assertEquals("outer", currentScope()?.label)
+                withContext(Dispatchers.IO) { assertEquals("outer", currentScope()?.label) }
             }
         }
         val steps = wf.breakdown().byStep.associate { it.step to it.calls }

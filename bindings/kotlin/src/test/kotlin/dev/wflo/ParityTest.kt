@@ -77,7 +77,10 @@ class ParityTest {
                 when (val op = step.str("op")) {
                     "scope" -> {
                         val label = step.str("label")!!
-                        wf.scope(label, budget(step))
+                        when (val parent = step.str("parent")) {
+                            null -> wf.scope(label, budget(step))
+                            else -> wf.scope(parent).child(label, budget(step))
+                        }
                         events += buildJsonObject { put("op", "scope"); put("label", label) }
                     }
                     "call" -> {

@@ -47,7 +47,11 @@ class UniffiParityTest {
             when (val op = step.str("op")) {
                 "scope" -> {
                     val label = step.str("label")!!
-                    scopes[label] = exec.scope(label, step.str("budget_usd")?.let(::parseUsd))
+                    val budget = step.str("budget_usd")?.let(::parseUsd)
+                    scopes[label] = when (val parent = step.str("parent")) {
+                        null -> exec.scope(label, budget)
+                        else -> scopes.getValue(parent).child(label, budget)
+                    }
                     events += buildJsonObject { put("op", "scope"); put("label", label) }
                 }
                 "call" -> {

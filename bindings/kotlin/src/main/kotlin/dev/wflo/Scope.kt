@@ -5,7 +5,7 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.withContext
 
 /**
- * Where a call's cost is charged: a [WfloWorkflow] (its execution) or one of its [Step]s. A
+ * Where a call's cost is charged: a [WfloWorkflow] (its execution) or one of its [Scope]s. A
  * reservation is checked against this scope and every scope above it, atomically.
  */
 interface BudgetScope {
@@ -59,7 +59,7 @@ interface BudgetScope {
  * A step (or agent) of an execution: calls reserved here are recorded under its [label] and
  * checked against its own budget, if it has one, as well as the execution's.
  */
-class Step internal constructor(
+class Scope internal constructor(
     val workflow: WfloWorkflow,
     val label: String,
     private val native: NativeScope,
@@ -101,20 +101,20 @@ class Step internal constructor(
      * billed under its own [label] (labels are one namespace per execution).
      */
     @JvmOverloads
-    fun child(label: String, budgetUsd: Number? = null): Step {
+    fun child(label: String, budgetUsd: Number? = null): Scope {
         checkLabel(label)
         val nanos = budgetUsd?.let { Usd.toNanos(it, "budgetUsd").toULong() }
         val scope = native { live().child(label, nanos) }
-        return Step(workflow, scope.label(), scope).also { workflow.track(it) }
+        return Scope(workflow, scope.label(), scope).also { workflow.track(it) }
     }
 
-    /** Runs [block] in the sub-step [label]; code in it finds the step with [currentStep]. */
-    suspend fun <T> step(label: String, budgetUsd: Number? = null, block: suspend Step.() -> T): T {
+    /** Runs [block] in the sub-step [label]; code in it finds the step with [currentScope]. */
+    suspend fun <T> step(label: String, budgetUsd: Number? = null, block: suspend Scope.() -> T): T {
         val s = child(label, budgetUsd)
         return withContext(WfloContext(workflow, s)) { s.block() }
     }
 
-    override fun toString() = "Step(label=$label)"
+    override fun toString() = "Scope(label=$label)"
 }
 
 internal fun checkLabel(label: String) {
