@@ -220,13 +220,16 @@ func (r *Reservation) SettleJSON(format string, body []byte) (Settled, error) {
 
 // SettleResult books whatever the call returned (format as for ReserveRequest, or "auto"):
 // the usage in the result, else its generated text (every choice, tool calls) counted and
-// flagged estimated. Bad JSON leaves the reservation held.
-func (r *Reservation) SettleResult(format string, result []byte) (Settled, error) {
+// flagged estimated. status is how the call ended: "ok" ("" too), or "error" / "aborted" for
+// what a call that failed midway had produced (booked, since the provider billed it). Bad JSON
+// leaves the reservation held.
+func (r *Reservation) SettleResult(format string, result []byte, status string) (Settled, error) {
 	var out C.wflo_settled
 	fp, fn := cstr(format)
 	rp, rn := cbytes(result)
+	sp, sn := cstr(status)
 	err := r.with(func(h *C.wflo_reservation) C.wflo_status {
-		return C.wflo_reservation_settle_result(h, fp, fn, rp, rn, &out)
+		return C.wflo_reservation_settle_result(h, fp, fn, rp, rn, sp, sn, &out)
 	})
 	return settled(out), err
 }

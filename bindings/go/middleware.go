@@ -125,7 +125,7 @@ func meter(req *http.Request, next Next) (*http.Response, error) {
 		res.Close()
 		return resp, nil
 	}
-	if _, err := res.SettleResult(format, payload); err != nil {
+	if _, err := res.SettleResult(format, payload, "ok"); err != nil {
 		// The provider answered but its result is unreadable: the worst case stays booked
 		// until the lease ends rather than pretending the call was free.
 		return resp, nil

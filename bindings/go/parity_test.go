@@ -226,7 +226,14 @@ func settleOutcome(res *wflo.Reservation, step parityStep) error {
 	}
 	switch {
 	case o["result"] != nil:
-		_, err := res.SettleResult(step.Format, o["result"])
+		status := "" // absent: "ok"
+		if o["status"] != nil {
+			var err error
+			if status, err = str("status"); err != nil {
+				return err
+			}
+		}
+		_, err := res.SettleResult(step.Format, o["result"], status)
 		return err
 	case o["stream"] != nil:
 		var events []json.RawMessage

@@ -77,7 +77,8 @@ export declare class Reservation {
   /** Settles from a provider's response body or usage JSON ("auto", "openai_chat", "openai_responses", "anthropic", "gemini", "langchain", "ai_sdk"). */
   settleJson(format: string, json: string): Settled;
   /** Settles from whatever the call returned (an object or its JSON text): its usage, else its generated text (every choice, tool calls) estimated by the engine, flagged. */
-  settleResult(format: RequestFormat | 'auto', result: unknown): Settled;
+  /** `status`: how the call ended ("ok"; "error"/"aborted": what a call that failed midway had produced). */
+  settleResult(format: RequestFormat | 'auto', result: unknown, status?: 'ok' | 'error' | 'aborted'): Settled;
   /** Settles a call without usage from the text it generated, estimated by the engine. */
   settleText(text: string, status?: 'ok' | 'error' | 'aborted'): Settled;
   settleStream(stream: NativeStream, status: 'ok' | 'error' | 'aborted'): Settled;

@@ -387,18 +387,34 @@ impl Reservation {
     /// usage, or all zeros beside generated output — the generated text (every choice,
     /// tool-call names and arguments, visible reasoning) counted with the model's tokenizer,
     /// flagged `estimated` and `usage_missing`. The one rule for "a result without usage".
-    pub fn settle_result(&mut self, format: UsageFormat, result_json: &str) -> Result<CallRecord> {
+    ///
+    /// `status` is how the call ended: `Ok`, or `Error`/`Aborted` for what a call that failed
+    /// midway had produced (a framework's partial result, `null` when it kept none) — the
+    /// provider billed the prompt and what it generated, so that is booked, not released.
+    pub fn settle_result(
+        &mut self,
+        format: UsageFormat,
+        result_json: &str,
+        status: CallStatus,
+    ) -> Result<CallRecord> {
         self.check_not_ended()?;
         let value: serde_json::Value = serde_json::from_str(result_json)
             .map_err(|e| Error::invalid(format!("the result is not valid JSON: {e}")))?;
+        let settle = |this: &mut Self, usage| {
+            this.settle_with(Settlement {
+                usage,
+                status: Some(status),
+                ..Settlement::default()
+            })
+        };
         // The generated text is only read when the usage cannot stand on its own.
         match crate::usage::parse_usage_value(format, &value) {
-            Ok(usage) if usage.total() > 0 => self.settle(usage),
+            Ok(usage) if usage.total() > 0 => settle(self, usage),
             parsed => {
                 let text = crate::usage::generated_text(format, &value);
                 match parsed {
-                    Ok(zero) if text.is_empty() => self.settle(zero),
-                    _ => self.settle_text(&text, CallStatus::Ok),
+                    Ok(zero) if text.is_empty() => settle(self, zero),
+                    _ => self.settle_text(&text, status),
                 }
             }
         }

@@ -85,7 +85,9 @@ fn replay(index: usize, scenario: &Value) -> Value {
                 let mut res = made.reservation;
                 let outcome = &step["outcome"];
                 if let Some(result) = outcome.get("result") {
-                    res.settle_result(format, &result.to_string()).unwrap();
+                    let status = CallStatus::from_name(outcome["status"].as_str().unwrap_or("ok"));
+                    res.settle_result(format, &result.to_string(), status.unwrap())
+                        .unwrap();
                 } else if let Some(stream) = outcome.get("stream") {
                     let mut acc = StreamAccumulator::new(format).unwrap();
                     for event in stream.as_array().unwrap() {

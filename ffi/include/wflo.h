@@ -301,16 +301,20 @@ wflo_status wflo_reserve_request(const wflo_execution *execution,
 
 // Settles from whatever the call returned (`format` as for wflo_reserve_request, or
 // "auto"): the usage in the result, else its generated text estimated and flagged — the one
-// rule for results without usage. Bad JSON: WFLO_STATUS_INVALID_ARGUMENT, still held.
+// rule for results without usage. `status`: how the call ended — "ok", or "error" /
+// "aborted" for what a call that failed midway had produced (NULL: "ok"). Bad JSON:
+// WFLO_STATUS_INVALID_ARGUMENT, still held.
 //
 // # Safety
-// `reservation` is a live handle; strings point to their lengths; `settled_out` NULL or
-// writable.
+// `reservation` is a live handle; strings point to their lengths (`status` may be NULL);
+// `settled_out` NULL or writable.
 wflo_status wflo_reservation_settle_result(const wflo_reservation *reservation,
                                            const char *format,
                                            size_t format_len,
                                            const char *json,
                                            size_t json_len,
+                                           const char *status,
+                                           size_t status_len,
                                            wflo_settled *settled_out);
 
 // Settles a call whose usage never came from the text it generated: the prompt as

@@ -434,11 +434,13 @@ pub unsafe extern "C" fn wflo_reserve_request(
 
 /// Settles from whatever the call returned (`format` as for wflo_reserve_request, or
 /// "auto"): the usage in the result, else its generated text estimated and flagged — the one
-/// rule for results without usage. Bad JSON: WFLO_STATUS_INVALID_ARGUMENT, still held.
+/// rule for results without usage. `status`: how the call ended — "ok", or "error" /
+/// "aborted" for what a call that failed midway had produced (NULL: "ok"). Bad JSON:
+/// WFLO_STATUS_INVALID_ARGUMENT, still held.
 ///
 /// # Safety
-/// `reservation` is a live handle; strings point to their lengths; `settled_out` NULL or
-/// writable.
+/// `reservation` is a live handle; strings point to their lengths (`status` may be NULL);
+/// `settled_out` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wflo_reservation_settle_result(
     reservation: *const wflo_reservation,
@@ -446,14 +448,19 @@ pub unsafe extern "C" fn wflo_reservation_settle_result(
     format_len: usize,
     json: *const c_char,
     json_len: usize,
+    status: *const c_char,
+    status_len: usize,
     settled_out: *mut wflo_settled,
 ) -> wflo_status {
     run(|| {
         let r = unsafe { box_ref(reservation, "reservation") }?;
         let format = UsageFormat::from_name(unsafe { input(format, format_len, "format") }?)?;
-        let record = r
-            .lock()
-            .settle_result(format, unsafe { input(json, json_len, "json") }?)?;
+        let status = CallStatus::from_name(
+            unsafe { optional(status, status_len, "status") }?.unwrap_or("ok"),
+        )?;
+        let record =
+            r.lock()
+                .settle_result(format, unsafe { input(json, json_len, "json") }?, status)?;
         unsafe { write_settled(&record, settled_out) };
         Ok(())
     })

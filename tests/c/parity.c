@@ -72,7 +72,9 @@ static void settle(wflo_reservation *res, const char *format, json_t *outcome) {
     const char *status = json_string_value(json_object_get(outcome, "status"));
     if ((v = json_object_get(outcome, "result"))) {
         char *text = dump(v);
-        CHECK(wflo_reservation_settle_result(res, format, strlen(format), text, strlen(text), NULL), "settle_result");
+        CHECK(wflo_reservation_settle_result(res, format, strlen(format), text, strlen(text), status,
+                                             status ? strlen(status) : 0, NULL),
+              "settle_result");
         free(text);
     } else if ((v = json_object_get(outcome, "stream"))) {
         wflo_stream *stream = NULL;

@@ -47,6 +47,12 @@ function plainMessage(m) {
 const pick = (obj, keys) => Object.fromEntries(keys.filter((k) => obj[k] !== undefined && obj[k] !== null).map((k) => [k, obj[k]]));
 
 /** An LLMResult as plain data: its generations with plain messages, and llmOutput. */
+/** Streamed chunks as one generation (LangChain's own `concat` merges text, tool calls, usage). */
+function merged(chunks) {
+  return chunks.reduce((a, b) => (typeof a.concat === 'function' && typeof b.concat === 'function'
+    ? a.concat(b) : { text: `${a.text ?? ''}${b.text ?? ''}` }));
+}
+
 function plainResult(output) {
   const generations = (output?.generations ?? []).map((gens) =>
     (gens ?? []).map((g) => ({ text: g?.text, message: g?.message ? plainMessage(g.message) : undefined })));
@@ -155,13 +161,27 @@ class WfloCallbackHandler extends BaseCallbackHandler {
     run.reservation.settleResult('langchain', plainResult(output));
   }
 
+  /** A streamed chunk: kept, so a stream cut midway is billed for what it delivered. */
+  handleLLMNewToken(token, idx, runId, parentRunId, tags, fields) {
+    const run = runs.get(runId);
+    if (run) (run.streamed ??= []).push(fields?.chunk ?? { text: String(token ?? '') });
+  }
+
   async handleLLMError(err, runId) {
     const run = runs.get(runId);
     if (!run) return;
     runs.delete(runId);
     if (run.reservation.ended) return;
     const aborted = err?.name === 'AbortError' || /abort/i.test(String(err?.name ?? ''));
-    run.reservation.release(aborted ? 'aborted' : 'error', String(err?.message ?? err));
+    const status = aborted ? 'aborted' : 'error';
+    if (run.streamed) {
+      // A stream cut midway: the provider billed the prompt and what it streamed — LangChain's
+      // merged chunks, read by the engine (their usage if it came, else their text).
+      run.reservation.settleResult('langchain', plainResult({ generations: [[merged(run.streamed)]] }), status);
+    } else {
+      // The call failed before the provider produced anything (an HTTP error).
+      run.reservation.release(status, String(err?.message ?? err));
+    }
   }
 }
 

@@ -72,10 +72,11 @@ class Reservation {
    * Books whatever the call returned (a response body, an SDK result; an object or its JSON
    * text) in `format` ("auto", "openai_chat", "openai_responses", "anthropic", "gemini",
    * "langchain", "ai_sdk"): its usage, else its generated text — every choice, tool calls —
-   * estimated by the engine and flagged.
+   * estimated by the engine and flagged. `status`: how the call ended — "ok", or "error" /
+   * "aborted" for what a call that failed midway had produced (booked: the provider billed it).
    */
-  settleResult(format, result) {
-    return native(() => this.native.settleResult(format, toJson(result)));
+  settleResult(format, result, status = 'ok') {
+    return native(() => this.native.settleResult(format, toJson(result), status));
   }
 
   /** Books a call without usage from the text it generated (status "ok", "error", "aborted"). */

@@ -222,16 +222,22 @@ impl Reservation {
         self.body.clone()
     }
 
-    /// Settles from whatever the call returned: its usage, else its generated text estimated.
+    /// Settles from whatever the call returned: its usage, else its generated text estimated;
+    /// `status` (default "ok"): how the call ended ("error"/"aborted": what it had produced).
     #[napi]
-    pub fn settle_result(&self, format: String, json: String) -> napi::Result<Settled> {
+    pub fn settle_result(
+        &self,
+        format: String,
+        json: String,
+        status: Option<String>,
+    ) -> napi::Result<Settled> {
         guard(|| {
-            Ok(Settled::from(
-                &self
-                    .inner
-                    .lock()
-                    .settle_result(UsageFormat::from_name(&format)?, &json)?,
-            ))
+            let status = CallStatus::from_name(status.as_deref().unwrap_or("ok"))?;
+            Ok(Settled::from(&self.inner.lock().settle_result(
+                UsageFormat::from_name(&format)?,
+                &json,
+                status,
+            )?))
         })
     }
 

@@ -181,6 +181,29 @@ test('a failed call gives its reservation back; a streamed call settles from its
   await engine.close();
 });
 
+test('a stream cut midway is billed for what it streamed (estimated, failed); one that never started is released', async () => {
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'cut', budgetUsd: 1, engine });
+  await wf.start();
+  const callbacks = [new WfloCallbackHandler({ workflow: wf })];
+  const streamed = [];
+  await assert.rejects(async () => {
+    const stream = await chat('gpt-4o-mini', { directives: 'reply=20,reset=6' }).stream('hello', { callbacks });
+    for await (const chunk of stream) streamed.push(chunk.content);
+  });
+  await assert.rejects(chat('gpt-4o-mini', { directives: 'status=500' }).stream('hello', { callbacks }).then(async (s) => {
+    for await (const _ of s); // eslint-disable-line no-unused-vars
+  }));
+  const [cut, failed] = await wf.calls();
+  assert.equal(cut.status, 'error');
+  assert.ok(cut.estimated && cut.costNanos > 0, JSON.stringify(cut));
+  assert.ok(streamed.length > 0);
+  assert.equal(cut.usage.output, wflo.countTokens('gpt-4o-mini', streamed.join('')).tokens);
+  assert.equal(failed.status, 'error');
+  assert.equal(failed.costNanos, 0);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
+});
+
 test('a handler given a workflow meters calls made outside execute; without one, outside any workflow, it does nothing', async () => {
   const engine = await memory();
   const wf = new wflo.WfloWorkflow({ name: 'explicit', budgetUsd: 0.01, engine });

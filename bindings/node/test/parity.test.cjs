@@ -90,7 +90,7 @@ async function replay(index, scenario) {
         events.push({ op: 'call', body: reservation.requestBody, error: null });
         const outcome = step.outcome;
         if ('result' in outcome) {
-          reservation.settleResult(step.format, outcome.result);
+          reservation.settleResult(step.format, outcome.result, outcome.status);
         } else if ('stream' in outcome) {
           const stream = new NativeStream(step.format);
           for (const event of outcome.stream) stream.push(JSON.stringify(event));

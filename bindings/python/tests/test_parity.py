@@ -47,7 +47,7 @@ def call(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> Dict[str, Any]:
         return {"op": "call", "body": None, "error": e.code}
     outcome = step["outcome"]
     if "result" in outcome:
-        reservation.settle_result(outcome["result"], fmt)
+        reservation.settle_result(fmt, outcome["result"], outcome.get("status", "ok"))
     elif "stream" in outcome:
         stream = wflo.Stream(fmt)
         for event in outcome["stream"]:

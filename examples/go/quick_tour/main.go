@@ -35,7 +35,7 @@ func main() {
 	}
 	_ = body // POST it to the provider
 	// …then settle with what the provider returned (its usage; estimated when it has none).
-	record, err := call.SettleResult("openai_chat", []byte(`{"usage":{"prompt_tokens":19,"completion_tokens":180}}`))
+	record, err := call.SettleResult("openai_chat", []byte(`{"usage":{"prompt_tokens":19,"completion_tokens":180}}`), "ok")
 	if err != nil {
 		log.Fatal(err)
 	}

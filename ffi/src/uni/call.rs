@@ -79,15 +79,21 @@ pub struct RequestReserved {
 
 #[uniffi::export]
 impl NativeReservation {
-    /// Books whatever the call returned: its usage, else its generated text estimated.
-    pub fn settle_result(&self, format: String, json: String) -> Result<Settled> {
+    /// Books whatever the call returned: its usage, else its generated text estimated;
+    /// `status` (default "ok"): how the call ended ("error"/"aborted": what it had produced).
+    pub fn settle_result(
+        &self,
+        format: String,
+        json: String,
+        status: Option<String>,
+    ) -> Result<Settled> {
         guard(|| {
-            Ok(Settled::from(
-                &self
-                    .inner
-                    .lock()
-                    .settle_result(UsageFormat::from_name(&format)?, &json)?,
-            ))
+            let status = CallStatus::from_name(status.as_deref().unwrap_or("ok"))?;
+            Ok(Settled::from(&self.inner.lock().settle_result(
+                UsageFormat::from_name(&format)?,
+                &json,
+                status,
+            )?))
         })
     }
 

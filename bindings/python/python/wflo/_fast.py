@@ -269,7 +269,7 @@ def settle_json(reservation: int, format: str, text: str) -> Settled:
 _reserve_request = _fn("wflo_reserve_request", [c_void_p, c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p,
                                                  c_size_t, POINTER(c_void_p), POINTER(c_void_p)])
 _settle_result = _fn("wflo_reservation_settle_result",
-                     [c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(_CSettled)])
+                     [c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(_CSettled)])
 _settle_text = _fn("wflo_reservation_settle_text", [c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(_CSettled)])
 _execution_end = _fn("wflo_execution_end", [c_void_p, c_char_p, c_size_t, POINTER(c_char_p)])
 
@@ -286,9 +286,9 @@ def reserve_request(execution: int, scope: Optional[int], format: str, body_json
     return handle.value, _take_string(body).decode()
 
 
-def settle_result(reservation: int, format: str, result_json: str) -> Settled:
-    f, t = format.encode(), result_json.encode()
-    if _settle_result(reservation, f, len(f), t, len(t), _scratch.settled_ref):
+def settle_result(reservation: int, format: str, result_json: str, status: str) -> Settled:
+    f, t, st = format.encode(), result_json.encode(), status.encode()
+    if _settle_result(reservation, f, len(f), t, len(t), st, len(st), _scratch.settled_ref):
         raise _error()
     return _settled()
 

@@ -99,17 +99,21 @@ class Reservation:
         self._done()
         return settled
 
-    def settle_result(self, result: Any, format: str = "auto") -> Settled:
+    def settle_result(self, format: str, result: Any, status: str = "ok") -> Settled:
         """Books whatever a call returned: an OpenAI or Anthropic response, a LangChain message
         or LLMResult, a dict, or its JSON text; ``format`` names its API ("auto": read from its
         shape). The engine reads the usage in it; without usage it estimates the generated
         text (every choice, tool-call names and arguments) and flags the call estimated —
-        never free. Text that is not JSON is taken as the generated text itself."""
+        never free. Text that is not JSON is taken as the generated text itself. ``status``:
+        how the call ended — "ok", or "error"/"aborted" for what a call that failed midway had
+        produced (booked: the provider billed it; None as ``result`` when nothing was kept)."""
         self._live()
+        if not isinstance(format, str):
+            raise invalid("format must be a string such as 'openai_chat' (settle_result(format, result))")
         text = result_json(result)
         if isinstance(result, (str, bytes, bytearray)) and not _is_json(text):
-            return self.settle_text(text)
-        settled = _fast.settle_result(self._h, format, text)
+            return self.settle_text(text, status)
+        settled = _fast.settle_result(self._h, format, text, status)
         self._done()
         return settled
 

@@ -51,7 +51,7 @@ def track_llm_call(model: str, *, max_tokens: Optional[int] = None, provider: Op
                     return await fn(*args, **kwargs)
                 with reservation:  # an exception or cancellation releases it
                     result = await fn(*args, **kwargs)
-                    reservation.settle_result(result, format)
+                    reservation.settle_result(format, result)
                 return result
 
             return tracked_async  # type: ignore[return-value]
@@ -63,7 +63,7 @@ def track_llm_call(model: str, *, max_tokens: Optional[int] = None, provider: Op
                 return fn(*args, **kwargs)
             with reservation:
                 result = fn(*args, **kwargs)
-                reservation.settle_result(result, format)
+                reservation.settle_result(format, result)
             return result
 
         return tracked  # type: ignore[return-value]

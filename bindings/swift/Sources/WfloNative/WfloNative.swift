@@ -1533,9 +1533,10 @@ public protocol NativeReservationProtocol: AnyObject, Sendable {
     func settleJson(format: String, json: String) throws  -> Settled
     
     /**
-     * Books whatever the call returned: its usage, else its generated text estimated.
+     * Books whatever the call returned: its usage, else its generated text estimated;
+     * `status` (default "ok"): how the call ended ("error"/"aborted": what it had produced).
      */
-    func settleResult(format: String, json: String) throws  -> Settled
+    func settleResult(format: String, json: String, status: String?) throws  -> Settled
     
     /**
      * Books a finished or cut stream ("ok", "error", "aborted"); without usage, estimated.
@@ -1679,15 +1680,17 @@ open func settleJson(format: String, json: String)throws  -> Settled  {
 }
     
     /**
-     * Books whatever the call returned: its usage, else its generated text estimated.
+     * Books whatever the call returned: its usage, else its generated text estimated;
+     * `status` (default "ok"): how the call ended ("error"/"aborted": what it had produced).
      */
-open func settleResult(format: String, json: String)throws  -> Settled  {
+open func settleResult(format: String, json: String, status: String?)throws  -> Settled  {
     return try  FfiConverterTypeSettled_lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
         uniffiCallStatus in
     uniffi_wflo_fn_method_nativereservation_settle_result(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(format),
-        FfiConverterString.lower(json),uniffiCallStatus
+        FfiConverterString.lower(json),
+        FfiConverterOptionString.lower(status),uniffiCallStatus
     )
 })
 }
@@ -3047,7 +3050,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativereservation_settle_json() != 48037) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wflo_checksum_method_nativereservation_settle_result() != 33634) {
+    if (uniffi_wflo_checksum_method_nativereservation_settle_result() != 59000) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativereservation_settle_stream() != 7262) {

@@ -285,7 +285,7 @@ RustBuffer uniffi_wflo_fn_method_nativereservation_settle_json(uint64_t ptr, Rus
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESERVATION_SETTLE_RESULT
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESERVATION_SETTLE_RESULT
-RustBuffer uniffi_wflo_fn_method_nativereservation_settle_result(uint64_t ptr, RustBuffer format, RustBuffer json, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_wflo_fn_method_nativereservation_settle_result(uint64_t ptr, RustBuffer format, RustBuffer json, RustBuffer status, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESERVATION_SETTLE_STREAM

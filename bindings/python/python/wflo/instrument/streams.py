@@ -257,7 +257,7 @@ def finish(sdk: Sdk, result: Any, reservation: Reservation, fmt: str, hide_usage
             return wrap_stream(sdk, result, reservation, fmt, hide_usage)
         if isinstance(result, sdk.raw_sync):
             return _raw(sdk, result, result.parse(), reservation, fmt, False, hide_usage)
-        reservation.settle_result(result, fmt)
+        reservation.settle_result(fmt, result)
         return result
     except BaseException as e:
         release(reservation, e)
@@ -281,7 +281,7 @@ def _raw(sdk: Sdk, response: Any, parsed: Any, reservation: Reservation, fmt: st
     ``parse()`` gets the same object) and settled; a stream is wrapped, and ``parse()`` is
     shadowed on that one response object to hand the metered stream out."""
     if not isinstance(parsed, (sdk.sync_stream, sdk.async_stream)):
-        reservation.settle_result(parsed, fmt)
+        reservation.settle_result(fmt, parsed)
         return response
     metered = wrap_stream(sdk, parsed, reservation, fmt, hide_usage)
     original = response.parse

@@ -251,7 +251,7 @@ def _settle(reservation: Reservation, result: CreateResult) -> None:
     usage = result.usage
     if usage is not None:
         body["usage"] = {"prompt_tokens": int(usage.prompt_tokens), "completion_tokens": int(usage.completion_tokens)}
-    reservation.settle_result(body, "openai_chat")
+    reservation.settle_result("openai_chat", body)
 
 
 def _chat_messages(messages: Sequence[LLMMessage]) -> List[Dict[str, Any]]:

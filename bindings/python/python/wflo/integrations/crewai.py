@@ -287,7 +287,7 @@ def _estimate(reservation: Reservation, response: Any) -> None:
     if response is None or isinstance(response, str):
         reservation.settle_text(response or "")
     else:
-        reservation.settle_result(response)
+        reservation.settle_result("auto", response)
 
 
 # -- installing ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.tracers.context import register_configure_hook
 
 from ..context import current_frame
-from ..errors import InvalidArgumentError, invalid
+from ..errors import invalid
 from ..instrument.common import UNMETERED, Sending, request_json
 from ..reservation import Reservation
 from ..usage import _fields
@@ -63,36 +63,6 @@ def _message(m: Any) -> Any:
     """A LangChain message as plain JSON (its fields: type, content, tool_calls, name…), which
     the engine reads as the "langchain" request format."""
     return m if isinstance(m, (str, dict)) else _fields(m)
-
-
-def _usage_metadata(response: Any) -> Optional[dict]:
-    """The usage_metadata of the first generation that has one (every choice of one request
-    carries the same usage)."""
-    for generations in getattr(response, "generations", None) or []:
-        for g in generations or []:
-            usage = getattr(getattr(g, "message", None), "usage_metadata", None)
-            if usage and ("input_tokens" in usage or "output_tokens" in usage):
-                return dict(usage)
-    return None
-
-
-def _output_text(response: Any) -> str:
-    """What a response cut midway had generated (its chunks' text and tool calls), for the
-    engine to estimate with the call's failed status. (A finished response goes to the engine
-    whole: :func:`_settle`.)"""
-    parts: List[str] = []
-    for generations in getattr(response, "generations", None) or []:
-        for g in generations or []:
-            message = getattr(g, "message", None)
-            content = getattr(message, "content", None) if message is not None else getattr(g, "text", "")
-            if isinstance(content, str):
-                parts.append(content)
-            elif isinstance(content, list):
-                parts.extend(b if isinstance(b, str) else str(b.get("text") or "") for b in content
-                             if isinstance(b, (str, dict)))
-            for call in getattr(message, "tool_calls", None) or []:
-                parts.append(str(call.get("name") or "") + _json(call.get("args", {})))
-    return "".join(parts)
 
 
 class WfloCallbackHandler(BaseCallbackHandler):
@@ -183,23 +153,20 @@ class WfloCallbackHandler(BaseCallbackHandler):
         run = _take(run_id)
         if run is None or run.reservation.ended:
             return
-        _settle(run.reservation, response)
+        # The usage in the LLMResult (its generations' usage_metadata, or llm_output's), else
+        # its generated text estimated: read by the engine.
+        run.reservation.settle_result("langchain", response)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         run = _take(run_id)
         if run is None or run.reservation.ended:
             return
-        response = kwargs.get("response")
-        if _usage_metadata(response) is not None:
-            _settle(run.reservation, response)  # a stream cut after its usage came
-            return
         # Cancelled, interrupted, or a stream its consumer left: "aborted"; an exception: "error".
         status = "error" if isinstance(error, Exception) else "aborted"
-        partial = _output_text(response)
-        if partial or run.streamed:
-            # A stream cut midway: the provider billed the prompt and what it streamed
-            # (estimated from the text, flagged).
-            run.reservation.settle_text(partial, status)
+        if run.streamed:
+            # A stream cut midway: the provider billed the prompt and what it streamed, which
+            # LangChain hands over as the partial LLMResult (usage if it came, else its text).
+            run.reservation.settle_result("langchain", kwargs.get("response"), status)
         else:  # the call failed before the provider produced anything (an HTTP error)
             run.reservation.release(status, f"{type(error).__name__}: {error}"[:500])
 
@@ -222,21 +189,6 @@ def _abandon(batch: object) -> None:
         run.sent()
         if not run.reservation.ended:
             run.reservation.release("aborted", "another prompt of the batch was refused")
-
-
-def _settle(reservation: Reservation, response: Any) -> None:
-    """Hands the LLMResult to the engine: the usage_metadata of its generations, else — no
-    usage in them — its generated text estimated. LangChain keeps some providers' usage only
-    in ``llm_output["token_usage"]``, which the engine does not read from an LLMResult: that
-    usage is handed over by itself."""
-    token_usage = (getattr(response, "llm_output", None) or {}).get("token_usage")
-    if _usage_metadata(response) is None and isinstance(token_usage, dict) and token_usage:
-        try:
-            reservation.settle_json("auto", {"usage": token_usage})
-            return
-        except InvalidArgumentError:
-            pass
-    reservation.settle_result(response, "langchain")
 
 
 # -- installed process-wide -------------------------------------------------------------------

@@ -72,7 +72,7 @@ internal object CAbi {
         execution: Long, scope: Long, format: Long, formatLen: Long, body: Long, bodyLen: Long,
         options: Long, optionsLen: Long, reservationOut: Long, bodyOut: Long,
     ): Int
-    external fun wflo_reservation_settle_result(reservation: Long, format: Long, formatLen: Long, json: Long, jsonLen: Long, settledOut: Long): Int
+    external fun wflo_reservation_settle_result(reservation: Long, format: Long, formatLen: Long, json: Long, jsonLen: Long, status: Long, statusLen: Long, settledOut: Long): Int
     external fun wflo_reservation_settle_text(reservation: Long, text: Long, textLen: Long, status: Long, statusLen: Long, settledOut: Long): Int
     external fun wflo_layout_json(jsonOut: Long): Int
     external fun wflo_reservation_release(reservation: Long, status: Long, statusLen: Long, reason: Long, reasonLen: Long): Int

@@ -71,15 +71,24 @@ class Reservation internal constructor(private var ptr: Long) : AutoCloseable {
      * Books whatever the call returned: [json] is the provider's result ([format] as for
      * [BudgetScope.reserveRequest], or "auto"). Its usage when it has one, else the text it
      * generated (every choice, tool calls) estimated by the engine and flagged estimated.
-     * Unreadable JSON throws InvalidArgumentException and leaves the reservation held.
+     * [status]: how the call ended — "ok", or "error" / "aborted" for what a call that
+     * failed midway had produced (booked: the provider billed it). Unreadable JSON throws
+     * InvalidArgumentException and leaves the reservation held.
      */
-    fun settleResult(format: String, json: String): Settled = end { p ->
+    @JvmOverloads
+    fun settleResult(format: String, json: String, status: String = "ok"): Settled = end { p ->
         val f = format.toByteArray()
         val j = json.toByteArray()
-        val s = Scratch.get(f.size + j.size)
+        val st = status.toByteArray()
+        val s = Scratch.get(f.size + j.size + st.size)
         val fAt = s.put(f)
         val jAt = s.put(j)
-        CAbi.check(CAbi.wflo_reservation_settle_result(p, fAt, f.size.toLong(), jAt, j.size.toLong(), s.base + SETTLED))
+        val stAt = s.put(st)
+        CAbi.check(
+            CAbi.wflo_reservation_settle_result(
+                p, fAt, f.size.toLong(), jAt, j.size.toLong(), stAt, st.size.toLong(), s.base + SETTLED,
+            ),
+        )
         s.settled()
     }
 

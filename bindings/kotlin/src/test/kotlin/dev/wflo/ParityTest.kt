@@ -96,7 +96,7 @@ class ParityTest {
                         val outcome = step.getValue("outcome").jsonObject
                         made.reservation.use { call ->
                             when {
-                                "result" in outcome -> call.settleResult(format, outcome.getValue("result").toString())
+                                "result" in outcome -> call.settleResult(format, outcome.getValue("result").toString(), outcome.str("status") ?: "ok")
                                 "stream" in outcome -> Stream(format).use { stream ->
                                     outcome.getValue("stream").jsonArray.forEach { stream.push(it.toString()) }
                                     call.settleStream(stream, outcome.str("status")!!)

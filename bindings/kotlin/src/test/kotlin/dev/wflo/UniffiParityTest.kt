@@ -71,7 +71,7 @@ class UniffiParityTest {
                     val outcome = step.getValue("outcome").jsonObject
                     val call = made.reservation
                     when {
-                        "result" in outcome -> call.settleResult(format, outcome.getValue("result").toString())
+                        "result" in outcome -> call.settleResult(format, outcome.getValue("result").toString(), outcome.str("status"))
                         "stream" in outcome -> NativeStream(format).use { stream ->
                             outcome.getValue("stream").jsonArray.forEach { stream.push(it.toString()) }
                             call.settleStream(stream, outcome.str("status")!!)

@@ -838,7 +838,7 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativereservation_settle_json(`ptr`: Long,`format`: RustBuffer.ByValue,`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_wflo_fn_method_nativereservation_settle_result(`ptr`: Long,`format`: RustBuffer.ByValue,`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_wflo_fn_method_nativereservation_settle_result(`ptr`: Long,`format`: RustBuffer.ByValue,`json`: RustBuffer.ByValue,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativereservation_settle_stream(`ptr`: Long,`stream`: Long,`status`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1111,7 +1111,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativereservation_settle_json() and 0xFFFF) != 48037) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_wflo_checksum_method_nativereservation_settle_result() and 0xFFFF) != 33634) {
+    if ((lib.uniffi_wflo_checksum_method_nativereservation_settle_result() and 0xFFFF) != 59000) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativereservation_settle_stream() and 0xFFFF) != 7262) {
@@ -3108,9 +3108,10 @@ public interface NativeReservationInterface {
     fun `settleJson`(`format`: kotlin.String, `json`: kotlin.String): Settled
     
     /**
-     * Books whatever the call returned: its usage, else its generated text estimated.
+     * Books whatever the call returned: its usage, else its generated text estimated;
+     * `status` (default "ok"): how the call ended ("error"/"aborted": what it had produced).
      */
-    fun `settleResult`(`format`: kotlin.String, `json`: kotlin.String): Settled
+    fun `settleResult`(`format`: kotlin.String, `json`: kotlin.String, `status`: kotlin.String?): Settled
     
     /**
      * Books a finished or cut stream ("ok", "error", "aborted"); without usage, estimated.
@@ -3332,9 +3333,10 @@ open class NativeReservation: Disposable, AutoCloseable, NativeReservationInterf
 
     
     /**
-     * Books whatever the call returned: its usage, else its generated text estimated.
+     * Books whatever the call returned: its usage, else its generated text estimated;
+     * `status` (default "ok"): how the call ended ("error"/"aborted": what it had produced).
      */
-    @Throws(WfloException::class)override fun `settleResult`(`format`: kotlin.String, `json`: kotlin.String): Settled {
+    @Throws(WfloException::class)override fun `settleResult`(`format`: kotlin.String, `json`: kotlin.String, `status`: kotlin.String?): Settled {
             return FfiConverterTypeSettled.lift(
     callWithHandle {
     uniffiRustCallWithError(WfloException) { _status ->
@@ -3342,7 +3344,8 @@ open class NativeReservation: Disposable, AutoCloseable, NativeReservationInterf
         it,
         
         FfiConverterString.lower(`format`),
-        FfiConverterString.lower(`json`),_status)
+        FfiConverterString.lower(`json`),
+        FfiConverterOptionalString.lower(`status`),_status)
 }
     }
     )
