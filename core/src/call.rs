@@ -420,6 +420,19 @@ impl Reservation {
         }
     }
 
+    /// [`Reservation::settle_result`] with the format and status as the names every face
+    /// passes (`status` `None`: "ok").
+    pub fn settle_result_text(
+        &mut self,
+        format: &str,
+        result_json: &str,
+        status: Option<&str>,
+    ) -> Result<CallRecord> {
+        let format = UsageFormat::from_name(format)?;
+        let status = CallStatus::from_name(status.unwrap_or("ok"))?;
+        self.settle_result(format, result_json, status)
+    }
+
     /// Settles a call whose usage never came from the text it generated (what a stream
     /// delivered before it was cut, what a framework returned): the prompt as reserved, the
     /// output counted with the model's tokenizer, flagged `estimated` and `usage_missing`.

@@ -454,13 +454,11 @@ pub unsafe extern "C" fn wflo_reservation_settle_result(
 ) -> wflo_status {
     run(|| {
         let r = unsafe { box_ref(reservation, "reservation") }?;
-        let format = UsageFormat::from_name(unsafe { input(format, format_len, "format") }?)?;
-        let status = CallStatus::from_name(
-            unsafe { optional(status, status_len, "status") }?.unwrap_or("ok"),
+        let record = r.lock().settle_result_text(
+            unsafe { input(format, format_len, "format") }?,
+            unsafe { input(json, json_len, "json") }?,
+            unsafe { optional(status, status_len, "status") }?,
         )?;
-        let record =
-            r.lock()
-                .settle_result(format, unsafe { input(json, json_len, "json") }?, status)?;
         unsafe { write_settled(&record, settled_out) };
         Ok(())
     })

@@ -232,11 +232,10 @@ impl Reservation {
         status: Option<String>,
     ) -> napi::Result<Settled> {
         guard(|| {
-            let status = CallStatus::from_name(status.as_deref().unwrap_or("ok"))?;
-            Ok(Settled::from(&self.inner.lock().settle_result(
-                UsageFormat::from_name(&format)?,
+            Ok(Settled::from(&self.inner.lock().settle_result_text(
+                &format,
                 &json,
-                status,
+                status.as_deref(),
             )?))
         })
     }
