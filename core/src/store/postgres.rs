@@ -84,6 +84,20 @@ fn storage(e: sqlx::Error) -> Error {
     Error::Storage(format!("postgres: {e}"))
 }
 
+/// What to change when TLS is why a connection failed (the driver's words name the symptom).
+fn tls_hint(e: &sqlx::Error) -> &'static str {
+    let text = e.to_string();
+    if text.contains("server does not support TLS") {
+        " (the URL's sslmode requires TLS and this server does not offer it: enable ssl on the server, or lower sslmode knowingly)"
+    } else if text.contains("certificate not valid for name") {
+        " (sslmode=verify-full checks the host name: connect by a name the server's certificate carries)"
+    } else if text.contains("invalid peer certificate") {
+        " (sslrootcert must name the CA that signed the server's certificate)"
+    } else {
+        ""
+    }
+}
+
 fn i(v: u64) -> i64 {
     v.min(i64::MAX as u64) as i64
 }
@@ -157,7 +171,9 @@ impl PostgresStore {
             });
             rx.recv()
                 .map_err(|_| Error::Internal("PostgreSQL connect task vanished".into()))?
-                .map_err(|e| Error::Storage(format!("cannot connect to PostgreSQL: {e}")))?
+                .map_err(|e| {
+                    Error::Storage(format!("cannot connect to PostgreSQL: {e}{}", tls_hint(&e)))
+                })?
         };
         let inner = Arc::new(Inner { runtime, pool });
         let pool = inner.pool.clone();

@@ -41,13 +41,13 @@ impl StoreUrl {
         for prefix in ["postgresql+asyncpg://", "postgres+asyncpg://"] {
             if let Some(rest) = url.strip_prefix(prefix) {
                 return Ok(StoreUrl::Postgres {
-                    url: format!("postgresql://{rest}"),
+                    url: postgres_query(&format!("postgresql://{rest}"))?,
                 });
             }
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Ok(StoreUrl::Postgres {
-                url: url.to_owned(),
+                url: postgres_query(url)?,
             });
         }
         let (path, query) = match url.strip_prefix("sqlite://") {
@@ -85,6 +85,64 @@ impl StoreUrl {
             synchronous,
         })
     }
+}
+
+/// The TLS modes libpq spells in `sslmode` (default `prefer`): `require` and stricter never
+/// fall back to plaintext; `verify-ca` checks the certificate against `sslrootcert` (else the
+/// public roots), `verify-full` also the host name.
+const SSL_MODES: [&str; 6] = [
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+/// A PostgreSQL URL's query as the driver reads it: asyncpg's and SQLAlchemy's `ssl=…` becomes
+/// libpq's `sslmode=…` (the driver would ignore it — a silent fall back to `prefer`), and an
+/// `sslmode` no TLS mode is spelled so is refused here rather than weakened.
+fn postgres_query(url: &str) -> Result<String> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok(url.to_owned());
+    };
+    let mut pairs = Vec::new();
+    let mut mode: Option<String> = None;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let given = match key {
+            "sslmode" | "ssl-mode" => value.to_ascii_lowercase(),
+            "ssl" => match value.to_ascii_lowercase().as_str() {
+                "true" | "on" | "1" => "require".to_owned(),
+                "false" | "off" | "0" => "disable".to_owned(),
+                other => other.to_owned(),
+            },
+            _ => {
+                pairs.push(pair.to_owned());
+                continue;
+            }
+        };
+        if !SSL_MODES.contains(&given.as_str()) {
+            return Err(Error::invalid(format!(
+                "unsupported PostgreSQL TLS mode '{key}={value}' (use sslmode=disable, allow, prefer, require, verify-ca or verify-full)"
+            )));
+        }
+        if mode.as_ref().is_some_and(|m| *m != given) {
+            return Err(Error::invalid(format!(
+                "the PostgreSQL URL names two TLS modes ('{}' and '{given}')",
+                mode.unwrap_or_default()
+            )));
+        }
+        mode = Some(given);
+    }
+    if let Some(mode) = mode {
+        pairs.push(format!("sslmode={mode}"));
+    }
+    Ok(if pairs.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", pairs.join("&"))
+    })
 }
 
 /// The default database file: `$WFLO_HOME/wflo.db`, else `$XDG_DATA_HOME/wflo/wflo.db`,
@@ -182,6 +240,42 @@ mod tests {
             }
         );
         assert_eq!(StoreUrl::parse("memory://").unwrap(), StoreUrl::Memory);
+        // TLS as libpq spells it, and asyncpg's / SQLAlchemy's `ssl=` spelling of the same.
+        let pg = |u: &str| match StoreUrl::parse(u).unwrap() {
+            StoreUrl::Postgres { url } => url,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            pg("postgres://h/db?sslmode=verify-full&sslrootcert=/ca.pem"),
+            "postgres://h/db?sslrootcert=/ca.pem&sslmode=verify-full"
+        );
+        assert_eq!(
+            pg("postgresql+asyncpg://u@h/db?ssl=require"),
+            "postgresql://u@h/db?sslmode=require"
+        );
+        assert_eq!(
+            pg("postgres://h/db?ssl=true"),
+            "postgres://h/db?sslmode=require"
+        );
+        assert_eq!(
+            pg("postgres://h/db?sslmode=REQUIRE"),
+            "postgres://h/db?sslmode=require"
+        );
+        assert_eq!(
+            pg("postgres://h/db?application_name=x"),
+            "postgres://h/db?application_name=x"
+        );
+        for bad in [
+            "postgres://h/db?sslmode=sometimes",
+            "postgres://h/db?ssl=maybe",
+            "postgres://h/db?ssl=disable&sslmode=require",
+        ] {
+            assert_eq!(
+                StoreUrl::parse(bad).unwrap_err().code(),
+                crate::ErrorCode::InvalidArgument,
+                "{bad}"
+            );
+        }
         for bad in ["", "mysql://x/y", "sqlite://", "sqlite://x.db?journal=off"] {
             assert_eq!(
                 StoreUrl::parse(bad).unwrap_err().code(),
