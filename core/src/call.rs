@@ -132,17 +132,6 @@ struct SharedHold {
     keys: Vec<String>,
 }
 
-fn new_reservation_id() -> String {
-    let mut bytes = [0u8; 8];
-    let _ = getrandom::fill(&mut bytes);
-    let mut id = String::with_capacity(18);
-    id.push_str("r-");
-    for b in bytes {
-        id.push_str(&format!("{b:02x}"));
-    }
-    id
-}
-
 impl std::fmt::Debug for Reservation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reservation")
@@ -538,7 +527,7 @@ fn reserve_shared(exec: &ExecutionInner, amount: Nanos, now: u64) -> Result<Opti
     let engine = &exec.engine;
     // Settlements the store missed come first: the shared figures must include them.
     engine.retry_shared()?;
-    let id = new_reservation_id();
+    let id = crate::ids::new_reservation_id()?;
     let keys = engine.store.reserve_shared(&crate::store::SharedReserve {
         id: &id,
         scopes: &exec.shared_scopes,
@@ -567,7 +556,7 @@ fn charge_shared(exec: &ExecutionInner, cost: Nanos, now: u64) -> Result<Nanos> 
             for name in &exec.shared_scopes {
                 keys.push(engine.store.shared_scope(name, now)?.key);
             }
-            Ok(engine.settle_shared(new_reservation_id(), keys, Some(cost)))
+            Ok(engine.settle_shared(crate::ids::new_reservation_id()?, keys, Some(cost)))
         }
         Err(e) => Err(e),
     }

@@ -56,12 +56,13 @@ impl ExecutionInner {
         engine: Arc<EngineInner>,
         options: ExecutionOptions,
     ) -> Result<Arc<ExecutionInner>> {
-        let id = match options.id {
+        let chosen = options.id.is_some();
+        let mut id = match options.id {
             Some(id) => {
                 crate::ids::check_execution_id(&id)?;
                 id
             }
-            None => crate::ids::new_execution_id(),
+            None => crate::ids::new_execution_id()?,
         };
         crate::text::check("an execution name", &options.name)?;
         let name = if options.name.trim().is_empty() {
@@ -74,8 +75,8 @@ impl ExecutionInner {
             engine.store.shared_scope(scope, engine.now_ms())?;
         }
         let now = engine.now_ms();
-        let record = ExecutionRecord {
-            id: id.clone(),
+        let record = |id: &str| ExecutionRecord {
+            id: id.to_owned(),
             name: name.clone(),
             status: ExecutionStatus::Running,
             budget_nanos: options.budget_nanos,
@@ -86,14 +87,21 @@ impl ExecutionInner {
             updated_at_ms: now,
             finished_at_ms: None,
         };
+        // 48 random bits: a generated id the store already holds (CONFLICT) is drawn again; an
+        // id the caller chose is theirs to change.
+        let retries = if chosen { 0 } else { 4 };
+        let root =
+            crate::ids::with_fresh_ids(&mut id, retries, crate::ids::new_execution_id, |id| {
+                let root = engine
+                    .ledger
+                    .create_scope(id.into(), None, options.budget_nanos, 0)?;
+                if let Err(e) = engine.store.create_execution(&record(id)) {
+                    engine.ledger.close_scope(root);
+                    return Err(e);
+                }
+                Ok(root)
+            })?;
         let id: Arc<str> = id.into();
-        let root = engine
-            .ledger
-            .create_scope(id.clone(), None, options.budget_nanos, 0)?;
-        if let Err(e) = engine.store.create_execution(&record) {
-            engine.ledger.close_scope(root);
-            return Err(e);
-        }
         Ok(Arc::new(ExecutionInner {
             engine,
             id,

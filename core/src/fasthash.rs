@@ -1,61 +1,68 @@
-//! A small, fast, non-cryptographic hasher for the hot path's maps (price names, aggregates,
-//! ledger ids). SipHash, the std default, resists collision attacks that these maps do not
-//! face: their keys are the price table's own names and ids the engine hands out; run-time
-//! names (the alias cache, overrides) keep SipHash.
+//! The hasher for the engine's maps (price names, aggregates by model and step, token pieces,
+//! ledger ids). Several of them are keyed by text a user or an attacker controls — step labels,
+//! model names, the pieces of a prompt — so the hash is seeded per process (foldhash's
+//! `RandomState`): keys cannot be chosen ahead of time to collide, as they can against a
+//! fixed-seed hash such as Fx, where a flood of colliding keys turns each insert into a scan.
+//! foldhash is as fast as Fx on the short keys of the hot path.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 
-const K: u64 = 0x9E37_79B9_7F4A_7C15;
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// FxHash-style word-at-a-time mixing.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FastHasher(u64);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
 
-impl FastHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+    /// The fixed-seed Fx hash wflo used before, for 16-byte keys: two word steps.
+    fn fx(key: &[u8; 16]) -> u64 {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let w1 = u64::from_le_bytes(key[..8].try_into().unwrap());
+        let w2 = u64::from_le_bytes(key[8..].try_into().unwrap());
+        let h = w1.wrapping_mul(K);
+        (h.rotate_left(5) ^ w2).wrapping_mul(K)
+    }
+
+    /// Printable-ASCII labels that all share one Fx state: for any first word w1, the second
+    /// word rotl(w1·K, 5) ^ C lands every key on the same value — an attacker's flood.
+    fn fx_flood(n: usize) -> Vec<String> {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        const C: u64 = u64::from_le_bytes(*b"wflo-fx!");
+        let printable = |w: u64| w.to_le_bytes().iter().all(|b| (0x21..0x7f).contains(b));
+        let mut out = Vec::new();
+        let mut seed = 0x1234_5678_9abc_def0_u64;
+        while out.len() < n {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            // Eight printable bytes for the first word.
+            let w1 = u64::from_le_bytes(seed.to_le_bytes().map(|b| 0x21 + b % 94));
+            let w2 = w1.wrapping_mul(K).rotate_left(5) ^ C;
+            if printable(w2) {
+                let mut key = [0u8; 16];
+                key[..8].copy_from_slice(&w1.to_le_bytes());
+                key[8..].copy_from_slice(&w2.to_le_bytes());
+                out.push(String::from_utf8(key.to_vec()).unwrap());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn keys_that_flood_a_fixed_seed_hash_spread_under_the_engines_hasher() {
+        let keys = fx_flood(2_000);
+        let fx_values: std::collections::HashSet<u64> = keys
+            .iter()
+            .map(|k| fx(k.as_bytes().try_into().unwrap()))
+            .collect();
+        assert_eq!(fx_values.len(), 1, "the flood collides under Fx");
+        let map: FastMap<String, ()> = FastMap::default();
+        let ours: std::collections::HashSet<u64> =
+            keys.iter().map(|k| map.hasher().hash_one(k)).collect();
+        assert_eq!(ours.len(), keys.len(), "every flooded key has its own hash");
+        // Two maps (two seeds) hash the same key differently: nothing to precompute.
+        let other: FastMap<String, ()> = FastMap::default();
+        assert!(
+            keys.iter()
+                .any(|k| map.hasher().hash_one(k) != other.hasher().hash_one(k))
+        );
     }
 }
-
-impl Hasher for FastHasher {
-    #[inline]
-    fn finish(&self) -> u64 {
-        // The multiply in `add` leaves the low bits (the bucket index) depending on the low
-        // input bits only; fold the well-mixed high half down.
-        let h = self.0;
-        (h ^ (h >> 32)).wrapping_mul(K) ^ (h >> 29)
-    }
-
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut buf = [0u8; 8];
-            buf[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(buf));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-
-    #[inline]
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-}
-
-pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;

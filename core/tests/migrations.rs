@@ -127,7 +127,7 @@ fn sqlite_refuses_a_newer_schema() {
     Connection::open(&path)
         .unwrap()
         .execute(
-            "INSERT INTO schema_version VALUES (999, '0999_future.sql', 0)",
+            "INSERT INTO schema_version (version, name, applied_at_ms) VALUES (999, '0999_future.sql', 0)",
             [],
         )
         .unwrap();
@@ -135,6 +135,45 @@ fn sqlite_refuses_a_newer_schema() {
         Engine::open(Some(&path)).unwrap_err().code(),
         ErrorCode::Storage
     );
+}
+
+/// The checksum a database recorded for its first migration.
+fn sqlite_checksum(path: &str) -> Option<String> {
+    Connection::open(path)
+        .unwrap()
+        .query_row(
+            "SELECT checksum FROM schema_version WHERE version = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+#[test]
+fn sqlite_refuses_an_edited_migration_and_records_checksums_an_older_wflo_did_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("edited.db").to_string_lossy().into_owned();
+    drop(Engine::open(Some(&path)).unwrap());
+    let recorded = sqlite_checksum(&path).expect("a checksum is recorded");
+    assert_eq!(recorded.len(), 16);
+    // As a database migrated by a wflo that recorded no checksums: filled in on open.
+    let conn = Connection::open(&path).unwrap();
+    conn.execute("UPDATE schema_version SET checksum = NULL", [])
+        .unwrap();
+    drop(conn);
+    drop(Engine::open(Some(&path)).unwrap());
+    assert_eq!(sqlite_checksum(&path), Some(recorded));
+    // As if 0001_init.sql had been edited after this database applied it.
+    Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE schema_version SET checksum = '0123456789abcdef' WHERE version = 1",
+            [],
+        )
+        .unwrap();
+    let e = Engine::open(Some(&path)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Storage);
+    assert!(e.to_string().contains("0001_init.sql was edited"), "{e}");
 }
 
 fn psql(url: &str, sql: &str) -> String {
@@ -190,6 +229,40 @@ fn postgres_upgrades_from_the_first_schema() {
     assert_eq!(
         psql(&old, "SELECT MAX(version) FROM schema_version").trim(),
         SCHEMA_VERSION.to_string()
+    );
+}
+
+#[test]
+fn postgres_refuses_an_edited_migration() {
+    let Some(base) = common::postgres_url() else {
+        return;
+    };
+    let url = new_database(&base, "wflo_edited_migration");
+    drop(Engine::open(Some(&url)).unwrap());
+    let recorded = psql(
+        &url,
+        "SELECT checksum FROM schema_version WHERE version = 2",
+    );
+    assert_eq!(recorded.trim().len(), 16);
+    psql(&url, "UPDATE schema_version SET checksum = NULL");
+    drop(Engine::open(Some(&url)).unwrap());
+    assert_eq!(
+        psql(
+            &url,
+            "SELECT checksum FROM schema_version WHERE version = 2"
+        ),
+        recorded
+    );
+    psql(
+        &url,
+        "UPDATE schema_version SET checksum = 'ffffffffffffffff' WHERE version = 2",
+    );
+    let e = Engine::open(Some(&url)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Storage);
+    assert!(
+        e.to_string()
+            .contains("0002_budgets_rollbacks_compression.sql was edited"),
+        "{e}"
     );
 }
 

@@ -15,7 +15,9 @@ use std::time::Duration;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
-use super::migrate::{MIGRATIONS_POSTGRES, SCHEMA_VERSION, SCHEMA_VERSION_TABLE};
+use super::migrate::{
+    MIGRATIONS_POSTGRES, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, check_applied, checksum,
+};
 use super::period::Period;
 use super::state_codec::{self, StateEncoding};
 use super::writer::{CallWriter, WriterOptions};
@@ -269,16 +271,34 @@ async fn migrate(pool: &PgPool, target: u32) -> Result<()> {
         .execute(&mut *tx)
         .await
         .map_err(storage)?;
-    let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_version")
-        .fetch_one(&mut *tx)
+    // Databases made before checksums were recorded have no column for them yet.
+    sqlx::query("ALTER TABLE schema_version ADD COLUMN IF NOT EXISTS checksum TEXT")
+        .execute(&mut *tx)
         .await
-        .map_err(storage)?
-        .try_get(0)
         .map_err(storage)?;
+    let applied: Vec<(u32, Option<String>)> =
+        sqlx::query("SELECT version, checksum FROM schema_version ORDER BY version")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(storage)?
+            .iter()
+            .map(|r| Ok((u(i64::from(r.try_get::<i32, _>(0)?)) as u32, r.try_get(1)?)))
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(storage)?;
+    let current = i64::from(applied.last().map_or(0, |(v, _)| *v));
     if current > i64::from(SCHEMA_VERSION) {
         return Err(Error::Storage(format!(
             "the database has schema version {current}, newer than this wflo understands ({SCHEMA_VERSION}); upgrade wflo"
         )));
+    }
+    for version in check_applied(MIGRATIONS_POSTGRES, &applied)? {
+        let m = &MIGRATIONS_POSTGRES[version as usize - 1];
+        sqlx::query("UPDATE schema_version SET checksum = $1 WHERE version = $2")
+            .bind(checksum(m.sql))
+            .bind(version as i32)
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?;
     }
     let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
     for m in MIGRATIONS_POSTGRES
@@ -290,11 +310,12 @@ async fn migrate(pool: &PgPool, target: u32) -> Result<()> {
             .await
             .map_err(|e| Error::Storage(format!("migration {} failed: {e}", m.name)))?;
         sqlx::query(
-            "INSERT INTO schema_version (version, name, applied_at_ms) VALUES ($1, $2, $3)",
+            "INSERT INTO schema_version (version, name, applied_at_ms, checksum) VALUES ($1, $2, $3, $4)",
         )
         .bind(m.version as i32)
         .bind(m.name)
         .bind(i(now))
+        .bind(checksum(m.sql))
         .execute(&mut *tx)
         .await
         .map_err(storage)?;

@@ -17,7 +17,9 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::migrate::{MIGRATIONS_SQLITE, SCHEMA_VERSION, SCHEMA_VERSION_TABLE};
+use super::migrate::{
+    MIGRATIONS_SQLITE, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, check_applied, checksum,
+};
 use super::writer::{CallWriter, WriterOptions};
 use super::{NewCheckpoint, RolledBack, SharedReserve, SharedScopeDef, SharedScopeFigures, Store};
 use crate::error::{Error, Result};
@@ -249,17 +251,39 @@ fn migrate(conn: &mut Connection, target: u32) -> Result<()> {
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(storage)?;
     tx.execute_batch(SCHEMA_VERSION_TABLE).map_err(storage)?;
-    let current: u32 = tx
+    // Databases made before checksums were recorded have no column for them yet.
+    let has_checksum: bool = tx
         .query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('schema_version') WHERE name = 'checksum'",
             [],
             |r| r.get(0),
         )
         .map_err(storage)?;
+    if !has_checksum {
+        tx.execute_batch("ALTER TABLE schema_version ADD COLUMN checksum TEXT")
+            .map_err(storage)?;
+    }
+    let applied: Vec<(u32, Option<String>)> = {
+        let mut stmt = tx
+            .prepare("SELECT version, checksum FROM schema_version ORDER BY version")
+            .map_err(storage)?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(storage)?
+    };
+    let current = applied.last().map_or(0, |(v, _)| *v);
     if current > SCHEMA_VERSION {
         return Err(Error::Storage(format!(
             "the database has schema version {current}, newer than this wflo understands ({SCHEMA_VERSION}); upgrade wflo"
         )));
+    }
+    for version in check_applied(MIGRATIONS_SQLITE, &applied)? {
+        let m = &MIGRATIONS_SQLITE[version as usize - 1];
+        tx.execute(
+            "UPDATE schema_version SET checksum = ?1 WHERE version = ?2",
+            params![checksum(m.sql), version],
+        )
+        .map_err(storage)?;
     }
     let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
     for m in MIGRATIONS_SQLITE
@@ -269,8 +293,8 @@ fn migrate(conn: &mut Connection, target: u32) -> Result<()> {
         tx.execute_batch(m.sql)
             .map_err(|e| Error::Storage(format!("migration {} failed: {e}", m.name)))?;
         tx.execute(
-            "INSERT INTO schema_version (version, name, applied_at_ms) VALUES (?1, ?2, ?3)",
-            params![m.version, m.name, now as i64],
+            "INSERT INTO schema_version (version, name, applied_at_ms, checksum) VALUES (?1, ?2, ?3, ?4)",
+            params![m.version, m.name, now as i64, checksum(m.sql)],
         )
         .map_err(storage)?;
     }
