@@ -147,6 +147,8 @@ impl Reservation {
         let exec = &scope.exec;
         exec.check_running()?;
         let engine = &exec.engine;
+        // Fail closed when the store has stopped taking call records (a bounded queue).
+        engine.store.check_accepting()?;
         if req.input_tokens > MAX_TOKENS || req.max_output_tokens.is_some_and(|m| m > MAX_TOKENS) {
             return Err(Error::invalid(format!(
                 "token counts must be at most {MAX_TOKENS} (input {}, max output {:?})",

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use wflo_core::store::{Period, PostgresOptions, PostgresStore};
+use wflo_core::store::{Period, PostgresOptions, PostgresStore, WriterOptions};
 use wflo_core::{CallRequest, CallStatus, Engine, ErrorCode, Execution, ExecutionOptions, Usage};
 
 const PRICES: &str =
@@ -308,4 +308,73 @@ fn postgres_stopped_mid_run_fails_closed_loses_nothing_and_recovers() {
         acked.refused_while_down.load(Ordering::Relaxed),
         resumed_in.as_secs_f64()
     );
+}
+
+/// A store that stays down fills the call-record queue; at its bound new calls are refused
+/// (STORAGE, before anything is sent) instead of the queue growing or records being dropped,
+/// and once the store is back every queued record is written and calls go through again.
+#[test]
+fn a_full_record_queue_refuses_new_calls_until_the_store_takes_them() {
+    let Some(server) = pg_server::PgServer::start() else {
+        return;
+    };
+    const BOUND: usize = 20;
+    let store = PostgresStore::connect_with(
+        &server.url(),
+        PostgresOptions {
+            acquire_timeout: Duration::from_millis(300),
+            writer: WriterOptions {
+                max_pending: BOUND,
+                ..WriterOptions::default()
+            },
+            ..PostgresOptions::default()
+        },
+    )
+    .unwrap();
+    let engine = common::engine_with_store(store, PRICES);
+    let exec = engine
+        .start_execution(ExecutionOptions {
+            name: "queue".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    server.stop();
+    // No shared scope: calls need the store only for their records, which queue.
+    let mut settled = 0u64;
+    let refused = loop {
+        match exec.reserve(&req()) {
+            Ok(mut r) => {
+                r.settle(usage(settled)).unwrap();
+                settled += 1;
+            }
+            Err(e) => break e,
+        }
+        assert!(settled as usize <= BOUND, "the queue grew past its bound");
+    };
+    assert_eq!(refused.code(), ErrorCode::Storage, "{refused}");
+    assert!(
+        refused.to_string().contains("call records are waiting"),
+        "{refused}"
+    );
+    assert_eq!(settled as usize, BOUND);
+    server.start_again();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut after = loop {
+        match exec.reserve(&req()) {
+            Ok(r) => break r,
+            Err(e) => {
+                assert_eq!(e.code(), ErrorCode::Storage, "{e}");
+                assert!(
+                    Instant::now() < deadline,
+                    "still refused after the store came back: {e}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    };
+    after.settle(usage(settled)).unwrap();
+    engine.flush().unwrap();
+    let calls = exec.calls().unwrap();
+    assert_eq!(calls.len(), BOUND + 1, "every settled call is in the store");
+    assert!(calls.iter().all(|c| c.status == CallStatus::Ok));
 }

@@ -162,6 +162,12 @@ pub trait Store: Send + Sync {
 
     /// Makes everything appended so far durable.
     fn flush(&self) -> Result<()>;
+
+    /// Fails with STORAGE while call records wait in a full queue for a store that is not
+    /// taking them: new calls are refused then (the default: a store without a queue).
+    fn check_accepting(&self) -> Result<()> {
+        Ok(())
+    }
     /// Flushes and releases the store; later calls fail with `CLOSED`. Closing twice is fine.
     fn close(&self) -> Result<()>;
 }

@@ -1071,6 +1071,10 @@ impl Store for PostgresStore {
         })
     }
 
+    fn check_accepting(&self) -> Result<()> {
+        self.writer.check_accepting()
+    }
+
     fn flush(&self) -> Result<()> {
         self.write_tx(true, |tx| async move { Ok((tx, ())) })
     }

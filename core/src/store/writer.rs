@@ -9,8 +9,15 @@
 //! to write stays queued and is retried in the background; the next flush, checkpoint or close
 //! takes it into its own transaction, so its error is the one reported when the store still
 //! fails — and a store that has come back is not blamed for an error that is over.
+//!
+//! The queue is bounded: once `max_pending` records wait (the store has been failing for a
+//! while), [`CallWriter::check_accepting`] fails with STORAGE and the engine refuses new calls
+//! before they are sent — fail closed, as for shared budgets — instead of growing without bound
+//! or dropping what was spent. Records already queued are all kept; calls in flight when the
+//! bound is reached still record theirs, so the queue exceeds it by at most those.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -26,6 +33,8 @@ pub struct WriterOptions {
     pub batch_size: usize,
     /// Write records at the latest this long after they were pushed.
     pub max_delay: Duration,
+    /// Refuse new calls while this many records wait for a store that is not taking them.
+    pub max_pending: usize,
 }
 
 impl Default for WriterOptions {
@@ -33,6 +42,8 @@ impl Default for WriterOptions {
         WriterOptions {
             batch_size: 512,
             max_delay: Duration::from_millis(100),
+            // ~100 k records (tens of MB): minutes of a busy process's calls during an outage.
+            max_pending: 100_000,
         }
     }
 }
@@ -43,8 +54,9 @@ pub type BatchSink = Box<dyn FnMut(&[CallRecord]) -> Result<()> + Send>;
 #[derive(Default)]
 struct State {
     pending: Vec<CallRecord>,
-    /// A batch taken by the writer thread and not yet written.
+    /// A batch taken by the writer thread and not yet written, and its size.
     in_flight: bool,
+    in_flight_len: usize,
     stop: bool,
 }
 
@@ -55,6 +67,8 @@ struct Shared {
     /// Wakes flushers: the in-flight batch is done.
     idle: Condvar,
     options: WriterOptions,
+    /// At least `max_pending` records wait: read without the lock on every reservation.
+    full: AtomicBool,
 }
 
 /// The background writer of one store.
@@ -71,6 +85,7 @@ impl CallWriter {
             wake: Condvar::new(),
             idle: Condvar::new(),
             options,
+            full: AtomicBool::new(false),
         });
         let worker = shared.clone();
         let thread = std::thread::Builder::new()
@@ -95,6 +110,23 @@ impl CallWriter {
         if was_empty || st.pending.len() >= self.shared.options.batch_size {
             self.shared.wake.notify_one();
         }
+        self.shared.update_full(&st);
+    }
+
+    /// Fails with STORAGE while the queue is at its bound: the engine then refuses new calls.
+    pub fn check_accepting(&self) -> Result<()> {
+        if !self.shared.full.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let st = self.shared.state.lock();
+        let waiting = st.pending.len() + st.in_flight_len;
+        if waiting < self.shared.options.max_pending {
+            return Ok(());
+        }
+        Err(Error::Storage(format!(
+            "{waiting} call records are waiting for a store that is not accepting them: new calls are \
+             refused until it does (nothing recorded is dropped)"
+        )))
     }
 
     /// Every waiting record — a batch that failed in the background included — once any batch
@@ -109,7 +141,9 @@ impl CallWriter {
         while st.in_flight {
             self.shared.idle.wait(&mut st);
         }
-        std::mem::take(&mut st.pending)
+        let taken = std::mem::take(&mut st.pending);
+        self.shared.update_full(&st);
+        taken
     }
 
     /// Puts records the caller failed to write back at the front of the queue.
@@ -117,6 +151,7 @@ impl CallWriter {
         let mut st = self.shared.state.lock();
         calls.append(&mut st.pending);
         st.pending = calls;
+        self.shared.update_full(&st);
     }
 
     /// Records waiting (not counting a batch being written), for tests and diagnostics.
@@ -151,6 +186,12 @@ impl Drop for CallWriter {
 }
 
 impl Shared {
+    fn update_full(&self, st: &State) {
+        let waiting = st.pending.len() + st.in_flight_len;
+        self.full
+            .store(waiting >= self.options.max_pending, Ordering::Relaxed);
+    }
+
     fn run(&self, sink: &mut BatchSink) {
         let mut st = self.state.lock();
         loop {
@@ -170,19 +211,23 @@ impl Shared {
             }
             let batch = std::mem::take(&mut st.pending);
             st.in_flight = true;
+            st.in_flight_len = batch.len();
             drop(st);
             let result = sink(&batch);
             st = self.state.lock();
             st.in_flight = false;
+            st.in_flight_len = 0;
             if result.is_err() {
                 // Keep the records (in order) and back off before the retry.
                 let mut rest = std::mem::take(&mut st.pending);
                 st.pending = batch;
                 st.pending.append(&mut rest);
+                self.update_full(&st);
                 self.idle.notify_all();
                 let _ = self.wake.wait_for(&mut st, self.options.max_delay * 5);
                 continue;
             }
+            self.update_full(&st);
             self.idle.notify_all();
         }
     }

@@ -553,6 +553,10 @@ impl Store for SqliteStore {
         self.write_tx(false, |tx| budgets::reclaim_all(tx, now_ms))
     }
 
+    fn check_accepting(&self) -> Result<()> {
+        self.writer.check_accepting()
+    }
+
     fn flush(&self) -> Result<()> {
         self.write_tx(true, |_| Ok(()))
     }
