@@ -10,6 +10,7 @@ use crate::Db;
 use crate::inspect::{CliResult, engine};
 use crate::mock::MockServer;
 use crate::provider::{Api, CallError, Endpoint, call};
+use crate::terminal::escape;
 
 struct Step {
     label: &'static str,
@@ -230,7 +231,7 @@ fn finish(
         "[{n}/{total}] {:<9} {model:<18} 1 call(s)  ${:<12} max_tokens clamped to what the budget allows: \"{}…\"",
         "write",
         format_usd(answer.record.cost_nanos),
-        answer.text.chars().take(40).collect::<String>()
+        escape(&answer.text.chars().take(40).collect::<String>())
     );
     exec.checkpoint("after-write", r#"{"step":"write","summary":true}"#)
         .map_err(|e| e.to_string())?;
@@ -248,7 +249,7 @@ fn finish(
     for m in &b.by_model {
         println!(
             "  {:<22} {:>3} calls  ${}",
-            m.model,
+            escape(&m.model),
             m.calls,
             format_usd(m.cost_nanos)
         );

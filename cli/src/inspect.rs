@@ -9,6 +9,7 @@ use wflo_core::money::format_usd;
 use wflo_core::{Engine, Usage};
 
 use crate::table::Table;
+use crate::terminal::escape;
 use crate::{Db, Output};
 
 pub type CliResult = Result<(), String>;
@@ -38,11 +39,11 @@ fn per_million(picos: u64) -> String {
     }
 }
 
+/// Prints `value` as JSON: exact (parsed back it is the stored value), with the characters
+/// that could steer a terminal written as `\u` escapes.
 fn print_json(value: &impl serde::Serialize) -> CliResult {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).map_err(|e| e.to_string())?
-    );
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    println!("{}", crate::terminal::escape_json(&text));
     Ok(())
 }
 
@@ -89,8 +90,8 @@ pub fn show(db: &Db, id: &str, out: &Output) -> CliResult {
     }
     println!(
         "{}  {}  ({})",
-        record.id,
-        record.name,
+        escape(&record.id),
+        escape(&record.name),
         record.status.as_str()
     );
     println!(
@@ -176,7 +177,7 @@ pub fn show(db: &Db, id: &str, out: &Output) -> CliResult {
     for r in &rollbacks {
         println!(
             "rolled back to '{}' at {} (spent then {}, {} checkpoint(s) superseded)",
-            r.checkpoint_name,
+            escape(&r.checkpoint_name),
             format_utc(r.at_ms),
             usd(r.spent_nanos),
             r.superseded
@@ -215,7 +216,7 @@ pub fn checkpoints(db: &Db, id: &str, out: &Output) -> CliResult {
         return print_json(&list);
     }
     if list.is_empty() {
-        println!("execution {id} has no checkpoints");
+        println!("execution {} has no checkpoints", escape(id));
         return Ok(());
     }
     print!("{}", checkpoint_table(&list).render());
@@ -233,12 +234,17 @@ pub fn price(model: &str, out: &Output) -> CliResult {
         }));
     }
     println!(
-        "{model} → {} ({:?}){}",
-        p.name,
+        "{} → {} ({:?}){}",
+        escape(model),
+        escape(&p.name),
         resolved.resolution,
         if p.deprecated { ", deprecated" } else { "" }
     );
-    println!("provider {}  ·  mode {}", p.provider, p.mode);
+    println!(
+        "provider {}  ·  mode {}",
+        escape(&p.provider),
+        escape(&p.mode)
+    );
     let mut t = Table::new(&["TOKENS", "USD / 1M", "PICO-USD / TOKEN"]);
     let mut add = |label: &str, v: Option<u64>| {
         if let Some(v) = v {
@@ -277,7 +283,7 @@ pub fn price(model: &str, out: &Output) -> CliResult {
         limit(p.max_output)
     );
     if let Some(d) = &p.deprecation_date {
-        println!("provider deprecation date {d}");
+        println!("provider deprecation date {}", escape(d));
     }
     let src = engine.prices().source();
     println!(
@@ -336,8 +342,8 @@ pub fn cost(model: &str, usage: &Usage, out: &Output) -> CliResult {
     }
     println!(
         "{} → {}: {} ({} nano-USD)",
-        model,
-        quote.model,
+        escape(model),
+        escape(&quote.model),
         usd(quote.cost_nanos),
         quote.cost_nanos
     );

@@ -7,6 +7,7 @@ mod mock;
 mod provider;
 mod report;
 mod table;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -208,7 +209,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("wflo: error: {message}");
+            eprintln!("wflo: error: {}", terminal::escape(&message));
             ExitCode::FAILURE
         }
     }
