@@ -2,6 +2,20 @@
 //! 127.0.0.1, so the official client libraries work against it unchanged — with real usage
 //! (the prompt counted by wflo's tokenizer) and, on request, the faults that reliability tests
 //! need (see [`directives`]). `GET /__mock/stats` tells how many requests it served.
+//!
+//! Limits (constants in `http`), so that no client can make a connection buffer without
+//! bound — each far above what a client library sends:
+//!
+//! | limit | value | over it |
+//! | --- | --- | --- |
+//! | request line or one header line (CRLF not counted) | 16 KiB | `431` |
+//! | header lines per request (and trailers per chunked body) | 100 | `431` |
+//! | whole request head | 64 KiB | `431` |
+//! | body (Content-Length or chunked) | 64 MiB | `413`, before any of it is read |
+//!
+//! A refusal is a small JSON error with `Connection: close`; the server then reads nothing more
+//! from that connection (at most the limit plus one 8 KiB read buffer of it was taken) and
+//! closes it. Other connections are served as usual.
 
 mod anthropic;
 pub mod directives;
@@ -123,8 +137,12 @@ fn serve(conn: TcpStream, shared: &Shared) {
     let mut conn = conn;
     loop {
         let req = match http::read_request(&mut reader) {
-            Ok(Some(r)) => r,
-            Ok(None) | Err(_) => return,
+            Ok(http::Incoming::Request(r)) => r,
+            Ok(http::Incoming::Refused { status, message }) => {
+                let _ = http::refuse(&mut conn, status, &message);
+                return;
+            }
+            Ok(http::Incoming::Closed) | Err(_) => return,
         };
         let close = req.wants_close();
         let kept = handle(&mut conn, &req, shared).unwrap_or(false);
