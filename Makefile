@@ -104,6 +104,10 @@ header:
 test-rust:
 	WFLO_REQUIRE_POSTGRES=1 tests/pg/with-postgres.sh $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
+	# The lean build a C user may choose: libwflo without PostgreSQL (its own target dir, so
+	# the full build's artifacts stay as they are).
+	CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-lean $(CARGO) test -q -p wflo-core --no-default-features --features sqlite --lib
+	CARGO_TARGET_DIR=$(CARGO_TARGET_DIR)-lean $(CARGO) build -q -p wflo-ffi --no-default-features --features sqlite
 	$(CARGO) run -q -p wflo-core --example quick_tour
 	python3 tests/readme_snippets.py
 

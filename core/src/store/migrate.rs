@@ -7,6 +7,8 @@
 //! edited after databases applied it would leave them different from what this build expects,
 //! so such a database is refused with the file's name instead of failing later in odd ways.
 
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+
 use crate::error::{Error, Result};
 
 /// One migration: its number, file name and SQL.

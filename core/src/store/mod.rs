@@ -11,7 +11,9 @@
 mod memory;
 mod migrate;
 mod period;
+#[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 pub mod state_codec;
 mod url;
@@ -20,10 +22,12 @@ mod writer;
 pub use memory::MemoryStore;
 pub use migrate::{Dialect, MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration, SCHEMA_VERSION};
 pub use period::Period;
+#[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
-pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteOptions, SqliteStore};
 pub use state_codec::EncodedState;
-pub use url::{StoreUrl, default_sqlite_path, open_store, open_store_from_env};
+pub use url::{StoreUrl, Synchronous, default_sqlite_path, open_store, open_store_from_env};
 pub use writer::{CallWriter, WriterOptions};
 
 use crate::error::Result;

@@ -10,9 +10,18 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::sqlite::{SqliteOptions, SqliteStore, Synchronous};
-use super::{MemoryStore, PostgresStore, Store};
+use super::{MemoryStore, Store};
 use crate::error::{Error, Result};
+
+/// SQLite's `synchronous` setting: what a commit waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Commits survive a crash of the process; the last ones may be lost if the machine
+    /// loses power (SQLite's recommended setting for WAL).
+    Normal,
+    /// Commits also survive power loss (an fsync per commit).
+    Full,
+}
 
 /// A parsed store URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,15 +182,31 @@ pub fn default_sqlite_path() -> PathBuf {
 pub fn open_store(url: &str) -> Result<Arc<dyn Store>> {
     Ok(match StoreUrl::parse(url)? {
         StoreUrl::Memory => Arc::new(MemoryStore::new()),
-        StoreUrl::Sqlite { path, synchronous } => Arc::new(SqliteStore::open(
+        #[cfg(feature = "sqlite")]
+        StoreUrl::Sqlite { path, synchronous } => Arc::new(super::SqliteStore::open(
             &path,
-            SqliteOptions {
+            super::SqliteOptions {
                 synchronous,
-                ..SqliteOptions::default()
+                ..super::SqliteOptions::default()
             },
         )?),
-        StoreUrl::Postgres { url } => Arc::new(PostgresStore::connect(&url)?),
+        #[cfg(feature = "postgres")]
+        StoreUrl::Postgres { url } => Arc::new(super::PostgresStore::connect(&url)?),
+        #[allow(unreachable_patterns)] // with both stores built in
+        _ => return Err(Error::invalid(without(url))),
     })
+}
+
+/// Why a URL names a store this build of wflo leaves out (cargo features `sqlite`, `postgres`).
+fn without(url: &str) -> String {
+    let (store, feature) = if url.starts_with("postgres") {
+        ("PostgreSQL", "postgres")
+    } else {
+        ("SQLite", "sqlite")
+    };
+    format!(
+        "this build of wflo has no {store} store (it was built without the cargo feature `{feature}`)"
+    )
 }
 
 /// Opens the store named by `WFLO_DATABASE_URL`, else `DATABASE_URL`, else the default SQLite
@@ -200,6 +225,23 @@ pub fn open_store_from_env() -> Result<Arc<dyn Store>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A lean build (`--no-default-features --features sqlite`, as `make test-rust` builds
+    /// it) names what it leaves out instead of failing obscurely.
+    #[cfg(not(feature = "postgres"))]
+    #[test]
+    fn a_build_without_postgres_says_so() {
+        let Err(e) = open_store("postgres://wflo@127.0.0.1:1/wflo?sslmode=require") else {
+            panic!("a PostgreSQL store opened without the postgres feature");
+        };
+        assert_eq!(e.code(), crate::ErrorCode::InvalidArgument);
+        assert!(e.to_string().contains("cargo feature `postgres`"), "{e}");
+        // SQLite and the in-process store are there.
+        let dir = std::env::temp_dir().join(format!("wflo-lean-{}.db", std::process::id()));
+        open_store(&dir.to_string_lossy()).unwrap().close().unwrap();
+        let _ = std::fs::remove_file(&dir);
+        open_store("memory://").unwrap();
+    }
 
     #[test]
     fn urls_name_their_store() {

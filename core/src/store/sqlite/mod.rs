@@ -26,22 +26,12 @@ use crate::error::{Error, Result};
 use crate::money::Nanos;
 use crate::records::{CallRecord, CheckpointInfo, ExecutionRecord, RollbackRecord};
 
-/// SQLite's `synchronous` setting: what a commit waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Synchronous {
-    /// Commits survive a crash of the process; the last ones may be lost if the machine
-    /// loses power (SQLite's recommended setting for WAL).
-    Normal,
-    /// Commits also survive power loss (an fsync per commit).
-    Full,
-}
+pub use super::url::Synchronous;
 
-impl Synchronous {
-    fn pragma(self) -> &'static str {
-        match self {
-            Synchronous::Normal => "NORMAL",
-            Synchronous::Full => "FULL",
-        }
+fn pragma(s: Synchronous) -> &'static str {
+    match s {
+        Synchronous::Normal => "NORMAL",
+        Synchronous::Full => "FULL",
     }
 }
 
@@ -136,7 +126,7 @@ impl SqliteStore {
         }
         conn.execute_batch(&format!(
             "PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
-            options.synchronous.pragma()
+            pragma(options.synchronous)
         ))
         .map_err(storage)?;
         Ok(conn)
