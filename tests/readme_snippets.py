@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Checks that every README snippet equals the tested file it comes from.
+"""Checks that every README snippet (the repository's and the packages') equals the tested
+file it comes from.
 
 A snippet in README.md is a fenced code block right after a marker line
     <!-- snippet: examples/rust/quick_tour.rs -->
@@ -27,9 +28,16 @@ def region(path: pathlib.Path) -> str:
     return textwrap.dedent("\n".join(lines[start + 1 : end])).strip("\n")
 
 
+# The repository's README and the package READMEs the registries show.
+READMES = ("README.md", "bindings/node/README.md", "bindings/python/README.md")
+
+
 def main() -> int:
-    fix = "--fix" in sys.argv
-    readme = ROOT / "README.md"
+    return max(check(ROOT / name, "--fix" in sys.argv) for name in READMES)
+
+
+def check(readme: pathlib.Path, fix: bool) -> int:
+    name = readme.relative_to(ROOT)
     lines = readme.read_text().splitlines()
     out, problems, i, found = [], [], 0, 0
     while i < len(lines):
@@ -50,14 +58,14 @@ def main() -> int:
         i = end + 1
     if fix:
         readme.write_text("\n".join(out) + "\n")
-        print(f"README: {found} snippet(s) written")
+        print(f"{name}: {found} snippet(s) written")
         return 0
     if problems:
-        print("README snippets differ from their files (run tests/readme_snippets.py --fix):")
+        print(f"{name}: snippets differ from their files (run tests/readme_snippets.py --fix):")
         for p in problems:
             print("  " + p)
         return 1
-    print(f"README: {found} snippet(s) match their files")
+    print(f"{name}: {found} snippet(s) match their files")
     return 0 if found else 1
 
 

@@ -22,6 +22,16 @@ target=${CARGO_TARGET_DIR:-target}
 [ "${target#/}" != "$target" ] || target=$root/$target
 export CARGO_TARGET_DIR=$target
 
+# The jar's version is the workspace's (Maven Central's metadata — url, scm, licences,
+# developers — is in the pom too; an artifact without it is refused there).
+workspace_version=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
+pom_version=$(sed -n '0,/<version>/s/.*<version>\(.*\)<\/version>.*/\1/p' bindings/kotlin/pom.xml)
+[ -n "$workspace_version" ] && [ "$pom_version" = "$workspace_version" ] || {
+    echo "bindings/kotlin/pom.xml is version '$pom_version', the workspace '$workspace_version'" >&2; exit 1; }
+for tag in '<url>' '<scm>' '<licenses>' '<developers>'; do
+    grep -q "$tag" bindings/kotlin/pom.xml || { echo "pom.xml lacks $tag (Maven Central needs it)" >&2; exit 1; }
+done
+
 cargo build -q -p wflo-ffi
 lib=$target/debug/libwflo.so
 bindings/kotlin/generate.sh --check "$lib"

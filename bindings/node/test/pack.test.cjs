@@ -119,7 +119,7 @@ test.after(() => {
 test('the tarball holds the addon, the entry points and the integrations, and nothing of the build', () => {
   const files = new Set(packed.files.map((f) => f.path));
   const aiSdk = ['cjs', 'mjs', 'd.ts'].map((ext) => `integrations/ai-sdk.${ext}`);
-  for (const f of [addon, 'index.cjs', 'index.mjs', 'index.d.ts', 'package.json', ...aiSdk]) {
+  for (const f of [addon, 'index.cjs', 'index.mjs', 'index.d.ts', 'package.json', 'README.md', ...aiSdk]) {
     assert.ok(files.has(f), `${f} is missing from ${packed.filename}`);
   }
   for (const f of fs.readdirSync(path.join(pkgDir, 'lib'))) assert.ok(files.has(`lib/${f}`), `lib/${f} is missing`);

@@ -18,6 +18,16 @@ echo "== building the wheel"
 rm -rf "$out" && mkdir -p "$out"
 (cd "$root/bindings/python" && "$main_venv/bin/maturin" build --quiet --out "$out" 2>&1 | grep -v "^\s*$" | tail -2)
 wheel=$(ls "$out"/wflo-*.whl)
+# What PyPI shows and type checkers read: the typing marker and the project's metadata.
+python3 - "$wheel" <<'PY'
+import sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+assert "wflo/py.typed" in names, "the wheel has no wflo/py.typed"
+meta = zipfile.ZipFile(sys.argv[1]).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+for field in ("License-Expression: Apache-2.0", "Project-URL: Repository, https://github.com/wflo-dev/wflo",
+              "Classifier: Typing :: Typed", "Requires-Dist: openai>=2.54 ; extra == 'openai'"):
+    assert field in meta, f"METADATA lacks {field!r}"
+PY
 
 work=$(mktemp -d)
 mock_pid=
