@@ -8,14 +8,16 @@ use wflo_core::clock::format_utc;
 use wflo_core::money::format_usd;
 use wflo_core::{Engine, Usage};
 
+use crate::checkpoint_ref;
+use crate::exit::CliError;
 use crate::table::Table;
 use crate::terminal::escape;
 use crate::{Db, Output};
 
-pub type CliResult = Result<(), String>;
+pub type CliResult = Result<(), CliError>;
 
-pub fn engine(db: &Db) -> Result<Engine, String> {
-    Engine::open(db.db.as_deref()).map_err(|e| e.to_string())
+pub fn engine(db: &Db) -> Result<Engine, CliError> {
+    Ok(Engine::open(db.db.as_deref())?)
 }
 
 fn usd(nanos: u64) -> String {
@@ -41,15 +43,15 @@ fn per_million(picos: u64) -> String {
 
 /// Prints `value` as JSON: exact (parsed back it is the stored value), with the characters
 /// that could steer a terminal written as `\u` escapes.
-fn print_json(value: &impl serde::Serialize) -> CliResult {
-    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+pub fn print_json(value: &impl serde::Serialize) -> CliResult {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::other(e.to_string()))?;
     println!("{}", crate::terminal::escape_json(&text));
     Ok(())
 }
 
 pub fn executions(db: &Db, limit: usize, out: &Output) -> CliResult {
     let engine = engine(db)?;
-    let list = engine.list_executions(limit).map_err(|e| e.to_string())?;
+    let list = engine.list_executions(limit)?;
     if out.json {
         return print_json(&list);
     }
@@ -77,15 +79,16 @@ pub fn executions(db: &Db, limit: usize, out: &Output) -> CliResult {
 
 pub fn show(db: &Db, id: &str, out: &Output) -> CliResult {
     let engine = engine(db)?;
-    let record = engine.execution(id).map_err(|e| e.to_string())?;
-    let breakdown = engine.breakdown(id).map_err(|e| e.to_string())?;
-    let calls = engine.calls(id).map_err(|e| e.to_string())?;
-    let checkpoints = engine.checkpoints(id).map_err(|e| e.to_string())?;
-    let rollbacks = engine.rollbacks(id).map_err(|e| e.to_string())?;
+    let record = engine.execution(id)?;
+    let breakdown = engine.breakdown(id)?;
+    let calls = engine.calls(id)?;
+    let checkpoints = engine.checkpoints(id)?;
+    let rollbacks = engine.rollbacks(id)?;
     if out.json {
         return print_json(&json!({
             "execution": record, "breakdown": breakdown, "calls": calls,
-            "checkpoints": checkpoints, "rollbacks": rollbacks
+            "checkpoints": checkpoints_json(&checkpoints),
+            "rollbacks": rollbacks_json(&checkpoints, &rollbacks)
         }));
     }
     println!(
@@ -175,8 +178,14 @@ pub fn show(db: &Db, id: &str, out: &Output) -> CliResult {
     println!("\ncheckpoints");
     print!("{}", checkpoint_table(&checkpoints).render());
     for r in &rollbacks {
+        let seq = r
+            .checkpoint_id
+            .and_then(|id| checkpoint_ref::sequence_of(&checkpoints, id))
+            .map_or(String::new(), |n| {
+                format!("checkpoint {}, ", checkpoint_ref::short(n))
+            });
         println!(
-            "rolled back to '{}' at {} (spent then {}, {} checkpoint(s) superseded)",
+            "rolled back to '{}' at {} ({seq}spent then {}, {} checkpoint(s) superseded)",
             escape(&r.checkpoint_name),
             format_utc(r.at_ms),
             usd(r.spent_nanos),
@@ -188,14 +197,19 @@ pub fn show(db: &Db, id: &str, out: &Output) -> CliResult {
 
 fn checkpoint_table(list: &[wflo_core::CheckpointInfo]) -> Table {
     let mut t = Table::new(&[
-        "SEQ", "NAME", "ID", "PARENT", "SPENT", "BYTES", "STATE", "SAVED",
+        "CHECKPOINT",
+        "NAME",
+        "PARENT",
+        "SPENT",
+        "BYTES",
+        "STATE",
+        "SAVED",
     ]);
     for c in list {
         t.row(vec![
-            c.sequence.to_string(),
+            checkpoint_ref::short(c.sequence),
             c.name.clone(),
-            c.id.to_string(),
-            c.parent_id.map_or("-".into(), |p| p.to_string()),
+            parent(list, c),
             usd(c.spent_nanos),
             c.state_bytes.to_string(),
             if c.superseded {
@@ -209,11 +223,65 @@ fn checkpoint_table(list: &[wflo_core::CheckpointInfo]) -> Table {
     t
 }
 
-pub fn checkpoints(db: &Db, id: &str, out: &Output) -> CliResult {
+/// The parent as a person reads it: `#2`, `-` for none, `(pruned)` when retention removed it.
+fn parent(list: &[wflo_core::CheckpointInfo], c: &wflo_core::CheckpointInfo) -> String {
+    match c.parent_id {
+        None => "-".into(),
+        Some(p) => {
+            checkpoint_ref::sequence_of(list, p).map_or("(pruned)".into(), checkpoint_ref::short)
+        }
+    }
+}
+
+fn checkpoints_json(list: &[wflo_core::CheckpointInfo]) -> Vec<serde_json::Value> {
+    list.iter()
+        .map(|c| checkpoint_ref::to_json(list, c))
+        .collect()
+}
+
+/// Rollbacks with the sequence of the checkpoint each went back to (`checkpoint_sequence`,
+/// null once the checkpoint was pruned) beside its internal id.
+fn rollbacks_json(
+    list: &[wflo_core::CheckpointInfo],
+    rollbacks: &[wflo_core::records::RollbackRecord],
+) -> Vec<serde_json::Value> {
+    rollbacks
+        .iter()
+        .map(|r| {
+            let mut v = serde_json::to_value(r).unwrap_or(serde_json::Value::Null);
+            if let serde_json::Value::Object(map) = &mut v {
+                map.insert(
+                    "checkpoint_sequence".into(),
+                    json!(
+                        r.checkpoint_id
+                            .and_then(|id| checkpoint_ref::sequence_of(list, id))
+                    ),
+                );
+            }
+            v
+        })
+        .collect()
+}
+
+/// `wflo checkpoints EXEC [CHECKPOINT]`: the list, or one checkpoint with its state.
+pub fn checkpoints(db: &Db, arg: &str, wanted: Option<&str>, out: &Output) -> CliResult {
+    let (id, from_arg) = checkpoint_ref::split(arg);
+    let wanted = match (from_arg, wanted) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::other(format!(
+                "'{arg}' already names a checkpoint; give it once"
+            )));
+        }
+        (Some(w), None) => Some(w),
+        (None, w) => w.map(str::to_owned),
+    };
     let engine = engine(db)?;
-    let list = engine.checkpoints(id).map_err(|e| e.to_string())?;
+    let list = engine.checkpoints(id)?;
+    if let Some(wanted) = wanted {
+        return checkpoint(&engine, &list, id, &wanted, out);
+    }
     if out.json {
-        return print_json(&list);
+        return print_json(&checkpoints_json(&list));
     }
     if list.is_empty() {
         println!("execution {} has no checkpoints", escape(id));
@@ -223,9 +291,65 @@ pub fn checkpoints(db: &Db, id: &str, out: &Output) -> CliResult {
     Ok(())
 }
 
+/// One checkpoint, its place in the execution and its state.
+fn checkpoint(
+    engine: &Engine,
+    list: &[wflo_core::CheckpointInfo],
+    id: &str,
+    wanted: &str,
+    out: &Output,
+) -> CliResult {
+    let c = checkpoint_ref::resolve(list, id, wanted)?;
+    let state = engine.store().checkpoint_state(id, c.id)?;
+    if out.json {
+        let mut v = checkpoint_ref::to_json(list, c);
+        // The state as stored, byte for byte (a string if it somehow is not JSON).
+        let text = match serde_json::value::RawValue::from_string(state.clone()) {
+            Ok(raw) => {
+                #[derive(serde::Serialize)]
+                struct WithState<'a> {
+                    #[serde(flatten)]
+                    checkpoint: &'a serde_json::Value,
+                    state: &'a serde_json::value::RawValue,
+                }
+                serde_json::to_string_pretty(&WithState {
+                    checkpoint: &v,
+                    state: &raw,
+                })
+            }
+            Err(_) => {
+                v["state"] = json!(state);
+                serde_json::to_string_pretty(&v)
+            }
+        }
+        .map_err(|e| CliError::other(e.to_string()))?;
+        println!("{}", crate::terminal::escape_json(&text));
+        return Ok(());
+    }
+    println!(
+        "{}  {}  ({})",
+        checkpoint_ref::full(id, c.sequence),
+        escape(&c.name),
+        if c.superseded { "superseded" } else { "live" }
+    );
+    println!(
+        "saved {}  ·  spent then {}  ·  parent {}",
+        format_utc(c.created_at_ms),
+        usd(c.spent_nanos),
+        parent(list, c)
+    );
+    println!(
+        "
+state ({} bytes)",
+        c.state_bytes
+    );
+    println!("{}", escape(&state));
+    Ok(())
+}
+
 pub fn price(model: &str, out: &Output) -> CliResult {
     let engine = Engine::in_memory();
-    let resolved = engine.resolve_model(model).map_err(|e| e.to_string())?;
+    let resolved = engine.resolve_model(model)?;
     let p = &resolved.price;
     if out.json {
         return print_json(&json!({
@@ -300,10 +424,10 @@ pub fn models(provider: Option<&str>, out: &Output) -> CliResult {
         return print_json(&list);
     }
     if list.is_empty() {
-        return Err(format!(
-            "no models for provider '{}'",
-            provider.unwrap_or("")
-        ));
+        return Err(CliError {
+            exit: crate::exit::NOT_FOUND,
+            message: format!("no models for provider '{}'", provider.unwrap_or("")),
+        });
     }
     let mut t = Table::new(&[
         "MODEL",
@@ -336,7 +460,7 @@ pub fn models(provider: Option<&str>, out: &Output) -> CliResult {
 
 pub fn cost(model: &str, usage: &Usage, out: &Output) -> CliResult {
     let engine = Engine::in_memory();
-    let quote = engine.cost(model, usage).map_err(|e| e.to_string())?;
+    let quote = engine.cost(model, usage)?;
     if out.json {
         return print_json(&quote);
     }
@@ -374,9 +498,7 @@ pub fn tokens(model: &str, chat: bool, file: Option<&str>, out: &Output) -> CliR
     };
     let engine = Engine::in_memory();
     let count = if chat {
-        engine
-            .count_chat_tokens(model, &text)
-            .map_err(|e| e.to_string())?
+        engine.count_chat_tokens(model, &text)?
     } else {
         engine.count_tokens(model, &text)
     };

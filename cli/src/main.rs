@@ -1,7 +1,9 @@
 //! The `wflo` command: a mock LLM server for tests and demos, inspection of the store,
 //! prices and token counts, HTML reports, and the demo.
 
+mod checkpoint_ref;
 mod demo;
+mod exit;
 mod inspect;
 mod mock;
 mod provider;
@@ -11,13 +13,21 @@ mod terminal;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::exit::CliError;
 
 #[derive(Parser)]
 #[command(
     name = "wflo",
     version,
     about = "Meter, budget and checkpoint LLM calls",
+    long_about = "Meter, budget and checkpoint LLM calls.\n\n\
+        Inspect what the engine stored (executions, calls, checkpoints, rollbacks), look up \
+        prices and count tokens, write an HTML report, run a mock LLM server for tests, or \
+        run the demo. The store commands read --db, else WFLO_DATABASE_URL, else \
+        DATABASE_URL, else the default SQLite file.",
+    after_help = exit::HELP,
     propagate_version = true
 )]
 struct Cli {
@@ -27,91 +37,153 @@ struct Cli {
 
 #[derive(clap::Args, Clone)]
 pub struct Output {
-    /// Print JSON instead of a table.
+    /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
 }
 
 #[derive(clap::Args, Clone)]
 pub struct Db {
-    /// The store (a SQLite path, sqlite://…, postgres://…); default: WFLO_DATABASE_URL,
-    /// DATABASE_URL, then the default SQLite file.
-    #[arg(long)]
+    /// The store (a SQLite path, sqlite://…, postgres://…, memory://); default:
+    /// WFLO_DATABASE_URL, DATABASE_URL, then the default SQLite file.
+    #[arg(long, value_name = "URL")]
     pub db: Option<String>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Serve OpenAI and Anthropic wire formats on 127.0.0.1 with real usage.
+    ///
+    /// Prints the listening URL and the base URLs to give OpenAI and Anthropic clients, then
+    /// serves until stopped. Directives in an x-mock header or in the base URL
+    /// (http://127.0.0.1:PORT/mock/reply=50,cached=100/v1) ask for behaviours; GET
+    /// /__mock/stats counts the requests served.
+    #[command(after_help = "Examples:\n  \
+        wflo mock-llm --port 8765\n  \
+        wflo mock-llm --port 0          # any free port; the first line says which")]
     MockLlm {
+        /// The port to listen on (0: any free port).
         #[arg(long, default_value_t = 8765)]
         port: u16,
-        #[arg(long, default_value = "127.0.0.1")]
+        /// The IP address to bind (loopback unless --allow-remote).
+        #[arg(long, default_value = "127.0.0.1", value_name = "IP")]
         host: String,
         /// Allow a non-loopback address (the mock answers anyone who reaches it).
         #[arg(long)]
         allow_remote: bool,
     },
     /// List recent executions.
+    #[command(after_help = "Examples:\n  \
+        wflo executions --limit 5\n  \
+        wflo executions --db postgres://wflo@db.internal/wflo --json")]
     Executions {
-        #[arg(long, default_value_t = 20)]
+        /// How many executions to list, the most recent first.
+        #[arg(long, default_value_t = 20, value_name = "N")]
         limit: usize,
         #[command(flatten)]
         db: Db,
         #[command(flatten)]
         out: Output,
     },
-    /// Show one execution: calls, cost by model and step, checkpoints, budget.
+    /// Show one execution: calls, cost by model and step, checkpoints, rollbacks, budget.
+    ///
+    /// Checkpoints are shown by their sequence within the execution (#1, #2, …); --json also
+    /// gives each one's internal id.
+    #[command(after_help = "Examples:\n  \
+        wflo show exec-0123456789ab\n  \
+        wflo show exec-0123456789ab --json | jq .breakdown.total_nanos")]
     Show {
+        /// The execution id (exec- and 12 hex digits, as `wflo executions` lists them).
+        #[arg(value_name = "EXEC_ID")]
         execution_id: String,
         #[command(flatten)]
         db: Db,
         #[command(flatten)]
         out: Output,
     },
-    /// List an execution's checkpoints.
+    /// List an execution's checkpoints, or show one with its state.
+    ///
+    /// A checkpoint is named by its sequence within the execution (#3 or 3), by its name (the
+    /// latest live checkpoint of that name, else the latest), or by its internal id (as --json
+    /// gives it). A name wins over a bare number; #N is always the sequence. The execution and
+    /// the checkpoint may also be given as one argument: exec-…#3.
+    #[command(after_help = "Examples:\n  \
+        wflo checkpoints exec-0123456789ab\n  \
+        wflo checkpoints exec-0123456789ab '#3'\n  \
+        wflo checkpoints exec-0123456789ab after-analyse --json\n  \
+        wflo checkpoints 'exec-0123456789ab#3'")]
     Checkpoints {
+        /// The execution id, or exec-…#N for one of its checkpoints.
+        #[arg(value_name = "EXEC_ID")]
         execution_id: String,
+        /// One checkpoint to show with its state: #N or N (its sequence), its name, or its
+        /// internal id.
+        #[arg(value_name = "CHECKPOINT")]
+        checkpoint: Option<String>,
         #[command(flatten)]
         db: Db,
         #[command(flatten)]
         out: Output,
     },
     /// Show how a model name resolves and every price it has.
+    #[command(after_help = "Examples:\n  \
+        wflo price gpt-4o\n  \
+        wflo price openai/gpt-4o-2024-08-06 --json")]
     Price {
+        /// The model name as a program would send it (provider prefixes and dated versions
+        /// resolve).
         model: String,
         #[command(flatten)]
         out: Output,
     },
     /// List the models in the price table.
+    #[command(after_help = "Examples:\n  \
+        wflo models --provider anthropic\n  \
+        wflo models --json | jq length")]
     Models {
+        /// Only this provider's models (openai, anthropic, gemini, …).
         #[arg(long)]
         provider: Option<String>,
         #[command(flatten)]
         out: Output,
     },
     /// Price a usage (token counts are disjoint: input excludes cache reads and writes).
+    #[command(after_help = "Examples:\n  \
+        wflo cost --model gpt-4o --input-tokens 800 --cache-read-tokens 200 --output-tokens 300\n  \
+        wflo cost --model claude-sonnet-4-6 --input-tokens 1000 --cache-write-tokens 5000 --json")]
     Cost {
+        /// The model to price the usage on.
         #[arg(long)]
         model: String,
-        #[arg(long, default_value_t = 0)]
+        /// Prompt tokens billed at the plain input price (cache reads and writes not included).
+        #[arg(long, default_value_t = 0, value_name = "N")]
         input_tokens: u64,
-        #[arg(long, default_value_t = 0)]
+        /// Output tokens (reasoning tokens not included).
+        #[arg(long, default_value_t = 0, value_name = "N")]
         output_tokens: u64,
-        #[arg(long, default_value_t = 0)]
+        /// Prompt tokens read from the provider's cache.
+        #[arg(long, default_value_t = 0, value_name = "N")]
         cache_read_tokens: u64,
-        /// Tokens written to a 5-minute cache.
-        #[arg(long, default_value_t = 0)]
+        /// Prompt tokens written to a 5-minute cache.
+        #[arg(long, default_value_t = 0, value_name = "N")]
         cache_write_tokens: u64,
-        #[arg(long, default_value_t = 0)]
+        /// Prompt tokens written to a 1-hour cache (Anthropic).
+        #[arg(long, default_value_t = 0, value_name = "N")]
         cache_write_1h_tokens: u64,
-        #[arg(long, default_value_t = 0)]
+        /// Reasoning (thinking) tokens, at the reasoning price, or the output price where the
+        /// model has none.
+        #[arg(long, default_value_t = 0, value_name = "N")]
         reasoning_tokens: u64,
         #[command(flatten)]
         out: Output,
     },
     /// Count the tokens of a file (or standard input) as a model would.
+    #[command(after_help = "Examples:\n  \
+        wflo tokens --model gpt-4o prompt.txt\n  \
+        echo '[{\"role\":\"user\",\"content\":\"hi\"}]' | wflo tokens --model gpt-4o --chat --json")]
     Tokens {
+        /// The model whose tokenizer counts (providers without an offline tokenizer are
+        /// estimated, and say so).
         #[arg(long)]
         model: String,
         /// The input is a chat request's messages (a JSON array): count with the per-message
@@ -124,23 +196,53 @@ enum Command {
         out: Output,
     },
     /// Write one self-contained HTML page about an execution.
+    #[command(after_help = "Examples:\n  \
+        wflo report exec-0123456789ab --html report.html\n  \
+        wflo report exec-0123456789ab --html report.html --json   # {\"execution_id\":…,\"path\":…}")]
     Report {
+        /// The execution id (exec- and 12 hex digits).
+        #[arg(value_name = "EXEC_ID")]
         execution_id: String,
-        #[arg(long)]
+        /// The HTML file to write (replaced if it exists).
+        #[arg(long, value_name = "FILE")]
         html: String,
         #[command(flatten)]
         db: Db,
+        #[command(flatten)]
+        out: Output,
     },
-    /// Run a small agent workflow against the built-in mock LLM server, on the SQLite store.
+    /// Run a small agent workflow through the engine against the built-in mock LLM server.
+    ///
+    /// Records go to the store (--db; by default the default SQLite file). Tracked calls on two models, a checkpoint after each step, a step refused before its
+    /// request is sent, a rollback, the breakdown and an HTML report. With --json the steps,
+    /// the breakdown and the report's path are printed as one JSON document at the end.
+    #[command(after_help = "Examples:\n  \
+        wflo demo\n  \
+        wflo demo --db ./demo.db              # the report lands in ./\n  \
+        wflo demo --db memory:// --report /tmp/demo.html --json")]
     Demo {
         #[command(flatten)]
         db: Db,
-        /// Where to write the HTML report (default: next to the database).
-        #[arg(long)]
+        /// Where to write the HTML report (default: wflo-report-EXEC_ID.html next to the
+        /// SQLite database file; in the current directory for memory:// and PostgreSQL).
+        #[arg(long, value_name = "FILE")]
         report: Option<String>,
         /// Call the real OpenAI API (needs OPENAI_API_KEY) instead of the mock.
         #[arg(long)]
         live: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Print a shell completion script for wflo's commands and flags.
+    #[command(after_help = "Examples:\n  \
+        source <(wflo completions bash)                 # this shell only\n  \
+        wflo completions bash > ~/.local/share/bash-completion/completions/wflo\n  \
+        wflo completions zsh > ~/.zfunc/_wflo           # with ~/.zfunc in fpath\n  \
+        wflo completions fish > ~/.config/fish/completions/wflo.fish")]
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -151,8 +253,30 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
-    let result = match cli.command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` go to stdout and succeed; a usage error is clap's
+            // message on stderr and `exit::USAGE`.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    match run(cli.command) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(e) => {
+            eprintln!("wflo: error: {}", terminal::escape(&e.message));
+            ExitCode::from(e.exit)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), CliError> {
+    match command {
         Command::MockLlm {
             port,
             host,
@@ -166,9 +290,10 @@ fn main() -> ExitCode {
         } => inspect::show(&db, &execution_id, &out),
         Command::Checkpoints {
             execution_id,
+            checkpoint,
             db,
             out,
-        } => inspect::checkpoints(&db, &execution_id, &out),
+        } => inspect::checkpoints(&db, &execution_id, checkpoint.as_deref(), &out),
         Command::Price { model, out } => inspect::price(&model, &out),
         Command::Models { provider, out } => inspect::models(provider.as_deref(), &out),
         Command::Cost {
@@ -201,21 +326,36 @@ fn main() -> ExitCode {
             execution_id,
             html,
             db,
-        } => report::write(&db, &execution_id, &html).map(|path| {
-            println!("report written to {path}");
-        }),
-        Command::Demo { db, report, live } => demo::run(&db, report.as_deref(), live),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("wflo: error: {}", terminal::escape(&message));
-            ExitCode::FAILURE
+            out,
+        } => {
+            let path = report::write(&db, &execution_id, &html)?;
+            if out.json {
+                inspect::print_json(&serde_json::json!({
+                    "execution_id": execution_id, "path": path
+                }))
+            } else {
+                println!("report written to {}", terminal::escape(&path));
+                Ok(())
+            }
+        }
+        Command::Demo {
+            db,
+            report,
+            live,
+            out,
+        } => demo::run(&db, report.as_deref(), live, &out),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "wflo", &mut script);
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&script)
+                .map_err(|e| CliError::other(format!("cannot write the script: {e}")))
         }
     }
 }
 
-fn mock_llm(host: &str, port: u16, allow_remote: bool) -> Result<(), String> {
+fn mock_llm(host: &str, port: u16, allow_remote: bool) -> Result<(), CliError> {
     let server =
         mock::MockServer::start(host, port, allow_remote).map_err(|e| format!("mock-llm: {e}"))?;
     // One write: a reader that takes the first line and goes away must not meet a second
@@ -232,5 +372,45 @@ fn mock_llm(host: &str, port: u16, allow_remote: bool) -> Result<(), String> {
     drop(out);
     loop {
         std::thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command and every flag or argument says what it is, and every command shows an
+    /// example of itself.
+    #[test]
+    fn every_command_and_flag_has_help_and_an_example() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let mut commands = 0;
+        for sub in cli.get_subcommands() {
+            let name = sub.get_name();
+            commands += 1;
+            assert!(sub.get_about().is_some(), "{name} has no help");
+            let after = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(
+                after.contains(&format!("Examples:\n  wflo {name}"))
+                    || after.contains(&format!("wflo {name} ")),
+                "{name} has no example"
+            );
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(arg.get_help().is_some(), "{name} {id} has no help");
+            }
+        }
+        assert_eq!(commands, 11);
+        assert!(
+            cli.get_after_help()
+                .is_some_and(|h| h.to_string().contains("Exit codes"))
+        );
     }
 }

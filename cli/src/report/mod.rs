@@ -16,11 +16,12 @@ use wflo_core::CallStatus;
 use wflo_core::clock::format_utc;
 
 use crate::Db;
+use crate::exit::CliError;
 use html::{bytes, clock_ms, duration, esc, int, usd};
 use timeline::Timeline;
 
 /// Writes the report of execution `id` to `path`; returns the path written.
-pub fn write(db: &Db, id: &str, path: &str) -> Result<String, String> {
+pub fn write(db: &Db, id: &str, path: &str) -> Result<String, CliError> {
     let engine = crate::inspect::engine(db)?;
     let data = ReportData::load(&engine, id)?;
     std::fs::write(path, render(&data)).map_err(|e| format!("cannot write {path}: {e}"))?;
@@ -37,14 +38,13 @@ pub struct ReportData {
 }
 
 impl ReportData {
-    pub fn load(engine: &wflo_core::Engine, id: &str) -> Result<ReportData, String> {
-        let e = |e: wflo_core::Error| e.to_string();
+    pub fn load(engine: &wflo_core::Engine, id: &str) -> Result<ReportData, CliError> {
         let mut data = ReportData {
-            execution: engine.execution(id).map_err(e)?,
-            breakdown: engine.breakdown(id).map_err(e)?,
-            calls: engine.calls(id).map_err(e)?,
-            checkpoints: engine.checkpoints(id).map_err(e)?,
-            rollbacks: engine.rollbacks(id).map_err(e)?,
+            execution: engine.execution(id)?,
+            breakdown: engine.breakdown(id)?,
+            calls: engine.calls(id)?,
+            checkpoints: engine.checkpoints(id)?,
+            rollbacks: engine.rollbacks(id)?,
         };
         data.calls.sort_by_key(|c| c.seq);
         data.checkpoints.sort_by_key(|c| c.sequence);

@@ -27,7 +27,9 @@ pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use state_codec::EncodedState;
-pub use url::{StoreUrl, Synchronous, default_sqlite_path, open_store, open_store_from_env};
+pub use url::{
+    StoreUrl, Synchronous, default_sqlite_path, open_store, open_store_from_env, store_url_from_env,
+};
 pub use writer::{CallWriter, WriterOptions};
 
 use crate::error::Result;

@@ -212,14 +212,17 @@ fn without(url: &str) -> String {
 /// Opens the store named by `WFLO_DATABASE_URL`, else `DATABASE_URL`, else the default SQLite
 /// file.
 pub fn open_store_from_env() -> Result<Arc<dyn Store>> {
-    for var in ["WFLO_DATABASE_URL", "DATABASE_URL"] {
-        if let Ok(url) = std::env::var(var) {
-            if !url.trim().is_empty() {
-                return open_store(&url);
-            }
-        }
-    }
-    open_store(&default_sqlite_path().to_string_lossy())
+    open_store(&store_url_from_env())
+}
+
+/// The store URL an engine opened without one uses: `WFLO_DATABASE_URL`, else `DATABASE_URL`,
+/// else the default SQLite file (tools that must know where the data goes ask this).
+pub fn store_url_from_env() -> String {
+    ["WFLO_DATABASE_URL", "DATABASE_URL"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default_sqlite_path().to_string_lossy().into_owned())
 }
 
 #[cfg(test)]
