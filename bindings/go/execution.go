@@ -284,6 +284,26 @@ type Scope struct {
 // Scope returns the step scope called label, created on first use; budgetUSD (nil: none)
 // gives it a limit of its own inside the execution's — wflo.USD(0) is a limit of zero.
 func (x *Execution) Scope(label string, budgetUSD *float64) (*Scope, error) {
+	return x.openScope(label, budgetUSD, func(h *C.wflo_execution, p *C.char, n C.size_t, b C.int64_t, out **C.wflo_scope) C.wflo_status {
+		return C.wflo_execution_scope(h, p, n, b, out)
+	})
+}
+
+// Child returns the scope called label nested in s, created on first use: its calls count
+// toward its own limit (budgetUSD, nil: none), s's and every limit above. Labels are unique
+// within an execution: the same label returns the same scope wherever it is asked for.
+func (s *Scope) Child(label string, budgetUSD *float64) (*Scope, error) {
+	child, err := s.exec.openScope(label, budgetUSD, func(_ *C.wflo_execution, p *C.char, n C.size_t, b C.int64_t, out **C.wflo_scope) C.wflo_status {
+		return C.wflo_scope_child(s.ptr, p, n, b, out)
+	})
+	runtime.KeepAlive(s) // s's handle must outlive the call that reads it
+	return child, err
+}
+
+// openScope converts the label and budget, runs open (a C call that makes a scope handle) on
+// the live execution, and wraps the handle, freed when the Scope is collected.
+func (x *Execution) openScope(label string, budgetUSD *float64,
+	open func(*C.wflo_execution, *C.char, C.size_t, C.int64_t, **C.wflo_scope) C.wflo_status) (*Scope, error) {
 	budget, err := optionalBudget(budgetUSD)
 	if err != nil {
 		return nil, err
@@ -291,36 +311,13 @@ func (x *Execution) Scope(label string, budgetUSD *float64) (*Scope, error) {
 	var ptr *C.wflo_scope
 	p, n := cstr(label)
 	if err := x.with(func(h *C.wflo_execution) C.wflo_status {
-		return C.wflo_execution_scope(h, p, n, C.int64_t(budget), &ptr)
+		return open(h, p, n, C.int64_t(budget), &ptr)
 	}); err != nil {
 		return nil, err
 	}
-	return x.adoptScope(ptr), nil
-}
-
-// Child returns the scope called label nested in s, created on first use: its calls count
-// toward its own limit (budgetUSD, nil: none), s's and every limit above. Labels are unique
-// within an execution: the same label returns the same scope wherever it is asked for.
-func (s *Scope) Child(label string, budgetUSD *float64) (*Scope, error) {
-	budget, err := optionalBudget(budgetUSD)
-	if err != nil {
-		return nil, err
-	}
-	var ptr *C.wflo_scope
-	p, n := cstr(label)
-	if err := s.exec.with(func(*C.wflo_execution) C.wflo_status {
-		return C.wflo_scope_child(s.ptr, p, n, C.int64_t(budget), &ptr)
-	}); err != nil {
-		return nil, err
-	}
-	return s.exec.adoptScope(ptr), nil
-}
-
-// adoptScope wraps a scope handle, freed when the Scope is collected.
-func (x *Execution) adoptScope(ptr *C.wflo_scope) *Scope {
 	s := &Scope{exec: x, ptr: ptr}
 	runtime.AddCleanup(s, func(p *C.wflo_scope) { C.wflo_scope_free(p) }, ptr)
-	return s
+	return s, nil
 }
 
 // USD returns a pointer to an amount in dollars, for the optional budgets

@@ -1,33 +1,14 @@
 //! Every subcommand run as a process, its happy path and its error paths: errors are one line
 //! on stderr and a non-zero exit.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Output, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-fn wflo(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wflo"))
-        .args(args)
-        .env_remove("WFLO_DATABASE_URL")
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap()
-}
+mod common;
 
-fn ok(args: &[&str]) -> String {
-    let out = wflo(args);
-    assert!(
-        out.status.success(),
-        "wflo {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json(args: &[&str]) -> Value {
-    serde_json::from_str(&ok(args)).unwrap()
-}
+use common::{json, ok, wflo};
 
 /// Fails with exactly one line on stderr that contains `needle`.
 fn fails(args: &[&str], needle: &str) {
@@ -277,16 +258,7 @@ fn unreachable_stores_are_one_line_errors() {
 
 #[test]
 fn the_mock_server_starts_on_a_free_port_and_only_on_loopback() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wflo"))
-        .args(["mock-llm", "--port", "0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    let mut banner = BufReader::new(child.stdout.take().unwrap());
-    banner.read_line(&mut line).unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    let (mut child, url) = common::mock_llm();
     let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#;
     let mut resp = ureq::post(&format!("{url}/v1/chat/completions"))
         .header("content-type", "application/json")

@@ -3,13 +3,15 @@
 //! error and `Connection: close`, stops reading from that client, and goes on serving everyone
 //! else. Each test runs the real binary and talks to it over a socket.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
+
+mod common;
 
 const CHAT: &str = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#;
 
@@ -21,18 +23,9 @@ struct Mock {
 
 impl Mock {
     fn start() -> Mock {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wflo"))
-            .args(["mock-llm", "--port", "0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line.trim().rsplit(' ').next().unwrap();
+        let (child, url) = common::mock_llm();
         let addr = url.strip_prefix("http://").unwrap().to_owned();
-        assert!(addr.starts_with("127.0.0.1:"), "{line}");
+        assert!(addr.starts_with("127.0.0.1:"), "{url}");
         Mock { child, addr }
     }
 

@@ -3,39 +3,13 @@
 //! the report command, and the demo's report next to its database.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
-fn wflo_in(dir: Option<&Path>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wflo"));
-    cmd.args(args)
-        .env_remove("WFLO_DATABASE_URL")
-        .env_remove("DATABASE_URL");
-    if let Some(dir) = dir {
-        cmd.current_dir(dir);
-    }
-    cmd.output().unwrap()
-}
+mod common;
 
-fn wflo(args: &[&str]) -> Output {
-    wflo_in(None, args)
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = wflo(args);
-    assert!(
-        out.status.success(),
-        "wflo {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn json(args: &[&str]) -> Value {
-    let text = ok(args);
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("wflo {args:?}: {e} in:\n{text}"))
-}
+use common::{json, ok, wflo, wflo_in};
 
 /// Runs `args` and checks its exit code, and that a failure is one line on stderr.
 fn exits(args: &[&str], code: i32) -> String {

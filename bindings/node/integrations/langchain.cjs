@@ -47,10 +47,12 @@ function plainMessage(m) {
 const pick = (obj, keys) => Object.fromEntries(keys.filter((k) => obj[k] !== undefined && obj[k] !== null).map((k) => [k, obj[k]]));
 
 /** An LLMResult as plain data: its generations with plain messages, and llmOutput. */
-/** Streamed chunks as one generation (LangChain's own `concat` merges text, tool calls, usage). */
+/**
+ * Streamed chunks as generations for the engine to read: merged into one by LangChain's own
+ * `concat` (text, tool-call chunks, usage), else as they came — core counts every one.
+ */
 function merged(chunks) {
-  return chunks.reduce((a, b) => (typeof a.concat === 'function' && typeof b.concat === 'function'
-    ? a.concat(b) : { text: `${a.text ?? ''}${b.text ?? ''}` }));
+  return chunks.every((c) => typeof c.concat === 'function') ? [chunks.reduce((a, b) => a.concat(b))] : chunks;
 }
 
 function plainResult(output) {
@@ -177,7 +179,7 @@ class WfloCallbackHandler extends BaseCallbackHandler {
     if (run.streamed) {
       // A stream cut midway: the provider billed the prompt and what it streamed — LangChain's
       // merged chunks, read by the engine (their usage if it came, else their text).
-      run.reservation.settleResult('langchain', plainResult({ generations: [[merged(run.streamed)]] }), status);
+      run.reservation.settleResult('langchain', plainResult({ generations: [merged(run.streamed)] }), status);
     } else {
       // The call failed before the provider produced anything (an HTTP error).
       run.reservation.release(status, String(err?.message ?? err));

@@ -51,8 +51,9 @@ class Scope {
   }
 }
 
+// The type only: what a label may hold (not empty, its length, its characters) is core's rule.
 function checkLabel(label) {
-  if (typeof label !== 'string' || !label) throw invalid('a step label must be a non-empty string');
+  if (typeof label !== 'string') throw invalid('a step label must be a string');
 }
 
 module.exports = { Scope, checkLabel };
