@@ -20,6 +20,12 @@ pub fn engine(db: &Db) -> Result<Engine, CliError> {
     Ok(Engine::open(db.db.as_deref())?)
 }
 
+/// An engine for the commands that only price and count: no store, but the price file
+/// (`--prices`, `WFLO_PRICES`) loaded like every other engine's.
+pub fn pricing_engine() -> Result<Engine, CliError> {
+    Ok(Engine::open(Some("memory://"))?)
+}
+
 fn usd(nanos: u64) -> String {
     format!("${}", format_usd(nanos))
 }
@@ -348,13 +354,14 @@ state ({} bytes)",
 }
 
 pub fn price(model: &str, out: &Output) -> CliResult {
-    let engine = Engine::in_memory();
+    let engine = pricing_engine()?;
     let resolved = engine.resolve_model(model)?;
     let p = &resolved.price;
     if out.json {
         return print_json(&json!({
             "requested": model, "resolved": p.name, "resolution": resolved.resolution,
-            "units": "pico-USD per token", "price": p, "source": engine.prices().source()
+            "units": "pico-USD per token", "price": p, "source": engine.prices().source(),
+            "price_table": engine.price_table()
         }));
     }
     println!(
@@ -414,11 +421,25 @@ pub fn price(model: &str, out: &Output) -> CliResult {
         "source: {} {} ({}), taken {}",
         src.package, src.version, src.license, src.retrieved
     );
+    for f in engine.price_table().files {
+        println!(
+            "loaded over it: {} ({}{}), {} models",
+            escape(&f.origin),
+            f.format.as_str(),
+            f.retrieved.map(|d| format!(", {d}")).unwrap_or_default(),
+            f.models
+        );
+    }
+    if resolved.resolution == wflo_core::pricing::Resolution::Override {
+        println!(
+            "this price comes from a price file or a run-time override, not the built-in table"
+        );
+    }
     Ok(())
 }
 
 pub fn models(provider: Option<&str>, out: &Output) -> CliResult {
-    let engine = Engine::in_memory();
+    let engine = pricing_engine()?;
     let list = engine.prices().models(provider);
     if out.json {
         return print_json(&list);
@@ -459,7 +480,7 @@ pub fn models(provider: Option<&str>, out: &Output) -> CliResult {
 }
 
 pub fn cost(model: &str, usage: &Usage, out: &Output) -> CliResult {
-    let engine = Engine::in_memory();
+    let engine = pricing_engine()?;
     let quote = engine.cost(model, usage)?;
     if out.json {
         return print_json(&quote);
@@ -496,7 +517,7 @@ pub fn tokens(model: &str, chat: bool, file: Option<&str>, out: &Output) -> CliR
             std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?
         }
     };
-    let engine = Engine::in_memory();
+    let engine = pricing_engine()?;
     let count = if chat {
         engine.count_chat_tokens(model, &text)?
     } else {

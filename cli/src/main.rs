@@ -6,6 +6,7 @@ mod demo;
 mod exit;
 mod inspect;
 mod mock;
+mod prices;
 mod provider;
 mod report;
 mod table;
@@ -31,6 +32,10 @@ use crate::exit::CliError;
     propagate_version = true
 )]
 struct Cli {
+    /// A price file loaded over the built-in table before the command runs: wflo's schema or
+    /// LiteLLM's model_prices_and_context_window.json (default: WFLO_PRICES).
+    #[arg(long, global = true, value_name = "FILE")]
+    prices: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -233,6 +238,17 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// Work with price files: see what one would change before it applies.
+    ///
+    /// A price file updates prices without a new release: give it to any command with
+    /// --prices FILE, or to every engine of a deployment (every language) with WFLO_PRICES.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  \
+        wflo prices diff ./model_prices_and_context_window.json\n  \
+        wflo --prices ./model_prices_and_context_window.json price some-new-model"
+    )]
+    Prices(PricesCommand),
     /// Print a shell completion script for wflo's commands and flags.
     #[command(after_help = "Examples:\n  \
         source <(wflo completions bash)                 # this shell only\n  \
@@ -243,6 +259,28 @@ enum Command {
         /// The shell to complete in.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Subcommand)]
+enum PricesCommand {
+    /// Show what a price file would change over the table, without applying it.
+    ///
+    /// The file is wflo's schema ({"models": [{"name": …, "input": …}]}, pico-USD per token)
+    /// or LiteLLM's model_prices_and_context_window.json as published (USD per token). Lists
+    /// the models it adds, each price it changes (before → after), and the entries that are
+    /// not per-token prices. A file with an entry wflo cannot read is refused whole, with the
+    /// line and the reason (exit 1). Give it to --prices or WFLO_PRICES to apply it.
+    #[command(after_help = "Examples:\n  \
+        wflo prices diff ./model_prices_and_context_window.json\n  \
+        wflo prices diff ./our-prices.json --json | jq '.added'\n  \
+        WFLO_PRICES=./our-prices.json wflo price in-house-llm")]
+    Diff {
+        /// The price file to compare with the table.
+        #[arg(value_name = "FILE")]
+        file: String,
+        #[command(flatten)]
+        out: Output,
     },
 }
 
@@ -266,6 +304,11 @@ fn main() -> ExitCode {
             });
         }
     };
+    if let Some(path) = &cli.prices {
+        // Every engine this process opens loads it, exactly as WFLO_PRICES would.
+        // SAFETY: no other thread has started yet.
+        unsafe { std::env::set_var("WFLO_PRICES", path) };
+    }
     match run(cli.command) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {
@@ -344,6 +387,7 @@ fn run(command: Command) -> Result<(), CliError> {
             live,
             out,
         } => demo::run(&db, report.as_deref(), live, &out),
+        Command::Prices(PricesCommand::Diff { file, out }) => prices::diff(&file, &out),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "wflo", &mut script);
@@ -386,8 +430,21 @@ mod tests {
         let cli = Cli::command();
         cli.clone().debug_assert();
         let mut commands = 0;
-        for sub in cli.get_subcommands() {
-            let name = sub.get_name();
+        // Commands with subcommands of their own (`prices diff`) are checked level by level.
+        let nested: Vec<(String, clap::Command)> = cli
+            .get_subcommands()
+            .flat_map(|g| {
+                g.get_subcommands()
+                    .map(|s| (format!("{} {}", g.get_name(), s.get_name()), s.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let top: Vec<(String, clap::Command)> = cli
+            .get_subcommands()
+            .map(|s| (s.get_name().to_owned(), s.clone()))
+            .collect();
+        for (name, sub) in top.iter().chain(&nested) {
+            let name = name.as_str();
             commands += 1;
             assert!(sub.get_about().is_some(), "{name} has no help");
             let after = sub
@@ -407,7 +464,7 @@ mod tests {
                 assert!(arg.get_help().is_some(), "{name} {id} has no help");
             }
         }
-        assert_eq!(commands, 11);
+        assert_eq!(commands, 13, "12 commands and `prices diff`");
         assert!(
             cli.get_after_help()
                 .is_some_and(|h| h.to_string().contains("Exit codes"))

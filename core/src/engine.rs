@@ -13,7 +13,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::execution::{Execution, ExecutionInner, ExecutionOptions};
 use crate::money::Nanos;
-use crate::pricing::{PriceCatalog, PriceOverrides, Rates, ResolvedModel};
+use crate::pricing::{
+    PriceCatalog, PriceChanges, PriceFile, PriceOverrides, PriceTableInfo, Rates, ResolvedModel,
+};
 use crate::records::{Breakdown, CallRecord, CheckpointInfo, ExecutionRecord, RollbackRecord};
 use crate::store::{MemoryStore, Period, SharedScopeDef, SharedScopeFigures, Store};
 use crate::tokens::{self, TokenCount};
@@ -192,10 +194,29 @@ impl Engine {
             Some(url) => crate::store::open_store(url)?,
             None => crate::store::open_store_from_env()?,
         };
-        Ok(Engine::new(EngineConfig {
+        let engine = Engine::new(EngineConfig {
             store,
             ..EngineConfig::default()
-        }))
+        });
+        engine.load_prices_from_env()?;
+        Ok(engine)
+    }
+
+    /// Applies the price file `WFLO_PRICES` names, if set. Every face and the CLI open engines
+    /// through [`Engine::open`], so a deployment updates prices for all of them in one place; a
+    /// bad file refuses to open the engine rather than price with a table half-updated.
+    pub fn load_prices_from_env(&self) -> Result<Option<PriceChanges>> {
+        match std::env::var("WFLO_PRICES") {
+            Ok(path) if !path.trim().is_empty() => {
+                self.load_prices(path.trim())
+                    .map(Some)
+                    .map_err(|e| match e {
+                        Error::InvalidArgument(m) => Error::invalid(format!("WFLO_PRICES: {m}")),
+                        other => other,
+                    })
+            }
+            _ => Ok(None),
+        }
     }
 
     /// An engine whose records live only in memory.
@@ -213,6 +234,24 @@ impl Engine {
         self.inner
             .prices
             .apply_overrides(&PriceOverrides::from_json(json)?)
+    }
+
+    /// Loads a price file (wflo's schema or LiteLLM's `model_prices_and_context_window.json`)
+    /// over the table and returns what changed. The whole file is checked first: a bad entry
+    /// refuses it, with the line and the reason, and nothing is applied.
+    pub fn load_prices(&self, path: &str) -> Result<PriceChanges> {
+        self.inner.prices.load_file(&PriceFile::read(path)?)
+    }
+
+    /// What [`Engine::load_prices`] would change, without applying anything.
+    pub fn diff_prices(&self, path: &str) -> Result<PriceChanges> {
+        self.inner.prices.diff_file(&PriceFile::read(path)?)
+    }
+
+    /// Where this engine's prices come from: the built-in table's source and date, and the
+    /// files loaded over it.
+    pub fn price_table(&self) -> PriceTableInfo {
+        self.inner.prices.table_info()
     }
 
     /// The store behind this engine.
@@ -342,7 +381,7 @@ impl Engine {
         for call in self.inner.store.list_calls(id)? {
             agg.add(&call);
         }
-        Ok(stored_breakdown(&record, &agg))
+        Ok(stored_breakdown(&record, &agg, self.price_table().label()))
     }
 
     /// Creates or changes a shared budget scope in the store: every execution started with
@@ -414,7 +453,7 @@ impl Engine {
 }
 
 /// A breakdown from stored figures only (no live ledger).
-fn stored_breakdown(record: &ExecutionRecord, agg: &Aggregates) -> Breakdown {
+fn stored_breakdown(record: &ExecutionRecord, agg: &Aggregates, price_table: String) -> Breakdown {
     let spent = record.spent_nanos.max(agg.cost);
     Breakdown {
         execution_id: record.id.clone(),
@@ -435,6 +474,7 @@ fn stored_breakdown(record: &ExecutionRecord, agg: &Aggregates) -> Breakdown {
         usage: agg.usage,
         by_model: agg.by_model(),
         by_step: agg.by_step(|_| None),
+        price_table,
     }
     .with_usd()
 }

@@ -362,6 +362,7 @@ impl Execution {
             usage: st.agg.usage,
             by_model: st.agg.by_model(),
             by_step: st.agg.by_step(|step| limits.get(step).copied().flatten()),
+            price_table: self.inner.engine.prices.table_info().label(),
         }
         .with_usd())
     }

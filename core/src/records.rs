@@ -218,6 +218,10 @@ pub struct Breakdown {
     pub usage: Usage,
     pub by_model: Vec<ModelCost>,
     pub by_step: Vec<StepCost>,
+    /// The prices of the engine that made this breakdown: the built-in table's source and
+    /// date, and any price files loaded over it. (Each call keeps the cost it was recorded at.)
+    #[serde(default)]
+    pub price_table: String,
 }
 
 impl Breakdown {

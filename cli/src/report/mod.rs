@@ -90,9 +90,10 @@ pub fn render(data: &ReportData) -> String {
     events_table(&mut p, data, &tl);
     let _ = write!(
         p,
-        "<footer>wflo {} · report of <span class=\"mono\">{}</span> · amounts in exact USD · times in UTC</footer>\n</main>\n</body>\n</html>\n",
+        "<footer>wflo {} · report of <span class=\"mono\">{}</span> · amounts in exact USD · times in UTC</footer>\n<footer>prices: <span class=\"prices\">{}</span></footer>\n</main>\n</body>\n</html>\n",
         env!("CARGO_PKG_VERSION"),
-        esc(&ex.id)
+        esc(&ex.id),
+        esc(&data.breakdown.price_table)
     );
     p
 }

@@ -126,6 +126,8 @@ fn data(name: &str, budget: Option<u64>, calls: Vec<CallRecord>) -> ReportData {
             usage: Usage::default(),
             by_model,
             by_step,
+            price_table: "LiteLLM table 1.110.2 (2026-11-27) + <ours>.json (wflo, 2026-12-01)"
+                .into(),
         },
         calls,
         checkpoints: Vec::new(),
@@ -319,6 +321,15 @@ fn checkpoints_and_rollbacks_are_marked() {
     assert_eq!(count(&page, r#"class="call-mark""#), 4);
     assert!(page.contains("after call #2"));
     assert!(page.contains("marker-end=\"url(#wflo-arrow)\""));
+}
+
+#[test]
+fn the_footer_names_the_prices() {
+    let page = render(&data("run", None, vec![]));
+    assert!(
+        page.contains(r#"prices: <span class="prices">LiteLLM table 1.110.2 (2026-11-27) + &lt;ours&gt;.json (wflo, 2026-12-01)</span>"#),
+        "the report names the price table, escaped"
+    );
 }
 
 #[test]

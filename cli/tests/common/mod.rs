@@ -8,12 +8,13 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
-/// Runs `wflo args` (in `dir`, else here) with no WFLO_DATABASE_URL / DATABASE_URL.
+/// Runs `wflo args` (in `dir`, else here) with no WFLO_DATABASE_URL / DATABASE_URL / WFLO_PRICES.
 pub fn wflo_in(dir: Option<&Path>, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wflo"));
     cmd.args(args)
         .env_remove("WFLO_DATABASE_URL")
-        .env_remove("DATABASE_URL");
+        .env_remove("DATABASE_URL")
+        .env_remove("WFLO_PRICES");
     if let Some(dir) = dir {
         cmd.current_dir(dir);
     }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
+use super::file::{PriceFile, PriceFileFormat, SkippedEntry};
 use super::model::ModelPrice;
 use super::resolve::{strip_snapshot, suggestions, without_prefixes};
 use super::table::{BuiltinTable, PriceSource, builtin};
@@ -92,6 +93,13 @@ pub struct PriceOverride {
     pub max_input: Option<u64>,
     #[serde(default)]
     pub max_output: Option<u64>,
+    /// Accepted so a whole table in wflo's schema (`pricing/prices.json`) loads as a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprecation_date: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deprecated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
 }
 
 impl PriceOverrides {
@@ -110,6 +118,8 @@ pub struct PriceCatalog {
     overrides: RwLock<HashMap<String, ResolvedModel>>,
     /// Requested names that needed more than an exact lookup.
     cache: RwLock<HashMap<String, ResolvedModel>>,
+    /// Price files applied over the built-in table, in order.
+    files: RwLock<Vec<LoadedPriceFile>>,
 }
 
 impl Default for PriceCatalog {
@@ -125,6 +135,7 @@ impl PriceCatalog {
             builtin: builtin(),
             overrides: RwLock::new(HashMap::new()),
             cache: RwLock::new(HashMap::new()),
+            files: RwLock::new(Vec::new()),
         }
     }
 
@@ -142,75 +153,163 @@ impl PriceCatalog {
     /// that model's prices; a new name needs at least `input` and `output`. All entries are
     /// checked before any is applied.
     pub fn apply_overrides(&self, overrides: &PriceOverrides) -> Result<()> {
-        let mut staged = Vec::with_capacity(overrides.models.len());
-        for entry in &overrides.models {
-            let name = entry.name.trim();
-            if name.is_empty() {
-                return Err(Error::invalid("a price override needs a non-empty 'name'"));
-            }
-            // The name and provider end up in call records.
-            crate::text::check("a price override's name", name)?;
-            crate::text::check(
-                "a price override's provider",
-                entry.provider.as_deref().unwrap_or(""),
-            )?;
-            let base = self.resolve(name).ok().map(|r| (*r.price).clone());
-            let mut price = match base {
-                Some(mut base) => {
-                    base.name = name.to_owned();
-                    base
-                }
-                None => {
-                    if entry.input.is_none() || entry.output.is_none() {
-                        return Err(Error::invalid(format!(
-                            "model '{name}' is not in the price table: its override must give both 'input' and 'output'"
-                        )));
+        let staged = overrides
+            .models
+            .iter()
+            .map(|entry| self.stage(entry, false))
+            .collect::<Result<Vec<_>>>()?;
+        self.commit(staged);
+        Ok(())
+    }
+
+    /// What a price file would change, without applying it.
+    pub fn diff_file(&self, file: &PriceFile) -> Result<PriceChanges> {
+        Ok(self.stage_file(file)?.1)
+    }
+
+    /// Applies a price file over the table: every entry is checked first and a bad one refuses
+    /// the whole file (with its line); returns what changed.
+    pub fn load_file(&self, file: &PriceFile) -> Result<PriceChanges> {
+        let (staged, changes) = self.stage_file(file)?;
+        self.commit(staged);
+        self.files.write().push(LoadedPriceFile {
+            origin: file.origin.clone(),
+            format: file.format,
+            version: file.version.clone(),
+            retrieved: file.retrieved.clone(),
+            models: file.entries.len(),
+        });
+        Ok(changes)
+    }
+
+    fn stage_file(&self, file: &PriceFile) -> Result<(Vec<Arc<ModelPrice>>, PriceChanges)> {
+        // LiteLLM's entries are a model's whole price; wflo's override the fields they give.
+        let replace = file.format == PriceFileFormat::Litellm;
+        let mut staged = Vec::with_capacity(file.entries.len());
+        let mut changes = PriceChanges {
+            origin: file.origin.clone(),
+            format: file.format,
+            models: file.entries.len(),
+            added: Vec::new(),
+            changed: Vec::new(),
+            unchanged: 0,
+            skipped: file.skipped.clone(),
+        };
+        for (line, entry) in &file.entries {
+            let price = self.stage(entry, replace).map_err(|e| {
+                let reason = match e {
+                    Error::InvalidArgument(reason) => reason,
+                    other => other.to_string(),
+                };
+                Error::invalid(format!(
+                    "price file {}, line {line}: {reason}; nothing was applied",
+                    file.origin
+                ))
+            })?;
+            match self.exact(&price.name) {
+                None => changes.added.push(price.name.clone()),
+                Some(before) => {
+                    let fields = field_changes(&before, &price);
+                    if fields.is_empty() {
+                        changes.unchanged += 1;
+                    } else {
+                        changes.changed.push(PriceChange {
+                            name: price.name.clone(),
+                            fields,
+                        });
                     }
-                    ModelPrice {
-                        name: name.to_owned(),
-                        provider: String::new(),
-                        mode: "chat".into(),
-                        input: 0,
-                        output: 0,
-                        cache_read: None,
-                        cache_write_5m: None,
-                        cache_write_1h: None,
-                        reasoning: None,
-                        tiers: Vec::new(),
-                        max_input: None,
-                        max_output: None,
-                        deprecation_date: None,
-                        deprecated: false,
-                        last_seen: None,
-                    }
                 }
-            };
-            if let Some(v) = &entry.provider {
-                price.provider = v.clone();
             }
-            if let Some(v) = &entry.mode {
-                price.mode = v.clone();
-            }
-            if let Some(v) = entry.input {
-                price.input = v;
-            }
-            if let Some(v) = entry.output {
-                price.output = v;
-            }
-            price.cache_read = entry.cache_read.or(price.cache_read);
-            price.cache_write_5m = entry.cache_write_5m.or(price.cache_write_5m);
-            price.cache_write_1h = entry.cache_write_1h.or(price.cache_write_1h);
-            price.reasoning = entry.reasoning.or(price.reasoning);
-            if let Some(t) = &entry.tiers {
-                price.tiers = t.clone();
-            }
-            price.max_input = entry.max_input.or(price.max_input);
-            price.max_output = entry.max_output.or(price.max_output);
-            price.deprecated = false;
-            price.last_seen = None;
-            price.validate()?;
-            staged.push(Arc::new(price));
+            staged.push(price);
         }
+        Ok((staged, changes))
+    }
+
+    /// The entry a name has exactly (run-time prices first), with no resolution rule applied.
+    fn exact(&self, name: &str) -> Option<Arc<ModelPrice>> {
+        if let Some(hit) = self.overrides.read().get(name) {
+            return Some(hit.price.clone());
+        }
+        self.builtin.by_name.get(name).map(|r| r.price.clone())
+    }
+
+    /// One entry checked and turned into the price it will have. `replace`: the entry is the
+    /// model's whole price (nothing kept from the table's entry).
+    fn stage(&self, entry: &PriceOverride, replace: bool) -> Result<Arc<ModelPrice>> {
+        let name = entry.name.trim();
+        if name.is_empty() {
+            return Err(Error::invalid("a price override needs a non-empty 'name'"));
+        }
+        // The name and provider end up in call records.
+        crate::text::check("a price override's name", name)?;
+        crate::text::check(
+            "a price override's provider",
+            entry.provider.as_deref().unwrap_or(""),
+        )?;
+        let base = if replace {
+            None
+        } else {
+            self.resolve(name).ok().map(|r| (*r.price).clone())
+        };
+        let mut price = match base {
+            Some(mut base) => {
+                base.name = name.to_owned();
+                base
+            }
+            None => {
+                if entry.input.is_none() || entry.output.is_none() {
+                    return Err(Error::invalid(format!(
+                        "model '{name}' is not in the price table: its override must give both 'input' and 'output'"
+                    )));
+                }
+                ModelPrice {
+                    name: name.to_owned(),
+                    provider: String::new(),
+                    mode: "chat".into(),
+                    input: 0,
+                    output: 0,
+                    cache_read: None,
+                    cache_write_5m: None,
+                    cache_write_1h: None,
+                    reasoning: None,
+                    tiers: Vec::new(),
+                    max_input: None,
+                    max_output: None,
+                    deprecation_date: None,
+                    deprecated: false,
+                    last_seen: None,
+                }
+            }
+        };
+        if let Some(v) = &entry.provider {
+            price.provider = v.clone();
+        }
+        if let Some(v) = &entry.mode {
+            price.mode = v.clone();
+        }
+        if let Some(v) = entry.input {
+            price.input = v;
+        }
+        if let Some(v) = entry.output {
+            price.output = v;
+        }
+        price.cache_read = entry.cache_read.or(price.cache_read);
+        price.cache_write_5m = entry.cache_write_5m.or(price.cache_write_5m);
+        price.cache_write_1h = entry.cache_write_1h.or(price.cache_write_1h);
+        price.reasoning = entry.reasoning.or(price.reasoning);
+        if let Some(t) = &entry.tiers {
+            price.tiers = t.clone();
+        }
+        price.max_input = entry.max_input.or(price.max_input);
+        price.max_output = entry.max_output.or(price.max_output);
+        price.deprecation_date = entry.deprecation_date.clone().or(price.deprecation_date);
+        price.deprecated = entry.deprecated;
+        price.last_seen = entry.last_seen.clone().filter(|_| entry.deprecated);
+        price.validate()?;
+        Ok(Arc::new(price))
+    }
+
+    fn commit(&self, staged: Vec<Arc<ModelPrice>>) {
         let mut map = self.overrides.write();
         for price in staged {
             map.insert(
@@ -220,7 +319,19 @@ impl PriceCatalog {
         }
         drop(map);
         self.cache.write().clear();
-        Ok(())
+    }
+
+    /// Where this catalog's prices come from: the built-in table and the files loaded over it.
+    pub fn table_info(&self) -> PriceTableInfo {
+        let source = self.source();
+        PriceTableInfo {
+            source: source.name.clone(),
+            version: source.version.clone(),
+            retrieved: source.retrieved.clone(),
+            models: self.builtin_len(),
+            files: self.files.read().clone(),
+            overrides: self.overrides.read().len(),
+        }
     }
 
     /// Removes a run-time price; returns whether there was one.
@@ -358,4 +469,113 @@ impl PriceCatalog {
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
     }
+}
+
+/// What a price file changes in the table (`wflo prices diff`, `load_prices`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PriceChanges {
+    pub origin: String,
+    pub format: PriceFileFormat,
+    /// Price entries in the file.
+    pub models: usize,
+    /// Names the table did not have.
+    pub added: Vec<String>,
+    /// Names whose prices or limits differ, field by field.
+    pub changed: Vec<PriceChange>,
+    /// Entries equal to what the table has.
+    pub unchanged: usize,
+    /// Entries that are not per-token prices (LiteLLM's image, audio, search prices…).
+    pub skipped: Vec<SkippedEntry>,
+}
+
+/// One model whose entry a file changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PriceChange {
+    pub name: String,
+    pub fields: Vec<FieldChange>,
+}
+
+/// One field before and after (`null`: absent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
+/// A price file applied over the built-in table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoadedPriceFile {
+    pub origin: String,
+    pub format: PriceFileFormat,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The date the file states, else the day it was last written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retrieved: Option<String>,
+    pub models: usize,
+}
+
+/// Where an engine's prices come from (`wflo price`, the report, the breakdown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PriceTableInfo {
+    /// The built-in table's source, version and date.
+    pub source: String,
+    pub version: String,
+    pub retrieved: String,
+    pub models: usize,
+    /// Files loaded over it, in order.
+    pub files: Vec<LoadedPriceFile>,
+    /// Names priced at run time (from files and `set_prices`).
+    pub overrides: usize,
+}
+
+impl PriceTableInfo {
+    /// One line for people, e.g. `LiteLLM … 1.110.2 (2026-11-27) + prices.json (litellm, 2026-12-01)`.
+    pub fn label(&self) -> String {
+        let mut out = format!("{} {} ({})", self.source, self.version, self.retrieved);
+        for f in &self.files {
+            let format = f.format.as_str();
+            // The file's name, not its path: the same table reads the same on every machine.
+            let name = std::path::Path::new(&f.origin)
+                .file_name()
+                .map_or(f.origin.as_str(), |n| n.to_str().unwrap_or(&f.origin));
+            out.push_str(&format!(" + {name} ({format}"));
+            if let Some(v) = &f.version {
+                out.push_str(&format!(" {v}"));
+            }
+            if let Some(d) = &f.retrieved {
+                out.push_str(&format!(", {d}"));
+            }
+            out.push(')');
+        }
+        out
+    }
+}
+
+/// The fields whose values differ between two entries of one model.
+fn field_changes(before: &ModelPrice, after: &ModelPrice) -> Vec<FieldChange> {
+    let as_map = |p: &ModelPrice| match serde_json::to_value(p) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    let (b, a) = (as_map(before), as_map(after));
+    let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        // Whether the source still lists a model is bookkeeping, not a price.
+        .filter(|k| !matches!(k.as_str(), "name" | "deprecated" | "last_seen"))
+        .filter_map(|k| {
+            let (x, y) = (
+                b.get(k).cloned().unwrap_or_default(),
+                a.get(k).cloned().unwrap_or_default(),
+            );
+            (x != y).then(|| FieldChange {
+                field: k.clone(),
+                before: x,
+                after: y,
+            })
+        })
+        .collect()
 }
