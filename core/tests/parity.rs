@@ -34,9 +34,25 @@ fn budget(v: &Value) -> Option<u64> {
     v.as_str().map(|s| parse_usd(s).expect("budget"))
 }
 
+/// A scenario's price file (a path relative to tests/vectors), as the ledger records it:
+/// the names it added, changed and skipped.
+fn load_prices(engine: &Engine, scenario: &Value) -> Value {
+    let Some(file) = scenario["prices_file"].as_str() else {
+        return Value::Null;
+    };
+    let path = format!("{}/../tests/vectors/{file}", env!("CARGO_MANIFEST_DIR"));
+    let changes = engine.load_prices(&path).unwrap();
+    json!({
+        "added": changes.added,
+        "changed": changes.changed.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
+        "skipped": changes.skipped.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+    })
+}
+
 fn replay(index: usize, scenario: &Value) -> Value {
     let engine = Engine::in_memory();
     let name = scenario["name"].as_str().unwrap();
+    let prices = load_prices(&engine, scenario);
     let exec = engine
         .start_execution(ExecutionOptions {
             name: name.into(),
@@ -150,6 +166,8 @@ fn replay(index: usize, scenario: &Value) -> Value {
         "calls": calls,
         "spent_nanos": breakdown.total_nanos,
         "reserved_nanos": breakdown.reserved_nanos,
+        "prices": prices,
+        "price_table": breakdown.price_table,
     })
 }
 
@@ -263,6 +281,15 @@ fn scenarios_do_what_they_say() {
         true
     );
     assert_eq!(s["calls"][0]["usage"]["output"], 7);
+    let s = by_name(&l, "price_file_new_model");
+    assert_eq!(s["prices"]["added"], json!(["acme-frontier-9"]));
+    assert_eq!(s["prices"]["changed"], json!(["gpt-4o"]));
+    assert_eq!(s["prices"]["skipped"], json!(["acme-image-3"]));
+    // 14 × $3/M + 300 × $15/M, and gpt-4o at the file's $5/M input: 14 × $5/M + 150 × $10/M.
+    assert_eq!(s["calls"][0]["cost_nanos"], 42_000 + 4_500_000);
+    assert_eq!(s["calls"][1]["cost_nanos"], 70_000 + 1_500_000);
+    assert!(s["price_table"].as_str().unwrap().contains("+ next-release.json (LiteLLM, "));
+    assert!(by_name(&l, "chat_settled")["prices"].is_null());
 }
 
 /// Writes Rust's ledger where `make test` collects them (`WFLO_PARITY_DIR`).

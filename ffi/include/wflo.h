@@ -410,6 +410,30 @@ void wflo_engine_free(const wflo_engine *engine);
 // `engine` is a live engine handle; `json` points to `json_len` bytes.
 wflo_status wflo_engine_set_prices(const wflo_engine *engine, const char *json, size_t json_len);
 
+// Loads a price file over the table: wflo's schema (`{"models": [...]}`, pico-USD per token)
+// or LiteLLM's `model_prices_and_context_window.json` as published (USD per token). The whole
+// file is checked first; a bad entry refuses it (WFLO_STATUS_INVALID_ARGUMENT, the message
+// names the line and the reason) and nothing is applied. On success `*json_out` is what
+// changed: `{"origin", "format", "models", "added": [names], "changed": [{"name", "fields":
+// [{"field", "before", "after"}]}], "unchanged", "skipped": [{"name", "line", "reason"}]}`,
+// freed with wflo_string_free. (Every engine also loads the file WFLO_PRICES names when it
+// opens.)
+//
+// # Safety
+// `engine` is a live engine handle; `path` points to `path_len` bytes; `json_out` writable.
+wflo_status wflo_engine_load_prices(const wflo_engine *engine,
+                                    const char *path,
+                                    size_t path_len,
+                                    char **json_out);
+
+// Where the engine's prices come from, as JSON: `{"source", "version", "retrieved", "models",
+// "files": [{"origin", "format", "version"?, "retrieved"?, "models"}], "overrides"}`; freed
+// with wflo_string_free.
+//
+// # Safety
+// `engine` is a live engine handle; `json_out` writable.
+wflo_status wflo_engine_price_table_json(const wflo_engine *engine, char **json_out);
+
 // Creates or changes a shared budget scope in the store (`limit_nanos` < 0: no limit;
 // `period`: "none", "day" or "month", NULL = "none").
 //

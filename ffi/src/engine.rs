@@ -134,6 +134,50 @@ pub unsafe extern "C" fn wflo_engine_set_prices(
     })
 }
 
+/// Loads a price file over the table: wflo's schema (`{"models": [...]}`, pico-USD per token)
+/// or LiteLLM's `model_prices_and_context_window.json` as published (USD per token). The whole
+/// file is checked first; a bad entry refuses it (WFLO_STATUS_INVALID_ARGUMENT, the message
+/// names the line and the reason) and nothing is applied. On success `*json_out` is what
+/// changed: `{"origin", "format", "models", "added": [names], "changed": [{"name", "fields":
+/// [{"field", "before", "after"}]}], "unchanged", "skipped": [{"name", "line", "reason"}]}`,
+/// freed with wflo_string_free. (Every engine also loads the file WFLO_PRICES names when it
+/// opens.)
+///
+/// # Safety
+/// `engine` is a live engine handle; `path` points to `path_len` bytes; `json_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_engine_load_prices(
+    engine: *const wflo_engine,
+    path: *const c_char,
+    path_len: usize,
+    json_out: *mut *mut c_char,
+) -> wflo_status {
+    run(|| {
+        let out = unsafe { out(json_out, "json_out") }?;
+        let engine = unsafe { arc_ref(engine, "engine") }?;
+        *out = output_json(&engine.load_prices(unsafe { input(path, path_len, "path") }?)?)?;
+        Ok(())
+    })
+}
+
+/// Where the engine's prices come from, as JSON: `{"source", "version", "retrieved", "models",
+/// "files": [{"origin", "format", "version"?, "retrieved"?, "models"}], "overrides"}`; freed
+/// with wflo_string_free.
+///
+/// # Safety
+/// `engine` is a live engine handle; `json_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_engine_price_table_json(
+    engine: *const wflo_engine,
+    json_out: *mut *mut c_char,
+) -> wflo_status {
+    run(|| {
+        let out = unsafe { out(json_out, "json_out") }?;
+        *out = output_json(&unsafe { arc_ref(engine, "engine") }?.price_table())?;
+        Ok(())
+    })
+}
+
 /// Creates or changes a shared budget scope in the store (`limit_nanos` < 0: no limit;
 /// `period`: "none", "day" or "month", NULL = "none").
 ///

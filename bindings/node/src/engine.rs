@@ -109,6 +109,18 @@ impl NativeEngine {
         guard(|| self.inner.set_prices_json(&json))
     }
 
+    /// Loads a price file over the table; what changed, as JSON. A bad file is refused whole.
+    #[napi]
+    pub fn load_prices(&self, path: String) -> napi::Result<String> {
+        guard(|| Ok(serde_json::to_string(&self.inner.load_prices(&path)?).unwrap_or_default()))
+    }
+
+    /// Where the prices come from, as JSON.
+    #[napi]
+    pub fn price_table_json(&self) -> napi::Result<String> {
+        guard(|| Ok(serde_json::to_string(&self.inner.price_table()).unwrap_or_default()))
+    }
+
     #[napi]
     pub fn count_tokens(&self, model: String, text: String) -> TokenCount {
         self.inner.count_tokens(&model, &text).into()

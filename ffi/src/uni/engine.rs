@@ -59,6 +59,17 @@ impl NativeEngine {
         guard(|| self.inner.set_prices_json(&json))
     }
 
+    /// Loads a price file (wflo's schema or LiteLLM's model_prices_and_context_window.json)
+    /// over the table; returns what changed, as JSON. A bad file is refused whole.
+    pub fn load_prices(&self, path: String) -> Result<String> {
+        guard(|| Ok(serde_json::to_string(&self.inner.load_prices(&path)?).unwrap_or_default()))
+    }
+
+    /// Where the prices come from (built-in table, files loaded over it), as JSON.
+    pub fn price_table_json(&self) -> Result<String> {
+        guard(|| Ok(serde_json::to_string(&self.inner.price_table()).unwrap_or_default()))
+    }
+
     pub fn count_tokens(&self, model: String, text: String) -> TokenCount {
         self.inner.count_tokens(&model, &text).into()
     }

@@ -633,9 +633,20 @@ public protocol NativeEngineProtocol: AnyObject, Sendable {
     func listExecutionsJson(limit: UInt32) throws  -> String
     
     /**
+     * Loads a price file (wflo's schema or LiteLLM's model_prices_and_context_window.json)
+     * over the table; returns what changed, as JSON. A bad file is refused whole.
+     */
+    func loadPrices(path: String) throws  -> String
+    
+    /**
      * How a model name resolves and every price it has, as JSON.
      */
     func priceJson(model: String) throws  -> String
+    
+    /**
+     * Where the prices come from (built-in table, files loaded over it), as JSON.
+     */
+    func priceTableJson() throws  -> String
     
     /**
      * Opens a stored execution again with its spend and history.
@@ -848,6 +859,20 @@ open func listExecutionsJson(limit: UInt32)throws  -> String  {
 }
     
     /**
+     * Loads a price file (wflo's schema or LiteLLM's model_prices_and_context_window.json)
+     * over the table; returns what changed, as JSON. A bad file is refused whole.
+     */
+open func loadPrices(path: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeengine_load_prices(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(path),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * How a model name resolves and every price it has, as JSON.
      */
 open func priceJson(model: String)throws  -> String  {
@@ -856,6 +881,18 @@ open func priceJson(model: String)throws  -> String  {
     uniffi_wflo_fn_method_nativeengine_price_json(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(model),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Where the prices come from (built-in table, files loaded over it), as JSON.
+     */
+open func priceTableJson()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeengine_price_table_json(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -3092,7 +3129,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeengine_list_executions_json() != 21161) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wflo_checksum_method_nativeengine_load_prices() != 35606) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wflo_checksum_method_nativeengine_price_json() != 42606) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeengine_price_table_json() != 11530) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeengine_resume_execution() != 1553) {

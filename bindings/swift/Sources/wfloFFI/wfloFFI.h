@@ -383,9 +383,19 @@ void uniffi_wflo_fn_method_nativeengine_flush(uint64_t ptr, RustCallStatus *_Non
 RustBuffer uniffi_wflo_fn_method_nativeengine_list_executions_json(uint64_t ptr, uint32_t limit, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_LOAD_PRICES
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_LOAD_PRICES
+RustBuffer uniffi_wflo_fn_method_nativeengine_load_prices(uint64_t ptr, RustBuffer path, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_PRICE_JSON
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_PRICE_JSON
 RustBuffer uniffi_wflo_fn_method_nativeengine_price_json(uint64_t ptr, RustBuffer model, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_PRICE_TABLE_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_PRICE_TABLE_JSON
+RustBuffer uniffi_wflo_fn_method_nativeengine_price_table_json(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_RESUME_EXECUTION
@@ -998,9 +1008,21 @@ uint16_t uniffi_wflo_checksum_method_nativeengine_list_executions_json(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_LOAD_PRICES
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_LOAD_PRICES
+uint16_t uniffi_wflo_checksum_method_nativeengine_load_prices(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_PRICE_JSON
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_PRICE_JSON
 uint16_t uniffi_wflo_checksum_method_nativeengine_price_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_PRICE_TABLE_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_PRICE_TABLE_JSON
+uint16_t uniffi_wflo_checksum_method_nativeengine_price_table_json(void
     
 );
 #endif

@@ -730,7 +730,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_list_executions_json(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativeengine_load_prices(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_price_json(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeengine_price_table_json(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_resume_execution(
     ): Int
@@ -878,7 +882,11 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_wflo_fn_method_nativeengine_list_executions_json(`ptr`: Long,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeengine_load_prices(`ptr`: Long,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeengine_price_json(`ptr`: Long,`model`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeengine_price_table_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeengine_resume_execution(`ptr`: Long,`id`: RustBuffer.ByValue,`sharedScopes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1153,7 +1161,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeengine_list_executions_json() and 0xFFFF) != 21161) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_load_prices() and 0xFFFF) != 35606) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_method_nativeengine_price_json() and 0xFFFF) != 42606) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_price_table_json() and 0xFFFF) != 11530) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeengine_resume_execution() and 0xFFFF) != 1553) {
@@ -1753,9 +1767,20 @@ public interface NativeEngineInterface {
     fun `listExecutionsJson`(`limit`: kotlin.UInt): kotlin.String
     
     /**
+     * Loads a price file (wflo's schema or LiteLLM's model_prices_and_context_window.json)
+     * over the table; returns what changed, as JSON. A bad file is refused whole.
+     */
+    fun `loadPrices`(`path`: kotlin.String): kotlin.String
+    
+    /**
      * How a model name resolves and every price it has, as JSON.
      */
     fun `priceJson`(`model`: kotlin.String): kotlin.String
+    
+    /**
+     * Where the prices come from (built-in table, files loaded over it), as JSON.
+     */
+    fun `priceTableJson`(): kotlin.String
     
     /**
      * Opens a stored execution again with its spend and history.
@@ -2049,6 +2074,25 @@ open class NativeEngine: Disposable, AutoCloseable, NativeEngineInterface
 
     
     /**
+     * Loads a price file (wflo's schema or LiteLLM's model_prices_and_context_window.json)
+     * over the table; returns what changed, as JSON. A bad file is refused whole.
+     */
+    @Throws(WfloException::class)override fun `loadPrices`(`path`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeengine_load_prices(
+        it,
+        
+        FfiConverterString.lower(`path`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * How a model name resolves and every price it has, as JSON.
      */
     @Throws(WfloException::class)override fun `priceJson`(`model`: kotlin.String): kotlin.String {
@@ -2059,6 +2103,23 @@ open class NativeEngine: Disposable, AutoCloseable, NativeEngineInterface
         it,
         
         FfiConverterString.lower(`model`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Where the prices come from (built-in table, files loaded over it), as JSON.
+     */
+    @Throws(WfloException::class)override fun `priceTableJson`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeengine_price_table_json(
+        it,
+        _status)
 }
     }
     )
