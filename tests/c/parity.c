@@ -100,8 +100,35 @@ static void settle(wflo_reservation *res, const char *format, json_t *outcome) {
     }
 }
 
-static json_t *replay(wflo_engine *engine, size_t index, json_t *scenario) {
+/* A scenario's price file, loaded before the execution starts; what the ledger records of it:
+ * the names it added, changed and skipped (null without a file). */
+static json_t *load_prices(wflo_engine *engine, const char *vectors, json_t *scenario) {
+    const char *file = json_string_value(json_object_get(scenario, "prices_file"));
+    if (!file) return json_null();
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", vectors, file);
+    char *text = NULL;
+    CHECK(wflo_engine_load_prices(engine, path, strlen(path), &text), "wflo_engine_load_prices");
+    json_t *changes = take_json(text);
+    json_t *changed = json_array(), *skipped = json_array();
+    size_t i;
+    json_t *item;
+    json_array_foreach(json_object_get(changes, "changed"), i, item)
+        json_array_append(changed, json_object_get(item, "name"));
+    json_array_foreach(json_object_get(changes, "skipped"), i, item)
+        json_array_append(skipped, json_object_get(item, "name"));
+    json_t *out = json_pack("{s:O, s:o, s:o}", "added", json_object_get(changes, "added"), "changed", changed,
+                            "skipped", skipped);
+    json_decref(changes);
+    return out;
+}
+
+static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
     const char *name = json_string_value(json_object_get(scenario, "name"));
+    /* A fresh in-memory engine per scenario: a price file loaded by one stays out of the next. */
+    wflo_engine *engine = NULL;
+    CHECK(wflo_engine_open(":memory:", 8, &engine), "wflo_engine_open");
+    json_t *prices = load_prices(engine, vectors, scenario);
     char options[64];
     snprintf(options, sizeof options, "{\"id\":\"exec-%012zx\"}", index + 1);
     wflo_execution *exec = NULL;
@@ -177,12 +204,14 @@ static json_t *replay(wflo_engine *engine, size_t index, json_t *scenario) {
     json_t *calls = take_json(text);
     CHECK(wflo_execution_breakdown_json(exec, &text), "wflo_execution_breakdown_json");
     json_t *breakdown = take_json(text);
-    json_t *ledger = json_pack("{s:s, s:o, s:s, s:o, s:O, s:O}", "name", name, "events", events, "status", status,
-                               "calls", calls, "spent_nanos", json_object_get(breakdown, "total_nanos"),
-                               "reserved_nanos", json_object_get(breakdown, "reserved_nanos"));
+    json_t *ledger = json_pack("{s:s, s:o, s:s, s:o, s:O, s:O, s:o, s:O}", "name", name, "events", events, "status",
+                               status, "calls", calls, "spent_nanos", json_object_get(breakdown, "total_nanos"),
+                               "reserved_nanos", json_object_get(breakdown, "reserved_nanos"), "prices", prices,
+                               "price_table", json_object_get(breakdown, "price_table"));
     json_decref(breakdown);
     for (size_t s = 0; s < scopes.n; s++) wflo_scope_free(scopes.handles[s]);
     wflo_execution_free(exec);
+    wflo_engine_free(engine);
     return ledger;
 }
 
@@ -197,13 +226,16 @@ int main(int argc, char **argv) {
         fprintf(stderr, "parity: %s: %s\n", argv[1], err.text);
         return 1;
     }
-    wflo_engine *engine = NULL;
-    CHECK(wflo_engine_open(":memory:", 8, &engine), "wflo_engine_open");
+    /* Price files are named relative to the folder of SCENARIOS.json. */
+    char vectors[4096];
+    snprintf(vectors, sizeof vectors, "%s", argv[1]);
+    char *slash = strrchr(vectors, '/');
+    if (slash) *slash = '\0'; else snprintf(vectors, sizeof vectors, ".");
     json_t *ledgers = json_array();
     size_t i;
     json_t *scenario;
     json_array_foreach(json_object_get(file, "scenarios"), i, scenario) {
-        json_array_append_new(ledgers, replay(engine, i, scenario));
+        json_array_append_new(ledgers, replay(vectors, i, scenario));
     }
     json_t *out = json_pack("{s:s, s:o}", "face", "c", "scenarios", ledgers);
     if (json_dump_file(out, argv[2], JSON_INDENT(1)) != 0) {
@@ -213,7 +245,5 @@ int main(int argc, char **argv) {
     printf("parity: %zu scenarios replayed, ledger written to %s\n", json_array_size(ledgers), argv[2]);
     json_decref(out);
     json_decref(file);
-    wflo_engine_close(engine);
-    wflo_engine_free(engine);
     return 0;
 }
