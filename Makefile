@@ -7,11 +7,15 @@
 #   make test-report the HTML report in headless Chromium
 #   make test-c      the C ABI: C programs linked dynamically and statically, ASan+UBSan, valgrind
 #   make test-go     the Go package (go vet, go test -race, the quick tour)
+#   make test-install `make install` into a temporary prefix, then a Go module and C programs
+#                    built against it with pkg-config alone
 #   make test-node   the npm package: addon, integrations against the mock, npm pack install
 #   make test-kotlin the Kotlin package (Maven, JUnit 5) and the generated Kotlin/Swift sources
 #   make test-python the Python package: wheel, fresh-venv install, seed examples, pytest
 #   make test-parity every face's ledger of tests/vectors/scenarios.json equals Rust's
-#   make header      regenerate ffi/include/wflo.h
+#   make header      regenerate ffi/include/wflo.h and its copy in the Go module
+#   make install     libwflo from a release build: PREFIX (/usr/local)/lib/libwflo.{so,a},
+#                    include/wflo.h, lib/pkgconfig/wflo.pc; DESTDIR, LIBDIR, INCLUDEDIR honoured
 #   make lint        rustfmt and clippy, warnings as errors
 #   make bench       wflo beside tiktoken, js-tiktoken, gpt-tokenizer, litellm, tokencost and
 #                    LangGraph's savers, every face, as ratios: bench/RESULTS.md, bench/charts/
@@ -34,7 +38,7 @@ export WFLO_PARITY_DIR ?= $(WFLO_CACHE)/parity
 PARITY_FACES := rust c go node python kotlin uniffi
 CARGO ?= cargo
 
-.PHONY: parity-clean test-parity demo test test-rust test-mock test-report test-c test-go test-node test-python test-kotlin header lint bench bench-rust bench-python corpus build soak
+.PHONY: parity-clean test-parity demo test test-rust test-mock test-report test-c test-go test-install install test-node test-python test-kotlin header lint bench bench-rust bench-python corpus build soak
 
 WFLO_BIN := $(CARGO_TARGET_DIR)/debug/wflo
 export WFLO_BIN
@@ -43,7 +47,7 @@ demo:
 	$(CARGO) build -p wflo-cli
 	$(WFLO_BIN) demo
 
-test: lint parity-clean test-rust test-mock test-report test-c test-go test-node test-python test-kotlin test-parity
+test: lint parity-clean test-rust test-mock test-report test-c test-go test-install test-node test-python test-kotlin test-parity
 
 # A fresh folder for this run's ledgers, so a face that stopped writing one cannot pass on an old one.
 parity-clean:
@@ -88,21 +92,45 @@ test-report: build
 test-c:
 	tests/c/run.sh
 
-# Go links libwflo statically: a self-contained test binary, no library path to set.
-GO_CGO_LDFLAGS = $(CARGO_TARGET_DIR)/debug/libwflo.a -lm -ldl -lpthread -lrt -lutil -lgcc_s
+# The Go package finds libwflo with pkg-config. Here a wflo.pc for the debug build whose Libs
+# names libwflo.a: a self-contained test binary, no library path to set.
+GO_PC_DIR = $(WFLO_CACHE)/pkgconfig/debug
+GO_ENV = PKG_CONFIG_PATH=$(GO_PC_DIR)
 test-go: build
 	$(CARGO) build -p wflo-ffi
-	cd bindings/go && CGO_LDFLAGS="$(GO_CGO_LDFLAGS)" go vet ./...
+	cmp -s ffi/include/wflo.h bindings/go/include/wflo.h || \
+		{ echo "bindings/go/include/wflo.h differs from ffi/include/wflo.h: run make header"; exit 1; }
+	mkdir -p $(GO_PC_DIR) && ffi/wflo-pc.sh --static $(CARGO_TARGET_DIR)/debug $(CARGO_TARGET_DIR)/debug \
+		$(CURDIR)/ffi/include > $(GO_PC_DIR)/wflo.pc.tmp && mv $(GO_PC_DIR)/wflo.pc.tmp $(GO_PC_DIR)/wflo.pc
+	cd bindings/go && $(GO_ENV) go vet ./...
 	cd bindings/go && test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt would change these files"; exit 1; }
-	cd bindings/go && CGO_LDFLAGS="$(GO_CGO_LDFLAGS)" go test -race -count=1 ./...
-	cd examples/go && CGO_LDFLAGS="$(GO_CGO_LDFLAGS)" go run ./quick_tour
+	cd bindings/go && $(GO_ENV) go test -race -count=1 ./...
+	cd examples/go && $(GO_ENV) go run ./quick_tour
 
+# libwflo for C, Go (pkg-config) and anything else that links a C library.
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+install:
+	$(CARGO) build --release -p wflo-ffi
+	PREFIX="$(PREFIX)" LIBDIR="$(LIBDIR)" INCLUDEDIR="$(INCLUDEDIR)" DESTDIR="$(DESTDIR)" \
+		ffi/install.sh $(CARGO_TARGET_DIR)/release
+
+# Installs into a temporary prefix (release build) and builds a Go module and C programs
+# against it with PKG_CONFIG_PATH alone.
+test-install:
+	tests/install/run.sh
+
+# The Go module carries its own copy (bindings/go/include), so it builds when fetched alone.
 header:
 	WFLO_BLESS=1 $(CARGO) test -q -p wflo-ffi --test header
+	cp ffi/include/wflo.h bindings/go/include/wflo.h
 
 # The store suites run against a real PostgreSQL that the script starts and stops.
+# LiteLLM's published price file (from the litellm wheel) for the price-file tests.
 test-rust:
-	WFLO_REQUIRE_POSTGRES=1 tests/pg/with-postgres.sh $(CARGO) test --workspace --all-targets
+	WFLO_LITELLM_JSON=$$(tests/prices/litellm-json.sh) WFLO_REQUIRE_LITELLM=1 WFLO_REQUIRE_POSTGRES=1 \
+		tests/pg/with-postgres.sh $(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 	# The lean build a C user may choose: libwflo without PostgreSQL (its own target dir, so
 	# the full build's artifacts stay as they are).

@@ -10,11 +10,13 @@ cargo build -q --release -p wflo-ffi
 cargo build -q --release -p wflo-core --example hot_loop
 native="-lm -ldl -lpthread -lrt -lutil -lgcc_s"
 gcc -O2 -std=c11 -Iffi/include bench/c/tracked_call.c "$target/release/libwflo.a" $native -o "$target/tracked_call_c"
-export CGO_LDFLAGS="$PWD/$target/release/libwflo.a $native"
-[ "${target#/}" != "$target" ] && export CGO_LDFLAGS="$target/release/libwflo.a $native"
 # go test -c runs in bindings/go: give it an absolute output path (the Makefile's target is).
 out=$target
 [ "${target#/}" = "$target" ] && out=$PWD/$target
+# The Go package finds libwflo with pkg-config: a wflo.pc naming the static release library.
+mkdir -p "$out/pkgconfig-bench"
+ffi/wflo-pc.sh --static "$out/release" "$out/release" "$PWD/ffi/include" > "$out/pkgconfig-bench/wflo.pc"
+export PKG_CONFIG_PATH=$out/pkgconfig-bench
 (cd bindings/go && go test -c -o "$out/wflo_go_bench.test" >/dev/null)
 kotlin_on=0
 if command -v java >/dev/null && command -v mvn >/dev/null; then

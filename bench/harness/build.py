@@ -116,7 +116,14 @@ def build_go(env: Env) -> None:
         env.missing.setdefault("go", env.missing.get("ffi", "not built (libwflo.a)"))
         return
     out = env.work / "wflo_go_bench.test"
-    flags = {"CGO_LDFLAGS": " ".join([str(env.built["ffi"]), *NATIVE_LIBS])}
+    # The Go package finds libwflo with pkg-config: a wflo.pc naming the static release library.
+    lib = env.built["ffi"].resolve().parent
+    pc_dir = env.work / "pkgconfig"
+    pc_dir.mkdir(parents=True, exist_ok=True)
+    pc = subprocess.run([str(env.root / "ffi" / "wflo-pc.sh"), "--static", str(lib), str(lib),
+                         str(env.root / "ffi" / "include")], capture_output=True, text=True, check=True)
+    (pc_dir / "wflo.pc").write_text(pc.stdout)
+    flags = {"PKG_CONFIG_PATH": str(pc_dir)}
     if step(env, "go", [(["go", "test", "-c", "-o", str(out)], flags)], cwd=env.root / "bindings" / "go"):
         env.built["go"] = out
 

@@ -2,11 +2,19 @@
 // BEFORE it could overspend its USD budget, records what each execution did and cost, and
 // keeps checkpoints it can roll back to. It calls libwflo (the Rust engine) through cgo.
 //
-// Build libwflo first (cargo build --release -p wflo-ffi), then point cgo at it, e.g. for a
-// self-contained static binary:
+// The module carries the C header it was written against (include/wflo.h); the library
+// itself is found with pkg-config (package "wflo"). Install libwflo once from a checkout of
+// the wflo repository, then tell pkg-config where it went:
 //
-//	CGO_CFLAGS="-I$WFLO/ffi/include" \
-//	CGO_LDFLAGS="$WFLO/target/release/libwflo.a -lm -ldl -lpthread -lrt -lutil -lgcc_s" go build
+//	make install PREFIX=$HOME/.local    # or: sudo make install (PREFIX=/usr/local)
+//	export PKG_CONFIG_PATH=$HOME/.local/lib/pkgconfig
+//	go build
+//
+// No CGO_CFLAGS or CGO_LDFLAGS are needed. The binary links libwflo.so dynamically; when the
+// prefix is not a system library directory, wflo.pc carries an rpath to it, so the program
+// runs without LD_LIBRARY_PATH. For a binary that needs no libwflo.so at run time, point
+// PKG_CONFIG_PATH at a wflo.pc whose Libs names libwflo.a and its Libs.private
+// (`make test-go` writes one for the debug build).
 //
 // The current execution travels in a context.Context (WithExecution); Middleware meters the
 // official openai-go client (option.WithMiddleware) and any net/http call in the OpenAI or
@@ -14,7 +22,8 @@
 package wflo
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../ffi/include
+#cgo CPPFLAGS: -I${SRCDIR}/include
+#cgo pkg-config: wflo
 #include <stdlib.h>
 #include "wflo.h"
 */

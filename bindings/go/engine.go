@@ -126,6 +126,81 @@ func (e *Engine) SetPrices(pricesJSON string) error {
 	return e.with(func(h *C.wflo_engine) C.wflo_status { return C.wflo_engine_set_prices(h, p, n) })
 }
 
+// PriceChanges is what a price file changed in the table (Engine.LoadPrices).
+type PriceChanges struct {
+	Origin    string         `json:"origin"`
+	Format    string         `json:"format"` // "wflo" or "litellm"
+	Models    int            `json:"models"`
+	Added     []string       `json:"added"`
+	Changed   []PriceChange  `json:"changed"`
+	Unchanged int            `json:"unchanged"`
+	Skipped   []SkippedPrice `json:"skipped"`
+}
+
+// PriceChange is one model whose prices or limits a file changed.
+type PriceChange struct {
+	Name   string        `json:"name"`
+	Fields []FieldChange `json:"fields"`
+}
+
+// FieldChange is one field before and after (nil: absent); prices in pico-USD per token.
+type FieldChange struct {
+	Field  string `json:"field"`
+	Before any    `json:"before"`
+	After  any    `json:"after"`
+}
+
+// SkippedPrice is an entry of a file that is not a per-token price (LiteLLM's image prices…).
+type SkippedPrice struct {
+	Name   string `json:"name"`
+	Line   uint64 `json:"line"`
+	Reason string `json:"reason"`
+}
+
+// PriceTable says where an engine's prices come from.
+type PriceTable struct {
+	Source    string            `json:"source"`
+	Version   string            `json:"version"`
+	Retrieved string            `json:"retrieved"`
+	Models    int               `json:"models"`
+	Files     []LoadedPriceFile `json:"files"`
+	Overrides int               `json:"overrides"`
+}
+
+// LoadedPriceFile is a price file applied over the built-in table.
+type LoadedPriceFile struct {
+	Origin    string `json:"origin"`
+	Format    string `json:"format"`
+	Version   string `json:"version,omitempty"`
+	Retrieved string `json:"retrieved,omitempty"`
+	Models    int    `json:"models"`
+}
+
+// LoadPrices loads a price file over the table: wflo's schema or LiteLLM's
+// model_prices_and_context_window.json as published. The whole file is checked first; a bad
+// entry refuses it (CodeInvalidArgument, naming the line) and nothing is applied. Every engine
+// also loads the file WFLO_PRICES names when it opens.
+func (e *Engine) LoadPrices(path string) (PriceChanges, error) {
+	var out *C.char
+	var changes PriceChanges
+	p, n := cstr(path)
+	if err := e.with(func(h *C.wflo_engine) C.wflo_status { return C.wflo_engine_load_prices(h, p, n, &out) }); err != nil {
+		return changes, err
+	}
+	return changes, takeJSON(out, &changes)
+}
+
+// PriceTable says where the engine's prices come from: the built-in table and the files
+// loaded over it.
+func (e *Engine) PriceTable() (PriceTable, error) {
+	var out *C.char
+	var table PriceTable
+	if err := e.with(func(h *C.wflo_engine) C.wflo_status { return C.wflo_engine_price_table_json(h, &out) }); err != nil {
+		return table, err
+	}
+	return table, takeJSON(out, &table)
+}
+
 // DefineSharedScope creates or changes a budget shared by every process using the same
 // store (limitUSD nil: no limit, wflo.USD(0) a limit of zero; period "none", "day" or "month").
 func (e *Engine) DefineSharedScope(name string, limitUSD *float64, period string) error {

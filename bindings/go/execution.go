@@ -231,6 +231,9 @@ type Breakdown struct {
 	Usage          Usage       `json:"usage"`
 	ByModel        []ModelCost `json:"by_model"`
 	ByStep         []StepCost  `json:"by_step"`
+	// PriceTable names the prices the engine uses: the built-in table's source and date, and
+	// any price files loaded over it.
+	PriceTable string `json:"price_table"`
 }
 
 // Breakdown reads where the money went, now.

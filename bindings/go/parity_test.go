@@ -32,9 +32,10 @@ type parityStep struct {
 }
 
 type parityScenario struct {
-	Name      string       `json:"name"`
-	BudgetUSD *string      `json:"budget_usd"`
-	Steps     []parityStep `json:"steps"`
+	Name       string       `json:"name"`
+	PricesFile *string      `json:"prices_file"`
+	BudgetUSD  *string      `json:"budget_usd"`
+	Steps      []parityStep `json:"steps"`
 	// nil: the body returned; otherwise the wflo codes along the raised error's causes.
 	End *[]string `json:"end"`
 }
@@ -64,6 +65,35 @@ type parityLedger struct {
 	Calls         []parityCall     `json:"calls"`
 	SpentNanos    uint64           `json:"spent_nanos"`
 	ReservedNanos uint64           `json:"reserved_nanos"`
+	Prices        *parityPrices    `json:"prices"`
+	PriceTable    string           `json:"price_table"`
+}
+
+// parityPrices is what the ledger records of a scenario's price file.
+type parityPrices struct {
+	Added   []string `json:"added"`
+	Changed []string `json:"changed"`
+	Skipped []string `json:"skipped"`
+}
+
+// loadPrices loads a scenario's price file (relative to tests/vectors) through the Go API.
+func loadPrices(t *testing.T, e *wflo.Engine, s parityScenario) *parityPrices {
+	t.Helper()
+	if s.PricesFile == nil {
+		return nil
+	}
+	changes, err := e.LoadPrices(filepath.Join("..", "..", "tests", "vectors", *s.PricesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &parityPrices{Added: changes.Added, Changed: []string{}, Skipped: []string{}}
+	for _, c := range changes.Changed {
+		out.Changed = append(out.Changed, c.Name)
+	}
+	for _, sk := range changes.Skipped {
+		out.Skipped = append(out.Skipped, sk.Name)
+	}
+	return out
 }
 
 // budgetOf parses a scenario's dollar amount with the Go face's own parsing: null is no
@@ -122,6 +152,7 @@ func raised(codes []string) error {
 func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 	t.Helper()
 	e := memoryEngine(t)
+	prices := loadPrices(t, e, s)
 	x, err := e.StartExecution(wflo.ExecutionOptions{Name: s.Name, BudgetUSD: budgetOf(t, s.BudgetUSD),
 		ID: fmt.Sprintf("exec-%012x", index+1)})
 	if err != nil {
@@ -214,6 +245,7 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 		t.Fatal(err)
 	}
 	ledger.SpentNanos, ledger.ReservedNanos = b.TotalNanos, b.ReservedNanos
+	ledger.Prices, ledger.PriceTable = prices, b.PriceTable
 	return ledger
 }
 
