@@ -111,15 +111,18 @@ test-go: build
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
+# INSTALL_PROFILE=debug installs the debug build (test-install: the same files, laid out and
+# linked the same way, without a second full build of every dependency in release).
+INSTALL_PROFILE ?= release
 install:
-	$(CARGO) build --release -p wflo-ffi
+	$(CARGO) build $(if $(filter release,$(INSTALL_PROFILE)),--release) -p wflo-ffi
 	PREFIX="$(PREFIX)" LIBDIR="$(LIBDIR)" INCLUDEDIR="$(INCLUDEDIR)" DESTDIR="$(DESTDIR)" \
-		ffi/install.sh $(CARGO_TARGET_DIR)/release
+		ffi/install.sh $(CARGO_TARGET_DIR)/$(INSTALL_PROFILE)
 
 # Installs into a temporary prefix (release build) and builds a Go module and C programs
 # against it with PKG_CONFIG_PATH alone.
 test-install:
-	tests/install/run.sh
+	INSTALL_PROFILE=debug tests/install/run.sh
 
 # The Go module carries its own copy (bindings/go/include), so it builds when fetched alone.
 header:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make install` as a user would run it, checked from the outside:
 #   1. Libs.private in ffi/wflo.pc.in is what rustc says the static library needs;
-#   2. `make install PREFIX=$tmp/prefix` (release build) installs libwflo.so, libwflo.a,
+#   2. `make install PREFIX=$tmp/prefix` (the release build; `make test-install` passes
+#      INSTALL_PROFILE=debug to reuse the debug build the other suites made) installs libwflo.so, libwflo.a,
 #      wflo.h and wflo.pc; DESTDIR stages without changing what wflo.pc says;
 #   3. the Go quick tour, as its own module requiring a COPY of bindings/go (nothing outside
 #      the copied module reachable), builds with PKG_CONFIG_PATH alone (no CGO_* flags) and
@@ -31,7 +32,7 @@ have=$(sed -n 's/^Libs\.private: *//p' ffi/wflo.pc.in | tr ' ' '\n' | sed '/^$/d
 
 echo "== make install PREFIX=$tmp/prefix"
 prefix=$tmp/prefix
-make -s install PREFIX="$prefix"
+make -s install PREFIX="$prefix" INSTALL_PROFILE="${INSTALL_PROFILE:-release}"
 for f in lib/libwflo.so lib/libwflo.a include/wflo.h lib/pkgconfig/wflo.pc; do
     [ -s "$prefix/$f" ] || fail "$f not installed"
 done
@@ -47,10 +48,10 @@ ls -l "$prefix/lib/libwflo.so" "$prefix/lib/libwflo.a" |
     awk '{printf "   %s: %d bytes (%.1f MB), stripped\n", $NF, $5, $5 / 1e6}'
 
 echo "== make install DESTDIR=$tmp/stage PREFIX=/opt/wflo"
-make -s install DESTDIR="$tmp/stage" PREFIX=/opt/wflo WFLO_STRIP=0 >/dev/null
+make -s install DESTDIR="$tmp/stage" PREFIX=/opt/wflo WFLO_STRIP=0 INSTALL_PROFILE="${INSTALL_PROFILE:-release}" >/dev/null
 grep -qx 'prefix=/opt/wflo' "$tmp/stage/opt/wflo/lib/pkgconfig/wflo.pc" || fail "staged wflo.pc prefix"
 grep -q "$tmp" "$tmp/stage/opt/wflo/lib/pkgconfig/wflo.pc" && fail "staged wflo.pc names DESTDIR"
-cmp -s "$tmp/stage/opt/wflo/lib/libwflo.so" "$CARGO_TARGET_DIR/release/libwflo.so" || fail "WFLO_STRIP=0 changed libwflo.so"
+cmp -s "$tmp/stage/opt/wflo/lib/libwflo.so" "$CARGO_TARGET_DIR/${INSTALL_PROFILE:-release}/libwflo.so" || fail "WFLO_STRIP=0 changed libwflo.so"
 for f in lib/libwflo.so lib/libwflo.a include/wflo.h; do
     [ -s "$tmp/stage/opt/wflo/$f" ] || fail "staged $f missing"
 done
