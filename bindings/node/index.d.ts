@@ -129,6 +129,29 @@ export interface CostBreakdown {
   usage: Required<Usage>;
   byModel: ModelCost[];
   byStep: StepCost[];
+  /** The prices the engine uses: the built-in table's source and date, and files loaded over it. */
+  priceTable: string;
+}
+
+/** What a price file changed in the table (`engine.loadPrices`). Prices in pico-USD per token. */
+export interface PriceChanges {
+  origin: string;
+  format: 'wflo' | 'litellm';
+  models: number;
+  added: string[];
+  changed: { name: string; fields: { field: string; before: unknown; after: unknown }[] }[];
+  unchanged: number;
+  skipped: { name: string; line: number; reason: string }[];
+}
+
+/** Where an engine's prices come from (`engine.priceTable()`). */
+export interface PriceTable {
+  source: string;
+  version: string;
+  retrieved: string;
+  models: number;
+  files: { origin: string; format: 'wflo' | 'litellm'; version?: string; retrieved?: string; models: number }[];
+  overrides: number;
 }
 
 export interface CheckpointInfo {
@@ -187,6 +210,9 @@ export declare class Engine {
   static open(url?: string | null): Promise<Engine>;
   close(): Promise<void>;
   setPrices(prices: string | { models: object[] }): void;
+  /** Loads a price file (wflo's schema or LiteLLM's JSON) over the table; a bad file is refused whole. */
+  loadPrices(path: string): PriceChanges;
+  priceTable(): PriceTable;
   countTokens(model: string, text: string): TokenCount;
   countTokensAsync(model: string, text: string): Promise<TokenCount>;
   countChatTokens(model: string, messages: unknown[] | string): TokenCount;

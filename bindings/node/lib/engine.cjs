@@ -27,6 +27,24 @@ class Engine {
     native(() => this.native.setPrices(text));
   }
 
+  /**
+   * Loads a price file over the table — wflo's schema or LiteLLM's
+   * model_prices_and_context_window.json as published — and returns what changed
+   * ({origin, format, models, added, changed: [{name, fields: [{field, before, after}]}],
+   * unchanged, skipped: [{name, line, reason}]}). The whole file is checked first: a bad entry
+   * throws InvalidArgumentError naming the line, and nothing is applied. (Every engine also
+   * loads the file WFLO_PRICES names when it opens.)
+   */
+  loadPrices(path) {
+    if (typeof path !== 'string') throw invalid('path must be a string');
+    return JSON.parse(native(() => this.native.loadPrices(path)));
+  }
+
+  /** Where the prices come from: {source, version, retrieved, models, files, overrides}. */
+  priceTable() {
+    return JSON.parse(native(() => this.native.priceTableJson()));
+  }
+
   countTokens(model, text) {
     if (typeof text !== 'string') throw invalid('text must be a string');
     return native(() => this.native.countTokens(model, text));

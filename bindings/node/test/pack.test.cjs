@@ -1,8 +1,12 @@
 'use strict';
-// Installs wflo as users do: `npm pack` this package, `npm install` the tarball into a fresh
-// project, and run the quick tour there — examples/node/quick_tour.mjs itself, importing
-// 'wflo' — as ESM and as CommonJS, then type-check it (and `wflo/ai-sdk`) with TypeScript
-// under `--module nodenext`. Offline: the package has no runtime dependencies.
+// Installs wflo as users do: pack the wflo package as it is published (scripts/pack.cjs: `npm
+// pack` with the platform packages as optional dependencies) and this machine's platform
+// package (npm/<platform>/ with the freshly built addon, put there by
+// scripts/prepare-platform.cjs), `npm install` both tarballs into a fresh project, and run the
+// quick tour there — examples/node/quick_tour.mjs itself, importing 'wflo' — as ESM and as
+// CommonJS, with the addon loaded from node_modules/wflo-<platform>; then type-check it (and
+// `wflo/ai-sdk`) with TypeScript under `--module nodenext`. Offline: the package has no runtime
+// dependencies, the platform package comes as a file and npm skips the other six.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -14,7 +18,12 @@ const pkgDir = path.join(__dirname, '..');
 const repo = path.join(pkgDir, '..', '..');
 const tourFile = path.join(repo, 'examples', 'node', 'quick_tour.mjs');
 const tsc = path.join(pkgDir, 'node_modules', '.bin', 'tsc');
-const addon = `wflo.${process.platform}-${process.arch}.node`;
+const { platformName } = require('../lib/platform.cjs');
+const { parseTriple } = require('@napi-rs/cli');
+const platform = platformName();
+const platformPackage = `wflo-${platform}`;
+const addon = `wflo.${platform}.node`;
+const mainPkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 // The children run as a user's would: no npm_* settings inherited from an `npm test` run, and
@@ -85,23 +94,32 @@ const m = wfloMiddleware();
 console.log(m.specificationVersion, typeof m.transformParams, typeof m.wrapGenerate, typeof m.wrapStream);
 `;
 
-let work; // temp dir: the tarball and the user's project
+let work; // temp dir: the tarballs and the user's project
 let project;
-let packed; // npm pack --json's entry
+let packed; // npm pack --json's entry of wflo
+let packedPlatform; // and of wflo-<platform>
 let repoTour; // the tour's output run from the repository
+
+/** npm pack --json's entry; npm may print its notices before the JSON. */
+const packEntry = (stdout) => JSON.parse(stdout.slice(stdout.indexOf('[')))[0];
 
 test.before(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'wflo-pack-'));
   project = path.join(work, 'project');
+  const platformDir = path.join(work, platform);
   fs.mkdirSync(project);
-  const [pack, repoRun] = await Promise.all([
-    ok(npm, ['pack', '--json', '--pack-destination', work], pkgDir),
+  await ok(process.execPath, [path.join(pkgDir, 'scripts', 'prepare-platform.cjs'), platform, '--out', platformDir], pkgDir);
+  const [pack, packPlatform, repoRun] = await Promise.all([
+    ok(process.execPath, [path.join(pkgDir, 'scripts', 'pack.cjs'), '--json', '--pack-destination', work], pkgDir),
+    ok(npm, ['pack', '--json', '--pack-destination', work], platformDir),
     ok(process.execPath, [tourFile], repo),
   ]);
-  packed = JSON.parse(pack.stdout)[0];
+  packed = packEntry(pack.stdout);
+  packedPlatform = packEntry(packPlatform.stdout);
   repoTour = repoRun.stdout;
   await ok(npm, ['init', '-y'], project);
-  await ok(npm, ['install', path.join(work, packed.filename), '--no-audit', '--no-fund', '--offline'], project, 120_000);
+  const tarballs = [packed, packedPlatform].map((p) => path.join(work, p.filename));
+  await ok(npm, ['install', ...tarballs, '--no-audit', '--no-fund', '--offline'], project, 300_000);
   fs.writeFileSync(path.join(project, 'tour.mjs'), asEsm(tourSource));
   fs.writeFileSync(path.join(project, 'tour.cjs'), asCommonJs(tourSource));
   fs.writeFileSync(path.join(project, 'tour.mts'), asEsm(tourSource));
@@ -116,15 +134,39 @@ test.after(() => {
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
-test('the tarball holds the addon, the entry points and the integrations, and nothing of the build', () => {
+test('the tarball holds the entry points and the integrations, and nothing of the build, no addon either', () => {
   const files = new Set(packed.files.map((f) => f.path));
   const aiSdk = ['cjs', 'mjs', 'd.ts'].map((ext) => `integrations/ai-sdk.${ext}`);
-  for (const f of [addon, 'index.cjs', 'index.mjs', 'index.d.ts', 'package.json', 'README.md', ...aiSdk]) {
+  for (const f of ['index.cjs', 'index.mjs', 'index.d.ts', 'package.json', 'README.md', ...aiSdk]) {
     assert.ok(files.has(f), `${f} is missing from ${packed.filename}`);
   }
   for (const f of fs.readdirSync(path.join(pkgDir, 'lib'))) assert.ok(files.has(`lib/${f}`), `lib/${f} is missing`);
-  for (const f of files) assert.ok(!/^(src|test|node_modules|scripts|bench)\//.test(f) && !f.endsWith('.rs'), `${f} should not be published`);
-  assert.equal(packed.files.find((f) => f.path === addon).size, fs.statSync(path.join(pkgDir, addon)).size);
+  for (const f of files) {
+    assert.ok(!/^(src|test|node_modules|scripts|bench|npm)\//.test(f) && !/\.(rs|node)$/.test(f), `${f} should not be published`);
+  }
+});
+
+test('the published package.json lists every platform package, at its own version, as optional', () => {
+  const published = JSON.parse(fs.readFileSync(path.join(project, 'node_modules', 'wflo', 'package.json'), 'utf8'));
+  const expected = Object.fromEntries(mainPkg.napi.targets.map((t) => [`wflo-${parseTriple(t).platformArchABI}`, mainPkg.version]));
+  assert.deepEqual(published.optionalDependencies, expected);
+  assert.equal(Object.keys(expected).length, 7);
+  // Only that: the rest is the checkout's package.json (less the guard against publishing it).
+  const { optionalDependencies, ...rest } = published;
+  const { prepublishOnly, ...scripts } = mainPkg.scripts;
+  assert.deepEqual(rest, { ...mainPkg, scripts });
+  assert.equal(mainPkg.optionalDependencies, undefined);
+  assert.match(prepublishOnly, /scripts\/pack\.cjs --refuse/);
+});
+
+test("the platform package's tarball is its package.json, its README and the freshly built addon", () => {
+  assert.equal(packedPlatform.name, platformPackage);
+  assert.equal(packedPlatform.version, mainPkg.version);
+  assert.deepEqual(packedPlatform.files.map((f) => f.path).sort(), ['README.md', addon, 'package.json'].sort());
+  const built = fs.statSync(path.join(pkgDir, addon));
+  assert.equal(packedPlatform.files.find((f) => f.path === addon).size, built.size);
+  const installed = path.join(project, 'node_modules', platformPackage, addon);
+  assert.ok(fs.readFileSync(installed).equals(fs.readFileSync(path.join(pkgDir, addon))), 'the installed addon is the built one');
 });
 
 test("every entry of package.json's exports resolves to a file in the tarball", () => {
@@ -137,12 +179,22 @@ test("every entry of package.json's exports resolves to a file in the tarball", 
   assert.deepEqual(missing, [], 'exports that point at files the package does not ship');
 });
 
-test('the installed package is the one the project loads', async () => {
-  const r = await ok(process.execPath, ['-p', "require.resolve('wflo') + '\\n' + require('wflo').version"], project);
-  const [resolved, version] = r.stdout.trim().split('\n');
-  assert.equal(resolved, path.join(fs.realpathSync(project), 'node_modules', 'wflo', 'index.cjs'));
+test('the installed package is the one the project loads, and its addon comes from the platform package', async () => {
+  const probe = `const wflo = require('wflo');
+const tokens = wflo.countTokens('gpt-4o-mini', 'Find three papers on BPE tokenizers.').tokens;
+const addons = Object.keys(require.cache).filter((f) => f.endsWith('.node'));
+console.log(JSON.stringify({ resolved: require.resolve('wflo'), version: wflo.version, tokens, addons }));`;
+  const r = await ok(process.execPath, ['-e', probe], project);
+  const { resolved, version, tokens, addons } = JSON.parse(r.stdout);
+  const modules = path.join(fs.realpathSync(project), 'node_modules');
+  assert.equal(resolved, path.join(modules, 'wflo', 'index.cjs'));
   assert.equal(version, packed.version);
-  assert.ok(fs.existsSync(path.join(project, 'node_modules', 'wflo', addon)));
+  assert.ok(Number.isInteger(tokens) && tokens > 0, `tokens: ${tokens}`);
+  assert.deepEqual(addons, [path.join(modules, platformPackage, addon)]);
+  assert.deepEqual(fs.readdirSync(path.join(modules, 'wflo')).filter((f) => f.endsWith('.node')), []);
+  // npm skipped the other platforms' packages: offline, and not for this machine anyway.
+  const others = fs.readdirSync(modules).filter((f) => f.startsWith('wflo-') && f !== platformPackage);
+  assert.deepEqual(others, []);
 });
 
 const expectTour = (stdout) => {

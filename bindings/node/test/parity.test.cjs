@@ -60,8 +60,20 @@ const ledgerCall = (c) => ({
   error: c.error,
 });
 
+// A scenario's price file (relative to tests/vectors), as the ledger records it.
+function loadPrices(engine, scenario) {
+  if (!scenario.prices_file) return null;
+  const changes = engine.loadPrices(path.join(path.dirname(vectors), scenario.prices_file));
+  return {
+    added: changes.added,
+    changed: changes.changed.map((c) => c.name),
+    skipped: changes.skipped.map((s) => s.name),
+  };
+}
+
 async function replay(index, scenario) {
   const engine = await Engine.open('memory://');
+  const prices = loadPrices(engine, scenario);
   const wf = new WfloWorkflow({
     name: scenario.name,
     budgetUsd: scenario.budget_usd,
@@ -126,6 +138,8 @@ async function replay(index, scenario) {
     calls,
     spent_nanos: breakdown.totalNanos,
     reserved_nanos: breakdown.reservedNanos,
+    prices,
+    price_table: breakdown.priceTable,
   };
 }
 
