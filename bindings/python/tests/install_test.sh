@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs wflo as users do and runs what they would run:
-#   1. builds the wheel with maturin (libwflo inside, the UniFFI module generated from it);
+#   1. builds the wheel with maturin (libwflo inside, the UniFFI module generated from it) for
+#      manylinux2014 (glibc 2.17), zig compiling and linking, and checks it with auditwheel;
 #   2. creates a FRESH virtual environment, installs the wheel and the SDKs the examples use,
 #      and runs the quick tour and the seed's documented examples (tests/seed) against
 #      `wflo mock-llm`;
@@ -14,10 +15,33 @@ bin=${WFLO_BIN:-$root/target/debug/wflo}
 main_venv=$("$root/tests/tools/venv.sh" python "$here/requirements.txt")
 crewai_venv=$("$root/tests/tools/venv.sh" crewai "$here/requirements-crewai.txt")
 
-echo "== building the wheel"
+echo "== building the wheel (manylinux2014)"
 rm -rf "$out" && mkdir -p "$out"
-(cd "$root/bindings/python" && "$main_venv/bin/maturin" build --quiet --out "$out" 2>&1 | grep -v "^\s*$" | tail -2)
+# zig (pinned in requirements.txt) compiles the C of the dependencies (bundled SQLite, ring)
+# and links against glibc 2.17 symbols, so the wheel loads on Amazon Linux 2, Debian 11,
+# Ubuntu 20.04 and the like. maturin always hands cargo a --target with zig, a build of its own
+# with zig as the linker: it gets its own target directory, or it and the Node addon's build
+# (same target, the system linker) would rebuild each other's dependencies on every run.
+# `--auditwheel check` fails the build rather than graft a library into the wheel.
+# No --strip: zig's linker then drops the symbol table, the UniFFI metadata with it, and
+# uniffi-bindgen finds nothing to generate the module from ("No UniFFI metadata found").
+zig=$("$main_venv/bin/python" -c 'import pathlib, ziglang; print(pathlib.Path(ziglang.__file__).with_name("zig"))')
+(cd "$root/bindings/python" && CARGO_ZIGBUILD_ZIG_PATH="$zig" "$main_venv/bin/maturin" build --quiet \
+    --zig --compatibility manylinux2014 --auditwheel check \
+    --target-dir "${CARGO_TARGET_DIR:-$root/target}/manylinux2014" --out "$out" 2>&1 | grep -v "^\s*$" | tail -2)
 wheel=$(ls "$out"/wflo-*.whl)
+arch=$(uname -m)
+case $(basename "$wheel") in
+    wflo-*-py3-none-manylinux2014_$arch.manylinux_2_17_$arch.whl) ;;
+    *) echo "the wheel is not tagged manylinux2014 / manylinux_2_17: $(basename "$wheel")"; exit 1 ;;
+esac
+# auditwheel reads the symbol versions the library needs from glibc and the libraries it links.
+audit=$("$main_venv/bin/auditwheel" show "$wheel" | tr -s '[:space:]' ' ')
+case $audit in
+    *"consistent with the following platform tag: \"manylinux_2_17_$arch\""*) ;;
+    *) echo "auditwheel does not find the wheel manylinux_2_17: $audit"; exit 1 ;;
+esac
+echo "$(basename "$wheel"): auditwheel finds it consistent with manylinux_2_17_$arch"
 # What PyPI shows and type checkers read: the typing marker and the project's metadata.
 python3 - "$wheel" <<'PY'
 import sys, zipfile
