@@ -62,9 +62,23 @@ def call(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> Dict[str, Any]:
     return {"op": "call", "body": body, "error": None}
 
 
+def load_prices(engine: wflo.Engine, scenario: Dict[str, Any]) -> Optional[Dict[str, List[str]]]:
+    """The scenario's price file (relative to tests/vectors) loaded through Engine.load_prices,
+    as the ledger records it: the names it added, changed and skipped (None: no file)."""
+    if scenario.get("prices_file") is None:
+        return None
+    changes = engine.load_prices(VECTORS / scenario["prices_file"])
+    return {
+        "added": list(changes.added),
+        "changed": [c.name for c in changes.changed],
+        "skipped": [s.name for s in changes.skipped],
+    }
+
+
 def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
     engine = wflo.Engine.open("memory://")
     try:
+        prices = load_prices(engine, scenario)
         wf = wflo.WfloWorkflow(scenario["name"], budget_usd=scenario["budget_usd"], engine=engine,
                                execution_id=f"exec-{index + 1:012x}")
         events: List[Dict[str, Any]] = []
@@ -107,6 +121,8 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
             "calls": [{f: c.get(f) for f in CALL_FIELDS} for c in wf.calls()],
             "spent_nanos": breakdown["total_nanos"],
             "reserved_nanos": breakdown["reserved_nanos"],
+            "prices": prices,
+            "price_table": breakdown["price_table"],
         }
     finally:
         engine.close()
@@ -124,6 +140,10 @@ def test_scenarios_replay_as_in_rust():
     by_name = {s["name"]: s for s in ledger["scenarios"]}
     assert by_name["refused_before_sending"]["status"] == "budget_exceeded"
     assert by_name["server_error_failed_run"]["status"] == "failed"
+    priced = by_name["price_file_new_model"]
+    assert priced["prices"] == {"added": ["acme-frontier-9"], "changed": ["gpt-4o"], "skipped": ["acme-image-3"]}
+    assert " + next-release.json (LiteLLM, " in priced["price_table"]
+    assert by_name["chat_settled"]["prices"] is None
     folder = os.environ.get("WFLO_PARITY_DIR")
     if not folder:
         return

@@ -26,14 +26,26 @@ from .instrument import instrument, uninstrument
 from .reservation import Reservation, Stream
 from .scope import Scope
 from .track import track_llm_call
-from .types import CallRequest, Settled, TokenCount, Usage
+from .types import (
+    CallRequest,
+    PriceChange,
+    PriceChanges,
+    PriceFieldChange,
+    PriceFile,
+    PriceTable,
+    Settled,
+    SkippedPrice,
+    TokenCount,
+    Usage,
+)
 from .workflow import WfloWorkflow
 
 __version__ = _version()
 
 __all__ = [
     "BudgetExceededError", "CallRequest", "ClosedError", "ConflictError", "ContextThreadPoolExecutor", "Engine",
-    "InternalError", "InvalidArgumentError", "NotFoundError", "Reservation", "Scope", "Settled", "StorageError", "Stream",
+    "InternalError", "InvalidArgumentError", "NotFoundError", "PriceChange", "PriceChanges", "PriceFieldChange",
+    "PriceFile", "PriceTable", "Reservation", "Scope", "Settled", "SkippedPrice", "StorageError", "Stream",
     "TokenCount", "UnknownModelError", "Usage", "WfloError", "WfloWorkflow", "checkpoint", "cost", "cost_usd",
     "count_tokens", "current_workflow", "get_default_engine", "instrument", "parse_usage", "price",
     "set_default_engine", "track_llm_call", "uninstrument", "wrap",

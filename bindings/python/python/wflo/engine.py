@@ -7,13 +7,14 @@ names, else the default SQLite file); tests and services open their own with
 from __future__ import annotations
 
 import json
+import os
 import threading
 from typing import Any, Dict, List, Optional, Union
 
 from . import _fast, _ffi
 from .errors import invalid, native
 from .money import Dollars, to_nanos
-from .types import TokenCount, Usage
+from .types import PriceChanges, PriceTable, TokenCount, Usage
 
 
 def _token_count(c: Any) -> TokenCount:
@@ -61,6 +62,23 @@ class Engine:
         """Registers or overrides prices: {"models": [{"name", "input", "output", …}]} in
         pico-USD per token."""
         native(self.native.set_prices, prices if isinstance(prices, str) else json.dumps(prices))
+
+    def load_prices(self, path: Union[str, "os.PathLike[str]"]) -> PriceChanges:
+        """Loads a price file over the table: wflo's schema (``{"models": [...]}``, pico-USD
+        per token) or LiteLLM's ``model_prices_and_context_window.json`` as published. The
+        whole file is checked first: a bad entry raises :class:`InvalidArgumentError` naming
+        the line and the reason, and nothing is applied. (Every engine also loads the file
+        ``WFLO_PRICES`` names when it opens.)"""
+        if not isinstance(path, (str, os.PathLike)):
+            raise invalid(f"path must be a str or os.PathLike, got {type(path).__name__}")
+        path = os.fspath(path)
+        if not isinstance(path, str):
+            raise invalid("path must be a str or os.PathLike of str, got bytes")
+        return PriceChanges._of(json.loads(native(self.native.load_prices, path)))
+
+    def price_table(self) -> PriceTable:
+        """Where this engine's prices come from: the built-in table and the files loaded over it."""
+        return PriceTable._of(json.loads(native(self.native.price_table_json)))
 
     def price(self, model: str) -> Dict[str, Any]:
         """How ``model`` resolves and every price it has."""

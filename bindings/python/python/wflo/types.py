@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Optional
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 
 class Usage(NamedTuple):
@@ -61,3 +61,96 @@ class CallRequest:
     cache_write: Optional[str] = None
     stream: bool = False
     clamp_max_tokens: bool = False
+
+
+# -- price files -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PriceFieldChange:
+    """One field of a model's entry before and after a price file (None: absent). Prices are
+    pico-USD per token, as in :meth:`Engine.price`."""
+
+    field: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    """A model whose entry a price file changes, field by field."""
+
+    name: str
+    fields: Tuple[PriceFieldChange, ...]
+
+
+@dataclass(frozen=True)
+class SkippedPrice:
+    """An entry of a price file that is not a per-token price (LiteLLM's image, audio, search
+    prices…): reported, never an error. ``line`` is its line in the file."""
+
+    name: str
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class PriceChanges:
+    """What :meth:`Engine.load_prices` changed in the table.
+
+    ``format`` is "wflo" or "litellm"; ``models`` the price entries in the file; ``added`` the
+    names the table did not have; ``unchanged`` the entries equal to what it had.
+    """
+
+    origin: str
+    format: str
+    models: int
+    added: Tuple[str, ...]
+    changed: Tuple[PriceChange, ...]
+    unchanged: int
+    skipped: Tuple[SkippedPrice, ...]
+
+    @classmethod
+    def _of(cls, d: Dict[str, Any]) -> "PriceChanges":
+        return cls(
+            d["origin"], d["format"], d["models"], tuple(d["added"]),
+            tuple(PriceChange(c["name"], tuple(PriceFieldChange(f["field"], f["before"], f["after"])
+                                               for f in c["fields"])) for c in d["changed"]),
+            d["unchanged"], tuple(SkippedPrice(s["name"], s["line"], s["reason"]) for s in d["skipped"]),
+        )
+
+
+@dataclass(frozen=True)
+class PriceFile:
+    """A price file loaded over the built-in table (``version``/``retrieved``: what it states,
+    else the day it was last written; None when unknown)."""
+
+    origin: str
+    format: str
+    models: int
+    version: Optional[str] = None
+    retrieved: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """Where an engine's prices come from: the built-in table's ``source``, ``version`` and
+    ``retrieved`` date, the ``files`` loaded over it in order, and ``overrides`` (names priced
+    at run time by files and :meth:`Engine.set_prices`). A breakdown's ``price_table`` is the
+    same in one line."""
+
+    source: str
+    version: str
+    retrieved: str
+    models: int
+    files: Tuple[PriceFile, ...]
+    overrides: int
+
+    @classmethod
+    def _of(cls, d: Dict[str, Any]) -> "PriceTable":
+        return cls(
+            d["source"], d["version"], d["retrieved"], d["models"],
+            tuple(PriceFile(f["origin"], f["format"], f["models"], f.get("version"), f.get("retrieved"))
+                  for f in d["files"]),
+            d["overrides"],
+        )

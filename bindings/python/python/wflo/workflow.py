@@ -386,7 +386,9 @@ class WfloWorkflow:
     # -- the bill ------------------------------------------------------------------------------
 
     def breakdown_sync(self) -> Dict[str, Any]:
-        """total_usd, budget_usd, remaining_usd, reserved_usd, calls, by_model, by_step, …"""
+        """total_usd, budget_usd, remaining_usd, reserved_usd, calls, by_model, by_step,
+        price_table (the engine's prices in one line: the built-in table's source and date, and
+        the price files loaded over it), …"""
         return json.loads(native(self._started().breakdown_json))
 
     async def breakdown(self) -> Dict[str, Any]:

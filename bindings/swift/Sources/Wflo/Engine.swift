@@ -39,6 +39,30 @@ public final class Engine: @unchecked Sendable {
         try engineCall { try self.native.setPrices(json: json) }
     }
 
+    /// Loads a price file over the table: wflo's schema (`{"models": [...]}`, pico-USD per
+    /// token) or LiteLLM's `model_prices_and_context_window.json` as published. The whole file
+    /// is checked first: a bad entry throws `WfloError.invalidArgument` naming the line and the
+    /// reason, and nothing is applied. (Every engine also loads the file `WFLO_PRICES` names
+    /// when it opens.)
+    @discardableResult
+    public func loadPrices(path: String) throws -> PriceChanges {
+        // Its keys are single words; the fields' values keep the engine's keys as they are.
+        try JSON.decode(PriceChanges.self, try engineCall { try self.native.loadPrices(path: path) },
+                        keys: .useDefaultKeys)
+    }
+
+    /// `loadPrices(path:)` for a file URL.
+    @discardableResult
+    public func loadPrices(url: URL) throws -> PriceChanges {
+        guard url.isFileURL else { throw invalid("a price file must be a file URL, got \(url)") }
+        return try loadPrices(path: url.path)
+    }
+
+    /// Where this engine's prices come from: the built-in table and the files loaded over it.
+    public func priceTable() throws -> PriceTable {
+        try JSON.decode(PriceTable.self, try engineCall { try self.native.priceTableJson() })
+    }
+
     /// The cost of `usage` on `model` in nano-USD, rounded up once.
     public func cost(model: String, usage: Usage) throws -> UInt64 {
         try engineCall { try self.native.cost(model: model, usage: usage) }

@@ -51,6 +51,9 @@ public struct Breakdown: Decodable, Equatable, Sendable {
     public let estimatedCalls: UInt64
     public let byModel: [ModelCost]
     public let byStep: [StepCost]
+    /// The prices of the engine that made this breakdown, in one line: the built-in table's
+    /// source and date, and the price files loaded over it (`Engine.priceTable()` in full).
+    public let priceTable: String
 
     public var totalUsd: Double { usd(totalNanos) }
     public var budgetUsd: Double? { budgetNanos.map(usd) }
@@ -70,11 +73,117 @@ public struct CheckpointInfo: Decodable, Equatable, Sendable {
     public let superseded: Bool
 }
 
+/// A JSON value as the engine reports it (a price field before or after a price file).
+public enum JSONValue: Decodable, Equatable, Sendable {
+    case null
+    case bool(Bool)
+    /// A whole number (prices in pico-USD per token, token limits).
+    case integer(Int64)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int64.self) {
+            self = .integer(i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .number(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
+    }
+}
+
+/// One field of a model's entry before and after a price file (`.null`: absent); prices in
+/// pico-USD per token.
+public struct PriceFieldChange: Decodable, Equatable, Sendable {
+    public let field: String
+    public let before: JSONValue
+    public let after: JSONValue
+
+    public init(field: String, before: JSONValue, after: JSONValue) {
+        self.field = field
+        self.before = before
+        self.after = after
+    }
+
+    private enum CodingKeys: String, CodingKey { case field, before, after }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        field = try c.decode(String.self, forKey: .field)
+        before = try c.decodeIfPresent(JSONValue.self, forKey: .before) ?? .null
+        after = try c.decodeIfPresent(JSONValue.self, forKey: .after) ?? .null
+    }
+}
+
+/// A model whose entry a price file changes, field by field.
+public struct PriceChange: Decodable, Equatable, Sendable {
+    public let name: String
+    public let fields: [PriceFieldChange]
+}
+
+/// An entry of a price file that is not a per-token price (LiteLLM's image, audio, search
+/// prices…): reported, never an error. `line` is its line in the file.
+public struct SkippedPrice: Decodable, Equatable, Sendable {
+    public let name: String
+    public let line: UInt64
+    public let reason: String
+}
+
+/// What `Engine.loadPrices(path:)` changed in the table. `format` is "wflo" or "litellm";
+/// `models` the price entries in the file; `added` the names the table did not have;
+/// `unchanged` the entries equal to what it had.
+public struct PriceChanges: Decodable, Equatable, Sendable {
+    public let origin: String
+    public let format: String
+    public let models: UInt64
+    public let added: [String]
+    public let changed: [PriceChange]
+    public let unchanged: UInt64
+    public let skipped: [SkippedPrice]
+}
+
+/// A price file loaded over the built-in table. `version` and `retrieved` are what it states
+/// (else the day it was last written); nil when unknown.
+public struct PriceFile: Decodable, Equatable, Sendable {
+    public let origin: String
+    public let format: String
+    public let version: String?
+    public let retrieved: String?
+    public let models: UInt64
+}
+
+/// Where an engine's prices come from: the built-in table's `source`, `version` and
+/// `retrieved` date, the `files` loaded over it in order, and `overrides` (names priced at run
+/// time by files and `Engine.setPrices(_:)`). `Breakdown.priceTable` is the same in one line.
+public struct PriceTable: Decodable, Equatable, Sendable {
+    public let source: String
+    public let version: String
+    public let retrieved: String
+    public let models: UInt64
+    public let files: [PriceFile]
+    public let overrides: UInt64
+}
+
 /// The engine's JSON reports, decoded with its snake_case keys.
 enum JSON {
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
+    /// `keys`: `.useDefaultKeys` for reports that carry JSON values of their own (a price
+    /// file's fields before and after), whose keys must stay as the engine wrote them.
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String,
+                                     keys: JSONDecoder.KeyDecodingStrategy = .convertFromSnakeCase) throws -> T {
         let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        decoder.keyDecodingStrategy = keys
         do {
             return try decoder.decode(type, from: Data(text.utf8))
         } catch {

@@ -5,6 +5,7 @@ import kotlinx.serialization.json.JsonArray
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonObject
+import java.nio.file.Path
 import java.util.concurrent.atomic.AtomicBoolean
 
 /**
@@ -54,6 +55,21 @@ class Engine private constructor(
 
     /** Registers or overrides prices: {"models": [{"name", "input", "output", …}]} in pico-USD per token. */
     fun setPrices(json: String) = native { live().setPrices(json) }
+
+    /**
+     * Loads a price file over the table: wflo's schema ({"models": [...]}, pico-USD per token)
+     * or LiteLLM's model_prices_and_context_window.json as published. The whole file is checked
+     * first: a bad entry throws [InvalidArgumentException] naming the line and the reason, and
+     * nothing is applied. (Every engine also loads the file WFLO_PRICES names when it opens.)
+     */
+    fun loadPrices(path: String): PriceChanges =
+        PriceChanges.of(JsonText.parse(native { live().loadPrices(path) }).jsonObject)
+
+    /** [loadPrices] for a [Path]. */
+    fun loadPrices(path: Path): PriceChanges = loadPrices(path.toString())
+
+    /** Where this engine's prices come from: the built-in table and the files loaded over it. */
+    fun priceTable(): PriceTable = PriceTable.of(JsonText.parse(native { live().priceTableJson() }).jsonObject)
 
     /** How [model] resolves and every price it has. */
     fun price(model: String): Price = Price.of(JsonText.parse(native { live().priceJson(model) }).jsonObject)

@@ -51,6 +51,11 @@ internal fun JsonObject.longOrNull(key: String): Long? = (get(key) as? JsonPrimi
 
 internal fun JsonObject.string(key: String): String = (get(key) as? JsonPrimitive)?.takeIf { it.isString }?.content ?: ""
 
+internal fun JsonObject.stringOrNull(key: String): String? = (get(key) as? JsonPrimitive)?.takeIf { it.isString }?.content
+
+internal fun JsonObject.strings(key: String): List<String> =
+    (get(key) as? JsonArray)?.mapNotNull { (it as? JsonPrimitive)?.takeIf { p -> p.isString }?.content } ?: emptyList()
+
 internal fun JsonObject.bool(key: String): Boolean = (get(key) as? JsonPrimitive)?.booleanOrNull ?: false
 
 internal fun JsonObject.objects(key: String): List<JsonObject> = (get(key) as? JsonArray)?.map { it.jsonObject } ?: emptyList()

@@ -1,5 +1,7 @@
 package dev.wflo
 
+import kotlinx.serialization.json.JsonElement
+import kotlinx.serialization.json.JsonNull
 import kotlinx.serialization.json.JsonObject
 import dev.wflo.ffi.Settled as NativeSettled
 import dev.wflo.ffi.TokenCount as NativeTokenCount
@@ -148,6 +150,11 @@ data class Breakdown(
     val usage: Usage,
     val byModel: List<ModelCost>,
     val byStep: List<StepCost>,
+    /**
+     * The prices of the engine that made this breakdown, in one line: the built-in table's
+     * source and date, and the price files loaded over it ([Engine.priceTable] in full).
+     */
+    val priceTable: String,
     /** The engine's breakdown as it is, for fields this class does not name. */
     val json: JsonObject,
 ) {
@@ -169,6 +176,7 @@ data class Breakdown(
                 StepCost(it.string("step"), it.long("calls"), it.long("refused"), it.long("cost_nanos"),
                     it.longOrNull("budget_nanos"))
             },
+            o.string("price_table"),
             o,
         )
     }
@@ -194,6 +202,83 @@ data class CheckpointInfo(
             o.long("id"), o.string("execution_id"), o.string("name"), o.long("sequence"),
             o.longOrNull("parent_id"), o.long("spent_nanos"), o.long("created_at_ms"), o.bool("superseded"),
             o.long("state_bytes"),
+        )
+    }
+}
+
+/** One field of a model's entry before and after a price file ([JsonNull]: absent); prices in pico-USD per token. */
+data class PriceFieldChange(val field: String, val before: JsonElement, val after: JsonElement)
+
+/** A model whose entry a price file changes, field by field. */
+data class PriceChange(val name: String, val fields: List<PriceFieldChange>)
+
+/**
+ * An entry of a price file that is not a per-token price (LiteLLM's image, audio, search
+ * prices…): reported, never an error. [line] is its line in the file.
+ */
+data class SkippedPrice(val name: String, val line: Long, val reason: String)
+
+/**
+ * What [Engine.loadPrices] changed in the table. [format] is "wflo" or "litellm"; [models] the
+ * price entries in the file; [added] the names the table did not have; [unchanged] the
+ * entries equal to what it had.
+ */
+data class PriceChanges(
+    val origin: String,
+    val format: String,
+    val models: Long,
+    val added: List<String>,
+    val changed: List<PriceChange>,
+    val unchanged: Long,
+    val skipped: List<SkippedPrice>,
+) {
+    internal companion object {
+        fun of(o: JsonObject) = PriceChanges(
+            o.string("origin"), o.string("format"), o.long("models"), o.strings("added"),
+            o.objects("changed").map { c ->
+                PriceChange(c.string("name"), c.objects("fields").map {
+                    PriceFieldChange(it.string("field"), it["before"] ?: JsonNull, it["after"] ?: JsonNull)
+                })
+            },
+            o.long("unchanged"),
+            o.objects("skipped").map { SkippedPrice(it.string("name"), it.long("line"), it.string("reason")) },
+        )
+    }
+}
+
+/**
+ * A price file loaded over the built-in table. [version] and [retrieved] are what it states
+ * (else the day it was last written); null when unknown.
+ */
+data class PriceFile(
+    val origin: String,
+    val format: String,
+    val version: String?,
+    val retrieved: String?,
+    val models: Long,
+)
+
+/**
+ * Where an engine's prices come from: the built-in table's [source], [version] and
+ * [retrieved] date, the [files] loaded over it in order, and [overrides] (names priced at run
+ * time by files and [Engine.setPrices]). [Breakdown.priceTable] is the same in one line.
+ */
+data class PriceTable(
+    val source: String,
+    val version: String,
+    val retrieved: String,
+    val models: Long,
+    val files: List<PriceFile>,
+    val overrides: Long,
+) {
+    internal companion object {
+        fun of(o: JsonObject) = PriceTable(
+            o.string("source"), o.string("version"), o.string("retrieved"), o.long("models"),
+            o.objects("files").map {
+                PriceFile(it.string("origin"), it.string("format"), it.stringOrNull("version"),
+                    it.stringOrNull("retrieved"), it.long("models"))
+            },
+            o.long("overrides"),
         )
     }
 }

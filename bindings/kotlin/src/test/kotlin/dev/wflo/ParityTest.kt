@@ -66,8 +66,23 @@ class ParityTest {
         return top
     }
 
+    /**
+     * The scenario's price file (relative to tests/vectors) loaded through [Engine.loadPrices],
+     * as the ledger records it: the names it added, changed and skipped (JsonNull: no file).
+     */
+    private fun loadPrices(engine: Engine, scenario: JsonObject): JsonElement {
+        val file = scenario.str("prices_file") ?: return JsonNull
+        val changes = engine.loadPrices(File(dir, file).toPath())
+        return buildJsonObject {
+            put("added", JsonArray(changes.added.map(::JsonPrimitive)))
+            put("changed", JsonArray(changes.changed.map { JsonPrimitive(it.name) }))
+            put("skipped", JsonArray(changes.skipped.map { JsonPrimitive(it.name) }))
+        }
+    }
+
     private fun replay(index: Int, scenario: JsonObject): JsonObject = Engine.open("memory://").use { engine ->
         val name = scenario.str("name")!!
+        val prices = loadPrices(engine, scenario)
         val id = "exec-%012x".format(index + 1)
         WfloWorkflow(name, budget(scenario), engine, executionId = id).use { wf ->
             wf.startBlocking()
@@ -134,6 +149,8 @@ class ParityTest {
                 put("calls", JsonArray(calls))
                 put("spent_nanos", breakdown.totalNanos)
                 put("reserved_nanos", breakdown.reservedNanos)
+                put("prices", prices)
+                put("price_table", breakdown.priceTable)
             }
         }
     }
@@ -150,6 +167,13 @@ class ParityTest {
         assertEquals(JsonPrimitive("budget_exceeded"), byName.getValue("refused_before_sending")["status"])
         assertEquals(JsonPrimitive("failed"), byName.getValue("server_error_failed_run")["status"])
         assertEquals(JsonPrimitive("completed"), byName.getValue("chat_settled")["status"])
+        val priced = byName.getValue("price_file_new_model")
+        assertEquals(
+            JsonText.parse("""{"added":["acme-frontier-9"],"changed":["gpt-4o"],"skipped":["acme-image-3"]}"""),
+            priced["prices"],
+        )
+        assertTrue((priced["price_table"] as JsonPrimitive).content.contains(" + next-release.json (LiteLLM, "))
+        assertEquals(JsonNull, byName.getValue("chat_settled")["prices"])
 
         val out = System.getenv("WFLO_PARITY_DIR") ?: return
         val ledger = buildJsonObject {

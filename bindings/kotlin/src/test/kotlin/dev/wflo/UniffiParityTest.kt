@@ -36,8 +36,27 @@ class UniffiParityTest {
     private fun code(e: dev.wflo.ffi.WfloException): String =
         e::class.simpleName!!.replace(Regex("([a-z])([A-Z])"), "$1_$2").uppercase()
 
+    /**
+     * The scenario's price file (relative to tests/vectors) loaded through the generated
+     * `loadPrices`, as the ledger records it: the names it added, changed and skipped (JsonNull:
+     * no file). The generated layer hands back the engine's JSON, read here as the Swift layer does.
+     */
+    private fun loadPrices(engine: NativeEngine, scenario: JsonObject): JsonElement {
+        val file = scenario.str("prices_file") ?: return JsonNull
+        val changes = JsonText.parse(engine.loadPrices(File(dir, file).path)).jsonObject
+        fun names(key: String) = JsonArray(changes.getValue(key).jsonArray.map {
+            if (it is JsonObject) it.getValue("name") else it
+        })
+        return buildJsonObject {
+            put("added", names("added"))
+            put("changed", names("changed"))
+            put("skipped", names("skipped"))
+        }
+    }
+
     private fun replay(engine: NativeEngine, index: Int, scenario: JsonObject): JsonObject {
         val name = scenario.str("name")!!
+        val prices = loadPrices(engine, scenario)
         val exec = engine.startExecution(
             name, scenario.str("budget_usd")?.let(::parseUsd), "exec-%012x".format(index + 1), emptyList(),
         )
@@ -107,6 +126,8 @@ class UniffiParityTest {
             put("calls", calls)
             put("spent_nanos", breakdown.getValue("total_nanos").jsonPrimitive.long)
             put("reserved_nanos", breakdown.getValue("reserved_nanos").jsonPrimitive.long)
+            put("prices", prices)
+            put("price_table", breakdown.getValue("price_table"))
         }
     }
 
@@ -114,7 +135,8 @@ class UniffiParityTest {
     fun `every scenario replays through the generated UniFFI objects (the Swift path)`() {
         val file = JsonText.parse(File(dir, "scenarios.json").readText()).jsonObject
         val scenarios = file.getValue("scenarios").jsonArray.map { it.jsonObject }
-        val ledgers = NativeEngine.open("memory://").use { engine -> scenarios.mapIndexed { i, s -> replay(engine, i, s) } }
+        // An engine of its own for each scenario: a price file one loads must not reach the next.
+        val ledgers = scenarios.mapIndexed { i, s -> NativeEngine.open("memory://").use { engine -> replay(engine, i, s) } }
         assertTrue(ledgers.size >= 15)
         // Nothing is left held once a scenario has ended.
         for (l in ledgers) assertTrue(l.getValue("reserved_nanos").jsonPrimitive.long == 0L, l["name"].toString())
