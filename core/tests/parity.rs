@@ -288,7 +288,12 @@ fn scenarios_do_what_they_say() {
     // 14 × $3/M + 300 × $15/M, and gpt-4o at the file's $5/M input: 14 × $5/M + 150 × $10/M.
     assert_eq!(s["calls"][0]["cost_nanos"], 42_000 + 4_500_000);
     assert_eq!(s["calls"][1]["cost_nanos"], 70_000 + 1_500_000);
-    assert!(s["price_table"].as_str().unwrap().contains("+ next-release.json (LiteLLM, "));
+    assert!(
+        s["price_table"]
+            .as_str()
+            .unwrap()
+            .contains("+ next-release.json (LiteLLM, ")
+    );
     assert!(by_name(&l, "chat_settled")["prices"].is_null());
 }
 
