@@ -315,7 +315,8 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("line 2") && e.contains("inptu"), "{e}");
+        // The line of the offending key, not of the entry's start.
+        assert!(e.contains("line 3") && e.contains("inptu"), "{e}");
         let e = PriceFile::parse("{\"models\": [\n{\"name\": \"x\"},,]}", "w.json")
             .unwrap_err()
             .to_string();
