@@ -250,6 +250,11 @@ impl Reservation {
             Some(m) if *m.name == *req.model => m.name.clone(),
             _ => req.model.into(),
         };
+        let model_name = model.as_ref().map_or(req.model, |m| &*m.name);
+        crate::events::reserved(&exec.id, &scope.label, model_name, amount, cap);
+        if cap < full_cap {
+            crate::events::clamped(&exec.id, &scope.label, model_name, full_cap, cap);
+        }
         Ok(Reservation {
             exec: exec.clone(),
             scope: scope.id,
@@ -475,6 +480,19 @@ impl Reservation {
             started_at_ms: self.started_at_ms,
             finished_at_ms: now,
         };
+        let model = record.model.as_deref().unwrap_or(&record.requested_model);
+        crate::events::settled(
+            &self.exec.id,
+            &self.step,
+            model,
+            cost,
+            self.amount,
+            s.estimated,
+            record.status.as_str(),
+        );
+        if overrun > 0 {
+            crate::events::overrun(&self.exec.id, &self.step, model, overrun);
+        }
         self.exec.push_call(record)
     }
 
@@ -566,6 +584,13 @@ fn charge_shared(exec: &ExecutionInner, cost: Nanos, now: u64) -> Result<Nanos> 
 
 /// Records a refused call so the breakdown and reports show what the budget stopped.
 fn refuse(scope: &Scope, req: &CallRequest<'_>, error: &Error, requested: Nanos) {
+    crate::events::refused(
+        &scope.exec.id,
+        &scope.label,
+        req.model,
+        requested,
+        &error.to_string(),
+    );
     let now = scope.exec.engine.now_ms();
     let record = CallRecord {
         execution_id: scope.exec.id.clone(),

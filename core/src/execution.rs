@@ -405,6 +405,7 @@ impl Execution {
         if let Some(record) = changed {
             self.inner.state.lock().persisted = Some(persist_key(&record));
         }
+        crate::events::checkpoint(&self.inner.id, name, info.sequence, state_json.len());
         Ok(info)
     }
 
@@ -427,6 +428,7 @@ impl Execution {
             spent,
             self.inner.engine.now_ms(),
         )?;
+        crate::events::rollback(&self.inner.id, name);
         Ok(rolled.state)
     }
 
