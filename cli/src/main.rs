@@ -309,6 +309,19 @@ fn main() -> ExitCode {
         // SAFETY: no other thread has started yet.
         unsafe { std::env::set_var("WFLO_PRICES", path) };
     }
+    // WFLO_LOG=info (or warn, debug, …): the engine's events, one line each on stderr.
+    match wflo_core::events::level_from_env() {
+        Ok(None) => {}
+        Ok(Some(level)) => {
+            let _ = wflo_core::events::log_to(level, |_, line| {
+                eprintln!("wflo: {}", terminal::escape(line));
+            });
+        }
+        Err(e) => {
+            eprintln!("wflo: error: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    }
     match run(cli.command) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(e) => {

@@ -56,3 +56,107 @@ pub(crate) fn checkpoint(execution: &str, name: &str, sequence: u64, state_bytes
 pub(crate) fn rollback(execution: &str, name: &str) {
     tracing::info!(target: "wflo", event = "rollback", execution, name, "rolled back");
 }
+
+/// How much to log: `WFLO_LOG` (`off`, `error`, `warn`, `info`, `debug`, `trace`; default off,
+/// so wflo is silent unless asked). An unknown value is refused rather than guessed.
+pub fn level_from_env() -> crate::Result<Option<tracing::Level>> {
+    match std::env::var("WFLO_LOG") {
+        Err(_) => Ok(None),
+        Ok(v) => parse_level(&v),
+    }
+}
+
+/// Parses a level name as `WFLO_LOG` takes it (`off` or empty: `None`).
+pub fn parse_level(text: &str) -> crate::Result<Option<tracing::Level>> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "" | "off" => Ok(None),
+        "error" => Ok(Some(tracing::Level::ERROR)),
+        "warn" => Ok(Some(tracing::Level::WARN)),
+        "info" => Ok(Some(tracing::Level::INFO)),
+        "debug" => Ok(Some(tracing::Level::DEBUG)),
+        "trace" => Ok(Some(tracing::Level::TRACE)),
+        other => Err(crate::Error::invalid(format!(
+            "WFLO_LOG must be off, error, warn, info, debug or trace, not '{other}'"
+        ))),
+    }
+}
+
+/// A `tracing` subscriber that turns wflo's events into one line each —
+/// `info refused: call refused before sending execution=exec-… scope=… requested_nanos=…` — and
+/// hands them to `sink` (stderr for the CLI; each face's own logging later). Events of other
+/// targets and below `max` are ignored.
+pub struct LineSubscriber<F: Fn(tracing::Level, &str) + Send + Sync + 'static> {
+    max: tracing::Level,
+    sink: F,
+}
+
+impl<F: Fn(tracing::Level, &str) + Send + Sync + 'static> LineSubscriber<F> {
+    pub fn new(max: tracing::Level, sink: F) -> Self {
+        LineSubscriber { max, sink }
+    }
+}
+
+struct Line {
+    kind: String,
+    message: String,
+    fields: String,
+}
+
+impl tracing::field::Visit for Line {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        match field.name() {
+            "event" => self.kind = value.to_owned(),
+            name => self.fields.push_str(&format!(" {name}={value}")),
+        }
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            name => self.fields.push_str(&format!(" {name}={value:?}")),
+        }
+    }
+}
+
+impl<F: Fn(tracing::Level, &str) + Send + Sync + 'static> tracing::Subscriber
+    for LineSubscriber<F>
+{
+    fn enabled(&self, meta: &tracing::Metadata<'_>) -> bool {
+        meta.target() == "wflo" && *meta.level() <= self.max
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut line = Line {
+            kind: String::new(),
+            message: String::new(),
+            fields: String::new(),
+        };
+        event.record(&mut line);
+        let level = *event.metadata().level();
+        let text = format!(
+            "{} {}: {}{}",
+            level.as_str().to_ascii_lowercase(),
+            line.kind,
+            line.message,
+            line.fields
+        );
+        (self.sink)(level, &text);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Sends wflo's events at `max` and above to `sink`, one line each, for the whole process.
+/// Fails when the process already has a global `tracing` subscriber (the host's: it receives
+/// wflo's events under the target `wflo` already).
+pub fn log_to(
+    max: tracing::Level,
+    sink: impl Fn(tracing::Level, &str) + Send + Sync + 'static,
+) -> crate::Result<()> {
+    tracing::subscriber::set_global_default(LineSubscriber::new(max, sink)).map_err(|_| {
+        crate::Error::Conflict("this process already has a tracing subscriber: wflo's events go to it (target \"wflo\")".into())
+    })
+}

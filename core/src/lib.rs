@@ -28,7 +28,7 @@ mod call;
 pub mod clock;
 mod engine;
 pub mod error;
-mod events;
+pub mod events;
 mod execution;
 mod fasthash;
 pub mod ids;
