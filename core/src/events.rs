@@ -1,11 +1,12 @@
 //! Structured events: what the engine did, for the host's logging (issue 15, item 1).
 //!
 //! Emitted with `tracing` under the target `wflo` and a `event` field naming the kind
-//! (`reserved`, `refused`, `clamped`, `settled`, `overrun`, `checkpoint`, `rollback`). Fields
+//! (`reserved`, `refused`, `clamped`, `settled`, `overrun`, `checkpoint`, `rollback`,
+//! `lease_reclaimed`). Fields
 //! are ids, labels, model names, token counts and nano-USD amounts — never a prompt, a reply,
 //! an API key or a header value: nothing here is given any of those. With no subscriber
-//! installed an event costs a level check. Levels: refusals, clamps and overruns at INFO (a
-//! person should know), reservations and settlements at DEBUG (one per call).
+//! installed an event costs a level check. Levels: refusals, clamps, overruns, reclaimed
+//! leases at INFO (a person should know), reservations and settlements at DEBUG (one per call).
 
 use crate::money::Nanos;
 
@@ -55,6 +56,11 @@ pub(crate) fn checkpoint(execution: &str, name: &str, sequence: u64, state_bytes
 /// A rollback to a checkpoint.
 pub(crate) fn rollback(execution: &str, name: &str) {
     tracing::info!(target: "wflo", event = "rollback", execution, name, "rolled back");
+}
+
+/// Reservations whose lease ran out (their caller died or never settled) were released.
+pub(crate) fn leases_reclaimed(count: usize) {
+    tracing::info!(target: "wflo", event = "lease_reclaimed", count, "expired reservations released");
 }
 
 /// How much to log: `WFLO_LOG` (`off`, `error`, `warn`, `info`, `debug`, `trace`; default off,

@@ -6,8 +6,10 @@ use std::sync::{Arc, Mutex};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
+use wflo_core::clock::ManualClock;
 use wflo_core::{
-    CallStatus, Engine, ExecutionOptions, RequestOptions, UsageFormat, money::parse_usd,
+    CallRequest, CallStatus, Engine, EngineConfig, ExecutionOptions, RequestOptions, UsageFormat,
+    money::parse_usd,
 };
 
 /// One event: level, target, "field=value" pairs.
@@ -127,4 +129,37 @@ fn each_kind_of_event_fires_with_its_fields_and_no_text_the_caller_sent() {
     for e in events.iter() {
         assert!(e.2.iter().all(|f| !f.contains(SECRET)), "{e:?}");
     }
+}
+
+#[test]
+fn a_reclaimed_lease_is_an_event() {
+    let collect = Collect::default();
+    let events = collect.0.clone();
+    tracing::subscriber::with_default(collect, || {
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let engine = Engine::new(EngineConfig {
+            clock: clock.clone(),
+            lease_ms: 60_000,
+            ..EngineConfig::default()
+        });
+        let exec = engine.start_execution(ExecutionOptions::default()).unwrap();
+        let request = CallRequest {
+            model: "gpt-4o-mini",
+            input_tokens: 10,
+            max_output_tokens: Some(10),
+            ..Default::default()
+        };
+        let held = exec.reserve(&request).unwrap();
+        clock.advance(60_001);
+        // The next reservation reclaims the expired one first.
+        let _next = exec.reserve(&request).unwrap();
+        std::mem::forget(held);
+    });
+    let events = events.lock().unwrap();
+    let reclaimed = events
+        .iter()
+        .find(|e| e.2.iter().any(|f| f == "event=lease_reclaimed"))
+        .unwrap_or_else(|| panic!("no lease_reclaimed in {events:?}"));
+    assert_eq!(reclaimed.0, tracing::Level::INFO);
+    assert!(reclaimed.2.iter().any(|f| f == "count=1"), "{reclaimed:?}");
 }

@@ -186,7 +186,13 @@ impl Ledger {
     ) -> Result<(ReservationId, Nanos, T)> {
         let mut st = self.state.lock();
         if now_ms >= st.earliest_deadline_ms {
-            st.reclaim_expired(now_ms);
+            let reclaimed = st.reclaim_expired(now_ms);
+            if reclaimed > 0 {
+                // Outside the lock: whatever receives the event may not call back in under it.
+                drop(st);
+                crate::events::leases_reclaimed(reclaimed);
+                st = self.state.lock();
+            }
         }
         st.scope(scope)?;
         let (amount, extra) = amount_for(st.available(scope))?;
@@ -304,7 +310,11 @@ impl Ledger {
 
     /// Releases every reservation whose lease ended before `now_ms`; returns how many.
     pub fn reclaim_expired(&self, now_ms: u64) -> usize {
-        self.state.lock().reclaim_expired(now_ms)
+        let reclaimed = self.state.lock().reclaim_expired(now_ms);
+        if reclaimed > 0 {
+            crate::events::leases_reclaimed(reclaimed);
+        }
+        reclaimed
     }
 
     /// The scope's figures.
