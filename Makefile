@@ -98,8 +98,6 @@ GO_PC_DIR = $(WFLO_CACHE)/pkgconfig/debug
 GO_ENV = PKG_CONFIG_PATH=$(GO_PC_DIR)
 test-go: build
 	$(CARGO) build -p wflo-ffi
-	cmp -s ffi/include/wflo.h bindings/go/include/wflo.h || \
-		{ echo "bindings/go/include/wflo.h differs from ffi/include/wflo.h: run make header"; exit 1; }
 	mkdir -p $(GO_PC_DIR) && ffi/wflo-pc.sh --static $(CARGO_TARGET_DIR)/debug $(CARGO_TARGET_DIR)/debug \
 		$(CURDIR)/ffi/include > $(GO_PC_DIR)/wflo.pc.tmp && mv $(GO_PC_DIR)/wflo.pc.tmp $(GO_PC_DIR)/wflo.pc
 	cd bindings/go && $(GO_ENV) go vet ./...

@@ -584,13 +584,7 @@ fn charge_shared(exec: &ExecutionInner, cost: Nanos, now: u64) -> Result<Nanos> 
 
 /// Records a refused call so the breakdown and reports show what the budget stopped.
 fn refuse(scope: &Scope, req: &CallRequest<'_>, error: &Error, requested: Nanos) {
-    crate::events::refused(
-        &scope.exec.id,
-        &scope.label,
-        req.model,
-        requested,
-        &error.to_string(),
-    );
+    crate::events::refused(&scope.exec.id, &scope.label, req.model, requested, error);
     let now = scope.exec.engine.now_ms();
     let record = CallRecord {
         execution_id: scope.exec.id.clone(),

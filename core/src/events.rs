@@ -16,10 +16,17 @@ pub(crate) fn reserved(execution: &str, scope: &str, model: &str, amount: Nanos,
         reserved_nanos = amount, max_output_tokens = max_output, "reserved before sending");
 }
 
-/// A call refused before it was sent: the scope that refused and the amounts.
-pub(crate) fn refused(execution: &str, scope: &str, model: &str, requested: Nanos, reason: &str) {
+/// A call refused before it was sent: the scope that refused and the amounts. The reason is
+/// formatted only when something listens.
+pub(crate) fn refused(
+    execution: &str,
+    scope: &str,
+    model: &str,
+    requested: Nanos,
+    reason: &crate::Error,
+) {
     tracing::info!(target: "wflo", event = "refused", execution, scope, model,
-        requested_nanos = requested, reason, "call refused before sending");
+        requested_nanos = requested, reason = %reason, "call refused before sending");
 }
 
 /// The output limit lowered so the call fits the budget.

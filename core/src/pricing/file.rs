@@ -269,20 +269,10 @@ impl LineIndex {
 
 /// `YYYY-MM-DD` (UTC) of a file time.
 fn utc_date(t: std::time::SystemTime) -> String {
-    let days = t
+    let ms = t
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() / 86_400)
-        .unwrap_or(0) as i64;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+        .map_or(0, |d| d.as_millis() as u64);
+    let (y, m, d) = crate::clock::civil_date(ms);
     format!("{y:04}-{m:02}-{d:02}")
 }
 
