@@ -41,7 +41,10 @@ fn load_prices(engine: &Engine, scenario: &Value) -> Value {
         return Value::Null;
     };
     let path = format!("{}/../tests/vectors/{file}", env!("CARGO_MANIFEST_DIR"));
-    let changes = engine.load_prices(&path).unwrap();
+    let changes = match engine.load_prices(&path) {
+        Ok(changes) => changes,
+        Err(e) => return json!({"error": e.code().as_str()}),
+    };
     json!({
         "added": changes.added,
         "changed": changes.changed.iter().map(|c| c.name.clone()).collect::<Vec<_>>(),
@@ -295,6 +298,12 @@ fn scenarios_do_what_they_say() {
             .contains("+ next-release.json (LiteLLM, ")
     );
     assert!(by_name(&l, "chat_settled")["prices"].is_null());
+    let s = by_name(&l, "price_file_refused_whole");
+    assert_eq!(s["prices"], json!({"error": "INVALID_ARGUMENT"}));
+    // Nothing of the file applied: its new model is unknown, gpt-4o keeps the built-in price.
+    assert_eq!(s["events"][0]["error"], "UNKNOWN_MODEL");
+    assert_eq!(s["calls"][1]["cost_nanos"], 14 * 2_500 + 150 * 10_000);
+    assert!(!s["price_table"].as_str().unwrap().contains('+'));
 }
 
 /// Writes Rust's ledger where `make test` collects them (`WFLO_PARITY_DIR`).

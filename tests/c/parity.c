@@ -108,7 +108,8 @@ static json_t *load_prices(wflo_engine *engine, const char *vectors, json_t *sce
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", vectors, file);
     char *text = NULL;
-    CHECK(wflo_engine_load_prices(engine, path, strlen(path), &text), "wflo_engine_load_prices");
+    wflo_status st = wflo_engine_load_prices(engine, path, strlen(path), &text);
+    if (st != WFLO_STATUS_OK) return json_pack("{s:s}", "error", wflo_status_name(st));
     json_t *changes = take_json(text);
     json_t *changed = json_array(), *skipped = json_array();
     size_t i;

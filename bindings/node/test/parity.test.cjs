@@ -63,7 +63,13 @@ const ledgerCall = (c) => ({
 // A scenario's price file (relative to tests/vectors), as the ledger records it.
 function loadPrices(engine, scenario) {
   if (!scenario.prices_file) return null;
-  const changes = engine.loadPrices(path.join(path.dirname(vectors), scenario.prices_file));
+  let changes;
+  try {
+    changes = engine.loadPrices(path.join(path.dirname(vectors), scenario.prices_file));
+  } catch (e) {
+    if (!(e instanceof WfloError)) throw e;
+    return { error: e.code };
+  }
   return {
     added: changes.added,
     changed: changes.changed.map((c) => c.name),

@@ -62,12 +62,15 @@ def call(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> Dict[str, Any]:
     return {"op": "call", "body": body, "error": None}
 
 
-def load_prices(engine: wflo.Engine, scenario: Dict[str, Any]) -> Optional[Dict[str, List[str]]]:
+def load_prices(engine: wflo.Engine, scenario: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """The scenario's price file (relative to tests/vectors) loaded through Engine.load_prices,
     as the ledger records it: the names it added, changed and skipped (None: no file)."""
     if scenario.get("prices_file") is None:
         return None
-    changes = engine.load_prices(VECTORS / scenario["prices_file"])
+    try:
+        changes = engine.load_prices(VECTORS / scenario["prices_file"])
+    except wflo.WfloError as e:
+        return {"error": e.code}
     return {
         "added": list(changes.added),
         "changed": [c.name for c in changes.changed],

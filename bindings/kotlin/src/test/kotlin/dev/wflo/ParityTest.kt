@@ -72,7 +72,11 @@ class ParityTest {
      */
     private fun loadPrices(engine: Engine, scenario: JsonObject): JsonElement {
         val file = scenario.str("prices_file") ?: return JsonNull
-        val changes = engine.loadPrices(File(dir, file).toPath())
+        val changes = try {
+            engine.loadPrices(File(dir, file).toPath())
+        } catch (e: WfloException) {
+            return buildJsonObject { put("error", e.code) }
+        }
         return buildJsonObject {
             put("added", JsonArray(changes.added.map(::JsonPrimitive)))
             put("changed", JsonArray(changes.changed.map { JsonPrimitive(it.name) }))

@@ -43,7 +43,11 @@ class UniffiParityTest {
      */
     private fun loadPrices(engine: NativeEngine, scenario: JsonObject): JsonElement {
         val file = scenario.str("prices_file") ?: return JsonNull
-        val changes = JsonText.parse(engine.loadPrices(File(dir, file).path)).jsonObject
+        val changes = try {
+            JsonText.parse(engine.loadPrices(File(dir, file).path)).jsonObject
+        } catch (e: dev.wflo.ffi.WfloException) {
+            return buildJsonObject { put("error", code(e)) }
+        }
         fun names(key: String) = JsonArray(changes.getValue(key).jsonArray.map {
             if (it is JsonObject) it.getValue("name") else it
         })
