@@ -313,7 +313,7 @@ fn main() -> ExitCode {
     match wflo_core::events::level_from_env() {
         Ok(None) => {}
         Ok(Some(level)) => {
-            let _ = wflo_core::events::log_to(level, |_, line| {
+            let _ = wflo_core::events::log_to(Some(level), |_, line| {
                 eprintln!("wflo: {}", terminal::escape(line));
             });
         }

@@ -493,7 +493,7 @@ impl Reservation {
         if overrun > 0 {
             crate::events::overrun(&self.exec.id, &self.step, model, overrun);
         }
-        self.exec.push_call(record)
+        self.exec.push_call(record, Some(self.max_output_tokens))
     }
 
     /// Releases the reservation without cost: the call failed before the provider billed
@@ -607,7 +607,7 @@ fn refuse(scope: &Scope, req: &CallRequest<'_>, error: &Error, requested: Nanos)
         finished_at_ms: now,
     };
     // The refusal is what the caller must see; a store failure here is secondary.
-    let _ = scope.exec.push_call(record);
+    let _ = scope.exec.push_call(record, req.max_output_tokens);
 }
 
 /// A call made without a reservation, recorded after the fact.
@@ -658,5 +658,5 @@ pub(crate) fn record_unreserved(
         started_at_ms: now.saturating_sub(report.latency_ms),
         finished_at_ms: now,
     };
-    exec.push_call(record)
+    exec.push_call(record, None)
 }

@@ -66,6 +66,8 @@ pub(crate) struct EngineInner {
     /// Executions open in this process, so resuming one that is already open shares its
     /// ledger scope instead of creating a second one.
     open: Mutex<HashMap<String, Weak<ExecutionInner>>>,
+    /// Metrics, alert listeners and (with OTLP configured) the OpenTelemetry pipeline.
+    pub telemetry: crate::telemetry::Telemetry,
 }
 
 /// A shared settlement or release still to be written.
@@ -183,6 +185,7 @@ impl Engine {
                 pending_shared: Mutex::new(Vec::new()),
                 holder: holder_name(),
                 open: Mutex::new(HashMap::new()),
+                telemetry: crate::telemetry::Telemetry::new(),
             }),
         }
     }
@@ -444,6 +447,27 @@ impl Engine {
         }
         self.inner.retry_shared()?;
         self.inner.store.close()
+    }
+
+    /// This engine's metrics in the Prometheus text exposition format: cost, calls, refusals,
+    /// token and duration histograms, budgets remaining, alerts (see
+    /// [`crate::telemetry::metrics`]).
+    pub fn metrics_text(&self) -> String {
+        self.inner.telemetry.metrics.render()
+    }
+
+    /// Calls `listener` with every budget alert of this engine's executions (thresholds of
+    /// a limit, soft budgets). Returns an id for [`Engine::remove_alert_listener`].
+    pub fn add_alert_listener(
+        &self,
+        listener: impl Fn(&crate::telemetry::Alert) + Send + Sync + 'static,
+    ) -> u64 {
+        self.inner.telemetry.add_listener(Arc::new(listener))
+    }
+
+    /// Stops a listener; false when the id is unknown.
+    pub fn remove_alert_listener(&self, id: u64) -> bool {
+        self.inner.telemetry.remove_listener(id)
     }
 
     /// True once [`Engine::close`] was called.

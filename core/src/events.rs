@@ -130,6 +130,25 @@ impl tracing::field::Visit for Line {
     }
 }
 
+/// An event as one line: `info refused: call refused before sending execution=… scope=…`.
+fn format_line(event: &tracing::Event<'_>) -> (tracing::Level, String) {
+    let mut line = Line {
+        kind: String::new(),
+        message: String::new(),
+        fields: String::new(),
+    };
+    event.record(&mut line);
+    let level = *event.metadata().level();
+    let text = format!(
+        "{} {}: {}{}",
+        level.as_str().to_ascii_lowercase(),
+        line.kind,
+        line.message,
+        line.fields
+    );
+    (level, text)
+}
+
 impl<F: Fn(tracing::Level, &str) + Send + Sync + 'static> tracing::Subscriber
     for LineSubscriber<F>
 {
@@ -142,34 +161,87 @@ impl<F: Fn(tracing::Level, &str) + Send + Sync + 'static> tracing::Subscriber
     fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
-        let mut line = Line {
-            kind: String::new(),
-            message: String::new(),
-            fields: String::new(),
-        };
-        event.record(&mut line);
-        let level = *event.metadata().level();
-        let text = format!(
-            "{} {}: {}{}",
-            level.as_str().to_ascii_lowercase(),
-            line.kind,
-            line.message,
-            line.fields
-        );
+        let (level, text) = format_line(event);
         (self.sink)(level, &text);
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
-/// Sends wflo's events at `max` and above to `sink`, one line each, for the whole process.
-/// Fails when the process already has a global `tracing` subscriber (the host's: it receives
-/// wflo's events under the target `wflo` already).
+/// Where this process's wflo events go: a level and a sink, swappable at any time.
+type Sink = std::sync::Arc<dyn Fn(tracing::Level, &str) + Send + Sync>;
+static ROUTE: parking_lot::RwLock<Option<(tracing::Level, Sink)>> = parking_lot::RwLock::new(None);
+static INSTALLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// Sends wflo's events at `max` and above to `sink`, one line each, for the whole process;
+/// `max = None` silences them. Each face calls this once with its language's logging (Python
+/// `logging`, Go `slog`, a C callback…) and may call it again to change the level or the sink.
+/// Fails with `CONFLICT` when the process already had another global `tracing` subscriber
+/// (the host's: it receives wflo's events under the target `wflo` already).
 pub fn log_to(
-    max: tracing::Level,
+    max: Option<tracing::Level>,
     sink: impl Fn(tracing::Level, &str) + Send + Sync + 'static,
 ) -> crate::Result<()> {
-    tracing::subscriber::set_global_default(LineSubscriber::new(max, sink)).map_err(|_| {
-        crate::Error::Conflict("this process already has a tracing subscriber: wflo's events go to it (target \"wflo\")".into())
-    })
+    let installed =
+        *INSTALLED.get_or_init(|| tracing::subscriber::set_global_default(RouteSubscriber).is_ok());
+    if !installed {
+        return Err(crate::Error::Conflict(
+            "this process already has a tracing subscriber: wflo's events go to it (target \"wflo\")".into(),
+        ));
+    }
+    *ROUTE.write() = max.map(|m| (m, std::sync::Arc::new(sink) as Sink));
+    // Levels changed: let tracing ask `enabled` again.
+    tracing::callsite::rebuild_interest_cache();
+    Ok(())
+}
+
+/// The process-wide subscriber behind [`log_to`]: formats like [`LineSubscriber`] and hands
+/// the line to whatever sink is routed now.
+struct RouteSubscriber;
+
+impl tracing::Subscriber for RouteSubscriber {
+    fn register_callsite(
+        &self,
+        meta: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if self.enabled(meta) {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+    fn enabled(&self, meta: &tracing::Metadata<'_>) -> bool {
+        meta.target() == "wflo"
+            && ROUTE
+                .read()
+                .as_ref()
+                .is_some_and(|(max, _)| meta.level() <= max)
+    }
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(match ROUTE.read().as_ref() {
+            Some((max, _)) => tracing::level_filters::LevelFilter::from_level(*max),
+            None => tracing::level_filters::LevelFilter::OFF,
+        })
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let Some((_, sink)) = ROUTE.read().clone() else {
+            return;
+        };
+        let (level, line) = format_line(event);
+        sink(level, &line);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// A budget alert fired (a threshold of a limit, or a soft budget, was reached).
+pub(crate) fn alert(alert: &crate::telemetry::Alert) {
+    tracing::warn!(target: "wflo", event = "alert", execution = alert.execution_id.as_str(),
+        scope = alert.scope.as_str(), kind = alert.kind.as_str(), percent = alert.percent,
+        limit_nanos = alert.limit_nanos, spent_nanos = alert.spent_nanos, "{}", alert.summary());
 }

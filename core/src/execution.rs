@@ -12,7 +12,8 @@ use crate::engine::EngineInner;
 use crate::error::{Error, Result};
 use crate::money::Nanos;
 use crate::records::{
-    Breakdown, CallRecord, CheckpointInfo, ExecutionRecord, ExecutionStatus, RollbackRecord,
+    Breakdown, CallRecord, CallStatus, CheckpointInfo, ExecutionRecord, ExecutionStatus,
+    RollbackRecord,
 };
 use crate::store::NewCheckpoint;
 
@@ -28,6 +29,55 @@ pub struct ExecutionOptions {
     /// Shared budget scopes (defined with [`crate::Engine::define_shared_scope`]) that every
     /// call of this execution also draws from: a tenant's monthly budget, a team's daily one.
     pub shared_scopes: Vec<String>,
+    /// The host application's current span as a W3C `traceparent`: the execution's span (and
+    /// so its calls' spans) become its children. `None`: the execution starts its own trace.
+    pub traceparent: Option<String>,
+    /// Percents of each limited scope's budget at which an alert fires, once each (`None`:
+    /// [`crate::telemetry::alerts::DEFAULT_THRESHOLDS`]; empty: no threshold alerts).
+    pub alert_thresholds: Option<Vec<u32>>,
+    /// A soft budget in nano-USD: reaching it fires an alert and refuses nothing.
+    pub soft_budget_nanos: Option<Nanos>,
+}
+
+impl ExecutionOptions {
+    /// Options from the JSON every face passes beside the name and budget (`None` or empty:
+    /// none): `{"id": "exec-…", "shared_scopes": ["tenant:acme"], "traceparent": "00-…",
+    /// "alert_thresholds": [50, 80, 95], "soft_budget_nanos": 5000000}`. Unknown keys are
+    /// refused, so a misspelt option is an error rather than silently ignored.
+    pub fn with_json(
+        name: &str,
+        budget_nanos: Option<Nanos>,
+        json: Option<&str>,
+    ) -> Result<ExecutionOptions> {
+        #[derive(serde::Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct Extra {
+            #[serde(default)]
+            id: Option<String>,
+            #[serde(default)]
+            shared_scopes: Vec<String>,
+            #[serde(default)]
+            traceparent: Option<String>,
+            #[serde(default)]
+            alert_thresholds: Option<Vec<u32>>,
+            #[serde(default)]
+            soft_budget_nanos: Option<Nanos>,
+        }
+        let extra: Extra = match json.map(str::trim) {
+            Some(text) if !text.is_empty() => serde_json::from_str(text)
+                .map_err(|e| Error::invalid(format!("execution options: {e}")))?,
+            _ => Extra::default(),
+        };
+        Ok(ExecutionOptions {
+            name: name.to_owned(),
+            budget_nanos,
+            id: extra.id,
+            shared_scopes: extra.shared_scopes,
+            traceparent: extra.traceparent,
+            alert_thresholds: extra.alert_thresholds,
+            soft_budget_nanos: extra.soft_budget_nanos,
+        })
+    }
 }
 
 pub(crate) struct ExecutionInner {
@@ -38,7 +88,35 @@ pub(crate) struct ExecutionInner {
     pub created_at_ms: u64,
     /// Shared scopes every call also reserves on, in the store.
     pub shared_scopes: Vec<String>,
+    /// The trace this execution belongs to.
+    pub trace: crate::telemetry::TraceContext,
+    pub alerts: AlertRule,
+    /// The execution's span, when OpenTelemetry export is on.
+    #[cfg(feature = "otel")]
+    pub span: Option<crate::telemetry::otel::ExecutionSpan>,
     pub state: Mutex<ExecutionState>,
+}
+
+/// When an execution's alerts fire.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AlertRule {
+    pub thresholds: Arc<[u32]>,
+    pub soft_budget: Option<Nanos>,
+}
+
+impl AlertRule {
+    fn new(thresholds: Option<Vec<u32>>, soft_budget: Option<Nanos>) -> Result<AlertRule> {
+        let thresholds =
+            thresholds.unwrap_or_else(|| crate::telemetry::alerts::DEFAULT_THRESHOLDS.to_vec());
+        crate::telemetry::alerts::check_thresholds(&thresholds)?;
+        if soft_budget == Some(0) {
+            return Err(Error::invalid("a soft budget must be more than $0"));
+        }
+        Ok(AlertRule {
+            thresholds: thresholds.into(),
+            soft_budget,
+        })
+    }
 }
 
 pub(crate) struct ExecutionState {
@@ -49,6 +127,8 @@ pub(crate) struct ExecutionState {
     pub agg: Aggregates,
     /// Child scopes by label, with their own limits.
     pub scopes: HashMap<Arc<str>, (ScopeId, Option<Nanos>)>,
+    /// The alerts fired so far, by scope label (`""`: the execution's own budget).
+    pub fired: HashMap<Arc<str>, crate::telemetry::alerts::Fired>,
 }
 
 impl ExecutionInner {
@@ -69,6 +149,11 @@ impl ExecutionInner {
             "workflow".to_owned()
         } else {
             options.name
+        };
+        let alerts = AlertRule::new(options.alert_thresholds.clone(), options.soft_budget_nanos)?;
+        let trace = match options.traceparent.as_deref().map(str::trim) {
+            Some(t) if !t.is_empty() => crate::telemetry::TraceContext::from_traceparent(t)?,
+            _ => crate::telemetry::TraceContext::fresh()?,
         };
         for scope in &options.shared_scopes {
             // Fail at start, not at the first call, when a shared scope is not defined.
@@ -102,6 +187,9 @@ impl ExecutionInner {
                 Ok(root)
             })?;
         let id: Arc<str> = id.into();
+        #[cfg(feature = "otel")]
+        let (span, trace) =
+            crate::telemetry::otel::start_execution(&engine, &id, &name, trace, now);
         Ok(Arc::new(ExecutionInner {
             engine,
             id,
@@ -109,12 +197,17 @@ impl ExecutionInner {
             root,
             created_at_ms: now,
             shared_scopes: options.shared_scopes,
+            trace,
+            alerts,
+            #[cfg(feature = "otel")]
+            span,
             state: Mutex::new(ExecutionState {
                 persisted: Some((ExecutionStatus::Running, options.budget_nanos, 0)),
                 status: ExecutionStatus::Running,
                 finished_at_ms: None,
                 agg: Aggregates::default(),
                 scopes: HashMap::new(),
+                fired: HashMap::new(),
             }),
         }))
     }
@@ -136,6 +229,23 @@ impl ExecutionInner {
         let root = engine
             .ledger
             .create_scope(id.clone(), None, record.budget_nanos, spent)?;
+        // A resumed execution is a new span in a new trace; thresholds already passed before
+        // it was resumed do not fire again.
+        let alerts = AlertRule::new(None, None)?;
+        let mut fired = HashMap::new();
+        fired.insert(Arc::from(""), crate::telemetry::alerts::Fired::default());
+        if let Some(f) = fired.get_mut("") {
+            crate::telemetry::alerts::due(&alerts.thresholds, record.budget_nanos, None, spent, f);
+        }
+        let trace = crate::telemetry::TraceContext::fresh()?;
+        #[cfg(feature = "otel")]
+        let (span, trace) = crate::telemetry::otel::start_execution(
+            &engine,
+            &id,
+            &record.name,
+            trace,
+            engine.now_ms(),
+        );
         let inner = Arc::new(ExecutionInner {
             engine,
             id,
@@ -143,12 +253,17 @@ impl ExecutionInner {
             root,
             created_at_ms: record.created_at_ms,
             shared_scopes,
+            trace,
+            alerts,
+            #[cfg(feature = "otel")]
+            span,
             state: Mutex::new(ExecutionState {
                 persisted: None,
                 status: record.status,
                 finished_at_ms: record.finished_at_ms,
                 agg,
                 scopes: HashMap::new(),
+                fired,
             }),
         });
         inner.reopen()?;
@@ -213,15 +328,89 @@ impl ExecutionInner {
         Ok((!same).then_some(record))
     }
 
-    /// Books a finished call: aggregates, then the store.
-    pub fn push_call(&self, mut call: CallRecord) -> Result<CallRecord> {
-        {
+    /// Books a finished call: aggregates, then the store, then telemetry (metrics, the call's
+    /// span, alerts). `max_tokens` is the output limit the request was sent with, if known.
+    pub fn push_call(&self, mut call: CallRecord, max_tokens: Option<u64>) -> Result<CallRecord> {
+        let alerts = {
             let mut st = self.state.lock();
             call.seq = st.agg.last_seq + 1;
             st.agg.add(&call);
-        }
-        self.engine.store.append_calls(vec![call.clone()])?;
+            if call.status == CallStatus::Refused || call.cost_nanos == 0 {
+                Vec::new()
+            } else {
+                self.due_alerts(&mut st, &call.step)
+            }
+        };
+        let stored = self.engine.store.append_calls(vec![call.clone()]);
+        crate::telemetry::call_ended(self, &call, max_tokens, &alerts);
+        stored?;
         Ok(call)
+    }
+
+    /// The alerts a call in `step` made due, on its scope and on the execution's own budget,
+    /// and the budget gauges brought up to date.
+    fn due_alerts(
+        &self,
+        st: &mut ExecutionState,
+        step: &Arc<str>,
+    ) -> Vec<(crate::telemetry::ScopeKind, crate::telemetry::Alert)> {
+        use crate::telemetry::{Alert, ScopeKind, alerts};
+        let mut out = Vec::new();
+        let now = self.engine.now_ms();
+        let step_scope = match st.scopes.get(step) {
+            Some((id, Some(_))) if !step.is_empty() => Some(*id),
+            _ => None,
+        };
+        let mut check = |label: &Arc<str>, scope: ScopeId, kind: ScopeKind, soft: Option<Nanos>| {
+            let Ok(snap) = self.engine.ledger.snapshot(scope) else {
+                return;
+            };
+            if let Some(limit) = snap.limit_nanos {
+                let gauge = if label.is_empty() {
+                    &self.name
+                } else {
+                    &**label
+                };
+                self.engine
+                    .telemetry
+                    .metrics
+                    .set_remaining(kind, gauge, limit, snap.spent_nanos);
+            }
+            let fired = st.fired.entry(label.clone()).or_default();
+            for (akind, percent, limit) in alerts::due(
+                &self.alerts.thresholds,
+                snap.limit_nanos,
+                soft,
+                snap.spent_nanos,
+                fired,
+            ) {
+                out.push((
+                    kind,
+                    Alert {
+                        execution_id: self.id.to_string(),
+                        workflow: self.name.clone(),
+                        scope: label.to_string(),
+                        kind: akind,
+                        percent,
+                        limit_nanos: limit,
+                        limit_usd: crate::money::nanos_to_usd(limit),
+                        spent_nanos: snap.spent_nanos,
+                        spent_usd: crate::money::nanos_to_usd(snap.spent_nanos),
+                        at_ms: now,
+                    },
+                ));
+            }
+        };
+        if let Some(id) = step_scope {
+            check(step, id, ScopeKind::Step, None);
+        }
+        check(
+            &Arc::from(""),
+            self.root,
+            ScopeKind::Execution,
+            self.alerts.soft_budget,
+        );
+        out
     }
 }
 
@@ -269,6 +458,12 @@ impl Execution {
     /// The workflow name.
     pub fn name(&self) -> &str {
         &self.inner.name
+    }
+
+    /// The id of the trace this execution's spans belong to (32 hex digits): the host
+    /// application's trace when a `traceparent` was given, else one of its own.
+    pub fn trace_id(&self) -> String {
+        self.inner.trace.trace_id_hex()
     }
 
     pub fn status(&self) -> ExecutionStatus {

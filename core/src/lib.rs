@@ -37,6 +37,7 @@ pub mod pricing;
 pub mod records;
 pub mod request;
 pub mod store;
+pub mod telemetry;
 mod text;
 pub mod tokens;
 pub mod usage;

@@ -3,7 +3,6 @@
 use std::ffi::{CString, c_char};
 use std::sync::Arc;
 
-use serde::Deserialize;
 use wflo_core::{Error, Execution, ExecutionOptions, ExecutionStatus, Scope, UsageReport};
 
 use crate::boundary::{run, run_quiet, wflo_status};
@@ -49,17 +48,9 @@ pub fn budget(nanos: i64) -> Option<u64> {
     u64::try_from(nanos).ok()
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct StartOptions {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    shared_scopes: Vec<String>,
-}
-
 /// Starts an execution. `budget_nanos` < 0: no limit. `options_json` (NULL for none):
-/// `{"id": "exec-…", "shared_scopes": ["tenant:acme"]}`.
+/// `{"id": "exec-…", "shared_scopes": ["tenant:acme"], "traceparent": "00-…-…-01",
+/// "alert_thresholds": [50, 80, 95], "soft_budget_nanos": 5000000}`.
 ///
 /// # Safety
 /// `engine` is a live engine handle; strings point to their lengths; `execution_out` writable.
@@ -77,18 +68,12 @@ pub unsafe extern "C" fn wflo_execution_start(
         let out = unsafe { out(execution_out, "execution_out") }?;
         let engine = unsafe { arc_ref(engine, "engine") }?;
         let name = unsafe { input(name, name_len, "name") }?;
-        let options: StartOptions =
-            match unsafe { optional(options_json, options_len, "options_json") }? {
-                Some(text) => serde_json::from_str(text)
-                    .map_err(|e| Error::invalid(format!("options_json: {e}")))?,
-                None => StartOptions::default(),
-            };
-        let execution = engine.start_execution(ExecutionOptions {
-            name: name.to_owned(),
-            budget_nanos: budget(budget_nanos),
-            id: options.id,
-            shared_scopes: options.shared_scopes,
-        })?;
+        let options = unsafe { optional(options_json, options_len, "options_json") }?;
+        let execution = engine.start_execution(ExecutionOptions::with_json(
+            name,
+            budget(budget_nanos),
+            options,
+        )?)?;
         *out = handle(execution);
         Ok(())
     })

@@ -215,6 +215,7 @@ impl NativeEngine {
                 budget_nanos,
                 id,
                 shared_scopes: shared_scopes.unwrap_or_default(),
+                ..Default::default()
             })?;
             Ok(Execution::new(exec))
         }))

@@ -124,6 +124,7 @@ impl NativeEngine {
                 budget_nanos,
                 id,
                 shared_scopes,
+                ..Default::default()
             })?;
             Ok(Arc::new(NativeExecution::new(exec)))
         })
@@ -145,6 +146,7 @@ impl NativeEngine {
                     budget_nanos,
                     id,
                     shared_scopes,
+                    ..Default::default()
                 })?;
                 Ok(Arc::new(NativeExecution::new(exec)))
             })
