@@ -56,11 +56,24 @@ fn replay(index: usize, scenario: &Value) -> Value {
     let engine = Engine::in_memory();
     let name = scenario["name"].as_str().unwrap();
     let prices = load_prices(&engine, scenario);
+    let alerts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = alerts.clone();
+    engine.add_alert_listener(move |a| {
+        seen.lock().unwrap().push(json!({
+            "scope": a.scope, "kind": a.kind.as_str(), "percent": a.percent,
+            "limit_nanos": a.limit_nanos, "spent_nanos": a.spent_nanos,
+        }))
+    });
     let exec = engine
         .start_execution(ExecutionOptions {
             name: name.into(),
             budget_nanos: budget(&scenario["budget_usd"]),
             id: Some(format!("exec-{:012x}", index + 1)),
+            traceparent: scenario["traceparent"].as_str().map(str::to_owned),
+            alert_thresholds: scenario["alert_thresholds"]
+                .as_array()
+                .map(|t| t.iter().map(|p| p.as_u64().unwrap() as u32).collect()),
+            soft_budget_nanos: budget(&scenario["soft_budget_usd"]),
             ..Default::default()
         })
         .unwrap();
@@ -171,7 +184,25 @@ fn replay(index: usize, scenario: &Value) -> Value {
         "reserved_nanos": breakdown.reserved_nanos,
         "prices": prices,
         "price_table": breakdown.price_table,
+        "alerts": *alerts.lock().unwrap(),
+        "trace_id": scenario["traceparent"].as_str().map(|_| exec.trace_id()),
+        "metrics": metric_lines(&engine.metrics_text()),
     })
+}
+
+/// The lines of a metrics text every face must agree on: counters and gauges of money, calls,
+/// refusals and alerts (the duration histogram's timings differ run to run).
+fn metric_lines(text: &str) -> Vec<&str> {
+    const KEPT: &[&str] = &[
+        "wflo_cost_usd_total{",
+        "wflo_calls_total{",
+        "wflo_refusals_total{",
+        "wflo_alerts_total{",
+        "wflo_budget_remaining_usd{",
+    ];
+    text.lines()
+        .filter(|l| KEPT.iter().any(|k| l.starts_with(k)))
+        .collect()
 }
 
 fn ledger() -> Value {
@@ -198,6 +229,25 @@ fn by_name<'a>(ledger: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn scenarios_do_what_they_say() {
     let l = ledger();
+    let a = by_name(&l, "budget_alerts");
+    let fired: Vec<(String, String, u64)> = a["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["scope"].as_str().unwrap().to_owned(), x["kind"].as_str().unwrap().to_owned(), x["percent"].as_u64().unwrap()))
+        .collect();
+    let want: Vec<(String, String, u64)> = [("critic", "threshold", 50), ("", "threshold", 50), ("", "soft_budget", 100), ("", "threshold", 80), ("", "threshold", 95)]
+        .iter()
+        .map(|(s, k, p)| (s.to_string(), k.to_string(), *p))
+        .collect();
+    assert_eq!(fired, want, "{a}");
+    assert_eq!(a["status"], "completed");
+    assert_eq!(a["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert!(by_name(&l, "chat_settled")["trace_id"].is_null());
+    assert!(by_name(&l, "chat_settled")["alerts"].as_array().unwrap().is_empty());
+    let metrics: Vec<&str> = a["metrics"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    assert!(metrics.contains(&"wflo_alerts_total{scope_kind=\"execution\",scope=\"budget_alerts\",kind=\"threshold\"} 3"), "{metrics:?}");
+    assert!(metrics.iter().any(|m| m.starts_with("wflo_cost_usd_total{model=\"gpt-4o\",provider=\"openai\",scope=\"critic\"} 0.0055")), "{metrics:?}");
     assert!(l["scenarios"].as_array().unwrap().len() >= 15);
     // Nothing is left held once a scenario has ended.
     for s in l["scenarios"].as_array().unwrap() {
