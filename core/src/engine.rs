@@ -446,6 +446,8 @@ impl Engine {
             exec.persist()?;
         }
         self.inner.retry_shared()?;
+        // Spans and metrics still queued go out now (bounded by the exporter's timeout).
+        self.inner.telemetry.flush();
         self.inner.store.close()
     }
 
@@ -453,7 +455,7 @@ impl Engine {
     /// token and duration histograms, budgets remaining, alerts (see
     /// [`crate::telemetry::metrics`]).
     pub fn metrics_text(&self) -> String {
-        self.inner.telemetry.metrics.render()
+        self.inner.telemetry.metrics_text()
     }
 
     /// Calls `listener` with every budget alert of this engine's executions (thresholds of

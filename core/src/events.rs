@@ -245,3 +245,10 @@ pub(crate) fn alert(alert: &crate::telemetry::Alert) {
         scope = alert.scope.as_str(), kind = alert.kind.as_str(), percent = alert.percent,
         limit_nanos = alert.limit_nanos, spent_nanos = alert.spent_nanos, "{}", alert.summary());
 }
+
+/// OpenTelemetry export was configured but could not start (the reason has no secrets: it is
+/// the SDK's configuration error).
+#[cfg(feature = "otel")]
+pub(crate) fn telemetry_off(reason: &str) {
+    tracing::warn!(target: "wflo", event = "telemetry_off", reason, "OpenTelemetry export not started");
+}

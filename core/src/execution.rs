@@ -373,7 +373,6 @@ impl ExecutionInner {
                 };
                 self.engine
                     .telemetry
-                    .metrics
                     .set_remaining(kind, gauge, limit, snap.spent_nanos);
             }
             let fired = st.fired.entry(label.clone()).or_default();
@@ -601,6 +600,14 @@ impl Execution {
             self.inner.state.lock().persisted = Some(persist_key(&record));
         }
         crate::events::checkpoint(&self.inner.id, name, info.sequence, state_json.len());
+        crate::telemetry::execution_event(
+            &self.inner,
+            "wflo.checkpoint",
+            &[
+                ("wflo.checkpoint.name", name.to_owned()),
+                ("wflo.checkpoint.sequence", info.sequence.to_string()),
+            ],
+        );
         Ok(info)
     }
 
@@ -624,6 +631,11 @@ impl Execution {
             self.inner.engine.now_ms(),
         )?;
         crate::events::rollback(&self.inner.id, name);
+        crate::telemetry::execution_event(
+            &self.inner,
+            "wflo.rollback",
+            &[("wflo.checkpoint.name", name.to_owned())],
+        );
         Ok(rolled.state)
     }
 
@@ -714,6 +726,7 @@ impl Execution {
             st.finished_at_ms = Some(self.inner.engine.now_ms());
         }
         self.inner.persist()?;
+        crate::telemetry::execution_ended(&self.inner, status);
         self.inner.record()
     }
 

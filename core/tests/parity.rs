@@ -234,20 +234,47 @@ fn scenarios_do_what_they_say() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|x| (x["scope"].as_str().unwrap().to_owned(), x["kind"].as_str().unwrap().to_owned(), x["percent"].as_u64().unwrap()))
+        .map(|x| {
+            (
+                x["scope"].as_str().unwrap().to_owned(),
+                x["kind"].as_str().unwrap().to_owned(),
+                x["percent"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    let want: Vec<(String, String, u64)> = [("critic", "threshold", 50), ("", "threshold", 50), ("", "soft_budget", 100), ("", "threshold", 80), ("", "threshold", 95)]
-        .iter()
-        .map(|(s, k, p)| (s.to_string(), k.to_string(), *p))
-        .collect();
+    let want: Vec<(String, String, u64)> = [
+        ("critic", "threshold", 50),
+        ("", "threshold", 50),
+        ("", "soft_budget", 100),
+        ("", "threshold", 80),
+        ("", "threshold", 95),
+    ]
+    .iter()
+    .map(|(s, k, p)| (s.to_string(), k.to_string(), *p))
+    .collect();
     assert_eq!(fired, want, "{a}");
     assert_eq!(a["status"], "completed");
     assert_eq!(a["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
     assert!(by_name(&l, "chat_settled")["trace_id"].is_null());
-    assert!(by_name(&l, "chat_settled")["alerts"].as_array().unwrap().is_empty());
-    let metrics: Vec<&str> = a["metrics"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    assert!(
+        by_name(&l, "chat_settled")["alerts"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let metrics: Vec<&str> = a["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
     assert!(metrics.contains(&"wflo_alerts_total{scope_kind=\"execution\",scope=\"budget_alerts\",kind=\"threshold\"} 3"), "{metrics:?}");
-    assert!(metrics.iter().any(|m| m.starts_with("wflo_cost_usd_total{model=\"gpt-4o\",provider=\"openai\",scope=\"critic\"} 0.0055")), "{metrics:?}");
+    assert!(
+        metrics.iter().any(|m| m.starts_with(
+            "wflo_cost_usd_total{model=\"gpt-4o\",provider=\"openai\",scope=\"critic\"} 0.0055"
+        )),
+        "{metrics:?}"
+    );
     assert!(l["scenarios"].as_array().unwrap().len() >= 15);
     // Nothing is left held once a scenario has ended.
     for s in l["scenarios"].as_array().unwrap() {

@@ -187,7 +187,7 @@ impl Metrics {
         let cost = st.cost.get(&[l.model, l.provider, l.scope]);
         *cost = cost.saturating_add(call.cost_nanos);
         let input = call.usage.prompt_total();
-        for (kind, tokens) in [("input", input), ("output", call.usage.output)] {
+        for (kind, tokens) in [("input", input), ("output", call.usage.completion_total())] {
             st.tokens
                 .get(&[OPERATION, l.provider, l.model, kind])
                 .observe(&TOKEN_BUCKETS, tokens as f64);
@@ -209,11 +209,9 @@ impl Metrics {
         *self.state.lock().alerts.get(&[kind.as_str(), scope, alert]) += 1;
     }
 
-    /// Counts telemetry (spans, metric points) dropped because the exporter failed or its
-    /// queue was full.
-    pub fn count_dropped(&self, n: u64) {
-        let mut st = self.state.lock();
-        st.telemetry_dropped = st.telemetry_dropped.saturating_add(n);
+    /// Sets how many spans and metric batches the OpenTelemetry exporter could not deliver.
+    pub fn set_dropped(&self, n: u64) {
+        self.state.lock().telemetry_dropped = n;
     }
 
     /// How much telemetry was dropped so far.

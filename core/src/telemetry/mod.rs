@@ -39,7 +39,39 @@ impl Telemetry {
             listeners: RwLock::new(Vec::new()),
             next_listener: AtomicU64::new(1),
             #[cfg(feature = "otel")]
-            otel: None,
+            otel: otel::from_env(),
+        }
+    }
+
+    /// Sets what a limited scope has left, for Prometheus and (when on) OpenTelemetry.
+    pub fn set_remaining(
+        &self,
+        kind: ScopeKind,
+        scope: &str,
+        limit: crate::Nanos,
+        spent: crate::Nanos,
+    ) {
+        self.metrics.set_remaining(kind, scope, limit, spent);
+        #[cfg(feature = "otel")]
+        if let Some(otel) = &self.otel {
+            otel.remaining(kind, scope, limit as i128 - spent as i128);
+        }
+    }
+
+    /// The metrics text, with the exporter's drop count brought up to date.
+    pub fn metrics_text(&self) -> String {
+        #[cfg(feature = "otel")]
+        if let Some(otel) = &self.otel {
+            self.metrics.set_dropped(otel.dropped());
+        }
+        self.metrics.render()
+    }
+
+    /// Exports what is queued (OpenTelemetry), bounded by the exporter's timeout.
+    pub fn flush(&self) {
+        #[cfg(feature = "otel")]
+        if let Some(otel) = &self.otel {
+            otel.flush();
         }
     }
 
@@ -78,6 +110,14 @@ impl Telemetry {
     }
 }
 
+impl Drop for Telemetry {
+    /// An engine going away sends what its calls queued (the pipeline itself is the process's
+    /// and stays for other engines).
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 impl Alert {
     /// The scope as metrics label it: the workflow name for an execution's own budget.
     fn scope_label(&self) -> String {
@@ -106,4 +146,35 @@ pub(crate) fn call_ended(
     #[cfg(not(feature = "otel"))]
     let _ = max_tokens;
     t.deliver(alerts);
+}
+
+/// An event on the execution's span (checkpoint, rollback), when OpenTelemetry is on.
+pub(crate) fn execution_event(
+    exec: &crate::execution::ExecutionInner,
+    name: &'static str,
+    attributes: &[(&'static str, String)],
+) {
+    #[cfg(feature = "otel")]
+    if let Some(span) = &exec.span {
+        let attrs = attributes
+            .iter()
+            .map(|(k, v)| opentelemetry::KeyValue::new(*k, v.clone()))
+            .collect();
+        span.event(name, exec.engine.now_ms(), attrs);
+    }
+    #[cfg(not(feature = "otel"))]
+    let _ = (exec, name, attributes);
+}
+
+/// Ends the execution's span with its final status, when OpenTelemetry is on.
+pub(crate) fn execution_ended(
+    exec: &crate::execution::ExecutionInner,
+    status: crate::ExecutionStatus,
+) {
+    #[cfg(feature = "otel")]
+    if let Some(span) = &exec.span {
+        span.end(status.as_str(), exec.engine.now_ms());
+    }
+    #[cfg(not(feature = "otel"))]
+    let _ = (exec, status);
 }

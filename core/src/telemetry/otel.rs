@@ -1,0 +1,449 @@
+//! OpenTelemetry export (feature `otel`): spans and metrics by the GenAI semantic conventions
+//! (attribute spelling of semantic conventions 1.42.0, as bundled by
+//! `opentelemetry-semantic-conventions` 0.33), exported over OTLP HTTP/protobuf.
+//!
+//! Off unless the standard variables name an endpoint (`OTEL_EXPORTER_OTLP_ENDPOINT`, or the
+//! per-signal `…_TRACES_ENDPOINT` / `…_METRICS_ENDPOINT`), and off whenever
+//! `OTEL_SDK_DISABLED=true`. `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` name the
+//! resource; the SDK reads `OTEL_BSP_*` (batching, queue size) and
+//! `OTEL_METRIC_EXPORT_INTERVAL`. One pipeline per process, shared by every engine.
+//!
+//! Never blocking a call: a call's span is handed to the SDK's batch processor (a bounded
+//! queue drained by its own thread) and its metrics to in-memory instruments read by the
+//! periodic reader's thread. Batches the endpoint did not take are counted
+//! (`wflo_telemetry_dropped_total`).
+
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use opentelemetry::metrics::{Counter, Gauge, Histogram, MeterProvider as _};
+use opentelemetry::trace::{
+    Span as _, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags, TraceId,
+    TraceState, Tracer as _,
+};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use parking_lot::Mutex;
+
+use super::metrics::{CallLabels, DURATION_BUCKETS, OPERATION, TOKEN_BUCKETS, error_type};
+use super::{Alert, ScopeKind, TraceContext};
+use crate::engine::EngineInner;
+use crate::execution::ExecutionInner;
+use crate::money::nanos_to_usd;
+use crate::records::{CallRecord, CallStatus};
+
+mod http;
+
+/// The process's OpenTelemetry pipeline.
+pub struct Otel {
+    tracer: SdkTracer,
+    tracer_provider: SdkTracerProvider,
+    meter_provider: SdkMeterProvider,
+    tokens: Histogram<u64>,
+    duration: Histogram<f64>,
+    cost: Counter<f64>,
+    refusals: Counter<u64>,
+    remaining: Gauge<f64>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Otel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Otel")
+    }
+}
+
+static PIPELINE: OnceLock<Option<Arc<Otel>>> = OnceLock::new();
+
+/// The pipeline the `OTEL_*` variables configure, made once per process (`None`: export off).
+pub fn from_env() -> Option<Arc<Otel>> {
+    PIPELINE.get_or_init(|| build().map(Arc::new)).clone()
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn build() -> Option<Otel> {
+    if env("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+        return None;
+    }
+    let any_endpoint = [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    ]
+    .iter()
+    .any(|v| env(v).is_some());
+    if !any_endpoint {
+        return None;
+    }
+    use opentelemetry_otlp::WithHttpConfig as _;
+    let dropped = Arc::new(AtomicU64::new(0));
+    let resource = opentelemetry_sdk::Resource::builder().build();
+    let client = Arc::new(http::UreqClient::new());
+    let spans = match opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_shared_http_client(client.clone())
+        .build()
+    {
+        Ok(e) => e,
+        Err(e) => {
+            crate::events::telemetry_off(&e.to_string());
+            return None;
+        }
+    };
+    let metrics = match opentelemetry_otlp::MetricExporter::builder()
+        .with_http()
+        .with_shared_http_client(client)
+        .build()
+    {
+        Ok(e) => e,
+        Err(e) => {
+            crate::events::telemetry_off(&e.to_string());
+            return None;
+        }
+    };
+    let tracer_provider = SdkTracerProvider::builder()
+        .with_resource(resource.clone())
+        .with_batch_exporter(counting::Spans {
+            inner: spans,
+            dropped: dropped.clone(),
+        })
+        .build();
+    let meter_provider = SdkMeterProvider::builder()
+        .with_resource(resource)
+        .with_periodic_exporter(counting::Metrics {
+            inner: metrics,
+            dropped: dropped.clone(),
+        })
+        .build();
+    let scope = opentelemetry::InstrumentationScope::builder("wflo")
+        .with_version(crate::VERSION)
+        .with_schema_url("https://opentelemetry.io/schemas/1.42.0")
+        .build();
+    let tracer =
+        opentelemetry::trace::TracerProvider::tracer_with_scope(&tracer_provider, scope.clone());
+    let meter = meter_provider.meter_with_scope(scope);
+    Some(Otel {
+        tracer,
+        tracer_provider,
+        tokens: meter
+            .u64_histogram("gen_ai.client.token.usage")
+            .with_unit("{token}")
+            .with_description("Number of input and output tokens used.")
+            .with_boundaries(TOKEN_BUCKETS.to_vec())
+            .build(),
+        duration: meter
+            .f64_histogram("gen_ai.client.operation.duration")
+            .with_unit("s")
+            .with_description("GenAI operation duration.")
+            .with_boundaries(DURATION_BUCKETS.to_vec())
+            .build(),
+        cost: meter
+            .f64_counter("wflo.cost")
+            .with_unit("USD")
+            .with_description("Cost of LLM calls in USD.")
+            .build(),
+        refusals: meter
+            .u64_counter("wflo.refusals")
+            .with_unit("{call}")
+            .with_description("Calls refused before sending.")
+            .build(),
+        remaining: meter
+            .f64_gauge("wflo.budget.remaining")
+            .with_unit("USD")
+            .with_description("What a limited scope has left.")
+            .build(),
+        meter_provider,
+        dropped,
+    })
+}
+
+/// An execution's span, open while it runs.
+pub struct ExecutionSpan {
+    span: Mutex<Option<opentelemetry_sdk::trace::Span>>,
+    context: SpanContext,
+}
+
+fn at(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// Opens the execution's span (`invoke_workflow {name}`) under the host's span when the
+/// trace context has one; returns it and the trace context as the SDK made it (the trace id
+/// is the SDK's when wflo starts the trace).
+pub(crate) fn start_execution(
+    engine: &EngineInner,
+    id: &str,
+    name: &str,
+    trace: TraceContext,
+    now_ms: u64,
+) -> (Option<ExecutionSpan>, TraceContext) {
+    let Some(otel) = &engine.telemetry.otel else {
+        return (None, trace);
+    };
+    let parent = match trace.parent_span_id {
+        Some(span) => Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from_bytes(trace.trace_id),
+            SpanId::from_bytes(span),
+            if trace.sampled {
+                TraceFlags::SAMPLED
+            } else {
+                TraceFlags::default()
+            },
+            true,
+            TraceState::default(),
+        )),
+        None => Context::new(),
+    };
+    let span = otel
+        .tracer
+        .span_builder(format!("invoke_workflow {name}"))
+        .with_kind(SpanKind::Internal)
+        .with_start_time(at(now_ms))
+        .with_attributes([
+            KeyValue::new("gen_ai.operation.name", "invoke_workflow"),
+            KeyValue::new("wflo.workflow.name", name.to_owned()),
+            KeyValue::new("wflo.execution.id", id.to_owned()),
+        ])
+        .start_with_context(&otel.tracer, &parent);
+    let context = span.span_context().clone();
+    let trace = TraceContext {
+        trace_id: context.trace_id().to_bytes(),
+        ..trace
+    };
+    (
+        Some(ExecutionSpan {
+            span: Mutex::new(Some(span)),
+            context,
+        }),
+        trace,
+    )
+}
+
+impl ExecutionSpan {
+    /// A span event on the execution's span (checkpoints, rollbacks, alerts).
+    pub(crate) fn event(&self, name: &'static str, at_ms: u64, attributes: Vec<KeyValue>) {
+        if let Some(span) = self.span.lock().as_mut() {
+            span.add_event_with_timestamp(name, at(at_ms), attributes);
+        }
+    }
+
+    /// Ends the span with the execution's final status.
+    pub(crate) fn end(&self, status: &str, at_ms: u64) {
+        if let Some(mut span) = self.span.lock().take() {
+            span.set_attribute(KeyValue::new("wflo.status", status.to_owned()));
+            if status != "completed" {
+                span.set_attribute(KeyValue::new("error.type", status.to_owned()));
+                span.set_status(Status::error(status.to_owned()));
+            }
+            span.end_with_timestamp(at(at_ms));
+        }
+    }
+}
+
+impl Drop for ExecutionSpan {
+    fn drop(&mut self) {
+        // An execution dropped without finishing still ends its span (as it stood).
+        if let Some(mut span) = self.span.get_mut().take() {
+            span.end();
+        }
+    }
+}
+
+impl Otel {
+    /// A call's span (`chat {model}`, kind CLIENT) under its execution's span, and its
+    /// metrics; alerts become events on the execution's span.
+    pub(crate) fn call_ended(
+        &self,
+        exec: &ExecutionInner,
+        call: &CallRecord,
+        max_tokens: Option<u64>,
+        alerts: &[(ScopeKind, Alert)],
+    ) {
+        let l = CallLabels::of(call);
+        let error = error_type(call.status);
+        if let Some(parent) = &exec.span {
+            let mut attrs = vec![
+                KeyValue::new("gen_ai.operation.name", OPERATION),
+                KeyValue::new("gen_ai.request.model", call.requested_model.to_string()),
+                KeyValue::new("wflo.execution.id", exec.id.to_string()),
+                KeyValue::new("wflo.step", call.step.to_string()),
+                KeyValue::new("wflo.reserved.nanos", call.reserved_nanos as i64),
+                KeyValue::new("wflo.status", call.status.as_str()),
+            ];
+            if !call.provider.is_empty() {
+                attrs.push(KeyValue::new(
+                    "gen_ai.provider.name",
+                    call.provider.to_string(),
+                ));
+            }
+            if let Some(m) = max_tokens {
+                attrs.push(KeyValue::new("gen_ai.request.max_tokens", m as i64));
+            }
+            if let Some(e) = error {
+                attrs.push(KeyValue::new("error.type", e));
+            }
+            if call.status != CallStatus::Refused {
+                if let Some(model) = &call.model {
+                    attrs.push(KeyValue::new("gen_ai.response.model", model.to_string()));
+                }
+                let u = &call.usage;
+                attrs.extend([
+                    KeyValue::new("gen_ai.usage.input_tokens", u.prompt_total() as i64),
+                    KeyValue::new("gen_ai.usage.output_tokens", u.completion_total() as i64),
+                    KeyValue::new("gen_ai.usage.cache_read.input_tokens", u.cache_read as i64),
+                    KeyValue::new(
+                        "gen_ai.usage.cache_creation.input_tokens",
+                        (u.cache_write_5m + u.cache_write_1h) as i64,
+                    ),
+                    KeyValue::new("gen_ai.usage.reasoning.output_tokens", u.reasoning as i64),
+                    KeyValue::new("gen_ai.usage.cost.amount", nanos_to_usd(call.cost_nanos)),
+                    KeyValue::new("gen_ai.usage.cost.currency", "USD"),
+                    KeyValue::new("wflo.cost.nanos", call.cost_nanos as i64),
+                    KeyValue::new("wflo.estimated", call.estimated),
+                ]);
+            }
+            let cx = Context::new().with_remote_span_context(parent.context.clone());
+            let mut span = self
+                .tracer
+                .span_builder(Cow::Owned(format!("{OPERATION} {}", l.model)))
+                .with_kind(SpanKind::Client)
+                .with_start_time(at(call.started_at_ms))
+                .with_attributes(attrs)
+                .start_with_context(&self.tracer, &cx);
+            if let Some(e) = error {
+                span.set_status(Status::error(e));
+            }
+            span.end_with_timestamp(at(call.finished_at_ms.max(call.started_at_ms)));
+            for (_, a) in alerts {
+                parent.event(
+                    "wflo.budget.alert",
+                    a.at_ms,
+                    vec![
+                        KeyValue::new("wflo.alert.kind", a.kind.as_str()),
+                        KeyValue::new("wflo.alert.percent", a.percent as i64),
+                        KeyValue::new("wflo.scope", a.scope.clone()),
+                        KeyValue::new("wflo.limit.nanos", a.limit_nanos as i64),
+                        KeyValue::new("wflo.spent.nanos", a.spent_nanos as i64),
+                    ],
+                );
+            }
+        }
+        let mut common = vec![
+            KeyValue::new("gen_ai.operation.name", OPERATION),
+            KeyValue::new("gen_ai.request.model", l.model.to_owned()),
+        ];
+        if !l.provider.is_empty() {
+            common.push(KeyValue::new("gen_ai.provider.name", l.provider.to_owned()));
+        }
+        if call.status == CallStatus::Refused {
+            let mut a = common.clone();
+            a.push(KeyValue::new("wflo.scope", l.scope.to_owned()));
+            self.refusals.add(1, &a);
+            return;
+        }
+        for (kind, n) in [
+            ("input", call.usage.prompt_total()),
+            ("output", call.usage.completion_total()),
+        ] {
+            let mut a = common.clone();
+            a.push(KeyValue::new("gen_ai.token.type", kind));
+            self.tokens.record(n, &a);
+        }
+        let mut d = common.clone();
+        if let Some(e) = error {
+            d.push(KeyValue::new("error.type", e));
+        }
+        self.duration.record(call.latency_ms as f64 / 1000.0, &d);
+        let mut c = common;
+        c.push(KeyValue::new("wflo.scope", l.scope.to_owned()));
+        self.cost.add(nanos_to_usd(call.cost_nanos), &c);
+    }
+
+    /// Records what a limited scope has left.
+    pub(crate) fn remaining(&self, kind: ScopeKind, scope: &str, left_nanos: i128) {
+        self.remaining.record(
+            left_nanos as f64 / 1e9,
+            &[
+                KeyValue::new("wflo.scope.kind", kind.as_str()),
+                KeyValue::new("wflo.scope", scope.to_owned()),
+            ],
+        );
+    }
+
+    /// Spans and metric batches the endpoint did not take.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Exports what is queued now (bounded by the exporters' timeouts).
+    pub fn flush(&self) {
+        let _ = self.tracer_provider.force_flush();
+        let _ = self.meter_provider.force_flush();
+    }
+}
+
+/// Exporters that count what they could not deliver.
+mod counting {
+    use super::*;
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::metrics::Temporality;
+    use opentelemetry_sdk::metrics::data::ResourceMetrics;
+    use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+    use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+    #[derive(Debug)]
+    pub struct Spans<E> {
+        pub inner: E,
+        pub dropped: Arc<AtomicU64>,
+    }
+
+    impl<E: SpanExporter> SpanExporter for Spans<E> {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            let n = batch.len() as u64;
+            let result = self.inner.export(batch).await;
+            if result.is_err() {
+                self.dropped.fetch_add(n, Ordering::Relaxed);
+            }
+            result
+        }
+        fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+            self.inner.shutdown_with_timeout(timeout)
+        }
+        fn force_flush(&self) -> OTelSdkResult {
+            self.inner.force_flush()
+        }
+        fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+            self.inner.set_resource(resource)
+        }
+    }
+
+    pub struct Metrics<E> {
+        pub inner: E,
+        pub dropped: Arc<AtomicU64>,
+    }
+
+    impl<E: PushMetricExporter> PushMetricExporter for Metrics<E> {
+        async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+            let result = self.inner.export(metrics).await;
+            if result.is_err() {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            result
+        }
+        fn force_flush(&self) -> OTelSdkResult {
+            self.inner.force_flush()
+        }
+        fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+            self.inner.shutdown_with_timeout(timeout)
+        }
+        fn temporality(&self) -> Temporality {
+            self.inner.temporality()
+        }
+    }
+}
