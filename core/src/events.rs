@@ -2,7 +2,8 @@
 //!
 //! Emitted with `tracing` under the target `wflo` and a `event` field naming the kind
 //! (`reserved`, `refused`, `clamped`, `settled`, `overrun`, `checkpoint`, `rollback`,
-//! `lease_reclaimed`). Fields
+//! `lease_reclaimed`, `alert`, `store_write_failed`, `store_write_recovered`,
+//! `telemetry_off`). Fields
 //! are ids, labels, model names, token counts and nano-USD amounts — never a prompt, a reply,
 //! an API key or a header value: nothing here is given any of those. With no subscriber
 //! installed an event costs a level check. Levels: refusals, clamps, overruns, reclaimed
@@ -251,4 +252,17 @@ pub(crate) fn alert(alert: &crate::telemetry::Alert) {
 #[cfg(feature = "otel")]
 pub(crate) fn telemetry_off(reason: &str) {
     tracing::warn!(target: "wflo", event = "telemetry_off", reason, "OpenTelemetry export not started");
+}
+
+/// The background writer could not write a batch of call records; they are kept, in order,
+/// and retried after a pause.
+pub(crate) fn store_write_failed(records: usize, attempt: u32, error: &crate::Error) {
+    tracing::warn!(target: "wflo", event = "store_write_failed", records, attempt,
+        code = error.code().as_str(), error = %error, "call records not written yet; retrying");
+}
+
+/// The background writer wrote again after failures.
+pub(crate) fn store_write_recovered(records: usize, failed_attempts: u32) {
+    tracing::info!(target: "wflo", event = "store_write_recovered", records, failed_attempts,
+        "call records written after retries");
 }

@@ -193,6 +193,8 @@ impl Shared {
     }
 
     fn run(&self, sink: &mut BatchSink) {
+        // Failed writes in a row, for the events (the records are kept and retried).
+        let mut failures: u32 = 0;
         let mut st = self.state.lock();
         loop {
             if st.stop {
@@ -214,6 +216,19 @@ impl Shared {
             st.in_flight_len = batch.len();
             drop(st);
             let result = sink(&batch);
+            // Events go out before the lock is taken again: a slow log sink never holds up
+            // the calls that push records.
+            match &result {
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    crate::events::store_write_failed(batch.len(), failures, e);
+                }
+                Ok(()) if failures > 0 => {
+                    crate::events::store_write_recovered(batch.len(), failures);
+                    failures = 0;
+                }
+                Ok(()) => {}
+            }
             st = self.state.lock();
             st.in_flight = false;
             st.in_flight_len = 0;
