@@ -230,3 +230,42 @@ fn an_execution_joins_the_trace_it_is_given() {
     assert_ne!(own.trace_id(), "0".repeat(32));
     assert_ne!(own.trace_id(), exec.trace_id());
 }
+
+#[test]
+fn a_planted_secret_never_reaches_metrics_or_alerts() {
+    let engine = Engine::in_memory();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = seen.clone();
+    engine.add_alert_listener(move |a| sink.lock().unwrap().push(a.to_json()));
+    let exec = engine
+        .start_execution(ExecutionOptions {
+            name: "privacy".into(),
+            budget_nanos: Some(USD / 500),
+            ..Default::default()
+        })
+        .unwrap();
+    let secret = "sk-SECRET-PLANTED-metrics";
+    let body = format!(
+        r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"{secret} {secret}"}}],"max_tokens":2000}}"#
+    );
+    let made = exec
+        .reserve_request(
+            wflo_core::UsageFormat::OpenAiChat,
+            &body,
+            &Default::default(),
+        )
+        .unwrap();
+    let mut r = made.reservation;
+    r.settle_result(
+        wflo_core::UsageFormat::OpenAiChat,
+        &format!(r#"{{"choices":[{{"message":{{"content":"{secret}"}}}}],"usage":{{"prompt_tokens":30,"completion_tokens":1800}}}}"#),
+        wflo_core::CallStatus::Ok,
+    )
+    .unwrap();
+    assert!(
+        !seen.lock().unwrap().is_empty(),
+        "the call crossed thresholds"
+    );
+    assert!(!engine.metrics_text().contains("SECRET"));
+    assert!(seen.lock().unwrap().iter().all(|a| !a.contains("SECRET")));
+}
