@@ -204,6 +204,27 @@ export declare class Scope {
   reserveSync(request: CallRequest): Reservation;
 }
 
+/**
+ * A budget alert (`engine.onThreshold`): spend reached `percent` of a limited scope's budget
+ * (`kind: "threshold"`), or reached the soft budget (`kind: "soft_budget"`, `percent` 100,
+ * `limitNanos` the soft budget). Ids, names and amounts only.
+ */
+export interface BudgetAlert {
+  executionId: string;
+  /** The workflow's name. */
+  workflow: string;
+  /** "" for the execution's own budget, else the step scope's label. */
+  scope: string;
+  kind: 'threshold' | 'soft_budget';
+  percent: number;
+  limitNanos: number;
+  limitUsd: number;
+  spentNanos: number;
+  spentUsd: number;
+  /** When it fired, milliseconds since the Unix epoch. */
+  atMs: number;
+}
+
 /** An engine: a store, prices, token counts. */
 export declare class Engine {
   /** Opens an engine over a store URL (a SQLite path, "sqlite://…", "memory://", "postgres://…"); default: WFLO_DATABASE_URL, DATABASE_URL, the default SQLite file. */
@@ -227,6 +248,16 @@ export declare class Engine {
   sharedScope(name: string): Promise<{ name: string; key: string; period: string; limitNanos: number | null; spentNanos: number; reservedNanos: number; overrunNanos: number; refusing: boolean }>;
   execution(id: string): Promise<{ execution: object; breakdown: CostBreakdown; calls: CallRecord[]; checkpoints: CheckpointInfo[]; rollbacks: object[] }>;
   listExecutions(limit?: number): Promise<object[]>;
+  /**
+   * Calls `callback` with every budget alert of this engine's executions, once each, in the
+   * order they fired, on the JavaScript thread after the call that crossed settled (all of an
+   * execution's before its `end()` resolves). A callback that throws or rejects is reported as
+   * a process warning. Returns the function that unsubscribes it; a subscription never keeps
+   * the process alive.
+   */
+  onThreshold(callback: (alert: BudgetAlert) => void | Promise<void>): () => void;
+  /** The engine's metrics in the Prometheus text exposition format (for a /metrics endpoint). */
+  metricsText(): string;
 }
 
 export interface WorkflowOptions {
@@ -238,6 +269,12 @@ export interface WorkflowOptions {
   sharedScopes?: string[];
   /** The execution id to start with ("exec-" + 12 hex; default: a new one). */
   id?: string | null;
+  /** Percents of each limited scope's budget at which `onThreshold` callbacks hear, once each (default [50, 80, 95]; [] for none). */
+  alertThresholds?: number[] | null;
+  /** A soft budget, dollars as `budgetUsd`: reaching it fires an alert (kind "soft_budget") and refuses nothing. */
+  softBudgetUsd?: UsdAmount | null;
+  /** The W3C traceparent whose trace the execution joins (default: the active OpenTelemetry span's, if any). */
+  traceparent?: string | null;
 }
 
 /** A runnable the workflow can execute: a LangGraph compiled graph, a LangChain runnable. */
@@ -252,6 +289,8 @@ export declare class WfloWorkflow {
   readonly name: string;
   /** "exec-" + 12 hex once started, else null. */
   readonly executionId: string | null;
+  /** The id (32 hex) of the trace the execution belongs to once started, else null. */
+  readonly traceId: string | null;
   engine(): Promise<Engine>;
   start(): Promise<this>;
   /** Runs one execution; `config` (e.g. `{configurable: {thread_id}}`) goes to a runnable's invoke. */

@@ -4,21 +4,60 @@
 const { NativeEngine } = require('./native.cjs');
 const { native, nativeAsync, invalid } = require('./errors.cjs');
 const { camelize, budgetNanos } = require('./convert.cjs');
+const { ensureLogging } = require('./events.cjs');
+const telemetry = require('./telemetry.cjs');
 
 class Engine {
   /** @param {NativeEngine} nativeEngine */
   constructor(nativeEngine) {
+    ensureLogging();
     this.native = nativeEngine;
+    this._alerts = new Set(); // subscriptions, stopped at close
   }
 
-  /** Opens an engine over `url` (a SQLite path, "sqlite://…", "memory://", "postgres://…"). */
+  /**
+   * Opens an engine over `url` (a SQLite path, "sqlite://…", "memory://", "postgres://…").
+   * The first engine also applies WFLO_LOG (see the README): a bad level throws
+   * InvalidArgumentError here.
+   */
   static async open(url) {
     if (url !== undefined && url !== null && typeof url !== 'string') throw invalid('url must be a string');
+    ensureLogging();
     return new Engine(await nativeAsync(() => NativeEngine.openAsync(url ?? null)));
   }
 
+  /** Closes the engine; its alert callbacks get what was already queued, then nothing. */
   async close() {
+    for (const sub of this._alerts) sub.stop();
+    this._alerts.clear();
     await nativeAsync(() => this.native.close());
+  }
+
+  /**
+   * Calls `callback(alert)` for every budget alert of this engine's executions: a threshold
+   * of a limit reached (`kind: "threshold"`, `percent` of `limitNanos`; by default 50, 80 and
+   * 95%, each once, lowest first) or a soft budget reached (`kind: "soft_budget"`). `scope` is
+   * "" for the execution's own budget, else the step's label. Alerts arrive in the order they
+   * fired, on the JavaScript thread, soon after the call that crossed settled (never inside
+   * it), and all of an execution's before its `end()` (or `execute`) resolves; a callback that
+   * throws is reported as a process warning. Returns the function that unsubscribes it. A
+   * subscription never keeps the process alive.
+   */
+  onThreshold(callback) {
+    const sub = telemetry.subscribe(this.native, callback);
+    this._alerts.add(sub);
+    return () => {
+      this._alerts.delete(sub);
+      sub.unsubscribe();
+    };
+  }
+
+  /**
+   * The engine's metrics in the Prometheus text exposition format (cost, calls, refusals,
+   * tokens, durations, budgets remaining, alerts), for a `/metrics` endpoint.
+   */
+  metricsText() {
+    return native(() => this.native.metricsText());
   }
 
   /** Registers or overrides prices: {models: [{name, input, output, …}]} in pico-USD per token. */

@@ -10,6 +10,7 @@ const { getDefaultEngine, Engine, pureEngine } = require('./engine.cjs');
 const { current, runWith } = require('./context.cjs');
 const { runnerFor } = require('./runners.cjs');
 const { Scope, checkLabel } = require('./scope.cjs');
+const { activeTraceparent } = require('./telemetry.cjs');
 
 class WfloWorkflow {
   /**
@@ -20,14 +21,29 @@ class WfloWorkflow {
    * @param {Engine} [options.engine] the engine (default: the process-wide one)
    * @param {string[]} [options.sharedScopes] shared budgets it also draws from
    * @param {string} [options.id] the execution id to start with ("exec-" + 12 hex; default: a new one)
+   * @param {number[]} [options.alertThresholds] percents of each limited scope's budget at
+   *   which `engine.onThreshold` callbacks hear of it, once each (default [50, 80, 95]; [] for none)
+   * @param {number|string|bigint|null} [options.softBudgetUsd] a soft budget, as `budgetUsd`:
+   *   reaching it fires an alert (kind "soft_budget") and refuses nothing
+   * @param {string} [options.traceparent] the W3C traceparent whose trace the execution joins
+   *   (default: the active OpenTelemetry span's, when the application uses OpenTelemetry)
    */
-  constructor({ name = 'workflow', budgetUsd, engine, sharedScopes = [], id } = {}) {
+  constructor({ name = 'workflow', budgetUsd, engine, sharedScopes = [], id, alertThresholds, softBudgetUsd, traceparent } = {}) {
     if (typeof name !== 'string') throw invalid('name must be a string');
     if (engine !== undefined && !(engine instanceof Engine)) throw invalid('engine must be a wflo Engine');
     if (!Array.isArray(sharedScopes)) throw invalid('sharedScopes must be an array of names');
     if (id !== undefined && id !== null && typeof id !== 'string') throw invalid('id must be a string');
+    if (alertThresholds !== undefined && alertThresholds !== null && !Array.isArray(alertThresholds)) {
+      throw invalid('alertThresholds must be an array of percents');
+    }
+    if (traceparent !== undefined && traceparent !== null && typeof traceparent !== 'string') {
+      throw invalid('traceparent must be a string');
+    }
     // Parsed now (by the engine), so a bad amount fails here rather than at start().
     this._budgetNanos = budgetNanos(pureEngine(), budgetUsd);
+    this._softBudgetNanos = budgetNanos(pureEngine(), softBudgetUsd, 'softBudgetUsd');
+    this._alertThresholds = alertThresholds ?? null;
+    this._traceparent = traceparent ?? null;
     this._id = id ?? null;
     this.name = name;
     this.budgetUsd = budgetUsd ?? null;
@@ -53,6 +69,15 @@ class WfloWorkflow {
     return this._native ? this._native.id : null;
   }
 
+  /**
+   * The id of the trace the execution belongs to (32 hex digits) once started, else null:
+   * the active OpenTelemetry span's trace when it started inside one (or the `traceparent`
+   * option's), else a trace of its own.
+   */
+  get traceId() {
+    return this._native ? this._native.traceId : null;
+  }
+
   async engine() {
     if (!this._engine) this._engine = await getDefaultEngine();
     return this._engine;
@@ -67,6 +92,8 @@ class WfloWorkflow {
   async start() {
     if (this._running) return this;
     if (!this._starting) {
+      // Read here, in the caller's async context: the span active where start (or execute) was called.
+      const traceparent = this._native ? null : (this._traceparent ?? activeTraceparent());
       this._starting = (async () => {
         const eng = await this.engine();
         const shared = this._sharedScopes.length ? this._sharedScopes : null;
@@ -74,7 +101,15 @@ class WfloWorkflow {
           const id = this._native.id;
           this._native = await nativeAsync(() => eng.native.resumeExecution(id, shared));
         } else {
-          this._native = await nativeAsync(() => eng.native.startExecution(this.name, this._budgetNanos, this._id, shared));
+          // Absent ones left out; the engine reads and checks them.
+          const options = JSON.stringify(present({
+            id: this._id,
+            shared_scopes: shared,
+            traceparent,
+            alert_thresholds: this._alertThresholds,
+            soft_budget_nanos: this._softBudgetNanos,
+          }));
+          this._native = await nativeAsync(() => eng.native.startExecution(this.name, this._budgetNanos, options));
         }
         this._running = true;
       })().finally(() => {
@@ -157,7 +192,11 @@ class WfloWorkflow {
     if (!this._running) return null;
     this._running = false;
     const codes = raised ? errors.errorCodes(error) : null;
-    return nativeAsync(() => this._native.end(codes));
+    const status = await nativeAsync(() => this._native.end(codes));
+    // Alerts come through a queue drained by the event loop: one turn of it, and every alert
+    // of this execution's calls has reached the engine's onThreshold callbacks.
+    if (this._engine._alerts.size > 0) await new Promise(setImmediate);
+    return status;
   }
 
   /** Reserves the worst case of a call on `scope` (default: the running step, else the execution). */

@@ -193,14 +193,14 @@ impl NativeEngine {
         }))
     }
 
-    /// Starts an execution (options: {name, budget_nanos?, id?, shared_scopes?} as JSON).
+    /// Starts an execution. `options_json`: what else it starts with, read by the engine —
+    /// `{"id", "shared_scopes", "traceparent", "alert_thresholds", "soft_budget_nanos"}`.
     #[napi(ts_return_type = "Promise<NativeExecution>")]
     pub fn start_execution(
         &self,
         name: String,
         budget_nanos: Option<i64>,
-        id: Option<String>,
-        shared_scopes: Option<Vec<String>>,
+        options_json: Option<String>,
     ) -> AsyncTask<Job<Execution>> {
         let engine = self.inner.clone();
         AsyncTask::new(Job::new(move || {
@@ -210,14 +210,9 @@ impl NativeEngine {
                 }
                 b => b.map(|b| b as u64),
             };
-            let exec = engine.start_execution(ExecutionOptions {
-                name,
-                budget_nanos,
-                id,
-                shared_scopes: shared_scopes.unwrap_or_default(),
-                ..Default::default()
-            })?;
-            Ok(Execution::new(exec))
+            let options =
+                ExecutionOptions::with_json(&name, budget_nanos, options_json.as_deref())?;
+            Ok(Execution::new(engine.start_execution(options)?))
         }))
     }
 

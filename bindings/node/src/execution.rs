@@ -61,6 +61,12 @@ impl Execution {
         self.inner.name().to_owned()
     }
 
+    /// The id of the trace the execution belongs to (32 hex digits).
+    #[napi(getter)]
+    pub fn trace_id(&self) -> String {
+        self.inner.trace_id()
+    }
+
     #[napi]
     pub fn scope(&self, label: String, budget_nanos: Option<i64>) -> napi::Result<Scope> {
         guard(|| {

@@ -9,8 +9,10 @@
 
 mod call;
 mod engine;
+mod events;
 mod execution;
 mod job;
+mod telemetry;
 
 use napi::{Error, Status};
 

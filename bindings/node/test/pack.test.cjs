@@ -76,7 +76,7 @@ function asCommonJs(source, { keepImports = false } = {}) {
 }
 
 // Types beyond the tour: both entry points, typed (not `any`): wrong arguments must not compile.
-const typeChecks = `import { WfloWorkflow, Engine, type CostBreakdown } from 'wflo';
+const typeChecks = `import { WfloWorkflow, Engine, type CostBreakdown, type BudgetAlert } from 'wflo';
 import aiSdk, { wfloMiddleware, type WfloMiddlewareOptions, type WfloLanguageModelMiddleware } from 'wflo/ai-sdk';
 
 const options: WfloMiddlewareOptions = { workflow: new WfloWorkflow({ budgetUsd: 1 }), clampMaxTokens: true };
@@ -86,6 +86,17 @@ const spec: 'v3' = middleware.specificationVersion;
 new WfloWorkflow({ budgetUsd: true });
 // @ts-expect-error fileTokens is a number
 wfloMiddleware({ fileTokens: 'many' });
+declare const engine: Engine;
+const heard: ['threshold' | 'soft_budget', number, number][] = [];
+const unsubscribe: () => void = engine.onThreshold((alert: BudgetAlert) => {
+  heard.push([alert.kind, alert.percent, alert.spentUsd]);
+});
+const metrics: string = engine.metricsText();
+const traced = new WfloWorkflow({ alertThresholds: [50, 90], softBudgetUsd: '0.05', traceparent: null });
+const traceId: string | null = traced.traceId;
+// @ts-expect-error alertThresholds is a list of percents
+new WfloWorkflow({ alertThresholds: 50 });
+export const observed: [() => void, string, string | null] = [unsubscribe, metrics, traceId];
 export const checked: [string, CostBreakdown | null, typeof Engine, typeof wfloMiddleware] = [spec, null, Engine, aiSdk.wfloMiddleware];
 `;
 

@@ -60,6 +60,9 @@ const ledgerCall = (c) => ({
   error: c.error,
 });
 
+// The metrics text's lines a ledger keeps (the duration histogram's timings differ run to run).
+const METRIC_LINES = ['wflo_cost_usd_total{', 'wflo_calls_total{', 'wflo_refusals_total{', 'wflo_alerts_total{', 'wflo_budget_remaining_usd{'];
+
 // A scenario's price file (relative to tests/vectors), as the ledger records it.
 function loadPrices(engine, scenario) {
   if (!scenario.prices_file) return null;
@@ -80,11 +83,18 @@ function loadPrices(engine, scenario) {
 async function replay(index, scenario) {
   const engine = await Engine.open('memory://');
   const prices = loadPrices(engine, scenario);
+  const alerts = [];
+  engine.onThreshold((a) => {
+    alerts.push({ scope: a.scope, kind: a.kind, percent: a.percent, limit_nanos: a.limitNanos, spent_nanos: a.spentNanos });
+  });
   const wf = new WfloWorkflow({
     name: scenario.name,
     budgetUsd: scenario.budget_usd,
     engine,
     id: `exec-${(index + 1).toString(16).padStart(12, '0')}`,
+    traceparent: scenario.traceparent,
+    alertThresholds: scenario.alert_thresholds,
+    softBudgetUsd: scenario.soft_budget_usd,
   });
   await wf.start();
   const events = [];
@@ -136,6 +146,7 @@ async function replay(index, scenario) {
   const status = scenario.end === null ? await wf.end() : await wf.end(raisedError(scenario.end));
   const calls = (await wf.calls()).map(ledgerCall);
   const breakdown = await wf.breakdown();
+  const metrics = engine.metricsText().split('\n').filter((l) => METRIC_LINES.some((m) => l.startsWith(m)));
   await engine.close();
   return {
     name: scenario.name,
@@ -146,6 +157,9 @@ async function replay(index, scenario) {
     reserved_nanos: breakdown.reservedNanos,
     prices,
     price_table: breakdown.priceTable,
+    alerts,
+    trace_id: scenario.traceparent ? wf.traceId : null,
+    metrics,
   };
 }
 
@@ -164,6 +178,14 @@ test('every scenario replays through the public API; the ledger is written for t
   assert.equal(byName('server_error_failed_run').status, 'failed');
   assert.equal(byName('zero_is_a_budget').events[0].error, 'BUDGET_EXCEEDED');
   assert.equal(byName('no_limit_unpriced_model').calls[0].model, null);
+  const alerted = byName('budget_alerts');
+  assert.deepEqual(
+    alerted.alerts.map((a) => [a.scope, a.kind, a.percent]),
+    [['critic', 'threshold', 50], ['', 'threshold', 50], ['', 'soft_budget', 100], ['', 'threshold', 80], ['', 'threshold', 95]],
+  );
+  assert.equal(alerted.trace_id, '4bf92f3577b34da6a3ce929d0e0e4736');
+  assert.ok(alerted.metrics.includes('wflo_alerts_total{scope_kind="execution",scope="budget_alerts",kind="threshold"} 3'), alerted.metrics.join('\n'));
+  assert.deepEqual([byName('chat_settled').alerts, byName('chat_settled').trace_id], [[], null]);
 
   const dir = process.env.WFLO_PARITY_DIR;
   if (dir) {
