@@ -8,40 +8,7 @@ use std::fmt::Write;
 
 use unicode_width::UnicodeWidthStr;
 
-/// Whether `c` is shown escaped: the C0 controls (ESC among them), DEL, the C1 controls, and
-/// the bidirectional embedding, override and isolate characters, which reorder what follows.
-pub fn is_unsafe(c: char) -> bool {
-    matches!(c,
-        '\u{0}'..='\u{1f}'
-        | '\u{7f}'..='\u{9f}'
-        | '\u{202a}'..='\u{202e}'
-        | '\u{2066}'..='\u{2069}')
-}
-
-/// `text` made safe to print to a terminal: each character [`is_unsafe`] reports is written as
-/// an escape (`\t`, `\n`, `\r`; `\xNN` for the other ASCII controls, e.g. `\x1b`; `\u{NNNN}`
-/// beyond ASCII, e.g. `\u{9b}`, `\u{202e}`); every other character is kept as it is.
-pub fn escape(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_unsafe) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_ascii() && is_unsafe(c) => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if is_unsafe(c) => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
+pub use wflo_core::text::{escape, is_unsafe};
 
 /// JSON text (as `serde_json` writes it) made safe to print to a terminal without changing
 /// the value it encodes. `serde_json` escapes only the C0 controls, so DEL, the C1 controls and

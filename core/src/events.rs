@@ -117,16 +117,23 @@ struct Line {
 }
 
 impl tracing::field::Visit for Line {
+    // Values are escaped (controls, bidi overrides) here, once for every face's logging: a
+    // label or model name from a program's caller must not steer a terminal or forge a line.
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
         match field.name() {
             "event" => self.kind = value.to_owned(),
-            name => self.fields.push_str(&format!(" {name}={value}")),
+            name => self
+                .fields
+                .push_str(&format!(" {name}={}", crate::text::escape(value))),
         }
     }
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        let text = format!("{value:?}");
         match field.name() {
-            "message" => self.message = format!("{value:?}"),
-            name => self.fields.push_str(&format!(" {name}={value:?}")),
+            "message" => self.message = crate::text::escape(&text).into_owned(),
+            name => self
+                .fields
+                .push_str(&format!(" {name}={}", crate::text::escape(&text))),
         }
     }
 }
@@ -265,4 +272,36 @@ pub(crate) fn store_write_failed(records: usize, attempt: u32, error: &crate::Er
 pub(crate) fn store_write_recovered(records: usize, failed_attempts: u32) {
     tracing::info!(target: "wflo", event = "store_write_recovered", records, failed_attempts,
         "call records written after retries");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn values_in_a_line_are_escaped_so_a_label_cannot_forge_or_steer() {
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = lines.clone();
+        let subscriber = super::LineSubscriber::new(tracing::Level::INFO, move |_, l| {
+            sink.lock().unwrap().push(l.to_owned())
+        });
+        tracing::subscriber::with_default(subscriber, || {
+            super::rollback(
+                "exec-000000000001",
+                "cp\n\u{1b}[31minfo refused: forged\u{202e}",
+            );
+        });
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines.len(), 1);
+        assert!(
+            !lines[0].contains('\n')
+                && !lines[0].contains('\u{1b}')
+                && !lines[0].contains('\u{202e}')
+        );
+        assert!(
+            lines[0].contains(r"name=cp\n\x1b[31minfo refused: forged\u{202e}"),
+            "{}",
+            lines[0]
+        );
+    }
 }

@@ -38,7 +38,7 @@ pub mod records;
 pub mod request;
 pub mod store;
 pub mod telemetry;
-mod text;
+pub mod text;
 pub mod tokens;
 pub mod usage;
 

@@ -4,7 +4,47 @@
 //! refused at the API, for every store alike: left to the store, a NUL in one call record
 //! would fail the batch it is written in on every retry, holding back every record after it.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
 use crate::error::{Error, Result};
+
+/// Whether `c` is shown escaped on a terminal or in a log line: the C0 controls (ESC among
+/// them), DEL, the C1 controls, and the bidirectional embedding, override and isolate
+/// characters, which reorder what follows.
+pub fn is_unsafe(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{1f}'
+        | '\u{7f}'..='\u{9f}'
+        | '\u{202a}'..='\u{202e}'
+        | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` made safe to print: each character [`is_unsafe`] reports is written as an escape
+/// (`\t`, `\n`, `\r`; `\xNN` for the other ASCII controls, e.g. `\x1b`; `\u{NNNN}` beyond
+/// ASCII, e.g. `\u{9b}`, `\u{202e}`); every other character is kept. Names, labels and models
+/// come from a program's callers; the `wflo` command and every log line pass through this.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_ascii() && is_unsafe(c) => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if is_unsafe(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// Refuses text containing NUL with `INVALID_ARGUMENT`, before anything is booked or written.
 pub(crate) fn check(what: &str, text: &str) -> Result<()> {
