@@ -19,6 +19,14 @@
 // The current execution travels in a context.Context (WithExecution); Middleware meters the
 // official openai-go client (option.WithMiddleware) and any net/http call in the OpenAI or
 // Anthropic wire format.
+//
+// Observability: Engine.MetricsText is the Prometheus text for a /metrics endpoint;
+// Engine.OnThreshold hears budget alerts (thresholds of a limit, a soft budget: see
+// ExecutionOptions.AlertThresholds and SoftBudgetUSD); StartExecutionContext joins the trace
+// of the context's OpenTelemetry span (or ExecutionOptions.TraceParent), and
+// Execution.TraceID says which; SetLogger sends the engine's events to log/slog — with
+// WFLO_LOG set (off, error, warn, info, debug, trace) and no SetLogger, they go to
+// slog.Default() at that level.
 package wflo
 
 /*

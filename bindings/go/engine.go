@@ -66,20 +66,35 @@ func ParseUsage(format string, body []byte) (Usage, error) {
 type Engine struct {
 	mu      sync.RWMutex
 	ptr     *C.wflo_engine
+	alerts  *alertHandles
 	cleanup runtime.Cleanup
+}
+
+// engineRef is what the cleanup of a forgotten Engine frees (it must not reach the Engine).
+type engineRef struct {
+	ptr    *C.wflo_engine
+	alerts *alertHandles
 }
 
 // Open opens an engine over the store url names (a SQLite path, "sqlite://…", ":memory:",
 // "memory://", "postgres://…"); "" means WFLO_DATABASE_URL, then DATABASE_URL, then the
-// default SQLite file.
+// default SQLite file. The first Open routes the engine's events to slog.Default() when
+// WFLO_LOG is set and SetLogger was not called (an unknown WFLO_LOG value is
+// ErrInvalidArgument).
 func Open(url string) (*Engine, error) {
+	if err := logFromEnv(); err != nil {
+		return nil, err
+	}
 	var ptr *C.wflo_engine
 	p, n := cstr(url)
 	if err := call(func() C.wflo_status { return C.wflo_engine_open(p, n, &ptr) }); err != nil {
 		return nil, err
 	}
-	e := &Engine{ptr: ptr}
-	e.cleanup = runtime.AddCleanup(e, func(p *C.wflo_engine) { C.wflo_engine_free(p) }, ptr)
+	e := &Engine{ptr: ptr, alerts: &alertHandles{}}
+	e.cleanup = runtime.AddCleanup(e, func(r engineRef) {
+		C.wflo_engine_free(r.ptr)
+		r.alerts.releaseAll()
+	}, engineRef{ptr, e.alerts})
 	return e, nil
 }
 
@@ -93,8 +108,8 @@ func (e *Engine) handle() (*C.wflo_engine, func(), error) {
 	return e.ptr, e.mu.RUnlock, nil
 }
 
-// Close flushes and closes the store and frees the engine. Executions of this engine fail
-// with ErrClosed afterwards. Closing twice is fine.
+// Close flushes and closes the store and frees the engine; its OnThreshold listeners are
+// stopped. Executions of this engine fail with ErrClosed afterwards. Closing twice is fine.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -104,7 +119,8 @@ func (e *Engine) Close() error {
 	ptr := e.ptr
 	err := call(func() C.wflo_status { return C.wflo_engine_close(ptr) })
 	e.cleanup.Stop()
-	C.wflo_engine_free(ptr)
+	C.wflo_engine_free(ptr) // removes the listeners: none is running when it returns
+	e.alerts.releaseAll()
 	e.ptr = nil
 	return err
 }

@@ -23,16 +23,56 @@ type ExecutionOptions struct {
 	ID string
 	// SharedScopes the execution also draws from (defined with DefineSharedScope).
 	SharedScopes []string
+	// TraceParent joins the host's trace: a W3C traceparent header value
+	// ("00-<trace id>-<span id>-<flags>"). Empty: StartExecutionContext takes the context's
+	// OpenTelemetry span, else wflo starts a trace of its own.
+	TraceParent string
+	// AlertThresholds are the percents of each limit at which OnThreshold's listeners are
+	// called, ascending, each 1 to 100: nil means 50, 80 and 95; an empty slice, none.
+	AlertThresholds []int
+	// SoftBudgetUSD fires one alert (AlertSoftBudget) when spend reaches it and refuses
+	// nothing: nil means none.
+	SoftBudgetUSD *float64
+}
+
+// options is the start options as the C ABI takes them (nil: none).
+func (opts ExecutionOptions) options() ([]byte, error) {
+	m := map[string]any{}
+	if opts.ID != "" {
+		m["id"] = opts.ID
+	}
+	if len(opts.SharedScopes) > 0 {
+		m["shared_scopes"] = opts.SharedScopes
+	}
+	if opts.TraceParent != "" {
+		m["traceparent"] = opts.TraceParent
+	}
+	if opts.AlertThresholds != nil {
+		m["alert_thresholds"] = opts.AlertThresholds
+	}
+	if opts.SoftBudgetUSD != nil {
+		soft, err := USDToNanos(*opts.SoftBudgetUSD)
+		if err != nil {
+			return nil, err
+		}
+		m["soft_budget_nanos"] = soft
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return json.Marshal(m)
 }
 
 // Execution is a running execution. Safe for concurrent use. Close it to free the handle
 // (the execution itself stays in the store); closing twice is fine.
 type Execution struct {
-	engine  *Engine
-	mu      sync.RWMutex
-	ptr     *C.wflo_execution
-	id      string
-	cleanup runtime.Cleanup
+	engine    *Engine
+	mu        sync.RWMutex
+	ptr       *C.wflo_execution
+	id        string
+	traceOnce sync.Once
+	traceID   string
+	cleanup   runtime.Cleanup
 }
 
 func newExecution(e *Engine, ptr *C.wflo_execution) *Execution {
@@ -43,20 +83,23 @@ func newExecution(e *Engine, ptr *C.wflo_execution) *Execution {
 
 // StartExecution starts an execution with a budget.
 func (e *Engine) StartExecution(opts ExecutionOptions) (*Execution, error) {
+	return e.StartExecutionContext(context.Background(), opts)
+}
+
+// StartExecutionContext starts an execution in the trace of ctx's OpenTelemetry span (when
+// ctx carries one and opts.TraceParent is empty): wflo's spans join the host's trace, and
+// TraceID is that trace's id.
+func (e *Engine) StartExecutionContext(ctx context.Context, opts ExecutionOptions) (*Execution, error) {
 	budget, err := optionalBudget(opts.BudgetUSD)
 	if err != nil {
 		return nil, err
 	}
-	var options []byte
-	if opts.ID != "" || len(opts.SharedScopes) > 0 {
-		m := map[string]any{}
-		if opts.ID != "" {
-			m["id"] = opts.ID
-		}
-		if len(opts.SharedScopes) > 0 {
-			m["shared_scopes"] = opts.SharedScopes
-		}
-		options, _ = json.Marshal(m)
+	if opts.TraceParent == "" {
+		opts.TraceParent = traceParent(ctx)
+	}
+	options, err := opts.options()
+	if err != nil {
+		return nil, err
 	}
 	var ptr *C.wflo_execution
 	np, nn := cstr(opts.Name)
@@ -86,6 +129,19 @@ func (x *Execution) Engine() *Engine { return x.engine }
 
 // ID is the execution id ("exec-" + 12 hex).
 func (x *Execution) ID() string { return x.id }
+
+// TraceID is the W3C trace id the execution belongs to, 32 lower-case hex digits: the trace
+// of its TraceParent (or of the OpenTelemetry span StartExecutionContext was given), else
+// one wflo drew when it started. "" once the handle is closed.
+func (x *Execution) TraceID() string {
+	x.traceOnce.Do(func() {
+		var out *C.char
+		if x.with(func(h *C.wflo_execution) C.wflo_status { return C.wflo_execution_trace_id(h, &out) }) == nil {
+			x.traceID = takeString(out)
+		}
+	})
+	return x.traceID
+}
 
 func (x *Execution) with(f func(*C.wflo_execution) C.wflo_status) error {
 	x.mu.RLock()

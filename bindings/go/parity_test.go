@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	wflo "github.com/wflo-dev/wflo/bindings/go"
@@ -32,10 +34,13 @@ type parityStep struct {
 }
 
 type parityScenario struct {
-	Name       string       `json:"name"`
-	PricesFile *string      `json:"prices_file"`
-	BudgetUSD  *string      `json:"budget_usd"`
-	Steps      []parityStep `json:"steps"`
+	Name            string       `json:"name"`
+	PricesFile      *string      `json:"prices_file"`
+	BudgetUSD       *string      `json:"budget_usd"`
+	SoftBudgetUSD   *string      `json:"soft_budget_usd"`
+	TraceParent     string       `json:"traceparent"`
+	AlertThresholds []int        `json:"alert_thresholds"`
+	Steps           []parityStep `json:"steps"`
 	// nil: the body returned; otherwise the wflo codes along the raised error's causes.
 	End *[]string `json:"end"`
 }
@@ -67,6 +72,35 @@ type parityLedger struct {
 	ReservedNanos uint64           `json:"reserved_nanos"`
 	Prices        any              `json:"prices"`
 	PriceTable    string           `json:"price_table"`
+	Alerts        []parityAlert    `json:"alerts"`
+	TraceID       *string          `json:"trace_id"`
+	Metrics       []string         `json:"metrics"`
+}
+
+// parityAlert is an alert as the ledger keeps it.
+type parityAlert struct {
+	Scope      string         `json:"scope"`
+	Kind       wflo.AlertKind `json:"kind"`
+	Percent    uint32         `json:"percent"`
+	LimitNanos uint64         `json:"limit_nanos"`
+	SpentNanos uint64         `json:"spent_nanos"`
+}
+
+// metricLines are the lines of the metrics text every face must agree on (money, calls,
+// refusals, alerts, budgets remaining), in order.
+func metricLines(text string) []string {
+	kept := []string{"wflo_cost_usd_total{", "wflo_calls_total{", "wflo_refusals_total{", "wflo_alerts_total{",
+		"wflo_budget_remaining_usd{"}
+	lines := []string{}
+	for _, line := range strings.Split(text, "\n") {
+		for _, k := range kept {
+			if strings.HasPrefix(line, k) {
+				lines = append(lines, line)
+				break
+			}
+		}
+	}
+	return lines
 }
 
 // parityPrices is what the ledger records of a scenario's price file.
@@ -154,13 +188,24 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 	t.Helper()
 	e := memoryEngine(t)
 	prices := loadPrices(t, e, s)
+	ledger := parityLedger{Name: s.Name, Events: []map[string]any{}, Alerts: []parityAlert{}}
+	var alertsMu sync.Mutex
+	stop, err := e.OnThreshold(func(a wflo.Alert) {
+		alertsMu.Lock()
+		defer alertsMu.Unlock()
+		ledger.Alerts = append(ledger.Alerts, parityAlert{Scope: a.Scope, Kind: a.Kind, Percent: a.Percent,
+			LimitNanos: a.LimitNanos, SpentNanos: a.SpentNanos})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	x, err := e.StartExecution(wflo.ExecutionOptions{Name: s.Name, BudgetUSD: budgetOf(t, s.BudgetUSD),
-		ID: fmt.Sprintf("exec-%012x", index+1)})
+		ID: fmt.Sprintf("exec-%012x", index+1), TraceParent: s.TraceParent, AlertThresholds: s.AlertThresholds,
+		SoftBudgetUSD: budgetOf(t, s.SoftBudgetUSD)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	ledger := parityLedger{Name: s.Name, Events: []map[string]any{}}
 	for i, step := range s.Steps {
 		fail := func(err error) { t.Fatalf("%s step %d (%s): %v", s.Name, i, step.Op, err) }
 		switch step.Op {
@@ -247,6 +292,16 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 	}
 	ledger.SpentNanos, ledger.ReservedNanos = b.TotalNanos, b.ReservedNanos
 	ledger.Prices, ledger.PriceTable = prices, b.PriceTable
+	if s.TraceParent != "" {
+		id := x.TraceID()
+		ledger.TraceID = &id
+	}
+	text, err := e.MetricsText()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledger.Metrics = metricLines(text)
+	stop()
 	return ledger
 }
 

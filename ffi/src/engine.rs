@@ -106,14 +106,20 @@ pub unsafe extern "C" fn wflo_engine_close(engine: *const wflo_engine) -> wflo_s
     run(|| unsafe { arc_ref(engine, "engine") }?.close())
 }
 
-/// Releases the handle (the engine closes when its last execution is freed too). NULL is a
-/// no-op.
+/// Releases the handle (the engine closes when its last execution is freed too) and removes
+/// the alert listeners added on it: when it returns, none of their callbacks is running or
+/// will run. NULL is a no-op.
 ///
 /// # Safety
 /// `engine` is NULL or a live engine handle, not used afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wflo_engine_free(engine: *const wflo_engine) {
-    run_quiet((), || unsafe { arc_free(engine) })
+    run_quiet((), || {
+        if let Ok(e) = unsafe { arc_ref(engine, "engine") } {
+            crate::telemetry::engine_freed(engine, e);
+        }
+        unsafe { arc_free(engine) }
+    })
 }
 
 /// Registers or overrides prices: `{"models": [{"name": "my-model", "input": 1000000,

@@ -10,7 +10,7 @@ use crate::engine::{wflo_engine, wflo_usage};
 use crate::handle::{
     Arced, Boxed, Handle, arc_free, arc_into_ptr, arc_ref, box_free, box_into_ptr, box_ref, out,
 };
-use crate::strings::{input, optional, output_json};
+use crate::strings::{input, optional, output, output_json};
 
 /// A running execution and the id C sees. Thread-safe: one handle may be used from many
 /// threads at once. Free with wflo_execution_free (the execution itself stays in the store).
@@ -50,7 +50,11 @@ pub fn budget(nanos: i64) -> Option<u64> {
 
 /// Starts an execution. `budget_nanos` < 0: no limit. `options_json` (NULL for none):
 /// `{"id": "exec-…", "shared_scopes": ["tenant:acme"], "traceparent": "00-…-…-01",
-/// "alert_thresholds": [50, 80, 95], "soft_budget_nanos": 5000000}`.
+/// "alert_thresholds": [50, 80, 95], "soft_budget_nanos": 5000000}`: "traceparent" (a W3C
+/// header value) joins the host's trace (wflo_execution_trace_id); "alert_thresholds" are
+/// the percents of each limit at which alerts fire (default 50, 80, 95; `[]`: none);
+/// "soft_budget_nanos" fires one alert when spend reaches it and refuses nothing (see
+/// wflo_engine_add_alert_listener). An unknown key is WFLO_STATUS_INVALID_ARGUMENT.
 ///
 /// # Safety
 /// `engine` is a live engine handle; strings point to their lengths; `execution_out` writable.
@@ -111,6 +115,28 @@ pub unsafe extern "C" fn wflo_execution_id(execution: *const wflo_execution) -> 
             Ok(h) => h.id.as_ptr(),
             Err(_) => std::ptr::null(),
         }
+    })
+}
+
+/// The W3C trace id the execution belongs to, 32 lower-case hex digits: the trace of the
+/// "traceparent" it was started with (its spans join the host's trace), else one wflo drew
+/// when it started. `*trace_id_out` is freed with wflo_string_free.
+///
+/// # Safety
+/// `execution` is a live handle; `trace_id_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_execution_trace_id(
+    execution: *const wflo_execution,
+    trace_id_out: *mut *mut c_char,
+) -> wflo_status {
+    run(|| {
+        let out = unsafe { out(trace_id_out, "trace_id_out") }?;
+        *out = output(
+            unsafe { arc_ref(execution, "execution") }?
+                .execution
+                .trace_id(),
+        )?;
+        Ok(())
     })
 }
 

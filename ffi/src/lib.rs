@@ -3,18 +3,22 @@
 //! panic boundary, and maps its error to a `wflo_status` once.
 //!
 //! Modules mirror the engine's: `engine` (prices, tokens, usage, money), `execution`
-//! (executions and scopes), `call` (reservations and streams), `checkpoint`.
+//! (executions and scopes), `call` (reservations and streams), `checkpoint`, `telemetry`
+//! (metrics text, budget alerts), `events` (the engine's log lines to a callback).
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)] // every export documents its safety contract in prose
 
 pub mod boundary;
 pub mod call;
+mod callback;
 pub mod checkpoint;
 pub mod engine;
+pub mod events;
 pub mod execution;
 pub mod handle;
 pub mod layout;
 pub mod strings;
+pub mod telemetry;
 pub mod uni;
 
 uniffi::setup_scaffolding!("wflo");

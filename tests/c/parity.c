@@ -2,7 +2,7 @@
  * exactly as tests/vectors/README-scenarios.md says, and writes the ledger that
  * tests/parity/compare.py compares with Rust's. JSON is read and written with jansson
  * (Debian's libjansson-dev); every decision — what a request reserves, what a result without
- * usage costs, how the execution ends — is libwflo's.
+ * usage costs, how the execution ends, when a budget alert fires — is libwflo's.
  *
  *     parity SCENARIOS.json LEDGER.json
  */
@@ -124,18 +124,74 @@ static json_t *load_prices(wflo_engine *engine, const char *vectors, json_t *sce
     return out;
 }
 
+/* The alert callback: each alert as the ledger keeps it, appended to the array in user_data. */
+static void on_alert(void *user_data, const char *alert_json, size_t len) {
+    json_error_t err;
+    json_t *alert = json_loadb(alert_json, len, 0, &err);
+    if (!alert) {
+        fprintf(stderr, "parity: an alert is not JSON: %s\n", err.text);
+        exit(1);
+    }
+    json_array_append_new(user_data, json_pack("{s:O, s:O, s:O, s:O, s:O}", "scope", json_object_get(alert, "scope"),
+                                               "kind", json_object_get(alert, "kind"), "percent",
+                                               json_object_get(alert, "percent"), "limit_nanos",
+                                               json_object_get(alert, "limit_nanos"), "spent_nanos",
+                                               json_object_get(alert, "spent_nanos")));
+    json_decref(alert);
+}
+
+/* The lines of the engine's metrics text every face must agree on (money, calls, refusals,
+ * alerts, budgets remaining), in order. */
+static json_t *metric_lines(wflo_engine *engine) {
+    static const char *kept[] = {"wflo_cost_usd_total{", "wflo_calls_total{", "wflo_refusals_total{",
+                                 "wflo_alerts_total{", "wflo_budget_remaining_usd{"};
+    char *text = NULL;
+    CHECK(wflo_engine_metrics_text(engine, &text), "wflo_engine_metrics_text");
+    json_t *lines = json_array();
+    for (char *line = text; *line;) {
+        char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        for (size_t k = 0; k < sizeof kept / sizeof kept[0]; k++)
+            if (strncmp(line, kept[k], strlen(kept[k])) == 0) {
+                json_array_append_new(lines, json_stringn(line, len));
+                break;
+            }
+        line += len + (end ? 1 : 0);
+    }
+    wflo_string_free(text);
+    return lines;
+}
+
+/* The start options: the scenario's id, traceparent, alert thresholds and soft budget. */
+static char *start_options(size_t index, json_t *scenario) {
+    char id[32];
+    snprintf(id, sizeof id, "exec-%012zx", index + 1);
+    json_t *options = json_pack("{s:s}", "id", id);
+    json_t *v;
+    if ((v = json_object_get(scenario, "traceparent"))) json_object_set(options, "traceparent", v);
+    if ((v = json_object_get(scenario, "alert_thresholds"))) json_object_set(options, "alert_thresholds", v);
+    if ((v = json_object_get(scenario, "soft_budget_usd")))
+        json_object_set_new(options, "soft_budget_nanos", json_integer(budget(v)));
+    char *text = dump(options);
+    json_decref(options);
+    return text;
+}
+
 static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
     const char *name = json_string_value(json_object_get(scenario, "name"));
     /* A fresh in-memory engine per scenario: a price file loaded by one stays out of the next. */
     wflo_engine *engine = NULL;
     CHECK(wflo_engine_open(":memory:", 8, &engine), "wflo_engine_open");
     json_t *prices = load_prices(engine, vectors, scenario);
-    char options[64];
-    snprintf(options, sizeof options, "{\"id\":\"exec-%012zx\"}", index + 1);
+    json_t *alerts = json_array();
+    uint64_t listener = 0;
+    CHECK(wflo_engine_add_alert_listener(engine, on_alert, alerts, &listener), "wflo_engine_add_alert_listener");
+    char *options = start_options(index, scenario);
     wflo_execution *exec = NULL;
     CHECK(wflo_execution_start(engine, name, strlen(name), budget(json_object_get(scenario, "budget_usd")),
                                options, strlen(options), &exec),
           "wflo_execution_start");
+    free(options);
     struct scopes scopes = {0};
     json_t *events = json_array();
     size_t i;
@@ -205,10 +261,20 @@ static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
     json_t *calls = take_json(text);
     CHECK(wflo_execution_breakdown_json(exec, &text), "wflo_execution_breakdown_json");
     json_t *breakdown = take_json(text);
-    json_t *ledger = json_pack("{s:s, s:o, s:s, s:o, s:O, s:O, s:o, s:O}", "name", name, "events", events, "status",
-                               status, "calls", calls, "spent_nanos", json_object_get(breakdown, "total_nanos"),
-                               "reserved_nanos", json_object_get(breakdown, "reserved_nanos"), "prices", prices,
-                               "price_table", json_object_get(breakdown, "price_table"));
+    json_t *trace_id = json_null();
+    if (json_object_get(scenario, "traceparent")) {
+        CHECK(wflo_execution_trace_id(exec, &text), "wflo_execution_trace_id");
+        json_decref(trace_id);
+        trace_id = json_string(text);
+        wflo_string_free(text);
+    }
+    CHECK(wflo_engine_remove_alert_listener(engine, listener), "wflo_engine_remove_alert_listener");
+    json_t *ledger = json_pack("{s:s, s:o, s:s, s:o, s:O, s:O, s:o, s:O, s:o, s:o, s:o}", "name", name, "events",
+                               events, "status", status, "calls", calls, "spent_nanos",
+                               json_object_get(breakdown, "total_nanos"), "reserved_nanos",
+                               json_object_get(breakdown, "reserved_nanos"), "prices", prices, "price_table",
+                               json_object_get(breakdown, "price_table"), "alerts", alerts, "trace_id", trace_id,
+                               "metrics", metric_lines(engine));
     json_decref(breakdown);
     for (size_t s = 0; s < scopes.n; s++) wflo_scope_free(scopes.handles[s]);
     wflo_execution_free(exec);
