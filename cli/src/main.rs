@@ -9,6 +9,7 @@ mod mock;
 mod prices;
 mod provider;
 mod report;
+mod serve;
 mod table;
 mod terminal;
 
@@ -238,6 +239,22 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// Serve a local web app over the store: live spend, reports, scopes, prices, metrics.
+    ///
+    /// Pages: / (executions, spend updated live with Server-Sent Events), /executions/ID (the
+    /// report, live while it runs), /scopes (shared scopes named by --scope: limit, spent,
+    /// reserved, refusals, burn-down), /prices?model=NAME; JSON under /api/ (executions,
+    /// executions/ID, scopes, prices/MODEL); Prometheus text at /metrics. Listens on
+    /// 127.0.0.1 only, unless --allow-remote and --token are both given. With --webhook,
+    /// budget alerts (--thresholds of each execution's budget and each --scope's limit)
+    /// crossed while serving are POSTed as JSON, retried with backoff; thresholds already
+    /// crossed when serve starts are not sent.
+    #[command(after_help = "Examples:\n  \
+        wflo serve                                   # http://127.0.0.1:8766\n  \
+        wflo serve --db ./agents.db --port 0 --scope tenant:acme\n  \
+        wflo serve --db postgres://wflo@db/wflo --webhook https://hooks.slack.com/services/… --webhook-format slack\n  \
+        WFLO_SERVE_TOKEN=… wflo serve --bind 0.0.0.0 --allow-remote")]
+    Serve(serve::ServeArgs),
     /// Work with price files: see what one would change before it applies.
     ///
     /// A price file updates prices without a new release: give it to any command with
@@ -314,7 +331,8 @@ fn main() -> ExitCode {
         Ok(None) => {}
         Ok(Some(level)) => {
             let _ = wflo_core::events::log_to(Some(level), |_, line| {
-                eprintln!("wflo: {}", terminal::escape(line));
+                // Core escaped the line's values (controls, bidi overrides) already.
+                eprintln!("wflo: {line}");
             });
         }
         Err(e) => {
@@ -400,6 +418,7 @@ fn run(command: Command) -> Result<(), CliError> {
             live,
             out,
         } => demo::run(&db, report.as_deref(), live, &out),
+        Command::Serve(args) => serve::run(args),
         Command::Prices(PricesCommand::Diff { file, out }) => prices::diff(&file, &out),
         Command::Completions { shell } => {
             let mut script = Vec::new();
@@ -477,7 +496,7 @@ mod tests {
                 assert!(arg.get_help().is_some(), "{name} {id} has no help");
             }
         }
-        assert_eq!(commands, 13, "12 commands and `prices diff`");
+        assert_eq!(commands, 14, "13 commands and `prices diff`");
         assert!(
             cli.get_after_help()
                 .is_some_and(|h| h.to_string().contains("Exit codes"))

@@ -1,6 +1,7 @@
-//! Just enough HTTP/1.1 for the mock server: read a request (Content-Length or chunked bodies)
-//! within fixed limits, write a JSON response, or stream server-sent events with chunked
-//! encoding — and, for fault tests, end a stream early or reset the connection.
+//! Just enough HTTP/1.1 for the mock server (and `wflo serve`, which shares it): read a request
+//! (Content-Length or chunked bodies) within fixed limits, write a response, or stream
+//! server-sent events with chunked encoding — and, for fault tests, end a stream early or reset
+//! the connection.
 
 use std::io::{self, BufRead, Read, Write};
 use std::net::TcpStream;
@@ -183,6 +184,11 @@ impl HeadReader {
 /// Reads one request. `Ok(Incoming::Closed)` when the client closed the connection between
 /// requests; an error when it went away (or failed) in the middle of one.
 pub fn read_request(reader: &mut impl BufRead) -> io::Result<Incoming> {
+    read_request_within(reader, MAX_BODY)
+}
+
+/// [`read_request`] with a smaller body limit (`wflo serve` takes none: it answers GETs only).
+pub fn read_request_within(reader: &mut impl BufRead, max_body: usize) -> io::Result<Incoming> {
     let mut head = HeadReader::new();
     // A server should ignore empty lines before a request line (RFC 9112, 2.2); they count
     // towards the head's size.
@@ -213,7 +219,7 @@ pub fn read_request(reader: &mut impl BufRead) -> io::Result<Incoming> {
         .header("transfer-encoding")
         .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
     {
-        match read_chunked(reader)? {
+        match read_chunked(reader, max_body)? {
             Ok(body) => req.body = body,
             Err((status, message)) => return refused(status, message),
         }
@@ -221,8 +227,8 @@ pub fn read_request(reader: &mut impl BufRead) -> io::Result<Incoming> {
         let Ok(len) = len.parse::<u64>() else {
             return refused(400, "bad Content-Length");
         };
-        if len > MAX_BODY as u64 {
-            return refused(413, format!("request body is larger than {MAX_BODY} bytes"));
+        if len > max_body as u64 {
+            return refused(413, format!("request body is larger than {max_body} bytes"));
         }
         // Grows as bytes arrive: a Content-Length alone reserves nothing.
         let mut body = Vec::with_capacity((len as usize).min(64 * 1024));
@@ -236,7 +242,10 @@ pub fn read_request(reader: &mut impl BufRead) -> io::Result<Incoming> {
 }
 
 /// A chunked body, or the status and message to refuse it with.
-fn read_chunked(reader: &mut impl BufRead) -> io::Result<Result<Vec<u8>, (u16, String)>> {
+fn read_chunked(
+    reader: &mut impl BufRead,
+    max_body: usize,
+) -> io::Result<Result<Vec<u8>, (u16, String)>> {
     let too_long = || (431, format!("a chunk line is longer than {MAX_LINE} bytes"));
     let mut body = Vec::new();
     let mut line = Vec::new();
@@ -258,10 +267,10 @@ fn read_chunked(reader: &mut impl BufRead) -> io::Result<Result<Vec<u8>, (u16, S
                 Err(message) => Err((431, message)),
             });
         }
-        if size > MAX_BODY - body.len() {
+        if size > max_body - body.len() {
             return Ok(Err((
                 413,
-                format!("request body is larger than {MAX_BODY} bytes"),
+                format!("request body is larger than {max_body} bytes"),
             )));
         }
         let start = body.len();
@@ -282,7 +291,9 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         400 => "Bad Request",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
+        405 => "Method Not Allowed",
         413 => "Content Too Large",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
@@ -317,8 +328,19 @@ pub fn write_json(
     body: &str,
     extra: &[(&str, String)],
 ) -> io::Result<()> {
+    write_response(stream, status, "application/json", body.as_bytes(), extra)
+}
+
+/// Writes a complete response with a body of `content_type`.
+pub fn write_response(
+    stream: &mut TcpStream,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    extra: &[(&str, String)],
+) -> io::Result<()> {
     let mut head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
         reason(status),
         body.len()
     );
@@ -327,7 +349,7 @@ pub fn write_json(
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
-    stream.write_all(body.as_bytes())?;
+    stream.write_all(body)?;
     stream.flush()
 }
 
@@ -359,6 +381,12 @@ impl<'a> EventStream<'a> {
             text.push_str(&format!("event: {e}\n"));
         }
         text.push_str(&format!("data: {data}\n\n"));
+        self.send_text(&text)
+    }
+
+    /// Lines of the event-stream format as they are (a comment `: ping\n\n`, `retry: 2000\n\n`),
+    /// in one chunk.
+    pub fn send_text(&mut self, text: &str) -> io::Result<()> {
         write!(self.stream, "{:x}\r\n{text}\r\n", text.len())?;
         self.stream.flush()
     }

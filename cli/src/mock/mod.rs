@@ -19,7 +19,7 @@
 
 mod anthropic;
 pub mod directives;
-mod http;
+pub(crate) mod http;
 mod openai;
 mod reply;
 mod stats;

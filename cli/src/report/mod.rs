@@ -6,8 +6,8 @@
 //! Content-Security-Policy that forbids every fetch. Every string that comes from the store is
 //! escaped with [`html::esc`].
 
-mod html;
-mod svg;
+pub(crate) mod html;
+pub(crate) mod svg;
 mod timeline;
 
 use std::fmt::Write;
