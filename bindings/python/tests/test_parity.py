@@ -78,12 +78,26 @@ def load_prices(engine: wflo.Engine, scenario: Dict[str, Any]) -> Optional[Dict[
     }
 
 
+# The metrics lines every face must agree on (the duration histogram's timings differ run to run).
+METRIC_PREFIXES = ("wflo_cost_usd_total{", "wflo_calls_total{", "wflo_refusals_total{", "wflo_alerts_total{",
+                   "wflo_budget_remaining_usd{")
+
+
 def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
     engine = wflo.Engine.open("memory://")
     try:
         prices = load_prices(engine, scenario)
+        alerts: List[Dict[str, Any]] = []
+
+        def on_threshold(a: wflo.Alert) -> None:
+            alerts.append({"scope": a.scope, "kind": a.kind, "percent": a.percent, "limit_nanos": a.limit_nanos,
+                           "spent_nanos": a.spent_nanos})
+
         wf = wflo.WfloWorkflow(scenario["name"], budget_usd=scenario["budget_usd"], engine=engine,
-                               execution_id=f"exec-{index + 1:012x}")
+                               execution_id=f"exec-{index + 1:012x}", on_threshold=on_threshold,
+                               traceparent=scenario.get("traceparent"),
+                               alert_thresholds=scenario.get("alert_thresholds"),
+                               soft_budget_usd=scenario.get("soft_budget_usd"))
         events: List[Dict[str, Any]] = []
 
         def body(_: Any) -> None:
@@ -126,6 +140,9 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
             "reserved_nanos": breakdown["reserved_nanos"],
             "prices": prices,
             "price_table": breakdown["price_table"],
+            "alerts": alerts,
+            "trace_id": wf.get_trace_id() if scenario.get("traceparent") is not None else None,
+            "metrics": [line for line in engine.metrics_text().splitlines() if line.startswith(METRIC_PREFIXES)],
         }
     finally:
         engine.close()
@@ -147,6 +164,12 @@ def test_scenarios_replay_as_in_rust():
     assert priced["prices"] == {"added": ["acme-frontier-9"], "changed": ["gpt-4o"], "skipped": ["acme-image-3"]}
     assert " + next-release.json (LiteLLM, " in priced["price_table"]
     assert by_name["chat_settled"]["prices"] is None
+    alerted = by_name["budget_alerts"]
+    assert [(a["scope"], a["kind"], a["percent"]) for a in alerted["alerts"]] == [
+        ("critic", "threshold", 50), ("", "threshold", 50), ("", "soft_budget", 100), ("", "threshold", 80),
+        ("", "threshold", 95)]
+    assert alerted["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert by_name["chat_settled"]["alerts"] == [] and by_name["chat_settled"]["trace_id"] is None
     folder = os.environ.get("WFLO_PARITY_DIR")
     if not folder:
         return

@@ -2,10 +2,11 @@
 
 Real openai and anthropic clients, instrumented, send planted secrets (API keys, a prompt, a
 system prompt) to `wflo mock-llm`; plain, streamed and failing calls are recorded and a
-checkpoint is saved. Then every file the store wrote (database, WAL, shared memory) and every
+checkpoint is saved, with the engine's events routed to the ``wflo`` logger at their most
+verbose. Then every file the store wrote (database, WAL, shared memory) and every log record,
 log line and byte printed is searched for the secrets and for the completions the mock sent
-back. The same files must hold what wflo does record (the model, the workflow's name, a cost),
-so the search is known to look in the right place.
+back. The same files and records must hold what wflo does record (the model, the workflow's
+name, a cost; a refusal's record), so the search is known to look in the right place.
 """
 from __future__ import annotations
 
@@ -30,7 +31,21 @@ def instrumented():
     wflo.uninstrument()
 
 
-def test_no_prompt_completion_or_key_is_written_to_the_store_or_the_logs(mock, tmp_path, caplog, capfd):
+@pytest.fixture
+def events_at_debug():
+    """The engine's events on the ``wflo`` logger, every one of them, for the test."""
+    wflo.log_events("debug")
+    yield
+    wflo.log_events(None)
+
+
+def everything_logged(caplog) -> str:
+    """Every captured record as a handler could print it: message, arguments, extras, traceback."""
+    return "\n".join(f"{r.getMessage()} {r.args!r} {r.__dict__!r}" for r in caplog.records) + caplog.text
+
+
+def test_no_prompt_completion_or_key_is_written_to_the_store_or_the_logs(mock, tmp_path, caplog, capfd,
+                                                                         events_at_debug):
     # wflo's loggers at their most verbose (the SDKs' own DEBUG logs print request bodies by
     # design: that is theirs to configure), and everything printed to stdout and stderr.
     caplog.set_level(logging.DEBUG, logger="wflo")
@@ -66,7 +81,37 @@ def test_no_prompt_completion_or_key_is_written_to_the_store_or_the_logs(mock, t
     for kept in (b"privacy-check", b"gpt-4o-mini", b"claude-haiku-4-5", b"after-calls"):
         assert kept in stored, kept
     printed = capfd.readouterr()
-    logged = caplog.text + printed.out + printed.err
+    # The engine's events were routed: its settlements are among the records searched.
+    assert any(r.name == "wflo" and r.getMessage().startswith("settled:") for r in caplog.records)
+    logged = everything_logged(caplog) + printed.out + printed.err
     for secret in (OPENAI_KEY, ANTHROPIC_KEY, PROMPT, SYSTEM, "7c2e91ab", "zx81q", *completions):
         assert secret.encode() not in stored, f"{secret!r} was written to the store"
+        assert secret not in logged, f"{secret!r} was logged"
+
+
+SECRET_KEY = "sk-SECRET-PLANTED-apikey-5e0c77"
+SECRET_PROMPT = "sk-SECRET-PLANTED in the prompt: the vault code is 31337"
+
+
+def test_a_refusal_is_logged_at_info_and_no_record_holds_the_prompt_or_the_key(mock, engine, caplog,
+                                                                               events_at_debug):
+    # wflo's logger at its most verbose (the SDKs' own DEBUG logs print request bodies by design);
+    # every record captured is searched.
+    caplog.set_level(logging.DEBUG, logger="wflo")
+    client = openai.OpenAI(base_url=mock.openai_base("reply=40"), api_key=SECRET_KEY, max_retries=0)
+    wf = wflo.WfloWorkflow("refusal-logged", budget_usd="0.0001", engine=engine)
+    before = mock.requests()
+
+    def run(_):
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": SECRET_PROMPT}],
+                                       max_tokens=1000)
+
+    with pytest.raises(wflo.BudgetExceededError):
+        wf.execute_sync(run)
+    assert mock.requests() == before  # refused before sending
+    refused = [r for r in caplog.records if r.name == "wflo" and r.getMessage().startswith("refused:")]
+    assert [r.levelno for r in refused] == [logging.INFO], caplog.text
+    assert wf.execution_id in refused[0].getMessage() and "gpt-4o" in refused[0].getMessage()
+    logged = everything_logged(caplog)
+    for secret in (SECRET_KEY, SECRET_PROMPT, "sk-SECRET-PLANTED", "31337"):
         assert secret not in logged, f"{secret!r} was logged"

@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use wflo_core::store::Period;
-use wflo_core::{Engine, ExecutionOptions, UsageFormat};
+use wflo_core::{Engine, UsageFormat};
 
 use super::error::{Result, guard};
 use super::execution::NativeExecution;
 use super::offload;
-use super::types::{TokenCount, Usage};
+use super::telemetry::AlertListener;
+use super::types::{StartOptions, TokenCount, Usage};
 
 /// An engine: prices, budgets and a store. Thread-safe.
 #[derive(uniffi::Object)]
@@ -110,22 +111,18 @@ impl NativeEngine {
         guard(|| Ok(serde_json::to_string(&self.inner.shared_scope(&name)?).unwrap_or_default()))
     }
 
-    /// Starts an execution.
+    /// Starts an execution called `name` with `budget_nanos` (None: no limit) and `options`
+    /// (id, shared scopes, traceparent, alert thresholds, soft budget).
     pub fn start_execution(
         &self,
         name: String,
         budget_nanos: Option<u64>,
-        id: Option<String>,
-        shared_scopes: Vec<String>,
+        options: StartOptions,
     ) -> Result<Arc<NativeExecution>> {
         guard(|| {
-            let exec = self.inner.start_execution(ExecutionOptions {
-                name,
-                budget_nanos,
-                id,
-                shared_scopes,
-                ..Default::default()
-            })?;
+            let exec = self
+                .inner
+                .start_execution(options.into_core(name, budget_nanos))?;
             Ok(Arc::new(NativeExecution::new(exec)))
         })
     }
@@ -135,19 +132,12 @@ impl NativeEngine {
         &self,
         name: String,
         budget_nanos: Option<u64>,
-        id: Option<String>,
-        shared_scopes: Vec<String>,
+        options: StartOptions,
     ) -> Result<Arc<NativeExecution>> {
         let engine = self.inner.clone();
         offload(move || {
             guard(|| {
-                let exec = engine.start_execution(ExecutionOptions {
-                    name,
-                    budget_nanos,
-                    id,
-                    shared_scopes,
-                    ..Default::default()
-                })?;
+                let exec = engine.start_execution(options.into_core(name, budget_nanos))?;
                 Ok(Arc::new(NativeExecution::new(exec)))
             })
         })
@@ -195,6 +185,26 @@ impl NativeEngine {
     pub fn c_handle(&self) -> u64 {
         crate::handle::arc_into_ptr::<crate::engine::wflo_engine>(Arc::new(self.inner.clone()))
             as usize as u64
+    }
+
+    /// This engine's metrics in the Prometheus text exposition format: cost, calls, refusals,
+    /// token and duration histograms, budgets remaining, alerts. Labels are bounded (model,
+    /// provider, scope, status), never an execution id.
+    pub fn metrics_text(&self) -> String {
+        self.inner.metrics_text()
+    }
+
+    /// Calls `listener` with every budget alert of this engine's executions (thresholds of a
+    /// limit, soft budgets), in the order they fire. Returns an id for
+    /// `remove_alert_listener`.
+    pub fn add_alert_listener(&self, listener: Box<dyn AlertListener>) -> u64 {
+        self.inner
+            .add_alert_listener(super::telemetry::listener(listener))
+    }
+
+    /// Stops a listener; false when the id is unknown.
+    pub fn remove_alert_listener(&self, id: u64) -> bool {
+        self.inner.remove_alert_listener(id)
     }
 
     /// Writes buffered records to the store.

@@ -44,6 +44,12 @@ impl NativeExecution {
         self.inner.name().to_owned()
     }
 
+    /// The W3C trace id (32 lower-case hex) this execution belongs to: the host's trace when
+    /// it was started with a `traceparent`, else one of its own.
+    pub fn trace_id(&self) -> String {
+        self.inner.trace_id()
+    }
+
     /// A C ABI handle (`wflo_execution*`, as an integer) to this same execution, for the hot
     /// path of bindings that call the C functions directly. Free it with
     /// `wflo_execution_free`.

@@ -4,12 +4,15 @@
 //! on a blocking pool, so an event loop (asyncio, Kotlin coroutines, Swift concurrency) never
 //! waits on a database.
 //!
-//! Modules mirror the engine's: `engine`, `execution`, `call`, plus `error` and `types`.
+//! Modules mirror the engine's: `engine`, `execution`, `call`, `events`, `telemetry`, plus
+//! `error` and `types`.
 
 pub mod call;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod execution;
+pub mod telemetry;
 pub mod types;
 
 /// Runs blocking engine work off the caller's thread (for the async exports).

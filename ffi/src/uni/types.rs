@@ -121,3 +121,44 @@ impl From<&wflo_core::CallRecord> for Settled {
         }
     }
 }
+
+/// How to start an execution, beside its name and budget.
+#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+pub struct StartOptions {
+    /// Use this id instead of a fresh one ("exec-" + 12 lower-case hex).
+    #[uniffi(default = None)]
+    pub id: Option<String>,
+    /// Shared budgets (`define_shared_scope`) every call of the execution also draws from.
+    #[uniffi(default = [])]
+    pub shared_scopes: Vec<String>,
+    /// The host's current span as a W3C `traceparent`: the execution joins that trace. None:
+    /// a trace of its own.
+    #[uniffi(default = None)]
+    pub traceparent: Option<String>,
+    /// Percents of each limited scope's budget at which an alert fires, once each, ascending
+    /// (None: 50, 80 and 95; empty: no threshold alerts).
+    #[uniffi(default = None)]
+    pub alert_thresholds: Option<Vec<u32>>,
+    /// A soft budget in nano-USD: reaching it fires an alert and refuses nothing.
+    #[uniffi(default = None)]
+    pub soft_budget_nanos: Option<u64>,
+}
+
+impl StartOptions {
+    /// Core's options for an execution called `name` with `budget_nanos`.
+    pub(crate) fn into_core(
+        self,
+        name: String,
+        budget_nanos: Option<u64>,
+    ) -> wflo_core::ExecutionOptions {
+        wflo_core::ExecutionOptions {
+            name,
+            budget_nanos,
+            id: self.id,
+            shared_scopes: self.shared_scopes,
+            traceparent: self.traceparent,
+            alert_thresholds: self.alert_thresholds,
+            soft_budget_nanos: self.soft_budget_nanos,
+        }
+    }
+}

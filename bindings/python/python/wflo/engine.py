@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Union
 from . import _fast, _ffi
 from .errors import invalid, native
 from .money import Dollars, to_nanos
+from .telemetry import AlertCallback, AlertListener, check_callback
 from .types import PriceChanges, PriceTable, TokenCount, Usage
 
 
@@ -123,6 +124,28 @@ class Engine:
 
     def list_executions(self, limit: int = 20) -> List[Dict[str, Any]]:
         return json.loads(native(self.native.list_executions_json, limit))
+
+    # -- telemetry -----------------------------------------------------------------------------
+
+    def metrics_text(self) -> str:
+        """This engine's metrics in the Prometheus text exposition format: cost, calls,
+        refusals, token and duration histograms, budgets remaining, alerts. Labels are bounded
+        (model, provider, scope, status), never an execution id. Serve it on your own
+        ``/metrics`` endpoint."""
+        return native(self.native.metrics_text)
+
+    def add_alert_listener(self, callback: AlertCallback) -> int:
+        """Calls ``callback(alert)`` with each budget alert of this engine's executions, in the
+        order they fire: a threshold of a limit reached (by default 50, 80 and 95%), a soft
+        budget reached (see :class:`WfloWorkflow`'s ``alert_thresholds`` and
+        ``soft_budget_usd``). It runs on the thread that settled the call; what it raises is
+        logged on the ``wflo`` logger and affects nothing else. Returns an id for
+        :meth:`remove_alert_listener`. (A workflow's own alerts: its ``on_threshold``.)"""
+        return native(self.native.add_alert_listener, AlertListener(check_callback(callback, "callback")))
+
+    def remove_alert_listener(self, listener_id: int) -> bool:
+        """Stops a listener; False when the id is unknown."""
+        return native(self.native.remove_alert_listener, listener_id)
 
 
 _default: Optional[Engine] = None

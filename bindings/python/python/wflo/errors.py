@@ -142,8 +142,8 @@ def native(fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
     except _ffi.WfloError as e:
         raise from_native(e) from None
-    except TypeError as e:
-        # UniFFI's argument checks: a str where an int was expected, and so on.
+    except (TypeError, ValueError) as e:
+        # UniFFI's argument checks: a str where an int was expected, a negative count, …
         raise InvalidArgumentError(f"invalid argument: {e}") from None
 
 
@@ -153,7 +153,7 @@ async def native_async(fn: Callable[..., Any], *args: Any) -> Any:
         return await fn(*args)
     except _ffi.WfloError as e:
         raise from_native(e) from None
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise InvalidArgumentError(f"invalid argument: {e}") from None
 
 

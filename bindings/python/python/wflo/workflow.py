@@ -14,7 +14,7 @@ import threading
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, AsyncIterator, Dict, Iterable, Iterator, List, Optional
 
-from . import _fast
+from . import _fast, _ffi
 from .context import Frame, current_frame, use
 from .engine import Engine, get_default_engine
 from .errors import ClosedError, codes_of, invalid, native, native_async
@@ -24,6 +24,7 @@ from .types import CallRequest, Settled
 from .usage import usage_json
 from .runners import runner_for
 from .scope import Scope, _check_label
+from .telemetry import AlertCallback, AlertListener, check_callback, current_traceparent
 
 
 def state_json(state: Any) -> str:
@@ -54,11 +55,24 @@ class WfloWorkflow:
     (:meth:`Engine.define_shared_scope`), drawn from as well. ``engine``: default the
     process-wide one. ``execution_id``: the id its execution starts with ("exec-" + 12 lower-case
     hex; default a fresh one).
+
+    Budget alerts: ``on_threshold(alert)`` is called with each :class:`~wflo.Alert` of this
+    workflow's execution, in order — when spend on the execution or one of its step scopes
+    reaches a percent of its limit (``alert_thresholds``, default ``[50, 80, 95]``; each fires
+    once; ``[]``: none) or the ``soft_budget_usd`` (a warning: nothing is refused). It runs on
+    the thread that settled the call; what it raises is logged on the ``wflo`` logger and
+    affects nothing else.
+
+    Tracing: the execution joins the trace of ``traceparent`` (a W3C header value), else of
+    the current OpenTelemetry span when the host uses OpenTelemetry, else starts its own;
+    :meth:`get_trace_id` says which.
     """
 
     def __init__(self, name: str = "workflow", budget_usd: Optional[Dollars] = None, *,
                  engine: Optional[Engine] = None, shared_scopes: Iterable[str] = (),
-                 execution_id: Optional[str] = None) -> None:
+                 execution_id: Optional[str] = None, on_threshold: Optional[AlertCallback] = None,
+                 alert_thresholds: Optional[Iterable[int]] = None, soft_budget_usd: Optional[Dollars] = None,
+                 traceparent: Optional[str] = None) -> None:
         if not isinstance(name, str) or not name:
             raise invalid("name must be a non-empty string")
         if engine is not None and not isinstance(engine, Engine):
@@ -73,6 +87,13 @@ class WfloWorkflow:
         if execution_id is not None and not isinstance(execution_id, str):
             raise invalid("execution_id must be a string")
         self._execution_id = execution_id
+        self._on_threshold = None if on_threshold is None else check_callback(on_threshold, "on_threshold")
+        self._alert_thresholds = _thresholds(alert_thresholds)
+        self._soft_budget_nanos = to_nanos(soft_budget_usd, "soft_budget_usd")
+        if traceparent is not None and not isinstance(traceparent, str):
+            raise invalid("traceparent must be a string (a W3C traceparent header value)")
+        self._traceparent = traceparent
+        self._listener: Optional[int] = None  # the engine's id for on_threshold's listener
         self._native: Any = None  # the UniFFI execution
         self._c = 0  # the same execution's C handle (hot path)
         self._running = False
@@ -92,12 +113,25 @@ class WfloWorkflow:
         """The execution's id, "exec-" + 12 hex; None before it starts."""
         return self._native.id() if self._native is not None else None
 
+    def get_trace_id(self) -> Optional[str]:
+        """The W3C trace id (32 lower-case hex) the execution belongs to — the host's trace when
+        it joined one (``traceparent``, or the OpenTelemetry span current when it started),
+        else its own; None before it starts."""
+        return self._native.trace_id() if self._native is not None else None
+
+    @property
+    def trace_id(self) -> Optional[str]:
+        """:meth:`get_trace_id` as a property."""
+        return self.get_trace_id()
+
     @classmethod
     def resume(cls, execution_id: str, *, engine: Optional[Engine] = None,
-               shared_scopes: Iterable[str] = ()) -> "WfloWorkflow":
+               shared_scopes: Iterable[str] = (), on_threshold: Optional[AlertCallback] = None) -> "WfloWorkflow":
         """Opens a stored execution again — in this process or a new one after a crash — with
-        its spend, budget and checkpoints (``latest_checkpoint`` says where to continue)."""
-        wf = cls("resumed", engine=engine, shared_scopes=shared_scopes)
+        its spend, budget and checkpoints (``latest_checkpoint`` says where to continue).
+        ``on_threshold`` as for a new workflow (thresholds passed before the resume do not fire
+        again); a resumed execution starts a trace of its own."""
+        wf = cls("resumed", engine=engine, shared_scopes=shared_scopes, on_threshold=on_threshold)
         wf._adopt(native(wf.engine.native.resume_execution, execution_id, wf._shared_scopes))
         wf.name = wf._native.name()
         breakdown = json.loads(native(wf._native.breakdown_json))
@@ -106,6 +140,11 @@ class WfloWorkflow:
         return wf
 
     def _adopt(self, execution: Any) -> None:
+        if self._on_threshold is not None and self._listener is None:
+            # Registered before any call can settle; the listener holds the callback and the
+            # id, not the workflow (which removes it when it goes).
+            listener = AlertListener(self._on_threshold, execution.id())
+            self._listener = native(self.engine.native.add_alert_listener, listener)
         old, self._native, self._c = self._c, execution, execution.c_handle()
         self._running = True
         self._scopes = {}  # each Scope frees its own handle
@@ -122,17 +161,23 @@ class WfloWorkflow:
         with self._lock:
             if not self._running:
                 if self._native is None:
-                    self._adopt(native(self.engine.native.start_execution, self.name, self._budget_nanos, self._execution_id,
-                                       self._shared_scopes))
+                    self._adopt(native(self.engine.native.start_execution, self.name, self._budget_nanos,
+                                       self._start_options()))
                 else:
                     self._adopt(native(self.engine.native.resume_execution, self._native.id(), self._shared_scopes))
         return self
+
+    def _start_options(self) -> Any:
+        """The engine's start options; the trace is read here, where the caller's context is."""
+        return _ffi.StartOptions(id=self._execution_id, shared_scopes=self._shared_scopes,
+                                 traceparent=self._traceparent or current_traceparent(),
+                                 alert_thresholds=self._alert_thresholds, soft_budget_nanos=self._soft_budget_nanos)
 
     async def start(self) -> "WfloWorkflow":
         if not self._running:
             if self._native is None:
                 execution = await native_async(self.engine.native.start_execution_async, self.name,
-                                               self._budget_nanos, self._execution_id, self._shared_scopes)
+                                               self._budget_nanos, self._start_options())
                 with self._lock:
                     if not self._running and self._native is None:
                         self._adopt(execution)
@@ -404,9 +449,28 @@ class WfloWorkflow:
         c = getattr(self, "_c", 0)
         if c:
             _fast.execution_free(c)
+        listener = getattr(self, "_listener", None)
+        if listener is not None and self._engine is not None:
+            try:
+                self._engine.native.remove_alert_listener(listener)
+            except Exception:
+                pass
 
     def __repr__(self) -> str:
         return f"WfloWorkflow(name={self.name!r}, budget_usd={self.budget_usd!r}, execution_id={self.execution_id!r})"
+
+
+def _thresholds(thresholds: Optional[Iterable[int]]) -> Optional[List[int]]:
+    """Alert thresholds as the engine takes them (a list of whole percents; the engine checks
+    them: 1 to 100, ascending)."""
+    if thresholds is None:
+        return None
+    if isinstance(thresholds, (str, bytes)) or not isinstance(thresholds, Iterable):
+        raise invalid("alert_thresholds must be a list of whole percents such as [50, 80, 95]")
+    out = list(thresholds)
+    if not all(isinstance(t, int) and not isinstance(t, bool) and 0 <= t < 2 ** 32 for t in out):
+        raise invalid(f"alert_thresholds must be whole percents from 1 to 100 in ascending order, not {out!r}")
+    return out
 
 
 def _checkpoint_args(name: Any, state: Any) -> str:

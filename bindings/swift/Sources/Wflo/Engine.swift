@@ -14,7 +14,8 @@ public final class Engine: @unchecked Sendable {
     /// Opens the store `url` names: a SQLite path, "sqlite://…", ":memory:", "memory://",
     /// "postgres://…"; nil: WFLO_DATABASE_URL, DATABASE_URL, else the default SQLite file.
     public static func open(_ url: String? = nil) throws -> Engine {
-        Engine(native: try engineCall { try NativeEngine.open(url: url) })
+        _ = WfloLog.fromEnvironment // WFLO_LOG: the engine's events on standard error (silent when unset)
+        return Engine(native: try engineCall { try NativeEngine.open(url: url) })
     }
 
     private final class Shared: @unchecked Sendable {
@@ -98,6 +99,29 @@ public final class Engine: @unchecked Sendable {
     public func defineSharedScope(_ name: String, limitUsd: Double?, period: String = "none") throws {
         let nanos = try limitUsd.map { try nanosFromUsd($0, "limitUsd") }
         try engineCall { try self.native.defineSharedScope(name: name, limitNanos: nanos, period: period) }
+    }
+
+    /// This engine's metrics in the Prometheus text exposition format: cost, calls, refusals,
+    /// token and duration histograms, budgets remaining, alerts. Labels are bounded (model,
+    /// provider, scope, status), never an execution id. Serve it on your own `/metrics`.
+    public func metricsText() -> String {
+        native.metricsText()
+    }
+
+    /// Calls `callback` with each budget alert of this engine's executions, in the order they
+    /// fire: a threshold of a limit reached (by default 50, 80 and 95%), a soft budget reached
+    /// (see `WfloWorkflow`'s `alertThresholds` and `softBudgetUsd`). It runs on the thread that
+    /// settled the call. Cancel the subscription to stop it. (A workflow's own alerts:
+    /// `WfloWorkflow.onThreshold`.)
+    @discardableResult
+    public func onThreshold(_ callback: @escaping @Sendable (Alert) -> Void) -> AlertSubscription {
+        add(AlertAdapter(filtered: false, callback))
+    }
+
+    func add(_ adapter: AlertAdapter) -> AlertSubscription {
+        let id = native.addAlertListener(listener: adapter)
+        let native = self.native
+        return AlertSubscription { _ = native.removeAlertListener(id: id) }
     }
 
     /// Writes what is buffered and closes the store; closing twice is fine.

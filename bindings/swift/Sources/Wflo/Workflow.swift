@@ -5,6 +5,12 @@ import WfloNative
 /// hex) in which every LLM call is reserved BEFORE it is made (refused with
 /// `WfloError.budgetExceeded` when it could overspend) and settled from the provider's usage
 /// after. Checkpoints and rollbacks belong to the execution. Thread-safe.
+///
+/// Budget alerts (`onThreshold`) fire when spend on an execution or one of its steps reaches a
+/// percent of its limit — `alertThresholds`, default 50, 80 and 95; each once; empty: none —
+/// or the soft budget (a warning: nothing is refused). The execution joins the trace of
+/// `traceParent` (a W3C `traceparent` value: the host's current span), else starts its own;
+/// `traceId` says which.
 public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
     public let name: String
     /// The budget in nano-USD (exact), or nil for no limit of its own.
@@ -12,28 +18,41 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
     public var budgetUsd: Double? { budgetNanos.map(usd) }
     public let engine: Engine
     private let sharedScopes: [String]
+    private let alertThresholds: [UInt32]?
+    private let softBudgetNanos: UInt64?
+    private let traceParent: String?
 
     private let lock = NSLock()
     private var execution: NativeExecution?
     private var running = false
     private var steps: [String: Scope] = [:]
+    // onThreshold's listeners on the engine, each following the current execution.
+    private var alertListeners: [(AlertAdapter, AlertSubscription)] = []
 
     /// `budgetUsd` in dollars (nil: no limit of its own); `sharedScopes`: budgets shared with
-    /// other executions and processes, drawn from as well; `engine`: default `Engine.default()`.
+    /// other executions and processes, drawn from as well; `engine`: default `Engine.default()`;
+    /// `alertThresholds`, `softBudgetUsd` and `traceParent`: see the type's description.
     public convenience init(name: String = "workflow", budgetUsd: Double? = nil, engine: Engine? = nil,
-                            sharedScopes: [String] = []) throws {
+                            sharedScopes: [String] = [], alertThresholds: [UInt32]? = nil,
+                            softBudgetUsd: Double? = nil, traceParent: String? = nil) throws {
         try self.init(name: name, budgetNanos: try budgetUsd.map { try nanosFromUsd($0, "budgetUsd") },
-                      engine: engine, sharedScopes: sharedScopes)
+                      engine: engine, sharedScopes: sharedScopes, alertThresholds: alertThresholds,
+                      softBudgetNanos: try softBudgetUsd.map { try nanosFromUsd($0, "softBudgetUsd") },
+                      traceParent: traceParent)
     }
 
-    /// The same with an exact budget (`Decimal(string: "0.01")` is exactly 10,000,000 nano-USD).
+    /// The same with exact amounts (`Decimal(string: "0.01")` is exactly 10,000,000 nano-USD).
     public convenience init(name: String = "workflow", budget: Decimal, engine: Engine? = nil,
-                            sharedScopes: [String] = []) throws {
+                            sharedScopes: [String] = [], alertThresholds: [UInt32]? = nil,
+                            softBudget: Decimal? = nil, traceParent: String? = nil) throws {
         try self.init(name: name, budgetNanos: try nanosFromUsd(budget, "budget"), engine: engine,
-                      sharedScopes: sharedScopes)
+                      sharedScopes: sharedScopes, alertThresholds: alertThresholds,
+                      softBudgetNanos: try softBudget.map { try nanosFromUsd($0, "softBudget") },
+                      traceParent: traceParent)
     }
 
-    init(name: String, budgetNanos: UInt64?, engine: Engine?, sharedScopes: [String]) throws {
+    init(name: String, budgetNanos: UInt64?, engine: Engine?, sharedScopes: [String], alertThresholds: [UInt32]?,
+         softBudgetNanos: UInt64?, traceParent: String?) throws {
         guard !name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw invalid("name must be a non-empty string")
         }
@@ -41,6 +60,13 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
         self.budgetNanos = budgetNanos
         self.engine = try engine ?? Engine.default()
         self.sharedScopes = sharedScopes
+        self.alertThresholds = alertThresholds
+        self.softBudgetNanos = softBudgetNanos
+        self.traceParent = traceParent
+    }
+
+    deinit {
+        alertListeners.forEach { $0.1.cancel() }
     }
 
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
@@ -52,14 +78,35 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
     /// The current (or last) execution's id; nil before the first start.
     public var executionId: String? { locked { execution }?.id() }
 
+    /// The W3C trace id (32 lower-case hex) the current (or last) execution belongs to: the
+    /// host's trace when it joined one (`traceParent`), else its own; nil before the first start.
+    public var traceId: String? { locked { execution }?.traceId() }
+
+    /// Calls `callback` with each budget alert of this workflow's executions, in the order they
+    /// fire (register it before the calls it should hear). It runs on the thread that settled
+    /// the call. Removed when the workflow goes. Returns this workflow.
+    @discardableResult
+    public func onThreshold(_ callback: @escaping @Sendable (Alert) -> Void) -> WfloWorkflow {
+        let adapter = AlertAdapter(filtered: true, callback)
+        locked {
+            adapter.executionId = execution?.id()
+            alertListeners.append((adapter, engine.add(adapter)))
+        }
+        return self
+    }
+
+    private var startOptions: StartOptions {
+        StartOptions(id: nil, sharedScopes: sharedScopes, traceparent: traceParent, alertThresholds: alertThresholds,
+                     softBudgetNanos: softBudgetNanos)
+    }
+
     // -- the execution ------------------------------------------------------------------------
 
     /// Starts an execution unless one is running (`execute` does this itself).
     public func start() async throws {
         if locked({ running }) { return }
         let started = try await engineCallAsync {
-            try await engine.native.startExecutionAsync(name: name, budgetNanos: budgetNanos, id: nil,
-                                                        sharedScopes: sharedScopes)
+            try await engine.native.startExecutionAsync(name: name, budgetNanos: budgetNanos, options: startOptions)
         }
         adopt(started)
     }
@@ -68,7 +115,7 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
     public func startSync() throws {
         if locked({ running }) { return }
         let started = try engineCall {
-            try engine.native.startExecution(name: name, budgetNanos: budgetNanos, id: nil, sharedScopes: sharedScopes)
+            try engine.native.startExecution(name: name, budgetNanos: budgetNanos, options: startOptions)
         }
         adopt(started)
     }
@@ -80,6 +127,8 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
             execution = started
             running = true
             steps = [:]
+            let id = started.id()
+            alertListeners.forEach { $0.0.executionId = id }
         }
     }
 

@@ -460,7 +460,13 @@ fileprivate final class UniffiHandleMap<T>: @unchecked Sendable {
 
 
 // Public interface members begin here.
-
+// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+private let IDX_CALLBACK_FREE: Int32 = 0
+// Callback return codes
+private let UNIFFI_CALLBACK_SUCCESS: Int32 = 0
+private let UNIFFI_CALLBACK_ERROR: Int32 = 1
+private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
@@ -589,6 +595,13 @@ fileprivate struct FfiConverterString: FfiConverter {
 public protocol NativeEngineProtocol: AnyObject, Sendable {
     
     /**
+     * Calls `listener` with every budget alert of this engine's executions (thresholds of a
+     * limit, soft budgets), in the order they fire. Returns an id for
+     * `remove_alert_listener`.
+     */
+    func addAlertListener(listener: AlertListener)  -> UInt64
+    
+    /**
      * A C ABI handle (`wflo_engine*`, as an integer) to this same engine, for bindings that
      * call the C functions directly on their hot path (Python's ctypes). The caller owns it:
      * free it with `wflo_engine_free`.
@@ -639,6 +652,13 @@ public protocol NativeEngineProtocol: AnyObject, Sendable {
     func loadPrices(path: String) throws  -> String
     
     /**
+     * This engine's metrics in the Prometheus text exposition format: cost, calls, refusals,
+     * token and duration histograms, budgets remaining, alerts. Labels are bounded (model,
+     * provider, scope, status), never an execution id.
+     */
+    func metricsText()  -> String
+    
+    /**
      * How a model name resolves and every price it has, as JSON.
      */
     func priceJson(model: String) throws  -> String
@@ -647,6 +667,11 @@ public protocol NativeEngineProtocol: AnyObject, Sendable {
      * Where the prices come from (built-in table, files loaded over it), as JSON.
      */
     func priceTableJson() throws  -> String
+    
+    /**
+     * Stops a listener; false when the id is unknown.
+     */
+    func removeAlertListener(id: UInt64)  -> Bool
     
     /**
      * Opens a stored execution again with its spend and history.
@@ -664,14 +689,15 @@ public protocol NativeEngineProtocol: AnyObject, Sendable {
     func sharedScopeJson(name: String) throws  -> String
     
     /**
-     * Starts an execution.
+     * Starts an execution called `name` with `budget_nanos` (None: no limit) and `options`
+     * (id, shared scopes, traceparent, alert thresholds, soft budget).
      */
-    func startExecution(name: String, budgetNanos: UInt64?, id: String?, sharedScopes: [String]) throws  -> NativeExecution
+    func startExecution(name: String, budgetNanos: UInt64?, options: StartOptions) throws  -> NativeExecution
     
     /**
      * `start_execution` off the caller's thread.
      */
-    func startExecutionAsync(name: String, budgetNanos: UInt64?, id: String?, sharedScopes: [String]) async throws  -> NativeExecution
+    func startExecutionAsync(name: String, budgetNanos: UInt64?, options: StartOptions) async throws  -> NativeExecution
     
 }
 /**
@@ -742,6 +768,21 @@ public static func `open`(url: String?)throws  -> NativeEngine  {
 }
     
 
+    
+    /**
+     * Calls `listener` with every budget alert of this engine's executions (thresholds of a
+     * limit, soft budgets), in the order they fire. Returns an id for
+     * `remove_alert_listener`.
+     */
+open func addAlertListener(listener: AlertListener) -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeengine_add_alert_listener(
+            self.uniffiCloneHandle(),
+        FfiConverterCallbackInterfaceAlertListener_lower(listener),uniffiCallStatus
+    )
+})
+}
     
     /**
      * A C ABI handle (`wflo_engine*`, as an integer) to this same engine, for bindings that
@@ -873,6 +914,20 @@ open func loadPrices(path: String)throws  -> String  {
 }
     
     /**
+     * This engine's metrics in the Prometheus text exposition format: cost, calls, refusals,
+     * token and duration histograms, budgets remaining, alerts. Labels are bounded (model,
+     * provider, scope, status), never an execution id.
+     */
+open func metricsText() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeengine_metrics_text(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * How a model name resolves and every price it has, as JSON.
      */
 open func priceJson(model: String)throws  -> String  {
@@ -893,6 +948,19 @@ open func priceTableJson()throws  -> String  {
         uniffiCallStatus in
     uniffi_wflo_fn_method_nativeengine_price_table_json(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Stops a listener; false when the id is unknown.
+     */
+open func removeAlertListener(id: UInt64) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeengine_remove_alert_listener(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(id),uniffiCallStatus
     )
 })
 }
@@ -937,17 +1005,17 @@ open func sharedScopeJson(name: String)throws  -> String  {
 }
     
     /**
-     * Starts an execution.
+     * Starts an execution called `name` with `budget_nanos` (None: no limit) and `options`
+     * (id, shared scopes, traceparent, alert thresholds, soft budget).
      */
-open func startExecution(name: String, budgetNanos: UInt64?, id: String?, sharedScopes: [String])throws  -> NativeExecution  {
+open func startExecution(name: String, budgetNanos: UInt64?, options: StartOptions)throws  -> NativeExecution  {
     return try  FfiConverterTypeNativeExecution_lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
         uniffiCallStatus in
     uniffi_wflo_fn_method_nativeengine_start_execution(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(name),
         FfiConverterOptionUInt64.lower(budgetNanos),
-        FfiConverterOptionString.lower(id),
-        FfiConverterSequenceString.lower(sharedScopes),uniffiCallStatus
+        FfiConverterTypeStartOptions_lower(options),uniffiCallStatus
     )
 })
 }
@@ -955,12 +1023,12 @@ open func startExecution(name: String, budgetNanos: UInt64?, id: String?, shared
     /**
      * `start_execution` off the caller's thread.
      */
-open func startExecutionAsync(name: String, budgetNanos: UInt64?, id: String?, sharedScopes: [String])async throws  -> NativeExecution  {
+open func startExecutionAsync(name: String, budgetNanos: UInt64?, options: StartOptions)async throws  -> NativeExecution  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_wflo_fn_method_nativeengine_start_execution_async(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(name),FfiConverterOptionUInt64.lower(budgetNanos),FfiConverterOptionString.lower(id),FfiConverterSequenceString.lower(sharedScopes)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(name),FfiConverterOptionUInt64.lower(budgetNanos),FfiConverterTypeStartOptions_lower(options)
                 )
             },
             pollFunc: ffi_wflo_rust_future_poll_u64,
@@ -1131,6 +1199,12 @@ public protocol NativeExecutionProtocol: AnyObject, Sendable {
      * A step scope, created on first use (a budget gives it a limit of its own).
      */
     func scope(label: String, budgetNanos: UInt64?) throws  -> NativeScope
+    
+    /**
+     * The W3C trace id (32 lower-case hex) this execution belongs to: the host's trace when
+     * it was started with a `traceparent`, else one of its own.
+     */
+    func traceId()  -> String
     
 }
 /**
@@ -1482,6 +1556,19 @@ open func scope(label: String, budgetNanos: UInt64?)throws  -> NativeScope  {
             self.uniffiCloneHandle(),
         FfiConverterString.lower(label),
         FfiConverterOptionUInt64.lower(budgetNanos),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The W3C trace id (32 lower-case hex) this execution belongs to: the host's trace when
+     * it was started with a `traceparent`, else one of its own.
+     */
+open func traceId() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeexecution_trace_id(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -2185,6 +2272,148 @@ public func FfiConverterTypeNativeStream_lower(_ value: NativeStream) -> UInt64 
 
 
 /**
+ * A budget alert: spend on a scope reached a threshold of its limit, or its soft budget.
+ * Carries ids, names and amounts only.
+ */
+public struct Alert: Equatable, Hashable {
+    /**
+     * The execution whose spend crossed ("" for a shared scope).
+     */
+    public var executionId: String
+    /**
+     * That execution's workflow name ("" for a shared scope).
+     */
+    public var workflow: String
+    /**
+     * "" for the execution's own budget, a step label, or a shared scope's name.
+     */
+    public var scope: String
+    /**
+     * "threshold" (a percent of the scope's limit) or "soft_budget".
+     */
+    public var kind: String
+    /**
+     * The threshold in percent of `limit_nanos` (100 for a soft budget).
+     */
+    public var percent: UInt32
+    /**
+     * The limit the threshold is a part of (the soft budget itself for "soft_budget").
+     */
+    public var limitNanos: UInt64
+    public var limitUsd: Double
+    public var spentNanos: UInt64
+    public var spentUsd: Double
+    /**
+     * When it fired, milliseconds since the Unix epoch.
+     */
+    public var atMs: UInt64
+    /**
+     * One line for a person: "budget 80% reached on research/planner: $0.0810 of $0.1000".
+     */
+    public var summary: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The execution whose spend crossed ("" for a shared scope).
+         */executionId: String, 
+        /**
+         * That execution's workflow name ("" for a shared scope).
+         */workflow: String, 
+        /**
+         * "" for the execution's own budget, a step label, or a shared scope's name.
+         */scope: String, 
+        /**
+         * "threshold" (a percent of the scope's limit) or "soft_budget".
+         */kind: String, 
+        /**
+         * The threshold in percent of `limit_nanos` (100 for a soft budget).
+         */percent: UInt32, 
+        /**
+         * The limit the threshold is a part of (the soft budget itself for "soft_budget").
+         */limitNanos: UInt64, limitUsd: Double, spentNanos: UInt64, spentUsd: Double, 
+        /**
+         * When it fired, milliseconds since the Unix epoch.
+         */atMs: UInt64, 
+        /**
+         * One line for a person: "budget 80% reached on research/planner: $0.0810 of $0.1000".
+         */summary: String) {
+        self.executionId = executionId
+        self.workflow = workflow
+        self.scope = scope
+        self.kind = kind
+        self.percent = percent
+        self.limitNanos = limitNanos
+        self.limitUsd = limitUsd
+        self.spentNanos = spentNanos
+        self.spentUsd = spentUsd
+        self.atMs = atMs
+        self.summary = summary
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Alert: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAlert: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Alert {
+        return
+            try Alert(
+                executionId: FfiConverterString.read(from: &buf), 
+                workflow: FfiConverterString.read(from: &buf), 
+                scope: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterString.read(from: &buf), 
+                percent: FfiConverterUInt32.read(from: &buf), 
+                limitNanos: FfiConverterUInt64.read(from: &buf), 
+                limitUsd: FfiConverterDouble.read(from: &buf), 
+                spentNanos: FfiConverterUInt64.read(from: &buf), 
+                spentUsd: FfiConverterDouble.read(from: &buf), 
+                atMs: FfiConverterUInt64.read(from: &buf), 
+                summary: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Alert, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.executionId, into: &buf)
+        FfiConverterString.write(value.workflow, into: &buf)
+        FfiConverterString.write(value.scope, into: &buf)
+        FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterUInt32.write(value.percent, into: &buf)
+        FfiConverterUInt64.write(value.limitNanos, into: &buf)
+        FfiConverterDouble.write(value.limitUsd, into: &buf)
+        FfiConverterUInt64.write(value.spentNanos, into: &buf)
+        FfiConverterDouble.write(value.spentUsd, into: &buf)
+        FfiConverterUInt64.write(value.atMs, into: &buf)
+        FfiConverterString.write(value.summary, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAlert_lift(_ buf: RustBuffer) throws -> Alert {
+    return try FfiConverterTypeAlert.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAlert_lower(_ value: Alert) -> RustBuffer {
+    return FfiConverterTypeAlert.lower(value)
+}
+
+
+/**
  * What is known about a call before it is made.
  */
 public struct CallRequest: Equatable, Hashable {
@@ -2424,6 +2653,109 @@ public func FfiConverterTypeSettled_lower(_ value: Settled) -> RustBuffer {
 
 
 /**
+ * How to start an execution, beside its name and budget.
+ */
+public struct StartOptions: Equatable, Hashable {
+    /**
+     * Use this id instead of a fresh one ("exec-" + 12 lower-case hex).
+     */
+    public var id: String?
+    /**
+     * Shared budgets (`define_shared_scope`) every call of the execution also draws from.
+     */
+    public var sharedScopes: [String]
+    /**
+     * The host's current span as a W3C `traceparent`: the execution joins that trace. None:
+     * a trace of its own.
+     */
+    public var traceparent: String?
+    /**
+     * Percents of each limited scope's budget at which an alert fires, once each, ascending
+     * (None: 50, 80 and 95; empty: no threshold alerts).
+     */
+    public var alertThresholds: [UInt32]?
+    /**
+     * A soft budget in nano-USD: reaching it fires an alert and refuses nothing.
+     */
+    public var softBudgetNanos: UInt64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Use this id instead of a fresh one ("exec-" + 12 lower-case hex).
+         */id: String? = nil, 
+        /**
+         * Shared budgets (`define_shared_scope`) every call of the execution also draws from.
+         */sharedScopes: [String] = [], 
+        /**
+         * The host's current span as a W3C `traceparent`: the execution joins that trace. None:
+         * a trace of its own.
+         */traceparent: String? = nil, 
+        /**
+         * Percents of each limited scope's budget at which an alert fires, once each, ascending
+         * (None: 50, 80 and 95; empty: no threshold alerts).
+         */alertThresholds: [UInt32]? = nil, 
+        /**
+         * A soft budget in nano-USD: reaching it fires an alert and refuses nothing.
+         */softBudgetNanos: UInt64? = nil) {
+        self.id = id
+        self.sharedScopes = sharedScopes
+        self.traceparent = traceparent
+        self.alertThresholds = alertThresholds
+        self.softBudgetNanos = softBudgetNanos
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StartOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStartOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StartOptions {
+        return
+            try StartOptions(
+                id: FfiConverterOptionString.read(from: &buf), 
+                sharedScopes: FfiConverterSequenceString.read(from: &buf), 
+                traceparent: FfiConverterOptionString.read(from: &buf), 
+                alertThresholds: FfiConverterOptionSequenceUInt32.read(from: &buf), 
+                softBudgetNanos: FfiConverterOptionUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StartOptions, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.id, into: &buf)
+        FfiConverterSequenceString.write(value.sharedScopes, into: &buf)
+        FfiConverterOptionString.write(value.traceparent, into: &buf)
+        FfiConverterOptionSequenceUInt32.write(value.alertThresholds, into: &buf)
+        FfiConverterOptionUInt64.write(value.softBudgetNanos, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStartOptions_lift(_ buf: RustBuffer) throws -> StartOptions {
+    return try FfiConverterTypeStartOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStartOptions_lower(_ value: StartOptions) -> RustBuffer {
+    return FfiConverterTypeStartOptions.lower(value)
+}
+
+
+/**
  * A token count.
  */
 public struct TokenCount: Equatable, Hashable {
@@ -2640,6 +2972,96 @@ public func FfiConverterTypeCacheWrite_lower(_ value: CacheWrite) -> RustBuffer 
 
 
 /**
+ * A log level, as `WFLO_LOG` names them.
+ */
+
+public enum LogLevel: Equatable, Hashable {
+    
+    case error
+    case warn
+    case info
+    case debug
+    case trace
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension LogLevel: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLogLevel: FfiConverterRustBuffer {
+    typealias SwiftType = LogLevel
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LogLevel {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .error
+        
+        case 2: return .warn
+        
+        case 3: return .info
+        
+        case 4: return .debug
+        
+        case 5: return .trace
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: LogLevel, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .error:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .warn:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .info:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .debug:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .trace:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLevel_lift(_ buf: RustBuffer) throws -> LogLevel {
+    return try FfiConverterTypeLogLevel.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
+    return FfiConverterTypeLogLevel.lower(value)
+}
+
+
+
+/**
  * An engine error. Every variant carries the engine's message; budget and unknown-model
  * errors carry their figures. Variants are the stable codes of the C ABI and every face.
  */
@@ -2804,6 +3226,290 @@ public func FfiConverterTypeWfloError_lower(_ value: WfloError) -> RustBuffer {
     return FfiConverterTypeWfloError.lower(value)
 }
 
+
+
+
+/**
+ * Receives an engine's budget alerts (`NativeEngine::add_alert_listener`). Called on the
+ * thread that settled the call, after the engine's locks are released; whatever it throws is
+ * caught and dropped (it never reaches the call that settled).
+ */
+public protocol AlertListener: AnyObject, Sendable {
+    
+    func onAlert(alert: Alert) throws 
+    
+}
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceAlertListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceAlertListener = UniffiVTableCallbackInterfaceAlertListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterCallbackInterfaceAlertListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface AlertListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterCallbackInterfaceAlertListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface AlertListener: handle missing in uniffiClone")
+            }
+        },
+        onAlert: { (
+            uniffiHandle: UInt64,
+            alert: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterCallbackInterfaceAlertListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.onAlert(
+                     alert: try FfiConverterTypeAlert_lift(alert)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeWfloError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceAlertListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceAlertListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitAlertListener() {
+    uniffi_wflo_fn_init_callback_vtable_alertlistener(UniffiCallbackInterfaceAlertListener.vtablePtr)
+}
+
+// FfiConverter protocol for callback interfaces
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterCallbackInterfaceAlertListener {
+    fileprivate static let handleMap = UniffiHandleMap<AlertListener>()
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+extension FfiConverterCallbackInterfaceAlertListener : FfiConverter {
+    typealias SwiftType = AlertListener
+    typealias FfiType = UInt64
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lift(_ handle: UInt64) throws -> SwiftType {
+        try handleMap.get(handle: handle)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lower(_ v: SwiftType) -> UInt64 {
+        return handleMap.insert(obj: v)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func write(_ v: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(v))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterCallbackInterfaceAlertListener_lift(_ handle: UInt64) throws -> AlertListener {
+    return try FfiConverterCallbackInterfaceAlertListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterCallbackInterfaceAlertListener_lower(_ v: AlertListener) -> UInt64 {
+    return FfiConverterCallbackInterfaceAlertListener.lower(v)
+}
+
+
+
+
+/**
+ * Receives the engine's events, one line each (`refused: call refused before sending
+ * execution=exec-… scope=… requested_nanos=…`; the level is given apart). Called on the
+ * thread that did the work; whatever it throws is caught and dropped.
+ */
+public protocol LogSink: AnyObject, Sendable {
+    
+    func log(level: LogLevel, line: String) throws 
+    
+}
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceLogSink {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceLogSink = UniffiVTableCallbackInterfaceLogSink(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterCallbackInterfaceLogSink.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface LogSink: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterCallbackInterfaceLogSink.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface LogSink: handle missing in uniffiClone")
+            }
+        },
+        log: { (
+            uniffiHandle: UInt64,
+            level: RustBuffer,
+            line: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterCallbackInterfaceLogSink.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.log(
+                     level: try FfiConverterTypeLogLevel_lift(level),
+                     line: try FfiConverterString.lift(line)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypeWfloError_lower
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceLogSink> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceLogSink>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitLogSink() {
+    uniffi_wflo_fn_init_callback_vtable_logsink(UniffiCallbackInterfaceLogSink.vtablePtr)
+}
+
+// FfiConverter protocol for callback interfaces
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterCallbackInterfaceLogSink {
+    fileprivate static let handleMap = UniffiHandleMap<LogSink>()
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+extension FfiConverterCallbackInterfaceLogSink : FfiConverter {
+    typealias SwiftType = LogSink
+    typealias FfiType = UInt64
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lift(_ handle: UInt64) throws -> SwiftType {
+        try handleMap.get(handle: handle)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func lower(_ v: SwiftType) -> UInt64 {
+        return handleMap.insert(obj: v)
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public static func write(_ v: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(v))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterCallbackInterfaceLogSink_lift(_ handle: UInt64) throws -> LogSink {
+    return try FfiConverterCallbackInterfaceLogSink.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterCallbackInterfaceLogSink_lower(_ v: LogSink) -> UInt64 {
+    return FfiConverterCallbackInterfaceLogSink.lower(v)
+}
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -2903,6 +3609,54 @@ fileprivate struct FfiConverterOptionTypeCacheWrite: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeLogLevel: FfiConverterRustBuffer {
+    typealias SwiftType = LogLevel?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLogLevel.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLogLevel.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionSequenceUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = [UInt32]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterSequenceUInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterSequenceUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]?
 
@@ -2921,6 +3675,31 @@ fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
         case 1: return try FfiConverterSequenceString.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = [UInt32]
+
+    public static func write(_ value: [UInt32], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterUInt32.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UInt32] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [UInt32]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterUInt32.read(from: &buf))
+        }
+        return seq
     }
 }
 
@@ -3041,6 +3820,32 @@ public func wfloVersion() -> String  {
     )
 })
 }
+/**
+ * The level `WFLO_LOG` asks for (None: unset or "off"); an unknown value is refused
+ * (InvalidArgument).
+ */
+public func logLevelFromEnv()throws  -> LogLevel?  {
+    return try  FfiConverterOptionTypeLogLevel.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_func_log_level_from_env(uniffiCallStatus
+    )
+})
+}
+/**
+ * Sends the engine's events at `level` and above to `sink`, for the whole process, replacing
+ * any sink set before. `level`: "off", "error", "warn", "info", "debug" or "trace" ("off":
+ * silent); None: what `WFLO_LOG` says (unset: silent). An unknown level is refused
+ * (InvalidArgument). Returns the level in force (None: silent).
+ */
+public func setLogSink(level: String?, sink: LogSink)throws  -> LogLevel?  {
+    return try  FfiConverterOptionTypeLogLevel.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_func_set_log_sink(
+        FfiConverterOptionString.lower(level),
+        FfiConverterCallbackInterfaceLogSink_lower(sink),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -3067,6 +3872,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_func_wflo_version() != 26620) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_func_log_level_from_env() != 6724) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_func_set_log_sink() != 63412) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativereservation_amount_nanos() != 44103) {
@@ -3102,6 +3913,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativestream_state_json() != 64604) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wflo_checksum_method_nativeengine_add_alert_listener() != 48082) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wflo_checksum_method_nativeengine_c_handle() != 35881) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3132,10 +3946,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeengine_load_prices() != 35606) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wflo_checksum_method_nativeengine_metrics_text() != 5880) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wflo_checksum_method_nativeengine_price_json() != 42606) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeengine_price_table_json() != 11530) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeengine_remove_alert_listener() != 38028) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeengine_resume_execution() != 1553) {
@@ -3147,10 +3967,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeengine_shared_scope_json() != 34168) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wflo_checksum_method_nativeengine_start_execution() != 7411) {
+    if (uniffi_wflo_checksum_method_nativeengine_start_execution() != 50761) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wflo_checksum_method_nativeengine_start_execution_async() != 29020) {
+    if (uniffi_wflo_checksum_method_nativeengine_start_execution_async() != 40575) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeexecution_breakdown_json() != 25263) {
@@ -3216,6 +4036,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeexecution_scope() != 8441) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wflo_checksum_method_nativeexecution_trace_id() != 28488) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wflo_checksum_method_nativescope_c_handle() != 41482) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -3243,7 +4066,15 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_constructor_nativeengine_open() != 14486) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wflo_checksum_method_logsink_log() != 28513) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_alertlistener_on_alert() != 11371) {
+        return InitializationResult.apiChecksumMismatch
+    }
 
+    uniffiCallbackInitAlertListener()
+    uniffiCallbackInitLogSink()
     return InitializationResult.ok
 }()
 

@@ -243,6 +243,38 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureRes
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_SINK_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_LOG_SINK_METHOD0
+typedef void (*UniffiCallbackInterfaceLogSinkMethod0)(uint64_t, RustBuffer, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_ALERT_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_ALERT_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceAlertListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_LOG_SINK
+typedef struct UniffiVTableCallbackInterfaceLogSink {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceLogSinkMethod0 _Nonnull log;
+} UniffiVTableCallbackInterfaceLogSink;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_ALERT_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_ALERT_LISTENER
+typedef struct UniffiVTableCallbackInterfaceAlertListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceAlertListenerMethod0 _Nonnull onAlert;
+} UniffiVTableCallbackInterfaceAlertListener;
+
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVERESERVATION
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVERESERVATION
 uint64_t uniffi_wflo_fn_clone_nativereservation(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -338,6 +370,11 @@ void uniffi_wflo_fn_free_nativeengine(uint64_t handle, RustCallStatus *_Nonnull 
 uint64_t uniffi_wflo_fn_constructor_nativeengine_open(RustBuffer url, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_ADD_ALERT_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_ADD_ALERT_LISTENER
+uint64_t uniffi_wflo_fn_method_nativeengine_add_alert_listener(uint64_t ptr, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_C_HANDLE
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_C_HANDLE
 uint64_t uniffi_wflo_fn_method_nativeengine_c_handle(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -388,6 +425,11 @@ RustBuffer uniffi_wflo_fn_method_nativeengine_list_executions_json(uint64_t ptr,
 RustBuffer uniffi_wflo_fn_method_nativeengine_load_prices(uint64_t ptr, RustBuffer path, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_METRICS_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_METRICS_TEXT
+RustBuffer uniffi_wflo_fn_method_nativeengine_metrics_text(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_PRICE_JSON
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_PRICE_JSON
 RustBuffer uniffi_wflo_fn_method_nativeengine_price_json(uint64_t ptr, RustBuffer model, RustCallStatus *_Nonnull out_status
@@ -396,6 +438,11 @@ RustBuffer uniffi_wflo_fn_method_nativeengine_price_json(uint64_t ptr, RustBuffe
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_PRICE_TABLE_JSON
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_PRICE_TABLE_JSON
 RustBuffer uniffi_wflo_fn_method_nativeengine_price_table_json(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_REMOVE_ALERT_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_REMOVE_ALERT_LISTENER
+int8_t uniffi_wflo_fn_method_nativeengine_remove_alert_listener(uint64_t ptr, uint64_t id, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_RESUME_EXECUTION
@@ -415,12 +462,12 @@ RustBuffer uniffi_wflo_fn_method_nativeengine_shared_scope_json(uint64_t ptr, Ru
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_START_EXECUTION
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_START_EXECUTION
-uint64_t uniffi_wflo_fn_method_nativeengine_start_execution(uint64_t ptr, RustBuffer name, RustBuffer budget_nanos, RustBuffer id, RustBuffer shared_scopes, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_wflo_fn_method_nativeengine_start_execution(uint64_t ptr, RustBuffer name, RustBuffer budget_nanos, RustBuffer options, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_START_EXECUTION_ASYNC
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_START_EXECUTION_ASYNC
-uint64_t uniffi_wflo_fn_method_nativeengine_start_execution_async(uint64_t ptr, RustBuffer name, RustBuffer budget_nanos, RustBuffer id, RustBuffer shared_scopes
+uint64_t uniffi_wflo_fn_method_nativeengine_start_execution_async(uint64_t ptr, RustBuffer name, RustBuffer budget_nanos, RustBuffer options
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVEEXECUTION
@@ -538,6 +585,11 @@ uint64_t uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint_async(uint
 uint64_t uniffi_wflo_fn_method_nativeexecution_scope(uint64_t ptr, RustBuffer label, RustBuffer budget_nanos, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_TRACE_ID
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_TRACE_ID
+RustBuffer uniffi_wflo_fn_method_nativeexecution_trace_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVESCOPE
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVESCOPE
 uint64_t uniffi_wflo_fn_clone_nativescope(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -583,6 +635,16 @@ uint64_t uniffi_wflo_fn_method_nativescope_reserve_async(uint64_t ptr, RustBuffe
 RustBuffer uniffi_wflo_fn_method_nativescope_reserve_request(uint64_t ptr, RustBuffer format, RustBuffer body, RustBuffer options_json, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_INIT_CALLBACK_VTABLE_LOGSINK
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_INIT_CALLBACK_VTABLE_LOGSINK
+void uniffi_wflo_fn_init_callback_vtable_logsink(const UniffiVTableCallbackInterfaceLogSink* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_INIT_CALLBACK_VTABLE_ALERTLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_INIT_CALLBACK_VTABLE_ALERTLISTENER
+void uniffi_wflo_fn_init_callback_vtable_alertlistener(const UniffiVTableCallbackInterfaceAlertListener* _Nonnull vtable
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FUNC_PARSE_USAGE
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FUNC_PARSE_USAGE
 RustBuffer uniffi_wflo_fn_func_parse_usage(RustBuffer format, RustBuffer json, RustCallStatus *_Nonnull out_status
@@ -602,6 +664,17 @@ uint64_t uniffi_wflo_fn_func_usd_to_nanos(double usd, RustCallStatus *_Nonnull o
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FUNC_WFLO_VERSION
 RustBuffer uniffi_wflo_fn_func_wflo_version(RustCallStatus *_Nonnull out_status
     
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FUNC_LOG_LEVEL_FROM_ENV
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FUNC_LOG_LEVEL_FROM_ENV
+RustBuffer uniffi_wflo_fn_func_log_level_from_env(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FUNC_SET_LOG_SINK
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FUNC_SET_LOG_SINK
+RustBuffer uniffi_wflo_fn_func_set_log_sink(RustBuffer level, uint64_t sink, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_WFLO_RUSTBUFFER_ALLOC
@@ -888,6 +961,18 @@ uint16_t uniffi_wflo_checksum_func_wflo_version(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_FUNC_LOG_LEVEL_FROM_ENV
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_FUNC_LOG_LEVEL_FROM_ENV
+uint16_t uniffi_wflo_checksum_func_log_level_from_env(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_FUNC_SET_LOG_SINK
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_FUNC_SET_LOG_SINK
+uint16_t uniffi_wflo_checksum_func_set_log_sink(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESERVATION_AMOUNT_NANOS
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESERVATION_AMOUNT_NANOS
 uint16_t uniffi_wflo_checksum_method_nativereservation_amount_nanos(void
@@ -954,6 +1039,12 @@ uint16_t uniffi_wflo_checksum_method_nativestream_state_json(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_ADD_ALERT_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_ADD_ALERT_LISTENER
+uint16_t uniffi_wflo_checksum_method_nativeengine_add_alert_listener(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_C_HANDLE
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_C_HANDLE
 uint16_t uniffi_wflo_checksum_method_nativeengine_c_handle(void
@@ -1014,6 +1105,12 @@ uint16_t uniffi_wflo_checksum_method_nativeengine_load_prices(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_METRICS_TEXT
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_METRICS_TEXT
+uint16_t uniffi_wflo_checksum_method_nativeengine_metrics_text(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_PRICE_JSON
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_PRICE_JSON
 uint16_t uniffi_wflo_checksum_method_nativeengine_price_json(void
@@ -1023,6 +1120,12 @@ uint16_t uniffi_wflo_checksum_method_nativeengine_price_json(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_PRICE_TABLE_JSON
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_PRICE_TABLE_JSON
 uint16_t uniffi_wflo_checksum_method_nativeengine_price_table_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_REMOVE_ALERT_LISTENER
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_REMOVE_ALERT_LISTENER
+uint16_t uniffi_wflo_checksum_method_nativeengine_remove_alert_listener(void
     
 );
 #endif
@@ -1182,6 +1285,12 @@ uint16_t uniffi_wflo_checksum_method_nativeexecution_scope(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_TRACE_ID
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_TRACE_ID
+uint16_t uniffi_wflo_checksum_method_nativeexecution_trace_id(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVESCOPE_C_HANDLE
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVESCOPE_C_HANDLE
 uint16_t uniffi_wflo_checksum_method_nativescope_c_handle(void
@@ -1233,6 +1342,18 @@ uint16_t uniffi_wflo_checksum_constructor_nativestream_new(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_CONSTRUCTOR_NATIVEENGINE_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_CONSTRUCTOR_NATIVEENGINE_OPEN
 uint16_t uniffi_wflo_checksum_constructor_nativeengine_open(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_LOGSINK_LOG
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_LOGSINK_LOG
+uint16_t uniffi_wflo_checksum_method_logsink_log(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_ALERTLISTENER_ON_ALERT
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_ALERTLISTENER_ON_ALERT
+uint16_t uniffi_wflo_checksum_method_alertlistener_on_alert(void
     
 );
 #endif

@@ -23,6 +23,11 @@ class Engine private constructor(
     internal val c = CHandle(this, native.cHandle().toLong(), CAbi::wflo_engine_free, "the engine")
 
     companion object {
+        init {
+            // WFLO_LOG: the engine's events on the `wflo` logger (silent when unset).
+            WfloLog.routeFromEnv()
+        }
+
         /**
          * Opens the store [url] names: a SQLite path, "sqlite://…", ":memory:", "memory://",
          * "postgres://…". null: WFLO_DATABASE_URL, DATABASE_URL, else the default SQLite file.
@@ -119,6 +124,30 @@ class Engine private constructor(
     fun listExecutions(limit: Int = 20): JsonArray {
         if (limit < 0) throw invalid("limit must not be negative")
         return JsonText.parse(native { live().listExecutionsJson(limit.toUInt()) }).jsonArray
+    }
+
+    // -- telemetry -----------------------------------------------------------------------------
+
+    /**
+     * This engine's metrics in the Prometheus text exposition format: cost, calls, refusals,
+     * token and duration histograms, budgets remaining, alerts. Labels are bounded (model,
+     * provider, scope, status), never an execution id. Serve it on your own `/metrics`.
+     */
+    fun metricsText(): String = live().metricsText()
+
+    /**
+     * Calls [listener] with each budget alert of this engine's executions, in the order they
+     * fire: a threshold of a limit reached (by default 50, 80 and 95%), a soft budget reached
+     * (see [WfloWorkflow]'s `alertThresholds` and `softBudgetUsd`). It runs on the thread that
+     * settled the call; what it throws is logged on the `wflo` logger and affects nothing else.
+     * Close the returned handle to stop it. (A workflow's own alerts: [WfloWorkflow.onThreshold].)
+     */
+    fun onThreshold(listener: AlertCallback): AutoCloseable = addListener(AlertAdapter(listener))
+
+    internal fun addListener(adapter: AlertAdapter): AutoCloseable {
+        val id = live().addAlertListener(adapter)
+        val removed = AtomicBoolean(false)
+        return AutoCloseable { if (removed.compareAndSet(false, true) && !closed.get()) native.removeAlertListener(id) }
     }
 
     /** Writes buffered records to the store. */

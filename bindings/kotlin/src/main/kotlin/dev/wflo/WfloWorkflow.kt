@@ -1,6 +1,7 @@
 package dev.wflo
 
 import dev.wflo.ffi.NativeExecution
+import dev.wflo.ffi.StartOptions
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.NonCancellable
 import kotlinx.coroutines.sync.Mutex
@@ -24,6 +25,12 @@ import java.util.concurrent.ConcurrentHashMap
  * [Engine.default]. [executionId]: the id the first execution it starts takes ("exec-" + 12
  * lower-case hex; default a fresh one, as every later execution gets).
  *
+ * Budget alerts ([onThreshold]) fire when spend on an execution or one of its steps reaches a
+ * percent of its limit — [alertThresholds], default 50, 80 and 95; each once; empty: none —
+ * or the [softBudgetUsd] (a warning: nothing is refused). The execution joins the trace of
+ * [traceParent] (a W3C `traceparent` value: the host's current span), else starts its own;
+ * [traceId] says which.
+ *
  * Thread-safe. [close] frees the native handles (it does not end the execution: [execute] and
  * [finish] do); the stored execution stays and can be [resume]d.
  */
@@ -33,6 +40,9 @@ class WfloWorkflow @JvmOverloads constructor(
     engine: Engine? = null,
     sharedScopes: List<String> = emptyList(),
     executionId: String? = null,
+    alertThresholds: List<Int>? = null,
+    softBudgetUsd: Number? = null,
+    traceParent: String? = null,
 ) : BudgetScope, AutoCloseable {
     var name: String = name
         private set
@@ -49,6 +59,18 @@ class WfloWorkflow @JvmOverloads constructor(
     @Volatile private var firstId: String? = executionId
 
     private val sharedScopes = sharedScopes.toList()
+
+    private val alertThresholds: List<UInt>? = alertThresholds?.map {
+        if (it < 0) throw invalid("alert thresholds are percents from 1 to 100 in ascending order, not $alertThresholds")
+        it.toUInt()
+    }
+
+    private val softBudgetNanos: Long? = softBudgetUsd?.let { Usd.toNanos(it, "softBudgetUsd") }
+
+    private val traceParent = traceParent
+
+    // onThreshold's listeners on the engine, each following the current execution.
+    private val alertListeners = java.util.concurrent.CopyOnWriteArrayList<Pair<AlertAdapter, AutoCloseable>>()
 
     val engine: Engine get() = givenEngine ?: Engine.default()
 
@@ -74,6 +96,28 @@ class WfloWorkflow @JvmOverloads constructor(
 
     /** The current (or last) execution's id; null before the first start. */
     val executionId: String? get() = synchronized(lock) { id }
+
+    /**
+     * The W3C trace id (32 lower-case hex) the current (or last) execution belongs to: the
+     * host's trace when it joined one ([traceParent]), else its own; null before the first start.
+     */
+    val traceId: String? get() = synchronized(lock) { execution?.let { live(it).traceId() } }
+
+    /**
+     * Calls [callback] with each budget alert of this workflow's executions, in the order they
+     * fire (register it before the calls it should hear). It runs on the thread that settled
+     * the call; what it throws is logged on the `wflo` logger and affects nothing else.
+     * Removed by [close]. Returns this workflow.
+     */
+    fun onThreshold(callback: AlertCallback): WfloWorkflow {
+        val adapter = AlertAdapter(callback, filtered = true)
+        synchronized(lock) {
+            if (closed) throw ClosedException("the workflow is closed")
+            adapter.executionId = id
+            alertListeners += adapter to engine.addListener(adapter)
+        }
+        return this
+    }
 
     val isRunning: Boolean get() = running
 
@@ -101,9 +145,7 @@ class WfloWorkflow @JvmOverloads constructor(
         if (running) return this
         startMutex.withLock {
             if (!running) {
-                val exec = native {
-                    engine.live().startExecutionAsync(name, budgetNanos?.toULong(), firstId, sharedScopes)
-                }
+                val exec = native { engine.live().startExecutionAsync(name, budgetNanos?.toULong(), startOptions()) }
                 synchronized(lock) { if (running) exec.close() else adopt(exec) }
             }
         }
@@ -113,10 +155,18 @@ class WfloWorkflow @JvmOverloads constructor(
     /** [start] for code outside coroutines (and for [reserve], which starts one if needed). */
     fun startBlocking(): WfloWorkflow {
         synchronized(lock) {
-            if (!running) adopt(native { engine.live().startExecution(name, budgetNanos?.toULong(), firstId, sharedScopes) })
+            if (!running) adopt(native { engine.live().startExecution(name, budgetNanos?.toULong(), startOptions()) })
         }
         return this
     }
+
+    private fun startOptions() = StartOptions(
+        id = firstId,
+        sharedScopes = sharedScopes,
+        traceparent = traceParent,
+        alertThresholds = alertThresholds,
+        softBudgetNanos = softBudgetNanos?.toULong(),
+    )
 
     // Takes a freshly started or resumed execution; the previous one's handles are freed.
     private fun adopt(exec: NativeExecution) {
@@ -129,6 +179,7 @@ class WfloWorkflow @JvmOverloads constructor(
         execution = exec
         cExec = CHandle(this, exec.cHandle().toLong(), CAbi::wflo_execution_free, "the workflow's execution")
         id = exec.id()
+        alertListeners.forEach { it.first.executionId = id }
         firstId = null
         running = true
         freeSteps()
@@ -318,6 +369,8 @@ class WfloWorkflow @JvmOverloads constructor(
             }
         }
         freeSteps()
+        alertListeners.forEach { runCatching { it.second.close() } }
+        alertListeners.clear()
         exec?.close()
         c?.close()
     }

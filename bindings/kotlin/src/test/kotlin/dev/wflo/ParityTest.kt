@@ -8,8 +8,10 @@ import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
 import kotlinx.serialization.json.booleanOrNull
 import kotlinx.serialization.json.buildJsonObject
+import kotlinx.serialization.json.int
 import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.jsonPrimitive
 import kotlinx.serialization.json.put
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertTrue
@@ -25,6 +27,14 @@ import java.math.BigDecimal
  * tests/parity/compare.py checks byte for byte against Rust's.
  */
 class ParityTest {
+    private companion object {
+        /** The metrics lines every face must agree on (the duration histogram's timings differ run to run). */
+        val METRIC_PREFIXES = listOf(
+            "wflo_cost_usd_total{", "wflo_calls_total{", "wflo_refusals_total{", "wflo_alerts_total{",
+            "wflo_budget_remaining_usd{",
+        )
+    }
+
     private val dir = File(System.getProperty("wflo.vectors.dir") ?: "../../tests/vectors")
 
     private val callFields = listOf(
@@ -88,7 +98,23 @@ class ParityTest {
         val name = scenario.str("name")!!
         val prices = loadPrices(engine, scenario)
         val id = "exec-%012x".format(index + 1)
-        WfloWorkflow(name, budget(scenario), engine, executionId = id).use { wf ->
+        val workflow = WfloWorkflow(
+            name, budget(scenario), engine, executionId = id,
+            alertThresholds = (scenario["alert_thresholds"] as? JsonArray)?.map { it.jsonPrimitive.int },
+            softBudgetUsd = budget(scenario, "soft_budget_usd"),
+            traceParent = scenario.str("traceparent"),
+        )
+        val alerts = java.util.Collections.synchronizedList(mutableListOf<JsonElement>())
+        workflow.onThreshold { alert ->
+            alerts += buildJsonObject {
+                put("scope", alert.scope)
+                put("kind", alert.kind.code)
+                put("percent", alert.percent)
+                put("limit_nanos", alert.limitNanos)
+                put("spent_nanos", alert.spentNanos)
+            }
+        }
+        workflow.use { wf ->
             wf.startBlocking()
             assertEquals(id, wf.executionId)
             val events = mutableListOf<JsonElement>()
@@ -146,6 +172,7 @@ class ParityTest {
                 JsonObject(callFields.associateWith { full[it] ?: JsonNull })
             }
             val breakdown = wf.breakdown()
+            val metrics = engine.metricsText().lines().filter { line -> METRIC_PREFIXES.any(line::startsWith) }
             buildJsonObject {
                 put("name", name)
                 put("events", JsonArray(events))
@@ -155,6 +182,9 @@ class ParityTest {
                 put("reserved_nanos", breakdown.reservedNanos)
                 put("prices", prices)
                 put("price_table", breakdown.priceTable)
+                put("alerts", JsonArray(alerts.toList()))
+                put("trace_id", if (scenario.str("traceparent") != null) JsonPrimitive(wf.traceId) else JsonNull)
+                put("metrics", JsonArray(metrics.map(::JsonPrimitive)))
             }
         }
     }
@@ -178,6 +208,16 @@ class ParityTest {
         )
         assertTrue((priced["price_table"] as JsonPrimitive).content.contains(" + next-release.json (LiteLLM, "))
         assertEquals(JsonNull, byName.getValue("chat_settled")["prices"])
+        val alerted = byName.getValue("budget_alerts")
+        assertEquals(
+            listOf("critic/threshold/50", "/threshold/50", "/soft_budget/100", "/threshold/80", "/threshold/95"),
+            alerted.getValue("alerts").jsonArray.map {
+                val a = it.jsonObject
+                "${a.str("scope")}/${a.str("kind")}/${a.getValue("percent").jsonPrimitive.int}"
+            },
+        )
+        assertEquals(JsonPrimitive("4bf92f3577b34da6a3ce929d0e0e4736"), alerted["trace_id"])
+        assertEquals(JsonArray(emptyList()), byName.getValue("chat_settled")["alerts"])
 
         val out = System.getenv("WFLO_PARITY_DIR") ?: return
         val ledger = buildJsonObject {

@@ -1,9 +1,12 @@
 package dev.wflo
 
+import dev.wflo.ffi.Alert as NativeAlert
+import dev.wflo.ffi.AlertListener
 import dev.wflo.ffi.NativeEngine
 import dev.wflo.ffi.NativeScope
 import dev.wflo.ffi.NativeStream
 import dev.wflo.ffi.RequestReserved
+import dev.wflo.ffi.StartOptions
 import dev.wflo.ffi.parseUsd
 import kotlinx.serialization.json.JsonArray
 import kotlinx.serialization.json.JsonElement
@@ -28,6 +31,14 @@ import java.io.File
  * set the ledger is written as `uniffi.json` and must equal Rust's byte for byte.
  */
 class UniffiParityTest {
+    private companion object {
+        /** The metrics lines every face must agree on (the duration histogram's timings differ run to run). */
+        val METRIC_PREFIXES = listOf(
+            "wflo_cost_usd_total{", "wflo_calls_total{", "wflo_refusals_total{", "wflo_alerts_total{",
+            "wflo_budget_remaining_usd{",
+        )
+    }
+
     private val dir = File(System.getProperty("wflo.vectors.dir") ?: "../../tests/vectors")
 
     private fun JsonObject.str(key: String): String? = (get(key) as? JsonPrimitive)?.takeIf { it.isString }?.content
@@ -61,8 +72,28 @@ class UniffiParityTest {
     private fun replay(engine: NativeEngine, index: Int, scenario: JsonObject): JsonObject {
         val name = scenario.str("name")!!
         val prices = loadPrices(engine, scenario)
+        // The generated callback interface, registered before the execution starts.
+        val alerts = java.util.Collections.synchronizedList(mutableListOf<JsonElement>())
+        engine.addAlertListener(object : AlertListener {
+            override fun onAlert(alert: NativeAlert) {
+                alerts += buildJsonObject {
+                    put("scope", alert.scope)
+                    put("kind", alert.kind)
+                    put("percent", alert.percent.toLong())
+                    put("limit_nanos", alert.limitNanos.toLong())
+                    put("spent_nanos", alert.spentNanos.toLong())
+                }
+            }
+        })
+        val traceparent = scenario.str("traceparent")
         val exec = engine.startExecution(
-            name, scenario.str("budget_usd")?.let(::parseUsd), "exec-%012x".format(index + 1), emptyList(),
+            name, scenario.str("budget_usd")?.let(::parseUsd),
+            StartOptions(
+                id = "exec-%012x".format(index + 1),
+                traceparent = traceparent,
+                alertThresholds = (scenario["alert_thresholds"] as? JsonArray)?.map { it.jsonPrimitive.long.toUInt() },
+                softBudgetNanos = scenario.str("soft_budget_usd")?.let(::parseUsd),
+            ),
         )
         val scopes = mutableMapOf<String, NativeScope>()
         val events = mutableListOf<JsonElement>()
@@ -121,8 +152,10 @@ class UniffiParityTest {
         val status = exec.end(if (end is JsonArray) end.map { it.jsonPrimitive.content } else null)
         val calls = JsonText.parse(exec.callsJson())
         val breakdown = JsonText.parse(exec.breakdownJson()).jsonObject
+        val traceId = traceparent?.let { exec.traceId() }
         scopes.values.forEach { it.close() }
         exec.close()
+        val metrics = engine.metricsText().lines().filter { line -> METRIC_PREFIXES.any(line::startsWith) }
         return buildJsonObject {
             put("name", name)
             put("events", JsonArray(events))
@@ -132,6 +165,9 @@ class UniffiParityTest {
             put("reserved_nanos", breakdown.getValue("reserved_nanos").jsonPrimitive.long)
             put("prices", prices)
             put("price_table", breakdown.getValue("price_table"))
+            put("alerts", JsonArray(alerts.toList()))
+            put("trace_id", traceId?.let(::JsonPrimitive) ?: JsonNull)
+            put("metrics", JsonArray(metrics.map(::JsonPrimitive)))
         }
     }
 

@@ -657,6 +657,50 @@ internal open class UniffiForeignFutureResultVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureResultVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceLogSinkMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`line`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfaceAlertListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`alert`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "log")
+internal open class UniffiVTableCallbackInterfaceLogSink(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `log`: UniffiCallbackInterfaceLogSinkMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `log`: UniffiCallbackInterfaceLogSinkMethod0? = null,
+    ): UniffiVTableCallbackInterfaceLogSink(`uniffiFree`,`uniffiClone`,`log`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceLogSink) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `log` = other.`log`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onAlert")
+internal open class UniffiVTableCallbackInterfaceAlertListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onAlert`: UniffiCallbackInterfaceAlertListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onAlert`: UniffiCallbackInterfaceAlertListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceAlertListener(`uniffiFree`,`uniffiClone`,`onAlert`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceAlertListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onAlert` = other.`onAlert`
+    }
+
+}
 
 // A JNA Library to expose the extern-C FFI definitions.
 // This is an implementation detail which will be called internally by the public API.
@@ -690,6 +734,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_func_wflo_version(
     ): Int
+    external fun uniffi_wflo_checksum_func_log_level_from_env(
+    ): Int
+    external fun uniffi_wflo_checksum_func_set_log_sink(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativereservation_amount_nanos(
     ): Int
     external fun uniffi_wflo_checksum_method_nativereservation_is_ended(
@@ -712,6 +760,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativestream_state_json(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativeengine_add_alert_listener(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_c_handle(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_close(
@@ -732,9 +782,13 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_load_prices(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativeengine_metrics_text(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_price_json(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_price_table_json(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeengine_remove_alert_listener(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_resume_execution(
     ): Int
@@ -788,6 +842,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_scope(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativeexecution_trace_id(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativescope_c_handle(
     ): Int
     external fun uniffi_wflo_checksum_method_nativescope_child(
@@ -806,6 +862,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_constructor_nativeengine_open(
     ): Int
+    external fun uniffi_wflo_checksum_method_logsink_log(
+    ): Int
+    external fun uniffi_wflo_checksum_method_alertlistener_on_alert(
+    ): Int
     external fun ffi_wflo_uniffi_contract_version(
     ): Int
 
@@ -822,6 +882,8 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "wflo"))
+        uniffiCallbackInterfaceAlertListener.register(this)
+        uniffiCallbackInterfaceLogSink.register(this)
         
     }
 
@@ -864,6 +926,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_wflo_fn_constructor_nativeengine_open(`url`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_wflo_fn_method_nativeengine_add_alert_listener(`ptr`: Long,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_wflo_fn_method_nativeengine_c_handle(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_wflo_fn_method_nativeengine_close(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -884,19 +948,23 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeengine_load_prices(`ptr`: Long,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeengine_metrics_text(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeengine_price_json(`ptr`: Long,`model`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeengine_price_table_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeengine_remove_alert_listener(`ptr`: Long,`id`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_wflo_fn_method_nativeengine_resume_execution(`ptr`: Long,`id`: RustBuffer.ByValue,`sharedScopes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_wflo_fn_method_nativeengine_set_prices(`ptr`: Long,`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_wflo_fn_method_nativeengine_shared_scope_json(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_wflo_fn_method_nativeengine_start_execution(`ptr`: Long,`name`: RustBuffer.ByValue,`budgetNanos`: RustBuffer.ByValue,`id`: RustBuffer.ByValue,`sharedScopes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_wflo_fn_method_nativeengine_start_execution(`ptr`: Long,`name`: RustBuffer.ByValue,`budgetNanos`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
-    external fun uniffi_wflo_fn_method_nativeengine_start_execution_async(`ptr`: Long,`name`: RustBuffer.ByValue,`budgetNanos`: RustBuffer.ByValue,`id`: RustBuffer.ByValue,`sharedScopes`: RustBuffer.ByValue,
+    external fun uniffi_wflo_fn_method_nativeengine_start_execution_async(`ptr`: Long,`name`: RustBuffer.ByValue,`budgetNanos`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_wflo_fn_clone_nativeexecution(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -944,6 +1012,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_wflo_fn_method_nativeexecution_scope(`ptr`: Long,`label`: RustBuffer.ByValue,`budgetNanos`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_wflo_fn_method_nativeexecution_trace_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_clone_nativescope(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_wflo_fn_free_nativescope(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -962,6 +1032,10 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_wflo_fn_method_nativescope_reserve_request(`ptr`: Long,`format`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_init_callback_vtable_logsink(`vtable`: UniffiVTableCallbackInterfaceLogSink,
+    ): Unit
+    external fun uniffi_wflo_fn_init_callback_vtable_alertlistener(`vtable`: UniffiVTableCallbackInterfaceAlertListener,
+    ): Unit
     external fun uniffi_wflo_fn_func_parse_usage(`format`: RustBuffer.ByValue,`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_func_parse_usd(`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -969,6 +1043,10 @@ internal object UniffiLib {
     external fun uniffi_wflo_fn_func_usd_to_nanos(`usd`: Double,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_wflo_fn_func_wflo_version(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_func_log_level_from_env(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_func_set_log_sink(`level`: RustBuffer.ByValue,`sink`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_wflo_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1101,6 +1179,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_func_wflo_version() and 0xFFFF) != 26620) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_wflo_checksum_func_log_level_from_env() and 0xFFFF) != 6724) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_func_set_log_sink() and 0xFFFF) != 63412) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_method_nativereservation_amount_nanos() and 0xFFFF) != 44103) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1134,6 +1218,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativestream_state_json() and 0xFFFF) != 64604) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_add_alert_listener() and 0xFFFF) != 48082) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_method_nativeengine_c_handle() and 0xFFFF) != 35881) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1164,10 +1251,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeengine_load_prices() and 0xFFFF) != 35606) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_metrics_text() and 0xFFFF) != 5880) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_method_nativeengine_price_json() and 0xFFFF) != 42606) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeengine_price_table_json() and 0xFFFF) != 11530) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_remove_alert_listener() and 0xFFFF) != 38028) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeengine_resume_execution() and 0xFFFF) != 1553) {
@@ -1179,10 +1272,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeengine_shared_scope_json() and 0xFFFF) != 34168) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_wflo_checksum_method_nativeengine_start_execution() and 0xFFFF) != 7411) {
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_start_execution() and 0xFFFF) != 50761) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_wflo_checksum_method_nativeengine_start_execution_async() and 0xFFFF) != 29020) {
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_start_execution_async() and 0xFFFF) != 40575) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_breakdown_json() and 0xFFFF) != 25263) {
@@ -1248,6 +1341,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_scope() and 0xFFFF) != 8441) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_trace_id() and 0xFFFF) != 28488) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_method_nativescope_c_handle() and 0xFFFF) != 41482) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1273,6 +1369,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_constructor_nativeengine_open() and 0xFFFF) != 14486) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_logsink_log() and 0xFFFF) != 28513) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_alertlistener_on_alert() and 0xFFFF) != 11371) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1406,7 +1508,38 @@ object UniffiWithHandle
  *
  * @suppress
  * */
-object NoHandle
+object NoHandle// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+internal const val IDX_CALLBACK_FREE = 0
+// Callback return codes
+internal const val UNIFFI_CALLBACK_SUCCESS = 0
+internal const val UNIFFI_CALLBACK_ERROR = 1
+internal const val UNIFFI_CALLBACK_UNEXPECTED_ERROR = 2
+
+/**
+ * @suppress
+ */
+public abstract class FfiConverterCallbackInterface<CallbackInterface: Any>: FfiConverter<CallbackInterface, Long> {
+    internal val handleMap = UniffiHandleMap<CallbackInterface>()
+
+    internal fun drop(handle: Long) {
+        handleMap.remove(handle)
+    }
+
+    override fun lift(value: Long): CallbackInterface {
+        return handleMap.get(value)
+    }
+
+    override fun read(buf: ByteBuffer) = lift(buf.getLong())
+
+    override fun lower(value: CallbackInterface) = handleMap.insert(value)
+
+    override fun allocationSize(value: CallbackInterface) = 8UL
+
+    override fun write(value: CallbackInterface, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
 /**
  * The cleaner interface for Object finalization code to run.
  * This is the entry point to any implementation that we're using.
@@ -1723,6 +1856,13 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
 public interface NativeEngineInterface {
     
     /**
+     * Calls `listener` with every budget alert of this engine's executions (thresholds of a
+     * limit, soft budgets), in the order they fire. Returns an id for
+     * `remove_alert_listener`.
+     */
+    fun `addAlertListener`(`listener`: AlertListener): kotlin.ULong
+    
+    /**
      * A C ABI handle (`wflo_engine*`, as an integer) to this same engine, for bindings that
      * call the C functions directly on their hot path (Python's ctypes). The caller owns it:
      * free it with `wflo_engine_free`.
@@ -1773,6 +1913,13 @@ public interface NativeEngineInterface {
     fun `loadPrices`(`path`: kotlin.String): kotlin.String
     
     /**
+     * This engine's metrics in the Prometheus text exposition format: cost, calls, refusals,
+     * token and duration histograms, budgets remaining, alerts. Labels are bounded (model,
+     * provider, scope, status), never an execution id.
+     */
+    fun `metricsText`(): kotlin.String
+    
+    /**
      * How a model name resolves and every price it has, as JSON.
      */
     fun `priceJson`(`model`: kotlin.String): kotlin.String
@@ -1781,6 +1928,11 @@ public interface NativeEngineInterface {
      * Where the prices come from (built-in table, files loaded over it), as JSON.
      */
     fun `priceTableJson`(): kotlin.String
+    
+    /**
+     * Stops a listener; false when the id is unknown.
+     */
+    fun `removeAlertListener`(`id`: kotlin.ULong): kotlin.Boolean
     
     /**
      * Opens a stored execution again with its spend and history.
@@ -1798,14 +1950,15 @@ public interface NativeEngineInterface {
     fun `sharedScopeJson`(`name`: kotlin.String): kotlin.String
     
     /**
-     * Starts an execution.
+     * Starts an execution called `name` with `budget_nanos` (None: no limit) and `options`
+     * (id, shared scopes, traceparent, alert thresholds, soft budget).
      */
-    fun `startExecution`(`name`: kotlin.String, `budgetNanos`: kotlin.ULong?, `id`: kotlin.String?, `sharedScopes`: List<kotlin.String>): NativeExecution
+    fun `startExecution`(`name`: kotlin.String, `budgetNanos`: kotlin.ULong?, `options`: StartOptions): NativeExecution
     
     /**
      * `start_execution` off the caller's thread.
      */
-    suspend fun `startExecutionAsync`(`name`: kotlin.String, `budgetNanos`: kotlin.ULong?, `id`: kotlin.String?, `sharedScopes`: List<kotlin.String>): NativeExecution
+    suspend fun `startExecutionAsync`(`name`: kotlin.String, `budgetNanos`: kotlin.ULong?, `options`: StartOptions): NativeExecution
     
     companion object
 }
@@ -1913,6 +2066,25 @@ open class NativeEngine: Disposable, AutoCloseable, NativeEngineInterface
             UniffiLib.uniffi_wflo_fn_clone_nativeengine(handle, status)
         }
     }
+
+    
+    /**
+     * Calls `listener` with every budget alert of this engine's executions (thresholds of a
+     * limit, soft budgets), in the order they fire. Returns an id for
+     * `remove_alert_listener`.
+     */override fun `addAlertListener`(`listener`: AlertListener): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeengine_add_alert_listener(
+        it,
+        
+        FfiConverterTypeAlertListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
 
     
     /**
@@ -2093,6 +2265,24 @@ open class NativeEngine: Disposable, AutoCloseable, NativeEngineInterface
 
     
     /**
+     * This engine's metrics in the Prometheus text exposition format: cost, calls, refusals,
+     * token and duration histograms, budgets remaining, alerts. Labels are bounded (model,
+     * provider, scope, status), never an execution id.
+     */override fun `metricsText`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeengine_metrics_text(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * How a model name resolves and every price it has, as JSON.
      */
     @Throws(WfloException::class)override fun `priceJson`(`model`: kotlin.String): kotlin.String {
@@ -2120,6 +2310,23 @@ open class NativeEngine: Disposable, AutoCloseable, NativeEngineInterface
     UniffiLib.uniffi_wflo_fn_method_nativeengine_price_table_json(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Stops a listener; false when the id is unknown.
+     */override fun `removeAlertListener`(`id`: kotlin.ULong): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeengine_remove_alert_listener(
+        it,
+        
+        FfiConverterULong.lower(`id`),_status)
 }
     }
     )
@@ -2182,9 +2389,10 @@ open class NativeEngine: Disposable, AutoCloseable, NativeEngineInterface
 
     
     /**
-     * Starts an execution.
+     * Starts an execution called `name` with `budget_nanos` (None: no limit) and `options`
+     * (id, shared scopes, traceparent, alert thresholds, soft budget).
      */
-    @Throws(WfloException::class)override fun `startExecution`(`name`: kotlin.String, `budgetNanos`: kotlin.ULong?, `id`: kotlin.String?, `sharedScopes`: List<kotlin.String>): NativeExecution {
+    @Throws(WfloException::class)override fun `startExecution`(`name`: kotlin.String, `budgetNanos`: kotlin.ULong?, `options`: StartOptions): NativeExecution {
             return FfiConverterTypeNativeExecution.lift(
     callWithHandle {
     uniffiRustCallWithError(WfloException) { _status ->
@@ -2193,8 +2401,7 @@ open class NativeEngine: Disposable, AutoCloseable, NativeEngineInterface
         
         FfiConverterString.lower(`name`),
         FfiConverterOptionalULong.lower(`budgetNanos`),
-        FfiConverterOptionalString.lower(`id`),
-        FfiConverterSequenceString.lower(`sharedScopes`),_status)
+        FfiConverterTypeStartOptions.lower(`options`),_status)
 }
     }
     )
@@ -2207,7 +2414,7 @@ open class NativeEngine: Disposable, AutoCloseable, NativeEngineInterface
      */
     @Throws(WfloException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `startExecutionAsync`(`name`: kotlin.String, `budgetNanos`: kotlin.ULong?, `id`: kotlin.String?, `sharedScopes`: List<kotlin.String>) : NativeExecution {
+    override suspend fun `startExecutionAsync`(`name`: kotlin.String, `budgetNanos`: kotlin.ULong?, `options`: StartOptions) : NativeExecution {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_wflo_fn_method_nativeengine_start_execution_async(
@@ -2215,8 +2422,7 @@ open class NativeEngine: Disposable, AutoCloseable, NativeEngineInterface
                 
         FfiConverterString.lower(`name`),
         FfiConverterOptionalULong.lower(`budgetNanos`),
-        FfiConverterOptionalString.lower(`id`),
-        FfiConverterSequenceString.lower(`sharedScopes`),
+        FfiConverterTypeStartOptions.lower(`options`),
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_wflo_rust_future_poll_u64(future, callback, continuation) },
@@ -2488,6 +2694,12 @@ public interface NativeExecutionInterface {
      * A step scope, created on first use (a budget gives it a limit of its own).
      */
     fun `scope`(`label`: kotlin.String, `budgetNanos`: kotlin.ULong?): NativeScope
+    
+    /**
+     * The W3C trace id (32 lower-case hex) this execution belongs to: the host's trace when
+     * it was started with a `traceparent`, else one of its own.
+     */
+    fun `traceId`(): kotlin.String
     
     companion object
 }
@@ -2995,6 +3207,23 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
         
         FfiConverterString.lower(`label`),
         FfiConverterOptionalULong.lower(`budgetNanos`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The W3C trace id (32 lower-case hex) this execution belongs to: the host's trace when
+     * it was started with a `traceparent`, else one of its own.
+     */override fun `traceId`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeexecution_trace_id(
+        it,
+        _status)
 }
     }
     )
@@ -4179,6 +4408,117 @@ public object FfiConverterTypeNativeStream: FfiConverter<NativeStream, Long> {
 
 
 /**
+ * A budget alert: spend on a scope reached a threshold of its limit, or its soft budget.
+ * Carries ids, names and amounts only.
+ */
+data class Alert (
+    /**
+     * The execution whose spend crossed ("" for a shared scope).
+     */
+    var `executionId`: kotlin.String
+    , 
+    /**
+     * That execution's workflow name ("" for a shared scope).
+     */
+    var `workflow`: kotlin.String
+    , 
+    /**
+     * "" for the execution's own budget, a step label, or a shared scope's name.
+     */
+    var `scope`: kotlin.String
+    , 
+    /**
+     * "threshold" (a percent of the scope's limit) or "soft_budget".
+     */
+    var `kind`: kotlin.String
+    , 
+    /**
+     * The threshold in percent of `limit_nanos` (100 for a soft budget).
+     */
+    var `percent`: kotlin.UInt
+    , 
+    /**
+     * The limit the threshold is a part of (the soft budget itself for "soft_budget").
+     */
+    var `limitNanos`: kotlin.ULong
+    , 
+    var `limitUsd`: kotlin.Double
+    , 
+    var `spentNanos`: kotlin.ULong
+    , 
+    var `spentUsd`: kotlin.Double
+    , 
+    /**
+     * When it fired, milliseconds since the Unix epoch.
+     */
+    var `atMs`: kotlin.ULong
+    , 
+    /**
+     * One line for a person: "budget 80% reached on research/planner: $0.0810 of $0.1000".
+     */
+    var `summary`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAlert: FfiConverterRustBuffer<Alert> {
+    override fun read(buf: ByteBuffer): Alert {
+        return Alert(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Alert) = (
+            FfiConverterString.allocationSize(value.`executionId`) +
+            FfiConverterString.allocationSize(value.`workflow`) +
+            FfiConverterString.allocationSize(value.`scope`) +
+            FfiConverterString.allocationSize(value.`kind`) +
+            FfiConverterUInt.allocationSize(value.`percent`) +
+            FfiConverterULong.allocationSize(value.`limitNanos`) +
+            FfiConverterDouble.allocationSize(value.`limitUsd`) +
+            FfiConverterULong.allocationSize(value.`spentNanos`) +
+            FfiConverterDouble.allocationSize(value.`spentUsd`) +
+            FfiConverterULong.allocationSize(value.`atMs`) +
+            FfiConverterString.allocationSize(value.`summary`)
+    )
+
+    override fun write(value: Alert, buf: ByteBuffer) {
+            FfiConverterString.write(value.`executionId`, buf)
+            FfiConverterString.write(value.`workflow`, buf)
+            FfiConverterString.write(value.`scope`, buf)
+            FfiConverterString.write(value.`kind`, buf)
+            FfiConverterUInt.write(value.`percent`, buf)
+            FfiConverterULong.write(value.`limitNanos`, buf)
+            FfiConverterDouble.write(value.`limitUsd`, buf)
+            FfiConverterULong.write(value.`spentNanos`, buf)
+            FfiConverterDouble.write(value.`spentUsd`, buf)
+            FfiConverterULong.write(value.`atMs`, buf)
+            FfiConverterString.write(value.`summary`, buf)
+    }
+}
+
+
+
+/**
  * What is known about a call before it is made.
  */
 data class CallRequest (
@@ -4378,6 +4718,79 @@ public object FfiConverterTypeSettled: FfiConverterRustBuffer<Settled> {
 
 
 /**
+ * How to start an execution, beside its name and budget.
+ */
+data class StartOptions (
+    /**
+     * Use this id instead of a fresh one ("exec-" + 12 lower-case hex).
+     */
+    var `id`: kotlin.String? = null 
+    , 
+    /**
+     * Shared budgets (`define_shared_scope`) every call of the execution also draws from.
+     */
+    var `sharedScopes`: List<kotlin.String> = listOf() 
+    , 
+    /**
+     * The host's current span as a W3C `traceparent`: the execution joins that trace. None:
+     * a trace of its own.
+     */
+    var `traceparent`: kotlin.String? = null 
+    , 
+    /**
+     * Percents of each limited scope's budget at which an alert fires, once each, ascending
+     * (None: 50, 80 and 95; empty: no threshold alerts).
+     */
+    var `alertThresholds`: List<kotlin.UInt>? = null 
+    , 
+    /**
+     * A soft budget in nano-USD: reaching it fires an alert and refuses nothing.
+     */
+    var `softBudgetNanos`: kotlin.ULong? = null 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStartOptions: FfiConverterRustBuffer<StartOptions> {
+    override fun read(buf: ByteBuffer): StartOptions {
+        return StartOptions(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalSequenceUInt.read(buf),
+            FfiConverterOptionalULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StartOptions) = (
+            FfiConverterOptionalString.allocationSize(value.`id`) +
+            FfiConverterSequenceString.allocationSize(value.`sharedScopes`) +
+            FfiConverterOptionalString.allocationSize(value.`traceparent`) +
+            FfiConverterOptionalSequenceUInt.allocationSize(value.`alertThresholds`) +
+            FfiConverterOptionalULong.allocationSize(value.`softBudgetNanos`)
+    )
+
+    override fun write(value: StartOptions, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`id`, buf)
+            FfiConverterSequenceString.write(value.`sharedScopes`, buf)
+            FfiConverterOptionalString.write(value.`traceparent`, buf)
+            FfiConverterOptionalSequenceUInt.write(value.`alertThresholds`, buf)
+            FfiConverterOptionalULong.write(value.`softBudgetNanos`, buf)
+    }
+}
+
+
+
+/**
  * A token count.
  */
 data class TokenCount (
@@ -4519,6 +4932,48 @@ public object FfiConverterTypeCacheWrite: FfiConverterRustBuffer<CacheWrite> {
     override fun allocationSize(value: CacheWrite) = 4UL
 
     override fun write(value: CacheWrite, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * A log level, as `WFLO_LOG` names them.
+ */
+
+enum class LogLevel {
+    
+    ERROR,
+    WARN,
+    INFO,
+    DEBUG,
+    TRACE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
+    override fun read(buf: ByteBuffer) = try {
+        
+        LogLevel.entries[buf.getInt() - 1]
+        
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: LogLevel) = 4UL
+
+    override fun write(value: LogLevel, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -4779,6 +5234,147 @@ public object FfiConverterTypeWfloError : FfiConverterRustBuffer<WfloException> 
 
 
 
+
+/**
+ * Receives an engine's budget alerts (`NativeEngine::add_alert_listener`). Called on the
+ * thread that settled the call, after the engine's locks are released; whatever it throws is
+ * caught and dropped (it never reaches the call that settled).
+ */
+public interface AlertListener {
+    
+    fun `onAlert`(`alert`: Alert)
+    
+    companion object
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceAlertListener {
+    internal object `onAlert`: UniffiCallbackInterfaceAlertListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`alert`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeAlertListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onAlert`(
+                    FfiConverterTypeAlert.lift(`alert`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: WfloException -> FfiConverterTypeWfloError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeAlertListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeAlertListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceAlertListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onAlert`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_wflo_fn_init_callback_vtable_alertlistener(vtable)
+    }
+}
+
+/**
+ * The ffiConverter which transforms the Callbacks in to handles to pass to Rust.
+ *
+ * @suppress
+ */
+public object FfiConverterTypeAlertListener: FfiConverterCallbackInterface<AlertListener>()
+
+
+
+
+
+/**
+ * Receives the engine's events, one line each (`refused: call refused before sending
+ * execution=exec-… scope=… requested_nanos=…`; the level is given apart). Called on the
+ * thread that did the work; whatever it throws is caught and dropped.
+ */
+public interface LogSink {
+    
+    fun `log`(`level`: LogLevel, `line`: kotlin.String)
+    
+    companion object
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceLogSink {
+    internal object `log`: UniffiCallbackInterfaceLogSinkMethod0 {
+        override fun callback(`uniffiHandle`: Long,`level`: RustBuffer.ByValue,`line`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeLogSink.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`log`(
+                    FfiConverterTypeLogLevel.lift(`level`),
+                    FfiConverterString.lift(`line`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: WfloException -> FfiConverterTypeWfloError.lower(e) }
+            )
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeLogSink.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeLogSink.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceLogSink.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `log`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_wflo_fn_init_callback_vtable_logsink(vtable)
+    }
+}
+
+/**
+ * The ffiConverter which transforms the Callbacks in to handles to pass to Rust.
+ *
+ * @suppress
+ */
+public object FfiConverterTypeLogSink: FfiConverterCallbackInterface<LogSink>()
+
+
+
+
 /**
  * @suppress
  */
@@ -4910,6 +5506,70 @@ public object FfiConverterOptionalTypeCacheWrite: FfiConverterRustBuffer<CacheWr
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeLogLevel: FfiConverterRustBuffer<LogLevel?> {
+    override fun read(buf: ByteBuffer): LogLevel? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLogLevel.read(buf)
+    }
+
+    override fun allocationSize(value: LogLevel?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLogLevel.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LogLevel?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLogLevel.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalSequenceUInt: FfiConverterRustBuffer<List<kotlin.UInt>?> {
+    override fun read(buf: ByteBuffer): List<kotlin.UInt>? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterSequenceUInt.read(buf)
+    }
+
+    override fun allocationSize(value: List<kotlin.UInt>?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterSequenceUInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: List<kotlin.UInt>?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterSequenceUInt.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<kotlin.String>?> {
     override fun read(buf: ByteBuffer): List<kotlin.String>? {
         if (buf.get().toInt() == 0) {
@@ -4932,6 +5592,34 @@ public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<ko
         } else {
             buf.put(1)
             FfiConverterSequenceString.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceUInt: FfiConverterRustBuffer<List<kotlin.UInt>> {
+    override fun read(buf: ByteBuffer): List<kotlin.UInt> {
+        val len = buf.getInt()
+        return List<kotlin.UInt>(len) {
+            FfiConverterUInt.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.UInt>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterUInt.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.UInt>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterUInt.write(it, buf)
         }
     }
 }
@@ -5026,6 +5714,40 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
     UniffiLib.uniffi_wflo_fn_func_wflo_version(
     
         _status)
+}
+    )
+    }
+    
+
+        /**
+         * The level `WFLO_LOG` asks for (None: unset or "off"); an unknown value is refused
+         * (InvalidArgument).
+         */
+    @Throws(WfloException::class) fun `logLevelFromEnv`(): LogLevel? {
+            return FfiConverterOptionalTypeLogLevel.lift(
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_func_log_level_from_env(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * Sends the engine's events at `level` and above to `sink`, for the whole process, replacing
+         * any sink set before. `level`: "off", "error", "warn", "info", "debug" or "trace" ("off":
+         * silent); None: what `WFLO_LOG` says (unset: silent). An unknown level is refused
+         * (InvalidArgument). Returns the level in force (None: silent).
+         */
+    @Throws(WfloException::class) fun `setLogSink`(`level`: kotlin.String?, `sink`: LogSink): LogLevel? {
+            return FfiConverterOptionalTypeLogLevel.lift(
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_func_set_log_sink(
+    
+        
+        FfiConverterOptionalString.lower(`level`),
+        FfiConverterTypeLogSink.lower(`sink`),_status)
 }
     )
     }

@@ -45,7 +45,7 @@ private fun generated(engine: NativeEngine, n: Int): Long {
     for (i in 0 until n) {
         if (i % PER_EXECUTION == 0) {
             exec?.close()
-            exec = engine.startExecution("bench", 1_000_000_000_000_000uL, null, emptyList())
+            exec = engine.startExecution("bench", 1_000_000_000_000_000uL, dev.wflo.ffi.StartOptions())
         }
         val t = System.nanoTime()
         exec!!.reserve(request).use { it.settle(usage) }
