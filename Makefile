@@ -5,6 +5,8 @@
 #   make test-rust   the Rust workspace only (fast iteration)
 #   make test-mock   the mock LLM server against the official openai/anthropic Python packages
 #   make test-report the HTML report in headless Chromium
+#   make test-serve  `wflo serve` scraped by a real Prometheus server and driven in headless
+#                    Chromium while an agent records calls (its Rust tests run in test-rust)
 #   make test-c      the C ABI: C programs linked dynamically and statically, ASan+UBSan, valgrind
 #   make test-go     the Go package (go vet, go test -race, the quick tour)
 #   make test-install `make install` into a temporary prefix, then a Go module and C programs
@@ -12,6 +14,8 @@
 #   make test-node   the npm package: addon, integrations against the mock, npm pack install
 #   make test-kotlin the Kotlin package (Maven, JUnit 5) and the generated Kotlin/Swift sources
 #   make test-python the Python package: wheel, fresh-venv install, seed examples, pytest
+#   make test-otel   OTLP spans and metrics of Rust, Python, Node and Go at a receiver built on
+#                    opentelemetry-proto, checked against the GenAI conventions and the ledger
 #   make test-parity every face's ledger of tests/vectors/scenarios.json equals Rust's
 #   make header      regenerate ffi/include/wflo.h and its copy in the Go module
 #   make install     libwflo from a release build: PREFIX (/usr/local)/lib/libwflo.{so,a},
@@ -38,7 +42,7 @@ export WFLO_PARITY_DIR ?= $(WFLO_CACHE)/parity
 PARITY_FACES := rust c go node python kotlin uniffi
 CARGO ?= cargo
 
-.PHONY: parity-clean test-parity demo test test-rust test-mock test-report test-c test-go test-install install test-node test-python test-kotlin header lint bench bench-rust bench-python corpus build soak
+.PHONY: parity-clean test-parity demo test test-rust test-mock test-report test-serve test-c test-go test-install install test-node test-python test-otel test-kotlin header lint bench bench-rust bench-python corpus build soak
 
 WFLO_BIN := $(CARGO_TARGET_DIR)/debug/wflo
 export WFLO_BIN
@@ -47,7 +51,7 @@ demo:
 	$(CARGO) build -p wflo-cli
 	$(WFLO_BIN) demo
 
-test: lint parity-clean test-rust test-mock test-report test-c test-go test-install test-node test-python test-kotlin test-parity
+test: lint parity-clean test-rust test-mock test-report test-serve test-c test-go test-install test-node test-python test-otel test-kotlin test-parity
 
 # A fresh folder for this run's ledgers, so a face that stopped writing one cannot pass on an old one.
 parity-clean:
@@ -82,12 +86,26 @@ test-python: build
 	V=$$(tests/tools/venv.sh crewai $(PY_TESTS)/requirements-crewai.txt) && cd $(PY_TESTS)/crewai && \
 		$$V/bin/python -m pytest -q -p no:cacheprovider < /dev/null
 
+# The faces' builds are reused when current (the wheel of test-python, the addon of test-node),
+# else built the same way; tests/otel/run.py says what it checks.
+test-otel: build
+	WFLO_CACHE=$(WFLO_CACHE) tests/otel/run.sh
+
 test-mock: build
 	V=$$(tests/tools/venv.sh mock tests/mock/requirements.txt) && $$V/bin/pytest -q tests/mock
 
 test-report: build
 	tests/report/install-chromium.sh
 	python3 tests/report/test_report.py
+
+# Debian's prometheus and chromium are installed when missing; the slow agent the browser
+# watches is cli/examples/serve_feed.rs.
+test-serve: build
+	$(CARGO) build -p wflo-cli --example serve_feed
+	tests/serve/install-prometheus.sh
+	python3 tests/serve/test_prometheus.py
+	tests/report/install-chromium.sh
+	python3 tests/serve/test_browser.py
 
 test-c:
 	tests/c/run.sh
