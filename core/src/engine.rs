@@ -455,6 +455,21 @@ impl Engine {
     /// token and duration histograms, budgets remaining, alerts (see
     /// [`crate::telemetry::metrics`]).
     pub fn metrics_text(&self) -> String {
+        // Budgets remaining are read now from the executions open in this process (an
+        // execution no longer open keeps its last figure).
+        let open: Vec<Arc<ExecutionInner>> = self
+            .inner
+            .open
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        let metrics = &self.inner.telemetry.metrics;
+        for exec in open {
+            for (kind, label, limit, spent) in exec.limited_scopes() {
+                metrics.set_remaining(kind, &label, limit, spent);
+            }
+        }
         self.inner.telemetry.metrics_text()
     }
 

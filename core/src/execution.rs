@@ -127,7 +127,8 @@ pub(crate) struct ExecutionState {
     pub agg: Aggregates,
     /// Child scopes by label, with their own limits.
     pub scopes: HashMap<Arc<str>, (ScopeId, Option<Nanos>)>,
-    /// The alerts fired so far, by scope label (`""`: the execution's own budget).
+    /// The alerts fired so far on the execution's own budget and on step scopes by label.
+    pub root_fired: crate::telemetry::alerts::Fired,
     pub fired: HashMap<Arc<str>, crate::telemetry::alerts::Fired>,
 }
 
@@ -207,6 +208,7 @@ impl ExecutionInner {
                 finished_at_ms: None,
                 agg: Aggregates::default(),
                 scopes: HashMap::new(),
+                root_fired: Default::default(),
                 fired: HashMap::new(),
             }),
         }))
@@ -232,11 +234,14 @@ impl ExecutionInner {
         // A resumed execution is a new span in a new trace; thresholds already passed before
         // it was resumed do not fire again.
         let alerts = AlertRule::new(None, None)?;
-        let mut fired = HashMap::new();
-        fired.insert(Arc::from(""), crate::telemetry::alerts::Fired::default());
-        if let Some(f) = fired.get_mut("") {
-            crate::telemetry::alerts::due(&alerts.thresholds, record.budget_nanos, None, spent, f);
-        }
+        let mut root_fired = crate::telemetry::alerts::Fired::default();
+        crate::telemetry::alerts::due(
+            &alerts.thresholds,
+            record.budget_nanos,
+            None,
+            spent,
+            &mut root_fired,
+        );
         let trace = crate::telemetry::TraceContext::fresh()?;
         #[cfg(feature = "otel")]
         let (span, trace) = crate::telemetry::otel::start_execution(
@@ -263,7 +268,8 @@ impl ExecutionInner {
                 finished_at_ms: record.finished_at_ms,
                 agg,
                 scopes: HashMap::new(),
-                fired,
+                root_fired,
+                fired: HashMap::new(),
             }),
         });
         inner.reopen()?;
@@ -347,68 +353,98 @@ impl ExecutionInner {
         Ok(call)
     }
 
-    /// The alerts a call in `step` made due, on its scope and on the execution's own budget,
-    /// and the budget gauges brought up to date.
+    /// The alerts a call in `step` made due, on its scope and on the execution's own budget.
+    /// The common case — nothing due — costs one ledger read per limited scope.
     fn due_alerts(
         &self,
         st: &mut ExecutionState,
         step: &Arc<str>,
     ) -> Vec<(crate::telemetry::ScopeKind, crate::telemetry::Alert)> {
-        use crate::telemetry::{Alert, ScopeKind, alerts};
+        use crate::telemetry::ScopeKind;
         let mut out = Vec::new();
-        let now = self.engine.now_ms();
-        let step_scope = match st.scopes.get(step) {
-            Some((id, Some(_))) if !step.is_empty() => Some(*id),
-            _ => None,
-        };
-        let mut check = |label: &Arc<str>, scope: ScopeId, kind: ScopeKind, soft: Option<Nanos>| {
-            let Ok(snap) = self.engine.ledger.snapshot(scope) else {
-                return;
+        if !step.is_empty()
+            && let Some((id, Some(_))) = st.scopes.get(step).copied()
+        {
+            let fired = match st.fired.get_mut(step) {
+                Some(f) => f,
+                None => st.fired.entry(step.clone()).or_default(),
             };
-            if let Some(limit) = snap.limit_nanos {
-                let gauge = if label.is_empty() {
-                    &self.name
-                } else {
-                    &**label
-                };
-                self.engine
-                    .telemetry
-                    .set_remaining(kind, gauge, limit, snap.spent_nanos);
-            }
-            let fired = st.fired.entry(label.clone()).or_default();
-            for (akind, percent, limit) in alerts::due(
-                &self.alerts.thresholds,
-                snap.limit_nanos,
-                soft,
-                snap.spent_nanos,
-                fired,
-            ) {
-                out.push((
-                    kind,
-                    Alert {
-                        execution_id: self.id.to_string(),
-                        workflow: self.name.clone(),
-                        scope: label.to_string(),
-                        kind: akind,
-                        percent,
-                        limit_nanos: limit,
-                        limit_usd: crate::money::nanos_to_usd(limit),
-                        spent_nanos: snap.spent_nanos,
-                        spent_usd: crate::money::nanos_to_usd(snap.spent_nanos),
-                        at_ms: now,
-                    },
-                ));
-            }
-        };
-        if let Some(id) = step_scope {
-            check(step, id, ScopeKind::Step, None);
+            self.check_scope(step, id, ScopeKind::Step, None, fired, &mut out);
         }
-        check(
-            &Arc::from(""),
+        let soft = self.alerts.soft_budget;
+        self.check_scope(
+            "",
             self.root,
             ScopeKind::Execution,
-            self.alerts.soft_budget,
+            soft,
+            &mut st.root_fired,
+            &mut out,
         );
+        out
+    }
+
+    fn check_scope(
+        &self,
+        label: &str,
+        scope: ScopeId,
+        kind: crate::telemetry::ScopeKind,
+        soft: Option<Nanos>,
+        fired: &mut crate::telemetry::alerts::Fired,
+        out: &mut Vec<(crate::telemetry::ScopeKind, crate::telemetry::Alert)>,
+    ) {
+        let Some((limit, spent)) = self.engine.ledger.limit_and_spent(scope) else {
+            return;
+        };
+        if limit.is_none() && soft.is_none() {
+            return;
+        }
+        #[cfg(feature = "otel")]
+        if let Some(limit) = limit {
+            let gauge = if label.is_empty() { &self.name } else { label };
+            self.engine
+                .telemetry
+                .otel_remaining(kind, gauge, limit, spent);
+        }
+        let due = crate::telemetry::alerts::due(&self.alerts.thresholds, limit, soft, spent, fired);
+        if due.is_empty() {
+            return;
+        }
+        let now = self.engine.now_ms();
+        for (akind, percent, limit) in due {
+            out.push((
+                kind,
+                crate::telemetry::Alert {
+                    execution_id: self.id.to_string(),
+                    workflow: self.name.clone(),
+                    scope: label.to_owned(),
+                    kind: akind,
+                    percent,
+                    limit_nanos: limit,
+                    limit_usd: crate::money::nanos_to_usd(limit),
+                    spent_nanos: spent,
+                    spent_usd: crate::money::nanos_to_usd(spent),
+                    at_ms: now,
+                },
+            ));
+        }
+    }
+
+    /// The limited scopes' figures for the budget-remaining gauge: (kind, label, limit, spent).
+    pub fn limited_scopes(&self) -> Vec<(crate::telemetry::ScopeKind, String, Nanos, Nanos)> {
+        use crate::telemetry::ScopeKind;
+        let ledger = &self.engine.ledger;
+        let mut out = Vec::new();
+        if let Some((Some(limit), spent)) = ledger.limit_and_spent(self.root) {
+            out.push((ScopeKind::Execution, self.name.clone(), limit, spent));
+        }
+        let st = self.state.lock();
+        for (label, (id, limit)) in &st.scopes {
+            if limit.is_some()
+                && let Some((Some(limit), spent)) = ledger.limit_and_spent(*id)
+            {
+                out.push((ScopeKind::Step, label.to_string(), limit, spent));
+            }
+        }
         out
     }
 }
@@ -604,8 +640,8 @@ impl Execution {
             &self.inner,
             "wflo.checkpoint",
             &[
-                ("wflo.checkpoint.name", name.to_owned()),
-                ("wflo.checkpoint.sequence", info.sequence.to_string()),
+                ("wflo.checkpoint.name", name.into()),
+                ("wflo.checkpoint.sequence", (info.sequence as i64).into()),
             ],
         );
         Ok(info)
@@ -634,7 +670,7 @@ impl Execution {
         crate::telemetry::execution_event(
             &self.inner,
             "wflo.rollback",
-            &[("wflo.checkpoint.name", name.to_owned())],
+            &[("wflo.checkpoint.name", name.into())],
         );
         Ok(rolled.state)
     }

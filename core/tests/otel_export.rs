@@ -181,7 +181,24 @@ fn spans_and_metrics_reach_an_otlp_receiver_by_the_genai_conventions() {
         vec![0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7],
         "the host's span parents the execution"
     );
-    assert!(workflow.events.iter().any(|e| e.name == "wflo.checkpoint"));
+    let checkpoint = workflow
+        .events
+        .iter()
+        .find(|e| e.name == "wflo.checkpoint")
+        .expect("checkpoint event");
+    let sequence = checkpoint
+        .attributes
+        .iter()
+        .find(|kv| kv.key == "wflo.checkpoint.sequence");
+    assert!(
+        matches!(
+            sequence
+                .and_then(|kv| kv.value.as_ref())
+                .and_then(|v| v.value.as_ref()),
+            Some(Value::IntValue(1))
+        ),
+        "the sequence is an integer: {sequence:?}"
+    );
     let chat = g
         .spans
         .iter()

@@ -331,6 +331,12 @@ impl Ledger {
         })
     }
 
+    /// A scope's limit and spend, without the rest of its snapshot (the per-call alert check).
+    pub fn limit_and_spent(&self, scope: ScopeId) -> Option<(Option<Nanos>, Nanos)> {
+        let st = self.state.lock();
+        st.scope(scope).ok().map(|s| (s.limit, s.spent))
+    }
+
     /// Number of reservations held (all scopes).
     pub fn held_count(&self) -> usize {
         self.state.lock().held.len()

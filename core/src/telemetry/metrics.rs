@@ -45,7 +45,17 @@ type Key = String;
 
 #[derive(Debug, Default)]
 struct Family<V> {
-    series: BTreeMap<Key, V>,
+    series: crate::fasthash::FastMap<Key, V>,
+}
+
+impl<V: Clone> Family<V> {
+    /// The series in label order, for the text.
+    fn sorted(&self) -> BTreeMap<String, V> {
+        self.series
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
 }
 
 thread_local! {
@@ -76,35 +86,65 @@ impl<V: Default> Family<V> {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+/// Counts per bucket (not cumulative: one increment per observation; the text cumulates).
+#[derive(Debug, Clone, Copy, Default)]
 struct Histogram {
-    counts: Vec<u64>,
+    counts: [u64; 14],
     sum: f64,
     count: u64,
 }
 
 impl Histogram {
-    fn observe(&mut self, bounds: &[f64], value: f64) {
-        if self.counts.is_empty() {
-            self.counts = vec![0; bounds.len()];
-        }
-        for (i, b) in bounds.iter().enumerate() {
-            if value <= *b {
-                self.counts[i] += 1;
-            }
+    fn observe(&mut self, bounds: &[f64; 14], value: f64) {
+        // Past the last bound the observation is only in +Inf (`count`).
+        if let Some(i) = bounds.iter().position(|b| value <= *b) {
+            self.counts[i] += 1;
         }
         self.sum += value;
         self.count += 1;
     }
+
+    fn merge(&mut self, other: &Histogram) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts) {
+            *a += b;
+        }
+        self.sum += other.sum;
+        self.count += other.count;
+    }
+}
+
+const STATUSES: [CallStatus; 4] = [
+    CallStatus::Ok,
+    CallStatus::Error,
+    CallStatus::Refused,
+    CallStatus::Aborted,
+];
+
+fn status_index(status: CallStatus) -> usize {
+    match status {
+        CallStatus::Ok => 0,
+        CallStatus::Error => 1,
+        CallStatus::Refused => 2,
+        CallStatus::Aborted => 3,
+    }
+}
+
+/// Everything counted for one (model, provider, scope): one map lookup per call; the
+/// families are regrouped from these when the text is made.
+#[derive(Debug, Clone, Default)]
+struct CallSeries {
+    calls: [u64; 4],
+    cost: Nanos,
+    input: Histogram,
+    output: Histogram,
+    /// By status (refusals have none).
+    duration: [Histogram; 4],
 }
 
 #[derive(Debug, Default)]
 struct State {
-    cost: Family<Nanos>,
-    calls: Family<u64>,
-    refusals: Family<u64>,
-    tokens: Family<Histogram>,
-    duration: Family<Histogram>,
+    /// Keyed by model, provider, scope.
+    calls: Family<CallSeries>,
     remaining: Family<i128>,
     alerts: Family<u64>,
     telemetry_dropped: u64,
@@ -178,24 +218,21 @@ impl Metrics {
     /// Counts one ended call (any status).
     pub fn observe_call(&self, call: &CallRecord) {
         let l = CallLabels::of(call);
+        let status = status_index(call.status);
         let mut st = self.state.lock();
-        *st.calls.get(&[l.model, l.provider, call.status.as_str()]) += 1;
+        let series = st.calls.get(&[l.model, l.provider, l.scope]);
+        series.calls[status] += 1;
         if call.status == CallStatus::Refused {
-            *st.refusals.get(&[l.model, l.provider, l.scope]) += 1;
             return;
         }
-        let cost = st.cost.get(&[l.model, l.provider, l.scope]);
-        *cost = cost.saturating_add(call.cost_nanos);
-        let input = call.usage.prompt_total();
-        for (kind, tokens) in [("input", input), ("output", call.usage.completion_total())] {
-            st.tokens
-                .get(&[OPERATION, l.provider, l.model, kind])
-                .observe(&TOKEN_BUCKETS, tokens as f64);
-        }
-        let error = error_type(call.status).unwrap_or("");
-        st.duration
-            .get(&[OPERATION, l.provider, l.model, error])
-            .observe(&DURATION_BUCKETS, call.latency_ms as f64 / 1000.0);
+        series.cost = series.cost.saturating_add(call.cost_nanos);
+        series
+            .input
+            .observe(&TOKEN_BUCKETS, call.usage.prompt_total() as f64);
+        series
+            .output
+            .observe(&TOKEN_BUCKETS, call.usage.completion_total() as f64);
+        series.duration[status].observe(&DURATION_BUCKETS, call.latency_ms as f64 / 1000.0);
     }
 
     /// Sets what a limited scope has left (limit − spent; negative after an overrun).
@@ -223,13 +260,54 @@ impl Metrics {
     /// series in a stable order.
     pub fn render(&self) -> String {
         let st = self.state.lock();
+        // Regroup the per-(model, provider, scope) series into the families' label sets.
+        let mut cost = BTreeMap::new();
+        let mut calls = BTreeMap::new();
+        let mut refusals = BTreeMap::new();
+        let mut tokens: BTreeMap<String, Histogram> = BTreeMap::new();
+        let mut duration: BTreeMap<String, Histogram> = BTreeMap::new();
+        for (key, s) in &st.calls.sorted() {
+            let mut parts = key.split('\0');
+            let (model, provider) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let refused = s.calls[2];
+            let sent: u64 = s.calls.iter().sum::<u64>() - refused;
+            for (i, status) in STATUSES.iter().enumerate() {
+                if s.calls[i] > 0 {
+                    *calls
+                        .entry(join(&[model, provider, status.as_str()]))
+                        .or_insert(0u64) += s.calls[i];
+                }
+            }
+            if refused > 0 {
+                refusals.insert(key.clone(), refused);
+            }
+            if sent == 0 {
+                continue;
+            }
+            cost.insert(key.clone(), s.cost);
+            for (kind, h) in [("input", &s.input), ("output", &s.output)] {
+                tokens
+                    .entry(join(&[OPERATION, provider, model, kind]))
+                    .or_default()
+                    .merge(h);
+            }
+            for (i, h) in s.duration.iter().enumerate() {
+                if h.count > 0 {
+                    let error = error_type(STATUSES[i]).unwrap_or("");
+                    duration
+                        .entry(join(&[OPERATION, provider, model, error]))
+                        .or_default()
+                        .merge(h);
+                }
+            }
+        }
         let mut out = String::new();
         counter(
             &mut out,
             "wflo_cost_usd_total",
             "Cost of LLM calls in USD, exact to the nano-USD.",
             &["model", "provider", "scope"],
-            &st.cost,
+            &cost,
             |n| usd(*n as i128),
         );
         counter(
@@ -237,7 +315,7 @@ impl Metrics {
             "wflo_calls_total",
             "LLM calls tracked, by how they ended.",
             &["model", "provider", "status"],
-            &st.calls,
+            &calls,
             |n| n.to_string(),
         );
         counter(
@@ -245,7 +323,7 @@ impl Metrics {
             "wflo_refusals_total",
             "Calls refused before sending because a budget could not cover their worst case.",
             &["model", "provider", "scope"],
-            &st.refusals,
+            &refusals,
             |n| n.to_string(),
         );
         histogram(
@@ -258,7 +336,7 @@ impl Metrics {
                 "gen_ai_request_model",
                 "gen_ai_token_type",
             ],
-            &st.tokens,
+            &tokens,
             &TOKEN_BUCKETS,
         );
         histogram(
@@ -271,7 +349,7 @@ impl Metrics {
                 "gen_ai_request_model",
                 "error_type",
             ],
-            &st.duration,
+            &duration,
             &DURATION_BUCKETS,
         );
         gauge(
@@ -279,24 +357,28 @@ impl Metrics {
             "wflo_budget_remaining_usd",
             "What a limited scope has left in USD (negative after an overrun).",
             &["scope_kind", "scope"],
-            &st.remaining,
+            &st.remaining.sorted(),
         );
         counter(
             &mut out,
             "wflo_alerts_total",
             "Budget alerts fired.",
             &["scope_kind", "scope", "kind"],
-            &st.alerts,
+            &st.alerts.sorted(),
             |n| n.to_string(),
         );
         let _ = writeln!(
             out,
-            "# HELP wflo_telemetry_dropped_total Spans and metric points the exporter dropped."
+            "# HELP wflo_telemetry_dropped_total Spans and metric batches the OpenTelemetry exporter could not deliver."
         );
         let _ = writeln!(out, "# TYPE wflo_telemetry_dropped_total counter");
         let _ = writeln!(out, "wflo_telemetry_dropped_total {}", st.telemetry_dropped);
         out
     }
+}
+
+fn join(parts: &[&str]) -> String {
+    parts.join("\0")
 }
 
 /// Exact decimal USD from nano-USD (no float rounding in the exposition).
@@ -342,20 +424,26 @@ fn counter<V>(
     name: &str,
     help: &str,
     names: &[&str],
-    family: &Family<V>,
+    series: &BTreeMap<String, V>,
     value: impl Fn(&V) -> String,
 ) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} counter");
-    for (k, v) in &family.series {
+    for (k, v) in series {
         let _ = writeln!(out, "{name}{} {}", labels(names, k, None), value(v));
     }
 }
 
-fn gauge(out: &mut String, name: &str, help: &str, names: &[&str], family: &Family<i128>) {
+fn gauge(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    names: &[&str],
+    series: &BTreeMap<String, i128>,
+) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} gauge");
-    for (k, v) in &family.series {
+    for (k, v) in series {
         let _ = writeln!(out, "{name}{} {}", labels(names, k, None), usd(*v));
     }
 }
@@ -365,19 +453,21 @@ fn histogram(
     name: &str,
     help: &str,
     names: &[&str],
-    family: &Family<Histogram>,
+    series: &BTreeMap<String, Histogram>,
     bounds: &[f64],
 ) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} histogram");
-    for (k, h) in &family.series {
+    for (k, h) in series {
+        let mut cumulative = 0;
         for (i, b) in bounds.iter().enumerate() {
             let le = format!("{b}");
+            cumulative += h.counts.get(i).copied().unwrap_or(0);
             let _ = writeln!(
                 out,
                 "{name}_bucket{} {}",
                 labels(names, k, Some(("le", &le))),
-                h.counts.get(i).copied().unwrap_or(0)
+                cumulative
             );
         }
         let _ = writeln!(

@@ -43,16 +43,16 @@ impl Telemetry {
         }
     }
 
-    /// Sets what a limited scope has left, for Prometheus and (when on) OpenTelemetry.
-    pub fn set_remaining(
+    /// Records what a limited scope has left on the OpenTelemetry gauge (the Prometheus
+    /// gauge is read when the text is made: no cost per call).
+    #[cfg(feature = "otel")]
+    pub fn otel_remaining(
         &self,
         kind: ScopeKind,
         scope: &str,
         limit: crate::Nanos,
         spent: crate::Nanos,
     ) {
-        self.metrics.set_remaining(kind, scope, limit, spent);
-        #[cfg(feature = "otel")]
         if let Some(otel) = &self.otel {
             otel.remaining(kind, scope, limit as i128 - spent as i128);
         }
@@ -148,17 +148,38 @@ pub(crate) fn call_ended(
     t.deliver(alerts);
 }
 
+/// A span event attribute's value.
+pub(crate) enum EventValue {
+    Text(String),
+    Int(i64),
+}
+
+impl From<&str> for EventValue {
+    fn from(s: &str) -> Self {
+        EventValue::Text(s.to_owned())
+    }
+}
+
+impl From<i64> for EventValue {
+    fn from(i: i64) -> Self {
+        EventValue::Int(i)
+    }
+}
+
 /// An event on the execution's span (checkpoint, rollback), when OpenTelemetry is on.
 pub(crate) fn execution_event(
     exec: &crate::execution::ExecutionInner,
     name: &'static str,
-    attributes: &[(&'static str, String)],
+    attributes: &[(&'static str, EventValue)],
 ) {
     #[cfg(feature = "otel")]
     if let Some(span) = &exec.span {
         let attrs = attributes
             .iter()
-            .map(|(k, v)| opentelemetry::KeyValue::new(*k, v.clone()))
+            .map(|(k, v)| match v {
+                EventValue::Text(t) => opentelemetry::KeyValue::new(*k, t.clone()),
+                EventValue::Int(i) => opentelemetry::KeyValue::new(*k, *i),
+            })
             .collect();
         span.event(name, exec.engine.now_ms(), attrs);
     }

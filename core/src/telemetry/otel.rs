@@ -14,6 +14,7 @@
 //! (`wflo_telemetry_dropped_total`).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -48,6 +49,17 @@ pub struct Otel {
     refusals: Counter<u64>,
     remaining: Gauge<f64>,
     dropped: Arc<AtomicU64>,
+    attributes: Mutex<HashMap<String, Arc<MetricAttributes>>>,
+}
+
+/// The attribute sets a series' metrics are recorded with.
+struct MetricAttributes {
+    common: Vec<KeyValue>,
+    input: Vec<KeyValue>,
+    output: Vec<KeyValue>,
+    failed: Vec<KeyValue>,
+    aborted: Vec<KeyValue>,
+    scoped: Vec<KeyValue>,
 }
 
 impl std::fmt::Debug for Otel {
@@ -160,6 +172,7 @@ fn build() -> Option<Otel> {
             .build(),
         meter_provider,
         dropped,
+        attributes: Mutex::new(HashMap::new()),
     })
 }
 
@@ -268,14 +281,15 @@ impl Otel {
         let l = CallLabels::of(call);
         let error = error_type(call.status);
         if let Some(parent) = &exec.span {
-            let mut attrs = vec![
+            let mut attrs = Vec::with_capacity(20);
+            attrs.extend([
                 KeyValue::new("gen_ai.operation.name", OPERATION),
-                KeyValue::new("gen_ai.request.model", call.requested_model.to_string()),
-                KeyValue::new("wflo.execution.id", exec.id.to_string()),
-                KeyValue::new("wflo.step", call.step.to_string()),
+                KeyValue::new("gen_ai.request.model", call.requested_model.clone()),
+                KeyValue::new("wflo.execution.id", exec.id.clone()),
+                KeyValue::new("wflo.step", call.step.clone()),
                 KeyValue::new("wflo.reserved.nanos", call.reserved_nanos as i64),
                 KeyValue::new("wflo.status", call.status.as_str()),
-            ];
+            ]);
             if !call.provider.is_empty() {
                 attrs.push(KeyValue::new(
                     "gen_ai.provider.name",
@@ -290,7 +304,7 @@ impl Otel {
             }
             if call.status != CallStatus::Refused {
                 if let Some(model) = &call.model {
-                    attrs.push(KeyValue::new("gen_ai.response.model", model.to_string()));
+                    attrs.push(KeyValue::new("gen_ai.response.model", model.clone()));
                 }
                 let u = &call.usage;
                 attrs.extend([
@@ -334,35 +348,64 @@ impl Otel {
                 );
             }
         }
-        let mut common = vec![
-            KeyValue::new("gen_ai.operation.name", OPERATION),
-            KeyValue::new("gen_ai.request.model", l.model.to_owned()),
-        ];
-        if !l.provider.is_empty() {
-            common.push(KeyValue::new("gen_ai.provider.name", l.provider.to_owned()));
-        }
+        let attrs = self.attributes(&l);
         if call.status == CallStatus::Refused {
-            let mut a = common.clone();
-            a.push(KeyValue::new("wflo.scope", l.scope.to_owned()));
-            self.refusals.add(1, &a);
+            self.refusals.add(1, &attrs.scoped);
             return;
         }
-        for (kind, n) in [
-            ("input", call.usage.prompt_total()),
-            ("output", call.usage.completion_total()),
-        ] {
+        self.tokens.record(call.usage.prompt_total(), &attrs.input);
+        self.tokens
+            .record(call.usage.completion_total(), &attrs.output);
+        let duration = match call.status {
+            CallStatus::Error => &attrs.failed,
+            CallStatus::Aborted => &attrs.aborted,
+            _ => &attrs.common,
+        };
+        self.duration
+            .record(call.latency_ms as f64 / 1000.0, duration);
+        self.cost.add(nanos_to_usd(call.cost_nanos), &attrs.scoped);
+    }
+
+    /// The metric attribute sets of a (model, provider, scope), made once and kept (labels
+    /// are bounded like the Prometheus families': past the bound they are `_other`).
+    fn attributes(&self, l: &CallLabels<'_>) -> Arc<MetricAttributes> {
+        let key = [l.model, l.provider, l.scope].join("\0");
+        let mut cache = self.attributes.lock();
+        if let Some(a) = cache.get(&key) {
+            return a.clone();
+        }
+        let bounded = cache.len() < super::metrics::MAX_SERIES;
+        let v = |s: &str| {
+            if bounded {
+                s.to_owned()
+            } else {
+                super::metrics::OVERFLOW.to_owned()
+            }
+        };
+        let mut common = vec![
+            KeyValue::new("gen_ai.operation.name", OPERATION),
+            KeyValue::new("gen_ai.request.model", v(l.model)),
+        ];
+        if !l.provider.is_empty() {
+            common.push(KeyValue::new("gen_ai.provider.name", v(l.provider)));
+        }
+        let with = |extra: KeyValue| {
             let mut a = common.clone();
-            a.push(KeyValue::new("gen_ai.token.type", kind));
-            self.tokens.record(n, &a);
+            a.push(extra);
+            a
+        };
+        let made = Arc::new(MetricAttributes {
+            input: with(KeyValue::new("gen_ai.token.type", "input")),
+            output: with(KeyValue::new("gen_ai.token.type", "output")),
+            failed: with(KeyValue::new("error.type", "error")),
+            aborted: with(KeyValue::new("error.type", "aborted")),
+            scoped: with(KeyValue::new("wflo.scope", v(l.scope))),
+            common,
+        });
+        if bounded {
+            cache.insert(key, made.clone());
         }
-        let mut d = common.clone();
-        if let Some(e) = error {
-            d.push(KeyValue::new("error.type", e));
-        }
-        self.duration.record(call.latency_ms as f64 / 1000.0, &d);
-        let mut c = common;
-        c.push(KeyValue::new("wflo.scope", l.scope.to_owned()));
-        self.cost.add(nanos_to_usd(call.cost_nanos), &c);
+        made
     }
 
     /// Records what a limited scope has left.
