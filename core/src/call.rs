@@ -493,7 +493,8 @@ impl Reservation {
         if overrun > 0 {
             crate::events::overrun(&self.exec.id, &self.step, model, overrun);
         }
-        self.exec.push_call(record, Some(self.max_output_tokens))
+        self.exec
+            .push_call_settled(record, Some(self.max_output_tokens), Some(&settled))
     }
 
     /// Releases the reservation without cost: the call failed before the provider billed

@@ -336,7 +336,18 @@ impl ExecutionInner {
 
     /// Books a finished call: aggregates, then the store, then telemetry (metrics, the call's
     /// span, alerts). `max_tokens` is the output limit the request was sent with, if known.
-    pub fn push_call(&self, mut call: CallRecord, max_tokens: Option<u64>) -> Result<CallRecord> {
+    pub fn push_call(&self, call: CallRecord, max_tokens: Option<u64>) -> Result<CallRecord> {
+        self.push_call_settled(call, max_tokens, None)
+    }
+
+    /// [`ExecutionInner::push_call`] with the figures the ledger's settlement returned, so the
+    /// alert check need not read the ledger again.
+    pub fn push_call_settled(
+        &self,
+        mut call: CallRecord,
+        max_tokens: Option<u64>,
+        settled: Option<&crate::budget::Settled>,
+    ) -> Result<CallRecord> {
         let alerts = {
             let mut st = self.state.lock();
             call.seq = st.agg.last_seq + 1;
@@ -344,7 +355,7 @@ impl ExecutionInner {
             if call.status == CallStatus::Refused || call.cost_nanos == 0 {
                 Vec::new()
             } else {
-                self.due_alerts(&mut st, &call.step)
+                self.due_alerts(&mut st, &call.step, settled)
             }
         };
         let stored = self.engine.store.append_calls(vec![call.clone()]);
@@ -359,6 +370,7 @@ impl ExecutionInner {
         &self,
         st: &mut ExecutionState,
         step: &Arc<str>,
+        settled: Option<&crate::budget::Settled>,
     ) -> Vec<(crate::telemetry::ScopeKind, crate::telemetry::Alert)> {
         use crate::telemetry::ScopeKind;
         let mut out = Vec::new();
@@ -369,30 +381,30 @@ impl ExecutionInner {
                 Some(f) => f,
                 None => st.fired.entry(step.clone()).or_default(),
             };
-            self.check_scope(step, id, ScopeKind::Step, None, fired, &mut out);
+            let figures = settled
+                .map(|s| s.scope_figures)
+                .or_else(|| self.engine.ledger.limit_and_spent(id));
+            self.check_scope(step, figures, ScopeKind::Step, None, fired, &mut out);
         }
         let soft = self.alerts.soft_budget;
-        self.check_scope(
-            "",
-            self.root,
-            ScopeKind::Execution,
-            soft,
-            &mut st.root_fired,
-            &mut out,
-        );
+        let figures = settled
+            .map(|s| s.root_figures)
+            .or_else(|| self.engine.ledger.limit_and_spent(self.root));
+        let fired = &mut st.root_fired;
+        self.check_scope("", figures, ScopeKind::Execution, soft, fired, &mut out);
         out
     }
 
     fn check_scope(
         &self,
         label: &str,
-        scope: ScopeId,
+        figures: Option<(Option<Nanos>, Nanos)>,
         kind: crate::telemetry::ScopeKind,
         soft: Option<Nanos>,
         fired: &mut crate::telemetry::alerts::Fired,
         out: &mut Vec<(crate::telemetry::ScopeKind, crate::telemetry::Alert)>,
     ) {
-        let Some((limit, spent)) = self.engine.ledger.limit_and_spent(scope) else {
+        let Some((limit, spent)) = figures else {
             return;
         };
         if limit.is_none() && soft.is_none() {

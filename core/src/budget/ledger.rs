@@ -42,6 +42,10 @@ pub struct Settled {
     pub overrun_nanos: Nanos,
     /// False when the reservation's lease had already expired and been reclaimed.
     pub was_held: bool,
+    /// The settled scope's limit and spend after the settlement, and those of the top of its
+    /// chain (the execution): what the alert check needs, without reading the ledger again.
+    pub scope_figures: (Option<Nanos>, Nanos),
+    pub root_figures: (Option<Nanos>, Nanos),
 }
 
 #[derive(Debug)]
@@ -253,6 +257,7 @@ impl Ledger {
             None => (0, false),
         };
         let overrun = actual.saturating_sub(reserved);
+        let (mut first, mut last) = (None, (None, 0));
         st.for_chain(scope, |s| {
             s.reserved = s.reserved.saturating_sub(reserved);
             s.spent = s.spent.saturating_add(actual);
@@ -260,10 +265,14 @@ impl Ledger {
                 s.overrun = s.overrun.saturating_add(overrun);
                 s.refusing = true;
             }
+            last = (s.limit, s.spent);
+            first.get_or_insert(last);
         });
         Ok(Settled {
             overrun_nanos: overrun,
             was_held,
+            scope_figures: first.unwrap_or(last),
+            root_figures: last,
         })
     }
 

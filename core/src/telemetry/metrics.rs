@@ -43,18 +43,18 @@ pub const OPERATION: &str = "chat";
 /// models with NUL are refused at the API).
 type Key = String;
 
+/// A family's series: the values in a vector, found by their key's index (one hash lookup
+/// per observation, no allocation for a known series).
 #[derive(Debug, Default)]
 struct Family<V> {
-    series: crate::fasthash::FastMap<Key, V>,
+    index: crate::fasthash::FastMap<Key, usize>,
+    values: Vec<(Key, V)>,
 }
 
 impl<V: Clone> Family<V> {
     /// The series in label order, for the text.
     fn sorted(&self) -> BTreeMap<String, V> {
-        self.series
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        self.values.iter().cloned().collect()
     }
 }
 
@@ -64,7 +64,7 @@ thread_local! {
 
 impl<V: Default> Family<V> {
     fn get(&mut self, labels: &[&str]) -> &mut V {
-        SCRATCH.with_borrow_mut(|key| {
+        let at = SCRATCH.with_borrow_mut(|key| {
             key.clear();
             for (i, l) in labels.iter().enumerate() {
                 if i > 0 {
@@ -72,17 +72,22 @@ impl<V: Default> Family<V> {
                 }
                 key.push_str(l);
             }
-            // A known series is found without allocating; a new one past the bound is counted
-            // under `_other`.
-            if !self.series.contains_key(key.as_str()) && self.series.len() >= MAX_SERIES {
+            if let Some(&at) = self.index.get(key.as_str()) {
+                return at;
+            }
+            // A new series past the bound is counted under `_other`.
+            if self.values.len() >= MAX_SERIES {
                 key.clear();
                 key.push_str(&vec![OVERFLOW; labels.len()].join("\0"));
+                if let Some(&at) = self.index.get(key.as_str()) {
+                    return at;
+                }
             }
-            if !self.series.contains_key(key.as_str()) {
-                self.series.insert(key.clone(), V::default());
-            }
-            self.series.get_mut(key.as_str()).expect("inserted above")
-        })
+            self.values.push((key.clone(), V::default()));
+            self.index.insert(key.clone(), self.values.len() - 1);
+            self.values.len() - 1
+        });
+        &mut self.values[at].1
     }
 }
 
