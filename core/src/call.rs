@@ -591,7 +591,14 @@ fn refuse(scope: &Scope, req: &CallRequest<'_>, error: &Error, requested: Nanos)
         execution_id: scope.exec.id.clone(),
         seq: 0,
         step: scope.label.clone(),
-        provider: req.provider.unwrap_or("").into(),
+        // The provider as a settled call would record it: the caller's, else the price table's.
+        provider: match req.provider {
+            Some(p) => p.into(),
+            None => match scope.exec.engine.prices.resolve(req.model) {
+                Ok(m) => m.provider.clone(),
+                Err(_) => "".into(),
+            },
+        },
         requested_model: req.model.into(),
         model: None,
         usage: Usage::default(),

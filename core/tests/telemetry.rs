@@ -269,3 +269,29 @@ fn a_planted_secret_never_reaches_metrics_or_alerts() {
     assert!(!engine.metrics_text().contains("SECRET"));
     assert!(seen.lock().unwrap().iter().all(|a| !a.contains("SECRET")));
 }
+
+#[test]
+fn a_refused_call_without_a_named_provider_is_recorded_with_the_tables() {
+    let engine = Engine::in_memory();
+    let exec = engine
+        .start_execution(ExecutionOptions {
+            budget_nanos: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+    let refused = exec.reserve(&CallRequest {
+        model: "claude-3-5-haiku-20241022",
+        input_tokens: 1000,
+        max_output_tokens: Some(10),
+        ..Default::default()
+    });
+    assert!(refused.is_err());
+    let calls = exec.calls().unwrap();
+    assert_eq!(
+        &*calls[0].provider, "anthropic",
+        "as a settled call would record it"
+    );
+    assert!(engine.metrics_text().contains(
+        "wflo_refusals_total{model=\"claude-3-5-haiku-20241022\",provider=\"anthropic\""
+    ));
+}
