@@ -467,6 +467,14 @@ fn persist_key(r: &ExecutionRecord) -> (ExecutionStatus, Option<Nanos>, Nanos) {
 
 impl Drop for ExecutionInner {
     fn drop(&mut self) {
+        // The budget gauges keep this execution's last figures (they are read from open
+        // executions when the metrics text is made; this one is closing).
+        for (kind, label, limit, spent) in self.limited_scopes() {
+            self.engine
+                .telemetry
+                .metrics
+                .set_remaining(kind, &label, limit, spent);
+        }
         let scopes: Vec<ScopeId> = self
             .state
             .get_mut()

@@ -295,3 +295,24 @@ fn a_refused_call_without_a_named_provider_is_recorded_with_the_tables() {
         "wflo_refusals_total{model=\"claude-3-5-haiku-20241022\",provider=\"anthropic\""
     ));
 }
+
+#[test]
+fn a_dropped_execution_keeps_its_last_budget_figure() {
+    let engine = Engine::in_memory();
+    let exec = engine
+        .start_execution(ExecutionOptions {
+            name: "gone".into(),
+            budget_nanos: Some(USD / 100),
+            ..Default::default()
+        })
+        .unwrap();
+    call(&exec, 1000, 100); // $0.00021
+    drop(exec);
+    let text = engine.metrics_text();
+    assert!(
+        text.contains(
+            "wflo_budget_remaining_usd{scope_kind=\"execution\",scope=\"gone\"} 0.009790000"
+        ),
+        "{text}"
+    );
+}
