@@ -466,6 +466,7 @@ impl Engine {
             .collect();
         let metrics = &self.inner.telemetry.metrics;
         for exec in open {
+            exec.hand_over_counts();
             for (kind, label, limit, spent) in exec.limited_scopes() {
                 metrics.set_remaining(kind, &label, limit, spent);
             }

@@ -97,6 +97,16 @@ pub(crate) struct ExecutionInner {
     pub state: Mutex<ExecutionState>,
 }
 
+/// A run of calls with the same labels, counted by the execution: the labels (model,
+/// provider, step), the place of their series in the engine's metrics, and the counts.
+pub(crate) struct Counted {
+    model: Arc<str>,
+    provider: Arc<str>,
+    step: Arc<str>,
+    at: usize,
+    series: crate::telemetry::metrics::CallSeries,
+}
+
 /// When an execution's alerts fire.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct AlertRule {
@@ -129,6 +139,9 @@ pub(crate) struct ExecutionState {
     pub scopes: HashMap<Arc<str>, (ScopeId, Option<Nanos>)>,
     /// The alerts fired so far on the execution's own budget and on step scopes by label.
     pub root_fired: crate::telemetry::alerts::Fired,
+    /// What this execution counted for its last call's labels, not yet in the engine's
+    /// metrics.
+    pub counted: Option<Counted>,
     pub fired: HashMap<Arc<str>, crate::telemetry::alerts::Fired>,
 }
 
@@ -209,6 +222,7 @@ impl ExecutionInner {
                 agg: Aggregates::default(),
                 scopes: HashMap::new(),
                 root_fired: Default::default(),
+                counted: None,
                 fired: HashMap::new(),
             }),
         }))
@@ -269,6 +283,7 @@ impl ExecutionInner {
                 agg,
                 scopes: HashMap::new(),
                 root_fired,
+                counted: None,
                 fired: HashMap::new(),
             }),
         });
@@ -352,6 +367,7 @@ impl ExecutionInner {
             let mut st = self.state.lock();
             call.seq = st.agg.last_seq + 1;
             st.agg.add(&call);
+            self.observe(&mut st, &call);
             if call.status == CallStatus::Refused || call.cost_nanos == 0 {
                 Vec::new()
             } else {
@@ -362,6 +378,46 @@ impl ExecutionInner {
         crate::telemetry::call_ended(self, &call, max_tokens, &alerts);
         stored?;
         Ok(call)
+    }
+
+    /// Counts the call for the engine's metrics: in the execution's own series while the
+    /// labels stay the same (no lock or lookup beyond the execution's), handing the counts to
+    /// the engine's metrics when they change.
+    fn observe(&self, st: &mut ExecutionState, call: &CallRecord) {
+        let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || a == b;
+        let model = call.model.as_ref().unwrap_or(&call.requested_model);
+        if let Some(c) = &mut st.counted
+            && same(&c.model, model)
+            && same(&c.provider, &call.provider)
+            && same(&c.step, &call.step)
+        {
+            c.series.observe(call);
+            return;
+        }
+        let metrics = &self.engine.telemetry.metrics;
+        if let Some(old) = st.counted.take() {
+            metrics.add(old.at, &old.series);
+        }
+        let mut series = crate::telemetry::metrics::CallSeries::default();
+        series.observe(call);
+        st.counted = Some(Counted {
+            model: model.clone(),
+            provider: call.provider.clone(),
+            step: call.step.clone(),
+            at: metrics.place_of(call),
+            series,
+        });
+    }
+
+    /// Hands what this execution counted to the engine's metrics (the text is being made).
+    pub fn hand_over_counts(&self) {
+        let mut st = self.state.lock();
+        if let Some(c) = &mut st.counted
+            && !c.series.is_empty()
+        {
+            self.engine.telemetry.metrics.add(c.at, &c.series);
+            c.series = Default::default();
+        }
     }
 
     /// The alerts a call in `step` made due, on its scope and on the execution's own budget.

@@ -64,7 +64,13 @@ thread_local! {
 
 impl<V: Default> Family<V> {
     fn get(&mut self, labels: &[&str]) -> &mut V {
-        let at = SCRATCH.with_borrow_mut(|key| {
+        let at = self.place(labels);
+        &mut self.values[at].1
+    }
+
+    /// The place of a series in `values`, made when new (places never change).
+    fn place(&mut self, labels: &[&str]) -> usize {
+        SCRATCH.with_borrow_mut(|key| {
             key.clear();
             for (i, l) in labels.iter().enumerate() {
                 if i > 0 {
@@ -86,8 +92,7 @@ impl<V: Default> Family<V> {
             self.values.push((key.clone(), V::default()));
             self.index.insert(key.clone(), self.values.len() - 1);
             self.values.len() - 1
-        });
-        &mut self.values[at].1
+        })
     }
 }
 
@@ -118,6 +123,38 @@ impl Histogram {
     }
 }
 
+impl CallSeries {
+    pub(crate) fn observe(&mut self, call: &CallRecord) {
+        let status = status_index(call.status);
+        self.calls[status] += 1;
+        if call.status == CallStatus::Refused {
+            return;
+        }
+        self.cost = self.cost.saturating_add(call.cost_nanos);
+        self.input
+            .observe(&TOKEN_BUCKETS, call.usage.prompt_total() as f64);
+        self.output
+            .observe(&TOKEN_BUCKETS, call.usage.completion_total() as f64);
+        self.duration[status].observe(&DURATION_BUCKETS, call.latency_ms as f64 / 1000.0);
+    }
+
+    fn merge(&mut self, other: &CallSeries) {
+        for (a, b) in self.calls.iter_mut().zip(other.calls) {
+            *a += b;
+        }
+        self.cost = self.cost.saturating_add(other.cost);
+        self.input.merge(&other.input);
+        self.output.merge(&other.output);
+        for (a, b) in self.duration.iter_mut().zip(&other.duration) {
+            a.merge(b);
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.calls.iter().all(|c| *c == 0)
+    }
+}
+
 const STATUSES: [CallStatus; 4] = [
     CallStatus::Ok,
     CallStatus::Error,
@@ -134,10 +171,12 @@ fn status_index(status: CallStatus) -> usize {
     }
 }
 
-/// Everything counted for one (model, provider, scope): one map lookup per call; the
-/// families are regrouped from these when the text is made.
+/// Everything counted for one (model, provider, scope); the families are regrouped from these
+/// when the text is made. An execution counts its calls in one of its own (under the lock it
+/// already holds) and hands it to the engine's [`Metrics`] when its labels change, when the
+/// text is made, and when it goes away.
 #[derive(Debug, Clone, Default)]
-struct CallSeries {
+pub(crate) struct CallSeries {
     calls: [u64; 4],
     cost: Nanos,
     input: Histogram,
@@ -222,22 +261,26 @@ impl Metrics {
 
     /// Counts one ended call (any status).
     pub fn observe_call(&self, call: &CallRecord) {
-        let l = CallLabels::of(call);
-        let status = status_index(call.status);
         let mut st = self.state.lock();
-        let series = st.calls.get(&[l.model, l.provider, l.scope]);
-        series.calls[status] += 1;
-        if call.status == CallStatus::Refused {
-            return;
+        let l = CallLabels::of(call);
+        let at = st.calls.place(&[l.model, l.provider, l.scope]);
+        st.calls.values[at].1.observe(call);
+    }
+
+    /// The place of a call's series (made when new; places never change).
+    pub(crate) fn place_of(&self, call: &CallRecord) -> usize {
+        let l = CallLabels::of(call);
+        self.state
+            .lock()
+            .calls
+            .place(&[l.model, l.provider, l.scope])
+    }
+
+    /// Adds what an execution counted for one series since it last handed its counts over.
+    pub(crate) fn add(&self, at: usize, counted: &CallSeries) {
+        if let Some((_, series)) = self.state.lock().calls.values.get_mut(at) {
+            series.merge(counted);
         }
-        series.cost = series.cost.saturating_add(call.cost_nanos);
-        series
-            .input
-            .observe(&TOKEN_BUCKETS, call.usage.prompt_total() as f64);
-        series
-            .output
-            .observe(&TOKEN_BUCKETS, call.usage.completion_total() as f64);
-        series.duration[status].observe(&DURATION_BUCKETS, call.latency_ms as f64 / 1000.0);
     }
 
     /// Sets what a limited scope has left (limit − spent; negative after an overrun).

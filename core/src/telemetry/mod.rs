@@ -129,16 +129,16 @@ impl Alert {
     }
 }
 
-/// Everything telemetry does when a call ends: count it, export its span (with OTLP on), and
-/// deliver the alerts it made due.
+/// What telemetry does when a call ends, after the execution counted it: export its span
+/// (with OTLP on) and deliver the alerts it made due.
 pub(crate) fn call_ended(
     exec: &crate::execution::ExecutionInner,
     call: &crate::records::CallRecord,
     max_tokens: Option<u64>,
     alerts: &[(ScopeKind, Alert)],
 ) {
+    // (The call was counted in the metrics by the execution, under its lock.)
     let t = &exec.engine.telemetry;
-    t.metrics.observe_call(call);
     #[cfg(feature = "otel")]
     if let Some(otel) = &t.otel {
         otel.call_ended(exec, call, max_tokens, alerts);
