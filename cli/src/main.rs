@@ -242,11 +242,11 @@ enum Command {
     /// Serve a local web app over the store: live spend, reports, scopes, prices, metrics.
     ///
     /// Pages: / (executions, spend updated live with Server-Sent Events), /executions/ID (the
-    /// report, live while it runs), /scopes (shared scopes named by --scope: limit, spent,
+    /// report, live while it runs), /scopes (the shared scopes, or those named by --scope: limit, spent,
     /// reserved, refusals, burn-down), /prices?model=NAME; JSON under /api/ (executions,
     /// executions/ID, scopes, prices/MODEL); Prometheus text at /metrics. Listens on
     /// 127.0.0.1 only, unless --allow-remote and --token are both given. With --webhook,
-    /// budget alerts (--thresholds of each execution's budget and each --scope's limit)
+    /// budget alerts (--thresholds of each execution's budget and each shared scope's limit)
     /// crossed while serving are POSTed as JSON, retried with backoff; thresholds already
     /// crossed when serve starts are not sent.
     #[command(after_help = "Examples:\n  \

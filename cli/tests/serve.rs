@@ -447,6 +447,39 @@ fn scopes_show_their_period_figures_and_refusals() {
     );
 }
 
+#[test]
+fn without_scope_flags_every_shared_scope_the_store_defines_is_shown() {
+    let (_dir, db, engine) = store();
+    for name in ["team:b", "team:a"] {
+        engine
+            .define_shared_scope(name, Some(5_000_000), Period::Day)
+            .unwrap();
+    }
+    engine.flush().unwrap();
+    let serve = Serve::start(&db, &[]);
+    let scopes = serve.json("/api/scopes");
+    let names: Vec<&str> = scopes["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["team:a", "team:b"], "{scopes}");
+    // One defined while serve runs appears at the next poll.
+    engine
+        .define_shared_scope("team:c", Some(1_000_000), Period::None)
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let scopes = serve.json("/api/scopes");
+        if scopes["scopes"].as_array().unwrap().len() == 3 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{scopes}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// Runs `wflo serve ARGS`, which must end (within 10 s) with a usage error naming `needle`.
 fn refused_to_start(args: &[&str], needle: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wflo"))

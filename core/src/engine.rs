@@ -414,6 +414,12 @@ impl Engine {
         self.inner.store.shared_scope(name, self.inner.now_ms())
     }
 
+    /// Every shared scope defined in the store, by name (`wflo serve` lists them).
+    pub fn shared_scope_names(&self) -> Result<Vec<String>> {
+        self.inner.check_open()?;
+        self.inner.store.shared_scope_names()
+    }
+
     /// Releases shared reservations whose lease ended (a crashed holder's); returns how many.
     /// Reservations also reclaim the expired leases of the scopes they touch on their own.
     pub fn reclaim_expired(&self) -> Result<u64> {

@@ -252,6 +252,10 @@ fn shared_scopes_hold_across_engines_and_reclaim_expired_leases() {
         let tenant = unique("tenant");
         one.define_shared_scope(&tenant, Some(5_000_000), Period::Month)
             .unwrap();
+        // Every engine on the store lists it (by name, in order), for `wflo serve`.
+        let names = two.shared_scope_names().unwrap();
+        assert!(names.contains(&tenant), "{names:?}");
+        assert!(names.windows(2).all(|w| w[0] <= w[1]), "{names:?}");
         let shared = ExecutionOptions {
             shared_scopes: vec![tenant.clone()],
             ..opts(None)

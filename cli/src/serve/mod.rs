@@ -56,7 +56,8 @@ pub struct ServeArgs {
     /// Require `Authorization: Bearer TOKEN` on every request (default: WFLO_SERVE_TOKEN).
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
-    /// A shared scope to show on /scopes, in /metrics and in alerts (repeat for more).
+    /// A shared scope to show on /scopes, in /metrics and in alerts (repeat for more;
+    /// default: every shared scope the store defines).
     #[arg(long = "scope", value_name = "NAME")]
     pub scopes: Vec<String>,
     /// POST each budget alert to this URL (retried with backoff; never printed).

@@ -211,8 +211,14 @@ impl Watch {
         now: u64,
         alerts: &mut Vec<(ScopeKind, Alert)>,
     ) -> wflo_core::Result<(Vec<ExecutionRecord>, Vec<ScopeState>)> {
-        let figures: Vec<wflo_core::Result<SharedScopeFigures>> = self
-            .scope_names
+        // The scopes named with --scope, else every scope the store defines (read each poll,
+        // so one defined while serve runs appears).
+        let names: Vec<String> = if self.scope_names.is_empty() {
+            self.engine.shared_scope_names()?
+        } else {
+            self.scope_names.clone()
+        };
+        let figures: Vec<wflo_core::Result<SharedScopeFigures>> = names
             .iter()
             .map(|name| self.engine.shared_scope(name))
             .collect();
@@ -226,7 +232,7 @@ impl Watch {
                     for call in calls.iter().filter(|c| c.seq > after) {
                         self.metrics.observe_call(call);
                         if call.status == CallStatus::Refused {
-                            count_refusal(&mut st.refusals, call, &self.scope_names, &figures);
+                            count_refusal(&mut st.refusals, call, &names, &figures);
                         }
                         fed.last_seq = call.seq;
                     }
@@ -259,8 +265,8 @@ impl Watch {
             st.fired_executions
                 .retain(|id, _| ids.contains(id.as_str()));
         }
-        let mut scopes = Vec::with_capacity(self.scope_names.len());
-        for (name, figures) in self.scope_names.iter().zip(figures) {
+        let mut scopes = Vec::with_capacity(names.len());
+        for (name, figures) in names.iter().zip(figures) {
             let f = match figures {
                 Ok(f) => f,
                 Err(e) => {

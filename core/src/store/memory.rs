@@ -317,6 +317,14 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn shared_scope_names(&self) -> Result<Vec<String>> {
+        let d = self.data.lock();
+        open(&d)?;
+        let mut names: Vec<String> = d.scope_defs.keys().cloned().collect();
+        names.sort();
+        Ok(names)
+    }
+
     fn shared_scope(&self, name: &str, now_ms: u64) -> Result<SharedScopeFigures> {
         let d = self.data.lock();
         open(&d)?;

@@ -145,6 +145,8 @@ pub trait Store: Send + Sync {
     fn define_shared_scope(&self, def: &SharedScopeDef, now_ms: u64) -> Result<()>;
     /// The figures of a shared scope's current period; `NOT_FOUND` when it is not defined.
     fn shared_scope(&self, name: &str, now_ms: u64) -> Result<SharedScopeFigures>;
+    /// The names of every defined shared scope, in name order.
+    fn shared_scope_names(&self) -> Result<Vec<String>>;
     /// Reserves on every named scope at once, after reclaiming their expired leases; returns
     /// the period keys booked. `BUDGET_EXCEEDED` (nothing booked) when any scope would pass its
     /// limit; `NOT_FOUND` when a scope is not defined.

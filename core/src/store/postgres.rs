@@ -854,6 +854,18 @@ impl Store for PostgresStore {
         })
     }
 
+    fn shared_scope_names(&self) -> Result<Vec<String>> {
+        self.read(move |pool| async move {
+            let rows = sqlx::query("SELECT name FROM budget_scope_defs ORDER BY name")
+                .fetch_all(&pool)
+                .await
+                .map_err(storage)?;
+            rows.iter()
+                .map(|r| r.try_get::<String, _>(0).map_err(storage))
+                .collect()
+        })
+    }
+
     fn shared_scope(&self, name: &str, now_ms: u64) -> Result<SharedScopeFigures> {
         let name = name.to_owned();
         self.write_tx(false, move |mut tx| async move {

@@ -509,6 +509,20 @@ impl Store for SqliteStore {
         self.read(|c| budgets::figures(c, name, now_ms))
     }
 
+    fn shared_scope_names(&self) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached("SELECT name FROM budget_scope_defs ORDER BY name")
+                .map_err(storage)?;
+            let names = stmt
+                .query_map([], |r| r.get::<_, String>(0))
+                .map_err(storage)?
+                .collect::<rusqlite::Result<Vec<String>>>()
+                .map_err(storage)?;
+            Ok(names)
+        })
+    }
+
     fn reserve_shared(&self, r: &SharedReserve<'_>) -> Result<Vec<String>> {
         self.write_tx(false, |tx| budgets::reserve(tx, r))
     }
