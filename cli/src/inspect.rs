@@ -390,17 +390,11 @@ pub fn price(model: &str, out: &Output) -> CliResult {
     add("reasoning", p.reasoning);
     print!("{}", t.render());
     for tier in &p.tiers {
-        let parts: Vec<String> = [
-            ("input", tier.input),
-            ("output", tier.output),
-            ("cache read", tier.cache_read),
-            ("cache write 5m", tier.cache_write_5m),
-            ("cache write 1h", tier.cache_write_1h),
-            ("reasoning", tier.reasoning),
-        ]
-        .iter()
-        .filter_map(|(k, v)| v.map(|v| format!("{k} {}", per_million(v))))
-        .collect();
+        let parts: Vec<String> = tier
+            .named_rates()
+            .iter()
+            .filter_map(|(k, v)| v.map(|v| format!("{k} {}", per_million(v))))
+            .collect();
         println!(
             "prompt above {} tokens: all tokens at {}",
             tier.above,

@@ -76,15 +76,9 @@ pub fn render(shell: &Shell, engine: &Engine, model: Option<&str>, usage: &Usage
             row("reasoning", p.reasoning);
             body.push_str("</tbody></table></div>");
             for tier in &p.tiers {
-                let parts: Vec<String> = [
-                    ("input", tier.input),
-                    ("output", tier.output),
-                    ("cache read", tier.cache_read),
-                    ("cache write 5m", tier.cache_write_5m),
-                    ("cache write 1h", tier.cache_write_1h),
-                    ("reasoning", tier.reasoning),
-                ]
-                .iter()
+                let parts: Vec<String> = tier
+                    .named_rates()
+                    .iter()
                 .filter_map(|(k, v)| v.map(|v| format!("{k} {} per 1M", per_million(v))))
                 .collect();
                 let _ = write!(

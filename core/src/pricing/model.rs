@@ -82,6 +82,21 @@ pub struct Tier {
     pub reasoning: Option<Picos>,
 }
 
+impl Tier {
+    /// The tier's rates by name, in the order people read them (what `wflo price` and
+    /// `wflo serve` list); `None` where the tier keeps the base rate.
+    pub fn named_rates(&self) -> [(&'static str, Option<Picos>); 6] {
+        [
+            ("input", self.input),
+            ("output", self.output),
+            ("cache read", self.cache_read),
+            ("cache write 5m", self.cache_write_5m),
+            ("cache write 1h", self.cache_write_1h),
+            ("reasoning", self.reasoning),
+        ]
+    }
+}
+
 /// The six per-token rates that apply to one request, fallbacks resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Rates {
