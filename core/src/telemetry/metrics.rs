@@ -192,6 +192,7 @@ struct State {
     remaining: Family<i128>,
     alerts: Family<u64>,
     telemetry_dropped: u64,
+    spans_dropped: u64,
 }
 
 /// A registry of wflo's metrics. Thread-safe.
@@ -295,8 +296,11 @@ impl Metrics {
     }
 
     /// Sets how many spans and metric batches the OpenTelemetry exporter could not deliver.
-    pub fn set_dropped(&self, n: u64) {
-        self.state.lock().telemetry_dropped = n;
+    /// `spans` of them spans (the rest metric exports).
+    pub fn set_dropped(&self, n: u64, spans: u64) {
+        let mut st = self.state.lock();
+        st.telemetry_dropped = n;
+        st.spans_dropped = spans;
     }
 
     /// How much telemetry was dropped so far.
@@ -421,6 +425,16 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE wflo_telemetry_dropped_total counter");
         let _ = writeln!(out, "wflo_telemetry_dropped_total {}", st.telemetry_dropped);
+        let _ = writeln!(
+            out,
+            "# HELP wflo_telemetry_dropped_spans_total Spans that found the export queue full or were in a batch the endpoint refused."
+        );
+        let _ = writeln!(out, "# TYPE wflo_telemetry_dropped_spans_total counter");
+        let _ = writeln!(
+            out,
+            "wflo_telemetry_dropped_spans_total {}",
+            st.spans_dropped
+        );
         out
     }
 }

@@ -62,7 +62,8 @@ impl Telemetry {
     pub fn metrics_text(&self) -> String {
         #[cfg(feature = "otel")]
         if let Some(otel) = &self.otel {
-            self.metrics.set_dropped(otel.dropped());
+            self.metrics
+                .set_dropped(otel.dropped(), otel.dropped_spans());
         }
         self.metrics.render()
     }

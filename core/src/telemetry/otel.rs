@@ -8,9 +8,9 @@
 //! resource; the SDK reads `OTEL_BSP_*` (batching, queue size) and
 //! `OTEL_METRIC_EXPORT_INTERVAL`. One pipeline per process, shared by every engine.
 //!
-//! Never blocking a call: a call's span is handed to the SDK's batch processor (a bounded
-//! queue drained by its own thread) and its metrics to in-memory instruments read by the
-//! periodic reader's thread. Batches the endpoint did not take are counted
+//! Never blocking a call: a call's span is handed to a bounded queue drained by its own thread
+//! (`batch.rs`) and its metrics to in-memory instruments read by the periodic reader's thread.
+//! Spans that find the queue full and batches the endpoint did not take are counted
 //! (`wflo_telemetry_dropped_total`).
 
 use std::borrow::Cow;
@@ -36,6 +36,7 @@ use crate::execution::ExecutionInner;
 use crate::money::nanos_to_usd;
 use crate::records::{CallRecord, CallStatus};
 
+mod batch;
 mod http;
 
 /// The process's OpenTelemetry pipeline.
@@ -48,7 +49,10 @@ pub struct Otel {
     cost: Counter<f64>,
     refusals: Counter<u64>,
     remaining: Gauge<f64>,
-    dropped: Arc<AtomicU64>,
+    /// Spans that found the queue full or were in a batch the endpoint refused.
+    dropped_spans: Arc<AtomicU64>,
+    /// Metric exports the endpoint refused.
+    dropped_metrics: Arc<AtomicU64>,
     attributes: Mutex<HashMap<String, Arc<MetricAttributes>>>,
 }
 
@@ -94,10 +98,11 @@ fn build() -> Option<Otel> {
         return None;
     }
     use opentelemetry_otlp::WithHttpConfig as _;
-    let dropped = Arc::new(AtomicU64::new(0));
+    let dropped_spans = Arc::new(AtomicU64::new(0));
+    let dropped_metrics = Arc::new(AtomicU64::new(0));
     let resource = opentelemetry_sdk::Resource::builder().build();
     let client = Arc::new(http::UreqClient::new());
-    let spans = match opentelemetry_otlp::SpanExporter::builder()
+    let mut spans = match opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_shared_http_client(client.clone())
         .build()
@@ -119,18 +124,26 @@ fn build() -> Option<Otel> {
             return None;
         }
     };
+    {
+        use opentelemetry_sdk::trace::SpanExporter as _;
+        spans.set_resource(&resource);
+    }
+    let batching = match batch::Batching::start(spans, dropped_spans.clone()) {
+        Ok(b) => b,
+        Err(e) => {
+            crate::events::telemetry_off(&e.to_string());
+            return None;
+        }
+    };
     let tracer_provider = SdkTracerProvider::builder()
         .with_resource(resource.clone())
-        .with_batch_exporter(counting::Spans {
-            inner: spans,
-            dropped: dropped.clone(),
-        })
+        .with_span_processor(batching)
         .build();
     let meter_provider = SdkMeterProvider::builder()
         .with_resource(resource)
         .with_periodic_exporter(counting::Metrics {
             inner: metrics,
-            dropped: dropped.clone(),
+            dropped: dropped_metrics.clone(),
         })
         .build();
     let scope = opentelemetry::InstrumentationScope::builder("wflo")
@@ -171,7 +184,8 @@ fn build() -> Option<Otel> {
             .with_description("What a limited scope has left.")
             .build(),
         meter_provider,
-        dropped,
+        dropped_spans,
+        dropped_metrics,
         attributes: Mutex::new(HashMap::new()),
     })
 }
@@ -421,7 +435,12 @@ impl Otel {
 
     /// Spans and metric batches the endpoint did not take.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.dropped_spans() + self.dropped_metrics.load(Ordering::Relaxed)
+    }
+
+    /// Spans that never reached the endpoint (queue full, or in a refused batch).
+    pub fn dropped_spans(&self) -> u64 {
+        self.dropped_spans.load(Ordering::Relaxed)
     }
 
     /// Exports what is queued now (bounded by the exporters' timeouts).
@@ -438,33 +457,6 @@ mod counting {
     use opentelemetry_sdk::metrics::Temporality;
     use opentelemetry_sdk::metrics::data::ResourceMetrics;
     use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-    use opentelemetry_sdk::trace::{SpanData, SpanExporter};
-
-    #[derive(Debug)]
-    pub struct Spans<E> {
-        pub inner: E,
-        pub dropped: Arc<AtomicU64>,
-    }
-
-    impl<E: SpanExporter> SpanExporter for Spans<E> {
-        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-            let n = batch.len() as u64;
-            let result = self.inner.export(batch).await;
-            if result.is_err() {
-                self.dropped.fetch_add(n, Ordering::Relaxed);
-            }
-            result
-        }
-        fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-            self.inner.shutdown_with_timeout(timeout)
-        }
-        fn force_flush(&self) -> OTelSdkResult {
-            self.inner.force_flush()
-        }
-        fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
-            self.inner.set_resource(resource)
-        }
-    }
 
     pub struct Metrics<E> {
         pub inner: E,
