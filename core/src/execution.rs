@@ -531,6 +531,10 @@ impl Drop for ExecutionInner {
                 .metrics
                 .set_remaining(kind, &label, limit, spent);
         }
+        // And what it counted for the metrics, not handed over yet.
+        if let Some(c) = self.state.get_mut().counted.take() {
+            self.engine.telemetry.metrics.add(c.at, &c.series);
+        }
         let scopes: Vec<ScopeId> = self
             .state
             .get_mut()

@@ -297,7 +297,7 @@ fn a_refused_call_without_a_named_provider_is_recorded_with_the_tables() {
 }
 
 #[test]
-fn a_dropped_execution_keeps_its_last_budget_figure() {
+fn a_dropped_execution_keeps_its_last_budget_figure_and_its_counts() {
     let engine = Engine::in_memory();
     let exec = engine
         .start_execution(ExecutionOptions {
@@ -309,6 +309,12 @@ fn a_dropped_execution_keeps_its_last_budget_figure() {
     call(&exec, 1000, 100); // $0.00021
     drop(exec);
     let text = engine.metrics_text();
+    assert!(
+        text.contains(
+            "wflo_cost_usd_total{model=\"gpt-4o-mini\",provider=\"openai\",scope=\"(execution)\"} 0.000210000"
+        ),
+        "what it counted is handed over when it goes away: {text}"
+    );
     assert!(
         text.contains(
             "wflo_budget_remaining_usd{scope_kind=\"execution\",scope=\"gone\"} 0.009790000"
