@@ -189,6 +189,8 @@ bench-rust: corpus
 	$(CARGO) build --release -p wflo-core --example cold_start --example shared_bench
 	@for i in 1 2 3 4 5; do $(CARGO_TARGET_DIR)/release/examples/cold_start; done
 	$(CARGO) bench -p wflo-core
+	# What telemetry costs a tracked call: HEAD against the commit before it (issue 15's goals).
+	bench/telemetry_overhead.sh
 	@rm -f $(WFLO_CACHE)/shared-bench.db*
 	$(CARGO_TARGET_DIR)/release/examples/shared_bench $(WFLO_CACHE)/shared-bench.db 4 1 5
 	tests/pg/with-postgres.sh sh -c '$(CARGO_TARGET_DIR)/release/examples/shared_bench "$$WFLO_TEST_POSTGRES_URL" 8 1 5'
