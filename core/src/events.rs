@@ -9,6 +9,8 @@
 //! installed an event costs a level check. Levels: refusals, clamps, overruns, reclaimed
 //! leases at INFO (a person should know), reservations and settlements at DEBUG (one per call).
 
+use std::sync::Arc;
+
 use crate::money::Nanos;
 
 /// A reservation booked before a call was sent.
@@ -95,18 +97,26 @@ pub fn parse_level(text: &str) -> crate::Result<Option<tracing::Level>> {
     }
 }
 
+/// Where lines go: the most detailed level wanted and the sink (`None`: nowhere).
+type Sink = Arc<dyn Fn(tracing::Level, &str) + Send + Sync>;
+type Route = parking_lot::RwLock<Option<(tracing::Level, Sink)>>;
+
 /// A `tracing` subscriber that turns wflo's events into one line each —
 /// `info refused: call refused before sending execution=exec-… scope=… requested_nanos=…` — and
-/// hands them to `sink` (stderr for the CLI; each face's own logging later). Events of other
-/// targets and below `max` are ignored.
-pub struct LineSubscriber<F: Fn(tracing::Level, &str) + Send + Sync + 'static> {
-    max: tracing::Level,
-    sink: F,
+/// hands them to a sink. Events of other targets and below the level are ignored. The
+/// process-wide one behind [`log_to`] shares its route, so its level and sink can change.
+pub struct LineSubscriber {
+    route: Arc<Route>,
 }
 
-impl<F: Fn(tracing::Level, &str) + Send + Sync + 'static> LineSubscriber<F> {
-    pub fn new(max: tracing::Level, sink: F) -> Self {
-        LineSubscriber { max, sink }
+impl LineSubscriber {
+    pub fn new(
+        max: tracing::Level,
+        sink: impl Fn(tracing::Level, &str) + Send + Sync + 'static,
+    ) -> Self {
+        LineSubscriber {
+            route: Arc::new(parking_lot::RwLock::new(Some((max, Arc::new(sink))))),
+        }
     }
 }
 
@@ -138,30 +148,20 @@ impl tracing::field::Visit for Line {
     }
 }
 
-/// An event as one line: `info refused: call refused before sending execution=… scope=…`.
-fn format_line(event: &tracing::Event<'_>) -> (tracing::Level, String) {
-    let mut line = Line {
-        kind: String::new(),
-        message: String::new(),
-        fields: String::new(),
-    };
-    event.record(&mut line);
-    let level = *event.metadata().level();
-    let text = format!(
-        "{} {}: {}{}",
-        level.as_str().to_ascii_lowercase(),
-        line.kind,
-        line.message,
-        line.fields
-    );
-    (level, text)
-}
-
-impl<F: Fn(tracing::Level, &str) + Send + Sync + 'static> tracing::Subscriber
-    for LineSubscriber<F>
-{
+impl tracing::Subscriber for LineSubscriber {
     fn enabled(&self, meta: &tracing::Metadata<'_>) -> bool {
-        meta.target() == "wflo" && *meta.level() <= self.max
+        meta.target() == "wflo"
+            && self
+                .route
+                .read()
+                .as_ref()
+                .is_some_and(|(max, _)| meta.level() <= max)
+    }
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(match self.route.read().as_ref() {
+            Some((max, _)) => tracing::level_filters::LevelFilter::from_level(*max),
+            None => tracing::level_filters::LevelFilter::OFF,
+        })
     }
     fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
         tracing::span::Id::from_u64(1)
@@ -169,16 +169,32 @@ impl<F: Fn(tracing::Level, &str) + Send + Sync + 'static> tracing::Subscriber
     fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
     fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
     fn event(&self, event: &tracing::Event<'_>) {
-        let (level, text) = format_line(event);
-        (self.sink)(level, &text);
+        let Some((_, sink)) = self.route.read().clone() else {
+            return;
+        };
+        let mut line = Line {
+            kind: String::new(),
+            message: String::new(),
+            fields: String::new(),
+        };
+        event.record(&mut line);
+        let level = *event.metadata().level();
+        let text = format!(
+            "{} {}: {}{}",
+            level.as_str().to_ascii_lowercase(),
+            line.kind,
+            line.message,
+            line.fields
+        );
+        sink(level, &text);
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
-/// Where this process's wflo events go: a level and a sink, swappable at any time.
-type Sink = std::sync::Arc<dyn Fn(tracing::Level, &str) + Send + Sync>;
-static ROUTE: parking_lot::RwLock<Option<(tracing::Level, Sink)>> = parking_lot::RwLock::new(None);
+/// The process's route, shared by the global [`LineSubscriber`] that [`log_to`] installs once.
+static ROUTE: std::sync::LazyLock<Arc<Route>> =
+    std::sync::LazyLock::new(|| Arc::new(parking_lot::RwLock::new(None)));
 static INSTALLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
 
 /// Sends wflo's events at `max` and above to `sink`, one line each, for the whole process;
@@ -190,61 +206,21 @@ pub fn log_to(
     max: Option<tracing::Level>,
     sink: impl Fn(tracing::Level, &str) + Send + Sync + 'static,
 ) -> crate::Result<()> {
-    let installed =
-        *INSTALLED.get_or_init(|| tracing::subscriber::set_global_default(RouteSubscriber).is_ok());
+    let installed = *INSTALLED.get_or_init(|| {
+        tracing::subscriber::set_global_default(LineSubscriber {
+            route: ROUTE.clone(),
+        })
+        .is_ok()
+    });
     if !installed {
         return Err(crate::Error::Conflict(
             "this process already has a tracing subscriber: wflo's events go to it (target \"wflo\")".into(),
         ));
     }
-    *ROUTE.write() = max.map(|m| (m, std::sync::Arc::new(sink) as Sink));
+    *ROUTE.write() = max.map(|m| (m, Arc::new(sink) as Sink));
     // Levels changed: let tracing ask `enabled` again.
     tracing::callsite::rebuild_interest_cache();
     Ok(())
-}
-
-/// The process-wide subscriber behind [`log_to`]: formats like [`LineSubscriber`] and hands
-/// the line to whatever sink is routed now.
-struct RouteSubscriber;
-
-impl tracing::Subscriber for RouteSubscriber {
-    fn register_callsite(
-        &self,
-        meta: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        if self.enabled(meta) {
-            tracing::subscriber::Interest::always()
-        } else {
-            tracing::subscriber::Interest::never()
-        }
-    }
-    fn enabled(&self, meta: &tracing::Metadata<'_>) -> bool {
-        meta.target() == "wflo"
-            && ROUTE
-                .read()
-                .as_ref()
-                .is_some_and(|(max, _)| meta.level() <= max)
-    }
-    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        Some(match ROUTE.read().as_ref() {
-            Some((max, _)) => tracing::level_filters::LevelFilter::from_level(*max),
-            None => tracing::level_filters::LevelFilter::OFF,
-        })
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let Some((_, sink)) = ROUTE.read().clone() else {
-            return;
-        };
-        let (level, line) = format_line(event);
-        sink(level, &line);
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 /// A budget alert fired (a threshold of a limit, or a soft budget, was reached).

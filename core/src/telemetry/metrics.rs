@@ -303,11 +303,6 @@ impl Metrics {
         st.spans_dropped = spans;
     }
 
-    /// How much telemetry was dropped so far.
-    pub fn dropped(&self) -> u64 {
-        self.state.lock().telemetry_dropped
-    }
-
     /// Everything in the Prometheus text exposition format (version 0.0.4), families and
     /// series in a stable order.
     pub fn render(&self) -> String {
