@@ -2,67 +2,11 @@
 //! once and counts, and received + dropped equals every span made. Its own binary: the
 //! pipeline is per process and configured from the environment.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod otlp;
+
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message;
 use wflo_core::{CallRequest, Engine, ExecutionOptions, ExecutionStatus, Usage};
-
-/// A receiver that takes 300 ms to answer each request, and counts the spans it decoded.
-fn slow_receiver() -> (String, Arc<AtomicU64>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let spans = Arc::new(AtomicU64::new(0));
-    let count = spans.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let count = count.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-                    let mut len = 0usize;
-                    loop {
-                        let mut h = String::new();
-                        reader.read_line(&mut h).unwrap();
-                        if h.trim().is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = h.split_once(':')
-                            && k.eq_ignore_ascii_case("content-length")
-                        {
-                            len = v.trim().parse().unwrap();
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    reader.read_exact(&mut body).unwrap();
-                    if path == "/v1/traces" {
-                        let req = ExportTraceServiceRequest::decode(&body[..]).unwrap();
-                        let n: usize = req
-                            .resource_spans
-                            .iter()
-                            .flat_map(|r| &r.scope_spans)
-                            .map(|s| s.spans.len())
-                            .sum();
-                        std::thread::sleep(Duration::from_millis(300));
-                        count.fetch_add(n as u64, Ordering::SeqCst);
-                    }
-                    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
-                }
-            });
-        }
-    });
-    (url, spans)
-}
 
 fn dropped(engine: &Engine) -> u64 {
     let text = engine.metrics_text();
@@ -75,7 +19,9 @@ fn dropped(engine: &Engine) -> u64 {
 
 #[test]
 fn a_full_span_queue_drops_and_counts_and_never_makes_a_call_wait() {
-    let (url, received) = slow_receiver();
+    // A collector that takes 300 ms to answer each batch of spans.
+    let (url, got) = otlp::receiver(Duration::from_millis(300));
+    let received = || got.lock().unwrap().spans.len() as u64;
     // SAFETY: set before any engine exists; this test binary has one test.
     unsafe {
         std::env::set_var(
@@ -121,17 +67,17 @@ fn a_full_span_queue_drops_and_counts_and_never_makes_a_call_wait() {
     engine.close().unwrap(); // flushes what is queued
     let made = calls + 1; // the calls' spans and the execution's
     let deadline = Instant::now() + Duration::from_secs(20);
-    while received.load(Ordering::SeqCst) + dropped(&engine) < made {
+    while received() + dropped(&engine) < made {
         assert!(
             Instant::now() < deadline,
             "received {} dropped {}",
-            received.load(Ordering::SeqCst),
+            received(),
             dropped(&engine)
         );
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(
-        received.load(Ordering::SeqCst) + dropped(&engine),
+        received() + dropped(&engine),
         made,
         "every span arrived or was counted"
     );

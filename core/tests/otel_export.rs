@@ -3,85 +3,13 @@
 //! ledger. (The cross-language check against a receiver built on PyPI's opentelemetry-proto
 //! is tests/otel.) One test: the pipeline is per process and configured from the environment.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+mod otlp;
+
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
 use opentelemetry_proto::tonic::trace::v1::Span;
-use prost::Message;
 use wflo_core::{CallRequest, Engine, ExecutionOptions, ExecutionStatus, Usage};
-
-#[derive(Default)]
-struct Received {
-    spans: Vec<Span>,
-    metric_names: Vec<String>,
-    bodies: Vec<Vec<u8>>,
-}
-
-/// A tiny OTLP/HTTP receiver: answers 200 to every POST and keeps what it decoded.
-fn receiver() -> (String, Arc<Mutex<Received>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let got = Arc::new(Mutex::new(Received::default()));
-    let sink = got.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let sink = sink.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(conn.try_clone().unwrap());
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-                    let mut len = 0usize;
-                    loop {
-                        let mut h = String::new();
-                        reader.read_line(&mut h).unwrap();
-                        if h.trim().is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = h.split_once(':')
-                            && k.eq_ignore_ascii_case("content-length")
-                        {
-                            len = v.trim().parse().unwrap();
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    reader.read_exact(&mut body).unwrap();
-                    {
-                        let mut g = sink.lock().unwrap();
-                        g.bodies.push(body.clone());
-                        if path == "/v1/traces" {
-                            let req = ExportTraceServiceRequest::decode(&body[..]).unwrap();
-                            for rs in req.resource_spans {
-                                for ss in rs.scope_spans {
-                                    g.spans.extend(ss.spans);
-                                }
-                            }
-                        } else if path == "/v1/metrics" {
-                            let req = ExportMetricsServiceRequest::decode(&body[..]).unwrap();
-                            for rm in req.resource_metrics {
-                                for sm in rm.scope_metrics {
-                                    g.metric_names
-                                        .extend(sm.metrics.into_iter().map(|m| m.name));
-                                }
-                            }
-                        }
-                    }
-                    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n");
-                }
-            });
-        }
-    });
-    (url, got)
-}
 
 fn attr<'a>(span: &'a Span, key: &str) -> Option<&'a Value> {
     span.attributes
@@ -107,7 +35,7 @@ fn text(span: &Span, key: &str) -> String {
 
 #[test]
 fn spans_and_metrics_reach_an_otlp_receiver_by_the_genai_conventions() {
-    let (url, got) = receiver();
+    let (url, got) = otlp::receiver(Duration::ZERO);
     // SAFETY: set before any engine exists; this test binary has one test.
     unsafe {
         std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", &url);
