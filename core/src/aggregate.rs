@@ -33,17 +33,58 @@ pub(crate) struct Aggregates {
     pub usage: Usage,
     /// The highest call sequence number seen.
     pub last_seq: u64,
-    by_model: FastMap<Arc<str>, ModelTotals>,
-    by_step: FastMap<Arc<str>, StepTotals>,
+    by_model: ByName<ModelTotals>,
+    by_step: ByName<StepTotals>,
+}
+
+/// Totals by a name (a model, a step), remembering the last name found: consecutive calls
+/// almost always share their model and step, and then need no hashing at all (this runs on
+/// every tracked call).
+#[derive(Debug, Clone)]
+struct ByName<V> {
+    index: FastMap<Arc<str>, usize>,
+    values: Vec<(Arc<str>, V)>,
+    last: usize,
+}
+
+impl<V> Default for ByName<V> {
+    fn default() -> Self {
+        ByName {
+            index: FastMap::default(),
+            values: Vec::new(),
+            last: 0,
+        }
+    }
+}
+
+impl<V: Default> ByName<V> {
+    fn get_mut(&mut self, name: &Arc<str>) -> &mut V {
+        let last_matches = self
+            .values
+            .get(self.last)
+            .is_some_and(|(n, _)| Arc::ptr_eq(n, name) || n == name);
+        if !last_matches {
+            self.last = match self.index.get(name) {
+                Some(&at) => at,
+                None => {
+                    self.values.push((name.clone(), V::default()));
+                    self.index.insert(name.clone(), self.values.len() - 1);
+                    self.values.len() - 1
+                }
+            };
+        }
+        &mut self.values[self.last].1
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &V)> {
+        self.values.iter().map(|(n, v)| (n, v))
+    }
 }
 
 impl Aggregates {
     pub fn add(&mut self, call: &CallRecord) {
         self.last_seq = self.last_seq.max(call.seq);
-        let step = match self.by_step.get_mut(&call.step) {
-            Some(s) => s,
-            None => self.by_step.entry(call.step.clone()).or_default(),
-        };
+        let step = self.by_step.get_mut(&call.step);
         if call.status == CallStatus::Refused {
             self.refused += 1;
             step.refused += 1;
@@ -58,10 +99,7 @@ impl Aggregates {
         step.calls += 1;
         step.cost = step.cost.saturating_add(call.cost_nanos);
         let key = call.model.as_ref().unwrap_or(&call.requested_model);
-        let model = match self.by_model.get_mut(key) {
-            Some(m) => m,
-            None => self.by_model.entry(key.clone()).or_default(),
-        };
+        let model = self.by_model.get_mut(key);
         model.calls += 1;
         model.cost = model.cost.saturating_add(call.cost_nanos);
         model.usage.add(&call.usage);

@@ -473,6 +473,9 @@ impl ExecutionInner {
                 .telemetry
                 .otel_remaining(kind, gauge, limit, spent);
         }
+        if fired.quiet(limit, soft, spent) {
+            return;
+        }
         let due = crate::telemetry::alerts::due(&self.alerts.thresholds, limit, soft, spent, fired);
         if due.is_empty() {
             return;

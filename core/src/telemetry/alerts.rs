@@ -98,6 +98,20 @@ pub struct Fired {
     /// How many thresholds (a prefix of the ascending list) have fired.
     pub thresholds: usize,
     pub soft_budget: bool,
+    /// The spend below which nothing can be due, for the (limit, soft budget) it was worked
+    /// out for: after each call the common case is one comparison, not the threshold rule
+    /// (it runs on every tracked call). A scope's thresholds never change, so they are not
+    /// part of the key.
+    quiet: Option<(Option<Nanos>, Option<Nanos>, Nanos)>,
+}
+
+impl Fired {
+    /// True when nothing can be due at `spent` (known from the last check with the same
+    /// limit and soft budget): what the check after every call almost always finds.
+    #[inline]
+    pub fn quiet(&self, limit: Option<Nanos>, soft: Option<Nanos>, spent: Nanos) -> bool {
+        matches!(self.quiet, Some((l, s, below)) if l == limit && s == soft && spent < below)
+    }
 }
 
 /// A scope's figures and what fired so far; returns what fires now, in order, and updates
@@ -109,6 +123,9 @@ pub fn due(
     spent: Nanos,
     fired: &mut Fired,
 ) -> Vec<(AlertKind, u32, Nanos)> {
+    if fired.quiet(limit, soft, spent) {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     if let Some(limit) = limit.filter(|l| *l > 0) {
         while let Some(&pct) = thresholds.get(fired.thresholds) {
@@ -127,7 +144,31 @@ pub fn due(
         out.push((AlertKind::SoftBudget, 100, soft));
         fired.soft_budget = true;
     }
+    fired.quiet = Some((limit, soft, quiet_below(thresholds, limit, soft, fired)));
     out
+}
+
+/// The least spend at which the next threshold or the soft budget fires (`Nanos::MAX`: none
+/// left to fire).
+fn quiet_below(
+    thresholds: &[u32],
+    limit: Option<Nanos>,
+    soft: Option<Nanos>,
+    fired: &Fired,
+) -> Nanos {
+    let next_threshold = limit
+        .filter(|l| *l > 0)
+        .and_then(|l| {
+            let pct = *thresholds.get(fired.thresholds)? as u128;
+            // The least spent with spent * 100 >= l * pct.
+            Some(((l as u128 * pct).div_ceil(100)).min(Nanos::MAX as u128) as Nanos)
+        })
+        .unwrap_or(Nanos::MAX);
+    let next_soft = match soft.filter(|s| *s > 0) {
+        Some(s) if !fired.soft_budget => s,
+        _ => Nanos::MAX,
+    };
+    next_threshold.min(next_soft)
 }
 
 #[cfg(test)]
@@ -153,6 +194,32 @@ mod tests {
             ]
         );
         assert!(due(&t, Some(1000), None, 2000, &mut fired).is_empty());
+    }
+
+    #[test]
+    fn the_quiet_shortcut_agrees_with_the_rule() {
+        // Every spend path of small steps, against the same rule worked without the shortcut.
+        let t = [33, 50, 67, 99];
+        for (limit, soft) in [
+            (Some(997), None),
+            (Some(3), Some(2)),
+            (None, Some(500)),
+            (Some(1000), Some(10)),
+        ] {
+            let (mut fast, mut spent) = (Fired::default(), 0);
+            let mut slow_fired = Fired::default();
+            while spent < 1200 {
+                let got = due(&t, limit, soft, spent, &mut fast);
+                slow_fired.quiet = None;
+                let want = due(&t, limit, soft, spent, &mut slow_fired);
+                assert_eq!(got, want, "limit {limit:?} soft {soft:?} spent {spent}");
+                spent += 1;
+            }
+        }
+        // A limit raised after the cache was made is seen at once.
+        let mut fired = Fired::default();
+        assert!(due(&t, Some(1000), None, 300, &mut fired).is_empty());
+        assert_eq!(due(&t, Some(800), None, 300, &mut fired).len(), 1);
     }
 
     #[test]

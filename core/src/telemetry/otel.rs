@@ -14,7 +14,6 @@
 //! (`wflo_telemetry_dropped_total`).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -33,6 +32,7 @@ use super::metrics::{CallLabels, DURATION_BUCKETS, OPERATION, TOKEN_BUCKETS, err
 use super::{Alert, ScopeKind, TraceContext};
 use crate::engine::EngineInner;
 use crate::execution::ExecutionInner;
+use crate::fasthash::FastMap;
 use crate::money::nanos_to_usd;
 use crate::records::{CallRecord, CallStatus};
 
@@ -53,7 +53,28 @@ pub struct Otel {
     dropped_spans: Arc<AtomicU64>,
     /// Metric exports the endpoint refused.
     dropped_metrics: Arc<AtomicU64>,
-    attributes: Mutex<HashMap<String, Arc<MetricAttributes>>>,
+    attributes: Mutex<FastMap<String, Arc<MetricAttributes>>>,
+    /// The attribute sets of the budget-remaining gauge, by scope kind and scope.
+    remaining_attributes: Mutex<FastMap<String, Arc<[KeyValue; 2]>>>,
+}
+
+thread_local! {
+    /// The key being looked up in an attribute cache: no allocation for a known series.
+    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// `parts` joined by NUL (which no label can contain) in this thread's scratch key, given to `f`.
+fn with_key<R>(parts: &[&str], f: impl FnOnce(&str) -> R) -> R {
+    KEY.with_borrow_mut(|key| {
+        key.clear();
+        for (i, p) in parts.iter().enumerate() {
+            if i > 0 {
+                key.push('\0');
+            }
+            key.push_str(p);
+        }
+        f(key)
+    })
 }
 
 /// The attribute sets a series' metrics are recorded with.
@@ -186,7 +207,8 @@ fn build() -> Option<Otel> {
         meter_provider,
         dropped_spans,
         dropped_metrics,
-        attributes: Mutex::new(HashMap::new()),
+        attributes: Mutex::default(),
+        remaining_attributes: Mutex::default(),
     })
 }
 
@@ -383,10 +405,12 @@ impl Otel {
     /// The metric attribute sets of a (model, provider, scope), made once and kept (labels
     /// are bounded like the Prometheus families': past the bound they are `_other`).
     fn attributes(&self, l: &CallLabels<'_>) -> Arc<MetricAttributes> {
-        let key = [l.model, l.provider, l.scope].join("\0");
         let mut cache = self.attributes.lock();
-        if let Some(a) = cache.get(&key) {
-            return a.clone();
+        let known = with_key(&[l.model, l.provider, l.scope], |key| {
+            cache.get(key).cloned()
+        });
+        if let Some(a) = known {
+            return a;
         }
         let bounded = cache.len() < super::metrics::MAX_SERIES;
         let v = |s: &str| {
@@ -417,20 +441,28 @@ impl Otel {
             common,
         });
         if bounded {
-            cache.insert(key, made.clone());
+            cache.insert([l.model, l.provider, l.scope].join("\0"), made.clone());
         }
         made
     }
 
     /// Records what a limited scope has left.
     pub(crate) fn remaining(&self, kind: ScopeKind, scope: &str, left_nanos: i128) {
-        self.remaining.record(
-            left_nanos as f64 / 1e9,
-            &[
+        let mut cache = self.remaining_attributes.lock();
+        let known = with_key(&[kind.as_str(), scope], |key| cache.get(key).cloned());
+        let attrs = known.unwrap_or_else(|| {
+            let made: Arc<[KeyValue; 2]> = Arc::new([
                 KeyValue::new("wflo.scope.kind", kind.as_str()),
                 KeyValue::new("wflo.scope", scope.to_owned()),
-            ],
-        );
+            ]);
+            // Bounded like the call series: past the bound each set is made afresh.
+            if cache.len() < super::metrics::MAX_SERIES {
+                cache.insert([kind.as_str(), scope].join("\0"), made.clone());
+            }
+            made
+        });
+        drop(cache);
+        self.remaining.record(left_nanos as f64 / 1e9, &attrs[..]);
     }
 
     /// Spans and metric batches the endpoint did not take.
