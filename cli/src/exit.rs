@@ -40,7 +40,8 @@ pub fn for_code(code: ErrorCode) -> u8 {
         ErrorCode::InvalidArgument
         | ErrorCode::Conflict
         | ErrorCode::Closed
-        | ErrorCode::Internal => FAILURE,
+        | ErrorCode::Internal
+        | ErrorCode::CircuitOpen => FAILURE,
     }
 }
 

@@ -68,6 +68,8 @@ pub(crate) struct EngineInner {
     open: Mutex<HashMap<String, Weak<ExecutionInner>>>,
     /// Metrics, alert listeners and (with OTLP configured) the OpenTelemetry pipeline.
     pub telemetry: crate::telemetry::Telemetry,
+    /// This process's circuit breakers by name (the first settings given for a name stand).
+    breakers: Mutex<HashMap<String, Arc<crate::resilience::Breaker>>>,
 }
 
 /// A shared settlement or release still to be written.
@@ -186,6 +188,7 @@ impl Engine {
                 holder: holder_name(),
                 open: Mutex::new(HashMap::new()),
                 telemetry: crate::telemetry::Telemetry::new(),
+                breakers: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -455,6 +458,57 @@ impl Engine {
         // Spans and metrics still queued go out now (bounded by the exporter's timeout).
         self.inner.telemetry.flush();
         self.inner.store.close()
+    }
+
+    /// The engine's clock, in ms since the Unix epoch (a test's manual clock where one is set).
+    pub fn now_ms(&self) -> u64 {
+        self.inner.now_ms()
+    }
+
+    /// A retrier for a call whose first attempt begins now (see [`crate::resilience::retry`]).
+    pub fn retrier(
+        &self,
+        policy: crate::resilience::RetryPolicy,
+    ) -> Result<crate::resilience::Retrier> {
+        crate::resilience::Retrier::new(policy, self.now_ms())
+    }
+
+    /// The circuit breaker called `name`, made with `config` (default settings when `None`)
+    /// the first time it is asked for; later calls get the same breaker, whatever settings
+    /// they pass, so every caller in the process sees one state (the original SDK's
+    /// `get_circuit_breaker`).
+    pub fn breaker(
+        &self,
+        name: &str,
+        config: Option<crate::resilience::BreakerConfig>,
+    ) -> Result<Arc<crate::resilience::Breaker>> {
+        let mut all = self.inner.breakers.lock();
+        if let Some(b) = all.get(name) {
+            return Ok(b.clone());
+        }
+        if all.len() >= 10_000 {
+            return Err(Error::invalid("at most 10000 circuit breakers per engine"));
+        }
+        let b = Arc::new(crate::resilience::Breaker::new(
+            name,
+            config.unwrap_or_default(),
+            self.inner.clock.clone(),
+        )?);
+        all.insert(name.to_owned(), b.clone());
+        Ok(b)
+    }
+
+    /// Every breaker of this engine with its figures, by name.
+    pub fn breakers(&self) -> Vec<crate::resilience::BreakerStatus> {
+        let mut v: Vec<_> = self
+            .inner
+            .breakers
+            .lock()
+            .values()
+            .map(|b| b.status())
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
     }
 
     /// This engine's metrics in the Prometheus text exposition format: cost, calls, refusals,

@@ -19,11 +19,12 @@ pub enum ErrorCode {
     Storage = 6,
     Closed = 7,
     Internal = 8,
+    CircuitOpen = 9,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 9] = [
         ErrorCode::InvalidArgument,
         ErrorCode::UnknownModel,
         ErrorCode::BudgetExceeded,
@@ -32,6 +33,7 @@ impl ErrorCode {
         ErrorCode::Storage,
         ErrorCode::Closed,
         ErrorCode::Internal,
+        ErrorCode::CircuitOpen,
     ];
 
     /// The code as the upper-case string every face exposes (`"BUDGET_EXCEEDED"`).
@@ -45,6 +47,7 @@ impl ErrorCode {
             ErrorCode::Storage => "STORAGE",
             ErrorCode::Closed => "CLOSED",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::CircuitOpen => "CIRCUIT_OPEN",
         }
     }
 
@@ -75,6 +78,9 @@ pub struct BudgetExceeded {
     /// The worst-case cost of the refused request, nano-USD (0 when the scope refuses because
     /// an earlier call overran its reservation).
     pub requested_nanos: Nanos,
+    /// For a retry the budget refused: which attempt was not sent and what failed before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_note: Option<String>,
 }
 
 /// The engine's error. Each variant belongs to exactly one [`ErrorCode`].
@@ -90,12 +96,13 @@ pub enum Error {
     },
 
     #[error(
-        "budget exceeded on scope '{}': limit ${}, spent ${}, reserved ${}, this call needs up to ${}",
+        "budget exceeded on scope '{}': limit ${}, spent ${}, reserved ${}, this call needs up to ${}{}",
         .0.scope,
         crate::money::format_usd(.0.limit_nanos),
         crate::money::format_usd(.0.spent_nanos),
         crate::money::format_usd(.0.reserved_nanos),
-        crate::money::format_usd(.0.requested_nanos)
+        crate::money::format_usd(.0.requested_nanos),
+        .0.retry_note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
     )]
     BudgetExceeded(Box<BudgetExceeded>),
 
@@ -113,6 +120,15 @@ pub enum Error {
 
     #[error("internal error: {0}")]
     Internal(String),
+
+    #[error(
+        "circuit breaker '{name}' is open after {failures} failure(s): calls through it are refused for {retry_in_ms} ms more"
+    )]
+    CircuitOpen {
+        name: String,
+        failures: u32,
+        retry_in_ms: u64,
+    },
 }
 
 fn suggestion_text(suggestions: &[String]) -> String {
@@ -135,6 +151,7 @@ impl Error {
             Error::Storage(_) => ErrorCode::Storage,
             Error::Closed(_) => ErrorCode::Closed,
             Error::Internal(_) => ErrorCode::Internal,
+            Error::CircuitOpen { .. } => ErrorCode::CircuitOpen,
         }
     }
 
@@ -158,10 +175,22 @@ impl Error {
                 v["spent_nanos"] = b.spent_nanos.into();
                 v["reserved_nanos"] = b.reserved_nanos.into();
                 v["requested_nanos"] = b.requested_nanos.into();
+                if let Some(n) = &b.retry_note {
+                    v["retry_note"] = n.clone().into();
+                }
             }
             Error::UnknownModel { model, suggestions } => {
                 v["model"] = model.clone().into();
                 v["suggestions"] = suggestions.clone().into();
+            }
+            Error::CircuitOpen {
+                name,
+                failures,
+                retry_in_ms,
+            } => {
+                v["name"] = name.clone().into();
+                v["failures"] = (*failures).into();
+                v["retry_in_ms"] = (*retry_in_ms).into();
             }
             _ => {}
         }

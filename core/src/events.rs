@@ -68,6 +68,11 @@ pub(crate) fn rollback(execution: &str, name: &str) {
     tracing::info!(target: "wflo", event = "rollback", execution, name, "rolled back");
 }
 
+/// A circuit breaker changed state.
+pub(crate) fn breaker_changed(name: &str, from: &str, to: &str, reason: &str) {
+    tracing::warn!(target: "wflo", event = "breaker", name, from, to, reason, "circuit breaker changed state");
+}
+
 /// Reservations whose lease ran out (their caller died or never settled) were released.
 pub(crate) fn leases_reclaimed(count: usize) {
     tracing::info!(target: "wflo", event = "lease_reclaimed", count, "expired reservations released");

@@ -36,6 +36,7 @@ pub mod money;
 pub mod pricing;
 pub mod records;
 pub mod request;
+pub mod resilience;
 pub mod store;
 pub mod telemetry;
 pub mod text;

@@ -82,7 +82,13 @@ typedef enum {
   WFLO_STATUS_STORAGE = 6,
   WFLO_STATUS_CLOSED = 7,
   WFLO_STATUS_INTERNAL = 8,
+  // A circuit breaker is open: the call was refused before anything was reserved or sent.
+  WFLO_STATUS_CIRCUIT_OPEN = 9,
 } wflo_status;
+
+// A named circuit breaker, shared by everything in the process that asks the engine for the
+// same name. Thread-safe. Free with wflo_breaker_free (the breaker stays in the engine).
+typedef struct wflo_breaker wflo_breaker;
 
 // An engine: prices, budgets and a store. Thread-safe: one handle may be used from any
 // number of threads at once. Free with wflo_engine_free.
@@ -96,6 +102,10 @@ typedef struct wflo_execution wflo_execution;
 // serialises). Settle or release it; wflo_reservation_free on an unsettled reservation
 // releases it and records the call as aborted.
 typedef struct wflo_reservation wflo_reservation;
+
+// The retry state of one logical call (its attempts so far). Thread-safe. Free with
+// wflo_retrier_free.
+typedef struct wflo_retrier wflo_retrier;
 
 // A step or agent scope inside an execution. Thread-safe. Free with wflo_scope_free.
 typedef struct wflo_scope wflo_scope;
@@ -730,6 +740,110 @@ wflo_status wflo_execution_end(const wflo_execution *execution,
 // # Safety
 // `json_out` writable.
 wflo_status wflo_layout_json(char **json_out);
+
+// A retrier for a call whose first attempt begins now. `policy_json` (NULL or "": the
+// defaults): `{"backoff": "exponential" | "linear" | "fixed", "max_retries": 3,
+// "base_delay_ms": 1000, "max_delay_ms": 60000, "multiplier": 2.0, "jitter": 0.1,
+// "deadline_ms": null, "retry_statuses": [408, 429, 500, …], "retry_timeouts": true,
+// "retry_connection_errors": true, "seed": null}`; unknown keys are INVALID_ARGUMENT.
+//
+// # Safety
+// `engine` is a live handle; `policy_json` points to `policy_len` bytes or is NULL with 0;
+// `retrier_out` writable.
+wflo_status wflo_engine_retrier(const wflo_engine *engine,
+                                const char *policy_json,
+                                size_t policy_len,
+                                wflo_retrier **retrier_out);
+
+// The attempt just made failed: `failure_json` is `{"kind": "http" | "timeout" |
+// "connection" | "refused" | "other", "status": 429, "headers": [["retry-after", "2"]],
+// "message": "429 Too Many Requests"}`. `*decision_out` receives `{"decision": "retry",
+// "attempt": 2, "delay_ms": 2000, "reason": …}` (wait, reserve and send attempt 2) or
+// `{"decision": "give_up", "reason": …}`; free it with wflo_string_free.
+//
+// # Safety
+// `retrier` is a live handle; `failure_json` points to `failure_len` bytes; `decision_out`
+// writable.
+wflo_status wflo_retrier_next(const wflo_retrier *retrier,
+                              const char *failure_json,
+                              size_t failure_len,
+                              char **decision_out);
+
+// The attempt being made now (1 for the first); 0 when `retrier` is NULL.
+//
+// # Safety
+// `retrier` is NULL or a live handle.
+uint32_t wflo_retrier_attempt(const wflo_retrier *retrier);
+
+// Call right after a reservation for a retry failed: re-words this thread's last error (a
+// budget refusal) to say which attempt was not sent and what failed before it, and returns
+// its status unchanged. WFLO_STATUS_OK when there was no error.
+//
+// # Safety
+// `retrier` is a live handle.
+wflo_status wflo_retrier_refused(const wflo_retrier *retrier);
+
+// Releases the handle. NULL is a no-op.
+//
+// # Safety
+// `retrier` is NULL or a live handle, not used afterwards.
+void wflo_retrier_free(const wflo_retrier *retrier);
+
+// The breaker called `name` (1 to 200 bytes), made with `config_json` the first time the
+// engine is asked for it (NULL or "": the defaults `{"failure_threshold": 5,
+// "recovery_timeout_ms": 60000, "success_threshold": 2, "failure_rate": null, "window": 20,
+// "min_calls": 10}`); later calls get the same breaker whatever they pass.
+//
+// # Safety
+// `engine` is a live handle; `name` points to `name_len` bytes; `config_json` to
+// `config_len` bytes or NULL with 0; `breaker_out` writable.
+wflo_status wflo_engine_breaker(const wflo_engine *engine,
+                                const char *name,
+                                size_t name_len,
+                                const char *config_json,
+                                size_t config_len,
+                                wflo_breaker **breaker_out);
+
+// Every breaker of the engine as a JSON array of their status (see wflo_breaker_status_json),
+// by name. Free with wflo_string_free.
+//
+// # Safety
+// `engine` is a live handle; `json_out` writable.
+wflo_status wflo_engine_breakers_json(const wflo_engine *engine, char **json_out);
+
+// May a call go through the breaker now? WFLO_STATUS_OK, or WFLO_STATUS_CIRCUIT_OPEN (its
+// last error JSON has `name`, `failures`, `retry_in_ms`). Call it before reserving.
+//
+// # Safety
+// `breaker` is a live handle.
+wflo_status wflo_breaker_check(const wflo_breaker *breaker);
+
+// Records how the call let through ended: `succeeded` nonzero for a success.
+//
+// # Safety
+// `breaker` is a live handle.
+wflo_status wflo_breaker_record(const wflo_breaker *breaker, bool succeeded);
+
+// Closes the breaker and forgets its counts.
+//
+// # Safety
+// `breaker` is a live handle.
+wflo_status wflo_breaker_reset(const wflo_breaker *breaker);
+
+// The breaker's figures: `{"name", "state": "closed" | "open" | "half_open",
+// "failure_count", "success_count", "total_calls", "total_failures", "rejected",
+// "opened_at_ms", "retry_in_ms", "transitions": [{"from", "to", "at_ms", "reason"}]}`.
+// Free with wflo_string_free.
+//
+// # Safety
+// `breaker` is a live handle; `json_out` writable.
+wflo_status wflo_breaker_status_json(const wflo_breaker *breaker, char **json_out);
+
+// Releases the handle. NULL is a no-op.
+//
+// # Safety
+// `breaker` is NULL or a live handle, not used afterwards.
+void wflo_breaker_free(const wflo_breaker *breaker);
 
 // Frees a string returned by this library. NULL is a no-op.
 //

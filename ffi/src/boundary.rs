@@ -21,6 +21,8 @@ pub enum wflo_status {
     Storage = 6,
     Closed = 7,
     Internal = 8,
+    /// A circuit breaker is open: the call was refused before anything was reserved or sent.
+    CircuitOpen = 9,
 }
 
 impl From<ErrorCode> for wflo_status {
@@ -34,11 +36,13 @@ impl From<ErrorCode> for wflo_status {
             ErrorCode::Storage => wflo_status::Storage,
             ErrorCode::Closed => wflo_status::Closed,
             ErrorCode::Internal => wflo_status::Internal,
+            ErrorCode::CircuitOpen => wflo_status::CircuitOpen,
         }
     }
 }
 
 struct LastError {
+    error: Error,
     message: CString,
     json: CString,
 }
@@ -53,10 +57,22 @@ fn c_string(text: String) -> CString {
 
 fn remember(e: &Error) {
     let last = LastError {
+        error: e.clone(),
         message: c_string(e.to_string()),
         json: c_string(e.to_json().to_string()),
     };
     LAST_ERROR.with(|l| *l.borrow_mut() = Some(last));
+}
+
+/// The thread's last error, if the last call failed.
+pub fn last_error() -> Option<Error> {
+    LAST_ERROR.with(|l| l.borrow().as_ref().map(|e| e.error.clone()))
+}
+
+/// Replaces the thread's last error (a re-worded refusal) and returns its status.
+pub fn set_last_error(e: &Error) -> wflo_status {
+    remember(e);
+    e.code().into()
 }
 
 fn forget() {

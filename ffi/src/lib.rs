@@ -17,6 +17,7 @@ pub mod events;
 pub mod execution;
 pub mod handle;
 pub mod layout;
+pub mod resilience;
 pub mod strings;
 pub mod telemetry;
 pub mod uni;

@@ -399,6 +399,7 @@ mod tests {
                 spent_nanos: 1,
                 reserved_nanos: 0,
                 requested_nanos: 5,
+                retry_note: None,
             }))
             .to_string()
         };

@@ -212,6 +212,7 @@ impl Ledger {
                         spent_nanos: s.spent,
                         reserved_nanos: s.reserved,
                         requested_nanos: amount,
+                        retry_note: None,
                     })));
                 }
             }

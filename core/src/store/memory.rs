@@ -386,6 +386,7 @@ impl Store for MemoryStore {
                         spent_nanos: row.spent,
                         reserved_nanos: row.reserved,
                         requested_nanos: r.amount_nanos,
+                        retry_note: None,
                     })));
                 }
             }

@@ -962,6 +962,7 @@ impl Store for PostgresStore {
                             spent_nanos: spent,
                             reserved_nanos: reserved,
                             requested_nanos: amount,
+                            retry_note: None,
                         })));
                     }
                 }

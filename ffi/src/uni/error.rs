@@ -34,6 +34,14 @@ pub enum WfloError {
     Closed { message: String },
     #[error("{message}")]
     Internal { message: String },
+    /// A circuit breaker is open: refused before anything was reserved or sent.
+    #[error("{message}")]
+    CircuitOpen {
+        message: String,
+        name: String,
+        failures: u32,
+        retry_in_ms: u64,
+    },
 }
 
 impl From<Error> for WfloError {
@@ -59,6 +67,16 @@ impl From<Error> for WfloError {
             Error::Storage(_) => WfloError::Storage { message },
             Error::Closed(_) => WfloError::Closed { message },
             Error::Internal(_) => WfloError::Internal { message },
+            Error::CircuitOpen {
+                name,
+                failures,
+                retry_in_ms,
+            } => WfloError::CircuitOpen {
+                message,
+                name,
+                failures,
+                retry_in_ms,
+            },
         }
     }
 }
@@ -75,6 +93,7 @@ impl WfloError {
             WfloError::Storage { .. } => "STORAGE",
             WfloError::Closed { .. } => "CLOSED",
             WfloError::Internal { .. } => "INTERNAL",
+            WfloError::CircuitOpen { .. } => "CIRCUIT_OPEN",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod execution;
+pub mod resilience;
 pub mod telemetry;
 pub mod types;
 

@@ -116,6 +116,7 @@ pub fn reserve(tx: &Connection, r: &SharedReserve<'_>) -> Result<Vec<String>> {
                     spent_nanos: spent,
                     reserved_nanos: reserved,
                     requested_nanos: r.amount_nanos,
+                    retry_note: None,
                 })));
             }
         }

@@ -1,0 +1,9 @@
+//! The seed's "next features", built on the engine because each is about money or durable
+//! state: budget-aware retries (every attempt reserves) and circuit breakers (an open breaker
+//! refuses before anything is reserved).
+
+pub mod breaker;
+pub mod retry;
+
+pub use breaker::{Breaker, BreakerConfig, BreakerState, BreakerStatus, Transition};
+pub use retry::{Backoff, Decision, Failure, FailureKind, Retrier, RetryPolicy, retry_after_ms};

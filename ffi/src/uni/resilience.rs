@@ -1,0 +1,141 @@
+//! Retries and circuit breakers for the UniFFI faces. The rules are the engine's
+//! (`wflo_core::resilience`); the face runs its loop in its own idiom and asks the retrier
+//! after each failure, and asks the breaker before each reservation.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use wflo_core::Engine;
+use wflo_core::resilience::{Breaker, BreakerConfig, Failure, Retrier, RetryPolicy};
+
+use super::engine::NativeEngine;
+use super::error::{Result, guard};
+
+/// The retry state of one logical call. Thread-safe.
+#[derive(uniffi::Object)]
+pub struct NativeRetrier {
+    engine: Engine,
+    inner: Mutex<Retrier>,
+}
+
+/// A named circuit breaker, shared by everything in the process that asks the engine for the
+/// same name. Thread-safe.
+#[derive(uniffi::Object)]
+pub struct NativeBreaker {
+    inner: Arc<Breaker>,
+}
+
+#[uniffi::export]
+impl NativeEngine {
+    /// A retrier for a call whose first attempt begins now. `policy_json`: see
+    /// `wflo_engine_retrier` (None or "": the defaults).
+    pub fn retrier(&self, policy_json: Option<String>) -> Result<Arc<NativeRetrier>> {
+        guard(|| {
+            let policy = RetryPolicy::from_json(policy_json.as_deref().unwrap_or(""))?;
+            Ok(Arc::new(NativeRetrier {
+                inner: Mutex::new(self.inner.retrier(policy)?),
+                engine: self.inner.clone(),
+            }))
+        })
+    }
+
+    /// The breaker called `name`, made with `config_json` the first time (see
+    /// `wflo_engine_breaker`).
+    pub fn breaker(&self, name: String, config_json: Option<String>) -> Result<Arc<NativeBreaker>> {
+        guard(|| {
+            let config = match config_json.as_deref() {
+                Some(json) => Some(BreakerConfig::from_json(json)?),
+                None => None,
+            };
+            Ok(Arc::new(NativeBreaker {
+                inner: self.inner.breaker(&name, config)?,
+            }))
+        })
+    }
+
+    /// Every breaker's status as a JSON array, by name.
+    pub fn breakers_json(&self) -> Result<String> {
+        guard(|| Ok(serde_json::to_string(&self.inner.breakers()).unwrap_or_default()))
+    }
+}
+
+#[uniffi::export]
+impl NativeRetrier {
+    /// The attempt just made failed (`failure_json`: see `wflo_retrier_next`): the decision
+    /// as JSON, `{"decision": "retry", "attempt", "delay_ms", "reason"}` or
+    /// `{"decision": "give_up", "reason"}`.
+    pub fn next(&self, failure_json: String) -> Result<String> {
+        guard(|| {
+            let failure: Failure = serde_json::from_str(&failure_json)
+                .map_err(|e| wflo_core::Error::invalid(format!("failure_json: {e}")))?;
+            let decision = self.inner.lock().next(&failure, self.engine.now_ms());
+            Ok(serde_json::to_string(&decision).unwrap_or_default())
+        })
+    }
+
+    /// The attempt being made now (1 for the first).
+    pub fn attempt(&self) -> u32 {
+        self.inner.lock().attempt()
+    }
+
+    /// A refusal's message saying which attempt was not sent and what failed before it
+    /// (unchanged before the first failure).
+    pub fn refused_message(&self, message: String) -> String {
+        self.inner.lock().refused_message(&message)
+    }
+
+    /// What a refusal of the coming retry must say, if an attempt failed.
+    pub fn refusal_note(&self) -> Option<String> {
+        self.inner.lock().refusal_note()
+    }
+
+    /// The policy's jittered delay before retry `n` (1 = the first retry), in ms.
+    pub fn delay_ms(&self, n: u32) -> u64 {
+        self.inner.lock().delay_ms(n)
+    }
+
+    /// The policy as JSON, every field filled in.
+    pub fn policy_json(&self) -> String {
+        serde_json::to_string(self.inner.lock().policy()).unwrap_or_default()
+    }
+}
+
+#[uniffi::export]
+impl NativeBreaker {
+    pub fn name(&self) -> String {
+        self.inner.name().to_owned()
+    }
+
+    /// Refuses with `CircuitOpen` while the breaker is open; call it before reserving.
+    pub fn check(&self) -> Result<()> {
+        guard(|| self.inner.check())
+    }
+
+    pub fn record_success(&self) {
+        self.inner.record_success()
+    }
+
+    pub fn record_failure(&self) {
+        self.inner.record_failure()
+    }
+
+    /// Closes the breaker and forgets its counts.
+    pub fn reset(&self) {
+        self.inner.reset()
+    }
+
+    /// "closed", "open" or "half_open".
+    pub fn state(&self) -> String {
+        self.inner.state().as_str().to_owned()
+    }
+
+    /// The breaker's figures as JSON (see `wflo_breaker_status_json`).
+    pub fn status_json(&self) -> String {
+        serde_json::to_string(&self.inner.status()).unwrap_or_default()
+    }
+
+    /// The settings as JSON, every field filled in.
+    pub fn config_json(&self) -> String {
+        serde_json::to_string(self.inner.config()).unwrap_or_default()
+    }
+}
