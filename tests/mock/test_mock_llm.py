@@ -157,3 +157,41 @@ def test_models_and_stats(mock_url):
     s = stats(mock_url)
     assert s["total"] >= s["chat.completions"] >= 1
     assert s["messages"] >= 1
+
+
+def test_fail_n_then_recover_with_the_sdks_own_retries(mock_url):
+    # The provider fails twice, then answers: openai's own retries (max_retries=2) see 3 requests.
+    client = openai.OpenAI(
+        base_url=f"{mock_url}/mock/status=429,fail=2,key=sdk-retry,retry_after_ms=5/v1",
+        api_key="mock", max_retries=2)
+    before = stats(mock_url).get("status.429", 0)
+    r = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert r.usage.completion_tokens > 0
+    assert stats(mock_url)["status.429"] - before == 2
+    # The same directives again: the count is spent, so it answers at once.
+    assert oa(mock_url, "status=429,fail=2,key=sdk-retry,retry_after_ms=5").chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES).usage is not None
+
+
+def test_retry_headers_are_the_directives(mock_url):
+    raw = oa(mock_url, "status=429,fail=1,key=hdr,retry_after=7").chat.completions.with_raw_response
+    with pytest.raises(openai.RateLimitError) as info:
+        raw.create(model="gpt-4o-mini", messages=MESSAGES)
+    h = info.value.response.headers
+    assert h["retry-after"] == "7" and "retry-after-ms" not in h
+    with pytest.raises(anthropic.InternalServerError) as info:
+        an(mock_url, "status=500,fail=1,key=hdr-a,retry_after_ms=250").messages.create(
+            model="claude-sonnet-4-6", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    assert info.value.response.headers["retry-after-ms"] == "250"
+
+
+def test_fail_rate_is_evenly_spread(mock_url):
+    client = oa(mock_url, "fail_rate=25,key=rate")
+    outcomes = []
+    for _ in range(8):
+        try:
+            client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+            outcomes.append("ok")
+        except openai.InternalServerError:
+            outcomes.append("500")
+    assert outcomes == ["ok", "ok", "ok", "500"] * 2

@@ -11,7 +11,13 @@ use super::http::{EventStream, write_json};
 use super::reply::{Reply, build};
 
 /// Answers with an Anthropic-shaped error.
-pub fn error(stream: &mut TcpStream, status: u16, message: &str) -> io::Result<()> {
+/// `retry`: the retry headers the directives asked for (default `retry-after: 0`).
+pub fn error(
+    stream: &mut TcpStream,
+    status: u16,
+    message: &str,
+    retry: Option<Vec<(&'static str, String)>>,
+) -> io::Result<()> {
     let kind = match status {
         400 => "invalid_request_error",
         401 => "authentication_error",
@@ -20,15 +26,9 @@ pub fn error(stream: &mut TcpStream, status: u16, message: &str) -> io::Result<(
         _ => "api_error",
     };
     let body = json!({"type": "error", "error": {"type": kind, "message": message}}).to_string();
-    write_json(
-        stream,
-        status,
-        &body,
-        &[
-            ("retry-after", "0".into()),
-            ("request-id", "req_mock".into()),
-        ],
-    )
+    let mut headers = retry.unwrap_or_else(|| vec![("retry-after", "0".into())]);
+    headers.push(("request-id", "req_mock".into()));
+    write_json(stream, status, &body, &headers)
 }
 
 fn usage(r: &Reply, output_tokens: u64) -> Value {
@@ -58,10 +58,10 @@ fn prompt_messages(body: &Value) -> Value {
 pub fn messages(stream: &mut TcpStream, body: &Value, d: &Directives, id: u64) -> io::Result<()> {
     let model = body.get("model").and_then(Value::as_str).unwrap_or("");
     let Some(max) = body.get("max_tokens").and_then(Value::as_u64) else {
-        return error(stream, 400, "max_tokens: Field required");
+        return error(stream, 400, "max_tokens: Field required", None);
     };
     if !body.get("messages").is_some_and(Value::is_array) {
-        return error(stream, 400, "messages: Field required");
+        return error(stream, 400, "messages: Field required", None);
     }
     let r = build(model, &prompt_messages(body), Some(max), d);
     let output_tokens = r.output_tokens + r.reasoning_tokens;

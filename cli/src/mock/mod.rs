@@ -42,6 +42,8 @@ pub struct MockServer {
 
 struct Shared {
     stats: Stats,
+    /// Requests seen per directive text, for `fail` and `fail_rate`.
+    seen: std::sync::Mutex<std::collections::HashMap<String, u64>>,
     next_id: AtomicU64,
     stop: AtomicBool,
 }
@@ -68,6 +70,7 @@ impl MockServer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             stats: Stats::default(),
+            seen: Default::default(),
             next_id: AtomicU64::new(1),
             stop: AtomicBool::new(false),
         });
@@ -188,33 +191,46 @@ fn handle(conn: &mut TcpStream, req: &http::Request, shared: &Shared) -> io::Res
         }
     };
     let anthropic = kind == "messages";
-    let err = |conn: &mut TcpStream, status: u16, msg: &str| {
+    let err = |conn: &mut TcpStream, status: u16, msg: &str, retry: Option<Vec<_>>| {
         if anthropic {
-            anthropic::error(conn, status, msg)
+            anthropic::error(conn, status, msg, retry)
         } else {
-            openai::error(conn, status, msg)
+            openai::error(conn, status, msg, retry)
         }
     };
     shared.stats.count(kind);
     let d = match Directives::from_request(path_directives, req.header("x-mock")) {
         Ok(d) => d,
         Err(msg) => {
-            err(conn, 400, &msg)?;
+            err(conn, 400, &msg, None)?;
             return Ok(true);
         }
     };
     if let Some(latency) = d.latency {
         std::thread::sleep(latency);
     }
-    if let Some(status) = d.status {
+    let nth = if d.counted() {
+        let mut seen = shared.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let n = seen.entry(d.text.clone()).or_insert(0);
+        *n += 1;
+        *n
+    } else {
+        1
+    };
+    if let Some(status) = d.failure(nth) {
         shared.stats.tag(&format!("status.{status}"));
-        err(conn, status, &format!("mock {status} as requested"))?;
+        err(
+            conn,
+            status,
+            &format!("mock {status} as requested"),
+            d.retry_headers(),
+        )?;
         return Ok(true);
     }
     let body: serde_json::Value = match serde_json::from_slice(&req.body) {
         Ok(v) => v,
         Err(e) => {
-            err(conn, 400, &format!("request body is not JSON: {e}"))?;
+            err(conn, 400, &format!("request body is not JSON: {e}"), None)?;
             return Ok(true);
         }
     };

@@ -28,16 +28,16 @@ fn error_body(status: u16, message: &str) -> String {
 }
 
 /// Answers with an OpenAI-shaped error.
-pub fn error(stream: &mut TcpStream, status: u16, message: &str) -> io::Result<()> {
-    write_json(
-        stream,
-        status,
-        &error_body(status, message),
-        &[
-            ("retry-after-ms", "10".into()),
-            ("x-request-id", "req_mock".into()),
-        ],
-    )
+/// `retry`: the retry headers the directives asked for (default `retry-after-ms: 10`).
+pub fn error(
+    stream: &mut TcpStream,
+    status: u16,
+    message: &str,
+    retry: Option<Vec<(&'static str, String)>>,
+) -> io::Result<()> {
+    let mut headers = retry.unwrap_or_else(|| vec![("retry-after-ms", "10".into())]);
+    headers.push(("x-request-id", "req_mock".into()));
+    write_json(stream, status, &error_body(status, message), &headers)
 }
 
 fn usage_chat(r: &Reply) -> Value {
@@ -65,7 +65,7 @@ fn finish_reason(r: &Reply) -> &'static str {
 pub fn chat(stream: &mut TcpStream, body: &Value, d: &Directives, id: u64) -> io::Result<()> {
     let model = body.get("model").and_then(Value::as_str).unwrap_or("");
     let Some(messages) = body.get("messages").filter(|m| m.is_array()) else {
-        return error(stream, 400, "'messages' is required");
+        return error(stream, 400, "'messages' is required", None);
     };
     let max = body
         .get("max_completion_tokens")
@@ -208,7 +208,7 @@ fn response_object(
 pub fn responses(stream: &mut TcpStream, body: &Value, d: &Directives, id: u64) -> io::Result<()> {
     let model = body.get("model").and_then(Value::as_str).unwrap_or("");
     if body.get("input").is_none() {
-        return error(stream, 400, "'input' is required");
+        return error(stream, 400, "'input' is required", None);
     }
     let max = body.get("max_output_tokens").and_then(Value::as_u64);
     let r = build(model, &responses_messages(body), max, d);
