@@ -141,9 +141,14 @@ pub fn show(db: &Db, id: &str, out: &Output) -> CliResult {
             },
             c.model.as_deref().unwrap_or(&c.requested_model).to_string(),
             format!(
-                "{}{}",
+                "{}{}{}",
                 c.status.as_str(),
-                if c.estimated { " (est.)" } else { "" }
+                if c.estimated { " (est.)" } else { "" },
+                if c.attempt > 1 {
+                    format!(" · attempt {}", c.attempt)
+                } else {
+                    String::new()
+                }
             ),
             c.usage.input.to_string(),
             c.usage.output.to_string(),
@@ -154,6 +159,19 @@ pub fn show(db: &Db, id: &str, out: &Output) -> CliResult {
         ]);
     }
     print!("{}", t.render());
+    let retries: Vec<_> = calls.iter().filter(|c| c.retry_reason.is_some()).collect();
+    if !retries.is_empty() {
+        println!("\nretries");
+        let mut t = Table::new(&["#", "ATTEMPT", "WHY"]);
+        for c in retries {
+            t.row(vec![
+                c.seq.to_string(),
+                c.attempt.to_string(),
+                c.retry_reason.as_deref().unwrap_or("").to_string(),
+            ]);
+        }
+        print!("{}", t.render());
+    }
     println!("\nby model");
     let mut t = Table::new(&["MODEL", "CALLS", "INPUT", "OUTPUT", "COST"]);
     for m in &breakdown.by_model {

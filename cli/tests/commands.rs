@@ -287,3 +287,81 @@ fn the_mock_server_starts_on_a_free_port_and_only_on_loopback() {
         "is not an IP address",
     );
 }
+
+/// Retried attempts recorded by the engine show in `wflo show` (the attempt, and why it was
+/// retried) and in the HTML report.
+#[test]
+fn show_and_report_tell_retried_attempts_apart() {
+    use wflo_core::resilience::{Decision, Failure, FailureKind, RetryPolicy};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("retries.db");
+    let dbs = db.to_str().unwrap();
+    let id = {
+        let engine = wflo_core::Engine::open(Some(dbs)).unwrap();
+        let exec = engine
+            .start_execution(wflo_core::ExecutionOptions {
+                name: "retried".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        let policy = RetryPolicy {
+            jitter: 0.0,
+            ..RetryPolicy::default()
+        };
+        let mut retrier = engine.retrier(policy).unwrap();
+        let body = r#"{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20}"#;
+        let mut options = wflo_core::RequestOptions::default();
+        let format = wflo_core::UsageFormat::OpenAiChat;
+        let made = exec.reserve_request(format, body, &options).unwrap();
+        let mut first = made.reservation;
+        first
+            .release(wflo_core::CallStatus::Error, Some("429 Too Many Requests"))
+            .unwrap();
+        let failure = Failure {
+            kind: FailureKind::Http,
+            status: Some(429),
+            headers: vec![("retry-after-ms".into(), "2500".into())],
+            message: "429 Too Many Requests".into(),
+        };
+        let Decision::Retry {
+            attempt, reason, ..
+        } = retrier.next(&failure, engine.now_ms())
+        else {
+            panic!("a 429 is retried")
+        };
+        options.attempt = Some(attempt);
+        options.retry_reason = Some(reason);
+        let mut second = exec
+            .reserve_request(format, body, &options)
+            .unwrap()
+            .reservation;
+        second
+            .settle(wflo_core::Usage {
+                input: 9,
+                output: 5,
+                ..Default::default()
+            })
+            .unwrap();
+        exec.finish(wflo_core::ExecutionStatus::Completed).unwrap();
+        let id = exec.id().to_owned();
+        engine.close().unwrap();
+        id
+    };
+    let table = ok(&["show", &id, "--db", dbs]);
+    assert!(table.contains("ok · attempt 2"), "{table}");
+    assert!(table.contains("retries"), "{table}");
+    assert!(
+        table.contains("429 Too Many Requests; retry 1 after 2500 ms (the server's retry-after)"),
+        "{table}"
+    );
+    let shown = json(&["show", &id, "--db", dbs, "--json"]);
+    assert_eq!(shown["calls"][0]["attempt"], 1);
+    assert_eq!(shown["calls"][1]["attempt"], 2);
+    let html = dir.path().join("retries.html");
+    ok(&["report", &id, "--html", html.to_str().unwrap(), "--db", dbs]);
+    let page = std::fs::read_to_string(html).unwrap();
+    assert!(
+        page.contains("attempt 2: 429 Too Many Requests; retry 1 after 2500 ms"),
+        "report"
+    );
+}

@@ -123,6 +123,38 @@ pub struct Reservation {
     /// The booking on the execution's shared scopes in the store, if it has any.
     shared: Option<SharedHold>,
     ended: bool,
+    attempt: Attempt,
+}
+
+/// Which attempt of a retried call a reservation is: recorded with the call (and with its
+/// refusal), so `wflo show` and the report can tell attempts apart.
+#[derive(Debug, Clone)]
+pub(crate) struct Attempt {
+    pub number: u32,
+    pub reason: Option<Arc<str>>,
+}
+
+impl Attempt {
+    pub(crate) const FIRST: Attempt = Attempt {
+        number: 1,
+        reason: None,
+    };
+
+    /// From a request's options (absent or 0: the first attempt).
+    pub(crate) fn from_options(options: &crate::RequestOptions) -> Result<Attempt> {
+        let number = options.attempt.unwrap_or(1).max(1);
+        if number > 1_000 {
+            return Err(Error::invalid(format!("attempt {number}: at most 1000")));
+        }
+        let reason = match &options.retry_reason {
+            Some(r) => {
+                crate::text::check("the retry reason", r)?;
+                Some(Arc::from(r.chars().take(500).collect::<String>()))
+            }
+            None => None,
+        };
+        Ok(Attempt { number, reason })
+    }
 }
 
 /// A reservation's booking on shared scopes.
@@ -144,6 +176,15 @@ impl std::fmt::Debug for Reservation {
 
 impl Reservation {
     pub(crate) fn reserve(scope: &Scope, req: &CallRequest<'_>) -> Result<Reservation> {
+        Reservation::reserve_attempt(scope, req, Attempt::FIRST)
+    }
+
+    /// [`Reservation::reserve`] for a given attempt of a retried call.
+    pub(crate) fn reserve_attempt(
+        scope: &Scope,
+        req: &CallRequest<'_>,
+        attempt: Attempt,
+    ) -> Result<Reservation> {
         let exec = &scope.exec;
         exec.check_running()?;
         let engine = &exec.engine;
@@ -166,7 +207,7 @@ impl Reservation {
                 // Without any limit the call is tracked unpriced; with one, a price is needed
                 // to know what it may cost.
                 if engine.ledger.is_limited(scope.id) {
-                    refuse(scope, req, &e, 0);
+                    refuse(scope, req, &e, 0, &attempt);
                     return Err(e);
                 }
                 None
@@ -223,7 +264,7 @@ impl Reservation {
             Ok(r) => r,
             Err(e) => {
                 if let Error::BudgetExceeded(b) = &e {
-                    refuse(scope, req, &e, b.requested_nanos);
+                    refuse(scope, req, &e, b.requested_nanos, &attempt);
                 }
                 return Err(e);
             }
@@ -234,7 +275,7 @@ impl Reservation {
                 // Fail closed: without the shared booking the call does not go out.
                 engine.ledger.release(id);
                 if let Error::BudgetExceeded(b) = &e {
-                    refuse(scope, req, &e, b.requested_nanos);
+                    refuse(scope, req, &e, b.requested_nanos, &attempt);
                 }
                 return Err(e);
             }
@@ -271,6 +312,7 @@ impl Reservation {
             started_at_ms: now,
             shared,
             ended: false,
+            attempt,
         })
     }
 
@@ -479,6 +521,8 @@ impl Reservation {
             latency_ms: now.saturating_sub(self.started_at_ms),
             started_at_ms: self.started_at_ms,
             finished_at_ms: now,
+            attempt: self.attempt.number,
+            retry_reason: self.attempt.reason.clone(),
         };
         let model = record.model.as_deref().unwrap_or(&record.requested_model);
         crate::events::settled(
@@ -584,7 +628,13 @@ fn charge_shared(exec: &ExecutionInner, cost: Nanos, now: u64) -> Result<Nanos> 
 }
 
 /// Records a refused call so the breakdown and reports show what the budget stopped.
-fn refuse(scope: &Scope, req: &CallRequest<'_>, error: &Error, requested: Nanos) {
+fn refuse(
+    scope: &Scope,
+    req: &CallRequest<'_>,
+    error: &Error,
+    requested: Nanos,
+    attempt: &Attempt,
+) {
     crate::events::refused(&scope.exec.id, &scope.label, req.model, requested, error);
     let now = scope.exec.engine.now_ms();
     let record = CallRecord {
@@ -613,6 +663,8 @@ fn refuse(scope: &Scope, req: &CallRequest<'_>, error: &Error, requested: Nanos)
         latency_ms: 0,
         started_at_ms: now,
         finished_at_ms: now,
+        attempt: attempt.number,
+        retry_reason: attempt.reason.clone(),
     };
     // The refusal is what the caller must see; a store failure here is secondary.
     let _ = scope.exec.push_call(record, req.max_output_tokens);
@@ -665,6 +717,8 @@ pub(crate) fn record_unreserved(
         latency_ms: report.latency_ms,
         started_at_ms: now.saturating_sub(report.latency_ms),
         finished_at_ms: now,
+        attempt: 1,
+        retry_reason: None,
     };
     exec.push_call(record, None)
 }

@@ -982,16 +982,21 @@ impl Scope {
             .resolve(&plan.price_model)
             .ok()
             .and_then(|m| m.price.max_output.or(m.price.max_input));
-        let reservation = self.reserve(&CallRequest {
-            model: &plan.price_model,
-            provider: Some(&plan.provider),
-            input_tokens: plan.input_tokens,
-            input_estimated: Some(plan.input_estimated),
-            max_output_tokens: plan.total_output_cap(model_max),
-            cache_write: plan.cache_write,
-            stream: plan.stream,
-            clamp_max_tokens: options.clamp_max_tokens,
-        })?;
+        let attempt = crate::call::Attempt::from_options(options)?;
+        let reservation = crate::call::Reservation::reserve_attempt(
+            self,
+            &CallRequest {
+                model: &plan.price_model,
+                provider: Some(&plan.provider),
+                input_tokens: plan.input_tokens,
+                input_estimated: Some(plan.input_estimated),
+                max_output_tokens: plan.total_output_cap(model_max),
+                cache_write: plan.cache_write,
+                stream: plan.stream,
+                clamp_max_tokens: options.clamp_max_tokens,
+            },
+            attempt,
+        )?;
         // An unpriced call without a budget holds nothing: there is no cap to send.
         let cap = reservation
             .model()

@@ -140,6 +140,16 @@ pub struct CallRecord {
     pub latency_ms: u64,
     pub started_at_ms: u64,
     pub finished_at_ms: u64,
+    /// Which attempt of a retried call this is (1: the first, or a call never retried).
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
+    /// For a retry: why it was made (the retry decision's reason, from the failure before).
+    #[serde(default)]
+    pub retry_reason: Option<Arc<str>>,
+}
+
+fn first_attempt() -> u32 {
+    1
 }
 
 /// A saved checkpoint, without its state.

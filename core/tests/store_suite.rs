@@ -116,6 +116,99 @@ fn executions_and_calls_are_stored_with_their_spend() {
     });
 }
 
+/// A call retried by the engine's retrier: every attempt reserved and recorded with its
+/// number and the reason it was made; a retry the budget cannot cover is refused before it
+/// is sent and recorded as such — and all of it reads back the same from the store.
+#[test]
+fn retried_attempts_are_recorded_with_their_number_and_reason() {
+    use wflo_core::resilience::{Decision, Failure, FailureKind, RetryPolicy};
+    use wflo_core::{RequestOptions, UsageFormat};
+    for_each_backend(|b| {
+        let engine = engine(b);
+        // Each attempt's worst case is 426,000 nano-USD (the prompt's upper bound + 100 output
+        // tokens); each failed attempt is billed 260,000 (100 in + 40 out). 816,000 leaves room
+        // for the second attempt (556,000 left) but not the third (296,000).
+        let exec = engine.start_execution(opts(Some(816_000))).unwrap();
+        let id = exec.id().to_owned();
+        let body = r#"{"model": "s-model", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}"#;
+        let policy = RetryPolicy {
+            jitter: 0.0,
+            base_delay_ms: 1,
+            ..RetryPolicy::default()
+        };
+        let mut retrier = engine.retrier(policy).unwrap();
+        let mut options = RequestOptions::default();
+        let failure = Failure {
+            kind: FailureKind::Http,
+            status: Some(503),
+            headers: vec![],
+            message: "503 Service Unavailable".into(),
+        };
+        let mut outcomes = vec![];
+        loop {
+            let made = match exec.reserve_request(UsageFormat::OpenAiChat, body, &options) {
+                Ok(made) => made,
+                Err(e) => {
+                    outcomes.push(retrier.refused(e).to_string());
+                    break;
+                }
+            };
+            let mut r = made.reservation;
+            // Each attempt is billed for 40 output tokens before it fails (a cut stream).
+            r.settle_with(wflo_core::Settlement {
+                usage: Usage {
+                    input: 100,
+                    output: 40,
+                    ..Default::default()
+                },
+                status: Some(CallStatus::Error),
+                error: Some(failure.message.clone()),
+                estimated: false,
+                usage_missing: false,
+            })
+            .unwrap();
+            match retrier.next(&failure, engine.now_ms()) {
+                Decision::Retry {
+                    attempt, reason, ..
+                } => {
+                    options.attempt = Some(attempt);
+                    options.retry_reason = Some(reason);
+                }
+                Decision::GiveUp { reason } => panic!("{}: gave up: {reason}", b.name),
+            }
+        }
+        assert_eq!(outcomes.len(), 1);
+        assert!(
+            outcomes[0].contains("(attempt 3 not sent: attempt 2 failed: 503 Service Unavailable)"),
+            "{}: {}",
+            b.name,
+            outcomes[0]
+        );
+        exec.finish(ExecutionStatus::BudgetExceeded).unwrap();
+        let calls = engine.calls(&id).unwrap();
+        let seen: Vec<(u32, CallStatus, bool)> = calls
+            .iter()
+            .map(|c| (c.attempt, c.status, c.retry_reason.is_some()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (1, CallStatus::Error, false),
+                (2, CallStatus::Error, true),
+                (3, CallStatus::Refused, true),
+            ],
+            "{}",
+            b.name
+        );
+        let reason = calls[1].retry_reason.as_deref().unwrap();
+        assert!(
+            reason.starts_with("503 Service Unavailable; retry 1 after 1 ms"),
+            "{reason}"
+        );
+        engine.close().unwrap();
+    });
+}
+
 #[test]
 fn checkpoints_roll_back_compress_and_prune() {
     for_each_backend(|b| {

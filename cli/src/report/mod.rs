@@ -363,6 +363,12 @@ fn calls_table(p: &mut String, data: &ReportData) {
             ),
         };
         let mut notes: Vec<String> = Vec::new();
+        if c.attempt > 1 {
+            notes.push(match &c.retry_reason {
+                Some(why) => format!("attempt {}: {why}", c.attempt),
+                None => format!("attempt {}", c.attempt),
+            });
+        }
         if c.estimated {
             notes.push("usage estimated by the tokenizer".into());
         }

@@ -45,6 +45,8 @@ fn call(seq: u64, step: &str, model: &str, status: CallStatus, cost: u64, at: u6
         latency_ms: if refused { 0 } else { 5 },
         started_at_ms: if refused { at } else { at - 5 },
         finished_at_ms: at,
+        attempt: 1,
+        retry_reason: None,
     }
 }
 

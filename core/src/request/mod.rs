@@ -49,6 +49,10 @@ pub struct RequestOptions {
     pub stream: Option<bool>,
     /// Lower the output limit to what the budget allows instead of refusing.
     pub clamp_max_tokens: bool,
+    /// Which attempt of a retried call this is (a retrier's decision's `attempt`; absent: 1).
+    pub attempt: Option<u32>,
+    /// Why this attempt is made (the retry decision's `reason`), recorded with the call.
+    pub retry_reason: Option<String>,
 }
 
 impl RequestOptions {

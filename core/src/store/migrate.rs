@@ -40,16 +40,18 @@ macro_rules! migration {
 pub const MIGRATIONS_SQLITE: &[Migration] = &[
     migration!("sqlite", 1, "0001_init.sql"),
     migration!("sqlite", 2, "0002_budgets_rollbacks_compression.sql"),
+    migration!("sqlite", 3, "0003_call_attempts.sql"),
 ];
 
 /// PostgreSQL migrations, in order.
 pub const MIGRATIONS_POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001_init.sql"),
     migration!("postgres", 2, "0002_budgets_rollbacks_compression.sql"),
+    migration!("postgres", 3, "0003_call_attempts.sql"),
 ];
 
 /// The schema version this build creates and expects.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The table that records applied migrations (created by the store before migrating).
 pub(crate) const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL, checksum TEXT)";

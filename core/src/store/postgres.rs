@@ -326,16 +326,17 @@ async fn migrate(pool: &PgPool, target: u32) -> Result<()> {
 const CALL_INSERT: &str = "INSERT INTO llm_calls (execution_id, seq, step, provider, requested_model, model, \
      input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, \
      cost_nanos, reserved_nanos, overrun_nanos, estimated, usage_missing, stream, status, error, latency_ms, \
-     started_at_ms, finished_at_ms) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
+     started_at_ms, finished_at_ms, attempt, retry_reason) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
+     $24, $25) \
      ON CONFLICT (execution_id, seq) DO NOTHING";
 
 const CALL_INSERT_NEXT_SEQ: &str = "INSERT INTO llm_calls (execution_id, seq, step, provider, requested_model, model, \
      input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, \
      cost_nanos, reserved_nanos, overrun_nanos, estimated, usage_missing, stream, status, error, latency_ms, \
-     started_at_ms, finished_at_ms) \
+     started_at_ms, finished_at_ms, attempt, retry_reason) \
      SELECT $1, COALESCE(MAX(seq), 0) + 1 + $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-     $18, $19, $20, $21, $22, $23 FROM llm_calls WHERE execution_id = $1";
+     $18, $19, $20, $21, $22, $23, $24, $25 FROM llm_calls WHERE execution_id = $1";
 
 fn bind_call<'q>(
     sql: &'static str,
@@ -366,6 +367,8 @@ fn bind_call<'q>(
         .bind(i(c.latency_ms))
         .bind(i(c.started_at_ms))
         .bind(i(c.finished_at_ms))
+        .bind(c.attempt as i32)
+        .bind(c.retry_reason.as_deref())
 }
 
 /// Inserts calls and adds their cost and count to their executions (see the SQLite store).
@@ -435,7 +438,7 @@ const SELECT_CHECKPOINT: &str = "SELECT id, execution_id, name, sequence, parent
 const SELECT_CALL: &str = "SELECT execution_id, seq, step, provider, requested_model, model, input_tokens, \
      output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_nanos, \
      reserved_nanos, overrun_nanos, estimated, usage_missing, stream, status, error, latency_ms, started_at_ms, \
-     finished_at_ms FROM llm_calls";
+     finished_at_ms, attempt, retry_reason FROM llm_calls";
 
 fn execution_row(r: &PgRow) -> Result<ExecutionRecord> {
     let g = |e: sqlx::Error| storage(e);
@@ -486,6 +489,8 @@ fn call_row(r: &PgRow) -> Result<CallRecord> {
         latency_ms: n(20)?,
         started_at_ms: n(21)?,
         finished_at_ms: n(22)?,
+        attempt: r.try_get::<i32, _>(23).map_err(g)?.max(1) as u32,
+        retry_reason: r.try_get::<Option<&str>, _>(24).map_err(g)?.map(Arc::from),
     })
 }
 

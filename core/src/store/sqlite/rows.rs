@@ -19,22 +19,23 @@ pub const SELECT_CHECKPOINT: &str = "SELECT id, execution_id, name, sequence, pa
 pub const SELECT_CALL: &str = "SELECT execution_id, seq, step, provider, requested_model, model, input_tokens, \
      output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_nanos, \
      reserved_nanos, overrun_nanos, estimated, usage_missing, stream, status, error, latency_ms, started_at_ms, \
-     finished_at_ms FROM llm_calls";
+     finished_at_ms, attempt, retry_reason FROM llm_calls";
 
 pub const INSERT_CALL: &str = "INSERT INTO llm_calls (execution_id, seq, step, provider, requested_model, model, \
      input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, \
      cost_nanos, reserved_nanos, overrun_nanos, estimated, usage_missing, stream, status, error, latency_ms, \
-     started_at_ms, finished_at_ms) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) \
+     started_at_ms, finished_at_ms, attempt, retry_reason) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, \
+     ?24, ?25) \
      ON CONFLICT (execution_id, seq) DO NOTHING";
 
 /// The same insert with the next free sequence number of the execution (`?2` is 0).
 pub const INSERT_CALL_NEXT_SEQ: &str = "INSERT INTO llm_calls (execution_id, seq, step, provider, requested_model, \
      model, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, \
      reasoning_tokens, cost_nanos, reserved_nanos, overrun_nanos, estimated, usage_missing, stream, status, error, \
-     latency_ms, started_at_ms, finished_at_ms) \
+     latency_ms, started_at_ms, finished_at_ms, attempt, retry_reason) \
      SELECT ?1, COALESCE(MAX(seq), 0) + 1 + ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-     ?18, ?19, ?20, ?21, ?22, ?23 FROM llm_calls WHERE execution_id = ?1";
+     ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25 FROM llm_calls WHERE execution_id = ?1";
 
 fn i(v: u64) -> i64 {
     v.min(i64::MAX as u64) as i64
@@ -70,6 +71,8 @@ pub fn call_params(c: &CallRecord, seq: i64) -> Vec<Box<dyn ToSql + '_>> {
         Box::new(i(c.latency_ms)),
         Box::new(i(c.started_at_ms)),
         Box::new(i(c.finished_at_ms)),
+        Box::new(c.attempt),
+        Box::new(c.retry_reason.as_deref()),
     ]
 }
 
@@ -122,6 +125,8 @@ pub fn call(r: &Row<'_>) -> rusqlite::Result<CallRecord> {
         latency_ms: u(r.get(20)?),
         started_at_ms: u(r.get(21)?),
         finished_at_ms: u(r.get(22)?),
+        attempt: r.get(23)?,
+        retry_reason: r.get::<_, Option<String>>(24)?.map(Arc::from),
     })
 }
 
