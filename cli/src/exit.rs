@@ -41,7 +41,8 @@ pub fn for_code(code: ErrorCode) -> u8 {
         | ErrorCode::Conflict
         | ErrorCode::Closed
         | ErrorCode::Internal
-        | ErrorCode::CircuitOpen => FAILURE,
+        | ErrorCode::CircuitOpen
+        | ErrorCode::ResourceBusy => FAILURE,
     }
 }
 

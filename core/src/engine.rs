@@ -473,6 +473,16 @@ impl Engine {
         crate::resilience::Retrier::new(policy, self.now_ms())
     }
 
+    /// The named resource `name` of this engine's store (a lock or semaphore shared by every
+    /// process on the store; see [`crate::resilience::contention`]).
+    pub fn resource(
+        &self,
+        name: &str,
+        config: crate::resilience::LockConfig,
+    ) -> Result<crate::resilience::ResourceLock> {
+        crate::resilience::ResourceLock::new(self.inner.clone(), name, config)
+    }
+
     /// The circuit breaker called `name`, made with `config` (default settings when `None`)
     /// the first time it is asked for; later calls get the same breaker, whatever settings
     /// they pass, so every caller in the process sees one state (the original SDK's

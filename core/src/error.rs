@@ -20,11 +20,12 @@ pub enum ErrorCode {
     Closed = 7,
     Internal = 8,
     CircuitOpen = 9,
+    ResourceBusy = 10,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::InvalidArgument,
         ErrorCode::UnknownModel,
         ErrorCode::BudgetExceeded,
@@ -34,6 +35,7 @@ impl ErrorCode {
         ErrorCode::Closed,
         ErrorCode::Internal,
         ErrorCode::CircuitOpen,
+        ErrorCode::ResourceBusy,
     ];
 
     /// The code as the upper-case string every face exposes (`"BUDGET_EXCEEDED"`).
@@ -48,6 +50,7 @@ impl ErrorCode {
             ErrorCode::Closed => "CLOSED",
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::CircuitOpen => "CIRCUIT_OPEN",
+            ErrorCode::ResourceBusy => "RESOURCE_BUSY",
         }
     }
 
@@ -129,6 +132,17 @@ pub enum Error {
         failures: u32,
         retry_in_ms: u64,
     },
+
+    #[error(
+        "resource '{resource}' stayed busy for {waited_ms} ms (held by {})",
+        if .holders.is_empty() { "nobody now".to_owned() } else { .holders.join(", ") }
+    )]
+    ResourceBusy {
+        resource: String,
+        waited_ms: u64,
+        /// Who held it when the wait gave up: `workflow (host:pid)`.
+        holders: Vec<String>,
+    },
 }
 
 fn suggestion_text(suggestions: &[String]) -> String {
@@ -152,6 +166,7 @@ impl Error {
             Error::Closed(_) => ErrorCode::Closed,
             Error::Internal(_) => ErrorCode::Internal,
             Error::CircuitOpen { .. } => ErrorCode::CircuitOpen,
+            Error::ResourceBusy { .. } => ErrorCode::ResourceBusy,
         }
     }
 
@@ -191,6 +206,15 @@ impl Error {
                 v["name"] = name.clone().into();
                 v["failures"] = (*failures).into();
                 v["retry_in_ms"] = (*retry_in_ms).into();
+            }
+            Error::ResourceBusy {
+                resource,
+                waited_ms,
+                holders,
+            } => {
+                v["resource"] = resource.clone().into();
+                v["waited_ms"] = (*waited_ms).into();
+                v["holders"] = holders.clone().into();
             }
             _ => {}
         }

@@ -68,6 +68,11 @@ pub(crate) fn rollback(execution: &str, name: &str) {
     tracing::info!(target: "wflo", event = "rollback", execution, name, "rolled back");
 }
 
+/// An acquisition of a resource waited past its contention threshold (or timed out).
+pub(crate) fn contention(resource: &str, waited_ms: u64, max_concurrent: u32) {
+    tracing::warn!(target: "wflo", event = "contention", resource, waited_ms, max_concurrent, "resource contention");
+}
+
 /// A circuit breaker changed state.
 pub(crate) fn breaker_changed(name: &str, from: &str, to: &str, reason: &str) {
     tracing::warn!(target: "wflo", event = "breaker", name, from, to, reason, "circuit breaker changed state");

@@ -23,6 +23,8 @@ pub enum wflo_status {
     Internal = 8,
     /// A circuit breaker is open: the call was refused before anything was reserved or sent.
     CircuitOpen = 9,
+    /// A resource stayed busy until the acquisition's timeout.
+    ResourceBusy = 10,
 }
 
 impl From<ErrorCode> for wflo_status {
@@ -37,6 +39,7 @@ impl From<ErrorCode> for wflo_status {
             ErrorCode::Closed => wflo_status::Closed,
             ErrorCode::Internal => wflo_status::Internal,
             ErrorCode::CircuitOpen => wflo_status::CircuitOpen,
+            ErrorCode::ResourceBusy => wflo_status::ResourceBusy,
         }
     }
 }

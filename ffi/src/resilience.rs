@@ -1,4 +1,4 @@
-//! Retries and circuit breakers across the C ABI. The rules (what is retryable, how long to
+//! Retries, circuit breakers and named resources (locks, semaphores) across the C ABI. The rules (what is retryable, how long to
 //! wait, when a breaker opens) are the engine's (`wflo_core::resilience`); the caller runs its
 //! own loop — reserve, send, and on failure ask the retrier — and this module converts.
 
@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use wflo_core::Engine;
-use wflo_core::resilience::{Breaker, BreakerConfig, Failure, Retrier, RetryPolicy};
+use wflo_core::resilience::{
+    Breaker, BreakerConfig, Failure, LockConfig, Permit, ResourceLock, Retrier, RetryPolicy,
+};
 
 use crate::boundary::{last_error, run, run_quiet, set_last_error, wflo_status};
 use crate::engine::wflo_engine;
@@ -254,4 +256,162 @@ pub unsafe extern "C" fn wflo_breaker_status_json(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wflo_breaker_free(breaker: *const wflo_breaker) {
     run_quiet((), || unsafe { arc_free(breaker) })
+}
+
+/// A named resource of the engine's store: a lock or semaphore shared by every process on the
+/// store. Thread-safe. Free with wflo_resource_free.
+pub struct wflo_resource {
+    _private: [u8; 0],
+}
+
+impl Handle for wflo_resource {
+    type Ownership = Arced;
+    type Rust = ResourceLock;
+}
+
+/// A slot of a resource, held until wflo_permit_release or wflo_permit_free (which releases
+/// it) or until its lease ends. Thread-safe.
+pub struct wflo_permit {
+    _private: [u8; 0],
+}
+
+impl Handle for wflo_permit {
+    type Ownership = Arced;
+    type Rust = Mutex<Permit>;
+}
+
+/// The resource `name` (1 to 200 bytes) of the engine's store. `config_json` (NULL or "":
+/// the defaults): `{"max_concurrent": 1, "timeout_ms": 30000, "contention_threshold_ms":
+/// 5000, "lease_ms": null}` (null lease: the engine's); unknown keys are INVALID_ARGUMENT.
+///
+/// # Safety
+/// `engine` is a live handle; `name` points to `name_len` bytes; `config_json` to
+/// `config_len` bytes or NULL with 0; `resource_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_engine_resource(
+    engine: *const wflo_engine,
+    name: *const c_char,
+    name_len: usize,
+    config_json: *const c_char,
+    config_len: usize,
+    resource_out: *mut *mut wflo_resource,
+) -> wflo_status {
+    run(|| {
+        let out = unsafe { out(resource_out, "resource_out") }?;
+        let engine = unsafe { arc_ref(engine, "engine") }?;
+        let name = unsafe { input(name, name_len, "name") }?;
+        let json = unsafe { optional(config_json, config_len, "config_json") }?;
+        let config = LockConfig::from_json(json.unwrap_or(""))?;
+        *out = arc_into_ptr::<wflo_resource>(Arc::new(engine.resource(name, config)?));
+        Ok(())
+    })
+}
+
+/// Takes a slot for `workflow_id`, blocking up to `timeout_ms` (< 0: the configured timeout;
+/// 0: do not wait). WFLO_STATUS_RESOURCE_BUSY when none freed in time (the last error JSON
+/// has `resource`, `waited_ms`, `holders`).
+///
+/// # Safety
+/// `resource` is a live handle; `workflow_id` points to `workflow_len` bytes; `permit_out`
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_resource_acquire(
+    resource: *const wflo_resource,
+    workflow_id: *const c_char,
+    workflow_len: usize,
+    timeout_ms: i64,
+    permit_out: *mut *mut wflo_permit,
+) -> wflo_status {
+    run(|| {
+        let out = unsafe { out(permit_out, "permit_out") }?;
+        let lock = unsafe { arc_ref(resource, "resource") }?;
+        let workflow = unsafe { input(workflow_id, workflow_len, "workflow_id") }?;
+        let timeout = u64::try_from(timeout_ms).ok();
+        let permit = lock.acquire(workflow, timeout)?;
+        *out = arc_into_ptr::<wflo_permit>(Arc::new(Mutex::new(permit)));
+        Ok(())
+    })
+}
+
+/// The resource's statistics and current holders: `{"resource", "acquisitions",
+/// "contentions", "timeouts", "total_wait_ms", "max_wait_ms", "holders": [{"hold_id",
+/// "holder", "workflow_id", "acquired_at_ms", "lease_until_ms"}]}`. Free with wflo_string_free.
+///
+/// # Safety
+/// `resource` is a live handle; `json_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_resource_stats_json(
+    resource: *const wflo_resource,
+    json_out: *mut *mut c_char,
+) -> wflo_status {
+    run(|| {
+        let out = unsafe { out(json_out, "json_out") }?;
+        *out = output_json(&unsafe { arc_ref(resource, "resource") }?.stats()?)?;
+        Ok(())
+    })
+}
+
+/// Zeroes the resource's statistics (holds stay).
+///
+/// # Safety
+/// `resource` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_resource_reset_stats(resource: *const wflo_resource) -> wflo_status {
+    run(|| unsafe { arc_ref(resource, "resource") }?.reset_stats())
+}
+
+/// Releases the handle (not any permit). NULL is a no-op.
+///
+/// # Safety
+/// `resource` is NULL or a live handle, not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_resource_free(resource: *const wflo_resource) {
+    run_quiet((), || unsafe { arc_free(resource) })
+}
+
+/// How long the acquisition waited, ms (0 when `permit` is NULL).
+///
+/// # Safety
+/// `permit` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_permit_waited_ms(permit: *const wflo_permit) -> u64 {
+    run_quiet(0, || match unsafe { arc_ref(permit, "permit") } {
+        Ok(p) => p.lock().waited_ms(),
+        Err(_) => 0,
+    })
+}
+
+/// Extends the hold's lease from now; `*held_out` false when it had already ended (stop using
+/// the resource then).
+///
+/// # Safety
+/// `permit` is a live handle; `held_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_permit_renew(
+    permit: *const wflo_permit,
+    held_out: *mut bool,
+) -> wflo_status {
+    run(|| {
+        let out = unsafe { out(held_out, "held_out") }?;
+        *out = unsafe { arc_ref(permit, "permit") }?.lock().renew()?;
+        Ok(())
+    })
+}
+
+/// Gives the slot back; releasing twice is fine.
+///
+/// # Safety
+/// `permit` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_permit_release(permit: *const wflo_permit) -> wflo_status {
+    run(|| unsafe { arc_ref(permit, "permit") }?.lock().release())
+}
+
+/// Releases the slot if still held, and the handle. NULL is a no-op.
+///
+/// # Safety
+/// `permit` is NULL or a live handle, not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_permit_free(permit: *const wflo_permit) {
+    run_quiet((), || unsafe { arc_free(permit) })
 }

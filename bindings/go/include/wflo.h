@@ -84,6 +84,8 @@ typedef enum {
   WFLO_STATUS_INTERNAL = 8,
   // A circuit breaker is open: the call was refused before anything was reserved or sent.
   WFLO_STATUS_CIRCUIT_OPEN = 9,
+  // A resource stayed busy until the acquisition's timeout.
+  WFLO_STATUS_RESOURCE_BUSY = 10,
 } wflo_status;
 
 // A named circuit breaker, shared by everything in the process that asks the engine for the
@@ -98,10 +100,18 @@ typedef struct wflo_engine wflo_engine;
 // threads at once. Free with wflo_execution_free (the execution itself stays in the store).
 typedef struct wflo_execution wflo_execution;
 
+// A slot of a resource, held until wflo_permit_release or wflo_permit_free (which releases
+// it) or until its lease ends. Thread-safe.
+typedef struct wflo_permit wflo_permit;
+
 // Budget held for one call. May be used from any thread, one call at a time (the library
 // serialises). Settle or release it; wflo_reservation_free on an unsettled reservation
 // releases it and records the call as aborted.
 typedef struct wflo_reservation wflo_reservation;
+
+// A named resource of the engine's store: a lock or semaphore shared by every process on the
+// store. Thread-safe. Free with wflo_resource_free.
+typedef struct wflo_resource wflo_resource;
 
 // The retry state of one logical call (its attempts so far). Thread-safe. Free with
 // wflo_retrier_free.
@@ -844,6 +854,78 @@ wflo_status wflo_breaker_status_json(const wflo_breaker *breaker, char **json_ou
 // # Safety
 // `breaker` is NULL or a live handle, not used afterwards.
 void wflo_breaker_free(const wflo_breaker *breaker);
+
+// The resource `name` (1 to 200 bytes) of the engine's store. `config_json` (NULL or "":
+// the defaults): `{"max_concurrent": 1, "timeout_ms": 30000, "contention_threshold_ms":
+// 5000, "lease_ms": null}` (null lease: the engine's); unknown keys are INVALID_ARGUMENT.
+//
+// # Safety
+// `engine` is a live handle; `name` points to `name_len` bytes; `config_json` to
+// `config_len` bytes or NULL with 0; `resource_out` writable.
+wflo_status wflo_engine_resource(const wflo_engine *engine,
+                                 const char *name,
+                                 size_t name_len,
+                                 const char *config_json,
+                                 size_t config_len,
+                                 wflo_resource **resource_out);
+
+// Takes a slot for `workflow_id`, blocking up to `timeout_ms` (< 0: the configured timeout;
+// 0: do not wait). WFLO_STATUS_RESOURCE_BUSY when none freed in time (the last error JSON
+// has `resource`, `waited_ms`, `holders`).
+//
+// # Safety
+// `resource` is a live handle; `workflow_id` points to `workflow_len` bytes; `permit_out`
+// writable.
+wflo_status wflo_resource_acquire(const wflo_resource *resource,
+                                  const char *workflow_id,
+                                  size_t workflow_len,
+                                  int64_t timeout_ms,
+                                  wflo_permit **permit_out);
+
+// The resource's statistics and current holders: `{"resource", "acquisitions",
+// "contentions", "timeouts", "total_wait_ms", "max_wait_ms", "holders": [{"hold_id",
+// "holder", "workflow_id", "acquired_at_ms", "lease_until_ms"}]}`. Free with wflo_string_free.
+//
+// # Safety
+// `resource` is a live handle; `json_out` writable.
+wflo_status wflo_resource_stats_json(const wflo_resource *resource, char **json_out);
+
+// Zeroes the resource's statistics (holds stay).
+//
+// # Safety
+// `resource` is a live handle.
+wflo_status wflo_resource_reset_stats(const wflo_resource *resource);
+
+// Releases the handle (not any permit). NULL is a no-op.
+//
+// # Safety
+// `resource` is NULL or a live handle, not used afterwards.
+void wflo_resource_free(const wflo_resource *resource);
+
+// How long the acquisition waited, ms (0 when `permit` is NULL).
+//
+// # Safety
+// `permit` is NULL or a live handle.
+uint64_t wflo_permit_waited_ms(const wflo_permit *permit);
+
+// Extends the hold's lease from now; `*held_out` false when it had already ended (stop using
+// the resource then).
+//
+// # Safety
+// `permit` is a live handle; `held_out` writable.
+wflo_status wflo_permit_renew(const wflo_permit *permit, bool *held_out);
+
+// Gives the slot back; releasing twice is fine.
+//
+// # Safety
+// `permit` is a live handle.
+wflo_status wflo_permit_release(const wflo_permit *permit);
+
+// Releases the slot if still held, and the handle. NULL is a no-op.
+//
+// # Safety
+// `permit` is NULL or a live handle, not used afterwards.
+void wflo_permit_free(const wflo_permit *permit);
 
 // Frees a string returned by this library. NULL is a no-op.
 //

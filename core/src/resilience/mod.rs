@@ -3,7 +3,9 @@
 //! refuses before anything is reserved).
 
 pub mod breaker;
+pub mod contention;
 pub mod retry;
 
 pub use breaker::{Breaker, BreakerConfig, BreakerState, BreakerStatus, Transition};
+pub use contention::{LockConfig, Permit, ResourceLock};
 pub use retry::{Backoff, Decision, Failure, FailureKind, Retrier, RetryPolicy, retry_after_ms};

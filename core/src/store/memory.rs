@@ -52,6 +52,9 @@ struct Data {
     scope_defs: HashMap<String, SharedScopeDef>,
     scopes: HashMap<String, ScopeRow>,
     held: HashMap<String, Vec<HeldRow>>,
+    /// Resource holds by resource, oldest first.
+    holds: HashMap<String, Vec<crate::store::ResourceHolder>>,
+    resource_stats: HashMap<String, crate::store::ResourceFigures>,
     closed: bool,
 }
 
@@ -454,6 +457,99 @@ impl Store for MemoryStore {
             }
             None => false,
         })
+    }
+
+    fn try_acquire(
+        &self,
+        a: &crate::store::Acquire<'_>,
+    ) -> Result<Option<Vec<crate::store::ResourceHolder>>> {
+        let mut d = self.data.lock();
+        open(&d)?;
+        let holds = d.holds.entry(a.resource.to_owned()).or_default();
+        holds.retain(|h| h.lease_until_ms > a.now_ms);
+        if holds.len() >= a.max_concurrent as usize {
+            return Ok(Some(holds.clone()));
+        }
+        holds.push(crate::store::ResourceHolder {
+            hold_id: a.hold_id.to_owned(),
+            holder: a.holder.to_owned(),
+            workflow_id: a.workflow_id.to_owned(),
+            acquired_at_ms: a.now_ms,
+            lease_until_ms: a.lease_until_ms,
+        });
+        let s = d.resource_stats.entry(a.resource.to_owned()).or_default();
+        s.acquisitions += 1;
+        s.contentions += u64::from(a.contended);
+        s.total_wait_ms = s.total_wait_ms.saturating_add(a.waited_ms);
+        s.max_wait_ms = s.max_wait_ms.max(a.waited_ms);
+        Ok(None)
+    }
+
+    fn release_resource(&self, hold_id: &str) -> Result<bool> {
+        let mut d = self.data.lock();
+        open(&d)?;
+        let mut found = false;
+        for holds in d.holds.values_mut() {
+            let before = holds.len();
+            holds.retain(|h| h.hold_id != hold_id);
+            found |= holds.len() != before;
+        }
+        Ok(found)
+    }
+
+    fn renew_resource(&self, hold_id: &str, lease_until_ms: u64) -> Result<bool> {
+        let mut d = self.data.lock();
+        open(&d)?;
+        let hold = d
+            .holds
+            .values_mut()
+            .flat_map(|h| h.iter_mut())
+            .find(|h| h.hold_id == hold_id);
+        Ok(match hold {
+            Some(h) => {
+                h.lease_until_ms = lease_until_ms;
+                true
+            }
+            None => false,
+        })
+    }
+
+    fn record_resource_timeout(&self, resource: &str, contended: bool) -> Result<()> {
+        let mut d = self.data.lock();
+        open(&d)?;
+        let s = d.resource_stats.entry(resource.to_owned()).or_default();
+        s.timeouts += 1;
+        s.contentions += u64::from(contended);
+        Ok(())
+    }
+
+    fn resource_figures(
+        &self,
+        resource: &str,
+        now_ms: u64,
+    ) -> Result<crate::store::ResourceFigures> {
+        let d = self.data.lock();
+        open(&d)?;
+        let mut f = d.resource_stats.get(resource).cloned().unwrap_or_default();
+        f.resource = resource.to_owned();
+        f.holders = d
+            .holds
+            .get(resource)
+            .map(|h| {
+                h.iter()
+                    .filter(|h| h.lease_until_ms > now_ms)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(f)
+    }
+
+    fn reset_resource_stats(&self, resource: &str) -> Result<()> {
+        let mut d = self.data.lock();
+        open(&d)?;
+        d.resource_stats.remove(resource);
+        Ok(())
     }
 
     fn reclaim_expired_shared(&self, now_ms: u64) -> Result<u64> {

@@ -93,6 +93,50 @@ pub struct SharedReserve<'a> {
     pub lease_until_ms: u64,
 }
 
+/// A request for a slot of a named resource (see [`Store::try_acquire`]).
+#[derive(Debug, Clone)]
+pub struct Acquire<'a> {
+    pub resource: &'a str,
+    pub max_concurrent: u32,
+    /// The new hold's id (unique).
+    pub hold_id: &'a str,
+    /// Who holds it (`host:pid`).
+    pub holder: &'a str,
+    /// The workflow (execution) it is held for, as the caller names it.
+    pub workflow_id: &'a str,
+    pub now_ms: u64,
+    pub lease_until_ms: u64,
+    /// How long the acquirer has waited so far, and whether that wait counts as contention:
+    /// booked in the statistics when this attempt is granted.
+    pub waited_ms: u64,
+    pub contended: bool,
+}
+
+/// One current holder of a resource.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ResourceHolder {
+    pub hold_id: String,
+    pub holder: String,
+    pub workflow_id: String,
+    pub acquired_at_ms: u64,
+    pub lease_until_ms: u64,
+}
+
+/// A resource's statistics and current holders, as the store keeps them for every process.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ResourceFigures {
+    pub resource: String,
+    pub acquisitions: u64,
+    /// Acquisitions and timeouts whose wait passed the contention threshold.
+    pub contentions: u64,
+    pub timeouts: u64,
+    /// Summed over granted acquisitions.
+    pub total_wait_ms: u64,
+    pub max_wait_ms: u64,
+    /// Holders whose lease has not ended, oldest first.
+    pub holders: Vec<ResourceHolder>,
+}
+
 /// Persistence of executions, calls, checkpoints and shared budgets. Implementations are
 /// thread-safe, and every method that returns `Ok` has committed its change, except
 /// [`Store::append_calls`], which may buffer until [`Store::flush`].
@@ -167,6 +211,22 @@ pub trait Store: Send + Sync {
     fn renew_shared(&self, id: &str, lease_until_ms: u64) -> Result<bool>;
     /// Releases every reservation whose lease ended; returns how many rows.
     fn reclaim_expired_shared(&self, now_ms: u64) -> Result<u64>;
+
+    /// Takes a slot of a resource when fewer than `max_concurrent` unexpired holds exist
+    /// (expired ones are removed first: a crashed holder frees its slot when its lease ends),
+    /// booking the acquisition and its wait in the statistics, atomically for every process.
+    /// `None`: granted; `Some(holders)`: busy, with who holds it now.
+    fn try_acquire(&self, a: &Acquire<'_>) -> Result<Option<Vec<ResourceHolder>>>;
+    /// Gives a hold back; false when it was not held (released, or expired and taken).
+    fn release_resource(&self, hold_id: &str) -> Result<bool>;
+    /// Extends a hold's lease; false when it had already expired and been removed.
+    fn renew_resource(&self, hold_id: &str, lease_until_ms: u64) -> Result<bool>;
+    /// Counts an acquisition that gave up waiting (and as contention when `contended`).
+    fn record_resource_timeout(&self, resource: &str, contended: bool) -> Result<()>;
+    /// A resource's statistics and unexpired holders.
+    fn resource_figures(&self, resource: &str, now_ms: u64) -> Result<ResourceFigures>;
+    /// Zeroes a resource's statistics (its holds stay).
+    fn reset_resource_stats(&self, resource: &str) -> Result<()>;
 
     /// Makes everything appended so far durable.
     fn flush(&self) -> Result<()>;

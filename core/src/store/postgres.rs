@@ -7,6 +7,8 @@
 //! result on the caller's thread, so it works the same from any thread — including one that
 //! belongs to another async runtime (a Node or Python host).
 
+mod resources;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -1067,6 +1069,91 @@ impl Store for PostgresStore {
                 .map_err(storage)?
                 .rows_affected();
             Ok((tx, n > 0))
+        })
+    }
+
+    fn try_acquire(&self, a: &super::Acquire<'_>) -> Result<Option<Vec<super::ResourceHolder>>> {
+        let (resource, hold_id, holder, workflow) = (
+            a.resource.to_owned(),
+            a.hold_id.to_owned(),
+            a.holder.to_owned(),
+            a.workflow_id.to_owned(),
+        );
+        let a = super::Acquire {
+            resource: "",
+            hold_id: "",
+            holder: "",
+            workflow_id: "",
+            ..a.clone()
+        };
+        self.write_tx(false, move |mut tx| async move {
+            let a = super::Acquire {
+                resource: &resource,
+                hold_id: &hold_id,
+                holder: &holder,
+                workflow_id: &workflow,
+                ..a
+            };
+            let got = resources::try_acquire(&mut tx, &a).await?;
+            Ok((tx, got))
+        })
+    }
+
+    fn release_resource(&self, hold_id: &str) -> Result<bool> {
+        let id = hold_id.to_owned();
+        self.write_tx(false, move |mut tx| async move {
+            let n = sqlx::query("DELETE FROM resource_holds WHERE hold_id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?
+                .rows_affected();
+            Ok((tx, n > 0))
+        })
+    }
+
+    fn renew_resource(&self, hold_id: &str, lease_until_ms: u64) -> Result<bool> {
+        let id = hold_id.to_owned();
+        self.write_tx(false, move |mut tx| async move {
+            let n = sqlx::query("UPDATE resource_holds SET lease_until_ms = $2 WHERE hold_id = $1")
+                .bind(&id)
+                .bind(i(lease_until_ms))
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?
+                .rows_affected();
+            Ok((tx, n > 0))
+        })
+    }
+
+    fn record_resource_timeout(&self, resource: &str, contended: bool) -> Result<()> {
+        let resource = resource.to_owned();
+        self.write_tx(false, move |mut tx| async move {
+            resources::record_timeout(&mut tx, &resource, contended).await?;
+            Ok((tx, ()))
+        })
+    }
+
+    fn resource_figures(&self, resource: &str, now_ms: u64) -> Result<super::ResourceFigures> {
+        let resource = resource.to_owned();
+        self.write_tx(false, move |mut tx| async move {
+            let f = resources::figures(&mut tx, &resource, now_ms).await?;
+            Ok((tx, f))
+        })
+    }
+
+    fn reset_resource_stats(&self, resource: &str) -> Result<()> {
+        let resource = resource.to_owned();
+        self.write_tx(false, move |mut tx| async move {
+            sqlx::query(
+                "UPDATE resource_stats SET acquisitions = 0, contentions = 0, timeouts = 0, \
+                 total_wait_ms = 0, max_wait_ms = 0 WHERE resource = $1",
+            )
+            .bind(&resource)
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?;
+            Ok((tx, ()))
         })
     }
 

@@ -42,6 +42,14 @@ pub enum WfloError {
         failures: u32,
         retry_in_ms: u64,
     },
+    /// A resource stayed busy until the acquisition's timeout.
+    #[error("{message}")]
+    ResourceBusy {
+        message: String,
+        resource: String,
+        waited_ms: u64,
+        holders: Vec<String>,
+    },
 }
 
 impl From<Error> for WfloError {
@@ -77,6 +85,16 @@ impl From<Error> for WfloError {
                 failures,
                 retry_in_ms,
             },
+            Error::ResourceBusy {
+                resource,
+                waited_ms,
+                holders,
+            } => WfloError::ResourceBusy {
+                message,
+                resource,
+                waited_ms,
+                holders,
+            },
         }
     }
 }
@@ -94,6 +112,7 @@ impl WfloError {
             WfloError::Closed { .. } => "CLOSED",
             WfloError::Internal { .. } => "INTERNAL",
             WfloError::CircuitOpen { .. } => "CIRCUIT_OPEN",
+            WfloError::ResourceBusy { .. } => "RESOURCE_BUSY",
         }
     }
 }

@@ -6,10 +6,13 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use wflo_core::Engine;
-use wflo_core::resilience::{Breaker, BreakerConfig, Failure, Retrier, RetryPolicy};
+use wflo_core::resilience::{
+    Breaker, BreakerConfig, Failure, LockConfig, Permit, ResourceLock, Retrier, RetryPolicy,
+};
 
 use super::engine::NativeEngine;
 use super::error::{Result, guard};
+use super::offload;
 
 /// The retry state of one logical call. Thread-safe.
 #[derive(uniffi::Object)]
@@ -137,5 +140,107 @@ impl NativeBreaker {
     /// The settings as JSON, every field filled in.
     pub fn config_json(&self) -> String {
         serde_json::to_string(self.inner.config()).unwrap_or_default()
+    }
+}
+
+/// A named resource of the engine's store: a lock or semaphore shared by every process on
+/// the store. Thread-safe.
+#[derive(uniffi::Object)]
+pub struct NativeResource {
+    inner: ResourceLock,
+}
+
+/// A slot of a resource, held until released (or until this object is dropped) or until its
+/// lease ends. Thread-safe.
+#[derive(uniffi::Object)]
+pub struct NativePermit {
+    inner: Mutex<Permit>,
+    waited_ms: u64,
+}
+
+#[uniffi::export]
+impl NativeEngine {
+    /// The resource `name` (1 to 200 bytes) with `config_json` (see `wflo_engine_resource`;
+    /// None or "": a lock of one holder, 30 s timeout, 5 s contention threshold).
+    pub fn resource(
+        &self,
+        name: String,
+        config_json: Option<String>,
+    ) -> Result<Arc<NativeResource>> {
+        guard(|| {
+            let config = LockConfig::from_json(config_json.as_deref().unwrap_or(""))?;
+            Ok(Arc::new(NativeResource {
+                inner: self.inner.resource(&name, config)?,
+            }))
+        })
+    }
+}
+
+fn permit(p: Permit) -> Arc<NativePermit> {
+    Arc::new(NativePermit {
+        waited_ms: p.waited_ms(),
+        inner: Mutex::new(p),
+    })
+}
+
+#[uniffi::export]
+impl NativeResource {
+    pub fn name(&self) -> String {
+        self.inner.name().to_owned()
+    }
+
+    /// Takes a slot for `workflow_id`, waiting up to `timeout_ms` (None: the configured
+    /// timeout; 0: do not wait); `ResourceBusy` when none freed in time. Blocks the caller.
+    pub fn acquire(
+        &self,
+        workflow_id: String,
+        timeout_ms: Option<u64>,
+    ) -> Result<Arc<NativePermit>> {
+        guard(|| Ok(permit(self.inner.acquire(&workflow_id, timeout_ms)?)))
+    }
+
+    /// `acquire` off the caller's thread (the wait does not block an event loop).
+    pub async fn acquire_async(
+        &self,
+        workflow_id: String,
+        timeout_ms: Option<u64>,
+    ) -> Result<Arc<NativePermit>> {
+        let lock = self.inner.clone();
+        offload(move || guard(|| Ok(permit(lock.acquire(&workflow_id, timeout_ms)?)))).await
+    }
+
+    /// The statistics and current holders as JSON: `{"resource", "acquisitions",
+    /// "contentions", "timeouts", "total_wait_ms", "max_wait_ms", "holders": [{"hold_id",
+    /// "holder", "workflow_id", "acquired_at_ms", "lease_until_ms"}]}`.
+    pub fn stats_json(&self) -> Result<String> {
+        guard(|| Ok(serde_json::to_string(&self.inner.stats()?).unwrap_or_default()))
+    }
+
+    /// Zeroes the statistics (holds stay).
+    pub fn reset_stats(&self) -> Result<()> {
+        guard(|| self.inner.reset_stats())
+    }
+
+    /// The settings as JSON, every field filled in.
+    pub fn config_json(&self) -> String {
+        serde_json::to_string(self.inner.config()).unwrap_or_default()
+    }
+}
+
+#[uniffi::export]
+impl NativePermit {
+    /// How long the acquisition waited, ms.
+    pub fn waited_ms(&self) -> u64 {
+        self.waited_ms
+    }
+
+    /// Extends the lease from now; false when it had already ended (stop using the resource).
+    pub fn renew(&self) -> Result<bool> {
+        guard(|| self.inner.lock().renew())
+    }
+
+    /// Gives the slot back; releasing twice is fine.
+    pub fn release(&self) -> Result<()> {
+        guard(|| self.inner.lock().release())
     }
 }

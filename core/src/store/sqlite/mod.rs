@@ -7,6 +7,7 @@
 
 mod budgets;
 mod checkpoints;
+mod resources;
 mod rows;
 
 use std::path::Path;
@@ -555,6 +556,39 @@ impl Store for SqliteStore {
 
     fn reclaim_expired_shared(&self, now_ms: u64) -> Result<u64> {
         self.write_tx(false, |tx| budgets::reclaim_all(tx, now_ms))
+    }
+
+    fn try_acquire(
+        &self,
+        a: &crate::store::Acquire<'_>,
+    ) -> Result<Option<Vec<crate::store::ResourceHolder>>> {
+        self.write_tx(false, |tx| resources::try_acquire(tx, a))
+    }
+
+    fn release_resource(&self, hold_id: &str) -> Result<bool> {
+        self.write_tx(false, |tx| resources::release(tx, hold_id))
+    }
+
+    fn renew_resource(&self, hold_id: &str, lease_until_ms: u64) -> Result<bool> {
+        self.write_tx(false, |tx| resources::renew(tx, hold_id, lease_until_ms))
+    }
+
+    fn record_resource_timeout(&self, resource: &str, contended: bool) -> Result<()> {
+        self.write_tx(false, |tx| {
+            resources::record_timeout(tx, resource, contended)
+        })
+    }
+
+    fn resource_figures(
+        &self,
+        resource: &str,
+        now_ms: u64,
+    ) -> Result<crate::store::ResourceFigures> {
+        self.read(|c| resources::figures(c, resource, now_ms))
+    }
+
+    fn reset_resource_stats(&self, resource: &str) -> Result<()> {
+        self.write_tx(false, |tx| resources::reset_stats(tx, resource))
     }
 
     fn check_accepting(&self) -> Result<()> {
