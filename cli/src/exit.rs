@@ -42,7 +42,8 @@ pub fn for_code(code: ErrorCode) -> u8 {
         | ErrorCode::Closed
         | ErrorCode::Internal
         | ErrorCode::CircuitOpen
-        | ErrorCode::ResourceBusy => FAILURE,
+        | ErrorCode::ResourceBusy
+        | ErrorCode::ApprovalDenied => FAILURE,
     }
 }
 

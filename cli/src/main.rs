@@ -1,6 +1,7 @@
 //! The `wflo` command: a mock LLM server for tests and demos, inspection of the store,
 //! prices and token counts, HTML reports, and the demo.
 
+mod approvals;
 mod checkpoint_ref;
 mod demo;
 mod exit;
@@ -86,6 +87,57 @@ enum Command {
         /// How many executions to list, the most recent first.
         #[arg(long, default_value_t = 20, value_name = "N")]
         limit: usize,
+        #[command(flatten)]
+        db: Db,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// List approval gates: pending ones (every workflow waiting for a person), or --all.
+    #[command(after_help = "Examples:\n  \
+        wflo approvals\n  \
+        wflo approvals --all --json")]
+    Approvals {
+        /// Decided and expired ones too.
+        #[arg(long)]
+        all: bool,
+        /// How many to list, the most recent first.
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: usize,
+        #[command(flatten)]
+        db: Db,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Approve a pending approval: the workflow waiting at its gate goes on (its spend still
+    /// goes through the budget).
+    #[command(after_help = "Examples:\n  \
+        wflo approve appr-0123456789ab --note 'checked the diff'")]
+    Approve {
+        /// The approval's id (see `wflo approvals`).
+        id: String,
+        /// Why (recorded with the decision).
+        #[arg(long)]
+        note: Option<String>,
+        /// Who decides (default: USER@host).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        #[command(flatten)]
+        db: Db,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Deny a pending approval: the workflow waiting at its gate fails with APPROVAL_DENIED.
+    #[command(after_help = "Examples:\n  \
+        wflo deny appr-0123456789ab --note 'not on a Friday'")]
+    Deny {
+        /// The approval's id (see `wflo approvals`).
+        id: String,
+        /// Why (recorded with the decision, and in the workflow's error).
+        #[arg(long)]
+        note: Option<String>,
+        /// Who decides (default: USER@host).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
         #[command(flatten)]
         db: Db,
         #[command(flatten)]
@@ -357,6 +409,26 @@ fn run(command: Command) -> Result<(), CliError> {
             allow_remote,
         } => mock_llm(&host, port, allow_remote),
         Command::Executions { limit, db, out } => inspect::executions(&db, limit, &out),
+        Command::Approvals {
+            all,
+            limit,
+            db,
+            out,
+        } => approvals::list(&db, all, limit, &out),
+        Command::Approve {
+            id,
+            note,
+            by,
+            db,
+            out,
+        } => approvals::decide(&db, &id, true, by.as_deref(), note.as_deref(), &out),
+        Command::Deny {
+            id,
+            note,
+            by,
+            db,
+            out,
+        } => approvals::decide(&db, &id, false, by.as_deref(), note.as_deref(), &out),
         Command::Show {
             execution_id,
             db,

@@ -365,3 +365,112 @@ fn show_and_report_tell_retried_attempts_apart() {
         "report"
     );
 }
+
+/// A workflow waits at an approval gate while `wflo approve` — another process — decides it;
+/// a denied gate of a workflow whose process ended fails it when it resumes; nothing is
+/// reserved before the approval.
+#[test]
+fn approvals_are_decided_from_another_process() {
+    use wflo_core::resilience::ApprovalRequest;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("gates.db");
+    let dbs = db.to_str().unwrap().to_owned();
+    let engine = wflo_core::Engine::open(Some(&dbs)).unwrap();
+    let exec = engine
+        .start_execution(wflo_core::ExecutionOptions {
+            name: "gated".into(),
+            budget_nanos: Some(1_000_000_000),
+            ..Default::default()
+        })
+        .unwrap();
+    let gate = ApprovalRequest {
+        gate: "publish".into(),
+        why: "emails 40,000 customers".into(),
+        worst_case_nanos: Some(250_000_000),
+        ..Default::default()
+    };
+    let waiting = {
+        let (exec, gate) = (exec.clone(), gate.clone());
+        std::thread::spawn(move || {
+            let approved = exec.require_approval(&gate)?;
+            // Only now does the call behind the gate reserve (and go out).
+            let mut r = exec.reserve(&wflo_core::CallRequest {
+                model: "gpt-4o-mini",
+                input_tokens: 100,
+                max_output_tokens: Some(50),
+                ..Default::default()
+            })?;
+            r.settle(wflo_core::Usage {
+                input: 100,
+                output: 20,
+                ..Default::default()
+            })?;
+            Ok::<_, wflo_core::Error>(approved)
+        })
+    };
+    // The pending approval, as a person sees it.
+    let pending = loop {
+        let list = json(&["approvals", "--db", &dbs, "--json"]);
+        if let Some(a) = list.as_array().and_then(|l| l.first()).cloned() {
+            break a;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(pending["gate"], "publish");
+    assert_eq!(pending["why"], "emails 40,000 customers");
+    assert_eq!(pending["worst_case_nanos"], 250_000_000);
+    let table = ok(&["approvals", "--db", &dbs]);
+    assert!(
+        table.contains("publish") && table.contains("$0.25"),
+        "{table}"
+    );
+    assert!(
+        exec.calls().unwrap().is_empty(),
+        "nothing reserved before approval"
+    );
+    let id = pending["id"].as_str().unwrap().to_owned();
+    let said = ok(&[
+        "approve",
+        &id,
+        "--note",
+        "checked the copy",
+        "--by",
+        "ana",
+        "--db",
+        &dbs,
+    ]);
+    assert!(said.starts_with("approved "), "{said}");
+    let approved = waiting.join().unwrap().unwrap();
+    assert_eq!(approved.decided_by.as_deref(), Some("ana"));
+    assert_eq!(exec.calls().unwrap().len(), 1);
+    // Deciding twice fails with one line on stderr.
+    let again = wflo(&["deny", &id, "--db", &dbs]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already approved by ana"));
+
+    // A gate asked by a process that then ended; denied meanwhile; the resumed workflow fails.
+    let ended = engine
+        .start_execution(wflo_core::ExecutionOptions {
+            name: "gated-later".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let asked = ended.request_approval(&gate).unwrap();
+    let ended_id = ended.id().to_owned();
+    drop(ended);
+    engine.close().unwrap();
+    ok(&["deny", &asked.id, "--note", "not on a Friday", "--db", &dbs]);
+    let engine = wflo_core::Engine::open(Some(&dbs)).unwrap();
+    let resumed = engine.resume_execution(&ended_id).unwrap();
+    let e = resumed.require_approval(&gate).unwrap_err();
+    assert_eq!(e.code(), wflo_core::ErrorCode::ApprovalDenied);
+    assert!(e.to_string().ends_with(": not on a Friday"), "{e}");
+    assert!(ok(&["approvals", "--db", &dbs]).contains("no approvals pending"));
+    assert_eq!(
+        json(&["approvals", "--all", "--db", &dbs, "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}

@@ -21,11 +21,12 @@ pub enum ErrorCode {
     Internal = 8,
     CircuitOpen = 9,
     ResourceBusy = 10,
+    ApprovalDenied = 11,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::InvalidArgument,
         ErrorCode::UnknownModel,
         ErrorCode::BudgetExceeded,
@@ -36,6 +37,7 @@ impl ErrorCode {
         ErrorCode::Internal,
         ErrorCode::CircuitOpen,
         ErrorCode::ResourceBusy,
+        ErrorCode::ApprovalDenied,
     ];
 
     /// The code as the upper-case string every face exposes (`"BUDGET_EXCEEDED"`).
@@ -51,6 +53,7 @@ impl ErrorCode {
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::CircuitOpen => "CIRCUIT_OPEN",
             ErrorCode::ResourceBusy => "RESOURCE_BUSY",
+            ErrorCode::ApprovalDenied => "APPROVAL_DENIED",
         }
     }
 
@@ -143,6 +146,20 @@ pub enum Error {
         /// Who held it when the wait gave up: `workflow (host:pid)`.
         holders: Vec<String>,
     },
+
+    #[error(
+        "approval {id} for '{gate}' was {}{}{}",
+        if *.timed_out { "not given in time" } else { "denied" },
+        .by.as_ref().filter(|_| !*.timed_out).map(|b| format!(" by {b}")).unwrap_or_default(),
+        .note.as_ref().map(|n| format!(": {n}")).unwrap_or_default()
+    )]
+    ApprovalDenied {
+        id: String,
+        gate: String,
+        timed_out: bool,
+        by: Option<String>,
+        note: Option<String>,
+    },
 }
 
 fn suggestion_text(suggestions: &[String]) -> String {
@@ -167,6 +184,7 @@ impl Error {
             Error::Internal(_) => ErrorCode::Internal,
             Error::CircuitOpen { .. } => ErrorCode::CircuitOpen,
             Error::ResourceBusy { .. } => ErrorCode::ResourceBusy,
+            Error::ApprovalDenied { .. } => ErrorCode::ApprovalDenied,
         }
     }
 
@@ -215,6 +233,19 @@ impl Error {
                 v["resource"] = resource.clone().into();
                 v["waited_ms"] = (*waited_ms).into();
                 v["holders"] = holders.clone().into();
+            }
+            Error::ApprovalDenied {
+                id,
+                gate,
+                timed_out,
+                by,
+                note,
+            } => {
+                v["id"] = id.clone().into();
+                v["gate"] = gate.clone().into();
+                v["timed_out"] = (*timed_out).into();
+                v["by"] = by.clone().into();
+                v["note"] = note.clone().into();
             }
             _ => {}
         }

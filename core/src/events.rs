@@ -68,6 +68,16 @@ pub(crate) fn rollback(execution: &str, name: &str) {
     tracing::info!(target: "wflo", event = "rollback", execution, name, "rolled back");
 }
 
+/// A workflow asked for approval and waits.
+pub(crate) fn approval_requested(id: &str, execution: &str, gate: &str) {
+    tracing::info!(target: "wflo", event = "approval_requested", id, execution, gate, "approval requested");
+}
+
+/// An approval was decided.
+pub(crate) fn approval_decided(id: &str, execution: &str, status: &str, by: &str) {
+    tracing::info!(target: "wflo", event = "approval_decided", id, execution, status, by, "approval decided");
+}
+
 /// An acquisition of a resource waited past its contention threshold (or timed out).
 pub(crate) fn contention(resource: &str, waited_ms: u64, max_concurrent: u32) {
     tracing::warn!(target: "wflo", event = "contention", resource, waited_ms, max_concurrent, "resource contention");

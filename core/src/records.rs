@@ -244,3 +244,64 @@ impl Breakdown {
         self
     }
 }
+
+/// Where an approval stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    Pending,
+    Approved,
+    Denied,
+    /// Nobody decided in time; the gate applied its `on_timeout` rule.
+    Expired,
+}
+
+impl ApprovalStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Pending => "pending",
+            ApprovalStatus::Approved => "approved",
+            ApprovalStatus::Denied => "denied",
+            ApprovalStatus::Expired => "expired",
+        }
+    }
+
+    pub fn from_name(name: &str) -> crate::Result<ApprovalStatus> {
+        Ok(match name {
+            "pending" => ApprovalStatus::Pending,
+            "approved" => ApprovalStatus::Approved,
+            "denied" => ApprovalStatus::Denied,
+            "expired" => ApprovalStatus::Expired,
+            other => {
+                return Err(crate::Error::invalid(format!(
+                    "an approval status is pending, approved, denied or expired, not {other:?}"
+                )));
+            }
+        })
+    }
+}
+
+/// One approval gate's record: what needs a person's decision, why, and the decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    pub id: String,
+    pub execution_id: String,
+    /// The gate within the execution (a step name, or `call over $X #n`): the same gate of a
+    /// restarted execution finds this record again.
+    pub gate: String,
+    /// What will happen once approved (`run step 'publish'`).
+    pub what: String,
+    /// Why it needs approval.
+    pub why: String,
+    /// The worst case of the spend behind the gate, when known.
+    pub worst_case_nanos: Option<Nanos>,
+    pub requested_by: String,
+    /// `deny` (the default) or `approve`: what a timeout means.
+    pub on_timeout: String,
+    pub status: ApprovalStatus,
+    pub note: Option<String>,
+    pub decided_by: Option<String>,
+    pub created_at_ms: u64,
+    pub expires_at_ms: Option<u64>,
+    pub decided_at_ms: Option<u64>,
+}

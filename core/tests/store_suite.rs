@@ -209,6 +209,80 @@ fn retried_attempts_are_recorded_with_their_number_and_reason() {
     });
 }
 
+/// Approval gates on every store: asked once per gate (asking again finds it), decided once,
+/// listed pending or all, and a waiting gate sees a decision made through another engine.
+#[test]
+fn approvals_are_asked_once_and_decided_once() {
+    use wflo_core::records::ApprovalStatus;
+    use wflo_core::resilience::ApprovalRequest;
+    for_each_backend(|b| {
+        let engine = engine(b);
+        let exec = engine.start_execution(opts(None)).unwrap();
+        let gate = |g: &str| ApprovalRequest {
+            gate: g.into(),
+            why: "a person must look".into(),
+            worst_case_nanos: Some(5),
+            timeout_ms: Some(60_000),
+            ..Default::default()
+        };
+        let a = exec.request_approval(&gate("publish")).unwrap();
+        assert_eq!(
+            exec.request_approval(&gate("publish")).unwrap(),
+            a,
+            "{}",
+            b.name
+        );
+        let other = exec.request_approval(&gate("delete")).unwrap();
+        assert_ne!(other.id, a.id);
+        let pending: Vec<String> = engine
+            .approvals(true, 100)
+            .unwrap()
+            .into_iter()
+            .filter(|x| x.execution_id == exec.id())
+            .map(|x| x.gate)
+            .collect();
+        assert_eq!(pending.len(), 2, "{}", b.name);
+        // Decided through a second engine on the same store (memory: the same engine).
+        let decider = if b.name == "memory" {
+            engine.clone()
+        } else {
+            self::engine(b)
+        };
+        let decided = decider
+            .decide_approval(&a.id, true, Some("ana"), Some("fine"))
+            .unwrap();
+        assert_eq!(decided.status, ApprovalStatus::Approved);
+        assert_eq!(
+            decider
+                .decide_approval(&a.id, false, None, None)
+                .unwrap_err()
+                .code(),
+            ErrorCode::Conflict,
+            "{}",
+            b.name
+        );
+        let got = exec.wait_for_approval(&a.id, Some(5_000)).unwrap();
+        assert_eq!(
+            (got.status, got.note.as_deref()),
+            (ApprovalStatus::Approved, Some("fine"))
+        );
+        decider
+            .decide_approval(&other.id, false, Some("bo"), None)
+            .unwrap();
+        assert_eq!(
+            exec.require_approval(&gate("delete")).unwrap_err().code(),
+            ErrorCode::ApprovalDenied,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            engine.approval("appr-nope").unwrap_err().code(),
+            ErrorCode::NotFound
+        );
+        engine.close().unwrap();
+    });
+}
+
 #[test]
 fn checkpoints_roll_back_compress_and_prune() {
     for_each_backend(|b| {

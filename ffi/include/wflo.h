@@ -86,6 +86,8 @@ typedef enum {
   WFLO_STATUS_CIRCUIT_OPEN = 9,
   // A resource stayed busy until the acquisition's timeout.
   WFLO_STATUS_RESOURCE_BUSY = 10,
+  // An approval gate was denied, or not answered in time.
+  WFLO_STATUS_APPROVAL_DENIED = 11,
 } wflo_status;
 
 // A named circuit breaker, shared by everything in the process that asks the engine for the

@@ -25,6 +25,8 @@ pub enum wflo_status {
     CircuitOpen = 9,
     /// A resource stayed busy until the acquisition's timeout.
     ResourceBusy = 10,
+    /// An approval gate was denied, or not answered in time.
+    ApprovalDenied = 11,
 }
 
 impl From<ErrorCode> for wflo_status {
@@ -40,6 +42,7 @@ impl From<ErrorCode> for wflo_status {
             ErrorCode::Internal => wflo_status::Internal,
             ErrorCode::CircuitOpen => wflo_status::CircuitOpen,
             ErrorCode::ResourceBusy => wflo_status::ResourceBusy,
+            ErrorCode::ApprovalDenied => wflo_status::ApprovalDenied,
         }
     }
 }

@@ -2,10 +2,12 @@
 //! state: budget-aware retries (every attempt reserves) and circuit breakers (an open breaker
 //! refuses before anything is reserved).
 
+pub mod approval;
 pub mod breaker;
 pub mod contention;
 pub mod retry;
 
+pub use approval::{ApprovalRequest, OnTimeout};
 pub use breaker::{Breaker, BreakerConfig, BreakerState, BreakerStatus, Transition};
 pub use contention::{LockConfig, Permit, ResourceLock};
 pub use retry::{Backoff, Decision, Failure, FailureKind, Retrier, RetryPolicy, retry_after_ms};

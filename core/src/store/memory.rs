@@ -55,6 +55,8 @@ struct Data {
     /// Resource holds by resource, oldest first.
     holds: HashMap<String, Vec<crate::store::ResourceHolder>>,
     resource_stats: HashMap<String, crate::store::ResourceFigures>,
+    /// Approvals in the order they were asked for.
+    approvals: Vec<crate::records::ApprovalRecord>,
     closed: bool,
 }
 
@@ -550,6 +552,67 @@ impl Store for MemoryStore {
         open(&d)?;
         d.resource_stats.remove(resource);
         Ok(())
+    }
+
+    fn create_approval(
+        &self,
+        a: &crate::records::ApprovalRecord,
+    ) -> Result<crate::records::ApprovalRecord> {
+        let mut d = self.data.lock();
+        open(&d)?;
+        if let Some(found) = d
+            .approvals
+            .iter()
+            .find(|x| x.execution_id == a.execution_id && x.gate == a.gate)
+        {
+            return Ok(found.clone());
+        }
+        if d.approvals.iter().any(|x| x.id == a.id) {
+            return Err(Error::Conflict(format!("approval {} exists", a.id)));
+        }
+        d.approvals.push(a.clone());
+        Ok(a.clone())
+    }
+
+    fn approval(&self, id: &str) -> Result<crate::records::ApprovalRecord> {
+        let d = self.data.lock();
+        open(&d)?;
+        d.approvals
+            .iter()
+            .find(|a| a.id == id)
+            .cloned()
+            .ok_or_else(|| Error::NotFound(format!("approval {id}")))
+    }
+
+    fn list_approvals(
+        &self,
+        pending_only: bool,
+        limit: usize,
+    ) -> Result<Vec<crate::records::ApprovalRecord>> {
+        let d = self.data.lock();
+        open(&d)?;
+        Ok(d.approvals
+            .iter()
+            .rev()
+            .filter(|a| !pending_only || a.status == crate::records::ApprovalStatus::Pending)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn decide_approval(
+        &self,
+        decision: &crate::store::ApprovalDecision<'_>,
+    ) -> Result<crate::records::ApprovalRecord> {
+        let mut d = self.data.lock();
+        open(&d)?;
+        let a = d
+            .approvals
+            .iter_mut()
+            .find(|a| a.id == decision.id)
+            .ok_or_else(|| Error::NotFound(format!("approval {}", decision.id)))?;
+        crate::store::approvals::decide(a, decision)?;
+        Ok(a.clone())
     }
 
     fn reclaim_expired_shared(&self, now_ms: u64) -> Result<u64> {

@@ -42,6 +42,7 @@ pub const MIGRATIONS_SQLITE: &[Migration] = &[
     migration!("sqlite", 2, "0002_budgets_rollbacks_compression.sql"),
     migration!("sqlite", 3, "0003_call_attempts.sql"),
     migration!("sqlite", 4, "0004_resources.sql"),
+    migration!("sqlite", 5, "0005_approvals.sql"),
 ];
 
 /// PostgreSQL migrations, in order.
@@ -50,10 +51,11 @@ pub const MIGRATIONS_POSTGRES: &[Migration] = &[
     migration!("postgres", 2, "0002_budgets_rollbacks_compression.sql"),
     migration!("postgres", 3, "0003_call_attempts.sql"),
     migration!("postgres", 4, "0004_resources.sql"),
+    migration!("postgres", 5, "0005_approvals.sql"),
 ];
 
 /// The schema version this build creates and expects.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The table that records applied migrations (created by the store before migrating).
 pub(crate) const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL, checksum TEXT)";

@@ -8,6 +8,7 @@
 //! Call records are buffered and written in batches off the hot path (see [`CallWriter`]);
 //! everything else is committed before the method returns.
 
+pub(crate) mod approvals;
 mod memory;
 mod migrate;
 mod period;
@@ -34,7 +35,7 @@ pub use writer::{CallWriter, WriterOptions};
 
 use crate::error::Result;
 use crate::money::Nanos;
-use crate::records::{CallRecord, CheckpointInfo, ExecutionRecord, RollbackRecord};
+use crate::records::{ApprovalRecord, CallRecord, CheckpointInfo, ExecutionRecord, RollbackRecord};
 
 /// A checkpoint to save.
 #[derive(Debug, Clone)]
@@ -110,6 +111,16 @@ pub struct Acquire<'a> {
     /// booked in the statistics when this attempt is granted.
     pub waited_ms: u64,
     pub contended: bool,
+}
+
+/// A decision on a pending approval (see [`Store::decide_approval`]).
+#[derive(Debug, Clone)]
+pub struct ApprovalDecision<'a> {
+    pub id: &'a str,
+    pub status: crate::records::ApprovalStatus,
+    pub by: &'a str,
+    pub note: Option<&'a str>,
+    pub at_ms: u64,
 }
 
 /// One current holder of a resource.
@@ -227,6 +238,17 @@ pub trait Store: Send + Sync {
     fn resource_figures(&self, resource: &str, now_ms: u64) -> Result<ResourceFigures>;
     /// Zeroes a resource's statistics (its holds stay).
     fn reset_resource_stats(&self, resource: &str) -> Result<()>;
+
+    /// Stores a new pending approval — or, when the execution already has one for the same
+    /// gate (a restarted workflow asking again), returns that one unchanged.
+    fn create_approval(&self, approval: &ApprovalRecord) -> Result<ApprovalRecord>;
+    /// One approval; `NOT_FOUND` when there is none with that id.
+    fn approval(&self, id: &str) -> Result<ApprovalRecord>;
+    /// Approvals, newest first: only pending ones with `pending_only`.
+    fn list_approvals(&self, pending_only: bool, limit: usize) -> Result<Vec<ApprovalRecord>>;
+    /// Decides a pending approval (approved, denied or expired) with who and why; `CONFLICT`
+    /// when it was already decided, `NOT_FOUND` when there is none with that id.
+    fn decide_approval(&self, decision: &ApprovalDecision<'_>) -> Result<ApprovalRecord>;
 
     /// Makes everything appended so far durable.
     fn flush(&self) -> Result<()>;

@@ -7,6 +7,7 @@
 //! result on the caller's thread, so it works the same from any thread — including one that
 //! belongs to another async runtime (a Node or Python host).
 
+mod approvals;
 mod resources;
 
 use std::future::Future;
@@ -1069,6 +1070,55 @@ impl Store for PostgresStore {
                 .map_err(storage)?
                 .rows_affected();
             Ok((tx, n > 0))
+        })
+    }
+
+    fn create_approval(
+        &self,
+        a: &crate::records::ApprovalRecord,
+    ) -> Result<crate::records::ApprovalRecord> {
+        let a = a.clone();
+        self.write_tx(false, move |mut tx| async move {
+            let made = approvals::create(&mut tx, &a).await?;
+            Ok((tx, made))
+        })
+    }
+
+    fn approval(&self, id: &str) -> Result<crate::records::ApprovalRecord> {
+        let id = id.to_owned();
+        self.write_tx(false, move |mut tx| async move {
+            let a = approvals::get(&mut tx, &id, false).await?;
+            Ok((tx, a))
+        })
+    }
+
+    fn list_approvals(
+        &self,
+        pending_only: bool,
+        limit: usize,
+    ) -> Result<Vec<crate::records::ApprovalRecord>> {
+        self.write_tx(false, move |mut tx| async move {
+            let v = approvals::list(&mut tx, pending_only, limit).await?;
+            Ok((tx, v))
+        })
+    }
+
+    fn decide_approval(
+        &self,
+        d: &super::ApprovalDecision<'_>,
+    ) -> Result<crate::records::ApprovalRecord> {
+        let (id, by, note) = (d.id.to_owned(), d.by.to_owned(), d.note.map(str::to_owned));
+        let (status, at_ms) = (d.status, d.at_ms);
+        self.write_tx(false, move |mut tx| async move {
+            let d = super::ApprovalDecision {
+                id: &id,
+                status,
+                by: &by,
+                note: note.as_deref(),
+                at_ms,
+            };
+            let a = approvals::decide(&mut tx, &d).await?;
+            Ok((tx, a))
         })
     }
 

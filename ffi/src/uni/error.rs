@@ -50,6 +50,16 @@ pub enum WfloError {
         waited_ms: u64,
         holders: Vec<String>,
     },
+    /// An approval gate was denied, or not answered in time.
+    #[error("{message}")]
+    ApprovalDenied {
+        message: String,
+        id: String,
+        gate: String,
+        timed_out: bool,
+        by: Option<String>,
+        note: Option<String>,
+    },
 }
 
 impl From<Error> for WfloError {
@@ -95,6 +105,20 @@ impl From<Error> for WfloError {
                 waited_ms,
                 holders,
             },
+            Error::ApprovalDenied {
+                id,
+                gate,
+                timed_out,
+                by,
+                note,
+            } => WfloError::ApprovalDenied {
+                message,
+                id,
+                gate,
+                timed_out,
+                by,
+                note,
+            },
         }
     }
 }
@@ -113,6 +137,7 @@ impl WfloError {
             WfloError::Internal { .. } => "INTERNAL",
             WfloError::CircuitOpen { .. } => "CIRCUIT_OPEN",
             WfloError::ResourceBusy { .. } => "RESOURCE_BUSY",
+            WfloError::ApprovalDenied { .. } => "APPROVAL_DENIED",
         }
     }
 }

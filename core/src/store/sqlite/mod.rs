@@ -5,6 +5,7 @@
 //! "database is locked"), and a busy timeout makes writers wait their turn. One connection per
 //! store, shared by the caller's threads and the background call writer.
 
+mod approvals;
 mod budgets;
 mod checkpoints;
 mod resources;
@@ -589,6 +590,32 @@ impl Store for SqliteStore {
 
     fn reset_resource_stats(&self, resource: &str) -> Result<()> {
         self.write_tx(false, |tx| resources::reset_stats(tx, resource))
+    }
+
+    fn create_approval(
+        &self,
+        a: &crate::records::ApprovalRecord,
+    ) -> Result<crate::records::ApprovalRecord> {
+        self.write_tx(false, |tx| approvals::create(tx, a))
+    }
+
+    fn approval(&self, id: &str) -> Result<crate::records::ApprovalRecord> {
+        self.read(|c| approvals::get(c, id))
+    }
+
+    fn list_approvals(
+        &self,
+        pending_only: bool,
+        limit: usize,
+    ) -> Result<Vec<crate::records::ApprovalRecord>> {
+        self.read(|c| approvals::list(c, pending_only, limit))
+    }
+
+    fn decide_approval(
+        &self,
+        d: &crate::store::ApprovalDecision<'_>,
+    ) -> Result<crate::records::ApprovalRecord> {
+        self.write_tx(false, |tx| approvals::decide(tx, d))
     }
 
     fn check_accepting(&self) -> Result<()> {
