@@ -203,6 +203,59 @@ typedef void (*wflo_alert_fn)(void *user_data, const char *alert_json, size_t le
 extern "C" {
 #endif // __cplusplus
 
+// Records a pending approval for a gate of the execution (or finds the one it already has
+// for that gate) without waiting. `request_json`: `{"gate": "publish", "what": "…", "why":
+// "…", "worst_case_nanos": 250000000, "requested_by": null, "timeout_ms": 3600000,
+// "on_timeout": "deny" | "approve"}` (only `gate` is required). `*approval_out`: the
+// approval as JSON (`id`, `status`, …); free it with wflo_string_free.
+//
+// # Safety
+// `execution` is a live handle; `request_json` points to `request_len` bytes;
+// `approval_out` writable.
+wflo_status wflo_execution_request_approval(const wflo_execution *execution,
+                                            const char *request_json,
+                                            size_t request_len,
+                                            char **approval_out);
+
+// Blocks until approval `id` is decided (at most `wait_ms`; < 0: until its timeout).
+// Approved (or still pending when `wait_ms` ran out): WFLO_STATUS_OK and the approval JSON.
+// Denied, or timed out under "on_timeout": "deny": WFLO_STATUS_APPROVAL_DENIED (the last
+// error JSON has `id`, `gate`, `timed_out`, `by`, `note`).
+//
+// # Safety
+// `execution` is a live handle; `id` points to `id_len` bytes; `approval_out` writable.
+wflo_status wflo_execution_wait_for_approval(const wflo_execution *execution,
+                                             const char *id,
+                                             size_t id_len,
+                                             int64_t wait_ms,
+                                             char **approval_out);
+
+// Approvals in the engine's store as a JSON array, newest first (only pending ones when
+// `pending_only`). Free with wflo_string_free.
+//
+// # Safety
+// `engine` is a live handle; `json_out` writable.
+wflo_status wflo_engine_approvals_json(const wflo_engine *engine,
+                                       bool pending_only,
+                                       char **json_out);
+
+// Approves (`approve` true) or denies a pending approval; `by` (NULL: USER@host) and `note`
+// (NULL: none) are recorded. WFLO_STATUS_CONFLICT when it was already decided.
+// `*approval_out`: the decided approval's JSON.
+//
+// # Safety
+// `engine` is a live handle; the strings point to their lengths' bytes (or NULL with 0);
+// `approval_out` writable.
+wflo_status wflo_engine_decide_approval(const wflo_engine *engine,
+                                        const char *id,
+                                        size_t id_len,
+                                        bool approve,
+                                        const char *by,
+                                        size_t by_len,
+                                        const char *note,
+                                        size_t note_len,
+                                        char **approval_out);
+
 // The message of the last failed call on this thread, or "" when the last call succeeded.
 // The string is owned by the library and valid until the next call on this thread.
 const char *wflo_last_error_message(void);

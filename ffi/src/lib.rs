@@ -8,6 +8,7 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)] // every export documents its safety contract in prose
 
+pub mod approval;
 pub mod boundary;
 pub mod call;
 mod callback;

@@ -101,6 +101,39 @@ impl NativeExecution {
         offload(move || guard(|| NativeReservation::reserve(&scope, &request))).await
     }
 
+    /// Records a pending approval for a gate (or finds the one this execution already has
+    /// for it) without waiting: the approval as JSON. `request_json`: see
+    /// `wflo_execution_request_approval`.
+    pub fn request_approval(&self, request_json: String) -> Result<String> {
+        guard(|| {
+            let req = wflo_core::resilience::ApprovalRequest::from_json(&request_json)?;
+            let a = self.inner.request_approval(&req)?;
+            Ok(serde_json::to_string(&a).unwrap_or_default())
+        })
+    }
+
+    /// Waits for approval `id` (at most `wait_ms`; None: until its timeout): the approval as
+    /// JSON when approved (or still pending when `wait_ms` ran out); `ApprovalDenied` when
+    /// denied or timed out. Off the caller's thread.
+    pub async fn wait_for_approval(&self, id: String, wait_ms: Option<u64>) -> Result<String> {
+        let x = self.inner.clone();
+        offload(move || {
+            guard(|| {
+                let a = x.wait_for_approval(&id, wait_ms)?;
+                Ok(serde_json::to_string(&a).unwrap_or_default())
+            })
+        })
+        .await
+    }
+
+    /// `wait_for_approval` blocking the caller's thread.
+    pub fn wait_for_approval_blocking(&self, id: String, wait_ms: Option<u64>) -> Result<String> {
+        guard(|| {
+            let a = self.inner.wait_for_approval(&id, wait_ms)?;
+            Ok(serde_json::to_string(&a).unwrap_or_default())
+        })
+    }
+
     /// Records a call made without a reservation, from a provider's usage JSON.
     pub fn record_call_json(&self, model: String, format: String, json: String) -> Result<Settled> {
         guard(|| {

@@ -244,3 +244,33 @@ impl NativePermit {
         guard(|| self.inner.lock().release())
     }
 }
+
+#[uniffi::export]
+impl NativeEngine {
+    /// Approvals in the store as a JSON array, newest first (pending only with `pending_only`).
+    pub fn approvals_json(&self, pending_only: bool) -> Result<String> {
+        guard(|| {
+            Ok(
+                serde_json::to_string(&self.inner.approvals(pending_only, 1_000)?)
+                    .unwrap_or_default(),
+            )
+        })
+    }
+
+    /// Approves or denies a pending approval (`by` None: USER@host); the decided approval as
+    /// JSON. `Conflict` when it was already decided.
+    pub fn decide_approval(
+        &self,
+        id: String,
+        approve: bool,
+        by: Option<String>,
+        note: Option<String>,
+    ) -> Result<String> {
+        guard(|| {
+            let a = self
+                .inner
+                .decide_approval(&id, approve, by.as_deref(), note.as_deref())?;
+            Ok(serde_json::to_string(&a).unwrap_or_default())
+        })
+    }
+}
