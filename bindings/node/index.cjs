@@ -8,6 +8,7 @@ const { WfloWorkflow, currentWorkflow, settleFromResult } = require('./lib/workf
 const { Scope } = require('./lib/scope.cjs');
 const { trackLlmCall } = require('./lib/track.cjs');
 const { Reservation } = require('./lib/reservation.cjs');
+const { Retrier, CircuitBreaker, RetryExhaustedError, withRetry, failureOf } = require('./lib/resilience.cjs');
 
 /** Counts `text` as `model` is billed for it: {tokens, encoding, estimated}. */
 const countTokens = (model, text) => pureEngine().countTokens(model, text);
@@ -38,10 +39,16 @@ module.exports = {
   cost,
   parseUsage,
   NativeStream,
+  withRetry,
+  failureOf,
+  Retrier,
+  CircuitBreaker,
+  RetryExhaustedError,
   WfloError: errors.WfloError,
   InvalidArgumentError: errors.InvalidArgumentError,
   UnknownModelError: errors.UnknownModelError,
   BudgetExceededError: errors.BudgetExceededError,
+  CircuitOpenError: errors.CircuitOpenError,
   NotFoundError: errors.NotFoundError,
   ConflictError: errors.ConflictError,
   StorageError: errors.StorageError,

@@ -57,6 +57,10 @@ export interface RequestOptions {
   stream?: boolean | null;
   /** Lower the output limit to what the budget allows instead of refusing. */
   clampMaxTokens?: boolean | null;
+  /** Which attempt of a retried call this is (absent: 1; inside `withRetry`, its retry's). */
+  attempt?: number | null;
+  /** Why this attempt is made (a retry decision's `reason`), recorded with the call. */
+  retryReason?: string | null;
 }
 
 /** Dollars (a decimal string such as "2.50", or a number) or nano-USD (a bigint). */
@@ -182,6 +186,10 @@ export interface CallRecord {
   stream: boolean;
   status: 'ok' | 'error' | 'refused' | 'aborted';
   error: string | null;
+  /** Which attempt of a retried call this is (1: the first, or a call never retried). */
+  attempt: number;
+  /** Why this attempt was made (the retry decision's reason), or null. */
+  retryReason: string | null;
   latencyMs: number;
   startedAtMs: number;
   finishedAtMs: number;
@@ -258,6 +266,137 @@ export declare class Engine {
   onThreshold(callback: (alert: BudgetAlert) => void | Promise<void>): () => void;
   /** The engine's metrics in the Prometheus text exposition format (for a /metrics endpoint). */
   metricsText(): string;
+  /** A retrier for one logical call whose first attempt begins now (omitted policy fields keep the engine's defaults); a bad policy throws InvalidArgumentError. */
+  retrier(policy?: RetryPolicy | null): Retrier;
+  /** This engine's circuit breaker `name`, made with `config` the first time; later calls get the same breaker whatever settings they pass. */
+  breaker(name: string, config?: BreakerConfig | null): CircuitBreaker;
+  /** Every breaker of this engine with its figures, by name. */
+  breakers(): BreakerStatus[];
+}
+
+/** A retry policy; omitted fields keep the engine's defaults (3 retries, 1 s base, 60 s cap, ×2, jitter 0.1). */
+export interface RetryPolicy {
+  /** How the delay grows: base × multiplier^(n−1), base × n, or base. */
+  backoff?: 'exponential' | 'linear' | 'fixed';
+  /** Retries after the first attempt (at most maxRetries + 1 attempts). */
+  maxRetries?: number;
+  baseDelayMs?: number;
+  /** The cap on a computed delay (a server's Retry-After may ask for longer). */
+  maxDelayMs?: number;
+  multiplier?: number;
+  /** Spread each delay uniformly by ± this fraction (0 to 1). */
+  jitter?: number;
+  /** No retry whose wait would end later than this many ms after the first attempt began. */
+  deadlineMs?: number | null;
+  /** HTTP statuses worth retrying (default 408, 429 and every 5xx). */
+  retryStatuses?: number[] | null;
+  retryTimeouts?: boolean;
+  retryConnectionErrors?: boolean;
+  /** Seeds the jitter (tests); unseeded jitter draws from the OS. */
+  seed?: number | bigint | null;
+}
+
+/** What kind of failure an attempt ended in. */
+export type FailureKind = 'http' | 'timeout' | 'connection' | 'transient' | 'refused' | 'other';
+
+/** One failed attempt as the engine reads it: ids, statuses and header values only. */
+export interface Failure {
+  kind: FailureKind;
+  status?: number | null;
+  /** The response's headers; only the retry and rate-limit ones are read. */
+  headers?: [string, string][] | Headers | Map<string, string> | Record<string, string | string[]> | null;
+  /** A short description ("429 Too Many Requests", "connection reset"). */
+  message?: string | null;
+}
+
+/** What to do after a failed attempt. */
+export type RetryDecision =
+  | { decision: 'retry'; /** The attempt to make next. */ attempt: number; delayMs: number; reason: string }
+  | { decision: 'give_up'; reason: string };
+
+/** The retry state of one logical call (`engine.retrier(policy)`): ask `next(failure)` after each failed attempt. */
+export declare class Retrier {
+  private constructor();
+  /** The attempt being made now (1 for the first). */
+  readonly attempt: number;
+  /** The policy, every field filled in. */
+  readonly policy: Required<RetryPolicy>;
+  /** The attempt just made failed: retry (after `delayMs`, as attempt `attempt`) or give up. */
+  next(failure: Failure): RetryDecision;
+  /** Whether the policy retries a failure like this at all (attempts and deadline aside). */
+  retryable(failure: Failure): boolean;
+  /** What a refusal of the retry about to be made must say ("attempt 2 not sent: attempt 1 failed: …"), or null. */
+  refusalNote(): string | null;
+  /** `message` with the refusal note added. */
+  refusedMessage(message: string): string;
+  /** The error to throw for a refused retry: a BudgetExceededError re-worded with the refusal note; other errors as they are. */
+  refused<E>(error: E): E | BudgetExceededError;
+  /** The jittered policy delay before retry `n`, in ms, with no server hint. */
+  delayMs(n: number): number;
+}
+
+/** A circuit breaker's settings; omitted fields keep the defaults (5 failures, 60 s, 2 successes). */
+export interface BreakerConfig {
+  /** Consecutive failures that open the breaker. */
+  failureThreshold?: number;
+  /** How long an open breaker refuses before it lets trial calls through. */
+  recoveryTimeoutMs?: number;
+  /** Successful trial calls that close a half-open breaker. */
+  successThreshold?: number;
+  /** Also open when this fraction of the last `window` calls failed (null: count only). */
+  failureRate?: number | null;
+  window?: number;
+  /** The rate rule applies only once the window holds this many calls. */
+  minCalls?: number;
+}
+
+export type BreakerState = 'closed' | 'open' | 'half_open';
+
+/** A breaker's figures. */
+export interface BreakerStatus {
+  name: string;
+  state: BreakerState;
+  /** Consecutive failures (closed) or failures since it last closed. */
+  failureCount: number;
+  /** Successful trial calls while half-open. */
+  successCount: number;
+  totalCalls: number;
+  totalFailures: number;
+  /** Calls refused because the breaker was open. */
+  rejected: number;
+  openedAtMs: number | null;
+  /** While open: how long until trial calls are let through. */
+  retryInMs: number | null;
+  /** The most recent state changes, oldest first. */
+  transitions: { from: BreakerState; to: BreakerState; atMs: number; reason: string }[];
+}
+
+/** One of the engine's circuit breakers (`engine.breaker(name)`), shared by every caller asking for `name`. */
+export declare class CircuitBreaker {
+  private constructor();
+  readonly name: string;
+  /** The state now (an open breaker past its recovery timeout reads half_open). */
+  readonly state: BreakerState;
+  readonly config: Required<BreakerConfig>;
+  /** Throws CircuitOpenError while the breaker is open. */
+  check(): void;
+  recordSuccess(): void;
+  recordFailure(): void;
+  /** Closes the breaker and forgets its counts. */
+  reset(): void;
+  status(): BreakerStatus;
+  /** Checks the breaker (open: throws CircuitOpenError, `fn` not called), runs `fn` and records its outcome; a wflo refusal thrown by `fn` is rethrown unrecorded. */
+  call<T>(fn: () => T | Promise<T>): Promise<T>;
+}
+
+export interface WithRetryOptions {
+  policy?: RetryPolicy | null;
+  /** Whose clock applies (default: the running workflow's engine). */
+  engine?: Engine;
+  /** Awaited before each retry. */
+  onRetry?: (info: { attempt: number; delayMs: number; reason: string; error: unknown }) => void | Promise<void>;
+  /** Marks errors not otherwise classified (no HTTP status, not a timeout or connection error) worth retrying. */
+  retryable?: (error: unknown) => boolean;
 }
 
 export interface WorkflowOptions {
@@ -333,6 +472,15 @@ export declare function trackLlmCall<A extends unknown[], R>(
   fn: (...args: A) => Promise<R>,
   options: { model: string; maxTokens?: number; provider?: string; format?: string },
 ): (...args: A) => Promise<R>;
+/**
+ * Runs `fn(attempt)` until it succeeds, asking the engine after each failure whether to retry and
+ * how long to wait. A wflo refusal is thrown at once (a refused retry's BudgetExceededError says
+ * which attempt was not sent); a failure the policy never retries is thrown as it is; running out
+ * of attempts or past the deadline throws RetryExhaustedError.
+ */
+export declare function withRetry<T>(fn: (attempt: number) => T | Promise<T>, options?: WithRetryOptions): Promise<T>;
+/** A thrown error as the engine's failure (HTTP status and headers, timeout, connection; `retryable` marks the rest transient). */
+export declare function failureOf(error: unknown, retryable?: ((error: unknown) => boolean) | null): Required<Failure> & { headers: [string, string][] };
 export declare function countTokens(model: string, text: string): TokenCount;
 export declare function countChatTokens(model: string, messages: unknown[] | string): TokenCount;
 export declare function price(model: string): { resolved: string; resolution: string; price: Record<string, unknown> };
@@ -341,7 +489,7 @@ export declare function parseUsage(format: string, json: string | object): Requi
 export declare const version: string;
 
 export declare class WfloError extends Error {
-  readonly code: 'INVALID_ARGUMENT' | 'UNKNOWN_MODEL' | 'BUDGET_EXCEEDED' | 'NOT_FOUND' | 'CONFLICT' | 'STORAGE' | 'CLOSED' | 'INTERNAL';
+  readonly code: 'INVALID_ARGUMENT' | 'UNKNOWN_MODEL' | 'BUDGET_EXCEEDED' | 'NOT_FOUND' | 'CONFLICT' | 'STORAGE' | 'CLOSED' | 'INTERNAL' | 'CIRCUIT_OPEN';
   readonly details: Record<string, unknown>;
 }
 export declare class InvalidArgumentError extends WfloError {}
@@ -366,11 +514,29 @@ export declare class BudgetExceededError extends WfloError {
   readonly spentNanos: number;
   readonly reservedNanos: number;
   readonly requestedNanos: number;
+  /** For a refused retry: which attempt was not sent and what failed before it; else null. */
+  readonly retryNote: string | null;
+}
+/** A call was refused before anything was reserved or sent: the circuit breaker `circuitName` is open. */
+export declare class CircuitOpenError extends WfloError {
+  readonly code: 'CIRCUIT_OPEN';
+  /** The breaker's name (`name` is the error class's, as for every error). */
+  readonly circuitName: string;
+  readonly failures: number;
+  /** How long the breaker refuses still, in ms. */
+  readonly retryInMs: number;
+}
+/** `withRetry` ran out of attempts (or past its deadline) on a retryable failure; the message is the engine's reason. */
+export declare class RetryExhaustedError extends Error {
+  readonly name: 'RetryExhaustedError';
+  readonly attempts: number;
+  readonly lastError: unknown;
 }
 
 declare const wflo: {
   version: string; Engine: typeof Engine; WfloWorkflow: typeof WfloWorkflow; trackLlmCall: typeof trackLlmCall;
   countTokens: typeof countTokens; countChatTokens: typeof countChatTokens; price: typeof price; cost: typeof cost;
   BudgetExceededError: typeof BudgetExceededError; WfloError: typeof WfloError;
+  withRetry: typeof withRetry; CircuitOpenError: typeof CircuitOpenError; RetryExhaustedError: typeof RetryExhaustedError;
 };
 export default wflo;

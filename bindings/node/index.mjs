@@ -3,8 +3,9 @@ import wflo from './index.cjs';
 
 export const {
   version, Engine, getDefaultEngine, setDefaultEngine, WfloWorkflow, currentWorkflow, settleFromResult,
-  trackLlmCall, Reservation, countTokens, countChatTokens, price, cost, parseUsage, NativeStream, WfloError, InvalidArgumentError,
-  UnknownModelError, BudgetExceededError, NotFoundError, ConflictError, StorageError, ClosedError,
+  trackLlmCall, Reservation, countTokens, countChatTokens, price, cost, parseUsage, NativeStream, withRetry, failureOf,
+  Retrier, CircuitBreaker, RetryExhaustedError, WfloError, InvalidArgumentError, UnknownModelError, BudgetExceededError,
+  CircuitOpenError, NotFoundError, ConflictError, StorageError, ClosedError,
   InternalError,
 } = wflo;
 export default wflo;

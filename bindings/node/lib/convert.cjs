@@ -80,6 +80,27 @@ function requestOptionsJson(options) {
   return JSON.stringify(out);
 }
 
+/**
+ * JSON text of a settings object (a retry policy, breaker settings) for the engine: its keys
+ * in the engine's snake_case (`maxRetries` → `max_retries`; snake_case keys pass as they are),
+ * null and undefined fields left out so the engine's defaults apply; null for none at all.
+ * The engine checks the fields (an unknown one is refused).
+ */
+function settingsJson(settings, what) {
+  if (settings === undefined || settings === null) return null;
+  if (typeof settings !== 'object' || Array.isArray(settings)) throw invalid(`${what} must be an object`);
+  const out = {};
+  const bigints = []; // written as their digits: a seed past 2^53 keeps every bit
+  for (const [k, v] of Object.entries(settings)) {
+    if (v === null || v === undefined) continue;
+    if (typeof v === 'bigint') {
+      out[snake(k)] = `\u0000bigint${bigints.length}`;
+      bigints.push(v.toString());
+    } else out[snake(k)] = v;
+  }
+  return JSON.stringify(out).replace(/"\\u0000bigint(\d+)"/g, (_, i) => bigints[Number(i)]);
+}
+
 /** JSON text of a checkpoint state; refuses what JSON cannot hold. */
 function stateJson(state) {
   let text;
@@ -101,4 +122,4 @@ function present(obj) {
   return out;
 }
 
-module.exports = { camelize, budgetNanos, stateJson, present, toJson, requestOptionsJson };
+module.exports = { camelize, budgetNanos, stateJson, present, toJson, requestOptionsJson, settingsJson };

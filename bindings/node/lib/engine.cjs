@@ -3,7 +3,8 @@
 // WFLO_DATABASE_URL / DATABASE_URL names, else the default SQLite file); tests open their own.
 const { NativeEngine } = require('./native.cjs');
 const { native, nativeAsync, invalid } = require('./errors.cjs');
-const { camelize, budgetNanos } = require('./convert.cjs');
+const { camelize, budgetNanos, settingsJson } = require('./convert.cjs');
+const { Retrier, CircuitBreaker } = require('./resilience.cjs');
 const { ensureLogging } = require('./events.cjs');
 const telemetry = require('./telemetry.cjs');
 
@@ -58,6 +59,35 @@ class Engine {
    */
   metricsText() {
     return native(() => this.native.metricsText());
+  }
+
+  /**
+   * A retrier for one logical call whose first attempt begins now (`withRetry` runs one for
+   * you). `policy`: {backoff: "exponential"|"linear"|"fixed", maxRetries, baseDelayMs,
+   * maxDelayMs, multiplier, jitter, deadlineMs, retryStatuses, retryTimeouts,
+   * retryConnectionErrors, seed}; omitted fields keep the engine's defaults (3 retries, 1 s
+   * base, 60 s cap, ×2, jitter 0.1). A bad policy throws InvalidArgumentError.
+   */
+  retrier(policy) {
+    const json = settingsJson(policy, 'a retry policy');
+    return new Retrier(native(() => this.native.retrier(json)));
+  }
+
+  /**
+   * This engine's circuit breaker `name`, made with `config` ({failureThreshold,
+   * recoveryTimeoutMs, successThreshold, failureRate, window, minCalls}; omitted fields keep
+   * the defaults: 5 failures, 60 s, 2 successes) the first time it is asked for; later calls get
+   * the same breaker, whatever settings they pass.
+   */
+  breaker(name, config) {
+    if (typeof name !== 'string') throw invalid('a circuit breaker name must be a string');
+    const json = settingsJson(config, 'circuit breaker settings');
+    return new CircuitBreaker(native(() => this.native.breaker(name, json)));
+  }
+
+  /** Every breaker of this engine with its figures (as `breaker.status()`), by name. */
+  breakers() {
+    return camelize(JSON.parse(native(() => this.native.breakersJson())));
   }
 
   /** Registers or overrides prices: {models: [{name, input, output, …}]} in pico-USD per token. */

@@ -53,6 +53,22 @@ class BudgetExceededError extends WfloError {
     this.spentUsd = usd(this.spentNanos);
     this.reservedUsd = usd(this.reservedNanos);
     this.requestedUsd = usd(this.requestedNanos);
+    /** For a refused retry: which attempt was not sent and what failed before it; else null. */
+    this.retryNote = details.retry_note ?? null;
+  }
+}
+
+/**
+ * A call was refused before anything was reserved or sent: the circuit breaker `circuitName`
+ * is open after `failures` failures, and refuses for `retryInMs` more milliseconds.
+ */
+class CircuitOpenError extends WfloError {
+  constructor(message, details = {}) {
+    super(message, 'CIRCUIT_OPEN', details);
+    // `name` is the error class's name, as for every JavaScript error.
+    this.circuitName = details.name;
+    this.failures = details.failures;
+    this.retryInMs = details.retry_in_ms;
   }
 }
 
@@ -81,6 +97,7 @@ function fromNative(e) {
     }
     if (d.code === 'BUDGET_EXCEEDED') return new BudgetExceededError(d.message, d);
     if (d.code === 'UNKNOWN_MODEL') return new UnknownModelError(d.message, d);
+    if (d.code === 'CIRCUIT_OPEN') return new CircuitOpenError(d.message, d);
     const Cls = byCode[d.code] || InternalError;
     return new Cls(d.message, d.code, d);
   }
@@ -106,7 +123,7 @@ async function nativeAsync(fn) {
   }
 }
 
-const codes = new Set(['INVALID_ARGUMENT', 'UNKNOWN_MODEL', 'BUDGET_EXCEEDED', 'NOT_FOUND', 'CONFLICT', 'STORAGE', 'CLOSED', 'INTERNAL']);
+const codes = new Set(['INVALID_ARGUMENT', 'UNKNOWN_MODEL', 'BUDGET_EXCEEDED', 'NOT_FOUND', 'CONFLICT', 'STORAGE', 'CLOSED', 'INTERNAL', 'CIRCUIT_OPEN']);
 
 /**
  * The wflo error codes along a raised error's causes, outermost first: the error itself, its
@@ -135,6 +152,6 @@ function invalid(message) {
 
 module.exports = {
   standsFor,
-  WfloError, InvalidArgumentError, UnknownModelError, BudgetExceededError, NotFoundError,
+  WfloError, InvalidArgumentError, UnknownModelError, BudgetExceededError, CircuitOpenError, NotFoundError,
   ConflictError, StorageError, ClosedError, InternalError, fromNative, native, nativeAsync, invalid, errorCodes,
 };

@@ -217,10 +217,17 @@ class WfloWorkflow {
    * its worst case. Send the reservation's `requestBody`: the limit the reservation covers is
    * written in, and an OpenAI chat stream asks for its usage.
    *
-   * @param {{baseUrl?: string, provider?: string, model?: string, stream?: boolean, clampMaxTokens?: boolean}} [options]
+   * Inside `withRetry`, a retry's reservation says which attempt it is and why it was made
+   * (recorded with the call), unless `options` says otherwise.
+   *
+   * @param {{baseUrl?: string, provider?: string, model?: string, stream?: boolean, clampMaxTokens?: boolean, attempt?: number, retryReason?: string}} [options]
    */
   async reserveRequest(format, body, options, scope) {
     await this.start();
+    const retry = current()?.retry;
+    if (retry && (options === undefined || options === null || options.attempt === undefined || options.attempt === null)) {
+      options = { ...options, attempt: retry.attempt, retryReason: retry.reason };
+    }
     return reserveRequestOn(this._target(scope), format, body, options);
   }
 

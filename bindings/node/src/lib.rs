@@ -12,6 +12,7 @@ mod engine;
 mod events;
 mod execution;
 mod job;
+mod resilience;
 mod telemetry;
 
 use napi::{Error, Status};

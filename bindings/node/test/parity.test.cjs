@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const wflo = require('wflo');
 
-const { Engine, WfloWorkflow, NativeStream, WfloError, BudgetExceededError } = wflo;
+const { Engine, WfloWorkflow, NativeStream, WfloError, BudgetExceededError, CircuitOpenError } = wflo;
 
 const vectors = path.join(__dirname, '..', '..', '..', 'tests', 'vectors', 'scenarios.json');
 const { scenarios } = JSON.parse(fs.readFileSync(vectors, 'utf8'));
@@ -80,6 +80,41 @@ function loadPrices(engine, scenario) {
   };
 }
 
+/**
+ * A `retry_call` step: each attempt reserves on the execution and ends as the scenario says;
+ * after a failure the retrier decides (and nothing sleeps). A refused attempt is the error as
+ * the retrier re-words it.
+ */
+async function retryCall(wf, retrier, step, events) {
+  for (const outcome of step.attempts) {
+    const attempt = retrier.attempt;
+    let reservation;
+    try {
+      reservation = await wf.reserveRequest(step.format, step.request);
+    } catch (e) {
+      if (!(e instanceof WfloError)) throw e;
+      const refused = retrier.refused(e);
+      events.push({ op: 'attempt', attempt, error: refused.code, message: refused.message });
+      return;
+    }
+    events.push({ op: 'attempt', attempt, error: null });
+    if ('result' in outcome) {
+      reservation.settleResult(step.format, outcome.result, 'ok');
+      return;
+    }
+    const { failure } = outcome;
+    if ('text' in outcome) reservation.settleText(outcome.text, 'error');
+    else reservation.release('error', failure.message);
+    const d = retrier.next(failure);
+    events.push(
+      d.decision === 'retry'
+        ? { op: 'retry', decision: d.decision, attempt: d.attempt, delay_ms: d.delayMs, reason: d.reason }
+        : { op: 'retry', decision: d.decision, reason: d.reason },
+    );
+    if (d.decision !== 'retry') return;
+  }
+}
+
 async function replay(index, scenario) {
   const engine = await Engine.open('memory://');
   const prices = loadPrices(engine, scenario);
@@ -105,7 +140,39 @@ async function replay(index, scenario) {
         else await wf.scope(step.label, { budgetUsd: step.budget_usd });
         events.push({ op: 'scope', label: step.label });
         break;
+      case 'breaker': {
+        const breaker = engine.breaker(step.name, step.config);
+        for (const action of step.actions) {
+          let error = null;
+          if (action === 'check') {
+            try {
+              breaker.check();
+            } catch (e) {
+              if (!(e instanceof CircuitOpenError)) throw e;
+              error = e.code;
+            }
+          } else if (action === 'failure') breaker.recordFailure();
+          else if (action === 'success') breaker.recordSuccess();
+          else if (action === 'reset') breaker.reset();
+          else throw new Error(`${scenario.name}: unknown breaker action ${action}`);
+          events.push({ op: 'breaker', action, state: breaker.state, error });
+        }
+        break;
+      }
+      case 'retry_call':
+        await retryCall(wf, engine.retrier(step.policy), step, events);
+        break;
       case 'call': {
+        const breaker = step.breaker ? engine.breaker(step.breaker) : null;
+        if (breaker) {
+          try {
+            breaker.check();
+          } catch (e) {
+            if (!(e instanceof CircuitOpenError)) throw e;
+            events.push({ op: 'call', body: null, error: e.code });
+            break;
+          }
+        }
         const scope = step.scope ? await wf.scope(step.scope) : null;
         let reservation;
         try {
@@ -129,6 +196,10 @@ async function replay(index, scenario) {
           reservation.settleText(outcome.text, outcome.status);
         } else {
           throw new Error(`${scenario.name}: unknown outcome ${JSON.stringify(outcome)}`);
+        }
+        if (breaker) {
+          if ('error' in outcome) breaker.recordFailure();
+          else breaker.recordSuccess();
         }
         break;
       }
@@ -186,6 +257,19 @@ test('every scenario replays through the public API; the ledger is written for t
   assert.equal(alerted.trace_id, '4bf92f3577b34da6a3ce929d0e0e4736');
   assert.ok(alerted.metrics.includes('wflo_alerts_total{scope_kind="execution",scope="budget_alerts",kind="threshold"} 3'), alerted.metrics.join('\n'));
   assert.deepEqual([byName('chat_settled').alerts, byName('chat_settled').trace_id], [[], null]);
+  const backoff = byName('retry_backoff_then_success');
+  assert.deepEqual(backoff.events.map((e) => e.op), ['attempt', 'retry', 'attempt', 'retry', 'attempt']);
+  assert.equal(backoff.events[1].delay_ms, 9, "the server's retry-after-ms beat the backoff");
+  assert.deepEqual(backoff.calls.map((c) => c.status), ['error', 'error', 'ok']);
+  const refusedRetry = byName('retry_refused_by_budget').events[2];
+  assert.deepEqual([refusedRetry.attempt, refusedRetry.error], [2, 'BUDGET_EXCEEDED']);
+  assert.ok(refusedRetry.message.includes('(attempt 2 not sent: attempt 1 failed: connection reset)'), refusedRetry.message);
+  const gaveUp = byName('retry_gives_up').events;
+  assert.match(gaveUp[1].reason, /not retryable/);
+  assert.match(gaveUp[5].reason, /gave up after 2 attempts/);
+  const fast = byName('breaker_fails_fast');
+  assert.deepEqual(fast.events[5], { op: 'call', body: null, error: 'CIRCUIT_OPEN' });
+  assert.deepEqual(fast.calls.map((c) => c.status), ['ok']);
 
   const dir = process.env.WFLO_PARITY_DIR;
   if (dir) {
