@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 
 import wflo
 from conftest import VECTORS
+from wflo.resilience import CircuitBreakerOpenError, Retrier, get_circuit_breaker
 
 CALL_FIELDS = ("seq", "step", "provider", "requested_model", "model", "usage", "cost_nanos", "reserved_nanos",
                "overrun_nanos", "estimated", "usage_missing", "stream", "status", "error")
@@ -23,7 +24,7 @@ CALL_FIELDS = ("seq", "step", "provider", "requested_model", "model", "usage", "
 # The class each code is raised as, to build the error a scenario's body ends with.
 ERRORS = {cls.code: cls for cls in (wflo.InvalidArgumentError, wflo.UnknownModelError, wflo.BudgetExceededError,
                                     wflo.NotFoundError, wflo.ConflictError, wflo.StorageError, wflo.ClosedError,
-                                    wflo.InternalError)}
+                                    wflo.InternalError, wflo.CircuitOpenError)}
 
 
 def raised(codes: List[str]) -> BaseException:
@@ -41,6 +42,13 @@ def raised(codes: List[str]) -> BaseException:
 
 def call(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> Dict[str, Any]:
     fmt = step["format"]
+    breaker = None
+    if step.get("breaker") is not None:
+        breaker = get_circuit_breaker(step["breaker"], engine=wf.engine)
+        try:
+            breaker.check()
+        except CircuitBreakerOpenError as e:
+            return {"op": "call", "body": None, "error": e.code}
     try:
         reservation, body = wf.reserve_request(fmt, step["request"], **step.get("options", {}))
     except wflo.WfloError as e:
@@ -59,7 +67,69 @@ def call(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> Dict[str, Any]:
         reservation.settle_text(outcome["text"], outcome["status"])
     else:
         raise AssertionError(f"unknown outcome {outcome}")
+    if breaker is not None:
+        if "error" in outcome:
+            breaker.record_failure()
+        else:
+            breaker.record_success()
     return {"op": "call", "body": body, "error": None}
+
+
+def breaker_step(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The breaker ``name`` of the scenario's engine, through get_circuit_breaker (made with
+    ``config`` the first time), one event per action with the state after it."""
+    settings = dict(step.get("config", {}))  # the engine's names, but the timeout in seconds
+    if "recovery_timeout_ms" in settings:
+        settings["recovery_timeout"] = settings.pop("recovery_timeout_ms") / 1000
+    breaker = get_circuit_breaker(step["name"], engine=wf.engine, **settings)
+    events = []
+    for action in step["actions"]:
+        error = None
+        if action == "check":
+            try:
+                breaker.check()
+            except wflo.CircuitOpenError as e:
+                error = e.code
+        elif action == "failure":
+            breaker.record_failure()
+        elif action == "success":
+            breaker.record_success()
+        elif action == "reset":
+            breaker.reset()
+        else:
+            raise AssertionError(f"unknown breaker action {action}")
+        events.append({"op": "breaker", "action": action, "state": breaker.state.value, "error": error})
+    return events
+
+
+def retry_call(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """A call retried by the engine's retrier (wflo.resilience.Retrier, the level under
+    RetryManager: nothing sleeps here), each attempt reserved on the execution."""
+    fmt = step["format"]
+    retrier = Retrier(step["policy"], engine=wf.engine)
+    events: List[Dict[str, Any]] = []
+    for outcome in step["attempts"]:
+        attempt = retrier.attempt
+        try:
+            reservation, _ = wf.reserve_request(fmt, step["request"])
+        except wflo.WfloError as e:
+            e = retrier.refused(e)
+            events.append({"op": "attempt", "attempt": attempt, "error": e.code, "message": str(e)})
+            break
+        events.append({"op": "attempt", "attempt": attempt, "error": None})
+        if "result" in outcome:
+            reservation.settle_result(fmt, outcome["result"], "ok")
+            break
+        failure = outcome["failure"]
+        if "text" in outcome:
+            reservation.settle_text(outcome["text"], "error")  # a cut stream: its output was billed
+        else:
+            reservation.release("error", failure["message"])
+        decision = retrier.next(failure)
+        events.append({**decision, "op": "retry"})
+        if decision["decision"] == "give_up":
+            break
+    return events
 
 
 def load_prices(engine: wflo.Engine, scenario: Dict[str, Any]) -> Optional[Dict[str, Any]]:
@@ -121,6 +191,10 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
                     events.append({"op": "checkpoint", "name": step["name"]})
                 elif op == "rollback":
                     events.append({"op": "rollback", "state": wf.rollback_to_checkpoint_sync(step["name"])})
+                elif op == "breaker":
+                    events.extend(breaker_step(wf, step))
+                elif op == "retry_call":
+                    events.extend(retry_call(wf, step))
                 else:
                     raise AssertionError(f"unknown op {op}")
             if scenario["end"] is not None:
@@ -170,6 +244,16 @@ def test_scenarios_replay_as_in_rust():
         ("", "threshold", 95)]
     assert alerted["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert by_name["chat_settled"]["alerts"] == [] and by_name["chat_settled"]["trace_id"] is None
+    retried = by_name["retry_backoff_then_success"]
+    assert [e["op"] for e in retried["events"]] == ["attempt", "retry", "attempt", "retry", "attempt"]
+    assert retried["events"][1]["delay_ms"] == 9  # the server's retry-after-ms beat the backoff
+    assert [c["status"] for c in retried["calls"]] == ["error", "error", "ok"]
+    refused = by_name["retry_refused_by_budget"]["events"][2]
+    assert refused["error"] == "BUDGET_EXCEEDED"
+    assert "(attempt 2 not sent: attempt 1 failed: connection reset)" in refused["message"]
+    fast = by_name["breaker_fails_fast"]
+    assert fast["events"][5] == {"op": "call", "body": None, "error": "CIRCUIT_OPEN"}
+    assert [c["status"] for c in fast["calls"]] == ["ok"]
     folder = os.environ.get("WFLO_PARITY_DIR")
     if not folder:
         return

@@ -12,6 +12,7 @@ from .context import ContextThreadPoolExecutor, current_workflow, wrap
 from .engine import Engine, cost, cost_usd, count_tokens, get_default_engine, parse_usage, price, set_default_engine
 from .errors import (
     BudgetExceededError,
+    CircuitOpenError,
     ClosedError,
     ConflictError,
     InternalError,
@@ -25,6 +26,7 @@ from .events import _from_env as _log_from_env, log_events
 from . import integrations as _integrations  # registers the runners and hooks (no framework is imported)
 from .instrument import instrument, uninstrument
 from .reservation import Reservation, Stream
+from . import resilience
 from .scope import Scope
 from .telemetry import Alert
 from .track import track_llm_call
@@ -46,10 +48,10 @@ __version__ = _version()
 _log_from_env()  # WFLO_LOG: the engine's events on the "wflo" logger (silent when unset)
 
 __all__ = [
-    "Alert", "BudgetExceededError", "CallRequest", "ClosedError", "ConflictError", "ContextThreadPoolExecutor",
-    "Engine", "InternalError", "InvalidArgumentError", "NotFoundError", "PriceChange", "PriceChanges",
-    "PriceFieldChange", "PriceFile", "PriceTable", "Reservation", "Scope", "Settled", "SkippedPrice", "StorageError",
-    "Stream", "TokenCount", "UnknownModelError", "Usage", "WfloError", "WfloWorkflow", "checkpoint", "cost",
-    "cost_usd", "count_tokens", "current_workflow", "get_default_engine", "instrument", "log_events", "parse_usage",
-    "price", "set_default_engine", "track_llm_call", "uninstrument", "wrap",
+    "Alert", "BudgetExceededError", "CallRequest", "CircuitOpenError", "ClosedError", "ConflictError",
+    "ContextThreadPoolExecutor", "Engine", "InternalError", "InvalidArgumentError", "NotFoundError", "PriceChange",
+    "PriceChanges", "PriceFieldChange", "PriceFile", "PriceTable", "Reservation", "Scope", "Settled", "SkippedPrice",
+    "StorageError", "Stream", "TokenCount", "UnknownModelError", "Usage", "WfloError", "WfloWorkflow", "checkpoint",
+    "cost", "cost_usd", "count_tokens", "current_workflow", "get_default_engine", "instrument", "log_events",
+    "parse_usage", "price", "resilience", "set_default_engine", "track_llm_call", "uninstrument", "wrap",
 ]

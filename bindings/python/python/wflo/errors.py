@@ -88,9 +88,26 @@ class BudgetExceededError(WfloError):
         self.requested_usd = requested_nanos / 1e9
 
 
+class CircuitOpenError(WfloError):
+    """A circuit breaker is open: the call was refused BEFORE anything was reserved or sent.
+
+    ``name`` is the breaker's name, ``failures`` the failures it counted when it opened, and
+    ``retry_in_ms`` how long until it lets a trial call through (``retry_in`` in seconds).
+    """
+
+    code = "CIRCUIT_OPEN"
+
+    def __init__(self, message: str, name: str = "", failures: int = 0, retry_in_ms: int = 0) -> None:
+        super().__init__(message, name=name, failures=failures, retry_in_ms=retry_in_ms)
+        self.name = name
+        self.failures = failures
+        self.retry_in_ms = retry_in_ms
+        self.retry_in = retry_in_ms / 1000
+
+
 #: The one table: each stable code of the engine and the class it is raised as.
 _BY_CODE = {cls.code: cls for cls in (InvalidArgumentError, UnknownModelError, BudgetExceededError, NotFoundError,
-                                     ConflictError, StorageError, ClosedError, InternalError)}
+                                     ConflictError, StorageError, ClosedError, InternalError, CircuitOpenError)}
 
 
 def from_details(d: dict) -> WfloError:
@@ -104,10 +121,13 @@ def from_details(d: dict) -> WfloError:
                                    d.get("reserved_nanos", 0), d.get("requested_nanos", 0))
     if cls is UnknownModelError:
         return UnknownModelError(message, d.get("model", ""), d.get("suggestions"))
+    if cls is CircuitOpenError:
+        return CircuitOpenError(message, d.get("name", ""), d.get("failures", 0), d.get("retry_in_ms", 0))
     return cls(message)
 
 
-_FIELDS = ("scope", "limit_nanos", "spent_nanos", "reserved_nanos", "requested_nanos", "model", "suggestions")
+_FIELDS = ("scope", "limit_nanos", "spent_nanos", "reserved_nanos", "requested_nanos", "model", "suggestions", "name",
+           "failures", "retry_in_ms")
 
 
 def from_native(e: BaseException) -> BaseException:
