@@ -174,7 +174,7 @@ fn retried_attempts_are_recorded_with_their_number_and_reason() {
                     options.attempt = Some(attempt);
                     options.retry_reason = Some(reason);
                 }
-                Decision::GiveUp { reason } => panic!("{}: gave up: {reason}", b.name),
+                Decision::GiveUp { reason, .. } => panic!("{}: gave up: {reason}", b.name),
             }
         }
         assert_eq!(outcomes.len(), 1);

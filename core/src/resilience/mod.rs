@@ -10,4 +10,6 @@ pub mod retry;
 pub use approval::{ApprovalRequest, OnTimeout};
 pub use breaker::{Breaker, BreakerConfig, BreakerState, BreakerStatus, Transition};
 pub use contention::{LockConfig, Permit, ResourceLock};
-pub use retry::{Backoff, Decision, Failure, FailureKind, Retrier, RetryPolicy, retry_after_ms};
+pub use retry::{
+    Backoff, Decision, Failure, FailureKind, GiveUpWhy, Retrier, RetryPolicy, retry_after_ms,
+};

@@ -222,7 +222,21 @@ pub enum Decision {
         reason: String,
     },
     /// Give up: the last failure stands.
-    GiveUp { reason: String },
+    GiveUp {
+        /// Why, as a rule: `not_retryable` (raise the failure as it is), `exhausted` or
+        /// `deadline` (raise a retries-exhausted error carrying it).
+        why: GiveUpWhy,
+        reason: String,
+    },
+}
+
+/// Why a retrier gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GiveUpWhy {
+    NotRetryable,
+    Exhausted,
+    Deadline,
 }
 
 /// The retry state of one logical call: how many attempts were made, since when.
@@ -273,11 +287,13 @@ impl Retrier {
         self.last_failure = Some(format!("attempt {} failed: {what}", self.attempts));
         if !self.policy.retryable(failure) {
             return Decision::GiveUp {
+                why: GiveUpWhy::NotRetryable,
                 reason: format!("{what} is not retryable"),
             };
         }
         if self.attempts > self.policy.max_retries {
             return Decision::GiveUp {
+                why: GiveUpWhy::Exhausted,
                 reason: format!(
                     "{what}; gave up after {} attempt{} (max_retries {})",
                     self.attempts,
@@ -297,6 +313,7 @@ impl Retrier {
             let ends = now_ms.saturating_add(delay);
             if ends > self.started_ms.saturating_add(deadline) {
                 return Decision::GiveUp {
+                    why: GiveUpWhy::Deadline,
                     reason: format!(
                         "{what}; a retry in {delay} ms would pass the {deadline} ms deadline"
                     ),

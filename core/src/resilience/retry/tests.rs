@@ -89,7 +89,10 @@ fn only_retryable_failures_are_retried() {
     assert!(!p.retryable(&refused));
     let mut r = Retrier::new(p, 0).unwrap();
     match r.next(&http(400), 0) {
-        Decision::GiveUp { reason } => assert!(reason.contains("not retryable"), "{reason}"),
+        Decision::GiveUp { why, reason } => {
+            assert_eq!(why, GiveUpWhy::NotRetryable);
+            assert!(reason.contains("not retryable"), "{reason}")
+        }
         d => panic!("{d:?}"),
     }
     let only_429 = RetryPolicy {
@@ -128,7 +131,10 @@ fn the_deadline_stops_a_retry_that_would_end_past_it() {
     r.next(&http(500), 1_000);
     r.next(&http(500), 3_000);
     match r.next(&http(500), 3_500) {
-        Decision::GiveUp { reason } => assert!(reason.contains("deadline"), "{reason}"),
+        Decision::GiveUp { why, reason } => {
+            assert_eq!(why, GiveUpWhy::Deadline);
+            assert!(reason.contains("deadline"), "{reason}")
+        }
         d => panic!("{d:?}"),
     }
 }
@@ -144,7 +150,8 @@ fn exhaustion_says_how_many_attempts_were_made() {
         }
     }
     match r.next(&http(503), 0) {
-        Decision::GiveUp { reason } => {
+        Decision::GiveUp { why, reason } => {
+            assert_eq!(why, GiveUpWhy::Exhausted);
             assert!(reason.contains("gave up after 4 attempts"), "{reason}")
         }
         d => panic!("{d:?}"),
