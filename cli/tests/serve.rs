@@ -868,3 +868,118 @@ fn postgresql_is_served_alike() {
     let page = serve.get(&format!("/executions/{}", exec.id())).body;
     assert!(page.contains(&step));
 }
+
+/// A raw request with a body.
+fn post(serve: &Serve, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    let mut conn = TcpStream::connect(&serve.addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nConnection: close\r\nHost: {}\r\nContent-Length: {}\r\n",
+        serve.addr,
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    conn.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    Answer {
+        status: head.split(' ').nth(1).unwrap().parse().unwrap(),
+        head: head.to_owned(),
+        body: body.to_owned(),
+    }
+}
+
+/// `/approvals` lists the gates workflows wait at; a JSON POST from the page decides one and
+/// the waiting workflow goes on; a cross-site form post or a foreign origin is refused.
+#[test]
+fn approvals_are_decided_from_the_page() {
+    use wflo_core::resilience::ApprovalRequest;
+    let (_dir, db, engine) = store();
+    let exec = engine
+        .start_execution(ExecutionOptions {
+            name: "gated".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let gate = ApprovalRequest {
+        gate: "publish".into(),
+        why: "emails <customers>".into(),
+        worst_case_nanos: Some(250_000_000),
+        ..Default::default()
+    };
+    let asked = exec.request_approval(&gate).unwrap();
+    let serve = Serve::start(&db, &[]);
+    let page = serve.get("/approvals");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("publish") && page.body.contains("emails &lt;customers&gt;"));
+    assert!(page.body.contains(&format!(
+        r#"data-approval="{}" data-act="approve""#,
+        asked.id
+    )));
+    let listed = serve.json("/api/approvals");
+    assert_eq!(listed[0]["id"], asked.id.as_str());
+    let path = format!("/api/approvals/{}/approve", asked.id);
+    // What a page elsewhere could make a browser send: a form post, or JSON from its origin.
+    let form = post(
+        &serve,
+        &path,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        "note=x",
+    );
+    assert_eq!(form.status, 415, "{}", form.body);
+    let foreign = post(
+        &serve,
+        &path,
+        &[
+            ("Content-Type", "application/json"),
+            ("Origin", "http://evil.example"),
+        ],
+        "{}",
+    );
+    assert_eq!(foreign.status, 403, "{}", foreign.body);
+    assert_eq!(
+        engine.approval(&asked.id).unwrap().status.as_str(),
+        "pending"
+    );
+    let ok = post(
+        &serve,
+        &path,
+        &[
+            ("Content-Type", "application/json"),
+            ("Origin", &format!("http://{}", serve.addr)),
+        ],
+        r#"{"note": "looks right", "by": "ana"}"#,
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.json()["status"], "approved");
+    let got = exec.wait_for_approval(&asked.id, Some(5_000)).unwrap();
+    assert_eq!(
+        (got.decided_by.as_deref(), got.note.as_deref()),
+        (Some("ana"), Some("looks right"))
+    );
+    let again = post(
+        &serve,
+        &path.replace("approve", "deny"),
+        &[("Content-Type", "application/json")],
+        "",
+    );
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert_eq!(
+        post(
+            &serve,
+            "/api/approvals/appr-nope/deny",
+            &[("Content-Type", "application/json")],
+            ""
+        )
+        .status,
+        404
+    );
+    assert!(serve.get("/approvals").body.contains("looks right"));
+}

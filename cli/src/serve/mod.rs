@@ -18,6 +18,7 @@
 //! | `/metrics` | Prometheus text |
 
 mod access;
+mod approvals;
 mod pages;
 mod prices;
 mod scopes;

@@ -125,8 +125,9 @@ pub fn connection(mut conn: TcpStream, app: &App) {
     };
     let mut reader = BufReader::new(read_half);
     loop {
-        // GET only: a request with a body is refused before any of it is read.
-        let req = match http::read_request_within(&mut reader, 0) {
+        // Bodies only for decisions (a note and a name): anything larger is refused before
+        // it is read.
+        let req = match http::read_request_within(&mut reader, MAX_BODY) {
             Ok(http::Incoming::Request(r)) => r,
             Ok(http::Incoming::Refused { status, message }) => {
                 let _ = http::refuse(&mut conn, status, &message);
@@ -204,6 +205,22 @@ fn handle(conn: &mut TcpStream, req: &Request, app: &App) -> io::Result<bool> {
             None,
             &extra,
         )?;
+        return Ok(true);
+    }
+    if req.method == "POST"
+        && let Some((id, act)) = req
+            .path
+            .strip_prefix("/api/approvals/")
+            .and_then(|rest| rest.rsplit_once('/'))
+    {
+        let (status, body) = match decide(req, app, &percent_decode(id), act) {
+            Ok(v) => (200, v.to_string()),
+            Err(f) => (
+                f.status,
+                json!({"error": {"code": f.status, "message": f.message}}).to_string(),
+            ),
+        };
+        respond(conn, status, "application/json", body.as_bytes(), None, &[])?;
         return Ok(true);
     }
     if req.method != "GET" {
@@ -293,6 +310,10 @@ fn route(path: &str, query: &[(String, String)], app: &App, shell: &Shell) -> An
         "/" => Answer::Html(200, pages::executions(shell, &app.watch.refresh(FRESH))),
         "/events" => Answer::Events(View::from_query(query)),
         "/scopes" => Answer::Html(200, scopes::render(shell, &app.watch.refresh(FRESH))),
+        "/approvals" => html(super::approvals::render(shell, engine).map_err(Failure::from)),
+        "/api/approvals" => {
+            api(super::approvals::json(engine, get("all").is_some()).map_err(Failure::from))
+        }
         "/prices" => {
             let n = |k: &str, default: u64| {
                 get(k)
@@ -336,6 +357,63 @@ fn route(path: &str, query: &[(String, String)], app: &App, shell: &Shell) -> An
             message: format!("nothing is served at {path}"),
         })),
     }
+}
+
+/// The largest request body taken (an approval decision's JSON).
+const MAX_BODY: usize = 8 * 1024;
+
+/// `POST /api/approvals/{id}/approve|deny` with a JSON body `{"note"?, "by"?}`: decides a
+/// pending approval. Only a JSON request is taken (a cross-site form cannot send one), and
+/// when the browser names the page's origin it must be this server.
+fn decide(req: &Request, app: &App, id: &str, act: &str) -> Result<serde_json::Value, Failure> {
+    let fail = |status: u16, message: &str| Failure {
+        status,
+        message: message.to_owned(),
+    };
+    let approve = match act {
+        "approve" => true,
+        "deny" => false,
+        _ => return Err(fail(404, "approvals are decided with /approve or /deny")),
+    };
+    let json_body = req.header("content-type").is_some_and(|c| {
+        c.trim()
+            .to_ascii_lowercase()
+            .starts_with("application/json")
+    });
+    if !json_body {
+        return Err(fail(
+            415,
+            "a decision is a JSON request (Content-Type: application/json)",
+        ));
+    }
+    if let (Some(origin), Some(host)) = (req.header("origin"), req.header("host"))
+        && origin != format!("http://{host}")
+    {
+        return Err(fail(
+            403,
+            "a decision must come from this server's own pages",
+        ));
+    }
+    let body: serde_json::Value = if req.body.is_empty() {
+        json!({})
+    } else {
+        serde_json::from_slice(&req.body)
+            .map_err(|e| fail(400, &format!("the body is not JSON: {e}")))?
+    };
+    let text = |k: &str| body.get(k).and_then(|v| v.as_str());
+    let decided = app
+        .watch
+        .engine
+        .decide_approval(id, approve, text("by"), text("note"))
+        .map_err(|e| {
+            let conflict = e.code() == ErrorCode::Conflict;
+            let mut f = Failure::from(e);
+            if conflict {
+                f.status = 409;
+            }
+            f
+        })?;
+    Ok(json!(decided))
 }
 
 /// `/api/executions/{id}`: the execution as `wflo show --json` reads it.
