@@ -24,6 +24,14 @@ public enum WfloError: Error, Equatable, CustomStringConvertible {
     case storage(message: String)
     case closed(message: String)
     case internalError(message: String)
+    /// A circuit breaker (`CircuitBreaker`) is open: the call was refused before anything was
+    /// reserved or sent. `name` is the breaker's, `failures` those that opened it, `retryInMs`
+    /// how long it keeps refusing before it lets a trial call through.
+    case circuitOpen(name: String, failures: UInt32, retryInMs: UInt64, message: String)
+    /// A named resource stayed busy until the acquisition's timeout.
+    case resourceBusy(resource: String, waitedMs: UInt64, holders: [String], message: String)
+    /// An approval gate was denied (`by`, with a `note`), or not answered in time (`timedOut`).
+    case approvalDenied(id: String, gate: String, timedOut: Bool, by: String?, note: String?, message: String)
 
     /// The stable code: "BUDGET_EXCEEDED", "UNKNOWN_MODEL", "INVALID_ARGUMENT", …
     public var code: String {
@@ -36,6 +44,9 @@ public enum WfloError: Error, Equatable, CustomStringConvertible {
         case .storage: return "STORAGE"
         case .closed: return "CLOSED"
         case .internalError: return "INTERNAL"
+        case .circuitOpen: return "CIRCUIT_OPEN"
+        case .resourceBusy: return "RESOURCE_BUSY"
+        case .approvalDenied: return "APPROVAL_DENIED"
         }
     }
 
@@ -47,6 +58,10 @@ public enum WfloError: Error, Equatable, CustomStringConvertible {
         case let .unknownModel(_, _, message):
             return message
         case let .budgetExceeded(_, _, _, _, _, message):
+            return message
+        case let .circuitOpen(_, _, _, message), let .resourceBusy(_, _, _, message):
+            return message
+        case let .approvalDenied(_, _, _, _, _, message):
             return message
         }
     }
@@ -74,6 +89,12 @@ public enum WfloError: Error, Equatable, CustomStringConvertible {
             self = .closed(message: message)
         case let .Internal(message):
             self = .internalError(message: message)
+        case let .CircuitOpen(message, name, failures, retryInMs):
+            self = .circuitOpen(name: name, failures: failures, retryInMs: retryInMs, message: message)
+        case let .ResourceBusy(message, resource, waitedMs, holders):
+            self = .resourceBusy(resource: resource, waitedMs: waitedMs, holders: holders, message: message)
+        case let .ApprovalDenied(message, id, gate, timedOut, by, note):
+            self = .approvalDenied(id: id, gate: gate, timedOut: timedOut, by: by, note: note, message: message)
         }
     }
 }

@@ -590,6 +590,234 @@ fileprivate struct FfiConverterString: FfiConverter {
 
 
 /**
+ * A named circuit breaker, shared by everything in the process that asks the engine for the
+ * same name. Thread-safe.
+ */
+public protocol NativeBreakerProtocol: AnyObject, Sendable {
+    
+    /**
+     * Refuses with `CircuitOpen` while the breaker is open; call it before reserving.
+     */
+    func check() throws 
+    
+    /**
+     * The settings as JSON, every field filled in.
+     */
+    func configJson()  -> String
+    
+    func name()  -> String
+    
+    func recordFailure() 
+    
+    func recordSuccess() 
+    
+    /**
+     * Closes the breaker and forgets its counts.
+     */
+    func reset() 
+    
+    /**
+     * "closed", "open" or "half_open".
+     */
+    func state()  -> String
+    
+    /**
+     * The breaker's figures as JSON (see `wflo_breaker_status_json`).
+     */
+    func statusJson()  -> String
+    
+}
+/**
+ * A named circuit breaker, shared by everything in the process that asks the engine for the
+ * same name. Thread-safe.
+ */
+open class NativeBreaker: NativeBreakerProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_wflo_fn_clone_nativebreaker(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_wflo_fn_free_nativebreaker(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Refuses with `CircuitOpen` while the breaker is open; call it before reserving.
+     */
+open func check()throws   {try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativebreaker_check(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The settings as JSON, every field filled in.
+     */
+open func configJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativebreaker_config_json(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+open func name() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativebreaker_name(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+open func recordFailure()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativebreaker_record_failure(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+open func recordSuccess()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativebreaker_record_success(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Closes the breaker and forgets its counts.
+     */
+open func reset()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativebreaker_reset(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * "closed", "open" or "half_open".
+     */
+open func state() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativebreaker_state(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The breaker's figures as JSON (see `wflo_breaker_status_json`).
+     */
+open func statusJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativebreaker_status_json(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNativeBreaker: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = NativeBreaker
+
+    public static func lift(_ handle: UInt64) throws -> NativeBreaker {
+        return NativeBreaker(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: NativeBreaker) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NativeBreaker {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: NativeBreaker, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNativeBreaker_lift(_ handle: UInt64) throws -> NativeBreaker {
+    return try FfiConverterTypeNativeBreaker.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNativeBreaker_lower(_ value: NativeBreaker) -> UInt64 {
+    return FfiConverterTypeNativeBreaker.lower(value)
+}
+
+
+
+
+
+
+/**
  * An engine: prices, budgets and a store. Thread-safe.
  */
 public protocol NativeEngineProtocol: AnyObject, Sendable {
@@ -698,6 +926,40 @@ public protocol NativeEngineProtocol: AnyObject, Sendable {
      * `start_execution` off the caller's thread.
      */
     func startExecutionAsync(name: String, budgetNanos: UInt64?, options: StartOptions) async throws  -> NativeExecution
+    
+    /**
+     * Approvals in the store as a JSON array, newest first (pending only with `pending_only`).
+     */
+    func approvalsJson(pendingOnly: Bool) throws  -> String
+    
+    /**
+     * The breaker called `name`, made with `config_json` the first time (see
+     * `wflo_engine_breaker`).
+     */
+    func breaker(name: String, configJson: String?) throws  -> NativeBreaker
+    
+    /**
+     * Every breaker's status as a JSON array, by name.
+     */
+    func breakersJson() throws  -> String
+    
+    /**
+     * Approves or denies a pending approval (`by` None: USER@host); the decided approval as
+     * JSON. `Conflict` when it was already decided.
+     */
+    func decideApproval(id: String, approve: Bool, by: String?, note: String?) throws  -> String
+    
+    /**
+     * The resource `name` (1 to 200 bytes) with `config_json` (see `wflo_engine_resource`;
+     * None or "": a lock of one holder, 30 s timeout, 5 s contention threshold).
+     */
+    func resource(name: String, configJson: String?) throws  -> NativeResource
+    
+    /**
+     * A retrier for a call whose first attempt begins now. `policy_json`: see
+     * `wflo_engine_retrier` (None or "": the defaults).
+     */
+    func retrier(policyJson: String?) throws  -> NativeRetrier
     
 }
 /**
@@ -1039,6 +1301,92 @@ open func startExecutionAsync(name: String, budgetNanos: UInt64?, options: Start
         )
 }
     
+    /**
+     * Approvals in the store as a JSON array, newest first (pending only with `pending_only`).
+     */
+open func approvalsJson(pendingOnly: Bool)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeengine_approvals_json(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(pendingOnly),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The breaker called `name`, made with `config_json` the first time (see
+     * `wflo_engine_breaker`).
+     */
+open func breaker(name: String, configJson: String?)throws  -> NativeBreaker  {
+    return try  FfiConverterTypeNativeBreaker_lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeengine_breaker(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),
+        FfiConverterOptionString.lower(configJson),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every breaker's status as a JSON array, by name.
+     */
+open func breakersJson()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeengine_breakers_json(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Approves or denies a pending approval (`by` None: USER@host); the decided approval as
+     * JSON. `Conflict` when it was already decided.
+     */
+open func decideApproval(id: String, approve: Bool, by: String?, note: String?)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeengine_decide_approval(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterBool.lower(approve),
+        FfiConverterOptionString.lower(by),
+        FfiConverterOptionString.lower(note),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The resource `name` (1 to 200 bytes) with `config_json` (see `wflo_engine_resource`;
+     * None or "": a lock of one holder, 30 s timeout, 5 s contention threshold).
+     */
+open func resource(name: String, configJson: String?)throws  -> NativeResource  {
+    return try  FfiConverterTypeNativeResource_lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeengine_resource(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),
+        FfiConverterOptionString.lower(configJson),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A retrier for a call whose first attempt begins now. `policy_json`: see
+     * `wflo_engine_retrier` (None or "": the defaults).
+     */
+open func retrier(policyJson: String?)throws  -> NativeRetrier  {
+    return try  FfiConverterTypeNativeRetrier_lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeengine_retrier(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(policyJson),uniffiCallStatus
+    )
+})
+}
+    
 
     
 }
@@ -1170,6 +1518,13 @@ public protocol NativeExecutionProtocol: AnyObject, Sendable {
     func recordCallJson(model: String, format: String, json: String) throws  -> Settled
     
     /**
+     * Records a pending approval for a gate (or finds the one this execution already has
+     * for it) without waiting: the approval as JSON. `request_json`: see
+     * `wflo_execution_request_approval`.
+     */
+    func requestApproval(requestJson: String) throws  -> String
+    
+    /**
      * Reserves the worst case of a call on the execution's own scope.
      */
     func reserve(request: CallRequest) throws  -> NativeReservation
@@ -1205,6 +1560,18 @@ public protocol NativeExecutionProtocol: AnyObject, Sendable {
      * it was started with a `traceparent`, else one of its own.
      */
     func traceId()  -> String
+    
+    /**
+     * Waits for approval `id` (at most `wait_ms`; None: until its timeout): the approval as
+     * JSON when approved (or still pending when `wait_ms` ran out); `ApprovalDenied` when
+     * denied or timed out. Off the caller's thread.
+     */
+    func waitForApproval(id: String, waitMs: UInt64?) async throws  -> String
+    
+    /**
+     * `wait_for_approval` blocking the caller's thread.
+     */
+    func waitForApprovalBlocking(id: String, waitMs: UInt64?) throws  -> String
     
 }
 /**
@@ -1467,6 +1834,21 @@ open func recordCallJson(model: String, format: String, json: String)throws  -> 
 }
     
     /**
+     * Records a pending approval for a gate (or finds the one this execution already has
+     * for it) without waiting: the approval as JSON. `request_json`: see
+     * `wflo_execution_request_approval`.
+     */
+open func requestApproval(requestJson: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeexecution_request_approval(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(requestJson),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Reserves the worst case of a call on the execution's own scope.
      */
 open func reserve(request: CallRequest)throws  -> NativeReservation  {
@@ -1573,6 +1955,41 @@ open func traceId() -> String  {
 })
 }
     
+    /**
+     * Waits for approval `id` (at most `wait_ms`; None: until its timeout): the approval as
+     * JSON when approved (or still pending when `wait_ms` ran out); `ApprovalDenied` when
+     * denied or timed out. Off the caller's thread.
+     */
+open func waitForApproval(id: String, waitMs: UInt64?)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_wflo_fn_method_nativeexecution_wait_for_approval(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id),FfiConverterOptionUInt64.lower(waitMs)
+                )
+            },
+            pollFunc: ffi_wflo_rust_future_poll_rust_buffer,
+            completeFunc: ffi_wflo_rust_future_complete_rust_buffer,
+            freeFunc: ffi_wflo_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeWfloError_lift
+        )
+}
+    
+    /**
+     * `wait_for_approval` blocking the caller's thread.
+     */
+open func waitForApprovalBlocking(id: String, waitMs: UInt64?)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeexecution_wait_for_approval_blocking(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterOptionUInt64.lower(waitMs),uniffiCallStatus
+    )
+})
+}
+    
 
     
 }
@@ -1616,6 +2033,170 @@ public func FfiConverterTypeNativeExecution_lift(_ handle: UInt64) throws -> Nat
 #endif
 public func FfiConverterTypeNativeExecution_lower(_ value: NativeExecution) -> UInt64 {
     return FfiConverterTypeNativeExecution.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A slot of a resource, held until released (or until this object is dropped) or until its
+ * lease ends. Thread-safe.
+ */
+public protocol NativePermitProtocol: AnyObject, Sendable {
+    
+    /**
+     * Gives the slot back; releasing twice is fine.
+     */
+    func release() throws 
+    
+    /**
+     * Extends the lease from now; false when it had already ended (stop using the resource).
+     */
+    func renew() throws  -> Bool
+    
+    /**
+     * How long the acquisition waited, ms.
+     */
+    func waitedMs()  -> UInt64
+    
+}
+/**
+ * A slot of a resource, held until released (or until this object is dropped) or until its
+ * lease ends. Thread-safe.
+ */
+open class NativePermit: NativePermitProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_wflo_fn_clone_nativepermit(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_wflo_fn_free_nativepermit(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Gives the slot back; releasing twice is fine.
+     */
+open func release()throws   {try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativepermit_release(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Extends the lease from now; false when it had already ended (stop using the resource).
+     */
+open func renew()throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativepermit_renew(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * How long the acquisition waited, ms.
+     */
+open func waitedMs() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativepermit_waited_ms(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNativePermit: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = NativePermit
+
+    public static func lift(_ handle: UInt64) throws -> NativePermit {
+        return NativePermit(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: NativePermit) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NativePermit {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: NativePermit, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNativePermit_lift(_ handle: UInt64) throws -> NativePermit {
+    return try FfiConverterTypeNativePermit.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNativePermit_lower(_ value: NativePermit) -> UInt64 {
+    return FfiConverterTypeNativePermit.lower(value)
 }
 
 
@@ -1890,6 +2471,453 @@ public func FfiConverterTypeNativeReservation_lift(_ handle: UInt64) throws -> N
 #endif
 public func FfiConverterTypeNativeReservation_lower(_ value: NativeReservation) -> UInt64 {
     return FfiConverterTypeNativeReservation.lower(value)
+}
+
+
+
+
+
+
+/**
+ * A named resource of the engine's store: a lock or semaphore shared by every process on
+ * the store. Thread-safe.
+ */
+public protocol NativeResourceProtocol: AnyObject, Sendable {
+    
+    /**
+     * Takes a slot for `workflow_id`, waiting up to `timeout_ms` (None: the configured
+     * timeout; 0: do not wait); `ResourceBusy` when none freed in time. Blocks the caller.
+     */
+    func acquire(workflowId: String, timeoutMs: UInt64?) throws  -> NativePermit
+    
+    /**
+     * `acquire` off the caller's thread (the wait does not block an event loop).
+     */
+    func acquireAsync(workflowId: String, timeoutMs: UInt64?) async throws  -> NativePermit
+    
+    /**
+     * The settings as JSON, every field filled in.
+     */
+    func configJson()  -> String
+    
+    func name()  -> String
+    
+    /**
+     * Zeroes the statistics (holds stay).
+     */
+    func resetStats() throws 
+    
+    /**
+     * The statistics and current holders as JSON: `{"resource", "acquisitions",
+     * "contentions", "timeouts", "total_wait_ms", "max_wait_ms", "holders": [{"hold_id",
+     * "holder", "workflow_id", "acquired_at_ms", "lease_until_ms"}]}`.
+     */
+    func statsJson() throws  -> String
+    
+}
+/**
+ * A named resource of the engine's store: a lock or semaphore shared by every process on
+ * the store. Thread-safe.
+ */
+open class NativeResource: NativeResourceProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_wflo_fn_clone_nativeresource(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_wflo_fn_free_nativeresource(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Takes a slot for `workflow_id`, waiting up to `timeout_ms` (None: the configured
+     * timeout; 0: do not wait); `ResourceBusy` when none freed in time. Blocks the caller.
+     */
+open func acquire(workflowId: String, timeoutMs: UInt64?)throws  -> NativePermit  {
+    return try  FfiConverterTypeNativePermit_lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeresource_acquire(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(workflowId),
+        FfiConverterOptionUInt64.lower(timeoutMs),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * `acquire` off the caller's thread (the wait does not block an event loop).
+     */
+open func acquireAsync(workflowId: String, timeoutMs: UInt64?)async throws  -> NativePermit  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_wflo_fn_method_nativeresource_acquire_async(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(workflowId),FfiConverterOptionUInt64.lower(timeoutMs)
+                )
+            },
+            pollFunc: ffi_wflo_rust_future_poll_u64,
+            completeFunc: ffi_wflo_rust_future_complete_u64,
+            freeFunc: ffi_wflo_rust_future_free_u64,
+            liftFunc: FfiConverterTypeNativePermit_lift,
+            errorHandler: FfiConverterTypeWfloError_lift
+        )
+}
+    
+    /**
+     * The settings as JSON, every field filled in.
+     */
+open func configJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeresource_config_json(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+open func name() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeresource_name(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Zeroes the statistics (holds stay).
+     */
+open func resetStats()throws   {try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeresource_reset_stats(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * The statistics and current holders as JSON: `{"resource", "acquisitions",
+     * "contentions", "timeouts", "total_wait_ms", "max_wait_ms", "holders": [{"hold_id",
+     * "holder", "workflow_id", "acquired_at_ms", "lease_until_ms"}]}`.
+     */
+open func statsJson()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeresource_stats_json(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNativeResource: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = NativeResource
+
+    public static func lift(_ handle: UInt64) throws -> NativeResource {
+        return NativeResource(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: NativeResource) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NativeResource {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: NativeResource, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNativeResource_lift(_ handle: UInt64) throws -> NativeResource {
+    return try FfiConverterTypeNativeResource.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNativeResource_lower(_ value: NativeResource) -> UInt64 {
+    return FfiConverterTypeNativeResource.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The retry state of one logical call. Thread-safe.
+ */
+public protocol NativeRetrierProtocol: AnyObject, Sendable {
+    
+    /**
+     * The attempt being made now (1 for the first).
+     */
+    func attempt()  -> UInt32
+    
+    /**
+     * The policy's jittered delay before retry `n` (1 = the first retry), in ms.
+     */
+    func delayMs(n: UInt32)  -> UInt64
+    
+    /**
+     * The attempt just made failed (`failure_json`: see `wflo_retrier_next`): the decision
+     * as JSON, `{"decision": "retry", "attempt", "delay_ms", "reason"}` or
+     * `{"decision": "give_up", "reason"}`.
+     */
+    func next(failureJson: String) throws  -> String
+    
+    /**
+     * The policy as JSON, every field filled in.
+     */
+    func policyJson()  -> String
+    
+    /**
+     * What a refusal of the coming retry must say, if an attempt failed.
+     */
+    func refusalNote()  -> String?
+    
+    /**
+     * A refusal's message saying which attempt was not sent and what failed before it
+     * (unchanged before the first failure).
+     */
+    func refusedMessage(message: String)  -> String
+    
+}
+/**
+ * The retry state of one logical call. Thread-safe.
+ */
+open class NativeRetrier: NativeRetrierProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_wflo_fn_clone_nativeretrier(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_wflo_fn_free_nativeretrier(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The attempt being made now (1 for the first).
+     */
+open func attempt() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeretrier_attempt(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The policy's jittered delay before retry `n` (1 = the first retry), in ms.
+     */
+open func delayMs(n: UInt32) -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeretrier_delay_ms(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt32.lower(n),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The attempt just made failed (`failure_json`: see `wflo_retrier_next`): the decision
+     * as JSON, `{"decision": "retry", "attempt", "delay_ms", "reason"}` or
+     * `{"decision": "give_up", "reason"}`.
+     */
+open func next(failureJson: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeretrier_next(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(failureJson),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The policy as JSON, every field filled in.
+     */
+open func policyJson() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeretrier_policy_json(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * What a refusal of the coming retry must say, if an attempt failed.
+     */
+open func refusalNote() -> String?  {
+    return try!  FfiConverterOptionString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeretrier_refusal_note(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * A refusal's message saying which attempt was not sent and what failed before it
+     * (unchanged before the first failure).
+     */
+open func refusedMessage(message: String) -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeretrier_refused_message(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(message),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNativeRetrier: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = NativeRetrier
+
+    public static func lift(_ handle: UInt64) throws -> NativeRetrier {
+        return NativeRetrier(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: NativeRetrier) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NativeRetrier {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: NativeRetrier, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNativeRetrier_lift(_ handle: UInt64) throws -> NativeRetrier {
+    return try FfiConverterTypeNativeRetrier.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNativeRetrier_lower(_ value: NativeRetrier) -> UInt64 {
+    return FfiConverterTypeNativeRetrier.lower(value)
 }
 
 
@@ -3089,6 +4117,21 @@ enum WfloError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     )
     case Internal(message: String
     )
+    /**
+     * A circuit breaker is open: refused before anything was reserved or sent.
+     */
+    case CircuitOpen(message: String, name: String, failures: UInt32, retryInMs: UInt64
+    )
+    /**
+     * A resource stayed busy until the acquisition's timeout.
+     */
+    case ResourceBusy(message: String, resource: String, waitedMs: UInt64, holders: [String]
+    )
+    /**
+     * An approval gate was denied, or not answered in time.
+     */
+    case ApprovalDenied(message: String, id: String, gate: String, timedOut: Bool, by: String?, note: String?
+    )
 
     
 
@@ -3149,6 +4192,26 @@ public struct FfiConverterTypeWfloError: FfiConverterRustBuffer {
         case 8: return .Internal(
             message: try FfiConverterString.read(from: &buf)
             )
+        case 9: return .CircuitOpen(
+            message: try FfiConverterString.read(from: &buf), 
+            name: try FfiConverterString.read(from: &buf), 
+            failures: try FfiConverterUInt32.read(from: &buf), 
+            retryInMs: try FfiConverterUInt64.read(from: &buf)
+            )
+        case 10: return .ResourceBusy(
+            message: try FfiConverterString.read(from: &buf), 
+            resource: try FfiConverterString.read(from: &buf), 
+            waitedMs: try FfiConverterUInt64.read(from: &buf), 
+            holders: try FfiConverterSequenceString.read(from: &buf)
+            )
+        case 11: return .ApprovalDenied(
+            message: try FfiConverterString.read(from: &buf), 
+            id: try FfiConverterString.read(from: &buf), 
+            gate: try FfiConverterString.read(from: &buf), 
+            timedOut: try FfiConverterBool.read(from: &buf), 
+            by: try FfiConverterOptionString.read(from: &buf), 
+            note: try FfiConverterOptionString.read(from: &buf)
+            )
 
          default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -3206,6 +4269,32 @@ public struct FfiConverterTypeWfloError: FfiConverterRustBuffer {
         case let .Internal(message):
             writeInt(&buf, Int32(8))
             FfiConverterString.write(message, into: &buf)
+            
+        
+        case let .CircuitOpen(message,name,failures,retryInMs):
+            writeInt(&buf, Int32(9))
+            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(name, into: &buf)
+            FfiConverterUInt32.write(failures, into: &buf)
+            FfiConverterUInt64.write(retryInMs, into: &buf)
+            
+        
+        case let .ResourceBusy(message,resource,waitedMs,holders):
+            writeInt(&buf, Int32(10))
+            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(resource, into: &buf)
+            FfiConverterUInt64.write(waitedMs, into: &buf)
+            FfiConverterSequenceString.write(holders, into: &buf)
+            
+        
+        case let .ApprovalDenied(message,id,gate,timedOut,by,note):
+            writeInt(&buf, Int32(11))
+            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(id, into: &buf)
+            FfiConverterString.write(gate, into: &buf)
+            FfiConverterBool.write(timedOut, into: &buf)
+            FfiConverterOptionString.write(by, into: &buf)
+            FfiConverterOptionString.write(note, into: &buf)
             
         }
     }
@@ -3973,6 +5062,24 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeengine_start_execution_async() != 40575) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wflo_checksum_method_nativeengine_approvals_json() != 25726) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeengine_breaker() != 38090) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeengine_breakers_json() != 1352) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeengine_decide_approval() != 63712) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeengine_resource() != 51696) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeengine_retrier() != 13729) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wflo_checksum_method_nativeexecution_breakdown_json() != 25263) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4018,6 +5125,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeexecution_record_call_json() != 5604) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wflo_checksum_method_nativeexecution_request_approval() != 17276) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wflo_checksum_method_nativeexecution_reserve() != 29113) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4039,6 +5149,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeexecution_trace_id() != 28488) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wflo_checksum_method_nativeexecution_wait_for_approval() != 13559) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeexecution_wait_for_approval_blocking() != 58198) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wflo_checksum_method_nativescope_c_handle() != 41482) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -4058,6 +5174,75 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativescope_reserve_request() != 49663) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativebreaker_check() != 58671) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativebreaker_config_json() != 32687) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativebreaker_name() != 5243) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativebreaker_record_failure() != 21077) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativebreaker_record_success() != 17711) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativebreaker_reset() != 33012) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativebreaker_state() != 34886) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativebreaker_status_json() != 37443) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativepermit_release() != 13062) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativepermit_renew() != 44829) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativepermit_waited_ms() != 384) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeresource_acquire() != 28793) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeresource_acquire_async() != 49689) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeresource_config_json() != 11455) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeresource_name() != 38153) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeresource_reset_stats() != 23659) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeresource_stats_json() != 63392) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeretrier_attempt() != 51408) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeretrier_delay_ms() != 44801) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeretrier_next() != 37158) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeretrier_policy_json() != 45213) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeretrier_refusal_note() != 22203) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeretrier_refused_message() != 7062) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_constructor_nativestream_new() != 64137) {

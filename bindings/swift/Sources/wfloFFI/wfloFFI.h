@@ -470,6 +470,36 @@ uint64_t uniffi_wflo_fn_method_nativeengine_start_execution(uint64_t ptr, RustBu
 uint64_t uniffi_wflo_fn_method_nativeengine_start_execution_async(uint64_t ptr, RustBuffer name, RustBuffer budget_nanos, RustBuffer options
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_APPROVALS_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_APPROVALS_JSON
+RustBuffer uniffi_wflo_fn_method_nativeengine_approvals_json(uint64_t ptr, int8_t pending_only, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_BREAKER
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_BREAKER
+uint64_t uniffi_wflo_fn_method_nativeengine_breaker(uint64_t ptr, RustBuffer name, RustBuffer config_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_BREAKERS_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_BREAKERS_JSON
+RustBuffer uniffi_wflo_fn_method_nativeengine_breakers_json(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_DECIDE_APPROVAL
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_DECIDE_APPROVAL
+RustBuffer uniffi_wflo_fn_method_nativeengine_decide_approval(uint64_t ptr, RustBuffer id, int8_t approve, RustBuffer by, RustBuffer note, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_RESOURCE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_RESOURCE
+uint64_t uniffi_wflo_fn_method_nativeengine_resource(uint64_t ptr, RustBuffer name, RustBuffer config_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_RETRIER
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_RETRIER
+uint64_t uniffi_wflo_fn_method_nativeengine_retrier(uint64_t ptr, RustBuffer policy_json, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVEEXECUTION
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVEEXECUTION
 uint64_t uniffi_wflo_fn_clone_nativeexecution(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -555,6 +585,11 @@ RustBuffer uniffi_wflo_fn_method_nativeexecution_record_call(uint64_t ptr, RustB
 RustBuffer uniffi_wflo_fn_method_nativeexecution_record_call_json(uint64_t ptr, RustBuffer model, RustBuffer format, RustBuffer json, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_REQUEST_APPROVAL
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_REQUEST_APPROVAL
+RustBuffer uniffi_wflo_fn_method_nativeexecution_request_approval(uint64_t ptr, RustBuffer request_json, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_RESERVE
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_RESERVE
 uint64_t uniffi_wflo_fn_method_nativeexecution_reserve(uint64_t ptr, RustBuffer request, RustCallStatus *_Nonnull out_status
@@ -588,6 +623,16 @@ uint64_t uniffi_wflo_fn_method_nativeexecution_scope(uint64_t ptr, RustBuffer la
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_TRACE_ID
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_TRACE_ID
 RustBuffer uniffi_wflo_fn_method_nativeexecution_trace_id(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_WAIT_FOR_APPROVAL
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_WAIT_FOR_APPROVAL
+uint64_t uniffi_wflo_fn_method_nativeexecution_wait_for_approval(uint64_t ptr, RustBuffer id, RustBuffer wait_ms
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_WAIT_FOR_APPROVAL_BLOCKING
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_WAIT_FOR_APPROVAL_BLOCKING
+RustBuffer uniffi_wflo_fn_method_nativeexecution_wait_for_approval_blocking(uint64_t ptr, RustBuffer id, RustBuffer wait_ms, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVESCOPE
@@ -633,6 +678,161 @@ uint64_t uniffi_wflo_fn_method_nativescope_reserve_async(uint64_t ptr, RustBuffe
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVESCOPE_RESERVE_REQUEST
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVESCOPE_RESERVE_REQUEST
 RustBuffer uniffi_wflo_fn_method_nativescope_reserve_request(uint64_t ptr, RustBuffer format, RustBuffer body, RustBuffer options_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVEBREAKER
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVEBREAKER
+uint64_t uniffi_wflo_fn_clone_nativebreaker(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FREE_NATIVEBREAKER
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FREE_NATIVEBREAKER
+void uniffi_wflo_fn_free_nativebreaker(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_CHECK
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_CHECK
+void uniffi_wflo_fn_method_nativebreaker_check(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_CONFIG_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_CONFIG_JSON
+RustBuffer uniffi_wflo_fn_method_nativebreaker_config_json(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_NAME
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_NAME
+RustBuffer uniffi_wflo_fn_method_nativebreaker_name(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_RECORD_FAILURE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_RECORD_FAILURE
+void uniffi_wflo_fn_method_nativebreaker_record_failure(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_RECORD_SUCCESS
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_RECORD_SUCCESS
+void uniffi_wflo_fn_method_nativebreaker_record_success(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_RESET
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_RESET
+void uniffi_wflo_fn_method_nativebreaker_reset(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_STATE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_STATE
+RustBuffer uniffi_wflo_fn_method_nativebreaker_state(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_STATUS_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEBREAKER_STATUS_JSON
+RustBuffer uniffi_wflo_fn_method_nativebreaker_status_json(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVEPERMIT
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVEPERMIT
+uint64_t uniffi_wflo_fn_clone_nativepermit(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FREE_NATIVEPERMIT
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FREE_NATIVEPERMIT
+void uniffi_wflo_fn_free_nativepermit(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEPERMIT_RELEASE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEPERMIT_RELEASE
+void uniffi_wflo_fn_method_nativepermit_release(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEPERMIT_RENEW
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEPERMIT_RENEW
+int8_t uniffi_wflo_fn_method_nativepermit_renew(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEPERMIT_WAITED_MS
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEPERMIT_WAITED_MS
+uint64_t uniffi_wflo_fn_method_nativepermit_waited_ms(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVERESOURCE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVERESOURCE
+uint64_t uniffi_wflo_fn_clone_nativeresource(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FREE_NATIVERESOURCE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FREE_NATIVERESOURCE
+void uniffi_wflo_fn_free_nativeresource(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESOURCE_ACQUIRE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESOURCE_ACQUIRE
+uint64_t uniffi_wflo_fn_method_nativeresource_acquire(uint64_t ptr, RustBuffer workflow_id, RustBuffer timeout_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESOURCE_ACQUIRE_ASYNC
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESOURCE_ACQUIRE_ASYNC
+uint64_t uniffi_wflo_fn_method_nativeresource_acquire_async(uint64_t ptr, RustBuffer workflow_id, RustBuffer timeout_ms
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESOURCE_CONFIG_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESOURCE_CONFIG_JSON
+RustBuffer uniffi_wflo_fn_method_nativeresource_config_json(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESOURCE_NAME
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESOURCE_NAME
+RustBuffer uniffi_wflo_fn_method_nativeresource_name(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESOURCE_RESET_STATS
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESOURCE_RESET_STATS
+void uniffi_wflo_fn_method_nativeresource_reset_stats(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESOURCE_STATS_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERESOURCE_STATS_JSON
+RustBuffer uniffi_wflo_fn_method_nativeresource_stats_json(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVERETRIER
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVERETRIER
+uint64_t uniffi_wflo_fn_clone_nativeretrier(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FREE_NATIVERETRIER
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FREE_NATIVERETRIER
+void uniffi_wflo_fn_free_nativeretrier(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERETRIER_ATTEMPT
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERETRIER_ATTEMPT
+uint32_t uniffi_wflo_fn_method_nativeretrier_attempt(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERETRIER_DELAY_MS
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERETRIER_DELAY_MS
+uint64_t uniffi_wflo_fn_method_nativeretrier_delay_ms(uint64_t ptr, uint32_t n, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERETRIER_NEXT
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERETRIER_NEXT
+RustBuffer uniffi_wflo_fn_method_nativeretrier_next(uint64_t ptr, RustBuffer failure_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERETRIER_POLICY_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERETRIER_POLICY_JSON
+RustBuffer uniffi_wflo_fn_method_nativeretrier_policy_json(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERETRIER_REFUSAL_NOTE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERETRIER_REFUSAL_NOTE
+RustBuffer uniffi_wflo_fn_method_nativeretrier_refusal_note(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERETRIER_REFUSED_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVERETRIER_REFUSED_MESSAGE
+RustBuffer uniffi_wflo_fn_method_nativeretrier_refused_message(uint64_t ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_INIT_CALLBACK_VTABLE_LOGSINK
@@ -1159,6 +1359,42 @@ uint16_t uniffi_wflo_checksum_method_nativeengine_start_execution_async(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_APPROVALS_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_APPROVALS_JSON
+uint16_t uniffi_wflo_checksum_method_nativeengine_approvals_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_BREAKER
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_BREAKER
+uint16_t uniffi_wflo_checksum_method_nativeengine_breaker(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_BREAKERS_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_BREAKERS_JSON
+uint16_t uniffi_wflo_checksum_method_nativeengine_breakers_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_DECIDE_APPROVAL
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_DECIDE_APPROVAL
+uint16_t uniffi_wflo_checksum_method_nativeengine_decide_approval(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_RESOURCE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_RESOURCE
+uint16_t uniffi_wflo_checksum_method_nativeengine_resource(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_RETRIER
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_RETRIER
+uint16_t uniffi_wflo_checksum_method_nativeengine_retrier(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_BREAKDOWN_JSON
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_BREAKDOWN_JSON
 uint16_t uniffi_wflo_checksum_method_nativeexecution_breakdown_json(void
@@ -1249,6 +1485,12 @@ uint16_t uniffi_wflo_checksum_method_nativeexecution_record_call_json(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_REQUEST_APPROVAL
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_REQUEST_APPROVAL
+uint16_t uniffi_wflo_checksum_method_nativeexecution_request_approval(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_RESERVE
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_RESERVE
 uint16_t uniffi_wflo_checksum_method_nativeexecution_reserve(void
@@ -1291,6 +1533,18 @@ uint16_t uniffi_wflo_checksum_method_nativeexecution_trace_id(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_WAIT_FOR_APPROVAL
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_WAIT_FOR_APPROVAL
+uint16_t uniffi_wflo_checksum_method_nativeexecution_wait_for_approval(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_WAIT_FOR_APPROVAL_BLOCKING
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_WAIT_FOR_APPROVAL_BLOCKING
+uint16_t uniffi_wflo_checksum_method_nativeexecution_wait_for_approval_blocking(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVESCOPE_C_HANDLE
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVESCOPE_C_HANDLE
 uint16_t uniffi_wflo_checksum_method_nativescope_c_handle(void
@@ -1330,6 +1584,144 @@ uint16_t uniffi_wflo_checksum_method_nativescope_reserve_async(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVESCOPE_RESERVE_REQUEST
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVESCOPE_RESERVE_REQUEST
 uint16_t uniffi_wflo_checksum_method_nativescope_reserve_request(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_CHECK
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_CHECK
+uint16_t uniffi_wflo_checksum_method_nativebreaker_check(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_CONFIG_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_CONFIG_JSON
+uint16_t uniffi_wflo_checksum_method_nativebreaker_config_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_NAME
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_NAME
+uint16_t uniffi_wflo_checksum_method_nativebreaker_name(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_RECORD_FAILURE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_RECORD_FAILURE
+uint16_t uniffi_wflo_checksum_method_nativebreaker_record_failure(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_RECORD_SUCCESS
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_RECORD_SUCCESS
+uint16_t uniffi_wflo_checksum_method_nativebreaker_record_success(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_RESET
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_RESET
+uint16_t uniffi_wflo_checksum_method_nativebreaker_reset(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_STATE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_STATE
+uint16_t uniffi_wflo_checksum_method_nativebreaker_state(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_STATUS_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_STATUS_JSON
+uint16_t uniffi_wflo_checksum_method_nativebreaker_status_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEPERMIT_RELEASE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEPERMIT_RELEASE
+uint16_t uniffi_wflo_checksum_method_nativepermit_release(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEPERMIT_RENEW
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEPERMIT_RENEW
+uint16_t uniffi_wflo_checksum_method_nativepermit_renew(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEPERMIT_WAITED_MS
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEPERMIT_WAITED_MS
+uint16_t uniffi_wflo_checksum_method_nativepermit_waited_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESOURCE_ACQUIRE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESOURCE_ACQUIRE
+uint16_t uniffi_wflo_checksum_method_nativeresource_acquire(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESOURCE_ACQUIRE_ASYNC
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESOURCE_ACQUIRE_ASYNC
+uint16_t uniffi_wflo_checksum_method_nativeresource_acquire_async(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESOURCE_CONFIG_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESOURCE_CONFIG_JSON
+uint16_t uniffi_wflo_checksum_method_nativeresource_config_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESOURCE_NAME
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESOURCE_NAME
+uint16_t uniffi_wflo_checksum_method_nativeresource_name(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESOURCE_RESET_STATS
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESOURCE_RESET_STATS
+uint16_t uniffi_wflo_checksum_method_nativeresource_reset_stats(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESOURCE_STATS_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERESOURCE_STATS_JSON
+uint16_t uniffi_wflo_checksum_method_nativeresource_stats_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERETRIER_ATTEMPT
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERETRIER_ATTEMPT
+uint16_t uniffi_wflo_checksum_method_nativeretrier_attempt(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERETRIER_DELAY_MS
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERETRIER_DELAY_MS
+uint16_t uniffi_wflo_checksum_method_nativeretrier_delay_ms(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERETRIER_NEXT
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERETRIER_NEXT
+uint16_t uniffi_wflo_checksum_method_nativeretrier_next(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERETRIER_POLICY_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERETRIER_POLICY_JSON
+uint16_t uniffi_wflo_checksum_method_nativeretrier_policy_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERETRIER_REFUSAL_NOTE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERETRIER_REFUSAL_NOTE
+uint16_t uniffi_wflo_checksum_method_nativeretrier_refusal_note(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERETRIER_REFUSED_MESSAGE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVERETRIER_REFUSED_MESSAGE
+uint16_t uniffi_wflo_checksum_method_nativeretrier_refused_message(void
     
 );
 #endif

@@ -104,12 +104,17 @@ internal fun fromDetails(status: Int, json: String): WfloException {
         )
         "BUDGET_EXCEEDED" -> BudgetExceededException(
             message, d.string("scope"), d.long("limit_nanos"), d.long("spent_nanos"),
-            d.long("reserved_nanos"), d.long("requested_nanos"),
+            d.long("reserved_nanos"), d.long("requested_nanos"), d.stringOrNull("retry_note"),
         )
         "NOT_FOUND" -> NotFoundException(message)
         "CONFLICT" -> ConflictException(message)
         "STORAGE" -> StorageException(message)
         "CLOSED" -> ClosedException(message)
+        "CIRCUIT_OPEN" -> CircuitOpenException(message, d.string("name"), d.long("failures"), d.long("retry_in_ms"))
+        "RESOURCE_BUSY" -> ResourceBusyException(message, d.string("resource"), d.long("waited_ms"), d.strings("holders"))
+        "APPROVAL_DENIED" -> ApprovalDeniedException(
+            message, d.string("id"), d.string("gate"), d.bool("timed_out"), d.stringOrNull("by"), d.stringOrNull("note"),
+        )
         else -> InternalException(message)
     }
 }

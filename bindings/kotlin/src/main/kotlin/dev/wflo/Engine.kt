@@ -150,6 +150,28 @@ class Engine private constructor(
         return AutoCloseable { if (removed.compareAndSet(false, true) && !closed.get()) native.removeAlertListener(id) }
     }
 
+    // -- resilience ----------------------------------------------------------------------------
+
+    /**
+     * A retrier for one logical call whose first attempt begins now (see [withRetry], which
+     * runs the loop). A meaningless [policy] throws [InvalidArgumentException].
+     */
+    @JvmOverloads
+    fun retrier(policy: RetryPolicy = RetryPolicy()): Retrier = Retrier(native { live().retrier(policy.toJson()) })
+
+    /**
+     * The circuit breaker called [name]: made with [config] (null: the defaults) the first time
+     * it is asked for; later calls get the same breaker whatever they pass, so every caller
+     * in the process sees one state.
+     */
+    @JvmOverloads
+    fun breaker(name: String, config: BreakerConfig? = null): CircuitBreaker =
+        CircuitBreaker(native { live().breaker(name, config?.toJson()) })
+
+    /** Every breaker of this engine with its figures, by name. */
+    fun breakers(): List<BreakerStatus> =
+        JsonText.parse(native { live().breakersJson() }).jsonArray.map { BreakerStatus.of(it.jsonObject) }
+
     /** Writes buffered records to the store. */
     fun flush() = native { live().flush() }
 

@@ -1,6 +1,7 @@
 package dev.wflo
 
 import dev.wflo.ffi.WfloException as NativeError
+import kotlin.time.Duration.Companion.milliseconds
 
 /**
  * Any wflo error. [code] is the stable code every face of the engine shares
@@ -31,13 +32,18 @@ class UnknownModelException(message: String, val model: String, val suggestions:
  *
  * Amounts are nano-USD (exact); the `*Usd` properties are the same figures in dollars.
  */
-class BudgetExceededException(
+class BudgetExceededException @JvmOverloads constructor(
     message: String,
     val scope: String,
     val limitNanos: Long,
     val spentNanos: Long,
     val reservedNanos: Long,
     val requestedNanos: Long,
+    /**
+     * For a retry the budget refused ([withRetry], [Retrier.refused]): which attempt was not
+     * sent and what failed before it, as the message also says; null otherwise.
+     */
+    val retryNote: String? = null,
 ) : WfloException("BUDGET_EXCEEDED", message) {
     val budgetUsd: Double get() = limitNanos / 1e9
     val spentUsd: Double get() = spentNanos / 1e9
@@ -49,6 +55,41 @@ class BudgetExceededException(
     /** What the scope had left when it refused (limit − spent − reserved). */
     val remainingUsd: Double get() = maxOf(0L, limitNanos - spentNanos - reservedNanos) / 1e9
 }
+
+/**
+ * A circuit breaker ([CircuitBreaker]) is open: the call was refused before anything was
+ * reserved or sent. [circuitName] is the breaker's name, [failures] the failures that opened
+ * it, [retryInMs] how long it keeps refusing before it lets a trial call through.
+ */
+class CircuitOpenException(
+    message: String,
+    val circuitName: String,
+    val failures: Long,
+    val retryInMs: Long,
+) : WfloException("CIRCUIT_OPEN", message) {
+    /** [retryInMs] as a duration. */
+    val retryIn: kotlin.time.Duration get() = retryInMs.milliseconds
+}
+
+/**
+ * A named resource stayed busy until the acquisition's timeout: [resource], how long it was
+ * waited for ([waitedMs]), and the workflows holding it then ([holders]).
+ */
+class ResourceBusyException(message: String, val resource: String, val waitedMs: Long, val holders: List<String>) :
+    WfloException("RESOURCE_BUSY", message)
+
+/**
+ * An approval gate was denied ([by], with a [note]), or not answered in time ([timedOut]):
+ * the approval [id] at gate [gate].
+ */
+class ApprovalDeniedException(
+    message: String,
+    val id: String,
+    val gate: String,
+    val timedOut: Boolean,
+    val by: String?,
+    val note: String?,
+) : WfloException("APPROVAL_DENIED", message)
 
 /** The typed exception for an engine error from the generated layer. */
 internal fun fromNative(e: NativeError): WfloException =
@@ -64,6 +105,9 @@ internal fun fromNative(e: NativeError): WfloException =
         is NativeError.Storage -> StorageException(e.detail)
         is NativeError.Closed -> ClosedException(e.detail)
         is NativeError.Internal -> InternalException(e.detail)
+        is NativeError.CircuitOpen -> CircuitOpenException(e.detail, e.name, e.failures.toLong(), e.retryInMs.toLong())
+        is NativeError.ResourceBusy -> ResourceBusyException(e.detail, e.resource, e.waitedMs.toLong(), e.holders)
+        is NativeError.ApprovalDenied -> ApprovalDeniedException(e.detail, e.id, e.gate, e.timedOut, e.by, e.note)
     }
 
 /**

@@ -121,7 +121,8 @@ class BadInputTest {
         val kind = when (e) {
             is BudgetExceededException -> "budget ${e.spentUsd} ${e.budgetUsd} ${e.requestedUsd} ${e.remainingUsd}"
             is UnknownModelException, is InvalidArgumentException, is NotFoundException, is ConflictException,
-            is StorageException, is ClosedException, is InternalException -> "other"
+            is StorageException, is ClosedException, is InternalException, is CircuitOpenException,
+            is ResourceBusyException, is ApprovalDeniedException -> "other"
         }
         // 1,000 × $2.50/M + 1,000 × $10/M = $0.0125 asked of a $0.000001 budget.
         assertEquals("budget 0.0 1.0E-6 0.0125 1.0E-6", kind)

@@ -8,7 +8,10 @@ import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
 import kotlinx.serialization.json.booleanOrNull
 import kotlinx.serialization.json.buildJsonObject
+import kotlinx.serialization.json.doubleOrNull
 import kotlinx.serialization.json.int
+import kotlinx.serialization.json.intOrNull
+import kotlinx.serialization.json.longOrNull
 import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
@@ -19,6 +22,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.fail
 import java.io.File
 import java.math.BigDecimal
+import kotlin.time.Duration.Companion.milliseconds
 
 /**
  * The parity suite from Kotlin: every scenario of tests/vectors/scenarios.json replayed
@@ -60,6 +64,56 @@ class ParityTest {
             clampMaxTokens = (o["clamp_max_tokens"] as? JsonPrimitive)?.booleanOrNull ?: false,
         )
     }
+
+    /** A scenario's breaker settings as this face's [BreakerConfig] (null: none given). */
+    private fun breakerConfig(o: JsonObject?): BreakerConfig? {
+        if (o == null) return null
+        val known = setOf("failure_threshold", "recovery_timeout_ms", "success_threshold", "failure_rate", "window", "min_calls")
+        assertTrue(known.containsAll(o.keys), "breaker settings this replay does not know: ${o.keys - known}")
+        return BreakerConfig(
+            failureThreshold = o.int("failure_threshold"),
+            recoveryTimeout = o.long("recovery_timeout_ms")?.milliseconds,
+            successThreshold = o.int("success_threshold"),
+            failureRate = (o["failure_rate"] as? JsonPrimitive)?.doubleOrNull,
+            window = o.int("window"),
+            minCalls = o.int("min_calls"),
+        )
+    }
+
+    /** A scenario's retry policy as this face's [RetryPolicy]. */
+    private fun retryPolicy(o: JsonObject): RetryPolicy {
+        val known = setOf(
+            "backoff", "max_retries", "base_delay_ms", "max_delay_ms", "multiplier", "jitter", "deadline_ms",
+            "retry_statuses", "retry_timeouts", "retry_connection_errors", "seed",
+        )
+        assertTrue(known.containsAll(o.keys), "policy fields this replay does not know: ${o.keys - known}")
+        return RetryPolicy(
+            backoff = o.str("backoff")?.let { b -> Backoff.entries.single { it.code == b } },
+            maxRetries = o.int("max_retries"),
+            baseDelay = o.long("base_delay_ms")?.milliseconds,
+            maxDelay = o.long("max_delay_ms")?.milliseconds,
+            multiplier = (o["multiplier"] as? JsonPrimitive)?.doubleOrNull,
+            jitter = (o["jitter"] as? JsonPrimitive)?.doubleOrNull,
+            deadline = o.long("deadline_ms")?.milliseconds,
+            retryStatuses = (o["retry_statuses"] as? JsonArray)?.map { it.jsonPrimitive.int },
+            retryTimeouts = (o["retry_timeouts"] as? JsonPrimitive)?.booleanOrNull,
+            retryConnectionErrors = (o["retry_connection_errors"] as? JsonPrimitive)?.booleanOrNull,
+            seed = o.long("seed"),
+        )
+    }
+
+    /** A scenario's failed attempt as this face's [Failure]. */
+    private fun failure(o: JsonObject) = Failure(
+        kind = Failure.Kind.entries.single { it.code == o.str("kind") },
+        status = (o["status"] as? JsonPrimitive)?.intOrNull,
+        headers = (o["headers"] as? JsonArray)?.map { h -> h.jsonArray.let { it[0].jsonPrimitive.content to it[1].jsonPrimitive.content } }
+            ?: emptyList(),
+        message = o.str("message") ?: "",
+    )
+
+    private fun JsonObject.int(key: String): Int? = (get(key) as? JsonPrimitive)?.intOrNull
+
+    private fun JsonObject.long(key: String): Long? = (get(key) as? JsonPrimitive)?.longOrNull
 
     /**
      * An error as the scenario's `end` describes it: a foreign error whose chain of causes
@@ -128,7 +182,75 @@ class ParityTest {
                         }
                         events += buildJsonObject { put("op", "scope"); put("label", label) }
                     }
+                    "breaker" -> {
+                        val breaker = engine.breaker(step.str("name")!!, breakerConfig(step["config"] as? JsonObject))
+                        for (action in step.getValue("actions").jsonArray.map { it.jsonPrimitive.content }) {
+                            var error: String? = null
+                            when (action) {
+                                "check" -> try {
+                                    breaker.check()
+                                } catch (e: CircuitOpenException) {
+                                    error = e.code
+                                }
+                                "failure" -> breaker.recordFailure()
+                                "success" -> breaker.recordSuccess()
+                                "reset" -> breaker.reset()
+                                else -> fail("$name: unknown breaker action $action")
+                            }
+                            events += buildJsonObject {
+                                put("op", "breaker"); put("action", action); put("state", breaker.state.code); put("error", error)
+                            }
+                        }
+                    }
+                    "retry_call" -> {
+                        val format = step.str("format")!!
+                        val request = step.getValue("request").toString()
+                        engine.retrier(retryPolicy(step.getValue("policy").jsonObject)).use { retrier ->
+                            for (outcome in step.getValue("attempts").jsonArray.map { it.jsonObject }) {
+                                val attempt = retrier.attempt
+                                val made = try {
+                                    wf.reserveRequest(format, request)
+                                } catch (e: WfloException) {
+                                    val refused = retrier.refused(e)
+                                    events += buildJsonObject {
+                                        put("op", "attempt"); put("attempt", attempt); put("error", refused.code); put("message", refused.message)
+                                    }
+                                    break
+                                }
+                                events += buildJsonObject { put("op", "attempt"); put("attempt", attempt); put("error", JsonNull) }
+                                if ("result" in outcome) {
+                                    made.reservation.use { it.settleResult(format, outcome.getValue("result").toString(), "ok") }
+                                    break
+                                }
+                                val failed = failure(outcome.getValue("failure").jsonObject)
+                                made.reservation.use { call ->
+                                    when (val text = outcome.str("text")) {
+                                        null -> call.release("error", failed.message)
+                                        else -> call.settleText(text, "error")
+                                    }
+                                }
+                                val decision = retrier.next(failed)
+                                events += when (decision) {
+                                    is Decision.Retry -> buildJsonObject {
+                                        put("op", "retry"); put("decision", "retry"); put("attempt", decision.attempt)
+                                        put("delay_ms", decision.delayMs); put("reason", decision.reason)
+                                    }
+                                    is Decision.GiveUp -> buildJsonObject {
+                                        put("op", "retry"); put("decision", "give_up"); put("why", decision.why.code); put("reason", decision.reason)
+                                    }
+                                }
+                                if (decision is Decision.GiveUp) break
+                            }
+                        }
+                    }
                     "call" -> {
+                        val breaker = step.str("breaker")?.let { engine.breaker(it) }
+                        try {
+                            breaker?.check()
+                        } catch (e: CircuitOpenException) {
+                            events += buildJsonObject { put("op", "call"); put("body", JsonNull); put("error", e.code) }
+                            continue
+                        }
                         val format = step.str("format")!!
                         val scope: BudgetScope = step.str("scope")?.let { wf.scope(it) } ?: wf
                         val made = try {
@@ -150,6 +272,9 @@ class ParityTest {
                                 "text" in outcome -> call.settleText(outcome.str("text")!!, outcome.str("status")!!)
                                 else -> fail("$name: unknown outcome $outcome")
                             }
+                        }
+                        if (breaker != null) {
+                            if ("error" in outcome) breaker.recordFailure() else breaker.recordSuccess()
                         }
                     }
                     "checkpoint" -> {
@@ -218,6 +343,17 @@ class ParityTest {
         )
         assertEquals(JsonPrimitive("4bf92f3577b34da6a3ce929d0e0e4736"), alerted["trace_id"])
         assertEquals(JsonArray(emptyList()), byName.getValue("chat_settled")["alerts"])
+        // Resilience: the refused retry's message says which attempt was not sent and why; the
+        // open breaker refused the call before anything was reserved.
+        val refusedRetry = byName.getValue("retry_refused_by_budget").getValue("events").jsonArray[2].jsonObject
+        assertEquals("BUDGET_EXCEEDED", refusedRetry.str("error"))
+        assertTrue(refusedRetry.str("message")!!.endsWith("(attempt 2 not sent: attempt 1 failed: connection reset)"), refusedRetry.toString())
+        val breaker = byName.getValue("breaker_fails_fast")
+        assertEquals(
+            JsonText.parse("""{"op":"call","body":null,"error":"CIRCUIT_OPEN"}"""),
+            breaker.getValue("events").jsonArray[5],
+        )
+        assertEquals(1, breaker.getValue("calls").jsonArray.size)
 
         val out = System.getenv("WFLO_PARITY_DIR") ?: return
         val ledger = buildJsonObject {

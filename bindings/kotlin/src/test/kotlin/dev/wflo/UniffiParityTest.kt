@@ -108,7 +108,75 @@ class UniffiParityTest {
                     }
                     events += buildJsonObject { put("op", "scope"); put("label", label) }
                 }
+                "breaker" -> {
+                    val breaker = engine.breaker(step.str("name")!!, step["config"]?.toString())
+                    for (action in step.getValue("actions").jsonArray.map { it.jsonPrimitive.content }) {
+                        var error: String? = null
+                        when (action) {
+                            "check" -> try {
+                                breaker.check()
+                            } catch (e: dev.wflo.ffi.WfloException) {
+                                error = code(e)
+                            }
+                            "failure" -> breaker.recordFailure()
+                            "success" -> breaker.recordSuccess()
+                            "reset" -> breaker.reset()
+                            else -> fail("$name: unknown breaker action $action")
+                        }
+                        events += buildJsonObject {
+                            put("op", "breaker"); put("action", action); put("state", breaker.state()); put("error", error)
+                        }
+                    }
+                    breaker.close()
+                }
+                "retry_call" -> {
+                    val format = step.str("format")!!
+                    val body = step.getValue("request").toString()
+                    // The generated retrier speaks the engine's JSON: the policy and each failure as given.
+                    val retrier = engine.retrier(step.getValue("policy").toString())
+                    for (outcome in step.getValue("attempts").jsonArray.map { it.jsonObject }) {
+                        val attempt = retrier.attempt().toLong()
+                        val made = try {
+                            exec.reserveRequest(format, body, null)
+                        } catch (e: dev.wflo.ffi.WfloException) {
+                            // The generated error's detail is the engine's message; the retrier re-words it.
+                            val message = when (e) {
+                                is dev.wflo.ffi.WfloException.BudgetExceeded -> retrier.refusedMessage(e.detail)
+                                else -> fail("$name: a retry refused with ${code(e)}")
+                            }
+                            events += buildJsonObject {
+                                put("op", "attempt"); put("attempt", attempt); put("error", code(e)); put("message", message)
+                            }
+                            break
+                        }
+                        events += buildJsonObject { put("op", "attempt"); put("attempt", attempt); put("error", JsonNull) }
+                        val call = made.reservation
+                        if ("result" in outcome) {
+                            call.settleResult(format, outcome.getValue("result").toString(), "ok")
+                            call.close()
+                            break
+                        }
+                        val failure = outcome.getValue("failure").jsonObject
+                        when (val text = outcome.str("text")) {
+                            null -> call.release("error", failure.str("message"))
+                            else -> call.settleText(text, "error")
+                        }
+                        call.close()
+                        val decision = JsonText.parse(retrier.next(failure.toString())).jsonObject
+                        events += JsonObject(decision + ("op" to JsonPrimitive("retry")))
+                        if (decision.str("decision") == "give_up") break
+                    }
+                    retrier.close()
+                }
                 "call" -> {
+                    val breaker = step.str("breaker")?.let { engine.breaker(it, null) }
+                    try {
+                        breaker?.check()
+                    } catch (e: dev.wflo.ffi.WfloException) {
+                        events += buildJsonObject { put("op", "call"); put("body", JsonNull); put("error", code(e)) }
+                        breaker?.close()
+                        continue
+                    }
                     val format = step.str("format")!!
                     val body = step.getValue("request").toString()
                     val options = step["options"]?.toString()
@@ -135,6 +203,10 @@ class UniffiParityTest {
                         else -> fail("$name: unknown outcome $outcome")
                     }
                     call.close()
+                    if (breaker != null) {
+                        if ("error" in outcome) breaker.recordFailure() else breaker.recordSuccess()
+                        breaker.close()
+                    }
                 }
                 "checkpoint" -> {
                     val cp = step.str("name")!!

@@ -800,6 +800,18 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_start_execution_async(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativeengine_approvals_json(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeengine_breaker(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeengine_breakers_json(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeengine_decide_approval(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeengine_resource(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeengine_retrier(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_breakdown_json(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_c_handle(
@@ -830,6 +842,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_record_call_json(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativeexecution_request_approval(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_reserve(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_reserve_async(
@@ -844,6 +858,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_trace_id(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativeexecution_wait_for_approval(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeexecution_wait_for_approval_blocking(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativescope_c_handle(
     ): Int
     external fun uniffi_wflo_checksum_method_nativescope_child(
@@ -857,6 +875,52 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_wflo_checksum_method_nativescope_reserve_async(
     ): Int
     external fun uniffi_wflo_checksum_method_nativescope_reserve_request(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativebreaker_check(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativebreaker_config_json(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativebreaker_name(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativebreaker_record_failure(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativebreaker_record_success(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativebreaker_reset(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativebreaker_state(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativebreaker_status_json(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativepermit_release(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativepermit_renew(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativepermit_waited_ms(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeresource_acquire(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeresource_acquire_async(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeresource_config_json(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeresource_name(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeresource_reset_stats(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeresource_stats_json(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeretrier_attempt(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeretrier_delay_ms(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeretrier_next(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeretrier_policy_json(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeretrier_refusal_note(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeretrier_refused_message(
     ): Int
     external fun uniffi_wflo_checksum_constructor_nativestream_new(
     ): Int
@@ -966,6 +1030,18 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_wflo_fn_method_nativeengine_start_execution_async(`ptr`: Long,`name`: RustBuffer.ByValue,`budgetNanos`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_wflo_fn_method_nativeengine_approvals_json(`ptr`: Long,`pendingOnly`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeengine_breaker(`ptr`: Long,`name`: RustBuffer.ByValue,`configJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_wflo_fn_method_nativeengine_breakers_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeengine_decide_approval(`ptr`: Long,`id`: RustBuffer.ByValue,`approve`: Byte,`by`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeengine_resource(`ptr`: Long,`name`: RustBuffer.ByValue,`configJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_wflo_fn_method_nativeengine_retrier(`ptr`: Long,`policyJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
     external fun uniffi_wflo_fn_clone_nativeexecution(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_wflo_fn_free_nativeexecution(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1000,6 +1076,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_record_call_json(`ptr`: Long,`model`: RustBuffer.ByValue,`format`: RustBuffer.ByValue,`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeexecution_request_approval(`ptr`: Long,`requestJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_reserve(`ptr`: Long,`request`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_wflo_fn_method_nativeexecution_reserve_async(`ptr`: Long,`request`: RustBuffer.ByValue,
@@ -1013,6 +1091,10 @@ internal object UniffiLib {
     external fun uniffi_wflo_fn_method_nativeexecution_scope(`ptr`: Long,`label`: RustBuffer.ByValue,`budgetNanos`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_wflo_fn_method_nativeexecution_trace_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeexecution_wait_for_approval(`ptr`: Long,`id`: RustBuffer.ByValue,`waitMs`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_wflo_fn_method_nativeexecution_wait_for_approval_blocking(`ptr`: Long,`id`: RustBuffer.ByValue,`waitMs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_clone_nativescope(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -1031,6 +1113,68 @@ internal object UniffiLib {
     external fun uniffi_wflo_fn_method_nativescope_reserve_async(`ptr`: Long,`request`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_wflo_fn_method_nativescope_reserve_request(`ptr`: Long,`format`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_clone_nativebreaker(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_wflo_fn_free_nativebreaker(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_wflo_fn_method_nativebreaker_check(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_wflo_fn_method_nativebreaker_config_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativebreaker_name(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativebreaker_record_failure(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_wflo_fn_method_nativebreaker_record_success(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_wflo_fn_method_nativebreaker_reset(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_wflo_fn_method_nativebreaker_state(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativebreaker_status_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_clone_nativepermit(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_wflo_fn_free_nativepermit(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_wflo_fn_method_nativepermit_release(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_wflo_fn_method_nativepermit_renew(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
+    external fun uniffi_wflo_fn_method_nativepermit_waited_ms(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_wflo_fn_clone_nativeresource(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_wflo_fn_free_nativeresource(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_wflo_fn_method_nativeresource_acquire(`ptr`: Long,`workflowId`: RustBuffer.ByValue,`timeoutMs`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_wflo_fn_method_nativeresource_acquire_async(`ptr`: Long,`workflowId`: RustBuffer.ByValue,`timeoutMs`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_wflo_fn_method_nativeresource_config_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeresource_name(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeresource_reset_stats(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_wflo_fn_method_nativeresource_stats_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_clone_nativeretrier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_wflo_fn_free_nativeretrier(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_wflo_fn_method_nativeretrier_attempt(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_wflo_fn_method_nativeretrier_delay_ms(`ptr`: Long,`n`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_wflo_fn_method_nativeretrier_next(`ptr`: Long,`failureJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeretrier_policy_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeretrier_refusal_note(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeretrier_refused_message(`ptr`: Long,`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_init_callback_vtable_logsink(`vtable`: UniffiVTableCallbackInterfaceLogSink,
     ): Unit
@@ -1278,6 +1422,24 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeengine_start_execution_async() and 0xFFFF) != 40575) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_approvals_json() and 0xFFFF) != 25726) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_breaker() and 0xFFFF) != 38090) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_breakers_json() and 0xFFFF) != 1352) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_decide_approval() and 0xFFFF) != 63712) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_resource() and 0xFFFF) != 51696) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_retrier() and 0xFFFF) != 13729) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_breakdown_json() and 0xFFFF) != 25263) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1323,6 +1485,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_record_call_json() and 0xFFFF) != 5604) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_request_approval() and 0xFFFF) != 17276) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_reserve() and 0xFFFF) != 29113) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1344,6 +1509,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_trace_id() and 0xFFFF) != 28488) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_wait_for_approval() and 0xFFFF) != 13559) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_wait_for_approval_blocking() and 0xFFFF) != 58198) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_method_nativescope_c_handle() and 0xFFFF) != 41482) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1363,6 +1534,75 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativescope_reserve_request() and 0xFFFF) != 49663) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativebreaker_check() and 0xFFFF) != 58671) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativebreaker_config_json() and 0xFFFF) != 32687) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativebreaker_name() and 0xFFFF) != 5243) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativebreaker_record_failure() and 0xFFFF) != 21077) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativebreaker_record_success() and 0xFFFF) != 17711) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativebreaker_reset() and 0xFFFF) != 33012) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativebreaker_state() and 0xFFFF) != 34886) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativebreaker_status_json() and 0xFFFF) != 37443) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativepermit_release() and 0xFFFF) != 13062) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativepermit_renew() and 0xFFFF) != 44829) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativepermit_waited_ms() and 0xFFFF) != 384) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeresource_acquire() and 0xFFFF) != 28793) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeresource_acquire_async() and 0xFFFF) != 49689) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeresource_config_json() and 0xFFFF) != 11455) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeresource_name() and 0xFFFF) != 38153) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeresource_reset_stats() and 0xFFFF) != 23659) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeresource_stats_json() and 0xFFFF) != 63392) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeretrier_attempt() and 0xFFFF) != 51408) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeretrier_delay_ms() and 0xFFFF) != 44801) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeretrier_next() and 0xFFFF) != 37158) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeretrier_policy_json() and 0xFFFF) != 45213) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeretrier_refusal_note() and 0xFFFF) != 22203) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeretrier_refused_message() and 0xFFFF) != 7062) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_constructor_nativestream_new() and 0xFFFF) != 64137) {
@@ -1851,6 +2091,401 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
 
 
 /**
+ * A named circuit breaker, shared by everything in the process that asks the engine for the
+ * same name. Thread-safe.
+ */
+public interface NativeBreakerInterface {
+    
+    /**
+     * Refuses with `CircuitOpen` while the breaker is open; call it before reserving.
+     */
+    fun `check`()
+    
+    /**
+     * The settings as JSON, every field filled in.
+     */
+    fun `configJson`(): kotlin.String
+    
+    fun `name`(): kotlin.String
+    
+    fun `recordFailure`()
+    
+    fun `recordSuccess`()
+    
+    /**
+     * Closes the breaker and forgets its counts.
+     */
+    fun `reset`()
+    
+    /**
+     * "closed", "open" or "half_open".
+     */
+    fun `state`(): kotlin.String
+    
+    /**
+     * The breaker's figures as JSON (see `wflo_breaker_status_json`).
+     */
+    fun `statusJson`(): kotlin.String
+    
+    companion object
+}
+
+/**
+ * A named circuit breaker, shared by everything in the process that asks the engine for the
+ * same name. Thread-safe.
+ */
+open class NativeBreaker: Disposable, AutoCloseable, NativeBreakerInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_wflo_fn_free_nativebreaker(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_wflo_fn_clone_nativebreaker(handle, status)
+        }
+    }
+
+    
+    /**
+     * Refuses with `CircuitOpen` while the breaker is open; call it before reserving.
+     */
+    @Throws(WfloException::class)override fun `check`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativebreaker_check(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The settings as JSON, every field filled in.
+     */override fun `configJson`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativebreaker_config_json(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    override fun `name`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativebreaker_name(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    override fun `recordFailure`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativebreaker_record_failure(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    override fun `recordSuccess`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativebreaker_record_success(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Closes the breaker and forgets its counts.
+     */override fun `reset`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativebreaker_reset(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * "closed", "open" or "half_open".
+     */override fun `state`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativebreaker_state(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The breaker's figures as JSON (see `wflo_breaker_status_json`).
+     */override fun `statusJson`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativebreaker_status_json(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNativeBreaker: FfiConverter<NativeBreaker, Long> {
+    override fun lower(value: NativeBreaker): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): NativeBreaker {
+        return NativeBreaker(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): NativeBreaker {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: NativeBreaker) = 8UL
+
+    override fun write(value: NativeBreaker, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * An engine: prices, budgets and a store. Thread-safe.
  */
 public interface NativeEngineInterface {
@@ -1959,6 +2594,40 @@ public interface NativeEngineInterface {
      * `start_execution` off the caller's thread.
      */
     suspend fun `startExecutionAsync`(`name`: kotlin.String, `budgetNanos`: kotlin.ULong?, `options`: StartOptions): NativeExecution
+    
+    /**
+     * Approvals in the store as a JSON array, newest first (pending only with `pending_only`).
+     */
+    fun `approvalsJson`(`pendingOnly`: kotlin.Boolean): kotlin.String
+    
+    /**
+     * The breaker called `name`, made with `config_json` the first time (see
+     * `wflo_engine_breaker`).
+     */
+    fun `breaker`(`name`: kotlin.String, `configJson`: kotlin.String?): NativeBreaker
+    
+    /**
+     * Every breaker's status as a JSON array, by name.
+     */
+    fun `breakersJson`(): kotlin.String
+    
+    /**
+     * Approves or denies a pending approval (`by` None: USER@host); the decided approval as
+     * JSON. `Conflict` when it was already decided.
+     */
+    fun `decideApproval`(`id`: kotlin.String, `approve`: kotlin.Boolean, `by`: kotlin.String?, `note`: kotlin.String?): kotlin.String
+    
+    /**
+     * The resource `name` (1 to 200 bytes) with `config_json` (see `wflo_engine_resource`;
+     * None or "": a lock of one holder, 30 s timeout, 5 s contention threshold).
+     */
+    fun `resource`(`name`: kotlin.String, `configJson`: kotlin.String?): NativeResource
+    
+    /**
+     * A retrier for a call whose first attempt begins now. `policy_json`: see
+     * `wflo_engine_retrier` (None or "": the defaults).
+     */
+    fun `retrier`(`policyJson`: kotlin.String?): NativeRetrier
     
     companion object
 }
@@ -2436,6 +3105,122 @@ open class NativeEngine: Disposable, AutoCloseable, NativeEngineInterface
     }
 
     
+    /**
+     * Approvals in the store as a JSON array, newest first (pending only with `pending_only`).
+     */
+    @Throws(WfloException::class)override fun `approvalsJson`(`pendingOnly`: kotlin.Boolean): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeengine_approvals_json(
+        it,
+        
+        FfiConverterBoolean.lower(`pendingOnly`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The breaker called `name`, made with `config_json` the first time (see
+     * `wflo_engine_breaker`).
+     */
+    @Throws(WfloException::class)override fun `breaker`(`name`: kotlin.String, `configJson`: kotlin.String?): NativeBreaker {
+            return FfiConverterTypeNativeBreaker.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeengine_breaker(
+        it,
+        
+        FfiConverterString.lower(`name`),
+        FfiConverterOptionalString.lower(`configJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every breaker's status as a JSON array, by name.
+     */
+    @Throws(WfloException::class)override fun `breakersJson`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeengine_breakers_json(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Approves or denies a pending approval (`by` None: USER@host); the decided approval as
+     * JSON. `Conflict` when it was already decided.
+     */
+    @Throws(WfloException::class)override fun `decideApproval`(`id`: kotlin.String, `approve`: kotlin.Boolean, `by`: kotlin.String?, `note`: kotlin.String?): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeengine_decide_approval(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterBoolean.lower(`approve`),
+        FfiConverterOptionalString.lower(`by`),
+        FfiConverterOptionalString.lower(`note`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The resource `name` (1 to 200 bytes) with `config_json` (see `wflo_engine_resource`;
+     * None or "": a lock of one holder, 30 s timeout, 5 s contention threshold).
+     */
+    @Throws(WfloException::class)override fun `resource`(`name`: kotlin.String, `configJson`: kotlin.String?): NativeResource {
+            return FfiConverterTypeNativeResource.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeengine_resource(
+        it,
+        
+        FfiConverterString.lower(`name`),
+        FfiConverterOptionalString.lower(`configJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A retrier for a call whose first attempt begins now. `policy_json`: see
+     * `wflo_engine_retrier` (None or "": the defaults).
+     */
+    @Throws(WfloException::class)override fun `retrier`(`policyJson`: kotlin.String?): NativeRetrier {
+            return FfiConverterTypeNativeRetrier.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeengine_retrier(
+        it,
+        
+        FfiConverterOptionalString.lower(`policyJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
 
     
 
@@ -2665,6 +3450,13 @@ public interface NativeExecutionInterface {
     fun `recordCallJson`(`model`: kotlin.String, `format`: kotlin.String, `json`: kotlin.String): Settled
     
     /**
+     * Records a pending approval for a gate (or finds the one this execution already has
+     * for it) without waiting: the approval as JSON. `request_json`: see
+     * `wflo_execution_request_approval`.
+     */
+    fun `requestApproval`(`requestJson`: kotlin.String): kotlin.String
+    
+    /**
      * Reserves the worst case of a call on the execution's own scope.
      */
     fun `reserve`(`request`: CallRequest): NativeReservation
@@ -2700,6 +3492,18 @@ public interface NativeExecutionInterface {
      * it was started with a `traceparent`, else one of its own.
      */
     fun `traceId`(): kotlin.String
+    
+    /**
+     * Waits for approval `id` (at most `wait_ms`; None: until its timeout): the approval as
+     * JSON when approved (or still pending when `wait_ms` ran out); `ApprovalDenied` when
+     * denied or timed out. Off the caller's thread.
+     */
+    suspend fun `waitForApproval`(`id`: kotlin.String, `waitMs`: kotlin.ULong?): kotlin.String
+    
+    /**
+     * `wait_for_approval` blocking the caller's thread.
+     */
+    fun `waitForApprovalBlocking`(`id`: kotlin.String, `waitMs`: kotlin.ULong?): kotlin.String
     
     companion object
 }
@@ -3089,6 +3893,26 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
 
     
     /**
+     * Records a pending approval for a gate (or finds the one this execution already has
+     * for it) without waiting: the approval as JSON. `request_json`: see
+     * `wflo_execution_request_approval`.
+     */
+    @Throws(WfloException::class)override fun `requestApproval`(`requestJson`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeexecution_request_approval(
+        it,
+        
+        FfiConverterString.lower(`requestJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Reserves the worst case of a call on the execution's own scope.
      */
     @Throws(WfloException::class)override fun `reserve`(`request`: CallRequest): NativeReservation {
@@ -3231,6 +4055,53 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
     
 
     
+    /**
+     * Waits for approval `id` (at most `wait_ms`; None: until its timeout): the approval as
+     * JSON when approved (or still pending when `wait_ms` ran out); `ApprovalDenied` when
+     * denied or timed out. Off the caller's thread.
+     */
+    @Throws(WfloException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `waitForApproval`(`id`: kotlin.String, `waitMs`: kotlin.ULong?) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_wflo_fn_method_nativeexecution_wait_for_approval(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+        FfiConverterOptionalULong.lower(`waitMs`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_wflo_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_wflo_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_wflo_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        WfloException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * `wait_for_approval` blocking the caller's thread.
+     */
+    @Throws(WfloException::class)override fun `waitForApprovalBlocking`(`id`: kotlin.String, `waitMs`: kotlin.ULong?): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeexecution_wait_for_approval_blocking(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterOptionalULong.lower(`waitMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
 
     
 
@@ -3264,6 +4135,318 @@ public object FfiConverterTypeNativeExecution: FfiConverter<NativeExecution, Lon
     override fun allocationSize(value: NativeExecution) = 8UL
 
     override fun write(value: NativeExecution, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A slot of a resource, held until released (or until this object is dropped) or until its
+ * lease ends. Thread-safe.
+ */
+public interface NativePermitInterface {
+    
+    /**
+     * Gives the slot back; releasing twice is fine.
+     */
+    fun `release`()
+    
+    /**
+     * Extends the lease from now; false when it had already ended (stop using the resource).
+     */
+    fun `renew`(): kotlin.Boolean
+    
+    /**
+     * How long the acquisition waited, ms.
+     */
+    fun `waitedMs`(): kotlin.ULong
+    
+    companion object
+}
+
+/**
+ * A slot of a resource, held until released (or until this object is dropped) or until its
+ * lease ends. Thread-safe.
+ */
+open class NativePermit: Disposable, AutoCloseable, NativePermitInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_wflo_fn_free_nativepermit(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_wflo_fn_clone_nativepermit(handle, status)
+        }
+    }
+
+    
+    /**
+     * Gives the slot back; releasing twice is fine.
+     */
+    @Throws(WfloException::class)override fun `release`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativepermit_release(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Extends the lease from now; false when it had already ended (stop using the resource).
+     */
+    @Throws(WfloException::class)override fun `renew`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativepermit_renew(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * How long the acquisition waited, ms.
+     */override fun `waitedMs`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativepermit_waited_ms(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNativePermit: FfiConverter<NativePermit, Long> {
+    override fun lower(value: NativePermit): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): NativePermit {
+        return NativePermit(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): NativePermit {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: NativePermit) = 8UL
+
+    override fun write(value: NativePermit, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -3714,6 +4897,776 @@ public object FfiConverterTypeNativeReservation: FfiConverter<NativeReservation,
     override fun allocationSize(value: NativeReservation) = 8UL
 
     override fun write(value: NativeReservation, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A named resource of the engine's store: a lock or semaphore shared by every process on
+ * the store. Thread-safe.
+ */
+public interface NativeResourceInterface {
+    
+    /**
+     * Takes a slot for `workflow_id`, waiting up to `timeout_ms` (None: the configured
+     * timeout; 0: do not wait); `ResourceBusy` when none freed in time. Blocks the caller.
+     */
+    fun `acquire`(`workflowId`: kotlin.String, `timeoutMs`: kotlin.ULong?): NativePermit
+    
+    /**
+     * `acquire` off the caller's thread (the wait does not block an event loop).
+     */
+    suspend fun `acquireAsync`(`workflowId`: kotlin.String, `timeoutMs`: kotlin.ULong?): NativePermit
+    
+    /**
+     * The settings as JSON, every field filled in.
+     */
+    fun `configJson`(): kotlin.String
+    
+    fun `name`(): kotlin.String
+    
+    /**
+     * Zeroes the statistics (holds stay).
+     */
+    fun `resetStats`()
+    
+    /**
+     * The statistics and current holders as JSON: `{"resource", "acquisitions",
+     * "contentions", "timeouts", "total_wait_ms", "max_wait_ms", "holders": [{"hold_id",
+     * "holder", "workflow_id", "acquired_at_ms", "lease_until_ms"}]}`.
+     */
+    fun `statsJson`(): kotlin.String
+    
+    companion object
+}
+
+/**
+ * A named resource of the engine's store: a lock or semaphore shared by every process on
+ * the store. Thread-safe.
+ */
+open class NativeResource: Disposable, AutoCloseable, NativeResourceInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_wflo_fn_free_nativeresource(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_wflo_fn_clone_nativeresource(handle, status)
+        }
+    }
+
+    
+    /**
+     * Takes a slot for `workflow_id`, waiting up to `timeout_ms` (None: the configured
+     * timeout; 0: do not wait); `ResourceBusy` when none freed in time. Blocks the caller.
+     */
+    @Throws(WfloException::class)override fun `acquire`(`workflowId`: kotlin.String, `timeoutMs`: kotlin.ULong?): NativePermit {
+            return FfiConverterTypeNativePermit.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeresource_acquire(
+        it,
+        
+        FfiConverterString.lower(`workflowId`),
+        FfiConverterOptionalULong.lower(`timeoutMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * `acquire` off the caller's thread (the wait does not block an event loop).
+     */
+    @Throws(WfloException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `acquireAsync`(`workflowId`: kotlin.String, `timeoutMs`: kotlin.ULong?) : NativePermit {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_wflo_fn_method_nativeresource_acquire_async(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`workflowId`),
+        FfiConverterOptionalULong.lower(`timeoutMs`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_wflo_rust_future_poll_u64(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_wflo_rust_future_complete_u64(future, continuation) },
+        { future -> UniffiLib.ffi_wflo_rust_future_free_u64(future) },
+        // lift function
+        { FfiConverterTypeNativePermit.lift(it) },
+        // Error FFI converter
+        WfloException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The settings as JSON, every field filled in.
+     */override fun `configJson`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeresource_config_json(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    override fun `name`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeresource_name(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Zeroes the statistics (holds stay).
+     */
+    @Throws(WfloException::class)override fun `resetStats`()
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeresource_reset_stats(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * The statistics and current holders as JSON: `{"resource", "acquisitions",
+     * "contentions", "timeouts", "total_wait_ms", "max_wait_ms", "holders": [{"hold_id",
+     * "holder", "workflow_id", "acquired_at_ms", "lease_until_ms"}]}`.
+     */
+    @Throws(WfloException::class)override fun `statsJson`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeresource_stats_json(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNativeResource: FfiConverter<NativeResource, Long> {
+    override fun lower(value: NativeResource): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): NativeResource {
+        return NativeResource(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): NativeResource {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: NativeResource) = 8UL
+
+    override fun write(value: NativeResource, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The retry state of one logical call. Thread-safe.
+ */
+public interface NativeRetrierInterface {
+    
+    /**
+     * The attempt being made now (1 for the first).
+     */
+    fun `attempt`(): kotlin.UInt
+    
+    /**
+     * The policy's jittered delay before retry `n` (1 = the first retry), in ms.
+     */
+    fun `delayMs`(`n`: kotlin.UInt): kotlin.ULong
+    
+    /**
+     * The attempt just made failed (`failure_json`: see `wflo_retrier_next`): the decision
+     * as JSON, `{"decision": "retry", "attempt", "delay_ms", "reason"}` or
+     * `{"decision": "give_up", "reason"}`.
+     */
+    fun `next`(`failureJson`: kotlin.String): kotlin.String
+    
+    /**
+     * The policy as JSON, every field filled in.
+     */
+    fun `policyJson`(): kotlin.String
+    
+    /**
+     * What a refusal of the coming retry must say, if an attempt failed.
+     */
+    fun `refusalNote`(): kotlin.String?
+    
+    /**
+     * A refusal's message saying which attempt was not sent and what failed before it
+     * (unchanged before the first failure).
+     */
+    fun `refusedMessage`(`message`: kotlin.String): kotlin.String
+    
+    companion object
+}
+
+/**
+ * The retry state of one logical call. Thread-safe.
+ */
+open class NativeRetrier: Disposable, AutoCloseable, NativeRetrierInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_wflo_fn_free_nativeretrier(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_wflo_fn_clone_nativeretrier(handle, status)
+        }
+    }
+
+    
+    /**
+     * The attempt being made now (1 for the first).
+     */override fun `attempt`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeretrier_attempt(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The policy's jittered delay before retry `n` (1 = the first retry), in ms.
+     */override fun `delayMs`(`n`: kotlin.UInt): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeretrier_delay_ms(
+        it,
+        
+        FfiConverterUInt.lower(`n`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The attempt just made failed (`failure_json`: see `wflo_retrier_next`): the decision
+     * as JSON, `{"decision": "retry", "attempt", "delay_ms", "reason"}` or
+     * `{"decision": "give_up", "reason"}`.
+     */
+    @Throws(WfloException::class)override fun `next`(`failureJson`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeretrier_next(
+        it,
+        
+        FfiConverterString.lower(`failureJson`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The policy as JSON, every field filled in.
+     */override fun `policyJson`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeretrier_policy_json(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * What a refusal of the coming retry must say, if an attempt failed.
+     */override fun `refusalNote`(): kotlin.String? {
+            return FfiConverterOptionalString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeretrier_refusal_note(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * A refusal's message saying which attempt was not sent and what failed before it
+     * (unchanged before the first failure).
+     */override fun `refusedMessage`(`message`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeretrier_refused_message(
+        it,
+        
+        FfiConverterString.lower(`message`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNativeRetrier: FfiConverter<NativeRetrier, Long> {
+    override fun lower(value: NativeRetrier): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): NativeRetrier {
+        return NativeRetrier(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): NativeRetrier {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: NativeRetrier) = 8UL
+
+    override fun write(value: NativeRetrier, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -5071,6 +7024,61 @@ sealed class WfloException: kotlin.Exception() {
             get() = "detail=${ `detail` }"
     }
     
+    /**
+     * A circuit breaker is open: refused before anything was reserved or sent.
+     */
+    class CircuitOpen(
+        
+        val `detail`: kotlin.String, 
+        
+        val `name`: kotlin.String, 
+        
+        val `failures`: kotlin.UInt, 
+        
+        val `retryInMs`: kotlin.ULong
+        ) : WfloException() {
+        override val message
+            get() = "detail=${ `detail` }, name=${ `name` }, failures=${ `failures` }, retryInMs=${ `retryInMs` }"
+    }
+    
+    /**
+     * A resource stayed busy until the acquisition's timeout.
+     */
+    class ResourceBusy(
+        
+        val `detail`: kotlin.String, 
+        
+        val `resource`: kotlin.String, 
+        
+        val `waitedMs`: kotlin.ULong, 
+        
+        val `holders`: List<kotlin.String>
+        ) : WfloException() {
+        override val message
+            get() = "detail=${ `detail` }, resource=${ `resource` }, waitedMs=${ `waitedMs` }, holders=${ `holders` }"
+    }
+    
+    /**
+     * An approval gate was denied, or not answered in time.
+     */
+    class ApprovalDenied(
+        
+        val `detail`: kotlin.String, 
+        
+        val `id`: kotlin.String, 
+        
+        val `gate`: kotlin.String, 
+        
+        val `timedOut`: kotlin.Boolean, 
+        
+        val `by`: kotlin.String?, 
+        
+        val `note`: kotlin.String?
+        ) : WfloException() {
+        override val message
+            get() = "detail=${ `detail` }, id=${ `id` }, gate=${ `gate` }, timedOut=${ `timedOut` }, by=${ `by` }, note=${ `note` }"
+    }
+    
 
     
 
@@ -5120,6 +7128,26 @@ public object FfiConverterTypeWfloError : FfiConverterRustBuffer<WfloException> 
                 )
             8 -> WfloException.Internal(
                 FfiConverterString.read(buf),
+                )
+            9 -> WfloException.CircuitOpen(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterUInt.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            10 -> WfloException.ResourceBusy(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterULong.read(buf),
+                FfiConverterSequenceString.read(buf),
+                )
+            11 -> WfloException.ApprovalDenied(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterBoolean.read(buf),
+                FfiConverterOptionalString.read(buf),
+                FfiConverterOptionalString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
@@ -5174,6 +7202,32 @@ public object FfiConverterTypeWfloError : FfiConverterRustBuffer<WfloException> 
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
             )
+            is WfloException.CircuitOpen -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`name`)
+                + FfiConverterUInt.allocationSize(value.`failures`)
+                + FfiConverterULong.allocationSize(value.`retryInMs`)
+            )
+            is WfloException.ResourceBusy -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`resource`)
+                + FfiConverterULong.allocationSize(value.`waitedMs`)
+                + FfiConverterSequenceString.allocationSize(value.`holders`)
+            )
+            is WfloException.ApprovalDenied -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`id`)
+                + FfiConverterString.allocationSize(value.`gate`)
+                + FfiConverterBoolean.allocationSize(value.`timedOut`)
+                + FfiConverterOptionalString.allocationSize(value.`by`)
+                + FfiConverterOptionalString.allocationSize(value.`note`)
+            )
         }
     }
 
@@ -5224,6 +7278,32 @@ public object FfiConverterTypeWfloError : FfiConverterRustBuffer<WfloException> 
             is WfloException.Internal -> {
                 buf.putInt(8)
                 FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is WfloException.CircuitOpen -> {
+                buf.putInt(9)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`name`, buf)
+                FfiConverterUInt.write(value.`failures`, buf)
+                FfiConverterULong.write(value.`retryInMs`, buf)
+                Unit
+            }
+            is WfloException.ResourceBusy -> {
+                buf.putInt(10)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`resource`, buf)
+                FfiConverterULong.write(value.`waitedMs`, buf)
+                FfiConverterSequenceString.write(value.`holders`, buf)
+                Unit
+            }
+            is WfloException.ApprovalDenied -> {
+                buf.putInt(11)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`id`, buf)
+                FfiConverterString.write(value.`gate`, buf)
+                FfiConverterBoolean.write(value.`timedOut`, buf)
+                FfiConverterOptionalString.write(value.`by`, buf)
+                FfiConverterOptionalString.write(value.`note`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }

@@ -1,0 +1,163 @@
+package dev.wflo
+
+import dev.wflo.ffi.NativeBreaker
+import kotlinx.coroutines.TimeoutCancellationException
+import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.buildJsonObject
+import kotlinx.serialization.json.doubleOrNull
+import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.put
+import kotlin.coroutines.cancellation.CancellationException
+import kotlin.time.Duration
+import kotlin.time.Duration.Companion.milliseconds
+
+/*
+ * Circuit breakers (core/src/resilience/breaker.rs): after enough failures of a provider, a
+ * model or a tool, calls through its breaker fail fast — before anything is reserved or sent —
+ * until a recovery timeout has passed; then a few trial calls decide whether it closes again.
+ * The states and their rules are the engine's; one breaker per name per engine
+ * ([Engine.breaker]), shared by every caller in the process.
+ */
+
+/** Where a breaker is. */
+enum class BreakerState(val code: String) {
+    /** Calls go through; failures are counted. */
+    CLOSED("closed"),
+
+    /** Calls are refused with [CircuitOpenException] until the recovery timeout has passed. */
+    OPEN("open"),
+
+    /** Trial calls go through; enough successes close it, a failure opens it again. */
+    HALF_OPEN("half_open"),
+    ;
+
+    internal companion object {
+        fun of(code: String) = entries.firstOrNull { it.code == code }
+            ?: throw InternalException("the engine reported an unknown breaker state '$code'")
+    }
+}
+
+/**
+ * A breaker's settings, used the first time its name is asked for. Every field left null takes
+ * the engine's default (5 consecutive failures open it, 60 s of refusals, 2 successful trials
+ * close it, no rate rule); [CircuitBreaker.config] shows them all filled in. [failureRate]:
+ * also open when this fraction of the last [window] calls failed, once the window holds
+ * [minCalls]. The engine checks them: meaningless settings throw [InvalidArgumentException].
+ */
+data class BreakerConfig(
+    val failureThreshold: Int? = null,
+    val recoveryTimeout: Duration? = null,
+    val successThreshold: Int? = null,
+    val failureRate: Double? = null,
+    val window: Int? = null,
+    val minCalls: Int? = null,
+) {
+    /** The engine's settings JSON: the fields that are set. */
+    fun toJson(): String = buildJsonObject {
+        failureThreshold?.let { put("failure_threshold", it) }
+        recoveryTimeout?.let { put("recovery_timeout_ms", it.inWholeMilliseconds) }
+        successThreshold?.let { put("success_threshold", it) }
+        failureRate?.let { put("failure_rate", it) }
+        window?.let { put("window", it) }
+        minCalls?.let { put("min_calls", it) }
+    }.toString()
+
+    internal companion object {
+        fun of(o: JsonObject) = BreakerConfig(
+            o.longOrNull("failure_threshold")?.toInt(),
+            o.longOrNull("recovery_timeout_ms")?.milliseconds,
+            o.longOrNull("success_threshold")?.toInt(),
+            (o["failure_rate"] as? JsonPrimitive)?.doubleOrNull,
+            o.longOrNull("window")?.toInt(),
+            o.longOrNull("min_calls")?.toInt(),
+        )
+    }
+}
+
+/** A change of a breaker's state, and why ("2 consecutive failures", "recovery timeout passed", "reset"). */
+data class BreakerTransition(val from: BreakerState, val to: BreakerState, val atMs: Long, val reason: String)
+
+/**
+ * A breaker's figures. [failureCount]: consecutive failures (closed) or failures since it last
+ * closed; [successCount]: successful trials while half-open; [rejected]: calls refused while
+ * open; [retryIn]: while open, how long until trial calls are let through; [transitions]: the
+ * latest state changes, oldest first.
+ */
+data class BreakerStatus(
+    val name: String,
+    val state: BreakerState,
+    val failureCount: Long,
+    val successCount: Long,
+    val totalCalls: Long,
+    val totalFailures: Long,
+    val rejected: Long,
+    val openedAtMs: Long?,
+    val retryIn: Duration?,
+    val transitions: List<BreakerTransition>,
+) {
+    internal companion object {
+        fun of(o: JsonObject) = BreakerStatus(
+            o.string("name"), BreakerState.of(o.string("state")), o.long("failure_count"), o.long("success_count"),
+            o.long("total_calls"), o.long("total_failures"), o.long("rejected"), o.longOrNull("opened_at_ms"),
+            o.longOrNull("retry_in_ms")?.milliseconds,
+            o.objects("transitions").map {
+                BreakerTransition(BreakerState.of(it.string("from")), BreakerState.of(it.string("to")), it.long("at_ms"), it.string("reason"))
+            },
+        )
+    }
+}
+
+/**
+ * The engine's breaker [name] ([Engine.breaker]): ask [check] before reserving a call, then
+ * record how it went — or let [call] do all three. Thread-safe; every [CircuitBreaker] of the
+ * same name and engine is the same breaker.
+ */
+class CircuitBreaker internal constructor(@PublishedApi internal val handle: NativeBreaker) {
+    val name: String = handle.name()
+
+    /** Throws [CircuitOpenException] while the breaker is open; call it before reserving. */
+    fun check() = native { handle.check() }
+
+    fun recordSuccess() = handle.recordSuccess()
+
+    fun recordFailure() = handle.recordFailure()
+
+    /** Closes the breaker and forgets its counts. */
+    fun reset() = handle.reset()
+
+    val state: BreakerState get() = BreakerState.of(handle.state())
+
+    fun status(): BreakerStatus = BreakerStatus.of(JsonText.parse(handle.statusJson()).jsonObject)
+
+    /** The settings, every field filled in. */
+    val config: BreakerConfig get() = BreakerConfig.of(JsonText.parse(handle.configJson()).jsonObject)
+
+    /**
+     * Runs [block] through the breaker: [check] first (an open breaker throws
+     * [CircuitOpenException] and the block does not run), then records a success, or a
+     * failure when the block throws (the exception is rethrown). A wflo refusal (a budget, an
+     * open breaker inside) and cancellation (other than a timeout) are not the service's
+     * failures and are not recorded. Inline, so [block] may suspend.
+     */
+    inline fun <T> call(block: () -> T): T {
+        check()
+        val result = try {
+            block()
+        } catch (e: Throwable) {
+            recordThrown(e)
+            throw e
+        }
+        recordSuccess()
+        return result
+    }
+
+    @PublishedApi
+    internal fun recordThrown(e: Throwable) {
+        if (e is CancellationException && e !is TimeoutCancellationException) return
+        if (Failure.of(e).kind == Failure.Kind.REFUSED) return
+        recordFailure()
+    }
+
+    override fun toString() = "CircuitBreaker(name=$name, state=${state.code})"
+}
