@@ -40,12 +40,14 @@ type Reservation struct {
 
 // Reserve reserves the worst case of a call on the execution's own scope. A call that could
 // overspend returns a *BudgetExceededError (errors.Is(err, ErrBudgetExceeded)): do not send it.
-func (x *Execution) Reserve(req CallRequest) (*Reservation, error) { return reserve(x, nil, req) }
+func (x *Execution) Reserve(req CallRequest) (*Reservation, error) { return reserve(x, nil, req, nil) }
 
 // Reserve reserves on this scope (and every scope above it).
-func (s *Scope) Reserve(req CallRequest) (*Reservation, error) { return reserve(s.exec, s, req) }
+func (s *Scope) Reserve(req CallRequest) (*Reservation, error) { return reserve(s.exec, s, req, nil) }
 
-func reserve(x *Execution, s *Scope, req CallRequest) (*Reservation, error) {
+// reserve reserves req; with a retrier (a retry of a call), a refusal is re-worded by it in
+// the same locked section, before the thread's last error is read.
+func reserve(x *Execution, s *Scope, req CallRequest, retrier *C.wflo_retrier) (*Reservation, error) {
 	var cr C.wflo_call_request
 	var pin runtime.Pinner
 	defer pin.Unpin()
@@ -86,7 +88,9 @@ func reserve(x *Execution, s *Scope, req CallRequest) (*Reservation, error) {
 		defer s.mu.RUnlock()
 		scope = s.ptr
 	}
-	if err := x.with(func(h *C.wflo_execution) C.wflo_status { return C.wflo_status(C.wflo_reserve(h, scope, &cr, &ptr)) }); err != nil {
+	if err := x.with(func(h *C.wflo_execution) C.wflo_status {
+		return refusedBy(retrier, C.wflo_reserve(h, scope, &cr, &ptr))
+	}); err != nil {
 		return nil, err
 	}
 	return newReservation(ptr), nil
@@ -105,6 +109,11 @@ type RequestOptions struct {
 	Stream *bool `json:"stream,omitempty"`
 	// ClampMaxTokens lowers the output limit to what the budget allows instead of refusing.
 	ClampMaxTokens bool `json:"clamp_max_tokens,omitempty"`
+	// Attempt of a retried call this is (a Decision's Attempt; 0: the first), recorded with
+	// the call. Retrier.ReserveRequest fills it in.
+	Attempt int `json:"attempt,omitempty"`
+	// RetryReason: why this attempt is made (the Decision's Reason), recorded with the call.
+	RetryReason string `json:"retry_reason,omitempty"`
 }
 
 // ReserveRequest reads a provider request body (format "openai_chat", "openai_responses",
@@ -113,15 +122,17 @@ type RequestOptions struct {
 // limit the reservation covers written in, include_usage asked for on an OpenAI chat stream.
 // A call that could overspend returns a *BudgetExceededError: do not send it.
 func (x *Execution) ReserveRequest(format string, body []byte, opts *RequestOptions) (*Reservation, []byte, error) {
-	return reserveRequest(x, nil, format, body, opts)
+	return reserveRequest(x, nil, format, body, opts, nil)
 }
 
 // ReserveRequest reserves a provider request on this scope (and every scope above it).
 func (s *Scope) ReserveRequest(format string, body []byte, opts *RequestOptions) (*Reservation, []byte, error) {
-	return reserveRequest(s.exec, s, format, body, opts)
+	return reserveRequest(s.exec, s, format, body, opts, nil)
 }
 
-func reserveRequest(x *Execution, s *Scope, format string, body []byte, opts *RequestOptions) (*Reservation, []byte, error) {
+// reserveRequest reserves a request; with a retrier, as reserve.
+func reserveRequest(x *Execution, s *Scope, format string, body []byte, opts *RequestOptions,
+	retrier *C.wflo_retrier) (*Reservation, []byte, error) {
 	var options []byte
 	if opts != nil {
 		var err error
@@ -141,7 +152,7 @@ func reserveRequest(x *Execution, s *Scope, format string, body []byte, opts *Re
 	var ptr *C.wflo_reservation
 	var out *C.char
 	if err := x.with(func(h *C.wflo_execution) C.wflo_status {
-		return C.wflo_reserve_request(h, scope, fp, fn, bp, bn, op, on, &ptr, &out)
+		return refusedBy(retrier, C.wflo_reserve_request(h, scope, fp, fn, bp, bn, op, on, &ptr, &out))
 	}); err != nil {
 		return nil, nil, err
 	}

@@ -27,6 +27,11 @@
 // Execution.TraceID says which; SetLogger sends the engine's events to log/slog — with
 // WFLO_LOG set (off, error, warn, info, debug, trace) and no SetLogger, they go to
 // slog.Default() at that level.
+//
+// Resilience: Retry runs a call again after a retryable failure, asking the engine (a
+// RetryPolicy, Engine.Retrier) whether and how long to wait, each attempt reserved on its own;
+// WithRetries gives the middleware the same loop. Engine.Breaker is a named circuit breaker
+// whose open state refuses calls with a *CircuitOpenError.
 package wflo
 
 /*

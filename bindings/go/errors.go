@@ -3,6 +3,7 @@ package wflo
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Code is one of the engine's stable error codes.
@@ -18,12 +19,13 @@ const (
 	CodeStorage         Code = 6
 	CodeClosed          Code = 7
 	CodeInternal        Code = 8
+	CodeCircuitOpen     Code = 9
 )
 
 var codeNames = map[Code]string{
 	CodeInvalidArgument: "INVALID_ARGUMENT", CodeUnknownModel: "UNKNOWN_MODEL",
 	CodeBudgetExceeded: "BUDGET_EXCEEDED", CodeNotFound: "NOT_FOUND", CodeConflict: "CONFLICT",
-	CodeStorage: "STORAGE", CodeClosed: "CLOSED", CodeInternal: "INTERNAL",
+	CodeStorage: "STORAGE", CodeClosed: "CLOSED", CodeInternal: "INTERNAL", CodeCircuitOpen: "CIRCUIT_OPEN",
 }
 
 // String is the code's stable name ("BUDGET_EXCEEDED").
@@ -58,6 +60,7 @@ var (
 	ErrStorage         = &Error{Code: CodeStorage}
 	ErrClosed          = &Error{Code: CodeClosed}
 	ErrInternal        = &Error{Code: CodeInternal}
+	ErrCircuitOpen     = &Error{Code: CodeCircuitOpen}
 )
 
 // BudgetExceededError says a call was refused before it was made: it could have passed the
@@ -69,6 +72,9 @@ type BudgetExceededError struct {
 	SpentNanos     uint64
 	ReservedNanos  uint64
 	RequestedNanos uint64
+	// RetryNote, for a retry the budget refused (Retrier.ReserveRequest), says which attempt
+	// was not sent and what failed before it; Message already ends with it. "" otherwise.
+	RetryNote string
 }
 
 func (e *BudgetExceededError) Error() string { return "wflo: " + e.Message }
@@ -92,6 +98,21 @@ func (e *UnknownModelError) Error() string { return "wflo: " + e.Message }
 // Is makes errors.Is(err, ErrUnknownModel) true.
 func (e *UnknownModelError) Is(target error) bool { return target == ErrUnknownModel }
 
+// CircuitOpenError says a call was refused before anything was reserved or sent: the circuit
+// breaker Name is open after Failures failures, and lets trial calls through in RetryIn.
+// Match it with errors.As, or errors.Is(err, ErrCircuitOpen).
+type CircuitOpenError struct {
+	Message  string
+	Name     string
+	Failures uint32
+	RetryIn  time.Duration
+}
+
+func (e *CircuitOpenError) Error() string { return "wflo: " + e.Message }
+
+// Is makes errors.Is(err, ErrCircuitOpen) true.
+func (e *CircuitOpenError) Is(target error) bool { return target == ErrCircuitOpen }
+
 func lastError(status int, detailsJSON string) error {
 	var d struct {
 		Message        string   `json:"message"`
@@ -102,6 +123,10 @@ func lastError(status int, detailsJSON string) error {
 		RequestedNanos uint64   `json:"requested_nanos"`
 		Model          string   `json:"model"`
 		Suggestions    []string `json:"suggestions"`
+		RetryNote      string   `json:"retry_note"`
+		Name           string   `json:"name"`
+		Failures       uint32   `json:"failures"`
+		RetryInMS      uint64   `json:"retry_in_ms"`
 	}
 	if err := json.Unmarshal([]byte(detailsJSON), &d); err != nil || d.Message == "" {
 		d.Message = fmt.Sprintf("libwflo failed with status %d", status)
@@ -110,9 +135,12 @@ func lastError(status int, detailsJSON string) error {
 	switch base.Code {
 	case CodeBudgetExceeded:
 		return &BudgetExceededError{Message: d.Message, Scope: d.Scope, LimitNanos: d.LimitNanos, SpentNanos: d.SpentNanos,
-			ReservedNanos: d.ReservedNanos, RequestedNanos: d.RequestedNanos}
+			ReservedNanos: d.ReservedNanos, RequestedNanos: d.RequestedNanos, RetryNote: d.RetryNote}
 	case CodeUnknownModel:
 		return &UnknownModelError{Message: d.Message, Model: d.Model, Suggestions: d.Suggestions}
+	case CodeCircuitOpen:
+		return &CircuitOpenError{Message: d.Message, Name: d.Name, Failures: d.Failures,
+			RetryIn: time.Duration(d.RetryInMS) * time.Millisecond}
 	}
 	return &base
 }

@@ -230,18 +230,23 @@ func ownCode(e error) (Code, bool) {
 		return CodeBudgetExceeded, true
 	case *UnknownModelError:
 		return CodeUnknownModel, true
+	case *CircuitOpenError:
+		return CodeCircuitOpen, true
 	case *Error:
 		return t.Code, true
 	}
 	if a, ok := e.(interface{ As(any) bool }); ok {
 		var be *BudgetExceededError
 		var um *UnknownModelError
+		var co *CircuitOpenError
 		var we *Error
 		switch {
 		case a.As(&be):
 			return CodeBudgetExceeded, true
 		case a.As(&um):
 			return CodeUnknownModel, true
+		case a.As(&co):
+			return CodeCircuitOpen, true
 		case a.As(&we) && we != nil:
 			return we.Code, true
 		}
@@ -320,6 +325,10 @@ type CallRecord struct {
 	Status         string  `json:"status"`
 	Error          *string `json:"error"`
 	LatencyMs      uint64  `json:"latency_ms"`
+	// Attempt of a retried call this was (1: the first, or a call never retried), and why it
+	// was made.
+	Attempt     uint32  `json:"attempt"`
+	RetryReason *string `json:"retry_reason"`
 }
 
 // Calls reads the execution's calls in order.

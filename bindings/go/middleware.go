@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Next sends a request on (openai-go's option.MiddlewareNext has this type).
@@ -31,19 +32,49 @@ type Next = func(*http.Request) (*http.Response, error)
 // the caller closes early as "aborted". openai-go calls the middleware once per attempt, so
 // each of its retries is reserved, sent and recorded on its own.
 //
+// With WithRetries, a request that fails with a status the engine deems retryable (429,
+// 5xx, …), a timeout or a connection error is sent again after the engine's delay, each
+// attempt reserved on its own; a retry the budget refuses returns its *BudgetExceededError,
+// saying which attempt was not sent. Inside Retry (a context with WithRetrier), requests are
+// reserved through Retry's retrier for the same wording; leave WithRetries off there, or
+// both loops retry.
+//
 // It has the shape of openai-go's option.Middleware:
 //
 //	client := openai.NewClient(option.WithMiddleware(wflo.Middleware()))
-func Middleware() func(*http.Request, Next) (*http.Response, error) {
-	return meter
+func Middleware(opts ...MiddlewareOption) func(*http.Request, Next) (*http.Response, error) {
+	cfg := middlewareConfigOf(opts)
+	return func(req *http.Request, next Next) (*http.Response, error) { return meter(req, next, cfg) }
 }
 
 // Transport wraps an http.RoundTripper with the same metering, for any HTTP client.
-func Transport(base http.RoundTripper) http.RoundTripper {
+func Transport(base http.RoundTripper, opts ...MiddlewareOption) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return roundTripper(func(req *http.Request) (*http.Response, error) { return meter(req, base.RoundTrip) })
+	cfg := middlewareConfigOf(opts)
+	return roundTripper(func(req *http.Request) (*http.Response, error) { return meter(req, base.RoundTrip, cfg) })
+}
+
+// MiddlewareOption configures Middleware and Transport.
+type MiddlewareOption func(*middlewareConfig)
+
+type middlewareConfig struct {
+	retry *RetryPolicy
+}
+
+// WithRetries retries failed requests by policy (see Middleware). openai-go retries on its
+// own too: give it option.WithMaxRetries(0) to leave retries to wflo.
+func WithRetries(policy RetryPolicy) MiddlewareOption {
+	return func(c *middlewareConfig) { c.retry = &policy }
+}
+
+func middlewareConfigOf(opts []MiddlewareOption) middlewareConfig {
+	var c middlewareConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
 }
 
 type roundTripper func(*http.Request) (*http.Response, error)
@@ -67,7 +98,7 @@ func wireOf(req *http.Request) (string, bool) {
 	return "", false
 }
 
-func meter(req *http.Request, next Next) (*http.Response, error) {
+func meter(req *http.Request, next Next, cfg middlewareConfig) (*http.Response, error) {
 	x, scope, ok := ExecutionFrom(req.Context())
 	format, metered := wireOf(req)
 	if !ok || !metered || req.Body == nil {
@@ -83,16 +114,58 @@ func meter(req *http.Request, next Next) (*http.Response, error) {
 	if req.URL.Scheme != "" && req.URL.Host != "" {
 		opts.BaseURL = req.URL.Scheme + "://" + req.URL.Host
 	}
-	var res *Reservation
+	var target Target = x
 	if scope != nil {
-		res, raw, err = scope.ReserveRequest(format, raw, opts)
+		target = scope
+	}
+	retrier := RetrierFrom(req.Context())
+	if cfg.retry != nil {
+		if retrier, err = x.Engine().Retrier(*cfg.retry); err != nil {
+			return nil, err
+		}
+		defer retrier.Close()
+	}
+	for {
+		resp, failure, err := meterOnce(req, next, format, raw, opts, target, retrier)
+		if failure == nil || cfg.retry == nil {
+			return resp, err
+		}
+		d, nerr := retrier.Next(*failure)
+		if nerr != nil || !d.Retry {
+			return resp, err // the engine gave up: the last answer (or error) stands
+		}
+		if resp != nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+		}
+		t := time.NewTimer(d.Delay)
+		select {
+		case <-req.Context().Done():
+			t.Stop()
+			return nil, req.Context().Err()
+		case <-t.C:
+		}
+	}
+}
+
+// meterOnce reserves, sends and settles one attempt of a request. failure is how a failed
+// attempt failed (nil when it succeeded, or was refused, or failed in a way not worth asking
+// the engine about: a stream's end, an unreadable answer).
+func meterOnce(req *http.Request, next Next, format string, raw []byte, opts *RequestOptions, target Target,
+	retrier *Retrier) (*http.Response, *Failure, error) {
+	var res *Reservation
+	var err error
+	if retrier != nil {
+		res, raw, err = retrier.ReserveRequest(target, format, raw, opts)
 	} else {
-		res, raw, err = x.ReserveRequest(format, raw, opts)
+		x, scope := target.target()
+		res, raw, err = reserveRequest(x, scope, format, raw, opts, nil)
 	}
 	if err != nil {
-		return nil, err // refused (or unreadable): the request never leaves the process
+		return nil, nil, err // refused (or unreadable): the request never leaves the process
 	}
 	// Send the body the engine returned: the output limit it reserved for is written in.
+	req = req.Clone(req.Context())
 	req.Body = io.NopCloser(bytes.NewReader(raw))
 	req.ContentLength = int64(len(raw))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
@@ -100,22 +173,23 @@ func meter(req *http.Request, next Next) (*http.Response, error) {
 	if err != nil {
 		_ = res.Release("error", err.Error())
 		res.Close()
-		return nil, err
+		f := classify(err, nil)
+		return nil, &f, err
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		_ = res.Release("error", resp.Status)
 		res.Close()
-		return resp, nil
+		return resp, &Failure{Kind: FailureHTTP, Status: resp.StatusCode, Headers: resp.Header, Message: resp.Status}, nil
 	}
 	if isEventStream(resp) {
 		stream, err := NewStream(format)
 		if err != nil {
 			_ = res.Release("error", err.Error())
 			res.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		resp.Body = &meteredBody{body: resp.Body, lines: bufio.NewReader(resp.Body), stream: stream, res: res}
-		return resp, nil
+		return resp, nil, nil
 	}
 	payload, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
@@ -123,15 +197,15 @@ func meter(req *http.Request, next Next) (*http.Response, error) {
 	if err != nil {
 		_ = res.Release("error", err.Error())
 		res.Close()
-		return resp, nil
+		return resp, nil, nil
 	}
 	if _, err := res.SettleResult(format, payload, "ok"); err != nil {
 		// The provider answered but its result is unreadable: the worst case stays booked
 		// until the lease ends rather than pretending the call was free.
-		return resp, nil
+		return resp, nil, nil
 	}
 	res.Close()
-	return resp, nil
+	return resp, nil, nil
 }
 
 // isEventStream: the response is server-sent events (a streamed answer).

@@ -24,10 +24,13 @@ func vector(t *testing.T, name string, v any) {
 func codeOf(err error) string {
 	var be *wflo.BudgetExceededError
 	var um *wflo.UnknownModelError
+	var co *wflo.CircuitOpenError
 	var e *wflo.Error
 	switch {
 	case errors.As(err, &be):
 		return "BUDGET_EXCEEDED"
+	case errors.As(err, &co):
+		return "CIRCUIT_OPEN"
 	case errors.As(err, &um):
 		return "UNKNOWN_MODEL"
 	case errors.As(err, &e):

@@ -100,6 +100,114 @@ static void settle(wflo_reservation *res, const char *format, json_t *outcome) {
     }
 }
 
+/* A breaker's state now ("closed", "open", "half_open"), as a new JSON string. */
+static json_t *breaker_state(const wflo_breaker *breaker) {
+    char *text = NULL;
+    CHECK(wflo_breaker_status_json(breaker, &text), "wflo_breaker_status_json");
+    json_t *status = take_json(text);
+    json_t *state = json_incref(json_object_get(status, "state"));
+    json_decref(status);
+    return state;
+}
+
+/* The engine's breaker `name`, made with `config` (NULL: none given) the first time. */
+static wflo_breaker *breaker_named(wflo_engine *engine, const char *name, json_t *config) {
+    char *cfg = config ? dump(config) : NULL;
+    wflo_breaker *breaker = NULL;
+    CHECK(wflo_engine_breaker(engine, name, strlen(name), cfg, cfg ? strlen(cfg) : 0, &breaker), "wflo_engine_breaker");
+    free(cfg);
+    return breaker;
+}
+
+/* A `breaker` step: one event per action, with the state after it. */
+static void replay_breaker(wflo_engine *engine, json_t *step, json_t *events) {
+    wflo_breaker *breaker = breaker_named(engine, json_string_value(json_object_get(step, "name")),
+                                          json_object_get(step, "config"));
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(step, "actions"), i, a) {
+        const char *action = json_string_value(a);
+        json_t *error = json_null();
+        if (strcmp(action, "check") == 0) {
+            wflo_status st = wflo_breaker_check(breaker);
+            if (st != WFLO_STATUS_OK) {
+                json_decref(error);
+                error = json_string(wflo_status_name(st));
+            }
+        } else if (strcmp(action, "failure") == 0) {
+            CHECK(wflo_breaker_record(breaker, false), "wflo_breaker_record");
+        } else if (strcmp(action, "success") == 0) {
+            CHECK(wflo_breaker_record(breaker, true), "wflo_breaker_record");
+        } else if (strcmp(action, "reset") == 0) {
+            CHECK(wflo_breaker_reset(breaker), "wflo_breaker_reset");
+        } else {
+            fprintf(stderr, "parity: unknown breaker action %s\n", action);
+            exit(1);
+        }
+        json_array_append_new(events, json_pack("{s:s, s:s, s:o, s:o}", "op", "breaker", "action", action, "state",
+                                                breaker_state(breaker), "error", error));
+    }
+    wflo_breaker_free(breaker);
+}
+
+/* A `retry_call` step: each attempt reserved (a refusal re-worded by the retrier right after
+ * the failed reservation), settled or released as the scenario says, and the retrier asked
+ * after each failure. Nothing sleeps. */
+static void replay_retry(wflo_engine *engine, wflo_execution *exec, json_t *step, json_t *events) {
+    const char *format = json_string_value(json_object_get(step, "format"));
+    char *policy = dump(json_object_get(step, "policy"));
+    wflo_retrier *retrier = NULL;
+    CHECK(wflo_engine_retrier(engine, policy, strlen(policy), &retrier), "wflo_engine_retrier");
+    free(policy);
+    char *request = dump(json_object_get(step, "request"));
+    size_t i;
+    json_t *attempt;
+    json_array_foreach(json_object_get(step, "attempts"), i, attempt) {
+        json_int_t n = wflo_retrier_attempt(retrier);
+        wflo_reservation *res = NULL;
+        char *body = NULL;
+        wflo_status st = wflo_reserve_request(exec, NULL, format, strlen(format), request, strlen(request), NULL, 0,
+                                              &res, &body);
+        if (st != WFLO_STATUS_OK) {
+            st = wflo_retrier_refused(retrier);
+            json_array_append_new(events, json_pack("{s:s, s:I, s:s, s:s}", "op", "attempt", "attempt", n, "error",
+                                                    wflo_status_name(st), "message", wflo_last_error_message()));
+            break;
+        }
+        wflo_string_free(body);
+        json_array_append_new(events, json_pack("{s:s, s:I, s:n}", "op", "attempt", "attempt", n, "error"));
+        json_t *v;
+        if ((v = json_object_get(attempt, "result"))) {
+            char *text = dump(v);
+            CHECK(wflo_reservation_settle_result(res, format, strlen(format), text, strlen(text), "ok", 2, NULL),
+                  "settle_result");
+            free(text);
+            wflo_reservation_free(res);
+            break;
+        }
+        json_t *failure = json_object_get(attempt, "failure");
+        if ((v = json_object_get(attempt, "text"))) { /* failed after its output was billed */
+            const char *text = json_string_value(v);
+            CHECK(wflo_reservation_settle_text(res, text, strlen(text), "error", 5, NULL), "settle_text");
+        } else {
+            const char *msg = json_string_value(json_object_get(failure, "message"));
+            CHECK(wflo_reservation_release(res, "error", 5, msg, strlen(msg)), "release");
+        }
+        wflo_reservation_free(res);
+        char *failure_text = dump(failure);
+        char *decision_text = NULL;
+        CHECK(wflo_retrier_next(retrier, failure_text, strlen(failure_text), &decision_text), "wflo_retrier_next");
+        free(failure_text);
+        json_t *decision = take_json(decision_text);
+        json_object_set_new(decision, "op", json_string("retry"));
+        int give_up = strcmp(json_string_value(json_object_get(decision, "decision")), "give_up") == 0;
+        json_array_append_new(events, decision);
+        if (give_up) break;
+    }
+    free(request);
+    wflo_retrier_free(retrier);
+}
+
 /* A scenario's price file, loaded before the execution starts; what the ledger records of it:
  * the names it added, changed and skipped (null without a file). */
 static json_t *load_prices(wflo_engine *engine, const char *vectors, json_t *scenario) {
@@ -212,7 +320,23 @@ static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
                       "wflo_execution_scope");
             scopes.labels[scopes.n++] = label;
             json_array_append_new(events, json_pack("{s:s, s:s}", "op", "scope", "label", label));
+        } else if (strcmp(op, "breaker") == 0) {
+            replay_breaker(engine, step, events);
+        } else if (strcmp(op, "retry_call") == 0) {
+            replay_retry(engine, exec, step, events);
         } else if (strcmp(op, "call") == 0) {
+            /* A call through a breaker is refused before anything is reserved while it is open. */
+            const char *breaker_name = json_string_value(json_object_get(step, "breaker"));
+            wflo_breaker *breaker = breaker_name ? breaker_named(engine, breaker_name, NULL) : NULL;
+            if (breaker) {
+                wflo_status st = wflo_breaker_check(breaker);
+                if (st != WFLO_STATUS_OK) {
+                    json_array_append_new(events, json_pack("{s:s, s:n, s:s}", "op", "call", "body", "error",
+                                                            wflo_status_name(st)));
+                    wflo_breaker_free(breaker);
+                    continue;
+                }
+            }
             const char *format = json_string_value(json_object_get(step, "format"));
             json_t *label = json_object_get(step, "scope");
             wflo_scope *scope = label ? scope_named(&scopes, json_string_value(label)) : NULL;
@@ -228,11 +352,17 @@ static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
             if (st != WFLO_STATUS_OK) {
                 json_array_append_new(events, json_pack("{s:s, s:n, s:s}", "op", "call", "body", "error",
                                                         wflo_status_name(st)));
+                wflo_breaker_free(breaker);
                 continue;
             }
             json_array_append_new(events, json_pack("{s:s, s:o, s:n}", "op", "call", "body", take_json(body), "error"));
-            settle(res, format, json_object_get(step, "outcome"));
+            json_t *outcome = json_object_get(step, "outcome");
+            settle(res, format, outcome);
             wflo_reservation_free(res);
+            if (breaker) {
+                CHECK(wflo_breaker_record(breaker, json_object_get(outcome, "error") == NULL), "wflo_breaker_record");
+                wflo_breaker_free(breaker);
+            }
         } else if (strcmp(op, "checkpoint") == 0) {
             const char *cp = json_string_value(json_object_get(step, "name"));
             char *state = dump(json_object_get(step, "state"));
