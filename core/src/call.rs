@@ -225,6 +225,14 @@ impl Reservation {
                 .as_ref()
                 .and_then(|m| m.price.max_output.or(m.price.max_input)))
             .unwrap_or(DEFAULT_OUTPUT_CAP);
+        if let (Some(threshold), Some(m)) = (exec.approval_above, &model) {
+            let worst = m
+                .price
+                .worst_case(prompt_upper, full_cap, req.cache_write)?;
+            if worst > threshold {
+                crate::resilience::approval::gate_call(exec, &m.name, worst, threshold)?;
+            }
+        }
         let reserved = match &model {
             None => engine
                 .ledger

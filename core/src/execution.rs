@@ -37,6 +37,9 @@ pub struct ExecutionOptions {
     pub alert_thresholds: Option<Vec<u32>>,
     /// A soft budget in nano-USD: reaching it fires an alert and refuses nothing.
     pub soft_budget_nanos: Option<Nanos>,
+    /// Calls whose worst case passes this many nano-USD wait for a person's approval before
+    /// they reserve (see [`crate::resilience::approval`]); `None`: no such gate.
+    pub approval_above_nanos: Option<Nanos>,
 }
 
 impl ExecutionOptions {
@@ -62,6 +65,8 @@ impl ExecutionOptions {
             alert_thresholds: Option<Vec<u32>>,
             #[serde(default)]
             soft_budget_nanos: Option<Nanos>,
+            #[serde(default)]
+            approval_above_nanos: Option<Nanos>,
         }
         let extra: Extra = match json.map(str::trim) {
             Some(text) if !text.is_empty() => serde_json::from_str(text)
@@ -76,6 +81,7 @@ impl ExecutionOptions {
             traceparent: extra.traceparent,
             alert_thresholds: extra.alert_thresholds,
             soft_budget_nanos: extra.soft_budget_nanos,
+            approval_above_nanos: extra.approval_above_nanos,
         })
     }
 }
@@ -95,6 +101,11 @@ pub(crate) struct ExecutionInner {
     #[cfg(feature = "otel")]
     pub span: Option<crate::telemetry::otel::ExecutionSpan>,
     pub state: Mutex<ExecutionState>,
+    /// Calls whose worst case passes this wait for approval (nano-USD).
+    pub approval_above: Option<Nanos>,
+    /// Gated calls so far: numbers each call's gate (from the decided ones a resumed
+    /// execution already has, so a pending gate is found again after a restart).
+    pub gated_calls: Mutex<Option<u64>>,
 }
 
 /// A run of calls with the same labels, counted by the execution: the labels (model,
@@ -225,6 +236,8 @@ impl ExecutionInner {
                 counted: None,
                 fired: HashMap::new(),
             }),
+            approval_above: options.approval_above_nanos,
+            gated_calls: Mutex::new(None),
         }))
     }
 
@@ -286,6 +299,8 @@ impl ExecutionInner {
                 counted: None,
                 fired: HashMap::new(),
             }),
+            approval_above: None,
+            gated_calls: Mutex::new(None),
         });
         inner.reopen()?;
         Ok(inner)

@@ -214,6 +214,55 @@ impl Execution {
     }
 }
 
+/// The approval gate of a call whose worst case passes the execution's threshold: waits for
+/// a person's decision before the call reserves. Gates are numbered per execution
+/// (`call #3 over $0.50`), counting from the decided ones it already has — so a resumed
+/// execution finds a gate that was pending when its process ended.
+pub(crate) fn gate_call(
+    exec: &std::sync::Arc<crate::execution::ExecutionInner>,
+    model: &str,
+    worst: Nanos,
+    threshold: Nanos,
+) -> Result<()> {
+    let n = {
+        let mut gated = exec.gated_calls.lock();
+        let next = match *gated {
+            Some(n) => n + 1,
+            None => {
+                let decided = exec
+                    .engine
+                    .store
+                    .list_approvals(false, 100_000)?
+                    .iter()
+                    .filter(|a| {
+                        *a.execution_id == *exec.id
+                            && a.gate.starts_with("call #")
+                            && a.status != ApprovalStatus::Pending
+                    })
+                    .count() as u64;
+                decided + 1
+            }
+        };
+        *gated = Some(next);
+        next
+    };
+    let usd = crate::money::format_usd;
+    let request = ApprovalRequest {
+        gate: format!("call #{n} over ${}", usd(threshold)),
+        what: format!("a {model} call that may cost up to ${}", usd(worst)),
+        why: format!(
+            "its worst case passes the execution's approval threshold of ${}",
+            usd(threshold)
+        ),
+        worst_case_nanos: Some(worst),
+        ..Default::default()
+    };
+    let execution = Execution {
+        inner: exec.clone(),
+    };
+    execution.require_approval(&request).map(drop)
+}
+
 impl crate::Engine {
     /// Approvals in the store, newest first (only pending ones with `pending_only`).
     pub fn approvals(&self, pending_only: bool, limit: usize) -> Result<Vec<ApprovalRecord>> {

@@ -159,6 +159,7 @@ impl StartOptions {
             traceparent: self.traceparent,
             alert_thresholds: self.alert_thresholds,
             soft_budget_nanos: self.soft_budget_nanos,
+            ..Default::default()
         }
     }
 }

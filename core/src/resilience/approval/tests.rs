@@ -119,3 +119,72 @@ fn requests_are_checked() {
         crate::ErrorCode::NotFound
     );
 }
+
+#[test]
+fn a_call_whose_worst_case_passes_the_threshold_waits_for_approval() {
+    let engine = Engine::in_memory();
+    let x = engine
+        .start_execution(ExecutionOptions {
+            name: "gated-calls".into(),
+            approval_above_nanos: Some(1_000_000), // $0.001
+            ..Default::default()
+        })
+        .unwrap();
+    let small = crate::CallRequest {
+        model: "gpt-4o-mini",
+        input_tokens: 100,
+        max_output_tokens: Some(50),
+        ..Default::default()
+    };
+    let big = crate::CallRequest {
+        model: "gpt-4o",
+        input_tokens: 1_000,
+        max_output_tokens: Some(4_000),
+        ..Default::default()
+    };
+    // Under the threshold: no gate.
+    x.reserve(&small)
+        .unwrap()
+        .settle(crate::Usage::default())
+        .unwrap();
+    assert!(engine.approvals(false, 10).unwrap().is_empty());
+    let decider = engine.clone();
+    let t = std::thread::spawn(move || {
+        loop {
+            if let Some(a) = decider.approvals(true, 10).unwrap().first() {
+                assert_eq!(a.gate, "call #1 over $0.001");
+                assert!(
+                    a.what
+                        .starts_with("a gpt-4o call that may cost up to $0.04"),
+                    "{}",
+                    a.what
+                );
+                assert!(a.worst_case_nanos.unwrap() > 1_000_000);
+                return decider
+                    .decide_approval(&a.id, true, Some("ana"), None)
+                    .unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let mut r = x.reserve(&big).unwrap();
+    t.join().unwrap();
+    r.release(crate::CallStatus::Aborted, None).unwrap();
+    // The next gated call has its own gate; denied, nothing is reserved.
+    let decider = engine.clone();
+    let t = std::thread::spawn(move || {
+        loop {
+            if let Some(a) = decider.approvals(true, 10).unwrap().first() {
+                assert_eq!(a.gate, "call #2 over $0.001");
+                return decider
+                    .decide_approval(&a.id, false, Some("bo"), Some("too big"))
+                    .unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let e = x.reserve(&big).unwrap_err();
+    t.join().unwrap();
+    assert_eq!(e.code(), crate::ErrorCode::ApprovalDenied);
+    assert_eq!(x.breakdown().unwrap().reserved_nanos, 0);
+}
