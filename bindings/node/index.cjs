@@ -9,6 +9,7 @@ const { Scope } = require('./lib/scope.cjs');
 const { trackLlmCall } = require('./lib/track.cjs');
 const { Reservation } = require('./lib/reservation.cjs');
 const { Retrier, CircuitBreaker, RetryExhaustedError, withRetry, failureOf } = require('./lib/resilience.cjs');
+const { ResourceLock, Permit } = require('./lib/contention.cjs');
 
 /** Counts `text` as `model` is billed for it: {tokens, encoding, estimated}. */
 const countTokens = (model, text) => pureEngine().countTokens(model, text);
@@ -44,11 +45,15 @@ module.exports = {
   Retrier,
   CircuitBreaker,
   RetryExhaustedError,
+  ResourceLock,
+  Permit,
   WfloError: errors.WfloError,
   InvalidArgumentError: errors.InvalidArgumentError,
   UnknownModelError: errors.UnknownModelError,
   BudgetExceededError: errors.BudgetExceededError,
   CircuitOpenError: errors.CircuitOpenError,
+  ResourceBusyError: errors.ResourceBusyError,
+  ApprovalDeniedError: errors.ApprovalDeniedError,
   NotFoundError: errors.NotFoundError,
   ConflictError: errors.ConflictError,
   StorageError: errors.StorageError,

@@ -272,6 +272,113 @@ export declare class Engine {
   breaker(name: string, config?: BreakerConfig | null): CircuitBreaker;
   /** Every breaker of this engine with its figures, by name. */
   breakers(): BreakerStatus[];
+  /** The resource `name` (1 to 200 bytes) of this engine's store: a lock or semaphore every engine and process on the store shares. Touches no storage. */
+  resource(name: string, settings?: ResourceLockSettings | null): ResourceLock;
+  /** The approvals in the store, newest first (only pending ones with `pendingOnly`; at most 1000). */
+  approvals(options?: { pendingOnly?: boolean }): Promise<Approval[]>;
+  /** Approves a pending approval (`by` default USER@host); ConflictError when already decided, NotFoundError when unknown. */
+  approve(id: string, options?: { note?: string | null; by?: string | null }): Promise<Approval>;
+  /** Denies a pending approval; its waiter gets ApprovalDeniedError with `by` and `note`. */
+  deny(id: string, options?: { note?: string | null; by?: string | null }): Promise<Approval>;
+}
+
+/** A resource's settings; omitted fields keep the defaults (a lock of one holder, 30 s timeout, 5 s contention threshold). */
+export interface ResourceLockSettings {
+  /** How many may hold it at once (1: a lock; up to 10000). */
+  maxConcurrent?: number;
+  /** How long an acquisition waits before ResourceBusyError, ms. */
+  timeoutMs?: number;
+  /** A longer wait counts as contention (and is logged with who held the resource), ms. */
+  contentionThresholdMs?: number;
+  /** A hold's lease (null: the engine's); a holder keeping it longer renews, a crashed one frees its slot when it ends. */
+  leaseMs?: number | null;
+}
+
+/** Who holds a slot of a resource. */
+export interface ResourceHolder {
+  holdId: string;
+  /** The holding process, host:pid. */
+  holder: string;
+  workflowId: string;
+  acquiredAtMs: number;
+  leaseUntilMs: number;
+}
+
+/** A resource's statistics and current holders, as every process on the store sees them. */
+export interface ResourceStats {
+  resource: string;
+  acquisitions: number;
+  /** Acquisitions and timeouts whose wait passed the contention threshold. */
+  contentions: number;
+  timeouts: number;
+  /** Summed over granted acquisitions. */
+  totalWaitMs: number;
+  maxWaitMs: number;
+  /** Holders whose lease has not ended, oldest first. */
+  holders: ResourceHolder[];
+}
+
+/** A slot of a resource, held until released or until its lease ends (given back when garbage-collected). */
+export declare class Permit {
+  private constructor();
+  readonly resource: string;
+  /** How long the acquisition waited, ms. */
+  readonly waitedMs: number;
+  /** Whether `release()` was called. */
+  readonly released: boolean;
+  /** Extends the lease from now; false when it had already ended and the slot may have been taken. */
+  renew(): Promise<boolean>;
+  /** Gives the slot back; releasing twice is fine. */
+  release(): Promise<void>;
+}
+
+/** A named lock or semaphore of the engine's store (`engine.resource(name, settings)`). */
+export declare class ResourceLock {
+  private constructor();
+  readonly name: string;
+  readonly config: Required<ResourceLockSettings>;
+  /** Takes a slot for `workflowId`, waiting off the JavaScript thread up to `timeoutMs` (omitted: the configured timeout; 0: no wait); ResourceBusyError when none freed in time. */
+  acquire(workflowId: string, options?: { timeoutMs?: number | null }): Promise<Permit>;
+  /** Runs `fn(permit)` holding a slot, and releases it however `fn` ends. */
+  withLock<T>(workflowId: string, fn: (permit: Permit) => T | Promise<T>, options?: { timeoutMs?: number | null }): Promise<T>;
+  stats(): Promise<ResourceStats>;
+  /** Zeroes the statistics (holds stay). */
+  resetStats(): Promise<void>;
+}
+
+/** An approval gate's record in the store. */
+export interface Approval {
+  id: string;
+  executionId: string;
+  gate: string;
+  /** What happens once approved ("run <gate>" by default). */
+  what: string;
+  why: string;
+  worstCaseNanos: number | null;
+  /** Who asked (host:pid by default). */
+  requestedBy: string;
+  onTimeout: 'deny' | 'approve';
+  status: 'pending' | 'approved' | 'denied' | 'expired';
+  note: string | null;
+  decidedBy: string | null;
+  createdAtMs: number;
+  expiresAtMs: number | null;
+  decidedAtMs: number | null;
+}
+
+/** What an approval request says, and how long it waits. */
+export interface ApprovalOptions {
+  why?: string;
+  /** Default "run <gate>". */
+  what?: string;
+  /** The worst case of the spend behind the gate: dollars (a decimal string or a number) or nano-USD (a bigint). */
+  worstCaseUsd?: UsdAmount | null;
+  /** How long to wait for a decision from when it was first asked (default one hour). */
+  timeoutMs?: number | null;
+  /** What an unanswered approval means when its timeout passes (default "deny"). */
+  onTimeout?: 'deny' | 'approve' | null;
+  /** Who asks (default host:pid). */
+  requestedBy?: string | null;
 }
 
 /** A retry policy; omitted fields keep the engine's defaults (3 retries, 1 s base, 60 s cap, ×2, jitter 0.1). */
@@ -312,7 +419,7 @@ export interface Failure {
 /** What to do after a failed attempt. */
 export type RetryDecision =
   | { decision: 'retry'; /** The attempt to make next. */ attempt: number; delayMs: number; reason: string }
-  | { decision: 'give_up'; reason: string };
+  | { decision: 'give_up'; /** Why: a failure the policy never retries, attempts ran out, or the deadline. */ why: 'not_retryable' | 'exhausted' | 'deadline'; reason: string };
 
 /** The retry state of one logical call (`engine.retrier(policy)`): ask `next(failure)` after each failed attempt. */
 export declare class Retrier {
@@ -458,6 +565,12 @@ export declare class WfloWorkflow {
   checkpoints(): Promise<CheckpointInfo[]>;
   calls(): Promise<CallRecord[]>;
   breakdown(): Promise<CostBreakdown>;
+  /** Asks a person for approval before `gate` and waits for the decision: the approval once approved; ApprovalDeniedError when denied or timed out. The same gate asked again finds the same approval. */
+  requireApproval(gate: string, options?: ApprovalOptions): Promise<Approval>;
+  /** Records the approval for `gate` without waiting (pending, or the one this execution already has for it). */
+  requestApproval(gate: string, options?: ApprovalOptions): Promise<Approval>;
+  /** Waits off the JavaScript thread at most `waitMs` (omitted: until its timeout): the approval once approved, or still pending when `waitMs` ran out; ApprovalDeniedError when denied or timed out. */
+  waitForApproval(id: string, options?: { waitMs?: number | null }): Promise<Approval>;
   /** @deprecated the seed SDK's name for `breakdown()`. */
   getCostBreakdown(): Promise<CostBreakdown>;
 }
@@ -489,7 +602,7 @@ export declare function parseUsage(format: string, json: string | object): Requi
 export declare const version: string;
 
 export declare class WfloError extends Error {
-  readonly code: 'INVALID_ARGUMENT' | 'UNKNOWN_MODEL' | 'BUDGET_EXCEEDED' | 'NOT_FOUND' | 'CONFLICT' | 'STORAGE' | 'CLOSED' | 'INTERNAL' | 'CIRCUIT_OPEN';
+  readonly code: 'INVALID_ARGUMENT' | 'UNKNOWN_MODEL' | 'BUDGET_EXCEEDED' | 'NOT_FOUND' | 'CONFLICT' | 'STORAGE' | 'CLOSED' | 'INTERNAL' | 'CIRCUIT_OPEN' | 'RESOURCE_BUSY' | 'APPROVAL_DENIED';
   readonly details: Record<string, unknown>;
 }
 export declare class InvalidArgumentError extends WfloError {}
@@ -526,6 +639,24 @@ export declare class CircuitOpenError extends WfloError {
   /** How long the breaker refuses still, in ms. */
   readonly retryInMs: number;
 }
+/** No slot of `resource` freed within the acquisition's timeout. */
+export declare class ResourceBusyError extends WfloError {
+  readonly code: 'RESOURCE_BUSY';
+  readonly resource: string;
+  readonly waitedMs: number;
+  /** Who held it when the wait gave up: `workflow (host:pid)`. */
+  readonly holders: string[];
+}
+/** An approval gate stayed shut: denied (`by`, `note`), or not decided in time (`timedOut`). */
+export declare class ApprovalDeniedError extends WfloError {
+  readonly code: 'APPROVAL_DENIED';
+  readonly approvalId: string;
+  readonly gate: string;
+  readonly timedOut: boolean;
+  /** Who denied it ("timeout" when it timed out). */
+  readonly by: string | null;
+  readonly note: string | null;
+}
 /** `withRetry` ran out of attempts (or past its deadline) on a retryable failure; the message is the engine's reason. */
 export declare class RetryExhaustedError extends Error {
   readonly name: 'RetryExhaustedError';
@@ -538,5 +669,6 @@ declare const wflo: {
   countTokens: typeof countTokens; countChatTokens: typeof countChatTokens; price: typeof price; cost: typeof cost;
   BudgetExceededError: typeof BudgetExceededError; WfloError: typeof WfloError;
   withRetry: typeof withRetry; CircuitOpenError: typeof CircuitOpenError; RetryExhaustedError: typeof RetryExhaustedError;
+  ResourceBusyError: typeof ResourceBusyError; ApprovalDeniedError: typeof ApprovalDeniedError;
 };
 export default wflo;

@@ -4,8 +4,8 @@ import wflo from './index.cjs';
 export const {
   version, Engine, getDefaultEngine, setDefaultEngine, WfloWorkflow, currentWorkflow, settleFromResult,
   trackLlmCall, Reservation, countTokens, countChatTokens, price, cost, parseUsage, NativeStream, withRetry, failureOf,
-  Retrier, CircuitBreaker, RetryExhaustedError, WfloError, InvalidArgumentError, UnknownModelError, BudgetExceededError,
-  CircuitOpenError, NotFoundError, ConflictError, StorageError, ClosedError,
+  Retrier, CircuitBreaker, RetryExhaustedError, ResourceLock, Permit, WfloError, InvalidArgumentError, UnknownModelError, BudgetExceededError,
+  CircuitOpenError, ResourceBusyError, ApprovalDeniedError, NotFoundError, ConflictError, StorageError, ClosedError,
   InternalError,
 } = wflo;
 export default wflo;

@@ -5,6 +5,8 @@ const { NativeEngine } = require('./native.cjs');
 const { native, nativeAsync, invalid } = require('./errors.cjs');
 const { camelize, budgetNanos, settingsJson } = require('./convert.cjs');
 const { Retrier, CircuitBreaker } = require('./resilience.cjs');
+const { ResourceLock } = require('./contention.cjs');
+const { approvalOf, decisionOf } = require('./approval.cjs');
 const { ensureLogging } = require('./events.cjs');
 const telemetry = require('./telemetry.cjs');
 
@@ -88,6 +90,47 @@ class Engine {
   /** Every breaker of this engine with its figures (as `breaker.status()`), by name. */
   breakers() {
     return camelize(JSON.parse(native(() => this.native.breakersJson())));
+  }
+
+  /**
+   * The resource `name` (1 to 200 bytes) of this engine's store: a lock or a semaphore whose
+   * slots every engine and process on the same store shares. `settings`: {maxConcurrent (1: a
+   * lock), timeoutMs (how long an acquisition waits, default 30 s), contentionThresholdMs (a
+   * longer wait counts as contention, default 5 s), leaseMs (a hold's lease, default the
+   * engine's)}. Touches no storage; a bad setting throws InvalidArgumentError.
+   */
+  resource(name, settings) {
+    if (typeof name !== 'string') throw invalid('a resource name must be a string');
+    const json = settingsJson(settings, 'resource lock settings');
+    return new ResourceLock(native(() => this.native.resource(name, json)));
+  }
+
+  /**
+   * The approvals in the store, newest first (only the pending ones with `pendingOnly`; at
+   * most 1000), as `workflow.requestApproval` returns them.
+   */
+  async approvals({ pendingOnly = false } = {}) {
+    if (typeof pendingOnly !== 'boolean') throw invalid('pendingOnly must be a boolean');
+    return camelize(JSON.parse(await nativeAsync(() => this.native.approvalsJson(pendingOnly))));
+  }
+
+  /**
+   * Approves the pending approval `id` (`by`: who decides, default USER@host; `note`: why);
+   * resolves to the decided approval. ConflictError when it was already decided,
+   * NotFoundError when there is none with that id.
+   */
+  async approve(id, options) {
+    return this._decide(id, true, decisionOf(options, 'approve'));
+  }
+
+  /** Denies the pending approval `id`, as `approve` does; its waiter gets ApprovalDeniedError. */
+  async deny(id, options) {
+    return this._decide(id, false, decisionOf(options, 'deny'));
+  }
+
+  async _decide(id, approve, { by, note }) {
+    if (typeof id !== 'string') throw invalid('an approval id must be a string');
+    return approvalOf(await nativeAsync(() => this.native.decideApproval(id, approve, by, note)));
   }
 
   /** Registers or overrides prices: {models: [{name, input, output, …}]} in pico-USD per token. */

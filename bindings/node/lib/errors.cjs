@@ -72,6 +72,34 @@ class CircuitOpenError extends WfloError {
   }
 }
 
+/**
+ * A resource stayed busy: no slot of `resource` freed within the acquisition's timeout.
+ * `waitedMs`: how long it waited; `holders`: who held it then (`workflow (host:pid)`).
+ */
+class ResourceBusyError extends WfloError {
+  constructor(message, details = {}) {
+    super(message, 'RESOURCE_BUSY', details);
+    this.resource = details.resource;
+    this.waitedMs = details.waited_ms;
+    this.holders = details.holders || [];
+  }
+}
+
+/**
+ * An approval gate stayed shut: approval `approvalId` for `gate` was denied (`by` whom, with
+ * `note`), or not given in time (`timedOut`, under `onTimeout: "deny"`).
+ */
+class ApprovalDeniedError extends WfloError {
+  constructor(message, details = {}) {
+    super(message, 'APPROVAL_DENIED', details);
+    this.approvalId = details.id;
+    this.gate = details.gate;
+    this.timedOut = details.timed_out === true;
+    this.by = details.by ?? null;
+    this.note = details.note ?? null;
+  }
+}
+
 const byCode = {
   INVALID_ARGUMENT: InvalidArgumentError,
   NOT_FOUND: NotFoundError,
@@ -98,6 +126,8 @@ function fromNative(e) {
     if (d.code === 'BUDGET_EXCEEDED') return new BudgetExceededError(d.message, d);
     if (d.code === 'UNKNOWN_MODEL') return new UnknownModelError(d.message, d);
     if (d.code === 'CIRCUIT_OPEN') return new CircuitOpenError(d.message, d);
+    if (d.code === 'RESOURCE_BUSY') return new ResourceBusyError(d.message, d);
+    if (d.code === 'APPROVAL_DENIED') return new ApprovalDeniedError(d.message, d);
     const Cls = byCode[d.code] || InternalError;
     return new Cls(d.message, d.code, d);
   }
@@ -123,7 +153,8 @@ async function nativeAsync(fn) {
   }
 }
 
-const codes = new Set(['INVALID_ARGUMENT', 'UNKNOWN_MODEL', 'BUDGET_EXCEEDED', 'NOT_FOUND', 'CONFLICT', 'STORAGE', 'CLOSED', 'INTERNAL', 'CIRCUIT_OPEN']);
+const codes = new Set(['INVALID_ARGUMENT', 'UNKNOWN_MODEL', 'BUDGET_EXCEEDED', 'NOT_FOUND', 'CONFLICT', 'STORAGE', 'CLOSED', 'INTERNAL', 'CIRCUIT_OPEN',
+  'RESOURCE_BUSY', 'APPROVAL_DENIED']);
 
 /**
  * The wflo error codes along a raised error's causes, outermost first: the error itself, its
@@ -152,6 +183,7 @@ function invalid(message) {
 
 module.exports = {
   standsFor,
-  WfloError, InvalidArgumentError, UnknownModelError, BudgetExceededError, CircuitOpenError, NotFoundError,
+  WfloError, InvalidArgumentError, UnknownModelError, BudgetExceededError, CircuitOpenError, ResourceBusyError,
+  ApprovalDeniedError, NotFoundError,
   ConflictError, StorageError, ClosedError, InternalError, fromNative, native, nativeAsync, invalid, errorCodes,
 };

@@ -106,7 +106,7 @@ class Retrier {
    * The attempt just made failed (`failure`: {kind: "http"|"timeout"|"connection"|"transient"|
    * "refused"|"other", status?, headers?, message?}): `{decision: "retry", attempt, delayMs,
    * reason}` (wait `delayMs`, then make attempt number `attempt`) or `{decision: "give_up",
-   * reason}`.
+   * why, reason}` (`why`: "not_retryable", "exhausted" or "deadline").
    */
   next(failure) {
     const json = failureJson(failure);
@@ -302,7 +302,8 @@ async function withRetry(fn, { policy, engine, onRetry, retryable } = {}) {
     if (failure.kind === 'refused') throw retrier.refused(error);
     const decision = retrier.next(failure);
     if (decision.decision !== 'retry') {
-      if (!retrier.retryable(failure)) throw error;
+      // The engine says why it gave up: a failure it never retries is the caller's as it is.
+      if (decision.why === 'not_retryable') throw error;
       throw new RetryExhaustedError(decision.reason, { attempts: retrier.attempt, lastError: error });
     }
     if (onRetry) await onRetry({ attempt: decision.attempt, delayMs: decision.delayMs, reason: decision.reason, error });

@@ -11,6 +11,7 @@ const { current, runWith } = require('./context.cjs');
 const { runnerFor } = require('./runners.cjs');
 const { Scope, checkLabel } = require('./scope.cjs');
 const { activeTraceparent } = require('./telemetry.cjs');
+const { approvalRequestJson, approvalOf } = require('./approval.cjs');
 
 class WfloWorkflow {
   /**
@@ -246,6 +247,48 @@ class WfloWorkflow {
     await this.start();
     const text = typeof response === 'string' ? response : JSON.stringify(response);
     return native(() => this._native.recordCall(model, format, text));
+  }
+
+  /**
+   * Asks a person for approval before `gate` (a step's name) and waits for the decision:
+   * resolves to the approval once approved; rejects with ApprovalDeniedError when denied, or
+   * when no one decided within `timeoutMs` (default one hour; `onTimeout: "approve"` lets a
+   * timeout through instead). Someone approves with `wflo approve ID` (or `engine.approve`),
+   * from any process on the store. Asking again for the same gate — a restarted workflow —
+   * finds the same approval. Approved spend still goes through the budget.
+   *
+   * @param {string} gate
+   * @param {{why?: string, what?: string, worstCaseUsd?: number|string|bigint|null, timeoutMs?: number, onTimeout?: 'deny'|'approve', requestedBy?: string}} [options]
+   *   `what` (default "run <gate>") and `why` are shown to the approver, with the worst case
+   *   of the spend behind the gate (dollars as `budgetUsd`) and `requestedBy` (default host:pid).
+   */
+  async requireApproval(gate, options) {
+    const pending = await this.requestApproval(gate, options);
+    return this.waitForApproval(pending.id);
+  }
+
+  /**
+   * Records the approval `requireApproval` asks for without waiting, and resolves to it
+   * (pending, or the approval this execution already has for `gate`, decided or not).
+   */
+  async requestApproval(gate, options) {
+    await this.start();
+    const json = approvalRequestJson(await this.engine(), gate, options);
+    return approvalOf(await nativeAsync(() => this._native.requestApproval(json)));
+  }
+
+  /**
+   * Waits for approval `id`, off the JavaScript thread, at most `waitMs` (omitted: until its
+   * timeout): resolves to the approval once approved, or to it still pending when `waitMs`
+   * ran out; rejects with ApprovalDeniedError when denied or timed out.
+   */
+  async waitForApproval(id, { waitMs } = {}) {
+    if (typeof id !== 'string') throw invalid('an approval id must be a string');
+    if (waitMs !== undefined && waitMs !== null && (!Number.isInteger(waitMs) || waitMs < 0)) {
+      throw invalid(`waitMs must be a whole number of milliseconds from 0, got ${String(waitMs)}`);
+    }
+    const exec = await this._current();
+    return approvalOf(await nativeAsync(() => exec.waitForApproval(id, waitMs ?? null)));
   }
 
   /** Saves a checkpoint of `state` (anything JSON can hold), committed when the promise resolves. */

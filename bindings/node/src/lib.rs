@@ -1,13 +1,16 @@
 //! The Node.js addon (napi-rs): the wflo engine in-process. This layer converts types and
 //! errors only; the idiomatic API (`WfloWorkflow`, `trackLlmCall`, the integrations) is the
 //! JavaScript in `lib/`. Work that touches storage runs on libuv's thread pool and returns a
-//! promise; a panic never crosses into JavaScript.
+//! promise; a wait that may last (a resource acquisition, an approval) runs on a thread of its
+//! own and returns a promise; a panic never crosses into JavaScript.
 
 // napi-derive emits no module registration in the unit-test build, so an exported function
 // that no Rust code calls looks unused there; in the addon build it is reached from JavaScript.
 #![cfg_attr(test, allow(dead_code))]
 
+mod approval;
 mod call;
+mod contention;
 mod engine;
 mod events;
 mod execution;

@@ -80,7 +80,7 @@ impl NativeRetrier {
 
     /// The attempt just made failed (`failure_json`: `{"kind", "status", "headers", "message"}`):
     /// the decision as JSON, `{"decision": "retry", "attempt", "delay_ms", "reason"}` or
-    /// `{"decision": "give_up", "reason"}`.
+    /// `{"decision": "give_up", "why": "not_retryable"|"exhausted"|"deadline", "reason"}`.
     #[napi]
     pub fn next(&mut self, failure_json: String) -> napi::Result<String> {
         guard(|| {

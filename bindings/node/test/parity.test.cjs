@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const wflo = require('wflo');
 
-const { Engine, WfloWorkflow, NativeStream, WfloError, BudgetExceededError, CircuitOpenError } = wflo;
+const { Engine, WfloWorkflow, NativeStream, WfloError, BudgetExceededError, CircuitOpenError, ResourceBusyError, ApprovalDeniedError } = wflo;
 
 const vectors = path.join(__dirname, '..', '..', '..', 'tests', 'vectors', 'scenarios.json');
 const { scenarios } = JSON.parse(fs.readFileSync(vectors, 'utf8'));
@@ -109,10 +109,74 @@ async function retryCall(wf, retrier, step, events) {
     events.push(
       d.decision === 'retry'
         ? { op: 'retry', decision: d.decision, attempt: d.attempt, delay_ms: d.delayMs, reason: d.reason }
-        : { op: 'retry', decision: d.decision, reason: d.reason },
+        : { op: 'retry', decision: d.decision, why: d.why, reason: d.reason },
     );
     if (d.decision !== 'retry') return;
   }
+}
+
+/**
+ * A `resource` step: the engine's resource with the scenario's settings (snake_case keys pass
+ * as they are); each action acquires (the permit kept by workflow), releases or reads the
+ * statistics.
+ */
+async function resourceStep(engine, step, events) {
+  const lock = engine.resource(step.name, step.config);
+  const permits = new Map();
+  for (const action of step.actions) {
+    if ('acquire' in action) {
+      const workflow = action.acquire;
+      let error = null;
+      try {
+        permits.set(workflow, await lock.acquire(workflow, { timeoutMs: action.timeout_ms }));
+      } catch (e) {
+        if (!(e instanceof ResourceBusyError)) throw e;
+        error = e.code;
+      }
+      events.push({ op: 'resource', action: 'acquire', workflow, error });
+    } else if ('release' in action) {
+      await permits.get(action.release).release();
+      permits.delete(action.release);
+      events.push({ op: 'resource', action: 'release', workflow: action.release });
+    } else {
+      const s = await lock.stats();
+      events.push({
+        op: 'resource', action: 'stats', acquisitions: s.acquisitions, contentions: s.contentions,
+        timeouts: s.timeouts, holders: s.holders.map((h) => h.workflowId),
+      });
+    }
+  }
+}
+
+/**
+ * An `approval` step: the request (the engine's JSON) as the workflow's options — a worst case
+ * in nano-USD as a bigint — asked without waiting, decided through the engine when the step
+ * says, then waited for with a zero wait.
+ */
+async function approvalStep(engine, wf, step, events) {
+  const r = step.request;
+  const options = {
+    why: r.why,
+    what: r.what,
+    worstCaseUsd: r.worst_case_nanos === undefined || r.worst_case_nanos === null ? undefined : BigInt(r.worst_case_nanos),
+    timeoutMs: r.timeout_ms,
+    onTimeout: r.on_timeout,
+    requestedBy: r.requested_by,
+  };
+  const asked = await wf.requestApproval(r.gate, options);
+  if (step.decide) {
+    const { approve, by, note } = step.decide;
+    await (approve ? engine.approve(asked.id, { by, note }) : engine.deny(asked.id, { by, note }));
+  }
+  const event = { op: 'approval', gate: r.gate, asked: asked.status };
+  try {
+    const a = await wf.waitForApproval(asked.id, { waitMs: 0 });
+    Object.assign(event, { status: a.status, decided_by: a.decidedBy, note: a.note, error: null, timed_out: null });
+  } catch (e) {
+    if (!(e instanceof ApprovalDeniedError)) throw e;
+    Object.assign(event, { status: null, decided_by: e.by, note: e.note, error: e.code, timed_out: e.timedOut });
+  }
+  events.push(event);
 }
 
 async function replay(index, scenario) {
@@ -159,6 +223,12 @@ async function replay(index, scenario) {
         }
         break;
       }
+      case 'resource':
+        await resourceStep(engine, step, events);
+        break;
+      case 'approval':
+        await approvalStep(engine, wf, step, events);
+        break;
       case 'retry_call':
         await retryCall(wf, engine.retrier(step.policy), step, events);
         break;
@@ -265,11 +335,23 @@ test('every scenario replays through the public API; the ledger is written for t
   assert.deepEqual([refusedRetry.attempt, refusedRetry.error], [2, 'BUDGET_EXCEEDED']);
   assert.ok(refusedRetry.message.includes('(attempt 2 not sent: attempt 1 failed: connection reset)'), refusedRetry.message);
   const gaveUp = byName('retry_gives_up').events;
-  assert.match(gaveUp[1].reason, /not retryable/);
+  assert.deepEqual([gaveUp[1].why, gaveUp[5].why], ['not_retryable', 'exhausted']);
   assert.match(gaveUp[5].reason, /gave up after 2 attempts/);
   const fast = byName('breaker_fails_fast');
   assert.deepEqual(fast.events[5], { op: 'call', body: null, error: 'CIRCUIT_OPEN' });
   assert.deepEqual(fast.calls.map((c) => c.status), ['ok']);
+  const busy = byName('resource_lock_busy_then_free').events;
+  assert.deepEqual(busy.filter((e) => e.action === 'acquire').map((e) => e.error), [null, 'RESOURCE_BUSY', null, null, null, 'RESOURCE_BUSY']);
+  assert.deepEqual(busy[2], { op: 'resource', action: 'stats', acquisitions: 1, contentions: 0, timeouts: 1, holders: ['wf-a'] });
+  const gates = byName('approval_gates');
+  const approvals = gates.events.filter((e) => e.op === 'approval');
+  assert.deepEqual(approvals.map((e) => [e.gate, e.asked, e.status, e.error]), [
+    ['publish', 'pending', 'approved', null],
+    ['delete-index', 'pending', null, 'APPROVAL_DENIED'],
+    ['publish', 'approved', 'approved', null],
+  ]);
+  assert.deepEqual([approvals[1].decided_by, approvals[1].note, approvals[1].timed_out], ['bo', 'not on a Friday', false]);
+  assert.deepEqual(gates.calls.map((c) => c.status), ['ok']);
 
   const dir = process.env.WFLO_PARITY_DIR;
   if (dir) {

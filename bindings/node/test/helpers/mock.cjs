@@ -1,6 +1,6 @@
 'use strict';
 // Starts `wflo mock-llm --port 0` (the binary in WFLO_BIN, else the workspace's debug build)
-// for a test file, and reads its request counters.
+// for a test file, and reads its request counters; `wfloBin` is that binary, for other commands.
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const readline = require('node:readline');
@@ -34,4 +34,4 @@ async function startMock() {
   };
 }
 
-module.exports = { startMock };
+module.exports = { startMock, wfloBin: bin };
