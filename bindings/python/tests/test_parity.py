@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+from decimal import Decimal
 from typing import Any, Dict, List, Optional
 
 import wflo
 from conftest import VECTORS
-from wflo.resilience import CircuitBreakerOpenError, Retrier, get_circuit_breaker
+from wflo.resilience import CircuitBreakerOpenError, ResourceLock, Retrier, get_circuit_breaker
 
 CALL_FIELDS = ("seq", "step", "provider", "requested_model", "model", "usage", "cost_nanos", "reserved_nanos",
                "overrun_nanos", "estimated", "usage_missing", "stream", "status", "error")
@@ -24,7 +25,8 @@ CALL_FIELDS = ("seq", "step", "provider", "requested_model", "model", "usage", "
 # The class each code is raised as, to build the error a scenario's body ends with.
 ERRORS = {cls.code: cls for cls in (wflo.InvalidArgumentError, wflo.UnknownModelError, wflo.BudgetExceededError,
                                     wflo.NotFoundError, wflo.ConflictError, wflo.StorageError, wflo.ClosedError,
-                                    wflo.InternalError, wflo.CircuitOpenError)}
+                                    wflo.InternalError, wflo.CircuitOpenError, wflo.ResourceBusyError,
+                                    wflo.ApprovalDeniedError)}
 
 
 def raised(codes: List[str]) -> BaseException:
@@ -132,6 +134,61 @@ def retry_call(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> List[Dict[str, An
     return events
 
 
+def resource_step(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The engine's resource ``name`` through ResourceLock (the config's times in seconds), one
+    event per action; each workflow's permit kept until its release."""
+    settings = dict(step["config"])
+    for key in ("timeout_ms", "contention_threshold_ms", "lease_ms"):
+        if key in settings:
+            settings[key[:-3]] = settings.pop(key) / 1000
+    lock = ResourceLock(step["name"], engine=wf.engine, **settings)
+    permits: Dict[str, Any] = {}
+    events: List[Dict[str, Any]] = []
+    for action in step["actions"]:
+        if "acquire" in action:
+            w = action["acquire"]
+            timeout = action["timeout_ms"] / 1000 if "timeout_ms" in action else None
+            error = None
+            try:
+                permits[w] = lock.acquire_sync(w, timeout=timeout)
+            except wflo.ResourceBusyError as e:
+                error = e.code
+            events.append({"op": "resource", "action": "acquire", "workflow": w, "error": error})
+        elif "release" in action:
+            permits.pop(action["release"]).release()
+            events.append({"op": "resource", "action": "release", "workflow": action["release"]})
+        else:
+            stats = lock.get_stats()
+            events.append({"op": "resource", "action": "stats", "acquisitions": stats["total_acquisitions"],
+                           "contentions": stats["contention_count"], "timeouts": stats["timeouts"],
+                           "holders": stats["current_holders"]})
+    return events
+
+
+def approval_step(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> Dict[str, Any]:
+    """Asks for approval through WfloWorkflow.request_approval (the request's nano-USD and ms
+    given as dollars and seconds), decides it with wflo.approve / wflo.deny when the step says
+    so, then waits with a zero wait."""
+    request = dict(step["request"])
+    gate = request.pop("gate")
+    if "worst_case_nanos" in request:
+        request["worst_case_usd"] = str(Decimal(request.pop("worst_case_nanos")).scaleb(-9))
+    if "timeout_ms" in request:
+        request["timeout"] = request.pop("timeout_ms") / 1000
+    asked = wf.request_approval(gate, **request)
+    decide = step.get("decide")
+    if decide is not None:
+        decision = wflo.approve if decide["approve"] else wflo.deny
+        decision(asked.id, note=decide.get("note"), by=decide.get("by"), engine=wf.engine)
+    event: Dict[str, Any] = {"op": "approval", "gate": gate, "asked": asked.status}
+    try:
+        a = wf.wait_for_approval_sync(asked.id, timeout=0)
+        event.update(status=a.status, decided_by=a.decided_by, note=a.note, error=None, timed_out=None)
+    except wflo.ApprovalDeniedError as e:
+        event.update(status=None, decided_by=e.by, note=e.note, error=e.code, timed_out=e.timed_out)
+    return event
+
+
 def load_prices(engine: wflo.Engine, scenario: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """The scenario's price file (relative to tests/vectors) loaded through Engine.load_prices,
     as the ledger records it: the names it added, changed and skipped (None: no file)."""
@@ -195,6 +252,10 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
                     events.extend(breaker_step(wf, step))
                 elif op == "retry_call":
                     events.extend(retry_call(wf, step))
+                elif op == "resource":
+                    events.extend(resource_step(wf, step))
+                elif op == "approval":
+                    events.append(approval_step(wf, step))
                 else:
                     raise AssertionError(f"unknown op {op}")
             if scenario["end"] is not None:
@@ -254,6 +315,13 @@ def test_scenarios_replay_as_in_rust():
     fast = by_name["breaker_fails_fast"]
     assert fast["events"][5] == {"op": "call", "body": None, "error": "CIRCUIT_OPEN"}
     assert [c["status"] for c in fast["calls"]] == ["ok"]
+    locked = by_name["resource_lock_busy_then_free"]["events"]
+    assert locked[1] == {"op": "resource", "action": "acquire", "workflow": "wf-b", "error": "RESOURCE_BUSY"}
+    assert locked[2]["holders"] == ["wf-a"] and locked[2]["timeouts"] == 1
+    gates = by_name["approval_gates"]["events"]
+    assert [(e["gate"], e["status"], e["error"]) for e in gates if e["op"] == "approval"] == [
+        ("publish", "approved", None), ("delete-index", None, "APPROVAL_DENIED"), ("publish", "approved", None)]
+    assert gates[2]["decided_by"] == "bo" and gates[2]["note"] == "not on a Friday"
     folder = os.environ.get("WFLO_PARITY_DIR")
     if not folder:
         return

@@ -9,8 +9,21 @@ execution cost, and keep checkpoints to roll back to — on the wflo engine, in-
 from ._ffi import wflo_version as _version
 from .checkpoints import checkpoint
 from .context import ContextThreadPoolExecutor, current_workflow, wrap
-from .engine import Engine, cost, cost_usd, count_tokens, get_default_engine, parse_usage, price, set_default_engine
+from .engine import (
+    Engine,
+    approvals,
+    approve,
+    cost,
+    cost_usd,
+    count_tokens,
+    deny,
+    get_default_engine,
+    parse_usage,
+    price,
+    set_default_engine,
+)
 from .errors import (
+    ApprovalDeniedError,
     BudgetExceededError,
     CircuitOpenError,
     ClosedError,
@@ -18,6 +31,7 @@ from .errors import (
     InternalError,
     InvalidArgumentError,
     NotFoundError,
+    ResourceBusyError,
     StorageError,
     UnknownModelError,
     WfloError,
@@ -31,6 +45,7 @@ from .scope import Scope
 from .telemetry import Alert
 from .track import track_llm_call
 from .types import (
+    Approval,
     CallRequest,
     PriceChange,
     PriceChanges,
@@ -48,10 +63,11 @@ __version__ = _version()
 _log_from_env()  # WFLO_LOG: the engine's events on the "wflo" logger (silent when unset)
 
 __all__ = [
-    "Alert", "BudgetExceededError", "CallRequest", "CircuitOpenError", "ClosedError", "ConflictError",
-    "ContextThreadPoolExecutor", "Engine", "InternalError", "InvalidArgumentError", "NotFoundError", "PriceChange",
-    "PriceChanges", "PriceFieldChange", "PriceFile", "PriceTable", "Reservation", "Scope", "Settled", "SkippedPrice",
-    "StorageError", "Stream", "TokenCount", "UnknownModelError", "Usage", "WfloError", "WfloWorkflow", "checkpoint",
-    "cost", "cost_usd", "count_tokens", "current_workflow", "get_default_engine", "instrument", "log_events",
+    "Alert", "Approval", "ApprovalDeniedError", "BudgetExceededError", "CallRequest", "CircuitOpenError",
+    "ClosedError", "ConflictError", "ContextThreadPoolExecutor", "Engine", "InternalError", "InvalidArgumentError",
+    "NotFoundError", "PriceChange", "PriceChanges", "PriceFieldChange", "PriceFile", "PriceTable", "Reservation",
+    "ResourceBusyError", "Scope", "Settled", "SkippedPrice", "StorageError", "Stream", "TokenCount",
+    "UnknownModelError", "Usage", "WfloError", "WfloWorkflow", "approvals", "approve", "checkpoint", "cost",
+    "cost_usd", "count_tokens", "current_workflow", "deny", "get_default_engine", "instrument", "log_events",
     "parse_usage", "price", "resilience", "set_default_engine", "track_llm_call", "uninstrument", "wrap",
 ]

@@ -15,7 +15,7 @@ from . import _fast, _ffi
 from .errors import invalid, native
 from .money import Dollars, to_nanos
 from .telemetry import AlertCallback, AlertListener, check_callback
-from .types import PriceChanges, PriceTable, TokenCount, Usage
+from .types import Approval, PriceChanges, PriceTable, TokenCount, Usage
 
 
 def _token_count(c: Any) -> TokenCount:
@@ -125,6 +125,31 @@ class Engine:
     def list_executions(self, limit: int = 20) -> List[Dict[str, Any]]:
         return json.loads(native(self.native.list_executions_json, limit))
 
+    # -- approval gates --------------------------------------------------------------------------
+
+    def approvals(self, pending_only: bool = True) -> List[Approval]:
+        """The approvals in this engine's store, newest first: the pending ones (every
+        workflow waiting for a person), or all with ``pending_only=False``."""
+        return [Approval._of(a) for a in json.loads(native(self.native.approvals_json, bool(pending_only)))]
+
+    def decide_approval(self, approval_id: str, approve: bool, *, by: Optional[str] = None,
+                        note: Optional[str] = None) -> Approval:
+        """Approves or denies the pending approval ``approval_id``; ``by`` who decides (None:
+        USER@host), ``note`` why (the denied workflow's error carries it). Returns the decided
+        approval; :class:`ConflictError` when it was already decided."""
+        if not isinstance(approve, bool):
+            raise invalid("approve must be True or False")
+        return Approval._of(json.loads(native(self.native.decide_approval, approval_id, approve, by, note)))
+
+    def approve(self, approval_id: str, note: Optional[str] = None, by: Optional[str] = None) -> Approval:
+        """Approves ``approval_id``: the workflow waiting at its gate goes on."""
+        return self.decide_approval(approval_id, True, by=by, note=note)
+
+    def deny(self, approval_id: str, note: Optional[str] = None, by: Optional[str] = None) -> Approval:
+        """Denies ``approval_id``: the workflow waiting at its gate raises
+        :class:`ApprovalDeniedError` with ``by`` and ``note``."""
+        return self.decide_approval(approval_id, False, by=by, note=note)
+
     # -- telemetry -----------------------------------------------------------------------------
 
     def metrics_text(self) -> str:
@@ -168,6 +193,36 @@ def set_default_engine(engine: Optional[Engine]) -> None:
     if engine is not None and not isinstance(engine, Engine):
         raise invalid("engine must be a wflo.Engine")
     _default = engine
+
+
+def _current_engine(engine: Optional[Engine]) -> Engine:
+    """``engine``, else the running workflow's, else the process-wide one."""
+    if engine is not None:
+        if not isinstance(engine, Engine):
+            raise invalid("engine must be a wflo.Engine")
+        return engine
+    from .context import current_workflow
+
+    wf = current_workflow()
+    return wf.engine if wf is not None else get_default_engine()
+
+
+def approvals(pending_only: bool = True, engine: Optional[Engine] = None) -> List[Approval]:
+    """The approvals in the store of ``engine`` (default the running workflow's engine, else
+    the process-wide one), newest first; pending ones only unless ``pending_only=False``."""
+    return _current_engine(engine).approvals(pending_only)
+
+
+def approve(approval_id: str, note: Optional[str] = None, by: Optional[str] = None,
+            engine: Optional[Engine] = None) -> Approval:
+    """Approves a pending approval (:meth:`Engine.approve`) — from any process on the store."""
+    return _current_engine(engine).approve(approval_id, note, by)
+
+
+def deny(approval_id: str, note: Optional[str] = None, by: Optional[str] = None,
+         engine: Optional[Engine] = None) -> Approval:
+    """Denies a pending approval (:meth:`Engine.deny`) — from any process on the store."""
+    return _current_engine(engine).deny(approval_id, note, by)
 
 
 _pure: Optional[Engine] = None

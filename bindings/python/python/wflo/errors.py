@@ -105,9 +105,48 @@ class CircuitOpenError(WfloError):
         self.retry_in = retry_in_ms / 1000
 
 
+class ResourceBusyError(WfloError):
+    """No slot of the resource ``resource`` freed before the acquisition's timeout.
+
+    ``waited_ms`` is how long it waited (``wait_time`` in seconds) and ``holders`` who held
+    the resource then, each as ``"<workflow id> (<host>:<pid>)"``. The resource's state is in
+    the store, so the holders may be other processes.
+    """
+
+    code = "RESOURCE_BUSY"
+
+    def __init__(self, message: str, resource: str = "", waited_ms: int = 0,
+                 holders: Optional[List[str]] = None) -> None:
+        super().__init__(message, resource=resource, waited_ms=waited_ms, holders=list(holders or []))
+        self.resource = resource
+        self.waited_ms = waited_ms
+        self.holders = list(holders or [])
+        self.wait_time = waited_ms / 1000
+
+
+class ApprovalDeniedError(WfloError):
+    """An approval gate was denied, or not answered before its timeout (``timed_out``).
+
+    ``approval_id`` and ``gate`` name the approval; ``by`` is who decided (``"timeout"``
+    when it timed out) and ``note`` what they wrote.
+    """
+
+    code = "APPROVAL_DENIED"
+
+    def __init__(self, message: str, approval_id: str = "", gate: str = "", timed_out: bool = False,
+                 by: Optional[str] = None, note: Optional[str] = None) -> None:
+        super().__init__(message, approval_id=approval_id, gate=gate, timed_out=timed_out, by=by, note=note)
+        self.approval_id = approval_id
+        self.gate = gate
+        self.timed_out = timed_out
+        self.by = by
+        self.note = note
+
+
 #: The one table: each stable code of the engine and the class it is raised as.
 _BY_CODE = {cls.code: cls for cls in (InvalidArgumentError, UnknownModelError, BudgetExceededError, NotFoundError,
-                                     ConflictError, StorageError, ClosedError, InternalError, CircuitOpenError)}
+                                     ConflictError, StorageError, ClosedError, InternalError, CircuitOpenError,
+                                     ResourceBusyError, ApprovalDeniedError)}
 
 
 def from_details(d: dict) -> WfloError:
@@ -123,11 +162,16 @@ def from_details(d: dict) -> WfloError:
         return UnknownModelError(message, d.get("model", ""), d.get("suggestions"))
     if cls is CircuitOpenError:
         return CircuitOpenError(message, d.get("name", ""), d.get("failures", 0), d.get("retry_in_ms", 0))
+    if cls is ResourceBusyError:
+        return ResourceBusyError(message, d.get("resource", ""), d.get("waited_ms", 0), d.get("holders"))
+    if cls is ApprovalDeniedError:
+        return ApprovalDeniedError(message, d.get("id", ""), d.get("gate", ""), bool(d.get("timed_out", False)),
+                                   d.get("by"), d.get("note"))
     return cls(message)
 
 
 _FIELDS = ("scope", "limit_nanos", "spent_nanos", "reserved_nanos", "requested_nanos", "model", "suggestions", "name",
-           "failures", "retry_in_ms")
+           "failures", "retry_in_ms", "resource", "waited_ms", "holders", "id", "gate", "timed_out", "by", "note")
 
 
 def from_native(e: BaseException) -> BaseException:

@@ -154,3 +154,44 @@ class PriceTable:
                   for f in d["files"]),
             d["overrides"],
         )
+
+
+# -- approval gates ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approval gate's record, as the store holds it (every process sees the same).
+
+    ``status``: "pending", "approved", "denied" or "expired" (no decision before
+    ``expires_at_ms``; ``on_timeout`` — "deny" or "approve" — says what that meant).
+    ``gate`` is the step it guards within execution ``execution_id``: the same gate asked
+    again finds this record. ``worst_case_nanos`` (``worst_case_usd``) is the spend behind the
+    gate when it was given; approved spend still goes through the budget. Times are ms since
+    the Unix epoch.
+    """
+
+    id: str
+    execution_id: str
+    gate: str
+    what: str
+    why: str
+    status: str
+    requested_by: str
+    on_timeout: str
+    worst_case_nanos: Optional[int] = None
+    decided_by: Optional[str] = None
+    note: Optional[str] = None
+    created_at_ms: int = 0
+    expires_at_ms: Optional[int] = None
+    decided_at_ms: Optional[int] = None
+
+    @property
+    def worst_case_usd(self) -> Optional[float]:
+        return None if self.worst_case_nanos is None else self.worst_case_nanos / 1e9
+
+    @classmethod
+    def _of(cls, d: Dict[str, Any]) -> "Approval":
+        return cls(d["id"], d["execution_id"], d["gate"], d["what"], d["why"], d["status"], d["requested_by"],
+                   d["on_timeout"], d.get("worst_case_nanos"), d.get("decided_by"), d.get("note"),
+                   d.get("created_at_ms", 0), d.get("expires_at_ms"), d.get("decided_at_ms"))

@@ -20,7 +20,7 @@ from .engine import Engine, get_default_engine
 from .errors import ClosedError, codes_of, invalid, native, native_async
 from .money import Dollars, to_nanos
 from .reservation import RequestReserved, Reservation
-from .types import CallRequest, Settled
+from .types import Approval, CallRequest, Settled
 from .usage import usage_json
 from .runners import runner_for
 from .scope import Scope, _check_label
@@ -428,6 +428,54 @@ class WfloWorkflow:
         """The execution's call records (settled, refused, aborted, estimated)."""
         return json.loads(native(self._started().calls_json))
 
+    # -- approval gates --------------------------------------------------------------------------
+
+    def request_approval(self, gate: str, *, why: str = "", what: Optional[str] = None,
+                         worst_case_usd: Optional[Dollars] = None, timeout: Optional[float] = 3600.0,
+                         on_timeout: str = "deny", requested_by: Optional[str] = None) -> Approval:
+        """Asks a person to approve ``gate`` (a step's name) without waiting: the pending
+        :class:`~wflo.Approval`, recorded in the store with ``what`` (default "run <gate>"),
+        ``why``, the ``worst_case_usd`` behind it and who asks (``requested_by``, default this
+        process) — or the approval this execution already has for that gate, decided or not
+        (a restarted workflow finds its decision). Unanswered for ``timeout`` seconds (None: an
+        hour) it counts as ``on_timeout``: "deny" or "approve". Anyone on the store decides:
+        ``wflo approve ID``, :func:`wflo.approve`, :func:`wflo.deny`."""
+        text = _approval_request(gate, why, what, worst_case_usd, timeout, on_timeout, requested_by)
+        if not self._running:
+            self.start_sync()
+        return Approval._of(json.loads(native(self._native.request_approval, text)))
+
+    async def wait_for_approval(self, approval_id: str, timeout: Optional[float] = None) -> Approval:
+        """Waits (without blocking the event loop) for approval ``approval_id`` to be decided,
+        at most ``timeout`` seconds (None: until the approval's own timeout). Returns the
+        approval when approved — or still pending when ``timeout`` ran out first (ask again
+        later); raises :class:`~wflo.ApprovalDeniedError` when it was denied or timed out under
+        ``on_timeout="deny"``."""
+        wait_ms = _wait_ms(timeout)
+        return Approval._of(json.loads(await native_async(self._started().wait_for_approval, approval_id, wait_ms)))
+
+    def wait_for_approval_sync(self, approval_id: str, timeout: Optional[float] = None) -> Approval:
+        """:meth:`wait_for_approval` blocking the calling thread."""
+        wait_ms = _wait_ms(timeout)
+        return Approval._of(json.loads(native(self._started().wait_for_approval_blocking, approval_id, wait_ms)))
+
+    async def require_approval(self, gate: str, *, why: str = "", what: Optional[str] = None,
+                               worst_case_usd: Optional[Dollars] = None, timeout: Optional[float] = 3600.0,
+                               on_timeout: str = "deny", requested_by: Optional[str] = None) -> Approval:
+        """``await workflow.require_approval("publish", why="emails customers")``: asks for
+        approval of ``gate`` (:meth:`request_approval`) and waits for the decision without
+        blocking the event loop. Returns the approved :class:`~wflo.Approval`; raises
+        :class:`~wflo.ApprovalDeniedError` (``by``, ``note``, ``timed_out``) when it is denied
+        or not answered within ``timeout`` seconds under ``on_timeout="deny"``."""
+        text = _approval_request(gate, why, what, worst_case_usd, timeout, on_timeout, requested_by)
+        await self.start()
+        asked = json.loads(await asyncio.to_thread(native, self._native.request_approval, text))
+        return await self.wait_for_approval(asked["id"])
+
+    def require_approval_sync(self, gate: str, **options: Any) -> Approval:
+        """:meth:`require_approval` blocking the calling thread."""
+        return self.wait_for_approval_sync(self.request_approval(gate, **options).id)
+
     # -- the bill ------------------------------------------------------------------------------
 
     def breakdown_sync(self) -> Dict[str, Any]:
@@ -471,6 +519,37 @@ def _thresholds(thresholds: Optional[Iterable[int]]) -> Optional[List[int]]:
     if not all(isinstance(t, int) and not isinstance(t, bool) and 0 <= t < 2 ** 32 for t in out):
         raise invalid(f"alert_thresholds must be whole percents from 1 to 100 in ascending order, not {out!r}")
     return out
+
+
+def _seconds_ms(seconds: Any, what: str) -> int:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+        raise invalid(f"{what} must be a number of seconds, at least 0, not {seconds!r}")
+    return round(seconds * 1000)
+
+
+def _wait_ms(timeout: Optional[float]) -> Optional[int]:
+    return None if timeout is None else _seconds_ms(timeout, "timeout")
+
+
+def _approval_request(gate: Any, why: Any, what: Any, worst_case_usd: Optional[Dollars], timeout: Optional[float],
+                      on_timeout: Any, requested_by: Any) -> str:
+    """The engine's approval request as JSON; the engine checks its texts and ``on_timeout``."""
+    if not isinstance(gate, str):
+        raise invalid("an approval gate must be a string")
+    request: Dict[str, Any] = {"gate": gate, "why": why, "on_timeout": on_timeout}
+    if what is not None:
+        request["what"] = what
+    worst = to_nanos(worst_case_usd, "worst_case_usd")
+    if worst is not None:
+        request["worst_case_nanos"] = worst
+    if timeout is not None:
+        request["timeout_ms"] = _seconds_ms(timeout, "timeout")
+    if requested_by is not None:
+        request["requested_by"] = requested_by
+    try:
+        return json.dumps(request)
+    except (TypeError, ValueError) as e:
+        raise invalid(f"approval request: {e}") from None
 
 
 def _checkpoint_args(name: Any, state: Any) -> str:

@@ -1,6 +1,7 @@
-"""Resilience: retries with backoff and circuit breakers, with the original SDK's module layout
-(``wflo.resilience.retry``, ``wflo.resilience.circuit_breaker``) and names. Every rule is the
-engine's (``core/src/resilience``); these modules run it in Python's idiom.
+"""Resilience: retries with backoff, circuit breakers and resource locks, with the original
+SDK's module layout (``wflo.resilience.retry``, ``wflo.resilience.circuit_breaker``,
+``wflo.resilience.contention``) and names. Every rule is the engine's (``core/src/resilience``);
+these modules run it in Python's idiom.
 
     from wflo.resilience import RetryManager, circuit_breaker
 
@@ -14,9 +15,11 @@ from .circuit_breaker import (
     circuit_breaker,
     get_circuit_breaker,
 )
+from .contention import ContentionDetectedError, Permit, ResourceLock, detect_contention, get_resource_lock
 from .retry import Retrier, RetryExhaustedError, RetryManager, RetryStrategy, failure_of, retry_with_backoff
 
 __all__ = [
-    "CircuitBreaker", "CircuitBreakerOpenError", "CircuitState", "Retrier", "RetryExhaustedError", "RetryManager",
-    "RetryStrategy", "circuit_breaker", "failure_of", "get_circuit_breaker", "retry_with_backoff",
+    "CircuitBreaker", "CircuitBreakerOpenError", "CircuitState", "ContentionDetectedError", "Permit", "ResourceLock",
+    "Retrier", "RetryExhaustedError", "RetryManager", "RetryStrategy", "circuit_breaker", "detect_contention",
+    "failure_of", "get_circuit_breaker", "get_resource_lock", "retry_with_backoff",
 ]

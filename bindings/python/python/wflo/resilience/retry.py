@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type, T
 
 from .. import engine as _engine
 from ..context import current_frame
-from ..errors import BudgetExceededError, CircuitOpenError, invalid, native
+from ..errors import ApprovalDeniedError, BudgetExceededError, CircuitOpenError, invalid, native
 
 T = TypeVar("T")
 
@@ -98,13 +98,14 @@ def _headers(holder: Any) -> List[List[str]]:
 
 def failure_of(error: BaseException, retryable_exceptions: ExceptionTypes = (Exception,)) -> Dict[str, Any]:
     """The engine's ``Failure`` for an exception an attempt raised (a dict for
-    :meth:`Retrier.next`): wflo's own refusals (a budget, an open breaker) are "refused"; an
-    exception with an HTTP status "http" with the response's headers (the engine reads
-    ``Retry-After`` and the rate-limit resets); the SDKs' and the standard library's timeouts
-    "timeout", connection failures "connection"; any other instance of
-    ``retryable_exceptions`` "transient"; an exception that is not one of those "other".
+    :meth:`Retrier.next`): wflo's own refusals (a budget, an open breaker, a denied
+    approval) are "refused"; an exception with an HTTP status "http" with the response's
+    headers (the engine reads ``Retry-After`` and the rate-limit resets); the SDKs' and the
+    standard library's timeouts "timeout", connection failures "connection"; any other
+    instance of ``retryable_exceptions`` "transient"; an exception that is not one of those
+    "other".
     Only ids, statuses and headers are kept — never a prompt or a reply."""
-    if isinstance(error, (BudgetExceededError, CircuitOpenError)):
+    if isinstance(error, (BudgetExceededError, CircuitOpenError, ApprovalDeniedError)):
         return {"kind": "refused", "status": None, "headers": [], "message": error.code}
     if isinstance(retryable_exceptions, (list, set, frozenset)):
         retryable_exceptions = tuple(retryable_exceptions)
@@ -154,7 +155,8 @@ class Retrier:
     def next(self, failure: Union[str, Dict[str, Any], BaseException]) -> Dict[str, Any]:
         """The attempt just made failed: ``{"decision": "retry", "attempt", "delay_ms",
         "reason"}`` (wait ``delay_ms``, then make attempt ``attempt``) or ``{"decision":
-        "give_up", "reason"}``. ``failure``: the engine's Failure (a dict or JSON text), or
+        "give_up", "why", "reason"}`` — ``why`` the rule: "not_retryable" (the failure stands
+        as it is), "exhausted" or "deadline" (the retries ran out). ``failure``: the engine's Failure (a dict or JSON text), or
         an exception (converted by :func:`failure_of`)."""
         if isinstance(failure, BaseException):
             failure = failure_of(failure)
@@ -318,8 +320,9 @@ def _after_failure(retrier: Retrier, error: Exception, retryable: ExceptionTypes
     decision = retrier.next(failure)
     if decision["decision"] == "retry":
         return failed, decision["delay_ms"] / 1000
-    if decision["reason"].endswith(" is not retryable"):
+    if decision["why"] == "not_retryable":
         raise error
+    # "exhausted" or "deadline": the retries ran out.
     raise RetryExhaustedError(failed, error, decision["reason"]) from error
 
 
