@@ -132,7 +132,7 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
         }
     }
 
-    private func current() throws -> NativeExecution {
+    func current() throws -> NativeExecution {
         guard let e = locked({ execution }) else {
             throw WfloError.closed(message: "the workflow has not started: call execute() or start() first")
         }

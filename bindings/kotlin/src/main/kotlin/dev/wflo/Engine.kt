@@ -172,6 +172,39 @@ class Engine private constructor(
     fun breakers(): List<BreakerStatus> =
         JsonText.parse(native { live().breakersJson() }).jsonArray.map { BreakerStatus.of(it.jsonObject) }
 
+    /**
+     * The resource [name] (1 to 200 bytes): a lock or semaphore kept in this engine's store, so
+     * every process on the store shares its slots. Made with [config] (null: the engine's
+     * defaults) the first time it is asked for in this process; later calls get the same one.
+     */
+    @JvmOverloads
+    fun resource(name: String, config: LockConfig? = null): ResourceLock =
+        ResourceLock(native { live().resource(name, config?.toJson()) })
+
+    // -- approval gates ------------------------------------------------------------------------
+
+    /** The approvals in the store (every process's), newest first; only the undecided with [pendingOnly]. */
+    @JvmOverloads
+    fun approvals(pendingOnly: Boolean = false): List<Approval> =
+        JsonText.parse(native { live().approvalsJson(pendingOnly) }).jsonArray.map { Approval.of(it.jsonObject) }
+
+    /**
+     * Approves the pending approval [id] (the workflow waiting at its gate goes on), as [by]
+     * (null: `USER@host`) with an optional [note]. Throws [ConflictException] when it was
+     * already decided, [NotFoundException] when there is no such approval.
+     */
+    @JvmOverloads
+    fun approve(id: String, note: String? = null, by: String? = null): Approval =
+        Approval.parse(native { live().decideApproval(id, true, by, note) })
+
+    /**
+     * Denies the pending approval [id]: the workflow waiting at its gate gets an
+     * [ApprovalDeniedException] carrying [by] and [note]. Throws as [approve] does.
+     */
+    @JvmOverloads
+    fun deny(id: String, note: String? = null, by: String? = null): Approval =
+        Approval.parse(native { live().decideApproval(id, false, by, note) })
+
     /** Writes buffered records to the store. */
     fun flush() = native { live().flush() }
 

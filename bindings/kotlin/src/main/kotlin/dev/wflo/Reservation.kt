@@ -194,7 +194,10 @@ data class RequestReserved(val reservation: Reservation, val body: String) {
  * What an integration knows about a request besides its body. [baseUrl]: the client's base
  * URL (names the provider: https://api.x.ai/v1 is xAI); [provider], [model], [stream]: what
  * the body does not say (Gemini's URL, the AI SDK's model object); [clampMaxTokens]: lower
- * the output limit to what the budget allows instead of refusing.
+ * the output limit to what the budget allows instead of refusing. [attempt] (null: the first)
+ * and [retryReason]: which attempt of a retried call this is and why it is made (a retry
+ * decision's `attempt` and `reason`), recorded with the call; [forRetry] fills them from
+ * [withRetry]'s [RetryContext].
  */
 data class RequestOptions @JvmOverloads constructor(
     val baseUrl: String? = null,
@@ -202,7 +205,16 @@ data class RequestOptions @JvmOverloads constructor(
     val model: String? = null,
     val stream: Boolean? = null,
     val clampMaxTokens: Boolean = false,
+    val attempt: Int? = null,
+    val retryReason: String? = null,
 ) {
+    /**
+     * These options for the attempt [retry] describes (null: unchanged): its attempt number
+     * and reason, unless [attempt] is already set.
+     */
+    fun forRetry(retry: RetryContext?): RequestOptions =
+        if (retry == null || attempt != null) this else copy(attempt = retry.attempt, retryReason = retry.reason)
+
     /** The engine's options JSON, or null when nothing is set. */
     internal fun toJson(): String? {
         val fields = buildMap<String, Any> {
@@ -211,6 +223,8 @@ data class RequestOptions @JvmOverloads constructor(
             model?.let { put("model", it) }
             stream?.let { put("stream", it) }
             if (clampMaxTokens) put("clamp_max_tokens", true)
+            attempt?.let { put("attempt", unsigned(it.toLong(), "attempt").toLong()) }
+            retryReason?.let { put("retry_reason", it) }
         }
         return if (fields.isEmpty()) null else JsonText.encode(fields, "options")
     }

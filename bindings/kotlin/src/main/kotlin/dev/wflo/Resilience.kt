@@ -5,6 +5,7 @@ import kotlinx.coroutines.TimeoutCancellationException
 import kotlinx.coroutines.currentCoroutineContext
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.isActive
+import kotlinx.coroutines.withContext
 import kotlinx.serialization.json.JsonArray
 import kotlinx.serialization.json.JsonNull
 import kotlinx.serialization.json.JsonObject
@@ -21,6 +22,8 @@ import java.net.SocketException
 import java.net.SocketTimeoutException
 import java.net.http.HttpTimeoutException
 import java.util.concurrent.TimeoutException
+import kotlin.coroutines.AbstractCoroutineContextElement
+import kotlin.coroutines.CoroutineContext
 import kotlin.coroutines.cancellation.CancellationException
 import kotlin.reflect.KClass
 import kotlin.time.Duration
@@ -308,7 +311,9 @@ class RetryExhaustedException(val attempts: Int, val lastError: Throwable, val r
  * Runs [block] until it returns, retrying its failures as [policy] says, with coroutines'
  * `delay` between attempts. [block] gets the attempt number (1 for the first); each attempt
  * should reserve its call (through [WfloWorkflow] or an integration) like any other, so a
- * retry the budget cannot cover is refused before anything is sent.
+ * retry the budget cannot cover is refused before anything is sent. The block runs with a
+ * [RetryContext] (the attempt and why it is made) in its coroutine context:
+ * [BudgetScope.reserveRequestAsync] records it with the call, [currentRetry] reads it.
  *
  * [classify] turns what the block threw into a [Failure] (default [Failure.of] with
  * [retryable], the exception types you declare always worth retrying). [onRetry] is called
@@ -328,21 +333,45 @@ suspend fun <T> withRetry(
 ): T {
     val e = engine ?: currentWorkflow()?.engine ?: Engine.default()
     e.retrier(policy).use { retrier ->
+        var reason: String? = null
         while (true) {
-            val error = try {
-                return block(retrier.attempt)
-            } catch (x: Exception) {
-                // A timeout inside the block is a failed attempt; this coroutine's own
-                // cancellation is not.
-                if (x is CancellationException && (x !is TimeoutCancellationException || !currentCoroutineContext().isActive)) throw x
-                x
+            val attempt = retrier.attempt
+            // The failure is caught inside withContext and handed out as a value: thrown out of
+            // it, coroutines' stack-trace recovery may replace it with a copy, and a failure
+            // the engine never retries must be rethrown as the very object the block threw.
+            val outcome = withContext(RetryContext(attempt, reason)) {
+                try {
+                    Result.success(block(attempt))
+                } catch (x: Exception) {
+                    // A timeout inside the block is a failed attempt; this coroutine's own
+                    // cancellation is not.
+                    if (x is CancellationException && (x !is TimeoutCancellationException || !currentCoroutineContext().isActive)) throw x
+                    Result.failure(x)
+                }
             }
+            val error = outcome.exceptionOrNull() ?: return outcome.getOrThrow()
             val retry = retrier.afterFailure(error, classify(error))
+            reason = retry.reason
             onRetry(retry, error)
             delay(retry.delay)
         }
     }
 }
+
+/**
+ * The attempt [withRetry] is making, in the coroutine context of its block: [attempt] (1 for
+ * the first) and [reason], why it is made (the engine's retry decision's reason; null for the
+ * first). [BudgetScope.reserveRequestAsync] records it with the call; an integration that
+ * reserves otherwise passes it on with [RequestOptions.forRetry] and [currentRetry].
+ */
+class RetryContext(val attempt: Int, val reason: String?) : AbstractCoroutineContextElement(RetryContext) {
+    companion object Key : CoroutineContext.Key<RetryContext>
+
+    override fun toString() = "RetryContext(attempt=$attempt, reason=$reason)"
+}
+
+/** The attempt of [withRetry] this coroutine runs in, or null outside one. */
+suspend fun currentRetry(): RetryContext? = currentCoroutineContext()[RetryContext]
 
 /** [withRetry] for code outside coroutines: waits with `Thread.sleep` (an interrupt ends it). */
 fun <T> withRetryBlocking(

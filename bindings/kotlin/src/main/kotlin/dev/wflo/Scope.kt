@@ -50,9 +50,15 @@ interface BudgetScope {
     fun reserveRequest(format: String, request: Map<String, Any?>, options: RequestOptions = RequestOptions()): RequestReserved =
         reserveRequest(format, JsonText.encode(request, "request"), options)
 
-    /** [reserveRequest] on an IO thread: with shared scopes the check reads and writes the store. */
-    suspend fun reserveRequestAsync(format: String, request: String, options: RequestOptions = RequestOptions()): RequestReserved =
-        withContext(Dispatchers.IO) { reserveRequest(format, request, options) }
+    /**
+     * [reserveRequest] on an IO thread: with shared scopes the check reads and writes the
+     * store. Inside [withRetry] the call is recorded as the attempt being made
+     * ([RequestOptions.forRetry] with [currentRetry]).
+     */
+    suspend fun reserveRequestAsync(format: String, request: String, options: RequestOptions = RequestOptions()): RequestReserved {
+        val opts = options.forRetry(currentRetry())
+        return withContext(Dispatchers.IO) { reserveRequest(format, request, opts) }
+    }
 }
 
 /**

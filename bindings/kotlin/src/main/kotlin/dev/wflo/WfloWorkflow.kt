@@ -12,6 +12,7 @@ import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonObject
 import java.util.concurrent.ConcurrentHashMap
+import kotlin.time.Duration
 
 /**
  * A named, budgeted workflow. Each [execute] runs one execution ([executionId], "exec-" + 12
@@ -317,6 +318,71 @@ class WfloWorkflow @JvmOverloads constructor(
     fun recordCall(model: String, response: String, format: String = "auto"): Settled {
         if (!running) startBlocking()
         return Settled.of(native { live(started()).recordCallJson(model, format, response) })
+    }
+
+    // -- approval gates ------------------------------------------------------------------------
+
+    /**
+     * Stops at approval gate [gate] until a person decides (see [requestApproval] for the
+     * arguments): returns the approved [Approval], or throws [ApprovalDeniedException] when it
+     * is denied (with who denied it and their note) or nobody decided within [timeout] and
+     * [onTimeout] is [OnTimeout.DENY] (`timedOut` true). Asked again for the same gate — a
+     * restarted workflow — it finds the same approval, decided or not. The wait polls the
+     * store off this coroutine's thread; starts an execution if none is running.
+     */
+    suspend fun requireApproval(
+        gate: String,
+        why: String = "",
+        what: String? = null,
+        worstCaseUsd: Number? = null,
+        timeout: Duration? = null,
+        onTimeout: OnTimeout = OnTimeout.DENY,
+        requestedBy: String? = null,
+    ): Approval {
+        if (!running) start()
+        val asked = requestApproval(gate, why, what, worstCaseUsd, timeout, onTimeout, requestedBy)
+        return waitForApproval(asked.id)
+    }
+
+    /**
+     * Records a pending approval for [gate] of the running execution (starting one if none
+     * is), or finds the one it already has for that gate, decided or not; does not wait.
+     * [why]: why it needs approval; [what]: what happens once approved (null: "run GATE");
+     * [worstCaseUsd]: the worst case of the spend behind it, in dollars (a BigDecimal or a
+     * whole number exactly, through the engine's money parsing); [timeout]: how long a
+     * decision may take from the first ask (null: the engine's one hour); [onTimeout]: what no
+     * decision in time means; [requestedBy]: who asks (null: this process, `host:pid`).
+     */
+    fun requestApproval(
+        gate: String,
+        why: String = "",
+        what: String? = null,
+        worstCaseUsd: Number? = null,
+        timeout: Duration? = null,
+        onTimeout: OnTimeout = OnTimeout.DENY,
+        requestedBy: String? = null,
+    ): Approval {
+        val request = approvalRequestJson(gate, why, what, worstCaseUsd, timeout, onTimeout, requestedBy)
+        if (!running) startBlocking()
+        return Approval.parse(native { live(started()).requestApproval(request) })
+    }
+
+    /**
+     * Waits for approval [id] of this execution, at most [wait] (null: until the approval's
+     * own timeout), polling the store off this coroutine's thread. Returns the approved
+     * [Approval], or the still-pending one when [wait] ran out first (ask again later); throws
+     * [ApprovalDeniedException] when it was denied or timed out under [OnTimeout.DENY].
+     */
+    suspend fun waitForApproval(id: String, wait: Duration? = null): Approval {
+        val ms = wait?.let { millis(it, "wait").toULong() }
+        val exec = live(started())
+        return Approval.parse(native { exec.waitForApproval(id, ms) })
+    }
+
+    /** [waitForApproval] blocking the caller's thread (for code outside coroutines). */
+    fun waitForApprovalBlocking(id: String, wait: Duration? = null): Approval {
+        val ms = wait?.let { millis(it, "wait").toULong() }
+        return Approval.parse(native { live(started()).waitForApprovalBlocking(id, ms) })
     }
 
     // -- checkpoints ---------------------------------------------------------------------------

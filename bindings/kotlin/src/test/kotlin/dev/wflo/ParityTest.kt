@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.fail
 import java.io.File
 import java.math.BigDecimal
+import kotlin.time.Duration
 import kotlin.time.Duration.Companion.milliseconds
 
 /**
@@ -77,6 +78,37 @@ class ParityTest {
             failureRate = (o["failure_rate"] as? JsonPrimitive)?.doubleOrNull,
             window = o.int("window"),
             minCalls = o.int("min_calls"),
+        )
+    }
+
+    /** A scenario's resource settings as this face's [LockConfig] (null: none given). */
+    private fun lockConfig(o: JsonObject?): LockConfig? {
+        if (o == null) return null
+        val known = setOf("max_concurrent", "timeout_ms", "contention_threshold_ms", "lease_ms")
+        assertTrue(known.containsAll(o.keys), "resource settings this replay does not know: ${o.keys - known}")
+        return LockConfig(
+            maxConcurrent = o.int("max_concurrent"),
+            timeout = o.long("timeout_ms")?.milliseconds,
+            contentionThreshold = o.long("contention_threshold_ms")?.milliseconds,
+            lease = o.long("lease_ms")?.milliseconds,
+        )
+    }
+
+    /**
+     * A scenario's approval request through [WfloWorkflow.requestApproval]: its fields as this
+     * face's arguments, the worst case in dollars (exact, as a BigDecimal).
+     */
+    private fun requestApproval(wf: WfloWorkflow, o: JsonObject): Approval {
+        val known = setOf("gate", "what", "why", "worst_case_nanos", "requested_by", "timeout_ms", "on_timeout")
+        assertTrue(known.containsAll(o.keys), "approval fields this replay does not know: ${o.keys - known}")
+        return wf.requestApproval(
+            gate = o.str("gate")!!,
+            why = o.str("why") ?: "",
+            what = o.str("what"),
+            worstCaseUsd = o.long("worst_case_nanos")?.let { BigDecimal.valueOf(it, 9) },
+            timeout = o.long("timeout_ms")?.milliseconds,
+            onTimeout = o.str("on_timeout")?.let { t -> OnTimeout.entries.single { it.code == t } } ?: OnTimeout.DENY,
+            requestedBy = o.str("requested_by"),
         )
     }
 
@@ -202,6 +234,61 @@ class ParityTest {
                             }
                         }
                     }
+                    "resource" -> {
+                        val lock = engine.resource(step.str("name")!!, lockConfig(step["config"] as? JsonObject))
+                        val permits = mutableMapOf<String, Permit>()
+                        for (action in step.getValue("actions").jsonArray.map { it.jsonObject }) {
+                            val acquire = action.str("acquire")
+                            val release = action.str("release")
+                            events += when {
+                                acquire != null -> {
+                                    val error = try {
+                                        // The coroutine form: the engine's off-thread acquisition.
+                                        permits[acquire] = runBlocking { lock.acquire(acquire, action.long("timeout_ms")?.milliseconds) }
+                                        null
+                                    } catch (e: ResourceBusyException) {
+                                        e.code
+                                    }
+                                    buildJsonObject {
+                                        put("op", "resource"); put("action", "acquire"); put("workflow", acquire); put("error", error)
+                                    }
+                                }
+                                release != null -> {
+                                    permits.remove(release)!!.close()
+                                    buildJsonObject { put("op", "resource"); put("action", "release"); put("workflow", release) }
+                                }
+                                else -> {
+                                    val st = lock.stats()
+                                    buildJsonObject {
+                                        put("op", "resource"); put("action", "stats"); put("acquisitions", st.acquisitions)
+                                        put("contentions", st.contentions); put("timeouts", st.timeouts)
+                                        put("holders", JsonArray(st.holders.map { JsonPrimitive(it.workflowId) }))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    "approval" -> {
+                        val asked = requestApproval(wf, step.getValue("request").jsonObject)
+                        (step["decide"] as? JsonObject)?.let { d ->
+                            val approve = (d["approve"] as JsonPrimitive).booleanOrNull!!
+                            if (approve) engine.approve(asked.id, d.str("note"), d.str("by")) else engine.deny(asked.id, d.str("note"), d.str("by"))
+                        }
+                        events += try {
+                            val got = runBlocking { wf.waitForApproval(asked.id, Duration.ZERO) }
+                            buildJsonObject {
+                                put("status", got.status.code); put("decided_by", got.decidedBy); put("note", got.note)
+                                put("error", JsonNull); put("timed_out", JsonNull)
+                                put("op", "approval"); put("gate", asked.gate); put("asked", asked.status.code)
+                            }
+                        } catch (e: ApprovalDeniedException) {
+                            buildJsonObject {
+                                put("status", JsonNull); put("decided_by", e.by); put("note", e.note)
+                                put("error", e.code); put("timed_out", e.timedOut)
+                                put("op", "approval"); put("gate", asked.gate); put("asked", asked.status.code)
+                            }
+                        }
+                    }
                     "retry_call" -> {
                         val format = step.str("format")!!
                         val request = step.getValue("request").toString()
@@ -318,7 +405,7 @@ class ParityTest {
     fun `every scenario replays, and the ledger is written for the parity check`() {
         val file = JsonText.parse(File(dir, "scenarios.json").readText()).jsonObject
         val scenarios = file.getValue("scenarios").jsonArray.map { it.jsonObject }
-        assertTrue(scenarios.size >= 15, "${scenarios.size} scenarios")
+        assertTrue(scenarios.size >= 36, "${scenarios.size} scenarios")
         val ledgers = scenarios.mapIndexed(::replay)
         // Nothing is left held once a scenario has ended.
         for (l in ledgers) assertEquals(JsonPrimitive(0), l["reserved_nanos"], l["name"].toString())

@@ -189,6 +189,37 @@ class ResilienceTest {
     }
 
     @Test
+    fun `each attempt withRetry makes is recorded with its number and the reason for it`(): Unit = runBlocking {
+        Engine.open("memory://").use { engine ->
+            WfloWorkflow("retry-recorded", 1, engine).use { wf ->
+                val request = """{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"max_tokens":20}"""
+                val seen = mutableListOf<RetryContext?>()
+                wf.execute {
+                    withRetry(quick) { attempt ->
+                        seen += currentRetry()
+                        val (call, _) = reserveRequestAsync("openai_chat", request)
+                        if (attempt < 3) {
+                            call.release("error", "HTTP 503")
+                            throw HttpError(503)
+                        }
+                        call.settleText("Hello", "ok")
+                    }
+                }
+                assertEquals(listOf(1, 2, 3), seen.map { it!!.attempt })
+                assertNull(seen[0]!!.reason)
+                assertTrue(seen[1]!!.reason!!.isNotEmpty())
+                val calls = wf.calls().map { it.jsonObject }
+                assertEquals(listOf(1, 2, 3), calls.map { it.getValue("attempt").jsonPrimitive.content.toInt() })
+                assertEquals(listOf(null, seen[1]!!.reason, seen[2]!!.reason), calls.map { (it["retry_reason"] as? kotlinx.serialization.json.JsonPrimitive)?.takeIf { p -> p.isString }?.content })
+                // Outside withRetry there is no attempt; an explicit one is kept as given.
+                assertNull(currentRetry())
+                assertEquals(RequestOptions(attempt = 5), RequestOptions(attempt = 5).forRetry(RetryContext(2, "x")))
+                assertEquals(RequestOptions(attempt = 2, retryReason = "x"), RequestOptions().forRetry(RetryContext(2, "x")))
+            }
+        }
+    }
+
+    @Test
     fun `a retry the budget cannot cover is refused before it runs, and says why`() = runBlocking {
         Engine.open("memory://").use { engine ->
             val wf = WfloWorkflow("retry-budget", java.math.BigDecimal("0.0002"), engine)

@@ -129,6 +129,68 @@ class UniffiParityTest {
                     }
                     breaker.close()
                 }
+                "resource" -> {
+                    // The generated resource takes the scenario's settings as the engine's JSON.
+                    val lock = engine.resource(step.str("name")!!, step["config"]?.toString())
+                    val permits = mutableMapOf<String, dev.wflo.ffi.NativePermit>()
+                    for (action in step.getValue("actions").jsonArray.map { it.jsonObject }) {
+                        val acquire = action.str("acquire")
+                        val release = action.str("release")
+                        events += when {
+                            acquire != null -> {
+                                val timeout = (action["timeout_ms"] as? JsonPrimitive)?.long?.toULong()
+                                val error = try {
+                                    permits[acquire] = lock.acquire(acquire, timeout)
+                                    null
+                                } catch (e: dev.wflo.ffi.WfloException) {
+                                    code(e)
+                                }
+                                buildJsonObject {
+                                    put("op", "resource"); put("action", "acquire"); put("workflow", acquire); put("error", error)
+                                }
+                            }
+                            release != null -> {
+                                permits.remove(release)!!.let { it.release(); it.close() }
+                                buildJsonObject { put("op", "resource"); put("action", "release"); put("workflow", release) }
+                            }
+                            else -> {
+                                val st = JsonText.parse(lock.statsJson()).jsonObject
+                                buildJsonObject {
+                                    put("op", "resource"); put("action", "stats")
+                                    for (k in listOf("acquisitions", "contentions", "timeouts")) put(k, st.getValue(k))
+                                    put("holders", JsonArray(st.getValue("holders").jsonArray.map { it.jsonObject.getValue("workflow_id") }))
+                                }
+                            }
+                        }
+                    }
+                    permits.values.forEach { it.close() }
+                    lock.close()
+                }
+                "approval" -> {
+                    val request = step.getValue("request").jsonObject
+                    val asked = JsonText.parse(exec.requestApproval(request.toString())).jsonObject
+                    val id = asked.str("id")!!
+                    (step["decide"] as? JsonObject)?.let { d ->
+                        engine.decideApproval(id, d.getValue("approve").jsonPrimitive.content == "true", d.str("by"), d.str("note"))
+                    }
+                    val event = try {
+                        val got = JsonText.parse(exec.waitForApprovalBlocking(id, 0uL)).jsonObject
+                        buildJsonObject {
+                            put("status", got.getValue("status")); put("decided_by", got.getValue("decided_by")); put("note", got.getValue("note"))
+                            put("error", JsonNull); put("timed_out", JsonNull)
+                        }
+                    } catch (e: dev.wflo.ffi.WfloException.ApprovalDenied) {
+                        buildJsonObject {
+                            put("status", JsonNull); put("decided_by", e.by); put("note", e.note)
+                            put("error", code(e)); put("timed_out", e.timedOut)
+                        }
+                    }
+                    events += JsonObject(
+                        event + mapOf(
+                            "op" to JsonPrimitive("approval"), "gate" to request.getValue("gate"), "asked" to asked.getValue("status"),
+                        ),
+                    )
+                }
                 "retry_call" -> {
                     val format = step.str("format")!!
                     val body = step.getValue("request").toString()
@@ -249,7 +311,7 @@ class UniffiParityTest {
         val scenarios = file.getValue("scenarios").jsonArray.map { it.jsonObject }
         // An engine of its own for each scenario: a price file one loads must not reach the next.
         val ledgers = scenarios.mapIndexed { i, s -> NativeEngine.open("memory://").use { engine -> replay(engine, i, s) } }
-        assertTrue(ledgers.size >= 15)
+        assertTrue(ledgers.size >= 36)
         // Nothing is left held once a scenario has ended.
         for (l in ledgers) assertTrue(l.getValue("reserved_nanos").jsonPrimitive.long == 0L, l["name"].toString())
         val out = System.getenv("WFLO_PARITY_DIR") ?: return
