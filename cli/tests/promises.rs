@@ -149,6 +149,9 @@ fn completions_name_every_subcommand() {
             "report",
             "demo",
             "completions",
+            "approvals",
+            "approve",
+            "deny",
             json,
             db,
         ] {
