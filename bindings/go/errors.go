@@ -20,12 +20,15 @@ const (
 	CodeClosed          Code = 7
 	CodeInternal        Code = 8
 	CodeCircuitOpen     Code = 9
+	CodeResourceBusy    Code = 10
+	CodeApprovalDenied  Code = 11
 )
 
 var codeNames = map[Code]string{
 	CodeInvalidArgument: "INVALID_ARGUMENT", CodeUnknownModel: "UNKNOWN_MODEL",
 	CodeBudgetExceeded: "BUDGET_EXCEEDED", CodeNotFound: "NOT_FOUND", CodeConflict: "CONFLICT",
 	CodeStorage: "STORAGE", CodeClosed: "CLOSED", CodeInternal: "INTERNAL", CodeCircuitOpen: "CIRCUIT_OPEN",
+	CodeResourceBusy: "RESOURCE_BUSY", CodeApprovalDenied: "APPROVAL_DENIED",
 }
 
 // String is the code's stable name ("BUDGET_EXCEEDED").
@@ -61,6 +64,8 @@ var (
 	ErrClosed          = &Error{Code: CodeClosed}
 	ErrInternal        = &Error{Code: CodeInternal}
 	ErrCircuitOpen     = &Error{Code: CodeCircuitOpen}
+	ErrResourceBusy    = &Error{Code: CodeResourceBusy}
+	ErrApprovalDenied  = &Error{Code: CodeApprovalDenied}
 )
 
 // BudgetExceededError says a call was refused before it was made: it could have passed the
@@ -113,6 +118,39 @@ func (e *CircuitOpenError) Error() string { return "wflo: " + e.Message }
 // Is makes errors.Is(err, ErrCircuitOpen) true.
 func (e *CircuitOpenError) Is(target error) bool { return target == ErrCircuitOpen }
 
+// ResourceBusyError says no slot of Resource freed before the acquisition's timeout: it
+// waited Waited, while Holders held it (each "workflow (host:pid)"). Match it with errors.As,
+// or errors.Is(err, ErrResourceBusy).
+type ResourceBusyError struct {
+	Message  string
+	Resource string
+	Waited   time.Duration
+	Holders  []string
+}
+
+func (e *ResourceBusyError) Error() string { return "wflo: " + e.Message }
+
+// Is makes errors.Is(err, ErrResourceBusy) true.
+func (e *ResourceBusyError) Is(target error) bool { return target == ErrResourceBusy }
+
+// ApprovalDeniedError says the approval ID of gate Gate was denied — By (a person) with Note —
+// or, TimedOut, not decided before its timeout under "on_timeout": "deny" (By is then
+// "timeout"). By and Note are "" when none was recorded. Match it with errors.As, or
+// errors.Is(err, ErrApprovalDenied).
+type ApprovalDeniedError struct {
+	Message  string
+	ID       string
+	Gate     string
+	TimedOut bool
+	By       string
+	Note     string
+}
+
+func (e *ApprovalDeniedError) Error() string { return "wflo: " + e.Message }
+
+// Is makes errors.Is(err, ErrApprovalDenied) true.
+func (e *ApprovalDeniedError) Is(target error) bool { return target == ErrApprovalDenied }
+
 func lastError(status int, detailsJSON string) error {
 	var d struct {
 		Message        string   `json:"message"`
@@ -127,6 +165,14 @@ func lastError(status int, detailsJSON string) error {
 		Name           string   `json:"name"`
 		Failures       uint32   `json:"failures"`
 		RetryInMS      uint64   `json:"retry_in_ms"`
+		Resource       string   `json:"resource"`
+		WaitedMS       uint64   `json:"waited_ms"`
+		Holders        []string `json:"holders"`
+		ID             string   `json:"id"`
+		Gate           string   `json:"gate"`
+		TimedOut       bool     `json:"timed_out"`
+		By             *string  `json:"by"`
+		Note           *string  `json:"note"`
 	}
 	if err := json.Unmarshal([]byte(detailsJSON), &d); err != nil || d.Message == "" {
 		d.Message = fmt.Sprintf("libwflo failed with status %d", status)
@@ -141,10 +187,24 @@ func lastError(status int, detailsJSON string) error {
 	case CodeCircuitOpen:
 		return &CircuitOpenError{Message: d.Message, Name: d.Name, Failures: d.Failures,
 			RetryIn: time.Duration(d.RetryInMS) * time.Millisecond}
+	case CodeResourceBusy:
+		return &ResourceBusyError{Message: d.Message, Resource: d.Resource,
+			Waited: time.Duration(d.WaitedMS) * time.Millisecond, Holders: d.Holders}
+	case CodeApprovalDenied:
+		return &ApprovalDeniedError{Message: d.Message, ID: d.ID, Gate: d.Gate, TimedOut: d.TimedOut,
+			By: deref(d.By), Note: deref(d.Note)}
 	}
 	return &base
 }
 
 func invalid(format string, args ...any) error {
 	return &Error{Code: CodeInvalidArgument, Message: fmt.Sprintf(format, args...)}
+}
+
+// deref is *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

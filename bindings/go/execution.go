@@ -232,6 +232,10 @@ func ownCode(e error) (Code, bool) {
 		return CodeUnknownModel, true
 	case *CircuitOpenError:
 		return CodeCircuitOpen, true
+	case *ResourceBusyError:
+		return CodeResourceBusy, true
+	case *ApprovalDeniedError:
+		return CodeApprovalDenied, true
 	case *Error:
 		return t.Code, true
 	}
@@ -239,6 +243,8 @@ func ownCode(e error) (Code, bool) {
 		var be *BudgetExceededError
 		var um *UnknownModelError
 		var co *CircuitOpenError
+		var rb *ResourceBusyError
+		var ad *ApprovalDeniedError
 		var we *Error
 		switch {
 		case a.As(&be):
@@ -247,6 +253,10 @@ func ownCode(e error) (Code, bool) {
 			return CodeUnknownModel, true
 		case a.As(&co):
 			return CodeCircuitOpen, true
+		case a.As(&rb):
+			return CodeResourceBusy, true
+		case a.As(&ad):
+			return CodeApprovalDenied, true
 		case a.As(&we) && we != nil:
 			return we.Code, true
 		}

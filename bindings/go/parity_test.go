@@ -7,6 +7,7 @@ package wflo_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	wflo "github.com/wflo-dev/wflo/bindings/go"
 )
@@ -38,6 +40,12 @@ type parityStep struct {
 	Breaker  *string                      `json:"breaker"`
 	Policy   *wflo.RetryPolicy            `json:"policy"`
 	Attempts []map[string]json.RawMessage `json:"attempts"`
+	// An approval step's decision, when the scenario makes one.
+	Decide *struct {
+		Approve bool    `json:"approve"`
+		By      *string `json:"by"`
+		Note    *string `json:"note"`
+	} `json:"decide"`
 }
 
 type parityScenario struct {
@@ -173,7 +181,7 @@ func (l *codeLayer) As(target any) bool {
 // (which adds no code); an empty list is a foreign error.
 func raised(codes []string) error {
 	byName := map[string]wflo.Code{}
-	for c := wflo.CodeInvalidArgument; c <= wflo.CodeCircuitOpen; c++ {
+	for c := wflo.CodeInvalidArgument; c <= wflo.CodeApprovalDenied; c++ {
 		byName[c.String()] = c
 	}
 	var chain error = errors.New("the root cause, not a wflo error")
@@ -265,6 +273,18 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 					"state": string(b.State()), "error": code})
 			}
 			b.Close()
+		case "resource":
+			events, err := replayResource(e, step)
+			if err != nil {
+				fail(err)
+			}
+			ledger.Events = append(ledger.Events, events...)
+		case "approval":
+			event, err := replayApproval(e, x, step)
+			if err != nil {
+				fail(err)
+			}
+			ledger.Events = append(ledger.Events, event)
 		case "retry_call":
 			events, err := replayRetry(e, x, step)
 			if err != nil {
@@ -441,6 +461,119 @@ func replayRetry(e *wflo.Engine, x *wflo.Execution, step parityStep) ([]map[stri
 	return events, nil
 }
 
+// replayResource replays a resource step: the resource made with the scenario's config, each
+// action an acquisition (its permit kept by workflow), a release or the statistics.
+func replayResource(e *wflo.Engine, step parityStep) ([]map[string]any, error) {
+	var config wflo.LockConfig
+	if err := json.Unmarshal(step.Config, &config); err != nil {
+		return nil, err
+	}
+	res, err := e.Resource(step.Name, &config)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	permits := map[string]*wflo.Permit{}
+	events := []map[string]any{}
+	for _, raw := range step.Actions {
+		var a struct {
+			Acquire   *string `json:"acquire"`
+			TimeoutMS *int64  `json:"timeout_ms"`
+			Release   *string `json:"release"`
+			Stats     bool    `json:"stats"`
+		}
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return nil, err
+		}
+		switch {
+		case a.Acquire != nil:
+			timeout := wflo.ConfiguredTimeout
+			if a.TimeoutMS != nil {
+				timeout = time.Duration(*a.TimeoutMS) * time.Millisecond
+			}
+			var code any
+			p, err := res.Acquire(context.Background(), *a.Acquire, timeout)
+			if err != nil {
+				code = codeOf(err)
+			} else {
+				permits[*a.Acquire] = p
+			}
+			events = append(events, map[string]any{"op": "resource", "action": "acquire", "workflow": *a.Acquire, "error": code})
+		case a.Release != nil:
+			if err := permits[*a.Release].Release(); err != nil {
+				return nil, err
+			}
+			delete(permits, *a.Release)
+			events = append(events, map[string]any{"op": "resource", "action": "release", "workflow": *a.Release})
+		case a.Stats:
+			s, err := res.Stats()
+			if err != nil {
+				return nil, err
+			}
+			holders := []string{}
+			for _, h := range s.Holders {
+				holders = append(holders, h.WorkflowID)
+			}
+			events = append(events, map[string]any{"op": "resource", "action": "stats", "acquisitions": s.Acquisitions,
+				"contentions": s.Contentions, "timeouts": s.Timeouts, "holders": holders})
+		default:
+			return nil, fmt.Errorf("unknown resource action %s", raw)
+		}
+	}
+	return events, nil
+}
+
+// replayApproval replays an approval step: asked without waiting, decided when the scenario
+// says, then waited for with a zero wait.
+func replayApproval(e *wflo.Engine, x *wflo.Execution, step parityStep) (map[string]any, error) {
+	var req wflo.ApprovalRequest
+	if err := json.Unmarshal(step.Request, &req); err != nil {
+		return nil, err
+	}
+	asked, err := x.RequestApproval(req)
+	if err != nil {
+		return nil, err
+	}
+	if d := step.Decide; d != nil {
+		decide := e.Deny
+		if d.Approve {
+			decide = e.Approve
+		}
+		if _, err := decide(asked.ID, deref(d.Note), deref(d.By)); err != nil {
+			return nil, err
+		}
+	}
+	event := map[string]any{"op": "approval", "gate": req.Gate, "asked": asked.Status}
+	a, err := x.WaitForApproval(context.Background(), asked.ID, 0)
+	var denied *wflo.ApprovalDeniedError
+	switch {
+	case err == nil:
+		event["status"], event["decided_by"], event["note"] = a.Status, a.DecidedBy, a.Note
+		event["error"], event["timed_out"] = nil, nil
+	case errors.As(err, &denied):
+		event["status"], event["decided_by"], event["note"] = nil, orNil(denied.By), orNil(denied.Note)
+		event["error"], event["timed_out"] = codeOf(err), denied.TimedOut
+	default:
+		return nil, err
+	}
+	return event, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// orNil is s, or JSON null for "" (none recorded).
+func orNil(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 // messageOf is a wflo error's message as the engine worded it (without the "wflo: " prefix).
 func messageOf(err error) string {
 	var be *wflo.BudgetExceededError
@@ -520,15 +653,15 @@ func settleOutcome(res *wflo.Reservation, step parityStep) error {
 	return fmt.Errorf("unknown outcome %v", o)
 }
 
-// expectedEvents is how many events a scenario's steps append: one each, a breaker step one
-// per action; -1 when a retry_call's count depends on its decisions.
+// expectedEvents is how many events a scenario's steps append: one each, a breaker or resource
+// step one per action; -1 when a retry_call's count depends on its decisions.
 func expectedEvents(s parityScenario) int {
 	n := 0
 	for _, step := range s.Steps {
 		switch step.Op {
 		case "retry_call":
 			return -1
-		case "breaker":
+		case "breaker", "resource":
 			n += len(step.Actions)
 		default:
 			n++

@@ -25,12 +25,18 @@ func codeOf(err error) string {
 	var be *wflo.BudgetExceededError
 	var um *wflo.UnknownModelError
 	var co *wflo.CircuitOpenError
+	var rb *wflo.ResourceBusyError
+	var ad *wflo.ApprovalDeniedError
 	var e *wflo.Error
 	switch {
 	case errors.As(err, &be):
 		return "BUDGET_EXCEEDED"
 	case errors.As(err, &co):
 		return "CIRCUIT_OPEN"
+	case errors.As(err, &rb):
+		return "RESOURCE_BUSY"
+	case errors.As(err, &ad):
+		return "APPROVAL_DENIED"
 	case errors.As(err, &um):
 		return "UNKNOWN_MODEL"
 	case errors.As(err, &e):

@@ -208,6 +208,115 @@ static void replay_retry(wflo_engine *engine, wflo_execution *exec, json_t *step
     wflo_retrier_free(retrier);
 }
 
+#define MAX_PERMITS 16
+
+/* A `resource` step: the resource made with the scenario's config; each action an acquisition
+ * (its permit kept by workflow), a release or the statistics. */
+static void replay_resource(wflo_engine *engine, json_t *step, json_t *events) {
+    const char *name = json_string_value(json_object_get(step, "name"));
+    char *config = dump(json_object_get(step, "config"));
+    wflo_resource *resource = NULL;
+    CHECK(wflo_engine_resource(engine, name, strlen(name), config, strlen(config), &resource), "wflo_engine_resource");
+    free(config);
+    const char *workflows[MAX_PERMITS];
+    wflo_permit *permits[MAX_PERMITS];
+    size_t held = 0;
+    size_t i;
+    json_t *a, *v;
+    json_array_foreach(json_object_get(step, "actions"), i, a) {
+        if ((v = json_object_get(a, "acquire"))) {
+            const char *w = json_string_value(v);
+            json_t *t = json_object_get(a, "timeout_ms");
+            wflo_permit *permit = NULL;
+            wflo_status st = wflo_resource_acquire(resource, w, strlen(w), t ? (int64_t)json_integer_value(t) : -1,
+                                                   &permit);
+            json_t *error = json_null();
+            if (st == WFLO_STATUS_OK) {
+                if (held == MAX_PERMITS) die("too many permits", WFLO_STATUS_INVALID_ARGUMENT);
+                workflows[held] = w;
+                permits[held++] = permit;
+            } else {
+                json_decref(error);
+                error = json_string(wflo_status_name(st));
+            }
+            json_array_append_new(events, json_pack("{s:s, s:s, s:s, s:o}", "op", "resource", "action", "acquire",
+                                                    "workflow", w, "error", error));
+        } else if ((v = json_object_get(a, "release"))) {
+            const char *w = json_string_value(v);
+            size_t k = 0;
+            while (k < held && strcmp(workflows[k], w) != 0) k++;
+            if (k == held) die("release of a permit not held", WFLO_STATUS_INVALID_ARGUMENT);
+            CHECK(wflo_permit_release(permits[k]), "wflo_permit_release");
+            wflo_permit_free(permits[k]);
+            workflows[k] = workflows[--held];
+            permits[k] = permits[held];
+            json_array_append_new(events, json_pack("{s:s, s:s, s:s}", "op", "resource", "action", "release",
+                                                    "workflow", w));
+        } else {
+            char *text = NULL;
+            CHECK(wflo_resource_stats_json(resource, &text), "wflo_resource_stats_json");
+            json_t *stats = take_json(text);
+            json_t *holders = json_array();
+            size_t h;
+            json_t *holder;
+            json_array_foreach(json_object_get(stats, "holders"), h, holder)
+                json_array_append(holders, json_object_get(holder, "workflow_id"));
+            json_array_append_new(events, json_pack("{s:s, s:s, s:O, s:O, s:O, s:o}", "op", "resource", "action",
+                                                    "stats", "acquisitions", json_object_get(stats, "acquisitions"),
+                                                    "contentions", json_object_get(stats, "contentions"), "timeouts",
+                                                    json_object_get(stats, "timeouts"), "holders", holders));
+            json_decref(stats);
+        }
+    }
+    for (size_t k = 0; k < held; k++) wflo_permit_free(permits[k]);
+    wflo_resource_free(resource);
+}
+
+/* An `approval` step: asked without waiting, decided when the scenario says, then waited for
+ * with a zero wait. */
+static void replay_approval(wflo_engine *engine, wflo_execution *exec, json_t *step, json_t *events) {
+    json_t *request = json_object_get(step, "request");
+    char *text = dump(request);
+    char *out = NULL;
+    CHECK(wflo_execution_request_approval(exec, text, strlen(text), &out), "wflo_execution_request_approval");
+    free(text);
+    json_t *asked = take_json(out);
+    const char *id = json_string_value(json_object_get(asked, "id"));
+    json_t *decide = json_object_get(step, "decide");
+    if (decide) {
+        const char *by = json_string_value(json_object_get(decide, "by"));
+        const char *note = json_string_value(json_object_get(decide, "note"));
+        CHECK(wflo_engine_decide_approval(engine, id, strlen(id), json_is_true(json_object_get(decide, "approve")), by,
+                                          by ? strlen(by) : 0, note, note ? strlen(note) : 0, &out),
+              "wflo_engine_decide_approval");
+        wflo_string_free(out);
+    }
+    json_t *event;
+    wflo_status st = wflo_execution_wait_for_approval(exec, id, strlen(id), 0, &out);
+    if (st == WFLO_STATUS_OK) {
+        json_t *a = take_json(out);
+        event = json_pack("{s:O, s:O, s:O, s:n, s:n}", "status", json_object_get(a, "status"), "decided_by",
+                          json_object_get(a, "decided_by"), "note", json_object_get(a, "note"), "error", "timed_out");
+        json_decref(a);
+    } else if (st == WFLO_STATUS_APPROVAL_DENIED) {
+        json_error_t err;
+        json_t *e = json_loads(wflo_last_error_json(), 0, &err);
+        if (!e) die("wflo_last_error_json is not JSON", st);
+        event = json_pack("{s:n, s:O, s:O, s:s, s:O}", "status", "decided_by", json_object_get(e, "by"), "note",
+                          json_object_get(e, "note"), "error", wflo_status_name(st), "timed_out",
+                          json_object_get(e, "timed_out"));
+        json_decref(e);
+    } else {
+        die("wflo_execution_wait_for_approval", st);
+    }
+    if (!event) die("an approval event", WFLO_STATUS_INTERNAL);
+    json_object_set_new(event, "op", json_string("approval"));
+    json_object_set(event, "gate", json_object_get(request, "gate"));
+    json_object_set(event, "asked", json_object_get(asked, "status"));
+    json_array_append_new(events, event);
+    json_decref(asked);
+}
+
 /* A scenario's price file, loaded before the execution starts; what the ledger records of it:
  * the names it added, changed and skipped (null without a file). */
 static json_t *load_prices(wflo_engine *engine, const char *vectors, json_t *scenario) {
@@ -287,9 +396,10 @@ static char *start_options(size_t index, json_t *scenario) {
 
 static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
     const char *name = json_string_value(json_object_get(scenario, "name"));
-    /* A fresh in-memory engine per scenario: a price file loaded by one stays out of the next. */
+    /* A fresh in-memory engine per scenario (the memory store, as Rust's replay and every other
+     * face's): a price file loaded by one stays out of the next. */
     wflo_engine *engine = NULL;
-    CHECK(wflo_engine_open(":memory:", 8, &engine), "wflo_engine_open");
+    CHECK(wflo_engine_open("memory://", 9, &engine), "wflo_engine_open");
     json_t *prices = load_prices(engine, vectors, scenario);
     json_t *alerts = json_array();
     uint64_t listener = 0;
@@ -324,6 +434,10 @@ static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
             replay_breaker(engine, step, events);
         } else if (strcmp(op, "retry_call") == 0) {
             replay_retry(engine, exec, step, events);
+        } else if (strcmp(op, "resource") == 0) {
+            replay_resource(engine, step, events);
+        } else if (strcmp(op, "approval") == 0) {
+            replay_approval(engine, exec, step, events);
         } else if (strcmp(op, "call") == 0) {
             /* A call through a breaker is refused before anything is reserved while it is open. */
             const char *breaker_name = json_string_value(json_object_get(step, "breaker"));

@@ -1,7 +1,11 @@
-/* Retries and circuit breakers through the C ABI: a breaker opens after its threshold and
- * refuses with WFLO_STATUS_CIRCUIT_OPEN (its last error JSON naming it), recovers after its
- * timeout, and is one per name; a retrier returns the engine's decisions, and re-words a
- * budget refusal of a retry; bad arguments are a status and a message, never a crash. */
+/* Retries, circuit breakers, resources and approval gates through the C ABI: a breaker opens
+ * after its threshold and refuses with WFLO_STATUS_CIRCUIT_OPEN (its last error JSON naming
+ * it), recovers after its timeout, and is one per name; a retrier returns the engine's
+ * decisions, and re-words a budget refusal of a retry; a busy lock refuses with
+ * WFLO_STATUS_RESOURCE_BUSY naming its holders, frees on release or when a lease ends, and
+ * counts it all; an approval is one per gate, and a denial or a timeout is
+ * WFLO_STATUS_APPROVAL_DENIED with who and why; bad arguments are a status and a message,
+ * never a crash. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,12 +188,188 @@ static void retriers(wflo_engine *engine) {
     wflo_retrier_free(NULL);
 }
 
+/* The resource's statistics JSON contains needle. */
+static void expect_stats(const char *what, const wflo_resource *r, const char *needle) {
+    char *json = NULL;
+    expect(what, wflo_resource_stats_json(r, &json), WFLO_STATUS_OK);
+    expect_in(what, json, needle);
+    wflo_string_free(json);
+}
+
+static void resources(wflo_engine *engine) {
+    wflo_resource *lock = NULL;
+    expect("resource", wflo_engine_resource(engine, S("c-lock"), S("{\"contention_threshold_ms\": 600000}"), &lock),
+           WFLO_STATUS_OK);
+    wflo_permit *a = NULL, *b = NULL, *c = NULL;
+    expect("acquire free lock", wflo_resource_acquire(lock, S("wf-a"), 0, &a), WFLO_STATUS_OK);
+    expect("acquire held lock", wflo_resource_acquire(lock, S("wf-b"), 0, &b), WFLO_STATUS_RESOURCE_BUSY);
+    expect_in("busy message", wflo_last_error_message(), "c-lock");
+    expect_in("busy json code", wflo_last_error_json(), "\"code\":\"RESOURCE_BUSY\"");
+    expect_in("busy json resource", wflo_last_error_json(), "\"resource\":\"c-lock\"");
+    expect_in("busy json holders", wflo_last_error_json(), "\"holders\":[\"wf-a (");
+    expect_in("busy json waited_ms", wflo_last_error_json(), "\"waited_ms\":");
+    expect_true("out not written on failure", b == NULL);
+    expect_stats("stats while held", lock, "\"acquisitions\":1,\"contentions\":0,\"timeouts\":1");
+    expect_stats("stats holder", lock, "\"workflow_id\":\"wf-a\"");
+    bool held = false;
+    expect("renew", wflo_permit_renew(a, &held), WFLO_STATUS_OK);
+    expect_true("renewed while held", held);
+    expect("release", wflo_permit_release(a), WFLO_STATUS_OK);
+    expect("release twice", wflo_permit_release(a), WFLO_STATUS_OK);
+    expect("renew released", wflo_permit_renew(a, &held), WFLO_STATUS_OK);
+    expect_true("a released hold is not renewed", !held);
+    expect("acquire after release", wflo_resource_acquire(lock, S("wf-b"), 0, &b), WFLO_STATUS_OK);
+    expect_true("no wait", wflo_permit_waited_ms(b) == 0);
+    wflo_permit_free(b); /* releases */
+    expect("acquire after free", wflo_resource_acquire(lock, S("wf-c"), -1, &c), WFLO_STATUS_OK);
+    expect_stats("stats add up", lock, "\"acquisitions\":3,\"contentions\":0,\"timeouts\":1");
+    expect("reset stats", wflo_resource_reset_stats(lock), WFLO_STATUS_OK);
+    expect_stats("stats after reset", lock, "\"acquisitions\":0,\"contentions\":0,\"timeouts\":0");
+    expect_stats("holds stay after reset", lock, "\"workflow_id\":\"wf-c\"");
+    wflo_permit_free(a);
+    wflo_permit_free(c);
+    expect_stats("no holder once freed", lock, "\"holders\":[]");
+
+    /* A hold whose lease ends frees its slot: a waiter gets it (generous timeout: valgrind). */
+    wflo_resource *sem = NULL;
+    expect("semaphore", wflo_engine_resource(engine, S("c-sem"), S("{\"max_concurrent\": 2, \"lease_ms\": 60}"), &sem),
+           WFLO_STATUS_OK);
+    wflo_permit *s1 = NULL, *s2 = NULL, *s3 = NULL;
+    expect("slot 1", wflo_resource_acquire(sem, S("wf-1"), 0, &s1), WFLO_STATUS_OK);
+    expect("slot 2", wflo_resource_acquire(sem, S("wf-2"), 0, &s2), WFLO_STATUS_OK);
+    expect("no slot 3", wflo_resource_acquire(sem, S("wf-3"), 0, &s3), WFLO_STATUS_RESOURCE_BUSY);
+    expect_in("both holders", wflo_last_error_json(), "\"wf-2 (");
+    expect("slot 3 once a lease ends", wflo_resource_acquire(sem, S("wf-3"), 10000, &s3), WFLO_STATUS_OK);
+    expect_true("it waited", wflo_permit_waited_ms(s3) > 0);
+    wflo_permit_free(s1);
+    wflo_permit_free(s2);
+    wflo_permit_free(s3);
+    wflo_resource_free(sem);
+
+    /* Bad arguments. */
+    wflo_resource *bad = NULL;
+    expect("empty name", wflo_engine_resource(engine, S(""), NULL, 0, &bad), WFLO_STATUS_INVALID_ARGUMENT);
+    expect("unknown config key", wflo_engine_resource(engine, S("x"), S("{\"slots\": 1}"), &bad),
+           WFLO_STATUS_INVALID_ARGUMENT);
+    expect("zero slots", wflo_engine_resource(engine, S("x"), S("{\"max_concurrent\": 0}"), &bad),
+           WFLO_STATUS_INVALID_ARGUMENT);
+    expect_true("out not written on failure", bad == NULL);
+    expect("NULL out", wflo_engine_resource(engine, S("x"), NULL, 0, NULL), WFLO_STATUS_INVALID_ARGUMENT);
+    wflo_permit *p = NULL;
+    expect("acquire NULL", wflo_resource_acquire(NULL, S("w"), 0, &p), WFLO_STATUS_INVALID_ARGUMENT);
+    expect("acquire NULL out", wflo_resource_acquire(lock, S("w"), 0, NULL), WFLO_STATUS_INVALID_ARGUMENT);
+    expect("stats NULL", wflo_resource_stats_json(NULL, NULL), WFLO_STATUS_INVALID_ARGUMENT);
+    expect("renew NULL", wflo_permit_renew(NULL, &held), WFLO_STATUS_INVALID_ARGUMENT);
+    expect("release NULL", wflo_permit_release(NULL), WFLO_STATUS_INVALID_ARGUMENT);
+    expect_true("waited of NULL is 0", wflo_permit_waited_ms(NULL) == 0);
+    wflo_permit_free(NULL);
+    wflo_resource_free(NULL);
+    wflo_resource_free(lock);
+}
+
+/* Copies the string value of "key" in a JSON object (first occurrence) into out. */
+static void json_field(const char *json, const char *key, char *out, size_t size) {
+    char pattern[64];
+    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
+    out[0] = '\0';
+    const char *at = json ? strstr(json, pattern) : NULL;
+    if (!at) return;
+    at += strlen(pattern);
+    size_t n = strcspn(at, "\"");
+    if (n >= size) n = size - 1;
+    memcpy(out, at, n);
+    out[n] = '\0';
+}
+
+/* Asks for an approval; returns its id in id (the approval JSON must contain needle). */
+static void request(const char *what, const wflo_execution *x, const char *req, char *id, const char *needle) {
+    char *json = NULL;
+    expect(what, wflo_execution_request_approval(x, S(req), &json), WFLO_STATUS_OK);
+    expect_in(what, json, needle);
+    json_field(json, "id", id, 64);
+    wflo_string_free(json);
+}
+
+/* Approves or denies id; the decided approval's JSON must contain needle. */
+static void decide(const char *what, const wflo_engine *engine, const char *id, bool approve, const char *by,
+                   const char *note, wflo_status want, const char *needle) {
+    char *json = NULL;
+    expect(what, wflo_engine_decide_approval(engine, S(id), approve, by, by ? strlen(by) : 0, note,
+                                             note ? strlen(note) : 0, &json),
+           want);
+    if (needle) expect_in(what, json, needle);
+    wflo_string_free(json);
+}
+
+static void approvals(wflo_engine *engine) {
+    wflo_execution *x = NULL;
+    expect("start", wflo_execution_start(engine, S("c-approvals"), -1, NULL, 0, &x), WFLO_STATUS_OK);
+    char id[64], again[64], denied[64], late[64];
+    request("request", x, "{\"gate\": \"publish\", \"why\": \"emails customers\", \"worst_case_nanos\": 250000000}",
+            id, "\"status\":\"pending\"");
+    expect_true("an id", strncmp(id, "appr-", 5) == 0);
+    request("same gate", x, "{\"gate\": \"publish\"}", again, "\"why\":\"emails customers\"");
+    expect_true("same gate, same approval", strcmp(id, again) == 0);
+    char *json = NULL;
+    expect("a look", wflo_execution_wait_for_approval(x, S(id), 0, &json), WFLO_STATUS_OK);
+    expect_in("still pending", json, "\"status\":\"pending\"");
+    wflo_string_free(json);
+    expect("pending list", wflo_engine_approvals_json(engine, true, &json), WFLO_STATUS_OK);
+    expect_in("pending list", json, id);
+    wflo_string_free(json);
+    decide("approve", engine, id, true, "ana", "checked the copy", WFLO_STATUS_OK, "\"decided_by\":\"ana\"");
+    decide("decide twice", engine, id, false, NULL, NULL, WFLO_STATUS_CONFLICT, NULL);
+    json = NULL;
+    expect("wait approved", wflo_execution_wait_for_approval(x, S(id), -1, &json), WFLO_STATUS_OK);
+    expect_in("approved", json, "\"status\":\"approved\"");
+    expect_in("approved note", json, "\"note\":\"checked the copy\"");
+    wflo_string_free(json);
+
+    request("request to deny", x, "{\"gate\": \"delete-index\"}", denied, "\"what\":\"run delete-index\"");
+    decide("deny", engine, denied, false, "bo", "not on a Friday", WFLO_STATUS_OK, "\"status\":\"denied\"");
+    json = NULL;
+    expect("wait denied", wflo_execution_wait_for_approval(x, S(denied), -1, &json), WFLO_STATUS_APPROVAL_DENIED);
+    expect_true("out not written on failure", json == NULL);
+    expect_in("denied message", wflo_last_error_message(), "denied by bo: not on a Friday");
+    expect_in("denied json code", wflo_last_error_json(), "\"code\":\"APPROVAL_DENIED\"");
+    expect_in("denied json gate", wflo_last_error_json(), "\"gate\":\"delete-index\"");
+    expect_in("denied json by", wflo_last_error_json(), "\"by\":\"bo\"");
+    expect_in("denied json note", wflo_last_error_json(), "\"note\":\"not on a Friday\"");
+    expect_in("denied json timed_out", wflo_last_error_json(), "\"timed_out\":false");
+    expect_in("denied json id", wflo_last_error_json(), denied);
+
+    /* Nobody answers: the timeout denies it. */
+    request("request with a timeout", x, "{\"gate\": \"deploy\", \"timeout_ms\": 100}", late, "\"on_timeout\":\"deny\"");
+    expect("wait timed out", wflo_execution_wait_for_approval(x, S(late), -1, &json), WFLO_STATUS_APPROVAL_DENIED);
+    expect_in("timed out json", wflo_last_error_json(), "\"timed_out\":true");
+    expect_in("timed out message", wflo_last_error_message(), "not given in time");
+
+    /* Bad arguments. */
+    json = NULL;
+    expect("no gate", wflo_execution_request_approval(x, S("{}"), &json), WFLO_STATUS_INVALID_ARGUMENT);
+    expect("unknown key", wflo_execution_request_approval(x, S("{\"gate\": \"g\", \"who\": 1}"), &json),
+           WFLO_STATUS_INVALID_ARGUMENT);
+    expect("bad on_timeout", wflo_execution_request_approval(x, S("{\"gate\": \"g\", \"on_timeout\": \"shrug\"}"), &json),
+           WFLO_STATUS_INVALID_ARGUMENT);
+    expect_true("out not written on failure", json == NULL);
+    decide("unknown id", engine, "appr-nosuchthing", true, NULL, NULL, WFLO_STATUS_NOT_FOUND, NULL);
+    expect("wait unknown id", wflo_execution_wait_for_approval(x, S("appr-nosuchthing"), 0, &json),
+           WFLO_STATUS_NOT_FOUND);
+    expect("request NULL", wflo_execution_request_approval(NULL, S("{\"gate\": \"g\"}"), &json),
+           WFLO_STATUS_INVALID_ARGUMENT);
+    expect("wait NULL out", wflo_execution_wait_for_approval(x, S(id), 0, NULL), WFLO_STATUS_INVALID_ARGUMENT);
+    expect("list NULL", wflo_engine_approvals_json(NULL, false, &json), WFLO_STATUS_INVALID_ARGUMENT);
+    wflo_execution_free(x);
+}
+
 int main(void) {
     wflo_engine *engine = NULL;
     expect("open", wflo_engine_open(S("memory://"), &engine), WFLO_STATUS_OK);
     if (engine == NULL) return 1;
     breakers(engine);
     retriers(engine);
+    resources(engine);
+    approvals(engine);
     wflo_engine_free(engine);
     if (failures) {
         fprintf(stderr, "resilience: %d failure(s)\n", failures);

@@ -20,7 +20,7 @@ fn holders(c: &Connection, resource: &str, now_ms: u64) -> Result<Vec<ResourceHo
     let mut st = c
         .prepare_cached(
             "SELECT hold_id, holder, workflow_id, acquired_at_ms, lease_until_ms FROM resource_holds \
-             WHERE resource = ?1 AND lease_until_ms > ?2 ORDER BY acquired_at_ms, hold_id",
+             WHERE resource = ?1 AND lease_until_ms > ?2 ORDER BY acquired_at_ms, rowid",
         )
         .map_err(storage)?;
     let rows = st
