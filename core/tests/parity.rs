@@ -92,7 +92,153 @@ fn replay(index: usize, scenario: &Value) -> Value {
                 .unwrap();
                 events.push(json!({"op": "scope", "label": label}));
             }
+            "breaker" => {
+                let name = step["name"].as_str().unwrap();
+                let config = step
+                    .get("config")
+                    .map(|c| serde_json::from_value(c.clone()).unwrap());
+                let breaker = engine.breaker(name, config).unwrap();
+                for action in step["actions"].as_array().unwrap() {
+                    let action = action.as_str().unwrap();
+                    let error = match action {
+                        "check" => breaker.check().err().map(|e| e.code().as_str()),
+                        "failure" => {
+                            breaker.record_failure();
+                            None
+                        }
+                        "success" => {
+                            breaker.record_success();
+                            None
+                        }
+                        "reset" => {
+                            breaker.reset();
+                            None
+                        }
+                        other => panic!("{name}: unknown breaker action {other}"),
+                    };
+                    events.push(json!({
+                        "op": "breaker", "action": action,
+                        "state": breaker.state().as_str(), "error": error,
+                    }));
+                }
+            }
+            "resource" => {
+                let name = step["name"].as_str().unwrap();
+                let config = serde_json::from_value(step["config"].clone()).unwrap();
+                let lock = engine.resource(name, config).unwrap();
+                let mut permits = std::collections::HashMap::new();
+                for action in step["actions"].as_array().unwrap() {
+                    if let Some(w) = action["acquire"].as_str() {
+                        let timeout = action["timeout_ms"].as_u64();
+                        let error = match lock.acquire(w, timeout) {
+                            Ok(p) => {
+                                permits.insert(w.to_owned(), p);
+                                None
+                            }
+                            Err(e) => Some(e.code().as_str()),
+                        };
+                        events.push(json!({"op": "resource", "action": "acquire", "workflow": w, "error": error}));
+                    } else if let Some(w) = action["release"].as_str() {
+                        permits.remove(w).unwrap().release().unwrap();
+                        events.push(json!({"op": "resource", "action": "release", "workflow": w}));
+                    } else {
+                        let s = lock.stats().unwrap();
+                        let holders: Vec<&str> =
+                            s.holders.iter().map(|h| h.workflow_id.as_str()).collect();
+                        events.push(json!({
+                            "op": "resource", "action": "stats", "acquisitions": s.acquisitions,
+                            "contentions": s.contentions, "timeouts": s.timeouts, "holders": holders,
+                        }));
+                    }
+                }
+            }
+            "approval" => {
+                let request =
+                    wflo_core::resilience::ApprovalRequest::from_json(&step["request"].to_string())
+                        .unwrap();
+                let asked = exec.request_approval(&request).unwrap();
+                if let Some(d) = step.get("decide") {
+                    engine
+                        .decide_approval(
+                            &asked.id,
+                            d["approve"].as_bool().unwrap(),
+                            d["by"].as_str(),
+                            d["note"].as_str(),
+                        )
+                        .unwrap();
+                }
+                let event = match exec.wait_for_approval(&asked.id, Some(0)) {
+                    Ok(a) => json!({
+                        "status": a.status.as_str(), "decided_by": a.decided_by, "note": a.note,
+                        "error": null, "timed_out": null,
+                    }),
+                    Err(wflo_core::Error::ApprovalDenied {
+                        timed_out,
+                        by,
+                        note,
+                        ..
+                    }) => json!({
+                        "status": null, "decided_by": by, "note": note,
+                        "error": "APPROVAL_DENIED", "timed_out": timed_out,
+                    }),
+                    Err(e) => panic!("{name}: {e}"),
+                };
+                let mut event = event;
+                event["op"] = "approval".into();
+                event["gate"] = request.gate.clone().into();
+                event["asked"] = asked.status.as_str().into();
+                events.push(event);
+            }
+            "retry_call" => {
+                let format = UsageFormat::from_name(step["format"].as_str().unwrap()).unwrap();
+                let policy = serde_json::from_value(step["policy"].clone()).unwrap();
+                let mut retrier = engine.retrier(policy).unwrap();
+                let scope = exec.root();
+                let request = step["request"].to_string();
+                for outcome in step["attempts"].as_array().unwrap() {
+                    let attempt = retrier.attempt();
+                    let mut res = match scope.reserve_request(format, &request, &Default::default())
+                    {
+                        Ok(made) => made.reservation,
+                        Err(e) => {
+                            let e = retrier.refused(e);
+                            events.push(json!({
+                                "op": "attempt", "attempt": attempt,
+                                "error": e.code().as_str(), "message": e.to_string(),
+                            }));
+                            break;
+                        }
+                    };
+                    events.push(json!({"op": "attempt", "attempt": attempt, "error": null}));
+                    if let Some(result) = outcome.get("result") {
+                        res.settle_result(format, &result.to_string(), CallStatus::Ok)
+                            .unwrap();
+                        break;
+                    }
+                    let failure: wflo_core::resilience::Failure =
+                        serde_json::from_value(outcome["failure"].clone()).unwrap();
+                    match outcome["text"].as_str() {
+                        // The attempt failed after output was billed (a cut stream).
+                        Some(text) => res.settle_text(text, CallStatus::Error),
+                        None => res.release(CallStatus::Error, Some(&failure.message)),
+                    }
+                    .unwrap();
+                    let decision = retrier.next(&failure, engine.now_ms());
+                    let mut event = serde_json::to_value(&decision).unwrap();
+                    event["op"] = "retry".into();
+                    events.push(event);
+                    if matches!(decision, wflo_core::resilience::Decision::GiveUp { .. }) {
+                        break;
+                    }
+                }
+            }
             "call" => {
+                if let Some(name) = step["breaker"].as_str()
+                    && let Err(e) = engine.breaker(name, None).unwrap().check()
+                {
+                    events.push(json!({"op": "call", "body": null, "error": e.code().as_str()}));
+                    continue;
+                }
                 let format = UsageFormat::from_name(step["format"].as_str().unwrap()).unwrap();
                 let options: RequestOptions = match step.get("options") {
                     Some(o) => serde_json::from_value(o.clone()).unwrap(),
@@ -136,6 +282,13 @@ fn replay(index: usize, scenario: &Value) -> Value {
                     res.settle_text(text.as_str().unwrap(), status).unwrap();
                 } else {
                     panic!("{name}: unknown outcome {outcome}");
+                }
+                if let Some(name) = step["breaker"].as_str() {
+                    let breaker = engine.breaker(name, None).unwrap();
+                    match outcome.get("error") {
+                        Some(_) => breaker.record_failure(),
+                        None => breaker.record_success(),
+                    }
                 }
             }
             "checkpoint" => {
@@ -317,6 +470,7 @@ fn scenarios_do_what_they_say() {
     let s = by_name(&l, "provider_from_base_url");
     assert_eq!(s["calls"][0]["provider"], "xai");
     assert_eq!(s["calls"][0]["model"], "xai/grok-4");
+    resilience_scenarios_do_what_they_say(&l);
     let s = by_name(&l, "rate_limited_then_retried");
     assert_eq!(s["calls"][0]["cost_nanos"], 0);
     assert_eq!(s["calls"][1]["status"], "ok");
@@ -392,4 +546,120 @@ fn write_reference_ledger() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = std::path::Path::new(&dir).join("rust.json");
     std::fs::write(path, serde_json::to_string_pretty(&ledger()).unwrap()).unwrap();
+}
+
+fn resilience_scenarios_do_what_they_say(l: &Value) {
+    let s = by_name(l, "resource_lock_busy_then_free");
+    let ev = s["events"].as_array().unwrap();
+    assert_eq!(ev[1]["error"], "RESOURCE_BUSY");
+    assert_eq!(
+        ev[2],
+        json!({"op": "resource", "action": "stats", "acquisitions": 1, "contentions": 0, "timeouts": 1, "holders": ["wf-a"]})
+    );
+    assert_eq!(ev[4]["error"], Value::Null);
+    assert_eq!(ev[5]["holders"], json!(["wf-b"]));
+    assert_eq!(
+        ev[9]["error"], "RESOURCE_BUSY",
+        "a semaphore of 2 refuses a third"
+    );
+    assert_eq!(ev[10]["holders"], json!(["wf-1", "wf-2"]));
+
+    let s = by_name(l, "approval_gates");
+    let ev = s["events"].as_array().unwrap();
+    assert_eq!(
+        (ev[0]["asked"].as_str(), ev[0]["status"].as_str()),
+        (Some("pending"), Some("approved"))
+    );
+    assert_eq!(ev[0]["decided_by"], "ana");
+    assert_eq!(ev[1]["error"], Value::Null, "the approved call goes out");
+    assert_eq!(ev[2]["error"], "APPROVAL_DENIED");
+    assert_eq!(
+        (ev[2]["note"].as_str(), ev[2]["timed_out"].as_bool()),
+        (Some("not on a Friday"), Some(false))
+    );
+    assert_eq!(
+        ev[3]["asked"], "approved",
+        "asked again: the same, decided approval"
+    );
+    assert_eq!(s["calls"].as_array().unwrap().len(), 1);
+
+    let s = by_name(l, "retry_backoff_then_success");
+    let ev = s["events"].as_array().unwrap();
+    let kinds: Vec<&str> = ev.iter().map(|e| e["op"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["attempt", "retry", "attempt", "retry", "attempt"]);
+    // The server's retry-after-ms (9) beat the backoff (2 ms ± 50%).
+    assert_eq!(ev[1]["delay_ms"], 9);
+    assert!(ev[1]["reason"].as_str().unwrap().contains("retry-after"));
+    let second = ev[3]["delay_ms"].as_u64().unwrap();
+    assert!((2..=6).contains(&second), "4 ms ± 50%: {second}");
+    let statuses: Vec<&str> = s["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["error", "error", "ok"]);
+    assert_eq!(
+        s["calls"][0]["cost_nanos"], 0,
+        "a failed attempt is released unbilled"
+    );
+    assert_eq!(s["spent_nanos"], s["calls"][2]["cost_nanos"]);
+
+    let s = by_name(l, "retry_refused_by_budget");
+    let ev = s["events"].as_array().unwrap();
+    assert_eq!(ev[1]["decision"], "retry");
+    assert_eq!(ev[2]["attempt"], 2);
+    assert_eq!(ev[2]["error"], "BUDGET_EXCEEDED");
+    let message = ev[2]["message"].as_str().unwrap();
+    assert!(
+        message.contains("(attempt 2 not sent: attempt 1 failed: connection reset)"),
+        "{message}"
+    );
+    // Billed first attempt, then the refused retry: nothing of it was sent.
+    assert!(s["calls"][0]["cost_nanos"].as_u64().unwrap() > 0);
+    assert_eq!(s["calls"][1]["status"], "refused");
+    assert_eq!(s["status"], "budget_exceeded");
+
+    let s = by_name(l, "retry_gives_up");
+    let ev = s["events"].as_array().unwrap();
+    assert_eq!(ev[1]["decision"], "give_up");
+    assert!(ev[1]["reason"].as_str().unwrap().contains("not retryable"));
+    assert_eq!(ev[3]["decision"], "retry");
+    assert_eq!(ev[3]["delay_ms"], 3);
+    assert_eq!(ev[5]["decision"], "give_up");
+    assert!(
+        ev[5]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 2 attempts")
+    );
+    assert_eq!(s["spent_nanos"], 0);
+
+    let s = by_name(l, "breaker_fails_fast");
+    let ev = s["events"].as_array().unwrap();
+    let states: Vec<(&str, &str)> = ev
+        .iter()
+        .filter(|e| e["op"] == "breaker")
+        .map(|e| (e["action"].as_str().unwrap(), e["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("check", "closed"),
+            ("failure", "closed"),
+            ("check", "closed"),
+            ("failure", "open"),
+            ("check", "open"),
+            ("reset", "closed"),
+            ("check", "closed")
+        ]
+    );
+    assert_eq!(ev[4]["error"], "CIRCUIT_OPEN");
+    assert_eq!(
+        ev[5],
+        json!({"op": "call", "body": null, "error": "CIRCUIT_OPEN"})
+    );
+    // Nothing reserved or recorded for the refused call: only the one after the reset.
+    assert_eq!(s["calls"].as_array().unwrap().len(), 1);
+    assert_eq!(s["calls"][0]["status"], "ok");
 }
