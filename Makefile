@@ -121,7 +121,7 @@ test-go: build
 	cd bindings/go && $(GO_ENV) go vet ./...
 	cd bindings/go && test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt would change these files"; exit 1; }
 	cd bindings/go && $(GO_ENV) go test -race -count=1 ./...
-	cd examples/go && $(GO_ENV) go run ./quick_tour
+	cd examples/go && $(GO_ENV) go run ./quick_tour && $(GO_ENV) go run ./locks_and_approvals
 
 # libwflo for C, Go (pkg-config) and anything else that links a C library.
 PREFIX ?= /usr/local
