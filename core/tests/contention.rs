@@ -211,3 +211,27 @@ fn a_killed_holder_frees_its_slot_after_its_lease_on_postgres() {
         killed_holder(&url);
     }
 }
+
+/// A clock that moves a millisecond every time it is read: the worst case for reporting a wait.
+struct TickingClock(std::sync::atomic::AtomicU64);
+
+impl wflo_core::clock::Clock for TickingClock {
+    fn now_ms(&self) -> u64 {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn a_free_slot_taken_on_the_first_try_reports_no_wait_however_the_clock_moves() {
+    let engine = Engine::new(EngineConfig {
+        clock: std::sync::Arc::new(TickingClock(1_000_000.into())),
+        ..EngineConfig::default()
+    });
+    let lock = engine.resource("ticking", LockConfig::default()).unwrap();
+    let first = lock.acquire("wf-a", Some(0)).unwrap();
+    assert_eq!(first.waited_ms(), 0);
+    // Busy with no wait allowed: refused at once, having waited for no one either.
+    let busy = lock.acquire("wf-b", Some(0)).unwrap_err();
+    assert_eq!(busy.code(), wflo_core::ErrorCode::ResourceBusy);
+    assert!(busy.to_string().contains("ticking"), "{busy}");
+}

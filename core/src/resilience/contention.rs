@@ -120,11 +120,15 @@ impl ResourceLock {
         self.engine.check_open()?;
         let timeout = timeout_ms.unwrap_or(self.config.timeout_ms);
         let lease_ms = self.config.lease_ms.unwrap_or(self.engine.lease_ms);
-        let start = self.engine.now_ms();
         let hold_id = crate::ids::new_reservation_id()?;
+        let start = self.engine.now_ms();
         let mut pause = 5u64;
+        let mut first_try = true;
         loop {
-            let now = self.engine.now_ms();
+            // The first try has waited for no one, by definition: reading the clock again
+            // could cross a millisecond boundary and report a wait that never happened.
+            let now = if first_try { start } else { self.engine.now_ms() };
+            first_try = false;
             let waited = now.saturating_sub(start);
             let contended = waited > self.config.contention_threshold_ms;
             let busy = self.engine.store.try_acquire(&Acquire {
