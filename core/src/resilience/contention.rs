@@ -127,7 +127,11 @@ impl ResourceLock {
         loop {
             // The first try has waited for no one, by definition: reading the clock again
             // could cross a millisecond boundary and report a wait that never happened.
-            let now = if first_try { start } else { self.engine.now_ms() };
+            let now = if first_try {
+                start
+            } else {
+                self.engine.now_ms()
+            };
             first_try = false;
             let waited = now.saturating_sub(start);
             let contended = waited > self.config.contention_threshold_ms;
