@@ -90,11 +90,13 @@ pub fn show(db: &Db, id: &str, out: &Output) -> CliResult {
     let calls = engine.calls(id)?;
     let checkpoints = engine.checkpoints(id)?;
     let rollbacks = engine.rollbacks(id)?;
+    let breaker_changes = engine.breaker_changes_during(id)?;
     if out.json {
         return print_json(&json!({
             "execution": record, "breakdown": breakdown, "calls": calls,
             "checkpoints": checkpoints_json(&checkpoints),
-            "rollbacks": rollbacks_json(&checkpoints, &rollbacks)
+            "rollbacks": rollbacks_json(&checkpoints, &rollbacks),
+            "breaker_changes": breaker_changes
         }));
     }
     println!(
@@ -171,6 +173,13 @@ pub fn show(db: &Db, id: &str, out: &Output) -> CliResult {
             ]);
         }
         print!("{}", t.render());
+    }
+    if !breaker_changes.is_empty() {
+        println!("\ncircuit breakers that changed state while it ran (any process on this store)");
+        print!(
+            "{}",
+            crate::breakers::transitions_table(&breaker_changes).render()
+        );
     }
     println!("\nby model");
     let mut t = Table::new(&["MODEL", "CALLS", "INPUT", "OUTPUT", "COST"]);

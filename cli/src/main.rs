@@ -2,6 +2,7 @@
 //! prices and token counts, HTML reports, and the demo.
 
 mod approvals;
+mod breakers;
 mod checkpoint_ref;
 mod demo;
 mod exit;
@@ -101,6 +102,23 @@ enum Command {
         #[arg(long)]
         all: bool,
         /// How many to list, the most recent first.
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: usize,
+        #[command(flatten)]
+        db: Db,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// List circuit breakers: every shared one's state (as the fleet on this store sees it)
+    /// and the latest changes of state of every breaker, shared or one process's.
+    #[command(after_help = "Examples:\n  \
+        wflo breakers\n  \
+        wflo breakers --name provider:openai --json")]
+    Breakers {
+        /// Only this breaker.
+        #[arg(long)]
+        name: Option<String>,
+        /// How many changes of state to list, the most recent.
         #[arg(long, default_value_t = 50, value_name = "N")]
         limit: usize,
         #[command(flatten)]
@@ -415,6 +433,12 @@ fn run(command: Command) -> Result<(), CliError> {
             db,
             out,
         } => approvals::list(&db, all, limit, &out),
+        Command::Breakers {
+            name,
+            limit,
+            db,
+            out,
+        } => breakers::list(&db, name.as_deref(), limit, &out),
         Command::Approve {
             id,
             note,

@@ -474,3 +474,100 @@ fn approvals_are_decided_from_another_process() {
         2
     );
 }
+
+#[test]
+fn breakers_lists_shared_ones_and_every_change_and_show_has_those_while_it_ran() {
+    use wflo_core::resilience::BreakerConfig;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("breakers.db");
+    let dbs = db.to_str().unwrap().to_owned();
+    assert!(ok(&["breakers", "--db", &dbs]).contains("no circuit breaker has changed state yet"));
+    let engine = wflo_core::Engine::open(Some(&dbs)).unwrap();
+    let exec = engine
+        .start_execution(wflo_core::ExecutionOptions {
+            name: "tripping".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let shared = engine
+        .breaker(
+            "provider:openai",
+            Some(BreakerConfig {
+                failure_threshold: 2,
+                recovery_timeout_ms: 600_000,
+                shared: true,
+                ..BreakerConfig::default()
+            }),
+        )
+        .unwrap();
+    shared.record_failure().unwrap();
+    shared.record_failure().unwrap();
+    assert!(shared.check().is_err());
+    let local = engine
+        .breaker(
+            "tool:<search>",
+            Some(BreakerConfig {
+                failure_threshold: 1,
+                ..BreakerConfig::default()
+            }),
+        )
+        .unwrap();
+    local.record_failure().unwrap();
+    exec.finish(wflo_core::ExecutionStatus::Completed).unwrap();
+    let id = exec.id().to_owned();
+    drop(exec);
+    engine.close().unwrap();
+
+    // Another process lists them from the store.
+    let listed = json(&["breakers", "--db", &dbs, "--json"]);
+    let shared = listed["shared"].as_array().unwrap();
+    assert_eq!(shared.len(), 1, "only the shared one has a stored state");
+    assert_eq!(shared[0]["name"], "provider:openai");
+    assert_eq!(shared[0]["state"], "open");
+    assert_eq!(shared[0]["failure_count"], 2);
+    assert_eq!(shared[0]["rejected"], 1);
+    let changes = listed["transitions"].as_array().unwrap();
+    let seen: Vec<_> = changes
+        .iter()
+        .map(|t| {
+            (
+                t["breaker"].as_str().unwrap(),
+                t["to"].as_str().unwrap(),
+                t["shared"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("provider:openai", "open", true),
+            ("tool:<search>", "open", false)
+        ]
+    );
+    let table = ok(&["breakers", "--db", &dbs]);
+    assert!(
+        table.contains("shared breakers") && table.contains("2 consecutive failures"),
+        "{table}"
+    );
+    assert!(table.contains("1 consecutive failures"), "{table}");
+    let one = json(&[
+        "breakers",
+        "--name",
+        "tool:<search>",
+        "--db",
+        &dbs,
+        "--json",
+    ]);
+    assert_eq!(one["shared"].as_array().unwrap().len(), 0);
+    assert_eq!(one["transitions"].as_array().unwrap().len(), 1);
+
+    let shown = ok(&["show", &id, "--db", &dbs]);
+    assert!(
+        shown.contains("circuit breakers that changed state while it ran")
+            && shown.contains("provider:openai (shared)")
+            && shown.contains("tool:<search>"),
+        "{shown}"
+    );
+    let shown = json(&["show", &id, "--db", &dbs, "--json"]);
+    assert_eq!(shown["breaker_changes"].as_array().unwrap().len(), 2);
+}

@@ -150,6 +150,7 @@ fn completions_name_every_subcommand() {
             "demo",
             "completions",
             "approvals",
+            "breakers",
             "approve",
             "deny",
             json,

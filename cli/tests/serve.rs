@@ -313,12 +313,26 @@ fn hostile_names_render_as_text_on_every_page() {
         .unwrap();
     let exec = start(&engine, HOSTILE_NAME, Some(100_000_000), &[HOSTILE_SCOPE]);
     call(&exec, &engine, HOSTILE_STEP, HOSTILE_MODEL, 2_000, 400);
+    // A shared breaker with a hostile name, tripped: on /breakers and the execution's page.
+    engine
+        .breaker(
+            HOSTILE_NAME,
+            Some(wflo_core::resilience::BreakerConfig {
+                failure_threshold: 1,
+                shared: true,
+                ..Default::default()
+            }),
+        )
+        .unwrap()
+        .record_failure()
+        .unwrap();
     let serve = Serve::start(&db, &["--scope", HOSTILE_SCOPE]);
     let encoded: String = HOSTILE_MODEL.bytes().map(|b| format!("%{b:02X}")).collect();
     let pages = [
         "/".to_owned(),
         format!("/executions/{}", exec.id()),
         "/scopes".to_owned(),
+        "/breakers".to_owned(),
         format!("/prices?model={encoded}"),
         "/prices?model=%3Cscript%3Ealert(1)%3C%2Fscript%3E".to_owned(),
         "/no/such/%3Cscript%3Ealert(1)%3C%2Fscript%3E".to_owned(),
@@ -380,7 +394,12 @@ fn hostile_names_render_as_text_on_every_page() {
         scopes.contains("team:&lt;svg onload=alert(4)&gt;&#39;&quot;"),
         "{scopes}"
     );
-    let price = serve.get(&pages[3]).body;
+    let breakers = serve.get("/breakers").body;
+    assert!(
+        breakers.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{breakers}"
+    );
+    let price = serve.get(&pages[4]).body;
     // Serve's engine has no price for it: the page says so, the name escaped.
     assert!(
         price.contains("gpt-&lt;b onmouseover=alert(3)&gt;4o&lt;/b&gt;"),
@@ -547,6 +566,8 @@ fn the_token_is_enforced_and_loopback_host_names_are_required() {
         "/metrics",
         "/events",
         "/scopes",
+        "/breakers",
+        "/api/breakers",
         "/nowhere",
     ] {
         let a = serve.get(path);
@@ -982,4 +1003,65 @@ fn approvals_are_decided_from_the_page() {
         404
     );
     assert!(serve.get("/approvals").body.contains("looks right"));
+}
+
+/// `/breakers` shows every shared breaker's state and every breaker's changes, newest first;
+/// `/api/breakers` gives the same as `wflo breakers --json`.
+#[test]
+fn breakers_show_shared_state_and_changes() {
+    use wflo_core::resilience::BreakerConfig;
+    let (_dir, db, engine) = store();
+    let serve = Serve::start(&db, &[]);
+    let empty = serve.get("/breakers");
+    assert_eq!(empty.status, 200);
+    assert!(
+        empty
+            .body
+            .contains("No shared breaker has been used on this store.")
+    );
+    assert!(
+        empty
+            .body
+            .contains(r#"<a href="/breakers" aria-current="page">Breakers</a>"#)
+    );
+    let shared = engine
+        .breaker(
+            "provider:anthropic",
+            Some(BreakerConfig {
+                failure_threshold: 2,
+                recovery_timeout_ms: 600_000,
+                shared: true,
+                ..BreakerConfig::default()
+            }),
+        )
+        .unwrap();
+    for _ in 0..2 {
+        shared.record_failure().unwrap();
+    }
+    let local = engine
+        .breaker(
+            "tool:browse",
+            Some(BreakerConfig {
+                failure_threshold: 1,
+                ..BreakerConfig::default()
+            }),
+        )
+        .unwrap();
+    local.record_failure().unwrap();
+    local.reset().unwrap();
+    let page = serve.get("/breakers").body;
+    assert!(
+        page.contains("provider:anthropic")
+            && page.contains(r#"<span class="pill open">open</span>"#)
+    );
+    let newest = page.find(">reset<").expect("the reset is listed");
+    let oldest = page
+        .find("2 consecutive failures")
+        .expect("the trip is listed");
+    assert!(newest < oldest, "newest first");
+    let api = serve.json("/api/breakers");
+    assert_eq!(api["shared"][0]["name"], "provider:anthropic");
+    assert_eq!(api["shared"][0]["state"], "open");
+    assert_eq!(api["transitions"].as_array().unwrap().len(), 3);
+    assert_eq!(api["transitions"][2]["reason"], "reset");
 }

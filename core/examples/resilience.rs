@@ -35,12 +35,12 @@ fn main() -> wflo_core::Result<()> {
         match provider_answers.next().unwrap() {
             Ok(response) => {
                 call.settle_result(UsageFormat::OpenAiChat, response, CallStatus::Ok)?;
-                breaker.record_success();
+                breaker.record_success()?;
                 break;
             }
             Err(status) => {
                 call.release(CallStatus::Error, Some("429 Too Many Requests"))?;
-                breaker.record_failure();
+                breaker.record_failure()?;
                 let failure = Failure {
                     kind: FailureKind::Http,
                     status: Some(status),

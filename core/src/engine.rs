@@ -503,22 +503,97 @@ impl Engine {
             name,
             config.unwrap_or_default(),
             self.inner.clock.clone(),
+            self.inner.store.clone(),
+            &self.inner.holder,
         )?);
         all.insert(name.to_owned(), b.clone());
         Ok(b)
     }
 
-    /// Every breaker of this engine with its figures, by name.
-    pub fn breakers(&self) -> Vec<crate::resilience::BreakerStatus> {
-        let mut v: Vec<_> = self
-            .inner
-            .breakers
-            .lock()
-            .values()
-            .map(|b| b.status())
-            .collect();
+    /// Every breaker of this engine with its figures, by name (a shared one as the store has
+    /// it).
+    pub fn breakers(&self) -> Result<Vec<crate::resilience::BreakerStatus>> {
+        let all: Vec<_> = self.inner.breakers.lock().values().cloned().collect();
+        let mut v = all.iter().map(|b| b.status()).collect::<Result<Vec<_>>>()?;
         v.sort_by(|a, b| a.name.cmp(&b.name));
-        v
+        Ok(v)
+    }
+
+    /// Every shared breaker on the store — whichever process made it — with its figures as of
+    /// now, read with the settings of the process that last stepped it.
+    pub fn shared_breakers(&self) -> Result<Vec<crate::resilience::BreakerStatus>> {
+        use crate::resilience::breaker::{BreakerStatus, KEPT_TRANSITIONS, machine};
+        let now = self.now_ms();
+        self.inner
+            .store
+            .shared_breakers()?
+            .into_iter()
+            .map(|row| {
+                let machine = machine::read_stored(&row.name, &row.state_json)?;
+                let config = crate::resilience::BreakerConfig::from_json(&row.config_json)?;
+                let transitions =
+                    self.inner
+                        .store
+                        .breaker_transitions(&crate::store::TransitionQuery {
+                            breaker: Some(&row.name),
+                            limit: KEPT_TRANSITIONS,
+                            ..Default::default()
+                        })?;
+                Ok(BreakerStatus::of(
+                    &row.name,
+                    true,
+                    &config,
+                    &machine,
+                    now,
+                    transitions,
+                ))
+            })
+            .collect()
+    }
+
+    /// Circuit breakers as the store knows them: every shared breaker's figures (of `name`
+    /// only, if given) and the latest `limit` changes of state of every breaker — what
+    /// `wflo breakers`, `wflo serve`'s `/api/breakers` and every face's
+    /// `breakers_on_store` give.
+    pub fn breakers_on_store(
+        &self,
+        name: Option<&str>,
+        limit: usize,
+    ) -> Result<crate::resilience::breaker::StoreBreakers> {
+        let mut shared = self.shared_breakers()?;
+        shared.retain(|b| name.is_none_or(|n| n == b.name));
+        let transitions = self.breaker_transitions(&crate::store::TransitionQuery {
+            breaker: name,
+            limit,
+            ..Default::default()
+        })?;
+        Ok(crate::resilience::breaker::StoreBreakers {
+            shared,
+            transitions,
+        })
+    }
+
+    /// The breakers (of any process on the store) that changed state while execution `id`
+    /// ran — from its start to its end, or to now while it runs — the latest 50, oldest first.
+    /// Breakers are not tied to an execution: this is what was happening around it.
+    pub fn breaker_changes_during(&self, id: &str) -> Result<Vec<crate::resilience::Transition>> {
+        let record = self.execution(id)?;
+        self.breaker_transitions(&crate::store::TransitionQuery {
+            breaker: None,
+            since_ms: Some(record.created_at_ms),
+            until_ms: record.finished_at_ms,
+            limit: crate::resilience::breaker::KEPT_TRANSITIONS,
+        })
+    }
+
+    /// Recorded changes of state of every breaker on the store (shared or one process's),
+    /// the latest `query.limit`, oldest first.
+    pub fn breaker_transitions(
+        &self,
+        query: &crate::store::TransitionQuery<'_>,
+    ) -> Result<Vec<crate::resilience::Transition>> {
+        self.inner.check_open()?;
+        self.inner.store.breaker_transitions(query)
     }
 
     /// This engine's metrics in the Prometheus text exposition format: cost, calls, refusals,

@@ -3,7 +3,7 @@
 //! Emitted with `tracing` under the target `wflo` and a `event` field naming the kind
 //! (`reserved`, `refused`, `clamped`, `settled`, `overrun`, `checkpoint`, `rollback`,
 //! `lease_reclaimed`, `alert`, `store_write_failed`, `store_write_recovered`,
-//! `telemetry_off`). Fields
+//! `telemetry_off`, `breaker`, `breaker_not_recorded`, …). Fields
 //! are ids, labels, model names, token counts and nano-USD amounts — never a prompt, a reply,
 //! an API key or a header value: nothing here is given any of those. With no subscriber
 //! installed an event costs a level check. Levels: refusals, clamps, overruns, reclaimed
@@ -86,6 +86,13 @@ pub(crate) fn contention(resource: &str, waited_ms: u64, max_concurrent: u32) {
 /// A circuit breaker changed state.
 pub(crate) fn breaker_changed(name: &str, from: &str, to: &str, reason: &str) {
     tracing::warn!(target: "wflo", event = "breaker", name, from, to, reason, "circuit breaker changed state");
+}
+
+/// A local breaker's change of state could not be recorded in the store (the breaker itself
+/// carries on: its state is in memory).
+pub(crate) fn breaker_not_recorded(name: &str, error: &crate::Error) {
+    tracing::warn!(target: "wflo", event = "breaker_not_recorded", name,
+        code = error.code().as_str(), error = %error, "circuit breaker change not recorded");
 }
 
 /// Reservations whose lease ran out (their caller died or never settled) were released.

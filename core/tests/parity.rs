@@ -103,22 +103,22 @@ fn replay(index: usize, scenario: &Value) -> Value {
                     let error = match action {
                         "check" => breaker.check().err().map(|e| e.code().as_str()),
                         "failure" => {
-                            breaker.record_failure();
+                            breaker.record_failure().unwrap();
                             None
                         }
                         "success" => {
-                            breaker.record_success();
+                            breaker.record_success().unwrap();
                             None
                         }
                         "reset" => {
-                            breaker.reset();
+                            breaker.reset().unwrap();
                             None
                         }
                         other => panic!("{name}: unknown breaker action {other}"),
                     };
                     events.push(json!({
                         "op": "breaker", "action": action,
-                        "state": breaker.state().as_str(), "error": error,
+                        "state": breaker.state().unwrap().as_str(), "error": error,
                     }));
                 }
             }
@@ -286,8 +286,8 @@ fn replay(index: usize, scenario: &Value) -> Value {
                 if let Some(name) = step["breaker"].as_str() {
                     let breaker = engine.breaker(name, None).unwrap();
                     match outcome.get("error") {
-                        Some(_) => breaker.record_failure(),
-                        None => breaker.record_success(),
+                        Some(_) => breaker.record_failure().unwrap(),
+                        None => breaker.record_success().unwrap(),
                     }
                 }
             }

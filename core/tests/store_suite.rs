@@ -283,6 +283,180 @@ fn approvals_are_asked_once_and_decided_once() {
     });
 }
 
+/// Two engines on one store, as two processes of a fleet would be (a memory store is handed
+/// to both, a database opened by each).
+fn two_engines(b: &Backend, clock: Arc<ManualClock>) -> (Engine, Engine) {
+    let first = open_store(&b.url).unwrap();
+    let second = if b.name == "memory" {
+        first.clone()
+    } else {
+        open_store(&b.url).unwrap()
+    };
+    let make = |store| {
+        Engine::new(EngineConfig {
+            store,
+            clock: clock.clone(),
+            ..EngineConfig::default()
+        })
+    };
+    (make(first), make(second))
+}
+
+#[test]
+fn a_shared_breaker_is_one_breaker_for_every_engine_on_the_store() {
+    use wflo_core::resilience::{BreakerConfig, BreakerState};
+    use wflo_core::store::TransitionQuery;
+    for_each_backend(|b| {
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        let (one, two) = two_engines(b, clock.clone());
+        let name = unique("provider:openai");
+        let config = BreakerConfig {
+            failure_threshold: 2,
+            recovery_timeout_ms: 10_000,
+            success_threshold: 1,
+            shared: true,
+            ..BreakerConfig::default()
+        };
+        let a = one.breaker(&name, Some(config.clone())).unwrap();
+        let z = two.breaker(&name, Some(config)).unwrap();
+        assert!(!Arc::ptr_eq(&a, &z), "two engines, two handles");
+        // One failure in each engine: two consecutive failures of one breaker.
+        a.check().unwrap();
+        a.record_failure().unwrap();
+        z.check().unwrap();
+        z.record_failure().unwrap();
+        for handle in [&a, &z] {
+            let e = handle.check().unwrap_err();
+            assert_eq!(e.code(), ErrorCode::CircuitOpen, "{}", b.name);
+            assert_eq!(
+                e,
+                wflo_core::Error::CircuitOpen {
+                    name: name.clone(),
+                    failures: 2,
+                    retry_in_ms: 10_000
+                }
+            );
+        }
+        let status = a.status().unwrap();
+        assert_eq!(status, z.status().unwrap(), "{}", b.name);
+        assert!(status.shared);
+        assert_eq!(status.state, BreakerState::Open);
+        assert_eq!(
+            (status.total_calls, status.total_failures, status.rejected),
+            (2, 2, 2)
+        );
+        assert_eq!(status.transitions.len(), 1);
+        let opened = &status.transitions[0];
+        assert_eq!(
+            (
+                opened.from,
+                opened.to,
+                opened.reason.as_str(),
+                opened.shared
+            ),
+            (
+                BreakerState::Closed,
+                BreakerState::Open,
+                "2 consecutive failures",
+                true
+            )
+        );
+        assert_eq!(opened.at_ms, 1_800_000_000_000);
+        // Any engine on the store lists it, with the settings it was stepped with.
+        let listed = two.shared_breakers().unwrap();
+        let mine = listed.iter().find(|s| s.name == name).unwrap();
+        assert_eq!(
+            (mine.state, mine.retry_in_ms),
+            (BreakerState::Open, Some(10_000))
+        );
+        // The recovery timeout passes: a trial call in one engine closes it for both.
+        clock.advance(10_000);
+        z.check().unwrap();
+        a.record_success().unwrap();
+        assert_eq!(z.state().unwrap(), BreakerState::Closed, "{}", b.name);
+        let all = two
+            .breaker_transitions(&TransitionQuery {
+                breaker: Some(&name),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        let seen: Vec<_> = all.iter().map(|t| (t.from, t.to)).collect();
+        use BreakerState::*;
+        assert_eq!(
+            seen,
+            vec![(Closed, Open), (Open, HalfOpen), (HalfOpen, Closed)]
+        );
+        let later = two
+            .breaker_transitions(&TransitionQuery {
+                breaker: Some(&name),
+                since_ms: Some(1_800_000_000_001),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(later.len(), 2, "{}", b.name);
+        let earlier = two
+            .breaker_transitions(&TransitionQuery {
+                breaker: Some(&name),
+                until_ms: Some(1_800_000_000_000),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(earlier.len(), 1, "{}", b.name);
+
+        // A breaker of one process keeps its state to itself but records its changes.
+        let tool = unique("tool:search");
+        let local = one
+            .breaker(
+                &tool,
+                Some(BreakerConfig {
+                    failure_threshold: 1,
+                    ..BreakerConfig::default()
+                }),
+            )
+            .unwrap();
+        for _ in 0..(wflo_core::store::STORED_TRANSITIONS / 2 + 3) {
+            local.record_failure().unwrap();
+            local.reset().unwrap();
+        }
+        local.record_failure().unwrap();
+        assert!(
+            two.shared_breakers()
+                .unwrap()
+                .iter()
+                .all(|s| s.name != tool),
+            "not shared"
+        );
+        let recorded = two
+            .breaker_transitions(&TransitionQuery {
+                breaker: Some(&tool),
+                limit: 10_000,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            recorded.len(),
+            wflo_core::store::STORED_TRANSITIONS,
+            "the oldest are dropped ({})",
+            b.name
+        );
+        let last = recorded.last().unwrap();
+        assert_eq!((last.to, last.shared), (Open, false));
+        assert_eq!(recorded[0].to, Closed, "oldest kept: a reset");
+        assert!(
+            two.breaker_transitions(&TransitionQuery {
+                breaker: Some(&tool),
+                limit: 0,
+                ..Default::default()
+            })
+            .unwrap()
+            .is_empty()
+        );
+    });
+}
+
 #[test]
 fn checkpoints_roll_back_compress_and_prune() {
     for_each_backend(|b| {

@@ -857,7 +857,9 @@ void wflo_retrier_free(const wflo_retrier *retrier);
 // The breaker called `name` (1 to 200 bytes), made with `config_json` the first time the
 // engine is asked for it (NULL or "": the defaults `{"failure_threshold": 5,
 // "recovery_timeout_ms": 60000, "success_threshold": 2, "failure_rate": null, "window": 20,
-// "min_calls": 10}`); later calls get the same breaker whatever they pass.
+// "min_calls": 10, "shared": false}`); later calls get the same breaker whatever they pass.
+// With `"shared": true` its state lives in the store: every process on the store steps one
+// breaker.
 //
 // # Safety
 // `engine` is a live handle; `name` points to `name_len` bytes; `config_json` to
@@ -875,6 +877,21 @@ wflo_status wflo_engine_breaker(const wflo_engine *engine,
 // # Safety
 // `engine` is a live handle; `json_out` writable.
 wflo_status wflo_engine_breakers_json(const wflo_engine *engine, char **json_out);
+
+// Circuit breakers as the store knows them, whichever process made them:
+// `{"shared": [status…], "transitions": [{"breaker", "shared", "from", "to", "at_ms",
+// "reason", "holder"}…]}` — every shared breaker's figures (only `name`'s when `name` is not
+// NULL) and the latest `limit` changes of state of every breaker, oldest first (what
+// `wflo breakers --json` prints). Free with wflo_string_free.
+//
+// # Safety
+// `engine` is a live handle; `name` points to `name_len` bytes or is NULL with 0; `json_out`
+// writable.
+wflo_status wflo_engine_breakers_on_store_json(const wflo_engine *engine,
+                                               const char *name,
+                                               size_t name_len,
+                                               uint32_t limit,
+                                               char **json_out);
 
 // May a call go through the breaker now? WFLO_STATUS_OK, or WFLO_STATUS_CIRCUIT_OPEN (its
 // last error JSON has `name`, `failures`, `retry_in_ms`). Call it before reserving.
@@ -895,9 +912,10 @@ wflo_status wflo_breaker_record(const wflo_breaker *breaker, bool succeeded);
 // `breaker` is a live handle.
 wflo_status wflo_breaker_reset(const wflo_breaker *breaker);
 
-// The breaker's figures: `{"name", "state": "closed" | "open" | "half_open",
+// The breaker's figures: `{"name", "shared", "state": "closed" | "open" | "half_open",
 // "failure_count", "success_count", "total_calls", "total_failures", "rejected",
-// "opened_at_ms", "retry_in_ms", "transitions": [{"from", "to", "at_ms", "reason"}]}`.
+// "opened_at_ms", "retry_in_ms", "transitions": [{"breaker", "shared", "from", "to", "at_ms",
+// "reason", "holder"}]}` — a shared breaker's as the store has it.
 // Free with wflo_string_free.
 //
 // # Safety

@@ -144,7 +144,9 @@ pub unsafe extern "C" fn wflo_retrier_free(retrier: *const wflo_retrier) {
 /// The breaker called `name` (1 to 200 bytes), made with `config_json` the first time the
 /// engine is asked for it (NULL or "": the defaults `{"failure_threshold": 5,
 /// "recovery_timeout_ms": 60000, "success_threshold": 2, "failure_rate": null, "window": 20,
-/// "min_calls": 10}`); later calls get the same breaker whatever they pass.
+/// "min_calls": 10, "shared": false}`); later calls get the same breaker whatever they pass.
+/// With `"shared": true` its state lives in the store: every process on the store steps one
+/// breaker.
 ///
 /// # Safety
 /// `engine` is a live handle; `name` points to `name_len` bytes; `config_json` to
@@ -183,7 +185,33 @@ pub unsafe extern "C" fn wflo_engine_breakers_json(
 ) -> wflo_status {
     run(|| {
         let out = unsafe { out(json_out, "json_out") }?;
-        *out = output_json(&unsafe { arc_ref(engine, "engine") }?.breakers())?;
+        *out = output_json(&unsafe { arc_ref(engine, "engine") }?.breakers()?)?;
+        Ok(())
+    })
+}
+
+/// Circuit breakers as the store knows them, whichever process made them:
+/// `{"shared": [status…], "transitions": [{"breaker", "shared", "from", "to", "at_ms",
+/// "reason", "holder"}…]}` — every shared breaker's figures (only `name`'s when `name` is not
+/// NULL) and the latest `limit` changes of state of every breaker, oldest first (what
+/// `wflo breakers --json` prints). Free with wflo_string_free.
+///
+/// # Safety
+/// `engine` is a live handle; `name` points to `name_len` bytes or is NULL with 0; `json_out`
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_engine_breakers_on_store_json(
+    engine: *const wflo_engine,
+    name: *const c_char,
+    name_len: usize,
+    limit: u32,
+    json_out: *mut *mut c_char,
+) -> wflo_status {
+    run(|| {
+        let out = unsafe { out(json_out, "json_out") }?;
+        let engine = unsafe { arc_ref(engine, "engine") }?;
+        let name = unsafe { optional(name, name_len, "name") }?;
+        *out = output_json(&engine.breakers_on_store(name, limit as usize)?)?;
         Ok(())
     })
 }
@@ -210,11 +238,10 @@ pub unsafe extern "C" fn wflo_breaker_record(
     run(|| {
         let b = unsafe { arc_ref(breaker, "breaker") }?;
         if succeeded {
-            b.record_success();
+            b.record_success()
         } else {
-            b.record_failure();
+            b.record_failure()
         }
-        Ok(())
     })
 }
 
@@ -224,15 +251,13 @@ pub unsafe extern "C" fn wflo_breaker_record(
 /// `breaker` is a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wflo_breaker_reset(breaker: *const wflo_breaker) -> wflo_status {
-    run(|| {
-        unsafe { arc_ref(breaker, "breaker") }?.reset();
-        Ok(())
-    })
+    run(|| unsafe { arc_ref(breaker, "breaker") }?.reset())
 }
 
-/// The breaker's figures: `{"name", "state": "closed" | "open" | "half_open",
+/// The breaker's figures: `{"name", "shared", "state": "closed" | "open" | "half_open",
 /// "failure_count", "success_count", "total_calls", "total_failures", "rejected",
-/// "opened_at_ms", "retry_in_ms", "transitions": [{"from", "to", "at_ms", "reason"}]}`.
+/// "opened_at_ms", "retry_in_ms", "transitions": [{"breaker", "shared", "from", "to", "at_ms",
+/// "reason", "holder"}]}` — a shared breaker's as the store has it.
 /// Free with wflo_string_free.
 ///
 /// # Safety
@@ -244,7 +269,7 @@ pub unsafe extern "C" fn wflo_breaker_status_json(
 ) -> wflo_status {
     run(|| {
         let out = unsafe { out(json_out, "json_out") }?;
-        *out = output_json(&unsafe { arc_ref(breaker, "breaker") }?.status())?;
+        *out = output_json(&unsafe { arc_ref(breaker, "breaker") }?.status()?)?;
         Ok(())
     })
 }

@@ -58,7 +58,19 @@ impl NativeEngine {
     /// Every breaker of this engine with its figures, by name, as JSON.
     #[napi]
     pub fn breakers_json(&self) -> napi::Result<String> {
-        guard(|| serde_json::to_string(&self.inner.breakers()).map_err(internal))
+        guard(|| serde_json::to_string(&self.inner.breakers()?).map_err(internal))
+    }
+
+    /// Circuit breakers as the store knows them, whichever process made them, as JSON: every
+    /// shared breaker's figures and the latest `limit` changes of state of every breaker.
+    #[napi]
+    pub fn breakers_on_store_json(&self, name: Option<String>, limit: u32) -> napi::Result<String> {
+        guard(|| {
+            let on_store = self
+                .inner
+                .breakers_on_store(name.as_deref(), limit as usize)?;
+            serde_json::to_string(&on_store).map_err(internal)
+        })
     }
 }
 
@@ -143,38 +155,29 @@ impl NativeBreaker {
 
     #[napi]
     pub fn record_success(&self) -> napi::Result<()> {
-        guard(|| {
-            self.inner.record_success();
-            Ok(())
-        })
+        guard(|| self.inner.record_success())
     }
 
     #[napi]
     pub fn record_failure(&self) -> napi::Result<()> {
-        guard(|| {
-            self.inner.record_failure();
-            Ok(())
-        })
+        guard(|| self.inner.record_failure())
     }
 
     #[napi]
     pub fn reset(&self) -> napi::Result<()> {
-        guard(|| {
-            self.inner.reset();
-            Ok(())
-        })
+        guard(|| self.inner.reset())
     }
 
-    /// "closed", "open" or "half_open".
+    /// "closed", "open" or "half_open" (a shared breaker's, read from the store).
     #[napi(getter)]
-    pub fn state(&self) -> String {
-        self.inner.state().as_str().to_owned()
+    pub fn state(&self) -> napi::Result<String> {
+        guard(|| Ok(self.inner.state()?.as_str().to_owned()))
     }
 
     /// Its figures and recent transitions, as JSON.
     #[napi]
     pub fn status_json(&self) -> napi::Result<String> {
-        guard(|| serde_json::to_string(&self.inner.status()).map_err(internal))
+        guard(|| serde_json::to_string(&self.inner.status()?).map_err(internal))
     }
 
     /// Its settings, as JSON.

@@ -193,6 +193,9 @@ tr.superseded td.name { text-decoration: line-through; color: var(--muted); }
 .pill.running { background: #dbeafe; color: #1e40af; }
 .pill.rollback { background: #ffedd5; color: #9a3412; }
 .pill.checkpoint { background: #ede9fe; color: #5b21b6; }
+.pill.open { background: #fee2e2; color: #991b1b; }
+.pill.half_open { background: #fef9c3; color: #854d0e; }
+.pill.closed { background: #dcfce7; color: #166534; }
 footer { color: var(--muted); font-size: 12.5px; margin-top: 22px; text-align: center; }
 @media (max-width: 640px) {
   main { padding: 18px 12px 32px; }

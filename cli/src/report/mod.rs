@@ -35,6 +35,8 @@ pub struct ReportData {
     pub calls: Vec<wflo_core::CallRecord>,
     pub checkpoints: Vec<wflo_core::CheckpointInfo>,
     pub rollbacks: Vec<wflo_core::records::RollbackRecord>,
+    /// Breakers of any process on the store that changed state while it ran.
+    pub breaker_changes: Vec<wflo_core::resilience::Transition>,
 }
 
 impl ReportData {
@@ -45,6 +47,7 @@ impl ReportData {
             calls: engine.calls(id)?,
             checkpoints: engine.checkpoints(id)?,
             rollbacks: engine.rollbacks(id)?,
+            breaker_changes: engine.breaker_changes_during(id)?,
         };
         data.calls.sort_by_key(|c| c.seq);
         data.checkpoints.sort_by_key(|c| c.sequence);
@@ -88,6 +91,7 @@ pub fn render(data: &ReportData) -> String {
     cost_panels(&mut p, data);
     calls_table(&mut p, data);
     events_table(&mut p, data, &tl);
+    breakers_table(&mut p, data);
     let _ = write!(
         p,
         "<footer>wflo {} · report of <span class=\"mono\">{}</span> · amounts in exact USD · times in UTC</footer>\n<footer>prices: <span class=\"prices\">{}</span></footer>\n</main>\n</body>\n</html>\n",
@@ -483,6 +487,35 @@ fn events_table(p: &mut String, data: &ReportData, tl: &Timeline) {
     );
     for (_, _, _, row) in rows {
         p.push_str(&row);
+    }
+    p.push_str("</tbody></table></div></section>\n");
+}
+
+/// Breakers that changed state while the execution ran; no panel when none did.
+fn breakers_table(p: &mut String, data: &ReportData) {
+    if data.breaker_changes.is_empty() {
+        return;
+    }
+    p.push_str(
+        r#"<section class="panel" id="breakers"><h2>Circuit breakers</h2><p class="sub">Breakers that changed state while this execution ran — of any process on this store, since a breaker is not tied to one execution. An open breaker refuses calls before anything is reserved.</p><div class="scroll"><table><thead><tr><th>Time</th><th>Breaker</th><th>From</th><th>To</th><th>Why</th><th>Process</th></tr></thead><tbody>"#,
+    );
+    for c in &data.breaker_changes {
+        let _ = write!(
+            p,
+            r#"<tr><td class="time" title="{full}">{time}</td><td class="wrap name">{name}{shared}</td><td>{from}</td><td><span class="pill {to}">{to}</span></td><td class="wrap">{why}</td><td class="mono">{by}</td></tr>"#,
+            full = esc(&format_utc(c.at_ms)),
+            time = esc(&clock_ms(c.at_ms)),
+            name = esc(&c.breaker),
+            shared = if c.shared {
+                " <span class=\"dim\">(shared)</span>"
+            } else {
+                ""
+            },
+            from = c.from.as_str(),
+            to = c.to.as_str(),
+            why = esc(&c.reason),
+            by = esc(&c.holder),
+        );
     }
     p.push_str("</tbody></table></div></section>\n");
 }

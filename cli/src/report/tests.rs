@@ -134,6 +134,7 @@ fn data(name: &str, budget: Option<u64>, calls: Vec<CallRecord>) -> ReportData {
         calls,
         checkpoints: Vec::new(),
         rollbacks: Vec::new(),
+        breaker_changes: Vec::new(),
     }
 }
 
@@ -397,4 +398,47 @@ fn bar_charts_are_capped() {
     assert_eq!(count(&page, r#"<g class="bar">"#), 13);
     assert!(page.contains("19 others"));
     assert_eq!(count(&page, r#"class="call-mark""#), 30);
+}
+
+#[test]
+fn breakers_that_changed_state_while_it_ran_get_a_panel_with_their_names_as_text() {
+    use wflo_core::resilience::{BreakerState, Transition};
+    let calls = vec![call(1, "plan", "gpt-4o", CallStatus::Ok, 1_000, T0 + 100)];
+    let quiet = render(&data("quiet", None, calls.clone()));
+    assert_eq!(
+        count(&quiet, r#"id="breakers""#),
+        0,
+        "no panel when none changed"
+    );
+    let mut d = data("tripped", None, calls);
+    let hostile = "<img src=x onerror=alert(1)>";
+    d.breaker_changes = vec![
+        Transition {
+            breaker: hostile.into(),
+            shared: true,
+            from: BreakerState::Closed,
+            to: BreakerState::Open,
+            at_ms: T0 + 200,
+            reason: "5 consecutive failures".into(),
+            holder: "worker-3:4242".into(),
+        },
+        Transition {
+            breaker: "tool:search".into(),
+            shared: false,
+            from: BreakerState::Open,
+            to: BreakerState::HalfOpen,
+            at_ms: T0 + 300,
+            reason: "recovery timeout passed".into(),
+            holder: "worker-1:17".into(),
+        },
+    ];
+    let page = render(&d);
+    assert_eq!(count(&page, r#"id="breakers""#), 1);
+    assert!(!page.contains(hostile), "a breaker's name is text");
+    assert!(
+        page.contains("&lt;img src=x onerror=alert(1)&gt; <span class=\"dim\">(shared)</span>")
+    );
+    assert!(page.contains(r#"<span class="pill open">open</span>"#));
+    assert!(page.contains(r#"<span class="pill half_open">half_open</span>"#));
+    assert!(page.contains("5 consecutive failures") && page.contains("worker-1:17"));
 }

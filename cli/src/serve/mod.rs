@@ -19,6 +19,7 @@
 
 mod access;
 mod approvals;
+mod breakers;
 mod pages;
 mod prices;
 mod scopes;

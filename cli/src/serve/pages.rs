@@ -26,6 +26,7 @@ pub enum Nav {
     Scopes,
     Prices,
     Approvals,
+    Breakers,
 }
 
 /// What every page needs besides its own content.
@@ -77,10 +78,11 @@ pub fn nav(current: Nav, live: &str) -> String {
         )
     };
     format!(
-        r#"<nav class="top"><span class="brand">wflo</span>{}{}{}{}<a href="/metrics">Metrics</a><a href="/api/executions">API</a>{live}</nav>"#,
+        r#"<nav class="top"><span class="brand">wflo</span>{}{}{}{}{}<a href="/metrics">Metrics</a><a href="/api/executions">API</a>{live}</nav>"#,
         link(Nav::Executions, "/", "Executions"),
         link(Nav::Scopes, "/scopes", "Scopes"),
         link(Nav::Approvals, "/approvals", "Approvals"),
+        link(Nav::Breakers, "/breakers", "Breakers"),
         link(Nav::Prices, "/prices", "Prices"),
     )
 }

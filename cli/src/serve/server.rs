@@ -311,6 +311,8 @@ fn route(path: &str, query: &[(String, String)], app: &App, shell: &Shell) -> An
         "/events" => Answer::Events(View::from_query(query)),
         "/scopes" => Answer::Html(200, scopes::render(shell, &app.watch.refresh(FRESH))),
         "/approvals" => html(super::approvals::render(shell, engine).map_err(Failure::from)),
+        "/breakers" => html(super::breakers::render(shell, engine).map_err(Failure::from)),
+        "/api/breakers" => api(super::breakers::json(engine).map_err(Failure::from)),
         "/api/approvals" => {
             api(super::approvals::json(engine, get("all").is_some()).map_err(Failure::from))
         }

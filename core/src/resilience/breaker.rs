@@ -6,6 +6,11 @@
 //! the last `window` calls reaches `failure_rate` (with at least `min_calls` in the window);
 //! open → half-open once `recovery_timeout_ms` has passed; half-open → closed after
 //! `success_threshold` successes, → open again on any failure.
+//!
+//! A breaker lives in its process, or — with `shared` — in the store, so every process of a
+//! fleet on that store sees one breaker: a provider tripped in one process fails fast in all.
+//! Either way the rule is [`machine::Machine`], and every change of state is recorded in the
+//! store (for `wflo breakers`, `wflo show` and `wflo serve`).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -15,6 +20,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::store::Store;
+
+pub mod machine;
+
+use machine::{BreakerStep, Machine, Op, Stepped};
 
 /// A breaker's settings. The defaults are the original Python SDK's `CircuitBreaker()`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +41,9 @@ pub struct BreakerConfig {
     pub window: u32,
     /// The rate rule applies only once the window holds this many calls.
     pub min_calls: u32,
+    /// Keep the state in the store: every process on the store steps one breaker (give them
+    /// all the same settings). Each check and outcome is then a store transaction.
+    pub shared: bool,
 }
 
 impl Default for BreakerConfig {
@@ -42,6 +55,7 @@ impl Default for BreakerConfig {
             failure_rate: None,
             window: 20,
             min_calls: 10,
+            shared: false,
         }
     }
 }
@@ -78,6 +92,15 @@ impl BreakerConfig {
     }
 }
 
+/// Checks a breaker's name: 1 to 200 bytes of text.
+pub fn check_name(name: &str) -> Result<()> {
+    crate::text::check("circuit breaker name", name)?;
+    if name.is_empty() || name.len() > 200 {
+        return Err(Error::invalid("a circuit breaker name is 1 to 200 bytes"));
+    }
+    Ok(())
+}
+
 /// Where a breaker is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -95,22 +118,41 @@ impl BreakerState {
             BreakerState::HalfOpen => "half_open",
         }
     }
+
+    pub fn from_name(name: &str) -> Result<BreakerState> {
+        match name {
+            "closed" => Ok(BreakerState::Closed),
+            "open" => Ok(BreakerState::Open),
+            "half_open" => Ok(BreakerState::HalfOpen),
+            other => Err(Error::invalid(format!(
+                "a circuit breaker state is closed, open or half_open, not '{other}'"
+            ))),
+        }
+    }
 }
 
-/// A change of state, kept for `wflo show`/`serve` and sent as an event.
+/// A change of state: sent as an event, and recorded in the store for `wflo breakers`,
+/// `wflo show` and `wflo serve`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Transition {
+    pub breaker: String,
+    /// Whether the breaker is shared through the store (else it is one process's).
+    pub shared: bool,
     pub from: BreakerState,
     pub to: BreakerState,
     pub at_ms: u64,
-    /// Why: `5 consecutive failures`, `recovery timeout passed`, `2 successes`, `reset`.
+    /// Why: `5 consecutive failures`, `recovery timeout passed`, `2 successful trial calls`,
+    /// `reset`.
     pub reason: String,
+    /// The process whose call made the change (`host:pid`).
+    pub holder: String,
 }
 
 /// A breaker's figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BreakerStatus {
     pub name: String,
+    pub shared: bool,
     pub state: BreakerState,
     /// Consecutive failures (closed) or failures since it last closed.
     pub failure_count: u32,
@@ -127,61 +169,93 @@ pub struct BreakerStatus {
     pub transitions: Vec<Transition>,
 }
 
-const KEPT_TRANSITIONS: usize = 50;
+impl BreakerStatus {
+    /// The figures of `machine` as of `now`.
+    pub fn of(
+        name: &str,
+        shared: bool,
+        config: &BreakerConfig,
+        machine: &Machine,
+        now: u64,
+        transitions: Vec<Transition>,
+    ) -> BreakerStatus {
+        let (state, retry_in_ms) = machine.view(config, now);
+        BreakerStatus {
+            name: name.to_owned(),
+            shared,
+            state,
+            failure_count: machine.failures,
+            success_count: machine.successes,
+            total_calls: machine.total_calls,
+            total_failures: machine.total_failures,
+            rejected: machine.rejected,
+            opened_at_ms: machine.opened_at_ms,
+            retry_in_ms,
+            transitions,
+        }
+    }
+}
 
-#[derive(Debug)]
-struct Inner {
-    state: BreakerState,
-    failures: u32,
-    successes: u32,
-    opened_at_ms: Option<u64>,
-    /// The last `window` outcomes (true: failed).
-    recent: VecDeque<bool>,
-    total_calls: u64,
-    total_failures: u64,
-    rejected: u64,
+/// Circuit breakers as the store knows them (see [`crate::Engine::breakers_on_store`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoreBreakers {
+    /// Every shared breaker's figures, by name.
+    pub shared: Vec<BreakerStatus>,
+    /// The latest changes of state of every breaker, shared or one process's, oldest first.
+    pub transitions: Vec<Transition>,
+}
+
+/// How many state changes a status lists, and a process keeps in memory.
+pub const KEPT_TRANSITIONS: usize = 50;
+
+/// A breaker of one process: its machine and its latest changes, in memory.
+#[derive(Debug, Default)]
+struct Local {
+    machine: Machine,
     transitions: VecDeque<Transition>,
 }
 
-/// One named breaker, shared by every thread of the process that asks the engine for it.
+/// One named breaker, shared by every thread of the process that asks the engine for it —
+/// and, when its settings say `shared`, by every process on the store.
 pub struct Breaker {
     name: String,
     config: BreakerConfig,
     clock: Arc<dyn Clock>,
-    inner: Mutex<Inner>,
+    store: Arc<dyn Store>,
+    holder: String,
+    /// `None` for a shared breaker: its machine is in the store.
+    local: Option<Mutex<Local>>,
 }
 
 impl std::fmt::Debug for Breaker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Breaker")
             .field("name", &self.name)
-            .field("state", &self.inner.lock().state)
+            .field("shared", &self.config.shared)
             .finish()
     }
 }
 
 impl Breaker {
-    pub fn new(name: &str, config: BreakerConfig, clock: Arc<dyn Clock>) -> Result<Breaker> {
+    /// A breaker keeping its state in memory, or in `store` when `config.shared`; its changes
+    /// of state are recorded in `store` either way, as made by `holder`.
+    pub fn new(
+        name: &str,
+        config: BreakerConfig,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn Store>,
+        holder: &str,
+    ) -> Result<Breaker> {
         config.check()?;
-        crate::text::check("circuit breaker name", name)?;
-        if name.is_empty() || name.len() > 200 {
-            return Err(Error::invalid("a circuit breaker name is 1 to 200 bytes"));
-        }
+        check_name(name)?;
+        let local = (!config.shared).then(|| Mutex::new(Local::default()));
         Ok(Breaker {
             name: name.to_owned(),
             config,
             clock,
-            inner: Mutex::new(Inner {
-                state: BreakerState::Closed,
-                failures: 0,
-                successes: 0,
-                opened_at_ms: None,
-                recent: VecDeque::new(),
-                total_calls: 0,
-                total_failures: 0,
-                rejected: 0,
-                transitions: VecDeque::new(),
-            }),
+            store,
+            holder: holder.to_owned(),
+            local,
         })
     }
 
@@ -196,167 +270,113 @@ impl Breaker {
     /// May a call go through now? An open breaker whose recovery timeout has passed turns
     /// half-open and lets it through; one still open refuses with `CIRCUIT_OPEN`.
     pub fn check(&self) -> Result<()> {
-        let now = self.clock.now_ms();
-        let mut st = self.inner.lock();
-        if st.state == BreakerState::Open {
-            let opened = st.opened_at_ms.unwrap_or(now);
-            let ready_at = opened.saturating_add(self.config.recovery_timeout_ms);
-            if now < ready_at {
-                st.rejected += 1;
-                return Err(Error::CircuitOpen {
-                    name: self.name.clone(),
-                    failures: st.failures,
-                    retry_in_ms: ready_at - now,
-                });
-            }
-            self.change(
-                &mut st,
-                BreakerState::HalfOpen,
-                now,
-                "recovery timeout passed".into(),
-            );
-        }
-        Ok(())
+        self.step(Op::Check)?.refusal(&self.name)
     }
 
     /// The call let through by [`Breaker::check`] succeeded.
-    pub fn record_success(&self) {
-        let now = self.clock.now_ms();
-        let mut st = self.inner.lock();
-        st.total_calls += 1;
-        self.remember(&mut st, false);
-        match st.state {
-            BreakerState::Closed => st.failures = 0,
-            BreakerState::HalfOpen => {
-                st.successes += 1;
-                if st.successes >= self.config.success_threshold {
-                    let why = format!("{} successful trial calls", st.successes);
-                    self.change(&mut st, BreakerState::Closed, now, why);
-                }
-            }
-            // A call let through before the breaker opened, finishing late: counted only.
-            BreakerState::Open => {}
-        }
+    pub fn record_success(&self) -> Result<()> {
+        self.step(Op::Success).map(drop)
     }
 
     /// The call let through by [`Breaker::check`] failed.
-    pub fn record_failure(&self) {
-        let now = self.clock.now_ms();
-        let mut st = self.inner.lock();
-        st.total_calls += 1;
-        st.total_failures += 1;
-        st.failures = st.failures.saturating_add(1);
-        self.remember(&mut st, true);
-        match st.state {
-            BreakerState::HalfOpen => self.change(
-                &mut st,
-                BreakerState::Open,
-                now,
-                "a trial call failed".into(),
-            ),
-            BreakerState::Closed => {
-                if st.failures >= self.config.failure_threshold {
-                    let why = format!("{} consecutive failures", st.failures);
-                    self.change(&mut st, BreakerState::Open, now, why);
-                } else if let Some(rate) = self.tripping_rate(&st) {
-                    let why = format!(
-                        "{:.0}% of the last {} calls failed",
-                        rate * 100.0,
-                        st.recent.len()
-                    );
-                    self.change(&mut st, BreakerState::Open, now, why);
-                }
-            }
-            BreakerState::Open => {}
-        }
+    pub fn record_failure(&self) -> Result<()> {
+        self.step(Op::Failure).map(drop)
     }
 
     /// Closes the breaker and forgets its counts (an operator's decision).
-    pub fn reset(&self) {
-        let now = self.clock.now_ms();
-        let mut st = self.inner.lock();
-        st.recent.clear();
-        if st.state != BreakerState::Closed {
-            self.change(&mut st, BreakerState::Closed, now, "reset".into());
-        }
-        st.failures = 0;
-        st.successes = 0;
+    pub fn reset(&self) -> Result<()> {
+        self.step(Op::Reset).map(drop)
     }
 
     /// The state now (an open breaker past its timeout reads as half-open).
-    pub fn state(&self) -> BreakerState {
-        self.status().state
+    pub fn state(&self) -> Result<BreakerState> {
+        Ok(self.status()?.state)
     }
 
-    pub fn status(&self) -> BreakerStatus {
+    pub fn status(&self) -> Result<BreakerStatus> {
         let now = self.clock.now_ms();
-        let st = self.inner.lock();
-        let ready_at = st
-            .opened_at_ms
-            .map(|o| o.saturating_add(self.config.recovery_timeout_ms));
-        let (state, retry_in_ms) = match (st.state, ready_at) {
-            (BreakerState::Open, Some(r)) if now >= r => (BreakerState::HalfOpen, None),
-            (BreakerState::Open, Some(r)) => (BreakerState::Open, Some(r - now)),
-            (s, _) => (s, None),
-        };
-        BreakerStatus {
-            name: self.name.clone(),
-            state,
-            failure_count: st.failures,
-            success_count: st.successes,
-            total_calls: st.total_calls,
-            total_failures: st.total_failures,
-            rejected: st.rejected,
-            opened_at_ms: st.opened_at_ms,
-            retry_in_ms,
-            transitions: st.transitions.iter().cloned().collect(),
-        }
-    }
-
-    fn remember(&self, st: &mut Inner, failed: bool) {
-        if self.config.failure_rate.is_none() {
-            return;
-        }
-        st.recent.push_back(failed);
-        while st.recent.len() > self.config.window as usize {
-            st.recent.pop_front();
-        }
-    }
-
-    /// The failure rate over the window when it is at or past the configured one.
-    fn tripping_rate(&self, st: &Inner) -> Option<f64> {
-        let limit = self.config.failure_rate?;
-        let n = st.recent.len();
-        if n < self.config.min_calls as usize || n == 0 {
-            return None;
-        }
-        let rate = st.recent.iter().filter(|f| **f).count() as f64 / n as f64;
-        (rate >= limit).then_some(rate)
-    }
-
-    fn change(&self, st: &mut Inner, to: BreakerState, now: u64, reason: String) {
-        let from = st.state;
-        st.state = to;
-        match to {
-            BreakerState::Open => st.opened_at_ms = Some(now),
-            BreakerState::HalfOpen => st.successes = 0,
-            BreakerState::Closed => {
-                st.failures = 0;
-                st.successes = 0;
-                st.opened_at_ms = None;
-                st.recent.clear();
+        match &self.local {
+            Some(local) => {
+                let l = local.lock();
+                Ok(BreakerStatus::of(
+                    &self.name,
+                    false,
+                    &self.config,
+                    &l.machine,
+                    now,
+                    l.transitions.iter().cloned().collect(),
+                ))
+            }
+            None => {
+                let machine = match self.store.shared_breaker(&self.name)? {
+                    Some(row) => machine::read_stored(&self.name, &row.state_json)?,
+                    None => Machine::default(),
+                };
+                let transitions =
+                    self.store
+                        .breaker_transitions(&crate::store::TransitionQuery {
+                            breaker: Some(&self.name),
+                            limit: KEPT_TRANSITIONS,
+                            ..Default::default()
+                        })?;
+                Ok(BreakerStatus::of(
+                    &self.name,
+                    true,
+                    &self.config,
+                    &machine,
+                    now,
+                    transitions,
+                ))
             }
         }
-        crate::events::breaker_changed(&self.name, from.as_str(), to.as_str(), &reason);
-        st.transitions.push_back(Transition {
-            from,
-            to,
-            at_ms: now,
-            reason,
-        });
-        while st.transitions.len() > KEPT_TRANSITIONS {
-            st.transitions.pop_front();
+    }
+
+    fn step(&self, op: Op) -> Result<Stepped> {
+        let now = self.clock.now_ms();
+        let (stepped, transition) = match &self.local {
+            Some(local) => {
+                let mut l = local.lock();
+                let stepped = l.machine.step(&self.config, op, now);
+                let transition = stepped.change.as_ref().map(|c| Transition {
+                    breaker: self.name.clone(),
+                    shared: false,
+                    from: c.from,
+                    to: c.to,
+                    at_ms: now,
+                    reason: c.reason.clone(),
+                    holder: self.holder.clone(),
+                });
+                if let Some(t) = &transition {
+                    l.transitions.push_back(t.clone());
+                    while l.transitions.len() > KEPT_TRANSITIONS {
+                        l.transitions.pop_front();
+                    }
+                }
+                drop(l);
+                // The record in the store is for people looking later; the breaker's own
+                // state is in memory, so a store that fails here only loses the record.
+                if let Some(t) = &transition
+                    && let Err(e) = self.store.record_breaker_transition(t)
+                {
+                    crate::events::breaker_not_recorded(&self.name, &e);
+                }
+                (stepped, transition)
+            }
+            None => {
+                let done = self.store.step_breaker(&BreakerStep {
+                    name: &self.name,
+                    config: &self.config,
+                    op,
+                    now_ms: now,
+                    holder: &self.holder,
+                })?;
+                (done.stepped, done.transition)
+            }
+        };
+        if let Some(t) = &transition {
+            crate::events::breaker_changed(&self.name, t.from.as_str(), t.to.as_str(), &t.reason);
         }
+        Ok(stepped)
     }
 }
 

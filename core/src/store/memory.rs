@@ -57,7 +57,28 @@ struct Data {
     resource_stats: HashMap<String, crate::store::ResourceFigures>,
     /// Approvals in the order they were asked for.
     approvals: Vec<crate::records::ApprovalRecord>,
+    /// Shared circuit breakers by name, and every recorded change of state, oldest first.
+    breakers: std::collections::BTreeMap<String, crate::store::SharedBreakerRow>,
+    transitions: Vec<crate::resilience::Transition>,
     closed: bool,
+}
+
+impl Data {
+    fn add_transition(&mut self, t: crate::resilience::Transition) {
+        let name = t.breaker.clone();
+        self.transitions.push(t);
+        let kept = self
+            .transitions
+            .iter()
+            .filter(|x| x.breaker == name)
+            .count();
+        if kept > crate::store::STORED_TRANSITIONS {
+            let pos = self.transitions.iter().position(|x| x.breaker == name);
+            if let Some(pos) = pos {
+                self.transitions.remove(pos);
+            }
+        }
+    }
 }
 
 impl Data {
@@ -613,6 +634,69 @@ impl Store for MemoryStore {
             .ok_or_else(|| Error::NotFound(format!("approval {}", decision.id)))?;
         crate::store::approvals::decide(a, decision)?;
         Ok(a.clone())
+    }
+
+    fn step_breaker(
+        &self,
+        step: &crate::resilience::breaker::machine::BreakerStep<'_>,
+    ) -> Result<crate::resilience::breaker::machine::StoredStep> {
+        let mut d = self.data.lock();
+        open(&d)?;
+        let stored = d.breakers.get(step.name).map(|r| r.state_json.as_str());
+        let done = crate::resilience::breaker::machine::step_stored(stored, step)?;
+        if let Some(json) = &done.json {
+            d.breakers.insert(
+                step.name.to_owned(),
+                crate::store::SharedBreakerRow {
+                    name: step.name.to_owned(),
+                    state_json: json.clone(),
+                    config_json: serde_json::to_string(step.config).unwrap_or_default(),
+                    updated_at_ms: step.now_ms,
+                    updated_by: step.holder.to_owned(),
+                },
+            );
+        }
+        if let Some(t) = &done.transition {
+            d.add_transition(t.clone());
+        }
+        Ok(done)
+    }
+
+    fn shared_breaker(&self, name: &str) -> Result<Option<crate::store::SharedBreakerRow>> {
+        let d = self.data.lock();
+        open(&d)?;
+        Ok(d.breakers.get(name).cloned())
+    }
+
+    fn shared_breakers(&self) -> Result<Vec<crate::store::SharedBreakerRow>> {
+        let d = self.data.lock();
+        open(&d)?;
+        Ok(d.breakers.values().cloned().collect())
+    }
+
+    fn record_breaker_transition(&self, t: &crate::resilience::Transition) -> Result<()> {
+        let mut d = self.data.lock();
+        open(&d)?;
+        d.add_transition(t.clone());
+        Ok(())
+    }
+
+    fn breaker_transitions(
+        &self,
+        q: &crate::store::TransitionQuery<'_>,
+    ) -> Result<Vec<crate::resilience::Transition>> {
+        let d = self.data.lock();
+        open(&d)?;
+        let mut v: Vec<_> = d
+            .transitions
+            .iter()
+            .rev()
+            .filter(|t| q.matches(t))
+            .take(q.limit)
+            .cloned()
+            .collect();
+        v.reverse();
+        Ok(v)
     }
 
     fn reclaim_expired_shared(&self, now_ms: u64) -> Result<u64> {

@@ -43,6 +43,7 @@ pub const MIGRATIONS_SQLITE: &[Migration] = &[
     migration!("sqlite", 3, "0003_call_attempts.sql"),
     migration!("sqlite", 4, "0004_resources.sql"),
     migration!("sqlite", 5, "0005_approvals.sql"),
+    migration!("sqlite", 6, "0006_breakers.sql"),
 ];
 
 /// PostgreSQL migrations, in order.
@@ -52,10 +53,11 @@ pub const MIGRATIONS_POSTGRES: &[Migration] = &[
     migration!("postgres", 3, "0003_call_attempts.sql"),
     migration!("postgres", 4, "0004_resources.sql"),
     migration!("postgres", 5, "0005_approvals.sql"),
+    migration!("postgres", 6, "0006_breakers.sql"),
 ];
 
 /// The schema version this build creates and expects.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// The table that records applied migrations (created by the store before migrating).
 pub(crate) const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL, checksum TEXT)";

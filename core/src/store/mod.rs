@@ -123,6 +123,42 @@ pub struct ApprovalDecision<'a> {
     pub at_ms: u64,
 }
 
+/// A shared circuit breaker as the store keeps it: its machine (JSON) and the settings of the
+/// process that last stepped it (for pages that show it without settings of their own).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SharedBreakerRow {
+    pub name: String,
+    pub state_json: String,
+    pub config_json: String,
+    pub updated_at_ms: u64,
+    pub updated_by: String,
+}
+
+/// Which recorded breaker changes to list (see [`Store::breaker_transitions`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TransitionQuery<'a> {
+    /// One breaker's, or every breaker's.
+    pub breaker: Option<&'a str>,
+    /// Changes at or after this time…
+    pub since_ms: Option<u64>,
+    /// …and at or before this one.
+    pub until_ms: Option<u64>,
+    /// The latest this many (0: none).
+    pub limit: usize,
+}
+
+impl TransitionQuery<'_> {
+    /// Whether `t` is one of the changes asked for (the limit aside).
+    pub fn matches(&self, t: &crate::resilience::Transition) -> bool {
+        self.breaker.is_none_or(|b| b == t.breaker)
+            && self.since_ms.is_none_or(|s| t.at_ms >= s)
+            && self.until_ms.is_none_or(|u| t.at_ms <= u)
+    }
+}
+
+/// How many changes of state a store keeps per breaker (older ones are dropped).
+pub const STORED_TRANSITIONS: usize = 500;
+
 /// One current holder of a resource.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ResourceHolder {
@@ -249,6 +285,26 @@ pub trait Store: Send + Sync {
     /// Decides a pending approval (approved, denied or expired) with who and why; `CONFLICT`
     /// when it was already decided, `NOT_FOUND` when there is none with that id.
     fn decide_approval(&self, decision: &ApprovalDecision<'_>) -> Result<ApprovalRecord>;
+
+    /// Steps the shared breaker `step.name` inside one transaction with the engine's rule
+    /// ([`crate::resilience::breaker::machine::step_stored`]): reads its machine, writes it
+    /// back when it changed, and records a change of state (keeping the latest
+    /// [`STORED_TRANSITIONS`]).
+    fn step_breaker(
+        &self,
+        step: &crate::resilience::breaker::machine::BreakerStep<'_>,
+    ) -> Result<crate::resilience::breaker::machine::StoredStep>;
+    /// A shared breaker's stored machine, if it was ever used.
+    fn shared_breaker(&self, name: &str) -> Result<Option<SharedBreakerRow>>;
+    /// Every shared breaker, by name.
+    fn shared_breakers(&self) -> Result<Vec<SharedBreakerRow>>;
+    /// Records a change of state of a breaker kept in one process's memory.
+    fn record_breaker_transition(&self, t: &crate::resilience::Transition) -> Result<()>;
+    /// The latest `q.limit` recorded changes matching `q`, oldest first.
+    fn breaker_transitions(
+        &self,
+        q: &TransitionQuery<'_>,
+    ) -> Result<Vec<crate::resilience::Transition>>;
 
     /// Makes everything appended so far durable.
     fn flush(&self) -> Result<()>;

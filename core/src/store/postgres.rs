@@ -8,6 +8,7 @@
 //! belongs to another async runtime (a Node or Python host).
 
 mod approvals;
+mod breakers;
 mod resources;
 
 use std::future::Future;
@@ -1119,6 +1120,70 @@ impl Store for PostgresStore {
             };
             let a = approvals::decide(&mut tx, &d).await?;
             Ok((tx, a))
+        })
+    }
+
+    fn step_breaker(
+        &self,
+        step: &crate::resilience::breaker::machine::BreakerStep<'_>,
+    ) -> Result<crate::resilience::breaker::machine::StoredStep> {
+        let (name, config, holder) = (
+            step.name.to_owned(),
+            step.config.clone(),
+            step.holder.to_owned(),
+        );
+        let (op, now_ms) = (step.op, step.now_ms);
+        self.write_tx(false, move |mut tx| async move {
+            let step = crate::resilience::breaker::machine::BreakerStep {
+                name: &name,
+                config: &config,
+                op,
+                now_ms,
+                holder: &holder,
+            };
+            let done = breakers::step(&mut tx, &step).await?;
+            Ok((tx, done))
+        })
+    }
+
+    fn shared_breaker(&self, name: &str) -> Result<Option<super::SharedBreakerRow>> {
+        let name = name.to_owned();
+        self.write_tx(false, move |mut tx| async move {
+            let row = breakers::get(&mut tx, &name).await?;
+            Ok((tx, row))
+        })
+    }
+
+    fn shared_breakers(&self) -> Result<Vec<super::SharedBreakerRow>> {
+        self.write_tx(false, move |mut tx| async move {
+            let rows = breakers::list(&mut tx).await?;
+            Ok((tx, rows))
+        })
+    }
+
+    fn record_breaker_transition(&self, t: &crate::resilience::Transition) -> Result<()> {
+        let t = t.clone();
+        self.write_tx(false, move |mut tx| async move {
+            breakers::record(&mut tx, &t).await?;
+            Ok((tx, ()))
+        })
+    }
+
+    fn breaker_transitions(
+        &self,
+        q: &super::TransitionQuery<'_>,
+    ) -> Result<Vec<crate::resilience::Transition>> {
+        let breaker = q.breaker.map(str::to_owned);
+        let (since_ms, until_ms, limit) = (q.since_ms, q.until_ms, q.limit);
+        self.write_tx(false, move |mut tx| async move {
+            let q = super::TransitionQuery {
+                breaker: breaker.as_deref(),
+                since_ms,
+                until_ms,
+                limit,
+            };
+            let v = breakers::transitions(&mut tx, &q).await?;
+            Ok((tx, v))
         })
     }
 

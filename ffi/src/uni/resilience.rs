@@ -58,7 +58,17 @@ impl NativeEngine {
 
     /// Every breaker's status as a JSON array, by name.
     pub fn breakers_json(&self) -> Result<String> {
-        guard(|| Ok(serde_json::to_string(&self.inner.breakers()).unwrap_or_default()))
+        guard(|| Ok(serde_json::to_string(&self.inner.breakers()?).unwrap_or_default()))
+    }
+
+    /// Circuit breakers as the store knows them (see `wflo_engine_breakers_on_store_json`).
+    pub fn breakers_on_store_json(&self, name: Option<String>, limit: u32) -> Result<String> {
+        guard(|| {
+            let on_store = self
+                .inner
+                .breakers_on_store(name.as_deref(), limit as usize)?;
+            Ok(serde_json::to_string(&on_store).unwrap_or_default())
+        })
     }
 }
 
@@ -114,27 +124,27 @@ impl NativeBreaker {
         guard(|| self.inner.check())
     }
 
-    pub fn record_success(&self) {
-        self.inner.record_success()
+    pub fn record_success(&self) -> Result<()> {
+        guard(|| self.inner.record_success())
     }
 
-    pub fn record_failure(&self) {
-        self.inner.record_failure()
+    pub fn record_failure(&self) -> Result<()> {
+        guard(|| self.inner.record_failure())
     }
 
     /// Closes the breaker and forgets its counts.
-    pub fn reset(&self) {
-        self.inner.reset()
+    pub fn reset(&self) -> Result<()> {
+        guard(|| self.inner.reset())
     }
 
-    /// "closed", "open" or "half_open".
-    pub fn state(&self) -> String {
-        self.inner.state().as_str().to_owned()
+    /// "closed", "open" or "half_open" (a shared breaker's, read from the store).
+    pub fn state(&self) -> Result<String> {
+        guard(|| Ok(self.inner.state()?.as_str().to_owned()))
     }
 
     /// The breaker's figures as JSON (see `wflo_breaker_status_json`).
-    pub fn status_json(&self) -> String {
-        serde_json::to_string(&self.inner.status()).unwrap_or_default()
+    pub fn status_json(&self) -> Result<String> {
+        guard(|| Ok(serde_json::to_string(&self.inner.status()?).unwrap_or_default()))
     }
 
     /// The settings as JSON, every field filled in.

@@ -607,24 +607,24 @@ public protocol NativeBreakerProtocol: AnyObject, Sendable {
     
     func name()  -> String
     
-    func recordFailure() 
+    func recordFailure() throws 
     
-    func recordSuccess() 
+    func recordSuccess() throws 
     
     /**
      * Closes the breaker and forgets its counts.
      */
-    func reset() 
+    func reset() throws 
     
     /**
-     * "closed", "open" or "half_open".
+     * "closed", "open" or "half_open" (a shared breaker's, read from the store).
      */
-    func state()  -> String
+    func state() throws  -> String
     
     /**
      * The breaker's figures as JSON (see `wflo_breaker_status_json`).
      */
-    func statusJson()  -> String
+    func statusJson() throws  -> String
     
 }
 /**
@@ -716,7 +716,7 @@ open func name() -> String  {
 })
 }
     
-open func recordFailure()  {try! rustCall() {
+open func recordFailure()throws   {try rustCallWithError(FfiConverterTypeWfloError_lift) {
         uniffiCallStatus in
     uniffi_wflo_fn_method_nativebreaker_record_failure(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -724,7 +724,7 @@ open func recordFailure()  {try! rustCall() {
 }
 }
     
-open func recordSuccess()  {try! rustCall() {
+open func recordSuccess()throws   {try rustCallWithError(FfiConverterTypeWfloError_lift) {
         uniffiCallStatus in
     uniffi_wflo_fn_method_nativebreaker_record_success(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -735,7 +735,7 @@ open func recordSuccess()  {try! rustCall() {
     /**
      * Closes the breaker and forgets its counts.
      */
-open func reset()  {try! rustCall() {
+open func reset()throws   {try rustCallWithError(FfiConverterTypeWfloError_lift) {
         uniffiCallStatus in
     uniffi_wflo_fn_method_nativebreaker_reset(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -744,10 +744,10 @@ open func reset()  {try! rustCall() {
 }
     
     /**
-     * "closed", "open" or "half_open".
+     * "closed", "open" or "half_open" (a shared breaker's, read from the store).
      */
-open func state() -> String  {
-    return try!  FfiConverterString.lift(try! rustCall() {
+open func state()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
         uniffiCallStatus in
     uniffi_wflo_fn_method_nativebreaker_state(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -758,8 +758,8 @@ open func state() -> String  {
     /**
      * The breaker's figures as JSON (see `wflo_breaker_status_json`).
      */
-open func statusJson() -> String  {
-    return try!  FfiConverterString.lift(try! rustCall() {
+open func statusJson()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
         uniffiCallStatus in
     uniffi_wflo_fn_method_nativebreaker_status_json(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -942,6 +942,11 @@ public protocol NativeEngineProtocol: AnyObject, Sendable {
      * Every breaker's status as a JSON array, by name.
      */
     func breakersJson() throws  -> String
+    
+    /**
+     * Circuit breakers as the store knows them (see `wflo_engine_breakers_on_store_json`).
+     */
+    func breakersOnStoreJson(name: String?, limit: UInt32) throws  -> String
     
     /**
      * Approves or denies a pending approval (`by` None: USER@host); the decided approval as
@@ -1337,6 +1342,20 @@ open func breakersJson()throws  -> String  {
         uniffiCallStatus in
     uniffi_wflo_fn_method_nativeengine_breakers_json(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Circuit breakers as the store knows them (see `wflo_engine_breakers_on_store_json`).
+     */
+open func breakersOnStoreJson(name: String?, limit: UInt32)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeengine_breakers_on_store_json(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionString.lower(name),
+        FfiConverterUInt32.lower(limit),uniffiCallStatus
     )
 })
 }
@@ -5071,6 +5090,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeengine_breakers_json() != 1352) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wflo_checksum_method_nativeengine_breakers_on_store_json() != 39136) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wflo_checksum_method_nativeengine_decide_approval() != 63712) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5185,19 +5207,19 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativebreaker_name() != 5243) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wflo_checksum_method_nativebreaker_record_failure() != 21077) {
+    if (uniffi_wflo_checksum_method_nativebreaker_record_failure() != 16303) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wflo_checksum_method_nativebreaker_record_success() != 17711) {
+    if (uniffi_wflo_checksum_method_nativebreaker_record_success() != 13493) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wflo_checksum_method_nativebreaker_reset() != 33012) {
+    if (uniffi_wflo_checksum_method_nativebreaker_reset() != 56628) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wflo_checksum_method_nativebreaker_state() != 34886) {
+    if (uniffi_wflo_checksum_method_nativebreaker_state() != 37056) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wflo_checksum_method_nativebreaker_status_json() != 37443) {
+    if (uniffi_wflo_checksum_method_nativebreaker_status_json() != 40921) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativepermit_release() != 13062) {

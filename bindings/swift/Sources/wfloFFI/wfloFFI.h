@@ -485,6 +485,11 @@ uint64_t uniffi_wflo_fn_method_nativeengine_breaker(uint64_t ptr, RustBuffer nam
 RustBuffer uniffi_wflo_fn_method_nativeengine_breakers_json(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_BREAKERS_ON_STORE_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_BREAKERS_ON_STORE_JSON
+RustBuffer uniffi_wflo_fn_method_nativeengine_breakers_on_store_json(uint64_t ptr, RustBuffer name, uint32_t limit, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_DECIDE_APPROVAL
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_DECIDE_APPROVAL
 RustBuffer uniffi_wflo_fn_method_nativeengine_decide_approval(uint64_t ptr, RustBuffer id, int8_t approve, RustBuffer by, RustBuffer note, RustCallStatus *_Nonnull out_status
@@ -1374,6 +1379,12 @@ uint16_t uniffi_wflo_checksum_method_nativeengine_breaker(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_BREAKERS_JSON
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_BREAKERS_JSON
 uint16_t uniffi_wflo_checksum_method_nativeengine_breakers_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_BREAKERS_ON_STORE_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_BREAKERS_ON_STORE_JSON
+uint16_t uniffi_wflo_checksum_method_nativeengine_breakers_on_store_json(void
     
 );
 #endif

@@ -6,6 +6,7 @@
 //! store, shared by the caller's threads and the background call writer.
 
 mod approvals;
+mod breakers;
 mod budgets;
 mod checkpoints;
 mod resources;
@@ -609,6 +610,32 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Vec<crate::records::ApprovalRecord>> {
         self.read(|c| approvals::list(c, pending_only, limit))
+    }
+
+    fn step_breaker(
+        &self,
+        step: &crate::resilience::breaker::machine::BreakerStep<'_>,
+    ) -> Result<crate::resilience::breaker::machine::StoredStep> {
+        self.write_tx(false, |tx| breakers::step(tx, step))
+    }
+
+    fn shared_breaker(&self, name: &str) -> Result<Option<crate::store::SharedBreakerRow>> {
+        self.read(|c| breakers::get(c, name))
+    }
+
+    fn shared_breakers(&self) -> Result<Vec<crate::store::SharedBreakerRow>> {
+        self.read(breakers::list)
+    }
+
+    fn record_breaker_transition(&self, t: &crate::resilience::Transition) -> Result<()> {
+        self.write_tx(false, |tx| breakers::record(tx, t))
+    }
+
+    fn breaker_transitions(
+        &self,
+        q: &crate::store::TransitionQuery<'_>,
+    ) -> Result<Vec<crate::resilience::Transition>> {
+        self.read(|c| breakers::transitions(c, q))
     }
 
     fn decide_approval(

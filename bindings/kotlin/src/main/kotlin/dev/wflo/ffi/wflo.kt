@@ -806,6 +806,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_breakers_json(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativeengine_breakers_on_store_json(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_decide_approval(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_resource(
@@ -1035,6 +1037,8 @@ internal object UniffiLib {
     external fun uniffi_wflo_fn_method_nativeengine_breaker(`ptr`: Long,`name`: RustBuffer.ByValue,`configJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_wflo_fn_method_nativeengine_breakers_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeengine_breakers_on_store_json(`ptr`: Long,`name`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeengine_decide_approval(`ptr`: Long,`id`: RustBuffer.ByValue,`approve`: Byte,`by`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1431,6 +1435,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeengine_breakers_json() and 0xFFFF) != 1352) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_breakers_on_store_json() and 0xFFFF) != 39136) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_method_nativeengine_decide_approval() and 0xFFFF) != 63712) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1545,19 +1552,19 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativebreaker_name() and 0xFFFF) != 5243) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_wflo_checksum_method_nativebreaker_record_failure() and 0xFFFF) != 21077) {
+    if ((lib.uniffi_wflo_checksum_method_nativebreaker_record_failure() and 0xFFFF) != 16303) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_wflo_checksum_method_nativebreaker_record_success() and 0xFFFF) != 17711) {
+    if ((lib.uniffi_wflo_checksum_method_nativebreaker_record_success() and 0xFFFF) != 13493) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_wflo_checksum_method_nativebreaker_reset() and 0xFFFF) != 33012) {
+    if ((lib.uniffi_wflo_checksum_method_nativebreaker_reset() and 0xFFFF) != 56628) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_wflo_checksum_method_nativebreaker_state() and 0xFFFF) != 34886) {
+    if ((lib.uniffi_wflo_checksum_method_nativebreaker_state() and 0xFFFF) != 37056) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_wflo_checksum_method_nativebreaker_status_json() and 0xFFFF) != 37443) {
+    if ((lib.uniffi_wflo_checksum_method_nativebreaker_status_json() and 0xFFFF) != 40921) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativepermit_release() and 0xFFFF) != 13062) {
@@ -2118,7 +2125,7 @@ public interface NativeBreakerInterface {
     fun `reset`()
     
     /**
-     * "closed", "open" or "half_open".
+     * "closed", "open" or "half_open" (a shared breaker's, read from the store).
      */
     fun `state`(): kotlin.String
     
@@ -2280,10 +2287,11 @@ open class NativeBreaker: Disposable, AutoCloseable, NativeBreakerInterface
     }
     
 
-    override fun `recordFailure`()
+    
+    @Throws(WfloException::class)override fun `recordFailure`()
         = 
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(WfloException) { _status ->
     UniffiLib.uniffi_wflo_fn_method_nativebreaker_record_failure(
         it,
         _status)
@@ -2292,10 +2300,11 @@ open class NativeBreaker: Disposable, AutoCloseable, NativeBreakerInterface
     
     
 
-    override fun `recordSuccess`()
+    
+    @Throws(WfloException::class)override fun `recordSuccess`()
         = 
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(WfloException) { _status ->
     UniffiLib.uniffi_wflo_fn_method_nativebreaker_record_success(
         it,
         _status)
@@ -2307,10 +2316,11 @@ open class NativeBreaker: Disposable, AutoCloseable, NativeBreakerInterface
     
     /**
      * Closes the breaker and forgets its counts.
-     */override fun `reset`()
+     */
+    @Throws(WfloException::class)override fun `reset`()
         = 
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(WfloException) { _status ->
     UniffiLib.uniffi_wflo_fn_method_nativebreaker_reset(
         it,
         _status)
@@ -2321,11 +2331,12 @@ open class NativeBreaker: Disposable, AutoCloseable, NativeBreakerInterface
 
     
     /**
-     * "closed", "open" or "half_open".
-     */override fun `state`(): kotlin.String {
+     * "closed", "open" or "half_open" (a shared breaker's, read from the store).
+     */
+    @Throws(WfloException::class)override fun `state`(): kotlin.String {
             return FfiConverterString.lift(
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(WfloException) { _status ->
     UniffiLib.uniffi_wflo_fn_method_nativebreaker_state(
         it,
         _status)
@@ -2338,10 +2349,11 @@ open class NativeBreaker: Disposable, AutoCloseable, NativeBreakerInterface
     
     /**
      * The breaker's figures as JSON (see `wflo_breaker_status_json`).
-     */override fun `statusJson`(): kotlin.String {
+     */
+    @Throws(WfloException::class)override fun `statusJson`(): kotlin.String {
             return FfiConverterString.lift(
     callWithHandle {
-    uniffiRustCall() { _status ->
+    uniffiRustCallWithError(WfloException) { _status ->
     UniffiLib.uniffi_wflo_fn_method_nativebreaker_status_json(
         it,
         _status)
@@ -2610,6 +2622,11 @@ public interface NativeEngineInterface {
      * Every breaker's status as a JSON array, by name.
      */
     fun `breakersJson`(): kotlin.String
+    
+    /**
+     * Circuit breakers as the store knows them (see `wflo_engine_breakers_on_store_json`).
+     */
+    fun `breakersOnStoreJson`(`name`: kotlin.String?, `limit`: kotlin.UInt): kotlin.String
     
     /**
      * Approves or denies a pending approval (`by` None: USER@host); the decided approval as
@@ -3153,6 +3170,25 @@ open class NativeEngine: Disposable, AutoCloseable, NativeEngineInterface
     UniffiLib.uniffi_wflo_fn_method_nativeengine_breakers_json(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Circuit breakers as the store knows them (see `wflo_engine_breakers_on_store_json`).
+     */
+    @Throws(WfloException::class)override fun `breakersOnStoreJson`(`name`: kotlin.String?, `limit`: kotlin.UInt): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeengine_breakers_on_store_json(
+        it,
+        
+        FfiConverterOptionalString.lower(`name`),
+        FfiConverterUInt.lower(`limit`),_status)
 }
     }
     )

@@ -1,0 +1,25 @@
+-- wflo schema 6 (PostgreSQL): circuit breakers. A shared breaker's machine (state and counts,
+-- as JSON) lives here so every process on the store steps one breaker (its row locked while a
+-- process steps it); every breaker's changes of state — shared or one process's — are recorded
+-- for `wflo breakers`, `show` and `serve`.
+
+CREATE TABLE breakers (
+    name          TEXT PRIMARY KEY,
+    state_json    TEXT NOT NULL,
+    config_json   TEXT NOT NULL,
+    updated_at_ms BIGINT NOT NULL,
+    updated_by    TEXT NOT NULL
+);
+
+CREATE TABLE breaker_transitions (
+    id         BIGSERIAL PRIMARY KEY,
+    breaker    TEXT NOT NULL,
+    shared     BOOLEAN NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state   TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    holder     TEXT NOT NULL,
+    at_ms      BIGINT NOT NULL
+);
+CREATE INDEX breaker_transitions_by_breaker ON breaker_transitions (breaker, id);
+CREATE INDEX breaker_transitions_by_time ON breaker_transitions (at_ms);

@@ -1,0 +1,24 @@
+-- wflo schema 6 (SQLite): circuit breakers. A shared breaker's machine (state and counts, as
+-- JSON) lives here so every process on the store steps one breaker; every breaker's changes
+-- of state — shared or one process's — are recorded for `wflo breakers`, `show` and `serve`.
+
+CREATE TABLE breakers (
+    name          TEXT PRIMARY KEY,
+    state_json    TEXT NOT NULL,
+    config_json   TEXT NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    updated_by    TEXT NOT NULL
+);
+
+CREATE TABLE breaker_transitions (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    breaker    TEXT NOT NULL,
+    shared     INTEGER NOT NULL,
+    from_state TEXT NOT NULL,
+    to_state   TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    holder     TEXT NOT NULL,
+    at_ms      INTEGER NOT NULL
+);
+CREATE INDEX breaker_transitions_by_breaker ON breaker_transitions (breaker, id);
+CREATE INDEX breaker_transitions_by_time ON breaker_transitions (at_ms);
