@@ -592,7 +592,7 @@ mod tests {
                 assert!(arg.get_help().is_some(), "{name} {id} has no help");
             }
         }
-        assert_eq!(commands, 17, "16 commands and `prices diff`");
+        assert_eq!(commands, 18, "17 commands and `prices diff`");
         assert!(
             cli.get_after_help()
                 .is_some_and(|h| h.to_string().contains("Exit codes"))
