@@ -786,3 +786,36 @@ fn unreachable_databases_are_storage_errors() {
         ErrorCode::InvalidArgument
     );
 }
+
+#[test]
+fn holders_are_listed_in_the_order_they_acquired_even_within_one_millisecond() {
+    use wflo_core::resilience::LockConfig;
+    for_each_backend(|b| {
+        // The clock never moves: every hold is taken in the same millisecond.
+        let engine = engine_with_clock(b, Arc::new(ManualClock::new(1_800_000_000_000)));
+        let lock = engine
+            .resource(
+                &unique("pool"),
+                LockConfig {
+                    max_concurrent: 8,
+                    ..LockConfig::default()
+                },
+            )
+            .unwrap();
+        let order = [
+            "wf-c", "wf-a", "wf-h", "wf-b", "wf-g", "wf-d", "wf-f", "wf-e",
+        ];
+        let _permits: Vec<_> = order
+            .iter()
+            .map(|id| lock.acquire(id, Some(0)).unwrap())
+            .collect();
+        let listed: Vec<_> = lock
+            .stats()
+            .unwrap()
+            .holders
+            .iter()
+            .map(|h| h.workflow_id.clone())
+            .collect();
+        assert_eq!(listed, order, "{}", b.name);
+    });
+}

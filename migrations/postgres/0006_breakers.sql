@@ -23,3 +23,7 @@ CREATE TABLE breaker_transitions (
 );
 CREATE INDEX breaker_transitions_by_breaker ON breaker_transitions (breaker, id);
 CREATE INDEX breaker_transitions_by_time ON breaker_transitions (at_ms);
+
+-- A resource's holders are listed in the order they acquired it, also within one millisecond
+-- (SQLite has its rowid for that).
+ALTER TABLE resource_holds ADD COLUMN acquired_seq BIGSERIAL;

@@ -13,7 +13,7 @@ type Tx = Transaction<'static, Postgres>;
 async fn holders(tx: &mut Tx, resource: &str, now_ms: u64) -> Result<Vec<ResourceHolder>> {
     let rows = sqlx::query(
         "SELECT hold_id, holder, workflow_id, acquired_at_ms, lease_until_ms FROM resource_holds \
-         WHERE resource = $1 AND lease_until_ms > $2 ORDER BY acquired_at_ms, hold_id",
+         WHERE resource = $1 AND lease_until_ms > $2 ORDER BY acquired_at_ms, acquired_seq",
     )
     .bind(resource)
     .bind(i(now_ms))
