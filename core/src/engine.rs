@@ -522,31 +522,16 @@ impl Engine {
     /// Every shared breaker on the store — whichever process made it — with its figures as of
     /// now, read with the settings of the process that last stepped it.
     pub fn shared_breakers(&self) -> Result<Vec<crate::resilience::BreakerStatus>> {
-        use crate::resilience::breaker::{BreakerStatus, KEPT_TRANSITIONS, machine};
+        use crate::resilience::breaker::{machine, stored_status};
         let now = self.now_ms();
-        self.inner
-            .store
+        let store = &*self.inner.store;
+        store
             .shared_breakers()?
             .into_iter()
             .map(|row| {
                 let machine = machine::read_stored(&row.name, &row.state_json)?;
                 let config = crate::resilience::BreakerConfig::from_json(&row.config_json)?;
-                let transitions =
-                    self.inner
-                        .store
-                        .breaker_transitions(&crate::store::TransitionQuery {
-                            breaker: Some(&row.name),
-                            limit: KEPT_TRANSITIONS,
-                            ..Default::default()
-                        })?;
-                Ok(BreakerStatus::of(
-                    &row.name,
-                    true,
-                    &config,
-                    &machine,
-                    now,
-                    transitions,
-                ))
+                stored_status(store, &row.name, &config, &machine, now)
             })
             .collect()
     }

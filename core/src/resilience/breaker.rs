@@ -208,6 +208,30 @@ pub struct StoreBreakers {
 /// How many state changes a status lists, and a process keeps in memory.
 pub const KEPT_TRANSITIONS: usize = 50;
 
+/// A shared breaker's figures: its stored `machine` read with `config`, and its latest
+/// recorded changes.
+pub(crate) fn stored_status(
+    store: &dyn Store,
+    name: &str,
+    config: &BreakerConfig,
+    machine: &Machine,
+    now: u64,
+) -> Result<BreakerStatus> {
+    let transitions = store.breaker_transitions(&crate::store::TransitionQuery {
+        breaker: Some(name),
+        limit: KEPT_TRANSITIONS,
+        ..Default::default()
+    })?;
+    Ok(BreakerStatus::of(
+        name,
+        true,
+        config,
+        machine,
+        now,
+        transitions,
+    ))
+}
+
 /// A breaker of one process: its machine and its latest changes, in memory.
 #[derive(Debug, Default)]
 struct Local {
@@ -312,21 +336,7 @@ impl Breaker {
                     Some(row) => machine::read_stored(&self.name, &row.state_json)?,
                     None => Machine::default(),
                 };
-                let transitions =
-                    self.store
-                        .breaker_transitions(&crate::store::TransitionQuery {
-                            breaker: Some(&self.name),
-                            limit: KEPT_TRANSITIONS,
-                            ..Default::default()
-                        })?;
-                Ok(BreakerStatus::of(
-                    &self.name,
-                    true,
-                    &self.config,
-                    &machine,
-                    now,
-                    transitions,
-                ))
+                stored_status(&*self.store, &self.name, &self.config, &machine, now)
             }
         }
     }
