@@ -255,22 +255,30 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 					fail(err)
 				}
 				var code any
+				var err error
 				switch action {
 				case "check":
 					if err := b.Check(); err != nil {
 						code = codeOf(err)
 					}
 				case "failure":
-					b.RecordFailure()
+					err = b.RecordFailure()
 				case "success":
-					b.RecordSuccess()
+					err = b.RecordSuccess()
 				case "reset":
-					b.Reset()
+					err = b.Reset()
 				default:
 					t.Fatalf("%s: unknown breaker action %q", s.Name, action)
 				}
+				if err != nil {
+					fail(err)
+				}
+				state, err := b.State()
+				if err != nil {
+					fail(err)
+				}
 				ledger.Events = append(ledger.Events, map[string]any{"op": "breaker", "action": action,
-					"state": string(b.State()), "error": code})
+					"state": string(state), "error": code})
 			}
 			b.Close()
 		case "resource":
@@ -333,10 +341,12 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 			}
 			res.Close()
 			if breaker != nil {
+				record := breaker.RecordSuccess
 				if step.Outcome["error"] != nil {
-					breaker.RecordFailure()
-				} else {
-					breaker.RecordSuccess()
+					record = breaker.RecordFailure
+				}
+				if err := record(); err != nil {
+					fail(err)
 				}
 			}
 		case "checkpoint":

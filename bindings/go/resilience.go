@@ -12,6 +12,7 @@ import "C"
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"net/http"
 	"runtime"
 	"sort"
@@ -392,6 +393,11 @@ type BreakerConfig struct {
 	Window int
 	// MinCalls: calls the window must hold before the rate rule applies (0: 10).
 	MinCalls int
+	// Shared keeps the state in the store: every process on the store sees one breaker;
+	// give them all the same settings; each check/outcome is a store transaction (false:
+	// this engine's own breaker, in memory). A shared breaker's RecordSuccess,
+	// RecordFailure, Reset, State and Status may then return the store's errors.
+	Shared bool
 }
 
 // breakerJSON is BreakerConfig as the engine reads it; absent keys keep its defaults.
@@ -402,6 +408,7 @@ type breakerJSON struct {
 	FailureRate       float64 `json:"failure_rate,omitempty"`
 	Window            int     `json:"window,omitempty"`
 	MinCalls          int     `json:"min_calls,omitempty"`
+	Shared            bool    `json:"shared,omitempty"`
 }
 
 // MarshalJSON writes the settings as the engine's JSON ("recovery_timeout_ms", …).
@@ -411,7 +418,8 @@ func (c BreakerConfig) MarshalJSON() ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(breakerJSON{FailureThreshold: c.FailureThreshold, RecoveryTimeoutMS: ms,
-		SuccessThreshold: c.SuccessThreshold, FailureRate: c.FailureRate, Window: c.Window, MinCalls: c.MinCalls})
+		SuccessThreshold: c.SuccessThreshold, FailureRate: c.FailureRate, Window: c.Window, MinCalls: c.MinCalls,
+		Shared: c.Shared})
 }
 
 // UnmarshalJSON reads the engine's JSON; unknown keys are ErrInvalidArgument.
@@ -423,7 +431,8 @@ func (c *BreakerConfig) UnmarshalJSON(data []byte) error {
 		return invalid("invalid argument: circuit breaker settings: %v", err)
 	}
 	*c = BreakerConfig{FailureThreshold: j.FailureThreshold, RecoveryTimeout: time.Duration(j.RecoveryTimeoutMS) * time.Millisecond,
-		SuccessThreshold: j.SuccessThreshold, FailureRate: j.FailureRate, Window: j.Window, MinCalls: j.MinCalls}
+		SuccessThreshold: j.SuccessThreshold, FailureRate: j.FailureRate, Window: j.Window, MinCalls: j.MinCalls,
+		Shared: j.Shared}
 	return nil
 }
 
@@ -437,18 +446,28 @@ const (
 	BreakerHalfOpen BreakerState = "half_open"
 )
 
-// BreakerTransition is a change of a breaker's state.
+// BreakerTransition is a change of a breaker's state, as recorded in the store.
 type BreakerTransition struct {
+	// Breaker is the breaker's name.
+	Breaker string `json:"breaker"`
+	// Shared: the breaker is shared through the store (else it is one process's).
+	Shared bool         `json:"shared"`
 	From   BreakerState `json:"from"`
 	To     BreakerState `json:"to"`
 	AtMS   uint64       `json:"at_ms"`
-	Reason string       `json:"reason"`
+	// Reason says why: "5 consecutive failures", "recovery timeout passed",
+	// "2 successful trial calls", "reset".
+	Reason string `json:"reason"`
+	// Holder is the process whose call made the change ("host:pid").
+	Holder string `json:"holder"`
 }
 
 // BreakerStatus is a breaker's figures.
 type BreakerStatus struct {
-	Name  string       `json:"name"`
-	State BreakerState `json:"state"`
+	Name string `json:"name"`
+	// Shared: its state lives in the store (BreakerConfig.Shared); this is the store's.
+	Shared bool         `json:"shared"`
+	State  BreakerState `json:"state"`
 	// FailureCount: consecutive failures (closed) or failures since it last closed.
 	FailureCount uint32 `json:"failure_count"`
 	// SuccessCount: successful trial calls while half-open.
@@ -466,7 +485,8 @@ type BreakerStatus struct {
 
 // Breaker is a named circuit breaker: after enough failures, calls through it fail fast
 // with a *CircuitOpenError until its recovery timeout has passed; then trial calls decide
-// whether it closes again. Every Breaker of an engine with the same name shares one state.
+// whether it closes again. Every Breaker of an engine with the same name shares one state;
+// with BreakerConfig.Shared, so does every engine and process on the store.
 // Safe for concurrent use. Close frees the handle (the breaker stays in the engine).
 type Breaker struct {
 	name    string
@@ -507,6 +527,34 @@ func (e *Engine) Breakers() ([]BreakerStatus, error) {
 	return all, takeJSON(out, &all)
 }
 
+// BreakersOnStore is what the store knows of circuit breakers (Engine.BreakersOnStore).
+type BreakersOnStore struct {
+	// Shared is every shared breaker's figures, by name, whichever process made it.
+	Shared []BreakerStatus `json:"shared"`
+	// Transitions are the latest changes of state of every breaker, shared or one
+	// process's, oldest first.
+	Transitions []BreakerTransition `json:"transitions"`
+}
+
+// BreakersOnStore is the circuit breakers as the store knows them, whichever process made
+// them: every shared breaker's figures (only name's when name is not "") and the latest limit
+// changes of state of every breaker, oldest first (what `wflo breakers --json` prints).
+// A limit below 0 or above 2^32−1 is ErrInvalidArgument.
+func (e *Engine) BreakersOnStore(name string, limit int) (BreakersOnStore, error) {
+	var on BreakersOnStore
+	if limit < 0 || uint64(limit) > math.MaxUint32 {
+		return on, invalid("invalid argument: limit must be 0 to %d, not %d", uint64(math.MaxUint32), limit)
+	}
+	np, nn := cstr(name) // "": NULL, every breaker
+	var out *C.char
+	if err := e.with(func(h *C.wflo_engine) C.wflo_status {
+		return C.wflo_engine_breakers_on_store_json(h, np, nn, C.uint32_t(limit), &out)
+	}); err != nil {
+		return on, err
+	}
+	return on, takeJSON(out, &on)
+}
+
 func (b *Breaker) with(f func(*C.wflo_breaker) C.wflo_status) error {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
@@ -527,19 +575,22 @@ func (b *Breaker) Check() error {
 	return b.with(func(h *C.wflo_breaker) C.wflo_status { return C.wflo_breaker_check(h) })
 }
 
-// RecordSuccess records that a call Check let through succeeded (nothing once closed).
-func (b *Breaker) RecordSuccess() {
-	_ = b.with(func(h *C.wflo_breaker) C.wflo_status { return C.wflo_breaker_record(h, true) })
+// RecordSuccess records that a call Check let through succeeded. The error is ErrClosed
+// once the handle is closed, or, for a shared breaker, the store's.
+func (b *Breaker) RecordSuccess() error {
+	return b.with(func(h *C.wflo_breaker) C.wflo_status { return C.wflo_breaker_record(h, true) })
 }
 
-// RecordFailure records that a call Check let through failed (nothing once closed).
-func (b *Breaker) RecordFailure() {
-	_ = b.with(func(h *C.wflo_breaker) C.wflo_status { return C.wflo_breaker_record(h, false) })
+// RecordFailure records that a call Check let through failed. The error is ErrClosed once
+// the handle is closed, or, for a shared breaker, the store's.
+func (b *Breaker) RecordFailure() error {
+	return b.with(func(h *C.wflo_breaker) C.wflo_status { return C.wflo_breaker_record(h, false) })
 }
 
-// Reset closes the breaker and forgets its counts (nothing once the handle is closed).
-func (b *Breaker) Reset() {
-	_ = b.with(func(h *C.wflo_breaker) C.wflo_status { return C.wflo_breaker_reset(h) })
+// Reset closes the breaker and forgets its counts — for every process on the store when it
+// is shared. The error is ErrClosed once the handle is closed, or, shared, the store's.
+func (b *Breaker) Reset() error {
+	return b.with(func(h *C.wflo_breaker) C.wflo_status { return C.wflo_breaker_reset(h) })
 }
 
 // Status is the breaker's figures now.
@@ -552,10 +603,11 @@ func (b *Breaker) Status() (BreakerStatus, error) {
 	return st, takeJSON(out, &st)
 }
 
-// State is where the breaker is now ("" once the handle is closed).
-func (b *Breaker) State() BreakerState {
-	st, _ := b.Status()
-	return st.State
+// State is where the breaker is now (a shared breaker's, read from the store). The error is
+// ErrClosed once the handle is closed, or, shared, the store's.
+func (b *Breaker) State() (BreakerState, error) {
+	st, err := b.Status()
+	return st.State, err
 }
 
 // Close frees the handle; the breaker stays in the engine. Closing twice is fine.

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -316,12 +317,12 @@ func TestABreakerOpensFailsFastAndRecovers(t *testing.T) {
 		if err := b.Check(); err != nil {
 			t.Fatal(err)
 		}
-		b.RecordFailure()
+		must(t, b.RecordFailure())
 	}
-	if b.State() != wflo.BreakerClosed {
-		t.Fatalf("opened before its threshold: %s", b.State())
+	if stateOf(t, b) != wflo.BreakerClosed {
+		t.Fatalf("opened before its threshold: %s", stateOf(t, b))
 	}
-	b.RecordFailure()
+	must(t, b.RecordFailure())
 	err = b.Check()
 	var open *wflo.CircuitOpenError
 	if !errors.As(err, &open) || !errors.Is(err, wflo.ErrCircuitOpen) || open.Name != "provider:openai" ||
@@ -355,24 +356,24 @@ func TestABreakerOpensFailsFastAndRecovers(t *testing.T) {
 	if err := b.Check(); err != nil {
 		t.Fatalf("after the recovery timeout a trial call goes through: %v", err)
 	}
-	if b.State() != wflo.BreakerHalfOpen {
-		t.Fatalf("state %s", b.State())
+	if stateOf(t, b) != wflo.BreakerHalfOpen {
+		t.Fatalf("state %s", stateOf(t, b))
 	}
-	b.RecordSuccess()
-	if b.State() != wflo.BreakerClosed || same.State() != wflo.BreakerClosed {
-		t.Fatalf("a successful trial closes it: %s", b.State())
+	must(t, b.RecordSuccess())
+	if stateOf(t, b) != wflo.BreakerClosed || stateOf(t, same) != wflo.BreakerClosed {
+		t.Fatalf("a successful trial closes it: %s", stateOf(t, b))
 	}
 	other, err := e.Breaker("tool:search", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 5 { // the default threshold
-		other.RecordFailure()
+		must(t, other.RecordFailure())
 	}
-	if other.State() != wflo.BreakerOpen || b.State() != wflo.BreakerClosed {
-		t.Fatalf("breakers are per name: %s %s", other.State(), b.State())
+	if stateOf(t, other) != wflo.BreakerOpen || stateOf(t, b) != wflo.BreakerClosed {
+		t.Fatalf("breakers are per name: %s %s", stateOf(t, other), stateOf(t, b))
 	}
-	other.Reset()
+	must(t, other.Reset())
 	all, err := e.Breakers()
 	if err != nil || len(all) != 2 || all[0].Name != "provider:openai" || all[1].Name != "tool:search" ||
 		all[1].State != wflo.BreakerClosed {
@@ -384,6 +385,151 @@ func TestABreakerOpensFailsFastAndRecovers(t *testing.T) {
 	other.Close()
 	if err := other.Check(); !errors.Is(err, wflo.ErrClosed) {
 		t.Fatalf("closed handle: %v", err)
+	}
+	if _, err := other.State(); !errors.Is(err, wflo.ErrClosed) ||
+		!errors.Is(other.RecordFailure(), wflo.ErrClosed) || !errors.Is(other.Reset(), wflo.ErrClosed) {
+		t.Fatalf("a closed handle's outcome and state are ErrClosed: %v", err)
+	}
+}
+
+// must fails the test on err.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// stateOf is b's state now, failing the test on an error.
+func stateOf(t *testing.T, b *wflo.Breaker) wflo.BreakerState {
+	t.Helper()
+	state, err := b.State()
+	must(t, err)
+	return state
+}
+
+func TestASharedBreakerIsOneBreakerForEveryEngineOnTheStore(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "breakers.db")
+	open := func() *wflo.Engine {
+		e, err := wflo.Open(db)
+		must(t, err)
+		t.Cleanup(func() { _ = e.Close() })
+		return e
+	}
+	a, b := open(), open()
+	cfg := &wflo.BreakerConfig{FailureThreshold: 2, RecoveryTimeout: time.Hour, SuccessThreshold: 1, Shared: true}
+	viaA, err := a.Breaker("provider:openai", cfg)
+	must(t, err)
+	defer viaA.Close()
+	viaB, err := b.Breaker("provider:openai", cfg)
+	must(t, err)
+	defer viaB.Close()
+	// One failure through each engine: together they reach the threshold.
+	must(t, viaA.Check())
+	must(t, viaA.RecordFailure())
+	if st := stateOf(t, viaB); st != wflo.BreakerClosed {
+		t.Fatalf("one failure of two opened it: %s", st)
+	}
+	must(t, viaB.Check())
+	must(t, viaB.RecordFailure())
+	for _, via := range []*wflo.Breaker{viaA, viaB} {
+		err := via.Check()
+		var open *wflo.CircuitOpenError
+		if !errors.As(err, &open) || !errors.Is(err, wflo.ErrCircuitOpen) || open.Name != "provider:openai" ||
+			open.Failures != 2 || open.RetryIn <= 0 || open.RetryIn > time.Hour {
+			t.Fatalf("both engines fail fast: %#v", err)
+		}
+		if st := stateOf(t, via); st != wflo.BreakerOpen {
+			t.Fatalf("state %s", st)
+		}
+	}
+	// The other engine reads it from the store: open, opened once, by the second failure.
+	on, err := b.BreakersOnStore("", 50)
+	must(t, err)
+	if len(on.Shared) != 1 || on.Shared[0].Name != "provider:openai" || !on.Shared[0].Shared ||
+		on.Shared[0].State != wflo.BreakerOpen || on.Shared[0].FailureCount != 2 || on.Shared[0].Rejected != 2 {
+		t.Fatalf("shared %+v", on.Shared)
+	}
+	if len(on.Transitions) != 1 {
+		t.Fatalf("transitions %+v", on.Transitions)
+	}
+	if tr := on.Transitions[0]; tr.Breaker != "provider:openai" || !tr.Shared || tr.From != wflo.BreakerClosed ||
+		tr.To != wflo.BreakerOpen || tr.Reason != "2 consecutive failures" || tr.AtMS == 0 || !strings.Contains(tr.Holder, ":") {
+		t.Fatalf("transition %+v", tr)
+	}
+	if st, err := viaA.Status(); err != nil || !st.Shared || st.State != wflo.BreakerOpen {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	// A reset through one engine closes it for the other.
+	must(t, viaB.Reset())
+	if st := stateOf(t, viaA); st != wflo.BreakerClosed {
+		t.Fatalf("reset through b, a reads %s", st)
+	}
+	must(t, viaA.Check())
+	on, err = a.BreakersOnStore("provider:openai", 50)
+	must(t, err)
+	if len(on.Shared) != 1 || on.Shared[0].State != wflo.BreakerClosed || len(on.Transitions) != 2 ||
+		on.Transitions[1].From != wflo.BreakerOpen || on.Transitions[1].To != wflo.BreakerClosed || on.Transitions[1].Reason != "reset" {
+		t.Fatalf("after the reset %+v", on)
+	}
+	// A breaker of one engine: its change of state is recorded in the store, its state is not.
+	own, err := a.Breaker("tool:search", &wflo.BreakerConfig{FailureThreshold: 1})
+	must(t, err)
+	defer own.Close()
+	must(t, own.RecordFailure())
+	ownB, err := b.Breaker("tool:search", &wflo.BreakerConfig{FailureThreshold: 1})
+	must(t, err)
+	defer ownB.Close()
+	if stateOf(t, own) != wflo.BreakerOpen || stateOf(t, ownB) != wflo.BreakerClosed {
+		t.Fatalf("not shared: each engine has its own: %s %s", stateOf(t, own), stateOf(t, ownB))
+	}
+	on, err = b.BreakersOnStore("", 50)
+	must(t, err)
+	if len(on.Shared) != 1 || on.Shared[0].Name != "provider:openai" {
+		t.Fatalf("only shared breakers have their state in the store: %+v", on.Shared)
+	}
+	var mine []wflo.BreakerTransition
+	for _, tr := range on.Transitions {
+		if tr.Breaker == "tool:search" {
+			mine = append(mine, tr)
+		}
+	}
+	if len(mine) != 1 || mine[0].Shared || mine[0].To != wflo.BreakerOpen || mine[0].Reason != "1 consecutive failures" {
+		t.Fatalf("the unshared breaker's change %+v", mine)
+	}
+	if on, err := b.BreakersOnStore("", 1); err != nil || len(on.Transitions) != 1 || on.Transitions[0].Breaker != "tool:search" {
+		t.Fatalf("the latest limit changes: %+v %v", on, err)
+	}
+	if on, err := b.BreakersOnStore("nobody", 50); err != nil || len(on.Shared) != 0 || len(on.Transitions) != 0 {
+		t.Fatalf("no such breaker: %+v %v", on, err)
+	}
+	if _, err := b.BreakersOnStore("", -1); !errors.Is(err, wflo.ErrInvalidArgument) {
+		t.Fatalf("negative limit: %v", err)
+	}
+	// The settings convert to and from the engine's JSON, shared included.
+	text, err := json.Marshal(cfg)
+	must(t, err)
+	var back wflo.BreakerConfig
+	if err := json.Unmarshal(text, &back); err != nil || back != *cfg || !strings.Contains(string(text), `"shared":true`) {
+		t.Fatalf("%s -> %+v %v", text, back, err)
+	}
+}
+
+func TestASharedBreakerOfAClosedEngineReturnsErrors(t *testing.T) {
+	e, err := wflo.Open(filepath.Join(t.TempDir(), "closed.db"))
+	must(t, err)
+	b, err := e.Breaker("provider:closed", &wflo.BreakerConfig{Shared: true})
+	must(t, err)
+	defer b.Close()
+	must(t, b.RecordFailure())
+	must(t, e.Close())
+	_, stateErr := b.State()
+	_, onErr := e.BreakersOnStore("", 50)
+	for i, err := range []error{stateErr, b.RecordFailure(), b.RecordSuccess(), b.Reset(), b.Check(), onErr} {
+		var werr *wflo.Error
+		if err == nil || (!errors.As(err, &werr) && !errors.Is(err, wflo.ErrClosed)) {
+			t.Fatalf("step %d: want a wflo error, got %#v", i, err)
+		}
 	}
 }
 

@@ -272,6 +272,8 @@ export declare class Engine {
   breaker(name: string, config?: BreakerConfig | null): CircuitBreaker;
   /** Every breaker of this engine with its figures, by name. */
   breakers(): BreakerStatus[];
+  /** Every shared breaker on the store (only `name`'s when given) and the latest `limit` (default 50) changes of state of every breaker, oldest first. */
+  breakersOnStore(options?: { name?: string | null; limit?: number }): StoreBreakers;
   /** The resource `name` (1 to 200 bytes) of this engine's store: a lock or semaphore every engine and process on the store shares. Touches no storage. */
   resource(name: string, settings?: ResourceLockSettings | null): ResourceLock;
   /** The approvals in the store, newest first (only pending ones with `pendingOnly`; at most 1000). */
@@ -455,13 +457,36 @@ export interface BreakerConfig {
   window?: number;
   /** The rate rule applies only once the window holds this many calls. */
   minCalls?: number;
+  /**
+   * Keeps the state in the store: every process on the store sees one breaker; give them all
+   * the same settings; each check/outcome is a store transaction (default false: this
+   * engine's own breaker, in memory).
+   */
+  shared?: boolean;
 }
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
+/** A change of a breaker's state, as recorded in the store. */
+export interface BreakerTransition {
+  /** The breaker's name. */
+  breaker: string;
+  /** Whether the breaker is shared through the store (else it is one process's). */
+  shared: boolean;
+  from: BreakerState;
+  to: BreakerState;
+  atMs: number;
+  /** Why: `5 consecutive failures`, `recovery timeout passed`, `2 successful trial calls`, `reset`. */
+  reason: string;
+  /** The process whose call made the change (`host:pid`). */
+  holder: string;
+}
+
 /** A breaker's figures. */
 export interface BreakerStatus {
   name: string;
+  /** Whether its state lives in the store (`shared: true`). */
+  shared: boolean;
   state: BreakerState;
   /** Consecutive failures (closed) or failures since it last closed. */
   failureCount: number;
@@ -475,14 +500,22 @@ export interface BreakerStatus {
   /** While open: how long until trial calls are let through. */
   retryInMs: number | null;
   /** The most recent state changes, oldest first. */
-  transitions: { from: BreakerState; to: BreakerState; atMs: number; reason: string }[];
+  transitions: BreakerTransition[];
+}
+
+/** Circuit breakers as the store knows them (`engine.breakersOnStore()`). */
+export interface StoreBreakers {
+  /** Every shared breaker's figures, by name, whichever process made it. */
+  shared: BreakerStatus[];
+  /** The latest changes of state of every breaker, shared or one process's, oldest first. */
+  transitions: BreakerTransition[];
 }
 
 /** One of the engine's circuit breakers (`engine.breaker(name)`), shared by every caller asking for `name`. */
 export declare class CircuitBreaker {
   private constructor();
   readonly name: string;
-  /** The state now (an open breaker past its recovery timeout reads half_open). */
+  /** The state now (an open breaker past its recovery timeout reads half_open; a shared breaker's is read from the store, and reading it may throw). */
   readonly state: BreakerState;
   readonly config: Required<BreakerConfig>;
   /** Throws CircuitOpenError while the breaker is open. */

@@ -110,7 +110,8 @@ static json_t *breaker_state(const wflo_breaker *breaker) {
     return state;
 }
 
-/* The engine's breaker `name`, made with `config` (NULL: none given) the first time. */
+/* The engine's breaker `name`, made with `config` (NULL: none given) the first time. The C ABI
+ * takes the engine's JSON, so the scenario's config goes as it is, "shared" included. */
 static wflo_breaker *breaker_named(wflo_engine *engine, const char *name, json_t *config) {
     char *cfg = config ? dump(config) : NULL;
     wflo_breaker *breaker = NULL;

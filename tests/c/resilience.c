@@ -1,6 +1,8 @@
 /* Retries, circuit breakers, resources and approval gates through the C ABI: a breaker opens
  * after its threshold and refuses with WFLO_STATUS_CIRCUIT_OPEN (its last error JSON naming
- * it), recovers after its timeout, and is one per name; a retrier returns the engine's
+ * it), recovers after its timeout, and is one per name; a shared breaker is one breaker for
+ * two engines on one SQLite file, and the store lists it and every change of state of every
+ * breaker; a retrier returns the engine's
  * decisions, and re-words a budget refusal of a retry; a busy lock refuses with
  * WFLO_STATUS_RESOURCE_BUSY naming its holders, frees on release or when a lease ends, and
  * counts it all; an approval is one per gate, and a denial or a timeout is
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "wflo.h"
 
@@ -38,6 +41,20 @@ static void expect_true(const char *what, int ok) {
         fprintf(stderr, "FAIL %s\n", what);
         failures++;
     }
+}
+
+static void expect_not_in(const char *what, const char *text, const char *needle) {
+    if (text == NULL || strstr(text, needle) != NULL) {
+        fprintf(stderr, "FAIL %s: '%s' has '%s'\n", what, text ? text : "(null)", needle);
+        failures++;
+    }
+}
+
+/* How many times needle occurs in text. */
+static int occurrences(const char *text, const char *needle) {
+    int n = 0;
+    for (const char *p = text; p != NULL && (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+    return n;
 }
 
 static void sleep_ms(long ms) {
@@ -121,6 +138,118 @@ static void breakers(wflo_engine *engine) {
     wflo_breaker_free(b);
     wflo_breaker_free(same);
     wflo_breaker_free(other);
+}
+
+/* What the store knows of breakers (name NULL: all), as a new string (NULL on failure). */
+static char *on_store(const char *what, const wflo_engine *engine, const char *name, uint32_t limit) {
+    char *json = NULL;
+    expect(what, wflo_engine_breakers_on_store_json(engine, name, name ? strlen(name) : 0, limit, &json),
+           WFLO_STATUS_OK);
+    return json;
+}
+
+/* Two engines on one SQLite file (in a temporary directory): a breaker made with
+ * {"shared": true} is one breaker for both. */
+static void shared_breakers(void) {
+    char dir[] = "/tmp/wflo-c-breakers.XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        fprintf(stderr, "FAIL mkdtemp\n");
+        failures++;
+        return;
+    }
+    char db[64];
+    snprintf(db, sizeof db, "%s/wflo.db", dir);
+    wflo_engine *a = NULL, *b = NULL;
+    expect("open a", wflo_engine_open(db, strlen(db), &a), WFLO_STATUS_OK);
+    expect("open b", wflo_engine_open(db, strlen(db), &b), WFLO_STATUS_OK);
+    if (a == NULL || b == NULL) return;
+    const char *config = "{\"failure_threshold\": 2, \"recovery_timeout_ms\": 3600000, \"success_threshold\": 1, "
+                         "\"shared\": true}";
+    wflo_breaker *via_a = NULL, *via_b = NULL, *local_a = NULL, *local_b = NULL;
+    expect("shared breaker a", wflo_engine_breaker(a, S("c-shared"), S(config), &via_a), WFLO_STATUS_OK);
+    expect("shared breaker b", wflo_engine_breaker(b, S("c-shared"), S(config), &via_b), WFLO_STATUS_OK);
+    expect_status("shared in the status", via_a, "\"shared\":true");
+
+    /* One failure through each engine: together they reach the threshold. */
+    expect("check a", wflo_breaker_check(via_a), WFLO_STATUS_OK);
+    expect("failure a", wflo_breaker_record(via_a, false), WFLO_STATUS_OK);
+    expect_status("one failure of two", via_b, "\"state\":\"closed\"");
+    expect("check b", wflo_breaker_check(via_b), WFLO_STATUS_OK);
+    expect("failure b", wflo_breaker_record(via_b, false), WFLO_STATUS_OK);
+    const wflo_breaker *both[] = {via_a, via_b};
+    for (int i = 0; i < 2; i++) {
+        expect("either engine fails fast", wflo_breaker_check(both[i]), WFLO_STATUS_CIRCUIT_OPEN);
+        expect_in("fails fast: name", wflo_last_error_json(), "\"name\":\"c-shared\"");
+        expect_in("fails fast: failures", wflo_last_error_json(), "\"failures\":2");
+        expect_status("open for either engine", both[i], "\"state\":\"open\"");
+    }
+
+    /* The other engine reads it from the store: open, opened once, by the second failure. */
+    char *json = on_store("breakers on store", b, NULL, 50);
+    expect_in("on store: the shared breaker", json, "\"name\":\"c-shared\",\"shared\":true,\"state\":\"open\"");
+    expect_in("on store: failures", json, "\"failure_count\":2");
+    expect_in("on store: the change", json,
+              "\"breaker\":\"c-shared\",\"shared\":true,\"from\":\"closed\",\"to\":\"open\"");
+    expect_in("on store: why", json, "\"reason\":\"2 consecutive failures\"");
+    expect_in("on store: who", json, "\"holder\":\"");
+    /* One change of state, listed twice: in the breaker's status and in the store's list. */
+    expect_true("on store: one change of state", occurrences(json, "\"to\":\"open\"") == 2 &&
+                                                     occurrences(json, "\"from\":") == 2);
+    wflo_string_free(json);
+
+    /* A reset through one engine closes it for the other. */
+    expect("reset through b", wflo_breaker_reset(via_b), WFLO_STATUS_OK);
+    expect_status("closed for a", via_a, "\"state\":\"closed\"");
+    expect("a may call again", wflo_breaker_check(via_a), WFLO_STATUS_OK);
+    json = on_store("breakers on store, by name", a, "c-shared", 50);
+    expect_in("reset recorded", json, "\"from\":\"open\",\"to\":\"closed\",\"at_ms\":");
+    expect_in("reset reason", json, "\"reason\":\"reset\"");
+    wflo_string_free(json);
+
+    /* A breaker of one engine: its change of state is recorded in the store, its state is not. */
+    expect("local breaker a", wflo_engine_breaker(a, S("c-local"), S("{\"failure_threshold\": 1}"), &local_a),
+           WFLO_STATUS_OK);
+    expect("local failure", wflo_breaker_record(local_a, false), WFLO_STATUS_OK);
+    expect("local breaker open", wflo_breaker_check(local_a), WFLO_STATUS_CIRCUIT_OPEN);
+    expect("local breaker b", wflo_engine_breaker(b, S("c-local"), S("{\"failure_threshold\": 1}"), &local_b),
+           WFLO_STATUS_OK);
+    expect("not shared: b has its own", wflo_breaker_check(local_b), WFLO_STATUS_OK);
+    json = on_store("breakers on store, all", b, NULL, 50);
+    expect_in("the local change is listed", json,
+              "\"breaker\":\"c-local\",\"shared\":false,\"from\":\"closed\",\"to\":\"open\"");
+    expect_not_in("the local state is not", json, "\"name\":\"c-local\"");
+    wflo_string_free(json);
+    json = on_store("breakers on store, the latest", b, NULL, 1);
+    /* The store's list is the last key, after the shared breakers' own transitions. */
+    const char *latest = json;
+    for (const char *p = json; p != NULL && (p = strstr(p, "\"transitions\":")) != NULL; p++) latest = p;
+    expect_true("limit 1: the latest change only", occurrences(latest, "\"from\":") == 1 &&
+                                                        strstr(latest ? latest : "", "\"breaker\":\"c-local\"") != NULL);
+    wflo_string_free(json);
+    json = on_store("breakers on store, nobody", b, "c-nobody", 50);
+    expect_true("no such breaker", json != NULL && strcmp(json, "{\"shared\":[],\"transitions\":[]}") == 0);
+    wflo_string_free(json);
+
+    /* Bad arguments. */
+    json = NULL;
+    expect("on store NULL engine", wflo_engine_breakers_on_store_json(NULL, NULL, 0, 50, &json),
+           WFLO_STATUS_INVALID_ARGUMENT);
+    expect("on store NULL out", wflo_engine_breakers_on_store_json(a, NULL, 0, 50, NULL), WFLO_STATUS_INVALID_ARGUMENT);
+    expect_true("out not written on failure", json == NULL);
+
+    wflo_breaker_free(via_a);
+    wflo_breaker_free(via_b);
+    wflo_breaker_free(local_a);
+    wflo_breaker_free(local_b);
+    wflo_engine_free(a);
+    wflo_engine_free(b);
+    const char *suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        char file[80];
+        snprintf(file, sizeof file, "%s%s", db, suffixes[i]);
+        unlink(file);
+    }
+    expect_true("temporary directory removed", rmdir(dir) == 0);
 }
 
 static void retriers(wflo_engine *engine) {
@@ -367,6 +496,7 @@ int main(void) {
     expect("open", wflo_engine_open(S("memory://"), &engine), WFLO_STATUS_OK);
     if (engine == NULL) return 1;
     breakers(engine);
+    shared_breakers();
     retriers(engine);
     resources(engine);
     approvals(engine);

@@ -77,9 +77,12 @@ class Engine {
 
   /**
    * This engine's circuit breaker `name`, made with `config` ({failureThreshold,
-   * recoveryTimeoutMs, successThreshold, failureRate, window, minCalls}; omitted fields keep
-   * the defaults: 5 failures, 60 s, 2 successes) the first time it is asked for; later calls get
-   * the same breaker, whatever settings they pass.
+   * recoveryTimeoutMs, successThreshold, failureRate, window, minCalls, shared}; omitted fields
+   * keep the defaults: 5 failures, 60 s, 2 successes, not shared) the first time it is asked
+   * for; later calls get the same breaker, whatever settings they pass.
+   *
+   * `shared: true` keeps the state in the store: every process on the store sees one breaker;
+   * give them all the same settings; each check/outcome is a store transaction.
    */
   breaker(name, config) {
     if (typeof name !== 'string') throw invalid('a circuit breaker name must be a string');
@@ -90,6 +93,19 @@ class Engine {
   /** Every breaker of this engine with its figures (as `breaker.status()`), by name. */
   breakers() {
     return camelize(JSON.parse(native(() => this.native.breakersJson())));
+  }
+
+  /**
+   * Circuit breakers as the store knows them, whichever process made them: `{shared:
+   * [status…], transitions: [{breaker, shared, from, to, atMs, reason, holder}…]}` — every
+   * shared breaker's figures (as `breaker.status()`; only `name`'s when given) and the latest
+   * `limit` (default 50) changes of state of every breaker, shared or one process's, oldest
+   * first (what `wflo breakers --json` prints).
+   */
+  breakersOnStore({ name, limit = 50 } = {}) {
+    if (name !== undefined && name !== null && typeof name !== 'string') throw invalid('name must be a string');
+    if (!Number.isInteger(limit) || limit < 0 || limit > 0xffffffff) throw invalid('limit must be an integer from 0');
+    return camelize(JSON.parse(native(() => this.native.breakersOnStoreJson(name ?? null, limit))));
   }
 
   /**

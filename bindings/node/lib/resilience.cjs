@@ -157,6 +157,11 @@ class Retrier {
  * asks the engine for `name` shares it. After enough failures it opens, and calls through it
  * fail fast with CircuitOpenError until its recovery timeout has passed; then trial calls
  * decide whether it closes again.
+ *
+ * A breaker made with `shared: true` keeps its state in the store: every process on the store
+ * sees one breaker (give them all the same settings), and each check and outcome is a store
+ * transaction — so `check()`, `recordSuccess()`, `recordFailure()`, `reset()`, `state` and
+ * `status()` may also throw the store's errors (StorageError, …), as wflo errors.
  */
 class CircuitBreaker {
   /** @param {object} nativeBreaker the addon's NativeBreaker */
@@ -168,12 +173,15 @@ class CircuitBreaker {
     return this._native.name;
   }
 
-  /** "closed", "open" or "half_open" (an open breaker past its recovery timeout reads half_open). */
+  /**
+   * "closed", "open" or "half_open" (an open breaker past its recovery timeout reads
+   * half_open); a shared breaker's is read from the store.
+   */
   get state() {
-    return this._native.state;
+    return native(() => this._native.state);
   }
 
-  /** Its settings ({failureThreshold, recoveryTimeoutMs, successThreshold, failureRate, window, minCalls}). */
+  /** Its settings ({failureThreshold, recoveryTimeoutMs, successThreshold, failureRate, window, minCalls, shared}). */
   get config() {
     return camelize(JSON.parse(native(() => this._native.configJson())));
   }
@@ -199,8 +207,9 @@ class CircuitBreaker {
   }
 
   /**
-   * Its figures: {name, state, failureCount, successCount, totalCalls, totalFailures, rejected,
-   * openedAtMs, retryInMs, transitions: [{from, to, atMs, reason}]}.
+   * Its figures: {name, shared, state, failureCount, successCount, totalCalls, totalFailures,
+   * rejected, openedAtMs, retryInMs, transitions: [{breaker, shared, from, to, atMs, reason,
+   * holder}]} — a shared breaker's as the store has it.
    */
   status() {
     return camelize(JSON.parse(native(() => this._native.statusJson())));

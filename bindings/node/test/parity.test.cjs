@@ -80,6 +80,26 @@ function loadPrices(engine, scenario) {
   };
 }
 
+/** A scenario's breaker `config` (the engine's JSON) as the settings `engine.breaker` takes. */
+function breakerSettings(config) {
+  if (config === undefined || config === null) return undefined;
+  const names = {
+    failure_threshold: 'failureThreshold',
+    recovery_timeout_ms: 'recoveryTimeoutMs',
+    success_threshold: 'successThreshold',
+    failure_rate: 'failureRate',
+    window: 'window',
+    min_calls: 'minCalls',
+    shared: 'shared',
+  };
+  const settings = {};
+  for (const [key, value] of Object.entries(config)) {
+    if (!(key in names)) throw new Error(`a breaker config key the runner does not map: ${key}`);
+    settings[names[key]] = value;
+  }
+  return settings;
+}
+
 /**
  * A `retry_call` step: each attempt reserves on the execution and ends as the scenario says;
  * after a failure the retrier decides (and nothing sleeps). A refused attempt is the error as
@@ -205,7 +225,7 @@ async function replay(index, scenario) {
         events.push({ op: 'scope', label: step.label });
         break;
       case 'breaker': {
-        const breaker = engine.breaker(step.name, step.config);
+        const breaker = engine.breaker(step.name, breakerSettings(step.config));
         for (const action of step.actions) {
           let error = null;
           if (action === 'check') {

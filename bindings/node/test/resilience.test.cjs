@@ -4,6 +4,8 @@
 // closing again; and withRetry around the real `openai` SDK against `wflo mock-llm`.
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { execFile } = require('node:child_process');
 const { OpenAI, APIConnectionError, APIConnectionTimeoutError } = require('openai');
@@ -304,6 +306,86 @@ test('one breaker per name per engine: the first settings stand, every caller sh
   const guarded = engine.breaker('guarded', { failureThreshold: 1 });
   await assert.rejects(guarded.call(async () => { throw new BudgetExceededError('refused', {}); }), BudgetExceededError);
   assert.deepEqual([guarded.state, guarded.status().totalCalls], ['closed', 0]);
+});
+
+test('a shared breaker lives in the store: two engines on one SQLite file step one breaker', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wflo-shared-breaker-'));
+  const file = path.join(dir, 'wflo.db');
+  const a = await Engine.open(file);
+  const b = await Engine.open(file);
+  t.after(async () => {
+    await a.close();
+    await b.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const settings = { failureThreshold: 2, recoveryTimeoutMs: 3_600_000, successThreshold: 1, shared: true };
+  const viaA = a.breaker('provider:openai', settings);
+  const viaB = b.breaker('provider:openai', settings);
+  assert.equal(viaA.config.shared, true);
+  // One failure through each engine: together they reach the threshold.
+  viaA.check();
+  viaA.recordFailure();
+  assert.equal(viaB.state, 'closed', 'one failure of two');
+  viaB.check();
+  viaB.recordFailure();
+  for (const breaker of [viaA, viaB]) {
+    assert.throws(() => breaker.check(), CircuitOpenError);
+    assert.equal(breaker.state, 'open');
+  }
+  let refused;
+  try {
+    viaA.check();
+  } catch (e) {
+    refused = e;
+  }
+  assert.ok(refused instanceof CircuitOpenError);
+  assert.deepEqual([refused.code, refused.circuitName, refused.failures], ['CIRCUIT_OPEN', 'provider:openai', 2]);
+  assert.ok(refused.retryInMs > 0 && refused.retryInMs <= 3_600_000);
+  // The other engine reads it from the store: open, opened once, by the second failure.
+  const onStore = b.breakersOnStore();
+  assert.deepEqual(onStore.shared.map((s) => [s.name, s.shared, s.state, s.failureCount]), [['provider:openai', true, 'open', 2]]);
+  assert.deepEqual(
+    onStore.transitions.map((tr) => [tr.breaker, tr.shared, tr.from, tr.to, tr.reason]),
+    [['provider:openai', true, 'closed', 'open', '2 consecutive failures']],
+  );
+  assert.equal(typeof onStore.transitions[0].atMs, 'number');
+  assert.match(onStore.transitions[0].holder, /:\d+$/, 'host:pid');
+  assert.equal(viaB.status().shared, true);
+  assert.equal(viaB.status().rejected, 3);
+  // A reset through one engine closes it for the other.
+  viaB.reset();
+  assert.equal(viaA.state, 'closed');
+  viaA.check();
+  const after = a.breakersOnStore({ name: 'provider:openai' });
+  assert.deepEqual(after.shared.map((s) => s.state), ['closed']);
+  assert.deepEqual(after.transitions.map((tr) => [tr.from, tr.to, tr.reason]), [['closed', 'open', '2 consecutive failures'], ['open', 'closed', 'reset']]);
+  // A breaker of one engine: its change of state is recorded in the store, its state is not.
+  const own = a.breaker('tool:search', { failureThreshold: 1 });
+  own.recordFailure();
+  assert.equal(own.state, 'open');
+  assert.equal(b.breaker('tool:search', { failureThreshold: 1 }).state, 'closed', 'not shared: the other engine has its own');
+  const all = b.breakersOnStore({ limit: 50 });
+  assert.deepEqual(all.shared.map((s) => s.name), ['provider:openai'], 'only shared breakers have their state in the store');
+  assert.deepEqual(
+    all.transitions.filter((tr) => tr.breaker === 'tool:search').map((tr) => [tr.shared, tr.from, tr.to, tr.reason]),
+    [[false, 'closed', 'open', '1 consecutive failures']],
+  );
+  assert.equal(b.breakersOnStore({ limit: 1 }).transitions.length, 1, 'the latest `limit` changes');
+  assert.deepEqual(b.breakersOnStore({ name: 'nobody' }), { shared: [], transitions: [] });
+  assert.throws(() => b.breakersOnStore({ limit: -1 }), InvalidArgumentError);
+  assert.throws(() => b.breakersOnStore({ name: 7 }), InvalidArgumentError);
+});
+
+test('a shared breaker of a closed engine throws a wflo error instead of answering', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wflo-shared-breaker-'));
+  const e = await Engine.open(path.join(dir, 'wflo.db'));
+  const breaker = e.breaker('provider:closed', { shared: true });
+  breaker.recordFailure();
+  await e.close();
+  for (const step of [() => breaker.state, () => breaker.recordFailure(), () => breaker.recordSuccess(), () => breaker.reset(), () => breaker.status(), () => breaker.check(), () => e.breakersOnStore()]) {
+    assert.throws(step, wflo.WfloError);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 test('withRetry around the openai SDK: two 429s, then success — three requests, three call records', async (t) => {

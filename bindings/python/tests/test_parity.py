@@ -83,7 +83,10 @@ def breaker_step(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> List[Dict[str, 
     settings = dict(step.get("config", {}))  # the engine's names, but the timeout in seconds
     if "recovery_timeout_ms" in settings:
         settings["recovery_timeout"] = settings.pop("recovery_timeout_ms") / 1000
-    breaker = get_circuit_breaker(step["name"], engine=wf.engine, **settings)
+    shared = settings.pop("shared", False)  # "shared": true keeps the state in the store
+    breaker = get_circuit_breaker(step["name"], engine=wf.engine, shared=shared, **settings)
+    if "config" in step:
+        assert breaker.shared is shared, step["name"]
     events = []
     for action in step["actions"]:
         error = None
@@ -315,6 +318,9 @@ def test_scenarios_replay_as_in_rust():
     fast = by_name["breaker_fails_fast"]
     assert fast["events"][5] == {"op": "call", "body": None, "error": "CIRCUIT_OPEN"}
     assert [c["status"] for c in fast["calls"]] == ["ok"]
+    shared = by_name["breaker_shared_fails_fast"]  # the same, its state stepped in the store
+    assert [e for e in shared["events"]] == [e for e in fast["events"]]
+    assert [c["status"] for c in shared["calls"]] == ["ok"]
     locked = by_name["resource_lock_busy_then_free"]["events"]
     assert locked[1] == {"op": "resource", "action": "acquire", "workflow": "wf-b", "error": "RESOURCE_BUSY"}
     assert locked[2]["holders"] == ["wf-a"] and locked[2]["timeouts"] == 1

@@ -125,6 +125,22 @@ class Engine:
     def list_executions(self, limit: int = 20) -> List[Dict[str, Any]]:
         return json.loads(native(self.native.list_executions_json, limit))
 
+    # -- circuit breakers on the store ------------------------------------------------------------
+
+    def breakers_on_store(self, name: Optional[str] = None, limit: int = 50) -> Dict[str, Any]:
+        """Circuit breakers as this engine's store knows them, whichever process made them:
+        ``{"shared": [status…], "transitions": [change…]}`` — every shared breaker's figures
+        (only ``name``'s when given; as :meth:`CircuitBreaker.get_state
+        <wflo.resilience.CircuitBreaker.get_state>` has them) and the latest ``limit`` changes
+        of state of every breaker, shared or one process's (only ``name``'s when given), oldest
+        first: ``{"breaker", "shared", "from", "to", "at_ms", "reason", "holder"}``. What
+        ``wflo breakers --json`` prints."""
+        if name is not None and not isinstance(name, str):
+            raise invalid("name must be a string or None")
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise invalid(f"limit must be a whole number, not {limit!r}")
+        return json.loads(native(self.native.breakers_on_store_json, name, limit))
+
     # -- approval gates --------------------------------------------------------------------------
 
     def approvals(self, pending_only: bool = True) -> List[Approval]:

@@ -280,6 +280,10 @@ public enum BreakerState: String, Decodable, Sendable {
 
 /// A breaker's settings, used the first time its name is asked for; nil fields take the
 /// engine's defaults (5 consecutive failures open it, 60 s of refusals, 2 trials close it).
+///
+/// `shared`: keeps the state in the store: every process on the store sees one breaker; give
+/// them all the same settings; each check/outcome is a store transaction (so the breaker's
+/// methods may then throw the store's `WfloError`s, e.g. `.storage`).
 public struct BreakerConfig: Encodable, Equatable, Sendable {
     public var failureThreshold: UInt32?
     public var recoveryTimeoutMs: UInt64?
@@ -288,27 +292,45 @@ public struct BreakerConfig: Encodable, Equatable, Sendable {
     public var failureRate: Double?
     public var window: UInt32?
     public var minCalls: UInt32?
+    /// Keep the state in the store, one breaker for every process on it (see above).
+    public var shared: Bool
 
     public init(failureThreshold: UInt32? = nil, recoveryTimeoutMs: UInt64? = nil, successThreshold: UInt32? = nil,
-                failureRate: Double? = nil, window: UInt32? = nil, minCalls: UInt32? = nil) {
+                failureRate: Double? = nil, window: UInt32? = nil, minCalls: UInt32? = nil, shared: Bool = false) {
         self.failureThreshold = failureThreshold
         self.recoveryTimeoutMs = recoveryTimeoutMs
         self.successThreshold = successThreshold
         self.failureRate = failureRate
         self.window = window
         self.minCalls = minCalls
+        self.shared = shared
     }
 
     enum CodingKeys: String, CodingKey {
-        case window
+        case window, shared
         case failureThreshold = "failure_threshold", recoveryTimeoutMs = "recovery_timeout_ms"
         case successThreshold = "success_threshold", failureRate = "failure_rate", minCalls = "min_calls"
     }
 }
 
-/// A breaker's figures (the engine's status JSON).
+/// A change of breaker `breaker`'s state, and why ("2 consecutive failures", "recovery timeout
+/// passed", "reset"). `shared`: the breaker is shared through the store (else it is one
+/// process's); `holder`: the process whose call made the change (`host:pid`).
+public struct BreakerTransition: Decodable, Equatable, Sendable {
+    public let breaker: String
+    public let shared: Bool
+    public let from: BreakerState
+    public let to: BreakerState
+    public let atMs: UInt64
+    public let reason: String
+    public let holder: String
+}
+
+/// A breaker's figures (the engine's status JSON). `shared`: kept in the store
+/// (`BreakerConfig.shared`); `transitions`: the latest changes of state, oldest first.
 public struct BreakerStatus: Decodable, Equatable, Sendable {
     public let name: String
+    public let shared: Bool
     public let state: BreakerState
     public let failureCount: UInt32
     public let successCount: UInt32
@@ -317,11 +339,21 @@ public struct BreakerStatus: Decodable, Equatable, Sendable {
     public let rejected: UInt64
     public let openedAtMs: UInt64?
     public let retryInMs: UInt64?
+    public let transitions: [BreakerTransition]
+}
+
+/// Circuit breakers as the engine's store knows them (`Engine.breakersOnStore(name:limit:)`):
+/// every shared breaker's figures (whichever process made it), by name, and the latest changes
+/// of state of every breaker on the store, shared or one process's, oldest first.
+public struct BreakersOnStore: Decodable, Equatable, Sendable {
+    public let shared: [BreakerStatus]
+    public let transitions: [BreakerTransition]
 }
 
 /// The engine's breaker of one name (`Engine.breaker(_:config:)`): `check()` before reserving a
 /// call, then record how it went — or let `call(_:)` do all three. Thread-safe; every
-/// `CircuitBreaker` of the same name and engine is the same breaker.
+/// `CircuitBreaker` of the same name and engine is the same breaker. A shared breaker
+/// (`BreakerConfig.shared`) reads and writes the store: each method may throw its `WfloError`.
 public final class CircuitBreaker: @unchecked Sendable {
     let native: NativeBreaker
 
@@ -336,34 +368,51 @@ public final class CircuitBreaker: @unchecked Sendable {
         try engineCall { try native.check() }
     }
 
-    public func recordSuccess() { native.recordSuccess() }
+    public func recordSuccess() throws {
+        try engineCall { try native.recordSuccess() }
+    }
 
-    public func recordFailure() { native.recordFailure() }
+    public func recordFailure() throws {
+        try engineCall { try native.recordFailure() }
+    }
 
-    /// Closes the breaker and forgets its counts.
-    public func reset() { native.reset() }
+    /// Closes the breaker and forgets its counts (for every process on the store, when shared).
+    public func reset() throws {
+        try engineCall { try native.reset() }
+    }
 
-    public var state: BreakerState { BreakerState(rawValue: native.state()) ?? .open }
+    /// Where the breaker is now (a shared breaker's, read from the store).
+    public var state: BreakerState {
+        get throws {
+            let code = try engineCall { try native.state() }
+            guard let state = BreakerState(rawValue: code) else {
+                throw WfloError.internalError(message: "the engine reported an unknown breaker state '\(code)'")
+            }
+            return state
+        }
+    }
 
     public func status() throws -> BreakerStatus {
-        try JSON.decode(BreakerStatus.self, native.statusJson())
+        try JSON.decode(BreakerStatus.self, try engineCall { try native.statusJson() })
     }
 
     /// Runs `body` through the breaker: `check()` first (an open breaker throws `.circuitOpen`
     /// and `body` does not run), then records a success, or a failure when `body` throws (the
-    /// error is rethrown). A wflo refusal and cancellation are not recorded.
+    /// error is rethrown). A wflo refusal and cancellation are not recorded. A shared breaker
+    /// whose store fails while recording throws the store's `WfloError` instead.
     public func call<T>(_ body: () async throws -> T) async throws -> T {
         try check()
+        let result: T
         do {
-            let result = try await body()
-            recordSuccess()
-            return result
+            result = try await body()
         } catch {
             if !(error is CancellationError) && RetryFailure(error: error).kind != .refused {
-                recordFailure()
+                try recordFailure()
             }
             throw error
         }
+        try recordSuccess()
+        return result
     }
 }
 
@@ -384,5 +433,14 @@ extension Engine {
     /// Every breaker of this engine with its figures, by name.
     public func breakers() throws -> [BreakerStatus] {
         try JSON.decode([BreakerStatus].self, try engineCall { try native.breakersJson() })
+    }
+
+    /// Circuit breakers as this engine's store knows them: every shared breaker
+    /// (`BreakerConfig.shared`) with its figures, whichever process on the store made it, and
+    /// the latest `limit` changes of state of every breaker on the store (shared or one
+    /// process's), oldest first. `name`: only that breaker's (nil: all).
+    public func breakersOnStore(name: String? = nil, limit: UInt32 = 50) throws -> BreakersOnStore {
+        try JSON.decode(BreakersOnStore.self,
+                        try engineCall { try native.breakersOnStoreJson(name: name, limit: limit) })
     }
 }

@@ -7,7 +7,9 @@ with :class:`CircuitBreakerOpenError` — the function is not called, nothing is
 sent — until the recovery timeout has passed; then a few trial calls decide whether it closes
 again. The states, counts and timings are the engine's; every ``CircuitBreaker`` of one name
 on one engine (by default the package's default engine, :func:`wflo.get_default_engine`)
-shares them.
+shares them. With ``shared=True`` the state is kept in the store, and every process on that
+store steps the same breaker; :meth:`wflo.Engine.breakers_on_store` lists them and every
+breaker's changes of state.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, Type, TypeVar, Union
 
 from .. import _ffi
 from ..engine import Engine, get_default_engine
-from ..errors import BudgetExceededError, CircuitOpenError, from_native, invalid, native
+from ..errors import BudgetExceededError, CircuitOpenError, WfloError, from_native, invalid, native
 
 T = TypeVar("T")
 
@@ -48,13 +50,17 @@ class CircuitBreakerOpenError(CircuitOpenError):
 
 
 def _settings(failure_threshold: int, recovery_timeout: float, success_threshold: int,
-              failure_rate: Optional[float], window: Optional[int], min_calls: Optional[int]) -> str:
+              failure_rate: Optional[float], window: Optional[int], min_calls: Optional[int],
+              shared: bool) -> str:
     if isinstance(recovery_timeout, bool) or not isinstance(recovery_timeout, (int, float)) \
             or not recovery_timeout >= 0:
         raise invalid(f"recovery_timeout must be a number of seconds, at least 0, not {recovery_timeout!r}")
+    if not isinstance(shared, bool):
+        raise invalid(f"shared must be True or False, not {shared!r}")
     config: Dict[str, Any] = {"failure_threshold": failure_threshold,
                               "recovery_timeout_ms": round(recovery_timeout * 1000),
-                              "success_threshold": success_threshold}
+                              "success_threshold": success_threshold,
+                              "shared": shared}
     for key, value in (("failure_rate", failure_rate), ("window", window), ("min_calls", min_calls)):
         if value is not None:
             config[key] = value
@@ -73,17 +79,28 @@ class CircuitBreaker:
     Only exceptions that are instances of ``expected_exception`` count as failures; others —
     and wflo's own refusals (a budget, another open breaker), which say nothing about the
     protected service — pass through without being recorded. ``engine``: default the
-    package's default engine."""
+    package's default engine.
+
+    ``shared=True`` keeps the state in the store: every process on the store sees one breaker
+    (a failure through one engine counts for all, an open breaker refuses everywhere, a reset
+    closes it everywhere); give them all the same settings; each check/outcome is a store
+    transaction. A store that fails then raises wflo's error (:class:`~wflo.StorageError`,
+    :class:`~wflo.ClosedError` once the engine is closed) from
+    :meth:`check`, :meth:`record_success`, :meth:`record_failure`, :meth:`reset`,
+    :attr:`state` and :meth:`get_state`. Default ``False``: the breaker is this engine's alone
+    (its changes of state are still recorded in the store)."""
 
     def __init__(self, name: str, failure_threshold: int = 5, recovery_timeout: float = 60.0,
                  success_threshold: int = 2, expected_exception: ExceptionTypes = Exception, *,
                  failure_rate: Optional[float] = None, window: Optional[int] = None,
-                 min_calls: Optional[int] = None, engine: Optional[Engine] = None) -> None:
+                 min_calls: Optional[int] = None, shared: bool = False,
+                 engine: Optional[Engine] = None) -> None:
         if not isinstance(name, str):
             raise invalid("a circuit breaker's name must be a string")
         if engine is not None and not isinstance(engine, Engine):
             raise invalid("engine must be a wflo.Engine")
-        config = _settings(failure_threshold, recovery_timeout, success_threshold, failure_rate, window, min_calls)
+        config = _settings(failure_threshold, recovery_timeout, success_threshold, failure_rate, window, min_calls,
+                           shared)
         self.native = native((engine or get_default_engine()).native.breaker, name, config)
         self.name = name
         self.expected_exception = expected_exception
@@ -103,26 +120,30 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         """The call :meth:`check` let through succeeded."""
-        self.native.record_success()
+        native(self.native.record_success)
 
     def record_failure(self) -> None:
         """The call :meth:`check` let through failed."""
-        self.native.record_failure()
+        native(self.native.record_failure)
 
     def reset(self) -> None:
-        """Closes the breaker and forgets its counts."""
-        self.native.reset()
+        """Closes the breaker and forgets its counts (a shared one: for every process on the
+        store)."""
+        native(self.native.reset)
 
     @property
     def state(self) -> CircuitState:
-        """The state now (an open breaker past its recovery timeout reads as half-open)."""
-        return CircuitState(self.native.state())
+        """The state now (an open breaker past its recovery timeout reads as half-open; a
+        shared breaker's, read from the store)."""
+        return CircuitState(native(self.native.state))
 
     def get_state(self) -> Dict[str, Any]:
-        """The breaker's figures: ``name``, ``state``, ``failure_count``, ``success_count``,
-        ``total_calls``, ``total_failures``, ``rejected``, ``opened_at_ms``, ``retry_in_ms``,
-        ``transitions`` (the latest changes of state, with their reasons)."""
-        return json.loads(self.native.status_json())
+        """The breaker's figures: ``name``, ``shared``, ``state``, ``failure_count``,
+        ``success_count``, ``total_calls``, ``total_failures``, ``rejected``, ``opened_at_ms``,
+        ``retry_in_ms``, ``transitions`` (the latest changes of state: ``breaker``, ``shared``,
+        ``from``, ``to``, ``at_ms``, ``reason``, ``holder``) — a shared breaker's as the store
+        has them."""
+        return json.loads(native(self.native.status_json))
 
     @property
     def failure_count(self) -> int:
@@ -135,7 +156,7 @@ class CircuitBreaker:
     @property
     def config(self) -> Dict[str, Any]:
         """The settings in force (``failure_threshold``, ``recovery_timeout_ms``,
-        ``success_threshold``, ``failure_rate``, ``window``, ``min_calls``)."""
+        ``success_threshold``, ``failure_rate``, ``window``, ``min_calls``, ``shared``)."""
         return json.loads(self.native.config_json())
 
     @property
@@ -150,6 +171,11 @@ class CircuitBreaker:
     @property
     def success_threshold(self) -> int:
         return self.config["success_threshold"]
+
+    @property
+    def shared(self) -> bool:
+        """Whether the state is kept in the store (one breaker for every process on it)."""
+        return self.config["shared"]
 
     # -- running a call through it ----------------------------------------------------------------
 
@@ -188,7 +214,11 @@ class CircuitBreaker:
         return result
 
     def __repr__(self) -> str:
-        return f"CircuitBreaker(name={self.name!r}, state={self.state.value!r})"
+        try:
+            state = self.state.value
+        except WfloError as e:  # a shared breaker whose store fails: repr must not raise
+            state = f"unknown ({type(e).__name__})"
+        return f"CircuitBreaker(name={self.name!r}, state={state!r})"
 
 
 def _is_async(func: Any) -> bool:
@@ -202,10 +232,13 @@ _registry: "weakref.WeakKeyDictionary[Engine, Dict[str, CircuitBreaker]]" = weak
 _registry_lock = threading.Lock()
 
 
-def get_circuit_breaker(name: str, *, engine: Optional[Engine] = None, **settings: Any) -> CircuitBreaker:
+def get_circuit_breaker(name: str, *, engine: Optional[Engine] = None, shared: bool = False,
+                        **settings: Any) -> CircuitBreaker:
     """The breaker ``name`` of ``engine`` (default the package's default engine), made with
     ``settings`` (:class:`CircuitBreaker`'s) the first time; later calls return the same
-    object, whatever settings they pass."""
+    object, whatever settings they pass. ``shared=True`` keeps the state in the store: every
+    process on the store sees one breaker; give them all the same settings; each
+    check/outcome is a store transaction."""
     if engine is not None and not isinstance(engine, Engine):
         raise invalid("engine must be a wflo.Engine")
     engine = engine or get_default_engine()
@@ -213,18 +246,21 @@ def get_circuit_breaker(name: str, *, engine: Optional[Engine] = None, **setting
         named = _registry.setdefault(engine, {})
         breaker = named.get(name)
         if breaker is None:
-            breaker = named[name] = CircuitBreaker(name, engine=engine, **settings)
+            breaker = named[name] = CircuitBreaker(name, engine=engine, shared=shared, **settings)
         return breaker
 
 
 def circuit_breaker(name: Optional[str] = None, failure_threshold: int = 5, recovery_timeout: float = 60.0,
-                    success_threshold: int = 2, expected_exception: ExceptionTypes = Exception,
-                    **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+                    success_threshold: int = 2, expected_exception: ExceptionTypes = Exception, *,
+                    shared: bool = False, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorates a function (sync or async) so each call goes through the breaker ``name``
     (default the function's qualified name), got with :func:`get_circuit_breaker` when the
-    call is made (``options``: ``failure_rate``, ``window``, ``min_calls``, ``engine``)."""
+    call is made (``options``: ``failure_rate``, ``window``, ``min_calls``, ``engine``).
+    ``shared=True`` keeps the state in the store: every process on the store sees one
+    breaker; give them all the same settings; each check/outcome is a store transaction."""
     settings = dict(failure_threshold=failure_threshold, recovery_timeout=recovery_timeout,
-                    success_threshold=success_threshold, expected_exception=expected_exception, **options)
+                    success_threshold=success_threshold, expected_exception=expected_exception, shared=shared,
+                    **options)
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         label = name or getattr(func, "__qualname__", None) or repr(func)

@@ -173,6 +173,18 @@ class Engine private constructor(
         JsonText.parse(native { live().breakersJson() }).jsonArray.map { BreakerStatus.of(it.jsonObject) }
 
     /**
+     * Circuit breakers as this engine's store knows them: every shared breaker
+     * ([BreakerConfig.shared]) with its figures, whichever process on the store made it, and
+     * the latest [limit] changes of state of every breaker on the store (shared or one
+     * process's), oldest first. [name]: only that breaker's (null: all).
+     */
+    @JvmOverloads
+    fun breakersOnStore(name: String? = null, limit: Int = 50): BreakersOnStore {
+        if (limit < 0) throw invalid("limit must not be negative, got $limit")
+        return BreakersOnStore.of(JsonText.parse(native { live().breakersOnStoreJson(name, limit.toUInt()) }).jsonObject)
+    }
+
+    /**
      * The resource [name] (1 to 200 bytes): a lock or semaphore kept in this engine's store, so
      * every process on the store shares its slots. Made with [config] (null: the engine's
      * defaults) the first time it is asked for in this process; later calls get the same one.

@@ -69,7 +69,7 @@ class ParityTest {
     /** A scenario's breaker settings as this face's [BreakerConfig] (null: none given). */
     private fun breakerConfig(o: JsonObject?): BreakerConfig? {
         if (o == null) return null
-        val known = setOf("failure_threshold", "recovery_timeout_ms", "success_threshold", "failure_rate", "window", "min_calls")
+        val known = setOf("failure_threshold", "recovery_timeout_ms", "success_threshold", "failure_rate", "window", "min_calls", "shared")
         assertTrue(known.containsAll(o.keys), "breaker settings this replay does not know: ${o.keys - known}")
         return BreakerConfig(
             failureThreshold = o.int("failure_threshold"),
@@ -78,6 +78,7 @@ class ParityTest {
             failureRate = (o["failure_rate"] as? JsonPrimitive)?.doubleOrNull,
             window = o.int("window"),
             minCalls = o.int("min_calls"),
+            shared = (o["shared"] as? JsonPrimitive)?.booleanOrNull ?: false,
         )
     }
 
