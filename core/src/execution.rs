@@ -196,6 +196,7 @@ impl ExecutionInner {
             created_at_ms: now,
             updated_at_ms: now,
             finished_at_ms: None,
+            approval_above_nanos: options.approval_above_nanos,
         };
         // 48 random bits: a generated id the store already holds (CONFLICT) is drawn again; an
         // id the caller chose is theirs to change.
@@ -299,7 +300,7 @@ impl ExecutionInner {
                 counted: None,
                 fired: HashMap::new(),
             }),
-            approval_above: None,
+            approval_above: record.approval_above_nanos,
             gated_calls: Mutex::new(None),
         });
         inner.reopen()?;
@@ -345,6 +346,7 @@ impl ExecutionInner {
             created_at_ms: self.created_at_ms,
             updated_at_ms: self.engine.now_ms(),
             finished_at_ms: st.finished_at_ms,
+            approval_above_nanos: self.approval_above,
         })
     }
 

@@ -107,6 +107,10 @@ pub struct ExecutionRecord {
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
     pub finished_at_ms: Option<u64>,
+    /// Calls whose worst case passes this many nano-USD wait for a person's approval (kept so
+    /// a resumed execution gates as it did; absent from JSON when there is none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_above_nanos: Option<Nanos>,
 }
 
 /// One tracked LLM call. Prompt and completion text are never part of it.

@@ -819,3 +819,24 @@ fn holders_are_listed_in_the_order_they_acquired_even_within_one_millisecond() {
         assert_eq!(listed, order, "{}", b.name);
     });
 }
+
+#[test]
+fn an_execution_keeps_its_approval_threshold_in_every_store() {
+    for_each_backend(|b| {
+        let engine = engine(b);
+        let x = engine
+            .start_execution(ExecutionOptions {
+                approval_above_nanos: Some(250_000_000),
+                ..opts(None)
+            })
+            .unwrap();
+        let plain = engine.start_execution(opts(None)).unwrap();
+        x.finish(ExecutionStatus::Completed).unwrap();
+        let again = engine.execution(x.id()).unwrap();
+        assert_eq!(again.approval_above_nanos, Some(250_000_000), "{}", b.name);
+        assert_eq!(
+            engine.execution(plain.id()).unwrap().approval_above_nanos,
+            None
+        );
+    });
+}

@@ -1,4 +1,5 @@
--- wflo schema 6 (PostgreSQL): circuit breakers. A shared breaker's machine (state and counts,
+-- wflo schema 6 (PostgreSQL): circuit breakers, the order of a resource's holders and an
+-- execution's approval threshold (at the end). A shared breaker's machine (state and counts,
 -- as JSON) lives here so every process on the store steps one breaker (its row locked while a
 -- process steps it); every breaker's changes of state — shared or one process's — are recorded
 -- for `wflo breakers`, `show` and `serve`.
@@ -27,3 +28,7 @@ CREATE INDEX breaker_transitions_by_time ON breaker_transitions (at_ms);
 -- A resource's holders are listed in the order they acquired it, also within one millisecond
 -- (SQLite has its rowid for that).
 ALTER TABLE resource_holds ADD COLUMN acquired_seq BIGSERIAL;
+
+-- An execution's approval threshold (calls whose worst case passes it wait for a person), so
+-- a resumed execution gates its calls as it did before.
+ALTER TABLE workflow_executions ADD COLUMN approval_above_nanos BIGINT;

@@ -1,6 +1,7 @@
--- wflo schema 6 (SQLite): circuit breakers. A shared breaker's machine (state and counts, as
--- JSON) lives here so every process on the store steps one breaker; every breaker's changes
--- of state — shared or one process's — are recorded for `wflo breakers`, `show` and `serve`.
+-- wflo schema 6 (SQLite): circuit breakers, and an execution's approval threshold (at the
+-- end). A shared breaker's machine (state and counts, as JSON) lives here so every process on
+-- the store steps one breaker; every breaker's changes of state — shared or one process's —
+-- are recorded for `wflo breakers`, `show` and `serve`.
 
 CREATE TABLE breakers (
     name          TEXT PRIMARY KEY,
@@ -22,3 +23,7 @@ CREATE TABLE breaker_transitions (
 );
 CREATE INDEX breaker_transitions_by_breaker ON breaker_transitions (breaker, id);
 CREATE INDEX breaker_transitions_by_time ON breaker_transitions (at_ms);
+
+-- An execution's approval threshold (calls whose worst case passes it wait for a person), so
+-- a resumed execution gates its calls as it did before.
+ALTER TABLE workflow_executions ADD COLUMN approval_above_nanos INTEGER;

@@ -108,6 +108,7 @@ fn data(name: &str, budget: Option<u64>, calls: Vec<CallRecord>) -> ReportData {
             created_at_ms: T0,
             updated_at_ms: T0 + 10_000,
             finished_at_ms: Some(T0 + 10_000),
+            approval_above_nanos: None,
         },
         breakdown: Breakdown {
             execution_id: "exec-test".into(),

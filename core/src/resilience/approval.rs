@@ -217,7 +217,8 @@ impl Execution {
 /// The approval gate of a call whose worst case passes the execution's threshold: waits for
 /// a person's decision before the call reserves. Gates are numbered per execution
 /// (`call #3 over $0.50`), counting from the decided ones it already has — so a resumed
-/// execution finds a gate that was pending when its process ended.
+/// execution finds a gate that was pending when its process ended, or one approved after it
+/// ended (no call started since the approval).
 pub(crate) fn gate_call(
     exec: &std::sync::Arc<crate::execution::ExecutionInner>,
     model: &str,
@@ -229,18 +230,33 @@ pub(crate) fn gate_call(
         let next = match *gated {
             Some(n) => n + 1,
             None => {
-                let decided = exec
+                let decided: Vec<ApprovalRecord> = exec
                     .engine
                     .store
                     .list_approvals(false, 100_000)?
-                    .iter()
+                    .into_iter()
                     .filter(|a| {
                         *a.execution_id == *exec.id
                             && a.gate.starts_with("call #")
                             && a.status != ApprovalStatus::Pending
                     })
-                    .count() as u64;
-                decided + 1
+                    .collect();
+                // The latest approval (listed newest first) is still to be used when no call
+                // of the execution started after it was given: its process ended between the
+                // approval and the call — the resumed call goes through on it.
+                let unused = match decided.first() {
+                    Some(a) if a.status == ApprovalStatus::Approved => {
+                        let given = a.decided_at_ms.unwrap_or(0);
+                        !exec
+                            .engine
+                            .store
+                            .list_calls(&exec.id)?
+                            .iter()
+                            .any(|c| c.started_at_ms >= given)
+                    }
+                    _ => false,
+                };
+                decided.len() as u64 + u64::from(!unused)
             }
         };
         *gated = Some(next);

@@ -188,3 +188,54 @@ fn a_call_whose_worst_case_passes_the_threshold_waits_for_approval() {
     assert_eq!(e.code(), crate::ErrorCode::ApprovalDenied);
     assert_eq!(x.breakdown().unwrap().reserved_nanos, 0);
 }
+
+#[test]
+fn a_resumed_execution_keeps_its_approval_threshold() {
+    let engine = Engine::in_memory();
+    let x = engine
+        .start_execution(ExecutionOptions {
+            name: "gated-then-resumed".into(),
+            approval_above_nanos: Some(1_000_000), // $0.001
+            ..Default::default()
+        })
+        .unwrap();
+    let id = x.id().to_owned();
+    assert_eq!(x.record().unwrap().approval_above_nanos, Some(1_000_000));
+    drop(x);
+    let stored = engine.execution(&id).unwrap();
+    assert_eq!(stored.approval_above_nanos, Some(1_000_000));
+    let resumed = engine.resume_execution(&id).unwrap();
+    let decider = engine.clone();
+    let t = std::thread::spawn(move || {
+        for _ in 0..500 {
+            if let Some(a) = decider.approvals(true, 10).unwrap().first() {
+                return Some(
+                    decider
+                        .decide_approval(&a.id, false, Some("ana"), Some("not now"))
+                        .unwrap()
+                        .gate,
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    });
+    let big = crate::CallRequest {
+        model: "gpt-4o",
+        input_tokens: 1_000,
+        max_output_tokens: Some(4_000),
+        ..Default::default()
+    };
+    let e = resumed.reserve(&big).unwrap_err();
+    assert_eq!(e.code(), crate::ErrorCode::ApprovalDenied);
+    assert_eq!(t.join().unwrap().as_deref(), Some("call #1 over $0.001"));
+    // Without a threshold the record says nothing about one.
+    let plain = engine
+        .start_execution(ExecutionOptions {
+            name: "plain".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let json = serde_json::to_string(&plain.record().unwrap()).unwrap();
+    assert!(!json.contains("approval_above"), "{json}");
+}
