@@ -57,6 +57,21 @@ impl ErrorCode {
         }
     }
 
+    /// Whether an error with this code is one of wflo's own refusals — a budget, an open
+    /// breaker, a busy resource, a denied approval — rather than a failure of what was called.
+    /// A refusal says nothing about the health of a provider or a tool: a circuit breaker does
+    /// not count it as a failure, and a retry policy never retries it. Every face asks this
+    /// rule; none keeps a list of its own.
+    pub fn is_refusal(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::BudgetExceeded
+                | ErrorCode::CircuitOpen
+                | ErrorCode::ResourceBusy
+                | ErrorCode::ApprovalDenied
+        )
+    }
+
     /// Parses the upper-case name back into a code.
     pub fn from_name(name: &str) -> Option<ErrorCode> {
         ErrorCode::ALL.into_iter().find(|c| c.as_str() == name)
@@ -255,3 +270,26 @@ impl Error {
 
 /// The engine's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn refusals_are_wflos_own_decisions_never_a_failure_of_what_was_called() {
+        let refusals: Vec<_> = ErrorCode::ALL
+            .into_iter()
+            .filter(|c| c.is_refusal())
+            .map(ErrorCode::as_str)
+            .collect();
+        assert_eq!(
+            refusals,
+            [
+                "BUDGET_EXCEEDED",
+                "CIRCUIT_OPEN",
+                "RESOURCE_BUSY",
+                "APPROVAL_DENIED"
+            ]
+        );
+    }
+}

@@ -256,6 +256,12 @@ wflo_status wflo_engine_decide_approval(const wflo_engine *engine,
                                         size_t note_len,
                                         char **approval_out);
 
+// Whether `status` is one of wflo's own refusals (BUDGET_EXCEEDED, CIRCUIT_OPEN,
+// RESOURCE_BUSY, APPROVAL_DENIED) rather than a failure of what was called: a circuit breaker
+// does not count it as a failure and a retry never retries it. The engine's rule
+// (`ErrorCode::is_refusal`); false for WFLO_STATUS_OK and unknown values.
+bool wflo_status_is_refusal(int32_t status);
+
 // The message of the last failed call on this thread, or "" when the last call succeeded.
 // The string is owned by the library and valid until the next call on this thread.
 const char *wflo_last_error_message(void);

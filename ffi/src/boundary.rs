@@ -47,6 +47,18 @@ impl From<ErrorCode> for wflo_status {
     }
 }
 
+/// Whether `status` is one of wflo's own refusals (BUDGET_EXCEEDED, CIRCUIT_OPEN,
+/// RESOURCE_BUSY, APPROVAL_DENIED) rather than a failure of what was called: a circuit breaker
+/// does not count it as a failure and a retry never retries it. The engine's rule
+/// (`ErrorCode::is_refusal`); false for WFLO_STATUS_OK and unknown values.
+#[unsafe(no_mangle)]
+pub extern "C" fn wflo_status_is_refusal(status: i32) -> bool {
+    ErrorCode::ALL
+        .into_iter()
+        .find(|c| *c as i32 == status)
+        .is_some_and(ErrorCode::is_refusal)
+}
+
 struct LastError {
     error: Error,
     message: CString,

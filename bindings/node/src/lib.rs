@@ -42,3 +42,11 @@ pub(crate) fn guard<T>(f: impl FnOnce() -> wflo_core::Result<T>) -> napi::Result
 pub fn version() -> String {
     wflo_core::VERSION.to_string()
 }
+
+/// Whether an error code (`"BUDGET_EXCEEDED"`, …) is one of wflo's own refusals rather than a
+/// failure of what was called: a circuit breaker does not count it and a retry never retries
+/// it (the engine's rule, `ErrorCode::is_refusal`). Unknown codes: false.
+#[napi_derive::napi]
+pub fn is_refusal(code: String) -> bool {
+    wflo_core::ErrorCode::from_name(&code).is_some_and(wflo_core::ErrorCode::is_refusal)
+}

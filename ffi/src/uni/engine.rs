@@ -30,6 +30,14 @@ pub fn parse_usage(format: String, json: String) -> Result<Usage> {
     guard(|| Ok(wflo_core::usage::parse_usage(UsageFormat::from_name(&format)?, &json)?.into()))
 }
 
+/// Whether an error code (`"BUDGET_EXCEEDED"`, …) is one of wflo's own refusals rather than
+/// a failure of what was called: a circuit breaker does not count it and a retry never
+/// retries it (the engine's rule, `ErrorCode::is_refusal`). Unknown codes: false.
+#[uniffi::export]
+pub fn is_refusal(code: String) -> bool {
+    wflo_core::ErrorCode::from_name(&code).is_some_and(wflo_core::ErrorCode::is_refusal)
+}
+
 /// Nano-USD from dollars, rounding toward zero; NaN, negative or absurd amounts are refused.
 #[uniffi::export]
 pub fn usd_to_nanos(usd: f64) -> Result<u64> {

@@ -4884,6 +4884,19 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
     }
 }
 /**
+ * Whether an error code (`"BUDGET_EXCEEDED"`, …) is one of wflo's own refusals rather than
+ * a failure of what was called: a circuit breaker does not count it and a retry never
+ * retries it (the engine's rule, `ErrorCode::is_refusal`). Unknown codes: false.
+ */
+public func isRefusal(code: String) -> Bool  {
+    return try!  FfiConverterBool.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_func_is_refusal(
+        FfiConverterString.lower(code),uniffiCallStatus
+    )
+})
+}
+/**
  * Parses a provider's usage JSON ("auto", "openai_chat", "openai_responses", "anthropic",
  * "gemini", "langchain", "ai_sdk", "wflo"; a response body or its usage object).
  */
@@ -4969,6 +4982,9 @@ private let initializationResult: InitializationResult = {
     let scaffolding_contract_version = ffi_wflo_uniffi_contract_version()
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
+    }
+    if (uniffi_wflo_checksum_func_is_refusal() != 58047) {
+        return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_func_parse_usage() != 27381) {
         return InitializationResult.apiChecksumMismatch

@@ -850,6 +850,11 @@ void uniffi_wflo_fn_init_callback_vtable_logsink(const UniffiVTableCallbackInter
 void uniffi_wflo_fn_init_callback_vtable_alertlistener(const UniffiVTableCallbackInterfaceAlertListener* _Nonnull vtable
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FUNC_IS_REFUSAL
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FUNC_IS_REFUSAL
+int8_t uniffi_wflo_fn_func_is_refusal(RustBuffer code, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FUNC_PARSE_USAGE
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FUNC_PARSE_USAGE
 RustBuffer uniffi_wflo_fn_func_parse_usage(RustBuffer format, RustBuffer json, RustCallStatus *_Nonnull out_status
@@ -1140,6 +1145,12 @@ void ffi_wflo_rust_future_free_void(uint64_t handle
 #ifndef UNIFFI_FFIDEF_FFI_WFLO_RUST_FUTURE_COMPLETE_VOID
 #define UNIFFI_FFIDEF_FFI_WFLO_RUST_FUTURE_COMPLETE_VOID
 void ffi_wflo_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_FUNC_IS_REFUSAL
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_FUNC_IS_REFUSAL
+uint16_t uniffi_wflo_checksum_func_is_refusal(void
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_FUNC_PARSE_USAGE

@@ -726,6 +726,8 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_wflo_checksum_func_is_refusal(
+    ): Int
     external fun uniffi_wflo_checksum_func_parse_usage(
     ): Int
     external fun uniffi_wflo_checksum_func_parse_usd(
@@ -1184,6 +1186,8 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_wflo_fn_init_callback_vtable_alertlistener(`vtable`: UniffiVTableCallbackInterfaceAlertListener,
     ): Unit
+    external fun uniffi_wflo_fn_func_is_refusal(`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Byte
     external fun uniffi_wflo_fn_func_parse_usage(`format`: RustBuffer.ByValue,`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_func_parse_usd(`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1315,6 +1319,9 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_wflo_checksum_func_is_refusal() and 0xFFFF) != 58047) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_func_parse_usage() and 0xFFFF) != 27381) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -7774,6 +7781,22 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
 
 
 
+
+        /**
+         * Whether an error code (`"BUDGET_EXCEEDED"`, …) is one of wflo's own refusals rather than
+         * a failure of what was called: a circuit breaker does not count it and a retry never
+         * retries it (the engine's rule, `ErrorCode::is_refusal`). Unknown codes: false.
+         */ fun `isRefusal`(`code`: kotlin.String): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_func_is_refusal(
+    
+        
+        FfiConverterString.lower(`code`),_status)
+}
+    )
+    }
+    
 
         /**
          * Parses a provider's usage JSON ("auto", "openai_chat", "openai_responses", "anthropic",
