@@ -31,9 +31,11 @@
 // Resilience: Retry runs a call again after a retryable failure, asking the engine (a
 // RetryPolicy, Engine.Retrier) whether and how long to wait, each attempt reserved on its own;
 // WithRetries gives the middleware the same loop. Engine.Breaker is a named circuit breaker
-// whose open state refuses calls with a *CircuitOpenError. Engine.Resource is a named lock or
-// semaphore held in the store — shared by every process on it — whose Acquire fails with a
-// *ResourceBusyError after its timeout (WithLock holds one around a function).
+// whose open state refuses calls with a *CircuitOpenError; Breaker.Call runs a function
+// through it. IsRefusal is the engine's rule for wflo's own refusals, which a breaker does
+// not count and a retry never retries. Engine.Resource is a named lock or semaphore held in
+// the store — shared by every process on it — whose Acquire fails with a *ResourceBusyError
+// after its timeout (WithLock holds one around a function).
 // Execution.RequireApproval asks a person before a gate and waits: `wflo approve ID`,
 // Engine.Approve or Engine.Deny decide it, and a denial is a *ApprovalDeniedError.
 package wflo

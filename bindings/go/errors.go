@@ -151,6 +151,16 @@ func (e *ApprovalDeniedError) Error() string { return "wflo: " + e.Message }
 // Is makes errors.Is(err, ErrApprovalDenied) true.
 func (e *ApprovalDeniedError) Is(target error) bool { return target == ErrApprovalDenied }
 
+// coded is every wflo error, whatever its type: its code (IsRefusal asks the engine about it).
+type coded interface{ wfloCode() Code }
+
+func (e *Error) wfloCode() Code               { return e.Code }
+func (e *BudgetExceededError) wfloCode() Code { return CodeBudgetExceeded }
+func (e *UnknownModelError) wfloCode() Code   { return CodeUnknownModel }
+func (e *CircuitOpenError) wfloCode() Code    { return CodeCircuitOpen }
+func (e *ResourceBusyError) wfloCode() Code   { return CodeResourceBusy }
+func (e *ApprovalDeniedError) wfloCode() Code { return CodeApprovalDenied }
+
 func lastError(status int, detailsJSON string) error {
 	var d struct {
 		Message        string   `json:"message"`

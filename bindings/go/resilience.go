@@ -12,6 +12,7 @@ import "C"
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"runtime"
@@ -154,7 +155,8 @@ const (
 	FailureConnection FailureKind = "connection"
 	// FailureTransient: the caller declared this error retryable; retried while attempts last.
 	FailureTransient FailureKind = "transient"
-	// FailureRefused: wflo refused the call (a budget, an open breaker); never retried.
+	// FailureRefused: wflo refused the call (IsRefusal: a budget, an open breaker, a busy
+	// resource, a denied approval); never retried.
 	FailureRefused FailureKind = "refused"
 	// FailureOther: anything else; never retried.
 	FailureOther FailureKind = "other"
@@ -567,6 +569,55 @@ func (b *Breaker) with(f func(*C.wflo_breaker) C.wflo_status) error {
 
 // Name is the breaker's name.
 func (b *Breaker) Name() string { return b.name }
+
+// IsRefusal says whether err, or an error it wraps, is one of wflo's own refusals rather than
+// a failure of what was called — the engine's rule (wflo_status_is_refusal): a budget
+// (*BudgetExceededError), an open breaker (*CircuitOpenError), a busy resource
+// (*ResourceBusyError), a denied approval (*ApprovalDeniedError). A breaker does not count a
+// refusal, as a failure or a success (Breaker.Call records nothing for it), and Retry never
+// retries it. Around Check, RecordSuccess and RecordFailure by hand, ask it before recording.
+func IsRefusal(err error) bool {
+	if err == nil {
+		return false
+	}
+	if c, ok := err.(coded); ok && bool(C.wflo_status_is_refusal(C.int32_t(c.wfloCode()))) {
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return IsRefusal(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if IsRefusal(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Call runs fn through the breaker: Check first — an open breaker returns its
+// *CircuitOpenError and fn is not called — then records fn's outcome: a success when it
+// returns nil, a failure when it returns an error. A wflo refusal returned by fn (IsRefusal)
+// is no failure of what the breaker guards, nor a success: nothing is recorded. fn's error is
+// returned as it is; for a shared breaker, an error of the store while recording is joined to
+// it (or returned alone after a success).
+func (b *Breaker) Call(fn func() error) error {
+	if err := b.Check(); err != nil {
+		return err
+	}
+	err := fn()
+	switch {
+	case err == nil:
+		return b.RecordSuccess()
+	case IsRefusal(err):
+		return err
+	}
+	if rerr := b.RecordFailure(); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return err
+}
 
 // Check says whether a call may go through now: nil, or a *CircuitOpenError
 // (errors.Is(err, ErrCircuitOpen)) carrying how long until trial calls are let through.

@@ -288,6 +288,144 @@ func TestABudgetRefusalIsNeverRetried(t *testing.T) {
 	}
 }
 
+// refusal is a function that ends in one of wflo's refusals, and the sentinel it matches.
+type refusal struct {
+	sentinel error
+	fn       func() error
+}
+
+// refusals are functions ending in each of wflo's four refusals, provoked for real: a budget of
+// zero, an open breaker, a busy resource asked with timeout 0, a denied approval.
+func refusals(t *testing.T, e *wflo.Engine, name string) []refusal {
+	t.Helper()
+	zero, err := e.StartExecution(wflo.ExecutionOptions{Name: name + "-zero", BudgetUSD: wflo.USD(0)})
+	must(t, err)
+	t.Cleanup(zero.Close)
+	request := []byte(`{"model":"gpt-4o-mini","max_tokens":10,"messages":[{"role":"user","content":"Hi."}]}`)
+	tripped, err := e.Breaker(name+"-tripped", &wflo.BreakerConfig{FailureThreshold: 1, RecoveryTimeout: time.Hour})
+	must(t, err)
+	t.Cleanup(tripped.Close)
+	must(t, tripped.RecordFailure())
+	lock, err := e.Resource(name+"-lock", &wflo.LockConfig{MaxConcurrent: 1})
+	must(t, err)
+	t.Cleanup(lock.Close)
+	held, err := lock.Acquire(context.Background(), name+"-holder", 0)
+	must(t, err)
+	t.Cleanup(func() { _ = held.Release() })
+	gated, err := e.StartExecution(wflo.ExecutionOptions{Name: name + "-gated"})
+	must(t, err)
+	t.Cleanup(gated.Close)
+	asked, err := gated.RequestApproval(wflo.ApprovalRequest{Gate: "publish"})
+	must(t, err)
+	_, err = e.Deny(asked.ID, "not today", "ops")
+	must(t, err)
+	return []refusal{
+		{wflo.ErrBudgetExceeded, func() error {
+			res, _, err := zero.ReserveRequest("openai_chat", request, nil)
+			if err == nil {
+				res.Close()
+			}
+			return err
+		}},
+		{wflo.ErrCircuitOpen, func() error { return tripped.Call(func() error { return nil }) }},
+		{wflo.ErrResourceBusy, func() error {
+			p, err := lock.Acquire(context.Background(), name+"-waiter", 0)
+			if err == nil {
+				_ = p.Release()
+			}
+			return err
+		}},
+		{wflo.ErrApprovalDenied, func() error {
+			_, err := gated.WaitForApproval(context.Background(), asked.ID, 0)
+			return err
+		}},
+	}
+}
+
+func TestIsRefusalIsTheEnginesRule(t *testing.T) {
+	for _, err := range []error{&wflo.BudgetExceededError{}, &wflo.CircuitOpenError{}, &wflo.ResourceBusyError{},
+		&wflo.ApprovalDeniedError{}, &wflo.Error{Code: wflo.CodeResourceBusy}, fmt.Errorf("step: %w", &wflo.ApprovalDeniedError{}),
+		errors.Join(io.EOF, &wflo.ResourceBusyError{})} {
+		if !wflo.IsRefusal(err) {
+			t.Errorf("%#v is a refusal", err)
+		}
+	}
+	for _, err := range []error{nil, io.EOF, &wflo.Error{Code: wflo.CodeInvalidArgument}, &wflo.UnknownModelError{},
+		&wflo.Error{Code: wflo.CodeStorage}, &wflo.Error{Code: 0}, &wflo.Error{Code: 99}} {
+		if wflo.IsRefusal(err) {
+			t.Errorf("%#v is no refusal", err)
+		}
+	}
+}
+
+func TestABreakerRecordsNoRefusalAndEveryOtherError(t *testing.T) {
+	e := memoryEngine(t)
+	b, err := e.Breaker("guards-refusals", &wflo.BreakerConfig{FailureThreshold: 2, RecoveryTimeout: time.Hour})
+	must(t, err)
+	defer b.Close()
+	figures := func() [4]uint64 {
+		st, err := b.Status()
+		must(t, err)
+		return [4]uint64{uint64(st.FailureCount), uint64(st.SuccessCount), st.TotalCalls, st.TotalFailures}
+	}
+	before := figures()
+	for _, r := range refusals(t, e, "breaker") {
+		var returned error
+		err := b.Call(func() error {
+			returned = r.fn()
+			return returned
+		})
+		if !errors.Is(err, r.sentinel) || err != returned {
+			t.Fatalf("want %v as fn returned it, got %v", r.sentinel, err)
+		}
+		if got := figures(); got != before {
+			t.Fatalf("%v was recorded: %v, before %v", r.sentinel, got, before)
+		}
+	}
+	// A wflo error that is no refusal, and any other error, are failures of what was called.
+	bad := &wflo.Error{Code: wflo.CodeInvalidArgument, Message: "bad"}
+	if err := b.Call(func() error { return bad }); err != bad {
+		t.Fatal(err)
+	}
+	if got := figures(); got != [4]uint64{1, 0, 1, 1} {
+		t.Fatalf("an invalid argument is a failure: %v", got)
+	}
+	if err := b.Call(func() error { return io.ErrUnexpectedEOF }); err != io.ErrUnexpectedEOF {
+		t.Fatal(err)
+	}
+	if stateOf(t, b) != wflo.BreakerOpen {
+		t.Fatalf("two failures open a breaker of 2: %s", stateOf(t, b))
+	}
+	// Open: fn is not called.
+	called := false
+	if err := b.Call(func() error { called = true; return nil }); !errors.Is(err, wflo.ErrCircuitOpen) || called {
+		t.Fatalf("an open breaker called fn (%v): %v", called, err)
+	}
+	// A success is recorded as one.
+	must(t, b.Reset())
+	reset := figures()
+	must(t, b.Call(func() error { return nil }))
+	if got := figures(); got[2] != reset[2]+1 || got[3] != reset[3] {
+		t.Fatalf("a success: %v, before %v", got, reset)
+	}
+}
+
+func TestRetryReturnsEveryRefusalAtOnce(t *testing.T) {
+	e := memoryEngine(t)
+	for _, r := range refusals(t, e, "retry") {
+		calls := 0
+		var returned error
+		err := wflo.Retry(context.Background(), e, fast(3), func(context.Context, int) error {
+			calls++
+			returned = r.fn()
+			return returned
+		}, wflo.RetryTransient(func(error) bool { return true }))
+		if calls != 1 || err != returned || !errors.Is(err, r.sentinel) {
+			t.Fatalf("%v: %d calls, %v", r.sentinel, calls, err)
+		}
+	}
+}
+
 func TestCancellingTheContextStopsTheWait(t *testing.T) {
 	e := memoryEngine(t)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -89,11 +89,12 @@ func RetrierFrom(ctx context.Context) *Retrier {
 // attempt through Middleware or RetrierFrom(ctx).ReserveRequest.
 //
 // The error returned is: nil; the attempt's error as it is when the engine deems it not
-// retryable (a refusal by wflo — *BudgetExceededError, *CircuitOpenError — never is); the
-// last error wrapped in a *RetryExhaustedError when the retries are used up or the deadline
-// is near; or ctx's error joined with the last one when ctx ends first.
+// retryable (a refusal by wflo — IsRefusal: a budget, an open breaker, a busy resource, a
+// denied approval — never is, and is returned after one call); the last error wrapped in a
+// *RetryExhaustedError when the retries are used up or the deadline is near; or ctx's error
+// joined with the last one when ctx ends first.
 //
-// An error becomes a Failure by WithClassifier, else: a refusal by wflo → "refused";
+// An error becomes a Failure by WithClassifier, else: a refusal by wflo (IsRefusal) → "refused";
 // RetryTransient → "transient"; an *HTTPError or an error with a StatusCode() int method →
 // "http" (with an *HTTPError's headers, or a Header() http.Header method's); a deadline or a
 // net.Error timeout → "timeout"; a *net.OpError, a reset or refused connection or an
@@ -155,15 +156,13 @@ func (c *retryConfig) failure(err error) Failure {
 
 func classify(err error, transient func(error) bool) Failure {
 	f := Failure{Kind: FailureOther, Message: err.Error()}
-	var budget *BudgetExceededError
-	var open *CircuitOpenError
 	var he *HTTPError
 	var sc interface{ StatusCode() int }
 	var hd interface{ Header() http.Header }
 	var ne net.Error
 	var op *net.OpError
 	switch {
-	case errors.As(err, &budget), errors.As(err, &open), errors.Is(err, ErrBudgetExceeded), errors.Is(err, ErrCircuitOpen):
+	case IsRefusal(err):
 		f.Kind = FailureRefused
 	case transient != nil && transient(err):
 		f.Kind = FailureTransient

@@ -525,7 +525,7 @@ export declare class CircuitBreaker {
   /** Closes the breaker and forgets its counts. */
   reset(): void;
   status(): BreakerStatus;
-  /** Checks the breaker (open: throws CircuitOpenError, `fn` not called), runs `fn` and records its outcome; a wflo refusal thrown by `fn` is rethrown unrecorded. */
+  /** Checks the breaker (open: throws CircuitOpenError, `fn` not called), runs `fn` and records its outcome; a wflo refusal thrown by `fn` (the engine's rule: BudgetExceededError, CircuitOpenError, ResourceBusyError, ApprovalDeniedError) is rethrown and nothing is recorded. */
   call<T>(fn: () => T | Promise<T>): Promise<T>;
 }
 
@@ -620,12 +620,13 @@ export declare function trackLlmCall<A extends unknown[], R>(
 ): (...args: A) => Promise<R>;
 /**
  * Runs `fn(attempt)` until it succeeds, asking the engine after each failure whether to retry and
- * how long to wait. A wflo refusal is thrown at once (a refused retry's BudgetExceededError says
- * which attempt was not sent); a failure the policy never retries is thrown as it is; running out
- * of attempts or past the deadline throws RetryExhaustedError.
+ * how long to wait. A wflo refusal (the engine's rule: BudgetExceededError, CircuitOpenError,
+ * ResourceBusyError, ApprovalDeniedError) is thrown at once, never retried (a refused retry's
+ * BudgetExceededError says which attempt was not sent); a failure the policy never retries is
+ * thrown as it is; running out of attempts or past the deadline throws RetryExhaustedError.
  */
 export declare function withRetry<T>(fn: (attempt: number) => T | Promise<T>, options?: WithRetryOptions): Promise<T>;
-/** A thrown error as the engine's failure (HTTP status and headers, timeout, connection; `retryable` marks the rest transient). */
+/** A thrown error as the engine's failure (a wflo refusal: "refused"; HTTP status and headers, timeout, connection; `retryable` marks the rest transient). */
 export declare function failureOf(error: unknown, retryable?: ((error: unknown) => boolean) | null): Required<Failure> & { headers: [string, string][] };
 export declare function countTokens(model: string, text: string): TokenCount;
 export declare function countChatTokens(model: string, messages: unknown[] | string): TokenCount;

@@ -1,6 +1,7 @@
 /* Every error path of the C ABI: NULL handles, NULL out-parameters, wrong lengths, invalid
  * UTF-8, malformed JSON, unknown models, settling twice, closing twice — each a status and a
- * message, never a crash, and the engine stays usable afterwards. */
+ * message, never a crash, and the engine stays usable afterwards. And the engine's rule for
+ * which statuses are refusals (wflo_status_is_refusal), for every status. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,38 @@ int main(void) {
     if (strcmp(wflo_status_name(3), "BUDGET_EXCEEDED") != 0 || strcmp(wflo_status_name(99), "UNKNOWN") != 0) {
         fprintf(stderr, "FAIL status names\n");
         failures++;
+    }
+
+    /* Which statuses are wflo's own refusals (never a breaker's failure, never retried): the
+     * engine's rule, for every status; OK and values that are no status are none. */
+    static const struct {
+        int32_t status;
+        bool refusal;
+    } refusals[] = {
+        {WFLO_STATUS_OK, false},
+        {WFLO_STATUS_INVALID_ARGUMENT, false},
+        {WFLO_STATUS_UNKNOWN_MODEL, false},
+        {WFLO_STATUS_BUDGET_EXCEEDED, true},
+        {WFLO_STATUS_NOT_FOUND, false},
+        {WFLO_STATUS_CONFLICT, false},
+        {WFLO_STATUS_STORAGE, false},
+        {WFLO_STATUS_CLOSED, false},
+        {WFLO_STATUS_INTERNAL, false},
+        {WFLO_STATUS_CIRCUIT_OPEN, true},
+        {WFLO_STATUS_RESOURCE_BUSY, true},
+        {WFLO_STATUS_APPROVAL_DENIED, true},
+        {12, false},
+        {99, false},
+        {-1, false},
+        {INT32_MIN, false},
+        {INT32_MAX, false},
+    };
+    for (size_t i = 0; i < sizeof refusals / sizeof refusals[0]; i++) {
+        if (wflo_status_is_refusal(refusals[i].status) != refusals[i].refusal) {
+            fprintf(stderr, "FAIL wflo_status_is_refusal(%d) (%s): want %s\n", (int)refusals[i].status,
+                    wflo_status_name(refusals[i].status), refusals[i].refusal ? "true" : "false");
+            failures++;
+        }
     }
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);

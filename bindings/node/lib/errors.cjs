@@ -1,6 +1,7 @@
 'use strict';
 // The engine's errors as JavaScript classes with a stable `code`. Native errors cross as
 // "wflo:" + JSON; `fromNative` maps them here, once.
+const { isRefusal: isRefusalCode } = require('./native.cjs');
 
 // An SDK's stream helpers (openai's ChatCompletionStream, anthropic's MessageStream) re-wrap
 // any error that is not their own, so the integrations hand a wflo error to them as a subclass
@@ -177,6 +178,18 @@ function errorCodes(error) {
   return found;
 }
 
+/**
+ * Whether `error` is one of wflo's own refusals — a wflo error (or an SDK's copy of one, see
+ * `standsFor`) whose code the engine calls a refusal (`ErrorCode::is_refusal`: a budget, an
+ * open breaker, a busy resource, a denied approval) — rather than a failure of what was
+ * called. The rule is the engine's; this face keeps no list of codes.
+ */
+function isRefusal(error) {
+  const e = fromNative(error);
+  if (!(e instanceof WfloError) || typeof e.code !== 'string') return false;
+  return isRefusalCode(e.code);
+}
+
 function invalid(message) {
   return new InvalidArgumentError(`invalid argument: ${message}`, 'INVALID_ARGUMENT');
 }
@@ -185,5 +198,5 @@ module.exports = {
   standsFor,
   WfloError, InvalidArgumentError, UnknownModelError, BudgetExceededError, CircuitOpenError, ResourceBusyError,
   ApprovalDeniedError, NotFoundError,
-  ConflictError, StorageError, ClosedError, InternalError, fromNative, native, nativeAsync, invalid, errorCodes,
+  ConflictError, StorageError, ClosedError, InternalError, fromNative, native, nativeAsync, invalid, errorCodes, isRefusal,
 };

@@ -5,7 +5,7 @@
 // error to the engine's failure ({kind, status, headers, message}), camelCase settings to the
 // engine's JSON; and it runs the loop in JavaScript's idiom (a promise per attempt, a timer
 // between them).
-const { invalid, native, fromNative, BudgetExceededError, CircuitOpenError } = require('./errors.cjs');
+const { invalid, native, fromNative, isRefusal, BudgetExceededError } = require('./errors.cjs');
 const { camelize, settingsJson } = require('./convert.cjs');
 const { current, runWith } = require('./context.cjs');
 
@@ -50,7 +50,8 @@ function headerPairs(headers) {
 const messageOf = (error) => (error !== null && typeof error === 'object' && 'message' in error ? String(error.message) : String(error));
 
 /**
- * A thrown error as the engine's failure: a wflo refusal (budget, open breaker) is `refused`;
+ * A thrown error as the engine's failure: a wflo refusal (the engine's rule: a budget, an open
+ * breaker, a busy resource, a denied approval) is `refused`;
  * an error with an HTTP `status` (openai's and @anthropic-ai/sdk's APIError) is `http` with
  * its headers; a timeout (APIConnectionTimeoutError, AbortError, TimeoutError, ETIMEDOUT) is
  * `timeout`; a connection error (APIConnectionError, ECONNRESET, ECONNREFUSED, …) is
@@ -59,7 +60,7 @@ const messageOf = (error) => (error !== null && typeof error === 'object' && 'me
 function failureOf(error, retryable) {
   const message = messageOf(error);
   const failure = (kind, status = null, headers = []) => ({ kind, status, headers, message });
-  if (error instanceof BudgetExceededError || error instanceof CircuitOpenError) return failure('refused');
+  if (isRefusal(error)) return failure('refused');
   const status = error !== null && typeof error === 'object' ? error.status : undefined;
   if (Number.isInteger(status) && status >= 100 && status <= 599) return failure('http', status, headerPairs(error.headers));
   const names = classNames(error);
@@ -218,8 +219,9 @@ class CircuitBreaker {
   /**
    * Runs `fn()` through the breaker: checks it (an open breaker throws CircuitOpenError and
    * `fn` is not called), then records the outcome — a success, or a failure when `fn` throws.
-   * A wflo refusal thrown by `fn` (BudgetExceededError, CircuitOpenError) is no failure of what
-   * the breaker guards: it is rethrown and not recorded.
+   * A wflo refusal thrown by `fn` (the engine's rule: BudgetExceededError, CircuitOpenError,
+   * ResourceBusyError, ApprovalDeniedError) is no failure of what the breaker guards, nor a
+   * success: it is rethrown and nothing is recorded.
    */
   async call(fn) {
     if (typeof fn !== 'function') throw invalid('call needs a function');
@@ -229,7 +231,7 @@ class CircuitBreaker {
       result = await fn();
     } catch (e) {
       const err = fromNative(e);
-      if (failureOf(err).kind !== 'refused') this.recordFailure();
+      if (!isRefusal(err)) this.recordFailure();
       throw err;
     }
     this.recordSuccess();
@@ -279,8 +281,9 @@ async function engineFor(engine) {
  * A thrown error becomes a failure as `failureOf` reads it (HTTP status and headers, timeouts,
  * connection errors; `retryable(error)` marks other errors worth retrying). Before each retry
  * `onRetry({attempt, delayMs, reason, error})` is awaited. What is thrown at the end:
- * - a wflo refusal (BudgetExceededError, CircuitOpenError) at once, never retried — a budget
- *   refusal of a retry saying which attempt was not sent and what failed before it;
+ * - a wflo refusal (the engine's rule: BudgetExceededError, CircuitOpenError,
+ *   ResourceBusyError, ApprovalDeniedError) at once, never retried — a budget refusal of a
+ *   retry saying which attempt was not sent and what failed before it;
  * - a failure the policy does not retry (a 400, an unclassified error): the error itself;
  * - otherwise, when attempts or the deadline ran out: RetryExhaustedError.
  *

@@ -14,7 +14,8 @@ const { wrapOpenAI } = require('wflo/openai');
 const { startMock } = require('./helpers/mock.cjs');
 const { memoryWorkflow } = require('./helpers/llm.cjs');
 
-const { Engine, WfloWorkflow, withRetry, failureOf, RetryExhaustedError, CircuitOpenError, BudgetExceededError, InvalidArgumentError } = wflo;
+const { Engine, WfloWorkflow, withRetry, failureOf, RetryExhaustedError, CircuitOpenError, BudgetExceededError, InvalidArgumentError,
+  ResourceBusyError, ApprovalDeniedError, WfloError } = wflo;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** An error as an HTTP client throws it: a status, and the response's headers. */
@@ -102,7 +103,15 @@ test('failureOf reads what SDKs and Node throw', () => {
   assert.equal(failureOf(new TypeError('fetch failed', { cause: Object.assign(new Error('c'), { code: 'ECONNREFUSED' }) })).kind, 'connection');
   assert.equal(failureOf(Object.assign(new Error('slow'), { code: 'ETIMEDOUT' })).kind, 'timeout');
   assert.equal(failureOf(new DOMException('aborted', 'AbortError')).kind, 'timeout');
+  // The engine's rule says which wflo errors are refusals: the four, and no other code.
   assert.equal(failureOf(new BudgetExceededError('no', {})).kind, 'refused');
+  assert.equal(failureOf(new CircuitOpenError('open', {})).kind, 'refused');
+  assert.equal(failureOf(new ResourceBusyError('busy', {})).kind, 'refused');
+  assert.equal(failureOf(new ApprovalDeniedError('denied', {})).kind, 'refused');
+  assert.equal(failureOf(new InvalidArgumentError('bad', 'INVALID_ARGUMENT')).kind, 'other');
+  assert.equal(failureOf(new WfloError('odd', 'NOT_A_CODE')).kind, 'other');
+  // A look-alike that is no wflo error is not a refusal, whatever its code says.
+  assert.equal(failureOf(Object.assign(new Error('x'), { code: 'BUDGET_EXCEEDED' })).kind, 'other');
   assert.equal(failureOf(new RangeError('bug')).kind, 'other');
   assert.equal(failureOf(new RangeError('flaky'), (e) => e instanceof RangeError).kind, 'transient');
 });
@@ -231,6 +240,78 @@ test('withRetry: a budget refusal is never retried; a refused retry says which a
   assert.equal(tries, 1);
   assert.equal(first.retryNote, null);
   assert.doesNotMatch(first.message, /not sent/);
+});
+
+/**
+ * Functions that each end in one of wflo's four refusals, provoked for real: a budget of zero,
+ * an open breaker, a busy resource asked with timeout 0, a denied approval.
+ */
+async function refusals(name) {
+  const zero = new WfloWorkflow({ name: `${name}-zero`, engine, budgetUsd: '0' });
+  await zero.start();
+  const tripped = engine.breaker(`${name}-tripped`, { failureThreshold: 1, recoveryTimeoutMs: 60_000 });
+  tripped.recordFailure();
+  const lock = engine.resource(`${name}-lock`, { maxConcurrent: 1 });
+  await lock.acquire(`${name}-holder`);
+  const gated = new WfloWorkflow({ name: `${name}-gated`, engine });
+  await gated.start();
+  const approval = await gated.requestApproval('publish');
+  await engine.deny(approval.id, { by: 'ops', note: 'not today' });
+  return [
+    [BudgetExceededError, () => zero.reserveRequest('openai_chat', request(10))],
+    [CircuitOpenError, () => tripped.call(() => 'never called')],
+    [ResourceBusyError, () => lock.acquire(`${name}-waiter`, { timeoutMs: 0 })],
+    [ApprovalDeniedError, () => gated.waitForApproval(approval.id)],
+  ];
+}
+
+test("a breaker records none of wflo's refusals (budget, open breaker, busy resource, denied approval); other errors are failures", async () => {
+  const b = engine.breaker('guards-refusals', { failureThreshold: 2, recoveryTimeoutMs: 60_000 });
+  const figures = () => {
+    const s = b.status();
+    return { failureCount: s.failureCount, successCount: s.successCount, totalCalls: s.totalCalls, totalFailures: s.totalFailures };
+  };
+  const before = figures();
+  for (const [Refusal, fn] of await refusals('breaker')) {
+    let thrown;
+    const err = await b.call(async () => {
+      try {
+        return await fn();
+      } catch (e) {
+        thrown = e;
+        throw e;
+      }
+    }).catch((e) => e);
+    assert.ok(err instanceof Refusal, `${Refusal.name}: ${err}`);
+    assert.equal(err, thrown, 'rethrown as it is');
+    assert.deepEqual(figures(), before, `${Refusal.name} is neither a failure nor a success`);
+    assert.equal(b.state, 'closed');
+  }
+  // A wflo error that is no refusal, and any other error, are failures of what was called.
+  await assert.rejects(b.call(() => { throw new InvalidArgumentError('bad', 'INVALID_ARGUMENT'); }), InvalidArgumentError);
+  assert.deepEqual(figures(), { ...before, failureCount: 1, totalCalls: 1, totalFailures: 1 });
+  await assert.rejects(b.call(async () => { throw new TypeError('broken'); }), TypeError);
+  assert.deepEqual(figures(), { ...before, failureCount: 2, totalCalls: 2, totalFailures: 2 });
+  assert.equal(b.state, 'open');
+});
+
+test('withRetry gives up at once on every refusal the function throws; the refusal surfaces unchanged', async () => {
+  for (const [Refusal, fn] of await refusals('retry')) {
+    let calls = 0;
+    let thrown;
+    const err = await withRetry(async () => {
+      calls += 1;
+      try {
+        return await fn();
+      } catch (e) {
+        thrown = e;
+        throw e;
+      }
+    }, { engine, policy: { maxRetries: 3, backoff: 'fixed', baseDelayMs: 1, maxDelayMs: 1, jitter: 0 }, retryable: () => true }).catch((e) => e);
+    assert.ok(err instanceof Refusal, `${Refusal.name}: ${err}`);
+    assert.equal(err, thrown, `${Refusal.name} surfaces unchanged`);
+    assert.equal(calls, 1, `${Refusal.name} was not retried`);
+  }
 });
 
 test('a breaker opens after N failures and then fails fast without calling the function', async () => {

@@ -20,11 +20,13 @@ import pytest
 
 import wflo
 from conftest import ROOT
-from wflo.errors import from_details
+from wflo.errors import from_details, is_refusal
 from wflo.resilience import (
     CircuitBreaker,
     CircuitBreakerOpenError,
     CircuitState,
+    ContentionDetectedError,
+    ResourceLock,
     Retrier,
     RetryExhaustedError,
     RetryManager,
@@ -333,6 +335,98 @@ def test_only_expected_exceptions_count(default_engine):
         with pytest.raises(ConnectionError):
             breaker.call_sync(Flaky(1))
     assert breaker.state is CircuitState.OPEN
+
+
+def refusals(engine) -> dict:
+    """Each of wflo's four refusals, provoked for real on ``engine``, by its code."""
+    tiny = wflo.WfloWorkflow("tiny", budget_usd="0.000001", engine=engine)
+
+    def over(_):
+        with pytest.raises(wflo.BudgetExceededError) as caught:
+            tiny.reserve_request("openai_chat", REQUEST)
+        return caught.value
+
+    budget = tiny.execute_sync(over)
+    upstream = CircuitBreaker("upstream", failure_threshold=1, engine=engine)
+    upstream.record_failure()
+    with pytest.raises(CircuitBreakerOpenError) as opened:
+        upstream.check()
+    lock = ResourceLock("db-migration", engine=engine)
+    with lock.acquire_sync("exec-holder"), pytest.raises(ContentionDetectedError) as busy:
+        lock.acquire_sync("exec-waiter", timeout=0)
+    gated = wflo.WfloWorkflow("cleanup", engine=engine)
+    asked = gated.request_approval("delete-index", why="drops the search index")
+    wflo.deny(asked.id, note="not on a Friday", by="bo", engine=engine)
+    with pytest.raises(wflo.ApprovalDeniedError) as denied:
+        gated.require_approval_sync("delete-index")
+    found = {e.code: e for e in (budget, opened.value, busy.value, denied.value)}
+    assert list(found) == ["BUDGET_EXCEEDED", "CIRCUIT_OPEN", "RESOURCE_BUSY", "APPROVAL_DENIED"]
+    return found
+
+
+def raising(error: BaseException):
+    def call():
+        raise error
+    return call
+
+
+async def test_a_refusal_is_neither_a_failure_nor_a_success_of_the_breaker(engine):
+    """The engine's rule (is_refusal) decides, for all four: the breaker records nothing."""
+    breaker = CircuitBreaker("guarded", failure_threshold=1, engine=engine)
+    for code, refusal in refusals(engine).items():
+        assert is_refusal(refusal), code
+        with pytest.raises(type(refusal)) as caught:
+            breaker.call_sync(raising(refusal))
+        assert caught.value is refusal
+        with pytest.raises(type(refusal)) as caught:
+            await breaker.call(raising(refusal))
+        assert caught.value is refusal
+        state = breaker.get_state()
+        assert (state["failure_count"], state["total_calls"], state["total_failures"]) == (0, 0, 0), code
+        assert breaker.state is CircuitState.CLOSED, code
+    # Anything else that fails the call counts.
+    with pytest.raises(ConnectionError):
+        breaker.call_sync(raising(ConnectionError("search is down")))
+    state = breaker.get_state()
+    assert (state["failure_count"], state["total_calls"], state["total_failures"]) == (1, 1, 1)
+    assert breaker.state is CircuitState.OPEN
+
+
+def test_only_the_engines_refusals_are_refusals():
+    """The face asks the engine, code by code; it keeps no list of its own."""
+    for code in ("INVALID_ARGUMENT", "UNKNOWN_MODEL", "NOT_FOUND", "CONFLICT", "STORAGE", "CLOSED", "INTERNAL"):
+        error = from_details({"code": code, "message": "x"})
+        assert error.code == code and not is_refusal(error), code
+        assert failure_of(error)["kind"] == "transient", code
+    for code in ("BUDGET_EXCEEDED", "CIRCUIT_OPEN", "RESOURCE_BUSY", "APPROVAL_DENIED"):
+        error = from_details({"code": code, "message": "x"})
+        assert is_refusal(error), code
+        assert failure_of(error) == {"kind": "refused", "status": None, "headers": [], "message": code}
+    assert not is_refusal(ConnectionError("down")) and not is_refusal(None)
+
+
+@pytest.mark.parametrize("code", ["RESOURCE_BUSY", "APPROVAL_DENIED"])
+async def test_the_retry_helpers_give_up_at_once_on_a_refusal(engine, code):
+    refusal = refusals(engine)[code]
+    manager = RetryManager(max_retries=3, base_delay=0.001)
+    flaky = Flaky(10, refusal)
+    with pytest.raises(type(refusal)) as caught:
+        manager.execute_sync(flaky)
+    assert caught.value is refusal and flaky.calls == 1
+    message = refusal.message
+    flaky = Flaky(10, refusal)
+    with pytest.raises(type(refusal)) as caught:
+        await manager.execute(flaky.run_async)
+    assert caught.value is refusal and flaky.calls == 1 and refusal.message == message
+
+    @retry_with_backoff(max_retries=3, base_delay=0.001)
+    def decorated():
+        return flaky()
+
+    flaky = Flaky(10, refusal)
+    with pytest.raises(type(refusal)) as caught:
+        decorated()
+    assert caught.value is refusal and flaky.calls == 1
 
 
 def test_get_circuit_breaker_returns_the_one_per_name(default_engine, engine):

@@ -200,6 +200,18 @@ def codes_of(e: Optional[BaseException]) -> List[str]:
     return codes
 
 
+def is_refusal(e: Optional[BaseException]) -> bool:
+    """Whether ``e`` is one of wflo's own refusals (a budget, an open breaker, a busy resource,
+    a denied approval) rather than a failure of what was called: a wflo error whose code the
+    engine's rule (``ErrorCode::is_refusal``, asked through the native module) calls a
+    refusal. A circuit breaker does not count one; a retry never retries one. Any other
+    exception (or None): False."""
+    if isinstance(e, _ffi.WfloError):
+        e = from_native(e)
+    code = getattr(e, "code", None) if isinstance(e, WfloError) else None
+    return isinstance(code, str) and _ffi.is_refusal(code)
+
+
 def native(fn: Callable[..., T], *args: Any) -> T:
     """Calls the engine, raising its errors as wflo's classes."""
     try:

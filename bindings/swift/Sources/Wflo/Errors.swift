@@ -68,6 +68,12 @@ public enum WfloError: Error, Equatable, CustomStringConvertible {
 
     public var description: String { "\(code): \(message)" }
 
+    /// Whether this is one of wflo's own refusals (a budget, an open breaker, a busy resource,
+    /// a denied approval) rather than a failure of what was called: a `CircuitBreaker` does
+    /// not count it and a retry never retries it. The engine's rule (`ErrorCode::is_refusal`),
+    /// asked by `code`.
+    public var isRefusal: Bool { WfloNative.isRefusal(code: code) }
+
     init(_ e: WfloNative.WfloError) {
         switch e {
         case let .InvalidArgument(message):
@@ -119,6 +125,14 @@ func engineCallAsync<T>(_ body: () async throws -> T) async throws -> T {
     } catch let e as WfloNative.WfloError {
         throw WfloError(e)
     }
+}
+
+/// Whether `error` itself is a wflo error the engine calls a refusal (`WfloError.isRefusal`):
+/// this layer's `WfloError` or the generated layer's.
+func isWfloRefusal(_ error: Error) -> Bool {
+    if let w = error as? WfloError { return w.isRefusal }
+    if let n = error as? WfloNative.WfloError { return WfloError(n).isRefusal }
+    return false
 }
 
 /// The wflo error codes along `error`'s chain of causes, outermost first: what the engine's

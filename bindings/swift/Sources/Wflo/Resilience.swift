@@ -91,7 +91,8 @@ public struct RetryFailure: Encodable, Equatable, Sendable {
         case connection
         /// The caller declared this error retryable: retried while attempts last.
         case transient
-        /// wflo refused the call (a budget, an open breaker): never retried.
+        /// wflo refused the call (a budget, an open breaker, a busy resource, a denied
+        /// approval: `WfloError.isRefusal`): never retried.
         case refused
         /// Anything else (a bug, a bad request): never retried.
         case other
@@ -110,10 +111,12 @@ public struct RetryFailure: Encodable, Equatable, Sendable {
         self.message = message
     }
 
-    /// The failure `error` stands for: a wflo refusal (`.budgetExceeded`, `.circuitOpen`) is
-    /// `.refused`; an `HTTPStatusError` is `.http`; `URLError.timedOut` is `.timeout`; a
-    /// connection `URLError` (cannot connect, connection lost, no network, host not found) is
-    /// `.connection`; an error `isRetryable` accepts is `.transient`; anything else `.other`.
+    /// The failure `error` stands for: a wflo error the engine calls a refusal
+    /// (`WfloError.isRefusal`: `.budgetExceeded`, `.circuitOpen`, `.resourceBusy`,
+    /// `.approvalDenied`) is `.refused`; an `HTTPStatusError` is `.http`; `URLError.timedOut`
+    /// is `.timeout`; a connection `URLError` (cannot connect, connection lost, no network,
+    /// host not found) is `.connection`; an error `isRetryable` accepts is `.transient`;
+    /// anything else `.other`.
     static let connectionCodes: [URLError.Code] = [
         .cannotConnectToHost, .networkConnectionLost, .notConnectedToInternet, .cannotFindHost, .dnsLookupFailed,
     ]
@@ -121,8 +124,8 @@ public struct RetryFailure: Encodable, Equatable, Sendable {
     public init(error: Error, isRetryable: (Error) -> Bool = { _ in false }) {
         let message = String(describing: error).split(separator: "\n").first.map(String.init) ?? ""
         switch error {
-        case let w as WfloError where w.code == "BUDGET_EXCEEDED" || w.code == "CIRCUIT_OPEN":
-            self.init(kind: .refused, message: w.message)
+        case _ where isWfloRefusal(error):
+            self.init(kind: .refused, message: (error as? WfloError)?.message ?? message)
         case let h as HTTPStatusError:
             self.init(kind: .http, status: UInt16(clamping: h.httpStatus), headers: h.httpHeaders, message: "")
         case let u as URLError where u.code == .timedOut:
@@ -226,7 +229,8 @@ public final class Retrier: @unchecked Sendable {
                                refusal: refusal, message: native.refusedMessage(message: message))
     }
 
-    /// `error` ended the attempt: the wait before the next one, or throws.
+    /// `error` ended the attempt: the wait before the next one, or throws. A refusal is never
+    /// retried: a budget refusal is re-worded by `refused`, any other thrown as it was.
     func afterFailure(_ error: Error, _ failure: RetryFailure) throws -> (RetryDecision, UInt64) {
         if failure.kind == .refused {
             if let w = error as? WfloError { throw refused(w) }
@@ -247,7 +251,8 @@ public final class Retrier: @unchecked Sendable {
 /// between attempts; `body` gets the attempt number (1 for the first) and should reserve its
 /// call like any other, so a retry the budget cannot cover is refused before anything is sent.
 /// Throws a budget refusal as `.budgetExceeded` (after a failed attempt its message says which
-/// attempt was not sent and why), an open breaker's `.circuitOpen`, a failure the policy never
+/// attempt was not sent and why), any other wflo refusal (an open breaker's `.circuitOpen`, a
+/// `.resourceBusy`, an `.approvalDenied`) as it was, at once, a failure the policy never
 /// retries as it was, else `RetryExhausted`. Cancellation is never retried.
 public func withRetry<T>(
     _ policy: RetryPolicy = RetryPolicy(),
@@ -398,15 +403,17 @@ public final class CircuitBreaker: @unchecked Sendable {
 
     /// Runs `body` through the breaker: `check()` first (an open breaker throws `.circuitOpen`
     /// and `body` does not run), then records a success, or a failure when `body` throws (the
-    /// error is rethrown). A wflo refusal and cancellation are not recorded. A shared breaker
-    /// whose store fails while recording throws the store's `WfloError` instead.
+    /// error is rethrown). A wflo refusal (`WfloError.isRefusal`, the engine's rule: a budget,
+    /// an open breaker inside, a busy resource, a denied approval) and cancellation are not the
+    /// service's failures: nothing is recorded, neither a failure nor a success. A shared
+    /// breaker whose store fails while recording throws the store's `WfloError` instead.
     public func call<T>(_ body: () async throws -> T) async throws -> T {
         try check()
         let result: T
         do {
             result = try await body()
         } catch {
-            if !(error is CancellationError) && RetryFailure(error: error).kind != .refused {
+            if !(error is CancellationError) && !isWfloRefusal(error) {
                 try recordFailure()
             }
             throw error

@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, Type, TypeVar, Union
 
 from .. import _ffi
 from ..engine import Engine, get_default_engine
-from ..errors import BudgetExceededError, CircuitOpenError, WfloError, from_native, invalid, native
+from ..errors import CircuitOpenError, WfloError, from_native, invalid, is_refusal, native
 
 T = TypeVar("T")
 
@@ -77,9 +77,10 @@ class CircuitBreaker:
     force).
 
     Only exceptions that are instances of ``expected_exception`` count as failures; others —
-    and wflo's own refusals (a budget, another open breaker), which say nothing about the
-    protected service — pass through without being recorded. ``engine``: default the
-    package's default engine.
+    and wflo's own refusals, which say nothing about the protected service (whatever the
+    engine's rule calls one: a budget, another open breaker, a busy resource, a denied
+    approval) — pass through without being recorded, neither a failure nor a success.
+    ``engine``: default the package's default engine.
 
     ``shared=True`` keeps the state in the store: every process on the store sees one breaker
     (a failure through one engine counts for all, an open breaker refuses everywhere, a reset
@@ -180,13 +181,14 @@ class CircuitBreaker:
     # -- running a call through it ----------------------------------------------------------------
 
     def _counts(self, error: BaseException) -> bool:
-        return isinstance(error, self.expected_exception) \
-            and not isinstance(error, (BudgetExceededError, CircuitOpenError))
+        return isinstance(error, self.expected_exception) and not is_refusal(error)
 
     async def call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``func(*args, **kwargs)`` (sync or async) through the breaker: refused with
         :class:`CircuitBreakerOpenError` while it is open, without calling ``func``; its
-        outcome recorded otherwise."""
+        outcome recorded otherwise — a success, or a failure when it raised an instance of
+        ``expected_exception`` that is not a wflo refusal (a refusal is recorded as neither:
+        see :class:`CircuitBreaker`)."""
         self.check()
         try:
             result = func(*args, **kwargs)

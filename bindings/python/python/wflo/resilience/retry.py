@@ -9,7 +9,9 @@ engine's ``Failure`` (:func:`failure_of`), its decision a sleep or an exception.
 Each attempt is an ordinary call: inside a :class:`~wflo.WfloWorkflow` an instrumented SDK
 reserves it before sending, so a retry the budget cannot cover is refused before anything is
 sent — and that refusal (:class:`~wflo.BudgetExceededError`) is never retried; its message
-says which attempt was not sent and what failed before it.
+says which attempt was not sent and what failed before it. No other wflo refusal (the engine's
+rule: an open breaker, a busy resource, a denied approval) is retried either: it is raised as
+it is.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Type, T
 
 from .. import engine as _engine
 from ..context import current_frame
-from ..errors import ApprovalDeniedError, BudgetExceededError, CircuitOpenError, invalid, native
+from ..errors import BudgetExceededError, from_native, invalid, is_refusal, native
 
 T = TypeVar("T")
 
@@ -98,15 +100,16 @@ def _headers(holder: Any) -> List[List[str]]:
 
 def failure_of(error: BaseException, retryable_exceptions: ExceptionTypes = (Exception,)) -> Dict[str, Any]:
     """The engine's ``Failure`` for an exception an attempt raised (a dict for
-    :meth:`Retrier.next`): wflo's own refusals (a budget, an open breaker, a denied
-    approval) are "refused"; an exception with an HTTP status "http" with the response's
-    headers (the engine reads ``Retry-After`` and the rate-limit resets); the SDKs' and the
+    :meth:`Retrier.next`): wflo's own refusals — whatever the engine's rule calls one (a
+    budget, an open breaker, a busy resource, a denied approval) — are "refused"; an
+    exception with an HTTP status "http" with the response's headers (the engine reads
+    ``Retry-After`` and the rate-limit resets); the SDKs' and the
     standard library's timeouts "timeout", connection failures "connection"; any other
     instance of ``retryable_exceptions`` "transient"; an exception that is not one of those
     "other".
     Only ids, statuses and headers are kept — never a prompt or a reply."""
-    if isinstance(error, (BudgetExceededError, CircuitOpenError, ApprovalDeniedError)):
-        return {"kind": "refused", "status": None, "headers": [], "message": error.code}
+    if is_refusal(error):
+        return {"kind": "refused", "status": None, "headers": [], "message": from_native(error).code}
     if isinstance(retryable_exceptions, (list, set, frozenset)):
         retryable_exceptions = tuple(retryable_exceptions)
     text = f"{type(error).__name__}: {error}"[:200]

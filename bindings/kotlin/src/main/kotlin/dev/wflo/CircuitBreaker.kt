@@ -177,11 +177,13 @@ class CircuitBreaker internal constructor(@PublishedApi internal val handle: Nat
     /**
      * Runs [block] through the breaker: [check] first (an open breaker throws
      * [CircuitOpenException] and the block does not run), then records a success, or a
-     * failure when the block throws (the exception is rethrown). A wflo refusal (a budget, an
-     * open breaker inside) and cancellation (other than a timeout) are not the service's
-     * failures and are not recorded. Inline, so [block] may suspend. When a shared breaker's
-     * store fails to record the outcome, its [WfloException] is thrown (with the block's own
-     * exception, if any, suppressed in it).
+     * failure when the block throws (the exception is rethrown). A wflo refusal anywhere along
+     * the exception's causes ([WfloException.isRefusal], the engine's rule: a budget, an open
+     * breaker inside, a busy resource, a denied approval) and cancellation (other than a
+     * timeout) are not the service's failures: nothing is recorded, neither a failure nor a
+     * success. Inline, so [block] may suspend. When a shared breaker's store fails to record
+     * the outcome, its [WfloException] is thrown (with the block's own exception, if any,
+     * suppressed in it).
      */
     inline fun <T> call(block: () -> T): T {
         check()
@@ -198,7 +200,7 @@ class CircuitBreaker internal constructor(@PublishedApi internal val handle: Nat
     @PublishedApi
     internal fun recordThrown(e: Throwable) {
         if (e is CancellationException && e !is TimeoutCancellationException) return
-        if (Failure.of(e).kind == Failure.Kind.REFUSED) return
+        if (causes(e).any(::isWfloRefusal)) return
         // A shared breaker's store may fail to record it: that error is thrown, carrying [e].
         try {
             recordFailure()

@@ -1,6 +1,7 @@
 package dev.wflo
 
 import dev.wflo.ffi.WfloException as NativeError
+import dev.wflo.ffi.isRefusal as engineIsRefusal
 import kotlin.time.Duration.Companion.milliseconds
 
 /**
@@ -8,7 +9,16 @@ import kotlin.time.Duration.Companion.milliseconds
  * ("BUDGET_EXCEEDED", "UNKNOWN_MODEL", "INVALID_ARGUMENT", …). Sealed, so a `when` over the
  * kinds is exhaustive.
  */
-sealed class WfloException(val code: String, message: String) : RuntimeException(message)
+sealed class WfloException(val code: String, message: String) : RuntimeException(message) {
+    /**
+     * Whether this is one of wflo's own refusals — a budget ([BudgetExceededException]), an
+     * open breaker ([CircuitOpenException]), a busy resource ([ResourceBusyException]), a
+     * denied approval ([ApprovalDeniedException]) — rather than a failure of what was called:
+     * a [CircuitBreaker] does not count it and a retry never retries it. The engine's rule
+     * (`ErrorCode::is_refusal`), asked by [code].
+     */
+    val isRefusal: Boolean get() = engineIsRefusal(code)
+}
 
 class InvalidArgumentException(message: String) : WfloException("INVALID_ARGUMENT", message)
 
@@ -137,17 +147,18 @@ internal fun unsigned(value: Long, what: String): ULong {
  * finish rule reads ([WfloWorkflow.end]). Empty for an error that is not wflo's and wraps
  * none. A chain that loops back on itself is walked once.
  */
-internal fun wfloCodes(error: Throwable): List<String> {
-    val codes = mutableListOf<String>()
-    val seen = java.util.Collections.newSetFromMap(java.util.IdentityHashMap<Throwable, Boolean>())
-    var e: Throwable? = error
-    while (e != null && seen.add(e)) {
-        when (e) {
-            is WfloException -> codes += e.code
-            is NativeError -> codes += fromNative(e).code
-            is dev.wflo.ffi.InternalException -> codes += "INTERNAL"
-        }
-        e = e.cause
-    }
-    return codes
+internal fun wfloCodes(error: Throwable): List<String> = causes(error).mapNotNull(::wfloCode)
+
+/** [e]'s wflo error code, from this layer's exceptions or the generated layer's; null for any other. */
+internal fun wfloCode(e: Throwable): String? = when (e) {
+    is WfloException -> e.code
+    is NativeError -> fromNative(e).code
+    is dev.wflo.ffi.InternalException -> "INTERNAL"
+    else -> null
 }
+
+/**
+ * Whether [e] itself (not its causes) is a wflo error the engine calls a refusal
+ * ([WfloException.isRefusal]): this layer's exception or the generated layer's.
+ */
+internal fun isWfloRefusal(e: Throwable): Boolean = wfloCode(e)?.let(::engineIsRefusal) ?: false

@@ -135,7 +135,10 @@ data class Failure(
         /** The caller declared this exception retryable: retried while attempts last. */
         TRANSIENT("transient"),
 
-        /** wflo refused the call (a budget, an open breaker): never retried. */
+        /**
+         * wflo refused the call (a budget, an open breaker, a busy resource, a denied
+         * approval: [WfloException.isRefusal]): never retried.
+         */
         REFUSED("refused"),
 
         /** Anything else (a bug, a bad request): never retried. */
@@ -152,10 +155,12 @@ data class Failure(
     companion object {
         /**
          * The failure [error] stands for, looking along its causes (a client that wraps the
-         * exception does not hide it): a wflo refusal ([BudgetExceededException],
-         * [CircuitOpenException]) anywhere is [Kind.REFUSED]; else the first of: an exception
-         * with an HTTP status ([HttpStatusError], or a public `statusCode()`, `code()` or
-         * `getStatus()` of an HTTP client's exception, with its headers) is [Kind.HTTP];
+         * exception does not hide it): a wflo error the engine calls a refusal
+         * ([WfloException.isRefusal]: [BudgetExceededException], [CircuitOpenException],
+         * [ResourceBusyException], [ApprovalDeniedException]) anywhere is [Kind.REFUSED]; else
+         * the first of: an exception with an HTTP status ([HttpStatusError], or a public
+         * `statusCode()`, `code()` or `getStatus()` of an HTTP client's exception, with its
+         * headers) is [Kind.HTTP];
          * [SocketTimeoutException], [HttpTimeoutException], [TimeoutException] or a coroutine
          * timeout is [Kind.TIMEOUT]; a [SocketException] ([java.net.ConnectException] too) is
          * [Kind.CONNECTION]; an instance of one of [retryable] is [Kind.TRANSIENT]. Anything
@@ -165,7 +170,7 @@ data class Failure(
         @JvmOverloads
         fun of(error: Throwable, retryable: Collection<KClass<out Throwable>> = emptyList()): Failure {
             val chain = causes(error)
-            chain.firstOrNull(::isRefusal)?.let { return Failure(Kind.REFUSED, message = describe(it)) }
+            chain.firstOrNull(::isWfloRefusal)?.let { return Failure(Kind.REFUSED, message = describe(it)) }
             for (e in chain) {
                 httpStatus(e)?.let { (status, headers) -> return Failure(Kind.HTTP, status, headers, describe(e, "")) }
                 when (e) {
@@ -178,10 +183,6 @@ data class Failure(
             }
             return Failure(Kind.OTHER, message = describe(error))
         }
-
-        private fun isRefusal(e: Throwable) =
-            e is BudgetExceededException || e is CircuitOpenException ||
-                e is dev.wflo.ffi.WfloException.BudgetExceeded || e is dev.wflo.ffi.WfloException.CircuitOpen
 
         /** [error]'s first message line, else [fallback] (an HTTP failure's: the engine says "HTTP 503"). */
         private fun describe(e: Throwable, fallback: String = e.javaClass.simpleName.ifEmpty { e.javaClass.name }): String =
@@ -283,8 +284,10 @@ class Retrier internal constructor(private val native: NativeRetrier) : AutoClos
      */
     internal fun afterFailure(error: Throwable, failure: Failure): Decision.Retry {
         if (failure.kind == Failure.Kind.REFUSED) {
-            // Only a budget refusal is re-worded (as the engine's refused() does); a wrapper
-            // around it gives way to the re-worded refusal, with the wrapper as its cause.
+            // Never retried. Only a budget refusal is re-worded (as the engine's refused() does);
+            // a wrapper around it gives way to the re-worded refusal, with the wrapper as its
+            // cause. Any other refusal (an open breaker, a busy resource, a denied approval) is
+            // thrown as it was.
             val budget = causes(error).firstNotNullOfOrNull { it as? BudgetExceededException } ?: throw error
             val reworded = refused(budget)
             if (reworded === budget) throw error
@@ -318,9 +321,11 @@ class RetryExhaustedException(val attempts: Int, val lastError: Throwable, val r
  * [classify] turns what the block threw into a [Failure] (default [Failure.of] with
  * [retryable], the exception types you declare always worth retrying). [onRetry] is called
  * before each wait. Throws: a budget refusal as [BudgetExceededException] (after a failed
- * attempt, its message says which attempt was not sent and why), an open breaker's
- * [CircuitOpenException], a failure the policy never retries (a 400, a bug) as it was, else
- * [RetryExhaustedException]. [engine]: default the current workflow's, else [Engine.default].
+ * attempt, its message says which attempt was not sent and why), any other wflo refusal (an
+ * open breaker's [CircuitOpenException], a [ResourceBusyException], an
+ * [ApprovalDeniedException]) as it was, at once, a failure the policy never retries (a 400, a
+ * bug) as it was, else [RetryExhaustedException]. [engine]: default the current workflow's,
+ * else [Engine.default].
  * Cancellation is never retried. Compose with a breaker: `withRetry { breaker.call { … } }`.
  */
 suspend fun <T> withRetry(

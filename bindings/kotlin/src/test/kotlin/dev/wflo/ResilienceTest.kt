@@ -107,6 +107,18 @@ class ResilienceTest {
         val refusal = BudgetExceededException("budget exceeded", "s", 1, 1, 0, 1)
         assertEquals(Failure.Kind.REFUSED, Failure.of(RuntimeException("wrapped", refusal)).kind)
         assertEquals(Failure.Kind.REFUSED, Failure.of(CircuitOpenException("open", "openai", 5, 100)).kind)
+        // Which wflo errors are refusals is the engine's rule, asked by code.
+        for (e in constructedRefusals()) {
+            assertTrue(e.isRefusal, e.code)
+            assertEquals(Failure.Kind.REFUSED, Failure.of(e).kind, e.code)
+            assertEquals(Failure.Kind.REFUSED, Failure.of(RuntimeException("wrapped", e)).kind, e.code)
+        }
+        assertFalse(ConflictException("c").isRefusal)
+        assertFalse(InvalidArgumentException("i").isRefusal)
+        assertEquals(Failure.Kind.OTHER, Failure.of(ConflictException("c")).kind)
+        // The generated layer's errors too.
+        assertEquals(Failure.Kind.REFUSED, Failure.of(dev.wflo.ffi.WfloException.ResourceBusy("busy", "db", 0u, listOf("wf"))).kind)
+        assertEquals(Failure.Kind.OTHER, Failure.of(dev.wflo.ffi.WfloException.Conflict("c")).kind)
     }
 
     // -- withRetry -----------------------------------------------------------------------------
@@ -251,6 +263,31 @@ class ResilienceTest {
     }
 
     @Test
+    fun `a busy resource or a denied approval is never retried, it is given up at once and thrown as it was`() = runBlocking {
+        Engine.open("memory://").use { engine ->
+            val (_, _, busy, denied) = provokedRefusals(engine)
+            for (refusal in listOf(busy, denied)) {
+                var runs = 0
+                val thrown = assertThrows<WfloException> { runBlocking { withRetry(quick, engine) { runs++; throw refusal } } }
+                assertSame(refusal, thrown, refusal.code)
+                assertEquals(1, runs, refusal.code)
+                // After a failed attempt too: the refusal of the retry is thrown unchanged.
+                runs = 0
+                val later = assertThrows<WfloException> {
+                    withRetryBlocking(quick, engine) { attempt -> runs++; if (attempt == 1) throw SocketException("reset") else throw refusal }
+                }
+                assertSame(refusal, later, refusal.code)
+                assertEquals(2, runs, refusal.code)
+                // Wrapped by a client, the wrapper is thrown as it was, not retried.
+                runs = 0
+                val wrapper = IllegalStateException("tool failed", refusal)
+                assertSame(wrapper, assertThrows<IllegalStateException> { withRetryBlocking(quick, engine) { runs++; throw wrapper } })
+                assertEquals(1, runs, refusal.code)
+            }
+        }
+    }
+
+    @Test
     fun `cancellation is never retried`() = runBlocking {
         Engine.open("memory://").use { engine ->
             var runs = 0
@@ -337,6 +374,28 @@ class ResilienceTest {
     }
 
     @Test
+    fun `none of the four refusals counts in a breaker, and a foreign error does`() = Engine.open("memory://").use { engine ->
+        val b = engine.breaker("guarded", BreakerConfig(failureThreshold = 1))
+        fun figures() = b.status().let { listOf(it.failureCount, it.totalFailures, it.totalCalls) }
+        val before = figures()
+        assertEquals(listOf(0L, 0L, 0L), before)
+        for (refusal in provokedRefusals(engine) + constructedRefusals()) {
+            assertSame(refusal, assertThrows<WfloException> { b.call { throw refusal } }, refusal.code)
+            val wrapper = RuntimeException("client failed", refusal)
+            assertSame(wrapper, assertThrows<RuntimeException> { b.call { throw wrapper } }, refusal.code)
+            assertEquals(before, figures(), refusal.code)
+            assertEquals(BreakerState.CLOSED, b.state, refusal.code)
+        }
+        // Any other wflo error, and an error that is not wflo's, is the service's failure.
+        assertThrows<IOException> { b.call { throw IOException("503") } }
+        assertEquals(listOf(1L, 1L, 1L), figures())
+        assertEquals(BreakerState.OPEN, b.state)
+        b.reset()
+        assertThrows<ConflictException> { b.call { throw ConflictException("c") } }
+        assertEquals(BreakerState.OPEN, b.state)
+    }
+
+    @Test
     fun `withRetry around a breaker stops at the open breaker`() = runBlocking {
         Engine.open("memory://").use { engine ->
             val b = engine.breaker("flaky", BreakerConfig(failureThreshold = 2))
@@ -356,5 +415,37 @@ class ResilienceTest {
         assertEquals(listOf("x", 4L, 250L), listOf(e.circuitName, e.failures, e.retryInMs))
         val b = fromDetails(3, """{"code":"BUDGET_EXCEEDED","message":"m","scope":"s","retry_note":"attempt 2 not sent: attempt 1 failed: x"}""")
         assertEquals("attempt 2 not sent: attempt 1 failed: x", (b as BudgetExceededException).retryNote)
+    }
+
+    /** The four refusals built as the tests build wflo errors: a budget, an open breaker, a busy resource, a denied approval. */
+    private fun constructedRefusals(): List<WfloException> = listOf(
+        BudgetExceededException("refused", "s", 1, 1, 0, 1),
+        CircuitOpenException("open", "openai", 5, 100),
+        ResourceBusyException("busy", "db", 0, listOf("wf-a")),
+        ApprovalDeniedException("denied", "ap-1", "deploy", false, "bo", "no"),
+    )
+
+    /**
+     * The four refusals as the engine raises them, in that order: a budget too small for the
+     * call, an open breaker's check, a resource held elsewhere asked for with timeout 0, a
+     * denied approval gate.
+     */
+    private fun provokedRefusals(engine: Engine): List<WfloException> = runBlocking {
+        val budget = WfloWorkflow("tiny", 0.000001, engine).use { wf ->
+            assertThrows<BudgetExceededException> { wf.reserve(model = "gpt-4o", inputTokens = 100, maxOutputTokens = 200) }
+        }
+        val down = engine.breaker("down", BreakerConfig(failureThreshold = 1))
+        down.recordFailure()
+        val open = assertThrows<CircuitOpenException> { down.check() }
+        val lock = engine.resource("db")
+        val busy = lock.acquireBlocking("wf-a", kotlin.time.Duration.ZERO).use {
+            assertThrows<ResourceBusyException> { lock.acquireBlocking("wf-b", kotlin.time.Duration.ZERO) }
+        }
+        val denied = WfloWorkflow("gated", engine = engine).use { wf ->
+            val asked = wf.requestApproval("drop-index", why = "drops the index")
+            engine.deny(asked.id, note = "not today", by = "bo")
+            assertThrows<ApprovalDeniedException> { runBlocking { wf.requireApproval("drop-index") } }
+        }
+        listOf(budget, open, busy, denied)
     }
 }
