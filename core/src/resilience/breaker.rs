@@ -347,15 +347,10 @@ impl Breaker {
             Some(local) => {
                 let mut l = local.lock();
                 let stepped = l.machine.step(&self.config, op, now);
-                let transition = stepped.change.as_ref().map(|c| Transition {
-                    breaker: self.name.clone(),
-                    shared: false,
-                    from: c.from,
-                    to: c.to,
-                    at_ms: now,
-                    reason: c.reason.clone(),
-                    holder: self.holder.clone(),
-                });
+                let transition = stepped
+                    .change
+                    .as_ref()
+                    .map(|c| c.recorded(&self.name, false, now, &self.holder));
                 if let Some(t) = &transition {
                     l.transitions.push_back(t.clone());
                     while l.transitions.len() > KEPT_TRANSITIONS {

@@ -62,6 +62,21 @@ pub struct Change {
     pub reason: String,
 }
 
+impl Change {
+    /// The change as recorded: of breaker `name` (shared or not), at `at_ms`, made by `holder`.
+    pub fn recorded(&self, name: &str, shared: bool, at_ms: u64, holder: &str) -> Transition {
+        Transition {
+            breaker: name.to_owned(),
+            shared,
+            from: self.from,
+            to: self.to,
+            at_ms,
+            reason: self.reason.clone(),
+            holder: holder.to_owned(),
+        }
+    }
+}
+
 /// What a step decided.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Stepped {
@@ -263,15 +278,10 @@ pub fn step_stored(stored: Option<&str>, step: &BreakerStep<'_>) -> Result<Store
         .then(|| serde_json::to_string(&machine))
         .transpose()
         .map_err(|e| Error::Internal(format!("circuit breaker state: {e}")))?;
-    let transition = stepped.change.as_ref().map(|c| Transition {
-        breaker: step.name.to_owned(),
-        shared: true,
-        from: c.from,
-        to: c.to,
-        at_ms: step.now_ms,
-        reason: c.reason.clone(),
-        holder: step.holder.to_owned(),
-    });
+    let transition = stepped
+        .change
+        .as_ref()
+        .map(|c| c.recorded(step.name, true, step.now_ms, step.holder));
     Ok(StoredStep {
         stepped,
         machine,
