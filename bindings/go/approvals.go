@@ -246,6 +246,32 @@ func (e *Engine) Approvals(pendingOnly bool) ([]Approval, error) {
 	return all, takeJSON(out, &all)
 }
 
+// Approval is the approval id as the store has it, pending or decided; ErrNotFound when
+// there is none with that id.
+func (e *Engine) Approval(id string) (Approval, error) {
+	p, n := cstr(id)
+	var out *C.char
+	if err := e.with(func(h *C.wflo_engine) C.wflo_status {
+		return C.wflo_engine_approval_json(h, p, n, &out)
+	}); err != nil {
+		return Approval{}, err
+	}
+	var a Approval
+	return a, takeJSON(out, &a)
+}
+
+// SetApprovalWait says how a reservation over an execution's approval threshold
+// (ExecutionOptions.ApprovalAboveUSD) waits for its gate's decision. false, the default:
+// the reserving goroutine blocks until a person decides (approved: the reservation goes on;
+// denied or timed out: *ApprovalDeniedError). true: the reservation fails at once with a
+// *ApprovalPendingError naming the approval (nothing reserved), and the caller waits for it
+// (Execution.WaitForApproval, which a context bounds) and reserves again.
+func (e *Engine) SetApprovalWait(returnPending bool) error {
+	return e.with(func(h *C.wflo_engine) C.wflo_status {
+		return C.wflo_engine_set_approval_wait(h, C.bool(returnPending))
+	})
+}
+
 // Approve approves the pending approval id with note ("": none), decided by by ("": this
 // user, "user@host"). An approval already decided is ErrConflict; an unknown id ErrNotFound.
 func (e *Engine) Approve(id, note, by string) (Approval, error) { return e.decide(id, true, note, by) }

@@ -210,3 +210,169 @@ func TestApprovalRequestJSONAndBadArguments(t *testing.T) {
 		}
 	}
 }
+
+// pendingGate polls the store until execution id has a pending approval, and returns it.
+func pendingGate(t *testing.T, e *wflo.Engine, id string) wflo.Approval {
+	t.Helper()
+	for range 400 {
+		all, err := e.Approvals(true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range all {
+			if a.ExecutionID == id {
+				return a
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatal("no pending approval appeared")
+	return wflo.Approval{}
+}
+
+func TestApprovalThresholdBlocksCostlyCallsUntilDecided(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "threshold.db")
+	e, err := wflo.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	x, err := e.StartExecution(wflo.ExecutionOptions{Name: "gated", BudgetUSD: wflo.USD(1),
+		ApprovalAboveUSD: wflo.USD(0.001)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	big := wflo.CallRequest{Model: "gpt-4o", InputTokens: 1000, MaxOutputTokens: 4000} // up to ~$0.04
+	type outcome struct {
+		r   *wflo.Reservation
+		err error
+	}
+	reserve := func() chan outcome {
+		done := make(chan outcome, 1)
+		go func() {
+			r, err := x.Reserve(big)
+			done <- outcome{r, err}
+		}()
+		return done
+	}
+
+	// Gate 1: the reserving goroutine blocks until another one approves.
+	done := reserve()
+	gate := pendingGate(t, e, x.ID())
+	if gate.Gate != "call #1 over $0.001" || gate.WorstCaseNanos == nil || *gate.WorstCaseNanos < 1_000_000 {
+		t.Fatalf("gate 1: %+v", gate)
+	}
+	if a, err := e.Approval(gate.ID); err != nil || a.Status != wflo.ApprovalPending {
+		t.Fatalf("Approval(%s): %+v %v", gate.ID, a, err)
+	}
+	select {
+	case o := <-done:
+		t.Fatalf("reserved before anyone decided: %v", o.err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if b, _ := x.Breakdown(); b.ReservedNanos != 0 {
+		t.Fatalf("reserved while pending: %d", b.ReservedNanos)
+	}
+	go func() { _, _ = e.Approve(gate.ID, "fine", "ana") }()
+	o := <-done
+	if o.err != nil || o.r.AmountNanos() < 1_000_000 {
+		t.Fatalf("approved gate: %v", o.err)
+	}
+	if _, err := o.r.Settle(wflo.Usage{Input: 1000, Output: 10}); err != nil {
+		t.Fatal(err)
+	}
+	o.r.Close()
+
+	// A cheap call meets no gate.
+	small, err := x.Reserve(wflo.CallRequest{Model: "gpt-4o-mini", InputTokens: 10, MaxOutputTokens: 20})
+	if err != nil {
+		t.Fatalf("a cheap call: %v", err)
+	}
+	if _, err := small.Settle(wflo.Usage{Input: 10, Output: 2}); err != nil {
+		t.Fatal(err)
+	}
+	small.Close()
+
+	// Gate 2: denied, the blocked reservation is a typed refusal and nothing is reserved.
+	done = reserve()
+	gate = pendingGate(t, e, x.ID())
+	if gate.Gate != "call #2 over $0.001" {
+		t.Fatalf("gate 2: %+v", gate)
+	}
+	go func() { _, _ = e.Deny(gate.ID, "too big", "bo") }()
+	o = <-done
+	var denied *wflo.ApprovalDeniedError
+	if !errors.As(o.err, &denied) || !errors.Is(o.err, wflo.ErrApprovalDenied) || denied.ID != gate.ID ||
+		denied.By != "bo" || denied.Note != "too big" || !wflo.IsRefusal(o.err) {
+		t.Fatalf("denied gate: %#v", o.err)
+	}
+	calls, err := x.Calls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 2 || calls[0].RequestedModel != "gpt-4o" || calls[1].RequestedModel != "gpt-4o-mini" {
+		t.Fatalf("calls: %+v", calls)
+	}
+	if b, _ := x.Breakdown(); b.ReservedNanos != 0 {
+		t.Fatalf("reserved after a denial: %d", b.ReservedNanos)
+	}
+	all, err := e.Approvals(false)
+	if err != nil || len(all) != 2 {
+		t.Fatalf("approvals: %d %v", len(all), err)
+	}
+}
+
+func TestApprovalWaitReturnPendingGivesTheIDAtOnce(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "pending.db")
+	e, err := wflo.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.SetApprovalWait(true); err != nil {
+		t.Fatal(err)
+	}
+	x, err := e.StartExecution(wflo.ExecutionOptions{Name: "returns", ApprovalAboveUSD: wflo.USD(0.001)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	big := wflo.CallRequest{Model: "gpt-4o", InputTokens: 1000, MaxOutputTokens: 4000}
+	started := time.Now()
+	_, err = x.Reserve(big)
+	var pending *wflo.ApprovalPendingError
+	if !errors.As(err, &pending) || !errors.Is(err, wflo.ErrApprovalPending) || !wflo.IsRefusal(err) {
+		t.Fatalf("want *ApprovalPendingError, got %#v", err)
+	}
+	if time.Since(started) > 5*time.Second || pending.Gate != "call #1 over $0.001" || pending.ID == "" ||
+		pending.What == "" {
+		t.Fatalf("pending: %+v", pending)
+	}
+	if a, err := e.Approval(pending.ID); err != nil || a.Status != wflo.ApprovalPending || a.ExecutionID != x.ID() {
+		t.Fatalf("Approval: %+v %v", a, err)
+	}
+	// Asked again before anyone decided: the same approval.
+	if _, err := x.Reserve(big); !errors.As(err, &pending) || pending.Gate != "call #1 over $0.001" {
+		t.Fatalf("again: %v", err)
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		_, _ = e.Approve(pending.ID, "", "ana")
+	}()
+	a, err := x.WaitForApproval(context.Background(), pending.ID, -1)
+	if err != nil || a.Status != wflo.ApprovalApproved {
+		t.Fatalf("wait: %+v %v", a, err)
+	}
+	r, err := x.Reserve(big)
+	if err != nil {
+		t.Fatalf("reserving again after the approval: %v", err)
+	}
+	if err := r.Release("aborted", ""); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if _, err := e.Approval("appr-000000000000"); !errors.Is(err, wflo.ErrNotFound) {
+		t.Fatalf("an unknown approval: %v", err)
+	}
+}

@@ -38,6 +38,13 @@
 // after its timeout (WithLock holds one around a function).
 // Execution.RequireApproval asks a person before a gate and waits: `wflo approve ID`,
 // Engine.Approve or Engine.Deny decide it, and a denial is a *ApprovalDeniedError.
+// ExecutionOptions.ApprovalAboveUSD gates costly calls: a call whose worst case passes it meets
+// a numbered gate ("call #1 over $0.50") before it reserves, and the reserving goroutine
+// blocks until a person decides (approved: it goes on; denied: *ApprovalDeniedError, nothing
+// reserved). Engine.SetApprovalWait(true) makes such a reservation return a
+// *ApprovalPendingError naming the approval at once instead — wait for it with
+// Execution.WaitForApproval (a context bounds it) and reserve again. Engine.Approval reads one
+// approval by id.
 package wflo
 
 /*

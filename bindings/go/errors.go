@@ -22,6 +22,7 @@ const (
 	CodeCircuitOpen     Code = 9
 	CodeResourceBusy    Code = 10
 	CodeApprovalDenied  Code = 11
+	CodeApprovalPending Code = 12
 )
 
 var codeNames = map[Code]string{
@@ -29,6 +30,7 @@ var codeNames = map[Code]string{
 	CodeBudgetExceeded: "BUDGET_EXCEEDED", CodeNotFound: "NOT_FOUND", CodeConflict: "CONFLICT",
 	CodeStorage: "STORAGE", CodeClosed: "CLOSED", CodeInternal: "INTERNAL", CodeCircuitOpen: "CIRCUIT_OPEN",
 	CodeResourceBusy: "RESOURCE_BUSY", CodeApprovalDenied: "APPROVAL_DENIED",
+	CodeApprovalPending: "APPROVAL_PENDING",
 }
 
 // String is the code's stable name ("BUDGET_EXCEEDED").
@@ -66,6 +68,7 @@ var (
 	ErrCircuitOpen     = &Error{Code: CodeCircuitOpen}
 	ErrResourceBusy    = &Error{Code: CodeResourceBusy}
 	ErrApprovalDenied  = &Error{Code: CodeApprovalDenied}
+	ErrApprovalPending = &Error{Code: CodeApprovalPending}
 )
 
 // BudgetExceededError says a call was refused before it was made: it could have passed the
@@ -151,15 +154,35 @@ func (e *ApprovalDeniedError) Error() string { return "wflo: " + e.Message }
 // Is makes errors.Is(err, ErrApprovalDenied) true.
 func (e *ApprovalDeniedError) Is(target error) bool { return target == ErrApprovalDenied }
 
+// ApprovalPendingError says a call over the execution's approval threshold
+// (ExecutionOptions.ApprovalAboveUSD) met gate Gate and approval ID is not decided yet:
+// nothing was reserved or sent. What is the call as the approver sees it. Only an engine that
+// returns pending approvals (Engine.SetApprovalWait(true)) returns it — by default a
+// reservation waits on its goroutine. Wait with Execution.WaitForApproval(ctx, ID, -1) and
+// reserve again: the same gate finds the same approval, now decided. It is a refusal
+// (IsRefusal). Match it with errors.As, or errors.Is(err, ErrApprovalPending).
+type ApprovalPendingError struct {
+	Message string
+	ID      string
+	Gate    string
+	What    string
+}
+
+func (e *ApprovalPendingError) Error() string { return "wflo: " + e.Message }
+
+// Is makes errors.Is(err, ErrApprovalPending) true.
+func (e *ApprovalPendingError) Is(target error) bool { return target == ErrApprovalPending }
+
 // coded is every wflo error, whatever its type: its code (IsRefusal asks the engine about it).
 type coded interface{ wfloCode() Code }
 
-func (e *Error) wfloCode() Code               { return e.Code }
-func (e *BudgetExceededError) wfloCode() Code { return CodeBudgetExceeded }
-func (e *UnknownModelError) wfloCode() Code   { return CodeUnknownModel }
-func (e *CircuitOpenError) wfloCode() Code    { return CodeCircuitOpen }
-func (e *ResourceBusyError) wfloCode() Code   { return CodeResourceBusy }
-func (e *ApprovalDeniedError) wfloCode() Code { return CodeApprovalDenied }
+func (e *Error) wfloCode() Code                { return e.Code }
+func (e *BudgetExceededError) wfloCode() Code  { return CodeBudgetExceeded }
+func (e *UnknownModelError) wfloCode() Code    { return CodeUnknownModel }
+func (e *CircuitOpenError) wfloCode() Code     { return CodeCircuitOpen }
+func (e *ResourceBusyError) wfloCode() Code    { return CodeResourceBusy }
+func (e *ApprovalDeniedError) wfloCode() Code  { return CodeApprovalDenied }
+func (e *ApprovalPendingError) wfloCode() Code { return CodeApprovalPending }
 
 func lastError(status int, detailsJSON string) error {
 	var d struct {
@@ -181,6 +204,7 @@ func lastError(status int, detailsJSON string) error {
 		ID             string   `json:"id"`
 		Gate           string   `json:"gate"`
 		TimedOut       bool     `json:"timed_out"`
+		What           string   `json:"what"`
 		By             *string  `json:"by"`
 		Note           *string  `json:"note"`
 	}
@@ -203,6 +227,8 @@ func lastError(status int, detailsJSON string) error {
 	case CodeApprovalDenied:
 		return &ApprovalDeniedError{Message: d.Message, ID: d.ID, Gate: d.Gate, TimedOut: d.TimedOut,
 			By: deref(d.By), Note: deref(d.Note)}
+	case CodeApprovalPending:
+		return &ApprovalPendingError{Message: d.Message, ID: d.ID, Gate: d.Gate, What: d.What}
 	}
 	return &base
 }

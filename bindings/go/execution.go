@@ -33,6 +33,11 @@ type ExecutionOptions struct {
 	// SoftBudgetUSD fires one alert (AlertSoftBudget) when spend reaches it and refuses
 	// nothing: nil means none.
 	SoftBudgetUSD *float64
+	// ApprovalAboveUSD is an approval threshold in dollars: a call whose worst case passes it
+	// meets a numbered approval gate ("call #3 over $0.50") and waits for a person's decision
+	// before it reserves — blocking its goroutine (see Engine.SetApprovalWait); denied, the
+	// call is a *ApprovalDeniedError and nothing is reserved. nil means none.
+	ApprovalAboveUSD *float64
 }
 
 // options is the start options as the C ABI takes them (nil: none).
@@ -56,6 +61,13 @@ func (opts ExecutionOptions) options() ([]byte, error) {
 			return nil, err
 		}
 		m["soft_budget_nanos"] = soft
+	}
+	if opts.ApprovalAboveUSD != nil {
+		above, err := USDToNanos(*opts.ApprovalAboveUSD)
+		if err != nil {
+			return nil, err
+		}
+		m["approval_above_nanos"] = above
 	}
 	if len(m) == 0 {
 		return nil, nil

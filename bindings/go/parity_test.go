@@ -35,9 +35,11 @@ type parityStep struct {
 	Name      string                     `json:"name"`
 	State     json.RawMessage            `json:"state"`
 	// The resilience ops: a breaker's config and actions, a call's breaker, a retried call.
-	Config   json.RawMessage              `json:"config"`
-	Actions  []json.RawMessage            `json:"actions"`
-	Breaker  *string                      `json:"breaker"`
+	Config  json.RawMessage   `json:"config"`
+	Actions []json.RawMessage `json:"actions"`
+	Breaker *string           `json:"breaker"`
+	// A breaker_call's error to raise: a wflo code, "foreign", or nil (the call returns).
+	Raise    *string                      `json:"raise"`
 	Policy   *wflo.RetryPolicy            `json:"policy"`
 	Attempts []map[string]json.RawMessage `json:"attempts"`
 	// An approval step's decision, when the scenario makes one.
@@ -53,6 +55,7 @@ type parityScenario struct {
 	PricesFile      *string      `json:"prices_file"`
 	BudgetUSD       *string      `json:"budget_usd"`
 	SoftBudgetUSD   *string      `json:"soft_budget_usd"`
+	ApprovalAbove   *string      `json:"approval_above_usd"`
 	TraceParent     string       `json:"traceparent"`
 	AlertThresholds []int        `json:"alert_thresholds"`
 	Steps           []parityStep `json:"steps"`
@@ -181,7 +184,7 @@ func (l *codeLayer) As(target any) bool {
 // (which adds no code); an empty list is a foreign error.
 func raised(codes []string) error {
 	byName := map[string]wflo.Code{}
-	for c := wflo.CodeInvalidArgument; c <= wflo.CodeApprovalDenied; c++ {
+	for c := wflo.CodeInvalidArgument; c <= wflo.CodeApprovalPending; c++ {
 		byName[c.String()] = c
 	}
 	var chain error = errors.New("the root cause, not a wflo error")
@@ -216,7 +219,7 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 	}
 	x, err := e.StartExecution(wflo.ExecutionOptions{Name: s.Name, BudgetUSD: budgetOf(t, s.BudgetUSD),
 		ID: fmt.Sprintf("exec-%012x", index+1), TraceParent: s.TraceParent, AlertThresholds: s.AlertThresholds,
-		SoftBudgetUSD: budgetOf(t, s.SoftBudgetUSD)})
+		SoftBudgetUSD: budgetOf(t, s.SoftBudgetUSD), ApprovalAboveUSD: budgetOf(t, s.ApprovalAbove)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,6 +284,18 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 					"state": string(state), "error": code})
 			}
 			b.Close()
+		case "breaker_call":
+			event, err := replayBreakerCall(e, step)
+			if err != nil {
+				fail(err)
+			}
+			ledger.Events = append(ledger.Events, event)
+		case "breakers":
+			event, err := replayBreakers(e)
+			if err != nil {
+				fail(err)
+			}
+			ledger.Events = append(ledger.Events, event)
 		case "resource":
 			events, err := replayResource(e, step)
 			if err != nil {
@@ -399,6 +414,93 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 	ledger.Metrics = metricLines(text)
 	stop()
 	return ledger
+}
+
+// wfloErrorOf is the Go face's error for a wflo code: its typed error where it has one.
+func wfloErrorOf(name string) error {
+	switch name {
+	case "BUDGET_EXCEEDED":
+		return &wflo.BudgetExceededError{Message: "replayed"}
+	case "CIRCUIT_OPEN":
+		return &wflo.CircuitOpenError{Message: "replayed"}
+	case "RESOURCE_BUSY":
+		return &wflo.ResourceBusyError{Message: "replayed"}
+	case "APPROVAL_DENIED":
+		return &wflo.ApprovalDeniedError{Message: "replayed"}
+	case "APPROVAL_PENDING":
+		return &wflo.ApprovalPendingError{Message: "replayed"}
+	}
+	for c := wflo.CodeInvalidArgument; c <= wflo.CodeApprovalPending; c++ {
+		if c.String() == name {
+			return &wflo.Error{Code: c, Message: "replayed"}
+		}
+	}
+	return fmt.Errorf("%s is not a wflo code", name)
+}
+
+// replayBreakerCall replays a breaker_call step: a function that returns nil, a wflo error of
+// the step's code or a foreign error, called through Breaker.Call.
+func replayBreakerCall(e *wflo.Engine, step parityStep) (map[string]any, error) {
+	var config *wflo.BreakerConfig
+	if step.Config != nil {
+		config = &wflo.BreakerConfig{}
+		if err := json.Unmarshal(step.Config, config); err != nil {
+			return nil, err
+		}
+	}
+	b, err := e.Breaker(step.Name, config)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	called := false
+	err = b.Call(func() error {
+		called = true
+		switch {
+		case step.Raise == nil:
+			return nil
+		case *step.Raise == "foreign":
+			return errors.New("a foreign failure")
+		}
+		return wfloErrorOf(*step.Raise)
+	})
+	var code any
+	switch {
+	case called && step.Raise != nil:
+		code = *step.Raise
+	case !called:
+		code = codeOf(err)
+	case err != nil:
+		return nil, err
+	}
+	state, serr := b.State()
+	if serr != nil {
+		return nil, serr
+	}
+	var raise any
+	if step.Raise != nil {
+		raise = *step.Raise
+	}
+	return map[string]any{"op": "breaker_call", "raise": raise, "error": code, "called": called,
+		"state": string(state)}, nil
+}
+
+// replayBreakers replays a breakers step: the breakers on the store, without times or holders.
+func replayBreakers(e *wflo.Engine) (map[string]any, error) {
+	on, err := e.BreakersOnStore("", 100)
+	if err != nil {
+		return nil, err
+	}
+	shared := []map[string]any{}
+	for _, b := range on.Shared {
+		shared = append(shared, map[string]any{"name": b.Name, "state": string(b.State), "failure_count": b.FailureCount})
+	}
+	transitions := []map[string]any{}
+	for _, t := range on.Transitions {
+		transitions = append(transitions, map[string]any{"breaker": t.Breaker, "shared": t.Shared,
+			"from": string(t.From), "to": string(t.To), "reason": t.Reason})
+	}
+	return map[string]any{"op": "breakers", "shared": shared, "transitions": transitions}, nil
 }
 
 // replayRetry replays a retry_call step: each attempt reserved through the retrier (a refused
@@ -695,6 +797,25 @@ func TestParityScenarios(t *testing.T) {
 			t.Errorf("%s: %d nano-USD left held, %d events, want %d", s.Name, l.ReservedNanos, len(l.Events), want)
 		}
 		ledgers = append(ledgers, l)
+		switch s.Name {
+		case "approval_threshold_gates_costly_calls":
+			errs := []any{}
+			for _, ev := range l.Events {
+				errs = append(errs, ev["error"])
+			}
+			if fmt.Sprint(errs) != "[<nil> <nil> <nil> APPROVAL_DENIED APPROVAL_DENIED]" || len(l.Calls) != 2 {
+				t.Errorf("%s: errors %v, %d calls", s.Name, errs, len(l.Calls))
+			}
+		case "breaker_wrapper_counts_failures_not_refusals":
+			states := []any{}
+			for _, ev := range l.Events[:9] {
+				states = append(states, ev["state"])
+			}
+			if fmt.Sprint(states) != "[closed closed closed closed closed closed closed open open]" ||
+				l.Events[8]["called"] != false || l.Events[8]["error"] != "CIRCUIT_OPEN" {
+				t.Errorf("%s: states %v, last %v", s.Name, states, l.Events[8])
+			}
+		}
 	}
 	dir := os.Getenv("WFLO_PARITY_DIR")
 	if dir == "" {

@@ -573,7 +573,8 @@ func (b *Breaker) Name() string { return b.name }
 // IsRefusal says whether err, or an error it wraps, is one of wflo's own refusals rather than
 // a failure of what was called — the engine's rule (wflo_status_is_refusal): a budget
 // (*BudgetExceededError), an open breaker (*CircuitOpenError), a busy resource
-// (*ResourceBusyError), a denied approval (*ApprovalDeniedError). A breaker does not count a
+// (*ResourceBusyError), a denied or pending approval (*ApprovalDeniedError,
+// *ApprovalPendingError). A breaker does not count a
 // refusal, as a failure or a success (Breaker.Call records nothing for it), and Retry never
 // retries it. Around Check, RecordSuccess and RecordFailure by hand, ask it before recording.
 func IsRefusal(err error) bool {

@@ -345,6 +345,7 @@ func refusals(t *testing.T, e *wflo.Engine, name string) []refusal {
 func TestIsRefusalIsTheEnginesRule(t *testing.T) {
 	for _, err := range []error{&wflo.BudgetExceededError{}, &wflo.CircuitOpenError{}, &wflo.ResourceBusyError{},
 		&wflo.ApprovalDeniedError{}, &wflo.Error{Code: wflo.CodeResourceBusy}, fmt.Errorf("step: %w", &wflo.ApprovalDeniedError{}),
+		&wflo.ApprovalPendingError{}, &wflo.Error{Code: wflo.CodeApprovalPending},
 		errors.Join(io.EOF, &wflo.ResourceBusyError{})} {
 		if !wflo.IsRefusal(err) {
 			t.Errorf("%#v is a refusal", err)

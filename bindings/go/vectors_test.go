@@ -27,6 +27,7 @@ func codeOf(err error) string {
 	var co *wflo.CircuitOpenError
 	var rb *wflo.ResourceBusyError
 	var ad *wflo.ApprovalDeniedError
+	var ap *wflo.ApprovalPendingError
 	var e *wflo.Error
 	switch {
 	case errors.As(err, &be):
@@ -37,6 +38,8 @@ func codeOf(err error) string {
 		return "RESOURCE_BUSY"
 	case errors.As(err, &ad):
 		return "APPROVAL_DENIED"
+	case errors.As(err, &ap):
+		return "APPROVAL_PENDING"
 	case errors.As(err, &um):
 		return "UNKNOWN_MODEL"
 	case errors.As(err, &e):

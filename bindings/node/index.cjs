@@ -54,6 +54,7 @@ module.exports = {
   CircuitOpenError: errors.CircuitOpenError,
   ResourceBusyError: errors.ResourceBusyError,
   ApprovalDeniedError: errors.ApprovalDeniedError,
+  ApprovalPendingError: errors.ApprovalPendingError,
   NotFoundError: errors.NotFoundError,
   ConflictError: errors.ConflictError,
   StorageError: errors.StorageError,

@@ -209,6 +209,7 @@ export declare class Scope {
   step<O>(label: string, fn: (scope: Scope) => O | Promise<O>, options?: { budgetUsd?: UsdAmount | null }): Promise<O>;
   reserve(request: CallRequest): Promise<Reservation>;
   reserveRequest(format: RequestFormat, body: object | string, options?: RequestOptions | null): Promise<Reservation>;
+  /** `reserve` without the promise; an undecided approval gate throws ApprovalPendingError. */
   reserveSync(request: CallRequest): Reservation;
 }
 
@@ -278,6 +279,8 @@ export declare class Engine {
   resource(name: string, settings?: ResourceLockSettings | null): ResourceLock;
   /** The approvals in the store, newest first (only pending ones with `pendingOnly`; at most 1000). */
   approvals(options?: { pendingOnly?: boolean }): Promise<Approval[]>;
+  /** One approval by id (pending or decided); NotFoundError when there is none. */
+  approval(id: string): Promise<Approval>;
   /** Approves a pending approval (`by` default USER@host); ConflictError when already decided, NotFoundError when unknown. */
   approve(id: string, options?: { note?: string | null; by?: string | null }): Promise<Approval>;
   /** Denies a pending approval; its waiter gets ApprovalDeniedError with `by` and `note`. */
@@ -525,7 +528,7 @@ export declare class CircuitBreaker {
   /** Closes the breaker and forgets its counts. */
   reset(): void;
   status(): BreakerStatus;
-  /** Checks the breaker (open: throws CircuitOpenError, `fn` not called), runs `fn` and records its outcome; a wflo refusal thrown by `fn` (the engine's rule: BudgetExceededError, CircuitOpenError, ResourceBusyError, ApprovalDeniedError) is rethrown and nothing is recorded. */
+  /** Checks the breaker (open: throws CircuitOpenError, `fn` not called), runs `fn` and records its outcome; a wflo refusal thrown by `fn` (the engine's rule: BudgetExceededError, CircuitOpenError, ResourceBusyError, ApprovalDeniedError, ApprovalPendingError) is rethrown and nothing is recorded. */
   call<T>(fn: () => T | Promise<T>): Promise<T>;
 }
 
@@ -554,6 +557,8 @@ export interface WorkflowOptions {
   softBudgetUsd?: UsdAmount | null;
   /** The W3C traceparent whose trace the execution joins (default: the active OpenTelemetry span's, if any). */
   traceparent?: string | null;
+  /** An approval threshold, dollars as `budgetUsd`: a call whose worst case passes it waits (a promise) for a person's approval of its gate `call #n over $<threshold>` before it reserves. */
+  approvalAboveUsd?: UsdAmount | null;
 }
 
 /** A runnable the workflow can execute: a LangGraph compiled graph, a LangChain runnable. */
@@ -584,10 +589,11 @@ export declare class WfloWorkflow {
   /** Runs `fn(scope)` in the step scope `label`: its calls, however deep, are charged there. */
   step<O>(label: string, fn: (scope: Scope) => O | Promise<O>, options?: { budgetUsd?: UsdAmount | null }): Promise<O>;
   scope(label: string, options?: { budgetUsd?: UsdAmount | null }): Promise<Scope>;
+  /** Reserves a call's worst case; over `approvalAboveUsd` it awaits the gate's approval first (ApprovalDeniedError when denied). */
   reserve(request: CallRequest, scope?: Scope | null): Promise<Reservation>;
-  /** Reserves a provider request read by the engine; send the reservation's `requestBody`. */
+  /** Reserves a provider request read by the engine; send the reservation's `requestBody`. Awaits an approval gate as `reserve` does. */
   reserveRequest(format: RequestFormat, body: object | string, options?: RequestOptions | null, scope?: Scope | null): Promise<Reservation>;
-  /** `reserve` without the promise (a started workflow without shared scopes). */
+  /** `reserve` without the promise (a started workflow without shared scopes). It cannot wait: an undecided approval gate throws ApprovalPendingError (use `reserve()`). */
   reserveSync(request: CallRequest, scope?: Scope | null): Reservation;
   recordCall(model: string, response: unknown, format?: string): Promise<Settled>;
   checkpoint(name: string, state: unknown): Promise<CheckpointInfo>;
@@ -621,8 +627,8 @@ export declare function trackLlmCall<A extends unknown[], R>(
 /**
  * Runs `fn(attempt)` until it succeeds, asking the engine after each failure whether to retry and
  * how long to wait. A wflo refusal (the engine's rule: BudgetExceededError, CircuitOpenError,
- * ResourceBusyError, ApprovalDeniedError) is thrown at once, never retried (a refused retry's
- * BudgetExceededError says which attempt was not sent); a failure the policy never retries is
+ * ResourceBusyError, ApprovalDeniedError, ApprovalPendingError) is thrown at once, never
+ * retried (a refused retry's BudgetExceededError says which attempt was not sent); a failure the policy never retries is
  * thrown as it is; running out of attempts or past the deadline throws RetryExhaustedError.
  */
 export declare function withRetry<T>(fn: (attempt: number) => T | Promise<T>, options?: WithRetryOptions): Promise<T>;
@@ -636,7 +642,7 @@ export declare function parseUsage(format: string, json: string | object): Requi
 export declare const version: string;
 
 export declare class WfloError extends Error {
-  readonly code: 'INVALID_ARGUMENT' | 'UNKNOWN_MODEL' | 'BUDGET_EXCEEDED' | 'NOT_FOUND' | 'CONFLICT' | 'STORAGE' | 'CLOSED' | 'INTERNAL' | 'CIRCUIT_OPEN' | 'RESOURCE_BUSY' | 'APPROVAL_DENIED';
+  readonly code: 'INVALID_ARGUMENT' | 'UNKNOWN_MODEL' | 'BUDGET_EXCEEDED' | 'NOT_FOUND' | 'CONFLICT' | 'STORAGE' | 'CLOSED' | 'INTERNAL' | 'CIRCUIT_OPEN' | 'RESOURCE_BUSY' | 'APPROVAL_DENIED' | 'APPROVAL_PENDING';
   readonly details: Record<string, unknown>;
 }
 export declare class InvalidArgumentError extends WfloError {}
@@ -691,6 +697,18 @@ export declare class ApprovalDeniedError extends WfloError {
   readonly by: string | null;
   readonly note: string | null;
 }
+/**
+ * A call over the `approvalAboveUsd` threshold met gate `gate` and approval `approvalId` is not
+ * decided yet: nothing was reserved or sent. `reserve`/`reserveRequest` await it themselves;
+ * `reserveSync` throws this.
+ */
+export declare class ApprovalPendingError extends WfloError {
+  readonly code: 'APPROVAL_PENDING';
+  readonly approvalId: string;
+  readonly gate: string;
+  /** The call as the approver sees it. */
+  readonly what: string;
+}
 /** `withRetry` ran out of attempts (or past its deadline) on a retryable failure; the message is the engine's reason. */
 export declare class RetryExhaustedError extends Error {
   readonly name: 'RetryExhaustedError';
@@ -704,5 +722,6 @@ declare const wflo: {
   BudgetExceededError: typeof BudgetExceededError; WfloError: typeof WfloError;
   withRetry: typeof withRetry; CircuitOpenError: typeof CircuitOpenError; RetryExhaustedError: typeof RetryExhaustedError;
   ResourceBusyError: typeof ResourceBusyError; ApprovalDeniedError: typeof ApprovalDeniedError;
+  ApprovalPendingError: typeof ApprovalPendingError;
 };
 export default wflo;

@@ -43,7 +43,8 @@ pub fn for_code(code: ErrorCode) -> u8 {
         | ErrorCode::Internal
         | ErrorCode::CircuitOpen
         | ErrorCode::ResourceBusy
-        | ErrorCode::ApprovalDenied => FAILURE,
+        | ErrorCode::ApprovalDenied
+        | ErrorCode::ApprovalPending => FAILURE,
     }
 }
 

@@ -70,6 +70,8 @@ pub(crate) struct EngineInner {
     pub telemetry: crate::telemetry::Telemetry,
     /// This process's circuit breakers by name (the first settings given for a name stand).
     breakers: Mutex<HashMap<String, Arc<crate::resilience::Breaker>>>,
+    /// Whether a call meeting an approval gate returns `APPROVAL_PENDING` instead of waiting.
+    pub approval_returns: AtomicBool,
 }
 
 /// A shared settlement or release still to be written.
@@ -138,6 +140,14 @@ impl EngineInner {
         self.clock.now_ms()
     }
 
+    pub fn approval_wait(&self) -> crate::resilience::ApprovalWait {
+        if self.approval_returns.load(Ordering::Relaxed) {
+            crate::resilience::ApprovalWait::Return
+        } else {
+            crate::resilience::ApprovalWait::Block
+        }
+    }
+
     pub fn forget(&self, id: &str) {
         let mut open = self.open.lock();
         if open.get(id).is_some_and(|w| w.strong_count() == 0) {
@@ -189,6 +199,7 @@ impl Engine {
                 open: Mutex::new(HashMap::new()),
                 telemetry: crate::telemetry::Telemetry::new(),
                 breakers: Mutex::new(HashMap::new()),
+                approval_returns: AtomicBool::new(false),
             }),
         }
     }

@@ -22,11 +22,12 @@ pub enum ErrorCode {
     CircuitOpen = 9,
     ResourceBusy = 10,
     ApprovalDenied = 11,
+    ApprovalPending = 12,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::InvalidArgument,
         ErrorCode::UnknownModel,
         ErrorCode::BudgetExceeded,
@@ -38,6 +39,7 @@ impl ErrorCode {
         ErrorCode::CircuitOpen,
         ErrorCode::ResourceBusy,
         ErrorCode::ApprovalDenied,
+        ErrorCode::ApprovalPending,
     ];
 
     /// The code as the upper-case string every face exposes (`"BUDGET_EXCEEDED"`).
@@ -54,11 +56,13 @@ impl ErrorCode {
             ErrorCode::CircuitOpen => "CIRCUIT_OPEN",
             ErrorCode::ResourceBusy => "RESOURCE_BUSY",
             ErrorCode::ApprovalDenied => "APPROVAL_DENIED",
+            ErrorCode::ApprovalPending => "APPROVAL_PENDING",
         }
     }
 
     /// Whether an error with this code is one of wflo's own refusals — a budget, an open
-    /// breaker, a busy resource, a denied approval — rather than a failure of what was called.
+    /// breaker, a busy resource, a denied or not yet given approval — rather than a failure of
+    /// what was called.
     /// A refusal says nothing about the health of a provider or a tool: a circuit breaker does
     /// not count it as a failure, and a retry policy never retries it. Every face asks this
     /// rule; none keeps a list of its own.
@@ -69,6 +73,7 @@ impl ErrorCode {
                 | ErrorCode::CircuitOpen
                 | ErrorCode::ResourceBusy
                 | ErrorCode::ApprovalDenied
+                | ErrorCode::ApprovalPending
         )
     }
 
@@ -175,6 +180,18 @@ pub enum Error {
         by: Option<String>,
         note: Option<String>,
     },
+
+    /// A call over the execution's approval threshold, reserved on an engine that does not
+    /// wait on the calling thread ([`crate::resilience::ApprovalWait::Return`]): nothing was
+    /// reserved or sent; wait for approval `id` (asynchronously) and reserve again.
+    #[error(
+        "approval {id} for '{gate}' is pending ({what}): nothing was reserved or sent; wait for the decision and reserve again"
+    )]
+    ApprovalPending {
+        id: String,
+        gate: String,
+        what: String,
+    },
 }
 
 fn suggestion_text(suggestions: &[String]) -> String {
@@ -200,6 +217,7 @@ impl Error {
             Error::CircuitOpen { .. } => ErrorCode::CircuitOpen,
             Error::ResourceBusy { .. } => ErrorCode::ResourceBusy,
             Error::ApprovalDenied { .. } => ErrorCode::ApprovalDenied,
+            Error::ApprovalPending { .. } => ErrorCode::ApprovalPending,
         }
     }
 
@@ -262,6 +280,11 @@ impl Error {
                 v["by"] = by.clone().into();
                 v["note"] = note.clone().into();
             }
+            Error::ApprovalPending { id, gate, what } => {
+                v["id"] = id.clone().into();
+                v["gate"] = gate.clone().into();
+                v["what"] = what.clone().into();
+            }
             _ => {}
         }
         v
@@ -288,7 +311,8 @@ mod tests {
                 "BUDGET_EXCEEDED",
                 "CIRCUIT_OPEN",
                 "RESOURCE_BUSY",
-                "APPROVAL_DENIED"
+                "APPROVAL_DENIED",
+                "APPROVAL_PENDING"
             ]
         );
     }

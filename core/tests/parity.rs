@@ -74,6 +74,7 @@ fn replay(index: usize, scenario: &Value) -> Value {
                 .as_array()
                 .map(|t| t.iter().map(|p| p.as_u64().unwrap() as u32).collect()),
             soft_budget_nanos: budget(&scenario["soft_budget_usd"]),
+            approval_above_nanos: budget(&scenario["approval_above_usd"]),
             ..Default::default()
         })
         .unwrap();
@@ -121,6 +122,56 @@ fn replay(index: usize, scenario: &Value) -> Value {
                         "state": breaker.state().unwrap().as_str(), "error": error,
                     }));
                 }
+            }
+            "breaker_call" => {
+                // What a face's breaker wrapper does around a call that raises `raise`: a
+                // refusal (the engine's rule) is neither a failure nor a success.
+                let name = step["name"].as_str().unwrap();
+                let config = step
+                    .get("config")
+                    .map(|c| serde_json::from_value(c.clone()).unwrap());
+                let breaker = engine.breaker(name, config).unwrap();
+                let raise = step["raise"].as_str();
+                let (error, called) = match breaker.check() {
+                    Err(e) => (Some(e.code().as_str()), false),
+                    Ok(()) => {
+                        match raise {
+                            None => breaker.record_success().unwrap(),
+                            Some(code) => {
+                                let refusal = wflo_core::ErrorCode::from_name(code)
+                                    .is_some_and(wflo_core::ErrorCode::is_refusal);
+                                if !refusal {
+                                    breaker.record_failure().unwrap();
+                                }
+                            }
+                        }
+                        (raise, true)
+                    }
+                };
+                events.push(json!({
+                    "op": "breaker_call", "raise": raise, "error": error, "called": called,
+                    "state": breaker.state().unwrap().as_str(),
+                }));
+            }
+            "breakers" => {
+                let on_store = engine.breakers_on_store(None, 100).unwrap();
+                let shared: Vec<Value> = on_store
+                    .shared
+                    .iter()
+                    .map(|b| json!({"name": b.name, "state": b.state.as_str(), "failure_count": b.failure_count}))
+                    .collect();
+                let transitions: Vec<Value> = on_store
+                    .transitions
+                    .iter()
+                    .map(|t| {
+                        json!({
+                            "breaker": t.breaker, "shared": t.shared, "from": t.from.as_str(),
+                            "to": t.to.as_str(), "reason": t.reason,
+                        })
+                    })
+                    .collect();
+                events
+                    .push(json!({"op": "breakers", "shared": shared, "transitions": transitions}));
             }
             "resource" => {
                 let name = step["name"].as_str().unwrap();
@@ -582,6 +633,65 @@ fn resilience_scenarios_do_what_they_say(l: &Value) {
         "asked again: the same, decided approval"
     );
     assert_eq!(s["calls"].as_array().unwrap().len(), 1);
+
+    let s = by_name(l, "approval_threshold_gates_costly_calls");
+    let errors: Vec<&Value> = s["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["error"])
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            &Value::Null,
+            &Value::Null,
+            &Value::Null,
+            &json!("APPROVAL_DENIED"),
+            &json!("APPROVAL_DENIED")
+        ],
+        "gate 1 approved, the cheap call ungated, gate 2 denied"
+    );
+    assert_eq!(s["calls"].as_array().unwrap().len(), 2);
+    assert_eq!(s["reserved_nanos"], 0);
+
+    let s = by_name(l, "breaker_wrapper_counts_failures_not_refusals");
+    let ev = s["events"].as_array().unwrap();
+    let states: Vec<&str> = ev[..8]
+        .iter()
+        .map(|e| e["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, [&["closed"; 7][..], &["open"]].concat());
+    assert_eq!(
+        ev[8],
+        json!({"op": "breaker_call", "raise": null, "error": "CIRCUIT_OPEN", "called": false, "state": "open"})
+    );
+    assert_eq!(
+        (ev[9]["state"].as_str(), ev[10]["error"].as_str()),
+        (Some("open"), Some("CIRCUIT_OPEN"))
+    );
+    assert_eq!(
+        ev[11]["shared"],
+        json!([{"name": "provider:openai", "state": "open", "failure_count": 1}])
+    );
+    let changes: Vec<(&str, &str)> = ev[11]["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["breaker"].as_str().unwrap(),
+                t["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("search-tool", "2 consecutive failures"),
+            ("provider:openai", "1 consecutive failures")
+        ]
+    );
 
     let s = by_name(l, "retry_backoff_then_success");
     let ev = s["events"].as_array().unwrap();

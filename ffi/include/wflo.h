@@ -88,6 +88,10 @@ typedef enum {
   WFLO_STATUS_RESOURCE_BUSY = 10,
   // An approval gate was denied, or not answered in time.
   WFLO_STATUS_APPROVAL_DENIED = 11,
+  // A call over the execution's approval threshold on an engine that returns pending
+  // approvals (`wflo_engine_set_approval_wait`): nothing was reserved; wait for the
+  // approval named in the error's JSON (`id`) and reserve again.
+  WFLO_STATUS_APPROVAL_PENDING = 12,
 } wflo_status;
 
 // A named circuit breaker, shared by everything in the process that asks the engine for the
@@ -256,8 +260,28 @@ wflo_status wflo_engine_decide_approval(const wflo_engine *engine,
                                         size_t note_len,
                                         char **approval_out);
 
+// One approval as JSON; WFLO_STATUS_NOT_FOUND when there is none with that id. Free with
+// wflo_string_free.
+//
+// # Safety
+// `engine` is a live handle; `id` points to `id_len` bytes; `approval_out` writable.
+wflo_status wflo_engine_approval_json(const wflo_engine *engine,
+                                      const char *id,
+                                      size_t id_len,
+                                      char **approval_out);
+
+// How a reservation that meets an execution's approval threshold (`approval_above_nanos`)
+// waits: `return_pending` false (the default) blocks the reserving thread until a person
+// decides; true fails it at once with WFLO_STATUS_APPROVAL_PENDING (the error JSON's `id`
+// names the approval) so a caller on an event loop waits elsewhere
+// (wflo_execution_wait_for_approval on another thread) and reserves again.
+//
+// # Safety
+// `engine` is a live handle.
+wflo_status wflo_engine_set_approval_wait(const wflo_engine *engine, bool return_pending);
+
 // Whether `status` is one of wflo's own refusals (BUDGET_EXCEEDED, CIRCUIT_OPEN,
-// RESOURCE_BUSY, APPROVAL_DENIED) rather than a failure of what was called: a circuit breaker
+// RESOURCE_BUSY, APPROVAL_DENIED, APPROVAL_PENDING) rather than a failure of what was called: a circuit breaker
 // does not count it as a failure and a retry never retries it. The engine's rule
 // (`ErrorCode::is_refusal`); false for WFLO_STATUS_OK and unknown values.
 bool wflo_status_is_refusal(int32_t status);

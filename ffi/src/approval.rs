@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use wflo_core::resilience::ApprovalRequest;
+use wflo_core::resilience::{ApprovalRequest, ApprovalWait};
 
 use crate::boundary::{run, wflo_status};
 use crate::engine::wflo_engine;
@@ -107,6 +107,49 @@ pub unsafe extern "C" fn wflo_engine_decide_approval(
         let by = unsafe { optional(by, by_len, "by") }?;
         let note = unsafe { optional(note, note_len, "note") }?;
         *out = output_json(&engine.decide_approval(id, approve, by, note)?)?;
+        Ok(())
+    })
+}
+
+/// One approval as JSON; WFLO_STATUS_NOT_FOUND when there is none with that id. Free with
+/// wflo_string_free.
+///
+/// # Safety
+/// `engine` is a live handle; `id` points to `id_len` bytes; `approval_out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_engine_approval_json(
+    engine: *const wflo_engine,
+    id: *const c_char,
+    id_len: usize,
+    approval_out: *mut *mut c_char,
+) -> wflo_status {
+    run(|| {
+        let out = unsafe { out(approval_out, "approval_out") }?;
+        let engine = unsafe { arc_ref(engine, "engine") }?;
+        *out = output_json(&engine.approval(unsafe { input(id, id_len, "id") }?)?)?;
+        Ok(())
+    })
+}
+
+/// How a reservation that meets an execution's approval threshold (`approval_above_nanos`)
+/// waits: `return_pending` false (the default) blocks the reserving thread until a person
+/// decides; true fails it at once with WFLO_STATUS_APPROVAL_PENDING (the error JSON's `id`
+/// names the approval) so a caller on an event loop waits elsewhere
+/// (wflo_execution_wait_for_approval on another thread) and reserves again.
+///
+/// # Safety
+/// `engine` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_engine_set_approval_wait(
+    engine: *const wflo_engine,
+    return_pending: bool,
+) -> wflo_status {
+    run(|| {
+        unsafe { arc_ref(engine, "engine") }?.set_approval_wait(if return_pending {
+            ApprovalWait::Return
+        } else {
+            ApprovalWait::Block
+        });
         Ok(())
     })
 }

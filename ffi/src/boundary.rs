@@ -27,6 +27,10 @@ pub enum wflo_status {
     ResourceBusy = 10,
     /// An approval gate was denied, or not answered in time.
     ApprovalDenied = 11,
+    /// A call over the execution's approval threshold on an engine that returns pending
+    /// approvals (`wflo_engine_set_approval_wait`): nothing was reserved; wait for the
+    /// approval named in the error's JSON (`id`) and reserve again.
+    ApprovalPending = 12,
 }
 
 impl From<ErrorCode> for wflo_status {
@@ -43,12 +47,13 @@ impl From<ErrorCode> for wflo_status {
             ErrorCode::CircuitOpen => wflo_status::CircuitOpen,
             ErrorCode::ResourceBusy => wflo_status::ResourceBusy,
             ErrorCode::ApprovalDenied => wflo_status::ApprovalDenied,
+            ErrorCode::ApprovalPending => wflo_status::ApprovalPending,
         }
     }
 }
 
 /// Whether `status` is one of wflo's own refusals (BUDGET_EXCEEDED, CIRCUIT_OPEN,
-/// RESOURCE_BUSY, APPROVAL_DENIED) rather than a failure of what was called: a circuit breaker
+/// RESOURCE_BUSY, APPROVAL_DENIED, APPROVAL_PENDING) rather than a failure of what was called: a circuit breaker
 /// does not count it as a failure and a retry never retries it. The engine's rule
 /// (`ErrorCode::is_refusal`); false for WFLO_STATUS_OK and unknown values.
 #[unsafe(no_mangle)]

@@ -151,6 +151,65 @@ static void replay_breaker(wflo_engine *engine, json_t *step, json_t *events) {
     wflo_breaker_free(breaker);
 }
 
+/* The status a wflo code name stands for ("STORAGE" -> WFLO_STATUS_STORAGE). */
+static wflo_status status_named(const char *code) {
+    for (int32_t s = WFLO_STATUS_INVALID_ARGUMENT; s <= WFLO_STATUS_APPROVAL_PENDING; s++)
+        if (strcmp(wflo_status_name(s), code) == 0) return (wflo_status)s;
+    fprintf(stderr, "parity: %s is not a wflo code\n", code);
+    exit(1);
+}
+
+/* A `breaker_call` step: C has no wrapper of its own, so this is the one every C caller writes
+ * — check; call (here: it ends as `raise` says); record a success, or a failure unless the
+ * status is one of wflo's refusals (wflo_status_is_refusal); a foreign error is a failure. */
+static void replay_breaker_call(wflo_engine *engine, json_t *step, json_t *events) {
+    wflo_breaker *breaker = breaker_named(engine, json_string_value(json_object_get(step, "name")),
+                                          json_object_get(step, "config"));
+    json_t *raise = json_object_get(step, "raise");
+    const char *code = json_string_value(raise); /* NULL: the call returns */
+    json_t *error;
+    int called = 0;
+    wflo_status st = wflo_breaker_check(breaker);
+    if (st != WFLO_STATUS_OK) {
+        error = json_string(wflo_status_name(st));
+    } else {
+        called = 1;
+        if (!code)
+            CHECK(wflo_breaker_record(breaker, true), "wflo_breaker_record");
+        else if (strcmp(code, "foreign") == 0 || !wflo_status_is_refusal(status_named(code)))
+            CHECK(wflo_breaker_record(breaker, false), "wflo_breaker_record");
+        error = code ? json_string(code) : json_null();
+    }
+    json_array_append_new(events, json_pack("{s:s, s:O, s:o, s:b, s:o}", "op", "breaker_call", "raise",
+                                            raise ? raise : json_null(), "error", error, "called", called, "state",
+                                            breaker_state(breaker)));
+    wflo_breaker_free(breaker);
+}
+
+/* A `breakers` step: the breakers on the store (every one, up to 100 changes), without times
+ * or holders. */
+static void replay_breakers(wflo_engine *engine, json_t *events) {
+    char *text = NULL;
+    CHECK(wflo_engine_breakers_on_store_json(engine, NULL, 0, 100, &text), "wflo_engine_breakers_on_store_json");
+    json_t *on = take_json(text);
+    json_t *shared = json_array();
+    json_t *transitions = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(on, "shared"), i, v)
+        json_array_append_new(shared, json_pack("{s:O, s:O, s:O}", "name", json_object_get(v, "name"), "state",
+                                                json_object_get(v, "state"), "failure_count",
+                                                json_object_get(v, "failure_count")));
+    json_array_foreach(json_object_get(on, "transitions"), i, v)
+        json_array_append_new(transitions,
+                              json_pack("{s:O, s:O, s:O, s:O, s:O}", "breaker", json_object_get(v, "breaker"), "shared",
+                                        json_object_get(v, "shared"), "from", json_object_get(v, "from"), "to",
+                                        json_object_get(v, "to"), "reason", json_object_get(v, "reason")));
+    json_decref(on);
+    json_array_append_new(events, json_pack("{s:s, s:o, s:o}", "op", "breakers", "shared", shared, "transitions",
+                                            transitions));
+}
+
 /* A `retry_call` step: each attempt reserved (a refusal re-worded by the retrier right after
  * the failed reservation), settled or released as the scenario says, and the retrier asked
  * after each failure. Nothing sleeps. */
@@ -380,7 +439,8 @@ static json_t *metric_lines(wflo_engine *engine) {
     return lines;
 }
 
-/* The start options: the scenario's id, traceparent, alert thresholds and soft budget. */
+/* The start options: the scenario's id, traceparent, alert thresholds, soft budget and approval
+ * threshold. */
 static char *start_options(size_t index, json_t *scenario) {
     char id[32];
     snprintf(id, sizeof id, "exec-%012zx", index + 1);
@@ -390,6 +450,8 @@ static char *start_options(size_t index, json_t *scenario) {
     if ((v = json_object_get(scenario, "alert_thresholds"))) json_object_set(options, "alert_thresholds", v);
     if ((v = json_object_get(scenario, "soft_budget_usd")))
         json_object_set_new(options, "soft_budget_nanos", json_integer(budget(v)));
+    if ((v = json_object_get(scenario, "approval_above_usd")))
+        json_object_set_new(options, "approval_above_nanos", json_integer(budget(v)));
     char *text = dump(options);
     json_decref(options);
     return text;
@@ -433,6 +495,10 @@ static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
             json_array_append_new(events, json_pack("{s:s, s:s}", "op", "scope", "label", label));
         } else if (strcmp(op, "breaker") == 0) {
             replay_breaker(engine, step, events);
+        } else if (strcmp(op, "breaker_call") == 0) {
+            replay_breaker_call(engine, step, events);
+        } else if (strcmp(op, "breakers") == 0) {
+            replay_breakers(engine, events);
         } else if (strcmp(op, "retry_call") == 0) {
             replay_retry(engine, exec, step, events);
         } else if (strcmp(op, "resource") == 0) {

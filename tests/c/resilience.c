@@ -6,8 +6,10 @@
  * decisions, and re-words a budget refusal of a retry; a busy lock refuses with
  * WFLO_STATUS_RESOURCE_BUSY naming its holders, frees on release or when a lease ends, and
  * counts it all; an approval is one per gate, and a denial or a timeout is
- * WFLO_STATUS_APPROVAL_DENIED with who and why; bad arguments are a status and a message,
- * never a crash. */
+ * WFLO_STATUS_APPROVAL_DENIED with who and why; on an engine that returns pending approvals, a
+ * call over an execution's approval threshold is WFLO_STATUS_APPROVAL_PENDING (a refusal)
+ * naming its approval, and goes through once approved; bad arguments are a status and a
+ * message, never a crash. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -491,6 +493,72 @@ static void approvals(wflo_engine *engine) {
     wflo_execution_free(x);
 }
 
+/* An execution with an approval threshold on an engine that returns pending approvals
+ * (wflo_engine_set_approval_wait): a costly call is WFLO_STATUS_APPROVAL_PENDING with the
+ * approval's id, nothing reserved; approved, reserving again goes through; the next costly
+ * call has a gate of its own, and denied it is WFLO_STATUS_APPROVAL_DENIED. */
+static void approval_threshold(void) {
+    wflo_engine *engine = NULL;
+    expect("open", wflo_engine_open(S("memory://"), &engine), WFLO_STATUS_OK);
+    expect("return pending", wflo_engine_set_approval_wait(engine, true), WFLO_STATUS_OK);
+    expect("set wait NULL", wflo_engine_set_approval_wait(NULL, true), WFLO_STATUS_INVALID_ARGUMENT);
+    expect_true("pending is a refusal", wflo_status_is_refusal(WFLO_STATUS_APPROVAL_PENDING));
+    expect_true("its name", strcmp(wflo_status_name(WFLO_STATUS_APPROVAL_PENDING), "APPROVAL_PENDING") == 0);
+    wflo_execution *x = NULL;
+    const char *options = "{\"approval_above_nanos\": 1000000}"; /* $0.001 */
+    expect("start", wflo_execution_start(engine, S("c-threshold"), 1000000000, S(options), &x), WFLO_STATUS_OK);
+    wflo_call_request big = {0};
+    big.model = "gpt-4o";
+    big.model_len = strlen(big.model);
+    big.input_tokens = 1000;
+    big.max_output_tokens = 4000; /* up to ~$0.04 */
+    wflo_reservation *r = NULL;
+    expect("costly call", wflo_reserve(x, NULL, &big, &r), WFLO_STATUS_APPROVAL_PENDING);
+    expect_true("nothing reserved", r == NULL);
+    char id[64], pending[64];
+    const char *err = wflo_last_error_json();
+    expect_in("pending json code", err, "\"code\":\"APPROVAL_PENDING\"");
+    expect_in("pending json gate", err, "\"gate\":\"call #1 over $0.001\"");
+    expect_in("pending json what", err, "\"what\":\"a gpt-4o call that may cost up to");
+    json_field(err, "id", id, sizeof id);
+    expect_true("an approval id", strncmp(id, "appr-", 5) == 0);
+    char *json = NULL;
+    expect("approval by id", wflo_engine_approval_json(engine, S(id), &json), WFLO_STATUS_OK);
+    expect_in("found pending", json, "\"status\":\"pending\"");
+    expect_in("found gate", json, "\"gate\":\"call #1 over $0.001\"");
+    wflo_string_free(json);
+    json = NULL;
+    expect("unknown approval", wflo_engine_approval_json(engine, S("appr-nosuchthing"), &json), WFLO_STATUS_NOT_FOUND);
+    expect_true("out not written on failure", json == NULL);
+    expect("approval NULL out", wflo_engine_approval_json(engine, S(id), NULL), WFLO_STATUS_INVALID_ARGUMENT);
+    /* Asked again before anyone decided: the same approval. */
+    expect("again", wflo_reserve(x, NULL, &big, &r), WFLO_STATUS_APPROVAL_PENDING);
+    json_field(wflo_last_error_json(), "id", pending, sizeof pending);
+    expect_true("same approval", strcmp(id, pending) == 0);
+    expect("breakdown", wflo_execution_breakdown_json(x, &json), WFLO_STATUS_OK);
+    expect_in("nothing held", json, "\"reserved_nanos\":0");
+    wflo_string_free(json);
+
+    decide("approve gate 1", engine, id, true, "ana", NULL, WFLO_STATUS_OK, "\"status\":\"approved\"");
+    expect("approved call", wflo_reserve(x, NULL, &big, &r), WFLO_STATUS_OK);
+    expect_true("a reservation", r != NULL && wflo_reservation_amount_nanos(r) > 1000000);
+    expect("release", wflo_reservation_release(r, S("aborted"), NULL, 0), WFLO_STATUS_OK);
+    wflo_reservation_free(r);
+    r = NULL;
+
+    /* The next costly call: gate 2, denied. */
+    expect("gate 2", wflo_reserve(x, NULL, &big, &r), WFLO_STATUS_APPROVAL_PENDING);
+    expect_in("gate 2 json", wflo_last_error_json(), "\"gate\":\"call #2 over $0.001\"");
+    json_field(wflo_last_error_json(), "id", id, sizeof id);
+    expect_true("a new approval", strcmp(id, pending) != 0);
+    decide("deny gate 2", engine, id, false, "bo", "too big", WFLO_STATUS_OK, "\"status\":\"denied\"");
+    expect("denied call", wflo_reserve(x, NULL, &big, &r), WFLO_STATUS_APPROVAL_DENIED);
+    expect_true("nothing reserved when denied", r == NULL);
+    expect_in("denied json by", wflo_last_error_json(), "\"by\":\"bo\"");
+    wflo_execution_free(x);
+    wflo_engine_free(engine);
+}
+
 int main(void) {
     wflo_engine *engine = NULL;
     expect("open", wflo_engine_open(S("memory://"), &engine), WFLO_STATUS_OK);
@@ -501,6 +569,7 @@ int main(void) {
     resources(engine);
     approvals(engine);
     wflo_engine_free(engine);
+    approval_threshold();
     if (failures) {
         fprintf(stderr, "resilience: %d failure(s)\n", failures);
         return 1;

@@ -131,6 +131,15 @@ class Engine {
   }
 
   /**
+   * The approval `id` (as `workflow.requestApproval` returns it: pending or decided);
+   * NotFoundError when there is none with that id.
+   */
+  async approval(id) {
+    if (typeof id !== 'string') throw invalid('an approval id must be a string');
+    return approvalOf(await nativeAsync(() => this.native.approvalJson(id)));
+  }
+
+  /**
    * Approves the pending approval `id` (`by`: who decides, default USER@host; `note`: why);
    * resolves to the decided approval. ConflictError when it was already decided,
    * NotFoundError when there is none with that id.

@@ -101,6 +101,23 @@ class ApprovalDeniedError extends WfloError {
   }
 }
 
+/**
+ * A call over the execution's approval threshold (`approvalAboveUsd`) met gate `gate`, and
+ * approval `approvalId` is not decided yet: nothing was reserved or sent. `what` is the call
+ * as the approver sees it. `workflow.reserve` and `reserveRequest` (and every integration)
+ * catch it, await the decision off the JavaScript thread and reserve again; `reserveSync`
+ * cannot wait, so it throws this — await `workflow.waitForApproval(approvalId)` and reserve
+ * again, or use `reserve()`.
+ */
+class ApprovalPendingError extends WfloError {
+  constructor(message, details = {}) {
+    super(message, 'APPROVAL_PENDING', details);
+    this.approvalId = details.id;
+    this.gate = details.gate;
+    this.what = details.what;
+  }
+}
+
 const byCode = {
   INVALID_ARGUMENT: InvalidArgumentError,
   NOT_FOUND: NotFoundError,
@@ -129,6 +146,7 @@ function fromNative(e) {
     if (d.code === 'CIRCUIT_OPEN') return new CircuitOpenError(d.message, d);
     if (d.code === 'RESOURCE_BUSY') return new ResourceBusyError(d.message, d);
     if (d.code === 'APPROVAL_DENIED') return new ApprovalDeniedError(d.message, d);
+    if (d.code === 'APPROVAL_PENDING') return new ApprovalPendingError(d.message, d);
     const Cls = byCode[d.code] || InternalError;
     return new Cls(d.message, d.code, d);
   }
@@ -155,7 +173,7 @@ async function nativeAsync(fn) {
 }
 
 const codes = new Set(['INVALID_ARGUMENT', 'UNKNOWN_MODEL', 'BUDGET_EXCEEDED', 'NOT_FOUND', 'CONFLICT', 'STORAGE', 'CLOSED', 'INTERNAL', 'CIRCUIT_OPEN',
-  'RESOURCE_BUSY', 'APPROVAL_DENIED']);
+  'RESOURCE_BUSY', 'APPROVAL_DENIED', 'APPROVAL_PENDING']);
 
 /**
  * The wflo error codes along a raised error's causes, outermost first: the error itself, its
@@ -181,8 +199,8 @@ function errorCodes(error) {
 /**
  * Whether `error` is one of wflo's own refusals — a wflo error (or an SDK's copy of one, see
  * `standsFor`) whose code the engine calls a refusal (`ErrorCode::is_refusal`: a budget, an
- * open breaker, a busy resource, a denied approval) — rather than a failure of what was
- * called. The rule is the engine's; this face keeps no list of codes.
+ * open breaker, a busy resource, a denied or pending approval) — rather than a failure of
+ * what was called. The rule is the engine's; this face keeps no list of codes.
  */
 function isRefusal(error) {
   const e = fromNative(error);
@@ -197,6 +215,6 @@ function invalid(message) {
 module.exports = {
   standsFor,
   WfloError, InvalidArgumentError, UnknownModelError, BudgetExceededError, CircuitOpenError, ResourceBusyError,
-  ApprovalDeniedError, NotFoundError,
+  ApprovalDeniedError, ApprovalPendingError, NotFoundError,
   ConflictError, StorageError, ClosedError, InternalError, fromNative, native, nativeAsync, invalid, errorCodes, isRefusal,
 };

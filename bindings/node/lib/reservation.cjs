@@ -2,7 +2,7 @@
 // A reservation: budget held for one call until it is settled or released. The addon is
 // called with positional numbers and writes its answer into a typed array — reading an
 // object's named properties across the boundary costs several times more.
-const { native, nativeAsync, invalid } = require('./errors.cjs');
+const { native, nativeAsync, invalid, fromNative, ApprovalPendingError } = require('./errors.cjs');
 const { toJson, requestOptionsJson } = require('./convert.cjs');
 
 const scratch = new Float64Array(12);
@@ -121,4 +121,23 @@ async function reserveRequestOn(target, format, body, options) {
   return new Reservation(await nativeAsync(() => target.reserveRequest(format, toJson(body), opts)));
 }
 
-module.exports = { Reservation, reserveOn, reserveRequestOn };
+/**
+ * Runs `reserve()` (async) until it no longer meets a pending approval gate: the engine Node
+ * opens never blocks a thread on a person, so a call over the execution's approval threshold
+ * fails with ApprovalPendingError; `waitFor(id)` awaits the decision off the JavaScript thread
+ * and the reservation is made again — the same gate finds the same approval, now decided
+ * (approved: it goes through; denied: ApprovalDeniedError). A further gate can follow.
+ */
+async function throughApprovals(waitFor, reserve) {
+  for (;;) {
+    try {
+      return await reserve();
+    } catch (e) {
+      const err = fromNative(e);
+      if (!(err instanceof ApprovalPendingError)) throw err;
+      await waitFor(err.approvalId);
+    }
+  }
+}
+
+module.exports = { Reservation, reserveOn, reserveRequestOn, throughApprovals };

@@ -51,7 +51,7 @@ const messageOf = (error) => (error !== null && typeof error === 'object' && 'me
 
 /**
  * A thrown error as the engine's failure: a wflo refusal (the engine's rule: a budget, an open
- * breaker, a busy resource, a denied approval) is `refused`;
+ * breaker, a busy resource, a denied or pending approval) is `refused`;
  * an error with an HTTP `status` (openai's and @anthropic-ai/sdk's APIError) is `http` with
  * its headers; a timeout (APIConnectionTimeoutError, AbortError, TimeoutError, ETIMEDOUT) is
  * `timeout`; a connection error (APIConnectionError, ECONNRESET, ECONNREFUSED, …) is
@@ -220,8 +220,8 @@ class CircuitBreaker {
    * Runs `fn()` through the breaker: checks it (an open breaker throws CircuitOpenError and
    * `fn` is not called), then records the outcome — a success, or a failure when `fn` throws.
    * A wflo refusal thrown by `fn` (the engine's rule: BudgetExceededError, CircuitOpenError,
-   * ResourceBusyError, ApprovalDeniedError) is no failure of what the breaker guards, nor a
-   * success: it is rethrown and nothing is recorded.
+   * ResourceBusyError, ApprovalDeniedError, ApprovalPendingError) is no failure of what the
+   * breaker guards, nor a success: it is rethrown and nothing is recorded.
    */
   async call(fn) {
     if (typeof fn !== 'function') throw invalid('call needs a function');
@@ -282,8 +282,8 @@ async function engineFor(engine) {
  * connection errors; `retryable(error)` marks other errors worth retrying). Before each retry
  * `onRetry({attempt, delayMs, reason, error})` is awaited. What is thrown at the end:
  * - a wflo refusal (the engine's rule: BudgetExceededError, CircuitOpenError,
- *   ResourceBusyError, ApprovalDeniedError) at once, never retried — a budget refusal of a
- *   retry saying which attempt was not sent and what failed before it;
+ *   ResourceBusyError, ApprovalDeniedError, ApprovalPendingError) at once, never retried — a
+ *   budget refusal of a retry saying which attempt was not sent and what failed before it;
  * - a failure the policy does not retry (a 400, an unclassified error): the error itself;
  * - otherwise, when attempts or the deadline ran out: RetryExhaustedError.
  *

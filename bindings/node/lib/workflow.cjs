@@ -5,7 +5,7 @@
 const errors = require('./errors.cjs');
 const { native, nativeAsync, invalid } = errors;
 const { camelize, budgetNanos, stateJson, present } = require('./convert.cjs');
-const { Reservation, reserveOn, reserveRequestOn } = require('./reservation.cjs');
+const { Reservation, reserveOn, reserveRequestOn, throughApprovals } = require('./reservation.cjs');
 const { getDefaultEngine, Engine, pureEngine } = require('./engine.cjs');
 const { current, runWith } = require('./context.cjs');
 const { runnerFor } = require('./runners.cjs');
@@ -28,8 +28,12 @@ class WfloWorkflow {
    *   reaching it fires an alert (kind "soft_budget") and refuses nothing
    * @param {string} [options.traceparent] the W3C traceparent whose trace the execution joins
    *   (default: the active OpenTelemetry span's, when the application uses OpenTelemetry)
+   * @param {number|string|bigint|null} [options.approvalAboveUsd] an approval threshold, as
+   *   `budgetUsd`: a call whose worst case passes it waits for a person's approval (gate
+   *   `call #n over $<threshold>`) before it reserves; the wait is a promise, never a blocked
+   *   thread (see `reserve`)
    */
-  constructor({ name = 'workflow', budgetUsd, engine, sharedScopes = [], id, alertThresholds, softBudgetUsd, traceparent } = {}) {
+  constructor({ name = 'workflow', budgetUsd, engine, sharedScopes = [], id, alertThresholds, softBudgetUsd, traceparent, approvalAboveUsd } = {}) {
     if (typeof name !== 'string') throw invalid('name must be a string');
     if (engine !== undefined && !(engine instanceof Engine)) throw invalid('engine must be a wflo Engine');
     if (!Array.isArray(sharedScopes)) throw invalid('sharedScopes must be an array of names');
@@ -43,6 +47,7 @@ class WfloWorkflow {
     // Parsed now (by the engine), so a bad amount fails here rather than at start().
     this._budgetNanos = budgetNanos(pureEngine(), budgetUsd);
     this._softBudgetNanos = budgetNanos(pureEngine(), softBudgetUsd, 'softBudgetUsd');
+    this._approvalAboveNanos = budgetNanos(pureEngine(), approvalAboveUsd, 'approvalAboveUsd');
     this._alertThresholds = alertThresholds ?? null;
     this._traceparent = traceparent ?? null;
     this._id = id ?? null;
@@ -109,6 +114,7 @@ class WfloWorkflow {
             traceparent,
             alert_thresholds: this._alertThresholds,
             soft_budget_nanos: this._softBudgetNanos,
+            approval_above_nanos: this._approvalAboveNanos,
           }));
           this._native = await nativeAsync(() => eng.native.startExecution(this.name, this._budgetNanos, options));
         }
@@ -200,15 +206,25 @@ class WfloWorkflow {
     return status;
   }
 
-  /** Reserves the worst case of a call on `scope` (default: the running step, else the execution). */
+  /**
+   * Reserves the worst case of a call on `scope` (default: the running step, else the
+   * execution). A call over the `approvalAboveUsd` threshold first waits for its approval —
+   * the promise resolves once a person approved it (the event loop runs meanwhile) and
+   * rejects with ApprovalDeniedError when they deny it; nothing is reserved until then.
+   */
   async reserve(request, scope) {
     await this.start();
     const target = this._target(scope);
     if (this._sharedScopes.length) {
       // Shared scopes live in the store: reserve off the JavaScript thread.
-      return new Reservation(await nativeAsync(() => target.reserveAsync(present(request))));
+      return this._throughApprovals(async () => new Reservation(await nativeAsync(() => target.reserveAsync(present(request)))));
     }
-    return reserveOn(target, request);
+    return this._throughApprovals(async () => reserveOn(target, request));
+  }
+
+  /** Runs a reservation, awaiting any approval gate it meets (see `throughApprovals`). */
+  _throughApprovals(reserve) {
+    return throughApprovals((id) => this.waitForApproval(id), reserve);
   }
 
   /**
@@ -219,7 +235,8 @@ class WfloWorkflow {
    * written in, and an OpenAI chat stream asks for its usage.
    *
    * Inside `withRetry`, a retry's reservation says which attempt it is and why it was made
-   * (recorded with the call), unless `options` says otherwise.
+   * (recorded with the call), unless `options` says otherwise. A call over the
+   * `approvalAboveUsd` threshold waits for its approval first, as in `reserve`.
    *
    * @param {{baseUrl?: string, provider?: string, model?: string, stream?: boolean, clampMaxTokens?: boolean, attempt?: number, retryReason?: string}} [options]
    */
@@ -229,12 +246,15 @@ class WfloWorkflow {
     if (retry && (options === undefined || options === null || options.attempt === undefined || options.attempt === null)) {
       options = { ...options, attempt: retry.attempt, retryReason: retry.reason };
     }
-    return reserveRequestOn(this._target(scope), format, body, options);
+    const target = this._target(scope);
+    return this._throughApprovals(() => reserveRequestOn(target, format, body, options));
   }
 
   /**
    * `reserve` without the promise, for hot loops: needs a started workflow without shared
-   * scopes (those live in the store, so their reservations are asynchronous).
+   * scopes (those live in the store, so their reservations are asynchronous). It cannot wait
+   * for an approval: a call over the `approvalAboveUsd` threshold whose gate is not decided
+   * throws ApprovalPendingError (nothing reserved) — use `reserve()`, which waits.
    */
   reserveSync(request, scope) {
     if (!this._native) throw new errors.ClosedError('the workflow has not started: await workflow.start() first', 'CLOSED');

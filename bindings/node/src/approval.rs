@@ -61,6 +61,13 @@ impl NativeEngine {
         }))
     }
 
+    /// One approval as JSON; NOT_FOUND when there is none with that id.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn approval_json(&self, id: String) -> AsyncTask<Job<String>> {
+        let engine = self.inner.clone();
+        AsyncTask::new(Job::new(move || Ok(json(&engine.approval(&id)?))))
+    }
+
     /// Approves (`approve` true) or denies a pending approval, with who decides (null: the
     /// engine's default, USER@host) and a note; resolves to the decided approval as JSON.
     /// CONFLICT when it was already decided, NOT_FOUND when there is none with that id.

@@ -82,25 +82,27 @@ pub struct NativeEngine {
     pub(crate) inner: Engine,
 }
 
+/// The engine as Node uses it: a call that meets an approval gate never blocks the event loop
+/// (or a libuv worker) on a person — it fails with APPROVAL_PENDING, and the JavaScript side
+/// awaits the decision off the thread and reserves again.
+fn for_node(engine: Engine) -> NativeEngine {
+    engine.set_approval_wait(wflo_core::resilience::ApprovalWait::Return);
+    NativeEngine { inner: engine }
+}
+
 #[napi]
 impl NativeEngine {
     /// Opens an engine over the store `url` names (default: env, then the SQLite file).
     #[napi(factory)]
     pub fn open(url: Option<String>) -> napi::Result<NativeEngine> {
-        guard(|| {
-            Ok(NativeEngine {
-                inner: Engine::open(url.as_deref())?,
-            })
-        })
+        guard(|| Ok(for_node(Engine::open(url.as_deref())?)))
     }
 
     /// The same, off the JavaScript thread (a PostgreSQL connect can take a while).
     #[napi(ts_return_type = "Promise<NativeEngine>")]
     pub fn open_async(url: Option<String>) -> AsyncTask<Job<NativeEngine>> {
         AsyncTask::new(Job::new(move || {
-            Ok(NativeEngine {
-                inner: Engine::open(url.as_deref())?,
-            })
+            Ok(for_node(Engine::open(url.as_deref())?))
         }))
     }
 

@@ -1,7 +1,9 @@
 'use strict';
 // Approval gates through the public API: a workflow waiting at its gate is approved by the
 // real `wflo approve` in another process; a denial and a timeout are ApprovalDeniedError with
-// who, why and whether it timed out; the same gate asked again finds the same approval.
+// who, why and whether it timed out; the same gate asked again finds the same approval. A
+// workflow's approval threshold (`approvalAboveUsd`) gates its costly calls — through the real
+// `openai` SDK against `wflo mock-llm` — without ever blocking the event loop.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -9,9 +11,12 @@ const os = require('node:os');
 const path = require('node:path');
 const { execFile } = require('node:child_process');
 const wflo = require('..');
-const { wfloBin } = require('./helpers/mock.cjs');
+const { OpenAI } = require('openai');
+const { wrapOpenAI } = require('wflo/openai');
+const { wfloBin, startMock } = require('./helpers/mock.cjs');
+const { isRefusal, errorCodes } = require('../lib/errors.cjs');
 
-const { Engine, WfloWorkflow, ApprovalDeniedError, WfloError, ConflictError, NotFoundError, InvalidArgumentError } = wflo;
+const { Engine, WfloWorkflow, ApprovalDeniedError, ApprovalPendingError, WfloError, ConflictError, NotFoundError, InvalidArgumentError } = wflo;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const run = (args) =>
@@ -129,4 +134,126 @@ test('bad approval arguments are InvalidArgumentError', async () => {
   await assert.rejects(engine.approve('appr-x', { note: 5 }), InvalidArgumentError);
   await assert.rejects(engine.approvals({ pendingOnly: 'yes' }), InvalidArgumentError);
   await wf.end();
+});
+
+/** Polls the store until `execution` has a pending approval; returns it. */
+async function pendingOf(execution) {
+  for (let i = 0; i < 400; i++) {
+    const found = (await engine.approvals({ pendingOnly: true })).find((a) => a.executionId === execution());
+    if (found) return found;
+    await sleep(5);
+  }
+  throw new Error('no pending approval appeared');
+}
+
+test('approvalAboveUsd: a costly openai call waits for its approval with the event loop running; a denied one is never sent; a cheap one meets no gate', async () => {
+  const mock = await startMock();
+  try {
+    const sent = async () => (await mock.stats())['chat.completions'] ?? 0;
+    const oa = wrapOpenAI(new OpenAI({ apiKey: 'test', baseURL: mock.openaiBase(), maxRetries: 0 }));
+    const costly = (content) => ({ model: 'gpt-4o', messages: [{ role: 'user', content }], max_tokens: 4000 }); // up to ~$0.04
+    const cheap = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say yes.' }], max_tokens: 20 };
+    const wf = new WfloWorkflow({ engine, name: 'gated-calls', budgetUsd: '1', approvalAboveUsd: '0.001' });
+    let ticks = 0;
+    const timer = setInterval(() => {
+      ticks += 1;
+    }, 5);
+    const run = wf.execute(async () => {
+      const first = await oa.chat.completions.create(costly('Summarise the quarter in detail.'));
+      const denied = await oa.chat.completions.create(costly('Now write the whole report.')).then(
+        () => assert.fail('a denied call went out'),
+        (e) => e,
+      );
+      const small = await oa.chat.completions.create(cheap);
+      return { first, denied, small };
+    });
+
+    // Gate 1: pending in the store; nothing reserved, nothing sent; the event loop runs.
+    const gate1 = await pendingOf(() => wf.executionId);
+    assert.equal(gate1.gate, 'call #1 over $0.001');
+    assert.match(gate1.what, /^a gpt-4o call that may cost up to \$0\.04/);
+    assert.equal((await engine.approval(gate1.id)).status, 'pending');
+    const ticksBefore = ticks;
+    await sleep(60);
+    assert.ok(ticks - ticksBefore >= 3, `only ${ticks - ticksBefore} timer ticks while the call waited`);
+    assert.equal(await sent(), 0, 'nothing was sent before the approval');
+    assert.equal((await wf.breakdown()).reservedNanos, 0, 'nothing was reserved before the approval');
+    await engine.approve(gate1.id, { by: 'ana' });
+
+    // Gate 2: the next costly call's own gate; the first call went out exactly once.
+    const gate2 = await pendingOf(() => wf.executionId);
+    assert.equal(gate2.gate, 'call #2 over $0.001');
+    assert.notEqual(gate2.id, gate1.id);
+    assert.equal(await sent(), 1, 'the approved call was sent once');
+    await engine.deny(gate2.id, { by: 'bo', note: 'too big' });
+
+    const { first, denied, small } = await run;
+    clearInterval(timer);
+    assert.equal(first.choices[0].message.role, 'assistant');
+    assert.ok(denied instanceof ApprovalDeniedError, String(denied));
+    assert.deepEqual([denied.code, denied.approvalId, denied.gate, denied.by, denied.note], ['APPROVAL_DENIED', gate2.id, 'call #2 over $0.001', 'bo', 'too big']);
+    assert.ok(small.usage.total_tokens > 0);
+    assert.equal(await sent(), 2, 'the denied call was never sent; the cheap one was');
+    // Recorded: the approved costly call and the cheap one; the cheap one met no gate.
+    const calls = await wf.calls();
+    assert.deepEqual(calls.map((c) => [c.requestedModel, c.status]), [['gpt-4o', 'ok'], ['gpt-4o-mini', 'ok']]);
+    const gates = (await engine.approvals()).filter((a) => a.executionId === wf.executionId);
+    assert.deepEqual(gates.map((a) => [a.gate, a.status]).sort(), [['call #1 over $0.001', 'approved'], ['call #2 over $0.001', 'denied']]);
+    assert.equal((await wf.breakdown()).reservedNanos, 0);
+  } finally {
+    mock.stop();
+  }
+});
+
+test('reserveSync cannot wait: an undecided gate is ApprovalPendingError (a refusal); after the approval it reserves', async () => {
+  const wf = new WfloWorkflow({ engine, name: 'gated-sync', approvalAboveUsd: 0.001 });
+  await wf.start();
+  const big = { model: 'gpt-4o', inputTokens: 1000, maxOutputTokens: 4000 };
+  const pending = (() => {
+    try {
+      wf.reserveSync(big);
+    } catch (e) {
+      return e;
+    }
+    return assert.fail('reserved over the threshold without an approval');
+  })();
+  assert.ok(pending instanceof ApprovalPendingError && pending instanceof WfloError, String(pending));
+  assert.equal(pending.code, 'APPROVAL_PENDING');
+  assert.equal(pending.gate, 'call #1 over $0.001');
+  assert.match(pending.what, /^a gpt-4o call that may cost up to/);
+  assert.ok(isRefusal(pending), 'the engine calls a pending approval a refusal');
+  assert.deepEqual(errorCodes(pending), ['APPROVAL_PENDING']);
+  const stored = await engine.approval(pending.approvalId);
+  assert.deepEqual([stored.id, stored.status, stored.executionId], [pending.approvalId, 'pending', wf.executionId]);
+  assert.equal((await wf.breakdown()).reservedNanos, 0);
+  // A breaker does not count it.
+  const breaker = engine.breaker('gated-sync-breaker', { failureThreshold: 1 });
+  await assert.rejects(breaker.call(() => wf.reserveSync(big)), ApprovalPendingError);
+  assert.equal(breaker.state, 'closed');
+  // Waiting for the decision, then reserving again: the same gate, now approved.
+  const waiting = wf.waitForApproval(pending.approvalId);
+  await engine.approve(pending.approvalId);
+  assert.equal((await waiting).status, 'approved');
+  const r = wf.reserveSync(big);
+  assert.ok(r.amountNanos > 1_000_000);
+  r.release('aborted');
+  await wf.end();
+  await assert.rejects(engine.approval('appr-000000000000'), NotFoundError);
+  await assert.rejects(engine.approval(5), InvalidArgumentError);
+  assert.throws(() => new WfloWorkflow({ engine, approvalAboveUsd: '-1' }), InvalidArgumentError);
+});
+
+test('approvalAboveUsd holds on a resumed workflow, and reserve() waits across shared scopes too', async () => {
+  await engine.defineSharedScope('gated-team', { limitUsd: '5' });
+  const wf = new WfloWorkflow({ engine, name: 'gated-shared', approvalAboveUsd: '0.001', sharedScopes: ['gated-team'] });
+  await wf.start();
+  const resumed = await WfloWorkflow.resume(wf.executionId, { engine, sharedScopes: ['gated-team'] });
+  const reserving = resumed.reserve({ model: 'gpt-4o', inputTokens: 1000, maxOutputTokens: 4000 });
+  const gate = await pendingOf(() => wf.executionId);
+  assert.equal(gate.gate, 'call #1 over $0.001');
+  await run(['approve', gate.id, '--db', db]);
+  const r = await reserving;
+  assert.ok(r.amountNanos > 1_000_000);
+  r.release('aborted');
+  await resumed.end();
 });

@@ -10,7 +10,10 @@ const fs = require('node:fs');
 const path = require('node:path');
 const wflo = require('wflo');
 
-const { Engine, WfloWorkflow, NativeStream, WfloError, BudgetExceededError, CircuitOpenError, ResourceBusyError, ApprovalDeniedError } = wflo;
+const {
+  Engine, WfloWorkflow, NativeStream, WfloError, BudgetExceededError, CircuitOpenError, ResourceBusyError, ApprovalDeniedError,
+  ApprovalPendingError,
+} = wflo;
 
 const vectors = path.join(__dirname, '..', '..', '..', 'tests', 'vectors', 'scenarios.json');
 const { scenarios } = JSON.parse(fs.readFileSync(vectors, 'utf8'));
@@ -168,6 +171,51 @@ async function resourceStep(engine, step, events) {
   }
 }
 
+/** The face's error class for a wflo error code (the base class for codes without one of their own). */
+function wfloErrorOf(code) {
+  const classes = {
+    BUDGET_EXCEEDED: BudgetExceededError,
+    CIRCUIT_OPEN: CircuitOpenError,
+    RESOURCE_BUSY: ResourceBusyError,
+    APPROVAL_DENIED: ApprovalDeniedError,
+    APPROVAL_PENDING: ApprovalPendingError,
+  };
+  const Cls = classes[code];
+  return Cls ? new Cls(code.toLowerCase(), {}) : new WfloError(code.toLowerCase(), code);
+}
+
+/**
+ * A `breaker_call` step: a function that returns, or raises the wflo error `raise` (or a
+ * foreign one), called through the breaker's own `call` wrapper.
+ */
+async function breakerCall(engine, step, events) {
+  const breaker = engine.breaker(step.name, breakerSettings(step.config));
+  const raise = step.raise ?? null;
+  let called = false;
+  let error = null;
+  try {
+    await breaker.call(async () => {
+      called = true;
+      if (raise === null) return 'ok';
+      throw raise === 'foreign' ? new Error('a foreign failure') : wfloErrorOf(raise);
+    });
+  } catch (e) {
+    if (!called && !(e instanceof CircuitOpenError)) throw e;
+    error = called ? raise : e.code;
+  }
+  events.push({ op: 'breaker_call', raise, error, called, state: breaker.state });
+}
+
+/** A `breakers` step: the breakers on the store, without times or holders. */
+function breakersStep(engine, events) {
+  const { shared, transitions } = engine.breakersOnStore({ limit: 100 });
+  events.push({
+    op: 'breakers',
+    shared: shared.map((b) => ({ name: b.name, state: b.state, failure_count: b.failureCount })),
+    transitions: transitions.map((t) => ({ breaker: t.breaker, shared: t.shared, from: t.from, to: t.to, reason: t.reason })),
+  });
+}
+
 /**
  * An `approval` step: the request (the engine's JSON) as the workflow's options — a worst case
  * in nano-USD as a bigint — asked without waiting, decided through the engine when the step
@@ -214,6 +262,7 @@ async function replay(index, scenario) {
     traceparent: scenario.traceparent,
     alertThresholds: scenario.alert_thresholds,
     softBudgetUsd: scenario.soft_budget_usd,
+    approvalAboveUsd: scenario.approval_above_usd,
   });
   await wf.start();
   const events = [];
@@ -243,6 +292,12 @@ async function replay(index, scenario) {
         }
         break;
       }
+      case 'breaker_call':
+        await breakerCall(engine, step, events);
+        break;
+      case 'breakers':
+        breakersStep(engine, events);
+        break;
       case 'resource':
         await resourceStep(engine, step, events);
         break;
@@ -372,6 +427,17 @@ test('every scenario replays through the public API; the ledger is written for t
   ]);
   assert.deepEqual([approvals[1].decided_by, approvals[1].note, approvals[1].timed_out], ['bo', 'not on a Friday', false]);
   assert.deepEqual(gates.calls.map((c) => c.status), ['ok']);
+  const threshold = byName('approval_threshold_gates_costly_calls');
+  assert.deepEqual(threshold.events.map((e) => e.error), [null, null, null, 'APPROVAL_DENIED', 'APPROVAL_DENIED']);
+  assert.deepEqual(threshold.calls.map((c) => c.requested_model), ['gpt-4o', 'gpt-4o-mini']);
+  const wrapped = byName('breaker_wrapper_counts_failures_not_refusals').events;
+  assert.deepEqual(wrapped.slice(0, 8).map((e) => e.state), [...Array(7).fill('closed'), 'open']);
+  assert.deepEqual(wrapped[8], { op: 'breaker_call', raise: null, error: 'CIRCUIT_OPEN', called: false, state: 'open' });
+  assert.deepEqual(wrapped[11].shared, [{ name: 'provider:openai', state: 'open', failure_count: 1 }]);
+  assert.deepEqual(wrapped[11].transitions.map((t) => [t.breaker, t.reason]), [
+    ['search-tool', '2 consecutive failures'],
+    ['provider:openai', '1 consecutive failures'],
+  ]);
 
   const dir = process.env.WFLO_PARITY_DIR;
   if (dir) {

@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional
 
 import wflo
 from conftest import VECTORS
+from wflo.errors import from_details
 from wflo.resilience import CircuitBreakerOpenError, ResourceLock, Retrier, get_circuit_breaker
 
 CALL_FIELDS = ("seq", "step", "provider", "requested_model", "model", "usage", "cost_nanos", "reserved_nanos",
@@ -26,7 +27,7 @@ CALL_FIELDS = ("seq", "step", "provider", "requested_model", "model", "usage", "
 ERRORS = {cls.code: cls for cls in (wflo.InvalidArgumentError, wflo.UnknownModelError, wflo.BudgetExceededError,
                                     wflo.NotFoundError, wflo.ConflictError, wflo.StorageError, wflo.ClosedError,
                                     wflo.InternalError, wflo.CircuitOpenError, wflo.ResourceBusyError,
-                                    wflo.ApprovalDeniedError)}
+                                    wflo.ApprovalDeniedError, wflo.ApprovalPendingError)}
 
 
 def raised(codes: List[str]) -> BaseException:
@@ -77,16 +78,23 @@ def call(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> Dict[str, Any]:
     return {"op": "call", "body": body, "error": None}
 
 
-def breaker_step(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> List[Dict[str, Any]]:
+def breaker_of(wf: wflo.WfloWorkflow, name: str, config: Optional[Dict[str, Any]]) -> Any:
     """The breaker ``name`` of the scenario's engine, through get_circuit_breaker (made with
-    ``config`` the first time), one event per action with the state after it."""
-    settings = dict(step.get("config", {}))  # the engine's names, but the timeout in seconds
+    ``config`` the first time)."""
+    settings = dict(config or {})  # the engine's names, but the timeout in seconds
     if "recovery_timeout_ms" in settings:
         settings["recovery_timeout"] = settings.pop("recovery_timeout_ms") / 1000
     shared = settings.pop("shared", False)  # "shared": true keeps the state in the store
-    breaker = get_circuit_breaker(step["name"], engine=wf.engine, shared=shared, **settings)
-    if "config" in step:
-        assert breaker.shared is shared, step["name"]
+    breaker = get_circuit_breaker(name, engine=wf.engine, shared=shared, **settings)
+    if config is not None:
+        assert breaker.shared is shared, name
+    return breaker
+
+
+def breaker_step(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The breaker ``name`` of the scenario's engine, through get_circuit_breaker (made with
+    ``config`` the first time), one event per action with the state after it."""
+    breaker = breaker_of(wf, step["name"], step.get("config"))
     events = []
     for action in step["actions"]:
         error = None
@@ -105,6 +113,41 @@ def breaker_step(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> List[Dict[str, 
             raise AssertionError(f"unknown breaker action {action}")
         events.append({"op": "breaker", "action": action, "state": breaker.state.value, "error": error})
     return events
+
+
+def breaker_call(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> Dict[str, Any]:
+    """A function run through the breaker's own wrapper (CircuitBreaker.call_sync): it returns,
+    raises wflo's error for the code ``raise`` (the class the face maps that code to), or
+    raises a foreign error."""
+    breaker = breaker_of(wf, step["name"], step.get("config"))
+    raise_ = step["raise"]
+    called = []
+
+    def protected() -> None:
+        called.append(True)
+        if raise_ == "foreign":
+            raise RuntimeError("a foreign error")
+        if raise_ is not None:
+            raise from_details({"code": raise_, "message": f"{raise_.lower()} from the protected call"})
+
+    error = None
+    try:
+        breaker.call_sync(protected)
+    except wflo.WfloError as e:  # the wrapper's refusal (CIRCUIT_OPEN) or what the function raised
+        error = e.code
+    except RuntimeError:
+        error = "foreign"
+    return {"op": "breaker_call", "raise": raise_, "error": error, "called": bool(called),
+            "state": breaker.state.value}
+
+
+def breakers_step(wf: wflo.WfloWorkflow) -> Dict[str, Any]:
+    """The engine's breakers on its store (Engine.breakers_on_store), without times or holders."""
+    on_store = wf.engine.breakers_on_store(limit=100)
+    return {"op": "breakers",
+            "shared": [{k: b[k] for k in ("name", "state", "failure_count")} for b in on_store["shared"]],
+            "transitions": [{k: t[k] for k in ("breaker", "shared", "from", "to", "reason")}
+                            for t in on_store["transitions"]]}
 
 
 def retry_call(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -227,7 +270,8 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
                                execution_id=f"exec-{index + 1:012x}", on_threshold=on_threshold,
                                traceparent=scenario.get("traceparent"),
                                alert_thresholds=scenario.get("alert_thresholds"),
-                               soft_budget_usd=scenario.get("soft_budget_usd"))
+                               soft_budget_usd=scenario.get("soft_budget_usd"),
+                               approval_above_usd=scenario.get("approval_above_usd"))
         events: List[Dict[str, Any]] = []
 
         def body(_: Any) -> None:
@@ -253,6 +297,10 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
                     events.append({"op": "rollback", "state": wf.rollback_to_checkpoint_sync(step["name"])})
                 elif op == "breaker":
                     events.extend(breaker_step(wf, step))
+                elif op == "breaker_call":
+                    events.append(breaker_call(wf, step))
+                elif op == "breakers":
+                    events.append(breakers_step(wf))
                 elif op == "retry_call":
                     events.extend(retry_call(wf, step))
                 elif op == "resource":
@@ -328,6 +376,14 @@ def test_scenarios_replay_as_in_rust():
     assert [(e["gate"], e["status"], e["error"]) for e in gates if e["op"] == "approval"] == [
         ("publish", "approved", None), ("delete-index", None, "APPROVAL_DENIED"), ("publish", "approved", None)]
     assert gates[2]["decided_by"] == "bo" and gates[2]["note"] == "not on a Friday"
+    threshold = by_name["approval_threshold_gates_costly_calls"]
+    assert [e["error"] for e in threshold["events"]] == [None, None, None, "APPROVAL_DENIED", "APPROVAL_DENIED"]
+    assert len(threshold["calls"]) == 2
+    wrapped = by_name["breaker_wrapper_counts_failures_not_refusals"]["events"]
+    assert [e["state"] for e in wrapped[:8]] == ["closed"] * 7 + ["open"]
+    assert wrapped[8] == {"op": "breaker_call", "raise": None, "error": "CIRCUIT_OPEN", "called": False,
+                          "state": "open"}
+    assert wrapped[11]["shared"] == [{"name": "provider:openai", "state": "open", "failure_count": 1}]
     folder = os.environ.get("WFLO_PARITY_DIR")
     if not folder:
         return

@@ -214,53 +214,34 @@ impl Execution {
     }
 }
 
-/// The approval gate of a call whose worst case passes the execution's threshold: waits for
-/// a person's decision before the call reserves. Gates are numbered per execution
+/// How a reservation that meets an approval gate waits for the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApprovalWait {
+    /// On the calling thread, until decided (Rust, C, Go, threads).
+    #[default]
+    Block,
+    /// Not at all: the reservation fails with `APPROVAL_PENDING` naming the approval, and
+    /// the caller waits for it off its thread and reserves again — for faces whose calls run
+    /// on an event loop (Node), which must never block on a person.
+    Return,
+}
+
+/// The approval gate of a call whose worst case passes the execution's threshold: the
+/// decision must be given before the call reserves. Gates are numbered per execution
 /// (`call #3 over $0.50`), counting from the decided ones it already has — so a resumed
 /// execution finds a gate that was pending when its process ended, or one approved after it
-/// ended (no call started since the approval).
+/// ended (no call started since the approval). A gate still pending under
+/// [`ApprovalWait::Return`] keeps its number: reserving again finds the same approval.
 pub(crate) fn gate_call(
     exec: &std::sync::Arc<crate::execution::ExecutionInner>,
     model: &str,
     worst: Nanos,
     threshold: Nanos,
 ) -> Result<()> {
-    let n = {
-        let mut gated = exec.gated_calls.lock();
-        let next = match *gated {
-            Some(n) => n + 1,
-            None => {
-                let decided: Vec<ApprovalRecord> = exec
-                    .engine
-                    .store
-                    .list_approvals(false, 100_000)?
-                    .into_iter()
-                    .filter(|a| {
-                        *a.execution_id == *exec.id
-                            && a.gate.starts_with("call #")
-                            && a.status != ApprovalStatus::Pending
-                    })
-                    .collect();
-                // The latest approval (listed newest first) is still to be used when no call
-                // of the execution started after it was given: its process ended between the
-                // approval and the call — the resumed call goes through on it.
-                let unused = match decided.first() {
-                    Some(a) if a.status == ApprovalStatus::Approved => {
-                        let given = a.decided_at_ms.unwrap_or(0);
-                        !exec
-                            .engine
-                            .store
-                            .list_calls(&exec.id)?
-                            .iter()
-                            .any(|c| c.started_at_ms >= given)
-                    }
-                    _ => false,
-                };
-                decided.len() as u64 + u64::from(!unused)
-            }
-        };
-        *gated = Some(next);
-        next
+    let mut gated = exec.gated_calls.lock();
+    let n = match *gated {
+        Some(n) => n + 1,
+        None => next_gate_from_store(exec)?,
     };
     let usd = crate::money::format_usd;
     let request = ApprovalRequest {
@@ -276,10 +257,71 @@ pub(crate) fn gate_call(
     let execution = Execution {
         inner: exec.clone(),
     };
-    execution.require_approval(&request).map(drop)
+    let asked = execution.request_approval(&request)?;
+    if exec.engine.approval_wait() == ApprovalWait::Return {
+        // Decided already (or expired now)? Then as below; still pending: say so, keeping n.
+        let now = execution.wait_for_approval(&asked.id, Some(0));
+        if let Ok(a) = &now
+            && a.status == ApprovalStatus::Pending
+        {
+            return Err(Error::ApprovalPending {
+                id: a.id.clone(),
+                gate: a.gate.clone(),
+                what: a.what.clone(),
+            });
+        }
+        *gated = Some(n);
+        return now.map(drop);
+    }
+    // Waiting on this thread: other calls of the execution that meet a gate meanwhile take
+    // the next numbers.
+    *gated = Some(n);
+    drop(gated);
+    execution.wait_for_approval(&asked.id, None).map(drop)
+}
+
+/// The number of an execution's next call gate, from the approvals in the store: one past
+/// the decided ones — or the latest decided one itself when it was approved and no call of
+/// the execution started after that (its process ended between approval and call).
+fn next_gate_from_store(exec: &crate::execution::ExecutionInner) -> Result<u64> {
+    let decided: Vec<ApprovalRecord> = exec
+        .engine
+        .store
+        .list_approvals(false, 100_000)?
+        .into_iter()
+        .filter(|a| {
+            *a.execution_id == *exec.id
+                && a.gate.starts_with("call #")
+                && a.status != ApprovalStatus::Pending
+        })
+        .collect();
+    // Listed newest first.
+    let unused = match decided.first() {
+        Some(a) if a.status == ApprovalStatus::Approved => {
+            let given = a.decided_at_ms.unwrap_or(0);
+            !exec
+                .engine
+                .store
+                .list_calls(&exec.id)?
+                .iter()
+                .any(|c| c.started_at_ms >= given)
+        }
+        _ => false,
+    };
+    Ok(decided.len() as u64 + u64::from(!unused))
 }
 
 impl crate::Engine {
+    /// How reservations that meet an execution's approval threshold wait for the decision
+    /// (default [`ApprovalWait::Block`]); a face whose calls run on an event loop sets
+    /// [`ApprovalWait::Return`] once, when it opens the engine.
+    pub fn set_approval_wait(&self, wait: ApprovalWait) {
+        self.inner.approval_returns.store(
+            wait == ApprovalWait::Return,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
     /// Approvals in the store, newest first (only pending ones with `pending_only`).
     pub fn approvals(&self, pending_only: bool, limit: usize) -> Result<Vec<ApprovalRecord>> {
         self.inner.store.list_approvals(pending_only, limit)

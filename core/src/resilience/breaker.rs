@@ -331,13 +331,21 @@ impl Breaker {
                     l.transitions.iter().cloned().collect(),
                 ))
             }
-            None => {
-                let machine = match self.store.shared_breaker(&self.name)? {
-                    Some(row) => machine::read_stored(&self.name, &row.state_json)?,
-                    None => Machine::default(),
-                };
-                stored_status(&*self.store, &self.name, &self.config, &machine, now)
-            }
+            None => match self.store.shared_breaker(&self.name)? {
+                // Read with the settings the fleet steps it by (see `machine::step_stored`).
+                Some(row) => {
+                    let machine = machine::read_stored(&self.name, &row.state_json)?;
+                    let config = BreakerConfig::from_json(&row.config_json)?;
+                    stored_status(&*self.store, &self.name, &config, &machine, now)
+                }
+                None => stored_status(
+                    &*self.store,
+                    &self.name,
+                    &self.config,
+                    &Machine::default(),
+                    now,
+                ),
+            },
         }
     }
 

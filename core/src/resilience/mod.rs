@@ -7,7 +7,7 @@ pub mod breaker;
 pub mod contention;
 pub mod retry;
 
-pub use approval::{ApprovalRequest, OnTimeout};
+pub use approval::{ApprovalRequest, ApprovalWait, OnTimeout};
 pub use breaker::{Breaker, BreakerConfig, BreakerState, BreakerStatus, Transition};
 pub use contention::{LockConfig, Permit, ResourceLock};
 pub use retry::{

@@ -9,6 +9,7 @@ use super::{NewCheckpoint, RolledBack, SharedReserve, SharedScopeDef, SharedScop
 use crate::error::{BudgetExceeded, Error, Result};
 use crate::money::Nanos;
 use crate::records::{CallRecord, CallStatus, CheckpointInfo, ExecutionRecord, RollbackRecord};
+use crate::resilience::breaker::machine::StoredBreaker;
 
 /// Shared scope names: what every store accepts.
 pub(crate) fn check_scope_name(name: &str) -> Result<()> {
@@ -642,7 +643,10 @@ impl Store for MemoryStore {
     ) -> Result<crate::resilience::breaker::machine::StoredStep> {
         let mut d = self.data.lock();
         open(&d)?;
-        let stored = d.breakers.get(step.name).map(|r| r.state_json.as_str());
+        let stored = d.breakers.get(step.name).map(|r| StoredBreaker {
+            state_json: &r.state_json,
+            config_json: &r.config_json,
+        });
         let done = crate::resilience::breaker::machine::step_stored(stored, step)?;
         if let Some(json) = &done.json {
             d.breakers.insert(
@@ -650,7 +654,7 @@ impl Store for MemoryStore {
                 crate::store::SharedBreakerRow {
                     name: step.name.to_owned(),
                     state_json: json.clone(),
-                    config_json: serde_json::to_string(step.config).unwrap_or_default(),
+                    config_json: done.config_json.clone(),
                     updated_at_ms: step.now_ms,
                     updated_by: step.holder.to_owned(),
                 },

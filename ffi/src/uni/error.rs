@@ -60,6 +60,15 @@ pub enum WfloError {
         by: Option<String>,
         note: Option<String>,
     },
+    /// A call over the execution's approval threshold on an engine that returns pending
+    /// approvals: nothing was reserved; wait for approval `id` and reserve again.
+    #[error("{message}")]
+    ApprovalPending {
+        message: String,
+        id: String,
+        gate: String,
+        what: String,
+    },
 }
 
 impl From<Error> for WfloError {
@@ -119,6 +128,12 @@ impl From<Error> for WfloError {
                 by,
                 note,
             },
+            Error::ApprovalPending { id, gate, what } => WfloError::ApprovalPending {
+                message,
+                id,
+                gate,
+                what,
+            },
         }
     }
 }
@@ -138,6 +153,7 @@ impl WfloError {
             WfloError::CircuitOpen { .. } => "CIRCUIT_OPEN",
             WfloError::ResourceBusy { .. } => "RESOURCE_BUSY",
             WfloError::ApprovalDenied { .. } => "APPROVAL_DENIED",
+            WfloError::ApprovalPending { .. } => "APPROVAL_PENDING",
         }
     }
 }

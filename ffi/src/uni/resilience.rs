@@ -267,6 +267,23 @@ impl NativeEngine {
         })
     }
 
+    /// One approval as JSON; `NotFound` when there is none with that id.
+    pub fn approval_json(&self, id: String) -> Result<String> {
+        guard(|| Ok(serde_json::to_string(&self.inner.approval(&id)?).unwrap_or_default()))
+    }
+
+    /// How a reservation meeting an execution's approval threshold waits: `return_pending`
+    /// false (the default) blocks the reserving thread until decided; true fails it at once
+    /// with `ApprovalPending` (naming the approval) for callers that wait asynchronously and
+    /// reserve again.
+    pub fn set_approval_wait(&self, return_pending: bool) {
+        self.inner.set_approval_wait(if return_pending {
+            wflo_core::resilience::ApprovalWait::Return
+        } else {
+            wflo_core::resilience::ApprovalWait::Block
+        });
+    }
+
     /// Approves or denies a pending approval (`by` None: USER@host); the decided approval as
     /// JSON. `Conflict` when it was already decided.
     pub fn decide_approval(

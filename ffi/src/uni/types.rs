@@ -142,6 +142,10 @@ pub struct StartOptions {
     /// A soft budget in nano-USD: reaching it fires an alert and refuses nothing.
     #[uniffi(default = None)]
     pub soft_budget_nanos: Option<u64>,
+    /// Calls whose worst case passes this many nano-USD wait for a person's approval before
+    /// they reserve (None: no such gate). Kept with the execution: a resumed one gates alike.
+    #[uniffi(default = None)]
+    pub approval_above_nanos: Option<u64>,
 }
 
 impl StartOptions {
@@ -159,7 +163,7 @@ impl StartOptions {
             traceparent: self.traceparent,
             alert_thresholds: self.alert_thresholds,
             soft_budget_nanos: self.soft_budget_nanos,
-            ..Default::default()
+            approval_above_nanos: self.approval_above_nanos,
         }
     }
 }

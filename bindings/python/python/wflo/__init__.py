@@ -11,6 +11,7 @@ from .checkpoints import checkpoint
 from .context import ContextThreadPoolExecutor, current_workflow, wrap
 from .engine import (
     Engine,
+    approval,
     approvals,
     approve,
     cost,
@@ -24,6 +25,7 @@ from .engine import (
 )
 from .errors import (
     ApprovalDeniedError,
+    ApprovalPendingError,
     BudgetExceededError,
     CircuitOpenError,
     ClosedError,
@@ -63,11 +65,11 @@ __version__ = _version()
 _log_from_env()  # WFLO_LOG: the engine's events on the "wflo" logger (silent when unset)
 
 __all__ = [
-    "Alert", "Approval", "ApprovalDeniedError", "BudgetExceededError", "CallRequest", "CircuitOpenError",
-    "ClosedError", "ConflictError", "ContextThreadPoolExecutor", "Engine", "InternalError", "InvalidArgumentError",
-    "NotFoundError", "PriceChange", "PriceChanges", "PriceFieldChange", "PriceFile", "PriceTable", "Reservation",
-    "ResourceBusyError", "Scope", "Settled", "SkippedPrice", "StorageError", "Stream", "TokenCount",
-    "UnknownModelError", "Usage", "WfloError", "WfloWorkflow", "approvals", "approve", "checkpoint", "cost",
-    "cost_usd", "count_tokens", "current_workflow", "deny", "get_default_engine", "instrument", "log_events",
-    "parse_usage", "price", "resilience", "set_default_engine", "track_llm_call", "uninstrument", "wrap",
+    "Alert", "Approval", "ApprovalDeniedError", "ApprovalPendingError", "BudgetExceededError", "CallRequest",
+    "CircuitOpenError", "ClosedError", "ConflictError", "ContextThreadPoolExecutor", "Engine", "InternalError",
+    "InvalidArgumentError", "NotFoundError", "PriceChange", "PriceChanges", "PriceFieldChange", "PriceFile",
+    "PriceTable", "Reservation", "ResourceBusyError", "Scope", "Settled", "SkippedPrice", "StorageError", "Stream",
+    "TokenCount", "UnknownModelError", "Usage", "WfloError", "WfloWorkflow", "approval", "approvals", "approve",
+    "checkpoint", "cost", "cost_usd", "count_tokens", "current_workflow", "deny", "get_default_engine", "instrument",
+    "log_events", "parse_usage", "price", "resilience", "set_default_engine", "track_llm_call", "uninstrument", "wrap",
 ]

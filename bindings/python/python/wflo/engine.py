@@ -148,6 +148,14 @@ class Engine:
         workflow waiting for a person), or all with ``pending_only=False``."""
         return [Approval._of(a) for a in json.loads(native(self.native.approvals_json, bool(pending_only)))]
 
+    def approval(self, approval_id: str) -> Approval:
+        """The approval ``approval_id`` as it stands now, pending or decided (what
+        :meth:`WfloWorkflow.request_approval <wflo.WfloWorkflow.request_approval>` returns);
+        :class:`NotFoundError` when there is none with that id."""
+        if not isinstance(approval_id, str):
+            raise invalid("an approval id must be a string")
+        return Approval._of(json.loads(native(self.native.approval_json, approval_id)))
+
     def decide_approval(self, approval_id: str, approve: bool, *, by: Optional[str] = None,
                         note: Optional[str] = None) -> Approval:
         """Approves or denies the pending approval ``approval_id``; ``by`` who decides (None:
@@ -227,6 +235,12 @@ def approvals(pending_only: bool = True, engine: Optional[Engine] = None) -> Lis
     """The approvals in the store of ``engine`` (default the running workflow's engine, else
     the process-wide one), newest first; pending ones only unless ``pending_only=False``."""
     return _current_engine(engine).approvals(pending_only)
+
+
+def approval(approval_id: str, engine: Optional[Engine] = None) -> Approval:
+    """The approval ``approval_id`` (:meth:`Engine.approval`) in the store of ``engine``
+    (default the running workflow's engine, else the process-wide one)."""
+    return _current_engine(engine).approval(approval_id)
 
 
 def approve(approval_id: str, note: Optional[str] = None, by: Optional[str] = None,

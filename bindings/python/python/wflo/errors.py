@@ -143,10 +143,30 @@ class ApprovalDeniedError(WfloError):
         self.note = note
 
 
+class ApprovalPendingError(WfloError):
+    """A call over the execution's approval threshold met its gate and approval
+    ``approval_id`` is not decided yet: nothing was reserved or sent. ``gate`` names the gate
+    (``"call #1 over $0.50"``) and ``what`` the call as the approver sees it.
+
+    Python's engines wait at the gate (a sync call blocks its thread until a person decides;
+    async code reserves in a worker thread), so this is raised only by an engine told not to
+    wait: :meth:`WfloWorkflow.wait_for_approval <wflo.WfloWorkflow.wait_for_approval>` for
+    ``approval_id``, then reserve again. Like a denial it is a refusal: a breaker does not
+    count it, a retry never retries it."""
+
+    code = "APPROVAL_PENDING"
+
+    def __init__(self, message: str, approval_id: str = "", gate: str = "", what: str = "") -> None:
+        super().__init__(message, approval_id=approval_id, gate=gate, what=what)
+        self.approval_id = approval_id
+        self.gate = gate
+        self.what = what
+
+
 #: The one table: each stable code of the engine and the class it is raised as.
 _BY_CODE = {cls.code: cls for cls in (InvalidArgumentError, UnknownModelError, BudgetExceededError, NotFoundError,
                                      ConflictError, StorageError, ClosedError, InternalError, CircuitOpenError,
-                                     ResourceBusyError, ApprovalDeniedError)}
+                                     ResourceBusyError, ApprovalDeniedError, ApprovalPendingError)}
 
 
 def from_details(d: dict) -> WfloError:
@@ -167,11 +187,14 @@ def from_details(d: dict) -> WfloError:
     if cls is ApprovalDeniedError:
         return ApprovalDeniedError(message, d.get("id", ""), d.get("gate", ""), bool(d.get("timed_out", False)),
                                    d.get("by"), d.get("note"))
+    if cls is ApprovalPendingError:
+        return ApprovalPendingError(message, d.get("id", ""), d.get("gate", ""), d.get("what", ""))
     return cls(message)
 
 
 _FIELDS = ("scope", "limit_nanos", "spent_nanos", "reserved_nanos", "requested_nanos", "model", "suggestions", "name",
-           "failures", "retry_in_ms", "resource", "waited_ms", "holders", "id", "gate", "timed_out", "by", "note")
+           "failures", "retry_in_ms", "resource", "waited_ms", "holders", "id", "gate", "timed_out", "by", "note",
+           "what")
 
 
 def from_native(e: BaseException) -> BaseException:
@@ -202,9 +225,9 @@ def codes_of(e: Optional[BaseException]) -> List[str]:
 
 def is_refusal(e: Optional[BaseException]) -> bool:
     """Whether ``e`` is one of wflo's own refusals (a budget, an open breaker, a busy resource,
-    a denied approval) rather than a failure of what was called: a wflo error whose code the
-    engine's rule (``ErrorCode::is_refusal``, asked through the native module) calls a
-    refusal. A circuit breaker does not count one; a retry never retries one. Any other
+    a denied or not yet given approval) rather than a failure of what was called: a wflo error
+    whose code the engine's rule (``ErrorCode::is_refusal``, asked through the native module)
+    calls a refusal. A circuit breaker does not count one; a retry never retries one. Any other
     exception (or None): False."""
     if isinstance(e, _ffi.WfloError):
         e = from_native(e)

@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional, TypeVar
 from .errors import invalid
 from .reservation import Reservation
 from .instrument.common import request_json
-from .workflow import current_reserve_request
+from .workflow import current_reserve_request, current_reserve_request_async
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,20 +33,28 @@ def track_llm_call(model: str, *, max_tokens: Optional[int] = None, provider: Op
     if not isinstance(model, str) or not model:
         raise invalid("track_llm_call needs model=, the model the function calls")
 
-    def reserve(args: tuple, kwargs: dict) -> Optional[Reservation]:
-        request: dict = {"model": model, "input": tracked_input(args, kwargs)}
+    def request(args: tuple, kwargs: dict) -> str:
+        asked: dict = {"model": model, "input": tracked_input(args, kwargs)}
         if max_tokens is not None:
-            request["max_tokens"] = max_tokens
+            asked["max_tokens"] = max_tokens
         if provider:
-            request["ls_provider"] = provider
-        made = current_reserve_request("langchain", request_json(request))
+            asked["ls_provider"] = provider
+        return request_json(asked)
+
+    def reserve(args: tuple, kwargs: dict) -> Optional[Reservation]:
+        made = current_reserve_request("langchain", request(args, kwargs))
+        return made.reservation if made is not None else None
+
+    async def reserve_async(args: tuple, kwargs: dict) -> Optional[Reservation]:
+        # Off the event loop when the reservation may wait (an approval gate, a stored budget).
+        made = await current_reserve_request_async("langchain", request(args, kwargs))
         return made.reservation if made is not None else None
 
     def decorate(fn: F) -> F:
         if inspect.iscoroutinefunction(fn):
             @functools.wraps(fn)
             async def tracked_async(*args: Any, **kwargs: Any) -> Any:
-                reservation = reserve(args, kwargs)
+                reservation = await reserve_async(args, kwargs)
                 if reservation is None:
                     return await fn(*args, **kwargs)
                 with reservation:  # an exception or cancellation releases it

@@ -12,7 +12,7 @@ import inspect
 import json
 import threading
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, AsyncIterator, Dict, Iterable, Iterator, List, Optional
+from typing import Any, AsyncIterator, Callable, Dict, Iterable, Iterator, List, Optional, TypeVar
 
 from . import _fast, _ffi
 from .context import Frame, current_frame, use
@@ -25,6 +25,8 @@ from .usage import usage_json
 from .runners import runner_for
 from .scope import Scope, _check_label
 from .telemetry import AlertCallback, AlertListener, check_callback, current_traceparent
+
+T = TypeVar("T")
 
 
 def state_json(state: Any) -> str:
@@ -66,13 +68,21 @@ class WfloWorkflow:
     Tracing: the execution joins the trace of ``traceparent`` (a W3C header value), else of
     the current OpenTelemetry span when the host uses OpenTelemetry, else starts its own;
     :meth:`get_trace_id` says which.
+
+    Approvals: with ``approval_above_usd`` (dollars, like ``budget_usd``) a call whose worst
+    case passes that amount first meets a numbered approval gate (``"call #1 over $0.50"``)
+    and waits for a person to decide it (``wflo approve ID``, :func:`wflo.approve`) before it
+    is reserved and sent: sync code waits on its thread; async code awaits in a worker thread,
+    so the event loop keeps running. Denied (or unanswered by the gate's timeout) it raises
+    :class:`~wflo.ApprovalDeniedError` and nothing is reserved or sent. The threshold is kept
+    with the execution: a resumed one gates as before.
     """
 
     def __init__(self, name: str = "workflow", budget_usd: Optional[Dollars] = None, *,
                  engine: Optional[Engine] = None, shared_scopes: Iterable[str] = (),
                  execution_id: Optional[str] = None, on_threshold: Optional[AlertCallback] = None,
                  alert_thresholds: Optional[Iterable[int]] = None, soft_budget_usd: Optional[Dollars] = None,
-                 traceparent: Optional[str] = None) -> None:
+                 traceparent: Optional[str] = None, approval_above_usd: Optional[Dollars] = None) -> None:
         if not isinstance(name, str) or not name:
             raise invalid("name must be a non-empty string")
         if engine is not None and not isinstance(engine, Engine):
@@ -90,6 +100,7 @@ class WfloWorkflow:
         self._on_threshold = None if on_threshold is None else check_callback(on_threshold, "on_threshold")
         self._alert_thresholds = _thresholds(alert_thresholds)
         self._soft_budget_nanos = to_nanos(soft_budget_usd, "soft_budget_usd")
+        self._approval_above_nanos = to_nanos(approval_above_usd, "approval_above_usd")
         if traceparent is not None and not isinstance(traceparent, str):
             raise invalid("traceparent must be a string (a W3C traceparent header value)")
         self._traceparent = traceparent
@@ -137,6 +148,10 @@ class WfloWorkflow:
         breakdown = json.loads(native(wf._native.breakdown_json))
         wf._budget_nanos = breakdown.get("budget_nanos")
         wf.budget_usd = breakdown.get("budget_usd")
+        # The engine gates the resumed execution by its stored threshold; async code must know
+        # there is one (it reserves off the event loop then).
+        stored = json.loads(native(wf.engine.native.execution_json, execution_id))["execution"]
+        wf._approval_above_nanos = stored.get("approval_above_nanos")
         return wf
 
     def _adopt(self, execution: Any) -> None:
@@ -171,7 +186,8 @@ class WfloWorkflow:
         """The engine's start options; the trace is read here, where the caller's context is."""
         return _ffi.StartOptions(id=self._execution_id, shared_scopes=self._shared_scopes,
                                  traceparent=self._traceparent or current_traceparent(),
-                                 alert_thresholds=self._alert_thresholds, soft_budget_nanos=self._soft_budget_nanos)
+                                 alert_thresholds=self._alert_thresholds, soft_budget_nanos=self._soft_budget_nanos,
+                                 approval_above_nanos=self._approval_above_nanos)
 
     async def start(self) -> "WfloWorkflow":
         if not self._running:
@@ -331,14 +347,26 @@ class WfloWorkflow:
         return Reservation(_reserve(self._c, self._target(scope), model, input_tokens, max_output_tokens, provider, input_estimated,
                                     cache_write, stream, clamp_max_tokens))
 
-    async def reserve_async(self, request: Optional[CallRequest] = None, **fields: Any) -> Reservation:
-        """``reserve`` for async code: with shared scopes (which live in the store) the
-        reservation runs in a worker thread so the event loop never waits on the database."""
+    def _reserves_off_loop(self) -> bool:
+        """Whether a reservation may wait — on the store (shared scopes live there) or on a
+        person (an approval threshold: the engine holds the reserving thread at the gate until
+        someone decides). Async code then reserves in a worker thread, never on the event loop."""
+        return bool(self._shared_scopes) or self._approval_above_nanos is not None
+
+    async def _reserving(self, reserve: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``reserve(*args, **kwargs)`` for async code: on the event loop when it cannot wait,
+        else in a worker thread (which sees the caller's context: its workflow and step)."""
         if not self._running:
             await self.start()
-        if not self._shared_scopes:
-            return self.reserve(request, **fields)
-        return await asyncio.to_thread(self.reserve, request, **fields)
+        if not self._reserves_off_loop():
+            return reserve(*args, **kwargs)
+        return await asyncio.to_thread(reserve, *args, **kwargs)
+
+    async def reserve_async(self, request: Optional[CallRequest] = None, **fields: Any) -> Reservation:
+        """``reserve`` for async code: when the reservation may wait (shared scopes, which live
+        in the store; an approval gate, which waits for a person) it runs in a worker thread,
+        so the event loop never waits."""
+        return await self._reserving(self.reserve, request, **fields)
 
     def reserve_request(self, format: str, request: Any, *, base_url: Optional[str] = None,
                         provider: Optional[str] = None, model: Optional[str] = None, stream: Optional[bool] = None,
@@ -358,13 +386,9 @@ class WfloWorkflow:
                                                                          clamp_max_tokens))
 
     async def reserve_request_async(self, format: str, request: Any, **options: Any) -> RequestReserved:
-        """``reserve_request`` for async code (in a worker thread when shared scopes, which live
-        in the store, are drawn from)."""
-        if not self._running:
-            await self.start()
-        if not self._shared_scopes:
-            return self.reserve_request(format, request, **options)
-        return await asyncio.to_thread(self.reserve_request, format, request, **options)
+        """``reserve_request`` for async code (in a worker thread when the reservation may wait:
+        see :meth:`reserve_async`)."""
+        return await self._reserving(self.reserve_request, format, request, **options)
 
     def record_call(self, model: str, response: Any, format: str = "auto") -> Settled:
         """Records a call made without a reservation, from its response or usage."""
@@ -507,6 +531,11 @@ class WfloWorkflow:
     def __repr__(self) -> str:
         return f"WfloWorkflow(name={self.name!r}, budget_usd={self.budget_usd!r}, execution_id={self.execution_id!r})"
 
+    @property
+    def approval_above_usd(self) -> Optional[float]:
+        """The approval threshold in dollars (None: calls meet no approval gate)."""
+        return None if self._approval_above_nanos is None else self._approval_above_nanos / 1e9
+
 
 def _thresholds(thresholds: Optional[Iterable[int]]) -> Optional[List[int]]:
     """Alert thresholds as the engine takes them (a list of whole percents; the engine checks
@@ -613,6 +642,15 @@ def current_reserve_request(format: str, request: Any, **options: Any) -> Option
     return _reserve_request(wf._c, frame.scope._c if frame.scope else None, format, request,
                             _options(options.get("base_url"), options.get("provider"), options.get("model"),
                                      options.get("stream"), options.get("clamp_max_tokens", False)))
+
+
+async def current_reserve_request_async(format: str, request: Any, **options: Any) -> Optional[RequestReserved]:
+    """:func:`current_reserve_request` for async code: off the event loop when the running
+    workflow's reservation may wait (its one rule, :meth:`WfloWorkflow._reserving`)."""
+    frame = current_frame()
+    if frame is None:
+        return None
+    return await frame.workflow._reserving(current_reserve_request, format, request, **options)
 
 
 def current_reserve(request: CallRequest) -> Optional[Reservation]:

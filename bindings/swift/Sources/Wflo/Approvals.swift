@@ -117,6 +117,11 @@ extension WfloWorkflow {
 }
 
 extension Engine {
+    /// The approval `id` as the store holds it now; `.notFound` when there is none.
+    public func approval(_ id: String) throws -> Approval {
+        try JSON.decode(Approval.self, try engineCall { try native.approvalJson(id: id) })
+    }
+
     /// The approvals in the store (every process's), newest first; only the undecided with
     /// `pendingOnly`.
     public func approvals(pendingOnly: Bool = false) throws -> [Approval] {

@@ -32,6 +32,12 @@ public enum WfloError: Error, Equatable, CustomStringConvertible {
     case resourceBusy(resource: String, waitedMs: UInt64, holders: [String], message: String)
     /// An approval gate was denied (`by`, with a `note`), or not answered in time (`timedOut`).
     case approvalDenied(id: String, gate: String, timedOut: Bool, by: String?, note: String?, message: String)
+    /// A call passed its execution's approval threshold (`approvalAboveUsd`) on an engine that
+    /// returns pending approvals instead of waiting on the reserving thread
+    /// (`engine.native.setApprovalWait(returnPending: true)`): nothing was reserved or sent.
+    /// Wait for approval `id` (`WfloWorkflow.waitForApproval`) and reserve again: the same
+    /// `gate` finds the same approval, now decided. `what` is what the approval allows.
+    case approvalPending(id: String, gate: String, what: String, message: String)
 
     /// The stable code: "BUDGET_EXCEEDED", "UNKNOWN_MODEL", "INVALID_ARGUMENT", …
     public var code: String {
@@ -47,6 +53,7 @@ public enum WfloError: Error, Equatable, CustomStringConvertible {
         case .circuitOpen: return "CIRCUIT_OPEN"
         case .resourceBusy: return "RESOURCE_BUSY"
         case .approvalDenied: return "APPROVAL_DENIED"
+        case .approvalPending: return "APPROVAL_PENDING"
         }
     }
 
@@ -63,13 +70,15 @@ public enum WfloError: Error, Equatable, CustomStringConvertible {
             return message
         case let .approvalDenied(_, _, _, _, _, message):
             return message
+        case let .approvalPending(_, _, _, message):
+            return message
         }
     }
 
     public var description: String { "\(code): \(message)" }
 
     /// Whether this is one of wflo's own refusals (a budget, an open breaker, a busy resource,
-    /// a denied approval) rather than a failure of what was called: a `CircuitBreaker` does
+    /// a denied or pending approval) rather than a failure of what was called: a `CircuitBreaker` does
     /// not count it and a retry never retries it. The engine's rule (`ErrorCode::is_refusal`),
     /// asked by `code`.
     public var isRefusal: Bool { WfloNative.isRefusal(code: code) }
@@ -101,6 +110,8 @@ public enum WfloError: Error, Equatable, CustomStringConvertible {
             self = .resourceBusy(resource: resource, waitedMs: waitedMs, holders: holders, message: message)
         case let .ApprovalDenied(message, id, gate, timedOut, by, note):
             self = .approvalDenied(id: id, gate: gate, timedOut: timedOut, by: by, note: note, message: message)
+        case let .ApprovalPending(message, id, gate, what):
+            self = .approvalPending(id: id, gate: gate, what: what, message: message)
         }
     }
 }

@@ -11,6 +11,14 @@ import WfloNative
 /// or the soft budget (a warning: nothing is refused). The execution joins the trace of
 /// `traceParent` (a W3C `traceparent` value: the host's current span), else starts its own;
 /// `traceId` says which.
+///
+/// `approvalAboveUsd` (dollars, like the budget; `approvalAbove` exact): a call whose worst
+/// case passes it meets an approval gate (`call #1 over $0.50`) before it reserves, and goes
+/// on once a person approves it (`Engine.approve`, `wflo approve ID`, `wflo serve`, from any
+/// process on the store); a denied or timed-out gate throws `.approvalDenied` and nothing is
+/// reserved. `reserve` waits for the decision on its thread (the engine's default): call it
+/// from a thread of your own, not from a Swift concurrency task. The threshold is kept with
+/// the execution: a resumed one gates alike.
 public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
     public let name: String
     /// The budget in nano-USD (exact), or nil for no limit of its own.
@@ -21,6 +29,7 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
     private let alertThresholds: [UInt32]?
     private let softBudgetNanos: UInt64?
     private let traceParent: String?
+    private let approvalAboveNanos: UInt64?
 
     private let lock = NSLock()
     private var execution: NativeExecution?
@@ -31,28 +40,33 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
 
     /// `budgetUsd` in dollars (nil: no limit of its own); `sharedScopes`: budgets shared with
     /// other executions and processes, drawn from as well; `engine`: default `Engine.default()`;
-    /// `alertThresholds`, `softBudgetUsd` and `traceParent`: see the type's description.
+    /// `alertThresholds`, `softBudgetUsd`, `traceParent` and `approvalAboveUsd`: see the type's
+    /// description.
     public convenience init(name: String = "workflow", budgetUsd: Double? = nil, engine: Engine? = nil,
                             sharedScopes: [String] = [], alertThresholds: [UInt32]? = nil,
-                            softBudgetUsd: Double? = nil, traceParent: String? = nil) throws {
+                            softBudgetUsd: Double? = nil, traceParent: String? = nil,
+                            approvalAboveUsd: Double? = nil) throws {
         try self.init(name: name, budgetNanos: try budgetUsd.map { try nanosFromUsd($0, "budgetUsd") },
                       engine: engine, sharedScopes: sharedScopes, alertThresholds: alertThresholds,
                       softBudgetNanos: try softBudgetUsd.map { try nanosFromUsd($0, "softBudgetUsd") },
-                      traceParent: traceParent)
+                      traceParent: traceParent,
+                      approvalAboveNanos: try approvalAboveUsd.map { try nanosFromUsd($0, "approvalAboveUsd") })
     }
 
     /// The same with exact amounts (`Decimal(string: "0.01")` is exactly 10,000,000 nano-USD).
     public convenience init(name: String = "workflow", budget: Decimal, engine: Engine? = nil,
                             sharedScopes: [String] = [], alertThresholds: [UInt32]? = nil,
-                            softBudget: Decimal? = nil, traceParent: String? = nil) throws {
+                            softBudget: Decimal? = nil, traceParent: String? = nil,
+                            approvalAbove: Decimal? = nil) throws {
         try self.init(name: name, budgetNanos: try nanosFromUsd(budget, "budget"), engine: engine,
                       sharedScopes: sharedScopes, alertThresholds: alertThresholds,
                       softBudgetNanos: try softBudget.map { try nanosFromUsd($0, "softBudget") },
-                      traceParent: traceParent)
+                      traceParent: traceParent,
+                      approvalAboveNanos: try approvalAbove.map { try nanosFromUsd($0, "approvalAbove") })
     }
 
     init(name: String, budgetNanos: UInt64?, engine: Engine?, sharedScopes: [String], alertThresholds: [UInt32]?,
-         softBudgetNanos: UInt64?, traceParent: String?) throws {
+         softBudgetNanos: UInt64?, traceParent: String?, approvalAboveNanos: UInt64? = nil) throws {
         guard !name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw invalid("name must be a non-empty string")
         }
@@ -63,6 +77,7 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
         self.alertThresholds = alertThresholds
         self.softBudgetNanos = softBudgetNanos
         self.traceParent = traceParent
+        self.approvalAboveNanos = approvalAboveNanos
     }
 
     deinit {
@@ -97,7 +112,7 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
 
     private var startOptions: StartOptions {
         StartOptions(id: nil, sharedScopes: sharedScopes, traceparent: traceParent, alertThresholds: alertThresholds,
-                     softBudgetNanos: softBudgetNanos)
+                     softBudgetNanos: softBudgetNanos, approvalAboveNanos: approvalAboveNanos)
     }
 
     // -- the execution ------------------------------------------------------------------------

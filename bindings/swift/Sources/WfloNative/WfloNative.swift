@@ -928,6 +928,11 @@ public protocol NativeEngineProtocol: AnyObject, Sendable {
     func startExecutionAsync(name: String, budgetNanos: UInt64?, options: StartOptions) async throws  -> NativeExecution
     
     /**
+     * One approval as JSON; `NotFound` when there is none with that id.
+     */
+    func approvalJson(id: String) throws  -> String
+    
+    /**
      * Approvals in the store as a JSON array, newest first (pending only with `pending_only`).
      */
     func approvalsJson(pendingOnly: Bool) throws  -> String
@@ -965,6 +970,14 @@ public protocol NativeEngineProtocol: AnyObject, Sendable {
      * `wflo_engine_retrier` (None or "": the defaults).
      */
     func retrier(policyJson: String?) throws  -> NativeRetrier
+    
+    /**
+     * How a reservation meeting an execution's approval threshold waits: `return_pending`
+     * false (the default) blocks the reserving thread until decided; true fails it at once
+     * with `ApprovalPending` (naming the approval) for callers that wait asynchronously and
+     * reserve again.
+     */
+    func setApprovalWait(returnPending: Bool) 
     
 }
 /**
@@ -1307,6 +1320,19 @@ open func startExecutionAsync(name: String, budgetNanos: UInt64?, options: Start
 }
     
     /**
+     * One approval as JSON; `NotFound` when there is none with that id.
+     */
+open func approvalJson(id: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeengine_approval_json(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Approvals in the store as a JSON array, newest first (pending only with `pending_only`).
      */
 open func approvalsJson(pendingOnly: Bool)throws  -> String  {
@@ -1404,6 +1430,21 @@ open func retrier(policyJson: String?)throws  -> NativeRetrier  {
         FfiConverterOptionString.lower(policyJson),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * How a reservation meeting an execution's approval threshold waits: `return_pending`
+     * false (the default) blocks the reserving thread until decided; true fails it at once
+     * with `ApprovalPending` (naming the approval) for callers that wait asynchronously and
+     * reserve again.
+     */
+open func setApprovalWait(returnPending: Bool)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeengine_set_approval_wait(
+            self.uniffiCloneHandle(),
+        FfiConverterBool.lower(returnPending),uniffiCallStatus
+    )
+}
 }
     
 
@@ -3725,6 +3766,11 @@ public struct StartOptions: Equatable, Hashable {
      * A soft budget in nano-USD: reaching it fires an alert and refuses nothing.
      */
     public var softBudgetNanos: UInt64?
+    /**
+     * Calls whose worst case passes this many nano-USD wait for a person's approval before
+     * they reserve (None: no such gate). Kept with the execution: a resumed one gates alike.
+     */
+    public var approvalAboveNanos: UInt64?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3745,12 +3791,17 @@ public struct StartOptions: Equatable, Hashable {
          */alertThresholds: [UInt32]? = nil, 
         /**
          * A soft budget in nano-USD: reaching it fires an alert and refuses nothing.
-         */softBudgetNanos: UInt64? = nil) {
+         */softBudgetNanos: UInt64? = nil, 
+        /**
+         * Calls whose worst case passes this many nano-USD wait for a person's approval before
+         * they reserve (None: no such gate). Kept with the execution: a resumed one gates alike.
+         */approvalAboveNanos: UInt64? = nil) {
         self.id = id
         self.sharedScopes = sharedScopes
         self.traceparent = traceparent
         self.alertThresholds = alertThresholds
         self.softBudgetNanos = softBudgetNanos
+        self.approvalAboveNanos = approvalAboveNanos
     }
 
     
@@ -3773,7 +3824,8 @@ public struct FfiConverterTypeStartOptions: FfiConverterRustBuffer {
                 sharedScopes: FfiConverterSequenceString.read(from: &buf), 
                 traceparent: FfiConverterOptionString.read(from: &buf), 
                 alertThresholds: FfiConverterOptionSequenceUInt32.read(from: &buf), 
-                softBudgetNanos: FfiConverterOptionUInt64.read(from: &buf)
+                softBudgetNanos: FfiConverterOptionUInt64.read(from: &buf), 
+                approvalAboveNanos: FfiConverterOptionUInt64.read(from: &buf)
         )
     }
 
@@ -3783,6 +3835,7 @@ public struct FfiConverterTypeStartOptions: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.traceparent, into: &buf)
         FfiConverterOptionSequenceUInt32.write(value.alertThresholds, into: &buf)
         FfiConverterOptionUInt64.write(value.softBudgetNanos, into: &buf)
+        FfiConverterOptionUInt64.write(value.approvalAboveNanos, into: &buf)
     }
 }
 
@@ -4151,6 +4204,12 @@ enum WfloError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case ApprovalDenied(message: String, id: String, gate: String, timedOut: Bool, by: String?, note: String?
     )
+    /**
+     * A call over the execution's approval threshold on an engine that returns pending
+     * approvals: nothing was reserved; wait for approval `id` and reserve again.
+     */
+    case ApprovalPending(message: String, id: String, gate: String, what: String
+    )
 
     
 
@@ -4230,6 +4289,12 @@ public struct FfiConverterTypeWfloError: FfiConverterRustBuffer {
             timedOut: try FfiConverterBool.read(from: &buf), 
             by: try FfiConverterOptionString.read(from: &buf), 
             note: try FfiConverterOptionString.read(from: &buf)
+            )
+        case 12: return .ApprovalPending(
+            message: try FfiConverterString.read(from: &buf), 
+            id: try FfiConverterString.read(from: &buf), 
+            gate: try FfiConverterString.read(from: &buf), 
+            what: try FfiConverterString.read(from: &buf)
             )
 
          default: throw UniffiInternalError.unexpectedEnumCase
@@ -4314,6 +4379,14 @@ public struct FfiConverterTypeWfloError: FfiConverterRustBuffer {
             FfiConverterBool.write(timedOut, into: &buf)
             FfiConverterOptionString.write(by, into: &buf)
             FfiConverterOptionString.write(note, into: &buf)
+            
+        
+        case let .ApprovalPending(message,id,gate,what):
+            writeInt(&buf, Int32(12))
+            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(id, into: &buf)
+            FfiConverterString.write(gate, into: &buf)
+            FfiConverterString.write(what, into: &buf)
             
         }
     }
@@ -5097,6 +5170,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeengine_start_execution_async() != 40575) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wflo_checksum_method_nativeengine_approval_json() != 13018) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wflo_checksum_method_nativeengine_approvals_json() != 25726) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5116,6 +5192,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeengine_retrier() != 13729) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeengine_set_approval_wait() != 64274) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeexecution_breakdown_json() != 25263) {

@@ -470,6 +470,11 @@ uint64_t uniffi_wflo_fn_method_nativeengine_start_execution(uint64_t ptr, RustBu
 uint64_t uniffi_wflo_fn_method_nativeengine_start_execution_async(uint64_t ptr, RustBuffer name, RustBuffer budget_nanos, RustBuffer options
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_APPROVAL_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_APPROVAL_JSON
+RustBuffer uniffi_wflo_fn_method_nativeengine_approval_json(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_APPROVALS_JSON
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_APPROVALS_JSON
 RustBuffer uniffi_wflo_fn_method_nativeengine_approvals_json(uint64_t ptr, int8_t pending_only, RustCallStatus *_Nonnull out_status
@@ -503,6 +508,11 @@ uint64_t uniffi_wflo_fn_method_nativeengine_resource(uint64_t ptr, RustBuffer na
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_RETRIER
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_RETRIER
 uint64_t uniffi_wflo_fn_method_nativeengine_retrier(uint64_t ptr, RustBuffer policy_json, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_SET_APPROVAL_WAIT
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_SET_APPROVAL_WAIT
+void uniffi_wflo_fn_method_nativeengine_set_approval_wait(uint64_t ptr, int8_t return_pending, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVEEXECUTION
@@ -1375,6 +1385,12 @@ uint16_t uniffi_wflo_checksum_method_nativeengine_start_execution_async(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_APPROVAL_JSON
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_APPROVAL_JSON
+uint16_t uniffi_wflo_checksum_method_nativeengine_approval_json(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_APPROVALS_JSON
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_APPROVALS_JSON
 uint16_t uniffi_wflo_checksum_method_nativeengine_approvals_json(void
@@ -1414,6 +1430,12 @@ uint16_t uniffi_wflo_checksum_method_nativeengine_resource(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_RETRIER
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_RETRIER
 uint16_t uniffi_wflo_checksum_method_nativeengine_retrier(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_SET_APPROVAL_WAIT
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEENGINE_SET_APPROVAL_WAIT
+uint16_t uniffi_wflo_checksum_method_nativeengine_set_approval_wait(void
     
 );
 #endif

@@ -239,3 +239,64 @@ fn a_resumed_execution_keeps_its_approval_threshold() {
     let json = serde_json::to_string(&plain.record().unwrap()).unwrap();
     assert!(!json.contains("approval_above"), "{json}");
 }
+
+#[test]
+fn an_engine_that_returns_pending_gates_reserves_nothing_until_approved() {
+    let engine = Engine::in_memory();
+    engine.set_approval_wait(crate::resilience::ApprovalWait::Return);
+    let x = engine
+        .start_execution(ExecutionOptions {
+            name: "gated-without-blocking".into(),
+            approval_above_nanos: Some(1_000_000), // $0.001
+            ..Default::default()
+        })
+        .unwrap();
+    let big = crate::CallRequest {
+        model: "gpt-4o",
+        input_tokens: 1_000,
+        max_output_tokens: Some(4_000),
+        ..Default::default()
+    };
+    let pending = |e: crate::Error| match e {
+        crate::Error::ApprovalPending { id, gate, what } => (id, gate, what),
+        other => panic!("expected APPROVAL_PENDING, got {other}"),
+    };
+    let (id, gate, what) = pending(x.reserve(&big).unwrap_err());
+    assert_eq!(gate, "call #1 over $0.001");
+    assert!(
+        what.starts_with("a gpt-4o call that may cost up to $0.04"),
+        "{what}"
+    );
+    assert!(crate::ErrorCode::ApprovalPending.is_refusal());
+    // Asked again before anyone decided: the same approval, still nothing reserved.
+    assert_eq!(pending(x.reserve(&big).unwrap_err()).0, id);
+    assert_eq!(engine.approvals(false, 10).unwrap().len(), 1);
+    assert_eq!(x.breakdown().unwrap().reserved_nanos, 0);
+    // Approved: waiting returns it, and reserving again goes through on it.
+    engine
+        .decide_approval(&id, true, Some("ana"), None)
+        .unwrap();
+    assert_eq!(
+        x.wait_for_approval(&id, Some(0)).unwrap().status,
+        ApprovalStatus::Approved
+    );
+    let mut r = x.reserve(&big).unwrap();
+    assert!(x.breakdown().unwrap().reserved_nanos > 0);
+    r.release(crate::CallStatus::Aborted, None).unwrap();
+    // The next costly call has a gate of its own; denied, reserving again says so.
+    let (next, gate, _) = pending(x.reserve(&big).unwrap_err());
+    assert_eq!(gate, "call #2 over $0.001");
+    engine
+        .decide_approval(&next, false, Some("bo"), Some("too big"))
+        .unwrap();
+    assert_eq!(
+        x.reserve(&big).unwrap_err().code(),
+        crate::ErrorCode::ApprovalDenied
+    );
+    assert_eq!(x.breakdown().unwrap().reserved_nanos, 0);
+    // And the one after that asks afresh.
+    assert_eq!(
+        pending(x.reserve(&big).unwrap_err()).1,
+        "call #3 over $0.001"
+    );
+}

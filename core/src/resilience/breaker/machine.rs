@@ -254,27 +254,56 @@ pub struct BreakerStep<'a> {
 pub struct StoredStep {
     pub stepped: Stepped,
     pub machine: Machine,
-    /// The machine as JSON when it changed (the store writes it back), else `None`.
+    /// The machine as JSON when the store must write its row (it changed, or the breaker had
+    /// no row yet), else `None`.
     pub json: Option<String>,
+    /// The settings the step ran under, as JSON: the row keeps them with the machine.
+    pub config_json: String,
     /// The state change to record, when there was one.
     pub transition: Option<Transition>,
 }
 
-/// Steps the stored machine `stored` (JSON; `None` for a breaker never used) — the rule every
-/// store applies inside its transaction.
-pub fn step_stored(stored: Option<&str>, step: &BreakerStep<'_>) -> Result<StoredStep> {
+/// A shared breaker's row as a store holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredBreaker<'a> {
+    pub state_json: &'a str,
+    pub config_json: &'a str,
+}
+
+/// Steps the stored breaker (`None` for a breaker never used) — the rule every store applies
+/// inside its transaction. One breaker has one set of settings for the whole fleet: those of
+/// the process that first stepped it on the store, until a reset, which adopts the resetting
+/// process's settings (how an operator changes them). A process given other settings still
+/// steps by the stored ones, so every process agrees on when the breaker opens.
+pub fn step_stored(
+    stored: Option<StoredBreaker<'_>>,
+    step: &BreakerStep<'_>,
+) -> Result<StoredStep> {
+    let unreadable = |what: &str, e: serde_json::Error| {
+        Error::Storage(format!(
+            "circuit breaker '{}': unreadable stored {what}: {e}",
+            step.name
+        ))
+    };
     let mut machine = match stored {
-        Some(json) => serde_json::from_str::<Machine>(json).map_err(|e| {
-            Error::Storage(format!(
-                "circuit breaker '{}': unreadable stored state: {e}",
-                step.name
-            ))
-        })?,
+        Some(row) => {
+            serde_json::from_str::<Machine>(row.state_json).map_err(|e| unreadable("state", e))?
+        }
         None => Machine::default(),
     };
-    let stepped = machine.step(step.config, step.op, step.now_ms);
-    let json = stepped
-        .changed
+    let config = match stored {
+        Some(row) if step.op != Op::Reset && !row.config_json.is_empty() => {
+            BreakerConfig::from_json(row.config_json).map_err(|e| {
+                Error::Storage(format!(
+                    "circuit breaker '{}': unreadable stored settings: {e}",
+                    step.name
+                ))
+            })?
+        }
+        _ => step.config.clone(),
+    };
+    let stepped = machine.step(&config, step.op, step.now_ms);
+    let json = (stepped.changed || stored.is_none())
         .then(|| serde_json::to_string(&machine))
         .transpose()
         .map_err(|e| Error::Internal(format!("circuit breaker state: {e}")))?;
@@ -286,6 +315,7 @@ pub fn step_stored(stored: Option<&str>, step: &BreakerStep<'_>) -> Result<Store
         stepped,
         machine,
         json,
+        config_json: serde_json::to_string(&config).unwrap_or_default(),
         transition,
     })
 }

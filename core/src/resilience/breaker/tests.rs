@@ -198,3 +198,35 @@ fn the_engine_gives_every_caller_one_breaker_per_name() {
         vec![("tool:search", BreakerState::Open)]
     );
 }
+
+#[test]
+fn a_shared_breaker_steps_by_the_settings_it_was_first_stepped_with_until_a_reset() {
+    let store: Arc<dyn crate::store::Store> = Arc::new(crate::store::MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(1_000));
+    let process = |failures: u32| {
+        Breaker::new(
+            "provider:openai",
+            config(failures, 60_000, 1, true),
+            clock.clone(),
+            store.clone(),
+            "host:1",
+        )
+        .unwrap()
+    };
+    let (first, other) = (process(1), process(3));
+    first.check().unwrap();
+    // The other process was given 3 failures; the fleet's breaker opens on the first one.
+    other.record_failure().unwrap();
+    assert_eq!(other.state().unwrap(), BreakerState::Open);
+    assert_eq!(
+        first.check().unwrap_err().code(),
+        crate::ErrorCode::CircuitOpen
+    );
+    // A reset adopts the resetting process's settings: now it takes 3.
+    other.reset().unwrap();
+    first.record_failure().unwrap();
+    first.record_failure().unwrap();
+    assert_eq!(first.state().unwrap(), BreakerState::Closed);
+    first.record_failure().unwrap();
+    assert_eq!(other.state().unwrap(), BreakerState::Open);
+}

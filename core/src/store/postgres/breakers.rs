@@ -6,7 +6,7 @@ use sqlx::{Postgres, Row, Transaction};
 
 use super::{i, storage, u};
 use crate::error::{Error, Result};
-use crate::resilience::breaker::machine::{BreakerStep, StoredStep, step_stored};
+use crate::resilience::breaker::machine::{BreakerStep, StoredBreaker, StoredStep, step_stored};
 use crate::resilience::{BreakerState, Transition};
 use crate::store::{STORED_TRANSITIONS, SharedBreakerRow, TransitionQuery};
 
@@ -85,14 +85,21 @@ pub(super) async fn step(tx: &mut Tx, step: &BreakerStep<'_>) -> Result<StoredSt
     .execute(&mut **tx)
     .await
     .map_err(storage)?;
-    let stored: String = sqlx::query("SELECT state_json FROM breakers WHERE name = $1 FOR UPDATE")
-        .bind(step.name)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(storage)?
-        .try_get(0)
-        .map_err(storage)?;
-    let done = step_stored(Some(&stored), step)?;
+    let row =
+        sqlx::query("SELECT state_json, config_json FROM breakers WHERE name = $1 FOR UPDATE")
+            .bind(step.name)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(storage)?;
+    let state_json: String = row.try_get(0).map_err(storage)?;
+    let config_json: String = row.try_get(1).map_err(storage)?;
+    let done = step_stored(
+        Some(StoredBreaker {
+            state_json: &state_json,
+            config_json: &config_json,
+        }),
+        step,
+    )?;
     if let Some(json) = &done.json {
         sqlx::query(
             "UPDATE breakers SET state_json = $2, config_json = $3, updated_at_ms = $4, updated_by = $5 \
@@ -100,7 +107,7 @@ pub(super) async fn step(tx: &mut Tx, step: &BreakerStep<'_>) -> Result<StoredSt
         )
         .bind(step.name)
         .bind(json)
-        .bind(&config)
+        .bind(&done.config_json)
         .bind(i(step.now_ms))
         .bind(step.holder)
         .execute(&mut **tx)

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::storage;
 use crate::error::Result;
-use crate::resilience::breaker::machine::{BreakerStep, StoredStep, step_stored};
+use crate::resilience::breaker::machine::{BreakerStep, StoredBreaker, StoredStep, step_stored};
 use crate::resilience::{BreakerState, Transition};
 use crate::store::{STORED_TRANSITIONS, SharedBreakerRow, TransitionQuery};
 
@@ -68,9 +68,14 @@ pub fn list(c: &Connection) -> Result<Vec<SharedBreakerRow>> {
 
 pub fn step(tx: &Connection, step: &BreakerStep<'_>) -> Result<StoredStep> {
     let stored = get(tx, step.name)?;
-    let done = step_stored(stored.as_ref().map(|r| r.state_json.as_str()), step)?;
+    let done = step_stored(
+        stored.as_ref().map(|r| StoredBreaker {
+            state_json: &r.state_json,
+            config_json: &r.config_json,
+        }),
+        step,
+    )?;
     if let Some(json) = &done.json {
-        let config = serde_json::to_string(step.config).unwrap_or_default();
         tx.prepare_cached(
             "INSERT INTO breakers (name, state_json, config_json, updated_at_ms, updated_by) \
              VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET \
@@ -81,7 +86,7 @@ pub fn step(tx: &Connection, step: &BreakerStep<'_>) -> Result<StoredStep> {
         .execute(params![
             step.name,
             json,
-            config,
+            done.config_json,
             i(step.now_ms),
             step.holder
         ])

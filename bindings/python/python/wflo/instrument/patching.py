@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, List
 from ..context import current_frame
 from ..workflow import current_reserve_request
 from .common import Endpoint, Sdk, UNMETERED, options_of, release, sdk_request, send_kwargs
-from .streams import finish, finish_async, manager_proxy
+from .streams import DeferredAsyncStreamManager, finish, finish_async, manager_proxy
 
 
 # -- the metered method --------------------------------------------------------------------------
@@ -83,6 +83,12 @@ def make_wrapper(sdk: Sdk, endpoint: Endpoint, original: Callable[..., Any], pat
             if frame is None:
                 return original(self, *args, **kwargs)
             asked, kwargs = sdk_request(kwargs, sdk)
+            if is_async and frame.workflow._reserves_off_loop():
+                # A reservation that may wait (a person, the store) must not run here on the
+                # event loop: reserved when the block is entered, off the loop, and the SDK's
+                # helper called only then.
+                return DeferredAsyncStreamManager(
+                    functools.partial(_open_stream, self, args, kwargs, asked, frame, endpoint, original))
             # Reserved now, synchronously: the async helper builds its request coroutine here,
             # so refusing later would leave that coroutine never awaited.
             made = current_reserve_request(fmt, asked, **options_of(self, endpoint))
@@ -146,6 +152,21 @@ def make_wrapper(sdk: Sdk, endpoint: Endpoint, original: Callable[..., Any], pat
     wrapper.__wflo_original__ = original  # type: ignore[attr-defined]
     wrapper.__wflo_patch__ = patch  # type: ignore[attr-defined]
     return wrapper
+
+
+async def _open_stream(resource: Any, args: tuple, kwargs: Dict[str, Any], asked: Dict[str, Any], frame: Any,
+                       endpoint: Endpoint, original: Callable[..., Any]) -> Any:
+    """An async stream helper reserved off the event loop (on the step the call was made in),
+    then called with the body to send: its metered manager."""
+    made = await frame.workflow.reserve_request_async(endpoint.format, asked, scope=frame.scope,
+                                                      **options_of(resource, endpoint))
+    kwargs = send_kwargs(kwargs, asked, made.body)
+    try:
+        manager = original(resource, *args, **kwargs)
+    except BaseException as e:
+        release(made.reservation, e)
+        raise
+    return manager_proxy(manager, made.reservation, endpoint.format)
 
 
 # -- installing and removing patches -------------------------------------------------------------

@@ -11,7 +11,7 @@ without the proxy a block left early would hold its reservation until garbage co
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 from ..errors import WfloError
 from ..reservation import Reservation, Stream
@@ -233,6 +233,26 @@ class AsyncMeteredStreamManager(_ManagerProxy):
             await self._manager.__aexit__(kind, exc, tb)
             raise
         return await self._manager.__aexit__(kind, exc, tb)
+
+
+class DeferredAsyncStreamManager:
+    """An async stream helper whose reservation may wait (an approval gate, a stored budget):
+    ``open`` — reserving off the event loop, then calling the SDK's helper — runs when the
+    block is entered, so the loop never waits and a refusal leaves no request coroutine
+    behind (the SDK builds it only then)."""
+
+    def __init__(self, open: Callable[[], Awaitable["AsyncMeteredStreamManager"]]) -> None:
+        self._open = open
+        self._proxy: Optional[AsyncMeteredStreamManager] = None
+
+    async def __aenter__(self) -> Any:
+        self._proxy = await self._open()
+        return await self._proxy.__aenter__()
+
+    async def __aexit__(self, kind: Any, exc: Optional[BaseException], tb: Any) -> Any:
+        if self._proxy is None:
+            return None
+        return await self._proxy.__aexit__(kind, exc, tb)
 
 
 def manager_proxy(manager: Any, reservation: Optional[Reservation], fmt: str) -> _ManagerProxy:

@@ -7,15 +7,22 @@ sync ``invoke`` an async handler's error is lost (the request is sent anyway) �
 is SYNC: a :class:`BudgetExceededError` raised from ``on_chat_model_start`` rejects ``invoke``,
 ``ainvoke``, ``stream`` and ``astream`` before any HTTP request is made.
 
+A workflow whose reservations may wait — on a person (``approval_above_usd``) or on the store
+(shared scopes) — must not hold the event loop: on LangChain's async path (a loop runs on the
+calling thread) the start events are then coroutines, which LangChain awaits in the caller's
+context, and the reservation runs in a worker thread.
+
 Importing this module also installs the handler process-wide through LangChain's configure
 hook, so LangChain calls made inside any wflo workflow (``execute``, ``step``) are metered
 without passing callbacks — and only once when the handler is also passed by hand.
 """
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 import threading
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
@@ -24,12 +31,18 @@ from langchain_core.tracers.context import register_configure_hook
 from ..context import current_frame
 from ..errors import invalid
 from ..instrument.common import UNMETERED, Sending, request_json
-from ..reservation import Reservation
+from ..reservation import RequestReserved, Reservation
 from ..usage import _fields
 from ..workflow import WfloWorkflow, current_reserve_request
 from . import Runner
 
 __all__ = ["RUNNER", "WfloCallbackHandler"]
+
+
+# LangChain's functions that dispatch an event to a handler and await a coroutine method
+# (langchain_core.callbacks.manager); its sync `handle_event` calls a method and swallows what
+# a returned coroutine raises, so it is always given the plain method.
+_ASYNC_DISPATCHERS = frozenset({"_ahandle_event_for_handler"})
 
 
 class _Run:
@@ -46,6 +59,16 @@ class _Run:
     def sent(self) -> None:
         if self.sending is not None:
             self.sending.active = False
+
+
+class _Call(NamedTuple):
+    """A model call about to be reserved: on ``workflow`` (``frame``: the caller's, or None),
+    as the "langchain" request ``body``; ``batch`` as for :class:`_Run`."""
+
+    workflow: WfloWorkflow
+    frame: Any
+    body: str
+    batch: Optional[object]
 
 
 # Reservations by LangChain run id, shared by every handler in the process: a run is reserved
@@ -96,24 +119,93 @@ class WfloCallbackHandler(BaseCallbackHandler):
 
     # -- the call starts: reserve ------------------------------------------------------------
 
-    def on_chat_model_start(self, serialized: Any, messages: List[List[Any]], *, run_id: UUID,
-                            metadata: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
-        self._start(run_id, metadata, kwargs, {"messages": [_message(m) for prompt in messages for m in prompt]})
+    # LangChain's async path awaits a coroutine method (in the caller's context), its sync path
+    # calls a plain one. When LangChain's async dispatcher asks, and the workflow's reservation
+    # may wait, the start events are coroutines that reserve in a worker thread; otherwise
+    # plain methods that reserve here. Only the async dispatcher gets the coroutine: LangChain's
+    # sync path (`invoke` called on an event loop's thread included) runs a coroutine handler
+    # apart and only logs what it raises, so a refusal or a denied approval would not stop the
+    # request. There a pending gate holds the thread until decided — run sync LangChain code
+    # in a worker thread, as execute() does, to keep the loop free.
 
-    def on_llm_start(self, serialized: Any, prompts: List[str], *, run_id: UUID,
-                     metadata: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+    @property
+    def on_chat_model_start(self) -> Callable[..., Any]:
+        return self._chat_model_start_async if self._awaited_off_loop() else self._chat_model_start
+
+    @property
+    def on_llm_start(self) -> Callable[..., Any]:
+        return self._llm_start_async if self._awaited_off_loop() else self._llm_start
+
+    def _awaited_off_loop(self) -> bool:
+        """Whether LangChain's async dispatcher is asking (it awaits the coroutine and honours
+        ``raise_error``) for a workflow whose reservation may wait."""
+        caller = sys._getframe(2).f_code.co_name  # the property's caller
+        return caller in _ASYNC_DISPATCHERS and self._reserves_off_loop()
+
+    def _chat_model_start(self, serialized: Any, messages: List[List[Any]], *, run_id: UUID,
+                          metadata: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+        self._start(run_id, metadata, kwargs, _chat_prompt(messages))
+
+    async def _chat_model_start_async(self, serialized: Any, messages: List[List[Any]], *, run_id: UUID,
+                                      metadata: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+        await self._start_async(run_id, metadata, kwargs, _chat_prompt(messages))
+
+    def _llm_start(self, serialized: Any, prompts: List[str], *, run_id: UUID,
+                   metadata: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
         self._start(run_id, metadata, kwargs, {"prompts": [str(p) for p in prompts]})
+
+    async def _llm_start_async(self, serialized: Any, prompts: List[str], *, run_id: UUID,
+                               metadata: Optional[Dict[str, Any]] = None, **kwargs: Any) -> None:
+        await self._start_async(run_id, metadata, kwargs, {"prompts": [str(p) for p in prompts]})
+
+    def _workflow(self) -> tuple:
+        """The workflow a call now is metered on (None: none), and the caller's frame."""
+        frame = current_frame()
+        return self.workflow or (frame.workflow if frame is not None else self._fallback), frame
+
+    def _reserves_off_loop(self) -> bool:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return False  # no event loop on this thread: nothing to keep running
+        workflow, _ = self._workflow()
+        return workflow is not None and workflow._reserves_off_loop()
 
     def _start(self, run_id: UUID, metadata: Optional[Dict[str, Any]], kwargs: Dict[str, Any],
                prompt: Dict[str, Any]) -> None:
+        call = self._call(run_id, metadata, kwargs, prompt)
+        if call is None:
+            return
+        try:
+            made = self._reserve(call)
+        except BaseException:
+            if call.batch is not None:
+                _abandon(call.batch)
+            raise
+        self._hold(run_id, call, made)
+
+    async def _start_async(self, run_id: UUID, metadata: Optional[Dict[str, Any]], kwargs: Dict[str, Any],
+                           prompt: Dict[str, Any]) -> None:
+        call = self._call(run_id, metadata, kwargs, prompt)
+        if call is None:
+            return
+        try:
+            made = await call.workflow._reserving(self._reserve, call)
+        except BaseException:
+            if call.batch is not None:
+                _abandon(call.batch)
+            raise
+        self._hold(run_id, call, made)
+
+    def _call(self, run_id: UUID, metadata: Optional[Dict[str, Any]], kwargs: Dict[str, Any],
+              prompt: Dict[str, Any]) -> Optional[_Call]:
         with _runs_lock:
             if run_id in _runs:
-                return  # another wflo handler holds this run
+                return None  # another wflo handler holds this run
         params = kwargs.get("invocation_params") or {}
-        frame = current_frame()
-        workflow = self.workflow or (frame.workflow if frame is not None else self._fallback)
+        workflow, frame = self._workflow()
         if workflow is None:
-            return
+            return None
         # The call as LangChain describes it — its invocation parameters, the LangSmith ls_*
         # metadata and the prompt — read by the engine (the "langchain" request format).
         request = {**params, **{k: v for k, v in (metadata or {}).items() if k.startswith("ls_")}, **prompt}
@@ -121,25 +213,24 @@ class WfloCallbackHandler(BaseCallbackHandler):
             # The handler's model, under the last key the engine looks at: used only when
             # LangChain names none.
             request.setdefault("modelId", self.model)
-        body = request_json(request)
         batch = params if (kwargs.get("batch_size") or 1) > 1 else None
-        try:
-            # LangChain sends its own request: the body the engine would send instead is unused.
-            if self.workflow is None and frame is not None:
-                made = current_reserve_request("langchain", body)  # charged to the running step
-            else:
-                made = workflow.reserve_request("langchain", body)
-        except BaseException:
-            if batch is not None:
-                _abandon(batch)
-            raise
-        reservation = made.reservation
+        return _Call(workflow, frame, request_json(request), batch)
+
+    def _reserve(self, call: _Call) -> RequestReserved:
+        # LangChain sends its own request: the body the engine would send instead is unused.
+        if self.workflow is None and call.frame is not None:
+            return current_reserve_request("langchain", call.body)  # charged to the running step
+        return call.workflow.reserve_request("langchain", call.body)
+
+    def _hold(self, run_id: UUID, call: _Call, made: RequestReserved) -> None:
+        """Keeps the run's reservation; the SDK request LangChain makes next, in the caller's
+        context, is this call's (``wflo.instrument()`` must not bill it again)."""
         sending = None
         if not UNMETERED.get():  # (already set: an enclosing `with wflo.instrument.unmetered()`)
             sending = Sending()
             UNMETERED.set(sending)
         with _runs_lock:
-            _runs[run_id] = _Run(reservation, batch, sending)
+            _runs[run_id] = _Run(made.reservation, call.batch, sending)
 
     # -- the call ends: settle or release ----------------------------------------------------
 
@@ -169,6 +260,10 @@ class WfloCallbackHandler(BaseCallbackHandler):
             run.reservation.settle_result("langchain", kwargs.get("response"), status)
         else:  # the call failed before the provider produced anything (an HTTP error)
             run.reservation.release(status, f"{type(error).__name__}: {error}"[:500])
+
+
+def _chat_prompt(messages: List[List[Any]]) -> Dict[str, Any]:
+    return {"messages": [_message(m) for prompt in messages for m in prompt]}
 
 
 def _take(run_id: UUID) -> Optional[_Run]:

@@ -78,8 +78,8 @@ class CircuitBreaker:
 
     Only exceptions that are instances of ``expected_exception`` count as failures; others —
     and wflo's own refusals, which say nothing about the protected service (whatever the
-    engine's rule calls one: a budget, another open breaker, a busy resource, a denied
-    approval) — pass through without being recorded, neither a failure nor a success.
+    engine's rule calls one: a budget, another open breaker, a busy resource, a denied or
+    pending approval) — pass through without being recorded, neither a failure nor a success.
     ``engine``: default the package's default engine.
 
     ``shared=True`` keeps the state in the store: every process on the store sees one breaker

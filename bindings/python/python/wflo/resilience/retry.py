@@ -10,8 +10,8 @@ Each attempt is an ordinary call: inside a :class:`~wflo.WfloWorkflow` an instru
 reserves it before sending, so a retry the budget cannot cover is refused before anything is
 sent — and that refusal (:class:`~wflo.BudgetExceededError`) is never retried; its message
 says which attempt was not sent and what failed before it. No other wflo refusal (the engine's
-rule: an open breaker, a busy resource, a denied approval) is retried either: it is raised as
-it is.
+rule: an open breaker, a busy resource, a denied or pending approval) is retried either: it is
+raised as it is.
 """
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def _headers(holder: Any) -> List[List[str]]:
 def failure_of(error: BaseException, retryable_exceptions: ExceptionTypes = (Exception,)) -> Dict[str, Any]:
     """The engine's ``Failure`` for an exception an attempt raised (a dict for
     :meth:`Retrier.next`): wflo's own refusals — whatever the engine's rule calls one (a
-    budget, an open breaker, a busy resource, a denied approval) — are "refused"; an
+    budget, an open breaker, a busy resource, a denied or pending approval) — are "refused"; an
     exception with an HTTP status "http" with the response's headers (the engine reads
     ``Retry-After`` and the rate-limit resets); the SDKs' and the
     standard library's timeouts "timeout", connection failures "connection"; any other

@@ -115,6 +115,7 @@ internal fun fromDetails(status: Int, json: String): WfloException {
         "APPROVAL_DENIED" -> ApprovalDeniedException(
             message, d.string("id"), d.string("gate"), d.bool("timed_out"), d.stringOrNull("by"), d.stringOrNull("note"),
         )
+        "APPROVAL_PENDING" -> ApprovalPendingException(message, d.string("id"), d.string("gate"), d.string("what"))
         else -> InternalException(message)
     }
 }

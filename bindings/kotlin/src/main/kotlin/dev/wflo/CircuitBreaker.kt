@@ -179,7 +179,7 @@ class CircuitBreaker internal constructor(@PublishedApi internal val handle: Nat
      * [CircuitOpenException] and the block does not run), then records a success, or a
      * failure when the block throws (the exception is rethrown). A wflo refusal anywhere along
      * the exception's causes ([WfloException.isRefusal], the engine's rule: a budget, an open
-     * breaker inside, a busy resource, a denied approval) and cancellation (other than a
+     * breaker inside, a busy resource, a denied or pending approval) and cancellation (other than a
      * timeout) are not the service's failures: nothing is recorded, neither a failure nor a
      * success. Inline, so [block] may suspend. When a shared breaker's store fails to record
      * the outcome, its [WfloException] is thrown (with the block's own exception, if any,

@@ -200,6 +200,9 @@ class Engine private constructor(
     fun approvals(pendingOnly: Boolean = false): List<Approval> =
         JsonText.parse(native { live().approvalsJson(pendingOnly) }).jsonArray.map { Approval.of(it.jsonObject) }
 
+    /** The approval [id] as the store holds it now; [NotFoundException] when there is none. */
+    fun approval(id: String): Approval = Approval.parse(native { live().approvalJson(id) })
+
     /**
      * Approves the pending approval [id] (the workflow waiting at its gate goes on), as [by]
      * (null: `USER@host`) with an optional [note]. Throws [ConflictException] when it was

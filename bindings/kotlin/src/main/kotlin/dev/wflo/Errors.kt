@@ -13,7 +13,8 @@ sealed class WfloException(val code: String, message: String) : RuntimeException
     /**
      * Whether this is one of wflo's own refusals — a budget ([BudgetExceededException]), an
      * open breaker ([CircuitOpenException]), a busy resource ([ResourceBusyException]), a
-     * denied approval ([ApprovalDeniedException]) — rather than a failure of what was called:
+     * denied or pending approval ([ApprovalDeniedException], [ApprovalPendingException]) —
+     * rather than a failure of what was called:
      * a [CircuitBreaker] does not count it and a retry never retries it. The engine's rule
      * (`ErrorCode::is_refusal`), asked by [code].
      */
@@ -101,6 +102,20 @@ class ApprovalDeniedException(
     val note: String?,
 ) : WfloException("APPROVAL_DENIED", message)
 
+/**
+ * A call passed its execution's approval threshold (`approvalAboveUsd`) on an engine that
+ * returns pending approvals instead of waiting on the reserving thread
+ * (`engine.native.setApprovalWait(true)`): nothing was reserved or sent. Wait for approval
+ * [id] ([WfloWorkflow.waitForApproval]) and reserve again — the same gate [gate] finds the
+ * same approval, now decided. [what] is what the approval allows ("call gpt-4o, worst case …").
+ */
+class ApprovalPendingException(
+    message: String,
+    val id: String,
+    val gate: String,
+    val what: String,
+) : WfloException("APPROVAL_PENDING", message)
+
 /** The typed exception for an engine error from the generated layer. */
 internal fun fromNative(e: NativeError): WfloException =
     when (e) {
@@ -118,6 +133,7 @@ internal fun fromNative(e: NativeError): WfloException =
         is NativeError.CircuitOpen -> CircuitOpenException(e.detail, e.name, e.failures.toLong(), e.retryInMs.toLong())
         is NativeError.ResourceBusy -> ResourceBusyException(e.detail, e.resource, e.waitedMs.toLong(), e.holders)
         is NativeError.ApprovalDenied -> ApprovalDeniedException(e.detail, e.id, e.gate, e.timedOut, e.by, e.note)
+        is NativeError.ApprovalPending -> ApprovalPendingException(e.detail, e.id, e.gate, e.what)
     }
 
 /**

@@ -12,7 +12,8 @@ interface BudgetScope {
     /**
      * Reserves the worst case of a call BEFORE it is made. Throws [BudgetExceededException]
      * when it could overspend (then the request must not be sent), [UnknownModelException]
-     * for a model without a price.
+     * for a model without a price. Past the execution's approval threshold it waits on this
+     * thread for a person's decision, and throws [ApprovalDeniedException] when denied.
      */
     fun reserve(request: CallRequest): Reservation
 
@@ -30,7 +31,10 @@ interface BudgetScope {
         CallRequest(model, inputTokens, maxOutputTokens, provider, inputEstimated, cacheWrite, stream, clampMaxTokens),
     )
 
-    /** [reserve] on an IO thread: with shared scopes the check reads and writes the store. */
+    /**
+     * [reserve] on an IO thread (Dispatchers.IO): never on the caller's dispatcher, which a
+     * store round trip or an approval gate would hold.
+     */
     suspend fun reserveAsync(request: CallRequest): Reservation
 
     /** Records a call made without a reservation. */
@@ -51,13 +55,13 @@ interface BudgetScope {
         reserveRequest(format, JsonText.encode(request, "request"), options)
 
     /**
-     * [reserveRequest] on an IO thread: with shared scopes the check reads and writes the
-     * store. Inside [withRetry] the call is recorded as the attempt being made
-     * ([RequestOptions.forRetry] with [currentRetry]).
+     * [reserveRequest] on an IO thread (Dispatchers.IO), like [reserveAsync]. Inside
+     * [withRetry] the call is recorded as the attempt being made ([RequestOptions.forRetry]
+     * with [currentRetry]).
      */
     suspend fun reserveRequestAsync(format: String, request: String, options: RequestOptions = RequestOptions()): RequestReserved {
         val opts = options.forRetry(currentRetry())
-        return withContext(Dispatchers.IO) { reserveRequest(format, request, opts) }
+        return offThread { reserveRequest(format, request, opts) }
     }
 }
 
@@ -92,7 +96,7 @@ class Scope internal constructor(
         return reserveOn(workflow.cExecution(), c, request)
     }
 
-    override suspend fun reserveAsync(request: CallRequest): Reservation = withContext(Dispatchers.IO) { reserve(request) }
+    override suspend fun reserveAsync(request: CallRequest): Reservation = offThread { reserve(request) }
 
     override fun reserveRequest(format: String, request: String, options: RequestOptions): RequestReserved {
         live()
@@ -122,6 +126,16 @@ class Scope internal constructor(
 
     override fun toString() = "Scope(label=$label)"
 }
+
+/**
+ * Where every suspend reservation runs: on [Dispatchers.IO], never on the caller's dispatcher.
+ * A reservation may block its thread — on the store, when the execution draws from shared
+ * scopes, and on a person, when its worst case passes the execution's approval threshold
+ * (`approvalAboveUsd`: the engine waits on the reserving thread until the gate is decided) —
+ * and a coroutine dispatcher's thread must never be held by either. The one place that rule
+ * lives; the blocking calls ([BudgetScope.reserve]) block their caller's thread as asked.
+ */
+internal suspend fun <T> offThread(block: () -> T): T = withContext(Dispatchers.IO) { block() }
 
 internal fun checkLabel(label: String) {
     if (label.isBlank()) throw invalid("a step label must be a non-empty string")

@@ -32,6 +32,14 @@ import kotlin.time.Duration
  * [traceParent] (a W3C `traceparent` value: the host's current span), else starts its own;
  * [traceId] says which.
  *
+ * [approvalAboveUsd]: dollars, like [budgetUsd]; a call whose worst case passes it meets an
+ * approval gate (`call #1 over $0.50`) before it reserves, and goes on once a person approves
+ * it ([Engine.approve], `wflo approve ID`, `wflo serve`, from any process on the store); a
+ * denied or timed-out gate throws [ApprovalDeniedException] and nothing is reserved. A
+ * blocking call ([reserve]) waits on its thread; the suspend ones ([reserveAsync],
+ * [BudgetScope.reserveRequestAsync]) wait on [kotlinx.coroutines.Dispatchers.IO], never on the
+ * caller's dispatcher. The threshold is kept with the execution: a resumed one gates alike.
+ *
  * Thread-safe. [close] frees the native handles (it does not end the execution: [execute] and
  * [finish] do); the stored execution stays and can be [resume]d.
  */
@@ -44,6 +52,7 @@ class WfloWorkflow @JvmOverloads constructor(
     alertThresholds: List<Int>? = null,
     softBudgetUsd: Number? = null,
     traceParent: String? = null,
+    approvalAboveUsd: Number? = null,
 ) : BudgetScope, AutoCloseable {
     var name: String = name
         private set
@@ -69,6 +78,8 @@ class WfloWorkflow @JvmOverloads constructor(
     private val softBudgetNanos: Long? = softBudgetUsd?.let { Usd.toNanos(it, "softBudgetUsd") }
 
     private val traceParent = traceParent
+
+    private val approvalAboveNanos: Long? = approvalAboveUsd?.let { Usd.toNanos(it, "approvalAboveUsd") }
 
     // onThreshold's listeners on the engine, each following the current execution.
     private val alertListeners = java.util.concurrent.CopyOnWriteArrayList<Pair<AlertAdapter, AutoCloseable>>()
@@ -167,6 +178,7 @@ class WfloWorkflow @JvmOverloads constructor(
         traceparent = traceParent,
         alertThresholds = alertThresholds,
         softBudgetNanos = softBudgetNanos?.toULong(),
+        approvalAboveNanos = approvalAboveNanos?.toULong(),
     )
 
     // Takes a freshly started or resumed execution; the previous one's handles are freed.
@@ -288,10 +300,10 @@ class WfloWorkflow @JvmOverloads constructor(
         return reserveOn(cExecution(), null, request)
     }
 
-    /** [reserve] on an IO thread: with shared scopes the check reads and writes the store. */
+    /** [reserve] on an IO thread: a shared scope's store or an approval gate never holds the caller's. */
     override suspend fun reserveAsync(request: CallRequest): Reservation {
         if (!running) start()
-        return withContext(Dispatchers.IO) { reserve(request) }
+        return offThread { reserve(request) }
     }
 
     /**

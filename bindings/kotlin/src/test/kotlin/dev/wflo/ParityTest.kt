@@ -156,12 +156,19 @@ class ParityTest {
         val top = RuntimeException("the scenario's body failed")
         var last: Throwable = top
         for (code in codes) {
-            val e = fromDetails(1, """{"code":${JsonPrimitive(code)},"message":"raised by the scenario"}""")
+            val e = wfloError(code)
             last.initCause(e)
             last = e
         }
         return top
     }
+
+    /** A scenario's foreign (not wflo's) error. */
+    private class ForeignError : RuntimeException("a foreign error raised by the scenario")
+
+    /** This face's exception of the wflo error [code], as the engine's error details build it. */
+    private fun wfloError(code: String): WfloException =
+        fromDetails(1, """{"code":${JsonPrimitive(code)},"message":"raised by the scenario"}""")
 
     /**
      * The scenario's price file (relative to tests/vectors) loaded through [Engine.loadPrices],
@@ -190,6 +197,7 @@ class ParityTest {
             alertThresholds = (scenario["alert_thresholds"] as? JsonArray)?.map { it.jsonPrimitive.int },
             softBudgetUsd = budget(scenario, "soft_budget_usd"),
             traceParent = scenario.str("traceparent"),
+            approvalAboveUsd = budget(scenario, "approval_above_usd"),
         )
         val alerts = java.util.Collections.synchronizedList(mutableListOf<JsonElement>())
         workflow.onThreshold { alert ->
@@ -233,6 +241,58 @@ class ParityTest {
                             events += buildJsonObject {
                                 put("op", "breaker"); put("action", action); put("state", breaker.state.code); put("error", error)
                             }
+                        }
+                    }
+                    "breaker_call" -> {
+                        // Through the face's own wrapper: check, call, record (refusals not counted).
+                        val breaker = engine.breaker(step.str("name")!!, breakerConfig(step["config"] as? JsonObject))
+                        val raise = step.str("raise")
+                        var called = false
+                        val error = try {
+                            breaker.call {
+                                called = true
+                                when (raise) {
+                                    null -> Unit
+                                    "foreign" -> throw ForeignError()
+                                    else -> throw wfloError(raise)
+                                }
+                            }
+                            null
+                        } catch (e: WfloException) {
+                            e.code
+                        } catch (e: ForeignError) {
+                            "foreign"
+                        }
+                        events += buildJsonObject {
+                            put("op", "breaker_call"); put("raise", raise); put("error", error); put("called", called)
+                            put("state", breaker.state.code)
+                        }
+                    }
+                    "breakers" -> {
+                        val onStore = engine.breakersOnStore(limit = 100)
+                        events += buildJsonObject {
+                            put("op", "breakers")
+                            put(
+                                "shared",
+                                JsonArray(
+                                    onStore.shared.map {
+                                        buildJsonObject {
+                                            put("name", it.name); put("state", it.state.code); put("failure_count", it.failureCount)
+                                        }
+                                    },
+                                ),
+                            )
+                            put(
+                                "transitions",
+                                JsonArray(
+                                    onStore.transitions.map {
+                                        buildJsonObject {
+                                            put("breaker", it.breaker); put("shared", it.shared); put("from", it.from.code)
+                                            put("to", it.to.code); put("reason", it.reason)
+                                        }
+                                    },
+                                ),
+                            )
                         }
                     }
                     "resource" -> {
@@ -442,6 +502,24 @@ class ParityTest {
             breaker.getValue("events").jsonArray[5],
         )
         assertEquals(1, breaker.getValue("calls").jsonArray.size)
+        // The approval threshold: gate 1 approved, the cheap call ungated, gate 2 denied.
+        val gated = byName.getValue("approval_threshold_gates_costly_calls")
+        assertEquals(
+            listOf(null, null, null, "APPROVAL_DENIED", "APPROVAL_DENIED"),
+            gated.getValue("events").jsonArray.map { it.jsonObject.str("error") },
+        )
+        assertEquals(2, gated.getValue("calls").jsonArray.size)
+        // The wrapper counts a foreign error and STORAGE, not the five refusals, then refuses uncalled.
+        val wrapped = byName.getValue("breaker_wrapper_counts_failures_not_refusals").getValue("events").jsonArray.map { it.jsonObject }
+        assertEquals(List(7) { "closed" } + "open", wrapped.take(8).map { it.str("state") })
+        assertEquals(
+            JsonText.parse("""{"op":"breaker_call","raise":null,"error":"CIRCUIT_OPEN","called":false,"state":"open"}"""),
+            wrapped[8],
+        )
+        assertEquals(
+            JsonText.parse("""[{"name":"provider:openai","state":"open","failure_count":1}]"""),
+            wrapped[11]["shared"],
+        )
 
         val out = System.getenv("WFLO_PARITY_DIR") ?: return
         val ledger = buildJsonObject {

@@ -7,6 +7,7 @@ import dev.wflo.ffi.NativeScope
 import dev.wflo.ffi.NativeStream
 import dev.wflo.ffi.RequestReserved
 import dev.wflo.ffi.StartOptions
+import dev.wflo.ffi.isRefusal
 import dev.wflo.ffi.parseUsd
 import kotlinx.serialization.json.JsonArray
 import kotlinx.serialization.json.JsonElement
@@ -93,6 +94,7 @@ class UniffiParityTest {
                 traceparent = traceparent,
                 alertThresholds = (scenario["alert_thresholds"] as? JsonArray)?.map { it.jsonPrimitive.long.toUInt() },
                 softBudgetNanos = scenario.str("soft_budget_usd")?.let(::parseUsd),
+                approvalAboveNanos = scenario.str("approval_above_usd")?.let(::parseUsd),
             ),
         )
         val scopes = mutableMapOf<String, NativeScope>()
@@ -128,6 +130,40 @@ class UniffiParityTest {
                         }
                     }
                     breaker.close()
+                }
+                "breaker_call" -> {
+                    // The generated layer has no wrapper: check, then record what the call did,
+                    // leaving the engine's refusals (isRefusal) neither a failure nor a success.
+                    val breaker = engine.breaker(step.str("name")!!, step["config"]?.toString())
+                    val raise = step.str("raise")
+                    val refused = try {
+                        breaker.check()
+                        null
+                    } catch (e: dev.wflo.ffi.WfloException) {
+                        code(e)
+                    }
+                    if (refused == null) {
+                        when {
+                            raise == null -> breaker.recordSuccess()
+                            !isRefusal(raise) -> breaker.recordFailure()
+                        }
+                    }
+                    events += buildJsonObject {
+                        put("op", "breaker_call"); put("raise", raise); put("error", refused ?: raise); put("called", refused == null)
+                        put("state", breaker.state())
+                    }
+                    breaker.close()
+                }
+                "breakers" -> {
+                    val onStore = JsonText.parse(engine.breakersOnStoreJson(null, 100u)).jsonObject
+                    fun pick(key: String, fields: List<String>) = JsonArray(
+                        onStore.getValue(key).jsonArray.map { o -> JsonObject(fields.associateWith { o.jsonObject.getValue(it) }) },
+                    )
+                    events += buildJsonObject {
+                        put("op", "breakers")
+                        put("shared", pick("shared", listOf("name", "state", "failure_count")))
+                        put("transitions", pick("transitions", listOf("breaker", "shared", "from", "to", "reason")))
+                    }
                 }
                 "resource" -> {
                     // The generated resource takes the scenario's settings as the engine's JSON.

@@ -802,6 +802,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_start_execution_async(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativeengine_approval_json(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_approvals_json(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_breaker(
@@ -815,6 +817,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_wflo_checksum_method_nativeengine_resource(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeengine_retrier(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeengine_set_approval_wait(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_breakdown_json(
     ): Int
@@ -1034,6 +1038,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_wflo_fn_method_nativeengine_start_execution_async(`ptr`: Long,`name`: RustBuffer.ByValue,`budgetNanos`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_wflo_fn_method_nativeengine_approval_json(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeengine_approvals_json(`ptr`: Long,`pendingOnly`: Byte,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeengine_breaker(`ptr`: Long,`name`: RustBuffer.ByValue,`configJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1048,6 +1054,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_wflo_fn_method_nativeengine_retrier(`ptr`: Long,`policyJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_wflo_fn_method_nativeengine_set_approval_wait(`ptr`: Long,`returnPending`: Byte,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_wflo_fn_clone_nativeexecution(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_wflo_fn_free_nativeexecution(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1433,6 +1441,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeengine_start_execution_async() and 0xFFFF) != 40575) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_approval_json() and 0xFFFF) != 13018) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_method_nativeengine_approvals_json() and 0xFFFF) != 25726) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1452,6 +1463,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeengine_retrier() and 0xFFFF) != 13729) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_set_approval_wait() and 0xFFFF) != 64274) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_breakdown_json() and 0xFFFF) != 25263) {
@@ -2615,6 +2629,11 @@ public interface NativeEngineInterface {
     suspend fun `startExecutionAsync`(`name`: kotlin.String, `budgetNanos`: kotlin.ULong?, `options`: StartOptions): NativeExecution
     
     /**
+     * One approval as JSON; `NotFound` when there is none with that id.
+     */
+    fun `approvalJson`(`id`: kotlin.String): kotlin.String
+    
+    /**
      * Approvals in the store as a JSON array, newest first (pending only with `pending_only`).
      */
     fun `approvalsJson`(`pendingOnly`: kotlin.Boolean): kotlin.String
@@ -2652,6 +2671,14 @@ public interface NativeEngineInterface {
      * `wflo_engine_retrier` (None or "": the defaults).
      */
     fun `retrier`(`policyJson`: kotlin.String?): NativeRetrier
+    
+    /**
+     * How a reservation meeting an execution's approval threshold waits: `return_pending`
+     * false (the default) blocks the reserving thread until decided; true fails it at once
+     * with `ApprovalPending` (naming the approval) for callers that wait asynchronously and
+     * reserve again.
+     */
+    fun `setApprovalWait`(`returnPending`: kotlin.Boolean)
     
     companion object
 }
@@ -3130,6 +3157,24 @@ open class NativeEngine: Disposable, AutoCloseable, NativeEngineInterface
 
     
     /**
+     * One approval as JSON; `NotFound` when there is none with that id.
+     */
+    @Throws(WfloException::class)override fun `approvalJson`(`id`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeengine_approval_json(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Approvals in the store as a JSON array, newest first (pending only with `pending_only`).
      */
     @Throws(WfloException::class)override fun `approvalsJson`(`pendingOnly`: kotlin.Boolean): kotlin.String {
@@ -3261,6 +3306,25 @@ open class NativeEngine: Disposable, AutoCloseable, NativeEngineInterface
     }
     )
     }
+    
+
+    
+    /**
+     * How a reservation meeting an execution's approval threshold waits: `return_pending`
+     * false (the default) blocks the reserving thread until decided; true fails it at once
+     * with `ApprovalPending` (naming the approval) for callers that wait asynchronously and
+     * reserve again.
+     */override fun `setApprovalWait`(`returnPending`: kotlin.Boolean)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeengine_set_approval_wait(
+        it,
+        
+        FfiConverterBoolean.lower(`returnPending`),_status)
+}
+    }
+    
     
 
     
@@ -6743,6 +6807,12 @@ data class StartOptions (
      * A soft budget in nano-USD: reaching it fires an alert and refuses nothing.
      */
     var `softBudgetNanos`: kotlin.ULong? = null 
+    , 
+    /**
+     * Calls whose worst case passes this many nano-USD wait for a person's approval before
+     * they reserve (None: no such gate). Kept with the execution: a resumed one gates alike.
+     */
+    var `approvalAboveNanos`: kotlin.ULong? = null 
     
 ){
     
@@ -6764,6 +6834,7 @@ public object FfiConverterTypeStartOptions: FfiConverterRustBuffer<StartOptions>
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalSequenceUInt.read(buf),
             FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
         )
     }
 
@@ -6772,7 +6843,8 @@ public object FfiConverterTypeStartOptions: FfiConverterRustBuffer<StartOptions>
             FfiConverterSequenceString.allocationSize(value.`sharedScopes`) +
             FfiConverterOptionalString.allocationSize(value.`traceparent`) +
             FfiConverterOptionalSequenceUInt.allocationSize(value.`alertThresholds`) +
-            FfiConverterOptionalULong.allocationSize(value.`softBudgetNanos`)
+            FfiConverterOptionalULong.allocationSize(value.`softBudgetNanos`) +
+            FfiConverterOptionalULong.allocationSize(value.`approvalAboveNanos`)
     )
 
     override fun write(value: StartOptions, buf: ByteBuffer) {
@@ -6781,6 +6853,7 @@ public object FfiConverterTypeStartOptions: FfiConverterRustBuffer<StartOptions>
             FfiConverterOptionalString.write(value.`traceparent`, buf)
             FfiConverterOptionalSequenceUInt.write(value.`alertThresholds`, buf)
             FfiConverterOptionalULong.write(value.`softBudgetNanos`, buf)
+            FfiConverterOptionalULong.write(value.`approvalAboveNanos`, buf)
     }
 }
 
@@ -7122,6 +7195,24 @@ sealed class WfloException: kotlin.Exception() {
             get() = "detail=${ `detail` }, id=${ `id` }, gate=${ `gate` }, timedOut=${ `timedOut` }, by=${ `by` }, note=${ `note` }"
     }
     
+    /**
+     * A call over the execution's approval threshold on an engine that returns pending
+     * approvals: nothing was reserved; wait for approval `id` and reserve again.
+     */
+    class ApprovalPending(
+        
+        val `detail`: kotlin.String, 
+        
+        val `id`: kotlin.String, 
+        
+        val `gate`: kotlin.String, 
+        
+        val `what`: kotlin.String
+        ) : WfloException() {
+        override val message
+            get() = "detail=${ `detail` }, id=${ `id` }, gate=${ `gate` }, what=${ `what` }"
+    }
+    
 
     
 
@@ -7191,6 +7282,12 @@ public object FfiConverterTypeWfloError : FfiConverterRustBuffer<WfloException> 
                 FfiConverterBoolean.read(buf),
                 FfiConverterOptionalString.read(buf),
                 FfiConverterOptionalString.read(buf),
+                )
+            12 -> WfloException.ApprovalPending(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
@@ -7271,6 +7368,14 @@ public object FfiConverterTypeWfloError : FfiConverterRustBuffer<WfloException> 
                 + FfiConverterOptionalString.allocationSize(value.`by`)
                 + FfiConverterOptionalString.allocationSize(value.`note`)
             )
+            is WfloException.ApprovalPending -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`id`)
+                + FfiConverterString.allocationSize(value.`gate`)
+                + FfiConverterString.allocationSize(value.`what`)
+            )
         }
     }
 
@@ -7347,6 +7452,14 @@ public object FfiConverterTypeWfloError : FfiConverterRustBuffer<WfloException> 
                 FfiConverterBoolean.write(value.`timedOut`, buf)
                 FfiConverterOptionalString.write(value.`by`, buf)
                 FfiConverterOptionalString.write(value.`note`, buf)
+                Unit
+            }
+            is WfloException.ApprovalPending -> {
+                buf.putInt(12)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`id`, buf)
+                FfiConverterString.write(value.`gate`, buf)
+                FfiConverterString.write(value.`what`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
