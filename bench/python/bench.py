@@ -98,7 +98,7 @@ def tracked_calls(n: int) -> float:
     total, done = 0.0, 0
     while done < n:
         batch = min(10_000, n - done)
-        wf = wflo.WfloWorkflow("bench", engine=engine).start_sync()
+        wf = wflo.WfloWorkflow("bench", engine=engine, max_iterations=None).start_sync()
         t = time.perf_counter()
         for _ in range(batch):
             wf.reserve(model="gpt-4o-mini", input_tokens=1200, max_output_tokens=400).settle(

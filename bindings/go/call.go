@@ -114,6 +114,9 @@ type RequestOptions struct {
 	Attempt int `json:"attempt,omitempty"`
 	// RetryReason: why this attempt is made (the Decision's Reason), recorded with the call.
 	RetryReason string `json:"retry_reason,omitempty"`
+	// Agent the call is made for: charged to the execution's agent scope "agent:" + Agent
+	// (see WithAgent, which fills it in for Middleware and Transport).
+	Agent string `json:"agent,omitempty"`
 }
 
 // ReserveRequest reads a provider request body (format "openai_chat", "openai_responses",

@@ -17,8 +17,9 @@
 // (`make test-go` writes one for the debug build).
 //
 // The current execution travels in a context.Context (WithExecution); Middleware meters the
-// official openai-go client (option.WithMiddleware) and any net/http call in the OpenAI or
-// Anthropic wire format.
+// official openai-go and anthropic-sdk-go clients (option.WithMiddleware in either) and
+// Transport any net/http call in the OpenAI or Anthropic wire format; WithAgent charges a
+// context's calls to an agent's own scope of the execution.
 //
 // Observability: Engine.MetricsText is the Prometheus text for a /metrics endpoint;
 // Engine.OnThreshold hears budget alerts (thresholds of a limit, a soft budget: see

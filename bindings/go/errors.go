@@ -23,6 +23,7 @@ const (
 	CodeResourceBusy    Code = 10
 	CodeApprovalDenied  Code = 11
 	CodeApprovalPending Code = 12
+	CodeCallLimit       Code = 13
 )
 
 var codeNames = map[Code]string{
@@ -30,7 +31,7 @@ var codeNames = map[Code]string{
 	CodeBudgetExceeded: "BUDGET_EXCEEDED", CodeNotFound: "NOT_FOUND", CodeConflict: "CONFLICT",
 	CodeStorage: "STORAGE", CodeClosed: "CLOSED", CodeInternal: "INTERNAL", CodeCircuitOpen: "CIRCUIT_OPEN",
 	CodeResourceBusy: "RESOURCE_BUSY", CodeApprovalDenied: "APPROVAL_DENIED",
-	CodeApprovalPending: "APPROVAL_PENDING",
+	CodeApprovalPending: "APPROVAL_PENDING", CodeCallLimit: "CALL_LIMIT",
 }
 
 // String is the code's stable name ("BUDGET_EXCEEDED").
@@ -69,6 +70,7 @@ var (
 	ErrResourceBusy    = &Error{Code: CodeResourceBusy}
 	ErrApprovalDenied  = &Error{Code: CodeApprovalDenied}
 	ErrApprovalPending = &Error{Code: CodeApprovalPending}
+	ErrCallLimit       = &Error{Code: CodeCallLimit}
 )
 
 // BudgetExceededError says a call was refused before it was made: it could have passed the
@@ -173,6 +175,21 @@ func (e *ApprovalPendingError) Error() string { return "wflo: " + e.Message }
 // Is makes errors.Is(err, ErrApprovalPending) true.
 func (e *ApprovalPendingError) Is(target error) bool { return target == ErrApprovalPending }
 
+// CallLimitError says the execution Execution made as many LLM calls as its MaxCalls
+// (ExecutionOptions.MaxCalls, the original SDK's max_iterations) allows: this call was refused
+// before anything was reserved or sent. It is a refusal (IsRefusal). Match it with errors.As,
+// or errors.Is(err, ErrCallLimit).
+type CallLimitError struct {
+	Message   string
+	Execution string
+	MaxCalls  uint64
+}
+
+func (e *CallLimitError) Error() string { return "wflo: " + e.Message }
+
+// Is makes errors.Is(err, ErrCallLimit) true.
+func (e *CallLimitError) Is(target error) bool { return target == ErrCallLimit }
+
 // coded is every wflo error, whatever its type: its code (IsRefusal asks the engine about it).
 type coded interface{ wfloCode() Code }
 
@@ -183,6 +200,7 @@ func (e *CircuitOpenError) wfloCode() Code     { return CodeCircuitOpen }
 func (e *ResourceBusyError) wfloCode() Code    { return CodeResourceBusy }
 func (e *ApprovalDeniedError) wfloCode() Code  { return CodeApprovalDenied }
 func (e *ApprovalPendingError) wfloCode() Code { return CodeApprovalPending }
+func (e *CallLimitError) wfloCode() Code       { return CodeCallLimit }
 
 func lastError(status int, detailsJSON string) error {
 	var d struct {
@@ -207,6 +225,8 @@ func lastError(status int, detailsJSON string) error {
 		What           string   `json:"what"`
 		By             *string  `json:"by"`
 		Note           *string  `json:"note"`
+		Execution      string   `json:"execution"`
+		MaxCalls       uint64   `json:"max_calls"`
 	}
 	if err := json.Unmarshal([]byte(detailsJSON), &d); err != nil || d.Message == "" {
 		d.Message = fmt.Sprintf("libwflo failed with status %d", status)
@@ -229,6 +249,8 @@ func lastError(status int, detailsJSON string) error {
 			By: deref(d.By), Note: deref(d.Note)}
 	case CodeApprovalPending:
 		return &ApprovalPendingError{Message: d.Message, ID: d.ID, Gate: d.Gate, What: d.What}
+	case CodeCallLimit:
+		return &CallLimitError{Message: d.Message, Execution: d.Execution, MaxCalls: d.MaxCalls}
 	}
 	return &base
 }

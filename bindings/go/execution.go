@@ -38,7 +38,20 @@ type ExecutionOptions struct {
 	// before it reserves — blocking its goroutine (see Engine.SetApprovalWait); denied, the
 	// call is a *ApprovalDeniedError and nothing is reserved. nil means none.
 	ApprovalAboveUSD *float64
+	// MaxCalls is the most LLM calls the execution may make (the original SDK's
+	// max_iterations): the next is a *CallLimitError, refused before anything is reserved or
+	// sent; a call refused for another reason does not count, and a resumed execution counts
+	// the calls it made before. nil means no cap (wflo.Calls(n) makes the pointer).
+	MaxCalls *int64
+	// AgentBudgetsUSD gives each agent its own budget in dollars, by the name its framework
+	// gives the agent: a call made for an agent (RequestOptions.Agent, or a context from
+	// WithAgent) reserves on the agent's scope "agent:" + name, limited by that share and by
+	// the execution's budget. An agent without an entry has only the execution's budget.
+	AgentBudgetsUSD map[string]float64
 }
+
+// Calls returns a pointer to n, for ExecutionOptions.MaxCalls.
+func Calls(n int64) *int64 { return &n }
 
 // options is the start options as the C ABI takes them (nil: none).
 func (opts ExecutionOptions) options() ([]byte, error) {
@@ -68,6 +81,23 @@ func (opts ExecutionOptions) options() ([]byte, error) {
 			return nil, err
 		}
 		m["approval_above_nanos"] = above
+	}
+	if opts.MaxCalls != nil {
+		if *opts.MaxCalls < 0 {
+			return nil, invalid("invalid argument: MaxCalls must be 0 or more calls, got %d", *opts.MaxCalls)
+		}
+		m["max_calls"] = *opts.MaxCalls
+	}
+	if len(opts.AgentBudgetsUSD) > 0 {
+		agents := make(map[string]uint64, len(opts.AgentBudgetsUSD))
+		for name, usd := range opts.AgentBudgetsUSD {
+			nanos, err := USDToNanos(usd)
+			if err != nil {
+				return nil, err
+			}
+			agents[name] = nanos
+		}
+		m["agent_budgets"] = agents
 	}
 	if len(m) == 0 {
 		return nil, nil
@@ -237,19 +267,8 @@ func errorCodes(err error) []string {
 // ownCode is the wflo code of e itself (not of what it wraps): one of this package's error
 // types, or an error whose As method converts it to one.
 func ownCode(e error) (Code, bool) {
-	switch t := e.(type) {
-	case *BudgetExceededError:
-		return CodeBudgetExceeded, true
-	case *UnknownModelError:
-		return CodeUnknownModel, true
-	case *CircuitOpenError:
-		return CodeCircuitOpen, true
-	case *ResourceBusyError:
-		return CodeResourceBusy, true
-	case *ApprovalDeniedError:
-		return CodeApprovalDenied, true
-	case *Error:
-		return t.Code, true
+	if c, ok := e.(coded); ok { // every error type of this package
+		return c.wfloCode(), true
 	}
 	if a, ok := e.(interface{ As(any) bool }); ok {
 		var be *BudgetExceededError
@@ -257,6 +276,8 @@ func ownCode(e error) (Code, bool) {
 		var co *CircuitOpenError
 		var rb *ResourceBusyError
 		var ad *ApprovalDeniedError
+		var ap *ApprovalPendingError
+		var cl *CallLimitError
 		var we *Error
 		switch {
 		case a.As(&be):
@@ -269,6 +290,10 @@ func ownCode(e error) (Code, bool) {
 			return CodeResourceBusy, true
 		case a.As(&ad):
 			return CodeApprovalDenied, true
+		case a.As(&ap):
+			return CodeApprovalPending, true
+		case a.As(&cl):
+			return CodeCallLimit, true
 		case a.As(&we) && we != nil:
 			return we.Code, true
 		}

@@ -39,12 +39,22 @@ type Next = func(*http.Request) (*http.Response, error)
 // reserved through Retry's retrier for the same wording; leave WithRetries off there, or
 // both loops retry.
 //
-// It has the shape of openai-go's option.Middleware:
+// It has the shape of openai-go's and anthropic-sdk-go's option.Middleware, so the same
+// function meters both official clients:
 //
 //	client := openai.NewClient(option.WithMiddleware(wflo.Middleware()))
+//	claude := anthropic.NewClient(option.WithMiddleware(wflo.Middleware()))
+//
+// Both SDKs retry a failed attempt (two retries by default); a refusal is not retried: it
+// comes back with a stand-in response carrying x-should-retry: false (and X-Wflo-Refused),
+// which both SDKs honour, so a refused call is refused once and never sent. A context with
+// WithAgent charges its requests to that agent's scope.
 func Middleware(opts ...MiddlewareOption) func(*http.Request, Next) (*http.Response, error) {
 	cfg := middlewareConfigOf(opts)
-	return func(req *http.Request, next Next) (*http.Response, error) { return meter(req, next, cfg) }
+	return func(req *http.Request, next Next) (*http.Response, error) {
+		resp, err := meter(req, next, cfg)
+		return unretried(req, resp, err)
+	}
 }
 
 // Transport wraps an http.RoundTripper with the same metering, for any HTTP client.
@@ -110,7 +120,7 @@ func meter(req *http.Request, next Next, cfg middlewareConfig) (*http.Response, 
 		return nil, err
 	}
 	// The host names the provider (api.x.ai → xai); the engine reads everything else.
-	opts := &RequestOptions{}
+	opts := &RequestOptions{Agent: AgentFrom(req.Context())}
 	if req.URL.Scheme != "" && req.URL.Host != "" {
 		opts.BaseURL = req.URL.Scheme + "://" + req.URL.Host
 	}

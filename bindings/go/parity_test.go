@@ -51,14 +51,16 @@ type parityStep struct {
 }
 
 type parityScenario struct {
-	Name            string       `json:"name"`
-	PricesFile      *string      `json:"prices_file"`
-	BudgetUSD       *string      `json:"budget_usd"`
-	SoftBudgetUSD   *string      `json:"soft_budget_usd"`
-	ApprovalAbove   *string      `json:"approval_above_usd"`
-	TraceParent     string       `json:"traceparent"`
-	AlertThresholds []int        `json:"alert_thresholds"`
-	Steps           []parityStep `json:"steps"`
+	Name            string            `json:"name"`
+	PricesFile      *string           `json:"prices_file"`
+	BudgetUSD       *string           `json:"budget_usd"`
+	SoftBudgetUSD   *string           `json:"soft_budget_usd"`
+	ApprovalAbove   *string           `json:"approval_above_usd"`
+	TraceParent     string            `json:"traceparent"`
+	AlertThresholds []int             `json:"alert_thresholds"`
+	MaxCalls        *int64            `json:"max_calls"`
+	AgentBudgets    map[string]string `json:"agent_budgets_usd"`
+	Steps           []parityStep      `json:"steps"`
 	// nil: the body returned; otherwise the wflo codes along the raised error's causes.
 	End *[]string `json:"end"`
 }
@@ -137,7 +139,7 @@ func loadPrices(t *testing.T, e *wflo.Engine, s parityScenario) any {
 	}
 	changes, err := e.LoadPrices(filepath.Join("..", "..", "tests", "vectors", *s.PricesFile))
 	if err != nil {
-		return map[string]string{"error": codeOf(err)}
+		return map[string]string{"error": parityCode(err)}
 	}
 	out := &parityPrices{Added: changes.Added, Changed: []string{}, Skipped: []string{}}
 	for _, c := range changes.Changed {
@@ -163,6 +165,29 @@ func budgetOf(t *testing.T, text *string) *float64 {
 	return wflo.USD(wflo.NanosToUSD(n))
 }
 
+// parityCode is codeOf, knowing the call limit's typed error too.
+func parityCode(err error) string {
+	var cl *wflo.CallLimitError
+	if errors.As(err, &cl) {
+		return "CALL_LIMIT"
+	}
+	return codeOf(err)
+}
+
+// agentBudgetsOf is a scenario's agent_budgets_usd as the Go option: each amount parsed by
+// the engine, nil for none.
+func agentBudgetsOf(t *testing.T, texts map[string]string) map[string]float64 {
+	t.Helper()
+	if texts == nil {
+		return nil
+	}
+	out := map[string]float64{}
+	for name, text := range texts {
+		out[name] = *budgetOf(t, &text)
+	}
+	return out
+}
+
 // codeLayer is an application error carrying a wflo error and wrapping its cause, found by
 // Execution.End through its As method — a layer of a real program's error chain.
 type codeLayer struct {
@@ -184,7 +209,7 @@ func (l *codeLayer) As(target any) bool {
 // (which adds no code); an empty list is a foreign error.
 func raised(codes []string) error {
 	byName := map[string]wflo.Code{}
-	for c := wflo.CodeInvalidArgument; c <= wflo.CodeApprovalPending; c++ {
+	for c := wflo.CodeInvalidArgument; c <= wflo.CodeCallLimit; c++ {
 		byName[c.String()] = c
 	}
 	var chain error = errors.New("the root cause, not a wflo error")
@@ -219,7 +244,8 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 	}
 	x, err := e.StartExecution(wflo.ExecutionOptions{Name: s.Name, BudgetUSD: budgetOf(t, s.BudgetUSD),
 		ID: fmt.Sprintf("exec-%012x", index+1), TraceParent: s.TraceParent, AlertThresholds: s.AlertThresholds,
-		SoftBudgetUSD: budgetOf(t, s.SoftBudgetUSD), ApprovalAboveUSD: budgetOf(t, s.ApprovalAbove)})
+		SoftBudgetUSD: budgetOf(t, s.SoftBudgetUSD), ApprovalAboveUSD: budgetOf(t, s.ApprovalAbove),
+		MaxCalls: s.MaxCalls, AgentBudgetsUSD: agentBudgetsOf(t, s.AgentBudgets)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +288,7 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 				switch action {
 				case "check":
 					if err := b.Check(); err != nil {
-						code = codeOf(err)
+						code = parityCode(err)
 					}
 				case "failure":
 					err = b.RecordFailure()
@@ -321,7 +347,7 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 					fail(err)
 				}
 				if err := breaker.Check(); err != nil {
-					ledger.Events = append(ledger.Events, map[string]any{"op": "call", "body": nil, "error": codeOf(err)})
+					ledger.Events = append(ledger.Events, map[string]any{"op": "call", "body": nil, "error": parityCode(err)})
 					continue
 				}
 			}
@@ -347,7 +373,7 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 				res, body, err = x.ReserveRequest(step.Format, step.Request, opts)
 			}
 			if err != nil {
-				ledger.Events = append(ledger.Events, map[string]any{"op": "call", "body": nil, "error": codeOf(err)})
+				ledger.Events = append(ledger.Events, map[string]any{"op": "call", "body": nil, "error": parityCode(err)})
 				continue
 			}
 			ledger.Events = append(ledger.Events, map[string]any{"op": "call", "body": json.RawMessage(body), "error": nil})
@@ -429,8 +455,10 @@ func wfloErrorOf(name string) error {
 		return &wflo.ApprovalDeniedError{Message: "replayed"}
 	case "APPROVAL_PENDING":
 		return &wflo.ApprovalPendingError{Message: "replayed"}
+	case "CALL_LIMIT":
+		return &wflo.CallLimitError{Message: "replayed"}
 	}
-	for c := wflo.CodeInvalidArgument; c <= wflo.CodeApprovalPending; c++ {
+	for c := wflo.CodeInvalidArgument; c <= wflo.CodeCallLimit; c++ {
 		if c.String() == name {
 			return &wflo.Error{Code: c, Message: "replayed"}
 		}
@@ -469,7 +497,7 @@ func replayBreakerCall(e *wflo.Engine, step parityStep) (map[string]any, error) 
 	case called && step.Raise != nil:
 		code = *step.Raise
 	case !called:
-		code = codeOf(err)
+		code = parityCode(err)
 	case err != nil:
 		return nil, err
 	}
@@ -517,7 +545,7 @@ func replayRetry(e *wflo.Engine, x *wflo.Execution, step parityStep) ([]map[stri
 		n := r.Attempt()
 		res, _, err := r.ReserveRequest(x, step.Format, step.Request, nil)
 		if err != nil {
-			events = append(events, map[string]any{"op": "attempt", "attempt": n, "error": codeOf(err),
+			events = append(events, map[string]any{"op": "attempt", "attempt": n, "error": parityCode(err),
 				"message": messageOf(err)})
 			break
 		}
@@ -606,7 +634,7 @@ func replayResource(e *wflo.Engine, step parityStep) ([]map[string]any, error) {
 			var code any
 			p, err := res.Acquire(context.Background(), *a.Acquire, timeout)
 			if err != nil {
-				code = codeOf(err)
+				code = parityCode(err)
 			} else {
 				permits[*a.Acquire] = p
 			}
@@ -664,7 +692,7 @@ func replayApproval(e *wflo.Engine, x *wflo.Execution, step parityStep) (map[str
 		event["error"], event["timed_out"] = nil, nil
 	case errors.As(err, &denied):
 		event["status"], event["decided_by"], event["note"] = nil, orNil(denied.By), orNil(denied.Note)
-		event["error"], event["timed_out"] = codeOf(err), denied.TimedOut
+		event["error"], event["timed_out"] = parityCode(err), denied.TimedOut
 	default:
 		return nil, err
 	}
@@ -805,6 +833,19 @@ func TestParityScenarios(t *testing.T) {
 			}
 			if fmt.Sprint(errs) != "[<nil> <nil> <nil> APPROVAL_DENIED APPROVAL_DENIED]" || len(l.Calls) != 2 {
 				t.Errorf("%s: errors %v, %d calls", s.Name, errs, len(l.Calls))
+			}
+		case "agent_budgets_and_call_cap":
+			errs, steps := []any{}, []string{}
+			for _, ev := range l.Events {
+				errs = append(errs, ev["error"])
+			}
+			for _, c := range l.Calls {
+				steps = append(steps, c.Step+"="+c.Status)
+			}
+			if fmt.Sprint(errs) != "[<nil> BUDGET_EXCEEDED <nil> <nil> CALL_LIMIT]" ||
+				fmt.Sprint(steps) != "[agent:researcher=ok agent:researcher=refused agent:writer=ok =ok =refused]" ||
+				l.Status != "failed" {
+				t.Errorf("%s: errors %v, calls %v, status %s", s.Name, errs, steps, l.Status)
 			}
 		case "breaker_wrapper_counts_failures_not_refusals":
 			states := []any{}

@@ -55,6 +55,7 @@ module.exports = {
   ResourceBusyError: errors.ResourceBusyError,
   ApprovalDeniedError: errors.ApprovalDeniedError,
   ApprovalPendingError: errors.ApprovalPendingError,
+  CallLimitError: errors.CallLimitError,
   NotFoundError: errors.NotFoundError,
   ConflictError: errors.ConflictError,
   StorageError: errors.StorageError,

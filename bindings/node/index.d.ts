@@ -61,6 +61,8 @@ export interface RequestOptions {
   attempt?: number | null;
   /** Why this attempt is made (a retry decision's `reason`), recorded with the call. */
   retryReason?: string | null;
+  /** The agent the call is made for, by its framework's name: it reserves on the agent's scope `agent:<name>` (its `agentBudgetsUsd` share, if any). */
+  agent?: string | null;
 }
 
 /** Dollars (a decimal string such as "2.50", or a number) or nano-USD (a bigint). */
@@ -528,7 +530,7 @@ export declare class CircuitBreaker {
   /** Closes the breaker and forgets its counts. */
   reset(): void;
   status(): BreakerStatus;
-  /** Checks the breaker (open: throws CircuitOpenError, `fn` not called), runs `fn` and records its outcome; a wflo refusal thrown by `fn` (the engine's rule: BudgetExceededError, CircuitOpenError, ResourceBusyError, ApprovalDeniedError, ApprovalPendingError) is rethrown and nothing is recorded. */
+  /** Checks the breaker (open: throws CircuitOpenError, `fn` not called), runs `fn` and records its outcome; a wflo refusal thrown by `fn` (the engine's rule: BudgetExceededError, CircuitOpenError, ResourceBusyError, ApprovalDeniedError, ApprovalPendingError, CallLimitError) is rethrown and nothing is recorded. */
   call<T>(fn: () => T | Promise<T>): Promise<T>;
 }
 
@@ -559,6 +561,10 @@ export interface WorkflowOptions {
   traceparent?: string | null;
   /** An approval threshold, dollars as `budgetUsd`: a call whose worst case passes it waits (a promise) for a person's approval of its gate `call #n over $<threshold>` before it reserves. */
   approvalAboveUsd?: UsdAmount | null;
+  /** The most LLM calls the execution may make (the original SDK's `max_iterations`): the next is refused with CallLimitError, nothing reserved; refused calls do not count. Null or omitted: no cap. */
+  maxCalls?: number | bigint | null;
+  /** Each agent's own budget, dollars as `budgetUsd`, by agent name: calls made for an agent (request option `agent`) reserve on its scope `agent:<name>`. */
+  agentBudgetsUsd?: Record<string, UsdAmount> | null;
 }
 
 /** A runnable the workflow can execute: a LangGraph compiled graph, a LangChain runnable. */
@@ -627,7 +633,7 @@ export declare function trackLlmCall<A extends unknown[], R>(
 /**
  * Runs `fn(attempt)` until it succeeds, asking the engine after each failure whether to retry and
  * how long to wait. A wflo refusal (the engine's rule: BudgetExceededError, CircuitOpenError,
- * ResourceBusyError, ApprovalDeniedError, ApprovalPendingError) is thrown at once, never
+ * ResourceBusyError, ApprovalDeniedError, ApprovalPendingError, CallLimitError) is thrown at once, never
  * retried (a refused retry's BudgetExceededError says which attempt was not sent); a failure the policy never retries is
  * thrown as it is; running out of attempts or past the deadline throws RetryExhaustedError.
  */
@@ -642,7 +648,7 @@ export declare function parseUsage(format: string, json: string | object): Requi
 export declare const version: string;
 
 export declare class WfloError extends Error {
-  readonly code: 'INVALID_ARGUMENT' | 'UNKNOWN_MODEL' | 'BUDGET_EXCEEDED' | 'NOT_FOUND' | 'CONFLICT' | 'STORAGE' | 'CLOSED' | 'INTERNAL' | 'CIRCUIT_OPEN' | 'RESOURCE_BUSY' | 'APPROVAL_DENIED' | 'APPROVAL_PENDING';
+  readonly code: 'INVALID_ARGUMENT' | 'UNKNOWN_MODEL' | 'BUDGET_EXCEEDED' | 'NOT_FOUND' | 'CONFLICT' | 'STORAGE' | 'CLOSED' | 'INTERNAL' | 'CIRCUIT_OPEN' | 'RESOURCE_BUSY' | 'APPROVAL_DENIED' | 'APPROVAL_PENDING' | 'CALL_LIMIT';
   readonly details: Record<string, unknown>;
 }
 export declare class InvalidArgumentError extends WfloError {}
@@ -709,6 +715,13 @@ export declare class ApprovalPendingError extends WfloError {
   /** The call as the approver sees it. */
   readonly what: string;
 }
+/** The execution made as many LLM calls as its `maxCalls` allows: this one was refused, nothing reserved or sent. */
+export declare class CallLimitError extends WfloError {
+  readonly code: 'CALL_LIMIT';
+  /** The execution's id. */
+  readonly execution: string;
+  readonly maxCalls: number;
+}
 /** `withRetry` ran out of attempts (or past its deadline) on a retryable failure; the message is the engine's reason. */
 export declare class RetryExhaustedError extends Error {
   readonly name: 'RetryExhaustedError';
@@ -722,6 +735,6 @@ declare const wflo: {
   BudgetExceededError: typeof BudgetExceededError; WfloError: typeof WfloError;
   withRetry: typeof withRetry; CircuitOpenError: typeof CircuitOpenError; RetryExhaustedError: typeof RetryExhaustedError;
   ResourceBusyError: typeof ResourceBusyError; ApprovalDeniedError: typeof ApprovalDeniedError;
-  ApprovalPendingError: typeof ApprovalPendingError;
+  ApprovalPendingError: typeof ApprovalPendingError; CallLimitError: typeof CallLimitError;
 };
 export default wflo;

@@ -5,7 +5,7 @@ export const {
   version, Engine, getDefaultEngine, setDefaultEngine, WfloWorkflow, currentWorkflow, settleFromResult,
   trackLlmCall, Reservation, countTokens, countChatTokens, price, cost, parseUsage, NativeStream, withRetry, failureOf,
   Retrier, CircuitBreaker, RetryExhaustedError, ResourceLock, Permit, WfloError, InvalidArgumentError, UnknownModelError, BudgetExceededError,
-  CircuitOpenError, ResourceBusyError, ApprovalDeniedError, ApprovalPendingError, NotFoundError, ConflictError, StorageError, ClosedError,
+  CircuitOpenError, ResourceBusyError, ApprovalDeniedError, ApprovalPendingError, CallLimitError, NotFoundError, ConflictError, StorageError, ClosedError,
   InternalError,
 } = wflo;
 export default wflo;

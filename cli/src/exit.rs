@@ -44,7 +44,8 @@ pub fn for_code(code: ErrorCode) -> u8 {
         | ErrorCode::CircuitOpen
         | ErrorCode::ResourceBusy
         | ErrorCode::ApprovalDenied
-        | ErrorCode::ApprovalPending => FAILURE,
+        | ErrorCode::ApprovalPending
+        | ErrorCode::CallLimit => FAILURE,
     }
 }
 

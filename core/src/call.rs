@@ -201,6 +201,14 @@ impl Reservation {
         if req.max_output_tokens == Some(0) {
             return Err(Error::invalid("max_output_tokens must be at least 1"));
         }
+        // Counted now, given back below if the call is not reserved after all.
+        let counted = match CallCount::take(exec) {
+            Ok(c) => c,
+            Err(e) => {
+                refuse(scope, req, &e, 0, &attempt);
+                return Err(e);
+            }
+        };
         let model = match engine.prices.resolve(req.model) {
             Ok(m) => Some(m),
             Err(e @ Error::UnknownModel { .. }) => {
@@ -300,6 +308,7 @@ impl Reservation {
             _ => req.model.into(),
         };
         let model_name = model.as_ref().map_or(req.model, |m| &*m.name);
+        counted.keep();
         crate::events::reserved(&exec.id, &scope.label, model_name, amount, cap);
         if cap < full_cap {
             crate::events::clamped(&exec.id, &scope.label, model_name, full_cap, cap);
@@ -636,6 +645,49 @@ fn charge_shared(exec: &ExecutionInner, cost: Nanos, now: u64) -> Result<Nanos> 
 }
 
 /// Records a refused call so the breakdown and reports show what the budget stopped.
+/// One call counted against an execution's `max_calls`: given back when dropped before
+/// [`CallCount::keep`] (the call was refused or failed before it was reserved).
+struct CallCount<'a> {
+    exec: &'a crate::execution::ExecutionInner,
+    kept: bool,
+}
+
+impl<'a> CallCount<'a> {
+    /// Counts a call, or refuses it with `CALL_LIMIT` when the execution has made its last.
+    fn take(exec: &'a crate::execution::ExecutionInner) -> Result<CallCount<'a>> {
+        use std::sync::atomic::Ordering;
+        let Some(max) = exec.max_calls else {
+            return Ok(CallCount { exec, kept: true });
+        };
+        let taken = exec
+            .calls_reserved
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            });
+        match taken {
+            Ok(_) => Ok(CallCount { exec, kept: false }),
+            Err(_) => Err(Error::CallLimit {
+                execution: exec.id.to_string(),
+                max_calls: max,
+            }),
+        }
+    }
+
+    fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for CallCount<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.exec
+                .calls_reserved
+                .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        }
+    }
+}
+
 fn refuse(
     scope: &Scope,
     req: &CallRequest<'_>,

@@ -23,11 +23,12 @@ pub enum ErrorCode {
     ResourceBusy = 10,
     ApprovalDenied = 11,
     ApprovalPending = 12,
+    CallLimit = 13,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::InvalidArgument,
         ErrorCode::UnknownModel,
         ErrorCode::BudgetExceeded,
@@ -40,6 +41,7 @@ impl ErrorCode {
         ErrorCode::ResourceBusy,
         ErrorCode::ApprovalDenied,
         ErrorCode::ApprovalPending,
+        ErrorCode::CallLimit,
     ];
 
     /// The code as the upper-case string every face exposes (`"BUDGET_EXCEEDED"`).
@@ -57,12 +59,13 @@ impl ErrorCode {
             ErrorCode::ResourceBusy => "RESOURCE_BUSY",
             ErrorCode::ApprovalDenied => "APPROVAL_DENIED",
             ErrorCode::ApprovalPending => "APPROVAL_PENDING",
+            ErrorCode::CallLimit => "CALL_LIMIT",
         }
     }
 
     /// Whether an error with this code is one of wflo's own refusals — a budget, an open
-    /// breaker, a busy resource, a denied or not yet given approval — rather than a failure of
-    /// what was called.
+    /// breaker, a busy resource, a denied or not yet given approval, an execution's call
+    /// limit — rather than a failure of what was called.
     /// A refusal says nothing about the health of a provider or a tool: a circuit breaker does
     /// not count it as a failure, and a retry policy never retries it. Every face asks this
     /// rule; none keeps a list of its own.
@@ -74,6 +77,7 @@ impl ErrorCode {
                 | ErrorCode::ResourceBusy
                 | ErrorCode::ApprovalDenied
                 | ErrorCode::ApprovalPending
+                | ErrorCode::CallLimit
         )
     }
 
@@ -192,6 +196,13 @@ pub enum Error {
         gate: String,
         what: String,
     },
+
+    /// The execution has made as many LLM calls as it may (`max_calls`, the original SDK's
+    /// `max_iterations`): this one was not reserved or sent.
+    #[error(
+        "execution {execution} reached its limit of {max_calls} LLM call(s): this call was not sent"
+    )]
+    CallLimit { execution: String, max_calls: u64 },
 }
 
 fn suggestion_text(suggestions: &[String]) -> String {
@@ -218,6 +229,7 @@ impl Error {
             Error::ResourceBusy { .. } => ErrorCode::ResourceBusy,
             Error::ApprovalDenied { .. } => ErrorCode::ApprovalDenied,
             Error::ApprovalPending { .. } => ErrorCode::ApprovalPending,
+            Error::CallLimit { .. } => ErrorCode::CallLimit,
         }
     }
 
@@ -285,6 +297,13 @@ impl Error {
                 v["gate"] = gate.clone().into();
                 v["what"] = what.clone().into();
             }
+            Error::CallLimit {
+                execution,
+                max_calls,
+            } => {
+                v["execution"] = execution.clone().into();
+                v["max_calls"] = (*max_calls).into();
+            }
             _ => {}
         }
         v
@@ -312,7 +331,8 @@ mod tests {
                 "CIRCUIT_OPEN",
                 "RESOURCE_BUSY",
                 "APPROVAL_DENIED",
-                "APPROVAL_PENDING"
+                "APPROVAL_PENDING",
+                "CALL_LIMIT"
             ]
         );
     }

@@ -40,6 +40,13 @@ pub struct ExecutionOptions {
     /// Calls whose worst case passes this many nano-USD wait for a person's approval before
     /// they reserve (see [`crate::resilience::approval`]); `None`: no such gate.
     pub approval_above_nanos: Option<Nanos>,
+    /// The most LLM calls the execution may reserve (the original SDK's `max_iterations`);
+    /// the next is refused with `CALL_LIMIT`. `None`: no cap.
+    pub max_calls: Option<u64>,
+    /// Each agent's own budget in nano-USD, by the name its framework gives the agent: calls
+    /// made with that agent's name (request option `agent`) reserve on the agent's scope
+    /// (`agent:<name>`, a child of the execution), so one agent cannot spend another's share.
+    pub agent_budgets: std::collections::BTreeMap<String, Nanos>,
 }
 
 impl ExecutionOptions {
@@ -67,6 +74,10 @@ impl ExecutionOptions {
             soft_budget_nanos: Option<Nanos>,
             #[serde(default)]
             approval_above_nanos: Option<Nanos>,
+            #[serde(default)]
+            max_calls: Option<u64>,
+            #[serde(default)]
+            agent_budgets: std::collections::BTreeMap<String, Nanos>,
         }
         let extra: Extra = match json.map(str::trim) {
             Some(text) if !text.is_empty() => serde_json::from_str(text)
@@ -82,6 +93,8 @@ impl ExecutionOptions {
             alert_thresholds: extra.alert_thresholds,
             soft_budget_nanos: extra.soft_budget_nanos,
             approval_above_nanos: extra.approval_above_nanos,
+            max_calls: extra.max_calls,
+            agent_budgets: extra.agent_budgets,
         })
     }
 }
@@ -106,6 +119,12 @@ pub(crate) struct ExecutionInner {
     /// Gated calls so far: numbers each call's gate (from the decided ones a resumed
     /// execution already has, so a pending gate is found again after a restart).
     pub gated_calls: Mutex<Option<u64>>,
+    /// The most calls the execution may reserve, and how many it has (a resumed one counts
+    /// those it made before).
+    pub max_calls: Option<u64>,
+    pub calls_reserved: std::sync::atomic::AtomicU64,
+    /// Each agent's own budget, by name.
+    pub agent_budgets: std::collections::BTreeMap<String, Nanos>,
 }
 
 /// A run of calls with the same labels, counted by the execution: the labels (model,
@@ -197,6 +216,8 @@ impl ExecutionInner {
             updated_at_ms: now,
             finished_at_ms: None,
             approval_above_nanos: options.approval_above_nanos,
+            max_calls: options.max_calls,
+            agent_budgets: options.agent_budgets.clone(),
         };
         // 48 random bits: a generated id the store already holds (CONFLICT) is drawn again; an
         // id the caller chose is theirs to change.
@@ -239,6 +260,9 @@ impl ExecutionInner {
             }),
             approval_above: options.approval_above_nanos,
             gated_calls: Mutex::new(None),
+            max_calls: options.max_calls,
+            calls_reserved: 0.into(),
+            agent_budgets: options.agent_budgets,
         }))
     }
 
@@ -302,6 +326,14 @@ impl ExecutionInner {
             }),
             approval_above: record.approval_above_nanos,
             gated_calls: Mutex::new(None),
+            max_calls: record.max_calls,
+            // Every call the execution reserved before counts, refused ones do not.
+            calls_reserved: (calls
+                .iter()
+                .filter(|c| c.status != crate::records::CallStatus::Refused)
+                .count() as u64)
+                .into(),
+            agent_budgets: record.agent_budgets.clone(),
         });
         inner.reopen()?;
         Ok(inner)
@@ -347,6 +379,8 @@ impl ExecutionInner {
             updated_at_ms: self.engine.now_ms(),
             finished_at_ms: st.finished_at_ms,
             approval_above_nanos: self.approval_above,
+            max_calls: self.max_calls,
+            agent_budgets: self.agent_budgets.clone(),
         })
     }
 
@@ -619,6 +653,32 @@ impl Execution {
     /// returns the same scope (and changes its limit when a new one is given).
     pub fn scope(&self, label: &str, budget_nanos: Option<Nanos>) -> Result<Scope> {
         self.root().child(label, budget_nanos)
+    }
+
+    /// The scope of agent `name` (`agent:<name>`, a child of the execution, created on first
+    /// use): its limit is the agent's budget from [`ExecutionOptions::agent_budgets`], if any.
+    /// Calls an integration makes for that agent reserve here, so they count against both the
+    /// agent's share and the execution's budget.
+    pub fn agent(&self, name: &str) -> Result<Scope> {
+        crate::text::check("an agent's name", name)?;
+        if name.is_empty() || name.len() > 200 {
+            return Err(Error::invalid("an agent's name is 1 to 200 bytes"));
+        }
+        // A resumed execution's agent has spent what its recorded calls cost: its share
+        // is not handed out twice.
+        let store = &self.inner.engine.store;
+        self.root().child_with(
+            &format!("agent:{name}"),
+            self.inner.agent_budgets.get(name).copied(),
+            |label| {
+                Ok(store
+                    .list_calls(&self.inner.id)?
+                    .iter()
+                    .filter(|c| *c.step == *label)
+                    .map(|c| c.cost_nanos)
+                    .sum())
+            },
+        )
     }
 
     /// Reserves the worst case of a call on the execution's own scope.
@@ -915,6 +975,17 @@ impl Scope {
     /// A nested scope. Labels are unique within an execution: the same label returns the same
     /// scope wherever it is asked for.
     pub fn child(&self, label: &str, budget_nanos: Option<Nanos>) -> Result<Scope> {
+        self.child_with(label, budget_nanos, |_| Ok(0))
+    }
+
+    /// [`Scope::child`], created with the spend `spent_before(label)` gives (what calls under
+    /// that label already spent, for a resumed execution's agent scopes).
+    pub(crate) fn child_with(
+        &self,
+        label: &str,
+        budget_nanos: Option<Nanos>,
+        spent_before: impl FnOnce(&str) -> Result<Nanos>,
+    ) -> Result<Scope> {
         self.exec.engine.check_open()?;
         let label = label.trim();
         if label.is_empty() {
@@ -939,7 +1010,8 @@ impl Scope {
             });
         }
         let label: Arc<str> = label.into();
-        let id = ledger.create_scope(label.clone(), Some(self.id), budget_nanos, 0)?;
+        let spent = spent_before(&label)?;
+        let id = ledger.create_scope(label.clone(), Some(self.id), budget_nanos, spent)?;
         st.scopes.insert(label.clone(), (id, budget_nanos));
         Ok(Scope {
             exec: self.exec.clone(),
@@ -981,6 +1053,21 @@ impl Scope {
         body_json: &str,
         options: &crate::RequestOptions,
     ) -> Result<RequestReservation> {
+        // A call asked on the execution goes to its agent's scope; one asked on a step stays
+        // there, so a step's own budget is never stepped around (the ledger is a tree: a call
+        // draws on one chain of scopes).
+        if let Some(agent) = options.agent.as_ref().filter(|_| self.id == self.exec.root) {
+            let execution = Execution {
+                inner: self.exec.clone(),
+            };
+            let options = crate::RequestOptions {
+                agent: None,
+                ..options.clone()
+            };
+            return execution
+                .agent(agent)?
+                .reserve_request(format, body_json, &options);
+        }
         let mut body: serde_json::Value = serde_json::from_str(body_json)
             .map_err(|e| Error::invalid(format!("the request body is not valid JSON: {e}")))?;
         let engine = &self.exec.engine;

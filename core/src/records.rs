@@ -111,6 +111,12 @@ pub struct ExecutionRecord {
     /// a resumed execution gates as it did; absent from JSON when there is none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_above_nanos: Option<Nanos>,
+    /// The most LLM calls the execution may make (absent from JSON when unlimited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_calls: Option<u64>,
+    /// Each agent's own budget in nano-USD, by the agent's name (absent from JSON when none).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub agent_budgets: std::collections::BTreeMap<String, Nanos>,
 }
 
 /// One tracked LLM call. Prompt and completion text are never part of it.

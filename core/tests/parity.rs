@@ -75,6 +75,15 @@ fn replay(index: usize, scenario: &Value) -> Value {
                 .map(|t| t.iter().map(|p| p.as_u64().unwrap() as u32).collect()),
             soft_budget_nanos: budget(&scenario["soft_budget_usd"]),
             approval_above_nanos: budget(&scenario["approval_above_usd"]),
+            max_calls: scenario["max_calls"].as_u64(),
+            agent_budgets: scenario["agent_budgets_usd"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), budget(v).unwrap()))
+                        .collect()
+                })
+                .unwrap_or_default(),
             ..Default::default()
         })
         .unwrap();
@@ -654,6 +663,41 @@ fn resilience_scenarios_do_what_they_say(l: &Value) {
     );
     assert_eq!(s["calls"].as_array().unwrap().len(), 2);
     assert_eq!(s["reserved_nanos"], 0);
+
+    let s = by_name(l, "agent_budgets_and_call_cap");
+    let errors: Vec<&Value> = s["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["error"])
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            &Value::Null,
+            &json!("BUDGET_EXCEEDED"),
+            &Value::Null,
+            &Value::Null,
+            &json!("CALL_LIMIT")
+        ]
+    );
+    let steps: Vec<(&str, &str)> = s["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["step"].as_str().unwrap(), c["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("agent:researcher", "ok"),
+            ("agent:researcher", "refused"),
+            ("agent:writer", "ok"),
+            ("", "ok"),
+            ("", "refused")
+        ]
+    );
+    assert_eq!(s["status"], "failed");
 
     let s = by_name(l, "breaker_wrapper_counts_failures_not_refusals");
     let ev = s["events"].as_array().unwrap();

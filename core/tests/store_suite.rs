@@ -821,12 +821,19 @@ fn holders_are_listed_in_the_order_they_acquired_even_within_one_millisecond() {
 }
 
 #[test]
-fn an_execution_keeps_its_approval_threshold_in_every_store() {
+fn an_execution_keeps_its_approval_threshold_and_limits_in_every_store() {
     for_each_backend(|b| {
         let engine = engine(b);
+        let agents: std::collections::BTreeMap<String, u64> = [
+            ("researcher".to_owned(), 7),
+            ("writer".to_owned(), u64::MAX / 4),
+        ]
+        .into();
         let x = engine
             .start_execution(ExecutionOptions {
                 approval_above_nanos: Some(250_000_000),
+                max_calls: Some(100),
+                agent_budgets: agents.clone(),
                 ..opts(None)
             })
             .unwrap();
@@ -835,8 +842,18 @@ fn an_execution_keeps_its_approval_threshold_in_every_store() {
         let again = engine.execution(x.id()).unwrap();
         assert_eq!(again.approval_above_nanos, Some(250_000_000), "{}", b.name);
         assert_eq!(
-            engine.execution(plain.id()).unwrap().approval_above_nanos,
-            None
+            (again.max_calls, &again.agent_budgets),
+            (Some(100), &agents),
+            "{}",
+            b.name
         );
+        let plain = engine.execution(plain.id()).unwrap();
+        assert_eq!(
+            (plain.approval_above_nanos, plain.max_calls),
+            (None, None),
+            "{}",
+            b.name
+        );
+        assert!(plain.agent_budgets.is_empty());
     });
 }

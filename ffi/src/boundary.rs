@@ -31,6 +31,8 @@ pub enum wflo_status {
     /// approvals (`wflo_engine_set_approval_wait`): nothing was reserved; wait for the
     /// approval named in the error's JSON (`id`) and reserve again.
     ApprovalPending = 12,
+    /// The execution made as many LLM calls as its `max_calls` allows: nothing was reserved.
+    CallLimit = 13,
 }
 
 impl From<ErrorCode> for wflo_status {
@@ -48,12 +50,13 @@ impl From<ErrorCode> for wflo_status {
             ErrorCode::ResourceBusy => wflo_status::ResourceBusy,
             ErrorCode::ApprovalDenied => wflo_status::ApprovalDenied,
             ErrorCode::ApprovalPending => wflo_status::ApprovalPending,
+            ErrorCode::CallLimit => wflo_status::CallLimit,
         }
     }
 }
 
 /// Whether `status` is one of wflo's own refusals (BUDGET_EXCEEDED, CIRCUIT_OPEN,
-/// RESOURCE_BUSY, APPROVAL_DENIED, APPROVAL_PENDING) rather than a failure of what was called: a circuit breaker
+/// RESOURCE_BUSY, APPROVAL_DENIED, APPROVAL_PENDING, CALL_LIMIT) rather than a failure of what was called: a circuit breaker
 /// does not count it as a failure and a retry never retries it. The engine's rule
 /// (`ErrorCode::is_refusal`); false for WFLO_STATUS_OK and unknown values.
 #[unsafe(no_mangle)]

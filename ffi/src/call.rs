@@ -397,8 +397,11 @@ pub unsafe extern "C" fn wflo_stream_free(stream: *mut wflo_stream) {
 /// execution's own scope) and returns the reservation and the body to send — the output
 /// limit the reservation covers written in, `include_usage` added to an OpenAI chat stream.
 /// `options_json` (NULL for none): `{"base_url": "https://api.x.ai/v1", "provider": …,
-/// "model": …, "stream": bool, "clamp_max_tokens": bool}`. On WFLO_STATUS_BUDGET_EXCEEDED the
-/// request must not be sent; nothing is written to the out-parameters on failure.
+/// "model": …, "stream": bool, "clamp_max_tokens": bool, "attempt": n, "retry_reason": …,
+/// "agent": "researcher"}` — with `agent`, the call reserves on the execution's agent scope
+/// `agent:<name>` (its own budget from the execution's `agent_budgets`) instead of `scope`.
+/// On any refusal (WFLO_STATUS_BUDGET_EXCEEDED, _CALL_LIMIT, …) the request must not be sent;
+/// nothing is written to the out-parameters on failure.
 /// `body_out` is freed with wflo_string_free.
 ///
 /// # Safety

@@ -153,7 +153,7 @@ static void replay_breaker(wflo_engine *engine, json_t *step, json_t *events) {
 
 /* The status a wflo code name stands for ("STORAGE" -> WFLO_STATUS_STORAGE). */
 static wflo_status status_named(const char *code) {
-    for (int32_t s = WFLO_STATUS_INVALID_ARGUMENT; s <= WFLO_STATUS_APPROVAL_PENDING; s++)
+    for (int32_t s = WFLO_STATUS_INVALID_ARGUMENT; s <= WFLO_STATUS_CALL_LIMIT; s++)
         if (strcmp(wflo_status_name(s), code) == 0) return (wflo_status)s;
     fprintf(stderr, "parity: %s is not a wflo code\n", code);
     exit(1);
@@ -439,8 +439,8 @@ static json_t *metric_lines(wflo_engine *engine) {
     return lines;
 }
 
-/* The start options: the scenario's id, traceparent, alert thresholds, soft budget and approval
- * threshold. */
+/* The start options: the scenario's id, traceparent, alert thresholds, soft budget, approval
+ * threshold, call cap and agents' budgets ({name: dollars} to {name: nano-USD}). */
 static char *start_options(size_t index, json_t *scenario) {
     char id[32];
     snprintf(id, sizeof id, "exec-%012zx", index + 1);
@@ -452,6 +452,14 @@ static char *start_options(size_t index, json_t *scenario) {
         json_object_set_new(options, "soft_budget_nanos", json_integer(budget(v)));
     if ((v = json_object_get(scenario, "approval_above_usd")))
         json_object_set_new(options, "approval_above_nanos", json_integer(budget(v)));
+    if ((v = json_object_get(scenario, "max_calls"))) json_object_set(options, "max_calls", v);
+    if ((v = json_object_get(scenario, "agent_budgets_usd"))) {
+        json_t *agents = json_object();
+        const char *agent;
+        json_t *usd;
+        json_object_foreach(v, agent, usd) json_object_set_new(agents, agent, json_integer(budget(usd)));
+        json_object_set_new(options, "agent_budgets", agents);
+    }
     char *text = dump(options);
     json_decref(options);
     return text;

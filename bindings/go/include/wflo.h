@@ -92,6 +92,8 @@ typedef enum {
   // approvals (`wflo_engine_set_approval_wait`): nothing was reserved; wait for the
   // approval named in the error's JSON (`id`) and reserve again.
   WFLO_STATUS_APPROVAL_PENDING = 12,
+  // The execution made as many LLM calls as its `max_calls` allows: nothing was reserved.
+  WFLO_STATUS_CALL_LIMIT = 13,
 } wflo_status;
 
 // A named circuit breaker, shared by everything in the process that asks the engine for the
@@ -281,7 +283,7 @@ wflo_status wflo_engine_approval_json(const wflo_engine *engine,
 wflo_status wflo_engine_set_approval_wait(const wflo_engine *engine, bool return_pending);
 
 // Whether `status` is one of wflo's own refusals (BUDGET_EXCEEDED, CIRCUIT_OPEN,
-// RESOURCE_BUSY, APPROVAL_DENIED, APPROVAL_PENDING) rather than a failure of what was called: a circuit breaker
+// RESOURCE_BUSY, APPROVAL_DENIED, APPROVAL_PENDING, CALL_LIMIT) rather than a failure of what was called: a circuit breaker
 // does not count it as a failure and a retry never retries it. The engine's rule
 // (`ErrorCode::is_refusal`); false for WFLO_STATUS_OK and unknown values.
 bool wflo_status_is_refusal(int32_t status);
@@ -418,8 +420,11 @@ void wflo_stream_free(wflo_stream *stream);
 // execution's own scope) and returns the reservation and the body to send — the output
 // limit the reservation covers written in, `include_usage` added to an OpenAI chat stream.
 // `options_json` (NULL for none): `{"base_url": "https://api.x.ai/v1", "provider": …,
-// "model": …, "stream": bool, "clamp_max_tokens": bool}`. On WFLO_STATUS_BUDGET_EXCEEDED the
-// request must not be sent; nothing is written to the out-parameters on failure.
+// "model": …, "stream": bool, "clamp_max_tokens": bool, "attempt": n, "retry_reason": …,
+// "agent": "researcher"}` — with `agent`, the call reserves on the execution's agent scope
+// `agent:<name>` (its own budget from the execution's `agent_budgets`) instead of `scope`.
+// On any refusal (WFLO_STATUS_BUDGET_EXCEEDED, _CALL_LIMIT, …) the request must not be sent;
+// nothing is written to the out-parameters on failure.
 // `body_out` is freed with wflo_string_free.
 //
 // # Safety

@@ -15,7 +15,7 @@
 // `providerOptions` marker would be sent along in the request). If the wrap hook never runs,
 // the entry goes with the params object, and the engine releases a reservation that is
 // garbage-collected unsettled (a shared scope's also has a lease).
-const { currentWorkflow } = require('../index.cjs');
+const { meteringWorkflow } = require('../lib/workflow.cjs');
 const { invalid } = require('../lib/errors.cjs');
 
 /**
@@ -203,7 +203,7 @@ function wfloMiddleware(options = {}) {
     specificationVersion: 'v3',
 
     async transformParams({ type, params, model }) {
-      const wf = workflow ?? currentWorkflow();
+      const wf = workflow ?? meteringWorkflow();
       if (!wf) return params;
       const name = modelName ?? (model && model.modelId);
       if (typeof name !== 'string' || name === '') throw invalid('the wrapped model has no modelId: pass options.model');

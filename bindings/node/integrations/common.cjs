@@ -10,7 +10,8 @@
 // (replaced on the returned instance) settles a body or meters a stream, a rejected
 // `responsePromise` (after the SDK's retries) releases the budget. Each API (chat, responses,
 // messages) is named by its format; everything else lives here once.
-const { currentWorkflow, NativeStream, WfloError, InvalidArgumentError } = require('../index.cjs');
+const { NativeStream, WfloError, InvalidArgumentError } = require('../index.cjs');
+const { meteringWorkflow } = require('../lib/workflow.cjs');
 const { standsFor } = require('../lib/errors.cjs');
 
 // ---- Errors ---------------------------------------------------------------------------------
@@ -226,7 +227,7 @@ function meterMethod(resource, name, api, sdk, options, client) {
   const original = resource[name];
   if (typeof original !== 'function') return;
   resource[name] = function metered(body, requestOptions) {
-    const workflow = currentWorkflow();
+    const workflow = meteringWorkflow();
     const self = this ?? resource;
     if (!workflow || body === null || typeof body !== 'object') return original.call(self, body, requestOptions);
     const ready = (async () => {

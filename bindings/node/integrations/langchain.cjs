@@ -9,7 +9,8 @@
 // then rejects the model call before any HTTP request is made.
 const { BaseCallbackHandler } = require('@langchain/core/callbacks/base');
 const { registerRunner } = require('../lib/runners.cjs');
-const { currentWorkflow, WfloWorkflow, InvalidArgumentError } = require('../index.cjs');
+const { WfloWorkflow, InvalidArgumentError } = require('../index.cjs');
+const { meteringWorkflow } = require('../lib/workflow.cjs');
 
 const invalid = (message) => new InvalidArgumentError(`invalid argument: ${message}`, 'INVALID_ARGUMENT');
 
@@ -89,7 +90,7 @@ class WfloCallbackHandler extends BaseCallbackHandler {
 
   /** The workflow a call made now is metered on, or null. */
   _workflow() {
-    return this.workflow ?? currentWorkflow();
+    return this.workflow ?? meteringWorkflow();
   }
 
   async handleChatModelStart(llm, messages, runId, parentRunId, extraParams, tags, metadata) {

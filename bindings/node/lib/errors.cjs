@@ -118,6 +118,19 @@ class ApprovalPendingError extends WfloError {
   }
 }
 
+/**
+ * The execution made as many LLM calls as it may (`maxCalls`, the original SDK's
+ * `max_iterations`): this one was refused before anything was reserved or sent.
+ * `execution`: the execution's id; `maxCalls`: its cap.
+ */
+class CallLimitError extends WfloError {
+  constructor(message, details = {}) {
+    super(message, 'CALL_LIMIT', details);
+    this.execution = details.execution;
+    this.maxCalls = details.max_calls;
+  }
+}
+
 const byCode = {
   INVALID_ARGUMENT: InvalidArgumentError,
   NOT_FOUND: NotFoundError,
@@ -147,6 +160,7 @@ function fromNative(e) {
     if (d.code === 'RESOURCE_BUSY') return new ResourceBusyError(d.message, d);
     if (d.code === 'APPROVAL_DENIED') return new ApprovalDeniedError(d.message, d);
     if (d.code === 'APPROVAL_PENDING') return new ApprovalPendingError(d.message, d);
+    if (d.code === 'CALL_LIMIT') return new CallLimitError(d.message, d);
     const Cls = byCode[d.code] || InternalError;
     return new Cls(d.message, d.code, d);
   }
@@ -173,7 +187,7 @@ async function nativeAsync(fn) {
 }
 
 const codes = new Set(['INVALID_ARGUMENT', 'UNKNOWN_MODEL', 'BUDGET_EXCEEDED', 'NOT_FOUND', 'CONFLICT', 'STORAGE', 'CLOSED', 'INTERNAL', 'CIRCUIT_OPEN',
-  'RESOURCE_BUSY', 'APPROVAL_DENIED', 'APPROVAL_PENDING']);
+  'RESOURCE_BUSY', 'APPROVAL_DENIED', 'APPROVAL_PENDING', 'CALL_LIMIT']);
 
 /**
  * The wflo error codes along a raised error's causes, outermost first: the error itself, its
@@ -199,8 +213,8 @@ function errorCodes(error) {
 /**
  * Whether `error` is one of wflo's own refusals — a wflo error (or an SDK's copy of one, see
  * `standsFor`) whose code the engine calls a refusal (`ErrorCode::is_refusal`: a budget, an
- * open breaker, a busy resource, a denied or pending approval) — rather than a failure of
- * what was called. The rule is the engine's; this face keeps no list of codes.
+ * open breaker, a busy resource, a denied or pending approval, the call limit) — rather than
+ * a failure of what was called. The rule is the engine's; this face keeps no list of codes.
  */
 function isRefusal(error) {
   const e = fromNative(error);
@@ -215,6 +229,6 @@ function invalid(message) {
 module.exports = {
   standsFor,
   WfloError, InvalidArgumentError, UnknownModelError, BudgetExceededError, CircuitOpenError, ResourceBusyError,
-  ApprovalDeniedError, ApprovalPendingError, NotFoundError,
+  ApprovalDeniedError, ApprovalPendingError, CallLimitError, NotFoundError,
   ConflictError, StorageError, ClosedError, InternalError, fromNative, native, nativeAsync, invalid, errorCodes, isRefusal,
 };

@@ -1,6 +1,7 @@
 'use strict';
 // trackLlmCall: meter any function that makes one LLM call.
 const { invalid } = require('./errors.cjs');
+const { current, runWith } = require('./context.cjs');
 const { currentWorkflow, settleFromResult } = require('./workflow.cjs');
 
 /** The tracked function's first argument as JSON data, or null when it is none (a class instance, a cycle). */
@@ -15,8 +16,9 @@ function inputOf(args) {
 /**
  * Wraps `fn` (an async function making one LLM call) so that, inside a workflow, the call is
  * budgeted BEFORE it runs — the prompt counted from `fn`'s first argument (a string, a
- * messages array, or `{messages}`) plus `maxTokens` output — and settled from its result's
- * usage after. Outside a workflow `fn` runs as it is.
+ * messages array, or `{messages}`) plus `maxTokens` output (none: the model's maximum) — and
+ * settled from its result's usage after. A wrapped SDK client (`wrapOpenAI`, …) used inside
+ * `fn` does not meter the call a second time. Outside a workflow `fn` runs as it is.
  *
  * @param {Function} fn
  * @param {{model: string, maxTokens?: number, provider?: string, format?: string}} options
@@ -34,7 +36,8 @@ function trackLlmCall(fn, { model, maxTokens, provider, format = 'auto' } = {}) 
     const reservation = await workflow.reserveRequest('langchain', request);
     let result;
     try {
-      result = await fn.apply(this, args);
+      // The call inside is this reservation's: a wrapped SDK client does not meter it again.
+      result = await runWith({ ...current(), metered: true }, () => fn.apply(this, args));
     } catch (e) {
       reservation.release('error', String(e && e.message ? e.message : e));
       throw e;

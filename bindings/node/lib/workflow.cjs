@@ -13,6 +13,27 @@ const { Scope, checkLabel } = require('./scope.cjs');
 const { activeTraceparent } = require('./telemetry.cjs');
 const { approvalRequestJson, approvalOf } = require('./approval.cjs');
 
+/** `maxCalls` as the engine's whole number, or null for no cap. */
+function callCap(maxCalls) {
+  if (maxCalls === undefined || maxCalls === null) return null;
+  const n = typeof maxCalls === 'bigint' && maxCalls <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(maxCalls) : maxCalls;
+  if (!Number.isSafeInteger(n) || n < 0) throw invalid(`maxCalls must be a whole number of calls from 0, got ${String(maxCalls)}`);
+  return n;
+}
+
+/** `agentBudgetsUsd` ({name: dollars}) as the engine's {name: nano-USD}, or null for none. */
+function agentBudgets(budgets) {
+  if (budgets === undefined || budgets === null) return null;
+  if (typeof budgets !== 'object' || Array.isArray(budgets)) throw invalid('agentBudgetsUsd must be an object of {agent name: dollars}');
+  const out = {};
+  for (const [agent, usd] of Object.entries(budgets)) {
+    const nanos = budgetNanos(pureEngine(), usd, `agentBudgetsUsd[${JSON.stringify(agent)}]`);
+    if (nanos === null) throw invalid(`agentBudgetsUsd[${JSON.stringify(agent)}] must be an amount (leave the agent out for no budget of its own)`);
+    out[agent] = nanos;
+  }
+  return out;
+}
+
 class WfloWorkflow {
   /**
    * @param {object} options
@@ -32,8 +53,18 @@ class WfloWorkflow {
    *   `budgetUsd`: a call whose worst case passes it waits for a person's approval (gate
    *   `call #n over $<threshold>`) before it reserves; the wait is a promise, never a blocked
    *   thread (see `reserve`)
+   * @param {number|bigint|null} [options.maxCalls] the most LLM calls the execution may make
+   *   (the original SDK's `max_iterations`): the next is refused with CallLimitError before
+   *   anything is reserved; a refused call does not count. Null or omitted: no cap
+   * @param {Object<string, number|string|bigint>} [options.agentBudgetsUsd] each agent's own
+   *   budget, by the name its framework gives the agent, dollars as `budgetUsd`: a call made
+   *   for an agent (request option `agent`) reserves on the agent's scope `agent:<name>`,
+   *   limited by its share and by the execution's budget
    */
-  constructor({ name = 'workflow', budgetUsd, engine, sharedScopes = [], id, alertThresholds, softBudgetUsd, traceparent, approvalAboveUsd } = {}) {
+  constructor({
+    name = 'workflow', budgetUsd, engine, sharedScopes = [], id, alertThresholds, softBudgetUsd, traceparent, approvalAboveUsd,
+    maxCalls, agentBudgetsUsd,
+  } = {}) {
     if (typeof name !== 'string') throw invalid('name must be a string');
     if (engine !== undefined && !(engine instanceof Engine)) throw invalid('engine must be a wflo Engine');
     if (!Array.isArray(sharedScopes)) throw invalid('sharedScopes must be an array of names');
@@ -48,6 +79,8 @@ class WfloWorkflow {
     this._budgetNanos = budgetNanos(pureEngine(), budgetUsd);
     this._softBudgetNanos = budgetNanos(pureEngine(), softBudgetUsd, 'softBudgetUsd');
     this._approvalAboveNanos = budgetNanos(pureEngine(), approvalAboveUsd, 'approvalAboveUsd');
+    this._maxCalls = callCap(maxCalls);
+    this._agentBudgets = agentBudgets(agentBudgetsUsd);
     this._alertThresholds = alertThresholds ?? null;
     this._traceparent = traceparent ?? null;
     this._id = id ?? null;
@@ -115,6 +148,8 @@ class WfloWorkflow {
             alert_thresholds: this._alertThresholds,
             soft_budget_nanos: this._softBudgetNanos,
             approval_above_nanos: this._approvalAboveNanos,
+            max_calls: this._maxCalls,
+            agent_budgets: this._agentBudgets,
           }));
           this._native = await nativeAsync(() => eng.native.startExecution(this.name, this._budgetNanos, options));
         }
@@ -238,7 +273,10 @@ class WfloWorkflow {
    * (recorded with the call), unless `options` says otherwise. A call over the
    * `approvalAboveUsd` threshold waits for its approval first, as in `reserve`.
    *
-   * @param {{baseUrl?: string, provider?: string, model?: string, stream?: boolean, clampMaxTokens?: boolean, attempt?: number, retryReason?: string}} [options]
+   * `options.agent` names the agent the call is made for: it reserves on the agent's scope
+   * (`agent:<name>`, limited by its `agentBudgetsUsd` share, if any) instead of `scope`.
+   *
+   * @param {{baseUrl?: string, provider?: string, model?: string, stream?: boolean, clampMaxTokens?: boolean, attempt?: number, retryReason?: string, agent?: string}} [options]
    */
   async reserveRequest(format, body, options, scope) {
     await this.start();
@@ -378,6 +416,16 @@ function currentWorkflow() {
 }
 
 /**
+ * The workflow an SDK call made now is metered on by the integrations, or null: none outside a
+ * workflow, and none inside a `trackLlmCall` function, which reserved for its call already
+ * (one call is never charged twice).
+ */
+function meteringWorkflow() {
+  const frame = current();
+  return frame && !frame.metered ? frame.workflow : null;
+}
+
+/**
  * Settles a reservation from a call's result: an OpenAI or Anthropic response, a LangChain
  * message or result, a Vercel AI SDK result, or anything with `usage` (`format`: its API, or
  * "auto" to read the shape). Without usage, the engine estimates the output from the text the
@@ -388,4 +436,4 @@ function settleFromResult(reservation, result, format = 'auto') {
   return reservation.settleResult(format, result ?? null);
 }
 
-module.exports = { WfloWorkflow, currentWorkflow, settleFromResult };
+module.exports = { WfloWorkflow, currentWorkflow, meteringWorkflow, settleFromResult };

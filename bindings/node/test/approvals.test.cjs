@@ -48,11 +48,7 @@ test('a workflow waits at its gate until `wflo approve ID --db FILE` approves it
     return a;
   });
   // The pending approval, as an operator lists it.
-  let pending;
-  for (let i = 0; i < 200 && !pending; i++) {
-    pending = (await engine.approvals({ pendingOnly: true })).find((a) => a.executionId === wf.executionId);
-    if (!pending) await sleep(5);
-  }
+  const pending = await pendingOf(() => wf.executionId);
   assert.ok(pending, 'the approval was recorded');
   assert.deepEqual(
     [pending.gate, pending.what, pending.why, pending.worstCaseNanos, pending.status, pending.onTimeout],
@@ -72,11 +68,7 @@ test('a workflow waits at its gate until `wflo approve ID --db FILE` approves it
 test('a denial is ApprovalDeniedError with who denied it and why; the workflow has failed', async () => {
   const wf = new WfloWorkflow({ engine, name: 'cleanup' });
   const waiting = wf.execute((_, w) => w.requireApproval('delete-index', { why: 'drops the search index', timeoutMs: 20_000 }));
-  let pending;
-  for (let i = 0; i < 200 && !pending; i++) {
-    pending = (await engine.approvals({ pendingOnly: true })).find((a) => a.executionId === wf.executionId);
-    if (!pending) await sleep(5);
-  }
+  const pending = await pendingOf(() => wf.executionId);
   const denied = await engine.deny(pending.id, { by: 'bo', note: 'not on a Friday' });
   assert.deepEqual([denied.status, denied.decidedBy, denied.note], ['denied', 'bo', 'not on a Friday']);
   const err = await waiting.then(() => assert.fail('a denied gate opened'), (e) => e);
@@ -136,12 +128,14 @@ test('bad approval arguments are InvalidArgumentError', async () => {
   await wf.end();
 });
 
-/** Polls the store until `execution` has a pending approval; returns it. */
+/** Polls the store until `execution` has a pending approval; returns it. Generous: a loaded
+ * CI machine can take seconds to get there, and a missing gate still fails, just later. */
 async function pendingOf(execution) {
-  for (let i = 0; i < 400; i++) {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
     const found = (await engine.approvals({ pendingOnly: true })).find((a) => a.executionId === execution());
     if (found) return found;
-    await sleep(5);
+    await sleep(10);
   }
   throw new Error('no pending approval appeared');
 }

@@ -279,3 +279,29 @@ test('bad input is a typed error', async () => {
   await assert.rejects(wflo.WfloWorkflow.resume('exec-ffffffffffff', { engine }), wflo.NotFoundError);
   assert.deepEqual((await wf.checkpoints()).length, 0, 'nothing was recorded by the failures');
 });
+
+test('trackLlmCall around a wrapped client: one call reserved up front, metered once', async () => {
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'track-wrapped', budgetUsd: 1, engine });
+  // A stand-in client with the SDK's shape, wrapped as users wrap theirs: its create answers
+  // without a network; what matters is that wflo does not meter it a second time.
+  let created = 0;
+  const { wrapOpenAI } = require('../integrations/openai.cjs');
+  const OpenAI = require('openai').OpenAI;
+  const client = wrapOpenAI(new OpenAI({ apiKey: 'x', baseURL: 'http://127.0.0.1:9/v1', fetch: async () => {
+    created += 1;
+    return new Response(JSON.stringify({ id: 'c', object: 'chat.completion', model: 'gpt-4o-mini',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 } }), { headers: { 'content-type': 'application/json' } });
+  } }));
+  const ask = wflo.trackLlmCall((prompt) => client.chat.completions.create({
+    model: 'gpt-4o-mini', max_tokens: 20, messages: [{ role: 'user', content: prompt }] }), { model: 'gpt-4o-mini', maxTokens: 20 });
+  await wf.execute(() => ask('hello'));
+  assert.equal(created, 1);
+  const calls = await wf.calls();
+  assert.equal(calls.length, 1, 'the wrapped client inside did not reserve again');
+  assert.equal(calls[0].usage.output, 2);
+  // Outside trackLlmCall the same client meters its own calls.
+  await wf.execute(() => client.chat.completions.create({ model: 'gpt-4o-mini', max_tokens: 20, messages: [{ role: 'user', content: 'again' }] }));
+  assert.equal((await wf.calls()).length, 2);
+});

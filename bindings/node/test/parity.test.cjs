@@ -12,7 +12,7 @@ const wflo = require('wflo');
 
 const {
   Engine, WfloWorkflow, NativeStream, WfloError, BudgetExceededError, CircuitOpenError, ResourceBusyError, ApprovalDeniedError,
-  ApprovalPendingError,
+  ApprovalPendingError, CallLimitError,
 } = wflo;
 
 const vectors = path.join(__dirname, '..', '..', '..', 'tests', 'vectors', 'scenarios.json');
@@ -179,6 +179,7 @@ function wfloErrorOf(code) {
     RESOURCE_BUSY: ResourceBusyError,
     APPROVAL_DENIED: ApprovalDeniedError,
     APPROVAL_PENDING: ApprovalPendingError,
+    CALL_LIMIT: CallLimitError,
   };
   const Cls = classes[code];
   return Cls ? new Cls(code.toLowerCase(), {}) : new WfloError(code.toLowerCase(), code);
@@ -263,6 +264,8 @@ async function replay(index, scenario) {
     alertThresholds: scenario.alert_thresholds,
     softBudgetUsd: scenario.soft_budget_usd,
     approvalAboveUsd: scenario.approval_above_usd,
+    maxCalls: scenario.max_calls,
+    agentBudgetsUsd: scenario.agent_budgets_usd,
   });
   await wf.start();
   const events = [];
@@ -438,6 +441,16 @@ test('every scenario replays through the public API; the ledger is written for t
     ['search-tool', '2 consecutive failures'],
     ['provider:openai', '1 consecutive failures'],
   ]);
+  const limited = byName('agent_budgets_and_call_cap');
+  assert.deepEqual(limited.events.map((e) => e.error), [null, 'BUDGET_EXCEEDED', null, null, 'CALL_LIMIT']);
+  assert.deepEqual(limited.calls.map((c) => [c.step, c.status]), [
+    ['agent:researcher', 'ok'],
+    ['agent:researcher', 'refused'],
+    ['agent:writer', 'ok'],
+    ['', 'ok'],
+    ['', 'refused'],
+  ]);
+  assert.equal(limited.status, 'failed');
 
   const dir = process.env.WFLO_PARITY_DIR;
   if (dir) {

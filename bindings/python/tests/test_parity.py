@@ -27,7 +27,7 @@ CALL_FIELDS = ("seq", "step", "provider", "requested_model", "model", "usage", "
 ERRORS = {cls.code: cls for cls in (wflo.InvalidArgumentError, wflo.UnknownModelError, wflo.BudgetExceededError,
                                     wflo.NotFoundError, wflo.ConflictError, wflo.StorageError, wflo.ClosedError,
                                     wflo.InternalError, wflo.CircuitOpenError, wflo.ResourceBusyError,
-                                    wflo.ApprovalDeniedError, wflo.ApprovalPendingError)}
+                                    wflo.ApprovalDeniedError, wflo.ApprovalPendingError, wflo.CallLimitError)}
 
 
 def raised(codes: List[str]) -> BaseException:
@@ -271,7 +271,10 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
                                traceparent=scenario.get("traceparent"),
                                alert_thresholds=scenario.get("alert_thresholds"),
                                soft_budget_usd=scenario.get("soft_budget_usd"),
-                               approval_above_usd=scenario.get("approval_above_usd"))
+                               approval_above_usd=scenario.get("approval_above_usd"),
+                               # absent: no cap (the seed SDK's default of 100 is not the scenario's)
+                               max_iterations=scenario.get("max_calls"),
+                               per_agent_budgets=scenario.get("agent_budgets_usd"))
         events: List[Dict[str, Any]] = []
 
         def body(_: Any) -> None:

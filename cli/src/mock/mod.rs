@@ -1,4 +1,4 @@
-//! `wflo mock-llm`: an HTTP server that speaks OpenAI's and Anthropic's real wire formats on
+//! `wflo mock-llm`: an HTTP server that speaks OpenAI's, Anthropic's and Gemini's real wire formats on
 //! 127.0.0.1, so the official client libraries work against it unchanged — with real usage
 //! (the prompt counted by wflo's tokenizer) and, on request, the faults that reliability tests
 //! need (see [`directives`]). `GET /__mock/stats` tells how many requests it served.
@@ -19,6 +19,7 @@
 
 mod anthropic;
 pub mod directives;
+mod gemini;
 pub(crate) mod http;
 mod openai;
 mod reply;
@@ -176,7 +177,12 @@ fn handle(conn: &mut TcpStream, req: &http::Request, shared: &Shared) -> io::Res
         }
         _ => {}
     }
+    let gemini_route = match req.method.as_str() {
+        "POST" => gemini::route(path),
+        _ => None,
+    };
     let kind = match (req.method.as_str(), path) {
+        _ if gemini_route.is_some() => gemini_route.map_or("", |(_, m)| m.kind()),
         ("POST", "/v1/chat/completions" | "/chat/completions") => "chat.completions",
         ("POST", "/v1/responses" | "/responses") => "responses",
         ("POST", "/v1/messages" | "/messages") => "messages",
@@ -192,7 +198,9 @@ fn handle(conn: &mut TcpStream, req: &http::Request, shared: &Shared) -> io::Res
     };
     let anthropic = kind == "messages";
     let err = |conn: &mut TcpStream, status: u16, msg: &str, retry: Option<Vec<_>>| {
-        if anthropic {
+        if gemini_route.is_some() {
+            gemini::error(conn, status, msg, retry)
+        } else if anthropic {
             anthropic::error(conn, status, msg, retry)
         } else {
             openai::error(conn, status, msg, retry)
@@ -234,18 +242,23 @@ fn handle(conn: &mut TcpStream, req: &http::Request, shared: &Shared) -> io::Res
             return Ok(true);
         }
     };
-    let streaming = body
-        .get("stream")
-        .and_then(serde_json::Value::as_bool)
-        .unwrap_or(false);
+    // Gemini streams by its method, the others by `stream: true` in the body.
+    let streaming = match gemini_route {
+        Some((_, method)) => method == gemini::Method::Stream,
+        None => body
+            .get("stream")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false),
+    };
     if streaming {
         shared.stats.tag(&format!("{kind}.stream"));
     }
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    match kind {
-        "chat.completions" => openai::chat(conn, &body, &d, id)?,
-        "responses" => openai::responses(conn, &body, &d, id)?,
-        _ => anthropic::messages(conn, &body, &d, id)?,
+    match (gemini_route, kind) {
+        (Some((model, method)), _) => gemini::serve(conn, model, method, &body, &d, id)?,
+        (None, "chat.completions") => openai::chat(conn, &body, &d, id)?,
+        (None, "responses") => openai::responses(conn, &body, &d, id)?,
+        (None, _) => anthropic::messages(conn, &body, &d, id)?,
     }
     // A reset connection is gone; a finished stream may serve the next request.
     Ok(d.reset_after.is_none())

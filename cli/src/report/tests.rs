@@ -109,6 +109,8 @@ fn data(name: &str, budget: Option<u64>, calls: Vec<CallRecord>) -> ReportData {
             updated_at_ms: T0 + 10_000,
             finished_at_ms: Some(T0 + 10_000),
             approval_above_nanos: None,
+            max_calls: None,
+            agent_budgets: Default::default(),
         },
         breakdown: Breakdown {
             execution_id: "exec-test".into(),

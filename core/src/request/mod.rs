@@ -53,6 +53,10 @@ pub struct RequestOptions {
     pub attempt: Option<u32>,
     /// Why this attempt is made (the retry decision's `reason`), recorded with the call.
     pub retry_reason: Option<String>,
+    /// The agent the call is made for, by the name its framework gives it: a call asked on
+    /// the execution reserves on that agent's scope ([`crate::Execution::agent`]); one asked
+    /// on a step scope stays on the step (its budget applies, the agent's share does not).
+    pub agent: Option<String>,
 }
 
 impl RequestOptions {

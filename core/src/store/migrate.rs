@@ -44,6 +44,7 @@ pub const MIGRATIONS_SQLITE: &[Migration] = &[
     migration!("sqlite", 4, "0004_resources.sql"),
     migration!("sqlite", 5, "0005_approvals.sql"),
     migration!("sqlite", 6, "0006_breakers.sql"),
+    migration!("sqlite", 7, "0007_execution_limits.sql"),
 ];
 
 /// PostgreSQL migrations, in order.
@@ -54,10 +55,11 @@ pub const MIGRATIONS_POSTGRES: &[Migration] = &[
     migration!("postgres", 4, "0004_resources.sql"),
     migration!("postgres", 5, "0005_approvals.sql"),
     migration!("postgres", 6, "0006_breakers.sql"),
+    migration!("postgres", 7, "0007_execution_limits.sql"),
 ];
 
 /// The schema version this build creates and expects.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// The table that records applied migrations (created by the store before migrating).
 pub(crate) const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL, checksum TEXT)";

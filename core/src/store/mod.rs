@@ -37,6 +37,25 @@ use crate::error::Result;
 use crate::money::Nanos;
 use crate::records::{ApprovalRecord, CallRecord, CheckpointInfo, ExecutionRecord, RollbackRecord};
 
+/// An execution's agent budgets as its row keeps them: a JSON object, or NULL when none.
+pub(crate) fn agent_budgets_json(
+    budgets: &std::collections::BTreeMap<String, Nanos>,
+) -> Option<String> {
+    (!budgets.is_empty()).then(|| serde_json::to_string(budgets).unwrap_or_default())
+}
+
+/// The agent budgets a row keeps (NULL: none).
+pub(crate) fn agent_budgets_from_json(
+    json: Option<&str>,
+) -> Result<std::collections::BTreeMap<String, Nanos>> {
+    match json {
+        None => Ok(Default::default()),
+        Some(text) => serde_json::from_str(text).map_err(|e| {
+            crate::Error::Storage(format!("an execution's agent budgets are unreadable: {e}"))
+        }),
+    }
+}
+
 /// A checkpoint to save.
 #[derive(Debug, Clone)]
 pub struct NewCheckpoint<'a> {

@@ -436,7 +436,8 @@ async fn insert_calls(
 }
 
 const SELECT_EXECUTION: &str = "SELECT id, name, status, budget_nanos, spent_nanos, overrun_nanos, calls, \
-     created_at_ms, updated_at_ms, finished_at_ms, approval_above_nanos FROM workflow_executions";
+     created_at_ms, updated_at_ms, finished_at_ms, approval_above_nanos, max_calls, agent_budgets_json \
+     FROM workflow_executions";
 const SELECT_CHECKPOINT: &str = "SELECT id, execution_id, name, sequence, parent_id, spent_nanos, created_at_ms, \
      superseded, state_bytes FROM checkpoints";
 const SELECT_CALL: &str = "SELECT execution_id, seq, step, provider, requested_model, model, input_tokens, \
@@ -459,6 +460,10 @@ fn execution_row(r: &PgRow) -> Result<ExecutionRecord> {
         updated_at_ms: u(r.try_get(8).map_err(g)?),
         finished_at_ms: r.try_get::<Option<i64>, _>(9).map_err(g)?.map(u),
         approval_above_nanos: r.try_get::<Option<i64>, _>(10).map_err(g)?.map(u),
+        max_calls: r.try_get::<Option<i64>, _>(11).map_err(g)?.map(u),
+        agent_budgets: crate::store::agent_budgets_from_json(
+            r.try_get::<Option<String>, _>(12).map_err(g)?.as_deref(),
+        )?,
     })
 }
 
@@ -562,8 +567,9 @@ impl Store for PostgresStore {
         self.write_tx(false, move |mut tx| async move {
             sqlx::query(
                 "INSERT INTO workflow_executions (id, name, status, budget_nanos, spent_nanos, overrun_nanos, calls, \
-                 created_at_ms, updated_at_ms, finished_at_ms, approval_above_nanos) \
-                 VALUES ($1, $2, $3, $4, 0, $5, 0, $6, $7, $8, $9)",
+                 created_at_ms, updated_at_ms, finished_at_ms, approval_above_nanos, max_calls, \
+                 agent_budgets_json) \
+                 VALUES ($1, $2, $3, $4, 0, $5, 0, $6, $7, $8, $9, $10, $11)",
             )
             .bind(&r.id)
             .bind(&r.name)
@@ -574,6 +580,8 @@ impl Store for PostgresStore {
             .bind(i(r.updated_at_ms))
             .bind(r.finished_at_ms.map(i))
             .bind(r.approval_above_nanos.map(i))
+            .bind(r.max_calls.map(i))
+            .bind(crate::store::agent_budgets_json(&r.agent_budgets))
             .execute(&mut *tx)
             .await
             .map_err(|e| match storage(e) {

@@ -69,6 +69,13 @@ pub enum WfloError {
         gate: String,
         what: String,
     },
+    /// The execution made as many LLM calls as its `max_calls` allows: nothing was reserved.
+    #[error("{message}")]
+    CallLimit {
+        message: String,
+        execution: String,
+        max_calls: u64,
+    },
 }
 
 impl From<Error> for WfloError {
@@ -134,6 +141,14 @@ impl From<Error> for WfloError {
                 gate,
                 what,
             },
+            Error::CallLimit {
+                execution,
+                max_calls,
+            } => WfloError::CallLimit {
+                message,
+                execution,
+                max_calls,
+            },
         }
     }
 }
@@ -154,6 +169,7 @@ impl WfloError {
             WfloError::ResourceBusy { .. } => "RESOURCE_BUSY",
             WfloError::ApprovalDenied { .. } => "APPROVAL_DENIED",
             WfloError::ApprovalPending { .. } => "APPROVAL_PENDING",
+            WfloError::CallLimit { .. } => "CALL_LIMIT",
         }
     }
 }

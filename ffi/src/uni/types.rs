@@ -146,6 +146,14 @@ pub struct StartOptions {
     /// they reserve (None: no such gate). Kept with the execution: a resumed one gates alike.
     #[uniffi(default = None)]
     pub approval_above_nanos: Option<u64>,
+    /// The most LLM calls the execution may make (the original SDK's `max_iterations`); the
+    /// next is refused with `CallLimit`. None: no cap.
+    #[uniffi(default = None)]
+    pub max_calls: Option<u64>,
+    /// Each agent's own budget in nano-USD, by the name its framework gives the agent: calls
+    /// reserved for that agent (request option `agent`) draw on its share.
+    #[uniffi(default = None)]
+    pub agent_budgets: Option<std::collections::HashMap<String, u64>>,
 }
 
 impl StartOptions {
@@ -164,6 +172,8 @@ impl StartOptions {
             alert_thresholds: self.alert_thresholds,
             soft_budget_nanos: self.soft_budget_nanos,
             approval_above_nanos: self.approval_above_nanos,
+            max_calls: self.max_calls,
+            agent_budgets: self.agent_budgets.unwrap_or_default().into_iter().collect(),
         }
     }
 }

@@ -7,8 +7,14 @@ execution cost, and keep checkpoints to roll back to — on the wflo engine, in-
     print((await workflow.breakdown())["total_usd"])
 """
 from ._ffi import wflo_version as _version
-from .checkpoints import checkpoint
-from .context import ContextThreadPoolExecutor, current_workflow, wrap
+from .checkpoints import checkpoint, checkpoint_after_agent
+from .context import (
+    ContextThreadPoolExecutor,
+    ExecutionContext,
+    current_workflow,
+    get_current_execution_id,
+    wrap,
+)
 from .engine import (
     Engine,
     approval,
@@ -27,6 +33,7 @@ from .errors import (
     ApprovalDeniedError,
     ApprovalPendingError,
     BudgetExceededError,
+    CallLimitError,
     CircuitOpenError,
     ClosedError,
     ConflictError,
@@ -65,11 +72,13 @@ __version__ = _version()
 _log_from_env()  # WFLO_LOG: the engine's events on the "wflo" logger (silent when unset)
 
 __all__ = [
-    "Alert", "Approval", "ApprovalDeniedError", "ApprovalPendingError", "BudgetExceededError", "CallRequest",
-    "CircuitOpenError", "ClosedError", "ConflictError", "ContextThreadPoolExecutor", "Engine", "InternalError",
+    "Alert", "Approval", "ApprovalDeniedError", "ApprovalPendingError", "BudgetExceededError", "CallLimitError",
+    "CallRequest", "CircuitOpenError", "ClosedError", "ConflictError", "ContextThreadPoolExecutor", "Engine",
+    "ExecutionContext", "InternalError",
     "InvalidArgumentError", "NotFoundError", "PriceChange", "PriceChanges", "PriceFieldChange", "PriceFile",
     "PriceTable", "Reservation", "ResourceBusyError", "Scope", "Settled", "SkippedPrice", "StorageError", "Stream",
     "TokenCount", "UnknownModelError", "Usage", "WfloError", "WfloWorkflow", "approval", "approvals", "approve",
-    "checkpoint", "cost", "cost_usd", "count_tokens", "current_workflow", "deny", "get_default_engine", "instrument",
+    "checkpoint", "checkpoint_after_agent", "cost", "cost_usd", "count_tokens", "current_workflow", "deny",
+    "get_current_execution_id", "get_default_engine", "instrument",
     "log_events", "parse_usage", "price", "resilience", "set_default_engine", "track_llm_call", "uninstrument", "wrap",
 ]

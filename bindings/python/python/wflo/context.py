@@ -41,6 +41,70 @@ def current_workflow() -> Optional["WfloWorkflow"]:
     return frame.workflow if frame else None
 
 
+class _Named(NamedTuple):
+    execution_id: str
+    workflow_name: Optional[str]
+
+
+# What an ExecutionContext block names (the seed SDK's context variables).
+_named: contextvars.ContextVar[Optional[_Named]] = contextvars.ContextVar("wflo_named_execution", default=None)
+
+
+def get_current_execution_id() -> Optional[str]:
+    """The id of the execution the calling code runs in: the running workflow's ("exec-" + 12
+    hex) once it has started, else the id an enclosing :class:`ExecutionContext` names, else
+    None. (The seed SDK made up a "temp-…" id outside any execution; wflo says there is none.)"""
+    frame = _current.get()
+    if frame is not None and frame.workflow.execution_id is not None:
+        return frame.workflow.execution_id
+    named = _named.get()
+    return named.execution_id if named is not None else None
+
+
+def get_current_workflow_name() -> Optional[str]:
+    """The running workflow's name, else the name an enclosing :class:`ExecutionContext`
+    gives, else None."""
+    frame = _current.get()
+    if frame is not None:
+        return frame.workflow.name
+    named = _named.get()
+    return named.workflow_name if named is not None else None
+
+
+class ExecutionContext:
+    """The seed SDK's context manager naming the current execution:
+    ``with ExecutionContext(execution_id, workflow_name):`` (or ``async with``) — code in the
+    block (and tasks it starts) reads the id from :func:`get_current_execution_id` and the
+    name from :func:`get_current_workflow_name`; the previous values come back after.
+
+    It only names an execution: it does not meter anything. Calls are budgeted inside a
+    running workflow (``workflow.execute(...)``, ``workflow.step(...)``), whose own id
+    :func:`get_current_execution_id` returns first.
+    """
+
+    def __init__(self, execution_id: str, workflow_name: Optional[str] = None) -> None:
+        if not isinstance(execution_id, str) or not execution_id:
+            from .errors import invalid
+
+            raise invalid("execution_id must be a non-empty string")
+        self.execution_id = execution_id
+        self.workflow_name = workflow_name
+        self._tokens: list = []
+
+    def __enter__(self) -> "ExecutionContext":
+        self._tokens.append(_named.set(_Named(self.execution_id, self.workflow_name)))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _named.reset(self._tokens.pop())
+
+    async def __aenter__(self) -> "ExecutionContext":
+        return self.__enter__()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.__exit__(*exc)
+
+
 @contextmanager
 def use(frame: Frame) -> Iterator[Frame]:
     install_hooks()  # e.g. LangChain's configure hook, so its calls in here are metered

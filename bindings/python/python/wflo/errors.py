@@ -163,10 +163,26 @@ class ApprovalPendingError(WfloError):
         self.what = what
 
 
+class CallLimitError(WfloError):
+    """The execution made as many LLM calls as it may (``max_calls``: the workflow's
+    ``max_iterations``): this one was refused BEFORE anything was reserved or sent.
+
+    ``execution`` is the execution's id. Like a budget refusal it is a refusal: a breaker does
+    not count it, a retry never retries it.
+    """
+
+    code = "CALL_LIMIT"
+
+    def __init__(self, message: str, execution: str = "", max_calls: int = 0) -> None:
+        super().__init__(message, execution=execution, max_calls=max_calls)
+        self.execution = execution
+        self.max_calls = max_calls
+
+
 #: The one table: each stable code of the engine and the class it is raised as.
 _BY_CODE = {cls.code: cls for cls in (InvalidArgumentError, UnknownModelError, BudgetExceededError, NotFoundError,
                                      ConflictError, StorageError, ClosedError, InternalError, CircuitOpenError,
-                                     ResourceBusyError, ApprovalDeniedError, ApprovalPendingError)}
+                                     ResourceBusyError, ApprovalDeniedError, ApprovalPendingError, CallLimitError)}
 
 
 def from_details(d: dict) -> WfloError:
@@ -189,12 +205,14 @@ def from_details(d: dict) -> WfloError:
                                    d.get("by"), d.get("note"))
     if cls is ApprovalPendingError:
         return ApprovalPendingError(message, d.get("id", ""), d.get("gate", ""), d.get("what", ""))
+    if cls is CallLimitError:
+        return CallLimitError(message, d.get("execution", ""), d.get("max_calls", 0))
     return cls(message)
 
 
 _FIELDS = ("scope", "limit_nanos", "spent_nanos", "reserved_nanos", "requested_nanos", "model", "suggestions", "name",
            "failures", "retry_in_ms", "resource", "waited_ms", "holders", "id", "gate", "timed_out", "by", "note",
-           "what")
+           "what", "execution", "max_calls")
 
 
 def from_native(e: BaseException) -> BaseException:
@@ -225,7 +243,7 @@ def codes_of(e: Optional[BaseException]) -> List[str]:
 
 def is_refusal(e: Optional[BaseException]) -> bool:
     """Whether ``e`` is one of wflo's own refusals (a budget, an open breaker, a busy resource,
-    a denied or not yet given approval) rather than a failure of what was called: a wflo error
+    a denied or not yet given approval, the execution's call limit) rather than a failure of what was called: a wflo error
     whose code the engine's rule (``ErrorCode::is_refusal``, asked through the native module)
     calls a refusal. A circuit breaker does not count one; a retry never retries one. Any other
     exception (or None): False."""

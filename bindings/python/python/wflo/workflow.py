@@ -17,7 +17,7 @@ from typing import Any, AsyncIterator, Callable, Dict, Iterable, Iterator, List,
 from . import _fast, _ffi
 from .context import Frame, current_frame, use
 from .engine import Engine, get_default_engine
-from .errors import ClosedError, codes_of, invalid, native, native_async
+from .errors import BudgetExceededError, ClosedError, codes_of, invalid, native, native_async
 from .money import Dollars, to_nanos
 from .reservation import RequestReserved, Reservation
 from .types import Approval, CallRequest, Settled
@@ -76,13 +76,32 @@ class WfloWorkflow:
     so the event loop keeps running. Denied (or unanswered by the gate's timeout) it raises
     :class:`~wflo.ApprovalDeniedError` and nothing is reserved or sent. The threshold is kept
     with the execution: a resumed one gates as before.
+
+    The seed SDK's arguments, kept with the execution (a resumed one enforces them):
+
+    * ``max_iterations`` (default 100, as the seed SDK had it; None: no cap): the most LLM
+      calls the execution may make. The next is refused BEFORE anything is reserved or sent
+      with :class:`~wflo.CallLimitError`; a refused call does not use one up.
+    * ``per_agent_budgets`` (``{agent name: dollars}``): each agent's own share of the budget.
+      A call an integration makes for an agent — named as its framework names it: the
+      LangGraph node, the CrewAI agent's role, the AutoGen agent's name — is charged to the
+      execution's scope ``agent:<name>``, limited by that agent's share and by the execution's
+      budget, so one agent cannot spend another's share.
+    * ``enable_checkpointing=False``: the workflow's checkpoint calls (:meth:`checkpoint`,
+      :meth:`checkpoint_sync`, ``@checkpoint``, ``checkpoint_after_agent``) save nothing and
+      return None, as the seed SDK's did; reading and rolling back still work.
+    * ``enable_observability``: accepted for the seed SDK's code. The engine's records (calls,
+      breakdown, metrics, the OpenTelemetry export when the host configures one) are what the
+      budget and checkpoints rest on, so they are kept either way.
     """
 
     def __init__(self, name: str = "workflow", budget_usd: Optional[Dollars] = None, *,
                  engine: Optional[Engine] = None, shared_scopes: Iterable[str] = (),
                  execution_id: Optional[str] = None, on_threshold: Optional[AlertCallback] = None,
                  alert_thresholds: Optional[Iterable[int]] = None, soft_budget_usd: Optional[Dollars] = None,
-                 traceparent: Optional[str] = None, approval_above_usd: Optional[Dollars] = None) -> None:
+                 traceparent: Optional[str] = None, approval_above_usd: Optional[Dollars] = None,
+                 per_agent_budgets: Optional[Dict[str, Dollars]] = None, max_iterations: Optional[int] = 100,
+                 enable_checkpointing: bool = True, enable_observability: bool = True) -> None:
         if not isinstance(name, str) or not name:
             raise invalid("name must be a non-empty string")
         if engine is not None and not isinstance(engine, Engine):
@@ -104,6 +123,16 @@ class WfloWorkflow:
         if traceparent is not None and not isinstance(traceparent, str):
             raise invalid("traceparent must be a string (a W3C traceparent header value)")
         self._traceparent = traceparent
+        self._agent_budgets = _agent_budgets(per_agent_budgets)
+        self.per_agent_budgets = {k: v / 1e9 for k, v in (self._agent_budgets or {}).items()}
+        if max_iterations is not None and (isinstance(max_iterations, bool) or not isinstance(max_iterations, int)
+                                           or not 0 <= max_iterations < 2 ** 64):
+            raise invalid(f"max_iterations must be a whole number of calls, at least 0, or None, not {max_iterations!r}")
+        self.max_iterations = max_iterations
+        if not isinstance(enable_checkpointing, bool) or not isinstance(enable_observability, bool):
+            raise invalid("enable_checkpointing and enable_observability must be True or False")
+        self.enable_checkpointing = enable_checkpointing
+        self.enable_observability = enable_observability
         self._listener: Optional[int] = None  # the engine's id for on_threshold's listener
         self._native: Any = None  # the UniFFI execution
         self._c = 0  # the same execution's C handle (hot path)
@@ -127,8 +156,9 @@ class WfloWorkflow:
     def get_trace_id(self) -> Optional[str]:
         """The W3C trace id (32 lower-case hex) the execution belongs to — the host's trace when
         it joined one (``traceparent``, or the OpenTelemetry span current when it started),
-        else its own; None before it starts."""
-        return self._native.trace_id() if self._native is not None else None
+        else its own. Before it starts there is no trace yet: the execution id it will start
+        with (``execution_id=``), else None."""
+        return self._native.trace_id() if self._native is not None else self._execution_id
 
     @property
     def trace_id(self) -> Optional[str]:
@@ -152,6 +182,9 @@ class WfloWorkflow:
         # there is one (it reserves off the event loop then).
         stored = json.loads(native(wf.engine.native.execution_json, execution_id))["execution"]
         wf._approval_above_nanos = stored.get("approval_above_nanos")
+        wf.max_iterations = stored.get("max_calls")
+        wf._agent_budgets = stored.get("agent_budgets") or None
+        wf.per_agent_budgets = {k: v / 1e9 for k, v in (wf._agent_budgets or {}).items()}
         return wf
 
     def _adopt(self, execution: Any) -> None:
@@ -187,7 +220,8 @@ class WfloWorkflow:
         return _ffi.StartOptions(id=self._execution_id, shared_scopes=self._shared_scopes,
                                  traceparent=self._traceparent or current_traceparent(),
                                  alert_thresholds=self._alert_thresholds, soft_budget_nanos=self._soft_budget_nanos,
-                                 approval_above_nanos=self._approval_above_nanos)
+                                 approval_above_nanos=self._approval_above_nanos, max_calls=self.max_iterations,
+                                 agent_budgets=self._agent_budgets)
 
     async def start(self) -> "WfloWorkflow":
         if not self._running:
@@ -370,7 +404,8 @@ class WfloWorkflow:
 
     def reserve_request(self, format: str, request: Any, *, base_url: Optional[str] = None,
                         provider: Optional[str] = None, model: Optional[str] = None, stream: Optional[bool] = None,
-                        clamp_max_tokens: bool = False, scope: Optional[Scope] = None) -> RequestReserved:
+                        clamp_max_tokens: bool = False, scope: Optional[Scope] = None,
+                        agent: Optional[str] = None) -> RequestReserved:
         """Reserves a provider request BEFORE it is sent, read by the engine: ``format`` is the
         API it is written for ("openai_chat", "openai_responses", "anthropic", "gemini",
         "langchain", "ai_sdk") and ``request`` its body (a dict or JSON text). The prompt
@@ -378,12 +413,15 @@ class WfloWorkflow:
         of choices decide the worst case. Returns the reservation and the body to SEND — the
         output limit written in when clamped or absent, ``stream_options.include_usage`` on an
         OpenAI chat stream. ``base_url`` (the client's) names the provider; ``provider``,
-        ``model`` and ``stream`` say what the body does not. Raises
-        :class:`BudgetExceededError` when the call could overspend: then nothing may be sent."""
+        ``model`` and ``stream`` say what the body does not. ``agent``: the agent the call is
+        made for (its framework's name for it): the call is charged to the execution's scope
+        ``agent:<name>`` instead, limited by that agent's share (``per_agent_budgets``) and the
+        execution's budget. Raises :class:`BudgetExceededError` when the call could overspend,
+        :class:`CallLimitError` past ``max_iterations``: then nothing may be sent."""
         if not self._running:
             self.start_sync()
         return _reserve_request(self._c, self._target(scope), format, request, _options(base_url, provider, model, stream,
-                                                                         clamp_max_tokens))
+                                                                         clamp_max_tokens, agent))
 
     async def reserve_request_async(self, format: str, request: Any, **options: Any) -> RequestReserved:
         """``reserve_request`` for async code (in a worker thread when the reservation may wait:
@@ -404,16 +442,21 @@ class WfloWorkflow:
 
     # -- checkpoints ---------------------------------------------------------------------------
 
-    async def checkpoint(self, name: str, state: Any) -> Dict[str, Any]:
+    async def checkpoint(self, name: str, state: Any) -> Optional[Dict[str, Any]]:
         """Saves ``state`` (anything JSON can hold) as checkpoint ``name``; committed to the
-        store when this returns."""
+        store when this returns, which returns the checkpoint's record. With
+        ``enable_checkpointing=False`` it saves nothing and returns None."""
         text = _checkpoint_args(name, state)
+        if not self.enable_checkpointing:
+            return None
         if self._native is None:
             await self.start()
         return json.loads(await native_async(self._started().checkpoint_async, name, text))
 
-    def checkpoint_sync(self, name: str, state: Any) -> Dict[str, Any]:
+    def checkpoint_sync(self, name: str, state: Any) -> Optional[Dict[str, Any]]:
         text = _checkpoint_args(name, state)
+        if not self.enable_checkpointing:
+            return None
         if self._native is None:
             self.start_sync()
         return _fast.checkpoint_save(self._c, name, text)
@@ -433,6 +476,38 @@ class WfloWorkflow:
     def latest_checkpoint_sync(self) -> Any:
         text = native(self._started().latest_checkpoint)
         return None if text is None else json.loads(text)
+
+    async def rollback_to_last_checkpoint(self) -> Any:
+        """Rolls back to the newest live checkpoint (:meth:`rollback_to_checkpoint` of its
+        name) and returns its state; None when the execution has none (or has not started)."""
+        return await asyncio.to_thread(self.rollback_to_last_checkpoint_sync)
+
+    def rollback_to_last_checkpoint_sync(self) -> Any:
+        if self._native is None:
+            return None
+        live = [c for c in self.checkpoints() if not c["superseded"]]
+        if not live:
+            return None
+        newest = max(live, key=lambda c: c["sequence"])
+        return self.rollback_to_checkpoint_sync(newest["name"])
+
+    def list_checkpoints(self) -> List[Dict[str, Any]]:
+        """The seed SDK's list: one dict per checkpoint of the execution, oldest first —
+        ``name``, ``version`` (its order in the execution, from 1), ``created_at`` (ISO 8601,
+        UTC), ``id``, ``spent_usd`` (the execution's spend when it was saved) and
+        ``superseded`` (a rollback to an earlier one made it history). [] before the
+        execution starts."""
+        if self._native is None:
+            return []
+        import datetime
+
+        out = []
+        for c in self.checkpoints():
+            created = datetime.datetime.fromtimestamp(c["created_at_ms"] / 1000, tz=datetime.timezone.utc)
+            out.append({"name": c["name"], "version": c["sequence"], "created_at": created.isoformat(),
+                        "id": c["id"], "execution_id": c["execution_id"], "spent_usd": c["spent_nanos"] / 1e9,
+                        "superseded": c["superseded"]})
+        return out
 
     def checkpoint_state(self, checkpoint_id: int) -> Any:
         """One checkpoint's state by its id (superseded ones included)."""
@@ -511,6 +586,27 @@ class WfloWorkflow:
     async def breakdown(self) -> Dict[str, Any]:
         return self.breakdown_sync()
 
+    def check_budget_sync(self) -> None:
+        """Raises :class:`BudgetExceededError` when the execution's spend has passed its budget
+        — or a step's or agent's spend its own limit — by the engine's breakdown (a call that
+        used more than its reservation, or one recorded without a reservation, can pass it:
+        reservations themselves never do). Nothing to check before the execution starts."""
+        if self._native is None:
+            return
+        b = self.breakdown_sync()
+        over = [("", b.get("budget_nanos"), b["total_nanos"])]
+        over += [(s["step"], s.get("budget_nanos"), s["cost_nanos"]) for s in b.get("by_step", [])]
+        for scope, limit, spent in over:
+            if limit is not None and spent > limit:
+                where = f"step {scope!r}" if scope else f"execution {b['execution_id']}"
+                raise BudgetExceededError(f"budget exceeded on {where}: spent ${spent / 1e9:.6f} of "
+                                          f"${limit / 1e9:.6f}", scope or b["execution_id"], limit, spent,
+                                          b.get("reserved_nanos", 0), 0)
+
+    async def check_budget(self) -> None:
+        """:meth:`check_budget_sync` for async code (the seed SDK's ``await check_budget()``)."""
+        self.check_budget_sync()
+
     # The seed SDK's names for the breakdown, kept for its users' code.
     get_cost_breakdown_sync = breakdown_sync
     get_cost_breakdown = breakdown
@@ -535,6 +631,23 @@ class WfloWorkflow:
     def approval_above_usd(self) -> Optional[float]:
         """The approval threshold in dollars (None: calls meet no approval gate)."""
         return None if self._approval_above_nanos is None else self._approval_above_nanos / 1e9
+
+
+def _agent_budgets(budgets: Optional[Dict[str, Dollars]]) -> Optional[Dict[str, int]]:
+    """``per_agent_budgets`` in nano-USD, each amount parsed like ``budget_usd``."""
+    if budgets is None:
+        return None
+    if not isinstance(budgets, dict):
+        raise invalid("per_agent_budgets must be a dict of agent name to dollars")
+    out: Dict[str, int] = {}
+    for name, dollars in budgets.items():
+        if not isinstance(name, str):
+            raise invalid(f"per_agent_budgets: an agent's name must be a string, not {name!r}")
+        nanos = to_nanos(dollars, f"per_agent_budgets[{name!r}]")
+        if nanos is None:
+            raise invalid(f"per_agent_budgets[{name!r}] must be an amount of dollars, not None")
+        out[name] = nanos
+    return out
 
 
 def _thresholds(thresholds: Optional[Iterable[int]]) -> Optional[List[int]]:
@@ -607,9 +720,9 @@ def _request_args(r: CallRequest) -> tuple:
 
 
 def _options(base_url: Optional[str], provider: Optional[str], model: Optional[str], stream: Optional[bool],
-             clamp: bool) -> Optional[str]:
-    given = {k: v for k, v in (("base_url", base_url), ("provider", provider), ("model", model), ("stream", stream))
-             if v is not None}
+             clamp: bool, agent: Optional[str] = None) -> Optional[str]:
+    given = {k: v for k, v in (("base_url", base_url), ("provider", provider), ("model", model), ("stream", stream),
+                               ("agent", agent)) if v is not None}
     if clamp:
         given["clamp_max_tokens"] = True
     return json.dumps(given) if given else None
@@ -641,7 +754,8 @@ def current_reserve_request(format: str, request: Any, **options: Any) -> Option
         wf.start_sync()
     return _reserve_request(wf._c, frame.scope._c if frame.scope else None, format, request,
                             _options(options.get("base_url"), options.get("provider"), options.get("model"),
-                                     options.get("stream"), options.get("clamp_max_tokens", False)))
+                                     options.get("stream"), options.get("clamp_max_tokens", False),
+                                     options.get("agent")))
 
 
 async def current_reserve_request_async(format: str, request: Any, **options: Any) -> Optional[RequestReserved]:
@@ -651,6 +765,19 @@ async def current_reserve_request_async(format: str, request: Any, **options: An
     if frame is None:
         return None
     return await frame.workflow._reserving(current_reserve_request, format, request, **options)
+
+
+def agent_of(workflow: "WfloWorkflow", name: Any) -> Optional[str]:
+    """The ``agent`` request option for a call an integration makes for the agent its framework
+    calls ``name``: the name, unless the call runs in a step of ``workflow`` (``step(...)``),
+    whose calls stay on the step (as the engine keeps them: a step's own limit must hold).
+    None for no name."""
+    if not isinstance(name, str) or not name:
+        return None
+    frame = current_frame()
+    if frame is not None and frame.workflow is workflow and frame.scope is not None:
+        return None
+    return name
 
 
 def current_reserve(request: CallRequest) -> Optional[Reservation]:

@@ -38,6 +38,10 @@ public enum WfloError: Error, Equatable, CustomStringConvertible {
     /// Wait for approval `id` (`WfloWorkflow.waitForApproval`) and reserve again: the same
     /// `gate` finds the same approval, now decided. `what` is what the approval allows.
     case approvalPending(id: String, gate: String, what: String, message: String)
+    /// The execution `execution` made as many LLM calls as its `maxCalls` allows (the original
+    /// SDK's `max_iterations`): this call was refused before anything was reserved or sent. A
+    /// call refused for another reason does not count; a resumed execution counts its calls.
+    case callLimit(execution: String, maxCalls: UInt64, message: String)
 
     /// The stable code: "BUDGET_EXCEEDED", "UNKNOWN_MODEL", "INVALID_ARGUMENT", …
     public var code: String {
@@ -54,6 +58,7 @@ public enum WfloError: Error, Equatable, CustomStringConvertible {
         case .resourceBusy: return "RESOURCE_BUSY"
         case .approvalDenied: return "APPROVAL_DENIED"
         case .approvalPending: return "APPROVAL_PENDING"
+        case .callLimit: return "CALL_LIMIT"
         }
     }
 
@@ -72,13 +77,15 @@ public enum WfloError: Error, Equatable, CustomStringConvertible {
             return message
         case let .approvalPending(_, _, _, message):
             return message
+        case let .callLimit(_, _, message):
+            return message
         }
     }
 
     public var description: String { "\(code): \(message)" }
 
     /// Whether this is one of wflo's own refusals (a budget, an open breaker, a busy resource,
-    /// a denied or pending approval) rather than a failure of what was called: a `CircuitBreaker` does
+    /// a denied or pending approval, the call limit) rather than a failure of what was called: a `CircuitBreaker` does
     /// not count it and a retry never retries it. The engine's rule (`ErrorCode::is_refusal`),
     /// asked by `code`.
     public var isRefusal: Bool { WfloNative.isRefusal(code: code) }
@@ -112,6 +119,8 @@ public enum WfloError: Error, Equatable, CustomStringConvertible {
             self = .approvalDenied(id: id, gate: gate, timedOut: timedOut, by: by, note: note, message: message)
         case let .ApprovalPending(message, id, gate, what):
             self = .approvalPending(id: id, gate: gate, what: what, message: message)
+        case let .CallLimit(message, execution, maxCalls):
+            self = .callLimit(execution: execution, maxCalls: maxCalls, message: message)
         }
     }
 }

@@ -19,6 +19,13 @@ import WfloNative
 /// reserved. `reserve` waits for the decision on its thread (the engine's default): call it
 /// from a thread of your own, not from a Swift concurrency task. The threshold is kept with
 /// the execution: a resumed one gates alike.
+///
+/// `maxCalls`: the most LLM calls an execution may make (the original SDK's `max_iterations`);
+/// the next throws `.callLimit` before anything is reserved or sent, and a call refused for
+/// another reason does not count. `agentBudgetsUsd` (`agentBudgets` exact): each agent's own
+/// budget, by the name its framework gives the agent — a call made for an agent (request
+/// option `agent`) reserves on the agent's scope `agent:<name>`, limited by its share and by
+/// the execution's budget. Both are kept with the execution: a resumed one enforces them.
 public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
     public let name: String
     /// The budget in nano-USD (exact), or nil for no limit of its own.
@@ -30,6 +37,8 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
     private let softBudgetNanos: UInt64?
     private let traceParent: String?
     private let approvalAboveNanos: UInt64?
+    private let maxCalls: UInt64?
+    private let agentBudgets: [String: UInt64]?
 
     private let lock = NSLock()
     private var execution: NativeExecution?
@@ -40,33 +49,38 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
 
     /// `budgetUsd` in dollars (nil: no limit of its own); `sharedScopes`: budgets shared with
     /// other executions and processes, drawn from as well; `engine`: default `Engine.default()`;
-    /// `alertThresholds`, `softBudgetUsd`, `traceParent` and `approvalAboveUsd`: see the type's
-    /// description.
+    /// `alertThresholds`, `softBudgetUsd`, `traceParent`, `approvalAboveUsd`, `maxCalls` and
+    /// `agentBudgetsUsd`: see the type's description.
     public convenience init(name: String = "workflow", budgetUsd: Double? = nil, engine: Engine? = nil,
                             sharedScopes: [String] = [], alertThresholds: [UInt32]? = nil,
                             softBudgetUsd: Double? = nil, traceParent: String? = nil,
-                            approvalAboveUsd: Double? = nil) throws {
+                            approvalAboveUsd: Double? = nil, maxCalls: UInt64? = nil,
+                            agentBudgetsUsd: [String: Double]? = nil) throws {
         try self.init(name: name, budgetNanos: try budgetUsd.map { try nanosFromUsd($0, "budgetUsd") },
                       engine: engine, sharedScopes: sharedScopes, alertThresholds: alertThresholds,
                       softBudgetNanos: try softBudgetUsd.map { try nanosFromUsd($0, "softBudgetUsd") },
                       traceParent: traceParent,
-                      approvalAboveNanos: try approvalAboveUsd.map { try nanosFromUsd($0, "approvalAboveUsd") })
+                      approvalAboveNanos: try approvalAboveUsd.map { try nanosFromUsd($0, "approvalAboveUsd") },
+                      maxCalls: maxCalls, agentBudgets: try agentNanos(agentBudgetsUsd, "agentBudgetsUsd"))
     }
 
     /// The same with exact amounts (`Decimal(string: "0.01")` is exactly 10,000,000 nano-USD).
     public convenience init(name: String = "workflow", budget: Decimal, engine: Engine? = nil,
                             sharedScopes: [String] = [], alertThresholds: [UInt32]? = nil,
                             softBudget: Decimal? = nil, traceParent: String? = nil,
-                            approvalAbove: Decimal? = nil) throws {
+                            approvalAbove: Decimal? = nil, maxCalls: UInt64? = nil,
+                            agentBudgets: [String: Decimal]? = nil) throws {
         try self.init(name: name, budgetNanos: try nanosFromUsd(budget, "budget"), engine: engine,
                       sharedScopes: sharedScopes, alertThresholds: alertThresholds,
                       softBudgetNanos: try softBudget.map { try nanosFromUsd($0, "softBudget") },
                       traceParent: traceParent,
-                      approvalAboveNanos: try approvalAbove.map { try nanosFromUsd($0, "approvalAbove") })
+                      approvalAboveNanos: try approvalAbove.map { try nanosFromUsd($0, "approvalAbove") },
+                      maxCalls: maxCalls, agentBudgets: try agentNanos(agentBudgets, "agentBudgets"))
     }
 
     init(name: String, budgetNanos: UInt64?, engine: Engine?, sharedScopes: [String], alertThresholds: [UInt32]?,
-         softBudgetNanos: UInt64?, traceParent: String?, approvalAboveNanos: UInt64? = nil) throws {
+         softBudgetNanos: UInt64?, traceParent: String?, approvalAboveNanos: UInt64? = nil,
+         maxCalls: UInt64? = nil, agentBudgets: [String: UInt64]? = nil) throws {
         guard !name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw invalid("name must be a non-empty string")
         }
@@ -78,6 +92,8 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
         self.softBudgetNanos = softBudgetNanos
         self.traceParent = traceParent
         self.approvalAboveNanos = approvalAboveNanos
+        self.maxCalls = maxCalls
+        self.agentBudgets = agentBudgets
     }
 
     deinit {
@@ -112,7 +128,8 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
 
     private var startOptions: StartOptions {
         StartOptions(id: nil, sharedScopes: sharedScopes, traceparent: traceParent, alertThresholds: alertThresholds,
-                     softBudgetNanos: softBudgetNanos, approvalAboveNanos: approvalAboveNanos)
+                     softBudgetNanos: softBudgetNanos, approvalAboveNanos: approvalAboveNanos,
+                     maxCalls: maxCalls, agentBudgets: agentBudgets)
     }
 
     // -- the execution ------------------------------------------------------------------------
@@ -292,4 +309,20 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
         let exec = try current()
         return try engineCall { try exec.breakdownJson() }
     }
+}
+
+/// Each agent's budget in nano-USD (nil: none), `what` naming the option in an error.
+private func agentNanos(_ budgets: [String: Double]?, _ what: String) throws -> [String: UInt64]? {
+    guard let budgets = budgets else { return nil }
+    var out: [String: UInt64] = [:]
+    for (agent, amount) in budgets { out[agent] = try nanosFromUsd(amount, "\(what)[\"\(agent)\"]") }
+    return out
+}
+
+/// `agentNanos` for exact amounts.
+private func agentNanos(_ budgets: [String: Decimal]?, _ what: String) throws -> [String: UInt64]? {
+    guard let budgets = budgets else { return nil }
+    var out: [String: UInt64] = [:]
+    for (agent, amount) in budgets { out[agent] = try nanosFromUsd(amount, "\(what)[\"\(agent)\"]") }
+    return out
 }

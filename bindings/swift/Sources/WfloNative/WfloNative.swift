@@ -3771,6 +3771,16 @@ public struct StartOptions: Equatable, Hashable {
      * they reserve (None: no such gate). Kept with the execution: a resumed one gates alike.
      */
     public var approvalAboveNanos: UInt64?
+    /**
+     * The most LLM calls the execution may make (the original SDK's `max_iterations`); the
+     * next is refused with `CallLimit`. None: no cap.
+     */
+    public var maxCalls: UInt64?
+    /**
+     * Each agent's own budget in nano-USD, by the name its framework gives the agent: calls
+     * reserved for that agent (request option `agent`) draw on its share.
+     */
+    public var agentBudgets: [String: UInt64]?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3795,13 +3805,23 @@ public struct StartOptions: Equatable, Hashable {
         /**
          * Calls whose worst case passes this many nano-USD wait for a person's approval before
          * they reserve (None: no such gate). Kept with the execution: a resumed one gates alike.
-         */approvalAboveNanos: UInt64? = nil) {
+         */approvalAboveNanos: UInt64? = nil, 
+        /**
+         * The most LLM calls the execution may make (the original SDK's `max_iterations`); the
+         * next is refused with `CallLimit`. None: no cap.
+         */maxCalls: UInt64? = nil, 
+        /**
+         * Each agent's own budget in nano-USD, by the name its framework gives the agent: calls
+         * reserved for that agent (request option `agent`) draw on its share.
+         */agentBudgets: [String: UInt64]? = nil) {
         self.id = id
         self.sharedScopes = sharedScopes
         self.traceparent = traceparent
         self.alertThresholds = alertThresholds
         self.softBudgetNanos = softBudgetNanos
         self.approvalAboveNanos = approvalAboveNanos
+        self.maxCalls = maxCalls
+        self.agentBudgets = agentBudgets
     }
 
     
@@ -3825,7 +3845,9 @@ public struct FfiConverterTypeStartOptions: FfiConverterRustBuffer {
                 traceparent: FfiConverterOptionString.read(from: &buf), 
                 alertThresholds: FfiConverterOptionSequenceUInt32.read(from: &buf), 
                 softBudgetNanos: FfiConverterOptionUInt64.read(from: &buf), 
-                approvalAboveNanos: FfiConverterOptionUInt64.read(from: &buf)
+                approvalAboveNanos: FfiConverterOptionUInt64.read(from: &buf), 
+                maxCalls: FfiConverterOptionUInt64.read(from: &buf), 
+                agentBudgets: FfiConverterOptionDictionaryStringUInt64.read(from: &buf)
         )
     }
 
@@ -3836,6 +3858,8 @@ public struct FfiConverterTypeStartOptions: FfiConverterRustBuffer {
         FfiConverterOptionSequenceUInt32.write(value.alertThresholds, into: &buf)
         FfiConverterOptionUInt64.write(value.softBudgetNanos, into: &buf)
         FfiConverterOptionUInt64.write(value.approvalAboveNanos, into: &buf)
+        FfiConverterOptionUInt64.write(value.maxCalls, into: &buf)
+        FfiConverterOptionDictionaryStringUInt64.write(value.agentBudgets, into: &buf)
     }
 }
 
@@ -4210,6 +4234,11 @@ enum WfloError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
      */
     case ApprovalPending(message: String, id: String, gate: String, what: String
     )
+    /**
+     * The execution made as many LLM calls as its `max_calls` allows: nothing was reserved.
+     */
+    case CallLimit(message: String, execution: String, maxCalls: UInt64
+    )
 
     
 
@@ -4295,6 +4324,11 @@ public struct FfiConverterTypeWfloError: FfiConverterRustBuffer {
             id: try FfiConverterString.read(from: &buf), 
             gate: try FfiConverterString.read(from: &buf), 
             what: try FfiConverterString.read(from: &buf)
+            )
+        case 13: return .CallLimit(
+            message: try FfiConverterString.read(from: &buf), 
+            execution: try FfiConverterString.read(from: &buf), 
+            maxCalls: try FfiConverterUInt64.read(from: &buf)
             )
 
          default: throw UniffiInternalError.unexpectedEnumCase
@@ -4387,6 +4421,13 @@ public struct FfiConverterTypeWfloError: FfiConverterRustBuffer {
             FfiConverterString.write(id, into: &buf)
             FfiConverterString.write(gate, into: &buf)
             FfiConverterString.write(what, into: &buf)
+            
+        
+        case let .CallLimit(message,execution,maxCalls):
+            writeInt(&buf, Int32(13))
+            FfiConverterString.write(message, into: &buf)
+            FfiConverterString.write(execution, into: &buf)
+            FfiConverterUInt64.write(maxCalls, into: &buf)
             
         }
     }
@@ -4862,6 +4903,30 @@ fileprivate struct FfiConverterOptionSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionDictionaryStringUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = [String: UInt64]?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterDictionaryStringUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterDictionaryStringUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
     typealias SwiftType = [UInt32]
 
@@ -4906,6 +4971,32 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
             seq.append(try FfiConverterString.read(from: &buf))
         }
         return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDictionaryStringUInt64: FfiConverterRustBuffer {
+    public static func write(_ value: [String: UInt64], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for (key, value) in value {
+            FfiConverterString.write(key, into: &buf)
+            FfiConverterUInt64.write(value, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String: UInt64] {
+        let len: Int32 = try readInt(&buf)
+        var dict = [String: UInt64]()
+        dict.reserveCapacity(Int(len))
+        for _ in 0..<len {
+            let key = try FfiConverterString.read(from: &buf)
+            let value = try FfiConverterUInt64.read(from: &buf)
+            dict[key] = value
+        }
+        return dict
     }
 }
 private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0

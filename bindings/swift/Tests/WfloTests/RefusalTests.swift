@@ -3,8 +3,8 @@ import XCTest
 @testable import Wflo
 
 /// Which wflo errors are refusals is the engine's rule (`ErrorCode::is_refusal`, asked through
-/// `WfloError.isRefusal`): these tests check that a breaker's `call` records none of the five
-/// (a budget, an open breaker, a busy resource, a denied or pending approval), that an error that is not
+/// `WfloError.isRefusal`): these tests check that a breaker's `call` records none of the six
+/// (a budget, an open breaker, a busy resource, a denied or pending approval, the call limit), that an error that is not
 /// wflo's counts, and that `withRetry` gives up at once on a busy resource or a denied approval.
 final class RefusalTests: XCTestCase {
     /// Every wait 1 ms, no jitter.
@@ -12,7 +12,7 @@ final class RefusalTests: XCTestCase {
 
     private struct ServiceDown: Error {}
 
-    /// The five refusals, built as the layer builds them from the engine's errors.
+    /// The six refusals, built as the layer builds them from the engine's errors.
     private let refusals: [WfloError] = [
         .budgetExceeded(spentUsd: 0, budgetUsd: 0, requestedUsd: 0, scope: "s",
                         refusal: BudgetRefusal(scope: "s", limitNanos: 1, spentNanos: 1, reservedNanos: 0,
@@ -22,11 +22,12 @@ final class RefusalTests: XCTestCase {
         .resourceBusy(resource: "db", waitedMs: 0, holders: ["wf-a"], message: "busy"),
         .approvalDenied(id: "ap-1", gate: "deploy", timedOut: false, by: "bo", note: "no", message: "denied"),
         .approvalPending(id: "ap-2", gate: "call #1 over $0.001", what: "a gpt-4o call", message: "pending"),
+        .callLimit(execution: "exec-0123456789ab", maxCalls: 3, message: "capped"),
     ]
 
     func testTheEngineSaysWhichErrorsAreRefusals() {
-        XCTAssertEqual(refusals.map(\.isRefusal), [true, true, true, true, true])
-        XCTAssertEqual(refusals.map { RetryFailure(error: $0).kind }, [.refused, .refused, .refused, .refused, .refused])
+        XCTAssertEqual(refusals.map(\.isRefusal), [true, true, true, true, true, true])
+        XCTAssertEqual(refusals.map { RetryFailure(error: $0).kind }, [.refused, .refused, .refused, .refused, .refused, .refused])
         XCTAssertFalse(WfloError.conflict(message: "c").isRefusal)
         XCTAssertFalse(WfloError.invalidArgument(message: "i").isRefusal)
         XCTAssertEqual(RetryFailure(error: WfloError.conflict(message: "c")).kind, .other)

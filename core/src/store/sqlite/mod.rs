@@ -379,8 +379,9 @@ impl Store for SqliteStore {
         self.write_tx(false, |tx| {
             tx.execute(
                 "INSERT INTO workflow_executions (id, name, status, budget_nanos, spent_nanos, overrun_nanos, calls, \
-                 created_at_ms, updated_at_ms, finished_at_ms, approval_above_nanos) \
-                 VALUES (?1, ?2, ?3, ?4, 0, ?5, 0, ?6, ?7, ?8, ?9)",
+                 created_at_ms, updated_at_ms, finished_at_ms, approval_above_nanos, max_calls, \
+                 agent_budgets_json) \
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5, 0, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     r.id,
                     r.name,
@@ -390,7 +391,9 @@ impl Store for SqliteStore {
                     r.created_at_ms as i64,
                     r.updated_at_ms as i64,
                     r.finished_at_ms.map(|f| f as i64),
-                    r.approval_above_nanos.map(|n| n.min(i64::MAX as u64) as i64)
+                    r.approval_above_nanos.map(|n| n.min(i64::MAX as u64) as i64),
+                    r.max_calls.map(|n| n.min(i64::MAX as u64) as i64),
+                    crate::store::agent_budgets_json(&r.agent_budgets)
                 ],
             )
             .map_err(|e| match e.sqlite_error_code() {

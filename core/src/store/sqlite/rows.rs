@@ -11,7 +11,8 @@ use crate::records::{
 use crate::usage::Usage;
 
 pub const SELECT_EXECUTION: &str = "SELECT id, name, status, budget_nanos, spent_nanos, overrun_nanos, calls, \
-     created_at_ms, updated_at_ms, finished_at_ms, approval_above_nanos FROM workflow_executions";
+     created_at_ms, updated_at_ms, finished_at_ms, approval_above_nanos, max_calls, agent_budgets_json \
+     FROM workflow_executions";
 
 pub const SELECT_CHECKPOINT: &str = "SELECT id, execution_id, name, sequence, parent_id, spent_nanos, created_at_ms, \
      superseded, state_bytes FROM checkpoints";
@@ -94,6 +95,11 @@ pub fn execution(r: &Row<'_>) -> rusqlite::Result<ExecutionRecord> {
         updated_at_ms: u(r.get(8)?),
         finished_at_ms: r.get::<_, Option<i64>>(9)?.map(u),
         approval_above_nanos: r.get::<_, Option<i64>>(10)?.map(u),
+        max_calls: r.get::<_, Option<i64>>(11)?.map(u),
+        agent_budgets: crate::store::agent_budgets_from_json(
+            r.get::<_, Option<String>>(12)?.as_deref(),
+        )
+        .map_err(|e| bad(12, e.to_string()))?,
     })
 }
 

@@ -1,4 +1,6 @@
-"""``wflo.instrument()``: meter the official ``openai`` and ``anthropic`` clients.
+"""``wflo.instrument()``: meter the official ``openai``, ``anthropic`` and ``google-genai``
+clients (google-genai: ``models.generate_content`` / ``generate_content_stream``, sync and
+``aio``; see ``instrument/genai.py``).
 
     wflo.instrument()          # every client of both SDKs, existing and future (class level)
     wflo.instrument(client)    # only this client (instance level) and its with_options() copies
@@ -49,10 +51,23 @@ def instrument(client: Optional[Any] = None) -> Any:
             for cls, methods in sdk.targets.items():
                 for name, endpoint in methods.items():
                     patch_class(sdk, cls, name, endpoint)
+        _genai().instrument_class()
         return None
-    if not any([patch_client(sdk, client) for sdk in sdks]):
-        raise invalid(f"instrument() meters openai and anthropic clients, not a {type(client).__name__}")
+    if not any([patch_client(sdk, client) for sdk in sdks]) and not _genai_client(client):
+        raise invalid(f"instrument() meters openai, anthropic and google-genai clients, not a {type(client).__name__}")
     return client
+
+
+# -- google-genai (its own hook point: the SDK's API client; see instrument/genai.py) ----------
+
+def _genai() -> Any:
+    from . import genai
+
+    return genai
+
+
+def _genai_client(client: Any) -> bool:
+    return "google.genai" in sys.modules and _genai().instrument_client(client)
 
 
 def uninstrument(client: Optional[Any] = None) -> None:

@@ -10,6 +10,12 @@ raises :class:`~wflo.BudgetExceededError` and no request is sent) and settles it
     team = RoundRobinGroupChat([AssistantAgent("a", model_client=client), ...])
     result = await workflow.execute(team, "the task")
 
+Each call is charged to the agent making it (its share of ``per_agent_budgets``): AutoGen does
+not tell a model client which agent calls it, so the agent is, in order, the wrapper's own
+``agent=`` (one client per agent), else — in a team — the participant whose message handler
+runs (the AutoGen runtime's ``MessageHandlerContext``: the team registers each participant
+under its name followed by ``_`` and the team's id), else the agent ``execute`` runs by itself.
+
 Teams run agents on their own runtime and turn an agent's exception into a ``RuntimeError``
 holding only its text; :data:`RUNNER` (what ``execute`` uses for a team or agent) gives the
 caller the wflo error itself.
@@ -17,10 +23,11 @@ caller the wflo error itself.
 from __future__ import annotations
 
 import contextvars
+import uuid
 from contextlib import contextmanager
 from typing import Any, AsyncGenerator, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
-from autogen_core import Component, ComponentModel, Image
+from autogen_core import Component, ComponentModel, Image, MessageHandlerContext
 from autogen_core.models import (
     AssistantMessage,
     ChatCompletionClient,
@@ -38,6 +45,7 @@ from ..context import current_frame, use
 from ..errors import WfloError, invalid
 from ..instrument.common import request_json
 from ..reservation import RequestReserved, Reservation
+from ..workflow import agent_of
 from . import Runner, _run_coroutine
 
 # Request fields a client's config sets for every call that the engine reads.
@@ -45,12 +53,14 @@ _CREATE_ARGS = ("max_tokens", "max_completion_tokens", "n", "response_format")
 
 
 class _Run:
-    """One ``execute`` of a team or agent: the wflo error that refused one of its calls."""
+    """One ``execute`` of a team or agent: the wflo error that refused one of its calls, and
+    the agent's name when ``execute`` runs a single agent."""
 
-    __slots__ = ("error",)
+    __slots__ = ("error", "agent")
 
-    def __init__(self) -> None:
+    def __init__(self, agent: Optional[str] = None) -> None:
         self.error: Optional[BaseException] = None
+        self.agent = agent
 
 
 # The run in progress. Agent handlers run in tasks the team's runtime starts inside ``run``,
@@ -62,13 +72,16 @@ class WfloChatCompletionClientConfig(BaseModel):
     inner: ComponentModel
     model: Optional[str] = None
     provider: Optional[str] = None
+    agent: Optional[str] = None
 
 
 class WfloChatCompletionClient(ChatCompletionClient, Component[WfloChatCompletionClientConfig]):
     """A ``ChatCompletionClient`` that budgets every call of ``inner`` in the running workflow.
 
     ``model``: the name wflo prices the calls under (default: the inner client's configured
-    model). ``provider``: optional, helps resolve an ambiguous model name. Outside a workflow
+    model). ``provider``: optional, helps resolve an ambiguous model name. ``agent``: the
+    agent's name its calls are charged to (default: the calling agent, when AutoGen's runtime
+    tells; see the module's notes). Outside a workflow
     calls pass straight through. Everything else (usage counters, token counting, model info,
     ``close``) is the inner client's.
     """
@@ -78,9 +91,12 @@ class WfloChatCompletionClient(ChatCompletionClient, Component[WfloChatCompletio
     component_provider_override = "wflo.integrations.autogen.WfloChatCompletionClient"
 
     def __init__(self, inner: ChatCompletionClient, *, model: Optional[str] = None,
-                 provider: Optional[str] = None) -> None:
+                 provider: Optional[str] = None, agent: Optional[str] = None) -> None:
         if not isinstance(inner, ChatCompletionClient):
             raise invalid("inner must be an autogen_core.models.ChatCompletionClient")
+        if agent is not None and (not isinstance(agent, str) or not agent):
+            raise invalid("agent must be a non-empty string (the agent's name) or None")
+        self._agent = agent
         config = _config_of(inner)
         self._inner = inner
         self._model = model or config.get("model")
@@ -183,8 +199,9 @@ class WfloChatCompletionClient(ChatCompletionClient, Component[WfloChatCompletio
             if stream:
                 request["stream"] = True
             # The inner client sends its own request: the body the engine would send is unused.
+            agent = agent_of(frame.workflow, self._agent or _calling_agent())
             return await frame.workflow.reserve_request_async("openai_chat", request_json(request),
-                                                              **self._options)
+                                                              **self._options, agent=agent)
         except WfloError as e:
             run = _run.get()
             if run is not None and run.error is None:
@@ -218,11 +235,35 @@ class WfloChatCompletionClient(ChatCompletionClient, Component[WfloChatCompletio
 
     def _to_config(self) -> WfloChatCompletionClientConfig:
         return WfloChatCompletionClientConfig(inner=self._inner.dump_component(), model=self._model,
-                                              provider=self._provider)
+                                              provider=self._provider, agent=self._agent)
 
     @classmethod
     def _from_config(cls, config: WfloChatCompletionClientConfig) -> "WfloChatCompletionClient":
-        return cls(ChatCompletionClient.load_component(config.inner), model=config.model, provider=config.provider)
+        return cls(ChatCompletionClient.load_component(config.inner), model=config.model, provider=config.provider,
+                   agent=config.agent)
+
+
+def _calling_agent() -> Optional[str]:
+    """The name of the agent whose message handler runs (in a team), else of the agent
+    ``execute`` runs by itself, else None."""
+    try:
+        agent_type = MessageHandlerContext.agent_id().type
+    except RuntimeError:  # not in a message handler
+        agent_type = None
+    if agent_type:
+        # A team registers participant NAME as the agent type "NAME_<team id>" (a uuid4, which
+        # holds no "_"); another runtime's agent type is its own name.
+        name, _, team = agent_type.rpartition("_")
+        return name if name and _is_uuid(team) else agent_type
+    run = _run.get()
+    return run.agent if run is not None else None
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
 
 
 @contextmanager
@@ -308,7 +349,9 @@ class AutoGenRunner(Runner):
     name = "autogen"
 
     async def run_async(self, workflow: Any, target: Any, inputs: Any, config: Optional[dict]) -> Any:
-        run = _Run()
+        from autogen_agentchat.base import ChatAgent
+
+        run = _Run(target.name if isinstance(target, ChatAgent) else None)
         token = _run.set(run)
         try:
             result = await target.run(task=inputs, **(config or {}))

@@ -10,6 +10,8 @@ How a call is metered, with CrewAI's public seams only:
   messages and the LLM's settings, as an OpenAI chat request) to the engine, which reserves
   its worst case; a refusal raises :class:`CrewAIBudgetExceededError`, which
   is both CrewAI's ``HookAborted`` and wflo's ``BudgetExceededError``.
+  The hook's context names the agent making the call: its ``role`` goes to the engine as the
+  request's ``agent``, so the call draws on that agent's share (``per_agent_budgets``).
 * AFTER: ``LLMCallCompletedEvent`` (settled from its usage) and ``LLMCallFailedEvent``
   (released) on ``crewai_event_bus``. CrewAI runs these handlers later, on its own thread pool,
   in a copy of the context the event was emitted from: the pending call is found there (a
@@ -50,7 +52,7 @@ from ..errors import BudgetExceededError, WfloError, invalid
 from ..instrument.common import UNMETERED, Sending, request_json
 from ..reservation import Reservation
 from ..types import Usage
-from ..workflow import current_reserve_request
+from ..workflow import agent_of, current_reserve_request
 from . import Runner
 
 #: How long a call waits for the bus to settle the workflow's finished calls (normally ms).
@@ -150,7 +152,8 @@ def _before_llm_call(ctx: Any) -> None:
             raise invalid(f"cannot tell the model of CrewAI's {type(llm).__name__}")
         with use(frame):
             # CrewAI sends its own request: the body the engine would send instead is unused.
-            made = current_reserve_request("openai_chat", _request(ctx, llm, model), **_options(llm))
+            made = current_reserve_request("openai_chat", _request(ctx, llm, model), **_options(llm),
+                                           agent=agent_of(frame.workflow, getattr(ctx.agent, "role", None)))
         reservation = made.reservation
     except BudgetExceededError as e:
         refusal = CrewAIBudgetExceededError(e)

@@ -33,7 +33,7 @@ from ..errors import invalid
 from ..instrument.common import UNMETERED, Sending, request_json
 from ..reservation import RequestReserved, Reservation
 from ..usage import _fields
-from ..workflow import WfloWorkflow, current_reserve_request
+from ..workflow import WfloWorkflow, agent_of, current_reserve_request
 from . import Runner
 
 __all__ = ["RUNNER", "WfloCallbackHandler"]
@@ -63,12 +63,15 @@ class _Run:
 
 class _Call(NamedTuple):
     """A model call about to be reserved: on ``workflow`` (``frame``: the caller's, or None),
-    as the "langchain" request ``body``; ``batch`` as for :class:`_Run`."""
+    as the "langchain" request ``body``; ``batch`` as for :class:`_Run`; ``agent`` the
+    LangGraph node making it (None outside a graph), whose share of ``per_agent_budgets``
+    it draws on."""
 
     workflow: WfloWorkflow
     frame: Any
     body: str
     batch: Optional[object]
+    agent: Optional[str] = None
 
 
 # Reservations by LangChain run id, shared by every handler in the process: a run is reserved
@@ -214,13 +217,16 @@ class WfloCallbackHandler(BaseCallbackHandler):
             # LangChain names none.
             request.setdefault("modelId", self.model)
         batch = params if (kwargs.get("batch_size") or 1) > 1 else None
-        return _Call(workflow, frame, request_json(request), batch)
+        # The agent is the LangGraph node the call runs in (LangGraph's run metadata).
+        agent = agent_of(workflow, (metadata or {}).get("langgraph_node"))
+        return _Call(workflow, frame, request_json(request), batch, agent)
 
     def _reserve(self, call: _Call) -> RequestReserved:
         # LangChain sends its own request: the body the engine would send instead is unused.
         if self.workflow is None and call.frame is not None:
-            return current_reserve_request("langchain", call.body)  # charged to the running step
-        return call.workflow.reserve_request("langchain", call.body)
+            # charged to the running step, or to the node's agent scope
+            return current_reserve_request("langchain", call.body, agent=call.agent)
+        return call.workflow.reserve_request("langchain", call.body, agent=call.agent)
 
     def _hold(self, run_id: UUID, call: _Call, made: RequestReserved) -> None:
         """Keeps the run's reservation; the SDK request LangChain makes next, in the caller's

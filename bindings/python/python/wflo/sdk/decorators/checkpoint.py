@@ -1,4 +1,4 @@
 """``from wflo.sdk.decorators.checkpoint import checkpoint`` as the seed documents."""
-from ...checkpoints import checkpoint
+from ...checkpoints import checkpoint, checkpoint_after_agent
 
-__all__ = ["checkpoint"]
+__all__ = ["checkpoint", "checkpoint_after_agent"]

@@ -116,6 +116,7 @@ internal fun fromDetails(status: Int, json: String): WfloException {
             message, d.string("id"), d.string("gate"), d.bool("timed_out"), d.stringOrNull("by"), d.stringOrNull("note"),
         )
         "APPROVAL_PENDING" -> ApprovalPendingException(message, d.string("id"), d.string("gate"), d.string("what"))
+        "CALL_LIMIT" -> CallLimitException(message, d.string("execution"), d.long("max_calls"))
         else -> InternalException(message)
     }
 }

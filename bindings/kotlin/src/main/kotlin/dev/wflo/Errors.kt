@@ -13,8 +13,8 @@ sealed class WfloException(val code: String, message: String) : RuntimeException
     /**
      * Whether this is one of wflo's own refusals — a budget ([BudgetExceededException]), an
      * open breaker ([CircuitOpenException]), a busy resource ([ResourceBusyException]), a
-     * denied or pending approval ([ApprovalDeniedException], [ApprovalPendingException]) —
-     * rather than a failure of what was called:
+     * denied or pending approval ([ApprovalDeniedException], [ApprovalPendingException]), the
+     * execution's call limit ([CallLimitException]) — rather than a failure of what was called:
      * a [CircuitBreaker] does not count it and a retry never retries it. The engine's rule
      * (`ErrorCode::is_refusal`), asked by [code].
      */
@@ -116,6 +116,15 @@ class ApprovalPendingException(
     val what: String,
 ) : WfloException("APPROVAL_PENDING", message)
 
+/**
+ * The execution [execution] made as many LLM calls as its [maxCalls] allows (the workflow's
+ * `maxCalls`, the original SDK's `max_iterations`): this call was refused before anything was
+ * reserved or sent. A call refused for another reason does not count; a resumed execution
+ * counts the calls it made before.
+ */
+class CallLimitException(message: String, val execution: String, val maxCalls: Long) :
+    WfloException("CALL_LIMIT", message)
+
 /** The typed exception for an engine error from the generated layer. */
 internal fun fromNative(e: NativeError): WfloException =
     when (e) {
@@ -134,6 +143,7 @@ internal fun fromNative(e: NativeError): WfloException =
         is NativeError.ResourceBusy -> ResourceBusyException(e.detail, e.resource, e.waitedMs.toLong(), e.holders)
         is NativeError.ApprovalDenied -> ApprovalDeniedException(e.detail, e.id, e.gate, e.timedOut, e.by, e.note)
         is NativeError.ApprovalPending -> ApprovalPendingException(e.detail, e.id, e.gate, e.what)
+        is NativeError.CallLimit -> CallLimitException(e.detail, e.execution, e.maxCalls.toLong())
     }
 
 /**

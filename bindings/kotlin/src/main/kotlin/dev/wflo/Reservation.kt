@@ -197,7 +197,9 @@ data class RequestReserved(val reservation: Reservation, val body: String) {
  * the output limit to what the budget allows instead of refusing. [attempt] (null: the first)
  * and [retryReason]: which attempt of a retried call this is and why it is made (a retry
  * decision's `attempt` and `reason`), recorded with the call; [forRetry] fills them from
- * [withRetry]'s [RetryContext].
+ * [withRetry]'s [RetryContext]. [agent]: the agent the call is made for, by the name its
+ * framework gives it — the call reserves on the execution's agent scope `agent:<name>`
+ * (limited by the workflow's `agentBudgetsUsd` share for it, if any) instead of the scope asked.
  */
 data class RequestOptions @JvmOverloads constructor(
     val baseUrl: String? = null,
@@ -207,6 +209,7 @@ data class RequestOptions @JvmOverloads constructor(
     val clampMaxTokens: Boolean = false,
     val attempt: Int? = null,
     val retryReason: String? = null,
+    val agent: String? = null,
 ) {
     /**
      * These options for the attempt [retry] describes (null: unchanged): its attempt number
@@ -225,6 +228,7 @@ data class RequestOptions @JvmOverloads constructor(
             if (clampMaxTokens) put("clamp_max_tokens", true)
             attempt?.let { put("attempt", unsigned(it.toLong(), "attempt").toLong()) }
             retryReason?.let { put("retry_reason", it) }
+            agent?.let { put("agent", it) }
         }
         return if (fields.isEmpty()) null else JsonText.encode(fields, "options")
     }

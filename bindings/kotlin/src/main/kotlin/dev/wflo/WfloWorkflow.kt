@@ -40,6 +40,13 @@ import kotlin.time.Duration
  * [BudgetScope.reserveRequestAsync]) wait on [kotlinx.coroutines.Dispatchers.IO], never on the
  * caller's dispatcher. The threshold is kept with the execution: a resumed one gates alike.
  *
+ * [maxCalls]: the most LLM calls an execution may make (the original SDK's `max_iterations`);
+ * the next throws [CallLimitException] before anything is reserved or sent, and a call refused
+ * for another reason does not count. [agentBudgetsUsd]: each agent's own budget, dollars like
+ * [budgetUsd], by the name its framework gives the agent: a call made for an agent
+ * ([RequestOptions.agent]) reserves on the agent's scope `agent:<name>`, limited by its share
+ * and by the execution's budget. Both are kept with the execution: a resumed one enforces them.
+ *
  * Thread-safe. [close] frees the native handles (it does not end the execution: [execute] and
  * [finish] do); the stored execution stays and can be [resume]d.
  */
@@ -53,6 +60,8 @@ class WfloWorkflow @JvmOverloads constructor(
     softBudgetUsd: Number? = null,
     traceParent: String? = null,
     approvalAboveUsd: Number? = null,
+    maxCalls: Long? = null,
+    agentBudgetsUsd: Map<String, Number>? = null,
 ) : BudgetScope, AutoCloseable {
     var name: String = name
         private set
@@ -80,6 +89,12 @@ class WfloWorkflow @JvmOverloads constructor(
     private val traceParent = traceParent
 
     private val approvalAboveNanos: Long? = approvalAboveUsd?.let { Usd.toNanos(it, "approvalAboveUsd") }
+
+    private val maxCalls: ULong? = maxCalls?.let { unsigned(it, "maxCalls") }
+
+    private val agentBudgets: Map<String, ULong>? = agentBudgetsUsd?.mapValues { (agent, usd) ->
+        Usd.toNanos(usd, "agentBudgetsUsd[\"$agent\"]").toULong()
+    }
 
     // onThreshold's listeners on the engine, each following the current execution.
     private val alertListeners = java.util.concurrent.CopyOnWriteArrayList<Pair<AlertAdapter, AutoCloseable>>()
@@ -179,6 +194,8 @@ class WfloWorkflow @JvmOverloads constructor(
         alertThresholds = alertThresholds,
         softBudgetNanos = softBudgetNanos?.toULong(),
         approvalAboveNanos = approvalAboveNanos?.toULong(),
+        maxCalls = maxCalls,
+        agentBudgets = agentBudgets,
     )
 
     // Takes a freshly started or resumed execution; the previous one's handles are freed.

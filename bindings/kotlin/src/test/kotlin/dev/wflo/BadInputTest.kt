@@ -122,7 +122,8 @@ class BadInputTest {
             is BudgetExceededException -> "budget ${e.spentUsd} ${e.budgetUsd} ${e.requestedUsd} ${e.remainingUsd}"
             is UnknownModelException, is InvalidArgumentException, is NotFoundException, is ConflictException,
             is StorageException, is ClosedException, is InternalException, is CircuitOpenException,
-            is ResourceBusyException, is ApprovalDeniedException, is ApprovalPendingException -> "other"
+            is ResourceBusyException, is ApprovalDeniedException, is ApprovalPendingException,
+            is CallLimitException -> "other"
         }
         // 1,000 × $2.50/M + 1,000 × $10/M = $0.0125 asked of a $0.000001 budget.
         assertEquals("budget 0.0 1.0E-6 0.0125 1.0E-6", kind)

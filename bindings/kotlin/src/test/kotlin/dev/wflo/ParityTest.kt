@@ -55,7 +55,7 @@ class ParityTest {
     /** The request options a scenario gives, as this face's [RequestOptions]. */
     private fun options(o: JsonObject?): RequestOptions {
         if (o == null) return RequestOptions()
-        val known = setOf("base_url", "provider", "model", "stream", "clamp_max_tokens")
+        val known = setOf("base_url", "provider", "model", "stream", "clamp_max_tokens", "agent")
         assertTrue(known.containsAll(o.keys), "options this replay does not know: ${o.keys - known}")
         return RequestOptions(
             baseUrl = o.str("base_url"),
@@ -63,6 +63,7 @@ class ParityTest {
             model = o.str("model"),
             stream = (o["stream"] as? JsonPrimitive)?.booleanOrNull,
             clampMaxTokens = (o["clamp_max_tokens"] as? JsonPrimitive)?.booleanOrNull ?: false,
+            agent = o.str("agent"),
         )
     }
 
@@ -198,6 +199,8 @@ class ParityTest {
             softBudgetUsd = budget(scenario, "soft_budget_usd"),
             traceParent = scenario.str("traceparent"),
             approvalAboveUsd = budget(scenario, "approval_above_usd"),
+            maxCalls = (scenario["max_calls"] as? JsonPrimitive)?.longOrNull,
+            agentBudgetsUsd = (scenario["agent_budgets_usd"] as? JsonObject)?.mapValues { BigDecimal(it.value.jsonPrimitive.content) },
         )
         val alerts = java.util.Collections.synchronizedList(mutableListOf<JsonElement>())
         workflow.onThreshold { alert ->
@@ -509,6 +512,17 @@ class ParityTest {
             gated.getValue("events").jsonArray.map { it.jsonObject.str("error") },
         )
         assertEquals(2, gated.getValue("calls").jsonArray.size)
+        // The researcher's share refuses its second call while the writer goes on; the cap of 3
+        // refuses the fourth call reserved (the refused one did not count).
+        val limited = byName.getValue("agent_budgets_and_call_cap")
+        assertEquals(
+            listOf(null, "BUDGET_EXCEEDED", null, null, "CALL_LIMIT"),
+            limited.getValue("events").jsonArray.map { it.jsonObject.str("error") },
+        )
+        assertEquals(
+            listOf("agent:researcher", "agent:researcher", "agent:writer", "", ""),
+            limited.getValue("calls").jsonArray.map { it.jsonObject.str("step") },
+        )
         // The wrapper counts a foreign error and STORAGE, not the five refusals, then refuses uncalled.
         val wrapped = byName.getValue("breaker_wrapper_counts_failures_not_refusals").getValue("events").jsonArray.map { it.jsonObject }
         assertEquals(List(7) { "closed" } + "open", wrapped.take(8).map { it.str("state") })

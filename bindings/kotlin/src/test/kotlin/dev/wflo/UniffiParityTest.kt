@@ -95,6 +95,8 @@ class UniffiParityTest {
                 alertThresholds = (scenario["alert_thresholds"] as? JsonArray)?.map { it.jsonPrimitive.long.toUInt() },
                 softBudgetNanos = scenario.str("soft_budget_usd")?.let(::parseUsd),
                 approvalAboveNanos = scenario.str("approval_above_usd")?.let(::parseUsd),
+                maxCalls = (scenario["max_calls"] as? JsonPrimitive)?.long?.toULong(),
+                agentBudgets = (scenario["agent_budgets_usd"] as? JsonObject)?.mapValues { parseUsd(it.value.jsonPrimitive.content) },
             ),
         )
         val scopes = mutableMapOf<String, NativeScope>()

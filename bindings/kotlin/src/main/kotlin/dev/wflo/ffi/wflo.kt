@@ -6813,6 +6813,18 @@ data class StartOptions (
      * they reserve (None: no such gate). Kept with the execution: a resumed one gates alike.
      */
     var `approvalAboveNanos`: kotlin.ULong? = null 
+    , 
+    /**
+     * The most LLM calls the execution may make (the original SDK's `max_iterations`); the
+     * next is refused with `CallLimit`. None: no cap.
+     */
+    var `maxCalls`: kotlin.ULong? = null 
+    , 
+    /**
+     * Each agent's own budget in nano-USD, by the name its framework gives the agent: calls
+     * reserved for that agent (request option `agent`) draw on its share.
+     */
+    var `agentBudgets`: Map<kotlin.String, kotlin.ULong>? = null 
     
 ){
     
@@ -6835,6 +6847,8 @@ public object FfiConverterTypeStartOptions: FfiConverterRustBuffer<StartOptions>
             FfiConverterOptionalSequenceUInt.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalMapStringULong.read(buf),
         )
     }
 
@@ -6844,7 +6858,9 @@ public object FfiConverterTypeStartOptions: FfiConverterRustBuffer<StartOptions>
             FfiConverterOptionalString.allocationSize(value.`traceparent`) +
             FfiConverterOptionalSequenceUInt.allocationSize(value.`alertThresholds`) +
             FfiConverterOptionalULong.allocationSize(value.`softBudgetNanos`) +
-            FfiConverterOptionalULong.allocationSize(value.`approvalAboveNanos`)
+            FfiConverterOptionalULong.allocationSize(value.`approvalAboveNanos`) +
+            FfiConverterOptionalULong.allocationSize(value.`maxCalls`) +
+            FfiConverterOptionalMapStringULong.allocationSize(value.`agentBudgets`)
     )
 
     override fun write(value: StartOptions, buf: ByteBuffer) {
@@ -6854,6 +6870,8 @@ public object FfiConverterTypeStartOptions: FfiConverterRustBuffer<StartOptions>
             FfiConverterOptionalSequenceUInt.write(value.`alertThresholds`, buf)
             FfiConverterOptionalULong.write(value.`softBudgetNanos`, buf)
             FfiConverterOptionalULong.write(value.`approvalAboveNanos`, buf)
+            FfiConverterOptionalULong.write(value.`maxCalls`, buf)
+            FfiConverterOptionalMapStringULong.write(value.`agentBudgets`, buf)
     }
 }
 
@@ -7213,6 +7231,21 @@ sealed class WfloException: kotlin.Exception() {
             get() = "detail=${ `detail` }, id=${ `id` }, gate=${ `gate` }, what=${ `what` }"
     }
     
+    /**
+     * The execution made as many LLM calls as its `max_calls` allows: nothing was reserved.
+     */
+    class CallLimit(
+        
+        val `detail`: kotlin.String, 
+        
+        val `execution`: kotlin.String, 
+        
+        val `maxCalls`: kotlin.ULong
+        ) : WfloException() {
+        override val message
+            get() = "detail=${ `detail` }, execution=${ `execution` }, maxCalls=${ `maxCalls` }"
+    }
+    
 
     
 
@@ -7288,6 +7321,11 @@ public object FfiConverterTypeWfloError : FfiConverterRustBuffer<WfloException> 
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
+                )
+            13 -> WfloException.CallLimit(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterULong.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
@@ -7376,6 +7414,13 @@ public object FfiConverterTypeWfloError : FfiConverterRustBuffer<WfloException> 
                 + FfiConverterString.allocationSize(value.`gate`)
                 + FfiConverterString.allocationSize(value.`what`)
             )
+            is WfloException.CallLimit -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`execution`)
+                + FfiConverterULong.allocationSize(value.`maxCalls`)
+            )
         }
     }
 
@@ -7460,6 +7505,13 @@ public object FfiConverterTypeWfloError : FfiConverterRustBuffer<WfloException> 
                 FfiConverterString.write(value.`id`, buf)
                 FfiConverterString.write(value.`gate`, buf)
                 FfiConverterString.write(value.`what`, buf)
+                Unit
+            }
+            is WfloException.CallLimit -> {
+                buf.putInt(13)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`execution`, buf)
+                FfiConverterULong.write(value.`maxCalls`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -7838,6 +7890,38 @@ public object FfiConverterOptionalSequenceString: FfiConverterRustBuffer<List<ko
 /**
  * @suppress
  */
+public object FfiConverterOptionalMapStringULong: FfiConverterRustBuffer<Map<kotlin.String, kotlin.ULong>?> {
+    override fun read(buf: ByteBuffer): Map<kotlin.String, kotlin.ULong>? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterMapStringULong.read(buf)
+    }
+
+    override fun allocationSize(value: Map<kotlin.String, kotlin.ULong>?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterMapStringULong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Map<kotlin.String, kotlin.ULong>?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterMapStringULong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceUInt: FfiConverterRustBuffer<List<kotlin.UInt>> {
     override fun read(buf: ByteBuffer): List<kotlin.UInt> {
         val len = buf.getInt()
@@ -7884,6 +7968,45 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterMapStringULong: FfiConverterRustBuffer<Map<kotlin.String, kotlin.ULong>> {
+    override fun read(buf: ByteBuffer): Map<kotlin.String, kotlin.ULong> {
+        val len = buf.getInt()
+        return buildMap<kotlin.String, kotlin.ULong>(len) {
+            repeat(len) {
+                val k = FfiConverterString.read(buf)
+                val v = FfiConverterULong.read(buf)
+                this[k] = v
+            }
+        }
+    }
+
+    override fun allocationSize(value: Map<kotlin.String, kotlin.ULong>): ULong {
+        val spaceForMapSize = 4UL
+        val spaceForChildren = value.map { (k, v) ->
+            FfiConverterString.allocationSize(k) +
+            FfiConverterULong.allocationSize(v)
+        }.sum()
+        return spaceForMapSize + spaceForChildren
+    }
+
+    override fun write(value: Map<kotlin.String, kotlin.ULong>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        // The parens on `(k, v)` here ensure we're calling the right method,
+        // which is important for compatibility with older android devices.
+        // Ref https://blog.danlew.net/2017/03/16/kotlin-puzzler-whose-line-is-it-anyways/
+        value.forEach { (k, v) ->
+            FfiConverterString.write(k, buf)
+            FfiConverterULong.write(v, buf)
         }
     }
 }
