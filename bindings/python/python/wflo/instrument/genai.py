@@ -22,9 +22,8 @@ from types import MethodType
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from ..context import current_frame
-from ..errors import WfloError
-from ..reservation import Reservation, Stream
-from .common import UNMETERED, release, status_of
+from .common import UNMETERED, release
+from .streams import StreamMeter
 from .patching import Patch, _lock, _patches
 
 FORMAT = "gemini"
@@ -66,36 +65,6 @@ def _to_send(request_dict: Dict[str, Any], body: Dict[str, Any]) -> Dict[str, An
     return {**{k: v for k, v in request_dict.items() if k.startswith("_")}, **body}
 
 
-class _Chunks:
-    """Feeds a stream's chunks to a :class:`wflo.Stream` and settles once: at the end, on an
-    error, or when the consumer stops early ("aborted"). Before any chunk, an error releases
-    the reservation (the provider answered nothing billable)."""
-
-    def __init__(self, reservation: Reservation) -> None:
-        self.reservation = reservation
-        self.events = Stream(FORMAT)
-        self.seen = False
-
-    def push(self, chunk: Any) -> None:
-        self.seen = True
-        try:
-            self.events.push(getattr(chunk, "body", chunk) or "{}")
-        except (WfloError, ValueError, TypeError):
-            pass  # unreadable: the settlement estimates what it misses
-
-    def end(self, exc: Optional[BaseException]) -> None:
-        if self.reservation.ended:
-            return
-        if exc is not None and not self.seen:
-            release(self.reservation, exc)
-            return
-        try:
-            self.reservation.settle_stream(self.events, "ok" if exc is None else status_of(exc))
-        except WfloError:
-            if exc is None:
-                raise
-
-
 def _wrap(name: str, original: Callable[..., Any], patch: Patch) -> Callable[..., Any]:
     if name == "request":
         @functools.wraps(original)
@@ -130,10 +99,10 @@ def _wrap(name: str, original: Callable[..., Any], patch: Patch) -> Callable[...
 
             asked, options = _reserve_args(self, request_dict, *target)
             made = current_reserve_request(FORMAT, asked, **options)
-            chunks = _Chunks(made.reservation)
+            chunks = StreamMeter(made.reservation, FORMAT)
             try:
                 for chunk in original(self, http_method, path, _to_send(request_dict, made.body), http_options):
-                    chunks.push(chunk)
+                    chunks.push(getattr(chunk, "body", chunk) or "{}")
                     yield chunk
             except BaseException as e:
                 chunks.end(e)
@@ -174,7 +143,7 @@ def _wrap(name: str, original: Callable[..., Any], patch: Patch) -> Callable[...
 
             asked, options = _reserve_args(self, request_dict, *target)
             made = await current_reserve_request_async(FORMAT, asked, **options)
-            chunks = _Chunks(made.reservation)
+            chunks = StreamMeter(made.reservation, FORMAT)
             try:
                 inner = await original(self, http_method, path, _to_send(request_dict, made.body), http_options)
             except BaseException as e:
@@ -184,7 +153,7 @@ def _wrap(name: str, original: Callable[..., Any], patch: Patch) -> Callable[...
             async def metered() -> Any:
                 try:
                     async for chunk in inner:
-                        chunks.push(chunk)
+                        chunks.push(getattr(chunk, "body", chunk) or "{}")
                         yield chunk
                 except BaseException as e:
                     chunks.end(e)

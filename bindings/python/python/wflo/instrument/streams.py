@@ -18,6 +18,38 @@ from ..reservation import Reservation, Stream
 from .common import Sdk, release, status_of
 
 
+class StreamMeter:
+    """A stream's events fed to a :class:`wflo.Stream` of ``fmt`` and settled once: "ok" at
+    the end, the exception's status on an error ("aborted" when the consumer stops early);
+    before any event, an error releases the reservation (the provider answered nothing
+    billable). For integrations that see a stream as events rather than as an SDK stream
+    object (Google Gen AI, the OpenAI Agents SDK)."""
+
+    def __init__(self, reservation: Reservation, fmt: str) -> None:
+        self.reservation = reservation
+        self.events = Stream(fmt)
+        self.seen = False
+
+    def push(self, event: Any) -> None:
+        self.seen = True
+        try:
+            self.events.push(event)
+        except (WfloError, ValueError, TypeError):
+            pass  # unreadable: the settlement estimates what it misses
+
+    def end(self, exc: Optional[BaseException]) -> None:
+        if self.reservation.ended:
+            return
+        if exc is not None and not self.seen:
+            release(self.reservation, exc)
+            return
+        try:
+            self.reservation.settle_stream(self.events, "ok" if exc is None else status_of(exc))
+        except WfloError:
+            if exc is None:
+                raise
+
+
 class _Metered:
     """The part of a metered stream that does not depend on sync or async: every event is
     pushed to a :class:`wflo.Stream`, and the call is settled once — "ok" at the end of the

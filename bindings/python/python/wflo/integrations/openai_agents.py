@@ -34,9 +34,8 @@ from agents.models.interface import Model, ModelProvider
 from agents.models.multi_provider import MultiProvider
 
 from ..context import current_frame
-from ..errors import WfloError
-from ..instrument.common import UNMETERED, release, request_json, status_of
-from ..reservation import Reservation, Stream
+from ..instrument.common import UNMETERED, release, request_json
+from ..instrument.streams import StreamMeter
 from ..workflow import current_reserve_request_async as reserve_async
 
 FORMAT = "openai_responses"
@@ -186,7 +185,7 @@ class WfloModel(Model):
             async for event in inner:
                 yield event
             return
-        metered = _MeteredEvents(reservation)
+        metered = StreamMeter(reservation, FORMAT)
         try:
             while True:
                 # Unmetered only while the inner model works, not between events (the caller's
@@ -227,36 +226,6 @@ async def _aclose(gen: Any) -> None:
             await close()
         except Exception:
             pass
-
-
-class _MeteredEvents:
-    """A stream's events fed to a :class:`wflo.Stream`, settled once: "ok" at the end, the
-    exception's status on an error, "aborted" when left early; before any event, an error
-    releases the reservation."""
-
-    def __init__(self, reservation: Reservation) -> None:
-        self.reservation = reservation
-        self.events = Stream(FORMAT)
-        self.seen = False
-
-    def push(self, event: Any) -> None:
-        self.seen = True
-        try:
-            self.events.push(event)
-        except (WfloError, ValueError, TypeError):
-            pass
-
-    def end(self, exc: Optional[BaseException]) -> None:
-        if self.reservation.ended:
-            return
-        if exc is not None and not self.seen:
-            release(self.reservation, exc)
-            return
-        try:
-            self.reservation.settle_stream(self.events, "ok" if exc is None else status_of(exc))
-        except WfloError:
-            if exc is None:
-                raise
 
 
 class WfloModelProvider(ModelProvider):
