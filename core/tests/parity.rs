@@ -608,6 +608,16 @@ fn write_reference_ledger() {
     std::fs::write(path, serde_json::to_string_pretty(&ledger()).unwrap()).unwrap();
 }
 
+/// The `error` of each of a scenario's events, in order.
+fn event_errors(s: &Value) -> Vec<&Value> {
+    s["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["error"])
+        .collect()
+}
+
 fn resilience_scenarios_do_what_they_say(l: &Value) {
     let s = by_name(l, "resource_lock_busy_then_free");
     let ev = s["events"].as_array().unwrap();
@@ -644,12 +654,7 @@ fn resilience_scenarios_do_what_they_say(l: &Value) {
     assert_eq!(s["calls"].as_array().unwrap().len(), 1);
 
     let s = by_name(l, "approval_threshold_gates_costly_calls");
-    let errors: Vec<&Value> = s["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| &e["error"])
-        .collect();
+    let errors = event_errors(s);
     assert_eq!(
         errors,
         [
@@ -665,12 +670,7 @@ fn resilience_scenarios_do_what_they_say(l: &Value) {
     assert_eq!(s["reserved_nanos"], 0);
 
     let s = by_name(l, "agent_budgets_and_call_cap");
-    let errors: Vec<&Value> = s["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| &e["error"])
-        .collect();
+    let errors = event_errors(s);
     assert_eq!(
         errors,
         [

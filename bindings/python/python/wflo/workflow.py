@@ -767,17 +767,11 @@ async def current_reserve_request_async(format: str, request: Any, **options: An
     return await frame.workflow._reserving(current_reserve_request, format, request, **options)
 
 
-def agent_of(workflow: "WfloWorkflow", name: Any) -> Optional[str]:
+def agent_of(name: Any) -> Optional[str]:
     """The ``agent`` request option for a call an integration makes for the agent its framework
-    calls ``name``: the name, unless the call runs in a step of ``workflow`` (``step(...)``),
-    whose calls stay on the step (as the engine keeps them: a step's own limit must hold).
-    None for no name."""
-    if not isinstance(name, str) or not name:
-        return None
-    frame = current_frame()
-    if frame is not None and frame.workflow is workflow and frame.scope is not None:
-        return None
-    return name
+    calls ``name`` (None for no name). Where the call is charged is the engine's rule: to the
+    agent's scope when asked on the execution, on the step when asked in a ``step(...)``."""
+    return name if isinstance(name, str) and name else None
 
 
 def current_reserve(request: CallRequest) -> Optional[Reservation]:

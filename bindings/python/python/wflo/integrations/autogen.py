@@ -199,7 +199,7 @@ class WfloChatCompletionClient(ChatCompletionClient, Component[WfloChatCompletio
             if stream:
                 request["stream"] = True
             # The inner client sends its own request: the body the engine would send is unused.
-            agent = agent_of(frame.workflow, self._agent or _calling_agent())
+            agent = agent_of(self._agent or _calling_agent())
             return await frame.workflow.reserve_request_async("openai_chat", request_json(request),
                                                               **self._options, agent=agent)
         except WfloError as e:

@@ -153,7 +153,7 @@ def _before_llm_call(ctx: Any) -> None:
         with use(frame):
             # CrewAI sends its own request: the body the engine would send instead is unused.
             made = current_reserve_request("openai_chat", _request(ctx, llm, model), **_options(llm),
-                                           agent=agent_of(frame.workflow, getattr(ctx.agent, "role", None)))
+                                           agent=agent_of(getattr(ctx.agent, "role", None)))
         reservation = made.reservation
     except BudgetExceededError as e:
         refusal = CrewAIBudgetExceededError(e)

@@ -218,7 +218,7 @@ class WfloCallbackHandler(BaseCallbackHandler):
             request.setdefault("modelId", self.model)
         batch = params if (kwargs.get("batch_size") or 1) > 1 else None
         # The agent is the LangGraph node the call runs in (LangGraph's run metadata).
-        agent = agent_of(workflow, (metadata or {}).get("langgraph_node"))
+        agent = agent_of((metadata or {}).get("langgraph_node"))
         return _Call(workflow, frame, request_json(request), batch, agent)
 
     def _reserve(self, call: _Call) -> RequestReserved:
