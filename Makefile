@@ -72,7 +72,7 @@ test-node: build
 		node scripts/build.cjs && npm test
 
 # Maven's downloads are cached in $(WFLO_CACHE)/m2; every version is pinned.
-test-kotlin:
+test-kotlin: build
 	WFLO_CACHE=$(WFLO_CACHE) bindings/kotlin/test.sh
 
 PY_TESTS := bindings/python/tests

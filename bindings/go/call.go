@@ -117,6 +117,9 @@ type RequestOptions struct {
 	// Agent the call is made for: charged to the execution's agent scope "agent:" + Agent
 	// (see WithAgent, which fills it in for Middleware and Transport).
 	Agent string `json:"agent,omitempty"`
+	// Upfront: the request is what a tracker that cannot see the call was told
+	// (TrackLLMCall); a refusal then says how the call was sized and how to make it precise.
+	Upfront bool `json:"upfront,omitempty"`
 }
 
 // ReserveRequest reads a provider request body (format "openai_chat", "openai_responses",

@@ -111,7 +111,8 @@ func wireOf(req *http.Request) (string, bool) {
 func meter(req *http.Request, next Next, cfg middlewareConfig) (*http.Response, error) {
 	x, scope, ok := ExecutionFrom(req.Context())
 	format, metered := wireOf(req)
-	if !ok || !metered || req.Body == nil {
+	// TrackLLMCall reserved this call up front already: one call is never charged twice.
+	if !ok || !metered || req.Body == nil || tracked(req.Context()) {
 		return next(req)
 	}
 	raw, err := io.ReadAll(req.Body)

@@ -63,6 +63,8 @@ export interface RequestOptions {
   retryReason?: string | null;
   /** The agent the call is made for, by its framework's name: it reserves on the agent's scope `agent:<name>` (its `agentBudgetsUsd` share, if any). */
   agent?: string | null;
+  /** The request is what a tracker that cannot see the call was told (`trackLlmCall`): a refusal says how it was sized and how to make it precise. */
+  upfront?: boolean | null;
 }
 
 /** Dollars (a decimal string such as "2.50", or a number) or nano-USD (a bigint). */
@@ -625,10 +627,15 @@ export declare function setDefaultEngine(engine: Engine): void;
 /** The workflow the calling code runs in (AsyncLocalStorage), or null. */
 export declare function currentWorkflow(): WfloWorkflow | null;
 export declare function settleFromResult(reservation: Reservation, result: unknown, format?: string): Settled;
-/** Wraps a function making one LLM call: budgeted before it runs, settled from its result's usage. */
+/**
+ * Wraps a function making one LLM call, budgeted before anything is sent: from its actual request
+ * when the call goes through a wrapped client the tracker is shown (`options.client`, an argument,
+ * `this` or one of its properties); otherwise up front (the first argument's prompt plus
+ * `maxTokens`, else the model's maximum output), settled from the result's usage.
+ */
 export declare function trackLlmCall<A extends unknown[], R>(
   fn: (...args: A) => Promise<R>,
-  options: { model: string; maxTokens?: number; provider?: string; format?: string },
+  options: { model: string; maxTokens?: number; provider?: string; format?: string; client?: object },
 ): (...args: A) => Promise<R>;
 /**
  * Runs `fn(attempt)` until it succeeds, asking the engine after each failure whether to retry and

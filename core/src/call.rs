@@ -132,12 +132,16 @@ pub struct Reservation {
 pub(crate) struct Attempt {
     pub number: u32,
     pub reason: Option<Arc<str>>,
+    /// Added to a budget refusal of this call, recorded and returned (see
+    /// [`crate::error::BudgetExceeded::hint`]).
+    pub refusal_hint: Option<String>,
 }
 
 impl Attempt {
     pub(crate) const FIRST: Attempt = Attempt {
         number: 1,
         reason: None,
+        refusal_hint: None,
     };
 
     /// From a request's options (absent or 0: the first attempt).
@@ -153,7 +157,19 @@ impl Attempt {
             }
             None => None,
         };
-        Ok(Attempt { number, reason })
+        Ok(Attempt {
+            number,
+            reason,
+            refusal_hint: None,
+        })
+    }
+
+    /// A budget refusal of this call with its hint added.
+    fn explained(&self, error: Error) -> Error {
+        match &self.refusal_hint {
+            Some(hint) => error.with_hint(hint.clone()),
+            None => error,
+        }
     }
 }
 
@@ -279,6 +295,7 @@ impl Reservation {
         let (id, amount, cap) = match reserved {
             Ok(r) => r,
             Err(e) => {
+                let e = attempt.explained(e);
                 if let Error::BudgetExceeded(b) = &e {
                     refuse(scope, req, &e, b.requested_nanos, &attempt);
                 }
@@ -290,6 +307,7 @@ impl Reservation {
             Err(e) => {
                 // Fail closed: without the shared booking the call does not go out.
                 engine.ledger.release(id);
+                let e = attempt.explained(e);
                 if let Error::BudgetExceeded(b) = &e {
                     refuse(scope, req, &e, b.requested_nanos, &attempt);
                 }

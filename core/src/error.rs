@@ -111,6 +111,10 @@ pub struct BudgetExceeded {
     /// For a retry the budget refused: which attempt was not sent and what failed before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_note: Option<String>,
+    /// For a call reserved up front by a tracker that could not see its request: how it was
+    /// sized and how to have it budgeted from its actual request instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 /// The engine's error. Each variant belongs to exactly one [`ErrorCode`].
@@ -126,13 +130,14 @@ pub enum Error {
     },
 
     #[error(
-        "budget exceeded on scope '{}': limit ${}, spent ${}, reserved ${}, this call needs up to ${}{}",
+        "budget exceeded on scope '{}': limit ${}, spent ${}, reserved ${}, this call needs up to ${}{}{}",
         .0.scope,
         crate::money::format_usd(.0.limit_nanos),
         crate::money::format_usd(.0.spent_nanos),
         crate::money::format_usd(.0.reserved_nanos),
         crate::money::format_usd(.0.requested_nanos),
-        .0.retry_note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+        .0.retry_note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default(),
+        .0.hint.as_ref().map(|h| format!(" [{h}]")).unwrap_or_default()
     )]
     BudgetExceeded(Box<BudgetExceeded>),
 
@@ -238,6 +243,18 @@ impl Error {
         Error::InvalidArgument(msg.into())
     }
 
+    /// A budget refusal with `hint` added (see [`BudgetExceeded::hint`]); any other error as
+    /// it is.
+    pub fn with_hint(self, hint: String) -> Error {
+        match self {
+            Error::BudgetExceeded(mut b) => {
+                b.hint = Some(hint);
+                Error::BudgetExceeded(b)
+            }
+            other => other,
+        }
+    }
+
     /// Structured details of the error as JSON (the code, the message and, for budget and
     /// unknown-model errors, their typed fields). Faces that cross a boundary as text (C, Go)
     /// use this so no detail is lost.
@@ -255,6 +272,9 @@ impl Error {
                 v["requested_nanos"] = b.requested_nanos.into();
                 if let Some(n) = &b.retry_note {
                     v["retry_note"] = n.clone().into();
+                }
+                if let Some(h) = &b.hint {
+                    v["hint"] = h.clone().into();
                 }
             }
             Error::UnknownModel { model, suggestions } => {

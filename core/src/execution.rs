@@ -1086,7 +1086,10 @@ impl Scope {
             .resolve(&plan.price_model)
             .ok()
             .and_then(|m| m.price.max_output.or(m.price.max_input));
-        let attempt = crate::call::Attempt::from_options(options)?;
+        let mut attempt = crate::call::Attempt::from_options(options)?;
+        if options.upfront {
+            attempt.refusal_hint = Some(upfront_hint(plan.max_output_tokens, model_max));
+        }
         let reservation = crate::call::Reservation::reserve_attempt(
             self,
             &CallRequest {
@@ -1130,4 +1133,26 @@ impl Scope {
     pub fn snapshot(&self) -> Result<crate::budget::ScopeSnapshot> {
         self.exec.engine.ledger.snapshot(self.id)
     }
+}
+
+/// What a refusal of an up-front reservation adds: how the call was sized, and the two ways to
+/// size it closer (one wording for every face's tracking decorator).
+fn upfront_hint(max_tokens: Option<u64>, model_max: Option<u64>) -> String {
+    let (sized, or) = match (max_tokens, model_max) {
+        (Some(n), _) => (format!("max_tokens={n} of output"), "a smaller max_tokens"),
+        (None, Some(n)) => (
+            format!("the model's maximum output ({n} tokens), as no max_tokens was given"),
+            "max_tokens",
+        ),
+        (None, None) => (
+            "the model's maximum output, as no max_tokens was given".to_string(),
+            "max_tokens",
+        ),
+    };
+    format!(
+        "reserved up front: the tracker cannot see this call's request, so it counted the prompt \
+         from the function's arguments and reserved {sized}; make the call through a client wflo \
+         meters to have it budgeted from its actual request (wflo's README: which calls are \
+         budgeted how), or give the tracker {or}"
+    )
 }

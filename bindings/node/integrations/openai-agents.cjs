@@ -14,8 +14,9 @@
 // without it is settled from the text it produced, estimated by the engine.
 //
 // Each call is charged to the agent that made it (`agent` option → the execution's scope
-// `agent:<name>`): the SDK names the running agent in the request's turn span (also with
-// tracing disabled), so handoffs and agents used as tools are attributed without user code.
+// `agent:<name>`, limited by the workflow's `agentBudgetsUsd` share when it has one): the
+// SDK's current span (its public `getCurrentSpan()`) names the running agent, also with tracing
+// disabled, so a handoff's calls are charged to the agent handed to without user code.
 const { meteringWorkflow } = require('../lib/workflow.cjs');
 const { invalid } = require('../lib/errors.cjs');
 const { registerRunner } = require('../lib/runners.cjs');
@@ -60,12 +61,25 @@ function requestBodyOf(model, request, stream) {
   };
 }
 
-/** The running agent's name, from the request's turn (or agent) span; undefined when absent. */
-function agentOf(request) {
-  const data = request?._internal?.tracingParent?.spanData;
+/**
+ * The running agent's name, from the SDK's current span (`getCurrentSpan()`, public API): the
+ * turn's (`TurnSpanData.agent_name`) or, when the runner makes no turn spans, the agent's own
+ * (`AgentSpanData.name`). The runner makes them current around each model call also with
+ * tracing disabled (no-op spans), in a store all copies of the SDK share (ESM and CommonJS
+ * alike). The `ModelRequest` names no agent, and the runner's `agent_start` events are per
+ * runner, not per call. Undefined outside an agent run.
+ */
+function currentAgentName() {
+  let span;
+  try {
+    span = require('@openai/agents').getCurrentSpan();
+  } catch {
+    return undefined;
+  }
+  const data = span?.spanData;
   if (!data || typeof data !== 'object') return undefined;
-  if (typeof data.agent_name === 'string') return data.agent_name;
-  if (data.type === 'agent' && typeof data.name === 'string') return data.name;
+  if (data.type === 'turn' && typeof data.agent_name === 'string' && data.agent_name !== '') return data.agent_name;
+  if (data.type === 'agent' && typeof data.name === 'string' && data.name !== '') return data.name;
   return undefined;
 }
 
@@ -140,9 +154,12 @@ class WfloModel {
   async reserve(request, stream) {
     const workflow = this.options.workflow ?? meteringWorkflow();
     if (!workflow) return null;
+    // The SDK's OpenAI models keep their model name and client protected (`_model`, `_client`)
+    // with no public accessor: read when present; `options.model` / `options.baseUrl` say it
+    // for a model that has neither.
     const name = this.name ?? (typeof this.model?._model === 'string' ? this.model._model : undefined);
     if (typeof name !== 'string' || name === '') throw invalid('the model has no name: pass options.model');
-    const agent = typeof this.options.agent === 'function' ? this.options.agent(request) : (this.options.agent ?? agentOf(request));
+    const agent = typeof this.options.agent === 'function' ? this.options.agent(request) : (this.options.agent ?? currentAgentName());
     const baseUrl = this.options.baseUrl ?? (typeof this.model?._client?.baseURL === 'string' ? this.model._client.baseURL : undefined);
     const reservation = await workflow.reserveRequest(FORMAT, requestBodyOf(name, request, stream), {
       baseUrl,
@@ -232,56 +249,76 @@ function wrapModel(model, options = {}) {
   return new WfloModel(model, options.model, options);
 }
 
-/** The SDK's own OpenAI provider (what `run()` uses unless told otherwise). */
-function openAIProvider() {
-  const { OpenAIProvider } = require('@openai/agents');
-  return new OpenAIProvider();
-}
+// ---- The entry points, per copy of the SDK ----------------------------------------------------
+
+// An application may load the SDK twice: `import` gets its ESM build, `require` its CommonJS
+// build, and each keeps its own default model provider and default OpenAI client. The entry
+// points below act on the copy the application imports: CommonJS from this file, ESM from
+// openai-agents.mjs (which calls `entryPoints` with the ESM module).
+const copies = [];
 
 /**
- * A ModelProvider whose models are metered: inside a workflow each model call of an agent run
- * is reserved before it is sent (a call that could overspend rejects with
- * BudgetExceededError, and the run with it), charged to the running agent's scope, and
- * settled with the usage the SDK reports. Outside any workflow the models behave as before.
- *
- * @param {object} [provider] the ModelProvider to meter (default: the SDK's OpenAIProvider)
- * @param {{workflow?: object, agent?: string|Function, provider?: string, baseUrl?: string, clampMaxTokens?: boolean}} [options]
+ * `wfloModelProvider`, `setDefaultWfloModelProvider` and `runAgent` over one copy of the SDK:
+ * `sdk()` returns it (loaded on first use), `owns(agent)` tells its agents.
  */
-function wfloModelProvider(provider, options = {}) {
-  checkOptions(options);
-  let inner = provider;
-  return {
-    [Symbol.for('wflo.wrapped')]: true,
-    async getModel(modelName) {
-      inner ??= openAIProvider();
-      const model = await inner.getModel(modelName);
-      return new WfloModel(model, modelName ?? options.model, options);
-    },
-  };
+function entryPoints(sdk, owns) {
+  /**
+   * A ModelProvider whose models are metered: inside a workflow each model call of an agent run
+   * is reserved before it is sent (a call that could overspend rejects with
+   * BudgetExceededError, and the run with it), charged to the running agent's scope, and
+   * settled with the usage the SDK reports. Outside any workflow the models behave as before.
+   *
+   * @param {object} [provider] the ModelProvider to meter (default: the SDK's OpenAIProvider)
+   * @param {{workflow?: object, agent?: string|Function, provider?: string, baseUrl?: string, clampMaxTokens?: boolean}} [options]
+   */
+  function wfloModelProvider(provider, options = {}) {
+    checkOptions(options);
+    let inner = provider;
+    return {
+      [Symbol.for('wflo.wrapped')]: true,
+      async getModel(modelName) {
+        inner ??= new (sdk().OpenAIProvider)(); // what `run()` uses unless told otherwise
+        const model = await inner.getModel(modelName);
+        return new WfloModel(model, modelName ?? options.model, options);
+      },
+    };
+  }
+
+  /**
+   * Makes the metered provider the SDK's default, so `run(agent, input)` is budgeted in every
+   * workflow with no further code. Returns the provider installed.
+   */
+  function setDefaultWfloModelProvider(provider, options) {
+    const metered = wfloModelProvider(provider, options);
+    sdk().setDefaultModelProvider(metered);
+    return metered;
+  }
+
+  /** Runs `agent` on `input` with a runner whose models are metered (`runOptions` as `run()` takes). */
+  function runAgent(agent, input, runOptions = {}, options = {}) {
+    const { modelProvider, ...rest } = runOptions ?? {};
+    const metered = modelProvider?.[Symbol.for('wflo.wrapped')] ? modelProvider : wfloModelProvider(modelProvider, options);
+    return new (sdk().Runner)({ modelProvider: metered }).run(agent, input, rest);
+  }
+
+  const points = { wfloModelProvider, setDefaultWfloModelProvider, runAgent };
+  copies.unshift({ owns, runAgent }); // the copy loaded last is asked first
+  return points;
 }
 
-/**
- * Makes the metered provider the SDK's default, so `run(agent, input)` is budgeted in every
- * workflow with no further code. Returns the provider installed.
- */
-function setDefaultWfloModelProvider(provider, options) {
-  const { setDefaultModelProvider } = require('@openai/agents');
-  const metered = wfloModelProvider(provider, options);
-  setDefaultModelProvider(metered);
-  return metered;
-}
+let commonjs;
+const sdk = () => (commonjs ??= require('@openai/agents'));
+const { wfloModelProvider, setDefaultWfloModelProvider, runAgent } = entryPoints(sdk, (agent) => agent instanceof sdk().Agent);
 
-/** Runs `agent` on `input` with a runner whose models are metered (`runOptions` as `run()` takes). */
-function runAgent(agent, input, runOptions = {}, options = {}) {
-  const { Runner } = require('@openai/agents');
-  const { modelProvider, ...rest } = runOptions ?? {};
-  const runner = new Runner({ modelProvider: modelProvider?.[Symbol.for('wflo.wrapped')] ? modelProvider : wfloModelProvider(modelProvider, options) });
-  return runner.run(agent, input, rest);
-}
-
-// `workflow.execute(agent, input)`: an Agents SDK agent (ESM and CommonJS copies alike).
+// `workflow.execute(agent, input)`: an Agents SDK agent (ESM and CommonJS copies alike), run by
+// the copy it belongs to.
 const isAgent = (t) =>
   t !== null && typeof t === 'object' && typeof t.name === 'string' && Array.isArray(t.handoffs) && typeof t.getSystemPrompt === 'function' && typeof t.clone === 'function';
-registerRunner('openai-agents', isAgent, (workflow, agent, input, config) => runAgent(agent, input, config, { workflow }));
+registerRunner('openai-agents', isAgent, (workflow, agent, input, config) => {
+  const copy = copies.find((c) => c.owns(agent)) ?? copies[copies.length - 1];
+  return copy.runAgent(agent, input, config, { workflow });
+});
 
 module.exports = { wfloModelProvider, wrapModel, setDefaultWfloModelProvider, runAgent, WfloModel };
+// For openai-agents.mjs only (not enumerable: not part of the API).
+Object.defineProperty(module.exports, 'entryPoints', { value: entryPoints });

@@ -6,7 +6,7 @@ import type { WfloWorkflow } from '../index.js';
 export interface WfloAgentsOptions {
   /** The workflow to charge (default: the one the calling code runs in; none: pass through). */
   workflow?: WfloWorkflow;
-  /** The agent to charge (default: the running agent, as the SDK names it in the request). */
+  /** The agent to charge (default: the running agent, as the SDK's current span names it). */
   agent?: string | ((request: unknown) => string | undefined);
   /** The provider to record (default: from the model's client base URL, else the model name). */
   provider?: string;

@@ -8,6 +8,10 @@ const { OpenAI } = require('openai');
 const { Agent, Runner, run, setTracingDisabled, OpenAIResponsesModel, OpenAIChatCompletionsModel } = require('@openai/agents');
 const wflo = require('..');
 const { wfloModelProvider, setDefaultWfloModelProvider, wrapModel } = require('wflo/openai-agents');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { execFile } = require('node:child_process');
 const { startMock } = require('./helpers/mock.cjs');
 const { memoryWorkflow } = require('./helpers/llm.cjs');
 
@@ -154,17 +158,87 @@ test('a handoff: each agent is charged for its own model calls', async () => {
   const provider = wfloModelProvider(
     mockProvider({ [MODEL]: { api: 'chat', directives: 'tool=transfer_to_Billing' }, [OTHER]: { api: 'responses', directives: 'reply=12' } }),
   );
-  const wf = await memoryWorkflow();
-  const result = await wf.execute(() => new Runner({ modelProvider: provider }).run(triage, 'I want a refund'));
-  assert.equal(result.lastAgent.name, 'Billing');
+  // The runner's turn spans name the agent; with the runner's tracing off there are none, and
+  // the agent's own span does.
+  for (const config of [{}, { tracingDisabled: true }]) {
+    const wf = await memoryWorkflow();
+    const result = await wf.execute(() => new Runner({ ...config, modelProvider: provider }).run(triage, 'I want a refund'));
+    assert.equal(result.lastAgent.name, 'Billing');
+    const calls = await wf.calls();
+    assert.deepEqual(calls.map((c) => [c.requestedModel, c.step]), [[MODEL, 'agent:Triage'], [OTHER, 'agent:Billing']]);
+    assert.deepEqual(
+      calls.map((c) => c.costNanos),
+      result.rawResponses.map((r, i) => wflo.cost(calls[i].requestedModel, usageOf(entryOf(r))).nanos),
+    );
+    const b = await wf.breakdown();
+    assert.equal(b.totalNanos, calls[0].costNanos + calls[1].costNanos);
+  }
+});
+
+/** A workflow on a fresh in-memory engine with each agent's own share (`agentBudgetsUsd`). */
+async function sharedWorkflow(agentBudgetsUsd, budgetUsd = 1) {
+  const engine = await wflo.Engine.open('memory://');
+  return new wflo.WfloWorkflow({ name: 'agents', engine, budgetUsd, agentBudgetsUsd });
+}
+
+test('per-agent budgets: the agent past its own share is refused before any request, another goes on', async () => {
+  // gpt-4o-mini output is $0.60 per million tokens: a 1,000-token turn holds ~$0.0006, and a
+  // 900-token answer spends ~$0.00054 of the Researcher's $0.001 — the next turn cannot fit.
+  const wf = await sharedWorkflow({ Researcher: '0.001' });
+  const settings = { maxTokens: 1000 };
+  const researcher = new Agent({ name: 'Researcher', instructions: 'Dig deep.', model: MODEL, modelSettings: settings });
+  const writer = new Agent({ name: 'Writer', instructions: 'Write it up.', model: MODEL, modelSettings: settings });
+  const runner = new Runner({ modelProvider: wfloModelProvider(mockProvider({ [MODEL]: { api: 'responses', directives: 'reply=900' } })) });
+  let refused;
+  let sentWhileRefused;
+  const outputs = [];
+  await wf.execute(async () => {
+    outputs.push((await runner.run(researcher, 'Find the papers.')).rawResponses);
+    const before = await requests();
+    refused = await runner.run(researcher, 'Find more.').then(() => null, (e) => e);
+    sentWhileRefused = (await requests()) - before;
+    for (let i = 0; i < 2; i++) outputs.push((await runner.run(writer, 'Write the summary.')).rawResponses);
+  });
+  assert.ok(refused instanceof wflo.BudgetExceededError, String(refused));
+  assert.equal(refused.code, 'BUDGET_EXCEEDED');
+  assert.equal(refused.scope, 'agent:Researcher');
+  assert.equal(refused.limitNanos, 1_000_000);
+  assert.equal(sentWhileRefused, 0, 'the refused turn sent nothing');
   const calls = await wf.calls();
-  assert.deepEqual(calls.map((c) => [c.requestedModel, c.step]), [[MODEL, 'agent:Triage'], [OTHER, 'agent:Billing']]);
-  assert.deepEqual(
-    calls.map((c) => c.costNanos),
-    result.rawResponses.map((r, i) => wflo.cost(calls[i].requestedModel, usageOf(entryOf(r))).nanos),
-  );
+  assert.deepEqual(calls.map((c) => [c.step, c.status]), [
+    ['agent:Researcher', 'ok'],
+    ['agent:Researcher', 'refused'],
+    ['agent:Writer', 'ok'],
+    ['agent:Writer', 'ok'],
+  ]);
+  const done = calls.filter((c) => c.status === 'ok');
+  assert.deepEqual(done.map((c) => c.costNanos), outputs.map(([r]) => wflo.cost(MODEL, usageOf(entryOf(r))).nanos));
+  assert.ok(done[0].usage.output >= 850, JSON.stringify(done[0].usage));
   const b = await wf.breakdown();
-  assert.equal(b.totalNanos, calls[0].costNanos + calls[1].costNanos);
+  assert.equal(b.totalNanos, done.reduce((n, c) => n + c.costNanos, 0));
+  assert.equal(b.reservedNanos, 0);
+  assert.ok(b.totalNanos > 1_000_000, "the Writer spent past the Researcher's share");
+});
+
+test("per-agent budgets across a handoff: the agent handed to is held to its own share", async () => {
+  const billing = new Agent({ name: 'Billing', instructions: 'You handle billing.', model: OTHER, modelSettings: { maxTokens: 500 } });
+  const triage = new Agent({ name: 'Triage', instructions: 'Route the user.', model: MODEL, handoffs: [billing] });
+  const provider = wfloModelProvider(
+    mockProvider({ [MODEL]: { api: 'chat', directives: 'tool=transfer_to_Billing' }, [OTHER]: { api: 'responses' } }),
+  );
+  // gpt-4o: 500 output tokens hold $0.005, past Billing's $0.001; Triage has no share of its own.
+  const wf = await sharedWorkflow({ Billing: '0.001' });
+  const before = await requests();
+  const err = await wf.execute(() => new Runner({ modelProvider: provider }).run(triage, 'I want a refund')).then(() => null, (e) => e);
+  assert.ok(err instanceof wflo.BudgetExceededError, String(err));
+  assert.equal(err.scope, 'agent:Billing');
+  assert.equal(await requests(), before + 1, "Triage's turn was sent, Billing's never");
+  const calls = await wf.calls();
+  assert.deepEqual(calls.map((c) => [c.step, c.requestedModel, c.status]), [
+    ['agent:Triage', MODEL, 'ok'],
+    ['agent:Billing', OTHER, 'refused'],
+  ]);
+  assert.ok(calls[0].costNanos > 0);
 });
 
 test('as the default provider, run() is metered in a workflow and untouched outside', async () => {
@@ -192,4 +266,45 @@ test('workflow.execute(agent, input) runs the agent with metered models; wrapMod
     const calls = await w.calls();
     assert.deepEqual(calls.map((c) => [c.status, c.requestedModel, c.step]), [['ok', MODEL, scope]]);
   }
+});
+
+test("the README's example (examples/node/frameworks/openai-agents.mjs) runs as ESM and its ledger is the mock's", async () => {
+  // Run as a user's file: in a project whose node_modules hold `wflo` (this package) and the
+  // Agents SDK (this package's copy), importing both by name.
+  const project = fs.mkdtempSync(path.join(os.tmpdir(), 'wflo-agents-example-'));
+  const pkg = path.join(__dirname, '..');
+  fs.mkdirSync(path.join(project, 'node_modules'));
+  fs.symlinkSync(pkg, path.join(project, 'node_modules', 'wflo'), 'dir');
+  fs.symlinkSync(path.join(pkg, 'node_modules', '@openai'), path.join(project, 'node_modules', '@openai'), 'dir');
+  const example = path.join(project, 'openai-agents.mjs');
+  fs.copyFileSync(path.join(pkg, '..', '..', 'examples', 'node', 'frameworks', 'openai-agents.mjs'), example);
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm_|OPENAI_)/i.test(k))),
+    OPENAI_API_KEY: 'test',
+    OPENAI_BASE_URL: mock.openaiBase('tool=transfer_to_Billing'), // Triage hands over to Billing
+    OPENAI_AGENTS_DISABLE_TRACING: '1',
+  };
+  const before = await mock.stats();
+  const out = await new Promise((resolve) => {
+    const done = (error, stdout, stderr) => resolve({ error, stdout, stderr });
+    execFile(process.execPath, [example], { cwd: project, env, timeout: 60_000 }, done);
+  });
+  fs.rmSync(project, { recursive: true, force: true });
+  assert.equal(out.error, null, out.stderr);
+  const lines = out.stdout.trim().split('\n');
+  const calls = JSON.parse(lines.pop());
+  assert.deepEqual(calls.map((c) => [c.step, c.requestedModel, c.status]), [
+    ['agent:Triage', MODEL, 'ok'],
+    ['agent:Billing', OTHER, 'refused'],
+  ]);
+  const [triage] = calls;
+  assert.ok(triage.costNanos > 0 && !triage.estimated, JSON.stringify(triage));
+  assert.equal(triage.costNanos, wflo.cost(MODEL, triage.usage).nanos);
+  const after = await mock.stats();
+  assert.equal(after.total - before.total, 1, "Triage's turn reached the mock, Billing's never did");
+  assert.deepEqual(lines, [
+    'refused before sending: agent:Billing, limit $0.001',
+    `agent:Triage ${MODEL} ok $${triage.costNanos / 1e9}`,
+    `agent:Billing ${OTHER} refused $0`,
+  ]);
 });

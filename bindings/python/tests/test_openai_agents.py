@@ -8,11 +8,14 @@ each call once. Tracing export is disabled: nothing leaves 127.0.0.1.
 """
 from __future__ import annotations
 
-import inspect
+import json
+import os
+import subprocess
+import sys
 
 import pytest
-from agents import (Agent, ModelProvider, OpenAIChatCompletionsModel, RunConfig, Runner, set_default_openai_api,
-                    set_default_openai_client, set_tracing_disabled)
+from agents import (Agent, ModelProvider, ModelSettings, OpenAIChatCompletionsModel, RunConfig, Runner,
+                    set_default_openai_api, set_default_openai_client, set_tracing_disabled)
 from openai import AsyncOpenAI
 
 import wflo
@@ -58,7 +61,9 @@ def workflow(engine, budget="1.00") -> wflo.WfloWorkflow:
     return wflo.WfloWorkflow("agents-test", budget_usd=budget, engine=engine)
 
 
-async def test_a_handoff_run_is_metered_per_call_and_per_agent(mock, engine):
+# The runner's turn spans name the agent; without them (the tracing option below), the agent's own span does.
+@pytest.mark.parametrize("tracing", [None, {"include_task_and_turn_spans": False}])
+async def test_a_handoff_run_is_metered_per_call_and_per_agent(mock, engine, tracing):
     provider = wflo_provider(ByModel({TRIAGE_MODEL: oa_client(mock, "tool=transfer_to_spanish,reply=6"),
                                       SPANISH_MODEL: oa_client(mock, "cached=4,reply=9")}))
     triage, _ = agents_pair()
@@ -66,7 +71,7 @@ async def test_a_handoff_run_is_metered_per_call_and_per_agent(mock, engine):
     before = mock.stats().get("chat.completions", 0)
 
     result = await wf.execute(lambda _: Runner.run(triage, "Hola, ¿qué tal?",
-                                                   run_config=RunConfig(model_provider=provider)))
+                                                   run_config=RunConfig(model_provider=provider, tracing=tracing)))
 
     assert result.last_agent.name == "spanish"
     calls = wf.calls()
@@ -143,16 +148,72 @@ async def test_instrumented_sdk_calls_inside_are_not_charged_twice(mock, engine)
         wflo.uninstrument()
 
 
-@pytest.mark.skipif("per_agent_budgets" not in inspect.signature(wflo.WfloWorkflow).parameters,
-                    reason="WfloWorkflow(per_agent_budgets=…) is not in this build")
 async def test_an_agent_past_its_own_budget_is_refused_while_another_goes_on(mock, engine):
+    # gpt-4o-mini output: $0.60 per million tokens. A 1,000-token turn holds ~$0.0006; a
+    # 900-token answer spends ~$0.00054 of the researcher's $0.001, so its next turn cannot fit.
+    provider = wflo_provider(ByModel({TRIAGE_MODEL: oa_client(mock, "reply=900")}))
+    settings = ModelSettings(max_tokens=1000)
+    researcher = Agent(name="researcher", instructions="Dig deep.", model=TRIAGE_MODEL, model_settings=settings)
+    writer = Agent(name="writer", instructions="Write it up.", model=TRIAGE_MODEL, model_settings=settings)
+    wf = wflo.WfloWorkflow("agents-test", budget_usd="1.00", engine=engine, per_agent_budgets={"researcher": "0.001"})
+    config = RunConfig(model_provider=provider)
+    seen = {}
+
+    async def run(_):
+        responses = [(await Runner.run(researcher, "Find the papers.", run_config=config)).raw_responses[0]]
+        before = mock.requests()
+        with pytest.raises(wflo.BudgetExceededError) as refused:
+            await Runner.run(researcher, "Find more.", run_config=config)
+        seen["sent"], seen["refused"] = mock.requests() - before, refused.value
+        for _ in range(2):
+            responses.append((await Runner.run(writer, "Write the summary.", run_config=config)).raw_responses[0])
+        return responses
+
+    responses = await wf.execute(run)
+    assert seen["sent"] == 0, "the refused turn sent nothing"
+    assert seen["refused"].scope == "agent:researcher"
+    calls = wf.calls()
+    assert [(c["step"], c["status"]) for c in calls] == [
+        ("agent:researcher", "ok"), ("agent:researcher", "refused"), ("agent:writer", "ok"), ("agent:writer", "ok")]
+    done = [c for c in calls if c["status"] == "ok"]
+    assert [c["cost_nanos"] for c in done] == [wflo.cost(TRIAGE_MODEL, usage_of(r.usage)) for r in responses]
+    assert done[0]["usage"]["output"] >= 850
+    breakdown = wf.get_cost_breakdown_sync()
+    assert breakdown["total_nanos"] == sum(c["cost_nanos"] for c in done) > 1_000_000  # the writer went on
+
+
+async def test_the_agent_handed_to_is_held_to_its_own_share(mock, engine):
     provider = wflo_provider(ByModel({TRIAGE_MODEL: oa_client(mock, "tool=transfer_to_spanish,reply=6"),
                                       SPANISH_MODEL: oa_client(mock, "reply=9")}))
-    triage, spanish = agents_pair()
+    triage, _ = agents_pair()
     wf = wflo.WfloWorkflow("agents-test", budget_usd="1.00", engine=engine,
                            per_agent_budgets={"spanish": 0.00001})
     before = mock.requests()
-    with pytest.raises(wflo.BudgetExceededError):
+    with pytest.raises(wflo.BudgetExceededError) as refused:
         await wf.execute(lambda _: Runner.run(triage, "Hola", run_config=RunConfig(model_provider=provider)))
+    assert refused.value.scope == "agent:spanish"
     assert mock.requests() == before + 1  # triage's call went out, spanish's never did
     assert [(c["step"], c["status"]) for c in wf.calls()] == [("agent:triage", "ok"), ("agent:spanish", "refused")]
+
+
+def test_the_readme_example_runs_and_its_ledger_is_the_mocks(mock):
+    from conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    env.update(OPENAI_API_KEY="test-key", OPENAI_BASE_URL=mock.openai_base("tool=transfer_to_billing"),
+               OPENAI_AGENTS_DISABLE_TRACING="1")  # Triage hands over to Billing
+    before = mock.requests()
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "python" / "frameworks" / "openai_agents.py")],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    *lines, ledger = done.stdout.splitlines()
+    calls = json.loads(ledger)
+    assert [(c["step"], c["requested_model"], c["status"]) for c in calls] == [
+        ("agent:Triage", TRIAGE_MODEL, "ok"), ("agent:Billing", SPANISH_MODEL, "refused")]
+    triage = calls[0]
+    assert triage["cost_nanos"] == wflo.cost(TRIAGE_MODEL, wflo.Usage(**triage["usage"])) > 0
+    assert not triage["estimated"]
+    assert mock.requests() == before + 1, "Triage's turn reached the mock, Billing's never did"
+    assert lines == ["refused before sending: agent:Billing, limit $0.001",
+                     f"agent:Triage {TRIAGE_MODEL} ok ${triage['cost_nanos'] / 1e9:.7f}",
+                     f"agent:Billing {SPANISH_MODEL} refused $0.0000000"]

@@ -400,6 +400,7 @@ mod tests {
                 reserved_nanos: 0,
                 requested_nanos: 5,
                 retry_note: None,
+                hint: None,
             }))
             .to_string()
         };

@@ -213,6 +213,7 @@ impl Ledger {
                         reserved_nanos: s.reserved,
                         requested_nanos: amount,
                         retry_note: None,
+                        hint: None,
                     })));
                 }
             }

@@ -57,6 +57,10 @@ pub struct RequestOptions {
     /// the execution reserves on that agent's scope ([`crate::Execution::agent`]); one asked
     /// on a step scope stays on the step (its budget applies, the agent's share does not).
     pub agent: Option<String>,
+    /// The caller could not see the call's request and describes it itself: a tracking
+    /// decorator (`@track_llm_call`, `trackLlmCall`, …) reserving up front from the function's
+    /// arguments. A refusal then says how the call was sized and how to make it precise.
+    pub upfront: bool,
 }
 
 impl RequestOptions {

@@ -414,6 +414,7 @@ impl Store for MemoryStore {
                         reserved_nanos: row.reserved,
                         requested_nanos: r.amount_nanos,
                         retry_note: None,
+                        hint: None,
                     })));
                 }
             }

@@ -983,6 +983,7 @@ impl Store for PostgresStore {
                             reserved_nanos: reserved,
                             requested_nanos: amount,
                             retry_note: None,
+                            hint: None,
                         })));
                     }
                 }

@@ -7,7 +7,7 @@ import os
 from typing import Any, Callable, Optional, TypeVar
 
 from .context import current_frame
-from .errors import BudgetExceededError, invalid
+from .errors import invalid
 from .reservation import Reservation
 from .instrument.common import request_json, unmetered
 from .instrument.reach import reaches_metered_client
@@ -41,14 +41,6 @@ def _auto_instrument() -> bool:
     return True
 
 
-def _precise_hint(model: str, max_tokens: Optional[int]) -> str:
-    limit = f"max_tokens={max_tokens}" if max_tokens is not None else "the model's maximum output"
-    return (f" [@track_llm_call(model={model!r}) reserved {limit} up front because it cannot see the "
-            f"request: call an openai/anthropic client the function holds itself (an argument, self's "
-            f"attribute, a closure or global variable) so the call is budgeted from its actual request "
-            f"(wflo instruments those SDKs while a workflow runs), or pass max_tokens= to the decorator]")
-
-
 def track_llm_call(model: str, *, max_tokens: Optional[int] = None, provider: Optional[str] = None,
                    format: str = "auto") -> Callable[[F], F]:
     """Meters a function that makes one LLM call, inside a workflow, before anything is sent.
@@ -79,25 +71,15 @@ def track_llm_call(model: str, *, max_tokens: Optional[int] = None, provider: Op
             asked["ls_provider"] = provider
         return request_json(asked)
 
-    def explained(e: BudgetExceededError) -> BudgetExceededError:
-        hint = _precise_hint(model, max_tokens)
-        e.message += hint
-        e.args = (e.message,)
-        return e
-
     def reserve(args: tuple, kwargs: dict) -> Optional[Reservation]:
-        try:
-            made = current_reserve_request("langchain", request(args, kwargs))
-        except BudgetExceededError as e:
-            raise explained(e) from None
+        # upfront: a refusal says, in the engine's words, how the call was sized and how to
+        # make it precise.
+        made = current_reserve_request("langchain", request(args, kwargs), upfront=True)
         return made.reservation if made is not None else None
 
     async def reserve_async(args: tuple, kwargs: dict) -> Optional[Reservation]:
         # Off the event loop when the reservation may wait (an approval gate, a stored budget).
-        try:
-            made = await current_reserve_request_async("langchain", request(args, kwargs))
-        except BudgetExceededError as e:
-            raise explained(e) from None
+        made = await current_reserve_request_async("langchain", request(args, kwargs), upfront=True)
         return made.reservation if made is not None else None
 
     def precise(fn: Any, args: tuple, kwargs: dict) -> bool:

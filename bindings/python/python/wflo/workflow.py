@@ -405,7 +405,7 @@ class WfloWorkflow:
     def reserve_request(self, format: str, request: Any, *, base_url: Optional[str] = None,
                         provider: Optional[str] = None, model: Optional[str] = None, stream: Optional[bool] = None,
                         clamp_max_tokens: bool = False, scope: Optional[Scope] = None,
-                        agent: Optional[str] = None) -> RequestReserved:
+                        agent: Optional[str] = None, upfront: bool = False) -> RequestReserved:
         """Reserves a provider request BEFORE it is sent, read by the engine: ``format`` is the
         API it is written for ("openai_chat", "openai_responses", "anthropic", "gemini",
         "langchain", "ai_sdk") and ``request`` its body (a dict or JSON text). The prompt
@@ -416,12 +416,14 @@ class WfloWorkflow:
         ``model`` and ``stream`` say what the body does not. ``agent``: the agent the call is
         made for (its framework's name for it): the call is charged to the execution's scope
         ``agent:<name>`` instead, limited by that agent's share (``per_agent_budgets``) and the
-        execution's budget. Raises :class:`BudgetExceededError` when the call could overspend,
-        :class:`CallLimitError` past ``max_iterations``: then nothing may be sent."""
+        execution's budget. ``upfront``: the request is not the one sent but what a tracker that
+        cannot see it was told (``@track_llm_call``); a refusal then says how the call was sized
+        and how to make it precise. Raises :class:`BudgetExceededError` when the call could
+        overspend, :class:`CallLimitError` past ``max_iterations``: then nothing may be sent."""
         if not self._running:
             self.start_sync()
         return _reserve_request(self._c, self._target(scope), format, request, _options(base_url, provider, model, stream,
-                                                                         clamp_max_tokens, agent))
+                                                                         clamp_max_tokens, agent, upfront))
 
     async def reserve_request_async(self, format: str, request: Any, **options: Any) -> RequestReserved:
         """``reserve_request`` for async code (in a worker thread when the reservation may wait:
@@ -720,11 +722,13 @@ def _request_args(r: CallRequest) -> tuple:
 
 
 def _options(base_url: Optional[str], provider: Optional[str], model: Optional[str], stream: Optional[bool],
-             clamp: bool, agent: Optional[str] = None) -> Optional[str]:
+             clamp: bool, agent: Optional[str] = None, upfront: bool = False) -> Optional[str]:
     given = {k: v for k, v in (("base_url", base_url), ("provider", provider), ("model", model), ("stream", stream),
                                ("agent", agent)) if v is not None}
     if clamp:
         given["clamp_max_tokens"] = True
+    if upfront:
+        given["upfront"] = True
     return json.dumps(given) if given else None
 
 
@@ -755,7 +759,7 @@ def current_reserve_request(format: str, request: Any, **options: Any) -> Option
     return _reserve_request(wf._c, frame.scope._c if frame.scope else None, format, request,
                             _options(options.get("base_url"), options.get("provider"), options.get("model"),
                                      options.get("stream"), options.get("clamp_max_tokens", False),
-                                     options.get("agent")))
+                                     options.get("agent"), options.get("upfront", False)))
 
 
 async def current_reserve_request_async(format: str, request: Any, **options: Any) -> Optional[RequestReserved]:

@@ -169,6 +169,7 @@ fn a_refused_retry_says_what_failed_before_it() {
             reserved_nanos: 0,
             requested_nanos: 5,
             retry_note: None,
+            hint: None,
         }))
     };
     // A first attempt's refusal is the plain refusal.

@@ -117,6 +117,7 @@ pub fn reserve(tx: &Connection, r: &SharedReserve<'_>) -> Result<Vec<String>> {
                     reserved_nanos: reserved,
                     requested_nanos: r.amount_nanos,
                     retry_note: None,
+                    hint: None,
                 })));
             }
         }

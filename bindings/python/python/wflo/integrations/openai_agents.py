@@ -11,10 +11,13 @@ sent. The output limit the reservation covers is the one the inner model sends (
 its ``ModelSettings``: the model's maximum when none was set, lower when clamped). After, the
 call is settled from ``ModelResponse.usage``; a stream once, from its final event.
 
-The agent: the one whose turn it is when the model is called (the SDK's current turn span,
-which it keeps even with tracing disabled) — after a handoff, the agent handed to. Its name
-goes to the engine as the request's ``agent``: the call is recorded under the execution's
-scope ``agent:<name>``, limited by that agent's budget when the workflow has one.
+The agent: the one whose turn it is when the model is called — after a handoff, the agent
+handed to — read from the SDK's public tracing API (``agents.tracing.get_current_span()``: the
+turn span, else the agent span; the runner keeps them current with tracing disabled too, as
+no-op spans). ``Model.get_response`` is not given the agent, and the public hooks that are
+(``RunHooks.on_llm_start``) must be passed to each run by its caller. Its name goes to the
+engine as the request's ``agent``: the call is recorded under the execution's scope
+``agent:<name>``, limited by that agent's share (``per_agent_budgets``) when it has one.
 
     provider = wflo_provider()                       # wraps the SDK's default (MultiProvider)
     result = await workflow.execute(lambda _: Runner.run(agent, "hi",
@@ -45,9 +48,9 @@ __all__ = ["WfloModel", "WfloModelProvider", "wflo_provider", "install_default_p
 
 
 def current_agent_name() -> Optional[str]:
-    """The name of the agent whose turn it is, or None: the SDK's current span — the turn's
-    (``TurnSpanData.agent_name``), or the agent's own (``AgentSpanData.name``). The SDK keeps
-    them current with tracing disabled too (no-op spans)."""
+    """The name of the agent whose turn it is, or None: the SDK's current span (public API) — the
+    turn's (``TurnSpanData.agent_name``), or the agent's own (``AgentSpanData.name``) when the
+    run has no turn spans. The SDK keeps them current with tracing disabled too (no-op spans)."""
     try:
         from agents.tracing import get_current_span
     except ImportError:  # pragma: no cover
@@ -113,6 +116,9 @@ class WfloModel(Model):
         self.inner = inner
         self.model = model or str(getattr(inner, "model", "") or "")
         self._clamp = clamp_max_tokens
+        # The base URL tells the engine the provider (OpenAI, Azure, a proxy). The SDK's OpenAI
+        # models keep their client private and no public API names it: read when present,
+        # else the engine goes by the model name.
         client = getattr(inner, "_client", None)
         base_url = getattr(client, "base_url", None)
         self._base_url = str(base_url) if base_url is not None else None
@@ -123,6 +129,7 @@ class WfloModel(Model):
     async def close(self) -> None:
         await self.inner.close()
 
+    # The SDK's own hook on its Model interface (a run calls it on the model it was given).
     async def _cleanup_on_run_end(self, owner: object) -> None:
         await self.inner._cleanup_on_run_end(owner)
 

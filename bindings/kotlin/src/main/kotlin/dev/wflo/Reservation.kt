@@ -210,6 +210,8 @@ data class RequestOptions @JvmOverloads constructor(
     val attempt: Int? = null,
     val retryReason: String? = null,
     val agent: String? = null,
+    /** The request is what a tracker that cannot see the call was told ([trackLlmCall]): a refusal says how it was sized and how to make it precise. */
+    val upfront: Boolean = false,
 ) {
     /**
      * These options for the attempt [retry] describes (null: unchanged): its attempt number
@@ -226,6 +228,7 @@ data class RequestOptions @JvmOverloads constructor(
             model?.let { put("model", it) }
             stream?.let { put("stream", it) }
             if (clampMaxTokens) put("clamp_max_tokens", true)
+            if (upfront) put("upfront", true)
             attempt?.let { put("attempt", unsigned(it.toLong(), "attempt").toLong()) }
             retryReason?.let { put("retry_reason", it) }
             agent?.let { put("agent", it) }

@@ -55,7 +55,7 @@ class ParityTest {
     /** The request options a scenario gives, as this face's [RequestOptions]. */
     private fun options(o: JsonObject?): RequestOptions {
         if (o == null) return RequestOptions()
-        val known = setOf("base_url", "provider", "model", "stream", "clamp_max_tokens", "agent")
+        val known = setOf("base_url", "provider", "model", "stream", "clamp_max_tokens", "agent", "upfront")
         assertTrue(known.containsAll(o.keys), "options this replay does not know: ${o.keys - known}")
         return RequestOptions(
             baseUrl = o.str("base_url"),
@@ -64,6 +64,7 @@ class ParityTest {
             stream = (o["stream"] as? JsonPrimitive)?.booleanOrNull,
             clampMaxTokens = (o["clamp_max_tokens"] as? JsonPrimitive)?.booleanOrNull ?: false,
             agent = o.str("agent"),
+            upfront = (o["upfront"] as? JsonPrimitive)?.booleanOrNull ?: false,
         )
     }
 
