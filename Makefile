@@ -3,7 +3,7 @@
 #   make demo        build and run `wflo demo` (mock LLM server, embedded SQLite, no API key)
 #   make test        everything CI runs (.ci/run calls it)
 #   make test-rust   the Rust workspace only (fast iteration)
-#   make test-mock   the mock LLM server against the official openai/anthropic Python packages
+#   make test-mock   the mock LLM server against the official openai/anthropic/google-genai Python packages
 #   make test-report the HTML report in headless Chromium
 #   make test-serve  `wflo serve` scraped by a real Prometheus server and driven in headless
 #                    Chromium while an agent records calls (its Rust tests run in test-rust)

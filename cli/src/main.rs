@@ -60,12 +60,12 @@ pub struct Db {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve OpenAI and Anthropic wire formats on 127.0.0.1 with real usage.
+    /// Serve OpenAI, Anthropic and Gemini wire formats on 127.0.0.1 with real usage.
     ///
-    /// Prints the listening URL and the base URLs to give OpenAI and Anthropic clients, then
-    /// serves until stopped. Directives in an x-mock header or in the base URL
-    /// (http://127.0.0.1:PORT/mock/reply=50,cached=100/v1) ask for behaviours; GET
-    /// /__mock/stats counts the requests served.
+    /// Prints the listening URL and the base URLs to give OpenAI, Anthropic and Gemini (Google
+    /// Gen AI SDK) clients, then serves until stopped. Directives in an x-mock header or in
+    /// the base URL (http://127.0.0.1:PORT/mock/reply=50,cached=100/v1) ask for behaviours;
+    /// GET /__mock/stats counts the requests served.
     #[command(after_help = "Examples:\n  \
         wflo mock-llm --port 8765\n  \
         wflo mock-llm --port 0          # any free port; the first line says which")]
@@ -533,10 +533,11 @@ fn mock_llm(host: &str, port: u16, allow_remote: bool) -> Result<(), CliError> {
     // One write: a reader that takes the first line and goes away must not meet a second
     // write (a closed pipe would end the server).
     let banner = format!(
-        "wflo mock-llm listening on http://{}\n  OpenAI base URL:    {}\n  Anthropic base URL: {}\n",
+        "wflo mock-llm listening on http://{}\n  OpenAI base URL:    {}\n  Anthropic base URL: {}\n  Gemini base URL:    {}\n",
         server.addr(),
         server.openai_base_url(),
-        server.anthropic_base_url()
+        server.anthropic_base_url(),
+        server.gemini_base_url()
     );
     use std::io::Write;
     let mut out = std::io::stdout().lock();

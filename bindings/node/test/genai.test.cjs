@@ -1,8 +1,12 @@
 'use strict';
 // wrapGenAI against `wflo mock-llm` (Gemini's wire format) with the real `@google/genai`:
-// what is recorded, what is refused before any request, and streams.
+// what is recorded, what is refused before any request, streams, Gemini's long-context tier
+// (billed and reserved at its prices), and the README's example (examples/node/frameworks/genai.mjs).
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 const { GoogleGenAI } = require('@google/genai');
 const wflo = require('..');
 const { wrapGenAI } = require('wflo/genai');
@@ -141,4 +145,93 @@ test('provider errors release the reservation; calls outside any workflow are un
   const res = await client().models.generateContent({ model: MODEL, contents: 'hi' });
   assert.ok(res.usageMetadata.promptTokenCount > 0);
   assert.equal((await other.calls()).length, 0);
+});
+
+// Gemini's long-context tier: gemini-2.5-pro bills every token of a prompt over 200k tokens
+// at its tier's prices, and the reservation must cover that before the request is sent.
+const TIERED = 'gemini-2.5-pro';
+const LONG_PROMPT = 'word '.repeat(200_100); // a token a word for wflo and the mock: over the tier
+const nanos = (picos) => Math.ceil(picos / 1000); // the engine rounds up to a whole nano-USD
+const tierOf = (model) => {
+  const { price } = wflo.price(model);
+  assert.equal(price.tiers.length, 1);
+  return { base: price, tier: price.tiers[0] };
+};
+
+for (const stream of [false, true]) {
+  test(`a prompt over the tier is billed and reserved at the tier's prices (${stream ? 'stream' : 'generateContent'})`, async () => {
+    const { base, tier } = tierOf(TIERED);
+    assert.ok(tier.above === 200_000 && tier.input > base.input && tier.output > base.output);
+    const wf = await memoryWorkflow(2);
+    const ai = client('cached=1000,reasoning=7,reply=9');
+    const params = { model: TIERED, contents: LONG_PROMPT, config: { maxOutputTokens: 200 } };
+    const meta = await wf.execute(async () => {
+      if (!stream) return (await ai.models.generateContent(params)).usageMetadata;
+      let last;
+      for await (const chunk of await ai.models.generateContentStream(params)) last = chunk.usageMetadata ?? last;
+      return last;
+    });
+    assert.ok(meta.promptTokenCount > tier.above, JSON.stringify(meta));
+    const usage = usageOf(meta);
+    const [call] = await wf.calls();
+    assert.deepEqual([call.model, call.stream, call.estimated], [TIERED, stream, false]);
+    assert.deepEqual(call.usage, usage);
+    // Every token at the tier's rate (thoughts at the output rate): the ledger to the nano-USD.
+    const atTier = nanos(usage.input * tier.input + usage.cacheRead * tier.cacheRead + (usage.output + usage.reasoning) * tier.output);
+    const atBase = nanos(usage.input * base.input + usage.cacheRead * base.cacheRead + (usage.output + usage.reasoning) * base.output);
+    assert.equal(call.costNanos, atTier);
+    assert.equal(wflo.cost(TIERED, usage).nanos, atTier);
+    assert.ok(atTier > atBase * 1.5);
+    assert.equal((await wf.breakdown()).totalNanos, atTier);
+    // The reservation covered the tier: the whole prompt and the output limit at its prices.
+    assert.ok(call.reservedNanos >= nanos(meta.promptTokenCount * tier.input + 200 * tier.output), `reserved ${call.reservedNanos}`);
+  });
+}
+
+test('a budget that base prices would fit refuses a prompt over the tier, before any request', async () => {
+  const { base, tier } = tierOf(TIERED);
+  const prompt = 200_100; // at least: a token a word
+  const budgetNanos = Math.floor((nanos(prompt * base.input + 200 * base.output) * 3) / 2);
+  assert.ok(budgetNanos < nanos(prompt * tier.input + 200 * tier.output));
+  const ai = client();
+  const before = await requests();
+  const wf = await memoryWorkflow(budgetNanos / 1e9);
+  await assert.rejects(
+    wf.execute(() => ai.models.generateContent({ model: TIERED, contents: LONG_PROMPT, config: { maxOutputTokens: 200 } })),
+    wflo.BudgetExceededError,
+  );
+  assert.equal(await requests(), before, 'no request reached the provider');
+  const [refused, ...others] = await wf.calls();
+  assert.deepEqual([refused.status, refused.costNanos, others.length], ['refused', 0, 0]);
+  assert.ok(refused.reservedNanos >= nanos(prompt * tier.input + 200 * tier.output), 'what it needed: the tier prices');
+  // Under the tier the same budget goes through.
+  const ok = await memoryWorkflow(budgetNanos / 1e9);
+  await ok.execute(() => ai.models.generateContent({ model: TIERED, contents: 'word '.repeat(1000), config: { maxOutputTokens: 200 } }));
+  assert.equal((await ok.calls())[0].status, 'ok');
+});
+
+test("the README's Gen AI example runs against the mock: two calls settled, the long report refused at the tier", async () => {
+  const example = path.join(__dirname, '..', '..', '..', 'examples', 'node', 'frameworks', 'genai.mjs');
+  const before = await mock.stats();
+  // Run as an application's module: from the package directory, where 'wflo' (the package's
+  // own name) and '@google/genai' resolve.
+  const out = spawnSync(process.execPath, ['--input-type=module'], {
+    cwd: path.join(__dirname, '..'),
+    input: fs.readFileSync(example, 'utf8'),
+    env: { ...process.env, WFLO_GEMINI_BASE_URL: mock.url },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(out.status, 0, out.stderr);
+  const [refusal, ...calls] = out.stdout.trim().split('\n');
+  const needed = Number(/^long report refused: needs up to \$(\d+\.\d\d)$/.exec(refusal)[1]);
+  const { base, tier } = tierOf(TIERED);
+  assert.ok(needed > 0.5 && needed >= (200_000 * tier.input) / 1e12, refusal);
+  // At base prices its worst case would have fitted the $0.50 budget.
+  assert.ok((needed + 0.005) * Math.max(base.input / tier.input, base.output / tier.output) < 0.5, refusal);
+  assert.deepEqual(calls.map((l) => l.split(' ').slice(0, 2)), [['gemini-2.5-flash', 'ok'], ['gemini-2.5-flash', 'ok'], ['gemini-2.5-pro', 'refused']]);
+  assert.deepEqual(calls.map((l) => Number(l.split(' ')[2].slice(1)) > 0), [true, true, false]);
+  const after = await mock.stats();
+  assert.equal(after.generateContent - (before.generateContent ?? 0), 2, 'the refused call never left');
+  assert.equal(after['generateContent.stream'] - (before['generateContent.stream'] ?? 0), 1);
 });

@@ -111,6 +111,12 @@ impl MockServer {
         format!("http://{}", self.addr)
     }
 
+    /// The base URL for Gemini clients (`http://127.0.0.1:PORT`: the Gen AI SDKs add
+    /// `/v1beta/models/{model}:generateContent` to it).
+    pub fn gemini_base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// Requests served so far, by kind (`chat.completions`, `messages`, `total`, …).
     pub fn stats_json(&self) -> String {
         self.shared.stats.to_json()

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import functools
 import re
+from contextlib import contextmanager
 from types import MethodType
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional
 
 from ..context import current_frame
 from .common import UNMETERED, release
@@ -41,128 +42,118 @@ def load() -> Optional[type]:
     return BaseApiClient
 
 
-def _target(patch: Patch, path: str) -> Optional[Tuple[str, bool]]:
-    """(model, stream) of a model call to meter here, or None to pass it through."""
-    if not patch.on or UNMETERED.get() or current_frame() is None:
-        return None
-    m = _PATH.search(path)
-    if m is None:
-        return None
-    return m.group(1).split("/", 1)[1], m.group(2) == "streamGenerateContent"
+class _Call:
+    """One model request being metered, whatever runs it (sync or async, streamed or not): the
+    body the engine reads, then the request dict to send, the answer settled or metered."""
+
+    def __init__(self, api_client: Any, model: str, stream: bool, request_dict: Dict[str, Any]) -> None:
+        self.request_dict = request_dict
+        self.stream = stream
+        # The body the engine reads: the SDK's ``_url``/``_query`` keys left out.
+        self.asked = {k: v for k, v in request_dict.items() if not k.startswith("_")}
+        self.options: Dict[str, Any] = {"model": model, "stream": stream}
+        base_url = getattr(getattr(api_client, "_http_options", None), "base_url", None)
+        if base_url:
+            self.options["base_url"] = str(base_url)
+        self.reservation: Any = None
+
+    @staticmethod
+    def of(patch: Patch, api_client: Any, path: str, request_dict: Dict[str, Any]) -> Optional["_Call"]:
+        """The call to meter, or None to pass it through (not a model call, not metered here)."""
+        if not patch.on or UNMETERED.get() or current_frame() is None:
+            return None
+        m = _PATH.search(path)
+        if m is None:
+            return None
+        return _Call(api_client, m.group(1).split("/", 1)[1], m.group(2) == "streamGenerateContent", request_dict)
+
+    def reserved(self, made: Any) -> Dict[str, Any]:
+        """The request dict to send: the SDK's own keys and the body the engine returned."""
+        self.reservation = made.reservation
+        return {**{k: v for k, v in self.request_dict.items() if k.startswith("_")}, **made.body}
+
+    def failed(self, e: BaseException) -> None:
+        release(self.reservation, e)
+
+    def answered(self, answer: Any) -> Any:
+        """The SDK's answer to hand back: a response settled from its ``usageMetadata``, a
+        stream (an iterator, or an async one) metered to be settled once when it ends."""
+        if not self.stream:
+            self.reservation.settle_result(FORMAT, answer.body or "{}")
+            return answer
+        chunks = StreamMeter(self.reservation, FORMAT)
+        return _metered_async(answer, chunks) if hasattr(answer, "__aiter__") else _metered(answer, chunks)
 
 
-def _reserve_args(api_client: Any, request_dict: Dict[str, Any], model: str, stream: bool) -> Tuple[Dict[str, Any], Dict[str, Any]]:
-    """The body the engine reads (the SDK's ``_url``/``_query`` keys left out) and its options."""
-    asked = {k: v for k, v in request_dict.items() if not k.startswith("_")}
-    options: Dict[str, Any] = {"model": model, "stream": stream}
-    base_url = getattr(getattr(api_client, "_http_options", None), "base_url", None)
-    if base_url:
-        options["base_url"] = str(base_url)
-    return asked, options
+@contextmanager
+def _ending(chunks: StreamMeter) -> Iterator[None]:
+    """Settles the metered stream once, however the iteration inside ends (an error, the
+    consumer closing it early, or its end)."""
+    try:
+        yield
+    except BaseException as e:
+        chunks.end(e)
+        raise
+    chunks.end(None)
 
 
-def _to_send(request_dict: Dict[str, Any], body: Dict[str, Any]) -> Dict[str, Any]:
-    return {**{k: v for k, v in request_dict.items() if k.startswith("_")}, **body}
+def _seen(chunks: StreamMeter, chunk: Any) -> Any:
+    chunks.push(getattr(chunk, "body", chunk) or "{}")
+    return chunk
+
+
+def _metered(inner: Iterator[Any], chunks: StreamMeter) -> Iterator[Any]:
+    with _ending(chunks):
+        for chunk in inner:
+            yield _seen(chunks, chunk)
+
+
+async def _metered_async(inner: AsyncIterator[Any], chunks: StreamMeter) -> AsyncIterator[Any]:
+    with _ending(chunks):
+        async for chunk in inner:
+            yield _seen(chunks, chunk)
 
 
 def _wrap(name: str, original: Callable[..., Any], patch: Patch) -> Callable[..., Any]:
-    if name == "request":
+    """The metered ``name``: the same steps for the four methods; the async two await the
+    reservation (off the loop when it may wait) and the SDK."""
+    if name.startswith("async_"):
         @functools.wraps(original)
-        def request(self: Any, http_method: str, path: str, request_dict: Dict[str, Any],
-                    http_options: Any = None) -> Any:
-            target = _target(patch, path)
-            if target is None:
-                return original(self, http_method, path, request_dict, http_options)
-            from ..workflow import current_reserve_request
-
-            asked, options = _reserve_args(self, request_dict, *target)
-            made = current_reserve_request(FORMAT, asked, **options)
-            try:
-                response = original(self, http_method, path, _to_send(request_dict, made.body), http_options)
-            except BaseException as e:
-                release(made.reservation, e)
-                raise
-            made.reservation.settle_result(FORMAT, response.body or "{}")
-            return response
-
-        wrapper: Callable[..., Any] = request
-
-    elif name == "request_streamed":
-        @functools.wraps(original)
-        def request_streamed(self: Any, http_method: str, path: str, request_dict: Dict[str, Any],
-                             http_options: Any = None) -> Any:
-            target = _target(patch, path)
-            if target is None:
-                yield from original(self, http_method, path, request_dict, http_options)
-                return
-            from ..workflow import current_reserve_request
-
-            asked, options = _reserve_args(self, request_dict, *target)
-            made = current_reserve_request(FORMAT, asked, **options)
-            chunks = StreamMeter(made.reservation, FORMAT)
-            try:
-                for chunk in original(self, http_method, path, _to_send(request_dict, made.body), http_options):
-                    chunks.push(getattr(chunk, "body", chunk) or "{}")
-                    yield chunk
-            except BaseException as e:
-                chunks.end(e)
-                raise
-            chunks.end(None)
-
-        wrapper = request_streamed
-
-    elif name == "async_request":
-        @functools.wraps(original)
-        async def async_request(self: Any, http_method: str, path: str, request_dict: Dict[str, Any],
+        async def metered_async(self: Any, http_method: str, path: str, request_dict: Dict[str, Any],
                                 http_options: Any = None) -> Any:
-            target = _target(patch, path)
-            if target is None:
-                return await original(self, http_method, path, request_dict, http_options)
             from ..workflow import current_reserve_request_async
 
-            asked, options = _reserve_args(self, request_dict, *target)
-            made = await current_reserve_request_async(FORMAT, asked, **options)
+            call = _Call.of(patch, self, path, request_dict)
+            if call is None:
+                return await original(self, http_method, path, request_dict, http_options)
+            sent = call.reserved(await current_reserve_request_async(FORMAT, call.asked, **call.options))
             try:
-                response = await original(self, http_method, path, _to_send(request_dict, made.body), http_options)
+                answer = await original(self, http_method, path, sent, http_options)
             except BaseException as e:
-                release(made.reservation, e)
+                call.failed(e)
                 raise
-            made.reservation.settle_result(FORMAT, response.body or "{}")
-            return response
+            return call.answered(answer)
 
-        wrapper = async_request
-
+        wrapper: Callable[..., Any] = metered_async
     else:
         @functools.wraps(original)
-        async def async_request_streamed(self: Any, http_method: str, path: str, request_dict: Dict[str, Any],
-                                         http_options: Any = None) -> Any:
-            target = _target(patch, path)
-            if target is None:
-                return await original(self, http_method, path, request_dict, http_options)
-            from ..workflow import current_reserve_request_async
+        def metered(self: Any, http_method: str, path: str, request_dict: Dict[str, Any],
+                    http_options: Any = None) -> Any:
+            from ..workflow import current_reserve_request
 
-            asked, options = _reserve_args(self, request_dict, *target)
-            made = await current_reserve_request_async(FORMAT, asked, **options)
-            chunks = StreamMeter(made.reservation, FORMAT)
+            call = _Call.of(patch, self, path, request_dict)
+            if call is None:
+                return original(self, http_method, path, request_dict, http_options)
+            sent = call.reserved(current_reserve_request(FORMAT, call.asked, **call.options))
             try:
-                inner = await original(self, http_method, path, _to_send(request_dict, made.body), http_options)
+                # A streamed request is a generator: it fails while iterated, not here.
+                answer = original(self, http_method, path, sent, http_options)
             except BaseException as e:
-                release(made.reservation, e)
+                call.failed(e)
                 raise
+            return call.answered(answer)
 
-            async def metered() -> Any:
-                try:
-                    async for chunk in inner:
-                        chunks.push(getattr(chunk, "body", chunk) or "{}")
-                        yield chunk
-                except BaseException as e:
-                    chunks.end(e)
-                    raise
-                chunks.end(None)
-
-            return metered()
-
-        wrapper = async_request_streamed
+        wrapper = metered
 
     wrapper.__wflo_original__ = original  # type: ignore[attr-defined]
     wrapper.__wflo_patch__ = patch  # type: ignore[attr-defined]
