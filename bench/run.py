@@ -9,6 +9,7 @@ contenders interleaved round by round, and writes bench/RESULTS.md and bench/cha
   3. startup      import time and peak RSS in a fresh process
   4. checkpoints  save/load vs LangGraph's SqliteSaver / PostgresSaver and raw INSERTs
   5. contention   shared-scope reservations/s with threads and processes, overspend
+  6. history      commands and the tracked call on a store of 1 M executions / 20 M calls
 
 Run from the bench's Python environment (the Makefile makes it from bench/python/requirements.txt)
 inside tests/pg/with-postgres.sh for PostgreSQL. Options:
@@ -30,10 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 from harness import build, machine, report  # noqa: E402
-from harness.sections import checkpoints, contention, cost, startup, tokens  # noqa: E402
+from harness.sections import checkpoints, contention, cost, history, startup, tokens  # noqa: E402
 
-SECTIONS = {"tokens": tokens, "cost": cost, "startup": startup, "checkpoints": checkpoints, "contention": contention}
-ROUNDS = {"tokens": 3, "cost": 5, "startup": 5, "checkpoints": 5, "contention": 3}
+SECTIONS = {"tokens": tokens, "cost": cost, "startup": startup, "checkpoints": checkpoints, "contention": contention,
+            "history": history}
+ROUNDS = {"tokens": 3, "cost": 5, "startup": 5, "checkpoints": 5, "contention": 3, "history": 5}
 
 
 def main() -> None:

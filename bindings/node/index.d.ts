@@ -188,7 +188,7 @@ export interface CallRecord {
   estimated: boolean;
   usageMissing: boolean;
   stream: boolean;
-  status: 'ok' | 'error' | 'refused' | 'aborted';
+  status: 'ok' | 'error' | 'refused' | 'aborted' | 'unsettled';
   error: string | null;
   /** Which attempt of a retried call this is (1: the first, or a call never retried). */
   attempt: number;

@@ -11,6 +11,7 @@ mod mock;
 mod prices;
 mod provider;
 mod report;
+mod scopes;
 mod serve;
 mod table;
 mod terminal;
@@ -126,6 +127,9 @@ enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// List shared budget scopes (limit, spent, reserved, allowances out, holders), or credit
+    /// spend back to one (`wflo scopes credit`) and list its credits (`wflo scopes credits`).
+    Scopes(scopes::ScopesArgs),
     /// Approve a pending approval: the workflow waiting at its gate goes on (its spend still
     /// goes through the budget).
     #[command(after_help = "Examples:\n  \
@@ -439,6 +443,7 @@ fn run(command: Command) -> Result<(), CliError> {
             db,
             out,
         } => breakers::list(&db, name.as_deref(), limit, &out),
+        Command::Scopes(args) => scopes::run(args),
         Command::Approve {
             id,
             note,
@@ -593,7 +598,10 @@ mod tests {
                 assert!(arg.get_help().is_some(), "{name} {id} has no help");
             }
         }
-        assert_eq!(commands, 18, "17 commands and `prices diff`");
+        assert_eq!(
+            commands, 21,
+            "18 commands, `prices diff`, `scopes credit` and `scopes credits`"
+        );
         assert!(
             cli.get_after_help()
                 .is_some_and(|h| h.to_string().contains("Exit codes"))

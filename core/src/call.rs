@@ -523,6 +523,12 @@ impl Reservation {
     /// Settles with full control over status and flags.
     pub fn settle_with(&mut self, s: Settlement) -> Result<CallRecord> {
         self.check_not_ended()?;
+        if s.status == Some(CallStatus::Unsettled) {
+            // Only the store records it, for a dead holder's reservation it charged.
+            return Err(Error::invalid(
+                "a call is not settled as unsettled: that status is recorded by the store for reservations whose holder died",
+            ));
+        }
         s.usage.validate()?;
         let cost = match &self.model {
             Some(m) => m.price.cost(&s.usage)?,

@@ -17,7 +17,9 @@ use crate::pricing::{
     PriceCatalog, PriceChanges, PriceFile, PriceOverrides, PriceTableInfo, Rates, ResolvedModel,
 };
 use crate::records::{Breakdown, CallRecord, CheckpointInfo, ExecutionRecord, RollbackRecord};
-use crate::store::{MemoryStore, Period, SharedScopeDef, SharedScopeFigures, Store};
+use crate::store::{
+    CreditShared, MemoryStore, Period, SharedCredit, SharedScopeDef, SharedScopeFigures, Store,
+};
 use crate::tokens::{self, TokenCount};
 use crate::usage::Usage;
 
@@ -434,13 +436,54 @@ impl Engine {
         self.inner.store.shared_scope_names()
     }
 
-    /// Releases shared reservations whose lease ended (a crashed holder's); returns how many.
-    /// Reservations also reclaim the expired leases of the scopes they touch on their own.
+    /// Charges shared reservations whose lease ended (a crashed holder's: the request may
+    /// have been sent and billed): each one's amount becomes spent on its scopes and is
+    /// recorded as an `unsettled` call in its execution, counted in this engine's metrics.
+    /// Returns how many reservations were charged. Reservations also charge the expired leases
+    /// of the scopes they touch on their own. (This process's own expired reservations are
+    /// released from its in-memory ledger: those are still settled by their holders.)
     pub fn reclaim_expired(&self) -> Result<u64> {
         self.inner.check_open()?;
         let now = self.inner.now_ms();
         self.inner.ledger.reclaim_expired(now);
-        self.inner.store.reclaim_expired_shared(now)
+        let charged = self.inner.store.reclaim_expired_shared(now)?;
+        for call in charged.iter().filter_map(|c| c.call.as_ref()) {
+            self.inner.telemetry.metrics.observe_call(call);
+        }
+        Ok(charged.len() as u64)
+    }
+
+    /// Gives back `amount_nanos` of a shared scope's current spend — an operator who knows
+    /// that a charged `unsettled` call cost less, or nothing — recording who and why.
+    pub fn credit_shared_scope(
+        &self,
+        name: &str,
+        amount_nanos: Nanos,
+        by: &str,
+        reason: &str,
+    ) -> Result<SharedCredit> {
+        self.inner.check_open()?;
+        self.inner.store.credit_shared(&CreditShared {
+            name,
+            amount_nanos,
+            by,
+            reason,
+            now_ms: self.inner.now_ms(),
+        })
+    }
+
+    /// A shared scope's credits, oldest first.
+    pub fn shared_scope_credits(&self, name: &str) -> Result<Vec<SharedCredit>> {
+        self.inner.check_open()?;
+        self.inner.store.shared_credits(name)
+    }
+
+    /// Who holds unexpired reservations on a shared scope now (`host:pid`, in name order).
+    pub fn shared_scope_holders(&self, name: &str) -> Result<Vec<String>> {
+        self.inner.check_open()?;
+        self.inner
+            .store
+            .shared_scope_holders(name, self.inner.now_ms())
     }
 
     /// Flushes buffered records (and shared settlements waiting for the store) to the store.

@@ -69,6 +69,10 @@ pub enum CallStatus {
     Refused,
     /// The caller gave up (a stream aborted, a reservation dropped unsettled).
     Aborted,
+    /// Its process died (its lease on a shared reservation ended) before settling: the
+    /// request may have been sent and billed, so the reservation's whole amount was charged
+    /// as its cost. An operator who knows better credits the scope back.
+    Unsettled,
 }
 
 impl CallStatus {
@@ -78,6 +82,7 @@ impl CallStatus {
             CallStatus::Error => "error",
             CallStatus::Refused => "refused",
             CallStatus::Aborted => "aborted",
+            CallStatus::Unsettled => "unsettled",
         }
     }
 
@@ -87,8 +92,9 @@ impl CallStatus {
             "error" => Ok(CallStatus::Error),
             "refused" => Ok(CallStatus::Refused),
             "aborted" => Ok(CallStatus::Aborted),
+            "unsettled" => Ok(CallStatus::Unsettled),
             other => Err(Error::invalid(format!(
-                "unknown call status '{other}' (expected ok, error, refused or aborted)"
+                "unknown call status '{other}' (expected ok, error, refused, aborted or unsettled)"
             ))),
         }
     }

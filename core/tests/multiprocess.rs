@@ -234,7 +234,19 @@ fn crash_worker() {
 #[test]
 fn a_killed_worker_loses_nothing_it_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let url = dir.path().join("crash.db").to_string_lossy().into_owned();
+    crash(&dir.path().join("crash.db").to_string_lossy(), true);
+}
+
+#[test]
+fn a_killed_worker_loses_nothing_it_acknowledged_on_postgres() {
+    if let Some(url) = common::postgres_url() {
+        crash(&url, false);
+    }
+}
+
+/// SIGKILLs a worker mid-run (on a SQLite file when `sqlite`, checked for damage after).
+fn crash(url: &str, sqlite: bool) {
+    let url = url.to_owned();
     let engine = open(&url, 1_500);
     let scope = common::unique("crash");
     engine
@@ -271,12 +283,13 @@ fn a_killed_worker_loses_nothing_it_acknowledged() {
         "the worker acknowledged too little before the kill"
     );
 
-    let c = rusqlite::Connection::open(&url).unwrap();
-    let integrity: String = c
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(integrity, "ok");
-    drop(c);
+    if sqlite {
+        let c = rusqlite::Connection::open(&url).unwrap();
+        let integrity: String = c
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(integrity, "ok");
+    }
 
     let engine = open(&url, 1_500);
     let exec = engine.resume_execution(&exec_id).unwrap();
@@ -299,16 +312,57 @@ fn a_killed_worker_loses_nothing_it_acknowledged() {
     let latest = exec.latest_checkpoint().unwrap().unwrap().0;
     assert!(latest.sequence >= acked.len() as u64);
 
-    // The dead worker's reservation holds the shared scope until its lease ends…
-    let figures = engine.shared_scope(&scope).unwrap();
+    // The dead worker's reservations (the one it held on purpose, and any call in flight at
+    // the kill) hold the shared scope until their lease ends…
+    let before = engine.shared_scope(&scope).unwrap();
     assert!(
-        figures.reserved_nanos > 0,
+        before.reserved_nanos > 0,
         "the held reservation should still be booked"
     );
     std::thread::sleep(Duration::from_millis(1_600));
-    // …then it is reclaimed.
+    // …then they are CHARGED, never returned: their requests may have been sent and billed.
     assert!(engine.reclaim_expired().unwrap() >= 1);
-    assert_eq!(engine.shared_scope(&scope).unwrap().reserved_nanos, 0);
+    let after = engine.shared_scope(&scope).unwrap();
+    assert_eq!(after.reserved_nanos, 0);
+    assert_eq!(
+        after.spent_nanos,
+        before.spent_nanos + before.reserved_nanos,
+        "the dead worker's reservations are spent, not released"
+    );
+    // Each is recorded in the execution as an `unsettled` call of its amount.
+    let calls = engine.calls(&exec_id).unwrap();
+    let unsettled: Vec<_> = calls
+        .iter()
+        .filter(|c| c.status == CallStatus::Unsettled)
+        .collect();
+    assert!(!unsettled.is_empty());
+    assert_eq!(
+        unsettled.iter().map(|c| c.cost_nanos).sum::<u64>(),
+        before.reserved_nanos
+    );
+    let mut seqs: Vec<u64> = calls.iter().map(|c| c.seq).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), calls.len(), "a sequence number used twice");
+    // The books balance with them: the scope's spend is the recorded calls' costs — but for
+    // at most one settled call whose record was still in the killed worker's buffer (every
+    // one of its settled calls costs the same).
+    let recorded: u64 = calls.iter().map(|c| c.cost_nanos).sum();
+    let one_call = calls
+        .iter()
+        .find(|c| c.status == CallStatus::Ok)
+        .unwrap()
+        .cost_nanos;
+    let unrecorded = after
+        .spent_nanos
+        .checked_sub(recorded)
+        .expect("more recorded than spent");
+    assert!(
+        unrecorded == 0 || unrecorded == one_call,
+        "spent {} but recorded {recorded}",
+        after.spent_nanos
+    );
+    assert_eq!(engine.reclaim_expired().unwrap(), 0, "charged twice");
 }
 
 fn kill_9(pid: u32) {

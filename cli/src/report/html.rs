@@ -146,6 +146,7 @@ svg text { fill: var(--ink); font-family: inherit; }
 .call-mark[data-estimated="true"] { fill: var(--panel); stroke: var(--blue); stroke-width: 1.5; }
 .call-mark[data-status="error"] { fill: var(--amber); }
 .call-mark[data-status="aborted"] { fill: var(--grey); }
+.call-mark[data-status="unsettled"] { fill: var(--panel); stroke: var(--amber); stroke-width: 2; stroke-dasharray: 2 1.5; }
 .call-mark[data-status="refused"] { fill: none; stroke: var(--red); stroke-width: 2.6; stroke-linecap: round; }
 .call-mark:hover { stroke: var(--ink); stroke-width: 2; }
 .call-mark[data-status="refused"]:hover { stroke: var(--ink); stroke-width: 3.2; }
@@ -190,6 +191,7 @@ tr.superseded td.name { text-decoration: line-through; color: var(--muted); }
 .pill.ok, .pill.completed, .pill.live { background: #dcfce7; color: #166534; }
 .pill.refused, .pill.failed, .pill.budget_exceeded { background: #fee2e2; color: #991b1b; }
 .pill.error { background: #ffedd5; color: #9a3412; }
+.pill.unsettled { background: #fef3c7; color: #92400e; }
 .pill.running { background: #dbeafe; color: #1e40af; }
 .pill.rollback { background: #ffedd5; color: #9a3412; }
 .pill.checkpoint { background: #ede9fe; color: #5b21b6; }

@@ -600,6 +600,10 @@ pub fn legend() -> String {
         item(r#"<circle cx="9" cy="7" r="4.5" style="fill:var(--amber)"/>"#, "provider error"),
         item(r#"<circle cx="9" cy="7" r="4.5" style="fill:var(--grey)"/>"#, "aborted"),
         item(
+            r#"<circle cx="9" cy="7" r="4" stroke-width="2" stroke-dasharray="2 1.5" style="fill:var(--panel);stroke:var(--amber)"/>"#,
+            "unsettled: its process died, charged in full",
+        ),
+        item(
             r#"<path d="M5,3 L13,11 M13,3 L5,11" style="stroke:var(--red)" stroke-width="2.4" stroke-linecap="round"/>"#,
             "refused by the budget (dashed: what it asked for)",
         ),

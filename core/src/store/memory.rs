@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use parking_lot::Mutex;
 
-use super::{NewCheckpoint, RolledBack, SharedReserve, SharedScopeDef, SharedScopeFigures, Store};
+use super::{
+    ChargedReservation, CreditShared, NewCheckpoint, RolledBack, SharedCredit, SharedReserve,
+    SharedScopeDef, SharedScopeFigures, Store,
+};
 use crate::error::{BudgetExceeded, Error, Result};
 use crate::money::Nanos;
 use crate::records::{CallRecord, CallStatus, CheckpointInfo, ExecutionRecord, RollbackRecord};
@@ -39,6 +42,9 @@ struct HeldRow {
     key: String,
     amount: Nanos,
     lease_until_ms: u64,
+    holder: String,
+    execution_id: Option<String>,
+    created_at_ms: u64,
 }
 
 #[derive(Default)]
@@ -53,6 +59,7 @@ struct Data {
     scope_defs: HashMap<String, SharedScopeDef>,
     scopes: HashMap<String, ScopeRow>,
     held: HashMap<String, Vec<HeldRow>>,
+    credits: Vec<SharedCredit>,
     /// Resource holds by resource, oldest first.
     holds: HashMap<String, Vec<crate::store::ResourceHolder>>,
     resource_stats: HashMap<String, crate::store::ResourceFigures>,
@@ -83,22 +90,75 @@ impl Data {
 }
 
 impl Data {
-    fn reclaim(&mut self, key: Option<&str>, now_ms: u64) -> u64 {
-        let mut n = 0;
-        for rows in self.held.values_mut() {
-            rows.retain(|h| {
-                let expired = h.lease_until_ms <= now_ms && key.is_none_or(|k| k == h.key);
-                if expired {
-                    if let Some(s) = self.scopes.get_mut(&h.key) {
-                        s.reserved = s.reserved.saturating_sub(h.amount);
-                    }
-                    n += 1;
+    /// Charges the lease-expired reservations touching `keys` (all of them with `None`):
+    /// each one's amount moves from reserved to spent on every key it holds, and an
+    /// `unsettled` call records it in its execution.
+    fn charge_expired(&mut self, keys: Option<&[String]>, now_ms: u64) -> Vec<ChargedReservation> {
+        let mut ids: Vec<String> = self
+            .held
+            .iter()
+            .filter(|(_, rows)| {
+                rows.iter()
+                    .any(|h| h.lease_until_ms <= now_ms && keys.is_none_or(|k| k.contains(&h.key)))
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        ids.sort();
+        let mut charged = Vec::with_capacity(ids.len());
+        for id in ids {
+            let rows = self.held.remove(&id).unwrap_or_default();
+            let amount = rows.iter().map(|h| h.amount).max().unwrap_or(0);
+            for h in &rows {
+                if let Some(s) = self.scopes.get_mut(&h.key) {
+                    s.reserved = s.reserved.saturating_sub(h.amount);
+                    s.spent = s.spent.saturating_add(h.amount);
                 }
-                !expired
+            }
+            let Some(first) = rows.first() else { continue };
+            let call = first
+                .execution_id
+                .as_deref()
+                .filter(|e| self.executions.contains_key(*e))
+                .map(|e| {
+                    let call = super::unsettled_call(
+                        e,
+                        &id,
+                        &first.holder,
+                        amount,
+                        first.created_at_ms,
+                        now_ms,
+                    );
+                    self.push_call(call)
+                });
+            charged.push(ChargedReservation {
+                id,
+                holder: first.holder.clone(),
+                execution_id: first.execution_id.clone(),
+                keys: rows.iter().map(|h| h.key.clone()).collect(),
+                amount_nanos: amount,
+                call,
             });
         }
-        self.held.retain(|_, rows| !rows.is_empty());
-        n
+        charged
+    }
+
+    /// Appends a call to its execution: a sequence number already taken (a call of another
+    /// engine, an `unsettled` one) takes the next free one, as in the databases.
+    fn push_call(&mut self, mut call: CallRecord) -> CallRecord {
+        if let Some(e) = self.executions.get_mut(&*call.execution_id) {
+            e.spent_nanos = e.spent_nanos.saturating_add(call.cost_nanos);
+            e.calls += u64::from(call.status != CallStatus::Refused);
+        }
+        let list = self.calls.entry(call.execution_id.clone()).or_default();
+        let taken = call.seq == 0
+            || list
+                .last()
+                .is_some_and(|l| l.seq >= call.seq && list.iter().any(|c| c.seq == call.seq));
+        if taken {
+            call.seq = list.iter().map(|c| c.seq).max().unwrap_or(0) + 1;
+        }
+        list.push(call.clone());
+        call
     }
 }
 
@@ -179,16 +239,7 @@ impl Store for MemoryStore {
         let mut d = self.data.lock();
         open(&d)?;
         for call in calls {
-            if let Some(e) = d.executions.get_mut(&*call.execution_id) {
-                e.spent_nanos = e.spent_nanos.saturating_add(call.cost_nanos);
-                e.calls += u64::from(call.status != CallStatus::Refused);
-            }
-            match d.calls.get_mut(&*call.execution_id) {
-                Some(list) => list.push(call),
-                None => {
-                    d.calls.insert(call.execution_id.clone(), vec![call]);
-                }
-            }
+            d.push_call(call);
         }
         Ok(())
     }
@@ -397,8 +448,13 @@ impl Store for MemoryStore {
                 limit: def.limit_nanos,
                 ..ScopeRow::default()
             });
-            d.reclaim(Some(&key), r.now_ms);
-            let row = &d.scopes[&key];
+            keys.push(key);
+        }
+        // Charging stands even when this reservation is refused (as in the databases, whose
+        // refusal commits the charge: see their stores).
+        d.charge_expired(Some(&keys), r.now_ms);
+        for key in &keys {
+            let row = &d.scopes[key];
             if let Some(limit) = row.limit {
                 if row.refusing
                     || row
@@ -408,7 +464,7 @@ impl Store for MemoryStore {
                         > limit
                 {
                     return Err(Error::BudgetExceeded(Box::new(BudgetExceeded {
-                        scope: key,
+                        scope: key.clone(),
                         limit_nanos: limit,
                         spent_nanos: row.spent,
                         reserved_nanos: row.reserved,
@@ -418,7 +474,6 @@ impl Store for MemoryStore {
                     })));
                 }
             }
-            keys.push(key);
         }
         let mut rows = Vec::with_capacity(keys.len());
         for key in &keys {
@@ -429,6 +484,9 @@ impl Store for MemoryStore {
                 key: key.clone(),
                 amount: r.amount_nanos,
                 lease_until_ms: r.lease_until_ms,
+                holder: r.holder.to_owned(),
+                execution_id: r.execution_id.map(str::to_owned),
+                created_at_ms: r.now_ms,
             });
         }
         d.held.insert(r.id.to_owned(), rows);
@@ -704,10 +762,72 @@ impl Store for MemoryStore {
         Ok(v)
     }
 
-    fn reclaim_expired_shared(&self, now_ms: u64) -> Result<u64> {
+    fn reclaim_expired_shared(&self, now_ms: u64) -> Result<Vec<ChargedReservation>> {
         let mut d = self.data.lock();
         open(&d)?;
-        Ok(d.reclaim(None, now_ms))
+        Ok(d.charge_expired(None, now_ms))
+    }
+
+    fn credit_shared(&self, c: &CreditShared<'_>) -> Result<SharedCredit> {
+        super::check_credit(c)?;
+        let mut d = self.data.lock();
+        open(&d)?;
+        let def = d.scope_defs.get(c.name).ok_or_else(|| {
+            Error::NotFound(format!("shared budget scope '{}' is not defined", c.name))
+        })?;
+        let key = def.period.key(c.name, c.now_ms);
+        let spent = d.scopes.get(&key).map_or(0, |s| s.spent);
+        if c.amount_nanos > spent {
+            return Err(super::credit_too_large(&key, c.amount_nanos, spent));
+        }
+        if let Some(s) = d.scopes.get_mut(&key) {
+            s.spent -= c.amount_nanos;
+        }
+        let credit = SharedCredit {
+            id: d.credits.len() as u64 + 1,
+            name: c.name.to_owned(),
+            key,
+            amount_nanos: c.amount_nanos,
+            by: c.by.to_owned(),
+            reason: c.reason.to_owned(),
+            at_ms: c.now_ms,
+        };
+        d.credits.push(credit.clone());
+        Ok(credit)
+    }
+
+    fn shared_credits(&self, name: &str) -> Result<Vec<SharedCredit>> {
+        let d = self.data.lock();
+        open(&d)?;
+        if !d.scope_defs.contains_key(name) {
+            return Err(Error::NotFound(format!(
+                "shared budget scope '{name}' is not defined"
+            )));
+        }
+        Ok(d.credits
+            .iter()
+            .filter(|c| c.name == name)
+            .cloned()
+            .collect())
+    }
+
+    fn shared_scope_holders(&self, name: &str, now_ms: u64) -> Result<Vec<String>> {
+        let d = self.data.lock();
+        open(&d)?;
+        let def = d.scope_defs.get(name).ok_or_else(|| {
+            Error::NotFound(format!("shared budget scope '{name}' is not defined"))
+        })?;
+        let key = def.period.key(name, now_ms);
+        let mut holders: Vec<String> = d
+            .held
+            .values()
+            .flatten()
+            .filter(|h| h.key == key && h.lease_until_ms > now_ms)
+            .map(|h| h.holder.clone())
+            .collect();
+        holders.sort();
+        holders.dedup();
+        Ok(holders)
     }
 
     fn flush(&self) -> Result<()> {

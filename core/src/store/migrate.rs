@@ -45,6 +45,8 @@ pub const MIGRATIONS_SQLITE: &[Migration] = &[
     migration!("sqlite", 5, "0005_approvals.sql"),
     migration!("sqlite", 6, "0006_breakers.sql"),
     migration!("sqlite", 7, "0007_execution_limits.sql"),
+    migration!("sqlite", 8, "0008_budget_credits.sql"),
+    migration!("sqlite", 9, "0009_history_indexes.sql"),
 ];
 
 /// PostgreSQL migrations, in order.
@@ -56,10 +58,12 @@ pub const MIGRATIONS_POSTGRES: &[Migration] = &[
     migration!("postgres", 5, "0005_approvals.sql"),
     migration!("postgres", 6, "0006_breakers.sql"),
     migration!("postgres", 7, "0007_execution_limits.sql"),
+    migration!("postgres", 8, "0008_budget_credits.sql"),
+    migration!("postgres", 9, "0009_history_indexes.sql"),
 ];
 
 /// The schema version this build creates and expects.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// The table that records applied migrations (created by the store before migrating).
 pub(crate) const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL, checksum TEXT)";

@@ -113,6 +113,108 @@ pub struct SharedReserve<'a> {
     pub lease_until_ms: u64,
 }
 
+/// A shared reservation whose lease ended before it was settled or released (its holder died
+/// or hung), charged by [`Store::reclaim_expired_shared`]: the request may have been sent and
+/// billed, so its whole amount became spent on every scope it was booked on — never returned
+/// to the headroom, where later calls could overspend the real money.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChargedReservation {
+    pub id: String,
+    pub holder: String,
+    pub execution_id: Option<String>,
+    /// The period keys it was booked on (each charged the amount).
+    pub keys: Vec<String>,
+    pub amount_nanos: Nanos,
+    /// The `unsettled` call recorded in its execution (`None` when the reservation named no
+    /// execution the store keeps).
+    pub call: Option<CallRecord>,
+}
+
+/// The call record of a charged reservation: status `unsettled`, its amount as its cost. What
+/// was asked of which model is not kept with a reservation, so the model reads `(unknown)`.
+pub(crate) fn unsettled_call(
+    execution_id: &str,
+    reservation_id: &str,
+    holder: &str,
+    amount: Nanos,
+    created_at_ms: u64,
+    now_ms: u64,
+) -> CallRecord {
+    CallRecord {
+        execution_id: execution_id.into(),
+        seq: 0,
+        step: "".into(),
+        provider: "".into(),
+        requested_model: UNSETTLED_MODEL.into(),
+        model: None,
+        usage: crate::usage::Usage::default(),
+        cost_nanos: amount,
+        reserved_nanos: amount,
+        overrun_nanos: 0,
+        estimated: false,
+        usage_missing: true,
+        stream: false,
+        status: crate::records::CallStatus::Unsettled,
+        error: Some(format!(
+            "the lease of {holder} ended with shared reservation {reservation_id} unsettled: its \
+             amount is charged, as the request may have been billed (an operator may credit it back)"
+        )),
+        latency_ms: now_ms.saturating_sub(created_at_ms),
+        started_at_ms: created_at_ms,
+        finished_at_ms: now_ms,
+        attempt: 1,
+        retry_reason: None,
+    }
+}
+
+/// The model name an `unsettled` call is recorded under.
+pub const UNSETTLED_MODEL: &str = "(unknown)";
+
+/// An operator's credit to a shared scope (see [`Store::credit_shared`]).
+#[derive(Debug, Clone)]
+pub struct CreditShared<'a> {
+    pub name: &'a str,
+    pub amount_nanos: Nanos,
+    pub by: &'a str,
+    pub reason: &'a str,
+    pub now_ms: u64,
+}
+
+/// A credit as recorded: who gave back how much of which period's spend, when and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SharedCredit {
+    pub id: u64,
+    pub name: String,
+    /// The period row credited.
+    pub key: String,
+    pub amount_nanos: Nanos,
+    pub by: String,
+    pub reason: String,
+    pub at_ms: u64,
+}
+
+/// Checks a credit before any store applies it: a positive amount, who, and why.
+pub(crate) fn check_credit(c: &CreditShared<'_>) -> Result<()> {
+    if c.amount_nanos == 0 {
+        return Err(crate::Error::invalid("a credit must be more than $0"));
+    }
+    if c.by.trim().is_empty() || c.reason.trim().is_empty() {
+        return Err(crate::Error::invalid(
+            "a credit records who gives it and why: both are required",
+        ));
+    }
+    Ok(())
+}
+
+/// The refusal of a credit larger than the period's spend.
+pub(crate) fn credit_too_large(key: &str, amount: Nanos, spent: Nanos) -> crate::Error {
+    crate::Error::invalid(format!(
+        "a credit of ${} is more than the ${} spent on '{key}'",
+        crate::money::format_usd(amount),
+        crate::money::format_usd(spent)
+    ))
+}
+
 /// A request for a slot of a named resource (see [`Store::try_acquire`]).
 #[derive(Debug, Clone)]
 pub struct Acquire<'a> {
@@ -275,8 +377,20 @@ pub trait Store: Send + Sync {
     fn release_shared(&self, id: &str) -> Result<()>;
     /// Extends a reservation's lease; false when it was already reclaimed.
     fn renew_shared(&self, id: &str, lease_until_ms: u64) -> Result<bool>;
-    /// Releases every reservation whose lease ended; returns how many rows.
-    fn reclaim_expired_shared(&self, now_ms: u64) -> Result<u64>;
+    /// Charges every reservation whose lease ended (a dead holder's): its amount becomes
+    /// spent on each of its scopes and an `unsettled` call of that cost is recorded in its
+    /// execution — never returned to the headroom. Reservations charge the expired leases of
+    /// the scopes they touch in the same way. Returns what was charged.
+    fn reclaim_expired_shared(&self, now_ms: u64) -> Result<Vec<ChargedReservation>>;
+    /// Lowers the spend of a shared scope's current period by an operator's credit, recording
+    /// who, why, when and how much. `INVALID` when the amount is 0, more than the period's
+    /// spend, or who or why is missing; `NOT_FOUND` when the scope is not defined.
+    fn credit_shared(&self, credit: &CreditShared<'_>) -> Result<SharedCredit>;
+    /// A shared scope's credits, oldest first (every period).
+    fn shared_credits(&self, name: &str) -> Result<Vec<SharedCredit>>;
+    /// The distinct holders of unexpired reservations on a shared scope's current period, in
+    /// name order.
+    fn shared_scope_holders(&self, name: &str, now_ms: u64) -> Result<Vec<String>>;
 
     /// Takes a slot of a resource when fewer than `max_concurrent` unexpired holds exist
     /// (expired ones are removed first: a crashed holder frees its slot when its lease ends),

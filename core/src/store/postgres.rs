@@ -9,6 +9,7 @@
 
 mod approvals;
 mod breakers;
+mod budgets;
 mod resources;
 
 use std::future::Future;
@@ -25,7 +26,10 @@ use super::migrate::{
 use super::period::Period;
 use super::state_codec::{self, StateEncoding};
 use super::writer::{CallWriter, WriterOptions};
-use super::{NewCheckpoint, RolledBack, SharedReserve, SharedScopeDef, SharedScopeFigures, Store};
+use super::{
+    ChargedReservation, CreditShared, NewCheckpoint, RolledBack, SharedCredit, SharedReserve,
+    SharedScopeDef, SharedScopeFigures, Store,
+};
 use crate::error::{BudgetExceeded, Error, Result};
 use crate::money::Nanos;
 use crate::records::{
@@ -946,11 +950,14 @@ impl Store for PostgresStore {
                 .map_err(storage)?;
                 keys.push(key);
             }
-            // Lock the rows in one order so concurrent reservations never deadlock.
-            let mut order: Vec<&String> = keys.iter().collect();
+            // Expired leases on these scopes are charged first (locking, in key order, every
+            // scope row they touch), then the rows are locked in one order so concurrent
+            // reservations never deadlock.
+            budgets::charge_expired(&mut tx, Some(&keys), now).await?;
+            let mut order: Vec<String> = keys.clone();
             order.sort();
             order.dedup();
-            for key in order {
+            for key in &order {
                 let row = sqlx::query(
                     "SELECT limit_nanos, spent_nanos, reserved_nanos, refusing FROM budget_scopes WHERE key = $1 FOR UPDATE",
                 )
@@ -958,25 +965,15 @@ impl Store for PostgresStore {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(storage)?;
-                let expired: i64 = sqlx::query(
-                    "WITH gone AS (DELETE FROM budget_reservations WHERE scope_key = $1 AND lease_until_ms <= $2 \
-                     RETURNING amount_nanos) SELECT COALESCE(SUM(amount_nanos), 0)::BIGINT FROM gone",
-                )
-                .bind(key)
-                .bind(i(now))
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(storage)?
-                .try_get(0)
-                .map_err(storage)?;
                 let limit: Option<i64> = row.try_get(0).map_err(storage)?;
                 let spent = u(row.try_get(1).map_err(storage)?);
-                let reserved = u(row.try_get::<i64, _>(2).map_err(storage)?).saturating_sub(u(expired));
+                let reserved = u(row.try_get::<i64, _>(2).map_err(storage)?);
                 let refusing: bool = row.try_get(3).map_err(storage)?;
                 if let Some(limit) = limit.map(u) {
                     if refusing || spent.saturating_add(reserved).saturating_add(amount) > limit {
-                        // Returning drops the transaction: it rolls back, reclaim included.
-                        return Err(Error::BudgetExceeded(Box::new(BudgetExceeded {
+                        // Nothing of this reservation is booked yet: the refusal commits the
+                        // charges made above.
+                        let refusal = Error::BudgetExceeded(Box::new(BudgetExceeded {
                             scope: key.clone(),
                             limit_nanos: limit,
                             spent_nanos: spent,
@@ -984,12 +981,15 @@ impl Store for PostgresStore {
                             requested_nanos: amount,
                             retry_note: None,
                             hint: None,
-                        })));
+                        }));
+                        return Ok((tx, Err(refusal)));
                     }
                 }
-                sqlx::query("UPDATE budget_scopes SET reserved_nanos = $2, updated_at_ms = $3 WHERE key = $1")
+            }
+            for key in &order {
+                sqlx::query("UPDATE budget_scopes SET reserved_nanos = reserved_nanos + $2, updated_at_ms = $3 WHERE key = $1")
                     .bind(key)
-                    .bind(i(reserved + amount))
+                    .bind(i(amount))
                     .bind(i(now))
                     .execute(&mut *tx)
                     .await
@@ -1009,8 +1009,8 @@ impl Store for PostgresStore {
                 .await
                 .map_err(storage)?;
             }
-            Ok((tx, keys))
-        })
+            Ok((tx, Ok(keys)))
+        })?
     }
 
     fn settle_shared(
@@ -1284,22 +1284,46 @@ impl Store for PostgresStore {
         })
     }
 
-    fn reclaim_expired_shared(&self, now_ms: u64) -> Result<u64> {
+    fn reclaim_expired_shared(&self, now_ms: u64) -> Result<Vec<ChargedReservation>> {
         self.write_tx(false, move |mut tx| async move {
-            let n = sqlx::query(
-                "WITH gone AS (DELETE FROM budget_reservations WHERE lease_until_ms <= $1 RETURNING scope_key, amount_nanos), \
-                 sums AS (SELECT scope_key, SUM(amount_nanos)::BIGINT AS amount, COUNT(*) AS n FROM gone GROUP BY scope_key), \
-                 upd AS (UPDATE budget_scopes s SET reserved_nanos = GREATEST(s.reserved_nanos - sums.amount, 0) \
-                 FROM sums WHERE s.key = sums.scope_key RETURNING 1) \
-                 SELECT COALESCE(SUM(n), 0)::BIGINT FROM sums",
-            )
-            .bind(i(now_ms))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(storage)?
-            .try_get::<i64, _>(0)
-            .map_err(storage)?;
-            Ok((tx, u(n)))
+            let charged = budgets::charge_expired(&mut tx, None, now_ms).await?;
+            Ok((tx, charged))
+        })
+    }
+
+    fn credit_shared(&self, c: &CreditShared<'_>) -> Result<SharedCredit> {
+        let (name, by, reason) = (c.name.to_owned(), c.by.to_owned(), c.reason.to_owned());
+        let (amount, now) = (c.amount_nanos, c.now_ms);
+        self.write_tx(false, move |mut tx| async move {
+            let (_, period) = definition(&mut tx, &name).await?;
+            let key = period.key(&name, now);
+            let credit = CreditShared {
+                name: &name,
+                amount_nanos: amount,
+                by: &by,
+                reason: &reason,
+                now_ms: now,
+            };
+            let done = budgets::credit(&mut tx, &credit, &key).await?;
+            Ok((tx, done))
+        })
+    }
+
+    fn shared_credits(&self, name: &str) -> Result<Vec<SharedCredit>> {
+        let name = name.to_owned();
+        self.write_tx(false, move |mut tx| async move {
+            definition(&mut tx, &name).await?;
+            let credits = budgets::credits(&mut tx, &name).await?;
+            Ok((tx, credits))
+        })
+    }
+
+    fn shared_scope_holders(&self, name: &str, now_ms: u64) -> Result<Vec<String>> {
+        let name = name.to_owned();
+        self.write_tx(false, move |mut tx| async move {
+            let (_, period) = definition(&mut tx, &name).await?;
+            let holders = budgets::holders(&mut tx, &period.key(&name, now_ms), now_ms).await?;
+            Ok((tx, holders))
         })
     }
 

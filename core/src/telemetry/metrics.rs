@@ -176,11 +176,12 @@ impl CallSeries {
     }
 }
 
-const STATUSES: [CallStatus; 4] = [
+const STATUSES: [CallStatus; 5] = [
     CallStatus::Ok,
     CallStatus::Error,
     CallStatus::Refused,
     CallStatus::Aborted,
+    CallStatus::Unsettled,
 ];
 
 fn status_index(status: CallStatus) -> usize {
@@ -189,6 +190,7 @@ fn status_index(status: CallStatus) -> usize {
         CallStatus::Error => 1,
         CallStatus::Refused => 2,
         CallStatus::Aborted => 3,
+        CallStatus::Unsettled => 4,
     }
 }
 
@@ -198,12 +200,12 @@ fn status_index(status: CallStatus) -> usize {
 /// text is made, and when it goes away.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CallSeries {
-    calls: [u64; 4],
+    calls: [u64; 5],
     cost: Nanos,
     input: Histogram,
     output: Histogram,
     /// By status (refusals have none).
-    duration: [Histogram; 4],
+    duration: [Histogram; 5],
 }
 
 #[derive(Debug, Default)]
@@ -273,6 +275,7 @@ pub fn error_type(status: CallStatus) -> Option<&'static str> {
         CallStatus::Refused => Some("budget_exceeded"),
         CallStatus::Error => Some("error"),
         CallStatus::Aborted => Some("aborted"),
+        CallStatus::Unsettled => Some("unsettled"),
     }
 }
 

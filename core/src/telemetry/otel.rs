@@ -84,6 +84,7 @@ struct MetricAttributes {
     output: Vec<KeyValue>,
     failed: Vec<KeyValue>,
     aborted: Vec<KeyValue>,
+    unsettled: Vec<KeyValue>,
     scoped: Vec<KeyValue>,
 }
 
@@ -395,6 +396,7 @@ impl Otel {
         let duration = match call.status {
             CallStatus::Error => &attrs.failed,
             CallStatus::Aborted => &attrs.aborted,
+            CallStatus::Unsettled => &attrs.unsettled,
             _ => &attrs.common,
         };
         self.duration
@@ -437,6 +439,7 @@ impl Otel {
             output: with(KeyValue::new("gen_ai.token.type", "output")),
             failed: with(KeyValue::new("error.type", "error")),
             aborted: with(KeyValue::new("error.type", "aborted")),
+            unsettled: with(KeyValue::new("error.type", "unsettled")),
             scoped: with(KeyValue::new("wflo.scope", v(l.scope))),
             common,
         });

@@ -8,7 +8,10 @@ use super::storage;
 use crate::error::{BudgetExceeded, Error, Result};
 use crate::money::Nanos;
 use crate::store::period::Period;
-use crate::store::{SharedReserve, SharedScopeDef, SharedScopeFigures};
+use crate::store::{
+    ChargedReservation, CreditShared, SharedCredit, SharedReserve, SharedScopeDef,
+    SharedScopeFigures,
+};
 
 fn u(v: i64) -> u64 {
     v.max(0) as u64
@@ -65,24 +68,108 @@ pub fn figures(c: &Connection, name: &str, now_ms: u64) -> Result<SharedScopeFig
     })
 }
 
-/// Returns the lease-expired reservations of one scope row to its headroom.
-fn reclaim(tx: &Connection, key: &str, now_ms: u64) -> Result<()> {
-    tx.prepare_cached(
-        "UPDATE budget_scopes SET reserved_nanos = reserved_nanos - COALESCE((SELECT SUM(amount_nanos) \
-         FROM budget_reservations WHERE scope_key = ?1 AND lease_until_ms <= ?2), 0) WHERE key = ?1",
-    )
-    .map_err(storage)?
-    .execute(params![key, now_ms as i64])
-    .map_err(storage)?;
-    tx.prepare_cached(
-        "DELETE FROM budget_reservations WHERE scope_key = ?1 AND lease_until_ms <= ?2",
-    )
-    .map_err(storage)?
-    .execute(params![key, now_ms as i64])
-    .map_err(storage)?;
-    Ok(())
+/// Charges lease-expired reservations — those booked on `keys`, or every one with `None`:
+/// each one's amount moves from reserved to spent on every key it holds (all its rows, so a
+/// reservation on several scopes is charged once, whole), and an `unsettled` call of that cost
+/// is recorded in its execution, numbered after the execution's last stored call.
+pub fn charge_expired(
+    tx: &Connection,
+    keys: Option<&[String]>,
+    now_ms: u64,
+) -> Result<Vec<ChargedReservation>> {
+    let mut ids: Vec<String> = Vec::new();
+    {
+        let mut collect = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<()> {
+            let mut stmt = tx.prepare_cached(sql).map_err(storage)?;
+            let rows = stmt
+                .query_map(p, |r| r.get::<_, String>(0))
+                .map_err(storage)?;
+            for id in rows {
+                ids.push(id.map_err(storage)?);
+            }
+            Ok(())
+        };
+        match keys {
+            None => collect(
+                "SELECT DISTINCT id FROM budget_reservations WHERE lease_until_ms <= ?1",
+                &[&(now_ms as i64)],
+            )?,
+            Some(keys) => {
+                for key in keys {
+                    collect(
+                        "SELECT DISTINCT id FROM budget_reservations WHERE scope_key = ?1 AND lease_until_ms <= ?2",
+                        &[key, &(now_ms as i64)],
+                    )?;
+                }
+            }
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    let mut charged = Vec::with_capacity(ids.len());
+    for id in ids {
+        let rows: Vec<(String, i64, String, Option<String>, i64)> = {
+            let mut stmt = tx
+                .prepare_cached(
+                    "DELETE FROM budget_reservations WHERE id = ?1 \
+                     RETURNING scope_key, amount_nanos, holder, execution_id, created_at_ms",
+                )
+                .map_err(storage)?;
+            stmt.query_map([&id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .map_err(storage)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(storage)?
+        };
+        let Some(first) = rows.first().cloned() else {
+            continue;
+        };
+        for (key, amount, ..) in &rows {
+            tx.prepare_cached(
+                "UPDATE budget_scopes SET reserved_nanos = MAX(reserved_nanos - ?2, 0), \
+                 spent_nanos = spent_nanos + ?2, updated_at_ms = ?3 WHERE key = ?1",
+            )
+            .map_err(storage)?
+            .execute(params![key, amount, now_ms as i64])
+            .map_err(storage)?;
+        }
+        let amount = rows.iter().map(|r| u(r.1)).max().unwrap_or(0);
+        let (_, _, holder, execution_id, created) = first;
+        let mut call = None;
+        if let Some(exec) = &execution_id {
+            let next: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT (SELECT COALESCE(MAX(seq), 0) + 1 FROM llm_calls WHERE execution_id = ?1) \
+                     FROM workflow_executions WHERE id = ?1",
+                )
+                .map_err(storage)?
+                .query_row([exec], |r| r.get(0))
+                .optional()
+                .map_err(storage)?;
+            if let Some(next) = next {
+                let mut record =
+                    crate::store::unsettled_call(exec, &id, &holder, amount, u(created), now_ms);
+                record.seq = u(next);
+                super::insert_calls(tx, std::slice::from_ref(&record))?;
+                call = Some(record);
+            }
+        }
+        charged.push(ChargedReservation {
+            id,
+            holder,
+            execution_id,
+            keys: rows.into_iter().map(|r| r.0).collect(),
+            amount_nanos: amount,
+            call,
+        });
+    }
+    Ok(charged)
 }
 
+/// Books a reservation on every scope, after charging their expired leases. A refusal
+/// (`BUDGET_EXCEEDED`) comes before anything of this reservation is booked, so the caller may
+/// commit the charges with it.
 pub fn reserve(tx: &Connection, r: &SharedReserve<'_>) -> Result<Vec<String>> {
     let mut keys = Vec::with_capacity(r.scopes.len());
     for name in r.scopes {
@@ -95,11 +182,14 @@ pub fn reserve(tx: &Connection, r: &SharedReserve<'_>) -> Result<Vec<String>> {
         .map_err(storage)?
         .execute(params![key, name, limit.map(|l| l as i64), r.now_ms as i64])
         .map_err(storage)?;
-        reclaim(tx, &key, r.now_ms)?;
+        keys.push(key);
+    }
+    charge_expired(tx, Some(&keys), r.now_ms)?;
+    for key in &keys {
         let (limit, spent, reserved, refusing): (Option<i64>, i64, i64, bool) = tx
             .prepare_cached("SELECT limit_nanos, spent_nanos, reserved_nanos, refusing FROM budget_scopes WHERE key = ?1")
             .map_err(storage)?
-            .query_row([&key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+            .query_row([key], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
             .map_err(storage)?;
         if let Some(limit) = limit.map(u) {
             let (spent, reserved) = (u(spent), u(reserved));
@@ -109,9 +199,8 @@ pub fn reserve(tx: &Connection, r: &SharedReserve<'_>) -> Result<Vec<String>> {
                     .saturating_add(r.amount_nanos)
                     > limit
             {
-                // Returning the error drops the transaction: nothing of this reservation stays.
                 return Err(Error::BudgetExceeded(Box::new(BudgetExceeded {
-                    scope: key,
+                    scope: key.clone(),
                     limit_nanos: limit,
                     spent_nanos: spent,
                     reserved_nanos: reserved,
@@ -121,7 +210,6 @@ pub fn reserve(tx: &Connection, r: &SharedReserve<'_>) -> Result<Vec<String>> {
                 })));
             }
         }
-        keys.push(key);
     }
     for key in &keys {
         tx.prepare_cached("UPDATE budget_scopes SET reserved_nanos = reserved_nanos + ?2, updated_at_ms = ?3 WHERE key = ?1")
@@ -198,19 +286,90 @@ pub fn release(tx: &Connection, id: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn reclaim_all(tx: &Connection, now_ms: u64) -> Result<u64> {
-    tx.execute(
-        "UPDATE budget_scopes SET reserved_nanos = reserved_nanos - COALESCE((SELECT SUM(amount_nanos) \
-         FROM budget_reservations WHERE scope_key = budget_scopes.key AND lease_until_ms <= ?1), 0) \
-         WHERE key IN (SELECT DISTINCT scope_key FROM budget_reservations WHERE lease_until_ms <= ?1)",
-        [now_ms as i64],
+/// Lowers a scope's current spend by an operator's credit and records it.
+pub fn credit(tx: &Connection, c: &CreditShared<'_>) -> Result<SharedCredit> {
+    crate::store::check_credit(c)?;
+    let (_, period) = definition(tx, c.name)?;
+    let key = period.key(c.name, c.now_ms);
+    let spent: i64 = tx
+        .prepare_cached("SELECT spent_nanos FROM budget_scopes WHERE key = ?1")
+        .map_err(storage)?
+        .query_row([&key], |r| r.get(0))
+        .optional()
+        .map_err(storage)?
+        .unwrap_or(0);
+    if c.amount_nanos > u(spent) {
+        return Err(crate::store::credit_too_large(
+            &key,
+            c.amount_nanos,
+            u(spent),
+        ));
+    }
+    tx.prepare_cached(
+        "UPDATE budget_scopes SET spent_nanos = spent_nanos - ?2, updated_at_ms = ?3 WHERE key = ?1",
     )
+    .map_err(storage)?
+    .execute(params![key, c.amount_nanos as i64, c.now_ms as i64])
     .map_err(storage)?;
-    let n = tx
-        .execute(
-            "DELETE FROM budget_reservations WHERE lease_until_ms <= ?1",
-            [now_ms as i64],
+    let id: i64 = tx
+        .prepare_cached(
+            "INSERT INTO budget_credits (name, scope_key, amount_nanos, credited_by, reason, at_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+        )
+        .map_err(storage)?
+        .query_row(
+            params![c.name, key, c.amount_nanos as i64, c.by, c.reason, c.now_ms as i64],
+            |r| r.get(0),
         )
         .map_err(storage)?;
-    Ok(n as u64)
+    Ok(SharedCredit {
+        id: u(id),
+        name: c.name.to_owned(),
+        key,
+        amount_nanos: c.amount_nanos,
+        by: c.by.to_owned(),
+        reason: c.reason.to_owned(),
+        at_ms: c.now_ms,
+    })
+}
+
+/// A scope's credits, oldest first.
+pub fn credits(c: &Connection, name: &str) -> Result<Vec<SharedCredit>> {
+    definition(c, name)?;
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT id, name, scope_key, amount_nanos, credited_by, reason, at_ms FROM budget_credits \
+             WHERE name = ?1 ORDER BY id",
+        )
+        .map_err(storage)?;
+    let rows = stmt
+        .query_map([name], |r| {
+            Ok(SharedCredit {
+                id: u(r.get(0)?),
+                name: r.get(1)?,
+                key: r.get(2)?,
+                amount_nanos: u(r.get(3)?),
+                by: r.get(4)?,
+                reason: r.get(5)?,
+                at_ms: u(r.get(6)?),
+            })
+        })
+        .map_err(storage)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(storage)
+}
+
+/// The distinct holders of unexpired reservations on a scope's current period.
+pub fn holders(c: &Connection, name: &str, now_ms: u64) -> Result<Vec<String>> {
+    let (_, period) = definition(c, name)?;
+    let key = period.key(name, now_ms);
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT DISTINCT holder FROM budget_reservations WHERE scope_key = ?1 AND lease_until_ms > ?2 \
+             ORDER BY holder",
+        )
+        .map_err(storage)?;
+    let rows = stmt
+        .query_map(params![key, now_ms as i64], |r| r.get::<_, String>(0))
+        .map_err(storage)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(storage)
 }

@@ -24,7 +24,10 @@ use super::migrate::{
     MIGRATIONS_SQLITE, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, check_applied, checksum,
 };
 use super::writer::{CallWriter, WriterOptions};
-use super::{NewCheckpoint, RolledBack, SharedReserve, SharedScopeDef, SharedScopeFigures, Store};
+use super::{
+    ChargedReservation, CreditShared, NewCheckpoint, RolledBack, SharedCredit, SharedReserve,
+    SharedScopeDef, SharedScopeFigures, Store,
+};
 use crate::error::{Error, Result};
 use crate::money::Nanos;
 use crate::records::{CallRecord, CheckpointInfo, ExecutionRecord, RollbackRecord};
@@ -329,7 +332,7 @@ fn immediate<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> 
 
 /// Inserts call records and adds their cost and count to their executions. A sequence number
 /// already taken (two processes resuming one execution) gets the next free one instead.
-fn insert_calls(tx: &Connection, calls: &[CallRecord]) -> Result<()> {
+pub(super) fn insert_calls(tx: &Connection, calls: &[CallRecord]) -> Result<()> {
     if calls.is_empty() {
         return Ok(());
     }
@@ -532,7 +535,12 @@ impl Store for SqliteStore {
     }
 
     fn reserve_shared(&self, r: &SharedReserve<'_>) -> Result<Vec<String>> {
-        self.write_tx(false, |tx| budgets::reserve(tx, r))
+        // A refusal commits the expired leases charged on the way (nothing of the refused
+        // reservation is booked before its check).
+        self.write_tx(false, |tx| match budgets::reserve(tx, r) {
+            Err(refusal @ Error::BudgetExceeded(_)) => Ok(Err(refusal)),
+            other => other.map(Ok),
+        })?
     }
 
     fn settle_shared(
@@ -561,8 +569,20 @@ impl Store for SqliteStore {
         })
     }
 
-    fn reclaim_expired_shared(&self, now_ms: u64) -> Result<u64> {
-        self.write_tx(false, |tx| budgets::reclaim_all(tx, now_ms))
+    fn reclaim_expired_shared(&self, now_ms: u64) -> Result<Vec<ChargedReservation>> {
+        self.write_tx(false, |tx| budgets::charge_expired(tx, None, now_ms))
+    }
+
+    fn credit_shared(&self, c: &CreditShared<'_>) -> Result<SharedCredit> {
+        self.write_tx(false, |tx| budgets::credit(tx, c))
+    }
+
+    fn shared_credits(&self, name: &str) -> Result<Vec<SharedCredit>> {
+        self.read(|c| budgets::credits(c, name))
+    }
+
+    fn shared_scope_holders(&self, name: &str, now_ms: u64) -> Result<Vec<String>> {
+        self.read(|c| budgets::holders(c, name, now_ms))
     }
 
     fn try_acquire(
