@@ -406,9 +406,10 @@ impl Store for MemoryStore {
     fn shared_scope(&self, name: &str, now_ms: u64) -> Result<SharedScopeFigures> {
         let d = self.data.lock();
         open(&d)?;
-        let def = d.scope_defs.get(name).ok_or_else(|| {
-            Error::NotFound(format!("shared budget scope '{name}' is not defined"))
-        })?;
+        let def = d
+            .scope_defs
+            .get(name)
+            .ok_or_else(|| super::undefined_scope(name))?;
         let key = def.period.key(name, now_ms);
         let empty = ScopeRow::default();
         let row = d.scopes.get(&key).unwrap_or(&empty);
@@ -438,9 +439,7 @@ impl Store for MemoryStore {
             let def = d
                 .scope_defs
                 .get(name)
-                .ok_or_else(|| {
-                    Error::NotFound(format!("shared budget scope '{name}' is not defined"))
-                })?
+                .ok_or_else(|| super::undefined_scope(name))?
                 .clone();
             let key = def.period.key(name, r.now_ms);
             d.scopes.entry(key.clone()).or_insert_with(|| ScopeRow {
@@ -772,9 +771,10 @@ impl Store for MemoryStore {
         super::check_credit(c)?;
         let mut d = self.data.lock();
         open(&d)?;
-        let def = d.scope_defs.get(c.name).ok_or_else(|| {
-            Error::NotFound(format!("shared budget scope '{}' is not defined", c.name))
-        })?;
+        let def = d
+            .scope_defs
+            .get(c.name)
+            .ok_or_else(|| super::undefined_scope(c.name))?;
         let key = def.period.key(c.name, c.now_ms);
         let spent = d.scopes.get(&key).map_or(0, |s| s.spent);
         if c.amount_nanos > spent {
@@ -800,9 +800,7 @@ impl Store for MemoryStore {
         let d = self.data.lock();
         open(&d)?;
         if !d.scope_defs.contains_key(name) {
-            return Err(Error::NotFound(format!(
-                "shared budget scope '{name}' is not defined"
-            )));
+            return Err(super::undefined_scope(name));
         }
         Ok(d.credits
             .iter()
@@ -814,9 +812,10 @@ impl Store for MemoryStore {
     fn shared_scope_holders(&self, name: &str, now_ms: u64) -> Result<Vec<String>> {
         let d = self.data.lock();
         open(&d)?;
-        let def = d.scope_defs.get(name).ok_or_else(|| {
-            Error::NotFound(format!("shared budget scope '{name}' is not defined"))
-        })?;
+        let def = d
+            .scope_defs
+            .get(name)
+            .ok_or_else(|| super::undefined_scope(name))?;
         let key = def.period.key(name, now_ms);
         let mut holders: Vec<String> = d
             .held

@@ -206,6 +206,11 @@ pub(crate) fn check_credit(c: &CreditShared<'_>) -> Result<()> {
     Ok(())
 }
 
+/// `NOT_FOUND` for a shared scope nobody defined (every store says it the same way).
+pub(crate) fn undefined_scope(name: &str) -> crate::Error {
+    crate::Error::NotFound(format!("shared budget scope '{name}' is not defined"))
+}
+
 /// The refusal of a credit larger than the period's spend.
 pub(crate) fn credit_too_large(key: &str, amount: Nanos, spent: Nanos) -> crate::Error {
     crate::Error::invalid(format!(

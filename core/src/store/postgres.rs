@@ -555,7 +555,7 @@ async fn definition(
         .fetch_optional(&mut **tx)
         .await
         .map_err(storage)?
-        .ok_or_else(|| Error::NotFound(format!("shared budget scope '{name}' is not defined")))?;
+        .ok_or_else(|| crate::store::undefined_scope(name))?;
     let limit: Option<i64> = row.try_get(0).map_err(storage)?;
     let period: &str = row.try_get(1).map_err(storage)?;
     Ok((limit.map(u), Period::from_name(period)?))

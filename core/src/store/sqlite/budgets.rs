@@ -41,8 +41,7 @@ fn definition(c: &Connection, name: &str) -> Result<(Option<Nanos>, Period)> {
         .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .map_err(storage)?;
-    let (limit, period) =
-        row.ok_or_else(|| Error::NotFound(format!("shared budget scope '{name}' is not defined")))?;
+    let (limit, period) = row.ok_or_else(|| crate::store::undefined_scope(name))?;
     Ok((limit.map(u), Period::from_name(&period)?))
 }
 
