@@ -3,6 +3,7 @@ package wflo
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 )
 
 // Track describes the one LLM call a function passed to TrackLLMCall makes.
@@ -39,10 +40,11 @@ func tracked(ctx context.Context) bool { return ctx.Value(trackedKey{}) != nil }
 //   - with t.Metered, fn's call goes through Middleware or Transport with the context fn is
 //     given, which budgets it from its actual request; TrackLLMCall only passes the context on.
 //   - otherwise TrackLLMCall cannot see the request and reserves up front: t.Input's prompt
-//     plus t.MaxTokens of output (0: the model's maximum); fn's result settles it (a string
-//     is the generated text; []byte or anything else is read as JSON for its usage, without
-//     usage the output is estimated from its text and flagged). A refusal says how the call
-//     was sized and how to make it precise. fn's error releases the reservation.
+//     plus t.MaxTokens of output (0: the model's maximum); fn's result settles it by the
+//     engine's rule (a []byte is a response body, anything else is encoded as JSON; a string
+//     is the generated text; without usage the output is estimated from its text, flagged).
+//     A refusal says how the call was sized and how to make it precise. fn's error releases
+//     the reservation.
 //
 // A call that could overspend returns a *BudgetExceededError and fn does not run. Without an
 // execution in ctx, fn runs as it is.
@@ -66,12 +68,7 @@ func TrackLLMCall[T any](ctx context.Context, t Track, fn func(context.Context) 
 	if err != nil {
 		return zero, invalid("invalid argument: Track.Input does not marshal to JSON: %v", err)
 	}
-	var target Target = x
-	if scope != nil {
-		target = scope
-	}
-	tx, ts := target.target()
-	res, _, err := reserveRequest(tx, ts, "langchain", body, &RequestOptions{Agent: AgentFrom(ctx), Upfront: true}, nil)
+	res, _, err := reserveRequest(x, scope, "langchain", body, &RequestOptions{Agent: AgentFrom(ctx), Upfront: true}, nil)
 	if err != nil {
 		return zero, err
 	}
@@ -85,16 +82,15 @@ func TrackLLMCall[T any](ctx context.Context, t Track, fn func(context.Context) 
 	if format == "" {
 		format = "auto"
 	}
-	switch r := any(result).(type) {
-	case string:
-		_, err = res.SettleText(r, "ok")
-	case []byte:
-		_, err = res.SettleResult(format, r, "ok")
-	default:
-		var raw []byte
-		if raw, err = json.Marshal(result); err == nil {
-			_, err = res.SettleResult(format, raw, "ok")
+	// A []byte result is a response body; anything else is encoded (a string as a JSON
+	// string, which the engine reads as the generated text). A value JSON cannot encode is
+	// settled as its printed text: the call happened, so it is booked, never released.
+	raw, isBody := any(result).([]byte)
+	if !isBody {
+		if raw, err = json.Marshal(result); err != nil {
+			raw, _ = json.Marshal(fmt.Sprint(result))
 		}
 	}
+	_, err = res.SettleResult(format, raw, "ok")
 	return result, err
 }

@@ -432,8 +432,9 @@ function meteringWorkflow() {
  * result carries (every choice, tool calls), flagged — never free. A string result is that text.
  */
 function settleFromResult(reservation, result, format = 'auto') {
-  if (typeof result === 'string') return reservation.settleText(result, 'ok');
-  return reservation.settleResult(format, result ?? null);
+  // settleResult reads a JS string as JSON text: a string result goes as a JSON string, which
+  // the engine reads as the generated text.
+  return reservation.settleResult(format, typeof result === 'string' ? JSON.stringify(result) : result ?? null);
 }
 
 module.exports = { WfloWorkflow, currentWorkflow, meteringWorkflow, settleFromResult };

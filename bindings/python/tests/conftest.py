@@ -64,3 +64,17 @@ def default_engine(engine):
     wflo.set_default_engine(engine)
     yield engine
     wflo.set_default_engine(None)
+
+
+@pytest.fixture
+def clean_patches():
+    """Undoes wflo.instrument() after a test (modules that patch SDKs use it for every test)."""
+    yield
+    wflo.uninstrument()
+
+
+@pytest.fixture
+def instrumented(clean_patches):
+    """wflo.instrument() for one test, undone after it."""
+    wflo.instrument()
+    yield

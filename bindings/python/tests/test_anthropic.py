@@ -24,16 +24,8 @@ MESSAGES = [{"role": "user", "content": TEXT}]
 CACHE = "cached=7,cache_write=4,cache_write_1h=2"
 
 
-@pytest.fixture(autouse=True)
-def clean_patches():
-    yield
-    wflo.uninstrument()
-
-
-@pytest.fixture
-def instrumented():
-    wflo.instrument()
-    yield
+# Every test here leaves the SDKs as it found them (conftest.clean_patches).
+pytestmark = pytest.mark.usefixtures("clean_patches")
 
 
 def client(mock, directives: str = "", **options) -> anthropic.Anthropic:

@@ -32,10 +32,8 @@ CHEAP = dict(model="gpt-4o-mini", max_tokens=20)  # a fraction of a cent: no gat
 MESSAGES = [{"role": "user", "content": "Summarise the quarter in detail."}]
 
 
-@pytest.fixture(autouse=True)
-def clean_patches():
-    yield
-    wflo.uninstrument()
+# Every test here leaves the SDKs as it found them (conftest.clean_patches).
+pytestmark = pytest.mark.usefixtures("clean_patches")
 
 
 def completions(mock) -> int:

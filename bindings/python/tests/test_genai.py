@@ -25,16 +25,8 @@ MODEL = "gemini-2.5-flash"
 PROMPT = "Summarise the plot of Hamlet, act by act, in plain words. " * 4
 
 
-@pytest.fixture(autouse=True)
-def clean_patches():
-    yield
-    wflo.uninstrument()
-
-
-@pytest.fixture
-def instrumented():
-    wflo.instrument()
-    yield
+# Every test here leaves the SDKs as it found them (conftest.clean_patches).
+pytestmark = pytest.mark.usefixtures("clean_patches")
 
 
 def client(mock, directives: str = "") -> genai.Client:

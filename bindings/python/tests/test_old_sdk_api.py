@@ -20,10 +20,8 @@ MESSAGES = [{"role": "user", "content": "Say hello."}]
 REQUEST = {"model": MODEL, "messages": MESSAGES, "max_tokens": 20}
 
 
-@pytest.fixture(autouse=True)
-def clean_patches():
-    yield
-    wflo.uninstrument()
+# Every test here leaves the SDKs as it found them (conftest.clean_patches).
+pytestmark = pytest.mark.usefixtures("clean_patches")
 
 
 def chat_calls(mock) -> int:

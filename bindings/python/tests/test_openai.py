@@ -26,16 +26,8 @@ TOOLS = [{"type": "function", "function": {"name": "lookup", "description": "Loo
                                            "parameters": {"type": "object", "properties": {"title": {"type": "string"}}}}}]
 
 
-@pytest.fixture(autouse=True)
-def clean_patches():
-    yield
-    wflo.uninstrument()
-
-
-@pytest.fixture
-def instrumented():
-    wflo.instrument()
-    yield
+# Every test here leaves the SDKs as it found them (conftest.clean_patches).
+pytestmark = pytest.mark.usefixtures("clean_patches")
 
 
 def client(mock, directives: str = "", **options) -> openai.OpenAI:

@@ -15,10 +15,8 @@ import wflo
 from wflo.sdk import BudgetExceededError, WfloWorkflow, track_llm_call
 
 
-@pytest.fixture(autouse=True)
-def clean_patches():
-    yield
-    wflo.uninstrument()
+# Every test here leaves the SDKs as it found them (conftest.clean_patches).
+pytestmark = pytest.mark.usefixtures("clean_patches")
 
 
 def ok_calls(wf):

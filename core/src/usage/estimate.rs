@@ -11,6 +11,11 @@ use super::UsageFormat;
 /// The generated text of a whole result (a response body, an SDK object as JSON, a LangChain
 /// result or message, an AI SDK generate result). `Auto` reads the shape.
 pub fn generated_text(format: UsageFormat, result: &Value) -> String {
+    // A function that returned plain text (a tracked function, a framework's string output):
+    // that text is what the model generated, whatever the format.
+    if let Value::String(text) = result {
+        return text.clone();
+    }
     let mut out = Collector::default();
     let format = match format {
         UsageFormat::Auto | UsageFormat::Wflo => detect(result),
@@ -237,6 +242,18 @@ mod tests {
             generated_text(UsageFormat::Anthropic, &claude),
             "f\n{\"a\":1}"
         );
+    }
+
+    #[test]
+    fn a_plain_string_result_is_the_generated_text() {
+        let text = json!("Three primes: 2, 3, 5.");
+        for format in [
+            UsageFormat::Auto,
+            UsageFormat::LangChain,
+            UsageFormat::OpenAiChat,
+        ] {
+            assert_eq!(generated_text(format, &text), "Three primes: 2, 3, 5.");
+        }
     }
 
     #[test]

@@ -112,7 +112,7 @@ class Reservation:
             raise invalid("format must be a string such as 'openai_chat' (settle_result(format, result))")
         text = result_json(result)
         if isinstance(result, (str, bytes, bytearray)) and not _is_json(text):
-            return self.settle_text(text, status)
+            text = json.dumps(text)  # a JSON string: the engine reads it as the generated text
         settled = _fast.settle_result(self._h, format, text, status)
         self._done()
         return settled

@@ -76,7 +76,7 @@ private suspend fun <T> settledBy(reservation: Reservation, format: String, call
             throw e
         }
         when (result) {
-            is String -> it.settleText(result)
+            // A string is encoded as a JSON string, which the engine reads as the generated text.
             is ByteArray -> it.settleResult(format, result.decodeToString())
             // A value JSON cannot hold (a class of the caller's): estimated from its text.
             else -> runCatching { JsonText.encode(result, "the call's result") }.fold(
