@@ -599,8 +599,8 @@ mod tests {
             }
         }
         assert_eq!(
-            commands, 21,
-            "18 commands, `prices diff`, `scopes credit` and `scopes credits`"
+            commands, 22,
+            "18 commands, `prices diff`, `scopes define`, `scopes credit` and `scopes credits`"
         );
         assert!(
             cli.get_after_help()

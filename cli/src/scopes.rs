@@ -33,6 +33,26 @@ pub struct ScopesArgs {
 
 #[derive(clap::Subcommand)]
 enum ScopesCommand {
+    /// Define a shared scope, or change one: its limit, its period, and whether processes
+    /// serve it from local allowances (the default: no store round trip per call) or book
+    /// every call in the store (strict fairness between processes, slower).
+    #[command(after_help = "Examples:\n  \
+        wflo scopes define tenant-acme --limit 500 --period month\n  \
+        wflo scopes define global-daily --limit 2000 --period day --allowances off")]
+    Define {
+        /// The shared scope's name.
+        scope: String,
+        /// The limit per period, in USD (none: no limit, spend is only counted).
+        #[arg(long, value_name = "USD")]
+        limit: Option<String>,
+        /// none (the scope's whole life), day or month (UTC).
+        #[arg(long, default_value = "none")]
+        period: String,
+        /// on: calls draw on local allowances; off: every call is booked in the store. A
+        /// scope defined again keeps its setting unless this is given.
+        #[arg(long, value_parser = ["on", "off"])]
+        allowances: Option<String>,
+    },
     /// Give back part of a shared scope's spend in its current period (a charged `unsettled`
     /// call that cost less, or nothing), recording who, why and when.
     #[command(after_help = "Examples:\n  \
@@ -71,8 +91,11 @@ struct ScopeRow {
     reserved_nanos: Nanos,
     overrun_nanos: Nanos,
     refusing: bool,
-    /// Budget leased out to processes as local allowances (none are leased yet: always 0).
+    /// Whether processes serve the scope from local allowances (else each call is booked).
+    allowances: bool,
+    /// Of `reserved_nanos`, what processes hold as local allowances, and how many hold one.
     allowances_out_nanos: Nanos,
+    allowance_holders: u64,
     /// Distinct holders (`host:pid`) of unexpired reservations.
     holders: Vec<String>,
 }
@@ -81,6 +104,19 @@ pub fn run(args: ScopesArgs) -> CliResult {
     let db = Db { db: args.db };
     match args.command {
         None => list(&db, &args.out),
+        Some(ScopesCommand::Define {
+            scope,
+            limit,
+            period,
+            allowances,
+        }) => define(
+            &db,
+            &scope,
+            limit.as_deref(),
+            &period,
+            allowances.as_deref(),
+            &args.out,
+        ),
         Some(ScopesCommand::Credit {
             scope,
             amount_usd,
@@ -110,7 +146,9 @@ fn list(db: &Db, out: &Output) -> CliResult {
             reserved_nanos: f.reserved_nanos,
             overrun_nanos: f.overrun_nanos,
             refusing: f.refusing,
-            allowances_out_nanos: 0,
+            allowances: f.allowances,
+            allowances_out_nanos: f.allowance_nanos,
+            allowance_holders: f.allowance_holders,
         });
     }
     if out.json {
@@ -137,7 +175,11 @@ fn list(db: &Db, out: &Output) -> CliResult {
             r.limit_nanos.map_or("-".into(), usd),
             usd(r.spent_nanos),
             usd(r.reserved_nanos),
-            usd(r.allowances_out_nanos),
+            if r.allowances {
+                format!("{} ({})", usd(r.allowances_out_nanos), r.allowance_holders)
+            } else {
+                "off (per call)".into()
+            },
             r.holders.len().to_string(),
             if r.refusing {
                 format!("refusing (overrun {})", usd(r.overrun_nanos))
@@ -147,6 +189,40 @@ fn list(db: &Db, out: &Output) -> CliResult {
         ]);
     }
     print!("{}", t.render());
+    Ok(())
+}
+
+fn define(
+    db: &Db,
+    scope: &str,
+    limit: Option<&str>,
+    period: &str,
+    allowances: Option<&str>,
+    out: &Output,
+) -> CliResult {
+    let limit_nanos = limit.map(parse_usd).transpose()?;
+    let period = wflo_core::store::Period::from_name(period)?;
+    let engine = engine(db)?;
+    match allowances {
+        None => engine.define_shared_scope(scope, limit_nanos, period)?,
+        Some(on) => engine.define_shared_scope_with(&wflo_core::store::SharedScopeDef {
+            name: scope.to_owned(),
+            limit_nanos,
+            period,
+            allowances: on == "on",
+        })?,
+    }
+    let f = engine.shared_scope(scope)?;
+    if out.json {
+        return print_json(&f);
+    }
+    println!(
+        "{}: limit {} per {}, allowances {}",
+        escape(scope),
+        f.limit_nanos.map_or("none".into(), usd),
+        f.period.as_str(),
+        if f.allowances { "on" } else { "off (per call)" }
+    );
     Ok(())
 }
 

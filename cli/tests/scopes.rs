@@ -43,17 +43,35 @@ fn scopes_lists_holders_and_a_dead_holders_reservation_is_charged_shown_and_cred
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("scopes.db");
     let dbs = db.to_str().unwrap();
+    // Booked per call, so the dead holder's reservation is a row of its own with its execution
+    // (an allowance's charge is tested below).
+    let said = ok(&[
+        "scopes",
+        "define",
+        "tenant-acme",
+        "--limit",
+        "1",
+        "--allowances",
+        "off",
+        "--db",
+        dbs,
+    ]);
+    assert_eq!(
+        said.trim(),
+        "tenant-acme: limit $1.00 per none, allowances off (per call)"
+    );
+    ok(&[
+        "scopes",
+        "define",
+        "fleet-daily",
+        "--period",
+        "day",
+        "--allowances",
+        "off",
+        "--db",
+        dbs,
+    ]);
     let worker = engine(dbs);
-    worker
-        .define_shared_scope(
-            "tenant-acme",
-            Some(1_000_000_000),
-            wflo_core::store::Period::None,
-        )
-        .unwrap();
-    worker
-        .define_shared_scope("fleet-daily", None, wflo_core::store::Period::Day)
-        .unwrap();
     let exec = worker
         .start_execution(wflo_core::ExecutionOptions {
             name: "doomed".into(),
@@ -93,6 +111,7 @@ fn scopes_lists_holders_and_a_dead_holders_reservation_is_charged_shown_and_cred
     assert_eq!(tenant["limit_nanos"], 1_000_000_000u64);
     assert_eq!(tenant["spent_nanos"], settled);
     assert_eq!(tenant["reserved_nanos"], amount);
+    assert_eq!(tenant["allowances"], false);
     assert_eq!(tenant["allowances_out_nanos"], 0);
     let holders = tenant["holders"].as_array().unwrap();
     assert_eq!(holders.len(), 1, "{tenant}");
@@ -131,7 +150,9 @@ fn scopes_lists_holders_and_a_dead_holders_reservation_is_charged_shown_and_cred
             "$1.00",
             &format!("${}", wflo_core::money::format_usd(settled)),
             &format!("${}", wflo_core::money::format_usd(amount)),
-            "$0.00",
+            "off",
+            "(per",
+            "call)",
             "1",
             "ok"
         ],
@@ -286,4 +307,52 @@ fn scopes_on_an_empty_store_says_so() {
         json(&["scopes", "--db", dbs, "--json"]),
         serde_json::json!([])
     );
+}
+
+/// A scope served from allowances (the default): the listing shows what processes hold as
+/// allowances and how many hold one.
+#[test]
+fn scopes_show_allowances_out_and_who_holds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("allowances.db");
+    let dbs = db.to_str().unwrap();
+    ok(&["scopes", "define", "fleet", "--limit", "10", "--db", dbs]);
+    let worker = engine(dbs);
+    worker
+        .set_prices_json(
+            r#"{"models":[{"name":"a-model","input":1000000,"output":4000000,"max_output":1000}]}"#,
+        )
+        .unwrap();
+    let exec = worker
+        .start_execution(wflo_core::ExecutionOptions {
+            name: "fleet-worker".into(),
+            shared_scopes: vec!["fleet".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    let request = wflo_core::CallRequest {
+        model: "a-model",
+        input_tokens: 1000,
+        input_estimated: Some(false),
+        max_output_tokens: Some(500),
+        ..Default::default()
+    };
+    let held = exec.reserve(&request).unwrap(); // 3_000_000 leased as its allowance
+    std::mem::forget(held);
+    worker.flush().unwrap();
+    let list = json(&["scopes", "--db", dbs, "--json"]);
+    let fleet = scope(&list, "fleet");
+    assert_eq!(fleet["allowances"], true, "{fleet}");
+    assert_eq!(fleet["allowances_out_nanos"], 3_000_000u64, "{fleet}");
+    assert_eq!(fleet["reserved_nanos"], 3_000_000u64, "{fleet}");
+    assert_eq!(fleet["allowance_holders"], 1, "{fleet}");
+    let table = ok(&["scopes", "--db", dbs]);
+    let row = table.lines().find(|l| l.starts_with("fleet ")).unwrap();
+    assert!(row.contains("$0.003 (1)"), "{table}");
+    // Closing gives back what is unused; the call still open stays booked until it ends or
+    // its lease does (a holder's death is tested in core/tests/multiprocess.rs).
+    worker.close().unwrap();
+    let fleet = scope(&json(&["scopes", "--db", dbs, "--json"]), "fleet").clone();
+    assert_eq!(fleet["allowances_out_nanos"], 3_000_000u64, "{fleet}");
+    assert_eq!(fleet["spent_nanos"], 0, "{fleet}");
 }

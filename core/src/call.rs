@@ -173,11 +173,24 @@ impl Attempt {
     }
 }
 
-/// A reservation's booking on shared scopes.
-#[derive(Debug)]
+/// A reservation's booking on shared scopes: drawn on this engine's allowances where the
+/// scope is served from them, booked in the store for the others (`keys` under `id`).
 struct SharedHold {
     id: String,
     keys: Vec<String>,
+    local: Vec<crate::allowances::LocalHold>,
+}
+
+impl SharedHold {
+    /// Ends the booking with the call's cost (0 for a call never made); returns the largest
+    /// part of it beyond what was held.
+    fn settle(self, engine: &crate::engine::EngineInner, cost: Nanos) -> Nanos {
+        let mut overrun = engine.settle_allowances(self.local, cost);
+        if !self.keys.is_empty() {
+            overrun = overrun.max(engine.settle_shared(self.id, self.keys, Some(cost)));
+        }
+        overrun
+    }
 }
 
 impl std::fmt::Debug for Reservation {
@@ -388,7 +401,8 @@ impl Reservation {
         let engine = &self.exec.engine;
         let now = engine.now_ms();
         let mut held = engine.ledger.renew(self.id, now, engine.lease_ms);
-        if let Some(hold) = &self.shared {
+        // Allowances renew their own leases; only per-call bookings need it here.
+        if let Some(hold) = self.shared.as_ref().filter(|h| !h.keys.is_empty()) {
             held &= engine
                 .store
                 .renew_shared(&hold.id, now.saturating_add(engine.lease_ms))?;
@@ -539,8 +553,7 @@ impl Reservation {
         self.ended = true;
         let mut overrun = settled.overrun_nanos;
         if let Some(hold) = self.shared.take() {
-            let shared_overrun = engine.settle_shared(hold.id, hold.keys, Some(cost));
-            overrun = overrun.max(shared_overrun);
+            overrun = overrun.max(hold.settle(engine, cost));
         }
         let now = engine.now_ms();
         let record = CallRecord {
@@ -625,44 +638,79 @@ impl Drop for Reservation {
     }
 }
 
-/// Books the execution's shared scopes in the store (one transaction for all of them).
+/// Books the execution's shared scopes: on this engine's allowances for the scopes served
+/// from them, in the store (one transaction for all of them) for the others. All or nothing.
 fn reserve_shared(exec: &ExecutionInner, amount: Nanos, now: u64) -> Result<Option<SharedHold>> {
     if exec.shared_scopes.is_empty() {
         return Ok(None);
     }
     let engine = &exec.engine;
-    // Settlements the store missed come first: the shared figures must include them.
-    engine.retry_shared()?;
+    let split = engine.reserve_allowances(&exec.shared_scopes, amount, &exec.id)?;
     let id = crate::ids::new_reservation_id()?;
-    let keys = engine.store.reserve_shared(&crate::store::SharedReserve {
-        id: &id,
-        scopes: &exec.shared_scopes,
-        amount_nanos: amount,
-        holder: &engine.holder,
-        execution_id: Some(&exec.id),
-        now_ms: now,
-        lease_until_ms: now.saturating_add(engine.lease_ms),
-    })?;
-    Ok(Some(SharedHold { id, keys }))
+    let mut hold = SharedHold {
+        id,
+        keys: Vec::new(),
+        local: split.local,
+    };
+    if split.per_call.is_empty() {
+        return Ok(Some(hold));
+    }
+    // Settlements the store missed come first: the shared figures must include them.
+    let booked = engine.retry_shared().and_then(|()| {
+        engine.store.reserve_shared(&crate::store::SharedReserve {
+            id: &hold.id,
+            scopes: &split.per_call,
+            amount_nanos: amount,
+            holder: &engine.holder,
+            execution_id: Some(&exec.id),
+            now_ms: now,
+            lease_until_ms: now.saturating_add(engine.lease_ms),
+        })
+    });
+    match booked {
+        Ok(keys) => {
+            hold.keys = keys;
+            Ok(Some(hold))
+        }
+        Err(e) => {
+            engine.release_allowances(hold.local);
+            Err(e)
+        }
+    }
 }
 
-/// Books spend that had no reservation on the shared scopes: within their limits as a
-/// reservation settled at once; past a limit the money is spent all the same, so it is booked
-/// as an overrun.
+/// Books spend that had no reservation on the shared scopes: on allowances as local spend
+/// (past the allowance, an overrun booked at the next sync); in the store within their limits
+/// as a reservation settled at once, and past a limit — the money is spent all the same — as
+/// an overrun.
 fn charge_shared(exec: &ExecutionInner, cost: Nanos, now: u64) -> Result<Nanos> {
     if exec.shared_scopes.is_empty() || cost == 0 {
         return Ok(0);
     }
     let engine = &exec.engine;
-    match reserve_shared(exec, cost, now) {
-        Ok(Some(hold)) => Ok(engine.settle_shared(hold.id, hold.keys, Some(cost))),
-        Ok(None) => Ok(0),
+    let per_call = engine.charge_allowances(&exec.shared_scopes, cost)?;
+    if per_call.is_empty() {
+        return Ok(0);
+    }
+    engine.retry_shared()?;
+    let id = crate::ids::new_reservation_id()?;
+    let booked = engine.store.reserve_shared(&crate::store::SharedReserve {
+        id: &id,
+        scopes: &per_call,
+        amount_nanos: cost,
+        holder: &engine.holder,
+        execution_id: Some(&exec.id),
+        now_ms: now,
+        lease_until_ms: now.saturating_add(engine.lease_ms),
+    });
+    match booked {
+        Ok(keys) => Ok(engine.settle_shared(id, keys, Some(cost))),
         Err(Error::BudgetExceeded(_)) => {
-            let mut keys = Vec::with_capacity(exec.shared_scopes.len());
-            for name in &exec.shared_scopes {
+            let mut keys = Vec::with_capacity(per_call.len());
+            for name in &per_call {
                 keys.push(engine.store.shared_scope(name, now)?.key);
             }
-            Ok(engine.settle_shared(crate::ids::new_reservation_id()?, keys, Some(cost)))
+            Ok(engine.settle_shared(id, keys, Some(cost)))
         }
         Err(e) => Err(e),
     }

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::aggregate::Aggregates;
 use crate::budget::Ledger;
+use crate::budget::allowance::AllowancePolicy;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::execution::{Execution, ExecutionInner, ExecutionOptions};
@@ -39,6 +40,10 @@ pub struct EngineConfig {
     pub lease_ms: u64,
     /// Largest checkpoint state, in bytes of JSON.
     pub max_state_bytes: usize,
+    /// How allowances on shared scopes are sized and kept (see [`crate::budget::allowance`]).
+    /// A policy that fails [`AllowancePolicy::validate`] is not used: every shared scope is
+    /// then booked per call, the strict side.
+    pub allowances: AllowancePolicy,
 }
 
 impl Default for EngineConfig {
@@ -48,6 +53,7 @@ impl Default for EngineConfig {
             clock: Arc::new(SystemClock),
             lease_ms: DEFAULT_LEASE_MS,
             max_state_bytes: DEFAULT_MAX_STATE_BYTES,
+            allowances: AllowancePolicy::default(),
         }
     }
 }
@@ -74,6 +80,8 @@ pub(crate) struct EngineInner {
     breakers: Mutex<HashMap<String, Arc<crate::resilience::Breaker>>>,
     /// Whether a call meeting an approval gate returns `APPROVAL_PENDING` instead of waiting.
     pub approval_returns: AtomicBool,
+    /// This process's allowances on shared scopes.
+    pub(crate) allowances: crate::allowances::Allowances,
 }
 
 /// A shared settlement or release still to be written.
@@ -130,6 +138,10 @@ impl EngineInner {
         }
     }
 
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
     pub fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::Acquire) {
             Err(Error::Closed("the engine is closed".into()))
@@ -154,6 +166,18 @@ impl EngineInner {
         let mut open = self.open.lock();
         if open.get(id).is_some_and(|w| w.strong_count() == 0) {
             open.remove(id);
+        }
+    }
+}
+
+impl Drop for EngineInner {
+    /// An engine let go without [`Engine::close`] still gives back its unused allowances and
+    /// writes back their spend (best effort): only a process that dies keeps them out until
+    /// its lease ends, when they are charged whole.
+    fn drop(&mut self) {
+        if !self.is_closed() {
+            let _ = self.retry_shared();
+            let _ = self.return_allowances(None);
         }
     }
 }
@@ -202,6 +226,7 @@ impl Engine {
                 telemetry: crate::telemetry::Telemetry::new(),
                 breakers: Mutex::new(HashMap::new()),
                 approval_returns: AtomicBool::new(false),
+                allowances: crate::allowances::Allowances::new(config.allowances),
             }),
         }
     }
@@ -413,20 +438,37 @@ impl Engine {
         period: Period,
     ) -> Result<()> {
         self.inner.check_open()?;
-        crate::budget::check_amount(limit_nanos.unwrap_or(0), "budget")?;
-        let def = SharedScopeDef {
+        // A scope defined again keeps how it is served; a new one is served from allowances.
+        let allowances = match self.inner.store.shared_scope(name, self.inner.now_ms()) {
+            Ok(figures) => figures.allowances,
+            Err(Error::NotFound(_)) => true,
+            Err(e) => return Err(e),
+        };
+        self.define_shared_scope_with(&SharedScopeDef {
             name: name.to_owned(),
             limit_nanos,
             period,
-        };
+            allowances,
+        })
+    }
+
+    /// [`Engine::define_shared_scope`] with every setting: `allowances` false books each call
+    /// on the scope in the store (strict fairness between processes, a store transaction per
+    /// call) instead of serving it from local allowances.
+    pub fn define_shared_scope_with(&self, def: &SharedScopeDef) -> Result<()> {
+        self.inner.check_open()?;
+        crate::budget::check_amount(def.limit_nanos.unwrap_or(0), "budget")?;
         self.inner
             .store
-            .define_shared_scope(&def, self.inner.now_ms())
+            .define_shared_scope(def, self.inner.now_ms())
     }
 
     /// A shared scope's figures for its current period.
     pub fn shared_scope(&self, name: &str) -> Result<SharedScopeFigures> {
         self.inner.check_open()?;
+        // This engine's own spend and unused allowance on it go to the store first, so the
+        // figures are exact as far as this process is concerned.
+        self.inner.return_allowances(Some(name))?;
         self.inner.store.shared_scope(name, self.inner.now_ms())
     }
 
@@ -490,6 +532,7 @@ impl Engine {
     pub fn flush(&self) -> Result<()> {
         self.inner.check_open()?;
         self.inner.retry_shared()?;
+        self.inner.write_back_allowances()?;
         self.inner.store.flush()
     }
 
@@ -509,6 +552,7 @@ impl Engine {
             exec.persist()?;
         }
         self.inner.retry_shared()?;
+        self.inner.return_allowances(None)?;
         // Spans and metrics still queued go out now (bounded by the exporter's timeout).
         self.inner.telemetry.flush();
         self.inner.store.close()

@@ -23,6 +23,7 @@
 //! No FFI lives here; the faces convert types and map [`Error`] once.
 
 mod aggregate;
+mod allowances;
 pub mod budget;
 mod call;
 pub mod clock;

@@ -100,3 +100,22 @@ pub fn engine_with_store(
     engine.set_prices_json(prices).unwrap();
     engine
 }
+
+/// Defines a shared scope whose every call is booked in the store (allowances off): for tests
+/// of the per-call path, where each reservation is visible in the store at once.
+#[allow(dead_code)]
+pub fn define_per_call(
+    engine: &wflo_core::Engine,
+    name: &str,
+    limit_nanos: Option<u64>,
+    period: wflo_core::store::Period,
+) {
+    engine
+        .define_shared_scope_with(&wflo_core::store::SharedScopeDef {
+            name: name.to_owned(),
+            limit_nanos,
+            period,
+            allowances: false,
+        })
+        .unwrap();
+}

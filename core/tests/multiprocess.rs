@@ -16,7 +16,6 @@ use wflo_core::{CallRequest, CallStatus, Engine, EngineConfig, ExecutionOptions,
 const PRICES: &str =
     r#"{"models":[{"name":"m-model","input":1000000,"output":4000000,"max_output":1000}]}"#;
 const THREADS: usize = 4;
-const CALLS_PER_THREAD: u64 = 40;
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} not set"))
@@ -76,47 +75,83 @@ fn storm_worker() {
     let handles: Vec<_> = (0..THREADS as u64)
         .map(|t| {
             let exec = exec.clone();
-            std::thread::spawn(move || {
-                for i in 0..CALLS_PER_THREAD {
-                    let n = (t * 7919 + i * 104_729) % 97;
-                    let req = CallRequest {
-                        model: "m-model",
-                        input_tokens: 100 + n * 10,
-                        input_estimated: Some(false),
-                        max_output_tokens: Some(50 + n),
-                        ..Default::default()
-                    };
-                    let Ok(mut r) = exec.reserve(&req) else {
-                        continue;
-                    };
-                    if n % 5 == 0 {
-                        r.release(CallStatus::Error, Some("simulated provider error"))
-                            .unwrap();
-                    } else {
-                        r.settle(Usage {
-                            input: 100 + n * 10,
-                            output: (50 + n) * (n % 3) / 2,
-                            ..Default::default()
-                        })
-                        .unwrap();
-                    }
-                }
-            })
+            std::thread::spawn(move || storm_thread(&exec, t))
         })
         .collect();
     for h in handles {
         h.join().unwrap();
     }
+    // Closing returns the unused allowance and writes back the last batch.
     engine.close().unwrap();
 }
 
-fn storm(url: &str) {
+/// Calls of pseudo-random sizes, settled, released or abandoned (dropped unsettled), until the
+/// scope has refused this thread's smallest call for `GIVE_UP` on end: other processes' unused
+/// allowances come back within about a second of a refusal, so only a spent budget refuses
+/// that long.
+fn storm_thread(exec: &wflo_core::Execution, t: u64) {
+    const GIVE_UP: Duration = Duration::from_millis(3_000);
+    let mut x = t.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut cap = 97;
+    let mut refused_since: Option<Instant> = None;
+    loop {
+        // xorshift: a different stream per thread, the same on every run.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let n = x % cap;
+        let req = CallRequest {
+            model: "m-model",
+            input_tokens: 1 + n * 10,
+            input_estimated: Some(false),
+            max_output_tokens: Some(1 + n),
+            ..Default::default()
+        };
+        let mut r = match exec.reserve(&req) {
+            Ok(r) => r,
+            Err(e) => {
+                assert_eq!(e.code(), wflo_core::ErrorCode::BudgetExceeded, "{e}");
+                cap = (cap / 2).max(1);
+                let since = *refused_since.get_or_insert_with(Instant::now);
+                if cap == 1 && since.elapsed() > GIVE_UP {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            }
+        };
+        refused_since = None;
+        // How it ends is drawn apart from the size, so the smallest calls are settled too.
+        match (x >> 20) % 7 {
+            0 => {
+                r.release(CallStatus::Error, Some("simulated provider error"))
+                    .unwrap();
+            }
+            1 => drop(r), // abandoned: released as aborted
+            _ => {
+                r.settle(Usage {
+                    input: 1 + n * 10,
+                    output: (1 + n) * ((x >> 30) % 3) / 2,
+                    ..Default::default()
+                })
+                .unwrap();
+            }
+        }
+    }
+}
+
+fn storm(url: &str, allowances: bool) {
     let engine = open(url, 60_000);
     let scope = common::unique("storm");
-    // About a third of what the workers would spend unconstrained: many refusals, at the limit.
+    // A few hundred calls' worth: many refusals at the end, from every process.
     let limit = 150_000_000;
     engine
-        .define_shared_scope(&scope, Some(limit), Period::None)
+        .define_shared_scope_with(&wflo_core::store::SharedScopeDef {
+            name: scope.clone(),
+            limit_nanos: Some(limit),
+            period: Period::None,
+            allowances,
+        })
         .unwrap();
     let started = Instant::now();
     let children: Vec<_> = (0..4).map(|_| spawn_worker("storm", url, &scope)).collect();
@@ -141,11 +176,12 @@ fn storm(url: &str) {
         }
     }
     eprintln!(
-        "storm on {}: {} ok calls, spent {} of {} nano-USD in {:.1} s",
+        "storm on {} (allowances {allowances}): {} ok calls, spent {} of {} nano-USD ({:.4}%) in {:.1} s",
         engine.store().kind(),
         ok_calls,
         figures.spent_nanos,
         limit,
+        figures.spent_nanos as f64 * 100.0 / limit as f64,
         started.elapsed().as_secs_f64()
     );
     assert!(
@@ -163,22 +199,37 @@ fn storm(url: &str) {
         ok_calls > 100,
         "the storm made too few calls to mean anything"
     );
+    // The smallest call costs 5_000: the limit is reached when less than that is left.
     assert!(
-        figures.spent_nanos > limit / 2,
-        "the limit was never approached"
+        figures.spent_nanos * 1_000 >= limit * 999,
+        "the limit was not reached: {} of {limit}",
+        figures.spent_nanos
     );
 }
 
 #[test]
 fn budget_storm_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    storm(&dir.path().join("storm.db").to_string_lossy());
+    storm(&dir.path().join("storm.db").to_string_lossy(), false);
+}
+
+#[test]
+fn budget_storm_with_allowances_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    storm(&dir.path().join("storm.db").to_string_lossy(), true);
 }
 
 #[test]
 fn budget_storm_on_postgres() {
     if let Some(url) = common::postgres_url() {
-        storm(&url);
+        storm(&url, false);
+    }
+}
+
+#[test]
+fn budget_storm_with_allowances_on_postgres() {
+    if let Some(url) = common::postgres_url() {
+        storm(&url, true);
     }
 }
 
@@ -234,23 +285,42 @@ fn crash_worker() {
 #[test]
 fn a_killed_worker_loses_nothing_it_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    crash(&dir.path().join("crash.db").to_string_lossy(), true);
+    crash(&dir.path().join("crash.db").to_string_lossy(), true, false);
 }
 
 #[test]
 fn a_killed_worker_loses_nothing_it_acknowledged_on_postgres() {
     if let Some(url) = common::postgres_url() {
-        crash(&url, false);
+        crash(&url, false, false);
     }
 }
 
-/// SIGKILLs a worker mid-run (on a SQLite file when `sqlite`, checked for damage after).
-fn crash(url: &str, sqlite: bool) {
+#[test]
+fn a_killed_worker_holding_an_allowance_is_charged_all_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    crash(&dir.path().join("crash.db").to_string_lossy(), true, true);
+}
+
+#[test]
+fn a_killed_worker_holding_an_allowance_is_charged_all_of_it_on_postgres() {
+    if let Some(url) = common::postgres_url() {
+        crash(&url, false, true);
+    }
+}
+
+/// SIGKILLs a worker mid-run (on a SQLite file when `sqlite`, checked for damage after), its
+/// shared scope booked per call or, with `allowances`, served from an allowance.
+fn crash(url: &str, sqlite: bool, allowances: bool) {
     let url = url.to_owned();
     let engine = open(&url, 1_500);
     let scope = common::unique("crash");
     engine
-        .define_shared_scope(&scope, Some(1_000_000_000), Period::None)
+        .define_shared_scope_with(&wflo_core::store::SharedScopeDef {
+            name: scope.clone(),
+            limit_nanos: Some(1_000_000_000),
+            period: Period::None,
+            allowances,
+        })
         .unwrap();
     let mut child = spawn_worker("crash", &url, &scope);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -353,16 +423,67 @@ fn crash(url: &str, sqlite: bool) {
         .find(|c| c.status == CallStatus::Ok)
         .unwrap()
         .cost_nanos;
-    let unrecorded = after
-        .spent_nanos
-        .checked_sub(recorded)
-        .expect("more recorded than spent");
-    assert!(
-        unrecorded == 0 || unrecorded == one_call,
-        "spent {} but recorded {recorded}",
-        after.spent_nanos
-    );
+    if allowances {
+        // The charge covers the whole allowance, so calls settled in the worker but not yet
+        // written back are in it and also recorded: the records may exceed the spend by them,
+        // never the other way (but for one record still in the worker's buffer).
+        let over = (recorded + one_call)
+            .checked_sub(after.spent_nanos)
+            .expect("spend the records do not account for");
+        eprintln!(
+            "allowance crash: spent {}, recorded {recorded} ({over} settled in the last batch, \
+             counted in the charge and recorded)",
+            after.spent_nanos
+        );
+    } else {
+        let unrecorded = after
+            .spent_nanos
+            .checked_sub(recorded)
+            .expect("more recorded than spent");
+        assert!(
+            unrecorded == 0 || unrecorded == one_call,
+            "spent {} but recorded {recorded}",
+            after.spent_nanos
+        );
+    }
     assert_eq!(engine.reclaim_expired().unwrap(), 0, "charged twice");
+    // A survivor goes on drawing on the scope and is refused at its limit, never past it.
+    let survivor = engine
+        .start_execution(ExecutionOptions {
+            name: "survivor".into(),
+            shared_scopes: vec![scope.clone()],
+            ..Default::default()
+        })
+        .unwrap();
+    let big = CallRequest {
+        model: "m-model",
+        input_tokens: 100_000,
+        input_estimated: Some(false),
+        max_output_tokens: Some(1_000),
+        ..Default::default()
+    };
+    let mut refused = false;
+    for _ in 0..20_000 {
+        match survivor.reserve(&big) {
+            Ok(mut r) => {
+                r.settle(Usage {
+                    input: 100_000,
+                    output: 1_000,
+                    ..Default::default()
+                })
+                .unwrap();
+            }
+            Err(e) => {
+                assert_eq!(e.code(), wflo_core::ErrorCode::BudgetExceeded, "{e}");
+                refused = true;
+                break;
+            }
+        }
+    }
+    assert!(refused, "the survivor was never refused");
+    let last = engine.shared_scope(&scope).unwrap();
+    assert!(last.spent_nanos <= 1_000_000_000, "overspent: {last:?}");
+    assert!(last.spent_nanos > 1_000_000_000 - 104_000_000, "{last:?}");
 }
 
 fn kill_9(pid: u32) {

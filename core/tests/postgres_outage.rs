@@ -155,9 +155,8 @@ fn postgres_stopped_mid_run_fails_closed_loses_nothing_and_recovers() {
     let url = server.url();
     let scope = common::unique("outage");
     let admin = open(&url);
-    admin
-        .define_shared_scope(&scope, Some(LIMIT), Period::None)
-        .unwrap();
+    // Per call: every reservation needs the server (allowances serve from memory meanwhile).
+    common::define_per_call(&admin, &scope, Some(LIMIT), Period::None);
     let engines = [open(&url), open(&url)];
     let start = |engine: &Engine, shared: bool| {
         engine

@@ -400,9 +400,8 @@ fn another_process_holding_the_write_lock_makes_writes_wait_then_fail_with_stora
     let busy = Duration::from_millis(800);
     let engine = open(&db, busy);
     let scope = common::unique("lock");
-    engine
-        .define_shared_scope(&scope, Some(1_000_000_000_000), Period::None)
-        .unwrap();
+    // Per call: every reservation is a write (an allowance would serve it from memory).
+    common::define_per_call(&engine, &scope, Some(1_000_000_000_000), Period::None);
     let exec = engine
         .start_execution(ExecutionOptions {
             name: "lock".into(),

@@ -96,9 +96,10 @@ fn executions_and_calls_are_stored_with_their_spend() {
         let record = engine.execution(&id).unwrap();
         assert_eq!(record.status, ExecutionStatus::Completed);
         assert!(record.finished_at_ms.is_some());
+        // (Other tests create executions on the shared server meanwhile: look past them.)
         assert!(
             engine
-                .list_executions(10)
+                .list_executions(1_000)
                 .unwrap()
                 .iter()
                 .any(|e| e.id == id)
@@ -591,8 +592,9 @@ fn shared_scopes_hold_across_engines_and_reclaim_expired_leases() {
             engine_with_clock(b, clock.clone())
         };
         let tenant = unique("tenant");
-        one.define_shared_scope(&tenant, Some(5_000_000), Period::Month)
-            .unwrap();
+        // Per call: each reservation is booked in the store at once (allowances are tested in
+        // shared_allowances.rs).
+        common::define_per_call(&one, &tenant, Some(5_000_000), Period::Month);
         // Every engine on the store lists it (by name, in order), for `wflo serve`.
         let names = two.shared_scope_names().unwrap();
         assert!(names.contains(&tenant), "{names:?}");
@@ -705,10 +707,8 @@ fn an_abandoned_shared_reservation_is_charged_recorded_and_credited_back() {
         let clock = Arc::new(ManualClock::new(1_800_000_000_000));
         let (one, two) = two_leasing_engines(b, clock.clone());
         let (tenant, global) = (unique("tenant"), unique("global"));
-        one.define_shared_scope(&tenant, Some(10_000_000), Period::None)
-            .unwrap();
-        one.define_shared_scope(&global, Some(100_000_000), Period::Month)
-            .unwrap();
+        common::define_per_call(&one, &tenant, Some(10_000_000), Period::None);
+        common::define_per_call(&one, &global, Some(100_000_000), Period::Month);
         let shared = ExecutionOptions {
             shared_scopes: vec![tenant.clone(), global.clone()],
             ..opts(None)
@@ -922,8 +922,7 @@ fn a_refused_reservation_still_charges_the_expired_leases_it_met() {
         let clock = Arc::new(ManualClock::new(1_800_000_000_000));
         let (one, two) = two_leasing_engines(b, clock.clone());
         let tenant = unique("tenant");
-        one.define_shared_scope(&tenant, Some(5_000_000), Period::None)
-            .unwrap();
+        common::define_per_call(&one, &tenant, Some(5_000_000), Period::None);
         let shared = ExecutionOptions {
             shared_scopes: vec![tenant.clone()],
             ..opts(None)

@@ -119,6 +119,12 @@ impl AllowancePolicy {
         Ok(())
     }
 
+    /// `headroom_fraction` in millionths, as [`AllowancePolicy::grant`] (and a store's SQL
+    /// copy of it) computes with.
+    pub fn headroom_ppm(&self) -> u64 {
+        (self.headroom_fraction.clamp(0.0, 1.0) * 1e6).round() as u64
+    }
+
     /// Whether a scope whose last refusal was at `last_refusal_ms` is contended at `now_ms`
     /// (both read from the store's clock, so processes' clocks never matter).
     pub fn under_pressure(&self, now_ms: u64, last_refusal_ms: Option<u64>) -> bool {
@@ -140,7 +146,7 @@ impl AllowancePolicy {
         if !self.enabled || figures.pressure {
             return Some(need);
         }
-        let ppm = (self.headroom_fraction.clamp(0.0, 1.0) * 1e6).round() as u128;
+        let ppm = u128::from(self.headroom_ppm());
         let holders = u128::from(figures.other_holders) + 1;
         let share = (u128::from(headroom) * ppm / 1_000_000 / holders) as Nanos;
         let share = share.min(self.max_grant_nanos);
@@ -284,6 +290,11 @@ impl Allowance {
     pub fn unused_nanos(&self) -> Nanos {
         let f = self.in_flight.unwrap_or(NO_SYNC);
         self.granted - self.reserved - self.unwritten - f.write_back_nanos - f.give_back_nanos
+    }
+
+    /// When the store last answered a sync (every sync renews the allowance's lease).
+    pub fn last_sync_ms(&self) -> u64 {
+        self.last_sync_ms
     }
 
     /// Whether the last store contact said the scope is contended.

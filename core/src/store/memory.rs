@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use parking_lot::Mutex;
 
+use super::allowance_sync::{AllowanceRow, PeriodRow};
 use super::{
-    ChargedReservation, CreditShared, NewCheckpoint, RolledBack, SharedCredit, SharedReserve,
-    SharedScopeDef, SharedScopeFigures, Store,
+    AllowanceSync, AllowanceSynced, ChargedReservation, CreditShared, NewCheckpoint, RolledBack,
+    SharedCredit, SharedReserve, SharedScopeDef, SharedScopeFigures, Store,
 };
 use crate::error::{BudgetExceeded, Error, Result};
 use crate::money::Nanos;
@@ -36,6 +37,7 @@ struct ScopeRow {
     reserved: Nanos,
     overrun: Nanos,
     refusing: bool,
+    last_refusal_ms: Option<u64>,
 }
 
 struct HeldRow {
@@ -45,6 +47,8 @@ struct HeldRow {
     holder: String,
     execution_id: Option<String>,
     created_at_ms: u64,
+    /// An allowance's last sync (`None`: a per-call reservation).
+    sync: Option<(u64, crate::budget::allowance::SyncReply)>,
 }
 
 #[derive(Default)]
@@ -115,6 +119,10 @@ impl Data {
                 }
             }
             let Some(first) = rows.first() else { continue };
+            if amount == 0 {
+                // An emptied allowance whose lease ended: its row goes, nothing was charged.
+                continue;
+            }
             let call = first
                 .execution_id
                 .as_deref()
@@ -413,6 +421,19 @@ impl Store for MemoryStore {
         let key = def.period.key(name, now_ms);
         let empty = ScopeRow::default();
         let row = d.scopes.get(&key).unwrap_or(&empty);
+        let allowances = d
+            .held
+            .values()
+            .flatten()
+            .filter(|h| h.key == key && h.sync.is_some() && h.amount > 0);
+        let (allowance_nanos, holders) = allowances.fold((0, Vec::new()), |(n, mut hs), h| {
+            hs.push(&h.holder);
+            (n + h.amount, hs)
+        });
+        let allowance_holders = holders
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len() as u64;
         Ok(SharedScopeFigures {
             name: name.to_owned(),
             key,
@@ -422,6 +443,9 @@ impl Store for MemoryStore {
             reserved_nanos: row.reserved,
             overrun_nanos: row.overrun,
             refusing: row.refusing,
+            allowances: def.allowances,
+            allowance_nanos,
+            allowance_holders,
         })
     }
 
@@ -462,7 +486,7 @@ impl Store for MemoryStore {
                         .saturating_add(r.amount_nanos)
                         > limit
                 {
-                    return Err(Error::BudgetExceeded(Box::new(BudgetExceeded {
+                    let refusal = Error::BudgetExceeded(Box::new(BudgetExceeded {
                         scope: key.clone(),
                         limit_nanos: limit,
                         spent_nanos: row.spent,
@@ -470,7 +494,11 @@ impl Store for MemoryStore {
                         requested_nanos: r.amount_nanos,
                         retry_note: None,
                         hint: None,
-                    })));
+                    }));
+                    if let Some(row) = d.scopes.get_mut(key) {
+                        row.last_refusal_ms = Some(r.now_ms);
+                    }
+                    return Err(refusal);
                 }
             }
         }
@@ -486,6 +514,7 @@ impl Store for MemoryStore {
                 holder: r.holder.to_owned(),
                 execution_id: r.execution_id.map(str::to_owned),
                 created_at_ms: r.now_ms,
+                sync: None,
             });
         }
         d.held.insert(r.id.to_owned(), rows);
@@ -515,6 +544,82 @@ impl Store for MemoryStore {
             }
         }
         Ok(worst)
+    }
+
+    fn sync_allowance(&self, s: &AllowanceSync<'_>) -> Result<AllowanceSynced> {
+        let mut d = self.data.lock();
+        open(&d)?;
+        let def = d
+            .scope_defs
+            .get(s.name)
+            .ok_or_else(|| super::undefined_scope(s.name))?
+            .clone();
+        d.scopes
+            .entry(s.key.to_owned())
+            .or_insert_with(|| ScopeRow {
+                name: s.name.to_owned(),
+                limit: def.limit_nanos,
+                ..ScopeRow::default()
+            });
+        d.charge_expired(Some(&[s.key.to_owned()]), s.now_ms);
+        let mut others: Vec<&str> = d
+            .held
+            .iter()
+            .flat_map(|(id, rows)| rows.iter().map(move |h| (id, h)))
+            .filter(|(id, h)| {
+                h.key == s.key
+                    && *id != s.id
+                    && h.holder != s.holder
+                    && h.sync.is_some()
+                    && h.amount > 0
+            })
+            .map(|(_, h)| h.holder.as_str())
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        let other_holders = others.len() as u64;
+        let existing = d.held.get(s.id).and_then(|rows| rows.first());
+        let created_at_ms = existing.map_or(s.now_ms, |h| h.created_at_ms);
+        let execution_id = s
+            .execution_id
+            .map(str::to_owned)
+            .or_else(|| existing.and_then(|h| h.execution_id.clone()));
+        let mut row = existing.and_then(|h| {
+            h.sync.map(|(seq, reply)| AllowanceRow {
+                amount: h.amount,
+                seq,
+                reply,
+            })
+        });
+        let scope = d.scopes.get_mut(s.key).expect("created above");
+        let mut period = PeriodRow {
+            limit: scope.limit,
+            spent: scope.spent,
+            reserved: scope.reserved,
+            overrun: scope.overrun,
+            refusing: scope.refusing,
+            last_refusal_ms: scope.last_refusal_ms,
+        };
+        let out = super::allowance_sync::apply(s, &mut period, &mut row, other_holders);
+        scope.spent = period.spent;
+        scope.reserved = period.reserved;
+        scope.overrun = period.overrun;
+        scope.refusing = period.refusing;
+        scope.last_refusal_ms = period.last_refusal_ms;
+        let row = row.expect("apply leaves a row");
+        d.held.insert(
+            s.id.to_owned(),
+            vec![HeldRow {
+                key: s.key.to_owned(),
+                amount: row.amount,
+                lease_until_ms: s.lease_until_ms,
+                holder: s.holder.to_owned(),
+                execution_id,
+                created_at_ms,
+                sync: Some((row.seq, row.reply)),
+            }],
+        );
+        Ok(out)
     }
 
     fn release_shared(&self, id: &str) -> Result<()> {

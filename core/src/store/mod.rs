@@ -8,6 +8,7 @@
 //! Call records are buffered and written in batches off the hot path (see [`CallWriter`]);
 //! everything else is committed before the method returns.
 
+pub(crate) mod allowance_sync;
 pub(crate) mod approvals;
 mod memory;
 mod migrate;
@@ -20,6 +21,7 @@ pub mod state_codec;
 mod url;
 mod writer;
 
+pub use allowance_sync::{AllowanceSync, AllowanceSynced};
 pub use memory::MemoryStore;
 pub use migrate::{Dialect, MIGRATIONS_POSTGRES, MIGRATIONS_SQLITE, Migration, SCHEMA_VERSION};
 pub use period::Period;
@@ -82,6 +84,14 @@ pub struct SharedScopeDef {
     pub name: String,
     pub limit_nanos: Option<Nanos>,
     pub period: Period,
+    /// Whether processes serve its reservations from local allowances (the default) or book
+    /// each call in the store (strict fairness, a store transaction per call).
+    #[serde(default = "allowances_on")]
+    pub allowances: bool,
+}
+
+fn allowances_on() -> bool {
+    true
 }
 
 /// The figures of a shared scope's current period.
@@ -96,6 +106,14 @@ pub struct SharedScopeFigures {
     pub reserved_nanos: Nanos,
     pub overrun_nanos: Nanos,
     pub refusing: bool,
+    /// Whether the scope is served from allowances ([`SharedScopeDef::allowances`]).
+    #[serde(default = "allowances_on")]
+    pub allowances: bool,
+    /// Of `reserved_nanos`, what processes hold as allowances, and how many hold one.
+    #[serde(default)]
+    pub allowance_nanos: Nanos,
+    #[serde(default)]
+    pub allowance_holders: u64,
 }
 
 /// A reservation against shared scopes, booked in ONE transaction on all of them or on none.
@@ -155,10 +173,18 @@ pub(crate) fn unsettled_call(
         usage_missing: true,
         stream: false,
         status: crate::records::CallStatus::Unsettled,
-        error: Some(format!(
-            "the lease of {holder} ended with shared reservation {reservation_id} unsettled: its \
-             amount is charged, as the request may have been billed (an operator may credit it back)"
-        )),
+        error: Some(if reservation_id.starts_with(ALLOWANCE_ID_PREFIX) {
+            format!(
+                "the lease of {holder} ended with its allowance {reservation_id} unreturned: all of it \
+                 is charged, as any part may have paid for calls sent and billed (an operator may \
+                 credit it back)"
+            )
+        } else {
+            format!(
+                "the lease of {holder} ended with shared reservation {reservation_id} unsettled: its \
+                 amount is charged, as the request may have been billed (an operator may credit it back)"
+            )
+        }),
         latency_ms: now_ms.saturating_sub(created_at_ms),
         started_at_ms: created_at_ms,
         finished_at_ms: now_ms,
@@ -166,6 +192,9 @@ pub(crate) fn unsettled_call(
         retry_reason: None,
     }
 }
+
+/// How an allowance's reservation id begins (the engine names them `allowance:…`).
+pub(crate) const ALLOWANCE_ID_PREFIX: &str = "allowance:";
 
 /// The model name an `unsettled` call is recorded under.
 pub const UNSETTLED_MODEL: &str = "(unknown)";
@@ -380,6 +409,11 @@ pub trait Store: Send + Sync {
     ) -> Result<Nanos>;
     /// Releases a reservation without spend.
     fn release_shared(&self, id: &str) -> Result<()>;
+    /// Applies one holder's allowance sync atomically (one statement on PostgreSQL), after
+    /// charging the expired leases on its period row, by the one rule
+    /// in `store/allowance_sync.rs`; extends the allowance's lease. `NOT_FOUND` when the scope is not
+    /// defined. A request with a `seq` already applied is answered as it was then.
+    fn sync_allowance(&self, sync: &AllowanceSync<'_>) -> Result<AllowanceSynced>;
     /// Extends a reservation's lease; false when it was already reclaimed.
     fn renew_shared(&self, id: &str, lease_until_ms: u64) -> Result<bool>;
     /// Charges every reservation whose lease ended (a dead holder's): its amount becomes

@@ -27,8 +27,8 @@ use super::period::Period;
 use super::state_codec::{self, StateEncoding};
 use super::writer::{CallWriter, WriterOptions};
 use super::{
-    ChargedReservation, CreditShared, NewCheckpoint, RolledBack, SharedCredit, SharedReserve,
-    SharedScopeDef, SharedScopeFigures, Store,
+    AllowanceSync, AllowanceSynced, ChargedReservation, CreditShared, NewCheckpoint, RolledBack,
+    SharedCredit, SharedReserve, SharedScopeDef, SharedScopeFigures, Store,
 };
 use crate::error::{BudgetExceeded, Error, Result};
 use crate::money::Nanos;
@@ -857,14 +857,16 @@ impl Store for PostgresStore {
         let def = def.clone();
         self.write_tx(false, move |mut tx| async move {
             sqlx::query(
-                "INSERT INTO budget_scope_defs (name, limit_nanos, period, updated_at_ms) VALUES ($1, $2, $3, $4) \
+                "INSERT INTO budget_scope_defs (name, limit_nanos, period, updated_at_ms, allowances) \
+                 VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (name) DO UPDATE SET limit_nanos = EXCLUDED.limit_nanos, period = EXCLUDED.period, \
-                 updated_at_ms = EXCLUDED.updated_at_ms",
+                 updated_at_ms = EXCLUDED.updated_at_ms, allowances = EXCLUDED.allowances",
             )
             .bind(&def.name)
             .bind(def.limit_nanos.map(i))
             .bind(def.period.as_str())
             .bind(i(now_ms))
+            .bind(def.allowances)
             .execute(&mut *tx)
             .await
             .map_err(storage)?;
@@ -895,6 +897,21 @@ impl Store for PostgresStore {
         self.write_tx(false, move |mut tx| async move {
             let (limit, period) = definition(&mut tx, &name).await?;
             let key = period.key(&name, now_ms);
+            let defined = sqlx::query(
+                "SELECT d.allowances, (SELECT COALESCE(SUM(amount_nanos), 0)::BIGINT FROM budget_reservations \
+                 WHERE scope_key = $2 AND sync_seq IS NOT NULL AND amount_nanos > 0), \
+                 (SELECT COUNT(DISTINCT holder) FROM budget_reservations \
+                 WHERE scope_key = $2 AND sync_seq IS NOT NULL AND amount_nanos > 0) \
+                 FROM budget_scope_defs d WHERE d.name = $1",
+            )
+            .bind(&name)
+            .bind(&key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(storage)?;
+            let allowances: bool = defined.try_get(0).map_err(storage)?;
+            let allowance_nanos = u(defined.try_get(1).map_err(storage)?);
+            let allowance_holders = u(defined.try_get(2).map_err(storage)?);
             let row = sqlx::query("SELECT spent_nanos, reserved_nanos, overrun_nanos, refusing FROM budget_scopes WHERE key = $1")
                 .bind(&key)
                 .fetch_optional(&mut *tx)
@@ -918,6 +935,9 @@ impl Store for PostgresStore {
                 reserved_nanos: reserved,
                 overrun_nanos: overrun,
                 refusing,
+                allowances,
+                allowance_nanos,
+                allowance_holders,
             };
             Ok((tx, figures))
         })
@@ -972,7 +992,13 @@ impl Store for PostgresStore {
                 if let Some(limit) = limit.map(u) {
                     if refusing || spent.saturating_add(reserved).saturating_add(amount) > limit {
                         // Nothing of this reservation is booked yet: the refusal commits the
-                        // charges made above.
+                        // charges made above, and the time allowance holders hear of.
+                        sqlx::query("UPDATE budget_scopes SET last_refusal_ms = $2 WHERE key = $1")
+                            .bind(key)
+                            .bind(i(now))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(storage)?;
                         let refusal = Error::BudgetExceeded(Box::new(BudgetExceeded {
                             scope: key.clone(),
                             limit_nanos: limit,
@@ -1054,6 +1080,27 @@ impl Store for PostgresStore {
             }
             Ok((tx, worst))
         })
+    }
+
+    fn sync_allowance(&self, sync: &AllowanceSync<'_>) -> Result<AllowanceSynced> {
+        let call = budgets::SyncCall::new(sync);
+        // The common case is one statement; leases ended on the row are charged first, in a
+        // transaction with the sync.
+        let first = call.clone();
+        match self.read(move |pool| async move { first.run(&pool).await })? {
+            Some(synced) => Ok(synced),
+            None => self.write_tx(false, move |mut tx| async move {
+                let key = [call.key.clone()];
+                budgets::charge_expired(&mut tx, Some(&key), call.now_ms).await?;
+                let synced = call.run(&mut *tx).await?;
+                let synced = synced.ok_or_else(|| {
+                    Error::Storage(
+                        "an allowance sync still met expired leases after charging them".into(),
+                    )
+                })?;
+                Ok((tx, synced))
+            }),
+        }
     }
 
     fn release_shared(&self, id: &str) -> Result<()> {

@@ -8,8 +8,12 @@ use std::collections::BTreeMap;
 use sqlx::{Postgres, Row, Transaction};
 
 use super::{i, insert_calls, storage, u};
+use crate::budget::allowance::{SyncReply, SyncRequest};
 use crate::error::Result;
-use crate::store::{ChargedReservation, CreditShared, SharedCredit};
+use crate::money::Nanos;
+use crate::store::{
+    AllowanceSync, AllowanceSynced, ChargedReservation, CreditShared, SharedCredit,
+};
 
 type Tx = Transaction<'static, Postgres>;
 
@@ -123,6 +127,10 @@ pub(super) async fn charge_expired(
     let mut records = Vec::new();
     let mut out = Vec::with_capacity(charged.len());
     for (_, (mut c, created)) in charged {
+        // An emptied allowance whose lease ended: its row goes, nothing was charged.
+        if c.amount_nanos == 0 {
+            continue;
+        }
         if let Some(exec) = c
             .execution_id
             .as_deref()
@@ -241,4 +249,93 @@ pub(super) async fn holders(tx: &mut Tx, key: &str, now_ms: u64) -> Result<Vec<S
     .iter()
     .map(|r| r.try_get(0).map_err(storage))
     .collect()
+}
+
+/// One allowance sync as the arguments of `wflo_sync_allowance` (migration 0010).
+#[derive(Clone)]
+pub(super) struct SyncCall {
+    id: String,
+    name: String,
+    pub key: String,
+    holder: String,
+    execution_id: Option<String>,
+    request: SyncRequest,
+    pub now_ms: u64,
+    lease_until_ms: u64,
+    enabled: bool,
+    pressure_ms: u64,
+    fraction_ppm: u64,
+    min_grant: Nanos,
+    max_grant: Nanos,
+}
+
+impl SyncCall {
+    pub fn new(s: &AllowanceSync<'_>) -> SyncCall {
+        SyncCall {
+            id: s.id.to_owned(),
+            name: s.name.to_owned(),
+            key: s.key.to_owned(),
+            holder: s.holder.to_owned(),
+            execution_id: s.execution_id.map(str::to_owned),
+            request: s.request,
+            now_ms: s.now_ms,
+            lease_until_ms: s.lease_until_ms,
+            enabled: s.policy.enabled,
+            pressure_ms: s.policy.pressure_ms,
+            fraction_ppm: s.policy.headroom_ppm(),
+            min_grant: s.policy.min_grant_nanos,
+            max_grant: s.policy.max_grant_nanos,
+        }
+    }
+
+    /// Runs the sync; `None` when leases ended on the row must be charged first.
+    pub async fn run<'e, E>(&self, on: E) -> Result<Option<AllowanceSynced>>
+    where
+        E: sqlx::Executor<'e, Database = Postgres>,
+    {
+        let r = self.request;
+        let row = sqlx::query(
+            "SELECT status, granted, refused, pressure, limit_nanos, spent, reserved, held \
+             FROM wflo_sync_allowance($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        )
+        .bind(&self.id)
+        .bind(&self.name)
+        .bind(&self.key)
+        .bind(&self.holder)
+        .bind(self.execution_id.as_deref())
+        .bind(i(r.seq))
+        .bind(i(r.write_back_nanos))
+        .bind(i(r.overrun_nanos))
+        .bind(i(r.give_back_nanos))
+        .bind(i(r.need_nanos))
+        .bind(i(r.want_nanos))
+        .bind(i(self.now_ms))
+        .bind(i(self.lease_until_ms))
+        .bind(self.enabled)
+        .bind(i(self.pressure_ms))
+        .bind(i(self.fraction_ppm))
+        .bind(i(self.min_grant))
+        .bind(i(self.max_grant))
+        .fetch_one(on)
+        .await
+        .map_err(storage)?;
+        let status: String = row.try_get(0).map_err(storage)?;
+        match status.as_str() {
+            "undefined" => return Err(crate::store::undefined_scope(&self.name)),
+            "expired" => return Ok(None),
+            _ => {}
+        }
+        let limit: Option<i64> = row.try_get(4).map_err(storage)?;
+        Ok(Some(AllowanceSynced {
+            reply: SyncReply {
+                granted_nanos: u(row.try_get(1).map_err(storage)?),
+                refused: row.try_get(2).map_err(storage)?,
+                pressure: row.try_get(3).map_err(storage)?,
+            },
+            limit_nanos: limit.map(u),
+            spent_nanos: u(row.try_get(5).map_err(storage)?),
+            reserved_nanos: u(row.try_get(6).map_err(storage)?),
+            held_nanos: u(row.try_get(7).map_err(storage)?),
+        }))
+    }
 }

@@ -5,12 +5,14 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::storage;
+use crate::budget::allowance::SyncReply;
 use crate::error::{BudgetExceeded, Error, Result};
 use crate::money::Nanos;
+use crate::store::allowance_sync::{self, AllowanceRow, PeriodRow};
 use crate::store::period::Period;
 use crate::store::{
-    ChargedReservation, CreditShared, SharedCredit, SharedReserve, SharedScopeDef,
-    SharedScopeFigures,
+    AllowanceSync, AllowanceSynced, ChargedReservation, CreditShared, SharedCredit, SharedReserve,
+    SharedScopeDef, SharedScopeFigures,
 };
 
 fn u(v: i64) -> u64 {
@@ -20,10 +22,10 @@ fn u(v: i64) -> u64 {
 pub fn define(tx: &Connection, def: &SharedScopeDef, now_ms: u64) -> Result<()> {
     crate::store::memory::check_scope_name(&def.name)?;
     tx.execute(
-        "INSERT INTO budget_scope_defs (name, limit_nanos, period, updated_at_ms) VALUES (?1, ?2, ?3, ?4) \
+        "INSERT INTO budget_scope_defs (name, limit_nanos, period, updated_at_ms, allowances) VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT (name) DO UPDATE SET limit_nanos = excluded.limit_nanos, period = excluded.period, \
-         updated_at_ms = excluded.updated_at_ms",
-        params![def.name, def.limit_nanos.map(|l| l as i64), def.period.as_str(), now_ms as i64],
+         updated_at_ms = excluded.updated_at_ms, allowances = excluded.allowances",
+        params![def.name, def.limit_nanos.map(|l| l as i64), def.period.as_str(), now_ms as i64, def.allowances],
     )
     .map_err(storage)?;
     tx.execute(
@@ -35,19 +37,33 @@ pub fn define(tx: &Connection, def: &SharedScopeDef, now_ms: u64) -> Result<()> 
 }
 
 fn definition(c: &Connection, name: &str) -> Result<(Option<Nanos>, Period)> {
-    let row: Option<(Option<i64>, String)> = c
-        .prepare_cached("SELECT limit_nanos, period FROM budget_scope_defs WHERE name = ?1")
+    definition_with_allowances(c, name).map(|(limit, period, _)| (limit, period))
+}
+
+fn definition_with_allowances(c: &Connection, name: &str) -> Result<(Option<Nanos>, Period, bool)> {
+    let row: Option<(Option<i64>, String, bool)> = c
+        .prepare_cached(
+            "SELECT limit_nanos, period, allowances FROM budget_scope_defs WHERE name = ?1",
+        )
         .map_err(storage)?
-        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()
         .map_err(storage)?;
-    let (limit, period) = row.ok_or_else(|| crate::store::undefined_scope(name))?;
-    Ok((limit.map(u), Period::from_name(&period)?))
+    let (limit, period, allowances) = row.ok_or_else(|| crate::store::undefined_scope(name))?;
+    Ok((limit.map(u), Period::from_name(&period)?, allowances))
 }
 
 pub fn figures(c: &Connection, name: &str, now_ms: u64) -> Result<SharedScopeFigures> {
-    let (limit, period) = definition(c, name)?;
+    let (limit, period, allowances) = definition_with_allowances(c, name)?;
     let key = period.key(name, now_ms);
+    let (allowance_nanos, allowance_holders): (i64, i64) = c
+        .prepare_cached(
+            "SELECT COALESCE(SUM(amount_nanos), 0), COUNT(DISTINCT holder) FROM budget_reservations \
+             WHERE scope_key = ?1 AND sync_seq IS NOT NULL AND amount_nanos > 0",
+        )
+        .map_err(storage)?
+        .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(storage)?;
     let row: Option<(i64, i64, i64, bool)> = c
         .prepare_cached("SELECT spent_nanos, reserved_nanos, overrun_nanos, refusing FROM budget_scopes WHERE key = ?1")
         .map_err(storage)?
@@ -64,6 +80,9 @@ pub fn figures(c: &Connection, name: &str, now_ms: u64) -> Result<SharedScopeFig
         reserved_nanos: u(reserved),
         overrun_nanos: u(overrun),
         refusing,
+        allowances,
+        allowance_nanos: u(allowance_nanos),
+        allowance_holders: u(allowance_holders),
     })
 }
 
@@ -134,6 +153,10 @@ pub fn charge_expired(
             .map_err(storage)?;
         }
         let amount = rows.iter().map(|r| u(r.1)).max().unwrap_or(0);
+        if amount == 0 {
+            // An emptied allowance whose lease ended: its row goes, nothing was charged.
+            continue;
+        }
         let (_, _, holder, execution_id, created) = first;
         let mut call = None;
         if let Some(exec) = &execution_id {
@@ -198,6 +221,11 @@ pub fn reserve(tx: &Connection, r: &SharedReserve<'_>) -> Result<Vec<String>> {
                     .saturating_add(r.amount_nanos)
                     > limit
             {
+                // Committed with the refusal: allowance holders hear of the pressure.
+                tx.prepare_cached("UPDATE budget_scopes SET last_refusal_ms = ?2 WHERE key = ?1")
+                    .map_err(storage)?
+                    .execute(params![key, r.now_ms as i64])
+                    .map_err(storage)?;
                 return Err(Error::BudgetExceeded(Box::new(BudgetExceeded {
                     scope: key.clone(),
                     limit_nanos: limit,
@@ -371,4 +399,110 @@ pub fn holders(c: &Connection, name: &str, now_ms: u64) -> Result<Vec<String>> {
         .query_map(params![key, now_ms as i64], |r| r.get::<_, String>(0))
         .map_err(storage)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(storage)
+}
+
+/// Creates a period row for `key` of scope `name` when it does not exist yet.
+fn ensure_period_row(tx: &Connection, name: &str, key: &str, now_ms: u64) -> Result<()> {
+    let (limit, _) = definition(tx, name)?;
+    tx.prepare_cached(
+        "INSERT INTO budget_scopes (key, name, limit_nanos, updated_at_ms) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (key) DO NOTHING",
+    )
+    .map_err(storage)?
+    .execute(params![key, name, limit.map(|l| l as i64), now_ms as i64])
+    .map_err(storage)?;
+    Ok(())
+}
+
+/// Applies an allowance sync under the write lock the caller's transaction holds.
+pub fn sync_allowance(tx: &Connection, s: &AllowanceSync<'_>) -> Result<AllowanceSynced> {
+    ensure_period_row(tx, s.name, s.key, s.now_ms)?;
+    charge_expired(tx, Some(&[s.key.to_owned()]), s.now_ms)?;
+    let mut period = tx
+        .prepare_cached(
+            "SELECT limit_nanos, spent_nanos, reserved_nanos, overrun_nanos, refusing, last_refusal_ms \
+             FROM budget_scopes WHERE key = ?1",
+        )
+        .map_err(storage)?
+        .query_row([s.key], |r| {
+            Ok(PeriodRow {
+                limit: r.get::<_, Option<i64>>(0)?.map(u),
+                spent: u(r.get(1)?),
+                reserved: u(r.get(2)?),
+                overrun: u(r.get(3)?),
+                refusing: r.get(4)?,
+                last_refusal_ms: r.get::<_, Option<i64>>(5)?.map(u),
+            })
+        })
+        .map_err(storage)?;
+    let mut row = tx
+        .prepare_cached(
+            "SELECT amount_nanos, sync_seq, sync_granted, sync_refused, sync_pressure \
+             FROM budget_reservations WHERE id = ?1 AND scope_key = ?2 AND sync_seq IS NOT NULL",
+        )
+        .map_err(storage)?
+        .query_row(params![s.id, s.key], |r| {
+            Ok(AllowanceRow {
+                amount: u(r.get(0)?),
+                seq: u(r.get(1)?),
+                reply: SyncReply {
+                    granted_nanos: u(r.get(2)?),
+                    refused: r.get(3)?,
+                    pressure: r.get(4)?,
+                },
+            })
+        })
+        .optional()
+        .map_err(storage)?;
+    let other_holders: i64 = tx
+        .prepare_cached(
+            "SELECT COUNT(DISTINCT holder) FROM budget_reservations WHERE scope_key = ?1 \
+             AND sync_seq IS NOT NULL AND amount_nanos > 0 AND holder <> ?2 AND id <> ?3",
+        )
+        .map_err(storage)?
+        .query_row(params![s.key, s.holder, s.id], |r| r.get(0))
+        .map_err(storage)?;
+    let out = allowance_sync::apply(s, &mut period, &mut row, u(other_holders));
+    let row = row.expect("apply leaves a row");
+    tx.prepare_cached(
+        "UPDATE budget_scopes SET spent_nanos = ?2, reserved_nanos = ?3, overrun_nanos = ?4, refusing = ?5, \
+         last_refusal_ms = ?6, updated_at_ms = ?7 WHERE key = ?1",
+    )
+    .map_err(storage)?
+    .execute(params![
+        s.key,
+        period.spent as i64,
+        period.reserved as i64,
+        period.overrun as i64,
+        period.refusing,
+        period.last_refusal_ms.map(|t| t as i64),
+        s.now_ms as i64
+    ])
+    .map_err(storage)?;
+    tx.prepare_cached(
+        "INSERT INTO budget_reservations (id, scope_key, amount_nanos, holder, execution_id, lease_until_ms, \
+         created_at_ms, sync_seq, sync_granted, sync_refused, sync_pressure) \
+         VALUES (?1, ?2, ?3, ?4, ?11, ?5, ?6, ?7, ?8, ?9, ?10) \
+         ON CONFLICT (id, scope_key) DO UPDATE SET amount_nanos = excluded.amount_nanos, \
+         execution_id = COALESCE(excluded.execution_id, budget_reservations.execution_id), \
+         lease_until_ms = excluded.lease_until_ms, sync_seq = excluded.sync_seq, \
+         sync_granted = excluded.sync_granted, sync_refused = excluded.sync_refused, \
+         sync_pressure = excluded.sync_pressure",
+    )
+    .map_err(storage)?
+    .execute(params![
+        s.id,
+        s.key,
+        row.amount as i64,
+        s.holder,
+        s.lease_until_ms as i64,
+        s.now_ms as i64,
+        row.seq as i64,
+        row.reply.granted_nanos as i64,
+        row.reply.refused,
+        row.reply.pressure,
+        s.execution_id
+    ])
+    .map_err(storage)?;
+    Ok(out)
 }

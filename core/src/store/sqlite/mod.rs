@@ -557,6 +557,13 @@ impl Store for SqliteStore {
         self.write_tx(false, |tx| budgets::release(tx, id))
     }
 
+    fn sync_allowance(
+        &self,
+        s: &crate::store::AllowanceSync<'_>,
+    ) -> Result<crate::store::AllowanceSynced> {
+        self.write_tx(false, |tx| budgets::sync_allowance(tx, s))
+    }
+
     fn renew_shared(&self, id: &str, lease_until_ms: u64) -> Result<bool> {
         self.write_tx(false, |tx| {
             let n = tx
