@@ -7,11 +7,16 @@
 //! the scope gets that limit and every thread reserves until the scope refuses it (or the time
 //! is up): the overspend printed (settled spend beyond the limit) must then be 0 however the
 //! processes and threads race. `WFLO_BENCH_JSON=1` prints one JSON line for `make bench`.
+//!
+//! `WFLO_BENCH_ALLOWANCES=off` books every call in the store (the scope's allowances off);
+//! by default calls draw on each process's local allowance. The latency of each reservation
+//! is measured too (p50, p99). `WFLO_BENCH_IDLE=1` measures instead how long money left in
+//! an idle process's allowance takes to become usable by another process that needs it.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use wflo_core::store::Period;
+use wflo_core::store::{Period, SharedScopeDef};
 use wflo_core::{CallRequest, Engine, Error, ExecutionOptions, Usage};
 
 fn main() {
@@ -28,12 +33,22 @@ fn main() {
         worker(&url, &scope, threads, seconds);
         return;
     }
+    let allowances = std::env::var("WFLO_BENCH_ALLOWANCES").as_deref() != Ok("off");
+    if std::env::var_os("WFLO_BENCH_IDLE").is_some() {
+        idle_to_usable(&url);
+        return;
+    }
     let engine = Engine::open(Some(&url)).unwrap();
     let scope = format!("bench-{}", std::process::id());
     let stop_on_refusal = limit.is_some();
     let limit = limit.unwrap_or(1_000_000_000_000);
     engine
-        .define_shared_scope(&scope, Some(limit), Period::None)
+        .define_shared_scope_with(&SharedScopeDef {
+            name: scope.clone(),
+            limit_nanos: Some(limit),
+            period: Period::None,
+            allowances,
+        })
         .unwrap();
     let start = Instant::now();
     let children: Vec<_> = (0..processes)
@@ -50,6 +65,7 @@ fn main() {
         })
         .collect();
     let (mut total, mut refused) = (0u64, 0u64);
+    let mut latencies: Vec<u32> = Vec::new();
     for child in children {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "a worker failed");
@@ -57,7 +73,18 @@ fn main() {
         let mut figures = text.split_whitespace().map(|n| n.parse::<u64>().unwrap());
         total += figures.next().unwrap();
         refused += figures.next().unwrap();
+        // Then every reservation's latency in ns, one process's sample after another.
+        latencies.extend(figures.map(|ns| ns.min(u64::from(u32::MAX)) as u32));
     }
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(latencies[i]) / 1000.0
+    };
+    let (p50_us, p99_us) = (pct(0.50), pct(0.99));
     let elapsed = start.elapsed().as_secs_f64();
     let figures = engine.shared_scope(&scope).unwrap();
     let overspend = figures.spent_nanos.saturating_sub(limit);
@@ -75,14 +102,21 @@ fn main() {
                 "reservations": total, "refused": refused, "per_sec": per_sec,
                 "limit_nanos": limit, "spent_nanos": figures.spent_nanos,
                 "reserved_nanos": figures.reserved_nanos, "overspend_nanos": overspend,
+                "allowances": allowances, "p50_us": p50_us, "p99_us": p99_us,
+                "end_to_end_per_sec": total as f64 / elapsed,
+                "spent_fraction": figures.spent_nanos as f64 / limit as f64,
             })
         );
         return;
     }
     println!(
-        "{kind}: {processes} processes x {threads} threads: {total} reservations (each settled) in {elapsed:.1} s = {per_sec:.0}/s; \
-         {refused} refused; spent {} of {limit}, left reserved {}, overspend {overspend}",
-        figures.spent_nanos, figures.reserved_nanos,
+        "{kind} (allowances {}): {processes} processes x {threads} threads: {total} reservations (each settled) = {per_sec:.0}/s, \
+         {:.0}/s end to end ({elapsed:.1} s until every call record was written), reserve p50 {p50_us:.1} us p99 {p99_us:.1} us; {refused} refused; spent {} of {limit} ({:.4}%), left reserved {}, overspend {overspend}",
+        if allowances { "on" } else { "off" },
+        total as f64 / elapsed,
+        figures.spent_nanos,
+        figures.spent_nanos as f64 * 100.0 / limit as f64,
+        figures.reserved_nanos,
     );
 }
 
@@ -103,6 +137,7 @@ fn worker(url: &str, scope: &str, threads: usize, seconds: u64) {
             let exec = exec.clone();
             std::thread::spawn(move || {
                 let (mut n, mut refused) = (0u64, 0u64);
+                let mut latencies: Vec<u64> = Vec::new();
                 let req = CallRequest {
                     model: "gpt-4o-mini",
                     input_tokens: 500,
@@ -110,7 +145,13 @@ fn worker(url: &str, scope: &str, threads: usize, seconds: u64) {
                     ..Default::default()
                 };
                 while Instant::now() < deadline {
-                    let mut r = match exec.reserve(&req) {
+                    let t = Instant::now();
+                    let reserved = exec.reserve(&req);
+                    // Every 16th reservation is timed into the sample (bounded memory).
+                    if n % 16 == 0 {
+                        latencies.push(t.elapsed().as_nanos() as u64);
+                    }
+                    let mut r = match reserved {
                         Ok(r) => r,
                         Err(Error::BudgetExceeded(_)) if stop_on_refusal => {
                             refused += 1;
@@ -126,16 +167,101 @@ fn worker(url: &str, scope: &str, threads: usize, seconds: u64) {
                     .unwrap();
                     n += 1;
                 }
-                (n, refused)
+                (n, refused, latencies)
             })
         })
         .collect();
     let (mut n, mut refused) = (0u64, 0u64);
+    let mut latencies = Vec::new();
     for h in handles {
-        let (a, b) = h.join().unwrap();
+        let (a, b, l) = h.join().unwrap();
         n += a;
         refused += b;
+        latencies.extend(l);
     }
     engine.close().unwrap();
-    println!("{n} {refused}");
+    let sample: Vec<String> = latencies.iter().map(u64::to_string).collect();
+    println!("{n} {refused} {}", sample.join(" "));
+}
+
+/// Two engines (two holders) on one scope: the first draws until its allowance holds most of
+/// the headroom and goes idle; the second then needs more than is left outside it. Prints how
+/// long from the first one's last call until the second one's call fits.
+fn idle_to_usable(url: &str) {
+    let scope = format!("idle-{}", std::process::id());
+    let (a, b) = (
+        Engine::open(Some(url)).unwrap(),
+        Engine::open(Some(url)).unwrap(),
+    );
+    let call = CallRequest {
+        model: "gpt-4o-mini",
+        input_tokens: 500,
+        max_output_tokens: Some(200),
+        ..Default::default()
+    };
+    let one = a.start_execution(ExecutionOptions::default()).unwrap();
+    let worst = one.reserve(&call).unwrap().amount_nanos();
+    // Room for about 400 calls: the first engine's allowance grows to hold much of it.
+    let limit = worst * 400;
+    a.define_shared_scope(&scope, Some(limit), Period::None)
+        .unwrap();
+    let start = |e: &Engine| {
+        e.start_execution(ExecutionOptions {
+            name: "idle".into(),
+            shared_scopes: vec![scope.clone()],
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    let (xa, xb) = (start(&a), start(&b));
+    for _ in 0..200 {
+        xa.reserve(&call)
+            .unwrap()
+            .settle(Usage {
+                input: 500,
+                output: 200,
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    let idle_at = Instant::now();
+    let held = b.store().shared_scope(&scope, b.now_ms()).unwrap();
+    // What the second engine asks for: more than is neither spent nor in the first's allowance.
+    let headroom = limit - held.spent_nanos - held.reserved_nanos;
+    let want = headroom / worst + 1;
+    let mut tries = 0u64;
+    'calls: for _ in 0..want {
+        loop {
+            tries += 1;
+            match xb.reserve(&call) {
+                Ok(mut r) => {
+                    r.settle(Usage {
+                        input: 500,
+                        output: 200,
+                        ..Default::default()
+                    })
+                    .unwrap();
+                    continue 'calls;
+                }
+                Err(Error::BudgetExceeded(_)) => std::thread::sleep(Duration::from_millis(1)),
+                Err(e) => panic!("reserve: {e}"),
+            }
+        }
+    }
+    let usable_ms = idle_at.elapsed().as_secs_f64() * 1000.0;
+    if std::env::var_os("WFLO_BENCH_JSON").is_some() {
+        println!(
+            "{}",
+            serde_json::json!({"store": a.store().kind(), "idle_to_usable_ms": usable_ms,
+                               "held_by_idle_nanos": held.allowance_nanos, "tries": tries})
+        );
+    } else {
+        println!(
+            "{}: {} nano-USD idle in one process's allowance became usable by another in {usable_ms:.0} ms ({tries} tries)",
+            a.store().kind(),
+            held.allowance_nanos
+        );
+    }
+    a.close().unwrap();
+    b.close().unwrap();
 }

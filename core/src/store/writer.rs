@@ -48,6 +48,10 @@ impl Default for WriterOptions {
     }
 }
 
+/// How long a call waits at most for a slow (not failing) store to drain a full queue before
+/// it is refused after all. A store that hangs fails its batch long before (its own timeouts).
+const BACKPRESSURE_WAIT: Duration = Duration::from_secs(300);
+
 /// Writes one batch in one transaction.
 pub type BatchSink = Box<dyn FnMut(&[CallRecord]) -> Result<()> + Send>;
 
@@ -58,6 +62,8 @@ struct State {
     in_flight: bool,
     in_flight_len: usize,
     stop: bool,
+    /// The last batch failed to write: the store is not accepting records.
+    failing: bool,
 }
 
 struct Shared {
@@ -113,14 +119,29 @@ impl CallWriter {
         self.shared.update_full(&st);
     }
 
-    /// Fails with STORAGE while the queue is at its bound: the engine then refuses new calls.
+    /// Fails with STORAGE while the queue is at its bound because the store fails: the engine
+    /// then refuses new calls. A store that is writing, only slower than calls are made (a
+    /// fleet recording faster than one database file takes), makes the caller wait for the
+    /// queue to drain instead — backpressure, not a refusal.
     pub fn check_accepting(&self) -> Result<()> {
         if !self.shared.full.load(Ordering::Relaxed) {
             return Ok(());
         }
-        let st = self.shared.state.lock();
+        let mut st = self.shared.state.lock();
+        let deadline = std::time::Instant::now() + BACKPRESSURE_WAIT;
+        let max = self.shared.options.max_pending;
+        while st.pending.len() + st.in_flight_len >= max
+            && !st.failing
+            && !st.stop
+            && std::time::Instant::now() < deadline
+        {
+            let _ = self
+                .shared
+                .idle
+                .wait_for(&mut st, Duration::from_millis(100));
+        }
         let waiting = st.pending.len() + st.in_flight_len;
-        if waiting < self.shared.options.max_pending {
+        if waiting < max {
             return Ok(());
         }
         Err(Error::Storage(format!(
@@ -232,6 +253,7 @@ impl Shared {
             st = self.state.lock();
             st.in_flight = false;
             st.in_flight_len = 0;
+            st.failing = result.is_err();
             if result.is_err() {
                 // Keep the records (in order) and back off before the retry.
                 let mut rest = std::mem::take(&mut st.pending);
