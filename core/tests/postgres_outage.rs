@@ -7,6 +7,8 @@
 //!   before, during (settles queue) and after the outage — is in the store afterwards;
 //! - work resumes by itself once the server is back, and the arithmetic balances to the
 //!   nano-USD: the scope's spend is the sum of the settled calls, nothing is left reserved.
+//!
+//! The scope is booked per call there; the last test does the same under an allowance.
 
 mod common;
 mod pg_server;
@@ -376,4 +378,87 @@ fn a_full_record_queue_refuses_new_calls_until_the_store_takes_them() {
     let calls = exec.calls().unwrap();
     assert_eq!(calls.len(), BOUND + 1, "every settled call is in the store");
     assert!(calls.iter().all(|c| c.status == CallStatus::Ok));
+}
+
+/// PostgreSQL stopped under a process holding an allowance: calls go on from the allowance
+/// without the server (no round trip needed) until it cannot cover the next one; that call
+/// fails closed with STORAGE (a refill needs the store). The batch of settlements that could
+/// not be written waits, unchanged, and is written once when the server is back — the scope's
+/// spend is then exactly the settled calls' costs.
+#[test]
+fn postgres_stopped_under_an_allowance_serves_from_it_then_fails_closed_and_loses_nothing() {
+    let Some(server) = pg_server::PgServer::start() else {
+        return;
+    };
+    let url = server.url();
+    let scope = common::unique("outage-allowance");
+    let engine = open(&url);
+    engine
+        .define_shared_scope(&scope, Some(LIMIT), Period::None)
+        .unwrap();
+    let exec = engine
+        .start_execution(ExecutionOptions {
+            name: "outage-allowance".into(),
+            shared_scopes: vec![scope.clone()],
+            ..Default::default()
+        })
+        .unwrap();
+    let mut costs = Vec::new();
+    // Grow the allowance with demand while the server is up.
+    for i in 0..200 {
+        let mut r = exec.reserve(&req()).unwrap();
+        costs.push(r.settle(usage(i)).unwrap().cost_nanos);
+    }
+    server.stop();
+    let mut served_while_down = 0u64;
+    let failed = loop {
+        match exec.reserve(&req()) {
+            Ok(mut r) => {
+                served_while_down += 1;
+                costs.push(r.settle(usage(served_while_down)).unwrap().cost_nanos);
+            }
+            Err(e) => break e,
+        }
+        assert!(served_while_down < 1_000_000, "the allowance never ran out");
+    };
+    assert_eq!(failed.code(), ErrorCode::Storage, "{failed}");
+    assert!(
+        served_while_down > 0,
+        "no call was served from the allowance while the server was down"
+    );
+    // Still closed while the server is down: nothing goes out unbudgeted.
+    assert_eq!(
+        exec.reserve(&req()).map(drop).unwrap_err().code(),
+        ErrorCode::Storage
+    );
+    server.start_again();
+    wait_for("calls to resume", Duration::from_secs(30), || {
+        exec.reserve(&req()).is_ok_and(|mut r| {
+            costs.push(r.settle(usage(7)).unwrap().cost_nanos);
+            true
+        })
+    });
+    engine.flush().unwrap();
+    engine.close().unwrap();
+    let fresh = open(&url);
+    let figures = fresh.shared_scope(&scope).unwrap();
+    let settled: u64 = costs.iter().sum();
+    eprintln!(
+        "outage under an allowance: {served_while_down} calls served while the server was down, \
+         then STORAGE; {} calls, spent {} nano-USD",
+        costs.len(),
+        figures.spent_nanos
+    );
+    assert_eq!(
+        (figures.spent_nanos, figures.reserved_nanos),
+        (settled, 0),
+        "every settled call's cost written back once, nothing left reserved"
+    );
+    let recorded: u64 = fresh
+        .calls(exec.id())
+        .unwrap()
+        .iter()
+        .map(|c| c.cost_nanos)
+        .sum();
+    assert_eq!(recorded, settled);
 }
