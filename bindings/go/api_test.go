@@ -211,3 +211,37 @@ func TestChildScopesNestUnderTheirParentsBudget(t *testing.T) {
 		t.Fatalf("calls: %+v", calls)
 	}
 }
+
+// A shared scope keeps how it is served: from allowances unless told otherwise.
+func TestASharedScopeKeepsHowItIsServed(t *testing.T) {
+	e, err := wflo.Open("memory://")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	served := func() bool {
+		s, err := e.SharedScope("fleet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Allowances
+	}
+	if err := e.DefineSharedScope("fleet", wflo.USD(1), "none"); err != nil {
+		t.Fatal(err)
+	}
+	if !served() {
+		t.Fatal("a new scope is served from allowances")
+	}
+	if err := e.DefineSharedScope("fleet", wflo.USD(2), "none", wflo.WithAllowances(false)); err != nil {
+		t.Fatal(err)
+	}
+	if served() {
+		t.Fatal("WithAllowances(false) is per call")
+	}
+	if err := e.DefineSharedScope("fleet", wflo.USD(3), "none"); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := e.SharedScope("fleet"); s.Allowances || s.LimitNanos == nil || *s.LimitNanos != 3_000_000_000 {
+		t.Fatalf("defined again without saying, the setting is kept: %+v", s)
+	}
+}

@@ -219,16 +219,38 @@ func (e *Engine) PriceTable() (PriceTable, error) {
 
 // DefineSharedScope creates or changes a budget shared by every process using the same
 // store (limitUSD nil: no limit, wflo.USD(0) a limit of zero; period "none", "day" or "month").
-func (e *Engine) DefineSharedScope(name string, limitUSD *float64, period string) error {
+// Without WithAllowances the scope keeps how it is served (a new one: from allowances).
+func (e *Engine) DefineSharedScope(name string, limitUSD *float64, period string, opts ...ScopeOption) error {
 	limit, err := optionalBudget(limitUSD)
 	if err != nil {
 		return err
 	}
+	o := scopeOptions{allowances: -1}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	np, nn := cstr(name)
 	pp, pn := cstr(period)
 	return e.with(func(h *C.wflo_engine) C.wflo_status {
-		return C.wflo_engine_define_shared_scope(h, np, nn, C.int64_t(limit), pp, pn)
+		return C.wflo_engine_define_shared_scope_allowances(h, np, nn, C.int64_t(limit), pp, pn, C.int32_t(o.allowances))
 	})
+}
+
+// ScopeOption is a setting of a shared scope given to DefineSharedScope.
+type ScopeOption func(*scopeOptions)
+
+type scopeOptions struct{ allowances int32 }
+
+// WithAllowances says how processes serve the scope: true from local allowances (no store
+// round trip per call), false every call booked in the store (strict fairness between
+// processes, a store transaction per call).
+func WithAllowances(on bool) ScopeOption {
+	return func(o *scopeOptions) {
+		o.allowances = 0
+		if on {
+			o.allowances = 1
+		}
+	}
 }
 
 // SharedScope is a shared scope's figures for its current period.
@@ -241,6 +263,11 @@ type SharedScope struct {
 	ReservedNanos uint64  `json:"reserved_nanos"`
 	OverrunNanos  uint64  `json:"overrun_nanos"`
 	Refusing      bool    `json:"refusing"`
+	// Allowances: processes serve the scope from local allowances; AllowanceNanos of
+	// ReservedNanos is held as allowances by AllowanceHolders processes.
+	Allowances       bool   `json:"allowances"`
+	AllowanceNanos   uint64 `json:"allowance_nanos"`
+	AllowanceHolders uint64 `json:"allowance_holders"`
 }
 
 // SharedScope reads a shared scope's figures.

@@ -257,7 +257,7 @@ export declare class Engine {
   /** Nano-USD from a decimal dollar string ("2.50", "$0.000075"), never through a float. */
   parseUsd(text: string): number;
   /** A budget shared by every process using the store; `limitUsd` null or omitted: no limit. */
-  defineSharedScope(name: string, options?: { limitUsd?: UsdAmount | null; period?: 'none' | 'day' | 'month' }): Promise<void>;
+  defineSharedScope(name: string, options?: { limitUsd?: UsdAmount | null; period?: 'none' | 'day' | 'month'; allowances?: boolean | null }): Promise<void>;
   sharedScope(name: string): Promise<{ name: string; key: string; period: string; limitNanos: number | null; spentNanos: number; reservedNanos: number; overrunNanos: number; refusing: boolean }>;
   execution(id: string): Promise<{ execution: object; breakdown: CostBreakdown; calls: CallRecord[]; checkpoints: CheckpointInfo[]; rollbacks: object[] }>;
   listExecutions(limit?: number): Promise<object[]>;

@@ -203,15 +203,12 @@ fn define(
     let limit_nanos = limit.map(parse_usd).transpose()?;
     let period = wflo_core::store::Period::from_name(period)?;
     let engine = engine(db)?;
-    match allowances {
-        None => engine.define_shared_scope(scope, limit_nanos, period)?,
-        Some(on) => engine.define_shared_scope_with(&wflo_core::store::SharedScopeDef {
-            name: scope.to_owned(),
-            limit_nanos,
-            period,
-            allowances: on == "on",
-        })?,
-    }
+    engine.define_shared_scope_allowances(
+        scope,
+        limit_nanos,
+        period,
+        allowances.map(|a| a == "on"),
+    )?;
     let f = engine.shared_scope(scope)?;
     if out.json {
         return print_json(&f);

@@ -241,13 +241,15 @@ impl EngineInner {
         }
     }
 
-    /// Books spend that had no reservation on the allowance-served scopes among `names` (never
-    /// refused: past the allowance it is an overrun, booked at the next sync); returns the
-    /// scopes left for the per-call path.
+    /// Books spend that had no reservation on the allowance-served scopes among `names`, as
+    /// the per-call path does: within the limit as a draw settled at once; past it — the money
+    /// is spent all the same — as an overrun, booked at the next sync. Returns the scopes left
+    /// for the per-call path.
     pub(crate) fn charge_allowances(
         self: &Arc<Self>,
         names: &[String],
         cost: Nanos,
+        execution: &str,
     ) -> Result<Vec<String>> {
         let mut per_call = Vec::new();
         for name in names {
@@ -256,9 +258,14 @@ impl EngineInner {
                 Mode::PerCall => per_call.push(name.clone()),
                 Mode::Allowance(period) => {
                     let slot = self.slot(name, period.key(name, now), now);
-                    let mut st = slot.state.lock();
-                    if let Ok(r) = st.books.reserve(0, now) {
-                        st.books.settle(r, cost, now);
+                    match self.draw(&slot, cost, execution) {
+                        Ok(drawn) => {
+                            slot.state.lock().books.settle(drawn, cost, self.now_ms());
+                        }
+                        Err(Error::BudgetExceeded(_)) => {
+                            slot.state.lock().books.charge(cost, self.now_ms());
+                        }
+                        Err(e) => return Err(e),
                     }
                 }
             }

@@ -688,7 +688,7 @@ fn charge_shared(exec: &ExecutionInner, cost: Nanos, now: u64) -> Result<Nanos> 
         return Ok(0);
     }
     let engine = &exec.engine;
-    let per_call = engine.charge_allowances(&exec.shared_scopes, cost)?;
+    let per_call = engine.charge_allowances(&exec.shared_scopes, cost, &exec.id)?;
     if per_call.is_empty() {
         return Ok(0);
     }

@@ -437,12 +437,27 @@ impl Engine {
         limit_nanos: Option<Nanos>,
         period: Period,
     ) -> Result<()> {
+        self.define_shared_scope_allowances(name, limit_nanos, period, None)
+    }
+
+    /// [`Engine::define_shared_scope`] that also says whether processes serve the scope from
+    /// local allowances (`Some(false)`: every call booked in the store). `None` keeps what the
+    /// scope has (a new scope: allowances on). Every face's define passes through here.
+    pub fn define_shared_scope_allowances(
+        &self,
+        name: &str,
+        limit_nanos: Option<Nanos>,
+        period: Period,
+        allowances: Option<bool>,
+    ) -> Result<()> {
         self.inner.check_open()?;
-        // A scope defined again keeps how it is served; a new one is served from allowances.
-        let allowances = match self.inner.store.shared_scope(name, self.inner.now_ms()) {
-            Ok(figures) => figures.allowances,
-            Err(Error::NotFound(_)) => true,
-            Err(e) => return Err(e),
+        let allowances = match allowances {
+            Some(on) => on,
+            None => match self.inner.store.shared_scope(name, self.inner.now_ms()) {
+                Ok(figures) => figures.allowances,
+                Err(Error::NotFound(_)) => true,
+                Err(e) => return Err(e),
+            },
         };
         self.define_shared_scope_with(&SharedScopeDef {
             name: name.to_owned(),

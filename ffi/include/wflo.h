@@ -588,6 +588,20 @@ wflo_status wflo_engine_define_shared_scope(const wflo_engine *engine,
                                             const char *period,
                                             size_t period_len);
 
+// [`wflo_engine_define_shared_scope`] that also says how processes serve the scope:
+// `allowances` 1 from local allowances, 0 every call booked in the store, -1 as the scope
+// already is (a new scope: allowances).
+//
+// # Safety
+// `engine` is a live engine handle; strings point to their lengths in bytes.
+wflo_status wflo_engine_define_shared_scope_allowances(const wflo_engine *engine,
+                                                       const char *name,
+                                                       size_t name_len,
+                                                       int64_t limit_nanos,
+                                                       const char *period,
+                                                       size_t period_len,
+                                                       int32_t allowances);
+
 // A shared scope's figures for its current period, as JSON.
 //
 // # Safety

@@ -208,6 +208,47 @@ pub unsafe extern "C" fn wflo_engine_define_shared_scope(
     })
 }
 
+/// [`wflo_engine_define_shared_scope`] that also says how processes serve the scope:
+/// `allowances` 1 from local allowances, 0 every call booked in the store, -1 as the scope
+/// already is (a new scope: allowances).
+///
+/// # Safety
+/// `engine` is a live engine handle; strings point to their lengths in bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_engine_define_shared_scope_allowances(
+    engine: *const wflo_engine,
+    name: *const c_char,
+    name_len: usize,
+    limit_nanos: i64,
+    period: *const c_char,
+    period_len: usize,
+    allowances: i32,
+) -> wflo_status {
+    run(|| {
+        let engine = unsafe { arc_ref(engine, "engine") }?;
+        let name = unsafe { input(name, name_len, "name") }?;
+        let period = Period::from_name(
+            unsafe { optional(period, period_len, "period") }?.unwrap_or("none"),
+        )?;
+        let allowances = match allowances {
+            -1 => None,
+            0 => Some(false),
+            1 => Some(true),
+            other => {
+                return Err(wflo_core::Error::invalid(format!(
+                    "allowances is -1 (keep), 0 (off) or 1 (on), not {other}"
+                )));
+            }
+        };
+        engine.define_shared_scope_allowances(
+            name,
+            u64::try_from(limit_nanos).ok(),
+            period,
+            allowances,
+        )
+    })
+}
+
 /// A shared scope's figures for its current period, as JSON.
 ///
 /// # Safety

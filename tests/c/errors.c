@@ -96,6 +96,19 @@ int main(void) {
     expect("start bad options", wflo_execution_start(engine, S("x"), 1000000, S("{\"idd\":1}"), &exec), WFLO_STATUS_INVALID_ARGUMENT);
     expect("start bad id", wflo_execution_start(engine, S("x"), 1000000, S("{\"id\":\"nope\"}"), &exec), WFLO_STATUS_INVALID_ARGUMENT);
     expect("start unknown shared scope", wflo_execution_start(engine, S("x"), -1, S("{\"shared_scopes\":[\"nobody\"]}"), &exec), WFLO_STATUS_NOT_FOUND);
+    /* A shared scope's allowances: -1 keep, 0 off, 1 on; anything else is refused. */
+    expect("define scope allowances off", wflo_engine_define_shared_scope_allowances(engine, S("fleet"), 1000000, S("day"), 0), WFLO_STATUS_OK);
+    expect("define scope allowances kept", wflo_engine_define_shared_scope_allowances(engine, S("fleet"), 2000000, S("day"), -1), WFLO_STATUS_OK);
+    expect("define scope allowances 2", wflo_engine_define_shared_scope_allowances(engine, S("fleet"), 1000000, S("day"), 2), WFLO_STATUS_INVALID_ARGUMENT);
+    {
+        char *figures = NULL;
+        expect("scope figures", wflo_engine_shared_scope_json(engine, S("fleet"), &figures), WFLO_STATUS_OK);
+        if (figures == NULL || strstr(figures, "\"allowances\":false") == NULL || strstr(figures, "\"limit_nanos\":2000000") == NULL) {
+            fprintf(stderr, "FAIL allowances kept off: %s\n", figures ? figures : "(null)");
+            failures++;
+        }
+        wflo_string_free(figures);
+    }
     expect("start", wflo_execution_start(engine, S("errors"), 1000000, NULL, 0, &exec), WFLO_STATUS_OK);
     wflo_call_request req = {0};
     wflo_reservation *r = NULL;

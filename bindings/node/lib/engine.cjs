@@ -220,11 +220,16 @@ class Engine {
 
   /**
    * A budget shared by every process using the same store. `limitUsd`: dollars (a decimal
-   * string or a number) or nano-USD (a bigint); null or omitted: no limit.
+   * string or a number) or nano-USD (a bigint); null or omitted: no limit. `allowances`:
+   * false books every call in the store (strict fairness between processes) instead of
+   * serving calls from local allowances; omitted keeps the scope's setting.
    */
-  async defineSharedScope(name, { limitUsd = null, period = 'none' } = {}) {
+  async defineSharedScope(name, { limitUsd = null, period = 'none', allowances = null } = {}) {
     const limit = budgetNanos(this, limitUsd, 'limitUsd');
-    await nativeAsync(() => this.native.defineSharedScope(name, limit, period));
+    if (allowances !== null && typeof allowances !== 'boolean') {
+      throw invalid(`allowances is true, false or null, not ${String(allowances)}`);
+    }
+    await nativeAsync(() => this.native.defineSharedScope(name, limit, period, allowances));
   }
 
   async sharedScope(name) {

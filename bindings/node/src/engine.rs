@@ -179,11 +179,17 @@ impl NativeEngine {
         name: String,
         limit_nanos: Option<i64>,
         period: Option<String>,
+        allowances: Option<bool>,
     ) -> AsyncTask<Job<()>> {
         let engine = self.inner.clone();
         AsyncTask::new(Job::new(move || {
             let period = Period::from_name(period.as_deref().unwrap_or("none"))?;
-            engine.define_shared_scope(&name, limit_nanos.map(|l| l.max(0) as u64), period)
+            engine.define_shared_scope_allowances(
+                &name,
+                limit_nanos.map(|l| l.max(0) as u64),
+                period,
+                allowances,
+            )
         }))
     }
 

@@ -257,6 +257,21 @@ test('concurrent workflows never mix, and a shared scope holds across them', asy
   await engine.close();
 });
 
+test('a shared scope keeps how it is served: allowances unless told otherwise', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wflo-node-'));
+  const engine = await wflo.Engine.open(path.join(dir, 'w.db'));
+  await engine.defineSharedScope('team', { limitUsd: 1 });
+  assert.equal((await engine.sharedScope('team')).allowances, true);
+  await engine.defineSharedScope('team', { limitUsd: 2, allowances: false });
+  assert.equal((await engine.sharedScope('team')).allowances, false);
+  await engine.defineSharedScope('team', { limitUsd: 3 });
+  const team = await engine.sharedScope('team');
+  assert.equal(team.allowances, false, 'defined again without saying: kept');
+  assert.equal(team.limitNanos, 3_000_000_000);
+  await assert.rejects(engine.defineSharedScope('team', { allowances: 'no' }), wflo.InvalidArgumentError);
+  await engine.close();
+});
+
 test('bad input is a typed error', async () => {
   const engine = await memory();
   assert.throws(() => new wflo.WfloWorkflow({ budgetUsd: -1 }), wflo.InvalidArgumentError);

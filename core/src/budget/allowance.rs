@@ -336,6 +336,14 @@ impl Allowance {
         beyond
     }
 
+    /// Books spend that had no reservation: covered from the unused allowance when it can be,
+    /// else an overrun due at once. Returns the part booked as an overrun.
+    pub fn charge(&mut self, cost: Nanos, now_ms: u64) -> Nanos {
+        let covered = cost.min(self.unused_nanos());
+        self.settle(LocalReservation { amount: 0 }, cost, now_ms);
+        cost - covered
+    }
+
     /// Releases a local reservation without spend (the call was not made).
     pub fn release(&mut self, r: LocalReservation, now_ms: u64) {
         self.reserved -= r.amount;

@@ -101,16 +101,22 @@ impl NativeEngine {
         })
     }
 
-    /// Creates or changes a shared budget in the store (period "none", "day" or "month").
+    /// Creates or changes a shared budget in the store (period "none", "day" or "month";
+    /// `allowances` None keeps how the scope is served, false books every call in the store).
     pub fn define_shared_scope(
         &self,
         name: String,
         limit_nanos: Option<u64>,
         period: String,
+        allowances: Option<bool>,
     ) -> Result<()> {
         guard(|| {
-            self.inner
-                .define_shared_scope(&name, limit_nanos, Period::from_name(&period)?)
+            self.inner.define_shared_scope_allowances(
+                &name,
+                limit_nanos,
+                Period::from_name(&period)?,
+                allowances,
+            )
         })
     }
 

@@ -111,9 +111,15 @@ class Engine:
 
     # -- shared budgets and stored executions -----------------------------------------------
 
-    def define_shared_scope(self, name: str, limit_usd: Optional[Dollars] = None, period: str = "none") -> None:
-        """A budget every process using this store draws from ("none", "day" or "month")."""
-        native(self.native.define_shared_scope, name, to_nanos(limit_usd, "limit_usd"), period)
+    def define_shared_scope(self, name: str, limit_usd: Optional[Dollars] = None, period: str = "none", *,
+                            allowances: Optional[bool] = None) -> None:
+        """A budget every process using this store draws from ("none", "day" or "month").
+
+        ``allowances=False`` books every call in the store (strict fairness between processes)
+        instead of serving calls from local allowances; ``None`` keeps the scope's setting."""
+        if allowances is not None and not isinstance(allowances, bool):
+            raise invalid(f"allowances is True, False or None, not {allowances!r}")
+        native(self.native.define_shared_scope, name, to_nanos(limit_usd, "limit_usd"), period, allowances)
 
     def shared_scope(self, name: str) -> Dict[str, Any]:
         return json.loads(native(self.native.shared_scope_json, name))

@@ -96,9 +96,14 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// A budget every process using this store draws from; `period` "none", "day" or "month".
-    public func defineSharedScope(_ name: String, limitUsd: Double?, period: String = "none") throws {
+    /// `allowances`: false books every call in the store (strict fairness between processes)
+    /// instead of serving calls from local allowances; nil keeps the scope's setting.
+    public func defineSharedScope(_ name: String, limitUsd: Double?, period: String = "none",
+                                  allowances: Bool? = nil) throws {
         let nanos = try limitUsd.map { try nanosFromUsd($0, "limitUsd") }
-        try engineCall { try self.native.defineSharedScope(name: name, limitNanos: nanos, period: period) }
+        try engineCall {
+            try self.native.defineSharedScope(name: name, limitNanos: nanos, period: period, allowances: allowances)
+        }
     }
 
     /// This engine's metrics in the Prometheus text exposition format: cost, calls, refusals,

@@ -854,9 +854,10 @@ public protocol NativeEngineProtocol: AnyObject, Sendable {
     func countTokens(model: String, text: String)  -> TokenCount
     
     /**
-     * Creates or changes a shared budget in the store (period "none", "day" or "month").
+     * Creates or changes a shared budget in the store (period "none", "day" or "month";
+     * `allowances` None keeps how the scope is served, false books every call in the store).
      */
-    func defineSharedScope(name: String, limitNanos: UInt64?, period: String) throws 
+    func defineSharedScope(name: String, limitNanos: UInt64?, period: String, allowances: Bool?) throws 
     
     /**
      * A stored execution's record, breakdown, calls, checkpoints and rollbacks, as JSON.
@@ -1129,15 +1130,17 @@ open func countTokens(model: String, text: String) -> TokenCount  {
 }
     
     /**
-     * Creates or changes a shared budget in the store (period "none", "day" or "month").
+     * Creates or changes a shared budget in the store (period "none", "day" or "month";
+     * `allowances` None keeps how the scope is served, false books every call in the store).
      */
-open func defineSharedScope(name: String, limitNanos: UInt64?, period: String)throws   {try rustCallWithError(FfiConverterTypeWfloError_lift) {
+open func defineSharedScope(name: String, limitNanos: UInt64?, period: String, allowances: Bool?)throws   {try rustCallWithError(FfiConverterTypeWfloError_lift) {
         uniffiCallStatus in
     uniffi_wflo_fn_method_nativeengine_define_shared_scope(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(name),
         FfiConverterOptionUInt64.lower(limitNanos),
-        FfiConverterString.lower(period),uniffiCallStatus
+        FfiConverterString.lower(period),
+        FfiConverterOptionBool.lower(allowances),uniffiCallStatus
     )
 }
 }
@@ -5219,7 +5222,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeengine_count_tokens() != 29183) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wflo_checksum_method_nativeengine_define_shared_scope() != 2124) {
+    if (uniffi_wflo_checksum_method_nativeengine_define_shared_scope() != 19916) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeengine_execution_json() != 51796) {

@@ -402,7 +402,7 @@ RustBuffer uniffi_wflo_fn_method_nativeengine_count_tokens(uint64_t ptr, RustBuf
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_DEFINE_SHARED_SCOPE
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_DEFINE_SHARED_SCOPE
-void uniffi_wflo_fn_method_nativeengine_define_shared_scope(uint64_t ptr, RustBuffer name, RustBuffer limit_nanos, RustBuffer period, RustCallStatus *_Nonnull out_status
+void uniffi_wflo_fn_method_nativeengine_define_shared_scope(uint64_t ptr, RustBuffer name, RustBuffer limit_nanos, RustBuffer period, RustBuffer allowances, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEENGINE_EXECUTION_JSON

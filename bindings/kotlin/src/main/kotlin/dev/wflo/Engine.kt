@@ -107,10 +107,14 @@ class Engine private constructor(
 
     // -- shared budgets and stored executions --------------------------------------------------
 
-    /** A budget every process using this store draws from; [period] "none", "day" or "month". */
+    /**
+     * A budget every process using this store draws from; [period] "none", "day" or "month".
+     * [allowances] false books every call in the store (strict fairness between processes)
+     * instead of serving calls from local allowances; null keeps the scope's setting.
+     */
     @JvmOverloads
-    fun defineSharedScope(name: String, limitUsd: Number?, period: String = "none") = native {
-        live().defineSharedScope(name, limitUsd?.let { Usd.toNanos(it, "limitUsd").toULong() }, period)
+    fun defineSharedScope(name: String, limitUsd: Number?, period: String = "none", allowances: Boolean? = null) = native {
+        live().defineSharedScope(name, limitUsd?.let { Usd.toNanos(it, "limitUsd").toULong() }, period, allowances)
     }
 
     /** A shared scope's figures for its current period. */

@@ -252,6 +252,17 @@ class WorkflowTest {
     }
 
     @Test
+    fun `a shared scope keeps how it is served, allowances unless told otherwise`() {
+        engine.defineSharedScope("fleet", limitUsd = 1)
+        assertEquals("true", engine.sharedScope("fleet")["allowances"]!!.jsonPrimitive.content)
+        engine.defineSharedScope("fleet", limitUsd = 2, allowances = false)
+        assertEquals("false", engine.sharedScope("fleet")["allowances"]!!.jsonPrimitive.content)
+        engine.defineSharedScope("fleet", limitUsd = 3)
+        assertEquals("false", engine.sharedScope("fleet")["allowances"]!!.jsonPrimitive.content, "kept")
+        assertEquals(3_000_000_000L, engine.sharedScope("fleet")["limit_nanos"]!!.jsonPrimitive.content.toLong())
+    }
+
+    @Test
     fun `an override price applies to the engine that set it`() {
         engine.setPrices("""{"models":[{"name":"my-model","input":1000000,"output":2000000}]}""")
         // Prices are pico-USD per token: 1,000,000 + 2,000,000 pico = 3,000 nano-USD.

@@ -1010,7 +1010,7 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeengine_count_tokens(`ptr`: Long,`model`: RustBuffer.ByValue,`text`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_wflo_fn_method_nativeengine_define_shared_scope(`ptr`: Long,`name`: RustBuffer.ByValue,`limitNanos`: RustBuffer.ByValue,`period`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_wflo_fn_method_nativeengine_define_shared_scope(`ptr`: Long,`name`: RustBuffer.ByValue,`limitNanos`: RustBuffer.ByValue,`period`: RustBuffer.ByValue,`allowances`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_wflo_fn_method_nativeengine_execution_json(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1399,7 +1399,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeengine_count_tokens() and 0xFFFF) != 29183) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_wflo_checksum_method_nativeengine_define_shared_scope() and 0xFFFF) != 2124) {
+    if ((lib.uniffi_wflo_checksum_method_nativeengine_define_shared_scope() and 0xFFFF) != 19916) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeengine_execution_json() and 0xFFFF) != 51796) {
@@ -2555,9 +2555,10 @@ public interface NativeEngineInterface {
     fun `countTokens`(`model`: kotlin.String, `text`: kotlin.String): TokenCount
     
     /**
-     * Creates or changes a shared budget in the store (period "none", "day" or "month").
+     * Creates or changes a shared budget in the store (period "none", "day" or "month";
+     * `allowances` None keeps how the scope is served, false books every call in the store).
      */
-    fun `defineSharedScope`(`name`: kotlin.String, `limitNanos`: kotlin.ULong?, `period`: kotlin.String)
+    fun `defineSharedScope`(`name`: kotlin.String, `limitNanos`: kotlin.ULong?, `period`: kotlin.String, `allowances`: kotlin.Boolean?)
     
     /**
      * A stored execution's record, breakdown, calls, checkpoints and rollbacks, as JSON.
@@ -2895,9 +2896,10 @@ open class NativeEngine: Disposable, AutoCloseable, NativeEngineInterface
 
     
     /**
-     * Creates or changes a shared budget in the store (period "none", "day" or "month").
+     * Creates or changes a shared budget in the store (period "none", "day" or "month";
+     * `allowances` None keeps how the scope is served, false books every call in the store).
      */
-    @Throws(WfloException::class)override fun `defineSharedScope`(`name`: kotlin.String, `limitNanos`: kotlin.ULong?, `period`: kotlin.String)
+    @Throws(WfloException::class)override fun `defineSharedScope`(`name`: kotlin.String, `limitNanos`: kotlin.ULong?, `period`: kotlin.String, `allowances`: kotlin.Boolean?)
         = 
     callWithHandle {
     uniffiRustCallWithError(WfloException) { _status ->
@@ -2906,7 +2908,8 @@ open class NativeEngine: Disposable, AutoCloseable, NativeEngineInterface
         
         FfiConverterString.lower(`name`),
         FfiConverterOptionalULong.lower(`limitNanos`),
-        FfiConverterString.lower(`period`),_status)
+        FfiConverterString.lower(`period`),
+        FfiConverterOptionalBoolean.lower(`allowances`),_status)
 }
     }
     
