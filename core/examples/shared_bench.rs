@@ -16,7 +16,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use wflo_core::store::{Period, SharedScopeDef};
+use wflo_core::store::Period;
 use wflo_core::{CallRequest, Engine, Error, ExecutionOptions, Usage};
 
 fn main() {
@@ -43,12 +43,7 @@ fn main() {
     let stop_on_refusal = limit.is_some();
     let limit = limit.unwrap_or(1_000_000_000_000);
     engine
-        .define_shared_scope_with(&SharedScopeDef {
-            name: scope.clone(),
-            limit_nanos: Some(limit),
-            period: Period::None,
-            allowances,
-        })
+        .define_shared_scope_allowances(&scope, Some(limit), Period::None, Some(allowances))
         .unwrap();
     let start = Instant::now();
     let children: Vec<_> = (0..processes)

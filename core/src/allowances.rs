@@ -124,25 +124,27 @@ impl EngineInner {
         Ok(mode)
     }
 
+    /// The slot of `key`, created (and the background thread started) on first use.
     fn slot(self: &Arc<Self>, name: &str, key: String, now: u64) -> Arc<Slot> {
         let mut slots = self.allowances.slots.lock();
-        let slot = slots.entry(key.clone()).or_insert_with(|| {
-            Arc::new(Slot {
-                name: name.to_owned(),
-                id: format!(
-                    "{}{}:{key}",
-                    crate::store::ALLOWANCE_ID_PREFIX,
-                    self.allowances.nonce
-                ),
-                key,
-                state: Mutex::new(SlotState {
-                    books: Allowance::new(&self.allowances.policy, now),
-                    sending: false,
-                }),
-                synced: Condvar::new(),
-            })
+        if let Some(slot) = slots.get(&key) {
+            return slot.clone();
+        }
+        let slot = Arc::new(Slot {
+            name: name.to_owned(),
+            id: format!(
+                "{}{}:{key}",
+                crate::store::ALLOWANCE_ID_PREFIX,
+                self.allowances.nonce
+            ),
+            key: key.clone(),
+            state: Mutex::new(SlotState {
+                books: Allowance::new(&self.allowances.policy, now),
+                sending: false,
+            }),
+            synced: Condvar::new(),
         });
-        let slot = slot.clone();
+        slots.insert(key, slot.clone());
         drop(slots);
         self.start_ticker();
         slot

@@ -646,43 +646,53 @@ fn reserve_shared(exec: &ExecutionInner, amount: Nanos, now: u64) -> Result<Opti
     }
     let engine = &exec.engine;
     let split = engine.reserve_allowances(&exec.shared_scopes, amount, &exec.id)?;
-    let id = crate::ids::new_reservation_id()?;
-    let mut hold = SharedHold {
-        id,
-        keys: Vec::new(),
-        local: split.local,
-    };
     if split.per_call.is_empty() {
-        return Ok(Some(hold));
+        return Ok(Some(SharedHold {
+            id: String::new(),
+            keys: Vec::new(),
+            local: split.local,
+        }));
     }
-    // Settlements the store missed come first: the shared figures must include them.
-    let booked = engine.retry_shared().and_then(|()| {
-        engine.store.reserve_shared(&crate::store::SharedReserve {
-            id: &hold.id,
-            scopes: &split.per_call,
-            amount_nanos: amount,
-            holder: &engine.holder,
-            execution_id: Some(&exec.id),
-            now_ms: now,
-            lease_until_ms: now.saturating_add(engine.lease_ms),
-        })
-    });
-    match booked {
-        Ok(keys) => {
-            hold.keys = keys;
-            Ok(Some(hold))
-        }
+    match book_per_call(exec, &split.per_call, amount, now) {
+        Ok((id, keys)) => Ok(Some(SharedHold {
+            id,
+            keys,
+            local: split.local,
+        })),
         Err(e) => {
-            engine.release_allowances(hold.local);
+            engine.release_allowances(split.local);
             Err(e)
         }
     }
 }
 
-/// Books spend that had no reservation on the shared scopes: on allowances as local spend
-/// (past the allowance, an overrun booked at the next sync); in the store within their limits
-/// as a reservation settled at once, and past a limit — the money is spent all the same — as
-/// an overrun.
+/// Books `amount` on the per-call scopes `names` in the store (one transaction for all of
+/// them), after the settlements the store missed: the shared figures must include them.
+/// Returns the reservation's id and the period keys booked.
+fn book_per_call(
+    exec: &ExecutionInner,
+    names: &[String],
+    amount: Nanos,
+    now: u64,
+) -> Result<(String, Vec<String>)> {
+    let engine = &exec.engine;
+    engine.retry_shared()?;
+    let id = crate::ids::new_reservation_id()?;
+    let keys = engine.store.reserve_shared(&crate::store::SharedReserve {
+        id: &id,
+        scopes: names,
+        amount_nanos: amount,
+        holder: &engine.holder,
+        execution_id: Some(&exec.id),
+        now_ms: now,
+        lease_until_ms: now.saturating_add(engine.lease_ms),
+    })?;
+    Ok((id, keys))
+}
+
+/// Books spend that had no reservation on the shared scopes, within their limits as a
+/// reservation settled at once; past a limit — the money is spent all the same — as an
+/// overrun (on allowances, booked at the next sync).
 fn charge_shared(exec: &ExecutionInner, cost: Nanos, now: u64) -> Result<Nanos> {
     if exec.shared_scopes.is_empty() || cost == 0 {
         return Ok(0);
@@ -692,31 +702,19 @@ fn charge_shared(exec: &ExecutionInner, cost: Nanos, now: u64) -> Result<Nanos> 
     if per_call.is_empty() {
         return Ok(0);
     }
-    engine.retry_shared()?;
-    let id = crate::ids::new_reservation_id()?;
-    let booked = engine.store.reserve_shared(&crate::store::SharedReserve {
-        id: &id,
-        scopes: &per_call,
-        amount_nanos: cost,
-        holder: &engine.holder,
-        execution_id: Some(&exec.id),
-        now_ms: now,
-        lease_until_ms: now.saturating_add(engine.lease_ms),
-    });
-    match booked {
-        Ok(keys) => Ok(engine.settle_shared(id, keys, Some(cost))),
+    match book_per_call(exec, &per_call, cost, now) {
+        Ok((id, keys)) => Ok(engine.settle_shared(id, keys, Some(cost))),
         Err(Error::BudgetExceeded(_)) => {
             let mut keys = Vec::with_capacity(per_call.len());
             for name in &per_call {
                 keys.push(engine.store.shared_scope(name, now)?.key);
             }
-            Ok(engine.settle_shared(id, keys, Some(cost)))
+            Ok(engine.settle_shared(crate::ids::new_reservation_id()?, keys, Some(cost)))
         }
         Err(e) => Err(e),
     }
 }
 
-/// Records a refused call so the breakdown and reports show what the budget stopped.
 /// One call counted against an execution's `max_calls`: given back when dropped before
 /// [`CallCount::keep`] (the call was refused or failed before it was reserved).
 struct CallCount<'a> {

@@ -441,8 +441,9 @@ impl Engine {
     }
 
     /// [`Engine::define_shared_scope`] that also says whether processes serve the scope from
-    /// local allowances (`Some(false)`: every call booked in the store). `None` keeps what the
-    /// scope has (a new scope: allowances on). Every face's define passes through here.
+    /// local allowances (`Some(false)`: every call booked in the store — strict fairness
+    /// between processes, a store transaction per call). `None` keeps what the scope has (a
+    /// new scope: allowances on). Every face's define passes through here.
     pub fn define_shared_scope_allowances(
         &self,
         name: &str,
@@ -451,6 +452,7 @@ impl Engine {
         allowances: Option<bool>,
     ) -> Result<()> {
         self.inner.check_open()?;
+        crate::budget::check_amount(limit_nanos.unwrap_or(0), "budget")?;
         let allowances = match allowances {
             Some(on) => on,
             None => match self.inner.store.shared_scope(name, self.inner.now_ms()) {
@@ -459,23 +461,15 @@ impl Engine {
                 Err(e) => return Err(e),
             },
         };
-        self.define_shared_scope_with(&SharedScopeDef {
+        let def = SharedScopeDef {
             name: name.to_owned(),
             limit_nanos,
             period,
             allowances,
-        })
-    }
-
-    /// [`Engine::define_shared_scope`] with every setting: `allowances` false books each call
-    /// on the scope in the store (strict fairness between processes, a store transaction per
-    /// call) instead of serving it from local allowances.
-    pub fn define_shared_scope_with(&self, def: &SharedScopeDef) -> Result<()> {
-        self.inner.check_open()?;
-        crate::budget::check_amount(def.limit_nanos.unwrap_or(0), "budget")?;
+        };
         self.inner
             .store
-            .define_shared_scope(def, self.inner.now_ms())
+            .define_shared_scope(&def, self.inner.now_ms())
     }
 
     /// A shared scope's figures for its current period.

@@ -111,11 +111,6 @@ pub fn define_per_call(
     period: wflo_core::store::Period,
 ) {
     engine
-        .define_shared_scope_with(&wflo_core::store::SharedScopeDef {
-            name: name.to_owned(),
-            limit_nanos,
-            period,
-            allowances: false,
-        })
+        .define_shared_scope_allowances(name, limit_nanos, period, Some(false))
         .unwrap();
 }

@@ -146,12 +146,7 @@ fn storm(url: &str, allowances: bool) {
     // A few hundred calls' worth: many refusals at the end, from every process.
     let limit = 150_000_000;
     engine
-        .define_shared_scope_with(&wflo_core::store::SharedScopeDef {
-            name: scope.clone(),
-            limit_nanos: Some(limit),
-            period: Period::None,
-            allowances,
-        })
+        .define_shared_scope_allowances(&scope, Some(limit), Period::None, Some(allowances))
         .unwrap();
     let started = Instant::now();
     let children: Vec<_> = (0..4).map(|_| spawn_worker("storm", url, &scope)).collect();
@@ -315,12 +310,7 @@ fn crash(url: &str, sqlite: bool, allowances: bool) {
     let engine = open(&url, 1_500);
     let scope = common::unique("crash");
     engine
-        .define_shared_scope_with(&wflo_core::store::SharedScopeDef {
-            name: scope.clone(),
-            limit_nanos: Some(1_000_000_000),
-            period: Period::None,
-            allowances,
-        })
+        .define_shared_scope_allowances(&scope, Some(1_000_000_000), Period::None, Some(allowances))
         .unwrap();
     let mut child = spawn_worker("crash", &url, &scope);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();

@@ -198,14 +198,18 @@ pub unsafe extern "C" fn wflo_engine_define_shared_scope(
     period: *const c_char,
     period_len: usize,
 ) -> wflo_status {
-    run(|| {
-        let engine = unsafe { arc_ref(engine, "engine") }?;
-        let name = unsafe { input(name, name_len, "name") }?;
-        let period = Period::from_name(
-            unsafe { optional(period, period_len, "period") }?.unwrap_or("none"),
-        )?;
-        engine.define_shared_scope(name, u64::try_from(limit_nanos).ok(), period)
-    })
+    // The scope keeps how it is served (-1).
+    unsafe {
+        wflo_engine_define_shared_scope_allowances(
+            engine,
+            name,
+            name_len,
+            limit_nanos,
+            period,
+            period_len,
+            -1,
+        )
+    }
 }
 
 /// [`wflo_engine_define_shared_scope`] that also says how processes serve the scope:

@@ -197,13 +197,7 @@ pub fn reserve(tx: &Connection, r: &SharedReserve<'_>) -> Result<Vec<String>> {
     for name in r.scopes {
         let (limit, period) = definition(tx, name)?;
         let key = period.key(name, r.now_ms);
-        tx.prepare_cached(
-            "INSERT INTO budget_scopes (key, name, limit_nanos, updated_at_ms) VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (key) DO NOTHING",
-        )
-        .map_err(storage)?
-        .execute(params![key, name, limit.map(|l| l as i64), r.now_ms as i64])
-        .map_err(storage)?;
+        ensure_period_row(tx, name, &key, limit, r.now_ms)?;
         keys.push(key);
     }
     charge_expired(tx, Some(&keys), r.now_ms)?;
@@ -402,8 +396,13 @@ pub fn holders(c: &Connection, name: &str, now_ms: u64) -> Result<Vec<String>> {
 }
 
 /// Creates a period row for `key` of scope `name` when it does not exist yet.
-fn ensure_period_row(tx: &Connection, name: &str, key: &str, now_ms: u64) -> Result<()> {
-    let (limit, _) = definition(tx, name)?;
+fn ensure_period_row(
+    tx: &Connection,
+    name: &str,
+    key: &str,
+    limit: Option<Nanos>,
+    now_ms: u64,
+) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO budget_scopes (key, name, limit_nanos, updated_at_ms) VALUES (?1, ?2, ?3, ?4) \
          ON CONFLICT (key) DO NOTHING",
@@ -416,7 +415,8 @@ fn ensure_period_row(tx: &Connection, name: &str, key: &str, now_ms: u64) -> Res
 
 /// Applies an allowance sync under the write lock the caller's transaction holds.
 pub fn sync_allowance(tx: &Connection, s: &AllowanceSync<'_>) -> Result<AllowanceSynced> {
-    ensure_period_row(tx, s.name, s.key, s.now_ms)?;
+    let (limit, _) = definition(tx, s.name)?;
+    ensure_period_row(tx, s.name, s.key, limit, s.now_ms)?;
     charge_expired(tx, Some(&[s.key.to_owned()]), s.now_ms)?;
     let mut period = tx
         .prepare_cached(
