@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -60,9 +61,54 @@ type parityScenario struct {
 	AlertThresholds []int             `json:"alert_thresholds"`
 	MaxCalls        *int64            `json:"max_calls"`
 	AgentBudgets    map[string]string `json:"agent_budgets_usd"`
+	SharedScopes    []paritySharedDef `json:"shared_scopes"`
 	Steps           []parityStep      `json:"steps"`
 	// nil: the body returned; otherwise the wflo codes along the raised error's causes.
 	End *[]string `json:"end"`
+}
+
+// paritySharedDef is one definition of a shared scope, made before the execution starts.
+type paritySharedDef struct {
+	Name       string  `json:"name"`
+	LimitUSD   *string `json:"limit_usd"`
+	Period     *string `json:"period"`
+	Allowances *bool   `json:"allowances"` // nil: not said, the scope keeps its setting
+}
+
+// defineSharedScopes defines the scenario's shared scopes in order through DefineSharedScope
+// and returns the names the execution starts with (each once).
+func defineSharedScopes(t *testing.T, e *wflo.Engine, s parityScenario) []string {
+	t.Helper()
+	var names []string
+	for _, d := range s.SharedScopes {
+		period := "none"
+		if d.Period != nil {
+			period = *d.Period
+		}
+		var opts []wflo.ScopeOption
+		if d.Allowances != nil {
+			opts = append(opts, wflo.WithAllowances(*d.Allowances))
+		}
+		if err := e.DefineSharedScope(d.Name, budgetOf(t, d.LimitUSD), period, opts...); err != nil {
+			t.Fatalf("%s: shared scope %s: %v", s.Name, d.Name, err)
+		}
+		if !slices.Contains(names, d.Name) {
+			names = append(names, d.Name)
+		}
+	}
+	return names
+}
+
+// replayShared reads a shared scope's figures through SharedScope.
+func replayShared(e *wflo.Engine, step parityStep) (map[string]any, error) {
+	f, err := e.SharedScope(step.Name)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"op": "shared", "name": f.Name, "limit_nanos": f.LimitNanos,
+		"spent_nanos": f.SpentNanos, "reserved_nanos": f.ReservedNanos, "overrun_nanos": f.OverrunNanos,
+		"refusing": f.Refusing, "allowances": f.Allowances, "allowance_nanos": f.AllowanceNanos,
+		"allowance_holders": f.AllowanceHolders}, nil
 }
 
 // parityCall is a call record with only the fields the ledger keeps.
@@ -231,6 +277,7 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 	t.Helper()
 	e := memoryEngine(t)
 	prices := loadPrices(t, e, s)
+	sharedScopes := defineSharedScopes(t, e, s)
 	ledger := parityLedger{Name: s.Name, Events: []map[string]any{}, Alerts: []parityAlert{}}
 	var alertsMu sync.Mutex
 	stop, err := e.OnThreshold(func(a wflo.Alert) {
@@ -245,7 +292,7 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 	x, err := e.StartExecution(wflo.ExecutionOptions{Name: s.Name, BudgetUSD: budgetOf(t, s.BudgetUSD),
 		ID: fmt.Sprintf("exec-%012x", index+1), TraceParent: s.TraceParent, AlertThresholds: s.AlertThresholds,
 		SoftBudgetUSD: budgetOf(t, s.SoftBudgetUSD), ApprovalAboveUSD: budgetOf(t, s.ApprovalAbove),
-		MaxCalls: s.MaxCalls, AgentBudgetsUSD: agentBudgetsOf(t, s.AgentBudgets)})
+		MaxCalls: s.MaxCalls, AgentBudgetsUSD: agentBudgetsOf(t, s.AgentBudgets), SharedScopes: sharedScopes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,6 +377,12 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 			ledger.Events = append(ledger.Events, events...)
 		case "approval":
 			event, err := replayApproval(e, x, step)
+			if err != nil {
+				fail(err)
+			}
+			ledger.Events = append(ledger.Events, event)
+		case "shared":
+			event, err := replayShared(e, step)
 			if err != nil {
 				fail(err)
 			}

@@ -258,7 +258,8 @@ export declare class Engine {
   parseUsd(text: string): number;
   /** A budget shared by every process using the store; `limitUsd` null or omitted: no limit. */
   defineSharedScope(name: string, options?: { limitUsd?: UsdAmount | null; period?: 'none' | 'day' | 'month'; allowances?: boolean | null }): Promise<void>;
-  sharedScope(name: string): Promise<{ name: string; key: string; period: string; limitNanos: number | null; spentNanos: number; reservedNanos: number; overrunNanos: number; refusing: boolean }>;
+  /** A shared scope's figures for its current period; this process's own spend and unused allowance go to the store first. Of `reservedNanos`, `allowanceNanos` is held as allowances by `allowanceHolders` processes. */
+  sharedScope(name: string): Promise<{ name: string; key: string; period: string; limitNanos: number | null; spentNanos: number; reservedNanos: number; overrunNanos: number; refusing: boolean; allowances: boolean; allowanceNanos: number; allowanceHolders: number }>;
   execution(id: string): Promise<{ execution: object; breakdown: CostBreakdown; calls: CallRecord[]; checkpoints: CheckpointInfo[]; rollbacks: object[] }>;
   listExecutions(limit?: number): Promise<object[]>;
   /**

@@ -114,3 +114,35 @@ pub fn define_per_call(
         .define_shared_scope_allowances(name, limit_nanos, period, Some(false))
         .unwrap();
 }
+
+/// The one model the store suites price: $1 per million input tokens, $4 per million output.
+pub const SUITE_PRICES: &str =
+    r#"{"models":[{"name":"s-model","input":1000000,"output":4000000,"max_output":1000}]}"#;
+
+/// Runs a suite's test on every backend, naming each on stderr.
+pub fn for_each_backend(test: impl Fn(&Backend)) {
+    for b in backends() {
+        eprintln!("-- {}", b.name);
+        test(&b);
+    }
+}
+
+/// A call of `s-model` with known input and an output limit.
+pub fn req(input: u64, max_out: u64) -> wflo_core::CallRequest<'static> {
+    wflo_core::CallRequest {
+        model: "s-model",
+        input_tokens: input,
+        input_estimated: Some(false),
+        max_output_tokens: Some(max_out),
+        ..Default::default()
+    }
+}
+
+/// Usage of input and output tokens only.
+pub fn usage(input: u64, output: u64) -> wflo_core::Usage {
+    wflo_core::Usage {
+        input,
+        output,
+        ..Default::default()
+    }
+}

@@ -8,7 +8,7 @@ mod common;
 use serde_json::{Value, json};
 use wflo_core::{
     CallStatus, Engine, ErrorCode, ExecutionOptions, ExecutionStatus, RequestOptions,
-    StreamAccumulator, UsageFormat, money::parse_usd,
+    StreamAccumulator, UsageFormat, money::parse_usd, store::Period,
 };
 
 /// The fields of a call record a ledger compares (faces that compare with this reference
@@ -52,6 +52,28 @@ fn load_prices(engine: &Engine, scenario: &Value) -> Value {
     })
 }
 
+/// A scenario's `shared_scopes`, defined in order on the engine; the names the execution
+/// starts with (each once, in order of first definition).
+fn define_shared_scopes(engine: &Engine, scenario: &Value) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for def in scenario["shared_scopes"].as_array().into_iter().flatten() {
+        let name = def["name"].as_str().unwrap();
+        let period = Period::from_name(def["period"].as_str().unwrap_or("none")).unwrap();
+        engine
+            .define_shared_scope_allowances(
+                name,
+                budget(&def["limit_usd"]),
+                period,
+                def["allowances"].as_bool(),
+            )
+            .unwrap();
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
 fn replay(index: usize, scenario: &Value) -> Value {
     let engine = Engine::in_memory();
     let name = scenario["name"].as_str().unwrap();
@@ -64,6 +86,7 @@ fn replay(index: usize, scenario: &Value) -> Value {
             "limit_nanos": a.limit_nanos, "spent_nanos": a.spent_nanos,
         }))
     });
+    let shared_scopes = define_shared_scopes(&engine, scenario);
     let exec = engine
         .start_execution(ExecutionOptions {
             name: name.into(),
@@ -84,7 +107,7 @@ fn replay(index: usize, scenario: &Value) -> Value {
                         .collect()
                 })
                 .unwrap_or_default(),
-            ..Default::default()
+            shared_scopes,
         })
         .unwrap();
     let mut events = Vec::new();
@@ -351,6 +374,16 @@ fn replay(index: usize, scenario: &Value) -> Value {
                     }
                 }
             }
+            "shared" => {
+                let f = engine.shared_scope(step["name"].as_str().unwrap()).unwrap();
+                events.push(json!({
+                    "op": "shared", "name": f.name, "limit_nanos": f.limit_nanos,
+                    "spent_nanos": f.spent_nanos, "reserved_nanos": f.reserved_nanos,
+                    "overrun_nanos": f.overrun_nanos, "refusing": f.refusing,
+                    "allowances": f.allowances, "allowance_nanos": f.allowance_nanos,
+                    "allowance_holders": f.allowance_holders,
+                }));
+            }
             "checkpoint" => {
                 let name = step["name"].as_str().unwrap();
                 exec.checkpoint(name, &step["state"].to_string()).unwrap();
@@ -531,6 +564,7 @@ fn scenarios_do_what_they_say() {
     assert_eq!(s["calls"][0]["provider"], "xai");
     assert_eq!(s["calls"][0]["model"], "xai/grok-4");
     resilience_scenarios_do_what_they_say(&l);
+    shared_scope_scenarios_do_what_they_say(&l);
     let s = by_name(&l, "rate_limited_then_retried");
     assert_eq!(s["calls"][0]["cost_nanos"], 0);
     assert_eq!(s["calls"][1]["status"], "ok");
@@ -616,6 +650,71 @@ fn event_errors(s: &Value) -> Vec<&Value> {
         .iter()
         .map(|e| &e["error"])
         .collect()
+}
+
+fn shared_scope_scenarios_do_what_they_say(l: &Value) {
+    let on = by_name(l, "shared_scope_served_from_allowances");
+    let off = by_name(l, "shared_scope_booked_per_call");
+    let errors = event_errors(on);
+    assert_eq!(
+        errors,
+        [
+            &Value::Null,
+            &Value::Null, // the figures
+            &Value::Null,
+            &json!("BUDGET_EXCEEDED"),
+            &Value::Null,
+            &json!("BUDGET_EXCEEDED"),
+            &Value::Null
+        ],
+        "the third call's worst case passes the limit; a smaller one fits and overruns; the next is refused"
+    );
+    let ev = on["events"].as_array().unwrap();
+    let first_cost = &on["calls"][0]["cost_nanos"];
+    assert_eq!(
+        (&ev[1]["spent_nanos"], &ev[1]["reserved_nanos"]),
+        (first_cost, &json!(0)),
+        "the first call written back, its allowance returned"
+    );
+    let last = &ev[6];
+    let settled: u64 = on["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["cost_nanos"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        last["spent_nanos"], settled,
+        "the scope's books equal the records"
+    );
+    assert!(
+        settled > 10_000_000,
+        "the last call overran the $0.01 limit"
+    );
+    assert!(last["overrun_nanos"].as_u64().unwrap() > 0);
+    assert_eq!(last["refusing"], true);
+    assert_eq!(
+        (
+            &last["allowances"],
+            &last["allowance_nanos"],
+            &last["allowance_holders"]
+        ),
+        (&json!(true), &json!(0), &json!(0))
+    );
+    // Booked per call, the same process may do exactly the same; only the setting differs.
+    let mut off_events = off["events"].clone();
+    for e in off_events.as_array_mut().unwrap() {
+        if e["op"] == "shared" {
+            assert_eq!(
+                e["allowances"], false,
+                "a redefinition without the setting keeps it"
+            );
+            assert_eq!(e["limit_nanos"], 10_000_000, "the redefinition's limit");
+            e["allowances"] = true.into();
+        }
+    }
+    assert_eq!(&off_events, &on["events"]);
+    assert_eq!(off["calls"], on["calls"]);
 }
 
 fn resilience_scenarios_do_what_they_say(l: &Value) {

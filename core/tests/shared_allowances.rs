@@ -7,24 +7,13 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Backend, backends, unique};
+use common::{Backend, SUITE_PRICES, for_each_backend, req, unique, usage};
 use wflo_core::budget::allowance::{AllowancePolicy, SyncRequest};
 use wflo_core::clock::{Clock, ManualClock};
 use wflo_core::store::{AllowanceSync, Period, SharedScopeDef, Store, open_store};
-use wflo_core::{
-    CallRequest, CallStatus, Engine, EngineConfig, ErrorCode, ExecutionOptions, Usage,
-};
+use wflo_core::{CallStatus, Engine, EngineConfig, ErrorCode, ExecutionOptions};
 
-const PRICES: &str =
-    r#"{"models":[{"name":"s-model","input":1000000,"output":4000000,"max_output":1000}]}"#;
 const T0: u64 = 1_800_000_000_000;
-
-fn for_each_backend(test: impl Fn(&Backend)) {
-    for b in backends() {
-        eprintln!("-- {}", b.name);
-        test(&b);
-    }
-}
 
 fn define(store: &dyn Store, name: &str, limit: u64) {
     store
@@ -281,26 +270,8 @@ fn engine_on(b: &Backend, clock: Arc<ManualClock>) -> Engine {
         lease_ms: 60_000,
         ..EngineConfig::default()
     });
-    engine.set_prices_json(PRICES).unwrap();
+    engine.set_prices_json(SUITE_PRICES).unwrap();
     engine
-}
-
-fn req(input: u64, max_out: u64) -> CallRequest<'static> {
-    CallRequest {
-        model: "s-model",
-        input_tokens: input,
-        input_estimated: Some(false),
-        max_output_tokens: Some(max_out),
-        ..Default::default()
-    }
-}
-
-fn usage(input: u64, output: u64) -> Usage {
-    Usage {
-        input,
-        output,
-        ..Default::default()
-    }
 }
 
 /// Waits (real time) for the engines' background syncs to make `ok` true.

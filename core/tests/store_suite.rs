@@ -5,20 +5,16 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Backend, backends, unique};
+use common::{Backend, SUITE_PRICES, backends, for_each_backend, req, unique};
 use wflo_core::clock::ManualClock;
 use wflo_core::store::{Period, open_store};
 use wflo_core::{
-    CallRequest, CallStatus, Engine, EngineConfig, ErrorCode, ExecutionOptions, ExecutionStatus,
-    Usage,
+    CallStatus, Engine, EngineConfig, ErrorCode, ExecutionOptions, ExecutionStatus, Usage,
 };
-
-const PRICES: &str =
-    r#"{"models":[{"name":"s-model","input":1000000,"output":4000000,"max_output":1000}]}"#;
 
 fn engine(b: &Backend) -> Engine {
     let engine = Engine::open(Some(&b.url)).unwrap_or_else(|e| panic!("{}: {e}", b.name));
-    engine.set_prices_json(PRICES).unwrap();
+    engine.set_prices_json(SUITE_PRICES).unwrap();
     engine
 }
 
@@ -30,18 +26,8 @@ fn engine_with_clock(b: &Backend, clock: Arc<ManualClock>) -> Engine {
         lease_ms: 1000,
         ..EngineConfig::default()
     });
-    engine.set_prices_json(PRICES).unwrap();
+    engine.set_prices_json(SUITE_PRICES).unwrap();
     engine
-}
-
-fn req(input: u64, max_out: u64) -> CallRequest<'static> {
-    CallRequest {
-        model: "s-model",
-        input_tokens: input,
-        input_estimated: Some(false),
-        max_output_tokens: Some(max_out),
-        ..Default::default()
-    }
 }
 
 fn opts(budget: Option<u64>) -> ExecutionOptions {
@@ -49,13 +35,6 @@ fn opts(budget: Option<u64>) -> ExecutionOptions {
         name: "suite".into(),
         budget_nanos: budget,
         ..Default::default()
-    }
-}
-
-fn for_each_backend(test: impl Fn(&Backend)) {
-    for b in backends() {
-        eprintln!("-- {}", b.name);
-        test(&b);
     }
 }
 
@@ -912,7 +891,7 @@ fn two_leasing_engines(b: &Backend, clock: Arc<ManualClock>) -> (Engine, Engine)
     } else {
         engine_with_clock(b, clock)
     };
-    second.set_prices_json(PRICES).unwrap();
+    second.set_prices_json(SUITE_PRICES).unwrap();
     (first, second)
 }
 

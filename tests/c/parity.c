@@ -441,7 +441,50 @@ static json_t *metric_lines(wflo_engine *engine) {
 
 /* The start options: the scenario's id, traceparent, alert thresholds, soft budget, approval
  * threshold, call cap and agents' budgets ({name: dollars} to {name: nano-USD}). */
-static char *start_options(size_t index, json_t *scenario) {
+/* Defines the scenario's shared scopes in order (allowances absent: -1, the scope keeps its
+ * setting); the names the execution starts with, each once. */
+static json_t *define_shared_scopes(wflo_engine *engine, json_t *scenario) {
+    json_t *names = json_array();
+    size_t i;
+    json_t *def;
+    json_array_foreach(json_object_get(scenario, "shared_scopes"), i, def) {
+        const char *name = json_string_value(json_object_get(def, "name"));
+        const char *period = json_string_value(json_object_get(def, "period"));
+        if (!period) period = "none";
+        json_t *allowances = json_object_get(def, "allowances");
+        int32_t on = allowances ? (json_is_true(allowances) ? 1 : 0) : -1;
+        CHECK(wflo_engine_define_shared_scope_allowances(engine, name, strlen(name),
+                                                         budget(json_object_get(def, "limit_usd")), period,
+                                                         strlen(period), on),
+              "wflo_engine_define_shared_scope_allowances");
+        int seen = 0;
+        size_t j;
+        json_t *n;
+        json_array_foreach(names, j, n) seen |= strcmp(json_string_value(n), name) == 0;
+        if (!seen) json_array_append_new(names, json_string(name));
+    }
+    return names;
+}
+
+/* A shared scope's figures, the fields the ledger keeps. */
+static void replay_shared(wflo_engine *engine, json_t *step, json_t *events) {
+    const char *name = json_string_value(json_object_get(step, "name"));
+    char *text = NULL;
+    CHECK(wflo_engine_shared_scope_json(engine, name, strlen(name), &text), "wflo_engine_shared_scope_json");
+    json_t *figures = take_json(text);
+    static const char *const kept[] = {"name", "limit_nanos", "spent_nanos", "reserved_nanos", "overrun_nanos",
+                                       "refusing", "allowances", "allowance_nanos", "allowance_holders"};
+    json_t *event = json_pack("{s:s}", "op", "shared");
+    for (size_t k = 0; k < sizeof kept / sizeof kept[0]; k++) {
+        json_t *v = json_object_get(figures, kept[k]);
+        if (!v) die(kept[k], WFLO_STATUS_INTERNAL);
+        json_object_set(event, kept[k], v);
+    }
+    json_decref(figures);
+    json_array_append_new(events, event);
+}
+
+static char *start_options(size_t index, json_t *scenario, json_t *shared_scopes) {
     char id[32];
     snprintf(id, sizeof id, "exec-%012zx", index + 1);
     json_t *options = json_pack("{s:s}", "id", id);
@@ -460,6 +503,7 @@ static char *start_options(size_t index, json_t *scenario) {
         json_object_foreach(v, agent, usd) json_object_set_new(agents, agent, json_integer(budget(usd)));
         json_object_set_new(options, "agent_budgets", agents);
     }
+    if (json_array_size(shared_scopes) > 0) json_object_set(options, "shared_scopes", shared_scopes);
     char *text = dump(options);
     json_decref(options);
     return text;
@@ -475,7 +519,9 @@ static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
     json_t *alerts = json_array();
     uint64_t listener = 0;
     CHECK(wflo_engine_add_alert_listener(engine, on_alert, alerts, &listener), "wflo_engine_add_alert_listener");
-    char *options = start_options(index, scenario);
+    json_t *shared_scopes = define_shared_scopes(engine, scenario);
+    char *options = start_options(index, scenario, shared_scopes);
+    json_decref(shared_scopes);
     wflo_execution *exec = NULL;
     CHECK(wflo_execution_start(engine, name, strlen(name), budget(json_object_get(scenario, "budget_usd")),
                                options, strlen(options), &exec),
@@ -513,6 +559,8 @@ static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
             replay_resource(engine, step, events);
         } else if (strcmp(op, "approval") == 0) {
             replay_approval(engine, exec, step, events);
+        } else if (strcmp(op, "shared") == 0) {
+            replay_shared(engine, step, events);
         } else if (strcmp(op, "call") == 0) {
             /* A call through a breaker is refused before anything is reserved while it is open. */
             const char *breaker_name = json_string_value(json_object_get(step, "breaker"));

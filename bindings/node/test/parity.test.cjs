@@ -248,9 +248,29 @@ async function approvalStep(engine, wf, step, events) {
   events.push(event);
 }
 
+/** The scenario's shared scopes defined in order; the names the execution starts with (each once). */
+async function defineSharedScopes(engine, scenario) {
+  const names = [];
+  for (const d of scenario.shared_scopes || []) {
+    await engine.defineSharedScope(d.name, { limitUsd: d.limit_usd, period: d.period, allowances: d.allowances });
+    if (!names.includes(d.name)) names.push(d.name);
+  }
+  return names;
+}
+
+async function sharedStep(engine, step, events) {
+  const f = await engine.sharedScope(step.name);
+  events.push({
+    op: 'shared', name: f.name, limit_nanos: f.limitNanos, spent_nanos: f.spentNanos, reserved_nanos: f.reservedNanos,
+    overrun_nanos: f.overrunNanos, refusing: f.refusing, allowances: f.allowances, allowance_nanos: f.allowanceNanos,
+    allowance_holders: f.allowanceHolders,
+  });
+}
+
 async function replay(index, scenario) {
   const engine = await Engine.open('memory://');
   const prices = loadPrices(engine, scenario);
+  const sharedScopes = await defineSharedScopes(engine, scenario);
   const alerts = [];
   engine.onThreshold((a) => {
     alerts.push({ scope: a.scope, kind: a.kind, percent: a.percent, limit_nanos: a.limitNanos, spent_nanos: a.spentNanos });
@@ -266,6 +286,7 @@ async function replay(index, scenario) {
     approvalAboveUsd: scenario.approval_above_usd,
     maxCalls: scenario.max_calls,
     agentBudgetsUsd: scenario.agent_budgets_usd,
+    sharedScopes,
   });
   await wf.start();
   const events = [];
@@ -306,6 +327,9 @@ async function replay(index, scenario) {
         break;
       case 'approval':
         await approvalStep(engine, wf, step, events);
+        break;
+      case 'shared':
+        await sharedStep(engine, step, events);
         break;
       case 'retry_call':
         await retryCall(wf, engine.retrier(step.policy), step, events);

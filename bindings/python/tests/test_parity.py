@@ -256,10 +256,30 @@ METRIC_PREFIXES = ("wflo_cost_usd_total{", "wflo_calls_total{", "wflo_refusals_t
                    "wflo_budget_remaining_usd{")
 
 
+def define_shared_scopes(engine: wflo.Engine, scenario: Dict[str, Any]) -> List[str]:
+    """The scenario's shared scopes defined in order through Engine.define_shared_scope; the
+    names the execution starts with (each once)."""
+    names: List[str] = []
+    for d in scenario.get("shared_scopes", []):
+        engine.define_shared_scope(d["name"], d["limit_usd"], d.get("period", "none"),
+                                   allowances=d.get("allowances"))
+        if d["name"] not in names:
+            names.append(d["name"])
+    return names
+
+
+def shared_step(engine: wflo.Engine, step: Dict[str, Any]) -> Dict[str, Any]:
+    f = engine.shared_scope(step["name"])
+    kept = ("name", "limit_nanos", "spent_nanos", "reserved_nanos", "overrun_nanos", "refusing", "allowances",
+            "allowance_nanos", "allowance_holders")
+    return {"op": "shared", **{k: f[k] for k in kept}}
+
+
 def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
     engine = wflo.Engine.open("memory://")
     try:
         prices = load_prices(engine, scenario)
+        shared_scopes = define_shared_scopes(engine, scenario)
         alerts: List[Dict[str, Any]] = []
 
         def on_threshold(a: wflo.Alert) -> None:
@@ -274,7 +294,8 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
                                approval_above_usd=scenario.get("approval_above_usd"),
                                # absent: no cap (the seed SDK's default of 100 is not the scenario's)
                                max_iterations=scenario.get("max_calls"),
-                               per_agent_budgets=scenario.get("agent_budgets_usd"))
+                               per_agent_budgets=scenario.get("agent_budgets_usd"),
+                               shared_scopes=shared_scopes)
         events: List[Dict[str, Any]] = []
 
         def body(_: Any) -> None:
@@ -310,6 +331,8 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
                     events.extend(resource_step(wf, step))
                 elif op == "approval":
                     events.append(approval_step(wf, step))
+                elif op == "shared":
+                    events.append(shared_step(engine, step))
                 else:
                     raise AssertionError(f"unknown op {op}")
             if scenario["end"] is not None:

@@ -190,9 +190,37 @@ class ParityTest {
         }
     }
 
+    /** The scenario's shared scopes defined in order; the names the execution starts with (each once). */
+    private fun defineSharedScopes(engine: Engine, scenario: JsonObject): List<String> {
+        val names = mutableListOf<String>()
+        for (d in (scenario["shared_scopes"] as? JsonArray).orEmpty().map { it.jsonObject }) {
+            val name = d.str("name")!!
+            engine.defineSharedScope(
+                name, budget(d, "limit_usd"), d.str("period") ?: "none",
+                allowances = (d["allowances"] as? JsonPrimitive)?.booleanOrNull,
+            )
+            if (name !in names) names += name
+        }
+        return names
+    }
+
+    /** A shared scope's figures through [Engine.sharedScope], the fields the ledger keeps. */
+    private fun shared(engine: Engine, step: JsonObject): JsonObject {
+        val figures = engine.sharedScope(step.str("name")!!)
+        val kept = listOf(
+            "name", "limit_nanos", "spent_nanos", "reserved_nanos", "overrun_nanos", "refusing", "allowances",
+            "allowance_nanos", "allowance_holders",
+        )
+        return buildJsonObject {
+            put("op", "shared")
+            for (k in kept) put(k, figures.getValue(k))
+        }
+    }
+
     private fun replay(index: Int, scenario: JsonObject): JsonObject = Engine.open("memory://").use { engine ->
         val name = scenario.str("name")!!
         val prices = loadPrices(engine, scenario)
+        val sharedScopes = defineSharedScopes(engine, scenario)
         val id = "exec-%012x".format(index + 1)
         val workflow = WfloWorkflow(
             name, budget(scenario), engine, executionId = id,
@@ -202,6 +230,7 @@ class ParityTest {
             approvalAboveUsd = budget(scenario, "approval_above_usd"),
             maxCalls = (scenario["max_calls"] as? JsonPrimitive)?.longOrNull,
             agentBudgetsUsd = (scenario["agent_budgets_usd"] as? JsonObject)?.mapValues { BigDecimal(it.value.jsonPrimitive.content) },
+            sharedScopes = sharedScopes,
         )
         val alerts = java.util.Collections.synchronizedList(mutableListOf<JsonElement>())
         workflow.onThreshold { alert ->
@@ -333,6 +362,7 @@ class ParityTest {
                             }
                         }
                     }
+                    "shared" -> events += shared(engine, step)
                     "approval" -> {
                         val asked = requestApproval(wf, step.getValue("request").jsonObject)
                         (step["decide"] as? JsonObject)?.let { d ->

@@ -14,6 +14,7 @@ import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonNull
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
+import kotlinx.serialization.json.booleanOrNull
 import kotlinx.serialization.json.buildJsonObject
 import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonObject
@@ -70,9 +71,24 @@ class UniffiParityTest {
         }
     }
 
+    /** The scenario's shared scopes defined in order; the names the execution starts with (each once). */
+    private fun defineSharedScopes(engine: NativeEngine, scenario: JsonObject): List<String> {
+        val names = mutableListOf<String>()
+        for (d in (scenario["shared_scopes"] as? JsonArray).orEmpty().map { it.jsonObject }) {
+            val name = d.str("name")!!
+            engine.defineSharedScope(
+                name, d.str("limit_usd")?.let(::parseUsd), d.str("period") ?: "none",
+                (d["allowances"] as? JsonPrimitive)?.booleanOrNull,
+            )
+            if (name !in names) names += name
+        }
+        return names
+    }
+
     private fun replay(engine: NativeEngine, index: Int, scenario: JsonObject): JsonObject {
         val name = scenario.str("name")!!
         val prices = loadPrices(engine, scenario)
+        val sharedScopes = defineSharedScopes(engine, scenario)
         // The generated callback interface, registered before the execution starts.
         val alerts = java.util.Collections.synchronizedList(mutableListOf<JsonElement>())
         engine.addAlertListener(object : AlertListener {
@@ -97,6 +113,7 @@ class UniffiParityTest {
                 approvalAboveNanos = scenario.str("approval_above_usd")?.let(::parseUsd),
                 maxCalls = (scenario["max_calls"] as? JsonPrimitive)?.long?.toULong(),
                 agentBudgets = (scenario["agent_budgets_usd"] as? JsonObject)?.mapValues { parseUsd(it.value.jsonPrimitive.content) },
+                sharedScopes = sharedScopes,
             ),
         )
         val scopes = mutableMapOf<String, NativeScope>()
@@ -203,6 +220,17 @@ class UniffiParityTest {
                     }
                     permits.values.forEach { it.close() }
                     lock.close()
+                }
+                "shared" -> {
+                    val figures = JsonText.parse(engine.sharedScopeJson(step.str("name")!!)).jsonObject
+                    val kept = listOf(
+                        "name", "limit_nanos", "spent_nanos", "reserved_nanos", "overrun_nanos", "refusing", "allowances",
+                        "allowance_nanos", "allowance_holders",
+                    )
+                    events += buildJsonObject {
+                        put("op", "shared")
+                        for (k in kept) put(k, figures.getValue(k))
+                    }
                 }
                 "approval" -> {
                     val request = step.getValue("request").jsonObject
