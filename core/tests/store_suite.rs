@@ -490,6 +490,37 @@ fn checkpoints_roll_back_compress_and_prune() {
     });
 }
 
+/// Two processes (engines) saving into one execution at once: each save numbers itself after
+/// the other's (PostgreSQL's one-statement save reads the sequence under the execution's lock).
+#[test]
+fn checkpoints_saved_at_once_from_two_engines_are_numbered_one_after_the_other() {
+    for b in backends().into_iter().filter(|b| b.name != "memory") {
+        let (one, two) = (engine(&b), engine(&b));
+        let exec = one.start_execution(opts(None)).unwrap();
+        let other = two.resume_execution(exec.id()).unwrap();
+        std::thread::scope(|s| {
+            for (who, e) in [("a", &exec), ("b", &other)] {
+                s.spawn(move || {
+                    for i in 0..300 {
+                        e.checkpoint(&format!("{who}-{i}"), r#"{"n":1}"#).unwrap();
+                    }
+                });
+            }
+        });
+        let list = exec.checkpoints().unwrap();
+        let sequences: Vec<u64> = list.iter().map(|c| c.sequence).collect();
+        assert_eq!(sequences, (1..=600).collect::<Vec<_>>(), "{}", b.name);
+        for pair in list.windows(2) {
+            assert_eq!(
+                pair[1].parent_id,
+                Some(pair[0].id),
+                "{}: each continues the last",
+                b.name
+            );
+        }
+    }
+}
+
 #[test]
 fn a_new_engine_resumes_with_spend_and_the_latest_checkpoint() {
     for b in backends().into_iter().filter(|b| b.name != "memory") {

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
 use super::migrate::{
@@ -528,6 +528,49 @@ fn checkpoint_row(r: &PgRow, execution_id: &str) -> Result<CheckpointInfo> {
     })
 }
 
+/// A checkpoint to insert, owned so the insert can run on the store's runtime.
+struct OwnedCheckpoint {
+    execution_id: String,
+    name: String,
+    spent_nanos: Nanos,
+    created_at_ms: u64,
+    state: Vec<u8>,
+    encoding: &'static str,
+    state_bytes: u64,
+}
+
+/// Saves a checkpoint through `wflo_save_checkpoint` (migration 0011): the execution's row
+/// locked, the sequence and parent read and the row inserted in one statement.
+async fn insert_checkpoint(conn: &mut PgConnection, cp: OwnedCheckpoint) -> Result<CheckpointInfo> {
+    let row = sqlx::query(
+        "SELECT cp_id, cp_sequence, cp_parent FROM wflo_save_checkpoint($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&cp.execution_id)
+    .bind(&cp.name)
+    .bind(i(cp.spent_nanos))
+    .bind(i(cp.created_at_ms))
+    .bind(cp.state)
+    .bind(cp.encoding)
+    .bind(i(cp.state_bytes))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(storage)?;
+    let id: i64 = row.try_get(0).map_err(storage)?;
+    let sequence: i64 = row.try_get(1).map_err(storage)?;
+    let parent: Option<i64> = row.try_get(2).map_err(storage)?;
+    Ok(CheckpointInfo {
+        id: u(id),
+        execution_id: cp.execution_id,
+        name: cp.name,
+        sequence: u(sequence),
+        parent_id: parent.map(u),
+        spent_nanos: cp.spent_nanos,
+        created_at_ms: cp.created_at_ms,
+        superseded: false,
+        state_bytes: cp.state_bytes,
+    })
+}
+
 async fn update_execution(
     tx: &mut Transaction<'static, Postgres>,
     r: &ExecutionRecord,
@@ -671,56 +714,30 @@ impl Store for PostgresStore {
         );
         let (spent, created, state_len) =
             (cp.spent_nanos, cp.created_at_ms, cp.state.json_len as u64);
-        self.write_tx_for(true, Some(exec_id.clone()), move |mut tx| async move {
+        let save = OwnedCheckpoint {
+            execution_id: exec_id,
+            name,
+            spent_nanos: spent,
+            created_at_ms: created,
+            state: bytes,
+            encoding: encoding.as_str(),
+            state_bytes: state_len,
+        };
+        // Nothing else to write with it (no buffered calls, the execution's row unchanged):
+        // the save is one statement, one round trip. Otherwise one transaction holds the
+        // calls, the row and the checkpoint.
+        if execution.is_none() && self.writer.pending() == 0 {
+            return self.read(move |pool| async move {
+                let mut conn = pool.acquire().await.map_err(storage)?;
+                insert_checkpoint(&mut conn, save).await
+            });
+        }
+        let owner = Some(cp.execution_id.to_owned());
+        self.write_tx_for(true, owner, move |mut tx| async move {
             if let Some(execution) = &execution {
                 update_execution(&mut tx, execution).await?;
             }
-            // Serialise checkpoint numbering of one execution across processes.
-            sqlx::query("SELECT id FROM workflow_executions WHERE id = $1 FOR UPDATE")
-                .bind(&exec_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(storage)?;
-            let row = sqlx::query(
-                "SELECT COALESCE(MAX(sequence), 0) + 1, \
-                 (SELECT id FROM checkpoints WHERE execution_id = $1 AND NOT superseded ORDER BY sequence DESC LIMIT 1) \
-                 FROM checkpoints WHERE execution_id = $1",
-            )
-            .bind(&exec_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(storage)?;
-            let sequence: i64 = row.try_get(0).map_err(storage)?;
-            let parent: Option<i64> = row.try_get(1).map_err(storage)?;
-            let id: i64 = sqlx::query(
-                "INSERT INTO checkpoints (execution_id, name, sequence, parent_id, spent_nanos, created_at_ms, superseded, \
-                 state, state_encoding, state_bytes) VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8, $9) RETURNING id",
-            )
-            .bind(&exec_id)
-            .bind(&name)
-            .bind(sequence)
-            .bind(parent)
-            .bind(i(spent))
-            .bind(i(created))
-            .bind(bytes)
-            .bind(encoding.as_str())
-            .bind(i(state_len))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(storage)?
-            .try_get(0)
-            .map_err(storage)?;
-            let info = CheckpointInfo {
-                id: u(id),
-                execution_id: exec_id,
-                name,
-                sequence: u(sequence),
-                parent_id: parent.map(u),
-                spent_nanos: spent,
-                created_at_ms: created,
-                superseded: false,
-                state_bytes: state_len,
-            };
+            let info = insert_checkpoint(&mut tx, save).await?;
             Ok((tx, info))
         })
     }
