@@ -521,6 +521,43 @@ fn checkpoints_saved_at_once_from_two_engines_are_numbered_one_after_the_other()
     }
 }
 
+/// Two processes (engines) recording calls of one execution at once: their numbers collide,
+/// and the store numbers the later ones after the execution's last instead of dropping them.
+#[test]
+fn calls_recorded_at_once_from_two_engines_are_all_kept_with_their_spend() {
+    for b in backends().into_iter().filter(|b| b.name != "memory") {
+        let (one, two) = (engine(&b), engine(&b));
+        let exec = one.start_execution(opts(None)).unwrap();
+        let other = two.resume_execution(exec.id()).unwrap();
+        std::thread::scope(|s| {
+            for e in [&exec, &other] {
+                s.spawn(move || {
+                    for _ in 0..150 {
+                        e.reserve(&req(100, 10))
+                            .unwrap()
+                            .settle(Usage {
+                                input: 100,
+                                output: 10,
+                                ..Default::default()
+                            })
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        one.flush().unwrap();
+        two.flush().unwrap();
+        let calls = one.calls(exec.id()).unwrap();
+        let mut seqs: Vec<u64> = calls.iter().map(|c| c.seq).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        assert_eq!((calls.len(), seqs.len()), (300, 300), "{}", b.name);
+        let stored = one.execution(exec.id()).unwrap();
+        assert_eq!(stored.calls, 300, "{}", b.name);
+        assert_eq!(stored.spent_nanos, 300 * 140_000, "{}", b.name);
+    }
+}
+
 #[test]
 fn a_new_engine_resumes_with_spend_and_the_latest_checkpoint() {
     for b in backends().into_iter().filter(|b| b.name != "memory") {

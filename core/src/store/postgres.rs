@@ -241,6 +241,22 @@ impl PostgresStore {
         } else {
             Vec::new()
         };
+        self.write_tx_with(calls, owner, f)
+    }
+
+    /// [`PostgresStore::write_tx_for`] with the waiting calls already taken from the writer
+    /// (given back to it when the transaction fails).
+    fn write_tx_with<T, F, Fut>(
+        &self,
+        calls: Vec<CallRecord>,
+        owner: Option<String>,
+        f: F,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Transaction<'static, Postgres>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(Transaction<'static, Postgres>, T)>> + Send,
+    {
         let pool = self.inner.pool.clone();
         let batch = calls.clone();
         let result = self.inner.run(async move {
@@ -331,13 +347,28 @@ async fn migrate(pool: &PgPool, target: u32) -> Result<()> {
     tx.commit().await.map_err(storage)
 }
 
-const CALL_INSERT: &str = "INSERT INTO llm_calls (execution_id, seq, step, provider, requested_model, model, \
-     input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, \
-     cost_nanos, reserved_nanos, overrun_nanos, estimated, usage_missing, stream, status, error, latency_ms, \
-     started_at_ms, finished_at_ms, attempt, retry_reason) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, \
-     $24, $25) \
-     ON CONFLICT (execution_id, seq) DO NOTHING";
+/// A batch of call records in one statement: the columns as arrays, unnested into rows. A row
+/// whose (execution, seq) is taken is skipped and its position (1-based) returned, to be
+/// inserted after the execution's last call by [`CALL_INSERT_NEXT_SEQ`] — a resumed execution
+/// whose other process numbered calls too.
+const CALL_INSERT_BATCH: &str = "WITH input AS (SELECT * FROM UNNEST($1::text[], $2::int8[], $3::text[], \
+     $4::text[], $5::text[], $6::text[], $7::int8[], $8::int8[], $9::int8[], $10::int8[], $11::int8[], $12::int8[], \
+     $13::int8[], $14::int8[], $15::int8[], $16::bool[], $17::bool[], $18::bool[], $19::text[], $20::text[], \
+     $21::int8[], $22::int8[], $23::int8[], $24::int4[], $25::text[]) WITH ORDINALITY AS t(execution_id, seq, step, \
+     provider, requested_model, model, input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, \
+     cache_write_1h_tokens, reasoning_tokens, cost_nanos, reserved_nanos, overrun_nanos, estimated, usage_missing, \
+     stream, status, error, latency_ms, started_at_ms, finished_at_ms, attempt, retry_reason, n)), \
+     inserted AS (INSERT INTO llm_calls (execution_id, seq, step, provider, requested_model, model, input_tokens, \
+     output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_nanos, \
+     reserved_nanos, overrun_nanos, estimated, usage_missing, stream, status, error, latency_ms, started_at_ms, \
+     finished_at_ms, attempt, retry_reason) \
+     SELECT execution_id, seq, step, provider, requested_model, model, input_tokens, output_tokens, \
+     cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_nanos, reserved_nanos, \
+     overrun_nanos, estimated, usage_missing, stream, status, error, latency_ms, started_at_ms, finished_at_ms, \
+     attempt, retry_reason FROM input ORDER BY n \
+     ON CONFLICT (execution_id, seq) DO NOTHING RETURNING execution_id, seq) \
+     SELECT n FROM input i WHERE NOT EXISTS \
+     (SELECT 1 FROM inserted d WHERE d.execution_id = i.execution_id AND d.seq = i.seq) ORDER BY n";
 
 const CALL_INSERT_NEXT_SEQ: &str = "INSERT INTO llm_calls (execution_id, seq, step, provider, requested_model, model, \
      input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, \
@@ -346,14 +377,13 @@ const CALL_INSERT_NEXT_SEQ: &str = "INSERT INTO llm_calls (execution_id, seq, st
      SELECT $1, COALESCE(MAX(seq), 0) + 1 + $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
      $18, $19, $20, $21, $22, $23, $24, $25 FROM llm_calls WHERE execution_id = $1";
 
-fn bind_call<'q>(
-    sql: &'static str,
-    c: &'q CallRecord,
-    seq: i64,
-) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
-    sqlx::query(sql)
+/// [`CALL_INSERT_NEXT_SEQ`] for one call.
+fn bind_call_next_seq(
+    c: &CallRecord,
+) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(CALL_INSERT_NEXT_SEQ)
         .bind(&*c.execution_id)
-        .bind(seq)
+        .bind(0i64)
         .bind(&*c.step)
         .bind(&*c.provider)
         .bind(&*c.requested_model)
@@ -406,37 +436,113 @@ async fn insert_calls(
         .execute(&mut **tx)
         .await
         .map_err(storage)?;
-    let mut totals: Vec<(&str, u64, u64)> = Vec::new();
-    for call in calls {
-        let done = bind_call(CALL_INSERT, call, i(call.seq))
+    let mut taken: Vec<i64> = bind_call_batch(calls)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(storage)?;
+    // A batch holding one (execution, seq) twice: the statement inserts the first and cannot
+    // tell the second from it, so the later ones are numbered after the execution's last too.
+    let mut seen = std::collections::HashSet::with_capacity(calls.len());
+    for (k, c) in calls.iter().enumerate() {
+        if !seen.insert((&*c.execution_id, c.seq)) {
+            taken.push(k as i64 + 1);
+        }
+    }
+    taken.sort_unstable();
+    taken.dedup();
+    for n in taken {
+        let call = usize::try_from(n - 1)
+            .ok()
+            .and_then(|k| calls.get(k))
+            .ok_or_else(|| {
+                Error::Internal(format!("postgres: no call at position {n} of the batch"))
+            })?;
+        bind_call_next_seq(call)
             .execute(&mut **tx)
             .await
             .map_err(storage)?;
-        if done.rows_affected() == 0 {
-            bind_call(CALL_INSERT_NEXT_SEQ, call, 0)
-                .execute(&mut **tx)
-                .await
-                .map_err(storage)?;
-        }
-        let counted = u64::from(call.status != CallStatus::Refused);
+    }
+    // Each execution's spend and count, in one statement for the whole batch.
+    let mut totals: Vec<(&str, i64, i64)> = Vec::new();
+    for call in calls {
+        let (cost, counted) = (
+            i(call.cost_nanos),
+            i64::from(call.status != CallStatus::Refused),
+        );
         match totals.iter_mut().find(|t| t.0 == &*call.execution_id) {
             Some(t) => {
-                t.1 += call.cost_nanos;
+                t.1 += cost;
                 t.2 += counted;
             }
-            None => totals.push((&call.execution_id, call.cost_nanos, counted)),
+            None => totals.push((&call.execution_id, cost, counted)),
         }
     }
-    for (id, cost, count) in totals {
-        sqlx::query("UPDATE workflow_executions SET spent_nanos = spent_nanos + $2, calls = calls + $3 WHERE id = $1")
-            .bind(id)
-            .bind(i(cost))
-            .bind(i(count))
-            .execute(&mut **tx)
-            .await
-            .map_err(storage)?;
-    }
+    let (ids, costs, counts): (Vec<&str>, Vec<i64>, Vec<i64>) = totals.into_iter().fold(
+        (Vec::new(), Vec::new(), Vec::new()),
+        |(mut a, mut b, mut c), (id, cost, n)| {
+            a.push(id);
+            b.push(cost);
+            c.push(n);
+            (a, b, c)
+        },
+    );
+    sqlx::query(
+        "UPDATE workflow_executions w SET spent_nanos = w.spent_nanos + t.cost, calls = w.calls + t.n \
+         FROM UNNEST($1::text[], $2::int8[], $3::int8[]) AS t(id, cost, n) WHERE w.id = t.id",
+    )
+    .bind(&ids)
+    .bind(&costs)
+    .bind(&counts)
+    .execute(&mut **tx)
+    .await
+    .map_err(storage)?;
     Ok(())
+}
+
+/// [`CALL_INSERT_BATCH`] for `calls`: each column as one array.
+fn bind_call_batch(
+    calls: &[CallRecord],
+) -> sqlx::query::QueryScalar<'_, Postgres, i64, sqlx::postgres::PgArguments> {
+    let col = |f: &dyn Fn(&CallRecord) -> i64| calls.iter().map(f).collect::<Vec<i64>>();
+    let text = |f: &dyn Fn(&CallRecord) -> &str| {
+        calls
+            .iter()
+            .map(|c| f(c).to_owned())
+            .collect::<Vec<String>>()
+    };
+    let maybe = |f: &dyn Fn(&CallRecord) -> Option<&str>| {
+        calls
+            .iter()
+            .map(|c| f(c).map(str::to_owned))
+            .collect::<Vec<Option<String>>>()
+    };
+    let flag = |f: &dyn Fn(&CallRecord) -> bool| calls.iter().map(f).collect::<Vec<bool>>();
+    sqlx::query_scalar(CALL_INSERT_BATCH)
+        .bind(text(&|c| &c.execution_id))
+        .bind(col(&|c| i(c.seq)))
+        .bind(text(&|c| &c.step))
+        .bind(text(&|c| &c.provider))
+        .bind(text(&|c| &c.requested_model))
+        .bind(maybe(&|c| c.model.as_deref()))
+        .bind(col(&|c| i(c.usage.input)))
+        .bind(col(&|c| i(c.usage.output)))
+        .bind(col(&|c| i(c.usage.cache_read)))
+        .bind(col(&|c| i(c.usage.cache_write_5m)))
+        .bind(col(&|c| i(c.usage.cache_write_1h)))
+        .bind(col(&|c| i(c.usage.reasoning)))
+        .bind(col(&|c| i(c.cost_nanos)))
+        .bind(col(&|c| i(c.reserved_nanos)))
+        .bind(col(&|c| i(c.overrun_nanos)))
+        .bind(flag(&|c| c.estimated))
+        .bind(flag(&|c| c.usage_missing))
+        .bind(flag(&|c| c.stream))
+        .bind(text(&|c| c.status.as_str()))
+        .bind(maybe(&|c| c.error.as_deref()))
+        .bind(col(&|c| i(c.latency_ms)))
+        .bind(col(&|c| i(c.started_at_ms)))
+        .bind(col(&|c| i(c.finished_at_ms)))
+        .bind(calls.iter().map(|c| c.attempt as i32).collect::<Vec<i32>>())
+        .bind(maybe(&|c| c.retry_reason.as_deref()))
 }
 
 const SELECT_EXECUTION: &str = "SELECT id, name, status, budget_nanos, spent_nanos, overrun_nanos, calls, \
@@ -723,17 +829,20 @@ impl Store for PostgresStore {
             encoding: encoding.as_str(),
             state_bytes: state_len,
         };
-        // Nothing else to write with it (no buffered calls, the execution's row unchanged):
-        // the save is one statement, one round trip. Otherwise one transaction holds the
-        // calls, the row and the checkpoint.
-        if execution.is_none() && self.writer.pending() == 0 {
+        // Nothing else to write with it (no call records waiting or being written, the
+        // execution's row unchanged): the save is one statement, one round trip. Otherwise one
+        // transaction holds the calls, the row and the checkpoint, so a checkpoint is never
+        // stored without the calls made before it.
+        self.check_open()?;
+        let calls = self.writer.take_all();
+        if execution.is_none() && calls.is_empty() {
             return self.read(move |pool| async move {
                 let mut conn = pool.acquire().await.map_err(storage)?;
                 insert_checkpoint(&mut conn, save).await
             });
         }
         let owner = Some(cp.execution_id.to_owned());
-        self.write_tx_for(true, owner, move |mut tx| async move {
+        self.write_tx_with(calls, owner, move |mut tx| async move {
             if let Some(execution) = &execution {
                 update_execution(&mut tx, execution).await?;
             }
