@@ -5,11 +5,12 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Backend, SUITE_PRICES, backends, for_each_backend, req, unique};
+use common::{Backend, SUITE_PRICES, backends, for_each_backend, req, unique, usage};
 use wflo_core::clock::ManualClock;
 use wflo_core::store::{Period, open_store};
 use wflo_core::{
-    CallStatus, Engine, EngineConfig, ErrorCode, ExecutionOptions, ExecutionStatus, Usage,
+    CallStatus, Engine, EngineConfig, ErrorCode, Execution, ExecutionOptions, ExecutionStatus,
+    Usage,
 };
 
 fn engine(b: &Backend) -> Engine {
@@ -490,21 +491,32 @@ fn checkpoints_roll_back_compress_and_prune() {
     });
 }
 
+/// One execution started on one engine and resumed on a second, then `work` run on both at
+/// once from two threads (named "a" and "b"), as two processes sharing an execution.
+fn at_once_from_two_engines(
+    b: &Backend,
+    work: impl Fn(&Execution, &str) + Sync,
+) -> (Engine, Engine, Execution) {
+    let (one, two) = (engine(b), engine(b));
+    let exec = one.start_execution(opts(None)).unwrap();
+    let other = two.resume_execution(exec.id()).unwrap();
+    std::thread::scope(|s| {
+        for (who, e) in [("a", &exec), ("b", &other)] {
+            let work = &work;
+            s.spawn(move || work(e, who));
+        }
+    });
+    (one, two, exec)
+}
+
 /// Two processes (engines) saving into one execution at once: each save numbers itself after
 /// the other's (PostgreSQL's one-statement save reads the sequence under the execution's lock).
 #[test]
 fn checkpoints_saved_at_once_from_two_engines_are_numbered_one_after_the_other() {
     for b in backends().into_iter().filter(|b| b.name != "memory") {
-        let (one, two) = (engine(&b), engine(&b));
-        let exec = one.start_execution(opts(None)).unwrap();
-        let other = two.resume_execution(exec.id()).unwrap();
-        std::thread::scope(|s| {
-            for (who, e) in [("a", &exec), ("b", &other)] {
-                s.spawn(move || {
-                    for i in 0..300 {
-                        e.checkpoint(&format!("{who}-{i}"), r#"{"n":1}"#).unwrap();
-                    }
-                });
+        let (_one, _two, exec) = at_once_from_two_engines(&b, |e, who| {
+            for i in 0..300 {
+                e.checkpoint(&format!("{who}-{i}"), r#"{"n":1}"#).unwrap();
             }
         });
         let list = exec.checkpoints().unwrap();
@@ -526,23 +538,12 @@ fn checkpoints_saved_at_once_from_two_engines_are_numbered_one_after_the_other()
 #[test]
 fn calls_recorded_at_once_from_two_engines_are_all_kept_with_their_spend() {
     for b in backends().into_iter().filter(|b| b.name != "memory") {
-        let (one, two) = (engine(&b), engine(&b));
-        let exec = one.start_execution(opts(None)).unwrap();
-        let other = two.resume_execution(exec.id()).unwrap();
-        std::thread::scope(|s| {
-            for e in [&exec, &other] {
-                s.spawn(move || {
-                    for _ in 0..150 {
-                        e.reserve(&req(100, 10))
-                            .unwrap()
-                            .settle(Usage {
-                                input: 100,
-                                output: 10,
-                                ..Default::default()
-                            })
-                            .unwrap();
-                    }
-                });
+        let (one, two, exec) = at_once_from_two_engines(&b, |e, _| {
+            for _ in 0..150 {
+                e.reserve(&req(100, 10))
+                    .unwrap()
+                    .settle(usage(100, 10))
+                    .unwrap();
             }
         });
         one.flush().unwrap();
