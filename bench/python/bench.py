@@ -157,6 +157,15 @@ def json_mode(mode: str, args: list[str]) -> dict:
         t = time.perf_counter()
         __import__(args[0])
         return {"import_ms": (time.perf_counter() - t) * 1e3, "peak_rss_mib": peak_rss_mib()}
+    if mode == "first-cost":
+        # `import wflo` defers the native library, the price table and asyncio to first use:
+        # this is the import with that first use (one cost), what a program pays before its
+        # first answer.
+        t = time.perf_counter()
+        import wflo
+
+        wflo.cost(MODEL, input=TOKENS_IN, output=TOKENS_OUT)
+        return {"import_ms": (time.perf_counter() - t) * 1e3, "peak_rss_mib": peak_rss_mib()}
     if mode == "cost":
         fn, usd = cost_call(args[0])
         n = int(args[1])
@@ -170,7 +179,7 @@ def json_mode(mode: str, args: list[str]) -> dict:
         return {"calls": n, "ns_per_call": tracked_calls(n) * 1e9}
     if mode == "tokens":
         return count_once(args[0], args[1])
-    raise SystemExit(f"unknown mode {mode}: import, cost, tracked or tokens")
+    raise SystemExit(f"unknown mode {mode}: import, first-cost, cost, tracked or tokens")
 
 
 def main() -> None:

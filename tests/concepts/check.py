@@ -3,6 +3,7 @@
 file still defines (the name as a whole word on a line that declares it), so the map of
 concepts across faces cannot drift; and the types a user holds (rows whose concept is in
 EXPORTED) are public from each face's package entry point. Prints 'N passed, N failed'."""
+import ast
 import re
 import sys
 from pathlib import Path
@@ -23,6 +24,24 @@ DECLARES = (r"\b(fn|struct|enum|type|mod|func|function|class|def|fun|object|val|
 EXPORTED = ("engine", "execution", "step scope", "reservation", "stream")
 
 
+def python_public():
+    """The Python package's public names: `_HOMES` (name -> module, each loaded on first use)
+    and `_SUBMODULES` in wflo/__init__.py, or a literal `__all__`."""
+    tree = ast.parse((ROOT / FACES["Python"] / "__init__.py").read_text())
+    public = set()
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id in ("_HOMES", "_SUBMODULES", "__all__")):
+            continue
+        try:
+            value = ast.literal_eval(node.value)
+        except ValueError:  # a computed __all__: the literals it is made from are read instead
+            continue
+        for names in (value.values() if isinstance(value, dict) else [value]):
+            public.update(names)
+    return public
+
+
 def exported(face, name, file):
     """Whether `name` is public from the face's entry point (None: nothing to check)."""
     if face.startswith("Node"):
@@ -30,8 +49,7 @@ def exported(face, name, file):
         block = entry[entry.index("module.exports"):]
         return re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", block) is not None
     if face.startswith("Python"):
-        entry = (ROOT / FACES["Python"] / "__init__.py").read_text()
-        return f'"{name}"' in entry[entry.index("__all__"):]
+        return name in python_public()
     if face.startswith("Kotlin"):
         decl = re.compile(rf"\b(class|interface|object)\s+{re.escape(name)}\b")
         lines = [l for l in file.read_text().splitlines() if decl.search(l)]

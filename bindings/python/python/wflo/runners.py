@@ -3,12 +3,14 @@
 ``WfloWorkflow.execute`` runs targets (a function, a LangGraph graph, a CrewAI crew, an AutoGen
 team) through a *runner*, and a workflow that starts installs the frameworks' *hooks* (e.g.
 LangChain's configure hook) so calls made inside it are metered. Both come from the
-integrations, which register them here when they are imported (``wflo/__init__.py`` imports
-``wflo.integrations``, which imports no framework); the base modules (``context``,
-``workflow``) only ask this registry, so they never import an integration.
+integrations, which register them here when they are imported: on the first question asked
+here (so ``import wflo`` stays light; ``wflo.integrations`` imports no framework either). The
+base modules (``context``, ``workflow``) only ask this registry, so they never import an
+integration themselves.
 """
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any, Callable, List, Optional
 
 from .errors import invalid
@@ -29,14 +31,23 @@ def provide_hooks(install: Callable[[], None]) -> None:
         _hooks.append(install)
 
 
+def _registered() -> None:
+    """Imports the integrations, which register their runners and hooks, unless they have."""
+    if _runner_lookup is None:
+        import_module("wflo.integrations")
+    if _runner_lookup is None:
+        raise invalid("wflo.integrations registered no runners")
+
+
 def runner_for(target: Any) -> Any:
     """The runner for ``target``."""
-    if _runner_lookup is None:
-        raise invalid("no runners are registered: import wflo (the package) rather than its modules alone")
+    _registered()
+    assert _runner_lookup is not None
     return _runner_lookup(target)
 
 
 def install_hooks() -> None:
     """Installs every registered framework hook (each is idempotent)."""
+    _registered()
     for install in _hooks:
         install()
