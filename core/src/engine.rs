@@ -453,14 +453,6 @@ impl Engine {
     ) -> Result<()> {
         self.inner.check_open()?;
         crate::budget::check_amount(limit_nanos.unwrap_or(0), "budget")?;
-        let allowances = match allowances {
-            Some(on) => on,
-            None => match self.inner.store.shared_scope(name, self.inner.now_ms()) {
-                Ok(figures) => figures.allowances,
-                Err(Error::NotFound(_)) => true,
-                Err(e) => return Err(e),
-            },
-        };
         let def = SharedScopeDef {
             name: name.to_owned(),
             limit_nanos,

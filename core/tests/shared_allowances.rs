@@ -22,7 +22,7 @@ fn define(store: &dyn Store, name: &str, limit: u64) {
                 name: name.to_owned(),
                 limit_nanos: Some(limit),
                 period: Period::None,
-                allowances: true,
+                allowances: Some(true),
             },
             T0,
         )
@@ -412,5 +412,27 @@ fn unused_allowance_goes_to_the_engine_that_needs_it() {
             "{}",
             b.name
         );
+    });
+}
+
+/// A definition that does not say how the scope is served keeps what the store has, in the
+/// same statement (nothing read first that another definer could change in between); a new
+/// scope is served from allowances.
+#[test]
+fn a_definition_silent_on_allowances_keeps_the_stored_setting() {
+    for_each_backend(|b| {
+        let engine = engine_on(b, Arc::new(ManualClock::new(T0)));
+        let name = unique("tenant:keep");
+        let served = |allowances| {
+            engine
+                .define_shared_scope_allowances(&name, Some(1_000), Period::None, allowances)
+                .unwrap();
+            engine.shared_scope(&name).unwrap().allowances
+        };
+        assert!(served(None), "{}: a new scope", b.name);
+        assert!(!served(Some(false)), "{}", b.name);
+        assert!(!served(None), "{}: kept", b.name);
+        assert!(served(Some(true)), "{}", b.name);
+        assert!(served(None), "{}: kept", b.name);
     });
 }

@@ -399,7 +399,15 @@ impl Store for MemoryStore {
         for row in d.scopes.values_mut().filter(|r| r.name == def.name) {
             row.limit = def.limit_nanos;
         }
-        d.scope_defs.insert(def.name.clone(), def.clone());
+        let kept = d.scope_defs.get(&def.name).and_then(|old| old.allowances);
+        let allowances = Some(def.allowances.or(kept).unwrap_or(true));
+        d.scope_defs.insert(
+            def.name.clone(),
+            SharedScopeDef {
+                allowances,
+                ..def.clone()
+            },
+        );
         Ok(())
     }
 
@@ -443,7 +451,7 @@ impl Store for MemoryStore {
             reserved_nanos: row.reserved,
             overrun_nanos: row.overrun,
             refusing: row.refusing,
-            allowances: def.allowances,
+            allowances: def.allowances.unwrap_or(true),
             allowance_nanos,
             allowance_holders,
         })

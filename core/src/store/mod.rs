@@ -84,14 +84,13 @@ pub struct SharedScopeDef {
     pub name: String,
     pub limit_nanos: Option<Nanos>,
     pub period: Period,
-    /// Whether processes serve its reservations from local allowances (the default) or book
-    /// each call in the store (strict fairness, a store transaction per call).
-    #[serde(default = "allowances_on")]
-    pub allowances: bool,
-}
-
-fn allowances_on() -> bool {
-    true
+    /// Whether processes serve its reservations from local allowances or book each call in
+    /// the store (strict fairness, a store transaction per call). `None`: as the scope already
+    /// is — the store keeps the setting in the same statement that writes the rest, so two
+    /// processes defining one scope at once cannot undo each other's choice; a new scope is
+    /// served from allowances.
+    #[serde(default)]
+    pub allowances: Option<bool>,
 }
 
 /// The figures of a shared scope's current period.
@@ -114,6 +113,10 @@ pub struct SharedScopeFigures {
     pub allowance_nanos: Nanos,
     #[serde(default)]
     pub allowance_holders: u64,
+}
+
+fn allowances_on() -> bool {
+    true
 }
 
 /// A reservation against shared scopes, booked in ONE transaction on all of them or on none.

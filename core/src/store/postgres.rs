@@ -374,8 +374,8 @@ const CALL_INSERT_NEXT_SEQ: &str = "INSERT INTO llm_calls (execution_id, seq, st
      input_tokens, output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, \
      cost_nanos, reserved_nanos, overrun_nanos, estimated, usage_missing, stream, status, error, latency_ms, \
      started_at_ms, finished_at_ms, attempt, retry_reason) \
-     SELECT $1, COALESCE(MAX(seq), 0) + 1 + $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-     $18, $19, $20, $21, $22, $23, $24, $25 FROM llm_calls WHERE execution_id = $1";
+     SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+     $17, $18, $19, $20, $21, $22, $23, $24 FROM llm_calls WHERE execution_id = $1";
 
 /// [`CALL_INSERT_NEXT_SEQ`] for one call.
 fn bind_call_next_seq(
@@ -383,7 +383,6 @@ fn bind_call_next_seq(
 ) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments> {
     sqlx::query(CALL_INSERT_NEXT_SEQ)
         .bind(&*c.execution_id)
-        .bind(0i64)
         .bind(&*c.step)
         .bind(&*c.provider)
         .bind(&*c.requested_model)
@@ -463,29 +462,20 @@ async fn insert_calls(
             .map_err(storage)?;
     }
     // Each execution's spend and count, in one statement for the whole batch.
-    let mut totals: Vec<(&str, i64, i64)> = Vec::new();
+    let (mut ids, mut costs, mut counts): (Vec<&str>, Vec<i64>, Vec<i64>) = Default::default();
     for call in calls {
-        let (cost, counted) = (
-            i(call.cost_nanos),
-            i64::from(call.status != CallStatus::Refused),
-        );
-        match totals.iter_mut().find(|t| t.0 == &*call.execution_id) {
-            Some(t) => {
-                t.1 += cost;
-                t.2 += counted;
+        let k = match ids.iter().position(|id| *id == &*call.execution_id) {
+            Some(k) => k,
+            None => {
+                ids.push(&call.execution_id);
+                costs.push(0);
+                counts.push(0);
+                ids.len() - 1
             }
-            None => totals.push((&call.execution_id, cost, counted)),
-        }
+        };
+        costs[k] += i(call.cost_nanos);
+        counts[k] += i64::from(call.status != CallStatus::Refused);
     }
-    let (ids, costs, counts): (Vec<&str>, Vec<i64>, Vec<i64>) = totals.into_iter().fold(
-        (Vec::new(), Vec::new(), Vec::new()),
-        |(mut a, mut b, mut c), (id, cost, n)| {
-            a.push(id);
-            b.push(cost);
-            c.push(n);
-            (a, b, c)
-        },
-    );
     sqlx::query(
         "UPDATE workflow_executions w SET spent_nanos = w.spent_nanos + t.cost, calls = w.calls + t.n \
          FROM UNNEST($1::text[], $2::int8[], $3::int8[]) AS t(id, cost, n) WHERE w.id = t.id",
@@ -503,46 +493,38 @@ async fn insert_calls(
 fn bind_call_batch(
     calls: &[CallRecord],
 ) -> sqlx::query::QueryScalar<'_, Postgres, i64, sqlx::postgres::PgArguments> {
-    let col = |f: &dyn Fn(&CallRecord) -> i64| calls.iter().map(f).collect::<Vec<i64>>();
-    let text = |f: &dyn Fn(&CallRecord) -> &str| {
-        calls
-            .iter()
-            .map(|c| f(c).to_owned())
-            .collect::<Vec<String>>()
-    };
-    let maybe = |f: &dyn Fn(&CallRecord) -> Option<&str>| {
-        calls
-            .iter()
-            .map(|c| f(c).map(str::to_owned))
-            .collect::<Vec<Option<String>>>()
-    };
-    let flag = |f: &dyn Fn(&CallRecord) -> bool| calls.iter().map(f).collect::<Vec<bool>>();
+    let col = |f: fn(&CallRecord) -> i64| calls.iter().map(f).collect::<Vec<i64>>();
+    // Text is bound borrowed: the writer copies no string to send a batch.
+    let text = |f: fn(&CallRecord) -> &str| calls.iter().map(f).collect::<Vec<&str>>();
+    let maybe =
+        |f: fn(&CallRecord) -> Option<&str>| calls.iter().map(f).collect::<Vec<Option<&str>>>();
+    let flag = |f: fn(&CallRecord) -> bool| calls.iter().map(f).collect::<Vec<bool>>();
     sqlx::query_scalar(CALL_INSERT_BATCH)
-        .bind(text(&|c| &c.execution_id))
-        .bind(col(&|c| i(c.seq)))
-        .bind(text(&|c| &c.step))
-        .bind(text(&|c| &c.provider))
-        .bind(text(&|c| &c.requested_model))
-        .bind(maybe(&|c| c.model.as_deref()))
-        .bind(col(&|c| i(c.usage.input)))
-        .bind(col(&|c| i(c.usage.output)))
-        .bind(col(&|c| i(c.usage.cache_read)))
-        .bind(col(&|c| i(c.usage.cache_write_5m)))
-        .bind(col(&|c| i(c.usage.cache_write_1h)))
-        .bind(col(&|c| i(c.usage.reasoning)))
-        .bind(col(&|c| i(c.cost_nanos)))
-        .bind(col(&|c| i(c.reserved_nanos)))
-        .bind(col(&|c| i(c.overrun_nanos)))
-        .bind(flag(&|c| c.estimated))
-        .bind(flag(&|c| c.usage_missing))
-        .bind(flag(&|c| c.stream))
-        .bind(text(&|c| c.status.as_str()))
-        .bind(maybe(&|c| c.error.as_deref()))
-        .bind(col(&|c| i(c.latency_ms)))
-        .bind(col(&|c| i(c.started_at_ms)))
-        .bind(col(&|c| i(c.finished_at_ms)))
+        .bind(text(|c| &c.execution_id))
+        .bind(col(|c| i(c.seq)))
+        .bind(text(|c| &c.step))
+        .bind(text(|c| &c.provider))
+        .bind(text(|c| &c.requested_model))
+        .bind(maybe(|c| c.model.as_deref()))
+        .bind(col(|c| i(c.usage.input)))
+        .bind(col(|c| i(c.usage.output)))
+        .bind(col(|c| i(c.usage.cache_read)))
+        .bind(col(|c| i(c.usage.cache_write_5m)))
+        .bind(col(|c| i(c.usage.cache_write_1h)))
+        .bind(col(|c| i(c.usage.reasoning)))
+        .bind(col(|c| i(c.cost_nanos)))
+        .bind(col(|c| i(c.reserved_nanos)))
+        .bind(col(|c| i(c.overrun_nanos)))
+        .bind(flag(|c| c.estimated))
+        .bind(flag(|c| c.usage_missing))
+        .bind(flag(|c| c.stream))
+        .bind(text(|c| c.status.as_str()))
+        .bind(maybe(|c| c.error.as_deref()))
+        .bind(col(|c| i(c.latency_ms)))
+        .bind(col(|c| i(c.started_at_ms)))
+        .bind(col(|c| i(c.finished_at_ms)))
         .bind(calls.iter().map(|c| c.attempt as i32).collect::<Vec<i32>>())
-        .bind(maybe(&|c| c.retry_reason.as_deref()))
+        .bind(maybe(|c| c.retry_reason.as_deref()))
 }
 
 const SELECT_EXECUTION: &str = "SELECT id, name, status, budget_nanos, spent_nanos, overrun_nanos, calls, \
@@ -989,9 +971,10 @@ impl Store for PostgresStore {
         self.write_tx(false, move |mut tx| async move {
             sqlx::query(
                 "INSERT INTO budget_scope_defs (name, limit_nanos, period, updated_at_ms, allowances) \
-                 VALUES ($1, $2, $3, $4, $5) \
+                 VALUES ($1, $2, $3, $4, COALESCE($5, TRUE)) \
                  ON CONFLICT (name) DO UPDATE SET limit_nanos = EXCLUDED.limit_nanos, period = EXCLUDED.period, \
-                 updated_at_ms = EXCLUDED.updated_at_ms, allowances = EXCLUDED.allowances",
+                 updated_at_ms = EXCLUDED.updated_at_ms, \
+                 allowances = COALESCE($5, budget_scope_defs.allowances)",
             )
             .bind(&def.name)
             .bind(def.limit_nanos.map(i))

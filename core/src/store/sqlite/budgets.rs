@@ -22,9 +22,10 @@ fn u(v: i64) -> u64 {
 pub fn define(tx: &Connection, def: &SharedScopeDef, now_ms: u64) -> Result<()> {
     crate::store::memory::check_scope_name(&def.name)?;
     tx.execute(
-        "INSERT INTO budget_scope_defs (name, limit_nanos, period, updated_at_ms, allowances) VALUES (?1, ?2, ?3, ?4, ?5) \
+        "INSERT INTO budget_scope_defs (name, limit_nanos, period, updated_at_ms, allowances) \
+         VALUES (?1, ?2, ?3, ?4, COALESCE(?5, 1)) \
          ON CONFLICT (name) DO UPDATE SET limit_nanos = excluded.limit_nanos, period = excluded.period, \
-         updated_at_ms = excluded.updated_at_ms, allowances = excluded.allowances",
+         updated_at_ms = excluded.updated_at_ms, allowances = COALESCE(?5, allowances)",
         params![def.name, def.limit_nanos.map(|l| l as i64), def.period.as_str(), now_ms as i64, def.allowances],
     )
     .map_err(storage)?;
