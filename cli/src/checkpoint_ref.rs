@@ -123,6 +123,7 @@ mod tests {
             created_at_ms: 0,
             superseded,
             state_bytes: 2,
+            content_type: None,
         }
     }
 

@@ -336,22 +336,12 @@ fn checkpoint(
     let state = engine.store().checkpoint_state(id, c.id)?;
     if out.json {
         let mut v = checkpoint_ref::to_json(list, c);
-        // The state as stored, byte for byte (a string if it somehow is not JSON).
-        let text = match serde_json::value::RawValue::from_string(state.clone()) {
-            Ok(raw) => {
-                #[derive(serde::Serialize)]
-                struct WithState<'a> {
-                    #[serde(flatten)]
-                    checkpoint: &'a serde_json::Value,
-                    state: &'a serde_json::value::RawValue,
-                }
-                serde_json::to_string_pretty(&WithState {
-                    checkpoint: &v,
-                    state: &raw,
-                })
-            }
-            Err(_) => {
-                v["state"] = json!(state);
+        let text = match &state {
+            wflo_core::CheckpointState::Json(state) => json_with_state(&v, state),
+            wflo_core::CheckpointState::Binary { bytes, .. } => {
+                // Bytes are not JSON: base64 beside the content type (`to_json` gives it).
+                use base64::Engine as _;
+                v["state_base64"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
                 serde_json::to_string_pretty(&v)
             }
         }
@@ -371,13 +361,42 @@ fn checkpoint(
         usd(c.spent_nanos),
         parent(list, c)
     );
-    println!(
-        "
-state ({} bytes)",
-        c.state_bytes
-    );
-    println!("{}", escape(&state));
+    match &state {
+        wflo_core::CheckpointState::Json(state) => {
+            println!("\nstate ({} bytes)", c.state_bytes);
+            println!("{}", escape(state));
+        }
+        wflo_core::CheckpointState::Binary { content_type, .. } => println!(
+            "\nstate ({} bytes, binary: {}; --json gives them as base64)",
+            c.state_bytes,
+            escape(content_type)
+        ),
+    }
     Ok(())
+}
+
+/// A checkpoint's JSON with its JSON state as stored, byte for byte (a string if it somehow
+/// is not JSON).
+fn json_with_state(v: &serde_json::Value, state: &str) -> serde_json::Result<String> {
+    match serde_json::value::RawValue::from_string(state.to_owned()) {
+        Ok(raw) => {
+            #[derive(serde::Serialize)]
+            struct WithState<'a> {
+                #[serde(flatten)]
+                checkpoint: &'a serde_json::Value,
+                state: &'a serde_json::value::RawValue,
+            }
+            serde_json::to_string_pretty(&WithState {
+                checkpoint: v,
+                state: &raw,
+            })
+        }
+        Err(_) => {
+            let mut v = v.clone();
+            v["state"] = json!(state);
+            serde_json::to_string_pretty(&v)
+        }
+    }
 }
 
 pub fn price(model: &str, out: &Output) -> CliResult {

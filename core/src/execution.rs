@@ -15,7 +15,7 @@ use crate::records::{
     Breakdown, CallRecord, CallStatus, CheckpointInfo, ExecutionRecord, ExecutionStatus,
     RollbackRecord,
 };
-use crate::store::NewCheckpoint;
+use crate::store::{CheckpointState, EncodedState, NewCheckpoint};
 
 /// How to start an execution.
 #[derive(Debug, Clone, Default)]
@@ -760,19 +760,43 @@ impl Execution {
     /// Saves a checkpoint of `state_json` (any JSON value) under `name`. Buffered call records
     /// are flushed first, and the checkpoint is committed before this returns.
     pub fn checkpoint(&self, name: &str, state_json: &str) -> Result<CheckpointInfo> {
+        self.check_checkpoint(name, state_json.len())?;
+        self.save_checkpoint(name, crate::store::state_codec::prepare(state_json)?)
+    }
+
+    /// Saves a checkpoint of a binary state: `bytes` in the caller's own format (LangGraph's
+    /// msgpack, a pickle…) named by `content_type`. The bytes are stored as they are (compressed
+    /// only when that saves an eighth or more) and come back byte for byte.
+    pub fn checkpoint_binary(
+        &self,
+        name: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<CheckpointInfo> {
+        self.check_checkpoint(name, bytes.len())?;
+        self.save_checkpoint(
+            name,
+            crate::store::state_codec::prepare_binary(content_type, bytes)?,
+        )
+    }
+
+    /// The checks every checkpoint passes before its state is encoded.
+    fn check_checkpoint(&self, name: &str, state_len: usize) -> Result<()> {
         self.inner.engine.check_open()?;
         if name.trim().is_empty() {
             return Err(Error::invalid("checkpoint name must not be empty"));
         }
         crate::text::check("a checkpoint name", name)?;
         let max = self.inner.engine.max_state_bytes;
-        if state_json.len() > max {
+        if state_len > max {
             return Err(Error::invalid(format!(
-                "checkpoint state is {} bytes, more than the limit of {max} bytes",
-                state_json.len()
+                "checkpoint state is {state_len} bytes, more than the limit of {max} bytes"
             )));
         }
-        let state = crate::store::state_codec::prepare(state_json)?;
+        Ok(())
+    }
+
+    fn save_checkpoint(&self, name: &str, state: EncodedState) -> Result<CheckpointInfo> {
         // One transaction: the buffered calls, the execution's row (if it changed) and the
         // checkpoint.
         let changed = self.inner.changed_record()?;
@@ -795,7 +819,7 @@ impl Execution {
         if let Some(record) = changed {
             self.inner.state.lock().persisted = Some(persist_key(&record));
         }
-        crate::events::checkpoint(&self.inner.id, name, info.sequence, state_json.len());
+        crate::events::checkpoint(&self.inner.id, name, info.sequence, state.len);
         crate::telemetry::execution_event(
             &self.inner,
             "wflo.checkpoint",
@@ -809,8 +833,19 @@ impl Execution {
 
     /// Returns the state of the latest live checkpoint called `name`, records the rollback and
     /// marks later checkpoints superseded (they are kept as history). Spend is not undone:
-    /// money spent after the checkpoint stays spent.
+    /// money spent after the checkpoint stays spent. A binary state is refused
+    /// (`INVALID_ARGUMENT`) before anything changes: use
+    /// [`rollback_to_checkpoint_any`](Self::rollback_to_checkpoint_any).
     pub fn rollback_to_checkpoint(&self, name: &str) -> Result<String> {
+        self.rollback(name, true)?.into_json()
+    }
+
+    /// [`rollback_to_checkpoint`](Self::rollback_to_checkpoint) for a state of either kind.
+    pub fn rollback_to_checkpoint_any(&self, name: &str) -> Result<CheckpointState> {
+        self.rollback(name, false)
+    }
+
+    fn rollback(&self, name: &str, json_only: bool) -> Result<CheckpointState> {
         self.inner.engine.check_open()?;
         crate::text::check("a checkpoint name", name)?;
         self.inner.persist()?;
@@ -825,6 +860,7 @@ impl Execution {
             name,
             spent,
             self.inner.engine.now_ms(),
+            json_only,
         )?;
         crate::events::rollback(&self.inner.id, name);
         crate::telemetry::execution_event(
@@ -835,8 +871,17 @@ impl Execution {
         Ok(rolled.state)
     }
 
-    /// The latest live checkpoint and its state (what a resumed execution continues from).
+    /// The latest live checkpoint and its JSON state (what a resumed execution continues
+    /// from); `INVALID_ARGUMENT` when that state is binary (see
+    /// [`latest_checkpoint_any`](Self::latest_checkpoint_any)).
     pub fn latest_checkpoint(&self) -> Result<Option<(CheckpointInfo, String)>> {
+        self.latest_checkpoint_any()?
+            .map(|(info, state)| Ok((info, state.into_json()?)))
+            .transpose()
+    }
+
+    /// The latest live checkpoint and its state, of either kind.
+    pub fn latest_checkpoint_any(&self) -> Result<Option<(CheckpointInfo, CheckpointState)>> {
         self.inner.engine.check_open()?;
         let latest = self
             .inner
@@ -859,8 +904,14 @@ impl Execution {
         }
     }
 
-    /// The state of one checkpoint by id.
+    /// The JSON state of one checkpoint by id; `INVALID_ARGUMENT` when it is binary (see
+    /// [`checkpoint_state_any`](Self::checkpoint_state_any)).
     pub fn checkpoint_state(&self, checkpoint_id: u64) -> Result<String> {
+        self.checkpoint_state_any(checkpoint_id)?.into_json()
+    }
+
+    /// The state of one checkpoint by id, of either kind.
+    pub fn checkpoint_state_any(&self, checkpoint_id: u64) -> Result<CheckpointState> {
         self.inner.engine.check_open()?;
         self.inner
             .engine

@@ -56,6 +56,7 @@ pub use records::{
     Breakdown, CallRecord, CallStatus, CheckpointInfo, ExecutionRecord, ExecutionStatus,
 };
 pub use request::{RequestOptions, RequestPlan};
+pub use store::CheckpointState;
 pub use usage::{StreamAccumulator, StreamOutcome, Usage, UsageFormat};
 
 /// The library version (the workspace version).

@@ -183,8 +183,11 @@ pub struct CheckpointInfo {
     pub created_at_ms: u64,
     /// True once a rollback to an earlier checkpoint made this one history.
     pub superseded: bool,
-    /// Size of the state as given (uncompressed JSON bytes).
+    /// Size of the state as given (JSON text or binary bytes, before compression).
     pub state_bytes: u64,
+    /// The content type of a binary state; `None` (and absent from JSON) for a JSON state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
 }
 
 /// A rollback, as recorded.

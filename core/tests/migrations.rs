@@ -37,8 +37,19 @@ fn check_data(url: &str) {
         state.len() as u64,
         "state_bytes filled in by the migration"
     );
+    assert_eq!(info.content_type, None, "a state saved before binary states is JSON");
     // The new schema's features work on the upgraded database.
     exec.checkpoint("after-upgrade", r#"{"ok":true}"#).unwrap();
+    let binary = exec
+        .checkpoint_binary("binary", "msgpack", &[0x81, 0xa2, b'o', b'k', 0xc3])
+        .unwrap();
+    assert_eq!(
+        exec.checkpoint_state_any(binary.id).unwrap(),
+        wflo_core::CheckpointState::Binary {
+            content_type: "msgpack".into(),
+            bytes: vec![0x81, 0xa2, b'o', b'k', 0xc3]
+        }
+    );
     assert_eq!(
         exec.rollback_to_checkpoint("planned").unwrap(),
         r#"{"plan":[1,2,3]}"#

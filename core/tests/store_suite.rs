@@ -9,8 +9,8 @@ use common::{Backend, SUITE_PRICES, backends, for_each_backend, req, unique, usa
 use wflo_core::clock::ManualClock;
 use wflo_core::store::{Period, open_store};
 use wflo_core::{
-    CallStatus, Engine, EngineConfig, ErrorCode, Execution, ExecutionOptions, ExecutionStatus,
-    Usage,
+    CallStatus, CheckpointState, Engine, EngineConfig, ErrorCode, Execution, ExecutionOptions,
+    ExecutionStatus, Usage,
 };
 
 fn engine(b: &Backend) -> Engine {
@@ -487,6 +487,145 @@ fn checkpoints_roll_back_compress_and_prune() {
             1,
             "{}: history survives pruning",
             b.name
+        );
+    });
+}
+
+#[test]
+fn binary_and_json_states_come_back_byte_for_byte() {
+    // Every byte value, a large compressible state (stored compressed) and an incompressible
+    // one (stored as given).
+    let all_bytes: Vec<u8> = (0..=255u8).collect();
+    let compressible: Vec<u8> = b"\x92\xa4role\xa9assistant".repeat(4000);
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let noise: Vec<u8> = (0..60_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    for_each_backend(|b| {
+        let engine = engine(b);
+        let exec = engine.start_execution(opts(None)).unwrap();
+        let json = exec
+            .checkpoint("plan", r#"{"step": 1, "x": [1.50, "\u00e9"]}"#)
+            .unwrap();
+        assert_eq!(json.content_type, None);
+        let mut saved = Vec::new();
+        for (name, ty, bytes) in [
+            ("all", "application/octet-stream", &all_bytes),
+            ("big", "msgpack", &compressible),
+            ("noise", "image/png", &noise),
+        ] {
+            let info = exec.checkpoint_binary(name, ty, bytes).unwrap();
+            assert_eq!(
+                (info.state_bytes, info.content_type.as_deref()),
+                (bytes.len() as u64, Some(ty)),
+                "{}",
+                b.name
+            );
+            saved.push((info.id, ty, bytes.clone()));
+        }
+        let listed = exec.checkpoints().unwrap();
+        assert_eq!(
+            listed
+                .iter()
+                .map(|c| c.content_type.as_deref())
+                .collect::<Vec<_>>(),
+            [
+                None,
+                Some("application/octet-stream"),
+                Some("msgpack"),
+                Some("image/png")
+            ],
+            "{}",
+            b.name
+        );
+        for (id, ty, bytes) in &saved {
+            let back = exec.checkpoint_state_any(*id).unwrap();
+            assert_eq!(
+                back,
+                CheckpointState::Binary {
+                    content_type: ty.to_string(),
+                    bytes: bytes.clone()
+                },
+                "{}: {ty}",
+                b.name
+            );
+            // A caller asking for JSON is told the state is binary.
+            let err = exec.checkpoint_state(*id).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidArgument, "{}", b.name);
+            assert!(err.to_string().contains(ty), "{err}");
+        }
+        assert_eq!(
+            exec.checkpoint_state_any(json.id).unwrap(),
+            CheckpointState::Json(r#"{"step": 1, "x": [1.50, "\u00e9"]}"#.into())
+        );
+        let (latest, state) = exec.latest_checkpoint_any().unwrap().unwrap();
+        assert_eq!(
+            (latest.name.as_str(), state.content_type()),
+            ("noise", Some("image/png"))
+        );
+        assert_eq!(
+            exec.latest_checkpoint().unwrap_err().code(),
+            ErrorCode::InvalidArgument
+        );
+
+        // The JSON-only rollback refuses a binary state before it changes anything.
+        assert_eq!(
+            exec.rollback_to_checkpoint("big").unwrap_err().code(),
+            ErrorCode::InvalidArgument
+        );
+        assert!(exec.rollbacks().unwrap().is_empty(), "{}", b.name);
+        assert!(exec.checkpoints().unwrap().iter().all(|c| !c.superseded));
+        let back = exec.rollback_to_checkpoint_any("big").unwrap();
+        assert_eq!(
+            back,
+            CheckpointState::Binary {
+                content_type: "msgpack".into(),
+                bytes: compressible.clone()
+            }
+        );
+        assert_eq!(
+            exec.checkpoints()
+                .unwrap()
+                .iter()
+                .map(|c| c.superseded)
+                .collect::<Vec<_>>(),
+            [false, false, false, true]
+        );
+        assert_eq!(
+            exec.rollback_to_checkpoint_any("plan")
+                .unwrap()
+                .into_json()
+                .unwrap(),
+            r#"{"step": 1, "x": [1.50, "\u00e9"]}"#
+        );
+
+        // Bad input is refused and saves nothing.
+        let before = exec.checkpoints().unwrap().len();
+        for bad in ["", "two words", "t\u{e9}"] {
+            assert_eq!(
+                exec.checkpoint_binary("x", bad, b"1").unwrap_err().code(),
+                ErrorCode::InvalidArgument
+            );
+        }
+        assert_eq!(exec.checkpoints().unwrap().len(), before, "{}", b.name);
+        assert_eq!(
+            exec.checkpoint_binary("empty", "application/octet-stream", b"")
+                .map(|c| c.state_bytes)
+                .unwrap(),
+            0
+        );
+        let empty = exec.latest_checkpoint_any().unwrap().unwrap().1;
+        assert_eq!(
+            empty,
+            CheckpointState::Binary {
+                content_type: "application/octet-stream".into(),
+                bytes: Vec::new()
+            }
         );
     });
 }

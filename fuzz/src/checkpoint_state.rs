@@ -1,15 +1,15 @@
 //! Checkpoint states: encoding round-trips, decoding arbitrary stored bytes, and the engine's
 //! save → latest → rollback path.
 
-use wflo_core::store::state_codec::{StateEncoding, decode, prepare};
-use wflo_core::{Engine, ErrorCode, ExecutionOptions};
+use wflo_core::store::state_codec::{StateEncoding, decode, prepare, prepare_binary};
+use wflo_core::{CheckpointState, Engine, ErrorCode, ExecutionOptions};
 
 use super::input::Input;
 
 /// Byte 0 picks the mode; the rest is the state or the stored bytes.
 pub fn run(data: &[u8]) {
     let mut input = Input::new(data);
-    match input.byte() % 4 {
+    match input.byte() % 5 {
         0 => {
             if let Ok(text) = std::str::from_utf8(input.rest()) {
                 round_trip(text);
@@ -29,14 +29,38 @@ pub fn run(data: &[u8]) {
         2 => {
             let original_len = usize::from(input.byte()) << usize::from(input.byte() % 17);
             let bytes = input.rest().to_vec();
-            match decode(StateEncoding::Zstd, bytes.clone(), original_len) {
-                Ok(text) => assert!(text.len() <= original_len.max(1)),
+            let binary = Some("application/octet-stream".to_owned());
+            match decode(StateEncoding::Zstd, bytes.clone(), original_len, binary) {
+                Ok(CheckpointState::Binary { bytes, .. }) => {
+                    assert!(bytes.len() <= original_len.max(1))
+                }
+                Ok(json) => panic!("a binary state decoded as {json:?}"),
                 Err(e) => assert_eq!(e.code(), ErrorCode::Storage),
             }
             let utf8 = std::str::from_utf8(&bytes).is_ok();
             assert_eq!(
-                decode(StateEncoding::Json, bytes, original_len).is_ok(),
+                decode(StateEncoding::Json, bytes, original_len, None).is_ok(),
                 utf8
+            );
+        }
+        // Any bytes, small or repeated past the threshold, come back as they were given.
+        3 => {
+            let times = usize::from(input.byte() % 4) * 1024 + 1;
+            let bytes = input.rest().repeat(times);
+            let encoded = prepare_binary("application/x-fuzz", &bytes).unwrap();
+            assert_eq!(encoded.len, bytes.len());
+            let back = decode(
+                encoded.encoding,
+                encoded.bytes,
+                encoded.len,
+                encoded.content_type,
+            );
+            assert_eq!(
+                back.unwrap(),
+                CheckpointState::Binary {
+                    content_type: "application/x-fuzz".into(),
+                    bytes
+                }
             );
         }
         _ => {
@@ -50,12 +74,16 @@ pub fn run(data: &[u8]) {
 fn round_trip(text: &str) {
     match prepare(text) {
         Ok(encoded) => {
-            assert_eq!(encoded.json_len, text.len());
+            assert_eq!(encoded.len, text.len());
             if encoded.encoding == StateEncoding::Json {
                 assert_eq!(encoded.bytes, text.as_bytes());
             }
-            let back = decode(encoded.encoding, encoded.bytes, encoded.json_len).unwrap();
-            assert_eq!(back, text, "a state must come back byte for byte");
+            let back = decode(encoded.encoding, encoded.bytes, encoded.len, None).unwrap();
+            assert_eq!(
+                back,
+                CheckpointState::Json(text.to_owned()),
+                "a state must come back byte for byte"
+            );
         }
         Err(e) => {
             assert_eq!(e.code(), ErrorCode::InvalidArgument);

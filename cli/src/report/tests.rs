@@ -61,6 +61,7 @@ fn checkpoint(sequence: u64, name: &str, spent: u64, at: u64, superseded: bool) 
         created_at_ms: at,
         superseded,
         state_bytes: 42,
+        content_type: None,
     }
 }
 

@@ -7,8 +7,9 @@ use parking_lot::Mutex;
 
 use super::allowance_sync::{AllowanceRow, PeriodRow};
 use super::{
-    AllowanceSync, AllowanceSynced, ChargedReservation, CreditShared, NewCheckpoint, RolledBack,
-    SharedCredit, SharedReserve, SharedScopeDef, SharedScopeFigures, Store,
+    AllowanceSync, AllowanceSynced, ChargedReservation, CheckpointState, CreditShared,
+    NewCheckpoint, RolledBack, SharedCredit, SharedReserve, SharedScopeDef, SharedScopeFigures,
+    Store,
 };
 use crate::error::{BudgetExceeded, Error, Result};
 use crate::money::Nanos;
@@ -57,7 +58,7 @@ struct Data {
     /// Insertion order of executions, for listing.
     order: Vec<String>,
     calls: HashMap<std::sync::Arc<str>, Vec<CallRecord>>,
-    checkpoints: HashMap<String, Vec<(CheckpointInfo, String)>>,
+    checkpoints: HashMap<String, Vec<(CheckpointInfo, CheckpointState)>>,
     rollbacks: HashMap<String, Vec<RollbackRecord>>,
     next_checkpoint_id: u64,
     scope_defs: HashMap<String, SharedScopeDef>,
@@ -291,12 +292,14 @@ impl Store for MemoryStore {
             spent_nanos: cp.spent_nanos,
             created_at_ms: cp.created_at_ms,
             superseded: false,
-            state_bytes: cp.state.json_len as u64,
+            state_bytes: cp.state.len as u64,
+            content_type: cp.state.content_type.clone(),
         };
         let state = super::state_codec::decode(
             cp.state.encoding,
             cp.state.bytes.clone(),
-            cp.state.json_len,
+            cp.state.len,
+            cp.state.content_type.clone(),
         )?;
         list.push((info.clone(), state));
         Ok(info)
@@ -311,7 +314,7 @@ impl Store for MemoryStore {
             .unwrap_or_default())
     }
 
-    fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<String> {
+    fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<CheckpointState> {
         let d = self.data.lock();
         open(&d)?;
         d.checkpoints
@@ -331,6 +334,7 @@ impl Store for MemoryStore {
         name: &str,
         spent_nanos: u64,
         at_ms: u64,
+        json_only: bool,
     ) -> Result<RolledBack> {
         let mut d = self.data.lock();
         open(&d)?;
@@ -349,6 +353,9 @@ impl Store for MemoryStore {
                     "no checkpoint named '{name}' in execution {execution_id}"
                 ))
             })?;
+        if let (true, Some(content_type)) = (json_only, target.1.content_type()) {
+            return Err(super::state_codec::binary_not_json(content_type));
+        }
         let mut superseded = 0;
         for (c, _) in list.iter_mut() {
             if c.sequence > target.0.sequence && !c.superseded {

@@ -49,6 +49,7 @@ pub const MIGRATIONS_SQLITE: &[Migration] = &[
     migration!("sqlite", 9, "0009_history_indexes.sql"),
     migration!("sqlite", 10, "0010_allowances.sql"),
     migration!("sqlite", 11, "0011_checkpoint_save.sql"),
+    migration!("sqlite", 12, "0012_binary_states.sql"),
 ];
 
 /// PostgreSQL migrations, in order.
@@ -64,10 +65,11 @@ pub const MIGRATIONS_POSTGRES: &[Migration] = &[
     migration!("postgres", 9, "0009_history_indexes.sql"),
     migration!("postgres", 10, "0010_allowances.sql"),
     migration!("postgres", 11, "0011_checkpoint_save.sql"),
+    migration!("postgres", 12, "0012_binary_states.sql"),
 ];
 
 /// The schema version this build creates and expects.
-pub const SCHEMA_VERSION: u32 = 11;
+pub const SCHEMA_VERSION: u32 = 12;
 
 /// The table that records applied migrations (created by the store before migrating).
 pub(crate) const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL, checksum TEXT)";

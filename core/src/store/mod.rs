@@ -29,7 +29,7 @@ pub use period::Period;
 pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore};
-pub use state_codec::EncodedState;
+pub use state_codec::{CheckpointState, EncodedState};
 pub use url::{
     StoreUrl, Synchronous, default_sqlite_path, open_store, open_store_from_env, store_url_from_env,
 };
@@ -73,7 +73,7 @@ pub struct NewCheckpoint<'a> {
 #[derive(Debug, Clone)]
 pub struct RolledBack {
     pub checkpoint: CheckpointInfo,
-    pub state: String,
+    pub state: CheckpointState,
     pub rollback: RollbackRecord,
 }
 
@@ -373,16 +373,18 @@ pub trait Store: Send + Sync {
     /// An execution's checkpoints in sequence order, superseded ones included.
     fn list_checkpoints(&self, execution_id: &str) -> Result<Vec<CheckpointInfo>>;
     /// One checkpoint's state; `NOT_FOUND` when there is none with that id.
-    fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<String>;
+    fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<CheckpointState>;
     /// Rolls back to the latest live checkpoint called `name`: marks later live checkpoints
     /// superseded, records the rollback, returns the state. `NOT_FOUND` when no live
-    /// checkpoint has that name.
+    /// checkpoint has that name. With `json_only`, a binary state is refused
+    /// (`INVALID_ARGUMENT`) before anything is marked or recorded.
     fn rollback(
         &self,
         execution_id: &str,
         name: &str,
         spent_nanos: Nanos,
         at_ms: u64,
+        json_only: bool,
     ) -> Result<RolledBack>;
     /// An execution's rollbacks in order.
     fn list_rollbacks(&self, execution_id: &str) -> Result<Vec<RollbackRecord>>;

@@ -24,7 +24,7 @@ use super::migrate::{
     MIGRATIONS_POSTGRES, SCHEMA_VERSION, SCHEMA_VERSION_TABLE, check_applied, checksum,
 };
 use super::period::Period;
-use super::state_codec::{self, StateEncoding};
+use super::state_codec::{self, CheckpointState, StateEncoding};
 use super::writer::{CallWriter, WriterOptions};
 use super::{
     AllowanceSync, AllowanceSynced, ChargedReservation, CreditShared, NewCheckpoint, RolledBack,
@@ -533,7 +533,7 @@ const SELECT_EXECUTION: &str = "SELECT id, name, status, budget_nanos, spent_nan
 // Without execution_id: every query names the execution, and a list of 100 k checkpoints then
 // moves 100 k fewer strings over the wire and through the decoder.
 const SELECT_CHECKPOINT: &str = "SELECT id, name, sequence, parent_id, spent_nanos, created_at_ms, superseded, \
-     state_bytes FROM checkpoints";
+     state_bytes, state_type FROM checkpoints";
 const SELECT_CALL: &str = "SELECT execution_id, seq, step, provider, requested_model, model, input_tokens, \
      output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_nanos, \
      reserved_nanos, overrun_nanos, estimated, usage_missing, stream, status, error, latency_ms, started_at_ms, \
@@ -613,6 +613,7 @@ fn checkpoint_row(r: &PgRow, execution_id: &str) -> Result<CheckpointInfo> {
         created_at_ms: u(r.try_get_unchecked(5).map_err(g)?),
         superseded: r.try_get_unchecked(6).map_err(g)?,
         state_bytes: u(r.try_get_unchecked(7).map_err(g)?),
+        content_type: r.try_get_unchecked(8).map_err(g)?,
     })
 }
 
@@ -625,13 +626,14 @@ struct OwnedCheckpoint {
     state: Vec<u8>,
     encoding: &'static str,
     state_bytes: u64,
+    content_type: Option<String>,
 }
 
-/// Saves a checkpoint through `wflo_save_checkpoint` (migration 0011): the execution's row
+/// Saves a checkpoint through `wflo_save_checkpoint` (migrations 0011, 0012): the execution's row
 /// locked, the sequence and parent read and the row inserted in one statement.
 async fn insert_checkpoint(conn: &mut PgConnection, cp: OwnedCheckpoint) -> Result<CheckpointInfo> {
     let row = sqlx::query(
-        "SELECT cp_id, cp_sequence, cp_parent FROM wflo_save_checkpoint($1, $2, $3, $4, $5, $6, $7)",
+        "SELECT cp_id, cp_sequence, cp_parent FROM wflo_save_checkpoint($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&cp.execution_id)
     .bind(&cp.name)
@@ -640,6 +642,7 @@ async fn insert_checkpoint(conn: &mut PgConnection, cp: OwnedCheckpoint) -> Resu
     .bind(cp.state)
     .bind(cp.encoding)
     .bind(i(cp.state_bytes))
+    .bind(cp.content_type.as_deref())
     .fetch_one(&mut *conn)
     .await
     .map_err(storage)?;
@@ -656,6 +659,7 @@ async fn insert_checkpoint(conn: &mut PgConnection, cp: OwnedCheckpoint) -> Resu
         created_at_ms: cp.created_at_ms,
         superseded: false,
         state_bytes: cp.state_bytes,
+        content_type: cp.content_type,
     })
 }
 
@@ -800,8 +804,7 @@ impl Store for PostgresStore {
             cp.execution_id.to_owned(),
             cp.name.to_owned(),
         );
-        let (spent, created, state_len) =
-            (cp.spent_nanos, cp.created_at_ms, cp.state.json_len as u64);
+        let (spent, created, state_len) = (cp.spent_nanos, cp.created_at_ms, cp.state.len as u64);
         let save = OwnedCheckpoint {
             execution_id: exec_id,
             name,
@@ -810,6 +813,7 @@ impl Store for PostgresStore {
             state: bytes,
             encoding: encoding.as_str(),
             state_bytes: state_len,
+            content_type: cp.state.content_type.clone(),
         };
         // Nothing else to write with it (no call records waiting or being written, the
         // execution's row unchanged): the save is one statement, one round trip. Otherwise one
@@ -848,10 +852,10 @@ impl Store for PostgresStore {
         })
     }
 
-    fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<String> {
+    fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<CheckpointState> {
         let id = execution_id.to_owned();
         self.read(move |pool| async move {
-            let row = sqlx::query("SELECT state, state_encoding, state_bytes FROM checkpoints WHERE execution_id = $1 AND id = $2")
+            let row = sqlx::query("SELECT state, state_encoding, state_bytes, state_type FROM checkpoints WHERE execution_id = $1 AND id = $2")
                 .bind(&id)
                 .bind(i(checkpoint_id))
                 .fetch_optional(&pool)
@@ -868,6 +872,7 @@ impl Store for PostgresStore {
         name: &str,
         spent_nanos: Nanos,
         at_ms: u64,
+        json_only: bool,
     ) -> Result<RolledBack> {
         let (exec_id, name) = (execution_id.to_owned(), name.to_owned());
         self.write_tx_for(true, Some(exec_id.clone()), move |mut tx| async move {
@@ -882,7 +887,10 @@ impl Store for PostgresStore {
                 .map_err(storage)?
                 .ok_or_else(|| Error::NotFound(format!("no checkpoint named '{name}' in execution {exec_id}")))?;
             let target = checkpoint_row(&row, &exec_id)?;
-            let state_row = sqlx::query("SELECT state, state_encoding, state_bytes FROM checkpoints WHERE id = $1")
+            if let (true, Some(content_type)) = (json_only, &target.content_type) {
+                return Err(state_codec::binary_not_json(content_type));
+            }
+            let state_row = sqlx::query("SELECT state, state_encoding, state_bytes, state_type FROM checkpoints WHERE id = $1")
                 .bind(i(target.id))
                 .fetch_one(&mut *tx)
                 .await
@@ -1511,11 +1519,17 @@ impl Store for PostgresStore {
     }
 }
 
-fn decode_state(row: &PgRow) -> Result<String> {
+fn decode_state(row: &PgRow) -> Result<CheckpointState> {
     let bytes: Vec<u8> = row.try_get(0).map_err(storage)?;
     let encoding: &str = row.try_get(1).map_err(storage)?;
     let len: i64 = row.try_get(2).map_err(storage)?;
-    state_codec::decode(StateEncoding::from_name(encoding)?, bytes, u(len) as usize)
+    let content_type: Option<String> = row.try_get(3).map_err(storage)?;
+    state_codec::decode(
+        StateEncoding::from_name(encoding)?,
+        bytes,
+        u(len) as usize,
+        content_type,
+    )
 }
 
 impl Drop for PostgresStore {

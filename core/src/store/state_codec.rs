@@ -1,4 +1,7 @@
-//! Checkpoint states at rest: JSON as given, or zstd-compressed when that makes it smaller.
+//! Checkpoint states at rest. A state is JSON text (queryable, shown by `wflo show`) or bytes
+//! in the caller's own format named by a content type (LangGraph's msgpack, a pickle, an
+//! image): bytes are stored as they are, never wrapped in base64 or JSON. Either kind is
+//! stored as given, or zstd-compressed when that makes it smaller.
 //!
 //! Small states are stored as they are (compressing them costs more than the bytes saved);
 //! large ones are compressed with a fast zstd level, which writes several times fewer bytes.
@@ -9,10 +12,53 @@ use crate::error::{Error, Result};
 pub const COMPRESS_FROM_BYTES: usize = 4096;
 /// A fast zstd level: JSON still shrinks several-fold, at hundreds of MB/s.
 const ZSTD_LEVEL: i32 = 1;
+/// The longest content type a binary state may carry.
+pub const MAX_CONTENT_TYPE_BYTES: usize = 255;
 
-/// How a state is stored.
+/// A checkpoint state, as a caller saves it and gets it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointState {
+    /// JSON text.
+    Json(String),
+    /// Bytes in the caller's format, named by `content_type` (e.g. `msgpack`,
+    /// `application/octet-stream`).
+    Binary {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
+}
+
+impl CheckpointState {
+    /// The content type of a binary state; `None` for JSON.
+    pub fn content_type(&self) -> Option<&str> {
+        match self {
+            CheckpointState::Json(_) => None,
+            CheckpointState::Binary { content_type, .. } => Some(content_type),
+        }
+    }
+
+    /// The JSON text of a JSON state; `INVALID_ARGUMENT` naming the content type of a binary
+    /// one (a caller that asked for JSON was written for JSON states).
+    pub fn into_json(self) -> Result<String> {
+        match self {
+            CheckpointState::Json(text) => Ok(text),
+            CheckpointState::Binary { content_type, .. } => Err(binary_not_json(&content_type)),
+        }
+    }
+}
+
+/// The error of asking for the JSON of a binary state.
+pub(crate) fn binary_not_json(content_type: &str) -> Error {
+    Error::invalid(format!(
+        "the checkpoint's state is binary ({content_type}), not JSON: read it with the call that \
+         returns either kind"
+    ))
+}
+
+/// How a state's bytes are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateEncoding {
+    /// As given. (The name predates binary states: it means "not compressed" for both kinds.)
     Json,
     Zstd,
 }
@@ -41,8 +87,10 @@ impl StateEncoding {
 pub struct EncodedState {
     pub encoding: StateEncoding,
     pub bytes: Vec<u8>,
-    /// Length of the JSON text.
-    pub json_len: usize,
+    /// Length of the state as given (JSON text or binary bytes).
+    pub len: usize,
+    /// The content type of a binary state; `None` for JSON.
+    pub content_type: Option<String>,
 }
 
 /// Checks that `state` is JSON (`INVALID_ARGUMENT` otherwise) and encodes it for storage.
@@ -51,16 +99,39 @@ pub struct EncodedState {
 pub fn prepare(state: &str) -> Result<EncodedState> {
     serde_json::from_str::<serde::de::IgnoredAny>(state)
         .map_err(|e| Error::invalid(format!("checkpoint state is not valid JSON: {e}")))?;
-    let (encoding, bytes) = encode(state);
+    let (encoding, bytes) = encode(state.as_bytes());
     Ok(EncodedState {
         encoding,
         bytes,
-        json_len: state.len(),
+        len: state.len(),
+        content_type: None,
     })
 }
 
-/// Encodes a state for storage.
-fn encode(state: &str) -> (StateEncoding, Vec<u8>) {
+/// Checks a binary state's content type (non-empty, printable ASCII without spaces, at most
+/// [`MAX_CONTENT_TYPE_BYTES`]) and encodes its bytes for storage; the bytes themselves are the
+/// caller's and are not looked into.
+pub fn prepare_binary(content_type: &str, bytes: &[u8]) -> Result<EncodedState> {
+    if content_type.is_empty()
+        || content_type.len() > MAX_CONTENT_TYPE_BYTES
+        || !content_type.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(Error::invalid(format!(
+            "a binary checkpoint state needs a content type of 1 to {MAX_CONTENT_TYPE_BYTES} \
+             printable ASCII characters without spaces (e.g. \"application/msgpack\"), not {content_type:?}"
+        )));
+    }
+    let (encoding, stored) = encode(bytes);
+    Ok(EncodedState {
+        encoding,
+        bytes: stored,
+        len: bytes.len(),
+        content_type: Some(content_type.to_owned()),
+    })
+}
+
+/// Encodes a state's bytes for storage.
+fn encode(state: &[u8]) -> (StateEncoding, Vec<u8>) {
     thread_local! {
         // Creating a compression context costs as much as compressing 100 KB: keep one.
         static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
@@ -72,24 +143,43 @@ fn encode(state: &str) -> (StateEncoding, Vec<u8>) {
             if cell.is_none() {
                 *cell = zstd::bulk::Compressor::new(ZSTD_LEVEL).ok();
             }
-            cell.as_mut()
-                .and_then(|c| c.compress(state.as_bytes()).ok())
+            cell.as_mut().and_then(|c| c.compress(state).ok())
         });
-        if let Some(packed) = packed.filter(|p| p.len() < state.len()) {
+        if let Some(packed) = packed.filter(|p| pays(p.len(), state.len())) {
             return (StateEncoding::Zstd, packed);
         }
     }
-    (StateEncoding::Json, state.as_bytes().to_vec())
+    (StateEncoding::Json, state.to_vec())
 }
 
-/// Decodes a stored state back into JSON text; `original_len` bounds decompression.
-pub fn decode(encoding: StateEncoding, bytes: Vec<u8>, original_len: usize) -> Result<String> {
+/// Whether keeping the compressed form pays: it must save at least an eighth of the bytes
+/// (reading it back costs a decompression; a few percent saved is not worth that).
+fn pays(packed: usize, plain: usize) -> bool {
+    packed + plain / 8 <= plain
+}
+
+/// Decodes a stored state: `content_type` is the stored one (`None`: JSON), `original_len`
+/// bounds decompression.
+pub fn decode(
+    encoding: StateEncoding,
+    bytes: Vec<u8>,
+    original_len: usize,
+    content_type: Option<String>,
+) -> Result<CheckpointState> {
     let raw = match encoding {
         StateEncoding::Json => bytes,
         StateEncoding::Zstd => zstd::bulk::decompress(&bytes, original_len.max(1))
             .map_err(|e| Error::Storage(format!("checkpoint state does not decompress: {e}")))?,
     };
-    String::from_utf8(raw).map_err(|_| Error::Storage("checkpoint state is not UTF-8".into()))
+    match content_type {
+        None => String::from_utf8(raw)
+            .map(CheckpointState::Json)
+            .map_err(|_| Error::Storage("checkpoint state is not UTF-8".into())),
+        Some(content_type) => Ok(CheckpointState::Binary {
+            content_type,
+            bytes: raw,
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -104,7 +194,10 @@ mod tests {
         let e = prepare(&large).unwrap();
         assert_eq!(e.encoding, StateEncoding::Zstd);
         assert!(e.bytes.len() * 5 < large.len());
-        assert_eq!(decode(e.encoding, e.bytes, e.json_len).unwrap(), large);
+        assert_eq!(
+            decode(e.encoding, e.bytes, e.len, None).unwrap(),
+            CheckpointState::Json(large)
+        );
     }
 
     #[test]
@@ -122,7 +215,66 @@ mod tests {
 
     #[test]
     fn corrupt_states_are_storage_errors() {
-        let err = decode(StateEncoding::Zstd, vec![1, 2, 3], 10).unwrap_err();
+        let err = decode(StateEncoding::Zstd, vec![1, 2, 3], 10, None).unwrap_err();
         assert_eq!(err.code(), crate::ErrorCode::Storage);
+    }
+
+    #[test]
+    fn binary_states_round_trip_as_given_or_compressed() {
+        let small = vec![0u8, 0xff, 0x80, b'{'];
+        let e = prepare_binary("application/msgpack", &small).unwrap();
+        assert_eq!((e.encoding, e.len), (StateEncoding::Json, 4));
+        assert_eq!(
+            decode(e.encoding, e.bytes, e.len, e.content_type).unwrap(),
+            CheckpointState::Binary {
+                content_type: "application/msgpack".into(),
+                bytes: small
+            }
+        );
+        let large: Vec<u8> = (0..20_000u32).map(|i| (i % 7) as u8 * 31).collect();
+        let e = prepare_binary("msgpack", &large).unwrap();
+        assert_eq!(e.encoding, StateEncoding::Zstd);
+        let back = decode(e.encoding, e.bytes, e.len, e.content_type).unwrap();
+        assert_eq!(back.content_type(), Some("msgpack"));
+        assert_eq!(
+            back,
+            CheckpointState::Binary {
+                content_type: "msgpack".into(),
+                bytes: large
+            }
+        );
+    }
+
+    #[test]
+    fn incompressible_bytes_are_stored_as_given() {
+        // A xorshift stream: zstd cannot shrink it by an eighth.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let noise: Vec<u8> = (0..50_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let e = prepare_binary("application/octet-stream", &noise).unwrap();
+        assert_eq!(e.encoding, StateEncoding::Json);
+        assert_eq!(e.bytes, noise);
+    }
+
+    #[test]
+    fn a_binary_state_needs_a_printable_content_type() {
+        for bad in ["", "has space", "tab\t", "é", &"x".repeat(256)] {
+            assert_eq!(
+                prepare_binary(bad, b"x").unwrap_err().code(),
+                crate::ErrorCode::InvalidArgument,
+                "{bad:?}"
+            );
+        }
+        let binary = decode(StateEncoding::Json, vec![1], 1, Some("x/y".into())).unwrap();
+        assert_eq!(
+            binary.into_json().unwrap_err().code(),
+            crate::ErrorCode::InvalidArgument
+        );
     }
 }

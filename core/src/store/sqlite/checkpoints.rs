@@ -9,7 +9,7 @@ use super::{rows, storage};
 use crate::error::{Error, Result};
 use crate::money::Nanos;
 use crate::records::{CheckpointInfo, RollbackRecord};
-use crate::store::state_codec::{self, StateEncoding};
+use crate::store::state_codec::{self, CheckpointState, StateEncoding};
 use crate::store::{NewCheckpoint, RolledBack};
 
 /// The id range `[lo, hi]` of an execution's checkpoints.
@@ -49,7 +49,7 @@ pub fn save(tx: &Connection, cp: &NewCheckpoint<'_>) -> Result<CheckpointInfo> {
     let sequence = id - lo;
     tx.prepare_cached(
         "INSERT INTO checkpoints (id, execution_id, name, sequence, parent_id, spent_nanos, created_at_ms, superseded, \
-         state, state_encoding, state_bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10)",
+         state, state_encoding, state_bytes, state_type) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, ?11)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -62,7 +62,8 @@ pub fn save(tx: &Connection, cp: &NewCheckpoint<'_>) -> Result<CheckpointInfo> {
             cp.created_at_ms as i64,
             cp.state.bytes,
             cp.state.encoding.as_str(),
-            cp.state.json_len as i64
+            cp.state.len as i64,
+            cp.state.content_type
         ])
     })
     .map_err(storage)?;
@@ -75,7 +76,8 @@ pub fn save(tx: &Connection, cp: &NewCheckpoint<'_>) -> Result<CheckpointInfo> {
         spent_nanos: cp.spent_nanos,
         created_at_ms: cp.created_at_ms,
         superseded: false,
-        state_bytes: cp.state.json_len as u64,
+        state_bytes: cp.state.len as u64,
+        content_type: cp.state.content_type.clone(),
     })
 }
 
@@ -97,12 +99,12 @@ pub fn list(c: &Connection, execution_id: &str) -> Result<Vec<CheckpointInfo>> {
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(storage)
 }
 
-pub fn state(c: &Connection, execution_id: &str, checkpoint_id: u64) -> Result<String> {
+pub fn state(c: &Connection, execution_id: &str, checkpoint_id: u64) -> Result<CheckpointState> {
     let row = c
-        .prepare_cached("SELECT state, state_encoding, state_bytes FROM checkpoints WHERE id = ?1 AND execution_id = ?2")
+        .prepare_cached("SELECT state, state_encoding, state_bytes, state_type FROM checkpoints WHERE id = ?1 AND execution_id = ?2")
         .and_then(|mut s| s.query_row(params![checkpoint_id as i64, execution_id], rows::state).optional())
         .map_err(storage)?;
-    let (bytes, encoding, len) = row.ok_or_else(|| {
+    let (bytes, encoding, len, content_type) = row.ok_or_else(|| {
         Error::NotFound(format!(
             "checkpoint {checkpoint_id} of execution {execution_id}"
         ))
@@ -111,6 +113,7 @@ pub fn state(c: &Connection, execution_id: &str, checkpoint_id: u64) -> Result<S
         StateEncoding::from_name(&encoding)?,
         bytes,
         len.max(0) as usize,
+        content_type,
     )
 }
 
@@ -120,6 +123,7 @@ pub fn rollback(
     name: &str,
     spent_nanos: Nanos,
     at_ms: u64,
+    json_only: bool,
 ) -> Result<RolledBack> {
     let not_found = || {
         Error::NotFound(format!(
@@ -138,6 +142,9 @@ pub fn rollback(
         .and_then(|mut s| s.query_row(params![lo, hi, name], rows::checkpoint).optional())
         .map_err(storage)?
         .ok_or_else(not_found)?;
+    if let (true, Some(content_type)) = (json_only, &target.content_type) {
+        return Err(state_codec::binary_not_json(content_type));
+    }
     let state = state(tx, execution_id, target.id)?;
     let superseded = tx
         .prepare_cached(

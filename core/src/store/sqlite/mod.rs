@@ -25,8 +25,8 @@ use super::migrate::{
 };
 use super::writer::{CallWriter, WriterOptions};
 use super::{
-    ChargedReservation, CreditShared, NewCheckpoint, RolledBack, SharedCredit, SharedReserve,
-    SharedScopeDef, SharedScopeFigures, Store,
+    ChargedReservation, CheckpointState, CreditShared, NewCheckpoint, RolledBack, SharedCredit,
+    SharedReserve, SharedScopeDef, SharedScopeFigures, Store,
 };
 use crate::error::{Error, Result};
 use crate::money::Nanos;
@@ -479,7 +479,7 @@ impl Store for SqliteStore {
         self.read(|c| checkpoints::list(c, execution_id))
     }
 
-    fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<String> {
+    fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<CheckpointState> {
         self.read(|c| checkpoints::state(c, execution_id, checkpoint_id))
     }
 
@@ -489,9 +489,10 @@ impl Store for SqliteStore {
         name: &str,
         spent_nanos: Nanos,
         at_ms: u64,
+        json_only: bool,
     ) -> Result<RolledBack> {
         self.write_tx(true, |tx| {
-            checkpoints::rollback(tx, execution_id, name, spent_nanos, at_ms)
+            checkpoints::rollback(tx, execution_id, name, spent_nanos, at_ms, json_only)
         })
     }
 

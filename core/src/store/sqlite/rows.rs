@@ -15,7 +15,7 @@ pub const SELECT_EXECUTION: &str = "SELECT id, name, status, budget_nanos, spent
      FROM workflow_executions";
 
 pub const SELECT_CHECKPOINT: &str = "SELECT id, execution_id, name, sequence, parent_id, spent_nanos, created_at_ms, \
-     superseded, state_bytes FROM checkpoints";
+     superseded, state_bytes, state_type FROM checkpoints";
 
 pub const SELECT_CALL: &str = "SELECT execution_id, seq, step, provider, requested_model, model, input_tokens, \
      output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_nanos, \
@@ -148,6 +148,7 @@ pub fn checkpoint(r: &Row<'_>) -> rusqlite::Result<CheckpointInfo> {
         created_at_ms: u(r.get(6)?),
         superseded: r.get(7)?,
         state_bytes: u(r.get(8)?),
+        content_type: r.get(9)?,
     })
 }
 
@@ -162,12 +163,15 @@ pub fn rollback(r: &Row<'_>) -> rusqlite::Result<RollbackRecord> {
     })
 }
 
-/// `(state, encoding, length)` of a checkpoint; the state may have been written as TEXT
-/// (SQLite keeps the type a value was written with) or BLOB.
-pub fn state(r: &Row<'_>) -> rusqlite::Result<(Vec<u8>, String, i64)> {
+/// A stored state: its bytes, encoding, length as given and content type (`None`: JSON).
+pub type StoredState = (Vec<u8>, String, i64, Option<String>);
+
+/// A checkpoint's [`StoredState`]; the state may have been written as TEXT (SQLite keeps the
+/// type a value was written with) or BLOB.
+pub fn state(r: &Row<'_>) -> rusqlite::Result<StoredState> {
     let bytes = match r.get_ref(0)? {
         rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b.to_vec(),
         _ => return Err(bad(0, "checkpoint state is neither text nor blob".into())),
     };
-    Ok((bytes, r.get(1)?, r.get(2)?))
+    Ok((bytes, r.get(1)?, r.get(2)?, r.get(3)?))
 }
