@@ -37,7 +37,10 @@ fn check_data(url: &str) {
         state.len() as u64,
         "state_bytes filled in by the migration"
     );
-    assert_eq!(info.content_type, None, "a state saved before binary states is JSON");
+    assert_eq!(
+        info.content_type, None,
+        "a state saved before binary states is JSON"
+    );
     // The new schema's features work on the upgraded database.
     exec.checkpoint("after-upgrade", r#"{"ok":true}"#).unwrap();
     let binary = exec

@@ -7,7 +7,7 @@ mod common;
 
 use serde_json::{Value, json};
 use wflo_core::{
-    CallStatus, Engine, ErrorCode, ExecutionOptions, ExecutionStatus, RequestOptions,
+    CallStatus, CheckpointState, Engine, ErrorCode, ExecutionOptions, ExecutionStatus, RequestOptions,
     StreamAccumulator, UsageFormat, money::parse_usd, store::Period,
 };
 
@@ -389,12 +389,26 @@ fn replay(index: usize, scenario: &Value) -> Value {
                 exec.checkpoint(name, &step["state"].to_string()).unwrap();
                 events.push(json!({"op": "checkpoint", "name": name}));
             }
+            "checkpoint_binary" => {
+                let name = step["name"].as_str().unwrap();
+                let bytes = scenario_bytes(step);
+                let info = exec
+                    .checkpoint_binary(name, step["content_type"].as_str().unwrap(), &bytes)
+                    .unwrap();
+                events.push(json!({
+                    "op": "checkpoint_binary", "name": name,
+                    "content_type": info.content_type, "state_bytes": info.state_bytes,
+                }));
+            }
             "rollback" => {
                 let state = exec
-                    .rollback_to_checkpoint(step["name"].as_str().unwrap())
+                    .rollback_to_checkpoint_any(step["name"].as_str().unwrap())
                     .unwrap();
-                let state: Value = serde_json::from_str(&state).unwrap();
-                events.push(json!({"op": "rollback", "state": state}));
+                events.push(state_event("rollback", Some(state)));
+            }
+            "latest" => {
+                let latest = exec.latest_checkpoint_any().unwrap();
+                events.push(state_event("latest", latest.map(|(_, s)| s)));
             }
             other => panic!("{name}: unknown op {other}"),
         }
@@ -585,6 +599,14 @@ fn scenarios_do_what_they_say() {
     );
     let s = by_name(&l, "checkpoint_and_rollback");
     assert_eq!(s["events"][3]["state"]["step"], 1);
+    let s = by_name(&l, "binary_checkpoint_states");
+    let every_byte: String = (0..=255u8).map(|b| format!("{b:02x}")).collect();
+    assert_eq!(s["events"][2]["state_bytes"], 18 * 400);
+    assert_eq!(s["events"][3]["binary"]["content_type"], "msgpack");
+    assert_eq!(s["events"][4]["binary"]["hex"], every_byte.as_str());
+    assert_eq!(s["events"][5]["binary"]["content_type"], "application/msgpack");
+    assert_eq!(s["events"][7]["binary"]["hex"], "");
+    assert_eq!(s["events"][9]["state"]["step"], 1);
     let s = by_name(&l, "langchain_result");
     assert_eq!(s["calls"][0]["usage"]["output"], 7);
     let s = by_name(&l, "ai_sdk_without_usage");
@@ -915,4 +937,32 @@ fn resilience_scenarios_do_what_they_say(l: &Value) {
     // Nothing reserved or recorded for the refused call: only the one after the reset.
     assert_eq!(s["calls"].as_array().unwrap().len(), 1);
     assert_eq!(s["calls"][0]["status"], "ok");
+}
+
+/// The bytes of a `checkpoint_binary` step: `hex` repeated `repeat` times (default once).
+fn scenario_bytes(step: &Value) -> Vec<u8> {
+    let hex = step["hex"].as_str().unwrap();
+    let once: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    once.repeat(step["repeat"].as_u64().unwrap_or(1) as usize)
+}
+
+/// A state returned by the face, as the ledger keeps it: JSON parsed under "state", bytes as
+/// lowercase hex with their content type under "binary".
+fn state_event(op: &str, state: Option<CheckpointState>) -> Value {
+    match state {
+        None => json!({"op": op, "state": null}),
+        Some(CheckpointState::Json(text)) => {
+            json!({"op": op, "state": serde_json::from_str::<Value>(&text).unwrap()})
+        }
+        Some(CheckpointState::Binary {
+            content_type,
+            bytes,
+        }) => {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            json!({"op": op, "binary": {"content_type": content_type, "hex": hex}})
+        }
+    }
 }

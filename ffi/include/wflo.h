@@ -483,6 +483,22 @@ wflo_status wflo_checkpoint_save(const wflo_execution *execution,
                                  size_t state_len,
                                  char **info_json_out);
 
+// Saves a binary state — `state_len` bytes in the caller's own format, named by
+// `content_type` (e.g. "application/msgpack") — as checkpoint `name`; the bytes are stored as
+// they are and come back byte for byte. `info_json_out` (may be NULL) as for
+// `wflo_checkpoint_save`, with the content type.
+//
+// # Safety
+// `execution` is a live handle; strings and `state` point to their lengths.
+wflo_status wflo_checkpoint_save_binary(const wflo_execution *execution,
+                                        const char *name,
+                                        size_t name_len,
+                                        const char *content_type,
+                                        size_t content_type_len,
+                                        const uint8_t *state,
+                                        size_t state_len,
+                                        char **info_json_out);
+
 // The execution's checkpoints as a JSON array (superseded ones included, flagged).
 //
 // # Safety
@@ -490,7 +506,9 @@ wflo_status wflo_checkpoint_save(const wflo_execution *execution,
 wflo_status wflo_checkpoint_list_json(const wflo_execution *execution, char **json_out);
 
 // Rolls back to the latest live checkpoint called `name`: `*state_out` receives its state
-// (JSON); later checkpoints are marked superseded and kept. Spend is not undone.
+// (JSON); later checkpoints are marked superseded and kept. Spend is not undone. A binary
+// state is refused (WFLO_STATUS_INVALID_ARGUMENT) before anything changes: see
+// `wflo_checkpoint_rollback_any`.
 //
 // # Safety
 // `execution` is a live handle; `name` points to `name_len` bytes; `state_out` writable.
@@ -499,7 +517,8 @@ wflo_status wflo_checkpoint_rollback(const wflo_execution *execution,
                                      size_t name_len,
                                      char **state_out);
 
-// The state of the latest live checkpoint; WFLO_STATUS_NOT_FOUND when there is none.
+// The state of the latest live checkpoint; WFLO_STATUS_NOT_FOUND when there is none,
+// WFLO_STATUS_INVALID_ARGUMENT when it is binary (see `wflo_checkpoint_latest_any`).
 //
 // # Safety
 // `execution` is a live handle; `state_out` writable.
@@ -513,6 +532,43 @@ wflo_status wflo_checkpoint_latest(const wflo_execution *execution, char **state
 wflo_status wflo_checkpoint_state(const wflo_execution *execution,
                                   uint64_t checkpoint_id,
                                   char **state_out);
+
+// `wflo_checkpoint_rollback` for a state of either kind. `*content_type_out` receives the
+// content type of a binary state (free with `wflo_string_free`) or NULL for a JSON one;
+// `*state_out` and `*state_len_out` its bytes — a binary state's, or a JSON state's UTF-8
+// text without a terminating NUL — freed with `wflo_bytes_free(state, state_len)`. An empty
+// state is (NULL, 0).
+//
+// # Safety
+// `execution` is a live handle; `name` points to `name_len` bytes; the out-parameters are
+// writable.
+wflo_status wflo_checkpoint_rollback_any(const wflo_execution *execution,
+                                         const char *name,
+                                         size_t name_len,
+                                         char **content_type_out,
+                                         uint8_t **state_out,
+                                         size_t *state_len_out);
+
+// `wflo_checkpoint_latest` for a state of either kind (out-parameters as for
+// `wflo_checkpoint_rollback_any`).
+//
+// # Safety
+// `execution` is a live handle; the out-parameters are writable.
+wflo_status wflo_checkpoint_latest_any(const wflo_execution *execution,
+                                       char **content_type_out,
+                                       uint8_t **state_out,
+                                       size_t *state_len_out);
+
+// `wflo_checkpoint_state` for a state of either kind (out-parameters as for
+// `wflo_checkpoint_rollback_any`).
+//
+// # Safety
+// `execution` is a live handle; the out-parameters are writable.
+wflo_status wflo_checkpoint_state_any(const wflo_execution *execution,
+                                      uint64_t checkpoint_id,
+                                      char **content_type_out,
+                                      uint8_t **state_out,
+                                      size_t *state_len_out);
 
 // The library version, "MAJOR.MINOR.PATCH" (static).
 const char *wflo_version(void);
@@ -1048,6 +1104,13 @@ wflo_status wflo_permit_release(const wflo_permit *permit);
 // # Safety
 // `permit` is NULL or a live handle, not used afterwards.
 void wflo_permit_free(const wflo_permit *permit);
+
+// Frees a byte buffer returned by this library, with the length it came with. NULL is a
+// no-op.
+//
+// # Safety
+// `data` and `len` were returned together by this library and `data` is not used afterwards.
+void wflo_bytes_free(uint8_t *data, size_t len);
 
 // Frees a string returned by this library. NULL is a no-op.
 //

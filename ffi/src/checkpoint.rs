@@ -5,7 +5,8 @@ use std::ffi::c_char;
 use crate::boundary::{run, wflo_status};
 use crate::execution::wflo_execution;
 use crate::handle::{arc_ref, out};
-use crate::strings::{input, output, output_json};
+use crate::strings::{input, input_bytes, output, output_bytes, output_json};
+use wflo_core::CheckpointState;
 
 /// Saves `state_json` (any JSON value) as checkpoint `name`; committed before this returns.
 /// `info_json_out` (may be NULL) receives the checkpoint's id, sequence, parent and spend.
@@ -35,6 +36,74 @@ pub unsafe extern "C" fn wflo_checkpoint_save(
     })
 }
 
+/// Saves a binary state — `state_len` bytes in the caller's own format, named by
+/// `content_type` (e.g. "application/msgpack") — as checkpoint `name`; the bytes are stored as
+/// they are and come back byte for byte. `info_json_out` (may be NULL) as for
+/// `wflo_checkpoint_save`, with the content type.
+///
+/// # Safety
+/// `execution` is a live handle; strings and `state` point to their lengths.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_checkpoint_save_binary(
+    execution: *const wflo_execution,
+    name: *const c_char,
+    name_len: usize,
+    content_type: *const c_char,
+    content_type_len: usize,
+    state: *const u8,
+    state_len: usize,
+    info_json_out: *mut *mut c_char,
+) -> wflo_status {
+    run(|| {
+        let h = unsafe { arc_ref(execution, "execution") }?;
+        let info = h.execution.checkpoint_binary(
+            unsafe { input(name, name_len, "name") }?,
+            unsafe { input(content_type, content_type_len, "content_type") }?,
+            unsafe { input_bytes(state, state_len, "state") }?,
+        )?;
+        if !info_json_out.is_null() {
+            unsafe { *info_json_out = output_json(&info)? };
+        }
+        Ok(())
+    })
+}
+
+/// The out-parameters of a state of either kind (see `wflo_checkpoint_rollback_any`).
+struct StateOut<'a> {
+    content_type: &'a mut *mut c_char,
+    state: &'a mut *mut u8,
+    len: &'a mut usize,
+}
+
+impl StateOut<'_> {
+    /// # Safety
+    /// Each pointer is NULL (refused) or writable.
+    unsafe fn new(
+        content_type: *mut *mut c_char,
+        state: *mut *mut u8,
+        len: *mut usize,
+    ) -> wflo_core::Result<Self> {
+        Ok(StateOut {
+            content_type: unsafe { out(content_type, "content_type_out") }?,
+            state: unsafe { out(state, "state_out") }?,
+            len: unsafe { out(len, "state_len_out") }?,
+        })
+    }
+
+    fn write(self, state: CheckpointState) -> wflo_core::Result<()> {
+        let (content_type, bytes) = match state {
+            CheckpointState::Json(text) => (None, text.into_bytes()),
+            CheckpointState::Binary {
+                content_type,
+                bytes,
+            } => (Some(output(content_type)?), bytes),
+        };
+        *self.content_type = content_type.unwrap_or(std::ptr::null_mut());
+        (*self.state, *self.len) = output_bytes(bytes);
+        Ok(())
+    }
+}
+
 /// The execution's checkpoints as a JSON array (superseded ones included, flagged).
 ///
 /// # Safety
@@ -56,7 +125,9 @@ pub unsafe extern "C" fn wflo_checkpoint_list_json(
 }
 
 /// Rolls back to the latest live checkpoint called `name`: `*state_out` receives its state
-/// (JSON); later checkpoints are marked superseded and kept. Spend is not undone.
+/// (JSON); later checkpoints are marked superseded and kept. Spend is not undone. A binary
+/// state is refused (WFLO_STATUS_INVALID_ARGUMENT) before anything changes: see
+/// `wflo_checkpoint_rollback_any`.
 ///
 /// # Safety
 /// `execution` is a live handle; `name` points to `name_len` bytes; `state_out` writable.
@@ -78,7 +149,8 @@ pub unsafe extern "C" fn wflo_checkpoint_rollback(
     })
 }
 
-/// The state of the latest live checkpoint; WFLO_STATUS_NOT_FOUND when there is none.
+/// The state of the latest live checkpoint; WFLO_STATUS_NOT_FOUND when there is none,
+/// WFLO_STATUS_INVALID_ARGUMENT when it is binary (see `wflo_checkpoint_latest_any`).
 ///
 /// # Safety
 /// `execution` is a live handle; `state_out` writable.
@@ -117,5 +189,78 @@ pub unsafe extern "C" fn wflo_checkpoint_state(
         let h = unsafe { arc_ref(execution, "execution") }?;
         *out = output(h.execution.checkpoint_state(checkpoint_id)?)?;
         Ok(())
+    })
+}
+
+/// `wflo_checkpoint_rollback` for a state of either kind. `*content_type_out` receives the
+/// content type of a binary state (free with `wflo_string_free`) or NULL for a JSON one;
+/// `*state_out` and `*state_len_out` its bytes — a binary state's, or a JSON state's UTF-8
+/// text without a terminating NUL — freed with `wflo_bytes_free(state, state_len)`. An empty
+/// state is (NULL, 0).
+///
+/// # Safety
+/// `execution` is a live handle; `name` points to `name_len` bytes; the out-parameters are
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_checkpoint_rollback_any(
+    execution: *const wflo_execution,
+    name: *const c_char,
+    name_len: usize,
+    content_type_out: *mut *mut c_char,
+    state_out: *mut *mut u8,
+    state_len_out: *mut usize,
+) -> wflo_status {
+    run(|| {
+        let to = unsafe { StateOut::new(content_type_out, state_out, state_len_out) }?;
+        let h = unsafe { arc_ref(execution, "execution") }?;
+        to.write(
+            h.execution
+                .rollback_to_checkpoint_any(unsafe { input(name, name_len, "name") }?)?,
+        )
+    })
+}
+
+/// `wflo_checkpoint_latest` for a state of either kind (out-parameters as for
+/// `wflo_checkpoint_rollback_any`).
+///
+/// # Safety
+/// `execution` is a live handle; the out-parameters are writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_checkpoint_latest_any(
+    execution: *const wflo_execution,
+    content_type_out: *mut *mut c_char,
+    state_out: *mut *mut u8,
+    state_len_out: *mut usize,
+) -> wflo_status {
+    run(|| {
+        let to = unsafe { StateOut::new(content_type_out, state_out, state_len_out) }?;
+        let h = unsafe { arc_ref(execution, "execution") }?;
+        let (_, state) = h.execution.latest_checkpoint_any()?.ok_or_else(|| {
+            wflo_core::Error::NotFound(format!(
+                "execution {} has no live checkpoint",
+                h.execution.id()
+            ))
+        })?;
+        to.write(state)
+    })
+}
+
+/// `wflo_checkpoint_state` for a state of either kind (out-parameters as for
+/// `wflo_checkpoint_rollback_any`).
+///
+/// # Safety
+/// `execution` is a live handle; the out-parameters are writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_checkpoint_state_any(
+    execution: *const wflo_execution,
+    checkpoint_id: u64,
+    content_type_out: *mut *mut c_char,
+    state_out: *mut *mut u8,
+    state_len_out: *mut usize,
+) -> wflo_status {
+    run(|| {
+        let to = unsafe { StateOut::new(content_type_out, state_out, state_len_out) }?;
+        let h = unsafe { arc_ref(execution, "execution") }?;
+        to.write(h.execution.checkpoint_state_any(checkpoint_id)?)
     })
 }

@@ -7,7 +7,7 @@ use wflo_core::{Execution, ExecutionStatus, Scope, UsageReport};
 use super::call::{NativeReservation, RequestReserved};
 use super::error::{Result, guard};
 use super::offload;
-use super::types::{CallRequest, Settled, Usage};
+use super::types::{CallRequest, CheckpointState, Settled, Usage};
 
 /// A running execution. Thread-safe.
 #[derive(uniffi::Object)]
@@ -182,7 +182,67 @@ impl NativeExecution {
         .await
     }
 
-    /// Rolls back to the latest live checkpoint called `name`; returns its state (JSON).
+    /// Saves a checkpoint of a binary state (`bytes` in the caller's format, named by
+    /// `content_type`); returns its info as JSON.
+    pub fn checkpoint_binary(
+        &self,
+        name: String,
+        content_type: String,
+        bytes: Vec<u8>,
+    ) -> Result<String> {
+        guard(|| {
+            Ok(serde_json::to_string(&self.inner.checkpoint_binary(
+                &name,
+                &content_type,
+                &bytes,
+            )?)
+            .unwrap_or_default())
+        })
+    }
+
+    /// `checkpoint_binary` off the caller's thread.
+    pub async fn checkpoint_binary_async(
+        &self,
+        name: String,
+        content_type: String,
+        bytes: Vec<u8>,
+    ) -> Result<String> {
+        let exec = self.inner.clone();
+        offload(move || {
+            guard(|| {
+                Ok(
+                    serde_json::to_string(&exec.checkpoint_binary(&name, &content_type, &bytes)?)
+                        .unwrap_or_default(),
+                )
+            })
+        })
+        .await
+    }
+
+    /// Rolls back to the latest live checkpoint called `name`; returns its state, of either
+    /// kind.
+    pub fn rollback_to_checkpoint_any(&self, name: String) -> Result<CheckpointState> {
+        guard(|| Ok(self.inner.rollback_to_checkpoint_any(&name)?.into()))
+    }
+
+    /// `rollback_to_checkpoint_any` off the caller's thread.
+    pub async fn rollback_to_checkpoint_any_async(&self, name: String) -> Result<CheckpointState> {
+        let exec = self.inner.clone();
+        offload(move || guard(|| Ok(exec.rollback_to_checkpoint_any(&name)?.into()))).await
+    }
+
+    /// The latest live checkpoint's state, of either kind, or None.
+    pub fn latest_checkpoint_any(&self) -> Result<Option<CheckpointState>> {
+        guard(|| Ok(self.inner.latest_checkpoint_any()?.map(|(_, s)| s.into())))
+    }
+
+    /// One checkpoint's state by id, of either kind.
+    pub fn checkpoint_state_any(&self, id: u64) -> Result<CheckpointState> {
+        guard(|| Ok(self.inner.checkpoint_state_any(id)?.into()))
+    }
+
+    /// Rolls back to the latest live checkpoint called `name`; returns its state (JSON;
+    /// INVALID_ARGUMENT, changing nothing, when it is binary).
     pub fn rollback_to_checkpoint(&self, name: String) -> Result<String> {
         guard(|| self.inner.rollback_to_checkpoint(&name))
     }

@@ -177,3 +177,30 @@ impl StartOptions {
         }
     }
 }
+
+/// A checkpoint state: JSON text, or bytes in the caller's format named by a content type.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum CheckpointState {
+    Json {
+        text: String,
+    },
+    Binary {
+        content_type: String,
+        bytes: Vec<u8>,
+    },
+}
+
+impl From<wflo_core::CheckpointState> for CheckpointState {
+    fn from(s: wflo_core::CheckpointState) -> Self {
+        match s {
+            wflo_core::CheckpointState::Json(text) => CheckpointState::Json { text },
+            wflo_core::CheckpointState::Binary {
+                content_type,
+                bytes,
+            } => CheckpointState::Binary {
+                content_type,
+                bytes,
+            },
+        }
+    }
+}
