@@ -317,8 +317,15 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
                 elif op == "checkpoint":
                     wf.checkpoint_sync(step["name"], step["state"])
                     events.append({"op": "checkpoint", "name": step["name"]})
+                elif op == "checkpoint_binary":
+                    data = bytes.fromhex(step["hex"]) * step.get("repeat", 1)
+                    info = wf.checkpoint_sync(step["name"], wflo.BinaryState(step["content_type"], data))
+                    events.append({"op": "checkpoint_binary", "name": step["name"],
+                                   "content_type": info["content_type"], "state_bytes": info["state_bytes"]})
                 elif op == "rollback":
-                    events.append({"op": "rollback", "state": wf.rollback_to_checkpoint_sync(step["name"])})
+                    events.append(_state_event("rollback", wf.rollback_to_checkpoint_sync(step["name"])))
+                elif op == "latest":
+                    events.append(_state_event("latest", wf.latest_checkpoint_sync()))
                 elif op == "breaker":
                     events.extend(breaker_step(wf, step))
                 elif op == "breaker_call":
@@ -425,3 +432,10 @@ def test_scenarios_replay_as_in_rust():
         for ref, got in zip(rust["scenarios"], mine["scenarios"]):
             assert canonical(got) == canonical(ref), ref["name"]
         assert canonical(mine) == canonical(rust)
+
+
+def _state_event(op, state):
+    """A returned state as the ledger keeps it: JSON under "state", bytes as hex under "binary"."""
+    if isinstance(state, wflo.BinaryState):
+        return {"op": op, "binary": {"content_type": state.content_type, "hex": state.data.hex()}}
+    return {"op": op, "state": state}

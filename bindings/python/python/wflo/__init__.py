@@ -36,7 +36,7 @@ _HOMES = {
     ".scope": ("Scope",),
     ".telemetry": ("Alert",),
     ".track": ("track_llm_call",),
-    ".types": ("Approval", "CallRequest", "PriceChange", "PriceChanges", "PriceFieldChange", "PriceFile",
+    ".types": ("Approval", "BinaryState", "CallRequest", "PriceChange", "PriceChanges", "PriceFieldChange", "PriceFile",
                "PriceTable", "Settled", "SkippedPrice", "TokenCount", "Usage"),
     ".workflow": ("WfloWorkflow",),
 }

@@ -364,7 +364,14 @@ def stream_free(stream: int) -> None:
 
 
 _checkpoint_save = _fn("wflo_checkpoint_save", [c_void_p, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(c_void_p)])
-_checkpoint_state = _fn("wflo_checkpoint_state", [c_void_p, c_uint64, POINTER(c_void_p)])
+_checkpoint_save_binary = _fn("wflo_checkpoint_save_binary", [c_void_p, c_char_p, c_size_t, c_char_p, c_size_t,
+                                                              c_char_p, c_size_t, POINTER(c_void_p)])
+# The readers of a state of either kind: content type (NULL for JSON), bytes, length.
+_ANY_OUT = [POINTER(c_void_p), POINTER(c_void_p), POINTER(c_size_t)]
+_checkpoint_state_any = _fn("wflo_checkpoint_state_any", [c_void_p, c_uint64] + _ANY_OUT)
+_checkpoint_latest_any = _fn("wflo_checkpoint_latest_any", [c_void_p] + _ANY_OUT)
+_checkpoint_rollback_any = _fn("wflo_checkpoint_rollback_any", [c_void_p, c_char_p, c_size_t] + _ANY_OUT)
+_bytes_free = _fn("wflo_bytes_free", [c_void_p, c_size_t], None)
 
 
 def _take_string(out: c_void_p) -> bytes:
@@ -383,13 +390,61 @@ def checkpoint_save(execution: int, name: str, state_json: str) -> dict:
     return json.loads(_take_string(out))
 
 
-def checkpoint_state(execution: int, checkpoint_id: int) -> bytes:
-    """One checkpoint's state (JSON bytes) by id."""
+def checkpoint_save_binary(execution: int, name: str, content_type: str, data: bytes) -> dict:
+    """Saves a binary state (the bytes as they are) as a checkpoint; its info."""
+    n, t, out = name.encode(), content_type.encode(), c_void_p()
+    if _checkpoint_save_binary(execution, n, len(n), t, len(t), data, len(data), byref(out)):
+        raise _error()
+    return json.loads(_take_string(out))
+
+
+def _check_id(checkpoint_id: object) -> None:
     # ctypes would wrap a negative id around to a huge one.
     if not isinstance(checkpoint_id, int) or isinstance(checkpoint_id, bool) or not 0 <= checkpoint_id < 2**64:
         raise from_details({"code": "INVALID_ARGUMENT",
                             "message": f"invalid argument: a checkpoint id is a non-negative integer, got {checkpoint_id!r}"})
-    out = c_void_p()
-    if _checkpoint_state(execution, checkpoint_id, byref(out)):
+
+
+class _AnyOut:
+    """The out-parameters of a state of either kind, read into ``(content_type or None, bytes)``
+    (None: JSON text) and freed."""
+
+    def __init__(self) -> None:
+        self.content_type, self.data, self.len = c_void_p(), c_void_p(), c_size_t()
+        self.refs = (byref(self.content_type), byref(self.data), byref(self.len))
+
+    def take(self) -> "tuple[Optional[str], bytes]":
+        try:
+            kind = None if self.content_type.value is None else ctypes.string_at(self.content_type.value).decode()
+            return kind, (ctypes.string_at(self.data.value, self.len.value) if self.len.value else b"")
+        finally:
+            _string_free(self.content_type.value)
+            _bytes_free(self.data.value, self.len.value)
+
+
+def checkpoint_state_any(execution: int, checkpoint_id: int) -> "tuple[Optional[str], bytes]":
+    """One checkpoint's state by id: ``(content_type, bytes)``, content type None for JSON."""
+    _check_id(checkpoint_id)
+    out = _AnyOut()
+    if _checkpoint_state_any(execution, checkpoint_id, *out.refs):
         raise _error()
-    return _take_string(out)
+    return out.take()
+
+
+def checkpoint_latest_any(execution: int) -> "Optional[tuple[Optional[str], bytes]]":
+    """The latest live checkpoint's state as :func:`checkpoint_state_any`; None when none."""
+    out = _AnyOut()
+    if _checkpoint_latest_any(execution, *out.refs):
+        error = _error()
+        if error.code == "NOT_FOUND":
+            return None
+        raise error
+    return out.take()
+
+
+def checkpoint_rollback_any(execution: int, name: str) -> "tuple[Optional[str], bytes]":
+    """Rolls back to the latest live checkpoint ``name``; its state as :func:`checkpoint_state_any`."""
+    n, out = name.encode(), _AnyOut()
+    if _checkpoint_rollback_any(execution, n, len(n), *out.refs):
+        raise _error()
+    return out.take()

@@ -20,6 +20,16 @@ class Usage(NamedTuple):
     reasoning: int = 0
 
 
+class BinaryState(NamedTuple):
+    """A checkpoint state in your own format: ``data`` (bytes) named by ``content_type`` (e.g.
+    ``"application/msgpack"``). Saved and returned byte for byte, never wrapped in JSON:
+    ``workflow.checkpoint(name, BinaryState("application/msgpack", packed))``; the rollback,
+    latest and by-id reads return one for a binary state (and the JSON value for a JSON one)."""
+
+    content_type: str
+    data: bytes
+
+
 class Settled(NamedTuple):
     """What a settled (or recorded) call came to."""
 

@@ -12,7 +12,7 @@ import inspect
 import json
 import threading
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, AsyncIterator, Callable, Dict, Iterable, Iterator, List, Optional, TypeVar
+from typing import Any, AsyncIterator, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar
 
 from . import _fast, _ffi
 from .context import Frame, current_frame, use
@@ -20,7 +20,7 @@ from .engine import Engine, get_default_engine
 from .errors import BudgetExceededError, ClosedError, codes_of, invalid, native, native_async
 from .money import Dollars, to_nanos
 from .reservation import RequestReserved, Reservation
-from .types import Approval, CallRequest, Settled
+from .types import Approval, BinaryState, CallRequest, Settled
 from .usage import usage_json
 from .runners import runner_for
 from .scope import Scope, _check_label
@@ -271,6 +271,11 @@ class WfloWorkflow:
             raise ClosedError("the workflow has not started: call execute() or start() first")
         return self._native
 
+    def _started_c(self) -> int:
+        """The execution's C handle, once started."""
+        self._started()
+        return self._c
+
     # -- running code inside it --------------------------------------------------------------
 
     async def execute(self, target: Any, inputs: Any = None, *, config: Optional[Dict[str, Any]] = None) -> Any:
@@ -444,10 +449,14 @@ class WfloWorkflow:
 
     # -- checkpoints ---------------------------------------------------------------------------
 
-    async def checkpoint(self, name: str, state: Any) -> Optional[Dict[str, Any]]:
-        """Saves ``state`` (anything JSON can hold) as checkpoint ``name``; committed to the
-        store when this returns, which returns the checkpoint's record. With
+    async def checkpoint(self, name: str, state: Any, *, content_type: Optional[str] = None) -> Optional[Dict[str, Any]]:
+        """Saves ``state`` as checkpoint ``name``; committed to the store when this returns,
+        which returns the checkpoint's record. ``state`` is anything JSON can hold, or a binary
+        state kept byte for byte: a :class:`wflo.BinaryState`, or ``bytes`` with
+        ``content_type`` (default ``"application/octet-stream"``). With
         ``enable_checkpointing=False`` it saves nothing and returns None."""
+        if isinstance(state, (bytes, bytearray, memoryview, BinaryState)) or content_type is not None:
+            return await asyncio.to_thread(self.checkpoint_sync, name, state, content_type=content_type)
         text = _checkpoint_args(name, state)
         if not self.enable_checkpointing:
             return None
@@ -455,29 +464,36 @@ class WfloWorkflow:
             await self.start()
         return json.loads(await native_async(self._started().checkpoint_async, name, text))
 
-    def checkpoint_sync(self, name: str, state: Any) -> Optional[Dict[str, Any]]:
-        text = _checkpoint_args(name, state)
+    def checkpoint_sync(self, name: str, state: Any, *, content_type: Optional[str] = None) -> Optional[Dict[str, Any]]:
+        binary = _binary_state(state, content_type)
+        text = _checkpoint_args(name, state) if binary is None else _checkpoint_args(name, None)
         if not self.enable_checkpointing:
             return None
         if self._native is None:
             self.start_sync()
+        if binary is not None:
+            return _fast.checkpoint_save_binary(self._c, name, binary.content_type, binary.data)
         return _fast.checkpoint_save(self._c, name, text)
 
     async def rollback_to_checkpoint(self, name: str) -> Any:
-        """The state saved in the latest live checkpoint ``name``. Later checkpoints become
-        history (kept, no longer live); money spent since stays spent."""
-        return json.loads(await native_async(self._started().rollback_to_checkpoint_async, name))
+        """The state saved in the latest live checkpoint ``name`` (the JSON value, or a
+        :class:`wflo.BinaryState`). Later checkpoints become history (kept, no longer live);
+        money spent since stays spent."""
+        self._started()
+        return await asyncio.to_thread(self.rollback_to_checkpoint_sync, name)
 
     def rollback_to_checkpoint_sync(self, name: str) -> Any:
-        return json.loads(native(self._started().rollback_to_checkpoint, name))
+        if not isinstance(name, str):
+            raise invalid("checkpoint name must be a string")
+        return _state_of(_fast.checkpoint_rollback_any(self._started_c(), name))
 
     async def latest_checkpoint(self) -> Any:
         """The latest live checkpoint's state (where a resumed workflow continues), or None."""
         return await asyncio.to_thread(self.latest_checkpoint_sync)
 
     def latest_checkpoint_sync(self) -> Any:
-        text = native(self._started().latest_checkpoint)
-        return None if text is None else json.loads(text)
+        found = _fast.checkpoint_latest_any(self._started_c())
+        return None if found is None else _state_of(found)
 
     async def rollback_to_last_checkpoint(self) -> Any:
         """Rolls back to the newest live checkpoint (:meth:`rollback_to_checkpoint` of its
@@ -512,9 +528,9 @@ class WfloWorkflow:
         return out
 
     def checkpoint_state(self, checkpoint_id: int) -> Any:
-        """One checkpoint's state by its id (superseded ones included)."""
-        self._started()
-        return json.loads(_fast.checkpoint_state(self._c, checkpoint_id))
+        """One checkpoint's state by its id (superseded ones included): the JSON value, or a
+        :class:`wflo.BinaryState`."""
+        return _state_of(_fast.checkpoint_state_any(self._started_c(), checkpoint_id))
 
     @property
     def started(self) -> bool:
@@ -694,6 +710,29 @@ def _approval_request(gate: Any, why: Any, what: Any, worst_case_usd: Optional[D
         return json.dumps(request)
     except (TypeError, ValueError) as e:
         raise invalid(f"approval request: {e}") from None
+
+
+def _binary_state(state: Any, content_type: Optional[str]) -> Optional[BinaryState]:
+    """The binary state ``checkpoint`` was given, or None for a JSON one."""
+    if isinstance(state, BinaryState):
+        if content_type is not None:
+            raise invalid("a BinaryState names its own content type: do not pass content_type too")
+        if not isinstance(state.content_type, str) or not isinstance(state.data, (bytes, bytearray, memoryview)):
+            raise invalid("BinaryState needs content_type (str) and data (bytes)")
+        return BinaryState(state.content_type, bytes(state.data))
+    if isinstance(state, (bytes, bytearray, memoryview)):
+        if content_type is not None and not isinstance(content_type, str):
+            raise invalid(f"content_type must be a string, got {type(content_type).__name__}")
+        return BinaryState("application/octet-stream" if content_type is None else content_type, bytes(state))
+    if content_type is not None:
+        raise invalid(f"content_type is for a binary state (bytes), not a {type(state).__name__}")
+    return None
+
+
+def _state_of(found: Tuple[Optional[str], bytes]) -> Any:
+    """A stored state as Python has it: the JSON value, or a BinaryState."""
+    content_type, data = found
+    return json.loads(data) if content_type is None else BinaryState(content_type, data)
 
 
 def _checkpoint_args(name: Any, state: Any) -> str:

@@ -3,7 +3,7 @@ checkpoints of a wflo execution — so a graph's state and what it cost live in 
 resumed in another process (``WfloWorkflow.resume``) continues where it was, and
 ``workflow.rollback_to_checkpoint(name)`` rolls the graph back too.
 
-How LangGraph's records map onto wflo (all JSON checkpoints of ONE execution)::
+How LangGraph's records map onto wflo (all checkpoints of ONE execution)::
 
     LangGraph                           wflo checkpoint name                  state
     checkpoint (thread, ns, id)         langgraph/<thread>/<ns>/<id>          checkpoint, metadata, parent id,
@@ -12,10 +12,12 @@ How LangGraph's records map onto wflo (all JSON checkpoints of ONE execution)::
     delete_thread / delete_for_runs /   langgraph-delete/<thread>             a tombstone: the thread, or
     prune                                                                     some of its checkpoints
 
-Name parts are percent-encoded ("/" in a thread id cannot split a name). Values are LangGraph's
-own serialisation (``serde.dumps_typed``), kept as base64 in the JSON. A checkpoint stores only
-the channels whose version changed (``new_versions``); loading one walks its parent chain for
-the rest.
+Name parts are percent-encoded ("/" in a thread id cannot split a name). Each record is a binary
+wflo state (content type ``application/vnd.wflo.langgraph.v1+msgpack``): the record's fields
+packed with msgpack, every value as LangGraph's own serialisation (``serde.dumps_typed``) —
+its type and its bytes as they are, never base64 or JSON around them. Records an older wflo
+saved as JSON (values in base64) still load. A checkpoint stores only the channels whose version
+changed (``new_versions``); loading one walks its parent chain for the rest.
 
 wflo checkpoints are append-only and the newest record of a name wins. A wflo rollback marks
 every later checkpoint superseded; superseded LangGraph checkpoints and writes are history —
@@ -31,12 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import random
 import threading
 from collections import OrderedDict
 from typing import Any, AsyncIterator, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import quote, unquote
+
+import ormsgpack  # LangGraph's own serialiser depends on it
 
 from langgraph.checkpoint.base import (
     WRITES_IDX_MAP,
@@ -53,12 +56,14 @@ from langgraph.checkpoint.base import (
 from ..context import current_workflow
 from ..engine import Engine
 from ..errors import invalid
+from ..types import BinaryState
 from ..workflow import WfloWorkflow
 
 __all__ = ["WfloCheckpointSaver", "checkpoint_name"]
 
 CHECKPOINT, WRITES, DELETE = "langgraph", "langgraph-writes", "langgraph-delete"
 _CACHE_LIMIT = 4096  # checkpoint states kept read (a state never changes)
+RECORD_TYPE = "application/vnd.wflo.langgraph.v1+msgpack"  # a record's content type
 
 Key = Tuple[str, str, str]  # (thread id, namespace, checkpoint id)
 
@@ -203,30 +208,44 @@ class WfloCheckpointSaver(BaseCheckpointSaver[str]):
     def config_of(state: Any) -> Optional[Dict[str, Any]]:
         """The LangGraph config of a checkpoint state wflo returned (``rollback_to_checkpoint``,
         ``latest_checkpoint``), or None when it is not a LangGraph checkpoint."""
+        if isinstance(state, BinaryState) and state.content_type == RECORD_TYPE:
+            state = _unpack(state)
         if not isinstance(state, dict) or state.get("langgraph") != "checkpoint":
             return None
         return _config(state["thread_id"], state["checkpoint_ns"], state["checkpoint_id"])
 
     # -- serialisation and reading ---------------------------------------------------------------
 
-    def _dump(self, value: Any) -> Dict[str, str]:
-        kind, data = self.serde.dumps_typed(value)
-        return {"type": kind, "base64": base64.b64encode(data).decode("ascii")}
+    def _dump(self, value: Any) -> Tuple[str, bytes]:
+        return self.serde.dumps_typed(value)
 
-    def _load(self, stored: Dict[str, str]) -> Any:
-        return self.serde.loads_typed((stored["type"], base64.b64decode(stored["base64"])))
+    def _load(self, stored: Any) -> Any:
+        if isinstance(stored, dict):  # a record an older wflo saved as JSON
+            return self.serde.loads_typed((stored["type"], base64.b64decode(stored["base64"])))
+        kind, data = stored
+        return self.serde.loads_typed((kind, data))
 
     def _state(self, wf: WfloWorkflow, rec: _Record) -> dict:
         key = (wf.execution_id or "", rec.id)
         with self._lock:
             state = self._cache.get(key)
         if state is None:
-            state = wf.checkpoint_state(rec.id)
-            with self._lock:
-                self._cache[key] = state
-                if len(self._cache) > _CACHE_LIMIT:
-                    self._cache.popitem(last=False)
+            stored = wf.checkpoint_state(rec.id)
+            state = _unpack(stored) if isinstance(stored, BinaryState) else stored
+            self._remember(key, state)
         return state
+
+    def _remember(self, key: Tuple[str, int], state: dict) -> None:
+        with self._lock:
+            self._cache[key] = state
+            if len(self._cache) > _CACHE_LIMIT:
+                self._cache.popitem(last=False)
+
+    def _save(self, wf: WfloWorkflow, name: str, state: dict) -> None:
+        """Saves a record as a binary state; kept read (what is saved is what a read returns)."""
+        info = wf.checkpoint_sync(name, BinaryState(RECORD_TYPE, ormsgpack.packb(state)))
+        if info is not None:
+            self._remember((wf.execution_id or "", info["id"]), state)
 
     def _index(self) -> _Index:
         return _Index(self, self._wf())
@@ -347,7 +366,7 @@ class WfloCheckpointSaver(BaseCheckpointSaver[str]):
             "channels": [[ch, v, self._dump(values[ch]) if ch in values else None]
                          for ch, v in (new_versions or {}).items()],
         }
-        self._wf().checkpoint_sync(checkpoint_name(thread, ns, cid), state)
+        self._save(self._wf(), checkpoint_name(thread, ns, cid), state)
         return _config(thread, ns, cid)
 
     def put_writes(self, config: Dict[str, Any], writes: Sequence[Tuple[str, Any]], task_id: str,
@@ -361,7 +380,7 @@ class WfloCheckpointSaver(BaseCheckpointSaver[str]):
             "task_id": task_id, "task_path": task_path or "",
             "writes": [[WRITES_IDX_MAP.get(ch, i), ch, self._dump(v)] for i, (ch, v) in enumerate(writes)],
         }
-        self._wf().checkpoint_sync(_name(WRITES, thread, ns, cid), state)
+        self._save(self._wf(), _name(WRITES, thread, ns, cid), state)
 
     def delete_thread(self, thread_id: str) -> None:
         thread = str(thread_id)
@@ -396,10 +415,10 @@ class WfloCheckpointSaver(BaseCheckpointSaver[str]):
             parent = state["parent_checkpoint_id"]
             if parent and (source, rec.ns, parent) not in copied:
                 state["channels"] = self._snapshot(ix, rec)
-            wf.checkpoint_sync(checkpoint_name(target, rec.ns, rec.checkpoint_id), state)
+            self._save(wf, checkpoint_name(target, rec.ns, rec.checkpoint_id), state)
             for w in ix.writes_of(rec):
-                wf.checkpoint_sync(_name(WRITES, target, rec.ns, rec.checkpoint_id),
-                                   dict(self._state(wf, w), thread_id=target))
+                self._save(wf, _name(WRITES, target, rec.ns, rec.checkpoint_id),
+                           dict(self._state(wf, w), thread_id=target))
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         """``"keep_latest"``: each namespace keeps its latest checkpoint, stored again with all
@@ -420,7 +439,7 @@ class WfloCheckpointSaver(BaseCheckpointSaver[str]):
                 continue
             for rec in latest.values():
                 state = dict(self._state(ix.wf, rec), channels=self._snapshot(ix, rec))
-                ix.wf.checkpoint_sync(checkpoint_name(*rec.key), state)
+                self._save(ix.wf, checkpoint_name(*rec.key), state)
             self._tombstone(thread, doomed)
 
     def _snapshot(self, ix: _Index, rec: _Record) -> List[Any]:
@@ -431,8 +450,8 @@ class WfloCheckpointSaver(BaseCheckpointSaver[str]):
         return [[ch, v, self._dump(values[ch]) if ch in values else None] for ch, v in versions.items()]
 
     def _tombstone(self, thread: str, checkpoints: Optional[List[List[str]]]) -> None:
-        self._wf().checkpoint_sync(_name(DELETE, thread),
-                                   {"langgraph": "delete", "thread_id": thread, "checkpoints": checkpoints})
+        self._save(self._wf(), _name(DELETE, thread),
+                   {"langgraph": "delete", "thread_id": thread, "checkpoints": checkpoints})
 
     def get_next_version(self, current: Optional[str], channel: None = None) -> str:
         """Versions unique across branches ("<n zero-padded>.<random>"): after a rollback or a
@@ -471,6 +490,13 @@ class WfloCheckpointSaver(BaseCheckpointSaver[str]):
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         await asyncio.to_thread(self.prune, thread_ids, strategy=strategy)
+
+
+def _unpack(stored: BinaryState) -> dict:
+    """A record saved as a binary state."""
+    if stored.content_type != RECORD_TYPE:
+        raise invalid(f"a LangGraph record of this saver is {RECORD_TYPE}, not {stored.content_type}")
+    return ormsgpack.unpackb(stored.data)
 
 
 def _config(thread: str, ns: str, checkpoint_id: str) -> Dict[str, Any]:

@@ -1,0 +1,138 @@
+"""Binary checkpoint states from Python: bytes named by a content type, saved and returned byte
+for byte beside JSON ones, and the LangGraph saver keeping LangGraph's bytes as they are."""
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+import pytest
+
+import wflo
+from wflo import BinaryState, WfloWorkflow
+from wflo.errors import InvalidArgumentError
+from wflo.integrations.langgraph import RECORD_TYPE, WfloCheckpointSaver, checkpoint_name
+
+EVERY_BYTE = bytes(range(256))
+
+
+def test_bytes_come_back_byte_for_byte_beside_json(engine):
+    wf = WfloWorkflow("binary", engine=engine)
+    wf.start_sync()
+    wf.checkpoint_sync("plan", {"step": 1})
+    info = wf.checkpoint_sync("raw", EVERY_BYTE, content_type="application/msgpack")
+    assert (info["content_type"], info["state_bytes"]) == ("application/msgpack", 256)
+    big = bytes(range(200)) * 512  # 100 KB, stored compressed
+    wf.checkpoint_sync("big", BinaryState("image/x-test", big))
+    wf.checkpoint_sync("default", bytearray(b"\x00\x01"))
+    wf.checkpoint_sync("view", memoryview(b"abc"), content_type="text/plain")
+
+    listed = {c["name"]: c.get("content_type") for c in wf.checkpoints()}
+    assert listed == {"plan": None, "raw": "application/msgpack", "big": "image/x-test",
+                      "default": "application/octet-stream", "view": "text/plain"}
+    ids = {c["name"]: c["id"] for c in wf.checkpoints()}
+    assert wf.checkpoint_state(ids["raw"]) == BinaryState("application/msgpack", EVERY_BYTE)
+    assert wf.checkpoint_state(ids["big"]).data == big
+    assert wf.checkpoint_state(ids["plan"]) == {"step": 1}
+    assert wf.latest_checkpoint_sync() == BinaryState("text/plain", b"abc")
+
+    back = wf.rollback_to_checkpoint_sync("raw")
+    assert isinstance(back, BinaryState) and type(back.data) is bytes and back.data == EVERY_BYTE
+    assert [c["superseded"] for c in wf.checkpoints()] == [False, False, True, True, True]
+    assert wf.rollback_to_checkpoint_sync("plan") == {"step": 1}
+    wf.end_sync()
+
+
+async def test_the_async_calls_take_and_return_both_kinds(engine):
+    wf = WfloWorkflow("binary-async", engine=engine)
+    await wf.start()
+    await wf.checkpoint("json", [1, 2])
+    await wf.checkpoint("bin", b"\xff\x00", content_type="application/x-raw")
+    assert await wf.latest_checkpoint() == BinaryState("application/x-raw", b"\xff\x00")
+    assert await wf.rollback_to_checkpoint("bin") == BinaryState("application/x-raw", b"\xff\x00")
+    assert await wf.rollback_to_checkpoint("json") == [1, 2]
+    await wf.end()
+
+
+@pytest.mark.parametrize("state, kwargs", [
+    (b"x", {"content_type": ""}),
+    (b"x", {"content_type": "two words"}),
+    (b"x", {"content_type": "caf\u00e9"}),
+    (b"x", {"content_type": 5}),
+    ({"a": 1}, {"content_type": "application/json"}),
+    (BinaryState("a/b", b"x"), {"content_type": "c/d"}),
+    (BinaryState("a/b", "not bytes"), {}),
+])
+def test_bad_binary_states_are_refused_and_save_nothing(engine, state, kwargs):
+    wf = WfloWorkflow("bad", engine=engine)
+    wf.start_sync()
+    wf.checkpoint_sync("kept", {"ok": True})
+    with pytest.raises(InvalidArgumentError):
+        wf.checkpoint_sync("bad", state, **kwargs)
+    assert [c["name"] for c in wf.checkpoints()] == ["kept"]
+    wf.end_sync()
+
+
+def checkpoint(n, values=None, versions=None):
+    return {"v": 1, "id": str(uuid.UUID(int=n)), "ts": "2026-01-01T00:00:00+00:00",
+            "channel_values": values or {}, "channel_versions": versions or {}, "versions_seen": {},
+            "updated_channels": None}
+
+
+def config(thread, checkpoint_id=None):
+    c = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+    if checkpoint_id:
+        c["configurable"]["checkpoint_id"] = checkpoint_id
+    return c
+
+
+def test_the_langgraph_saver_stores_langgraphs_bytes_as_they_are(engine):
+    saver = WfloCheckpointSaver(WfloWorkflow("lg", engine=engine))
+    blob = bytes(range(256)) * 40
+    first = saver.put(config("t"), checkpoint(1, {"blob": blob, "text": "hi"}, {"blob": 1, "text": 1}),
+                      {"source": "input", "step": -1}, {"blob": 1, "text": 1})
+    saver.put_writes(first, [("text", "bye")], "task-1")
+    wf = saver.workflow
+    records = wf.checkpoints()
+    assert {c.get("content_type") for c in records} == {RECORD_TYPE}
+    # The record holds LangGraph's serialisation of the channel value, unwrapped: its bytes are
+    # in the stored state as they are (no base64, no JSON around them).
+    kind, packed = saver.serde.dumps_typed(blob)
+    stored = wf.checkpoint_state(records[0]["id"])
+    assert isinstance(stored, BinaryState) and packed in stored.data
+    assert base64.b64encode(packed)[:64] not in stored.data
+
+    fresh = WfloCheckpointSaver(WfloWorkflow.resume(wf.execution_id, engine=engine))  # nothing cached
+    got = fresh.get_tuple(config("t"))
+    assert got.checkpoint["channel_values"] == {"blob": blob, "text": "hi"}
+    assert got.pending_writes == [("task-1", "text", "bye")]
+    assert WfloCheckpointSaver.config_of(wf.latest_checkpoint_sync()) is None  # the writes record
+    assert WfloCheckpointSaver.config_of(wf.checkpoint_state(records[0]["id"])) == first
+
+
+def test_records_an_older_wflo_saved_as_json_still_load(engine):
+    """Before binary states, a record was a JSON state with each value in base64."""
+    saver = WfloCheckpointSaver(WfloWorkflow("old", engine=engine))
+    wf = saver.workflow
+    wf.start_sync()
+
+    def old(value):
+        kind, data = saver.serde.dumps_typed(value)
+        return {"type": kind, "base64": base64.b64encode(data).decode("ascii")}
+
+    cp = checkpoint(1, {}, {"a": 1})
+    body = {k: v for k, v in cp.items() if k != "channel_values"}
+    wf.checkpoint_sync(checkpoint_name("t", "", cp["id"]), {
+        "langgraph": "checkpoint", "thread_id": "t", "checkpoint_ns": "", "checkpoint_id": cp["id"],
+        "parent_checkpoint_id": None, "checkpoint": old(body), "metadata": old({"step": 0, "source": "input"}),
+        "channels": [["a", 1, old({"nested": [1, 2]})]],
+    })
+    got = saver.get_tuple(config("t"))
+    assert got.checkpoint["channel_values"] == {"a": {"nested": [1, 2]}} and got.metadata["step"] == 0
+    # A new checkpoint on top of the old one is binary, and takes the old one's values.
+    saver.put(got.config, checkpoint(2, {"b": 2}, {"a": 1, "b": 1}), {"step": 1}, {"b": 1})
+    assert saver.get_tuple(config("t")).checkpoint["channel_values"] == {"a": {"nested": [1, 2]}, "b": 2}
+    saver.copy_thread("t", "copy")  # copies the old JSON record's values into a binary one
+    assert saver.get_tuple(config("copy")).checkpoint["channel_values"] == {"a": {"nested": [1, 2]}, "b": 2}
+    assert json.dumps([c.get("content_type") for c in wf.checkpoints()]) == json.dumps(
+        [None, RECORD_TYPE, RECORD_TYPE, RECORD_TYPE])
