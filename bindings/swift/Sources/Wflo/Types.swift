@@ -71,7 +71,15 @@ public struct CheckpointInfo: Decodable, Equatable, Sendable {
     public let spentNanos: UInt64
     /// True once a rollback to an earlier checkpoint made this one history.
     public let superseded: Bool
+    /// The content type of a binary state (`checkpointBinary`); nil for a JSON one.
+    public let contentType: String?
 }
+
+/// A checkpoint's state of either kind, as `rollbackToCheckpointAny`, `latestCheckpointAny` and
+/// `checkpointStateAny` return it: `.json(text:)`, the JSON text a `checkpoint` saved, or
+/// `.binary(contentType:bytes:)`, the bytes a `checkpointBinary` saved, byte for byte. (The
+/// generated enum itself: it is already Swift's own, Equatable and Hashable by content.)
+public typealias CheckpointState = WfloNative.CheckpointState
 
 /// A JSON value as the engine reports it (a price field before or after a price file).
 public enum JSONValue: Decodable, Equatable, Sendable {

@@ -298,6 +298,44 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
         }
     }
 
+    /// Saves `data` — bytes in your own format (MessagePack, protobuf…), named by `contentType`
+    /// such as "application/msgpack" — as checkpoint `name`; they are stored as they are and come
+    /// back byte for byte from `rollbackToCheckpointAny`. A content type is 1 to 255 printable
+    /// ASCII characters without spaces, else `.invalidArgument`. (`rollbackToCheckpoint`, for
+    /// JSON states only, refuses a binary one with `.invalidArgument` before changing anything.)
+    @discardableResult
+    public func checkpointBinary(_ name: String, contentType: String, data: Data) async throws -> CheckpointInfo {
+        guard !name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw invalid("checkpoint name must be a non-empty string")
+        }
+        if locked({ execution }) == nil { try await start() }
+        let exec = try current()
+        let info = try await engineCallAsync {
+            try await exec.checkpointBinaryAsync(name: name, contentType: contentType, bytes: data)
+        }
+        return try JSON.decode(CheckpointInfo.self, info)
+    }
+
+    /// `rollbackToCheckpoint` for a state of either kind: JSON text, or bytes with their content type.
+    public func rollbackToCheckpointAny(_ name: String) async throws -> CheckpointState {
+        let exec = try current()
+        return try await engineCallAsync { try await exec.rollbackToCheckpointAnyAsync(name: name) }
+    }
+
+    /// The latest live checkpoint's state of either kind (where a resumed workflow continues),
+    /// or nil when there is none.
+    public func latestCheckpointAny() throws -> CheckpointState? {
+        let exec = try current()
+        return try engineCall { try exec.latestCheckpointAny() }
+    }
+
+    /// The state of this execution's checkpoint `id` (`CheckpointInfo.id`; superseded ones
+    /// included), of either kind; `.notFound` when the execution has no such checkpoint.
+    public func checkpointStateAny(_ id: UInt64) throws -> CheckpointState {
+        let exec = try current()
+        return try engineCall { try exec.checkpointStateAny(id: id) }
+    }
+
     /// Where the money went: total, budget, remaining, reserved, calls, by model, by step.
     public func breakdown() throws -> Breakdown {
         let exec = try current()

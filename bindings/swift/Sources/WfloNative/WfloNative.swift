@@ -586,6 +586,24 @@ fileprivate struct FfiConverterString: FfiConverter {
     }
 }
 
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterData: FfiConverterRustBuffer {
+    typealias SwiftType = Data
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Data {
+        let len: Int32 = try readInt(&buf)
+        return Data(try readBytes(&buf, count: Int(len)))
+    }
+
+    public static func write(_ value: Data, into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        writeBytes(&buf, value)
+    }
+}
+
 
 
 
@@ -1533,9 +1551,25 @@ public protocol NativeExecutionProtocol: AnyObject, Sendable {
     func checkpointAsync(name: String, stateJson: String) async throws  -> String
     
     /**
+     * Saves a checkpoint of a binary state (`bytes` in the caller's format, named by
+     * `content_type`); returns its info as JSON.
+     */
+    func checkpointBinary(name: String, contentType: String, bytes: Data) throws  -> String
+    
+    /**
+     * `checkpoint_binary` off the caller's thread.
+     */
+    func checkpointBinaryAsync(name: String, contentType: String, bytes: Data) async throws  -> String
+    
+    /**
      * One checkpoint's state by id.
      */
     func checkpointState(id: UInt64) throws  -> String
+    
+    /**
+     * One checkpoint's state by id, of either kind.
+     */
+    func checkpointStateAny(id: UInt64) throws  -> CheckpointState
     
     /**
      * The checkpoints (superseded ones included), as JSON.
@@ -1567,6 +1601,11 @@ public protocol NativeExecutionProtocol: AnyObject, Sendable {
      * The latest live checkpoint's state (JSON), or None.
      */
     func latestCheckpoint() throws  -> String?
+    
+    /**
+     * The latest live checkpoint's state, of either kind, or None.
+     */
+    func latestCheckpointAny() throws  -> CheckpointState?
     
     func name()  -> String
     
@@ -1604,9 +1643,21 @@ public protocol NativeExecutionProtocol: AnyObject, Sendable {
     func reserveRequest(format: String, body: String, optionsJson: String?) throws  -> RequestReserved
     
     /**
-     * Rolls back to the latest live checkpoint called `name`; returns its state (JSON).
+     * Rolls back to the latest live checkpoint called `name`; returns its state (JSON;
+     * INVALID_ARGUMENT, changing nothing, when it is binary).
      */
     func rollbackToCheckpoint(name: String) throws  -> String
+    
+    /**
+     * Rolls back to the latest live checkpoint called `name`; returns its state, of either
+     * kind.
+     */
+    func rollbackToCheckpointAny(name: String) throws  -> CheckpointState
+    
+    /**
+     * `rollback_to_checkpoint_any` off the caller's thread.
+     */
+    func rollbackToCheckpointAnyAsync(name: String) async throws  -> CheckpointState
     
     /**
      * `rollback_to_checkpoint` off the caller's thread.
@@ -1765,12 +1816,60 @@ open func checkpointAsync(name: String, stateJson: String)async throws  -> Strin
 }
     
     /**
+     * Saves a checkpoint of a binary state (`bytes` in the caller's format, named by
+     * `content_type`); returns its info as JSON.
+     */
+open func checkpointBinary(name: String, contentType: String, bytes: Data)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeexecution_checkpoint_binary(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),
+        FfiConverterString.lower(contentType),
+        FfiConverterData.lower(bytes),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * `checkpoint_binary` off the caller's thread.
+     */
+open func checkpointBinaryAsync(name: String, contentType: String, bytes: Data)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_wflo_fn_method_nativeexecution_checkpoint_binary_async(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(name),FfiConverterString.lower(contentType),FfiConverterData.lower(bytes)
+                )
+            },
+            pollFunc: ffi_wflo_rust_future_poll_rust_buffer,
+            completeFunc: ffi_wflo_rust_future_complete_rust_buffer,
+            freeFunc: ffi_wflo_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeWfloError_lift
+        )
+}
+    
+    /**
      * One checkpoint's state by id.
      */
 open func checkpointState(id: UInt64)throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
         uniffiCallStatus in
     uniffi_wflo_fn_method_nativeexecution_checkpoint_state(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * One checkpoint's state by id, of either kind.
+     */
+open func checkpointStateAny(id: UInt64)throws  -> CheckpointState  {
+    return try  FfiConverterTypeCheckpointState_lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeexecution_checkpoint_state_any(
             self.uniffiCloneHandle(),
         FfiConverterUInt64.lower(id),uniffiCallStatus
     )
@@ -1853,6 +1952,18 @@ open func latestCheckpoint()throws  -> String?  {
     return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
         uniffiCallStatus in
     uniffi_wflo_fn_method_nativeexecution_latest_checkpoint(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The latest live checkpoint's state, of either kind, or None.
+     */
+open func latestCheckpointAny()throws  -> CheckpointState?  {
+    return try  FfiConverterOptionTypeCheckpointState.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeexecution_latest_checkpoint_any(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1960,7 +2071,8 @@ open func reserveRequest(format: String, body: String, optionsJson: String?)thro
 }
     
     /**
-     * Rolls back to the latest live checkpoint called `name`; returns its state (JSON).
+     * Rolls back to the latest live checkpoint called `name`; returns its state (JSON;
+     * INVALID_ARGUMENT, changing nothing, when it is binary).
      */
 open func rollbackToCheckpoint(name: String)throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
@@ -1970,6 +2082,39 @@ open func rollbackToCheckpoint(name: String)throws  -> String  {
         FfiConverterString.lower(name),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Rolls back to the latest live checkpoint called `name`; returns its state, of either
+     * kind.
+     */
+open func rollbackToCheckpointAny(name: String)throws  -> CheckpointState  {
+    return try  FfiConverterTypeCheckpointState_lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint_any(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(name),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * `rollback_to_checkpoint_any` off the caller's thread.
+     */
+open func rollbackToCheckpointAnyAsync(name: String)async throws  -> CheckpointState  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint_any_async(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(name)
+                )
+            },
+            pollFunc: ffi_wflo_rust_future_poll_rust_buffer,
+            completeFunc: ffi_wflo_rust_future_complete_rust_buffer,
+            freeFunc: ffi_wflo_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeCheckpointState_lift,
+            errorHandler: FfiConverterTypeWfloError_lift
+        )
 }
     
     /**
@@ -4099,6 +4244,82 @@ public func FfiConverterTypeCacheWrite_lower(_ value: CacheWrite) -> RustBuffer 
 
 
 /**
+ * A checkpoint state: JSON text, or bytes in the caller's format named by a content type.
+ */
+
+public enum CheckpointState: Equatable, Hashable {
+    
+    case json(text: String
+    )
+    case binary(contentType: String, bytes: Data
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CheckpointState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCheckpointState: FfiConverterRustBuffer {
+    typealias SwiftType = CheckpointState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CheckpointState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .json(text: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .binary(contentType: try FfiConverterString.read(from: &buf), bytes: try FfiConverterData.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CheckpointState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .json(text):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(text, into: &buf)
+            
+        
+        case let .binary(contentType,bytes):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(contentType, into: &buf)
+            FfiConverterData.write(bytes, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckpointState_lift(_ buf: RustBuffer) throws -> CheckpointState {
+    return try FfiConverterTypeCheckpointState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckpointState_lower(_ value: CheckpointState) -> RustBuffer {
+    return FfiConverterTypeCheckpointState.lower(value)
+}
+
+
+
+/**
  * A log level, as `WFLO_LOG` names them.
  */
 
@@ -4834,6 +5055,30 @@ fileprivate struct FfiConverterOptionTypeCacheWrite: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeCheckpointState: FfiConverterRustBuffer {
+    typealias SwiftType = CheckpointState?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeCheckpointState.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeCheckpointState.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeLogLevel: FfiConverterRustBuffer {
     typealias SwiftType = LogLevel?
 
@@ -5306,7 +5551,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeexecution_checkpoint_async() != 13671) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wflo_checksum_method_nativeexecution_checkpoint_binary() != 10198) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeexecution_checkpoint_binary_async() != 60659) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wflo_checksum_method_nativeexecution_checkpoint_state() != 15655) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeexecution_checkpoint_state_any() != 47066) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeexecution_checkpoints_json() != 64399) {
@@ -5325,6 +5579,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeexecution_latest_checkpoint() != 58262) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeexecution_latest_checkpoint_any() != 19349) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeexecution_name() != 8149) {
@@ -5348,7 +5605,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeexecution_reserve_request() != 57290) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint() != 31540) {
+    if (uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint() != 37254) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint_any() != 36507) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint_any_async() != 23473) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint_async() != 4222) {

@@ -3,6 +3,7 @@ package dev.wflo
 import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonNull
 import kotlinx.serialization.json.JsonObject
+import dev.wflo.ffi.CheckpointState as NativeCheckpointState
 import dev.wflo.ffi.Settled as NativeSettled
 import dev.wflo.ffi.TokenCount as NativeTokenCount
 import dev.wflo.ffi.Usage as NativeUsage
@@ -196,13 +197,49 @@ data class CheckpointInfo(
     /** True once a rollback to an earlier checkpoint made this one history. */
     val superseded: Boolean,
     val stateBytes: Long,
+    /** The content type of a binary state ([WfloWorkflow.checkpointBinary]); null for a JSON one. */
+    val contentType: String? = null,
 ) {
     internal companion object {
         fun of(o: JsonObject) = CheckpointInfo(
             o.long("id"), o.string("execution_id"), o.string("name"), o.long("sequence"),
             o.longOrNull("parent_id"), o.long("spent_nanos"), o.long("created_at_ms"), o.bool("superseded"),
-            o.long("state_bytes"),
+            o.long("state_bytes"), o.stringOrNull("content_type"),
         )
+    }
+}
+
+/**
+ * A checkpoint's state of either kind, as [WfloWorkflow.rollbackToCheckpointAny],
+ * [WfloWorkflow.latestCheckpointAny] and [WfloWorkflow.checkpointStateAny] return it: the
+ * JSON a [WfloWorkflow.checkpoint] saved, or the bytes a [WfloWorkflow.checkpointBinary] saved,
+ * byte for byte, with their content type.
+ */
+sealed class CheckpointState {
+    /** A JSON state, parsed. */
+    data class Json(val state: JsonElement) : CheckpointState()
+
+    /**
+     * A binary state: [data] in the caller's own format, named by [contentType] (for example
+     * "application/msgpack"). Equal to another with the same content type and the same bytes
+     * (a ByteArray alone compares by identity).
+     */
+    class Binary(val contentType: String, val data: ByteArray) : CheckpointState() {
+        override fun equals(other: Any?): Boolean =
+            other is Binary && other.contentType == contentType && other.data.contentEquals(data)
+
+        override fun hashCode(): Int = 31 * contentType.hashCode() + data.contentHashCode()
+
+        // The size, not the bytes: a state may be megabytes.
+        override fun toString(): String = "Binary(contentType=$contentType, ${data.size} bytes)"
+    }
+
+    internal companion object {
+        /** The generated layer's state as this one's (a JSON state's text parsed). */
+        fun of(native: NativeCheckpointState): CheckpointState = when (native) {
+            is NativeCheckpointState.Json -> Json(JsonText.parse(native.text))
+            is NativeCheckpointState.Binary -> Binary(native.contentType, native.bytes)
+        }
     }
 }
 

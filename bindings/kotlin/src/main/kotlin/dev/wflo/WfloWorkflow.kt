@@ -429,14 +429,47 @@ class WfloWorkflow @JvmOverloads constructor(
     }
 
     /**
+     * Saves [data] — bytes in your own format (MessagePack, protobuf, a pickled graph…), named by
+     * [contentType] such as "application/msgpack" — as checkpoint [name]; they are stored as they
+     * are and come back byte for byte from [rollbackToCheckpointAny]. Committed to the store when
+     * this returns. A content type is 1 to 255 printable ASCII characters without spaces, else
+     * [InvalidArgumentException].
+     */
+    suspend fun checkpointBinary(name: String, contentType: String, data: ByteArray): CheckpointInfo {
+        if (name.isBlank()) throw invalid("checkpoint name must be a non-empty string")
+        if (execution == null) start()
+        val info = native { live(started()).checkpointBinaryAsync(name, contentType, data) }
+        return CheckpointInfo.of(JsonText.parse(info).jsonObject)
+    }
+
+    /**
      * The state saved in the latest live checkpoint [name]. Later checkpoints become history
-     * (kept, no longer live); money spent since stays spent.
+     * (kept, no longer live); money spent since stays spent. A binary state
+     * ([checkpointBinary]) is refused with [InvalidArgumentException] naming its content type,
+     * before anything changes: [rollbackToCheckpointAny] returns states of either kind.
      */
     suspend fun rollbackToCheckpoint(name: String): JsonElement =
         JsonText.parse(native { live(started()).rollbackToCheckpointAsync(name) })
 
-    /** The latest live checkpoint's state (where a resumed workflow continues), or null. */
+    /** [rollbackToCheckpoint] for a state of either kind: JSON, or bytes with their content type. */
+    suspend fun rollbackToCheckpointAny(name: String): CheckpointState =
+        CheckpointState.of(native { live(started()).rollbackToCheckpointAnyAsync(name) })
+
+    /**
+     * The latest live checkpoint's state (where a resumed workflow continues), or null. A binary
+     * state is refused with [InvalidArgumentException]: [latestCheckpointAny] reads either kind.
+     */
     fun latestCheckpoint(): JsonElement? = native { live(started()).latestCheckpoint() }?.let(JsonText::parse)
+
+    /** [latestCheckpoint] for a state of either kind, or null when there is no live checkpoint. */
+    fun latestCheckpointAny(): CheckpointState? = native { live(started()).latestCheckpointAny() }?.let(CheckpointState::of)
+
+    /**
+     * The state of this execution's checkpoint [id] ([CheckpointInfo.id]; superseded ones
+     * included), of either kind; [NotFoundException] when the execution has no such checkpoint.
+     */
+    fun checkpointStateAny(id: Long): CheckpointState =
+        CheckpointState.of(native { live(started()).checkpointStateAny(unsigned(id, "checkpoint id")) })
 
     /** The execution's checkpoints, superseded ones included. */
     fun checkpoints(): List<CheckpointInfo> =

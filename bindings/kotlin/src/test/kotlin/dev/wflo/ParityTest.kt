@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.fail
 import java.io.File
 import java.math.BigDecimal
+import java.util.HexFormat
 import kotlin.time.Duration
 import kotlin.time.Duration.Companion.milliseconds
 
@@ -163,6 +164,25 @@ class ParityTest {
             last = e
         }
         return top
+    }
+
+    /** A `checkpoint_binary` step's bytes: its lowercase `hex`, repeated `repeat` times (absent: once). */
+    private fun scenarioBytes(step: JsonObject): ByteArray {
+        val once = HexFormat.of().parseHex(step.str("hex")!!)
+        val repeat = step.int("repeat") ?: 1
+        return ByteArray(once.size * repeat) { once[it % once.size] }
+    }
+
+    /** A state as the ledger keeps it: JSON under "state" (null: none), bytes as hex under "binary". */
+    private fun stateEvent(op: String, state: CheckpointState?): JsonObject = buildJsonObject {
+        put("op", op)
+        when (state) {
+            null -> put("state", JsonNull)
+            is CheckpointState.Json -> put("state", state.state)
+            is CheckpointState.Binary -> put("binary", buildJsonObject {
+                put("content_type", state.contentType); put("hex", HexFormat.of().formatHex(state.data))
+            })
+        }
     }
 
     /** A scenario's foreign (not wflo's) error. */
@@ -464,10 +484,16 @@ class ParityTest {
                         runBlocking { wf.checkpoint(cp, step.getValue("state")) }
                         events += buildJsonObject { put("op", "checkpoint"); put("name", cp) }
                     }
-                    "rollback" -> {
-                        val state = runBlocking { wf.rollbackToCheckpoint(step.str("name")!!) }
-                        events += buildJsonObject { put("op", "rollback"); put("state", state) }
+                    "checkpoint_binary" -> {
+                        val cp = step.str("name")!!
+                        val info = runBlocking { wf.checkpointBinary(cp, step.str("content_type")!!, scenarioBytes(step)) }
+                        events += buildJsonObject {
+                            put("op", "checkpoint_binary"); put("name", cp)
+                            put("content_type", info.contentType); put("state_bytes", info.stateBytes)
+                        }
                     }
+                    "rollback" -> events += stateEvent("rollback", runBlocking { wf.rollbackToCheckpointAny(step.str("name")!!) })
+                    "latest" -> events += stateEvent("latest", wf.latestCheckpointAny())
                     else -> fail("$name: unknown op $op")
                 }
             }

@@ -2,6 +2,7 @@ package dev.wflo
 
 import dev.wflo.ffi.Alert as NativeAlert
 import dev.wflo.ffi.AlertListener
+import dev.wflo.ffi.CheckpointState
 import dev.wflo.ffi.NativeEngine
 import dev.wflo.ffi.NativeScope
 import dev.wflo.ffi.NativeStream
@@ -15,6 +16,7 @@ import kotlinx.serialization.json.JsonNull
 import kotlinx.serialization.json.JsonObject
 import kotlinx.serialization.json.JsonPrimitive
 import kotlinx.serialization.json.booleanOrNull
+import kotlinx.serialization.json.intOrNull
 import kotlinx.serialization.json.buildJsonObject
 import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonObject
@@ -25,6 +27,7 @@ import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.fail
 import java.io.File
+import java.util.HexFormat
 
 /**
  * The parity suite through the generated UniFFI objects alone (NativeEngine, NativeExecution,
@@ -83,6 +86,25 @@ class UniffiParityTest {
             if (name !in names) names += name
         }
         return names
+    }
+
+    /** A `checkpoint_binary` step's bytes: its lowercase `hex`, repeated `repeat` times (absent: once). */
+    private fun scenarioBytes(step: JsonObject): ByteArray {
+        val once = HexFormat.of().parseHex(step.str("hex")!!)
+        val repeat = (step["repeat"] as? JsonPrimitive)?.intOrNull ?: 1
+        return ByteArray(once.size * repeat) { once[it % once.size] }
+    }
+
+    /** The generated state as the ledger keeps it: JSON under "state" (null: none), bytes as hex under "binary". */
+    private fun stateEvent(op: String, state: CheckpointState?): JsonObject = buildJsonObject {
+        put("op", op)
+        when (state) {
+            null -> put("state", JsonNull)
+            is CheckpointState.Json -> put("state", JsonText.parse(state.text))
+            is CheckpointState.Binary -> put("binary", buildJsonObject {
+                put("content_type", state.contentType); put("hex", HexFormat.of().formatHex(state.bytes))
+            })
+        }
     }
 
     private fun replay(engine: NativeEngine, index: Int, scenario: JsonObject): JsonObject {
@@ -341,10 +363,16 @@ class UniffiParityTest {
                     exec.checkpoint(cp, step.getValue("state").toString())
                     events += buildJsonObject { put("op", "checkpoint"); put("name", cp) }
                 }
-                "rollback" -> {
-                    val state = exec.rollbackToCheckpoint(step.str("name")!!)
-                    events += buildJsonObject { put("op", "rollback"); put("state", JsonText.parse(state)) }
+                "checkpoint_binary" -> {
+                    val cp = step.str("name")!!
+                    val info = JsonText.parse(exec.checkpointBinary(cp, step.str("content_type")!!, scenarioBytes(step))).jsonObject
+                    events += buildJsonObject {
+                        put("op", "checkpoint_binary"); put("name", cp)
+                        put("content_type", info.getValue("content_type")); put("state_bytes", info.getValue("state_bytes"))
+                    }
                 }
+                "rollback" -> events += stateEvent("rollback", exec.rollbackToCheckpointAny(step.str("name")!!))
+                "latest" -> events += stateEvent("latest", exec.latestCheckpointAny())
                 else -> fail("$name: unknown op $op")
             }
         }

@@ -830,7 +830,13 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_checkpoint_async(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativeexecution_checkpoint_binary(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeexecution_checkpoint_binary_async(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_checkpoint_state(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeexecution_checkpoint_state_any(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_checkpoints_json(
     ): Int
@@ -843,6 +849,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_wflo_checksum_method_nativeexecution_id(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_latest_checkpoint(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeexecution_latest_checkpoint_any(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_name(
     ): Int
@@ -859,6 +867,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_wflo_checksum_method_nativeexecution_reserve_request(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint_any(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint_any_async(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint_async(
     ): Int
@@ -1070,7 +1082,13 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_checkpoint_async(`ptr`: Long,`name`: RustBuffer.ByValue,`stateJson`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_wflo_fn_method_nativeexecution_checkpoint_binary(`ptr`: Long,`name`: RustBuffer.ByValue,`contentType`: RustBuffer.ByValue,`bytes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeexecution_checkpoint_binary_async(`ptr`: Long,`name`: RustBuffer.ByValue,`contentType`: RustBuffer.ByValue,`bytes`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_wflo_fn_method_nativeexecution_checkpoint_state(`ptr`: Long,`id`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeexecution_checkpoint_state_any(`ptr`: Long,`id`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_checkpoints_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1083,6 +1101,8 @@ internal object UniffiLib {
     external fun uniffi_wflo_fn_method_nativeexecution_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_latest_checkpoint(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeexecution_latest_checkpoint_any(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_name(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1100,6 +1120,10 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint_any(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint_any_async(`ptr`: Long,`name`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint_async(`ptr`: Long,`name`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_wflo_fn_method_nativeexecution_scope(`ptr`: Long,`label`: RustBuffer.ByValue,`budgetNanos`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1483,7 +1507,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoint_async() and 0xFFFF) != 13671) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoint_binary() and 0xFFFF) != 10198) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoint_binary_async() and 0xFFFF) != 60659) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoint_state() and 0xFFFF) != 15655) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoint_state_any() and 0xFFFF) != 47066) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoints_json() and 0xFFFF) != 64399) {
@@ -1502,6 +1535,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_latest_checkpoint() and 0xFFFF) != 58262) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_latest_checkpoint_any() and 0xFFFF) != 19349) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_name() and 0xFFFF) != 8149) {
@@ -1525,7 +1561,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_reserve_request() and 0xFFFF) != 57290) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint() and 0xFFFF) != 31540) {
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint() and 0xFFFF) != 37254) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint_any() and 0xFFFF) != 36507) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint_any_async() and 0xFFFF) != 23473) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint_async() and 0xFFFF) != 4222) {
@@ -2019,6 +2061,25 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
         val byteBuf = toUtf8(value)
         buf.putInt(byteBuf.limit())
         buf.put(byteBuf)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
+    override fun read(buf: ByteBuffer): ByteArray {
+        val len = buf.getInt()
+        val byteArr = ByteArray(len)
+        buf.get(byteArr)
+        return byteArr
+    }
+    override fun allocationSize(value: ByteArray): ULong {
+        return 4UL + value.size.toULong()
+    }
+    override fun write(value: ByteArray, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        buf.put(value)
     }
 }
 
@@ -3512,9 +3573,25 @@ public interface NativeExecutionInterface {
     suspend fun `checkpointAsync`(`name`: kotlin.String, `stateJson`: kotlin.String): kotlin.String
     
     /**
+     * Saves a checkpoint of a binary state (`bytes` in the caller's format, named by
+     * `content_type`); returns its info as JSON.
+     */
+    fun `checkpointBinary`(`name`: kotlin.String, `contentType`: kotlin.String, `bytes`: kotlin.ByteArray): kotlin.String
+    
+    /**
+     * `checkpoint_binary` off the caller's thread.
+     */
+    suspend fun `checkpointBinaryAsync`(`name`: kotlin.String, `contentType`: kotlin.String, `bytes`: kotlin.ByteArray): kotlin.String
+    
+    /**
      * One checkpoint's state by id.
      */
     fun `checkpointState`(`id`: kotlin.ULong): kotlin.String
+    
+    /**
+     * One checkpoint's state by id, of either kind.
+     */
+    fun `checkpointStateAny`(`id`: kotlin.ULong): CheckpointState
     
     /**
      * The checkpoints (superseded ones included), as JSON.
@@ -3546,6 +3623,11 @@ public interface NativeExecutionInterface {
      * The latest live checkpoint's state (JSON), or None.
      */
     fun `latestCheckpoint`(): kotlin.String?
+    
+    /**
+     * The latest live checkpoint's state, of either kind, or None.
+     */
+    fun `latestCheckpointAny`(): CheckpointState?
     
     fun `name`(): kotlin.String
     
@@ -3583,9 +3665,21 @@ public interface NativeExecutionInterface {
     fun `reserveRequest`(`format`: kotlin.String, `body`: kotlin.String, `optionsJson`: kotlin.String?): RequestReserved
     
     /**
-     * Rolls back to the latest live checkpoint called `name`; returns its state (JSON).
+     * Rolls back to the latest live checkpoint called `name`; returns its state (JSON;
+     * INVALID_ARGUMENT, changing nothing, when it is binary).
      */
     fun `rollbackToCheckpoint`(`name`: kotlin.String): kotlin.String
+    
+    /**
+     * Rolls back to the latest live checkpoint called `name`; returns its state, of either
+     * kind.
+     */
+    fun `rollbackToCheckpointAny`(`name`: kotlin.String): CheckpointState
+    
+    /**
+     * `rollback_to_checkpoint_any` off the caller's thread.
+     */
+    suspend fun `rollbackToCheckpointAnyAsync`(`name`: kotlin.String): CheckpointState
     
     /**
      * `rollback_to_checkpoint` off the caller's thread.
@@ -3821,6 +3915,54 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
 
     
     /**
+     * Saves a checkpoint of a binary state (`bytes` in the caller's format, named by
+     * `content_type`); returns its info as JSON.
+     */
+    @Throws(WfloException::class)override fun `checkpointBinary`(`name`: kotlin.String, `contentType`: kotlin.String, `bytes`: kotlin.ByteArray): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeexecution_checkpoint_binary(
+        it,
+        
+        FfiConverterString.lower(`name`),
+        FfiConverterString.lower(`contentType`),
+        FfiConverterByteArray.lower(`bytes`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * `checkpoint_binary` off the caller's thread.
+     */
+    @Throws(WfloException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `checkpointBinaryAsync`(`name`: kotlin.String, `contentType`: kotlin.String, `bytes`: kotlin.ByteArray) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_wflo_fn_method_nativeexecution_checkpoint_binary_async(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`name`),
+        FfiConverterString.lower(`contentType`),
+        FfiConverterByteArray.lower(`bytes`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_wflo_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_wflo_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_wflo_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        WfloException.ErrorHandler,
+    )
+    }
+
+    
+    /**
      * One checkpoint's state by id.
      */
     @Throws(WfloException::class)override fun `checkpointState`(`id`: kotlin.ULong): kotlin.String {
@@ -3828,6 +3970,24 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
     callWithHandle {
     uniffiRustCallWithError(WfloException) { _status ->
     UniffiLib.uniffi_wflo_fn_method_nativeexecution_checkpoint_state(
+        it,
+        
+        FfiConverterULong.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * One checkpoint's state by id, of either kind.
+     */
+    @Throws(WfloException::class)override fun `checkpointStateAny`(`id`: kotlin.ULong): CheckpointState {
+            return FfiConverterTypeCheckpointState.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeexecution_checkpoint_state_any(
         it,
         
         FfiConverterULong.lower(`id`),_status)
@@ -3941,6 +4101,23 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
     callWithHandle {
     uniffiRustCallWithError(WfloException) { _status ->
     UniffiLib.uniffi_wflo_fn_method_nativeexecution_latest_checkpoint(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The latest live checkpoint's state, of either kind, or None.
+     */
+    @Throws(WfloException::class)override fun `latestCheckpointAny`(): CheckpointState? {
+            return FfiConverterOptionalTypeCheckpointState.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeexecution_latest_checkpoint_any(
         it,
         _status)
 }
@@ -4087,7 +4264,8 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
 
     
     /**
-     * Rolls back to the latest live checkpoint called `name`; returns its state (JSON).
+     * Rolls back to the latest live checkpoint called `name`; returns its state (JSON;
+     * INVALID_ARGUMENT, changing nothing, when it is binary).
      */
     @Throws(WfloException::class)override fun `rollbackToCheckpoint`(`name`: kotlin.String): kotlin.String {
             return FfiConverterString.lift(
@@ -4102,6 +4280,50 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
     )
     }
     
+
+    
+    /**
+     * Rolls back to the latest live checkpoint called `name`; returns its state, of either
+     * kind.
+     */
+    @Throws(WfloException::class)override fun `rollbackToCheckpointAny`(`name`: kotlin.String): CheckpointState {
+            return FfiConverterTypeCheckpointState.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint_any(
+        it,
+        
+        FfiConverterString.lower(`name`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * `rollback_to_checkpoint_any` off the caller's thread.
+     */
+    @Throws(WfloException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `rollbackToCheckpointAnyAsync`(`name`: kotlin.String) : CheckpointState {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint_any_async(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`name`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_wflo_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_wflo_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_wflo_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeCheckpointState.lift(it) },
+        // Error FFI converter
+        WfloException.ErrorHandler,
+    )
+    }
 
     
     /**
@@ -7031,6 +7253,96 @@ public object FfiConverterTypeCacheWrite: FfiConverterRustBuffer<CacheWrite> {
 
 
 /**
+ * A checkpoint state: JSON text, or bytes in the caller's format named by a content type.
+ */
+sealed class CheckpointState {
+    
+    data class Json(
+        val `text`: kotlin.String) : CheckpointState()
+        
+    {
+        
+
+        companion object
+    }
+    
+    data class Binary(
+        val `contentType`: kotlin.String, 
+        val `bytes`: kotlin.ByteArray) : CheckpointState()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCheckpointState : FfiConverterRustBuffer<CheckpointState>{
+    override fun read(buf: ByteBuffer): CheckpointState {
+        return when(buf.getInt()) {
+            1 -> CheckpointState.Json(
+                FfiConverterString.read(buf),
+                )
+            2 -> CheckpointState.Binary(
+                FfiConverterString.read(buf),
+                FfiConverterByteArray.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: CheckpointState): ULong = when(value) {
+        is CheckpointState.Json -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`text`)
+            )
+        }
+        is CheckpointState.Binary -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`contentType`)
+                + FfiConverterByteArray.allocationSize(value.`bytes`)
+            )
+        }
+    }
+
+    override fun write(value: CheckpointState, buf: ByteBuffer) {
+        when(value) {
+            is CheckpointState.Json -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`text`, buf)
+                Unit
+            }
+            is CheckpointState.Binary -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`contentType`, buf)
+                FfiConverterByteArray.write(value.`bytes`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * A log level, as `WFLO_LOG` names them.
  */
 
@@ -7787,6 +8099,38 @@ public object FfiConverterOptionalTypeCacheWrite: FfiConverterRustBuffer<CacheWr
         } else {
             buf.put(1)
             FfiConverterTypeCacheWrite.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeCheckpointState: FfiConverterRustBuffer<CheckpointState?> {
+    override fun read(buf: ByteBuffer): CheckpointState? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeCheckpointState.read(buf)
+    }
+
+    override fun allocationSize(value: CheckpointState?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeCheckpointState.allocationSize(value)
+        }
+    }
+
+    override fun write(value: CheckpointState?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeCheckpointState.write(value, buf)
         }
     }
 }

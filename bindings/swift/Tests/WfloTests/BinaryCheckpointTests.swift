@@ -1,0 +1,62 @@
+import Foundation
+import XCTest
+@testable import Wflo
+
+/// Binary checkpoint states: bytes in the caller's own format, named by a content type, come
+/// back byte for byte beside JSON states; the JSON-only rollback refuses them and changes
+/// nothing; a bad content type is refused. (The same cases as Kotlin's BinaryCheckpointTest.)
+final class BinaryCheckpointTests: XCTestCase {
+    private let everyByte = Data((0...255).map { UInt8($0) })
+
+    func testEveryByteValueAndALargeStateComeBackByteForByte() async throws {
+        let engine = try Engine.open("memory://")
+        defer { try? engine.close() }
+        let wf = try WfloWorkflow(name: "w", budgetUsd: 1, engine: engine)
+        let small = try await wf.checkpointBinary("graph", contentType: "application/msgpack", data: everyByte)
+        XCTAssertEqual(small.contentType, "application/msgpack")
+        let large = Data((0..<(100 * 1024)).map { _ in UInt8.random(in: 0...255) })
+        try await wf.checkpointBinary("history", contentType: "application/x-protobuf", data: large)
+
+        XCTAssertEqual(try wf.latestCheckpointAny(), .binary(contentType: "application/x-protobuf", bytes: large))
+        XCTAssertEqual(try wf.checkpointStateAny(small.id), .binary(contentType: "application/msgpack", bytes: everyByte))
+        let back = try await wf.rollbackToCheckpointAny("graph")
+        XCTAssertEqual(back, .binary(contentType: "application/msgpack", bytes: everyByte))
+
+        let plan = try await wf.checkpoint("plan", state: ["step": 1])
+        XCTAssertNil(plan.contentType)
+        XCTAssertEqual(try wf.latestCheckpointAny(), .json(text: "{\"step\":1}"))
+    }
+
+    func testTheJsonOnlyRollbackRefusesABinaryStateAndChangesNothing() async throws {
+        let engine = try Engine.open("memory://")
+        defer { try? engine.close() }
+        let wf = try WfloWorkflow(name: "w", budgetUsd: 1, engine: engine)
+        try await wf.checkpointBinary("graph", contentType: "application/msgpack", data: everyByte)
+        try await wf.checkpoint("plan", state: ["step": 2])
+        do {
+            _ = try await wf.rollbackToCheckpoint("graph")
+            XCTFail("the rollback did not throw")
+        } catch let error as WfloError {
+            XCTAssertEqual(error.code, "INVALID_ARGUMENT")
+            XCTAssertTrue(error.message.contains("application/msgpack"), error.message)
+        }
+        // Nothing superseded: "plan" is still the latest live checkpoint.
+        XCTAssertEqual(try wf.latestCheckpointAny(), .json(text: "{\"step\":2}"))
+    }
+
+    func testABadContentTypeIsRefused() async throws {
+        let engine = try Engine.open("memory://")
+        defer { try? engine.close() }
+        let wf = try WfloWorkflow(name: "w", budgetUsd: 1, engine: engine)
+        try await wf.start()
+        for bad in ["", "application/ msgpack", "application/msgpäck", String(repeating: "a", count: 256)] {
+            do {
+                try await wf.checkpointBinary("graph", contentType: bad, data: everyByte)
+                XCTFail("content type '\(bad)' was accepted")
+            } catch let error as WfloError {
+                XCTAssertEqual(error.code, "INVALID_ARGUMENT")
+            }
+        }
+        XCTAssertNil(try wf.latestCheckpointAny())
+    }
+}
