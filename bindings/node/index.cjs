@@ -6,6 +6,7 @@ const errors = require('./lib/errors.cjs');
 const { Engine, getDefaultEngine, setDefaultEngine, pureEngine } = require('./lib/engine.cjs');
 const { WfloWorkflow, currentWorkflow, settleFromResult } = require('./lib/workflow.cjs');
 const { Scope } = require('./lib/scope.cjs');
+const { BinaryState } = require('./lib/state.cjs');
 const { trackLlmCall } = require('./lib/track.cjs');
 const { Reservation } = require('./lib/reservation.cjs');
 const { Retrier, CircuitBreaker, RetryExhaustedError, withRetry, failureOf } = require('./lib/resilience.cjs');
@@ -30,6 +31,7 @@ module.exports = {
   setDefaultEngine,
   WfloWorkflow,
   Scope,
+  BinaryState,
   currentWorkflow,
   settleFromResult,
   trackLlmCall,

@@ -171,7 +171,27 @@ export interface CheckpointInfo {
   spentNanos: number;
   createdAtMs: number;
   superseded: boolean;
+  /** Size of the state as given (JSON text or binary bytes, before compression). */
   stateBytes: number;
+  /** The content type of a binary state; absent for a JSON state. */
+  contentType?: string;
+}
+
+/** Node's Buffer where Node's types are loaded (@types/node), else the Uint8Array it extends. */
+type NodeBuffer = typeof globalThis extends { Buffer: abstract new (...args: any[]) => infer B } ? B : Uint8Array;
+
+/**
+ * A binary checkpoint state: bytes in the caller's own format, named by `contentType` (e.g.
+ * "application/msgpack"), stored as they are and returned byte for byte. `rollbackToCheckpoint`,
+ * `latestCheckpoint` and `checkpointState` return one for a state saved as bytes (the parsed
+ * JSON for a JSON state): `instanceof BinaryState` tells them apart.
+ */
+export declare class BinaryState {
+  /** `data` is kept as a Buffer over the same memory (not copied); the engine checks `contentType` (1 to 255 printable ASCII characters, no spaces) when it is saved. */
+  constructor(contentType: string, data: Uint8Array | ArrayBuffer);
+  readonly contentType: string;
+  /** The bytes, a Buffer. */
+  readonly data: NodeBuffer;
 }
 
 export interface CallRecord {
@@ -605,10 +625,17 @@ export declare class WfloWorkflow {
   /** `reserve` without the promise (a started workflow without shared scopes). It cannot wait: an undecided approval gate throws ApprovalPendingError (use `reserve()`). */
   reserveSync(request: CallRequest, scope?: Scope | null): Reservation;
   recordCall(model: string, response: unknown, format?: string): Promise<Settled>;
-  checkpoint(name: string, state: unknown): Promise<CheckpointInfo>;
+  /**
+   * Saves a checkpoint: `state` is anything JSON can hold, or a binary state — a BinaryState, or
+   * bytes in the format `options.contentType` names (default "application/octet-stream"). A
+   * content type given with a JSON state or a BinaryState is refused (InvalidArgumentError).
+   */
+  checkpoint(name: string, state: unknown, options?: { contentType?: string }): Promise<CheckpointInfo>;
+  /** The state of the latest live checkpoint `name` as it was saved: parsed JSON, or a BinaryState. Later checkpoints become history. */
   rollbackToCheckpoint<S = unknown>(name: string): Promise<S>;
-  /** One checkpoint's state by id (superseded ones included). */
+  /** One checkpoint's state by id (superseded ones included), as it was saved: parsed JSON, or a BinaryState. */
   checkpointState<S = unknown>(id: number): Promise<S>;
+  /** The latest live checkpoint's state as it was saved (parsed JSON, or a BinaryState), or null. */
   latestCheckpoint<S = unknown>(): Promise<S | null>;
   checkpoints(): Promise<CheckpointInfo[]>;
   calls(): Promise<CallRecord[]>;

@@ -2,7 +2,7 @@
 import wflo from './index.cjs';
 
 export const {
-  version, Engine, getDefaultEngine, setDefaultEngine, WfloWorkflow, currentWorkflow, settleFromResult,
+  version, Engine, getDefaultEngine, setDefaultEngine, WfloWorkflow, BinaryState, currentWorkflow, settleFromResult,
   trackLlmCall, Reservation, countTokens, countChatTokens, price, cost, parseUsage, NativeStream, withRetry, failureOf,
   Retrier, CircuitBreaker, RetryExhaustedError, ResourceLock, Permit, WfloError, InvalidArgumentError, UnknownModelError, BudgetExceededError,
   CircuitOpenError, ResourceBusyError, ApprovalDeniedError, ApprovalPendingError, CallLimitError, NotFoundError, ConflictError, StorageError, ClosedError,

@@ -4,9 +4,9 @@
 // store, a run resumed in another process continues where it was, and
 // `workflow.rollbackToCheckpoint(name)` rolls the graph back too.
 //
-// How LangGraph's records map onto wflo (all of them JSON checkpoints of ONE execution):
+// How LangGraph's records map onto wflo (all of them checkpoints of ONE execution):
 //
-//   LangGraph                          wflo checkpoint name                     state (JSON)
+//   LangGraph                          wflo checkpoint name                     record fields
 //   checkpoint (thread, ns, id)        langgraph/<thread>/<ns>/<id>             {langgraph: "checkpoint", ids,
 //                                                                                checkpoint (no channel values),
 //                                                                                metadata, channels: changed ones}
@@ -14,11 +14,14 @@
 //                                                                                task_path, writes: [[idx, channel, value]]}
 //   deleteThread(thread)               langgraph-delete/<thread>                {langgraph: "delete", thread_id}
 //
-// Name parts are URI-encoded ("/" inside a thread id cannot split it). Values are LangGraph's
-// own serialisation (`serde.dumpsTyped`): JSON ones are stored as JSON (readable in the
-// store), anything else as base64. A checkpoint stores only the channels whose version
-// changed (`newVersions`, as the validation suite expects of a saver that stores deltas);
-// loading one walks its parent chain for the others.
+// Name parts are URI-encoded ("/" inside a thread id cannot split it). Each record is a BINARY
+// checkpoint state (content type RECORD_CONTENT_TYPE, laid out as `encodeRecord` says): its
+// fields, and each value as LangGraph serialised it (`serde.dumpsTyped`: a type and bytes), the
+// bytes kept as they are — no base64, no JSON around them. Records saved before binary states
+// are JSON states (values as {json} or {type, base64}); they are still read, and a thread
+// started then continues with binary records. A checkpoint stores only the channels whose
+// version changed (`newVersions`, as the validation suite expects of a saver that stores
+// deltas); loading one walks its parent chain for the others.
 //
 // wflo checkpoints are append-only: the newest record of a name wins. A wflo rollback marks
 // every later checkpoint superseded; superseded LangGraph checkpoints and writes are history —
@@ -27,14 +30,13 @@
 // id is still returned, with the writes it had.) deleteThread records a tombstone: everything
 // the thread stored before it is ignored from then on, even after a rollback.
 //
-// Each read lists the execution's checkpoints (names only) and reads the states it needs by id
-// — through the native execution, as WfloWorkflow has no public "state of checkpoint N" — and
-// keeps them in a small cache (a checkpoint's state never changes).
+// Each read lists the execution's checkpoints (names only) and reads the records it needs by
+// id, and keeps them decoded in a small cache (a checkpoint's state never changes).
 const {
   BaseCheckpointSaver, TASKS, WRITES_IDX_MAP, compareWritesSortKeys, getCheckpointId, maxChannelVersion,
   writesSortKey,
 } = require('@langchain/langgraph-checkpoint');
-const { WfloWorkflow, currentWorkflow, Engine, InvalidArgumentError } = require('../index.cjs');
+const { WfloWorkflow, currentWorkflow, Engine, BinaryState, InvalidArgumentError, StorageError } = require('../index.cjs');
 // Loading the LangChain integration registers the runner `workflow.execute(graph)` uses.
 require('./langchain.cjs');
 
@@ -46,6 +48,89 @@ const DELETE = 'langgraph-delete';
 
 /** How many checkpoint states a saver keeps read (by execution, id, time and name). */
 const CACHE_LIMIT = 4096;
+
+/**
+ * The content type of the saver's records, version 1 of their layout. A record is
+ *
+ *   u32 header length | header: UTF-8 JSON, the record's fields
+ *   then per value, in order: u32 type length | type (UTF-8) | u32 data length | data
+ *
+ * (u32: unsigned, 32 bits, big-endian). In the header each value — `checkpoint`, `metadata`, a
+ * channel's value (null: none), a write's value — is the index of its (type, data) pair; `data`
+ * is LangGraph's serialisation of it, byte for byte. A later layout gets a new content type.
+ */
+const RECORD_CONTENT_TYPE = 'application/vnd.wflo.langgraph.v1';
+
+const damaged = (why) => new StorageError(`a LangGraph record in the store cannot be read: ${why}`, 'STORAGE');
+
+function u32(n) {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+
+/** A record's bytes: its fields (`header`) and its values' [type, bytes] pairs (see RECORD_CONTENT_TYPE). */
+function encodeRecord(header, values) {
+  const head = Buffer.from(JSON.stringify(header), 'utf8');
+  const parts = [u32(head.length), head];
+  for (const [type, data] of values) {
+    const t = Buffer.from(type, 'utf8');
+    parts.push(u32(t.length), t, u32(data.byteLength), data);
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * A record's fields from its bytes, each value as `{type, bytes}` (a view of `data`, not a
+ * copy) in place of its index. A truncated or malformed record is a StorageError.
+ */
+function decodeRecord(data) {
+  let at = 0;
+  const take = (n) => {
+    if (n > data.length - at) throw damaged(`${RECORD_CONTENT_TYPE} ends before its last field`);
+    at += n;
+    return data.subarray(at - n, at);
+  };
+  const field = () => take(take(4).readUInt32BE(0));
+  let header;
+  try {
+    header = JSON.parse(field().toString('utf8'));
+  } catch (e) {
+    throw e instanceof StorageError ? e : damaged(`its header is not JSON (${e.message})`);
+  }
+  const values = [];
+  while (at < data.length) values.push({ type: field().toString('utf8'), bytes: field() });
+  const value = (i) => {
+    if (!Number.isInteger(i) || i < 0 || i >= values.length) throw damaged(`it has no value #${i}`);
+    return values[i];
+  };
+  const list = (items) => {
+    if (!Array.isArray(items)) throw damaged(`its ${header.langgraph} record has no list of values`);
+    return items;
+  };
+  if (header?.langgraph === 'checkpoint') {
+    return {
+      ...header,
+      checkpoint: value(header.checkpoint),
+      metadata: value(header.metadata),
+      channels: list(header.channels).map(([ch, version, i]) => [ch, version, i === null ? null : value(i)]),
+    };
+  }
+  if (header?.langgraph === 'writes') return { ...header, writes: list(header.writes).map(([idx, ch, i]) => [idx, ch, value(i)]) };
+  return header;
+}
+
+/**
+ * A stored record's fields, whichever way it was saved: a binary record decoded, or the JSON
+ * state saved before binary states (values as {json} or {type, base64}) as it is.
+ */
+function recordOf(state) {
+  if (!(state instanceof BinaryState)) return state;
+  if (state.contentType !== RECORD_CONTENT_TYPE) {
+    throw damaged(`its content type is ${JSON.stringify(state.contentType)}, not ${RECORD_CONTENT_TYPE} (saved by another version of wflo/langgraph?)`);
+  }
+  return decodeRecord(state.data);
+}
 
 function enc(part) {
   try {
@@ -135,11 +220,16 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
     return checkpointName(threadId, idString(config.configurable.checkpoint_ns ?? '', 'checkpoint_ns'), id);
   }
 
-  /** The LangGraph config of a checkpoint state wflo returned (`rollbackToCheckpoint`, `latestCheckpoint`), or null. */
+  /**
+   * The LangGraph config of a checkpoint state wflo returned (`rollbackToCheckpoint`,
+   * `latestCheckpoint`), or null when it is not a LangGraph checkpoint record.
+   */
   static configOf(state) {
-    if (!state || state.langgraph !== 'checkpoint') return null;
+    if (state instanceof BinaryState && state.contentType !== RECORD_CONTENT_TYPE) return null;
+    const record = recordOf(state);
+    if (!record || record.langgraph !== 'checkpoint') return null;
     return {
-      configurable: { thread_id: state.thread_id, checkpoint_ns: state.checkpoint_ns, checkpoint_id: state.checkpoint_id },
+      configurable: { thread_id: record.thread_id, checkpoint_ns: record.checkpoint_ns, checkpoint_id: record.checkpoint_id },
     };
   }
 
@@ -155,26 +245,30 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
 
   // ---- serialisation ------------------------------------------------------------------
 
-  /** A value as LangGraph serialises it, in a JSON-holdable form. */
+  /** A value as LangGraph serialises it: [type, bytes]. */
   async _dump(value) {
-    const [type, bytes] = await this.serde.dumpsTyped(value);
-    if (type === 'json') {
-      try {
-        const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-        return { json: JSON.parse(text) };
-      } catch {
-        // Not UTF-8 JSON after all (a custom serializer): keep the bytes.
-      }
+    const [type, data] = await this.serde.dumpsTyped(value);
+    if (typeof type !== 'string' || !(data instanceof Uint8Array)) {
+      throw invalid('the serializer\'s dumpsTyped must return [type (a string), data (a Uint8Array)]');
     }
-    return { type, base64: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64') };
+    return [type, data];
   }
 
+  /** A stored value loaded by the serializer: `{type, bytes}`, or as JSON records held them. */
   async _load(stored) {
-    if (stored && Object.prototype.hasOwnProperty.call(stored, 'json')) {
-      return this.serde.loadsTyped('json', JSON.stringify(stored.json));
-    }
-    const buf = Buffer.from(stored.base64, 'base64');
-    return this.serde.loadsTyped(stored.type, new Uint8Array(buf));
+    // A copy, of its own type (not a Buffer): the record it comes from stays cached.
+    if (stored.bytes) return this.serde.loadsTyped(stored.type, new Uint8Array(stored.bytes));
+    if (Object.prototype.hasOwnProperty.call(stored, 'json')) return this.serde.loadsTyped('json', JSON.stringify(stored.json));
+    return this.serde.loadsTyped(stored.type, new Uint8Array(Buffer.from(stored.base64, 'base64')));
+  }
+
+  /** Saves a record as a binary checkpoint state: `header` with `values` put in by `ref`. */
+  async _save(name, build) {
+    const values = [];
+    const ref = async (value) => values.push(await this._dump(value)) - 1;
+    const header = await build(ref);
+    const wf = await this._wf();
+    await wf.checkpoint(name, new BinaryState(RECORD_CONTENT_TYPE, encodeRecord(header, values)));
   }
 
   // ---- reading the store --------------------------------------------------------------
@@ -218,7 +312,7 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
     const k = `${wf.executionId}|${info.sequence}|${info.createdAtMs}|${info.name}`;
     let state = this._cache.get(k);
     if (state === undefined) {
-      state = await wf.checkpointState(info.id);
+      state = recordOf(await wf.checkpointState(info.id));
       if (this._cache.size >= CACHE_LIMIT) this._cache.delete(this._cache.keys().next().value);
       this._cache.set(k, state);
     }
@@ -378,23 +472,23 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
     if (typeof checkpoint?.id !== 'string' || checkpoint.id === '') throw invalid('failed to put a checkpoint: it has no id');
     const parentId = config.configurable.checkpoint_id || null;
     const { channel_values: values = {}, ...rest } = checkpoint;
-    const channels = [];
-    for (const [ch, version] of Object.entries(newVersions ?? {})) {
-      const has = Object.prototype.hasOwnProperty.call(values ?? {}, ch);
-      channels.push([ch, version, has ? await this._dump(values[ch]) : null]);
-    }
-    const state = {
-      langgraph: 'checkpoint',
-      thread_id: threadId,
-      checkpoint_ns: ns,
-      checkpoint_id: checkpoint.id,
-      parent_checkpoint_id: parentId,
-      checkpoint: await this._dump({ ...rest }),
-      metadata: await this._dump(metadata ?? {}),
-      channels,
-    };
-    const wf = await this._wf();
-    await wf.checkpoint(checkpointName(threadId, ns, checkpoint.id), state);
+    await this._save(checkpointName(threadId, ns, checkpoint.id), async (ref) => {
+      const channels = [];
+      for (const [ch, version] of Object.entries(newVersions ?? {})) {
+        const has = Object.prototype.hasOwnProperty.call(values ?? {}, ch);
+        channels.push([ch, version, has ? await ref(values[ch]) : null]);
+      }
+      return {
+        langgraph: 'checkpoint',
+        thread_id: threadId,
+        checkpoint_ns: ns,
+        checkpoint_id: checkpoint.id,
+        parent_checkpoint_id: parentId,
+        checkpoint: await ref({ ...rest }),
+        metadata: await ref(metadata ?? {}),
+        channels,
+      };
+    });
     return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
   }
 
@@ -404,21 +498,19 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
     const checkpointId = config.configurable.checkpoint_id;
     if (!checkpointId) throw invalid('failed to put writes: the RunnableConfig has no "checkpoint_id" in its "configurable" property');
     if (typeof taskId !== 'string') throw invalid('failed to put writes: taskId must be a string');
-    const stored = [];
-    for (const [i, [channel, value]] of (writes ?? []).entries()) {
-      stored.push([WRITES_IDX_MAP[channel] ?? i, channel, await this._dump(value)]);
-    }
-    const state = {
-      langgraph: 'writes',
-      thread_id: threadId,
-      checkpoint_ns: ns,
-      checkpoint_id: checkpointId,
-      task_id: taskId,
-      task_path: taskPath ?? '',
-      writes: stored,
-    };
-    const wf = await this._wf();
-    await wf.checkpoint(`${WRITES}/${enc(threadId)}/${enc(ns)}/${enc(checkpointId)}`, state);
+    await this._save(`${WRITES}/${enc(threadId)}/${enc(ns)}/${enc(checkpointId)}`, async (ref) => {
+      const stored = [];
+      for (const [i, [channel, value]] of (writes ?? []).entries()) stored.push([WRITES_IDX_MAP[channel] ?? i, channel, await ref(value)]);
+      return {
+        langgraph: 'writes',
+        thread_id: threadId,
+        checkpoint_ns: ns,
+        checkpoint_id: checkpointId,
+        task_id: taskId,
+        task_path: taskPath ?? '',
+        writes: stored,
+      };
+    });
   }
 
   async deleteThread(threadId) {
@@ -430,8 +522,8 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
       for (const list of map.values()) if (list[0].threadId === thread) any = true;
     }
     if (!any) return;
-    await wf.checkpoint(`${DELETE}/${enc(thread)}`, { langgraph: 'delete', thread_id: thread });
+    await this._save(`${DELETE}/${enc(thread)}`, async () => ({ langgraph: 'delete', thread_id: thread }));
   }
 }
 
-module.exports = { WfloCheckpointSaver, checkpointName };
+module.exports = { WfloCheckpointSaver, checkpointName, RECORD_CONTENT_TYPE };

@@ -23,7 +23,18 @@ export interface WfloCheckpointSaverOptions {
   serde?: SerializerProtocol;
 }
 
-/** The JSON state wflo keeps for one LangGraph checkpoint (what `rollbackToCheckpoint` returns for it). */
+/**
+ * The content type of the saver's records: each LangGraph checkpoint, set of writes and thread
+ * deletion is a binary checkpoint state of this type (its fields, then each value as LangGraph's
+ * serializer wrote it, byte for byte). `rollbackToCheckpoint` returns a `BinaryState` of it for a
+ * LangGraph checkpoint; `WfloCheckpointSaver.configOf` reads it.
+ */
+export declare const RECORD_CONTENT_TYPE: 'application/vnd.wflo.langgraph.v1';
+
+/**
+ * The JSON state of one LangGraph checkpoint as the saver stored it before binary states (what
+ * `rollbackToCheckpoint` returns for such a record; the saver still reads them).
+ */
 export interface LangGraphCheckpointState {
   langgraph: 'checkpoint';
   thread_id: string;
@@ -49,7 +60,7 @@ export declare class WfloCheckpointSaver extends BaseCheckpointSaver {
   readonly workflow: WfloWorkflow | null;
   /** The wflo checkpoint name of a LangGraph checkpoint config (with its checkpoint_id). */
   checkpointName(config: RunnableConfig): string;
-  /** The LangGraph config of a checkpoint state wflo returned, or null when it is not one. */
+  /** The LangGraph config of a checkpoint state wflo returned (a BinaryState of RECORD_CONTENT_TYPE, or a record saved as JSON before), or null when it is not one. */
   static configOf(state: unknown): RunnableConfig | null;
   getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined>;
   list(config: RunnableConfig, options?: CheckpointListOptions): AsyncGenerator<CheckpointTuple>;

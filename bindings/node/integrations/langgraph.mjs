@@ -9,5 +9,5 @@ export class WfloCheckpointSaver extends langgraph.WfloCheckpointSaver {
     super({ ...(options ?? {}), serde: options?.serde ?? new JsonPlusSerializer() });
   }
 }
-export const { checkpointName } = langgraph;
-export default { WfloCheckpointSaver, checkpointName };
+export const { checkpointName, RECORD_CONTENT_TYPE } = langgraph;
+export default { WfloCheckpointSaver, checkpointName, RECORD_CONTENT_TYPE };

@@ -4,7 +4,8 @@
 // the cost breakdown.
 const errors = require('./errors.cjs');
 const { native, nativeAsync, invalid } = errors;
-const { camelize, budgetNanos, stateJson, present } = require('./convert.cjs');
+const { camelize, budgetNanos, present } = require('./convert.cjs');
+const { stateToSave, savedState } = require('./state.cjs');
 const { Reservation, reserveOn, reserveRequestOn, throughApprovals } = require('./reservation.cjs');
 const { getDefaultEngine, Engine, pureEngine } = require('./engine.cjs');
 const { current, runWith } = require('./context.cjs');
@@ -349,24 +350,39 @@ class WfloWorkflow {
     return approvalOf(await nativeAsync(() => exec.waitForApproval(id, waitMs ?? null)));
   }
 
-  /** Saves a checkpoint of `state` (anything JSON can hold), committed when the promise resolves. */
-  async checkpoint(name, state) {
+  /**
+   * Saves a checkpoint of `state`, committed when the promise resolves; resolves to its info.
+   * `state` is anything JSON can hold, or a binary state: a `BinaryState`, or bytes (a Buffer,
+   * Uint8Array or ArrayBuffer) in the format `options.contentType` names (default
+   * "application/octet-stream"), stored as they are and given back byte for byte.
+   *
+   * @param {string} name
+   * @param {unknown} state
+   * @param {{contentType?: string}} [options]
+   */
+  async checkpoint(name, state, options) {
     if (typeof name !== 'string' || name === '') throw invalid('checkpoint name must be a non-empty string');
-    const text = stateJson(state);
+    const saved = stateToSave(state, options);
     await this._current();
-    return camelize(JSON.parse(await nativeAsync(() => this._native.checkpoint(name, text))));
+    const info = await nativeAsync(() => ('json' in saved
+      ? this._native.checkpoint(name, saved.json)
+      : this._native.checkpointBinary(name, saved.contentType, saved.data)));
+    return camelize(JSON.parse(info));
   }
 
-  /** The state of the latest live checkpoint called `name`; later checkpoints become history. */
+  /**
+   * The state of the latest live checkpoint called `name`, as it was saved (parsed JSON, or a
+   * BinaryState); later checkpoints become history.
+   */
   async rollbackToCheckpoint(name) {
     await this._current();
-    return JSON.parse(await nativeAsync(() => this._native.rollback(name)));
+    return savedState(await nativeAsync(() => this._native.rollback(name)));
   }
 
-  /** The state of one checkpoint by its id (superseded ones included). */
+  /** The state of one checkpoint by its id (superseded ones included), as it was saved. */
   async checkpointState(id) {
     this._started();
-    return JSON.parse(await nativeAsync(() => this._native.checkpointState(id)));
+    return savedState(await nativeAsync(() => this._native.checkpointState(id)));
   }
 
   /** The execution, started if it never was (reads and checkpoints do not reopen it). */
@@ -380,11 +396,11 @@ class WfloWorkflow {
     return this._native;
   }
 
-  /** The latest live checkpoint's state (where a resumed workflow continues), or null. */
+  /** The latest live checkpoint's state (where a resumed workflow continues) as it was saved, or null. */
   async latestCheckpoint() {
     await this._current();
-    const text = await nativeAsync(() => this._native.latestCheckpoint());
-    return text === null ? null : JSON.parse(text);
+    const state = await nativeAsync(() => this._native.latestCheckpoint());
+    return state === null ? null : savedState(state);
   }
 
   async checkpoints() {

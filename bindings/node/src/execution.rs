@@ -1,8 +1,8 @@
 //! Executions and scopes.
 
-use napi::bindgen_prelude::AsyncTask;
+use napi::bindgen_prelude::{AsyncTask, Buffer, Either};
 use napi_derive::napi;
-use wflo_core::{ExecutionStatus, UsageReport};
+use wflo_core::{CheckpointState, ExecutionStatus, UsageReport};
 
 use crate::call::{Reservation, Settled};
 use crate::engine::JsUsage;
@@ -22,6 +22,32 @@ pub struct JsCallRequest {
     pub cache_write: Option<String>,
     pub stream: Option<bool>,
     pub clamp_max_tokens: Option<bool>,
+}
+
+/// A binary checkpoint state as it crosses to JavaScript (`lib/workflow.cjs` makes a
+/// `BinaryState` of it).
+#[napi(object)]
+pub struct NativeBinaryState {
+    pub content_type: String,
+    pub bytes: Buffer,
+}
+
+/// A checkpoint state of either kind: a JSON state as its text (parsed by JavaScript), a
+/// binary one as its content type and bytes — so one read serves both, and JavaScript returns
+/// each state as it was saved.
+pub type AnyState = Either<String, NativeBinaryState>;
+
+fn any_state(state: CheckpointState) -> AnyState {
+    match state {
+        CheckpointState::Json(text) => Either::A(text),
+        CheckpointState::Binary {
+            content_type,
+            bytes,
+        } => Either::B(NativeBinaryState {
+            content_type,
+            bytes: bytes.into(),
+        }),
+    }
 }
 
 /// A running execution (wrapped by `lib/workflow.js`).
@@ -190,19 +216,39 @@ impl Execution {
         }))
     }
 
-    /// Rolls back; resolves with the checkpoint's state as JSON text.
+    /// Saves a checkpoint whose state is bytes in the caller's own format, named by
+    /// `contentType`; resolves with its info as JSON. The bytes are copied here, on the
+    /// JavaScript thread, so the job never reads memory JavaScript may write to meanwhile.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn rollback(&self, name: String) -> AsyncTask<Job<String>> {
+    pub fn checkpoint_binary(
+        &self,
+        name: String,
+        content_type: String,
+        data: Buffer,
+    ) -> AsyncTask<Job<String>> {
         let exec = self.inner.clone();
-        AsyncTask::new(Job::new(move || exec.rollback_to_checkpoint(&name)))
+        let bytes = data.to_vec();
+        AsyncTask::new(Job::new(move || {
+            let info = exec.checkpoint_binary(&name, &content_type, &bytes)?;
+            Ok(serde_json::to_string(&info).unwrap_or_default())
+        }))
     }
 
-    /// The latest live checkpoint's state as JSON text, or null.
-    #[napi(ts_return_type = "Promise<string | null>")]
-    pub fn latest_checkpoint(&self) -> AsyncTask<Job<Option<String>>> {
+    /// Rolls back; resolves with the checkpoint's state, of either kind (see `AnyState`).
+    #[napi(ts_return_type = "Promise<string | NativeBinaryState>")]
+    pub fn rollback(&self, name: String) -> AsyncTask<Job<AnyState>> {
         let exec = self.inner.clone();
         AsyncTask::new(Job::new(move || {
-            Ok(exec.latest_checkpoint()?.map(|(_, s)| s))
+            Ok(any_state(exec.rollback_to_checkpoint_any(&name)?))
+        }))
+    }
+
+    /// The latest live checkpoint's state, of either kind, or null.
+    #[napi(ts_return_type = "Promise<string | NativeBinaryState | null>")]
+    pub fn latest_checkpoint(&self) -> AsyncTask<Job<Option<AnyState>>> {
+        let exec = self.inner.clone();
+        AsyncTask::new(Job::new(move || {
+            Ok(exec.latest_checkpoint_any()?.map(|(_, s)| any_state(s)))
         }))
     }
 
@@ -214,10 +260,13 @@ impl Execution {
         }))
     }
 
-    #[napi(ts_return_type = "Promise<string>")]
-    pub fn checkpoint_state(&self, id: i64) -> AsyncTask<Job<String>> {
+    /// One checkpoint's state by id, of either kind.
+    #[napi(ts_return_type = "Promise<string | NativeBinaryState>")]
+    pub fn checkpoint_state(&self, id: i64) -> AsyncTask<Job<AnyState>> {
         let exec = self.inner.clone();
-        AsyncTask::new(Job::new(move || exec.checkpoint_state(id.max(0) as u64)))
+        AsyncTask::new(Job::new(move || {
+            Ok(any_state(exec.checkpoint_state_any(id.max(0) as u64)?))
+        }))
     }
 
     #[napi(ts_return_type = "Promise<void>")]

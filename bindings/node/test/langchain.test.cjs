@@ -12,7 +12,7 @@ const { HumanMessage } = require('@langchain/core/messages');
 const { StateGraph, MessagesAnnotation, Annotation, START, END } = require('@langchain/langgraph');
 const wflo = require('..');
 const { WfloCallbackHandler } = require('wflo/langchain');
-const { WfloCheckpointSaver } = require('wflo/langgraph');
+const { WfloCheckpointSaver, RECORD_CONTENT_TYPE } = require('wflo/langgraph');
 const { startMock } = require('./helpers/mock.cjs');
 
 let mock;
@@ -323,7 +323,8 @@ test('graph checkpoints live in wflo\'s store; rolling back restores an earlier 
   const afterFirst = history.find((s) => s.values.turns === 1 && s.next.length === 0);
   assert.ok(afterFirst, 'the checkpoint after the first turn is in the history');
   const rolled = await resumed.rollbackToCheckpoint(saver.checkpointName(afterFirst.config));
-  assert.equal(rolled.langgraph, 'checkpoint');
+  assert.ok(rolled instanceof wflo.BinaryState, 'a LangGraph checkpoint is a binary record');
+  assert.equal(rolled.contentType, RECORD_CONTENT_TYPE);
   assert.deepEqual(WfloCheckpointSaver.configOf(rolled), {
     configurable: { thread_id: 'conversation-1', checkpoint_ns: '', checkpoint_id: afterFirst.config.configurable.checkpoint_id },
   });

@@ -1,11 +1,13 @@
 'use strict';
-// WfloCheckpointSaver beyond LangGraph's validation suite: values JSON cannot hold, wflo
-// rollbacks seen from LangGraph, deleteThread, and where the saver finds its execution.
+// WfloCheckpointSaver beyond LangGraph's validation suite: values JSON cannot hold, the binary
+// records it stores (and the JSON ones it stored before, still read), wflo rollbacks seen from
+// LangGraph, deleteThread, and where the saver finds its execution.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { MemorySaver, emptyCheckpoint, uuid6 } = require('@langchain/langgraph-checkpoint');
 const wflo = require('..');
-const { WfloCheckpointSaver, checkpointName } = require('wflo/langgraph');
+const { WfloCheckpointSaver, checkpointName, RECORD_CONTENT_TYPE } = require('wflo/langgraph');
+const fixture = require('./fixtures/langgraph-json-records.json');
 
 const memory = () => wflo.Engine.open('memory://');
 
@@ -40,13 +42,96 @@ test('values JSON cannot hold come back as LangGraph\'s own saver returns them',
   assert.deepEqual((await ours.getTuple(a)).pendingWrites.at(-1), ['task-2', 'bytes', new Uint8Array([7, 8])]);
   assert.ok(got.checkpoint.channel_values.bytes instanceof Uint8Array);
   assert.ok(got.checkpoint.channel_values.nested.map instanceof Map);
-  // The stored state is JSON: readable values, base64 only for raw bytes.
+  // The stored records are binary states: LangGraph's bytes as they are, no base64.
   const latest = await wf.latestCheckpoint();
-  assert.equal(latest.langgraph, 'writes');
+  assert.ok(latest instanceof wflo.BinaryState);
+  assert.equal(latest.contentType, RECORD_CONTENT_TYPE);
+  assert.equal(readRecord(latest.data).header.langgraph, 'writes');
   const state = await wf.rollbackToCheckpoint(checkpointName('t', '', cp.id));
-  const stored = Object.fromEntries(state.channels.map(([ch, v, value]) => [ch, [v, value]]));
-  assert.deepEqual(stored.text, [1, { json: 'naïve ☃ \u{1F600}' }]);
-  assert.deepEqual(stored.bytes, [1, { type: 'bytes', base64: Buffer.from([0, 1, 2, 250, 255]).toString('base64') }]);
+  assert.deepEqual(WfloCheckpointSaver.configOf(state), a);
+  const record = readRecord(state.data);
+  assert.equal(record.header.langgraph, 'checkpoint');
+  const stored = Object.fromEntries(record.header.channels.map(([ch, v, i]) => [ch, [v, record.values[i]]]));
+  assert.deepEqual(stored.text, [1, ['json', Buffer.from(JSON.stringify('naïve ☃ \u{1F600}'))]]);
+  assert.deepEqual(stored.bytes, [1, ['bytes', Buffer.from([0, 1, 2, 250, 255])]]);
+  assert.ok(!state.data.includes(Buffer.from(Buffer.from([0, 1, 2, 250, 255]).toString('base64'))), 'no base64 of the bytes');
+  await engine.close();
+});
+
+/**
+ * A record's bytes read by the layout RECORD_CONTENT_TYPE documents, independently of the
+ * saver: u32 header length, header JSON, then (u32 type length, type, u32 data length, data)
+ * per value.
+ */
+function readRecord(data) {
+  let at = 0;
+  const field = () => {
+    const n = data.readUInt32BE(at);
+    at += 4 + n;
+    assert.ok(at <= data.length, 'a field runs past the end of the record');
+    return data.subarray(at - n, at);
+  };
+  const header = JSON.parse(field().toString('utf8'));
+  const values = [];
+  while (at < data.length) values.push([field().toString('utf8'), Buffer.from(field())]);
+  return { header, values };
+}
+
+test('records saved as JSON before binary states still load, and their threads continue in binary', async () => {
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'upgraded', engine });
+  // The old saver's records, as they are in a store written before binary states.
+  for (const { name, state } of fixture.records) await wf.checkpoint(name, state);
+  const saver = new WfloCheckpointSaver({ workflow: wf });
+  const [c1, , c2] = fixture.records.map((r) => r.state);
+  const thread = { configurable: { thread_id: 'old/thread', checkpoint_ns: '' } };
+  const cfg = (id) => ({ configurable: { ...thread.configurable, checkpoint_id: id } });
+
+  const latest = await saver.getTuple(thread);
+  assert.deepEqual(latest.config, cfg(c2.checkpoint_id));
+  assert.deepEqual(latest.parentConfig, cfg(c1.checkpoint_id));
+  assert.deepEqual(latest.checkpoint.channel_values, { messages: ['hi', 'there'], blob: new Uint8Array([0, 1, 2, 255]), count: 2 });
+  assert.deepEqual(latest.metadata, { source: 'loop', step: 0, parents: {} });
+  const first = await saver.getTuple(cfg(c1.checkpoint_id));
+  assert.deepEqual(first.pendingWrites, [['task-1', 'messages', 'w'], ['task-1', 'blob', new Uint8Array([9, 8])]]);
+  const listed = [];
+  for await (const t of saver.list(thread)) listed.push(t.checkpoint.id);
+  assert.deepEqual(listed, [c2.checkpoint_id, c1.checkpoint_id]);
+
+  // The thread goes on: a binary record whose parent chain runs through the JSON ones.
+  const c3 = checkpoint({ messages: ['hi', 'there'], blob: new Uint8Array([0, 1, 2, 255]), count: 3 }, { messages: 2, blob: 1, count: 3 });
+  const cfg3 = await saver.put(cfg(c2.checkpoint_id), c3, meta(1), { count: 3 });
+  const now = await saver.getTuple(thread);
+  assert.equal(now.checkpoint.id, c3.id);
+  assert.deepEqual(now.checkpoint.channel_values, { messages: ['hi', 'there'], blob: new Uint8Array([0, 1, 2, 255]), count: 3 });
+  assert.equal((await wf.latestCheckpoint()).contentType, RECORD_CONTENT_TYPE);
+  // configOf reads both kinds of state.
+  const old = await wf.rollbackToCheckpoint(fixture.records[2].name);
+  assert.equal(old.langgraph, 'checkpoint');
+  assert.deepEqual(WfloCheckpointSaver.configOf(old), cfg(c2.checkpoint_id));
+  assert.equal((await saver.getTuple(thread)).checkpoint.id, c2.checkpoint_id, 'rolled back to the JSON record');
+  assert.deepEqual(WfloCheckpointSaver.configOf(await wf.checkpointState((await wf.checkpoints()).at(-1).id)), cfg3);
+  assert.equal(WfloCheckpointSaver.configOf(new wflo.BinaryState('application/msgpack', Buffer.from([1]))), null);
+  assert.equal(WfloCheckpointSaver.configOf({ mine: true }), null);
+  await engine.close();
+});
+
+test('a record the saver cannot read is a StorageError, not a wrong graph state', async () => {
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'damaged', engine });
+  const saver = new WfloCheckpointSaver({ workflow: wf });
+  const config = await saver.put({ configurable: { thread_id: 'd' } }, checkpoint({ n: 1 }, { n: 1 }), meta(0), { n: 1 });
+  const name = saver.checkpointName(config);
+  const good = await wf.latestCheckpoint();
+  const cases = [
+    new wflo.BinaryState(RECORD_CONTENT_TYPE, good.data.subarray(0, good.data.length - 1)), // truncated
+    new wflo.BinaryState('application/vnd.wflo.langgraph.v9', good.data), // a layout this version does not know
+  ];
+  for (const damaged of cases) {
+    const other = new WfloCheckpointSaver({ workflow: wf }); // no cached record
+    await wf.checkpoint(name, damaged);
+    await assert.rejects(other.getTuple(config), (e) => e instanceof wflo.StorageError && e.code === 'STORAGE', damaged.contentType);
+  }
   await engine.close();
 });
 

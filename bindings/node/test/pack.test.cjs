@@ -76,7 +76,7 @@ function asCommonJs(source, { keepImports = false } = {}) {
 }
 
 // Types beyond the tour: both entry points, typed (not `any`): wrong arguments must not compile.
-const typeChecks = `import { WfloWorkflow, Engine, type CostBreakdown, type BudgetAlert } from 'wflo';
+const typeChecks = `import { WfloWorkflow, Engine, BinaryState, type CostBreakdown, type BudgetAlert, type CheckpointInfo } from 'wflo';
 import aiSdk, { wfloMiddleware, type WfloMiddlewareOptions, type WfloLanguageModelMiddleware } from 'wflo/ai-sdk';
 
 const options: WfloMiddlewareOptions = { workflow: new WfloWorkflow({ budgetUsd: 1 }), clampMaxTokens: true };
@@ -97,6 +97,13 @@ const traceId: string | null = traced.traceId;
 // @ts-expect-error alertThresholds is a list of percents
 new WfloWorkflow({ alertThresholds: 50 });
 export const observed: [() => void, string, string | null] = [unsubscribe, metrics, traceId];
+const binary = new BinaryState('application/msgpack', new Uint8Array([1]));
+const bytes: Uint8Array = binary.data;
+const saved: Promise<CheckpointInfo> = traced.checkpoint('bytes', bytes, { contentType: binary.contentType });
+// @ts-expect-error contentType is a string
+traced.checkpoint('bytes', bytes, { contentType: 1 });
+declare const listed: CheckpointInfo;
+export const states: [Promise<CheckpointInfo>, string | undefined] = [saved, listed.contentType];
 export const checked: [string, CostBreakdown | null, typeof Engine, typeof wfloMiddleware] = [spec, null, Engine, aiSdk.wfloMiddleware];
 `;
 

@@ -11,7 +11,7 @@ const path = require('node:path');
 const wflo = require('wflo');
 
 const {
-  Engine, WfloWorkflow, NativeStream, WfloError, BudgetExceededError, CircuitOpenError, ResourceBusyError, ApprovalDeniedError,
+  Engine, WfloWorkflow, NativeStream, BinaryState, WfloError, BudgetExceededError, CircuitOpenError, ResourceBusyError, ApprovalDeniedError,
   ApprovalPendingError, CallLimitError,
 } = wflo;
 
@@ -267,6 +267,21 @@ async function sharedStep(engine, step, events) {
   });
 }
 
+/** A `checkpoint_binary` step's bytes: lowercase `hex`, repeated `repeat` times (absent: once). */
+function scenarioBytes(step) {
+  const hex = step.hex.repeat(step.repeat ?? 1);
+  const bytes = Buffer.from(hex, 'hex'); // Buffer stops at the first non-hex digit: checked below
+  assert.equal(bytes.toString('hex'), hex, `${step.name}: the hex of a checkpoint_binary step is lowercase hex`);
+  return bytes;
+}
+
+/** A state the face returned, as the ledger keeps it: JSON parsed, bytes as lowercase hex. */
+function stateEvent(op, state) {
+  return state instanceof BinaryState
+    ? { op, binary: { content_type: state.contentType, hex: state.data.toString('hex') } }
+    : { op, state };
+}
+
 async function replay(index, scenario) {
   const engine = await Engine.open('memory://');
   const prices = loadPrices(engine, scenario);
@@ -379,8 +394,16 @@ async function replay(index, scenario) {
         await wf.checkpoint(step.name, step.state);
         events.push({ op: 'checkpoint', name: step.name });
         break;
+      case 'checkpoint_binary': {
+        const info = await wf.checkpoint(step.name, scenarioBytes(step), { contentType: step.content_type });
+        events.push({ op: 'checkpoint_binary', name: step.name, content_type: info.contentType, state_bytes: info.stateBytes });
+        break;
+      }
       case 'rollback':
-        events.push({ op: 'rollback', state: await wf.rollbackToCheckpoint(step.name) });
+        events.push(stateEvent('rollback', await wf.rollbackToCheckpoint(step.name)));
+        break;
+      case 'latest':
+        events.push(stateEvent('latest', await wf.latestCheckpoint()));
         break;
       default:
         throw new Error(`${scenario.name}: unknown op ${step.op}`);
@@ -475,6 +498,14 @@ test('every scenario replays through the public API; the ledger is written for t
     ['', 'refused'],
   ]);
   assert.equal(limited.status, 'failed');
+  const binary = byName('binary_checkpoint_states').events;
+  assert.deepEqual(binary.map((e) => e.op), [
+    'checkpoint', 'checkpoint_binary', 'checkpoint_binary', 'latest', 'rollback', 'latest', 'checkpoint_binary', 'latest', 'rollback', 'latest',
+  ]);
+  assert.deepEqual(binary[2], { op: 'checkpoint_binary', name: 'history', content_type: 'msgpack', state_bytes: 7200 });
+  assert.equal(binary[4].binary.hex, Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('hex'), 'every byte value comes back');
+  assert.deepEqual(binary[7], { op: 'latest', binary: { content_type: 'application/octet-stream', hex: '' } });
+  assert.deepEqual(binary[9], { op: 'latest', state: { step: 1, notes: ['start'] } });
 
   const dir = process.env.WFLO_PARITY_DIR;
   if (dir) {
