@@ -21,6 +21,13 @@
 // Transport any net/http call in the OpenAI or Anthropic wire format; WithAgent charges a
 // context's calls to an agent's own scope of the execution.
 //
+// Checkpoints: Execution.Checkpoint saves any value that marshals to JSON;
+// Execution.CheckpointBinary saves bytes in the caller's own format (msgpack, protobuf, …)
+// named by a content type, stored as they are. RollbackToCheckpointAny, LatestCheckpointAny
+// and CheckpointStateAny return a CheckpointState of either kind (IsBinary); the JSON-only
+// RollbackToCheckpoint and LatestCheckpoint refuse a binary state with ErrInvalidArgument
+// before anything changes.
+//
 // Observability: Engine.MetricsText is the Prometheus text for a /metrics endpoint;
 // Engine.OnThreshold hears budget alerts (thresholds of a limit, a soft budget: see
 // ExecutionOptions.AlertThresholds and SoftBudgetUSD); StartExecutionContext joins the trace

@@ -5,7 +5,10 @@ package wflo
 */
 import "C"
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"unsafe"
+)
 
 // CheckpointInfo describes a saved checkpoint.
 type CheckpointInfo struct {
@@ -16,7 +19,26 @@ type CheckpointInfo struct {
 	SpentNanos uint64  `json:"spent_nanos"`
 	Superseded bool    `json:"superseded"`
 	StateBytes uint64  `json:"state_bytes"`
+	// ContentType names a binary state's format (CheckpointBinary); empty for a JSON state.
+	ContentType string `json:"content_type,omitempty"`
 }
+
+// CheckpointState is a checkpoint's state of either kind, as the *Any calls return it: JSON
+// (JSON set), or binary — bytes in the caller's own format, named by ContentType — so a
+// workflow whose state is msgpack, protobuf or a pickle keeps it without a JSON detour.
+type CheckpointState struct {
+	// JSON is a JSON state's text; nil for a binary state.
+	JSON json.RawMessage
+	// ContentType names a binary state's format ("application/msgpack"); empty for JSON
+	// (the engine refuses an empty content type, so it cannot be confused).
+	ContentType string
+	// Data is a binary state's bytes exactly as saved (empty, not nil, for an empty state);
+	// nil for a JSON state.
+	Data []byte
+}
+
+// IsBinary says whether the state is binary (ContentType and Data) rather than JSON.
+func (s CheckpointState) IsBinary() bool { return s.ContentType != "" }
 
 // Checkpoint saves state (any value that marshals to JSON; json.RawMessage as is) as
 // checkpoint name, committed before it returns.
@@ -48,8 +70,28 @@ func (x *Execution) Checkpoints() ([]CheckpointInfo, error) {
 	return list, takeJSON(out, &list)
 }
 
+// CheckpointBinary saves data — bytes in the caller's own format, named by contentType
+// (e.g. "application/msgpack"; 1 to 255 printable ASCII characters without spaces, else
+// ErrInvalidArgument) — as checkpoint name, committed before it returns. The bytes are stored
+// as they are and come back byte for byte from the *Any calls; the info carries contentType.
+func (x *Execution) CheckpointBinary(name, contentType string, data []byte) (CheckpointInfo, error) {
+	var out *C.char
+	np, nn := cstr(name)
+	cp, cn := cstr(contentType)
+	dp, dn := cbytes(data)
+	if err := x.with(func(h *C.wflo_execution) C.wflo_status {
+		return C.wflo_checkpoint_save_binary(h, np, nn, cp, cn, (*C.uint8_t)(unsafe.Pointer(dp)), dn, &out)
+	}); err != nil {
+		return CheckpointInfo{}, err
+	}
+	var info CheckpointInfo
+	return info, takeJSON(out, &info)
+}
+
 // RollbackToCheckpoint returns the state of the latest live checkpoint called name and marks
-// later ones superseded (kept as history). Money spent since stays spent.
+// later ones superseded (kept as history). Money spent since stays spent. It is for JSON
+// states: a binary one is refused with ErrInvalidArgument (naming its content type) before
+// anything changes — use RollbackToCheckpointAny when a state may be binary.
 func (x *Execution) RollbackToCheckpoint(name string) (json.RawMessage, error) {
 	var out *C.char
 	p, n := cstr(name)
@@ -59,11 +101,57 @@ func (x *Execution) RollbackToCheckpoint(name string) (json.RawMessage, error) {
 	return json.RawMessage(takeString(out)), nil
 }
 
-// LatestCheckpoint returns the latest live checkpoint's state (ErrNotFound when none).
+// LatestCheckpoint returns the latest live checkpoint's state (ErrNotFound when none;
+// ErrInvalidArgument when it is binary: see LatestCheckpointAny).
 func (x *Execution) LatestCheckpoint() (json.RawMessage, error) {
 	var out *C.char
 	if err := x.with(func(h *C.wflo_execution) C.wflo_status { return C.wflo_checkpoint_latest(h, &out) }); err != nil {
 		return nil, err
 	}
 	return json.RawMessage(takeString(out)), nil
+}
+
+// RollbackToCheckpointAny is RollbackToCheckpoint for a state of either kind.
+func (x *Execution) RollbackToCheckpointAny(name string) (CheckpointState, error) {
+	p, n := cstr(name)
+	return x.stateAny(func(h *C.wflo_execution, ct **C.char, data **C.uint8_t, size *C.size_t) C.wflo_status {
+		return C.wflo_checkpoint_rollback_any(h, p, n, ct, data, size)
+	})
+}
+
+// LatestCheckpointAny is LatestCheckpoint for a state of either kind (ErrNotFound when the
+// execution has no live checkpoint).
+func (x *Execution) LatestCheckpointAny() (CheckpointState, error) {
+	return x.stateAny(func(h *C.wflo_execution, ct **C.char, data **C.uint8_t, size *C.size_t) C.wflo_status {
+		return C.wflo_checkpoint_latest_any(h, ct, data, size)
+	})
+}
+
+// CheckpointStateAny returns the state of one checkpoint of this execution by its id
+// (CheckpointInfo.ID; superseded ones included), of either kind; ErrNotFound when the
+// execution has no checkpoint with that id.
+func (x *Execution) CheckpointStateAny(id uint64) (CheckpointState, error) {
+	return x.stateAny(func(h *C.wflo_execution, ct **C.char, data **C.uint8_t, size *C.size_t) C.wflo_status {
+		return C.wflo_checkpoint_state_any(h, C.uint64_t(id), ct, data, size)
+	})
+}
+
+// stateAny runs one of the C ABI's *_any calls and copies the state it returned into Go
+// memory, freeing libwflo's: a NULL content type means the bytes are JSON text.
+func (x *Execution) stateAny(f func(*C.wflo_execution, **C.char, **C.uint8_t, *C.size_t) C.wflo_status) (CheckpointState, error) {
+	var ct *C.char
+	var data *C.uint8_t
+	var size C.size_t
+	if err := x.with(func(h *C.wflo_execution) C.wflo_status { return f(h, &ct, &data, &size) }); err != nil {
+		return CheckpointState{}, err
+	}
+	// Copied with make+copy rather than C.GoBytes, whose length is a C int: a state over
+	// 2 GiB would be cut short.
+	buf := make([]byte, int(size))
+	copy(buf, unsafe.Slice((*byte)(unsafe.Pointer(data)), int(size)))
+	C.wflo_bytes_free(data, size)
+	if ct == nil {
+		return CheckpointState{JSON: json.RawMessage(buf)}, nil
+	}
+	return CheckpointState{ContentType: takeString(ct), Data: buf}, nil
 }

@@ -8,6 +8,7 @@ package wflo_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,10 @@ type parityStep struct {
 	Outcome   map[string]json.RawMessage `json:"outcome"`
 	Name      string                     `json:"name"`
 	State     json.RawMessage            `json:"state"`
+	// A checkpoint_binary's state: the bytes of Hex, Repeat times (nil: once).
+	ContentType string `json:"content_type"`
+	Hex         string `json:"hex"`
+	Repeat      *int   `json:"repeat"`
 	// The resilience ops: a breaker's config and actions, a call's breaker, a retried call.
 	Config  json.RawMessage   `json:"config"`
 	Actions []json.RawMessage `json:"actions"`
@@ -209,6 +214,16 @@ func budgetOf(t *testing.T, text *string) *float64 {
 		t.Fatalf("budget %q: %v", *text, err)
 	}
 	return wflo.USD(wflo.NanosToUSD(n))
+}
+
+// stateEvent is a state an *Any call returned, as the ledger keeps it: JSON under "state",
+// a binary state's content type and bytes (lowercase hex) under "binary".
+func stateEvent(op string, state wflo.CheckpointState) map[string]any {
+	if state.IsBinary() {
+		return map[string]any{"op": op, "binary": map[string]any{"content_type": state.ContentType,
+			"hex": hex.EncodeToString(state.Data)}}
+	}
+	return map[string]any{"op": op, "state": state.JSON}
 }
 
 // parityCode is codeOf, knowing the call limit's typed error too.
@@ -448,12 +463,36 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 				fail(err)
 			}
 			ledger.Events = append(ledger.Events, map[string]any{"op": "checkpoint", "name": step.Name})
-		case "rollback":
-			state, err := x.RollbackToCheckpoint(step.Name)
+		case "checkpoint_binary":
+			data, err := hex.DecodeString(step.Hex)
 			if err != nil {
 				fail(err)
 			}
-			ledger.Events = append(ledger.Events, map[string]any{"op": "rollback", "state": state})
+			if step.Repeat != nil {
+				data = bytes.Repeat(data, *step.Repeat)
+			}
+			info, err := x.CheckpointBinary(step.Name, step.ContentType, data)
+			if err != nil {
+				fail(err)
+			}
+			ledger.Events = append(ledger.Events, map[string]any{"op": "checkpoint_binary", "name": step.Name,
+				"content_type": info.ContentType, "state_bytes": info.StateBytes})
+		case "rollback":
+			state, err := x.RollbackToCheckpointAny(step.Name)
+			if err != nil {
+				fail(err)
+			}
+			ledger.Events = append(ledger.Events, stateEvent("rollback", state))
+		case "latest":
+			state, err := x.LatestCheckpointAny()
+			switch {
+			case errors.Is(err, wflo.ErrNotFound):
+				ledger.Events = append(ledger.Events, map[string]any{"op": "latest", "state": nil})
+			case err != nil:
+				fail(err)
+			default:
+				ledger.Events = append(ledger.Events, stateEvent("latest", state))
+			}
 		default:
 			t.Fatalf("%s: unknown op %q", s.Name, step.Op)
 		}

@@ -439,8 +439,6 @@ static json_t *metric_lines(wflo_engine *engine) {
     return lines;
 }
 
-/* The start options: the scenario's id, traceparent, alert thresholds, soft budget, approval
- * threshold, call cap and agents' budgets ({name: dollars} to {name: nano-USD}). */
 /* Defines the scenario's shared scopes in order (allowances absent: -1, the scope keeps its
  * setting); the names the execution starts with, each once. */
 static json_t *define_shared_scopes(wflo_engine *engine, json_t *scenario) {
@@ -484,6 +482,52 @@ static void replay_shared(wflo_engine *engine, json_t *step, json_t *events) {
     json_array_append_new(events, event);
 }
 
+/* The bytes of a `checkpoint_binary` step: its lowercase `hex`, repeated `repeat` times
+ * (absent: once). The caller frees them; NULL for none. */
+static uint8_t *scenario_bytes(json_t *step, size_t *len_out) {
+    const char *hex = json_string_value(json_object_get(step, "hex"));
+    json_t *r = json_object_get(step, "repeat");
+    size_t once = strlen(hex) / 2, repeat = r ? (size_t)json_integer_value(r) : 1;
+    *len_out = once * repeat;
+    if (*len_out == 0) return NULL;
+    uint8_t *bytes = malloc(*len_out);
+    if (!bytes) die("malloc", WFLO_STATUS_INTERNAL);
+    for (size_t k = 0; k < once; k++) {
+        unsigned int b = 0;
+        if (sscanf(hex + 2 * k, "%2x", &b) != 1) die("a scenario's hex", WFLO_STATUS_INVALID_ARGUMENT);
+        bytes[k] = (uint8_t)b;
+    }
+    for (size_t k = 1; k < repeat; k++) memcpy(bytes + k * once, bytes, once);
+    return bytes;
+}
+
+/* The event of a state a `*_any` call returned — parsed JSON under "state" (content type
+ * NULL), or the content type and the bytes as lowercase hex under "binary" — and frees it. */
+static json_t *state_event(const char *op, char *content_type, uint8_t *state, size_t len) {
+    json_t *event;
+    if (!content_type) {
+        json_error_t err;
+        json_t *v = json_loadb((const char *)state, len, JSON_DECODE_ANY, &err);
+        if (!v) {
+            fprintf(stderr, "parity: a JSON state is not JSON: %s\n", err.text);
+            exit(1);
+        }
+        event = json_pack("{s:s, s:o}", "op", op, "state", v);
+    } else {
+        char *hex = malloc(2 * len + 1);
+        if (!hex) die("malloc", WFLO_STATUS_INTERNAL);
+        for (size_t k = 0; k < len; k++) snprintf(hex + 2 * k, 3, "%02x", state[k]);
+        hex[2 * len] = '\0';
+        event = json_pack("{s:s, s:{s:s, s:s}}", "op", op, "binary", "content_type", content_type, "hex", hex);
+        free(hex);
+        wflo_string_free(content_type);
+    }
+    wflo_bytes_free(state, len);
+    return event;
+}
+
+/* The start options: the scenario's id, traceparent, alert thresholds, soft budget, approval
+ * threshold, call cap and agents' budgets ({name: dollars} to {name: nano-USD}). */
 static char *start_options(size_t index, json_t *scenario, json_t *shared_scopes) {
     char id[32];
     snprintf(id, sizeof id, "exec-%012zx", index + 1);
@@ -608,11 +652,40 @@ static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
             wflo_string_free(info);
             free(state);
             json_array_append_new(events, json_pack("{s:s, s:s}", "op", "checkpoint", "name", cp));
+        } else if (strcmp(op, "checkpoint_binary") == 0) {
+            const char *cp = json_string_value(json_object_get(step, "name"));
+            const char *content_type = json_string_value(json_object_get(step, "content_type"));
+            size_t len = 0;
+            uint8_t *bytes = scenario_bytes(step, &len);
+            char *text = NULL;
+            CHECK(wflo_checkpoint_save_binary(exec, cp, strlen(cp), content_type, strlen(content_type), bytes, len,
+                                              &text),
+                  "wflo_checkpoint_save_binary");
+            free(bytes);
+            json_t *info = take_json(text);
+            json_array_append_new(events, json_pack("{s:s, s:s, s:O, s:O}", "op", "checkpoint_binary", "name", cp,
+                                                    "content_type", json_object_get(info, "content_type"),
+                                                    "state_bytes", json_object_get(info, "state_bytes")));
+            json_decref(info);
         } else if (strcmp(op, "rollback") == 0) {
             const char *cp = json_string_value(json_object_get(step, "name"));
-            char *state = NULL;
-            CHECK(wflo_checkpoint_rollback(exec, cp, strlen(cp), &state), "wflo_checkpoint_rollback");
-            json_array_append_new(events, json_pack("{s:s, s:o}", "op", "rollback", "state", take_json(state)));
+            char *content_type = NULL;
+            uint8_t *state = NULL;
+            size_t len = 0;
+            CHECK(wflo_checkpoint_rollback_any(exec, cp, strlen(cp), &content_type, &state, &len),
+                  "wflo_checkpoint_rollback_any");
+            json_array_append_new(events, state_event("rollback", content_type, state, len));
+        } else if (strcmp(op, "latest") == 0) {
+            char *content_type = NULL;
+            uint8_t *state = NULL;
+            size_t len = 0;
+            wflo_status st = wflo_checkpoint_latest_any(exec, &content_type, &state, &len);
+            if (st == WFLO_STATUS_NOT_FOUND)
+                json_array_append_new(events, json_pack("{s:s, s:n}", "op", "latest", "state"));
+            else if (st != WFLO_STATUS_OK)
+                die("wflo_checkpoint_latest_any", st);
+            else
+                json_array_append_new(events, state_event("latest", content_type, state, len));
         } else {
             fprintf(stderr, "parity: unknown op %s\n", op);
             exit(1);

@@ -15,7 +15,8 @@ out=$(mktemp -d /tmp/wflo-c.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 cflags="-std=c11 -Wall -Wextra -Werror -g -Iffi/include"
 
-for src in examples/c/quick_tour.c tests/c/errors.c tests/c/telemetry.c tests/c/resilience.c tests/c/limits.c; do
+for src in examples/c/quick_tour.c tests/c/errors.c tests/c/telemetry.c tests/c/resilience.c tests/c/limits.c \
+    tests/c/checkpoints.c; do
     name=$(basename "$src" .c)
     echo "== $name: dynamic"
     gcc $cflags "$src" -L"$lib" -lwflo -Wl,-rpath,"$lib" -o "$out/$name-dynamic"
