@@ -796,7 +796,7 @@ impl Execution {
         Ok(())
     }
 
-    fn save_checkpoint(&self, name: &str, state: EncodedState) -> Result<CheckpointInfo> {
+    fn save_checkpoint(&self, name: &str, state: EncodedState<'_>) -> Result<CheckpointInfo> {
         // One transaction: the buffered calls, the execution's row (if it changed) and the
         // checkpoint.
         let changed = self.inner.changed_record()?;

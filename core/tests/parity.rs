@@ -7,8 +7,8 @@ mod common;
 
 use serde_json::{Value, json};
 use wflo_core::{
-    CallStatus, CheckpointState, Engine, ErrorCode, ExecutionOptions, ExecutionStatus, RequestOptions,
-    StreamAccumulator, UsageFormat, money::parse_usd, store::Period,
+    CallStatus, CheckpointState, Engine, ErrorCode, ExecutionOptions, ExecutionStatus,
+    RequestOptions, StreamAccumulator, UsageFormat, money::parse_usd, store::Period,
 };
 
 /// The fields of a call record a ledger compares (faces that compare with this reference
@@ -604,7 +604,10 @@ fn scenarios_do_what_they_say() {
     assert_eq!(s["events"][2]["state_bytes"], 18 * 400);
     assert_eq!(s["events"][3]["binary"]["content_type"], "msgpack");
     assert_eq!(s["events"][4]["binary"]["hex"], every_byte.as_str());
-    assert_eq!(s["events"][5]["binary"]["content_type"], "application/msgpack");
+    assert_eq!(
+        s["events"][5]["binary"]["content_type"],
+        "application/msgpack"
+    );
     assert_eq!(s["events"][7]["binary"]["hex"], "");
     assert_eq!(s["events"][9]["state"]["step"], 1);
     let s = by_name(&l, "langchain_result");

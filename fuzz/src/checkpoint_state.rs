@@ -51,7 +51,7 @@ pub fn run(data: &[u8]) {
             assert_eq!(encoded.len, bytes.len());
             let back = decode(
                 encoded.encoding,
-                encoded.bytes,
+                encoded.bytes.into_owned(),
                 encoded.len,
                 encoded.content_type,
             );
@@ -76,9 +76,15 @@ fn round_trip(text: &str) {
         Ok(encoded) => {
             assert_eq!(encoded.len, text.len());
             if encoded.encoding == StateEncoding::Json {
-                assert_eq!(encoded.bytes, text.as_bytes());
+                assert_eq!(&encoded.bytes[..], text.as_bytes());
             }
-            let back = decode(encoded.encoding, encoded.bytes, encoded.len, None).unwrap();
+            let back = decode(
+                encoded.encoding,
+                encoded.bytes.into_owned(),
+                encoded.len,
+                None,
+            )
+            .unwrap();
             assert_eq!(
                 back,
                 CheckpointState::Json(text.to_owned()),

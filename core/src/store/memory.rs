@@ -297,7 +297,7 @@ impl Store for MemoryStore {
         };
         let state = super::state_codec::decode(
             cp.state.encoding,
-            cp.state.bytes.clone(),
+            cp.state.bytes.to_vec(),
             cp.state.len,
             cp.state.content_type.clone(),
         )?;

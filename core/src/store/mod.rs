@@ -64,7 +64,7 @@ pub struct NewCheckpoint<'a> {
     pub execution_id: &'a str,
     pub name: &'a str,
     /// The state, checked and encoded (see [`state_codec::prepare`]).
-    pub state: &'a EncodedState,
+    pub state: &'a EncodedState<'a>,
     pub spent_nanos: Nanos,
     pub created_at_ms: u64,
 }

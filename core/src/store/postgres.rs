@@ -798,7 +798,7 @@ impl Store for PostgresStore {
         cp: NewCheckpoint<'_>,
         execution: Option<&ExecutionRecord>,
     ) -> Result<CheckpointInfo> {
-        let (encoding, bytes) = (cp.state.encoding, cp.state.bytes.clone());
+        let (encoding, bytes) = (cp.state.encoding, cp.state.bytes.to_vec());
         let (execution, exec_id, name) = (
             execution.cloned(),
             cp.execution_id.to_owned(),

@@ -3,6 +3,8 @@
 //! writes that b-tree alone (no secondary index page), which keeps a checkpoint within a small
 //! margin of a bare insert of the same bytes; listing is a range scan.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{rows, storage};
@@ -12,26 +14,48 @@ use crate::records::{CheckpointInfo, RollbackRecord};
 use crate::store::state_codec::{self, CheckpointState, StateEncoding};
 use crate::store::{NewCheckpoint, RolledBack};
 
-/// The id range `[lo, hi]` of an execution's checkpoints.
-fn range(c: &Connection, execution_id: &str) -> Result<(i64, i64)> {
-    let rowid: i64 = c
-        .prepare_cached("SELECT rowid FROM workflow_executions WHERE id = ?1")
-        .and_then(|mut s| s.query_row([execution_id], |r| r.get(0)).optional())
-        .map_err(storage)?
-        .ok_or_else(|| Error::NotFound(format!("execution {execution_id}")))?;
-    if !(0..(1 << 31)).contains(&rowid) {
-        return Err(Error::Storage(format!(
-            "execution row {rowid} is out of the checkpoint id range"
-        )));
+/// Executions' rowids, looked up once per execution and process: a rowid never changes (wflo
+/// never deletes an execution), and the lookup was a tenth of a checkpoint save.
+#[derive(Default)]
+pub struct RowIds(parking_lot::Mutex<HashMap<String, i64>>);
+
+/// More executions than a process works on at once: past this, the cache starts again.
+const ROWIDS_KEPT: usize = 10_000;
+
+impl RowIds {
+    /// The id range `[lo, hi]` of an execution's checkpoints.
+    fn range(&self, c: &Connection, execution_id: &str) -> Result<(i64, i64)> {
+        let cached = self.0.lock().get(execution_id).copied();
+        let rowid = match cached {
+            Some(rowid) => rowid,
+            None => {
+                let rowid: i64 = c
+                    .prepare_cached("SELECT rowid FROM workflow_executions WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([execution_id], |r| r.get(0)).optional())
+                    .map_err(storage)?
+                    .ok_or_else(|| Error::NotFound(format!("execution {execution_id}")))?;
+                let mut kept = self.0.lock();
+                if kept.len() >= ROWIDS_KEPT {
+                    kept.clear();
+                }
+                kept.insert(execution_id.to_owned(), rowid);
+                rowid
+            }
+        };
+        if !(0..(1 << 31)).contains(&rowid) {
+            return Err(Error::Storage(format!(
+                "execution row {rowid} is out of the checkpoint id range"
+            )));
+        }
+        let lo = rowid << 32;
+        Ok((lo, lo | 0xFFFF_FFFF))
     }
-    let lo = rowid << 32;
-    Ok((lo, lo | 0xFFFF_FFFF))
 }
 
 /// Saves a checkpoint. (One `INSERT … SELECT … RETURNING` computing id, sequence and parent
 /// inside was measured slower than these two cached statements.)
-pub fn save(tx: &Connection, cp: &NewCheckpoint<'_>) -> Result<CheckpointInfo> {
-    let (lo, hi) = range(tx, cp.execution_id)?;
+pub fn save(tx: &Connection, ids: &RowIds, cp: &NewCheckpoint<'_>) -> Result<CheckpointInfo> {
+    let (lo, hi) = ids.range(tx, cp.execution_id)?;
     let (id, parent): (i64, Option<i64>) = tx
         .prepare_cached(
             "SELECT COALESCE(MAX(id), ?1) + 1, \
@@ -60,7 +84,7 @@ pub fn save(tx: &Connection, cp: &NewCheckpoint<'_>) -> Result<CheckpointInfo> {
             parent,
             cp.spent_nanos as i64,
             cp.created_at_ms as i64,
-            cp.state.bytes,
+            &cp.state.bytes[..],
             cp.state.encoding.as_str(),
             cp.state.len as i64,
             cp.state.content_type
@@ -81,8 +105,8 @@ pub fn save(tx: &Connection, cp: &NewCheckpoint<'_>) -> Result<CheckpointInfo> {
     })
 }
 
-pub fn list(c: &Connection, execution_id: &str) -> Result<Vec<CheckpointInfo>> {
-    let (lo, hi) = match range(c, execution_id) {
+pub fn list(c: &Connection, ids: &RowIds, execution_id: &str) -> Result<Vec<CheckpointInfo>> {
+    let (lo, hi) = match ids.range(c, execution_id) {
         Ok(r) => r,
         Err(Error::NotFound(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e),
@@ -119,6 +143,7 @@ pub fn state(c: &Connection, execution_id: &str, checkpoint_id: u64) -> Result<C
 
 pub fn rollback(
     tx: &Connection,
+    ids: &RowIds,
     execution_id: &str,
     name: &str,
     spent_nanos: Nanos,
@@ -130,7 +155,7 @@ pub fn rollback(
             "no checkpoint named '{name}' in execution {execution_id}"
         ))
     };
-    let (lo, hi) = match range(tx, execution_id) {
+    let (lo, hi) = match ids.range(tx, execution_id) {
         Err(Error::NotFound(_)) => return Err(not_found()),
         other => other?,
     };
@@ -175,8 +200,8 @@ pub fn rollback(
     })
 }
 
-pub fn prune(tx: &Connection, execution_id: &str, keep_last: usize) -> Result<u64> {
-    let (lo, hi) = match range(tx, execution_id) {
+pub fn prune(tx: &Connection, ids: &RowIds, execution_id: &str, keep_last: usize) -> Result<u64> {
+    let (lo, hi) = match ids.range(tx, execution_id) {
         Ok(r) => r,
         Err(Error::NotFound(_)) => return Ok(0),
         Err(e) => return Err(e),

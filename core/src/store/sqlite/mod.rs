@@ -66,6 +66,7 @@ pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     writer: CallWriter,
     closed: AtomicBool,
+    rowids: checkpoints::RowIds,
 }
 
 pub(super) fn storage(e: rusqlite::Error) -> Error {
@@ -155,6 +156,7 @@ impl SqliteStore {
             conn,
             writer,
             closed: AtomicBool::new(false),
+            rowids: Default::default(),
         })
     }
 
@@ -471,12 +473,12 @@ impl Store for SqliteStore {
             if let Some(execution) = execution {
                 update_execution(tx, execution)?;
             }
-            checkpoints::save(tx, &cp)
+            checkpoints::save(tx, &self.rowids, &cp)
         })
     }
 
     fn list_checkpoints(&self, execution_id: &str) -> Result<Vec<CheckpointInfo>> {
-        self.read(|c| checkpoints::list(c, execution_id))
+        self.read(|c| checkpoints::list(c, &self.rowids, execution_id))
     }
 
     fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<CheckpointState> {
@@ -492,7 +494,15 @@ impl Store for SqliteStore {
         json_only: bool,
     ) -> Result<RolledBack> {
         self.write_tx(true, |tx| {
-            checkpoints::rollback(tx, execution_id, name, spent_nanos, at_ms, json_only)
+            checkpoints::rollback(
+                tx,
+                &self.rowids,
+                execution_id,
+                name,
+                spent_nanos,
+                at_ms,
+                json_only,
+            )
         })
     }
 
@@ -510,7 +520,9 @@ impl Store for SqliteStore {
     }
 
     fn prune_checkpoints(&self, execution_id: &str, keep_last: usize) -> Result<u64> {
-        self.write_tx(false, |tx| checkpoints::prune(tx, execution_id, keep_last))
+        self.write_tx(false, |tx| {
+            checkpoints::prune(tx, &self.rowids, execution_id, keep_last)
+        })
     }
 
     fn define_shared_scope(&self, def: &SharedScopeDef, now_ms: u64) -> Result<()> {
