@@ -1,6 +1,7 @@
 """Checkpoint save and load latency from Python, one contender per process, for `make bench`:
 
   checkpoints.py wflo URL STATE_FILE SAVES                 wflo (sqlite:///…?synchronous=… or postgres://…)
+  checkpoints.py wflo-langgraph URL STATE_FILE SAVES       wflo's LangGraph saver (WfloCheckpointSaver), as LangGraph's
   checkpoints.py langgraph-sqlite PATH STATE_FILE SAVES SYNC   LangGraph's SqliteSaver; SYNC: default or NORMAL/FULL
   checkpoints.py sqlite3 PATH STATE_FILE SAVES SYNC        raw sqlite3 INSERTs of the state's bytes (WAL), the floor
   checkpoints.py langgraph-postgres URL STATE_FILE SAVES   LangGraph's PostgresSaver
@@ -87,6 +88,32 @@ def langgraph_contender(saver, state: dict, saves: int):
     return save_s, load_s
 
 
+def wflo_langgraph(url: str, state: dict, saves: int):
+    """wflo's LangGraph saver through LangGraph's saver calls, as LangGraph's own savers. Loads go
+    through a second saver on the same execution: the first keeps what it saved read, which
+    LangGraph's savers do not."""
+    import wflo
+    from wflo.integrations.langgraph import WfloCheckpointSaver
+
+    engine = wflo.Engine.open(url)
+    saver = WfloCheckpointSaver(engine=engine)
+    reader = []
+
+    class Saver:
+        def put(self, *args):
+            return saver.put(*args)
+
+        def get_tuple(self, config):
+            if not reader:
+                reader.append(WfloCheckpointSaver(wflo.WfloWorkflow.resume(saver.workflow.execution_id, engine=engine)))
+            return reader[0].get_tuple(config)
+
+    try:
+        return langgraph_contender(Saver(), state, saves)
+    finally:
+        engine.close()
+
+
 def langgraph_sqlite(path: str, state: dict, saves: int, sync: str):
     import sqlite3
 
@@ -170,6 +197,7 @@ def main() -> None:
     state = json.loads(body)
     runs = {
         "wflo": lambda: wflo_contender(target, state, saves),
+        "wflo-langgraph": lambda: wflo_langgraph(target, state, saves),
         "langgraph-sqlite": lambda: langgraph_sqlite(target, state, saves, sync),
         "sqlite3": lambda: raw_sqlite(target, body, saves, sync),
         "langgraph-postgres": lambda: langgraph_postgres(target, state, saves),

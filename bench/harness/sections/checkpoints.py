@@ -20,6 +20,7 @@ from ..svg import Bar, bars
 
 SIZES = [("1 KB", 1024, 300), ("100 KB", 100 * 1024, 100)]
 LANGGRAPH = {"SQLite": "LangGraph SqliteSaver", "PostgreSQL": "LangGraph PostgresSaver"}
+SAVER = "wflo WfloCheckpointSaver (Python)"  # wflo's LangGraph saver, driven as LangGraph's
 
 
 def state(target: int) -> str:
@@ -59,6 +60,7 @@ def contenders(env: Env) -> list[Contender]:
                 ("SQLite", sync, "wflo (Rust)", "rust", lambda db, url=url: rs("wflo", url(db), st, n)),
                 ("SQLite", sync, "raw rusqlite INSERT", "rust", lambda db, s=sync: rs("raw", db, st, n, s)),
                 ("SQLite", sync, "wflo (Python)", "python", lambda db, url=url: py("wflo", url(db), st, n)),
+                ("SQLite", sync, SAVER, "python", lambda db, url=url: py("wflo-langgraph", url(db), st, n)),
                 ("SQLite", sync, "raw sqlite3 INSERT (Python)", "python", lambda db, s=sync: py("sqlite3", db, st, n, s)),
                 ("SQLite", sync, "LangGraph SqliteSaver", "python",
                  lambda db, s=sync: py("langgraph-sqlite", db, st, n, s if s == "NORMAL" else "default")),
@@ -67,6 +69,7 @@ def contenders(env: Env) -> list[Contender]:
         rows += [
             ("PostgreSQL", "", "wflo (Rust)", "rust pg", lambda db: rs("wflo", pg, st, n)),
             ("PostgreSQL", "", "wflo (Python)", "python pg", lambda db: py("wflo", pg, st, n)),
+            ("PostgreSQL", "", SAVER, "python pg", lambda db: py("wflo-langgraph", pg, st, n)),
             ("PostgreSQL", "", "LangGraph PostgresSaver", "python pg", lambda db: py("langgraph-postgres", pg, st, n)),
             ("PostgreSQL", "", "raw psycopg INSERT (Python)", "python pg", lambda db: py("psycopg", pg, st, n)),
         ]
@@ -109,7 +112,7 @@ def run(env: Env, rounds: int) -> Section:
         setting = m["setting"] + (f" ({reported})" if m["setting"] == "defaults" and reported else "")
         lg = key.get((m["store"], m["sync"], m["size"], LANGGRAPH[m["store"]]))
         versus = "—"
-        if m["name"] == "wflo (Python)" and lg is not None and s and l and save[lg.label] and load[lg.label]:
+        if m["name"] in ("wflo (Python)", SAVER) and lg is not None and s and l and save[lg.label] and load[lg.label]:
             versus = f"{ratio(save[lg.label].median / s.median)} / {ratio(load[lg.label].median / l.median)}"
         rows.append([f"{m['store']} {setting}".strip(), m["size"], m["name"], s.fmt(1) if s else why, ratio(xs),
                      l.fmt(1) if l else "—", ratio(xl), versus, rate[c.label].fmt(0) if rate[c.label] else "—"])
@@ -119,6 +122,10 @@ def run(env: Env, rounds: int) -> Section:
             save_groups.setdefault(group, []).append(Bar(m["name"], xs, "wflo" in m["name"], why))
             load_groups.setdefault(group, []).append(Bar(m["name"], xl, "wflo" in m["name"], why))
     goal = goal_for(every, ratios)
+    versus = {c.label: (save[lg.label].median / save[c.label].median, load[lg.label].median / load[c.label].median)
+              for c in every if c.meta["name"] == SAVER
+              for lg in [key.get((c.meta["store"], c.meta["sync"], c.meta["size"], LANGGRAPH[c.meta["store"]]))]
+              if lg is not None and save[c.label] and load[c.label] and save[lg.label] and load[lg.label]}
     pg_note = ("PostgreSQL: the throwaway server of tests/pg/with-postgres.sh (fsync=off, loopback)."
                if env.pg_url else f"PostgreSQL: not measured ({env.missing.get('pg')}).")
     return Section(
@@ -135,13 +142,16 @@ def run(env: Env, rounds: int) -> Section:
                "the raw floor stores the JSON bytes as they are. From Python, wflo turns the state into JSON text with "
                "the standard library's json (and back on load), LangGraph into msgpack with ormsgpack.",
                "wflo from Python saves with checkpoint_sync and loads with checkpoint_state(id); LangGraph saves "
-               "with put and loads with get_tuple and a checkpoint_id.",
+               "with put and loads with get_tuple and a checkpoint_id. wflo's WfloCheckpointSaver is driven exactly "
+               "as LangGraph's savers (put, then get_tuple with a checkpoint_id, through a second saver so nothing "
+               "saved is read from its cache); it stores each record as a binary state: LangGraph's msgpack bytes "
+               "as they are.",
                pg_note],
         charts=[("checkpoints-save.svg", bars("Checkpoint save, × the raw INSERT floor", list(save_groups.items()),
                                               subtitle="same language, store and synchronous setting; dashed: floor")),
                 ("checkpoints-load.svg", bars("Checkpoint load, × the raw SELECT floor", list(load_groups.items()),
                                               subtitle="same language, store and synchronous setting; dashed: floor"))],
-        goals=[goal],
+        goals=[goal, saver_goal(every, versus)],
         raw={c.label: [r.out or {"error": r.error} for r in runs[c.label]] for c in every})
 
 
@@ -159,3 +169,17 @@ def goal_for(every: list[Contender], ratios: dict) -> Goal:
     return Goal("Checkpoint save ≤ 1.2× raw SQLite at the same setting",
                 "wflo (Rust) NORMAL " + " / ".join(f"{s} {ratio(x)}" for s, x in rust)
                 + f"; also {'; '.join(extra)} (1 KB / 100 KB)", worst <= 1.2)
+
+
+def saver_goal(every: list[Contender], versus: dict) -> Goal:
+    """Issue 19: wflo's LangGraph saver saves and loads 1.5× faster than SqliteSaver (same
+    synchronous setting, NORMAL) and no slower than PostgresSaver, at both sizes."""
+    want = {"SQLite": 1.5, "PostgreSQL": 1.0}
+    picked = [(c, versus.get(c.label)) for c in every
+              if c.meta["name"] == SAVER and c.meta["sync"] in ("NORMAL", "")]
+    if not picked or any(v is None for _, v in picked):
+        return Goal("WfloCheckpointSaver ≥ 1.5× SqliteSaver, ≥ 1× PostgresSaver (save and load)", "not measured", None)
+    met = all(min(v) >= want[c.meta["store"]] for c, v in picked)
+    return Goal("WfloCheckpointSaver ≥ 1.5× SqliteSaver, ≥ 1× PostgresSaver (save and load)",
+                "; ".join(f"{c.meta['store']} {c.meta['size']} {ratio(v[0])} / {ratio(v[1])}" for c, v in picked),
+                met)
