@@ -921,8 +921,17 @@ impl Execution {
 
     /// The execution's checkpoints in order, superseded ones included.
     pub fn checkpoints(&self) -> Result<Vec<CheckpointInfo>> {
+        self.checkpoints_after(0)
+    }
+
+    /// The execution's checkpoints after sequence `after_sequence`, in order: a reader that
+    /// keeps its own index (LangGraph's savers) reads only what was saved since it last looked.
+    pub fn checkpoints_after(&self, after_sequence: u64) -> Result<Vec<CheckpointInfo>> {
         self.inner.engine.check_open()?;
-        self.inner.engine.store.list_checkpoints(&self.inner.id)
+        self.inner
+            .engine
+            .store
+            .list_checkpoints_after(&self.inner.id, after_sequence)
     }
 
     /// The execution's rollbacks in order.

@@ -630,6 +630,43 @@ fn binary_and_json_states_come_back_byte_for_byte() {
     });
 }
 
+#[test]
+fn checkpoints_after_a_sequence_are_what_was_saved_since() {
+    for_each_backend(|b| {
+        let engine = engine(b);
+        let exec = engine.start_execution(opts(None)).unwrap();
+        assert!(exec.checkpoints_after(0).unwrap().is_empty());
+        for i in 1..=5 {
+            exec.checkpoint(&format!("c{i}"), "{}").unwrap();
+        }
+        let names = |after| {
+            exec.checkpoints_after(after)
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.sequence, c.name))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(3),
+            [(4, "c4".to_string()), (5, "c5".to_string())],
+            "{}",
+            b.name
+        );
+        assert_eq!(names(0).len(), 5);
+        assert!(names(5).is_empty());
+        assert!(names(u64::MAX).is_empty(), "{}", b.name);
+        exec.rollback_to_checkpoint("c2").unwrap();
+        let after = exec.checkpoints_after(1).unwrap();
+        assert_eq!(
+            after.iter().map(|c| c.superseded).collect::<Vec<_>>(),
+            [false, true, true, true],
+            "{}",
+            b.name
+        );
+        assert_eq!(exec.rollbacks().unwrap().len(), 1);
+    });
+}
+
 /// One execution started on one engine and resumed on a second, then `work` run on both at
 /// once from two threads (named "a" and "b"), as two processes sharing an execution.
 fn at_once_from_two_engines(

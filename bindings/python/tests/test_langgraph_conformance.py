@@ -176,3 +176,20 @@ async def test_a_resumed_execution_sees_the_graph_where_it_was(tmp_path, mock):
         final = await resumed.execute(graph, None, config=config("resumed"))
         assert [len(a.split()) for a in final["answers"]] == [2, 3]
         assert [c["usage"]["output"] for c in resumed.calls()] == [2, 3]  # one bill
+
+
+def test_the_kept_index_follows_saves_rollbacks_and_prunes_made_elsewhere(engine):
+    """The saver brings its index up to date with what was saved since it last looked; a
+    rollback made by someone else is seen too."""
+    wf = WfloWorkflow("kept", engine=engine)
+    saver, other = WfloCheckpointSaver(wf), WfloCheckpointSaver(wf)
+    first = saver.put(config("t"), checkpoint(1, {"a": 1}, {"a": 1}), {"step": 0}, {"a": 1})
+    assert saver.get_tuple(config("t")).config == first
+    second = other.put(first, checkpoint(2, {"a": 2}, {"a": 2}), {"step": 1}, {"a": 2})
+    assert saver.get_tuple(config("t")).config == second  # saved by another saver, seen
+    wf.rollback_to_checkpoint_sync(WfloCheckpointSaver.checkpoint_name(first))
+    assert saver.get_tuple(config("t")).config == first  # the rollback made the second history
+    third = other.put(first, checkpoint(3, {"a": 3}, {"a": 3}), {"step": 1}, {"a": 3})
+    assert [t.config for t in saver.list(config("t"))] == [third, first]
+    assert saver.get_tuple(config("t")).checkpoint["channel_values"] == {"a": 3}
+    assert saver.get_tuple(second).config == second  # history, still fetched by its id

@@ -305,12 +305,21 @@ impl Store for MemoryStore {
         Ok(info)
     }
 
-    fn list_checkpoints(&self, execution_id: &str) -> Result<Vec<CheckpointInfo>> {
+    fn list_checkpoints_after(
+        &self,
+        execution_id: &str,
+        after_sequence: u64,
+    ) -> Result<Vec<CheckpointInfo>> {
         let d = self.data.lock();
         open(&d)?;
         Ok(d.checkpoints
             .get(execution_id)
-            .map(|l| l.iter().map(|(c, _)| c.clone()).collect())
+            .map(|l| {
+                l.iter()
+                    .filter(|(c, _)| c.sequence > after_sequence)
+                    .map(|(c, _)| c.clone())
+                    .collect()
+            })
             .unwrap_or_default())
     }
 

@@ -371,7 +371,16 @@ pub trait Store: Send + Sync {
         execution: Option<&ExecutionRecord>,
     ) -> Result<CheckpointInfo>;
     /// An execution's checkpoints in sequence order, superseded ones included.
-    fn list_checkpoints(&self, execution_id: &str) -> Result<Vec<CheckpointInfo>>;
+    fn list_checkpoints(&self, execution_id: &str) -> Result<Vec<CheckpointInfo>> {
+        self.list_checkpoints_after(execution_id, 0)
+    }
+    /// An execution's checkpoints after sequence `after_sequence`, in order: what was saved
+    /// since a reader last looked, without reading the rest.
+    fn list_checkpoints_after(
+        &self,
+        execution_id: &str,
+        after_sequence: u64,
+    ) -> Result<Vec<CheckpointInfo>>;
     /// One checkpoint's state; `NOT_FOUND` when there is none with that id.
     fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<CheckpointState>;
     /// Rolls back to the latest live checkpoint called `name`: marks later live checkpoints

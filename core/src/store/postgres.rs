@@ -837,14 +837,19 @@ impl Store for PostgresStore {
         })
     }
 
-    fn list_checkpoints(&self, execution_id: &str) -> Result<Vec<CheckpointInfo>> {
+    fn list_checkpoints_after(
+        &self,
+        execution_id: &str,
+        after_sequence: u64,
+    ) -> Result<Vec<CheckpointInfo>> {
         let id = execution_id.to_owned();
         self.read(move |pool| async move {
             let sql = sqlx::AssertSqlSafe(format!(
-                "{SELECT_CHECKPOINT} WHERE execution_id = $1 ORDER BY sequence"
+                "{SELECT_CHECKPOINT} WHERE execution_id = $1 AND sequence > $2 ORDER BY sequence"
             ));
             let rows = sqlx::query(sql)
                 .bind(&id)
+                .bind(i(after_sequence))
                 .fetch_all(&pool)
                 .await
                 .map_err(storage)?;

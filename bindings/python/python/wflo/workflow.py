@@ -136,6 +136,8 @@ class WfloWorkflow:
         self._listener: Optional[int] = None  # the engine's id for on_threshold's listener
         self._native: Any = None  # the UniFFI execution
         self._c = 0  # the same execution's C handle (hot path)
+        self._id_of: Any = None  # the native execution whose id ``_id`` is
+        self._id = ""
         self._running = False
         self._scopes: Dict[str, Scope] = {}
         self._lock = threading.Lock()
@@ -151,7 +153,12 @@ class WfloWorkflow:
     @property
     def execution_id(self) -> Optional[str]:
         """The execution's id, "exec-" + 12 hex; None before it starts."""
-        return self._native.id() if self._native is not None else None
+        native = self._native
+        if native is None:
+            return None
+        if self._id_of is not native:  # read once per execution (a foreign call each time otherwise)
+            self._id_of, self._id = native, native.id()
+        return self._id
 
     def get_trace_id(self) -> Optional[str]:
         """The W3C trace id (32 lower-case hex) the execution belongs to — the host's trace when
@@ -537,9 +544,18 @@ class WfloWorkflow:
         """True once the workflow's execution exists (reads never start one)."""
         return self._native is not None
 
-    def checkpoints(self) -> List[Dict[str, Any]]:
-        """The execution's checkpoints, superseded ones included."""
+    def checkpoints(self, after_sequence: int = 0) -> List[Dict[str, Any]]:
+        """The execution's checkpoints, superseded ones included; with ``after_sequence``, only
+        those saved after that one (what a reader keeping its own index has not seen)."""
+        if not isinstance(after_sequence, int) or isinstance(after_sequence, bool) or not 0 <= after_sequence < 2**64:
+            raise invalid(f"after_sequence is a non-negative integer, got {after_sequence!r}")
+        if after_sequence:
+            return json.loads(native(self._started().checkpoints_after_json, after_sequence))
         return json.loads(native(self._started().checkpoints_json))
+
+    def rollback_count(self) -> int:
+        """How many rollbacks the execution has had (each may change which checkpoints are live)."""
+        return native(self._started().rollback_count)
 
     def calls(self) -> List[Dict[str, Any]]:
         """The execution's call records (settled, refused, aborted, estimated)."""

@@ -105,12 +105,20 @@ pub fn save(tx: &Connection, ids: &RowIds, cp: &NewCheckpoint<'_>) -> Result<Che
     })
 }
 
-pub fn list(c: &Connection, ids: &RowIds, execution_id: &str) -> Result<Vec<CheckpointInfo>> {
+/// The checkpoints after sequence `after` (a range scan from there: sequences are the low bits
+/// of the ids).
+pub fn list(
+    c: &Connection,
+    ids: &RowIds,
+    execution_id: &str,
+    after: u64,
+) -> Result<Vec<CheckpointInfo>> {
     let (lo, hi) = match ids.range(c, execution_id) {
         Ok(r) => r,
         Err(Error::NotFound(_)) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
+    let lo = lo + after.min(0xFFFF_FFFF) as i64 + 1;
     let mut stmt = c
         .prepare_cached(&format!(
             "{} WHERE id BETWEEN ?1 AND ?2 ORDER BY id",

@@ -477,8 +477,12 @@ impl Store for SqliteStore {
         })
     }
 
-    fn list_checkpoints(&self, execution_id: &str) -> Result<Vec<CheckpointInfo>> {
-        self.read(|c| checkpoints::list(c, &self.rowids, execution_id))
+    fn list_checkpoints_after(
+        &self,
+        execution_id: &str,
+        after_sequence: u64,
+    ) -> Result<Vec<CheckpointInfo>> {
+        self.read(|c| checkpoints::list(c, &self.rowids, execution_id, after_sequence))
     }
 
     fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<CheckpointState> {

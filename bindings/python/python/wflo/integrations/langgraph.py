@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import random
 import threading
 from collections import OrderedDict
@@ -103,7 +104,12 @@ def _parse(info: Dict[str, Any]) -> Optional[_Record]:
 
 class _Index:
     """The LangGraph records of an execution at one moment, by checkpoint (names only; states
-    are read on demand). A record is hidden when a tombstone covering it came after it."""
+    are read on demand). A record is hidden when a tombstone covering it came after it.
+
+    A saver keeps its last index and brings it up to date with the checkpoints saved since
+    (``checkpoints(after_sequence=…)``); a rollback changes which older ones are live, so a new
+    rollback means reading them all again. (Checkpoints deleted with the Rust API's
+    ``prune_checkpoints`` are not seen by an index kept from before: make a new saver.)"""
 
     def __init__(self, saver: "WfloCheckpointSaver", wf: Optional[WfloWorkflow]) -> None:
         self.wf = wf
@@ -112,21 +118,43 @@ class _Index:
         self.thread_cut: Dict[str, int] = {}  # thread → sequence of its last whole-thread delete
         self.removed: Dict[Key, int] = {}  # checkpoint → sequence of the last delete naming it
         self.superseded: Dict[int, bool] = {}  # every wflo checkpoint of the execution, by sequence
+        self.last_sequence = 0
+        self.rollbacks = 0
         if wf is None or not wf.started:
             return
-        for info in wf.checkpoints():  # in sequence order
+        self.rollbacks = wf.rollback_count()
+        self._add(saver, wf.checkpoints())
+
+    def _add(self, saver: "WfloCheckpointSaver", infos: List[Dict[str, Any]]) -> None:
+        for info in infos:  # in sequence order
             self.superseded[info["sequence"]] = info["superseded"]
+            self.last_sequence = max(self.last_sequence, info["sequence"])
             rec = _parse(info)
             if rec is None:
                 continue
             if rec.kind == DELETE:
-                listed = saver._state(wf, rec).get("checkpoints")
+                listed = saver._state(self.wf, rec).get("checkpoints")
                 if listed is None:
                     self.thread_cut[rec.thread] = rec.sequence
                 for ns, cid in listed or []:
                     self.removed[(rec.thread, ns, cid)] = rec.sequence
             else:
-                (self.checkpoints if rec.kind == CHECKPOINT else self.writes).setdefault(rec.key, []).append(rec)
+                by_key = self.checkpoints if rec.kind == CHECKPOINT else self.writes
+                by_key[rec.key] = by_key.get(rec.key, []) + [rec]  # a new list: copies share the old
+
+    def current(self, saver: "WfloCheckpointSaver") -> "_Index":
+        """This index brought up to date: itself when nothing changed, else a new index (this
+        one may be in use by another thread)."""
+        if self.rollbacks != self.wf.rollback_count():
+            return _Index(saver, self.wf)
+        infos = self.wf.checkpoints(after_sequence=self.last_sequence)
+        if not infos:
+            return self
+        new = copy.copy(self)
+        new.checkpoints, new.writes = dict(self.checkpoints), dict(self.writes)
+        new.thread_cut, new.removed, new.superseded = dict(self.thread_cut), dict(self.removed), dict(self.superseded)
+        new._add(saver, infos)
+        return new
 
     def lineage(self, rec: _Record) -> bool:
         """Still part of its thread (its channel values may be needed by later checkpoints)."""
@@ -181,6 +209,8 @@ class WfloCheckpointSaver(BaseCheckpointSaver[str]):
         self._workflow = workflow or (WfloWorkflow(name, engine=engine) if engine is not None else None)
         self._cache: "OrderedDict[Tuple[str, int], dict]" = OrderedDict()
         self._lock = threading.Lock()
+        self._kept_index: Optional[_Index] = None  # the last index read, brought up to date on use
+        self._kept_for: Optional[str] = None  # the execution it is of
 
     @property
     def workflow(self) -> Optional[WfloWorkflow]:
@@ -248,7 +278,16 @@ class WfloCheckpointSaver(BaseCheckpointSaver[str]):
             self._remember((wf.execution_id or "", info["id"]), state)
 
     def _index(self) -> _Index:
-        return _Index(self, self._wf())
+        wf = self._wf()
+        with self._lock:
+            kept, kept_for = self._kept_index, self._kept_for
+        if kept is None or kept.wf is not wf or not wf.started or wf.execution_id != kept_for:
+            ix = _Index(self, wf)
+        else:
+            ix = kept.current(self)
+        with self._lock:
+            self._kept_index, self._kept_for = ix, wf.execution_id if wf.started else None
+        return ix
 
     def _pending_writes(self, ix: _Index, rec: _Record) -> List[Tuple[str, str, Any]]:
         """A checkpoint's pending writes in ``writes_sort_key`` order. As LangGraph's savers: a
