@@ -505,6 +505,18 @@ wflo_status wflo_checkpoint_save_binary(const wflo_execution *execution,
 // `execution` is a live handle; `json_out` writable.
 wflo_status wflo_checkpoint_list_json(const wflo_execution *execution, char **json_out);
 
+// The execution's checkpoints after sequence `after_sequence` as a JSON array (what was saved
+// since a reader last looked; 0: all), and `*rollbacks_out` (may be NULL) how many rollbacks
+// the execution has had — a rollback changes which earlier checkpoints are live, so a reader
+// keeping an index reads them all again when that number grows.
+//
+// # Safety
+// `execution` is a live handle; `json_out` writable; `rollbacks_out` writable or NULL.
+wflo_status wflo_checkpoint_list_after_json(const wflo_execution *execution,
+                                            uint64_t after_sequence,
+                                            char **json_out,
+                                            uint64_t *rollbacks_out);
+
 // Rolls back to the latest live checkpoint called `name`: `*state_out` receives its state
 // (JSON); later checkpoints are marked superseded and kept. Spend is not undone. A binary
 // state is refused (WFLO_STATUS_INVALID_ARGUMENT) before anything changes: see

@@ -124,6 +124,36 @@ pub unsafe extern "C" fn wflo_checkpoint_list_json(
     })
 }
 
+/// The execution's checkpoints after sequence `after_sequence` as a JSON array (what was saved
+/// since a reader last looked; 0: all), and `*rollbacks_out` (may be NULL) how many rollbacks
+/// the execution has had — a rollback changes which earlier checkpoints are live, so a reader
+/// keeping an index reads them all again when that number grows.
+///
+/// # Safety
+/// `execution` is a live handle; `json_out` writable; `rollbacks_out` writable or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_checkpoint_list_after_json(
+    execution: *const wflo_execution,
+    after_sequence: u64,
+    json_out: *mut *mut c_char,
+    rollbacks_out: *mut u64,
+) -> wflo_status {
+    run(|| {
+        let out = unsafe { out(json_out, "json_out") }?;
+        let h = unsafe { arc_ref(execution, "execution") }?;
+        let rollbacks = if rollbacks_out.is_null() {
+            0
+        } else {
+            h.execution.rollbacks()?.len() as u64
+        };
+        *out = output_json(&h.execution.checkpoints_after(after_sequence)?)?;
+        if !rollbacks_out.is_null() {
+            unsafe { *rollbacks_out = rollbacks };
+        }
+        Ok(())
+    })
+}
+
 /// Rolls back to the latest live checkpoint called `name`: `*state_out` receives its state
 /// (JSON); later checkpoints are marked superseded and kept. Spend is not undone. A binary
 /// state is refused (WFLO_STATUS_INVALID_ARGUMENT) before anything changes: see

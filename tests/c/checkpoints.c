@@ -103,6 +103,23 @@ int main(void) {
     expect("latest_any (empty)", wflo_checkpoint_latest_any(exec, &content_type, &state, &len), WFLO_STATUS_OK);
     expect_state("latest_any (empty)", content_type, state, len, "application/octet-stream", NULL, 0);
 
+    /* The checkpoints saved after a sequence, and the number of rollbacks (one so far). */
+    char *since = NULL;
+    uint64_t rollbacks = 99;
+    expect("list after 0", wflo_checkpoint_list_after_json(exec, 0, &since, &rollbacks), WFLO_STATUS_OK);
+    uint64_t total = 0;
+    for (const char *at = since; at && (at = strstr(at, "\"sequence\":")); at++) total++;
+    wflo_string_free(since);
+    since = NULL;
+    expect("list after the last but one", wflo_checkpoint_list_after_json(exec, total - 1, &since, NULL), WFLO_STATUS_OK);
+    if (rollbacks != 1 || total < 2 || !since || !strstr(since, "\"name\":\"empty\"") || strstr(since, "graph")) {
+        fprintf(stderr, "FAIL list after: %llu rollbacks, %llu checkpoints, %s\n", (unsigned long long)rollbacks,
+                (unsigned long long)total, since ? since : "NULL");
+        failures++;
+    }
+    wflo_string_free(since);
+    expect("list after, NULL out", wflo_checkpoint_list_after_json(exec, 0, NULL, NULL), WFLO_STATUS_INVALID_ARGUMENT);
+
     /* Refusals: a bad content type (nothing saved), NULL handles and out-parameters. */
     expect("content type with a space",
            wflo_checkpoint_save_binary(exec, S("bad"), S("application/ms pack"), bytes, 4, NULL),

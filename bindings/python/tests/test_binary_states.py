@@ -136,3 +136,19 @@ def test_records_an_older_wflo_saved_as_json_still_load(engine):
     assert saver.get_tuple(config("copy")).checkpoint["channel_values"] == {"a": {"nested": [1, 2]}, "b": 2}
     assert json.dumps([c.get("content_type") for c in wf.checkpoints()]) == json.dumps(
         [None, RECORD_TYPE, RECORD_TYPE, RECORD_TYPE])
+
+
+def test_checkpoints_after_a_sequence_and_the_rollbacks_so_far(engine):
+    wf = WfloWorkflow("since", engine=engine)
+    wf.start_sync()
+    for i in range(1, 5):
+        wf.checkpoint_sync(f"c{i}", {"i": i})
+    assert [c["name"] for c in wf.checkpoints(after_sequence=2)] == ["c3", "c4"]
+    assert wf.checkpoints_since(4) == ([], 0)
+    wf.rollback_to_checkpoint_sync("c2")
+    since, rollbacks = wf.checkpoints_since(1)
+    assert rollbacks == 1 and [c["superseded"] for c in since] == [False, True, True]
+    for bad in (-1, "1", True, 2**64):
+        with pytest.raises(InvalidArgumentError):
+            wf.checkpoints(after_sequence=bad)
+    wf.end_sync()

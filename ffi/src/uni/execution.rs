@@ -263,22 +263,6 @@ impl NativeExecution {
         guard(|| Ok(serde_json::to_string(&self.inner.checkpoints()?).unwrap_or_default()))
     }
 
-    /// The checkpoints after sequence `after_sequence` (what was saved since), as JSON.
-    pub fn checkpoints_after_json(&self, after_sequence: u64) -> Result<String> {
-        guard(|| {
-            Ok(
-                serde_json::to_string(&self.inner.checkpoints_after(after_sequence)?)
-                    .unwrap_or_default(),
-            )
-        })
-    }
-
-    /// How many rollbacks the execution has had (a rollback changes which checkpoints are
-    /// live: a reader keeping an index reads them all again when this grows).
-    pub fn rollback_count(&self) -> Result<u64> {
-        guard(|| Ok(self.inner.rollbacks()?.len() as u64))
-    }
-
     /// One checkpoint's state by id.
     pub fn checkpoint_state(&self, id: u64) -> Result<String> {
         guard(|| self.inner.checkpoint_state(id))

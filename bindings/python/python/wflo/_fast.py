@@ -372,6 +372,7 @@ _checkpoint_state_any = _fn("wflo_checkpoint_state_any", [c_void_p, c_uint64] + 
 _checkpoint_latest_any = _fn("wflo_checkpoint_latest_any", [c_void_p] + _ANY_OUT)
 _checkpoint_rollback_any = _fn("wflo_checkpoint_rollback_any", [c_void_p, c_char_p, c_size_t] + _ANY_OUT)
 _bytes_free = _fn("wflo_bytes_free", [c_void_p, c_size_t], None)
+_checkpoint_list_after = _fn("wflo_checkpoint_list_after_json", [c_void_p, c_uint64, POINTER(c_void_p), POINTER(c_uint64)])
 
 
 def _take_string(out: c_void_p) -> bytes:
@@ -448,3 +449,12 @@ def checkpoint_rollback_any(execution: int, name: str) -> "tuple[Optional[str], 
     if _checkpoint_rollback_any(execution, n, len(n), *out.refs):
         raise _error()
     return out.take()
+
+
+def checkpoints_after(execution: int, after_sequence: int) -> "tuple[list, int]":
+    """The checkpoints after a sequence (0: all) and how many rollbacks the execution has had —
+    what a reader keeping its own index of checkpoints needs, in one call."""
+    out, rollbacks = c_void_p(), c_uint64()
+    if _checkpoint_list_after(execution, after_sequence, byref(out), byref(rollbacks)):
+        raise _error()
+    return json.loads(_take_string(out)), rollbacks.value

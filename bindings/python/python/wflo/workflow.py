@@ -547,15 +547,15 @@ class WfloWorkflow:
     def checkpoints(self, after_sequence: int = 0) -> List[Dict[str, Any]]:
         """The execution's checkpoints, superseded ones included; with ``after_sequence``, only
         those saved after that one (what a reader keeping its own index has not seen)."""
+        return self.checkpoints_since(after_sequence)[0]
+
+    def checkpoints_since(self, after_sequence: int) -> Tuple[List[Dict[str, Any]], int]:
+        """``(checkpoints after after_sequence, how many rollbacks the execution has had)`` in
+        one call: a reader keeping an index of the checkpoints reads only what is new, and
+        all again when the number of rollbacks grows (a rollback changes which are live)."""
         if not isinstance(after_sequence, int) or isinstance(after_sequence, bool) or not 0 <= after_sequence < 2**64:
             raise invalid(f"after_sequence is a non-negative integer, got {after_sequence!r}")
-        if after_sequence:
-            return json.loads(native(self._started().checkpoints_after_json, after_sequence))
-        return json.loads(native(self._started().checkpoints_json))
-
-    def rollback_count(self) -> int:
-        """How many rollbacks the execution has had (each may change which checkpoints are live)."""
-        return native(self._started().rollback_count)
+        return _fast.checkpoints_after(self._started_c(), after_sequence)
 
     def calls(self) -> List[Dict[str, Any]]:
         """The execution's call records (settled, refused, aborted, estimated)."""

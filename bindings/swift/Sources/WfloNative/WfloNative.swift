@@ -1572,11 +1572,6 @@ public protocol NativeExecutionProtocol: AnyObject, Sendable {
     func checkpointStateAny(id: UInt64) throws  -> CheckpointState
     
     /**
-     * The checkpoints after sequence `after_sequence` (what was saved since), as JSON.
-     */
-    func checkpointsAfterJson(afterSequence: UInt64) throws  -> String
-    
-    /**
      * The checkpoints (superseded ones included), as JSON.
      */
     func checkpointsJson() throws  -> String
@@ -1646,12 +1641,6 @@ public protocol NativeExecutionProtocol: AnyObject, Sendable {
      * the body to send.
      */
     func reserveRequest(format: String, body: String, optionsJson: String?) throws  -> RequestReserved
-    
-    /**
-     * How many rollbacks the execution has had (a rollback changes which checkpoints are
-     * live: a reader keeping an index reads them all again when this grows).
-     */
-    func rollbackCount() throws  -> UInt64
     
     /**
      * Rolls back to the latest live checkpoint called `name`; returns its state (JSON;
@@ -1888,19 +1877,6 @@ open func checkpointStateAny(id: UInt64)throws  -> CheckpointState  {
 }
     
     /**
-     * The checkpoints after sequence `after_sequence` (what was saved since), as JSON.
-     */
-open func checkpointsAfterJson(afterSequence: UInt64)throws  -> String  {
-    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
-        uniffiCallStatus in
-    uniffi_wflo_fn_method_nativeexecution_checkpoints_after_json(
-            self.uniffiCloneHandle(),
-        FfiConverterUInt64.lower(afterSequence),uniffiCallStatus
-    )
-})
-}
-    
-    /**
      * The checkpoints (superseded ones included), as JSON.
      */
 open func checkpointsJson()throws  -> String  {
@@ -2090,19 +2066,6 @@ open func reserveRequest(format: String, body: String, optionsJson: String?)thro
         FfiConverterString.lower(format),
         FfiConverterString.lower(body),
         FfiConverterOptionString.lower(optionsJson),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * How many rollbacks the execution has had (a rollback changes which checkpoints are
-     * live: a reader keeping an index reads them all again when this grows).
-     */
-open func rollbackCount()throws  -> UInt64  {
-    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
-        uniffiCallStatus in
-    uniffi_wflo_fn_method_nativeexecution_rollback_count(
-            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -5600,9 +5563,6 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeexecution_checkpoint_state_any() != 47066) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wflo_checksum_method_nativeexecution_checkpoints_after_json() != 29550) {
-        return InitializationResult.apiChecksumMismatch
-    }
     if (uniffi_wflo_checksum_method_nativeexecution_checkpoints_json() != 64399) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5643,9 +5603,6 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeexecution_reserve_request() != 57290) {
-        return InitializationResult.apiChecksumMismatch
-    }
-    if (uniffi_wflo_checksum_method_nativeexecution_rollback_count() != 36266) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint() != 37254) {

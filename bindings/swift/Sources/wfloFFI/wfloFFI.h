@@ -570,11 +570,6 @@ RustBuffer uniffi_wflo_fn_method_nativeexecution_checkpoint_state(uint64_t ptr, 
 RustBuffer uniffi_wflo_fn_method_nativeexecution_checkpoint_state_any(uint64_t ptr, uint64_t id, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_CHECKPOINTS_AFTER_JSON
-#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_CHECKPOINTS_AFTER_JSON
-RustBuffer uniffi_wflo_fn_method_nativeexecution_checkpoints_after_json(uint64_t ptr, uint64_t after_sequence, RustCallStatus *_Nonnull out_status
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_CHECKPOINTS_JSON
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_CHECKPOINTS_JSON
 RustBuffer uniffi_wflo_fn_method_nativeexecution_checkpoints_json(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -643,11 +638,6 @@ uint64_t uniffi_wflo_fn_method_nativeexecution_reserve_async(uint64_t ptr, RustB
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_RESERVE_REQUEST
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_RESERVE_REQUEST
 RustBuffer uniffi_wflo_fn_method_nativeexecution_reserve_request(uint64_t ptr, RustBuffer format, RustBuffer body, RustBuffer options_json, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_ROLLBACK_COUNT
-#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_ROLLBACK_COUNT
-uint64_t uniffi_wflo_fn_method_nativeexecution_rollback_count(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_ROLLBACK_TO_CHECKPOINT
@@ -1533,12 +1523,6 @@ uint16_t uniffi_wflo_checksum_method_nativeexecution_checkpoint_state_any(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_CHECKPOINTS_AFTER_JSON
-#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_CHECKPOINTS_AFTER_JSON
-uint16_t uniffi_wflo_checksum_method_nativeexecution_checkpoints_after_json(void
-    
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_CHECKPOINTS_JSON
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_CHECKPOINTS_JSON
 uint16_t uniffi_wflo_checksum_method_nativeexecution_checkpoints_json(void
@@ -1620,12 +1604,6 @@ uint16_t uniffi_wflo_checksum_method_nativeexecution_reserve_async(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_RESERVE_REQUEST
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_RESERVE_REQUEST
 uint16_t uniffi_wflo_checksum_method_nativeexecution_reserve_request(void
-    
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_ROLLBACK_COUNT
-#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_ROLLBACK_COUNT
-uint16_t uniffi_wflo_checksum_method_nativeexecution_rollback_count(void
     
 );
 #endif

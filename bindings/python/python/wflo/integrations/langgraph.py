@@ -107,7 +107,7 @@ class _Index:
     are read on demand). A record is hidden when a tombstone covering it came after it.
 
     A saver keeps its last index and brings it up to date with the checkpoints saved since
-    (``checkpoints(after_sequence=…)``); a rollback changes which older ones are live, so a new
+    (``checkpoints_since``); a rollback changes which older ones are live, so a new
     rollback means reading them all again. (Checkpoints deleted with the Rust API's
     ``prune_checkpoints`` are not seen by an index kept from before: make a new saver.)"""
 
@@ -122,8 +122,8 @@ class _Index:
         self.rollbacks = 0
         if wf is None or not wf.started:
             return
-        self.rollbacks = wf.rollback_count()
-        self._add(saver, wf.checkpoints())
+        infos, self.rollbacks = wf.checkpoints_since(0)
+        self._add(saver, infos)
 
     def _add(self, saver: "WfloCheckpointSaver", infos: List[Dict[str, Any]]) -> None:
         for info in infos:  # in sequence order
@@ -145,9 +145,9 @@ class _Index:
     def current(self, saver: "WfloCheckpointSaver") -> "_Index":
         """This index brought up to date: itself when nothing changed, else a new index (this
         one may be in use by another thread)."""
-        if self.rollbacks != self.wf.rollback_count():
+        infos, rollbacks = self.wf.checkpoints_since(self.last_sequence)
+        if rollbacks != self.rollbacks:
             return _Index(saver, self.wf)
-        infos = self.wf.checkpoints(after_sequence=self.last_sequence)
         if not infos:
             return self
         new = copy.copy(self)

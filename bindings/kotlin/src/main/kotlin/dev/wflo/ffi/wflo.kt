@@ -838,8 +838,6 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_checkpoint_state_any(
     ): Int
-    external fun uniffi_wflo_checksum_method_nativeexecution_checkpoints_after_json(
-    ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_checkpoints_json(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_end(
@@ -867,8 +865,6 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_wflo_checksum_method_nativeexecution_reserve_async(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_reserve_request(
-    ): Int
-    external fun uniffi_wflo_checksum_method_nativeexecution_rollback_count(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint(
     ): Int
@@ -1094,8 +1090,6 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_checkpoint_state_any(`ptr`: Long,`id`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_wflo_fn_method_nativeexecution_checkpoints_after_json(`ptr`: Long,`afterSequence`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_checkpoints_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_end(`ptr`: Long,`raised`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1124,8 +1118,6 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_wflo_fn_method_nativeexecution_reserve_request(`ptr`: Long,`format`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_wflo_fn_method_nativeexecution_rollback_count(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
     external fun uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_rollback_to_checkpoint_any(`ptr`: Long,`name`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1527,9 +1519,6 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoint_state_any() and 0xFFFF) != 47066) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoints_after_json() and 0xFFFF) != 29550) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoints_json() and 0xFFFF) != 64399) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1570,9 +1559,6 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_reserve_request() and 0xFFFF) != 57290) {
-        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
-    }
-    if ((lib.uniffi_wflo_checksum_method_nativeexecution_rollback_count() and 0xFFFF) != 36266) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_rollback_to_checkpoint() and 0xFFFF) != 37254) {
@@ -3608,11 +3594,6 @@ public interface NativeExecutionInterface {
     fun `checkpointStateAny`(`id`: kotlin.ULong): CheckpointState
     
     /**
-     * The checkpoints after sequence `after_sequence` (what was saved since), as JSON.
-     */
-    fun `checkpointsAfterJson`(`afterSequence`: kotlin.ULong): kotlin.String
-    
-    /**
      * The checkpoints (superseded ones included), as JSON.
      */
     fun `checkpointsJson`(): kotlin.String
@@ -3682,12 +3663,6 @@ public interface NativeExecutionInterface {
      * the body to send.
      */
     fun `reserveRequest`(`format`: kotlin.String, `body`: kotlin.String, `optionsJson`: kotlin.String?): RequestReserved
-    
-    /**
-     * How many rollbacks the execution has had (a rollback changes which checkpoints are
-     * live: a reader keeping an index reads them all again when this grows).
-     */
-    fun `rollbackCount`(): kotlin.ULong
     
     /**
      * Rolls back to the latest live checkpoint called `name`; returns its state (JSON;
@@ -4024,24 +3999,6 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
 
     
     /**
-     * The checkpoints after sequence `after_sequence` (what was saved since), as JSON.
-     */
-    @Throws(WfloException::class)override fun `checkpointsAfterJson`(`afterSequence`: kotlin.ULong): kotlin.String {
-            return FfiConverterString.lift(
-    callWithHandle {
-    uniffiRustCallWithError(WfloException) { _status ->
-    UniffiLib.uniffi_wflo_fn_method_nativeexecution_checkpoints_after_json(
-        it,
-        
-        FfiConverterULong.lower(`afterSequence`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
      * The checkpoints (superseded ones included), as JSON.
      */
     @Throws(WfloException::class)override fun `checkpointsJson`(): kotlin.String {
@@ -4299,24 +4256,6 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
         FfiConverterString.lower(`format`),
         FfiConverterString.lower(`body`),
         FfiConverterOptionalString.lower(`optionsJson`),_status)
-}
-    }
-    )
-    }
-    
-
-    
-    /**
-     * How many rollbacks the execution has had (a rollback changes which checkpoints are
-     * live: a reader keeping an index reads them all again when this grows).
-     */
-    @Throws(WfloException::class)override fun `rollbackCount`(): kotlin.ULong {
-            return FfiConverterULong.lift(
-    callWithHandle {
-    uniffiRustCallWithError(WfloException) { _status ->
-    UniffiLib.uniffi_wflo_fn_method_nativeexecution_rollback_count(
-        it,
-        _status)
 }
     }
     )
