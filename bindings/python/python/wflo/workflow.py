@@ -473,7 +473,7 @@ class WfloWorkflow:
 
     def checkpoint_sync(self, name: str, state: Any, *, content_type: Optional[str] = None) -> Optional[Dict[str, Any]]:
         binary = _binary_state(state, content_type)
-        text = _checkpoint_args(name, state) if binary is None else _checkpoint_args(name, None)
+        text = _checkpoint_args(name, state) if binary is None else _check_name(name)
         if not self.enable_checkpointing:
             return None
         if self._native is None:
@@ -751,9 +751,14 @@ def _state_of(found: Tuple[Optional[str], bytes]) -> Any:
     return json.loads(data) if content_type is None else BinaryState(content_type, data)
 
 
-def _checkpoint_args(name: Any, state: Any) -> str:
+def _check_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise invalid("checkpoint name must be a non-empty string")
+    return name
+
+
+def _checkpoint_args(name: Any, state: Any) -> str:
+    _check_name(name)
     return state_json(state)
 
 
