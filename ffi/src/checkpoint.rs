@@ -192,13 +192,7 @@ pub unsafe extern "C" fn wflo_checkpoint_latest(
     run(|| {
         let out = unsafe { out(state_out, "state_out") }?;
         let h = unsafe { arc_ref(execution, "execution") }?;
-        let (_, state) = h.execution.latest_checkpoint()?.ok_or_else(|| {
-            wflo_core::Error::NotFound(format!(
-                "execution {} has no live checkpoint",
-                h.execution.id()
-            ))
-        })?;
-        *out = output(state)?;
+        *out = output(latest(&h.execution)?.into_json()?)?;
         Ok(())
     })
 }
@@ -265,13 +259,7 @@ pub unsafe extern "C" fn wflo_checkpoint_latest_any(
     run(|| {
         let to = unsafe { StateOut::new(content_type_out, state_out, state_len_out) }?;
         let h = unsafe { arc_ref(execution, "execution") }?;
-        let (_, state) = h.execution.latest_checkpoint_any()?.ok_or_else(|| {
-            wflo_core::Error::NotFound(format!(
-                "execution {} has no live checkpoint",
-                h.execution.id()
-            ))
-        })?;
-        to.write(state)
+        to.write(latest(&h.execution)?)
     })
 }
 
@@ -293,4 +281,15 @@ pub unsafe extern "C" fn wflo_checkpoint_state_any(
         let h = unsafe { arc_ref(execution, "execution") }?;
         to.write(h.execution.checkpoint_state_any(checkpoint_id)?)
     })
+}
+
+/// The latest live checkpoint's state; NOT_FOUND when there is none (C has no "none").
+fn latest(execution: &wflo_core::Execution) -> wflo_core::Result<CheckpointState> {
+    let (_, state) = execution.latest_checkpoint_any()?.ok_or_else(|| {
+        wflo_core::Error::NotFound(format!(
+            "execution {} has no live checkpoint",
+            execution.id()
+        ))
+    })?;
+    Ok(state)
 }
