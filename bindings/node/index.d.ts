@@ -177,6 +177,14 @@ export interface CheckpointInfo {
   contentType?: string;
 }
 
+/** What `WfloWorkflow.checkpointsSince` resolves to. */
+export interface CheckpointsSince {
+  /** The checkpoints saved after the sequence given, in sequence order. */
+  checkpoints: CheckpointInfo[];
+  /** How many rollbacks the execution has had. */
+  rollbacks: number;
+}
+
 /** Node's Buffer where Node's types are loaded (@types/node), else the Uint8Array it extends. */
 type NodeBuffer = typeof globalThis extends { Buffer: abstract new (...args: any[]) => infer B } ? B : Uint8Array;
 
@@ -638,6 +646,13 @@ export declare class WfloWorkflow {
   /** The latest live checkpoint's state as it was saved (parsed JSON, or a BinaryState), or null. */
   latestCheckpoint<S = unknown>(): Promise<S | null>;
   checkpoints(): Promise<CheckpointInfo[]>;
+  /**
+   * The checkpoints saved after sequence `afterSequence` (0: all), in order, and the execution's
+   * number of rollbacks so far (read first: a rollback made meanwhile shows on the next call).
+   * A reader keeping its own index reads only what is new, and everything again when
+   * `rollbacks` changed. `afterSequence` must be a whole number from 0 (else InvalidArgumentError).
+   */
+  checkpointsSince(afterSequence: number): Promise<CheckpointsSince>;
   calls(): Promise<CallRecord[]>;
   breakdown(): Promise<CostBreakdown>;
   /** Asks a person for approval before `gate` and waits for the decision: the approval once approved; ApprovalDeniedError when denied or timed out. The same gate asked again finds the same approval. */

@@ -934,6 +934,16 @@ impl Execution {
             .list_checkpoints_after(&self.inner.id, after_sequence)
     }
 
+    /// What a reader keeping its own index of checkpoints needs in one call: the checkpoints
+    /// after sequence `after_sequence`, and how many rollbacks the execution has had (a
+    /// rollback changes which earlier checkpoints are live, so the reader reads them all again
+    /// when that number grows). The count is read first: a rollback made between the two reads
+    /// is then seen by the next call, never missed.
+    pub fn checkpoints_since(&self, after_sequence: u64) -> Result<(Vec<CheckpointInfo>, u64)> {
+        let rollbacks = self.rollbacks()?.len() as u64;
+        Ok((self.checkpoints_after(after_sequence)?, rollbacks))
+    }
+
     /// The execution's rollbacks in order.
     pub fn rollbacks(&self) -> Result<Vec<RollbackRecord>> {
         self.inner.engine.check_open()?;

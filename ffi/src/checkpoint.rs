@@ -141,12 +141,8 @@ pub unsafe extern "C" fn wflo_checkpoint_list_after_json(
     run(|| {
         let out = unsafe { out(json_out, "json_out") }?;
         let h = unsafe { arc_ref(execution, "execution") }?;
-        let rollbacks = if rollbacks_out.is_null() {
-            0
-        } else {
-            h.execution.rollbacks()?.len() as u64
-        };
-        *out = output_json(&h.execution.checkpoints_after(after_sequence)?)?;
+        let (checkpoints, rollbacks) = h.execution.checkpoints_since(after_sequence)?;
+        *out = output_json(&checkpoints)?;
         if !rollbacks_out.is_null() {
             unsafe { *rollbacks_out = rollbacks };
         }

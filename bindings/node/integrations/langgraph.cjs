@@ -30,8 +30,13 @@
 // id is still returned, with the writes it had.) deleteThread records a tombstone: everything
 // the thread stored before it is ignored from then on, even after a rollback.
 //
-// Each read lists the execution's checkpoints (names only) and reads the records it needs by
-// id, and keeps them decoded in a small cache (a checkpoint's state never changes).
+// Each read brings the saver's index of the execution's records (names only) up to date and
+// reads the records it needs by id, keeping them decoded in a small cache (a checkpoint's state
+// never changes). The index is kept between reads: a read lists only the checkpoints saved
+// since the last one it saw (`workflow.checkpointsSince`), and all of them again when the
+// execution's number of rollbacks changed (a rollback changes which earlier ones are live).
+// (Checkpoints pruned with the Rust API's `prune_checkpoints` are not seen by an index kept
+// from before: make a new saver.)
 const {
   BaseCheckpointSaver, TASKS, WRITES_IDX_MAP, compareWritesSortKeys, getCheckpointId, maxChannelVersion,
   writesSortKey,
@@ -177,6 +182,42 @@ function requireThread(config, action) {
   return idString(threadId, 'thread_id');
 }
 
+/**
+ * An index with `infos` (checkpoint infos saved after `base.lastSequence`) added, as a new
+ * index: `base` and its maps and lists are left as they are (another read may be using them).
+ * A delete record hides everything its thread stored before it, so it drops the thread's
+ * records indexed so far; later ones are added again.
+ */
+function indexWith(base, infos, rollbacks) {
+  const checkpoints = new Map(base.checkpoints);
+  const writes = new Map(base.writes);
+  const fresh = new Set(); // the lists made by this call (they may grow in place)
+  let lastSequence = base.lastSequence;
+  for (const info of [...infos].sort((a, b) => a.sequence - b.sequence)) {
+    lastSequence = Math.max(lastSequence, info.sequence);
+    const p = parseName(info.name);
+    if (!p) continue;
+    if (p[0] === DELETE) {
+      for (const map of [checkpoints, writes]) {
+        for (const [k, list] of map) if (list[0].threadId === p[1]) map.delete(k);
+      }
+      continue;
+    }
+    const rec = { info, kind: p[0], threadId: p[1], ns: p[2], id: p[3] };
+    const map = rec.kind === CHECKPOINT ? checkpoints : writes;
+    const k = key(rec.threadId, rec.ns, rec.id);
+    const list = map.get(k);
+    if (list && fresh.has(list)) {
+      list.push(rec);
+    } else {
+      const made = list ? [...list, rec] : [rec];
+      map.set(k, made);
+      fresh.add(made);
+    }
+  }
+  return { wf: base.wf, executionId: base.executionId, checkpoints, writes, lastSequence, rollbacks };
+}
+
 const sameJson = (a, b) => a === b || (a !== null && typeof a === 'object' && JSON.stringify(a) === JSON.stringify(b));
 
 /**
@@ -205,6 +246,8 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
     }
     this._workflow = workflow ?? (engine ? new WfloWorkflow({ name, engine }) : null);
     this._cache = new Map();
+    // The last index read of each workflow's execution, brought up to date on each read.
+    this._kept = new WeakMap();
   }
 
   /** The workflow whose execution holds the checkpoints now (null outside any, without one given). */
@@ -274,30 +317,26 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
   // ---- reading the store --------------------------------------------------------------
 
   /**
-   * The LangGraph records of the execution, indexed (names only; states are read on demand).
-   * Records are ordered by `sequence` (their order in the execution).
+   * The LangGraph records of the execution, indexed (names only; states are read on demand):
+   * the index kept from the last read, brought up to date with the checkpoints saved since,
+   * or read whole when there is none (or it is of another execution) or the execution's
+   * number of rollbacks changed. Records are ordered by `sequence` (their order in the execution).
    */
   async _index(wf) {
-    const infos = await wf.checkpoints();
-    const deletedBefore = new Map();
-    const parsed = [];
-    for (const info of infos) {
-      const p = parseName(info.name);
-      if (!p) continue;
-      if (p[0] === DELETE) deletedBefore.set(p[1], Math.max(deletedBefore.get(p[1]) ?? 0, info.sequence));
-      else parsed.push({ info, kind: p[0], threadId: p[1], ns: p[2], id: p[3] });
+    const executionId = wf.executionId;
+    const kept = this._kept.get(wf);
+    let index;
+    if (kept && kept.executionId === executionId) {
+      const { checkpoints: infos, rollbacks } = await wf.checkpointsSince(kept.lastSequence);
+      if (rollbacks === kept.rollbacks) index = infos.length === 0 ? kept : indexWith(kept, infos, rollbacks);
     }
-    const checkpoints = new Map();
-    const writes = new Map();
-    for (const rec of parsed) {
-      if (rec.info.sequence < (deletedBefore.get(rec.threadId) ?? 0)) continue;
-      const map = rec.kind === CHECKPOINT ? checkpoints : writes;
-      const k = key(rec.threadId, rec.ns, rec.id);
-      if (!map.has(k)) map.set(k, []);
-      map.get(k).push(rec);
+    if (!index) {
+      const { checkpoints: infos, rollbacks } = await wf.checkpointsSince(0);
+      const empty = { wf, executionId, checkpoints: new Map(), writes: new Map(), lastSequence: 0 };
+      index = indexWith(empty, infos, rollbacks);
     }
-    for (const list of [...checkpoints.values(), ...writes.values()]) list.sort((a, b) => a.info.sequence - b.info.sequence);
-    return { wf, checkpoints, writes };
+    this._kept.set(wf, index);
+    return index;
   }
 
   /** The record that stands for a checkpoint: its newest live one, else its newest (history). */

@@ -408,6 +408,26 @@ class WfloWorkflow {
     return camelize(JSON.parse(await nativeAsync(() => this._native.checkpointsJson())));
   }
 
+  /**
+   * The checkpoints saved after sequence `afterSequence` (0: all), in order, and the
+   * execution's number of rollbacks so far: `{ checkpoints, rollbacks }`. A reader that keeps
+   * its own index of the checkpoints reads only what is new, and reads everything again when
+   * `rollbacks` changed (a rollback changes which earlier checkpoints are live). The count is
+   * read before the list, so a rollback made in between is seen on the next call.
+   *
+   * @param {number} afterSequence a whole number from 0 (a checkpoint's `sequence`)
+   */
+  async checkpointsSince(afterSequence) {
+    const after = typeof afterSequence === 'bigint' && afterSequence >= 0n && afterSequence <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(afterSequence) : afterSequence;
+    if (!Number.isSafeInteger(after) || after < 0) {
+      throw invalid(`afterSequence must be a whole number from 0, got ${typeof afterSequence === 'string' ? JSON.stringify(afterSequence) : String(afterSequence)}`);
+    }
+    await this._current();
+    const { checkpoints, rollbacks } = JSON.parse(await nativeAsync(() => this._native.checkpointsSince(after)));
+    return { checkpoints: camelize(checkpoints), rollbacks };
+  }
+
   async calls() {
     await this._current();
     return camelize(JSON.parse(await nativeAsync(() => this._native.callsJson())));

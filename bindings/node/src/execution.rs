@@ -260,6 +260,25 @@ impl Execution {
         }))
     }
 
+    /// The checkpoints saved after sequence `after_sequence` (0: all), in order, and the
+    /// execution's number of rollbacks (`Execution::checkpoints_since`), as JSON
+    /// `{"checkpoints": [...], "rollbacks": n}`.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn checkpoints_since(&self, after_sequence: i64) -> AsyncTask<Job<String>> {
+        let exec = self.inner.clone();
+        AsyncTask::new(Job::new(move || {
+            let after = u64::try_from(after_sequence).map_err(|_| {
+                wflo_core::Error::invalid("afterSequence must be a whole number from 0")
+            })?;
+            let (checkpoints, rollbacks) = exec.checkpoints_since(after)?;
+            let list = serde_json::to_string(&checkpoints)
+                .map_err(|e| wflo_core::Error::Internal(format!("checkpoint list as JSON: {e}")))?;
+            Ok(format!(
+                r#"{{"checkpoints":{list},"rollbacks":{rollbacks}}}"#
+            ))
+        }))
+    }
+
     /// One checkpoint's state by id, of either kind.
     #[napi(ts_return_type = "Promise<string | NativeBinaryState>")]
     pub fn checkpoint_state(&self, id: i64) -> AsyncTask<Job<AnyState>> {

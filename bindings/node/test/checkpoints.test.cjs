@@ -1,6 +1,7 @@
 'use strict';
 // Checkpoint states of both kinds: JSON values, and binary states (bytes named by a content
-// type) that come back byte for byte as BinaryState from every read.
+// type) that come back byte for byte as BinaryState from every read; and checkpointsSince,
+// what a reader keeping its own index of the checkpoints reads.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
@@ -153,4 +154,41 @@ test("the README's checkpoints example runs: a gzip state rolled back to, byte f
     'transcribed: application/gzip',
     'summarised: JSON, superseded',
   ]);
+});
+
+test('checkpointsSince: the checkpoints after a sequence, in order, and the number of rollbacks', async () => {
+  const wf = await started();
+  const a = await wf.checkpoint('a', { n: 1 });
+  const b = await wf.checkpoint('b', everyByte(), { contentType: 'application/msgpack' });
+  const c = await wf.checkpoint('c', { n: 3 });
+  const all = await wf.checkpointsSince(0);
+  assert.deepEqual(all, { checkpoints: await wf.checkpoints(), rollbacks: 0 });
+  assert.deepEqual(all.checkpoints.map((i) => i.name), ['a', 'b', 'c']);
+  // Converted as checkpoints() converts them: camelCase fields, the content type of bytes.
+  assert.deepEqual(all.checkpoints[1], b);
+  const later = await wf.checkpointsSince(a.sequence);
+  assert.deepEqual(later.checkpoints, [b, c]);
+  assert.equal(later.rollbacks, 0);
+  assert.deepEqual(await wf.checkpointsSince(c.sequence), { checkpoints: [], rollbacks: 0 });
+  assert.deepEqual((await wf.checkpointsSince(c.sequence + 100)).checkpoints, []);
+
+  await wf.rollbackToCheckpoint('a');
+  const after = await wf.checkpointsSince(a.sequence);
+  assert.equal(after.rollbacks, 1);
+  assert.deepEqual(after.checkpoints.map((i) => [i.name, i.superseded]), [['b', true], ['c', true]]);
+  const d = await wf.checkpoint('d', { n: 4 });
+  assert.deepEqual(await wf.checkpointsSince(c.sequence), { checkpoints: [d], rollbacks: 1 });
+  await wf.rollbackToCheckpoint('d');
+  assert.equal((await wf.checkpointsSince(d.sequence)).rollbacks, 2);
+  assert.equal((await wf.checkpointsSince(1n)).checkpoints.length, 3, 'a bigint is taken as its number');
+
+  for (const bad of [-1, 1.5, NaN, Infinity, '1', null, undefined, 2 ** 53, -1n, {}]) {
+    await assert.rejects(wf.checkpointsSince(bad), wflo.InvalidArgumentError, `refuses ${String(bad)}`);
+  }
+});
+
+test('checkpointsSince starts a workflow that never was, which has no checkpoints', async () => {
+  const wf = new WfloWorkflow({ name: 'fresh', engine: await Engine.open('memory://') });
+  assert.deepEqual(await wf.checkpointsSince(0), { checkpoints: [], rollbacks: 0 });
+  assert.ok(wf.executionId);
 });

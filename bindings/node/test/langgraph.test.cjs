@@ -171,6 +171,90 @@ test('a wflo rollback is what LangGraph sees: later checkpoints and writes becom
   await engine.close();
 });
 
+test('a saver keeps its index: what another saver on the execution saved shows on its next read', async () => {
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'two savers', engine });
+  const first = new WfloCheckpointSaver({ workflow: wf });
+  const second = new WfloCheckpointSaver({ workflow: wf });
+  const thread = { configurable: { thread_id: 'shared', checkpoint_ns: '' } };
+  const c1 = checkpoint({ n: 1 }, { n: 1 });
+  const cfg1 = await first.put(thread, c1, meta(0), { n: 1 });
+  assert.equal((await first.getTuple(thread)).checkpoint.id, c1.id);
+  const c2 = checkpoint({ n: 2 }, { n: 2 });
+  const cfg2 = await second.put(cfg1, c2, meta(1), { n: 2 });
+  await second.putWrites(cfg2, [['n', 5]], 'task-b');
+  await wf.checkpoint('not-langgraph', { other: true });
+  const latest = await first.getTuple(thread);
+  assert.equal(latest.checkpoint.id, c2.id);
+  assert.deepEqual(latest.checkpoint.channel_values, { n: 2 });
+  assert.deepEqual(latest.pendingWrites, [['task-b', 'n', 5]]);
+  assert.deepEqual(latest.parentConfig, cfg1);
+  // A delete by the other saver hides the thread from the first one too; a new start shows.
+  await second.deleteThread('shared');
+  assert.equal(await first.getTuple(thread), undefined);
+  const c3 = checkpoint({ n: 3 }, { n: 1 });
+  await second.put(thread, c3, meta(0), { n: 1 });
+  const listed = [];
+  for await (const t of first.list(thread)) listed.push(t.checkpoint.id);
+  assert.deepEqual(listed, [c3.id]);
+  // The kept index gives what a new saver reading everything gives.
+  assert.deepEqual(await first.getTuple(thread), await new WfloCheckpointSaver({ workflow: wf }).getTuple(thread));
+  await engine.close();
+});
+
+test('a rollback made elsewhere is seen by a saver that kept its index from before', async () => {
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'rollback elsewhere', engine });
+  const saver = new WfloCheckpointSaver({ workflow: wf });
+  const thread = { configurable: { thread_id: 'r', checkpoint_ns: '' } };
+  const c1 = checkpoint({ n: 1 }, { n: 1 });
+  const cfg1 = await saver.put(thread, c1, meta(0), { n: 1 });
+  const c2 = checkpoint({ n: 2 }, { n: 2 });
+  await saver.put(cfg1, c2, meta(1), { n: 2 });
+  assert.equal((await saver.getTuple(thread)).checkpoint.id, c2.id);
+  // Not through the saver: nothing new is saved, but which checkpoint is live changes.
+  await wf.rollbackToCheckpoint(saver.checkpointName(cfg1));
+  const latest = await saver.getTuple(thread);
+  assert.equal(latest.checkpoint.id, c1.id);
+  const listed = [];
+  for await (const t of saver.list(thread)) listed.push(t.checkpoint.id);
+  assert.deepEqual(listed, [c1.id]);
+  // A rollback followed by a new checkpoint (the saver then sees new ones and the rollback).
+  const c3 = checkpoint({ n: 3 }, { n: 3 });
+  const cfg3 = await saver.put(cfg1, c3, meta(1), { n: 3 });
+  assert.equal((await saver.getTuple(thread)).checkpoint.id, c3.id);
+  await wf.rollbackToCheckpoint(saver.checkpointName(cfg1));
+  await wf.checkpoint('after-rollback', { other: true });
+  assert.equal((await saver.getTuple(thread)).checkpoint.id, c1.id);
+  assert.equal((await saver.getTuple(cfg3)).checkpoint.id, c3.id, 'history is still there by id');
+  await engine.close();
+});
+
+test('concurrent reads of one saver each see a whole index, and agree with a fresh saver', async () => {
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'concurrent', engine });
+  const saver = new WfloCheckpointSaver({ workflow: wf });
+  const writer = new WfloCheckpointSaver({ workflow: wf });
+  const threads = ['a', 'b', 'c'].map((t) => ({ configurable: { thread_id: t, checkpoint_ns: '' } }));
+  const ids = new Map();
+  await Promise.all(threads.map(async (thread) => {
+    let cfg = thread;
+    for (let step = 0; step < 4; step += 1) {
+      const cp = checkpoint({ n: step }, { n: step + 1 });
+      cfg = await writer.put(cfg, cp, meta(step), { n: step + 1 });
+      ids.set(thread.configurable.thread_id, cp.id);
+      await saver.getTuple(thread); // reads interleaved with the puts
+    }
+  }));
+  const fresh = new WfloCheckpointSaver({ workflow: wf });
+  for (const thread of threads) {
+    const [ours, theirs] = await Promise.all([saver.getTuple(thread), fresh.getTuple(thread)]);
+    assert.equal(ours.checkpoint.id, ids.get(thread.configurable.thread_id));
+    assert.deepEqual(ours, theirs);
+  }
+  await engine.close();
+});
+
 test('deleteThread forgets the thread (a later rollback does not bring it back); the thread can start again', async () => {
   const engine = await memory();
   const wf = new wflo.WfloWorkflow({ name: 'delete', engine });
