@@ -39,7 +39,7 @@ pub fn run(data: &[u8]) {
             }
             let utf8 = std::str::from_utf8(&bytes).is_ok();
             assert_eq!(
-                decode(StateEncoding::Json, bytes, original_len, None).is_ok(),
+                decode(StateEncoding::Plain, bytes, original_len, None).is_ok(),
                 utf8
             );
         }
@@ -75,7 +75,7 @@ fn round_trip(text: &str) {
     match prepare(text) {
         Ok(encoded) => {
             assert_eq!(encoded.len, text.len());
-            if encoded.encoding == StateEncoding::Json {
+            if encoded.encoding == StateEncoding::Plain {
                 assert_eq!(&encoded.bytes[..], text.as_bytes());
             }
             let back = decode(

@@ -60,22 +60,22 @@ pub(crate) fn binary_not_json(content_type: &str) -> Error {
 /// How a state's bytes are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StateEncoding {
-    /// As given. (The name predates binary states: it means "not compressed" for both kinds.)
-    Json,
+    /// As given, for either kind (stored as "json", the name it had before binary states).
+    Plain,
     Zstd,
 }
 
 impl StateEncoding {
     pub fn as_str(self) -> &'static str {
         match self {
-            StateEncoding::Json => "json",
+            StateEncoding::Plain => "json",
             StateEncoding::Zstd => "zstd",
         }
     }
 
     pub fn from_name(name: &str) -> Result<StateEncoding> {
         match name {
-            "json" => Ok(StateEncoding::Json),
+            "json" => Ok(StateEncoding::Plain),
             "zstd" => Ok(StateEncoding::Zstd),
             other => Err(Error::Storage(format!(
                 "checkpoint state has an unknown encoding '{other}'"
@@ -152,7 +152,7 @@ fn encode(state: &[u8]) -> (StateEncoding, Cow<'_, [u8]>) {
             return (StateEncoding::Zstd, Cow::Owned(packed));
         }
     }
-    (StateEncoding::Json, Cow::Borrowed(state))
+    (StateEncoding::Plain, Cow::Borrowed(state))
 }
 
 /// Whether keeping the compressed form pays: it must save at least an eighth of the bytes
@@ -170,7 +170,7 @@ pub fn decode(
     content_type: Option<String>,
 ) -> Result<CheckpointState> {
     let raw = match encoding {
-        StateEncoding::Json => bytes,
+        StateEncoding::Plain => bytes,
         StateEncoding::Zstd => zstd::bulk::decompress(&bytes, original_len.max(1))
             .map_err(|e| Error::Storage(format!("checkpoint state does not decompress: {e}")))?,
     };
@@ -192,7 +192,7 @@ mod tests {
     #[test]
     fn round_trips_small_and_large_states() {
         let small = r#"{"a":1}"#;
-        assert_eq!(prepare(small).unwrap().encoding, StateEncoding::Json);
+        assert_eq!(prepare(small).unwrap().encoding, StateEncoding::Plain);
         let large = format!("[{}]", vec![r#"{"key":"value","n":12345}"#; 3000].join(","));
         let e = prepare(&large).unwrap();
         assert_eq!(e.encoding, StateEncoding::Zstd);
@@ -226,7 +226,7 @@ mod tests {
     fn binary_states_round_trip_as_given_or_compressed() {
         let small = vec![0u8, 0xff, 0x80, b'{'];
         let e = prepare_binary("application/msgpack", &small).unwrap();
-        assert_eq!((e.encoding, e.len), (StateEncoding::Json, 4));
+        assert_eq!((e.encoding, e.len), (StateEncoding::Plain, 4));
         assert_eq!(
             decode(e.encoding, e.bytes.into_owned(), e.len, e.content_type).unwrap(),
             CheckpointState::Binary {
@@ -261,7 +261,7 @@ mod tests {
             })
             .collect();
         let e = prepare_binary("application/octet-stream", &noise).unwrap();
-        assert_eq!(e.encoding, StateEncoding::Json);
+        assert_eq!(e.encoding, StateEncoding::Plain);
         assert_eq!(&e.bytes[..], &noise[..]);
     }
 
@@ -274,7 +274,7 @@ mod tests {
                 "{bad:?}"
             );
         }
-        let binary = decode(StateEncoding::Json, vec![1], 1, Some("x/y".into())).unwrap();
+        let binary = decode(StateEncoding::Plain, vec![1], 1, Some("x/y".into())).unwrap();
         assert_eq!(
             binary.into_json().unwrap_err().code(),
             crate::ErrorCode::InvalidArgument

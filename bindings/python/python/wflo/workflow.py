@@ -462,14 +462,15 @@ class WfloWorkflow:
         state kept byte for byte: a :class:`wflo.BinaryState`, or ``bytes`` with
         ``content_type`` (default ``"application/octet-stream"``). With
         ``enable_checkpointing=False`` it saves nothing and returns None."""
-        if isinstance(state, (bytes, bytearray, memoryview, BinaryState)) or content_type is not None:
-            return await asyncio.to_thread(self.checkpoint_sync, name, state, content_type=content_type)
-        text = _checkpoint_args(name, state)
+        # The state is checked and encoded here, before the await (a caller may change it after);
+        # the save itself is the sync one, off the event loop.
+        binary = _binary_state(state, content_type)
+        text = _checkpoint_args(name, state) if binary is None else _check_name(name)
         if not self.enable_checkpointing:
             return None
         if self._native is None:
             await self.start()
-        return json.loads(await native_async(self._started().checkpoint_async, name, text))
+        return await asyncio.to_thread(self._save_checkpoint, name, binary, text)
 
     def checkpoint_sync(self, name: str, state: Any, *, content_type: Optional[str] = None) -> Optional[Dict[str, Any]]:
         binary = _binary_state(state, content_type)
@@ -478,6 +479,10 @@ class WfloWorkflow:
             return None
         if self._native is None:
             self.start_sync()
+        return self._save_checkpoint(name, binary, text)
+
+    def _save_checkpoint(self, name: str, binary: Optional[BinaryState], text: str) -> Dict[str, Any]:
+        """One save, either kind, through the C ABI (both the sync and the async call end here)."""
         if binary is not None:
             return _fast.checkpoint_save_binary(self._c, name, binary.content_type, binary.data)
         return _fast.checkpoint_save(self._c, name, text)
