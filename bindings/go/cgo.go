@@ -23,7 +23,8 @@
 //
 // Checkpoints: Execution.Checkpoint saves any value that marshals to JSON;
 // Execution.CheckpointBinary saves bytes in the caller's own format (msgpack, protobuf, …)
-// named by a content type, stored as they are. RollbackToCheckpointAny, LatestCheckpointAny
+// named by a content type, stored as they are (CheckpointBytes: without one, named
+// application/octet-stream by the engine). RollbackToCheckpointAny, LatestCheckpointAny
 // and CheckpointStateAny return a CheckpointState of either kind (IsBinary); the JSON-only
 // RollbackToCheckpoint and LatestCheckpoint refuse a binary state with ErrInvalidArgument
 // before anything changes.
@@ -75,6 +76,18 @@ func cstr(s string) (*C.char, C.size_t) {
 		return nil, 0
 	}
 	return (*C.char)(unsafe.Pointer(unsafe.StringData(s))), C.size_t(len(s))
+}
+
+// emptyString is what cstrGiven points to for "": a pointer that is not NULL.
+var emptyString byte
+
+// cstrGiven is cstr for an argument where NULL means "not given": an empty string still
+// crosses as a (non-NULL) empty string, so the engine refuses it instead of reading an omission.
+func cstrGiven(s string) (*C.char, C.size_t) {
+	if len(s) == 0 {
+		return (*C.char)(unsafe.Pointer(&emptyString)), 0
+	}
+	return cstr(s)
 }
 
 // cbytes passes a byte slice to C as pointer + length.

@@ -70,14 +70,46 @@ func (x *Execution) Checkpoints() ([]CheckpointInfo, error) {
 	return list, takeJSON(out, &list)
 }
 
+// CheckpointsSince returns the execution's checkpoints after sequence afterSequence (0: all;
+// superseded ones included, flagged), in order, and how many rollbacks it has had: a reader
+// keeping its own index of the checkpoints reads only what was saved since it last looked, and
+// reads them all again when rollbacks grew (a rollback changes which earlier checkpoints are
+// live). The count is read before the list, so a rollback made
+// in between is seen by the next call, never missed.
+func (x *Execution) CheckpointsSince(afterSequence uint64) (checkpoints []CheckpointInfo, rollbacks uint64, err error) {
+	var out *C.char
+	var n C.uint64_t
+	if err := x.with(func(h *C.wflo_execution) C.wflo_status {
+		return C.wflo_checkpoint_list_after_json(h, C.uint64_t(afterSequence), &out, &n)
+	}); err != nil {
+		return nil, 0, err
+	}
+	if err := takeJSON(out, &checkpoints); err != nil {
+		return nil, 0, err
+	}
+	return checkpoints, uint64(n), nil
+}
+
 // CheckpointBinary saves data — bytes in the caller's own format, named by contentType
 // (e.g. "application/msgpack"; 1 to 255 printable ASCII characters without spaces, else
-// ErrInvalidArgument) — as checkpoint name, committed before it returns. The bytes are stored
-// as they are and come back byte for byte from the *Any calls; the info carries contentType.
+// ErrInvalidArgument: an empty one too) — as checkpoint name, committed before it returns.
+// The bytes are stored as they are and come back byte for byte from the *Any calls; the info
+// carries contentType. CheckpointBytes saves bytes of no named format.
 func (x *Execution) CheckpointBinary(name, contentType string, data []byte) (CheckpointInfo, error) {
+	cp, cn := cstrGiven(contentType)
+	return x.checkpointBinary(name, cp, cn, data)
+}
+
+// CheckpointBytes is CheckpointBinary without a content type: the engine names data with its
+// default, "application/octet-stream" (the info's ContentType says so).
+func (x *Execution) CheckpointBytes(name string, data []byte) (CheckpointInfo, error) {
+	return x.checkpointBinary(name, nil, 0, data)
+}
+
+// checkpointBinary saves a binary state; a NULL content type is none given.
+func (x *Execution) checkpointBinary(name string, cp *C.char, cn C.size_t, data []byte) (CheckpointInfo, error) {
 	var out *C.char
 	np, nn := cstr(name)
-	cp, cn := cstr(contentType)
 	dp, dn := cbytes(data)
 	if err := x.with(func(h *C.wflo_execution) C.wflo_status {
 		return C.wflo_checkpoint_save_binary(h, np, nn, cp, cn, (*C.uint8_t)(unsafe.Pointer(dp)), dn, &out)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -176,6 +177,101 @@ func TestABadContentTypeIsRefused(t *testing.T) {
 	}
 	if _, err := x.CheckpointStateAny(1 << 40); !errors.Is(err, wflo.ErrNotFound) {
 		t.Fatalf("unknown checkpoint id: %v", err)
+	}
+}
+
+func TestBytesWithoutAContentTypeAreNamedByTheEngine(t *testing.T) {
+	x := startExecution(t, memoryEngine(t), "untyped")
+	info, err := x.CheckpointBytes("raw", everyByte())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.ContentType != "application/octet-stream" || info.StateBytes != 256 {
+		t.Fatalf("info: %+v", info)
+	}
+	state, err := x.LatestCheckpointAny()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state.ContentType != "application/octet-stream" || !bytes.Equal(state.Data, everyByte()) {
+		t.Fatalf("latest: %q % x", state.ContentType, state.Data)
+	}
+	// An empty content type given to CheckpointBinary is a mistake, not an omission.
+	if _, err := x.CheckpointBinary("empty", "", everyByte()); !errors.Is(err, wflo.ErrInvalidArgument) {
+		t.Fatalf("an empty content type: %v", err)
+	}
+}
+
+func TestCheckpointsSinceReadsWhatIsNewAndCountsRollbacksMadeElsewhere(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "since.db")
+	e, err := wflo.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	x := startExecution(t, e, "since")
+	names := func(list []wflo.CheckpointInfo) string {
+		var out []string
+		for _, c := range list {
+			out = append(out, fmt.Sprintf("%s#%d%s", c.Name, c.Sequence, map[bool]string{true: "(superseded)"}[c.Superseded]))
+		}
+		return strings.Join(out, ",")
+	}
+	since := func(after uint64) ([]wflo.CheckpointInfo, uint64) {
+		t.Helper()
+		list, rollbacks, err := x.CheckpointsSince(after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return list, rollbacks
+	}
+	if list, n := since(0); len(list) != 0 || n != 0 {
+		t.Fatalf("a fresh execution: %s, %d rollbacks", names(list), n)
+	}
+	if _, err := x.Checkpoint("a", map[string]int{"step": 1}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := x.CheckpointBinary("b", "application/msgpack", []byte{0x81})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, n := since(0); names(list) != "a#1,b#2" || n != 0 {
+		t.Fatalf("since 0: %s, %d rollbacks", names(list), n)
+	}
+	// A save after the sequence a reader saw is all it reads.
+	c, err := x.Checkpoint("c", map[string]int{"step": 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if list, n := since(b.Sequence); names(list) != "c#3" || n != 0 {
+		t.Fatalf("since b: %s, %d rollbacks", names(list), n)
+	}
+
+	// A rollback made by another engine on the same store (another process, as far as this
+	// one can tell) shows in the count.
+	other, err := wflo.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := other.ResumeExecution(x.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := y.RollbackToCheckpointAny("b"); err != nil {
+		t.Fatal(err)
+	}
+	y.Close()
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if list, n := since(0); names(list) != "a#1,b#2,c#3(superseded)" || n != 1 {
+		t.Fatalf("after the rollback: %s, %d rollbacks", names(list), n)
+	}
+	// Beyond the end: nothing, and the count still.
+	for _, after := range []uint64{c.Sequence, 1000} {
+		if list, n := since(after); len(list) != 0 || n != 1 {
+			t.Fatalf("since %d: %s, %d rollbacks", after, names(list), n)
+		}
 	}
 }
 

@@ -36,10 +36,13 @@ type parityStep struct {
 	Outcome   map[string]json.RawMessage `json:"outcome"`
 	Name      string                     `json:"name"`
 	State     json.RawMessage            `json:"state"`
-	// A checkpoint_binary's state: the bytes of Hex, Repeat times (nil: once).
-	ContentType string `json:"content_type"`
-	Hex         string `json:"hex"`
-	Repeat      *int   `json:"repeat"`
+	// A checkpoint_binary's state: the bytes of Hex, Repeat times (nil: once), named by
+	// ContentType (nil: none given, CheckpointBytes).
+	ContentType *string `json:"content_type"`
+	Hex         string  `json:"hex"`
+	Repeat      *int    `json:"repeat"`
+	// A checkpoints_since's sequence.
+	After uint64 `json:"after"`
 	// The resilience ops: a breaker's config and actions, a call's breaker, a retried call.
 	Config  json.RawMessage   `json:"config"`
 	Actions []json.RawMessage `json:"actions"`
@@ -471,12 +474,32 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 			if step.Repeat != nil {
 				data = bytes.Repeat(data, *step.Repeat)
 			}
-			info, err := x.CheckpointBinary(step.Name, step.ContentType, data)
+			var info wflo.CheckpointInfo
+			if step.ContentType == nil {
+				info, err = x.CheckpointBytes(step.Name, data)
+			} else {
+				info, err = x.CheckpointBinary(step.Name, *step.ContentType, data)
+			}
 			if err != nil {
-				fail(err)
+				ledger.Events = append(ledger.Events, map[string]any{"op": "checkpoint_binary", "name": step.Name,
+					"error": parityCode(err)})
+				break
 			}
 			ledger.Events = append(ledger.Events, map[string]any{"op": "checkpoint_binary", "name": step.Name,
 				"content_type": info.ContentType, "state_bytes": info.StateBytes})
+		case "checkpoints_since":
+			list, rollbacks, err := x.CheckpointsSince(step.After)
+			if err != nil {
+				fail(err)
+			}
+			names, sequences, superseded := []string{}, []uint64{}, []bool{}
+			for _, c := range list {
+				names = append(names, c.Name)
+				sequences = append(sequences, c.Sequence)
+				superseded = append(superseded, c.Superseded)
+			}
+			ledger.Events = append(ledger.Events, map[string]any{"op": "checkpoints_since", "names": names,
+				"sequences": sequences, "superseded": superseded, "rollbacks": rollbacks})
 		case "rollback":
 			state, err := x.RollbackToCheckpointAny(step.Name)
 			if err != nil {

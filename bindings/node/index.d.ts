@@ -635,7 +635,7 @@ export declare class WfloWorkflow {
   recordCall(model: string, response: unknown, format?: string): Promise<Settled>;
   /**
    * Saves a checkpoint: `state` is anything JSON can hold, or a binary state — a BinaryState, or
-   * bytes in the format `options.contentType` names (default "application/octet-stream"). A
+   * bytes in the format `options.contentType` names (omitted: the engine's "application/octet-stream"). A
    * content type given with a JSON state or a BinaryState is refused (InvalidArgumentError).
    */
   checkpoint(name: string, state: unknown, options?: { contentType?: string }): Promise<CheckpointInfo>;

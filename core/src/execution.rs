@@ -765,12 +765,15 @@ impl Execution {
     }
 
     /// Saves a checkpoint of a binary state: `bytes` in the caller's own format (LangGraph's
-    /// msgpack, a pickle…) named by `content_type`. The bytes are stored as they are (compressed
-    /// only when that saves an eighth or more) and come back byte for byte.
+    /// msgpack, a pickle…) named by `content_type` (`None`:
+    /// [`DEFAULT_CONTENT_TYPE`](crate::store::state_codec::DEFAULT_CONTENT_TYPE),
+    /// `application/octet-stream`; a content type given is 1 to 255 printable ASCII characters
+    /// without spaces, else `INVALID_ARGUMENT` and nothing is saved). The bytes are stored as
+    /// they are (compressed only when that saves an eighth or more) and come back byte for byte.
     pub fn checkpoint_binary(
         &self,
         name: &str,
-        content_type: &str,
+        content_type: Option<&str>,
         bytes: &[u8],
     ) -> Result<CheckpointInfo> {
         self.check_checkpoint(name, bytes.len())?;

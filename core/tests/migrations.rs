@@ -44,7 +44,7 @@ fn check_data(url: &str) {
     // The new schema's features work on the upgraded database.
     exec.checkpoint("after-upgrade", r#"{"ok":true}"#).unwrap();
     let binary = exec
-        .checkpoint_binary("binary", "msgpack", &[0x81, 0xa2, b'o', b'k', 0xc3])
+        .checkpoint_binary("binary", Some("msgpack"), &[0x81, 0xa2, b'o', b'k', 0xc3])
         .unwrap();
     assert_eq!(
         exec.checkpoint_state_any(binary.id).unwrap(),

@@ -392,12 +392,27 @@ fn replay(index: usize, scenario: &Value) -> Value {
             "checkpoint_binary" => {
                 let name = step["name"].as_str().unwrap();
                 let bytes = scenario_bytes(step);
-                let info = exec
-                    .checkpoint_binary(name, step["content_type"].as_str().unwrap(), &bytes)
+                // No `content_type`: the call without one (the engine names the bytes).
+                match exec.checkpoint_binary(name, step["content_type"].as_str(), &bytes) {
+                    Ok(info) => events.push(json!({
+                        "op": "checkpoint_binary", "name": name,
+                        "content_type": info.content_type, "state_bytes": info.state_bytes,
+                    })),
+                    Err(e) => events.push(json!({
+                        "op": "checkpoint_binary", "name": name, "error": e.code().as_str(),
+                    })),
+                }
+            }
+            "checkpoints_since" => {
+                let (checkpoints, rollbacks) = exec
+                    .checkpoints_since(step["after"].as_u64().unwrap())
                     .unwrap();
                 events.push(json!({
-                    "op": "checkpoint_binary", "name": name,
-                    "content_type": info.content_type, "state_bytes": info.state_bytes,
+                    "op": "checkpoints_since",
+                    "names": checkpoints.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+                    "sequences": checkpoints.iter().map(|c| c.sequence).collect::<Vec<_>>(),
+                    "superseded": checkpoints.iter().map(|c| c.superseded).collect::<Vec<_>>(),
+                    "rollbacks": rollbacks,
                 }));
             }
             "rollback" => {
@@ -610,6 +625,48 @@ fn scenarios_do_what_they_say() {
     );
     assert_eq!(s["events"][7]["binary"]["hex"], "");
     assert_eq!(s["events"][9]["state"]["step"], 1);
+    let s = by_name(&l, "binary_checkpoint_refusals");
+    let ev = &s["events"];
+    assert_eq!(
+        ev[1],
+        json!({"op": "checkpoints_since", "names": ["first"], "sequences": [1],
+               "superseded": [false], "rollbacks": 0})
+    );
+    // No content type: the engine's default names the bytes.
+    assert_eq!(
+        ev[2]["content_type"],
+        wflo_core::store::state_codec::DEFAULT_CONTENT_TYPE
+    );
+    let untyped = json!({"op": "latest", "binary": {"content_type": "application/octet-stream", "hex": "ff00"}});
+    assert_eq!(ev[3], untyped);
+    // Each bad content type is refused and saves nothing: the latest state is still "untyped".
+    for (i, name) in [
+        (4, "spaced"),
+        (6, "empty_type"),
+        (8, "too_long"),
+        (10, "non_ascii"),
+    ] {
+        assert_eq!(
+            ev[i],
+            json!({"op": "checkpoint_binary", "name": name, "error": "INVALID_ARGUMENT"})
+        );
+        assert_eq!(ev[i + 1], untyped, "after {name}");
+    }
+    assert_eq!(ev[12]["names"], json!(["untyped"]));
+    assert_eq!(ev[13]["content_type"], "a".repeat(255));
+    assert_eq!(
+        ev[15],
+        json!({"op": "checkpoints_since", "names": ["first", "untyped", "longest_type"],
+               "sequences": [1, 2, 3], "superseded": [false, false, true], "rollbacks": 1})
+    );
+    assert_eq!(
+        ev[17],
+        json!({"op": "checkpoints_since", "names": ["resumed"], "sequences": [4],
+               "superseded": [false], "rollbacks": 1})
+    );
+    assert_eq!(ev[18]["names"], json!([]));
+    assert_eq!(ev[18]["rollbacks"], 1);
+    assert_eq!(ev[19]["binary"]["content_type"], "application/x-resumed");
     let s = by_name(&l, "langchain_result");
     assert_eq!(s["calls"][0]["usage"]["output"], 7);
     let s = by_name(&l, "ai_sdk_without_usage");

@@ -519,7 +519,7 @@ fn binary_and_json_states_come_back_byte_for_byte() {
             ("big", "msgpack", &compressible),
             ("noise", "image/png", &noise),
         ] {
-            let info = exec.checkpoint_binary(name, ty, bytes).unwrap();
+            let info = exec.checkpoint_binary(name, Some(ty), bytes).unwrap();
             assert_eq!(
                 (info.state_bytes, info.content_type.as_deref()),
                 (bytes.len() as u64, Some(ty)),
@@ -608,16 +608,21 @@ fn binary_and_json_states_come_back_byte_for_byte() {
         let before = exec.checkpoints().unwrap().len();
         for bad in ["", "two words", "t\u{e9}"] {
             assert_eq!(
-                exec.checkpoint_binary("x", bad, b"1").unwrap_err().code(),
+                exec.checkpoint_binary("x", Some(bad), b"1")
+                    .unwrap_err()
+                    .code(),
                 ErrorCode::InvalidArgument
             );
         }
         assert_eq!(exec.checkpoints().unwrap().len(), before, "{}", b.name);
         assert_eq!(
-            exec.checkpoint_binary("empty", "application/octet-stream", b"")
-                .map(|c| c.state_bytes)
+            exec.checkpoint_binary("empty", None, b"")
+                .map(|c| (c.state_bytes, c.content_type))
                 .unwrap(),
-            0
+            (
+                0,
+                Some(wflo_core::store::state_codec::DEFAULT_CONTENT_TYPE.into())
+            )
         );
         let empty = exec.latest_checkpoint_any().unwrap().unwrap().1;
         assert_eq!(
@@ -687,7 +692,8 @@ fn at_once_from_two_engines(
 }
 
 /// Two processes (engines) saving into one execution at once: each save numbers itself after
-/// the other's (PostgreSQL's one-statement save reads the sequence under the execution's lock).
+/// the other's (PostgreSQL's one-statement save reads the next sequence in its INSERT and,
+/// when the other save took it first, inserts nothing and runs again).
 #[test]
 fn checkpoints_saved_at_once_from_two_engines_are_numbered_one_after_the_other() {
     for b in backends().into_iter().filter(|b| b.name != "memory") {

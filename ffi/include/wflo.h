@@ -485,11 +485,15 @@ wflo_status wflo_checkpoint_save(const wflo_execution *execution,
 
 // Saves a binary state — `state_len` bytes in the caller's own format, named by
 // `content_type` (e.g. "application/msgpack") — as checkpoint `name`; the bytes are stored as
-// they are and come back byte for byte. `info_json_out` (may be NULL) as for
+// they are and come back byte for byte. `content_type` NULL (with length 0) means none given:
+// the state is stored as "application/octet-stream". A content type given must be 1 to 255
+// printable ASCII characters without spaces: an empty non-NULL one is refused
+// (WFLO_STATUS_INVALID_ARGUMENT) and nothing is saved. `info_json_out` (may be NULL) as for
 // `wflo_checkpoint_save`, with the content type.
 //
 // # Safety
-// `execution` is a live handle; strings and `state` point to their lengths.
+// `execution` is a live handle; strings and `state` point to their lengths; `content_type`
+// may be NULL.
 wflo_status wflo_checkpoint_save_binary(const wflo_execution *execution,
                                         const char *name,
                                         size_t name_len,

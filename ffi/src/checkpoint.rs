@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use crate::boundary::{run, wflo_status};
 use crate::execution::wflo_execution;
 use crate::handle::{arc_ref, out};
-use crate::strings::{input, input_bytes, output, output_bytes, output_json};
+use crate::strings::{input, input_bytes, optional, output, output_bytes, output_json};
 use wflo_core::CheckpointState;
 
 /// Saves `state_json` (any JSON value) as checkpoint `name`; committed before this returns.
@@ -38,11 +38,15 @@ pub unsafe extern "C" fn wflo_checkpoint_save(
 
 /// Saves a binary state — `state_len` bytes in the caller's own format, named by
 /// `content_type` (e.g. "application/msgpack") — as checkpoint `name`; the bytes are stored as
-/// they are and come back byte for byte. `info_json_out` (may be NULL) as for
+/// they are and come back byte for byte. `content_type` NULL (with length 0) means none given:
+/// the state is stored as "application/octet-stream". A content type given must be 1 to 255
+/// printable ASCII characters without spaces: an empty non-NULL one is refused
+/// (WFLO_STATUS_INVALID_ARGUMENT) and nothing is saved. `info_json_out` (may be NULL) as for
 /// `wflo_checkpoint_save`, with the content type.
 ///
 /// # Safety
-/// `execution` is a live handle; strings and `state` point to their lengths.
+/// `execution` is a live handle; strings and `state` point to their lengths; `content_type`
+/// may be NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wflo_checkpoint_save_binary(
     execution: *const wflo_execution,
@@ -58,7 +62,7 @@ pub unsafe extern "C" fn wflo_checkpoint_save_binary(
         let h = unsafe { arc_ref(execution, "execution") }?;
         let info = h.execution.checkpoint_binary(
             unsafe { input(name, name_len, "name") }?,
-            unsafe { input(content_type, content_type_len, "content_type") }?,
+            unsafe { optional(content_type, content_type_len, "content_type") }?,
             unsafe { input_bytes(state, state_len, "state") }?,
         )?;
         if !info_json_out.is_null() {

@@ -1,7 +1,9 @@
 //! Checkpoint states: encoding round-trips, decoding arbitrary stored bytes, and the engine's
 //! save → latest → rollback path.
 
-use wflo_core::store::state_codec::{StateEncoding, decode, prepare, prepare_binary};
+use wflo_core::store::state_codec::{
+    DEFAULT_CONTENT_TYPE, StateEncoding, decode, prepare, prepare_binary,
+};
 use wflo_core::{CheckpointState, Engine, ErrorCode, ExecutionOptions};
 
 use super::input::Input;
@@ -29,7 +31,7 @@ pub fn run(data: &[u8]) {
         2 => {
             let original_len = usize::from(input.byte()) << usize::from(input.byte() % 17);
             let bytes = input.rest().to_vec();
-            let binary = Some("application/octet-stream".to_owned());
+            let binary = Some(DEFAULT_CONTENT_TYPE.to_owned());
             match decode(StateEncoding::Zstd, bytes.clone(), original_len, binary) {
                 Ok(CheckpointState::Binary { bytes, .. }) => {
                     assert!(bytes.len() <= original_len.max(1))
@@ -45,9 +47,13 @@ pub fn run(data: &[u8]) {
         }
         // Any bytes, small or repeated past the threshold, come back as they were given.
         3 => {
-            let times = usize::from(input.byte() % 4) * 1024 + 1;
+            // Bits 0-1 of the mode's byte: how often to repeat; bit 2: without a content type
+            // (the default one is stored).
+            let b = input.byte();
+            let times = usize::from(b % 4) * 1024 + 1;
+            let content_type = (b & 4 == 0).then_some("application/x-fuzz");
             let bytes = input.rest().repeat(times);
-            let encoded = prepare_binary("application/x-fuzz", &bytes).unwrap();
+            let encoded = prepare_binary(content_type, &bytes).unwrap();
             assert_eq!(encoded.len, bytes.len());
             let back = decode(
                 encoded.encoding,
@@ -58,7 +64,7 @@ pub fn run(data: &[u8]) {
             assert_eq!(
                 back.unwrap(),
                 CheckpointState::Binary {
-                    content_type: "application/x-fuzz".into(),
+                    content_type: content_type.unwrap_or(DEFAULT_CONTENT_TYPE).into(),
                     bytes
                 }
             );

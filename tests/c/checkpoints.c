@@ -124,7 +124,9 @@ int main(void) {
     expect("content type with a space",
            wflo_checkpoint_save_binary(exec, S("bad"), S("application/ms pack"), bytes, 4, NULL),
            WFLO_STATUS_INVALID_ARGUMENT);
-    expect("empty content type", wflo_checkpoint_save_binary(exec, S("bad"), NULL, 0, bytes, 4, NULL),
+    expect("empty content type", wflo_checkpoint_save_binary(exec, S("bad"), S(""), bytes, 4, NULL),
+           WFLO_STATUS_INVALID_ARGUMENT);
+    expect("content type NULL with a length", wflo_checkpoint_save_binary(exec, S("bad"), NULL, 3, bytes, 4, NULL),
            WFLO_STATUS_INVALID_ARGUMENT);
     expect("rollback to the refused save", wflo_checkpoint_rollback_any(exec, S("bad"), &content_type, &state, &len),
            WFLO_STATUS_NOT_FOUND);
@@ -137,6 +139,16 @@ int main(void) {
     expect("rollback_any NULL content type out", wflo_checkpoint_rollback_any(exec, S("graph"), NULL, &state, &len),
            WFLO_STATUS_INVALID_ARGUMENT);
     wflo_bytes_free(NULL, 0); /* a no-op */
+
+    /* No content type (NULL): the engine names the bytes application/octet-stream. */
+    char *untyped = NULL;
+    expect("save without a content type", wflo_checkpoint_save_binary(exec, S("untyped"), NULL, 0, bytes, 4, &untyped),
+           WFLO_STATUS_OK);
+    expect_true("its info names the default",
+                untyped && strstr(untyped, "\"content_type\":\"application/octet-stream\"") != NULL);
+    wflo_string_free(untyped);
+    expect("latest_any (untyped)", wflo_checkpoint_latest_any(exec, &content_type, &state, &len), WFLO_STATUS_OK);
+    expect_state("latest_any (untyped)", content_type, state, len, "application/octet-stream", bytes, 4);
 
     wflo_execution_free(exec);
     expect("close", wflo_engine_close(engine), WFLO_STATUS_OK);

@@ -654,19 +654,43 @@ static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
             json_array_append_new(events, json_pack("{s:s, s:s}", "op", "checkpoint", "name", cp));
         } else if (strcmp(op, "checkpoint_binary") == 0) {
             const char *cp = json_string_value(json_object_get(step, "name"));
+            /* No content_type: NULL, none given (the engine names the bytes). */
             const char *content_type = json_string_value(json_object_get(step, "content_type"));
             size_t len = 0;
             uint8_t *bytes = scenario_bytes(step, &len);
             char *text = NULL;
-            CHECK(wflo_checkpoint_save_binary(exec, cp, strlen(cp), content_type, strlen(content_type), bytes, len,
-                                              &text),
-                  "wflo_checkpoint_save_binary");
+            wflo_status st = wflo_checkpoint_save_binary(exec, cp, strlen(cp), content_type,
+                                                         content_type ? strlen(content_type) : 0, bytes, len, &text);
             free(bytes);
+            if (st != WFLO_STATUS_OK) {
+                json_array_append_new(events, json_pack("{s:s, s:s, s:s}", "op", "checkpoint_binary", "name", cp,
+                                                        "error", wflo_status_name(st)));
+                continue;
+            }
             json_t *info = take_json(text);
             json_array_append_new(events, json_pack("{s:s, s:s, s:O, s:O}", "op", "checkpoint_binary", "name", cp,
                                                     "content_type", json_object_get(info, "content_type"),
                                                     "state_bytes", json_object_get(info, "state_bytes")));
             json_decref(info);
+        } else if (strcmp(op, "checkpoints_since") == 0) {
+            char *text = NULL;
+            uint64_t rollbacks = 0;
+            CHECK(wflo_checkpoint_list_after_json(exec, (uint64_t)json_integer_value(json_object_get(step, "after")),
+                                                  &text, &rollbacks),
+                  "wflo_checkpoint_list_after_json");
+            json_t *list = take_json(text);
+            json_t *names = json_array(), *sequences = json_array(), *superseded = json_array();
+            size_t k;
+            json_t *c;
+            json_array_foreach(list, k, c) {
+                json_array_append(names, json_object_get(c, "name"));
+                json_array_append(sequences, json_object_get(c, "sequence"));
+                json_array_append(superseded, json_object_get(c, "superseded"));
+            }
+            json_decref(list);
+            json_array_append_new(events, json_pack("{s:s, s:o, s:o, s:o, s:I}", "op", "checkpoints_since", "names",
+                                                    names, "sequences", sequences, "superseded", superseded,
+                                                    "rollbacks", (json_int_t)rollbacks));
         } else if (strcmp(op, "rollback") == 0) {
             const char *cp = json_string_value(json_object_get(step, "name"));
             char *content_type = NULL;

@@ -3,12 +3,10 @@
 // bytes in the caller's own format (MessagePack, protobuf, a framework's own serialisation)
 // named by a content type: stored as they are — no base64, no JSON around them — and returned
 // byte for byte as a `BinaryState`. Which content types are valid is the engine's rule (1 to
-// 255 printable ASCII characters without spaces), checked there, once for every face.
+// 255 printable ASCII characters without spaces), checked there, once for every face; so is
+// the content type of bytes saved without one ("application/octet-stream").
 const { invalid } = require('./errors.cjs');
 const { stateJson } = require('./convert.cjs');
-
-/** The content type of bytes checkpointed without one: the standard name for bytes of any format. */
-const DEFAULT_CONTENT_TYPE = 'application/octet-stream';
 
 /** Bytes as a Buffer over the same memory (nothing copied), or null when `data` is not bytes. */
 function asBuffer(data) {
@@ -43,7 +41,8 @@ class BinaryState {
 /**
  * What `checkpoint(name, state, options)` saves: `{json}` (the text of a JSON state) or
  * `{contentType, data}` for a BinaryState or raw bytes — a Buffer, Uint8Array or ArrayBuffer
- * with `options.contentType`, else "application/octet-stream". A content type given with
+ * with `options.contentType`, else `contentType` null (the engine stores such bytes as
+ * "application/octet-stream"). A content type given with
  * anything else is refused: it would be silently ignored otherwise. Either way the state is
  * taken now, when `checkpoint` is called (the bytes copied, as the JSON is serialised): the
  * save runs later, and the caller may reuse its buffer meanwhile.
@@ -57,7 +56,7 @@ function stateToSave(state, options) {
     return { contentType: state.contentType, data: Buffer.from(state.data) };
   }
   const bytes = asBuffer(state);
-  if (bytes !== null) return { contentType: contentType ?? DEFAULT_CONTENT_TYPE, data: Buffer.from(bytes) };
+  if (bytes !== null) return { contentType, data: Buffer.from(bytes) };
   if (contentType !== null) throw invalid('contentType is for raw bytes (a Buffer, Uint8Array or ArrayBuffer); a JSON state has none');
   return { json: stateJson(state) };
 }
@@ -67,4 +66,4 @@ function savedState(native) {
   return typeof native === 'string' ? JSON.parse(native) : new BinaryState(native.contentType, native.bytes);
 }
 
-module.exports = { BinaryState, DEFAULT_CONTENT_TYPE, stateToSave, savedState };
+module.exports = { BinaryState, stateToSave, savedState };

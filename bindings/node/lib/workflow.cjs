@@ -353,8 +353,8 @@ class WfloWorkflow {
   /**
    * Saves a checkpoint of `state`, committed when the promise resolves; resolves to its info.
    * `state` is anything JSON can hold, or a binary state: a `BinaryState`, or bytes (a Buffer,
-   * Uint8Array or ArrayBuffer) in the format `options.contentType` names (default
-   * "application/octet-stream"), stored as they are and given back byte for byte.
+   * Uint8Array or ArrayBuffer) in the format `options.contentType` names (omitted: the
+   * engine's "application/octet-stream"), stored as they are and given back byte for byte.
    *
    * @param {string} name
    * @param {unknown} state

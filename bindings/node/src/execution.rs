@@ -217,19 +217,20 @@ impl Execution {
     }
 
     /// Saves a checkpoint whose state is bytes in the caller's own format, named by
-    /// `contentType`; resolves with its info as JSON. The bytes are copied here, on the
-    /// JavaScript thread, so the job never reads memory JavaScript may write to meanwhile.
+    /// `contentType` (null/undefined: the engine's default, "application/octet-stream");
+    /// resolves with its info as JSON. The bytes are copied here, on the JavaScript thread, so
+    /// the job never reads memory JavaScript may write to meanwhile.
     #[napi(ts_return_type = "Promise<string>")]
     pub fn checkpoint_binary(
         &self,
         name: String,
-        content_type: String,
+        content_type: Option<String>,
         data: Buffer,
     ) -> AsyncTask<Job<String>> {
         let exec = self.inner.clone();
         let bytes = data.to_vec();
         AsyncTask::new(Job::new(move || {
-            let info = exec.checkpoint_binary(&name, &content_type, &bytes)?;
+            let info = exec.checkpoint_binary(&name, content_type.as_deref(), &bytes)?;
             Ok(serde_json::to_string(&info).unwrap_or_default())
         }))
     }

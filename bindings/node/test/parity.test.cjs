@@ -395,8 +395,27 @@ async function replay(index, scenario) {
         events.push({ op: 'checkpoint', name: step.name });
         break;
       case 'checkpoint_binary': {
-        const info = await wf.checkpoint(step.name, scenarioBytes(step), { contentType: step.content_type });
+        // No content_type: the option left out (undefined), and the engine names the bytes.
+        let info;
+        try {
+          info = await wf.checkpoint(step.name, scenarioBytes(step), { contentType: step.content_type });
+        } catch (e) {
+          if (typeof e.code !== 'string') throw e;
+          events.push({ op: 'checkpoint_binary', name: step.name, error: e.code });
+          break;
+        }
         events.push({ op: 'checkpoint_binary', name: step.name, content_type: info.contentType, state_bytes: info.stateBytes });
+        break;
+      }
+      case 'checkpoints_since': {
+        const { checkpoints, rollbacks } = await wf.checkpointsSince(step.after);
+        events.push({
+          op: 'checkpoints_since',
+          names: checkpoints.map((c) => c.name),
+          sequences: checkpoints.map((c) => c.sequence),
+          superseded: checkpoints.map((c) => c.superseded),
+          rollbacks,
+        });
         break;
       }
       case 'rollback':
@@ -506,6 +525,9 @@ test('every scenario replays through the public API; the ledger is written for t
   assert.equal(binary[4].binary.hex, Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('hex'), 'every byte value comes back');
   assert.deepEqual(binary[7], { op: 'latest', binary: { content_type: 'application/octet-stream', hex: '' } });
   assert.deepEqual(binary[9], { op: 'latest', state: { step: 1, notes: ['start'] } });
+  const refusals = byName('binary_checkpoint_refusals').events;
+  assert.equal(refusals[2].content_type, 'application/octet-stream', 'bytes without a content type are named by the engine');
+  assert.deepEqual(refusals.filter((e) => e.error).map((e) => e.error), Array(4).fill('INVALID_ARGUMENT'));
 
   const dir = process.env.WFLO_PARITY_DIR;
   if (dir) {

@@ -319,9 +319,20 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
                     events.append({"op": "checkpoint", "name": step["name"]})
                 elif op == "checkpoint_binary":
                     data = bytes.fromhex(step["hex"]) * step.get("repeat", 1)
-                    info = wf.checkpoint_sync(step["name"], wflo.BinaryState(step["content_type"], data))
-                    events.append({"op": "checkpoint_binary", "name": step["name"],
-                                   "content_type": info["content_type"], "state_bytes": info["state_bytes"]})
+                    # No content_type: bytes alone (content_type None), named by the engine.
+                    state = data if "content_type" not in step else wflo.BinaryState(step["content_type"], data)
+                    try:
+                        info = wf.checkpoint_sync(step["name"], state)
+                    except wflo.WfloError as e:
+                        events.append({"op": "checkpoint_binary", "name": step["name"], "error": e.code})
+                    else:
+                        events.append({"op": "checkpoint_binary", "name": step["name"],
+                                       "content_type": info["content_type"], "state_bytes": info["state_bytes"]})
+                elif op == "checkpoints_since":
+                    checkpoints, rollbacks = wf.checkpoints_since(step["after"])
+                    events.append({"op": "checkpoints_since", "names": [c["name"] for c in checkpoints],
+                                   "sequences": [c["sequence"] for c in checkpoints],
+                                   "superseded": [c["superseded"] for c in checkpoints], "rollbacks": rollbacks})
                 elif op == "rollback":
                     events.append(_state_event("rollback", wf.rollback_to_checkpoint_sync(step["name"])))
                 elif op == "latest":

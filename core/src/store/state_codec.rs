@@ -16,6 +16,8 @@ pub const COMPRESS_FROM_BYTES: usize = 4096;
 const ZSTD_LEVEL: i32 = 1;
 /// The longest content type a binary state may carry.
 pub const MAX_CONTENT_TYPE_BYTES: usize = 255;
+/// The content type of a binary state saved without one: bytes of no named format.
+pub const DEFAULT_CONTENT_TYPE: &str = "application/octet-stream";
 
 /// A checkpoint state, as a caller saves it and gets it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,9 +114,11 @@ pub fn prepare(state: &str) -> Result<EncodedState<'_>> {
 }
 
 /// Checks a binary state's content type (non-empty, printable ASCII without spaces, at most
-/// [`MAX_CONTENT_TYPE_BYTES`]) and encodes its bytes for storage; the bytes themselves are the
-/// caller's and are not looked into.
-pub fn prepare_binary<'a>(content_type: &str, bytes: &'a [u8]) -> Result<EncodedState<'a>> {
+/// [`MAX_CONTENT_TYPE_BYTES`]; `None`: [`DEFAULT_CONTENT_TYPE`]) and encodes its bytes for
+/// storage; the bytes themselves are the caller's and are not looked into. A content type
+/// given but empty is refused, not defaulted: it is a caller's mistake, not an omission.
+pub fn prepare_binary<'a>(content_type: Option<&str>, bytes: &'a [u8]) -> Result<EncodedState<'a>> {
+    let content_type = content_type.unwrap_or(DEFAULT_CONTENT_TYPE);
     if content_type.is_empty()
         || content_type.len() > MAX_CONTENT_TYPE_BYTES
         || !content_type.bytes().all(|b| b.is_ascii_graphic())
@@ -225,7 +229,7 @@ mod tests {
     #[test]
     fn binary_states_round_trip_as_given_or_compressed() {
         let small = vec![0u8, 0xff, 0x80, b'{'];
-        let e = prepare_binary("application/msgpack", &small).unwrap();
+        let e = prepare_binary(Some("application/msgpack"), &small).unwrap();
         assert_eq!((e.encoding, e.len), (StateEncoding::Plain, 4));
         assert_eq!(
             decode(e.encoding, e.bytes.into_owned(), e.len, e.content_type).unwrap(),
@@ -235,7 +239,7 @@ mod tests {
             }
         );
         let large: Vec<u8> = (0..20_000u32).map(|i| (i % 7) as u8 * 31).collect();
-        let e = prepare_binary("msgpack", &large).unwrap();
+        let e = prepare_binary(Some("msgpack"), &large).unwrap();
         assert_eq!(e.encoding, StateEncoding::Zstd);
         let back = decode(e.encoding, e.bytes.into_owned(), e.len, e.content_type).unwrap();
         assert_eq!(back.content_type(), Some("msgpack"));
@@ -260,8 +264,9 @@ mod tests {
                 x as u8
             })
             .collect();
-        let e = prepare_binary("application/octet-stream", &noise).unwrap();
+        let e = prepare_binary(None, &noise).unwrap();
         assert_eq!(e.encoding, StateEncoding::Plain);
+        assert_eq!(e.content_type.as_deref(), Some(DEFAULT_CONTENT_TYPE));
         assert_eq!(&e.bytes[..], &noise[..]);
     }
 
@@ -269,7 +274,7 @@ mod tests {
     fn a_binary_state_needs_a_printable_content_type() {
         for bad in ["", "has space", "tab\t", "é", &"x".repeat(256)] {
             assert_eq!(
-                prepare_binary(bad, b"x").unwrap_err().code(),
+                prepare_binary(Some(bad), b"x").unwrap_err().code(),
                 crate::ErrorCode::InvalidArgument,
                 "{bad:?}"
             );

@@ -7,7 +7,7 @@ use wflo_core::{Execution, ExecutionStatus, Scope, UsageReport};
 use super::call::{NativeReservation, RequestReserved};
 use super::error::{Result, guard};
 use super::offload;
-use super::types::{CallRequest, CheckpointState, Settled, Usage};
+use super::types::{CallRequest, CheckpointState, CheckpointsSinceJson, Settled, Usage};
 
 /// A running execution. Thread-safe.
 #[derive(uniffi::Object)]
@@ -183,17 +183,17 @@ impl NativeExecution {
     }
 
     /// Saves a checkpoint of a binary state (`bytes` in the caller's format, named by
-    /// `content_type`); returns its info as JSON.
+    /// `content_type`; None: "application/octet-stream"); returns its info as JSON.
     pub fn checkpoint_binary(
         &self,
         name: String,
-        content_type: String,
+        content_type: Option<String>,
         bytes: Vec<u8>,
     ) -> Result<String> {
         guard(|| {
             Ok(serde_json::to_string(&self.inner.checkpoint_binary(
                 &name,
-                &content_type,
+                content_type.as_deref(),
                 &bytes,
             )?)
             .unwrap_or_default())
@@ -204,16 +204,18 @@ impl NativeExecution {
     pub async fn checkpoint_binary_async(
         &self,
         name: String,
-        content_type: String,
+        content_type: Option<String>,
         bytes: Vec<u8>,
     ) -> Result<String> {
         let exec = self.inner.clone();
         offload(move || {
             guard(|| {
-                Ok(
-                    serde_json::to_string(&exec.checkpoint_binary(&name, &content_type, &bytes)?)
-                        .unwrap_or_default(),
-                )
+                Ok(serde_json::to_string(&exec.checkpoint_binary(
+                    &name,
+                    content_type.as_deref(),
+                    &bytes,
+                )?)
+                .unwrap_or_default())
             })
         })
         .await
@@ -261,6 +263,20 @@ impl NativeExecution {
     /// The checkpoints (superseded ones included), as JSON.
     pub fn checkpoints_json(&self) -> Result<String> {
         guard(|| Ok(serde_json::to_string(&self.inner.checkpoints()?).unwrap_or_default()))
+    }
+
+    /// The checkpoints after sequence `after_sequence` (0: all) as JSON, as `checkpoints_json`
+    /// lists them, and how many rollbacks the execution has had: a reader keeping its own index
+    /// reads only what was saved since it last looked, and reads everything again when the
+    /// rollback count grows (a rollback changes which earlier checkpoints are live).
+    pub fn checkpoints_since(&self, after_sequence: u64) -> Result<CheckpointsSinceJson> {
+        guard(|| {
+            let (checkpoints, rollbacks) = self.inner.checkpoints_since(after_sequence)?;
+            Ok(CheckpointsSinceJson {
+                checkpoints_json: serde_json::to_string(&checkpoints).unwrap_or_default(),
+                rollbacks,
+            })
+        })
     }
 
     /// One checkpoint's state by id.

@@ -178,6 +178,17 @@ impl StartOptions {
     }
 }
 
+/// What `checkpoints_since` read: the checkpoints after a sequence, and the rollback count.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CheckpointsSinceJson {
+    /// The checkpoints after the sequence asked for, in order, as a JSON array (the shape of
+    /// `checkpoints_json`).
+    pub checkpoints_json: String,
+    /// How many rollbacks the execution has had (read before the checkpoints: a rollback made
+    /// between the two reads is seen by the next call, never missed).
+    pub rollbacks: u64,
+}
+
 /// A checkpoint state: JSON text, or bytes in the caller's format named by a content type.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum CheckpointState {

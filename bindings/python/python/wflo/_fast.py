@@ -391,10 +391,12 @@ def checkpoint_save(execution: int, name: str, state_json: str) -> dict:
     return json.loads(_take_string(out))
 
 
-def checkpoint_save_binary(execution: int, name: str, content_type: str, data: bytes) -> dict:
-    """Saves a binary state (the bytes as they are) as a checkpoint; its info."""
-    n, t, out = name.encode(), content_type.encode(), c_void_p()
-    if _checkpoint_save_binary(execution, n, len(n), t, len(t), data, len(data), byref(out)):
+def checkpoint_save_binary(execution: int, name: str, content_type: Optional[str], data: bytes) -> dict:
+    """Saves a binary state (the bytes as they are) as a checkpoint; its info. ``content_type``
+    None crosses as NULL: the engine's default names the bytes."""
+    n, out = name.encode(), c_void_p()
+    t = None if content_type is None else content_type.encode()
+    if _checkpoint_save_binary(execution, n, len(n), t, 0 if t is None else len(t), data, len(data), byref(out)):
         raise _error()
     return json.loads(_take_string(out))
 

@@ -460,7 +460,7 @@ class WfloWorkflow:
         """Saves ``state`` as checkpoint ``name``; committed to the store when this returns,
         which returns the checkpoint's record. ``state`` is anything JSON can hold, or a binary
         state kept byte for byte: a :class:`wflo.BinaryState`, or ``bytes`` with
-        ``content_type`` (default ``"application/octet-stream"``). With
+        ``content_type`` (omitted: the engine stores them as ``"application/octet-stream"``). With
         ``enable_checkpointing=False`` it saves nothing and returns None."""
         # The state is checked and encoded here, before the await (a caller may change it after);
         # the save itself is the sync one, off the event loop.
@@ -481,10 +481,10 @@ class WfloWorkflow:
             self.start_sync()
         return self._save_checkpoint(name, binary, text)
 
-    def _save_checkpoint(self, name: str, binary: Optional[BinaryState], text: str) -> Dict[str, Any]:
+    def _save_checkpoint(self, name: str, binary: Optional[Tuple[Optional[str], bytes]], text: str) -> Dict[str, Any]:
         """One save, either kind, through the C ABI (both the sync and the async call end here)."""
         if binary is not None:
-            return _fast.checkpoint_save_binary(self._c, name, binary.content_type, binary.data)
+            return _fast.checkpoint_save_binary(self._c, name, *binary)
         return _fast.checkpoint_save(self._c, name, text)
 
     async def rollback_to_checkpoint(self, name: str) -> Any:
@@ -733,18 +733,19 @@ def _approval_request(gate: Any, why: Any, what: Any, worst_case_usd: Optional[D
         raise invalid(f"approval request: {e}") from None
 
 
-def _binary_state(state: Any, content_type: Optional[str]) -> Optional[BinaryState]:
-    """The binary state ``checkpoint`` was given, or None for a JSON one."""
+def _binary_state(state: Any, content_type: Optional[str]) -> Optional[Tuple[Optional[str], bytes]]:
+    """The binary state ``checkpoint`` was given as ``(content type or None, bytes)``, or None
+    for a JSON one. Bytes without a content type go down without one: the engine names them."""
     if isinstance(state, BinaryState):
         if content_type is not None:
             raise invalid("a BinaryState names its own content type: do not pass content_type too")
         if not isinstance(state.content_type, str) or not isinstance(state.data, (bytes, bytearray, memoryview)):
             raise invalid("BinaryState needs content_type (str) and data (bytes)")
-        return BinaryState(state.content_type, bytes(state.data))
+        return state.content_type, bytes(state.data)
     if isinstance(state, (bytes, bytearray, memoryview)):
         if content_type is not None and not isinstance(content_type, str):
             raise invalid(f"content_type must be a string, got {type(content_type).__name__}")
-        return BinaryState("application/octet-stream" if content_type is None else content_type, bytes(state))
+        return content_type, bytes(state)
     if content_type is not None:
         raise invalid(f"content_type is for a binary state (bytes), not a {type(state).__name__}")
     return None

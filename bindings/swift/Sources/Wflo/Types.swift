@@ -75,6 +75,15 @@ public struct CheckpointInfo: Decodable, Equatable, Sendable {
     public let contentType: String?
 }
 
+/// What `checkpointsSince` read: the checkpoints after a sequence, and the rollback count.
+public struct CheckpointsSince: Equatable, Sendable {
+    /// The checkpoints saved after the sequence asked for, in order, superseded ones included.
+    public let checkpoints: [CheckpointInfo]
+    /// How many rollbacks the execution has had: when it grew, earlier checkpoints may have
+    /// become history.
+    public let rollbacks: UInt64
+}
+
 /// A checkpoint's state of either kind, as `rollbackToCheckpointAny`, `latestCheckpointAny` and
 /// `checkpointStateAny` return it: `.json(text:)`, the JSON text a `checkpoint` saved, or
 /// `.binary(contentType:bytes:)`, the bytes a `checkpointBinary` saved, byte for byte. (The

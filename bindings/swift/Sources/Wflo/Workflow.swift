@@ -301,10 +301,12 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
     /// Saves `data` — bytes in your own format (MessagePack, protobuf…), named by `contentType`
     /// such as "application/msgpack" — as checkpoint `name`; they are stored as they are and come
     /// back byte for byte from `rollbackToCheckpointAny`. A content type is 1 to 255 printable
-    /// ASCII characters without spaces, else `.invalidArgument`. (`rollbackToCheckpoint`, for
-    /// JSON states only, refuses a binary one with `.invalidArgument` before changing anything.)
+    /// ASCII characters without spaces, else `.invalidArgument` (an empty one too); nil (the
+    /// default) is none given: the engine names the bytes "application/octet-stream".
+    /// (`rollbackToCheckpoint`, for JSON states only, refuses a binary one with
+    /// `.invalidArgument` before changing anything.)
     @discardableResult
-    public func checkpointBinary(_ name: String, contentType: String, data: Data) async throws -> CheckpointInfo {
+    public func checkpointBinary(_ name: String, contentType: String? = nil, data: Data) async throws -> CheckpointInfo {
         guard !name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw invalid("checkpoint name must be a non-empty string")
         }
@@ -334,6 +336,18 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
     public func checkpointStateAny(_ id: UInt64) throws -> CheckpointState {
         let exec = try current()
         return try engineCall { try exec.checkpointStateAny(id: id) }
+    }
+
+    /// The checkpoints saved after sequence `afterSequence` (0: all; `CheckpointInfo.sequence`),
+    /// in order, superseded ones included, and the execution's number of rollbacks so far. A
+    /// reader keeping its own index of the checkpoints reads only what is new, and reads them
+    /// all again when `rollbacks` grew (a rollback changes which earlier checkpoints are live).
+    /// The count is read first: a rollback made in between shows on the next call, never missed.
+    public func checkpointsSince(_ afterSequence: UInt64) throws -> CheckpointsSince {
+        let exec = try current()
+        let since = try engineCall { try exec.checkpointsSince(afterSequence: afterSequence) }
+        return CheckpointsSince(checkpoints: try JSON.decode([CheckpointInfo].self, since.checkpointsJson),
+                                rollbacks: since.rollbacks)
     }
 
     /// Where the money went: total, budget, remaining, reserved, calls, by model, by step.

@@ -1552,14 +1552,14 @@ public protocol NativeExecutionProtocol: AnyObject, Sendable {
     
     /**
      * Saves a checkpoint of a binary state (`bytes` in the caller's format, named by
-     * `content_type`); returns its info as JSON.
+     * `content_type`; None: "application/octet-stream"); returns its info as JSON.
      */
-    func checkpointBinary(name: String, contentType: String, bytes: Data) throws  -> String
+    func checkpointBinary(name: String, contentType: String?, bytes: Data) throws  -> String
     
     /**
      * `checkpoint_binary` off the caller's thread.
      */
-    func checkpointBinaryAsync(name: String, contentType: String, bytes: Data) async throws  -> String
+    func checkpointBinaryAsync(name: String, contentType: String?, bytes: Data) async throws  -> String
     
     /**
      * One checkpoint's state by id.
@@ -1575,6 +1575,14 @@ public protocol NativeExecutionProtocol: AnyObject, Sendable {
      * The checkpoints (superseded ones included), as JSON.
      */
     func checkpointsJson() throws  -> String
+    
+    /**
+     * The checkpoints after sequence `after_sequence` (0: all) as JSON, as `checkpoints_json`
+     * lists them, and how many rollbacks the execution has had: a reader keeping its own index
+     * reads only what was saved since it last looked, and reads everything again when the
+     * rollback count grows (a rollback changes which earlier checkpoints are live).
+     */
+    func checkpointsSince(afterSequence: UInt64) throws  -> CheckpointsSinceJson
     
     /**
      * Ends the execution the way its body ended: `raised` None when it returned, else the
@@ -1817,15 +1825,15 @@ open func checkpointAsync(name: String, stateJson: String)async throws  -> Strin
     
     /**
      * Saves a checkpoint of a binary state (`bytes` in the caller's format, named by
-     * `content_type`); returns its info as JSON.
+     * `content_type`; None: "application/octet-stream"); returns its info as JSON.
      */
-open func checkpointBinary(name: String, contentType: String, bytes: Data)throws  -> String  {
+open func checkpointBinary(name: String, contentType: String?, bytes: Data)throws  -> String  {
     return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
         uniffiCallStatus in
     uniffi_wflo_fn_method_nativeexecution_checkpoint_binary(
             self.uniffiCloneHandle(),
         FfiConverterString.lower(name),
-        FfiConverterString.lower(contentType),
+        FfiConverterOptionString.lower(contentType),
         FfiConverterData.lower(bytes),uniffiCallStatus
     )
 })
@@ -1834,12 +1842,12 @@ open func checkpointBinary(name: String, contentType: String, bytes: Data)throws
     /**
      * `checkpoint_binary` off the caller's thread.
      */
-open func checkpointBinaryAsync(name: String, contentType: String, bytes: Data)async throws  -> String  {
+open func checkpointBinaryAsync(name: String, contentType: String?, bytes: Data)async throws  -> String  {
     return
         try  await uniffiRustCallAsync(
             rustFutureFunc: {
                 uniffi_wflo_fn_method_nativeexecution_checkpoint_binary_async(
-                        self.uniffiCloneHandle(),FfiConverterString.lower(name),FfiConverterString.lower(contentType),FfiConverterData.lower(bytes)
+                        self.uniffiCloneHandle(),FfiConverterString.lower(name),FfiConverterOptionString.lower(contentType),FfiConverterData.lower(bytes)
                 )
             },
             pollFunc: ffi_wflo_rust_future_poll_rust_buffer,
@@ -1884,6 +1892,22 @@ open func checkpointsJson()throws  -> String  {
         uniffiCallStatus in
     uniffi_wflo_fn_method_nativeexecution_checkpoints_json(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The checkpoints after sequence `after_sequence` (0: all) as JSON, as `checkpoints_json`
+     * lists them, and how many rollbacks the execution has had: a reader keeping its own index
+     * reads only what was saved since it last looked, and reads everything again when the
+     * rollback count grows (a rollback changes which earlier checkpoints are live).
+     */
+open func checkpointsSince(afterSequence: UInt64)throws  -> CheckpointsSinceJson  {
+    return try  FfiConverterTypeCheckpointsSinceJson_lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeexecution_checkpoints_since(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(afterSequence),uniffiCallStatus
     )
 })
 }
@@ -3749,6 +3773,79 @@ public func FfiConverterTypeCallRequest_lower(_ value: CallRequest) -> RustBuffe
 
 
 /**
+ * What `checkpoints_since` read: the checkpoints after a sequence, and the rollback count.
+ */
+public struct CheckpointsSinceJson: Equatable, Hashable {
+    /**
+     * The checkpoints after the sequence asked for, in order, as a JSON array (the shape of
+     * `checkpoints_json`).
+     */
+    public var checkpointsJson: String
+    /**
+     * How many rollbacks the execution has had (read before the checkpoints: a rollback made
+     * between the two reads is seen by the next call, never missed).
+     */
+    public var rollbacks: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The checkpoints after the sequence asked for, in order, as a JSON array (the shape of
+         * `checkpoints_json`).
+         */checkpointsJson: String, 
+        /**
+         * How many rollbacks the execution has had (read before the checkpoints: a rollback made
+         * between the two reads is seen by the next call, never missed).
+         */rollbacks: UInt64) {
+        self.checkpointsJson = checkpointsJson
+        self.rollbacks = rollbacks
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CheckpointsSinceJson: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCheckpointsSinceJson: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CheckpointsSinceJson {
+        return
+            try CheckpointsSinceJson(
+                checkpointsJson: FfiConverterString.read(from: &buf), 
+                rollbacks: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CheckpointsSinceJson, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.checkpointsJson, into: &buf)
+        FfiConverterUInt64.write(value.rollbacks, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckpointsSinceJson_lift(_ buf: RustBuffer) throws -> CheckpointsSinceJson {
+    return try FfiConverterTypeCheckpointsSinceJson.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckpointsSinceJson_lower(_ value: CheckpointsSinceJson) -> RustBuffer {
+    return FfiConverterTypeCheckpointsSinceJson.lower(value)
+}
+
+
+/**
  * A reservation made from a provider request, and the request body to send.
  */
 public struct RequestReserved {
@@ -5551,10 +5648,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativeexecution_checkpoint_async() != 13671) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wflo_checksum_method_nativeexecution_checkpoint_binary() != 10198) {
+    if (uniffi_wflo_checksum_method_nativeexecution_checkpoint_binary() != 27817) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_wflo_checksum_method_nativeexecution_checkpoint_binary_async() != 60659) {
+    if (uniffi_wflo_checksum_method_nativeexecution_checkpoint_binary_async() != 3185) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeexecution_checkpoint_state() != 15655) {
@@ -5564,6 +5661,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeexecution_checkpoints_json() != 64399) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeexecution_checkpoints_since() != 20685) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeexecution_end() != 64308) {

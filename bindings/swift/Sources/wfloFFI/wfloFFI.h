@@ -575,6 +575,11 @@ RustBuffer uniffi_wflo_fn_method_nativeexecution_checkpoint_state_any(uint64_t p
 RustBuffer uniffi_wflo_fn_method_nativeexecution_checkpoints_json(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_CHECKPOINTS_SINCE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_CHECKPOINTS_SINCE
+RustBuffer uniffi_wflo_fn_method_nativeexecution_checkpoints_since(uint64_t ptr, uint64_t after_sequence, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_END
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_END
 RustBuffer uniffi_wflo_fn_method_nativeexecution_end(uint64_t ptr, RustBuffer raised, RustCallStatus *_Nonnull out_status
@@ -1526,6 +1531,12 @@ uint16_t uniffi_wflo_checksum_method_nativeexecution_checkpoint_state_any(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_CHECKPOINTS_JSON
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_CHECKPOINTS_JSON
 uint16_t uniffi_wflo_checksum_method_nativeexecution_checkpoints_json(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_CHECKPOINTS_SINCE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_CHECKPOINTS_SINCE
+uint16_t uniffi_wflo_checksum_method_nativeexecution_checkpoints_since(void
     
 );
 #endif

@@ -4,7 +4,9 @@ import XCTest
 
 /// Binary checkpoint states: bytes in the caller's own format, named by a content type, come
 /// back byte for byte beside JSON states; the JSON-only rollback refuses them and changes
-/// nothing; a bad content type is refused. (The same cases as Kotlin's BinaryCheckpointTest.)
+/// nothing; a bad content type is refused; bytes without one are named by the engine; and
+/// checkpointsSince reads what is new. (The cases of Kotlin's BinaryCheckpointTest and
+/// CheckpointsSinceTest.)
 final class BinaryCheckpointTests: XCTestCase {
     private let everyByte = Data((0...255).map { UInt8($0) })
 
@@ -58,5 +60,33 @@ final class BinaryCheckpointTests: XCTestCase {
             }
         }
         XCTAssertNil(try wf.latestCheckpointAny())
+    }
+
+    func testBytesWithoutAContentTypeAreNamedByTheEngine() async throws {
+        let engine = try Engine.open("memory://")
+        defer { try? engine.close() }
+        let wf = try WfloWorkflow(name: "w", budgetUsd: 1, engine: engine)
+        let raw = try await wf.checkpointBinary("raw", data: everyByte)
+        XCTAssertEqual(raw.contentType, "application/octet-stream")
+        XCTAssertEqual(try wf.latestCheckpointAny(), .binary(contentType: "application/octet-stream", bytes: everyByte))
+    }
+
+    func testCheckpointsSinceReadsWhatIsNewAndCountsRollbacks() async throws {
+        let engine = try Engine.open("memory://")
+        defer { try? engine.close() }
+        let wf = try WfloWorkflow(name: "w", budgetUsd: 1, engine: engine)
+        try await wf.start()
+        let none = try wf.checkpointsSince(0)
+        XCTAssertEqual(none, CheckpointsSince(checkpoints: [], rollbacks: 0))
+        try await wf.checkpoint("first", state: ["step": 1])
+        let second = try await wf.checkpointBinary("second", contentType: "application/msgpack", data: Data([1, 2]))
+        let third = try await wf.checkpoint("third", state: ["step": 3])
+        XCTAssertEqual(try wf.checkpointsSince(second.sequence).checkpoints.map { $0.name }, ["third"])
+        _ = try await wf.rollbackToCheckpointAny("second")
+        let after = try wf.checkpointsSince(0)
+        XCTAssertEqual(after.rollbacks, 1)
+        XCTAssertEqual(after.checkpoints.map { $0.superseded }, [false, false, true])
+        XCTAssertEqual(try wf.checkpointsSince(third.sequence), CheckpointsSince(checkpoints: [], rollbacks: 1))
+        XCTAssertEqual(try wf.checkpointsSince(1000), CheckpointsSince(checkpoints: [], rollbacks: 1))
     }
 }

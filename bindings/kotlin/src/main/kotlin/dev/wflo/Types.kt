@@ -209,6 +209,14 @@ data class CheckpointInfo(
     }
 }
 
+/** What [WfloWorkflow.checkpointsSince] read: the checkpoints after a sequence, and the rollback count. */
+data class CheckpointsSince(
+    /** The checkpoints saved after the sequence asked for, in order, superseded ones included. */
+    val checkpoints: List<CheckpointInfo>,
+    /** How many rollbacks the execution has had: when it grew, earlier checkpoints may have become history. */
+    val rollbacks: Long,
+)
+
 /**
  * A checkpoint's state of either kind, as [WfloWorkflow.rollbackToCheckpointAny],
  * [WfloWorkflow.latestCheckpointAny] and [WfloWorkflow.checkpointStateAny] return it: the

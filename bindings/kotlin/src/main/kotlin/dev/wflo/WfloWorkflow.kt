@@ -433,14 +433,21 @@ class WfloWorkflow @JvmOverloads constructor(
      * [contentType] such as "application/msgpack" — as checkpoint [name]; they are stored as they
      * are and come back byte for byte from [rollbackToCheckpointAny]. Committed to the store when
      * this returns. A content type is 1 to 255 printable ASCII characters without spaces, else
-     * [InvalidArgumentException].
+     * [InvalidArgumentException] (an empty one too); null is none given: the engine names the
+     * bytes "application/octet-stream".
      */
-    suspend fun checkpointBinary(name: String, contentType: String, data: ByteArray): CheckpointInfo {
+    suspend fun checkpointBinary(name: String, contentType: String?, data: ByteArray): CheckpointInfo {
         if (name.isBlank()) throw invalid("checkpoint name must be a non-empty string")
         if (execution == null) start()
         val info = native { live(started()).checkpointBinaryAsync(name, contentType, data) }
         return CheckpointInfo.of(JsonText.parse(info).jsonObject)
     }
+
+    /**
+     * [checkpointBinary] without a content type: [data] is saved as bytes of no named format
+     * ("application/octet-stream", the engine's name for them).
+     */
+    suspend fun checkpointBinary(name: String, data: ByteArray): CheckpointInfo = checkpointBinary(name, null, data)
 
     /**
      * The state saved in the latest live checkpoint [name]. Later checkpoints become history
@@ -474,6 +481,23 @@ class WfloWorkflow @JvmOverloads constructor(
     /** The execution's checkpoints, superseded ones included. */
     fun checkpoints(): List<CheckpointInfo> =
         JsonText.parse(native { live(started()).checkpointsJson() }).jsonArray.map { CheckpointInfo.of(it.jsonObject) }
+
+    /**
+     * The checkpoints saved after sequence [afterSequence] (0: all; [CheckpointInfo.sequence]),
+     * in order, superseded ones included, and the execution's number of rollbacks so far. A
+     * reader keeping its own index of the checkpoints reads only what is new, and reads them
+     * all again when [CheckpointsSince.rollbacks] grew (a rollback changes which earlier
+     * checkpoints are live). The count is read first: a rollback made in between shows on the
+     * next call, never missed. A negative [afterSequence] is refused with
+     * [InvalidArgumentException].
+     */
+    fun checkpointsSince(afterSequence: Long): CheckpointsSince {
+        val since = native { live(started()).checkpointsSince(unsigned(afterSequence, "afterSequence")) }
+        return CheckpointsSince(
+            JsonText.parse(since.checkpointsJson).jsonArray.map { CheckpointInfo.of(it.jsonObject) },
+            since.rollbacks.toLong(),
+        )
+    }
 
     /** The execution's call records (settled, refused, aborted, estimated), as the engine reports them. */
     fun calls(): JsonArray = JsonText.parse(native { live(started()).callsJson() }).jsonArray

@@ -133,6 +133,20 @@ class BinaryCheckpointTest {
     }
 
     @Test
+    fun `bytes saved without a content type are named by the engine`() = runBlocking<Unit> {
+        WfloWorkflow("w", 1.0, engine).use { wf ->
+            val raw = wf.checkpointBinary("raw", everyByte)
+            assertEquals("application/octet-stream", raw.contentType)
+            assertEquals(CheckpointState.Binary("application/octet-stream", everyByte.copyOf()), wf.latestCheckpointAny())
+            val none = wf.checkpointBinary("none", null, byteArrayOf(7))
+            assertEquals("application/octet-stream", none.contentType)
+            // An empty content type is a mistake, not an omission: refused, nothing saved.
+            assertThrows<InvalidArgumentException> { runBlocking { wf.checkpointBinary("empty", "", everyByte) } }
+            assertEquals(listOf("raw", "none"), wf.checkpoints().map { it.name })
+        }
+    }
+
+    @Test
     fun `a binary state equals another by content type and bytes`() {
         val a = CheckpointState.Binary("application/msgpack", byteArrayOf(1, 2, 3))
         val b = CheckpointState.Binary("application/msgpack", byteArrayOf(1, 2, 3))

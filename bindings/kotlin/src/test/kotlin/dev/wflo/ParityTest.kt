@@ -486,10 +486,29 @@ class ParityTest {
                     }
                     "checkpoint_binary" -> {
                         val cp = step.str("name")!!
-                        val info = runBlocking { wf.checkpointBinary(cp, step.str("content_type")!!, scenarioBytes(step)) }
+                        val contentType = step.str("content_type")
+                        val data = scenarioBytes(step)
+                        events += try {
+                            // No content type: the overload without one.
+                            val info = runBlocking {
+                                if (contentType == null) wf.checkpointBinary(cp, data) else wf.checkpointBinary(cp, contentType, data)
+                            }
+                            buildJsonObject {
+                                put("op", "checkpoint_binary"); put("name", cp)
+                                put("content_type", info.contentType); put("state_bytes", info.stateBytes)
+                            }
+                        } catch (e: WfloException) {
+                            buildJsonObject { put("op", "checkpoint_binary"); put("name", cp); put("error", e.code) }
+                        }
+                    }
+                    "checkpoints_since" -> {
+                        val since = wf.checkpointsSince(step.getValue("after").jsonPrimitive.longOrNull!!)
                         events += buildJsonObject {
-                            put("op", "checkpoint_binary"); put("name", cp)
-                            put("content_type", info.contentType); put("state_bytes", info.stateBytes)
+                            put("op", "checkpoints_since")
+                            put("names", JsonArray(since.checkpoints.map { JsonPrimitive(it.name) }))
+                            put("sequences", JsonArray(since.checkpoints.map { JsonPrimitive(it.sequence) }))
+                            put("superseded", JsonArray(since.checkpoints.map { JsonPrimitive(it.superseded) }))
+                            put("rollbacks", since.rollbacks)
                         }
                     }
                     "rollback" -> events += stateEvent("rollback", runBlocking { wf.rollbackToCheckpointAny(step.str("name")!!) })

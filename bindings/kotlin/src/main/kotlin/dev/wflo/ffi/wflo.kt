@@ -840,6 +840,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_checkpoints_json(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativeexecution_checkpoints_since(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_end(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_finish(
@@ -1091,6 +1093,8 @@ internal object UniffiLib {
     external fun uniffi_wflo_fn_method_nativeexecution_checkpoint_state_any(`ptr`: Long,`id`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_checkpoints_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeexecution_checkpoints_since(`ptr`: Long,`afterSequence`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_end(`ptr`: Long,`raised`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1507,10 +1511,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoint_async() and 0xFFFF) != 13671) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoint_binary() and 0xFFFF) != 10198) {
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoint_binary() and 0xFFFF) != 27817) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoint_binary_async() and 0xFFFF) != 60659) {
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoint_binary_async() and 0xFFFF) != 3185) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoint_state() and 0xFFFF) != 15655) {
@@ -1520,6 +1524,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoints_json() and 0xFFFF) != 64399) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoints_since() and 0xFFFF) != 20685) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_end() and 0xFFFF) != 64308) {
@@ -3574,14 +3581,14 @@ public interface NativeExecutionInterface {
     
     /**
      * Saves a checkpoint of a binary state (`bytes` in the caller's format, named by
-     * `content_type`); returns its info as JSON.
+     * `content_type`; None: "application/octet-stream"); returns its info as JSON.
      */
-    fun `checkpointBinary`(`name`: kotlin.String, `contentType`: kotlin.String, `bytes`: kotlin.ByteArray): kotlin.String
+    fun `checkpointBinary`(`name`: kotlin.String, `contentType`: kotlin.String?, `bytes`: kotlin.ByteArray): kotlin.String
     
     /**
      * `checkpoint_binary` off the caller's thread.
      */
-    suspend fun `checkpointBinaryAsync`(`name`: kotlin.String, `contentType`: kotlin.String, `bytes`: kotlin.ByteArray): kotlin.String
+    suspend fun `checkpointBinaryAsync`(`name`: kotlin.String, `contentType`: kotlin.String?, `bytes`: kotlin.ByteArray): kotlin.String
     
     /**
      * One checkpoint's state by id.
@@ -3597,6 +3604,14 @@ public interface NativeExecutionInterface {
      * The checkpoints (superseded ones included), as JSON.
      */
     fun `checkpointsJson`(): kotlin.String
+    
+    /**
+     * The checkpoints after sequence `after_sequence` (0: all) as JSON, as `checkpoints_json`
+     * lists them, and how many rollbacks the execution has had: a reader keeping its own index
+     * reads only what was saved since it last looked, and reads everything again when the
+     * rollback count grows (a rollback changes which earlier checkpoints are live).
+     */
+    fun `checkpointsSince`(`afterSequence`: kotlin.ULong): CheckpointsSinceJson
     
     /**
      * Ends the execution the way its body ended: `raised` None when it returned, else the
@@ -3916,9 +3931,9 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
     
     /**
      * Saves a checkpoint of a binary state (`bytes` in the caller's format, named by
-     * `content_type`); returns its info as JSON.
+     * `content_type`; None: "application/octet-stream"); returns its info as JSON.
      */
-    @Throws(WfloException::class)override fun `checkpointBinary`(`name`: kotlin.String, `contentType`: kotlin.String, `bytes`: kotlin.ByteArray): kotlin.String {
+    @Throws(WfloException::class)override fun `checkpointBinary`(`name`: kotlin.String, `contentType`: kotlin.String?, `bytes`: kotlin.ByteArray): kotlin.String {
             return FfiConverterString.lift(
     callWithHandle {
     uniffiRustCallWithError(WfloException) { _status ->
@@ -3926,7 +3941,7 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
         it,
         
         FfiConverterString.lower(`name`),
-        FfiConverterString.lower(`contentType`),
+        FfiConverterOptionalString.lower(`contentType`),
         FfiConverterByteArray.lower(`bytes`),_status)
 }
     }
@@ -3940,14 +3955,14 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
      */
     @Throws(WfloException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
-    override suspend fun `checkpointBinaryAsync`(`name`: kotlin.String, `contentType`: kotlin.String, `bytes`: kotlin.ByteArray) : kotlin.String {
+    override suspend fun `checkpointBinaryAsync`(`name`: kotlin.String, `contentType`: kotlin.String?, `bytes`: kotlin.ByteArray) : kotlin.String {
         return uniffiRustCallAsync(
         callWithHandle { uniffiHandle ->
             UniffiLib.uniffi_wflo_fn_method_nativeexecution_checkpoint_binary_async(
                 uniffiHandle,
                 
         FfiConverterString.lower(`name`),
-        FfiConverterString.lower(`contentType`),
+        FfiConverterOptionalString.lower(`contentType`),
         FfiConverterByteArray.lower(`bytes`),
             )
         },
@@ -4008,6 +4023,27 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
     UniffiLib.uniffi_wflo_fn_method_nativeexecution_checkpoints_json(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The checkpoints after sequence `after_sequence` (0: all) as JSON, as `checkpoints_json`
+     * lists them, and how many rollbacks the execution has had: a reader keeping its own index
+     * reads only what was saved since it last looked, and reads everything again when the
+     * rollback count grows (a rollback changes which earlier checkpoints are live).
+     */
+    @Throws(WfloException::class)override fun `checkpointsSince`(`afterSequence`: kotlin.ULong): CheckpointsSinceJson {
+            return FfiConverterTypeCheckpointsSinceJson.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeexecution_checkpoints_since(
+        it,
+        
+        FfiConverterULong.lower(`afterSequence`),_status)
 }
     }
     )
@@ -6878,6 +6914,55 @@ public object FfiConverterTypeCallRequest: FfiConverterRustBuffer<CallRequest> {
             FfiConverterOptionalTypeCacheWrite.write(value.`cacheWrite`, buf)
             FfiConverterBoolean.write(value.`stream`, buf)
             FfiConverterBoolean.write(value.`clampMaxTokens`, buf)
+    }
+}
+
+
+
+/**
+ * What `checkpoints_since` read: the checkpoints after a sequence, and the rollback count.
+ */
+data class CheckpointsSinceJson (
+    /**
+     * The checkpoints after the sequence asked for, in order, as a JSON array (the shape of
+     * `checkpoints_json`).
+     */
+    var `checkpointsJson`: kotlin.String
+    , 
+    /**
+     * How many rollbacks the execution has had (read before the checkpoints: a rollback made
+     * between the two reads is seen by the next call, never missed).
+     */
+    var `rollbacks`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCheckpointsSinceJson: FfiConverterRustBuffer<CheckpointsSinceJson> {
+    override fun read(buf: ByteBuffer): CheckpointsSinceJson {
+        return CheckpointsSinceJson(
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CheckpointsSinceJson) = (
+            FfiConverterString.allocationSize(value.`checkpointsJson`) +
+            FfiConverterULong.allocationSize(value.`rollbacks`)
+    )
+
+    override fun write(value: CheckpointsSinceJson, buf: ByteBuffer) {
+            FfiConverterString.write(value.`checkpointsJson`, buf)
+            FfiConverterULong.write(value.`rollbacks`, buf)
     }
 }
 
