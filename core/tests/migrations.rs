@@ -302,3 +302,53 @@ fn concurrent_openers_migrate_once() {
         assert!(engine.list_executions(1).unwrap().is_empty());
     }
 }
+
+/// A checkpoint save reads its parent (the execution's latest live checkpoint) in its INSERT.
+/// Even under a plan cached while the table was small — forced here with a generic plan of a
+/// fresh database — that read walks back from the end of the live checkpoints' index
+/// (migration 0013) instead of scanning every checkpoint of the execution.
+#[test]
+fn postgres_reads_a_checkpoints_parent_over_the_live_index_whatever_the_plan() {
+    let Some(base) = common::postgres_url() else {
+        return;
+    };
+    let url = new_database(&base, "wflo_parent_plan");
+    let engine = Engine::open(Some(&url)).unwrap();
+    let exec = engine.start_execution(Default::default()).unwrap();
+    let plan = || {
+        psql(
+            &url,
+            &format!(
+                "SET plan_cache_mode = force_generic_plan; \
+                 PREPARE parent(text) AS SELECT id FROM checkpoints WHERE execution_id = $1 AND NOT superseded \
+                 ORDER BY sequence DESC LIMIT 1; \
+                 EXPLAIN EXECUTE parent('{}')",
+                exec.id()
+            ),
+        )
+    };
+    // A table of a few rows, of hundreds, and the same after ANALYZE (with another execution's
+    // checkpoints, superseded by a rollback, beside them).
+    for saves in [5, 300] {
+        for i in 0..saves {
+            exec.checkpoint(&format!("c{i}"), "{}").unwrap();
+        }
+        let plan = plan();
+        assert!(
+            plan.contains("Index Scan Backward using checkpoints_live"),
+            "{saves}: {plan}"
+        );
+    }
+    let other = engine.start_execution(Default::default()).unwrap();
+    for i in 0..300 {
+        other.checkpoint(&format!("c{i}"), "{}").unwrap();
+    }
+    other.rollback_to_checkpoint("c0").unwrap();
+    psql(&url, "ANALYZE");
+    let plan = plan();
+    assert!(
+        plan.contains("Index Scan Backward using checkpoints_live"),
+        "analyzed: {plan}"
+    );
+    engine.close().unwrap();
+}
