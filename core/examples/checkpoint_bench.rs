@@ -5,6 +5,8 @@
 //! `checkpoint_bench wflo URL STATE_FILE SAVES` (URL: `sqlite:///path?synchronous=normal`,
 //! `postgres://…`)
 //! `checkpoint_bench raw PATH STATE_FILE SAVES SYNC` (SYNC: NORMAL or FULL; WAL journal)
+//! `checkpoint_bench raw-pg URL STATE_FILE SAVES` (one sqlx connection driven by this thread:
+//! the floor of a save from Rust on PostgreSQL)
 //!
 //! Prints one JSON line: p50/p99 µs of a save and of a load (by id, after the saves), saves
 //! per second, the state's size. (`cargo bench --bench checkpoints` is the same comparison as a
@@ -92,10 +94,61 @@ fn raw(path: &str, sync: &str, state: &str, saves: usize) -> (Vec<Duration>, Vec
     (save, load)
 }
 
+/// Raw single INSERTs (and SELECTs by id) of the same bytes through one sqlx connection on a
+/// runtime this thread drives: no pool, no thread hand-off, a prepared statement.
+fn raw_pg(url: &str, state: &str, saves: usize) -> (Vec<Duration>, Vec<Duration>) {
+    use sqlx::{Connection, Row};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut conn = rt.block_on(sqlx::PgConnection::connect(url)).unwrap();
+    rt.block_on(
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS raw_checkpoints (id BIGSERIAL PRIMARY KEY, \
+             execution_id TEXT NOT NULL, name TEXT NOT NULL, state BYTEA NOT NULL)",
+        )
+        .execute(&mut conn),
+    )
+    .unwrap();
+    let (mut save, mut load, mut ids) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..WARM_UP + saves {
+        let t = Instant::now();
+        let row = rt
+            .block_on(
+                sqlx::query(
+                    "INSERT INTO raw_checkpoints (execution_id, name, state) VALUES ($1, $2, $3) RETURNING id",
+                )
+                .bind("exec-0123456789ab")
+                .bind(format!("step-{i}"))
+                .bind(state.as_bytes())
+                .fetch_one(&mut conn),
+            )
+            .unwrap();
+        if i >= WARM_UP {
+            save.push(t.elapsed());
+            ids.push(row.get::<i64, _>(0));
+        }
+    }
+    for id in ids {
+        let t = Instant::now();
+        let row = rt
+            .block_on(
+                sqlx::query("SELECT state FROM raw_checkpoints WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&mut conn),
+            )
+            .unwrap();
+        let back = String::from_utf8(row.get::<Vec<u8>, _>(0)).unwrap();
+        load.push(t.elapsed());
+        assert_eq!(back.len(), state.len());
+    }
+    (save, load)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage =
-        "usage: checkpoint_bench wflo URL STATE_FILE SAVES | raw PATH STATE_FILE SAVES SYNC";
+    let usage = "usage: checkpoint_bench wflo URL STATE_FILE SAVES | raw PATH STATE_FILE SAVES SYNC | raw-pg URL STATE_FILE SAVES";
     let (contender, target, file) = match args.get(1..4) {
         Some([c, t, f]) => (c.as_str(), t.as_str(), f.as_str()),
         _ => panic!("{usage}"),
@@ -105,6 +158,7 @@ fn main() {
     let (mut save, mut load) = match contender {
         "wflo" => wflo(target, &state, saves),
         "raw" => raw(target, args.get(5).expect(usage), &state, saves),
+        "raw-pg" => raw_pg(target, &state, saves),
         _ => panic!("{usage}"),
     };
     let total: Duration = save.iter().sum();

@@ -38,6 +38,11 @@ def state(target: int) -> str:
     return text
 
 
+# One sqlx connection driven by the saving thread, a prepared INSERT: a save from Rust can do no
+# less on PostgreSQL.
+PG_RUST_FLOOR = "raw sqlx INSERT (Rust)"
+
+
 def fresh(path: Path):
     def wipe():
         for suffix in ("", "-wal", "-shm", "-journal"):
@@ -68,6 +73,7 @@ def contenders(env: Env) -> list[Contender]:
         pg = env.pg_url or ""
         rows += [
             ("PostgreSQL", "", "wflo (Rust)", "rust pg", lambda db: rs("wflo", pg, st, n)),
+            ("PostgreSQL", "", PG_RUST_FLOOR, "rust pg", lambda db: rs("raw-pg", pg, st, n)),
             ("PostgreSQL", "", "wflo (Python)", "python pg", lambda db: py("wflo", pg, st, n)),
             ("PostgreSQL", "", SAVER, "python pg", lambda db: py("wflo-langgraph", pg, st, n)),
             ("PostgreSQL", "", "LangGraph PostgresSaver", "python pg", lambda db: py("langgraph-postgres", pg, st, n)),
@@ -87,7 +93,7 @@ def floor_of(c: Contender) -> str:
     if m["name"].startswith("raw"):
         return ""
     if m["store"] == "PostgreSQL":
-        return "raw psycopg INSERT (Python)" if "Python" in m["name"] or "LangGraph" in m["name"] else ""
+        return "raw psycopg INSERT (Python)" if "Python" in m["name"] or "LangGraph" in m["name"] else PG_RUST_FLOOR
     return "raw rusqlite INSERT" if "Rust" in m["name"] else "raw sqlite3 INSERT (Python)"
 
 
@@ -133,7 +139,7 @@ def run(env: Env, rounds: int) -> Section:
         f"p50 µs of a save (one committed checkpoint) and of a load (one checkpoint read back by id and decoded), "
         f"median of {rounds} interleaved rounds (min–max), {', '.join(f'{n} saves of {s}' for s, _, n in SIZES)} "
         "per process on a fresh database. × floor: over a raw INSERT / SELECT of the same bytes from the same "
-        "language at the same setting (rusqlite for Rust, sqlite3 or psycopg for Python). LangGraph ÷ this: "
+        "language at the same setting (rusqlite or sqlx for Rust, sqlite3 or psycopg for Python). LangGraph ÷ this: "
         "LangGraph's time over wflo's, both from Python, same store and setting (above 1×: wflo is faster).",
         table(["store · synchronous", "state", "contender", "save µs", "× floor", "load µs", "× floor",
                "LangGraph ÷ this (save / load)", "saves/s"], rows),
@@ -151,7 +157,7 @@ def run(env: Env, rounds: int) -> Section:
                                               subtitle="same language, store and synchronous setting; dashed: floor")),
                 ("checkpoints-load.svg", bars("Checkpoint load, × the raw SELECT floor", list(load_groups.items()),
                                               subtitle="same language, store and synchronous setting; dashed: floor"))],
-        goals=[goal, saver_goal(every, versus)],
+        goals=[goal, pg_goal(every, ratios), saver_goal(every, versus)],
         raw={c.label: [r.out or {"error": r.error} for r in runs[c.label]] for c in every})
 
 
@@ -183,3 +189,14 @@ def saver_goal(every: list[Contender], versus: dict) -> Goal:
     return Goal("WfloCheckpointSaver ≥ 1.5× SqliteSaver, ≥ 1× PostgresSaver (save and load)",
                 "; ".join(f"{c.meta['store']} {c.meta['size']} {ratio(v[0])} / {ratio(v[1])}" for c, v in picked),
                 met)
+
+
+def pg_goal(every: list[Contender], ratios: dict) -> Goal:
+    """Issue 19: a PostgreSQL save from Rust ≤ 1.2× a raw single INSERT of the same bytes."""
+    picked = [(c.meta["size"], ratios.get(c.label)) for c in every
+              if c.meta["name"] == "wflo (Rust)" and c.meta["store"] == "PostgreSQL"]
+    name = f"PostgreSQL save from Rust ≤ 1.2× a raw single INSERT ({PG_RUST_FLOOR})"
+    if not picked or any(x is None for _, x in picked):
+        return Goal(name, "not measured", None)
+    return Goal(name, " / ".join(f"{size} {ratio(x)}" for size, x in picked) + " (× the floor)",
+                max(x for _, x in picked) <= 1.2)

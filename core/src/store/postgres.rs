@@ -11,6 +11,7 @@ mod approvals;
 mod breakers;
 mod budgets;
 mod resources;
+mod spare;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -72,6 +73,7 @@ pub struct PostgresStore {
 struct Inner {
     runtime: tokio::runtime::Runtime,
     pool: PgPool,
+    spare: spare::Spare,
 }
 
 fn storage(e: sqlx::Error) -> Error {
@@ -218,7 +220,12 @@ impl PostgresStore {
                     Error::Storage(format!("cannot connect to PostgreSQL: {e}{}", tls_hint(&e)))
                 })?
         };
-        let inner = Arc::new(Inner { runtime, pool });
+        let spare = spare::Spare::new(pool.connect_options().as_ref().clone())?;
+        let inner = Arc::new(Inner {
+            runtime,
+            pool,
+            spare,
+        });
         let pool = inner.pool.clone();
         inner.run(async move { migrate(&pool, version).await })?;
         let sink_inner = inner.clone();
@@ -303,6 +310,21 @@ impl PostgresStore {
             self.writer.restore(calls);
         }
         result
+    }
+
+    /// Runs one call's statements on the store's spare connection, or on a pooled one when
+    /// another thread has it (see `spare`).
+    fn on_conn<T: Send + 'static>(&self, work: spare::Work<T>) -> Result<T> {
+        self.check_open()?;
+        let work = match self.inner.spare.try_run(work) {
+            Ok(result) => return result,
+            Err(work) => work,
+        };
+        let pool = self.inner.pool.clone();
+        self.inner.run(async move {
+            let mut conn = pool.acquire().await.map_err(storage)?;
+            work(&mut conn).await
+        })
     }
 
     fn read<T, F, Fut>(&self, f: F) -> Result<T>
@@ -883,10 +905,9 @@ impl Store for PostgresStore {
         self.check_open()?;
         let calls = self.writer.take_all();
         if execution.is_none() && calls.is_empty() {
-            return self.read(move |pool| async move {
-                let mut conn = pool.acquire().await.map_err(storage)?;
-                insert_checkpoint(&mut conn, save).await
-            });
+            return self.on_conn(Box::new(move |conn| {
+                Box::pin(insert_checkpoint(conn, save))
+            }));
         }
         let owner = Some(cp.execution_id.to_owned());
         self.write_tx_with(calls, owner, move |mut tx| async move {
@@ -904,32 +925,35 @@ impl Store for PostgresStore {
         after_sequence: u64,
     ) -> Result<Vec<CheckpointInfo>> {
         let id = execution_id.to_owned();
-        self.read(move |pool| async move {
-            let sql = sqlx::AssertSqlSafe(format!(
-                "{SELECT_CHECKPOINT} WHERE execution_id = $1 AND sequence > $2 ORDER BY sequence"
-            ));
-            let rows = sqlx::query(sql)
-                .bind(&id)
-                .bind(i(after_sequence))
-                .fetch_all(&pool)
-                .await
-                .map_err(storage)?;
-            rows.iter().map(|r| checkpoint_row(r, &id)).collect()
-        })
+        self.on_conn(Box::new(move |conn| {
+            Box::pin(async move {
+                let sql = sqlx::AssertSqlSafe(format!(
+                    "{SELECT_CHECKPOINT} WHERE execution_id = $1 AND sequence > $2 ORDER BY sequence"
+                ));
+                let rows = sqlx::query(sql)
+                    .bind(&id)
+                    .bind(i(after_sequence))
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(storage)?;
+                rows.iter().map(|r| checkpoint_row(r, &id)).collect()
+            })
+        }))
     }
 
     fn checkpoint_state(&self, execution_id: &str, checkpoint_id: u64) -> Result<CheckpointState> {
         let id = execution_id.to_owned();
-        self.read(move |pool| async move {
+        self.on_conn(Box::new(move |conn| Box::pin(async move {
             let row = sqlx::query("SELECT state, state_encoding, state_bytes, state_type FROM checkpoints WHERE execution_id = $1 AND id = $2")
                 .bind(&id)
                 .bind(i(checkpoint_id))
-                .fetch_optional(&pool)
+                .fetch_optional(&mut *conn)
                 .await
-                .map_err(storage)?
-                .ok_or_else(|| Error::NotFound(format!("checkpoint {checkpoint_id} of execution {id}")))?;
-            decode_state(&row)
-        })
+                .map_err(storage)?;
+            // Not found is an answer, not a failure of the connection.
+            Ok(row.map(|row| decode_state(&row)))
+        })))?
+        .ok_or_else(|| Error::NotFound(format!("checkpoint {checkpoint_id} of execution {execution_id}")))?
     }
 
     fn rollback(
@@ -1578,6 +1602,7 @@ impl Store for PostgresStore {
         self.flush()?;
         self.closed.store(true, Ordering::Release);
         let pool = self.inner.pool.clone();
+        self.inner.spare.close();
         self.inner.run(async move {
             pool.close().await;
             Ok(())
