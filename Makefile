@@ -41,8 +41,11 @@ export WFLO_PARITY_DIR ?= $(WFLO_CACHE)/parity
 # The faces whose ledgers must equal Rust's.
 PARITY_FACES := rust c go node python kotlin uniffi
 CARGO ?= cargo
+# Incremental state doubles the target dir and only pays when one crate is edited and rebuilt
+# again and again; set CARGO_INCREMENTAL=1 for such a loop.
+export CARGO_INCREMENTAL ?= 0
 
-.PHONY: parity-clean test-parity demo test test-rust test-mock test-report test-serve test-c test-go test-install install test-node test-python test-otel test-kotlin header lint bench bench-rust bench-python corpus build soak
+.PHONY: trim-cache parity-clean test-parity demo test test-rust test-mock test-report test-serve test-c test-go test-install install test-node test-python test-otel test-kotlin header lint bench bench-rust bench-python corpus build soak
 
 WFLO_BIN := $(CARGO_TARGET_DIR)/debug/wflo
 export WFLO_BIN
@@ -51,7 +54,12 @@ demo:
 	$(CARGO) build -p wflo-cli
 	$(WFLO_BIN) demo
 
-test: lint parity-clean test-rust test-mock test-report test-serve test-c test-go test-install test-node test-python test-otel test-kotlin test-parity
+test: trim-cache lint parity-clean test-rust test-mock test-report test-serve test-c test-go test-install test-node test-python test-otel test-kotlin test-parity
+
+# The target dirs outlive clones; keep them from filling the disk (tests/tools/trim-cache.sh).
+trim-cache:
+	tests/tools/trim-cache.sh $(CARGO_TARGET_DIR)
+	tests/tools/trim-cache.sh $(CARGO_TARGET_DIR)-lean 5
 
 # A fresh folder for this run's ledgers, so a face that stopped writing one cannot pass on an old one.
 parity-clean:
