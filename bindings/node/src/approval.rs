@@ -8,7 +8,7 @@ use wflo_core::resilience::ApprovalRequest;
 
 use crate::contention::millis;
 use crate::engine::NativeEngine;
-use crate::execution::Execution;
+use crate::execution::NativeExecution;
 use crate::job::{Job, spawn_wait};
 
 fn json(a: &wflo_core::records::ApprovalRecord) -> String {
@@ -16,7 +16,7 @@ fn json(a: &wflo_core::records::ApprovalRecord) -> String {
 }
 
 #[napi]
-impl Execution {
+impl NativeExecution {
     /// Records a pending approval for a gate (or finds the one this execution already has for
     /// it, decided or not) without waiting; resolves to the approval as JSON. `request_json`:
     /// `{"gate", "what", "why", "worst_case_nanos", "requested_by", "timeout_ms",

@@ -119,7 +119,7 @@ pub fn reserve_positional(
     flags: u32,
     cache_write: u32,
     provider: Option<&str>,
-) -> wflo_core::Result<Reservation> {
+) -> wflo_core::Result<NativeReservation> {
     let input_estimated = CallRequest::input_estimated_from_code(input_estimated)?;
     let cache_write = CacheWrite::from_code(cache_write)?;
     let max = js_count(max_output_tokens, "maxOutputTokens")?;
@@ -133,21 +133,21 @@ pub fn reserve_positional(
         stream: flags & 1 != 0,
         clamp_max_tokens: flags & 2 != 0,
     })?;
-    Ok(Reservation::wrap(r, None))
+    Ok(NativeReservation::wrap(r, None))
 }
 
 /// Budget held for one call.
-#[napi(js_name = "NativeReservation")]
-pub struct Reservation {
+#[napi]
+pub struct NativeReservation {
     inner: Arc<Mutex<wflo_core::Reservation>>,
     amount: i64,
     max_output: i64,
     body: Option<String>,
 }
 
-impl Reservation {
-    fn wrap(r: wflo_core::Reservation, body: Option<String>) -> Reservation {
-        Reservation {
+impl NativeReservation {
+    fn wrap(r: wflo_core::Reservation, body: Option<String>) -> NativeReservation {
+        NativeReservation {
             amount: r.amount_nanos() as i64,
             max_output: r.max_output_tokens() as i64,
             inner: Arc::new(Mutex::new(r)),
@@ -155,9 +155,12 @@ impl Reservation {
         }
     }
 
-    pub fn reserve(scope: &wflo_core::Scope, req: JsCallRequest) -> wflo_core::Result<Reservation> {
+    pub fn reserve(
+        scope: &wflo_core::Scope,
+        req: JsCallRequest,
+    ) -> wflo_core::Result<NativeReservation> {
         let r = request(&req, |r| scope.reserve(r))?;
-        Ok(Reservation::wrap(r, None))
+        Ok(NativeReservation::wrap(r, None))
     }
 
     /// Reserves a provider request (core's `Scope::reserve_request`); the body to send is
@@ -167,9 +170,9 @@ impl Reservation {
         format: &str,
         body: &str,
         options_json: Option<&str>,
-    ) -> wflo_core::Result<Reservation> {
+    ) -> wflo_core::Result<NativeReservation> {
         let made = scope.reserve_request_text(format, body, options_json)?;
-        Ok(Reservation::wrap(made.reservation, Some(made.body)))
+        Ok(NativeReservation::wrap(made.reservation, Some(made.body)))
     }
 
     /// `reserve_request` off the JavaScript thread (it may touch the store).
@@ -178,15 +181,15 @@ impl Reservation {
         format: String,
         body: String,
         options_json: Option<String>,
-    ) -> AsyncTask<Job<Reservation>> {
+    ) -> AsyncTask<Job<NativeReservation>> {
         AsyncTask::new(Job::new(move || {
-            Reservation::reserve_request(&scope, &format, &body, options_json.as_deref())
+            NativeReservation::reserve_request(&scope, &format, &body, options_json.as_deref())
         }))
     }
 }
 
 #[napi]
-impl Reservation {
+impl NativeReservation {
     #[napi(getter)]
     pub fn amount_nanos(&self) -> i64 {
         self.amount
@@ -255,7 +258,7 @@ impl Reservation {
 
     /// Settles a finished or cut stream ("ok", "error", "aborted").
     #[napi]
-    pub fn settle_stream(&self, stream: &Stream, status: String) -> napi::Result<Settled> {
+    pub fn settle_stream(&self, stream: &NativeStream, status: String) -> napi::Result<Settled> {
         guard(|| {
             let outcome = stream.inner.lock().clone().finish();
             Ok(Settled::from(&self.inner.lock().settle_stream(
@@ -326,7 +329,7 @@ impl Reservation {
     #[napi]
     pub fn settle_stream_fast(
         &self,
-        stream: &Stream,
+        stream: &NativeStream,
         status: String,
         mut out: Float64Array,
     ) -> napi::Result<()> {
@@ -348,17 +351,17 @@ impl Reservation {
 }
 
 /// Accumulates a streamed response's events.
-#[napi(js_name = "NativeStream")]
-pub struct Stream {
+#[napi]
+pub struct NativeStream {
     inner: Mutex<StreamAccumulator>,
 }
 
 #[napi]
-impl Stream {
+impl NativeStream {
     #[napi(constructor)]
-    pub fn new(format: String) -> napi::Result<Stream> {
+    pub fn new(format: String) -> napi::Result<NativeStream> {
         guard(|| {
-            Ok(Stream {
+            Ok(NativeStream {
                 inner: Mutex::new(StreamAccumulator::new(UsageFormat::from_name(&format)?)?),
             })
         })

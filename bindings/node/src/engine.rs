@@ -5,7 +5,7 @@ use napi_derive::napi;
 use wflo_core::store::Period;
 use wflo_core::{Engine, ExecutionOptions, Usage};
 
-use crate::execution::Execution;
+use crate::execution::NativeExecution;
 use crate::guard;
 use crate::job::Job;
 
@@ -209,7 +209,7 @@ impl NativeEngine {
         name: String,
         budget_nanos: Option<i64>,
         options_json: Option<String>,
-    ) -> AsyncTask<Job<Execution>> {
+    ) -> AsyncTask<Job<NativeExecution>> {
         let engine = self.inner.clone();
         AsyncTask::new(Job::new(move || {
             let budget_nanos = match budget_nanos {
@@ -220,7 +220,7 @@ impl NativeEngine {
             };
             let options =
                 ExecutionOptions::with_json(&name, budget_nanos, options_json.as_deref())?;
-            Ok(Execution::new(engine.start_execution(options)?))
+            Ok(NativeExecution::new(engine.start_execution(options)?))
         }))
     }
 
@@ -229,10 +229,10 @@ impl NativeEngine {
         &self,
         id: String,
         shared_scopes: Option<Vec<String>>,
-    ) -> AsyncTask<Job<Execution>> {
+    ) -> AsyncTask<Job<NativeExecution>> {
         let engine = self.inner.clone();
         AsyncTask::new(Job::new(move || {
-            Ok(Execution::new(engine.resume_execution_with(
+            Ok(NativeExecution::new(engine.resume_execution_with(
                 &id,
                 &shared_scopes.unwrap_or_default(),
             )?))

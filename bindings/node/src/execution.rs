@@ -4,7 +4,7 @@ use napi::bindgen_prelude::{AsyncTask, Buffer, Either};
 use napi_derive::napi;
 use wflo_core::{CheckpointState, ExecutionStatus, UsageReport};
 
-use crate::call::{Reservation, Settled};
+use crate::call::{NativeReservation, Settled};
 use crate::engine::JsUsage;
 use crate::guard;
 use crate::job::Job;
@@ -51,20 +51,24 @@ fn any_state(state: CheckpointState) -> AnyState {
 }
 
 /// A running execution (wrapped by `lib/workflow.js`).
-#[napi(js_name = "NativeExecution")]
-pub struct Execution {
+// Each class's Rust name is its JavaScript name, not renamed with `js_name`: napi-derive gives
+// an `impl` the struct's `js_name` only when it expanded the struct first, so an `impl` in a
+// module before this one (approval.rs) registered its methods on a class named `Execution`,
+// and returning one failed ("Failed to get constructor of class `NativeExecution`").
+#[napi]
+pub struct NativeExecution {
     pub(crate) inner: wflo_core::Execution,
 }
 
-impl Execution {
-    pub fn new(inner: wflo_core::Execution) -> Execution {
-        Execution { inner }
+impl NativeExecution {
+    pub fn new(inner: wflo_core::Execution) -> NativeExecution {
+        NativeExecution { inner }
     }
 }
 
 /// A step scope of an execution.
-#[napi(js_name = "NativeScope")]
-pub struct Scope {
+#[napi]
+pub struct NativeScope {
     pub(crate) inner: wflo_core::Scope,
 }
 
@@ -76,7 +80,7 @@ fn budget(nanos: Option<i64>) -> wflo_core::Result<Option<u64>> {
 }
 
 #[napi]
-impl Execution {
+impl NativeExecution {
     #[napi(getter)]
     pub fn id(&self) -> String {
         self.inner.id().to_owned()
@@ -94,9 +98,9 @@ impl Execution {
     }
 
     #[napi]
-    pub fn scope(&self, label: String, budget_nanos: Option<i64>) -> napi::Result<Scope> {
+    pub fn scope(&self, label: String, budget_nanos: Option<i64>) -> napi::Result<NativeScope> {
         guard(|| {
-            Ok(Scope {
+            Ok(NativeScope {
                 inner: self.inner.scope(&label, budget(budget_nanos)?)?,
             })
         })
@@ -105,15 +109,15 @@ impl Execution {
     /// Reserves on the execution's own scope (in memory: no storage touched unless the
     /// execution draws from shared scopes — then use `reserveAsync`).
     #[napi]
-    pub fn reserve(&self, req: JsCallRequest) -> napi::Result<Reservation> {
-        guard(|| Reservation::reserve(&self.inner.root(), req))
+    pub fn reserve(&self, req: JsCallRequest) -> napi::Result<NativeReservation> {
+        guard(|| NativeReservation::reserve(&self.inner.root(), req))
     }
 
     /// Reserves off the JavaScript thread (for executions with shared scopes in the store).
     #[napi(ts_return_type = "Promise<NativeReservation>")]
-    pub fn reserve_async(&self, req: JsCallRequest) -> AsyncTask<Job<Reservation>> {
+    pub fn reserve_async(&self, req: JsCallRequest) -> AsyncTask<Job<NativeReservation>> {
         let scope = self.inner.root();
-        AsyncTask::new(Job::new(move || Reservation::reserve(&scope, req)))
+        AsyncTask::new(Job::new(move || NativeReservation::reserve(&scope, req)))
     }
 
     /// Reads a provider request (`format`: openai_chat, openai_responses, anthropic, gemini,
@@ -125,8 +129,8 @@ impl Execution {
         format: String,
         body: String,
         options_json: Option<String>,
-    ) -> AsyncTask<Job<Reservation>> {
-        Reservation::reserve_request_job(self.inner.root(), format, body, options_json)
+    ) -> AsyncTask<Job<NativeReservation>> {
+        NativeReservation::reserve_request_job(self.inner.root(), format, body, options_json)
     }
 
     /// Ends the execution the way its body ended (`raised`: null when it returned, else the
@@ -153,7 +157,7 @@ impl Execution {
         flags: u32,
         cache_write: u32,
         provider: Option<String>,
-    ) -> napi::Result<Reservation> {
+    ) -> napi::Result<NativeReservation> {
         guard(|| {
             crate::call::reserve_positional(
                 &self.inner.root(),
@@ -300,30 +304,30 @@ impl Execution {
 }
 
 #[napi]
-impl Scope {
+impl NativeScope {
     #[napi(getter)]
     pub fn label(&self) -> String {
         self.inner.label().to_owned()
     }
 
     #[napi]
-    pub fn child(&self, label: String, budget_nanos: Option<i64>) -> napi::Result<Scope> {
+    pub fn child(&self, label: String, budget_nanos: Option<i64>) -> napi::Result<NativeScope> {
         guard(|| {
-            Ok(Scope {
+            Ok(NativeScope {
                 inner: self.inner.child(&label, budget(budget_nanos)?)?,
             })
         })
     }
 
     #[napi]
-    pub fn reserve(&self, req: JsCallRequest) -> napi::Result<Reservation> {
-        guard(|| Reservation::reserve(&self.inner, req))
+    pub fn reserve(&self, req: JsCallRequest) -> napi::Result<NativeReservation> {
+        guard(|| NativeReservation::reserve(&self.inner, req))
     }
 
     #[napi(ts_return_type = "Promise<NativeReservation>")]
-    pub fn reserve_async(&self, req: JsCallRequest) -> AsyncTask<Job<Reservation>> {
+    pub fn reserve_async(&self, req: JsCallRequest) -> AsyncTask<Job<NativeReservation>> {
         let scope = self.inner.clone();
-        AsyncTask::new(Job::new(move || Reservation::reserve(&scope, req)))
+        AsyncTask::new(Job::new(move || NativeReservation::reserve(&scope, req)))
     }
 
     /// `NativeExecution.reserveRequest` on this scope.
@@ -333,8 +337,8 @@ impl Scope {
         format: String,
         body: String,
         options_json: Option<String>,
-    ) -> AsyncTask<Job<Reservation>> {
-        Reservation::reserve_request_job(self.inner.clone(), format, body, options_json)
+    ) -> AsyncTask<Job<NativeReservation>> {
+        NativeReservation::reserve_request_job(self.inner.clone(), format, body, options_json)
     }
 
     /// The hot-path form of `reserve` (see NativeExecution.reserveFast).
@@ -349,7 +353,7 @@ impl Scope {
         flags: u32,
         cache_write: u32,
         provider: Option<String>,
-    ) -> napi::Result<Reservation> {
+    ) -> napi::Result<NativeReservation> {
         guard(|| {
             crate::call::reserve_positional(
                 &self.inner,
