@@ -1,66 +1,99 @@
 'use strict';
 // wflo for Node.js: meter every LLM call, refuse a call BEFORE it could overspend, record
 // what each execution did and cost, keep checkpoints to roll back to.
-const { version, NativeStream, parseUsage: nativeParseUsage } = require('./lib/native.cjs');
-const errors = require('./lib/errors.cjs');
-const { Engine, getDefaultEngine, setDefaultEngine, pureEngine } = require('./lib/engine.cjs');
-const { WfloWorkflow, currentWorkflow, settleFromResult } = require('./lib/workflow.cjs');
-const { Scope } = require('./lib/scope.cjs');
-const { BinaryState } = require('./lib/state.cjs');
-const { trackLlmCall } = require('./lib/track.cjs');
-const { Reservation } = require('./lib/reservation.cjs');
-const { Retrier, CircuitBreaker, RetryExhaustedError, withRetry, failureOf } = require('./lib/resilience.cjs');
-const { ResourceLock, Permit } = require('./lib/contention.cjs');
+//
+// `require('wflo')` loads nothing it can leave for later: each export below is a getter that
+// loads its module (lib/*.cjs) the first time it is read, then becomes a plain property
+// holding that same object, so every later read returns it at no cost. The native addon
+// (lib/native.cjs) is loaded when the engine is first needed — the first engine opened or
+// workflow started, countTokens, `version`, … — and a missing or broken addon throws its
+// error (`cannot load its native addon for <platform>`, with what was tried) there, and at
+// every use after, instead of at require. The ESM entry (index.mjs) reads every export, so
+// `import … from 'wflo'` loads all of it at once.
+
+let engineLib;
+let errorsLib;
+let addonLib;
+const engine = () => (engineLib ??= require('./lib/engine.cjs'));
+const errors = () => (errorsLib ??= require('./lib/errors.cjs'));
+const addon = () => (addonLib ??= require('./lib/native.cjs'));
 
 /** Counts `text` as `model` is billed for it: {tokens, encoding, estimated}. */
-const countTokens = (model, text) => pureEngine().countTokens(model, text);
+const countTokens = (model, text) => engine().pureEngine().countTokens(model, text);
 /** Counts a chat request's messages with the per-message overhead. */
-const countChatTokens = (model, messages) => pureEngine().countChatTokens(model, messages);
+const countChatTokens = (model, messages) => engine().pureEngine().countChatTokens(model, messages);
 /** How a model name resolves and every price it has (pico-USD per token). */
-const price = (model) => pureEngine().price(model);
+const price = (model) => engine().pureEngine().price(model);
 /** The cost of a usage on a model: {nanos, usd}. */
-const cost = (model, usage) => pureEngine().cost(model, usage);
+const cost = (model, usage) => engine().pureEngine().cost(model, usage);
 /** Parses a provider's usage JSON (a response body or its usage object) into wflo usage. */
-const parseUsage = (format, json) =>
-  errors.native(() => nativeParseUsage(format, typeof json === 'string' ? json : JSON.stringify(json)));
-
-module.exports = {
-  version: version(),
-  Engine,
-  getDefaultEngine,
-  setDefaultEngine,
-  WfloWorkflow,
-  Scope,
-  BinaryState,
-  currentWorkflow,
-  settleFromResult,
-  trackLlmCall,
-  Reservation,
-  countTokens,
-  countChatTokens,
-  price,
-  cost,
-  parseUsage,
-  NativeStream,
-  withRetry,
-  failureOf,
-  Retrier,
-  CircuitBreaker,
-  RetryExhaustedError,
-  ResourceLock,
-  Permit,
-  WfloError: errors.WfloError,
-  InvalidArgumentError: errors.InvalidArgumentError,
-  UnknownModelError: errors.UnknownModelError,
-  BudgetExceededError: errors.BudgetExceededError,
-  CircuitOpenError: errors.CircuitOpenError,
-  ResourceBusyError: errors.ResourceBusyError,
-  ApprovalDeniedError: errors.ApprovalDeniedError,
-  ApprovalPendingError: errors.ApprovalPendingError,
-  CallLimitError: errors.CallLimitError,
-  NotFoundError: errors.NotFoundError,
-  ConflictError: errors.ConflictError,
-  StorageError: errors.StorageError,
-  ClosedError: errors.ClosedError,
-  InternalError: errors.InternalError,
+const parseUsage = (format, json) => {
+  const { parseUsage: nativeParseUsage } = addon();
+  return errors().native(() => nativeParseUsage(format, typeof json === 'string' ? json : JSON.stringify(json)));
 };
+
+const fromErrors = (name) => () => errors()[name];
+const fromLib = (file, name) => () => require(file)[name];
+
+// Every export, in the order `Object.keys(require('wflo'))` lists them: a function that makes
+// its value (run once, on the first read), or `{ value }` for what costs nothing to make here.
+const exportsInOrder = [
+  ['version', () => addon().version()],
+  ['Engine', () => engine().Engine],
+  ['getDefaultEngine', () => engine().getDefaultEngine],
+  ['setDefaultEngine', () => engine().setDefaultEngine],
+  ['WfloWorkflow', fromLib('./lib/workflow.cjs', 'WfloWorkflow')],
+  ['Scope', fromLib('./lib/scope.cjs', 'Scope')],
+  ['BinaryState', fromLib('./lib/state.cjs', 'BinaryState')],
+  ['currentWorkflow', fromLib('./lib/workflow.cjs', 'currentWorkflow')],
+  ['settleFromResult', fromLib('./lib/workflow.cjs', 'settleFromResult')],
+  ['trackLlmCall', fromLib('./lib/track.cjs', 'trackLlmCall')],
+  ['Reservation', fromLib('./lib/reservation.cjs', 'Reservation')],
+  ['countTokens', { value: countTokens }],
+  ['countChatTokens', { value: countChatTokens }],
+  ['price', { value: price }],
+  ['cost', { value: cost }],
+  ['parseUsage', { value: parseUsage }],
+  ['NativeStream', () => addon().NativeStream],
+  ['withRetry', fromLib('./lib/resilience.cjs', 'withRetry')],
+  ['failureOf', fromLib('./lib/resilience.cjs', 'failureOf')],
+  ['Retrier', fromLib('./lib/resilience.cjs', 'Retrier')],
+  ['CircuitBreaker', fromLib('./lib/resilience.cjs', 'CircuitBreaker')],
+  ['RetryExhaustedError', fromLib('./lib/resilience.cjs', 'RetryExhaustedError')],
+  ['ResourceLock', fromLib('./lib/contention.cjs', 'ResourceLock')],
+  ['Permit', fromLib('./lib/contention.cjs', 'Permit')],
+  ...['WfloError', 'InvalidArgumentError', 'UnknownModelError', 'BudgetExceededError', 'CircuitOpenError',
+    'ResourceBusyError', 'ApprovalDeniedError', 'ApprovalPendingError', 'CallLimitError', 'NotFoundError',
+    'ConflictError', 'StorageError', 'ClosedError', 'InternalError'].map((name) => [name, fromErrors(name)]),
+];
+
+const wflo = {};
+
+/** Makes `name` a plain property holding `value` (as an object literal would have). */
+function settle(name, value) {
+  Object.defineProperty(wflo, name, { value, writable: true, enumerable: true, configurable: true });
+}
+
+for (const [name, make] of exportsInOrder) {
+  if (typeof make !== 'function') {
+    settle(name, make.value);
+    continue;
+  }
+  Object.defineProperty(wflo, name, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const value = make(); // a throw (no addon) leaves the getter, to throw again next time
+      settle(name, value);
+      return value;
+    },
+    set(value) {
+      settle(name, value);
+    },
+  });
+}
+
+// Assigned whole, once built (not defined on `module.exports` in place): loaders that emulate
+// CommonJS — vitest running this file inline, bundlers — take `module.exports = …` as the
+// module's default export.
+module.exports = wflo;

@@ -695,6 +695,7 @@ export declare function countChatTokens(model: string, messages: unknown[] | str
 export declare function price(model: string): { resolved: string; resolution: string; price: Record<string, unknown> };
 export declare function cost(model: string, usage: Usage): { nanos: number; usd: number };
 export declare function parseUsage(format: string, json: string | object): Required<Usage>;
+/** The engine's version. Read from the native addon on first access (which loads it). */
 export declare const version: string;
 
 export declare class WfloError extends Error {

@@ -1,7 +1,6 @@
 'use strict';
 // The engine: a store, prices, token counts. Most programs use the default engine (the store
 // WFLO_DATABASE_URL / DATABASE_URL names, else the default SQLite file); tests open their own.
-const { NativeEngine } = require('./native.cjs');
 const { native, nativeAsync, invalid } = require('./errors.cjs');
 const { camelize, budgetNanos, settingsJson } = require('./convert.cjs');
 const { Retrier, CircuitBreaker } = require('./resilience.cjs');
@@ -10,8 +9,14 @@ const { approvalOf, decisionOf } = require('./approval.cjs');
 const { ensureLogging } = require('./events.cjs');
 const telemetry = require('./telemetry.cjs');
 
+// The addon's engine class, from lib/native.cjs loaded when the first engine is made (not with
+// this file: `const { Engine } = require('wflo')` loads no addon). A missing addon throws its
+// error there, and again at every engine after.
+let addon;
+const nativeEngine = () => (addon ??= require('./native.cjs')).NativeEngine;
+
 class Engine {
-  /** @param {NativeEngine} nativeEngine */
+  /** @param {import('./native.cjs').NativeEngine} nativeEngine */
   constructor(nativeEngine) {
     ensureLogging();
     this.native = nativeEngine;
@@ -26,6 +31,7 @@ class Engine {
   static async open(url) {
     if (url !== undefined && url !== null && typeof url !== 'string') throw invalid('url must be a string');
     ensureLogging();
+    const NativeEngine = nativeEngine();
     return new Engine(await nativeAsync(() => NativeEngine.openAsync(url ?? null)));
   }
 
@@ -261,7 +267,10 @@ function setDefaultEngine(engine) {
 // Pure helpers (prices, counting) need no store: they use a private in-memory engine.
 let pure = null;
 function pureEngine() {
-  if (!pure) pure = new Engine(native(() => NativeEngine.open('memory://')));
+  if (!pure) {
+    const NativeEngine = nativeEngine();
+    pure = new Engine(native(() => NativeEngine.open('memory://')));
+  }
   return pure;
 }
 

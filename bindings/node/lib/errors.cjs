@@ -1,7 +1,10 @@
 'use strict';
 // The engine's errors as JavaScript classes with a stable `code`. Native errors cross as
 // "wflo:" + JSON; `fromNative` maps them here, once.
-const { isRefusal: isRefusalCode } = require('./native.cjs');
+
+// The addon (lib/native.cjs), loaded when it is first needed rather than with this file: every
+// module needs these classes, and `require('wflo')` loads no addon.
+let addon;
 
 // An SDK's stream helpers (openai's ChatCompletionStream, anthropic's MessageStream) re-wrap
 // any error that is not their own, so the integrations hand a wflo error to them as a subclass
@@ -219,7 +222,7 @@ function errorCodes(error) {
 function isRefusal(error) {
   const e = fromNative(error);
   if (!(e instanceof WfloError) || typeof e.code !== 'string') return false;
-  return isRefusalCode(e.code);
+  return (addon ??= require('./native.cjs')).isRefusal(e.code);
 }
 
 function invalid(message) {

@@ -5,13 +5,16 @@
 // engine is made; an unknown level is an InvalidArgumentError there, and again at every
 // engine made after, rather than a setting quietly ignored.
 const { native } = require('./errors.cjs');
-const { logFromEnv } = require('./native.cjs');
+
+let addon; // lib/native.cjs, loaded with the first engine
 
 let outcome = null; // { error } once WFLO_LOG was read; error null when it was fine
 
 /** Applies WFLO_LOG the first time; throws its error (this time and every time) when it is bad. */
 function ensureLogging() {
   if (outcome === null) {
+    // Outside the try: a missing addon throws its own error, and is not taken for WFLO_LOG's.
+    const { logFromEnv } = (addon ??= require('./native.cjs'));
     try {
       native(() => logFromEnv());
       outcome = { error: null };

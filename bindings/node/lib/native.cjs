@@ -12,6 +12,11 @@
 //   3. the platform package, require('wflo-<platform>'), if its version is this package's.
 // When none loads, the error says which package is missing, how to install it, and why each
 // place failed.
+//
+// Nothing requires this file at `require('wflo')`: it is loaded when the engine is first needed
+// (index.cjs, lib/engine.cjs, lib/events.cjs and lib/errors.cjs require it on first use). A
+// failed load leaves it out of require's cache, so every later use tries again and throws the
+// same error.
 const fs = require('node:fs');
 const path = require('node:path');
 const { PLATFORMS, platformName } = require('./platform.cjs');

@@ -75,31 +75,56 @@ test("this machine's platform is a published one, and on Linux the libc check ag
 /** The package's JavaScript, without any addon, in a temp folder; returns the folder. */
 function copyWithoutAddon() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wflo-loader-'));
-  for (const f of ['index.cjs', 'package.json', 'lib']) fs.cpSync(path.join(pkgDir, f), path.join(dir, f), { recursive: true });
+  for (const f of ['index.cjs', 'index.mjs', 'package.json', 'lib']) fs.cpSync(path.join(pkgDir, f), path.join(dir, f), { recursive: true });
   return dir;
 }
 
 const cleanEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'WFLO_NODE_ADDON' && k !== 'NODE_PATH'));
 
-/** Requires wflo from `dir` in a child; returns its stderr (it must fail). */
+/**
+ * Requires wflo from `dir` in a child, then uses it: the require succeeds (the addon is loaded
+ * on first use), and the first use that needs the addon must fail. Returns that error's
+ * message (every use tried throws the same one).
+ */
 function loadFails(dir, env = cleanEnv()) {
-  const r = spawnSync(process.execPath, ['-e', "require('./index.cjs')"], { cwd: dir, env, encoding: 'utf8' });
-  assert.notEqual(r.status, 0, `loading wflo from ${dir} should fail:\n${r.stdout}`);
-  return r.stderr;
+  const probe = `
+    const wflo = require('./index.cjs'); // loads no addon: must not throw
+    const { WfloWorkflow, BudgetExceededError } = wflo; // nor does reading classes
+    const messages = [];
+    const attempt = (f) => { try { f(); messages.push(null); } catch (e) { messages.push(e.message); } };
+    attempt(() => wflo.countTokens('gpt-4o', 'hi'));
+    attempt(() => wflo.version); // still a getter after a failed load: throws again
+    attempt(() => wflo.cost('gpt-4o', { input: 1 }));
+    wflo.Engine.open('memory://').then(
+      () => messages.push(null),
+      (e) => messages.push(e.message),
+    ).then(() => console.log(JSON.stringify(messages)));`;
+  const r = spawnSync(process.execPath, ['-e', probe], { cwd: dir, env, encoding: 'utf8' });
+  assert.equal(r.status, 0, `requiring wflo from ${dir} should succeed:\n${r.stderr}`);
+  const messages = JSON.parse(r.stdout);
+  assert.equal(messages.length, 4, r.stdout);
+  assert.ok(typeof messages[0] === 'string', `using wflo from ${dir} without its addon should fail:\n${r.stdout}`);
+  for (const m of messages) assert.equal(m, messages[0], 'every use fails with the same error');
+  return messages[0];
 }
 
 test('with neither a local build nor the platform package, the error names the package and how to install it', (t) => {
   const dir = copyWithoutAddon();
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const platform = platformName();
-  const stderr = loadFails(dir);
-  assert.match(stderr, new RegExp(`cannot load its native addon for ${platform}`));
-  assert.ok(stderr.includes(`the package wflo-${platform}`), stderr);
-  assert.ok(stderr.includes(`npm install wflo-${platform}@${main.version}`), stderr);
-  assert.ok(stderr.includes('--omit=optional') && stderr.includes('--no-optional'), stderr);
+  const message = loadFails(dir);
+  assert.match(message, new RegExp(`cannot load its native addon for ${platform}`));
+  assert.ok(message.includes(`the package wflo-${platform}`), message);
+  assert.ok(message.includes(`npm install wflo-${platform}@${main.version}`), message);
+  assert.ok(message.includes('--omit=optional') && message.includes('--no-optional'), message);
   // …and what was tried, with why each failed.
-  assert.ok(stderr.includes(`${path.join(dir, `wflo.${platform}.node`)}: no such file`), stderr);
-  assert.ok(stderr.includes(`wflo-${platform}: Cannot find module 'wflo-${platform}/package.json'`), stderr);
+  assert.ok(message.includes(`${path.join(dir, `wflo.${platform}.node`)}: no such file`), message);
+  assert.ok(message.includes(`wflo-${platform}: Cannot find module 'wflo-${platform}/package.json'`), message);
+  // The ESM entry reads every export, so there the same error comes at import.
+  const esm = spawnSync(process.execPath, ['--input-type=module', '-e', "await import('./index.mjs')"], { cwd: dir, env: cleanEnv(), encoding: 'utf8' });
+  assert.notEqual(esm.status, 0, esm.stdout);
+  assert.ok(esm.stderr.includes(message.split('\n')[0]), esm.stderr);
+  assert.ok(esm.stderr.includes(`wflo-${platform}: Cannot find module 'wflo-${platform}/package.json'`), esm.stderr);
 });
 
 test("a platform package of another version is refused: its addon would not fit wflo's JavaScript", (t) => {
@@ -109,18 +134,18 @@ test("a platform package of another version is refused: its addon would not fit 
   const installed = path.join(dir, 'node_modules', `wflo-${platform}`);
   fs.mkdirSync(installed, { recursive: true });
   fs.writeFileSync(path.join(installed, 'package.json'), JSON.stringify({ ...readPkg(platform), version: '0.0.1' }));
-  const stderr = loadFails(dir);
-  assert.ok(stderr.includes(`wflo-${platform}: version 0.0.1 is installed, wflo ${main.version} needs wflo-${platform}@${main.version}`), stderr);
-  assert.ok(stderr.includes(`did not load`) && stderr.includes(`npm install wflo-${platform}@${main.version}`), stderr);
+  const message = loadFails(dir);
+  assert.ok(message.includes(`wflo-${platform}: version 0.0.1 is installed, wflo ${main.version} needs wflo-${platform}@${main.version}`), message);
+  assert.ok(message.includes(`did not load`) && message.includes(`npm install wflo-${platform}@${main.version}`), message);
 });
 
 test('WFLO_NODE_ADDON, when set, is the only place tried', () => {
   // From the checkout, where the local build would load.
   const missing = path.join(os.tmpdir(), 'no-such-dir', 'wflo.node');
-  const stderr = loadFails(pkgDir, { ...cleanEnv(), WFLO_NODE_ADDON: missing });
-  assert.ok(stderr.includes(`WFLO_NODE_ADDON=${missing}: Cannot find module`), stderr);
-  assert.ok(stderr.includes('WFLO_NODE_ADDON is set, so nothing else was tried'), stderr);
-  assert.doesNotMatch(stderr, /no such file \(a checkout's build\)/);
+  const message = loadFails(pkgDir, { ...cleanEnv(), WFLO_NODE_ADDON: missing });
+  assert.ok(message.includes(`WFLO_NODE_ADDON=${missing}: Cannot find module`), message);
+  assert.ok(message.includes('WFLO_NODE_ADDON is set, so nothing else was tried'), message);
+  assert.doesNotMatch(message, /no such file \(a checkout's build\)/);
   // Pointing at the checkout's build works (the benchmarks point it at a release build).
   const platform = platformName();
   const out = execFileSync(process.execPath, ['-p', "require('./index.cjs').version"], {
