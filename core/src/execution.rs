@@ -943,7 +943,8 @@ impl Execution {
     /// when that number grows). The count is read first: a rollback made between the two reads
     /// is then seen by the next call, never missed.
     pub fn checkpoints_since(&self, after_sequence: u64) -> Result<(Vec<CheckpointInfo>, u64)> {
-        let rollbacks = self.rollbacks()?.len() as u64;
+        self.inner.engine.check_open()?;
+        let rollbacks = self.inner.engine.store.rollback_count(&self.inner.id)?;
         Ok((self.checkpoints_after(after_sequence)?, rollbacks))
     }
 

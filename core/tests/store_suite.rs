@@ -670,6 +670,18 @@ fn checkpoints_after_a_sequence_are_what_was_saved_since() {
         );
         let (since, rollbacks) = exec.checkpoints_since(4).unwrap();
         assert_eq!((since.len(), rollbacks), (1, 1), "{}", b.name);
+        // The count each store keeps is the number of rollback records, in another execution
+        // too (none).
+        exec.rollback_to_checkpoint("c1").unwrap();
+        assert_eq!(exec.checkpoints_since(5).unwrap().1, 2, "{}", b.name);
+        assert_eq!(exec.rollbacks().unwrap().len(), 2, "{}", b.name);
+        let other = engine.start_execution(opts(None)).unwrap();
+        assert_eq!(
+            other.checkpoints_since(0).unwrap(),
+            (vec![], 0),
+            "{}",
+            b.name
+        );
     });
 }
 

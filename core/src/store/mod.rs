@@ -397,6 +397,11 @@ pub trait Store: Send + Sync {
     ) -> Result<RolledBack>;
     /// An execution's rollbacks in order.
     fn list_rollbacks(&self, execution_id: &str) -> Result<Vec<RollbackRecord>>;
+    /// How many rollbacks an execution has had (a reader of checkpoints asks it on every read
+    /// to learn whether older checkpoints changed; stores count without reading the records).
+    fn rollback_count(&self, execution_id: &str) -> Result<u64> {
+        Ok(self.list_rollbacks(execution_id)?.len() as u64)
+    }
     /// Deletes all but the newest `keep_last` checkpoints of an execution; returns how many
     /// were deleted.
     fn prune_checkpoints(&self, execution_id: &str, keep_last: usize) -> Result<u64>;

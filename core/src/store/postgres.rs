@@ -1020,6 +1020,22 @@ impl Store for PostgresStore {
         })
     }
 
+    fn rollback_count(&self, execution_id: &str) -> Result<u64> {
+        let id = execution_id.to_owned();
+        self.on_conn(Box::new(move |conn| {
+            Box::pin(async move {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM checkpoint_rollbacks WHERE execution_id = $1",
+                )
+                .bind(&id)
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(storage)?;
+                Ok(u(n))
+            })
+        }))
+    }
+
     fn list_rollbacks(&self, execution_id: &str) -> Result<Vec<RollbackRecord>> {
         let id = execution_id.to_owned();
         self.read(move |pool| async move {

@@ -510,6 +510,15 @@ impl Store for SqliteStore {
         })
     }
 
+    fn rollback_count(&self, execution_id: &str) -> Result<u64> {
+        self.read(|c| {
+            c.prepare_cached("SELECT count(*) FROM checkpoint_rollbacks WHERE execution_id = ?1")
+                .and_then(|mut s| s.query_row([execution_id], |r| r.get::<_, i64>(0)))
+                .map(|n| n.max(0) as u64)
+                .map_err(storage)
+        })
+    }
+
     fn list_rollbacks(&self, execution_id: &str) -> Result<Vec<RollbackRecord>> {
         self.read(|c| {
             let mut stmt = c
