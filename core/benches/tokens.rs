@@ -1,5 +1,6 @@
 //! Token counting throughput (MB/s) on ~5 MB of English prose and of source code, for both
-//! encodings. The corpora come from `bench/corpus.py` (text that ships on the machine); set
+//! encodings, and on a 1 KB slice of each (a prompt's size, counted without the piece cache).
+//! The corpora come from `bench/corpus.py` (text that ships on the machine); set
 //! `WFLO_CORPUS_DIR` (`make bench` builds them there first).
 
 use std::hint::black_box;
@@ -29,9 +30,20 @@ fn bench(c: &mut Criterion) {
         };
         group.throughput(Throughput::Bytes(text.len() as u64));
         for enc in [Encoding::O200kBase, Encoding::Cl100kBase] {
-            enc.count("warm up the tables");
+            enc.count(&text); // builds the tables, the vocabulary too
             group.bench_function(format!("{}/{name}", enc.name()), |b| {
                 b.iter(|| black_box(enc.count(black_box(&text))))
+            });
+        }
+        let mut cut = 1024;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let slice = &text[..cut];
+        group.throughput(Throughput::Bytes(slice.len() as u64));
+        for enc in [Encoding::O200kBase, Encoding::Cl100kBase] {
+            group.bench_function(format!("{}/{name}-1k", enc.name()), |b| {
+                b.iter(|| black_box(enc.count(black_box(slice))))
             });
         }
     }

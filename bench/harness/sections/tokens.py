@@ -93,10 +93,10 @@ def worst(med: dict, name: str, over: str):
 def goals_for(med: dict, mismatches: list[str], checked: int) -> list[Goal]:
     faces = {n: worst(med, f"wflo ({n})", BASELINE) for n in ("Rust", "Python", "Node")}
     measured = {n: x for n, x in faces.items() if x is not None}
-    out = [Goal("Token counting ≥ 2× tiktoken",
+    out = [Goal("Token counting ≥ 2.5× tiktoken on every corpus × encoding from Rust, Python and Node",
                 "worst of 2 texts × 2 encodings: " + ", ".join(f"{n} {ratio(x)}" for n, x in measured.items())
                 if measured else "not measured",
-                min(measured.values()) >= 2 if measured else None)]
+                min(measured.values()) >= 2.5 if len(measured) == len(faces) else None)]
     node = worst(med, "wflo (Node)", "js-tiktoken (Node)")
     out.append(Goal("Node counting ≥ 10× js-tiktoken",
                     f"worst of 2 texts × 2 encodings: {ratio(node)}" if node else "not measured",
