@@ -146,3 +146,19 @@ pub fn usage(input: u64, output: u64) -> wflo_core::Usage {
         ..Default::default()
     }
 }
+
+/// Runs `sql` with `psql` (from `WFLO_TEST_PG_BIN`) against `url`; returns what it printed,
+/// unaligned and without headers. Fails the test when psql does.
+pub fn psql(url: &str, sql: &str) -> String {
+    let bin = std::env::var("WFLO_TEST_PG_BIN").unwrap_or_else(|_| "/usr/bin".into());
+    let out = std::process::Command::new(format!("{bin}/psql"))
+        .args([url, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
+        .output()
+        .expect("psql runs");
+    assert!(
+        out.status.success(),
+        "psql: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::process::Command;
+use common::psql;
 
 use rusqlite::Connection;
 use wflo_core::store::{PostgresStore, SCHEMA_VERSION, SqliteStore};
@@ -188,20 +188,6 @@ fn sqlite_refuses_an_edited_migration_and_records_checksums_an_older_wflo_did_no
     let e = Engine::open(Some(&path)).unwrap_err();
     assert_eq!(e.code(), ErrorCode::Storage);
     assert!(e.to_string().contains("0001_init.sql was edited"), "{e}");
-}
-
-fn psql(url: &str, sql: &str) -> String {
-    let bin = std::env::var("WFLO_TEST_PG_BIN").unwrap_or_else(|_| "/usr/bin".into());
-    let out = Command::new(format!("{bin}/psql"))
-        .args([url, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "psql: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// A fresh database on the test server; returns its URL.

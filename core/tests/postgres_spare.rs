@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::Command;
+use common::psql;
 use std::time::Duration;
 
 use wflo_core::{Engine, ErrorCode, ExecutionOptions};
@@ -20,19 +20,6 @@ fn opts() -> ExecutionOptions {
         name: "spare".into(),
         ..Default::default()
     }
-}
-
-fn psql(url: &str, sql: &str) {
-    let bin = std::env::var("WFLO_TEST_PG_BIN").unwrap_or_else(|_| "/usr/bin".into());
-    let out = Command::new(format!("{bin}/psql"))
-        .args([url, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql])
-        .output()
-        .expect("psql runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Ends every other session of the database at `url`, as a server restart would.
