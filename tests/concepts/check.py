@@ -46,8 +46,9 @@ def exported(face, name, file):
     """Whether `name` is public from the face's entry point (None: nothing to check)."""
     if face.startswith("Node"):
         entry = (ROOT / FACES["Node"] / "index.cjs").read_text()
-        block = entry[entry.index("module.exports"):]
-        return re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", block) is not None
+        # Every export is listed, by name in quotes, in index.cjs's exportsInOrder.
+        block = entry[entry.index("const exportsInOrder"):entry.index("module.exports")]
+        return re.search(rf"'{re.escape(name)}'", block) is not None
     if face.startswith("Python"):
         return name in python_public()
     if face.startswith("Kotlin"):
