@@ -32,39 +32,38 @@ const parseUsage = (format, json) => {
   return errors().native(() => nativeParseUsage(format, typeof json === 'string' ? json : JSON.stringify(json)));
 };
 
-const fromErrors = (name) => () => errors()[name];
-const fromLib = (file, name) => () => require(file)[name];
+// Where each export comes from: a function of the export's name, run on its first read.
+const fromEngine = (name) => engine()[name];
+const fromErrors = (name) => errors()[name];
+const fromAddon = (name) => addon()[name];
+const fromLib = (file) => (name) => require(file)[name];
 
-// Every export, in the order `Object.keys(require('wflo'))` lists them: a function that makes
-// its value (run once, on the first read), or `{ value }` for what costs nothing to make here.
+// Every export, in the order `Object.keys(require('wflo'))` lists them, with where its value
+// comes from, or `{ value }` for what costs nothing to make here.
 const exportsInOrder = [
   ['version', () => addon().version()],
-  ['Engine', () => engine().Engine],
-  ['getDefaultEngine', () => engine().getDefaultEngine],
-  ['setDefaultEngine', () => engine().setDefaultEngine],
-  ['WfloWorkflow', fromLib('./lib/workflow.cjs', 'WfloWorkflow')],
-  ['Scope', fromLib('./lib/scope.cjs', 'Scope')],
-  ['BinaryState', fromLib('./lib/state.cjs', 'BinaryState')],
-  ['currentWorkflow', fromLib('./lib/workflow.cjs', 'currentWorkflow')],
-  ['settleFromResult', fromLib('./lib/workflow.cjs', 'settleFromResult')],
-  ['trackLlmCall', fromLib('./lib/track.cjs', 'trackLlmCall')],
-  ['Reservation', fromLib('./lib/reservation.cjs', 'Reservation')],
+  ...['Engine', 'getDefaultEngine', 'setDefaultEngine'].map((name) => [name, fromEngine]),
+  ['WfloWorkflow', fromLib('./lib/workflow.cjs')],
+  ['Scope', fromLib('./lib/scope.cjs')],
+  ['BinaryState', fromLib('./lib/state.cjs')],
+  ['currentWorkflow', fromLib('./lib/workflow.cjs')],
+  ['settleFromResult', fromLib('./lib/workflow.cjs')],
+  ['trackLlmCall', fromLib('./lib/track.cjs')],
+  ['Reservation', fromLib('./lib/reservation.cjs')],
   ['countTokens', { value: countTokens }],
   ['countChatTokens', { value: countChatTokens }],
   ['price', { value: price }],
   ['cost', { value: cost }],
   ['parseUsage', { value: parseUsage }],
-  ['NativeStream', () => addon().NativeStream],
-  ['withRetry', fromLib('./lib/resilience.cjs', 'withRetry')],
-  ['failureOf', fromLib('./lib/resilience.cjs', 'failureOf')],
-  ['Retrier', fromLib('./lib/resilience.cjs', 'Retrier')],
-  ['CircuitBreaker', fromLib('./lib/resilience.cjs', 'CircuitBreaker')],
-  ['RetryExhaustedError', fromLib('./lib/resilience.cjs', 'RetryExhaustedError')],
-  ['ResourceLock', fromLib('./lib/contention.cjs', 'ResourceLock')],
-  ['Permit', fromLib('./lib/contention.cjs', 'Permit')],
+  ['NativeStream', fromAddon],
+  ...['withRetry', 'failureOf', 'Retrier', 'CircuitBreaker', 'RetryExhaustedError'].map((name) => [
+    name,
+    fromLib('./lib/resilience.cjs'),
+  ]),
+  ...['ResourceLock', 'Permit'].map((name) => [name, fromLib('./lib/contention.cjs')]),
   ...['WfloError', 'InvalidArgumentError', 'UnknownModelError', 'BudgetExceededError', 'CircuitOpenError',
     'ResourceBusyError', 'ApprovalDeniedError', 'ApprovalPendingError', 'CallLimitError', 'NotFoundError',
-    'ConflictError', 'StorageError', 'ClosedError', 'InternalError'].map((name) => [name, fromErrors(name)]),
+    'ConflictError', 'StorageError', 'ClosedError', 'InternalError'].map((name) => [name, fromErrors]),
 ];
 
 const wflo = {};
@@ -83,7 +82,7 @@ for (const [name, make] of exportsInOrder) {
     enumerable: true,
     configurable: true,
     get() {
-      const value = make(); // a throw (no addon) leaves the getter, to throw again next time
+      const value = make(name); // a throw (no addon) leaves the getter, to throw again next time
       settle(name, value);
       return value;
     },
