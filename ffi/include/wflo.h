@@ -180,6 +180,23 @@ typedef struct {
   bool usage_missing;
 } wflo_settled;
 
+// A saved checkpoint's fixed-size facts, for callers that already hold its name, execution id
+// and content type (a JSON info string costs a language like Python more to parse than the
+// save itself at 1 KB).
+typedef struct {
+  uint64_t id;
+  // Order within the execution, from 1.
+  uint64_t sequence;
+  // The checkpoint this one continued from; meaningful only when `has_parent`.
+  uint64_t parent_id;
+  // The execution's spend when the checkpoint was saved.
+  uint64_t spent_nanos;
+  uint64_t created_at_ms;
+  // Size of the state as given (before compression).
+  uint64_t state_bytes;
+  bool has_parent;
+} wflo_checkpoint_saved;
+
 // `wflo_cost`'s arguments and result in one struct, for callers whose foreign calls cost
 // more with every argument (Python's ctypes converts each one: five arguments cost four times
 // what one does, and a cost is computed on every LLM call).
@@ -198,6 +215,50 @@ typedef struct {
 // scope=… model=… requested_nanos=… reason=…`, owned by the library and valid only during
 // the call. `user_data` is what wflo_log_to was given.
 typedef void (*wflo_log_fn)(void *user_data, int level, const char *line, size_t len);
+
+// A Python object (`PyObject *`).
+typedef void *wflo_py_object;
+
+// What `wflo_py_json_dumps` needs from the running Python interpreter: where a
+// `PyObject` keeps its type, the exact types and singletons it encodes, and C API functions
+// (`ctypes.pythonapi`). Filled once by the Python face.
+typedef struct {
+  // Byte offset of `ob_type` in a `PyObject` (8 on 64-bit CPython with the GIL).
+  size_t ob_type_offset;
+  wflo_py_object dict_type;
+  wflo_py_object list_type;
+  wflo_py_object tuple_type;
+  wflo_py_object str_type;
+  wflo_py_object int_type;
+  wflo_py_object float_type;
+  wflo_py_object none;
+  wflo_py_object true_;
+  wflo_py_object false_;
+  // `PyDict_Next`.
+  int (*dict_next)(wflo_py_object, ptrdiff_t*, wflo_py_object*, wflo_py_object*);
+  // `PyList_Size`.
+  ptrdiff_t (*list_size)(wflo_py_object);
+  // `PyList_GetItem`.
+  wflo_py_object (*list_get_item)(wflo_py_object, ptrdiff_t);
+  // `PyTuple_Size`.
+  ptrdiff_t (*tuple_size)(wflo_py_object);
+  // `PyTuple_GetItem`.
+  wflo_py_object (*tuple_get_item)(wflo_py_object, ptrdiff_t);
+  // `PyUnicode_AsUTF8AndSize`.
+  const char *(*unicode_as_utf8_and_size)(wflo_py_object, ptrdiff_t*);
+  // `PyUnicode_FromStringAndSize`.
+  wflo_py_object (*unicode_from_string_and_size)(const char*, ptrdiff_t);
+  // `PyLong_AsLongLongAndOverflow`.
+  int64_t (*long_as_long_long_and_overflow)(wflo_py_object, int*);
+  // `PyFloat_AsDouble`.
+  double (*float_as_double)(wflo_py_object);
+  // `PyOS_double_to_string`: what `float.__repr__` (and so `json.dumps`) writes a float with.
+  char *(*double_to_string)(double, char, int, int, int*);
+  // `PyMem_Free`.
+  void (*mem_free)(void*);
+  // `PyErr_Clear`.
+  void (*err_clear)(void);
+} wflo_py_api;
 
 // Receives one budget alert: `alert_json` is a NUL-terminated JSON object of `len` bytes,
 // `{"execution_id", "workflow", "scope", "kind": "threshold" | "soft_budget", "percent",
@@ -502,6 +563,33 @@ wflo_status wflo_checkpoint_save_binary(const wflo_execution *execution,
                                         const uint8_t *state,
                                         size_t state_len,
                                         char **info_json_out);
+
+// `wflo_checkpoint_save` with the checkpoint's facts written to `saved_out` (may be NULL)
+// instead of a JSON string: the name and execution id are the caller's own.
+//
+// # Safety
+// As `wflo_checkpoint_save`; `saved_out` NULL or writable.
+wflo_status wflo_checkpoint_save_into(const wflo_execution *execution,
+                                      const char *name,
+                                      size_t name_len,
+                                      const char *state_json,
+                                      size_t state_len,
+                                      wflo_checkpoint_saved *saved_out);
+
+// `wflo_checkpoint_save_binary` with the checkpoint's facts written to `saved_out` (may be
+// NULL) instead of a JSON string. `content_type` is required here (the caller then knows the
+// stored one): NULL is refused with WFLO_STATUS_INVALID_ARGUMENT.
+//
+// # Safety
+// As `wflo_checkpoint_save_binary`; `saved_out` NULL or writable.
+wflo_status wflo_checkpoint_save_binary_into(const wflo_execution *execution,
+                                             const char *name,
+                                             size_t name_len,
+                                             const char *content_type,
+                                             size_t content_type_len,
+                                             const uint8_t *state,
+                                             size_t state_len,
+                                             wflo_checkpoint_saved *saved_out);
 
 // The execution's checkpoints as a JSON array (superseded ones included, flagged).
 //
@@ -926,6 +1014,17 @@ wflo_status wflo_execution_end(const wflo_execution *execution,
 // # Safety
 // `json_out` writable.
 wflo_status wflo_layout_json(char **json_out);
+
+// `json.dumps(value)` (default separators, `ensure_ascii=True`, `allow_nan=False`) as a new
+// Python str, for the Python face. Returns a new reference to the empty str when it declines
+// (a type it does not encode, a non-finite float, an int beyond 64 bits, a lone surrogate,
+// nesting deeper than 200): the caller then runs `json.dumps` itself. NULL only if Python
+// could not allocate the result (its exception set).
+//
+// # Safety
+// Called with the Python interpreter's lock held (ctypes `PYFUNCTYPE`), `api` filled by the
+// Python face for this interpreter, `value` a live Python object.
+wflo_py_object wflo_py_json_dumps(const wflo_py_api *api, wflo_py_object value);
 
 // A retrier for a call whose first attempt begins now. `policy_json` (NULL or "": the
 // defaults): `{"backoff": "exponential" | "linear" | "fixed", "max_retries": 3,

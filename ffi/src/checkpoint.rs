@@ -72,6 +72,99 @@ pub unsafe extern "C" fn wflo_checkpoint_save_binary(
     })
 }
 
+/// A saved checkpoint's fixed-size facts, for callers that already hold its name, execution id
+/// and content type (a JSON info string costs a language like Python more to parse than the
+/// save itself at 1 KB).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+#[allow(non_camel_case_types)]
+pub struct wflo_checkpoint_saved {
+    pub id: u64,
+    /// Order within the execution, from 1.
+    pub sequence: u64,
+    /// The checkpoint this one continued from; meaningful only when `has_parent`.
+    pub parent_id: u64,
+    /// The execution's spend when the checkpoint was saved.
+    pub spent_nanos: u64,
+    pub created_at_ms: u64,
+    /// Size of the state as given (before compression).
+    pub state_bytes: u64,
+    pub has_parent: bool,
+}
+
+impl From<&wflo_core::CheckpointInfo> for wflo_checkpoint_saved {
+    fn from(info: &wflo_core::CheckpointInfo) -> Self {
+        wflo_checkpoint_saved {
+            id: info.id,
+            sequence: info.sequence,
+            parent_id: info.parent_id.unwrap_or(0),
+            spent_nanos: info.spent_nanos,
+            created_at_ms: info.created_at_ms,
+            state_bytes: info.state_bytes,
+            has_parent: info.parent_id.is_some(),
+        }
+    }
+}
+
+/// `wflo_checkpoint_save` with the checkpoint's facts written to `saved_out` (may be NULL)
+/// instead of a JSON string: the name and execution id are the caller's own.
+///
+/// # Safety
+/// As `wflo_checkpoint_save`; `saved_out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_checkpoint_save_into(
+    execution: *const wflo_execution,
+    name: *const c_char,
+    name_len: usize,
+    state_json: *const c_char,
+    state_len: usize,
+    saved_out: *mut wflo_checkpoint_saved,
+) -> wflo_status {
+    run(|| {
+        let h = unsafe { arc_ref(execution, "execution") }?;
+        let info = h
+            .execution
+            .checkpoint(unsafe { input(name, name_len, "name") }?, unsafe {
+                input(state_json, state_len, "state_json")
+            }?)?;
+        if !saved_out.is_null() {
+            unsafe { *saved_out = (&info).into() };
+        }
+        Ok(())
+    })
+}
+
+/// `wflo_checkpoint_save_binary` with the checkpoint's facts written to `saved_out` (may be
+/// NULL) instead of a JSON string. `content_type` is required here (the caller then knows the
+/// stored one): NULL is refused with WFLO_STATUS_INVALID_ARGUMENT.
+///
+/// # Safety
+/// As `wflo_checkpoint_save_binary`; `saved_out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_checkpoint_save_binary_into(
+    execution: *const wflo_execution,
+    name: *const c_char,
+    name_len: usize,
+    content_type: *const c_char,
+    content_type_len: usize,
+    state: *const u8,
+    state_len: usize,
+    saved_out: *mut wflo_checkpoint_saved,
+) -> wflo_status {
+    run(|| {
+        let h = unsafe { arc_ref(execution, "execution") }?;
+        let info = h.execution.checkpoint_binary(
+            unsafe { input(name, name_len, "name") }?,
+            Some(unsafe { input(content_type, content_type_len, "content_type") }?),
+            unsafe { input_bytes(state, state_len, "state") }?,
+        )?;
+        if !saved_out.is_null() {
+            unsafe { *saved_out = (&info).into() };
+        }
+        Ok(())
+    })
+}
+
 /// The out-parameters of a state of either kind (see `wflo_checkpoint_rollback_any`).
 struct StateOut<'a> {
     content_type: &'a mut *mut c_char,

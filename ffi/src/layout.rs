@@ -8,6 +8,7 @@ use std::mem::{offset_of, size_of};
 
 use crate::boundary::{run, wflo_status};
 use crate::call::{wflo_call_request, wflo_settled};
+use crate::checkpoint::wflo_checkpoint_saved;
 use crate::engine::{wflo_cost_args, wflo_usage};
 use crate::handle::out;
 use crate::strings::output_json;
@@ -36,6 +37,9 @@ pub fn layouts() -> serde_json::Value {
         }),
         "wflo_cost_args": layout!(wflo_cost_args {
             engine, model, model_len, usage, nanos
+        }),
+        "wflo_checkpoint_saved": layout!(wflo_checkpoint_saved {
+            id, sequence, parent_id, spent_nanos, created_at_ms, state_bytes, has_parent
         }),
     })
 }

@@ -43,6 +43,22 @@ def test_bytes_come_back_byte_for_byte_beside_json(engine):
     wf.end_sync()
 
 
+def test_a_saves_info_is_the_librarys_own(engine):
+    # A save's info is built from the library's fixed-size facts plus what the save was given;
+    # it must equal, key for key, the info the library lists (its JSON) for the same checkpoint.
+    wf = WfloWorkflow("save-info", engine=engine)
+    wf.start_sync()
+    saved = [wf.checkpoint_sync("first", {"a": "caf\u00e9"}),  # no parent yet
+             wf.checkpoint_sync("bin", BinaryState("application/x-test", b"\x00" * 5000)),  # compressed
+             wf.checkpoint_sync("bytes", b"\x01\x02"),  # the engine names the content type
+             wf.checkpoint_sync("json", [1, 2.5, None])]
+    assert saved[0]["parent_id"] is None and saved[1]["parent_id"] == saved[0]["id"]
+    assert saved[1]["state_bytes"] == 5000 and saved[2]["content_type"] == "application/octet-stream"
+    assert [list(s) for s in saved] == [list(c) for c in wf.checkpoints()]  # same keys, same order
+    assert saved == wf.checkpoints()
+    wf.end_sync()
+
+
 async def test_the_async_calls_take_and_return_both_kinds(engine):
     wf = WfloWorkflow("binary-async", engine=engine)
     await wf.start()

@@ -43,6 +43,13 @@ def state_json(state: Any) -> str:
             return dataclasses.asdict(value)
         raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
+    # libwflo writes json.dumps's very bytes for plain states (dicts, lists, str, int, float,
+    # bool, None), 2-3x faster; it declines ("") anything else, which json.dumps then encodes
+    # or refuses as always (test_state_json.py compares the two byte for byte).
+    if _fast.py_json_dumps is not None:
+        text = _fast.py_json_dumps(state)
+        if text:
+            return text
     try:
         return json.dumps(state, default=fields, allow_nan=False)
     except (TypeError, ValueError) as e:
@@ -484,8 +491,8 @@ class WfloWorkflow:
     def _save_checkpoint(self, name: str, binary: Optional[Tuple[Optional[str], bytes]], text: str) -> Dict[str, Any]:
         """One save, either kind, through the C ABI (both the sync and the async call end here)."""
         if binary is not None:
-            return _fast.checkpoint_save_binary(self._c, name, *binary)
-        return _fast.checkpoint_save(self._c, name, text)
+            return _fast.checkpoint_save_binary(self._c, self.execution_id, name, *binary)
+        return _fast.checkpoint_save(self._c, self.execution_id, name, text)
 
     async def rollback_to_checkpoint(self, name: str) -> Any:
         """The state saved in the latest live checkpoint ``name`` (the JSON value, or a

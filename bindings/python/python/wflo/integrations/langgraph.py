@@ -37,6 +37,7 @@ import copy
 import random
 import threading
 from collections import OrderedDict
+from functools import lru_cache
 from typing import Any, AsyncIterator, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import quote, unquote
 
@@ -71,10 +72,18 @@ Key = Tuple[str, str, str]  # (thread id, namespace, checkpoint id)
 
 def checkpoint_name(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> str:
     """The wflo checkpoint name of a LangGraph checkpoint."""
-    return "/".join([CHECKPOINT] + [quote(p, safe="") for p in (thread_id, checkpoint_ns, checkpoint_id)])
+    return _name(CHECKPOINT, thread_id, checkpoint_ns, checkpoint_id)
+
+
+@lru_cache(maxsize=1024)
+def _prefix(kind: str, thread_id: str, checkpoint_ns: str) -> str:
+    # A thread's every record starts the same: quoted once, not on each put.
+    return f"{kind}/{quote(thread_id, safe='')}/{quote(checkpoint_ns, safe='')}/"
 
 
 def _name(kind: str, *parts: str) -> str:
+    if len(parts) == 3:
+        return _prefix(kind, parts[0], parts[1]) + quote(parts[2], safe="")
     return "/".join([kind] + [quote(p, safe="") for p in parts])
 
 
