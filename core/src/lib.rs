@@ -35,6 +35,7 @@ mod fasthash;
 pub mod ids;
 pub mod money;
 pub mod pricing;
+pub mod python_json;
 pub mod records;
 pub mod request;
 pub mod resilience;
