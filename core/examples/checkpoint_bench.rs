@@ -95,7 +95,9 @@ fn raw(path: &str, sync: &str, state: &str, saves: usize) -> (Vec<Duration>, Vec
 }
 
 /// Raw single INSERTs (and SELECTs by id) of the same bytes through one sqlx connection on a
-/// runtime this thread drives: no pool, no thread hand-off, a prepared statement.
+/// runtime this thread drives: no pool, no thread hand-off, a prepared statement. (sqlx 0.9.1
+/// or later: 0.9.0 left Nagle's algorithm on, and a 100 KB INSERT waited ~40 ms for the
+/// server's delayed ACK — wflo's own connections too.)
 fn raw_pg(url: &str, state: &str, saves: usize) -> (Vec<Duration>, Vec<Duration>) {
     use sqlx::{Connection, Row};
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -400,6 +400,24 @@ impl ExecutionInner {
         Ok((!same).then_some(record))
     }
 
+    /// [`changed_record`](Self::changed_record), given a snapshot of the execution's scope:
+    /// the row (copies of the id and name) is built only when it changed, and a checkpoint save
+    /// mostly finds it unchanged.
+    fn changed_record_at(
+        &self,
+        snap: &crate::budget::ScopeSnapshot,
+    ) -> Result<Option<ExecutionRecord>> {
+        let same = {
+            let st = self.state.lock();
+            st.persisted == Some((st.status, snap.limit_nanos, snap.overrun_nanos))
+        };
+        if same {
+            Ok(None)
+        } else {
+            self.changed_record()
+        }
+    }
+
     /// Books a finished call: aggregates, then the store, then telemetry (metrics, the call's
     /// span, alerts). `max_tokens` is the output limit the request was sent with, if known.
     pub fn push_call(&self, call: CallRecord, max_tokens: Option<u64>) -> Result<CallRecord> {
@@ -802,13 +820,9 @@ impl Execution {
     fn save_checkpoint(&self, name: &str, state: EncodedState<'_>) -> Result<CheckpointInfo> {
         // One transaction: the buffered calls, the execution's row (if it changed) and the
         // checkpoint.
-        let changed = self.inner.changed_record()?;
-        let spent = self
-            .inner
-            .engine
-            .ledger
-            .snapshot(self.inner.root)?
-            .spent_nanos;
+        let snap = self.inner.engine.ledger.snapshot(self.inner.root)?;
+        let changed = self.inner.changed_record_at(&snap)?;
+        let spent = snap.spent_nanos;
         let info = self.inner.engine.store.save_checkpoint(
             NewCheckpoint {
                 execution_id: &self.inner.id,
@@ -823,14 +837,21 @@ impl Execution {
             self.inner.state.lock().persisted = Some(persist_key(&record));
         }
         crate::events::checkpoint(&self.inner.id, name, info.sequence, state.len);
-        crate::telemetry::execution_event(
-            &self.inner,
-            "wflo.checkpoint",
-            &[
-                ("wflo.checkpoint.name", name.into()),
-                ("wflo.checkpoint.sequence", (info.sequence as i64).into()),
-            ],
-        );
+        // The event's attributes are built (a copy of the name) only for a span to take them.
+        #[cfg(feature = "otel")]
+        let traced = self.inner.span.is_some();
+        #[cfg(not(feature = "otel"))]
+        let traced = false;
+        if traced {
+            crate::telemetry::execution_event(
+                &self.inner,
+                "wflo.checkpoint",
+                &[
+                    ("wflo.checkpoint.name", name.into()),
+                    ("wflo.checkpoint.sequence", (info.sequence as i64).into()),
+                ],
+            );
+        }
         Ok(info)
     }
 

@@ -51,6 +51,7 @@ pub const MIGRATIONS_SQLITE: &[Migration] = &[
     migration!("sqlite", 11, "0011_checkpoint_save.sql"),
     migration!("sqlite", 12, "0012_binary_states.sql"),
     migration!("sqlite", 13, "0013_live_checkpoints_index.sql"),
+    migration!("sqlite", 14, "0014_checkpoint_save_without_fk.sql"),
 ];
 
 /// PostgreSQL migrations, in order.
@@ -68,10 +69,11 @@ pub const MIGRATIONS_POSTGRES: &[Migration] = &[
     migration!("postgres", 11, "0011_checkpoint_save.sql"),
     migration!("postgres", 12, "0012_binary_states.sql"),
     migration!("postgres", 13, "0013_live_checkpoints_index.sql"),
+    migration!("postgres", 14, "0014_checkpoint_save_without_fk.sql"),
 ];
 
 /// The schema version this build creates and expects.
-pub const SCHEMA_VERSION: u32 = 13;
+pub const SCHEMA_VERSION: u32 = 14;
 
 /// The table that records applied migrations (created by the store before migrating).
 pub(crate) const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL, checksum TEXT)";

@@ -102,6 +102,8 @@ pub struct EncodedState<'a> {
 /// (Checking and compressing on two threads at once was tried: on two cores the hand-off cost
 /// more than it saved.)
 pub fn prepare(state: &str) -> Result<EncodedState<'_>> {
+    // (A hand-written, allocation-free checker was measured no faster than this: ~0.5 µs a
+    // KB either way, most of it per token rather than per byte.)
     serde_json::from_str::<serde::de::IgnoredAny>(state)
         .map_err(|e| Error::invalid(format!("checkpoint state is not valid JSON: {e}")))?;
     let (encoding, bytes) = encode(state.as_bytes());

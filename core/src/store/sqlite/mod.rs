@@ -176,6 +176,17 @@ impl SqliteStore {
     /// Runs `f` in a `BEGIN IMMEDIATE` transaction, writing the waiting call records first
     /// when `with_calls` (so what the transaction commits never precedes a call it follows).
     fn write_tx<T>(&self, with_calls: bool, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.write_tx_then(with_calls, f, |_, _| {})
+    }
+
+    /// [`write_tx`](Self::write_tx), then `committed` with the connection still held (what it
+    /// reads follows this commit and precedes any other of this connection).
+    fn write_tx_then<T>(
+        &self,
+        with_calls: bool,
+        f: impl FnOnce(&Connection) -> Result<T>,
+        committed: impl FnOnce(&Connection, &T),
+    ) -> Result<T> {
         self.check_open()?;
         let calls = if with_calls {
             self.writer.take_all()
@@ -187,6 +198,9 @@ impl SqliteStore {
             insert_calls(tx, &calls)?;
             f(tx)
         });
+        if let Ok(value) = &result {
+            committed(&conn, value);
+        }
         drop(conn);
         if result.is_err() && !calls.is_empty() {
             self.writer.restore(calls);
@@ -469,12 +483,22 @@ impl Store for SqliteStore {
         cp: NewCheckpoint<'_>,
         execution: Option<&ExecutionRecord>,
     ) -> Result<CheckpointInfo> {
-        self.write_tx(true, |tx| {
-            if let Some(execution) = execution {
-                update_execution(tx, execution)?;
-            }
-            checkpoints::save(tx, &self.rowids, &cp)
-        })
+        self.write_tx_then(
+            true,
+            |tx| {
+                if let Some(execution) = execution {
+                    update_execution(tx, execution)?;
+                }
+                let version = checkpoints::data_version(tx)?;
+                checkpoints::save(tx, &self.rowids, &cp, version)
+            },
+            |c, info| {
+                // Unread, the next save reads its id and parent from the table: not an error.
+                if let Ok(version) = checkpoints::data_version(c) {
+                    self.rowids.saved(&info.execution_id, info.id, version);
+                }
+            },
+        )
     }
 
     fn list_checkpoints_after(

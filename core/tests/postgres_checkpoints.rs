@@ -1,0 +1,214 @@
+//! PostgreSQL's checkpoint save: after a checkpoint a store saved, its next save of that
+//! execution names it as the parent and checks in the INSERT that it still is the latest (see
+//! `insert_checkpoint`); anything else takes the full statement. Proved here with two stores on
+//! one database, as two processes of a fleet: whatever the other does in between (saves, a
+//! rollback, pruning), sequences stay consecutive and each parent is the latest live checkpoint.
+//! And without the foreign key (migration 0014), a save for an execution that does not exist is
+//! still refused, with nothing stored.
+
+mod common;
+
+use common::psql;
+
+use wflo_core::store::state_codec::prepare;
+use wflo_core::store::{NewCheckpoint, PostgresStore, Store};
+use wflo_core::{CheckpointInfo, Engine, ErrorCode};
+
+fn save(store: &PostgresStore, exec: &str, name: &str) -> wflo_core::Result<CheckpointInfo> {
+    let state = prepare(r#"{"n":1}"#).unwrap();
+    store.save_checkpoint(
+        NewCheckpoint {
+            execution_id: exec,
+            name,
+            state: &state,
+            spent_nanos: 0,
+            created_at_ms: 1,
+        },
+        None,
+    )
+}
+
+/// A fresh database on the test server; returns its URL.
+fn new_database(base: &str, name: &str) -> String {
+    psql(base, &format!("DROP DATABASE IF EXISTS {name}"));
+    psql(base, &format!("CREATE DATABASE {name}"));
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    format!("{prefix}/{name}")
+}
+
+/// Each checkpoint's (sequence, parent sequence, superseded), in order.
+fn chain(store: &PostgresStore, exec: &str) -> Vec<(u64, Option<u64>, bool)> {
+    let list = store.list_checkpoints(exec).unwrap();
+    let seq_of = |id: u64| list.iter().find(|c| c.id == id).map(|c| c.sequence);
+    list.iter()
+        .map(|c| (c.sequence, c.parent_id.and_then(seq_of), c.superseded))
+        .collect()
+}
+
+#[test]
+fn two_stores_saving_into_one_execution_keep_sequences_and_parents() {
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
+    let engine = Engine::open(Some(&url)).unwrap();
+    let exec = engine.start_execution(Default::default()).unwrap();
+    let id = exec.id().to_owned();
+    let (a, b) = (
+        PostgresStore::connect(&url).unwrap(),
+        PostgresStore::connect(&url).unwrap(),
+    );
+    // Alone, then taking turns: each store's remembered parent goes stale when the other saves.
+    let mut last: Option<CheckpointInfo> = None;
+    for (i, store) in [&a, &a, &a, &b, &a, &b, &b, &a].into_iter().enumerate() {
+        let info = save(store, &id, &format!("c{}", i + 1)).unwrap();
+        assert_eq!(info.sequence, i as u64 + 1);
+        assert_eq!(
+            info.parent_id,
+            last.as_ref().map(|l| l.id),
+            "save {}",
+            i + 1
+        );
+        last = Some(info);
+    }
+    // B rolls back to c2: A's remembered parent (c8) is superseded, its next save finds c2.
+    b.rollback(&id, "c2", 0, 2, true).unwrap();
+    let c9 = save(&a, &id, "c9").unwrap();
+    let c2 = &a.list_checkpoints(&id).unwrap()[1];
+    assert_eq!((c9.sequence, c9.parent_id), (9, Some(c2.id)));
+    let c10 = save(&a, &id, "c10").unwrap();
+    assert_eq!((c10.sequence, c10.parent_id), (10, Some(c9.id)));
+    // B rolls back to the latest checkpoint (nothing superseded): A's parent still holds.
+    b.rollback(&id, "c10", 0, 3, true).unwrap();
+    let c11 = save(&a, &id, "c11").unwrap();
+    assert_eq!((c11.sequence, c11.parent_id), (11, Some(c10.id)));
+    assert_eq!(
+        chain(&a, &id),
+        vec![
+            (1, None, false),
+            (2, Some(1), false),
+            (3, Some(2), true),
+            (4, Some(3), true),
+            (5, Some(4), true),
+            (6, Some(5), true),
+            (7, Some(6), true),
+            (8, Some(7), true),
+            (9, Some(2), false),
+            (10, Some(9), false),
+            (11, Some(10), false),
+        ]
+    );
+    // B prunes to the latest: A's parent survives, and the next save follows it.
+    b.prune_checkpoints(&id, 1).unwrap();
+    let c12 = save(&a, &id, "c12").unwrap();
+    assert_eq!((c12.sequence, c12.parent_id), (12, Some(c11.id)));
+    // B prunes everything: A's parent is gone, the execution starts again from 1 (as before).
+    b.prune_checkpoints(&id, 0).unwrap();
+    let c1 = save(&a, &id, "again").unwrap();
+    assert_eq!((c1.sequence, c1.parent_id), (1, None));
+    for store in [a, b] {
+        store.close().unwrap();
+    }
+    engine.close().unwrap();
+}
+
+#[test]
+fn a_save_for_an_execution_that_does_not_exist_is_refused_and_stores_nothing() {
+    let Some(base) = common::postgres_url() else {
+        return;
+    };
+    let url = new_database(&base, "wflo_missing_execution");
+    let engine = Engine::open(Some(&url)).unwrap();
+    let exec = engine.start_execution(Default::default()).unwrap();
+    let store = PostgresStore::connect(&url).unwrap();
+    let missing = "exec-0000000000ff";
+    for _ in 0..2 {
+        let e = save(&store, missing, "c1").unwrap_err();
+        assert_eq!(e.code(), ErrorCode::NotFound, "{e}");
+        assert!(e.to_string().contains(missing), "{e}");
+    }
+    // Also right after a save of another execution (whose parent this store remembers).
+    save(&store, exec.id(), "c1").unwrap();
+    assert_eq!(
+        save(&store, missing, "c1").unwrap_err().code(),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        psql(
+            &url,
+            &format!("SELECT count(*) FROM checkpoints WHERE execution_id = '{missing}'")
+        )
+        .trim(),
+        "0"
+    );
+    // The foreign key is gone (its row lock per save was the cost); the plpgsql save kept for
+    // processes of an earlier version refuses a missing execution itself, with the key's code.
+    assert_eq!(
+        psql(
+            &url,
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'checkpoints'::regclass AND contype = 'f'"
+        )
+        .trim(),
+        "0"
+    );
+    let refused = psql(
+        &url,
+        &format!(
+            "DO $$ BEGIN \
+               PERFORM * FROM wflo_save_checkpoint('{missing}', 'c', 0, 0, '\\x00', 'json', 1, NULL); \
+             EXCEPTION WHEN foreign_key_violation THEN NULL; \
+             END $$; \
+             SELECT count(*) FROM checkpoints WHERE execution_id = '{missing}'"
+        ),
+    );
+    assert_eq!(refused.trim(), "0");
+    store.close().unwrap();
+    engine.close().unwrap();
+}
+
+/// The plans the saves run on, generic ones included (a plan cached early serves a statement
+/// for the connection's life): the parent check of a save after a known checkpoint reads one
+/// row by an index, and the full save reads the execution's latest checkpoint one step back
+/// over the unique (execution_id, sequence).
+#[test]
+fn the_saves_read_over_their_indexes_whatever_the_plan() {
+    let Some(base) = common::postgres_url() else {
+        return;
+    };
+    let url = new_database(&base, "wflo_save_plans");
+    let engine = Engine::open(Some(&url)).unwrap();
+    let exec = engine.start_execution(Default::default()).unwrap();
+    let plan = |sql: &str, args: &str| {
+        psql(
+            &url,
+            &format!(
+                "SET plan_cache_mode = force_generic_plan; PREPARE q AS {sql}; EXPLAIN EXECUTE q({args})"
+            ),
+        )
+    };
+    let (id, exec_arg) = (exec.id().to_owned(), format!("'{}'", exec.id()));
+    let check = "SELECT 1 FROM checkpoints p WHERE p.id = $3::int8 AND p.execution_id = $1::text \
+                 AND p.sequence = $2::int8 AND NOT p.superseded";
+    let latest = "SELECT id, sequence, superseded FROM checkpoints WHERE execution_id = $1::text \
+                  ORDER BY sequence DESC LIMIT 1";
+    let assert_plans = |when: &str| {
+        // Any of the three indexes finds the one row: the primary key, or the unique or the
+        // live (execution_id, sequence).
+        let p = plan(check, &format!("'{id}', 1, 1"));
+        assert!(
+            p.contains("Index Scan using checkpoints_") && !p.contains("Seq Scan"),
+            "{when}: {p}"
+        );
+        let p = plan(latest, &exec_arg);
+        assert!(
+            p.contains("Index Scan Backward using checkpoints_execution_id_sequence_key"),
+            "{when}: {p}"
+        );
+    };
+    for i in 0..300 {
+        exec.checkpoint(&format!("c{i}"), "{}").unwrap();
+    }
+    assert_plans("300 saves");
+    psql(&url, "ANALYZE");
+    assert_plans("analyzed");
+    engine.close().unwrap();
+}
