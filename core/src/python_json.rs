@@ -59,6 +59,524 @@ pub fn push_int(out: &mut Vec<u8>, n: i64) {
     write!(out, "{n}").expect("writing to a Vec cannot fail");
 }
 
+/// Appends a finite float as Python's `float.__repr__` writes it (and so `json.dumps`): the
+/// shortest digits that read back as the same double (Rust's `{:e}` prints those, as CPython's
+/// `PyOS_double_to_string(x, 'r', ...)` does), positional when the decimal exponent is in
+/// `-4..16` ("0.0001", "1234.5", "1.0", "-0.0"), else `d.ddde+XX` / `d.ddde-XX` with at least
+/// two exponent digits ("1e-05", "1e+16", "5e-324"). Not for NaN or infinities (`json.dumps`
+/// refuses them).
+pub fn push_float(out: &mut Vec<u8>, x: f64) {
+    debug_assert!(x.is_finite());
+    let mut buf = Scratch::default();
+    {
+        use std::fmt::Write as _;
+        write!(buf, "{:e}", x.abs()).expect("32 bytes hold any double's shortest digits");
+    }
+    let text = &buf.bytes[..buf.len];
+    let e = text
+        .iter()
+        .position(|&b| b == b'e')
+        .expect("{:e} writes an exponent");
+    let (mantissa, exponent) = (&text[..e], &text[e + 1..]);
+    let (negative_exp, exp_digits) = match exponent.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, exponent),
+    };
+    let magnitude = exp_digits
+        .iter()
+        .fold(0i32, |n, &d| n * 10 + i32::from(d - b'0'));
+    let exp = if negative_exp { -magnitude } else { magnitude };
+    // The significant digits, without the point: "1.2345" -> "12345".
+    let mut digits = [0u8; 24];
+    let mut n = 0usize;
+    for &b in mantissa {
+        if b != b'.' {
+            digits[n] = b;
+            n += 1;
+        }
+    }
+    if digits[n - 1] % 2 == 1 && rounds_up_a_tie(x.abs(), &digits[..n], exp) {
+        // Python rounds a tie to the even digit when that one reads back as x too.
+        let mut down = digits;
+        down[n - 1] -= 1;
+        let mut len = n;
+        while len > 1 && down[len - 1] == b'0' {
+            len -= 1;
+        }
+        if reads_back_as(x.abs(), &down[..len], exp) {
+            digits = down;
+            n = len;
+        }
+    }
+    let digits = &digits[..n];
+    if x.is_sign_negative() {
+        out.push(b'-');
+    }
+    if (-4..16).contains(&exp) {
+        if exp < 0 {
+            out.extend_from_slice(b"0.");
+            for _ in 0..(-exp - 1) {
+                out.push(b'0');
+            }
+            out.extend_from_slice(digits);
+        } else {
+            let int_len = exp as usize + 1;
+            if digits.len() <= int_len {
+                out.extend_from_slice(digits);
+                for _ in digits.len()..int_len {
+                    out.push(b'0');
+                }
+                out.extend_from_slice(b".0");
+            } else {
+                out.extend_from_slice(&digits[..int_len]);
+                out.push(b'.');
+                out.extend_from_slice(&digits[int_len..]);
+            }
+        }
+    } else {
+        out.push(digits[0]);
+        if digits.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits[1..]);
+        }
+        out.extend_from_slice(if negative_exp { b"e-" } else { b"e+" });
+        if exp_digits.len() < 2 {
+            out.push(b'0');
+        }
+        out.extend_from_slice(exp_digits);
+    }
+}
+
+/// Whether `x` (positive) lies exactly halfway between the shortest digits Rust chose,
+/// `0.d1d2...dn * 10^(exp + 1)`, and the n-digit number one unit below: Rust's shortest-digit
+/// search rounds such a tie up, CPython's (David Gay's dtoa) to the even last digit, e.g.
+/// 1113178120592002.25: Rust "…002.3", `repr` "…002.2". The tie is `t * 10^j` with
+/// `t = 10 * digits - 5` (odd) and `j = exp - n`; `x = m * 2^e` (m odd) equals it exactly iff
+/// `e == j` and `m * 5^-j == t` (j < 0) or `m == t * 5^j` (j >= 0).
+fn rounds_up_a_tie(x: f64, digits: &[u8], exp: i32) -> bool {
+    let bits = x.to_bits();
+    let (fraction, biased) = (bits & ((1 << 52) - 1), (bits >> 52) as i32);
+    let (mut m, mut e) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | (1 << 52), biased - 1075)
+    };
+    if m == 0 {
+        return false;
+    }
+    let zeros = m.trailing_zeros();
+    m >>= zeros;
+    e += zeros as i32;
+    let d = digits
+        .iter()
+        .fold(0u128, |n, &c| n * 10 + u128::from(c - b'0'));
+    let t = d * 10 - 5;
+    let j = exp - digits.len() as i32;
+    if e != j {
+        return false;
+    }
+    let m = u128::from(m);
+    let Some(five) = 5u128.checked_pow(j.unsigned_abs()) else {
+        return false;
+    };
+    if j < 0 {
+        m.checked_mul(five) == Some(t)
+    } else {
+        t.checked_mul(five) == Some(m)
+    }
+}
+
+/// Whether `0.digits * 10^(exp + 1)` reads back (correctly rounded) as `x`.
+fn reads_back_as(x: f64, digits: &[u8], exp: i32) -> bool {
+    use std::fmt::Write as _;
+    let mut text = Scratch::default();
+    let (first, rest) = digits.split_first().expect("at least one digit");
+    let ok = text.write_char(char::from(*first)).is_ok()
+        && text.write_char('.').is_ok()
+        && rest.iter().all(|&c| text.write_char(char::from(c)).is_ok())
+        && write!(text, "0e{exp}").is_ok();
+    ok && std::str::from_utf8(&text.bytes[..text.len])
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        == Some(x)
+}
+
+/// A stack buffer for one float's `{:e}` text (at most 17 digits, a point, "e-324").
+#[derive(Default)]
+struct Scratch {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl std::fmt::Write for Scratch {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.bytes.len() {
+            return Err(std::fmt::Error);
+        }
+        self.bytes[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// What [`parse`] builds values with: the Python face's builder makes Python objects
+/// (libwflo's `wflo_py_json_loads`). Every method returns None when it could not build (the
+/// parse then stops and drops what it has built).
+pub trait Build {
+    /// A value built (owned: dropped when the parse gives up).
+    type Value;
+    /// `null`, `true`, `false`.
+    fn null(&mut self) -> Option<Self::Value>;
+    /// `true` or `false`.
+    fn bool(&mut self, value: bool) -> Option<Self::Value>;
+    /// An integer within 64 bits.
+    fn int(&mut self, value: i64) -> Option<Self::Value>;
+    /// An integer beyond 64 bits: its text (`-?[0-9]+`, at most [`MAX_INT_DIGITS`] digits).
+    fn big_int(&mut self, text: &str) -> Option<Self::Value>;
+    /// A number with a fraction or an exponent, correctly rounded (as Python's `float()`:
+    /// beyond the largest double, an infinity).
+    fn float(&mut self, value: f64) -> Option<Self::Value>;
+    /// A string (an object's key too).
+    fn string(&mut self, value: &str) -> Option<Self::Value>;
+    /// An array of the items drained.
+    fn array(&mut self, items: std::vec::Drain<'_, Self::Value>) -> Option<Self::Value>;
+    /// An empty object.
+    fn object(&mut self) -> Option<Self::Value>;
+    /// Sets a member of an object built by [`Build::object`]; a key set again keeps its first
+    /// place and takes the last value (as `json.loads`).
+    fn set(&mut self, object: &Self::Value, key: Self::Value, value: Self::Value) -> Option<()>;
+}
+
+/// Integers with more digits than this are left to Python (`int()` refuses them by default,
+/// `sys.get_int_max_str_digits()`).
+pub const MAX_INT_DIGITS: usize = 4300;
+
+/// Parses JSON text as Python's `json.loads` reads it, building the values with `build`;
+/// None when the text is not plain JSON (invalid, `NaN`/`Infinity`, a `\u` escape leaving a
+/// lone surrogate, nesting deeper than `max_depth`, an integer of more than
+/// [`MAX_INT_DIGITS`] digits, a byte order mark) or the builder failed: `json.loads` then
+/// reads it (and returns or raises what it always did).
+pub fn parse<B: Build>(text: &[u8], build: &mut B, max_depth: usize) -> Option<B::Value> {
+    let text = std::str::from_utf8(text).ok()?;
+    let mut parser = Parser {
+        str: text,
+        text: text.as_bytes(),
+        at: 0,
+        build,
+        items: Vec::new(),
+        scratch: String::new(),
+        max_depth,
+    };
+    parser.skip_space();
+    let value = parser.value(0)?;
+    parser.skip_space();
+    (parser.at == parser.text.len()).then_some(value)
+}
+
+struct Parser<'t, 'b, B: Build> {
+    str: &'t str,
+    text: &'t [u8],
+    at: usize,
+    build: &'b mut B,
+    /// The items of the arrays being read, innermost last (one vector for all of them).
+    items: Vec<B::Value>,
+    /// A string with escapes, unescaped.
+    scratch: String,
+    max_depth: usize,
+}
+
+impl<'t, B: Build> Parser<'t, '_, B> {
+    fn skip_space(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.text.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.at).copied()
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.text[self.at..].starts_with(word) {
+            self.at += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Option<B::Value> {
+        match self.peek()? {
+            b'{' => self.object(depth + 1),
+            b'[' => self.array(depth + 1),
+            b'"' => {
+                let text = self.string()?;
+                // The unescaped text lives in self.scratch or self.text: copy the range out.
+                match text {
+                    Str::Plain(start, end) => {
+                        let s = self.slice(start, end);
+                        self.build.string(s)
+                    }
+                    Str::Scratch => {
+                        let s = std::mem::take(&mut self.scratch);
+                        let value = self.build.string(&s);
+                        self.scratch = s;
+                        value
+                    }
+                }
+            }
+            b'n' => {
+                self.literal(b"null")?;
+                self.build.null()
+            }
+            b't' => {
+                self.literal(b"true")?;
+                self.build.bool(true)
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                self.build.bool(false)
+            }
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    /// Text between two ASCII characters (quotes, backslashes, a number's ends): on char
+    /// boundaries of the UTF-8 checked on entry.
+    fn slice(&self, start: usize, end: usize) -> &'t str {
+        &self.str[start..end]
+    }
+
+    fn object(&mut self, depth: usize) -> Option<B::Value> {
+        if depth > self.max_depth {
+            return None;
+        }
+        self.at += 1; // {
+        let object = self.build.object()?;
+        self.skip_space();
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(object);
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let key = match self.string()? {
+                Str::Plain(start, end) => {
+                    let s = self.slice(start, end);
+                    self.build.string(s)?
+                }
+                Str::Scratch => {
+                    let s = std::mem::take(&mut self.scratch);
+                    let key = self.build.string(&s);
+                    self.scratch = s;
+                    key?
+                }
+            };
+            self.skip_space();
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.at += 1;
+            self.skip_space();
+            let value = self.value(depth)?;
+            self.build.set(&object, key, value)?;
+            self.skip_space();
+            match self.peek()? {
+                b',' => {
+                    self.at += 1;
+                    self.skip_space();
+                }
+                b'}' => {
+                    self.at += 1;
+                    return Some(object);
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Option<B::Value> {
+        if depth > self.max_depth {
+            return None;
+        }
+        self.at += 1; // [
+        let from = self.items.len();
+        self.skip_space();
+        if self.peek()? != b']' {
+            loop {
+                let item = self.value(depth);
+                // On failure the items read so far stay in self.items, dropped with the parser.
+                self.items.push(item?);
+                self.skip_space();
+                match self.peek()? {
+                    b',' => {
+                        self.at += 1;
+                        self.skip_space();
+                    }
+                    b']' => break,
+                    _ => return None,
+                }
+            }
+        }
+        self.at += 1; // ]
+        self.build.array(self.items.drain(from..))
+    }
+
+    /// A string at a quote: its text's range (no escapes) or, unescaped, in self.scratch.
+    fn string(&mut self) -> Option<Str> {
+        self.at += 1; // "
+        let start = self.at;
+        loop {
+            match *self.text.get(self.at)? {
+                b'"' => {
+                    self.at += 1;
+                    return Some(Str::Plain(start, self.at - 1));
+                }
+                b'\\' => break,
+                0..=0x1f => return None, // json.loads (strict) refuses raw control characters
+                _ => self.at += 1,
+            }
+        }
+        self.scratch.clear();
+        let mut from = start;
+        loop {
+            match *self.text.get(self.at)? {
+                b'"' => {
+                    self.scratch.push_str(self.slice(from, self.at));
+                    self.at += 1;
+                    return Some(Str::Scratch);
+                }
+                b'\\' => {
+                    let plain = self.slice(from, self.at);
+                    self.scratch.push_str(plain);
+                    let escaped = *self.text.get(self.at + 1)?;
+                    self.at += 2;
+                    let c = match escaped {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let unit = self.hex4()?;
+                            match unit {
+                                0xD800..=0xDBFF => {
+                                    // Only a pair makes a character; a lone half: declined.
+                                    if self.text.get(self.at..self.at + 2)? != b"\\u" {
+                                        return None;
+                                    }
+                                    self.at += 2;
+                                    let low = self.hex4()?;
+                                    if !(0xDC00..=0xDFFF).contains(&low) {
+                                        return None;
+                                    }
+                                    let code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                                    char::from_u32(code)?
+                                }
+                                0xDC00..=0xDFFF => return None,
+                                _ => char::from_u32(unit)?,
+                            }
+                        }
+                        _ => return None,
+                    };
+                    self.scratch.push(c);
+                    from = self.at;
+                }
+                0..=0x1f => return None,
+                _ => self.at += 1,
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let digits = self.text.get(self.at..self.at + 4)?;
+        let mut unit = 0;
+        for &d in digits {
+            unit = unit * 16 + char::from(d).to_digit(16)?;
+        }
+        self.at += 4;
+        Some(unit)
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?`: an int without a fraction or an
+    /// exponent (as `json.loads`), else a float.
+    fn number(&mut self) -> Option<B::Value> {
+        let start = self.at;
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        let int_start = self.at;
+        match self.peek()? {
+            b'0' => self.at += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        let int_digits = self.at - int_start;
+        let mut float = false;
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return None;
+            }
+            self.digits();
+            float = true;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.at += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.at += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return None;
+            }
+            self.digits();
+            float = true;
+        }
+        let text = self.slice(start, self.at);
+        if float {
+            return self.build.float(text.parse().ok()?);
+        }
+        if int_digits <= 18 {
+            // At most 18 digits: within 64 bits.
+            let magnitude = text[int_start - start..]
+                .bytes()
+                .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+            return self.build.int(if start == int_start {
+                magnitude
+            } else {
+                -magnitude
+            });
+        }
+        if let Ok(n) = text.parse::<i64>() {
+            return self.build.int(n);
+        }
+        if int_digits > MAX_INT_DIGITS {
+            return None;
+        }
+        self.build.big_int(text)
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.at += 1;
+        }
+    }
+}
+
+enum Str {
+    /// No escapes: the text between the quotes.
+    Plain(usize, usize),
+    /// Unescaped into the parser's scratch string.
+    Scratch,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +627,225 @@ mod tests {
             push_int(&mut out, n);
             assert_eq!(out, want.as_bytes());
         }
+    }
+
+    fn float(x: f64) -> String {
+        let mut out = Vec::new();
+        push_float(&mut out, x);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn floats_as_python_repr_writes_them() {
+        // Each pair checked against CPython 3.11's repr().
+        for (x, want) in [
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (-1.0, "-1.0"),
+            (0.1, "0.1"),
+            (0.5, "0.5"),
+            (1.0 / 3.0, "0.3333333333333333"),
+            (2.0 / 3.0, "0.6666666666666666"),
+            (1234.5, "1234.5"),
+            (100.0, "100.0"),
+            (1e-4, "0.0001"),
+            (0.00012345, "0.00012345"),
+            (1e-5, "1e-05"),
+            (-1.5e-5, "-1.5e-05"),
+            (1e15, "1000000000000000.0"),
+            (1e16, "1e+16"),
+            (1.5e16, "1.5e+16"),
+            (9999999999999998.0, "9999999999999998.0"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (9007199254740992.0, "9007199254740992.0"),
+            (9007199254740993.0, "9007199254740992.0"),
+            (9007199254740994.0, "9007199254740994.0"),
+            (9007199254740991.0, "9007199254740991.0"),
+            (5e-324, "5e-324"),
+            (-5e-324, "-5e-324"),
+            (2.2250738585072014e-308, "2.2250738585072014e-308"),
+            (2.225073858507201e-308, "2.225073858507201e-308"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (1e100, "1e+100"),
+            (1e-100, "1e-100"),
+            (1e22, "1e+22"),
+            (1e23, "1e+23"),
+            (0.3, "0.3"),
+            (0.1 + 0.2, "0.30000000000000004"),
+            (9.223372036854776e18, "9.223372036854776e+18"),
+            (123.456, "123.456"),
+            (1.7e-7, "1.7e-07"),
+            // Exact ties between two shortest candidates: the even one, as Python.
+            (-(1113178120592002.0 + 0.25), "-1113178120592002.2"),
+            (233891771783429.0 + 0.625, "233891771783429.62"),
+            (111659285584252.0 + 0.125, "111659285584252.12"),
+            (2053637337633904.0 + 0.25, "2053637337633904.2"),
+            (0.5, "0.5"),
+            (2.5, "2.5"),
+        ] {
+            assert_eq!(float(x), want, "{x:e}");
+        }
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum Json {
+        Null,
+        Bool(bool),
+        Int(i64),
+        Big(String),
+        Float(f64),
+        Str(String),
+        Array(Vec<Json>),
+        Object(std::cell::RefCell<Vec<(String, Json)>>),
+    }
+
+    struct Tree;
+
+    impl Build for Tree {
+        type Value = Json;
+        fn null(&mut self) -> Option<Json> {
+            Some(Json::Null)
+        }
+        fn bool(&mut self, value: bool) -> Option<Json> {
+            Some(Json::Bool(value))
+        }
+        fn int(&mut self, value: i64) -> Option<Json> {
+            Some(Json::Int(value))
+        }
+        fn big_int(&mut self, text: &str) -> Option<Json> {
+            Some(Json::Big(text.to_owned()))
+        }
+        fn float(&mut self, value: f64) -> Option<Json> {
+            Some(Json::Float(value))
+        }
+        fn string(&mut self, value: &str) -> Option<Json> {
+            Some(Json::Str(value.to_owned()))
+        }
+        fn array(&mut self, items: std::vec::Drain<'_, Json>) -> Option<Json> {
+            Some(Json::Array(items.collect()))
+        }
+        fn object(&mut self) -> Option<Json> {
+            Some(Json::Object(Default::default()))
+        }
+        fn set(&mut self, object: &Json, key: Json, value: Json) -> Option<()> {
+            let (Json::Object(members), Json::Str(key)) = (object, key) else {
+                return None;
+            };
+            let mut members = members.borrow_mut();
+            match members.iter_mut().find(|(k, _)| *k == key) {
+                Some(member) => member.1 = value,
+                None => members.push((key, value)),
+            }
+            Some(())
+        }
+    }
+
+    fn read(text: &str) -> Option<Json> {
+        parse(text.as_bytes(), &mut Tree, 200)
+    }
+
+    fn object(members: Vec<(&str, Json)>) -> Json {
+        Json::Object(std::cell::RefCell::new(
+            members
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+        ))
+    }
+
+    #[test]
+    fn parses_what_json_dumps_writes() {
+        use Json::*;
+        assert_eq!(
+            read(r#"{"a": [1, -2, 3.5, -0.0, 1e400, true, false, null], "b": {}, "c": []}"#),
+            Some(object(vec![
+                (
+                    "a",
+                    Array(vec![
+                        Int(1),
+                        Int(-2),
+                        Float(3.5),
+                        Float(-0.0),
+                        Float(f64::INFINITY),
+                        Bool(true),
+                        Bool(false),
+                        Null
+                    ])
+                ),
+                ("b", object(vec![])),
+                ("c", Array(vec![])),
+            ]))
+        );
+        assert_eq!(read(" \t\n\r-0 "), Some(Int(0)));
+        assert_eq!(read("9223372036854775807"), Some(Int(i64::MAX)));
+        assert_eq!(read("-9223372036854775808"), Some(Int(i64::MIN)));
+        assert_eq!(
+            read("9223372036854775808"),
+            Some(Big("9223372036854775808".into()))
+        );
+        assert_eq!(read("1E2"), Some(Float(100.0)));
+        assert_eq!(read("0.1"), Some(Float(0.1)));
+    }
+
+    #[test]
+    fn unescapes_strings_and_keeps_raw_utf8() {
+        use Json::*;
+        assert_eq!(
+            read(r#""a\"b\\c\/d\b\f\n\r\t\u00e9\u20AC\ud83d\ude00""#),
+            Some(Str("a\"b\\c/d\u{8}\u{c}\n\r\té€😀".into()))
+        );
+        assert_eq!(read("\"é😀\""), Some(Str("é😀".into())));
+        assert_eq!(read("\"\u{7f}\""), Some(Str("\u{7f}".into())));
+    }
+
+    #[test]
+    fn a_key_set_again_keeps_its_place_and_takes_the_last_value() {
+        use Json::*;
+        assert_eq!(
+            read(r#"{"a": 1, "b": 2, "a": 3}"#),
+            Some(object(vec![("a", Int(3)), ("b", Int(2))]))
+        );
+    }
+
+    #[test]
+    fn declines_what_it_leaves_to_json_loads() {
+        for text in [
+            "",
+            " ",
+            "[1,]",
+            "{\"a\":1,}",
+            "[1 2]",
+            "01",
+            "1.",
+            ".5",
+            "1e",
+            "-",
+            "+1",
+            "NaN",
+            "Infinity",
+            "-Infinity",
+            "nul",
+            "\"\\ud800\"",
+            "\"\\udc00\"",
+            "\"\\ud800\\u0041\"",
+            "\"\\x\"",
+            "\"\\u12\"",
+            "\"\t\"",
+            "\"abc",
+            "[1] x",
+            "{1: 2}",
+            "\u{feff}[]",
+        ] {
+            assert_eq!(read(text), None, "{text:?}");
+        }
+        assert_eq!(parse(b"\"\xff\"", &mut Tree, 200), None);
+        let deep = "[".repeat(201) + &"]".repeat(201);
+        assert_eq!(read(&deep), None);
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        assert!(read(&deep).is_some());
+        let long = "1".repeat(MAX_INT_DIGITS + 1);
+        assert_eq!(read(&long), None);
+        assert_eq!(read(&long[1..]), Some(Json::Big(long[1..].to_owned())));
     }
 }

@@ -252,13 +252,42 @@ typedef struct {
   int64_t (*long_as_long_long_and_overflow)(wflo_py_object, int*);
   // `PyFloat_AsDouble`.
   double (*float_as_double)(wflo_py_object);
-  // `PyOS_double_to_string`: what `float.__repr__` (and so `json.dumps`) writes a float with.
-  char *(*double_to_string)(double, char, int, int, int*);
-  // `PyMem_Free`.
-  void (*mem_free)(void*);
   // `PyErr_Clear`.
   void (*err_clear)(void);
 } wflo_py_api;
+
+// What `wflo_py_json_loads` needs from the running Python interpreter: the singletons it
+// returns, the object it answers with when it declines, and C API functions
+// (`ctypes.pythonapi`). Filled once by the Python face.
+typedef struct {
+  wflo_py_object none;
+  wflo_py_object true_;
+  wflo_py_object false_;
+  // Returned (a new reference) when the function declines.
+  wflo_py_object declined;
+  // `PyDict_New`.
+  wflo_py_object (*dict_new)(void);
+  // `PyDict_SetItem`.
+  int (*dict_set_item)(wflo_py_object, wflo_py_object, wflo_py_object);
+  // `PyList_New`.
+  wflo_py_object (*list_new)(ptrdiff_t);
+  // `PyList_SetItem` (steals the item).
+  int (*list_set_item)(wflo_py_object, ptrdiff_t, wflo_py_object);
+  // `PyUnicode_FromStringAndSize` (UTF-8).
+  wflo_py_object (*unicode_from_string_and_size)(const char*, ptrdiff_t);
+  // `PyLong_FromLongLong`.
+  wflo_py_object (*long_from_long_long)(int64_t);
+  // `PyLong_FromString`.
+  wflo_py_object (*long_from_string)(const char*, char**, int);
+  // `PyFloat_FromDouble`.
+  wflo_py_object (*float_from_double)(double);
+  // `Py_IncRef`.
+  void (*inc_ref)(wflo_py_object);
+  // `Py_DecRef`.
+  void (*dec_ref)(wflo_py_object);
+  // `PyErr_Clear`.
+  void (*err_clear)(void);
+} wflo_py_loads_api;
 
 // Receives one budget alert: `alert_json` is a NUL-terminated JSON object of `len` bytes,
 // `{"execution_id", "workflow", "scope", "kind": "threshold" | "soft_budget", "percent",
@@ -1025,6 +1054,17 @@ wflo_status wflo_layout_json(char **json_out);
 // Called with the Python interpreter's lock held (ctypes `PYFUNCTYPE`), `api` filled by the
 // Python face for this interpreter, `value` a live Python object.
 wflo_py_object wflo_py_json_dumps(const wflo_py_api *api, wflo_py_object value);
+
+// `json.loads(text)` of JSON text (UTF-8) as a new Python object, for the Python face.
+// Returns a new reference to `api.declined` when it declines (text it leaves to
+// `json.loads`: invalid, `NaN`/`Infinity`, a lone surrogate escaped, nesting deeper than 200,
+// an integer of more than 4300 digits; or Python could not allocate): the caller then runs
+// `json.loads` itself. NULL only if `api` is NULL or incomplete.
+//
+// # Safety
+// Called with the Python interpreter's lock held (ctypes `PYFUNCTYPE`), `api` filled by the
+// Python face for this interpreter, `text` readable for `len` bytes.
+wflo_py_object wflo_py_json_loads(const wflo_py_loads_api *api, const uint8_t *text, size_t len);
 
 // A retrier for a call whose first attempt begins now. `policy_json` (NULL or "": the
 // defaults): `{"backoff": "exponential" | "linear" | "fixed", "max_retries": 3,

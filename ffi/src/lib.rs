@@ -19,6 +19,7 @@ pub mod execution;
 pub mod handle;
 pub mod layout;
 pub mod python_json;
+pub mod python_json_loads;
 pub mod resilience;
 pub mod strings;
 pub mod telemetry;

@@ -8,7 +8,9 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
-use wflo_core::python_json::{ITEM_SEPARATOR, KEY_SEPARATOR, push_ascii_string, push_int};
+use wflo_core::python_json::{
+    ITEM_SEPARATOR, KEY_SEPARATOR, push_ascii_string, push_float, push_int,
+};
 
 /// A Python object (`PyObject *`).
 pub type wflo_py_object = *mut c_void;
@@ -57,19 +59,12 @@ pub struct wflo_py_api {
         Option<unsafe extern "C" fn(wflo_py_object, *mut c_int) -> i64>,
     /// `PyFloat_AsDouble`.
     pub float_as_double: Option<unsafe extern "C" fn(wflo_py_object) -> f64>,
-    /// `PyOS_double_to_string`: what `float.__repr__` (and so `json.dumps`) writes a float with.
-    pub double_to_string:
-        Option<unsafe extern "C" fn(f64, c_char, c_int, c_int, *mut c_int) -> *mut c_char>,
-    /// `PyMem_Free`.
-    pub mem_free: Option<unsafe extern "C" fn(*mut c_void)>,
     /// `PyErr_Clear`.
     pub err_clear: Option<unsafe extern "C" fn()>,
 }
 
 /// Deeper than this, the encoder declines (json.dumps then reports a cycle or recursion).
 const MAX_DEPTH: usize = 200;
-/// `Py_DTSF_ADD_DOT_0`: "1.0", not "1" (float_repr's flag).
-const ADD_DOT_0: c_int = 0x02;
 
 /// The encoder declined: the value holds something only `json.dumps` may encode (or refuse).
 struct Decline;
@@ -89,8 +84,6 @@ struct Api<'a> {
     as_utf8: unsafe extern "C" fn(wflo_py_object, *mut isize) -> *const c_char,
     as_i64: unsafe extern "C" fn(wflo_py_object, *mut c_int) -> i64,
     as_f64: unsafe extern "C" fn(wflo_py_object) -> f64,
-    double_to_string: unsafe extern "C" fn(f64, c_char, c_int, c_int, *mut c_int) -> *mut c_char,
-    mem_free: unsafe extern "C" fn(*mut c_void),
     err_clear: unsafe extern "C" fn(),
 }
 
@@ -150,15 +143,7 @@ impl Api<'_> {
             if !x.is_finite() {
                 return Err(Decline); // json.dumps refuses it (allow_nan=False), with its message
             }
-            let text = unsafe {
-                (self.double_to_string)(x, b'r' as c_char, 0, ADD_DOT_0, std::ptr::null_mut())
-            };
-            if text.is_null() {
-                unsafe { (self.err_clear)() };
-                return Err(Decline);
-            }
-            out.extend_from_slice(unsafe { std::ffi::CStr::from_ptr(text) }.to_bytes());
-            unsafe { (self.mem_free)(text.cast()) };
+            push_float(out, x); // float.__repr__'s text, as json.dumps writes it
         } else if ty == api.dict_type {
             if depth >= MAX_DEPTH {
                 return Err(Decline);
@@ -240,8 +225,6 @@ pub unsafe extern "C" fn wflo_py_json_dumps(
             as_utf8: api.unicode_as_utf8_and_size?,
             as_i64: api.long_as_long_long_and_overflow?,
             as_f64: api.float_as_double?,
-            double_to_string: api.double_to_string?,
-            mem_free: api.mem_free?,
             err_clear: api.err_clear?,
         };
         let mut out = Vec::with_capacity(1024);

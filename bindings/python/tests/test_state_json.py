@@ -5,6 +5,7 @@ import dataclasses
 import enum
 import json
 import math
+import os
 import random
 import struct
 import sys
@@ -105,6 +106,55 @@ def test_every_float_is_repr():
     rng = random.Random(2)
     floats = [random_float(rng) for _ in range(200_000)]
     assert fast(floats) == json.dumps(floats)
+
+
+def boundary_floats():
+    """Doubles where the layout or the digits change: powers of ten and their neighbours
+    (positional below 1e16 and from 1e-4, exponent beyond), integers near 2**53, subnormals,
+    the extremes."""
+    out = [0.0, -0.0, 5e-324, -5e-324, 1e-323, 2.2250738585072014e-308, 2.225073858507201e-308,
+           1.7976931348623157e308, 9999999999999998.0, 1e16, 1e-5, 0.0001, 0.00009999999999999999]
+    for k in range(54):
+        out += [2.0 ** 53 + k, 2.0 ** 53 - k, 2.0 ** k, 2.0 ** -k]
+    for e in range(-324, 309):
+        x = float(f"1e{e}")
+        for y in (x, math.nextafter(x, 0), math.nextafter(x, math.inf), float(f"9.999999999999999e{e}"),
+                  float(f"1.5e{e}"), float(f"5e{e}")):
+            out += [y, -y]
+    for e in range(-1074, 1024):
+        out += [2.0 ** e, math.nextafter(2.0 ** e, 0), math.nextafter(2.0 ** e, math.inf)]
+    return [x for x in out if math.isfinite(x)]
+
+
+# A million doubles in `make test` (the formatting was proven on 5 million when written:
+# WFLO_FLOAT_CASES=5000000 runs that again).
+FLOAT_CASES = int(os.environ.get("WFLO_FLOAT_CASES", "1000000"))
+
+
+def test_many_floats_are_repr():
+    """float.__repr__ (what json.dumps writes a float with) vs libwflo's own shortest-digit
+    formatting, on FLOAT_CASES doubles: random bit patterns, random magnitudes 1e-320..1e308,
+    short decimals, subnormals and every boundary of boundary_floats."""
+    rng = random.Random(53)
+    pack, unpack = struct.Struct("<Q").pack, struct.Struct("<d").unpack
+    total = 0
+    chunk = boundary_floats()
+    while total < FLOAT_CASES:
+        for _ in range(250_000):
+            kind = rng.random()
+            if kind < 0.45:
+                x = unpack(pack(rng.getrandbits(64)))[0]
+            elif kind < 0.8:
+                x = rng.random() * 10.0 ** rng.randint(-320, 308)
+            elif kind < 0.9:
+                x = unpack(pack(rng.getrandbits(52)))[0]  # subnormals
+            else:
+                x = round(rng.uniform(-1e6, 1e6), rng.randint(0, 8))  # short decimals
+            if math.isfinite(x):
+                chunk.append(x)
+        assert fast(chunk) == "[" + ", ".join(map(repr, chunk)) + "]"
+        total += len(chunk)
+        chunk = []
 
 
 def test_every_character_escapes_as_json_dumps():
@@ -218,3 +268,132 @@ def test_strings_are_left_as_they_were():
     before = sys.getrefcount(s)
     assert fast([s, s]) == json.dumps([s, s])
     assert sys.getrefcount(s) == before
+
+
+# --- json.loads (wflo_py_json_loads through _fast.py) ---
+
+loads = _fast.py_json_loads
+
+
+def same(a, b):
+    """Equal and of the very same types all the way down (1 is not 1.0, -0.0 is not 0.0, and
+    a dict's members in the same order)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return repr(a) == repr(b)
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def big_int(rng):
+    return rng.choice([2 ** 63, -(2 ** 63) - 1, 2 ** 64, 10 ** 19, -(10 ** 19), 10 ** rng.randint(19, 400) + 7,
+                       -rng.getrandbits(rng.randint(65, 2000)), 99999999999999999999])
+
+
+def loads_value(rng, depth=0):
+    kind = rng.random()
+    if depth < 4 and kind < 0.25:
+        return {random_str(rng): loads_value(rng, depth + 1) for _ in range(rng.randint(0, 6))}
+    if depth < 4 and kind < 0.4:
+        return [loads_value(rng, depth + 1) for _ in range(rng.randint(0, 6))]
+    if kind < 0.45:
+        return big_int(rng)
+    return rng.choice([random_str, random_float, random_int, lambda r: r.choice([True, False, None])])(rng)
+
+
+DUMPS = [dict(), dict(ensure_ascii=False), dict(separators=(",", ":")), dict(indent=2),
+         dict(indent="\t", ensure_ascii=False), dict(separators=("\r\n,", " :\t"))]
+
+HAND_WRITTEN = [
+    '{"a": 1, "b": 2, "a": 3}', '{"a": {"x": 1}, "a": [2], "b": null, "a": "last"}', '{"k": 1, "k": 1.0}',
+    '"\\/\\"\\\\\\b\\f\\n\\r\\t"', '"\\u00E9\\u00e9\\u20AC\\uFFFF\\u0000\\u001f"', '"\\uD83D\\uDE00\\ud83d\\ude00x"',
+    '"\\udbff\\udfff"', '"\\ud800"', '"\\udfff\\ud800"', '"a\\ud800b"', '["\\ud800\\u0041"]', '{"\\udc00": 1}',
+    "NaN", "[Infinity, -Infinity]", '{"x": NaN}', "1e400", "-1e400", "1E5", "1e-400", "-0", "-0.0", "0e0", "0E+0",
+    "-0e-0", "0.1000000000000000055511151231257827021181583404541015625", "1" * 4300, "-" + "9" * 4300,
+    "1" * 4301, "123456789012345678", "-123456789012345678", "1234567890123456789", "-9223372036854775808",
+    "9223372036854775807", "9223372036854775808", "-9223372036854775809", "  [1 , 2 ]\n", "\t{\r\n}\n",
+    '"é😀"', '{"é": "😀"}', "[]", "{}", '""', "null", "true", "false", "[1,]", "{,}", "01", "1.", ".5", "+1",
+    '"\t"', '"\x7f"', '"abc', "[1] x", "{1: 2}", "[" * 300 + "]" * 300, "[" * 200 + "]" * 200,
+    "[" * 201 + "]" * 201, "\ufeff[1]", "", " ", "nul", "tru", '"\\x"', '"\\u12"', '"\\u12G4"',
+]
+
+
+def loads_outcome(fn, data):
+    try:
+        return "ok", fn(data)
+    except (ValueError, RecursionError) as e:
+        return "error", type(e).__name__
+
+
+def test_loads_is_json_loads_on_random_texts():
+    rng, texts = random.Random(7), 0
+    while texts < 100_000:
+        value = {"state": loads_value(rng)} if rng.random() < 0.7 else loads_value(rng)
+        data = json.dumps(value, **rng.choice(DUMPS)).encode()
+        got = loads.raw(data)
+        assert got is not _fast._DECLINED, data
+        assert same(got, json.loads(data)), data
+        texts += 1
+
+
+def test_loads_of_hand_written_texts_is_json_loads():
+    for text in HAND_WRITTEN:
+        data = text.encode("utf-8", "surrogatepass")
+        want, got = loads_outcome(json.loads, data), loads_outcome(loads, data)
+        assert want[0] == got[0] and (same(want[1], got[1]) or want[1] != want[1]), text[:80]
+
+
+def test_loads_declines_only_the_unusual():
+    for text in ['"\\ud800"', '{"\\udc00": 1}', "NaN", "[1,]", "1" * 4301, "[" * 201 + "]" * 201, "\ufeff[1]", ""]:
+        assert loads.raw(text.encode()) is _fast._DECLINED, text[:40]
+    for text in ['{"a": 1, "a": 2}', "1e400", "1" * 4300, "[" * 200 + "]" * 200, '"\\ud83d\\ude00"']:
+        assert loads.raw(text.encode()) is not _fast._DECLINED, text[:40]
+
+
+def test_loads_leaks_nothing():
+    import gc
+    import tracemalloc
+
+    texts = [t.encode("utf-8", "surrogatepass") for t in HAND_WRITTEN if not t.startswith("[" * 300)]
+    texts += [json.dumps(loads_value(random.Random(i))).encode() for i in range(200)]
+    texts += [b'[1, 2, {"a": [3, "x", 2e5, 99999999999999999999, null, true, false]}, NaN]',
+              b'{"a": [1, 2], "b": {"c": "d"}, "e": "\\ud800"}', b'[null, true, false, "x", 1, 1.5, 1e99, [' + b"1" * 4301]
+
+    def run():
+        for data in texts:
+            loads_outcome(loads.raw, data)
+
+    def singletons():
+        gc.collect()
+        return [sys.getrefcount(x) for x in (None, True, False, _fast._DECLINED)]
+
+    run()
+    before = singletons()
+    for _ in range(20):
+        run()
+    assert singletons() == before
+    tracemalloc.start()
+    try:
+        run()
+        gc.collect()
+        before = tracemalloc.take_snapshot()
+        for _ in range(50):
+            run()
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    assert grown < 10_000, grown
+
+
+def test_loads_of_the_bench_state():
+    docs = [{"id": i, "title": f"Result number {i} about tokenizers", "url": f"https://example.com/docs/{i}",
+             "score": float(f"0.{i:04}"), "summary": "Byte pair encoding merges the most frequent pair."}
+            for i in range(500)]
+    data = json.dumps({"documents": docs}).encode()
+    assert same(loads(data), json.loads(data))

@@ -508,16 +508,15 @@ def checkpoints_after(execution: int, after_sequence: int) -> "tuple[list, int]"
 # the library walks the Python objects with the C API functions handed over here, the GIL held
 # (a PYFUNCTYPE call), and writes the bytes json.dumps writes. It encodes only exact dict (str
 # keys), list, tuple, str, int (64-bit), finite float, bool and None; on anything else it
-# declines ("") and the caller runs json.dumps. 577 -> 258 µs at 100 KB, 8.6 -> 3.2 µs at 1 KB (floats,
-# through PyOS_double_to_string as float.__repr__, are most of what is left).
+# declines ("") and the caller runs json.dumps. Floats are written as float.__repr__ writes them
+# (shortest round-trip digits, ties to even; test_state_json.py compares 5 million with repr).
 _PY_TYPES = ("dict_type", "list_type", "tuple_type", "str_type", "int_type", "float_type", "none", "true_", "false_")
 _PY_FUNCTIONS = (("dict_next", "PyDict_Next"), ("list_size", "PyList_Size"), ("list_get_item", "PyList_GetItem"),
                  ("tuple_size", "PyTuple_Size"), ("tuple_get_item", "PyTuple_GetItem"),
                  ("unicode_as_utf8_and_size", "PyUnicode_AsUTF8AndSize"),
                  ("unicode_from_string_and_size", "PyUnicode_FromStringAndSize"),
                  ("long_as_long_long_and_overflow", "PyLong_AsLongLongAndOverflow"),
-                 ("float_as_double", "PyFloat_AsDouble"), ("double_to_string", "PyOS_double_to_string"),
-                 ("mem_free", "PyMem_Free"), ("err_clear", "PyErr_Clear"))
+                 ("float_as_double", "PyFloat_AsDouble"), ("err_clear", "PyErr_Clear"))
 
 
 class _PyApi(ctypes.Structure):
@@ -547,3 +546,55 @@ def _py_json_dumps():
 
 
 py_json_dumps = _py_json_dumps()
+
+
+# json.loads of a stored checkpoint state, in libwflo (wflo_py_json_loads,
+# ffi/src/python_json_loads.rs): the library parses the text and makes the objects with the C
+# API functions handed over here, the GIL held. It returns what json.loads returns, type for
+# type (ints beyond 64 bits through PyLong_FromString, floats correctly rounded as float());
+# on anything unusual (invalid text, NaN, a lone surrogate escaped, deep nesting) it answers
+# _DECLINED and json.loads reads the text.
+_PY_LOADS_FUNCTIONS = (("dict_new", "PyDict_New"), ("dict_set_item", "PyDict_SetItem"),
+                       ("list_new", "PyList_New"), ("list_set_item", "PyList_SetItem"),
+                       ("unicode_from_string_and_size", "PyUnicode_FromStringAndSize"),
+                       ("long_from_long_long", "PyLong_FromLongLong"), ("long_from_string", "PyLong_FromString"),
+                       ("float_from_double", "PyFloat_FromDouble"), ("inc_ref", "Py_IncRef"),
+                       ("dec_ref", "Py_DecRef"), ("err_clear", "PyErr_Clear"))
+
+
+class _PyLoadsApi(ctypes.Structure):
+    _fields_ = [(n, c_void_p) for n in ("none", "true_", "false_", "declined")] + \
+        [(n, c_void_p) for n, _ in _PY_LOADS_FUNCTIONS]
+
+
+class _Declined:
+    """What wflo_py_json_loads answers when it leaves the text to json.loads."""
+
+
+_DECLINED = _Declined()
+
+
+def _py_json_loads():
+    """``bytes -> value``, json.loads's, or None where it cannot run (as _py_json_dumps)."""
+    import sys
+
+    if py_json_dumps is None or sys.implementation.name != "cpython":
+        return None
+    try:
+        api = _PyLoadsApi(id(None), id(True), id(False), id(_DECLINED),
+                          *[ctypes.cast(getattr(ctypes.pythonapi, f), c_void_p).value for _, f in _PY_LOADS_FUNCTIONS])
+        fn = ctypes.PYFUNCTYPE(ctypes.py_object, POINTER(_PyLoadsApi), ctypes.c_char_p, c_size_t)(
+            ("wflo_py_json_loads", _lib))
+    except (AttributeError, OSError, ValueError):
+        return None
+    ref, loads = byref(api), json.loads
+
+    def py_json_loads(data: bytes, _api=api):
+        value = fn(ref, data, len(data))
+        return loads(data) if value is _DECLINED else value
+
+    py_json_loads.raw = lambda data: fn(ref, data, len(data))  # _DECLINED as it is (tests)
+    return py_json_loads
+
+
+py_json_loads = _py_json_loads()

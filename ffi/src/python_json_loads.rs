@@ -1,0 +1,219 @@
+//! `json.loads` of a stored checkpoint state, in Rust, for the Python face only (its ctypes
+//! module `wflo/_fast.py` calls it with the interpreter lock held): the text is parsed by
+//! `wflo_core::python_json::parse` and the Python objects are made with C API functions the
+//! face hands over in a `wflo_py_loads_api` (the library is not linked with Python). What it
+//! builds equals `json.loads`'s result, type for type; on anything unusual it declines and the
+//! face runs `json.loads` itself.
+
+use std::ffi::{c_char, c_int};
+
+use wflo_core::python_json::{Build, parse};
+
+use crate::python_json::wflo_py_object;
+
+/// What `wflo_py_json_loads` needs from the running Python interpreter: the singletons it
+/// returns, the object it answers with when it declines, and C API functions
+/// (`ctypes.pythonapi`). Filled once by the Python face.
+#[repr(C)]
+pub struct wflo_py_loads_api {
+    pub none: wflo_py_object,
+    pub true_: wflo_py_object,
+    pub false_: wflo_py_object,
+    /// Returned (a new reference) when the function declines.
+    pub declined: wflo_py_object,
+    /// `PyDict_New`.
+    pub dict_new: Option<unsafe extern "C" fn() -> wflo_py_object>,
+    /// `PyDict_SetItem`.
+    pub dict_set_item:
+        Option<unsafe extern "C" fn(wflo_py_object, wflo_py_object, wflo_py_object) -> c_int>,
+    /// `PyList_New`.
+    pub list_new: Option<unsafe extern "C" fn(isize) -> wflo_py_object>,
+    /// `PyList_SetItem` (steals the item).
+    pub list_set_item: Option<unsafe extern "C" fn(wflo_py_object, isize, wflo_py_object) -> c_int>,
+    /// `PyUnicode_FromStringAndSize` (UTF-8).
+    pub unicode_from_string_and_size:
+        Option<unsafe extern "C" fn(*const c_char, isize) -> wflo_py_object>,
+    /// `PyLong_FromLongLong`.
+    pub long_from_long_long: Option<unsafe extern "C" fn(i64) -> wflo_py_object>,
+    /// `PyLong_FromString`.
+    pub long_from_string:
+        Option<unsafe extern "C" fn(*const c_char, *mut *mut c_char, c_int) -> wflo_py_object>,
+    /// `PyFloat_FromDouble`.
+    pub float_from_double: Option<unsafe extern "C" fn(f64) -> wflo_py_object>,
+    /// `Py_IncRef`.
+    pub inc_ref: Option<unsafe extern "C" fn(wflo_py_object)>,
+    /// `Py_DecRef`.
+    pub dec_ref: Option<unsafe extern "C" fn(wflo_py_object)>,
+    /// `PyErr_Clear`.
+    pub err_clear: Option<unsafe extern "C" fn()>,
+}
+
+/// Nested deeper than this, the parser declines (json.loads then reads it, or raises
+/// RecursionError as it always did).
+const MAX_DEPTH: usize = 200;
+
+/// A new reference, released when dropped (a parse that gives up releases all it built).
+struct Owned {
+    object: wflo_py_object,
+    dec_ref: unsafe extern "C" fn(wflo_py_object),
+}
+
+impl Owned {
+    fn into_raw(self) -> wflo_py_object {
+        let object = self.object;
+        std::mem::forget(self);
+        object
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        unsafe { (self.dec_ref)(self.object) };
+    }
+}
+
+struct Objects<'a> {
+    api: &'a wflo_py_loads_api,
+    dict_new: unsafe extern "C" fn() -> wflo_py_object,
+    dict_set_item: unsafe extern "C" fn(wflo_py_object, wflo_py_object, wflo_py_object) -> c_int,
+    list_new: unsafe extern "C" fn(isize) -> wflo_py_object,
+    list_set_item: unsafe extern "C" fn(wflo_py_object, isize, wflo_py_object) -> c_int,
+    from_utf8: unsafe extern "C" fn(*const c_char, isize) -> wflo_py_object,
+    from_i64: unsafe extern "C" fn(i64) -> wflo_py_object,
+    from_text: unsafe extern "C" fn(*const c_char, *mut *mut c_char, c_int) -> wflo_py_object,
+    from_f64: unsafe extern "C" fn(f64) -> wflo_py_object,
+    inc_ref: unsafe extern "C" fn(wflo_py_object),
+    dec_ref: unsafe extern "C" fn(wflo_py_object),
+    err_clear: unsafe extern "C" fn(),
+}
+
+impl Objects<'_> {
+    /// A new reference returned by the C API (None, its error cleared, when it failed).
+    fn own(&self, object: wflo_py_object) -> Option<Owned> {
+        if object.is_null() {
+            unsafe { (self.err_clear)() };
+            return None;
+        }
+        Some(Owned {
+            object,
+            dec_ref: self.dec_ref,
+        })
+    }
+
+    fn singleton(&self, object: wflo_py_object) -> Option<Owned> {
+        unsafe { (self.inc_ref)(object) };
+        self.own(object)
+    }
+}
+
+impl Build for Objects<'_> {
+    type Value = Owned;
+
+    fn null(&mut self) -> Option<Owned> {
+        self.singleton(self.api.none)
+    }
+
+    fn bool(&mut self, value: bool) -> Option<Owned> {
+        self.singleton(if value {
+            self.api.true_
+        } else {
+            self.api.false_
+        })
+    }
+
+    fn int(&mut self, value: i64) -> Option<Owned> {
+        self.own(unsafe { (self.from_i64)(value) })
+    }
+
+    fn big_int(&mut self, text: &str) -> Option<Owned> {
+        let text = std::ffi::CString::new(text).ok()?;
+        self.own(unsafe { (self.from_text)(text.as_ptr(), std::ptr::null_mut(), 10) })
+    }
+
+    fn float(&mut self, value: f64) -> Option<Owned> {
+        self.own(unsafe { (self.from_f64)(value) })
+    }
+
+    fn string(&mut self, value: &str) -> Option<Owned> {
+        self.own(unsafe { (self.from_utf8)(value.as_ptr().cast(), value.len() as isize) })
+    }
+
+    fn array(&mut self, items: std::vec::Drain<'_, Owned>) -> Option<Owned> {
+        let list = self.own(unsafe { (self.list_new)(items.len() as isize) })?;
+        for (i, item) in items.enumerate() {
+            // PyList_SetItem takes the reference, even when it fails.
+            if unsafe { (self.list_set_item)(list.object, i as isize, item.into_raw()) } != 0 {
+                unsafe { (self.err_clear)() };
+                return None;
+            }
+        }
+        Some(list)
+    }
+
+    fn object(&mut self) -> Option<Owned> {
+        self.own(unsafe { (self.dict_new)() })
+    }
+
+    fn set(&mut self, object: &Owned, key: Owned, value: Owned) -> Option<()> {
+        // PyDict_SetItem takes its own references: key and value are released when dropped.
+        if unsafe { (self.dict_set_item)(object.object, key.object, value.object) } != 0 {
+            unsafe { (self.err_clear)() };
+            return None;
+        }
+        Some(())
+    }
+}
+
+/// `json.loads(text)` of JSON text (UTF-8) as a new Python object, for the Python face.
+/// Returns a new reference to `api.declined` when it declines (text it leaves to
+/// `json.loads`: invalid, `NaN`/`Infinity`, a lone surrogate escaped, nesting deeper than 200,
+/// an integer of more than 4300 digits; or Python could not allocate): the caller then runs
+/// `json.loads` itself. NULL only if `api` is NULL or incomplete.
+///
+/// # Safety
+/// Called with the Python interpreter's lock held (ctypes `PYFUNCTYPE`), `api` filled by the
+/// Python face for this interpreter, `text` readable for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_py_json_loads(
+    api: *const wflo_py_loads_api,
+    text: *const u8,
+    len: usize,
+) -> wflo_py_object {
+    let Some(api) = (unsafe { api.as_ref() }) else {
+        return std::ptr::null_mut();
+    };
+    let Some(inc_ref) = api.inc_ref else {
+        return std::ptr::null_mut();
+    };
+    let text: &[u8] = if len == 0 {
+        &[]
+    } else if text.is_null() {
+        return std::ptr::null_mut();
+    } else {
+        unsafe { std::slice::from_raw_parts(text, len) }
+    };
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Option<Owned> {
+        let mut objects = Objects {
+            api,
+            dict_new: api.dict_new?,
+            dict_set_item: api.dict_set_item?,
+            list_new: api.list_new?,
+            list_set_item: api.list_set_item?,
+            from_utf8: api.unicode_from_string_and_size?,
+            from_i64: api.long_from_long_long?,
+            from_text: api.long_from_string?,
+            from_f64: api.float_from_double?,
+            inc_ref,
+            dec_ref: api.dec_ref?,
+            err_clear: api.err_clear?,
+        };
+        parse(text, &mut objects, MAX_DEPTH)
+    }));
+    match built {
+        Ok(Some(value)) => value.into_raw(),
+        _ => {
+            unsafe { inc_ref(api.declined) };
+            api.declined
+        }
+    }
+}
