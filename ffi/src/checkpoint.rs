@@ -6,7 +6,7 @@ use crate::boundary::{run, wflo_status};
 use crate::execution::wflo_execution;
 use crate::handle::{arc_ref, out};
 use crate::strings::{input, input_bytes, optional, output, output_bytes, output_json};
-use wflo_core::CheckpointState;
+use wflo_core::{CheckpointInfo, CheckpointState};
 
 /// Saves `state_json` (any JSON value) as checkpoint `name`; committed before this returns.
 /// `info_json_out` (may be NULL) receives the checkpoint's id, sequence, parent and spend.
@@ -23,12 +23,7 @@ pub unsafe extern "C" fn wflo_checkpoint_save(
     info_json_out: *mut *mut c_char,
 ) -> wflo_status {
     run(|| {
-        let h = unsafe { arc_ref(execution, "execution") }?;
-        let info = h
-            .execution
-            .checkpoint(unsafe { input(name, name_len, "name") }?, unsafe {
-                input(state_json, state_len, "state_json")
-            }?)?;
+        let info = unsafe { save_json(execution, name, name_len, state_json, state_len) }?;
         if !info_json_out.is_null() {
             unsafe { *info_json_out = output_json(&info)? };
         }
@@ -59,17 +54,52 @@ pub unsafe extern "C" fn wflo_checkpoint_save_binary(
     info_json_out: *mut *mut c_char,
 ) -> wflo_status {
     run(|| {
-        let h = unsafe { arc_ref(execution, "execution") }?;
-        let info = h.execution.checkpoint_binary(
-            unsafe { input(name, name_len, "name") }?,
-            unsafe { optional(content_type, content_type_len, "content_type") }?,
-            unsafe { input_bytes(state, state_len, "state") }?,
-        )?;
+        let content_type = unsafe { optional(content_type, content_type_len, "content_type") }?;
+        let info =
+            unsafe { save_binary(execution, name, name_len, content_type, state, state_len) }?;
         if !info_json_out.is_null() {
             unsafe { *info_json_out = output_json(&info)? };
         }
         Ok(())
     })
+}
+
+/// The save of a JSON state, whichever way its info goes back.
+///
+/// # Safety
+/// As `wflo_checkpoint_save`.
+unsafe fn save_json(
+    execution: *const wflo_execution,
+    name: *const c_char,
+    name_len: usize,
+    state_json: *const c_char,
+    state_len: usize,
+) -> wflo_core::Result<CheckpointInfo> {
+    let h = unsafe { arc_ref(execution, "execution") }?;
+    h.execution
+        .checkpoint(unsafe { input(name, name_len, "name") }?, unsafe {
+            input(state_json, state_len, "state_json")
+        }?)
+}
+
+/// The save of a binary state, whichever way its info goes back.
+///
+/// # Safety
+/// As `wflo_checkpoint_save_binary`.
+unsafe fn save_binary(
+    execution: *const wflo_execution,
+    name: *const c_char,
+    name_len: usize,
+    content_type: Option<&str>,
+    state: *const u8,
+    state_len: usize,
+) -> wflo_core::Result<CheckpointInfo> {
+    let h = unsafe { arc_ref(execution, "execution") }?;
+    h.execution.checkpoint_binary(
+        unsafe { input(name, name_len, "name") }?,
+        content_type,
+        unsafe { input_bytes(state, state_len, "state") }?,
+    )
 }
 
 /// A saved checkpoint's fixed-size facts, for callers that already hold its name, execution id
@@ -92,8 +122,8 @@ pub struct wflo_checkpoint_saved {
     pub has_parent: bool,
 }
 
-impl From<&wflo_core::CheckpointInfo> for wflo_checkpoint_saved {
-    fn from(info: &wflo_core::CheckpointInfo) -> Self {
+impl From<&CheckpointInfo> for wflo_checkpoint_saved {
+    fn from(info: &CheckpointInfo) -> Self {
         wflo_checkpoint_saved {
             id: info.id,
             sequence: info.sequence,
@@ -121,12 +151,7 @@ pub unsafe extern "C" fn wflo_checkpoint_save_into(
     saved_out: *mut wflo_checkpoint_saved,
 ) -> wflo_status {
     run(|| {
-        let h = unsafe { arc_ref(execution, "execution") }?;
-        let info = h
-            .execution
-            .checkpoint(unsafe { input(name, name_len, "name") }?, unsafe {
-                input(state_json, state_len, "state_json")
-            }?)?;
+        let info = unsafe { save_json(execution, name, name_len, state_json, state_len) }?;
         if !saved_out.is_null() {
             unsafe { *saved_out = (&info).into() };
         }
@@ -152,12 +177,17 @@ pub unsafe extern "C" fn wflo_checkpoint_save_binary_into(
     saved_out: *mut wflo_checkpoint_saved,
 ) -> wflo_status {
     run(|| {
-        let h = unsafe { arc_ref(execution, "execution") }?;
-        let info = h.execution.checkpoint_binary(
-            unsafe { input(name, name_len, "name") }?,
-            Some(unsafe { input(content_type, content_type_len, "content_type") }?),
-            unsafe { input_bytes(state, state_len, "state") }?,
-        )?;
+        let content_type = unsafe { input(content_type, content_type_len, "content_type") }?;
+        let info = unsafe {
+            save_binary(
+                execution,
+                name,
+                name_len,
+                Some(content_type),
+                state,
+                state_len,
+            )
+        }?;
         if !saved_out.is_null() {
             unsafe { *saved_out = (&info).into() };
         }

@@ -747,6 +747,23 @@ const CHECKPOINT_SQL: &str = "INSERT INTO checkpoints (execution_id, name, seque
      WHERE execution_id = $1 ORDER BY sequence DESC LIMIT 1) l ON TRUE WHERE e.id = $1 \
      ON CONFLICT (execution_id, sequence) DO NOTHING RETURNING id, sequence, parent_id";
 
+/// A checkpoint INSERT with the checkpoint's own values bound as `$1`…`$8` (each statement
+/// above takes them so).
+fn checkpoint_query<'q>(
+    sql: &'static str,
+    cp: &'q OwnedCheckpoint,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(sql)
+        .bind(&cp.execution_id)
+        .bind(&cp.name)
+        .bind(i(cp.spent_nanos))
+        .bind(i(cp.created_at_ms))
+        .bind(&cp.state)
+        .bind(cp.encoding)
+        .bind(i(cp.state_bytes))
+        .bind(cp.content_type.as_deref())
+}
+
 /// Saves a checkpoint in one statement: [`CHECKPOINT_AFTER_ALONE_SQL`] (or, in a transaction
 /// `in_tx`, [`CHECKPOINT_AFTER_SQL`]) when the checkpoint this store saved last is known, else or
 /// when that one no longer holds, [`CHECKPOINT_SQL`].
@@ -778,15 +795,7 @@ async fn insert_checkpoint(
         } else {
             CHECKPOINT_AFTER_ALONE_SQL
         };
-        let saved = sqlx::query(sql)
-            .bind(&cp.execution_id)
-            .bind(&cp.name)
-            .bind(i(cp.spent_nanos))
-            .bind(i(cp.created_at_ms))
-            .bind(&cp.state)
-            .bind(cp.encoding)
-            .bind(i(cp.state_bytes))
-            .bind(cp.content_type.as_deref())
+        let saved = checkpoint_query(sql, &cp)
             .bind(sequence)
             .bind(parent)
             .fetch_optional(&mut *conn)
@@ -803,15 +812,7 @@ async fn insert_checkpoint(
         }
     }
     for _ in 0..ATTEMPTS {
-        let row = sqlx::query(CHECKPOINT_SQL)
-            .bind(&cp.execution_id)
-            .bind(&cp.name)
-            .bind(i(cp.spent_nanos))
-            .bind(i(cp.created_at_ms))
-            .bind(&cp.state)
-            .bind(cp.encoding)
-            .bind(i(cp.state_bytes))
-            .bind(cp.content_type.as_deref())
+        let row = checkpoint_query(CHECKPOINT_SQL, &cp)
             .fetch_optional(&mut *conn)
             .await
             .map_err(storage)?;
