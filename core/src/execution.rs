@@ -969,6 +969,21 @@ impl Execution {
         Ok((self.checkpoints_after(after_sequence)?, rollbacks))
     }
 
+    /// [`Execution::checkpoints_since`] and one checkpoint's state in one call: a reader
+    /// keeping its own index (LangGraph's savers) reads the state its index names and learns in
+    /// the same call whether the index is still current — one crossing of the language
+    /// boundary per load instead of two. A state never changes, so it is right even when the
+    /// index was not; the reader only picks again when something changed.
+    pub fn checkpoints_since_with_state(
+        &self,
+        after_sequence: u64,
+        checkpoint_id: u64,
+    ) -> Result<(Vec<CheckpointInfo>, u64, CheckpointState)> {
+        let state = self.checkpoint_state_any(checkpoint_id)?;
+        let (infos, rollbacks) = self.checkpoints_since(after_sequence)?;
+        Ok((infos, rollbacks, state))
+    }
+
     /// The execution's rollbacks in order.
     pub fn rollbacks(&self) -> Result<Vec<RollbackRecord>> {
         self.inner.engine.check_open()?;

@@ -406,6 +406,45 @@ pub unsafe extern "C" fn wflo_checkpoint_state_any(
     })
 }
 
+/// `wflo_checkpoint_list_after_json` and `wflo_checkpoint_state_any` of `checkpoint_id` in one
+/// call: what a reader keeping an index of checkpoints (LangGraph's savers) needs to load one —
+/// the state its index names, and whether the index is still current (an empty array and the
+/// same number of rollbacks). On any error nothing is written.
+///
+/// # Safety
+/// `execution` is a live handle; `json_out` and the state out-parameters writable;
+/// `rollbacks_out` writable or NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_checkpoint_since_with_state(
+    execution: *const wflo_execution,
+    after_sequence: u64,
+    checkpoint_id: u64,
+    json_out: *mut *mut c_char,
+    rollbacks_out: *mut u64,
+    content_type_out: *mut *mut c_char,
+    state_out: *mut *mut u8,
+    state_len_out: *mut usize,
+) -> wflo_status {
+    run(|| {
+        let out = unsafe { out(json_out, "json_out") }?;
+        let to = unsafe { StateOut::new(content_type_out, state_out, state_len_out) }?;
+        let h = unsafe { arc_ref(execution, "execution") }?;
+        let (checkpoints, rollbacks, state) = h
+            .execution
+            .checkpoints_since_with_state(after_sequence, checkpoint_id)?;
+        let listed = output_json(&checkpoints)?;
+        if let Err(e) = to.write(state) {
+            unsafe { crate::strings::wflo_string_free(listed) };
+            return Err(e);
+        }
+        *out = listed;
+        if !rollbacks_out.is_null() {
+            unsafe { *rollbacks_out = rollbacks };
+        }
+        Ok(())
+    })
+}
+
 /// The latest live checkpoint's state; NOT_FOUND when there is none (C has no "none").
 fn latest(execution: &wflo_core::Execution) -> wflo_core::Result<CheckpointState> {
     let (_, state) = execution.latest_checkpoint_any()?.ok_or_else(|| {

@@ -1,10 +1,11 @@
 //! `json.dumps` of a Python checkpoint state, in Rust, for the Python face only (its ctypes
 //! module `wflo/_fast.py` calls it with the interpreter lock held). The library is not linked
-//! with Python: the face hands over the few C API functions and type objects it needs in a
-//! `wflo_py_api`. Only values of the exact built-in types whose `json.dumps` text is fixed are
-//! encoded here (dict with str keys, list, tuple, str, int within 64 bits, finite float, bool,
-//! None); on anything else the function declines and the face runs `json.dumps` itself, so
-//! the text is always the standard library's, byte for byte (wflo_core::python_json).
+//! with Python: the face hands over the C API functions and type objects it needs in a
+//! `wflo_py_api`, the one it also hands to `wflo_py_json_loads` (python_json_loads.rs). Only
+//! values of the exact built-in types whose `json.dumps` text is fixed are encoded here (dict
+//! with str keys, list, tuple, str, int within 64 bits, finite float, bool, None); on anything
+//! else the function declines and the face runs `json.dumps` itself, so the text is always the
+//! standard library's, byte for byte (wflo_core::python_json).
 
 use std::ffi::{c_char, c_int, c_void};
 
@@ -15,9 +16,10 @@ use wflo_core::python_json::{
 /// A Python object (`PyObject *`).
 pub type wflo_py_object = *mut c_void;
 
-/// What `wflo_py_json_dumps` needs from the running Python interpreter: where a
-/// `PyObject` keeps its type, the exact types and singletons it encodes, and C API functions
-/// (`ctypes.pythonapi`). Filled once by the Python face.
+/// What `wflo_py_json_dumps` and `wflo_py_json_loads` need from the running Python
+/// interpreter: where a `PyObject` keeps its type, the exact types and singletons they read and
+/// return, the object `wflo_py_json_loads` answers with when it declines, and C API functions
+/// (`ctypes.pythonapi`). Filled once by the Python face and handed to both.
 #[repr(C)]
 pub struct wflo_py_api {
     /// Byte offset of `ob_type` in a `PyObject` (8 on 64-bit CPython with the GIL).
@@ -31,6 +33,8 @@ pub struct wflo_py_api {
     pub none: wflo_py_object,
     pub true_: wflo_py_object,
     pub false_: wflo_py_object,
+    /// Returned (a new reference) when `wflo_py_json_loads` declines.
+    pub declined: wflo_py_object,
     /// `PyDict_Next`.
     pub dict_next: Option<
         unsafe extern "C" fn(
@@ -40,10 +44,19 @@ pub struct wflo_py_api {
             *mut wflo_py_object,
         ) -> c_int,
     >,
+    /// `PyDict_New`.
+    pub dict_new: Option<unsafe extern "C" fn() -> wflo_py_object>,
+    /// `PyDict_SetItem`.
+    pub dict_set_item:
+        Option<unsafe extern "C" fn(wflo_py_object, wflo_py_object, wflo_py_object) -> c_int>,
     /// `PyList_Size`.
     pub list_size: Option<unsafe extern "C" fn(wflo_py_object) -> isize>,
     /// `PyList_GetItem`.
     pub list_get_item: Option<unsafe extern "C" fn(wflo_py_object, isize) -> wflo_py_object>,
+    /// `PyList_New`.
+    pub list_new: Option<unsafe extern "C" fn(isize) -> wflo_py_object>,
+    /// `PyList_SetItem` (steals the item).
+    pub list_set_item: Option<unsafe extern "C" fn(wflo_py_object, isize, wflo_py_object) -> c_int>,
     /// `PyTuple_Size`.
     pub tuple_size: Option<unsafe extern "C" fn(wflo_py_object) -> isize>,
     /// `PyTuple_GetItem`.
@@ -51,14 +64,25 @@ pub struct wflo_py_api {
     /// `PyUnicode_AsUTF8AndSize`.
     pub unicode_as_utf8_and_size:
         Option<unsafe extern "C" fn(wflo_py_object, *mut isize) -> *const c_char>,
-    /// `PyUnicode_FromStringAndSize`.
+    /// `PyUnicode_FromStringAndSize` (UTF-8).
     pub unicode_from_string_and_size:
         Option<unsafe extern "C" fn(*const c_char, isize) -> wflo_py_object>,
     /// `PyLong_AsLongLongAndOverflow`.
     pub long_as_long_long_and_overflow:
         Option<unsafe extern "C" fn(wflo_py_object, *mut c_int) -> i64>,
+    /// `PyLong_FromLongLong`.
+    pub long_from_long_long: Option<unsafe extern "C" fn(i64) -> wflo_py_object>,
+    /// `PyLong_FromString`.
+    pub long_from_string:
+        Option<unsafe extern "C" fn(*const c_char, *mut *mut c_char, c_int) -> wflo_py_object>,
     /// `PyFloat_AsDouble`.
     pub float_as_double: Option<unsafe extern "C" fn(wflo_py_object) -> f64>,
+    /// `PyFloat_FromDouble`.
+    pub float_from_double: Option<unsafe extern "C" fn(f64) -> wflo_py_object>,
+    /// `Py_IncRef`.
+    pub inc_ref: Option<unsafe extern "C" fn(wflo_py_object)>,
+    /// `Py_DecRef`.
+    pub dec_ref: Option<unsafe extern "C" fn(wflo_py_object)>,
     /// `PyErr_Clear`.
     pub err_clear: Option<unsafe extern "C" fn()>,
 }

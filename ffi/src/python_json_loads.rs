@@ -1,52 +1,16 @@
 //! `json.loads` of a stored checkpoint state, in Rust, for the Python face only (its ctypes
 //! module `wflo/_fast.py` calls it with the interpreter lock held): the text is parsed by
 //! `wflo_core::python_json::parse` and the Python objects are made with C API functions the
-//! face hands over in a `wflo_py_loads_api` (the library is not linked with Python). What it
-//! builds equals `json.loads`'s result, type for type; on anything unusual it declines and the
-//! face runs `json.loads` itself.
+//! face hands over in a `wflo_py_api` (python_json.rs: one struct, filled once, for both
+//! directions; the library is not linked with Python). What it builds equals `json.loads`'s
+//! result, type for type; on anything unusual it declines and the face runs `json.loads`
+//! itself.
 
 use std::ffi::{c_char, c_int};
 
 use wflo_core::python_json::{Build, parse};
 
-use crate::python_json::wflo_py_object;
-
-/// What `wflo_py_json_loads` needs from the running Python interpreter: the singletons it
-/// returns, the object it answers with when it declines, and C API functions
-/// (`ctypes.pythonapi`). Filled once by the Python face.
-#[repr(C)]
-pub struct wflo_py_loads_api {
-    pub none: wflo_py_object,
-    pub true_: wflo_py_object,
-    pub false_: wflo_py_object,
-    /// Returned (a new reference) when the function declines.
-    pub declined: wflo_py_object,
-    /// `PyDict_New`.
-    pub dict_new: Option<unsafe extern "C" fn() -> wflo_py_object>,
-    /// `PyDict_SetItem`.
-    pub dict_set_item:
-        Option<unsafe extern "C" fn(wflo_py_object, wflo_py_object, wflo_py_object) -> c_int>,
-    /// `PyList_New`.
-    pub list_new: Option<unsafe extern "C" fn(isize) -> wflo_py_object>,
-    /// `PyList_SetItem` (steals the item).
-    pub list_set_item: Option<unsafe extern "C" fn(wflo_py_object, isize, wflo_py_object) -> c_int>,
-    /// `PyUnicode_FromStringAndSize` (UTF-8).
-    pub unicode_from_string_and_size:
-        Option<unsafe extern "C" fn(*const c_char, isize) -> wflo_py_object>,
-    /// `PyLong_FromLongLong`.
-    pub long_from_long_long: Option<unsafe extern "C" fn(i64) -> wflo_py_object>,
-    /// `PyLong_FromString`.
-    pub long_from_string:
-        Option<unsafe extern "C" fn(*const c_char, *mut *mut c_char, c_int) -> wflo_py_object>,
-    /// `PyFloat_FromDouble`.
-    pub float_from_double: Option<unsafe extern "C" fn(f64) -> wflo_py_object>,
-    /// `Py_IncRef`.
-    pub inc_ref: Option<unsafe extern "C" fn(wflo_py_object)>,
-    /// `Py_DecRef`.
-    pub dec_ref: Option<unsafe extern "C" fn(wflo_py_object)>,
-    /// `PyErr_Clear`.
-    pub err_clear: Option<unsafe extern "C" fn()>,
-}
+use crate::python_json::{wflo_py_api, wflo_py_object};
 
 /// Nested deeper than this, the parser declines (json.loads then reads it, or raises
 /// RecursionError as it always did).
@@ -73,7 +37,7 @@ impl Drop for Owned {
 }
 
 struct Objects<'a> {
-    api: &'a wflo_py_loads_api,
+    api: &'a wflo_py_api,
     dict_new: unsafe extern "C" fn() -> wflo_py_object,
     dict_set_item: unsafe extern "C" fn(wflo_py_object, wflo_py_object, wflo_py_object) -> c_int,
     list_new: unsafe extern "C" fn(isize) -> wflo_py_object,
@@ -175,7 +139,7 @@ impl Build for Objects<'_> {
 /// Python face for this interpreter, `text` readable for `len` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wflo_py_json_loads(
-    api: *const wflo_py_loads_api,
+    api: *const wflo_py_api,
     text: *const u8,
     len: usize,
 ) -> wflo_py_object {

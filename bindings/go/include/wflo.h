@@ -219,9 +219,10 @@ typedef void (*wflo_log_fn)(void *user_data, int level, const char *line, size_t
 // A Python object (`PyObject *`).
 typedef void *wflo_py_object;
 
-// What `wflo_py_json_dumps` needs from the running Python interpreter: where a
-// `PyObject` keeps its type, the exact types and singletons it encodes, and C API functions
-// (`ctypes.pythonapi`). Filled once by the Python face.
+// What `wflo_py_json_dumps` and `wflo_py_json_loads` need from the running Python
+// interpreter: where a `PyObject` keeps its type, the exact types and singletons they read and
+// return, the object `wflo_py_json_loads` answers with when it declines, and C API functions
+// (`ctypes.pythonapi`). Filled once by the Python face and handed to both.
 typedef struct {
   // Byte offset of `ob_type` in a `PyObject` (8 on 64-bit CPython with the GIL).
   size_t ob_type_offset;
@@ -234,51 +235,38 @@ typedef struct {
   wflo_py_object none;
   wflo_py_object true_;
   wflo_py_object false_;
+  // Returned (a new reference) when `wflo_py_json_loads` declines.
+  wflo_py_object declined;
   // `PyDict_Next`.
   int (*dict_next)(wflo_py_object, ptrdiff_t*, wflo_py_object*, wflo_py_object*);
+  // `PyDict_New`.
+  wflo_py_object (*dict_new)(void);
+  // `PyDict_SetItem`.
+  int (*dict_set_item)(wflo_py_object, wflo_py_object, wflo_py_object);
   // `PyList_Size`.
   ptrdiff_t (*list_size)(wflo_py_object);
   // `PyList_GetItem`.
   wflo_py_object (*list_get_item)(wflo_py_object, ptrdiff_t);
+  // `PyList_New`.
+  wflo_py_object (*list_new)(ptrdiff_t);
+  // `PyList_SetItem` (steals the item).
+  int (*list_set_item)(wflo_py_object, ptrdiff_t, wflo_py_object);
   // `PyTuple_Size`.
   ptrdiff_t (*tuple_size)(wflo_py_object);
   // `PyTuple_GetItem`.
   wflo_py_object (*tuple_get_item)(wflo_py_object, ptrdiff_t);
   // `PyUnicode_AsUTF8AndSize`.
   const char *(*unicode_as_utf8_and_size)(wflo_py_object, ptrdiff_t*);
-  // `PyUnicode_FromStringAndSize`.
+  // `PyUnicode_FromStringAndSize` (UTF-8).
   wflo_py_object (*unicode_from_string_and_size)(const char*, ptrdiff_t);
   // `PyLong_AsLongLongAndOverflow`.
   int64_t (*long_as_long_long_and_overflow)(wflo_py_object, int*);
-  // `PyFloat_AsDouble`.
-  double (*float_as_double)(wflo_py_object);
-  // `PyErr_Clear`.
-  void (*err_clear)(void);
-} wflo_py_api;
-
-// What `wflo_py_json_loads` needs from the running Python interpreter: the singletons it
-// returns, the object it answers with when it declines, and C API functions
-// (`ctypes.pythonapi`). Filled once by the Python face.
-typedef struct {
-  wflo_py_object none;
-  wflo_py_object true_;
-  wflo_py_object false_;
-  // Returned (a new reference) when the function declines.
-  wflo_py_object declined;
-  // `PyDict_New`.
-  wflo_py_object (*dict_new)(void);
-  // `PyDict_SetItem`.
-  int (*dict_set_item)(wflo_py_object, wflo_py_object, wflo_py_object);
-  // `PyList_New`.
-  wflo_py_object (*list_new)(ptrdiff_t);
-  // `PyList_SetItem` (steals the item).
-  int (*list_set_item)(wflo_py_object, ptrdiff_t, wflo_py_object);
-  // `PyUnicode_FromStringAndSize` (UTF-8).
-  wflo_py_object (*unicode_from_string_and_size)(const char*, ptrdiff_t);
   // `PyLong_FromLongLong`.
   wflo_py_object (*long_from_long_long)(int64_t);
   // `PyLong_FromString`.
   wflo_py_object (*long_from_string)(const char*, char**, int);
+  // `PyFloat_AsDouble`.
+  double (*float_as_double)(wflo_py_object);
   // `PyFloat_FromDouble`.
   wflo_py_object (*float_from_double)(double);
   // `Py_IncRef`.
@@ -287,7 +275,7 @@ typedef struct {
   void (*dec_ref)(wflo_py_object);
   // `PyErr_Clear`.
   void (*err_clear)(void);
-} wflo_py_loads_api;
+} wflo_py_api;
 
 // Receives one budget alert: `alert_json` is a NUL-terminated JSON object of `len` bytes,
 // `{"execution_id", "workflow", "scope", "kind": "threshold" | "soft_budget", "percent",
@@ -703,6 +691,23 @@ wflo_status wflo_checkpoint_state_any(const wflo_execution *execution,
                                       uint8_t **state_out,
                                       size_t *state_len_out);
 
+// `wflo_checkpoint_list_after_json` and `wflo_checkpoint_state_any` of `checkpoint_id` in one
+// call: what a reader keeping an index of checkpoints (LangGraph's savers) needs to load one —
+// the state its index names, and whether the index is still current (an empty array and the
+// same number of rollbacks). On any error nothing is written.
+//
+// # Safety
+// `execution` is a live handle; `json_out` and the state out-parameters writable;
+// `rollbacks_out` writable or NULL.
+wflo_status wflo_checkpoint_since_with_state(const wflo_execution *execution,
+                                             uint64_t after_sequence,
+                                             uint64_t checkpoint_id,
+                                             char **json_out,
+                                             uint64_t *rollbacks_out,
+                                             char **content_type_out,
+                                             uint8_t **state_out,
+                                             size_t *state_len_out);
+
 // The library version, "MAJOR.MINOR.PATCH" (static).
 const char *wflo_version(void);
 
@@ -1064,7 +1069,7 @@ wflo_py_object wflo_py_json_dumps(const wflo_py_api *api, wflo_py_object value);
 // # Safety
 // Called with the Python interpreter's lock held (ctypes `PYFUNCTYPE`), `api` filled by the
 // Python face for this interpreter, `text` readable for `len` bytes.
-wflo_py_object wflo_py_json_loads(const wflo_py_loads_api *api, const uint8_t *text, size_t len);
+wflo_py_object wflo_py_json_loads(const wflo_py_api *api, const uint8_t *text, size_t len);
 
 // A retrier for a call whose first attempt begins now. `policy_json` (NULL or "": the
 // defaults): `{"backoff": "exponential" | "linear" | "fixed", "max_retries": 3,

@@ -10,7 +10,7 @@ import pytest
 
 import wflo
 from wflo import BinaryState, WfloWorkflow
-from wflo.errors import InvalidArgumentError
+from wflo.errors import InvalidArgumentError, NotFoundError
 from wflo.integrations.langgraph import RECORD_TYPE, WfloCheckpointSaver, checkpoint_name
 
 EVERY_BYTE = bytes(range(256))
@@ -167,4 +167,27 @@ def test_checkpoints_after_a_sequence_and_the_rollbacks_so_far(engine):
     for bad in (-1, "1", True, 2**64):
         with pytest.raises(InvalidArgumentError):
             wf.checkpoints(after_sequence=bad)
+    wf.end_sync()
+
+
+def test_checkpoints_since_with_a_state_in_one_call(engine):
+    """What a reader keeping an index loads with: the checkpoints since a sequence, the
+    rollbacks so far and one state, equal to the separate calls; a state of either kind."""
+    wf = WfloWorkflow("since-with-state", engine=engine)
+    wf.start_sync()
+    ids = [wf.checkpoint_sync("json", {"i": 1})["id"],
+           wf.checkpoint_sync("bin", BinaryState("application/x-test", b"\x00\xffbytes"))["id"]]
+    wf.rollback_to_checkpoint_sync("json")
+    wf.checkpoint_sync("after", {"i": 3})
+    for after in (0, 1, 3):
+        for cid in ids:
+            assert wf.checkpoints_since_with_state(after, cid) == (*wf.checkpoints_since(after), wf.checkpoint_state(cid))
+    assert wf.checkpoints_since_with_state(3, ids[1]) == ([], 1, BinaryState("application/x-test", b"\x00\xffbytes"))
+    with pytest.raises(NotFoundError):
+        wf.checkpoints_since_with_state(0, ids[1] + 1000)
+    for bad in (-1, True):
+        with pytest.raises(InvalidArgumentError):
+            wf.checkpoints_since_with_state(bad, ids[0])
+        with pytest.raises(InvalidArgumentError):
+            wf.checkpoints_since_with_state(0, bad)
     wf.end_sync()

@@ -193,3 +193,22 @@ def test_the_kept_index_follows_saves_rollbacks_and_prunes_made_elsewhere(engine
     assert [t.config for t in saver.list(config("t"))] == [third, first]
     assert saver.get_tuple(config("t")).checkpoint["channel_values"] == {"a": 3}
     assert saver.get_tuple(second).config == second  # history, still fetched by its id
+
+
+def test_a_load_through_an_out_of_date_index_returns_what_is_current(engine):
+    """A reader reads the record its kept index names in the call that also tells it what was
+    saved since; when its index was out of date it picks again and returns the current record,
+    not the one read along."""
+    wf = WfloWorkflow("stale", engine=engine)
+    writer, reader = WfloCheckpointSaver(wf), WfloCheckpointSaver(wf)
+    first = writer.put(config("t"), checkpoint(1, {"a": 1}, {"a": 1}), {"step": 0}, {"a": 1})
+    assert reader.get_tuple(config("other")) is None  # the reader's index now knows `first`, unread
+    second = writer.put(first, checkpoint(2, {"a": 2}, {"a": 2}), {"step": 1}, {"a": 2})
+    latest = reader.get_tuple(config("t"))  # its index said `first` is the latest
+    assert latest.config == second and latest.checkpoint["channel_values"] == {"a": 2}
+    assert latest.parent_config == first
+    # The same checkpoint put again: its newest record stands for it.
+    writer.put(config("t"), checkpoint(1, {"a": 10}, {"a": 1}), {"step": 7}, {"a": 1})
+    again = reader.get_tuple(first)  # its index named the first record of `first`
+    assert again.metadata["step"] == 7 and again.checkpoint["channel_values"] == {"a": 10}
+    assert reader.get_tuple(first).metadata["step"] == 7  # and now from what it kept

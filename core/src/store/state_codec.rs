@@ -167,6 +167,25 @@ fn pays(packed: usize, plain: usize) -> bool {
     packed + plain / 8 <= plain
 }
 
+/// Decompresses a zstd state of `original_len` bytes.
+fn decompress(packed: &[u8], original_len: usize) -> Result<Vec<u8>> {
+    thread_local! {
+        // A new decompression context per state cost 17 µs of a 38 µs 100 KB load: keep one.
+        static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let failed =
+        |e: std::io::Error| Error::Storage(format!("checkpoint state does not decompress: {e}"));
+    DECOMPRESSOR.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.is_none() {
+            *cell = Some(zstd::bulk::Decompressor::new().map_err(failed)?);
+        }
+        let d = cell.as_mut().expect("made above");
+        d.decompress(packed, original_len.max(1)).map_err(failed)
+    })
+}
+
 /// Decodes a stored state: `content_type` is the stored one (`None`: JSON), `original_len`
 /// bounds decompression.
 pub fn decode(
@@ -177,8 +196,7 @@ pub fn decode(
 ) -> Result<CheckpointState> {
     let raw = match encoding {
         StateEncoding::Plain => bytes,
-        StateEncoding::Zstd => zstd::bulk::decompress(&bytes, original_len.max(1))
-            .map_err(|e| Error::Storage(format!("checkpoint state does not decompress: {e}")))?,
+        StateEncoding::Zstd => decompress(&bytes, original_len)?,
     };
     match content_type {
         None => String::from_utf8(raw)

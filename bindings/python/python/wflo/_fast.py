@@ -377,6 +377,8 @@ _checkpoint_latest_any = _fn("wflo_checkpoint_latest_any", [c_void_p] + _ANY_OUT
 _checkpoint_rollback_any = _fn("wflo_checkpoint_rollback_any", [c_void_p, c_char_p, c_size_t] + _ANY_OUT)
 _bytes_free = _fn("wflo_bytes_free", [c_void_p, c_size_t], None)
 _checkpoint_list_after = _fn("wflo_checkpoint_list_after_json", [c_void_p, c_uint64, POINTER(c_void_p), POINTER(c_uint64)])
+_checkpoint_since_with_state = _fn("wflo_checkpoint_since_with_state",
+                                   [c_void_p, c_uint64, c_uint64, POINTER(c_void_p), POINTER(c_uint64)] + _ANY_OUT)
 
 
 def _take_string(out: c_void_p) -> bytes:
@@ -504,67 +506,26 @@ def checkpoints_after(execution: int, after_sequence: int) -> "tuple[list, int]"
     return ([] if text == b"[]" else json.loads(text)), rollbacks.value
 
 
-# json.dumps of a checkpoint state, in libwflo (wflo_py_json_dumps, ffi/src/python_json.rs):
-# the library walks the Python objects with the C API functions handed over here, the GIL held
-# (a PYFUNCTYPE call), and writes the bytes json.dumps writes. It encodes only exact dict (str
-# keys), list, tuple, str, int (64-bit), finite float, bool and None; on anything else it
-# declines ("") and the caller runs json.dumps. Floats are written as float.__repr__ writes them
-# (shortest round-trip digits, ties to even; test_state_json.py compares 5 million with repr).
-_PY_TYPES = ("dict_type", "list_type", "tuple_type", "str_type", "int_type", "float_type", "none", "true_", "false_")
-_PY_FUNCTIONS = (("dict_next", "PyDict_Next"), ("list_size", "PyList_Size"), ("list_get_item", "PyList_GetItem"),
-                 ("tuple_size", "PyTuple_Size"), ("tuple_get_item", "PyTuple_GetItem"),
-                 ("unicode_as_utf8_and_size", "PyUnicode_AsUTF8AndSize"),
+# The Python side of libwflo's JSON encoder and parser below (ffi/src/python_json.rs): one
+# wflo_py_api with every type, singleton and C API function either direction needs, filled once
+# here and handed to both wflo_py_json_dumps and wflo_py_json_loads. The field names are the
+# struct's, in its order; the functions come from ctypes.pythonapi.
+_PY_OBJECTS = ("dict_type", "list_type", "tuple_type", "str_type", "int_type", "float_type", "none", "true_",
+               "false_", "declined")
+_PY_FUNCTIONS = (("dict_next", "PyDict_Next"), ("dict_new", "PyDict_New"), ("dict_set_item", "PyDict_SetItem"),
+                 ("list_size", "PyList_Size"), ("list_get_item", "PyList_GetItem"), ("list_new", "PyList_New"),
+                 ("list_set_item", "PyList_SetItem"), ("tuple_size", "PyTuple_Size"),
+                 ("tuple_get_item", "PyTuple_GetItem"), ("unicode_as_utf8_and_size", "PyUnicode_AsUTF8AndSize"),
                  ("unicode_from_string_and_size", "PyUnicode_FromStringAndSize"),
                  ("long_as_long_long_and_overflow", "PyLong_AsLongLongAndOverflow"),
-                 ("float_as_double", "PyFloat_AsDouble"), ("err_clear", "PyErr_Clear"))
+                 ("long_from_long_long", "PyLong_FromLongLong"), ("long_from_string", "PyLong_FromString"),
+                 ("float_as_double", "PyFloat_AsDouble"), ("float_from_double", "PyFloat_FromDouble"),
+                 ("inc_ref", "Py_IncRef"), ("dec_ref", "Py_DecRef"), ("err_clear", "PyErr_Clear"))
 
 
 class _PyApi(ctypes.Structure):
-    _fields_ = [("ob_type_offset", c_size_t)] + [(n, c_void_p) for n in _PY_TYPES] + \
+    _fields_ = [("ob_type_offset", c_size_t)] + [(n, c_void_p) for n in _PY_OBJECTS] + \
         [(n, c_void_p) for n, _ in _PY_FUNCTIONS]
-
-
-def _py_json_dumps():
-    """``value -> str`` ("" when it declines), or None where it cannot run: not CPython, or a
-    free-threaded build (another object layout, and no GIL to keep the values still)."""
-    import sys
-
-    if sys.implementation.name != "cpython" or not getattr(sys, "_is_gil_enabled", lambda: True)():
-        return None
-    try:
-        offset = ctypes.sizeof(ctypes.c_ssize_t)  # PyObject: ob_refcnt, then ob_type
-        for probe in ({}, [], (), "", 0, 0.5, None, True, _PyApi):
-            if c_void_p.from_address(id(probe) + offset).value != id(type(probe)):
-                return None
-        api = _PyApi(offset, id(dict), id(list), id(tuple), id(str), id(int), id(float), id(None), id(True),
-                     id(False), *[ctypes.cast(getattr(ctypes.pythonapi, f), c_void_p).value for _, f in _PY_FUNCTIONS])
-        dumps = ctypes.PYFUNCTYPE(ctypes.py_object, POINTER(_PyApi), ctypes.py_object)(("wflo_py_json_dumps", _lib))
-    except (AttributeError, OSError, ValueError):
-        return None
-    ref = byref(api)
-    return lambda value, _api=api: dumps(ref, value)
-
-
-py_json_dumps = _py_json_dumps()
-
-
-# json.loads of a stored checkpoint state, in libwflo (wflo_py_json_loads,
-# ffi/src/python_json_loads.rs): the library parses the text and makes the objects with the C
-# API functions handed over here, the GIL held. It returns what json.loads returns, type for
-# type (ints beyond 64 bits through PyLong_FromString, floats correctly rounded as float());
-# on anything unusual (invalid text, NaN, a lone surrogate escaped, deep nesting) it answers
-# _DECLINED and json.loads reads the text.
-_PY_LOADS_FUNCTIONS = (("dict_new", "PyDict_New"), ("dict_set_item", "PyDict_SetItem"),
-                       ("list_new", "PyList_New"), ("list_set_item", "PyList_SetItem"),
-                       ("unicode_from_string_and_size", "PyUnicode_FromStringAndSize"),
-                       ("long_from_long_long", "PyLong_FromLongLong"), ("long_from_string", "PyLong_FromString"),
-                       ("float_from_double", "PyFloat_FromDouble"), ("inc_ref", "Py_IncRef"),
-                       ("dec_ref", "Py_DecRef"), ("err_clear", "PyErr_Clear"))
-
-
-class _PyLoadsApi(ctypes.Structure):
-    _fields_ = [(n, c_void_p) for n in ("none", "true_", "false_", "declined")] + \
-        [(n, c_void_p) for n, _ in _PY_LOADS_FUNCTIONS]
 
 
 class _Declined:
@@ -574,22 +535,83 @@ class _Declined:
 _DECLINED = _Declined()
 
 
-def _py_json_loads():
-    """``bytes -> value``, json.loads's, or None where it cannot run (as _py_json_dumps)."""
+def _py_api() -> Optional[_PyApi]:
+    """This interpreter's wflo_py_api, or None where libwflo cannot read its objects: not
+    CPython, or a free-threaded build (another object layout, and no GIL to keep the values
+    still)."""
     import sys
 
-    if py_json_dumps is None or sys.implementation.name != "cpython":
+    if sys.implementation.name != "cpython" or not getattr(sys, "_is_gil_enabled", lambda: True)():
         return None
     try:
-        api = _PyLoadsApi(id(None), id(True), id(False), id(_DECLINED),
-                          *[ctypes.cast(getattr(ctypes.pythonapi, f), c_void_p).value for _, f in _PY_LOADS_FUNCTIONS])
-        fn = ctypes.PYFUNCTYPE(ctypes.py_object, POINTER(_PyLoadsApi), ctypes.c_char_p, c_size_t)(
+        offset = ctypes.sizeof(ctypes.c_ssize_t)  # PyObject: ob_refcnt, then ob_type
+        for probe in ({}, [], (), "", 0, 0.5, None, True, _PyApi):
+            if c_void_p.from_address(id(probe) + offset).value != id(type(probe)):
+                return None
+        return _PyApi(offset, id(dict), id(list), id(tuple), id(str), id(int), id(float), id(None), id(True),
+                      id(False), id(_DECLINED),
+                      *[ctypes.cast(getattr(ctypes.pythonapi, f), c_void_p).value for _, f in _PY_FUNCTIONS])
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+_PY_API = _py_api()  # kept here for as long as the module lives: the library reads it on every call
+
+
+def checkpoint_since_with_state(execution: int, after_sequence: int,
+                                checkpoint_id: int) -> "tuple[list, int, tuple[Optional[str], bytes]]":
+    """:func:`checkpoints_after` and :func:`checkpoint_state_any` of one checkpoint in one call:
+    a reader keeping an index loads the state its index names and learns whether the index is
+    still current in one crossing instead of two."""
+    _check_id(checkpoint_id)
+    listed, rollbacks, out = c_void_p(), c_uint64(), _AnyOut.mine()
+    if _checkpoint_since_with_state(execution, after_sequence, checkpoint_id, byref(listed), byref(rollbacks),
+                                    *out.refs):
+        raise _error()
+    state = out.take()
+    text = _take_string(listed)
+    return ([] if text == b"[]" else json.loads(text)), rollbacks.value, state
+
+
+# json.dumps of a checkpoint state, in libwflo (wflo_py_json_dumps, ffi/src/python_json.rs):
+# the library walks the Python objects with the C API functions of _PY_API, the GIL held (a
+# PYFUNCTYPE call), and writes the bytes json.dumps writes. It encodes only exact dict (str
+# keys), list, tuple, str, int (64-bit), finite float, bool and None; on anything else it
+# declines ("") and the caller runs json.dumps. Floats are written as float.__repr__ writes them
+# (shortest round-trip digits, ties to even; test_state_json.py compares 5 million with repr).
+def _py_json_dumps():
+    """``value -> str`` ("" when it declines), or None where it cannot run (no _PY_API)."""
+    if _PY_API is None:
+        return None
+    try:
+        dumps = ctypes.PYFUNCTYPE(ctypes.py_object, POINTER(_PyApi), ctypes.py_object)(("wflo_py_json_dumps", _lib))
+    except (AttributeError, OSError, ValueError):
+        return None
+    ref = byref(_PY_API)
+    return lambda value: dumps(ref, value)
+
+
+py_json_dumps = _py_json_dumps()
+
+
+# json.loads of a stored checkpoint state, in libwflo (wflo_py_json_loads,
+# ffi/src/python_json_loads.rs): the library parses the text and makes the objects with the C
+# API functions of _PY_API, the GIL held. It returns what json.loads returns, type for type (ints
+# beyond 64 bits through PyLong_FromString, floats correctly rounded as float()); on anything
+# unusual (invalid text, NaN, a lone surrogate escaped, deep nesting) it answers _DECLINED and
+# json.loads reads the text.
+def _py_json_loads():
+    """``bytes -> value``, json.loads's, or None where it cannot run (as _py_json_dumps)."""
+    if py_json_dumps is None:
+        return None
+    try:
+        fn = ctypes.PYFUNCTYPE(ctypes.py_object, POINTER(_PyApi), ctypes.c_char_p, c_size_t)(
             ("wflo_py_json_loads", _lib))
     except (AttributeError, OSError, ValueError):
         return None
-    ref, loads = byref(api), json.loads
+    ref, loads = byref(_PY_API), json.loads
 
-    def py_json_loads(data: bytes, _api=api):
+    def py_json_loads(data: bytes):
         value = fn(ref, data, len(data))
         return loads(data) if value is _DECLINED else value
 

@@ -565,9 +565,18 @@ class WfloWorkflow:
         """``(checkpoints after after_sequence, how many rollbacks the execution has had)`` in
         one call: a reader keeping an index of the checkpoints reads only what is new, and
         all again when the number of rollbacks grows (a rollback changes which are live)."""
-        if not isinstance(after_sequence, int) or isinstance(after_sequence, bool) or not 0 <= after_sequence < 2**64:
-            raise invalid(f"after_sequence is a non-negative integer, got {after_sequence!r}")
+        _check_sequence(after_sequence)
         return _fast.checkpoints_after(self._started_c(), after_sequence)
+
+    def checkpoints_since_with_state(self, after_sequence: int,
+                                     checkpoint_id: int) -> Tuple[List[Dict[str, Any]], int, Any]:
+        """:meth:`checkpoints_since` and :meth:`checkpoint_state` of ``checkpoint_id`` in one
+        call (one crossing into the library): ``(checkpoints, rollbacks, state)``. For a reader
+        that keeps an index and loads the state it names: a state never changes, so it stands
+        even when the checkpoints show the index was out of date."""
+        _check_sequence(after_sequence)
+        listed, rollbacks, found = _fast.checkpoint_since_with_state(self._started_c(), after_sequence, checkpoint_id)
+        return listed, rollbacks, _state_of(found)
 
     def calls(self) -> List[Dict[str, Any]]:
         """The execution's call records (settled, refused, aborted, estimated)."""
@@ -766,6 +775,11 @@ def _state_of(found: Tuple[Optional[str], bytes]) -> Any:
     # libwflo builds json.loads's very objects (ints beyond 64 bits as ints, floats as float()
     # reads them), faster; it leaves anything unusual to json.loads (test_state_json.py).
     return json.loads(data) if _fast.py_json_loads is None else _fast.py_json_loads(data)
+
+
+def _check_sequence(after_sequence: Any) -> None:
+    if not isinstance(after_sequence, int) or isinstance(after_sequence, bool) or not 0 <= after_sequence < 2**64:
+        raise invalid(f"after_sequence is a non-negative integer, got {after_sequence!r}")
 
 
 def _check_name(name: Any) -> str:

@@ -38,7 +38,7 @@ import random
 import threading
 from collections import OrderedDict
 from functools import lru_cache
-from typing import Any, AsyncIterator, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import quote, unquote
 
 import ormsgpack  # LangGraph's own serialiser depends on it
@@ -111,6 +111,9 @@ def _parse(info: Dict[str, Any]) -> Optional[_Record]:
     return _Record(info["id"], info["sequence"], info["superseded"], kind, *map(unquote, parts[1:]))
 
 
+Pick = Callable[["_Index"], Optional[_Record]]  # which record of an index a reader is about to read
+
+
 class _Index:
     """The LangGraph records of an execution at one moment, by checkpoint (names only; states
     are read on demand). A record is hidden when a tombstone covering it came after it.
@@ -151,19 +154,28 @@ class _Index:
                 by_key = self.checkpoints if rec.kind == CHECKPOINT else self.writes
                 by_key[rec.key] = by_key.get(rec.key, []) + [rec]  # a new list: copies share the old
 
-    def current(self, saver: "WfloCheckpointSaver") -> "_Index":
-        """This index brought up to date: itself when nothing changed, else a new index (this
-        one may be in use by another thread)."""
-        infos, rollbacks = self.wf.checkpoints_since(self.last_sequence)
+    def current(self, saver: "WfloCheckpointSaver", pick: Optional[Pick] = None) -> Tuple["_Index", Optional[_Record]]:
+        """This index brought up to date (itself when nothing changed, else a new index: this
+        one may be in use by another thread), and ``pick`` of it: the record the caller is
+        about to read. The record this index picks is read in the same call (one crossing
+        into the library per load) and kept — a state never changes, so it stands even when
+        the index was out of date and the new one picks another."""
+        rec = pick(self) if pick is not None else None
+        if rec is not None and not saver._cached(self.wf, rec):
+            infos, rollbacks, stored = self.wf.checkpoints_since_with_state(self.last_sequence, rec.id)
+            saver._keep(self.wf, rec, stored)
+        else:
+            infos, rollbacks = self.wf.checkpoints_since(self.last_sequence)
         if rollbacks != self.rollbacks:
-            return _Index(saver, self.wf)
-        if not infos:
-            return self
-        new = copy.copy(self)
-        new.checkpoints, new.writes = dict(self.checkpoints), dict(self.writes)
-        new.thread_cut, new.removed, new.superseded = dict(self.thread_cut), dict(self.removed), dict(self.superseded)
-        new._add(saver, infos)
-        return new
+            new = _Index(saver, self.wf)
+        elif not infos:
+            return self, rec
+        else:
+            new = copy.copy(self)
+            new.checkpoints, new.writes = dict(self.checkpoints), dict(self.writes)
+            new.thread_cut, new.removed, new.superseded = dict(self.thread_cut), dict(self.removed), dict(self.superseded)
+            new._add(saver, infos)
+        return new, (pick(new) if pick is not None else None)
 
     def lineage(self, rec: _Record) -> bool:
         """Still part of its thread (its channel values may be needed by later checkpoints)."""
@@ -174,7 +186,10 @@ class _Index:
 
     def chosen(self, key: Key, *, lineage: bool = False) -> Optional[_Record]:
         """The record that stands for a checkpoint: its newest live one, else its newest (history)."""
-        records = [r for r in self.checkpoints.get(key, ()) if (self.lineage(r) if lineage else self.visible(r))]
+        records = self.checkpoints.get(key, ())
+        if len(records) == 1 and not records[0].superseded and (self.lineage if lineage else self.visible)(records[0]):
+            return records[0]  # the common case, a checkpoint put once and still live: no lists
+        records = [r for r in records if (self.lineage(r) if lineage else self.visible(r))]
         live = [r for r in records if not r.superseded]
         return (live or records or [None])[-1]
 
@@ -265,13 +280,18 @@ class WfloCheckpointSaver(BaseCheckpointSaver[str]):
         return self.serde.loads_typed((kind, data))
 
     def _state(self, wf: WfloWorkflow, rec: _Record) -> dict:
-        key = (wf.execution_id or "", rec.id)
         with self._lock:
-            state = self._cache.get(key)
-        if state is None:
-            stored = wf.checkpoint_state(rec.id)
-            state = _unpack(stored) if isinstance(stored, BinaryState) else stored
-            self._remember(key, state)
+            state = self._cache.get((wf.execution_id or "", rec.id))
+        return self._keep(wf, rec, wf.checkpoint_state(rec.id)) if state is None else state
+
+    def _cached(self, wf: WfloWorkflow, rec: _Record) -> bool:
+        with self._lock:
+            return (wf.execution_id or "", rec.id) in self._cache
+
+    def _keep(self, wf: WfloWorkflow, rec: _Record, stored: Any) -> dict:
+        """A record's state as read from the store, decoded and kept."""
+        state = _unpack(stored) if isinstance(stored, BinaryState) else stored
+        self._remember((wf.execution_id or "", rec.id), state)
         return state
 
     def _remember(self, key: Tuple[str, int], state: dict) -> None:
@@ -287,20 +307,27 @@ class WfloCheckpointSaver(BaseCheckpointSaver[str]):
             self._remember((wf.execution_id or "", info["id"]), state)
 
     def _index(self) -> _Index:
+        return self._picked(None)[0]
+
+    def _picked(self, pick: Optional[Pick]) -> Tuple[_Index, Optional[_Record]]:
+        """The index, up to date, and ``pick`` of it (as :meth:`_Index.current`)."""
         wf = self._wf()
         with self._lock:
             kept, kept_for = self._kept_index, self._kept_for
         if kept is None or kept.wf is not wf or not wf.started or wf.execution_id != kept_for:
             ix = _Index(self, wf)
+            rec = pick(ix) if pick is not None else None
         else:
-            ix = kept.current(self)
+            ix, rec = kept.current(self, pick)
         with self._lock:
             self._kept_index, self._kept_for = ix, wf.execution_id if wf.started else None
-        return ix
+        return ix, rec
 
     def _pending_writes(self, ix: _Index, rec: _Record) -> List[Tuple[str, str, Any]]:
         """A checkpoint's pending writes in ``writes_sort_key`` order. As LangGraph's savers: a
         regular write (task, idx) is kept once; a special one (error, interrupt, …) is replaced."""
+        if rec.key not in ix.writes:
+            return []
         merged: Dict[Tuple[str, int], Tuple[str, str, int, str, dict]] = {}
         for w in ix.writes_of(rec):
             state = self._state(ix.wf, w)
@@ -367,12 +394,14 @@ class WfloCheckpointSaver(BaseCheckpointSaver[str]):
         if thread is None:
             return None
         thread, ns, cid = str(thread), _ns(config), get_checkpoint_id(config)
-        ix = self._index()
-        if cid:
-            rec = ix.chosen((thread, ns, cid))
-        else:
+
+        def pick(ix: _Index) -> Optional[_Record]:
+            if cid:
+                return ix.chosen((thread, ns, cid))
             newest = ix.live(thread, ns)
-            rec = newest[0] if newest else None
+            return newest[0] if newest else None
+
+        ix, rec = self._picked(pick)
         return self._tuple(ix, rec) if rec is not None else None
 
     def list(self, config: Optional[Dict[str, Any]], *, filter: Optional[Dict[str, Any]] = None,
