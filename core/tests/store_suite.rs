@@ -670,10 +670,30 @@ fn checkpoints_after_a_sequence_are_what_was_saved_since() {
         );
         let (since, rollbacks) = exec.checkpoints_since(4).unwrap();
         assert_eq!((since.len(), rollbacks), (1, 1), "{}", b.name);
+        // The same with one state read along, of either kind; an unknown id fails it all.
+        let bin = exec
+            .checkpoint_binary("bin", Some("application/x-test"), b"\x00\xff")
+            .unwrap();
+        for (id, after) in [(after[0].id, 4), (bin.id, 0), (bin.id, 6)] {
+            let (since, rollbacks, state) = exec.checkpoints_since_with_state(after, id).unwrap();
+            assert_eq!(
+                (since, rollbacks, state),
+                {
+                    let (since, rollbacks) = exec.checkpoints_since(after).unwrap();
+                    (since, rollbacks, exec.checkpoint_state_any(id).unwrap())
+                },
+                "{}",
+                b.name
+            );
+        }
+        assert!(matches!(
+            exec.checkpoints_since_with_state(0, bin.id + 1000),
+            Err(wflo_core::Error::NotFound(_))
+        ));
         // The count each store keeps is the number of rollback records, in another execution
         // too (none).
         exec.rollback_to_checkpoint("c1").unwrap();
-        assert_eq!(exec.checkpoints_since(5).unwrap().1, 2, "{}", b.name);
+        assert_eq!(exec.checkpoints_since(6).unwrap().1, 2, "{}", b.name);
         assert_eq!(exec.rollbacks().unwrap().len(), 2, "{}", b.name);
         let other = engine.start_execution(opts(None)).unwrap();
         assert_eq!(
