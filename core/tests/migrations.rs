@@ -7,6 +7,7 @@ mod common;
 use common::psql;
 
 use rusqlite::Connection;
+use rusqlite::types::Value;
 use wflo_core::store::{PostgresStore, SCHEMA_VERSION, SqliteStore};
 use wflo_core::{Engine, ErrorCode};
 
@@ -188,6 +189,214 @@ fn sqlite_refuses_an_edited_migration_and_records_checksums_an_older_wflo_did_no
     let e = Engine::open(Some(&path)).unwrap_err();
     assert_eq!(e.code(), ErrorCode::Storage);
     assert!(e.to_string().contains("0001_init.sql was edited"), "{e}");
+}
+
+/// Every row of `sql`, each value as SQLite stored it (storage class and bytes).
+fn sqlite_rows(path: &str, sql: &str) -> Vec<Vec<Value>> {
+    let c = Connection::open(path).unwrap();
+    let mut stmt = c.prepare(sql).unwrap();
+    let n = stmt.column_count();
+    stmt.query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect())
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// The checkpoints' columns, named explicitly: the same list reads a table of either order.
+const CHECKPOINT_COLUMNS: &str = "id, execution_id, name, sequence, parent_id, spent_nanos, created_at_ms, \
+     superseded, state_encoding, state_bytes, state_type, state";
+
+/// A table's columns in order: name, type, NOT NULL, default, primary key.
+fn sqlite_columns(path: &str, table: &str) -> Vec<Vec<Value>> {
+    sqlite_rows(
+        path,
+        &format!(
+            "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info('{table}') ORDER BY cid"
+        ),
+    )
+}
+
+/// A schema-14 database holding the executions, checkpoints and rollbacks of `source` (a
+/// database of the current schema), written in schema 14's column order.
+fn sqlite_copy_at_version_14(source: &str, path: &str) {
+    SqliteStore::create_at_version(path, 14).unwrap();
+    let c = Connection::open(path).unwrap();
+    c.execute("ATTACH ?1 AS src", [source]).unwrap();
+    c.execute_batch(&format!(
+        "INSERT INTO workflow_executions SELECT * FROM src.workflow_executions;
+         INSERT INTO checkpoints ({CHECKPOINT_COLUMNS}) SELECT {CHECKPOINT_COLUMNS} FROM src.checkpoints;
+         INSERT INTO checkpoint_rollbacks SELECT * FROM src.checkpoint_rollbacks;
+         DETACH src;"
+    ))
+    .unwrap();
+}
+
+/// Migration 0015 rebuilds SQLite's checkpoints table with the state as its last column, so
+/// that a listing reads none of a big state's overflow pages. Every checkpoint comes back as it
+/// was, byte for byte, and a rollback keeps its checkpoint: dropping the old table with foreign
+/// keys on would have set every `checkpoint_rollbacks.checkpoint_id` to NULL.
+#[test]
+fn sqlite_rebuilds_the_checkpoints_with_the_state_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source.db").to_string_lossy().into_owned();
+    let old = dir.path().join("v14.db").to_string_lossy().into_owned();
+
+    // Checkpoints as the engine saves them: JSON, binary, a big JSON state (compressed), a big
+    // incompressible binary one (over many overflow pages), and a rollback in another execution.
+    let engine = Engine::open(Some(&source)).unwrap();
+    let a = engine.start_execution(Default::default()).unwrap();
+    a.checkpoint("json", r#"{"step":1,"text":"héllo"}"#)
+        .unwrap();
+    a.checkpoint_binary(
+        "msgpack",
+        Some("application/msgpack"),
+        &[0x81, 0xa1, b'k', 0xc3],
+    )
+    .unwrap();
+    let big_json = format!(r#"{{"log":"{}"}}"#, "step done; ".repeat(20_000));
+    a.checkpoint("big-json", &big_json).unwrap();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let noise: Vec<u8> = (0..100_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    a.checkpoint_binary("noise", None, &noise).unwrap();
+    let b = engine.start_execution(Default::default()).unwrap();
+    let b1 = b.checkpoint("b1", r#"{"n":1}"#).unwrap();
+    b.checkpoint("b2", r#"{"n":2}"#).unwrap();
+    b.rollback_to_checkpoint("b1").unwrap();
+    b.checkpoint("b3", r#"{"n":3}"#).unwrap();
+    let (a_id, b_id) = (a.id().to_owned(), b.id().to_owned());
+    let saved = |engine: &Engine| {
+        [&a_id, &b_id]
+            .iter()
+            .map(|id| {
+                let exec = engine.resume_execution(id).unwrap();
+                let infos = exec.checkpoints().unwrap();
+                let states: Vec<_> = infos
+                    .iter()
+                    .map(|i| exec.checkpoint_state_any(i.id).unwrap())
+                    .collect();
+                (infos, states, exec.rollbacks().unwrap())
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = saved(&engine);
+    assert_eq!(before[0].0.len(), 4);
+    assert_eq!(before[1].2[0].checkpoint_id, Some(b1.id));
+    drop((a, b));
+    engine.close().unwrap();
+
+    sqlite_copy_at_version_14(&source, &old);
+    let checkpoints_sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY id");
+    let rollbacks_sql = "SELECT * FROM checkpoint_rollbacks ORDER BY id";
+    let rows = sqlite_rows(&old, &checkpoints_sql);
+    assert_eq!(rows.len(), 7);
+    assert!(
+        rows.iter().any(|r| r[8] == Value::Text("zstd".into())),
+        "the big JSON state is stored compressed"
+    );
+    let rollbacks = sqlite_rows(&old, rollbacks_sql);
+    assert_eq!(rollbacks.len(), 1);
+    let columns_14 = sqlite_columns(&old, "checkpoints");
+    assert_ne!(columns_14.last().unwrap()[0], Value::Text("state".into()));
+    let foreign_keys = |path: &str, table: &str| {
+        sqlite_rows(
+            path,
+            &format!(
+                "SELECT \"table\", \"from\", \"to\", on_update, on_delete \
+                 FROM pragma_foreign_key_list('{table}') ORDER BY id, seq"
+            ),
+        )
+    };
+    let checkpoint_keys = foreign_keys(&old, "checkpoints");
+    let rollback_keys = foreign_keys(&old, "checkpoint_rollbacks");
+
+    // Upgraded by the engine: the same rows, byte for byte; the same columns with the state last.
+    let engine = Engine::open(Some(&old)).unwrap();
+    // (States are compared without printing them: a failure would print 300 KB.)
+    for ((infos, states, rolled), want) in saved(&engine).into_iter().zip(&before) {
+        assert_eq!(rolled, want.2, "the rollbacks keep their checkpoints");
+        assert_eq!(infos, want.0);
+        assert!(states == want.1, "a state changed in the upgrade");
+    }
+    assert_eq!(sqlite_rows(&old, rollbacks_sql), rollbacks);
+    assert!(
+        sqlite_rows(&old, &checkpoints_sql) == rows,
+        "a checkpoint row changed in the upgrade"
+    );
+    let columns = sqlite_columns(&old, "checkpoints");
+    assert_eq!(columns.last().unwrap()[0], Value::Text("state".into()));
+    let sorted = |mut c: Vec<Vec<Value>>| {
+        c.sort_by_key(|col| format!("{col:?}"));
+        c
+    };
+    assert_eq!(sorted(columns), sorted(columns_14));
+    assert_eq!(foreign_keys(&old, "checkpoints"), checkpoint_keys);
+    assert_eq!(foreign_keys(&old, "checkpoint_rollbacks"), rollback_keys);
+    let version: u32 = Connection::open(&old)
+        .unwrap()
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+
+    // Saving and listing go on from where they were.
+    let a = engine.resume_execution(&a_id).unwrap();
+    let after = a.checkpoint("after", r#"{"ok":true}"#).unwrap();
+    assert_eq!(after.sequence, 5);
+    assert_eq!(after.parent_id, Some(before[0].0[3].id));
+    let listed = a.checkpoints().unwrap();
+    assert_eq!(listed[..4], before[0].0[..]);
+    assert_eq!(listed[4], after);
+    let b = engine.resume_execution(&b_id).unwrap();
+    assert_eq!(
+        b.checkpoint("b4", "{}").unwrap().parent_id,
+        Some(before[1].0[2].id)
+    );
+    // Foreign keys are enforced again, and the rollbacks' one names the new table: pruning the
+    // checkpoint rolled back to sets the rollback's reference to NULL, as before the upgrade.
+    assert_eq!(b.prune_checkpoints(1).unwrap(), 3);
+    assert_eq!(b.rollbacks().unwrap()[0].checkpoint_id, None);
+    engine.close().unwrap();
+}
+
+/// Migrations run with foreign keys off (see 0015) and are checked before they commit: a
+/// database whose rows would break a foreign key afterwards is left as it was.
+#[test]
+fn sqlite_migrations_fail_on_a_broken_foreign_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.db").to_string_lossy().into_owned();
+    SqliteStore::create_at_version(&path, 14).unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!(
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO workflow_executions (id, name, status, created_at_ms, updated_at_ms)
+               VALUES ('{EXEC}', 'run', 'running', 1, 1);
+             INSERT INTO checkpoint_rollbacks (execution_id, checkpoint_id, checkpoint_name, superseded, spent_nanos, at_ms)
+               VALUES ('{EXEC}', 4294967297, 'gone', 0, 0, 1);"
+        ))
+        .unwrap();
+    let e = Engine::open(Some(&path)).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::Storage);
+    assert!(
+        e.to_string()
+            .contains("checkpoint_rollbacks row 1 refers to no row of checkpoints"),
+        "{e}"
+    );
+    let version: u32 = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 14, "nothing was applied");
+    assert_eq!(
+        sqlite_columns(&path, "checkpoints").last().unwrap()[0],
+        Value::Text("state_type".into())
+    );
 }
 
 /// A fresh database on the test server; returns its URL.

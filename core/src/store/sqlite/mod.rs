@@ -258,7 +258,31 @@ fn retry_while_busy<T>(
 
 /// Applies migrations up to `target` under the write lock, so concurrent openers run each
 /// exactly once.
+///
+/// Foreign keys are off while they run, as SQLite's procedure for rebuilding a table asks
+/// (lang_altertable.html; 0015 rebuilds `checkpoints`): with them on, dropping the old table
+/// would apply the `ON DELETE` action of every row referring to it (each rollback's
+/// `checkpoint_id` set to NULL). The pragma does nothing inside a transaction, so it is turned
+/// off before and back on after, whatever the outcome; the keys are checked before the commit
+/// instead.
 fn migrate(conn: &mut Connection, target: u32) -> Result<()> {
+    let enforced: bool = conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .map_err(storage)?;
+    conn.execute_batch("PRAGMA foreign_keys = OFF")
+        .map_err(storage)?;
+    let result = apply_migrations(conn, target);
+    let restored = if enforced {
+        conn.execute_batch("PRAGMA foreign_keys = ON")
+            .map_err(storage)
+    } else {
+        Ok(())
+    };
+    result.and(restored)
+}
+
+/// [`migrate`]'s transaction, run with foreign keys off.
+fn apply_migrations(conn: &mut Connection, target: u32) -> Result<()> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(storage)?;
@@ -298,6 +322,7 @@ fn migrate(conn: &mut Connection, target: u32) -> Result<()> {
         .map_err(storage)?;
     }
     let now = crate::clock::Clock::now_ms(&crate::clock::SystemClock);
+    let mut last_applied = None;
     for m in MIGRATIONS_SQLITE
         .iter()
         .filter(|m| m.version > current && m.version <= target)
@@ -309,8 +334,40 @@ fn migrate(conn: &mut Connection, target: u32) -> Result<()> {
             params![m.version, m.name, now as i64, checksum(m.sql)],
         )
         .map_err(storage)?;
+        last_applied = Some(m.name);
+    }
+    if let Some(name) = last_applied {
+        check_foreign_keys(&tx, name)?;
     }
     tx.commit().map_err(storage)
+}
+
+/// Fails the migrations (rolled back with their transaction) when `PRAGMA foreign_key_check`
+/// finds a row whose foreign key refers to no row: foreign keys are off while migrations run,
+/// so nothing else would notice. `last` names the last migration applied.
+fn check_foreign_keys(tx: &Connection, last: &str) -> Result<()> {
+    let mut stmt = tx.prepare("PRAGMA foreign_key_check").map_err(storage)?;
+    let mut rows = stmt.query([]).map_err(storage)?;
+    let (mut count, mut first) = (0u64, None);
+    while let Some(row) = rows.next().map_err(storage)? {
+        if first.is_none() {
+            let table: String = row.get(0).map_err(storage)?;
+            let rowid: Option<i64> = row.get(1).map_err(storage)?;
+            let parent: String = row.get(2).map_err(storage)?;
+            first = Some(format!(
+                "{table} row {} refers to no row of {parent}",
+                rowid.map_or_else(|| "?".to_owned(), |r| r.to_string())
+            ));
+        }
+        count += 1;
+    }
+    match first {
+        None => Ok(()),
+        Some(first) => Err(Error::Storage(format!(
+            "the migrations up to {last} would leave {count} row(s) whose foreign key refers to no row \
+             (first: {first}); nothing was applied"
+        ))),
+    }
 }
 
 fn write_calls(conn: &Connection, calls: &[CallRecord]) -> Result<()> {
