@@ -1,10 +1,10 @@
 //! PostgreSQL's checkpoint save: after a checkpoint a store saved, its next save of that
 //! execution names it as the parent and checks in the INSERT that it still is the latest (see
-//! `insert_checkpoint`); anything else takes the full statement. Proved here with two stores on
-//! one database, as two processes of a fleet: whatever the other does in between (saves, a
-//! rollback, pruning), sequences stay consecutive and each parent is the latest live checkpoint.
-//! And without the foreign key (migration 0014), a save for an execution that does not exist is
-//! still refused, with nothing stored.
+//! `insert_checkpoint`); anything else takes the full statement. Two engines taking turns
+//! (saves, rollbacks, pruning in between) are in the store suite
+//! (`two_engines_saving_in_turns_keep_sequences_and_parents`). Here: without the foreign key
+//! (migration 0014), a save for an execution that does not exist is still refused, with
+//! nothing stored; and the saves read over their indexes whatever plan PostgreSQL picks.
 
 mod common;
 
@@ -34,81 +34,6 @@ fn new_database(base: &str, name: &str) -> String {
     psql(base, &format!("CREATE DATABASE {name}"));
     let (prefix, _) = base.rsplit_once('/').unwrap();
     format!("{prefix}/{name}")
-}
-
-/// Each checkpoint's (sequence, parent sequence, superseded), in order.
-fn chain(store: &PostgresStore, exec: &str) -> Vec<(u64, Option<u64>, bool)> {
-    let list = store.list_checkpoints(exec).unwrap();
-    let seq_of = |id: u64| list.iter().find(|c| c.id == id).map(|c| c.sequence);
-    list.iter()
-        .map(|c| (c.sequence, c.parent_id.and_then(seq_of), c.superseded))
-        .collect()
-}
-
-#[test]
-fn two_stores_saving_into_one_execution_keep_sequences_and_parents() {
-    let Some(url) = common::postgres_url() else {
-        return;
-    };
-    let engine = Engine::open(Some(&url)).unwrap();
-    let exec = engine.start_execution(Default::default()).unwrap();
-    let id = exec.id().to_owned();
-    let (a, b) = (
-        PostgresStore::connect(&url).unwrap(),
-        PostgresStore::connect(&url).unwrap(),
-    );
-    // Alone, then taking turns: each store's remembered parent goes stale when the other saves.
-    let mut last: Option<CheckpointInfo> = None;
-    for (i, store) in [&a, &a, &a, &b, &a, &b, &b, &a].into_iter().enumerate() {
-        let info = save(store, &id, &format!("c{}", i + 1)).unwrap();
-        assert_eq!(info.sequence, i as u64 + 1);
-        assert_eq!(
-            info.parent_id,
-            last.as_ref().map(|l| l.id),
-            "save {}",
-            i + 1
-        );
-        last = Some(info);
-    }
-    // B rolls back to c2: A's remembered parent (c8) is superseded, its next save finds c2.
-    b.rollback(&id, "c2", 0, 2, true).unwrap();
-    let c9 = save(&a, &id, "c9").unwrap();
-    let c2 = &a.list_checkpoints(&id).unwrap()[1];
-    assert_eq!((c9.sequence, c9.parent_id), (9, Some(c2.id)));
-    let c10 = save(&a, &id, "c10").unwrap();
-    assert_eq!((c10.sequence, c10.parent_id), (10, Some(c9.id)));
-    // B rolls back to the latest checkpoint (nothing superseded): A's parent still holds.
-    b.rollback(&id, "c10", 0, 3, true).unwrap();
-    let c11 = save(&a, &id, "c11").unwrap();
-    assert_eq!((c11.sequence, c11.parent_id), (11, Some(c10.id)));
-    assert_eq!(
-        chain(&a, &id),
-        vec![
-            (1, None, false),
-            (2, Some(1), false),
-            (3, Some(2), true),
-            (4, Some(3), true),
-            (5, Some(4), true),
-            (6, Some(5), true),
-            (7, Some(6), true),
-            (8, Some(7), true),
-            (9, Some(2), false),
-            (10, Some(9), false),
-            (11, Some(10), false),
-        ]
-    );
-    // B prunes to the latest: A's parent survives, and the next save follows it.
-    b.prune_checkpoints(&id, 1).unwrap();
-    let c12 = save(&a, &id, "c12").unwrap();
-    assert_eq!((c12.sequence, c12.parent_id), (12, Some(c11.id)));
-    // B prunes everything: A's parent is gone, the execution starts again from 1 (as before).
-    b.prune_checkpoints(&id, 0).unwrap();
-    let c1 = save(&a, &id, "again").unwrap();
-    assert_eq!((c1.sequence, c1.parent_id), (1, None));
-    for store in [a, b] {
-        store.close().unwrap();
-    }
-    engine.close().unwrap();
 }
 
 #[test]

@@ -748,6 +748,75 @@ fn checkpoints_saved_at_once_from_two_engines_are_numbered_one_after_the_other()
     }
 }
 
+/// Two engines on one store saving into one execution in turns, as two processes of a fleet.
+/// Each store remembers the checkpoint it saved last (SQLite: the tail, valid while the data
+/// version is unchanged; PostgreSQL: the parent its INSERT checks); whatever the other does in
+/// between (saves, rollbacks, pruning), sequences stay consecutive and each parent is the
+/// latest live checkpoint. Fails on SQLite with the data-version check removed (UNIQUE).
+#[test]
+fn two_engines_saving_in_turns_keep_sequences_and_parents() {
+    for b in backends().into_iter().filter(|b| b.name != "memory") {
+        let (one, two) = (engine(&b), engine(&b));
+        let a = one.start_execution(opts(None)).unwrap();
+        let other = two.resume_execution(a.id()).unwrap();
+        let save = |e: &Execution, name: &str| e.checkpoint(name, r#"{"n":1}"#).unwrap();
+        let sp = |c: &wflo_core::CheckpointInfo| (c.sequence, c.parent_id);
+        let mut last: Option<u64> = None;
+        for (i, e) in [&a, &a, &a, &other, &a, &other, &other, &a]
+            .into_iter()
+            .enumerate()
+        {
+            let info = save(e, &format!("c{}", i + 1));
+            assert_eq!(
+                sp(&info),
+                (i as u64 + 1, last),
+                "{}: save {}",
+                b.name,
+                i + 1
+            );
+            last = Some(info.id);
+        }
+        let id_of = |seq: u64| a.checkpoints().unwrap()[seq as usize - 1].id;
+        // The other rolls back to c2: A's remembered c8 is superseded, its next save finds c2.
+        other.rollback_to_checkpoint("c2").unwrap();
+        let c9 = save(&a, "c9");
+        assert_eq!(sp(&c9), (9, Some(id_of(2))), "{}", b.name);
+        let c10 = save(&a, "c10");
+        assert_eq!(sp(&c10), (10, Some(c9.id)), "{}", b.name);
+        // The other rolls back to the latest (nothing superseded): A's c10 still holds.
+        other.rollback_to_checkpoint("c10").unwrap();
+        assert_eq!(sp(&save(&a, "c11")), (11, Some(c10.id)), "{}", b.name);
+        // A rolls back itself (its own commit makes what it remembers stale too), then saves.
+        a.rollback_to_checkpoint("c9").unwrap();
+        let c12 = save(&a, "c12");
+        assert_eq!(sp(&c12), (12, Some(c9.id)), "{}", b.name);
+        let list = a.checkpoints().unwrap();
+        let seq_of = |id: u64| list.iter().find(|c| c.id == id).map(|c| c.sequence);
+        let chain: Vec<_> = list
+            .iter()
+            .map(|c| (c.sequence, c.parent_id.and_then(seq_of), c.superseded))
+            .collect();
+        let mut expected = vec![(1, None, false), (2, Some(1), false)];
+        expected.extend((3..=8).map(|s| (s, Some(s - 1), true)));
+        expected.extend([
+            (9, Some(2), false),
+            (10, Some(9), true),
+            (11, Some(10), true),
+            (12, Some(9), false),
+        ]);
+        assert_eq!(chain, expected, "{}", b.name);
+        // The other prunes to the latest: A's next save still follows c12.
+        other.prune_checkpoints(1).unwrap();
+        assert_eq!(sp(&save(&a, "c13")), (13, Some(c12.id)), "{}", b.name);
+        // The other prunes everything: the execution starts again from 1 (as it always has),
+        // and the other's next save follows A's.
+        other.prune_checkpoints(0).unwrap();
+        let again = save(&a, "again");
+        assert_eq!(sp(&again), (1, None), "{}", b.name);
+        assert_eq!(sp(&save(&other, "next")), (2, Some(again.id)), "{}", b.name);
+    }
+}
+
 /// Two processes (engines) recording calls of one execution at once: their numbers collide,
 /// and the store numbers the later ones after the execution's last instead of dropping them.
 #[test]
