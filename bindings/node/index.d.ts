@@ -653,6 +653,13 @@ export declare class WfloWorkflow {
    * `rollbacks` changed. `afterSequence` must be a whole number from 0 (else InvalidArgumentError).
    */
   checkpointsSince(afterSequence: number): Promise<CheckpointsSince>;
+  /**
+   * `checkpointsSince(afterSequence)` and `checkpointState(id)` in one call (one trip into the
+   * library), for a reader that keeps an index and loads the state it names: a state never
+   * changes, so it stands even when `checkpoints` show the index was out of date. Both must be
+   * whole numbers from 0 (else InvalidArgumentError); an unknown id is NotFoundError.
+   */
+  checkpointsSinceWithState<S = unknown>(afterSequence: number, id: number): Promise<CheckpointsSince & { state: S }>;
   calls(): Promise<CallRecord[]>;
   breakdown(): Promise<CostBreakdown>;
   /** Asks a person for approval before `gate` and waits for the decision: the approval once approved; ApprovalDeniedError when denied or timed out. The same gate asked again finds the same approval. */

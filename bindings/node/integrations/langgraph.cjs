@@ -323,12 +323,33 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
    * number of rollbacks changed. Records are ordered by `sequence` (their order in the execution).
    */
   async _index(wf) {
+    return (await this._picked(wf, null))[0];
+  }
+
+  /**
+   * `[index, pick(index)]`: the index as `_index`, and the record the caller is about to read
+   * (`pick`, a function of an index; null: none). The record the kept index picks is read in
+   * the same call that brings the index up to date (one trip into the library per load) and
+   * cached: a state never changes, so it stands even when the index was out of date and the
+   * new one picks another.
+   */
+  async _picked(wf, pick) {
     const executionId = wf.executionId;
     const kept = this._kept.get(wf);
     let index;
+    let rec = null;
     if (kept && kept.executionId === executionId) {
-      const { checkpoints: infos, rollbacks } = await wf.checkpointsSince(kept.lastSequence);
+      rec = pick ? pick(kept) : null;
+      let since;
+      if (rec && !this._cache.has(this._cacheKey(wf, rec.info))) {
+        since = await wf.checkpointsSinceWithState(kept.lastSequence, rec.info.id);
+        this._keep(wf, rec.info, since.state);
+      } else {
+        since = await wf.checkpointsSince(kept.lastSequence);
+      }
+      const { checkpoints: infos, rollbacks } = since;
       if (rollbacks === kept.rollbacks) index = infos.length === 0 ? kept : indexWith(kept, infos, rollbacks);
+      if (index !== kept) rec = null;
     }
     if (!index) {
       const { checkpoints: infos, rollbacks } = await wf.checkpointsSince(0);
@@ -336,7 +357,7 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
       index = indexWith(empty, infos, rollbacks);
     }
     this._kept.set(wf, index);
-    return index;
+    return [index, rec ?? (pick ? pick(index) : null)];
   }
 
   /** The record that stands for a checkpoint: its newest live one, else its newest (history). */
@@ -347,14 +368,20 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
     return list[list.length - 1];
   }
 
+  _cacheKey(wf, info) {
+    return `${wf.executionId}|${info.sequence}|${info.createdAtMs}|${info.name}`;
+  }
+
   async _state(wf, info) {
-    const k = `${wf.executionId}|${info.sequence}|${info.createdAtMs}|${info.name}`;
-    let state = this._cache.get(k);
-    if (state === undefined) {
-      state = recordOf(await wf.checkpointState(info.id));
-      if (this._cache.size >= CACHE_LIMIT) this._cache.delete(this._cache.keys().next().value);
-      this._cache.set(k, state);
-    }
+    const state = this._cache.get(this._cacheKey(wf, info));
+    return state === undefined ? this._keep(wf, info, await wf.checkpointState(info.id)) : state;
+  }
+
+  /** A record's state as read from the store, decoded and cached. */
+  _keep(wf, info, saved) {
+    const state = recordOf(saved);
+    if (this._cache.size >= CACHE_LIMIT) this._cache.delete(this._cache.keys().next().value);
+    this._cache.set(this._cacheKey(wf, info), state);
     return state;
   }
 
@@ -457,12 +484,10 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
     if (threadIdRaw === undefined || threadIdRaw === null) return undefined;
     const threadId = idString(threadIdRaw, 'thread_id');
     const ns = idString(config.configurable.checkpoint_ns ?? '', 'checkpoint_ns');
-    const index = await this._index(await this._wf());
     const id = getCheckpointId(config);
-    let rec = null;
-    if (id) {
-      rec = this._chosen(index, threadId, ns, id);
-    } else {
+    const pick = (index) => {
+      if (id) return this._chosen(index, threadId, ns, id);
+      let rec = null;
       for (const list of index.checkpoints.values()) {
         const r = list[0];
         if (r.threadId !== threadId || r.ns !== ns) continue;
@@ -470,7 +495,9 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
         if (live.info.superseded) continue;
         if (!rec || live.id > rec.id) rec = live;
       }
-    }
+      return rec;
+    };
+    const [index, rec] = await this._picked(await this._wf(), pick);
     return rec ? this._tuple(index, rec) : undefined;
   }
 

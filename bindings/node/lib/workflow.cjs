@@ -418,14 +418,26 @@ class WfloWorkflow {
    * @param {number} afterSequence a whole number from 0 (a checkpoint's `sequence`)
    */
   async checkpointsSince(afterSequence) {
-    const after = typeof afterSequence === 'bigint' && afterSequence >= 0n && afterSequence <= BigInt(Number.MAX_SAFE_INTEGER)
-      ? Number(afterSequence) : afterSequence;
-    if (!Number.isSafeInteger(after) || after < 0) {
-      throw invalid(`afterSequence must be a whole number from 0, got ${typeof afterSequence === 'string' ? JSON.stringify(afterSequence) : String(afterSequence)}`);
-    }
+    const after = wholeNumber(afterSequence, 'afterSequence');
     await this._current();
-    const { checkpoints, rollbacks } = JSON.parse(await nativeAsync(() => this._native.checkpointsSince(after)));
-    return { checkpoints: camelize(checkpoints), rollbacks };
+    return sinceOf(await nativeAsync(() => this._native.checkpointsSince(after)));
+  }
+
+  /**
+   * `checkpointsSince(afterSequence)` and `checkpointState(id)` in one call (one trip into the
+   * library): `{ checkpoints, rollbacks, state }`. For a reader that keeps an index and loads
+   * the state it names: a state never changes, so it stands even when `checkpoints` show the
+   * index was out of date.
+   *
+   * @param {number} afterSequence a whole number from 0 (a checkpoint's `sequence`)
+   * @param {number} id a checkpoint's id
+   */
+  async checkpointsSinceWithState(afterSequence, id) {
+    const after = wholeNumber(afterSequence, 'afterSequence');
+    const checkpointId = wholeNumber(id, 'a checkpoint id');
+    this._started();
+    const { since, state } = await nativeAsync(() => this._native.checkpointsSinceWithState(after, checkpointId));
+    return { ...sinceOf(since), state: savedState(state) };
   }
 
   async calls() {
@@ -471,6 +483,21 @@ function settleFromResult(reservation, result, format = 'auto') {
   // settleResult reads a JS string as JSON text: a string result goes as a JSON string, which
   // the engine reads as the generated text.
   return reservation.settleResult(format, typeof result === 'string' ? JSON.stringify(result) : result ?? null);
+}
+
+/** A whole number from 0 (a bigint within the safe range too), else InvalidArgumentError. */
+function wholeNumber(value, what) {
+  const n = typeof value === 'bigint' && value >= 0n && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw invalid(`${what} must be a whole number from 0, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  }
+  return n;
+}
+
+/** `{ checkpoints, rollbacks }` from the library's JSON of them. */
+function sinceOf(json) {
+  const { checkpoints, rollbacks } = JSON.parse(json);
+  return { checkpoints: camelize(checkpoints), rollbacks };
 }
 
 module.exports = { WfloWorkflow, currentWorkflow, meteringWorkflow, settleFromResult };

@@ -37,6 +37,33 @@ pub struct NativeBinaryState {
 /// each state as it was saved.
 pub type AnyState = Either<String, NativeBinaryState>;
 
+/// What `checkpointsSinceWithState` resolves to: `since` as `checkpointsSince`'s JSON, and the
+/// state read along.
+#[napi(object)]
+pub struct SinceWithState {
+    pub since: String,
+    #[napi(ts_type = "string | NativeBinaryState")]
+    pub state: AnyState,
+}
+
+/// A sequence from JavaScript: a whole number from 0.
+fn sequence(after_sequence: i64) -> wflo_core::Result<u64> {
+    u64::try_from(after_sequence)
+        .map_err(|_| wflo_core::Error::invalid("afterSequence must be a whole number from 0"))
+}
+
+/// `{"checkpoints": [...], "rollbacks": n}`.
+fn since_json(
+    checkpoints: &[wflo_core::CheckpointInfo],
+    rollbacks: u64,
+) -> wflo_core::Result<String> {
+    let list = serde_json::to_string(checkpoints)
+        .map_err(|e| wflo_core::Error::Internal(format!("checkpoint list as JSON: {e}")))?;
+    Ok(format!(
+        r#"{{"checkpoints":{list},"rollbacks":{rollbacks}}}"#
+    ))
+}
+
 fn any_state(state: CheckpointState) -> AnyState {
     match state {
         CheckpointState::Json(text) => Either::A(text),
@@ -272,15 +299,31 @@ impl NativeExecution {
     pub fn checkpoints_since(&self, after_sequence: i64) -> AsyncTask<Job<String>> {
         let exec = self.inner.clone();
         AsyncTask::new(Job::new(move || {
-            let after = u64::try_from(after_sequence).map_err(|_| {
-                wflo_core::Error::invalid("afterSequence must be a whole number from 0")
+            let (checkpoints, rollbacks) = exec.checkpoints_since(sequence(after_sequence)?)?;
+            since_json(&checkpoints, rollbacks)
+        }))
+    }
+
+    /// `checkpoints_since` and `checkpoint_state` of `id` in one call
+    /// (`Execution::checkpoints_since_with_state`): what a reader keeping an index loads with,
+    /// one trip to the worker pool instead of two.
+    #[napi(ts_return_type = "Promise<SinceWithState>")]
+    pub fn checkpoints_since_with_state(
+        &self,
+        after_sequence: i64,
+        id: i64,
+    ) -> AsyncTask<Job<SinceWithState>> {
+        let exec = self.inner.clone();
+        AsyncTask::new(Job::new(move || {
+            let id = u64::try_from(id).map_err(|_| {
+                wflo_core::Error::invalid("a checkpoint id is a whole number from 0")
             })?;
-            let (checkpoints, rollbacks) = exec.checkpoints_since(after)?;
-            let list = serde_json::to_string(&checkpoints)
-                .map_err(|e| wflo_core::Error::Internal(format!("checkpoint list as JSON: {e}")))?;
-            Ok(format!(
-                r#"{{"checkpoints":{list},"rollbacks":{rollbacks}}}"#
-            ))
+            let (checkpoints, rollbacks, state) =
+                exec.checkpoints_since_with_state(sequence(after_sequence)?, id)?;
+            Ok(SinceWithState {
+                since: since_json(&checkpoints, rollbacks)?,
+                state: any_state(state),
+            })
         }))
     }
 

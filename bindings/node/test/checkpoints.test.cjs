@@ -187,6 +187,28 @@ test('checkpointsSince: the checkpoints after a sequence, in order, and the numb
   }
 });
 
+test('checkpointsSinceWithState: checkpointsSince and one state in one call, equal to the two', async () => {
+  const wf = await started();
+  const a = await wf.checkpoint('a', { n: 1 });
+  const b = await wf.checkpoint('b', everyByte(), { contentType: 'application/msgpack' });
+  await wf.rollbackToCheckpoint('a');
+  await wf.checkpoint('c', { n: 3 });
+  for (const after of [0, 1, 3]) {
+    for (const id of [a.id, b.id]) {
+      assert.deepEqual(await wf.checkpointsSinceWithState(after, id),
+        { ...(await wf.checkpointsSince(after)), state: await wf.checkpointState(id) });
+    }
+  }
+  const got = await wf.checkpointsSinceWithState(3, b.id);
+  assert.deepEqual([got.checkpoints, got.rollbacks], [[], 1]);
+  assert.ok(got.state instanceof BinaryState && got.state.data.equals(everyByte()));
+  await assert.rejects(wf.checkpointsSinceWithState(0, b.id + 1000), wflo.NotFoundError);
+  for (const bad of [-1, 1.5, '1', null]) {
+    await assert.rejects(wf.checkpointsSinceWithState(bad, a.id), wflo.InvalidArgumentError, `refuses ${String(bad)}`);
+    await assert.rejects(wf.checkpointsSinceWithState(0, bad), wflo.InvalidArgumentError, `refuses id ${String(bad)}`);
+  }
+});
+
 test('checkpointsSince starts a workflow that never was, which has no checkpoints', async () => {
   const wf = new WfloWorkflow({ name: 'fresh', engine: await Engine.open('memory://') });
   assert.deepEqual(await wf.checkpointsSince(0), { checkpoints: [], rollbacks: 0 });

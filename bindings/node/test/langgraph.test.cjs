@@ -202,6 +202,31 @@ test('a saver keeps its index: what another saver on the execution saved shows o
   await engine.close();
 });
 
+test('a load through an out-of-date index returns what is current, not the record read along', async () => {
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'stale index', engine });
+  const writer = new WfloCheckpointSaver({ workflow: wf });
+  const reader = new WfloCheckpointSaver({ workflow: wf });
+  const thread = { configurable: { thread_id: 't', checkpoint_ns: '' } };
+  const c1 = checkpoint({ n: 1 }, { n: 1 });
+  const cfg1 = await writer.put(thread, c1, meta(0), { n: 1 });
+  // The reader's index now knows c1, unread.
+  assert.equal(await reader.getTuple({ configurable: { thread_id: 'other', checkpoint_ns: '' } }), undefined);
+  const c2 = checkpoint({ n: 2 }, { n: 2 });
+  const cfg2 = await writer.put(cfg1, c2, meta(1), { n: 2 });
+  const latest = await reader.getTuple(thread); // its index said c1 is the latest
+  assert.deepEqual([latest.config, latest.parentConfig], [cfg2, cfg1]);
+  assert.deepEqual(latest.checkpoint.channel_values, { n: 2 });
+  // c1 put again: its newest record stands for it, though the reader's index named the first.
+  const c1again = { ...c1, channel_values: { n: 10 } };
+  await writer.put(thread, c1again, meta(7), { n: 1 });
+  const again = await reader.getTuple(cfg1);
+  assert.equal(again.metadata.step, 7);
+  assert.deepEqual(again.checkpoint.channel_values, { n: 10 });
+  assert.deepEqual(again, await new WfloCheckpointSaver({ workflow: wf }).getTuple(cfg1));
+  await engine.close();
+});
+
 test('a rollback made elsewhere is seen by a saver that kept its index from before', async () => {
   const engine = await memory();
   const wf = new wflo.WfloWorkflow({ name: 'rollback elsewhere', engine });
