@@ -1042,8 +1042,10 @@ wflo_status wflo_execution_end(const wflo_execution *execution,
                                size_t raised_len,
                                const char **status_out);
 
-// The layouts of the by-value structs as JSON: `{"wflo_usage": {"size": 48, "fields":
-// {"input": 0, …}}, …}`. Freed with wflo_string_free.
+// The layouts of the structs a face fills or reads by hand, as JSON: `{"wflo_usage":
+// {"size": 48, "fields": {"input": 0, …}}, …}`; and under `"checkpoint_info_keys"` the keys
+// of a checkpoint's info JSON in the library's order (`["id", "execution_id", …]`, the
+// optional `content_type` included). Freed with wflo_string_free.
 //
 // # Safety
 // `json_out` writable.

@@ -46,6 +46,14 @@ LAYOUTS = {
     "wflo_cost_args": [("engine", "Q"), ("model", "Q"), ("model_len", "Q"), ("usage", "6Q"), ("nanos", "Q")],
     "wflo_checkpoint_saved": [("id", "Q"), ("sequence", "Q"), ("parent_id", "Q"), ("spent_nanos", "Q"),
                               ("created_at_ms", "Q"), ("state_bytes", "Q"), ("has_parent", "?"), (None, "7x")],
+    # Filled once by ctypes (_PyApi, below, takes its fields from here), never packed: a size_t,
+    # then the type and object pointers, then the C API function pointers.
+    "wflo_py_api": [(name, "Q") for name in (
+        "ob_type_offset", "dict_type", "list_type", "tuple_type", "str_type", "int_type", "float_type", "none",
+        "true_", "false_", "declined", "dict_next", "dict_new", "dict_set_item", "list_size", "list_get_item",
+        "list_new", "list_set_item", "tuple_size", "tuple_get_item", "unicode_as_utf8_and_size",
+        "unicode_from_string_and_size", "long_as_long_long_and_overflow", "long_from_long_long",
+        "long_from_string", "float_as_double", "float_from_double", "inc_ref", "dec_ref", "err_clear")],
 }
 
 
@@ -156,13 +164,20 @@ def _library_layouts() -> dict:
         _string_free(out.value)
 
 
-check_layouts(_library_layouts(), LAYOUTS)
+_LIBRARY_LAYOUTS = _library_layouts()
+check_layouts(_LIBRARY_LAYOUTS, LAYOUTS)
+
+
+def _check_ctypes_size(name: str, c: type) -> None:
+    # The ctypes structs the library reads or writes into must be as large as its own.
+    if ctypes.sizeof(c) != layout_of(LAYOUTS[name])["size"]:
+        raise ImportError(f"wflo: ctypes lays {name} out in {ctypes.sizeof(c)} bytes, libwflo in "
+                          f"{layout_of(LAYOUTS[name])['size']}")
+
+
 for _name, _c in (("wflo_usage", _CUsage), ("wflo_settled", _CSettled), ("wflo_call_request", _CRequest),
                   ("wflo_cost_args", _CCostArgs)):
-    # The ctypes buffers the library writes into must be as large as its structs.
-    if ctypes.sizeof(_c) != layout_of(LAYOUTS[_name])["size"]:
-        raise ImportError(f"wflo: ctypes lays {_name} out in {ctypes.sizeof(_c)} bytes, libwflo in "
-                          f"{layout_of(LAYOUTS[_name])['size']}")
+    _check_ctypes_size(_name, _c)
 
 # "Q" refuses negative and non-integer counts, which ctypes fields would silently wrap around.
 _pack_usage = struct.Struct(layout_format(LAYOUTS["wflo_usage"])).pack_into
@@ -393,15 +408,37 @@ _checkpoint_save_binary_into = _fn("wflo_checkpoint_save_binary_into", [c_void_p
                                                                         c_size_t, c_char_p, c_size_t, c_void_p])
 
 
+# A checkpoint's info has core's keys in core's order, as the library reads them off core's own
+# type (wflo_layout_json's "checkpoint_info_keys"): _saved copies this dict and sets each value,
+# which keeps each key in its place, so the binding never restates the order. Every key must be
+# one _saved sets: the struct's fields (has_parent aside) and what the save was given.
+_INFO = dict.fromkeys(_LIBRARY_LAYOUTS["checkpoint_info_keys"])
+if set(_INFO) != {n for n, _ in LAYOUTS["wflo_checkpoint_saved"] if n not in (None, "has_parent")} | {
+        "execution_id", "name", "superseded", "content_type"}:
+    raise ImportError(f"wflo: libwflo's checkpoint info has the keys {list(_INFO)}, which this package "
+                      "does not all fill (a wheel built from mixed versions?)")
+
+
 def _saved(execution_id: str, name: str, content_type: Optional[str]) -> dict:
     """The info of the checkpoint just saved: the library's fixed-size facts (a struct, not a
     JSON string to parse: that cost more than a 1 KB save) with the name, execution id and
     content type the save was given — the same dict, key for key, as the library's JSON info."""
     cid, sequence, parent, spent, created, size, has_parent = _unpack_saved(_scratch.saved)
-    info = {"id": cid, "execution_id": execution_id, "name": name, "sequence": sequence,
-            "parent_id": parent if has_parent else None, "spent_nanos": spent, "created_at_ms": created,
-            "superseded": False, "state_bytes": size}
-    if content_type is not None:
+    info = _INFO.copy()
+    info["id"] = cid
+    info["execution_id"] = execution_id
+    info["name"] = name
+    info["sequence"] = sequence
+    info["parent_id"] = parent if has_parent else None
+    info["spent_nanos"] = spent
+    info["created_at_ms"] = created
+    # Only a rollback to an earlier checkpoint supersedes one, and a checkpoint just saved is
+    # the execution's latest: nothing can have passed over it yet.
+    info["superseded"] = False
+    info["state_bytes"] = size
+    if content_type is None:
+        del info["content_type"]  # a JSON state's info has none (core leaves the key out)
+    else:
         info["content_type"] = content_type
     return info
 
@@ -508,24 +545,25 @@ def checkpoints_after(execution: int, after_sequence: int) -> "tuple[list, int]"
 
 # The Python side of libwflo's JSON encoder and parser below (ffi/src/python_json.rs): one
 # wflo_py_api with every type, singleton and C API function either direction needs, filled once
-# here and handed to both wflo_py_json_dumps and wflo_py_json_loads. The field names are the
-# struct's, in its order; the functions come from ctypes.pythonapi.
-_PY_OBJECTS = ("dict_type", "list_type", "tuple_type", "str_type", "int_type", "float_type", "none", "true_",
-               "false_", "declined")
-_PY_FUNCTIONS = (("dict_next", "PyDict_Next"), ("dict_new", "PyDict_New"), ("dict_set_item", "PyDict_SetItem"),
-                 ("list_size", "PyList_Size"), ("list_get_item", "PyList_GetItem"), ("list_new", "PyList_New"),
-                 ("list_set_item", "PyList_SetItem"), ("tuple_size", "PyTuple_Size"),
-                 ("tuple_get_item", "PyTuple_GetItem"), ("unicode_as_utf8_and_size", "PyUnicode_AsUTF8AndSize"),
-                 ("unicode_from_string_and_size", "PyUnicode_FromStringAndSize"),
-                 ("long_as_long_long_and_overflow", "PyLong_AsLongLongAndOverflow"),
-                 ("long_from_long_long", "PyLong_FromLongLong"), ("long_from_string", "PyLong_FromString"),
-                 ("float_as_double", "PyFloat_AsDouble"), ("float_from_double", "PyFloat_FromDouble"),
-                 ("inc_ref", "Py_IncRef"), ("dec_ref", "Py_DecRef"), ("err_clear", "PyErr_Clear"))
+# here and handed to both wflo_py_json_dumps and wflo_py_json_loads. Its fields, in their order,
+# are LAYOUTS["wflo_py_api"] (checked against the library's at import); values are given by
+# name. The functions come from ctypes.pythonapi: field -> C API name.
+_PY_FUNCTIONS = {"dict_next": "PyDict_Next", "dict_new": "PyDict_New", "dict_set_item": "PyDict_SetItem",
+                 "list_size": "PyList_Size", "list_get_item": "PyList_GetItem", "list_new": "PyList_New",
+                 "list_set_item": "PyList_SetItem", "tuple_size": "PyTuple_Size",
+                 "tuple_get_item": "PyTuple_GetItem", "unicode_as_utf8_and_size": "PyUnicode_AsUTF8AndSize",
+                 "unicode_from_string_and_size": "PyUnicode_FromStringAndSize",
+                 "long_as_long_long_and_overflow": "PyLong_AsLongLongAndOverflow",
+                 "long_from_long_long": "PyLong_FromLongLong", "long_from_string": "PyLong_FromString",
+                 "float_as_double": "PyFloat_AsDouble", "float_from_double": "PyFloat_FromDouble",
+                 "inc_ref": "Py_IncRef", "dec_ref": "Py_DecRef", "err_clear": "PyErr_Clear"}
 
 
 class _PyApi(ctypes.Structure):
-    _fields_ = [("ob_type_offset", c_size_t)] + [(n, c_void_p) for n in _PY_OBJECTS] + \
-        [(n, c_void_p) for n, _ in _PY_FUNCTIONS]
+    _fields_ = [(n, c_size_t if n == "ob_type_offset" else c_void_p) for n, _ in LAYOUTS["wflo_py_api"]]
+
+
+_check_ctypes_size("wflo_py_api", _PyApi)
 
 
 class _Declined:
@@ -548,11 +586,16 @@ def _py_api() -> Optional[_PyApi]:
         for probe in ({}, [], (), "", 0, 0.5, None, True, _PyApi):
             if c_void_p.from_address(id(probe) + offset).value != id(type(probe)):
                 return None
-        return _PyApi(offset, id(dict), id(list), id(tuple), id(str), id(int), id(float), id(None), id(True),
-                      id(False), id(_DECLINED),
-                      *[ctypes.cast(getattr(ctypes.pythonapi, f), c_void_p).value for _, f in _PY_FUNCTIONS])
+        values = {"ob_type_offset": offset, "dict_type": id(dict), "list_type": id(list), "tuple_type": id(tuple),
+                  "str_type": id(str), "int_type": id(int), "float_type": id(float), "none": id(None),
+                  "true_": id(True), "false_": id(False), "declined": id(_DECLINED)}
+        values.update((n, ctypes.cast(getattr(ctypes.pythonapi, f), c_void_p).value) for n, f in _PY_FUNCTIONS.items())
     except (AttributeError, OSError, ValueError):
         return None
+    fields = [n for n, _ in _PyApi._fields_]
+    if sorted(values) != sorted(fields):  # a field left NULL would crash the library
+        raise ImportError(f"wflo: wflo_py_api has the fields {fields}, this package fills {sorted(values)}")
+    return _PyApi(**values)
 
 
 _PY_API = _py_api()  # kept here for as long as the module lives: the library reads it on every call
