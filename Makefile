@@ -120,8 +120,9 @@ test-c:
 
 # The Go package finds libwflo with pkg-config. Here a wflo.pc for the debug build whose Libs
 # names libwflo.a: a self-contained test binary, no library path to set.
+# CGO_CPPFLAGS names the library built for Go's cache (ffi/cgo-stamp.sh says why).
 GO_PC_DIR = $(WFLO_CACHE)/pkgconfig/debug
-GO_ENV = PKG_CONFIG_PATH=$(GO_PC_DIR)
+GO_ENV = PKG_CONFIG_PATH=$(GO_PC_DIR) CGO_CPPFLAGS="$$($(CURDIR)/ffi/cgo-stamp.sh $(CARGO_TARGET_DIR)/debug/libwflo.a)"
 test-go: build
 	$(CARGO) build -p wflo-ffi
 	mkdir -p $(GO_PC_DIR) && ffi/wflo-pc.sh --static $(CARGO_TARGET_DIR)/debug $(CARGO_TARGET_DIR)/debug \

@@ -17,6 +17,7 @@ out=$target
 mkdir -p "$out/pkgconfig-bench"
 ffi/wflo-pc.sh --static "$out/release" "$out/release" "$PWD/ffi/include" > "$out/pkgconfig-bench/wflo.pc"
 export PKG_CONFIG_PATH=$out/pkgconfig-bench
+export CGO_CPPFLAGS="$(ffi/cgo-stamp.sh "$out/release/libwflo.a")"  # for Go's cache: see the script
 (cd bindings/go && go test -c -o "$out/wflo_go_bench.test" >/dev/null)
 kotlin_on=0
 if command -v java >/dev/null && command -v mvn >/dev/null; then

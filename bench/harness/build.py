@@ -123,7 +123,10 @@ def build_go(env: Env) -> None:
     pc = subprocess.run([str(env.root / "ffi" / "wflo-pc.sh"), "--static", str(lib), str(lib),
                          str(env.root / "ffi" / "include")], capture_output=True, text=True, check=True)
     (pc_dir / "wflo.pc").write_text(pc.stdout)
-    flags = {"PKG_CONFIG_PATH": str(pc_dir)}
+    # For Go's cache, the library named (ffi/cgo-stamp.sh says why).
+    stamp = subprocess.run([str(env.root / "ffi" / "cgo-stamp.sh"), str(lib / "libwflo.a")], capture_output=True,
+                           text=True, check=True).stdout.strip()
+    flags = {"PKG_CONFIG_PATH": str(pc_dir), "CGO_CPPFLAGS": stamp}
     if step(env, "go", [(["go", "test", "-c", "-o", str(out)], flags)], cwd=env.root / "bindings" / "go"):
         env.built["go"] = out
 

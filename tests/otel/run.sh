@@ -73,7 +73,8 @@ mkdir -p "$pc_dir" "$WFLO_CACHE/otel"
 ffi/wflo-pc.sh --static "$CARGO_TARGET_DIR/debug" "$CARGO_TARGET_DIR/debug" "$root/ffi/include" > "$pc_dir/wflo.pc.tmp.$$"
 mv "$pc_dir/wflo.pc.tmp.$$" "$pc_dir/wflo.pc"
 test -z "$(gofmt -l tests/otel/go)" || { gofmt -l tests/otel/go; echo "gofmt would change these files"; exit 1; }
-(cd tests/otel/go && PKG_CONFIG_PATH=$pc_dir go build -mod=mod -o "$WFLO_CACHE/otel/otel-go" .)
+stamp=$(ffi/cgo-stamp.sh "$CARGO_TARGET_DIR/debug/libwflo.a")  # for Go's cache: see the script
+(cd tests/otel/go && PKG_CONFIG_PATH=$pc_dir CGO_CPPFLAGS="$stamp" go build -mod=mod -o "$WFLO_CACHE/otel/otel-go" .)
 echo "built in $(( $(date +%s) - started ))s"
 
 "$venv/bin/python" tests/otel/run.py --python "$venv/bin/python" --node-dir bindings/node \
