@@ -162,3 +162,11 @@ pub fn psql(url: &str, sql: &str) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// A fresh database on the test server; returns its URL.
+pub fn new_database(base: &str, name: &str) -> String {
+    psql(base, &format!("DROP DATABASE IF EXISTS {name}"));
+    psql(base, &format!("CREATE DATABASE {name}"));
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    format!("{prefix}/{name}")
+}

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::psql;
+use common::{new_database, psql};
 
 use rusqlite::Connection;
 use rusqlite::types::Value;
@@ -397,14 +397,6 @@ fn sqlite_migrations_fail_on_a_broken_foreign_key() {
         sqlite_columns(&path, "checkpoints").last().unwrap()[0],
         Value::Text("state_type".into())
     );
-}
-
-/// A fresh database on the test server; returns its URL.
-fn new_database(base: &str, name: &str) -> String {
-    psql(base, &format!("DROP DATABASE IF EXISTS {name}"));
-    psql(base, &format!("CREATE DATABASE {name}"));
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    format!("{prefix}/{name}")
 }
 
 fn postgres_schema(url: &str) -> String {

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::psql;
+use common::{new_database, psql};
 
 use wflo_core::store::state_codec::prepare;
 use wflo_core::store::{NewCheckpoint, PostgresStore, Store};
@@ -26,14 +26,6 @@ fn save(store: &PostgresStore, exec: &str, name: &str) -> wflo_core::Result<Chec
         },
         None,
     )
-}
-
-/// A fresh database on the test server; returns its URL.
-fn new_database(base: &str, name: &str) -> String {
-    psql(base, &format!("DROP DATABASE IF EXISTS {name}"));
-    psql(base, &format!("CREATE DATABASE {name}"));
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    format!("{prefix}/{name}")
 }
 
 #[test]
