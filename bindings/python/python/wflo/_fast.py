@@ -538,9 +538,14 @@ def checkpoints_after(execution: int, after_sequence: int) -> "tuple[list, int]"
     out, rollbacks = c_void_p(), c_uint64()
     if _checkpoint_list_after(execution, after_sequence, byref(out), byref(rollbacks)):
         raise _error()
+    return _listed(out), rollbacks.value
+
+
+def _listed(out: c_void_p) -> list:
+    """A list of checkpoint infos the library returned as JSON, taken and freed. Nothing new is
+    the common answer of a reader polling for changes: no parse for it."""
     text = _take_string(out)
-    # Nothing new is the common answer of a reader polling for changes: no parse for it.
-    return ([] if text == b"[]" else json.loads(text)), rollbacks.value
+    return [] if text == b"[]" else json.loads(text)
 
 
 # The Python side of libwflo's JSON encoder and parser below (ffi/src/python_json.rs): one
@@ -612,8 +617,7 @@ def checkpoint_since_with_state(execution: int, after_sequence: int,
                                     *out.refs):
         raise _error()
     state = out.take()
-    text = _take_string(listed)
-    return ([] if text == b"[]" else json.loads(text)), rollbacks.value, state
+    return _listed(listed), rollbacks.value, state
 
 
 # json.dumps of a checkpoint state, in libwflo (wflo_py_json_dumps, ffi/src/python_json.rs):
