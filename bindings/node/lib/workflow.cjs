@@ -381,8 +381,9 @@ class WfloWorkflow {
 
   /** The state of one checkpoint by its id (superseded ones included), as it was saved. */
   async checkpointState(id) {
+    const checkpointId = wholeNumber(id, 'a checkpoint id');
     this._started();
-    return savedState(await nativeAsync(() => this._native.checkpointState(id)));
+    return savedState(await nativeAsync(() => this._native.checkpointState(checkpointId)));
   }
 
   /** The execution, started if it never was (reads and checkpoints do not reopen it). */

@@ -52,6 +52,13 @@ fn sequence(after_sequence: i64) -> wflo_core::Result<u64> {
         .map_err(|_| wflo_core::Error::invalid("afterSequence must be a whole number from 0"))
 }
 
+/// A checkpoint id from JavaScript: a whole number from 0 (never a negative one clamped into
+/// another checkpoint's).
+fn checkpoint_id(id: i64) -> wflo_core::Result<u64> {
+    u64::try_from(id)
+        .map_err(|_| wflo_core::Error::invalid("a checkpoint id is a whole number from 0"))
+}
+
 /// `{"checkpoints": [...], "rollbacks": n}`.
 fn since_json(
     checkpoints: &[wflo_core::CheckpointInfo],
@@ -315,11 +322,8 @@ impl NativeExecution {
     ) -> AsyncTask<Job<SinceWithState>> {
         let exec = self.inner.clone();
         AsyncTask::new(Job::new(move || {
-            let id = u64::try_from(id).map_err(|_| {
-                wflo_core::Error::invalid("a checkpoint id is a whole number from 0")
-            })?;
             let (checkpoints, rollbacks, state) =
-                exec.checkpoints_since_with_state(sequence(after_sequence)?, id)?;
+                exec.checkpoints_since_with_state(sequence(after_sequence)?, checkpoint_id(id)?)?;
             Ok(SinceWithState {
                 since: since_json(&checkpoints, rollbacks)?,
                 state: any_state(state),
@@ -332,7 +336,7 @@ impl NativeExecution {
     pub fn checkpoint_state(&self, id: i64) -> AsyncTask<Job<AnyState>> {
         let exec = self.inner.clone();
         AsyncTask::new(Job::new(move || {
-            Ok(any_state(exec.checkpoint_state_any(id.max(0) as u64)?))
+            Ok(any_state(exec.checkpoint_state_any(checkpoint_id(id)?)?))
         }))
     }
 

@@ -206,6 +206,7 @@ test('checkpointsSinceWithState: checkpointsSince and one state in one call, equ
   for (const bad of [-1, 1.5, '1', null]) {
     await assert.rejects(wf.checkpointsSinceWithState(bad, a.id), wflo.InvalidArgumentError, `refuses ${String(bad)}`);
     await assert.rejects(wf.checkpointsSinceWithState(0, bad), wflo.InvalidArgumentError, `refuses id ${String(bad)}`);
+    await assert.rejects(wf.checkpointState(bad), wflo.InvalidArgumentError, `checkpointState refuses ${String(bad)}`);
   }
 });
 
