@@ -415,6 +415,32 @@ fn replay(index: usize, scenario: &Value) -> Value {
                     "rollbacks": rollbacks,
                 }));
             }
+            "checkpoints_since_with_state" => {
+                let found = exec.checkpoints_since_with_state(
+                    step["after"].as_u64().unwrap(),
+                    step["id"].as_u64().unwrap(),
+                );
+                events.push(match found {
+                    Ok((checkpoints, rollbacks, state)) => {
+                        let mut event = state_event("checkpoints_since_with_state", Some(state));
+                        event["names"] = json!(
+                            checkpoints
+                                .iter()
+                                .map(|c| c.name.as_str())
+                                .collect::<Vec<_>>()
+                        );
+                        event["sequences"] =
+                            json!(checkpoints.iter().map(|c| c.sequence).collect::<Vec<_>>());
+                        event["superseded"] =
+                            json!(checkpoints.iter().map(|c| c.superseded).collect::<Vec<_>>());
+                        event["rollbacks"] = json!(rollbacks);
+                        event
+                    }
+                    Err(e) => {
+                        json!({"op": "checkpoints_since_with_state", "error": e.code().as_str()})
+                    }
+                });
+            }
             "rollback" => {
                 let state = exec
                     .rollback_to_checkpoint_any(step["name"].as_str().unwrap())
@@ -499,6 +525,48 @@ fn by_name<'a>(ledger: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|s| s["name"] == name)
         .unwrap_or_else(|| panic!("no scenario {name}"))
+}
+
+/// The one-call read of a reader keeping an index returns exactly the two calls it stands for:
+/// the state as saved (of either kind, a superseded one too), the checkpoints after the
+/// sequence with the rollback count, and NOT_FOUND for an id the execution does not have.
+#[test]
+fn checkpoints_since_with_state_scenario() {
+    let l = ledger();
+    let ev = by_name(&l, "checkpoints_since_with_state")["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let plan = json!({"step": 1, "todo": ["search", "write"]});
+    assert_eq!(
+        ev[2],
+        json!({"op": "checkpoints_since_with_state", "state": plan,
+               "names": ["plan", "packed"], "sequences": [1, 2],
+               "superseded": [false, false], "rollbacks": 0})
+    );
+    let packed = json!({"content_type": "application/vnd.wflo.langgraph.v1+msgpack",
+                        "hex": "82a474797065a46a736f6ea464617461c403010203"});
+    assert_eq!(ev[3]["binary"], packed);
+    assert_eq!(
+        (&ev[3]["names"], &ev[3]["rollbacks"]),
+        (&json!([]), &json!(0))
+    );
+    // After the rollback the superseded checkpoint's state is still read; the count moved.
+    assert_eq!(ev[5]["binary"], packed);
+    assert_eq!(
+        (&ev[5]["names"], &ev[5]["rollbacks"]),
+        (&json!([]), &json!(1))
+    );
+    assert_eq!(
+        ev[7],
+        json!({"op": "checkpoints_since_with_state", "state": {"step": 2},
+               "names": ["packed", "resumed"], "sequences": [2, 3],
+               "superseded": [true, false], "rollbacks": 1})
+    );
+    assert_eq!(
+        ev[8],
+        json!({"op": "checkpoints_since_with_state", "error": "NOT_FOUND"})
+    );
 }
 
 #[test]

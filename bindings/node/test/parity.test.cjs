@@ -418,6 +418,25 @@ async function replay(index, scenario) {
         });
         break;
       }
+      case 'checkpoints_since_with_state': {
+        let found;
+        try {
+          found = await wf.checkpointsSinceWithState(step.after, step.id);
+        } catch (e) {
+          if (typeof e.code !== 'string') throw e;
+          events.push({ op: 'checkpoints_since_with_state', error: e.code });
+          break;
+        }
+        const { checkpoints, rollbacks, state } = found;
+        events.push({
+          ...stateEvent('checkpoints_since_with_state', state),
+          names: checkpoints.map((c) => c.name),
+          sequences: checkpoints.map((c) => c.sequence),
+          superseded: checkpoints.map((c) => c.superseded),
+          rollbacks,
+        });
+        break;
+      }
       case 'rollback':
         events.push(stateEvent('rollback', await wf.rollbackToCheckpoint(step.name)));
         break;

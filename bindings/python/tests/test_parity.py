@@ -333,6 +333,16 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
                     events.append({"op": "checkpoints_since", "names": [c["name"] for c in checkpoints],
                                    "sequences": [c["sequence"] for c in checkpoints],
                                    "superseded": [c["superseded"] for c in checkpoints], "rollbacks": rollbacks})
+                elif op == "checkpoints_since_with_state":
+                    try:
+                        checkpoints, rollbacks, state = wf.checkpoints_since_with_state(step["after"], step["id"])
+                    except wflo.WfloError as e:
+                        events.append({"op": "checkpoints_since_with_state", "error": e.code})
+                    else:
+                        events.append({**_state_event("checkpoints_since_with_state", state),
+                                       "names": [c["name"] for c in checkpoints],
+                                       "sequences": [c["sequence"] for c in checkpoints],
+                                       "superseded": [c["superseded"] for c in checkpoints], "rollbacks": rollbacks})
                 elif op == "rollback":
                     events.append(_state_event("rollback", wf.rollback_to_checkpoint_sync(step["name"])))
                 elif op == "latest":
