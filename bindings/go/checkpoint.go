@@ -90,6 +90,28 @@ func (x *Execution) CheckpointsSince(afterSequence uint64) (checkpoints []Checkp
 	return checkpoints, uint64(n), nil
 }
 
+// CheckpointsSinceWithState is CheckpointsSince and CheckpointStateAny of checkpoint id in
+// one call — one crossing into libwflo per load instead of two. It exists for a reader keeping
+// its own index of the checkpoints (a LangGraph saver): it reads the state its index names and
+// learns in the same call whether the index is still current (no checkpoints after
+// afterSequence and the same number of rollbacks). A state never changes, so it is right even
+// when the index was stale; the reader only picks again when something changed. ErrNotFound
+// when the execution has no checkpoint with that id; on any error nothing else is returned.
+func (x *Execution) CheckpointsSinceWithState(afterSequence, id uint64) (checkpoints []CheckpointInfo, rollbacks uint64, state CheckpointState, err error) {
+	var out *C.char
+	var n C.uint64_t
+	state, err = x.stateAny(func(h *C.wflo_execution, ct **C.char, data **C.uint8_t, size *C.size_t) C.wflo_status {
+		return C.wflo_checkpoint_since_with_state(h, C.uint64_t(afterSequence), C.uint64_t(id), &out, &n, ct, data, size)
+	})
+	if err != nil {
+		return nil, 0, CheckpointState{}, err
+	}
+	if err := takeJSON(out, &checkpoints); err != nil {
+		return nil, 0, CheckpointState{}, err
+	}
+	return checkpoints, uint64(n), state, nil
+}
+
 // CheckpointBinary saves data — bytes in the caller's own format, named by contentType
 // (e.g. "application/msgpack"; 1 to 255 printable ASCII characters without spaces, else
 // ErrInvalidArgument: an empty one too) — as checkpoint name, committed before it returns.

@@ -275,6 +275,68 @@ func TestCheckpointsSinceReadsWhatIsNewAndCountsRollbacksMadeElsewhere(t *testin
 	}
 }
 
+func TestCheckpointsSinceWithStateEqualsTheSeparateCalls(t *testing.T) {
+	x := startExecution(t, memoryEngine(t), "since-with-state")
+	plan, err := x.Checkpoint("plan", map[string]any{"step": 1, "todo": []string{"search", "write"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	packed, err := x.CheckpointBinary("packed", "application/msgpack", everyByte())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// After the rollback "packed" is superseded and the count is 1: both must show, and the
+	// superseded binary state must still read byte for byte.
+	if _, err := x.RollbackToCheckpointAny("plan"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []uint64{plan.ID, packed.ID} {
+		for _, after := range []uint64{0, plan.Sequence, packed.Sequence} {
+			list, rollbacks, state, err := x.CheckpointsSinceWithState(after, id)
+			if err != nil {
+				t.Fatalf("id %d after %d: %v", id, after, err)
+			}
+			wantList, wantRollbacks, err := x.CheckpointsSince(after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantState, err := x.CheckpointStateAny(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(list, wantList) || rollbacks != wantRollbacks || rollbacks != 1 {
+				t.Fatalf("id %d after %d: %+v, %d rollbacks; separately %+v, %d", id, after, list, rollbacks, wantList, wantRollbacks)
+			}
+			if !reflect.DeepEqual(state, wantState) {
+				t.Fatalf("id %d after %d: state %+v, separately %+v", id, after, state, wantState)
+			}
+		}
+	}
+	_, _, state, err := x.CheckpointsSinceWithState(0, packed.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state.ContentType != "application/msgpack" || !bytes.Equal(state.Data, everyByte()) || state.JSON != nil {
+		t.Fatalf("the binary state: %q % x", state.ContentType, state.Data)
+	}
+	_, _, state, err = x.CheckpointsSinceWithState(0, plan.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state.IsBinary() || string(state.JSON) != `{"step":1,"todo":["search","write"]}` {
+		t.Fatalf("the JSON state: %+v", state)
+	}
+
+	list, rollbacks, state, err := x.CheckpointsSinceWithState(0, 1000)
+	var we *wflo.Error
+	if !errors.Is(err, wflo.ErrNotFound) || !errors.As(err, &we) || we.Code != wflo.CodeNotFound {
+		t.Fatalf("an unknown id: want NOT_FOUND, got %v", err)
+	}
+	if list != nil || rollbacks != 0 || !reflect.DeepEqual(state, wflo.CheckpointState{}) {
+		t.Fatalf("an unknown id returned %+v, %d, %+v", list, rollbacks, state)
+	}
+}
+
 func TestNoLatestCheckpointIsNotFound(t *testing.T) {
 	x := startExecution(t, memoryEngine(t), "no-checkpoints")
 	if _, err := x.LatestCheckpointAny(); !errors.Is(err, wflo.ErrNotFound) {

@@ -41,8 +41,9 @@ type parityStep struct {
 	ContentType *string `json:"content_type"`
 	Hex         string  `json:"hex"`
 	Repeat      *int    `json:"repeat"`
-	// A checkpoints_since's sequence.
+	// A checkpoints_since's sequence; a checkpoints_since_with_state's too, and its checkpoint id.
 	After uint64 `json:"after"`
+	ID    uint64 `json:"id"`
 	// The resilience ops: a breaker's config and actions, a call's breaker, a retried call.
 	Config  json.RawMessage   `json:"config"`
 	Actions []json.RawMessage `json:"actions"`
@@ -227,6 +228,19 @@ func stateEvent(op string, state wflo.CheckpointState) map[string]any {
 			"hex": hex.EncodeToString(state.Data)}}
 	}
 	return map[string]any{"op": op, "state": state.JSON}
+}
+
+// sinceEvent adds what a checkpoints-since call returned to event: the checkpoints' names,
+// sequences and superseded flags in order, and the rollback count.
+func sinceEvent(event map[string]any, list []wflo.CheckpointInfo, rollbacks uint64) map[string]any {
+	names, sequences, superseded := []string{}, []uint64{}, []bool{}
+	for _, c := range list {
+		names = append(names, c.Name)
+		sequences = append(sequences, c.Sequence)
+		superseded = append(superseded, c.Superseded)
+	}
+	event["names"], event["sequences"], event["superseded"], event["rollbacks"] = names, sequences, superseded, rollbacks
+	return event
 }
 
 // parityCode is codeOf, knowing the call limit's typed error too.
@@ -492,14 +506,14 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 			if err != nil {
 				fail(err)
 			}
-			names, sequences, superseded := []string{}, []uint64{}, []bool{}
-			for _, c := range list {
-				names = append(names, c.Name)
-				sequences = append(sequences, c.Sequence)
-				superseded = append(superseded, c.Superseded)
+			ledger.Events = append(ledger.Events, sinceEvent(map[string]any{"op": "checkpoints_since"}, list, rollbacks))
+		case "checkpoints_since_with_state":
+			list, rollbacks, state, err := x.CheckpointsSinceWithState(step.After, step.ID)
+			if err != nil {
+				ledger.Events = append(ledger.Events, map[string]any{"op": "checkpoints_since_with_state", "error": parityCode(err)})
+				break
 			}
-			ledger.Events = append(ledger.Events, map[string]any{"op": "checkpoints_since", "names": names,
-				"sequences": sequences, "superseded": superseded, "rollbacks": rollbacks})
+			ledger.Events = append(ledger.Events, sinceEvent(stateEvent("checkpoints_since_with_state", state), list, rollbacks))
 		case "rollback":
 			state, err := x.RollbackToCheckpointAny(step.Name)
 			if err != nil {

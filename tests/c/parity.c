@@ -526,6 +526,26 @@ static json_t *state_event(const char *op, char *content_type, uint8_t *state, s
     return event;
 }
 
+/* Adds what a checkpoints-since call returned to `event` — the names, sequences and superseded
+ * flags of the checkpoints listed in `text` (freed), in order, and the rollback count. */
+static json_t *since_event(json_t *event, char *text, uint64_t rollbacks) {
+    json_t *list = take_json(text);
+    json_t *names = json_array(), *sequences = json_array(), *superseded = json_array();
+    size_t k;
+    json_t *c;
+    json_array_foreach(list, k, c) {
+        json_array_append(names, json_object_get(c, "name"));
+        json_array_append(sequences, json_object_get(c, "sequence"));
+        json_array_append(superseded, json_object_get(c, "superseded"));
+    }
+    json_decref(list);
+    json_object_set_new(event, "names", names);
+    json_object_set_new(event, "sequences", sequences);
+    json_object_set_new(event, "superseded", superseded);
+    json_object_set_new(event, "rollbacks", json_integer((json_int_t)rollbacks));
+    return event;
+}
+
 /* The start options: the scenario's id, traceparent, alert thresholds, soft budget, approval
  * threshold, call cap and agents' budgets ({name: dollars} to {name: nano-USD}). */
 static char *start_options(size_t index, json_t *scenario, json_t *shared_scopes) {
@@ -678,19 +698,25 @@ static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
             CHECK(wflo_checkpoint_list_after_json(exec, (uint64_t)json_integer_value(json_object_get(step, "after")),
                                                   &text, &rollbacks),
                   "wflo_checkpoint_list_after_json");
-            json_t *list = take_json(text);
-            json_t *names = json_array(), *sequences = json_array(), *superseded = json_array();
-            size_t k;
-            json_t *c;
-            json_array_foreach(list, k, c) {
-                json_array_append(names, json_object_get(c, "name"));
-                json_array_append(sequences, json_object_get(c, "sequence"));
-                json_array_append(superseded, json_object_get(c, "superseded"));
+            json_array_append_new(events,
+                                  since_event(json_pack("{s:s}", "op", "checkpoints_since"), text, rollbacks));
+        } else if (strcmp(op, "checkpoints_since_with_state") == 0) {
+            char *text = NULL, *content_type = NULL;
+            uint64_t rollbacks = 0;
+            uint8_t *state = NULL;
+            size_t len = 0;
+            wflo_status st = wflo_checkpoint_since_with_state(
+                exec, (uint64_t)json_integer_value(json_object_get(step, "after")),
+                (uint64_t)json_integer_value(json_object_get(step, "id")), &text, &rollbacks, &content_type, &state,
+                &len);
+            if (st != WFLO_STATUS_OK) {
+                json_array_append_new(events, json_pack("{s:s, s:s}", "op", "checkpoints_since_with_state", "error",
+                                                        wflo_status_name(st)));
+                continue;
             }
-            json_decref(list);
-            json_array_append_new(events, json_pack("{s:s, s:o, s:o, s:o, s:I}", "op", "checkpoints_since", "names",
-                                                    names, "sequences", sequences, "superseded", superseded,
-                                                    "rollbacks", (json_int_t)rollbacks));
+            json_array_append_new(
+                events, since_event(state_event("checkpoints_since_with_state", content_type, state, len), text,
+                                    rollbacks));
         } else if (strcmp(op, "rollback") == 0) {
             const char *cp = json_string_value(json_object_get(step, "name"));
             char *content_type = NULL;

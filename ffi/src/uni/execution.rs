@@ -7,7 +7,10 @@ use wflo_core::{Execution, ExecutionStatus, Scope, UsageReport};
 use super::call::{NativeReservation, RequestReserved};
 use super::error::{Result, guard};
 use super::offload;
-use super::types::{CallRequest, CheckpointState, CheckpointsSinceJson, Settled, Usage};
+use super::types::{
+    CallRequest, CheckpointState, CheckpointsSinceJson, CheckpointsSinceWithStateJson, Settled,
+    Usage,
+};
 
 /// A running execution. Thread-safe.
 #[derive(uniffi::Object)]
@@ -275,6 +278,26 @@ impl NativeExecution {
             Ok(CheckpointsSinceJson {
                 checkpoints_json: serde_json::to_string(&checkpoints).unwrap_or_default(),
                 rollbacks,
+            })
+        })
+    }
+
+    /// `checkpoints_since` and `checkpoint_state_any(checkpoint_id)` in one call: what a reader
+    /// keeping an index needs for one load, crossing the boundary once. NOT_FOUND when there is
+    /// no such checkpoint.
+    pub fn checkpoints_since_with_state(
+        &self,
+        after_sequence: u64,
+        checkpoint_id: u64,
+    ) -> Result<CheckpointsSinceWithStateJson> {
+        guard(|| {
+            let (checkpoints, rollbacks, state) = self
+                .inner
+                .checkpoints_since_with_state(after_sequence, checkpoint_id)?;
+            Ok(CheckpointsSinceWithStateJson {
+                checkpoints_json: serde_json::to_string(&checkpoints).unwrap_or_default(),
+                rollbacks,
+                state: state.into(),
             })
         })
     }

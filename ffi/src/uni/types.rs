@@ -189,6 +189,19 @@ pub struct CheckpointsSinceJson {
     pub rollbacks: u64,
 }
 
+/// What `checkpoints_since_with_state` read in one call: the checkpoints after a sequence, the
+/// rollback count, and one checkpoint's state of either kind.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct CheckpointsSinceWithStateJson {
+    /// The checkpoints after the sequence asked for, in order, as a JSON array (the shape of
+    /// `checkpoints_json`).
+    pub checkpoints_json: String,
+    /// How many rollbacks the execution has had.
+    pub rollbacks: u64,
+    /// The state of the checkpoint asked for, of either kind.
+    pub state: CheckpointState,
+}
+
 /// A checkpoint state: JSON text, or bytes in the caller's format named by a content type.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
 pub enum CheckpointState {

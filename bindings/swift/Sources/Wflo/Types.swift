@@ -84,6 +84,18 @@ public struct CheckpointsSince: Equatable, Sendable {
     public let rollbacks: UInt64
 }
 
+/// What `checkpointsSinceWithState` read in one call: what `checkpointsSince` reads, and one
+/// checkpoint's state of either kind.
+public struct CheckpointsSinceWithState: Equatable, Sendable {
+    /// The checkpoints saved after the sequence asked for, in order, superseded ones included.
+    public let checkpoints: [CheckpointInfo]
+    /// How many rollbacks the execution has had: when it grew, earlier checkpoints may have
+    /// become history.
+    public let rollbacks: UInt64
+    /// The state of the checkpoint asked for, of either kind.
+    public let state: CheckpointState
+}
+
 /// A checkpoint's state of either kind, as `rollbackToCheckpointAny`, `latestCheckpointAny` and
 /// `checkpointStateAny` return it: `.json(text:)`, the JSON text a `checkpoint` saved, or
 /// `.binary(contentType:bytes:)`, the bytes a `checkpointBinary` saved, byte for byte. (The

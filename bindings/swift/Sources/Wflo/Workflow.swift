@@ -350,6 +350,18 @@ public final class WfloWorkflow: BudgetScope, @unchecked Sendable {
                                 rollbacks: since.rollbacks)
     }
 
+    /// `checkpointsSince` and `checkpointStateAny` in one call, crossing into the engine once:
+    /// what a reader keeping its own index (a LangGraph saver) needs for one load. `.notFound`
+    /// when the execution has no checkpoint `checkpointId`.
+    public func checkpointsSinceWithState(_ afterSequence: UInt64, checkpointId: UInt64) throws -> CheckpointsSinceWithState {
+        let exec = try current()
+        let read = try engineCall {
+            try exec.checkpointsSinceWithState(afterSequence: afterSequence, checkpointId: checkpointId)
+        }
+        return CheckpointsSinceWithState(checkpoints: try JSON.decode([CheckpointInfo].self, read.checkpointsJson),
+                                         rollbacks: read.rollbacks, state: read.state)
+    }
+
     /// Where the money went: total, budget, remaining, reserved, calls, by model, by step.
     public func breakdown() throws -> Breakdown {
         let exec = try current()

@@ -1585,6 +1585,13 @@ public protocol NativeExecutionProtocol: AnyObject, Sendable {
     func checkpointsSince(afterSequence: UInt64) throws  -> CheckpointsSinceJson
     
     /**
+     * `checkpoints_since` and `checkpoint_state_any(checkpoint_id)` in one call: what a reader
+     * keeping an index needs for one load, crossing the boundary once. NOT_FOUND when there is
+     * no such checkpoint.
+     */
+    func checkpointsSinceWithState(afterSequence: UInt64, checkpointId: UInt64) throws  -> CheckpointsSinceWithStateJson
+    
+    /**
      * Ends the execution the way its body ended: `raised` None when it returned, else the
      * wflo error codes along the raised error's causes. Returns the status chosen.
      */
@@ -1908,6 +1915,22 @@ open func checkpointsSince(afterSequence: UInt64)throws  -> CheckpointsSinceJson
     uniffi_wflo_fn_method_nativeexecution_checkpoints_since(
             self.uniffiCloneHandle(),
         FfiConverterUInt64.lower(afterSequence),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * `checkpoints_since` and `checkpoint_state_any(checkpoint_id)` in one call: what a reader
+     * keeping an index needs for one load, crossing the boundary once. NOT_FOUND when there is
+     * no such checkpoint.
+     */
+open func checkpointsSinceWithState(afterSequence: UInt64, checkpointId: UInt64)throws  -> CheckpointsSinceWithStateJson  {
+    return try  FfiConverterTypeCheckpointsSinceWithStateJson_lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativeexecution_checkpoints_since_with_state(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(afterSequence),
+        FfiConverterUInt64.lower(checkpointId),uniffiCallStatus
     )
 })
 }
@@ -3846,6 +3869,88 @@ public func FfiConverterTypeCheckpointsSinceJson_lower(_ value: CheckpointsSince
 
 
 /**
+ * What `checkpoints_since_with_state` read in one call: the checkpoints after a sequence, the
+ * rollback count, and one checkpoint's state of either kind.
+ */
+public struct CheckpointsSinceWithStateJson: Equatable, Hashable {
+    /**
+     * The checkpoints after the sequence asked for, in order, as a JSON array (the shape of
+     * `checkpoints_json`).
+     */
+    public var checkpointsJson: String
+    /**
+     * How many rollbacks the execution has had.
+     */
+    public var rollbacks: UInt64
+    /**
+     * The state of the checkpoint asked for, of either kind.
+     */
+    public var state: CheckpointState
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The checkpoints after the sequence asked for, in order, as a JSON array (the shape of
+         * `checkpoints_json`).
+         */checkpointsJson: String, 
+        /**
+         * How many rollbacks the execution has had.
+         */rollbacks: UInt64, 
+        /**
+         * The state of the checkpoint asked for, of either kind.
+         */state: CheckpointState) {
+        self.checkpointsJson = checkpointsJson
+        self.rollbacks = rollbacks
+        self.state = state
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CheckpointsSinceWithStateJson: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCheckpointsSinceWithStateJson: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CheckpointsSinceWithStateJson {
+        return
+            try CheckpointsSinceWithStateJson(
+                checkpointsJson: FfiConverterString.read(from: &buf), 
+                rollbacks: FfiConverterUInt64.read(from: &buf), 
+                state: FfiConverterTypeCheckpointState.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CheckpointsSinceWithStateJson, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.checkpointsJson, into: &buf)
+        FfiConverterUInt64.write(value.rollbacks, into: &buf)
+        FfiConverterTypeCheckpointState.write(value.state, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckpointsSinceWithStateJson_lift(_ buf: RustBuffer) throws -> CheckpointsSinceWithStateJson {
+    return try FfiConverterTypeCheckpointsSinceWithStateJson.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckpointsSinceWithStateJson_lower(_ value: CheckpointsSinceWithStateJson) -> RustBuffer {
+    return FfiConverterTypeCheckpointsSinceWithStateJson.lower(value)
+}
+
+
+/**
  * A reservation made from a provider request, and the request body to send.
  */
 public struct RequestReserved {
@@ -5664,6 +5769,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeexecution_checkpoints_since() != 20685) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativeexecution_checkpoints_since_with_state() != 1443) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_nativeexecution_end() != 64308) {

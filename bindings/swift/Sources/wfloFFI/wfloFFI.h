@@ -580,6 +580,11 @@ RustBuffer uniffi_wflo_fn_method_nativeexecution_checkpoints_json(uint64_t ptr, 
 RustBuffer uniffi_wflo_fn_method_nativeexecution_checkpoints_since(uint64_t ptr, uint64_t after_sequence, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_CHECKPOINTS_SINCE_WITH_STATE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_CHECKPOINTS_SINCE_WITH_STATE
+RustBuffer uniffi_wflo_fn_method_nativeexecution_checkpoints_since_with_state(uint64_t ptr, uint64_t after_sequence, uint64_t checkpoint_id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_END
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVEEXECUTION_END
 RustBuffer uniffi_wflo_fn_method_nativeexecution_end(uint64_t ptr, RustBuffer raised, RustCallStatus *_Nonnull out_status
@@ -1537,6 +1542,12 @@ uint16_t uniffi_wflo_checksum_method_nativeexecution_checkpoints_json(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_CHECKPOINTS_SINCE
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_CHECKPOINTS_SINCE
 uint16_t uniffi_wflo_checksum_method_nativeexecution_checkpoints_since(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_CHECKPOINTS_SINCE_WITH_STATE
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEEXECUTION_CHECKPOINTS_SINCE_WITH_STATE
+uint16_t uniffi_wflo_checksum_method_nativeexecution_checkpoints_since_with_state(void
     
 );
 #endif

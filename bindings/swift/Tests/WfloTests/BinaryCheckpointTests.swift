@@ -5,8 +5,9 @@ import XCTest
 /// Binary checkpoint states: bytes in the caller's own format, named by a content type, come
 /// back byte for byte beside JSON states; the JSON-only rollback refuses them and changes
 /// nothing; a bad content type is refused; bytes without one are named by the engine; and
-/// checkpointsSince reads what is new. (The cases of Kotlin's BinaryCheckpointTest and
-/// CheckpointsSinceTest.)
+/// checkpointsSince reads what is new, checkpointsSinceWithState that and a state in one call.
+/// (The cases of Kotlin's BinaryCheckpointTest, CheckpointsSinceTest and
+/// CheckpointsSinceWithStateTest.)
 final class BinaryCheckpointTests: XCTestCase {
     private let everyByte = Data((0...255).map { UInt8($0) })
 
@@ -88,5 +89,30 @@ final class BinaryCheckpointTests: XCTestCase {
         XCTAssertEqual(after.checkpoints.map { $0.superseded }, [false, false, true])
         XCTAssertEqual(try wf.checkpointsSince(third.sequence), CheckpointsSince(checkpoints: [], rollbacks: 1))
         XCTAssertEqual(try wf.checkpointsSince(1000), CheckpointsSince(checkpoints: [], rollbacks: 1))
+    }
+
+    func testCheckpointsSinceWithStateEqualsTheSeparateCalls() async throws {
+        let engine = try Engine.open("memory://")
+        defer { try? engine.close() }
+        let wf = try WfloWorkflow(name: "w", budgetUsd: 1, engine: engine)
+        try await wf.start()
+        let plan = try await wf.checkpoint("plan", state: ["step": 1])
+        let packed = try await wf.checkpointBinary("packed", contentType: "application/msgpack", data: Data([1, 2, 3]))
+        func apart(_ after: UInt64, _ id: UInt64) throws -> CheckpointsSinceWithState {
+            let since = try wf.checkpointsSince(after)
+            return CheckpointsSinceWithState(checkpoints: since.checkpoints, rollbacks: since.rollbacks,
+                                             state: try wf.checkpointStateAny(id))
+        }
+        XCTAssertEqual(try wf.checkpointsSinceWithState(0, checkpointId: plan.id), try apart(0, plan.id))
+        let binary = try wf.checkpointsSinceWithState(plan.sequence, checkpointId: packed.id)
+        XCTAssertEqual(binary, try apart(plan.sequence, packed.id))
+        XCTAssertEqual(binary.state, .binary(contentType: "application/msgpack", bytes: Data([1, 2, 3])))
+        _ = try await wf.rollbackToCheckpointAny("plan")
+        let after = try wf.checkpointsSinceWithState(0, checkpointId: packed.id)
+        XCTAssertEqual(after, try apart(0, packed.id))
+        XCTAssertEqual(after.rollbacks, 1)
+        XCTAssertThrowsError(try wf.checkpointsSinceWithState(0, checkpointId: 1_000_000)) { error in
+            XCTAssertEqual((error as? WfloError)?.code, "NOT_FOUND")
+        }
     }
 }

@@ -3,6 +3,8 @@ package dev.wflo
 import kotlinx.serialization.json.JsonElement
 import kotlinx.serialization.json.JsonNull
 import kotlinx.serialization.json.JsonObject
+import kotlinx.serialization.json.jsonArray
+import kotlinx.serialization.json.jsonObject
 import dev.wflo.ffi.CheckpointState as NativeCheckpointState
 import dev.wflo.ffi.Settled as NativeSettled
 import dev.wflo.ffi.TokenCount as NativeTokenCount
@@ -206,6 +208,9 @@ data class CheckpointInfo(
             o.longOrNull("parent_id"), o.long("spent_nanos"), o.long("created_at_ms"), o.bool("superseded"),
             o.long("state_bytes"), o.stringOrNull("content_type"),
         )
+
+        /** The engine's JSON array of checkpoints (`checkpoints_json`'s shape) as a list. */
+        fun ofArray(json: String): List<CheckpointInfo> = JsonText.parse(json).jsonArray.map { of(it.jsonObject) }
     }
 }
 
@@ -215,6 +220,19 @@ data class CheckpointsSince(
     val checkpoints: List<CheckpointInfo>,
     /** How many rollbacks the execution has had: when it grew, earlier checkpoints may have become history. */
     val rollbacks: Long,
+)
+
+/**
+ * What [WfloWorkflow.checkpointsSinceWithState] read in one call: what [WfloWorkflow.checkpointsSince]
+ * reads, and one checkpoint's state of either kind.
+ */
+data class CheckpointsSinceWithState(
+    /** The checkpoints saved after the sequence asked for, in order, superseded ones included. */
+    val checkpoints: List<CheckpointInfo>,
+    /** How many rollbacks the execution has had: when it grew, earlier checkpoints may have become history. */
+    val rollbacks: Long,
+    /** The state of the checkpoint asked for, of either kind. */
+    val state: CheckpointState,
 )
 
 /**

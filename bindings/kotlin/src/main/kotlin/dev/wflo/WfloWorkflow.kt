@@ -479,8 +479,7 @@ class WfloWorkflow @JvmOverloads constructor(
         CheckpointState.of(native { live(started()).checkpointStateAny(unsigned(id, "checkpoint id")) })
 
     /** The execution's checkpoints, superseded ones included. */
-    fun checkpoints(): List<CheckpointInfo> =
-        JsonText.parse(native { live(started()).checkpointsJson() }).jsonArray.map { CheckpointInfo.of(it.jsonObject) }
+    fun checkpoints(): List<CheckpointInfo> = CheckpointInfo.ofArray(native { live(started()).checkpointsJson() })
 
     /**
      * The checkpoints saved after sequence [afterSequence] (0: all; [CheckpointInfo.sequence]),
@@ -493,9 +492,26 @@ class WfloWorkflow @JvmOverloads constructor(
      */
     fun checkpointsSince(afterSequence: Long): CheckpointsSince {
         val since = native { live(started()).checkpointsSince(unsigned(afterSequence, "afterSequence")) }
-        return CheckpointsSince(
-            JsonText.parse(since.checkpointsJson).jsonArray.map { CheckpointInfo.of(it.jsonObject) },
-            since.rollbacks.toLong(),
+        return CheckpointsSince(CheckpointInfo.ofArray(since.checkpointsJson), since.rollbacks.toLong())
+    }
+
+    /**
+     * [checkpointsSince] and [checkpointStateAny] in one call, crossing into the engine once: what
+     * a reader keeping its own index (a LangGraph saver) needs for one load. [NotFoundException]
+     * when the execution has no checkpoint [checkpointId]; a negative [afterSequence] or
+     * [checkpointId] is refused with [InvalidArgumentException].
+     */
+    fun checkpointsSinceWithState(afterSequence: Long, checkpointId: Long): CheckpointsSinceWithState {
+        val read = native {
+            live(started()).checkpointsSinceWithState(
+                unsigned(afterSequence, "afterSequence"),
+                unsigned(checkpointId, "checkpoint id"),
+            )
+        }
+        return CheckpointsSinceWithState(
+            CheckpointInfo.ofArray(read.checkpointsJson),
+            read.rollbacks.toLong(),
+            CheckpointState.of(read.state),
         )
     }
 

@@ -511,6 +511,19 @@ class ParityTest {
                             put("rollbacks", since.rollbacks)
                         }
                     }
+                    "checkpoints_since_with_state" -> events += try {
+                        val read = wf.checkpointsSinceWithState(
+                            step.getValue("after").jsonPrimitive.longOrNull!!, step.getValue("id").jsonPrimitive.longOrNull!!,
+                        )
+                        JsonObject(stateEvent("checkpoints_since_with_state", read.state) + buildJsonObject {
+                            put("names", JsonArray(read.checkpoints.map { JsonPrimitive(it.name) }))
+                            put("sequences", JsonArray(read.checkpoints.map { JsonPrimitive(it.sequence) }))
+                            put("superseded", JsonArray(read.checkpoints.map { JsonPrimitive(it.superseded) }))
+                            put("rollbacks", read.rollbacks)
+                        })
+                    } catch (e: WfloException) {
+                        buildJsonObject { put("op", "checkpoints_since_with_state"); put("error", e.code) }
+                    }
                     "rollback" -> events += stateEvent("rollback", runBlocking { wf.rollbackToCheckpointAny(step.str("name")!!) })
                     "latest" -> events += stateEvent("latest", wf.latestCheckpointAny())
                     else -> fail("$name: unknown op $op")

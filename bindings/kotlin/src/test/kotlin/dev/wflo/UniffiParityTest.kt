@@ -387,6 +387,20 @@ class UniffiParityTest {
                         put("rollbacks", since.rollbacks.toLong())
                     }
                 }
+                "checkpoints_since_with_state" -> events += try {
+                    val read = exec.checkpointsSinceWithState(
+                        step.getValue("after").jsonPrimitive.long.toULong(), step.getValue("id").jsonPrimitive.long.toULong(),
+                    )
+                    val list = JsonText.parse(read.checkpointsJson).jsonArray.map { it.jsonObject }
+                    JsonObject(stateEvent("checkpoints_since_with_state", read.state) + buildJsonObject {
+                        put("names", JsonArray(list.map { it.getValue("name") }))
+                        put("sequences", JsonArray(list.map { it.getValue("sequence") }))
+                        put("superseded", JsonArray(list.map { it.getValue("superseded") }))
+                        put("rollbacks", read.rollbacks.toLong())
+                    })
+                } catch (e: dev.wflo.ffi.WfloException) {
+                    buildJsonObject { put("op", "checkpoints_since_with_state"); put("error", code(e)) }
+                }
                 "rollback" -> events += stateEvent("rollback", exec.rollbackToCheckpointAny(step.str("name")!!))
                 "latest" -> events += stateEvent("latest", exec.latestCheckpointAny())
                 else -> fail("$name: unknown op $op")

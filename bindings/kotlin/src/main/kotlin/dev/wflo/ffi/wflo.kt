@@ -842,6 +842,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_checkpoints_since(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativeexecution_checkpoints_since_with_state(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_end(
     ): Int
     external fun uniffi_wflo_checksum_method_nativeexecution_finish(
@@ -1095,6 +1097,8 @@ internal object UniffiLib {
     external fun uniffi_wflo_fn_method_nativeexecution_checkpoints_json(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_checkpoints_since(`ptr`: Long,`afterSequence`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativeexecution_checkpoints_since_with_state(`ptr`: Long,`afterSequence`: Long,`checkpointId`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_wflo_fn_method_nativeexecution_end(`ptr`: Long,`raised`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1527,6 +1531,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoints_since() and 0xFFFF) != 20685) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativeexecution_checkpoints_since_with_state() and 0xFFFF) != 1443) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_nativeexecution_end() and 0xFFFF) != 64308) {
@@ -3614,6 +3621,13 @@ public interface NativeExecutionInterface {
     fun `checkpointsSince`(`afterSequence`: kotlin.ULong): CheckpointsSinceJson
     
     /**
+     * `checkpoints_since` and `checkpoint_state_any(checkpoint_id)` in one call: what a reader
+     * keeping an index needs for one load, crossing the boundary once. NOT_FOUND when there is
+     * no such checkpoint.
+     */
+    fun `checkpointsSinceWithState`(`afterSequence`: kotlin.ULong, `checkpointId`: kotlin.ULong): CheckpointsSinceWithStateJson
+    
+    /**
      * Ends the execution the way its body ended: `raised` None when it returned, else the
      * wflo error codes along the raised error's causes. Returns the status chosen.
      */
@@ -4044,6 +4058,27 @@ open class NativeExecution: Disposable, AutoCloseable, NativeExecutionInterface
         it,
         
         FfiConverterULong.lower(`afterSequence`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * `checkpoints_since` and `checkpoint_state_any(checkpoint_id)` in one call: what a reader
+     * keeping an index needs for one load, crossing the boundary once. NOT_FOUND when there is
+     * no such checkpoint.
+     */
+    @Throws(WfloException::class)override fun `checkpointsSinceWithState`(`afterSequence`: kotlin.ULong, `checkpointId`: kotlin.ULong): CheckpointsSinceWithStateJson {
+            return FfiConverterTypeCheckpointsSinceWithStateJson.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativeexecution_checkpoints_since_with_state(
+        it,
+        
+        FfiConverterULong.lower(`afterSequence`),
+        FfiConverterULong.lower(`checkpointId`),_status)
 }
     }
     )
@@ -6963,6 +6998,63 @@ public object FfiConverterTypeCheckpointsSinceJson: FfiConverterRustBuffer<Check
     override fun write(value: CheckpointsSinceJson, buf: ByteBuffer) {
             FfiConverterString.write(value.`checkpointsJson`, buf)
             FfiConverterULong.write(value.`rollbacks`, buf)
+    }
+}
+
+
+
+/**
+ * What `checkpoints_since_with_state` read in one call: the checkpoints after a sequence, the
+ * rollback count, and one checkpoint's state of either kind.
+ */
+data class CheckpointsSinceWithStateJson (
+    /**
+     * The checkpoints after the sequence asked for, in order, as a JSON array (the shape of
+     * `checkpoints_json`).
+     */
+    var `checkpointsJson`: kotlin.String
+    , 
+    /**
+     * How many rollbacks the execution has had.
+     */
+    var `rollbacks`: kotlin.ULong
+    , 
+    /**
+     * The state of the checkpoint asked for, of either kind.
+     */
+    var `state`: CheckpointState
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCheckpointsSinceWithStateJson: FfiConverterRustBuffer<CheckpointsSinceWithStateJson> {
+    override fun read(buf: ByteBuffer): CheckpointsSinceWithStateJson {
+        return CheckpointsSinceWithStateJson(
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterTypeCheckpointState.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CheckpointsSinceWithStateJson) = (
+            FfiConverterString.allocationSize(value.`checkpointsJson`) +
+            FfiConverterULong.allocationSize(value.`rollbacks`) +
+            FfiConverterTypeCheckpointState.allocationSize(value.`state`)
+    )
+
+    override fun write(value: CheckpointsSinceWithStateJson, buf: ByteBuffer) {
+            FfiConverterString.write(value.`checkpointsJson`, buf)
+            FfiConverterULong.write(value.`rollbacks`, buf)
+            FfiConverterTypeCheckpointState.write(value.`state`, buf)
     }
 }
 
