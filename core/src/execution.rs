@@ -964,9 +964,8 @@ impl Execution {
     /// when that number grows). The count is read first: a rollback made between the two reads
     /// is then seen by the next call, never missed.
     pub fn checkpoints_since(&self, after_sequence: u64) -> Result<(Vec<CheckpointInfo>, u64)> {
-        self.inner.engine.check_open()?;
-        let rollbacks = self.inner.engine.store.rollback_count(&self.inner.id)?;
-        Ok((self.checkpoints_after(after_sequence)?, rollbacks))
+        let since = self.since(after_sequence, None)?;
+        Ok((since.checkpoints, since.rollbacks))
     }
 
     /// [`Execution::checkpoints_since`] and one checkpoint's state in one call: a reader
@@ -979,9 +978,24 @@ impl Execution {
         after_sequence: u64,
         checkpoint_id: u64,
     ) -> Result<(Vec<CheckpointInfo>, u64, CheckpointState)> {
-        let state = self.checkpoint_state_any(checkpoint_id)?;
-        let (infos, rollbacks) = self.checkpoints_since(after_sequence)?;
-        Ok((infos, rollbacks, state))
+        let since = self.since(after_sequence, Some(checkpoint_id))?;
+        let state = since.state.ok_or_else(|| {
+            crate::Error::Storage("the store read no state for the checkpoint asked for".into())
+        })?;
+        Ok((since.checkpoints, since.rollbacks, state))
+    }
+
+    /// One read of the store for both calls above (one snapshot, one round trip).
+    fn since(
+        &self,
+        after_sequence: u64,
+        state_of: Option<u64>,
+    ) -> Result<crate::store::CheckpointsSince> {
+        self.inner.engine.check_open()?;
+        self.inner
+            .engine
+            .store
+            .checkpoints_since(&self.inner.id, after_sequence, state_of)
     }
 
     /// The execution's rollbacks in order.

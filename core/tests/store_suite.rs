@@ -678,10 +678,13 @@ fn checkpoints_after_a_sequence_are_what_was_saved_since() {
             let (since, rollbacks, state) = exec.checkpoints_since_with_state(after, id).unwrap();
             assert_eq!(
                 (since, rollbacks, state),
-                {
-                    let (since, rollbacks) = exec.checkpoints_since(after).unwrap();
-                    (since, rollbacks, exec.checkpoint_state_any(id).unwrap())
-                },
+                // Each part as the store's separate reads give it (each store answers the
+                // one-call read on its own: one snapshot, one round trip).
+                (
+                    exec.checkpoints_after(after).unwrap(),
+                    exec.rollbacks().unwrap().len() as u64,
+                    exec.checkpoint_state_any(id).unwrap()
+                ),
                 "{}",
                 b.name
             );
@@ -699,6 +702,15 @@ fn checkpoints_after_a_sequence_are_what_was_saved_since() {
         assert_eq!(
             other.checkpoints_since(0).unwrap(),
             (vec![], 0),
+            "{}",
+            b.name
+        );
+        // A checkpoint of another execution is not found through this one.
+        assert!(
+            matches!(
+                other.checkpoints_since_with_state(0, bin.id),
+                Err(wflo_core::Error::NotFound(_))
+            ),
             "{}",
             b.name
         );

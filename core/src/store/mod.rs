@@ -77,6 +77,18 @@ pub struct RolledBack {
     pub rollback: RollbackRecord,
 }
 
+/// What a reader keeping its own index of an execution's checkpoints reads on each use
+/// ([`Store::checkpoints_since`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckpointsSince {
+    /// The checkpoints after the sequence asked for, in order, superseded ones included.
+    pub checkpoints: Vec<CheckpointInfo>,
+    /// How many rollbacks the execution has had: when it grew, older checkpoints changed.
+    pub rollbacks: u64,
+    /// The state of the checkpoint asked for, when one was.
+    pub state: Option<CheckpointState>,
+}
+
 /// A shared budget scope as its owner defines it: a name, a limit, and the period the limit
 /// applies to (the whole life of the scope, each UTC day, or each UTC month).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -401,6 +413,29 @@ pub trait Store: Send + Sync {
     /// to learn whether older checkpoints changed; stores count without reading the records).
     fn rollback_count(&self, execution_id: &str) -> Result<u64> {
         Ok(self.list_rollbacks(execution_id)?.len() as u64)
+    }
+    /// The checkpoints after `after_sequence`, the rollback count and, with `state_of`, that
+    /// checkpoint's state (`NOT_FOUND` when the execution has no such checkpoint): what a
+    /// reader keeping an index reads on every use, so stores answer it as one read — one
+    /// snapshot on SQLite, one round trip on PostgreSQL. This default reads the list before
+    /// the count: a rollback in between then shows as a changed count, and the reader reads
+    /// everything again, never keeping a stale list under a current count.
+    fn checkpoints_since(
+        &self,
+        execution_id: &str,
+        after_sequence: u64,
+        state_of: Option<u64>,
+    ) -> Result<CheckpointsSince> {
+        let state = state_of
+            .map(|id| self.checkpoint_state(execution_id, id))
+            .transpose()?;
+        let checkpoints = self.list_checkpoints_after(execution_id, after_sequence)?;
+        let rollbacks = self.rollback_count(execution_id)?;
+        Ok(CheckpointsSince {
+            checkpoints,
+            rollbacks,
+            state,
+        })
     }
     /// Deletes all but the newest `keep_last` checkpoints of an execution; returns how many
     /// were deleted.

@@ -28,8 +28,9 @@ use super::period::Period;
 use super::state_codec::{self, CheckpointState, StateEncoding};
 use super::writer::{CallWriter, WriterOptions};
 use super::{
-    AllowanceSync, AllowanceSynced, ChargedReservation, CreditShared, NewCheckpoint, RolledBack,
-    SharedCredit, SharedReserve, SharedScopeDef, SharedScopeFigures, Store,
+    AllowanceSync, AllowanceSynced, ChargedReservation, CheckpointsSince, CreditShared,
+    NewCheckpoint, RolledBack, SharedCredit, SharedReserve, SharedScopeDef, SharedScopeFigures,
+    Store,
 };
 use crate::error::{BudgetExceeded, Error, Result};
 use crate::money::Nanos;
@@ -597,6 +598,18 @@ const SELECT_EXECUTION: &str = "SELECT id, name, status, budget_nanos, spent_nan
 // moves 100 k fewer strings over the wire and through the decoder.
 const SELECT_CHECKPOINT: &str = "SELECT id, name, sequence, parent_id, spent_nanos, created_at_ms, superseded, \
      state_bytes, state_type FROM checkpoints";
+/// [`Store::checkpoints_since`] in one statement, one round trip: a first row with the rollback
+/// count (column 10) and the state of checkpoint $3 (columns 11–14, NULL when there is none),
+/// then the checkpoints after sequence $2 as [`SELECT_CHECKPOINT`]'s columns (0–8), in order.
+/// One statement also reads one snapshot.
+const CHECKPOINTS_SINCE: &str = "SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0 AS part, \
+     (SELECT count(*) FROM checkpoint_rollbacks WHERE execution_id = $1), \
+     s.state, s.state_encoding, s.state_bytes, s.state_type \
+     FROM (SELECT 1) AS one LEFT JOIN checkpoints AS s ON s.execution_id = $1 AND s.id = $3 \
+     UNION ALL \
+     SELECT id, name, sequence, parent_id, spent_nanos, created_at_ms, superseded, state_bytes, state_type, \
+     1, NULL, NULL, NULL, NULL, NULL FROM checkpoints WHERE execution_id = $1 AND sequence > $2 \
+     ORDER BY part, 3";
 const SELECT_CALL: &str = "SELECT execution_id, seq, step, provider, requested_model, model, input_tokens, \
      output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_nanos, \
      reserved_nanos, overrun_nanos, estimated, usage_missing, stream, status, error, latency_ms, started_at_ms, \
@@ -1143,6 +1156,59 @@ impl Store for PostgresStore {
                 Ok(u(n))
             })
         }))
+    }
+
+    fn checkpoints_since(
+        &self,
+        execution_id: &str,
+        after_sequence: u64,
+        state_of: Option<u64>,
+    ) -> Result<CheckpointsSince> {
+        let id = execution_id.to_owned();
+        // -1 matches no checkpoint: no state asked for.
+        let wanted = state_of.map_or(-1, i);
+        let rows = self.on_conn(Box::new(move |conn| {
+            Box::pin(async move {
+                sqlx::query(sqlx::AssertSqlSafe(CHECKPOINTS_SINCE))
+                    .bind(&id)
+                    .bind(i(after_sequence))
+                    .bind(wanted)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(storage)
+            })
+        }))?;
+        // The first row is the count and the state (NULL when none was asked for or found),
+        // the others are the checkpoints in order.
+        let (head, listed) = rows
+            .split_first()
+            .ok_or_else(|| Error::Storage("checkpoints since: no row came back".into()))?;
+        let rollbacks = u(head.try_get(10).map_err(storage)?);
+        let state = match state_of {
+            None => None,
+            Some(_)
+                if head
+                    .try_get::<Option<&str>, _>(12)
+                    .map_err(storage)?
+                    .is_some() =>
+            {
+                Some(decode_state_at(head, 11)?)
+            }
+            Some(checkpoint_id) => {
+                return Err(Error::NotFound(format!(
+                    "checkpoint {checkpoint_id} of execution {execution_id}"
+                )));
+            }
+        };
+        let checkpoints = listed
+            .iter()
+            .map(|r| checkpoint_row(r, execution_id))
+            .collect::<Result<_>>()?;
+        Ok(CheckpointsSince {
+            checkpoints,
+            rollbacks,
+            state,
+        })
     }
 
     fn list_rollbacks(&self, execution_id: &str) -> Result<Vec<RollbackRecord>> {
@@ -1737,10 +1803,15 @@ impl Store for PostgresStore {
 }
 
 fn decode_state(row: &PgRow) -> Result<CheckpointState> {
-    let bytes: Vec<u8> = row.try_get(0).map_err(storage)?;
-    let encoding: &str = row.try_get(1).map_err(storage)?;
-    let len: i64 = row.try_get(2).map_err(storage)?;
-    let content_type: Option<String> = row.try_get(3).map_err(storage)?;
+    decode_state_at(row, 0)
+}
+
+/// The state in columns `first..first + 4` of a row: state, state_encoding, state_bytes, state_type.
+fn decode_state_at(row: &PgRow, first: usize) -> Result<CheckpointState> {
+    let bytes: Vec<u8> = row.try_get(first).map_err(storage)?;
+    let encoding: &str = row.try_get(first + 1).map_err(storage)?;
+    let len: i64 = row.try_get(first + 2).map_err(storage)?;
+    let content_type: Option<String> = row.try_get(first + 3).map_err(storage)?;
     state_codec::decode(
         StateEncoding::from_name(encoding)?,
         bytes,

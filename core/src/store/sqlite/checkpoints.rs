@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::money::Nanos;
 use crate::records::{CheckpointInfo, RollbackRecord};
 use crate::store::state_codec::{self, CheckpointState, StateEncoding};
-use crate::store::{NewCheckpoint, RolledBack};
+use crate::store::{CheckpointsSince, NewCheckpoint, RolledBack};
 
 /// Executions' rowids, looked up once per execution and process: a rowid never changes (wflo
 /// never deletes an execution), and the lookup was a tenth of a checkpoint save. Beside each,
@@ -240,6 +240,38 @@ pub fn state(c: &Connection, execution_id: &str, checkpoint_id: u64) -> Result<C
         len.max(0) as usize,
         content_type,
     )
+}
+
+/// How many rollbacks an execution has had.
+pub fn rollback_count(c: &Connection, execution_id: &str) -> Result<u64> {
+    c.prepare_cached("SELECT count(*) FROM checkpoint_rollbacks WHERE execution_id = ?1")
+        .and_then(|mut s| s.query_row([execution_id], |r| r.get::<_, i64>(0)))
+        .map(|n| n.max(0) as u64)
+        .map_err(storage)
+}
+
+/// [`Store::checkpoints_since`](crate::store::Store::checkpoints_since) in one read
+/// transaction: the list, the count and the state from one snapshot of the file, so a
+/// rollback by another process is seen by all three or by none.
+pub fn since(
+    c: &Connection,
+    ids: &RowIds,
+    execution_id: &str,
+    after: u64,
+    state_of: Option<u64>,
+) -> Result<CheckpointsSince> {
+    let tx = rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Deferred)
+        .map_err(storage)?;
+    let state = state_of
+        .map(|id| state(&tx, execution_id, id))
+        .transpose()?;
+    let since = CheckpointsSince {
+        checkpoints: list(&tx, ids, execution_id, after)?,
+        rollbacks: rollback_count(&tx, execution_id)?,
+        state,
+    };
+    tx.commit().map_err(storage)?;
+    Ok(since)
 }
 
 pub fn rollback(

@@ -25,8 +25,8 @@ use super::migrate::{
 };
 use super::writer::{CallWriter, WriterOptions};
 use super::{
-    ChargedReservation, CheckpointState, CreditShared, NewCheckpoint, RolledBack, SharedCredit,
-    SharedReserve, SharedScopeDef, SharedScopeFigures, Store,
+    ChargedReservation, CheckpointState, CheckpointsSince, CreditShared, NewCheckpoint, RolledBack,
+    SharedCredit, SharedReserve, SharedScopeDef, SharedScopeFigures, Store,
 };
 use crate::error::{Error, Result};
 use crate::money::Nanos;
@@ -592,12 +592,16 @@ impl Store for SqliteStore {
     }
 
     fn rollback_count(&self, execution_id: &str) -> Result<u64> {
-        self.read(|c| {
-            c.prepare_cached("SELECT count(*) FROM checkpoint_rollbacks WHERE execution_id = ?1")
-                .and_then(|mut s| s.query_row([execution_id], |r| r.get::<_, i64>(0)))
-                .map(|n| n.max(0) as u64)
-                .map_err(storage)
-        })
+        self.read(|c| checkpoints::rollback_count(c, execution_id))
+    }
+
+    fn checkpoints_since(
+        &self,
+        execution_id: &str,
+        after_sequence: u64,
+        state_of: Option<u64>,
+    ) -> Result<CheckpointsSince> {
+        self.read(|c| checkpoints::since(c, &self.rowids, execution_id, after_sequence, state_of))
     }
 
     fn list_rollbacks(&self, execution_id: &str) -> Result<Vec<RollbackRecord>> {
