@@ -275,6 +275,12 @@ typedef struct {
   void (*dec_ref)(wflo_py_object);
   // `PyErr_Clear`.
   void (*err_clear)(void);
+  // `PyBytes_FromStringAndSize`.
+  wflo_py_object (*bytes_from_string_and_size)(const char*, ptrdiff_t);
+  // `PyEval_SaveThread`: lets other Python threads run while the store is read.
+  void *(*save_thread)(void);
+  // `PyEval_RestoreThread`.
+  void (*restore_thread)(void*);
 } wflo_py_api;
 
 // Receives one budget alert: `alert_json` is a NUL-terminated JSON object of `len` bytes,
@@ -1050,6 +1056,21 @@ wflo_status wflo_execution_end(const wflo_execution *execution,
 // # Safety
 // `json_out` writable.
 wflo_status wflo_layout_json(char **json_out);
+
+// `[checkpoints, rollbacks, content_type, data]`: the checkpoints saved after
+// `after_sequence` (a list of info dicts, as `wflo_checkpoint_list_after_json`'s JSON reads),
+// the execution's rollback count, and checkpoint `checkpoint_id`'s state — `content_type`
+// None and `data` the JSON text's bytes for a JSON state, else the content type and the bytes
+// as saved. On a failure: None, and `wflo_last_error_json` says why (NULL only when `api`
+// lacks a function this needs, which the face checks at import).
+//
+// # Safety
+// Called with the Python interpreter's lock held (ctypes `PYFUNCTYPE`), `api` filled by the
+// Python face for this interpreter, `execution` a live handle.
+wflo_py_object wflo_py_checkpoint_since_with_state(const wflo_py_api *api,
+                                                   const wflo_execution *execution,
+                                                   uint64_t after_sequence,
+                                                   uint64_t checkpoint_id);
 
 // `json.dumps(value)` (default separators, `ensure_ascii=True`, `allow_nan=False`) as a new
 // Python str, for the Python face. Returns a new reference to the empty str when it declines

@@ -55,7 +55,8 @@ pub fn layouts() -> Result<serde_json::Value> {
             list_get_item, list_new, list_set_item, tuple_size, tuple_get_item,
             unicode_as_utf8_and_size, unicode_from_string_and_size,
             long_as_long_long_and_overflow, long_from_long_long, long_from_string,
-            float_as_double, float_from_double, inc_ref, dec_ref, err_clear
+            float_as_double, float_from_double, inc_ref, dec_ref, err_clear,
+            bytes_from_string_and_size, save_thread, restore_thread
         }),
         "checkpoint_info_keys": checkpoint_info_keys()?,
     }))

@@ -18,6 +18,7 @@ pub mod events;
 pub mod execution;
 pub mod handle;
 pub mod layout;
+pub mod python_checkpoint;
 pub mod python_json;
 pub mod python_json_loads;
 pub mod resilience;

@@ -85,6 +85,13 @@ pub struct wflo_py_api {
     pub dec_ref: Option<unsafe extern "C" fn(wflo_py_object)>,
     /// `PyErr_Clear`.
     pub err_clear: Option<unsafe extern "C" fn()>,
+    /// `PyBytes_FromStringAndSize`.
+    pub bytes_from_string_and_size:
+        Option<unsafe extern "C" fn(*const c_char, isize) -> wflo_py_object>,
+    /// `PyEval_SaveThread`: lets other Python threads run while the store is read.
+    pub save_thread: Option<unsafe extern "C" fn() -> *mut c_void>,
+    /// `PyEval_RestoreThread`.
+    pub restore_thread: Option<unsafe extern "C" fn(*mut c_void)>,
 }
 
 /// Deeper than this, the encoder declines (json.dumps then reports a cycle or recursion).

@@ -17,13 +17,13 @@ use crate::python_json::{wflo_py_api, wflo_py_object};
 const MAX_DEPTH: usize = 200;
 
 /// A new reference, released when dropped (a parse that gives up releases all it built).
-struct Owned {
+pub(crate) struct Owned {
     object: wflo_py_object,
     dec_ref: unsafe extern "C" fn(wflo_py_object),
 }
 
 impl Owned {
-    fn into_raw(self) -> wflo_py_object {
+    pub(crate) fn into_raw(self) -> wflo_py_object {
         let object = self.object;
         std::mem::forget(self);
         object
@@ -36,7 +36,7 @@ impl Drop for Owned {
     }
 }
 
-struct Objects<'a> {
+pub(crate) struct Objects<'a> {
     api: &'a wflo_py_api,
     dict_new: unsafe extern "C" fn() -> wflo_py_object,
     dict_set_item: unsafe extern "C" fn(wflo_py_object, wflo_py_object, wflo_py_object) -> c_int,
@@ -51,9 +51,37 @@ struct Objects<'a> {
     err_clear: unsafe extern "C" fn(),
 }
 
-impl Objects<'_> {
+impl<'a> Objects<'a> {
+    /// The builder over `api`; None when a function it needs is missing.
+    pub(crate) fn new(api: &'a wflo_py_api) -> Option<Self> {
+        Some(Objects {
+            api,
+            dict_new: api.dict_new?,
+            dict_set_item: api.dict_set_item?,
+            list_new: api.list_new?,
+            list_set_item: api.list_set_item?,
+            from_utf8: api.unicode_from_string_and_size?,
+            from_i64: api.long_from_long_long?,
+            from_text: api.long_from_string?,
+            from_f64: api.float_from_double?,
+            inc_ref: api.inc_ref?,
+            dec_ref: api.dec_ref?,
+            err_clear: api.err_clear?,
+        })
+    }
+
+    /// `text`, JSON, as Python objects (None when it is not JSON this parser reads).
+    pub(crate) fn parsed(&mut self, text: &[u8]) -> Option<Owned> {
+        parse(text, self, MAX_DEPTH)
+    }
+
+    /// A new list holding `items`.
+    pub(crate) fn list(&mut self, mut items: Vec<Owned>) -> Option<Owned> {
+        self.array(items.drain(..))
+    }
+
     /// A new reference returned by the C API (None, its error cleared, when it failed).
-    fn own(&self, object: wflo_py_object) -> Option<Owned> {
+    pub(crate) fn own(&self, object: wflo_py_object) -> Option<Owned> {
         if object.is_null() {
             unsafe { (self.err_clear)() };
             return None;
@@ -64,7 +92,7 @@ impl Objects<'_> {
         })
     }
 
-    fn singleton(&self, object: wflo_py_object) -> Option<Owned> {
+    pub(crate) fn singleton(&self, object: wflo_py_object) -> Option<Owned> {
         unsafe { (self.inc_ref)(object) };
         self.own(object)
     }
@@ -157,21 +185,7 @@ pub unsafe extern "C" fn wflo_py_json_loads(
         unsafe { std::slice::from_raw_parts(text, len) }
     };
     let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Option<Owned> {
-        let mut objects = Objects {
-            api,
-            dict_new: api.dict_new?,
-            dict_set_item: api.dict_set_item?,
-            list_new: api.list_new?,
-            list_set_item: api.list_set_item?,
-            from_utf8: api.unicode_from_string_and_size?,
-            from_i64: api.long_from_long_long?,
-            from_text: api.long_from_string?,
-            from_f64: api.float_from_double?,
-            inc_ref,
-            dec_ref: api.dec_ref?,
-            err_clear: api.err_clear?,
-        };
-        parse(text, &mut objects, MAX_DEPTH)
+        Objects::new(api)?.parsed(text)
     }));
     match built {
         Ok(Some(value)) => value.into_raw(),

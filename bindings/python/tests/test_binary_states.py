@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import uuid
 
 import pytest
 
 import wflo
-from wflo import BinaryState, WfloWorkflow
+from wflo import BinaryState, WfloWorkflow, _fast
 from wflo.errors import InvalidArgumentError, NotFoundError
 from wflo.integrations.langgraph import RECORD_TYPE, WfloCheckpointSaver, checkpoint_name
 
@@ -170,7 +171,19 @@ def test_checkpoints_after_a_sequence_and_the_rollbacks_so_far(engine):
     wf.end_sync()
 
 
-def test_checkpoints_since_with_a_state_in_one_call(engine):
+@pytest.fixture(params=["objects", "out-parameters"])
+def since_path(request, monkeypatch):
+    """Each way the library answers checkpoints_since_with_state: with the Python objects made
+    by the library (CPython with the GIL: what runs here), or through out-parameters (any other
+    Python)."""
+    if request.param == "objects":
+        assert _fast._py_since_with_state is not None, "CPython with the GIL must take the objects path"
+    else:
+        monkeypatch.setattr(_fast, "_py_since_with_state", None)
+    return request.param
+
+
+def test_checkpoints_since_with_a_state_in_one_call(engine, since_path):
     """What a reader keeping an index loads with: the checkpoints since a sequence, the
     rollbacks so far and one state, equal to the separate calls; a state of either kind."""
     wf = WfloWorkflow("since-with-state", engine=engine)
@@ -190,4 +203,36 @@ def test_checkpoints_since_with_a_state_in_one_call(engine):
             wf.checkpoints_since_with_state(bad, ids[0])
         with pytest.raises(InvalidArgumentError):
             wf.checkpoints_since_with_state(0, bad)
+    wf.end_sync()
+
+
+def test_checkpoints_since_with_a_state_from_threads_while_saving(engine):
+    """The library reads the store with the interpreter lock released: reader threads and a
+    saving thread run at once, and every read is whole and current up to what it lists."""
+    wf = WfloWorkflow("since-threads", engine=engine)
+    wf.start_sync()
+    first = wf.checkpoint_sync("first", BinaryState("application/x-test", b"\x01" * 3000))["id"]
+    failures = []
+
+    def read():
+        try:
+            seen = 0
+            for _ in range(300):
+                listed, rollbacks, state = wf.checkpoints_since_with_state(0, first)
+                assert state == BinaryState("application/x-test", b"\x01" * 3000) and rollbacks == 0
+                assert [c["sequence"] for c in listed] == list(range(1, len(listed) + 1))
+                assert len(listed) >= seen
+                seen = len(listed)
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            failures.append(e)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for t in readers:
+        t.start()
+    for i in range(200):
+        wf.checkpoint_sync(f"step-{i}", {"i": i})
+    for t in readers:
+        t.join()
+    assert failures == []
+    assert len(wf.checkpoints_since_with_state(0, first)[0]) == 201
     wf.end_sync()

@@ -53,7 +53,8 @@ LAYOUTS = {
         "true_", "false_", "declined", "dict_next", "dict_new", "dict_set_item", "list_size", "list_get_item",
         "list_new", "list_set_item", "tuple_size", "tuple_get_item", "unicode_as_utf8_and_size",
         "unicode_from_string_and_size", "long_as_long_long_and_overflow", "long_from_long_long",
-        "long_from_string", "float_as_double", "float_from_double", "inc_ref", "dec_ref", "err_clear")],
+        "long_from_string", "float_as_double", "float_from_double", "inc_ref", "dec_ref", "err_clear",
+        "bytes_from_string_and_size", "save_thread", "restore_thread")],
 }
 
 
@@ -561,7 +562,9 @@ _PY_FUNCTIONS = {"dict_next": "PyDict_Next", "dict_new": "PyDict_New", "dict_set
                  "long_as_long_long_and_overflow": "PyLong_AsLongLongAndOverflow",
                  "long_from_long_long": "PyLong_FromLongLong", "long_from_string": "PyLong_FromString",
                  "float_as_double": "PyFloat_AsDouble", "float_from_double": "PyFloat_FromDouble",
-                 "inc_ref": "Py_IncRef", "dec_ref": "Py_DecRef", "err_clear": "PyErr_Clear"}
+                 "inc_ref": "Py_IncRef", "dec_ref": "Py_DecRef", "err_clear": "PyErr_Clear",
+                 "bytes_from_string_and_size": "PyBytes_FromStringAndSize", "save_thread": "PyEval_SaveThread",
+                 "restore_thread": "PyEval_RestoreThread"}
 
 
 class _PyApi(ctypes.Structure):
@@ -612,6 +615,12 @@ def checkpoint_since_with_state(execution: int, after_sequence: int,
     a reader keeping an index loads the state its index names and learns whether the index is
     still current in one crossing instead of two."""
     _check_id(checkpoint_id)
+    if _py_since_with_state is not None:
+        found = _py_since_with_state(execution, after_sequence, checkpoint_id)
+        if found is None:
+            raise _error()
+        listed, rollbacks, content_type, data = found
+        return listed, rollbacks, (content_type, data)
     listed, rollbacks, out = c_void_p(), c_uint64(), _AnyOut.mine()
     if _checkpoint_since_with_state(execution, after_sequence, checkpoint_id, byref(listed), byref(rollbacks),
                                     *out.refs):
@@ -667,3 +676,24 @@ def _py_json_loads():
 
 
 py_json_loads = _py_json_loads()
+
+
+# checkpoint_since_with_state answered with Python objects (wflo_py_checkpoint_since_with_state,
+# ffi/src/python_checkpoint.rs): a saver's load in one ctypes call, the state copied once — the
+# out-parameter path costs four more calls and a second copy. The library reads the store with
+# the interpreter lock released.
+def _py_checkpoint_since_with_state():
+    """``(execution, after, id) -> [listed, rollbacks, content_type, data]`` or None (an error:
+    read it with _error()); None where it cannot run (as _py_json_dumps)."""
+    if py_json_dumps is None:
+        return None
+    try:
+        fn = ctypes.PYFUNCTYPE(ctypes.py_object, POINTER(_PyApi), c_void_p, c_uint64, c_uint64)(
+            ("wflo_py_checkpoint_since_with_state", _lib))
+    except (AttributeError, OSError, ValueError):
+        return None
+    ref = byref(_PY_API)
+    return lambda execution, after, checkpoint_id: fn(ref, execution, after, checkpoint_id)
+
+
+_py_since_with_state = _py_checkpoint_since_with_state()

@@ -1,0 +1,96 @@
+//! A LangGraph saver's load from Python in one call that answers with Python objects, for the
+//! Python face only (`wflo/_fast.py` calls it through ctypes `PYFUNCTYPE`, the interpreter lock
+//! held). It is `wflo_checkpoint_since_with_state` without the out-parameters: through those,
+//! every load cost the face four more ctypes calls (copy the state, the content type and the
+//! list out, free each) and the state was copied twice; here the library makes the objects
+//! with the C API functions of the face's `wflo_py_api` (python_json.rs) and copies the state
+//! once, into the `bytes` it returns. The store is read with the interpreter lock released.
+
+use wflo_core::CheckpointState;
+
+use crate::boundary::run;
+use crate::execution::wflo_execution;
+use crate::handle::arc_ref;
+use crate::python_json::{wflo_py_api, wflo_py_object};
+use crate::python_json_loads::{Objects, Owned};
+
+/// `[checkpoints, rollbacks, content_type, data]`: the checkpoints saved after
+/// `after_sequence` (a list of info dicts, as `wflo_checkpoint_list_after_json`'s JSON reads),
+/// the execution's rollback count, and checkpoint `checkpoint_id`'s state — `content_type`
+/// None and `data` the JSON text's bytes for a JSON state, else the content type and the bytes
+/// as saved. On a failure: None, and `wflo_last_error_json` says why (NULL only when `api`
+/// lacks a function this needs, which the face checks at import).
+///
+/// # Safety
+/// Called with the Python interpreter's lock held (ctypes `PYFUNCTYPE`), `api` filled by the
+/// Python face for this interpreter, `execution` a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_py_checkpoint_since_with_state(
+    api: *const wflo_py_api,
+    execution: *const wflo_execution,
+    after_sequence: u64,
+    checkpoint_id: u64,
+) -> wflo_py_object {
+    let Some(api) = (unsafe { api.as_ref() }) else {
+        return std::ptr::null_mut();
+    };
+    let (Some(save_thread), Some(restore_thread), Some(inc_ref)) =
+        (api.save_thread, api.restore_thread, api.inc_ref)
+    else {
+        return std::ptr::null_mut();
+    };
+    let none = || {
+        unsafe { inc_ref(api.none) };
+        api.none
+    };
+    // The read, which may wait on the disk or the network, lets other Python threads run.
+    let mut found = None;
+    let thread = unsafe { save_thread() };
+    run(|| {
+        let h = unsafe { arc_ref(execution, "execution") }?;
+        found = Some(
+            h.execution
+                .checkpoints_since_with_state(after_sequence, checkpoint_id)?,
+        );
+        Ok(())
+    });
+    unsafe { restore_thread(thread) };
+    let Some((checkpoints, rollbacks, state)) = found else {
+        return none(); // run remembered the error
+    };
+    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Option<Owned> {
+        let mut objects = Objects::new(api)?;
+        let listed = serde_json::to_vec(&checkpoints).ok()?;
+        let listed = objects.parsed(&listed)?;
+        let rollbacks = objects.own(unsafe { (api.long_from_long_long?)(rollbacks as i64) })?;
+        let bytes = api.bytes_from_string_and_size?;
+        let (content_type, data) = match &state {
+            CheckpointState::Json(text) => (objects.singleton(api.none)?, text.as_bytes()),
+            CheckpointState::Binary {
+                content_type,
+                bytes,
+            } => (
+                objects.own(unsafe {
+                    (api.unicode_from_string_and_size?)(
+                        content_type.as_ptr().cast(),
+                        content_type.len() as isize,
+                    )
+                })?,
+                bytes.as_slice(),
+            ),
+        };
+        let data = objects.own(unsafe { bytes(data.as_ptr().cast(), data.len() as isize) })?;
+        objects.list(vec![listed, rollbacks, content_type, data])
+    }));
+    match built {
+        Ok(Some(answer)) => answer.into_raw(),
+        _ => {
+            run(|| {
+                Err(wflo_core::Error::Internal(
+                    "libwflo could not make the Python objects of a checkpoint read".into(),
+                ))
+            });
+            none()
+        }
+    }
+}
