@@ -1059,18 +1059,20 @@ wflo_status wflo_layout_json(char **json_out);
 
 // `[checkpoints, rollbacks, content_type, data]`: the checkpoints saved after
 // `after_sequence` (a list of info dicts, as `wflo_checkpoint_list_after_json`'s JSON reads),
-// the execution's rollback count, and checkpoint `checkpoint_id`'s state — `content_type`
-// None and `data` the JSON text's bytes for a JSON state, else the content type and the bytes
-// as saved. On a failure: None, and `wflo_last_error_json` says why (NULL only when `api`
-// lacks a function this needs, which the face checks at import).
+// the execution's rollback count and, `with_state`, checkpoint `checkpoint_id`'s state —
+// `content_type` None and `data` the JSON text's bytes for a JSON state, else the content type
+// and the bytes as saved (without `with_state` both are None: a reader's check for changes).
+// On a failure: None, and `wflo_last_error_json` says why (NULL only when `api` lacks a
+// function this needs, which the face checks at import).
 //
 // # Safety
 // Called with the Python interpreter's lock held (ctypes `PYFUNCTYPE`), `api` filled by the
 // Python face for this interpreter, `execution` a live handle.
-wflo_py_object wflo_py_checkpoint_since_with_state(const wflo_py_api *api,
-                                                   const wflo_execution *execution,
-                                                   uint64_t after_sequence,
-                                                   uint64_t checkpoint_id);
+wflo_py_object wflo_py_checkpoints_since(const wflo_py_api *api,
+                                         const wflo_execution *execution,
+                                         uint64_t after_sequence,
+                                         uint64_t checkpoint_id,
+                                         bool with_state);
 
 // `json.dumps(value)` (default separators, `ensure_ascii=True`, `allow_nan=False`) as a new
 // Python str, for the Python face. Returns a new reference to the empty str when it declines

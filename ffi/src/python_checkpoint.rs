@@ -1,6 +1,7 @@
-//! A LangGraph saver's load from Python in one call that answers with Python objects, for the
-//! Python face only (`wflo/_fast.py` calls it through ctypes `PYFUNCTYPE`, the interpreter lock
-//! held). It is `wflo_checkpoint_since_with_state` without the out-parameters: through those,
+//! A LangGraph saver's load (and its check for changes) from Python in one call that answers
+//! with Python objects, for the Python face only (`wflo/_fast.py` calls it through ctypes
+//! `PYFUNCTYPE`, the interpreter lock held). It is `wflo_checkpoint_since_with_state` (and
+//! `wflo_checkpoint_list_after_json`) without the out-parameters: through those,
 //! every load cost the face four more ctypes calls (copy the state, the content type and the
 //! list out, free each) and the state was copied twice; here the library makes the objects
 //! with the C API functions of the face's `wflo_py_api` (python_json.rs) and copies the state
@@ -16,20 +17,22 @@ use crate::python_json_loads::{Objects, Owned};
 
 /// `[checkpoints, rollbacks, content_type, data]`: the checkpoints saved after
 /// `after_sequence` (a list of info dicts, as `wflo_checkpoint_list_after_json`'s JSON reads),
-/// the execution's rollback count, and checkpoint `checkpoint_id`'s state — `content_type`
-/// None and `data` the JSON text's bytes for a JSON state, else the content type and the bytes
-/// as saved. On a failure: None, and `wflo_last_error_json` says why (NULL only when `api`
-/// lacks a function this needs, which the face checks at import).
+/// the execution's rollback count and, `with_state`, checkpoint `checkpoint_id`'s state —
+/// `content_type` None and `data` the JSON text's bytes for a JSON state, else the content type
+/// and the bytes as saved (without `with_state` both are None: a reader's check for changes).
+/// On a failure: None, and `wflo_last_error_json` says why (NULL only when `api` lacks a
+/// function this needs, which the face checks at import).
 ///
 /// # Safety
 /// Called with the Python interpreter's lock held (ctypes `PYFUNCTYPE`), `api` filled by the
 /// Python face for this interpreter, `execution` a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn wflo_py_checkpoint_since_with_state(
+pub unsafe extern "C" fn wflo_py_checkpoints_since(
     api: *const wflo_py_api,
     execution: *const wflo_execution,
     after_sequence: u64,
     checkpoint_id: u64,
+    with_state: bool,
 ) -> wflo_py_object {
     let Some(api) = (unsafe { api.as_ref() }) else {
         return std::ptr::null_mut();
@@ -48,10 +51,15 @@ pub unsafe extern "C" fn wflo_py_checkpoint_since_with_state(
     let thread = unsafe { save_thread() };
     run(|| {
         let h = unsafe { arc_ref(execution, "execution") }?;
-        found = Some(
-            h.execution
-                .checkpoints_since_with_state(after_sequence, checkpoint_id)?,
-        );
+        found = Some(if with_state {
+            let (checkpoints, rollbacks, state) = h
+                .execution
+                .checkpoints_since_with_state(after_sequence, checkpoint_id)?;
+            (checkpoints, rollbacks, Some(state))
+        } else {
+            let (checkpoints, rollbacks) = h.execution.checkpoints_since(after_sequence)?;
+            (checkpoints, rollbacks, None)
+        });
         Ok(())
     });
     unsafe { restore_thread(thread) };
@@ -65,21 +73,29 @@ pub unsafe extern "C" fn wflo_py_checkpoint_since_with_state(
         let rollbacks = objects.own(unsafe { (api.long_from_long_long?)(rollbacks as i64) })?;
         let bytes = api.bytes_from_string_and_size?;
         let (content_type, data) = match &state {
-            CheckpointState::Json(text) => (objects.singleton(api.none)?, text.as_bytes()),
-            CheckpointState::Binary {
+            None => (objects.singleton(api.none)?, None),
+            Some(CheckpointState::Json(text)) => {
+                (objects.singleton(api.none)?, Some(text.as_bytes()))
+            }
+            Some(CheckpointState::Binary {
                 content_type,
                 bytes,
-            } => (
+            }) => (
                 objects.own(unsafe {
                     (api.unicode_from_string_and_size?)(
                         content_type.as_ptr().cast(),
                         content_type.len() as isize,
                     )
                 })?,
-                bytes.as_slice(),
+                Some(bytes.as_slice()),
             ),
         };
-        let data = objects.own(unsafe { bytes(data.as_ptr().cast(), data.len() as isize) })?;
+        let data = match data {
+            Some(data) => {
+                objects.own(unsafe { bytes(data.as_ptr().cast(), data.len() as isize) })?
+            }
+            None => objects.singleton(api.none)?,
+        };
         objects.list(vec![listed, rollbacks, content_type, data])
     }));
     match built {

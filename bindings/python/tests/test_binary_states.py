@@ -155,7 +155,19 @@ def test_records_an_older_wflo_saved_as_json_still_load(engine):
         [None, RECORD_TYPE, RECORD_TYPE, RECORD_TYPE])
 
 
-def test_checkpoints_after_a_sequence_and_the_rollbacks_so_far(engine):
+@pytest.fixture(params=["objects", "out-parameters"])
+def since_path(request, monkeypatch):
+    """Each way the library answers checkpoints_since(_with_state): with the Python objects made
+    by the library (CPython with the GIL: what runs here), or through out-parameters (any other
+    Python)."""
+    if request.param == "objects":
+        assert _fast._py_since is not None, "CPython with the GIL must take the objects path"
+    else:
+        monkeypatch.setattr(_fast, "_py_since", None)
+    return request.param
+
+
+def test_checkpoints_after_a_sequence_and_the_rollbacks_so_far(engine, since_path):
     wf = WfloWorkflow("since", engine=engine)
     wf.start_sync()
     for i in range(1, 5):
@@ -169,18 +181,6 @@ def test_checkpoints_after_a_sequence_and_the_rollbacks_so_far(engine):
         with pytest.raises(InvalidArgumentError):
             wf.checkpoints(after_sequence=bad)
     wf.end_sync()
-
-
-@pytest.fixture(params=["objects", "out-parameters"])
-def since_path(request, monkeypatch):
-    """Each way the library answers checkpoints_since_with_state: with the Python objects made
-    by the library (CPython with the GIL: what runs here), or through out-parameters (any other
-    Python)."""
-    if request.param == "objects":
-        assert _fast._py_since_with_state is not None, "CPython with the GIL must take the objects path"
-    else:
-        monkeypatch.setattr(_fast, "_py_since_with_state", None)
-    return request.param
 
 
 def test_checkpoints_since_with_a_state_in_one_call(engine, since_path):

@@ -536,6 +536,9 @@ def checkpoint_rollback_any(execution: int, name: str) -> "tuple[Optional[str], 
 def checkpoints_after(execution: int, after_sequence: int) -> "tuple[list, int]":
     """The checkpoints after a sequence (0: all) and how many rollbacks the execution has had —
     what a reader keeping its own index of checkpoints needs, in one call."""
+    if _py_since is not None:
+        listed, rollbacks, _, _ = _py_since(execution, after_sequence, 0, False)
+        return listed, rollbacks
     out, rollbacks = c_void_p(), c_uint64()
     if _checkpoint_list_after(execution, after_sequence, byref(out), byref(rollbacks)):
         raise _error()
@@ -615,11 +618,8 @@ def checkpoint_since_with_state(execution: int, after_sequence: int,
     a reader keeping an index loads the state its index names and learns whether the index is
     still current in one crossing instead of two."""
     _check_id(checkpoint_id)
-    if _py_since_with_state is not None:
-        found = _py_since_with_state(execution, after_sequence, checkpoint_id)
-        if found is None:
-            raise _error()
-        listed, rollbacks, content_type, data = found
+    if _py_since is not None:
+        listed, rollbacks, content_type, data = _py_since(execution, after_sequence, checkpoint_id, True)
         return listed, rollbacks, (content_type, data)
     listed, rollbacks, out = c_void_p(), c_uint64(), _AnyOut.mine()
     if _checkpoint_since_with_state(execution, after_sequence, checkpoint_id, byref(listed), byref(rollbacks),
@@ -678,22 +678,29 @@ def _py_json_loads():
 py_json_loads = _py_json_loads()
 
 
-# checkpoint_since_with_state answered with Python objects (wflo_py_checkpoint_since_with_state,
-# ffi/src/python_checkpoint.rs): a saver's load in one ctypes call, the state copied once — the
-# out-parameter path costs four more calls and a second copy. The library reads the store with
-# the interpreter lock released.
-def _py_checkpoint_since_with_state():
-    """``(execution, after, id) -> [listed, rollbacks, content_type, data]`` or None (an error:
-    read it with _error()); None where it cannot run (as _py_json_dumps)."""
+# checkpoints_after and checkpoint_since_with_state answered with Python objects
+# (wflo_py_checkpoints_since, ffi/src/python_checkpoint.rs): a saver's load, or its check for
+# changes, in one ctypes call, the state copied once — the out-parameter path costs up to four
+# more calls and a second copy. The library reads the store with the interpreter lock released.
+def _py_checkpoints_since():
+    """``(execution, after, id, with_state) -> [listed, rollbacks, content_type, data]``, raising
+    the library's error; None where it cannot run (as _py_json_dumps)."""
     if py_json_dumps is None:
         return None
     try:
-        fn = ctypes.PYFUNCTYPE(ctypes.py_object, POINTER(_PyApi), c_void_p, c_uint64, c_uint64)(
-            ("wflo_py_checkpoint_since_with_state", _lib))
+        fn = ctypes.PYFUNCTYPE(ctypes.py_object, POINTER(_PyApi), c_void_p, c_uint64, c_uint64, ctypes.c_bool)(
+            ("wflo_py_checkpoints_since", _lib))
     except (AttributeError, OSError, ValueError):
         return None
     ref = byref(_PY_API)
-    return lambda execution, after, checkpoint_id: fn(ref, execution, after, checkpoint_id)
+
+    def since(execution: int, after: int, checkpoint_id: int, with_state: bool) -> list:
+        found = fn(ref, execution, after, checkpoint_id, with_state)
+        if found is None:
+            raise _error()
+        return found
+
+    return since
 
 
-_py_since_with_state = _py_checkpoint_since_with_state()
+_py_since = _py_checkpoints_since()
