@@ -674,7 +674,11 @@ fn checkpoints_after_a_sequence_are_what_was_saved_since() {
         let bin = exec
             .checkpoint_binary("bin", Some("application/x-test"), b"\x00\xff")
             .unwrap();
-        for (id, after) in [(after[0].id, 4), (bin.id, 0), (bin.id, 6)] {
+        // A state large enough to be stored compressed comes back as saved too.
+        let large = exec
+            .checkpoint_binary("large", Some("application/x-test"), &[7u8; 64 * 1024])
+            .unwrap();
+        for (id, after) in [(after[0].id, 4), (bin.id, 0), (bin.id, 6), (large.id, 6)] {
             let (since, rollbacks, state) = exec.checkpoints_since_with_state(after, id).unwrap();
             assert_eq!(
                 (since, rollbacks, state),
