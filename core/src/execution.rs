@@ -961,8 +961,10 @@ impl Execution {
     /// What a reader keeping its own index of checkpoints needs in one call: the checkpoints
     /// after sequence `after_sequence`, and how many rollbacks the execution has had (a
     /// rollback changes which earlier checkpoints are live, so the reader reads them all again
-    /// when that number grows). The count is read first: a rollback made between the two reads
-    /// is then seen by the next call, never missed.
+    /// when that number grows). The store reads both at once ([`Store::checkpoints_since`]:
+    /// one snapshot on SQLite, one statement on PostgreSQL), so the list and the count agree.
+    ///
+    /// [`Store::checkpoints_since`]: crate::store::Store::checkpoints_since
     pub fn checkpoints_since(&self, after_sequence: u64) -> Result<(Vec<CheckpointInfo>, u64)> {
         let since = self.since(after_sequence, None)?;
         Ok((since.checkpoints, since.rollbacks))
