@@ -161,9 +161,9 @@ def since_path(request, monkeypatch):
     by the library (CPython with the GIL: what runs here), or through out-parameters (any other
     Python)."""
     if request.param == "objects":
-        assert _fast._py_since is not None, "CPython with the GIL must take the objects path"
+        assert _fast._since is not _fast._since_out, "CPython with the GIL must take the objects path"
     else:
-        monkeypatch.setattr(_fast, "_py_since", None)
+        monkeypatch.setattr(_fast, "_since", _fast._since_out)
     return request.param
 
 

@@ -536,13 +536,24 @@ def checkpoint_rollback_any(execution: int, name: str) -> "tuple[Optional[str], 
 def checkpoints_after(execution: int, after_sequence: int) -> "tuple[list, int]":
     """The checkpoints after a sequence (0: all) and how many rollbacks the execution has had —
     what a reader keeping its own index of checkpoints needs, in one call."""
-    if _py_since is not None:
-        listed, rollbacks, _, _ = _py_since(execution, after_sequence, 0, False)
-        return listed, rollbacks
-    out, rollbacks = c_void_p(), c_uint64()
-    if _checkpoint_list_after(execution, after_sequence, byref(out), byref(rollbacks)):
+    listed, rollbacks, _, _ = _since(execution, after_sequence, 0, False)
+    return listed, rollbacks
+
+
+def _since_out(execution: int, after_sequence: int, checkpoint_id: int, with_state: bool) -> list:
+    """``[listed, rollbacks, content_type, data]`` through the C ABI's out-parameters: what
+    wflo_py_checkpoints_since answers (below), where the library cannot make Python objects."""
+    listed, rollbacks = c_void_p(), c_uint64()
+    if not with_state:
+        if _checkpoint_list_after(execution, after_sequence, byref(listed), byref(rollbacks)):
+            raise _error()
+        return [_listed(listed), rollbacks.value, None, None]
+    out = _AnyOut.mine()
+    if _checkpoint_since_with_state(execution, after_sequence, checkpoint_id, byref(listed), byref(rollbacks),
+                                    *out.refs):
         raise _error()
-    return _listed(out), rollbacks.value
+    content_type, data = out.take()
+    return [_listed(listed), rollbacks.value, content_type, data]
 
 
 def _listed(out: c_void_p) -> list:
@@ -618,15 +629,8 @@ def checkpoint_since_with_state(execution: int, after_sequence: int,
     a reader keeping an index loads the state its index names and learns whether the index is
     still current in one crossing instead of two."""
     _check_id(checkpoint_id)
-    if _py_since is not None:
-        listed, rollbacks, content_type, data = _py_since(execution, after_sequence, checkpoint_id, True)
-        return listed, rollbacks, (content_type, data)
-    listed, rollbacks, out = c_void_p(), c_uint64(), _AnyOut.mine()
-    if _checkpoint_since_with_state(execution, after_sequence, checkpoint_id, byref(listed), byref(rollbacks),
-                                    *out.refs):
-        raise _error()
-    state = out.take()
-    return _listed(listed), rollbacks.value, state
+    listed, rollbacks, content_type, data = _since(execution, after_sequence, checkpoint_id, True)
+    return listed, rollbacks, (content_type, data)
 
 
 # json.dumps of a checkpoint state, in libwflo (wflo_py_json_dumps, ffi/src/python_json.rs):
@@ -680,11 +684,12 @@ py_json_loads = _py_json_loads()
 
 # checkpoints_after and checkpoint_since_with_state answered with Python objects
 # (wflo_py_checkpoints_since, ffi/src/python_checkpoint.rs): a saver's load, or its check for
-# changes, in one ctypes call, the state copied once — the out-parameter path costs up to four
-# more calls and a second copy. The library reads the store with the interpreter lock released.
+# changes, in one ctypes call, the state copied once — the out-parameter path (_since_out) costs
+# six more calls (three copies out, three frees) and a second copy. The library reads the store
+# with the interpreter lock released.
 def _py_checkpoints_since():
-    """``(execution, after, id, with_state) -> [listed, rollbacks, content_type, data]``, raising
-    the library's error; None where it cannot run (as _py_json_dumps)."""
+    """``(execution, after, id, with_state) -> [listed, rollbacks, content_type, data]``, as
+    _since_out, raising the library's error; None where it cannot run (as _py_json_dumps)."""
     if py_json_dumps is None:
         return None
     try:
@@ -703,4 +708,4 @@ def _py_checkpoints_since():
     return since
 
 
-_py_since = _py_checkpoints_since()
+_since = _py_checkpoints_since() or _since_out
