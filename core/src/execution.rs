@@ -961,8 +961,8 @@ impl Execution {
     /// What a reader keeping its own index of checkpoints needs in one call: the checkpoints
     /// after sequence `after_sequence`, and how many rollbacks the execution has had (a
     /// rollback changes which earlier checkpoints are live, so the reader reads them all again
-    /// when that number grows). The store reads both at once ([`Store::checkpoints_since`]:
-    /// one snapshot on SQLite, one statement on PostgreSQL), so the list and the count agree.
+    /// when that number grows). The store reads both from one snapshot, or the list before the
+    /// count ([`Store::checkpoints_since`]): a rollback is never missed.
     ///
     /// [`Store::checkpoints_since`]: crate::store::Store::checkpoints_since
     pub fn checkpoints_since(&self, after_sequence: u64) -> Result<(Vec<CheckpointInfo>, u64)> {
@@ -987,7 +987,7 @@ impl Execution {
         Ok((since.checkpoints, since.rollbacks, state))
     }
 
-    /// One read of the store for both calls above (one snapshot, one round trip).
+    /// The store's one read for both calls above (one round trip on PostgreSQL).
     fn since(
         &self,
         after_sequence: u64,

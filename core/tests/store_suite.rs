@@ -682,8 +682,8 @@ fn checkpoints_after_a_sequence_are_what_was_saved_since() {
             let (since, rollbacks, state) = exec.checkpoints_since_with_state(after, id).unwrap();
             assert_eq!(
                 (since, rollbacks, state),
-                // Each part as the store's separate reads give it (each store answers the
-                // one-call read on its own: one snapshot, one round trip).
+                // Each part as the store's separate reads give it (SQLite and PostgreSQL
+                // answer the one-call read with a transaction or statement of their own).
                 (
                     exec.checkpoints_after(after).unwrap(),
                     exec.rollbacks().unwrap().len() as u64,

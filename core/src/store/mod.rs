@@ -416,10 +416,12 @@ pub trait Store: Send + Sync {
     }
     /// The checkpoints after `after_sequence`, the rollback count and, with `state_of`, that
     /// checkpoint's state (`NOT_FOUND` when the execution has no such checkpoint): what a
-    /// reader keeping an index reads on every use, so stores answer it as one read — one
-    /// snapshot on SQLite, one round trip on PostgreSQL. This default reads the list before
-    /// the count: a rollback in between then shows as a changed count, and the reader reads
-    /// everything again, never keeping a stale list under a current count.
+    /// reader keeping an index reads on every use. This default (the memory store) reads the
+    /// list before the count, so a rollback made in between shows as a changed count and the
+    /// reader reads everything again at once, never keeping a stale list under a current
+    /// count; a state never changes, so when it is read does not matter. SQLite answers it in
+    /// one read transaction (one snapshot, and ~1 µs faster from Python than three autocommit
+    /// reads), PostgreSQL in one statement (one round trip instead of three).
     fn checkpoints_since(
         &self,
         execution_id: &str,
