@@ -33,6 +33,7 @@ pub mod events;
 mod execution;
 mod fasthash;
 pub mod ids;
+pub mod langgraph;
 pub mod money;
 pub mod pricing;
 pub mod python_json;

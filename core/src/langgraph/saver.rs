@@ -1,0 +1,579 @@
+//! A LangGraph checkpoint saver's work over one wflo execution, for every face's saver: the
+//! face converts LangGraph's objects (its serializer writes each value as [`Typed`] bytes) and
+//! calls one of these per operation; what is stored, which record is live, which writes are
+//! pending and where a channel's value comes from are decided here, once.
+//!
+//! A [`Checkpointer`] keeps the last index it read (names only) and brings it up to date with
+//! the checkpoints saved since (`Execution::checkpoints_since`), reading every checkpoint
+//! again when the execution's number of rollbacks changed (a rollback changes which earlier
+//! ones are live). Records read are kept decoded (a state never changes). Checkpoints deleted
+//! with `prune_checkpoints` are not seen by an index kept from before: make a new one.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde_json::Value;
+
+use super::index::{Index, Key, Rec};
+use super::names::{self, Kind};
+use super::record::{
+    Channel, CheckpointRecord, DeleteRecord, RECORD_CONTENT_TYPE, Record, Typed, WritesRecord,
+    versions_in,
+};
+use crate::{Error, Execution, Result};
+
+/// How many records a checkpointer keeps decoded.
+const CACHE_LIMIT: usize = 4096;
+
+/// A checkpoint as LangGraph's `CheckpointTuple` holds it, each value as its serializer wrote it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tuple {
+    pub thread: String,
+    pub ns: String,
+    pub checkpoint_id: String,
+    pub parent: Option<String>,
+    /// The checkpoint without its channel values.
+    pub checkpoint: Typed,
+    pub metadata: Typed,
+    /// Its channels' values (an empty channel is absent), in the order they were found.
+    pub channel_values: Vec<(String, Typed)>,
+    pub pending_writes: Vec<PendingWrite>,
+}
+
+/// A write not yet applied: the task's, to a channel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingWrite {
+    pub task_id: String,
+    pub channel: String,
+    pub value: Typed,
+}
+
+/// Which checkpoints [`Checkpointer::list`] lists.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub thread: Option<String>,
+    pub ns: Option<String>,
+    pub checkpoint_id: Option<String>,
+    /// Only checkpoints whose id sorts before this one.
+    pub before: Option<String>,
+}
+
+/// A LangGraph saver's index and records of one execution at a time (see the module's docs).
+/// Safe to share between threads; one operation at a time.
+#[derive(Default)]
+pub struct Checkpointer {
+    state: Mutex<Option<State>>,
+}
+
+struct State {
+    index: Index,
+    cache: Cache,
+}
+
+#[derive(Default)]
+struct Cache {
+    records: HashMap<u64, Arc<Record>>,
+    order: VecDeque<u64>,
+}
+
+impl Cache {
+    fn keep(&mut self, id: u64, record: Arc<Record>) -> Arc<Record> {
+        if self.records.insert(id, record.clone()).is_none() {
+            self.order.push_back(id);
+            if self.order.len() > CACHE_LIMIT
+                && let Some(old) = self.order.pop_front()
+            {
+                self.records.remove(&old);
+            }
+        }
+        record
+    }
+
+    fn read(&mut self, exec: &Execution, rec: &Rec) -> Result<Arc<Record>> {
+        match self.records.get(&rec.id) {
+            Some(r) => Ok(r.clone()),
+            None => {
+                let record = Record::decode(&exec.checkpoint_state_any(rec.id)?)?;
+                Ok(self.keep(rec.id, Arc::new(record)))
+            }
+        }
+    }
+
+    fn checkpoint(&mut self, exec: &Execution, rec: &Rec) -> Result<Arc<Record>> {
+        let r = self.read(exec, rec)?;
+        match &*r {
+            Record::Checkpoint(_) => Ok(r),
+            _ => Err(Error::Storage(format!(
+                "the LangGraph record #{} is not a checkpoint",
+                rec.id
+            ))),
+        }
+    }
+}
+
+fn as_checkpoint(r: &Record) -> &CheckpointRecord {
+    match r {
+        Record::Checkpoint(c) => c,
+        _ => unreachable!("Cache::checkpoint returns checkpoints"),
+    }
+}
+
+impl State {
+    fn read(exec: &Execution) -> Result<State> {
+        let (infos, rollbacks) = exec.checkpoints_since(0)?;
+        let mut index = Index::new(exec.id(), rollbacks);
+        let mut cache = Cache::default();
+        index.add(infos, &mut |rec| cache.read(exec, rec))?;
+        Ok(State { index, cache })
+    }
+}
+
+type Pick<'a> = &'a dyn Fn(&Index) -> Option<Arc<Rec>>;
+
+impl Checkpointer {
+    pub fn new() -> Checkpointer {
+        Checkpointer::default()
+    }
+
+    /// Runs `f` with the index of `exec` brought up to date and `pick` of it: the record `f`
+    /// is about to read. The record the kept index picks is read in the same store call that
+    /// brings the index up to date (one read per load) and kept — it stands even when the
+    /// index was out of date and the new one picks another.
+    fn with<T>(
+        &self,
+        exec: &Execution,
+        pick: Pick<'_>,
+        f: impl FnOnce(&mut State, Option<Arc<Rec>>) -> Result<T>,
+    ) -> Result<T> {
+        let mut guard = self.state.lock();
+        let current = guard
+            .as_ref()
+            .is_some_and(|s| s.index.execution == exec.id());
+        if !current {
+            *guard = None; // a failed read must not leave another execution's index
+            *guard = Some(State::read(exec)?);
+            let st = guard.as_mut().expect("just read");
+            let rec = pick(&st.index);
+            return f(st, rec);
+        }
+        let st = guard.as_mut().expect("checked");
+        let rec = pick(&st.index);
+        let after = st.index.last_sequence;
+        let (infos, rollbacks) = match rec
+            .as_ref()
+            .filter(|r| !st.cache.records.contains_key(&r.id))
+        {
+            Some(r) => {
+                let (infos, rollbacks, state) = exec.checkpoints_since_with_state(after, r.id)?;
+                // A damaged record is not kept, and fails nothing yet: the index brought up to
+                // date may pick another (the checkpoint stored again); if not, reading it fails.
+                if let Ok(record) = Record::decode(&state) {
+                    st.cache.keep(r.id, Arc::new(record));
+                }
+                (infos, rollbacks)
+            }
+            None => exec.checkpoints_since(after)?,
+        };
+        if rollbacks != st.index.rollbacks {
+            let cache = std::mem::take(&mut st.cache);
+            *st = State::read(exec)?;
+            st.cache = Cache { ..cache };
+            let rec = pick(&st.index);
+            return f(st, rec);
+        }
+        if infos.is_empty() {
+            return f(st, rec);
+        }
+        let State { index, cache } = st;
+        if let Err(e) = index.add(infos, &mut |r| cache.read(exec, r)) {
+            // Half brought up to date, the index is past the record it failed on (a damaged
+            // tombstone) and would skip it from now on: read everything again next time.
+            *guard = None;
+            return Err(e);
+        }
+        let rec = pick(&st.index);
+        f(st, rec)
+    }
+
+    // ---- reading -----------------------------------------------------------------------------
+
+    /// A checkpoint of a thread and namespace: the one with `checkpoint_id` (a superseded one
+    /// too, as history), else the thread's latest live one; `None` when there is none.
+    /// An empty id is none (as LangGraph's falsy `checkpoint_id`).
+    pub fn get(
+        &self,
+        exec: &Execution,
+        thread: &str,
+        ns: &str,
+        checkpoint_id: Option<&str>,
+    ) -> Result<Option<Tuple>> {
+        let checkpoint_id = checkpoint_id.filter(|id| !id.is_empty());
+        let key: Key = (
+            thread.to_owned(),
+            ns.to_owned(),
+            checkpoint_id.unwrap_or_default().to_owned(),
+        );
+        let pick = |ix: &Index| match checkpoint_id {
+            Some(_) => ix.chosen(&key, false).cloned(),
+            None => ix.live(Some(thread), Some(ns)).into_iter().next(),
+        };
+        self.with(exec, &pick, |st, rec| {
+            rec.map(|rec| tuple(st, exec, &rec)).transpose()
+        })
+    }
+
+    /// The live checkpoints `filter` names, newest checkpoint id first (their tuples: [`get`]
+    /// with each id).
+    ///
+    /// [`get`]: Checkpointer::get
+    pub fn list(
+        &self,
+        exec: &Execution,
+        filter: &ListFilter,
+    ) -> Result<Vec<(String, String, String)>> {
+        self.with(exec, &|_| None, |st, _| {
+            Ok(st
+                .index
+                .live(filter.thread.as_deref(), filter.ns.as_deref())
+                .into_iter()
+                // An empty id filters nothing (as LangGraph's falsy ids).
+                .filter(|r| {
+                    filter
+                        .checkpoint_id
+                        .as_ref()
+                        .is_none_or(|id| id.is_empty() || &r.key.2 == id)
+                })
+                .filter(|r| {
+                    filter
+                        .before
+                        .as_ref()
+                        .is_none_or(|b| b.is_empty() || r.key.2 < *b)
+                })
+                .map(|r| r.key.clone())
+                .collect())
+        })
+    }
+
+    /// The pending writes of a checkpoint (as [`Tuple::pending_writes`]); none for one not stored.
+    pub fn pending_writes(
+        &self,
+        exec: &Execution,
+        thread: &str,
+        ns: &str,
+        checkpoint_id: &str,
+    ) -> Result<Vec<PendingWrite>> {
+        let key: Key = (thread.to_owned(), ns.to_owned(), checkpoint_id.to_owned());
+        self.with(
+            exec,
+            &|ix| ix.chosen(&key, false).cloned(),
+            |st, rec| match rec {
+                Some(rec) => pending_writes(st, exec, &rec),
+                None => Ok(vec![]),
+            },
+        )
+    }
+
+    // ---- writing -----------------------------------------------------------------------------
+
+    /// Stores a checkpoint (committed when this returns).
+    pub fn put(&self, exec: &Execution, record: CheckpointRecord) -> Result<()> {
+        if record.checkpoint_id.is_empty() {
+            return Err(Error::invalid("failed to put a checkpoint: it has no id"));
+        }
+        let name = names::checkpoint_name(&record.thread, &record.ns, &record.checkpoint_id);
+        self.save(exec, &name, Record::Checkpoint(record))
+    }
+
+    /// Stores a task's writes to a checkpoint.
+    pub fn put_writes(&self, exec: &Execution, record: WritesRecord) -> Result<()> {
+        if record.checkpoint_id.is_empty() {
+            return Err(Error::invalid(
+                "failed to put writes: the config has no checkpoint_id",
+            ));
+        }
+        let name = names::name(
+            Kind::Writes,
+            &[&record.thread, &record.ns, &record.checkpoint_id],
+        );
+        self.save(exec, &name, Record::Writes(record))
+    }
+
+    /// Deletes a thread: everything it stored is hidden from now on (nothing is written when
+    /// it has nothing visible).
+    pub fn delete_thread(&self, exec: &Execution, thread: &str) -> Result<()> {
+        if self.with(exec, &|_| None, |st, _| Ok(st.index.has_visible(thread)))? {
+            self.tombstone(exec, thread, None)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes some checkpoints of a thread (and their writes), by (namespace, checkpoint id).
+    pub fn delete_checkpoints(
+        &self,
+        exec: &Execution,
+        thread: &str,
+        checkpoints: Vec<(String, String)>,
+    ) -> Result<()> {
+        if checkpoints.is_empty() {
+            return Ok(());
+        }
+        self.tombstone(exec, thread, Some(checkpoints))
+    }
+
+    /// Copies a thread's live checkpoints and their writes to another thread (oldest first,
+    /// each with its parent chain; one whose parent is not copied gets all its values).
+    pub fn copy_thread(&self, exec: &Execution, source: &str, target: &str) -> Result<()> {
+        let copies = self.with(exec, &|_| None, |st, _| {
+            let mut records = st.index.live(Some(source), None);
+            records.sort_by_key(|r| r.sequence);
+            let copied: Vec<&Key> = records.iter().map(|r| &r.key).collect();
+            let mut out = Vec::new();
+            for rec in &records {
+                let r = st.cache.checkpoint(exec, rec)?;
+                let mut c = as_checkpoint(&r).clone();
+                c.thread = target.to_owned();
+                if let Some(parent) = &c.parent
+                    && !copied.iter().any(|k| k.1 == rec.key.1 && &k.2 == parent)
+                {
+                    c.channels = snapshot(st, exec, rec)?;
+                }
+                out.push(Record::Checkpoint(c));
+                for w in st.index.writes_of(rec) {
+                    if let Record::Writes(mut w) = (*st.cache.read(exec, &w)?).clone() {
+                        w.thread = target.to_owned();
+                        out.push(Record::Writes(w));
+                    }
+                }
+            }
+            Ok(out)
+        })?;
+        for record in copies {
+            let name = match &record {
+                Record::Checkpoint(c) => names::checkpoint_name(&c.thread, &c.ns, &c.checkpoint_id),
+                Record::Writes(w) => {
+                    names::name(Kind::Writes, &[&w.thread, &w.ns, &w.checkpoint_id])
+                }
+                Record::Delete(_) => unreachable!("only checkpoints and writes are copied"),
+            };
+            self.save(exec, &name, record)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps each namespace's latest checkpoint of each thread, stored again with all its
+    /// channel values (so it needs none of the deleted ones), and deletes the rest.
+    pub fn prune_keep_latest(&self, exec: &Execution, threads: &[String]) -> Result<()> {
+        for thread in threads {
+            let (kept, doomed) = self.with(exec, &|_| None, |st, _| {
+                let records = st.index.live(Some(thread), None); // newest id first
+                let mut latest: Vec<Arc<Rec>> = Vec::new();
+                let mut doomed = Vec::new();
+                for rec in records {
+                    if latest.iter().any(|l| l.key.1 == rec.key.1) {
+                        doomed.push((rec.key.1.clone(), rec.key.2.clone()));
+                    } else {
+                        latest.push(rec);
+                    }
+                }
+                let mut kept = Vec::new();
+                if !doomed.is_empty() {
+                    for rec in &latest {
+                        let r = st.cache.checkpoint(exec, rec)?;
+                        let mut c = as_checkpoint(&r).clone();
+                        c.channels = snapshot(st, exec, rec)?;
+                        kept.push(c);
+                    }
+                }
+                Ok((kept, doomed))
+            })?;
+            if doomed.is_empty() {
+                continue;
+            }
+            for c in kept {
+                self.put(exec, c)?;
+            }
+            self.tombstone(exec, thread, Some(doomed))?;
+        }
+        Ok(())
+    }
+
+    fn tombstone(
+        &self,
+        exec: &Execution,
+        thread: &str,
+        checkpoints: Option<Vec<(String, String)>>,
+    ) -> Result<()> {
+        let name = names::name(Kind::Delete, &[thread]);
+        self.save(
+            exec,
+            &name,
+            Record::Delete(DeleteRecord {
+                thread: thread.to_owned(),
+                checkpoints,
+            }),
+        )
+    }
+
+    /// Saves a record; kept decoded (what is saved is what a read returns).
+    fn save(&self, exec: &Execution, name: &str, record: Record) -> Result<()> {
+        let info = exec.checkpoint_binary(name, Some(RECORD_CONTENT_TYPE), &record.encode())?;
+        let mut guard = self.state.lock();
+        if let Some(st) = guard.as_mut().filter(|s| s.index.execution == exec.id()) {
+            st.cache.keep(info.id, Arc::new(record));
+        }
+        Ok(())
+    }
+}
+
+/// A checkpoint's versions: as stored, else read from the checkpoint LangGraph serialised.
+fn versions(c: &CheckpointRecord) -> Result<Vec<(String, Value)>> {
+    match &c.versions {
+        Some(v) => Ok(v.clone()),
+        None => versions_in(&c.checkpoint).ok_or_else(|| {
+            Error::invalid(format!(
+                "the checkpoint {:?} was saved by an earlier wflo with a serializer that writes {:?}: its channel versions cannot be read",
+                c.checkpoint_id, c.checkpoint.kind
+            ))
+        }),
+    }
+}
+
+fn tuple(st: &mut State, exec: &Execution, rec: &Arc<Rec>) -> Result<Tuple> {
+    let r = st.cache.checkpoint(exec, rec)?;
+    let c = as_checkpoint(&r);
+    let channel_values = channel_values(st, exec, rec, c, &versions(c)?)?;
+    Ok(Tuple {
+        thread: rec.key.0.clone(),
+        ns: rec.key.1.clone(),
+        checkpoint_id: rec.key.2.clone(),
+        parent: c.parent.clone(),
+        checkpoint: c.checkpoint.clone(),
+        metadata: c.metadata.clone(),
+        channel_values,
+        pending_writes: pending_writes(st, exec, rec)?,
+    })
+}
+
+/// A checkpoint's channel values: the channels it changed, the rest from its ancestors (the
+/// stored value of each channel at the version the checkpoint holds).
+fn channel_values(
+    st: &mut State,
+    exec: &Execution,
+    rec: &Rec,
+    c: &CheckpointRecord,
+    versions: &[(String, Value)],
+) -> Result<Vec<(String, Typed)>> {
+    let mut needed: Vec<(&str, &Value)> = versions.iter().map(|(n, v)| (n.as_str(), v)).collect();
+    let mut found = Vec::new();
+    let mut take = |channels: &[Channel], needed: &mut Vec<(&str, &Value)>| {
+        for ch in channels {
+            if let Some(i) = needed
+                .iter()
+                .position(|(n, v)| *n == ch.name && **v == ch.version)
+            {
+                needed.swap_remove(i);
+                if let Some(v) = &ch.value {
+                    found.push((ch.name.clone(), v.clone()));
+                }
+            }
+        }
+    };
+    take(&c.channels, &mut needed);
+    let mut seen = vec![rec.id];
+    let mut parent = c.parent.clone();
+    while !needed.is_empty() {
+        let Some(p) = parent.take() else { break };
+        let key = (rec.key.0.clone(), rec.key.1.clone(), p);
+        let Some(prec) = st.index.chosen(&key, true).cloned() else {
+            break;
+        };
+        if seen.contains(&prec.id) {
+            break;
+        }
+        seen.push(prec.id);
+        let r = st.cache.checkpoint(exec, &prec)?;
+        let pc = as_checkpoint(&r);
+        take(&pc.channels, &mut needed);
+        parent = pc.parent.clone();
+    }
+    if !needed.is_empty() {
+        // Not on the parent chain (a checkpoint put without its parent): the newest record of
+        // the thread holding that version, as a table of values by version would give.
+        for other in st.index.others(&rec.key, &seen) {
+            if needed.is_empty() {
+                break;
+            }
+            let r = st.cache.checkpoint(exec, &other)?;
+            take(&as_checkpoint(&r).channels, &mut needed);
+        }
+    }
+    Ok(found)
+}
+
+/// A checkpoint's pending writes in LangGraph's order (`writes_sort_key`: task path, task id,
+/// index). As LangGraph's savers: a regular write (task, idx) is kept once; a special one
+/// (error, interrupt, …, idx < 0) is replaced.
+fn pending_writes(st: &mut State, exec: &Execution, rec: &Rec) -> Result<Vec<PendingWrite>> {
+    if !st.index.writes.contains_key(&rec.key) {
+        return Ok(vec![]);
+    }
+    let mut merged: Vec<(String, String, i64, String, Typed)> = Vec::new();
+    for w in st.index.writes_of(rec) {
+        let r = st.cache.read(exec, &w)?;
+        let Record::Writes(ws) = &*r else {
+            return Err(Error::Storage(format!(
+                "the LangGraph record #{} is not a task's writes",
+                w.id
+            )));
+        };
+        for x in &ws.writes {
+            let at = merged
+                .iter()
+                .position(|m| m.1 == ws.task_id && m.2 == x.idx);
+            let entry = (
+                ws.task_path.clone(),
+                ws.task_id.clone(),
+                x.idx,
+                x.channel.clone(),
+                x.value.clone(),
+            );
+            match at {
+                Some(_) if x.idx >= 0 => {}
+                Some(i) => merged[i] = entry,
+                None => merged.push(entry),
+            }
+        }
+    }
+    merged.sort_by(|a, b| (&a.0, &a.1, a.2).cmp(&(&b.0, &b.1, b.2)));
+    Ok(merged
+        .into_iter()
+        .map(|(_, task_id, _, channel, value)| PendingWrite {
+            task_id,
+            channel,
+            value,
+        })
+        .collect())
+}
+
+/// All of a checkpoint's channels with their values (none left to its ancestors).
+fn snapshot(st: &mut State, exec: &Execution, rec: &Rec) -> Result<Vec<Channel>> {
+    let r = st.cache.checkpoint(exec, rec)?;
+    let c = as_checkpoint(&r);
+    let versions = versions(c)?;
+    let values = channel_values(st, exec, rec, c, &versions)?;
+    Ok(versions
+        .into_iter()
+        .map(|(name, version)| {
+            let value = values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone());
+            Channel {
+                name,
+                version,
+                value,
+            }
+        })
+        .collect())
+}
