@@ -108,6 +108,9 @@ typedef struct wflo_engine wflo_engine;
 // threads at once. Free with wflo_execution_free (the execution itself stays in the store).
 typedef struct wflo_execution wflo_execution;
 
+// A LangGraph saver's index and records (opaque); share it between threads freely.
+typedef struct wflo_langgraph wflo_langgraph;
+
 // A slot of a resource, held until wflo_permit_release or wflo_permit_free (which releases
 // it) or until its lease ends. Thread-safe.
 typedef struct wflo_permit wflo_permit;
@@ -1048,6 +1051,33 @@ wflo_status wflo_execution_end(const wflo_execution *execution,
                                size_t raised_len,
                                const char **status_out);
 
+// A new checkpointer; free it with `wflo_langgraph_free`.
+wflo_langgraph *wflo_langgraph_new(void);
+
+// Frees a checkpointer; NULL is a no-op.
+//
+// # Safety
+// `saver` came from `wflo_langgraph_new` and is not used afterwards.
+void wflo_langgraph_free(const wflo_langgraph *saver);
+
+// Runs one request (see the module's table) on `execution`'s records: `request` JSON text,
+// `values` the bytes of its values. Writes the answer's JSON to `answer_out` (free with
+// `wflo_string_free`) and its values' bytes to `values_out`/`values_len_out` (free with
+// `wflo_bytes_free`; NULL and 0 when none). On an error nothing is written.
+//
+// # Safety
+// `saver` and `execution` live handles (`execution` may be NULL for `key_of`); `request`
+// and `values` point to their lengths; the out-parameters writable.
+wflo_status wflo_langgraph_call(const wflo_langgraph *saver,
+                                const wflo_execution *execution,
+                                const char *request,
+                                size_t request_len,
+                                const uint8_t *values,
+                                size_t values_len,
+                                char **answer_out,
+                                uint8_t **values_out,
+                                size_t *values_len_out);
+
 // The layouts of the structs a face fills or reads by hand, as JSON: `{"wflo_usage":
 // {"size": 48, "fields": {"input": 0, …}}, …}`; and under `"checkpoint_info_keys"` the keys
 // of a checkpoint's info JSON in the library's order (`["id", "execution_id", …]`, the
@@ -1095,6 +1125,23 @@ wflo_py_object wflo_py_json_dumps(const wflo_py_api *api, wflo_py_object value);
 // Called with the Python interpreter's lock held (ctypes `PYFUNCTYPE`), `api` filled by the
 // Python face for this interpreter, `text` readable for `len` bytes.
 wflo_py_object wflo_py_json_loads(const wflo_py_api *api, const uint8_t *text, size_t len);
+
+// `[answer, values]`: the answer of `wflo_langgraph_call` as Python objects (what
+// `json.loads` of its JSON gives) and its values' bytes as one `bytes`. On a failure: None,
+// and `wflo_last_error_json` says why (NULL only when `api` lacks a function this needs,
+// which the face checks at import).
+//
+// # Safety
+// Called with the Python interpreter's lock held (ctypes `PYFUNCTYPE`), `api` filled by the
+// Python face for this interpreter; the rest as `wflo_langgraph_call` (`request` and `values`
+// the buffers of `bytes` objects the caller keeps alive for the call).
+wflo_py_object wflo_py_langgraph_call(const wflo_py_api *api,
+                                      const wflo_langgraph *saver,
+                                      const wflo_execution *execution,
+                                      const char *request,
+                                      size_t request_len,
+                                      const uint8_t *values,
+                                      size_t values_len);
 
 // A retrier for a call whose first attempt begins now. `policy_json` (NULL or "": the
 // defaults): `{"backoff": "exponential" | "linear" | "fixed", "max_retries": 3,
