@@ -155,6 +155,70 @@ def test_records_an_older_wflo_saved_as_json_still_load(engine):
         [None, RECORD_TYPE, RECORD_TYPE, RECORD_TYPE])
 
 
+def test_records_an_older_python_saver_packed_with_msgpack_still_load(engine):
+    """The Python saver once packed its records with msgpack itself; the engine reads them (and
+    the channel versions from LangGraph's msgpack of the checkpoint: those records had none)."""
+    import ormsgpack
+
+    saver = WfloCheckpointSaver(WfloWorkflow("packed", engine=engine))
+    wf = saver.workflow
+    wf.start_sync()
+    cp = checkpoint(1, {}, {"a": "1.0", "b": "1.0"})
+    body = {k: v for k, v in cp.items() if k != "channel_values"}
+    dump = saver.serde.dumps_typed
+    old = "application/vnd.wflo.langgraph.v1+msgpack"
+    wf.checkpoint_sync(checkpoint_name("t/1", "", cp["id"]), BinaryState(old, ormsgpack.packb({
+        "langgraph": "checkpoint", "thread_id": "t/1", "checkpoint_ns": "", "checkpoint_id": cp["id"],
+        "parent_checkpoint_id": None, "checkpoint": dump(body), "metadata": dump({"step": 0, "source": "input"}),
+        "channels": [["a", "1.0", dump([1, "x"])], ["b", "1.0", None]]})))
+    wf.checkpoint_sync("langgraph-writes/t%2F1//" + cp["id"], BinaryState(old, ormsgpack.packb({
+        "langgraph": "writes", "thread_id": "t/1", "checkpoint_ns": "", "checkpoint_id": cp["id"],
+        "task_id": "k", "task_path": "", "writes": [[0, "a", dump("w")]]})))
+    got = saver.get_tuple(config("t/1"))
+    assert got.checkpoint["channel_values"] == {"a": [1, "x"]} and got.metadata["step"] == 0
+    assert got.pending_writes == [("k", "a", "w")]
+    saver.prune(["t/1"])  # nothing to delete: the lone checkpoint is the latest
+    saver.copy_thread("t/1", "copy")
+    assert saver.get_tuple(config("copy")).checkpoint["channel_values"] == {"a": [1, "x"]}
+
+
+def test_a_damaged_record_is_a_storage_error_and_loses_nothing(engine):
+    saver = WfloCheckpointSaver(WfloWorkflow("damaged", engine=engine))
+    first = saver.put(config("t"), checkpoint(1, {"a": 1}, {"a": 1}), {"step": 0}, {"a": 1})
+    wf = saver.workflow
+    wf.checkpoint_sync(checkpoint_name("t", "", checkpoint(2)["id"]), BinaryState(RECORD_TYPE, b"\x00\x00\x00\x09{"))
+    with pytest.raises(wflo.StorageError):
+        saver.get_tuple(config("t"))
+    assert saver.get_tuple(first).checkpoint["channel_values"] == {"a": 1}
+
+
+@pytest.fixture(params=["objects", "out-parameters"])
+def langgraph_path(request, monkeypatch):
+    """Each way the library answers the saver: with the Python objects made in the library
+    (CPython with the GIL) and through the C ABI's out-parameters (other Pythons)."""
+    if request.param == "objects":
+        assert _fast.langgraph_call is not _fast._langgraph_out, "CPython with the GIL must take the objects path"
+    else:
+        monkeypatch.setattr(_fast, "langgraph_call", _fast._langgraph_out)
+    return request.param
+
+
+def test_the_saver_answers_alike_either_way(engine, langgraph_path):
+    saver = WfloCheckpointSaver(WfloWorkflow("paths", engine=engine))
+    blob = bytes(range(256))
+    first = saver.put(config("t"), checkpoint(1, {"blob": blob}, {"blob": 1}), {"step": 0}, {"blob": 1})
+    saver.put_writes(first, [("blob", b"w"), ("__error__", "e")], "task")
+    second = saver.put(first, checkpoint(2, {"n": 2}, {"blob": 1, "n": 1}), {"step": 1}, {"n": 1})
+    got = saver.get_tuple(config("t"))
+    assert got.config == second and got.parent_config == first
+    assert got.checkpoint["channel_values"] == {"blob": blob, "n": 2}
+    assert saver.get_tuple(first).pending_writes == [("task", "__error__", "e"), ("task", "blob", b"w")]
+    assert [t.config for t in saver.list(config("t"))] == [second, first]
+    assert WfloCheckpointSaver.config_of(wf_state := saver.workflow.latest_checkpoint_sync()) == second, wf_state
+    with pytest.raises(InvalidArgumentError):
+        saver.put(config("t"), {**checkpoint(3), "id": ""}, {}, {})
+
+
 @pytest.fixture(params=["objects", "out-parameters"])
 def since_path(request, monkeypatch):
     """Each way the library answers checkpoints_since(_with_state): with the Python objects made

@@ -709,3 +709,50 @@ def _py_checkpoints_since():
 
 
 _since = _py_checkpoints_since() or _since_out
+
+
+# A LangGraph saver's operations, decided in the engine (wflo_core::langgraph, ffi/src/langgraph.rs):
+# one call per operation with a JSON request and the bytes of its values one after another
+# (each value's [type, length] listed under the request's "values"); the answer alike.
+langgraph_new = _fn("wflo_langgraph_new", [], c_void_p)
+langgraph_free = _fn("wflo_langgraph_free", [c_void_p], None)
+_langgraph_call = _fn("wflo_langgraph_call", [c_void_p, c_void_p, c_char_p, c_size_t, c_char_p, c_size_t,
+                                              POINTER(c_void_p), POINTER(c_void_p), POINTER(c_size_t)])
+
+
+def _langgraph_out(saver: int, execution: int, request: bytes, values: bytes) -> list:
+    """``[answer, values]`` through the C ABI's out-parameters: what wflo_py_langgraph_call
+    answers (below), where the library cannot make Python objects."""
+    answer, data, size = c_void_p(), c_void_p(), c_size_t()
+    if _langgraph_call(saver, execution, request, len(request), values, len(values), byref(answer), byref(data),
+                       byref(size)):
+        raise _error()
+    try:
+        found = ctypes.string_at(data.value, size.value) if size.value else b""
+    finally:
+        _bytes_free(data.value, size.value)
+    return [json.loads(_take_string(answer)), found]
+
+
+def _py_langgraph_call():
+    """``(saver, execution, request, values) -> [answer, values]`` answered with Python objects
+    (one ctypes call, no copies out), raising the library's error; None where it cannot run."""
+    if py_json_dumps is None:
+        return None
+    try:
+        fn = ctypes.PYFUNCTYPE(ctypes.py_object, POINTER(_PyApi), c_void_p, c_void_p, c_char_p, c_size_t, c_char_p,
+                               c_size_t)(("wflo_py_langgraph_call", _lib))
+    except (AttributeError, OSError, ValueError):
+        return None
+    ref = byref(_PY_API)
+
+    def call(saver: int, execution: int, request: bytes, values: bytes) -> list:
+        found = fn(ref, saver, execution, request, len(request), values, len(values))
+        if found is None:
+            raise _error()
+        return found
+
+    return call
+
+
+langgraph_call = _py_langgraph_call() or _langgraph_out
