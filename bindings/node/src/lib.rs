@@ -15,6 +15,7 @@ mod engine;
 mod events;
 mod execution;
 mod job;
+mod langgraph;
 mod resilience;
 mod telemetry;
 

@@ -321,3 +321,69 @@ test('the saver finds its execution: a workflow, a new one on an engine, or the 
   await assert.rejects(own.put({ configurable: {} }, checkpoint({}, {}), meta(-1), {}), wflo.InvalidArgumentError);
   await engine.close();
 });
+
+/** A record in the earlier JS saver's layout (no `versions` in its header), written by hand. */
+function jsV1Record(header, values) {
+  const u32 = (n) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(n);
+    return b;
+  };
+  const head = Buffer.from(JSON.stringify(header));
+  const parts = [u32(head.length), head];
+  for (const [type, data] of values) parts.push(u32(Buffer.byteLength(type)), Buffer.from(type), u32(data.length), data);
+  return Buffer.concat(parts);
+}
+
+test('records of the earlier JS layout load; names and configOf are core\'s', async () => {
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'js v1', engine });
+  const saver = new WfloCheckpointSaver({ workflow: wf });
+  const id = uuid6(-3);
+  const cp = { v: 4, id, ts: new Date().toISOString(), channel_versions: { x: 1, y: 1 }, versions_seen: {} };
+  const header = {
+    langgraph: 'checkpoint', thread_id: 'old', checkpoint_ns: '', checkpoint_id: id, parent_checkpoint_id: null,
+    checkpoint: 0, metadata: 1, channels: [['x', 1, 2], ['y', 1, null]],
+  };
+  const json = (v) => ['json', Buffer.from(JSON.stringify(v))];
+  const name = checkpointName('old', '', id);
+  await wf.checkpoint(name, new wflo.BinaryState(RECORD_CONTENT_TYPE, jsV1Record(header, [json(cp), json(meta(0)), json(7)])));
+  const t = await saver.getTuple({ configurable: { thread_id: 'old' } });
+  assert.equal(t.checkpoint.id, id);
+  assert.deepEqual(t.checkpoint.channel_values, { x: 7 });
+  assert.deepEqual(t.metadata, meta(0));
+  assert.equal(t.parentConfig, undefined);
+  assert.deepEqual(WfloCheckpointSaver.configOf(await wf.latestCheckpoint()), t.config);
+
+  // Names: every byte but A-Z a-z 0-9 - . _ ~ percent-encoded, as core names them.
+  assert.equal(checkpointName('a/b', '', 'x y'), 'langgraph/a%2Fb//x%20y');
+  assert.equal(checkpointName('(t)!', 'n', '1'), 'langgraph/%28t%29%21/n/1');
+  assert.throws(() => checkpointName('\uD800', '', '1'), wflo.InvalidArgumentError);
+  // configOf: a writes record is not a checkpoint; a damaged record of the saver's type is a StorageError.
+  await saver.putWrites(t.config, [['x', 1]], 'task');
+  assert.equal(WfloCheckpointSaver.configOf(await wf.latestCheckpoint()), null);
+  assert.throws(() => WfloCheckpointSaver.configOf(new wflo.BinaryState(RECORD_CONTENT_TYPE, Buffer.from([0, 0, 0, 9, 123]))),
+    (e) => e instanceof wflo.StorageError);
+  assert.equal(WfloCheckpointSaver.configOf('text'), null);
+  await engine.close();
+});
+
+test('a rollback to a checkpoint undoes its writes, those stored before it too (as core decides)', async () => {
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'early writes', engine });
+  const saver = new WfloCheckpointSaver({ workflow: wf });
+  const thread = { configurable: { thread_id: 'w', checkpoint_ns: '' } };
+  const c1 = checkpoint({ n: 1 }, { n: 1 });
+  const cfg1 = { configurable: { ...thread.configurable, checkpoint_id: c1.id } };
+  // LangGraph saves a checkpoint in the background while its tasks already write.
+  await saver.putWrites(cfg1, [['n', 'early']], 'task-a');
+  await saver.put(thread, c1, meta(0), { n: 1 });
+  await saver.putWrites(cfg1, [['n', 'late']], 'task-b');
+  assert.deepEqual((await saver.getTuple(thread)).pendingWrites, [['task-a', 'n', 'early'], ['task-b', 'n', 'late']]);
+  await saver.put(cfg1, checkpoint({ n: 2 }, { n: 2 }), meta(1), { n: 2 });
+  await wf.rollbackToCheckpoint(saver.checkpointName(cfg1));
+  const latest = await saver.getTuple(thread);
+  assert.equal(latest.checkpoint.id, c1.id);
+  assert.deepEqual(latest.pendingWrites, []);
+  await engine.close();
+});
