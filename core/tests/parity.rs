@@ -111,6 +111,7 @@ fn replay(index: usize, scenario: &Value) -> Value {
         })
         .unwrap();
     let mut events = Vec::new();
+    let mut saver: Option<wflo_core::langgraph::Checkpointer> = None; // made at the first langgraph step
     for step in scenario["steps"].as_array().unwrap() {
         match step["op"].as_str().unwrap() {
             "scope" => {
@@ -441,6 +442,16 @@ fn replay(index: usize, scenario: &Value) -> Value {
                     }
                 });
             }
+            "langgraph" => {
+                let saver = saver.get_or_insert_with(wflo_core::langgraph::Checkpointer::new);
+                let (request, bytes) = langgraph_request(step);
+                events.push(
+                    match wflo_core::langgraph::wire::run(saver, || Ok(&exec), &request, &bytes) {
+                        Ok(answer) => langgraph_event(&answer),
+                        Err(e) => json!({"op": "langgraph", "error": e.code().as_str()}),
+                    },
+                );
+            }
             "rollback" => {
                 let state = exec
                     .rollback_to_checkpoint_any(step["name"].as_str().unwrap())
@@ -567,6 +578,51 @@ fn checkpoints_since_with_state_scenario() {
         ev[8],
         json!({"op": "checkpoints_since_with_state", "error": "NOT_FOUND"})
     );
+}
+
+/// The saver's scenario shows what LangGraph needs of it: a checkpoint's channels from its
+/// parent, writes in LangGraph's order, a rollback making later checkpoints history (still
+/// fetched by id), a copy and a delete, and malformed requests refused.
+#[test]
+fn langgraph_saver_scenario() {
+    let l = ledger();
+    let ev = by_name(&l, "langgraph_saver")["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let answer = |i: usize| ev[i]["answer"].clone();
+    // The latest (c2) takes channel a from its parent; the empty channel has no value.
+    assert_eq!(answer(3)["id"], "c2");
+    assert_eq!(answer(3)["channel_values"], json!([["b", 2], ["a", 3]]));
+    assert_eq!(answer(3)["values"][3], json!(["msgpack", "a3616161"]));
+    // c1's writes: the special one (idx -1) sorts first; each value as it was given.
+    assert_eq!(
+        answer(4)["pending_writes"],
+        json!([["k", "__error__", 3], ["k", "a", 4]])
+    );
+    assert_eq!(answer(4)["values"][3], json!(["bytes", "00ff"]));
+    assert_eq!(answer(5), json!([["t/1", "", "c2"], ["t/1", "", "c1"]]));
+    assert_eq!(answer(6), "langgraph/t%2F1//c1");
+    // After the rollback to c1: c1 is the latest, c2 is history but still read by its id.
+    assert_eq!(answer(8)["id"], "c1");
+    assert_eq!(answer(9), json!([["t/1", "", "c1"]]));
+    assert_eq!(
+        (&answer(10)["id"], &answer(10)["parent"]),
+        (&json!("c2"), &json!("c1"))
+    );
+    assert_eq!(answer(13)["thread"], "copy");
+    assert_eq!(answer(13)["channel_values"], json!([["a", 2]]));
+    // Deleted: nothing is latest in the thread; the copy is all that is listed.
+    assert_eq!(answer(15), Value::Null);
+    assert_eq!(answer(16), json!([["copy", "", "c1"]]));
+    assert_eq!(answer(17), Value::Null); // not a saver's record
+    for i in 18..=20 {
+        assert_eq!(
+            ev[i],
+            json!({"op": "langgraph", "error": "INVALID_ARGUMENT"}),
+            "step {i}"
+        );
+    }
 }
 
 #[test]
@@ -1065,6 +1121,44 @@ fn resilience_scenarios_do_what_they_say(l: &Value) {
     // Nothing reserved or recorded for the refused call: only the one after the reset.
     assert_eq!(s["calls"].as_array().unwrap().len(), 1);
     assert_eq!(s["calls"][0]["status"], "ok");
+}
+
+/// A `langgraph` step as the wire takes it: the request with its values listed as
+/// `[type, length]`, and their bytes one after another.
+fn langgraph_request(step: &Value) -> (Vec<u8>, Vec<u8>) {
+    let mut request = step["request"].clone();
+    let mut bytes = Vec::new();
+    if let Some(values) = step["values"].as_array() {
+        let mut listed = Vec::new();
+        for v in values {
+            let data = scenario_bytes(&json!({"hex": v[1]}));
+            listed.push(json!([v[0], data.len()]));
+            bytes.extend(data);
+        }
+        request["values"] = json!(listed);
+    }
+    (serde_json::to_vec(&request).unwrap(), bytes)
+}
+
+/// A `langgraph` answer as the ledger keeps it: its JSON, its values as `[type, hex]`.
+fn langgraph_event(answer: &wflo_core::langgraph::wire::Answer) -> Value {
+    let mut parsed: Value = serde_json::from_str(&answer.json).unwrap();
+    if let Some(listed) = parsed.get_mut("values") {
+        *listed = answer
+            .values
+            .iter()
+            .map(|v| {
+                json!([
+                    v.kind,
+                    v.data
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<String>()
+                ])
+            })
+            .collect();
+    }
+    json!({"op": "langgraph", "answer": parsed})
 }
 
 /// The bytes of a `checkpoint_binary` step: `hex` repeated `repeat` times (default once).

@@ -12,7 +12,7 @@ use crate::python_json::{wflo_py_api, wflo_py_object};
 use crate::python_json_loads::{Objects, Owned};
 
 /// `[answer, values]`: the answer of `wflo_langgraph_call` as Python objects (what
-/// `json.loads` of its JSON gives) and its values' bytes as one `bytes`. On a failure: None,
+/// `json.loads` of its JSON gives) and its values as a list of `[type, bytes]`. On a failure: None,
 /// and `wflo_last_error_json` says why (NULL only when `api` lacks a function this needs,
 /// which the face checks at import).
 ///
@@ -50,17 +50,26 @@ pub unsafe extern "C" fn wflo_py_langgraph_call(
         Ok(())
     });
     unsafe { restore_thread(thread) };
-    let Some((answer, bytes)) = found else {
+    let Some(answer) = found else {
         return none(); // run remembered the error
     };
     let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Option<Owned> {
         let mut objects = Objects::new(api)?;
-        let text = serde_json::to_vec(&answer).ok()?;
-        let answer = objects.parsed(&text)?;
-        let data = objects.own(unsafe {
-            (api.bytes_from_string_and_size?)(bytes.as_ptr().cast(), bytes.len() as isize)
-        })?;
-        objects.list(vec![answer, data])
+        let parsed = objects.parsed(answer.json.as_bytes())?;
+        let (text, bytes) = (
+            api.unicode_from_string_and_size?,
+            api.bytes_from_string_and_size?,
+        );
+        let mut values = Vec::with_capacity(answer.values.len());
+        for v in &answer.values {
+            let kind =
+                objects.own(unsafe { text(v.kind.as_ptr().cast(), v.kind.len() as isize) })?;
+            let data =
+                objects.own(unsafe { bytes(v.data.as_ptr().cast(), v.data.len() as isize) })?;
+            values.push(objects.list(vec![kind, data])?);
+        }
+        let values = objects.list(values)?;
+        objects.list(vec![parsed, values])
     }));
     match built {
         Ok(Some(answer)) => answer.into_raw(),

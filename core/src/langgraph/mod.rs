@@ -17,6 +17,7 @@ mod msgpack;
 mod names;
 pub mod record;
 mod saver;
+pub mod wire;
 
 pub use names::checkpoint_name;
 pub use record::{

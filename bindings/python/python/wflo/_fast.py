@@ -721,22 +721,28 @@ _langgraph_call = _fn("wflo_langgraph_call", [c_void_p, c_void_p, c_char_p, c_si
 
 
 def _langgraph_out(saver: int, execution: int, request: bytes, values: bytes) -> list:
-    """``[answer, values]`` through the C ABI's out-parameters: what wflo_py_langgraph_call
-    answers (below), where the library cannot make Python objects."""
+    """``[answer, [[type, bytes], ...]]`` through the C ABI's out-parameters: what
+    wflo_py_langgraph_call answers (below), where the library cannot make Python objects."""
     answer, data, size = c_void_p(), c_void_p(), c_size_t()
     if _langgraph_call(saver, execution, request, len(request), values, len(values), byref(answer), byref(data),
                        byref(size)):
         raise _error()
     try:
-        found = ctypes.string_at(data.value, size.value) if size.value else b""
+        joined = ctypes.string_at(data.value, size.value) if size.value else b""
     finally:
         _bytes_free(data.value, size.value)
-    return [json.loads(_take_string(answer)), found]
+    answer = json.loads(_take_string(answer))
+    found, at = [], 0
+    for kind, length in (answer.get("values", ()) if isinstance(answer, dict) else ()):
+        found.append([kind, joined[at:at + length]])
+        at += length
+    return [answer, found]
 
 
 def _py_langgraph_call():
-    """``(saver, execution, request, values) -> [answer, values]`` answered with Python objects
-    (one ctypes call, no copies out), raising the library's error; None where it cannot run."""
+    """``(saver, execution, request, values) -> [answer, [[type, bytes], ...]]`` answered with
+    Python objects (one ctypes call, no copies out), raising the library's error; None where it
+    cannot run."""
     if py_json_dumps is None:
         return None
     try:

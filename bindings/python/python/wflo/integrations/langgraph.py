@@ -70,15 +70,12 @@ def _dumps(request: Dict[str, Any]) -> bytes:
 
 
 def _call(saver: int, execution: int, request: Dict[str, Any], values: Sequence[Typed] = ()) -> Tuple[Any, List[Typed]]:
-    """One request to the engine's saver (ffi/src/langgraph.rs): its answer and the answer's values."""
+    """One request to the engine's saver (wflo_core::langgraph::wire): its answer and the
+    answer's values."""
     if values:
         request["values"] = [[kind, len(data)] for kind, data in values]
-    answer, data = _fast.langgraph_call(saver, execution, _dumps(request), b"".join(data for _, data in values))
-    found, at = [], 0
-    for kind, size in (answer.get("values", ()) if isinstance(answer, dict) else ()):
-        found.append((kind, data[at:at + size]))
-        at += size
-    return answer, found
+        return _fast.langgraph_call(saver, execution, _dumps(request), b"".join(data for _, data in values))
+    return _fast.langgraph_call(saver, execution, _dumps(request), b"")
 
 
 _NAMER = _fast.langgraph_new()  # names need no execution: one shared checkpointer answers them
