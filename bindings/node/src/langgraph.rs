@@ -65,6 +65,15 @@ pub struct LangGraphTuple {
     pub pending_writes: Vec<JsWrite>,
 }
 
+/// An answer of `LangGraphCheckpointer.call`: its JSON text (values by index, their
+/// `[type, length]` under `"values"`) and the values, each `[type, bytes]`.
+#[napi(object)]
+pub struct LangGraphAnswer {
+    pub json: String,
+    #[napi(ts_type = "Array<[string, Buffer]>")]
+    pub values: Vec<JsTyped>,
+}
+
 /// Which LangGraph checkpoint a stored record is.
 #[napi(object)]
 pub struct LangGraphKey {
@@ -296,6 +305,35 @@ impl LangGraphCheckpointer {
     ) -> AsyncTask<Job<()>> {
         let (cp, exec) = (self.inner.clone(), exec.inner.clone());
         AsyncTask::new(Job::new(move || cp.copy_thread(&exec, &source, &target)))
+    }
+
+    /// One request as `wflo_core::langgraph::wire` takes it: JSON naming the operation and its
+    /// fields, each value's `[type, length]` listed under its `"values"`, and `values` the
+    /// values' bytes one after another (the faces that pass bytes, and the parity scenarios).
+    #[napi(
+        ts_args_type = "exec: NativeExecution, request: string | Uint8Array, values?: Uint8Array | null",
+        ts_return_type = "Promise<LangGraphAnswer>"
+    )]
+    pub fn call(
+        &self,
+        exec: &NativeExecution,
+        request: Either<String, Buffer>,
+        values: Option<Buffer>,
+    ) -> AsyncTask<Job<LangGraphAnswer>> {
+        let (cp, exec) = (self.inner.clone(), exec.inner.clone());
+        // Copied here, on the JavaScript thread (the job never reads JavaScript's memory).
+        let request = match request {
+            Either::A(text) => text.into_bytes(),
+            Either::B(bytes) => bytes.to_vec(),
+        };
+        let values = values.map(|v| v.to_vec()).unwrap_or_default();
+        AsyncTask::new(Job::new(move || {
+            let answer = wflo_core::langgraph::wire::run(&cp, || Ok(&exec), &request, &values)?;
+            Ok(LangGraphAnswer {
+                json: answer.json,
+                values: answer.values.into_iter().map(js_typed).collect(),
+            })
+        }))
     }
 
     /// Keeps each namespace's latest checkpoint of each thread and deletes the rest.

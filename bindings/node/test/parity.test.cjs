@@ -15,6 +15,10 @@ const {
   ApprovalPendingError, CallLimitError,
 } = wflo;
 
+// The addon itself, for the LangGraph checkpointer's one-request call (not a public export).
+const addon = require('../lib/native.cjs');
+const { nativeAsync } = require('../lib/errors.cjs');
+
 const vectors = path.join(__dirname, '..', '..', '..', 'tests', 'vectors', 'scenarios.json');
 const { scenarios } = JSON.parse(fs.readFileSync(vectors, 'utf8'));
 
@@ -275,6 +279,29 @@ function scenarioBytes(step) {
   return bytes;
 }
 
+/**
+ * A `langgraph` step: the request (its values listed as `[type, byte length]`, their bytes one
+ * after another) through the addon's LangGraphCheckpointer.call, which runs it in the engine
+ * (wflo_core::langgraph::wire); the answer's values kept as `[type, hex]`.
+ */
+async function langgraphStep(checkpointer, wf, step) {
+  const request = { ...step.request };
+  const values = (step.values ?? []).map(([kind, hex]) => [kind, scenarioBytes({ name: 'langgraph', hex })]);
+  if (step.values !== undefined) request.values = values.map(([kind, data]) => [kind, data.length]);
+  let answer;
+  try {
+    answer = await nativeAsync(() => checkpointer.call(wf._native, JSON.stringify(request), Buffer.concat(values.map(([, d]) => d))));
+  } catch (e) {
+    if (!(e instanceof WfloError)) throw e;
+    return { op: 'langgraph', error: e.code };
+  }
+  const parsed = JSON.parse(answer.json);
+  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) && 'values' in parsed) {
+    parsed.values = answer.values.map(([kind, data]) => [kind, Buffer.from(data).toString('hex')]);
+  }
+  return { op: 'langgraph', answer: parsed };
+}
+
 /** A state the face returned, as the ledger keeps it: JSON parsed, bytes as lowercase hex. */
 function stateEvent(op, state) {
   return state instanceof BinaryState
@@ -305,6 +332,7 @@ async function replay(index, scenario) {
   });
   await wf.start();
   const events = [];
+  let checkpointer = null; // the scenario's LangGraph checkpointer, made at its first langgraph step
   for (const step of scenario.steps) {
     switch (step.op) {
       case 'scope':
@@ -437,6 +465,10 @@ async function replay(index, scenario) {
         });
         break;
       }
+      case 'langgraph':
+        checkpointer ??= new addon.LangGraphCheckpointer();
+        events.push(await langgraphStep(checkpointer, wf, step));
+        break;
       case 'rollback':
         events.push(stateEvent('rollback', await wf.rollbackToCheckpoint(step.name)));
         break;

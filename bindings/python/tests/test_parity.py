@@ -17,7 +17,9 @@ from typing import Any, Dict, List, Optional
 
 import wflo
 from conftest import VECTORS
+from wflo import _fast
 from wflo.errors import from_details
+from wflo.integrations.langgraph import _call as langgraph_call
 from wflo.resilience import CircuitBreakerOpenError, ResourceLock, Retrier, get_circuit_breaker
 
 CALL_FIELDS = ("seq", "step", "provider", "requested_model", "model", "usage", "cost_nanos", "reserved_nanos",
@@ -235,6 +237,21 @@ def approval_step(wf: wflo.WfloWorkflow, step: Dict[str, Any]) -> Dict[str, Any]
     return event
 
 
+def langgraph_step(wf: wflo.WfloWorkflow, saver: int, step: Dict[str, Any]) -> Dict[str, Any]:
+    """A request run through the Python saver's one call into the engine
+    (wflo_core::langgraph::wire): its values given as (type, bytes), the answer's values kept
+    as [type, hex]."""
+    request = dict(step["request"])
+    values = [(kind, bytes.fromhex(data)) for kind, data in step.get("values", [])]
+    try:
+        answer, found = langgraph_call(saver, wf._started_c(), request, values)
+    except wflo.WfloError as e:
+        return {"op": "langgraph", "error": e.code}
+    if isinstance(answer, dict) and "values" in answer:
+        answer = {**answer, "values": [[kind, bytes(data).hex()] for kind, data in found]}
+    return {"op": "langgraph", "answer": answer}
+
+
 def load_prices(engine: wflo.Engine, scenario: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """The scenario's price file (relative to tests/vectors) loaded through Engine.load_prices,
     as the ledger records it: the names it added, changed and skipped (None: no file)."""
@@ -277,6 +294,7 @@ def shared_step(engine: wflo.Engine, step: Dict[str, Any]) -> Dict[str, Any]:
 
 def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
     engine = wflo.Engine.open("memory://")
+    saver: List[int] = []  # the scenario's LangGraph checkpointer, made at its first langgraph step
     try:
         prices = load_prices(engine, scenario)
         shared_scopes = define_shared_scopes(engine, scenario)
@@ -361,6 +379,10 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
                     events.append(approval_step(wf, step))
                 elif op == "shared":
                     events.append(shared_step(engine, step))
+                elif op == "langgraph":
+                    if not saver:
+                        saver.append(_fast.langgraph_new())
+                    events.append(langgraph_step(wf, saver[0], step))
                 else:
                     raise AssertionError(f"unknown op {op}")
             if scenario["end"] is not None:
@@ -385,6 +407,8 @@ def replay(index: int, scenario: Dict[str, Any]) -> Dict[str, Any]:
             "metrics": [line for line in engine.metrics_text().splitlines() if line.startswith(METRIC_PREFIXES)],
         }
     finally:
+        if saver:
+            _fast.langgraph_free(saver[0])
         engine.close()
 
 
