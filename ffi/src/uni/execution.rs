@@ -22,6 +22,11 @@ impl NativeExecution {
     pub fn new(inner: Execution) -> NativeExecution {
         NativeExecution { inner }
     }
+
+    /// The engine's execution (for the other objects of this face).
+    pub(crate) fn inner(&self) -> &Execution {
+        &self.inner
+    }
 }
 
 /// A step or agent scope of an execution. Thread-safe.

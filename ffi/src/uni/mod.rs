@@ -4,14 +4,15 @@
 //! on a blocking pool, so an event loop (asyncio, Kotlin coroutines, Swift concurrency) never
 //! waits on a database.
 //!
-//! Modules mirror the engine's: `engine`, `execution`, `call`, `events`, `telemetry`, plus
-//! `error` and `types`.
+//! Modules mirror the engine's: `engine`, `execution`, `call`, `events`, `telemetry`,
+//! `resilience`, `langgraph`, plus `error` and `types`.
 
 pub mod call;
 pub mod engine;
 pub mod error;
 pub mod events;
 pub mod execution;
+pub mod langgraph;
 pub mod resilience;
 pub mod telemetry;
 pub mod types;

@@ -2296,6 +2296,183 @@ public func FfiConverterTypeNativeExecution_lower(_ value: NativeExecution) -> U
 
 
 /**
+ * A LangGraph saver's index and records of one execution at a time. Thread-safe.
+ */
+public protocol NativeLangGraphCheckpointerProtocol: AnyObject, Sendable {
+    
+    /**
+     * Runs one request on `execution`'s LangGraph records: `request` its JSON text, `values`
+     * the bytes of its values one after another (each value's `[type, length]` listed under
+     * the request's `"values"`). The operations and their answers: `wflo_core::langgraph::wire`
+     * (put, put_writes, get, list, pending_writes, delete_thread, delete_checkpoints,
+     * copy_thread, prune, name, key_of). `execution` may be None for `name` and `key_of`. A
+     * malformed request is INVALID_ARGUMENT and changes nothing.
+     */
+    func call(execution: NativeExecution?, request: String, values: Data) throws  -> LangGraphAnswer
+    
+    /**
+     * `call` off the caller's thread.
+     */
+    func callAsync(execution: NativeExecution?, request: String, values: Data) async throws  -> LangGraphAnswer
+    
+}
+/**
+ * A LangGraph saver's index and records of one execution at a time. Thread-safe.
+ */
+open class NativeLangGraphCheckpointer: NativeLangGraphCheckpointerProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_wflo_fn_clone_nativelanggraphcheckpointer(self.handle, $0) }
+    }
+    /**
+     * A new checkpointer, with nothing read yet.
+     */
+public convenience init() {
+    let handle =
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_wflo_fn_constructor_nativelanggraphcheckpointer_new(uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_wflo_fn_free_nativelanggraphcheckpointer(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Runs one request on `execution`'s LangGraph records: `request` its JSON text, `values`
+     * the bytes of its values one after another (each value's `[type, length]` listed under
+     * the request's `"values"`). The operations and their answers: `wflo_core::langgraph::wire`
+     * (put, put_writes, get, list, pending_writes, delete_thread, delete_checkpoints,
+     * copy_thread, prune, name, key_of). `execution` may be None for `name` and `key_of`. A
+     * malformed request is INVALID_ARGUMENT and changes nothing.
+     */
+open func call(execution: NativeExecution?, request: String, values: Data)throws  -> LangGraphAnswer  {
+    return try  FfiConverterTypeLangGraphAnswer_lift(try rustCallWithError(FfiConverterTypeWfloError_lift) {
+        uniffiCallStatus in
+    uniffi_wflo_fn_method_nativelanggraphcheckpointer_call(
+            self.uniffiCloneHandle(),
+        FfiConverterOptionTypeNativeExecution.lower(execution),
+        FfiConverterString.lower(request),
+        FfiConverterData.lower(values),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * `call` off the caller's thread.
+     */
+open func callAsync(execution: NativeExecution?, request: String, values: Data)async throws  -> LangGraphAnswer  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_wflo_fn_method_nativelanggraphcheckpointer_call_async(
+                        self.uniffiCloneHandle(),FfiConverterOptionTypeNativeExecution.lower(execution),FfiConverterString.lower(request),FfiConverterData.lower(values)
+                )
+            },
+            pollFunc: ffi_wflo_rust_future_poll_rust_buffer,
+            completeFunc: ffi_wflo_rust_future_complete_rust_buffer,
+            freeFunc: ffi_wflo_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeLangGraphAnswer_lift,
+            errorHandler: FfiConverterTypeWfloError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNativeLangGraphCheckpointer: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = NativeLangGraphCheckpointer
+
+    public static func lift(_ handle: UInt64) throws -> NativeLangGraphCheckpointer {
+        return NativeLangGraphCheckpointer(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: NativeLangGraphCheckpointer) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NativeLangGraphCheckpointer {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: NativeLangGraphCheckpointer, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNativeLangGraphCheckpointer_lift(_ handle: UInt64) throws -> NativeLangGraphCheckpointer {
+    return try FfiConverterTypeNativeLangGraphCheckpointer.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNativeLangGraphCheckpointer_lower(_ value: NativeLangGraphCheckpointer) -> UInt64 {
+    return FfiConverterTypeNativeLangGraphCheckpointer.lower(value)
+}
+
+
+
+
+
+
+/**
  * A slot of a resource, held until released (or until this object is dropped) or until its
  * lease ends. Thread-safe.
  */
@@ -3951,6 +4128,121 @@ public func FfiConverterTypeCheckpointsSinceWithStateJson_lower(_ value: Checkpo
 
 
 /**
+ * The answer to a request: its JSON text (values by index, their `[type, length]` under
+ * `"values"`) and the values themselves, in that order.
+ */
+public struct LangGraphAnswer: Equatable, Hashable {
+    public var json: String
+    public var values: [LangGraphValue]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(json: String, values: [LangGraphValue]) {
+        self.json = json
+        self.values = values
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LangGraphAnswer: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLangGraphAnswer: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LangGraphAnswer {
+        return
+            try LangGraphAnswer(
+                json: FfiConverterString.read(from: &buf), 
+                values: FfiConverterSequenceTypeLangGraphValue.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LangGraphAnswer, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.json, into: &buf)
+        FfiConverterSequenceTypeLangGraphValue.write(value.values, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLangGraphAnswer_lift(_ buf: RustBuffer) throws -> LangGraphAnswer {
+    return try FfiConverterTypeLangGraphAnswer.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLangGraphAnswer_lower(_ value: LangGraphAnswer) -> RustBuffer {
+    return FfiConverterTypeLangGraphAnswer.lower(value)
+}
+
+
+/**
+ * A value as LangGraph's serializer wrote it: its type name and its bytes.
+ */
+public struct LangGraphValue: Equatable, Hashable {
+    public var kind: String
+    public var data: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(kind: String, data: Data) {
+        self.kind = kind
+        self.data = data
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LangGraphValue: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLangGraphValue: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LangGraphValue {
+        return
+            try LangGraphValue(
+                kind: FfiConverterString.read(from: &buf), 
+                data: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LangGraphValue, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterData.write(value.data, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLangGraphValue_lift(_ buf: RustBuffer) throws -> LangGraphValue {
+    return try FfiConverterTypeLangGraphValue.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLangGraphValue_lower(_ value: LangGraphValue) -> RustBuffer {
+    return FfiConverterTypeLangGraphValue.lower(value)
+}
+
+
+/**
  * A reservation made from a provider request, and the request body to send.
  */
 public struct RequestReserved {
@@ -5233,6 +5525,30 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeNativeExecution: FfiConverterRustBuffer {
+    typealias SwiftType = NativeExecution?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeNativeExecution.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeNativeExecution.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeCacheWrite: FfiConverterRustBuffer {
     typealias SwiftType = CacheWrite?
 
@@ -5419,6 +5735,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeLangGraphValue: FfiConverterRustBuffer {
+    typealias SwiftType = [LangGraphValue]
+
+    public static func write(_ value: [LangGraphValue], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeLangGraphValue.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [LangGraphValue] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [LangGraphValue]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeLangGraphValue.read(from: &buf))
         }
         return seq
     }
@@ -5858,6 +6199,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_wflo_checksum_method_nativescope_reserve_request() != 49663) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_wflo_checksum_method_nativelanggraphcheckpointer_call() != 61780) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_method_nativelanggraphcheckpointer_call_async() != 31131) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_wflo_checksum_method_nativebreaker_check() != 58671) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -5931,6 +6278,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_constructor_nativeengine_open() != 14486) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_wflo_checksum_constructor_nativelanggraphcheckpointer_new() != 49644) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_wflo_checksum_method_logsink_log() != 28513) {

@@ -735,6 +735,32 @@ uint64_t uniffi_wflo_fn_method_nativescope_reserve_async(uint64_t ptr, RustBuffe
 RustBuffer uniffi_wflo_fn_method_nativescope_reserve_request(uint64_t ptr, RustBuffer format, RustBuffer body, RustBuffer options_json, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVELANGGRAPHCHECKPOINTER
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVELANGGRAPHCHECKPOINTER
+uint64_t uniffi_wflo_fn_clone_nativelanggraphcheckpointer(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FREE_NATIVELANGGRAPHCHECKPOINTER
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_FREE_NATIVELANGGRAPHCHECKPOINTER
+void uniffi_wflo_fn_free_nativelanggraphcheckpointer(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CONSTRUCTOR_NATIVELANGGRAPHCHECKPOINTER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CONSTRUCTOR_NATIVELANGGRAPHCHECKPOINTER_NEW
+uint64_t uniffi_wflo_fn_constructor_nativelanggraphcheckpointer_new(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVELANGGRAPHCHECKPOINTER_CALL
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVELANGGRAPHCHECKPOINTER_CALL
+RustBuffer uniffi_wflo_fn_method_nativelanggraphcheckpointer_call(uint64_t ptr, RustBuffer execution, RustBuffer request, RustBuffer values, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVELANGGRAPHCHECKPOINTER_CALL_ASYNC
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_METHOD_NATIVELANGGRAPHCHECKPOINTER_CALL_ASYNC
+uint64_t uniffi_wflo_fn_method_nativelanggraphcheckpointer_call_async(uint64_t ptr, RustBuffer execution, RustBuffer request, RustBuffer values
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVEBREAKER
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_FN_CLONE_NATIVEBREAKER
 uint64_t uniffi_wflo_fn_clone_nativebreaker(uint64_t handle, RustCallStatus *_Nonnull out_status
@@ -1719,6 +1745,18 @@ uint16_t uniffi_wflo_checksum_method_nativescope_reserve_request(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVELANGGRAPHCHECKPOINTER_CALL
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVELANGGRAPHCHECKPOINTER_CALL
+uint16_t uniffi_wflo_checksum_method_nativelanggraphcheckpointer_call(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVELANGGRAPHCHECKPOINTER_CALL_ASYNC
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVELANGGRAPHCHECKPOINTER_CALL_ASYNC
+uint16_t uniffi_wflo_checksum_method_nativelanggraphcheckpointer_call_async(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_CHECK
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_METHOD_NATIVEBREAKER_CHECK
 uint16_t uniffi_wflo_checksum_method_nativebreaker_check(void
@@ -1866,6 +1904,12 @@ uint16_t uniffi_wflo_checksum_constructor_nativestream_new(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_CONSTRUCTOR_NATIVEENGINE_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_CONSTRUCTOR_NATIVEENGINE_OPEN
 uint16_t uniffi_wflo_checksum_constructor_nativeengine_open(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_CONSTRUCTOR_NATIVELANGGRAPHCHECKPOINTER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_WFLO_CHECKSUM_CONSTRUCTOR_NATIVELANGGRAPHCHECKPOINTER_NEW
+uint16_t uniffi_wflo_checksum_constructor_nativelanggraphcheckpointer_new(void
     
 );
 #endif

@@ -547,6 +547,9 @@ class WfloWorkflow @JvmOverloads constructor(
         execution ?: if (closed) throw ClosedException("the workflow is closed")
         else throw ClosedException("the workflow has not started: call execute() or start() first")
 
+    /** The running execution's native object (for [LangGraphCheckpointer]). */
+    internal fun nativeExecution(): NativeExecution = live(started())
+
     /** [obj] if this workflow is still open (a closed one's handles are gone). */
     internal fun <T> live(obj: T): T {
         if (closed) throw ClosedException("the workflow is closed")

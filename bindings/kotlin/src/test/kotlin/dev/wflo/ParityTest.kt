@@ -185,6 +185,34 @@ class ParityTest {
         }
     }
 
+    /**
+     * A `langgraph` step as [LangGraphCheckpointer.call] takes it: the request with its values
+     * listed as `[type, byte length]`, and their bytes one after another.
+     */
+    private fun langgraphRequest(step: JsonObject): Pair<String, ByteArray> {
+        val request = step.getValue("request").jsonObject
+        val values = step["values"] as? JsonArray ?: return request.toString() to ByteArray(0)
+        val bytes = java.io.ByteArrayOutputStream()
+        val listed = values.map { v ->
+            val data = HexFormat.of().parseHex(v.jsonArray[1].jsonPrimitive.content)
+            bytes.write(data)
+            JsonArray(listOf(v.jsonArray[0], JsonPrimitive(data.size)))
+        }
+        return JsonObject(request + ("values" to JsonArray(listed))).toString() to bytes.toByteArray()
+    }
+
+    /** A [LangGraphAnswer] as the ledger keeps it: its JSON, its values as `[type, hex]`. */
+    private fun langgraphEvent(answer: LangGraphAnswer): JsonObject {
+        var parsed = answer.parsed()
+        if (parsed is JsonObject && "values" in parsed) {
+            val values = answer.values.map {
+                JsonArray(listOf(JsonPrimitive(it.type), JsonPrimitive(HexFormat.of().formatHex(it.data))))
+            }
+            parsed = JsonObject(parsed + ("values" to JsonArray(values)))
+        }
+        return buildJsonObject { put("op", "langgraph"); put("answer", parsed) }
+    }
+
     /** A scenario's foreign (not wflo's) error. */
     private class ForeignError : RuntimeException("a foreign error raised by the scenario")
 
@@ -266,6 +294,7 @@ class ParityTest {
             wf.startBlocking()
             assertEquals(id, wf.executionId)
             val events = mutableListOf<JsonElement>()
+            var saver: LangGraphCheckpointer? = null // made at the first langgraph step
             for (step in scenario.getValue("steps").jsonArray.map { it.jsonObject }) {
                 when (val op = step.str("op")) {
                     "scope" -> {
@@ -524,11 +553,21 @@ class ParityTest {
                     } catch (e: WfloException) {
                         buildJsonObject { put("op", "checkpoints_since_with_state"); put("error", e.code) }
                     }
+                    "langgraph" -> {
+                        val checkpointer = saver ?: LangGraphCheckpointer().also { saver = it }
+                        val (request, bytes) = langgraphRequest(step)
+                        events += try {
+                            langgraphEvent(checkpointer.call(wf, request, bytes))
+                        } catch (e: WfloException) {
+                            buildJsonObject { put("op", "langgraph"); put("error", e.code) }
+                        }
+                    }
                     "rollback" -> events += stateEvent("rollback", runBlocking { wf.rollbackToCheckpointAny(step.str("name")!!) })
                     "latest" -> events += stateEvent("latest", wf.latestCheckpointAny())
                     else -> fail("$name: unknown op $op")
                 }
             }
+            saver?.close()
             val end = scenario["end"]
             val error = if (end is JsonArray) raised(end.map { (it as JsonPrimitive).content }) else null
             val status = wf.endBlocking(error) ?: fail("$name: the execution was not running")

@@ -3,7 +3,9 @@ package dev.wflo
 import dev.wflo.ffi.Alert as NativeAlert
 import dev.wflo.ffi.AlertListener
 import dev.wflo.ffi.CheckpointState
+import dev.wflo.ffi.LangGraphAnswer
 import dev.wflo.ffi.NativeEngine
+import dev.wflo.ffi.NativeLangGraphCheckpointer
 import dev.wflo.ffi.NativeScope
 import dev.wflo.ffi.NativeStream
 import dev.wflo.ffi.RequestReserved
@@ -107,6 +109,34 @@ class UniffiParityTest {
         }
     }
 
+    /**
+     * A `langgraph` step as the wire takes it: the request with its values listed as
+     * `[type, byte length]`, and their bytes one after another.
+     */
+    private fun langgraphRequest(step: JsonObject): Pair<String, ByteArray> {
+        val request = step.getValue("request").jsonObject
+        val values = step["values"] as? JsonArray ?: return request.toString() to ByteArray(0)
+        val bytes = java.io.ByteArrayOutputStream()
+        val listed = values.map { v ->
+            val data = HexFormat.of().parseHex(v.jsonArray[1].jsonPrimitive.content)
+            bytes.write(data)
+            JsonArray(listOf(v.jsonArray[0], JsonPrimitive(data.size)))
+        }
+        return JsonObject(request + ("values" to JsonArray(listed))).toString() to bytes.toByteArray()
+    }
+
+    /** A generated `langgraph` answer as the ledger keeps it: its JSON, its values as `[type, hex]`. */
+    private fun langgraphEvent(answer: LangGraphAnswer): JsonObject {
+        var parsed = JsonText.parse(answer.json)
+        if (parsed is JsonObject && "values" in parsed) {
+            val values = answer.values.map {
+                JsonArray(listOf(JsonPrimitive(it.kind), JsonPrimitive(HexFormat.of().formatHex(it.data))))
+            }
+            parsed = JsonObject(parsed + ("values" to JsonArray(values)))
+        }
+        return buildJsonObject { put("op", "langgraph"); put("answer", parsed) }
+    }
+
     private fun replay(engine: NativeEngine, index: Int, scenario: JsonObject): JsonObject {
         val name = scenario.str("name")!!
         val prices = loadPrices(engine, scenario)
@@ -139,6 +169,7 @@ class UniffiParityTest {
             ),
         )
         val scopes = mutableMapOf<String, NativeScope>()
+        var saver: NativeLangGraphCheckpointer? = null // made at the first langgraph step
         val events = mutableListOf<JsonElement>()
         for (step in scenario.getValue("steps").jsonArray.map { it.jsonObject }) {
             when (val op = step.str("op")) {
@@ -401,11 +432,21 @@ class UniffiParityTest {
                 } catch (e: dev.wflo.ffi.WfloException) {
                     buildJsonObject { put("op", "checkpoints_since_with_state"); put("error", code(e)) }
                 }
+                "langgraph" -> {
+                    val checkpointer = saver ?: NativeLangGraphCheckpointer().also { saver = it }
+                    val (request, bytes) = langgraphRequest(step)
+                    events += try {
+                        langgraphEvent(checkpointer.call(exec, request, bytes))
+                    } catch (e: dev.wflo.ffi.WfloException) {
+                        buildJsonObject { put("op", "langgraph"); put("error", code(e)) }
+                    }
+                }
                 "rollback" -> events += stateEvent("rollback", exec.rollbackToCheckpointAny(step.str("name")!!))
                 "latest" -> events += stateEvent("latest", exec.latestCheckpointAny())
                 else -> fail("$name: unknown op $op")
             }
         }
+        saver?.close()
         val end = scenario["end"]
         val status = exec.end(if (end is JsonArray) end.map { it.jsonPrimitive.content } else null)
         val calls = JsonText.parse(exec.callsJson())

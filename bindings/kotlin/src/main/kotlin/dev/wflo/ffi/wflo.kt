@@ -900,6 +900,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_wflo_checksum_method_nativescope_reserve_request(
     ): Int
+    external fun uniffi_wflo_checksum_method_nativelanggraphcheckpointer_call(
+    ): Int
+    external fun uniffi_wflo_checksum_method_nativelanggraphcheckpointer_call_async(
+    ): Int
     external fun uniffi_wflo_checksum_method_nativebreaker_check(
     ): Int
     external fun uniffi_wflo_checksum_method_nativebreaker_config_json(
@@ -949,6 +953,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_wflo_checksum_constructor_nativestream_new(
     ): Int
     external fun uniffi_wflo_checksum_constructor_nativeengine_open(
+    ): Int
+    external fun uniffi_wflo_checksum_constructor_nativelanggraphcheckpointer_new(
     ): Int
     external fun uniffi_wflo_checksum_method_logsink_log(
     ): Int
@@ -1160,6 +1166,16 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_wflo_fn_method_nativescope_reserve_request(`ptr`: Long,`format`: RustBuffer.ByValue,`body`: RustBuffer.ByValue,`optionsJson`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_clone_nativelanggraphcheckpointer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_wflo_fn_free_nativelanggraphcheckpointer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_wflo_fn_constructor_nativelanggraphcheckpointer_new(uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_wflo_fn_method_nativelanggraphcheckpointer_call(`ptr`: Long,`execution`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,`values`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_wflo_fn_method_nativelanggraphcheckpointer_call_async(`ptr`: Long,`execution`: RustBuffer.ByValue,`request`: RustBuffer.ByValue,`values`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_wflo_fn_clone_nativebreaker(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_wflo_fn_free_nativebreaker(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1620,6 +1636,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_wflo_checksum_method_nativescope_reserve_request() and 0xFFFF) != 49663) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_wflo_checksum_method_nativelanggraphcheckpointer_call() and 0xFFFF) != 61780) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_method_nativelanggraphcheckpointer_call_async() and 0xFFFF) != 31131) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_wflo_checksum_method_nativebreaker_check() and 0xFFFF) != 58671) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1693,6 +1715,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_constructor_nativeengine_open() and 0xFFFF) != 14486) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_wflo_checksum_constructor_nativelanggraphcheckpointer_new() and 0xFFFF) != 49644) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_wflo_checksum_method_logsink_log() and 0xFFFF) != 28513) {
@@ -4639,6 +4664,330 @@ public object FfiConverterTypeNativeExecution: FfiConverter<NativeExecution, Lon
 
 
 /**
+ * A LangGraph saver's index and records of one execution at a time. Thread-safe.
+ */
+public interface NativeLangGraphCheckpointerInterface {
+    
+    /**
+     * Runs one request on `execution`'s LangGraph records: `request` its JSON text, `values`
+     * the bytes of its values one after another (each value's `[type, length]` listed under
+     * the request's `"values"`). The operations and their answers: `wflo_core::langgraph::wire`
+     * (put, put_writes, get, list, pending_writes, delete_thread, delete_checkpoints,
+     * copy_thread, prune, name, key_of). `execution` may be None for `name` and `key_of`. A
+     * malformed request is INVALID_ARGUMENT and changes nothing.
+     */
+    fun `call`(`execution`: NativeExecution?, `request`: kotlin.String, `values`: kotlin.ByteArray): LangGraphAnswer
+    
+    /**
+     * `call` off the caller's thread.
+     */
+    suspend fun `callAsync`(`execution`: NativeExecution?, `request`: kotlin.String, `values`: kotlin.ByteArray): LangGraphAnswer
+    
+    companion object
+}
+
+/**
+ * A LangGraph saver's index and records of one execution at a time. Thread-safe.
+ */
+open class NativeLangGraphCheckpointer: Disposable, AutoCloseable, NativeLangGraphCheckpointerInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * A new checkpointer, with nothing read yet.
+     */
+    constructor() :
+        this(UniffiWithHandle, 
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_wflo_fn_constructor_nativelanggraphcheckpointer_new(
+    
+        _status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_wflo_fn_free_nativelanggraphcheckpointer(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_wflo_fn_clone_nativelanggraphcheckpointer(handle, status)
+        }
+    }
+
+    
+    /**
+     * Runs one request on `execution`'s LangGraph records: `request` its JSON text, `values`
+     * the bytes of its values one after another (each value's `[type, length]` listed under
+     * the request's `"values"`). The operations and their answers: `wflo_core::langgraph::wire`
+     * (put, put_writes, get, list, pending_writes, delete_thread, delete_checkpoints,
+     * copy_thread, prune, name, key_of). `execution` may be None for `name` and `key_of`. A
+     * malformed request is INVALID_ARGUMENT and changes nothing.
+     */
+    @Throws(WfloException::class)override fun `call`(`execution`: NativeExecution?, `request`: kotlin.String, `values`: kotlin.ByteArray): LangGraphAnswer {
+            return FfiConverterTypeLangGraphAnswer.lift(
+    callWithHandle {
+    uniffiRustCallWithError(WfloException) { _status ->
+    UniffiLib.uniffi_wflo_fn_method_nativelanggraphcheckpointer_call(
+        it,
+        
+        FfiConverterOptionalTypeNativeExecution.lower(`execution`),
+        FfiConverterString.lower(`request`),
+        FfiConverterByteArray.lower(`values`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * `call` off the caller's thread.
+     */
+    @Throws(WfloException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `callAsync`(`execution`: NativeExecution?, `request`: kotlin.String, `values`: kotlin.ByteArray) : LangGraphAnswer {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_wflo_fn_method_nativelanggraphcheckpointer_call_async(
+                uniffiHandle,
+                
+        FfiConverterOptionalTypeNativeExecution.lower(`execution`),
+        FfiConverterString.lower(`request`),
+        FfiConverterByteArray.lower(`values`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_wflo_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_wflo_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_wflo_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeLangGraphAnswer.lift(it) },
+        // Error FFI converter
+        WfloException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNativeLangGraphCheckpointer: FfiConverter<NativeLangGraphCheckpointer, Long> {
+    override fun lower(value: NativeLangGraphCheckpointer): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): NativeLangGraphCheckpointer {
+        return NativeLangGraphCheckpointer(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): NativeLangGraphCheckpointer {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: NativeLangGraphCheckpointer) = 8UL
+
+    override fun write(value: NativeLangGraphCheckpointer, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * A slot of a resource, held until released (or until this object is dropped) or until its
  * lease ends. Thread-safe.
  */
@@ -7061,6 +7410,89 @@ public object FfiConverterTypeCheckpointsSinceWithStateJson: FfiConverterRustBuf
 
 
 /**
+ * The answer to a request: its JSON text (values by index, their `[type, length]` under
+ * `"values"`) and the values themselves, in that order.
+ */
+data class LangGraphAnswer (
+    var `json`: kotlin.String
+    , 
+    var `values`: List<LangGraphValue>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLangGraphAnswer: FfiConverterRustBuffer<LangGraphAnswer> {
+    override fun read(buf: ByteBuffer): LangGraphAnswer {
+        return LangGraphAnswer(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeLangGraphValue.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LangGraphAnswer) = (
+            FfiConverterString.allocationSize(value.`json`) +
+            FfiConverterSequenceTypeLangGraphValue.allocationSize(value.`values`)
+    )
+
+    override fun write(value: LangGraphAnswer, buf: ByteBuffer) {
+            FfiConverterString.write(value.`json`, buf)
+            FfiConverterSequenceTypeLangGraphValue.write(value.`values`, buf)
+    }
+}
+
+
+
+/**
+ * A value as LangGraph's serializer wrote it: its type name and its bytes.
+ */
+data class LangGraphValue (
+    var `kind`: kotlin.String
+    , 
+    var `data`: kotlin.ByteArray
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLangGraphValue: FfiConverterRustBuffer<LangGraphValue> {
+    override fun read(buf: ByteBuffer): LangGraphValue {
+        return LangGraphValue(
+            FfiConverterString.read(buf),
+            FfiConverterByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LangGraphValue) = (
+            FfiConverterString.allocationSize(value.`kind`) +
+            FfiConverterByteArray.allocationSize(value.`data`)
+    )
+
+    override fun write(value: LangGraphValue, buf: ByteBuffer) {
+            FfiConverterString.write(value.`kind`, buf)
+            FfiConverterByteArray.write(value.`data`, buf)
+    }
+}
+
+
+
+/**
  * A reservation made from a provider request, and the request body to send.
  */
 data class RequestReserved (
@@ -8254,6 +8686,38 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeNativeExecution: FfiConverterRustBuffer<NativeExecution?> {
+    override fun read(buf: ByteBuffer): NativeExecution? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeNativeExecution.read(buf)
+    }
+
+    override fun allocationSize(value: NativeExecution?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeNativeExecution.allocationSize(value)
+        }
+    }
+
+    override fun write(value: NativeExecution?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeNativeExecution.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeCacheWrite: FfiConverterRustBuffer<CacheWrite?> {
     override fun read(buf: ByteBuffer): CacheWrite? {
         if (buf.get().toInt() == 0) {
@@ -8492,6 +8956,34 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeLangGraphValue: FfiConverterRustBuffer<List<LangGraphValue>> {
+    override fun read(buf: ByteBuffer): List<LangGraphValue> {
+        val len = buf.getInt()
+        return List<LangGraphValue>(len) {
+            FfiConverterTypeLangGraphValue.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<LangGraphValue>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeLangGraphValue.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<LangGraphValue>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeLangGraphValue.write(it, buf)
         }
     }
 }
