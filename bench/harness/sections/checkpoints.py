@@ -190,8 +190,9 @@ def run(env: Env, rounds: int) -> Section:
                "wflo from Python saves with checkpoint_sync and loads with checkpoint_state(id); LangGraph saves "
                "with put and loads with get_tuple and a checkpoint_id. wflo's WfloCheckpointSaver is driven exactly "
                "as LangGraph's savers (put, then get_tuple with a checkpoint_id, through a second saver so nothing "
-               "saved is read from its cache); it stores each record as a binary state: LangGraph's msgpack bytes "
-               "as they are.",
+               "saved is read from its cache); each put and get_tuple is one call into the engine's saver "
+               "(wflo_core::langgraph), which stores each record as a binary state: LangGraph's msgpack bytes as "
+               "they are.",
                pg_note],
         charts=[("checkpoints-save.svg", bars("Checkpoint save, × the raw INSERT floor", list(save_groups.items()),
                                               subtitle="same language, store and synchronous setting; dashed: floor")),
