@@ -19,6 +19,7 @@ pub mod execution;
 pub mod handle;
 pub mod langgraph;
 pub mod layout;
+mod python_call;
 pub mod python_checkpoint;
 pub mod python_json;
 pub mod python_json_loads;

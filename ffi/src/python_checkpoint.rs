@@ -7,11 +7,11 @@
 //! with the C API functions of the face's `wflo_py_api` (python_json.rs) and copies the state
 //! once, into the `bytes` it returns. The store is read with the interpreter lock released.
 
-use wflo_core::CheckpointState;
+use wflo_core::{CheckpointInfo, CheckpointState};
 
-use crate::boundary::run;
 use crate::execution::wflo_execution;
 use crate::handle::arc_ref;
+use crate::python_call::answer_python;
 use crate::python_json::{wflo_py_api, wflo_py_object};
 use crate::python_json_loads::{Objects, Owned};
 
@@ -34,24 +34,9 @@ pub unsafe extern "C" fn wflo_py_checkpoints_since(
     checkpoint_id: u64,
     with_state: bool,
 ) -> wflo_py_object {
-    let Some(api) = (unsafe { api.as_ref() }) else {
-        return std::ptr::null_mut();
-    };
-    let (Some(save_thread), Some(restore_thread), Some(inc_ref)) =
-        (api.save_thread, api.restore_thread, api.inc_ref)
-    else {
-        return std::ptr::null_mut();
-    };
-    let none = || {
-        unsafe { inc_ref(api.none) };
-        api.none
-    };
-    // The read, which may wait on the disk or the network, lets other Python threads run.
-    let mut found = None;
-    let thread = unsafe { save_thread() };
-    run(|| {
+    let work = || {
         let h = unsafe { arc_ref(execution, "execution") }?;
-        found = Some(if with_state {
+        Ok(if with_state {
             let (checkpoints, rollbacks, state) = h
                 .execution
                 .checkpoints_since_with_state(after_sequence, checkpoint_id)?;
@@ -59,15 +44,13 @@ pub unsafe extern "C" fn wflo_py_checkpoints_since(
         } else {
             let (checkpoints, rollbacks) = h.execution.checkpoints_since(after_sequence)?;
             (checkpoints, rollbacks, None)
-        });
-        Ok(())
-    });
-    unsafe { restore_thread(thread) };
-    let Some((checkpoints, rollbacks, state)) = found else {
-        return none(); // run remembered the error
+        })
     };
-    let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Option<Owned> {
-        let mut objects = Objects::new(api)?;
+    let build = |api: &wflo_py_api,
+                 objects: &mut Objects,
+                 found: (Vec<CheckpointInfo>, u64, Option<CheckpointState>)|
+     -> Option<Owned> {
+        let (checkpoints, rollbacks, state) = found;
         let listed = serde_json::to_vec(&checkpoints).ok()?;
         let listed = objects.parsed(&listed)?;
         let rollbacks = objects.own(unsafe { (api.long_from_long_long?)(rollbacks as i64) })?;
@@ -97,16 +80,6 @@ pub unsafe extern "C" fn wflo_py_checkpoints_since(
             None => objects.singleton(api.none)?,
         };
         objects.list(vec![listed, rollbacks, content_type, data])
-    }));
-    match built {
-        Ok(Some(answer)) => answer.into_raw(),
-        _ => {
-            run(|| {
-                Err(wflo_core::Error::Internal(
-                    "libwflo could not make the Python objects of a checkpoint read".into(),
-                ))
-            });
-            none()
-        }
-    }
+    };
+    unsafe { answer_python(api, "a checkpoint read", work, build) }
 }
