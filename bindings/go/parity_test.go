@@ -44,6 +44,8 @@ type parityStep struct {
 	// A checkpoints_since's sequence; a checkpoints_since_with_state's too, and its checkpoint id.
 	After uint64 `json:"after"`
 	ID    uint64 `json:"id"`
+	// A langgraph step's values ([type, hex]); its request is Request.
+	Values [][2]string `json:"values"`
 	// The resilience ops: a breaker's config and actions, a call's breaker, a retried call.
 	Config  json.RawMessage   `json:"config"`
 	Actions []json.RawMessage `json:"actions"`
@@ -230,6 +232,77 @@ func stateEvent(op string, state wflo.CheckpointState) map[string]any {
 	return map[string]any{"op": op, "state": state.JSON}
 }
 
+// replayLangGraph runs a langgraph step through saver on x: the step's request with "values"
+// added as [[type, byte length]] and their bytes one after another. The event is the answer's
+// JSON with its "values" (when it has them) as [[type, hex]] of the bytes returned, or the
+// error's code. The error returned is the replay's own (JSON it cannot read).
+func replayLangGraph(saver *wflo.LangGraphCheckpointer, x *wflo.Execution, step parityStep) (map[string]any, error) {
+	request := step.Request
+	var data []byte
+	if step.Values != nil {
+		var fields map[string]json.RawMessage
+		if err := json.Unmarshal(step.Request, &fields); err != nil {
+			return nil, err
+		}
+		listed := make([][2]any, 0, len(step.Values))
+		for _, v := range step.Values {
+			b, err := hex.DecodeString(v[1])
+			if err != nil {
+				return nil, err
+			}
+			listed = append(listed, [2]any{v[0], len(b)})
+			data = append(data, b...)
+		}
+		var err error
+		if fields["values"], err = json.Marshal(listed); err != nil {
+			return nil, err
+		}
+		if request, err = json.Marshal(fields); err != nil {
+			return nil, err
+		}
+	}
+	answer, values, err := saver.Call(x, request, data)
+	if err != nil {
+		return map[string]any{"op": "langgraph", "error": parityCode(err)}, nil
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(answer, &fields) != nil || fields["values"] == nil {
+		// Not an object, or one without values: the answer as it is.
+		return map[string]any{"op": "langgraph", "answer": json.RawMessage(answer)}, nil
+	}
+	var pairs [][2]json.RawMessage
+	if err := json.Unmarshal(fields["values"], &pairs); err != nil {
+		return nil, err
+	}
+	typed := make([][2]any, 0, len(pairs))
+	for _, p := range pairs {
+		var kind string
+		var n int
+		if err := json.Unmarshal(p[0], &kind); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(p[1], &n); err != nil {
+			return nil, err
+		}
+		if n > len(values) {
+			return nil, fmt.Errorf("the answer %s lists more value bytes than it gives", answer)
+		}
+		typed = append(typed, [2]any{kind, hex.EncodeToString(values[:n])})
+		values = values[n:]
+	}
+	if len(values) != 0 {
+		return nil, fmt.Errorf("the answer %s gives more value bytes than it lists", answer)
+	}
+	if fields["values"], err = json.Marshal(typed); err != nil {
+		return nil, err
+	}
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"op": "langgraph", "answer": json.RawMessage(out)}, nil
+}
+
 // sinceEvent adds what a checkpoints-since call returned to event: the checkpoints' names,
 // sequences and superseded flags in order, and the rollback count.
 func sinceEvent(event map[string]any, list []wflo.CheckpointInfo, rollbacks uint64) map[string]any {
@@ -329,6 +402,8 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 		t.Fatal(err)
 	}
 	defer x.Close()
+	// The scenario's LangGraph checkpointer, made at its first langgraph step.
+	var saver *wflo.LangGraphCheckpointer
 	for i, step := range s.Steps {
 		fail := func(err error) { t.Fatalf("%s step %d (%s): %v", s.Name, i, step.Op, err) }
 		switch step.Op {
@@ -514,6 +589,16 @@ func replayScenario(t *testing.T, index int, s parityScenario) parityLedger {
 				break
 			}
 			ledger.Events = append(ledger.Events, sinceEvent(stateEvent("checkpoints_since_with_state", state), list, rollbacks))
+		case "langgraph":
+			if saver == nil {
+				saver = wflo.NewLangGraphCheckpointer()
+				defer saver.Close()
+			}
+			event, err := replayLangGraph(saver, x, step)
+			if err != nil {
+				fail(err)
+			}
+			ledger.Events = append(ledger.Events, event)
 		case "rollback":
 			state, err := x.RollbackToCheckpointAny(step.Name)
 			if err != nil {

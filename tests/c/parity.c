@@ -526,6 +526,69 @@ static json_t *state_event(const char *op, char *content_type, uint8_t *state, s
     return event;
 }
 
+/* The event of a `langgraph` step: its request (the step's, `"values"` added as [[type, byte
+ * length]] and their bytes given one after another) run through `saver` on `exec`; the answer's
+ * JSON with its `"values"` (when it has them) as [[type, lowercase hex]] of the bytes returned,
+ * or the error's code. */
+static json_t *replay_langgraph(wflo_langgraph *saver, wflo_execution *exec, json_t *step) {
+    json_t *request = json_deep_copy(json_object_get(step, "request"));
+    json_t *values = json_object_get(step, "values");
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    if (json_is_array(values)) {
+        json_t *listed = json_array();
+        size_t k;
+        json_t *v;
+        json_array_foreach(values, k, v) {
+            json_t *hex = json_pack("{s:O}", "hex", json_array_get(v, 1));
+            size_t n = 0;
+            uint8_t *data = scenario_bytes(hex, &n);
+            json_decref(hex);
+            json_array_append_new(listed, json_pack("[O, I]", json_array_get(v, 0), (json_int_t)n));
+            if (n > 0) {
+                uint8_t *grown = realloc(bytes, len + n);
+                if (!grown) die("realloc", WFLO_STATUS_INTERNAL);
+                bytes = grown;
+                memcpy(bytes + len, data, n);
+                len += n;
+            }
+            free(data);
+        }
+        json_object_set_new(request, "values", listed);
+    }
+    char *text = dump(request);
+    json_decref(request);
+    char *answer = NULL;
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    wflo_status st = wflo_langgraph_call(saver, exec, text, strlen(text), bytes, len, &answer, &out, &out_len);
+    free(text);
+    free(bytes);
+    if (st != WFLO_STATUS_OK) return json_pack("{s:s, s:s}", "op", "langgraph", "error", wflo_status_name(st));
+    json_t *parsed = take_json(answer);
+    json_t *listed = json_is_object(parsed) ? json_object_get(parsed, "values") : NULL;
+    if (listed) {
+        json_t *typed = json_array();
+        size_t at = 0, k;
+        json_t *v;
+        json_array_foreach(listed, k, v) {
+            size_t n = (size_t)json_integer_value(json_array_get(v, 1));
+            if (n > out_len - at) die("a LangGraph answer's values", WFLO_STATUS_INTERNAL);
+            char *hex = malloc(2 * n + 1);
+            if (!hex) die("malloc", WFLO_STATUS_INTERNAL);
+            for (size_t b = 0; b < n; b++) snprintf(hex + 2 * b, 3, "%02x", out[at + b]);
+            hex[2 * n] = '\0';
+            at += n;
+            json_array_append_new(typed, json_pack("[O, s]", json_array_get(v, 0), hex));
+            free(hex);
+        }
+        if (at != out_len) die("a LangGraph answer's values", WFLO_STATUS_INTERNAL);
+        json_object_set_new(parsed, "values", typed);
+    }
+    wflo_bytes_free(out, out_len);
+    return json_pack("{s:s, s:o}", "op", "langgraph", "answer", parsed);
+}
+
 /* Adds what a checkpoints-since call returned to `event` — the names, sequences and superseded
  * flags of the checkpoints listed in `text` (freed), in order, and the rollback count. */
 static json_t *since_event(json_t *event, char *text, uint64_t rollbacks) {
@@ -592,6 +655,8 @@ static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
           "wflo_execution_start");
     free(options);
     struct scopes scopes = {0};
+    /* The scenario's LangGraph checkpointer, made at its first `langgraph` step. */
+    wflo_langgraph *saver = NULL;
     json_t *events = json_array();
     size_t i;
     json_t *step;
@@ -717,6 +782,9 @@ static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
             json_array_append_new(
                 events, since_event(state_event("checkpoints_since_with_state", content_type, state, len), text,
                                     rollbacks));
+        } else if (strcmp(op, "langgraph") == 0) {
+            if (!saver && !(saver = wflo_langgraph_new())) die("wflo_langgraph_new", WFLO_STATUS_INTERNAL);
+            json_array_append_new(events, replay_langgraph(saver, exec, step));
         } else if (strcmp(op, "rollback") == 0) {
             const char *cp = json_string_value(json_object_get(step, "name"));
             char *content_type = NULL;
@@ -767,6 +835,7 @@ static json_t *replay(const char *vectors, size_t index, json_t *scenario) {
                                "metrics", metric_lines(engine));
     json_decref(breakdown);
     for (size_t s = 0; s < scopes.n; s++) wflo_scope_free(scopes.handles[s]);
+    wflo_langgraph_free(saver);
     wflo_execution_free(exec);
     wflo_engine_free(engine);
     return ledger;
