@@ -6,7 +6,8 @@
 use serde_json::{Value, json};
 use wflo_core::langgraph::{
     Channel, CheckpointRecord, Checkpointer, ListFilter, PYTHON_MSGPACK_CONTENT_TYPE, PendingWrite,
-    RECORD_CONTENT_TYPE, Record, Tuple, Typed, Write, WritesRecord, checkpoint_name,
+    RECORD_CONTENT_TYPE, Record, Tuple, Typed, Write, WritesRecord, checkpoint_name, next_version,
+    wire,
 };
 use wflo_core::{Engine, ErrorCode, Execution, ExecutionOptions};
 
@@ -1896,4 +1897,97 @@ fn ids_with_slashes_percents_and_unicode_stay_apart() {
         saver.copy_thread(exec, "a", "é/copy").unwrap(); // nothing live to copy
         assert!(saver.list(exec, &thread("é/copy")).unwrap().is_empty());
     });
+}
+
+/// A checkpoint whose channel versions are `versions` (strings), storing `changed`.
+fn ckpt_versions(
+    id: &str,
+    parent: Option<&str>,
+    versions: &[(&str, &str)],
+    changed: &[(&str, &str, &str)],
+) -> CheckpointRecord {
+    let cv: serde_json::Map<String, Value> = versions
+        .iter()
+        .map(|(n, v)| (n.to_string(), json!(v)))
+        .collect();
+    CheckpointRecord {
+        thread: "t".into(),
+        ns: "".into(),
+        checkpoint_id: id.into(),
+        parent: parent.map(str::to_owned),
+        checkpoint: json_value(json!({"v": 4, "id": id, "channel_versions": cv})),
+        metadata: json_value(json!({"step": id})),
+        channels: changed
+            .iter()
+            .map(|(n, v, value)| Channel {
+                name: n.to_string(),
+                version: json!(v),
+                value: Some(val(value)),
+            })
+            .collect(),
+        versions: Some(cv.into_iter().collect()),
+    }
+}
+
+#[test]
+fn two_branches_never_share_a_channel_version() {
+    each(|kind, exec| {
+        let saver = Checkpointer::new();
+        let v1 = next_version(None).unwrap();
+        saver
+            .put(
+                exec,
+                ckpt_versions("c1", None, &[("a", &v1)], &[("a", &v1, "a1")]),
+            )
+            .unwrap();
+        // Two branches forked from c1 each write channel a once: one step after c1, yet each
+        // under a version of its own.
+        let vx = next_version(Some(&json!(v1))).unwrap();
+        let vy = next_version(Some(&json!(v1))).unwrap();
+        assert_ne!(vx, vy, "{kind}");
+        assert!(vx > v1 && vy > v1, "{kind}");
+        saver
+            .put(
+                exec,
+                ckpt_versions("c2x", Some("c1"), &[("a", &vx)], &[("a", &vx, "x")]),
+            )
+            .unwrap();
+        saver
+            .put(
+                exec,
+                ckpt_versions("c2y", Some("c1"), &[("a", &vy)], &[("a", &vy, "y")]),
+            )
+            .unwrap();
+        // A checkpoint of branch y whose parent is not stored finds a's value by its version
+        // among the thread's records: branch y's, never branch x's.
+        saver
+            .put(exec, ckpt_versions("c3y", Some("gone"), &[("a", &vy)], &[]))
+            .unwrap();
+        let c3y = saver.get(exec, "t", "", Some("c3y")).unwrap().unwrap();
+        assert_eq!(values(&c3y), expect(&[("a", "y")]), "{kind}");
+    });
+}
+
+#[test]
+fn the_wire_gives_the_next_channel_version_without_an_execution() {
+    let saver = Checkpointer::new();
+    let no_exec = || Err(wflo_core::Error::invalid("no execution"));
+    let ask = |current: Value| {
+        let request = json!({"op": "next_version", "current": current}).to_string();
+        wire::run(&saver, no_exec, request.as_bytes(), b"")
+    };
+    let first = ask(Value::Null).unwrap();
+    assert!(first.values.is_empty());
+    let first: String = serde_json::from_str(&first.json).unwrap();
+    assert_eq!(&first[..33], &format!("{:032}.", 1));
+    let second: String = serde_json::from_str(&ask(json!(first)).unwrap().json).unwrap();
+    assert_eq!(&second[..33], &format!("{:032}.", 2));
+    let from_int: String = serde_json::from_str(&ask(json!(6)).unwrap().json).unwrap();
+    assert_eq!(&from_int[..33], &format!("{:032}.", 7));
+    let absent = wire::run(&saver, no_exec, br#"{"op": "next_version"}"#, b"").unwrap();
+    assert!(absent.json.starts_with(&format!("\"{:032}.", 1)));
+    for bad in [json!(-1), json!("x"), json!(2.5), json!({})] {
+        let e = ask(bad.clone()).unwrap_err();
+        assert_eq!(e.code(), ErrorCode::InvalidArgument, "{bad}");
+    }
 }

@@ -1060,14 +1060,18 @@ wflo_langgraph *wflo_langgraph_new(void);
 // `saver` came from `wflo_langgraph_new` and is not used afterwards.
 void wflo_langgraph_free(const wflo_langgraph *saver);
 
-// Runs one request (see the module's table) on `execution`'s records: `request` JSON text,
-// `values` the bytes of its values. Writes the answer's JSON to `answer_out` (free with
+// Runs one request on `execution`'s LangGraph records: `request` its JSON text, `values` the
+// bytes of its values one after another (each value's `[type, length]` listed under the
+// request's `"values"`). The operations and their answers: `wflo_core::langgraph::wire`
+// (put, put_writes, get, list, pending_writes, delete_thread, delete_checkpoints,
+// copy_thread, prune, name, key_of, next_version). Writes the answer's JSON to `answer_out` (free with
 // `wflo_string_free`) and its values' bytes to `values_out`/`values_len_out` (free with
 // `wflo_bytes_free`; NULL and 0 when none). On an error nothing is written.
 //
 // # Safety
-// `saver` and `execution` live handles (`execution` may be NULL for `key_of`); `request`
-// and `values` point to their lengths; the out-parameters writable.
+// `saver` and `execution` live handles (`execution` may be NULL for `name`, `key_of` and
+// `next_version`);
+// `request` and `values` point to their lengths; the out-parameters writable.
 wflo_status wflo_langgraph_call(const wflo_langgraph *saver,
                                 const wflo_execution *execution,
                                 const char *request,
@@ -1127,7 +1131,7 @@ wflo_py_object wflo_py_json_dumps(const wflo_py_api *api, wflo_py_object value);
 wflo_py_object wflo_py_json_loads(const wflo_py_api *api, const uint8_t *text, size_t len);
 
 // `[answer, values]`: the answer of `wflo_langgraph_call` as Python objects (what
-// `json.loads` of its JSON gives) and its values' bytes as one `bytes`. On a failure: None,
+// `json.loads` of its JSON gives) and its values as a list of `[type, bytes]`. On a failure: None,
 // and `wflo_last_error_json` says why (NULL only when `api` lacks a function this needs,
 // which the face checks at import).
 //

@@ -43,12 +43,13 @@ pub unsafe extern "C" fn wflo_langgraph_free(saver: *const wflo_langgraph) {
 /// bytes of its values one after another (each value's `[type, length]` listed under the
 /// request's `"values"`). The operations and their answers: `wflo_core::langgraph::wire`
 /// (put, put_writes, get, list, pending_writes, delete_thread, delete_checkpoints,
-/// copy_thread, prune, name, key_of). Writes the answer's JSON to `answer_out` (free with
+/// copy_thread, prune, name, key_of, next_version). Writes the answer's JSON to `answer_out` (free with
 /// `wflo_string_free`) and its values' bytes to `values_out`/`values_len_out` (free with
 /// `wflo_bytes_free`; NULL and 0 when none). On an error nothing is written.
 ///
 /// # Safety
-/// `saver` and `execution` live handles (`execution` may be NULL for `name` and `key_of`);
+/// `saver` and `execution` live handles (`execution` may be NULL for `name`, `key_of` and
+/// `next_version`);
 /// `request` and `values` point to their lengths; the out-parameters writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn wflo_langgraph_call(

@@ -18,8 +18,9 @@
 // This file converts only: it serialises with the serializer (`serde.dumpsTyped`, a type and
 // bytes), calls the checkpointer once per operation (off the JavaScript thread, as the
 // workflow's checkpoint methods run), and builds LangGraph's CheckpointTuple from what it
-// returns. What stays here is LangGraph.js's own: argument checks, `list`'s metadata filter
-// and the migration of pending sends of checkpoints before format 4.
+// returns. What stays here is LangGraph.js's own: argument checks, `list`'s metadata filter,
+// the migration of pending sends of checkpoints before format 4, and integer channel versions
+// kept for threads stored with them (new ones get core's string versions: getNextVersion).
 //
 // As in core: a wflo rollback marks every later checkpoint superseded; superseded LangGraph
 // checkpoints and writes are history — not listed, not "latest", not pending — so after
@@ -267,6 +268,24 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
     const exec = await this._exec();
     await nativeAsync(() => this._checkpointer.putWrites(exec, threadId, ns, idString(checkpointId, 'checkpoint_id'),
       taskId, taskPath ?? '', stored));
+  }
+
+  /**
+   * The channel version after `current`, unique across branches (core's `next_version`): its
+   * number plus one, zero-padded to 32 digits, then "." and 16 random digits — so versions
+   * sort by their number as strings (LangGraph.js compares string versions as strings), and
+   * after a rollback or a fork two branches never store different values under one channel
+   * version. The same versions Python's saver gives, so either saver continues the other's
+   * threads. A thread an earlier saver stored with LangGraph.js's integer versions keeps
+   * integers: LangGraph.js's maxChannelVersion orders a mix of numbers and strings by their
+   * text, which would put an old integer above every new string version.
+   */
+  getNextVersion(current) {
+    if (typeof current === 'number') return super.getNextVersion(current);
+    if (current !== undefined && current !== null && typeof current !== 'string') {
+      throw invalid(`a channel version must be a string or a number, got ${typeof current}`);
+    }
+    return native(() => addon().langgraphNextVersion(current ?? null));
   }
 
   async deleteThread(threadId) {

@@ -390,3 +390,23 @@ pub fn langgraph_checkpoint_of(
         Err(_) => Ok(None),
     })
 }
+
+/// The channel version after `current` (`wflo_core::langgraph::next_version`, the saver's
+/// `getNextVersion`): its number (an integer, or a string's part before its first "."; none
+/// is 0) plus one, zero-padded to 32 digits, then "." and 16 random digits — unique across
+/// branches. Anything else is INVALID_ARGUMENT.
+#[napi(ts_args_type = "current?: number | string | null")]
+pub fn langgraph_next_version(current: Option<Either<f64, String>>) -> napi::Result<String> {
+    let current = match current {
+        None => Value::Null,
+        Some(Either::B(s)) => Value::String(s),
+        // A JavaScript number is a double: an integral one is that integer; any other
+        // (negative, fractional, NaN, infinite) is passed on for core to refuse.
+        Some(Either::A(n)) if n.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&n) => {
+            Value::from(n as u64)
+        }
+        Some(Either::A(n)) => serde_json::Number::from_f64(n)
+            .map_or_else(|| Value::String(n.to_string()), Value::Number),
+    };
+    guard(|| wflo_core::langgraph::next_version(Some(&current)))
+}

@@ -1,7 +1,7 @@
 'use strict';
 // WfloCheckpointSaver beyond LangGraph's validation suite: values JSON cannot hold, the binary
 // records it stores (and the JSON ones it stored before, still read), wflo rollbacks seen from
-// LangGraph, deleteThread, and where the saver finds its execution.
+// LangGraph, deleteThread, where the saver finds its execution, and its channel versions.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { MemorySaver, emptyCheckpoint, uuid6 } = require('@langchain/langgraph-checkpoint');
@@ -385,5 +385,82 @@ test('a rollback to a checkpoint undoes its writes, those stored before it too (
   const latest = await saver.getTuple(thread);
   assert.equal(latest.checkpoint.id, c1.id);
   assert.deepEqual(latest.pendingWrites, []);
+  await engine.close();
+});
+
+test('getNextVersion gives core\'s versions: numbered, zero-padded, unique across branches', () => {
+  const saver = new WfloCheckpointSaver();
+  const form = /^(\d{32})\.(\d{16})$/;
+  const number = (v) => Number(form.exec(v)?.[1]);
+  const first = saver.getNextVersion(undefined);
+  assert.match(first, form);
+  assert.equal(number(first), 1);
+  assert.equal(number(saver.getNextVersion(null)), 1);
+  const second = saver.getNextVersion(first);
+  assert.equal(number(second), 2);
+  assert.ok(second > first, 'versions sort by their number as strings');
+  // Python's savers' forms: wflo's, and LangGraph's in-memory one ("<n>.<0.random>").
+  assert.equal(number(saver.getNextVersion(`${'0'.repeat(31)}9.0.8437112030415227`)), 10);
+  assert.equal(number(saver.getNextVersion('41')), 42);
+  const a = saver.getNextVersion(second);
+  const b = saver.getNextVersion(second);
+  assert.equal(number(a), 3);
+  assert.notEqual(a, b, 'two branches never get one version');
+  // A thread stored with LangGraph.js's integer versions keeps integers.
+  assert.equal(saver.getNextVersion(4), 5);
+  for (const bad of ['x', '', '-1.5', '1e3', { n: 1 }]) {
+    assert.throws(() => saver.getNextVersion(bad), (e) => e instanceof wflo.InvalidArgumentError, String(bad));
+  }
+});
+
+test('graphs run on string versions, and after a rollback the new branch stores values under versions of its own', async () => {
+  const { StateGraph, Annotation, START, END } = require('@langchain/langgraph');
+  const { BaseCheckpointSaver } = require('@langchain/langgraph-checkpoint');
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'versions', engine });
+  const State = Annotation.Root({ n: Annotation({ reducer: (x, y) => x + y, default: () => 0 }) });
+  let runsOfB = 0;
+  const graphWith = (checkpointer) => new StateGraph(State)
+    .addNode('a', () => ({ n: 1 }))
+    .addNode('b', () => ({ n: 10 * ++runsOfB }))
+    .addEdge(START, 'a').addEdge('a', 'b').addEdge('b', END)
+    .compile({ checkpointer });
+  const saver = new WfloCheckpointSaver({ workflow: wf });
+  const graph = graphWith(saver);
+  const thread = { configurable: { thread_id: 'v' } };
+  assert.equal((await graph.invoke({ n: 0 }, thread)).n, 11);
+  const first = await saver.getTuple(thread);
+  const versions = Object.values(first.checkpoint.channel_versions);
+  assert.ok(versions.length > 0 && versions.every((v) => /^\d{32}\.\d{16}$/.test(v)), JSON.stringify(versions));
+  // A second run on the thread continues it.
+  assert.equal((await graph.invoke({ n: 0 }, thread)).n, 11 + 1 + 20);
+
+  // Roll back to the first run's checkpoint before b ran, and run b again (it now adds 30).
+  const history = [];
+  for await (const t of saver.list(thread)) history.push(t);
+  const beforeB = history.find((t) => t.metadata.step === 1 && t.checkpoint.channel_values.n === 1);
+  assert.ok(beforeB, 'the checkpoint after a, before b, of the first run');
+  await wf.rollbackToCheckpoint(saver.checkpointName(beforeB.config));
+  assert.equal((await graph.invoke(null, thread)).n, 31);
+  const now = await saver.getTuple(thread);
+  const old = await saver.getTuple(first.config); // history, fetched by its id
+  assert.equal(old.checkpoint.channel_values.n, 11);
+  assert.equal(now.checkpoint.channel_values.n, 31);
+  const [vOld, vNow] = [old.checkpoint.channel_versions.n, now.checkpoint.channel_versions.n];
+  assert.equal(vOld.split('.')[0], vNow.split('.')[0], 'one step after the same checkpoint');
+  assert.notEqual(vOld, vNow, 'yet each branch stores n under a version of its own');
+
+  // A thread stored with integer versions (as the saver stored them before) keeps them.
+  class IntegerSaver extends WfloCheckpointSaver {
+    getNextVersion(current) {
+      return BaseCheckpointSaver.prototype.getNextVersion.call(this, current);
+    }
+  }
+  const integers = { configurable: { thread_id: 'i' } };
+  runsOfB = 0;
+  assert.equal((await graphWith(new IntegerSaver({ workflow: wf })).invoke({ n: 0 }, integers)).n, 11);
+  assert.equal((await graph.invoke({ n: 0 }, integers)).n, 11 + 1 + 20);
+  const latest = await saver.getTuple(integers);
+  assert.ok(Object.values(latest.checkpoint.channel_versions).every((v) => typeof v === 'number'));
   await engine.close();
 });

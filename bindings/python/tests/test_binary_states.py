@@ -219,6 +219,23 @@ def test_the_saver_answers_alike_either_way(engine, langgraph_path):
         saver.put(config("t"), {**checkpoint(3), "id": ""}, {}, {})
 
 
+def test_channel_versions_are_cores_unique_across_branches(langgraph_path):
+    saver = WfloCheckpointSaver()  # versions need no workflow
+    number = lambda v: int(v.split(".")[0])  # noqa: E731
+    first = saver.get_next_version(None)
+    head, _, tail = first.partition(".")
+    assert (len(head), len(tail), number(first)) == (32, 16, 1) and tail.isdigit(), first
+    second = saver.get_next_version(first, None)
+    assert number(second) == 2 and second > first  # sorted by their number as strings
+    assert number(saver.get_next_version(41)) == 42
+    assert number(saver.get_next_version(f"{12:032}.0.8437112030415227")) == 13  # LangGraph's in-memory form
+    branches = {saver.get_next_version(second) for _ in range(50)}
+    assert len(branches) == 50 and {number(v) for v in branches} == {3}
+    for bad in ("x", "", "-1.5", -1, 2.5, True, [1]):
+        with pytest.raises(InvalidArgumentError):
+            saver.get_next_version(bad)
+
+
 @pytest.fixture(params=["objects", "out-parameters"])
 def since_path(request, monkeypatch):
     """Each way the library answers checkpoints_since(_with_state): with the Python objects made

@@ -1,6 +1,7 @@
 //! LangGraph checkpointing over wflo's store, written once for every face's saver (Python's
 //! `WfloCheckpointSaver`, LangGraph.js's): the records a saver stores and their one layout
-//! ([`record`]), their names, and the saver's operations ([`Checkpointer`]). A face converts
+//! ([`record`]), their names, the saver's operations ([`Checkpointer`]) and the channel
+//! versions it gives LangGraph ([`next_version`]: unique across branches). A face converts
 //! LangGraph's objects — its serializer turns each value into [`Typed`] bytes, which are stored
 //! as they are — and decides nothing.
 //!
@@ -17,6 +18,7 @@ mod msgpack;
 mod names;
 pub mod record;
 mod saver;
+mod versions;
 pub mod wire;
 
 pub use names::checkpoint_name;
@@ -25,3 +27,4 @@ pub use record::{
     Record, Typed, Write, WritesRecord,
 };
 pub use saver::{Checkpointer, ListFilter, PendingWrite, Tuple};
+pub use versions::next_version;

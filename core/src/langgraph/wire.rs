@@ -20,6 +20,7 @@
 //! | `prune` | threads | null (each namespace keeps its latest checkpoint) |
 //! | `name` | thread, ns, id | the wflo checkpoint name of that checkpoint (what a rollback takes) |
 //! | `key_of` | state (a value whose type is the state's content type; type `""`: JSON text) | null, or {thread, ns, id} of a checkpoint record |
+//! | `next_version` | current (null or absent, a non-negative integer, or a string `"<n>.<…>"`) | the channel version after it ([`next_version`]) |
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -27,6 +28,7 @@ use serde_json::Value;
 use super::names::checkpoint_name;
 use super::record::{Channel, CheckpointRecord, Record, Typed, Write, WritesRecord};
 use super::saver::{Checkpointer, ListFilter, PendingWrite};
+use super::versions::next_version;
 use crate::{CheckpointState, Error, Execution, Result};
 
 /// An answer: its JSON text (values by index, their `[type, length]` under `"values"`) and
@@ -62,6 +64,7 @@ enum Op {
     Prune,
     Name,
     KeyOf,
+    NextVersion,
 }
 
 /// Every request's fields in one struct (one pass over the text; each op takes its own).
@@ -86,6 +89,7 @@ struct Request {
     target: Option<String>,
     threads: Option<Vec<String>>,
     state: Option<usize>,
+    current: Option<Value>,
     #[serde(default)]
     values: Vec<(String, usize)>,
 }
@@ -356,5 +360,9 @@ pub fn run<'a>(
                 _ => null(), // not a LangGraph checkpoint record
             }
         }
+        Op::NextVersion => Ok(Answer {
+            json: to_json(&next_version(r.current.as_ref())?)?,
+            values: Vec::new(),
+        }),
     }
 }

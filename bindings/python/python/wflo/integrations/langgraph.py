@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import weakref
 from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -78,7 +77,7 @@ def _call(saver: int, execution: int, request: Dict[str, Any], values: Sequence[
     return _fast.langgraph_call(saver, execution, _dumps(request), b"")
 
 
-_NAMER = _fast.langgraph_new()  # names need no execution: one shared checkpointer answers them
+_NAMER = _fast.langgraph_new()  # names and versions need no execution: one shared checkpointer answers them
 
 
 def checkpoint_name(thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> str:
@@ -273,10 +272,13 @@ class WfloCheckpointSaver(BaseCheckpointSaver[str]):
             self._write({"op": "prune", "threads": [str(t) for t in thread_ids]})
 
     def get_next_version(self, current: Optional[str], channel: None = None) -> str:
-        """Versions unique across branches ("<n zero-padded>.<random>"): after a rollback or a
-        fork, two branches never store different values under one channel version."""
-        n = 0 if current is None else (current if isinstance(current, int) else int(str(current).split(".")[0]))
-        return f"{n + 1:032}.{random.random():016}"
+        """Versions unique across branches: the number of ``current`` (an int, or a str's part
+        before its first "."; None is 0) plus one, zero-padded to 32 digits, then "." and 16
+        random digits (``wflo_core::langgraph::next_version``) — so versions sort by their
+        number as strings, and after a rollback or a fork two branches never store different
+        values under one channel version. Any other ``current`` is an InvalidArgumentError."""
+        return _call(_NAMER, 0, {"op": "next_version", "current": current})[0]
+
     # -- BaseCheckpointSaver: async (the store is read and written in a worker thread) --------------
 
     async def aget_tuple(self, config: Dict[str, Any]) -> Optional[CheckpointTuple]:
