@@ -626,6 +626,46 @@ fn langgraph_saver_scenario() {
     assert_eq!(ev.len(), 21);
 }
 
+/// Records earlier savers stored still read and continue; prune, a delete by id, a damaged
+/// record and malformed versions are answered alike in every face.
+#[test]
+fn langgraph_saver_records_scenario() {
+    let l = ledger();
+    let ev = by_name(&l, "langgraph_saver_records")["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let answer = |i: usize| ev[i]["answer"].clone();
+    // Python's msgpack checkpoint c1 takes channel a from the JSON record c0 (base64 values);
+    // its versions come from its serialised checkpoint; its msgpack writes are pending.
+    assert_eq!(
+        (&answer(3)["id"], &answer(3)["parent"]),
+        (&json!("c1"), &json!("c0"))
+    );
+    assert_eq!(answer(3)["channel_values"], json!([["b", 2], ["a", 3]]));
+    assert_eq!(answer(3)["values"][3], json!(["bytes", "0001"]));
+    assert_eq!(answer(3)["pending_writes"], json!([["k", "b", 4]]));
+    assert_eq!(answer(4), json!({"thread": "old", "ns": "", "id": "c0"}));
+    // Pruned: each namespace's latest stays, stored whole (c2 holds b itself now); c1 is gone.
+    assert_eq!(answer(8), json!([["old", "sub", "s1"], ["old", "", "c2"]]));
+    assert_eq!(answer(9)["channel_values"], json!([["a", 2], ["b", 3]]));
+    assert_eq!(answer(10), Value::Null);
+    assert_eq!(answer(12), json!([["old", "", "c2"]]));
+    // A damaged record: reading it and asking whose it is are STORAGE; another content type is
+    // no record at all; the thread beside it still reads.
+    assert_eq!(ev[14], json!({"op": "langgraph", "error": "STORAGE"}));
+    assert_eq!(ev[15], json!({"op": "langgraph", "error": "STORAGE"}));
+    assert_eq!(answer(16), Value::Null);
+    assert_eq!(answer(17), json!([["old", "", "c2"]]));
+    for i in [18, 19] {
+        assert_eq!(
+            ev[i],
+            json!({"op": "langgraph", "error": "INVALID_ARGUMENT"}),
+            "step {i}"
+        );
+    }
+}
+
 #[test]
 fn scenarios_do_what_they_say() {
     let l = ledger();

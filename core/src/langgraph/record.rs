@@ -234,6 +234,31 @@ impl Record {
         }
     }
 
+    /// Whose checkpoint a stored state is (a state `rollback_to_checkpoint` or
+    /// `latest_checkpoint` returned): `(thread, namespace, checkpoint id)` of a checkpoint
+    /// record; `None` for any other state (another content type, JSON that is not a record, a
+    /// task's writes, a tombstone). A state of the saver's own content types that cannot be
+    /// read is `STORAGE`: it is a record, damaged.
+    pub fn checkpoint_of(state: &CheckpointState) -> Result<Option<(String, String, String)>> {
+        let decoded = match state {
+            CheckpointState::Binary { content_type, .. }
+                if content_type == RECORD_CONTENT_TYPE
+                    || content_type == PYTHON_MSGPACK_CONTENT_TYPE =>
+            {
+                Record::decode(state)?
+            }
+            CheckpointState::Binary { .. } => return Ok(None),
+            CheckpointState::Json(_) => match Record::decode(state) {
+                Ok(r) => r,
+                Err(_) => return Ok(None), // any JSON state: a record only if it reads as one
+            },
+        };
+        Ok(match decoded {
+            Record::Checkpoint(c) => Some((c.thread, c.ns, c.checkpoint_id)),
+            _ => None,
+        })
+    }
+
     /// The record as the binary checkpoint state the saver stores.
     pub fn to_state(&self) -> (String, Vec<u8>) {
         (RECORD_CONTENT_TYPE.to_owned(), self.encode())

@@ -19,7 +19,7 @@
 //! | `copy_thread` | source, target | null |
 //! | `prune` | threads | null (each namespace keeps its latest checkpoint) |
 //! | `name` | thread, ns, id | the wflo checkpoint name of that checkpoint (what a rollback takes) |
-//! | `key_of` | state (a value whose type is the state's content type; type `""`: JSON text) | null, or {thread, ns, id} of a checkpoint record |
+//! | `key_of` | state (a value whose type is the state's content type; type `""`: JSON text) | null, or {thread, ns, id} of a checkpoint record (`Record::checkpoint_of`: a damaged record of the saver's content types is STORAGE) |
 //! | `next_version` | current (null or absent, a non-negative integer, or a string `"<n>.<…>"`) | the channel version after it ([`next_version`]) |
 
 use serde::{Deserialize, Serialize};
@@ -350,14 +350,12 @@ pub fn run<'a>(
                     bytes: t.data,
                 }
             };
-            match Record::decode(&state) {
-                Ok(Record::Checkpoint(c)) => Ok(Answer {
-                    json: to_json(
-                        &serde_json::json!({"thread": c.thread, "ns": c.ns, "id": c.checkpoint_id}),
-                    )?,
+            match Record::checkpoint_of(&state)? {
+                Some((thread, ns, id)) => Ok(Answer {
+                    json: to_json(&serde_json::json!({"thread": thread, "ns": ns, "id": id}))?,
                     values: Vec::new(),
                 }),
-                _ => null(), // not a LangGraph checkpoint record
+                None => null(), // not a LangGraph checkpoint record
             }
         }
         Op::NextVersion => Ok(Answer {
