@@ -64,16 +64,38 @@ function requireThread(config, action) {
   return idString(threadId, 'thread_id');
 }
 
+/** Bytes as a Buffer over the same memory, as the addon takes them. */
+const asBuffer = (data) => (Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+
+/**
+ * A request in the form core's saver takes (`wflo_core::langgraph::wire`): its JSON, each
+ * value's [type, length] listed under "values", and the values' bytes one after another.
+ */
+function wireRequest(request, values) {
+  if (values.length === 0) return [JSON.stringify(request), null];
+  request.values = values.map(([type, data]) => [type, data.byteLength]);
+  return [JSON.stringify(request), Buffer.concat(values.map(([, data]) => data))];
+}
+
+/** An answer of core's saver: its JSON parsed, and its values, each [type, Buffer]. */
+const wireAnswer = (answer) => [JSON.parse(answer.json), answer.values];
+
+// Names, channel versions and whose checkpoint a state is read no execution: one checkpointer
+// answers them, at once (LangGraph.js asks for a version synchronously).
+let plain = null;
+function callSync(request, values = []) {
+  const [text, bytes] = wireRequest(request, values);
+  plain ??= native(() => new (addon().LangGraphCheckpointer)());
+  return wireAnswer(native(() => plain.callSync(text, bytes)))[0];
+}
+
 /** The wflo checkpoint name of a LangGraph checkpoint (core's `checkpoint_name`). */
 function checkpointName(threadId, checkpointNs, checkpointId) {
   const thread = idString(threadId, 'thread_id');
   const ns = idString(checkpointNs ?? '', 'checkpoint_ns');
   const id = idString(checkpointId, 'checkpoint_id');
-  return native(() => addon().langgraphCheckpointName(thread, ns, id));
+  return callSync({ op: 'name', thread, ns, id });
 }
-
-/** Bytes as a Buffer over the same memory, as the addon takes them. */
-const asBuffer = (data) => (Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength));
 
 const sameJson = (a, b) => a === b || (a !== null && typeof a === 'object' && JSON.stringify(a) === JSON.stringify(b));
 
@@ -127,15 +149,16 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
    * of the saver's content type that cannot be read is a StorageError.
    */
   static configOf(state) {
-    let key;
+    let value;
     if (state instanceof BinaryState) {
-      key = native(() => addon().langgraphCheckpointOf(asBuffer(state.data), state.contentType));
+      value = [state.contentType, asBuffer(state.data)];
     } else if (state !== null && typeof state === 'object' && !Array.isArray(state)) {
-      key = native(() => addon().langgraphCheckpointOf(JSON.stringify(state), null));
+      value = ['', Buffer.from(JSON.stringify(state), 'utf8')]; // a JSON state: type ""
     } else {
       return null;
     }
-    return key ? configFor(key.thread, key.ns, key.checkpointId) : null;
+    const key = callSync({ op: 'key_of', state: 0 }, [value]);
+    return key ? configFor(key.thread, key.ns, key.id) : null;
   }
 
   /** The native execution the checkpoints are of (the workflow started, or reopened, first). */
@@ -166,24 +189,31 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
     return this.serde.loadsTyped(type, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   }
 
-  _loadWrites(writes) {
-    return Promise.all(writes.map(async ([taskId, channel, type, bytes]) => [taskId, channel, await this._load(type, bytes)]));
+  /** Pending writes as core answers them ([taskId, channel, value index]), loaded. */
+  _loadWrites(writes, values) {
+    return Promise.all(writes.map(async ([taskId, channel, i]) => [taskId, channel, await this._load(...values[i])]));
+  }
+
+  /** One request to core's saver on `exec`'s records: `[answer, values]`. */
+  async _call(exec, request, values = []) {
+    const [text, bytes] = wireRequest(request, values);
+    return wireAnswer(await nativeAsync(() => this._checkpointer.call(exec, text, bytes)));
   }
 
   // ---- tuples -------------------------------------------------------------------------
 
-  /** LangGraph's CheckpointTuple of the checkpointer's tuple `t` (its metadata loaded already, or not). */
-  async _tuple(exec, t, metadata) {
-    const checkpoint = await this._load(...t.checkpoint);
-    const values = await Promise.all(t.channelValues.map(async ([ch, type, bytes]) => [ch, await this._load(type, bytes)]));
-    checkpoint.channel_values = Object.fromEntries(values);
+  /** LangGraph's CheckpointTuple of core's answer `t` to a get (its metadata loaded already, or not). */
+  async _tuple(exec, t, values, metadata) {
+    const checkpoint = await this._load(...values[t.checkpoint]);
+    const channels = await Promise.all(t.channel_values.map(async ([ch, i]) => [ch, await this._load(...values[i])]));
+    checkpoint.channel_values = Object.fromEntries(channels);
     const parentId = t.parent ?? undefined;
     if (checkpoint.v < 4 && parentId !== undefined) await this._migratePendingSends(exec, t, checkpoint, parentId);
     const tuple = {
-      config: configFor(t.thread, t.ns, t.checkpointId),
+      config: configFor(t.thread, t.ns, t.id),
       checkpoint,
-      metadata: metadata ?? (await this._load(...t.metadata)),
-      pendingWrites: await this._loadWrites(t.pendingWrites),
+      metadata: metadata ?? (await this._load(...values[t.metadata])),
+      pendingWrites: await this._loadWrites(t.pending_writes, values),
     };
     if (parentId !== undefined) tuple.parentConfig = configFor(t.thread, t.ns, parentId);
     return tuple;
@@ -191,8 +221,8 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
 
   /** Checkpoints before format 4 kept pending sends as their parent's TASKS writes (as MemorySaver migrates them). */
   async _migratePendingSends(exec, t, checkpoint, parentId) {
-    const writes = await nativeAsync(() => this._checkpointer.pendingWrites(exec, t.thread, t.ns, parentId));
-    const sends = await this._loadWrites(writes.filter(([, channel]) => channel === TASKS));
+    const [answer, values] = await this._call(exec, { op: 'pending_writes', thread: t.thread, ns: t.ns, id: parentId });
+    const sends = await this._loadWrites(answer.pending_writes.filter(([, channel]) => channel === TASKS), values);
     checkpoint.channel_values ??= {};
     checkpoint.channel_values[TASKS] = sends.map(([, , v]) => v);
     checkpoint.channel_versions ??= {};
@@ -209,8 +239,8 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
     const ns = idString(config.configurable.checkpoint_ns ?? '', 'checkpoint_ns');
     const id = getCheckpointId(config) || null;
     const exec = await this._exec();
-    const t = await nativeAsync(() => this._checkpointer.get(exec, threadId, ns, id));
-    return t ? this._tuple(exec, t) : undefined;
+    const [t, values] = await this._call(exec, { op: 'get', thread: threadId, ns, id });
+    return t ? this._tuple(exec, t, values) : undefined;
   }
 
   async *list(config, options) {
@@ -222,16 +252,16 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
     const beforeId = before?.configurable?.checkpoint_id || null;
     if (limit !== undefined && limit !== null && limit <= 0) return;
     const exec = await this._exec();
-    const keys = await nativeAsync(() => this._checkpointer.list(exec, threadId, ns, onlyId, beforeId));
+    const [keys] = await this._call(exec, { op: 'list', thread: threadId, ns, id: onlyId, before: beforeId });
     let left = limit ?? Infinity;
     for (const [thread, ckptNs, id] of keys) {
       if (left <= 0) break;
-      const t = await nativeAsync(() => this._checkpointer.get(exec, thread, ckptNs, id));
+      const [t, values] = await this._call(exec, { op: 'get', thread, ns: ckptNs, id });
       if (!t) continue; // deleted meanwhile
-      const metadata = await this._load(...t.metadata);
+      const metadata = await this._load(...values[t.metadata]);
       if (filter && !Object.entries(filter).every(([k, v]) => sameJson(metadata?.[k], v))) continue;
       left -= 1;
-      yield await this._tuple(exec, t, metadata);
+      yield await this._tuple(exec, t, values, metadata);
     }
   }
 
@@ -244,16 +274,17 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
     const parentId = config.configurable.checkpoint_id || null;
     const { channel_values: values, ...rest } = checkpoint;
     const own = values ?? {};
-    const channels = await Promise.all(Object.entries(newVersions ?? {}).map(async ([ch, version]) => [
-      ch,
-      JSON.stringify(version ?? null),
-      Object.prototype.hasOwnProperty.call(own, ch) ? await this._dump(own[ch]) : null,
-    ]));
-    const versions = JSON.stringify(Object.entries(checkpoint.channel_versions ?? {}));
-    const [saved, meta] = await Promise.all([this._dump({ ...rest }), this._dump(metadata ?? {})]);
+    const dumped = [this._dump({ ...rest }), this._dump(metadata ?? {})];
+    const channels = Object.entries(newVersions ?? {}).map(([ch, version]) => {
+      if (!Object.prototype.hasOwnProperty.call(own, ch)) return [ch, version ?? null, null];
+      return [ch, version ?? null, dumped.push(this._dump(own[ch])) - 1];
+    });
+    const stored = await Promise.all(dumped);
     const exec = await this._exec();
-    await nativeAsync(() => this._checkpointer.put(exec, threadId, ns, checkpointId, parentId === null ? null : String(parentId),
-      saved, meta, versions, channels));
+    await this._call(exec, {
+      op: 'put', thread: threadId, ns, id: checkpointId, parent: parentId === null ? null : String(parentId),
+      checkpoint: 0, metadata: 1, channels, versions: checkpoint.channel_versions ?? {},
+    }, stored);
     return configFor(threadId, ns, checkpointId);
   }
 
@@ -263,11 +294,12 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
     const checkpointId = config.configurable.checkpoint_id;
     if (!checkpointId) throw invalid('failed to put writes: the RunnableConfig has no "checkpoint_id" in its "configurable" property');
     if (typeof taskId !== 'string') throw invalid('failed to put writes: taskId must be a string');
-    const stored = await Promise.all((writes ?? []).map(async ([channel, value], i) =>
-      [WRITES_IDX_MAP[channel] ?? i, channel, await this._dump(value)]));
+    const stored = await Promise.all((writes ?? []).map(([, value]) => this._dump(value)));
     const exec = await this._exec();
-    await nativeAsync(() => this._checkpointer.putWrites(exec, threadId, ns, idString(checkpointId, 'checkpoint_id'),
-      taskId, taskPath ?? '', stored));
+    await this._call(exec, {
+      op: 'put_writes', thread: threadId, ns, id: idString(checkpointId, 'checkpoint_id'), task_id: taskId,
+      task_path: taskPath ?? '', writes: (writes ?? []).map(([channel], i) => [WRITES_IDX_MAP[channel] ?? i, channel, i]),
+    }, stored);
   }
 
   /**
@@ -285,13 +317,13 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
     if (current !== undefined && current !== null && typeof current !== 'string') {
       throw invalid(`a channel version must be a string or a number, got ${typeof current}`);
     }
-    return native(() => addon().langgraphNextVersion(current ?? null));
+    return callSync({ op: 'next_version', current: current ?? null });
   }
 
   async deleteThread(threadId) {
     const thread = idString(threadId, 'thread_id');
     const exec = await this._exec();
-    await nativeAsync(() => this._checkpointer.deleteThread(exec, thread));
+    await this._call(exec, { op: 'delete_thread', thread });
   }
 }
 
