@@ -654,6 +654,13 @@ def _py_json_dumps():
 py_json_dumps = _py_json_dumps()
 
 
+def json_dumps(value, **options) -> str:
+    """``json.dumps(value, **options)``'s text: libwflo's for a plain value (py_json_dumps,
+    the same bytes), json.dumps itself for anything the library declines."""
+    text = py_json_dumps(value) if py_json_dumps is not None else ""
+    return text or json.dumps(value, **options)
+
+
 # json.loads of a stored checkpoint state, in libwflo (wflo_py_json_loads,
 # ffi/src/python_json_loads.rs): the library parses the text and makes the objects with the C
 # API functions of _PY_API, the GIL held. It returns what json.loads returns, type for type (ints

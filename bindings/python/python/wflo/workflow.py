@@ -46,12 +46,8 @@ def state_json(state: Any) -> str:
     # libwflo writes json.dumps's very bytes for plain states (dicts, lists, str, int, float,
     # bool, None), 2-3x faster; it declines ("") anything else, which json.dumps then encodes
     # or refuses as always (test_state_json.py compares the two byte for byte).
-    if _fast.py_json_dumps is not None:
-        text = _fast.py_json_dumps(state)
-        if text:
-            return text
     try:
-        return json.dumps(state, default=fields, allow_nan=False)
+        return _fast.json_dumps(state, default=fields, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise invalid(f"checkpoint state is not JSON-serialisable: {e}") from None
 

@@ -34,7 +34,6 @@ threads yet. To continue a thread, continue its execution (``WfloWorkflow.resume
 from __future__ import annotations
 
 import asyncio
-import json
 import weakref
 from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -63,18 +62,13 @@ RECORD_TYPE = "application/vnd.wflo.langgraph.v1"  # a record's content type (wf
 Typed = Tuple[str, bytes]  # a value as LangGraph's serializer wrote it
 
 
-def _dumps(request: Dict[str, Any]) -> bytes:
-    text = _fast.py_json_dumps(request) if _fast.py_json_dumps is not None else ""
-    return (text or json.dumps(request)).encode()
-
-
 def _call(saver: int, execution: int, request: Dict[str, Any], values: Sequence[Typed] = ()) -> Tuple[Any, List[Typed]]:
     """One request to the engine's saver (wflo_core::langgraph::wire): its answer and the
     answer's values."""
     if values:
         request["values"] = [[kind, len(data)] for kind, data in values]
-        return _fast.langgraph_call(saver, execution, _dumps(request), b"".join(data for _, data in values))
-    return _fast.langgraph_call(saver, execution, _dumps(request), b"")
+    text = _fast.json_dumps(request).encode()
+    return _fast.langgraph_call(saver, execution, text, b"".join(data for _, data in values) if values else b"")
 
 
 _NAMER = _fast.langgraph_new()  # names and versions need no execution: one shared checkpointer answers them
@@ -134,7 +128,7 @@ class WfloCheckpointSaver(BaseCheckpointSaver[str]):
         if isinstance(state, BinaryState):
             value = (state.content_type, bytes(state.data))
         elif isinstance(state, dict):
-            value = ("", json.dumps(state).encode())
+            value = ("", _fast.json_dumps(state).encode())
         else:
             return None
         key = _call(_NAMER, 0, {"op": "key_of", "state": 0}, [value])[0]
