@@ -993,11 +993,24 @@ impl Execution {
         after_sequence: u64,
         state_of: Option<u64>,
     ) -> Result<crate::store::CheckpointsSince> {
+        self.checkpoint_changes(after_sequence, state_of, None)
+    }
+
+    /// What [`Execution::checkpoints_since_with_state`] reads (`state_of`: a checkpoint whose
+    /// state to read too, if any), for a reader that keeps what it read last: given `known`
+    /// (the `version` and rollback count of its last answer), a store whose version has not
+    /// moved since (SQLite) answers no checkpoints and `known`'s count without reading them.
+    pub fn checkpoint_changes(
+        &self,
+        after_sequence: u64,
+        state_of: Option<u64>,
+        known: Option<crate::store::KnownSince>,
+    ) -> Result<crate::store::CheckpointsSince> {
         self.inner.engine.check_open()?;
         self.inner
             .engine
             .store
-            .checkpoints_since(&self.inner.id, after_sequence, state_of)
+            .checkpoints_since(&self.inner.id, after_sequence, state_of, known)
     }
 
     /// The execution's rollbacks in order.

@@ -221,7 +221,7 @@ impl Record {
                 let mut values = Vec::new();
                 let header = typed_to_slots(&item, &mut values)
                     .ok_or_else(|| damaged("its msgpack holds bytes outside a value"))?;
-                from_header(header, &mut |v| slot_of(v, &values))
+                from_header(typed_header(header)?, &mut |v| slot_of(&v, &values))
             }
             CheckpointState::Binary { content_type, .. } => Err(damaged(format!(
                 "its content type is {content_type:?}, not {RECORD_CONTENT_TYPE:?} (saved by another version of wflo?)"
@@ -229,7 +229,7 @@ impl Record {
             CheckpointState::Json(text) => {
                 let header: Value = serde_json::from_str(text)
                     .map_err(|e| damaged(format!("its JSON is malformed ({e})")))?;
-                from_header(header, &mut legacy_value)
+                from_header(typed_header(header)?, &mut |v| legacy_value(&v))
             }
         }
     }
@@ -306,19 +306,25 @@ fn field<'a>(data: &'a [u8], at: &mut usize) -> Result<&'a [u8]> {
 
 fn decode_layout(data: &[u8]) -> Result<Record> {
     let mut at = 0usize;
-    let header: Value = serde_json::from_slice(field(data, &mut at)?)
-        .map_err(|e| damaged(format!("its header is not JSON ({e})")))?;
+    let header: Header = serde_json::from_slice(field(data, &mut at)?)
+        .map_err(|e| damaged(format!("its header is malformed ({e})")))?;
     let mut values = Vec::new();
     while at < data.len() {
         let kind = std::str::from_utf8(field(data, &mut at)?)
             .map_err(|_| damaged("a value's type is not UTF-8"))?
             .to_owned();
-        values.push(Typed {
+        values.push(Some(Typed {
             kind,
             data: field(data, &mut at)?.to_vec(),
-        });
+        }));
     }
-    from_header(header, &mut |v| slot_of(v, &values))
+    // Each value is named once: moved out, not copied (a second mention is damage).
+    from_header(header, &mut |v| {
+        v.as_u64()
+            .and_then(|i| values.get_mut(i as usize))
+            .and_then(Option::take)
+            .ok_or_else(|| damaged(format!("it has no value #{v}, or names it twice")))
+    })
 }
 
 fn slot_of(v: &Value, values: &[Typed]) -> Result<Typed> {
@@ -387,126 +393,77 @@ fn typed_to_slots(item: &Item, values: &mut Vec<Typed>) -> Option<Value> {
     })
 }
 
-fn string(header: &Value, key: &str) -> Result<String> {
-    header
-        .get(key)
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| damaged(format!("it has no {key}")))
+/// A header read as JSON (a Python msgpack record's, or a JSON state's) in the typed form.
+fn typed_header(header: Value) -> Result<Header> {
+    serde_json::from_value(header).map_err(|e| damaged(format!("its header is malformed ({e})")))
 }
 
-fn list<'a>(header: &'a Value, key: &str) -> Result<&'a Vec<Value>> {
-    header
-        .get(key)
-        .and_then(Value::as_array)
-        .ok_or_else(|| damaged(format!("it has no list of {key}")))
-}
-
-fn from_header(header: Value, value: &mut dyn FnMut(&Value) -> Result<Typed>) -> Result<Record> {
-    let kind = header
-        .get("langgraph")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let thread = string(&header, "thread_id")?;
-    let ns = || {
-        header
-            .get("checkpoint_ns")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    match kind {
+/// The record a header describes; `value` gives the value a slot of it names. (Every layout's
+/// header is read straight into [`Header`]: no tree of JSON values per record.)
+fn from_header(header: Header, value: &mut dyn FnMut(Value) -> Result<Typed>) -> Result<Record> {
+    let Header {
+        langgraph,
+        thread_id: thread,
+        checkpoint_ns,
+        checkpoint_id,
+        parent_checkpoint_id,
+        checkpoint,
+        metadata,
+        channels,
+        versions,
+        task_id,
+        task_path,
+        writes,
+        checkpoints,
+    } = header;
+    let ns = checkpoint_ns.unwrap_or_default();
+    let checkpoint_id = || checkpoint_id.ok_or_else(|| damaged("it has no checkpoint_id"));
+    match langgraph.as_str() {
         "checkpoint" => {
-            let mut channels = Vec::new();
-            for ch in list(&header, "channels")? {
-                let (Some(name), Some(version), Some(v)) =
-                    (ch.get(0).and_then(Value::as_str), ch.get(1), ch.get(2))
-                else {
-                    return Err(damaged(format!(
-                        "a channel is not [name, version, value]: {ch}"
-                    )));
-                };
-                let v = if v.is_null() { None } else { Some(value(v)?) };
-                channels.push(Channel {
-                    name: name.to_owned(),
-                    version: version.clone(),
-                    value: v,
+            let mut found = Vec::new();
+            for (name, version, v) in
+                channels.ok_or_else(|| damaged("it has no list of channels"))?
+            {
+                let value = if v.is_null() { None } else { Some(value(v)?) };
+                found.push(Channel {
+                    name,
+                    version,
+                    value,
                 });
             }
-            let versions = match header.get("versions") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(
-                    serde_json::from_value::<Vec<(String, Value)>>(v.clone())
-                        .map_err(|_| damaged("its versions are not [channel, version] pairs"))?,
-                ),
-            };
             Ok(Record::Checkpoint(CheckpointRecord {
-                ns: ns(),
-                checkpoint_id: string(&header, "checkpoint_id")?,
-                parent: header
-                    .get("parent_checkpoint_id")
-                    .and_then(Value::as_str)
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_owned),
-                checkpoint: value(
-                    header
-                        .get("checkpoint")
-                        .ok_or_else(|| damaged("it has no checkpoint"))?,
-                )?,
-                metadata: value(
-                    header
-                        .get("metadata")
-                        .ok_or_else(|| damaged("it has no metadata"))?,
-                )?,
-                channels,
+                ns,
+                checkpoint_id: checkpoint_id()?,
+                parent: parent_checkpoint_id.flatten().filter(|p| !p.is_empty()),
+                checkpoint: value(checkpoint.ok_or_else(|| damaged("it has no checkpoint"))?)?,
+                metadata: value(metadata.ok_or_else(|| damaged("it has no metadata"))?)?,
+                channels: found,
                 versions,
                 thread,
             }))
         }
         "writes" => {
-            let mut writes = Vec::new();
-            for w in list(&header, "writes")? {
-                let (Some(idx), Some(channel), Some(v)) = (
-                    w.get(0).and_then(Value::as_i64),
-                    w.get(1).and_then(Value::as_str),
-                    w.get(2),
-                ) else {
-                    return Err(damaged(format!(
-                        "a write is not [idx, channel, value]: {w}"
-                    )));
-                };
-                writes.push(Write {
+            let mut found = Vec::new();
+            for (idx, channel, v) in writes.ok_or_else(|| damaged("it has no list of writes"))? {
+                found.push(Write {
                     idx,
-                    channel: channel.to_owned(),
+                    channel,
                     value: value(v)?,
                 });
             }
             Ok(Record::Writes(WritesRecord {
-                ns: ns(),
-                checkpoint_id: string(&header, "checkpoint_id")?,
-                task_id: string(&header, "task_id")?,
-                task_path: header
-                    .get("task_path")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                writes,
+                ns,
+                checkpoint_id: checkpoint_id()?,
+                task_id: task_id.ok_or_else(|| damaged("it has no task_id"))?,
+                task_path: task_path.unwrap_or_default(),
+                writes: found,
                 thread,
             }))
         }
-        "delete" => {
-            let checkpoints = match header.get("checkpoints") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(
-                    serde_json::from_value::<Vec<(String, String)>>(v.clone())
-                        .map_err(|_| damaged("its checkpoints are not [namespace, id] pairs"))?,
-                ),
-            };
-            Ok(Record::Delete(DeleteRecord {
-                thread,
-                checkpoints,
-            }))
-        }
+        "delete" => Ok(Record::Delete(DeleteRecord {
+            thread,
+            checkpoints,
+        })),
         other => Err(damaged(format!(
             "its kind is {other:?}, not checkpoint, writes or delete"
         ))),
@@ -733,12 +690,21 @@ mod tests {
             content_type: ct.into(),
             bytes: b.to_vec(),
         };
+        let head = br#"{"langgraph":"checkpoint","thread_id":"t","checkpoint_id":"c","checkpoint":0,"metadata":0,"channels":[]}"#;
+        let mut twice = (head.len() as u32).to_be_bytes().to_vec();
+        twice.extend_from_slice(head);
+        twice.extend_from_slice(&[0, 0, 0, 1, b'j', 0, 0, 0, 1, b'7']);
         for state in [
             bin(RECORD_CONTENT_TYPE, &[0, 0, 0, 9, b'{']),
             bin(RECORD_CONTENT_TYPE, &[0, 0, 0, 2, b'{', b'}']),
             bin("application/octet-stream", b"x"),
             bin(PYTHON_MSGPACK_CONTENT_TYPE, &[0xc1]),
             CheckpointState::Json("{\"langgraph\":\"checkpoint\",\"thread_id\":\"t\"}".into()),
+            // A header field of the wrong type, and one value named twice.
+            CheckpointState::Json(
+                "{\"langgraph\":\"writes\",\"thread_id\":\"t\",\"checkpoint_id\":7}".into(),
+            ),
+            bin(RECORD_CONTENT_TYPE, &twice),
         ] {
             let e = Record::decode(&state).unwrap_err();
             assert_eq!(e.code(), crate::ErrorCode::Storage, "{e}");

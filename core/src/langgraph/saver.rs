@@ -4,9 +4,10 @@
 //! pending and where a channel's value comes from are decided here, once.
 //!
 //! A [`Checkpointer`] keeps the last index it read (names only) and brings it up to date with
-//! the checkpoints saved since (`Execution::checkpoints_since`), reading every checkpoint
+//! the checkpoints saved since (`Execution::checkpoint_changes`), reading every checkpoint
 //! again when the execution's number of rollbacks changed (a rollback changes which earlier
-//! ones are live). Records read are kept decoded (a state never changes). Checkpoints deleted
+//! ones are live). On a store with versions (SQLite) nothing but a picked record is read while
+//! nothing was committed since the index was brought up to date. Records read are kept decoded (a state never changes). Checkpoints deleted
 //! with `prune_checkpoints` are not seen by an index kept from before: make a new one.
 
 use std::collections::{HashMap, VecDeque};
@@ -21,6 +22,7 @@ use super::record::{
     Channel, CheckpointRecord, DeleteRecord, RECORD_CONTENT_TYPE, Record, Typed, WritesRecord,
     versions_in,
 };
+use crate::store::KnownSince;
 use crate::{Error, Execution, Result};
 
 /// How many records a checkpointer keeps decoded.
@@ -69,6 +71,9 @@ pub struct Checkpointer {
 struct State {
     index: Index,
     cache: Cache,
+    /// The store's version the index was brought up to date at (`None`: the store has none):
+    /// while the store is still there, nothing needs reading but a picked record.
+    version: Option<u64>,
 }
 
 #[derive(Default)]
@@ -121,11 +126,22 @@ fn as_checkpoint(r: &Record) -> &CheckpointRecord {
 
 impl State {
     fn read(exec: &Execution) -> Result<State> {
-        let (infos, rollbacks) = exec.checkpoints_since(0)?;
-        let mut index = Index::new(exec.id(), rollbacks);
+        let since = exec.checkpoint_changes(0, None, None)?;
+        let mut index = Index::new(exec.id(), since.rollbacks);
         let mut cache = Cache::default();
-        index.add(infos, &mut |rec| cache.read(exec, rec))?;
-        Ok(State { index, cache })
+        index.add(since.checkpoints, &mut |rec| cache.read(exec, rec))?;
+        Ok(State {
+            index,
+            cache,
+            version: since.version,
+        })
+    }
+
+    fn known(&self) -> Option<KnownSince> {
+        self.version.map(|version| KnownSince {
+            version,
+            rollbacks: self.index.rollbacks,
+        })
     }
 }
 
@@ -159,39 +175,37 @@ impl Checkpointer {
         }
         let st = guard.as_mut().expect("checked");
         let rec = pick(&st.index);
-        let after = st.index.last_sequence;
-        let (infos, rollbacks) = match rec
+        let unread = rec
             .as_ref()
             .filter(|r| !st.cache.records.contains_key(&r.id))
-        {
-            Some(r) => {
-                let (infos, rollbacks, state) = exec.checkpoints_since_with_state(after, r.id)?;
-                // A damaged record is not kept, and fails nothing yet: the index brought up to
-                // date may pick another (the checkpoint stored again); if not, reading it fails.
-                if let Ok(record) = Record::decode(&state) {
-                    st.cache.keep(r.id, Arc::new(record));
-                }
-                (infos, rollbacks)
+            .map(|r| r.id);
+        let since = exec.checkpoint_changes(st.index.last_sequence, unread, st.known())?;
+        if let (Some(id), Some(state)) = (unread, &since.state) {
+            // A damaged record is not kept, and fails nothing yet: the index brought up to
+            // date may pick another (the checkpoint stored again); if not, reading it fails.
+            if let Ok(record) = Record::decode(state) {
+                st.cache.keep(id, Arc::new(record));
             }
-            None => exec.checkpoints_since(after)?,
-        };
-        if rollbacks != st.index.rollbacks {
+        }
+        if since.rollbacks != st.index.rollbacks {
             let cache = std::mem::take(&mut st.cache);
             *st = State::read(exec)?;
             st.cache = Cache { ..cache };
             let rec = pick(&st.index);
             return f(st, rec);
         }
-        if infos.is_empty() {
+        if since.checkpoints.is_empty() {
+            st.version = since.version;
             return f(st, rec);
         }
-        let State { index, cache } = st;
-        if let Err(e) = index.add(infos, &mut |r| cache.read(exec, r)) {
+        let State { index, cache, .. } = st;
+        if let Err(e) = index.add(since.checkpoints, &mut |r| cache.read(exec, r)) {
             // Half brought up to date, the index is past the record it failed on (a damaged
             // tombstone) and would skip it from now on: read everything again next time.
             *guard = None;
             return Err(e);
         }
+        st.version = since.version;
         let rec = pick(&st.index);
         f(st, rec)
     }

@@ -87,6 +87,19 @@ pub struct CheckpointsSince {
     pub rollbacks: u64,
     /// The state of the checkpoint asked for, when one was.
     pub state: Option<CheckpointState>,
+    /// The store's version this was read at, when the store has one (SQLite: the file's data
+    /// version, which every commit changes): given back as [`KnownSince`], it lets the store
+    /// answer "nothing changed" without reading the list.
+    pub version: Option<u64>,
+}
+
+/// What a reader learnt from its last [`CheckpointsSince`]: when the store is still at that
+/// version, nothing was committed since, and the store answers no checkpoints and this
+/// rollback count without reading them (a load then costs its state's read alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownSince {
+    pub version: u64,
+    pub rollbacks: u64,
 }
 
 /// A shared budget scope as its owner defines it: a name, a limit, and the period the limit
@@ -421,12 +434,15 @@ pub trait Store: Send + Sync {
     /// reader reads everything again at once, never keeping a stale list under a current
     /// count; a state never changes, so when it is read does not matter. SQLite answers it in
     /// one read transaction (one snapshot, and ~1 µs faster from Python than three autocommit
-    /// reads), PostgreSQL in one statement (one round trip instead of three).
+    /// reads), PostgreSQL in one statement (one round trip instead of three). `known`: what the
+    /// reader read last; a store with versions (SQLite) skips the list and the count when its
+    /// version is still `known`'s. The others read them every time (their answer has no version).
     fn checkpoints_since(
         &self,
         execution_id: &str,
         after_sequence: u64,
         state_of: Option<u64>,
+        _known: Option<KnownSince>,
     ) -> Result<CheckpointsSince> {
         let state = state_of
             .map(|id| self.checkpoint_state(execution_id, id))
@@ -437,6 +453,7 @@ pub trait Store: Send + Sync {
             checkpoints,
             rollbacks,
             state,
+            version: None,
         })
     }
     /// Deletes all but the newest `keep_last` checkpoints of an execution; returns how many

@@ -28,7 +28,7 @@ use super::period::Period;
 use super::state_codec::{self, CheckpointState, StateEncoding};
 use super::writer::{CallWriter, WriterOptions};
 use super::{
-    AllowanceSync, AllowanceSynced, ChargedReservation, CheckpointsSince, CreditShared,
+    AllowanceSync, AllowanceSynced, ChargedReservation, CheckpointsSince, CreditShared, KnownSince,
     NewCheckpoint, RolledBack, SharedCredit, SharedReserve, SharedScopeDef, SharedScopeFigures,
     Store,
 };
@@ -1163,6 +1163,7 @@ impl Store for PostgresStore {
         execution_id: &str,
         after_sequence: u64,
         state_of: Option<u64>,
+        _known: Option<KnownSince>, // one round trip either way: the list is read every time
     ) -> Result<CheckpointsSince> {
         let id = execution_id.to_owned();
         // -1 matches no checkpoint: no state asked for.
@@ -1208,6 +1209,7 @@ impl Store for PostgresStore {
             checkpoints,
             rollbacks,
             state,
+            version: None,
         })
     }
 

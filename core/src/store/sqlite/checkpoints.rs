@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::money::Nanos;
 use crate::records::{CheckpointInfo, RollbackRecord};
 use crate::store::state_codec::{self, CheckpointState, StateEncoding};
-use crate::store::{CheckpointsSince, NewCheckpoint, RolledBack};
+use crate::store::{CheckpointsSince, KnownSince, NewCheckpoint, RolledBack};
 
 /// Executions' rowids, looked up once per execution and process: a rowid never changes (wflo
 /// never deletes an execution), and the lookup was a tenth of a checkpoint save. Beside each,
@@ -261,16 +261,34 @@ pub fn since(
     execution_id: &str,
     after: u64,
     state_of: Option<u64>,
+    known: Option<KnownSince>,
 ) -> Result<CheckpointsSince> {
     let tx = rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Deferred)
         .map_err(storage)?;
     let state = state_of
         .map(|id| state(&tx, execution_id, id))
         .transpose()?;
-    let since = CheckpointsSince {
-        checkpoints: list(&tx, ids, execution_id, after)?,
-        rollbacks: rollback_count(&tx, execution_id)?,
-        state,
+    if state.is_none() {
+        // BEGIN reads nothing: the version below must be this snapshot's.
+        tx.prepare_cached("SELECT 1 FROM checkpoints LIMIT 0")
+            .and_then(|mut s| s.query([])?.next().map(|_| ()))
+            .map_err(storage)?;
+    }
+    let version = u64::from(data_version(&tx)?);
+    let since = match known.filter(|k| k.version == version) {
+        // Nothing committed since the reader's last read: no list, no count.
+        Some(k) => CheckpointsSince {
+            checkpoints: Vec::new(),
+            rollbacks: k.rollbacks,
+            state,
+            version: Some(version),
+        },
+        None => CheckpointsSince {
+            checkpoints: list(&tx, ids, execution_id, after)?,
+            rollbacks: rollback_count(&tx, execution_id)?,
+            state,
+            version: Some(version),
+        },
     };
     tx.commit().map_err(storage)?;
     Ok(since)

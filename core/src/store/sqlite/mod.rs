@@ -25,8 +25,8 @@ use super::migrate::{
 };
 use super::writer::{CallWriter, WriterOptions};
 use super::{
-    ChargedReservation, CheckpointState, CheckpointsSince, CreditShared, NewCheckpoint, RolledBack,
-    SharedCredit, SharedReserve, SharedScopeDef, SharedScopeFigures, Store,
+    ChargedReservation, CheckpointState, CheckpointsSince, CreditShared, KnownSince, NewCheckpoint,
+    RolledBack, SharedCredit, SharedReserve, SharedScopeDef, SharedScopeFigures, Store,
 };
 use crate::error::{Error, Result};
 use crate::money::Nanos;
@@ -600,8 +600,18 @@ impl Store for SqliteStore {
         execution_id: &str,
         after_sequence: u64,
         state_of: Option<u64>,
+        known: Option<KnownSince>,
     ) -> Result<CheckpointsSince> {
-        self.read(|c| checkpoints::since(c, &self.rowids, execution_id, after_sequence, state_of))
+        self.read(|c| {
+            checkpoints::since(
+                c,
+                &self.rowids,
+                execution_id,
+                after_sequence,
+                state_of,
+                known,
+            )
+        })
     }
 
     fn list_rollbacks(&self, execution_id: &str) -> Result<Vec<RollbackRecord>> {
