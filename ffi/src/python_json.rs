@@ -245,6 +245,15 @@ pub unsafe extern "C" fn wflo_py_json_dumps(
     let Some(from_utf8) = api.unicode_from_string_and_size else {
         return std::ptr::null_mut();
     };
+    let text = unsafe { encode_python(api, value) }.unwrap_or_default();
+    unsafe { from_utf8(text.as_ptr().cast(), text.len() as isize) }
+}
+
+/// `json.dumps(value)`'s bytes (as `wflo_py_json_dumps`), or None when it declines.
+///
+/// # Safety
+/// As `wflo_py_json_dumps`: the interpreter lock held, `value` a live Python object.
+pub(crate) unsafe fn encode_python(api: &wflo_py_api, value: wflo_py_object) -> Option<Vec<u8>> {
     let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Option<Vec<u8>> {
         let api = Api {
             api,
@@ -262,6 +271,5 @@ pub unsafe extern "C" fn wflo_py_json_dumps(
         unsafe { api.encode(&mut out, value, 0) }.ok()?;
         Some(out)
     }));
-    let text = encoded.ok().flatten().unwrap_or_default();
-    unsafe { from_utf8(text.as_ptr().cast(), text.len() as isize) }
+    encoded.ok().flatten()
 }

@@ -8,7 +8,7 @@ use std::ffi::c_char;
 use crate::execution::wflo_execution;
 use crate::langgraph::{call, wflo_langgraph};
 use crate::python_call::answer_python;
-use crate::python_json::{wflo_py_api, wflo_py_object};
+use crate::python_json::{encode_python, wflo_py_api, wflo_py_object};
 
 /// `[answer, values]`: the answer of `wflo_langgraph_call` as Python objects (what
 /// `json.loads` of its JSON gives) and its values as a list of `[type, bytes]`. On a failure: None,
@@ -46,5 +46,44 @@ pub unsafe extern "C" fn wflo_py_langgraph_call(
             let values = objects.list(values)?;
             objects.list(vec![parsed, values])
         })
+    }
+}
+
+/// `wflo_py_langgraph_call` with the request given as the Python object it is the JSON of (a
+/// dict): encoded here as `json.dumps` would, in the same call, instead of in one call before
+/// it. Answers `api.declined` (a new reference) when the encoder declines the request (a type
+/// it does not encode): the caller then encodes it itself and calls `wflo_py_langgraph_call`.
+///
+/// # Safety
+/// As `wflo_py_langgraph_call`; `request` a live Python object.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_py_langgraph_request(
+    api: *const wflo_py_api,
+    saver: *const wflo_langgraph,
+    execution: *const wflo_execution,
+    request: wflo_py_object,
+    values: *const u8,
+    values_len: usize,
+) -> wflo_py_object {
+    let Some(py) = (unsafe { api.as_ref() }) else {
+        return std::ptr::null_mut();
+    };
+    let Some(text) = (unsafe { encode_python(py, request) }) else {
+        let Some(inc_ref) = py.inc_ref else {
+            return std::ptr::null_mut();
+        };
+        unsafe { inc_ref(py.declined) };
+        return py.declined;
+    };
+    unsafe {
+        wflo_py_langgraph_call(
+            api,
+            saver,
+            execution,
+            text.as_ptr().cast(),
+            text.len(),
+            values,
+            values_len,
+        )
     }
 }

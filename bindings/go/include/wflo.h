@@ -1147,6 +1147,20 @@ wflo_py_object wflo_py_langgraph_call(const wflo_py_api *api,
                                       const uint8_t *values,
                                       size_t values_len);
 
+// `wflo_py_langgraph_call` with the request given as the Python object it is the JSON of (a
+// dict): encoded here as `json.dumps` would, in the same call, instead of in one call before
+// it. Answers `api.declined` (a new reference) when the encoder declines the request (a type
+// it does not encode): the caller then encodes it itself and calls `wflo_py_langgraph_call`.
+//
+// # Safety
+// As `wflo_py_langgraph_call`; `request` a live Python object.
+wflo_py_object wflo_py_langgraph_request(const wflo_py_api *api,
+                                         const wflo_langgraph *saver,
+                                         const wflo_execution *execution,
+                                         wflo_py_object request,
+                                         const uint8_t *values,
+                                         size_t values_len);
+
 // A retrier for a call whose first attempt begins now. `policy_json` (NULL or "": the
 // defaults): `{"backoff": "exponential" | "linear" | "fixed", "max_retries": 3,
 // "base_delay_ms": 1000, "max_delay_ms": 60000, "multiplier": 2.0, "jitter": 0.1,

@@ -192,15 +192,35 @@ def test_a_damaged_record_is_a_storage_error_and_loses_nothing(engine):
     assert saver.get_tuple(first).checkpoint["channel_values"] == {"a": 1}
 
 
-@pytest.fixture(params=["objects", "out-parameters"])
+@pytest.fixture(params=["request-object", "objects", "out-parameters"])
 def langgraph_path(request, monkeypatch):
-    """Each way the library answers the saver: with the Python objects made in the library
-    (CPython with the GIL) and through the C ABI's out-parameters (other Pythons)."""
+    """Each way the library answers the saver: the request handed over as its dict and
+    encoded in the library, the answer made of Python objects there (CPython with the GIL); the
+    request's JSON text made first; and the C ABI's out-parameters (other Pythons)."""
+    if request.param == "request-object":
+        assert _fast.langgraph_request is not _fast._langgraph_request_text, "CPython must hand over the dict"
+    else:
+        monkeypatch.setattr(_fast, "langgraph_request", _fast._langgraph_request_text)
     if request.param == "objects":
         assert _fast.langgraph_call is not _fast._langgraph_out, "CPython with the GIL must take the objects path"
-    else:
+    elif request.param == "out-parameters":
         monkeypatch.setattr(_fast, "langgraph_call", _fast._langgraph_out)
     return request.param
+
+
+def test_a_request_the_library_declines_to_encode_is_encoded_by_python(monkeypatch):
+    """A request holding what libwflo's encoder declines (an int beyond 64 bits) goes through
+    json.dumps and the text call: the same answer or error as that path gives it directly."""
+    texts = []
+    text_call = _fast.langgraph_call
+    monkeypatch.setattr(_fast, "langgraph_call", lambda *a: texts.append(a[2]) or text_call(*a))
+    saver = WfloCheckpointSaver()
+    with pytest.raises(InvalidArgumentError):
+        saver.get_next_version(2**70)
+    assert texts == [b'{"op": "next_version", "current": 1180591620717411303424}']
+    texts.clear()
+    assert saver.get_next_version(5).startswith("0" * 31 + "6.")
+    assert texts == []  # an encodable request takes the one call
 
 
 def test_the_saver_answers_alike_either_way(engine, langgraph_path):

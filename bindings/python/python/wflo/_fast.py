@@ -769,3 +769,35 @@ def _py_langgraph_call():
 
 
 langgraph_call = _py_langgraph_call() or _langgraph_out
+
+
+def _py_langgraph_request():
+    """``(saver, execution, request, values) -> [answer, [[type, bytes], ...]]`` with the
+    request as its dict: libwflo encodes it in the same call (wflo_py_langgraph_request); a
+    request it declines to encode goes through json_dumps and langgraph_call."""
+    if py_json_dumps is None or langgraph_call is _langgraph_out:
+        return None
+    try:
+        fn = ctypes.PYFUNCTYPE(ctypes.py_object, POINTER(_PyApi), c_void_p, c_void_p, ctypes.py_object, c_char_p,
+                               c_size_t)(("wflo_py_langgraph_request", _lib))
+    except (AttributeError, OSError, ValueError):
+        return None
+    ref = byref(_PY_API)
+
+    def call(saver: int, execution: int, request: dict, values: bytes) -> list:
+        found = fn(ref, saver, execution, request, values, len(values))
+        if found is None:
+            raise _error()
+        if found is _DECLINED:
+            return _langgraph_request_text(saver, execution, request, values)
+        return found
+
+    return call
+
+
+def _langgraph_request_text(saver: int, execution: int, request: dict, values: bytes) -> list:
+    """langgraph_request in two steps: the request's JSON text, then langgraph_call."""
+    return langgraph_call(saver, execution, json_dumps(request).encode(), values)
+
+
+langgraph_request = _py_langgraph_request() or _langgraph_request_text
