@@ -43,7 +43,7 @@ fn each(f: impl Fn(&str, &Execution)) {
 fn json_value(v: Value) -> Typed {
     Typed {
         kind: "json".into(),
-        data: serde_json::to_vec(&v).unwrap(),
+        data: serde_json::to_vec(&v).unwrap().into(),
     }
 }
 
@@ -713,7 +713,7 @@ fn a_rollback_makes_later_checkpoints_history_and_undoes_their_writes() {
         let state = exec
             .rollback_to_checkpoint_any(&checkpoint_name("t", "", "c2"))
             .unwrap();
-        let Record::Checkpoint(back) = Record::decode(&state).unwrap() else {
+        let Record::Checkpoint(back) = Record::decode(state.clone()).unwrap() else {
             panic!("{kind}: not a checkpoint")
         };
         assert_eq!(back.checkpoint_id, "c2");
@@ -1105,7 +1105,7 @@ fn copy_thread_copies_live_checkpoints_and_writes_a_snapshot_where_the_parent_is
         let infos = exec.checkpoints().unwrap();
         let record = |name: &str| {
             let info = infos.iter().rev().find(|i| i.name == name).unwrap();
-            match Record::decode(&exec.checkpoint_state_any(info.id).unwrap()).unwrap() {
+            match Record::decode(exec.checkpoint_state_any(info.id).unwrap()).unwrap() {
                 Record::Checkpoint(c) => c,
                 other => panic!("{other:?}"),
             }
@@ -1194,7 +1194,7 @@ fn prune_keeps_each_namespaces_latest_stored_whole_and_hides_the_rest() {
             .find(|i| i.name == checkpoint_name("t", "", "c3"))
             .unwrap();
         let Record::Checkpoint(c) =
-            Record::decode(&exec.checkpoint_state_any(info.id).unwrap()).unwrap()
+            Record::decode(exec.checkpoint_state_any(info.id).unwrap()).unwrap()
         else {
             panic!()
         };
@@ -1580,7 +1580,7 @@ fn records_python_saved_as_msgpack_still_load() {
             got.checkpoint,
             Typed {
                 kind: "msgpack".into(),
-                data: checkpoint
+                data: checkpoint.into()
             }
         );
         assert_eq!(pw(&got.pending_writes), pw_expect(&[("k", "a", "pw")]));
@@ -1634,7 +1634,7 @@ fn a_checkpoint_without_versions_reads_them_from_its_json_checkpoint() {
         c3.versions = None;
         c3.checkpoint = Typed {
             kind: "pickle".into(),
-            data: b"\x80\x04".to_vec(),
+            data: b"\x80\x04".to_vec().into(),
         };
         saver.put(exec, c3).unwrap();
         let e = saver.get(exec, "t", "", None).unwrap_err();
@@ -1776,7 +1776,7 @@ fn a_damaged_tombstone_stays_an_error_instead_of_being_skipped() {
         let infos = exec.checkpoints().unwrap();
         assert_eq!(infos.len(), 4);
         for info in &infos[..3] {
-            Record::decode(&exec.checkpoint_state_any(info.id).unwrap()).unwrap();
+            Record::decode(exec.checkpoint_state_any(info.id).unwrap()).unwrap();
         }
     });
 }

@@ -31,7 +31,7 @@ impl From<wire::Answer> for LangGraphAnswer {
             values: answer
                 .values
                 .into_iter()
-                .map(|v| (v.kind, v.data.into()))
+                .map(|v| (v.kind, Vec::from(v.data).into()))
                 .collect(),
         }
     }

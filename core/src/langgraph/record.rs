@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::msgpack::{self, Item};
+use bytes::Bytes;
+
 use crate::{CheckpointState, Error, Result};
 
 /// The content type of a record: this layout, version 1.
@@ -24,11 +26,13 @@ pub const RECORD_CONTENT_TYPE: &str = "application/vnd.wflo.langgraph.v1";
 /// The content type of the msgpack records earlier Python savers wrote (read only).
 pub const PYTHON_MSGPACK_CONTENT_TYPE: &str = "application/vnd.wflo.langgraph.v1+msgpack";
 
-/// A value as LangGraph's serializer wrote it: its type name and its bytes.
+/// A value as LangGraph's serializer wrote it: its type name and its bytes. The bytes are
+/// shared, not copied, between the record read, the records kept and the tuples made of them
+/// (a 100 KB state was copied twice per load).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Typed {
     pub kind: String,
-    pub data: Vec<u8>,
+    pub data: Bytes,
 }
 
 /// A channel a checkpoint record holds: its version and value (`None`: the channel is empty).
@@ -206,18 +210,18 @@ impl Record {
 
     /// A stored record, whichever way a saver wrote it. Another content type, or bytes that
     /// are not a record, is `STORAGE`.
-    pub fn decode(state: &CheckpointState) -> Result<Record> {
+    pub fn decode(state: CheckpointState) -> Result<Record> {
         match state {
             CheckpointState::Binary {
                 content_type,
                 bytes,
-            } if content_type == RECORD_CONTENT_TYPE => decode_layout(bytes),
+            } if content_type == RECORD_CONTENT_TYPE => decode_layout(Bytes::from(bytes)),
             CheckpointState::Binary {
                 content_type,
                 bytes,
             } if content_type == PYTHON_MSGPACK_CONTENT_TYPE => {
                 let item =
-                    msgpack::decode(bytes).ok_or_else(|| damaged("its msgpack is malformed"))?;
+                    msgpack::decode(&bytes).ok_or_else(|| damaged("its msgpack is malformed"))?;
                 let mut values = Vec::new();
                 let header = typed_to_slots(&item, &mut values)
                     .ok_or_else(|| damaged("its msgpack holds bytes outside a value"))?;
@@ -227,7 +231,7 @@ impl Record {
                 "its content type is {content_type:?}, not {RECORD_CONTENT_TYPE:?} (saved by another version of wflo?)"
             ))),
             CheckpointState::Json(text) => {
-                let header: Value = serde_json::from_str(text)
+                let header: Value = serde_json::from_str(&text)
                     .map_err(|e| damaged(format!("its JSON is malformed ({e})")))?;
                 from_header(typed_header(header)?, &mut |v| legacy_value(&v))
             }
@@ -245,10 +249,10 @@ impl Record {
                 if content_type == RECORD_CONTENT_TYPE
                     || content_type == PYTHON_MSGPACK_CONTENT_TYPE =>
             {
-                Record::decode(state)?
+                Record::decode(state.clone())?
             }
             CheckpointState::Binary { .. } => return Ok(None),
-            CheckpointState::Json(_) => match Record::decode(state) {
+            CheckpointState::Json(_) => match Record::decode(state.clone()) {
                 Ok(r) => r,
                 Err(_) => return Ok(None), // any JSON state: a record only if it reads as one
             },
@@ -257,6 +261,23 @@ impl Record {
             Record::Checkpoint(c) => Some((c.thread, c.ns, c.checkpoint_id)),
             _ => None,
         })
+    }
+
+    /// How many bytes its values hold.
+    pub fn value_bytes(&self) -> usize {
+        match self {
+            Record::Checkpoint(c) => {
+                c.checkpoint.data.len()
+                    + c.metadata.data.len()
+                    + c.channels
+                        .iter()
+                        .filter_map(|ch| ch.value.as_ref())
+                        .map(|v| v.data.len())
+                        .sum::<usize>()
+            }
+            Record::Writes(w) => w.writes.iter().map(|x| x.value.data.len()).sum(),
+            Record::Delete(_) => 0,
+        }
     }
 
     /// The record as the binary checkpoint state the saver stores.
@@ -291,31 +312,32 @@ impl Header {
     }
 }
 
-/// The next length-prefixed field of `data` at `at`.
-fn field<'a>(data: &'a [u8], at: &mut usize) -> Result<&'a [u8]> {
+/// Where the next length-prefixed field of `data` at `at` is.
+fn field(data: &[u8], at: &mut usize) -> Result<std::ops::Range<usize>> {
     let short = || damaged("it ends before its last field");
     let len = data.get(*at..*at + 4).ok_or_else(short)?;
     let len = u32::from_be_bytes(len.try_into().expect("four bytes")) as usize;
     let start = *at + 4;
-    let bytes = data
-        .get(start..start.checked_add(len).ok_or_else(short)?)
+    let end = start
+        .checked_add(len)
+        .filter(|&e| e <= data.len())
         .ok_or_else(short)?;
-    *at = start + len;
-    Ok(bytes)
+    *at = end;
+    Ok(start..end)
 }
 
-fn decode_layout(data: &[u8]) -> Result<Record> {
+fn decode_layout(data: Bytes) -> Result<Record> {
     let mut at = 0usize;
-    let header: Header = serde_json::from_slice(field(data, &mut at)?)
+    let header: Header = serde_json::from_slice(&data[field(&data, &mut at)?])
         .map_err(|e| damaged(format!("its header is malformed ({e})")))?;
     let mut values = Vec::new();
     while at < data.len() {
-        let kind = std::str::from_utf8(field(data, &mut at)?)
+        let kind = std::str::from_utf8(&data[field(&data, &mut at)?])
             .map_err(|_| damaged("a value's type is not UTF-8"))?
             .to_owned();
         values.push(Some(Typed {
             kind,
-            data: field(data, &mut at)?.to_vec(),
+            data: data.slice(field(&data, &mut at)?),
         }));
     }
     // Each value is named once: moved out, not copied (a second mention is damage).
@@ -339,7 +361,7 @@ fn legacy_value(v: &Value) -> Result<Typed> {
     if let Some(json) = v.get("json") {
         return Ok(Typed {
             kind: "json".into(),
-            data: serde_json::to_vec(json).expect("JSON"),
+            data: serde_json::to_vec(json).expect("JSON").into(),
         });
     }
     match (
@@ -348,7 +370,9 @@ fn legacy_value(v: &Value) -> Result<Typed> {
     ) {
         (Some(kind), Some(text)) => Ok(Typed {
             kind: kind.to_owned(),
-            data: base64_decode(text).ok_or_else(|| damaged("a value's base64 is malformed"))?,
+            data: base64_decode(text)
+                .ok_or_else(|| damaged("a value's base64 is malformed"))?
+                .into(),
         }),
         _ => Err(damaged(format!(
             "a value is not {{type, base64}} or {{json}}: {v}"
@@ -372,7 +396,7 @@ fn typed_to_slots(item: &Item, values: &mut Vec<Typed>) -> Option<Value> {
             };
             values.push(Typed {
                 kind: kind.clone(),
-                data: data.clone(),
+                data: Bytes::copy_from_slice(data),
             });
             Value::from(values.len() - 1)
         }
@@ -531,7 +555,7 @@ mod tests {
     fn typed(kind: &str, data: &[u8]) -> Typed {
         Typed {
             kind: kind.into(),
-            data: data.to_vec(),
+            data: Bytes::copy_from_slice(data),
         }
     }
 
@@ -592,7 +616,7 @@ mod tests {
         ];
         for r in records {
             let (content_type, bytes) = r.to_state();
-            let back = Record::decode(&CheckpointState::Binary {
+            let back = Record::decode(CheckpointState::Binary {
                 content_type,
                 bytes: bytes.clone(),
             })
@@ -614,7 +638,7 @@ mod tests {
             bytes.extend_from_slice(&(d.len() as u32).to_be_bytes());
             bytes.extend_from_slice(d);
         }
-        let Record::Checkpoint(c) = Record::decode(&CheckpointState::Binary {
+        let Record::Checkpoint(c) = Record::decode(CheckpointState::Binary {
             content_type: RECORD_CONTENT_TYPE.into(),
             bytes,
         })
@@ -653,7 +677,7 @@ mod tests {
         b.push(0x92);
         s(&mut b, "msgpack");
         b.extend_from_slice(&[0xc4, 0x01, 0x01]);
-        let r = Record::decode(&CheckpointState::Binary {
+        let r = Record::decode(CheckpointState::Binary {
             content_type: PYTHON_MSGPACK_CONTENT_TYPE.into(),
             bytes: b,
         })
@@ -675,7 +699,7 @@ mod tests {
             "parent_checkpoint_id": "p", "checkpoint": {"type": "msgpack", "base64": "gA=="}, "metadata": {"json": {"a": 1}},
             "channels": [["x", "1", {"type": "bytes", "base64": "AAEC"}]]})
         .to_string();
-        let Record::Checkpoint(c) = Record::decode(&CheckpointState::Json(text)).unwrap() else {
+        let Record::Checkpoint(c) = Record::decode(CheckpointState::Json(text)).unwrap() else {
             panic!()
         };
         assert_eq!(c.checkpoint, typed("msgpack", &[0x80]));
@@ -706,7 +730,7 @@ mod tests {
             ),
             bin(RECORD_CONTENT_TYPE, &twice),
         ] {
-            let e = Record::decode(&state).unwrap_err();
+            let e = Record::decode(state).unwrap_err();
             assert_eq!(e.code(), crate::ErrorCode::Storage, "{e}");
         }
     }

@@ -27,6 +27,9 @@ use crate::{Error, Execution, Result};
 
 /// How many records a checkpointer keeps decoded.
 const CACHE_LIMIT: usize = 4096;
+/// The largest record (its values' bytes) kept beyond the next read (see [`Cache`]); 4096 of
+/// them are 64 MiB at the most.
+const KEEP_AT_MOST_BYTES: usize = 16 * 1024;
 
 /// A checkpoint as LangGraph's `CheckpointTuple` holds it, each value as its serializer wrote it.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,14 +79,24 @@ struct State {
     version: Option<u64>,
 }
 
+/// The records read, kept decoded (a state never changes). A record whose values are larger
+/// than [`KEEP_AT_MOST_BYTES`] is kept only until the next one is read: keeping every large
+/// record read asked the allocator for fresh memory on each read (its pages faulted in, half
+/// the time of a 100 KB load) and kept as much memory as the records were large.
 #[derive(Default)]
 struct Cache {
     records: HashMap<u64, Arc<Record>>,
     order: VecDeque<u64>,
+    /// The latest large record read.
+    last: Option<(u64, Arc<Record>)>,
 }
 
 impl Cache {
     fn keep(&mut self, id: u64, record: Arc<Record>) -> Arc<Record> {
+        if record.value_bytes() > KEEP_AT_MOST_BYTES {
+            self.last = Some((id, record.clone()));
+            return record;
+        }
         if self.records.insert(id, record.clone()).is_none() {
             self.order.push_back(id);
             if self.order.len() > CACHE_LIMIT
@@ -95,11 +108,22 @@ impl Cache {
         record
     }
 
+    fn get(&self, id: u64) -> Option<Arc<Record>> {
+        match self.records.get(&id) {
+            Some(r) => Some(r.clone()),
+            None => self
+                .last
+                .as_ref()
+                .filter(|(last, _)| *last == id)
+                .map(|(_, r)| r.clone()),
+        }
+    }
+
     fn read(&mut self, exec: &Execution, rec: &Rec) -> Result<Arc<Record>> {
-        match self.records.get(&rec.id) {
-            Some(r) => Ok(r.clone()),
+        match self.get(rec.id) {
+            Some(r) => Ok(r),
             None => {
-                let record = Record::decode(&exec.checkpoint_state_any(rec.id)?)?;
+                let record = Record::decode(exec.checkpoint_state_any(rec.id)?)?;
                 Ok(self.keep(rec.id, Arc::new(record)))
             }
         }
@@ -177,10 +201,10 @@ impl Checkpointer {
         let rec = pick(&st.index);
         let unread = rec
             .as_ref()
-            .filter(|r| !st.cache.records.contains_key(&r.id))
+            .filter(|r| st.cache.get(r.id).is_none())
             .map(|r| r.id);
         let since = exec.checkpoint_changes(st.index.last_sequence, unread, st.known())?;
-        if let (Some(id), Some(state)) = (unread, &since.state) {
+        if let (Some(id), Some(state)) = (unread, since.state) {
             // A damaged record is not kept, and fails nothing yet: the index brought up to
             // date may pick another (the checkpoint stored again); if not, reading it fails.
             if let Ok(record) = Record::decode(state) {
@@ -590,4 +614,48 @@ fn snapshot(st: &mut State, exec: &Execution, rec: &Rec) -> Result<Vec<Channel>>
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::langgraph::record::Write;
+
+    fn writes(bytes: usize) -> Arc<Record> {
+        Arc::new(Record::Writes(WritesRecord {
+            thread: "t".into(),
+            ns: String::new(),
+            checkpoint_id: "c".into(),
+            task_id: "k".into(),
+            task_path: String::new(),
+            writes: vec![Write {
+                idx: 0,
+                channel: "x".into(),
+                value: Typed {
+                    kind: "bytes".into(),
+                    data: vec![7u8; bytes].into(),
+                },
+            }],
+        }))
+    }
+
+    #[test]
+    fn small_records_are_kept_and_a_large_one_only_until_the_next_large_one() {
+        let mut cache = Cache::default();
+        cache.keep(1, writes(KEEP_AT_MOST_BYTES));
+        cache.keep(2, writes(KEEP_AT_MOST_BYTES + 1));
+        assert!(cache.get(1).is_some() && cache.get(2).is_some());
+        cache.keep(3, writes(100 * 1024));
+        assert!(
+            cache.get(2).is_none(),
+            "a large record is not kept past the next"
+        );
+        assert!(cache.get(1).is_some() && cache.get(3).is_some());
+        // However many small ones are read, at most CACHE_LIMIT stay.
+        for id in 10..10 + CACHE_LIMIT as u64 {
+            cache.keep(id, writes(1));
+        }
+        assert_eq!(cache.records.len(), CACHE_LIMIT);
+        assert!(cache.get(1).is_none(), "the oldest went first");
+    }
 }

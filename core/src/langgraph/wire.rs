@@ -114,7 +114,7 @@ fn split(listed: &[(String, usize)], bytes: &[u8]) -> Result<Vec<Option<Typed>>>
         })?;
         out.push(Some(Typed {
             kind: kind.clone(),
-            data: bytes[at..end].to_vec(),
+            data: bytes::Bytes::copy_from_slice(&bytes[at..end]),
         }));
         at = end;
     }
@@ -341,13 +341,13 @@ pub fn run<'a>(
             let t = take(&mut values, need(r.state, "state")?)?;
             let state = if t.kind.is_empty() {
                 CheckpointState::Json(
-                    String::from_utf8(t.data)
+                    String::from_utf8(t.data.into())
                         .map_err(|_| Error::invalid("a JSON state is not UTF-8"))?,
                 )
             } else {
                 CheckpointState::Binary {
                     content_type: t.kind,
-                    bytes: t.data,
+                    bytes: t.data.into(),
                 }
             };
             match Record::checkpoint_of(&state)? {

@@ -42,7 +42,7 @@ impl From<wire::Answer> for LangGraphAnswer {
                 .into_iter()
                 .map(|v| LangGraphValue {
                     kind: v.kind,
-                    data: v.data,
+                    data: v.data.into(),
                 })
                 .collect(),
         }

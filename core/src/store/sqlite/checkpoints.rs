@@ -263,35 +263,65 @@ pub fn since(
     state_of: Option<u64>,
     known: Option<KnownSince>,
 ) -> Result<CheckpointsSince> {
+    let Some(known) = known else {
+        return since_in_snapshot(c, ids, execution_id, after, state_of);
+    };
+    // One autocommit read (the state, else a statement that reads nothing) and the version it
+    // was read at: while that is the reader's, nothing was committed since, and no transaction,
+    // list or count is needed. A state never changes, so it stands when the version moved.
+    let state = match state_of {
+        Some(id) => Some(state(c, execution_id, id)?),
+        None => {
+            open_snapshot(c)?;
+            None
+        }
+    };
+    let version = u64::from(data_version(c)?);
+    if version == known.version {
+        return Ok(CheckpointsSince {
+            checkpoints: Vec::new(),
+            rollbacks: known.rollbacks,
+            state,
+            version: Some(version),
+        });
+    }
+    let mut since = since_in_snapshot(c, ids, execution_id, after, None)?;
+    since.state = state;
+    Ok(since)
+}
+
+/// The list, the count, the state asked for and the version, all from one read transaction.
+fn since_in_snapshot(
+    c: &Connection,
+    ids: &RowIds,
+    execution_id: &str,
+    after: u64,
+    state_of: Option<u64>,
+) -> Result<CheckpointsSince> {
     let tx = rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Deferred)
         .map_err(storage)?;
     let state = state_of
         .map(|id| state(&tx, execution_id, id))
         .transpose()?;
     if state.is_none() {
-        // BEGIN reads nothing: the version below must be this snapshot's.
-        tx.prepare_cached("SELECT 1 FROM checkpoints LIMIT 0")
-            .and_then(|mut s| s.query([])?.next().map(|_| ()))
-            .map_err(storage)?;
+        open_snapshot(&tx)?; // BEGIN reads nothing: the version below must be this snapshot's
     }
-    let version = u64::from(data_version(&tx)?);
-    let since = match known.filter(|k| k.version == version) {
-        // Nothing committed since the reader's last read: no list, no count.
-        Some(k) => CheckpointsSince {
-            checkpoints: Vec::new(),
-            rollbacks: k.rollbacks,
-            state,
-            version: Some(version),
-        },
-        None => CheckpointsSince {
-            checkpoints: list(&tx, ids, execution_id, after)?,
-            rollbacks: rollback_count(&tx, execution_id)?,
-            state,
-            version: Some(version),
-        },
+    let since = CheckpointsSince {
+        version: Some(u64::from(data_version(&tx)?)),
+        checkpoints: list(&tx, ids, execution_id, after)?,
+        rollbacks: rollback_count(&tx, execution_id)?,
+        state,
     };
     tx.commit().map_err(storage)?;
     Ok(since)
+}
+
+/// Runs a statement that reads no row, so that SQLite takes its read snapshot (and brings the
+/// data version up to date) as any read would.
+fn open_snapshot(c: &Connection) -> Result<()> {
+    c.prepare_cached("SELECT 1 FROM checkpoints LIMIT 0")
+        .and_then(|mut s| s.query([])?.next().map(|_| ()))
+        .map_err(storage)
 }
 
 pub fn rollback(
