@@ -298,22 +298,18 @@ fn since_in_snapshot(
     after: u64,
     state_of: Option<u64>,
 ) -> Result<CheckpointsSince> {
-    let tx = rusqlite::Transaction::new_unchecked(c, rusqlite::TransactionBehavior::Deferred)
-        .map_err(storage)?;
-    let state = state_of
-        .map(|id| state(&tx, execution_id, id))
-        .transpose()?;
-    if state.is_none() {
-        open_snapshot(&tx)?; // BEGIN reads nothing: the version below must be this snapshot's
-    }
-    let since = CheckpointsSince {
-        version: Some(u64::from(data_version(&tx)?)),
-        checkpoints: list(&tx, ids, execution_id, after)?,
-        rollbacks: rollback_count(&tx, execution_id)?,
-        state,
-    };
-    tx.commit().map_err(storage)?;
-    Ok(since)
+    super::deferred(c, |tx| {
+        let state = state_of.map(|id| state(tx, execution_id, id)).transpose()?;
+        if state.is_none() {
+            open_snapshot(tx)?; // BEGIN reads nothing: the version below must be this snapshot's
+        }
+        Ok(CheckpointsSince {
+            version: Some(u64::from(data_version(tx)?)),
+            checkpoints: list(tx, ids, execution_id, after)?,
+            rollbacks: rollback_count(tx, execution_id)?,
+            state,
+        })
+    })
 }
 
 /// Runs a statement that reads no row, so that SQLite takes its read snapshot (and brings the

@@ -378,7 +378,25 @@ fn write_calls(conn: &Connection, calls: &[CallRecord]) -> Result<()> {
 /// statements are prepared once per connection: parsing them again on every transaction cost
 /// a fifth of a small checkpoint's time.
 fn immediate<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-    conn.prepare_cached("BEGIN IMMEDIATE")
+    in_transaction(conn, "BEGIN IMMEDIATE", f)
+}
+
+/// `f` in one read transaction: what it reads is one snapshot.
+pub(super) fn deferred<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    in_transaction(conn, "BEGIN", f)
+}
+
+/// `f` between `begin` and COMMIT (ROLLBACK when it fails), each a cached statement: parsing
+/// them again on every use cost more than some of the reads they wrap.
+fn in_transaction<T>(
+    conn: &Connection,
+    begin: &str,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    conn.prepare_cached(begin)
         .and_then(|mut s| s.execute([]))
         .map_err(storage)?;
     match f(conn) {
