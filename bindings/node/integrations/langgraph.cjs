@@ -325,6 +325,52 @@ class WfloCheckpointSaver extends BaseCheckpointSaver {
     const exec = await this._exec();
     await this._call(exec, { op: 'delete_thread', thread });
   }
+
+  /** Deletes the checkpoints (and their writes) whose metadata names one of `runIds` (`run_id`). */
+  async deleteForRuns(runIds) {
+    const wanted = new Set([...(runIds ?? [])].map(String));
+    if (wanted.size === 0) return;
+    const doomed = new Map();
+    for await (const t of this.list(undefined)) {
+      if (!wanted.has(String(t.metadata?.run_id))) continue;
+      const c = t.config.configurable;
+      if (!doomed.has(c.thread_id)) doomed.set(c.thread_id, []);
+      doomed.get(c.thread_id).push([c.checkpoint_ns, c.checkpoint_id]);
+    }
+    const exec = await this._exec();
+    for (const [thread, checkpoints] of doomed) {
+      await this._call(exec, { op: 'delete_checkpoints', thread, checkpoints });
+    }
+  }
+
+  /**
+   * Copies a thread's live checkpoints and their writes to another thread (oldest first, each
+   * with its parent chain; one whose parent is not copied gets all its values).
+   */
+  async copyThread(sourceThreadId, targetThreadId) {
+    const source = idString(sourceThreadId, 'source thread_id');
+    const target = idString(targetThreadId, 'target thread_id');
+    const exec = await this._exec();
+    await this._call(exec, { op: 'copy_thread', source, target });
+  }
+
+  /**
+   * `strategy` "keep_latest" (the default): each namespace of each thread keeps its latest
+   * checkpoint, stored again with all its channel values, and the rest is deleted; "delete":
+   * the threads are deleted.
+   */
+  async prune(threadIds, { strategy = 'keep_latest' } = {}) {
+    if (strategy !== 'keep_latest' && strategy !== 'delete') {
+      throw invalid(`prune strategy must be 'keep_latest' or 'delete', got ${JSON.stringify(strategy)}`);
+    }
+    const threads = [...(threadIds ?? [])].map((t) => idString(t, 'thread_id'));
+    if (strategy === 'delete') {
+      for (const thread of threads) await this.deleteThread(thread);
+      return;
+    }
+    const exec = await this._exec();
+    await this._call(exec, { op: 'prune', threads });
+  }
 }
 
 module.exports = { WfloCheckpointSaver, checkpointName, RECORD_CONTENT_TYPE };

@@ -302,6 +302,42 @@ test('deleteThread forgets the thread (a later rollback does not bring it back);
   await engine.close();
 });
 
+test('copyThread, prune and deleteForRuns do what core does for Python\'s saver', async () => {
+  const engine = await memory();
+  const wf = new wflo.WfloWorkflow({ name: 'maintenance', engine });
+  const saver = new WfloCheckpointSaver({ workflow: wf });
+  const t = { configurable: { thread_id: 't', checkpoint_ns: '' } };
+  const c1 = checkpoint({ a: 1, b: 1 }, { a: 1, b: 1 });
+  const cfg1 = await saver.put(t, c1, { ...meta(0), run_id: 'r1' }, { a: 1, b: 1 });
+  await saver.putWrites(cfg1, [['a', 5]], 'task');
+  const c2 = checkpoint({ a: 2, b: 1 }, { a: 2, b: 1 });
+  const cfg2 = await saver.put(cfg1, c2, { ...meta(1), run_id: 'r2' }, { a: 2 });
+  // A copy: the same checkpoints, values and writes under the other thread.
+  await saver.copyThread('t', 'copy');
+  const copied = [];
+  for await (const x of saver.list({ configurable: { thread_id: 'copy' } })) copied.push(x.checkpoint.id);
+  assert.deepEqual(copied, [c2.id, c1.id]);
+  const copy1 = await saver.getTuple({ configurable: { thread_id: 'copy', checkpoint_ns: '', checkpoint_id: c1.id } });
+  assert.deepEqual(copy1.pendingWrites, [['task', 'a', 5]]);
+  assert.deepEqual((await saver.getTuple({ configurable: { thread_id: 'copy' } })).checkpoint.channel_values, { a: 2, b: 1 });
+  // deleteForRuns: only run r1's checkpoint (in both threads) goes.
+  await saver.deleteForRuns(['r1']);
+  assert.equal(await saver.getTuple(cfg1), undefined);
+  assert.equal((await saver.getTuple(cfg2)).checkpoint.id, c2.id);
+  // prune keep_latest: c2 stays whole (b's value came from c1, whose record is deleted).
+  const c3 = checkpoint({ a: 3, b: 1 }, { a: 3, b: 1 });
+  await saver.put(cfg2, c3, meta(2), { a: 3 });
+  await saver.prune(['t']);
+  const left = [];
+  for await (const x of saver.list(t)) left.push(x.checkpoint.id);
+  assert.deepEqual(left, [c3.id]);
+  assert.deepEqual((await saver.getTuple(t)).checkpoint.channel_values, { a: 3, b: 1 });
+  await saver.prune(['copy'], { strategy: 'delete' });
+  assert.equal(await saver.getTuple({ configurable: { thread_id: 'copy' } }), undefined);
+  await assert.rejects(saver.prune(['t'], { strategy: 'all' }), wflo.InvalidArgumentError);
+  await engine.close();
+});
+
 test('the saver finds its execution: a workflow, a new one on an engine, or the current one', async () => {
   const engine = await memory();
   const loose = new WfloCheckpointSaver();
