@@ -67,6 +67,12 @@ export declare class WfloCheckpointSaver extends BaseCheckpointSaver {
   put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig>;
   putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath?: string): Promise<void>;
   deleteThread(threadId: string): Promise<void>;
+  /** Deletes the checkpoints (and their writes) whose metadata's `run_id` is one of `runIds`. */
+  deleteForRuns(runIds: Iterable<string>): Promise<void>;
+  /** Copies a thread's live checkpoints and their writes to another thread. */
+  copyThread(sourceThreadId: string, targetThreadId: string): Promise<void>;
+  /** "keep_latest" (default): each namespace keeps its latest checkpoint, stored whole; "delete": the threads go. */
+  prune(threadIds: Iterable<string>, options?: { strategy?: 'keep_latest' | 'delete' }): Promise<void>;
 }
 
 /** The wflo checkpoint name of LangGraph checkpoint (thread_id, checkpoint_ns, checkpoint_id). */
