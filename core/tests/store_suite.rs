@@ -793,6 +793,15 @@ fn checkpoint_changes_skip_the_list_only_while_nothing_was_committed() {
             assert_eq!(seen.checkpoints.len(), 2, "{} {state_of:?}", b.name);
             assert_ne!(seen.version, Some(version), "{}", b.name);
         }
+        // A version this engine's store gave means nothing to another's (each counts its own
+        // connection's view): it reads the list.
+        let theirs = other.checkpoint_changes(0, None, None).unwrap();
+        let mine = exec.checkpoint_changes(0, None, None).unwrap();
+        assert_ne!(theirs.version, mine.version, "{}", b.name);
+        let crossed = other
+            .checkpoint_changes(0, None, known(mine.version.unwrap(), 0))
+            .unwrap();
+        assert_eq!(crossed.checkpoints.len(), 2, "{}", b.name);
         // This engine's own save changes it too.
         let now = exec
             .checkpoint_changes(0, None, None)

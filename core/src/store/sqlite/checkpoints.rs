@@ -262,9 +262,10 @@ pub fn since(
     after: u64,
     state_of: Option<u64>,
     known: Option<KnownSince>,
+    tag: u64,
 ) -> Result<CheckpointsSince> {
     let Some(known) = known else {
-        return since_in_snapshot(c, ids, execution_id, after, state_of);
+        return since_in_snapshot(c, ids, execution_id, after, state_of, tag);
     };
     // One autocommit read (the state, else a statement that reads nothing) and the version it
     // was read at: while that is the reader's, nothing was committed since, and no transaction,
@@ -276,7 +277,7 @@ pub fn since(
             None
         }
     };
-    let version = u64::from(data_version(c)?);
+    let version = tag | u64::from(data_version(c)?);
     if version == known.version {
         return Ok(CheckpointsSince {
             checkpoints: Vec::new(),
@@ -285,18 +286,20 @@ pub fn since(
             version: Some(version),
         });
     }
-    let mut since = since_in_snapshot(c, ids, execution_id, after, None)?;
+    let mut since = since_in_snapshot(c, ids, execution_id, after, None, tag)?;
     since.state = state;
     Ok(since)
 }
 
-/// The list, the count, the state asked for and the version, all from one read transaction.
+/// The list, the count, the state asked for and the version (`tag` its high half), all from
+/// one read transaction.
 fn since_in_snapshot(
     c: &Connection,
     ids: &RowIds,
     execution_id: &str,
     after: u64,
     state_of: Option<u64>,
+    tag: u64,
 ) -> Result<CheckpointsSince> {
     super::deferred(c, |tx| {
         let state = state_of.map(|id| state(tx, execution_id, id)).transpose()?;
@@ -304,7 +307,7 @@ fn since_in_snapshot(
             open_snapshot(tx)?; // BEGIN reads nothing: the version below must be this snapshot's
         }
         Ok(CheckpointsSince {
-            version: Some(u64::from(data_version(tx)?)),
+            version: Some(tag | u64::from(data_version(tx)?)),
             checkpoints: list(tx, ids, execution_id, after)?,
             rollbacks: rollback_count(tx, execution_id)?,
             state,

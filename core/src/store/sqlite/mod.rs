@@ -67,6 +67,10 @@ pub struct SqliteStore {
     writer: CallWriter,
     closed: AtomicBool,
     rowids: checkpoints::RowIds,
+    /// The high half of every version this store answers with (a random number drawn at
+    /// open): SQLite's data version counts one connection's view only, so a version another
+    /// store (another engine, the file opened again) gave must not match this one's.
+    version_tag: u64,
 }
 
 pub(super) fn storage(e: rusqlite::Error) -> Error {
@@ -157,6 +161,7 @@ impl SqliteStore {
             writer,
             closed: AtomicBool::new(false),
             rowids: Default::default(),
+            version_tag: version_tag()?,
         })
     }
 
@@ -212,6 +217,14 @@ impl SqliteStore {
         self.check_open()?;
         f(&self.conn.lock())
     }
+}
+
+/// A random number in the high 32 bits (see `SqliteStore::version_tag`).
+fn version_tag() -> Result<u64> {
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::Internal(format!("no random number for the store: {e}")))?;
+    Ok(u64::from(u32::from_le_bytes(bytes)) << 32)
 }
 
 /// Creates the file with owner-only permissions before SQLite opens it, and its directory.
@@ -628,6 +641,7 @@ impl Store for SqliteStore {
                 after_sequence,
                 state_of,
                 known,
+                self.version_tag,
             )
         })
     }
