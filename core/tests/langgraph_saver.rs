@@ -62,9 +62,28 @@ fn ckpt(
     versions: &[(&str, i64)],
     changed: &[(&str, i64, Option<&str>)],
 ) -> CheckpointRecord {
+    record(
+        thread,
+        ns,
+        id,
+        parent,
+        versions.iter().map(|(n, v)| (*n, json!(v))).collect(),
+        changed.iter().map(|(n, v, x)| (*n, json!(v), *x)).collect(),
+    )
+}
+
+/// [`ckpt`] with versions of any JSON kind.
+fn record(
+    thread: &str,
+    ns: &str,
+    id: &str,
+    parent: Option<&str>,
+    versions: Vec<(&str, Value)>,
+    changed: Vec<(&str, Value, Option<&str>)>,
+) -> CheckpointRecord {
     let cv: serde_json::Map<String, Value> = versions
         .iter()
-        .map(|(n, v)| (n.to_string(), json!(v)))
+        .map(|(n, v)| (n.to_string(), v.clone()))
         .collect();
     CheckpointRecord {
         thread: thread.into(),
@@ -74,19 +93,14 @@ fn ckpt(
         checkpoint: json_value(json!({"v": 4, "id": id, "channel_versions": cv})),
         metadata: json_value(json!({"step": id})),
         channels: changed
-            .iter()
-            .map(|(n, v, value)| Channel {
+            .into_iter()
+            .map(|(n, version, value)| Channel {
                 name: n.to_string(),
-                version: json!(v),
+                version,
                 value: value.map(val),
             })
             .collect(),
-        versions: Some(
-            versions
-                .iter()
-                .map(|(n, v)| (n.to_string(), json!(v)))
-                .collect(),
-        ),
+        versions: Some(cv.into_iter().collect()),
     }
 }
 
@@ -1899,34 +1913,24 @@ fn ids_with_slashes_percents_and_unicode_stay_apart() {
     });
 }
 
-/// A checkpoint whose channel versions are `versions` (strings), storing `changed`.
+/// A checkpoint of thread "t" whose channel versions are `versions` (strings), storing `changed`.
 fn ckpt_versions(
     id: &str,
     parent: Option<&str>,
     versions: &[(&str, &str)],
     changed: &[(&str, &str, &str)],
 ) -> CheckpointRecord {
-    let cv: serde_json::Map<String, Value> = versions
-        .iter()
-        .map(|(n, v)| (n.to_string(), json!(v)))
-        .collect();
-    CheckpointRecord {
-        thread: "t".into(),
-        ns: "".into(),
-        checkpoint_id: id.into(),
-        parent: parent.map(str::to_owned),
-        checkpoint: json_value(json!({"v": 4, "id": id, "channel_versions": cv})),
-        metadata: json_value(json!({"step": id})),
-        channels: changed
+    record(
+        "t",
+        "",
+        id,
+        parent,
+        versions.iter().map(|(n, v)| (*n, json!(v))).collect(),
+        changed
             .iter()
-            .map(|(n, v, value)| Channel {
-                name: n.to_string(),
-                version: json!(v),
-                value: Some(val(value)),
-            })
+            .map(|(n, v, x)| (*n, json!(v), Some(*x)))
             .collect(),
-        versions: Some(cv.into_iter().collect()),
-    }
+    )
 }
 
 #[test]

@@ -225,7 +225,7 @@ impl Record {
                 let mut values = Vec::new();
                 let header = typed_to_slots(&item, &mut values)
                     .ok_or_else(|| damaged("its msgpack holds bytes outside a value"))?;
-                from_header(typed_header(header)?, &mut |v| slot_of(&v, &values))
+                from_header(typed_header(header)?, &mut |v| take_slot(&mut values, &v))
             }
             CheckpointState::Binary { content_type, .. } => Err(damaged(format!(
                 "its content type is {content_type:?}, not {RECORD_CONTENT_TYPE:?} (saved by another version of wflo?)"
@@ -243,16 +243,16 @@ impl Record {
     /// record; `None` for any other state (another content type, JSON that is not a record, a
     /// task's writes, a tombstone). A state of the saver's own content types that cannot be
     /// read is `STORAGE`: it is a record, damaged.
-    pub fn checkpoint_of(state: &CheckpointState) -> Result<Option<(String, String, String)>> {
-        let decoded = match state {
+    pub fn checkpoint_of(state: CheckpointState) -> Result<Option<(String, String, String)>> {
+        let decoded = match &state {
             CheckpointState::Binary { content_type, .. }
                 if content_type == RECORD_CONTENT_TYPE
                     || content_type == PYTHON_MSGPACK_CONTENT_TYPE =>
             {
-                Record::decode(state.clone())?
+                Record::decode(state)?
             }
             CheckpointState::Binary { .. } => return Ok(None),
-            CheckpointState::Json(_) => match Record::decode(state.clone()) {
+            CheckpointState::Json(_) => match Record::decode(state) {
                 Ok(r) => r,
                 Err(_) => return Ok(None), // any JSON state: a record only if it reads as one
             },
@@ -340,20 +340,16 @@ fn decode_layout(data: Bytes) -> Result<Record> {
             data: data.slice(field(&data, &mut at)?),
         }));
     }
-    // Each value is named once: moved out, not copied (a second mention is damage).
-    from_header(header, &mut |v| {
-        v.as_u64()
-            .and_then(|i| values.get_mut(i as usize))
-            .and_then(Option::take)
-            .ok_or_else(|| damaged(format!("it has no value #{v}, or names it twice")))
-    })
+    from_header(header, &mut |v| take_slot(&mut values, &v))
 }
 
-fn slot_of(v: &Value, values: &[Typed]) -> Result<Typed> {
+/// The value a header's slot `v` names, in every binary layout: each value is named once, so
+/// it is moved out, not copied (a second mention is damage).
+fn take_slot(values: &mut [Option<Typed>], v: &Value) -> Result<Typed> {
     v.as_u64()
-        .and_then(|i| values.get(i as usize))
-        .cloned()
-        .ok_or_else(|| damaged(format!("it has no value #{v}")))
+        .and_then(|i| values.get_mut(i as usize))
+        .and_then(Option::take)
+        .ok_or_else(|| damaged(format!("it has no value #{v}, or names it twice")))
 }
 
 /// A value of a record saved as a JSON state: `{"type", "base64"}` or `{"json"}`.
@@ -382,7 +378,7 @@ fn legacy_value(v: &Value) -> Result<Typed> {
 
 /// A Python msgpack record as a header with each `[type, bytes]` value replaced by its index
 /// in `values`.
-fn typed_to_slots(item: &Item, values: &mut Vec<Typed>) -> Option<Value> {
+fn typed_to_slots(item: &Item, values: &mut Vec<Option<Typed>>) -> Option<Value> {
     Some(match item {
         Item::List(pair)
             if pair.len() == 2
@@ -394,10 +390,10 @@ fn typed_to_slots(item: &Item, values: &mut Vec<Typed>) -> Option<Value> {
             let (Item::Json(Value::String(kind)), Item::Bytes(data)) = (&pair[0], &pair[1]) else {
                 unreachable!()
             };
-            values.push(Typed {
+            values.push(Some(Typed {
                 kind: kind.clone(),
                 data: Bytes::copy_from_slice(data),
-            });
+            }));
             Value::from(values.len() - 1)
         }
         Item::List(items) => Value::Array(

@@ -350,7 +350,7 @@ pub fn run<'a>(
                     bytes: t.data.into(),
                 }
             };
-            match Record::checkpoint_of(&state)? {
+            match Record::checkpoint_of(state)? {
                 Some((thread, ns, id)) => Ok(Answer {
                     json: to_json(&serde_json::json!({"thread": thread, "ns": ns, "id": id}))?,
                     values: Vec::new(),
