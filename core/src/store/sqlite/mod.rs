@@ -34,6 +34,32 @@ use crate::records::{CallRecord, CheckpointInfo, ExecutionRecord, RollbackRecord
 
 pub use super::url::Synchronous;
 
+self_cell::self_cell!(
+    /// The store's connection, and the statements kept prepared on it for its whole life
+    /// ([`checkpoints::Kept`]). Read as the connection itself (it derefs to it).
+    struct Db {
+        owner: Connection,
+        #[not_covariant]
+        dependent: Kept,
+    }
+);
+
+use checkpoints::Kept;
+
+impl std::ops::Deref for Db {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.borrow_owner()
+    }
+}
+
+// SAFETY: a `Db` is a connection (Send) and statements that borrow that connection and no
+// other. They move together, and the store reaches either only through its mutex (`&mut Db`
+// or `&Db` under the lock, never from two threads at once), so the statements never run on
+// one thread while the connection is used on another. (A statement is not Send by itself
+// only because it could outlive a move of a connection it shares with others.)
+unsafe impl Send for Db {}
+
 fn pragma(s: Synchronous) -> &'static str {
     match s {
         Synchronous::Normal => "NORMAL",
@@ -63,7 +89,7 @@ impl Default for SqliteOptions {
 /// A SQLite store. See the module documentation.
 pub struct SqliteStore {
     path: String,
-    conn: Arc<Mutex<Connection>>,
+    conn: Arc<Mutex<Db>>,
     writer: CallWriter,
     closed: AtomicBool,
     rowids: checkpoints::RowIds,
@@ -120,6 +146,7 @@ impl SqliteStore {
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| Error::Storage(format!("cannot open SQLite database '{path}': {e}")))?;
         conn.busy_timeout(options.busy_timeout).map_err(storage)?;
+        checkpoints::register_functions(&conn)?;
         if path != ":memory:" {
             // Switching a new file to WAL needs an exclusive lock that SQLite does not wait
             // for when the waiting could deadlock (several connections opening the same new
@@ -148,7 +175,7 @@ impl SqliteStore {
         conn: Connection,
         options: SqliteOptions,
     ) -> Result<SqliteStore> {
-        let conn = Arc::new(Mutex::new(conn));
+        let conn = Arc::new(Mutex::new(Db::new(conn, |_| Kept::default())));
         let sink_conn = conn.clone();
         let writer = CallWriter::start(
             "sqlite",
@@ -198,6 +225,17 @@ impl SqliteStore {
         } else {
             Vec::new()
         };
+        self.write_calls_then(calls, f, committed)
+    }
+
+    /// [`write_tx_then`](Self::write_tx_then) with the waiting call records already taken:
+    /// `calls` are written first, and put back if the transaction fails.
+    fn write_calls_then<T>(
+        &self,
+        calls: Vec<CallRecord>,
+        f: impl FnOnce(&Connection) -> Result<T>,
+        committed: impl FnOnce(&Connection, &T),
+    ) -> Result<T> {
         let conn = self.conn.lock();
         let result = immediate(&conn, |tx| {
             insert_calls(tx, &calls)?;
@@ -571,8 +609,25 @@ impl Store for SqliteStore {
         cp: NewCheckpoint<'_>,
         execution: Option<&ExecutionRecord>,
     ) -> Result<CheckpointInfo> {
-        self.write_tx_then(
-            true,
+        self.check_open()?;
+        let calls = self.writer.take_all();
+        // The unread next save reads its id and parent from the table: not an error.
+        let note_tail = |c: &Connection, info: &CheckpointInfo| {
+            if let Ok(version) = checkpoints::data_version(c) {
+                self.rowids.saved(&info.execution_id, info.id, version);
+            }
+        };
+        if calls.is_empty() && execution.is_none() {
+            // Nothing else to write: one statement, when this connection saved the
+            // execution's last checkpoint and nothing was committed since.
+            let mut conn = self.conn.lock();
+            if let Some(info) = checkpoints::save_on_tail(&mut conn, &self.rowids, &cp)? {
+                note_tail(&conn, &info);
+                return Ok(info);
+            }
+        }
+        self.write_calls_then(
+            calls,
             |tx| {
                 if let Some(execution) = execution {
                     update_execution(tx, execution)?;
@@ -580,12 +635,7 @@ impl Store for SqliteStore {
                 let version = checkpoints::data_version(tx)?;
                 checkpoints::save(tx, &self.rowids, &cp, version)
             },
-            |c, info| {
-                // Unread, the next save reads its id and parent from the table: not an error.
-                if let Ok(version) = checkpoints::data_version(c) {
-                    self.rowids.saved(&info.execution_id, info.id, version);
-                }
-            },
+            note_tail,
         )
     }
 
