@@ -33,6 +33,7 @@ pub mod events;
 mod execution;
 mod fasthash;
 pub mod ids;
+mod json_check;
 pub mod langgraph;
 pub mod money;
 pub mod pricing;
