@@ -779,7 +779,11 @@ impl Execution {
     /// are flushed first, and the checkpoint is committed before this returns.
     pub fn checkpoint(&self, name: &str, state_json: &str) -> Result<CheckpointInfo> {
         self.check_checkpoint(name, state_json.len())?;
-        self.save_checkpoint(name, crate::store::state_codec::prepare(state_json)?)
+        let compression = self.inner.engine.store.state_compression();
+        self.save_checkpoint(
+            name,
+            crate::store::state_codec::prepare(state_json, compression)?,
+        )
     }
 
     /// Saves a checkpoint of a binary state: `bytes` in the caller's own format (LangGraph's
@@ -797,7 +801,11 @@ impl Execution {
         self.check_checkpoint(name, bytes.len())?;
         self.save_checkpoint(
             name,
-            crate::store::state_codec::prepare_binary(content_type, bytes)?,
+            crate::store::state_codec::prepare_binary(
+                content_type,
+                bytes,
+                self.inner.engine.store.state_compression(),
+            )?,
         )
     }
 

@@ -10,12 +10,12 @@ mod common;
 
 use common::{new_database, psql};
 
-use wflo_core::store::state_codec::prepare;
+use wflo_core::store::state_codec::{Compression, prepare};
 use wflo_core::store::{NewCheckpoint, PostgresStore, Store};
 use wflo_core::{CheckpointInfo, Engine, ErrorCode};
 
 fn save(store: &PostgresStore, exec: &str, name: &str) -> wflo_core::Result<CheckpointInfo> {
-    let state = prepare(r#"{"n":1}"#).unwrap();
+    let state = prepare(r#"{"n":1}"#, Compression::WhenSmaller).unwrap();
     store.save_checkpoint(
         NewCheckpoint {
             execution_id: exec,

@@ -2,7 +2,7 @@
 //! save → latest → rollback path.
 
 use wflo_core::store::state_codec::{
-    DEFAULT_CONTENT_TYPE, StateEncoding, decode, prepare, prepare_binary,
+    Compression, DEFAULT_CONTENT_TYPE, StateEncoding, decode, prepare, prepare_binary,
 };
 use wflo_core::{CheckpointState, Engine, ErrorCode, ExecutionOptions};
 
@@ -48,12 +48,17 @@ pub fn run(data: &[u8]) {
         // Any bytes, small or repeated past the threshold, come back as they were given.
         3 => {
             // Bits 0-1 of the mode's byte: how often to repeat; bit 2: without a content type
-            // (the default one is stored).
+            // (the default one is stored); bit 3: a local file's compression (SQLite's).
             let b = input.byte();
             let times = usize::from(b % 4) * 1024 + 1;
             let content_type = (b & 4 == 0).then_some("application/x-fuzz");
+            let compression = if b & 8 == 0 {
+                Compression::WhenSmaller
+            } else {
+                Compression::WhenFourFold
+            };
             let bytes = input.rest().repeat(times);
-            let encoded = prepare_binary(content_type, &bytes).unwrap();
+            let encoded = prepare_binary(content_type, &bytes, compression).unwrap();
             assert_eq!(encoded.len, bytes.len());
             let back = decode(
                 encoded.encoding,
@@ -78,8 +83,18 @@ pub fn run(data: &[u8]) {
 }
 
 fn round_trip(text: &str) {
-    match prepare(text) {
+    for compression in [Compression::WhenSmaller, Compression::WhenFourFold] {
+        round_trip_with(text, compression);
+    }
+}
+
+fn round_trip_with(text: &str, compression: Compression) {
+    match prepare(text, compression) {
         Ok(encoded) => {
+            assert!(
+                serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok(),
+                "only what serde_json takes is taken"
+            );
             assert_eq!(encoded.len, text.len());
             if encoded.encoding == StateEncoding::Plain {
                 assert_eq!(&encoded.bytes[..], text.as_bytes());

@@ -374,6 +374,11 @@ pub trait Store: Send + Sync {
     /// A short name (`memory`, `sqlite`, `postgres`) for messages and reports.
     fn kind(&self) -> &'static str;
 
+    /// When this store keeps a large checkpoint state compressed (where compressing pays).
+    fn state_compression(&self) -> state_codec::Compression {
+        state_codec::Compression::WhenSmaller
+    }
+
     /// Stores a new execution; `CONFLICT` when the id exists.
     fn create_execution(&self, record: &ExecutionRecord) -> Result<()>;
     /// Writes an execution's status, budget, overrun and times. Its spend and call count are

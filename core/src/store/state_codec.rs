@@ -3,23 +3,24 @@
 //! image): bytes are stored as they are, never wrapped in base64 or JSON. Either kind is
 //! stored as given, or zstd-compressed when that makes it smaller.
 //!
-//! Small states are stored as they are (compressing them costs more than the bytes saved), and
-//! so are large ones that zstd does not make at least [`MIN_RATIO`] times smaller: compression
-//! only where it pays in time, not only in bytes. Measured on the 2-core machine of the bench,
-//! zstd level 1 on 100 KB states:
+//! Small states are stored as they are (compressing them costs more than the bytes saved).
+//! Large ones are compressed with a fast zstd level where that pays, which depends on the
+//! store ([`Compression`]). Measured on the 2-core machine of the bench, zstd level 1 on
+//! 100 KB states:
 //!
-//! | state | zstd | ratio | SQLite writes the 100 KB in |
-//! |---|---|---|---|
-//! | prose messages (a chat history) | 240 µs | 2.8× | ~70 µs |
-//! | JSON documents of prose | 245 µs | 2.6× | |
-//! | tool-call messages (repeated structure) | 61 µs | 9× | |
-//! | the bench's templated documents | 48 µs | 39× | |
+//! | state | zstd | ratio |
+//! |---|---|---|
+//! | prose messages (a chat history) | 240 µs | 2.8× |
+//! | JSON documents of prose | 245 µs | 2.6× |
+//! | tool-call messages (repeated structure) | 61 µs | 9× |
+//! | the bench's templated documents | 48 µs | 39× |
 //!
-//! Prose compresses slowly and little: compressing it made a 100 KB LangGraph save 2.6× slower
-//! than SqliteSaver's, and its load slower too (decompressing 100 KB costs more than reading
-//! it). Repetitive states compress fast and several-fold, which pays in the save, the load and
-//! the file. Which kind a large state is, is told by compressing a [`PROBE_BYTES`] window from
-//! its middle first (5–11 µs): below [`MIN_RATIO`] there, it is stored as it is.
+//! SQLite writes 100 KB to its file in ~70 µs: prose costs more to compress than to write,
+//! and more to decompress than to read (compressing it made a 100 KB LangGraph save 2.6×
+//! slower than SqliteSaver's), while repetitive states compress fast and several-fold.
+//! PostgreSQL is the other way round: its server compresses a large value itself (pglz),
+//! slower than zstd — a raw 100 KB INSERT of the same prose took 2 ms, of zstd's output a
+//! fraction of that — and the bytes cross a socket.
 
 use std::borrow::Cow;
 
@@ -29,12 +30,32 @@ use crate::error::{Error, Result};
 pub const COMPRESS_FROM_BYTES: usize = 4096;
 /// A fast zstd level: JSON still shrinks several-fold, at hundreds of MB/s.
 const ZSTD_LEVEL: i32 = 1;
-/// A state is kept compressed only when zstd makes it at least this many times smaller (see
-/// the module's table: prose, 2–3×, costs more to compress than to write).
-const MIN_RATIO: usize = 4;
-/// The window of a large state compressed first to tell whether all of it is worth
-/// compressing (a window this size of prose comes out ~2×, of repetitive JSON 6–12×).
+/// The window of a large state compressed first, for [`Compression::WhenFourFold`], to tell
+/// whether all of it is worth compressing (a window this size of prose comes out ~2×, of
+/// repetitive JSON 6–12×), in 5–11 µs.
 const PROBE_BYTES: usize = 4096;
+
+/// When a store keeps a large state compressed (see the module's figures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// When zstd saves at least an eighth of the bytes: a store behind a socket whose server
+    /// would otherwise compress the value itself, slower (PostgreSQL), and the in-process one.
+    WhenSmaller,
+    /// When zstd makes the state at least four times smaller, told by a probe of its middle
+    /// first: a local file (SQLite), where writing prose is cheaper than compressing it.
+    WhenFourFold,
+}
+
+impl Compression {
+    /// Whether keeping `plain` bytes as `packed` ones pays.
+    fn pays(self, packed: usize, plain: usize) -> bool {
+        match self {
+            Compression::WhenSmaller => packed + plain / 8 <= plain,
+            Compression::WhenFourFold => packed * 4 <= plain,
+        }
+    }
+}
+
 /// The longest content type a binary state may carry.
 pub const MAX_CONTENT_TYPE_BYTES: usize = 255;
 /// The content type of a binary state saved without one: bytes of no named format.
@@ -122,14 +143,14 @@ pub struct EncodedState<'a> {
 /// Checks that `state` is JSON (`INVALID_ARGUMENT` otherwise) and encodes it for storage.
 /// (Checking and compressing on two threads at once was tried: on two cores the hand-off cost
 /// more than it saved.)
-pub fn prepare(state: &str) -> Result<EncodedState<'_>> {
+pub fn prepare(state: &str, compression: Compression) -> Result<EncodedState<'_>> {
     // The fast check first; what it refuses, serde_json says what is wrong with (and would
     // accept, were the two ever to disagree: a state is never refused that serde_json takes).
     if !crate::json_check::is_json(state) {
         serde_json::from_str::<serde::de::IgnoredAny>(state)
             .map_err(|e| Error::invalid(format!("checkpoint state is not valid JSON: {e}")))?;
     }
-    let (encoding, bytes) = encode(state.as_bytes());
+    let (encoding, bytes) = encode(state.as_bytes(), compression);
     Ok(EncodedState {
         encoding,
         bytes,
@@ -142,7 +163,11 @@ pub fn prepare(state: &str) -> Result<EncodedState<'_>> {
 /// [`MAX_CONTENT_TYPE_BYTES`]; `None`: [`DEFAULT_CONTENT_TYPE`]) and encodes its bytes for
 /// storage; the bytes themselves are the caller's and are not looked into. A content type
 /// given but empty is refused, not defaulted: it is a caller's mistake, not an omission.
-pub fn prepare_binary<'a>(content_type: Option<&str>, bytes: &'a [u8]) -> Result<EncodedState<'a>> {
+pub fn prepare_binary<'a>(
+    content_type: Option<&str>,
+    bytes: &'a [u8],
+    compression: Compression,
+) -> Result<EncodedState<'a>> {
     let content_type = content_type.unwrap_or(DEFAULT_CONTENT_TYPE);
     if content_type.is_empty()
         || content_type.len() > MAX_CONTENT_TYPE_BYTES
@@ -153,7 +178,7 @@ pub fn prepare_binary<'a>(content_type: Option<&str>, bytes: &'a [u8]) -> Result
              printable ASCII characters without spaces (e.g. \"application/msgpack\"), not {content_type:?}"
         )));
     }
-    let (encoding, stored) = encode(bytes);
+    let (encoding, stored) = encode(bytes, compression);
     Ok(EncodedState {
         encoding,
         bytes: stored,
@@ -163,7 +188,7 @@ pub fn prepare_binary<'a>(content_type: Option<&str>, bytes: &'a [u8]) -> Result
 }
 
 /// Encodes a state's bytes for storage.
-fn encode(state: &[u8]) -> (StateEncoding, Cow<'_, [u8]>) {
+fn encode(state: &[u8], compression: Compression) -> (StateEncoding, Cow<'_, [u8]>) {
     thread_local! {
         // Creating a compression context costs as much as compressing 100 KB: keep one.
         static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
@@ -177,27 +202,20 @@ fn encode(state: &[u8]) -> (StateEncoding, Cow<'_, [u8]>) {
             }
             let compressor = cell.as_mut()?;
             // A probe only where it costs a fraction of compressing the whole state.
-            if state.len() >= 3 * PROBE_BYTES {
+            if compression == Compression::WhenFourFold && state.len() >= 3 * PROBE_BYTES {
                 let from = state.len() / 2 - PROBE_BYTES / 2;
                 let probe = compressor.compress(&state[from..from + PROBE_BYTES]).ok()?;
-                if !pays(probe.len(), PROBE_BYTES) {
+                if !compression.pays(probe.len(), PROBE_BYTES) {
                     return None;
                 }
             }
             compressor.compress(state).ok()
         });
-        if let Some(packed) = packed.filter(|p| pays(p.len(), state.len())) {
+        if let Some(packed) = packed.filter(|p| compression.pays(p.len(), state.len())) {
             return (StateEncoding::Zstd, Cow::Owned(packed));
         }
     }
     (StateEncoding::Plain, Cow::Borrowed(state))
-}
-
-/// Whether keeping `plain` bytes as `packed` pays: they must be [`MIN_RATIO`] times fewer
-/// (reading them back costs a decompression, and compressing what shrinks less cost more
-/// than writing it).
-fn pays(packed: usize, plain: usize) -> bool {
-    packed * MIN_RATIO <= plain
 }
 
 /// Decompresses a zstd state of `original_len` bytes.
@@ -245,13 +263,17 @@ pub fn decode(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Compression::{WhenFourFold, WhenSmaller};
 
     #[test]
     fn round_trips_small_and_large_states() {
         let small = r#"{"a":1}"#;
-        assert_eq!(prepare(small).unwrap().encoding, StateEncoding::Plain);
+        assert_eq!(
+            prepare(small, WhenSmaller).unwrap().encoding,
+            StateEncoding::Plain
+        );
         let large = format!("[{}]", vec![r#"{"key":"value","n":12345}"#; 3000].join(","));
-        let e = prepare(&large).unwrap();
+        let e = prepare(&large, WhenSmaller).unwrap();
         assert_eq!(e.encoding, StateEncoding::Zstd);
         assert!(e.bytes.len() * 5 < large.len());
         assert_eq!(
@@ -263,12 +285,12 @@ mod tests {
     #[test]
     fn invalid_json_is_refused_small_or_large() {
         assert_eq!(
-            prepare("{nope").unwrap_err().code(),
+            prepare("{nope", WhenSmaller).unwrap_err().code(),
             crate::ErrorCode::InvalidArgument
         );
         let large = format!("[{}", vec!["1"; 40_000].join(","));
         assert_eq!(
-            prepare(&large).unwrap_err().code(),
+            prepare(&large, WhenSmaller).unwrap_err().code(),
             crate::ErrorCode::InvalidArgument
         );
     }
@@ -282,7 +304,7 @@ mod tests {
     #[test]
     fn binary_states_round_trip_as_given_or_compressed() {
         let small = vec![0u8, 0xff, 0x80, b'{'];
-        let e = prepare_binary(Some("application/msgpack"), &small).unwrap();
+        let e = prepare_binary(Some("application/msgpack"), &small, WhenSmaller).unwrap();
         assert_eq!((e.encoding, e.len), (StateEncoding::Plain, 4));
         assert_eq!(
             decode(e.encoding, e.bytes.into_owned(), e.len, e.content_type).unwrap(),
@@ -292,7 +314,7 @@ mod tests {
             }
         );
         let large: Vec<u8> = (0..20_000u32).map(|i| (i % 7) as u8 * 31).collect();
-        let e = prepare_binary(Some("msgpack"), &large).unwrap();
+        let e = prepare_binary(Some("msgpack"), &large, WhenSmaller).unwrap();
         assert_eq!(e.encoding, StateEncoding::Zstd);
         let back = decode(e.encoding, e.bytes.into_owned(), e.len, e.content_type).unwrap();
         assert_eq!(back.content_type(), Some("msgpack"));
@@ -317,7 +339,7 @@ mod tests {
                 x as u8
             })
             .collect();
-        let e = prepare_binary(None, &noise).unwrap();
+        let e = prepare_binary(None, &noise, WhenSmaller).unwrap();
         assert_eq!(e.encoding, StateEncoding::Plain);
         assert_eq!(e.content_type.as_deref(), Some(DEFAULT_CONTENT_TYPE));
         assert_eq!(&e.bytes[..], &noise[..]);
@@ -349,27 +371,40 @@ mod tests {
     }
 
     #[test]
-    fn states_that_compress_less_than_four_fold_are_stored_as_given() {
+    fn a_local_file_keeps_only_four_fold_compression_a_server_any_that_saves_an_eighth() {
         for n in [5_000, 100_000] {
             let json = serde_json::to_string(&serde_json::json!({ "text": prose(n) })).unwrap();
-            let e = prepare(&json).unwrap();
+            // SQLite: prose (~2×) is stored as it is, JSON or bytes, whole or probed.
+            let e = prepare(&json, WhenFourFold).unwrap();
             assert_eq!(e.encoding, StateEncoding::Plain, "{n} bytes of prose");
             assert_eq!(&e.bytes[..], json.as_bytes());
-            let e = prepare_binary(Some("msgpack"), json.as_bytes()).unwrap();
+            let e = prepare_binary(Some("msgpack"), json.as_bytes(), WhenFourFold).unwrap();
             assert_eq!(e.encoding, StateEncoding::Plain, "{n} bytes of prose");
+            // PostgreSQL: compressed, and it comes back whole.
+            let e = prepare(&json, WhenSmaller).unwrap();
+            assert_eq!(e.encoding, StateEncoding::Zstd, "{n} bytes of prose");
+            assert!(e.bytes.len() * 4 > json.len(), "less than four-fold: {n}");
+            assert_eq!(
+                decode(e.encoding, e.bytes.into_owned(), e.len, None).unwrap(),
+                CheckpointState::Json(json)
+            );
         }
-        // The same prose repeated compresses many-fold, and fast: kept compressed.
+        // The same prose repeated compresses many-fold, and fast: kept compressed by both.
         let repeated = prose(500).repeat(200);
-        let e = prepare_binary(Some("msgpack"), repeated.as_bytes()).unwrap();
-        assert_eq!(e.encoding, StateEncoding::Zstd);
-        assert!(e.bytes.len() * MIN_RATIO <= repeated.len());
+        for compression in [WhenFourFold, WhenSmaller] {
+            let e = prepare_binary(Some("msgpack"), repeated.as_bytes(), compression).unwrap();
+            assert_eq!(e.encoding, StateEncoding::Zstd);
+            assert!(e.bytes.len() * 4 <= repeated.len());
+        }
     }
 
     #[test]
     fn a_binary_state_needs_a_printable_content_type() {
         for bad in ["", "has space", "tab\t", "é", &"x".repeat(256)] {
             assert_eq!(
-                prepare_binary(Some(bad), b"x").unwrap_err().code(),
+                prepare_binary(Some(bad), b"x", WhenSmaller)
+                    .unwrap_err()
+                    .code(),
                 crate::ErrorCode::InvalidArgument,
                 "{bad:?}"
             );

@@ -520,6 +520,11 @@ impl Store for SqliteStore {
         "sqlite"
     }
 
+    /// A local file: writing prose is cheaper than compressing it (see `state_codec`).
+    fn state_compression(&self) -> super::state_codec::Compression {
+        super::state_codec::Compression::WhenFourFold
+    }
+
     fn create_execution(&self, r: &ExecutionRecord) -> Result<()> {
         self.write_tx(false, |tx| {
             tx.execute(
