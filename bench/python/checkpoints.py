@@ -7,7 +7,7 @@
   checkpoints.py langgraph-postgres URL STATE_FILE SAVES   LangGraph's PostgresSaver
   checkpoints.py psycopg URL STATE_FILE SAVES              raw psycopg INSERTs of the state's bytes, the floor
 
-A save stores the state (a JSON document list, ~1 KB or ~100 KB) as a new checkpoint of one
+A save stores the state (a JSON document list of ~1 KB or ~100 KB, or a ~100 KB chat history) as a new checkpoint of one
 thread/execution; a load reads one back by id, after all the saves, and decodes it. Prints one
 JSON line: p50/p99 µs of save and load, saves per second, the state's size.
 """
