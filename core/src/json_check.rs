@@ -174,7 +174,7 @@ fn number_end(b: &[u8], mut i: usize) -> Option<usize> {
 /// already (`&str`); what is checked is the escapes and that no control character is raw.
 fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
     loop {
-        i = next_special(b, i)?;
+        i = next_special::<false>(b, i)?;
         match b[i] {
             b'"' => return Some(i + 1),
             b'\\' => match b.get(i + 1)? {
@@ -194,8 +194,9 @@ fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// The first byte from `i` that ends or interrupts a string's plain text: a quote, a
-/// backslash or a control character (below 0x20).
-fn next_special(b: &[u8], mut i: usize) -> Option<usize> {
+/// backslash or a control character (below 0x20) — and with `NON_ASCII`, also DEL (0x7F) and
+/// every byte of a non-ASCII character, which `json.dumps` escapes (`python_json`).
+pub(crate) fn next_special<const NON_ASCII: bool>(b: &[u8], mut i: usize) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{
@@ -205,20 +206,28 @@ fn next_special(b: &[u8], mut i: usize) -> Option<usize> {
         // SAFETY: SSE2 is part of x86-64 itself, so these instructions are always there; each
         // load reads the 16 bytes from `i`, inside `b` (checked by the loop), at any alignment.
         unsafe {
-            let (quote, backslash, below) = (
+            let (quote, backslash, below, del) = (
                 _mm_set1_epi8(b'"' as i8),
                 _mm_set1_epi8(b'\\' as i8),
                 _mm_set1_epi8(0x1F),
+                _mm_set1_epi8(0x7F),
             );
             while i + 16 <= b.len() {
                 let v = _mm_loadu_si128(b.as_ptr().add(i).cast::<__m128i>());
                 // A byte is ≤ 0x1F when the larger of it and 0x1F is 0x1F.
                 let control = _mm_cmpeq_epi8(_mm_max_epu8(v, below), below);
-                let special = _mm_or_si128(
+                let mut special = _mm_or_si128(
                     _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
                     control,
                 );
-                let mask = _mm_movemask_epi8(special);
+                if NON_ASCII {
+                    special = _mm_or_si128(special, _mm_cmpeq_epi8(v, del));
+                }
+                // The mask takes each byte's top bit: with NON_ASCII, the bytes ≥ 0x80 too.
+                let mut mask = _mm_movemask_epi8(special);
+                if NON_ASCII {
+                    mask |= _mm_movemask_epi8(v);
+                }
                 if mask != 0 {
                     return Some(i + mask.trailing_zeros() as usize);
                 }
@@ -228,7 +237,7 @@ fn next_special(b: &[u8], mut i: usize) -> Option<usize> {
     }
     b[i.min(b.len())..]
         .iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20 || (NON_ASCII && c >= 0x7F))
         .map(|at| i + at)
 }
 

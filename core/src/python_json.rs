@@ -18,14 +18,15 @@ pub fn push_ascii_string(out: &mut Vec<u8>, s: &str) {
     out.reserve(s.len() + 2);
     out.push(b'"');
     let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let plain = matches!(c, ' '..='~') && c != '"' && c != '\\';
-        if plain {
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..i]);
-        start = i + c.len_utf8();
+    // Runs of plain characters are copied whole, found sixteen bytes at a time (character by
+    // character, this was half the time of encoding a chat history).
+    let (mut start, mut i) = (0, 0);
+    while let Some(at) = crate::json_check::next_special::<true>(bytes, i) {
+        out.extend_from_slice(&bytes[start..at]);
+        let c = s[at..]
+            .chars()
+            .next()
+            .expect("a special byte starts a character");
         match c {
             '"' => out.extend_from_slice(b"\\\""),
             '\\' => out.extend_from_slice(b"\\\\"),
@@ -41,6 +42,8 @@ pub fn push_ascii_string(out: &mut Vec<u8>, s: &str) {
                 }
             }
         }
+        i = at + c.len_utf8();
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
@@ -613,6 +616,44 @@ mod tests {
     fn astral_characters_become_surrogate_pairs() {
         assert_eq!(text("😀"), r#""\ud83d\ude00""#);
         assert_eq!(text("\u{10000}\u{10ffff}"), r#""\ud800\udc00\udbff\udfff""#);
+    }
+
+    /// The one-character-at-a-time rule, for comparison with the block scan.
+    fn escaped_char_by_char(s: &str) -> String {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                ' '..='~' => out.push(c),
+                _ => {
+                    for unit in c.encode_utf16(&mut [0u16; 2]) {
+                        out.push_str(&format!("\\u{unit:04x}"));
+                    }
+                }
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    /// Whatever ends a run of plain characters, at every offset of a 16-byte block and past
+    /// it, is escaped as one character at a time would have it.
+    #[test]
+    fn every_offset_of_a_block_is_escaped_alike() {
+        for len in 0..40 {
+            for special in ["\"", "\\", "\n", "\u{1}", "\u{7f}", "é", "日本", "😀", "~"] {
+                let s = format!("{}{special}{}", "a".repeat(len), "b".repeat(len % 19));
+                assert_eq!(text(&s), escaped_char_by_char(&s), "{s:?}");
+                let twice = format!("{s}{special}{s}");
+                assert_eq!(text(&twice), escaped_char_by_char(&twice), "{twice:?}");
+            }
+        }
     }
 
     #[test]
