@@ -433,21 +433,21 @@ impl<'t, B: Build> Parser<'t, '_, B> {
     fn string(&mut self) -> Option<Str> {
         self.at += 1; // "
         let start = self.at;
-        loop {
-            match *self.text.get(self.at)? {
-                b'"' => {
-                    self.at += 1;
-                    return Some(Str::Plain(start, self.at - 1));
-                }
-                b'\\' => break,
-                0..=0x1f => return None, // json.loads (strict) refuses raw control characters
-                _ => self.at += 1,
+        // Plain runs are skipped sixteen bytes at a time (the scan the JSON check uses).
+        self.at = crate::json_check::next_special::<false>(self.text, self.at)?;
+        match self.text[self.at] {
+            b'"' => {
+                self.at += 1;
+                return Some(Str::Plain(start, self.at - 1));
             }
+            b'\\' => {}
+            _ => return None, // json.loads (strict) refuses raw control characters
         }
         self.scratch.clear();
         let mut from = start;
         loop {
-            match *self.text.get(self.at)? {
+            self.at = crate::json_check::next_special::<false>(self.text, self.at)?;
+            match self.text[self.at] {
                 b'"' => {
                     self.scratch.push_str(self.slice(from, self.at));
                     self.at += 1;
@@ -492,8 +492,7 @@ impl<'t, B: Build> Parser<'t, '_, B> {
                     self.scratch.push(c);
                     from = self.at;
                 }
-                0..=0x1f => return None,
-                _ => self.at += 1,
+                _ => return None, // a raw control character
             }
         }
     }
@@ -838,6 +837,29 @@ mod tests {
         );
         assert_eq!(read("\"é😀\""), Some(Str("é😀".into())));
         assert_eq!(read("\"\u{7f}\""), Some(Str("\u{7f}".into())));
+    }
+
+    /// Escapes, raw non-ASCII and control characters at every offset of a 16-byte block and
+    /// past it read as serde_json reads them (a raw control character: declined by both).
+    #[test]
+    fn strings_read_alike_at_every_offset_of_a_block() {
+        for len in 0..40 {
+            for special in [
+                r#"\""#,
+                r"\n",
+                r"\u00e9",
+                r"\ud83d\ude00",
+                "é",
+                "\u{1}",
+                "~",
+            ] {
+                let body = format!("{}{special}{}", "a".repeat(len), "b".repeat(len % 19));
+                for text in [format!("\"{body}\""), format!("\"{body}{special}{body}\"")] {
+                    let want = serde_json::from_str::<String>(&text).ok().map(Json::Str);
+                    assert_eq!(read(&text), want, "{text:?}");
+                }
+            }
+        }
     }
 
     #[test]
