@@ -117,7 +117,7 @@ impl Nesting {
     }
 }
 
-fn skip_whitespace(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_whitespace(b: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\n' | b'\t' | b'\r') = b.get(i) {
         i += 1;
     }
@@ -133,14 +133,14 @@ fn member_key(b: &[u8], i: usize) -> Option<usize> {
     (b.get(i) == Some(&b':')).then(|| skip_whitespace(b, i + 1))
 }
 
-/// The end of `word` at `i`, if it is there.
-fn literal(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
+/// The end of `word` at `i`, if it is there (`true`, `false`, `null`).
+pub(crate) fn literal(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
     b[i..].starts_with(word).then_some(i + word.len())
 }
 
 /// The end of the number at `i`: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, and
 /// a leading 0 is not followed by a digit (serde_json refuses `01`, not as "trailing").
-fn number_end(b: &[u8], mut i: usize) -> Option<usize> {
+pub(crate) fn number_end(b: &[u8], mut i: usize) -> Option<usize> {
     let digits = |mut i: usize| {
         let from = i;
         while let Some(b'0'..=b'9') = b.get(i) {
@@ -379,13 +379,7 @@ mod tests {
             r#"[0,-0,1.25,1e10,-3E-2,true,false,null,"",[],{},[[{"a":[1,{"b":"c"}]}]]]"#,
         ];
         let alphabet = b"{}[]:,\"\\0123456789.eE+-tfnul \t\n\x01a";
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::test_support::xorshift(0x9E37_79B9_7F4A_7C15);
         let mut disagreements = Vec::new();
         for round in 0..20_000 {
             let mut bytes = documents[round % documents.len()].as_bytes().to_vec();

@@ -64,3 +64,18 @@ pub use usage::{StreamAccumulator, StreamOutcome, Usage, UsageFormat};
 
 /// The library version (the workspace version).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What the unit tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    /// A xorshift64 stream from `seed` (not 0): reproducible noise for tests, no dependency.
+    pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+}

@@ -8,6 +8,8 @@ pub const ITEM_SEPARATOR: &[u8] = b", ";
 /// The separator between a member's key and its value.
 pub const KEY_SEPARATOR: &[u8] = b": ";
 
+use crate::json_check;
+
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends `s` as a JSON string as `json.dumps` writes it (`ensure_ascii=True`): the quotes;
@@ -21,7 +23,7 @@ pub fn push_ascii_string(out: &mut Vec<u8>, s: &str) {
     // Runs of plain characters are copied whole, found sixteen bytes at a time (character by
     // character, this was half the time of encoding a chat history).
     let (mut start, mut i) = (0, 0);
-    while let Some(at) = crate::json_check::next_special::<true>(bytes, i) {
+    while let Some(at) = json_check::next_special::<true>(bytes, i) {
         out.extend_from_slice(&bytes[start..at]);
         let c = s[at..]
             .chars()
@@ -291,9 +293,7 @@ struct Parser<'t, 'b, B: Build> {
 
 impl<'t, B: Build> Parser<'t, '_, B> {
     fn skip_space(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.text.get(self.at) {
-            self.at += 1;
-        }
+        self.at = json_check::skip_whitespace(self.text, self.at);
     }
 
     fn peek(&self) -> Option<u8> {
@@ -301,12 +301,8 @@ impl<'t, B: Build> Parser<'t, '_, B> {
     }
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
-        if self.text[self.at..].starts_with(word) {
-            self.at += word.len();
-            Some(())
-        } else {
-            None
-        }
+        self.at = json_check::literal(self.text, self.at, word)?;
+        Some(())
     }
 
     fn value(&mut self, depth: usize) -> Option<B::Value> {
@@ -434,7 +430,7 @@ impl<'t, B: Build> Parser<'t, '_, B> {
         self.at += 1; // "
         let start = self.at;
         // Plain runs are skipped sixteen bytes at a time (the scan the JSON check uses).
-        self.at = crate::json_check::next_special::<false>(self.text, self.at)?;
+        self.at = json_check::next_special::<false>(self.text, self.at)?;
         match self.text[self.at] {
             b'"' => {
                 self.at += 1;
@@ -446,7 +442,7 @@ impl<'t, B: Build> Parser<'t, '_, B> {
         self.scratch.clear();
         let mut from = start;
         loop {
-            self.at = crate::json_check::next_special::<false>(self.text, self.at)?;
+            self.at = json_check::next_special::<false>(self.text, self.at)?;
             match self.text[self.at] {
                 b'"' => {
                     self.scratch.push_str(self.slice(from, self.at));
@@ -510,37 +506,16 @@ impl<'t, B: Build> Parser<'t, '_, B> {
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?`: an int without a fraction or an
     /// exponent (as `json.loads`), else a float.
     fn number(&mut self) -> Option<B::Value> {
+        // The grammar is the JSON check's (a leading 0 followed by a digit: declined, as
+        // `json.loads` refuses it too); what is read here is its kind and size.
         let start = self.at;
-        if self.peek() == Some(b'-') {
-            self.at += 1;
-        }
-        let int_start = self.at;
-        match self.peek()? {
-            b'0' => self.at += 1,
-            b'1'..=b'9' => self.digits(),
-            _ => return None,
-        }
-        let int_digits = self.at - int_start;
-        let mut float = false;
-        if self.peek() == Some(b'.') {
-            self.at += 1;
-            if !matches!(self.peek(), Some(b'0'..=b'9')) {
-                return None;
-            }
-            self.digits();
-            float = true;
-        }
-        if let Some(b'e' | b'E') = self.peek() {
-            self.at += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.at += 1;
-            }
-            if !matches!(self.peek(), Some(b'0'..=b'9')) {
-                return None;
-            }
-            self.digits();
-            float = true;
-        }
+        self.at = json_check::number_end(self.text, start)?;
+        let int_start = start + usize::from(self.text[start] == b'-');
+        let int_digits = self.text[int_start..self.at]
+            .iter()
+            .take_while(|d| d.is_ascii_digit())
+            .count();
+        let float = int_start + int_digits < self.at;
         let text = self.slice(start, self.at);
         if float {
             return self.build.float(text.parse().ok()?);
@@ -563,12 +538,6 @@ impl<'t, B: Build> Parser<'t, '_, B> {
             return None;
         }
         self.build.big_int(text)
-    }
-
-    fn digits(&mut self) {
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.at += 1;
-        }
     }
 }
 

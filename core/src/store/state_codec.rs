@@ -330,15 +330,8 @@ mod tests {
     #[test]
     fn incompressible_bytes_are_stored_as_given() {
         // A xorshift stream: zstd cannot shrink it at all.
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let noise: Vec<u8> = (0..50_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let mut next = crate::test_support::xorshift(0x9E37_79B9_7F4A_7C15);
+        let noise: Vec<u8> = (0..50_000).map(|_| next() as u8).collect();
         let e = prepare_binary(None, &noise, WhenSmaller).unwrap();
         assert_eq!(e.encoding, StateEncoding::Plain);
         assert_eq!(e.content_type.as_deref(), Some(DEFAULT_CONTENT_TYPE));
@@ -348,13 +341,7 @@ mod tests {
     /// Words of random letters, as a chat history's prose: zstd makes it ~2× smaller, at a
     /// cost above writing it, so it is stored as it is, JSON or bytes, whole or probed.
     fn prose(n: usize) -> String {
-        let mut x = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::test_support::xorshift(0x2545_F491_4F6C_DD1D);
         let words: Vec<String> = (0..2000)
             .map(|_| {
                 (0..2 + next() % 8)

@@ -219,20 +219,14 @@ pub fn save_on_tail(
                 rusqlite::PrepFlags::SQLITE_PREPARE_PERSISTENT,
             )?),
         };
-        insert.execute(params![
+        insert_row(
+            insert,
+            cp,
             tail.next_id,
-            cp.execution_id,
-            cp.name,
             tail.next_id - lo,
             tail.parent,
-            cp.spent_nanos as i64,
-            cp.created_at_ms as i64,
-            &cp.state.bytes[..],
-            cp.state.encoding.as_str(),
-            cp.state.len as i64,
-            cp.state.content_type,
-            i64::from(tail.version)
-        ])
+            Some(tail.version),
+        )
     });
     Ok(inserted
         .ok()
@@ -263,23 +257,41 @@ pub fn save(
     }
     let sequence = id - lo;
     tx.prepare_cached(insert_checkpoint!("?1"))
-        .and_then(|mut s| {
-            s.execute(params![
-                id,
-                cp.execution_id,
-                cp.name,
-                sequence,
-                parent,
-                cp.spent_nanos as i64,
-                cp.created_at_ms as i64,
-                &cp.state.bytes[..],
-                cp.state.encoding.as_str(),
-                cp.state.len as i64,
-                cp.state.content_type
-            ])
-        })
+        .and_then(|mut s| insert_row(&mut s, cp, id, sequence, parent, None))
         .map_err(storage)?;
     Ok(info(cp, id, sequence, parent))
+}
+
+/// Runs an [`insert_checkpoint!`] statement for checkpoint `id`, `sequence` of its execution,
+/// after `parent`; `tail_version` is bound as `?12` (the statement of [`save_on_tail`]).
+fn insert_row(
+    insert: &mut rusqlite::Statement<'_>,
+    cp: &NewCheckpoint<'_>,
+    id: i64,
+    sequence: i64,
+    parent: Option<i64>,
+    tail_version: Option<u32>,
+) -> rusqlite::Result<()> {
+    let values: [&dyn rusqlite::ToSql; 11] = [
+        &id,
+        &cp.execution_id,
+        &cp.name,
+        &sequence,
+        &parent,
+        &(cp.spent_nanos as i64),
+        &(cp.created_at_ms as i64),
+        &&cp.state.bytes[..],
+        &cp.state.encoding.as_str(),
+        &(cp.state.len as i64),
+        &cp.state.content_type,
+    ];
+    for (at, value) in values.into_iter().enumerate() {
+        insert.raw_bind_parameter(at + 1, value)?;
+    }
+    if let Some(version) = tail_version {
+        insert.raw_bind_parameter(12, i64::from(version))?;
+    }
+    insert.raw_execute().map(|_| ())
 }
 
 /// What was saved: checkpoint `id`, `sequence` of its execution, after `parent`.

@@ -67,8 +67,7 @@ def _call(saver: int, execution: int, request: Dict[str, Any], values: Sequence[
     answer's values."""
     if values:
         request["values"] = [[kind, len(data)] for kind, data in values]
-        return _fast.langgraph_request(saver, execution, request, b"".join(data for _, data in values))
-    return _fast.langgraph_request(saver, execution, request, b"")
+    return _fast.langgraph_request(saver, execution, request, b"".join(data for _, data in values))
 
 
 _NAMER = _fast.langgraph_new()  # names and versions need no execution: one shared checkpointer answers them
