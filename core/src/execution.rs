@@ -15,7 +15,7 @@ use crate::records::{
     Breakdown, CallRecord, CallStatus, CheckpointInfo, ExecutionRecord, ExecutionStatus,
     RollbackRecord,
 };
-use crate::store::{CheckpointState, EncodedState, NewCheckpoint};
+use crate::store::{CheckpointState, EncodedState, JsonText, NewCheckpoint};
 
 /// How to start an execution.
 #[derive(Debug, Clone, Default)]
@@ -783,6 +783,18 @@ impl Execution {
         self.save_checkpoint(
             name,
             crate::store::state_codec::prepare(state_json, compression)?,
+        )
+    }
+
+    /// [`checkpoint`](Self::checkpoint) of JSON text already known to be well-formed (checked
+    /// where it came in: see [`JsonText`]), which is not checked again: a state saved many times,
+    /// or one serde_json or core's Python encoder wrote.
+    pub fn checkpoint_text(&self, name: &str, state: &JsonText<'_>) -> Result<CheckpointInfo> {
+        self.check_checkpoint(name, state.as_str().len())?;
+        let compression = self.inner.engine.store.state_compression();
+        self.save_checkpoint(
+            name,
+            crate::store::state_codec::prepare_text(state, compression),
         )
     }
 

@@ -9,7 +9,7 @@
 //! baseline) and nothing else is done per token. Measured (p50, this 2-core machine): a 100 KB
 //! chat history 30 → 23 µs, the bench's 100 KB documents 37.6 → 25 µs, a 1 KB state 0.45 →
 //! 0.33 µs — against a SQLite insert of the same bytes of ~70 µs and ~4.5 µs. What is refused
-//! is refused with serde_json's own message (see `state_codec::prepare`), so only the check
+//! is refused with serde_json's own message (see `state_codec::JsonText::check`), so only the check
 //! is new, not the errors.
 
 /// Whether `text` is one JSON value with only JSON whitespace around it.

@@ -59,7 +59,7 @@ pub use records::{
     Breakdown, CallRecord, CallStatus, CheckpointInfo, ExecutionRecord, ExecutionStatus,
 };
 pub use request::{RequestOptions, RequestPlan};
-pub use store::CheckpointState;
+pub use store::{CheckpointState, JsonText};
 pub use usage::{StreamAccumulator, StreamOutcome, Usage, UsageFormat};
 
 /// The library version (the workspace version).

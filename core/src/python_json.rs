@@ -1,7 +1,11 @@
-//! JSON text laid out byte for byte as Python's `json.dumps(value)` writes it with its defaults
-//! (`ensure_ascii=True`, separators `", "` and `": "`): the pieces the Python face's fast state
-//! encoder (libwflo's `wflo_py_json_dumps`) writes with, so a checkpoint state saved from Python
-//! keeps exactly the bytes it had when the standard library encoded it.
+//! Python values as JSON text laid out byte for byte as Python's `json.dumps(value)` writes it
+//! with its defaults (`ensure_ascii=True`, separators `", "` and `": "`), and JSON text read back
+//! as `json.loads` reads it: the Python face's fast state encoder and decoder (libwflo's
+//! `wflo_py_json_dumps` and `wflo_py_json_loads` walk and make the Python objects through
+//! [`Read`] and [`Build`]; the rules are here), so a checkpoint state saved from Python keeps
+//! exactly the bytes it had when the standard library encoded it.
+
+use crate::store::JsonText;
 
 /// The separator between items of an array or members of an object.
 pub const ITEM_SEPARATOR: &[u8] = b", ";
@@ -60,8 +64,7 @@ fn push_unicode_escape(out: &mut Vec<u8>, unit: u16) {
 
 /// Appends an integer as Python's `int.__repr__` writes it.
 pub fn push_int(out: &mut Vec<u8>, n: i64) {
-    use std::io::Write as _;
-    write!(out, "{n}").expect("writing to a Vec cannot fail");
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// Appends a finite float as Python's `float.__repr__` writes it (and so `json.dumps`): the
@@ -223,6 +226,117 @@ impl std::fmt::Write for Scratch {
         self.len = end;
         Ok(())
     }
+}
+
+/// A Python value as [`encode`] sees it, told by the face's [`Read`].
+pub enum Node<'v> {
+    Null,
+    Bool(bool),
+    Str(&'v str),
+    Int(i64),
+    Float(f64),
+    /// An exact `dict`: its members through [`Read::member`].
+    Dict,
+    /// An exact `list` or `tuple` of this many items, through [`Read::item`].
+    Sequence(usize),
+}
+
+/// How [`encode`] reads Python values: the Python face's reader calls the interpreter's C API
+/// (libwflo's `wflo_py_json_dumps`). Only exact built-in types are told as a [`Node`]: the
+/// reader answers None for anything else (a subclass, a dataclass, an int beyond 64 bits, a str
+/// that is not UTF-8 — a lone surrogate), and the encoder declines.
+pub trait Read {
+    /// A Python object, borrowed for the encoding.
+    type Object: Copy;
+    /// What `value` is; None when only `json.dumps` may encode it.
+    fn node(&self, value: Self::Object) -> Option<Node<'_>>;
+    /// The dict's next member from `*position` (0 first): `(key, value)`, None after the last.
+    fn member(
+        &self,
+        dict: Self::Object,
+        position: &mut isize,
+    ) -> Option<(Self::Object, Self::Object)>;
+    /// The sequence's item `index` (below its length); None when it could not be read.
+    fn item(&self, sequence: Self::Object, index: usize) -> Option<Self::Object>;
+}
+
+/// Deeper than this, [`encode`] declines (`json.dumps` then reports a cycle or recursion).
+pub const MAX_ENCODE_DEPTH: usize = 200;
+
+/// `json.dumps(value)`'s text (default separators, `ensure_ascii=True`, `allow_nan=False`),
+/// byte for byte, for a value of exact built-in types only (dict with str keys, list, tuple,
+/// str, int within 64 bits, finite float, bool, None); None — decline, the face then runs
+/// `json.dumps` itself, which encodes or refuses — for anything else, a non-finite float or
+/// nesting deeper than [`MAX_ENCODE_DEPTH`]. What it writes is JSON by construction, so a save
+/// does not check it again.
+/// The text is written into `buffer` (cleared first), which a caller encoding often keeps:
+/// growing a new one to 100 KB cost a tenth of the encoding.
+pub fn encode<'b, R: Read>(
+    reader: &R,
+    value: R::Object,
+    buffer: &'b mut Vec<u8>,
+) -> Option<JsonText<'b>> {
+    buffer.clear();
+    encode_into(reader, buffer, value, 0)?;
+    debug_assert!(buffer.is_ascii());
+    // SAFETY: every piece written is ASCII (literals, digits, separators, and strings escaped
+    // to printable ASCII by push_ascii_string), so UTF-8.
+    let text = unsafe { std::str::from_utf8_unchecked(buffer) };
+    Some(JsonText::written(text))
+}
+
+fn encode_into<R: Read>(
+    reader: &R,
+    out: &mut Vec<u8>,
+    value: R::Object,
+    depth: usize,
+) -> Option<()> {
+    match reader.node(value)? {
+        Node::Null => out.extend_from_slice(b"null"),
+        Node::Bool(true) => out.extend_from_slice(b"true"),
+        Node::Bool(false) => out.extend_from_slice(b"false"),
+        Node::Str(s) => push_ascii_string(out, s),
+        Node::Int(n) => push_int(out, n),
+        // json.dumps refuses NaN and infinities (allow_nan=False), with its own message.
+        Node::Float(x) if !x.is_finite() => return None,
+        Node::Float(x) => push_float(out, x),
+        Node::Dict => {
+            if depth >= MAX_ENCODE_DEPTH {
+                return None;
+            }
+            out.push(b'{');
+            let mut position = 0;
+            let mut first = true;
+            while let Some((key, item)) = reader.member(value, &mut position) {
+                // json.dumps turns int, float, bool and None keys into text: left to it.
+                let Node::Str(key) = reader.node(key)? else {
+                    return None;
+                };
+                if !first {
+                    out.extend_from_slice(ITEM_SEPARATOR);
+                }
+                first = false;
+                push_ascii_string(out, key);
+                out.extend_from_slice(KEY_SEPARATOR);
+                encode_into(reader, out, item, depth + 1)?;
+            }
+            out.push(b'}');
+        }
+        Node::Sequence(len) => {
+            if depth >= MAX_ENCODE_DEPTH {
+                return None;
+            }
+            out.push(b'[');
+            for i in 0..len {
+                if i > 0 {
+                    out.extend_from_slice(ITEM_SEPARATOR);
+                }
+                encode_into(reader, out, reader.item(value, i)?, depth + 1)?;
+            }
+            out.push(b']');
+        }
+    }
+    Some(())
 }
 
 /// What [`parse`] builds values with: the Python face's builder makes Python objects
@@ -879,5 +993,140 @@ mod tests {
         let long = "1".repeat(MAX_INT_DIGITS + 1);
         assert_eq!(read(&long), None);
         assert_eq!(read(&long[1..]), Some(Json::Big(long[1..].to_owned())));
+    }
+
+    /// A Python value as a tree, read by [`encode`] as the face reads the interpreter's.
+    #[derive(Debug)]
+    enum Py {
+        None,
+        Bool(bool),
+        Str(String),
+        Int(i64),
+        /// An int beyond 64 bits, a lone surrogate, a dataclass: what the reader cannot tell.
+        Opaque,
+        Float(f64),
+        Dict(Vec<(Py, Py)>),
+        List(Vec<Py>),
+    }
+
+    struct PyTree;
+
+    impl Read for PyTree {
+        type Object = *const Py;
+
+        fn node(&self, value: *const Py) -> Option<Node<'_>> {
+            Some(match unsafe { &*value } {
+                Py::None => Node::Null,
+                Py::Bool(b) => Node::Bool(*b),
+                Py::Str(s) => Node::Str(s),
+                Py::Int(n) => Node::Int(*n),
+                Py::Opaque => return None,
+                Py::Float(x) => Node::Float(*x),
+                Py::Dict(_) => Node::Dict,
+                Py::List(items) => Node::Sequence(items.len()),
+            })
+        }
+
+        fn member(&self, dict: *const Py, position: &mut isize) -> Option<(*const Py, *const Py)> {
+            let Py::Dict(members) = (unsafe { &*dict }) else {
+                panic!("member of a non-dict")
+            };
+            let (k, v) = members.get(*position as usize)?;
+            *position += 1;
+            Some((k, v))
+        }
+
+        fn item(&self, sequence: *const Py, index: usize) -> Option<*const Py> {
+            let Py::List(items) = (unsafe { &*sequence }) else {
+                panic!("item of a non-list")
+            };
+            items.get(index).map(|i| i as *const Py)
+        }
+    }
+
+    fn dumps(value: &Py) -> Option<String> {
+        encode(&PyTree, value, &mut Vec::new()).map(JsonText::into_string)
+    }
+
+    fn s(text: &str) -> Py {
+        Py::Str(text.into())
+    }
+
+    #[test]
+    fn encodes_as_json_dumps_writes() {
+        let value = Py::Dict(vec![
+            (
+                s("a"),
+                Py::List(vec![
+                    Py::Int(1),
+                    Py::Float(2.5),
+                    s("x\né"),
+                    Py::List(vec![]),
+                ]),
+            ),
+            (s("b"), Py::None),
+            (s("c"), Py::Bool(true)),
+            (s("d"), Py::Dict(vec![])),
+            (s("e"), Py::Float(1e16)),
+        ]);
+        assert_eq!(
+            dumps(&value).unwrap(),
+            r#"{"a": [1, 2.5, "x\n\u00e9", []], "b": null, "c": true, "d": {}, "e": 1e+16}"#
+        );
+    }
+
+    #[test]
+    fn declines_what_only_json_dumps_may_encode() {
+        let nested = |inner: Py| Py::Dict(vec![(s("k"), Py::List(vec![Py::Int(1), inner]))]);
+        assert_eq!(dumps(&nested(Py::Opaque)), None);
+        assert_eq!(dumps(&nested(Py::Float(f64::NAN))), None);
+        assert_eq!(dumps(&nested(Py::Float(f64::NEG_INFINITY))), None);
+        assert_eq!(
+            dumps(&Py::Dict(vec![(Py::Int(1), Py::None)])),
+            None,
+            "a non-str key"
+        );
+        assert_eq!(dumps(&Py::Dict(vec![(Py::Opaque, Py::None)])), None);
+        let deep = |levels: usize| (0..levels).fold(Py::Int(1), |v, _| Py::List(vec![v]));
+        assert!(dumps(&deep(MAX_ENCODE_DEPTH)).is_some());
+        assert_eq!(dumps(&deep(MAX_ENCODE_DEPTH + 1)), None);
+    }
+
+    #[test]
+    fn what_it_writes_is_json() {
+        let mut next = crate::test_support::xorshift(19);
+        fn value(next: &mut impl FnMut() -> u64, depth: usize) -> Py {
+            let pick = next() % 10;
+            let text = |next: &mut dyn FnMut() -> u64| -> String {
+                (0..next() % 6)
+                    .map(|_| char::from_u32((next() % 0x11_0000) as u32).unwrap_or('\u{fffd}'))
+                    .collect()
+            };
+            match pick {
+                0 => Py::None,
+                1 => Py::Bool(next() % 2 == 0),
+                2 => Py::Int(next() as i64),
+                3 => {
+                    let x = f64::from_bits(next());
+                    Py::Float(if x.is_finite() { x } else { 0.5 })
+                }
+                4 | 5 => Py::Str(text(next)),
+                6 | 7 if depth < 4 => {
+                    Py::List((0..next() % 5).map(|_| value(next, depth + 1)).collect())
+                }
+                8 | 9 if depth < 4 => Py::Dict(
+                    (0..next() % 5)
+                        .map(|_| (Py::Str(text(next)), value(next, depth + 1)))
+                        .collect(),
+                ),
+                _ => Py::Int(0),
+            }
+        }
+        for _ in 0..2000 {
+            let text = dumps(&value(&mut next, 0)).unwrap();
+            assert!(crate::json_check::is_json(&text), "{text}");
+            serde_json::from_str::<serde_json::Value>(&text).unwrap();
+            assert!(text.is_ascii());
+        }
     }
 }

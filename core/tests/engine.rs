@@ -7,7 +7,7 @@ use wflo_core::clock::ManualClock;
 use wflo_core::store::MemoryStore;
 use wflo_core::{
     CallRequest, CallStatus, Engine, EngineConfig, ErrorCode, ExecutionOptions, ExecutionStatus,
-    StreamAccumulator, Usage, UsageFormat,
+    JsonText, StreamAccumulator, Usage, UsageFormat,
 };
 
 const PRICES: &str =
@@ -225,6 +225,45 @@ fn bad_checkpoint_input_is_rejected_and_loses_nothing() {
         ErrorCode::InvalidArgument
     );
     assert_eq!(exec.checkpoints().unwrap().len(), 1);
+}
+
+#[test]
+fn checked_json_text_saves_without_a_second_check_and_with_the_same_limits() {
+    let engine = Engine::new(EngineConfig {
+        max_state_bytes: 64,
+        ..EngineConfig::default()
+    });
+    let exec = engine.start_execution(opts(None)).unwrap();
+    let raw: Box<serde_json::value::RawValue> =
+        serde_json::from_str(r#"{"a": [1, 2.5, "é"]}"#).unwrap();
+    let saved = exec.checkpoint_text("raw", &JsonText::from(&*raw)).unwrap();
+    assert_eq!(exec.checkpoint_state(saved.id).unwrap(), raw.get());
+    let value = serde_json::json!({"b": null});
+    let saved = exec
+        .checkpoint_text("value", &JsonText::from(&value))
+        .unwrap();
+    assert_eq!(exec.checkpoint_state(saved.id).unwrap(), r#"{"b":null}"#);
+    assert_eq!(
+        JsonText::check("{not json").unwrap_err().code(),
+        ErrorCode::InvalidArgument
+    );
+    let checked = JsonText::check(r#"[true]"#).unwrap();
+    assert_eq!(
+        exec.checkpoint_text(" ", &checked).unwrap_err().code(),
+        ErrorCode::InvalidArgument
+    );
+    let big = serde_json::json!({"a": "x".repeat(100)});
+    assert_eq!(
+        exec.checkpoint_text("big", &JsonText::from(&big))
+            .unwrap_err()
+            .code(),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        exec.checkpoints().unwrap().len(),
+        2,
+        "nothing refused was saved"
+    );
 }
 
 #[test]

@@ -70,6 +70,10 @@
 // The finest detail.
 #define WFLO_LOG_TRACE 5
 
+// Returned by `wflo_py_checkpoint_save` when it declines: the state holds something only
+// `json.dumps` may encode (or refuse), and nothing was saved.
+#define WFLO_PY_DECLINED -1
+
 // The result of every call. Values are stable and never renumbered; a retired value stays
 // as a comment.
 typedef enum {
@@ -1107,6 +1111,26 @@ wflo_py_object wflo_py_checkpoints_since(const wflo_py_api *api,
                                          uint64_t after_sequence,
                                          uint64_t checkpoint_id,
                                          bool with_state);
+
+// Saves a Python value as checkpoint `name`'s JSON state in one call: the value is encoded as
+// `json.dumps` writes it (`wflo_py_json_dumps`, core's encoder), and that text, JSON by
+// construction, is saved without being checked again and without a Python `str` made of it.
+// The store is written with the interpreter lock released. Returns 0 (WFLO_STATUS_OK) with
+// `saved_out` (may be NULL) filled as by `wflo_checkpoint_save_into`; a `wflo_status` when the
+// save failed (`wflo_last_error_json` says why, nothing saved); or WFLO_PY_DECLINED (-1), also
+// when `api` lacks a function this needs: the face then encodes the state itself and saves
+// the text.
+//
+// # Safety
+// Called with the Python interpreter's lock held (ctypes `PYFUNCTYPE`), `api` filled by the
+// Python face for this interpreter, `state` a live Python object; `execution` a live handle,
+// `name` pointing to `name_len` bytes, `saved_out` NULL or writable.
+int wflo_py_checkpoint_save(const wflo_py_api *api,
+                            const wflo_execution *execution,
+                            const char *name,
+                            size_t name_len,
+                            wflo_py_object state,
+                            wflo_checkpoint_saved *saved_out);
 
 // `json.dumps(value)` (default separators, `ensure_ascii=True`, `allow_nan=False`) as a new
 // Python str, for the Python face. Returns a new reference to the empty str when it declines

@@ -6,14 +6,20 @@
 //! list out, free each) and the state was copied twice; here the library makes the objects
 //! with the C API functions of the face's `wflo_py_api` (python_json.rs) and copies the state
 //! once, into the `bytes` it returns. The store is read with the interpreter lock released.
+//! And a save of a Python value as a JSON state in one call (`wflo_py_checkpoint_save`).
+
+use std::ffi::{c_char, c_int};
 
 use wflo_core::{CheckpointInfo, CheckpointState};
 
+use crate::boundary::run;
+use crate::checkpoint::wflo_checkpoint_saved;
 use crate::execution::wflo_execution;
 use crate::handle::arc_ref;
 use crate::python_call::answer_python;
-use crate::python_json::{wflo_py_api, wflo_py_object};
+use crate::python_json::{wflo_py_api, wflo_py_object, with_encoded};
 use crate::python_json_loads::{Objects, Owned};
+use crate::strings::input;
 
 /// `[checkpoints, rollbacks, content_type, data]`: the checkpoints saved after
 /// `after_sequence` (a list of info dicts, as `wflo_checkpoint_list_after_json`'s JSON reads),
@@ -82,4 +88,58 @@ pub unsafe extern "C" fn wflo_py_checkpoints_since(
         objects.list(vec![listed, rollbacks, content_type, data])
     };
     unsafe { answer_python(api, "a checkpoint read", work, build) }
+}
+
+/// Returned by `wflo_py_checkpoint_save` when it declines: the state holds something only
+/// `json.dumps` may encode (or refuse), and nothing was saved.
+pub const WFLO_PY_DECLINED: c_int = -1;
+
+/// Saves a Python value as checkpoint `name`'s JSON state in one call: the value is encoded as
+/// `json.dumps` writes it (`wflo_py_json_dumps`, core's encoder), and that text, JSON by
+/// construction, is saved without being checked again and without a Python `str` made of it.
+/// The store is written with the interpreter lock released. Returns 0 (WFLO_STATUS_OK) with
+/// `saved_out` (may be NULL) filled as by `wflo_checkpoint_save_into`; a `wflo_status` when the
+/// save failed (`wflo_last_error_json` says why, nothing saved); or WFLO_PY_DECLINED (-1), also
+/// when `api` lacks a function this needs: the face then encodes the state itself and saves
+/// the text.
+///
+/// # Safety
+/// Called with the Python interpreter's lock held (ctypes `PYFUNCTYPE`), `api` filled by the
+/// Python face for this interpreter, `state` a live Python object; `execution` a live handle,
+/// `name` pointing to `name_len` bytes, `saved_out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_py_checkpoint_save(
+    api: *const wflo_py_api,
+    execution: *const wflo_execution,
+    name: *const c_char,
+    name_len: usize,
+    state: wflo_py_object,
+    saved_out: *mut wflo_checkpoint_saved,
+) -> c_int {
+    let Some(api) = (unsafe { api.as_ref() }) else {
+        return WFLO_PY_DECLINED;
+    };
+    let (Some(save_thread), Some(restore_thread)) = (api.save_thread, api.restore_thread) else {
+        return WFLO_PY_DECLINED;
+    };
+    unsafe {
+        with_encoded(api, state, |text| {
+            let Some(text) = text else {
+                return WFLO_PY_DECLINED;
+            };
+            let thread = save_thread();
+            let status = run(|| {
+                let h = arc_ref(execution, "execution")?;
+                let info = h
+                    .execution
+                    .checkpoint_text(input(name, name_len, "name")?, text)?;
+                if !saved_out.is_null() {
+                    *saved_out = (&info).into();
+                }
+                Ok(())
+            });
+            restore_thread(thread);
+            status as c_int
+        })
+    }
 }

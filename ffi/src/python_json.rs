@@ -1,17 +1,16 @@
 //! `json.dumps` of a Python checkpoint state, in Rust, for the Python face only (its ctypes
 //! module `wflo/_fast.py` calls it with the interpreter lock held). The library is not linked
 //! with Python: the face hands over the C API functions and type objects it needs in a
-//! `wflo_py_api`, the one it also hands to `wflo_py_json_loads` (python_json_loads.rs). Only
-//! values of the exact built-in types whose `json.dumps` text is fixed are encoded here (dict
-//! with str keys, list, tuple, str, int within 64 bits, finite float, bool, None); on anything
-//! else the function declines and the face runs `json.dumps` itself, so the text is always the
-//! standard library's, byte for byte (wflo_core::python_json).
+//! `wflo_py_api`, the one it also hands to `wflo_py_json_loads` (python_json_loads.rs). The
+//! encoding and its rules are core's (`wflo_core::python_json::encode`: exact built-in types
+//! only, else it declines and the face runs `json.dumps` itself, so the text is always the
+//! standard library's, byte for byte); this file only reads the objects for it.
 
+use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void};
 
-use wflo_core::python_json::{
-    ITEM_SEPARATOR, KEY_SEPARATOR, push_ascii_string, push_float, push_int,
-};
+use wflo_core::JsonText;
+use wflo_core::python_json::{Node, Read, encode};
 
 /// A Python object (`PyObject *`).
 pub type wflo_py_object = *mut c_void;
@@ -94,13 +93,10 @@ pub struct wflo_py_api {
     pub restore_thread: Option<unsafe extern "C" fn(*mut c_void)>,
 }
 
-/// Deeper than this, the encoder declines (json.dumps then reports a cycle or recursion).
-const MAX_DEPTH: usize = 200;
-
-/// The encoder declined: the value holds something only `json.dumps` may encode (or refuse).
-struct Decline;
-
-struct Api<'a> {
+/// The interpreter's objects as `wflo_core::python_json::encode` reads them: exact built-in
+/// types only (a subclass, a dataclass, a model is not one of them, so the encoder declines
+/// and json.dumps, with its `default`, encodes it).
+struct Reader<'a> {
     api: &'a wflo_py_api,
     dict_next: unsafe extern "C" fn(
         wflo_py_object,
@@ -118,8 +114,10 @@ struct Api<'a> {
     err_clear: unsafe extern "C" fn(),
 }
 
-impl Api<'_> {
-    unsafe fn type_of(&self, value: wflo_py_object) -> wflo_py_object {
+impl Reader<'_> {
+    /// A value's type object. Safe to call only as `Read` is used: by `encode_python`, the
+    /// interpreter lock held and the value alive.
+    fn type_of(&self, value: wflo_py_object) -> wflo_py_object {
         unsafe {
             *value
                 .cast::<u8>()
@@ -128,100 +126,77 @@ impl Api<'_> {
         }
     }
 
-    unsafe fn str_of(&self, value: wflo_py_object) -> Result<&str, Decline> {
+    fn str_of(&self, value: wflo_py_object) -> Option<&str> {
         let mut len = 0isize;
         let data = unsafe { (self.as_utf8)(value, &mut len) };
         if data.is_null() {
             // Lone surrogates: not UTF-8. json.dumps escapes them.
             unsafe { (self.err_clear)() };
-            return Err(Decline);
+            return None;
         }
         let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), len as usize) };
-        std::str::from_utf8(bytes).map_err(|_| Decline)
+        // SAFETY: PyUnicode_AsUTF8AndSize returns UTF-8 or fails (checking it again cost 8% of
+        // an encoding).
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
     }
+}
 
-    unsafe fn encode(
-        &self,
-        out: &mut Vec<u8>,
-        value: wflo_py_object,
-        depth: usize,
-    ) -> Result<(), Decline> {
+impl Read for Reader<'_> {
+    type Object = wflo_py_object;
+
+    fn node(&self, value: wflo_py_object) -> Option<Node<'_>> {
         let api = self.api;
         if value == api.none {
-            out.extend_from_slice(b"null");
-            return Ok(());
+            return Some(Node::Null);
         }
-        if value == api.true_ {
-            out.extend_from_slice(b"true");
-            return Ok(());
+        if value == api.true_ || value == api.false_ {
+            return Some(Node::Bool(value == api.true_));
         }
-        if value == api.false_ {
-            out.extend_from_slice(b"false");
-            return Ok(());
-        }
-        let ty = unsafe { self.type_of(value) };
-        if ty == api.str_type {
-            push_ascii_string(out, unsafe { self.str_of(value) }?);
+        let ty = self.type_of(value);
+        Some(if ty == api.str_type {
+            Node::Str(self.str_of(value)?)
         } else if ty == api.int_type {
             let mut overflow: c_int = 0;
             let n = unsafe { (self.as_i64)(value, &mut overflow) };
             if overflow != 0 {
-                return Err(Decline);
+                return None;
             }
-            push_int(out, n);
+            Node::Int(n)
         } else if ty == api.float_type {
-            let x = unsafe { (self.as_f64)(value) };
-            if !x.is_finite() {
-                return Err(Decline); // json.dumps refuses it (allow_nan=False), with its message
-            }
-            push_float(out, x); // float.__repr__'s text, as json.dumps writes it
+            Node::Float(unsafe { (self.as_f64)(value) })
         } else if ty == api.dict_type {
-            if depth >= MAX_DEPTH {
-                return Err(Decline);
-            }
-            out.push(b'{');
-            let (mut pos, mut key, mut item) = (0isize, std::ptr::null_mut(), std::ptr::null_mut());
-            let mut first = true;
-            while unsafe { (self.dict_next)(value, &mut pos, &mut key, &mut item) } != 0 {
-                if unsafe { self.type_of(key) } != api.str_type {
-                    return Err(Decline); // json.dumps turns int, float, bool, None keys into text
-                }
-                if !first {
-                    out.extend_from_slice(ITEM_SEPARATOR);
-                }
-                first = false;
-                push_ascii_string(out, unsafe { self.str_of(key) }?);
-                out.extend_from_slice(KEY_SEPARATOR);
-                unsafe { self.encode(out, item, depth + 1) }?;
-            }
-            out.push(b'}');
-        } else if ty == api.list_type || ty == api.tuple_type {
-            if depth >= MAX_DEPTH {
-                return Err(Decline);
-            }
-            let (size, get) = if ty == api.list_type {
-                (self.list_size, self.list_get_item)
-            } else {
-                (self.tuple_size, self.tuple_get_item)
-            };
-            out.push(b'[');
-            let len = unsafe { size(value) };
-            for i in 0..len {
-                if i > 0 {
-                    out.extend_from_slice(ITEM_SEPARATOR);
-                }
-                let item = unsafe { get(value, i) };
-                if item.is_null() {
-                    unsafe { (self.err_clear)() };
-                    return Err(Decline);
-                }
-                unsafe { self.encode(out, item, depth + 1) }?;
-            }
-            out.push(b']');
+            Node::Dict
+        } else if ty == api.list_type {
+            Node::Sequence(unsafe { (self.list_size)(value) }.max(0) as usize)
+        } else if ty == api.tuple_type {
+            Node::Sequence(unsafe { (self.tuple_size)(value) }.max(0) as usize)
         } else {
-            return Err(Decline); // subclasses, dataclasses, models, …: json.dumps and its default
+            return None;
+        })
+    }
+
+    fn member(
+        &self,
+        dict: wflo_py_object,
+        position: &mut isize,
+    ) -> Option<(wflo_py_object, wflo_py_object)> {
+        let (mut key, mut item) = (std::ptr::null_mut(), std::ptr::null_mut());
+        (unsafe { (self.dict_next)(dict, position, &mut key, &mut item) } != 0)
+            .then_some((key, item))
+    }
+
+    fn item(&self, sequence: wflo_py_object, index: usize) -> Option<wflo_py_object> {
+        let get = if self.type_of(sequence) == self.api.list_type {
+            self.list_get_item
+        } else {
+            self.tuple_get_item
+        };
+        let item = unsafe { get(sequence, index as isize) };
+        if item.is_null() {
+            unsafe { (self.err_clear)() };
+            return None;
         }
-        Ok(())
+        Some(item)
     }
 }
 
@@ -245,31 +220,59 @@ pub unsafe extern "C" fn wflo_py_json_dumps(
     let Some(from_utf8) = api.unicode_from_string_and_size else {
         return std::ptr::null_mut();
     };
-    let text = unsafe { encode_python(api, value) }.unwrap_or_default();
-    unsafe { from_utf8(text.as_ptr().cast(), text.len() as isize) }
+    unsafe {
+        with_encoded(api, value, |text| {
+            let text = text.map_or("", JsonText::as_str);
+            from_utf8(text.as_ptr().cast(), text.len() as isize)
+        })
+    }
 }
 
-/// `json.dumps(value)`'s bytes (as `wflo_py_json_dumps`), or None when it declines.
+/// Runs `then` with `json.dumps(value)`'s text (as `wflo_py_json_dumps`), or None when it
+/// declines. The text is written into a buffer this thread keeps (up to `KEPT_BUFFER_BYTES`).
 ///
 /// # Safety
 /// As `wflo_py_json_dumps`: the interpreter lock held, `value` a live Python object.
-pub(crate) unsafe fn encode_python(api: &wflo_py_api, value: wflo_py_object) -> Option<Vec<u8>> {
-    let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Option<Vec<u8>> {
-        let api = Api {
-            api,
-            dict_next: api.dict_next?,
-            list_size: api.list_size?,
-            list_get_item: api.list_get_item?,
-            tuple_size: api.tuple_size?,
-            tuple_get_item: api.tuple_get_item?,
-            as_utf8: api.unicode_as_utf8_and_size?,
-            as_i64: api.long_as_long_long_and_overflow?,
-            as_f64: api.float_as_double?,
-            err_clear: api.err_clear?,
+pub(crate) unsafe fn with_encoded<T>(
+    api: &wflo_py_api,
+    value: wflo_py_object,
+    then: impl FnOnce(Option<&JsonText<'_>>) -> T,
+) -> T {
+    thread_local! {
+        static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    BUFFER.with(|cell| {
+        let mut spare = Vec::new();
+        let mut kept = cell.try_borrow_mut();
+        let buffer = match kept.as_deref_mut() {
+            Ok(buffer) => buffer,
+            Err(_) => &mut spare, // in use further up this thread's stack
         };
-        let mut out = Vec::with_capacity(1024);
-        unsafe { api.encode(&mut out, value, 0) }.ok()?;
-        Some(out)
-    }));
-    encoded.ok().flatten()
+        let encoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let reader = Reader {
+                api,
+                dict_next: api.dict_next?,
+                list_size: api.list_size?,
+                list_get_item: api.list_get_item?,
+                tuple_size: api.tuple_size?,
+                tuple_get_item: api.tuple_get_item?,
+                as_utf8: api.unicode_as_utf8_and_size?,
+                as_i64: api.long_as_long_long_and_overflow?,
+                as_f64: api.float_as_double?,
+                err_clear: api.err_clear?,
+            };
+            let buffer = buffer; // moved in, not reborrowed: the text borrows it past the closure
+            encode(&reader, value, buffer)
+        }));
+        let result = then(encoded.ok().flatten().as_ref());
+        if let Ok(buffer) = kept.as_deref_mut()
+            && buffer.capacity() > KEPT_BUFFER_BYTES
+        {
+            *buffer = Vec::new(); // a rare huge state's memory is given back
+        }
+        result
+    })
 }
+
+/// The largest encoding buffer a thread keeps between encodings.
+const KEPT_BUFFER_BYTES: usize = 4 << 20;

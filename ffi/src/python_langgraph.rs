@@ -8,7 +8,7 @@ use std::ffi::c_char;
 use crate::execution::wflo_execution;
 use crate::langgraph::{call, wflo_langgraph};
 use crate::python_call::answer_python;
-use crate::python_json::{encode_python, wflo_py_api, wflo_py_object};
+use crate::python_json::{wflo_py_api, wflo_py_object, with_encoded};
 
 /// `[answer, values]`: the answer of `wflo_langgraph_call` as Python objects (what
 /// `json.loads` of its JSON gives) and its values as a list of `[type, bytes]`. On a failure: None,
@@ -68,22 +68,24 @@ pub unsafe extern "C" fn wflo_py_langgraph_request(
     let Some(py) = (unsafe { api.as_ref() }) else {
         return std::ptr::null_mut();
     };
-    let Some(text) = (unsafe { encode_python(py, request) }) else {
-        let Some(inc_ref) = py.inc_ref else {
-            return std::ptr::null_mut();
-        };
-        unsafe { inc_ref(py.declined) };
-        return py.declined;
-    };
     unsafe {
-        wflo_py_langgraph_call(
-            api,
-            saver,
-            execution,
-            text.as_ptr().cast(),
-            text.len(),
-            values,
-            values_len,
-        )
+        with_encoded(py, request, |text| {
+            let Some(text) = text else {
+                let Some(inc_ref) = py.inc_ref else {
+                    return std::ptr::null_mut();
+                };
+                inc_ref(py.declined);
+                return py.declined;
+            };
+            wflo_py_langgraph_call(
+                api,
+                saver,
+                execution,
+                text.as_str().as_ptr().cast(),
+                text.as_str().len(),
+                values,
+                values_len,
+            )
+        })
     }
 }

@@ -397,3 +397,75 @@ def test_loads_of_the_bench_state():
             for i in range(500)]
     data = json.dumps({"documents": docs}).encode()
     assert same(loads(data), json.loads(data))
+
+
+# -- the one-call save (wflo_py_checkpoint_save): encoded and saved without a second check ---------
+
+save_fast = _fast.py_checkpoint_save
+
+
+@pytest.fixture
+def started(tmp_path):
+    import wflo
+
+    engine = wflo.Engine.open(str(tmp_path / "states.db"))
+    wf = wflo.WfloWorkflow("states", engine=engine).start_sync()
+    yield wf
+    engine.close()
+
+
+def stored(wf, info):
+    content_type, data = _fast.checkpoint_state_any(wf._c, info["id"])
+    assert content_type is None
+    return data.decode()
+
+
+def test_one_call_save_stores_json_dumps_bytes(started):
+    assert save_fast is not None
+    rng = random.Random(19)
+    for i in range(300):
+        state = random_value(rng)
+        info = started.checkpoint_sync(f"s{i}", state)
+        assert stored(started, info) == json.dumps(state)
+        assert started.checkpoint_state(info["id"]) == json.loads(json.dumps(state))
+        assert info["state_bytes"] == len(json.dumps(state).encode())
+
+
+def test_one_call_save_gives_the_same_info_as_the_text_save(started):
+    state = {"messages": [{"role": "user", "content": "héllo"}], "n": 3}
+    one = save_fast(started._c, started.execution_id, "one", state)
+    text = _fast.checkpoint_save(started._c, started.execution_id, "text", json.dumps(state))
+    assert list(one) == list(text)
+    for key in ("execution_id", "superseded", "state_bytes"):
+        assert one[key] == text[key]
+    assert text["parent_id"] == one["id"] and text["sequence"] == one["sequence"] + 1
+    assert stored(started, one) == stored(started, text)
+
+
+@pytest.mark.parametrize("value", declined(), ids=lambda v: type(v).__name__)
+def test_one_call_save_declines_what_json_dumps_decides_and_saves_nothing(started, value):
+    before = len(started.checkpoints())
+    state = {"a": [{"b": (value,)}]}
+    if fast(state) != "":
+        return  # plain after all (see test_what_it_declines_json_dumps_decides)
+    assert save_fast(started._c, started.execution_id, "declined", state) is None
+    assert len(started.checkpoints()) == before
+    expected = reference(state)
+    if expected.startswith("invalid argument"):
+        with pytest.raises(WfloError) as e:
+            started.checkpoint_sync("declined", state)
+        assert str(e.value) == expected
+        assert len(started.checkpoints()) == before
+    else:  # checkpoint_sync then saves json.dumps's text
+        assert stored(started, started.checkpoint_sync("declined", state)) == expected
+
+
+def test_one_call_save_refuses_bad_names_with_typed_errors(started):
+    from wflo.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError):
+        started.checkpoint_sync("  ", {"x": 1})
+    with pytest.raises(InvalidArgumentError, match="checkpoint name"):
+        save_fast(started._c, started.execution_id, "bad\x00name", {"x": 1})
+    assert started.checkpoints() == []
+    assert started.checkpoint_sync("fine", {"x": 1})["sequence"] == 1

@@ -29,7 +29,7 @@ pub use period::Period;
 pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore};
-pub use state_codec::{CheckpointState, EncodedState};
+pub use state_codec::{CheckpointState, EncodedState, JsonText};
 pub use url::{
     StoreUrl, Synchronous, default_sqlite_path, open_store, open_store_from_env, store_url_from_env,
 };
@@ -63,7 +63,7 @@ pub(crate) fn agent_budgets_from_json(
 pub struct NewCheckpoint<'a> {
     pub execution_id: &'a str,
     pub name: &'a str,
-    /// The state, checked and encoded (see [`state_codec::prepare`]).
+    /// The state, checked and encoded (see [`state_codec::prepare`] and [`state_codec::prepare_text`]).
     pub state: &'a EncodedState<'a>,
     pub spent_nanos: Nanos,
     pub created_at_ms: u64,

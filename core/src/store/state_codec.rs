@@ -140,23 +140,72 @@ pub struct EncodedState<'a> {
     pub content_type: Option<String>,
 }
 
-/// Checks that `state` is JSON (`INVALID_ARGUMENT` otherwise) and encodes it for storage.
-/// (Checking and compressing on two threads at once was tried: on two cores the hand-off cost
-/// more than it saved.)
-pub fn prepare(state: &str, compression: Compression) -> Result<EncodedState<'_>> {
-    // The fast check first; what it refuses, serde_json says what is wrong with (and would
-    // accept, were the two ever to disagree: a state is never refused that serde_json takes).
-    if !crate::json_check::is_json(state) {
-        serde_json::from_str::<serde::de::IgnoredAny>(state)
-            .map_err(|e| Error::invalid(format!("checkpoint state is not valid JSON: {e}")))?;
+/// JSON text known to be well-formed, so a save does not check it again: the check is made
+/// once, where the text came in. Made only by [`JsonText::check`], from a serde_json
+/// [`RawValue`](serde_json::value::RawValue) or [`Value`](serde_json::Value) (serde_json read
+/// or wrote it), or by core's own encoder of Python values (`python_json::encode`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonText<'a>(Cow<'a, str>);
+
+impl<'a> JsonText<'a> {
+    /// `text` once checked to be JSON; `INVALID_ARGUMENT` saying what is wrong otherwise.
+    pub fn check(text: &'a str) -> Result<JsonText<'a>> {
+        // The fast check first; what it refuses, serde_json says what is wrong with (and would
+        // accept, were the two ever to disagree: a state is never refused that serde_json takes).
+        if !crate::json_check::is_json(text) {
+            serde_json::from_str::<serde::de::IgnoredAny>(text)
+                .map_err(|e| Error::invalid(format!("checkpoint state is not valid JSON: {e}")))?;
+        }
+        Ok(JsonText(Cow::Borrowed(text)))
     }
+
+    /// Text core's own encoders wrote, JSON by construction.
+    pub(crate) fn written(text: impl Into<Cow<'a, str>>) -> JsonText<'a> {
+        JsonText(text.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0.into_owned()
+    }
+}
+
+impl<'a> From<&'a serde_json::value::RawValue> for JsonText<'a> {
+    /// serde_json checked the text when it made the `RawValue`.
+    fn from(raw: &'a serde_json::value::RawValue) -> JsonText<'a> {
+        JsonText(Cow::Borrowed(raw.get()))
+    }
+}
+
+impl From<&serde_json::Value> for JsonText<'static> {
+    fn from(value: &serde_json::Value) -> JsonText<'static> {
+        JsonText::written(value.to_string())
+    }
+}
+
+/// Checks that `state` is JSON (`INVALID_ARGUMENT` otherwise) and encodes it for storage.
+pub fn prepare(state: &str, compression: Compression) -> Result<EncodedState<'_>> {
+    JsonText::check(state)?;
+    Ok(encode_json(state, compression))
+}
+
+/// Encodes JSON text for storage (it was checked where it came in). (Checking and compressing
+/// on two threads at once was tried: on two cores the hand-off cost more than it saved.)
+pub fn prepare_text<'a>(state: &'a JsonText<'_>, compression: Compression) -> EncodedState<'a> {
+    encode_json(state.as_str(), compression)
+}
+
+fn encode_json(state: &str, compression: Compression) -> EncodedState<'_> {
     let (encoding, bytes) = encode(state.as_bytes(), compression);
-    Ok(EncodedState {
+    EncodedState {
         encoding,
         bytes,
         len: state.len(),
         content_type: None,
-    })
+    }
 }
 
 /// Checks a binary state's content type (non-empty, printable ASCII without spaces, at most

@@ -689,6 +689,39 @@ def _py_json_loads():
 py_json_loads = _py_json_loads()
 
 
+# A checkpoint of a Python value as a JSON state in one ctypes call (wflo_py_checkpoint_save,
+# ffi/src/python_checkpoint.rs): the library encodes the value as json_dumps does and saves that
+# text without checking it again (it is JSON by construction) or making a str of it; it writes the
+# store with the interpreter lock released. It declines (-1, nothing saved) what json_dumps would
+# hand to json.dumps: the caller then encodes the state itself and saves the text.
+def _py_checkpoint_save():
+    """``(execution, execution_id, name, state) -> info``, or None when the library declined
+    the state; None where it cannot run (as _py_json_dumps)."""
+    if py_json_dumps is None:
+        return None
+    try:
+        fn = ctypes.PYFUNCTYPE(ctypes.c_int, POINTER(_PyApi), c_void_p, c_char_p, c_size_t, ctypes.py_object,
+                               c_void_p)(("wflo_py_checkpoint_save", _lib))
+    except (AttributeError, OSError, ValueError):
+        return None
+    ref = byref(_PY_API)
+
+    def save(execution: int, execution_id: str, name: str, state: object) -> Optional[dict]:
+        n = name.encode()
+        status = fn(ref, execution, n, len(n), state, _scratch.saved_ref)
+        if status == _PY_DECLINED:
+            return None
+        if status:
+            raise _error()
+        return _saved(execution_id, name, None)
+
+    return save
+
+
+_PY_DECLINED = -1  # WFLO_PY_DECLINED
+py_checkpoint_save = _py_checkpoint_save()
+
+
 # checkpoints_after and checkpoint_since_with_state answered with Python objects
 # (wflo_py_checkpoints_since, ffi/src/python_checkpoint.rs): a saver's load, or its check for
 # changes, in one ctypes call, the state copied once — the out-parameter path (_since_out) costs

@@ -477,6 +477,12 @@ class WfloWorkflow:
 
     def checkpoint_sync(self, name: str, state: Any, *, content_type: Optional[str] = None) -> Optional[Dict[str, Any]]:
         binary = _binary_state(state, content_type)
+        if binary is None and self._native is not None and self.enable_checkpointing and _fast.py_checkpoint_save:
+            # Encoded and saved in one call, the text not checked again (libwflo wrote it); a
+            # state the library declines is encoded by json.dumps below and saved as text.
+            info = _fast.py_checkpoint_save(self._c, self.execution_id, _check_name(name), state)
+            if info is not None:
+                return info
         text = _checkpoint_args(name, state) if binary is None else _check_name(name)
         if not self.enable_checkpointing:
             return None
