@@ -104,6 +104,13 @@ typedef enum {
 // same name. Thread-safe. Free with wflo_breaker_free (the breaker stays in the engine).
 typedef struct wflo_breaker wflo_breaker;
 
+// A checkpoint state encoded from a Python value (`wflo_py_state_encode`): JSON by
+// construction, held by the library until saved (`wflo_checkpoint_save_encoded`, on any
+// thread, as often as wanted) and freed (`wflo_encoded_state_free`). The Python face's async
+// checkpoint encodes on the caller's thread, so the state is saved as it was at the call, and
+// saves on a worker thread.
+typedef struct wflo_encoded_state wflo_encoded_state;
+
 // An engine: prices, budgets and a store. Thread-safe: one handle may be used from any
 // number of threads at once. Free with wflo_engine_free.
 typedef struct wflo_engine wflo_engine;
@@ -1131,6 +1138,31 @@ int wflo_py_checkpoint_save(const wflo_py_api *api,
                             size_t name_len,
                             wflo_py_object state,
                             wflo_checkpoint_saved *saved_out);
+
+// `state` encoded as `wflo_py_json_dumps` encodes it, held for `wflo_checkpoint_save_encoded`;
+// NULL when it declines (as `wflo_py_checkpoint_save`: the face then encodes the state itself).
+//
+// # Safety
+// As `wflo_py_json_dumps`: the interpreter lock held, `state` a live Python object.
+wflo_encoded_state *wflo_py_state_encode(const wflo_py_api *api, wflo_py_object state);
+
+// Saves an encoded state as checkpoint `name` (not checked again: it is JSON by
+// construction), as `wflo_checkpoint_save_into`. The state stays the caller's to free.
+//
+// # Safety
+// `execution` and `state` are live handles; `name` points to `name_len` bytes; `saved_out`
+// NULL or writable.
+wflo_status wflo_checkpoint_save_encoded(const wflo_execution *execution,
+                                         const char *name,
+                                         size_t name_len,
+                                         const wflo_encoded_state *state,
+                                         wflo_checkpoint_saved *saved_out);
+
+// Frees an encoded state; NULL is a no-op.
+//
+// # Safety
+// `state` is NULL or a live handle, not used afterwards.
+void wflo_encoded_state_free(wflo_encoded_state *state);
 
 // `json.dumps(value)` (default separators, `ensure_ascii=True`, `allow_nan=False`) as a new
 // Python str, for the Python face. Returns a new reference to the empty str when it declines

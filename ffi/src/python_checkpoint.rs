@@ -6,16 +6,18 @@
 //! list out, free each) and the state was copied twice; here the library makes the objects
 //! with the C API functions of the face's `wflo_py_api` (python_json.rs) and copies the state
 //! once, into the `bytes` it returns. The store is read with the interpreter lock released.
-//! And a save of a Python value as a JSON state in one call (`wflo_py_checkpoint_save`).
+//! And a save of a Python value as a JSON state encoded by core's encoder, so not checked again:
+//! in one call (`wflo_py_checkpoint_save`), or encoded on one thread and saved on another
+//! (`wflo_py_state_encode`, `wflo_checkpoint_save_encoded`).
 
 use std::ffi::{c_char, c_int};
 
-use wflo_core::{CheckpointInfo, CheckpointState};
+use wflo_core::{CheckpointInfo, CheckpointState, JsonText};
 
-use crate::boundary::run;
+use crate::boundary::{run, run_quiet, wflo_status};
 use crate::checkpoint::wflo_checkpoint_saved;
 use crate::execution::wflo_execution;
-use crate::handle::arc_ref;
+use crate::handle::{Boxed, Handle, arc_ref, box_free, box_into_ptr, box_ref};
 use crate::python_call::answer_python;
 use crate::python_json::{wflo_py_api, wflo_py_object, with_encoded};
 use crate::python_json_loads::{Objects, Owned};
@@ -142,4 +144,76 @@ pub unsafe extern "C" fn wflo_py_checkpoint_save(
             status as c_int
         })
     }
+}
+
+/// A checkpoint state encoded from a Python value (`wflo_py_state_encode`): JSON by
+/// construction, held by the library until saved (`wflo_checkpoint_save_encoded`, on any
+/// thread, as often as wanted) and freed (`wflo_encoded_state_free`). The Python face's async
+/// checkpoint encodes on the caller's thread, so the state is saved as it was at the call, and
+/// saves on a worker thread.
+pub struct wflo_encoded_state {
+    _private: [u8; 0],
+}
+
+impl Handle for wflo_encoded_state {
+    type Ownership = Boxed;
+    type Rust = JsonText<'static>;
+}
+
+/// `state` encoded as `wflo_py_json_dumps` encodes it, held for `wflo_checkpoint_save_encoded`;
+/// NULL when it declines (as `wflo_py_checkpoint_save`: the face then encodes the state itself).
+///
+/// # Safety
+/// As `wflo_py_json_dumps`: the interpreter lock held, `state` a live Python object.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_py_state_encode(
+    api: *const wflo_py_api,
+    state: wflo_py_object,
+) -> *mut wflo_encoded_state {
+    let Some(api) = (unsafe { api.as_ref() }) else {
+        return std::ptr::null_mut();
+    };
+    unsafe {
+        with_encoded(api, state, |text| {
+            text.map_or(std::ptr::null_mut(), |text| {
+                box_into_ptr::<wflo_encoded_state>(text.clone().into_owned())
+            })
+        })
+    }
+}
+
+/// Saves an encoded state as checkpoint `name` (not checked again: it is JSON by
+/// construction), as `wflo_checkpoint_save_into`. The state stays the caller's to free.
+///
+/// # Safety
+/// `execution` and `state` are live handles; `name` points to `name_len` bytes; `saved_out`
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_checkpoint_save_encoded(
+    execution: *const wflo_execution,
+    name: *const c_char,
+    name_len: usize,
+    state: *const wflo_encoded_state,
+    saved_out: *mut wflo_checkpoint_saved,
+) -> wflo_status {
+    run(|| {
+        let h = unsafe { arc_ref(execution, "execution") }?;
+        let state = unsafe { box_ref(state, "state") }?;
+        let info = h
+            .execution
+            .checkpoint_text(unsafe { input(name, name_len, "name") }?, state)?;
+        if !saved_out.is_null() {
+            unsafe { *saved_out = (&info).into() };
+        }
+        Ok(())
+    })
+}
+
+/// Frees an encoded state; NULL is a no-op.
+///
+/// # Safety
+/// `state` is NULL or a live handle, not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn wflo_encoded_state_free(state: *mut wflo_encoded_state) {
+    run_quiet((), || unsafe { box_free(state) })
 }

@@ -469,3 +469,38 @@ def test_one_call_save_refuses_bad_names_with_typed_errors(started):
         save_fast(started._c, started.execution_id, "bad\x00name", {"x": 1})
     assert started.checkpoints() == []
     assert started.checkpoint_sync("fine", {"x": 1})["sequence"] == 1
+
+
+def test_async_checkpoint_saves_the_state_as_it_was_at_the_call(started):
+    import asyncio
+
+    assert _fast.py_state_encode is not None
+    state = {"step": 1, "messages": ["a"]}
+
+    async def mutate():  # runs once the checkpoint awaits its worker thread
+        state["step"] = 2
+        state["messages"].append("b")
+
+    async def run():
+        saved, _ = await asyncio.gather(started.checkpoint("at-call", state), mutate())
+        assert state["step"] == 2
+        return saved
+
+    info = asyncio.run(run())
+    assert stored(started, info) == '{"step": 1, "messages": ["a"]}'
+
+
+def test_an_encoded_state_saves_on_another_thread_and_again(started):
+    import threading
+
+    encoded = _fast.py_state_encode({"x": [1.5, "é"]})
+    done = []
+    worker = threading.Thread(target=lambda: done.append(encoded.save(started._c, started.execution_id, "w")))
+    worker.start()
+    worker.join()
+    again = encoded.save(started._c, started.execution_id, "again")
+    assert stored(started, done[0]) == stored(started, again) == json.dumps({"x": [1.5, "é"]})
+    assert _fast.py_state_encode({"x": float("nan")}) is None
+    with pytest.raises(WfloError, match="checkpoint name"):
+        encoded.save(started._c, started.execution_id, "")
+    del encoded  # freed by the library; nothing else holds it

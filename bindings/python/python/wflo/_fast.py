@@ -722,6 +722,52 @@ _PY_DECLINED = -1  # WFLO_PY_DECLINED
 py_checkpoint_save = _py_checkpoint_save()
 
 
+_checkpoint_save_encoded = _fn("wflo_checkpoint_save_encoded", [c_void_p, c_char_p, c_size_t, c_void_p, c_void_p])
+_encoded_state_free = _fn("wflo_encoded_state_free", [c_void_p], None)
+
+
+class EncodedState:
+    """A state libwflo encoded (wflo_py_state_encode) on the caller's thread, as it was then,
+    saved later on any thread (the async checkpoint's worker) without a second check."""
+
+    __slots__ = ("_handle",)
+
+    def __init__(self, handle: int) -> None:
+        self._handle = handle
+
+    def save(self, execution: int, execution_id: str, name: str) -> dict:
+        n = name.encode()
+        if _checkpoint_save_encoded(execution, n, len(n), self._handle, _scratch.saved_ref):
+            raise _error()
+        return _saved(execution_id, name, None)
+
+    def __del__(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle:
+            _encoded_state_free(handle)
+
+
+def _py_state_encode():
+    """``state -> EncodedState``, or None when the library declined the state; None where it
+    cannot run (as _py_json_dumps)."""
+    if py_json_dumps is None:
+        return None
+    try:
+        fn = ctypes.PYFUNCTYPE(c_void_p, POINTER(_PyApi), ctypes.py_object)(("wflo_py_state_encode", _lib))
+    except (AttributeError, OSError, ValueError):
+        return None
+    ref = byref(_PY_API)
+
+    def encode(state: object) -> Optional[EncodedState]:
+        handle = fn(ref, state)
+        return EncodedState(handle) if handle else None
+
+    return encode
+
+
+py_state_encode = _py_state_encode()
+
+
 # checkpoints_after and checkpoint_since_with_state answered with Python objects
 # (wflo_py_checkpoints_since, ffi/src/python_checkpoint.rs): a saver's load, or its check for
 # changes, in one ctypes call, the state copied once — the out-parameter path (_since_out) costs

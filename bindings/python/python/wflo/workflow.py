@@ -468,6 +468,13 @@ class WfloWorkflow:
         # The state is checked and encoded here, before the await (a caller may change it after);
         # the save itself is the sync one, off the event loop.
         binary = _binary_state(state, content_type)
+        if binary is None and self._native is not None and self.enable_checkpointing and _fast.py_state_encode:
+            # Encoded here, as the state is now, by libwflo; saved on a worker thread without a
+            # second check. A state the library declines goes the text way below.
+            name = _check_name(name)
+            encoded = _fast.py_state_encode(state)
+            if encoded is not None:
+                return await asyncio.to_thread(encoded.save, self._c, self.execution_id, name)
         text = _checkpoint_args(name, state) if binary is None else _check_name(name)
         if not self.enable_checkpointing:
             return None
