@@ -3,7 +3,10 @@
 //! contender per process, so the driver can interleave them with LangGraph's savers.
 //!
 //! `checkpoint_bench wflo URL STATE_FILE SAVES` (URL: `sqlite:///path?synchronous=normal`,
-//! `postgres://…`)
+//! `postgres://…`): `Execution::checkpoint`, which checks the text is JSON at every save
+//! `checkpoint_bench wflo-text URL STATE_FILE SAVES`: `Execution::checkpoint_text` of the state
+//! checked once, when it was read (a caller holding serde_json's `RawValue` or `Value`, or
+//! saving what it serialised, has nothing to check again)
 //! `checkpoint_bench raw PATH STATE_FILE SAVES SYNC` (SYNC: NORMAL or FULL; WAL journal)
 //! `checkpoint_bench raw-pg URL STATE_FILE SAVES` (one sqlx connection driven by this thread:
 //! the floor of a save from Rust on PostgreSQL)
@@ -25,7 +28,13 @@ fn pct(samples: &mut [Duration], p: f64) -> f64 {
     samples[i].as_secs_f64() * 1e6
 }
 
-fn wflo(url: &str, state: &str, saves: usize) -> (Vec<Duration>, Vec<Duration>) {
+fn wflo(
+    url: &str,
+    state: &str,
+    saves: usize,
+    checked_once: bool,
+) -> (Vec<Duration>, Vec<Duration>) {
+    let text = wflo_core::JsonText::check(state).unwrap();
     let engine = Engine::open(Some(url)).unwrap();
     let exec = engine
         .start_execution(ExecutionOptions {
@@ -36,7 +45,12 @@ fn wflo(url: &str, state: &str, saves: usize) -> (Vec<Duration>, Vec<Duration>) 
     let (mut save, mut load, mut ids) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..WARM_UP + saves {
         let t = Instant::now();
-        let info = exec.checkpoint(&format!("step-{i}"), state).unwrap();
+        let name = format!("step-{i}");
+        let info = if checked_once {
+            exec.checkpoint_text(&name, &text).unwrap()
+        } else {
+            exec.checkpoint(&name, state).unwrap()
+        };
         if i >= WARM_UP {
             save.push(t.elapsed());
             ids.push(info.id);
@@ -150,7 +164,7 @@ fn raw_pg(url: &str, state: &str, saves: usize) -> (Vec<Duration>, Vec<Duration>
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: checkpoint_bench wflo URL STATE_FILE SAVES | raw PATH STATE_FILE SAVES SYNC | raw-pg URL STATE_FILE SAVES";
+    let usage = "usage: checkpoint_bench wflo|wflo-text URL STATE_FILE SAVES | raw PATH STATE_FILE SAVES SYNC | raw-pg URL STATE_FILE SAVES";
     let (contender, target, file) = match args.get(1..4) {
         Some([c, t, f]) => (c.as_str(), t.as_str(), f.as_str()),
         _ => panic!("{usage}"),
@@ -158,7 +172,8 @@ fn main() {
     let saves: usize = args.get(4).and_then(|a| a.parse().ok()).expect(usage);
     let state = std::fs::read_to_string(file).unwrap();
     let (mut save, mut load) = match contender {
-        "wflo" => wflo(target, &state, saves),
+        "wflo" => wflo(target, &state, saves, false),
+        "wflo-text" => wflo(target, &state, saves, true),
         "raw" => raw(target, args.get(5).expect(usage), &state, saves),
         "raw-pg" => raw_pg(target, &state, saves),
         _ => panic!("{usage}"),
