@@ -376,8 +376,13 @@ pub trait Build {
     /// A number with a fraction or an exponent, correctly rounded (as Python's `float()`:
     /// beyond the largest double, an infinity).
     fn float(&mut self, value: f64) -> Option<Self::Value>;
-    /// A string (an object's key too).
+    /// A string.
     fn string(&mut self, value: &str) -> Option<Self::Value>;
+    /// An object's key: a string, which a builder may reuse when the same key comes again (as
+    /// `json.loads` does: the keys of a list of records are each one object).
+    fn key(&mut self, value: &str) -> Option<Self::Value> {
+        self.string(value)
+    }
     /// An array of the items drained.
     fn array(&mut self, items: std::vec::Drain<'_, Self::Value>) -> Option<Self::Value>;
     /// An empty object.
@@ -500,11 +505,11 @@ impl<'t, B: Build> Parser<'t, '_, B> {
             let key = match self.string()? {
                 Str::Plain(start, end) => {
                     let s = self.slice(start, end);
-                    self.build.string(s)?
+                    self.build.key(s)?
                 }
                 Str::Scratch => {
                     let s = std::mem::take(&mut self.scratch);
-                    let key = self.build.string(&s);
+                    let key = self.build.key(&s);
                     self.scratch = s;
                     key?
                 }

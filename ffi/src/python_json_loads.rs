@@ -36,8 +36,31 @@ impl Drop for Owned {
     }
 }
 
+/// Keys up to this long are kept for reuse within one parse ([`Objects::key`]).
+const KEY_BYTES: usize = 32;
+/// How many keys are kept (a key hashed to a taken slot replaces the one there).
+const KEY_SLOTS: usize = 64;
+
+/// A key's text and its `str` (a reference of the cache's own; NULL: empty).
+#[derive(Clone, Copy)]
+struct KeySlot {
+    len: u8,
+    text: [u8; KEY_BYTES],
+    object: wflo_py_object,
+}
+
+const EMPTY_SLOT: KeySlot = KeySlot {
+    len: 0,
+    text: [0; KEY_BYTES],
+    object: std::ptr::null_mut(),
+};
+
 pub(crate) struct Objects<'a> {
     api: &'a wflo_py_api,
+    /// The keys made in this parse, reused as `json.loads` reuses them (its scanner's memo):
+    /// a repeated key's `str` is neither made nor hashed again (a list of records has the same
+    /// few keys in each; made anew, they were a third of reading it).
+    keys: Option<Box<[KeySlot; KEY_SLOTS]>>,
     dict_new: unsafe extern "C" fn() -> wflo_py_object,
     dict_set_item: unsafe extern "C" fn(wflo_py_object, wflo_py_object, wflo_py_object) -> c_int,
     list_new: unsafe extern "C" fn(isize) -> wflo_py_object,
@@ -56,6 +79,7 @@ impl<'a> Objects<'a> {
     pub(crate) fn new(api: &'a wflo_py_api) -> Option<Self> {
         Some(Objects {
             api,
+            keys: None,
             dict_new: api.dict_new?,
             dict_set_item: api.dict_set_item?,
             list_new: api.list_new?,
@@ -98,6 +122,24 @@ impl<'a> Objects<'a> {
     }
 }
 
+impl Drop for Objects<'_> {
+    fn drop(&mut self) {
+        for slot in self.keys.iter().flat_map(|keys| keys.iter()) {
+            if !slot.object.is_null() {
+                unsafe { (self.dec_ref)(slot.object) };
+            }
+        }
+    }
+}
+
+/// FNV-1a: a key is short, and only picks a slot.
+fn key_slot(text: &[u8]) -> usize {
+    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash as usize) % KEY_SLOTS
+}
+
 impl Build for Objects<'_> {
     type Value = Owned;
 
@@ -128,6 +170,35 @@ impl Build for Objects<'_> {
 
     fn string(&mut self, value: &str) -> Option<Owned> {
         self.own(unsafe { (self.from_utf8)(value.as_ptr().cast(), value.len() as isize) })
+    }
+
+    fn key(&mut self, value: &str) -> Option<Owned> {
+        let text = value.as_bytes();
+        if text.len() > KEY_BYTES {
+            return self.string(value);
+        }
+        let at = key_slot(text);
+        let kept = self
+            .keys
+            .as_ref()
+            .map(|keys| keys[at])
+            .filter(|k| !k.object.is_null() && &k.text[..usize::from(k.len)] == text);
+        if let Some(kept) = kept {
+            return self.singleton(kept.object);
+        }
+        let made = self.string(value)?;
+        let keys = self
+            .keys
+            .get_or_insert_with(|| Box::new([EMPTY_SLOT; KEY_SLOTS]));
+        let slot = &mut keys[at];
+        if !slot.object.is_null() {
+            unsafe { (self.dec_ref)(slot.object) };
+        }
+        unsafe { (self.inc_ref)(made.object) };
+        slot.object = made.object;
+        slot.len = text.len() as u8;
+        slot.text[..text.len()].copy_from_slice(text);
+        Some(made)
     }
 
     fn array(&mut self, items: std::vec::Drain<'_, Owned>) -> Option<Owned> {

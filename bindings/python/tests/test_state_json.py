@@ -504,3 +504,12 @@ def test_an_encoded_state_saves_on_another_thread_and_again(started):
     with pytest.raises(WfloError, match="checkpoint name"):
         encoded.save(started._c, started.execution_id, "")
     del encoded  # freed by the library; nothing else holds it
+
+
+def test_loads_reuses_repeated_keys_as_json_loads_does():
+    text = json.dumps([{"role": "user", "content": str(i), "k" * 40: i} for i in range(50)]).encode()
+    ours, theirs = _fast.py_json_loads(text), json.loads(text)
+    assert ours == theirs
+    for records in (ours, theirs):
+        first = list(records[0])
+        assert all(list(r)[0] is first[0] and list(r)[1] is first[1] for r in records)
