@@ -130,16 +130,7 @@ pub unsafe extern "C" fn wflo_py_checkpoint_save(
                 return WFLO_PY_DECLINED;
             };
             let thread = save_thread();
-            let status = run(|| {
-                let h = arc_ref(execution, "execution")?;
-                let info = h
-                    .execution
-                    .checkpoint_text(input(name, name_len, "name")?, text)?;
-                if !saved_out.is_null() {
-                    *saved_out = (&info).into();
-                }
-                Ok(())
-            });
+            let status = run(|| save_text(execution, name, name_len, text, saved_out));
             restore_thread(thread);
             status as c_int
         })
@@ -196,17 +187,33 @@ pub unsafe extern "C" fn wflo_checkpoint_save_encoded(
     state: *const wflo_encoded_state,
     saved_out: *mut wflo_checkpoint_saved,
 ) -> wflo_status {
-    run(|| {
-        let h = unsafe { arc_ref(execution, "execution") }?;
-        let state = unsafe { box_ref(state, "state") }?;
-        let info = h
-            .execution
-            .checkpoint_text(unsafe { input(name, name_len, "name") }?, state)?;
-        if !saved_out.is_null() {
-            unsafe { *saved_out = (&info).into() };
-        }
-        Ok(())
+    run(|| unsafe {
+        let state = box_ref(state, "state")?;
+        save_text(execution, name, name_len, state, saved_out)
     })
+}
+
+/// Saves text core's encoder wrote as checkpoint `name` (not checked again), its facts written
+/// to `saved_out` as by `wflo_checkpoint_save_into`.
+///
+/// # Safety
+/// `execution` is a live handle; `name` points to `name_len` bytes; `saved_out` NULL or
+/// writable.
+unsafe fn save_text(
+    execution: *const wflo_execution,
+    name: *const c_char,
+    name_len: usize,
+    text: &JsonText<'_>,
+    saved_out: *mut wflo_checkpoint_saved,
+) -> wflo_core::Result<()> {
+    let h = unsafe { arc_ref(execution, "execution") }?;
+    let info = h
+        .execution
+        .checkpoint_text(unsafe { input(name, name_len, "name") }?, text)?;
+    if !saved_out.is_null() {
+        unsafe { *saved_out = (&info).into() };
+    }
+    Ok(())
 }
 
 /// Frees an encoded state; NULL is a no-op.

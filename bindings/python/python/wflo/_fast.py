@@ -743,8 +743,9 @@ class EncodedState:
 
     def __del__(self) -> None:
         handle, self._handle = self._handle, None
-        if handle:
-            _encoded_state_free(handle)
+        free = _encoded_state_free  # None only while the interpreter shuts down
+        if handle and free is not None:
+            free(handle)
 
 
 def _py_state_encode():
