@@ -31,7 +31,7 @@ pub const COMPRESS_FROM_BYTES: usize = 4096;
 /// A fast zstd level: JSON still shrinks several-fold, at hundreds of MB/s.
 const ZSTD_LEVEL: i32 = 1;
 /// The window of a large state looked at first, for [`Compression::WhenFourFold`], to tell
-/// whether all of it is worth compressing ([`estimated_ratio`]).
+/// whether all of it is worth compressing ([`estimated_packed_len`]).
 const PROBE_BYTES: usize = 4096;
 
 /// When a store keeps a large state compressed (see the module's figures).
@@ -257,7 +257,8 @@ fn encode(state: &[u8], compression: Compression) -> (StateEncoding, Cow<'_, [u8
             // A probe only where it costs a fraction of compressing the whole state.
             if compression == Compression::WhenFourFold && state.len() >= 3 * PROBE_BYTES {
                 let from = state.len() / 2 - PROBE_BYTES / 2;
-                if estimated_ratio(&state[from..from + PROBE_BYTES]) < 4.0 {
+                let estimate = estimated_packed_len(&state[from..from + PROBE_BYTES]);
+                if !compression.pays(estimate, PROBE_BYTES) {
                     return None;
                 }
             }
@@ -270,17 +271,17 @@ fn encode(state: &[u8], compression: Compression) -> (StateEncoding, Cow<'_, [u8
     (StateEncoding::Plain, Cow::Borrowed(state))
 }
 
-/// How many times smaller zstd would make `window` (at most 64 KB), estimated from a greedy
-/// LZ parse of it: each run of 4 or more bytes seen before becomes a match (~2.5 bytes once
+/// How many bytes zstd would make `window` (at most 64 KB), estimated from a greedy LZ parse
+/// of it: each run of 4 or more bytes seen before becomes a match (~2.5 bytes once
 /// entropy-coded), every other byte a literal (~0.65 bytes: zstd's Huffman coding of text).
 /// Against zstd level 1 on 4 KB windows of the bench's states it came within 10%: prose 2.0×
 /// (zstd 2.1×), tool calls 6.3× (5.7×), templated documents 12× (12×); it takes 2.5–3.7 µs where
 /// compressing the window took 5–12 µs (measured on the bench machine).
-fn estimated_ratio(window: &[u8]) -> f64 {
+fn estimated_packed_len(window: &[u8]) -> usize {
     const HASH_BITS: u32 = 12;
     debug_assert!(window.len() <= usize::from(u16::MAX));
     if window.len() < 16 {
-        return 1.0;
+        return window.len();
     }
     // Where each hashed 4-byte sequence was last seen (0: not yet; position 0 is never one).
     let mut seen = [0u16; 1 << HASH_BITS];
@@ -305,8 +306,8 @@ fn estimated_ratio(window: &[u8]) -> f64 {
         }
     }
     let literals = window.len() - matched;
-    let packed = literals as f64 * 0.65 + matches as f64 * 2.5;
-    window.len() as f64 / packed.max(1.0)
+    // ~0.65 bytes a literal and ~2.5 a match, in integers.
+    ((literals * 13 / 20) + (matches * 5 / 2)).max(1)
 }
 
 /// Decompresses a zstd state of `original_len` bytes.
@@ -493,7 +494,8 @@ mod tests {
             ("repeated prose", &repeated.as_bytes()[..PROBE_BYTES]),
             ("records", &records.as_bytes()[..PROBE_BYTES]),
         ] {
-            let (estimate, actual) = (estimated_ratio(window), zstd_ratio(window));
+            let estimate = window.len() as f64 / estimated_packed_len(window) as f64;
+            let actual = zstd_ratio(window);
             // On the same side of the four-fold line, and within a factor of 1.6.
             assert_eq!(
                 estimate >= 4.0,
@@ -505,7 +507,7 @@ mod tests {
                 "{what}: {estimate:.2} vs {actual:.2}"
             );
         }
-        assert_eq!(estimated_ratio(b"short"), 1.0);
+        assert_eq!(estimated_packed_len(b"short"), 5);
     }
 
     #[test]
