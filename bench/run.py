@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make bench`: wflo measured against what users would pick instead, as ratios, with charts.
 
-Builds every contender (bench/harness/build.py), runs the five sections below with their
+Builds every contender (bench/harness/build.py), runs the sections below with their
 contenders interleaved round by round, and writes bench/RESULTS.md and bench/charts/*.svg.
 
   1. tokens       token counting: wflo (Rust, Python, Node) vs tiktoken, js-tiktoken, gpt-tokenizer
@@ -10,6 +10,7 @@ contenders interleaved round by round, and writes bench/RESULTS.md and bench/cha
   4. checkpoints  save/load vs LangGraph's SqliteSaver / PostgresSaver and raw INSERTs
   5. contention   shared-scope reservations/s with threads and processes, overspend
   6. history      commands and the tracked call on a store of 1 M executions / 20 M calls
+  7. graphs       a LangGraph graph run end to end with wflo's saver and with SqliteSaver
 
 Run from the bench's Python environment (the Makefile makes it from bench/python/requirements.txt)
 inside tests/pg/with-postgres.sh for PostgreSQL. Options:
@@ -31,11 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 from harness import build, machine, report  # noqa: E402
-from harness.sections import checkpoints, contention, cost, history, startup, tokens  # noqa: E402
+from harness.sections import checkpoints, contention, cost, graphs, history, startup, tokens  # noqa: E402
 
 SECTIONS = {"tokens": tokens, "cost": cost, "startup": startup, "checkpoints": checkpoints, "contention": contention,
-            "history": history}
-ROUNDS = {"tokens": 3, "cost": 5, "startup": 5, "checkpoints": 5, "contention": 3, "history": 5}
+            "history": history, "graphs": graphs}
+ROUNDS = {"tokens": 3, "cost": 5, "startup": 5, "checkpoints": 5, "contention": 3, "history": 5, "graphs": 5}
 
 
 def main() -> None:

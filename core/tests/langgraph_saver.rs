@@ -101,6 +101,7 @@ fn record(
             })
             .collect(),
         versions: Some(cv.into_iter().collect()),
+        elsewhere: vec![],
     }
 }
 
@@ -1808,6 +1809,214 @@ fn a_tombstone_that_is_not_one_is_a_storage_error() {
             ErrorCode::Storage,
             "{kind}"
         );
+    });
+}
+
+// ---- where unchanged channels are -------------------------------------------------------
+
+/// The stored record of a checkpoint (its newest).
+fn stored_record(exec: &Execution, t: &str, id: &str) -> CheckpointRecord {
+    let name = checkpoint_name(t, "", id);
+    let infos = exec.checkpoints().unwrap();
+    let info = infos.iter().rev().find(|i| i.name == name).unwrap();
+    match Record::decode(exec.checkpoint_state_any(info.id).unwrap()).unwrap() {
+        Record::Checkpoint(c) => c,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// c1 sets `docs` and `msgs`; c2…c5 each change `msgs` only (a long run with a channel set
+/// at its first step).
+fn run_with_docs_set_once(saver: &Checkpointer, exec: &Execution) {
+    saver
+        .put(
+            exec,
+            ckpt(
+                "t",
+                "",
+                "c1",
+                None,
+                &[("docs", 1), ("msgs", 1)],
+                &[("docs", 1, Some("d")), ("msgs", 1, Some("m1"))],
+            ),
+        )
+        .unwrap();
+    for step in 2..=5i64 {
+        let (id, parent, msgs) = (
+            format!("c{step}"),
+            format!("c{}", step - 1),
+            format!("m{step}"),
+        );
+        saver
+            .put(
+                exec,
+                ckpt(
+                    "t",
+                    "",
+                    &id,
+                    Some(&parent),
+                    &[("docs", 1), ("msgs", step)],
+                    &[("msgs", step, Some(&msgs))],
+                ),
+            )
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_channel_set_once_is_read_from_the_record_that_stored_it_not_through_every_step() {
+    each(|kind, exec| {
+        let saver = Checkpointer::new();
+        run_with_docs_set_once(&saver, exec);
+        // Each record names where docs is, as its parent knew it.
+        for step in 2..=5 {
+            assert_eq!(
+                stored_record(exec, "t", &format!("c{step}")).elsewhere,
+                [("docs".to_owned(), "c1".to_owned())],
+                "{kind}: c{step}"
+            );
+        }
+        // c3 damaged (a newer record of its name, not of the layout): walking back from c5
+        // through c4 and c3 to find docs would fail; the load reads c1 directly.
+        exec.checkpoint_binary(
+            &checkpoint_name("t", "", "c3"),
+            Some(RECORD_CONTENT_TYPE),
+            b"\x00\x00\x00\x09{",
+        )
+        .unwrap();
+        for reader in [&saver, &Checkpointer::new()] {
+            let latest = reader.get(exec, "t", "", None).unwrap().unwrap();
+            assert_eq!(latest.checkpoint_id, "c5", "{kind}");
+            assert_eq!(
+                values(&latest),
+                expect(&[("docs", "d"), ("msgs", "m5")]),
+                "{kind}"
+            );
+        }
+        // What does need c3 still fails rather than coming back wrong.
+        assert_eq!(
+            saver.get(exec, "t", "", Some("c3")).unwrap_err().code(),
+            ErrorCode::Storage,
+            "{kind}"
+        );
+    });
+}
+
+#[test]
+fn a_saver_that_loaded_a_checkpoint_lists_where_its_child_finds_unchanged_channels() {
+    each(|kind, exec| {
+        let writer = Checkpointer::new();
+        // Saved by a saver that never lists them (as earlier wflo versions did not).
+        writer
+            .put(
+                exec,
+                ckpt(
+                    "t",
+                    "",
+                    "c1",
+                    None,
+                    &[("docs", 1), ("msgs", 1)],
+                    &[("docs", 1, Some("d")), ("msgs", 1, Some("m1"))],
+                ),
+            )
+            .unwrap();
+        // A new saver (a new process resuming the thread) loads the latest, then goes on.
+        let resumed = Checkpointer::new();
+        resumed.get(exec, "t", "", None).unwrap().unwrap();
+        for (step, parent) in [(2i64, "c1"), (3, "c2")] {
+            resumed
+                .put(
+                    exec,
+                    ckpt(
+                        "t",
+                        "",
+                        &format!("c{step}"),
+                        Some(parent),
+                        &[("docs", 1), ("msgs", step)],
+                        &[("msgs", step, Some(&format!("m{step}")))],
+                    ),
+                )
+                .unwrap();
+        }
+        assert_eq!(
+            stored_record(exec, "t", "c3").elsewhere,
+            [("docs".to_owned(), "c1".to_owned())],
+            "{kind}"
+        );
+        // A put whose parent it never saw or loaded lists nothing, and still loads whole.
+        let blind = Checkpointer::new();
+        blind
+            .put(
+                exec,
+                ckpt(
+                    "t",
+                    "",
+                    "c4",
+                    Some("c3"),
+                    &[("docs", 1), ("msgs", 4)],
+                    &[("msgs", 4, Some("m4"))],
+                ),
+            )
+            .unwrap();
+        assert!(
+            stored_record(exec, "t", "c4").elsewhere.is_empty(),
+            "{kind}"
+        );
+        assert_eq!(
+            values(
+                &Checkpointer::new()
+                    .get(exec, "t", "", None)
+                    .unwrap()
+                    .unwrap()
+            ),
+            expect(&[("docs", "d"), ("msgs", "m4")]),
+            "{kind}"
+        );
+    });
+}
+
+#[test]
+fn a_wrong_or_stale_location_falls_back_to_the_parents() {
+    each(|kind, exec| {
+        let saver = Checkpointer::new();
+        saver
+            .put(
+                exec,
+                ckpt(
+                    "t",
+                    "",
+                    "c1",
+                    None,
+                    &[("a", 1), ("b", 1)],
+                    &[("a", 1, Some("a1")), ("b", 1, Some("b1"))],
+                ),
+            )
+            .unwrap();
+        saver
+            .put(
+                exec,
+                ckpt(
+                    "t",
+                    "",
+                    "c2",
+                    Some("c1"),
+                    &[("a", 2), ("b", 1)],
+                    &[("a", 2, Some("a2"))],
+                ),
+            )
+            .unwrap();
+        // c3 says b is in a checkpoint that does not exist, and a in c1 (which holds a at 1,
+        // not at c3's version 2).
+        let mut c3 = ckpt("t", "", "c3", Some("c2"), &[("a", 2), ("b", 1)], &[]);
+        c3.elsewhere = vec![("b".into(), "gone".into()), ("a".into(), "c1".into())];
+        saver.put(exec, c3).unwrap();
+        for reader in [&saver, &Checkpointer::new()] {
+            assert_eq!(
+                values(&reader.get(exec, "t", "", Some("c3")).unwrap().unwrap()),
+                expect(&[("a", "a2"), ("b", "b1")]),
+                "{kind}"
+            );
+        }
     });
 }
 

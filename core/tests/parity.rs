@@ -626,6 +626,38 @@ fn langgraph_saver_scenario() {
     assert_eq!(ev.len(), 21);
 }
 
+/// A channel set once and one changed at every step: the latest record names where the first
+/// is (its bytes, the same in every face, carry it), and loads take each value from its holder.
+#[test]
+fn langgraph_unchanged_channels_scenario() {
+    let l = ledger();
+    let ev = by_name(&l, "langgraph_unchanged_channels")["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let hex = ev[3]["binary"]["hex"].as_str().unwrap();
+    let record: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let header_len = u32::from_be_bytes(record[..4].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&record[4..4 + header_len]).unwrap();
+    assert_eq!(header["checkpoint_id"], "c3");
+    assert_eq!(header["channels"], json!([["messages", "3", 2]]));
+    assert_eq!(header["elsewhere"], json!([["documents", "c1"]]));
+    let docs = json!(["json", "7b22646f6373223a5b2261222c2262225d7d"]); // {"docs":["a","b"]}
+    for (i, id, messages) in [(4, "c3", "93a171a172a173"), (5, "c2", "92a171a172")] {
+        let answer = &ev[i]["answer"];
+        assert_eq!(answer["id"], id);
+        assert_eq!(
+            answer["channel_values"],
+            json!([["messages", 2], ["documents", 3]])
+        );
+        assert_eq!(answer["values"][2], json!(["msgpack", messages]));
+        assert_eq!(answer["values"][3], docs);
+    }
+}
+
 /// Records earlier savers stored still read and continue; prune, a delete by id, a damaged
 /// record and malformed versions are answered alike in every face.
 #[test]

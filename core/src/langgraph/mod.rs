@@ -9,7 +9,7 @@
 //!
 //! | LangGraph | wflo checkpoint name | record |
 //! |---|---|---|
-//! | checkpoint (thread, ns, id) | `langgraph/<thread>/<ns>/<id>` | the checkpoint, metadata, parent id, changed channels, channel versions |
+//! | checkpoint (thread, ns, id) | `langgraph/<thread>/<ns>/<id>` | the checkpoint, metadata, parent id, changed channels, channel versions, which checkpoint holds each unchanged channel |
 //! | writes (thread, ns, id, task) | `langgraph-writes/<thread>/<ns>/<id>` | task id and path, writes |
 //! | delete_thread / delete_for_runs / prune | `langgraph-delete/<thread>` | a tombstone: the thread, or some of its checkpoints |
 

@@ -58,6 +58,13 @@ pub struct CheckpointRecord {
     /// The checkpoint's `channel_versions`, in its order. `None` in records of earlier savers:
     /// then they are read from `checkpoint` when LangGraph serialised it as msgpack or JSON.
     pub versions: Option<Vec<(String, Value)>>,
+    /// Where channels it did not change hold their value: (channel, the id of the earlier
+    /// checkpoint of this thread and namespace that stored it at this checkpoint's version).
+    /// A load reads those records directly instead of walking back through every parent (a
+    /// channel set once, at the first step of a long run, was read back through each step's
+    /// record). Empty in records of earlier savers and where it was not known at the save;
+    /// a channel not listed is looked for along the parents, as before.
+    pub elsewhere: Vec<(String, String)>,
 }
 
 /// One write of a task: its index (LangGraph's `WRITES_IDX_MAP` for special channels), channel
@@ -122,6 +129,8 @@ struct Header {
     channels: Option<Vec<(String, Value, Value)>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     versions: Option<Vec<(String, Value)>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    elsewhere: Option<Vec<(String, String)>>,
     // Writes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     task_id: Option<String>,
@@ -165,6 +174,7 @@ impl Record {
                         .collect(),
                 ),
                 versions: c.versions.clone(),
+                elsewhere: (!c.elsewhere.is_empty()).then(|| c.elsewhere.clone()),
                 ..Header::empty("")
             },
             Record::Writes(w) => Header {
@@ -304,6 +314,7 @@ impl Header {
             metadata: None,
             channels: None,
             versions: None,
+            elsewhere: None,
             task_id: None,
             task_path: None,
             writes: None,
@@ -431,6 +442,7 @@ fn from_header(header: Header, value: &mut dyn FnMut(Value) -> Result<Typed>) ->
         metadata,
         channels,
         versions,
+        elsewhere,
         task_id,
         task_path,
         writes,
@@ -459,6 +471,7 @@ fn from_header(header: Header, value: &mut dyn FnMut(Value) -> Result<Typed>) ->
                 metadata: value(metadata.ok_or_else(|| damaged("it has no metadata"))?)?,
                 channels: found,
                 versions,
+                elsewhere: elsewhere.unwrap_or_default(),
                 thread,
             }))
         }
@@ -575,7 +588,12 @@ mod tests {
                     value: None,
                 },
             ],
-            versions: Some(vec![("b".into(), json!(3)), ("a".into(), json!("2.5"))]),
+            versions: Some(vec![
+                ("b".into(), json!(3)),
+                ("a".into(), json!("2.5")),
+                ("c".into(), json!(1)),
+            ]),
+            elsewhere: vec![("c".into(), "c0".into())],
         }
     }
 
@@ -587,6 +605,7 @@ mod tests {
                 parent: None,
                 versions: None,
                 channels: vec![],
+                elsewhere: vec![],
                 ..checkpoint()
             }),
             Record::Writes(WritesRecord {

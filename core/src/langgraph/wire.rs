@@ -219,6 +219,7 @@ pub fn run<'a>(
                 metadata: take(&mut values, need(r.metadata, "metadata")?)?,
                 channels,
                 versions: Some(need(r.versions, "versions")?.into_iter().collect()),
+                elsewhere: Vec::new(),
             };
             saver.put(exec()?, record)?;
             null()
