@@ -1033,6 +1033,17 @@ impl Execution {
             .checkpoints_since(&self.inner.id, after_sequence, state_of, known)
     }
 
+    /// The checkpoints whose names start with one of `prefixes` (a store may list others too),
+    /// the rollback count and the last sequence: where a reader indexing part of the execution
+    /// (one LangGraph thread) starts, before it follows [`Execution::checkpoint_changes`].
+    pub fn checkpoints_named(&self, prefixes: &[String]) -> Result<crate::store::CheckpointsNamed> {
+        self.inner.engine.check_open()?;
+        self.inner
+            .engine
+            .store
+            .checkpoints_named(&self.inner.id, prefixes)
+    }
+
     /// The execution's rollbacks in order.
     pub fn rollbacks(&self) -> Result<Vec<RollbackRecord>> {
         self.inner.engine.check_open()?;

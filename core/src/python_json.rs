@@ -68,7 +68,7 @@ pub fn push_int(out: &mut Vec<u8>, n: i64) {
 }
 
 /// Appends a finite float as Python's `float.__repr__` writes it (and so `json.dumps`): the
-/// shortest digits that read back as the same double ([`shortest_digits`], as CPython's
+/// shortest digits that read back as the same double (`shortest_digits`, as CPython's
 /// `PyOS_double_to_string(x, 'r', ...)` finds them), positional when the decimal exponent is in
 /// `-4..16` ("0.0001", "1234.5", "1.0", "-0.0"), else `d.ddde+XX` / `d.ddde-XX` with at least
 /// two exponent digits ("1e-05", "1e+16", "5e-324"). Not for NaN or infinities (`json.dumps`

@@ -11,16 +11,23 @@ use wflo_core::langgraph::{
 };
 use wflo_core::{Engine, ErrorCode, Execution, ExecutionOptions};
 
+mod common;
+
 // ---- helpers -------------------------------------------------------------------------------
 
-/// An engine of each kind: in memory, and over a SQLite file (its directory kept alive).
+/// An engine of each kind: in memory, over a SQLite file (its directory kept alive) and, where
+/// the test server runs, on PostgreSQL (each test on executions of its own).
 fn engines() -> Vec<(&'static str, Engine, Option<tempfile::TempDir>)> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("wflo.db").to_string_lossy().into_owned();
-    vec![
+    let mut all = vec![
         ("memory", Engine::in_memory(), None),
         ("sqlite", Engine::open(Some(&path)).unwrap(), Some(dir)),
-    ]
+    ];
+    if let Some(url) = common::postgres_url() {
+        all.push(("postgres", Engine::open(Some(&url)).unwrap(), None));
+    }
+    all
 }
 
 fn start(engine: &Engine) -> Execution {
@@ -1793,6 +1800,93 @@ fn a_damaged_tombstone_stays_an_error_instead_of_being_skipped() {
         for info in &infos[..3] {
             Record::decode(exec.checkpoint_state_any(info.id).unwrap()).unwrap();
         }
+    });
+}
+
+/// A saver reads the records of the thread it is asked about, not the execution's: another
+/// thread's damaged tombstone fails that thread's reads and a listing of every thread, never
+/// this one's; a thread id that needs percent-encoding is read with the whole execution.
+#[test]
+fn a_thread_is_read_without_the_other_threads_records() {
+    each(|kind, exec| {
+        let saver = Checkpointer::new();
+        chain(&saver, exec, "a", "");
+        chain(&saver, exec, "b/1", "");
+        exec.checkpoint_binary("langgraph-delete/b", Some(RECORD_CONTENT_TYPE), b"junk")
+            .unwrap();
+        for reader in [&saver, &Checkpointer::new()] {
+            let latest = reader.get(exec, "a", "", None).unwrap().unwrap();
+            assert_eq!(latest.checkpoint_id, "c3", "{kind}");
+            assert_eq!(
+                ids(&reader.list(exec, &thread("a")).unwrap()),
+                ["c3", "c2", "c1"]
+            );
+            assert_eq!(
+                reader.get(exec, "b", "", None).unwrap_err().code(),
+                ErrorCode::Storage,
+                "{kind}"
+            );
+            // Every thread, or a thread whose id is percent-encoded: the whole execution.
+            assert_eq!(
+                reader
+                    .list(exec, &ListFilter::default())
+                    .unwrap_err()
+                    .code(),
+                ErrorCode::Storage,
+                "{kind}"
+            );
+            assert_eq!(
+                reader.get(exec, "b/1", "", None).unwrap_err().code(),
+                ErrorCode::Storage,
+                "{kind}"
+            );
+            // And back to the one thread: still read, and brought up to date.
+            assert!(reader.get(exec, "a", "", Some("c2")).unwrap().is_some());
+        }
+        saver
+            .put(
+                exec,
+                ckpt(
+                    "a",
+                    "",
+                    "c4",
+                    Some("c3"),
+                    &[("a", 4), ("b", 2), ("c", 1)],
+                    &[("a", 4, Some("a4"))],
+                ),
+            )
+            .unwrap();
+        let fresh = Checkpointer::new();
+        assert_eq!(
+            fresh
+                .get(exec, "a", "", None)
+                .unwrap()
+                .unwrap()
+                .checkpoint_id,
+            "c4",
+            "{kind}"
+        );
+        // Saved by another saver after this one read the thread: seen.
+        saver
+            .put(
+                exec,
+                ckpt(
+                    "a",
+                    "",
+                    "c5",
+                    Some("c4"),
+                    &[("a", 5), ("b", 2), ("c", 1)],
+                    &[("a", 5, Some("a5"))],
+                ),
+            )
+            .unwrap();
+        let latest = fresh.get(exec, "a", "", None).unwrap().unwrap();
+        assert_eq!(latest.checkpoint_id, "c5", "{kind}");
+        assert_eq!(
+            values(&latest),
+            expect(&[("a", "a5"), ("c", "c1")]),
+            "{kind}"
+        );
     });
 }
 

@@ -77,6 +77,7 @@ def run(env: Env, rounds: int) -> Section:
                "serializer (msgpack). SqliteSaver stores every channel's value in every checkpoint; "
                "WfloCheckpointSaver stores the channels a step changed, and records where the others are "
                "(the checkpoint that stored them), so a load reads those records directly.",
-               "A new WfloCheckpointSaver reads the names of its execution's records once (every thread's; "
-               "about 1 µs each) before its first load; SqliteSaver reads the one thread's rows."],
+               "A new WfloCheckpointSaver's first load of a thread reads the names of that thread's records "
+               "(over an index of the saver's names, migration 0016), then the records it returns; SqliteSaver "
+               "reads the thread's latest row and its writes."],
         raw={c.label: [r.out or {"error": r.error} for r in runs[c.label]] for c in every})

@@ -7,7 +7,7 @@
 //! latest, not pending — but one fetched by its id is still returned. A tombstone hides what
 //! it names that was saved before it, even after a rollback.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::names::{self, Kind};
@@ -35,29 +35,49 @@ impl Rec {
 
 pub(crate) struct Index {
     pub execution: String,
+    /// The one thread indexed (`None`: every thread of the execution). Records of others are
+    /// skipped as they come.
+    pub scope: Option<String>,
     pub checkpoints: HashMap<Key, Vec<Arc<Rec>>>,
     pub writes: HashMap<Key, Vec<Arc<Rec>>>,
     /// Thread → sequence of its last whole-thread tombstone.
     thread_cut: HashMap<String, u64>,
     /// Checkpoint → sequence of the last tombstone naming it.
     removed: HashMap<Key, u64>,
-    /// Every wflo checkpoint of the execution, by sequence: superseded or not.
-    superseded: HashMap<u64, bool>,
+    /// The wflo checkpoints a rollback went back to (one that superseded something).
+    rolled_back_to: HashSet<u64>,
     pub last_sequence: u64,
     pub rollbacks: u64,
 }
 
 impl Index {
-    pub fn new(execution: &str, rollbacks: u64) -> Index {
+    /// An empty index of `execution` (of `scope`'s thread alone, if given), at its
+    /// `rollbacks` rollbacks, those that superseded something going back to `rolled_back_to`.
+    pub fn new(
+        execution: &str,
+        scope: Option<&str>,
+        rollbacks: u64,
+        rolled_back_to: HashSet<u64>,
+    ) -> Index {
         Index {
             execution: execution.to_owned(),
+            scope: scope.map(str::to_owned),
             checkpoints: HashMap::new(),
             writes: HashMap::new(),
             thread_cut: HashMap::new(),
             removed: HashMap::new(),
-            superseded: HashMap::new(),
+            rolled_back_to,
             last_sequence: 0,
             rollbacks,
+        }
+    }
+
+    /// Whether this index holds `thread`'s records.
+    pub fn covers(&self, thread: Option<&str>) -> bool {
+        match (&self.scope, thread) {
+            (None, _) => true,
+            (Some(scope), Some(thread)) => scope == thread,
+            (Some(_), None) => false,
         }
     }
 
@@ -69,11 +89,13 @@ impl Index {
         read: &mut dyn FnMut(&Rec) -> Result<Arc<Record>>,
     ) -> Result<()> {
         for info in infos {
-            self.superseded.insert(info.sequence, info.superseded);
             self.last_sequence = self.last_sequence.max(info.sequence);
             let Some(p) = names::parse(&info.name) else {
                 continue;
             };
+            if self.scope.as_ref().is_some_and(|t| *t != p.thread) {
+                continue;
+            }
             let rec = Arc::new(Rec {
                 id: info.id,
                 sequence: info.sequence,
@@ -158,7 +180,7 @@ impl Index {
 
     /// A checkpoint's writes records: one in history shows all it had; a live one its live
     /// ones — writes superseded by a rollback are undone. A rollback to the checkpoint itself
-    /// (the record right after it is superseded) also undoes its writes stored before it
+    /// (one that superseded what came after it) also undoes its writes stored before it
     /// (LangGraph saves a checkpoint in the background while its tasks already write).
     pub fn writes_of(&self, rec: &Rec) -> Vec<Arc<Rec>> {
         let all = self
@@ -169,11 +191,7 @@ impl Index {
         if rec.superseded {
             return all.iter().filter(|w| self.visible(w)).cloned().collect();
         }
-        let rolled_back_to = self
-            .superseded
-            .get(&(rec.sequence + 1))
-            .copied()
-            .unwrap_or(false);
+        let rolled_back_to = self.rolled_back_to.contains(&rec.id);
         all.iter()
             .filter(|w| {
                 self.visible(w) && !w.superseded && !(rolled_back_to && w.sequence < rec.sequence)

@@ -39,6 +39,23 @@ pub(crate) fn name(kind: Kind, parts: &[&str]) -> String {
     out
 }
 
+/// The name prefixes of every record of `thread` (a store may match a few others' too:
+/// `langgraph-delete/ab` starts with thread `a`'s); `None` when the thread's id needs
+/// percent-encoding, since earlier savers encoded some of those bytes otherwise (then every
+/// name is read).
+pub(crate) fn thread_prefixes(thread: &str) -> Option<Vec<String>> {
+    let mut encoded = String::with_capacity(thread.len());
+    encode(thread, &mut encoded);
+    if encoded.contains('%') {
+        return None;
+    }
+    Some(vec![
+        format!("{}/{encoded}/", Kind::Checkpoint.prefix()),
+        format!("{}/{encoded}/", Kind::Writes.prefix()),
+        format!("{}/{encoded}", Kind::Delete.prefix()),
+    ])
+}
+
 fn encode(part: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in part.as_bytes() {

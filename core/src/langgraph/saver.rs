@@ -15,7 +15,7 @@
 //! directly. Without that, a channel set at the first step of a long run was found by reading
 //! back through every step's record: 6.5× SqliteSaver's load at 20 steps of a growing chat.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -241,15 +241,43 @@ fn as_checkpoint(r: &Record) -> &CheckpointRecord {
 }
 
 impl State {
-    fn read(exec: &Execution) -> Result<State> {
-        let since = exec.checkpoint_changes(0, None, None)?;
-        let mut index = Index::new(exec.id(), since.rollbacks);
-        let mut cache = Cache::default();
-        index.add(since.checkpoints, &mut |rec| cache.read(exec, rec))?;
+    /// The index of `exec`'s records — of `scope`'s thread alone when one is given and its
+    /// records can be named (a new saver's first load reads that thread, not the execution) —
+    /// read into `cache`'s company (records kept across indexes of one execution).
+    fn read(exec: &Execution, scope: Option<&str>, mut cache: Cache) -> Result<State> {
+        let prefixes = scope.and_then(names::thread_prefixes);
+        let (checkpoints, rollbacks, last_sequence, version) = match &prefixes {
+            Some(prefixes) => {
+                let named = exec.checkpoints_named(prefixes)?;
+                (
+                    named.checkpoints,
+                    named.rollbacks,
+                    named.last_sequence,
+                    named.version,
+                )
+            }
+            None => {
+                let since = exec.checkpoint_changes(0, None, None)?;
+                (since.checkpoints, since.rollbacks, 0, since.version)
+            }
+        };
+        let rolled_back_to = if rollbacks == 0 {
+            HashSet::new()
+        } else {
+            exec.rollbacks()?
+                .into_iter()
+                .filter(|r| r.superseded > 0)
+                .filter_map(|r| r.checkpoint_id)
+                .collect()
+        };
+        let scope = prefixes.is_some().then_some(scope).flatten();
+        let mut index = Index::new(exec.id(), scope, rollbacks, rolled_back_to);
+        index.add(checkpoints, &mut |rec| cache.read(exec, rec))?;
+        index.last_sequence = index.last_sequence.max(last_sequence);
         Ok(State {
             index,
             cache,
-            version: since.version,
+            version,
         })
     }
 
@@ -268,23 +296,30 @@ impl Checkpointer {
         Checkpointer::default()
     }
 
-    /// Runs `f` with the index of `exec` brought up to date and `pick` of it: the record `f`
-    /// is about to read. The record the kept index picks is read in the same store call that
-    /// brings the index up to date (one read per load) and kept — it stands even when the
-    /// index was out of date and the new one picks another.
+    /// Runs `f` with the index of `exec` (covering `scope`'s thread; `None`: every thread)
+    /// brought up to date and `pick` of it: the record `f` is about to read. The record the
+    /// kept index picks is read in the same store call that brings the index up to date (one
+    /// read per load) and kept — it stands even when the index was out of date and the new one
+    /// picks another. An index of another thread is replaced by one of this thread's (the
+    /// records read stay kept).
     fn with<T>(
         &self,
         exec: &Execution,
+        scope: Option<&str>,
         pick: Pick<'_>,
         f: impl FnOnce(&mut State, Option<Arc<Rec>>) -> Result<T>,
     ) -> Result<T> {
         let mut guard = self.state.lock();
-        let current = guard
+        let same_execution = guard
             .as_ref()
             .is_some_and(|s| s.index.execution == exec.id());
-        if !current {
-            *guard = None; // a failed read must not leave another execution's index
-            *guard = Some(State::read(exec)?);
+        if !same_execution || !guard.as_ref().is_some_and(|s| s.index.covers(scope)) {
+            // A failed read must not leave another execution's or thread's index.
+            let cache = match guard.take() {
+                Some(old) if same_execution => old.cache,
+                _ => Cache::default(),
+            };
+            *guard = Some(State::read(exec, scope, cache)?);
             let st = guard.as_mut().expect("just read");
             let rec = pick(&st.index);
             return f(st, rec);
@@ -305,8 +340,8 @@ impl Checkpointer {
         }
         if since.rollbacks != st.index.rollbacks {
             let cache = std::mem::take(&mut st.cache);
-            *st = State::read(exec)?;
-            st.cache = Cache { ..cache };
+            let scope = st.index.scope.clone();
+            *st = State::read(exec, scope.as_deref(), cache)?;
             let rec = pick(&st.index);
             return f(st, rec);
         }
@@ -348,7 +383,7 @@ impl Checkpointer {
             Some(_) => ix.chosen(&key, false).cloned(),
             None => ix.live(Some(thread), Some(ns)).into_iter().next(),
         };
-        self.with(exec, &pick, |st, rec| {
+        self.with(exec, Some(thread), &pick, |st, rec| {
             rec.map(|rec| tuple(st, &self.holders, exec, &rec))
                 .transpose()
         })
@@ -363,7 +398,7 @@ impl Checkpointer {
         exec: &Execution,
         filter: &ListFilter,
     ) -> Result<Vec<(String, String, String)>> {
-        self.with(exec, &|_| None, |st, _| {
+        self.with(exec, filter.thread.as_deref(), &|_| None, |st, _| {
             Ok(st
                 .index
                 .live(filter.thread.as_deref(), filter.ns.as_deref())
@@ -397,6 +432,7 @@ impl Checkpointer {
         let key: Key = (thread.to_owned(), ns.to_owned(), checkpoint_id.to_owned());
         self.with(
             exec,
+            Some(thread),
             &|ix| ix.chosen(&key, false).cloned(),
             |st, rec| match rec {
                 Some(rec) => pending_writes(st, exec, &rec),
@@ -436,7 +472,9 @@ impl Checkpointer {
     /// Deletes a thread: everything it stored is hidden from now on (nothing is written when
     /// it has nothing visible).
     pub fn delete_thread(&self, exec: &Execution, thread: &str) -> Result<()> {
-        if self.with(exec, &|_| None, |st, _| Ok(st.index.has_visible(thread)))? {
+        if self.with(exec, Some(thread), &|_| None, |st, _| {
+            Ok(st.index.has_visible(thread))
+        })? {
             self.tombstone(exec, thread, None)?;
         }
         Ok(())
@@ -458,7 +496,7 @@ impl Checkpointer {
     /// Copies a thread's live checkpoints and their writes to another thread (oldest first,
     /// each with its parent chain; one whose parent is not copied gets all its values).
     pub fn copy_thread(&self, exec: &Execution, source: &str, target: &str) -> Result<()> {
-        let copies = self.with(exec, &|_| None, |st, _| {
+        let copies = self.with(exec, Some(source), &|_| None, |st, _| {
             let mut records = st.index.live(Some(source), None);
             records.sort_by_key(|r| r.sequence);
             let copied: Vec<&Key> = records.iter().map(|r| &r.key).collect();
@@ -500,7 +538,7 @@ impl Checkpointer {
     /// channel values (so it needs none of the deleted ones), and deletes the rest.
     pub fn prune_keep_latest(&self, exec: &Execution, threads: &[String]) -> Result<()> {
         for thread in threads {
-            let (kept, doomed) = self.with(exec, &|_| None, |st, _| {
+            let (kept, doomed) = self.with(exec, Some(thread), &|_| None, |st, _| {
                 let records = st.index.live(Some(thread), None); // newest id first
                 let mut latest: Vec<Arc<Rec>> = Vec::new();
                 let mut doomed = Vec::new();

@@ -93,6 +93,39 @@ pub struct CheckpointsSince {
     pub version: Option<u64>,
 }
 
+/// An execution's checkpoints whose names start with one of some prefixes: a reader's index of
+/// part of the execution (one LangGraph thread's records), read without the rest.
+#[derive(Debug, Clone, Default)]
+pub struct CheckpointsNamed {
+    /// Those checkpoints in order, superseded ones included. A store may list others too (a
+    /// reader filters); never fewer.
+    pub checkpoints: Vec<CheckpointInfo>,
+    /// How many rollbacks the execution has had, read after the list (as [`CheckpointsSince`]).
+    pub rollbacks: u64,
+    /// The execution's last sequence, of every checkpoint, read before the list: what the
+    /// reader asks [`Store::checkpoints_since`] after, from then on.
+    pub last_sequence: u64,
+    /// The store's version the list was read at, as [`CheckpointsSince::version`].
+    pub version: Option<u64>,
+}
+
+/// The end of the range of names starting with `prefix` in byte order (as SQLite compares text,
+/// and PostgreSQL under `COLLATE "C"`), when the prefix is one of the LangGraph saver's names
+/// (`langgraph-…`, `langgraph/…`: inside the partial index of migration 0016) and ends in an
+/// ASCII character below DEL; else `None` (the store compares every name of the execution).
+pub(crate) fn langgraph_name_range(prefix: &str) -> Option<String> {
+    let theirs = ["langgraph-", "langgraph/", "langgraph."]
+        .iter()
+        .any(|p| prefix.starts_with(p));
+    let last = *prefix.as_bytes().last()?;
+    if !theirs || last >= 0x7F {
+        return None;
+    }
+    let mut end = prefix[..prefix.len() - 1].to_owned();
+    end.push(char::from(last + 1));
+    Some(end)
+}
+
 /// What a reader learnt from its last [`CheckpointsSince`]: when the store is still at that
 /// version, nothing was committed since, and the store answers no checkpoints and this
 /// rollback count without reading them (a load then costs its state's read alone).
@@ -458,6 +491,28 @@ pub trait Store: Send + Sync {
             checkpoints,
             rollbacks,
             state,
+            version: None,
+        })
+    }
+    /// The checkpoints of an execution whose names start with one of `prefixes`, for a reader
+    /// indexing part of an execution ([`CheckpointsNamed`]). This default (the memory store)
+    /// reads every checkpoint and keeps the named ones; SQLite reads them in one read
+    /// transaction, PostgreSQL in one statement.
+    fn checkpoints_named(
+        &self,
+        execution_id: &str,
+        prefixes: &[String],
+    ) -> Result<CheckpointsNamed> {
+        let all = self.list_checkpoints_after(execution_id, 0)?;
+        let last_sequence = all.iter().map(|c| c.sequence).max().unwrap_or(0);
+        let checkpoints = all
+            .into_iter()
+            .filter(|c| prefixes.iter().any(|p| c.name.starts_with(p.as_str())))
+            .collect();
+        Ok(CheckpointsNamed {
+            checkpoints,
+            rollbacks: self.rollback_count(execution_id)?,
+            last_sequence,
             version: None,
         })
     }

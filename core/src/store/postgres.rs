@@ -28,9 +28,9 @@ use super::period::Period;
 use super::state_codec::{self, CheckpointState, StateEncoding};
 use super::writer::{CallWriter, WriterOptions};
 use super::{
-    AllowanceSync, AllowanceSynced, ChargedReservation, CheckpointsSince, CreditShared, KnownSince,
-    NewCheckpoint, RolledBack, SharedCredit, SharedReserve, SharedScopeDef, SharedScopeFigures,
-    Store,
+    AllowanceSync, AllowanceSynced, ChargedReservation, CheckpointsNamed, CheckpointsSince,
+    CreditShared, KnownSince, NewCheckpoint, RolledBack, SharedCredit, SharedReserve,
+    SharedScopeDef, SharedScopeFigures, Store,
 };
 use crate::error::{BudgetExceeded, Error, Result};
 use crate::money::Nanos;
@@ -609,6 +609,31 @@ const CHECKPOINTS_SINCE: &str = "SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL
      UNION ALL \
      SELECT id, name, sequence, parent_id, spent_nanos, created_at_ms, superseded, state_bytes, state_type, \
      1, NULL, NULL, NULL, NULL, NULL FROM checkpoints WHERE execution_id = $1 AND sequence > $2 \
+     ORDER BY part, 3";
+/// [`Store::checkpoints_named`]'s one statement (one snapshot): a head row with the
+/// execution's last sequence and its rollback count, then the checkpoints whose name is in one
+/// of the ranges `[$2[i], $3[i])` in byte order (the LangGraph saver's names: each range read
+/// over migration 0016's partial index), in order.
+const CHECKPOINTS_NAMED: &str = "SELECT NULL, NULL, \
+     (SELECT max(sequence) FROM checkpoints WHERE execution_id = $1), \
+     NULL, NULL, NULL, NULL, NULL, NULL, 0 AS part, \
+     (SELECT count(*) FROM checkpoint_rollbacks WHERE execution_id = $1) \
+     UNION ALL \
+     SELECT c.id, c.name, c.sequence, c.parent_id, c.spent_nanos, c.created_at_ms, c.superseded, \
+     c.state_bytes, c.state_type, 1, NULL \
+     FROM unnest($2::text[], $3::text[]) AS r(lo, hi) JOIN checkpoints c \
+     ON c.execution_id = $1 AND (c.name COLLATE \"C\") >= r.lo AND (c.name COLLATE \"C\") < r.hi \
+     AND (c.name COLLATE \"C\") >= 'langgraph-' AND (c.name COLLATE \"C\") < 'langgraph0' \
+     ORDER BY part, 3";
+/// [`CHECKPOINTS_NAMED`] for prefixes that are not the saver's: every name of the execution
+/// compared.
+const CHECKPOINTS_PREFIXED: &str = "SELECT NULL, NULL, \
+     (SELECT max(sequence) FROM checkpoints WHERE execution_id = $1), \
+     NULL, NULL, NULL, NULL, NULL, NULL, 0 AS part, \
+     (SELECT count(*) FROM checkpoint_rollbacks WHERE execution_id = $1) \
+     UNION ALL \
+     SELECT id, name, sequence, parent_id, spent_nanos, created_at_ms, superseded, state_bytes, state_type, \
+     1, NULL FROM checkpoints WHERE execution_id = $1 AND name ^@ ANY($2::text[]) \
      ORDER BY part, 3";
 const SELECT_CALL: &str = "SELECT execution_id, seq, step, provider, requested_model, model, input_tokens, \
      output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_nanos, \
@@ -1209,6 +1234,46 @@ impl Store for PostgresStore {
             checkpoints,
             rollbacks,
             state,
+            version: None,
+        })
+    }
+
+    fn checkpoints_named(
+        &self,
+        execution_id: &str,
+        prefixes: &[String],
+    ) -> Result<CheckpointsNamed> {
+        let id = execution_id.to_owned();
+        let prefixes = prefixes.to_vec();
+        let ends: Option<Vec<String>> = prefixes
+            .iter()
+            .map(|p| crate::store::langgraph_name_range(p))
+            .collect();
+        let rows = self.on_conn(Box::new(move |conn| {
+            Box::pin(async move {
+                let query = match &ends {
+                    Some(ends) => sqlx::query(CHECKPOINTS_NAMED)
+                        .bind(&id)
+                        .bind(&prefixes)
+                        .bind(ends),
+                    None => sqlx::query(CHECKPOINTS_PREFIXED).bind(&id).bind(&prefixes),
+                };
+                query.fetch_all(&mut *conn).await.map_err(storage)
+            })
+        }))?;
+        let (head, listed) = rows
+            .split_first()
+            .ok_or_else(|| Error::Storage("checkpoints named: no row came back".into()))?;
+        Ok(CheckpointsNamed {
+            last_sequence: head
+                .try_get::<Option<i64>, _>(2)
+                .map_err(storage)?
+                .map_or(0, u),
+            rollbacks: u(head.try_get(10).map_err(storage)?),
+            checkpoints: listed
+                .iter()
+                .map(|r| checkpoint_row(r, execution_id))
+                .collect::<Result<_>>()?,
             version: None,
         })
     }

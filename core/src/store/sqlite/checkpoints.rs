@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::money::Nanos;
 use crate::records::{CheckpointInfo, RollbackRecord};
 use crate::store::state_codec::{self, CheckpointState, StateEncoding};
-use crate::store::{CheckpointsSince, KnownSince, NewCheckpoint, RolledBack};
+use crate::store::{CheckpointsNamed, CheckpointsSince, KnownSince, NewCheckpoint, RolledBack};
 
 /// Executions' rowids, looked up once per execution and process: a rowid never changes (wflo
 /// never deletes an execution), and the lookup was a tenth of a checkpoint save. Beside each,
@@ -452,6 +452,78 @@ fn since_in_snapshot(
             checkpoints: list(tx, ids, execution_id, after)?,
             rollbacks: rollback_count(tx, execution_id)?,
             state,
+        })
+    })
+}
+
+/// [`Store::checkpoints_named`](crate::store::Store::checkpoints_named) in one read
+/// transaction. A prefix of the LangGraph saver's names is read as a range of the partial index
+/// over them (migration 0016): the thread's records alone. Any other prefix compares the name
+/// of every checkpoint of the execution.
+pub fn named(
+    c: &Connection,
+    ids: &RowIds,
+    execution_id: &str,
+    prefixes: &[String],
+    tag: u64,
+) -> Result<CheckpointsNamed> {
+    super::deferred(c, |tx| {
+        open_snapshot(tx)?;
+        let version = Some(tag | u64::from(data_version(tx)?));
+        let rollbacks = rollback_count(tx, execution_id)?;
+        let (lo, hi) = match ids.range(tx, execution_id) {
+            Ok(r) => r,
+            Err(Error::NotFound(_)) => {
+                return Ok(CheckpointsNamed {
+                    rollbacks,
+                    version,
+                    ..CheckpointsNamed::default()
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        // Ids grow with sequences: the highest id in the range is the last sequence.
+        let last_sequence: Option<i64> = tx
+            .prepare_cached(
+                "SELECT sequence FROM checkpoints WHERE id BETWEEN ?1 AND ?2 ORDER BY id DESC LIMIT 1",
+            )
+            .and_then(|mut s| s.query_row(params![lo, hi], |r| r.get(0)).optional())
+            .map_err(storage)?;
+        let mut checkpoints = Vec::new();
+        for prefix in prefixes {
+            let rows = match crate::store::langgraph_name_range(prefix) {
+                Some(end) => tx
+                    // The bounds as expressions, not bare parameters: SQLite compares a bare
+                    // one's bound value with the partial index's terms, and then prepares the
+                    // statement again at every use (~20 µs).
+                    .prepare_cached(&format!(
+                        "{} WHERE execution_id = ?1 AND name >= (?2 || '') AND name < (?3 || '') \
+                         AND name >= 'langgraph-' AND name < 'langgraph0'",
+                        rows::SELECT_CHECKPOINT
+                    ))
+                    .and_then(|mut s| {
+                        s.query_map(params![execution_id, prefix, end], rows::checkpoint)?
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    }),
+                None => tx
+                    .prepare_cached(&format!(
+                        "{} WHERE id BETWEEN ?1 AND ?2 AND substr(name, 1, length(?3)) = ?3",
+                        rows::SELECT_CHECKPOINT
+                    ))
+                    .and_then(|mut s| {
+                        s.query_map(params![lo, hi, prefix], rows::checkpoint)?
+                            .collect::<rusqlite::Result<Vec<_>>>()
+                    }),
+            };
+            checkpoints.extend(rows.map_err(storage)?);
+        }
+        checkpoints.sort_by_key(|c| c.id);
+        checkpoints.dedup_by_key(|c| c.id);
+        Ok(CheckpointsNamed {
+            checkpoints,
+            rollbacks,
+            last_sequence: last_sequence.map_or(0, |s| s.max(0) as u64),
+            version,
         })
     })
 }

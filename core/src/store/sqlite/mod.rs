@@ -25,8 +25,9 @@ use super::migrate::{
 };
 use super::writer::{CallWriter, WriterOptions};
 use super::{
-    ChargedReservation, CheckpointState, CheckpointsSince, CreditShared, KnownSince, NewCheckpoint,
-    RolledBack, SharedCredit, SharedReserve, SharedScopeDef, SharedScopeFigures, Store,
+    ChargedReservation, CheckpointState, CheckpointsNamed, CheckpointsSince, CreditShared,
+    KnownSince, NewCheckpoint, RolledBack, SharedCredit, SharedReserve, SharedScopeDef,
+    SharedScopeFigures, Store,
 };
 use crate::error::{Error, Result};
 use crate::money::Nanos;
@@ -699,6 +700,14 @@ impl Store for SqliteStore {
                 self.version_tag,
             )
         })
+    }
+
+    fn checkpoints_named(
+        &self,
+        execution_id: &str,
+        prefixes: &[String],
+    ) -> Result<CheckpointsNamed> {
+        self.read(|c| checkpoints::named(c, &self.rowids, execution_id, prefixes, self.version_tag))
     }
 
     fn list_rollbacks(&self, execution_id: &str) -> Result<Vec<RollbackRecord>> {
