@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import operator
 import threading
 import uuid
+from typing import Annotated, TypedDict
 
 import pytest
 
@@ -337,3 +339,58 @@ def test_checkpoints_since_with_a_state_from_threads_while_saving(engine):
     assert failures == []
     assert len(wf.checkpoints_since_with_state(0, first)[0]) == 201
     wf.end_sync()
+
+
+class AgentState(TypedDict):
+    documents: dict
+    messages: Annotated[list, operator.add]
+    step: int
+
+
+def test_a_graph_run_stores_a_channel_set_once_and_resumes_through_a_new_saver(engine):
+    """A real LangGraph run: documents set at the first step, a message added at every step.
+    Each later checkpoint's record stores only the messages and names the checkpoint holding
+    the documents (core's `elsewhere`); a new saver resumes the thread, history included."""
+    from langgraph.graph import END, START, StateGraph
+
+    documents = {"docs": [{"id": i, "text": f"document {i} " * 20} for i in range(40)]}
+
+    def retrieve(state: AgentState) -> dict:
+        return {"documents": documents, "messages": ["question"], "step": 0}
+
+    def think(state: AgentState) -> dict:
+        return {"messages": [f"thought {state['step']}"], "step": state["step"] + 1}
+
+    g = StateGraph(AgentState)
+    g.add_node("retrieve", retrieve)
+    g.add_node("think", think)
+    g.add_edge(START, "retrieve")
+    g.add_edge("retrieve", "think")
+    g.add_conditional_edges("think", lambda s: END if s["step"] >= 6 else "think")
+    saver = WfloCheckpointSaver(WfloWorkflow("graph", engine=engine))
+    run = {"configurable": {"thread_id": "run-1"}}
+    final = g.compile(checkpointer=saver).invoke({"messages": [], "step": 0}, run, durability="sync")
+    assert final["documents"] == documents and final["step"] == 6
+
+    wf = saver.workflow
+    headers = []
+    for c in wf.checkpoints():
+        if c["name"].startswith("langgraph/"):
+            data = wf.checkpoint_state(c["id"]).data
+            size = int.from_bytes(data[:4], "big")
+            headers.append(json.loads(data[4:4 + size]))
+    with_documents = [h for h in headers if any(ch[0] == "documents" for ch in h["channels"])]
+    assert len(with_documents) == 1  # stored once, by the step that set them
+    holder = with_documents[0]["checkpoint_id"]
+    later = [h for h in headers if h["checkpoint_id"] > holder]
+    assert len(later) == 6
+    for h in later:
+        assert ["documents", holder] in h["elsewhere"], h
+        assert "documents" not in [ch[0] for ch in h["channels"]]
+
+    fresh = WfloCheckpointSaver(WfloWorkflow.resume(wf.execution_id, engine=engine))  # nothing cached
+    app = g.compile(checkpointer=fresh)
+    assert app.get_state(run).values == final
+    history = list(app.get_state_history(run))
+    assert [s.values.get("step") for s in history][:7] == [6, 5, 4, 3, 2, 1, 0]
+    assert all(s.values["documents"] == documents for s in history[:7])
