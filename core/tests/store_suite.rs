@@ -724,6 +724,69 @@ fn checkpoints_after_a_sequence_are_what_was_saved_since() {
 /// A reader that gives back what it read last (`KnownSince`) is answered "nothing new" only
 /// while nothing was committed: its own engine's saves and another engine's (another
 /// connection to the same file) both show. Stores without versions read the list every time.
+/// Checkpoints by name prefix: the LangGraph saver's (a range of the partial index of its
+/// names) and any other (every name compared), with the execution's last sequence and rollback
+/// count beside them; another execution's names never come back.
+#[test]
+fn checkpoints_named_by_prefix_are_those_and_no_others() {
+    for_each_backend(|b| {
+        let engine = engine(b);
+        let exec = engine.start_execution(opts(None)).unwrap();
+        let other = engine.start_execution(opts(None)).unwrap();
+        let empty = exec.checkpoints_named(&["langgraph/t/".into()]).unwrap();
+        assert_eq!(
+            (empty.checkpoints.len(), empty.last_sequence),
+            (0, 0),
+            "{}",
+            b.name
+        );
+        for name in [
+            "langgraph/t/n/c1",
+            "langgraph/tt/n/c1",
+            "step-1",
+            "langgraph-writes/t/n/c1",
+            "langgraph-delete/t",
+            "step-2",
+            "langgraph-delete/tx",
+            "stepper",
+        ] {
+            exec.checkpoint(name, "{}").unwrap();
+            other.checkpoint(name, "{}").unwrap();
+        }
+        exec.rollback_to_checkpoint("step-2").unwrap();
+        let names = |prefixes: &[&str]| {
+            let named = exec
+                .checkpoints_named(&prefixes.iter().map(|p| p.to_string()).collect::<Vec<_>>())
+                .unwrap();
+            assert_eq!((named.last_sequence, named.rollbacks), (8, 1), "{}", b.name);
+            named
+                .checkpoints
+                .into_iter()
+                .map(|c| (c.sequence, c.name))
+                .collect::<Vec<_>>()
+        };
+        let thread = names(&["langgraph/t/", "langgraph-writes/t/", "langgraph-delete/t"]);
+        assert_eq!(
+            thread,
+            [
+                (1, "langgraph/t/n/c1".to_string()),
+                (4, "langgraph-writes/t/n/c1".to_string()),
+                (5, "langgraph-delete/t".to_string()),
+                (7, "langgraph-delete/tx".to_string()), // a prefix may match more; never fewer
+            ],
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            names(&["step-"]),
+            [(3, "step-1".to_string()), (6, "step-2".to_string())],
+            "{}",
+            b.name
+        );
+        assert!(names(&["nothing/"]).is_empty(), "{}", b.name);
+    });
+}
+
 #[test]
 fn checkpoint_changes_skip_the_list_only_while_nothing_was_committed() {
     for_each_backend(|b| {

@@ -611,30 +611,34 @@ const CHECKPOINTS_SINCE: &str = "SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL
      1, NULL, NULL, NULL, NULL, NULL FROM checkpoints WHERE execution_id = $1 AND sequence > $2 \
      ORDER BY part, 3";
 /// [`Store::checkpoints_named`]'s one statement (one snapshot): a head row with the
-/// execution's last sequence and its rollback count, then the checkpoints whose name is in one
-/// of the ranges `[$2[i], $3[i])` in byte order (the LangGraph saver's names: each range read
-/// over migration 0016's partial index), in order.
-const CHECKPOINTS_NAMED: &str = "SELECT NULL, NULL, \
-     (SELECT max(sequence) FROM checkpoints WHERE execution_id = $1), \
-     NULL, NULL, NULL, NULL, NULL, NULL, 0 AS part, \
-     (SELECT count(*) FROM checkpoint_rollbacks WHERE execution_id = $1) \
-     UNION ALL \
-     SELECT c.id, c.name, c.sequence, c.parent_id, c.spent_nanos, c.created_at_ms, c.superseded, \
+/// execution's last sequence and its rollback count, then the checkpoints `$listed` selects
+/// (their columns as [`checkpoint_row`] reads them, then 1 and NULL), in order.
+macro_rules! checkpoints_named {
+    ($listed:literal) => {
+        concat!(
+            "SELECT NULL, NULL, (SELECT max(sequence) FROM checkpoints WHERE execution_id = $1), \
+             NULL, NULL, NULL, NULL, NULL, NULL, 0 AS part, \
+             (SELECT count(*) FROM checkpoint_rollbacks WHERE execution_id = $1) UNION ALL ",
+            $listed,
+            " ORDER BY part, 3"
+        )
+    };
+}
+/// The checkpoints whose name is in one of the ranges `[$2[i], $3[i])` in byte order: the
+/// LangGraph saver's names, each range read over migration 0016's partial index.
+const CHECKPOINTS_NAMED: &str = checkpoints_named!(
+    "SELECT c.id, c.name, c.sequence, c.parent_id, c.spent_nanos, c.created_at_ms, c.superseded, \
      c.state_bytes, c.state_type, 1, NULL \
      FROM unnest($2::text[], $3::text[]) AS r(lo, hi) JOIN checkpoints c \
      ON c.execution_id = $1 AND (c.name COLLATE \"C\") >= r.lo AND (c.name COLLATE \"C\") < r.hi \
-     AND (c.name COLLATE \"C\") >= 'langgraph-' AND (c.name COLLATE \"C\") < 'langgraph0' \
-     ORDER BY part, 3";
-/// [`CHECKPOINTS_NAMED`] for prefixes that are not the saver's: every name of the execution
-/// compared.
-const CHECKPOINTS_PREFIXED: &str = "SELECT NULL, NULL, \
-     (SELECT max(sequence) FROM checkpoints WHERE execution_id = $1), \
-     NULL, NULL, NULL, NULL, NULL, NULL, 0 AS part, \
-     (SELECT count(*) FROM checkpoint_rollbacks WHERE execution_id = $1) \
-     UNION ALL \
-     SELECT id, name, sequence, parent_id, spent_nanos, created_at_ms, superseded, state_bytes, state_type, \
-     1, NULL FROM checkpoints WHERE execution_id = $1 AND name ^@ ANY($2::text[]) \
-     ORDER BY part, 3";
+     AND (c.name COLLATE \"C\") >= 'langgraph-' AND (c.name COLLATE \"C\") < 'langgraph0'"
+);
+/// The checkpoints whose name starts with one of `$2`, for prefixes that are not the saver's:
+/// every name of the execution compared.
+const CHECKPOINTS_PREFIXED: &str = checkpoints_named!(
+    "SELECT id, name, sequence, parent_id, spent_nanos, created_at_ms, superseded, state_bytes, \
+     state_type, 1, NULL FROM checkpoints WHERE execution_id = $1 AND name ^@ ANY($2::text[])"
+);
 const SELECT_CALL: &str = "SELECT execution_id, seq, step, provider, requested_model, model, input_tokens, \
      output_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, reasoning_tokens, cost_nanos, \
      reserved_nanos, overrun_nanos, estimated, usage_missing, stream, status, error, latency_ms, started_at_ms, \
