@@ -7,11 +7,12 @@
 //! latest, not pending — but one fetched by its id is still returned. A tombstone hides what
 //! it names that was saved before it, even after a rollback.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::names::{self, Kind};
 use super::record::Record;
+use crate::fasthash::FastMap;
 use crate::{CheckpointInfo, Result};
 
 /// (thread id, namespace, checkpoint id)
@@ -38,12 +39,12 @@ pub(crate) struct Index {
     /// The one thread indexed (`None`: every thread of the execution). Records of others are
     /// skipped as they come.
     pub scope: Option<String>,
-    pub checkpoints: HashMap<Key, Vec<Arc<Rec>>>,
-    pub writes: HashMap<Key, Vec<Arc<Rec>>>,
+    pub checkpoints: FastMap<Key, Vec<Arc<Rec>>>,
+    pub writes: FastMap<Key, Vec<Arc<Rec>>>,
     /// Thread → sequence of its last whole-thread tombstone.
-    thread_cut: HashMap<String, u64>,
+    thread_cut: FastMap<String, u64>,
     /// Checkpoint → sequence of the last tombstone naming it.
-    removed: HashMap<Key, u64>,
+    removed: FastMap<Key, u64>,
     /// The wflo checkpoints a rollback went back to (one that superseded something).
     rolled_back_to: HashSet<u64>,
     pub last_sequence: u64,
@@ -62,10 +63,10 @@ impl Index {
         Index {
             execution: execution.to_owned(),
             scope: scope.map(str::to_owned),
-            checkpoints: HashMap::new(),
-            writes: HashMap::new(),
-            thread_cut: HashMap::new(),
-            removed: HashMap::new(),
+            checkpoints: FastMap::default(),
+            writes: FastMap::default(),
+            thread_cut: FastMap::default(),
+            removed: FastMap::default(),
             rolled_back_to,
             last_sequence: 0,
             rollbacks,

@@ -15,7 +15,7 @@
 //! directly. Without that, a channel set at the first step of a long run was found by reading
 //! back through every step's record: 6.5× SqliteSaver's load at 20 steps of a growing chat.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -27,6 +27,7 @@ use super::record::{
     Channel, CheckpointRecord, DeleteRecord, RECORD_CONTENT_TYPE, Record, Typed, WritesRecord,
     versions_in,
 };
+use crate::fasthash::FastMap;
 use crate::store::KnownSince;
 use crate::{Error, Execution, Result};
 
@@ -94,7 +95,7 @@ struct State {
 /// the time of a 100 KB load) and kept as much memory as the records were large.
 #[derive(Default)]
 struct Cache {
-    records: HashMap<u64, Arc<Record>>,
+    records: FastMap<u64, Arc<Record>>,
     order: VecDeque<u64>,
     /// The latest large record read.
     last: Option<(u64, Arc<Record>)>,
@@ -163,7 +164,7 @@ type ChannelHolders = Vec<(String, Value, String)>;
 struct Holders {
     /// The execution they are of: another's are dropped.
     execution: String,
-    by_key: HashMap<Key, Arc<ChannelHolders>>,
+    by_key: FastMap<Key, Arc<ChannelHolders>>,
     order: VecDeque<Key>,
 }
 
