@@ -40,20 +40,33 @@ pub(crate) fn name(kind: Kind, parts: &[&str]) -> String {
 }
 
 /// The name prefixes of every record of `thread` (a store may match a few others' too:
-/// `langgraph-delete/ab` starts with thread `a`'s); `None` when the thread's id needs
-/// percent-encoding, since earlier savers encoded some of those bytes otherwise (then every
-/// name is read).
-pub(crate) fn thread_prefixes(thread: &str) -> Option<Vec<String>> {
-    let mut encoded = String::with_capacity(thread.len());
-    encode(thread, &mut encoded);
-    if encoded.contains('%') {
-        return None;
+/// `langgraph-delete/ab` starts with thread `a`'s), in each way a saver has spelled the thread:
+/// percent-encoded as [`encode`] does (and Python's earlier saver, `quote(…, safe="")`), and,
+/// when it holds one of `! * ' ( )`, as earlier JS savers did (`encodeURIComponent` leaves
+/// those as they are).
+pub(crate) fn thread_prefixes(thread: &str) -> Vec<String> {
+    let mut spellings = vec![String::with_capacity(thread.len())];
+    encode(thread, &mut spellings[0]);
+    if thread.contains(['!', '*', '\'', '(', ')']) {
+        let mut js = String::with_capacity(thread.len());
+        for c in thread.chars() {
+            match c {
+                '!' | '*' | '\'' | '(' | ')' => js.push(c),
+                _ => encode(c.encode_utf8(&mut [0; 4]), &mut js),
+            }
+        }
+        spellings.push(js);
     }
-    Some(vec![
-        format!("{}/{encoded}/", Kind::Checkpoint.prefix()),
-        format!("{}/{encoded}/", Kind::Writes.prefix()),
-        format!("{}/{encoded}", Kind::Delete.prefix()),
-    ])
+    spellings
+        .iter()
+        .flat_map(|t| {
+            [
+                format!("{}/{t}/", Kind::Checkpoint.prefix()),
+                format!("{}/{t}/", Kind::Writes.prefix()),
+                format!("{}/{t}", Kind::Delete.prefix()),
+            ]
+        })
+        .collect()
 }
 
 fn encode(part: &str, out: &mut String) {
@@ -161,6 +174,34 @@ mod tests {
                 checkpoint_id: "".into()
             }
         );
+    }
+
+    #[test]
+    fn a_thread_is_prefixed_in_each_spelling_savers_wrote() {
+        assert_eq!(
+            thread_prefixes("t-1"),
+            [
+                "langgraph/t-1/",
+                "langgraph-writes/t-1/",
+                "langgraph-delete/t-1"
+            ]
+        );
+        assert_eq!(
+            thread_prefixes("a:b"),
+            [
+                "langgraph/a%3Ab/",
+                "langgraph-writes/a%3Ab/",
+                "langgraph-delete/a%3Ab"
+            ]
+        );
+        // Earlier JS savers left ! * ' ( ) as they were; every other byte alike.
+        let both = thread_prefixes("(é)!");
+        assert_eq!(both.len(), 6);
+        assert_eq!(both[0], "langgraph/%28%C3%A9%29%21/");
+        assert_eq!(both[3], "langgraph/(%C3%A9)!/");
+        for p in &both[..3] {
+            assert!(parse(&format!("{p}{}", if p.ends_with('/') { "/c" } else { "" })).is_some());
+        }
     }
 
     #[test]

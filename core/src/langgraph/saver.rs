@@ -242,14 +242,13 @@ fn as_checkpoint(r: &Record) -> &CheckpointRecord {
 }
 
 impl State {
-    /// The index of `exec`'s records — of `scope`'s thread alone when one is given and its
-    /// records can be named (a new saver's first load reads that thread, not the execution) —
-    /// read into `cache`'s company (records kept across indexes of one execution).
+    /// The index of `exec`'s records — of `scope`'s thread alone when one is given (a new
+    /// saver's first load reads that thread, not the execution) — read into `cache`'s company
+    /// (records kept across indexes of one execution).
     fn read(exec: &Execution, scope: Option<&str>, mut cache: Cache) -> Result<State> {
-        let prefixes = scope.and_then(names::thread_prefixes);
-        let (checkpoints, rollbacks, last_sequence, version) = match &prefixes {
-            Some(prefixes) => {
-                let named = exec.checkpoints_named(prefixes)?;
+        let (checkpoints, rollbacks, last_sequence, version) = match scope {
+            Some(thread) => {
+                let named = exec.checkpoints_named(&names::thread_prefixes(thread))?;
                 (
                     named.checkpoints,
                     named.rollbacks,
@@ -271,7 +270,6 @@ impl State {
                 .filter_map(|r| r.checkpoint_id)
                 .collect()
         };
-        let scope = prefixes.is_some().then_some(scope).flatten();
         let mut index = Index::new(exec.id(), scope, rollbacks, rolled_back_to);
         index.add(checkpoints, &mut |rec| cache.read(exec, rec))?;
         index.last_sequence = index.last_sequence.max(last_sequence);
