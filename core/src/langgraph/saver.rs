@@ -95,10 +95,48 @@ struct State {
 /// the time of a 100 KB load) and kept as much memory as the records were large.
 #[derive(Default)]
 struct Cache {
-    records: FastMap<u64, Arc<Record>>,
-    order: VecDeque<u64>,
+    records: Bounded<u64, Arc<Record>>,
     /// The latest large record read.
     last: Option<(u64, Arc<Record>)>,
+}
+
+/// A map of at most [`CACHE_LIMIT`] entries, the oldest inserted going first.
+struct Bounded<K, V> {
+    map: FastMap<K, V>,
+    order: VecDeque<K>,
+}
+
+impl<K, V> Default for Bounded<K, V> {
+    fn default() -> Self {
+        Bounded {
+            map: FastMap::default(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V> Bounded<K, V> {
+    /// Keeps `value` under `key` (replacing what was there), dropping the oldest key past the
+    /// limit.
+    fn insert(&mut self, key: K, value: V) {
+        if self.map.insert(key.clone(), value).is_none() {
+            self.order.push_back(key);
+            if self.order.len() > CACHE_LIMIT
+                && let Some(old) = self.order.pop_front()
+            {
+                self.map.remove(&old);
+            }
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.map.len()
+    }
 }
 
 impl Cache {
@@ -107,14 +145,7 @@ impl Cache {
             self.last = Some((id, record.clone()));
             return record;
         }
-        if self.records.insert(id, record.clone()).is_none() {
-            self.order.push_back(id);
-            if self.order.len() > CACHE_LIMIT
-                && let Some(old) = self.order.pop_front()
-            {
-                self.records.remove(&old);
-            }
-        }
+        self.records.insert(id, record.clone());
         record
     }
 
@@ -164,8 +195,7 @@ type ChannelHolders = Vec<(String, Value, String)>;
 struct Holders {
     /// The execution they are of: another's are dropped.
     execution: String,
-    by_key: FastMap<Key, Arc<ChannelHolders>>,
-    order: VecDeque<Key>,
+    by_key: Bounded<Key, Arc<ChannelHolders>>,
 }
 
 impl Holders {
@@ -181,14 +211,7 @@ impl Holders {
     }
 
     fn keep(&mut self, key: Key, holders: ChannelHolders) {
-        if self.by_key.insert(key.clone(), Arc::new(holders)).is_none() {
-            self.order.push_back(key);
-            if self.order.len() > CACHE_LIMIT
-                && let Some(old) = self.order.pop_front()
-            {
-                self.by_key.remove(&old);
-            }
-        }
+        self.by_key.insert(key, Arc::new(holders));
     }
 
     /// A checkpoint's holders as its record tells them: the channels it stored, then those it
