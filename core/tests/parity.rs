@@ -658,6 +658,22 @@ fn langgraph_unchanged_channels_scenario() {
     }
 }
 
+/// Another thread's damaged tombstone fails that thread and a listing of every thread, never
+/// the thread asked about.
+#[test]
+fn langgraph_thread_scope_scenario() {
+    let l = ledger();
+    let ev = by_name(&l, "langgraph_thread_scope")["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(ev[3]["answer"]["thread"], "a");
+    assert_eq!(ev[3]["answer"]["values"][2], json!(["msgpack", "a161"]));
+    assert_eq!(ev[4], json!({"op": "langgraph", "error": "STORAGE"}));
+    assert_eq!(ev[5], json!({"op": "langgraph", "error": "STORAGE"}));
+    assert_eq!(ev[6]["answer"], json!([["a", "", "c1"]]));
+}
+
 /// Records earlier savers stored still read and continue; prune, a delete by id, a damaged
 /// record and malformed versions are answered alike in every face.
 #[test]
