@@ -1887,6 +1887,191 @@ fn a_thread_is_read_without_the_other_threads_records() {
     });
 }
 
+/// The latest checkpoint id of a thread as `saver` loads it (`None`: the thread has none).
+fn latest_id(saver: &Checkpointer, exec: &Execution, t: &str) -> Option<String> {
+    saver
+        .get(exec, t, "", None)
+        .unwrap()
+        .map(|tuple| tuple.checkpoint_id)
+}
+
+/// One saver serving several threads keeps each thread's index when it turns to another and
+/// brings it up to date when it comes back: what another saver stored, deleted or rolled back
+/// meanwhile is seen, in the thread it touched and no other.
+#[test]
+fn a_saver_switching_threads_sees_what_changed_in_each_meanwhile() {
+    each(|kind, exec| {
+        let (reader, writer) = (Checkpointer::new(), Checkpointer::new());
+        chain(&writer, exec, "a", "");
+        chain(&writer, exec, "b", "");
+        for t in ["a", "b", "a", "b"] {
+            assert_eq!(latest_id(&reader, exec, t).as_deref(), Some("c3"), "{kind}");
+        }
+        // Saved in a while the reader is on b: a's kept index is brought up to date.
+        let c4 = ckpt(
+            "a",
+            "",
+            "c4",
+            Some("c3"),
+            &[("a", 4), ("b", 2), ("c", 1)],
+            &[("a", 4, Some("a4"))],
+        );
+        writer.put(exec, c4.clone()).unwrap();
+        assert_eq!(
+            latest_id(&reader, exec, "b").as_deref(),
+            Some("c3"),
+            "{kind}"
+        );
+        let a = reader.get(exec, "a", "", None).unwrap().unwrap();
+        assert_eq!(
+            (a.checkpoint_id.as_str(), values(&a)),
+            ("c4", expect(&[("a", "a4"), ("c", "c1")])),
+            "{kind}"
+        );
+        // The same checkpoint stored again: its newest record stands for it.
+        let mut again = c4;
+        again.channels[0].value = Some(val("a4-again"));
+        writer.put(exec, again).unwrap();
+        assert_eq!(
+            values(&reader.get(exec, "a", "", None).unwrap().unwrap()),
+            expect(&[("a", "a4-again"), ("c", "c1")]),
+            "{kind}"
+        );
+        // b's latest deleted while the reader is on a: b's previous one is its latest.
+        writer
+            .delete_checkpoints(exec, "b", vec![("".into(), "c3".into())])
+            .unwrap();
+        assert_eq!(
+            latest_id(&reader, exec, "a").as_deref(),
+            Some("c4"),
+            "{kind}"
+        );
+        assert_eq!(
+            latest_id(&reader, exec, "b").as_deref(),
+            Some("c2"),
+            "{kind}"
+        );
+        // A rollback to a's c2 while the reader is on b: c3 and c4 are history.
+        assert_eq!(
+            latest_id(&reader, exec, "b").as_deref(),
+            Some("c2"),
+            "{kind}"
+        );
+        exec.rollback_to_checkpoint_any(&checkpoint_name("a", "", "c2"))
+            .unwrap();
+        assert_eq!(
+            latest_id(&reader, exec, "a").as_deref(),
+            Some("c2"),
+            "{kind}"
+        );
+        // b's checkpoints were all saved after a's c2: history now.
+        assert_eq!(latest_id(&reader, exec, "b"), None, "{kind}");
+        // A thread deleted while the reader is on another: gone.
+        writer.delete_thread(exec, "a").unwrap();
+        assert_eq!(latest_id(&reader, exec, "b"), None, "{kind}");
+        assert_eq!(latest_id(&reader, exec, "a"), None, "{kind}");
+        // More saved elsewhere than a kept index is brought up to date over (it is read
+        // again): the same answers.
+        writer
+            .put(
+                exec,
+                ckpt("b", "", "c5", None, &[("a", 5)], &[("a", 5, Some("b5"))]),
+            )
+            .unwrap();
+        for i in 0..300 {
+            let id = format!("x{i:04}");
+            writer
+                .put(
+                    exec,
+                    ckpt("x", "", &id, None, &[("a", 1)], &[("a", 1, Some("x"))]),
+                )
+                .unwrap();
+        }
+        assert_eq!(
+            latest_id(&reader, exec, "x").as_deref(),
+            Some("x0299"),
+            "{kind}"
+        );
+        let b = reader.get(exec, "b", "", None).unwrap().unwrap();
+        assert_eq!(
+            (b.checkpoint_id.as_str(), values(&b)),
+            ("c5", expect(&[("a", "b5")])),
+            "{kind}"
+        );
+        assert_eq!(ids(&reader.list(exec, &thread("b")).unwrap()), ["c5"]);
+    });
+}
+
+/// A thread's latest checkpoint as records come: a newer id is the latest, a checkpoint stored
+/// later under an older id (a copy) is not, and deleting the latest makes the one before it
+/// the latest again — for a saver that keeps the answer between loads.
+#[test]
+fn the_latest_checkpoint_follows_saves_copies_and_deletes() {
+    each(|kind, exec| {
+        let saver = Checkpointer::new();
+        assert_eq!(latest_id(&saver, exec, "t"), None, "{kind}");
+        saver
+            .put(
+                exec,
+                ckpt("t", "", "c2", None, &[("a", 1)], &[("a", 1, Some("a1"))]),
+            )
+            .unwrap();
+        assert_eq!(
+            latest_id(&saver, exec, "t").as_deref(),
+            Some("c2"),
+            "{kind}"
+        );
+        saver
+            .put(
+                exec,
+                ckpt("t", "", "c1", None, &[("a", 1)], &[("a", 1, Some("a0"))]),
+            )
+            .unwrap();
+        assert_eq!(
+            latest_id(&saver, exec, "t").as_deref(),
+            Some("c2"),
+            "{kind}"
+        );
+        saver
+            .put(
+                exec,
+                ckpt(
+                    "t",
+                    "",
+                    "c3",
+                    Some("c2"),
+                    &[("a", 2)],
+                    &[("a", 2, Some("a2"))],
+                ),
+            )
+            .unwrap();
+        assert_eq!(
+            latest_id(&saver, exec, "t").as_deref(),
+            Some("c3"),
+            "{kind}"
+        );
+        saver
+            .delete_checkpoints(exec, "t", vec![("".into(), "c3".into())])
+            .unwrap();
+        assert_eq!(
+            latest_id(&saver, exec, "t").as_deref(),
+            Some("c2"),
+            "{kind}"
+        );
+        saver.copy_thread(exec, "t", "u").unwrap();
+        assert_eq!(
+            latest_id(&saver, exec, "u").as_deref(),
+            Some("c2"),
+            "{kind}"
+        );
+        assert_eq!(
+            latest_id(&saver, exec, "t").as_deref(),
+            Some("c2"),
+            "{kind}"
+        );
+    });
+}
+
 /// Records an earlier JS saver named with `! * ' ( )` as they are (`encodeURIComponent`) are
 /// the thread's as much as those named percent-encoded: a new saver reading the thread finds
 /// both, and a tombstone of either spelling.

@@ -674,6 +674,45 @@ fn langgraph_thread_scope_scenario() {
     assert_eq!(ev[6]["answer"], json!([["a", "", "c1"]]));
 }
 
+/// One saver on two threads: what changed in a thread while the saver loaded the other is seen
+/// when it comes back (a save, a delete, a rollback), in every face.
+#[test]
+fn langgraph_thread_switches_scenario() {
+    let l = ledger();
+    let ev = by_name(&l, "langgraph_thread_switches")["events"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // (step, thread, latest id, its value of x) — `None`: the thread has no live checkpoint.
+    let latest = [
+        (2, "a", Some(("c1", "a26131"))),
+        (3, "b", Some(("c1", "a26231"))),
+        (5, "b", Some(("c1", "a26231"))),
+        (6, "a", Some(("c2", "a26132"))),
+        (9, "b", Some(("c2", "a26232"))),
+        (10, "a", Some(("c1", "a26131"))),
+        (12, "b", None),
+        (13, "a", Some(("c1", "a26131"))),
+        (15, "b", None),
+        (16, "a", Some(("c3", "a26133"))),
+    ];
+    for (step, thread, expected) in latest {
+        let answer = &ev[step]["answer"];
+        match expected {
+            None => assert_eq!(*answer, Value::Null, "step {step}"),
+            Some((id, x)) => {
+                assert_eq!(
+                    (&answer["thread"], &answer["id"]),
+                    (&json!(thread), &json!(id)),
+                    "step {step}"
+                );
+                assert_eq!(answer["values"][2], json!(["msgpack", x]), "step {step}");
+            }
+        }
+    }
+    assert_eq!(ev.len(), 17);
+}
+
 /// Records earlier savers stored still read and continue; prune, a delete by id, a damaged
 /// record and malformed versions are answered alike in every face.
 #[test]

@@ -7,6 +7,7 @@
 //! latest, not pending — but one fetched by its id is still returned. A tombstone hides what
 //! it names that was saved before it, even after a rollback.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -34,6 +35,9 @@ impl Rec {
     }
 }
 
+/// [`Index::latest`]'s answers by (thread, namespace).
+type Latest = FastMap<(String, String), Option<Arc<Rec>>>;
+
 pub(crate) struct Index {
     pub execution: String,
     /// The one thread indexed (`None`: every thread of the execution). Records of others are
@@ -49,6 +53,11 @@ pub(crate) struct Index {
     rolled_back_to: HashSet<u64>,
     pub last_sequence: u64,
     pub rollbacks: u64,
+    /// [`Index::latest`] by (thread, namespace), kept as checkpoints are added and forgotten
+    /// for a thread when a tombstone of it is: a thread's latest load stays one lookup however
+    /// long the thread (a scan of its checkpoints was 12 µs at 200 of them, and grew with
+    /// every step).
+    latest: RefCell<Latest>,
 }
 
 impl Index {
@@ -70,6 +79,7 @@ impl Index {
             rolled_back_to,
             last_sequence: 0,
             rollbacks,
+            latest: RefCell::default(),
         }
     }
 
@@ -104,6 +114,11 @@ impl Index {
                 kind: p.kind,
                 key: (p.thread, p.ns, p.checkpoint_id),
             });
+            if rec.kind == Kind::Delete {
+                // What it hides may be a thread's latest checkpoint: found again when asked.
+                let thread = rec.thread();
+                self.latest.get_mut().retain(|(t, _), _| t != thread);
+            }
             match rec.kind {
                 Kind::Delete => match &*read(&rec)? {
                     Record::Delete(d) => match &d.checkpoints {
@@ -126,11 +141,13 @@ impl Index {
                         )));
                     }
                 },
-                Kind::Checkpoint => self
-                    .checkpoints
-                    .entry(rec.key.clone())
-                    .or_default()
-                    .push(rec),
+                Kind::Checkpoint => {
+                    self.keep_latest(&rec);
+                    self.checkpoints
+                        .entry(rec.key.clone())
+                        .or_default()
+                        .push(rec)
+                }
                 Kind::Writes => self.writes.entry(rec.key.clone()).or_default().push(rec),
             }
         }
@@ -176,6 +193,42 @@ impl Index {
         // Ties (one id in two threads or namespaces) by key: the same order on every call,
         // whatever the hash map's.
         found.sort_by(|a, b| b.key.2.cmp(&a.key.2).then_with(|| a.key.cmp(&b.key)));
+        found
+    }
+
+    /// Keeps [`Index::latest`] of `rec`'s thread and namespace, where known, as `rec` comes
+    /// after it: a checkpoint saved since (live and visible: a tombstone or rollback that
+    /// hides it comes later) is the latest when its id is not older (the same id again: its
+    /// newest record stands for it).
+    fn keep_latest(&mut self, rec: &Arc<Rec>) {
+        let memo = self.latest.get_mut();
+        if memo.is_empty() || rec.superseded {
+            return;
+        }
+        if let Some(slot) = memo.get_mut(&(rec.key.0.clone(), rec.key.1.clone()))
+            && slot.as_ref().is_none_or(|l| rec.key.2 >= l.key.2)
+        {
+            *slot = Some(rec.clone());
+        }
+    }
+
+    /// The newest live checkpoint of a thread and namespace: the first of [`Index::live`],
+    /// found without collecting and sorting the others (a latest load of a thread of 200
+    /// checkpoints took 24 µs that way, most of it the sort).
+    pub fn latest(&self, thread: &str, ns: &str) -> Option<Arc<Rec>> {
+        let key = (thread.to_owned(), ns.to_owned());
+        if let Some(found) = self.latest.borrow().get(&key) {
+            return found.clone();
+        }
+        let found = self
+            .checkpoints
+            .keys()
+            .filter(|k| k.0 == thread && k.1 == ns)
+            .filter_map(|k| self.chosen(k, false))
+            .filter(|r| !r.superseded)
+            .max_by(|a, b| a.key.2.cmp(&b.key.2))
+            .cloned();
+        self.latest.borrow_mut().insert(key, found.clone());
         found
     }
 
