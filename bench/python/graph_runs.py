@@ -12,7 +12,9 @@ never losing work).
 
 Prints one JSON line: the p50 of a whole run (`invoke`, ms) after one warm-up run, the p50 of a
 resume (`get_state` of a finished thread through a new saver of the same store, µs: what a new
-process does first), and the store's bytes per run (the database's pages, all runs' threads).
+process does first), the p50 of serving (`get_state` of the runs' threads in turn, SERVE_ROUNDS
+times, through one new saver: a server answering several conversations with one checkpointer,
+µs) and the store's bytes per run (the database's pages, all runs' threads).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import time
 from typing import Annotated, TypedDict
 
 STEPS = 20
+SERVE_ROUNDS = 20
 
 
 class AgentState(TypedDict):
@@ -117,10 +120,18 @@ def main() -> None:
         snapshot = resumed.get_state(config)
         resume_s.append(time.perf_counter() - start)
         assert snapshot.values["step"] == STEPS and snapshot.values["documents"] == documents
+    serving, serve_s = g.compile(checkpointer=fresh_saver()), []
+    for _ in range(SERVE_ROUNDS):
+        for config in threads[1:]:
+            start = time.perf_counter()
+            snapshot = serving.get_state(config)
+            serve_s.append(time.perf_counter() - start)
+            assert snapshot.values["step"] == STEPS
     close()
     print(json.dumps({
         "run_ms": statistics.median(run_s) * 1e3,
         "resume_us": statistics.median(resume_s) * 1e6,
+        "serve_us": statistics.median(serve_s) * 1e6,
         "bytes_per_run": stored_bytes(path) / (runs + 1),
         "runs": runs,
         "steps": STEPS,

@@ -6,7 +6,7 @@ only the channels a step changed (WfloCheckpointSaver, as PostgresSaver) do the 
 real graph has channels that change at some steps and not others; here a 20-step agent run
 (bench/python/graph_runs.py): documents retrieved once, a message appended at every step. The
 figures are what a user sees: the whole run, the first load of a new process (resume) and the
-store's size."""
+store's size — and one saver answering the runs' threads in turn, as a server does."""
 from __future__ import annotations
 
 from ..build import Env
@@ -46,21 +46,23 @@ def run(env: Env, rounds: int) -> Section:
     every = contenders(env)
     runs = interleave("graphs", every, rounds)
     fig = {key: {c.label: figure(runs[c.label], lambda r, k=key: r.out[k]) for c in every}
-           for key in ("run_ms", "resume_us", "bytes_per_run")}
+           for key in ("run_ms", "resume_us", "serve_us", "bytes_per_run")}
     by = {(c.meta["workload"], c.meta["name"]): c for c in every}
     rows = []
     for workload, _, _, what in WORKLOADS:
         w, lg = by[(workload, WFLO)], by[(workload, LANGGRAPH)]
         for c in (w, lg):
             why = c.missing or failure(runs[c.label]) or "no figure"
-            run_ms, resume, size = (fig[k][c.label] for k in ("run_ms", "resume_us", "bytes_per_run"))
-            versus = ["—", "—", "—"]
+            keys = ("run_ms", "resume_us", "serve_us", "bytes_per_run")
+            run_ms, resume, serve, size = (fig[k][c.label] for k in keys)
+            versus = ["—"] * len(keys)
             if c is w:
                 versus = [ratio(fig[k][lg.label].median / fig[k][w.label].median)
                           if fig[k][lg.label] and fig[k][w.label] else "—"
-                          for k in ("run_ms", "resume_us", "bytes_per_run")]
+                          for k in keys]
             rows.append([f"{workload}: {what}" if c is w else "", c.meta["name"],
                          run_ms.fmt(1) if run_ms else why, resume.fmt(0) if resume else "—",
+                         serve.fmt(0) if serve else "—",
                          f"{size.median / 1024:.0f}" if size else "—", " / ".join(versus)])
     return Section(
         "graphs", "7. Graph runs",
@@ -68,10 +70,13 @@ def run(env: Env, rounds: int) -> Section:
         f"{RUNS} runs per process after one warm-up run, each a new thread, durability \"sync\" (each step's "
         f"checkpoint committed before the next step runs); median of {rounds} interleaved rounds (min–max). "
         "run ms: one whole `invoke`, LangGraph's own work included. resume µs: `get_state` of a finished thread "
-        "through a new saver of the same store (what a new process does first). KB per run: the SQLite file "
+        "through a new saver of the same store (what a new process does first). serve µs: `get_state` of the "
+        "runs' threads in turn through one new saver (a server answering several conversations). KB per run: "
+        "the SQLite file "
         "after the savers closed, divided by the runs. SqliteSaver ÷ wflo: its figure over wflo's (above 1×: wflo "
         "is faster, or smaller).",
-        table(["workload", "saver", "run ms", "resume µs", "KB per run", "SqliteSaver ÷ wflo (run / resume / KB)"],
+        table(["workload", "saver", "run ms", "resume µs", "serve µs", "KB per run",
+               "SqliteSaver ÷ wflo (run / resume / serve / KB)"],
               rows),
         notes=["Both savers on SQLite in WAL mode at synchronous NORMAL, from Python, with LangGraph's default "
                "serializer (msgpack). SqliteSaver stores every channel's value in every checkpoint; "
