@@ -114,26 +114,27 @@ impl Index {
                 kind: p.kind,
                 key: (p.thread, p.ns, p.checkpoint_id),
             });
-            if rec.kind == Kind::Delete {
-                // What it hides may be a thread's latest checkpoint: found again when asked.
-                let thread = rec.thread();
-                self.latest.get_mut().retain(|(t, _), _| t != thread);
-            }
             match rec.kind {
                 Kind::Delete => match &*read(&rec)? {
-                    Record::Delete(d) => match &d.checkpoints {
-                        None => {
-                            self.thread_cut.insert(rec.key.0.clone(), rec.sequence);
-                        }
-                        Some(listed) => {
-                            for (ns, cid) in listed {
-                                self.removed.insert(
-                                    (rec.key.0.clone(), ns.clone(), cid.clone()),
-                                    rec.sequence,
-                                );
+                    Record::Delete(d) => {
+                        // What it hides may be a thread's latest checkpoint: found again when
+                        // asked.
+                        let thread = rec.thread();
+                        self.latest.get_mut().retain(|(t, _), _| t != thread);
+                        match &d.checkpoints {
+                            None => {
+                                self.thread_cut.insert(rec.key.0.clone(), rec.sequence);
+                            }
+                            Some(listed) => {
+                                for (ns, cid) in listed {
+                                    self.removed.insert(
+                                        (rec.key.0.clone(), ns.clone(), cid.clone()),
+                                        rec.sequence,
+                                    );
+                                }
                             }
                         }
-                    },
+                    }
                     _ => {
                         return Err(crate::Error::Storage(format!(
                             "the LangGraph record {:?} is not a tombstone",

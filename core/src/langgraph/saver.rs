@@ -430,11 +430,14 @@ impl Checkpointer {
             }
         }
         if since.rollbacks != st.index.rollbacks {
-            // A rollback changes which records are live in every thread: the kept indexes
-            // of other threads go too.
-            let cache = std::mem::take(&mut st.cache);
+            // The kept indexes of other threads stay: each sees the rollback when taken back,
+            // as this one did.
+            let (cache, parked) = (
+                std::mem::take(&mut st.cache),
+                std::mem::take(&mut st.parked),
+            );
             let scope = st.index.scope.clone();
-            *st = State::read(exec, scope.as_deref(), cache, Parked::default())?;
+            *st = State::read(exec, scope.as_deref(), cache, parked)?;
             let rec = pick(&st.index);
             return f(st, rec);
         }
