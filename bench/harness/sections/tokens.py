@@ -37,7 +37,9 @@ def run(env: Env, rounds: int) -> Section:
     runs = interleave("tokens", every, rounds)
     rows, groups, raw = [], [], {}
     med: dict[tuple[str, str, str], float] = {}  # (contender, corpus, encoding) -> median MB/s
-    mismatches, checked = [], 0
+    # (contender, "corpus, encoding: counts vs tiktoken's") for every count that differs
+    mismatches: list[tuple[str, str]] = []
+    checked: list[str] = []  # the contender of each count compared with tiktoken's
     for corpus in CORPORA:
         here = [c for c in every if c.meta["corpus"] == corpus]
         base_runs = runs[f"{BASELINE} · {corpus}"]
@@ -54,10 +56,10 @@ def run(env: Env, rounds: int) -> Section:
                 if mb:
                     med[(name, corpus, enc)] = mb.median
                 if want is not None and counts:
-                    checked += 1
+                    checked.append(name)
                     same = counts == {want}
                     if not same:
-                        mismatches.append(f"{name}, {corpus}, {enc}: {sorted(counts)} vs {want}")
+                        mismatches.append((name, f"{corpus}, {enc}: {sorted(counts)} vs {want}"))
                     check = "✓" if same else f"✗ {', '.join(map(str, sorted(counts)))}"
                 else:
                     check = "—"
@@ -77,7 +79,7 @@ def run(env: Env, rounds: int) -> Section:
         notes=["tiktoken counts with encode_ordinary (special-token text counted as text, as wflo does); "
                "js-tiktoken with encode(), gpt-tokenizer with countTokens(); wflo with count_tokens / "
                "countTokens on gpt-4o (o200k_base) and gpt-4 (cl100k_base)."]
-        + ([f"count mismatch: {m}" for m in mismatches]),
+        + [f"count mismatch: {name}, {what}" for name, what in mismatches],
         charts=[("tokens.svg", bars("Token counting, × Python tiktoken's MB/s", groups,
                                     subtitle=f"median of {rounds} rounds; dashed line: tiktoken"))],
         goals=goals, raw=raw)
@@ -90,7 +92,7 @@ def worst(med: dict, name: str, over: str):
     return min(xs) if len(xs) == len(CORPORA) * len(ENCODINGS) else None
 
 
-def goals_for(med: dict, mismatches: list[str], checked: int) -> list[Goal]:
+def goals_for(med: dict, mismatches: list[tuple[str, str]], checked: list[str]) -> list[Goal]:
     faces = {n: worst(med, f"wflo ({n})", BASELINE) for n in ("Rust", "Python", "Node")}
     measured = {n: x for n, x in faces.items() if x is not None}
     out = [Goal("Token counting ≥ 2.5× tiktoken on every corpus × encoding from Rust, Python and Node",
@@ -101,7 +103,12 @@ def goals_for(med: dict, mismatches: list[str], checked: int) -> list[Goal]:
     out.append(Goal("Node counting ≥ 10× js-tiktoken",
                     f"worst of 2 texts × 2 encodings: {ratio(node)}" if node else "not measured",
                     None if node is None else node >= 10))
-    out.append(Goal("Every count equals tiktoken's",
-                    f"{checked - len(mismatches)} of {checked} contender × text × encoding counts equal",
-                    None if checked == 0 else not mismatches))
+    # The goal is wflo's: another tokenizer's count that differs from tiktoken's is that
+    # tokenizer's matter, reported in the section's notes, not a goal of ours missed.
+    compared = sum(1 for name in checked if name.startswith("wflo"))
+    ours = [f"{name} {what}" for name, what in mismatches if name.startswith("wflo")]
+    out.append(Goal("Every wflo count equals tiktoken's",
+                    (f"{compared - len(ours)} of {compared} face × text × encoding counts equal"
+                     + (f"; differ: {'; '.join(ours)}" if ours else "")) if compared else "not measured",
+                    None if not compared else not ours))
     return out
