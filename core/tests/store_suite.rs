@@ -989,6 +989,54 @@ fn two_engines_saving_in_turns_keep_sequences_and_parents() {
     }
 }
 
+/// The first save after rollbacks follows the last rollback's target, however many came
+/// without a save between them; and nothing once pruning dropped that target (and with it every
+/// earlier checkpoint). PostgreSQL finds that parent through the execution's rollbacks.
+#[test]
+fn the_save_after_rollbacks_follows_the_last_target_or_nothing_once_it_is_pruned() {
+    for_each_backend(|b| {
+        let engine = engine(b);
+        let exec = engine.start_execution(opts(None)).unwrap();
+        let ids: Vec<u64> = (1..=6)
+            .map(|i| exec.checkpoint(&format!("c{i}"), "{}").unwrap().id)
+            .collect();
+        let sp = |c: &wflo_core::CheckpointInfo| (c.sequence, c.parent_id);
+        exec.rollback_to_checkpoint("c4").unwrap();
+        exec.rollback_to_checkpoint("c2").unwrap();
+        let x7 = exec.checkpoint("x7", "{}").unwrap();
+        assert_eq!(sp(&x7), (7, Some(ids[1])), "{}", b.name);
+        // Back to the same target again, past a save that followed it.
+        exec.rollback_to_checkpoint("c2").unwrap();
+        let x8 = exec.checkpoint("x8", "{}").unwrap();
+        assert_eq!(sp(&x8), (8, Some(ids[1])), "{}", b.name);
+        // Back to one before it: the later target (c2) is superseded now.
+        exec.rollback_to_checkpoint("c1").unwrap();
+        assert_eq!(
+            sp(&exec.checkpoint("x9", "{}").unwrap()),
+            (9, Some(ids[0])),
+            "{}",
+            b.name
+        );
+        // Back to c1, then prune to the two latest (x8, x9, both superseded): c1 is gone, and
+        // with it every earlier checkpoint, so the next save has no parent.
+        exec.rollback_to_checkpoint("c1").unwrap();
+        exec.prune_checkpoints(2).unwrap();
+        let left: Vec<_> = exec
+            .checkpoints()
+            .unwrap()
+            .iter()
+            .map(|c| (c.sequence, c.superseded))
+            .collect();
+        assert_eq!(left, [(8, true), (9, true)], "{}", b.name);
+        assert_eq!(
+            sp(&exec.checkpoint("x10", "{}").unwrap()),
+            (10, None),
+            "{}",
+            b.name
+        );
+    });
+}
+
 /// Two processes (engines) recording calls of one execution at once: their numbers collide,
 /// and the store numbers the later ones after the execution's last instead of dropping them.
 #[test]

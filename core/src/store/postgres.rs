@@ -771,11 +771,18 @@ const CHECKPOINT_AFTER_SQL: &str = "INSERT INTO checkpoints (execution_id, name,
 
 /// The full save: the INSERT reads the execution's latest checkpoint itself (one step back
 /// over the unique `(execution_id, sequence)`): its sequence plus one is the next, and it is
-/// the parent unless a rollback superseded it — then the parent is read over the index of live
-/// checkpoints (migration 0013; over the unique index, a plan the server cached while the
-/// table was small scanned all the execution's checkpoints, and a save grew from ~0.1 ms to
-/// over 1 ms at 1,200 of them). The join with the execution's row makes a save for an execution
-/// that does not exist insert nothing (migration 0014 dropped the foreign key that refused it).
+/// the parent unless a rollback superseded it. Then (the first save after a rollback alone)
+/// the parent is the target of the execution's last rollback: a rollback leaves its target
+/// live and every later checkpoint superseded, and no save has come since, so of the
+/// execution's rollback targets still live the one latest in sequence is the latest live
+/// checkpoint, whatever order concurrent rollbacks committed in. Read over the execution's
+/// rollbacks (few) and their targets' ids, whatever plan the server caches. Only when no target
+/// is left (pruning dropped it, and with it every earlier checkpoint) are the execution's
+/// checkpoints themselves read back from the end. An index of live checkpoints served this read
+/// before (migration 0013) and cost every save ~4 µs on the server: 0017 dropped it.
+///
+/// The join with the execution's row makes a save for an execution that does not exist insert
+/// nothing (migration 0014 dropped the foreign key that refused it).
 ///
 /// Two saves of one execution at once may read the same next sequence; the unique key then
 /// makes the later insert do nothing, and it runs again (a new statement, a new snapshot) past
@@ -783,8 +790,10 @@ const CHECKPOINT_AFTER_SQL: &str = "INSERT INTO checkpoints (execution_id, name,
 const CHECKPOINT_SQL: &str = "INSERT INTO checkpoints (execution_id, name, sequence, parent_id, spent_nanos, \
      created_at_ms, superseded, state, state_encoding, state_bytes, state_type) \
      SELECT $1, $2, COALESCE(l.sequence, 0) + 1, \
-     CASE WHEN l.superseded THEN (SELECT id FROM checkpoints WHERE execution_id = $1 AND NOT superseded \
-     ORDER BY sequence DESC LIMIT 1) ELSE l.id END, $3, $4, FALSE, $5, $6, $7, $8 \
+     CASE WHEN l.superseded THEN COALESCE((SELECT c.id FROM checkpoint_rollbacks r \
+     CROSS JOIN LATERAL (SELECT id, sequence FROM checkpoints WHERE id = r.checkpoint_id AND NOT superseded \
+     LIMIT 1) c WHERE r.execution_id = $1 ORDER BY c.sequence DESC LIMIT 1), (SELECT id FROM checkpoints WHERE execution_id = $1 AND NOT superseded \
+     ORDER BY sequence DESC LIMIT 1)) ELSE l.id END, $3, $4, FALSE, $5, $6, $7, $8 \
      FROM workflow_executions e LEFT JOIN LATERAL (SELECT id, sequence, superseded FROM checkpoints \
      WHERE execution_id = $1 ORDER BY sequence DESC LIMIT 1) l ON TRUE WHERE e.id = $1 \
      ON CONFLICT (execution_id, sequence) DO NOTHING RETURNING id, sequence, parent_id";
