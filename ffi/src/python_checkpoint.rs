@@ -89,7 +89,7 @@ pub unsafe extern "C" fn wflo_py_checkpoints_since(
         };
         objects.list(vec![listed, rollbacks, content_type, data])
     };
-    unsafe { answer_python(api, "a checkpoint read", work, build) }
+    unsafe { answer_python(api, "a checkpoint read", true, work, build) }
 }
 
 /// Returned by `wflo_py_checkpoint_save` when it declines: the state holds something only

@@ -1,7 +1,8 @@
 //! `wflo_langgraph_call` answered with Python objects, for the Python face only (`wflo/_fast.py`
 //! calls it through ctypes `PYFUNCTYPE`, the interpreter lock held): the saver's every
 //! operation in one ctypes call instead of four (the call, then the answer and the values
-//! copied out and freed). The store is read with the interpreter lock released.
+//! copied out and freed). The store is read with the interpreter lock released; a request
+//! without an execution (names, versions) keeps it.
 
 use std::ffi::c_char;
 
@@ -30,22 +31,33 @@ pub unsafe extern "C" fn wflo_py_langgraph_call(
     values_len: usize,
 ) -> wflo_py_object {
     let work = || unsafe { call(saver, execution, request, request_len, values, values_len) };
+    // Without an execution a request can only be one of the answers that are pure functions of
+    // the request (names, versions, keys; any other needs the execution and fails before it
+    // touches the saver's state): there is nothing to wait on, and the interpreter lock is
+    // kept (see `answer_python`).
+    let release = !execution.is_null();
     unsafe {
-        answer_python(api, "a LangGraph answer", work, |api, objects, answer| {
-            let parsed = objects.parsed(answer.json.as_bytes())?;
-            let (text, bytes) = (
-                api.unicode_from_string_and_size?,
-                api.bytes_from_string_and_size?,
-            );
-            let mut values = Vec::with_capacity(answer.values.len());
-            for v in &answer.values {
-                let kind = objects.own(text(v.kind.as_ptr().cast(), v.kind.len() as isize))?;
-                let data = objects.own(bytes(v.data.as_ptr().cast(), v.data.len() as isize))?;
-                values.push(objects.list(vec![kind, data])?);
-            }
-            let values = objects.list(values)?;
-            objects.list(vec![parsed, values])
-        })
+        answer_python(
+            api,
+            "a LangGraph answer",
+            release,
+            work,
+            |api, objects, answer| {
+                let parsed = objects.parsed(answer.json.as_bytes())?;
+                let (text, bytes) = (
+                    api.unicode_from_string_and_size?,
+                    api.bytes_from_string_and_size?,
+                );
+                let mut values = Vec::with_capacity(answer.values.len());
+                for v in &answer.values {
+                    let kind = objects.own(text(v.kind.as_ptr().cast(), v.kind.len() as isize))?;
+                    let data = objects.own(bytes(v.data.as_ptr().cast(), v.data.len() as isize))?;
+                    values.push(objects.list(vec![kind, data])?);
+                }
+                let values = objects.list(values)?;
+                objects.list(vec![parsed, values])
+            },
+        )
     }
 }
 

@@ -14,7 +14,9 @@ from ..measure import Contender, failure, figure, interleave
 from ..section import Section, ratio, table
 from .checkpoints import fresh, state
 
-RUNS = 10  # graph runs per process, after one warm-up run
+# Graph runs per process, after one warm-up run: enough that the runs a WAL checkpoint
+# lengthens (one in two or three) weigh in the mean as they come.
+RUNS = 30
 # (workload, documents' bytes, message bytes, what it stands for)
 WORKLOADS = [
     ("small", 1024, 300, "1 KB of documents, 300-byte messages (~7 KB of messages at the end)"),
@@ -69,7 +71,9 @@ def run(env: Env, rounds: int) -> Section:
         f"A LangGraph graph of 21 steps (a node retrieving documents, then 20 steps each appending a message), "
         f"{RUNS} runs per process after one warm-up run, each a new thread, durability \"sync\" (each step's "
         f"checkpoint committed before the next step runs); median of {rounds} interleaved rounds (min–max). "
-        "run ms: one whole `invoke`, LangGraph's own work included. resume µs: `get_state` of a finished thread "
+        "run ms: one whole `invoke`, LangGraph's own work included, the mean of the process's runs (a WAL "
+        "checkpoint every few runs makes one run in two or three about twice as long: a median would fall on "
+        "either side by chance). resume µs: `get_state` of a finished thread "
         "through a new saver of the same store (what a new process does first). serve µs: `get_state` of the "
         "runs' threads in turn through one new saver (a server answering several conversations). KB per run: "
         "the SQLite file "

@@ -168,9 +168,13 @@ def pg_plans(url: str, info: dict) -> list[tuple[str, list[str]]]:
         ("tracked call: next seq", f"SELECT COALESCE(MAX(seq), 0) + 1 FROM llm_calls WHERE execution_id = '{e}'"),
         ("checkpoint list", f"SELECT id, execution_id, name, sequence, parent_id, spent_nanos, created_at_ms, "
          f"superseded, state_bytes FROM checkpoints WHERE execution_id = '{cp}' ORDER BY sequence"),
-        ("checkpoint save: next sequence", f"SELECT COALESCE(MAX(sequence), 0) + 1, (SELECT id FROM checkpoints WHERE "
-         f"execution_id = '{cp}' AND NOT superseded ORDER BY sequence DESC LIMIT 1) FROM checkpoints "
-         f"WHERE execution_id = '{cp}'"),
+        # The reads of a save's INSERT (store/postgres.rs, CHECKPOINT_SQL): the latest checkpoint,
+        # and after a rollback the parent, from the execution's rollbacks.
+        ("checkpoint save: latest", f"SELECT id, sequence, superseded FROM checkpoints WHERE execution_id = '{cp}' "
+         "ORDER BY sequence DESC LIMIT 1"),
+        ("checkpoint save after a rollback: parent", "SELECT c.id FROM checkpoint_rollbacks r CROSS JOIN LATERAL "
+         "(SELECT id, sequence FROM checkpoints WHERE id = r.checkpoint_id AND NOT superseded LIMIT 1) c "
+         f"WHERE r.execution_id = '{cp}' ORDER BY c.sequence DESC LIMIT 1"),
         ("rollback: target", f"SELECT * FROM checkpoints WHERE execution_id = '{cp}' AND name = 'cp-{back}' AND NOT "
          "superseded ORDER BY sequence DESC LIMIT 1"),
         ("rollback: supersede", f"UPDATE checkpoints SET superseded = TRUE WHERE execution_id = '{cp}' AND "
