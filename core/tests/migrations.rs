@@ -164,6 +164,41 @@ fn sqlite_checksum(path: &str) -> Option<String> {
         .unwrap()
 }
 
+/// A LangGraph saver's first load of a thread lists the thread's names from the partial index
+/// of the saver's names alone (migration 0018 made it hold whether each is superseded), not
+/// seeking each record's row. The query is `checkpoints::named`'s in `store/sqlite`.
+#[test]
+fn sqlite_lists_a_threads_names_from_the_index_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("names.db").to_string_lossy().into_owned();
+    let engine = Engine::open(Some(&path)).unwrap();
+    let exec = engine.start_execution(Default::default()).unwrap();
+    for i in 0..50 {
+        exec.checkpoint(&format!("langgraph/t{}/c{i}", i % 5), "{}")
+            .unwrap();
+        exec.checkpoint(&format!("step-{i}"), "{}").unwrap();
+    }
+    let conn = Connection::open(&path).unwrap();
+    let plan: Vec<String> = conn
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT id, name, superseded FROM checkpoints WHERE execution_id = ?1 \
+             AND name >= (?2 || '') AND name < (?3 || '') \
+             AND name >= 'langgraph-' AND name < 'langgraph0'",
+        )
+        .unwrap()
+        .query_map(rusqlite::params![exec.id(), "langgraph/t1/", "langgraph/t10"], |r| r.get(3))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        plan,
+        [
+            "SEARCH checkpoints USING COVERING INDEX checkpoints_langgraph_names \
+          (execution_id=? AND name>? AND name<?)"
+        ],
+    );
+}
+
 #[test]
 fn sqlite_refuses_an_edited_migration_and_records_checksums_an_older_wflo_did_not() {
     let dir = tempfile::tempdir().unwrap();

@@ -725,8 +725,9 @@ fn checkpoints_after_a_sequence_are_what_was_saved_since() {
 /// while nothing was committed: its own engine's saves and another engine's (another
 /// connection to the same file) both show. Stores without versions read the list every time.
 /// Checkpoints by name prefix: the LangGraph saver's (a range of the partial index of its
-/// names) and any other (every name compared), with the execution's last sequence and rollback
-/// count beside them; another execution's names never come back.
+/// names, SQLite reading the index alone) and any other (every name compared), each with its
+/// id, sequence and whether a rollback superseded it, and the execution's last sequence and
+/// rollback count beside them; another execution's names never come back.
 #[test]
 fn checkpoints_named_by_prefix_are_those_and_no_others() {
     for_each_backend(|b| {
@@ -759,27 +760,41 @@ fn checkpoints_named_by_prefix_are_those_and_no_others() {
                 .checkpoints_named(&prefixes.iter().map(|p| p.to_string()).collect::<Vec<_>>())
                 .unwrap();
             assert_eq!((named.last_sequence, named.rollbacks), (8, 1), "{}", b.name);
+            let listed = exec.checkpoints().unwrap();
+            for c in &named.checkpoints {
+                let info = listed.iter().find(|i| i.id == c.id).unwrap();
+                assert_eq!(
+                    (&info.name, info.sequence, info.superseded),
+                    (&c.name, c.sequence, c.superseded),
+                    "{}",
+                    b.name
+                );
+            }
             named
                 .checkpoints
                 .into_iter()
-                .map(|c| (c.sequence, c.name))
+                .map(|c| (c.sequence, c.name, c.superseded))
                 .collect::<Vec<_>>()
         };
         let thread = names(&["langgraph/t/", "langgraph-writes/t/", "langgraph-delete/t"]);
         assert_eq!(
             thread,
             [
-                (1, "langgraph/t/n/c1".to_string()),
-                (4, "langgraph-writes/t/n/c1".to_string()),
-                (5, "langgraph-delete/t".to_string()),
-                (7, "langgraph-delete/tx".to_string()), // a prefix may match more; never fewer
+                (1, "langgraph/t/n/c1".to_string(), false),
+                (4, "langgraph-writes/t/n/c1".to_string(), false),
+                (5, "langgraph-delete/t".to_string(), false),
+                // A prefix may match more; never fewer. Superseded by the rollback to step-2.
+                (7, "langgraph-delete/tx".to_string(), true),
             ],
             "{}",
             b.name
         );
         assert_eq!(
             names(&["step-"]),
-            [(3, "step-1".to_string()), (6, "step-2".to_string())],
+            [
+                (3, "step-1".to_string(), false),
+                (6, "step-2".to_string(), false)
+            ],
             "{}",
             b.name
         );

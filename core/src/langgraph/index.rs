@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use super::names::{self, Kind};
 use super::record::Record;
+use crate::Result;
 use crate::fasthash::FastMap;
-use crate::{CheckpointInfo, Result};
+use crate::store::NamedCheckpoint;
 
 /// (thread id, namespace, checkpoint id)
 pub(crate) type Key = (String, String, String);
@@ -96,7 +97,7 @@ impl Index {
     /// tombstone's record.
     pub fn add(
         &mut self,
-        infos: Vec<CheckpointInfo>,
+        infos: impl IntoIterator<Item = NamedCheckpoint>,
         read: &mut dyn FnMut(&Rec) -> Result<Arc<Record>>,
     ) -> Result<()> {
         for info in infos {

@@ -32,7 +32,7 @@ use super::record::{
     versions_in,
 };
 use crate::fasthash::FastMap;
-use crate::store::KnownSince;
+use crate::store::{KnownSince, NamedCheckpoint};
 use crate::{Error, Execution, Result};
 
 /// How many records a checkpointer keeps decoded.
@@ -331,7 +331,8 @@ impl State {
             }
             None => {
                 let since = exec.checkpoint_changes(0, None, None)?;
-                (since.checkpoints, since.rollbacks, 0, since.version)
+                let listed = since.checkpoints.into_iter().map(NamedCheckpoint::from);
+                (listed.collect(), since.rollbacks, 0, since.version)
             }
         };
         let rolled_back_to = if rollbacks == 0 {
@@ -446,7 +447,8 @@ impl Checkpointer {
             return f(st, rec);
         }
         let State { index, cache, .. } = st;
-        if let Err(e) = index.add(since.checkpoints, &mut |r| cache.read(exec, r)) {
+        let listed = since.checkpoints.into_iter().map(NamedCheckpoint::from);
+        if let Err(e) = index.add(listed, &mut |r| cache.read(exec, r)) {
             // Half brought up to date, the index is past the record it failed on (a damaged
             // tombstone) and would skip it from now on: read everything again next time.
             *guard = None;

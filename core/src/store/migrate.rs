@@ -55,6 +55,7 @@ pub const MIGRATIONS_SQLITE: &[Migration] = &[
     migration!("sqlite", 15, "0015_checkpoint_state_last.sql"),
     migration!("sqlite", 16, "0016_langgraph_names_index.sql"),
     migration!("sqlite", 17, "0017_drop_live_checkpoints_index.sql"),
+    migration!("sqlite", 18, "0018_langgraph_names_covering.sql"),
 ];
 
 /// PostgreSQL migrations, in order.
@@ -76,10 +77,11 @@ pub const MIGRATIONS_POSTGRES: &[Migration] = &[
     migration!("postgres", 15, "0015_checkpoint_state_last.sql"),
     migration!("postgres", 16, "0016_langgraph_names_index.sql"),
     migration!("postgres", 17, "0017_drop_live_checkpoints_index.sql"),
+    migration!("postgres", 18, "0018_langgraph_names_covering.sql"),
 ];
 
 /// The schema version this build creates and expects.
-pub const SCHEMA_VERSION: u32 = 17;
+pub const SCHEMA_VERSION: u32 = 18;
 
 /// The table that records applied migrations (created by the store before migrating).
 pub(crate) const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL, checksum TEXT)";

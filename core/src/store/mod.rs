@@ -99,7 +99,7 @@ pub struct CheckpointsSince {
 pub struct CheckpointsNamed {
     /// Those checkpoints in order, superseded ones included. A store may list others too (a
     /// reader filters); never fewer.
-    pub checkpoints: Vec<CheckpointInfo>,
+    pub checkpoints: Vec<NamedCheckpoint>,
     /// How many rollbacks the execution has had, read after the list (as [`CheckpointsSince`]).
     pub rollbacks: u64,
     /// The execution's last sequence, of every checkpoint, read before the list: what the
@@ -107,6 +107,29 @@ pub struct CheckpointsNamed {
     pub last_sequence: u64,
     /// The store's version the list was read at, as [`CheckpointsSince::version`].
     pub version: Option<u64>,
+}
+
+/// A checkpoint as a reader indexing names sees it ([`CheckpointsNamed`]): what tells the
+/// checkpoints apart and orders them, without the rest of a [`CheckpointInfo`] — so SQLite
+/// answers from the partial index of the LangGraph saver's names alone (migration 0018),
+/// without reading each checkpoint's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedCheckpoint {
+    pub id: u64,
+    pub name: String,
+    pub sequence: u64,
+    pub superseded: bool,
+}
+
+impl From<CheckpointInfo> for NamedCheckpoint {
+    fn from(c: CheckpointInfo) -> NamedCheckpoint {
+        NamedCheckpoint {
+            id: c.id,
+            name: c.name,
+            sequence: c.sequence,
+            superseded: c.superseded,
+        }
+    }
 }
 
 /// The end of the range of names starting with `prefix` in byte order (as SQLite compares text,
@@ -508,6 +531,7 @@ pub trait Store: Send + Sync {
         let checkpoints = all
             .into_iter()
             .filter(|c| prefixes.iter().any(|p| c.name.starts_with(p.as_str())))
+            .map(NamedCheckpoint::from)
             .collect();
         Ok(CheckpointsNamed {
             checkpoints,

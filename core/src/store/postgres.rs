@@ -29,8 +29,8 @@ use super::state_codec::{self, CheckpointState, StateEncoding};
 use super::writer::{CallWriter, WriterOptions};
 use super::{
     AllowanceSync, AllowanceSynced, ChargedReservation, CheckpointsNamed, CheckpointsSince,
-    CreditShared, KnownSince, NewCheckpoint, RolledBack, SharedCredit, SharedReserve,
-    SharedScopeDef, SharedScopeFigures, Store,
+    CreditShared, KnownSince, NamedCheckpoint, NewCheckpoint, RolledBack, SharedCredit,
+    SharedReserve, SharedScopeDef, SharedScopeFigures, Store,
 };
 use crate::error::{BudgetExceeded, Error, Result};
 use crate::money::Nanos;
@@ -1285,7 +1285,7 @@ impl Store for PostgresStore {
             rollbacks: u(head.try_get(10).map_err(storage)?),
             checkpoints: listed
                 .iter()
-                .map(|r| checkpoint_row(r, execution_id))
+                .map(|r| checkpoint_row(r, execution_id).map(NamedCheckpoint::from))
                 .collect::<Result<_>>()?,
             version: None,
         })
